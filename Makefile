@@ -1,0 +1,119 @@
+# rcleak - build
+#
+#   make            build ./rcleak (products under build/)
+#   make test       build and run the whole test suite (unit + integration; root for BPF)
+#   make unit       unit tests only (no root, no kernel)
+#   make install    install to $(DESTDIR)$(PREFIX)/sbin (PREFIX=/usr/local)
+#   make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux
+#   make deps       install missing Debian packages (tools/install-deps.sh)
+#   make clean
+#   V=1             show full command lines
+
+OUTPUT    ?= build
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CLANG     ?= clang
+CC        ?= cc
+BPFTOOL   ?= bpftool
+PKG_CONFIG ?= pkg-config
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+LIBBPF_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	    -D_GNU_SOURCE -MMD -MP -I$(OUTPUT) -Ibpf -Iuser $(LIBBPF_CFLAGS) \
+	    -DRCLEAK_VERSION='"$(VERSION)"' -DRCLEAK_REV='"$(GIT_REV)"'
+LDLIBS   += $(LIBBPF_LIBS) -lelf -lz -lm
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
+	      -Wall -Werror -Wno-unused-function
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all clean install vmlinux test unit deps bench
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+# Userspace: every user/*.c; main.c is the entry point, the rest is a
+# library the unit tests link against too.
+USER_SRCS := $(wildcard user/*.c)
+LIB_SRCS  := $(filter-out user/main.c,$(USER_SRCS))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+
+all: rcleak
+
+rcleak: $(OUTPUT)/rcleak
+	$(Q)cp $< $@
+
+$(OUTPUT)/rcleak: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/rcleak.h vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+# ---- tests ---------------------------------------------------------------
+
+UNIT_LDLIBS := $(LDLIBS) -lcmocka
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(UNIT_CFLAGS) $< $(LIB_OBJS) $(UNIT_LDLIBS) -o $@
+
+unit: $(UNIT_BINS)
+	$(Q)rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc
+
+test: rcleak $(UNIT_BINS)
+	$(Q)RCLEAK=$(CURDIR)/rcleak UNIT_TESTS="$(addprefix $(CURDIR)/,$(UNIT_BINS))" \
+		bash tests/run.sh
+
+# ---- misc ----------------------------------------------------------------
+
+deps:
+	$(Q)bash tools/install-deps.sh
+
+vmlinux:
+	$(call msg,GEN,vmlinux/vmlinux.h)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+install: rcleak
+	$(Q)install -d $(DESTDIR)$(PREFIX)/sbin
+	$(Q)install -m 0755 rcleak $(DESTDIR)$(PREFIX)/sbin/rcleak
+
+clean:
+	$(call msg,CLEAN,)
+	$(Q)rm -rf $(OUTPUT) rcleak
+
+-include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)

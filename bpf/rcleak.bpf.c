@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rcleak.bpf.c - kernel side of rcleak.
+ *
+ * Three kinds of programs:
+ *  - lifecycle: sock:inet_sock_set_state in three flavours (tp_btf, raw_tp,
+ *    classic tracepoint) around one body; userspace keeps exactly one.
+ *    Maintains the socket map (who opened which socket) and per-process
+ *    opened/closed counters. Nothing goes to userspace per event.
+ *  - walks (BPF iterators), run by userspace once per refresh or per
+ *    reconciliation: task_file (which process holds which watched socket, and
+ *    how many fds each process has), tcp (every watched socket that exists:
+ *    the snapshot at start and the repair of missed opens) and bpf_map_elem
+ *    over the socket map (entries whose socket no longer exists: missed closes).
+ *  - nothing else: fd ownership is read from the kernel's fd tables by the
+ *    walk, never reconstructed from events, so fork, dup, SCM_RIGHTS, threads
+ *    and exit are exact by construction.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "rcleak.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define RLIMIT_NOFILE 7
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set before load: rcleak's own tgid, whose connections are never counted. */
+const volatile __u32 self_tgid = 0;
+
+/* Set by userspace before each walk. */
+__u64 walk_gen = 0;
+/* Set by userspace: nonzero while a reconciliation tcp walk runs, so sockets
+ * it has to add count as repairs (the first walk is the snapshot). */
+__u32 reconciling = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} watched_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RCL_MAX_SOCKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct rcl_sock);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RCL_MAX_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct rcl_owner);
+	__type(value, struct rcl_counters);
+} procs SEC(".maps");
+
+/* Local port -> owner of the listening socket, for passive opens (which run
+ * in softirq context, where current is unrelated). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, struct rcl_owner);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct rcl_fdcount);
+} fdcounts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RCL_STAT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* ------------------------------------------------------------------------
+ * helpers
+ */
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool port_watched(__u16 port)
+{
+	__u32 key = port;
+	__u8 *v;
+
+	if (!port)
+		return false;
+	v = bpf_map_lookup_elem(&watched_ports, &key);
+	return v && *v;
+}
+
+static __always_inline void owner_of(struct task_struct *task, struct rcl_owner *o)
+{
+	o->tgid = BPF_CORE_READ(task, tgid);
+	o->pad = 0;
+	o->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+}
+
+/* Add to one of a process's counters; creates the entry on first use. */
+static __always_inline void count(const struct rcl_owner *o, bool opened)
+{
+	static const struct rcl_counters zero;
+	struct rcl_counters *c;
+
+	c = bpf_map_lookup_elem(&procs, o);
+	if (!c) {
+		bpf_map_update_elem(&procs, o, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&procs, o);
+		if (!c) {
+			stat_inc(RCL_STAT_LOST_PROC);
+			return;
+		}
+	}
+	if (opened)
+		__sync_fetch_and_add(&c->opened, 1);
+	else
+		__sync_fetch_and_add(&c->closed, 1);
+}
+
+/* ------------------------------------------------------------------------
+ * lifecycle: one body, three hook flavours
+ */
+
+static __always_inline int on_state(const void *sk, int oldstate, int newstate,
+				    __u16 lport, __u16 rport, __u16 family,
+				    __u16 protocol)
+{
+	struct rcl_owner owner = {};
+	struct rcl_sock *s, ns = {};
+	__u64 key = (__u64)sk;
+	bool lw, rw;
+
+	if (protocol != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
+		return 0;
+	/* On the way to CLOSE, tcp_set_state() unhashes the socket and
+	 * inet_put_port() zeroes its local port before the tracepoint fires:
+	 * ports cannot be trusted there. Any socket we track is in the map. */
+	if (newstate == RCL_TCP_CLOSE && oldstate != RCL_TCP_LISTEN) {
+		s = bpf_map_lookup_elem(&socks, &key);
+		if (!s)
+			return 0;
+		stat_inc(RCL_STAT_EVENTS);
+		if (s->owner.tgid)
+			count(&s->owner, false);
+		bpf_map_delete_elem(&socks, &key);
+		return 0;
+	}
+	lw = port_watched(lport);
+	rw = port_watched(rport);
+	if (!lw && !rw)
+		return 0;
+	stat_inc(RCL_STAT_EVENTS);
+
+	switch (newstate) {
+	case RCL_TCP_LISTEN: /* listen(): process context */
+		if (!lw)
+			return 0;
+		owner_of(bpf_get_current_task_btf(), &owner);
+		bpf_map_update_elem(&listeners, &lport, &owner, BPF_ANY);
+		return 0;
+	case RCL_TCP_SYN_SENT: /* connect(): process context */
+		owner_of(bpf_get_current_task_btf(), &owner);
+		if (owner.tgid == self_tgid)
+			return 0;
+		ns.owner = owner;
+		ns.open_ns = bpf_ktime_get_ns();
+		ns.flags = RCL_SOCK_CLIENT;
+		if (bpf_map_update_elem(&socks, &key, &ns, BPF_ANY)) {
+			stat_inc(RCL_STAT_LOST_SOCK);
+			return 0;
+		}
+		count(&owner, true);
+		return 0;
+	case RCL_TCP_SYN_RECV: /* passive open: softirq, owner = listener's */
+		if (!lw || oldstate != RCL_TCP_LISTEN)
+			return 0;
+		s = bpf_map_lookup_elem(&listeners, &lport);
+		if (s) /* listeners holds struct rcl_owner; only owner is read */
+			ns.owner = *(struct rcl_owner *)s;
+		ns.open_ns = bpf_ktime_get_ns();
+		ns.flags = RCL_SOCK_SERVER;
+		if (bpf_map_update_elem(&socks, &key, &ns, BPF_ANY)) {
+			stat_inc(RCL_STAT_LOST_SOCK);
+			return 0;
+		}
+		if (ns.owner.tgid)
+			count(&ns.owner, true);
+		return 0;
+	case RCL_TCP_CLOSE: /* a listener closing (ports are intact for it) */
+		if (lw)
+			bpf_map_delete_elem(&listeners, &lport);
+		return 0;
+	}
+	return 0;
+}
+
+static __always_inline int on_sock(const struct sock *sk, int oldstate, int newstate)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u16 protocol = BPF_CORE_READ(sk, sk_protocol);
+
+	return on_state(sk, oldstate, newstate, lport, rport, family, protocol);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(rcl_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return on_sock(sk, oldstate, newstate);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(rcl_state_raw, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return on_sock(sk, oldstate, newstate);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int rcl_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	return on_state(ctx->skaddr, ctx->oldstate, ctx->newstate, ctx->sport,
+			ctx->dport, ctx->family, ctx->protocol);
+}
+
+/* ------------------------------------------------------------------------
+ * walks
+ */
+
+/* Count fd once per walk; see struct rcl_fdcount. */
+static __always_inline void count_fd(__u32 tgid, __u64 files, __u32 fd)
+{
+	struct rcl_fdcount *c, nc = {};
+
+	c = bpf_map_lookup_elem(&fdcounts, &tgid);
+	if (!c || c->gen != walk_gen) {
+		nc.gen = walk_gen;
+		nc.task = files;
+		nc.last_fd = fd;
+		nc.nfds = 1;
+		bpf_map_update_elem(&fdcounts, &tgid, &nc, BPF_ANY);
+		return;
+	}
+	if (c->task != files) { /* another fd table in the same tgid */
+		c->task = files;
+		c->last_fd = fd;
+		c->nfds++;
+	} else if (fd > c->last_fd || (fd == 0 && c->nfds == 0)) {
+		c->last_fd = fd;
+		c->nfds++;
+	}
+}
+
+SEC("iter/task_file")
+int rcl_walk_files(struct bpf_iter__task_file *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct rcl_fd_rec rec = {};
+	struct rcl_sock *s;
+	struct socket *sock;
+	struct sock *sk;
+	__u64 files;
+
+	if (!task || !file)
+		return 0;
+	rec.tgid = task->tgid;
+	if (rec.tgid == self_tgid)
+		return 0;
+	files = (__u64)BPF_CORE_READ(task, files);
+	count_fd(rec.tgid, files, ctx->fd);
+
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return 0;
+	rec.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (rec.family != AF_INET && rec.family != AF_INET6)
+		return 0;
+	rec.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rec.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!port_watched(rec.lport) && !port_watched(rec.rport))
+		return 0;
+
+	rec.fd = ctx->fd;
+	rec.sk = (__u64)sk;
+	rec.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	rec.start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	rec.nofile_cur = BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur);
+	rec.nofile_max = BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max);
+	BPF_CORE_READ_STR_INTO(&rec.comm, task, group_leader, comm);
+	if (rec.family == AF_INET) {
+		BPF_CORE_READ_INTO(rec.laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(rec.raddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(rec.laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(rec.raddr, sk, __sk_common.skc_v6_daddr);
+	}
+
+	/* A socket that was open before we started (or whose open event was
+	 * lost) has no owner yet: the first holder becomes its owner, so its
+	 * close is attributed. */
+	s = bpf_map_lookup_elem(&socks, &rec.sk);
+	if (s && !s->owner.tgid) {
+		s->owner.tgid = rec.tgid;
+		s->owner.start_ns = rec.start_ns;
+	}
+
+	bpf_seq_write(seq, &rec, sizeof(rec));
+	return 0;
+}
+
+/* Every watched full socket that exists: insert the missing ones. */
+SEC("iter/tcp")
+int rcl_walk_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct rcl_sock *s, ns = {};
+	__u16 family, lport, rport;
+	__u64 key;
+	__u8 state;
+
+	if (!skc)
+		return 0;
+	family = BPF_CORE_READ(skc, skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	state = BPF_CORE_READ(skc, skc_state);
+	if (state == RCL_TCP_TIME_WAIT || state == RCL_TCP_NEW_SYN_RECV ||
+	    state == RCL_TCP_LISTEN || state == RCL_TCP_CLOSE)
+		return 0;
+	lport = BPF_CORE_READ(skc, skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	if (!port_watched(lport) && !port_watched(rport))
+		return 0;
+
+	key = (__u64)skc;
+	s = bpf_map_lookup_elem(&socks, &key);
+	if (s) {
+		s->seen_gen = walk_gen;
+		return 0;
+	}
+	ns.open_ns = bpf_ktime_get_ns();
+	ns.flags = RCL_SOCK_SNAPSHOT;
+	ns.seen_gen = walk_gen;
+	if (bpf_map_update_elem(&socks, &key, &ns, BPF_NOEXIST) == 0) {
+		if (reconciling)
+			stat_inc(RCL_STAT_REPAIR_ADD);
+	}
+	return 0;
+}
+
+/* Sweep of the socket map after a tcp walk: report entries the walk did not
+ * see and that are older than the walk (their close event was missed).
+ * Userspace deletes them. */
+__u64 sweep_before_ns = 0;
+
+SEC("iter/bpf_map_elem")
+int rcl_sweep_socks(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct rcl_sock *v = ctx->value;
+	__u64 *k = ctx->key;
+	struct rcl_stale_rec rec = {};
+
+	if (!k || !v)
+		return 0;
+	if (v->seen_gen == (__u32)walk_gen || v->open_ns >= sweep_before_ns)
+		return 0;
+	rec.sk = *k;
+	rec.owner = v->owner;
+	rec.flags = v->flags;
+	bpf_seq_write(seq, &rec, sizeof(rec));
+	return 0;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rcleak.h - the one header shared by the kernel side (bpf/rcleak.bpf.c) and
+ * userspace (user/). Neutral C: fixed-width types only, no vmlinux.h, no libc.
+ * Both sides must include <linux/types.h> (user) or vmlinux.h (bpf) first.
+ */
+#ifndef RCLEAK_H
+#define RCLEAK_H
+
+#define RCL_MAX_PORTS 64     /* watched ports accepted on the command line */
+#define RCL_COMM_LEN 16      /* TASK_COMM_LEN */
+#define RCL_MAX_SOCKS 262144 /* default capacity of the socket map */
+#define RCL_MAX_PROCS 65536  /* per-process counter entries */
+
+/* Process identity that survives pid reuse: tgid + group leader start time
+ * (task->start_time, CLOCK_MONOTONIC ns, the value /proc/PID/stat field 22
+ * reports in clock ticks). */
+struct rcl_owner {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns;
+};
+
+/* Value of the socket map, keyed by the kernel's struct sock address. */
+struct rcl_sock {
+	struct rcl_owner owner; /* tgid 0: not known yet (backfilled by the fd walk) */
+	__u64 open_ns;          /* bpf_ktime_get_ns() at insert */
+	__u32 flags;            /* RCL_SOCK_* */
+	__u32 seen_gen;         /* last reconciliation walk that saw it */
+};
+
+#define RCL_SOCK_CLIENT   (1u << 0) /* we saw connect() (SYN_SENT) */
+#define RCL_SOCK_SERVER   (1u << 1) /* we saw the passive open (SYN_RECV) */
+#define RCL_SOCK_SNAPSHOT (1u << 2) /* found by a walk, not by an event */
+
+/* Per-process event counters (procs map). Updated atomically by BPF only. */
+struct rcl_counters {
+	__u64 opened;
+	__u64 closed;
+};
+
+/* Per-tgid open-fd count, filled by the task_file walk. gen identifies the
+ * walk; a fd is counted once even when the seq_file layer re-runs the
+ * program on the same object (which it does when its buffer fills). */
+struct rcl_fdcount {
+	__u64 gen;
+	__u64 task;   /* struct files owner seen last, to detect a 2nd table */
+	__u32 last_fd;
+	__u32 nfds;
+};
+
+/* Record written by the task_file walk for every fd that refers to a TCP
+ * socket on a watched port (either side). Ports in host byte order;
+ * addresses as in the kernel (IPv4 in the first 4 bytes). */
+struct rcl_fd_rec {
+	__u32 tgid;
+	__u32 fd;
+	__u64 start_ns;
+	__u64 sk;
+	__u64 nofile_cur;
+	__u64 nofile_max;
+	__u16 lport;
+	__u16 rport;
+	__u8 state;  /* TCP_* as in include/net/tcp_states.h */
+	__u8 family; /* AF_INET / AF_INET6 */
+	__u8 pad[2];
+	__u8 laddr[16];
+	__u8 raddr[16];
+	char comm[RCL_COMM_LEN];
+};
+
+/* Record written by the socket-map sweep for an entry whose socket was not
+ * found by the last tcp walk: its close was missed. */
+struct rcl_stale_rec {
+	__u64 sk;
+	struct rcl_owner owner;
+	__u32 flags;
+	__u32 pad;
+};
+
+/* Per-CPU statistics (stats map index). */
+enum rcl_stat {
+	RCL_STAT_EVENTS = 0,    /* state changes on watched ports */
+	RCL_STAT_LOST_SOCK,     /* socket map full: insert failed */
+	RCL_STAT_LOST_PROC,     /* procs map full: counter lost */
+	RCL_STAT_REPAIR_ADD,    /* reconcile found a socket the map lacked */
+	RCL_STAT__MAX,
+};
+
+/* TCP states we name (include/net/tcp_states.h). */
+enum {
+	RCL_TCP_ESTABLISHED = 1,
+	RCL_TCP_SYN_SENT = 2,
+	RCL_TCP_SYN_RECV = 3,
+	RCL_TCP_FIN_WAIT1 = 4,
+	RCL_TCP_FIN_WAIT2 = 5,
+	RCL_TCP_TIME_WAIT = 6,
+	RCL_TCP_CLOSE = 7,
+	RCL_TCP_CLOSE_WAIT = 8,
+	RCL_TCP_LAST_ACK = 9,
+	RCL_TCP_LISTEN = 10,
+	RCL_TCP_CLOSING = 11,
+	RCL_TCP_NEW_SYN_RECV = 12,
+};
+
+#endif /* RCLEAK_H */

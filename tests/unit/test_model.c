@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests: the model from synthetic fd records and counters. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "model.h"
+
+static struct rcl_fd_rec rec(__u32 tgid, __u64 sk, __u32 fd, __u8 state, __u16 lport, __u16 rport)
+{
+	struct rcl_fd_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.tgid = tgid;
+	r.start_ns = tgid * 1000ULL;
+	r.sk = sk;
+	r.fd = fd;
+	r.state = state;
+	r.lport = lport;
+	r.rport = rport;
+	r.family = 2;
+	r.nofile_cur = 1024;
+	r.nofile_max = 4096;
+	strcpy(r.comm, tgid == 1 ? "redis-server" : "client");
+	return r;
+}
+
+static void hold(struct model *m, struct rcl_fd_rec r)
+{
+	assert_int_equal(model_hold(m, &r), 0);
+}
+
+static struct proc *find(struct model *m, __u32 tgid)
+{
+	struct rcl_owner o = { .tgid = tgid, .start_ns = tgid * 1000ULL };
+
+	return model_find(m, &o);
+}
+
+static void test_holders(void **state)
+{
+	struct model *m = model_new(60);
+	struct proc *p;
+
+	model_begin(m);
+	/* server 1 listens on 6379 and holds two accepted sockets */
+	hold(m, rec(1, 0x100, 5, RCL_TCP_LISTEN, 6379, 0));
+	hold(m, rec(1, 0x201, 7, RCL_TCP_ESTABLISHED, 6379, 40001));
+	hold(m, rec(1, 0x202, 8, RCL_TCP_CLOSE_WAIT, 6379, 40002));
+	/* client 2: one socket through two fds (dup), one in SYN_SENT */
+	hold(m, rec(2, 0x301, 3, RCL_TCP_ESTABLISHED, 40001, 6379));
+	hold(m, rec(2, 0x301, 9, RCL_TCP_ESTABLISHED, 40001, 6379));
+	hold(m, rec(2, 0x303, 4, RCL_TCP_SYN_SENT, 40003, 6379));
+	/* client 3 shares 0x302 with client 4 (fork) */
+	hold(m, rec(3, 0x302, 3, RCL_TCP_CLOSE_WAIT, 40002, 6379));
+	hold(m, rec(4, 0x302, 3, RCL_TCP_CLOSE_WAIT, 40002, 6379));
+	model_end(m, 1.0, 0);
+
+	p = find(m, 1);
+	assert_non_null(p);
+	assert_int_equal(p->nlisten, 1);
+	assert_int_equal(p->open, 2);
+	assert_int_equal(p->clients, 2);
+	assert_int_equal(p->established, 1);
+	assert_int_equal(p->close_wait, 1);
+	assert_int_equal(p->nofile_soft, 1024);
+
+	p = find(m, 2);
+	assert_int_equal(p->open, 2);
+	assert_int_equal(p->syn_sent, 1);
+	assert_int_equal(p->shared, 0);
+	assert_int_equal(p->clients, 0);
+	assert_int_equal(p->nlisten, 0);
+
+	assert_int_equal(find(m, 3)->open, 1);
+	assert_int_equal(find(m, 3)->shared, 1);
+	assert_int_equal(find(m, 4)->shared, 1);
+	/* sorted by open, descending */
+	assert_true(m->procs[0]->open >= m->procs[m->nprocs - 1]->open);
+	model_free(m);
+}
+
+static void test_rates_and_gc(void **state)
+{
+	struct model *m = model_new(10);
+	struct rcl_owner o = { .tgid = 9, .start_ns = 9000 };
+	struct rcl_counters c = { .opened = 10, .closed = 4 };
+	struct proc *p;
+
+	model_begin(m);
+	model_counters(m, &o, &c);
+	model_end(m, 0, 0);
+	p = model_find(m, &o);
+	assert_non_null(p);
+	assert_true(p->open_rate == 0);
+
+	c.opened = 30;
+	c.closed = 14;
+	model_begin(m);
+	model_counters(m, &o, &c);
+	model_missed_close(m, &o);
+	model_end(m, 2, 2);
+	p = model_find(m, &o);
+	assert_true(p->open_rate == 10.0);
+	assert_true(p->close_rate == 5.5);
+	assert_int_equal(p->missed_closed, 1);
+	assert_int_equal(m->missed_closes, 1);
+
+	/* exited at t=2: kept for the window (10 s), then dropped */
+	p->exited = true;
+	p->exited_at = 2;
+	model_begin(m);
+	model_end(m, 5, 3);
+	model_gc(m, NULL, NULL);
+	assert_non_null(model_find(m, &o));
+	model_begin(m);
+	model_end(m, 12, 7);
+	model_gc(m, NULL, NULL);
+	assert_null(model_find(m, &o));
+	assert_int_equal(m->nprocs, 0);
+	model_free(m);
+}
+
+static void test_growth(void **state)
+{
+	struct model *m = model_new(60);
+	struct proc *p;
+
+	/* a client that gains one connection per second: 60/min */
+	for (int t = 0; t < 20; t++) {
+		model_begin(m);
+		for (int k = 0; k <= t; k++)
+			hold(m, rec(5, 0x1000 + k, 3 + k, RCL_TCP_ESTABLISHED, 50000 + k, 6379));
+		model_end(m, t, t ? 1 : 0);
+	}
+	p = find(m, 5);
+	assert_int_equal(p->open, 20);
+	assert_true(p->growth_per_min > 59.9 && p->growth_per_min < 60.1);
+	model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_holders), cmocka_unit_test(test_rates_and_gc),
+		cmocka_unit_test(test_growth),
+	};
+
+	return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+}

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests: option and port-range parsing. No root, no kernel. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "opts.h"
+
+static int parse(struct rcl_opts *o, char *err, ...)
+{
+	char *argv[32] = { "rcleak" };
+	int argc = 1;
+	va_list ap;
+	char *a;
+
+	va_start(ap, err);
+	while ((a = va_arg(ap, char *)))
+		argv[argc++] = a;
+	va_end(ap);
+	return opts_parse(o, argc, argv, err, 256);
+}
+
+static void test_defaults(void **state)
+{
+	struct rcl_opts o;
+	char err[256];
+
+	assert_int_equal(parse(&o, err, NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_LIVE);
+	assert_int_equal(o.nports, 1);
+	assert_int_equal(o.ports[0], 6379);
+	assert_true(o.interval_s == 1.0);
+	assert_true(o.window_s == 60.0);
+	assert_true(o.reconcile_s == 10.0);
+	assert_int_equal(o.view, RCL_VIEW_PLAIN);
+}
+
+static void test_full(void **state)
+{
+	struct rcl_opts o;
+	char err[256];
+
+	assert_int_equal(parse(&o, err, "-p", "7000-7002,6379", "-i", "0.5", "-d", "30",
+			       "-n", "3", "--pid", "42", "--comm", "python3", "--json",
+			       "--window", "10", "--maxclients", "500", "--hooks", "raw_tp",
+			       "-v", NULL), 0);
+	assert_int_equal(o.nports, 4);
+	assert_int_equal(o.ports[0], 6379);
+	assert_int_equal(o.ports[3], 7002);
+	assert_true(o.interval_s == 0.5);
+	assert_true(o.duration_s == 30);
+	assert_int_equal(o.count, 3);
+	assert_int_equal(o.pid, 42);
+	assert_string_equal(o.comm, "python3");
+	assert_int_equal(o.view, RCL_VIEW_JSON);
+	assert_int_equal(o.maxclients, 500);
+	assert_int_equal(o.hooks, RCL_HOOKS_RAW_TP);
+	assert_int_equal(o.verbose, 1);
+}
+
+static void test_commands(void **state)
+{
+	struct rcl_opts o;
+	char err[256];
+
+	assert_int_equal(parse(&o, err, "doctor", "-v", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_DOCTOR);
+	assert_int_equal(parse(&o, err, "--help", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_HELP);
+	assert_int_equal(parse(&o, err, "-V", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_VERSION);
+	assert_int_equal(parse(&o, err, "frobnicate", NULL), -1);
+	assert_non_null(strstr(err, "unknown command"));
+}
+
+static void test_bad(void **state)
+{
+	static const char *const bad[][3] = {
+		{ "-p", "abc" }, { "-p", "0" }, { "-p", "70000" }, { "-p", "10-5" },
+		{ "-p", "" }, { "-p", "1-65" }, { "-p", ",,," }, { "-p", "80-" },
+		{ "-i", "0" }, { "-i", "-1" }, { "-i", "abc" }, { "-i", "nan" },
+		{ "-i", "inf" }, { "-n", "0" }, { "-n", "1.5" }, { "-d", "-3" },
+		{ "--pid", "x" }, { "--pid", "0" }, { "--comm", "" },
+		{ "--comm", "0123456789abcdefXYZ" }, { "--window", "1" },
+		{ "--hooks", "kprobe" }, { "--maxclients", "-5" }, { "--bogus" },
+		{ "-x" }, { "-p" }, { "junk" }, { "-n", "3", "extra" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[5] = { "rcleak" };
+		struct rcl_opts o;
+		char err[256] = "";
+		int argc = 1;
+
+		for (int j = 0; j < 3 && bad[i][j]; j++)
+			argv[argc++] = (char *)bad[i][j];
+		assert_int_equal(opts_parse(&o, argc, argv, err, sizeof(err)), -1);
+		assert_true(strlen(err) > 0);
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+static void test_ports(void **state)
+{
+	__u16 p[RCL_MAX_PORTS];
+	char err[256];
+
+	assert_int_equal(opts_parse_ports("6379", p, RCL_MAX_PORTS, err, sizeof(err)), 1);
+	assert_int_equal(opts_parse_ports("6380,6379,6380", p, RCL_MAX_PORTS, err, sizeof(err)), 2);
+	assert_int_equal(p[0], 6379);
+	assert_int_equal(p[1], 6380);
+	assert_int_equal(opts_parse_ports("7000-7005,6379", p, RCL_MAX_PORTS, err, sizeof(err)), 7);
+	assert_int_equal(opts_parse_ports("1-64", p, RCL_MAX_PORTS, err, sizeof(err)), 64);
+	assert_int_equal(opts_parse_ports("1-64,64,1", p, RCL_MAX_PORTS, err, sizeof(err)), 64);
+	assert_int_equal(opts_parse_ports("1-65", p, RCL_MAX_PORTS, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "at most 64"));
+	assert_int_equal(opts_parse_ports("65535", p, RCL_MAX_PORTS, err, sizeof(err)), 1);
+	assert_int_equal(p[0], 65535);
+	assert_int_equal(opts_parse_ports("1-65535", p, RCL_MAX_PORTS, err, sizeof(err)), -1);
+	assert_int_equal(opts_parse_ports("5-5", p, RCL_MAX_PORTS, err, sizeof(err)), 1);
+	assert_int_equal(opts_parse_ports("+5", p, RCL_MAX_PORTS, err, sizeof(err)), 1);
+	assert_int_equal(opts_parse_ports("5 ", p, RCL_MAX_PORTS, err, sizeof(err)), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults), cmocka_unit_test(test_full),
+		cmocka_unit_test(test_commands), cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_ports),
+	};
+
+	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
+}

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests: growth slope over a sliding window, Redis limits and replies. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "model.h"
+#include "rate.h"
+#include "redis.h"
+
+static void test_slope_linear(void **state)
+{
+	struct series s = { 0 };
+
+	/* +2 connections per second = 120 per minute */
+	for (int i = 0; i < 30; i++)
+		series_push(&s, i, 2.0 * i + 7, 60);
+	assert_true(series_slope_per_min(&s) > 119.99 && series_slope_per_min(&s) < 120.01);
+}
+
+static void test_slope_flat_and_short(void **state)
+{
+	struct series s = { 0 };
+
+	assert_true(series_slope_per_min(&s) == 0);
+	series_push(&s, 0, 5, 60);
+	assert_true(series_slope_per_min(&s) == 0);
+	for (int i = 1; i < 10; i++)
+		series_push(&s, i, 5, 60);
+	assert_true(series_slope_per_min(&s) == 0);
+}
+
+static void test_slope_window(void **state)
+{
+	struct series s = { 0 };
+
+	/* grew for 100 s, then flat for 60 s: a 30 s window sees only flat */
+	for (int i = 0; i < 100; i++)
+		series_push(&s, i, i, 30);
+	for (int i = 100; i < 160; i++)
+		series_push(&s, i, 100, 30);
+	assert_true(series_slope_per_min(&s) == 0);
+	assert_true(s.len <= 31);
+	/* and falling is negative */
+	for (int i = 160; i < 200; i++)
+		series_push(&s, i, 100 - (i - 160), 30);
+	assert_true(series_slope_per_min(&s) < -59.9);
+}
+
+static void test_series_thinning(void **state)
+{
+	struct series s = { 0 };
+
+	/* 10 samples/s for 100 s into a 100 s window: capped, slope intact */
+	for (int i = 0; i < 1000; i++)
+		series_push(&s, i / 10.0, i / 10.0, 100);
+	assert_true(s.len <= SERIES_CAP);
+	assert_true(series_slope_per_min(&s) > 59.9 && series_slope_per_min(&s) < 60.1);
+}
+
+static void test_effective_limit(void **state)
+{
+	/* the ulimit -n 1024 trap: 1024 - 32 = 992 */
+	assert_int_equal(model_effective_limit(10000, 1024), 992);
+	assert_int_equal(model_effective_limit(0, 1024), 992);
+	assert_int_equal(model_effective_limit(500, 1024), 500);
+	assert_int_equal(model_effective_limit(0, 65536), 10000);
+	assert_int_equal(model_effective_limit(0, -1), 10000);
+	assert_int_equal(model_effective_limit(100, 10), 0);
+}
+
+static void test_config_reply(void **state)
+{
+	static const char ok[] = "*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n";
+
+	assert_int_equal(redis_parse_config_reply(ok, sizeof(ok) - 1), 10000);
+	for (size_t i = 0; i < sizeof(ok) - 1; i++)
+		assert_int_equal(redis_parse_config_reply(ok, i), 0);
+	assert_int_equal(redis_parse_config_reply("-NOAUTH Authentication required.\r\n", 34), 0);
+	assert_int_equal(redis_parse_config_reply("*0\r\n", 4), 0);
+	assert_int_equal(redis_parse_config_reply("*2\r\n$10\r\nmaxclients\r\n$3\r\nabc\r\n", 30), 0);
+	assert_int_equal(redis_parse_config_reply("*2\r\n$10\r\nmaxclients\r\n$999\r\n1\r\n", 31), 0);
+}
+
+static void test_cmdline(void **state)
+{
+	assert_int_equal(redis_maxclients_from_cmdline("redis-server --port 1 --maxclients 77", 1), 77);
+	assert_int_equal(redis_maxclients_from_cmdline("redis-server 127.0.0.1:6379", 1), 0);
+	assert_int_equal(redis_maxclients_from_cmdline("redis-server --maxclients", 1), 0);
+	assert_int_equal(redis_maxclients_from_cmdline("", 1), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slope_linear), cmocka_unit_test(test_slope_flat_and_short),
+		cmocka_unit_test(test_slope_window), cmocka_unit_test(test_series_thinning),
+		cmocka_unit_test(test_effective_limit), cmocka_unit_test(test_config_reply),
+		cmocka_unit_test(test_cmdline),
+	};
+
+	return cmocka_run_group_tests_name("rate", tests, NULL, NULL);
+}

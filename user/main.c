@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+/* main.c - rcleak entry point: subcommands, privilege checks, the live loop. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collect.h"
+#include "log.h"
+#include "model.h"
+#include "opts.h"
+#include "probe.h"
+#include "tracer.h"
+#include "view.h"
+
+
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: sleeps return EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed stdout ends us through ferror() */
+}
+
+static double wall_now(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+/* Checks shared by every command that loads BPF. Returns 0 or an exit code. */
+static int preflight(const struct rcl_probe *p)
+{
+	if (!probe_privileged(p)) {
+		elog("needs root (CAP_BPF, CAP_PERFMON): run with sudo");
+		return RCL_EXIT_PRIV;
+	}
+	if (!p->btf) {
+		elog("kernel has no BTF (/sys/kernel/btf/vmlinux): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return RCL_EXIT_KERNEL;
+	}
+	return 0;
+}
+
+static const char *yesno(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+static int cmd_doctor(const struct rcl_opts *o)
+{
+	static const enum rcl_hooks tiers[] = {
+		RCL_HOOKS_TP_BTF, RCL_HOOKS_RAW_TP, RCL_HOOKS_TRACEPOINT,
+	};
+	struct tracer_tier_note notes[3];
+	const char *chosen = NULL;
+	struct rcl_probe p;
+	int rc;
+
+	probe_run(&p);
+	printf("%-14s %s\n", "kernel", p.release);
+	printf("%-14s %s\n", "btf", p.btf ? "yes (/sys/kernel/btf/vmlinux)" : "no: CO-RE needs CONFIG_DEBUG_INFO_BTF=y");
+	printf("%-14s %s\n", "lockdown", p.lockdown);
+	printf("%-14s root=%s CAP_BPF=%s CAP_PERFMON=%s CAP_SYS_ADMIN=%s\n", "capabilities",
+	       yesno(p.root), yesno(p.cap_bpf), yesno(p.cap_perfmon), yesno(p.cap_sys_admin));
+	printf("%-14s %s\n", "tracefs", p.tracefs[0] ? p.tracefs :
+	       "not mounted (mounted on demand for the tracepoint tier only)");
+	rc = preflight(&p);
+	if (rc) {
+		printf("%-14s cannot run: %s\n", "verdict",
+		       rc == RCL_EXIT_PRIV ? "needs root (CAP_BPF, CAP_PERFMON): run with sudo"
+					   : "no BTF");
+		return rc;
+	}
+	/* Try every tier for real (load + attach + detach): a kernel's word,
+	 * not a version check. */
+	for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
+		struct tracer_opts to = { .ports = o->ports, .nports = o->nports,
+					  .hooks = tiers[i], .verbose = o->verbose };
+		struct tracer *t = NULL;
+		char err[256];
+		int n = 0;
+
+		tracer__open(&t, &to, notes, &n, err, sizeof(err));
+		if (t) {
+			printf("hook %-9s ok%s\n", opts_hooks_name(tiers[i]),
+			       chosen ? "" : " (chosen: first that works)");
+			if (!chosen)
+				chosen = opts_hooks_name(tiers[i]);
+			tracer__free(t);
+		} else {
+			printf("hook %-9s unavailable: %s\n", opts_hooks_name(tiers[i]),
+			       n ? notes[0].why : err);
+		}
+	}
+	printf("%-14s %s\n", "walks", chosen ? "iter/task_file, iter/tcp, iter/bpf_map_elem: ok"
+					     : "not checked (no tier loaded)");
+	printf("%-14s %s\n", "optional", "fentry/fexit, kprobes: not used (rcleak needs none)");
+	if (!chosen) {
+		printf("%-14s cannot run: no usable hook tier\n", "verdict");
+		return RCL_EXIT_KERNEL;
+	}
+	printf("%-14s rcleak can run (tier %s)\n", "verdict", chosen);
+	return RCL_EXIT_OK;
+}
+
+static int cmd_live(const struct rcl_opts *o)
+{
+	struct tracer_opts to = { .ports = o->ports, .nports = o->nports,
+				  .hooks = o->hooks, .verbose = o->verbose };
+	struct collector c = { .opts = o };
+	struct timespec next;
+	struct rcl_probe p;
+	long printed = 0;
+	char err[320];
+	int rc, e;
+
+	probe_run(&p);
+	rc = preflight(&p);
+	if (rc)
+		return rc;
+	install_signals();
+
+	rc = tracer__open(&c.tracer, &to, NULL, NULL, err, sizeof(err));
+	if (rc) {
+		elog("%s", err);
+		return rc;
+	}
+	vlog("hook tier: %s", tracer__tier(c.tracer));
+	c.model = model_new(o->window_s);
+	if (!c.model) {
+		elog("out of memory");
+		rc = RCL_EXIT_ERROR;
+		goto cleanup;
+	}
+	e = collect_start(&c);
+	if (e) {
+		elog("reading kernel state failed: %s", strerror(-e));
+		rc = RCL_EXIT_ERROR;
+		goto cleanup;
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (;;) {
+		double now;
+
+		if (o->view == RCL_VIEW_JSON)
+			view_json(stdout, &c, wall_now());
+		else
+			view_text(stdout, &c, wall_now());
+		if (ferror(stdout)) /* reader went away: nothing left to do */
+			break;
+		printed++;
+		if (o->count && printed >= o->count)
+			break;
+		if (o->duration_s && collect_now() - c.start >= o->duration_s - 1e-3)
+			break;
+
+		/* sleep to the next tick on a fixed grid; signals end the sleep */
+		{
+			double iv = o->interval_s;
+
+			if (o->duration_s) /* do not overshoot the duration */
+				iv = fmin(iv, o->duration_s - (collect_now() - c.start));
+			next.tv_sec += (time_t)iv;
+			next.tv_nsec += (long)((iv - (time_t)iv) * 1e9);
+			if (next.tv_nsec >= 1000000000L) {
+				next.tv_sec++;
+				next.tv_nsec -= 1000000000L;
+			}
+		}
+		while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+		if (stop_signal)
+			break;
+		now = collect_now();
+		e = collect_refresh(&c, now);
+		if (e) {
+			elog("reading kernel state failed: %s", strerror(-e));
+			rc = RCL_EXIT_ERROR;
+			goto cleanup;
+		}
+	}
+	if (stop_signal)
+		vlog("stopping on signal %d", (int)stop_signal);
+	rc = RCL_EXIT_OK;
+cleanup:
+	model_free(c.model);
+	tracer__free(c.tracer);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct rcl_opts o;
+	char err[256];
+
+	if (opts_parse(&o, argc, argv, err, sizeof(err))) {
+		elog("%s", err);
+		return RCL_EXIT_USAGE;
+	}
+	rcl_verbose = o.verbose;
+	switch (o.cmd) {
+	case RCL_CMD_HELP:
+		opts_usage(stdout);
+		return RCL_EXIT_OK;
+	case RCL_CMD_VERSION:
+		printf("rcleak %s (%s)\n", RCLEAK_VERSION, RCLEAK_REV);
+		return RCL_EXIT_OK;
+	case RCL_CMD_DOCTOR:
+		return cmd_doctor(&o);
+	default:
+		return cmd_live(&o);
+	}
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+/* opts.c - command line parsing and validation (see opts.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opts.h"
+
+#define DEFAULT_PORT 6379
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Strict decimal integer in [lo, hi]. */
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Strict finite decimal number (seconds). */
+static int parse_secs(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || end == s || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int opts_parse_ports(const char *s, __u16 *ports, int max, char *err, size_t errlen)
+{
+	static __u8 seen[65536 / 8];
+	char buf[1024], *tok, *save = NULL;
+	int n = 0;
+
+	if (!s || !*s)
+		return fail(err, errlen, "empty port list: give ports like 6379,7000-7005");
+	if (strlen(s) >= sizeof(buf))
+		return fail(err, errlen, "port list too long");
+	strcpy(buf, s);
+	memset(seen, 0, sizeof(seen));
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(tok, '-');
+		long lo, hi;
+
+		if (dash) {
+			*dash = '\0';
+			if (parse_long(tok, 1, 65535, &lo) || parse_long(dash + 1, 1, 65535, &hi))
+				return fail(err, errlen, "bad port range '%s-%s': ports are 1-65535", tok, dash + 1);
+			if (hi < lo)
+				return fail(err, errlen, "bad port range '%s-%s': end is below start", tok, dash + 1);
+		} else {
+			if (parse_long(tok, 1, 65535, &lo))
+				return fail(err, errlen, "bad port '%s': ports are numbers 1-65535", tok);
+			hi = lo;
+		}
+		for (long p = lo; p <= hi; p++) {
+			if (seen[p / 8] & (1u << (p % 8)))
+				continue;
+			if (n >= max)
+				return fail(err, errlen, "too many ports: at most %d", max);
+			seen[p / 8] |= 1u << (p % 8);
+			n++;
+		}
+	}
+	if (!n)
+		return fail(err, errlen, "empty port list: give ports like 6379,7000-7005");
+	n = 0;
+	for (long p = 1; p < 65536; p++)
+		if (seen[p / 8] & (1u << (p % 8)))
+			ports[n++] = (__u16)p;
+	return n;
+}
+
+const char *opts_hooks_name(enum rcl_hooks h)
+{
+	switch (h) {
+	case RCL_HOOKS_TP_BTF: return "tp_btf";
+	case RCL_HOOKS_RAW_TP: return "raw_tp";
+	case RCL_HOOKS_TRACEPOINT: return "tracepoint";
+	default: return "auto";
+	}
+}
+
+enum {
+	OPT_PID = 256, OPT_COMM, OPT_JSON, OPT_PLAIN, OPT_WINDOW, OPT_RECONCILE,
+	OPT_MAXCLIENTS, OPT_ASK_REDIS, OPT_HOOKS,
+};
+
+static const struct option long_opts[] = {
+	{ "ports", required_argument, NULL, 'p' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "plain", no_argument, NULL, OPT_PLAIN },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "reconcile", required_argument, NULL, OPT_RECONCILE },
+	{ "maxclients", required_argument, NULL, OPT_MAXCLIENTS },
+	{ "ask-redis", no_argument, NULL, OPT_ASK_REDIS },
+	{ "hooks", required_argument, NULL, OPT_HOOKS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void defaults(struct rcl_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cmd = RCL_CMD_LIVE;
+	o->view = RCL_VIEW_PLAIN;
+	o->hooks = RCL_HOOKS_AUTO;
+	o->ports[0] = DEFAULT_PORT;
+	o->nports = 1;
+	o->interval_s = 1.0;
+	o->window_s = 60.0;
+	o->reconcile_s = 10.0;
+}
+
+int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+	int c, first = 1;
+	long l;
+	double d;
+
+	defaults(o);
+	if (argc > 1 && argv[1][0] != '-') {
+		if (!strcmp(argv[1], "doctor"))
+			o->cmd = RCL_CMD_DOCTOR;
+		else if (!strcmp(argv[1], "live") || !strcmp(argv[1], "top"))
+			o->cmd = RCL_CMD_LIVE;
+		else if (!strcmp(argv[1], "help"))
+			o->cmd = RCL_CMD_HELP;
+		else
+			return fail(err, errlen, "unknown command '%s' (commands: doctor; see --help)", argv[1]);
+		first = 2;
+	}
+
+	/* getopt_long over argv[first-1..]: argv[first-1] plays argv[0]. */
+	optind = 0; /* full re-initialisation (GNU), so tests can call us twice */
+	opterr = 0;
+	while ((c = getopt_long(argc - first + 1, argv + first - 1, "+:p:i:d:n:vVh",
+				long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			l = opts_parse_ports(optarg, o->ports, RCL_MAX_PORTS, err, errlen);
+			if (l < 0)
+				return -1;
+			o->nports = (int)l;
+			break;
+		case 'i':
+			if (parse_secs(optarg, &d) || d <= 0 || d > 86400)
+				return fail(err, errlen, "bad interval '%s': give seconds > 0, e.g. -i 0.5", optarg);
+			o->interval_s = d;
+			break;
+		case 'd':
+			if (parse_secs(optarg, &d) || d <= 0 || d > 365 * 86400.0)
+				return fail(err, errlen, "bad duration '%s': give seconds > 0, e.g. -d 30", optarg);
+			o->duration_s = d;
+			break;
+		case 'n':
+			if (parse_long(optarg, 1, 1000000000L, &l))
+				return fail(err, errlen, "bad count '%s': give a number of intervals >= 1", optarg);
+			o->count = l;
+			break;
+		case OPT_PID:
+			if (parse_long(optarg, 1, 4194304, &l))
+				return fail(err, errlen, "bad pid '%s': give a process id", optarg);
+			o->pid = (int)l;
+			break;
+		case OPT_COMM:
+			if (!*optarg || strlen(optarg) >= sizeof(o->comm))
+				return fail(err, errlen, "bad comm '%s': give a process name of 1-15 characters", optarg);
+			strcpy(o->comm, optarg);
+			break;
+		case OPT_JSON:
+			o->view = RCL_VIEW_JSON;
+			break;
+		case OPT_PLAIN:
+			o->view = RCL_VIEW_PLAIN;
+			break;
+		case OPT_WINDOW:
+			if (parse_secs(optarg, &d) || d < 2 || d > 86400)
+				return fail(err, errlen, "bad window '%s': give seconds >= 2, e.g. --window 60", optarg);
+			o->window_s = d;
+			break;
+		case OPT_RECONCILE:
+			if (parse_secs(optarg, &d) || d < 0 || d > 86400)
+				return fail(err, errlen, "bad reconcile period '%s': give seconds (0 turns it off)", optarg);
+			o->reconcile_s = d;
+			break;
+		case OPT_MAXCLIENTS:
+			if (parse_long(optarg, 1, 100000000L, &l))
+				return fail(err, errlen, "bad maxclients '%s': give a number >= 1", optarg);
+			o->maxclients = l;
+			break;
+		case OPT_ASK_REDIS:
+			o->ask_redis = true;
+			break;
+		case OPT_HOOKS:
+			if (!strcmp(optarg, "auto"))
+				o->hooks = RCL_HOOKS_AUTO;
+			else if (!strcmp(optarg, "tp_btf"))
+				o->hooks = RCL_HOOKS_TP_BTF;
+			else if (!strcmp(optarg, "raw_tp"))
+				o->hooks = RCL_HOOKS_RAW_TP;
+			else if (!strcmp(optarg, "tracepoint"))
+				o->hooks = RCL_HOOKS_TRACEPOINT;
+			else
+				return fail(err, errlen, "bad hook tier '%s': give auto, tp_btf, raw_tp or tracepoint", optarg);
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'V':
+			o->cmd = RCL_CMD_VERSION;
+			break;
+		case 'h':
+			o->cmd = RCL_CMD_HELP;
+			break;
+		case ':':
+			return fail(err, errlen, "option '%s' needs a value (see --help)",
+				    argv[first - 1 + optind - 1]);
+		default:
+			if (optopt)
+				return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
+			return fail(err, errlen, "unknown option '%s' (see --help)",
+				    argv[first - 1 + optind - 1]);
+		}
+	}
+	if (first - 1 + optind < argc)
+		return fail(err, errlen, "unexpected argument '%s' (see --help)",
+			    argv[first - 1 + optind]);
+	return 0;
+}
+
+void opts_usage(FILE *f)
+{
+	fputs(
+"Usage: rcleak [OPTIONS]          live view of Redis connections per process\n"
+"       rcleak doctor [-v]        what this kernel allows; exit 0 if rcleak can run\n"
+"\n"
+"Shows which process holds how many TCP connections on the watched (Redis)\n"
+"ports, how fast that grows, and how close each process and each redis-server\n"
+"is to its fd limit. Connections open before rcleak started are included.\n"
+"Needs root (CAP_BPF and CAP_PERFMON).\n"
+"\n"
+"Options:\n"
+"  -p, --ports LIST     ports to watch, either side of the connection:\n"
+"                       comma-separated ports and ranges, at most 64\n"
+"                       (default 6379), e.g. -p 6379,6380,7000-7005\n"
+"  -i, --interval SECS  refresh interval, > 0 (default 1)\n"
+"  -d, --duration SECS  run this long, then exit 0\n"
+"  -n, --count N        print N intervals, then exit 0\n"
+"      --pid PID        show only this process\n"
+"      --comm NAME      show only processes with this command name\n"
+"      --json           one JSON object per interval per line (schema: README)\n"
+"      --plain          plain aligned table per interval (the default)\n"
+"      --window SECS    window of the growth slope (default 60)\n"
+"      --reconcile SECS re-read the kernel's sockets and repair counts this\n"
+"                       often (default 10; 0 = never)\n"
+"      --maxclients N   Redis maxclients, when it cannot be discovered\n"
+"      --ask-redis      ask each local redis-server CONFIG GET maxclients\n"
+"                       over loopback (rcleak's own connection is not counted)\n"
+"      --hooks TIER     force the lifecycle hook: tp_btf, raw_tp, tracepoint\n"
+"                       (default auto: the first that loads, in that order)\n"
+"  -v, --verbose        libbpf and probe diagnostics on stderr\n"
+"  -V, --version        print the version and exit\n"
+"  -h, --help           print this help and exit\n"
+"\n"
+"Exit codes:\n"
+"  0  success; also after SIGINT, SIGTERM or SIGHUP\n"
+"  1  runtime error (BPF load/attach, reading kernel state)\n"
+"  2  usage error (bad option or value)\n"
+"  3  insufficient privileges: run with sudo (needs CAP_BPF, CAP_PERFMON)\n"
+"  4  kernel unsupported (no BTF, no usable hook): see 'rcleak doctor'\n",
+	f);
+}

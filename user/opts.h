@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* opts.h - command line of rcleak: subcommands, options, validation.
+ * Pure: no kernel, no I/O besides the error buffer; unit-tested. */
+#ifndef RCLEAK_OPTS_H
+#define RCLEAK_OPTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "rcleak.h"
+
+/* Documented exit codes (README, --help). */
+enum {
+	RCL_EXIT_OK = 0,
+	RCL_EXIT_ERROR = 1,   /* runtime failure (load, attach, read) */
+	RCL_EXIT_USAGE = 2,   /* bad command line */
+	RCL_EXIT_PRIV = 3,    /* not root / missing CAP_BPF, CAP_PERFMON */
+	RCL_EXIT_KERNEL = 4,  /* kernel lacks what rcleak needs (BTF, hooks) */
+};
+
+enum rcl_cmd { RCL_CMD_LIVE, RCL_CMD_DOCTOR, RCL_CMD_HELP, RCL_CMD_VERSION };
+enum rcl_view { RCL_VIEW_PLAIN, RCL_VIEW_JSON };
+enum rcl_hooks { RCL_HOOKS_AUTO, RCL_HOOKS_TP_BTF, RCL_HOOKS_RAW_TP, RCL_HOOKS_TRACEPOINT };
+
+struct rcl_opts {
+	enum rcl_cmd cmd;
+	enum rcl_view view;
+	enum rcl_hooks hooks;
+	__u16 ports[RCL_MAX_PORTS];
+	int nports;
+	double interval_s;   /* > 0 */
+	double duration_s;   /* 0: until signalled */
+	long count;          /* 0: unlimited */
+	double window_s;     /* growth window */
+	double reconcile_s;  /* 0: never */
+	int pid;             /* 0: all */
+	char comm[16];       /* "": all */
+	long maxclients;     /* 0: discover */
+	bool ask_redis;
+	int verbose;
+};
+
+/* Parse "6379,6380,7000-7005" into ports[] (sorted, deduplicated).
+ * Returns the count, or -1 with a message in err. */
+int opts_parse_ports(const char *s, __u16 *ports, int max, char *err, size_t errlen);
+
+/* Parse argv into o (defaults first). Returns 0, or -1 with a one-line
+ * message (without the "rcleak: " prefix) in err: a usage error. */
+int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errlen);
+
+const char *opts_hooks_name(enum rcl_hooks h);
+
+/* Full --help text. */
+void opts_usage(FILE *f);
+
+#endif

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+/* probe.c - kernel facts: release, BTF, lockdown, capabilities, tracefs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "probe.h"
+
+#define CAP_NET_ADMIN 12
+#define CAP_SYS_ADMIN 21
+#define CAP_PERFMON 38
+#define CAP_BPF 39
+
+/* The active lockdown mode is the one in [brackets]. */
+static void read_lockdown(char *out, size_t len)
+{
+	char buf[128], *l, *r;
+	FILE *f = fopen("/sys/kernel/security/lockdown", "r");
+
+	snprintf(out, len, "unknown (securityfs not mounted)");
+	if (!f)
+		return;
+	if (fgets(buf, sizeof(buf), f) && (l = strchr(buf, '[')) && (r = strchr(l, ']'))) {
+		*r = '\0';
+		snprintf(out, len, "%s", l + 1);
+	}
+	fclose(f);
+}
+
+static unsigned long long read_cap_eff(void)
+{
+	char line[256];
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+void probe_run(struct rcl_probe *p)
+{
+	static const char *const tracefs[] = {
+		"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events",
+	};
+	unsigned long long caps = read_cap_eff();
+	struct utsname u;
+
+	memset(p, 0, sizeof(*p));
+	if (uname(&u) == 0)
+		snprintf(p->release, sizeof(p->release), "%s", u.release);
+	p->btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+	read_lockdown(p->lockdown, sizeof(p->lockdown));
+	p->cap_bpf = caps & (1ULL << CAP_BPF);
+	p->cap_perfmon = caps & (1ULL << CAP_PERFMON);
+	p->cap_sys_admin = caps & (1ULL << CAP_SYS_ADMIN);
+	p->cap_net_admin = caps & (1ULL << CAP_NET_ADMIN);
+	p->root = geteuid() == 0;
+	for (size_t i = 0; i < sizeof(tracefs) / sizeof(tracefs[0]); i++)
+		if (access(tracefs[i], F_OK) == 0) {
+			snprintf(p->tracefs, sizeof(p->tracefs), "%s", tracefs[i]);
+			break;
+		}
+}
+
+bool probe_privileged(const struct rcl_probe *p)
+{
+	/* Tracing programs and iterators need CAP_BPF + CAP_PERFMON (or
+	 * CAP_SYS_ADMIN on kernels before 5.8, which has both meanings);
+	 * reading other processes' /proc entries needs root in practice. */
+	return (p->cap_bpf && p->cap_perfmon) || p->cap_sys_admin;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* procfs.h - per-process facts read from /proc: fd count, RLIMIT_NOFILE,
+ * command line, start time. Every function tolerates a vanished process. */
+#ifndef RCLEAK_PROCFS_H
+#define RCLEAK_PROCFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+/* Number of open fds of pid, or -1. */
+long procfs_fd_count(int pid);
+
+/* RLIMIT_NOFILE of pid from /proc/PID/limits; -1 for "unlimited".
+ * Returns 0, or -1 if unreadable. */
+int procfs_nofile(int pid, long long *soft, long long *hard);
+
+/* Command line with NULs turned to spaces, truncated to len-1 bytes
+ * (a truncated one ends in "..."). Returns 0 or -1. */
+int procfs_cmdline(int pid, char *buf, size_t len);
+
+/* Process start time (group leader) in ns since boot, at clock-tick
+ * resolution, or 0 when pid does not exist. */
+__u64 procfs_start_ns(int pid);
+
+/* True when pid exists and is the process that started at start_ns
+ * (as recorded by BPF, in ns; compared at clock-tick resolution). */
+bool procfs_alive(int pid, __u64 start_ns);
+
+#endif

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0
+/* rate.c - see rate.h. */
+#include "rate.h"
+
+#define IDX(s, i) (((s)->head + (i)) % SERIES_CAP)
+
+void series_push(struct series *s, double t, double y, double window)
+{
+	/* drop what fell out of the window (keep the newest, whatever its age) */
+	while (s->len > 0 && t - s->t[s->head] > window) {
+		s->head = (s->head + 1) % SERIES_CAP;
+		s->len--;
+	}
+	if (s->len >= 2) {
+		int last = IDX(s, s->len - 1), prev = IDX(s, s->len - 2);
+
+		/* thin out: samples closer than window/CAP overwrite the last */
+		if (t - s->t[prev] < window / SERIES_CAP) {
+			s->t[last] = t;
+			s->y[last] = y;
+			return;
+		}
+	}
+	if (s->len == SERIES_CAP) {
+		s->head = (s->head + 1) % SERIES_CAP;
+		s->len--;
+	}
+	s->t[IDX(s, s->len)] = t;
+	s->y[IDX(s, s->len)] = y;
+	s->len++;
+}
+
+double series_slope_per_min(const struct series *s)
+{
+	double mt = 0, my = 0, sxx = 0, sxy = 0;
+	int n = s->len;
+
+	if (n < 2)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		mt += s->t[IDX(s, i)];
+		my += s->y[IDX(s, i)];
+	}
+	mt /= n;
+	my /= n;
+	for (int i = 0; i < n; i++) {
+		double dt = s->t[IDX(s, i)] - mt;
+
+		sxx += dt * dt;
+		sxy += dt * (s->y[IDX(s, i)] - my);
+	}
+	if (sxx < 1e-12)
+		return 0;
+	return sxy / sxx * 60.0;
+}

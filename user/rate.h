@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* rate.h - time series of a count and its slope over a sliding window. */
+#ifndef RCLEAK_RATE_H
+#define RCLEAK_RATE_H
+
+#define SERIES_CAP 128 /* samples kept; finer samples are thinned out */
+
+struct series {
+	double t[SERIES_CAP]; /* seconds, monotonic */
+	double y[SERIES_CAP];
+	int head;             /* index of the oldest sample */
+	int len;
+};
+
+/* Add a sample at time t; drop samples older than window seconds. When the
+ * window holds more than SERIES_CAP samples at this rate, a sample closer
+ * than window/SERIES_CAP to the previous one replaces it. */
+void series_push(struct series *s, double t, double y, double window);
+
+/* Least-squares slope of the samples, per minute; 0 with fewer than 2
+ * samples or no time spread. */
+double series_slope_per_min(const struct series *s);
+
+#endif

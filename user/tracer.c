@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tracer.c - BPF lifecycle (see tracer.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "rcleak.skel.h"
+#include "tracer.h"
+
+struct tracer {
+	struct rcleak_bpf *skel;
+	struct bpf_link *lifecycle;
+	struct bpf_link *walk_files, *walk_tcp, *sweep;
+	const char *tier;
+	bool mounted_tracefs;
+	__u64 gen;
+	char *buf;
+	size_t cap;
+	int ncpus;
+};
+
+/* ------------------------------------------------------------------------
+ * libbpf messages: everything with -v; otherwise keep the last warning so
+ * a failure can say why in one line.
+ */
+
+static char last_libbpf_msg[256];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	va_list aq;
+
+	va_copy(aq, ap);
+	if (level != LIBBPF_DEBUG) {
+		vsnprintf(last_libbpf_msg, sizeof(last_libbpf_msg), fmt, aq);
+		last_libbpf_msg[strcspn(last_libbpf_msg, "\n")] = '\0';
+	}
+	va_end(aq);
+	if (!rcl_verbose || (level == LIBBPF_DEBUG && rcl_verbose < 2))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static const char *const tier_names[] = { "tp_btf", "raw_tp", "tracepoint" };
+
+static struct bpf_program *tier_prog(struct rcleak_bpf *skel, int tier)
+{
+	switch (tier) {
+	case 0: return skel->progs.rcl_state_btf;
+	case 1: return skel->progs.rcl_state_raw;
+	default: return skel->progs.rcl_state_tp;
+	}
+}
+
+/* Classic tracepoints need tracefs; mount it when nothing provides it. */
+static int ensure_tracefs(struct tracer *t)
+{
+	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		return -errno;
+	t->mounted_tracefs = true;
+	vlog("mounted tracefs on /sys/kernel/tracing (unmounted at exit)");
+	return 0;
+}
+
+static void drop(struct tracer *t)
+{
+	bpf_link__destroy(t->lifecycle);
+	bpf_link__destroy(t->walk_files);
+	bpf_link__destroy(t->walk_tcp);
+	bpf_link__destroy(t->sweep);
+	rcleak_bpf__destroy(t->skel);
+	t->lifecycle = t->walk_files = t->walk_tcp = t->sweep = NULL;
+	t->skel = NULL;
+	if (t->mounted_tracefs && umount2("/sys/kernel/tracing", MNT_DETACH) == 0)
+		t->mounted_tracefs = false;
+}
+
+static int fail_why(char *why, size_t len, const char *what, int err)
+{
+	snprintf(why, len, "%s: %s%s%s", what, strerror(err < 0 ? -err : err),
+		 last_libbpf_msg[0] ? " -- " : "", last_libbpf_msg);
+	return -1;
+}
+
+/* Load everything with lifecycle flavour `tier` and attach it. */
+static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
+		    char *why, size_t len)
+{
+	LIBBPF_OPTS(bpf_iter_attach_opts, iopts);
+	union bpf_iter_link_info linfo;
+	__u8 one = 1;
+	int err;
+
+	last_libbpf_msg[0] = '\0';
+	t->skel = rcleak_bpf__open();
+	if (!t->skel)
+		return fail_why(why, len, "open", errno);
+	t->skel->rodata->self_tgid = getpid();
+	for (int i = 0; i < 3; i++)
+		bpf_program__set_autoload(tier_prog(t->skel, i), i == tier);
+	if (tier == 2 && (err = ensure_tracefs(t)))
+		return fail_why(why, len, "mount tracefs", err);
+
+	err = rcleak_bpf__load(t->skel);
+	if (err)
+		return fail_why(why, len, "load", err);
+	for (int i = 0; i < o->nports; i++) {
+		__u32 key = o->ports[i];
+
+		if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.watched_ports), &key, &one, BPF_ANY))
+			return fail_why(why, len, "watched_ports", errno);
+	}
+
+	t->lifecycle = bpf_program__attach(tier_prog(t->skel, tier));
+	if (!t->lifecycle)
+		return fail_why(why, len, "attach", errno);
+
+	t->walk_files = bpf_program__attach_iter(t->skel->progs.rcl_walk_files, NULL);
+	if (!t->walk_files)
+		return fail_why(why, len, "iter/task_file", errno);
+	t->walk_tcp = bpf_program__attach_iter(t->skel->progs.rcl_walk_tcp, NULL);
+	if (!t->walk_tcp)
+		return fail_why(why, len, "iter/tcp", errno);
+	memset(&linfo, 0, sizeof(linfo));
+	linfo.map.map_fd = bpf_map__fd(t->skel->maps.socks);
+	iopts.link_info = &linfo;
+	iopts.link_info_len = sizeof(linfo);
+	t->sweep = bpf_program__attach_iter(t->skel->progs.rcl_sweep_socks, &iopts);
+	if (!t->sweep)
+		return fail_why(why, len, "iter/bpf_map_elem", errno);
+	return 0;
+}
+
+int tracer__open(struct tracer **out, const struct tracer_opts *o,
+		 struct tracer_tier_note notes[3], int *nnotes,
+		 char *err, size_t errlen)
+{
+	struct tracer *t;
+	int first = 0, last = 2, n = 0;
+	char why[160] = "";
+
+	*out = NULL;
+	if (nnotes)
+		*nnotes = 0;
+	libbpf_set_print(libbpf_print);
+	if (o->hooks != RCL_HOOKS_AUTO)
+		first = last = o->hooks - RCL_HOOKS_TP_BTF;
+
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return RCL_EXIT_ERROR;
+	}
+	t->ncpus = libbpf_num_possible_cpus();
+	for (int tier = first; tier <= last; tier++) {
+		why[0] = '\0';
+		if (try_tier(t, o, tier, why, sizeof(why)) == 0) {
+			t->tier = tier_names[tier];
+			if (notes) {
+				notes[n].tier = tier_names[tier];
+				notes[n].why[0] = '\0';
+				n++;
+			}
+			break;
+		}
+		vlog("hook tier %s unavailable: %s", tier_names[tier], why);
+		if (notes) {
+			notes[n].tier = tier_names[tier];
+			snprintf(notes[n].why, sizeof(notes[n].why), "%s", why);
+			n++;
+		}
+		drop(t);
+	}
+	if (nnotes)
+		*nnotes = n;
+	if (!t->tier) {
+		if (o->hooks != RCL_HOOKS_AUTO)
+			snprintf(err, errlen, "hook tier %s unavailable on this kernel (%s): try --hooks auto, see 'rcleak doctor'",
+				 tier_names[first], why);
+		else
+			snprintf(err, errlen, "no usable hook on this kernel (last: %s): see 'rcleak doctor'", why);
+		free(t);
+		return RCL_EXIT_KERNEL;
+	}
+	*out = t;
+	return 0;
+}
+
+void tracer__free(struct tracer *t)
+{
+	if (!t)
+		return;
+	drop(t);
+	free(t->buf);
+	free(t);
+}
+
+const char *tracer__tier(const struct tracer *t)
+{
+	return t->tier;
+}
+
+/* ------------------------------------------------------------------------
+ * walks
+ */
+
+/* Run an iterator to its end; the output lands in t->buf. Returns its length. */
+static long run_iter(struct tracer *t, struct bpf_link *link)
+{
+	size_t len = 0;
+	int fd = bpf_iter_create(bpf_link__fd(link));
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r;
+
+		if (t->cap - len < 65536) {
+			size_t ncap = t->cap ? t->cap * 2 : 1 << 20;
+			char *nb = realloc(t->buf, ncap);
+
+			if (!nb) {
+				close(fd);
+				return -ENOMEM;
+			}
+			t->buf = nb;
+			t->cap = ncap;
+		}
+		r = read(fd, t->buf + len, t->cap - len);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		if (r == 0)
+			break;
+		len += r;
+	}
+	close(fd);
+	return (long)len;
+}
+
+static void next_gen(struct tracer *t)
+{
+	t->skel->bss->walk_gen = ++t->gen;
+}
+
+int tracer__snapshot(struct tracer *t)
+{
+	long n;
+
+	next_gen(t);
+	t->skel->bss->reconciling = 0;
+	n = run_iter(t, t->walk_tcp);
+	return n < 0 ? (int)n : 0;
+}
+
+int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx)
+{
+	long n;
+
+	next_gen(t);
+	n = run_iter(t, t->walk_files);
+	if (n < 0)
+		return (int)n;
+	for (long off = 0; off + (long)sizeof(struct rcl_fd_rec) <= n; off += sizeof(struct rcl_fd_rec)) {
+		struct rcl_fd_rec rec;
+
+		memcpy(&rec, t->buf + off, sizeof(rec));
+		cb(&rec, ctx);
+	}
+	return 0;
+}
+
+long tracer__nfds(struct tracer *t, __u32 tgid)
+{
+	struct rcl_fdcount c;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fdcounts), &tgid, &c))
+		return -1;
+	return c.gen == t->gen ? (long)c.nfds : -1;
+}
+
+int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
+{
+	struct timespec ts;
+	int socks_fd = bpf_map__fd(t->skel->maps.socks);
+	long n;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns() clock */
+	next_gen(t);
+	t->skel->bss->reconciling = 1;
+	t->skel->bss->sweep_before_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	n = run_iter(t, t->walk_tcp);
+	t->skel->bss->reconciling = 0;
+	if (n < 0)
+		return (int)n;
+	n = run_iter(t, t->sweep);
+	if (n < 0)
+		return (int)n;
+	for (long off = 0; off + (long)sizeof(struct rcl_stale_rec) <= n; off += sizeof(struct rcl_stale_rec)) {
+		struct rcl_stale_rec rec;
+
+		memcpy(&rec, t->buf + off, sizeof(rec));
+		/* Deleted only if still there: a close event that raced with
+		 * the walk already accounted for it. */
+		if (bpf_map_delete_elem(socks_fd, &rec.sk) == 0)
+			cb(&rec, ctx);
+	}
+	return 0;
+}
+
+int tracer__for_each_proc(struct tracer *t, tracer_proc_cb cb, void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.procs);
+	struct rcl_owner key, next;
+	struct rcl_counters val;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &val) == 0)
+			cb(&next, &val, ctx);
+		key = next;
+		prev = &key;
+	}
+	return 0;
+}
+
+void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner *o)
+{
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners), &port, o, BPF_ANY);
+}
+
+void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o)
+{
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), o);
+}
+
+void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX])
+{
+	int fd = bpf_map__fd(t->skel->maps.stats);
+	__u64 vals[t->ncpus > 0 ? t->ncpus : 1];
+
+	for (__u32 i = 0; i < RCL_STAT__MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (int c = 0; c < t->ncpus; c++)
+			out[i] += vals[c];
+	}
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* tracer.h - BPF lifecycle: choose the hook tier, load, attach, run the
+ * walks (iterators) and read the maps. The only module that talks to BPF. */
+#ifndef RCLEAK_TRACER_H
+#define RCLEAK_TRACER_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "rcleak.h"
+#include "opts.h"
+
+struct tracer;
+
+struct tracer_opts {
+	const __u16 *ports;
+	int nports;
+	enum rcl_hooks hooks; /* AUTO: first of tp_btf, raw_tp, tracepoint that works */
+	int verbose;
+};
+
+/* Per-tier outcome, for `rcleak doctor` and -v. */
+struct tracer_tier_note {
+	const char *tier;
+	char why[160]; /* "" when it was chosen */
+};
+
+/* Open, load and attach. Returns 0, or an RCL_EXIT_* code with a one-line
+ * reason in err. notes (may be NULL) receives one entry per tier tried. */
+int tracer__open(struct tracer **out, const struct tracer_opts *o,
+		 struct tracer_tier_note notes[3], int *nnotes,
+		 char *err, size_t errlen);
+void tracer__free(struct tracer *t);
+
+const char *tracer__tier(const struct tracer *t);
+
+/* The snapshot at start: record every watched socket that already exists. */
+int tracer__snapshot(struct tracer *t);
+
+/* Walk all fd tables. Calls cb for each fd that holds a watched socket.
+ * Afterwards tracer__nfds() answers for the processes walked. */
+typedef void (*tracer_fd_cb)(const struct rcl_fd_rec *rec, void *ctx);
+int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx);
+/* Open fds of tgid as of the last walk; -1 if the walk did not see it. */
+long tracer__nfds(struct tracer *t, __u32 tgid);
+
+/* Reconciliation: add sockets the map lacks (counted by BPF), remove entries
+ * whose socket is gone (their close was missed): cb for each removed one. */
+typedef void (*tracer_stale_cb)(const struct rcl_stale_rec *rec, void *ctx);
+int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx);
+
+/* Tell the kernel side who owns the listener on port (found by a walk), so
+ * passive opens on it are attributed even when listen() predates rcleak. */
+void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner *o);
+
+/* Per-process counters. */
+typedef void (*tracer_proc_cb)(const struct rcl_owner *o, const struct rcl_counters *c, void *ctx);
+int tracer__for_each_proc(struct tracer *t, tracer_proc_cb cb, void *ctx);
+void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o);
+
+/* Sum of the per-CPU statistics. */
+void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX]);
+
+#endif

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* view.h - the non-interactive views of one refresh: JSON lines and a plain
+ * aligned table. Both read the same model; neither touches the kernel. */
+#ifndef RCLEAK_VIEW_H
+#define RCLEAK_VIEW_H
+
+#include <stdio.h>
+#include "collect.h"
+
+/* True when p passes --pid/--comm. */
+bool view_selected(const struct rcl_opts *o, const struct proc *p);
+
+void view_json(FILE *f, const struct collector *c, double wall_ts);
+void view_text(FILE *f, const struct collector *c, double wall_ts);
+
+/* JSON string with escaping (used by both JSON emitters). */
+void json_str(FILE *f, const char *s);
+
+#endif

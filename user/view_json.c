@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/* view_json.c - one JSON object per refresh per line (schema: README). */
+#include <string.h>
+
+#include "model.h"
+#include "view.h"
+
+bool view_selected(const struct rcl_opts *o, const struct proc *p)
+{
+	if (o->pid && (int)p->key.tgid != o->pid)
+		return false;
+	if (o->comm[0] && strcmp(o->comm, p->comm))
+		return false;
+	return true;
+}
+
+void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		switch (*c) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:
+			if (*c < 0x20 || *c == 0x7f)
+				fprintf(f, "\\u%04x", *c);
+			else if (*c >= 0x80)
+				/* comm/cmdline are bytes, not necessarily UTF-8 */
+				fprintf(f, "\\u%04x", *c);
+			else
+				fputc(*c, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void num_or_null(FILE *f, long long v)
+{
+	if (v < 0)
+		fputs("null", f);
+	else
+		fprintf(f, "%lld", v);
+}
+
+static void server_json(FILE *f, const struct proc *p)
+{
+	long eff = model_effective_limit(p->maxclients, p->nofile_soft);
+
+	fprintf(f, "{\"pid\":%u,\"comm\":", p->key.tgid);
+	json_str(f, p->comm);
+	fputs(",\"ports\":[", f);
+	for (int i = 0; i < p->nlisten; i++) {
+		int dup = 0;
+
+		for (int j = 0; j < i; j++)
+			dup |= p->listen[j].port == p->listen[i].port;
+		if (!dup)
+			fprintf(f, "%s%u", i ? "," : "", p->listen[i].port);
+	}
+	fprintf(f, "],\"clients\":%ld,\"nofile_soft\":", p->clients);
+	num_or_null(f, p->nofile_soft);
+	fputs(",\"maxclients\":", f);
+	if (p->maxclients > 0)
+		fprintf(f, "%ld", p->maxclients);
+	else
+		fputs("null", f);
+	fputs(",\"maxclients_source\":", f);
+	json_str(f, p->maxclients_source ? p->maxclients_source : "default");
+	fprintf(f, ",\"effective_limit\":%ld,\"headroom\":%ld}", eff, eff - p->clients);
+}
+
+static void proc_json(FILE *f, const struct proc *p)
+{
+	fprintf(f, "{\"pid\":%u,\"comm\":", p->key.tgid);
+	json_str(f, p->comm);
+	fputs(",\"cmdline\":", f);
+	json_str(f, p->cmdline);
+	fprintf(f, ",\"role\":\"%s\",\"open\":%ld,\"established\":%ld,\"close_wait\":%ld,"
+		"\"syn_sent\":%ld,\"shared\":%ld,\"opened\":%llu,\"closed\":%llu,"
+		"\"open_rate\":%.2f,\"close_rate\":%.2f,\"growth_per_min\":%.2f,\"fds\":",
+		p->nlisten ? "server" : "client", p->open, p->established, p->close_wait,
+		p->syn_sent, p->shared, (unsigned long long)p->opened,
+		(unsigned long long)(p->closed + p->missed_closed),
+		p->open_rate, p->close_rate, p->growth_per_min);
+	num_or_null(f, p->fds);
+	fputs(",\"nofile_soft\":", f);
+	num_or_null(f, p->nofile_soft);
+	fputs(",\"nofile_hard\":", f);
+	num_or_null(f, p->nofile_hard);
+	fputs(",\"fd_headroom\":", f);
+	if (p->fds >= 0 && p->nofile_soft >= 0)
+		fprintf(f, "%lld", p->nofile_soft - p->fds);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"exited\":%s}", p->exited ? "true" : "false");
+}
+
+void view_json(FILE *f, const struct collector *c, double wall_ts)
+{
+	const struct model *m = c->model;
+	bool first = true;
+
+	fprintf(f, "{\"ts\":%.3f,\"interval_s\":%g,\"hooks\":{\"lifecycle\":\"%s\",\"holders\":\"iter/task_file\",\"snapshot\":\"iter/tcp\"},"
+		"\"uptime_s\":%.1f,\"events\":%llu,\"events_per_s\":%.1f,\"lost_events\":%llu,\"repairs\":%llu,\"servers\":[",
+		wall_ts, c->opts->interval_s, tracer__tier(c->tracer), m->now,
+		(unsigned long long)c->events, c->events_per_s,
+		(unsigned long long)c->lost,
+		(unsigned long long)(c->repairs + c->repairs_added));
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+
+		if (!p->nlisten || p->exited || !view_selected(c->opts, p))
+			continue;
+		if (!first)
+			fputc(',', f);
+		first = false;
+		server_json(f, p);
+	}
+	fputs("],\"processes\":[", f);
+	first = true;
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+
+		if (!view_selected(c->opts, p))
+			continue;
+		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->nlisten)
+			continue;
+		if (!first)
+			fputc(',', f);
+		first = false;
+		proc_json(f, p);
+	}
+	fputs("]}\n", f);
+	fflush(f);
+}

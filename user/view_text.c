@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+/* view_text.c - plain aligned table per refresh (no terminal control). */
+#include <string.h>
+#include <time.h>
+
+#include "model.h"
+#include "view.h"
+
+static void num(FILE *f, int width, long long v)
+{
+	if (v < 0)
+		fprintf(f, " %*s", width, "-");
+	else
+		fprintf(f, " %*lld", width, v);
+}
+
+void view_text(FILE *f, const struct collector *c, double wall_ts)
+{
+	const struct model *m = c->model;
+	time_t t = (time_t)wall_ts;
+	char when[32];
+	bool any = false;
+
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+	fprintf(f, "%s  hook=%s  uptime=%.0fs  events/s=%.0f  lost=%llu  repairs=%llu\n",
+		when, tracer__tier(c->tracer), m->now, c->events_per_s,
+		(unsigned long long)c->lost,
+		(unsigned long long)(c->repairs + c->repairs_added));
+
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+		long eff;
+
+		if (!p->nlisten || p->exited || !view_selected(c->opts, p))
+			continue;
+		if (!any)
+			fprintf(f, "%-7s %-15s %-12s %7s %10s %7s %7s %8s\n", "SERVER", "COMM",
+				"PORTS", "CLIENTS", "MAXCLIENTS", "NOFILE", "LIMIT", "HEADROOM");
+		any = true;
+		eff = model_effective_limit(p->maxclients, p->nofile_soft);
+		{
+			char ports[64] = "";
+			size_t l = 0;
+
+			for (int k = 0; k < p->nlisten && l < sizeof(ports) - 8; k++) {
+				int dup = 0;
+
+				for (int j = 0; j < k; j++)
+					dup |= p->listen[j].port == p->listen[k].port;
+				if (!dup)
+					l += snprintf(ports + l, sizeof(ports) - l, "%s%u", l ? "," : "", p->listen[k].port);
+			}
+			fprintf(f, "%-7u %-15s %-12s %7ld", p->key.tgid, p->comm, ports, p->clients);
+		}
+		if (p->maxclients > 0)
+			fprintf(f, " %10ld", p->maxclients);
+		else
+			fprintf(f, " %10s", "10000?");
+		num(f, 7, p->nofile_soft);
+		fprintf(f, " %7ld %8ld%s\n", eff, eff - p->clients,
+			p->nofile_soft >= 0 && p->nofile_soft - 32 < (p->maxclients ? p->maxclients : 10000)
+				? "  (capped by nofile)" : "");
+	}
+	if (any)
+		fputc('\n', f);
+
+	fprintf(f, "%-7s %-15s %-6s %6s %6s %6s %6s %8s %8s %7s %7s %8s %6s %7s %8s  %s\n",
+		"PID", "COMM", "ROLE", "OPEN", "ESTAB", "CLWAIT", "SYNSNT", "OPENED", "CLOSED",
+		"OPEN/s", "CLOSE/s", "GROW/min", "FDS", "NOFILE", "FDROOM", "CMDLINE");
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+
+		if (!view_selected(c->opts, p))
+			continue;
+		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->nlisten)
+			continue;
+		fprintf(f, "%-7u %-15s %-6s %6ld %6ld %6ld %6ld %8llu %8llu %7.1f %7.1f %8.1f",
+			p->key.tgid, p->comm, p->nlisten ? "server" : "client", p->open,
+			p->established, p->close_wait, p->syn_sent,
+			(unsigned long long)p->opened,
+			(unsigned long long)(p->closed + p->missed_closed),
+			p->open_rate, p->close_rate, p->growth_per_min);
+		num(f, 6, p->fds);
+		num(f, 7, p->nofile_soft);
+		num(f, 8, p->fds >= 0 && p->nofile_soft >= 0 ? p->nofile_soft - p->fds : -1);
+		fprintf(f, "  %s%s\n", p->exited ? "(exited) " : "", p->cmdline);
+	}
+	fputc('\n', f);
+	fflush(f);
+}
