@@ -73,7 +73,7 @@ static int cmd_doctor(const struct rcl_opts *o)
 		RCL_HOOKS_TP_BTF, RCL_HOOKS_RAW_TP, RCL_HOOKS_TRACEPOINT,
 	};
 	struct tracer_tier_note notes[3];
-	const char *chosen = NULL;
+	const char *chosen = NULL, *walk = NULL;
 	struct rcl_probe p;
 	int rc;
 
@@ -96,7 +96,8 @@ static int cmd_doctor(const struct rcl_opts *o)
 	 * not a version check. */
 	for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
 		struct tracer_opts to = { .ports = o->ports, .nports = o->nports,
-					  .hooks = tiers[i], .verbose = o->verbose };
+					  .hooks = tiers[i], .walk = RCL_WALK_AUTO,
+					  .verbose = o->verbose };
 		struct tracer *t = NULL;
 		char err[256];
 		int n = 0;
@@ -105,16 +106,22 @@ static int cmd_doctor(const struct rcl_opts *o)
 		if (t) {
 			printf("hook %-9s ok%s\n", opts_hooks_name(tiers[i]),
 			       chosen ? "" : " (chosen: first that works)");
-			if (!chosen)
+			if (!chosen) {
 				chosen = opts_hooks_name(tiers[i]);
+				walk = tracer__walk(t);
+			}
 			tracer__free(t);
 		} else {
 			printf("hook %-9s unavailable: %s\n", opts_hooks_name(tiers[i]),
 			       n ? notes[0].why : err);
 		}
 	}
-	printf("%-14s %s\n", "walks", chosen ? "iter/task_file, iter/tcp, iter/bpf_map_elem: ok"
-					     : "not checked (no tier loaded)");
+	if (!chosen)
+		printf("%-14s not checked (no tier loaded)\n", "walks");
+	else if (!strcmp(walk, "iter"))
+		printf("%-14s iter/task_file, iter/tcp, iter/bpf_map_elem: ok\n", "walks");
+	else
+		printf("%-14s /proc (BPF iterators unavailable: see -v); own network namespace only\n", "walks");
 	printf("%-14s %s\n", "optional", "fentry/fexit, kprobes: not used (rcleak needs none)");
 	if (!chosen) {
 		printf("%-14s cannot run: no usable hook tier\n", "verdict");
@@ -127,7 +134,7 @@ static int cmd_doctor(const struct rcl_opts *o)
 static int cmd_live(const struct rcl_opts *o)
 {
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports,
-				  .hooks = o->hooks, .verbose = o->verbose };
+				  .hooks = o->hooks, .walk = o->walk, .verbose = o->verbose };
 	struct collector c = { .opts = o };
 	struct timespec next;
 	struct rcl_probe p;

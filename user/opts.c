@@ -111,7 +111,7 @@ const char *opts_hooks_name(enum rcl_hooks h)
 
 enum {
 	OPT_PID = 256, OPT_COMM, OPT_JSON, OPT_PLAIN, OPT_WINDOW, OPT_RECONCILE,
-	OPT_MAXCLIENTS, OPT_ASK_REDIS, OPT_HOOKS,
+	OPT_MAXCLIENTS, OPT_ASK_REDIS, OPT_HOOKS, OPT_WALK,
 };
 
 static const struct option long_opts[] = {
@@ -128,6 +128,7 @@ static const struct option long_opts[] = {
 	{ "maxclients", required_argument, NULL, OPT_MAXCLIENTS },
 	{ "ask-redis", no_argument, NULL, OPT_ASK_REDIS },
 	{ "hooks", required_argument, NULL, OPT_HOOKS },
+	{ "walk", required_argument, NULL, OPT_WALK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -239,6 +240,16 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			else
 				return fail(err, errlen, "bad hook tier '%s': give auto, tp_btf, raw_tp or tracepoint", optarg);
 			break;
+		case OPT_WALK:
+			if (!strcmp(optarg, "auto"))
+				o->walk = RCL_WALK_AUTO;
+			else if (!strcmp(optarg, "iter"))
+				o->walk = RCL_WALK_ITER;
+			else if (!strcmp(optarg, "proc"))
+				o->walk = RCL_WALK_PROC;
+			else
+				return fail(err, errlen, "bad walk '%s': give auto, iter or proc", optarg);
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -294,6 +305,9 @@ void opts_usage(FILE *f)
 "                       over loopback (rcleak's own connection is not counted)\n"
 "      --hooks TIER     force the lifecycle hook: tp_btf, raw_tp, tracepoint\n"
 "                       (default auto: the first that loads, in that order)\n"
+"      --walk MODE      how holders are found: iter (BPF iterators), proc\n"
+"                       (/proc: kernels before 5.11; own netns only, slower)\n"
+"                       or auto (default: iter, else proc)\n"
 "  -v, --verbose        libbpf and probe diagnostics on stderr\n"
 "  -V, --version        print the version and exit\n"
 "  -h, --help           print this help and exit\n"

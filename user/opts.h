@@ -22,11 +22,13 @@ enum {
 enum rcl_cmd { RCL_CMD_LIVE, RCL_CMD_DOCTOR, RCL_CMD_HELP, RCL_CMD_VERSION };
 enum rcl_view { RCL_VIEW_PLAIN, RCL_VIEW_JSON };
 enum rcl_hooks { RCL_HOOKS_AUTO, RCL_HOOKS_TP_BTF, RCL_HOOKS_RAW_TP, RCL_HOOKS_TRACEPOINT };
+enum rcl_walk { RCL_WALK_AUTO, RCL_WALK_ITER, RCL_WALK_PROC };
 
 struct rcl_opts {
 	enum rcl_cmd cmd;
 	enum rcl_view view;
 	enum rcl_hooks hooks;
+	enum rcl_walk walk;
 	__u16 ports[RCL_MAX_PORTS];
 	int nports;
 	double interval_s;   /* > 0 */

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "procscan.h"
 #include "rcleak.skel.h"
 #include "tracer.h"
 
@@ -22,6 +23,7 @@ struct tracer {
 	struct bpf_link *lifecycle;
 	struct bpf_link *walk_files, *walk_tcp, *sweep;
 	const char *tier;
+	struct procscan *procscan; /* set: holders come from /proc, not iterators */
 	bool mounted_tracefs;
 	__u64 gen;
 	char *buf;
@@ -82,8 +84,10 @@ static void drop(struct tracer *t)
 	bpf_link__destroy(t->walk_tcp);
 	bpf_link__destroy(t->sweep);
 	rcleak_bpf__destroy(t->skel);
+	procscan_free(t->procscan);
 	t->lifecycle = t->walk_files = t->walk_tcp = t->sweep = NULL;
 	t->skel = NULL;
+	t->procscan = NULL;
 	if (t->mounted_tracefs && umount2("/sys/kernel/tracing", MNT_DETACH) == 0)
 		t->mounted_tracefs = false;
 }
@@ -95,9 +99,10 @@ static int fail_why(char *why, size_t len, const char *what, int err)
 	return -1;
 }
 
-/* Load everything with lifecycle flavour `tier` and attach it. */
+/* Load everything with lifecycle flavour `tier` and attach it; with iters
+ * false, leave the iterators out (holders then come from /proc). */
 static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
-		    char *why, size_t len)
+		    bool iters, char *why, size_t len)
 {
 	LIBBPF_OPTS(bpf_iter_attach_opts, iopts);
 	union bpf_iter_link_info linfo;
@@ -111,6 +116,9 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	t->skel->rodata->self_tgid = getpid();
 	for (int i = 0; i < 3; i++)
 		bpf_program__set_autoload(tier_prog(t->skel, i), i == tier);
+	bpf_program__set_autoload(t->skel->progs.rcl_walk_files, iters);
+	bpf_program__set_autoload(t->skel->progs.rcl_walk_tcp, iters);
+	bpf_program__set_autoload(t->skel->progs.rcl_sweep_socks, iters);
 	if (tier == 2 && (err = ensure_tracefs(t)))
 		return fail_why(why, len, "mount tracefs", err);
 
@@ -127,6 +135,10 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	t->lifecycle = bpf_program__attach(tier_prog(t->skel, tier));
 	if (!t->lifecycle)
 		return fail_why(why, len, "attach", errno);
+	if (!iters) {
+		t->procscan = procscan_new(o->ports, o->nports);
+		return t->procscan ? 0 : fail_why(why, len, "procscan", ENOMEM);
+	}
 
 	t->walk_files = bpf_program__attach_iter(t->skel->progs.rcl_walk_files, NULL);
 	if (!t->walk_files)
@@ -166,8 +178,21 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o,
 	}
 	t->ncpus = libbpf_num_possible_cpus();
 	for (int tier = first; tier <= last; tier++) {
+		bool ok;
+
 		why[0] = '\0';
-		if (try_tier(t, o, tier, why, sizeof(why)) == 0) {
+		ok = try_tier(t, o, tier, o->walk != RCL_WALK_PROC, why, sizeof(why)) == 0;
+		if (!ok && o->walk == RCL_WALK_AUTO) {
+			/* maybe just the iterators are missing (kernel < 5.11) */
+			char why2[160];
+
+			vlog("hook tier %s with iterators failed: %s; trying /proc walks", tier_names[tier], why);
+			drop(t);
+			ok = try_tier(t, o, tier, false, why2, sizeof(why2)) == 0;
+			if (!ok)
+				snprintf(why, sizeof(why), "%s", why2);
+		}
+		if (ok) {
 			t->tier = tier_names[tier];
 			if (notes) {
 				notes[n].tier = tier_names[tier];
@@ -211,6 +236,11 @@ void tracer__free(struct tracer *t)
 const char *tracer__tier(const struct tracer *t)
 {
 	return t->tier;
+}
+
+const char *tracer__walk(const struct tracer *t)
+{
+	return t->procscan ? "proc" : "iter";
 }
 
 /* ------------------------------------------------------------------------
@@ -264,6 +294,8 @@ int tracer__snapshot(struct tracer *t)
 {
 	long n;
 
+	if (t->procscan) /* no socket map snapshot without iter/tcp */
+		return 0;
 	next_gen(t);
 	t->skel->bss->reconciling = 0;
 	n = run_iter(t, t->walk_tcp);
@@ -274,6 +306,8 @@ int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx)
 {
 	long n;
 
+	if (t->procscan)
+		return procscan_walk(t->procscan, cb, ctx);
 	next_gen(t);
 	n = run_iter(t, t->walk_files);
 	if (n < 0)
@@ -291,6 +325,8 @@ long tracer__nfds(struct tracer *t, __u32 tgid)
 {
 	struct rcl_fdcount c;
 
+	if (t->procscan)
+		return procscan_nfds(t->procscan, tgid);
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fdcounts), &tgid, &c))
 		return -1;
 	return c.gen == t->gen ? (long)c.nfds : -1;
@@ -302,6 +338,8 @@ int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 	int socks_fd = bpf_map__fd(t->skel->maps.socks);
 	long n;
 
+	if (t->procscan) /* the sweep needs iterators */
+		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns() clock */
 	next_gen(t);
 	t->skel->bss->reconciling = 1;

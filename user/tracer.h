@@ -15,6 +15,7 @@ struct tracer_opts {
 	const __u16 *ports;
 	int nports;
 	enum rcl_hooks hooks; /* AUTO: first of tp_btf, raw_tp, tracepoint that works */
+	enum rcl_walk walk;   /* AUTO: iterators, else /proc */
 	int verbose;
 };
 
@@ -32,6 +33,8 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o,
 void tracer__free(struct tracer *t);
 
 const char *tracer__tier(const struct tracer *t);
+/* "iter" or "proc": how holders and the snapshot are found. */
+const char *tracer__walk(const struct tracer *t);
 
 /* The snapshot at start: record every watched socket that already exists. */
 int tracer__snapshot(struct tracer *t);

@@ -103,9 +103,12 @@ void view_json(FILE *f, const struct collector *c, double wall_ts)
 	const struct model *m = c->model;
 	bool first = true;
 
-	fprintf(f, "{\"ts\":%.3f,\"interval_s\":%g,\"hooks\":{\"lifecycle\":\"%s\",\"holders\":\"iter/task_file\",\"snapshot\":\"iter/tcp\"},"
+	bool proc = !strcmp(tracer__walk(c->tracer), "proc");
+
+	fprintf(f, "{\"ts\":%.3f,\"interval_s\":%g,\"hooks\":{\"lifecycle\":\"%s\",\"holders\":\"%s\",\"snapshot\":\"%s\"},"
 		"\"uptime_s\":%.1f,\"events\":%llu,\"events_per_s\":%.1f,\"lost_events\":%llu,\"repairs\":%llu,\"servers\":[",
-		wall_ts, c->opts->interval_s, tracer__tier(c->tracer), m->now,
+		wall_ts, c->opts->interval_s, tracer__tier(c->tracer),
+		proc ? "/proc" : "iter/task_file", proc ? "/proc" : "iter/tcp", m->now,
 		(unsigned long long)c->events, c->events_per_s,
 		(unsigned long long)c->lost,
 		(unsigned long long)(c->repairs + c->repairs_added));

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests: /proc/net/tcp{,6} line parsing for the /proc walk. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "procscan.h"
+
+static void test_v4(void **state)
+{
+	static const char line[] =
+		"   3: 0100007F:3FEB 0100007F:D8A2 01 00000000:00000000 00:00000000 00000000"
+		"     0        0 12345 1 0000000000000000 20 4 30 10 -1\n";
+	static const unsigned char lo[4] = { 127, 0, 0, 1 };
+	struct rcl_fd_rec r;
+	unsigned long inode = 0;
+
+	assert_int_equal(procscan_parse_tcp_line(line, 2, &r, &inode), 0);
+	assert_int_equal(inode, 12345);
+	assert_int_equal(r.lport, 0x3FEB);
+	assert_int_equal(r.rport, 0xD8A2);
+	assert_int_equal(r.state, 1);
+	assert_int_equal(r.family, 2);
+	assert_memory_equal(r.laddr, lo, 4);
+	assert_memory_equal(r.raddr, lo, 4);
+}
+
+static void test_v6(void **state)
+{
+	static const char line[] =
+		"   0: 00000000000000000000000001000000:3FEB 00000000000000000000000001000000:9C40 08 "
+		"00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 20 4 30 10 -1\n";
+	unsigned char lo6[16] = { 0 };
+	struct rcl_fd_rec r;
+	unsigned long inode = 0;
+
+	lo6[15] = 1;
+	assert_int_equal(procscan_parse_tcp_line(line, 10, &r, &inode), 0);
+	assert_int_equal(inode, 777);
+	assert_int_equal(r.state, 8);
+	assert_int_equal(r.rport, 0x9C40);
+	assert_memory_equal(r.laddr, lo6, 16);
+}
+
+static void test_bad(void **state)
+{
+	struct rcl_fd_rec r;
+	unsigned long inode;
+
+	assert_int_equal(procscan_parse_tcp_line("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n", 2, &r, &inode), -1);
+	assert_int_equal(procscan_parse_tcp_line("", 2, &r, &inode), -1);
+	assert_int_equal(procscan_parse_tcp_line("   0: 0100007G:3FEB 0100007F:D8A2 01 0:0 0:0 0 0 0 1\n", 2, &r, &inode), -1);
+	assert_int_equal(procscan_parse_tcp_line("   0: 0100007F:FFFFF 0100007F:D8A2 01 0:0 0:0 0 0 0 1\n", 2, &r, &inode), -1);
+	assert_int_equal(procscan_parse_tcp_line("   0: 0100007F 0100007F:D8A2 01 0:0 0:0 0 0 0 1\n", 2, &r, &inode), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_v4), cmocka_unit_test(test_v6), cmocka_unit_test(test_bad),
+	};
+
+	return cmocka_run_group_tests_name("procscan", tests, NULL, NULL);
+}

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/* procscan.c - see procscan.h. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procfs.h"
+#include "procscan.h"
+
+#define AF_INET_ 2
+#define AF_INET6_ 10
+
+struct sockent {
+	unsigned long inode;
+	struct rcl_fd_rec rec; /* addresses, ports, state */
+};
+
+struct fdcount {
+	__u32 pid;
+	long nfds;
+};
+
+struct procscan {
+	__u8 watched[65536 / 8];
+	struct sockent *socks;
+	size_t nsocks, cap;
+	struct fdcount *counts;
+	size_t ncounts, ccap;
+};
+
+struct procscan *procscan_new(const __u16 *ports, int nports)
+{
+	struct procscan *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return NULL;
+	for (int i = 0; i < nports; i++)
+		ps->watched[ports[i] / 8] |= 1u << (ports[i] % 8);
+	return ps;
+}
+
+void procscan_free(struct procscan *ps)
+{
+	if (!ps)
+		return;
+	free(ps->socks);
+	free(ps->counts);
+	free(ps);
+}
+
+static bool watched(const struct procscan *ps, __u16 port)
+{
+	return port && (ps->watched[port / 8] & (1u << (port % 8)));
+}
+
+/* /proc/net/tcp prints each 32-bit word of an address as the host-order
+ * integer: on little-endian the bytes come out reversed within each word. */
+static int parse_addr(const char *s, int family, __u8 out[16], __u16 *port)
+{
+	int words = family == AF_INET_ ? 1 : 4;
+	unsigned int p;
+
+	memset(out, 0, 16);
+	for (int w = 0; w < words; w++) {
+		unsigned int v;
+		char hex[9];
+
+		memcpy(hex, s + w * 8, 8);
+		hex[8] = '\0';
+		for (int i = 0; i < 8; i++)
+			if (!isxdigit((unsigned char)hex[i]))
+				return -1;
+		v = (unsigned int)strtoul(hex, NULL, 16);
+		memcpy(out + w * 4, &v, 4); /* host order back to memory order */
+	}
+	s += words * 8;
+	if (*s != ':' || sscanf(s + 1, "%x", &p) != 1 || p > 65535)
+		return -1;
+	*port = (__u16)p;
+	return 0;
+}
+
+int procscan_parse_tcp_line(const char *line, int family, struct rcl_fd_rec *rec,
+			    unsigned long *inode)
+{
+	char local[64], remote[64];
+	unsigned int state;
+	int n;
+
+	/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+	n = sscanf(line, " %*d: %63s %63s %x %*s %*s %*s %*u %*u %lu", local, remote,
+		   &state, inode);
+	if (n != 4 || state > 255)
+		return -1;
+	memset(rec, 0, sizeof(*rec));
+	rec->family = family;
+	rec->state = (__u8)state;
+	if (parse_addr(local, family, rec->laddr, &rec->lport) ||
+	    parse_addr(remote, family, rec->raddr, &rec->rport))
+		return -1;
+	return 0;
+}
+
+static int cmp_inode(const void *a, const void *b)
+{
+	unsigned long x = ((const struct sockent *)a)->inode, y = ((const struct sockent *)b)->inode;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	__u32 x = ((const struct fdcount *)a)->pid, y = ((const struct fdcount *)b)->pid;
+
+	return x < y ? -1 : x > y;
+}
+
+static int load_table(struct procscan *ps, const char *path, int family)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return errno == ENOENT ? 0 : -errno; /* no IPv6: fine */
+	while (fgets(line, sizeof(line), f)) {
+		struct sockent e;
+
+		if (procscan_parse_tcp_line(line, family, &e.rec, &e.inode) || !e.inode)
+			continue;
+		if (!watched(ps, e.rec.lport) && !watched(ps, e.rec.rport))
+			continue;
+		if (e.rec.state == RCL_TCP_TIME_WAIT || e.rec.state == RCL_TCP_NEW_SYN_RECV)
+			continue;
+		if (ps->nsocks == ps->cap) {
+			size_t ncap = ps->cap ? ps->cap * 2 : 256;
+			struct sockent *n = realloc(ps->socks, ncap * sizeof(*n));
+
+			if (!n) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			ps->socks = n;
+			ps->cap = ncap;
+		}
+		ps->socks[ps->nsocks++] = e;
+	}
+	fclose(f);
+	return 0;
+}
+
+static void add_count(struct procscan *ps, __u32 pid, long nfds)
+{
+	if (ps->ncounts == ps->ccap) {
+		size_t ncap = ps->ccap ? ps->ccap * 2 : 64;
+		struct fdcount *n = realloc(ps->counts, ncap * sizeof(*n));
+
+		if (!n)
+			return;
+		ps->counts = n;
+		ps->ccap = ncap;
+	}
+	ps->counts[ps->ncounts].pid = pid;
+	ps->counts[ps->ncounts++].nfds = nfds;
+}
+
+/* Walk one process's fds; cb for the watched sockets. */
+static void walk_pid(struct procscan *ps, int pid, void (*cb)(const struct rcl_fd_rec *, void *),
+		     void *ctx)
+{
+	char path[64], link[64];
+	struct rcl_fd_rec base;
+	bool have_base = false;
+	struct dirent *de;
+	long nfds = 0, held = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct sockent key, *e;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		nfds++;
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (n <= 8)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, "socket:[", 8))
+			continue;
+		key.inode = strtoul(link + 8, NULL, 10);
+		e = bsearch(&key, ps->socks, ps->nsocks, sizeof(*ps->socks), cmp_inode);
+		if (!e)
+			continue;
+		if (!have_base) {
+			long long soft = -1, hard = -1;
+			FILE *f;
+
+			memset(&base, 0, sizeof(base));
+			base.tgid = pid;
+			base.start_ns = procfs_start_ns(pid);
+			procfs_nofile(pid, &soft, &hard);
+			base.nofile_cur = (__u64)soft;
+			base.nofile_max = (__u64)hard;
+			snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+			if ((f = fopen(path, "r"))) {
+				if (fgets(base.comm, sizeof(base.comm), f))
+					base.comm[strcspn(base.comm, "\n")] = '\0';
+				fclose(f);
+			}
+			have_base = true;
+		}
+		{
+			struct rcl_fd_rec r = e->rec;
+
+			r.tgid = base.tgid;
+			r.start_ns = base.start_ns;
+			r.nofile_cur = base.nofile_cur;
+			r.nofile_max = base.nofile_max;
+			memcpy(r.comm, base.comm, sizeof(r.comm));
+			r.fd = (__u32)atoi(de->d_name);
+			r.sk = e->inode;
+			cb(&r, ctx);
+			held++;
+		}
+	}
+	closedir(d);
+	if (held)
+		add_count(ps, (__u32)pid, nfds);
+}
+
+int procscan_walk(struct procscan *ps, void (*cb)(const struct rcl_fd_rec *rec, void *ctx),
+		  void *ctx)
+{
+	struct dirent *de;
+	int self = getpid(), err;
+	DIR *d;
+
+	ps->nsocks = 0;
+	ps->ncounts = 0;
+	if ((err = load_table(ps, "/proc/net/tcp", AF_INET_)) ||
+	    (err = load_table(ps, "/proc/net/tcp6", AF_INET6_)))
+		return err;
+	if (!ps->nsocks)
+		return 0;
+	qsort(ps->socks, ps->nsocks, sizeof(*ps->socks), cmp_inode);
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		int pid;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = atoi(de->d_name);
+		if (pid != self)
+			walk_pid(ps, pid, cb, ctx);
+	}
+	closedir(d);
+	qsort(ps->counts, ps->ncounts, sizeof(*ps->counts), cmp_pid);
+	return 0;
+}
+
+long procscan_nfds(struct procscan *ps, __u32 pid)
+{
+	struct fdcount key = { .pid = pid }, *c;
+
+	c = bsearch(&key, ps->counts, ps->ncounts, sizeof(*ps->counts), cmp_pid);
+	return c ? c->nfds : -1;
+}
