@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "redis.h"
 #include "view.h"
 
 bool view_selected(const struct rcl_opts *o, const struct proc *p)
@@ -62,11 +63,8 @@ static void server_json(FILE *f, const struct proc *p)
 	}
 	fprintf(f, "],\"clients\":%ld,\"nofile_soft\":", p->clients);
 	num_or_null(f, p->nofile_soft);
-	fputs(",\"maxclients\":", f);
-	if (p->maxclients > 0)
-		fprintf(f, "%ld", p->maxclients);
-	else
-		fputs("null", f);
+	/* unknown: Redis's compiled-in default, said so by maxclients_source */
+	fprintf(f, ",\"maxclients\":%ld", p->maxclients > 0 ? p->maxclients : (long)REDIS_DEFAULT_MAXCLIENTS);
 	fputs(",\"maxclients_source\":", f);
 	json_str(f, p->maxclients_source ? p->maxclients_source : "default");
 	fprintf(f, ",\"effective_limit\":%ld,\"headroom\":%ld}", eff, eff - p->clients);
