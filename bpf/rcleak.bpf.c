@@ -27,6 +27,7 @@
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define RLIMIT_NOFILE 7
+#define PF_EXITING 0x00000004
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -115,25 +116,90 @@ static __always_inline void owner_of(struct task_struct *task, struct rcl_owner 
 	o->start_ns = BPF_CORE_READ(task, group_leader, start_time);
 }
 
-/* Add to one of a process's counters; creates the entry on first use. */
-static __always_inline void count(const struct rcl_owner *o, bool opened)
+static const struct rcl_counters zero_counters;
+
+/* A process's counters; creates the entry on first use. */
+static __always_inline struct rcl_counters *counters(const struct rcl_owner *o)
 {
-	static const struct rcl_counters zero;
 	struct rcl_counters *c;
 
 	c = bpf_map_lookup_elem(&procs, o);
 	if (!c) {
-		bpf_map_update_elem(&procs, o, &zero, BPF_NOEXIST);
+		bpf_map_update_elem(&procs, o, &zero_counters, BPF_NOEXIST);
 		c = bpf_map_lookup_elem(&procs, o);
-		if (!c) {
+		if (!c)
 			stat_inc(RCL_STAT_LOST_PROC);
-			return;
-		}
 	}
+	return c;
+}
+
+static __always_inline void count(const struct rcl_owner *o, bool opened)
+{
+	struct rcl_counters *c = counters(o);
+
+	if (!c)
+		return;
 	if (opened)
 		__sync_fetch_and_add(&c->opened, 1);
 	else
 		__sync_fetch_and_add(&c->closed, 1);
+}
+
+static __always_inline __u32 log2_bucket(__u64 ms)
+{
+	__u32 b = 0;
+
+	if (!ms)
+		return 0;
+	/* bucket k >= 1 holds [2^(k-1), 2^k) */
+	for (int i = 0; i < RCL_LIFE_BUCKETS - 1; i++) {
+		if (!ms)
+			break;
+		ms >>= 1;
+		b++;
+	}
+	return b < RCL_LIFE_BUCKETS ? b : RCL_LIFE_BUCKETS - 1;
+}
+
+/* The connection closed: count it, and its lifetime when we saw it open. */
+static __always_inline void count_close(const struct rcl_sock *s)
+{
+	struct rcl_counters *c = counters(&s->owner);
+	__u32 b;
+
+	if (!c)
+		return;
+	__sync_fetch_and_add(&c->closed, 1);
+	if (s->flags & RCL_SOCK_SNAPSHOT)
+		return;
+	b = log2_bucket((bpf_ktime_get_ns() - s->open_ns) / 1000000);
+	if (b < RCL_LIFE_BUCKETS)
+		__sync_fetch_and_add(&c->life[b], 1);
+}
+
+/* The application side let go of the socket (tcp_close: to FIN_WAIT1,
+ * LAST_ACK or CLOSE). When that runs in a task that is exiting, the kernel
+ * is closing the fds the process left open: a leak at exit, counted for the
+ * exiting process (the last holder). */
+static __always_inline void check_exit_close(struct rcl_sock *s, int oldstate)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct rcl_owner o;
+	struct rcl_counters *c;
+
+	if (s->flags & RCL_SOCK_EXITED)
+		return;
+	if (oldstate != RCL_TCP_ESTABLISHED && oldstate != RCL_TCP_CLOSE_WAIT &&
+	    oldstate != RCL_TCP_SYN_SENT && oldstate != RCL_TCP_SYN_RECV)
+		return;
+	if (!(BPF_CORE_READ(task, flags) & PF_EXITING))
+		return;
+	owner_of(task, &o);
+	c = counters(&o);
+	if (!c)
+		return;
+	s->flags |= RCL_SOCK_EXITED;
+	__sync_fetch_and_add(&c->exit_closed, 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -159,8 +225,9 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (!s)
 			return 0;
 		stat_inc(RCL_STAT_EVENTS);
+		check_exit_close(s, oldstate);
 		if (s->owner.tgid)
-			count(&s->owner, false);
+			count_close(s);
 		bpf_map_delete_elem(&socks, &key);
 		return 0;
 	}
@@ -205,9 +272,15 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (ns.owner.tgid)
 			count(&ns.owner, true);
 		return 0;
-	case RCL_TCP_CLOSE: /* a listener closing (ports are intact for it) */
+	case RCL_TCP_CLOSE: /* a listener closing */
 		if (lw)
 			bpf_map_delete_elem(&listeners, &lport);
+		return 0;
+	case RCL_TCP_FIN_WAIT1:
+	case RCL_TCP_LAST_ACK:
+		s = bpf_map_lookup_elem(&socks, &key);
+		if (s)
+			check_exit_close(s, oldstate);
 		return 0;
 	}
 	return 0;
@@ -310,25 +383,37 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	rec.fd = ctx->fd;
 	rec.sk = (__u64)sk;
 	rec.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	rec.jiffies = bpf_jiffies64();
+	{
+		struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+		rec.last_rcv = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
+		rec.last_snd = BPF_CORE_READ(tp, lsndtime);
+	}
 	rec.start_ns = BPF_CORE_READ(task, group_leader, start_time);
 	rec.nofile_cur = BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur);
 	rec.nofile_max = BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max);
 	BPF_CORE_READ_STR_INTO(&rec.comm, task, group_leader, comm);
+	/* explicit sizes: BPF_CORE_READ_INTO on an array reads one element */
 	if (rec.family == AF_INET) {
-		BPF_CORE_READ_INTO(rec.laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(rec.raddr, sk, __sk_common.skc_daddr);
+		bpf_core_read(rec.laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(rec.raddr, 4, &sk->__sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(rec.laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(rec.raddr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(rec.laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(rec.raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 
 	/* A socket that was open before we started (or whose open event was
 	 * lost) has no owner yet: the first holder becomes its owner, so its
 	 * close is attributed. */
 	s = bpf_map_lookup_elem(&socks, &rec.sk);
-	if (s && !s->owner.tgid) {
-		s->owner.tgid = rec.tgid;
-		s->owner.start_ns = rec.start_ns;
+	if (s) {
+		if (!s->owner.tgid) {
+			s->owner.tgid = rec.tgid;
+			s->owner.start_ns = rec.start_ns;
+		}
+		if (!(s->flags & RCL_SOCK_SNAPSHOT))
+			rec.open_ns = s->open_ns;
 	}
 
 	bpf_seq_write(seq, &rec, sizeof(rec));

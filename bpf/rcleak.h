@@ -32,11 +32,18 @@ struct rcl_sock {
 #define RCL_SOCK_CLIENT   (1u << 0) /* we saw connect() (SYN_SENT) */
 #define RCL_SOCK_SERVER   (1u << 1) /* we saw the passive open (SYN_RECV) */
 #define RCL_SOCK_SNAPSHOT (1u << 2) /* found by a walk, not by an event */
+#define RCL_SOCK_EXITED   (1u << 3) /* its holder exited with it open */
+
+/* Lifetimes of closed connections: bucket 0 holds < 1 ms, bucket k
+ * (k >= 1) holds [2^(k-1), 2^k) ms; the last bucket everything longer. */
+#define RCL_LIFE_BUCKETS 32
 
 /* Per-process event counters (procs map). Updated atomically by BPF only. */
 struct rcl_counters {
 	__u64 opened;
 	__u64 closed;
+	__u64 exit_closed;   /* closed by the kernel because the holder exited */
+	__u32 life[RCL_LIFE_BUCKETS]; /* lifetimes of closes whose open we saw */
 };
 
 /* Per-tgid open-fd count, filled by the task_file walk. gen identifies the
@@ -61,6 +68,10 @@ struct rcl_fd_rec {
 	__u64 nofile_max;
 	__u16 lport;
 	__u16 rport;
+	__u64 open_ns;    /* when we saw it open (bpf_ktime_get_ns), 0 if unknown */
+	__u64 jiffies;    /* bpf_jiffies64() at the walk */
+	__u32 last_rcv;   /* jiffies (low 32 bits) of the last data received */
+	__u32 last_snd;   /* jiffies (low 32 bits) of the last data sent */
 	__u8 state;  /* TCP_* as in include/net/tcp_states.h */
 	__u8 family; /* AF_INET / AF_INET6 */
 	__u8 pad[2];

@@ -173,9 +173,13 @@ int collect_refresh(struct collector *c, double now)
 	if (w.err)
 		return w.err;
 	tracer__for_each_proc(c->tracer, on_counters, c);
+	c->model->mono_ns = (__u64)(now * 1e9);
+	if (!c->model->hz && c->model->nrecs) /* no kernel config: from jiffies */
+		c->model->hz = procfs_hz_from_jiffies(c->model->recs[0].jiffies, procfs_uptime());
 	model_end(c->model, now - c->start, dt);
 	for (size_t i = 0; i < c->model->nprocs; i++)
 		complete(c, c->model->procs[i], now - c->start);
+	model_judge(c->model);
 	model_gc(c->model, forget, c);
 
 	tracer__stats(c->tracer, stats);
@@ -192,6 +196,18 @@ int collect_start(struct collector *c)
 {
 	int err;
 
+	const struct rcl_opts *o = c->opts;
+	struct model_thresholds *th = &c->model->th;
+
+	th->idle_s = o->idle_s;
+	th->leak_per_min = o->leak_per_min;
+	th->churn_per_s = o->churn_per_s;
+	th->churn_life_ms = o->churn_life_ms;
+	th->zombie_s = o->zombie_s;
+	th->zombie_idle_s = o->zombie_idle_s;
+	th->fd_limit_pct = o->fd_limit_pct;
+	c->model->hz = procfs_kernel_hz();
+	vlog("kernel HZ: %ld%s", c->model->hz, c->model->hz ? "" : " (unknown yet: from jiffies at the first walk)");
 	c->start = collect_now();
 	err = tracer__snapshot(c->tracer);
 	if (err)

@@ -16,6 +16,7 @@
 #include "opts.h"
 #include "probe.h"
 #include "tracer.h"
+#include "tui.h"
 #include "view.h"
 
 
@@ -131,6 +132,11 @@ static int cmd_doctor(const struct rcl_opts *o)
 	return RCL_EXIT_OK;
 }
 
+static int refresh_now(struct collector *c)
+{
+	return collect_refresh(c, collect_now());
+}
+
 static int cmd_live(const struct rcl_opts *o)
 {
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports,
@@ -167,6 +173,16 @@ static int cmd_live(const struct rcl_opts *o)
 		goto cleanup;
 	}
 
+	if (o->view == RCL_VIEW_TUI) {
+		e = tui_run(&c, &stop_signal, refresh_now);
+		if (e) {
+			elog("reading kernel state failed: %s", strerror(-e));
+			rc = RCL_EXIT_ERROR;
+		} else {
+			rc = RCL_EXIT_OK;
+		}
+		goto cleanup;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
 		double now;
@@ -226,6 +242,9 @@ int main(int argc, char **argv)
 		elog("%s", err);
 		return RCL_EXIT_USAGE;
 	}
+	if (o.view == RCL_VIEW_AUTO) /* a terminal gets the TUI; anything else the table */
+		o.view = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && getenv("TERM") &&
+			 strcmp(getenv("TERM"), "dumb") ? RCL_VIEW_TUI : RCL_VIEW_PLAIN;
 	rcl_verbose = o.verbose;
 	switch (o.cmd) {
 	case RCL_CMD_HELP:

@@ -24,6 +24,46 @@
 
 #define MODEL_MAX_LISTEN 16
 #define MODEL_CMDLINE 128
+#define MODEL_TOP_REMOTES 5
+
+/* Verdict rules and their thresholds (flags in opts.c; defaults in
+ * model_thresholds_default()). */
+struct model_thresholds {
+	double leak_per_min;    /* LEAK: growth_per_min at least this ... */
+	double leak_close_frac; /* ... and closes in the window at most this fraction of opens */
+	double churn_per_s;     /* CHURN: connects/s over the window at least this ... */
+	double churn_life_ms;   /* ... and median lifetime under this */
+	double zombie_s;        /* ZOMBIE: CLOSE_WAIT held, or (servers) peer silent, this long */
+	double zombie_idle_s;   /* ZOMBIE (servers): nothing received for this long */
+	double fd_limit_pct;    /* FD-LIMIT: fd headroom under this % of nofile_soft */
+	double idle_s;          /* a connection counts as idle after this long */
+};
+
+void model_thresholds_default(struct model_thresholds *t);
+
+enum verdict { V_OK = 0, V_CHURN, V_ZOMBIE, V_LEAK, V_FD_LIMIT };
+const char *verdict_name(enum verdict v);
+
+struct remote_count {
+	__u8 family;
+	__u8 addr[16];
+	long count;
+};
+
+/* One connection of a process, for drill-down and joins. */
+struct conn_view {
+	__u64 sk;
+	__u8 state, family;
+	__u16 lport, rport;
+	__u8 laddr[16], raddr[16];
+	int fds[4];      /* the first fd numbers that hold it in this process */
+	int nfds;        /* how many fds of this process hold it */
+	int holders;     /* how many processes hold it */
+	double age_s;    /* since rcleak saw it open; -1 unknown (pre-existing) */
+	double idle_s;   /* since the last byte sent or received; -1 unknown */
+	double rcv_idle_s; /* since the last byte received; -1 unknown */
+	double close_wait_s; /* time seen in CLOSE_WAIT; 0 if not */
+};
 
 struct listen_addr {
 	__u16 port;
@@ -53,6 +93,27 @@ struct proc {
 	double open_rate, close_rate; /* per second, last interval */
 	double growth_per_min;
 	struct series series;
+	struct series opened_series, closed_series; /* for windowed rates */
+	double win_open_rate;    /* opens/s over the window */
+	double win_close_frac;   /* closes / opens over the window; -1 no opens */
+
+	/* lifetimes of closed connections (BPF histogram), idle, zombies */
+	__u64 exit_closed;       /* left open when the process exited (leaked) */
+	__u32 life[RCL_LIFE_BUCKETS];
+	double median_lifetime_ms, p99_lifetime_ms; /* -1: no closes seen */
+	double max_idle_s;       /* -1: unknown */
+	long idle;               /* connections idle longer than thresholds.idle_s */
+	long zombies;            /* CLOSE_WAIT held / peer silent beyond threshold */
+	enum verdict verdict;
+	char rule[112];          /* the rule that fired, in words */
+
+	/* servers */
+	struct series clients_series;
+	double clients_growth_per_min;
+	double eta_s;            /* time to effective_limit at current growth; -1 none */
+	bool capped_by_nofile;   /* nofile_soft - 32 < maxclients */
+	struct remote_count top_remotes[MODEL_TOP_REMOTES];
+	int ntop_remotes;
 
 	/* facts the caller fills after model_end (-1 = unknown) */
 	long fds;
@@ -66,8 +127,16 @@ struct proc {
 	bool touched;            /* internal: seen in this refresh */
 };
 
+struct cw_seen {                 /* first time a socket was seen in CLOSE_WAIT */
+	__u64 sk;
+	double since;
+};
+
 struct model {
 	double window_s;
+	struct model_thresholds th;
+	long hz;                 /* kernel HZ for idle times; 0 unknown */
+	__u64 mono_ns;           /* CLOCK_MONOTONIC ns at the walk (ages) */
 	double now;              /* seconds, monotonic, of the last model_end */
 	struct proc **procs;     /* sorted: open desc, then pid */
 	size_t nprocs, cap;
@@ -75,6 +144,8 @@ struct model {
 	struct rcl_fd_rec *recs; /* this refresh's fd records */
 	size_t nrecs, reccap;
 	__u64 missed_closes;     /* total found by reconciliation */
+	struct cw_seen *cw, *cw_next;
+	size_t ncw, cwcap, ncw_next, cwcap_next;
 };
 
 struct model *model_new(double window_s);
@@ -85,6 +156,17 @@ int model_hold(struct model *m, const struct rcl_fd_rec *rec);
 void model_counters(struct model *m, const struct rcl_owner *o, const struct rcl_counters *c);
 void model_missed_close(struct model *m, const struct rcl_owner *o);
 void model_end(struct model *m, double now, double dt);
+
+/* After the caller filled fds/nofile/maxclients: verdicts and server ETA. */
+void model_judge(struct model *m);
+
+/* Connections of p as of the last refresh (listening sockets excluded),
+ * sorted by socket; fills at most max, returns how many p holds. */
+size_t model_conns(const struct model *m, const struct proc *p, struct conn_view *out, size_t max);
+
+/* Percentile (0..1) of a log2 lifetime histogram, in ms (bucket midpoint
+ * on a log scale); -1 when empty. */
+double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q);
 
 /* Drop processes that exited more than window_s ago; cb (may be NULL) sees
  * each before it is freed. */

@@ -112,6 +112,8 @@ const char *opts_hooks_name(enum rcl_hooks h)
 enum {
 	OPT_PID = 256, OPT_COMM, OPT_JSON, OPT_PLAIN, OPT_WINDOW, OPT_RECONCILE,
 	OPT_MAXCLIENTS, OPT_ASK_REDIS, OPT_HOOKS, OPT_WALK,
+	OPT_IDLE, OPT_LEAK_RATE, OPT_CHURN_RATE, OPT_CHURN_LIFE, OPT_ZOMBIE, OPT_ZOMBIE_IDLE,
+	OPT_FD_LIMIT,
 };
 
 static const struct option long_opts[] = {
@@ -129,6 +131,13 @@ static const struct option long_opts[] = {
 	{ "ask-redis", no_argument, NULL, OPT_ASK_REDIS },
 	{ "hooks", required_argument, NULL, OPT_HOOKS },
 	{ "walk", required_argument, NULL, OPT_WALK },
+	{ "idle", required_argument, NULL, OPT_IDLE },
+	{ "leak-rate", required_argument, NULL, OPT_LEAK_RATE },
+	{ "churn-rate", required_argument, NULL, OPT_CHURN_RATE },
+	{ "churn-life", required_argument, NULL, OPT_CHURN_LIFE },
+	{ "zombie", required_argument, NULL, OPT_ZOMBIE },
+	{ "zombie-idle", required_argument, NULL, OPT_ZOMBIE_IDLE },
+	{ "fd-limit", required_argument, NULL, OPT_FD_LIMIT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -139,13 +148,33 @@ static void defaults(struct rcl_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->cmd = RCL_CMD_LIVE;
-	o->view = RCL_VIEW_PLAIN;
+	o->view = RCL_VIEW_AUTO;
 	o->hooks = RCL_HOOKS_AUTO;
 	o->ports[0] = DEFAULT_PORT;
 	o->nports = 1;
 	o->interval_s = 1.0;
 	o->window_s = 60.0;
 	o->reconcile_s = 10.0;
+	/* keep in step with model_thresholds_default() */
+	o->idle_s = 300;
+	o->leak_per_min = 5;
+	o->churn_per_s = 5;
+	o->churn_life_ms = 1000;
+	o->zombie_s = 60;
+	o->zombie_idle_s = 3600;
+	o->fd_limit_pct = 10;
+}
+
+/* A positive threshold: "what" names it in the message. */
+static int threshold(const char *arg, double lo, double hi, double *out, const char *what,
+		     char *err, size_t errlen)
+{
+	double d;
+
+	if (parse_secs(arg, &d) || d < lo || d > hi)
+		return fail(err, errlen, "bad %s '%s': give a number from %g to %g", what, arg, lo, hi);
+	*out = d;
+	return 0;
 }
 
 int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errlen)
@@ -250,6 +279,34 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			else
 				return fail(err, errlen, "bad walk '%s': give auto, iter or proc", optarg);
 			break;
+		case OPT_IDLE:
+			if (threshold(optarg, 1, 86400 * 30, &o->idle_s, "--idle seconds", err, errlen))
+				return -1;
+			break;
+		case OPT_LEAK_RATE:
+			if (threshold(optarg, 0.01, 1e9, &o->leak_per_min, "--leak-rate (connections/min)", err, errlen))
+				return -1;
+			break;
+		case OPT_CHURN_RATE:
+			if (threshold(optarg, 0.01, 1e9, &o->churn_per_s, "--churn-rate (connects/s)", err, errlen))
+				return -1;
+			break;
+		case OPT_CHURN_LIFE:
+			if (threshold(optarg, 0.001, 1e9, &o->churn_life_ms, "--churn-life (ms)", err, errlen))
+				return -1;
+			break;
+		case OPT_ZOMBIE:
+			if (threshold(optarg, 1, 86400 * 30, &o->zombie_s, "--zombie seconds", err, errlen))
+				return -1;
+			break;
+		case OPT_ZOMBIE_IDLE:
+			if (threshold(optarg, 1, 86400 * 30, &o->zombie_idle_s, "--zombie-idle seconds", err, errlen))
+				return -1;
+			break;
+		case OPT_FD_LIMIT:
+			if (threshold(optarg, 0.1, 100, &o->fd_limit_pct, "--fd-limit percent", err, errlen))
+				return -1;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -296,7 +353,8 @@ void opts_usage(FILE *f)
 "      --pid PID        show only this process\n"
 "      --comm NAME      show only processes with this command name\n"
 "      --json           one JSON object per interval per line (schema: README)\n"
-"      --plain          plain aligned table per interval (the default)\n"
+"      --plain          plain aligned table per interval (the default when\n"
+"                       stdout is not a terminal; a terminal gets the TUI)\n"
 "      --window SECS    window of the growth slope (default 60)\n"
 "      --reconcile SECS re-read the kernel's sockets and repair counts this\n"
 "                       often (default 10; 0 = never)\n"
@@ -308,6 +366,19 @@ void opts_usage(FILE *f)
 "      --walk MODE      how holders are found: iter (BPF iterators), proc\n"
 "                       (/proc: kernels before 5.11; own netns only, slower)\n"
 "                       or auto (default: iter, else proc)\n"
+"\n"
+"Verdicts (one per process, the first rule that fires, in this order):\n"
+"  FD-LIMIT  fd headroom under --fd-limit PCT of nofile_soft (default 10)\n"
+"  LEAK      open grows >= --leak-rate N/min (default 5) over at least half\n"
+"            the window, with closes <= 20% of opens in the window\n"
+"  ZOMBIE    CLOSE_WAIT held > --zombie SECS (default 60); for servers also\n"
+"            clients silent > --zombie-idle SECS (default 3600)\n"
+"  CHURN     >= --churn-rate N connects/s (default 5) over the window with\n"
+"            median lifetime < --churn-life MS (default 1000)\n"
+"  ok        none of these\n"
+"      --idle SECS      a connection is idle after SECS without a byte sent\n"
+"                       or received (default 300, Redis's tcp-keepalive)\n"
+"\n"
 "  -v, --verbose        libbpf and probe diagnostics on stderr\n"
 "  -V, --version        print the version and exit\n"
 "  -h, --help           print this help and exit\n"

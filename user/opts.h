@@ -20,7 +20,7 @@ enum {
 };
 
 enum rcl_cmd { RCL_CMD_LIVE, RCL_CMD_DOCTOR, RCL_CMD_HELP, RCL_CMD_VERSION };
-enum rcl_view { RCL_VIEW_PLAIN, RCL_VIEW_JSON };
+enum rcl_view { RCL_VIEW_AUTO, RCL_VIEW_PLAIN, RCL_VIEW_JSON, RCL_VIEW_TUI };
 enum rcl_hooks { RCL_HOOKS_AUTO, RCL_HOOKS_TP_BTF, RCL_HOOKS_RAW_TP, RCL_HOOKS_TRACEPOINT };
 enum rcl_walk { RCL_WALK_AUTO, RCL_WALK_ITER, RCL_WALK_PROC };
 
@@ -41,6 +41,8 @@ struct rcl_opts {
 	long maxclients;     /* 0: discover */
 	bool ask_redis;
 	int verbose;
+	/* verdict thresholds (see model_thresholds) */
+	double idle_s, leak_per_min, churn_per_s, churn_life_ms, zombie_s, zombie_idle_s, fd_limit_pct;
 };
 
 /* Parse "6379,6380,7000-7005" into ports[] (sorted, deduplicated).

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "procfs.h"
 
@@ -122,4 +125,62 @@ bool procfs_alive(int pid, __u64 start_ns)
 	__u64 s = procfs_start_ns(pid);
 
 	return s && s / tick == start_ns / tick;
+}
+
+static long hz_from_config_line(const char *line)
+{
+	long hz;
+
+	if (sscanf(line, "CONFIG_HZ=%ld", &hz) == 1 && hz > 0 && hz <= 10000)
+		return hz;
+	return 0;
+}
+
+long procfs_kernel_hz(void)
+{
+	char path[256], line[256];
+	struct utsname u;
+	long hz = 0;
+	gzFile gz;
+	FILE *f;
+
+	if (uname(&u) == 0) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		if ((f = fopen(path, "r"))) {
+			while (!hz && fgets(line, sizeof(line), f))
+				hz = hz_from_config_line(line);
+			fclose(f);
+			if (hz)
+				return hz;
+		}
+	}
+	gz = gzopen("/proc/config.gz", "rb");
+	if (!gz)
+		return 0;
+	while (!hz && gzgets(gz, line, sizeof(line)))
+		hz = hz_from_config_line(line);
+	gzclose(gz);
+	return hz;
+}
+
+long procfs_hz_from_jiffies(__u64 jiffies64, double uptime_s)
+{
+	static const long known[] = { 100, 250, 300, 1000 };
+	double est;
+
+	if (uptime_s < 400) /* too close to the 300 s offset to tell */
+		return 0;
+	est = ((double)jiffies64 - 4294967296.0) / (uptime_s - 300.0);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (est > known[i] * 0.97 && est < known[i] * 1.03)
+			return known[i];
+	return 0;
+}
+
+double procfs_uptime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }

@@ -27,4 +27,18 @@ __u64 procfs_start_ns(int pid);
  * (as recorded by BPF, in ns; compared at clock-tick resolution). */
 bool procfs_alive(int pid, __u64 start_ns);
 
+
+
+/* Kernel HZ (jiffies per second): CONFIG_HZ from /boot/config-RELEASE or
+ * /proc/config.gz; 0 when neither says. */
+long procfs_kernel_hz(void);
+
+/* HZ from one jiffies64 reading and the uptime at that moment, using
+ * jiffies64 = INITIAL_JIFFIES + uptime * HZ with INITIAL_JIFFIES =
+ * 2^32 - 300 * HZ. Snapped to 100, 250, 300 or 1000; 0 if none fits (or
+ * uptime is too short to tell). */
+long procfs_hz_from_jiffies(__u64 jiffies64, double uptime_s);
+
+/* Seconds since boot (CLOCK_BOOTTIME). */
+double procfs_uptime(void);
 #endif

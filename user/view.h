@@ -13,6 +13,9 @@ bool view_selected(const struct rcl_opts *o, const struct proc *p);
 void view_json(FILE *f, const struct collector *c, double wall_ts);
 void view_text(FILE *f, const struct collector *c, double wall_ts);
 
+/* Printable address ("127.0.0.1", "::1") of a kernel address. */
+void addr_str(int family, const __u8 addr[16], char *buf, size_t len);
+
 /* JSON string with escaping (used by both JSON emitters). */
 void json_str(FILE *f, const char *s);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* view_json.c - one JSON object per refresh per line (schema: README). */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "model.h"
@@ -46,6 +47,20 @@ static void num_or_null(FILE *f, long long v)
 		fprintf(f, "%lld", v);
 }
 
+static void dbl_or_null(FILE *f, double v)
+{
+	if (v < 0)
+		fputs("null", f);
+	else
+		fprintf(f, "%.1f", v);
+}
+
+void addr_str(int family, const __u8 addr[16], char *buf, size_t len)
+{
+	if (!inet_ntop(family == 2 ? AF_INET : AF_INET6, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
 static void server_json(FILE *f, const struct proc *p)
 {
 	long eff = model_effective_limit(p->maxclients, p->nofile_soft);
@@ -67,7 +82,20 @@ static void server_json(FILE *f, const struct proc *p)
 	fprintf(f, ",\"maxclients\":%ld", p->maxclients > 0 ? p->maxclients : (long)REDIS_DEFAULT_MAXCLIENTS);
 	fputs(",\"maxclients_source\":", f);
 	json_str(f, p->maxclients_source ? p->maxclients_source : "default");
-	fprintf(f, ",\"effective_limit\":%ld,\"headroom\":%ld}", eff, eff - p->clients);
+	fprintf(f, ",\"effective_limit\":%ld,\"headroom\":%ld,\"growth_per_min\":%.2f,\"eta_s\":",
+		eff, eff - p->clients, p->clients_growth_per_min);
+	if (p->eta_s >= 0)
+		fprintf(f, "%.0f", p->eta_s);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"capped_by_nofile\":%s,\"top_remotes\":[", p->capped_by_nofile ? "true" : "false");
+	for (int i = 0; i < p->ntop_remotes; i++) {
+		char a[64];
+
+		addr_str(p->top_remotes[i].family, p->top_remotes[i].addr, a, sizeof(a));
+		fprintf(f, "%s{\"addr\":\"%s\",\"count\":%ld}", i ? "," : "", a, p->top_remotes[i].count);
+	}
+	fputs("]}", f);
 }
 
 static void proc_json(FILE *f, const struct proc *p)
@@ -93,7 +121,16 @@ static void proc_json(FILE *f, const struct proc *p)
 		fprintf(f, "%lld", p->nofile_soft - p->fds);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"exited\":%s}", p->exited ? "true" : "false");
+	fprintf(f, ",\"exited\":%s,\"leaked\":%llu,\"verdict\":\"%s\",\"rule\":",
+		p->exited ? "true" : "false", (unsigned long long)p->exit_closed, verdict_name(p->verdict));
+	json_str(f, p->rule);
+	fputs(",\"median_lifetime_ms\":", f);
+	dbl_or_null(f, p->median_lifetime_ms);
+	fputs(",\"p99_lifetime_ms\":", f);
+	dbl_or_null(f, p->p99_lifetime_ms);
+	fputs(",\"max_idle_s\":", f);
+	dbl_or_null(f, p->max_idle_s);
+	fprintf(f, ",\"idle\":%ld,\"zombies\":%ld}", p->idle, p->zombies);
 }
 
 void view_json(FILE *f, const struct collector *c, double wall_ts)

@@ -35,7 +35,7 @@ static void test_defaults(void **state)
 	assert_true(o.interval_s == 1.0);
 	assert_true(o.window_s == 60.0);
 	assert_true(o.reconcile_s == 10.0);
-	assert_int_equal(o.view, RCL_VIEW_PLAIN);
+	assert_int_equal(o.view, RCL_VIEW_AUTO);
 }
 
 static void test_full(void **state)
