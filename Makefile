@@ -28,7 +28,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	    -D_GNU_SOURCE -MMD -MP -I$(OUTPUT) -Ibpf -Iuser $(LIBBPF_CFLAGS) \
 	    -DRCLEAK_VERSION='"$(VERSION)"' -DRCLEAK_REV='"$(GIT_REV)"'
-LDLIBS   += $(LIBBPF_LIBS) -lelf -lz -lm
+LDLIBS   += $(LIBBPF_LIBS) -lelf -lz -lm $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
 	      -Wall -Werror -Wno-unused-function
 

@@ -79,6 +79,15 @@ struct {
 	__type(value, struct rcl_fdcount);
 } fdcounts SEC(".maps");
 
+/* Local ports of rcleak's own connections to Redis (--ask-redis): the
+ * server-side end of those is not anybody's client. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, __u8);
+} self_ports SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, RCL_STAT__MAX);
@@ -259,6 +268,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	case RCL_TCP_SYN_RECV: /* passive open: softirq, owner = listener's */
 		if (!lw || oldstate != RCL_TCP_LISTEN)
+			return 0;
+		if (bpf_map_lookup_elem(&self_ports, &rport))
 			return 0;
 		s = bpf_map_lookup_elem(&listeners, &lport);
 		if (s) /* listeners holds struct rcl_owner; only owner is read */

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* collect.c - see collect.h. */
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 
@@ -73,6 +75,64 @@ static void forget(const struct proc *p, void *ctx)
 	tracer__forget_proc(c->tracer, &p->key);
 }
 
+static void note_own_port(__u16 port, void *ctx)
+{
+	struct collector *c = ctx;
+	int max = (int)(sizeof(c->own_ports) / sizeof(c->own_ports[0]));
+
+	/* the oldest port falls out: its server end is long gone by then */
+	if (c->nown == max)
+		tracer__self_port(c->tracer, c->own_ports[max - 1], false);
+	memmove(c->own_ports + 1, c->own_ports, sizeof(c->own_ports) - sizeof(c->own_ports[0]));
+	c->own_ports[0] = port;
+	if (c->nown < max)
+		c->nown++;
+	tracer__self_port(c->tracer, port, true);
+}
+
+static struct server_link *link_for(struct collector *c, const struct proc *p)
+{
+	for (int i = 0; i < c->nlinks; i++)
+		if (c->links[i].key.tgid == p->key.tgid && c->links[i].key.start_ns == p->key.start_ns)
+			return &c->links[i];
+	if (c->nlinks == COLLECT_MAX_LINKS)
+		return NULL;
+	memset(&c->links[c->nlinks], 0, sizeof(c->links[0]));
+	c->links[c->nlinks].key = p->key;
+	c->links[c->nlinks].link.fd = -1;
+	return &c->links[c->nlinks++];
+}
+
+/* An open link to server p, or NULL (failures retry after a pause). */
+static struct redis_link *ensure_link(struct collector *c, const struct proc *p, double now)
+{
+	struct server_link *l = link_for(c, p);
+
+	if (!l)
+		return NULL;
+	l->seen = true;
+	if (l->link.fd >= 0)
+		return &l->link;
+	if (now < l->retry_at || !p->nlisten)
+		return NULL;
+	if (redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
+			    ASK_TIMEOUT_MS, note_own_port, c)) {
+		vlog("cannot connect to redis-server pid %u port %u: retrying in 10 s",
+		     p->key.tgid, p->listen[0].port);
+		l->retry_at = now + 10;
+		return NULL;
+	}
+	return &l->link;
+}
+
+const struct server_link *collect_link_of(const struct collector *c, const struct proc *p)
+{
+	for (int i = 0; i < c->nlinks; i++)
+		if (c->links[i].key.tgid == p->key.tgid && c->links[i].key.start_ns == p->key.start_ns)
+			return c->links[i].clients ? &c->links[i] : NULL;
+	return NULL;
+}
+
 static void discover_maxclients(struct collector *c, struct proc *p, double now)
 {
 	long mc = 0;
@@ -85,24 +145,16 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 		p->maxclients_source = "option";
 		return;
 	}
-	if (c->opts->ask_redis && p->nlisten > 0) {
-		__u16 lp = 0;
+	if (c->opts->ask_redis) {
+		struct redis_link *l = ensure_link(c, p, now);
 
-		mc = redis_ask_maxclients(p->listen[0].family, p->listen[0].addr,
-					  p->listen[0].port, ASK_TIMEOUT_MS, &lp);
-		if (lp) {
-			/* remember the port so the server end is not counted */
-			memmove(c->own_ports + 1, c->own_ports, sizeof(c->own_ports) - sizeof(c->own_ports[0]));
-			c->own_ports[0] = lp;
-			if (c->nown < (int)(sizeof(c->own_ports) / sizeof(c->own_ports[0])))
-				c->nown++;
-		}
+		mc = l ? redis_link_maxclients(l) : 0;
 		if (mc > 0) {
 			p->maxclients = mc;
 			p->maxclients_source = "config-get";
 			return;
 		}
-		vlog("CONFIG GET maxclients failed for pid %u (port %u)", p->key.tgid, p->listen[0].port);
+		vlog("CONFIG GET maxclients failed for pid %u", p->key.tgid);
 	}
 	mc = redis_maxclients_from_cmdline(p->cmdline, (int)p->key.tgid);
 	if (mc > 0) {
@@ -112,6 +164,145 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 	}
 	p->maxclients = 0;
 	p->maxclients_source = "default";
+}
+
+/* ------------------------------------------------------------------------
+ * CLIENT LIST joined to local holders
+ */
+
+struct end_key {                /* a client-side socket end on this host */
+	__u8 family;
+	__u8 addr[16];
+	__u16 port;
+	const struct rcl_fd_rec *rec;
+};
+
+static void normalize(__u8 *family, __u8 addr[16])
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (*family == AF_INET6 && !memcmp(addr, mapped, 12)) {
+		memmove(addr, addr + 12, 4);
+		memset(addr + 4, 0, 12);
+		*family = AF_INET;
+	} else if (*family == AF_INET) {
+		memset(addr + 4, 0, 12);
+	}
+}
+
+static int cmp_end(const void *a, const void *b)
+{
+	const struct end_key *x = a, *y = b;
+
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	if (x->family != y->family)
+		return x->family - y->family;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+static void join_clients(struct collector *c, struct server_link *l, const struct proc *srv)
+{
+	const struct model *m = c->model;
+	struct end_key *ends;
+	size_t n = 0;
+
+	ends = malloc((m->nrecs ? m->nrecs : 1) * sizeof(*ends));
+	if (!ends)
+		return;
+	for (size_t i = 0; i < m->nrecs; i++) {
+		const struct rcl_fd_rec *r = &m->recs[i];
+		bool to_srv = false;
+
+		for (int k = 0; k < srv->nlisten; k++)
+			to_srv |= r->rport == srv->listen[k].port;
+		if (!to_srv || r->state == RCL_TCP_LISTEN || r->tgid == srv->key.tgid)
+			continue;
+		ends[n].family = r->family;
+		memcpy(ends[n].addr, r->laddr, 16);
+		normalize(&ends[n].family, ends[n].addr);
+		ends[n].port = r->lport;
+		ends[n].rec = r;
+		n++;
+	}
+	qsort(ends, n, sizeof(*ends), cmp_end);
+	for (long i = 0; i < l->nclients; i++) {
+		struct redis_client *rc = &l->clients[i];
+		struct end_key key = { .family = rc->family, .port = rc->port }, *e;
+
+		memcpy(key.addr, rc->addr, 16);
+		normalize(&key.family, key.addr);
+		e = bsearch(&key, ends, n, sizeof(*ends), cmp_end);
+		if (e) {
+			rc->pid = e->rec->tgid;
+			memcpy(rc->comm, e->rec->comm, sizeof(rc->comm));
+			rc->comm[sizeof(rc->comm) - 1] = '\0';
+		} else {
+			rc->remote = true;
+		}
+	}
+	free(ends);
+}
+
+static bool own_port(const struct collector *c, __u16 port)
+{
+	for (int i = 0; i < c->nown; i++)
+		if (c->own_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Each refresh: CLIENT LIST from every live server, joined; drop links of
+ * servers that are gone. */
+static void ask_servers(struct collector *c, double now)
+{
+	int out = 0;
+
+	for (int i = 0; i < c->nlinks; i++)
+		c->links[i].seen = false;
+	for (size_t i = 0; i < c->model->nprocs; i++) {
+		struct proc *p = c->model->procs[i];
+		struct redis_link *rl;
+		struct server_link *l;
+		long n, kept = 0;
+
+		if (!p->nlisten || p->exited || !(rl = ensure_link(c, p, now)))
+			continue;
+		l = link_for(c, p);
+		free(l->clients);
+		l->clients = NULL;
+		l->nclients = 0;
+		n = redis_link_client_list(rl, &l->clients);
+		if (n < 0) {
+			l->retry_at = now + 2;
+			continue;
+		}
+		for (long k = 0; k < n; k++) /* rcleak's own connection is nobody's */
+			if (!own_port(c, l->clients[k].port))
+				l->clients[kept++] = l->clients[k];
+		l->nclients = kept;
+		if (!l->clients)
+			l->clients = calloc(1, sizeof(*l->clients)); /* answered, empty */
+		join_clients(c, l, p);
+	}
+	for (int i = 0; i < c->nlinks; i++) {
+		if (!c->links[i].seen) {
+			redis_link_close(&c->links[i].link);
+			free(c->links[i].clients);
+			continue;
+		}
+		c->links[out++] = c->links[i];
+	}
+	c->nlinks = out;
+}
+
+void collect_free(struct collector *c)
+{
+	for (int i = 0; i < c->nlinks; i++) {
+		redis_link_close(&c->links[i].link);
+		free(c->links[i].clients);
+	}
+	c->nlinks = 0;
 }
 
 /* Fill in what the fd walk does not know: liveness, fds, limits, cmdline. */
@@ -180,6 +371,8 @@ int collect_refresh(struct collector *c, double now)
 	for (size_t i = 0; i < c->model->nprocs; i++)
 		complete(c, c->model->procs[i], now - c->start);
 	model_judge(c->model);
+	if (c->opts->ask_redis)
+		ask_servers(c, now - c->start);
 	model_gc(c->model, forget, c);
 
 	tracer__stats(c->tracer, stats);

@@ -4,9 +4,22 @@
 #ifndef RCLEAK_COLLECT_H
 #define RCLEAK_COLLECT_H
 
+#include "clientlist.h"
 #include "model.h"
 #include "opts.h"
 #include "tracer.h"
+
+#define COLLECT_MAX_LINKS 16
+
+/* --ask-redis: one connection per local redis-server, and what it said. */
+struct server_link {
+	struct rcl_owner key;      /* the server process */
+	struct redis_link link;
+	struct redis_client *clients; /* last CLIENT LIST, joined; NULL if none */
+	long nclients;
+	double retry_at;           /* after a failure, not before this (model time) */
+	bool seen;                 /* the server still exists */
+};
 
 struct collector {
 	struct tracer *tracer;
@@ -21,9 +34,17 @@ struct collector {
 	__u64 events;
 	__u64 prev_events;
 	double events_per_s;
-	__u16 own_ports[8];     /* local ports of rcleak's own Redis queries */
+	__u16 own_ports[8];     /* local ports of rcleak's recent Redis links */
 	int nown;
+	struct server_link links[COLLECT_MAX_LINKS];
+	int nlinks;
 };
+
+/* The joined CLIENT LIST of server p, or NULL (no --ask-redis, no answer). */
+const struct server_link *collect_link_of(const struct collector *c, const struct proc *p);
+
+/* Close links and free what they hold. */
+void collect_free(struct collector *c);
 
 double collect_now(void);
 

@@ -228,6 +228,7 @@ static int cmd_live(const struct rcl_opts *o)
 		vlog("stopping on signal %d", (int)stop_signal);
 	rc = RCL_EXIT_OK;
 cleanup:
+	collect_free(&c);
 	model_free(c.model);
 	tracer__free(c.tracer);
 	return rc;

@@ -19,13 +19,6 @@ long redis_maxclients_from_cmdline(const char *cmdline, int pid);
 /* Value of "maxclients" in a redis.conf (last one wins), or 0. */
 long redis_maxclients_from_config(const char *path);
 
-/* Ask the server listening on addr:port (family AF_INET/AF_INET6, addr as in
- * the kernel; a wildcard address means loopback): CONFIG GET maxclients.
- * Times out after timeout_ms. Returns N, or 0 on any failure. If local_port
- * is not NULL it receives the local port rcleak used. */
-long redis_ask_maxclients(int family, const __u8 addr[16], __u16 port,
-			  int timeout_ms, __u16 *local_port);
-
 /* Parse a RESP reply to CONFIG GET maxclients. Returns N, or 0. */
 long redis_parse_config_reply(const char *buf, size_t len);
 

@@ -384,6 +384,17 @@ void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner 
 	bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners), &port, o, BPF_ANY);
 }
 
+void tracer__self_port(struct tracer *t, __u16 port, bool add)
+{
+	__u8 one = 1;
+	int fd = bpf_map__fd(t->skel->maps.self_ports);
+
+	if (add)
+		bpf_map_update_elem(fd, &port, &one, BPF_ANY);
+	else
+		bpf_map_delete_elem(fd, &port);
+}
+
 void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o)
 {
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), o);

@@ -55,6 +55,9 @@ int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx);
  * passive opens on it are attributed even when listen() predates rcleak. */
 void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner *o);
 
+/* rcleak's own connection from local port: never counted (both ends). */
+void tracer__self_port(struct tracer *t, __u16 port, bool add);
+
 /* Per-process counters. */
 typedef void (*tracer_proc_cb)(const struct rcl_owner *o, const struct rcl_counters *c, void *ctx);
 int tracer__for_each_proc(struct tracer *t, tracer_proc_cb cb, void *ctx);

@@ -61,8 +61,35 @@ void addr_str(int family, const __u8 addr[16], char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
-static void server_json(FILE *f, const struct proc *p)
+static void redis_clients_json(FILE *f, const struct server_link *l)
 {
+	fputs(",\"redis_clients\":[", f);
+	for (long i = 0; i < l->nclients; i++) {
+		const struct redis_client *rc = &l->clients[i];
+
+		fprintf(f, "%s{\"id\":%llu,\"addr\":", i ? "," : "", (unsigned long long)rc->id);
+		json_str(f, rc->addr_text);
+		fputs(",\"name\":", f);
+		json_str(f, rc->name);
+		fputs(",\"lib_name\":", f);
+		json_str(f, rc->lib_name);
+		fprintf(f, ",\"age\":%ld,\"idle\":%ld,\"cmd\":", rc->age, rc->idle);
+		json_str(f, rc->cmd);
+		if (rc->pid) {
+			fprintf(f, ",\"pid\":%u,\"comm\":", rc->pid);
+			json_str(f, rc->comm);
+		} else {
+			fputs(",\"pid\":null,\"comm\":null", f);
+		}
+		fprintf(f, ",\"remote\":%s}", rc->remote ? "true" : "false");
+	}
+	fputc(']', f);
+}
+
+static void server_json(FILE *f, const struct collector *c, const struct proc *p)
+{
+	const struct server_link *l = collect_link_of(c, p);
+
 	long eff = model_effective_limit(p->maxclients, p->nofile_soft);
 
 	fprintf(f, "{\"pid\":%u,\"comm\":", p->key.tgid);
@@ -95,7 +122,10 @@ static void server_json(FILE *f, const struct proc *p)
 		addr_str(p->top_remotes[i].family, p->top_remotes[i].addr, a, sizeof(a));
 		fprintf(f, "%s{\"addr\":\"%s\",\"count\":%ld}", i ? "," : "", a, p->top_remotes[i].count);
 	}
-	fputs("]}", f);
+	fputc(']', f);
+	if (l)
+		redis_clients_json(f, l);
+	fputc('}', f);
 }
 
 static void proc_json(FILE *f, const struct proc *p)
@@ -155,7 +185,7 @@ void view_json(FILE *f, const struct collector *c, double wall_ts)
 		if (!first)
 			fputc(',', f);
 		first = false;
-		server_json(f, p);
+		server_json(f, c, p);
 	}
 	fputs("],\"processes\":[", f);
 	first = true;

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0
+/* clientlist.c - see clientlist.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "clientlist.h"
+#include "redis.h"
+
+/* Value of key in a "k=v k=v" line, copied into out (len bytes). */
+static bool field(const char *line, const char *key, char *out, size_t len)
+{
+	size_t kl = strlen(key);
+	const char *p = line;
+
+	while ((p = strstr(p, key))) {
+		if ((p == line || p[-1] == ' ') && p[kl] == '=') {
+			const char *v = p + kl + 1;
+			size_t n = strcspn(v, " \r\n");
+
+			if (n >= len)
+				n = len - 1;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return true;
+		}
+		p += kl;
+	}
+	return false;
+}
+
+/* "127.0.0.1:40222", "[::1]:40222", "::ffff:1.2.3.4:5" (older Redis) */
+static int parse_hostport(const char *s, __u8 *family, __u8 addr[16], __u16 *port)
+{
+	char host[64];
+	const char *colon;
+	struct in6_addr a6;
+	long p;
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, end - s - 1);
+		host[end - s - 1] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return -1;
+		memcpy(host, s, colon - s);
+		host[colon - s] = '\0';
+	}
+	p = strtol(colon + 1, NULL, 10);
+	if (p <= 0 || p > 65535)
+		return -1;
+	*port = (__u16)p;
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, host, addr) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a6) != 1)
+		return -1;
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		*family = AF_INET;
+		memcpy(addr, &a6.s6_addr[12], 4);
+	} else {
+		*family = AF_INET6;
+		memcpy(addr, &a6, 16);
+	}
+	return 0;
+}
+
+int clientlist_parse_line(const char *line, struct redis_client *out)
+{
+	char v[64];
+
+	memset(out, 0, sizeof(*out));
+	if (!field(line, "addr", out->addr_text, sizeof(out->addr_text)) ||
+	    parse_hostport(out->addr_text, &out->family, out->addr, &out->port))
+		return -1;
+	if (field(line, "id", v, sizeof(v)))
+		out->id = strtoull(v, NULL, 10);
+	if (field(line, "age", v, sizeof(v)))
+		out->age = atol(v);
+	if (field(line, "idle", v, sizeof(v)))
+		out->idle = atol(v);
+	field(line, "name", out->name, sizeof(out->name));
+	field(line, "lib-name", out->lib_name, sizeof(out->lib_name));
+	field(line, "cmd", out->cmd, sizeof(out->cmd));
+	return 0;
+}
+
+long clientlist_parse_reply(const char *buf, size_t len, struct redis_client **out, bool *need_more)
+{
+	const char *p, *end;
+	char *e;
+	long n, cap = 0, cnt = 0;
+	struct redis_client *v = NULL;
+
+	*out = NULL;
+	*need_more = false;
+	if (len < 1)
+		return (*need_more = true), 0;
+	if (buf[0] != '$')
+		return -1;
+	p = memchr(buf, '\n', len);
+	if (!p)
+		return (*need_more = true), 0;
+	n = strtol(buf + 1, &e, 10);
+	if (n < 0 || e[0] != '\r')
+		return -1;
+	p++;
+	if ((size_t)(p - buf) + (size_t)n + 2 > len)
+		return (*need_more = true), 0;
+	end = p + n;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', end - p);
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char line[2048];
+		struct redis_client rc;
+
+		if (l >= sizeof(line))
+			l = sizeof(line) - 1;
+		memcpy(line, p, l);
+		line[l] = '\0';
+		p = nl ? nl + 1 : end;
+		if (clientlist_parse_line(line, &rc))
+			continue;
+		if (cnt == cap) {
+			long ncap = cap ? cap * 2 : 64;
+			struct redis_client *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				free(v);
+				return -1;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[cnt++] = rc;
+	}
+	*out = v;
+	return cnt;
+}
+
+int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
+		    int timeout_ms, void (*on_port)(__u16 port, void *ctx), void *ctx)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct sockaddr_storage ss = {}, me = {};
+	socklen_t sl, ml;
+	int fd, err;
+
+	l->fd = -1;
+	l->local_port = 0;
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss, *m = (struct sockaddr_in *)&me;
+		__u32 zero = 0;
+
+		a->sin_family = m->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		if (!memcmp(addr, &zero, 4))
+			a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		else
+			memcpy(&a->sin_addr, addr, 4);
+		sl = ml = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss, *m = (struct sockaddr_in6 *)&me;
+
+		a->sin6_family = m->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		if (!memcmp(addr, &in6addr_any, 16))
+			a->sin6_addr = in6addr_loopback;
+		else
+			memcpy(&a->sin6_addr, addr, 16);
+		sl = ml = sizeof(*a);
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* bind first: the port is known (and excluded) before the SYN goes out */
+	if (bind(fd, (struct sockaddr *)&me, ml) || getsockname(fd, (struct sockaddr *)&me, &ml))
+		goto fail;
+	l->local_port = ntohs(((struct sockaddr_in *)&me)->sin_port);
+	if (on_port)
+		on_port(l->local_port, ctx);
+	if (connect(fd, (struct sockaddr *)&ss, sl))
+		goto fail;
+	l->fd = fd;
+	return 0;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+long redis_link_maxclients(struct redis_link *l)
+{
+	static const char req[] = "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$10\r\nmaxclients\r\n";
+	char buf[256];
+	size_t len = 0;
+	long v = 0;
+
+	if (l->fd < 0)
+		return 0;
+	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+		redis_link_close(l);
+		return 0;
+	}
+	while (len < sizeof(buf) - 1) {
+		ssize_t r = read(l->fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (r <= 0) {
+			redis_link_close(l);
+			return 0;
+		}
+		len += r;
+		if ((v = redis_parse_config_reply(buf, len)) > 0)
+			return v;
+		if (buf[0] == '-' && memchr(buf, '\n', len))
+			return 0; /* error reply (NOAUTH, renamed command): link stays usable */
+	}
+	redis_link_close(l);
+	return 0;
+}
+
+void redis_link_close(struct redis_link *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+long redis_link_client_list(struct redis_link *l, struct redis_client **out)
+{
+	static const char req[] = "CLIENT LIST\r\n";
+	size_t len = 0, cap = 65536;
+	bool more = true;
+	char *buf;
+	long n = -1;
+
+	*out = NULL;
+	if (l->fd < 0)
+		return -1;
+	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+		goto fail;
+	buf = malloc(cap);
+	if (!buf)
+		goto fail;
+	for (;;) {
+		ssize_t r;
+
+		if (len == cap) {
+			char *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(l->fd, buf + len, cap - len);
+		if (r <= 0)
+			break;
+		len += r;
+		n = clientlist_parse_reply(buf, len, out, &more);
+		if (n < 0 || !more)
+			break;
+	}
+	free(buf);
+	if (n >= 0 && !more)
+		return n;
+	free(*out);
+	*out = NULL;
+fail:
+	redis_link_close(l);
+	return -1;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* clientlist.h - Redis's own view of its clients (CLIENT LIST), parsed and
+ * joined to the local process holding the other end of each connection. */
+#ifndef RCLEAK_CLIENTLIST_H
+#define RCLEAK_CLIENTLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+struct redis_client {
+	__u64 id;
+	__u8 family;             /* of addr (v4-mapped IPv6 is turned into IPv4) */
+	__u8 addr[16];           /* the client's address as Redis sees it */
+	__u16 port;
+	char addr_text[64];      /* as Redis printed it */
+	char name[64];
+	char lib_name[32];       /* Redis >= 7.2; "" before */
+	char cmd[32];            /* last command */
+	long age, idle;          /* seconds */
+	/* join */
+	__u32 pid;               /* local holder of the client end; 0: none */
+	char comm[16];
+	bool remote;             /* no local holder: a client on another host */
+};
+
+/* Parse one CLIENT LIST line. Returns 0, or -1 if it has no usable addr. */
+int clientlist_parse_line(const char *line, struct redis_client *out);
+
+/* Parse a whole CLIENT LIST bulk reply ("$N\r\n...\r\n"). Returns the number
+ * of entries stored in *out (malloc'd, caller frees), 0 when the reply is
+ * incomplete (*need_more set) or -1 when it is not a CLIENT LIST reply. */
+long clientlist_parse_reply(const char *buf, size_t len, struct redis_client **out, bool *need_more);
+
+/* A connection to one redis-server, kept open across refreshes so rcleak
+ * holds one slot, not one per second. */
+struct redis_link {
+	int fd;
+	__u16 local_port;        /* our end: excluded from every count */
+};
+
+/* Connect to family/addr:port (a wildcard address means loopback). Before
+ * connecting, binds an ephemeral port and calls on_port(port, ctx) so the
+ * caller can exclude it. Returns 0 or -errno. */
+int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
+		    int timeout_ms, void (*on_port)(__u16 port, void *ctx), void *ctx);
+void redis_link_close(struct redis_link *l);
+
+/* CONFIG GET maxclients over the link; 0 when it does not answer. */
+long redis_link_maxclients(struct redis_link *l);
+
+/* CLIENT LIST over the link. Returns entries (as clientlist_parse_reply) or
+ * -1 on error (then the link is closed). */
+long redis_link_client_list(struct redis_link *l, struct redis_client **out);
+
+#endif
