@@ -234,7 +234,7 @@ static double cw_since(struct model *m, __u64 sk, double now)
 	struct cw_seen key = { .sk = sk }, *e;
 	double since = now;
 
-	e = bsearch(&key, m->cw, m->ncw, sizeof(*m->cw), cmp_cw);
+	e = !m->ncw ? NULL : bsearch(&key, m->cw, m->ncw, sizeof(*m->cw), cmp_cw);
 	if (e)
 		since = e->since;
 	if (m->ncw_next == m->cwcap_next) {
@@ -258,7 +258,7 @@ static double cw_lookup(const struct model *m, __u64 sk)
 {
 	struct cw_seen key = { .sk = sk }, *e;
 
-	e = bsearch(&key, m->cw, m->ncw, sizeof(*m->cw), cmp_cw);
+	e = !m->ncw ? NULL : bsearch(&key, m->cw, m->ncw, sizeof(*m->cw), cmp_cw);
 	return e ? m->now - e->since : 0;
 }
 
@@ -437,7 +437,8 @@ void model_end(struct model *m, double now, double dt)
 	struct cw_seen *tmp;
 	size_t tcap;
 
-	qsort(m->recs, m->nrecs, sizeof(*m->recs), cmp_rec);
+	if (m->nrecs)
+		qsort(m->recs, m->nrecs, sizeof(*m->recs), cmp_rec);
 	m->ncw_next = 0;
 	/* listeners first, so clients can be matched against listen ports */
 	for (int pass = 1; pass >= 0; pass--) {
@@ -496,7 +497,8 @@ void model_end(struct model *m, double now, double dt)
 			p->win_open_rate = 0;
 		}
 	}
-	qsort(m->procs, m->nprocs, sizeof(*m->procs), cmp_proc);
+	if (m->nprocs)
+		qsort(m->procs, m->nprocs, sizeof(*m->procs), cmp_proc);
 	m->now = now;
 }
 

@@ -264,7 +264,8 @@ int procscan_walk(struct procscan *ps, void (*cb)(const struct rcl_fd_rec *rec, 
 			walk_pid(ps, pid, cb, ctx);
 	}
 	closedir(d);
-	qsort(ps->counts, ps->ncounts, sizeof(*ps->counts), cmp_pid);
+	if (ps->ncounts)
+		qsort(ps->counts, ps->ncounts, sizeof(*ps->counts), cmp_pid);
 	return 0;
 }
 
@@ -272,6 +273,6 @@ long procscan_nfds(struct procscan *ps, __u32 pid)
 {
 	struct fdcount key = { .pid = pid }, *c;
 
-	c = bsearch(&key, ps->counts, ps->ncounts, sizeof(*ps->counts), cmp_pid);
+	c = !ps->ncounts ? NULL : bsearch(&key, ps->counts, ps->ncounts, sizeof(*ps->counts), cmp_pid);
 	return c ? c->nfds : -1;
 }

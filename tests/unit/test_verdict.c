@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests: every verdict rule on synthetic series, both sides of each
+ * threshold. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "model.h"
+
+#define PID 7
+
+static struct rcl_fd_rec rec(__u64 sk, __u8 state, __u16 lport, __u16 rport)
+{
+	struct rcl_fd_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.tgid = PID;
+	r.start_ns = 1;
+	r.sk = sk;
+	r.fd = (__u32)(sk & 0xffff);
+	r.state = state;
+	r.lport = lport;
+	r.rport = rport;
+	r.family = 2;
+	r.nofile_cur = r.nofile_max = 100000;
+	strcpy(r.comm, "app");
+	return r;
+}
+
+static struct proc *me(struct model *m)
+{
+	struct rcl_owner o = { .tgid = PID, .start_ns = 1 };
+
+	return model_find(m, &o);
+}
+
+/* One refresh at time t: `open` ESTABLISHED client sockets, counters c. */
+static struct proc *step(struct model *m, double t, long open, const struct rcl_counters *c)
+{
+	struct rcl_owner o = { .tgid = PID, .start_ns = 1 };
+	struct proc *p;
+
+	model_begin(m);
+	for (long k = 0; k < open; k++) {
+		struct rcl_fd_rec r = rec(0x1000 + k, RCL_TCP_ESTABLISHED, 40000 + k, 6379);
+
+		assert_int_equal(model_hold(m, &r), 0);
+	}
+	if (c)
+		model_counters(m, &o, c);
+	model_end(m, t, 1);
+	p = me(m);
+	if (p) {
+		p->fds = open + 10;
+		p->nofile_soft = p->nofile_hard = 100000;
+	}
+	model_judge(m);
+	return me(m);
+}
+
+static enum verdict leak_at(double per_min, double close_frac)
+{
+	struct model *m = model_new(60);
+	struct rcl_counters c = { 0 };
+	enum verdict v = V_OK;
+
+	for (int t = 0; t <= 60; t++) {
+		long open = (long)(per_min * t / 60.0);
+
+		c.opened = (__u64)(open / (1 - close_frac) + 0.5);
+		c.closed = c.opened - (__u64)open;
+		v = step(m, t, open, &c)->verdict;
+	}
+	model_free(m);
+	return v;
+}
+
+static void test_leak(void **state)
+{
+	assert_int_equal(leak_at(6, 0), V_LEAK);     /* above 5/min */
+	assert_int_equal(leak_at(4, 0), V_OK);       /* below */
+	assert_int_equal(leak_at(30, 0.15), V_LEAK); /* few closes */
+	assert_int_equal(leak_at(30, 0.30), V_OK);   /* closes keep up: a busy pool */
+}
+
+static void test_leak_needs_half_window(void **state)
+{
+	struct model *m = model_new(60);
+	struct rcl_counters c = { 0 };
+	struct proc *p = NULL;
+
+	for (int t = 0; t <= 25; t++) { /* 25 s of a 60 s window */
+		c.opened = t * 10;
+		p = step(m, t, t * 10, &c);
+	}
+	assert_int_equal(p->verdict, V_OK);
+	for (int t = 26; t <= 31; t++) {
+		c.opened = t * 10;
+		p = step(m, t, t * 10, &c);
+	}
+	assert_int_equal(p->verdict, V_LEAK);
+	assert_non_null(strstr(p->rule, "/min"));
+	model_free(m);
+}
+
+static enum verdict churn_at(double per_s, int life_bucket)
+{
+	struct model *m = model_new(60);
+	struct rcl_counters c = { 0 };
+	enum verdict v = V_OK;
+
+	for (int t = 0; t <= 20; t++) {
+		c.opened = c.closed = (__u64)(per_s * t);
+		memset(c.life, 0, sizeof(c.life));
+		c.life[life_bucket] = (__u32)c.closed;
+		v = step(m, t, 0, &c)->verdict;
+	}
+	model_free(m);
+	return v;
+}
+
+static void test_churn(void **state)
+{
+	assert_int_equal(churn_at(10, 1), V_CHURN); /* 10/s, ~1 ms */
+	assert_int_equal(churn_at(4, 1), V_OK);     /* under 5/s */
+	assert_int_equal(churn_at(10, 10), V_CHURN);/* bucket 10: ~724 ms < 1000 */
+	assert_int_equal(churn_at(10, 11), V_OK);   /* bucket 11: ~1448 ms */
+}
+
+static enum verdict fd_at(long fds, long nofile)
+{
+	struct model *m = model_new(60);
+	struct proc *p = step(m, 0, 1, NULL);
+	enum verdict v;
+
+	p->fds = fds;
+	p->nofile_soft = nofile;
+	model_judge(m);
+	v = p->verdict;
+	model_free(m);
+	return v;
+}
+
+static void test_fd_limit(void **state)
+{
+	assert_int_equal(fd_at(91, 100), V_FD_LIMIT); /* headroom 9 < 10 */
+	assert_int_equal(fd_at(90, 100), V_OK);       /* headroom 10 */
+	assert_int_equal(fd_at(50, 64), V_OK);
+	assert_int_equal(fd_at(60, 64), V_FD_LIMIT);
+}
+
+static enum verdict close_wait_for(double secs)
+{
+	struct model *m = model_new(60);
+	enum verdict v = V_OK;
+
+	m->th.zombie_s = 60;
+	for (double t = 0; t <= secs; t += 1) {
+		struct rcl_fd_rec r = rec(0x42, RCL_TCP_CLOSE_WAIT, 40000, 6379);
+		struct proc *p;
+
+		model_begin(m);
+		model_hold(m, &r);
+		model_end(m, t, 1);
+		p = me(m);
+		p->fds = 20;
+		p->nofile_soft = 1000;
+		model_judge(m);
+		v = p->verdict;
+	}
+	model_free(m);
+	return v;
+}
+
+static void test_zombie_close_wait(void **state)
+{
+	assert_int_equal(close_wait_for(59), V_OK);
+	assert_int_equal(close_wait_for(60), V_ZOMBIE);
+}
+
+static enum verdict server_silent_for(double secs)
+{
+	struct model *m = model_new(60);
+	struct rcl_fd_rec l = rec(0x1, RCL_TCP_LISTEN, 6379, 0);
+	struct rcl_fd_rec r = rec(0x2, RCL_TCP_ESTABLISHED, 6379, 50000);
+	struct proc *p;
+	enum verdict v;
+
+	m->hz = 100;
+	m->th.zombie_idle_s = 3600;
+	r.jiffies = 10000000;
+	r.last_rcv = (__u32)(r.jiffies - (__u64)(secs * 100));
+	r.last_snd = (__u32)r.jiffies; /* the server keeps writing: still silent */
+	model_begin(m);
+	model_hold(m, &l);
+	model_hold(m, &r);
+	model_end(m, 0, 0);
+	p = me(m);
+	p->fds = 20;
+	p->nofile_soft = 1000;
+	model_judge(m);
+	v = p->verdict;
+	assert_int_equal(p->clients, 1);
+	assert_true(p->max_idle_s == 0);
+	model_free(m);
+	return v;
+}
+
+static void test_zombie_server(void **state)
+{
+	assert_int_equal(server_silent_for(3599), V_OK);
+	assert_int_equal(server_silent_for(3601), V_ZOMBIE);
+}
+
+static void test_idle_and_percentiles(void **state)
+{
+	struct model *m = model_new(60);
+	struct rcl_fd_rec a = rec(0x10, RCL_TCP_ESTABLISHED, 40000, 6379);
+	struct rcl_fd_rec b = rec(0x11, RCL_TCP_ESTABLISHED, 40001, 6379);
+	__u32 life[RCL_LIFE_BUCKETS] = { 0 };
+	struct proc *p;
+
+	m->hz = 250;
+	a.jiffies = b.jiffies = 1000000;
+	a.last_rcv = a.last_snd = 1000000 - 250 * 400; /* idle 400 s */
+	b.last_rcv = 1000000 - 250 * 5;                /* idle 5 s (received) */
+	b.last_snd = 1000000 - 250 * 900;
+	model_begin(m);
+	model_hold(m, &a);
+	model_hold(m, &b);
+	model_end(m, 0, 0);
+	p = me(m);
+	assert_int_equal(p->idle, 1); /* over the default 300 s */
+	assert_true(p->max_idle_s == 400);
+
+	assert_true(model_life_percentile(life, 0.5) < 0);
+	life[0] = 98;  /* < 1 ms */
+	life[10] = 2;  /* [512, 1024) ms */
+	assert_true(model_life_percentile(life, 0.5) == 0.5);
+	assert_true(model_life_percentile(life, 0.99) > 512 && model_life_percentile(life, 0.99) < 1024);
+	model_free(m);
+}
+
+static void test_server_eta(void **state)
+{
+	struct model *m = model_new(60);
+	struct proc *p = NULL;
+
+	/* server with 1024 nofile (effective limit 992) gaining 60 clients/min */
+	for (int t = 0; t <= 30; t++) {
+		struct rcl_fd_rec l = rec(0x1, RCL_TCP_LISTEN, 6379, 0);
+
+		model_begin(m);
+		model_hold(m, &l);
+		for (int k = 0; k < t; k++) {
+			struct rcl_fd_rec r = rec(0x100 + k, RCL_TCP_ESTABLISHED, 6379, 50000 + k);
+
+			model_hold(m, &r);
+		}
+		model_end(m, t, 1);
+		p = me(m);
+		p->fds = t + 10;
+		p->nofile_soft = 1024;
+		model_judge(m);
+	}
+	assert_int_equal(p->clients, 30);
+	assert_true(p->capped_by_nofile);
+	/* (992 - 30) clients at 1/s */
+	assert_true(p->eta_s > 961 && p->eta_s < 963);
+	assert_int_equal(p->verdict, V_OK); /* growth on a server is a symptom, not a leak */
+	model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_leak), cmocka_unit_test(test_leak_needs_half_window),
+		cmocka_unit_test(test_churn), cmocka_unit_test(test_fd_limit),
+		cmocka_unit_test(test_zombie_close_wait), cmocka_unit_test(test_zombie_server),
+		cmocka_unit_test(test_idle_and_percentiles), cmocka_unit_test(test_server_eta),
+	};
+
+	return cmocka_run_group_tests_name("verdict", tests, NULL, NULL);
+}
