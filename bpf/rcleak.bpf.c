@@ -33,6 +33,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set before load: rcleak's own tgid, whose connections are never counted. */
 const volatile __u32 self_tgid = 0;
+/* Set before load by `rcleak run`: trace only processes that descend from
+ * rcleak (it is a child subreaper, so orphans of the tree stay below it). */
+const volatile bool tree_mode = false;
+
+#define TREE_DEPTH 48 /* ancestors checked; deeper descendants are missed */
 
 /* Set by userspace before each walk. */
 __u64 walk_gen = 0;
@@ -125,6 +130,26 @@ static __always_inline void owner_of(struct task_struct *task, struct rcl_owner 
 	o->start_ns = BPF_CORE_READ(task, group_leader, start_time);
 }
 
+/* In tree mode, does task descend from rcleak? Always true otherwise. */
+static __always_inline bool traced(struct task_struct *task)
+{
+	if (!tree_mode)
+		return true;
+	for (int i = 0; i < TREE_DEPTH; i++) {
+		__u32 tgid;
+
+		task = BPF_CORE_READ(task, real_parent);
+		if (!task)
+			return false;
+		tgid = BPF_CORE_READ(task, tgid);
+		if (tgid == self_tgid)
+			return true;
+		if (tgid <= 1)
+			return false;
+	}
+	return false;
+}
+
 static const struct rcl_counters zero_counters;
 
 /* A process's counters; creates the entry on first use. */
@@ -148,10 +173,17 @@ static __always_inline void count(const struct rcl_owner *o, bool opened)
 
 	if (!c)
 		return;
-	if (opened)
+	if (opened) {
+		__s64 cur;
+
 		__sync_fetch_and_add(&c->opened, 1);
-	else
+		cur = __sync_add_and_fetch(&c->cur, 1);
+		/* racy max: a concurrent open may undercount the peak by one */
+		if (cur > 0 && (__u64)cur > c->peak)
+			c->peak = cur;
+	} else {
 		__sync_fetch_and_add(&c->closed, 1);
+	}
 }
 
 static __always_inline __u32 log2_bucket(__u64 ms)
@@ -181,6 +213,7 @@ static __always_inline void count_close(const struct rcl_sock *s)
 	__sync_fetch_and_add(&c->closed, 1);
 	if (s->flags & RCL_SOCK_SNAPSHOT)
 		return;
+	__sync_fetch_and_add(&c->cur, -1);
 	b = log2_bucket((bpf_ktime_get_ns() - s->open_ns) / 1000000);
 	if (b < RCL_LIFE_BUCKETS)
 		__sync_fetch_and_add(&c->life[b], 1);
@@ -250,12 +283,22 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	case RCL_TCP_LISTEN: /* listen(): process context */
 		if (!lw)
 			return 0;
+		if (!traced(bpf_get_current_task_btf()))
+			return 0;
 		owner_of(bpf_get_current_task_btf(), &owner);
 		bpf_map_update_elem(&listeners, &lport, &owner, BPF_ANY);
+		{
+			struct rcl_counters *c = counters(&owner);
+
+			if (c) {
+				c->flags |= RCL_PROC_LISTENER;
+				bpf_get_current_comm(c->comm, sizeof(c->comm));
+			}
+		}
 		return 0;
 	case RCL_TCP_SYN_SENT: /* connect(): process context */
 		owner_of(bpf_get_current_task_btf(), &owner);
-		if (owner.tgid == self_tgid)
+		if (owner.tgid == self_tgid || !traced(bpf_get_current_task_btf()))
 			return 0;
 		ns.owner = owner;
 		ns.open_ns = bpf_ktime_get_ns();
@@ -265,6 +308,12 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		}
 		count(&owner, true);
+		{
+			struct rcl_counters *c = bpf_map_lookup_elem(&procs, &owner);
+
+			if (c) /* short-lived processes keep a name */
+				bpf_get_current_comm(c->comm, sizeof(c->comm));
+		}
 		return 0;
 	case RCL_TCP_SYN_RECV: /* passive open: softirq, owner = listener's */
 		if (!lw || oldstate != RCL_TCP_LISTEN)
@@ -369,7 +418,7 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	if (!task || !file)
 		return 0;
 	rec.tgid = task->tgid;
-	if (rec.tgid == self_tgid)
+	if (rec.tgid == self_tgid || !traced(task))
 		return 0;
 	files = (__u64)BPF_CORE_READ(task, files);
 	count_fd(rec.tgid, files, ctx->fd);

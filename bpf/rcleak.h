@@ -43,8 +43,14 @@ struct rcl_counters {
 	__u64 opened;
 	__u64 closed;
 	__u64 exit_closed;   /* closed by the kernel because the holder exited */
+	__s64 cur;           /* opened - closed (owner's view: follows no fork) */
+	__u64 peak;          /* highest cur seen */
+	__u32 flags;         /* RCL_PROC_* */
+	char comm[RCL_COMM_LEN]; /* at its last connect or listen (process context) */
 	__u32 life[RCL_LIFE_BUCKETS]; /* lifetimes of closes whose open we saw */
 };
+
+#define RCL_PROC_LISTENER (1u << 0) /* listened on a watched port */
 
 /* Per-tgid open-fd count, filled by the task_file walk. gen identifies the
  * walk; a fd is counted once even when the seq_file layer re-runs the

@@ -15,6 +15,7 @@
 #include "model.h"
 #include "opts.h"
 #include "probe.h"
+#include "run.h"
 #include "tracer.h"
 #include "tui.h"
 #include "view.h"
@@ -256,6 +257,8 @@ int main(int argc, char **argv)
 		return RCL_EXIT_OK;
 	case RCL_CMD_DOCTOR:
 		return cmd_doctor(&o);
+	case RCL_CMD_RUN:
+		return cmd_run(&o);
 	default:
 		return cmd_live(&o);
 	}

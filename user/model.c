@@ -152,6 +152,12 @@ void model_counters(struct model *m, const struct rcl_owner *o, const struct rcl
 	p->opened = c->opened;
 	p->closed = c->closed;
 	p->exit_closed = c->exit_closed;
+	p->peak = c->peak;
+	if (!p->comm[0] && c->comm[0]) {
+		memcpy(p->comm, c->comm, sizeof(p->comm));
+		p->comm[sizeof(p->comm) - 1] = '\0';
+	}
+	p->listener = c->flags & RCL_PROC_LISTENER;
 	memcpy(p->life, c->life, sizeof(p->life));
 	p->touched = true;
 }
@@ -480,6 +486,12 @@ void model_end(struct model *m, double now, double dt)
 		p->prev_opened = p->opened;
 		p->prev_closed = closed;
 		p->have_prev = true;
+		if (!p->first_seen && !p->last_seen)
+			p->first_seen = now;
+		if (!p->exited)
+			p->last_seen = now;
+		if (p->close_wait > p->close_wait_max)
+			p->close_wait_max = p->close_wait;
 		p->median_lifetime_ms = model_life_percentile(p->life, 0.5);
 		p->p99_lifetime_ms = model_life_percentile(p->life, 0.99);
 		if (!p->exited) {
@@ -488,6 +500,8 @@ void model_end(struct model *m, double now, double dt)
 			series_push(&p->closed_series, now, (double)closed, m->window_s);
 			p->growth_per_min = series_slope_per_min(&p->series);
 			window_rates(p);
+			if (p->win_open_rate > p->max_churn)
+				p->max_churn = p->win_open_rate;
 			if (p->nlisten) {
 				series_push(&p->clients_series, now, (double)p->clients, m->window_s);
 				p->clients_growth_per_min = series_slope_per_min(&p->clients_series);

@@ -99,6 +99,11 @@ struct proc {
 
 	/* lifetimes of closed connections (BPF histogram), idle, zombies */
 	__u64 exit_closed;       /* left open when the process exited (leaked) */
+	__u64 peak;              /* most connections it had opened and not closed */
+	bool listener;           /* listened on a watched port (BPF saw it) */
+	long close_wait_max;     /* highest close_wait seen */
+	double max_churn;        /* highest win_open_rate seen */
+	double first_seen, last_seen; /* model time */
 	__u32 life[RCL_LIFE_BUCKETS];
 	double median_lifetime_ms, p99_lifetime_ms; /* -1: no closes seen */
 	double max_idle_s;       /* -1: unknown */

@@ -113,7 +113,8 @@ enum {
 	OPT_PID = 256, OPT_COMM, OPT_JSON, OPT_PLAIN, OPT_WINDOW, OPT_RECONCILE,
 	OPT_MAXCLIENTS, OPT_ASK_REDIS, OPT_HOOKS, OPT_WALK,
 	OPT_IDLE, OPT_LEAK_RATE, OPT_CHURN_RATE, OPT_CHURN_LIFE, OPT_ZOMBIE, OPT_ZOMBIE_IDLE,
-	OPT_FD_LIMIT,
+	OPT_FD_LIMIT, OPT_USER, OPT_JSON_FILE, OPT_JUNIT, OPT_MAX_OPEN, OPT_MAX_LEAKED,
+	OPT_MAX_CONNECTS, OPT_MAX_CHURN, OPT_FAIL_CW, OPT_WAIT_CHILDREN,
 };
 
 static const struct option long_opts[] = {
@@ -138,6 +139,14 @@ static const struct option long_opts[] = {
 	{ "zombie", required_argument, NULL, OPT_ZOMBIE },
 	{ "zombie-idle", required_argument, NULL, OPT_ZOMBIE_IDLE },
 	{ "fd-limit", required_argument, NULL, OPT_FD_LIMIT },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "junit", required_argument, NULL, OPT_JUNIT },
+	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
+	{ "max-leaked", required_argument, NULL, OPT_MAX_LEAKED },
+	{ "max-connects", required_argument, NULL, OPT_MAX_CONNECTS },
+	{ "max-churn", required_argument, NULL, OPT_MAX_CHURN },
+	{ "fail-on-close-wait", no_argument, NULL, OPT_FAIL_CW },
+	{ "wait-children", optional_argument, NULL, OPT_WAIT_CHILDREN },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -163,6 +172,8 @@ static void defaults(struct rcl_opts *o)
 	o->zombie_s = 60;
 	o->zombie_idle_s = 3600;
 	o->fd_limit_pct = 10;
+	o->max_open = o->max_leaked = o->max_connects = -1;
+	o->max_churn = -1;
 }
 
 /* A positive threshold: "what" names it in the message. */
@@ -191,6 +202,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->cmd = RCL_CMD_LIVE;
 		else if (!strcmp(argv[1], "help"))
 			o->cmd = RCL_CMD_HELP;
+		else if (!strcmp(argv[1], "run"))
+			o->cmd = RCL_CMD_RUN;
 		else
 			return fail(err, errlen, "unknown command '%s' (commands: doctor; see --help)", argv[1]);
 		first = 2;
@@ -212,6 +225,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (parse_secs(optarg, &d) || d <= 0 || d > 86400)
 				return fail(err, errlen, "bad interval '%s': give seconds > 0, e.g. -i 0.5", optarg);
 			o->interval_s = d;
+			o->interval_set = true;
 			break;
 		case 'd':
 			if (parse_secs(optarg, &d) || d <= 0 || d > 365 * 86400.0)
@@ -234,7 +248,44 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			strcpy(o->comm, optarg);
 			break;
 		case OPT_JSON:
+			if (o->cmd == RCL_CMD_RUN) { /* run: --json FILE */
+				if (optind >= argc - first + 1 || !argv[first - 1 + optind][0])
+					return fail(err, errlen, "'run --json' needs a file name");
+				o->json_path = argv[first - 1 + optind++];
+				break;
+			}
 			o->view = RCL_VIEW_JSON;
+			break;
+		case OPT_USER:
+			if (!*optarg)
+				return fail(err, errlen, "--user needs a user name");
+			o->run_user = optarg;
+			break;
+		case OPT_JUNIT:
+			if (!*optarg)
+				return fail(err, errlen, "--junit needs a file name");
+			o->junit_path = optarg;
+			break;
+		case OPT_MAX_OPEN:
+		case OPT_MAX_LEAKED:
+		case OPT_MAX_CONNECTS:
+			if (parse_long(optarg, 0, 1000000000L, &l))
+				return fail(err, errlen, "bad threshold '%s': give a count >= 0", optarg);
+			*(c == OPT_MAX_OPEN ? &o->max_open : c == OPT_MAX_LEAKED ? &o->max_leaked
+									: &o->max_connects) = l;
+			break;
+		case OPT_MAX_CHURN:
+			if (threshold(optarg, 0, 1e9, &o->max_churn, "--max-churn (connects/s)", err, errlen))
+				return -1;
+			break;
+		case OPT_FAIL_CW:
+			o->fail_on_close_wait = true;
+			break;
+		case OPT_WAIT_CHILDREN:
+			o->wait_children_s = 30;
+			if (optarg && threshold(optarg, 0.1, 86400, &o->wait_children_s,
+						"--wait-children seconds", err, errlen))
+				return -1;
 			break;
 		case OPT_PLAIN:
 			o->view = RCL_VIEW_PLAIN;
@@ -243,6 +294,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (parse_secs(optarg, &d) || d < 2 || d > 86400)
 				return fail(err, errlen, "bad window '%s': give seconds >= 2, e.g. --window 60", optarg);
 			o->window_s = d;
+			o->window_set = true;
 			break;
 		case OPT_RECONCILE:
 			if (parse_secs(optarg, &d) || d < 0 || d > 86400)
@@ -326,6 +378,19 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				    argv[first - 1 + optind - 1]);
 		}
 	}
+	if (o->cmd == RCL_CMD_RUN) {
+		if (first - 1 + optind >= argc)
+			return fail(err, errlen, "'rcleak run' needs a command: rcleak run [OPTIONS] -- CMD [ARGS...]");
+		o->run_argv = argv + first - 1 + optind;
+		if (!o->interval_set)
+			o->interval_s = 0.5;
+		if (!o->window_set)
+			o->window_s = 5; /* run mode: churn is judged over 5 s */
+		return 0;
+	}
+	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
+	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
+		return fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
 	if (first - 1 + optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see --help)",
 			    argv[first - 1 + optind]);
@@ -336,6 +401,8 @@ void opts_usage(FILE *f)
 {
 	fputs(
 "Usage: rcleak [OPTIONS]          live view of Redis connections per process\n"
+"       rcleak run [OPTIONS] -- CMD [ARGS...]\n"
+"                                 run CMD, trace its process tree, fail on leaks\n"
 "       rcleak doctor [-v]        what this kernel allows; exit 0 if rcleak can run\n"
 "\n"
 "Shows which process holds how many TCP connections on the watched (Redis)\n"
@@ -383,11 +450,30 @@ void opts_usage(FILE *f)
 "  -V, --version        print the version and exit\n"
 "  -h, --help           print this help and exit\n"
 "\n"
+"rcleak run (CI mode; summary on stderr, CMD's stdio untouched):\n"
+"      --user USER      run CMD as USER (default: SUDO_USER under sudo)\n"
+"      --json FILE      write the summary as JSON to FILE\n"
+"      --junit FILE     write JUnit XML to FILE, one test case per rule\n"
+"      --max-open N     fail if a process holds more than N at once\n"
+"      --max-leaked N   fail if more than N connections leak: left open when\n"
+"                       their process exited, or still open at the end\n"
+"      --max-connects N fail if the tree opens more than N connections\n"
+"      --max-churn RATE fail if a process opens more than RATE connects/s\n"
+"                       (over 5 s, or its whole life if shorter)\n"
+"      --fail-on-close-wait  fail if any connection sat in CLOSE_WAIT\n"
+"      --wait-children[=SECS]  also wait for CMD's descendants (default 30 s);\n"
+"                       without it, processes that outlive CMD are reported\n"
+"                       and their open connections count as leaked\n"
+"  -i SECS samples the tree every SECS (default 0.5 in run mode).\n"
+"\n"
 "Exit codes:\n"
 "  0  success; also after SIGINT, SIGTERM or SIGHUP\n"
 "  1  runtime error (BPF load/attach, reading kernel state)\n"
 "  2  usage error (bad option or value)\n"
 "  3  insufficient privileges: run with sudo (needs CAP_BPF, CAP_PERFMON)\n"
-"  4  kernel unsupported (no BTF, no usable hook): see 'rcleak doctor'\n",
+"  4  kernel unsupported (no BTF, no usable hook): see 'rcleak doctor'\n"
+"  5  rcleak run: a threshold was broken (CMD's own non-zero code wins;\n"
+"     128+N when CMD was killed by signal N)\n"
+"  127 rcleak run: CMD could not be executed\n",
 	f);
 }

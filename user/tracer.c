@@ -114,6 +114,7 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	if (!t->skel)
 		return fail_why(why, len, "open", errno);
 	t->skel->rodata->self_tgid = getpid();
+	t->skel->rodata->tree_mode = o->tree;
 	for (int i = 0; i < 3; i++)
 		bpf_program__set_autoload(tier_prog(t->skel, i), i == tier);
 	bpf_program__set_autoload(t->skel->progs.rcl_walk_files, iters);

@@ -16,6 +16,7 @@ struct tracer_opts {
 	int nports;
 	enum rcl_hooks hooks; /* AUTO: first of tp_btf, raw_tp, tracepoint that works */
 	enum rcl_walk walk;   /* AUTO: iterators, else /proc */
+	bool tree;            /* trace only rcleak's descendants (rcleak run) */
 	int verbose;
 };
 

@@ -1,0 +1,211 @@
+"""Command line: --help, --version, doctor, privileges, malformed input."""
+import os
+import re
+import shutil
+import stat
+
+from harness import (RCLEAK, TIERS, Fail, Skip, check, have_bpftool, leaked_progs,
+                     mkdtemp, rcl_progs, run_rcleak)
+
+TESTS = ["test_help", "test_version", "test_doctor", "test_not_root",
+         "test_missing_caps"]
+
+
+def needs(*what):
+    def deco(fn):
+        fn.needs = what
+        return fn
+    return deco
+
+
+def _one_line_rcleak(err):
+    lines = [l for l in err.splitlines() if l.strip()]
+    check(len(lines) == 1, "expected exactly one stderr line, got %d: %r" % (len(lines), err[:400]))
+    check(lines[0].startswith("rcleak: "), "stderr does not start with 'rcleak: ': %r" % lines[0])
+    return lines[0]
+
+
+def _bpf_before():
+    return rcl_progs() if have_bpftool() and os.geteuid() == 0 else None
+
+
+def _bpf_after(before, what):
+    if before is None:
+        return
+    leaked = leaked_progs(before, our_sids=set(), timeout=3)
+    check(not leaked, "%s left BPF programs loaded: %s" % (what, sorted(leaked.values())))
+
+
+@needs("rcleak")
+def test_help():
+    for flag in ("--help", "-h"):
+        rc, out, err = run_rcleak([flag])
+        check(rc == 0, "%s: exit %s, expected 0 (stderr %r)" % (flag, rc, err[:200]))
+        text = out + err
+        check(re.search(r"exit", text, re.I), "%s output does not mention exit codes" % flag)
+        missing = [c for c in "01234" if not re.search(r"(?<![\w.-])%s(?![\w.])" % c, text)]
+        check(not missing, "%s output does not mention exit code(s) %s" % (flag, ",".join(missing)))
+        for opt in ("--ports", "--interval", "--json", "doctor"):
+            check(opt in text, "%s output does not mention %s" % (flag, opt))
+
+
+@needs("rcleak")
+def test_version():
+    for flag in ("--version", "-V"):
+        rc, out, err = run_rcleak([flag])
+        check(rc == 0, "%s: exit %s, expected 0 (stderr %r)" % (flag, rc, err[:200]))
+        check(re.search(r"\d", out), "%s printed no version number on stdout: %r" % (flag, out[:200]))
+
+
+def test_doctor():
+    before = _bpf_before()
+    rc, out, err = run_rcleak(["doctor"], timeout=30)
+    text = out + err
+    check(rc == 0, "doctor exit %s, expected 0 on this machine; output: %r" % (rc, text[-600:]))
+    check(re.search(r"\bbtf\b", text, re.I), "doctor output does not mention BTF: %r" % text[:400])
+    check(any(t in text for t in TIERS),
+          "doctor output names none of the tiers %s: %r" % ("/".join(TIERS), text[:400]))
+    _bpf_after(before, "doctor")
+
+
+def _world_executable(path):
+    """True if uid 65534 can reach and execute path (o+x on every directory)."""
+    path = os.path.realpath(path)
+    parts = path.split("/")
+    for i in range(2, len(parts)):
+        d = "/".join(parts[:i]) or "/"
+        if not os.stat(d).st_mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(path).st_mode & stat.S_IXOTH)
+
+
+@needs("rcleak")
+def test_not_root():
+    if os.geteuid() != 0:
+        rc, out, err = run_rcleak(["--json", "-n", "1"])
+    else:
+        setpriv = shutil.which("setpriv")
+        if not setpriv:
+            raise Skip("setpriv not installed")
+        exe = RCLEAK
+        if not _world_executable(exe):
+            d = mkdtemp("rcleak-nobody-")
+            os.chmod(d, 0o755)
+            exe = os.path.join(d, "rcleak")
+            shutil.copy2(RCLEAK, exe)
+            os.chmod(exe, 0o755)
+        before = _bpf_before()
+        rc, out, err = _run_as_nobody(setpriv, exe)
+        _bpf_after(before, "unprivileged run")
+    check(rc == 3, "unprivileged run: exit %s, expected 3 (stderr %r)" % (rc, err[:300]))
+    line = _one_line_rcleak(err)
+    check("sudo" in line.lower(), "message does not mention sudo: %r" % line)
+
+
+def _run_as_nobody(setpriv, exe):
+    from harness import spawn, stop
+    import subprocess
+    import signal
+    argv = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+            exe, "--json", "-n", "1"]
+    p = spawn(argv, "rcleak as nobody", stdin=subprocess.DEVNULL)
+    try:
+        out, err = p.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("unprivileged rcleak did not exit within 15s")
+    return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def test_missing_caps():
+    """uid 0 but no capabilities at all (empty bounding set): exit 3."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise Skip("setpriv not installed")
+    from harness import spawn, stop
+    import subprocess
+    import signal
+    before = _bpf_before()
+    argv = [setpriv, "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--",
+            RCLEAK, "--json", "-n", "1"]
+    p = spawn(argv, "rcleak without caps", stdin=subprocess.DEVNULL)
+    try:
+        out, err = p.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("capability-less rcleak did not exit within 15s")
+    err = err.decode("utf-8", "replace")
+    if p.returncode != 3 and "setpriv:" in err:
+        raise Skip("setpriv cannot drop capabilities here: " + err.strip()[:200])
+    check(p.returncode == 3, "root without CAP_BPF/CAP_PERFMON: exit %s, expected 3 (stderr %r)"
+          % (p.returncode, err[:300]))
+    _one_line_rcleak(err)
+    _bpf_after(before, "capability-less run")
+
+
+# ---------------------------------------------------------------------------
+# malformed command lines: exit 2, one stderr line, no signal, no BPF left
+# ---------------------------------------------------------------------------
+_65_PORTS = ",".join(str(p) for p in range(7000, 7065))
+BAD_INPUTS = [
+    ["-p", "abc"],
+    ["-p", "0"],
+    ["-p", "70000"],
+    ["-p", "10-5"],
+    ["-p", _65_PORTS],
+    ["-p", "7000-7064"],
+    ["-p", ""],
+    ["-p", "6379x"],
+    ["-p"],
+    ["--ports=1-65535"],
+    ["-i", "0"],
+    ["-i", "-1"],
+    ["-i", "abc"],
+    ["-i", "1x"],
+    ["-i", "nan"],
+    ["-n", "0"],
+    ["-n", "abc"],
+    ["-n", "1.5"],
+    ["-d", "-3"],
+    ["-d", "abc"],
+    ["--bogus"],
+    ["--pid", "x"],
+    ["--pid", "99999999999999999999"],
+    ["--hooks", "kprobe"],
+    ["--window", "0"],
+    ["--reconcile", "-1"],
+    ["--maxclients", "abc"],
+    ["--json", "junk"],
+    ["frobnicate"],
+    ["doctor", "--bogus"],
+]
+
+
+def _bad_name(args):
+    s = "_".join(a if a else "''" for a in args)
+    if len(s) > 40:
+        s = s[:37] + "..."
+    return "bad_input[%s]" % s.replace(" ", "_")
+
+
+def _make_bad(args):
+    def t():
+        before = _bpf_before()
+        rc, out, err = run_rcleak(args, timeout=10)
+        shown = "rcleak " + " ".join(repr(a) if (not a or " " in a) else a for a in args)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        check(rc is not None and rc >= 0,
+              "%s: killed by signal %s (crash)" % (shown, -rc if rc is not None else "?"))
+        check(rc == 2, "%s: exit %s, expected 2 (stderr %r)" % (shown, rc, err[:200]))
+        lines = [l for l in err.splitlines() if l.strip()]
+        check(len(lines) == 1, "%s: expected a one-line stderr message, got %d lines: %r"
+              % (shown, len(lines), err[:300]))
+        check(lines[0].startswith("rcleak: "), "%s: stderr does not start with 'rcleak: ': %r"
+              % (shown, lines[0][:200]))
+        _bpf_after(before, shown)
+    return t
+
+
+def PARAM_TESTS():
+    return [(_bad_name(a), _make_bad(a), ("root", "rcleak")) for a in BAD_INPUTS]

@@ -1,0 +1,182 @@
+"""Per-process connection counts against ground truth (ss -tanpH, INFO clients)."""
+import os
+
+from harness import (Client, Rcleak, Redis, check, expect_row, expect_server,
+                     fields, proc_row, procs_of, server_row, ss_count)
+
+TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
+         "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process"]
+
+
+def _comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+def test_leak(extra=()):
+    """200 connections, one every 10 ms, held: open == ss == 200, growth > 0."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port), "--window", "30"] + list(extra))
+    c = Client("hold", ["--target", "127.0.0.1:%d:200" % r.port, "--interval-ms", "10"],
+               name="rclt-leak")
+    check(int(c.ready[2]) == 200, "client reported %s connections" % c.ready[2])
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 200, "ground truth: ss shows %d sockets for the client, expected 200" % truth)
+    comm = _comm(c.pid)
+
+    def growth(row):
+        g = row.get("growth_per_min")
+        ok = isinstance(g, (int, float)) and g > 0
+        return ok, "growth_per_min observed %r expected > 0" % (g,)
+    obj = expect_row(rc, c.pid, {"open": truth, "established": truth, "role": "client",
+                                 "opened": 200, "closed": 0, "comm": comm, "exited": False},
+                     also=growth, what="leak")
+    row = proc_row(obj, c.pid)
+    check(row is not None and "rclient.py" in str(row.get("cmdline")),
+          "cmdline of the client row does not contain rclient.py: %s" % fields(row, "cmdline"))
+
+
+def test_churn(extra=()):
+    """connect/PING/close for 3 s at <= 250/s: open ends 0, opened == closed == count."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)] + list(extra))
+    rc.skip_to_now()
+    c = Client("churn", ["--target", "127.0.0.1:%d" % r.port, "--duration", "3",
+                         "--rate", "250"], name="rclt-churn")
+    n = int(c.ready[2])
+    check(n > 0, "client made no connections")
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 0, "ground truth: ss still shows %d sockets held by the churn client" % truth)
+    # lines printed while the client churned: the rates must have shown it
+    during = []
+    while True:
+        with rc.out.cv:
+            if rc.next >= len(rc.out.lines):
+                break
+        during.append(rc.line())
+    rows = [proc_row(o, c.pid) for o in during]
+    rates = [(r_.get("open_rate"), r_.get("close_rate")) for r_ in rows if r_ is not None]
+    check(any(isinstance(o, (int, float)) and isinstance(cl, (int, float)) and o > 0 and cl > 0
+              for o, cl in rates),
+          "no line during 3 s of churn showed open_rate>0 and close_rate>0: %s" % rates[:8])
+    obj = expect_row(rc, c.pid, {"open": 0, "opened": n, "closed": n, "exited": False},
+                     what="churn (client made %d connections)" % n)
+    check(obj.get("lost_events") == 0, "lost_events=%r after churning %d connections at 250/s"
+          % (obj.get("lost_events"), n))
+
+
+def test_preexisting():
+    """500 connections before rcleak starts: the FIRST JSON line shows them."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:500" % r.port], name="rclt-pre")
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 500, "ground truth: ss shows %d sockets, expected 500" % truth)
+    served = r.connected_clients()
+    check(served == 500, "ground truth: INFO clients shows %d (minus redis-cli), expected 500" % served)
+    rc = Rcleak(["-p", str(r.port)])
+    first = rc.first
+    row = proc_row(first, c.pid)
+    check(row is not None and row.get("open") == 500,
+          "first JSON line: client %s, expected open=500" % fields(row, "open", "established"))
+    check(row.get("established") == 500, "first JSON line: client %s, expected established=500"
+          % fields(row, "established"))
+    srv = server_row(first, r.pid)
+    check(srv is not None and srv.get("clients") == 500,
+          "first JSON line: redis-server %s, expected clients=500" % fields(srv, "clients"))
+    # closing some of the pre-existing connections counts in 'closed'
+    c.cmd("close 100", "CLOSED")
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 400, "ground truth after close 100: ss shows %d" % truth)
+    expect_row(rc, c.pid, {"open": 400, "closed": 100, "opened": 0},
+               what="after closing 100 pre-existing connections")
+
+
+def test_fork_after_connect(extra=()):
+    """Parent opens 10 and forks; both hold (shared); parent closes: child 10, parent 0."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)] + list(extra))
+    c = Client("fork", ["--target", "127.0.0.1:%d:10" % r.port], name="rclt-fork")
+    parent, child = int(c.ready[1]), int(c.ready[2])
+    for pid in (parent, child):
+        t = ss_count(pid, [r.port])
+        check(t == 10, "ground truth: ss shows %d sockets for pid %d, expected 10" % (t, pid))
+    expect_row(rc, parent, {"open": 10, "shared": 10}, what="parent while both hold")
+    expect_row(rc, child, {"open": 10, "shared": 10}, what="child while both hold")
+    c.cmd("drop", "DROPPED")
+    tp, tc = ss_count(parent, [r.port]), ss_count(child, [r.port])
+    check(tp == 0 and tc == 10, "ground truth after drop: parent %d child %d" % (tp, tc))
+
+    def both(obj):
+        prow, crow = proc_row(obj, parent), proc_row(obj, child)
+        p_open = 0 if prow is None else prow.get("open")
+        ok = p_open == 0 and crow is not None and crow.get("open") == 10 and crow.get("shared") == 0
+        return ok, "parent open=%r (expected 0), child %s (expected open=10, shared=0)" % (
+            p_open, fields(crow, "open", "shared"))
+    rc.wait_for(both, what="after the parent closed its copies")
+
+
+def test_threads_and_dup(extra=()):
+    """4 threads x 15 connections, 20 fds dup()ed (10 twice): one row, open == ss."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)] + list(extra))
+    c = Client("threads", ["--target", "127.0.0.1:%d" % r.port, "--threads", "4",
+                           "--per-thread", "15", "--dups", "20"], name="rclt-thr")
+    socks, nfds = int(c.ready[2]), int(c.ready[3])
+    tids = [int(t) for t in c.ready[4:]]
+    truth = ss_count(c.pid, [r.port])
+    check(socks == 60 and truth == 60, "ground truth: client %d sockets, ss %d" % (socks, truth))
+    check(nfds == 90, "client holds %d socket fds, expected 90" % nfds)
+    obj = expect_row(rc, c.pid, {"open": truth, "established": truth, "shared": 0},
+                     what="threads+dup")
+    rows = procs_of(obj, c.pid)
+    check(len(rows) == 1, "expected one row for pid %d, got %d" % (c.pid, len(rows)))
+    thread_rows = [p.get("pid") for p in obj.get("processes", [])
+                   if p.get("pid") in tids and p.get("pid") != c.pid]
+    check(not thread_rows, "thread ids listed as processes: %s" % thread_rows)
+
+
+def test_ipv6_two_ports():
+    """IPv4 + IPv6 to two watched ports, plus an unwatched third server."""
+    a, b, u = Redis(), Redis(), Redis()
+    rc = Rcleak(["-p", "%d,%d" % (a.port, b.port)])
+    c = Client("hold", ["--target", "127.0.0.1:%d:7" % a.port,
+                        "--target", "[::1]:%d:11" % a.port,
+                        "--target", "[::1]:%d:13" % b.port,
+                        "--target", "127.0.0.1:%d:3" % b.port,
+                        "--target", "127.0.0.1:%d:4" % u.port,
+                        "--target", "[::1]:%d:2" % u.port], name="rclt-v6")
+    truth = ss_count(c.pid, [a.port, b.port])
+    check(truth == 34, "ground truth: ss shows %d sockets on watched ports, expected 34" % truth)
+    ca, cb = a.connected_clients(), b.connected_clients()
+    check(ca == 18 and cb == 16, "ground truth: INFO clients a=%d b=%d" % (ca, cb))
+    expect_row(rc, c.pid, {"open": truth, "established": truth}, what="client on two ports")
+    expect_server(rc, a.pid, {"clients": ca, "ports": [a.port]}, what="server on port a")
+    obj = expect_server(rc, b.pid, {"clients": cb, "ports": [b.port]}, what="server on port b")
+    check(server_row(obj, u.pid) is None, "unwatched redis-server (port %d) listed as a server" % u.port)
+    row = proc_row(obj, u.pid)
+    check(row is None or row.get("open") == 0,
+          "unwatched redis-server listed with %s" % fields(row, "open"))
+    for srv, n in ((a, 18), (b, 16)):
+        t = ss_count(srv.pid, [srv.port])
+        check(t == n, "ground truth: redis-server holds %d, expected %d" % (t, n))
+        expect_row(rc, srv.pid, {"open": t, "role": "server"}, what="redis-server process row")
+
+
+def test_exited_process():
+    """A client that exits stays listed with exited=true and its final counts."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port), "--window", "60"])
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-exit")
+    expect_row(rc, c.pid, {"open": 5, "opened": 5}, what="before exit")
+    check(c.exit() == 0, "client exit status")
+    check(not os.path.exists("/proc/%d" % c.pid), "client pid still exists")
+    expect_row(rc, c.pid, {"exited": True, "open": 0, "opened": 5, "closed": 5},
+               what="after the client exited")
+
+
+def PARAM_TESTS():
+    """The event path alone: the same scenarios with --reconcile 0 (no re-walk)."""
+    def variant(fn):
+        return lambda: fn(extra=("--reconcile", "0"))
+    return [(fn.__name__[len("test_"):] + "_reconcile0", variant(fn), ("root", "rcleak"))
+            for fn in (test_leak, test_churn, test_fork_after_connect, test_threads_and_dup)]

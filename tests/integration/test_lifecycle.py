@@ -1,0 +1,281 @@
+"""Signals and BPF cleanup, JSON shape, -n/-d, --plain, hook tiers, filters,
+and a final check that the suite left nothing behind."""
+import json
+import os
+import signal
+
+import harness
+from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fields,
+                     free_port, have_bpftool, leaked_progs, prog_holders, proc_row,
+                     rcl_progs, run_rcleak)
+
+TESTS = ["test_json_shape", "test_json_escaping", "test_count_and_duration", "test_plain",
+         "test_filter_pid", "test_filter_comm", "test_early_signal"]
+FINAL = ["test_no_leftovers"]
+
+
+# ---------------------------------------------------------------------------
+# BPF programs after SIGINT / SIGTERM / SIGHUP (exit 0) and SIGKILL
+# ---------------------------------------------------------------------------
+def _held_by_session(sid):
+    """rcl_ programs held (prog or link fd) by a process of session sid."""
+    progs = rcl_progs()
+    holders = prog_holders()
+    return {i: n for i, n in progs.items()
+            if any(harness._sid(h) == sid for h in holders.get(i, ()))}
+
+
+def _make_signal_test(sig):
+    def t():
+        if not have_bpftool():
+            raise Skip("bpftool not installed")
+        before = rcl_progs()
+        rc = Rcleak(["-p", str(free_port())])
+        mine = _held_by_session(rc.pid)
+        check(mine, "no BPF program named rcl_* is held by the running rcleak "
+              "(bpftool prog list shows %s)" % sorted(set(rcl_progs().values())))
+        rc.skip_to_now()
+        rc.signal(sig)
+        code = rc.wait_exit(15)
+        want = -signal.SIGKILL if sig == signal.SIGKILL else 0
+        check(code == want, "exit status after %s: %s, expected %s (stderr %r)"
+              % (sig.name, code, want, rc.stderr().strip()[-300:]))
+        if sig != signal.SIGKILL:
+            rest = rc.out.text().splitlines()
+            for line in rest:
+                try:
+                    json.loads(line)
+                except ValueError:
+                    check(False, "non-JSON stdout line after %s: %r" % (sig.name, line[:200]))
+        leaked = leaked_progs(before, our_sids={rc.pid}, timeout=5)
+        check(not leaked, "after %s, BPF programs still loaded: %s (ids %s)"
+              % (sig.name, sorted(set(leaked.values())), sorted(leaked)))
+    return t
+
+
+def PARAM_TESTS():
+    return [("cleanup_" + s.name.lower(), _make_signal_test(s), ("root", "rcleak"))
+            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL)] + \
+           [("hooks_" + t, _make_tier_test(t), ("root", "rcleak")) for t in TIERS] + \
+           [(n[len("test_"):], globals()[n], ("root",)) for n in FINAL]
+
+
+# ---------------------------------------------------------------------------
+# JSON shape
+# ---------------------------------------------------------------------------
+NUM = (int, float)
+PROC_FIELDS = {
+    "pid": int, "comm": str, "role": str, "open": int, "established": int,
+    "close_wait": int, "syn_sent": int, "shared": int, "opened": int, "closed": int,
+    "open_rate": NUM, "close_rate": NUM, "growth_per_min": NUM, "fds": int,
+    "nofile_soft": (int, type(None)), "nofile_hard": (int, type(None)),
+    "fd_headroom": (int, type(None)), "exited": bool,
+}
+SERVER_FIELDS = {
+    "pid": int, "comm": str, "ports": list, "clients": int,
+    "nofile_soft": (int, type(None)), "maxclients": (int, type(None)),
+    "effective_limit": (int, type(None)), "headroom": (int, type(None)),
+}
+
+
+def _typeok(v, t):
+    if isinstance(v, bool) and t is not bool and (t is int or (isinstance(t, tuple) and bool not in t)):
+        return False
+    return isinstance(v, t)
+
+
+def _check_obj(obj):
+    for k, t in (("ts", NUM), ("interval_s", NUM), ("hooks", dict), ("lost_events", int),
+                 ("repairs", int), ("servers", list), ("processes", list)):
+        check(k in obj, "top-level key %r missing: %s" % (k, sorted(obj)))
+        check(_typeok(obj[k], t), "top-level %r has type %s" % (k, type(obj[k]).__name__))
+    check(obj["interval_s"] == float(harness.INTERVAL),
+          "interval_s=%r, expected %s (-i %s)" % (obj["interval_s"], harness.INTERVAL, harness.INTERVAL))
+    check(obj["hooks"].get("lifecycle") in TIERS, "hooks.lifecycle=%r" % obj["hooks"].get("lifecycle"))
+    check(obj["lost_events"] >= 0 and obj["repairs"] >= 0, "negative lost_events/repairs")
+    for p in obj["processes"]:
+        for k, t in PROC_FIELDS.items():
+            check(k in p, "process row lacks %r: %s" % (k, p))
+            check(_typeok(p[k], t), "process %s: %r=%r has the wrong type" % (p.get("pid"), k, p[k]))
+        check("cmdline" in p, "process row lacks 'cmdline'")
+        check(p["role"] in ("client", "server"), "role=%r" % p["role"])
+        check(p["established"] + p["close_wait"] + p["syn_sent"] <= p["open"],
+              "pid %s: established+close_wait+syn_sent > open: %s" % (
+                  p["pid"], fields(p, "open", "established", "close_wait", "syn_sent")))
+        check(0 <= p["shared"] <= p["open"], "pid %s: %s" % (p["pid"], fields(p, "shared", "open")))
+        if p["nofile_soft"] is not None and not p["exited"]:
+            check(p["fd_headroom"] == p["nofile_soft"] - p["fds"],
+                  "pid %s: fd_headroom != nofile_soft - fds: %s" % (
+                      p["pid"], fields(p, "fd_headroom", "nofile_soft", "fds")))
+    for s in obj["servers"]:
+        for k, t in SERVER_FIELDS.items():
+            check(k in s, "server row lacks %r: %s" % (k, s))
+            check(_typeok(s[k], t), "server %s: %r=%r has the wrong type" % (s.get("pid"), k, s[k]))
+        check("maxclients_source" in s, "server row lacks 'maxclients_source'")
+        check(all(isinstance(x, int) for x in s["ports"]), "server ports %r" % s["ports"])
+        if s["effective_limit"] is not None:
+            check(s["headroom"] == s["effective_limit"] - s["clients"],
+                  "server %s: headroom != effective_limit - clients: %s" % (
+                      s["pid"], fields(s, "headroom", "effective_limit", "clients")))
+
+
+def test_json_shape():
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-json")
+    rc = Rcleak(["-p", str(r.port)])
+    objs = [rc.first, rc.line(), rc.line()]
+    for o in objs:
+        _check_obj(o)
+    ts = [o["ts"] for o in objs]
+    check(ts[0] < ts[1] < ts[2], "ts not increasing: %s" % ts)
+    check(ts[0] > 1.5e9, "ts %r is not a unix time in seconds" % ts[0])
+    row = proc_row(objs[-1], c.pid)
+    check(row is not None and row["open"] == 3, "client row: %s" % fields(row, "open"))
+    srv = [s for s in objs[-1]["servers"] if s["pid"] == r.pid]
+    check(srv and srv[0]["ports"] == [r.port], "server row: %s" % srv)
+
+
+def test_json_escaping():
+    """A comm with a quote, backslash and control byte; a cmdline with a newline, an
+    invalid UTF-8 byte and many multi-byte characters: every line stays valid
+    UTF-8 JSON and comm round-trips."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)])
+    name = 'q"b\\s\x01z'
+    tag = "nl\nff\udcff" + "\u00e9" * 70      # \udcff: the raw byte 0xff in argv
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name=name, tag=tag)
+    with open("/proc/%d/comm" % c.pid, "rb") as f:
+        comm = f.read().rstrip(b"\n").decode("utf-8", "surrogateescape")
+    check(comm == name, "ground truth: comm is %r" % comm)
+    expect_row(rc, c.pid, {"open": 2}, what="client with odd comm")
+    with rc.out.cv:
+        raws = list(rc.out.raw)
+    for raw in raws:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            check(False, "stdout line is not valid UTF-8 (%s) near %r" % (e.reason, raw[max(0, e.start - 30):e.end + 10]))
+        try:
+            obj = json.loads(text)
+        except ValueError as e:
+            check(False, "stdout line is not valid JSON (%s): %r" % (e, text[:200]))
+    row = proc_row(obj, c.pid)
+    check(row is not None and row.get("comm") == name,
+          "comm observed %r expected %r" % (row and row.get("comm"), name))
+    check(isinstance(row.get("cmdline"), str), "cmdline %r" % (row.get("cmdline"),))
+
+
+def _early(sig, delay):
+    def t():
+        import time
+        import subprocess
+        before = rcl_progs() if have_bpftool() else None
+        p = harness.spawn([harness.RCLEAK, "--json", "-p", str(free_port())], "rcleak early",
+                          stdin=subprocess.DEVNULL)
+        time.sleep(delay)
+        os.kill(p.pid, sig)
+        try:
+            _out, err = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            harness.stop(p, signal.SIGKILL)
+            check(False, "rcleak did not exit within 15s of %s at %.0f ms" % (sig.name, delay * 1000))
+        check(p.returncode == 0, "%s %.0f ms after start: exit %s, expected 0 (stderr %r)"
+              % (sig.name, delay * 1000, p.returncode, err.decode("utf-8", "replace")[-200:]))
+        if before is not None:
+            leaked = leaked_progs(before, our_sids={p.pid}, timeout=5)
+            check(not leaked, "%s %.0f ms after start left BPF programs: %s"
+                  % (sig.name, delay * 1000, sorted(set(leaked.values()))))
+    return t
+
+
+def test_early_signal():
+    """SIGINT/SIGTERM while rcleak is still loading and attaching: exit 0, nothing left."""
+    for delay in (0.01, 0.02, 0.05):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            _early(sig, delay)()
+
+
+def test_count_and_duration():
+    port = str(free_port())
+    rc, out, err = run_rcleak(["--json", "-n", "3", "-i", "0.2", "-p", port], timeout=30)
+    check(rc == 0, "-n 3: exit %s (stderr %r)" % (rc, err[-300:]))
+    lines = out.splitlines()
+    check(len(lines) == 3, "-n 3 printed %d lines, expected 3" % len(lines))
+    for l in lines:
+        json.loads(l)
+    rc, out, err = run_rcleak(["--json", "-d", "1", "-i", "0.3", "-p", port], timeout=30)
+    check(rc == 0, "-d 1: exit %s (stderr %r)" % (rc, err[-300:]))
+    lines = out.splitlines()
+    check(len(lines) >= 1, "-d 1 printed no JSON line")
+    for l in lines:
+        json.loads(l)
+
+
+def test_plain():
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:4" % r.port], name="rclt-plain")
+    rc, out, err = run_rcleak(["--plain", "-n", "2", "-i", "0.3", "-p", str(r.port)], timeout=30)
+    check(rc == 0, "--plain -n 2: exit %s (stderr %r)" % (rc, err[-300:]))
+    check(out.strip(), "--plain printed nothing")
+    check("\x1b" not in out, "--plain output contains terminal escape sequences")
+    check(str(c.pid) in out, "--plain output does not list the client pid %d" % c.pid)
+
+
+# ---------------------------------------------------------------------------
+# hook tiers
+# ---------------------------------------------------------------------------
+def _make_tier_test(tier):
+    def t():
+        r = Redis()
+        pre = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-pre")
+        rc = Rcleak(["-p", str(r.port), "--hooks", tier])
+        check(rc.first["hooks"].get("lifecycle") == tier,
+              "--hooks %s: hooks=%r" % (tier, rc.first["hooks"]))
+        row = proc_row(rc.first, pre.pid)
+        check(row is not None and row["open"] == 5,
+              "--hooks %s first line: pre-existing client %s, expected open=5" % (tier, fields(row, "open")))
+        new = Client("hold", ["--target", "[::1]:%d:7" % r.port], name="rclt-new")
+        expect_row(rc, new.pid, {"open": 7, "opened": 7}, what="--hooks %s new client" % tier)
+        pre.cmd("close 2", "CLOSED")
+        expect_row(rc, pre.pid, {"open": 3, "closed": 2}, what="--hooks %s after close 2" % tier)
+        new.exit()
+        expect_row(rc, new.pid, {"open": 0, "closed": 7, "exited": True},
+                   what="--hooks %s after the new client exited" % tier)
+    return t
+
+
+# ---------------------------------------------------------------------------
+# --pid / --comm filters
+# ---------------------------------------------------------------------------
+def _filter_test(args_of, keep):
+    r = Redis()
+    a = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-fa")
+    b = Client("hold", ["--target", "127.0.0.1:%d:7" % r.port], name="rclt-fb")
+    target = a if keep == "a" else b
+    rc = Rcleak(["-p", str(r.port)] + args_of(a, b))
+    expect_row(rc, target.pid, {"open": 5 if keep == "a" else 7}, what="filtered row")
+    for _ in range(2):
+        obj = rc.line()
+        others = [(p.get("pid"), p.get("comm")) for p in obj["processes"] if p.get("pid") != target.pid]
+        check(not others, "filter %s: other processes listed: %s" % (args_of(a, b), others[:5]))
+
+
+def test_filter_pid():
+    _filter_test(lambda a, b: ["--pid", str(a.pid)], "a")
+
+
+def test_filter_comm():
+    _filter_test(lambda a, b: ["--comm", "rclt-fb"], "b")
+
+
+# ---------------------------------------------------------------------------
+# final: nothing left behind by the whole suite
+# ---------------------------------------------------------------------------
+def test_no_leftovers():
+    harness.cleanup()
+    alive = harness.survivors()
+    check(not alive, "processes started by the suite still alive: %s" % alive)
+    if harness.SUITE_PROGS is not None:
+        ours = {pid for pid, _s, _w in harness._history}
+        leaked = leaked_progs(harness.SUITE_PROGS, our_sids=ours, timeout=3)
+        check(not leaked, "rcl_ BPF programs still loaded after the suite: %s" % leaked)

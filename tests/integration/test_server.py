@@ -1,0 +1,229 @@
+"""CLOSE_WAIT, the server row, maxclients, fd limits."""
+from harness import (Client, Rcleak, Redis, check, expect_row, expect_server, fields,
+                     proc_fds, proc_nofile, proc_row, server_row, ss_accepted, ss_count,
+                     ss_states, wait_until)
+
+TESTS = ["test_close_wait", "test_server_row", "test_maxclients_option",
+         "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ulimit_headroom",
+         "test_server_low_nofile", "test_server_restart", "test_replica"]
+
+
+def test_close_wait():
+    """Redis drops 8 of a client's 20 connections; the client keeps its fds."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)])
+    c = Client("hold", ["--target", "127.0.0.1:%d:20" % r.port], name="rclt-cw")
+    ports = c.cmd("ports", "PORTS")[1:]
+    check(len(ports) == 20, "client reported %d ports" % len(ports))
+    for p in ports[:8]:
+        out = r.cli("CLIENT", "KILL", "ADDR", "127.0.0.1:%s" % p)
+        check(out.strip() in ("1", "OK"), "CLIENT KILL ADDR 127.0.0.1:%s: %r" % (p, out))
+    wait_until(lambda: ss_count(c.pid, [r.port], "CLOSE-WAIT") == 8,
+               what="8 CLOSE-WAIT sockets in ss")
+    st = ss_states(c.pid, [r.port])
+    check(st.get("CLOSE-WAIT") == 8 and st.get("ESTAB") == 12,
+          "ground truth states for the client: %s" % st)
+    expect_row(rc, c.pid, {"close_wait": st["CLOSE-WAIT"], "established": st["ESTAB"],
+                           "open": 20}, what="CLOSE_WAIT")
+    # a second rcleak, started now, must find the CLOSE_WAIT sockets in its snapshot
+    rc2 = Rcleak(["-p", str(r.port)])
+    row = proc_row(rc2.first, c.pid)
+    check(row is not None and row.get("close_wait") == 8 and row.get("open") == 20,
+          "second rcleak, first line: %s, expected close_wait=8 open=20"
+          % fields(row, "open", "close_wait", "established"))
+    check(ss_states(c.pid, [r.port]) == st, "ground truth changed: %s" % ss_states(c.pid, [r.port]))
+    # stopping the second instance must not disturb the first
+    rc2.close()
+    check(rc2.proc.returncode == 0, "second rcleak exit status %s after SIGINT" % rc2.proc.returncode)
+    c.cmd("close 5", "CLOSED")       # the first 5 are CLOSE_WAIT ones
+    st = ss_states(c.pid, [r.port])
+    check(st.get("CLOSE-WAIT") == 3 and st.get("ESTAB") == 12, "ground truth after close 5: %s" % st)
+    expect_row(rc, c.pid, {"close_wait": 3, "established": 12, "open": 15},
+               what="first rcleak after the second one stopped")
+
+
+def test_server_row():
+    """clients == INFO clients connected_clients (minus redis-cli's own)."""
+    r = Redis()
+    c1 = Client("hold", ["--target", "127.0.0.1:%d:30" % r.port], name="rclt-s1")
+    rc = Rcleak(["-p", str(r.port)])
+    c2 = Client("hold", ["--target", "[::1]:%d:12" % r.port], name="rclt-s2")
+    n = r.connected_clients()
+    check(n == 42, "ground truth: INFO clients says %d (minus redis-cli), expected 42" % n)
+    soft, _hard = proc_nofile(r.pid)
+    obj = expect_server(rc, r.pid, {"clients": n, "ports": [r.port], "nofile_soft": soft},
+                        what="server row with 42 clients")
+    srv = server_row(obj, r.pid)
+    check(srv.get("comm") == "redis-server", "server comm %r" % srv.get("comm"))
+    mc = srv.get("maxclients")
+    check(mc is None or isinstance(mc, int), "maxclients is %r, expected int or null" % (mc,))
+    if mc is None:
+        check(srv.get("effective_limit") == soft - 32,
+              "maxclients is null (source %r) but effective_limit=%r; expected "
+              "min(maxclients, nofile_soft-32) = nofile_soft-32 = %d when maxclients is "
+              "unknown (or report the assumed maxclients as an int)"
+              % (srv.get("maxclients_source"), srv.get("effective_limit"), soft - 32))
+    if isinstance(mc, int):
+        eff = min(mc, soft - 32)
+        check(srv.get("effective_limit") == eff and srv.get("headroom") == eff - n,
+              "maxclients=%d nofile_soft=%d clients=%d: %s, expected effective_limit=%d headroom=%d"
+              % (mc, soft, n, fields(srv, "effective_limit", "headroom"), eff, eff - n))
+    c2.exit()
+    n = r.connected_clients()
+    check(n == 30, "ground truth after one client exited: INFO clients %d, expected 30" % n)
+    expect_server(rc, r.pid, {"clients": n}, what="server row after a client exited")
+    c1.exit()
+    n = r.connected_clients()
+    check(n == 0, "ground truth after both clients exited: INFO clients %d" % n)
+    expect_server(rc, r.pid, {"clients": n}, what="server row with no clients")
+
+
+def test_maxclients_option():
+    """--maxclients 100: effective_limit = min(100, nofile_soft - 32), headroom."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:10" % r.port], name="rclt-mc")
+    rc = Rcleak(["-p", str(r.port), "--maxclients", "100"])
+    soft, _ = proc_nofile(r.pid)
+    eff = min(100, soft - 32)
+    n = r.connected_clients()
+    check(n == 10, "ground truth: INFO clients %d" % n)
+    expect_server(rc, r.pid, {"clients": n, "maxclients": 100, "effective_limit": eff,
+                              "headroom": eff - n}, what="--maxclients 100")
+    c.exit()
+
+
+def _ask_redis(bind):
+    r = Redis(extra=["--maxclients", "100"], bind=bind)
+    cfg = int(r.config_get("maxclients"))
+    check(cfg == 100, "CONFIG GET maxclients says %d" % cfg)
+    host = bind[0] if ":" not in bind[0] else "[%s]" % bind[0]
+    c = Client("hold", ["--target", "%s:%d:10" % (host, r.port)], name="rclt-ask")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    soft, _ = proc_nofile(r.pid)
+    eff = min(cfg, soft - 32)
+
+    def pred(obj):
+        srv = server_row(obj, r.pid)
+        # accepted connections redis holds, less the ones whose client end is
+        # rcleak's own CONFIG GET link (rcleak does not count itself)
+        held = ss_accepted(r.pid, r.port) - ss_count(rc.pid, [r.port])
+        if srv is None:
+            return False, "no server row"
+        want = {"maxclients": cfg, "maxclients_source": srv.get("maxclients_source"),
+                "effective_limit": eff, "clients": held, "headroom": eff - held}
+        bad = ["%s observed %r expected %r" % (k, srv.get(k), v)
+               for k, v in want.items() if srv.get(k) != v]
+        return not bad, "; ".join(bad) + " (maxclients_source %r)" % srv.get("maxclients_source")
+    rc.wait_for(pred, what="--ask-redis, redis-server bound to %s only" % bind[0])
+    c.exit()
+
+
+def test_ask_redis_ipv4():
+    """--ask-redis reads maxclients (100) from a server listening on 127.0.0.1 only."""
+    _ask_redis(("127.0.0.1",))
+
+
+def test_ask_redis_ipv6():
+    """--ask-redis reads maxclients (100) from a server listening on ::1 only."""
+    _ask_redis(("::1",))
+
+
+def test_ulimit_headroom():
+    """A client under ulimit -n 64 holding 50 connections."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)])
+    c = Client("hold", ["--target", "127.0.0.1:%d:50" % r.port], name="rclt-ulim",
+               wrap=["bash", "-c", 'ulimit -n 64 && exec "$@"', "ulimit"])
+    soft, hard = proc_nofile(c.pid)
+    check(soft == 64 and hard == 64, "ground truth: client nofile %s/%s" % (soft, hard))
+    fds = proc_fds(c.pid)
+    check(fds >= 50, "ground truth: client has %d fds" % fds)
+    check(ss_count(c.pid, [r.port]) == 50, "ground truth: ss count")
+    expect_row(rc, c.pid, {"open": 50, "fds": fds, "nofile_soft": 64, "nofile_hard": 64,
+                           "fd_headroom": 64 - fds}, what="ulimit -n 64")
+    check(proc_fds(c.pid) == fds, "client fd count changed during the test")
+
+
+def test_server_low_nofile():
+    """redis-server under ulimit -n 1000: effective_limit = nofile_soft - 32 = 968."""
+    r = Redis(wrap=["bash", "-c", 'ulimit -n 1000 && exec "$@"', "ulimit"])
+    soft, _ = proc_nofile(r.pid)
+    check(soft == 1000, "ground truth: redis nofile %s" % soft)
+    cfg = int(r.config_get("maxclients"))           # redis lowers it itself: 968
+    c = Client("hold", ["--target", "127.0.0.1:%d:20" % r.port], name="rclt-lowf")
+    for args in ([], ["--ask-redis"]):
+        rc = Rcleak(["-p", str(r.port)] + args)
+        eff = min(cfg, soft - 32)
+
+        def pred(obj):
+            srv = server_row(obj, r.pid)
+            if srv is None:
+                return False, "no server row"
+            mc = srv.get("maxclients")
+            want = {"nofile_soft": soft, "clients": 20, "effective_limit": eff,
+                    "headroom": eff - 20}
+            if args:
+                want["maxclients"] = cfg
+            bad = ["%s observed %r expected %r" % (k, srv.get(k), v)
+                   for k, v in want.items() if srv.get(k) != v]
+            return not bad, "; ".join(bad) + " (maxclients %r, source %r)" % (
+                mc, srv.get("maxclients_source"))
+        rc.wait_for(pred, what="redis under ulimit -n 1000 %s" % " ".join(args))
+        rc.close()
+    c.exit()
+
+
+def test_server_restart():
+    """redis-server stops while clients hold connections (they go CLOSE_WAIT), then a
+    new redis-server comes up on the same port."""
+    r = Redis()
+    port, old_pid = r.port, r.pid
+    rc = Rcleak(["-p", str(port)])
+    c = Client("hold", ["--target", "127.0.0.1:%d:10" % port], name="rclt-rst")
+    expect_server(rc, old_pid, {"clients": 10}, what="before the restart")
+    r.proc.terminate()
+    r.proc.wait(10)
+    wait_until(lambda: ss_count(c.pid, [port], "CLOSE-WAIT") == 10, what="10 CLOSE-WAIT in ss")
+
+    def gone(obj):
+        srv = server_row(obj, old_pid)
+        row = proc_row(obj, old_pid)
+        crow = proc_row(obj, c.pid)
+        ok = (srv is None and (row is None or (row.get("exited") is True and row.get("open") == 0))
+              and crow is not None and crow.get("close_wait") == 10 and crow.get("open") == 10)
+        return ok, "old server row %s; old process row %s; client %s (expected no server row, " \
+            "exited process, client close_wait=10 open=10)" % (
+                fields(srv, "clients"), fields(row, "exited", "open"),
+                fields(crow, "open", "close_wait", "established"))
+    rc.wait_for(gone, what="after redis-server stopped")
+    r2 = Redis(port=port)
+    c2 = Client("hold", ["--target", "127.0.0.1:%d:4" % port], name="rclt-rst2")
+    expect_server(rc, r2.pid, {"clients": 4, "ports": [port]}, what="the restarted redis-server")
+    expect_row(rc, c.pid, {"close_wait": 10, "open": 10}, what="old client still holding CLOSE_WAIT")
+
+
+def test_replica():
+    """A replica (B replicaof A): B's outbound link to A is not one of B's clients."""
+    a = Redis()
+    b = Redis()
+    rc = Rcleak(["-p", "%d,%d" % (a.port, b.port)])
+    b.cli("REPLICAOF", "127.0.0.1", str(a.port))
+    wait_until(lambda: "master_link_status:up" in b.cli("INFO", "replication"),
+               what="replication link up")
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % b.port], name="rclt-repl")
+
+    def pred(obj):
+        bad = []
+        for srv in (a, b):
+            truth = ss_accepted(srv.pid, srv.port)
+            row = server_row(obj, srv.pid)
+            if row is None or row.get("clients") != truth:
+                bad.append("server %s port %d: %s expected clients=%d" % (
+                    "A" if srv is a else "B", srv.port, fields(row, "clients"), truth))
+        bt = ss_count(b.pid, [a.port, b.port])
+        brow = proc_row(obj, b.pid)
+        if brow is None or brow.get("open") != bt:
+            bad.append("replica process %s expected open=%d" % (fields(brow, "open", "role"), bt))
+        return not bad, "; ".join(bad)
+    rc.wait_for(pred, what="master/replica")
+    check(ss_accepted(b.pid, b.port) == 3, "ground truth: replica has %d clients" % ss_accepted(b.pid, b.port))

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * run.c - `rcleak run [OPTIONS] -- CMD [ARGS...]`.
+ *
+ * rcleak attaches first, then forks CMD. The BPF side counts only processes
+ * that descend from rcleak; rcleak is a child subreaper, so a daemon that
+ * CMD leaves behind stays in the tree. CMD keeps rcleak's stdin, stdout and
+ * stderr; the summary goes to stderr after CMD (and, with --wait-children,
+ * its descendants) exited. Signals sent to rcleak with kill(2) are passed on
+ * to CMD; a terminal's Ctrl-C already reaches CMD, which shares our process
+ * group, and is not sent twice.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collect.h"
+#include "log.h"
+#include "probe.h"
+#include "run.h"
+#include "summary.h"
+#include "tracer.h"
+
+static volatile sig_atomic_t child_pid;
+static volatile sig_atomic_t got_signal;
+
+static void forward(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	got_signal = sig;
+	/* SI_KERNEL: from the terminal, which signalled CMD's group already */
+	if (child_pid > 0 && info && info->si_code != SI_KERNEL)
+		kill(child_pid, sig);
+}
+
+static void install_forwarding(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+struct run_user {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+};
+
+/* --user USER, or the user sudo ran us for. Returns 0 or -1 (message given). */
+static int resolve_user(const struct rcl_opts *o, struct run_user *u)
+{
+	const char *name = o->run_user;
+	struct passwd *pw;
+
+	memset(u, 0, sizeof(*u));
+	if (!name) {
+		const char *sudo = getenv("SUDO_USER");
+
+		if (!sudo || !*sudo || geteuid() != 0 || !strcmp(sudo, "root"))
+			return 0;
+		name = sudo;
+	}
+	pw = getpwnam(name);
+	if (!pw) {
+		elog("unknown user '%s' for --user", name);
+		return -1;
+	}
+	u->set = true;
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	snprintf(u->name, sizeof(u->name), "%s", pw->pw_name);
+	return 0;
+}
+
+/* In the child: become CMD. Writes errno to errfd when exec fails. */
+static void __attribute__((noreturn))
+exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE };
+	sigset_t none;
+	int err;
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (u->set && (initgroups(u->name, u->gid) || setgid(u->gid) || setuid(u->uid))) {
+		err = errno;
+		goto fail;
+	}
+	if (u->set) { /* a clean environment for the user, as sudo -u would */
+		struct passwd *pw = getpwuid(u->uid);
+
+		if (pw) {
+			setenv("HOME", pw->pw_dir, 1);
+			setenv("USER", pw->pw_name, 1);
+			setenv("LOGNAME", pw->pw_name, 1);
+		}
+	}
+	execvp(o->run_argv[0], o->run_argv);
+	err = errno;
+fail:
+	if (write(errfd, &err, sizeof(err)) < 0) {
+		/* nothing left to tell anyone */
+	}
+	_exit(RCL_EXIT_NOEXEC);
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+
+	nanosleep(&ts, NULL); /* a signal cuts it short: fine */
+}
+
+/* Reap every child that is done; note CMD's status. Returns true while any
+ * child (CMD or an orphan handed to us) is left. */
+static bool reap(pid_t cmd, bool *cmd_done, int *status)
+{
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+
+		if (pid > 0) {
+			if (pid == cmd) {
+				*cmd_done = true;
+				*status = st;
+				child_pid = 0;
+			}
+			continue;
+		}
+		return pid == 0; /* 0: children left; -1 (ECHILD): none */
+	}
+}
+
+static int write_file(const char *path, const struct run_summary *s,
+		      void (*render)(FILE *, const struct run_summary *))
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		elog("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	render(f, s);
+	if (fclose(f)) {
+		elog("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_run(const struct rcl_opts *o)
+{
+	struct tracer_opts to = { .ports = o->ports, .nports = o->nports, .hooks = o->hooks,
+				  .walk = o->walk, .tree = true, .verbose = o->verbose };
+	struct collector c = { .opts = o };
+	struct run_summary sum = { .argv = o->run_argv };
+	bool cmd_done = false, children = true;
+	double last_refresh, cmd_end = 0;
+	int pipefd[2] = { -1, -1 }, status = 0, rc, err, e;
+	struct run_user user;
+	struct rcl_probe p;
+	char msg[320];
+	pid_t pid;
+	ssize_t n;
+
+	probe_run(&p);
+	if (!probe_privileged(&p)) {
+		elog("needs root (CAP_BPF, CAP_PERFMON): run with sudo");
+		return RCL_EXIT_PRIV;
+	}
+	if (!p.btf) {
+		elog("kernel has no BTF (/sys/kernel/btf/vmlinux): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return RCL_EXIT_KERNEL;
+	}
+	if (resolve_user(o, &user))
+		return RCL_EXIT_USAGE;
+
+	rc = tracer__open(&c.tracer, &to, NULL, NULL, msg, sizeof(msg));
+	if (rc) {
+		elog("%s", msg);
+		return rc;
+	}
+	rc = RCL_EXIT_ERROR;
+	c.model = model_new(o->window_s);
+	if (!c.model) {
+		elog("out of memory");
+		goto cleanup;
+	}
+	if ((e = collect_start(&c))) {
+		elog("reading kernel state failed: %s", strerror(-e));
+		goto cleanup;
+	}
+	/* orphans of CMD's tree become our children: still in the tree, and
+	 * reaped by us */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
+		elog("cannot become a child subreaper: %s", strerror(errno));
+		goto cleanup;
+	}
+	install_forwarding();
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		elog("pipe: %s", strerror(errno));
+		goto cleanup;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		elog("fork: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (pid == 0)
+		exec_child(o, &user, pipefd[1]);
+	child_pid = pid;
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	n = read(pipefd[0], &err, sizeof(err)); /* EOF: exec succeeded */
+	if (n == (ssize_t)sizeof(err)) {
+		elog("cannot run '%s': %s", o->run_argv[0], strerror(err));
+		waitpid(pid, NULL, 0);
+		rc = RCL_EXIT_NOEXEC;
+		goto cleanup;
+	}
+	vlog("running '%s' as pid %d%s%s", o->run_argv[0], (int)pid,
+	     user.set ? " as user " : "", user.set ? user.name : "");
+
+	last_refresh = collect_now();
+	while (children) {
+		double now = collect_now();
+
+		children = reap(pid, &cmd_done, &status);
+		if (cmd_done && !cmd_end)
+			cmd_end = now;
+		if (cmd_done && (!o->wait_children_s || !children ||
+				 now - cmd_end >= o->wait_children_s))
+			break;
+		if (now - last_refresh >= o->interval_s) {
+			if ((e = collect_refresh(&c, now))) {
+				elog("reading kernel state failed: %s", strerror(-e));
+				goto cleanup;
+			}
+			last_refresh = now;
+		}
+		sleep_s(0.02);
+	}
+
+	/* the final picture: who still holds what, and every exit counted */
+	if ((e = collect_refresh(&c, collect_now()))) {
+		elog("reading kernel state failed: %s", strerror(-e));
+		goto cleanup;
+	}
+	sum.duration_s = (cmd_end ? cmd_end : collect_now()) - c.start;
+	if (WIFSIGNALED(status)) {
+		sum.cmd_exit = -1;
+		sum.cmd_signal = WTERMSIG(status);
+	} else {
+		sum.cmd_exit = WEXITSTATUS(status);
+	}
+	if (summary_build(&sum, c.model, o, c.model->now, c.start)) {
+		elog("out of memory");
+		goto cleanup;
+	}
+	summary_text(stderr, &sum);
+	rc = sum.exit_code;
+	if (o->json_path && write_file(o->json_path, &sum, summary_json) && rc == RCL_EXIT_OK)
+		rc = RCL_EXIT_ERROR;
+	if (o->junit_path && write_file(o->junit_path, &sum, summary_junit) && rc == RCL_EXIT_OK)
+		rc = RCL_EXIT_ERROR;
+cleanup:
+	summary_free(&sum);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	collect_free(&c);
+	model_free(c.model);
+	tracer__free(c.tracer);
+	(void)got_signal;
+	return rc;
+}

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+/* summary.c - see summary.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "summary.h"
+#include "view.h"
+
+static const char *const rule_names[RULE__N] = {
+	"max-open", "max-leaked", "max-connects", "max-churn", "close-wait",
+};
+
+/* ------------------------------------------------------------------------
+ * figures
+ */
+
+static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_opts *o,
+		     double now, double start_mono_s)
+{
+	double born = (double)p->key.start_ns / 1e9 - start_mono_s;
+	double end = p->exited ? p->exited_at : now;
+	double life = end - (born > 0 ? born : 0);
+
+	memset(r, 0, sizeof(*r));
+	r->p = p;
+	r->server = p->nlisten > 0 || p->listener;
+	r->peak_open = (long)p->peak;
+	if (p->open > r->peak_open && !r->server)
+		r->peak_open = p->open; /* e.g. sockets received from a parent */
+	r->opened = (long)p->opened;
+	r->closed = (long)(p->closed + p->missed_closed);
+	/* accepted connections dropped at a server's exit are not its leaks */
+	r->leaked = r->server ? 0 : (long)p->exit_closed;
+	r->open_at_end = p->exited ? 0 : p->open - p->clients;
+	r->median_lifetime_ms = p->median_lifetime_ms;
+	if (life < o->interval_s)
+		life = o->interval_s; /* lived between two samples */
+	r->connects_per_s = r->server ? 0 : (double)r->opened / life;
+	r->max_churn = r->server ? 0 : p->max_churn;
+	if (!r->server && life <= o->window_s && r->connects_per_s > r->max_churn)
+		r->max_churn = r->connects_per_s;
+	r->close_wait_max = p->close_wait_max;
+
+	if (r->leaked + r->open_at_end > 0)
+		r->verdict = "LEAK";
+	else if (r->close_wait_max > 0)
+		r->verdict = "ZOMBIE";
+	else if (!r->server && r->max_churn >= o->churn_per_s && r->median_lifetime_ms >= 0 &&
+		 r->median_lifetime_ms < o->churn_life_ms)
+		r->verdict = "CHURN";
+	else
+		r->verdict = "ok";
+}
+
+/* Name the rows that break a rule, worst first, in the rule's detail. */
+static void blame(struct run_rule *rule, const struct run_summary *s,
+		  double (*metric)(const struct run_row *), bool total)
+{
+	size_t len = strlen(rule->detail);
+
+	for (size_t i = 0; i < s->nrows && len < sizeof(rule->detail) - 48; i++) {
+		const struct run_row *r = &s->rows[i];
+		double v = metric(r);
+
+		/* a total names every contributor; a per-process rule the offenders */
+		if (total ? v > 0 : v > rule->threshold)
+			len += snprintf(rule->detail + len, sizeof(rule->detail) - len, "%spid %u (%s): %g",
+					len ? "; " : "", r->p->key.tgid, r->p->comm, v);
+	}
+}
+
+static double m_peak(const struct run_row *r) { return (double)r->peak_open; }
+static double m_leak(const struct run_row *r) { return (double)(r->leaked + r->open_at_end); }
+static double m_opened(const struct run_row *r) { return r->server ? 0 : (double)r->opened; }
+static double m_churn(const struct run_row *r) { return r->max_churn; }
+static double m_cw(const struct run_row *r) { return (double)r->close_wait_max; }
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct run_row *x = a, *y = b;
+	long lx = x->leaked + x->open_at_end, ly = y->leaked + y->open_at_end;
+
+	if (lx != ly)
+		return lx > ly ? -1 : 1;
+	if (x->opened != y->opened)
+		return x->opened > y->opened ? -1 : 1;
+	return x->p->key.tgid < y->p->key.tgid ? -1 : 1;
+}
+
+int summary_build(struct run_summary *s, const struct model *m, const struct rcl_opts *o,
+		  double now, double start_mono_s)
+{
+	double (*metrics[RULE__N])(const struct run_row *) = {
+		m_peak, m_leak, m_opened, m_churn, m_cw,
+	};
+	double thresholds[RULE__N] = {
+		(double)o->max_open, (double)o->max_leaked, (double)o->max_connects, o->max_churn,
+		o->fail_on_close_wait ? 0 : -1,
+	};
+
+	s->rows = calloc(m->nprocs ? m->nprocs : 1, sizeof(*s->rows));
+	if (!s->rows)
+		return -ENOMEM;
+	s->nrows = 0;
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+
+		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->exit_closed &&
+		    !p->nlisten)
+			continue;
+		fill_row(&s->rows[s->nrows++], p, o, now, start_mono_s);
+	}
+	if (s->nrows)
+		qsort(s->rows, s->nrows, sizeof(*s->rows), cmp_rows);
+
+	s->opened = s->closed = s->leaked = s->open_at_end = 0;
+	for (size_t i = 0; i < s->nrows; i++) {
+		const struct run_row *r = &s->rows[i];
+
+		if (!r->server)
+			s->opened += r->opened;
+		s->closed += r->server ? 0 : r->closed;
+		s->leaked += r->leaked;
+		s->open_at_end += r->open_at_end;
+	}
+
+	s->failed = false;
+	for (int k = 0; k < RULE__N; k++) {
+		struct run_rule *rule = &s->rules[k];
+		double v = 0;
+
+		memset(rule, 0, sizeof(*rule));
+		rule->name = rule_names[k];
+		rule->set = thresholds[k] >= 0;
+		rule->threshold = thresholds[k];
+		for (size_t i = 0; i < s->nrows; i++) {
+			double x = metrics[k](&s->rows[i]);
+
+			if (k == RULE_MAX_LEAKED || k == RULE_MAX_CONNECTS)
+				v += x; /* totals over the tree */
+			else if (x > v)
+				v = x; /* worst process */
+		}
+		rule->value = v;
+		rule->passed = !rule->set || v <= rule->threshold;
+		if (k == RULE_CLOSE_WAIT && rule->set)
+			rule->passed = v == 0;
+		if (!rule->passed) {
+			s->failed = true;
+			blame(rule, s, metrics[k], k == RULE_MAX_LEAKED || k == RULE_MAX_CONNECTS);
+		}
+	}
+	s->exit_code = summary_exit_code(s);
+	return 0;
+}
+
+void summary_free(struct run_summary *s)
+{
+	free(s->rows);
+	s->rows = NULL;
+	s->nrows = 0;
+}
+
+int summary_exit_code(const struct run_summary *s)
+{
+	if (s->cmd_signal)
+		return 128 + s->cmd_signal;
+	if (s->cmd_exit > 0)
+		return s->cmd_exit;
+	return s->failed ? RCL_EXIT_THRESHOLD : RCL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * renderings
+ */
+
+static void fmt_threshold(char *buf, size_t len, const struct run_rule *r)
+{
+	if (!r->set)
+		snprintf(buf, len, "not set");
+	else if (!strcmp(r->name, "close-wait"))
+		snprintf(buf, len, "none allowed");
+	else
+		snprintf(buf, len, "<= %g", r->threshold);
+}
+
+void summary_text(FILE *f, const struct run_summary *s)
+{
+	fprintf(f, "\nrcleak run: '%s' ", s->argv[0]);
+	if (s->cmd_signal)
+		fprintf(f, "killed by signal %d", s->cmd_signal);
+	else
+		fprintf(f, "exited %d", s->cmd_exit);
+	fprintf(f, " after %.1fs; %zu process%s used watched ports\n", s->duration_s, s->nrows,
+		s->nrows == 1 ? "" : "es");
+	if (s->nrows) {
+		fprintf(f, "  %-7s %-15s %-6s %5s %6s %6s %7s %7s %9s %7s %7s  %s\n", "PID", "COMM",
+			"ROLE", "PEAK", "LEAKED", "@END", "OPENED", "CLOSED", "MEDLIFE", "CONN/s",
+			"CLWAIT", "VERDICT");
+		for (size_t i = 0; i < s->nrows; i++) {
+			const struct run_row *r = &s->rows[i];
+			char life[16];
+
+			if (r->median_lifetime_ms < 0)
+				snprintf(life, sizeof(life), "-");
+			else
+				snprintf(life, sizeof(life), "%.1fms", r->median_lifetime_ms);
+			fprintf(f, "  %-7u %-15s %-6s %5ld %6ld %6ld %7ld %7ld %9s %7.1f %7ld  %s%s\n",
+				r->p->key.tgid, r->p->comm, r->server ? "server" : "client", r->peak_open,
+				r->leaked, r->open_at_end, r->opened, r->closed, life, r->connects_per_s,
+				r->close_wait_max, r->verdict, r->p->exited ? "" : " (still running)");
+		}
+	}
+	fprintf(f, "  totals: opened %ld, closed %ld, leaked at exit %ld, open at end %ld\n",
+		s->opened, s->closed, s->leaked, s->open_at_end);
+	for (int k = 0; k < RULE__N; k++) {
+		const struct run_rule *r = &s->rules[k];
+		char th[32];
+
+		fmt_threshold(th, sizeof(th), r);
+		fprintf(f, "  rule %-12s %-4s value %g (%s)%s%s\n", r->name,
+			!r->set ? "-" : r->passed ? "PASS" : "FAIL", r->value, th,
+			r->detail[0] ? ": " : "", r->detail);
+	}
+	fprintf(f, "rcleak run: %s (exit %d)\n",
+		s->failed ? "FAIL: a threshold was broken" : "PASS", s->exit_code);
+}
+
+static void json_num(FILE *f, double v)
+{
+	if (v < 0)
+		fputs("null", f);
+	else if (v == (long)v)
+		fprintf(f, "%ld", (long)v);
+	else
+		fprintf(f, "%.2f", v);
+}
+
+void summary_json(FILE *f, const struct run_summary *s)
+{
+	fputs("{\"cmd\":[", f);
+	for (int i = 0; s->argv[i]; i++) {
+		if (i)
+			fputc(',', f);
+		json_str(f, s->argv[i]);
+	}
+	fprintf(f, "],\"exit_code\":%d,\"cmd_exit\":", s->exit_code);
+	if (s->cmd_signal)
+		fprintf(f, "null,\"cmd_signal\":%d", s->cmd_signal);
+	else
+		fprintf(f, "%d,\"cmd_signal\":null", s->cmd_exit);
+	fprintf(f, ",\"duration_s\":%.3f,\"result\":\"%s\",\"totals\":{\"opened\":%ld,\"closed\":%ld,"
+		"\"leaked\":%ld,\"open_at_end\":%ld},\"processes\":[",
+		s->duration_s, s->failed ? "fail" : "pass", s->opened, s->closed, s->leaked,
+		s->open_at_end);
+	for (size_t i = 0; i < s->nrows; i++) {
+		const struct run_row *r = &s->rows[i];
+
+		fprintf(f, "%s{\"pid\":%u,\"comm\":", i ? "," : "", r->p->key.tgid);
+		json_str(f, r->p->comm);
+		fputs(",\"cmdline\":", f);
+		json_str(f, r->p->cmdline);
+		fprintf(f, ",\"role\":\"%s\",\"peak_open\":%ld,\"leaked\":%ld,\"open_at_end\":%ld,"
+			"\"opened\":%ld,\"closed\":%ld,\"median_lifetime_ms\":",
+			r->server ? "server" : "client", r->peak_open, r->leaked, r->open_at_end,
+			r->opened, r->closed);
+		json_num(f, r->median_lifetime_ms);
+		fprintf(f, ",\"connects_per_s\":%.2f,\"max_churn_per_s\":%.2f,\"close_wait_max\":%ld,"
+			"\"verdict\":\"%s\",\"exited\":%s}", r->connects_per_s, r->max_churn,
+			r->close_wait_max, r->verdict, r->p->exited ? "true" : "false");
+	}
+	fputs("],\"rules\":[", f);
+	for (int k = 0; k < RULE__N; k++) {
+		const struct run_rule *r = &s->rules[k];
+
+		fprintf(f, "%s{\"name\":\"%s\",\"threshold\":", k ? "," : "", r->name);
+		json_num(f, r->set ? r->threshold : -1);
+		fputs(",\"value\":", f);
+		json_num(f, r->value);
+		fprintf(f, ",\"passed\":%s,\"detail\":", r->passed ? "true" : "false");
+		json_str(f, r->detail);
+		fputc('}', f);
+	}
+	fputs("]}\n", f);
+}
+
+static void xml_str(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default:
+			if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n')
+				fputc(' ', f);
+			else
+				fputc(*s, f);
+		}
+	}
+}
+
+void summary_junit(FILE *f, const struct run_summary *s)
+{
+	int failures = 0, skipped = 0;
+
+	for (int k = 0; k < RULE__N; k++) {
+		failures += !s->rules[k].passed;
+		skipped += !s->rules[k].set;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<testsuites>\n  <testsuite name=\"rcleak\" tests=\"%d\" failures=\"%d\" "
+		"errors=\"0\" skipped=\"%d\" time=\"%.3f\">\n", RULE__N, failures, skipped,
+		s->duration_s);
+	for (int k = 0; k < RULE__N; k++) {
+		const struct run_rule *r = &s->rules[k];
+		char th[32];
+
+		fmt_threshold(th, sizeof(th), r);
+		fprintf(f, "    <testcase classname=\"rcleak\" name=\"%s\" time=\"0\">", r->name);
+		if (!r->set) {
+			fputs("<skipped message=\"threshold not set\"/>", f);
+		} else if (!r->passed) {
+			fprintf(f, "<failure message=\"%s: value %g, threshold %s: ", r->name, r->value, th);
+			xml_str(f, r->detail);
+			fputs("\"/>", f);
+		}
+		fputs("</testcase>\n", f);
+	}
+	fputs("  </testsuite>\n</testsuites>\n", f);
+}

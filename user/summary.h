@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* summary.h - the end-of-run report of `rcleak run`: per-process figures,
+ * the threshold rules, and their text, JSON and JUnit renderings. Pure: it
+ * reads the model and the options, never the kernel. */
+#ifndef RCLEAK_SUMMARY_H
+#define RCLEAK_SUMMARY_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "model.h"
+#include "opts.h"
+
+struct run_row {
+	const struct proc *p;
+	bool server;
+	long peak_open;
+	long leaked;           /* closed by the kernel at its exit */
+	long open_at_end;      /* still held when the report was made */
+	long opened, closed;
+	double median_lifetime_ms; /* -1: none */
+	double connects_per_s; /* over its lifetime */
+	double max_churn;      /* connects/s over 5 s, or its life if shorter */
+	long close_wait_max;
+	const char *verdict;
+};
+
+enum { RULE_MAX_OPEN, RULE_MAX_LEAKED, RULE_MAX_CONNECTS, RULE_MAX_CHURN, RULE_CLOSE_WAIT, RULE__N };
+
+struct run_rule {
+	const char *name;
+	bool set;
+	double threshold;
+	double value;
+	bool passed;
+	char detail[256];
+};
+
+struct run_summary {
+	char *const *argv;
+	double duration_s;
+	int cmd_exit;          /* -1: killed by a signal */
+	int cmd_signal;        /* 0: exited */
+	int exit_code;         /* what rcleak returns */
+	struct run_row *rows;
+	size_t nrows;
+	long opened, closed, leaked, open_at_end;
+	struct run_rule rules[RULE__N];
+	bool failed;           /* a rule was broken */
+};
+
+/* Build the summary from the model at the end of a run. now is model time;
+ * start_mono_s converts BPF start times to model time. Returns 0 or -ENOMEM. */
+int summary_build(struct run_summary *s, const struct model *m, const struct rcl_opts *o,
+		  double now, double start_mono_s);
+void summary_free(struct run_summary *s);
+
+/* Exit code: CMD's failure wins, then a broken threshold, else 0. */
+int summary_exit_code(const struct run_summary *s);
+
+void summary_text(FILE *f, const struct run_summary *s);
+void summary_json(FILE *f, const struct run_summary *s);
+void summary_junit(FILE *f, const struct run_summary *s);
+
+#endif
