@@ -7,7 +7,8 @@
 set -euo pipefail
 
 build_pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libncurses-dev)
-test_pkgs=(redis-server redis-tools iproute2 procps util-linux python3 libcmocka-dev tmux)
+test_pkgs=(redis-server redis-tools iproute2 procps util-linux python3 libcmocka-dev tmux
+	python3-redis libhiredis-dev nodejs)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in
@@ -23,6 +24,10 @@ for p in "${want[@]}"; do
 		missing+=("$p")
 	fi
 done
+# npm: Debian's package, unless the installed nodejs bundles its own
+if [ "${1:-}" = "--test" ] && ! command -v npm >/dev/null 2>&1; then
+	missing+=(npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi
