@@ -107,6 +107,17 @@ test: rcleak $(UNIT_BINS)
 	$(Q)RCLEAK=$(CURDIR)/rcleak UNIT_TESTS="$(addprefix $(CURDIR)/,$(UNIT_BINS))" \
 		bash tests/run.sh
 
+# ---- benchmarks (not tests: they print ratios and costs, assert nothing) --
+
+$(OUTPUT)/holdconns: tools/loadgen/holdconns.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror $< -o $@
+
+bench: rcleak $(OUTPUT)/holdconns
+	$(Q)echo "== overhead: connect storm, rcleak live vs nothing"; tools/bench/overhead.sh 5
+	$(Q)echo "== time to first line, 10000 pre-existing connections"; tools/bench/first-line.sh 10000 3
+	$(Q)echo "== CPU per refresh, 1000 processes / 20000 connections"; HOLD=$(OUTPUT)/holdconns tools/bench/refresh-cpu.sh 1000 20000 20
+
 # ---- misc ----------------------------------------------------------------
 
 deps:
