@@ -220,28 +220,50 @@ static __always_inline void count_close(const struct rcl_sock *s)
 }
 
 /* The application side let go of the socket (tcp_close: to FIN_WAIT1,
- * LAST_ACK or CLOSE). When that runs in a task that is exiting, the kernel
- * is closing the fds the process left open: a leak at exit, counted for the
- * exiting process (the last holder). */
-static __always_inline void check_exit_close(struct rcl_sock *s, int oldstate)
+ * LAST_ACK or CLOSE, in the context of the task that dropped the last
+ * reference). When that task is exiting, the kernel is closing the fds the
+ * process left open: a leak at exit. Otherwise the application closed it.
+ * Either is counted for the task's process (the last holder), once per
+ * socket, at the moment it happens, so the counts do not wait for the TCP
+ * handshake that ends in CLOSE. __tcp_close() sets sk_shutdown to
+ * SHUTDOWN_MASK before it changes the state (to FIN_WAIT1, LAST_ACK, or CLOSE
+ * with a RST when data was left unread); a peer's RST (tcp_done) sets it
+ * only after: that tells a close by the task in current from a softirq
+ * transition that merely interrupted some task. */
+#define SHUTDOWN_MASK 3
+
+static __always_inline void check_app_close(const struct sock *sk, struct rcl_sock *s,
+					    int oldstate)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct rcl_owner o;
 	struct rcl_counters *c;
+	struct rcl_owner o;
+	bool exiting;
 
-	if (s->flags & RCL_SOCK_EXITED)
+	if (s->flags & (RCL_SOCK_EXITED | RCL_SOCK_RELEASED))
 		return;
 	if (oldstate != RCL_TCP_ESTABLISHED && oldstate != RCL_TCP_CLOSE_WAIT &&
 	    oldstate != RCL_TCP_SYN_SENT && oldstate != RCL_TCP_SYN_RECV)
 		return;
-	if (!(BPF_CORE_READ(task, flags) & PF_EXITING))
+	if ((BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & SHUTDOWN_MASK) != SHUTDOWN_MASK)
 		return;
+	exiting = BPF_CORE_READ(task, flags) & PF_EXITING;
 	owner_of(task, &o);
+	if (!exiting && o.tgid != s->owner.tgid) {
+		/* closed by another holder (fork, fd passing): its process */
+		if (!traced(task))
+			return;
+	}
 	c = counters(&o);
 	if (!c)
 		return;
-	s->flags |= RCL_SOCK_EXITED;
-	__sync_fetch_and_add(&c->exit_closed, 1);
+	if (exiting) {
+		s->flags |= RCL_SOCK_EXITED;
+		__sync_fetch_and_add(&c->exit_closed, 1);
+	} else {
+		s->flags |= RCL_SOCK_RELEASED;
+		__sync_fetch_and_add(&c->released, 1);
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -267,7 +289,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (!s)
 			return 0;
 		stat_inc(RCL_STAT_EVENTS);
-		check_exit_close(s, oldstate);
+		check_app_close((const struct sock *)sk, s, oldstate);
 		if (s->owner.tgid)
 			count_close(s);
 		bpf_map_delete_elem(&socks, &key);
@@ -340,7 +362,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	case RCL_TCP_LAST_ACK:
 		s = bpf_map_lookup_elem(&socks, &key);
 		if (s)
-			check_exit_close(s, oldstate);
+			check_app_close((const struct sock *)sk, s, oldstate);
 		return 0;
 	}
 	return 0;

@@ -33,6 +33,7 @@ struct rcl_sock {
 #define RCL_SOCK_SERVER   (1u << 1) /* we saw the passive open (SYN_RECV) */
 #define RCL_SOCK_SNAPSHOT (1u << 2) /* found by a walk, not by an event */
 #define RCL_SOCK_EXITED   (1u << 3) /* its holder exited with it open */
+#define RCL_SOCK_RELEASED (1u << 4) /* the application closed it */
 
 /* Lifetimes of closed connections: bucket 0 holds < 1 ms, bucket k
  * (k >= 1) holds [2^(k-1), 2^k) ms; the last bucket everything longer. */
@@ -43,6 +44,7 @@ struct rcl_counters {
 	__u64 opened;
 	__u64 closed;
 	__u64 exit_closed;   /* closed by the kernel because the holder exited */
+	__u64 released;      /* closed by the application (close(2) while running) */
 	__s64 cur;           /* opened - closed (owner's view: follows no fork) */
 	__u64 peak;          /* highest cur seen */
 	__u32 flags;         /* RCL_PROC_* */

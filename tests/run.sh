@@ -71,18 +71,38 @@ kill_survivors() {
     fi
     rm -rf "$state"
 }
+runner=
+on_signal() {
+    # Ctrl-C or kill: let the runner clean up (it handles SIGTERM), then leave.
+    if [ -n "$runner" ]; then
+        kill -TERM "$runner" 2>/dev/null
+        wait "$runner" 2>/dev/null
+    fi
+    echo "$passed passed, $((failed + 1)) failed, $skipped skipped (interrupted)"
+    exit "$1"
+}
 trap kill_survivors EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 129' HUP
 
 if ! command -v python3 >/dev/null 2>&1; then
     tally <<<"SKIP integration: python3 not installed"
 else
-    # The per-test limit is enforced inside the runner; this is a last resort.
-    tally < <(timeout -k 10 900 python3 -u "$here/integration/runner.py" "$@"; rc=$?
-              if [ $rc -ne 0 ] && [ $rc -ne 1 ]; then
-                  echo "FAIL integration_runner: runner exited with status $rc"
-              fi)
+    # The runner runs in the background so a signal to this script is acted on
+    # at once (forwarded as SIGTERM); its lines come through a FIFO.  The
+    # per-test limit is enforced inside the runner; 900 s is a last resort.
+    mkfifo "$state/lines"
+    timeout --foreground -k 10 900 python3 -u "$here/integration/runner.py" "$@" \
+        >"$state/lines" </dev/null &
+    runner=$!
+    tally <"$state/lines"
+    wait "$runner"
+    rc=$?
+    runner=
+    if [ $rc -ne 0 ] && [ $rc -ne 1 ]; then
+        tally <<<"FAIL integration_runner: runner exited with status $rc"
+    fi
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -152,6 +152,7 @@ void model_counters(struct model *m, const struct rcl_owner *o, const struct rcl
 	p->opened = c->opened;
 	p->closed = c->closed;
 	p->exit_closed = c->exit_closed;
+	p->released = c->released;
 	p->peak = c->peak;
 	if (!p->comm[0] && c->comm[0]) {
 		memcpy(p->comm, c->comm, sizeof(p->comm));

@@ -99,6 +99,7 @@ struct proc {
 
 	/* lifetimes of closed connections (BPF histogram), idle, zombies */
 	__u64 exit_closed;       /* left open when the process exited (leaked) */
+	__u64 released;          /* closed by the application itself */
 	__u64 peak;              /* most connections it had opened and not closed */
 	bool listener;           /* listened on a watched port (BPF saw it) */
 	long close_wait_max;     /* highest close_wait seen */

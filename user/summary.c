@@ -29,7 +29,9 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	if (p->open > r->peak_open && !r->server)
 		r->peak_open = p->open; /* e.g. sockets received from a parent */
 	r->opened = (long)p->opened;
-	r->closed = (long)(p->closed + p->missed_closed);
+	/* the application's own closes, counted when it let go (not when the
+	 * TCP handshake ended), so exits and races never blur them */
+	r->closed = (long)p->released;
 	/* accepted connections dropped at a server's exit are not its leaks */
 	r->leaked = r->server ? 0 : (long)p->exit_closed;
 	r->open_at_end = p->exited ? 0 : p->open - p->clients;
@@ -323,7 +325,9 @@ void summary_junit(FILE *f, const struct run_summary *s)
 		if (!r->set) {
 			fputs("<skipped message=\"threshold not set\"/>", f);
 		} else if (!r->passed) {
-			fprintf(f, "<failure message=\"%s: value %g, threshold %s: ", r->name, r->value, th);
+			fprintf(f, "<failure message=\"%s: value %g, threshold ", r->name, r->value);
+			xml_str(f, th);
+			fputs(": ", f);
 			xml_str(f, r->detail);
 			fputs("\"/>", f);
 		}

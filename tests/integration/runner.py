@@ -20,8 +20,7 @@ sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 
-MODULES = ["test_cli", "test_counts", "test_server", "test_edge", "test_namespaces",
-           "test_lifecycle"]
+MODULES = ["test_cli", "test_counts", "test_server", "test_edge", "test_namespaces", "test_run", "test_lifecycle"]
 PER_TEST_TIMEOUT = 90
 
 
@@ -123,4 +122,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        harness.cleanup()
+        print("# interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -67,7 +67,7 @@ NUM = (int, float)
 PROC_FIELDS = {
     "pid": int, "comm": str, "role": str, "open": int, "established": int,
     "close_wait": int, "syn_sent": int, "shared": int, "opened": int, "closed": int,
-    "open_rate": NUM, "close_rate": NUM, "growth_per_min": NUM, "fds": int,
+    "open_rate": NUM, "close_rate": NUM, "growth_per_min": NUM, "fds": (int, type(None)),
     "nofile_soft": (int, type(None)), "nofile_hard": (int, type(None)),
     "fd_headroom": (int, type(None)), "exited": bool,
 }
