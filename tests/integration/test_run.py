@@ -29,7 +29,7 @@ from harness import (RCLEAK, Client, Fail, Redis, Skip, check, have_bpftool, lea
                      mkdtemp, rcl_progs, resp_ping, spawn, ss_accepted, ss_count, ss_states,
                      stop, wait_until)
 
-TESTS = ["test_run_py_leak", "test_run_py_churn", "test_run_py_pool",
+TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_run_py_pool",
          "test_run_node_leak", "test_run_node_shared",
          "test_run_c_leak", "test_run_c_churn", "test_run_c_reuse",
          "test_run_churn_thresholds", "test_run_close_wait", "test_run_server_not_leak",
@@ -486,6 +486,25 @@ def _pooled_case(prog, mode, n, rate, extra, limit):
 def test_run_py_leak():
     """redis-py: a new redis.Redis() per request, never closed -> exit 5, LEAK."""
     _leak_case(need_py(), "leak", 50, 100)
+
+
+def test_run_py_leak_gc():
+    """redis-py: a new redis.Redis() per request, never closed, normal exit.
+    CPython closes what it still references at shutdown, so these are the
+    program's closes, not leaks at exit (README); the peak catches it:
+    --max-open 10 fails with peak_open == n, --max-leaked 0 passes."""
+    n = 50
+    r, run, js, done = run_app(need_py(), "leak-gc", n, 100, ["--max-leaked", "0", "--max-open", "10"], 5)
+    check(done["opened"] == n and done["open"] == n, "the program reports %s" % done)
+    wait_redis_idle(r, "after the program exited")
+    pid, comm = done["pid"], done["comm"]
+    row = prow(js, pid)
+    expect(row, {"comm": comm, "role": "client", "peak_open": n, "opened": n, "closed": n,
+                 "leaked": 0, "open_at_end": 0, "exited": True},
+           "--json process %d (%s), the program reports %s" % (pid, comm, done))
+    expect(js, {"result": "fail", "exit_code": 5, "cmd_exit": 0}, "--json")
+    expect_rules(js, {"max-leaked": (0, 0, True), "max-open": (10, n, False)})
+    expect_detail_names(js, "max-open", pid, comm)
 
 
 def test_run_py_churn():

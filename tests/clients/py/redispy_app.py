@@ -126,14 +126,14 @@ def run_pool(port, count, rate, k):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[0] not in ("leak", "churn", "pool"):
+    if len(argv) < 3 or argv[0] not in ("leak", "leak-gc", "churn", "pool"):
         sys.stderr.write(__doc__)
         return 2
     mode, port, count = argv[0], int(argv[1]), int(argv[2])
     rate = float(argv[3]) if len(argv) > 3 else 0.0
     keep = None
     try:
-        if mode == "leak":
+        if mode in ("leak", "leak-gc"):
             keep = run_leak(port, count, rate)
         elif mode == "churn":
             run_churn(port, count, rate)
@@ -148,9 +148,11 @@ def main(argv):
     print("DONE lib=redis-py mode=%s pid=%d comm=%s requests=%d opened=%d closed=%d open=%d"
           % (mode, os.getpid(), comm, counts["requests"], counts["opened"], counts["closed"],
              counts["opened"] - counts["closed"]), flush=True)
-    if keep is not None:
+    if keep is not None and mode == "leak":
         # exit with the connections open, like a worker that os._exit()s or is killed
         os._exit(0)
+    # leak-gc: return normally; CPython's shutdown finalizes the clients it
+    # still references, closing their sockets before the process exits
     return 0
 
 
