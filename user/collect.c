@@ -381,6 +381,8 @@ int collect_refresh(struct collector *c, double now)
 	c->events_per_s = dt > 0 ? (double)(c->events - c->prev_events) / dt : 0;
 	c->prev_events = c->events;
 	c->repairs_added = stats[RCL_STAT_REPAIR_ADD];
+	c->lost += stats[RCL_STAT_LOST_RINGBUF];
+	c->last_dt = dt;
 	c->last = now;
 	return 0;
 }
@@ -400,6 +402,8 @@ int collect_start(struct collector *c)
 	th->zombie_idle_s = o->zombie_idle_s;
 	th->fd_limit_pct = o->fd_limit_pct;
 	c->model->hz = procfs_kernel_hz();
+	c->tier = tracer__tier(c->tracer);
+	c->walk = tracer__walk(c->tracer);
 	vlog("kernel HZ: %ld%s", c->model->hz, c->model->hz ? "" : " (unknown yet: from jiffies at the first walk)");
 	c->start = collect_now();
 	err = tracer__snapshot(c->tracer);

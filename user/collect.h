@@ -22,11 +22,14 @@ struct server_link {
 };
 
 struct collector {
-	struct tracer *tracer;
+	struct tracer *tracer;     /* NULL when replaying a capture */
+	const char *tier;          /* lifecycle hook tier, for the views */
+	const char *walk;          /* "iter" or "proc" */
 	struct model *model;
 	const struct rcl_opts *opts;
 	double start;           /* monotonic seconds at start */
 	double last;            /* time of the previous refresh */
+	double last_dt;         /* length of the last interval */
 	double last_reconcile;
 	__u64 repairs;          /* stale socket entries removed by reconciliation */
 	__u64 repairs_added;    /* sockets reconciliation found missing */

@@ -35,7 +35,7 @@ extern const struct tui_coldef tui_cols[COL__MAX];
 /* Visual roles; tui_attr() maps them to colours or, with NO_COLOR or a
  * monochrome terminal, to plain attributes. */
 enum tui_style {
-	ST_NORMAL, ST_RED, ST_MAGENTA, ST_YELLOW, ST_GREEN, ST_CYAN, ST_DIM,
+	ST_NORMAL, ST_BOLD, ST_RED, ST_MAGENTA, ST_YELLOW, ST_GREEN, ST_CYAN, ST_DIM,
 	ST_TITLE,     /* table header line */
 	ST_SORTCOL,   /* the sort column's title */
 	ST_SELECT,    /* the selected row */
@@ -43,10 +43,14 @@ enum tui_style {
 	ST_KEYLABEL,  /* what that key does */
 	ST_LABEL,     /* a label in the header ("events/s") */
 	ST_BAR_OK, ST_BAR_WARN, ST_BAR_CRIT,
+	ST_PAUSED,    /* the PAUSED badge */
 	ST__MAX
 };
 
 enum tui_screen { SCR_MAIN, SCR_CONNS, SCR_HELP };
+
+/* Footer while the '/' filter is typed; the text follows after one space. */
+#define TUI_FILTER_PROMPT "Filter (pid or command; Enter applies, Esc cancels):"
 
 /* Whole state of one tui_run(). Rows point into the model and are rebuilt
  * after every refresh (model_gc may free processes): only the selection's
@@ -62,8 +66,10 @@ struct tui {
 	struct proc **rows;
 	size_t nrows, rowcap;
 	size_t sel, top;                /* selected row; first row shown */
+	int table_h;                    /* table rows that fit (last draw) */
 	struct rcl_owner sel_key;       /* follows the process across refreshes */
 	bool have_sel;
+	bool moved;                     /* the user moved it: stop following row 0 */
 
 	/* order: the column, and reversed from its natural direction */
 	enum tui_col sort;
@@ -79,6 +85,8 @@ struct tui {
 	struct conn_view *conns;
 	size_t nconns, conncap;
 	size_t ctop;                    /* first connection line shown */
+	int conn_h;                     /* connection lines that fit (last draw) */
+	int addr_w[2];                  /* widest local, remote endpoint text */
 
 	double next_tick;               /* collect_now() of the next refresh */
 	char msg[96];                   /* one-shot message in the footer */
@@ -96,10 +104,14 @@ void tui_fmt_dur(double s, char *buf, size_t len);
 void tui_fmt_ms(double ms, char *buf, size_t len);
 
 /* tui_draw.c */
+void tui_colors_init(struct tui *t);
 attr_t tui_attr(const struct tui *t, enum tui_style s);
-void tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text);
-int tui_draw_header(struct tui *t);
-void tui_draw_footer(struct tui *t, const char *const *keys);
+int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text);
+void tui_fill(const struct tui *t, int y, enum tui_style s);
+int tui_kv(const struct tui *t, int y, int x, const char *label, enum tui_style vs,
+	   const char *value);
+int tui_draw_header(struct tui *t, bool servers);
+void tui_draw_footer(struct tui *t, const char *const *keys, bool status);
 void tui_draw_main(struct tui *t);
 void tui_draw_help(struct tui *t);
 

@@ -16,6 +16,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts);
 /* Printable address ("127.0.0.1", "::1") of a kernel address. */
 void addr_str(int family, const __u8 addr[16], char *buf, size_t len);
 
+/* A CSV field (RFC 4180 quoting when needed). */
+void csv_field(FILE *f, const char *s);
+
 /* JSON string with escaping (used by both JSON emitters). */
 void json_str(FILE *f, const char *s);
 

@@ -39,6 +39,21 @@ void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+void csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
 static void num_or_null(FILE *f, long long v)
 {
 	if (v < 0)
@@ -168,11 +183,11 @@ void view_json(FILE *f, const struct collector *c, double wall_ts)
 	const struct model *m = c->model;
 	bool first = true;
 
-	bool proc = !strcmp(tracer__walk(c->tracer), "proc");
+	bool proc = !strcmp(c->walk, "proc");
 
 	fprintf(f, "{\"ts\":%.3f,\"interval_s\":%g,\"hooks\":{\"lifecycle\":\"%s\",\"holders\":\"%s\",\"snapshot\":\"%s\"},"
 		"\"uptime_s\":%.1f,\"events\":%llu,\"events_per_s\":%.1f,\"lost_events\":%llu,\"repairs\":%llu,\"servers\":[",
-		wall_ts, c->opts->interval_s, tracer__tier(c->tracer),
+		wall_ts, c->opts->interval_s, c->tier,
 		proc ? "/proc" : "iter/task_file", proc ? "/proc" : "iter/tcp", m->now,
 		(unsigned long long)c->events, c->events_per_s,
 		(unsigned long long)c->lost,

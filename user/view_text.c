@@ -23,7 +23,7 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
 	fprintf(f, "%s  hook=%s  walk=%s  uptime=%.0fs  events/s=%.0f  lost=%llu  repairs=%llu\n",
-		when, tracer__tier(c->tracer), tracer__walk(c->tracer), m->now, c->events_per_s,
+		when, c->tier, c->walk, m->now, c->events_per_s,
 		(unsigned long long)c->lost,
 		(unsigned long long)(c->repairs + c->repairs_added));
 

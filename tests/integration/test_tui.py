@@ -1,0 +1,340 @@
+"""The interactive view (ncurses), driven through tmux.
+
+rcleak runs in a detached tmux session (its own server socket), under
+`sh -c '...; echo EXIT=$?; sleep 60'` so the exit status and the restored
+screen can be read from the pane after it exits.  Keys go in with
+`tmux send-keys`, the screen comes back with `tmux capture-pane -p`; every
+wait is a bounded poll.  Ground truth is ss and Redis, as elsewhere.
+
+Run alone:  RCLEAK=$PWD/rcleak python3 tests/integration/test_tui.py [-k NAME]
+"""
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import harness
+from harness import (CLIENT, Client, Fail, Redis, Skip, check, children_of, mkdtemp,
+                     spawn, ss_sockets, ss_states, wait_until)
+
+TESTS = ["test_tui_keys", "test_tui_sigterm"]
+
+VERDICT_S = 30.0    # how long the verdicts may take to show
+SCREEN_S = 5.0      # how long a key may take to show its effect
+
+ROW = re.compile(r"^\s*(LEAK|CHURN|ZOMBIE|FD-LIMIT|ok|exited)\s+(\d+)\s+(\S+)")
+CONN = re.compile(r"^\s*(\S+:\d+)\s+(\S+:\d+)\s+([A-Z][A-Z0-9-]*)\s")
+COLOUR = re.compile(r"\x1b\[[0-9;]*\b(3[0-7]|4[0-7])m")   # a foreground/background colour
+
+
+# --------------------------------------------------------------------------
+# tmux
+# --------------------------------------------------------------------------
+class Tmux:
+    """A tmux server of our own running one pane: cmd, under sh."""
+
+    def __init__(self, cmd, x=200, y=50):
+        if not shutil.which("tmux"):
+            raise Skip("tmux not installed")
+        self.sock = "rcleak-test-%d-%d" % (os.getpid(), time.monotonic_ns() % 10**9)
+        self.base = ["tmux", "-L", self.sock, "-f", "/dev/null"]
+        self.run("new-session", "-d", "-x", str(x), "-y", str(y), cmd)
+        info = self.run("display-message", "-p", "#{pane_pid} #{socket_path}").strip()
+        pid, self.path = info.split(" ", 1)
+        self.pane_pid = int(pid)
+        self.victims = []          # (pid, starttime) to kill if still alive at the end
+
+    def run(self, *args):
+        r = subprocess.run(self.base + list(args), capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            raise RuntimeError("tmux %s: %s" % (" ".join(args), r.stderr.strip()))
+        return r.stdout
+
+    def keys(self, *keys):
+        self.run("send-keys", "-t", "=0:", *keys)
+
+    def literal(self, text):
+        self.run("send-keys", "-t", "=0:", "-l", text)
+
+    def screen(self, escapes=False):
+        return self.run("capture-pane", "-p", "-t", "=0:", *(["-e"] if escapes else []))
+
+    def kill(self):
+        subprocess.run(self.base + ["kill-server"], capture_output=True, timeout=10)
+        try:                      # tmux leaves its socket behind
+            os.unlink(self.path)
+        except OSError:
+            pass
+        for pid, start in self.victims:   # rcleak ignoring SIGHUP would survive
+            if harness._starttime(pid) == start:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def start_rcleak(args, env=""):
+    """rcleak in tmux (stderr to a file); returns (tmux, rcleak pid, stderr path).
+    -d bounds its life should the test itself die."""
+    d = mkdtemp("rcleak-tui-")
+    err = os.path.join(d, "stderr")
+    cmd = "%s %s %s -d 85 2>%s; echo EXIT=$?; sleep 60" % (
+        env, shlex.quote(harness.RCLEAK), " ".join(shlex.quote(a) for a in args),
+        shlex.quote(err))
+    tm = Tmux(cmd)
+    kids = wait_until(lambda: children_of(tm.pane_pid), 5, "rcleak to start in tmux")
+    pid = kids[0]
+    tm.victims.append((pid, harness._starttime(pid)))
+    return tm, pid, err
+
+
+def table(scr):
+    """[(verdict, pid, comm)] of the table rows on the screen, in order."""
+    rows = []
+    for line in scr.split("\n"):
+        m = ROW.match(line)
+        if m:
+            rows.append((m.group(1), int(m.group(2)), m.group(3)))
+    return rows
+
+
+def footer(scr):
+    lines = [ln for ln in scr.split("\n") if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def sort_of(scr):
+    m = re.search(r"Sort: (\S+)", footer(scr))
+    return m.group(1) if m else None
+
+
+def brief(scr):
+    """The screen in one line, for a failure message."""
+    return " | ".join(ln.strip() for ln in scr.split("\n") if ln.strip())[-450:]
+
+
+def poll(tm, pred, what, timeout=SCREEN_S, err=None):
+    """Capture the pane until pred(screen) is true; Fail with the last screen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        scr = tm.screen()
+        if pred(scr):
+            return scr
+        if time.monotonic() > deadline:
+            if os.environ.get("RCLEAK_TEST_VERBOSE"):
+                sys.stderr.write("# screen:\n%s\n" % scr)
+            extra = ""
+            if err:
+                try:
+                    extra = "; rcleak stderr: " + open(err).read().strip()[-200:]
+                except OSError:
+                    pass
+            raise Fail("%s (after %.0fs); screen: %s%s" % (what, timeout, brief(scr), extra))
+        time.sleep(0.1)
+
+
+def exit_status(tm, err):
+    scr = poll(tm, lambda s: "EXIT=" in s, "rcleak to exit", 10, err)
+    return int(re.search(r"EXIT=(\d+)", scr).group(1)), scr
+
+
+def term_modes(tm):
+    """tmux's view of the pane: alternate screen, cursor visible, keypad mode."""
+    out = tm.run("display-message", "-p", "-t", "=0:",
+                 "#{alternate_on} #{cursor_flag} #{keypad_cursor_flag}").split()
+    return dict(zip(("alternate", "cursor", "keypad"), out))
+
+
+def check_restored(tm, scr):
+    """rcleak gave the terminal back: main screen, cursor shown, keypad off,
+    and none of the TUI left on the pane.  (tmux itself can copy lines of an
+    alternate screen to the main one when the window shrinks; the test never
+    shrinks the pane into the TUI's content, so the text check holds.)"""
+    modes = term_modes(tm)
+    check(modes == {"alternate": "0", "cursor": "1", "keypad": "0"},
+          "terminal not restored after exit: %s" % modes)
+    check("Sort:" not in scr and "rcleak  host" not in scr and " Quit " not in scr,
+          "after exit the pane still shows the TUI: %s" % brief(scr))
+
+
+def check_no_progs(before, tm):
+    leaked = harness.leaked_progs(before, {tm.pane_pid})
+    check(not leaked, "rcl_ BPF programs still loaded after rcleak exited: %s" % leaked)
+
+
+def bg_client(mode, args, name):
+    """A client that is still working when it is needed (no READY wait)."""
+    p = spawn([sys.executable, "-u", CLIENT, "--name", name, mode] + args, "client " + mode)
+    return p.pid
+
+
+# --------------------------------------------------------------------------
+# tests
+# --------------------------------------------------------------------------
+def _setup():
+    """Redis; a CLOSE_WAIT holder (3 of 6 killed by Redis); a leaker (one
+    more connection every 100 ms); a churner (20 connects/s)."""
+    r = Redis()
+    z = Client("hold", ["--target", "127.0.0.1:%d:6" % r.port], name="rclt-tui-zomb")
+    for p in z.cmd("ports", "PORTS")[1:4]:
+        out = r.cli("CLIENT", "KILL", "ADDR", "127.0.0.1:%s" % p)
+        check(out.strip() in ("1", "OK"), "CLIENT KILL ADDR 127.0.0.1:%s: %r" % (p, out))
+    wait_until(lambda: ss_states(z.pid, [r.port]) == {"CLOSE-WAIT": 3, "ESTAB": 3},
+               what="3 CLOSE-WAIT + 3 ESTAB for the holder in ss")
+    leak = bg_client("hold", ["--target", "127.0.0.1:%d:400" % r.port, "--interval-ms", "100"],
+                     "rclt-tui-leak")
+    churn = bg_client("churn", ["--target", "127.0.0.1:%d" % r.port, "--duration", "80",
+                                "--rate", "20"], "rclt-tui-churn")
+    return r, z, leak, churn
+
+
+def _verdicts(tm, err, want):
+    def ok(scr):
+        got = {pid: v for v, pid, _ in table(scr)}
+        return all(got.get(pid) == v for pid, v in want.items())
+    scr = poll(tm, ok, "verdicts %s" % ", ".join("%d=%s" % kv for kv in want.items()),
+               VERDICT_S, err)
+    modes = term_modes(tm)
+    check(modes["alternate"] == "1" and modes["cursor"] == "0",
+          "the TUI runs without the alternate screen or with a visible cursor: %s" % modes)
+    line = [ln for ln in tm.screen(escapes=True).split("\n")
+            if re.search(r"LEAK\S*\s+%d\s" % list(want)[0], ln)]
+    check(line and COLOUR.search(line[0].split("LEAK")[0]),
+          "the LEAK verdict is not coloured: %r" % (line[:1],))
+    return scr
+
+
+def _sort(tm, err):
+    scr = tm.screen()
+    check(sort_of(scr) == "VERDICT", "default sort is %r, expected VERDICT" % sort_of(scr))
+    sev = [v in ("LEAK", "ZOMBIE", "FD-LIMIT") for v, _, _ in table(scr)]
+    check(sev == sorted(sev, reverse=True),
+          "default order does not put LEAK/ZOMBIE/FD-LIMIT first: %s" % table(scr))
+    tm.keys("s")
+    scr = poll(tm, lambda s: sort_of(s) == "PID", "footer to show Sort: PID after 's'", err=err)
+    pids = [p for _, p, _ in table(scr)]
+    check(pids == sorted(pids), "rows not in pid order after 's': %s" % pids)
+    tm.keys("r")
+    scr = poll(tm, lambda s: "reversed" in footer(s), "footer to show the reversed sort", err=err)
+    pids = [p for _, p, _ in table(scr)]
+    check(pids == sorted(pids, reverse=True), "rows not in reverse pid order after 'r': %s" % pids)
+    tm.keys("<")
+    poll(tm, lambda s: sort_of(s) == "VERDICT" and "reversed" not in footer(s),
+         "footer to show Sort: VERDICT after '<'", err=err)
+
+
+def _filter_and_drill(tm, err, r, z):
+    tm.keys("/")
+    poll(tm, lambda s: footer(s).startswith("Filter"), "the filter prompt after '/'", err=err)
+    tm.literal(str(z.pid))
+    tm.keys("Enter")
+    poll(tm, lambda s: [p for _, p, _ in table(s)] == [z.pid],
+         "only the row of pid %d after filtering on it" % z.pid, err=err)
+    tm.keys("Enter")
+    scr = poll(tm, lambda s: re.search(r"^\s*6 connections", s, re.M) and
+               len([ln for ln in s.split("\n") if CONN.match(ln)]) == 6,
+               "the drill-down of pid %d with 6 connection lines" % z.pid, err=err)
+    check(re.search(r"PID %d\b" % z.pid, scr) and "CLOSE_WAIT held" in scr,
+          "drill-down lacks the pid or the ZOMBIE rule: %s" % brief(scr))
+    shown = {}
+    ends = set()
+    for ln in scr.split("\n"):
+        m = CONN.match(ln)
+        if m:
+            shown[m.group(3)] = shown.get(m.group(3), 0) + 1
+            ends.add((m.group(1), m.group(2)))
+    truth = ss_states(z.pid, [r.port])
+    check(shown == truth, "drill-down states %s, ss says %s" % (shown, truth))
+    ss_ends = {(loc, peer) for _st, loc, peer, h in ss_sockets([r.port]) if z.pid in h}
+    check(ends == ss_ends, "drill-down endpoints %s, ss says %s" % (sorted(ends), sorted(ss_ends)))
+    tm.keys("Escape")
+    poll(tm, lambda s: [p for _, p, _ in table(s)] == [z.pid] and "VERDICT" in s,
+         "the filtered table again after Esc", err=err)
+    tm.keys("/")
+    tm.keys("Enter")   # an empty filter clears it
+    poll(tm, lambda s: len(table(s)) >= 3 and "Filter:" not in footer(s),
+         "all rows again after an empty filter", err=err)
+
+
+def _pause_help(tm, err):
+    tm.keys("p")
+    poll(tm, lambda s: "PAUSED" in s.split("\n")[0], "PAUSED in the header after 'p'", err=err)
+    tm.keys("p")
+    poll(tm, lambda s: "PAUSED" not in s, "PAUSED gone after a second 'p'", err=err)
+    tm.keys("h")
+    poll(tm, lambda s: "Press any key to return" in s, "the help screen after 'h'", err=err)
+    tm.keys("x")
+    poll(tm, lambda s: "VERDICT" in s and len(table(s)) >= 3, "the table after closing help",
+         err=err)
+
+
+def _resize(tm, err, pids):
+    tm.run("resize-window", "-t", "=0:", "-x", "100", "-y", "30")
+
+    def ok(scr):
+        lines = scr.split("\n")
+        if lines and lines[-1] == "":
+            lines = lines[:-1]
+        head = [ln for ln in lines if ln.startswith("VERDICT")]
+        return (len(lines) == 30 and all(len(ln) <= 100 for ln in lines) and head and
+                "GROW/min" in head[0] and "CMDLINE" not in scr and "Sort:" in lines[-1] and
+                set(pids) <= {p for _, p, _ in table(scr)})
+    poll(tm, ok, "a 100x30 re-render (header without CMDLINE, footer on line 30, rows %s)"
+         % pids, err=err)
+
+
+def test_tui_keys():
+    """Verdicts, sort, filter, drill-down vs ss, pause, help, resize, q."""
+    before = harness.rcl_progs() if harness.have_bpftool() else {}
+    r, z, leak, churn = _setup()
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "--window", "6", "--zombie", "2",
+                                  "-i", "0.5"], env="env -u NO_COLOR")
+    try:
+        _verdicts(tm, err, {leak: "LEAK", churn: "CHURN", z.pid: "ZOMBIE"})
+        _sort(tm, err)
+        _filter_and_drill(tm, err, r, z)
+        _pause_help(tm, err)
+        _resize(tm, err, [leak, churn, z.pid])
+        tm.keys("q")
+        rc, scr = exit_status(tm, err)
+        check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+        check_restored(tm, scr)
+        if harness.have_bpftool():
+            check_no_progs(before, tm)
+    finally:
+        tm.kill()
+
+
+def test_tui_sigterm():
+    """SIGTERM restores the terminal and exits 0; NO_COLOR means no colours."""
+    before = harness.rcl_progs() if harness.have_bpftool() else {}
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-tui-term")
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.5"], env="NO_COLOR=1")
+    try:
+        poll(tm, lambda s: c.pid in [p for _, p, _ in table(s)], "the row of pid %d" % c.pid,
+             10, err)
+        colour = COLOUR.search(tm.screen(escapes=True))
+        check(not colour, "colours on screen with NO_COLOR=1: %r" % (colour and colour.group(0)))
+        t0 = time.monotonic()
+        os.kill(rpid, signal.SIGTERM)
+        rc, scr = exit_status(tm, err)
+        check(rc == 0, "rcleak exit status %d after SIGTERM" % rc)
+        check(time.monotonic() - t0 < 5, "rcleak took %.1fs to exit after SIGTERM"
+              % (time.monotonic() - t0))
+        check_restored(tm, scr)
+        if harness.have_bpftool():
+            check_no_progs(before, tm)
+    finally:
+        tm.kill()
+
+
+if __name__ == "__main__":
+    # Until runner.MODULES lists this file: run its tests with the runner.
+    import runner
+    runner.MODULES = ["test_tui"]
+    sys.exit(runner.main(sys.argv[1:]))

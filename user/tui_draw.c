@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tui_draw.c - the main screen of the interactive view: header (host,
+ * kernel, hooks, rates), one line per Redis server, the process table, the
+ * footer with the keys, and the help screen. Draws into stdscr only; the
+ * caller erases before and pushes to the terminal after (no flicker). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "tui_int.h"
+#include "view.h"
+
+/* ---- styles ------------------------------------------------------------- */
+
+struct style_def {
+	short fg, bg;   /* -1: the terminal's default */
+	attr_t extra;   /* added to the colour pair */
+	attr_t mono;    /* without colours (NO_COLOR, monochrome terminal) */
+};
+
+static const struct style_def styles[ST__MAX] = {
+	[ST_NORMAL]   = { -1, -1, 0, 0 },
+	[ST_BOLD]     = { -1, -1, A_BOLD, A_BOLD },
+	[ST_RED]      = { COLOR_RED, -1, A_BOLD, A_BOLD },
+	[ST_MAGENTA]  = { COLOR_MAGENTA, -1, A_BOLD, A_BOLD },
+	[ST_YELLOW]   = { COLOR_YELLOW, -1, A_BOLD, A_BOLD },
+	[ST_GREEN]    = { COLOR_GREEN, -1, 0, 0 },
+	[ST_CYAN]     = { COLOR_CYAN, -1, 0, 0 },
+	[ST_DIM]      = { -1, -1, A_DIM, A_DIM },
+	[ST_TITLE]    = { COLOR_BLACK, COLOR_GREEN, 0, A_REVERSE },
+	[ST_SORTCOL]  = { COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE | A_BOLD | A_UNDERLINE },
+	[ST_SELECT]   = { COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE },
+	[ST_KEY]      = { -1, -1, A_BOLD, A_BOLD },
+	[ST_KEYLABEL] = { COLOR_BLACK, COLOR_CYAN, 0, A_REVERSE },
+	[ST_LABEL]    = { COLOR_CYAN, -1, 0, 0 },
+	[ST_BAR_OK]   = { COLOR_GREEN, -1, A_BOLD, 0 },
+	[ST_BAR_WARN] = { COLOR_YELLOW, -1, A_BOLD, A_BOLD },
+	[ST_BAR_CRIT] = { COLOR_RED, -1, A_BOLD, A_BOLD },
+	[ST_PAUSED]   = { COLOR_BLACK, COLOR_YELLOW, A_BOLD, A_REVERSE | A_BOLD },
+};
+
+/* One colour pair per style (pair number == style). Falls back to no
+ * colours when the terminal has too few pairs. */
+void tui_colors_init(struct tui *t)
+{
+	bool def;
+
+	if (!t->color || !has_colors() || start_color() == ERR || COLOR_PAIRS <= ST__MAX) {
+		t->color = false;
+		return;
+	}
+	def = use_default_colors() == OK;
+	for (int s = 1; s < ST__MAX; s++) {
+		short fg = styles[s].fg, bg = styles[s].bg;
+
+		if (!def) {
+			fg = fg < 0 ? COLOR_WHITE : fg;
+			bg = bg < 0 ? COLOR_BLACK : bg;
+		}
+		init_pair((short)s, fg, bg);
+	}
+}
+
+attr_t tui_attr(const struct tui *t, enum tui_style s)
+{
+	if (!t->color)
+		return styles[s].mono;
+	return (s == ST_NORMAL ? 0 : COLOR_PAIR(s)) | styles[s].extra;
+}
+
+/* Print at most maxw columns of text at (y, x). Bytes outside printable
+ * ASCII (from /proc: anything) become '?' so one byte is one column.
+ * Returns the columns written. */
+int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text)
+{
+	int n = 0;
+
+	if (maxw <= 0 || y < 0 || y >= LINES || x >= COLS)
+		return 0;
+	if (maxw > COLS - x)
+		maxw = COLS - x;
+	attrset(tui_attr(t, s));
+	move(y, x);
+	for (; text[n] && n < maxw; n++) {
+		unsigned char ch = (unsigned char)text[n];
+
+		addch(ch >= 0x20 && ch < 0x7f ? ch : '?');
+	}
+	attrset(A_NORMAL);
+	return n;
+}
+
+/* Paint line y in style s (a bar: table header, selection). */
+void tui_fill(const struct tui *t, int y, enum tui_style s)
+{
+	attrset(tui_attr(t, s));
+	mvhline(y, 0, ' ', COLS);
+	attrset(A_NORMAL);
+}
+
+/* A pen writes segments left to right on one line and stops at the edge. */
+struct pen {
+	const struct tui *t;
+	int y, x, end;
+};
+
+static void pen(struct pen *p, enum tui_style s, const char *text)
+{
+	p->x += tui_put(p->t, p->y, p->x, p->end - p->x, s, text);
+}
+
+/* "label value  " at (y, x), whole or not at all: when it does not fit
+ * before the right edge, nothing is written and COLS is returned, so the
+ * pairs after it are dropped too. Returns the next x. */
+int tui_kv(const struct tui *t, int y, int x, const char *label, enum tui_style vs,
+	   const char *value)
+{
+	if (x + (int)strlen(label) + 1 + (int)strlen(value) > COLS)
+		return COLS;
+	x += tui_put(t, y, x, COLS - x, ST_LABEL, label);
+	x += tui_put(t, y, x, COLS - x, ST_NORMAL, " ");
+	x += tui_put(t, y, x, COLS - x, vs, value);
+	return x + 2;
+}
+
+static void pen_kv(struct pen *p, const char *label, enum tui_style vs, const char *value)
+{
+	p->x = tui_kv(p->t, p->y, p->x, label, vs, value);
+}
+
+/* "—" (one column) where the locale can show it, "-" elsewhere. */
+static void pen_dash(struct pen *p, enum tui_style s)
+{
+	if (!p->t->utf8) {
+		pen(p, s, "-");
+		return;
+	}
+	if (p->x < p->end) {
+		attrset(tui_attr(p->t, s));
+		mvaddstr(p->y, p->x, "\u2014");
+		attrset(A_NORMAL);
+		p->x++;
+	}
+}
+
+/* ---- header ------------------------------------------------------------- */
+
+/* "6379,7000-7005": runs of three or more as ranges. */
+static void ports_str(const __u16 *ports, int n, char *buf, size_t len)
+{
+	size_t l = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && l + 16 < len;) {
+		int j = i;
+
+		while (j + 1 < n && ports[j + 1] == ports[j] + 1)
+			j++;
+		if (j >= i + 2) {
+			l += snprintf(buf + l, len - l, "%s%u-%u", l ? "," : "", ports[i], ports[j]);
+			i = j + 1;
+		} else {
+			l += snprintf(buf + l, len - l, "%s%u", l ? "," : "", ports[i]);
+			i++;
+		}
+	}
+}
+
+static void header_line1(struct tui *t)
+{
+	struct pen p = { t, 0, 0, COLS };
+	struct utsname u;
+	char buf[96];
+
+	if (uname(&u)) {
+		strcpy(u.nodename, "?");
+		strcpy(u.release, "?");
+	}
+	pen(&p, ST_BOLD, "rcleak  ");
+	pen_kv(&p, "host", ST_BOLD, u.nodename);
+	pen_kv(&p, "kernel", ST_BOLD, u.release);
+	snprintf(buf, sizeof(buf), "%s, walk %s", t->c->tier, t->c->walk);
+	pen_kv(&p, "hooks", ST_BOLD, buf);
+	tui_fmt_dur(t->c->model->now, buf, sizeof(buf)); /* as of the data shown */
+	pen_kv(&p, "uptime", ST_BOLD, buf);
+	if (t->paused && COLS > 10)
+		tui_put(t, 0, COLS - 8, 8, ST_PAUSED, " PAUSED ");
+}
+
+static void header_line2(struct tui *t)
+{
+	const struct collector *c = t->c;
+	struct pen p = { t, 1, 0, COLS };
+	char buf[96];
+
+	snprintf(buf, sizeof(buf), "%.0f", c->events_per_s);
+	pen_kv(&p, "events/s", ST_BOLD, buf);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)c->lost);
+	pen_kv(&p, "lost", c->lost ? ST_RED : ST_BOLD, buf);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(c->repairs + c->repairs_added));
+	pen_kv(&p, "repairs", ST_BOLD, buf);
+	snprintf(buf, sizeof(buf), "%zu", t->nrows);
+	pen_kv(&p, "processes", ST_BOLD, buf);
+	ports_str(c->opts->ports, c->opts->nports, buf, sizeof(buf));
+	pen_kv(&p, "ports", ST_BOLD, buf);
+	snprintf(buf, sizeof(buf), "%gs", c->opts->interval_s);
+	pen_kv(&p, "interval", ST_BOLD, buf);
+	snprintf(buf, sizeof(buf), "%gs", c->model->window_s);
+	pen_kv(&p, "window", ST_BOLD, buf);
+}
+
+/* [|||||||      37/992] filled in proportion, coloured by how full. */
+static void draw_bar(const struct tui *t, int y, int x, int w, long used, long limit)
+{
+	double r = limit > 0 ? (double)used / (double)limit : 0;
+	enum tui_style fs = r < 0.6 ? ST_BAR_OK : r < 0.85 ? ST_BAR_WARN : ST_BAR_CRIT;
+	int inner = w - 2, fill, tx;
+	char text[48];
+
+	if (inner < 1)
+		return;
+	fill = (int)(r * inner + 0.5);
+	fill = fill > inner ? inner : fill;
+	if (used > 0 && fill == 0)
+		fill = 1;
+	snprintf(text, sizeof(text), "%ld/%ld", used, limit);
+	tx = inner - (int)strlen(text);
+	tui_put(t, y, x, 1, ST_BOLD, "[");
+	for (int i = 0; i < inner; i++) {
+		char ch[2] = { i < fill ? '|' : ' ', 0 };
+
+		if (i >= tx && tx >= 0)
+			tui_put(t, y, x + 1 + i, 1, ST_DIM, (char[2]){ text[i - tx], 0 });
+		else
+			tui_put(t, y, x + 1 + i, 1, fs, ch);
+	}
+	tui_put(t, y, x + 1 + inner, 1, ST_BOLD, "]");
+}
+
+static void listen_ports(const struct proc *s, char *buf, size_t len)
+{
+	__u16 ports[MODEL_MAX_LISTEN];
+	int n = 0;
+
+	for (int k = 0; k < s->nlisten; k++) {
+		int dup = 0;
+
+		for (int j = 0; j < n; j++)
+			dup |= ports[j] == s->listen[k].port;
+		if (!dup)
+			ports[n++] = s->listen[k].port;
+	}
+	for (int i = 1; i < n; i++) /* insertion sort: a handful */
+		for (int j = i; j > 0 && ports[j] < ports[j - 1]; j--) {
+			__u16 x = ports[j];
+
+			ports[j] = ports[j - 1], ports[j - 1] = x;
+		}
+	buf[0] = ':';
+	ports_str(ports, n, buf + 1, len - 1);
+}
+
+/* ETA of a server: "16m33s", "now", or "" when it is not growing. */
+static void eta_str(const struct proc *s, char *buf, size_t len)
+{
+	if (s->eta_s < 0)
+		buf[0] = '\0';
+	else if (s->eta_s == 0)
+		snprintf(buf, len, "now");
+	else
+		tui_fmt_dur(s->eta_s, buf, len);
+}
+
+/* "ETA 16m33s", or "ETA —" when not growing; whole or not at all. */
+static void pen_eta(struct pen *p, const struct proc *s)
+{
+	char eta[32];
+
+	eta_str(s, eta, sizeof(eta));
+	if (p->x + 4 + (eta[0] ? (int)strlen(eta) : 1) > p->end)
+		return;
+	pen(p, ST_LABEL, "ETA ");
+	if (!eta[0])
+		pen_dash(p, ST_BOLD);
+	else
+		pen(p, s->eta_s < 600 ? ST_RED : ST_YELLOW, eta);
+}
+
+/* One Redis server: clients against its effective limit (a bar when there
+ * is room), growth, time to the limit, and the fd-limit warning (on its own
+ * line when it does not fit and room allows). Returns the lines used. */
+static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
+{
+	long eff = model_effective_limit(s->maxclients, s->nofile_soft);
+	char ports[40], buf[160], growth[32], eta[32];
+	struct pen p = { t, y, 1, COLS };
+	int barw;
+
+	listen_ports(s, ports, sizeof(ports));
+	if (COLS >= 100) { /* aligned in columns */
+		snprintf(buf, sizeof(buf), "%-15s", s->comm);
+		pen(&p, ST_BOLD, buf);
+		snprintf(buf, sizeof(buf), " %7u %-12s ", s->key.tgid, ports);
+	} else {           /* compact: keep room for growth and ETA */
+		pen(&p, ST_BOLD, s->comm);
+		snprintf(buf, sizeof(buf), " %u %s  ", s->key.tgid, ports);
+	}
+	pen(&p, ST_NORMAL, buf);
+	snprintf(growth, sizeof(growth), "%+.1f/min", s->clients_growth_per_min);
+	eta_str(s, eta, sizeof(eta));
+	/* the bar gets what "clients ", growth and ETA leave, up to 42 columns */
+	barw = COLS - p.x - 8 - (2 + 7 + (int)strlen(growth)) - (2 + 4 + (int)strlen(eta) + 1);
+	barw = barw > 42 ? 42 : barw;
+	pen(&p, ST_LABEL, "clients ");
+	snprintf(buf, sizeof(buf), "%ld/%ld", s->clients, eff);
+	if (barw >= (int)strlen(buf) + 8) {
+		draw_bar(t, y, p.x, barw, s->clients, eff);
+		p.x += barw;
+	} else {
+		pen(&p, ST_BOLD, buf);
+	}
+	p.x += 2;
+	pen_kv(&p, "growth", s->clients_growth_per_min > 0 ? ST_YELLOW : ST_BOLD, growth);
+	pen_eta(&p, s);
+	if (!s->capped_by_nofile)
+		return 1;
+	snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld)",
+		 eff, s->nofile_soft);
+	if (p.x + 2 + (int)strlen(buf) <= COLS) {
+		p.x += 2;
+		pen(&p, ST_YELLOW, buf);
+		return 1;
+	}
+	if (y + 1 >= maxy)
+		return 1;
+	tui_put(t, y + 1, 3, COLS - 3, ST_YELLOW, buf);
+	return 2;
+}
+
+/* The header: two status lines and, if servers, one line per live Redis
+ * server (at most a quarter of the screen). Returns the next free line. */
+int tui_draw_header(struct tui *t, bool servers)
+{
+	const struct model *m = t->c->model;
+	int y = 2, maxy = LINES / 4 + 2, hidden = 0;
+
+	header_line1(t);
+	if (LINES > 1)
+		header_line2(t);
+	if (!servers)
+		return y;
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *s = m->procs[i];
+
+		if (!s->nlisten || s->exited || !view_selected(t->c->opts, s))
+			continue;
+		if (y >= maxy) {
+			hidden++;
+			continue;
+		}
+		y += draw_server(t, y, maxy, s);
+	}
+	if (hidden) {
+		char buf[48];
+
+		snprintf(buf, sizeof(buf), " ... %d more server%s", hidden, hidden > 1 ? "s" : "");
+		tui_put(t, y++, 0, COLS, ST_DIM, buf);
+	}
+	return y;
+}
+
+/* ---- table -------------------------------------------------------------- */
+
+/* Columns that fit in cols, left to right; CMDLINE takes what is left.
+ * Returns how many are shown. */
+static int layout(int cols, int xs[COL__MAX], int ws[COL__MAX])
+{
+	int x = 0, n = 0;
+
+	for (int col = 0; col < COL__MAX; col++) {
+		int w = tui_cols[col].width;
+
+		if (col == COL_CMDLINE)
+			w = cols - x > w ? cols - x : w;
+		if (x + w > cols)
+			break;
+		xs[col] = x;
+		ws[col] = w;
+		x += w + 1;
+		n++;
+	}
+	return n;
+}
+
+static void put_cell(const struct tui *t, int y, int x, int w, bool left,
+		     enum tui_style s, const char *text)
+{
+	int len = (int)strlen(text);
+
+	if (left || len >= w)
+		tui_put(t, y, x, w, s, text);
+	else
+		tui_put(t, y, x + w - len, len, s, text);
+}
+
+static void draw_titles(struct tui *t, int y, int n, const int *xs, const int *ws)
+{
+	tui_fill(t, y, ST_TITLE);
+	for (int col = 0; col < n; col++) {
+		enum tui_style s = col == (int)t->sort ? ST_SORTCOL : ST_TITLE;
+
+		if (s == ST_SORTCOL) { /* the whole column width, like htop */
+			attrset(tui_attr(t, s));
+			mvhline(y, xs[col], ' ', ws[col]);
+		}
+		put_cell(t, y, xs[col], ws[col], tui_cols[col].left, s, tui_cols[col].title);
+	}
+}
+
+static void draw_row(struct tui *t, int y, const struct proc *p, bool selected,
+		     int n, const int *xs, const int *ws)
+{
+	enum tui_style base = p->exited ? ST_DIM : ST_NORMAL;
+	char buf[MODEL_CMDLINE + 16];
+
+	if (selected)
+		tui_fill(t, y, ST_SELECT);
+	for (int col = 0; col < n; col++) {
+		enum tui_style s = base;
+
+		if (selected)
+			s = ST_SELECT;
+		else if (col == COL_VERDICT)
+			s = tui_verdict_style(p);
+		tui_cell(p, col, buf, sizeof(buf));
+		put_cell(t, y, xs[col], ws[col], tui_cols[col].left, s, buf);
+	}
+}
+
+/* Keep the selection inside the h visible rows. */
+static void scroll_to_sel(struct tui *t, int h)
+{
+	if (h <= 0)
+		return;
+	if (t->sel < t->top)
+		t->top = t->sel;
+	if (t->sel >= t->top + (size_t)h)
+		t->top = t->sel - (size_t)h + 1;
+	if (t->top + (size_t)h > t->nrows)
+		t->top = t->nrows > (size_t)h ? t->nrows - (size_t)h : 0;
+}
+
+static void draw_table(struct tui *t, int y)
+{
+	int xs[COL__MAX], ws[COL__MAX], n = layout(COLS, xs, ws);
+	int h = LINES - 1 - (y + 1);
+
+	t->table_h = h;
+	if (y >= LINES - 1)
+		return;
+	draw_titles(t, y, n, xs, ws);
+	scroll_to_sel(t, h);
+	for (int i = 0; i < h && t->top + (size_t)i < t->nrows; i++) {
+		size_t r = t->top + (size_t)i;
+
+		draw_row(t, y + 1 + i, t->rows[r], r == t->sel, n, xs, ws);
+	}
+	if (!t->nrows && h > 0) {
+		char buf[128];
+
+		if (t->filter[0])
+			snprintf(buf, sizeof(buf), "  no process matches the filter \"%s\" (/ then Enter clears it)",
+				 t->filter);
+		else
+			snprintf(buf, sizeof(buf), "  no connections on the watched ports yet");
+		tui_put(t, y + 2 < LINES - 1 ? y + 2 : y + 1, 0, COLS, ST_DIM, buf);
+	}
+}
+
+/* ---- footer ------------------------------------------------------------- */
+
+/* keys: pairs of key and label, NULL-terminated. The right side shows any
+ * one-shot message and, with status, the filter and the sort; the keys get
+ * what is left. */
+void tui_draw_footer(struct tui *t, const char *const *keys, bool status)
+{
+	struct pen p = { t, LINES - 1, 0, COLS };
+	char right[256];
+	int rl;
+
+	if (LINES < 2)
+		return;
+	if (t->editing) {
+		pen(&p, ST_KEYLABEL, TUI_FILTER_PROMPT);
+		pen(&p, ST_NORMAL, " ");
+		pen(&p, ST_BOLD, t->edit);
+		return;
+	}
+	if (!status)
+		snprintf(right, sizeof(right), "%s ", t->msg);
+	else
+		snprintf(right, sizeof(right), "%s%s%s%s%sSort: %s%s ", t->msg, t->msg[0] ? "  " : "",
+		 t->filter[0] ? "Filter: " : "", t->filter[0] ? t->filter : "",
+		 t->filter[0] ? "  " : "", tui_sort_name(t), t->reverse ? " (reversed)" : "");
+	rl = (int)strlen(right);
+	if (rl < COLS)
+		p.end = COLS - rl - 1;
+	for (int i = 0; keys[i] && keys[i + 1]; i += 2) {
+		char label[32];
+
+		snprintf(label, sizeof(label), " %s", keys[i + 1]);
+		if (p.x + (int)strlen(keys[i]) + (int)strlen(label) + 2 > p.end)
+			break;
+		pen(&p, ST_KEY, keys[i]);
+		pen(&p, ST_KEYLABEL, label);
+		pen(&p, ST_NORMAL, "  ");
+	}
+	tui_put(t, LINES - 1, rl < COLS ? COLS - rl : 0, COLS, ST_BOLD, right);
+}
+
+void tui_draw_main(struct tui *t)
+{
+	static const char *const keys[] = {
+		"q", "Quit", "j/k", "Move", "Enter", "Conns", "/", "Filter",
+		"s", "Sort", "<>", "Col", "r", "Rev", "p", "Pause", "h", "Help", NULL,
+	};
+	int y = tui_draw_header(t, true);
+
+	draw_table(t, y < LINES - 1 ? y : LINES - 1);
+	tui_draw_footer(t, keys, true);
+}
+
+/* ---- help --------------------------------------------------------------- */
+
+void tui_draw_help(struct tui *t)
+{
+	const struct model_thresholds *th = &t->c->model->th;
+	char l[8][128];
+	const char *text[] = {
+		"Keys",
+		"  q              quit (the terminal is restored)",
+		"  Up/Down, j/k   move the selection; PgUp/PgDn, Home/End",
+		"  Enter          connections of the selected process (Esc returns)",
+		"  /              filter by pid or command name; Enter applies, Esc cancels,",
+		"                 an empty filter shows everything again",
+		"  s  < >  r      next sort column, move the sort column left/right, reverse",
+		"  p              pause/resume refreshing",
+		"  h, ?           this help",
+		"",
+		"Verdicts (the rule that fired is in the connections view)",
+		l[0], l[1], l[2], l[3],
+		"  ok        nothing fired",
+		"",
+		"Columns",
+		"  OPEN = connections held now (ESTAB + CLWAIT + SYNSNT + others)",
+		"  OPENED/CLOSED since start, OPEN/s last interval, GROW/min slope over the window",
+		"  MEDLIFE median lifetime of closed connections, IDLE connections idle too long",
+		"  FDS/NOFILE/FDROOM the process's open fds, soft RLIMIT_NOFILE, and what is left",
+		"",
+		"Press any key to return.",
+	};
+
+	snprintf(l[0], sizeof(l[0]), "  LEAK      open grows >= %g/min over the window, closes <= %.0f%% of opens",
+		 th->leak_per_min, th->leak_close_frac * 100);
+	snprintf(l[1], sizeof(l[1]), "  ZOMBIE    CLOSE_WAIT held > %gs; servers: client silent > %gs",
+		 th->zombie_s, th->zombie_idle_s);
+	snprintf(l[2], sizeof(l[2]), "  FD-LIMIT  fd headroom under %g%% of the soft nofile limit", th->fd_limit_pct);
+	snprintf(l[3], sizeof(l[3]), "  CHURN     >= %g connects/s with median lifetime < %gms",
+		 th->churn_per_s, th->churn_life_ms);
+	tui_fill(t, 0, ST_TITLE);
+	tui_put(t, 0, 1, COLS - 1, ST_TITLE, "rcleak help");
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]) && (int)i + 2 < LINES; i++)
+		tui_put(t, (int)i + 2, 1, COLS - 1,
+			text[i][0] && text[i][0] != ' ' ? ST_BOLD : ST_NORMAL, text[i]);
+}
