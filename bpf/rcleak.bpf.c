@@ -36,6 +36,8 @@ const volatile __u32 self_tgid = 0;
 /* Set before load by `rcleak run`: trace only processes that descend from
  * rcleak (it is a child subreaper, so orphans of the tree stay below it). */
 const volatile bool tree_mode = false;
+/* Set before load by `rcleak record`: send every event to the ring buffer. */
+const volatile bool emit_events = false;
 
 #define TREE_DEPTH 48 /* ancestors checked; deeper descendants are missed */
 
@@ -93,6 +95,13 @@ struct {
 	__type(value, __u8);
 } self_ports SEC(".maps");
 
+/* Events for recording; sized by userspace (only loaded with room when
+ * emit_events is set). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096 * 4);
+} events SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, RCL_STAT__MAX);
@@ -148,6 +157,55 @@ static __always_inline bool traced(struct task_struct *task)
 			return false;
 	}
 	return false;
+}
+
+/* Record one state change (rcleak record). A full ring buffer is counted,
+ * never silent. */
+static __always_inline void emit(const void *skp, int oldstate, int newstate, __u8 kind,
+				 const struct rcl_owner *owner)
+{
+	const struct sock *sk = skp;
+	struct rcl_event *e;
+	__u16 family;
+
+	if (!emit_events)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(RCL_STAT_LOST_RINGBUF);
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sk = (__u64)skp;
+	e->tgid = owner ? owner->tgid : 0;
+	e->start_ns = owner ? owner->start_ns : 0;
+	/* only these run in the process that acts; the rest is softirq, where
+	 * current is whatever task was interrupted */
+	if (kind == RCL_EV_CONNECT || kind == RCL_EV_LISTEN || kind == RCL_EV_APP_CLOSE ||
+	    kind == RCL_EV_EXIT_CLOSE) {
+		e->cur_tgid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	} else {
+		e->cur_tgid = 0;
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	}
+	e->oldstate = oldstate;
+	e->newstate = newstate;
+	e->kind = kind;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->family = family;
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
+	if (family == AF_INET) {
+		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	bpf_ringbuf_submit(e, 0);
 }
 
 static const struct rcl_counters zero_counters;
@@ -233,7 +291,7 @@ static __always_inline void count_close(const struct rcl_sock *s)
 #define SHUTDOWN_MASK 3
 
 static __always_inline void check_app_close(const struct sock *sk, struct rcl_sock *s,
-					    int oldstate)
+					    int oldstate, int newstate)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct rcl_counters *c;
@@ -264,6 +322,7 @@ static __always_inline void check_app_close(const struct sock *sk, struct rcl_so
 		s->flags |= RCL_SOCK_RELEASED;
 		__sync_fetch_and_add(&c->released, 1);
 	}
+	emit(sk, oldstate, newstate, exiting ? RCL_EV_EXIT_CLOSE : RCL_EV_APP_CLOSE, &o);
 }
 
 /* ------------------------------------------------------------------------
@@ -289,7 +348,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (!s)
 			return 0;
 		stat_inc(RCL_STAT_EVENTS);
-		check_app_close((const struct sock *)sk, s, oldstate);
+		check_app_close((const struct sock *)sk, s, oldstate, newstate);
+		emit(sk, oldstate, newstate, RCL_EV_CLOSE, &s->owner);
 		if (s->owner.tgid)
 			count_close(s);
 		bpf_map_delete_elem(&socks, &key);
@@ -309,6 +369,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		owner_of(bpf_get_current_task_btf(), &owner);
 		bpf_map_update_elem(&listeners, &lport, &owner, BPF_ANY);
+		emit(sk, oldstate, newstate, RCL_EV_LISTEN, &owner);
 		{
 			struct rcl_counters *c = counters(&owner);
 
@@ -330,6 +391,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		}
 		count(&owner, true);
+		emit(sk, oldstate, newstate, RCL_EV_CONNECT, &owner);
 		{
 			struct rcl_counters *c = bpf_map_lookup_elem(&procs, &owner);
 
@@ -353,6 +415,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		}
 		if (ns.owner.tgid)
 			count(&ns.owner, true);
+		emit(sk, oldstate, newstate, RCL_EV_ACCEPT, &ns.owner);
 		return 0;
 	case RCL_TCP_CLOSE: /* a listener closing */
 		if (lw)
@@ -361,9 +424,16 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	case RCL_TCP_FIN_WAIT1:
 	case RCL_TCP_LAST_ACK:
 		s = bpf_map_lookup_elem(&socks, &key);
-		if (s)
-			check_app_close((const struct sock *)sk, s, oldstate);
+		if (s) {
+			check_app_close((const struct sock *)sk, s, oldstate, newstate);
+			emit(sk, oldstate, newstate, RCL_EV_STATE, &s->owner);
+		}
 		return 0;
+	}
+	if (emit_events) { /* ESTABLISHED, CLOSE_WAIT, ...: only for the record */
+		s = bpf_map_lookup_elem(&socks, &key);
+		if (s)
+			emit(sk, oldstate, newstate, RCL_EV_STATE, &s->owner);
 	}
 	return 0;
 }

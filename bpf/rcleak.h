@@ -97,12 +97,41 @@ struct rcl_stale_rec {
 	__u32 pad;
 };
 
+/* One TCP state change on a watched port, sent through the ring buffer
+ * only when something records (rcleak record). Attribution is the socket's
+ * owner (who connected, or the listener's owner), looked up by socket. */
+struct rcl_event {
+	__u64 ts_ns;         /* bpf_ktime_get_ns() */
+	__u64 sk;
+	__u32 tgid;          /* owner; 0 unknown */
+	__u32 cur_tgid;      /* the process that acted (connect, listen, close); 0 in softirq */
+	__u64 start_ns;      /* owner's start time */
+	__u16 lport, rport;
+	__u8 oldstate, newstate;
+	__u8 family;
+	__u8 kind;           /* RCL_EV_* */
+	__u8 laddr[16];
+	__u8 raddr[16];
+	char comm[RCL_COMM_LEN]; /* the acting process's comm; "" in softirq */
+};
+
+enum {
+	RCL_EV_STATE = 0,     /* any other transition */
+	RCL_EV_CONNECT = 1,   /* -> SYN_SENT (connect) */
+	RCL_EV_ACCEPT = 2,    /* LISTEN -> SYN_RECV (passive open) */
+	RCL_EV_CLOSE = 3,     /* -> CLOSE of a tracked socket */
+	RCL_EV_APP_CLOSE = 4, /* the application closed it (close(2)) */
+	RCL_EV_EXIT_CLOSE = 5,/* the kernel closed it at process exit */
+	RCL_EV_LISTEN = 6,
+};
+
 /* Per-CPU statistics (stats map index). */
 enum rcl_stat {
 	RCL_STAT_EVENTS = 0,    /* state changes on watched ports */
 	RCL_STAT_LOST_SOCK,     /* socket map full: insert failed */
 	RCL_STAT_LOST_PROC,     /* procs map full: counter lost */
 	RCL_STAT_REPAIR_ADD,    /* reconcile found a socket the map lacked */
+	RCL_STAT_LOST_RINGBUF,  /* ring buffer full: event not recorded */
 	RCL_STAT__MAX,
 };
 

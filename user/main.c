@@ -15,6 +15,7 @@
 #include "model.h"
 #include "opts.h"
 #include "probe.h"
+#include "record_cmd.h"
 #include "run.h"
 #include "tracer.h"
 #include "tui.h"
@@ -259,6 +260,10 @@ int main(int argc, char **argv)
 		return cmd_doctor(&o);
 	case RCL_CMD_RUN:
 		return cmd_run(&o);
+	case RCL_CMD_RECORD:
+		return cmd_record(&o);
+	case RCL_CMD_REPORT:
+		return cmd_report(&o);
 	default:
 		return cmd_live(&o);
 	}

@@ -115,6 +115,8 @@ enum {
 	OPT_IDLE, OPT_LEAK_RATE, OPT_CHURN_RATE, OPT_CHURN_LIFE, OPT_ZOMBIE, OPT_ZOMBIE_IDLE,
 	OPT_FD_LIMIT, OPT_USER, OPT_JSON_FILE, OPT_JUNIT, OPT_MAX_OPEN, OPT_MAX_LEAKED,
 	OPT_MAX_CONNECTS, OPT_MAX_CHURN, OPT_FAIL_CW, OPT_WAIT_CHILDREN,
+	OPT_FORCE, OPT_RING, OPT_TRIG_HEADROOM, OPT_TRIG_VERDICT, OPT_AFTER, OPT_AT, OPT_CSV,
+	OPT_REPLAY, OPT_SPEED,
 };
 
 static const struct option long_opts[] = {
@@ -147,6 +149,16 @@ static const struct option long_opts[] = {
 	{ "max-churn", required_argument, NULL, OPT_MAX_CHURN },
 	{ "fail-on-close-wait", no_argument, NULL, OPT_FAIL_CW },
 	{ "wait-children", optional_argument, NULL, OPT_WAIT_CHILDREN },
+	{ "write", required_argument, NULL, 'w' },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "ring", required_argument, NULL, OPT_RING },
+	{ "trigger-headroom", required_argument, NULL, OPT_TRIG_HEADROOM },
+	{ "trigger-verdict", required_argument, NULL, OPT_TRIG_VERDICT },
+	{ "after", required_argument, NULL, OPT_AFTER },
+	{ "at", required_argument, NULL, OPT_AT },
+	{ "csv", no_argument, NULL, OPT_CSV },
+	{ "replay", no_argument, NULL, OPT_REPLAY },
+	{ "speed", required_argument, NULL, OPT_SPEED },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
@@ -174,6 +186,9 @@ static void defaults(struct rcl_opts *o)
 	o->fd_limit_pct = 10;
 	o->max_open = o->max_leaked = o->max_connects = -1;
 	o->max_churn = -1;
+	o->trigger_headroom = -1;
+	o->after_s = 10;
+	o->speed = 1;
 }
 
 /* A positive threshold: "what" names it in the message. */
@@ -204,6 +219,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->cmd = RCL_CMD_HELP;
 		else if (!strcmp(argv[1], "run"))
 			o->cmd = RCL_CMD_RUN;
+		else if (!strcmp(argv[1], "record"))
+			o->cmd = RCL_CMD_RECORD;
+		else if (!strcmp(argv[1], "report"))
+			o->cmd = RCL_CMD_REPORT;
 		else
 			return fail(err, errlen, "unknown command '%s' (commands: doctor; see --help)", argv[1]);
 		first = 2;
@@ -212,7 +231,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	/* getopt_long over argv[first-1..]: argv[first-1] plays argv[0]. */
 	optind = 0; /* full re-initialisation (GNU), so tests can call us twice */
 	opterr = 0;
-	while ((c = getopt_long(argc - first + 1, argv + first - 1, "+:p:i:d:n:vVh",
+	/* report takes options after its files; everything else stops at the
+	 * first non-option (run's CMD keeps its own options) */
+	while ((c = getopt_long(argc - first + 1, argv + first - 1,
+				o->cmd == RCL_CMD_REPORT ? ":p:i:d:n:w:vVh" : "+:p:i:d:n:w:vVh",
 				long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -276,6 +298,47 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			break;
 		case OPT_MAX_CHURN:
 			if (threshold(optarg, 0, 1e9, &o->max_churn, "--max-churn (connects/s)", err, errlen))
+				return -1;
+			break;
+		case 'w':
+			if (!*optarg)
+				return fail(err, errlen, "-w needs a file name");
+			o->write_path = optarg;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		case OPT_RING:
+			if (threshold(optarg, 1, 86400, &o->ring_s, "--ring seconds", err, errlen))
+				return -1;
+			break;
+		case OPT_TRIG_HEADROOM:
+			if (threshold(optarg, 0, 100, &o->trigger_headroom, "--trigger-headroom percent", err, errlen))
+				return -1;
+			break;
+		case OPT_TRIG_VERDICT:
+			if (strcmp(optarg, "LEAK") && strcmp(optarg, "CHURN") && strcmp(optarg, "ZOMBIE") &&
+			    strcmp(optarg, "FD-LIMIT"))
+				return fail(err, errlen, "bad --trigger-verdict '%s': give LEAK, CHURN, ZOMBIE or FD-LIMIT", optarg);
+			o->trigger_verdict = optarg;
+			break;
+		case OPT_AFTER:
+			if (threshold(optarg, 0, 86400, &o->after_s, "--after seconds", err, errlen))
+				return -1;
+			break;
+		case OPT_AT:
+			if (!*optarg)
+				return fail(err, errlen, "--at needs a time: +90s, 12:03:10 or a Unix timestamp");
+			o->at = optarg;
+			break;
+		case OPT_CSV:
+			o->csv = true;
+			break;
+		case OPT_REPLAY:
+			o->replay = true;
+			break;
+		case OPT_SPEED:
+			if (threshold(optarg, 0.01, 10000, &o->speed, "--speed factor", err, errlen))
 				return -1;
 			break;
 		case OPT_FAIL_CW:
@@ -388,6 +451,24 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->window_s = 5; /* run mode: churn is judged over 5 s */
 		return 0;
 	}
+	if (o->cmd == RCL_CMD_REPORT) {
+		if (first - 1 + optind >= argc)
+			return fail(err, errlen, "'rcleak report' needs a capture file: rcleak report FILE...");
+		o->files = argv + first - 1 + optind;
+		if (o->csv + o->replay + (o->at != NULL) > 1)
+			return fail(err, errlen, "--csv, --replay and --at do not go together");
+		return 0;
+	}
+	if (o->cmd == RCL_CMD_RECORD) {
+		if (!o->write_path)
+			return fail(err, errlen, "'rcleak record' needs -w FILE");
+		if ((o->trigger_headroom >= 0 || o->trigger_verdict) && !o->ring_s)
+			return fail(err, errlen, "--trigger-* go with --ring SECS (the flight recorder)");
+	} else if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict) {
+		return fail(err, errlen, "-w, --force, --ring and --trigger-* go with 'rcleak record' (see --help)");
+	}
+	if (o->at || o->csv || o->replay)
+		return fail(err, errlen, "--at, --csv and --replay go with 'rcleak report' (see --help)");
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
 		return fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");

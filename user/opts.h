@@ -18,10 +18,12 @@ enum {
 	RCL_EXIT_PRIV = 3,    /* not root / missing CAP_BPF, CAP_PERFMON */
 	RCL_EXIT_KERNEL = 4,  /* kernel lacks what rcleak needs (BTF, hooks) */
 	RCL_EXIT_THRESHOLD = 5, /* rcleak run: a threshold was broken */
+	RCL_EXIT_INCOMPLETE = 6, /* rcleak report: a file was cut short or damaged */
 	RCL_EXIT_NOEXEC = 127,  /* rcleak run: CMD could not be executed */
 };
 
-enum rcl_cmd { RCL_CMD_LIVE, RCL_CMD_DOCTOR, RCL_CMD_HELP, RCL_CMD_VERSION, RCL_CMD_RUN };
+enum rcl_cmd { RCL_CMD_LIVE, RCL_CMD_DOCTOR, RCL_CMD_HELP, RCL_CMD_VERSION, RCL_CMD_RUN,
+	       RCL_CMD_RECORD, RCL_CMD_REPORT };
 enum rcl_view { RCL_VIEW_AUTO, RCL_VIEW_PLAIN, RCL_VIEW_JSON, RCL_VIEW_TUI };
 enum rcl_hooks { RCL_HOOKS_AUTO, RCL_HOOKS_TP_BTF, RCL_HOOKS_RAW_TP, RCL_HOOKS_TRACEPOINT };
 enum rcl_walk { RCL_WALK_AUTO, RCL_WALK_ITER, RCL_WALK_PROC };
@@ -52,6 +54,18 @@ struct rcl_opts {
 	bool fail_on_close_wait;
 	double wait_children_s; /* 0: do not wait for CMD's descendants */
 	bool interval_set, window_set;
+	/* rcleak record */
+	const char *write_path;
+	bool force;
+	double ring_s;          /* > 0: flight recorder keeping this many seconds */
+	double trigger_headroom; /* < 0: off */
+	const char *trigger_verdict;
+	double after_s;
+	/* rcleak report */
+	char **files;           /* capture files (points into argv) */
+	const char *at;         /* --at TIME */
+	bool csv, replay;
+	double speed;
 	/* verdict thresholds (see model_thresholds) */
 	double idle_s, leak_per_min, churn_per_s, churn_life_ms, zombie_s, zombie_idle_s, fd_limit_pct;
 };

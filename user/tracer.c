@@ -22,6 +22,9 @@ struct tracer {
 	struct rcleak_bpf *skel;
 	struct bpf_link *lifecycle;
 	struct bpf_link *walk_files, *walk_tcp, *sweep;
+	struct ring_buffer *rb;
+	tracer_event_cb event_cb;
+	void *event_ctx;
 	const char *tier;
 	struct procscan *procscan; /* set: holders come from /proc, not iterators */
 	bool mounted_tracefs;
@@ -79,6 +82,8 @@ static int ensure_tracefs(struct tracer *t)
 
 static void drop(struct tracer *t)
 {
+	ring_buffer__free(t->rb);
+	t->rb = NULL;
 	bpf_link__destroy(t->lifecycle);
 	bpf_link__destroy(t->walk_files);
 	bpf_link__destroy(t->walk_tcp);
@@ -99,6 +104,15 @@ static int fail_why(char *why, size_t len, const char *what, int err)
 	return -1;
 }
 
+static int on_ringbuf(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size < sizeof(struct rcl_event) || !t->event_cb)
+		return 0;
+	return t->event_cb(data, t->event_ctx);
+}
+
 /* Load everything with lifecycle flavour `tier` and attach it; with iters
  * false, leave the iterators out (holders then come from /proc). */
 static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
@@ -115,6 +129,9 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		return fail_why(why, len, "open", errno);
 	t->skel->rodata->self_tgid = getpid();
 	t->skel->rodata->tree_mode = o->tree;
+	t->skel->rodata->emit_events = o->ringbuf_bytes > 0;
+	if (o->ringbuf_bytes && bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes))
+		return fail_why(why, len, "ring buffer size", errno);
 	for (int i = 0; i < 3; i++)
 		bpf_program__set_autoload(tier_prog(t->skel, i), i == tier);
 	bpf_program__set_autoload(t->skel->progs.rcl_walk_files, iters);
@@ -133,6 +150,11 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 			return fail_why(why, len, "watched_ports", errno);
 	}
 
+	if (o->ringbuf_bytes) {
+		t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_ringbuf, t, NULL);
+		if (!t->rb)
+			return fail_why(why, len, "ring buffer", errno);
+	}
 	t->lifecycle = bpf_program__attach(tier_prog(t->skel, tier));
 	if (!t->lifecycle)
 		return fail_why(why, len, "attach", errno);
@@ -399,6 +421,18 @@ void tracer__self_port(struct tracer *t, __u16 port, bool add)
 void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o)
 {
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), o);
+}
+
+int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, void *ctx)
+{
+	int n;
+
+	if (!t->rb)
+		return -EINVAL;
+	t->event_cb = cb;
+	t->event_ctx = ctx;
+	n = ring_buffer__poll(t->rb, timeout_ms);
+	return n == -EINTR ? 0 : n;
 }
 
 void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX])

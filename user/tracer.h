@@ -17,6 +17,7 @@ struct tracer_opts {
 	enum rcl_hooks hooks; /* AUTO: first of tp_btf, raw_tp, tracepoint that works */
 	enum rcl_walk walk;   /* AUTO: iterators, else /proc */
 	bool tree;            /* trace only rcleak's descendants (rcleak run) */
+	__u32 ringbuf_bytes;  /* > 0: send every event through a ring buffer this big */
 	int verbose;
 };
 
@@ -63,6 +64,11 @@ void tracer__self_port(struct tracer *t, __u16 port, bool add);
 typedef void (*tracer_proc_cb)(const struct rcl_owner *o, const struct rcl_counters *c, void *ctx);
 int tracer__for_each_proc(struct tracer *t, tracer_proc_cb cb, void *ctx);
 void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o);
+
+/* Events (when opened with ringbuf_bytes): cb for each, for at most
+ * timeout_ms. Returns the number handled or -errno. */
+typedef int (*tracer_event_cb)(const struct rcl_event *e, void *ctx);
+int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, void *ctx);
 
 /* Sum of the per-CPU statistics. */
 void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX]);

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * capture.h - rcleak capture files: the container. Typed, length-prefixed
+ * records in independent zlib-compressed, CRC32-checked chunks after a
+ * versioned header. A file cut short (crash, full disk) reads up to its last
+ * whole chunk; a damaged chunk is skipped and reading resumes at the next
+ * one. The reader treats every byte as hostile. What the records mean is
+ * not this module's business (see record.h).
+ */
+#ifndef RCLEAK_CAPTURE_H
+#define RCLEAK_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#define CAPTURE_MAX_PORTS 64
+#define CAPTURE_MAX_RECORD (1u << 20) /* a record's payload, at most */
+
+/* What the header says about where and when the capture was made. */
+struct capture_info {
+	char version[32];      /* rcleak version that wrote it */
+	char host[64];
+	char kernel[64];       /* uname -r */
+	char boot_id[40];      /* /proc/sys/kernel/random/boot_id */
+	__u16 ports[CAPTURE_MAX_PORTS];
+	int nports;
+	double wall_start;     /* Unix seconds at start */
+	__u64 mono_start_ns;   /* CLOCK_MONOTONIC at start (same clock as BPF) */
+};
+
+/* ---- writing ------------------------------------------------------------ */
+
+struct capture_writer;
+
+#define CAPTURE_FORCE 1 /* replace an existing regular file (never a symlink) */
+
+/* Create path (0600, O_EXCL|O_NOFOLLOW unless CAPTURE_FORCE, which still
+ * refuses symlinks and non-regular files) and write the header. Returns 0 or
+ * -errno with a one-line reason in err. */
+int capture_writer_open(struct capture_writer **w, const char *path,
+			const struct capture_info *info, int flags, char *err, size_t errlen);
+
+/* Append one record to the current chunk; the chunk is written when it
+ * reaches its size limit. ts_ns is CLOCK_MONOTONIC. Returns 0 or -errno (the
+ * file stays valid up to the last chunk written; further appends fail). */
+int capture_append(struct capture_writer *w, __u16 type, __u64 ts_ns,
+		   const void *data, __u32 len);
+
+/* Write the current chunk now (e.g. once per second, and before exit). */
+int capture_flush(struct capture_writer *w);
+
+/* Flush and close. Returns 0 or the first error seen (-errno). Frees w. */
+int capture_writer_close(struct capture_writer *w);
+
+/* Bytes written to the file so far. */
+__u64 capture_bytes(const struct capture_writer *w);
+
+/* ---- reading ------------------------------------------------------------ */
+
+struct capture_reader;
+
+struct capture_record {
+	__u16 type;
+	__u64 ts_ns;
+	const void *data;   /* valid until the next capture_next() */
+	__u32 len;
+};
+
+/* Open a file, or a memory buffer (for the fuzzer and tests). Returns 0, or
+ * -errno / -EINVAL (not a capture, unsupported major version) with a reason. */
+int capture_reader_open(struct capture_reader **r, const char *path,
+			struct capture_info *info, char *err, size_t errlen);
+int capture_reader_open_mem(struct capture_reader **r, const void *buf, size_t len,
+			    struct capture_info *info, char *err, size_t errlen);
+
+/* Next record: 1 and *rec filled, 0 at the end, -errno on an I/O error.
+ * Damage is not an error: bad chunks are skipped and reported through
+ * capture_warnings(). */
+int capture_next(struct capture_reader *r, struct capture_record *rec);
+
+/* After reading: how many chunks were skipped as damaged, whether the file
+ * ended inside a chunk (truncated), and at which byte offset. */
+struct capture_damage {
+	unsigned long chunks_ok;
+	unsigned long chunks_bad;   /* bad CRC, bad zlib stream, lying lengths */
+	bool truncated;             /* ended inside a chunk or header */
+	__u64 truncated_at;         /* byte offset where the last whole chunk ended */
+};
+void capture_damage(const struct capture_reader *r, struct capture_damage *d);
+
+void capture_reader_close(struct capture_reader *r);
+
+#endif

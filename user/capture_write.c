@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * capture_write.c - writing capture files (see capture.h; the layout is in
+ * capture_fmt.h and docs/capture-format.md).
+ *
+ * Records collect in a memory buffer; at CAP_CHUNK_TARGET bytes (or on
+ * capture_flush) the buffer is compressed and written as one chunk with one
+ * pwrite loop at the end of the last whole chunk. If that fails part-way the
+ * file is cut back to that end, so it always holds a header and whole chunks
+ * only; the error sticks and later appends return it at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "capture.h"
+#include "capture_fmt.h"
+
+struct capture_writer {
+	int fd;
+	int err;               /* first write error (-errno), sticky; 0 if none */
+	__u64 off;             /* end of the last whole chunk = bytes in the file */
+	__u32 seq;             /* sequence number of the next chunk */
+	unsigned char *buf;    /* records of the chunk being filled */
+	size_t len, cap;
+	__u32 nrec;
+	unsigned char *out;    /* chunk header + compressed records */
+	size_t out_cap;
+};
+
+/* ---- file ---------------------------------------------------------------- */
+
+/* All n bytes at offset off, or -errno (-EIO if the kernel writes nothing). */
+static int pwrite_all(int fd, const unsigned char *p, size_t n, __u64 off)
+{
+	while (n) {
+		ssize_t k = pwrite(fd, p, n, (off_t)off);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			return -EIO;
+		p += k;
+		n -= k;
+		off += k;
+	}
+	return 0;
+}
+
+/* An existing path, to be replaced under CAPTURE_FORCE: only a regular file
+ * with no other hard link, never through a symlink. Opened without O_CREAT
+ * and with O_NONBLOCK so a FIFO swapped in after the lstat cannot hang us;
+ * the fstat must then show the very inode the lstat saw. */
+static int open_existing(const char *path, char *err, size_t errlen)
+{
+	struct stat st, fst;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return cap_fail(err, errlen, -ELOOP, "%s is a symbolic link; not writing through it", path);
+	if (!S_ISREG(st.st_mode))
+		return cap_fail(err, errlen, -EINVAL, "%s exists and is not a regular file; not replacing it", path);
+	if (st.st_nlink > 1)
+		return cap_fail(err, errlen, -EMLINK, "%s has other hard links; not replacing it", path);
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ELOOP)
+			return cap_fail(err, errlen, rc, "%s is a symbolic link; not writing through it", path);
+		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+	}
+	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_dev != st.st_dev ||
+	    fst.st_ino != st.st_ino || fst.st_nlink > 1) {
+		close(fd);
+		return cap_fail(err, errlen, -EAGAIN, "%s changed while being opened; not replacing it", path);
+	}
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
+		rc = -errno;
+		close(fd);
+		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+	}
+	return fd;
+}
+
+/* The descriptor to write to; *created says whether the file is new. */
+static int open_target(const char *path, int flags, bool *created, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		*created = true;
+		return fd;
+	}
+	rc = -errno;
+	if (rc != -EEXIST)
+		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+	if (!(flags & CAPTURE_FORCE)) {
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			return cap_fail(err, errlen, rc, "%s is a symbolic link; not writing through it", path);
+		return cap_fail(err, errlen, rc, "%s already exists (not replaced without force)", path);
+	}
+	*created = false;
+	return open_existing(path, err, errlen);
+}
+
+/* ---- header --------------------------------------------------------------- */
+
+static size_t put_field(unsigned char *p, __u16 tag, const void *v, size_t n)
+{
+	cap_put16(p, tag);
+	cap_put16(p + 2, (__u16)n);
+	memcpy(p + 4, v, n);
+	return 4 + n;
+}
+
+static size_t put_str(unsigned char *p, __u16 tag, const char *s, size_t max)
+{
+	return put_field(p, tag, s, strnlen(s, max - 1));
+}
+
+static size_t put_u64(unsigned char *p, __u16 tag, __u64 v)
+{
+	unsigned char b[8];
+
+	cap_put64(b, v);
+	return put_field(p, tag, b, 8);
+}
+
+/* Encode the whole header into p (at least 512 bytes); returns its length. */
+static size_t encode_header(unsigned char *p, const struct capture_info *in)
+{
+	unsigned char ports[2 * CAPTURE_MAX_PORTS];
+	int nports = in->nports < 0 ? 0 : in->nports > CAPTURE_MAX_PORTS ? CAPTURE_MAX_PORTS : in->nports;
+	__u64 wall;
+	size_t n = CAP_HDR_FIXED;
+
+	memcpy(p, CAP_MAGIC, CAP_MAGIC_LEN);
+	cap_put16(p + 8, CAP_MAJOR);
+	cap_put16(p + 10, CAP_MINOR);
+	n += put_str(p + n, CAP_F_VERSION, in->version, sizeof(in->version));
+	n += put_str(p + n, CAP_F_HOST, in->host, sizeof(in->host));
+	n += put_str(p + n, CAP_F_KERNEL, in->kernel, sizeof(in->kernel));
+	n += put_str(p + n, CAP_F_BOOT_ID, in->boot_id, sizeof(in->boot_id));
+	for (int i = 0; i < nports; i++)
+		cap_put16(ports + 2 * i, in->ports[i]);
+	n += put_field(p + n, CAP_F_PORTS, ports, 2 * (size_t)nports);
+	memcpy(&wall, &in->wall_start, sizeof(wall));
+	n += put_u64(p + n, CAP_F_WALL, wall);
+	n += put_u64(p + n, CAP_F_MONO, in->mono_start_ns);
+	cap_put32(p + 12, (__u32)(n - CAP_HDR_FIXED));
+	cap_put32(p + n, (__u32)crc32_z(0, p, n));
+	return n + 4;
+}
+
+/* ---- chunks --------------------------------------------------------------- */
+
+/* Compress and write the records buffered so far as one chunk. Allocation
+ * failure keeps the records for a later try; a write failure cuts the file
+ * back to the last whole chunk and sticks. */
+static int write_chunk(struct capture_writer *w)
+{
+	unsigned char *h;
+	uLongf clen;
+	size_t need;
+	int rc;
+
+	if (w->err)
+		return w->err;
+	if (!w->nrec)
+		return 0;
+	need = CAP_CHUNK_HDR + compressBound(w->len);
+	if (need > w->out_cap) {
+		unsigned char *o = realloc(w->out, need);
+
+		if (!o)
+			return -ENOMEM;
+		w->out = o;
+		w->out_cap = need;
+	}
+	clen = need - CAP_CHUNK_HDR;
+	if (compress2(w->out + CAP_CHUNK_HDR, &clen, w->buf, w->len, Z_DEFAULT_COMPRESSION) != Z_OK)
+		return -ENOMEM; /* zlib's only failure with a big enough output */
+	h = w->out;
+	memcpy(h, CAP_SYNC, CAP_SYNC_LEN);
+	cap_put32(h + 4, w->seq);
+	cap_put32(h + 8, w->nrec);
+	cap_put32(h + 12, (__u32)clen);
+	cap_put32(h + 16, (__u32)w->len);
+	cap_put32(h + 20, (__u32)crc32_z(0, h + CAP_CHUNK_HDR, clen));
+	cap_put32(h + 24, 0);
+	cap_put32(h + 28, (__u32)crc32_z(0, h, 28));
+	rc = pwrite_all(w->fd, w->out, CAP_CHUNK_HDR + clen, w->off);
+	if (rc) {
+		/* best effort: if even this fails the reader stops at the
+		 * partial chunk and calls it truncated */
+		if (ftruncate(w->fd, (off_t)w->off) < 0) {
+			/* nothing more to do */
+		}
+		w->err = rc;
+		return rc;
+	}
+	w->off += CAP_CHUNK_HDR + clen;
+	w->seq++;
+	w->len = 0;
+	w->nrec = 0;
+	return 0;
+}
+
+/* ---- API ------------------------------------------------------------------ */
+
+int capture_writer_open(struct capture_writer **wp, const char *path,
+			const struct capture_info *info, int flags, char *err, size_t errlen)
+{
+	static const struct capture_info none;
+	unsigned char hdr[512]; /* encode_header needs < 400 */
+	struct capture_writer *w;
+	bool created = false;
+	size_t n;
+	int fd, rc;
+
+	*wp = NULL;
+	fd = open_target(path, flags, &created, err, errlen);
+	if (fd < 0)
+		return fd;
+	n = encode_header(hdr, info ? info : &none);
+	w = calloc(1, sizeof(*w));
+	rc = w ? pwrite_all(fd, hdr, n, 0) : -ENOMEM;
+	if (rc) {
+		/* leave no half header: a file we made goes, one we replaced
+		 * is left empty (the reader calls it not a capture) */
+		struct stat a, b;
+
+		if (created && fstat(fd, &a) == 0 && lstat(path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			unlink(path);
+		else if (ftruncate(fd, 0) < 0) {
+			/* nothing more to do */
+		}
+		close(fd);
+		free(w);
+		return cap_fail(err, errlen, rc, "%s: writing the header: %s", path, strerror(-rc));
+	}
+	w->fd = fd;
+	w->off = n;
+	*wp = w;
+	return 0;
+}
+
+int capture_append(struct capture_writer *w, __u16 type, __u64 ts_ns,
+		   const void *data, __u32 len)
+{
+	size_t need = CAP_REC_HDR + (size_t)len;
+	unsigned char *p;
+	int rc;
+
+	if (!w || len > CAPTURE_MAX_RECORD || (len && !data))
+		return -EINVAL;
+	if (w->err)
+		return w->err;
+	if (w->len && w->len + need > CAP_CHUNK_TARGET) {
+		rc = write_chunk(w);
+		if (rc)
+			return rc;
+	}
+	if (w->len + need > w->cap) {
+		size_t cap = w->cap ? w->cap : CAP_CHUNK_TARGET;
+
+		while (cap < w->len + need)
+			cap *= 2;
+		p = realloc(w->buf, cap);
+		if (!p)
+			return -ENOMEM;
+		w->buf = p;
+		w->cap = cap;
+	}
+	p = w->buf + w->len;
+	cap_put16(p, type);
+	cap_put64(p + 2, ts_ns);
+	cap_put32(p + 10, len);
+	if (len)
+		memcpy(p + CAP_REC_HDR, data, len);
+	w->len += need;
+	w->nrec++;
+	if (w->len >= CAP_CHUNK_TARGET)
+		return write_chunk(w);
+	return 0;
+}
+
+int capture_flush(struct capture_writer *w)
+{
+	return w ? write_chunk(w) : -EINVAL;
+}
+
+int capture_writer_close(struct capture_writer *w)
+{
+	int rc;
+
+	if (!w)
+		return 0;
+	rc = write_chunk(w);
+	/* the evidence is worth one sync; its error is the caller's too */
+	if (!w->err && fdatasync(w->fd) < 0 && !rc && errno != EINVAL)
+		rc = -errno;
+	if (close(w->fd) < 0 && !rc && errno != EINTR)
+		rc = -errno;
+	free(w->buf);
+	free(w->out);
+	free(w);
+	return rc;
+}
+
+__u64 capture_bytes(const struct capture_writer *w)
+{
+	return w ? w->off : 0;
+}

@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0
+/* record.c - see record.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "record.h"
+
+/* ------------------------------------------------------------------------
+ * little-endian encoding, bounds-checked both ways
+ */
+
+struct enc {
+	__u8 buf[512];
+	size_t len;
+};
+
+static void put(struct enc *e, const void *p, size_t n)
+{
+	if (e->len + n <= sizeof(e->buf))
+		memcpy(e->buf + e->len, p, n);
+	e->len += n; /* an overflow is caught by the caller's length check */
+}
+
+static void put_u8(struct enc *e, __u8 v) { put(e, &v, 1); }
+
+static void put_uint(struct enc *e, __u64 v, int bytes)
+{
+	__u8 b[8];
+
+	for (int i = 0; i < bytes; i++)
+		b[i] = (__u8)(v >> (8 * i));
+	put(e, b, bytes);
+}
+
+static void put_u16(struct enc *e, __u16 v) { put_uint(e, v, 2); }
+static void put_u32(struct enc *e, __u32 v) { put_uint(e, v, 4); }
+static void put_u64(struct enc *e, __u64 v) { put_uint(e, v, 8); }
+
+static void put_f64(struct enc *e, double d)
+{
+	__u64 v;
+
+	memcpy(&v, &d, sizeof(v));
+	put_u64(e, v);
+}
+
+static void put_str(struct enc *e, const char *s, size_t field)
+{
+	char tmp[256] = { 0 };
+
+	strncpy(tmp, s ? s : "", field < sizeof(tmp) ? field : sizeof(tmp));
+	put(e, tmp, field);
+}
+
+struct dec {
+	const __u8 *p;
+	size_t len, off;
+	bool short_;
+};
+
+static void get(struct dec *d, void *out, size_t n)
+{
+	if (d->off + n > d->len) {
+		memset(out, 0, n);
+		d->short_ = true;
+		d->off = d->len;
+		return;
+	}
+	memcpy(out, d->p + d->off, n);
+	d->off += n;
+}
+
+static __u64 get_uint(struct dec *d, int bytes)
+{
+	__u8 b[8];
+	__u64 v = 0;
+
+	get(d, b, bytes);
+	for (int i = 0; i < bytes; i++)
+		v |= (__u64)b[i] << (8 * i);
+	return v;
+}
+
+static __u8 get_u8(struct dec *d) { return (__u8)get_uint(d, 1); }
+static __u16 get_u16(struct dec *d) { return (__u16)get_uint(d, 2); }
+static __u32 get_u32(struct dec *d) { return (__u32)get_uint(d, 4); }
+static __u64 get_u64(struct dec *d) { return get_uint(d, 8); }
+
+static double get_f64(struct dec *d)
+{
+	__u64 v = get_u64(d);
+	double x;
+
+	memcpy(&x, &v, sizeof(x));
+	return x;
+}
+
+/* A fixed-size string field, always NUL-terminated in out. */
+static void get_str(struct dec *d, char *out, size_t field, size_t outlen)
+{
+	char tmp[256];
+
+	if (field > sizeof(tmp))
+		field = sizeof(tmp);
+	get(d, tmp, field);
+	if (outlen) {
+		size_t n = field < outlen - 1 ? field : outlen - 1;
+
+		memcpy(out, tmp, n);
+		out[n] = '\0';
+		out[strnlen(out, n)] = '\0';
+	}
+}
+
+static int finish(const struct dec *d)
+{
+	return d->short_ ? -1 : 0;
+}
+
+static int append(struct rec_sink *s, __u16 type, __u64 ts, const struct enc *e)
+{
+	if (e->len > sizeof(e->buf))
+		return -EOVERFLOW;
+	return s->append(s->ctx, type, ts, e->buf, (__u32)e->len);
+}
+
+static int file_append(void *ctx, __u16 type, __u64 ts, const void *data, __u32 len)
+{
+	return capture_append(ctx, type, ts, data, len);
+}
+
+void rec_sink_file(struct rec_sink *s, struct capture_writer *w)
+{
+	s->append = file_append;
+	s->ctx = w;
+}
+
+/* ------------------------------------------------------------------------
+ * per-type encoders and decoders
+ */
+
+static void enc_owner(struct enc *e, const struct rcl_owner *o)
+{
+	put_u32(e, o->tgid);
+	put_u64(e, o->start_ns);
+}
+
+static void dec_owner(struct dec *d, struct rcl_owner *o)
+{
+	o->tgid = get_u32(d);
+	o->pad = 0;
+	o->start_ns = get_u64(d);
+}
+
+int record_event(struct rec_sink *w, const struct rcl_event *ev)
+{
+	struct enc e = { .len = 0 };
+
+	put_u64(&e, ev->sk);
+	put_u32(&e, ev->tgid);
+	put_u32(&e, ev->cur_tgid);
+	put_u64(&e, ev->start_ns);
+	put_u16(&e, ev->lport);
+	put_u16(&e, ev->rport);
+	put_u8(&e, ev->oldstate);
+	put_u8(&e, ev->newstate);
+	put_u8(&e, ev->family);
+	put_u8(&e, ev->kind);
+	put(&e, ev->laddr, ev->family == 2 ? 4 : 16);
+	put(&e, ev->raddr, ev->family == 2 ? 4 : 16);
+	put_str(&e, ev->comm, RCL_COMM_LEN);
+	return append(w, REC_EVENT, ev->ts_ns, &e);
+}
+
+int record_decode_event(const void *p, size_t len, struct rcl_event *ev)
+{
+	struct dec d = { .p = p, .len = len };
+
+	memset(ev, 0, sizeof(*ev));
+	ev->sk = get_u64(&d);
+	ev->tgid = get_u32(&d);
+	ev->cur_tgid = get_u32(&d);
+	ev->start_ns = get_u64(&d);
+	ev->lport = get_u16(&d);
+	ev->rport = get_u16(&d);
+	ev->oldstate = get_u8(&d);
+	ev->newstate = get_u8(&d);
+	ev->family = get_u8(&d);
+	ev->kind = get_u8(&d);
+	get(&d, ev->laddr, ev->family == 2 ? 4 : 16);
+	get(&d, ev->raddr, ev->family == 2 ? 4 : 16);
+	get_str(&d, ev->comm, RCL_COMM_LEN, sizeof(ev->comm));
+	return finish(&d);
+}
+
+static void enc_fd(struct enc *e, const struct rcl_fd_rec *r)
+{
+	put_u32(e, r->tgid);
+	put_u32(e, r->fd);
+	put_u64(e, r->start_ns);
+	put_u64(e, r->sk);
+	put_u64(e, r->nofile_cur);
+	put_u64(e, r->nofile_max);
+	put_u64(e, r->open_ns);
+	put_u64(e, r->jiffies);
+	put_u32(e, r->last_rcv);
+	put_u32(e, r->last_snd);
+	put_u16(e, r->lport);
+	put_u16(e, r->rport);
+	put_u8(e, r->state);
+	put_u8(e, r->family);
+	put(e, r->laddr, 16);
+	put(e, r->raddr, 16);
+	put_str(e, r->comm, RCL_COMM_LEN);
+}
+
+int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r)
+{
+	struct dec d = { .p = p, .len = len };
+
+	memset(r, 0, sizeof(*r));
+	r->tgid = get_u32(&d);
+	r->fd = get_u32(&d);
+	r->start_ns = get_u64(&d);
+	r->sk = get_u64(&d);
+	r->nofile_cur = get_u64(&d);
+	r->nofile_max = get_u64(&d);
+	r->open_ns = get_u64(&d);
+	r->jiffies = get_u64(&d);
+	r->last_rcv = get_u32(&d);
+	r->last_snd = get_u32(&d);
+	r->lport = get_u16(&d);
+	r->rport = get_u16(&d);
+	r->state = get_u8(&d);
+	r->family = get_u8(&d);
+	get(&d, r->laddr, 16);
+	get(&d, r->raddr, 16);
+	get_str(&d, r->comm, RCL_COMM_LEN, sizeof(r->comm));
+	return finish(&d);
+}
+
+int record_decode_counters(const void *p, size_t len, struct rec_counters *rc)
+{
+	struct dec d = { .p = p, .len = len };
+	struct rcl_counters *c = &rc->c;
+
+	memset(rc, 0, sizeof(*rc));
+	dec_owner(&d, &rc->owner);
+	c->opened = get_u64(&d);
+	c->closed = get_u64(&d);
+	c->exit_closed = get_u64(&d);
+	c->released = get_u64(&d);
+	c->cur = (__s64)get_u64(&d);
+	c->peak = get_u64(&d);
+	c->flags = get_u32(&d);
+	get_str(&d, c->comm, RCL_COMM_LEN, sizeof(c->comm));
+	for (int i = 0; i < RCL_LIFE_BUCKETS; i++)
+		c->life[i] = get_u32(&d);
+	return finish(&d);
+}
+
+static void enc_counters(struct enc *e, const struct rcl_owner *o, const struct proc *p)
+{
+	enc_owner(e, o);
+	put_u64(e, p->opened);
+	put_u64(e, p->closed);
+	put_u64(e, p->exit_closed);
+	put_u64(e, p->released);
+	put_u64(e, 0); /* cur: not kept by the model */
+	put_u64(e, p->peak);
+	put_u32(e, p->listener ? RCL_PROC_LISTENER : 0);
+	put_str(e, p->comm, RCL_COMM_LEN);
+	for (int i = 0; i < RCL_LIFE_BUCKETS; i++)
+		put_u32(e, p->life[i]);
+}
+
+int record_decode_proc(const void *p, size_t len, struct rec_proc *pr)
+{
+	struct dec d = { .p = p, .len = len };
+
+	memset(pr, 0, sizeof(*pr));
+	dec_owner(&d, &pr->owner);
+	pr->fds = (__s64)get_u64(&d);
+	pr->nofile_soft = (__s64)get_u64(&d);
+	pr->nofile_hard = (__s64)get_u64(&d);
+	pr->maxclients = (__s64)get_u64(&d);
+	pr->exited = get_u8(&d);
+	pr->exited_at = get_f64(&d);
+	pr->missed_closed = get_u64(&d);
+	get_str(&d, pr->maxclients_source, sizeof(pr->maxclients_source), sizeof(pr->maxclients_source));
+	get_str(&d, pr->comm, RCL_COMM_LEN, sizeof(pr->comm));
+	get_str(&d, pr->cmdline, sizeof(pr->cmdline), sizeof(pr->cmdline));
+	return finish(&d);
+}
+
+static void enc_proc(struct enc *e, const struct proc *p)
+{
+	enc_owner(e, &p->key);
+	put_u64(e, (__u64)(__s64)p->fds);
+	put_u64(e, (__u64)(__s64)p->nofile_soft);
+	put_u64(e, (__u64)(__s64)p->nofile_hard);
+	put_u64(e, (__u64)(__s64)p->maxclients);
+	put_u8(e, p->exited);
+	put_f64(e, p->exited_at);
+	put_u64(e, p->missed_closed);
+	put_str(e, p->maxclients_source, 16);
+	put_str(e, p->comm, RCL_COMM_LEN);
+	put_str(e, p->cmdline, 128);
+}
+
+int record_decode_tick(const void *p, size_t len, struct rec_tick *t)
+{
+	struct dec d = { .p = p, .len = len };
+
+	memset(t, 0, sizeof(*t));
+	t->now = get_f64(&d);
+	t->dt = get_f64(&d);
+	t->wall = get_f64(&d);
+	t->mono_ns = get_u64(&d);
+	t->events = get_u64(&d);
+	t->lost = get_u64(&d);
+	t->repairs = get_u64(&d);
+	t->missed_closes = get_u64(&d);
+	t->events_per_s = get_f64(&d);
+	t->hz = (__s64)get_u64(&d);
+	return finish(&d);
+}
+
+int record_decode_meta(const void *p, size_t len, struct rec_meta *m)
+{
+	struct dec d = { .p = p, .len = len };
+
+	memset(m, 0, sizeof(*m));
+	get_str(&d, m->tier, sizeof(m->tier), sizeof(m->tier));
+	get_str(&d, m->walk, sizeof(m->walk), sizeof(m->walk));
+	m->interval_s = get_f64(&d);
+	if (d.off < d.len)
+		m->window_s = get_f64(&d);
+	return finish(&d);
+}
+
+int record_meta(struct rec_sink *w, const struct collector *c)
+{
+	struct enc e = { .len = 0 };
+
+	put_str(&e, c->tier, 16);
+	put_str(&e, c->walk, 8);
+	put_f64(&e, c->opts->interval_s);
+	put_f64(&e, c->opts->window_s);
+	return append(w, REC_META, 0, &e);
+}
+
+int record_tick(struct rec_sink *w, const struct collector *c, double wall)
+{
+	const struct model *m = c->model;
+	struct enc e = { .len = 0 };
+	__u64 ts = m->mono_ns;
+	int err;
+
+	put_f64(&e, m->now);
+	put_f64(&e, c->last_dt);
+	put_f64(&e, wall);
+	put_u64(&e, m->mono_ns);
+	put_u64(&e, c->events);
+	put_u64(&e, c->lost);
+	put_u64(&e, c->repairs + c->repairs_added);
+	put_u64(&e, m->missed_closes);
+	put_f64(&e, c->events_per_s);
+	put_u64(&e, (__u64)m->hz);
+	if ((err = append(w, REC_TICK, ts, &e)))
+		return err;
+	for (size_t i = 0; i < m->nrecs; i++) {
+		e.len = 0;
+		enc_fd(&e, &m->recs[i]);
+		if ((err = append(w, REC_FD, ts, &e)))
+			return err;
+	}
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+
+		if (!p->opened && !p->closed && !p->exit_closed && !p->released && !p->peak &&
+		    !p->listener)
+			continue;
+		e.len = 0;
+		enc_counters(&e, &p->key, p);
+		if ((err = append(w, REC_COUNTERS, ts, &e)))
+			return err;
+	}
+	for (size_t i = 0; i < m->nprocs; i++) {
+		e.len = 0;
+		enc_proc(&e, m->procs[i]);
+		if ((err = append(w, REC_PROC, ts, &e)))
+			return err;
+	}
+	e.len = 0;
+	return append(w, REC_TICK_END, ts, &e);
+}
+
+/* ------------------------------------------------------------------------
+ * replay
+ */
+
+void replay_init(struct replay *r, struct model *m)
+{
+	memset(r, 0, sizeof(*r));
+	r->model = m;
+	snprintf(r->meta.tier, sizeof(r->meta.tier), "?");
+	snprintf(r->meta.walk, sizeof(r->meta.walk), "?");
+}
+
+void replay_free(struct replay *r)
+{
+	free(r->facts);
+	r->facts = NULL;
+}
+
+static void apply_facts(struct replay *r)
+{
+	for (size_t i = 0; i < r->nfacts; i++) {
+		const struct rec_proc *f = &r->facts[i];
+		struct proc *p = model_find(r->model, &f->owner);
+
+		if (!p)
+			continue;
+		p->fds = f->fds;
+		p->nofile_soft = f->nofile_soft;
+		p->nofile_hard = f->nofile_hard;
+		p->maxclients = f->maxclients;
+		p->exited = f->exited;
+		p->exited_at = f->exited_at;
+		p->missed_closed = f->missed_closed;
+		if (!p->comm[0])
+			memcpy(p->comm, f->comm, sizeof(p->comm));
+		if (!p->have_cmdline && f->cmdline[0]) {
+			memcpy(p->cmdline, f->cmdline, sizeof(p->cmdline));
+			p->have_cmdline = true;
+		}
+		/* the model holds a pointer: map the text to a static string */
+		p->maxclients_source = !strcmp(f->maxclients_source, "option") ? "option"
+				     : !strcmp(f->maxclients_source, "config-get") ? "config-get"
+				     : !strcmp(f->maxclients_source, "cmdline") ? "cmdline" : "default";
+	}
+}
+
+int replay_record(struct replay *r, const struct capture_record *rec)
+{
+	switch (rec->type) {
+	case REC_META:
+		if (record_decode_meta(rec->data, rec->len, &r->meta))
+			r->bad_records++;
+		else if (r->meta.window_s >= 2 && !r->window_fixed)
+			r->model->window_s = r->meta.window_s; /* judge as it was recorded */
+		return 0;
+	case REC_TICK:
+		if (record_decode_tick(rec->data, rec->len, &r->tick)) {
+			r->bad_records++;
+			r->in_tick = false;
+			return 0;
+		}
+		model_begin(r->model);
+		r->model->hz = r->tick.hz;
+		r->nfacts = 0;
+		r->in_tick = true;
+		return 0;
+	case REC_FD: {
+		struct rcl_fd_rec fd;
+
+		if (!r->in_tick || record_decode_fd(rec->data, rec->len, &fd)) {
+			r->bad_records += r->in_tick;
+			return 0;
+		}
+		model_hold(r->model, &fd);
+		return 0;
+	}
+	case REC_COUNTERS: {
+		struct rec_counters c;
+
+		if (!r->in_tick || record_decode_counters(rec->data, rec->len, &c)) {
+			r->bad_records += r->in_tick;
+			return 0;
+		}
+		model_counters(r->model, &c.owner, &c.c);
+		return 0;
+	}
+	case REC_PROC:
+		if (!r->in_tick)
+			return 0;
+		if (r->nfacts == r->capfacts) {
+			size_t ncap = r->capfacts ? r->capfacts * 2 : 64;
+			struct rec_proc *n = realloc(r->facts, ncap * sizeof(*n));
+
+			if (!n)
+				return 0;
+			r->facts = n;
+			r->capfacts = ncap;
+		}
+		if (record_decode_proc(rec->data, rec->len, &r->facts[r->nfacts]) == 0)
+			r->nfacts++;
+		else
+			r->bad_records++;
+		return 0;
+	case REC_TICK_END:
+		if (!r->in_tick)
+			return 0;
+		r->in_tick = false;
+		r->model->mono_ns = r->tick.mono_ns;
+		r->model->missed_closes = r->tick.missed_closes;
+		model_end(r->model, r->tick.now, r->tick.dt);
+		apply_facts(r);
+		model_judge(r->model);
+		model_gc(r->model, NULL, NULL);
+		return 1;
+	default: /* events, and types from a newer version */
+		return 0;
+	}
+}

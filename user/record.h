@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * record.h - what rcleak records mean (the container is capture.h).
+ *
+ * A capture is a sequence of ticks, each a keyframe: everything the live
+ * model was fed at one refresh (the fd walk's records, the per-process
+ * counters, the /proc facts, the statistics), so `rcleak report` replays it
+ * through the same model and views, and reading can start at any tick.
+ * Between ticks come the kernel's events (every state change on a watched
+ * port, with its owner), for the timeline and --csv.
+ *
+ * Every record is encoded field by field, little-endian, and decoded with
+ * bounds checks: a record shorter than its type needs is rejected, longer
+ * ones (a newer minor version) are read up to what this version knows.
+ */
+#ifndef RCLEAK_RECORD_H
+#define RCLEAK_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "capture.h"
+#include "collect.h"
+#include "rcleak.h"
+
+enum rec_type {
+	REC_EVENT = 1,       /* struct rcl_event */
+	REC_TICK = 2,        /* a refresh begins: struct rec_tick */
+	REC_FD = 3,          /* struct rcl_fd_rec */
+	REC_COUNTERS = 4,    /* struct rec_counters */
+	REC_PROC = 5,        /* struct rec_proc: /proc facts of one process */
+	REC_TICK_END = 6,    /* the refresh is complete */
+	REC_META = 7,        /* tier and walk names, once at start */
+};
+
+struct rec_tick {
+	double now;          /* model time: seconds since recording started */
+	double dt;           /* since the previous tick */
+	double wall;         /* Unix seconds */
+	__u64 mono_ns;       /* CLOCK_MONOTONIC at the walk */
+	__u64 events, lost, repairs, missed_closes;
+	double events_per_s;
+	__s64 hz;
+};
+
+struct rec_counters {
+	struct rcl_owner owner;
+	struct rcl_counters c;
+};
+
+struct rec_proc {
+	struct rcl_owner owner;
+	__s64 fds, nofile_soft, nofile_hard;
+	__s64 maxclients;
+	__u8 exited;
+	double exited_at;
+	__u64 missed_closed;
+	char maxclients_source[16];
+	char comm[RCL_COMM_LEN];
+	char cmdline[128];
+};
+
+struct rec_meta {
+	char tier[16];
+	char walk[8];
+	double interval_s;
+	double window_s;     /* growth window of the recording (0: older files) */
+};
+
+/* Where encoded records go: a capture file, or the flight recorder's memory. */
+struct rec_sink {
+	int (*append)(void *ctx, __u16 type, __u64 ts_ns, const void *data, __u32 len);
+	void *ctx;
+};
+
+/* A sink that writes to a capture file. */
+void rec_sink_file(struct rec_sink *s, struct capture_writer *w);
+
+/* ---- writing: each returns 0 or -errno from the sink ------------------ */
+int record_meta(struct rec_sink *s, const struct collector *c);
+int record_event(struct rec_sink *s, const struct rcl_event *e);
+/* The refresh that just completed (after collect_refresh). */
+int record_tick(struct rec_sink *s, const struct collector *c, double wall);
+
+/* ---- decoding: 0, or -1 when the payload is too short ----------------- */
+int record_decode_event(const void *p, size_t len, struct rcl_event *e);
+int record_decode_tick(const void *p, size_t len, struct rec_tick *t);
+int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r);
+int record_decode_counters(const void *p, size_t len, struct rec_counters *c);
+int record_decode_proc(const void *p, size_t len, struct rec_proc *pr);
+int record_decode_meta(const void *p, size_t len, struct rec_meta *m);
+
+/* ---- replay ------------------------------------------------------------- */
+
+/* Feeds one capture's ticks into a model, exactly as the live refresh does.
+ * Call replay_record() for every record in order; it returns 1 when a tick
+ * has just completed (the model holds that moment), else 0. */
+struct replay {
+	struct model *model;
+	struct rec_tick tick;     /* the last tick begun */
+	struct rec_meta meta;
+	bool in_tick;
+	struct rec_proc *facts;   /* facts of the tick being read */
+	size_t nfacts, capfacts;
+	unsigned long bad_records; /* too short to decode */
+	bool window_fixed;        /* --window given: keep it */
+};
+
+void replay_init(struct replay *r, struct model *m);
+void replay_free(struct replay *r);
+int replay_record(struct replay *r, const struct capture_record *rec);
+
+#endif

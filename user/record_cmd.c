@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * record_cmd.c - `rcleak record -w FILE`: every event on the watched ports
+ * and a keyframe tick per refresh, into a capture file.
+ *
+ * Flight recorder (--ring SECS): records stay in memory, the oldest whole
+ * ticks dropped beyond SECS, until SIGUSR1 or a trigger (--trigger-headroom,
+ * --trigger-verdict); then the buffer is written out and recording goes on
+ * for --after SECS.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "collect.h"
+#include "log.h"
+#include "probe.h"
+#include "record.h"
+#include "record_cmd.h"
+#include "redis.h"
+#include "tracer.h"
+
+#define RINGBUF_BYTES (16u << 20) /* kernel ring buffer: ~200k events of headroom */
+
+static volatile sig_atomic_t stop_sig, usr1;
+
+static void on_stop(int sig)
+{
+	stop_sig = sig;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1 = 1;
+}
+
+/* ------------------------------------------------------------------------
+ * the flight recorder's memory: encoded records, oldest first
+ */
+
+struct mem_rec {
+	__u16 type;
+	__u64 ts;
+	__u32 len;
+	double t;               /* model time of the tick it belongs to */
+	__u8 *data;
+};
+
+struct mem_ring {
+	struct mem_rec *v;
+	size_t head, len, cap;  /* circular */
+	double keep_s;
+	double cur_t;
+};
+
+static int mem_append(void *ctx, __u16 type, __u64 ts, const void *data, __u32 len)
+{
+	struct mem_ring *r = ctx;
+	struct mem_rec *m;
+
+	if (r->len == r->cap) {
+		size_t ncap = r->cap ? r->cap * 2 : 4096;
+		struct mem_rec *nv = malloc(ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		for (size_t i = 0; i < r->len; i++)
+			nv[i] = r->v[(r->head + i) % r->cap];
+		free(r->v);
+		r->v = nv;
+		r->head = 0;
+		r->cap = ncap;
+	}
+	m = &r->v[(r->head + r->len) % r->cap];
+	m->data = malloc(len ? len : 1);
+	if (!m->data)
+		return -ENOMEM;
+	memcpy(m->data, data, len);
+	m->type = type;
+	m->ts = ts;
+	m->len = len;
+	m->t = r->cur_t;
+	r->len++;
+	return 0;
+}
+
+/* Drop whole ticks older than keep_s (the buffer always starts at a tick). */
+static void mem_trim(struct mem_ring *r, double now)
+{
+	for (;;) {
+		size_t i, next_tick = 0;
+
+		if (!r->len || now - r->v[r->head].t <= r->keep_s)
+			return;
+		/* find the second tick: everything before it goes */
+		for (i = 1; i < r->len; i++)
+			if (r->v[(r->head + i) % r->cap].type == REC_TICK) {
+				next_tick = i;
+				break;
+			}
+		if (!next_tick)
+			return;
+		for (i = 0; i < next_tick; i++) {
+			free(r->v[r->head].data);
+			r->head = (r->head + 1) % r->cap;
+			r->len--;
+		}
+	}
+}
+
+static int mem_flush_to(struct mem_ring *r, struct capture_writer *w)
+{
+	int err = 0;
+
+	while (r->len) {
+		struct mem_rec *m = &r->v[r->head];
+
+		if (!err)
+			err = capture_append(w, m->type, m->ts, m->data, m->len);
+		free(m->data);
+		r->head = (r->head + 1) % r->cap;
+		r->len--;
+	}
+	return err;
+}
+
+static void mem_free(struct mem_ring *r)
+{
+	while (r->len) {
+		free(r->v[r->head].data);
+		r->head = (r->head + 1) % r->cap;
+		r->len--;
+	}
+	free(r->v);
+}
+
+/* ------------------------------------------------------------------------ */
+
+struct recorder {
+	struct collector c;
+	struct capture_writer *w;
+	struct rec_sink sink;
+	struct mem_ring ring;
+	bool in_memory;
+	int err;                /* first write error */
+	__u64 nevents;
+};
+
+static int on_event(const struct rcl_event *e, void *ctx)
+{
+	struct recorder *r = ctx;
+
+	r->nevents++;
+	if (!r->err)
+		r->err = record_event(&r->sink, e);
+	return 0;
+}
+
+static void fill_info(struct capture_info *ci, const struct rcl_opts *o, double wall, __u64 mono_ns)
+{
+	struct utsname u;
+	FILE *f;
+
+	memset(ci, 0, sizeof(*ci));
+	snprintf(ci->version, sizeof(ci->version), "%s", RCLEAK_VERSION);
+	if (uname(&u) == 0) {
+		snprintf(ci->host, sizeof(ci->host), "%.63s", u.nodename);
+		snprintf(ci->kernel, sizeof(ci->kernel), "%.63s", u.release);
+	}
+	if ((f = fopen("/proc/sys/kernel/random/boot_id", "r"))) {
+		if (fgets(ci->boot_id, sizeof(ci->boot_id), f))
+			ci->boot_id[strcspn(ci->boot_id, "\n")] = '\0';
+		fclose(f);
+	}
+	for (int i = 0; i < o->nports && i < CAPTURE_MAX_PORTS; i++)
+		ci->ports[ci->nports++] = o->ports[i];
+	ci->wall_start = wall;
+	ci->mono_start_ns = mono_ns;
+}
+
+/* Did a trigger fire at this refresh? Says which in why. */
+static bool triggered(const struct recorder *r, char *why, size_t len)
+{
+	const struct rcl_opts *o = r->c.opts;
+	const struct model *m = r->c.model;
+
+	if (usr1) {
+		snprintf(why, len, "SIGUSR1");
+		return true;
+	}
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+
+		if (p->exited)
+			continue;
+		if (o->trigger_headroom >= 0 && p->nlisten) {
+			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
+
+			if (eff > 0 && (double)(eff - p->clients) * 100.0 / (double)eff <= o->trigger_headroom) {
+				snprintf(why, len, "redis-server pid %u: %ld clients of %ld (headroom <= %g%%)",
+					 p->key.tgid, p->clients, eff, o->trigger_headroom);
+				return true;
+			}
+		}
+		if (o->trigger_verdict && !strcmp(verdict_name(p->verdict), o->trigger_verdict)) {
+			snprintf(why, len, "pid %u (%s): %s: %s", p->key.tgid, p->comm,
+				 verdict_name(p->verdict), p->rule);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void sleep_events(struct recorder *r, double until)
+{
+	for (;;) {
+		double left = until - collect_now();
+
+		if (left <= 0 || stop_sig)
+			return;
+		tracer__poll_events(r->c.tracer, (int)(left * 1000) + 1, on_event, r);
+	}
+}
+
+int cmd_record(const struct rcl_opts *o)
+{
+	struct tracer_opts to = { .ports = o->ports, .nports = o->nports, .hooks = o->hooks,
+				  .walk = o->walk, .ringbuf_bytes = RINGBUF_BYTES,
+				  .verbose = o->verbose };
+	struct recorder r = { .c = { .opts = o } };
+	struct capture_info ci;
+	double next, stop_at = 0, wall;
+	long ticks = 0;
+	struct rcl_probe p;
+	char msg[320];
+	int rc, e;
+
+	probe_run(&p);
+	if (!probe_privileged(&p)) {
+		elog("needs root (CAP_BPF, CAP_PERFMON): run with sudo");
+		return RCL_EXIT_PRIV;
+	}
+	if (!p.btf) {
+		elog("kernel has no BTF (/sys/kernel/btf/vmlinux): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return RCL_EXIT_KERNEL;
+	}
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
+	signal(SIGHUP, on_stop);
+	signal(SIGUSR1, on_usr1);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = tracer__open(&r.c.tracer, &to, NULL, NULL, msg, sizeof(msg));
+	if (rc) {
+		elog("%s", msg);
+		return rc;
+	}
+	rc = RCL_EXIT_ERROR;
+	r.c.model = model_new(o->window_s);
+	if (!r.c.model) {
+		elog("out of memory");
+		goto cleanup;
+	}
+	if ((e = collect_start(&r.c))) {
+		elog("reading kernel state failed: %s", strerror(-e));
+		goto cleanup;
+	}
+	wall = (double)time(NULL);
+	fill_info(&ci, o, wall, (__u64)(r.c.start * 1e9));
+	if ((e = capture_writer_open(&r.w, o->write_path, &ci, o->force ? CAPTURE_FORCE : 0,
+				     msg, sizeof(msg)))) {
+		elog("%s", msg);
+		rc = e == -EEXIST || e == -ELOOP || e == -EISDIR || e == -EINVAL ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
+		goto cleanup;
+	}
+	r.in_memory = o->ring_s > 0;
+	if (r.in_memory) {
+		r.ring.keep_s = o->ring_s;
+		r.sink.append = mem_append;
+		r.sink.ctx = &r.ring;
+		fprintf(stderr, "rcleak: flight recorder: keeping the last %gs in memory; SIGUSR1 %s writes %s\n",
+			o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? "or a trigger" : "",
+			o->write_path);
+	} else {
+		rec_sink_file(&r.sink, r.w);
+	}
+	r.err = record_meta(&r.sink, &r.c);
+	if (!r.err)
+		r.err = record_tick(&r.sink, &r.c, wall);
+
+	next = r.c.start;
+	while (!r.err && !stop_sig) {
+		char why[200];
+
+		next += o->interval_s;
+		sleep_events(&r, next);
+		if (stop_sig)
+			break;
+		if ((e = collect_refresh(&r.c, collect_now()))) {
+			elog("reading kernel state failed: %s", strerror(-e));
+			goto cleanup;
+		}
+		r.ring.cur_t = r.c.model->now;
+		r.err = record_tick(&r.sink, &r.c, (double)time(NULL));
+		ticks++;
+		if (r.in_memory) {
+			mem_trim(&r.ring, r.c.model->now);
+			if (triggered(&r, why, sizeof(why))) {
+				fprintf(stderr, "rcleak: trigger: %s: writing the last %gs to %s, recording %gs more\n",
+					why, o->ring_s, o->write_path, o->after_s);
+				r.err = mem_flush_to(&r.ring, r.w);
+				rec_sink_file(&r.sink, r.w);
+				r.in_memory = false;
+				stop_at = r.c.model->now + o->after_s;
+			}
+		} else {
+			if (!r.err)
+				r.err = capture_flush(r.w); /* a crash loses at most one interval */
+			if (stop_at && r.c.model->now >= stop_at)
+				break;
+		}
+		if (o->duration_s && r.c.model->now >= o->duration_s - 1e-3)
+			break;
+		if (o->count && ticks >= o->count)
+			break;
+	}
+	rc = RCL_EXIT_OK;
+	if (r.in_memory && !r.err) {
+		fprintf(stderr, "rcleak: no trigger fired: writing the last %gs to %s\n", o->ring_s,
+			o->write_path);
+		r.err = mem_flush_to(&r.ring, r.w);
+	}
+	if (r.err) {
+		elog("writing %s failed: %s; the file is valid up to the last complete chunk",
+		     o->write_path, strerror(-r.err));
+		rc = RCL_EXIT_ERROR;
+	}
+cleanup:
+	if (r.w) {
+		e = capture_writer_close(r.w);
+		if (e && rc == RCL_EXIT_OK) {
+			elog("writing %s failed: %s; the file is valid up to the last complete chunk",
+			     o->write_path, strerror(-e));
+			rc = RCL_EXIT_ERROR;
+		}
+	}
+	if (rc == RCL_EXIT_OK)
+		vlog("recorded %llu events in %ld ticks", (unsigned long long)r.nevents, ticks + 1);
+	mem_free(&r.ring);
+	collect_free(&r.c);
+	model_free(r.c.model);
+	tracer__free(r.c.tracer);
+	return rc;
+}

@@ -1,0 +1,667 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * report.c - `rcleak report FILE...`: analyse captures, without root.
+ *
+ * Every mode replays the recorded ticks through the same model as the live
+ * view (record.c: replay_record), so live and offline figures come from one
+ * code path:
+ *   (default)  summary: span, hosts, servers and limits, per-process peaks,
+ *              when growth started, verdicts seen, top leakers, lost events
+ *   --at TIME  the state at a moment, in the live views (--plain, --json)
+ *   --csv      one row per recorded event
+ *   --replay   the timeline through the live views, at --speed X
+ * With several files, server-side connections are joined by their 4-tuple
+ * to the client-side holder found in another file.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capture.h"
+#include "collect.h"
+#include "log.h"
+#include "record.h"
+#include "record_cmd.h"
+#include "view.h"
+
+#define MAX_FILES 16
+
+/* What the summary remembers of a process across the whole capture. */
+struct seen_proc {
+	struct rcl_owner key;
+	char comm[RCL_COMM_LEN];
+	char cmdline[MODEL_CMDLINE];
+	bool server;
+	long peak_open;
+	double peak_at;          /* wall */
+	long min_open;
+	double min_at;           /* wall, the last time it was at its minimum so far */
+	double growth_from;      /* wall: when the climb to its peak started */
+	double max_growth;
+	__u64 opened, closed, leaked;
+	unsigned verdicts;       /* bit per enum verdict seen */
+	double first_verdict_at[V_FD_LIMIT + 1];
+	char rule[V_FD_LIMIT + 1][112];
+	long clients_max;        /* servers */
+	long effective_limit;
+	long maxclients;
+	const char *maxclients_source;
+	long long nofile_soft;
+};
+
+struct capfile {
+	const char *path;
+	struct capture_reader *rd;
+	struct capture_info info;
+	struct model *model;
+	struct replay rp;
+	struct collector c;      /* a facade for the views: no tracer */
+	struct rcl_opts opts;
+	struct seen_proc *seen;
+	size_t nseen, capseen;
+	double first_wall, last_wall;
+	unsigned long ticks, events;
+	__u64 lost;
+	bool done;
+	bool have_tick;
+};
+
+static double parse_at(const char *s, const struct capfile *f, bool *ok)
+{
+	char *end;
+	double v;
+
+	*ok = true;
+	if (s[0] == '+') { /* offset from the start: +90s, +2m, +90 */
+		v = strtod(s + 1, &end);
+		if (end == s + 1 || v < 0)
+			goto bad;
+		if (*end == 'm')
+			v *= 60, end++;
+		else if (*end == 'h')
+			v *= 3600, end++;
+		else if (*end == 's')
+			end++;
+		if (*end)
+			goto bad;
+		return f->info.wall_start + v;
+	}
+	if (strchr(s, ':')) { /* HH:MM:SS on the capture's first day (local time) */
+		time_t t0 = (time_t)f->info.wall_start;
+		struct tm tm;
+		int h, m, sec = 0;
+
+		if (sscanf(s, "%d:%d:%d", &h, &m, &sec) < 2 || h > 23 || m > 59 || sec > 60)
+			goto bad;
+		localtime_r(&t0, &tm);
+		tm.tm_hour = h;
+		tm.tm_min = m;
+		tm.tm_sec = sec;
+		return (double)mktime(&tm);
+	}
+	v = strtod(s, &end);
+	if (end != s && !*end && v > 0)
+		return v;
+bad:
+	*ok = false;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * opening and stepping through files
+ */
+
+static int open_file(struct capfile *f, const struct rcl_opts *o)
+{
+	char err[256];
+	int e;
+
+	f->opts = *o;
+	e = capture_reader_open(&f->rd, f->path, &f->info, err, sizeof(err));
+	if (e) {
+		elog("%s: %s", f->path, err);
+		return -1;
+	}
+	f->model = model_new(o->window_s);
+	if (!f->model)
+		return -1;
+	f->model->th.idle_s = o->idle_s;
+	f->model->th.leak_per_min = o->leak_per_min;
+	f->model->th.churn_per_s = o->churn_per_s;
+	f->model->th.churn_life_ms = o->churn_life_ms;
+	f->model->th.zombie_s = o->zombie_s;
+	f->model->th.zombie_idle_s = o->zombie_idle_s;
+	f->model->th.fd_limit_pct = o->fd_limit_pct;
+	replay_init(&f->rp, f->model);
+	f->rp.window_fixed = o->window_set;
+	f->c.model = f->model;
+	f->c.opts = &f->opts;
+	f->c.tier = f->rp.meta.tier;
+	f->c.walk = f->rp.meta.walk;
+	return 0;
+}
+
+static void close_file(struct capfile *f)
+{
+	free(f->seen);
+	replay_free(&f->rp);
+	model_free(f->model);
+	if (f->rd)
+		capture_reader_close(f->rd);
+}
+
+/* The time of a record, as Unix seconds. */
+static double wall_of(const struct capfile *f, __u64 ts_ns)
+{
+	return f->info.wall_start + ((double)ts_ns - (double)f->info.mono_start_ns) / 1e9;
+}
+
+typedef void (*event_fn)(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
+
+/* Read until a tick completes (1), the end (0) or an I/O error (-1). */
+static int next_tick(struct capfile *f, event_fn on_event, void *ctx)
+{
+	struct capture_record rec;
+	int n;
+
+	while ((n = capture_next(f->rd, &rec)) > 0) {
+		if (rec.type == REC_EVENT) {
+			struct rcl_event e;
+
+			f->events++;
+			if (on_event && record_decode_event(rec.data, rec.len, &e) == 0)
+				on_event(f, &e, wall_of(f, rec.ts_ns), ctx);
+			continue;
+		}
+		if (replay_record(&f->rp, &rec) == 1) {
+			f->ticks++;
+			f->c.events = f->rp.tick.events;
+			f->c.events_per_s = f->rp.tick.events_per_s;
+			f->c.lost = f->rp.tick.lost;
+			f->c.repairs = f->rp.tick.repairs;
+			f->c.repairs_added = 0;
+			f->lost = f->rp.tick.lost;
+			if (!f->have_tick)
+				f->first_wall = f->rp.tick.wall;
+			f->have_tick = true;
+			f->last_wall = f->rp.tick.wall;
+			return 1;
+		}
+	}
+	if (n < 0)
+		elog("%s: read error: %s", f->path, strerror(-n));
+	f->done = true;
+	return n < 0 ? -1 : 0;
+}
+
+/* Warn about damage; true when the file was incomplete or damaged. */
+static bool report_damage(const struct capfile *f)
+{
+	struct capture_damage d;
+
+	capture_damage(f->rd, &d);
+	if (d.chunks_bad)
+		fprintf(stderr, "rcleak: %s: %lu damaged chunk%s skipped (bad checksum, stream or length)\n",
+			f->path, d.chunks_bad, d.chunks_bad == 1 ? "" : "s");
+	if (d.truncated)
+		fprintf(stderr, "rcleak: %s: file ends inside a chunk: read up to byte %llu (%lu whole chunks)\n",
+			f->path, (unsigned long long)d.truncated_at, d.chunks_ok);
+	if (f->rp.bad_records)
+		fprintf(stderr, "rcleak: %s: %lu records too short to read, skipped\n", f->path,
+			f->rp.bad_records);
+	return d.chunks_bad || d.truncated;
+}
+
+/* ------------------------------------------------------------------------
+ * summary
+ */
+
+static struct seen_proc *seen_of(struct capfile *f, const struct proc *p)
+{
+	for (size_t i = 0; i < f->nseen; i++)
+		if (f->seen[i].key.tgid == p->key.tgid && f->seen[i].key.start_ns == p->key.start_ns)
+			return &f->seen[i];
+	if (f->nseen == f->capseen) {
+		size_t ncap = f->capseen ? f->capseen * 2 : 32;
+		struct seen_proc *n = realloc(f->seen, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		f->seen = n;
+		f->capseen = ncap;
+	}
+	memset(&f->seen[f->nseen], 0, sizeof(f->seen[0]));
+	f->seen[f->nseen].key = p->key;
+	f->seen[f->nseen].min_open = -1;
+	return &f->seen[f->nseen++];
+}
+
+static void observe(struct capfile *f)
+{
+	const struct model *m = f->model;
+	double wall = f->rp.tick.wall;
+
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+		struct seen_proc *s;
+
+		if (!p->open && !p->opened && !p->closed && !p->nlisten && !p->listener)
+			continue;
+		s = seen_of(f, p);
+		if (!s)
+			return;
+		memcpy(s->comm, p->comm, sizeof(s->comm));
+		if (p->cmdline[0])
+			memcpy(s->cmdline, p->cmdline, sizeof(s->cmdline));
+		s->server |= p->nlisten > 0 || p->listener;
+		s->opened = p->opened;
+		s->closed = p->closed + p->missed_closed;
+		s->leaked = p->exit_closed;
+		if (p->exited)
+			continue;
+		if (s->min_open < 0 || p->open <= s->min_open) {
+			s->min_open = p->open;
+			s->min_at = wall;
+		}
+		if (p->open > s->peak_open) {
+			s->peak_open = p->open;
+			s->peak_at = wall;
+			s->growth_from = s->min_at;
+		}
+		if (p->growth_per_min > s->max_growth)
+			s->max_growth = p->growth_per_min;
+		if (p->verdict != V_OK && !(s->verdicts & (1u << p->verdict))) {
+			s->verdicts |= 1u << p->verdict;
+			s->first_verdict_at[p->verdict] = wall;
+			snprintf(s->rule[p->verdict], sizeof(s->rule[0]), "%s", p->rule);
+		}
+		if (p->nlisten) {
+			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
+
+			if (p->clients > s->clients_max)
+				s->clients_max = p->clients;
+			s->effective_limit = eff;
+			s->maxclients = p->maxclients;
+			s->maxclients_source = p->maxclients_source;
+			s->nofile_soft = p->nofile_soft;
+		}
+	}
+}
+
+static void fmt_time(double wall, char *buf, size_t len)
+{
+	time_t t = (time_t)wall;
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+	const struct seen_proc *x = a, *y = b;
+
+	if (x->server != y->server)
+		return x->server ? -1 : 1;
+	if (x->peak_open != y->peak_open)
+		return x->peak_open > y->peak_open ? -1 : 1;
+	return x->key.tgid < y->key.tgid ? -1 : 1;
+}
+
+/* ------------------------------------------------------------------------
+ * joining server-side connections to client holders in other files
+ */
+
+struct join_count {
+	int file;
+	__u32 pid;
+	char comm[RCL_COMM_LEN];
+	long count;
+};
+
+/* For server proc srv of file fi: count its accepted connections whose
+ * other end a process in another file holds. */
+static size_t join_server(struct capfile *files, int nfiles, int fi, const struct proc *srv,
+			  struct join_count *out, size_t max)
+{
+	const struct model *m = files[fi].model;
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nrecs; i++) {
+		const struct rcl_fd_rec *r = &m->recs[i];
+		bool mine = r->tgid == srv->key.tgid && r->start_ns == srv->key.start_ns;
+
+		if (!mine || r->state == RCL_TCP_LISTEN)
+			continue;
+		for (int fj = 0; fj < nfiles; fj++) {
+			const struct model *o = files[fj].model;
+
+			if (fj == fi)
+				continue;
+			for (size_t k = 0; k < o->nrecs; k++) {
+				const struct rcl_fd_rec *q = &o->recs[k];
+				size_t a = r->family == 2 ? 4 : 16;
+				size_t j;
+
+				if (q->lport != r->rport || q->rport != r->lport || q->family != r->family ||
+				    memcmp(q->laddr, r->raddr, a) || memcmp(q->raddr, r->laddr, a))
+					continue;
+				for (j = 0; j < n; j++)
+					if (out[j].file == fj && out[j].pid == q->tgid)
+						break;
+				if (j == n && n < max) {
+					out[n].file = fj;
+					out[n].pid = q->tgid;
+					memcpy(out[n].comm, q->comm, sizeof(out[n].comm));
+					out[n].count = 0;
+					n++;
+				}
+				if (j < max)
+					out[j].count++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+static void print_joins_text(struct capfile *files, int nfiles)
+{
+	struct join_count jc[64];
+
+	if (nfiles < 2)
+		return;
+	printf("\nServer connections joined to client processes in the other files (at the end):\n");
+	for (int fi = 0; fi < nfiles; fi++) {
+		const struct model *m = files[fi].model;
+
+		for (size_t i = 0; i < m->nprocs; i++) {
+			const struct proc *p = m->procs[i];
+			size_t n;
+
+			if (!p->nlisten || p->exited)
+				continue;
+			n = join_server(files, nfiles, fi, p, jc, 64);
+			printf("  %s pid %u (%s), %ld clients:\n", files[fi].info.host, p->key.tgid, p->comm,
+			       p->clients);
+			if (!n)
+				printf("    none held by a process in the other files\n");
+			for (size_t k = 0; k < n; k++)
+				printf("    %6ld from %s pid %u (%s)\n", jc[k].count, files[jc[k].file].info.host,
+				       jc[k].pid, jc[k].comm);
+		}
+	}
+}
+
+static void summary_text_out(struct capfile *files, int nfiles)
+{
+	for (int fi = 0; fi < nfiles; fi++) {
+		struct capfile *f = &files[fi];
+		char a[32], b[32];
+
+		if (f->nseen)
+			qsort(f->seen, f->nseen, sizeof(*f->seen), cmp_seen);
+		fmt_time(f->first_wall ? f->first_wall : f->info.wall_start, a, sizeof(a));
+		fmt_time(f->last_wall ? f->last_wall : f->info.wall_start, b, sizeof(b));
+		printf("%s: host %s, kernel %s, rcleak %s, tier %s\n", f->path, f->info.host,
+		       f->info.kernel, f->info.version, f->rp.meta.tier);
+		printf("  span %s .. %s (%.0fs, %lu ticks, %lu events, %llu lost)\n", a, b,
+		       f->last_wall - f->first_wall, f->ticks, f->events, (unsigned long long)f->lost);
+		for (size_t i = 0; i < f->nseen; i++) {
+			const struct seen_proc *s = &f->seen[i];
+
+			if (!s->server)
+				continue;
+			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %lld)\n",
+			       s->key.tgid, s->comm, s->clients_max, s->effective_limit,
+			       s->maxclients > 0 ? s->maxclients : 10000,
+			       s->maxclients_source ? s->maxclients_source : "default", s->nofile_soft);
+		}
+		printf("  %-7s %-15s %6s %-19s %-19s %8s %8s %8s %7s  %s\n", "PID", "COMM", "PEAK",
+		       "PEAK AT", "GROWTH FROM", "GROW/min", "OPENED", "CLOSED", "LEAKED", "VERDICTS");
+		for (size_t i = 0; i < f->nseen; i++) {
+			const struct seen_proc *s = &f->seen[i];
+			char pk[32] = "-", gf[32] = "-", v[64] = "";
+
+			if (s->server)
+				continue;
+			if (s->peak_open)
+				fmt_time(s->peak_at, pk, sizeof(pk));
+			if (s->peak_open && s->growth_from)
+				fmt_time(s->growth_from, gf, sizeof(gf));
+			for (int k = V_FD_LIMIT; k > V_OK; k--)
+				if (s->verdicts & (1u << k))
+					snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s", v[0] ? "," : "",
+						 verdict_name(k));
+			printf("  %-7u %-15s %6ld %-19s %-19s %8.1f %8llu %8llu %7llu  %s\n", s->key.tgid,
+			       s->comm, s->peak_open, pk, gf, s->max_growth, (unsigned long long)s->opened,
+			       (unsigned long long)s->closed, (unsigned long long)s->leaked,
+			       v[0] ? v : "ok");
+			for (int k = V_FD_LIMIT; k > V_OK; k--)
+				if (s->verdicts & (1u << k)) {
+					fmt_time(s->first_verdict_at[k], pk, sizeof(pk));
+					printf("          %s first at %s: %s\n", verdict_name(k), pk, s->rule[k]);
+				}
+		}
+	}
+	print_joins_text(files, nfiles);
+}
+
+static void summary_json_out(struct capfile *files, int nfiles)
+{
+	struct join_count jc[64];
+
+	printf("{\"files\":[");
+	for (int fi = 0; fi < nfiles; fi++) {
+		struct capfile *f = &files[fi];
+		const struct model *m = f->model;
+		bool first = true;
+
+		printf("%s{\"path\":", fi ? "," : "");
+		json_str(stdout, f->path);
+		printf(",\"host\":");
+		json_str(stdout, f->info.host);
+		printf(",\"kernel\":");
+		json_str(stdout, f->info.kernel);
+		printf(",\"start\":%.3f,\"end\":%.3f,\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,"
+		       "\"processes\":[", f->first_wall, f->last_wall, f->ticks, f->events,
+		       (unsigned long long)f->lost);
+		for (size_t i = 0; i < f->nseen; i++) {
+			const struct seen_proc *s = &f->seen[i];
+
+			printf("%s{\"pid\":%u,\"comm\":", i ? "," : "", s->key.tgid);
+			json_str(stdout, s->comm);
+			printf(",\"role\":\"%s\",\"peak_open\":%ld,\"peak_at\":%.3f,\"growth_from\":%.3f,"
+			       "\"max_growth_per_min\":%.2f,\"opened\":%llu,\"closed\":%llu,\"leaked\":%llu,"
+			       "\"verdicts\":[", s->server ? "server" : "client", s->peak_open, s->peak_at,
+			       s->growth_from, s->max_growth, (unsigned long long)s->opened,
+			       (unsigned long long)s->closed, (unsigned long long)s->leaked);
+			for (int k = V_FD_LIMIT, c = 0; k > V_OK; k--)
+				if (s->verdicts & (1u << k)) {
+					printf("%s{\"verdict\":\"%s\",\"first_at\":%.3f,\"rule\":", c++ ? "," : "",
+					       verdict_name(k), s->first_verdict_at[k]);
+					json_str(stdout, s->rule[k]);
+					putchar('}');
+				}
+			printf("]");
+			if (s->server)
+				printf(",\"clients_max\":%ld,\"effective_limit\":%ld", s->clients_max,
+				       s->effective_limit);
+			putchar('}');
+		}
+		printf("],\"servers_joined\":[");
+		for (size_t i = 0; i < m->nprocs && nfiles > 1; i++) {
+			const struct proc *p = m->procs[i];
+			size_t n;
+
+			if (!p->nlisten || p->exited)
+				continue;
+			n = join_server(files, nfiles, fi, p, jc, 64);
+			printf("%s{\"pid\":%u,\"clients\":%ld,\"client_processes\":[", first ? "" : ",",
+			       p->key.tgid, p->clients);
+			first = false;
+			for (size_t k = 0; k < n; k++) {
+				printf("%s{\"host\":", k ? "," : "");
+				json_str(stdout, files[jc[k].file].info.host);
+				printf(",\"pid\":%u,\"comm\":", jc[k].pid);
+				json_str(stdout, jc[k].comm);
+				printf(",\"count\":%ld}", jc[k].count);
+			}
+			printf("]}");
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+}
+
+/* ------------------------------------------------------------------------
+ * --csv
+ */
+
+static const char *const state_names[] = {
+	"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+	"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+};
+static const char *const kind_names[] = {
+	"state", "connect", "accept", "close", "app-close", "exit-close", "listen",
+};
+
+static const char *state_name(unsigned s)
+{
+	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+static void csv_event(struct capfile *f, const struct rcl_event *e, double wall, void *ctx)
+{
+	char la[64], ra[64];
+
+	(void)ctx;
+	if (!e->comm[0] && e->tgid) { /* softirq: name the owner */
+		struct rcl_owner o = { .tgid = e->tgid, .start_ns = e->start_ns };
+		const struct proc *p = model_find(f->model, &o);
+
+		if (p)
+			memcpy(((struct rcl_event *)e)->comm, p->comm, sizeof(e->comm));
+	}
+	addr_str(e->family, e->laddr, la, sizeof(la));
+	addr_str(e->family, e->raddr, ra, sizeof(ra));
+	printf("%.6f,", wall);
+	csv_field(stdout, f->info.host);
+	printf(",%s,%u,%u,", e->kind < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[e->kind] : "?",
+	       e->tgid, e->cur_tgid);
+	csv_field(stdout, e->comm);
+	printf(",%s,%s,%u,%s,%u,%s,%s\n", e->family == 2 ? "ipv4" : "ipv6", la, e->lport, ra,
+	       e->rport, state_name(e->oldstate), state_name(e->newstate));
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void show(struct capfile *f, const struct rcl_opts *o)
+{
+	if (o->view == RCL_VIEW_JSON)
+		view_json(stdout, &f->c, f->rp.tick.wall);
+	else
+		view_text(stdout, &f->c, f->rp.tick.wall);
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+int cmd_report(const struct rcl_opts *o)
+{
+	struct capfile files[MAX_FILES];
+	int nfiles = 0, rc = RCL_EXIT_OK;
+	bool damaged = false;
+
+	memset(files, 0, sizeof(files));
+	for (char **p = o->files; *p; p++) {
+		if (nfiles == MAX_FILES) {
+			elog("at most %d files at once", MAX_FILES);
+			rc = RCL_EXIT_USAGE;
+			goto cleanup;
+		}
+		files[nfiles].path = *p;
+		if (open_file(&files[nfiles], o)) {
+			rc = RCL_EXIT_ERROR;
+			nfiles++;
+			goto cleanup;
+		}
+		nfiles++;
+	}
+	if (o->view == RCL_VIEW_TUI || o->view == RCL_VIEW_AUTO)
+		((struct rcl_opts *)o)->view = RCL_VIEW_PLAIN;
+
+	if (o->csv) {
+		printf("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,new_state\n");
+		for (int fi = 0; fi < nfiles; fi++)
+			while (next_tick(&files[fi], csv_event, NULL) > 0)
+				;
+	} else if (o->at) {
+		for (int fi = 0; fi < nfiles; fi++) {
+			struct capfile *f = &files[fi];
+			bool ok;
+			double target = parse_at(o->at, f, &ok);
+
+			if (!ok) {
+				elog("bad --at '%s': give +90s, +2m, HH:MM:SS or a Unix timestamp", o->at);
+				rc = RCL_EXIT_USAGE;
+				goto cleanup;
+			}
+			/* the last tick at or before the moment */
+			while (next_tick(f, NULL, NULL) > 0 && f->rp.tick.wall < target - 1e-6) {
+				if (f->rp.tick.wall > target)
+					break;
+			}
+			if (!f->have_tick) {
+				elog("%s: no complete refresh recorded", f->path);
+				rc = RCL_EXIT_ERROR;
+				continue;
+			}
+			if (nfiles > 1 && o->view != RCL_VIEW_JSON)
+				printf("== %s (%s)\n", f->path, f->info.host);
+			show(f, o);
+		}
+	} else if (o->replay) {
+		for (int fi = 0; fi < nfiles; fi++) {
+			struct capfile *f = &files[fi];
+
+			while (next_tick(f, NULL, NULL) > 0) {
+				show(f, o);
+				sleep_s(f->rp.tick.dt / o->speed);
+			}
+		}
+	} else {
+		for (int fi = 0; fi < nfiles; fi++)
+			while (next_tick(&files[fi], NULL, NULL) > 0)
+				observe(&files[fi]);
+		if (o->view == RCL_VIEW_JSON)
+			summary_json_out(files, nfiles);
+		else
+			summary_text_out(files, nfiles);
+	}
+	fflush(stdout);
+	for (int fi = 0; fi < nfiles; fi++) {
+		/* read to the end so damage anywhere in the file is reported */
+		while (!files[fi].done && next_tick(&files[fi], NULL, NULL) > 0)
+			;
+		damaged |= report_damage(&files[fi]);
+	}
+	if (damaged && rc == RCL_EXIT_OK)
+		rc = RCL_EXIT_INCOMPLETE;
+cleanup:
+	for (int fi = 0; fi < nfiles; fi++)
+		close_file(&files[fi]);
+	return rc;
+}
