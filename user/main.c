@@ -245,7 +245,9 @@ int main(int argc, char **argv)
 		elog("%s", err);
 		return RCL_EXIT_USAGE;
 	}
-	if (o.view == RCL_VIEW_AUTO) /* a terminal gets the TUI; anything else the table */
+	/* a terminal gets the TUI, anything else the table; record stays quiet
+	 * unless asked for a view */
+	if (o.view == RCL_VIEW_AUTO && o.cmd != RCL_CMD_RECORD)
 		o.view = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && getenv("TERM") &&
 			 strcmp(getenv("TERM"), "dumb") ? RCL_VIEW_TUI : RCL_VIEW_PLAIN;
 	rcl_verbose = o.verbose;

@@ -25,6 +25,7 @@
 #include "record_cmd.h"
 #include "redis.h"
 #include "tracer.h"
+#include "view.h"
 
 #define RINGBUF_BYTES (16u << 20) /* kernel ring buffer: ~200k events of headroom */
 
@@ -218,6 +219,24 @@ static bool triggered(const struct recorder *r, char *why, size_t len)
 	return false;
 }
 
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* With --json or --plain, the live view of each tick, as `rcleak` shows it:
+ * report --replay gives the same lines back from the file. */
+static void show(const struct collector *c, const struct rcl_opts *o, double wall)
+{
+	if (o->view == RCL_VIEW_JSON)
+		view_json(stdout, c, wall);
+	else if (o->view == RCL_VIEW_PLAIN)
+		view_text(stdout, c, wall);
+}
+
 static void sleep_events(struct recorder *r, double until)
 {
 	for (;;) {
@@ -272,8 +291,7 @@ int cmd_record(const struct rcl_opts *o)
 		elog("reading kernel state failed: %s", strerror(-e));
 		goto cleanup;
 	}
-	wall = (double)time(NULL);
-	fill_info(&ci, o, wall, (__u64)(r.c.start * 1e9));
+	fill_info(&ci, o, wall_now(), (__u64)(r.c.start * 1e9));
 	if ((e = capture_writer_open(&r.w, o->write_path, &ci, o->force ? CAPTURE_FORCE : 0,
 				     msg, sizeof(msg)))) {
 		elog("%s", msg);
@@ -292,8 +310,10 @@ int cmd_record(const struct rcl_opts *o)
 		rec_sink_file(&r.sink, r.w);
 	}
 	r.err = record_meta(&r.sink, &r.c);
+	wall = wall_now();
 	if (!r.err)
 		r.err = record_tick(&r.sink, &r.c, wall);
+	show(&r.c, o, wall);
 
 	next = r.c.start;
 	while (!r.err && !stop_sig) {
@@ -308,7 +328,9 @@ int cmd_record(const struct rcl_opts *o)
 			goto cleanup;
 		}
 		r.ring.cur_t = r.c.model->now;
-		r.err = record_tick(&r.sink, &r.c, (double)time(NULL));
+		wall = wall_now();
+		r.err = record_tick(&r.sink, &r.c, wall);
+		show(&r.c, o, wall);
 		ticks++;
 		if (r.in_memory) {
 			mem_trim(&r.ring, r.c.model->now);

@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "log.h"
 #include "record.h"
 #include "record_cmd.h"
+#include "tui.h"
 #include "view.h"
 
 #define MAX_FILES 16
@@ -68,6 +71,7 @@ struct capfile {
 	__u64 lost;
 	bool done;
 	bool have_tick;
+	bool tui;                /* replayed in the TUI: keeps its own pace */
 };
 
 static double parse_at(const char *s, const struct capfile *f, bool *ok)
@@ -126,6 +130,9 @@ static int open_file(struct capfile *f, const struct rcl_opts *o)
 		elog("%s: %s", f->path, err);
 		return -1;
 	}
+	f->opts.nports = 0; /* the views show the recorded ports */
+	for (int i = 0; i < f->info.nports && i < RCL_MAX_PORTS; i++)
+		f->opts.ports[f->opts.nports++] = f->info.ports[i];
 	f->model = model_new(o->window_s);
 	if (!f->model)
 		return -1;
@@ -179,6 +186,8 @@ static int next_tick(struct capfile *f, event_fn on_event, void *ctx)
 		}
 		if (replay_record(&f->rp, &rec) == 1) {
 			f->ticks++;
+			if (f->rp.meta.interval_s > 0 && !f->tui)
+				f->opts.interval_s = f->rp.meta.interval_s;
 			f->c.events = f->rp.tick.events;
 			f->c.events_per_s = f->rp.tick.events_per_s;
 			f->c.lost = f->rp.tick.lost;
@@ -579,6 +588,45 @@ static void sleep_s(double s)
 	nanosleep(&ts, NULL);
 }
 
+static volatile sig_atomic_t replay_stop;
+
+static void on_replay_signal(int sig)
+{
+	replay_stop = sig;
+}
+
+/* TUI refresh during a replay: the next tick; at the end the last frame
+ * stays until q. */
+static int replay_refresh(struct collector *c)
+{
+	struct capfile *f = (struct capfile *)((char *)c - offsetof(struct capfile, c));
+
+	if (!f->done)
+		next_tick(f, NULL, NULL);
+	return 0;
+}
+
+static int replay_tui(struct capfile *files, int nfiles, const struct rcl_opts *o)
+{
+	struct capfile *f = &files[0];
+
+	if (nfiles > 1)
+		fprintf(stderr, "rcleak: the TUI replays one file: %s (use --plain or --json for all)\n",
+			f->path);
+	f->tui = true;
+	signal(SIGINT, on_replay_signal);
+	signal(SIGTERM, on_replay_signal);
+	signal(SIGHUP, on_replay_signal);
+	if (next_tick(f, NULL, NULL) <= 0) {
+		elog("%s: no complete refresh recorded", f->path);
+		return RCL_EXIT_ERROR;
+	}
+	f->opts.interval_s = (f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1) / o->speed;
+	f->opts.count = 0;
+	f->opts.duration_s = 0;
+	return tui_run(&f->c, &replay_stop, replay_refresh) ? RCL_EXIT_ERROR : RCL_EXIT_OK;
+}
+
 int cmd_report(const struct rcl_opts *o)
 {
 	struct capfile files[MAX_FILES];
@@ -599,6 +647,10 @@ int cmd_report(const struct rcl_opts *o)
 			goto cleanup;
 		}
 		nfiles++;
+	}
+	if (o->replay && o->view == RCL_VIEW_TUI) {
+		rc = replay_tui(files, nfiles, o);
+		goto cleanup;
 	}
 	if (o->view == RCL_VIEW_TUI || o->view == RCL_VIEW_AUTO)
 		((struct rcl_opts *)o)->view = RCL_VIEW_PLAIN;
