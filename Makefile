@@ -6,6 +6,8 @@
 #   make install    install to $(DESTDIR)$(PREFIX)/sbin (PREFIX=/usr/local)
 #   make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux
 #   make deps       install missing Debian packages (tools/install-deps.sh)
+#   make fuzz       fuzz the capture reader for FUZZ_TIME seconds (clang/libFuzzer)
+#   make bench      overhead, first-line time and CPU per refresh (not tests)
 #   make clean
 #   V=1             show full command lines
 
@@ -42,7 +44,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean install vmlinux test unit deps bench
+.PHONY: all clean install vmlinux test unit deps bench fuzz
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -57,11 +59,13 @@ LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+FUZZ_REPLAY := $(OUTPUT)/tests/fuzz_replay
 
 all: rcleak
 
+# replaced by rename: a running ./rcleak never blocks a build (ETXTBSY)
 rcleak: $(OUTPUT)/rcleak
-	$(Q)cp $< $@
+	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
 
 $(OUTPUT)/rcleak: $(USER_OBJS)
 	$(call msg,LINK,$@)
@@ -103,9 +107,47 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(ASAN_OBJS) | $(OUTPUT)/tests
 unit: $(UNIT_BINS)
 	$(Q)rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc
 
-test: rcleak $(UNIT_BINS)
-	$(Q)RCLEAK=$(CURDIR)/rcleak UNIT_TESTS="$(addprefix $(CURDIR)/,$(UNIT_BINS))" \
+test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY)
+	$(Q)RCLEAK=$(CURDIR)/rcleak UNIT_TESTS="$(addprefix $(CURDIR)/,$(UNIT_BINS) $(FUZZ_REPLAY))" \
 		bash tests/run.sh
+
+
+# ---- fuzzing (clang + libFuzzer; not part of `make test`) ---------------
+# The capture reader, fed anything: seeds come from gen_corpus (made here,
+# not committed); new inputs collect in $(OUTPUT)/fuzz/corpus, crashes in
+# $(OUTPUT)/fuzz/crash-*.
+
+FUZZ_TIME   ?= 600
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+	       -Iuser -Ibpf -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+CAPTURE_HDRS := user/capture.h user/capture_fmt.h
+
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/fuzz/fuzz_capture: tests/fuzz/fuzz_capture.c user/capture_read.c $(CAPTURE_HDRS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lz -o $@
+
+$(OUTPUT)/fuzz/gen_corpus: tests/fuzz/gen_corpus.c user/capture_write.c $(CAPTURE_HDRS) | $(OUTPUT)/fuzz
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iuser -Ibpf $(filter %.c,$^) -lz -o $@
+
+fuzz: $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/gen_corpus
+	$(Q)mkdir -p $(OUTPUT)/fuzz/seeds $(OUTPUT)/fuzz/corpus
+	$(Q)$(OUTPUT)/fuzz/gen_corpus $(OUTPUT)/fuzz/seeds
+	$(Q)$(OUTPUT)/fuzz/fuzz_capture -max_total_time=$(FUZZ_TIME) -max_len=16384 \
+		-artifact_prefix=$(OUTPUT)/fuzz/ -print_final_stats=1 \
+		$(OUTPUT)/fuzz/corpus $(OUTPUT)/fuzz/seeds
+
+# The test suite replays the seed corpus (and whatever fuzzing found and
+# kept) through the fuzz target once, without fuzzing: a regression check.
+$(FUZZ_REPLAY): $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/gen_corpus | $(OUTPUT)/tests
+	$(call msg,GEN,$@)
+	$(Q)printf '#!/bin/sh\n# replay the capture-reader fuzz corpus once (no fuzzing)\nset -e\nmkdir -p %s/fuzz/seeds %s/fuzz/corpus\n%s/fuzz/gen_corpus %s/fuzz/seeds\nexec %s/fuzz/fuzz_capture -runs=0 %s/fuzz/seeds %s/fuzz/corpus\n' \
+		$(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) \
+		$(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) > $@
+	$(Q)chmod +x $@
 
 # ---- benchmarks (not tests: they print ratios and costs, assert nothing) --
 

@@ -39,7 +39,8 @@ const volatile bool tree_mode = false;
 /* Set before load by `rcleak record`: send every event to the ring buffer. */
 const volatile bool emit_events = false;
 
-#define TREE_DEPTH 48 /* ancestors checked; deeper descendants are missed */
+#define TREE_DEPTH 48
+#define WAKEUP_BYTES (256 * 1024) /* ring buffer data that wakes the reader */ /* ancestors checked; deeper descendants are missed */
 
 /* Set by userspace before each walk. */
 __u64 walk_gen = 0;
@@ -54,10 +55,11 @@ struct {
 	__type(value, __u8);
 } watched_ports SEC(".maps");
 
+/* Preallocated: an insert on every connect must not allocate (and charge
+ * memcg) in the hot path. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, RCL_MAX_SOCKS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64);
 	__type(value, struct rcl_sock);
 } socks SEC(".maps");
@@ -194,7 +196,9 @@ static __always_inline void emit(const void *skp, int oldstate, int newstate, __
 	e->kind = kind;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->family = family;
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* inet_sport, not skc_num: inet_put_port() zeroes the latter on the way
+	 * to CLOSE. Still 0 at connect(), before the source port is chosen. */
+	e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
 	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
@@ -205,7 +209,11 @@ static __always_inline void emit(const void *skp, int oldstate, int newstate, __
 		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
-	bpf_ringbuf_submit(e, 0);
+	/* wake the reader only when a batch is waiting: a wakeup per event
+	 * would cost the traced workload a context switch each; the reader
+	 * also drains on a short timer */
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES
+				      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 static const struct rcl_counters zero_counters;
@@ -271,7 +279,10 @@ static __always_inline void count_close(const struct rcl_sock *s)
 	__sync_fetch_and_add(&c->closed, 1);
 	if (s->flags & RCL_SOCK_SNAPSHOT)
 		return;
-	__sync_fetch_and_add(&c->cur, -1);
+	/* cur fell when the application let go; only a socket that died under
+	 * it (a peer's reset) is taken off here */
+	if (!(s->flags & (RCL_SOCK_RELEASED | RCL_SOCK_EXITED)))
+		__sync_fetch_and_add(&c->cur, -1);
 	b = log2_bucket((bpf_ktime_get_ns() - s->open_ns) / 1000000);
 	if (b < RCL_LIFE_BUCKETS)
 		__sync_fetch_and_add(&c->life[b], 1);
@@ -321,6 +332,13 @@ static __always_inline void check_app_close(const struct sock *sk, struct rcl_so
 	} else {
 		s->flags |= RCL_SOCK_RELEASED;
 		__sync_fetch_and_add(&c->released, 1);
+	}
+	/* the opener no longer has it open (its peak counts opens it holds) */
+	if (!(s->flags & RCL_SOCK_SNAPSHOT) && s->owner.tgid) {
+		struct rcl_counters *oc = bpf_map_lookup_elem(&procs, &s->owner);
+
+		if (oc)
+			__sync_fetch_and_add(&oc->cur, -1);
 	}
 	emit(sk, oldstate, newstate, exiting ? RCL_EV_EXIT_CLOSE : RCL_EV_APP_CLOSE, &o);
 }

@@ -354,10 +354,10 @@ static int load_chunk(struct capture_reader *r, const struct chunk_hdr *c)
 static int next_chunk(struct capture_reader *r)
 {
 	for (;;) {
-		__u64 avail = r->size - r->off, at;
+		__u64 avail = r->size - r->off, at = 0;
 		const unsigned char *h;
 		struct chunk_hdr c;
-		bool ok, partial;
+		bool ok, partial = false;
 		size_t got;
 		int rc;
 

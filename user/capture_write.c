@@ -55,7 +55,8 @@ static int pwrite_all(int fd, const unsigned char *p, size_t n, __u64 off)
 }
 
 /* An existing path, to be replaced under CAPTURE_FORCE: only a regular file
- * with no other hard link, never through a symlink. Opened without O_CREAT
+ * of ours with no other hard link (its owner or another name could read
+ * what we write), never through a symlink. Opened without O_CREAT
  * and with O_NONBLOCK so a FIFO swapped in after the lstat cannot hang us;
  * the fstat must then show the very inode the lstat saw. */
 static int open_existing(const char *path, char *err, size_t errlen)
@@ -71,6 +72,8 @@ static int open_existing(const char *path, char *err, size_t errlen)
 		return cap_fail(err, errlen, -EINVAL, "%s exists and is not a regular file; not replacing it", path);
 	if (st.st_nlink > 1)
 		return cap_fail(err, errlen, -EMLINK, "%s has other hard links; not replacing it", path);
+	if (st.st_uid != geteuid())
+		return cap_fail(err, errlen, -EPERM, "%s belongs to another user; not replacing it", path);
 	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
@@ -79,7 +82,7 @@ static int open_existing(const char *path, char *err, size_t errlen)
 		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
 	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_dev != st.st_dev ||
-	    fst.st_ino != st.st_ino || fst.st_nlink > 1) {
+	    fst.st_ino != st.st_ino || fst.st_nlink > 1 || fst.st_uid != geteuid()) {
 		close(fd);
 		return cap_fail(err, errlen, -EAGAIN, "%s changed while being opened; not replacing it", path);
 	}
@@ -189,7 +192,7 @@ static int write_chunk(struct capture_writer *w)
 		w->out_cap = need;
 	}
 	clen = need - CAP_CHUNK_HDR;
-	if (compress2(w->out + CAP_CHUNK_HDR, &clen, w->buf, w->len, Z_DEFAULT_COMPRESSION) != Z_OK)
+	if (compress2(w->out + CAP_CHUNK_HDR, &clen, w->buf, w->len, Z_BEST_SPEED) != Z_OK)
 		return -ENOMEM; /* zlib's only failure with a big enough output */
 	h = w->out;
 	memcpy(h, CAP_SYNC, CAP_SYNC_LEN);

@@ -338,6 +338,17 @@ int record_decode_meta(const void *p, size_t len, struct rec_meta *m)
 	m->interval_s = get_f64(&d);
 	if (d.off < d.len)
 		m->window_s = get_f64(&d);
+	if (d.off + 8 * 8 <= d.len) {
+		m->th.leak_per_min = get_f64(&d);
+		m->th.leak_close_frac = get_f64(&d);
+		m->th.churn_per_s = get_f64(&d);
+		m->th.churn_life_ms = get_f64(&d);
+		m->th.zombie_s = get_f64(&d);
+		m->th.zombie_idle_s = get_f64(&d);
+		m->th.fd_limit_pct = get_f64(&d);
+		m->th.idle_s = get_f64(&d);
+		m->have_thresholds = true;
+	}
 	return finish(&d);
 }
 
@@ -349,6 +360,14 @@ int record_meta(struct rec_sink *w, const struct collector *c)
 	put_str(&e, c->walk, 8);
 	put_f64(&e, c->opts->interval_s);
 	put_f64(&e, c->opts->window_s);
+	put_f64(&e, c->model->th.leak_per_min);
+	put_f64(&e, c->model->th.leak_close_frac);
+	put_f64(&e, c->model->th.churn_per_s);
+	put_f64(&e, c->model->th.churn_life_ms);
+	put_f64(&e, c->model->th.zombie_s);
+	put_f64(&e, c->model->th.zombie_idle_s);
+	put_f64(&e, c->model->th.fd_limit_pct);
+	put_f64(&e, c->model->th.idle_s);
 	return append(w, REC_META, 0, &e);
 }
 
@@ -450,8 +469,13 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 	case REC_META:
 		if (record_decode_meta(rec->data, rec->len, &r->meta))
 			r->bad_records++;
-		else if (r->meta.window_s >= 2 && !r->window_fixed)
-			r->model->window_s = r->meta.window_s; /* judge as it was recorded */
+		else {
+			/* judge as it was recorded, unless the report says otherwise */
+			if (r->meta.window_s >= 2 && !r->window_fixed)
+				r->model->window_s = r->meta.window_s;
+			if (r->meta.have_thresholds && !r->thresholds_fixed)
+				r->model->th = r->meta.th;
+		}
 		return 0;
 	case REC_TICK:
 		if (record_decode_tick(rec->data, rec->len, &r->tick)) {

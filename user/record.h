@@ -21,6 +21,7 @@
 #include <linux/types.h>
 #include "capture.h"
 #include "collect.h"
+#include "model.h"
 #include "rcleak.h"
 
 enum rec_type {
@@ -65,6 +66,8 @@ struct rec_meta {
 	char walk[8];
 	double interval_s;
 	double window_s;     /* growth window of the recording (0: older files) */
+	bool have_thresholds;
+	struct model_thresholds th; /* verdict thresholds of the recording */
 };
 
 /* Where encoded records go: a capture file, or the flight recorder's memory. */
@@ -104,6 +107,7 @@ struct replay {
 	size_t nfacts, capfacts;
 	unsigned long bad_records; /* too short to decode */
 	bool window_fixed;        /* --window given: keep it */
+	bool thresholds_fixed;    /* a threshold flag given: keep the report's */
 };
 
 void replay_init(struct replay *r, struct model *m);

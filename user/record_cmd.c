@@ -295,7 +295,10 @@ int cmd_record(const struct rcl_opts *o)
 	if ((e = capture_writer_open(&r.w, o->write_path, &ci, o->force ? CAPTURE_FORCE : 0,
 				     msg, sizeof(msg)))) {
 		elog("%s", msg);
-		rc = e == -EEXIST || e == -ELOOP || e == -EISDIR || e == -EINVAL ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
+		/* refused (exists, a symlink, not a regular file, another owner's,
+		 * hard-linked): the user's to fix */
+		rc = e == -EEXIST || e == -ELOOP || e == -EISDIR || e == -EINVAL || e == -EMLINK ||
+		     e == -EPERM ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
 		goto cleanup;
 	}
 	r.in_memory = o->ring_s > 0;
@@ -303,8 +306,8 @@ int cmd_record(const struct rcl_opts *o)
 		r.ring.keep_s = o->ring_s;
 		r.sink.append = mem_append;
 		r.sink.ctx = &r.ring;
-		fprintf(stderr, "rcleak: flight recorder: keeping the last %gs in memory; SIGUSR1 %s writes %s\n",
-			o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? "or a trigger" : "",
+		fprintf(stderr, "rcleak: flight recorder: keeping the last %gs in memory; SIGUSR1%s writes %s\n",
+			o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? " or a trigger" : "",
 			o->write_path);
 	} else {
 		rec_sink_file(&r.sink, r.w);

@@ -145,11 +145,25 @@ static int open_file(struct capfile *f, const struct rcl_opts *o)
 	f->model->th.fd_limit_pct = o->fd_limit_pct;
 	replay_init(&f->rp, f->model);
 	f->rp.window_fixed = o->window_set;
+	f->rp.thresholds_fixed = o->thresholds_set;
 	f->c.model = f->model;
 	f->c.opts = &f->opts;
 	f->c.tier = f->rp.meta.tier;
 	f->c.walk = f->rp.meta.walk;
 	return 0;
+}
+
+static void close_file(struct capfile *f);
+
+/* Start over at the beginning of the file (a second pass). */
+static int reopen_file(struct capfile *f, const struct rcl_opts *o)
+{
+	const char *path = f->path;
+
+	close_file(f);
+	memset(f, 0, sizeof(*f));
+	f->path = path;
+	return open_file(f, o);
 }
 
 static void close_file(struct capfile *f)
@@ -544,27 +558,126 @@ static const char *state_name(unsigned s)
 	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
 }
 
-static void csv_event(struct capfile *f, const struct rcl_event *e, double wall, void *ctx)
+/* What a first pass learns, so every row can be complete: a socket's local
+ * port (unknown at connect(), before the port is chosen) and an owner's
+ * name (softirq events carry none). */
+struct csv_sock {
+	__u64 sk;
+	__u16 lport;
+};
+
+struct csv_name {
+	__u32 tgid;
+	__u64 start_ns;
+	char comm[RCL_COMM_LEN];
+};
+
+struct csv_ctx {
+	struct csv_sock *socks;
+	size_t nsocks, capsocks;
+	struct csv_name *names;
+	size_t nnames, capnames;
+	bool sorted;
+};
+
+static int cmp_csv_sock(const void *a, const void *b)
 {
+	__u64 x = ((const struct csv_sock *)a)->sk, y = ((const struct csv_sock *)b)->sk;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_csv_name(const void *a, const void *b)
+{
+	const struct csv_name *x = a, *y = b;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall, void *vctx)
+{
+	struct csv_ctx *x = vctx;
+
+	(void)f;
+	(void)wall;
+	if (e->lport) {
+		if (x->nsocks == x->capsocks) {
+			size_t ncap = x->capsocks ? x->capsocks * 2 : 1024;
+			struct csv_sock *n = realloc(x->socks, ncap * sizeof(*n));
+
+			if (!n)
+				return;
+			x->socks = n;
+			x->capsocks = ncap;
+		}
+		x->socks[x->nsocks].sk = e->sk;
+		x->socks[x->nsocks++].lport = e->lport;
+	}
+	if (e->comm[0] && e->tgid && e->cur_tgid == e->tgid) {
+		if (x->nnames == x->capnames) {
+			size_t ncap = x->capnames ? x->capnames * 2 : 256;
+			struct csv_name *n = realloc(x->names, ncap * sizeof(*n));
+
+			if (!n)
+				return;
+			x->names = n;
+			x->capnames = ncap;
+		}
+		x->names[x->nnames].tgid = e->tgid;
+		x->names[x->nnames].start_ns = e->start_ns;
+		memcpy(x->names[x->nnames++].comm, e->comm, RCL_COMM_LEN);
+	}
+}
+
+static void csv_sort(struct csv_ctx *x)
+{
+	/* socket addresses are reused: the lport of a socket's first
+	 * connection wins for all rows of that address; stable enough for
+	 * the sort order, and exact while addresses are not recycled */
+	if (x->nsocks)
+		qsort(x->socks, x->nsocks, sizeof(*x->socks), cmp_csv_sock);
+	if (x->nnames)
+		qsort(x->names, x->nnames, sizeof(*x->names), cmp_csv_name);
+	x->sorted = true;
+}
+
+static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall, void *vctx)
+{
+	struct csv_ctx *x = vctx;
+	struct rcl_event e = *ev;
 	char la[64], ra[64];
 
-	(void)ctx;
-	if (!e->comm[0] && e->tgid) { /* softirq: name the owner */
-		struct rcl_owner o = { .tgid = e->tgid, .start_ns = e->start_ns };
+	if (!e.lport && x->nsocks) {
+		struct csv_sock key = { .sk = e.sk }, *s;
+
+		s = bsearch(&key, x->socks, x->nsocks, sizeof(*x->socks), cmp_csv_sock);
+		if (s)
+			e.lport = s->lport;
+	}
+	if (!e.comm[0] && e.tgid) { /* softirq: name the owner */
+		struct csv_name key = { .tgid = e.tgid, .start_ns = e.start_ns }, *n = NULL;
+		struct rcl_owner o = { .tgid = e.tgid, .start_ns = e.start_ns };
 		const struct proc *p = model_find(f->model, &o);
 
-		if (p)
-			memcpy(((struct rcl_event *)e)->comm, p->comm, sizeof(e->comm));
+		if (x->nnames)
+			n = bsearch(&key, x->names, x->nnames, sizeof(*x->names), cmp_csv_name);
+		if (n)
+			memcpy(e.comm, n->comm, sizeof(e.comm));
+		else if (p)
+			memcpy(e.comm, p->comm, sizeof(e.comm));
 	}
-	addr_str(e->family, e->laddr, la, sizeof(la));
-	addr_str(e->family, e->raddr, ra, sizeof(ra));
+		ev = &e;
+	addr_str(e.family, e.laddr, la, sizeof(la));
+	addr_str(ev->family, ev->raddr, ra, sizeof(ra));
 	printf("%.6f,", wall);
 	csv_field(stdout, f->info.host);
-	printf(",%s,%u,%u,", e->kind < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[e->kind] : "?",
-	       e->tgid, e->cur_tgid);
-	csv_field(stdout, e->comm);
-	printf(",%s,%s,%u,%s,%u,%s,%s\n", e->family == 2 ? "ipv4" : "ipv6", la, e->lport, ra,
-	       e->rport, state_name(e->oldstate), state_name(e->newstate));
+	printf(",%s,%u,%u,", ev->kind < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[ev->kind] : "?",
+	       ev->tgid, ev->cur_tgid);
+	csv_field(stdout, ev->comm);
+	printf(",%s,%s,%u,%s,%u,%s,%s\n", ev->family == 2 ? "ipv4" : "ipv6", la, ev->lport, ra,
+	       ev->rport, state_name(ev->oldstate), state_name(ev->newstate));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -657,9 +770,19 @@ int cmd_report(const struct rcl_opts *o)
 
 	if (o->csv) {
 		printf("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,new_state\n");
-		for (int fi = 0; fi < nfiles; fi++)
-			while (next_tick(&files[fi], csv_event, NULL) > 0)
+		for (int fi = 0; fi < nfiles; fi++) {
+			struct csv_ctx x = { 0 };
+
+			while (next_tick(&files[fi], csv_learn, &x) > 0)
 				;
+			csv_sort(&x);
+			damaged |= report_damage(&files[fi]);
+			if (reopen_file(&files[fi], o) == 0)
+				while (next_tick(&files[fi], csv_event, &x) > 0)
+					;
+			free(x.socks);
+			free(x.names);
+		}
 	} else if (o->at) {
 		for (int fi = 0; fi < nfiles; fi++) {
 			struct capfile *f = &files[fi];
@@ -671,11 +794,23 @@ int cmd_report(const struct rcl_opts *o)
 				rc = RCL_EXIT_USAGE;
 				goto cleanup;
 			}
-			/* the last tick at or before the moment */
-			while (next_tick(f, NULL, NULL) > 0 && f->rp.tick.wall < target - 1e-6) {
-				if (f->rp.tick.wall > target)
-					break;
+			/* the last tick at or before the moment: count them, then
+			 * replay exactly that many (the model cannot step back) */
+			unsigned long want = 0;
+
+			while (next_tick(f, NULL, NULL) > 0)
+				if (f->rp.tick.wall <= target + 1e-6 || !want)
+					want = f->ticks;
+			damaged |= report_damage(f);
+			if (reopen_file(f, o)) {
+				rc = RCL_EXIT_ERROR;
+				goto cleanup;
 			}
+			while (f->ticks < want && next_tick(f, NULL, NULL) > 0)
+				;
+			if (want && f->ticks == want && target < f->first_wall - 1e-6)
+				fprintf(stderr, "rcleak: %s: the capture starts after %s: showing its first refresh\n",
+					f->path, o->at);
 			if (!f->have_tick) {
 				elog("%s: no complete refresh recorded", f->path);
 				rc = RCL_EXIT_ERROR;

@@ -431,8 +431,15 @@ int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, vo
 		return -EINVAL;
 	t->event_cb = cb;
 	t->event_ctx = ctx;
+	/* the kernel side wakes us only for big batches (BPF_RB_NO_WAKEUP
+	 * otherwise): wait at most 50 ms, then drain whatever is there */
+	if (timeout_ms > 50)
+		timeout_ms = 50;
 	n = ring_buffer__poll(t->rb, timeout_ms);
-	return n == -EINTR ? 0 : n;
+	if (n < 0 && n != -EINTR)
+		return n;
+	n = ring_buffer__consume(t->rb);
+	return n < 0 ? n : 0;
 }
 
 void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX])

@@ -499,6 +499,39 @@ static void test_corrupt_chunks(void **state)
 	free(b);
 }
 
+/* A chunk with no records (the writer makes none, a reader takes it). */
+static void test_empty_chunk(void **state)
+{
+	struct capture_reader *r;
+	struct capture_damage d;
+	char p[PATH_MAX], err[256];
+	unsigned char *b, *c, h[CAP_CHUNK_HDR + 64];
+	uLongf zlen = 64;
+	__u64 ends[3];
+	size_t len;
+
+	small_capture(tpath(p, "e.cap"), ends);
+	b = slurp(p, &len);
+	assert_int_equal(compress2(h + CAP_CHUNK_HDR, &zlen, (const Bytef *)"", 0, 6), Z_OK);
+	memset(h, 0, CAP_CHUNK_HDR);
+	memcpy(h, CAP_SYNC, CAP_SYNC_LEN);
+	cap_put32(h + 12, zlen);
+	cap_put32(h + 20, (__u32)crc32(0, h + CAP_CHUNK_HDR, zlen));
+	rehash_chunk_hdr(h);
+	c = malloc(len + sizeof(h));
+	assert_non_null(c);
+	memcpy(c, b, ends[0]);
+	memcpy(c + ends[0], h, CAP_CHUNK_HDR + zlen);
+	memcpy(c + ends[0] + CAP_CHUNK_HDR + zlen, b + ends[0], len - ends[0]);
+	assert_int_equal(capture_reader_open_mem(&r, c, len + CAP_CHUNK_HDR + zlen, NULL, err, sizeof(err)), 0);
+	assert_int_equal(expect_stream(r, SMALL_SEED, SMALL_MAX, 3 * SMALL_PER, 0, 0), 3 * SMALL_PER);
+	capture_damage(r, &d);
+	capture_reader_close(r);
+	assert_true(d.chunks_ok == 4 && d.chunks_bad == 0 && !d.truncated);
+	free(c);
+	free(b);
+}
+
 /* Garbage between chunks 1 and 2, in a file: the resync scan reads in
  * blocks, so walk chunk 2's header across a block boundary. */
 static void test_garbage_resync(void **state)
@@ -793,6 +826,14 @@ static void test_refusals(void **state)
 	assert_int_equal(wopen(p, CAPTURE_FORCE, err), -EMLINK);
 	assert_file(p, "keep");
 
+	/* a file of another user's, even with force (root can make one) */
+	put_file(tpath(p, "theirs"), "keep", 0600);
+	if (geteuid() == 0 && chown(p, 65534, 65534) == 0) {
+		assert_int_equal(wopen(p, CAPTURE_FORCE, err), -EPERM);
+		assert_non_null(strstr(err, "another user"));
+		assert_file(p, "keep");
+	}
+
 	/* a directory that is not there */
 	assert_int_equal(wopen(tpath(p, "no/such/dir.cap"), 0, err), -ENOENT);
 }
@@ -1069,6 +1110,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_types),
 		cmocka_unit_test(test_truncate_everywhere),
 		cmocka_unit_test(test_corrupt_chunks),
+		cmocka_unit_test(test_empty_chunk),
 		cmocka_unit_test(test_garbage_resync),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_overlap_bomb),

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # overhead.sh - throughput of a connect/PING/close storm against a loopback
-# redis-server, with nothing attached vs with rcleak live (--json to
-# /dev/null), in interleaved pairs. Prints each pair and the median ratio.
-# A benchmark, not a test: it asserts nothing.
+# redis-server, with nothing attached vs with rcleak attached, in
+# interleaved (ABBA) pairs. Prints each pair and the median ratio.
+# MODE=live (default): rcleak --json to /dev/null.
+# MODE=record: rcleak record -w FILE; also prints lost events and capture
+# bytes per event. A benchmark, not a test: it asserts nothing.
 #
-#   tools/bench/overhead.sh [PAIRS] [REQUESTS]      (default 5 pairs, 20000)
+#   [MODE=live|record] tools/bench/overhead.sh [PAIRS] [REQUESTS]   (5, 20000)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PAIRS=${1:-5}
 N=${2:-20000}
 RCLEAK=${RCLEAK:-./rcleak}
+MODE=${MODE:-live}
 [ "$(id -u)" -eq 0 ] || { echo "overhead.sh: needs root (BPF)" >&2; exit 3; }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -36,10 +39,21 @@ echo "pair  none_rps  rcleak_rps  ratio"
 for i in $(seq "$PAIRS"); do
 	# ABBA order: odd pairs measure "nothing" first, even pairs rcleak first
 	if [ $((i % 2)) -eq 1 ]; then a=$(storm); fi
-	"$RCLEAK" -p "$port" --json -i 1 >/dev/null & rc_pid=$!
+	if [ "$MODE" = record ]; then
+		"$RCLEAK" record -w "$dir/bench.rcl" --force -p "$port" -i 1 & rc_pid=$!
+	else
+		"$RCLEAK" -p "$port" --json -i 1 >/dev/null & rc_pid=$!
+	fi
 	sleep 1.5 # attached and past its first walk
 	b=$(storm)
 	kill -INT "$rc_pid"; wait "$rc_pid" || true; rc_pid=
+	if [ "$MODE" = record ]; then
+		"$RCLEAK" report --json "$dir/bench.rcl" | python3 -c '
+import json, os, sys
+d = json.load(sys.stdin)["files"][0]
+size = os.path.getsize(sys.argv[1])
+print("      record: %d events, %d lost, %d bytes, %.1f bytes/event" % (d["events"], d["lost_events"], size, size / max(d["events"], 1)))' "$dir/bench.rcl"
+	fi
 	if [ $((i % 2)) -eq 0 ]; then a=$(storm); fi
 	r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", b / a }')
 	ratios+=("$r")
@@ -47,4 +61,4 @@ for i in $(seq "$PAIRS"); do
 done
 printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END {
 	m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-	printf "median ratio (rcleak live / nothing): %.4f  (min %.4f, max %.4f, %d pairs)\n", m, v[1], v[NR], NR }'
+	printf "median ratio (rcleak '"$MODE"' / nothing): %.4f  (min %.4f, max %.4f, %d pairs)\n", m, v[1], v[NR], NR }'

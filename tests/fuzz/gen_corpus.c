@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gen_corpus.c - write the fuzzer's seed captures into DIR (made by the
+ * build, not committed): what the writer makes, plus the damage the reader
+ * must live with (a cut, a flipped byte, a newer minor version).
+ *
+ *   gen_corpus DIR
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "capture.h"
+#include "capture_fmt.h"
+
+static const char *dir;
+
+__attribute__((noreturn)) static void die(const char *what, const char *why)
+{
+	fprintf(stderr, "gen_corpus: %s: %s\n", what, why);
+	exit(1);
+}
+
+static struct capture_writer *start(const char *name)
+{
+	struct capture_info in = { .version = "seed", .host = "fuzz", .kernel = "6.1.0",
+				   .boot_id = "00000000-0000-0000-0000-000000000000",
+				   .ports = { 6379, 6380 }, .nports = 2,
+				   .wall_start = 1700000000.5, .mono_start_ns = 42 };
+	struct capture_writer *w;
+	char path[4096], err[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (capture_writer_open(&w, path, &in, CAPTURE_FORCE, err, sizeof(err)))
+		die(path, err);
+	return w;
+}
+
+static void add(struct capture_writer *w, __u16 type, __u64 ts, const void *p, __u32 len)
+{
+	if (capture_append(w, type, ts, p, len))
+		die("append", strerror(errno));
+}
+
+static void finish(struct capture_writer *w)
+{
+	if (capture_writer_close(w))
+		die("close", "write failed");
+}
+
+static unsigned char *load(const char *name, size_t *len)
+{
+	char path[4096];
+	struct stat st;
+	unsigned char *b;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) || !(b = malloc(st.st_size + 1)) ||
+	    read(fd, b, st.st_size) != st.st_size)
+		die(path, strerror(errno));
+	close(fd);
+	*len = st.st_size;
+	return b;
+}
+
+static void save(const char *name, const unsigned char *b, size_t len)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, b, len) != (ssize_t)len || close(fd))
+		die(path, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	unsigned char buf[3000], *b;
+	struct capture_writer *w;
+	size_t len, hlen, c2;
+
+	if (argc != 2)
+		die("usage", "gen_corpus DIR");
+	dir = argv[1];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 7 ^ i >> 5);
+
+	finish(start("empty.cap"));
+
+	w = start("types.cap");
+	add(w, 1, 100, "a", 1);
+	add(w, 0xffff, 200, NULL, 0);
+	add(w, 0x1234, 300, buf, 40);
+	add(w, 2, 400, buf, 300);
+	finish(w);
+
+	/* three chunks */
+	w = start("three.cap");
+	for (int c = 0; c < 3; c++) {
+		for (int i = 0; i < 6; i++)
+			add(w, (__u16)(c + 1), c * 1000 + i, buf + i * 17, 20 + i * 31);
+		capture_flush(w);
+	}
+	finish(w);
+
+	/* a full 64 KiB chunk that compresses well, and a record after it */
+	w = start("full.cap");
+	memset(buf, 'z', sizeof(buf));
+	for (int i = 0; i < 24; i++)
+		add(w, 3, i, buf, sizeof(buf));
+	finish(w);
+
+	/* three.cap cut inside its last chunk; chunk 2 with a flipped byte;
+	 * a newer minor with a header field nobody knows yet */
+	b = load("three.cap", &len);
+	hlen = CAP_HDR_FIXED + cap_get32(b + 12) + 4;
+	save("cut.cap", b, len - 9);
+	c2 = hlen + CAP_CHUNK_HDR + cap_get32(b + hlen + 12);
+	b[c2 + CAP_CHUNK_HDR + 5] ^= 0x20;
+	save("flipped.cap", b, len);
+	b[c2 + CAP_CHUNK_HDR + 5] ^= 0x20;
+	{
+		unsigned char *n = malloc(len + 64);
+		__u32 blen = cap_get32(b + 12);
+
+		if (!n)
+			die("malloc", strerror(ENOMEM));
+		memcpy(n, b, CAP_HDR_FIXED + blen);
+		cap_put16(n + 10, CAP_MINOR + 1);
+		cap_put16(n + CAP_HDR_FIXED + blen, 300);    /* tag */
+		cap_put16(n + CAP_HDR_FIXED + blen + 2, 4);  /* length */
+		memcpy(n + CAP_HDR_FIXED + blen + 4, "new!", 4);
+		cap_put32(n + 12, blen + 8);
+		cap_put32(n + CAP_HDR_FIXED + blen + 8, (__u32)crc32(0, n, CAP_HDR_FIXED + blen + 8));
+		memcpy(n + hlen + 8, b + hlen, len - hlen);
+		save("newer-minor.cap", n, len + 8);
+
+		/* a chunk with no records before the first one */
+		uLongf zlen = 16;
+		unsigned char *h = n + hlen;
+
+		memcpy(n, b, hlen);
+		memset(h, 0, CAP_CHUNK_HDR);
+		memcpy(h, CAP_SYNC, CAP_SYNC_LEN);
+		if (compress2(h + CAP_CHUNK_HDR, &zlen, (const Bytef *)"", 0, 9) != Z_OK || zlen > 16)
+			die("compress2", "failed");
+		cap_put32(h + 12, (__u32)zlen);
+		cap_put32(h + 20, (__u32)crc32(0, h + CAP_CHUNK_HDR, zlen));
+		cap_put32(h + 28, (__u32)crc32(0, h, 28));
+		memcpy(h + CAP_CHUNK_HDR + zlen, b + hlen, len - hlen);
+		save("empty-chunk.cap", n, len + CAP_CHUNK_HDR + zlen);
+		free(n);
+	}
+	free(b);
+	return 0;
+}
