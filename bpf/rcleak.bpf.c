@@ -178,6 +178,8 @@ static __always_inline void emit(const void *skp, int oldstate, int newstate, __
 		return;
 	}
 	e->ts_ns = bpf_ktime_get_ns();
+	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
 	e->sk = (__u64)skp;
 	e->tgid = owner ? owner->tgid : 0;
 	e->start_ns = owner ? owner->start_ns : 0;
@@ -194,14 +196,20 @@ static __always_inline void emit(const void *skp, int oldstate, int newstate, __
 	e->oldstate = oldstate;
 	e->newstate = newstate;
 	e->kind = kind;
+	/* the 4-tuple only where it is news: connect, accept, listen, and
+	 * ESTABLISHED (a client's local port is chosen after connect()); the
+	 * report fills the other events of a socket from those */
+	if (kind == RCL_EV_STATE && newstate != RCL_TCP_ESTABLISHED) {
+		e->family = 0;
+		e->lport = e->rport = 0;
+		goto submit;
+	}
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->family = family;
 	/* inet_sport, not skc_num: inet_put_port() zeroes the latter on the way
 	 * to CLOSE. Still 0 at connect(), before the source port is chosen. */
 	e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
-	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
 	if (family == AF_INET) {
 		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
 		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
@@ -209,6 +217,7 @@ static __always_inline void emit(const void *skp, int oldstate, int newstate, __
 		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
+submit:
 	/* wake the reader only when a batch is waiting: a wakeup per event
 	 * would cost the traced workload a context switch each; the reader
 	 * also drains on a short timer */

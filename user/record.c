@@ -168,8 +168,9 @@ int record_event(struct rec_sink *w, const struct rcl_event *ev)
 	put_u8(&e, ev->newstate);
 	put_u8(&e, ev->family);
 	put_u8(&e, ev->kind);
-	put(&e, ev->laddr, ev->family == 2 ? 4 : 16);
-	put(&e, ev->raddr, ev->family == 2 ? 4 : 16);
+	/* family 0: the kernel sent no 4-tuple (see emit()) */
+	put(&e, ev->laddr, ev->family == 2 ? 4 : ev->family ? 16 : 0);
+	put(&e, ev->raddr, ev->family == 2 ? 4 : ev->family ? 16 : 0);
 	put_str(&e, ev->comm, RCL_COMM_LEN);
 	return append(w, REC_EVENT, ev->ts_ns, &e);
 }
@@ -189,8 +190,8 @@ int record_decode_event(const void *p, size_t len, struct rcl_event *ev)
 	ev->newstate = get_u8(&d);
 	ev->family = get_u8(&d);
 	ev->kind = get_u8(&d);
-	get(&d, ev->laddr, ev->family == 2 ? 4 : 16);
-	get(&d, ev->raddr, ev->family == 2 ? 4 : 16);
+	get(&d, ev->laddr, ev->family == 2 ? 4 : ev->family ? 16 : 0);
+	get(&d, ev->raddr, ev->family == 2 ? 4 : ev->family ? 16 : 0);
 	get_str(&d, ev->comm, RCL_COMM_LEN, sizeof(ev->comm));
 	return finish(&d);
 }

@@ -563,7 +563,9 @@ static const char *state_name(unsigned s)
  * name (softirq events carry none). */
 struct csv_sock {
 	__u64 sk;
-	__u16 lport;
+	__u16 lport, rport;
+	__u8 family;
+	__u8 laddr[16], raddr[16];
 };
 
 struct csv_name {
@@ -602,7 +604,7 @@ static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall,
 
 	(void)f;
 	(void)wall;
-	if (e->lport) {
+	if (e->lport && e->family) {
 		if (x->nsocks == x->capsocks) {
 			size_t ncap = x->capsocks ? x->capsocks * 2 : 1024;
 			struct csv_sock *n = realloc(x->socks, ncap * sizeof(*n));
@@ -613,6 +615,10 @@ static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall,
 			x->capsocks = ncap;
 		}
 		x->socks[x->nsocks].sk = e->sk;
+		x->socks[x->nsocks].rport = e->rport;
+		x->socks[x->nsocks].family = e->family;
+		memcpy(x->socks[x->nsocks].laddr, e->laddr, 16);
+		memcpy(x->socks[x->nsocks].raddr, e->raddr, 16);
 		x->socks[x->nsocks++].lport = e->lport;
 	}
 	if (e->comm[0] && e->tgid && e->cur_tgid == e->tgid) {
@@ -649,10 +655,16 @@ static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall
 	struct rcl_event e = *ev;
 	char la[64], ra[64];
 
-	if (!e.lport && x->nsocks) {
+	if ((!e.lport || !e.family) && x->nsocks) {
 		struct csv_sock key = { .sk = e.sk }, *s;
 
 		s = bsearch(&key, x->socks, x->nsocks, sizeof(*x->socks), cmp_csv_sock);
+		if (s && !e.family) { /* the kernel sent no 4-tuple for this one */
+			e.family = s->family;
+			e.rport = s->rport;
+			memcpy(e.laddr, s->laddr, 16);
+			memcpy(e.raddr, s->raddr, 16);
+		}
 		if (s)
 			e.lport = s->lport;
 	}
