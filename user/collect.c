@@ -296,6 +296,31 @@ static void ask_servers(struct collector *c, double now)
 	c->nlinks = out;
 }
 
+static bool same_end(const struct redis_client *rc, int family, const __u8 addr[16], __u16 port)
+{
+	__u8 fam = (__u8)family, a[16];
+
+	if (rc->port != port)
+		return false;
+	memcpy(a, addr, 16);
+	normalize(&fam, a);
+	return fam == rc->family && !memcmp(a, rc->addr, fam == AF_INET ? 4 : 16);
+}
+
+const struct redis_client *collect_redis_peer(const struct collector *c, int family,
+					      const __u8 laddr[16], __u16 lport,
+					      const __u8 raddr[16], __u16 rport)
+{
+	for (int i = 0; i < c->nlinks; i++)
+		for (long k = 0; c->links[i].clients && k < c->links[i].nclients; k++) {
+			const struct redis_client *rc = &c->links[i].clients[k];
+
+			if (same_end(rc, family, laddr, lport) || same_end(rc, family, raddr, rport))
+				return rc;
+		}
+	return NULL;
+}
+
 void collect_free(struct collector *c)
 {
 	for (int i = 0; i < c->nlinks; i++) {

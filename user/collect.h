@@ -46,6 +46,13 @@ struct collector {
 /* The joined CLIENT LIST of server p, or NULL (no --ask-redis, no answer). */
 const struct server_link *collect_link_of(const struct collector *c, const struct proc *p);
 
+/* Redis's CLIENT LIST entry for one connection seen from this host: the
+ * client end (local address is the entry's addr) or the server end (remote
+ * address is). NULL without --ask-redis or when no entry matches. */
+const struct redis_client *collect_redis_peer(const struct collector *c, int family,
+					      const __u8 laddr[16], __u16 lport,
+					      const __u8 raddr[16], __u16 rport);
+
 /* Close links and free what they hold. */
 void collect_free(struct collector *c);
 

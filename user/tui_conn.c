@@ -223,7 +223,8 @@ static void fd_list(const struct conn_view *v, char *buf, size_t len)
 		snprintf(buf + l, len - l, "+%d", v->nfds - 4);
 }
 
-enum { CW_LOCAL, CW_REMOTE, CW_STATE, CW_AGE, CW_IDLE, CW_RXIDLE, CW_INCW, CW_FDS, CW_HOLDERS, CW__MAX };
+enum { CW_LOCAL, CW_REMOTE, CW_STATE, CW_AGE, CW_IDLE, CW_RXIDLE, CW_INCW, CW_FDS, CW_HOLDERS,
+       CW_REDIS, CW__MAX };
 
 static const struct tui_coldef conn_cols[CW__MAX] = {
 	[CW_LOCAL] = { "LOCAL", 21, true },     [CW_REMOTE] = { "REMOTE", 21, true },
@@ -231,6 +232,7 @@ static const struct tui_coldef conn_cols[CW__MAX] = {
 	[CW_IDLE] = { "IDLE", 7, false },       [CW_RXIDLE] = { "RX-IDLE", 7, false },
 	[CW_INCW] = { "IN-CW", 6, false },      [CW_FDS] = { "FDS", 14, true },
 	[CW_HOLDERS] = { "HOLDERS", 7, false },
+	[CW_REDIS] = { "REDIS (--ask-redis: name lib cmd age idle)", 46, true },
 };
 
 /* A connection open before rcleak started is older than rcleak: ">UPTIME". */
@@ -255,6 +257,17 @@ static void conn_cells(const struct tui *t, const struct conn_view *v, char cell
 		snprintf(cells[CW_INCW], 64, "-");
 	fd_list(v, cells[CW_FDS], 64);
 	snprintf(cells[CW_HOLDERS], 64, "%d", v->holders);
+	{
+		const struct redis_client *rc = collect_redis_peer(t->c, v->family, v->laddr, v->lport,
+								   v->raddr, v->rport);
+
+		if (rc)
+			snprintf(cells[CW_REDIS], 64, "%.20s %.12s %.12s age=%lds idle=%lds",
+				 rc->name[0] ? rc->name : "-", rc->lib_name[0] ? rc->lib_name : "-",
+				 rc->cmd, rc->age, rc->idle);
+		else
+			snprintf(cells[CW_REDIS], 64, "%s", t->c->opts->ask_redis ? "-" : "");
+	}
 }
 
 static enum tui_style conn_style(const struct tui *t, const struct conn_view *v)
