@@ -134,25 +134,37 @@ static __always_inline bool port_watched(__u16 port)
 	return v && *v;
 }
 
-static __always_inline void owner_of(struct task_struct *task, struct rcl_owner *o)
+/*
+ * Every hot-path function takes `btf`, a compile-time constant: true in the
+ * tp_btf flavour, whose pointers are trusted BTF pointers that can be read
+ * with plain (fault-checked) loads; false in raw_tp and the classic
+ * tracepoint, which need bpf_probe_read_kernel (CO-RE reads). Inlining
+ * drops the branch not taken, so each flavour verifies only its own.
+ */
+static __always_inline void owner_of(struct task_struct *task, struct rcl_owner *o, bool btf)
 {
-	o->tgid = BPF_CORE_READ(task, tgid);
 	o->pad = 0;
-	o->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	if (btf) {
+		o->tgid = task->tgid;
+		o->start_ns = task->group_leader->start_time;
+	} else {
+		o->tgid = BPF_CORE_READ(task, tgid);
+		o->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	}
 }
 
 /* In tree mode, does task descend from rcleak? Always true otherwise. */
-static __always_inline bool traced(struct task_struct *task)
+static __always_inline bool traced(struct task_struct *task, bool btf)
 {
 	if (!tree_mode)
 		return true;
 	for (int i = 0; i < TREE_DEPTH; i++) {
 		__u32 tgid;
 
-		task = BPF_CORE_READ(task, real_parent);
+		task = btf ? task->real_parent : BPF_CORE_READ(task, real_parent);
 		if (!task)
 			return false;
-		tgid = BPF_CORE_READ(task, tgid);
+		tgid = btf ? task->tgid : BPF_CORE_READ(task, tgid);
 		if (tgid == self_tgid)
 			return true;
 		if (tgid <= 1)
@@ -164,7 +176,7 @@ static __always_inline bool traced(struct task_struct *task)
 /* Record one state change (rcleak record). A full ring buffer is counted,
  * never silent. */
 static __always_inline void emit(const void *skp, int oldstate, int newstate, __u8 kind,
-				 const struct rcl_owner *owner)
+				 const struct rcl_owner *owner, bool btf)
 {
 	const struct sock *sk = skp;
 	struct rcl_event *e;
@@ -202,6 +214,20 @@ static __always_inline void emit(const void *skp, int oldstate, int newstate, __
 	if (kind == RCL_EV_STATE && newstate != RCL_TCP_ESTABLISHED) {
 		e->family = 0;
 		e->lport = e->rport = 0;
+		goto submit;
+	}
+	if (btf) {
+		family = sk->__sk_common.skc_family;
+		e->family = family;
+		e->lport = bpf_ntohs(((struct inet_sock *)sk)->inet_sport);
+		e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+		if (family == AF_INET) {
+			__builtin_memcpy(e->laddr, &sk->__sk_common.skc_rcv_saddr, 4);
+			__builtin_memcpy(e->raddr, &sk->__sk_common.skc_daddr, 4);
+		} else {
+			__builtin_memcpy(e->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+			__builtin_memcpy(e->raddr, &sk->__sk_common.skc_v6_daddr, 16);
+		}
 		goto submit;
 	}
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -311,7 +337,7 @@ static __always_inline void count_close(const struct rcl_sock *s)
 #define SHUTDOWN_MASK 3
 
 static __always_inline void check_app_close(const struct sock *sk, struct rcl_sock *s,
-					    int oldstate, int newstate)
+					    int oldstate, int newstate, bool btf)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct rcl_counters *c;
@@ -323,13 +349,14 @@ static __always_inline void check_app_close(const struct sock *sk, struct rcl_so
 	if (oldstate != RCL_TCP_ESTABLISHED && oldstate != RCL_TCP_CLOSE_WAIT &&
 	    oldstate != RCL_TCP_SYN_SENT && oldstate != RCL_TCP_SYN_RECV)
 		return;
-	if ((BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & SHUTDOWN_MASK) != SHUTDOWN_MASK)
+	if (((btf ? BPF_CORE_READ_BITFIELD(sk, sk_shutdown)
+		  : BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown)) & SHUTDOWN_MASK) != SHUTDOWN_MASK)
 		return;
-	exiting = BPF_CORE_READ(task, flags) & PF_EXITING;
-	owner_of(task, &o);
+	exiting = (btf ? task->flags : BPF_CORE_READ(task, flags)) & PF_EXITING;
+	owner_of(task, &o, btf);
 	if (!exiting && o.tgid != s->owner.tgid) {
 		/* closed by another holder (fork, fd passing): its process */
-		if (!traced(task))
+		if (!traced(task, btf))
 			return;
 	}
 	c = counters(&o);
@@ -349,7 +376,7 @@ static __always_inline void check_app_close(const struct sock *sk, struct rcl_so
 		if (oc)
 			__sync_fetch_and_add(&oc->cur, -1);
 	}
-	emit(sk, oldstate, newstate, exiting ? RCL_EV_EXIT_CLOSE : RCL_EV_APP_CLOSE, &o);
+	emit(sk, oldstate, newstate, exiting ? RCL_EV_EXIT_CLOSE : RCL_EV_APP_CLOSE, &o, btf);
 }
 
 /* ------------------------------------------------------------------------
@@ -358,7 +385,7 @@ static __always_inline void check_app_close(const struct sock *sk, struct rcl_so
 
 static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 				    __u16 lport, __u16 rport, __u16 family,
-				    __u16 protocol)
+				    __u16 protocol, bool btf)
 {
 	struct rcl_owner owner = {};
 	struct rcl_sock *s, ns = {};
@@ -375,8 +402,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (!s)
 			return 0;
 		stat_inc(RCL_STAT_EVENTS);
-		check_app_close((const struct sock *)sk, s, oldstate, newstate);
-		emit(sk, oldstate, newstate, RCL_EV_CLOSE, &s->owner);
+		check_app_close((const struct sock *)sk, s, oldstate, newstate, btf);
+		emit(sk, oldstate, newstate, RCL_EV_CLOSE, &s->owner, btf);
 		if (s->owner.tgid)
 			count_close(s);
 		bpf_map_delete_elem(&socks, &key);
@@ -392,11 +419,11 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	case RCL_TCP_LISTEN: /* listen(): process context */
 		if (!lw)
 			return 0;
-		if (!traced(bpf_get_current_task_btf()))
+		if (!traced(bpf_get_current_task_btf(), btf))
 			return 0;
-		owner_of(bpf_get_current_task_btf(), &owner);
+		owner_of(bpf_get_current_task_btf(), &owner, btf);
 		bpf_map_update_elem(&listeners, &lport, &owner, BPF_ANY);
-		emit(sk, oldstate, newstate, RCL_EV_LISTEN, &owner);
+		emit(sk, oldstate, newstate, RCL_EV_LISTEN, &owner, btf);
 		{
 			struct rcl_counters *c = counters(&owner);
 
@@ -407,8 +434,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		}
 		return 0;
 	case RCL_TCP_SYN_SENT: /* connect(): process context */
-		owner_of(bpf_get_current_task_btf(), &owner);
-		if (owner.tgid == self_tgid || !traced(bpf_get_current_task_btf()))
+		owner_of(bpf_get_current_task_btf(), &owner, btf);
+		if (owner.tgid == self_tgid || !traced(bpf_get_current_task_btf(), btf))
 			return 0;
 		ns.owner = owner;
 		ns.open_ns = bpf_ktime_get_ns();
@@ -418,7 +445,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		}
 		count(&owner, true);
-		emit(sk, oldstate, newstate, RCL_EV_CONNECT, &owner);
+		emit(sk, oldstate, newstate, RCL_EV_CONNECT, &owner, btf);
 		{
 			struct rcl_counters *c = bpf_map_lookup_elem(&procs, &owner);
 
@@ -442,7 +469,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		}
 		if (ns.owner.tgid)
 			count(&ns.owner, true);
-		emit(sk, oldstate, newstate, RCL_EV_ACCEPT, &ns.owner);
+		emit(sk, oldstate, newstate, RCL_EV_ACCEPT, &ns.owner, btf);
 		return 0;
 	case RCL_TCP_CLOSE: /* a listener closing */
 		if (lw)
@@ -452,46 +479,54 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	case RCL_TCP_LAST_ACK:
 		s = bpf_map_lookup_elem(&socks, &key);
 		if (s) {
-			check_app_close((const struct sock *)sk, s, oldstate, newstate);
-			emit(sk, oldstate, newstate, RCL_EV_STATE, &s->owner);
+			check_app_close((const struct sock *)sk, s, oldstate, newstate, btf);
+			emit(sk, oldstate, newstate, RCL_EV_STATE, &s->owner, btf);
 		}
 		return 0;
 	}
 	if (emit_events) { /* ESTABLISHED, CLOSE_WAIT, ...: only for the record */
 		s = bpf_map_lookup_elem(&socks, &key);
 		if (s)
-			emit(sk, oldstate, newstate, RCL_EV_STATE, &s->owner);
+			emit(sk, oldstate, newstate, RCL_EV_STATE, &s->owner, btf);
 	}
 	return 0;
 }
 
-static __always_inline int on_sock(const struct sock *sk, int oldstate, int newstate)
+static __always_inline int on_sock(const struct sock *sk, int oldstate, int newstate, bool btf)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__u16 protocol = BPF_CORE_READ(sk, sk_protocol);
+	__u16 family, lport, rport, protocol;
 
-	return on_state(sk, oldstate, newstate, lport, rport, family, protocol);
+	if (btf) {
+		family = sk->__sk_common.skc_family;
+		lport = sk->__sk_common.skc_num;
+		rport = bpf_ntohs(sk->__sk_common.skc_dport);
+		protocol = sk->sk_protocol;
+	} else {
+		family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		protocol = BPF_CORE_READ(sk, sk_protocol);
+	}
+	return on_state(sk, oldstate, newstate, lport, rport, family, protocol, btf);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(rcl_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
-	return on_sock(sk, oldstate, newstate);
+	return on_sock(sk, oldstate, newstate, true);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(rcl_state_raw, const struct sock *sk, const int oldstate, const int newstate)
 {
-	return on_sock(sk, oldstate, newstate);
+	return on_sock(sk, oldstate, newstate, false);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int rcl_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	return on_state(ctx->skaddr, ctx->oldstate, ctx->newstate, ctx->sport,
-			ctx->dport, ctx->family, ctx->protocol);
+			ctx->dport, ctx->family, ctx->protocol, false);
 }
 
 /* ------------------------------------------------------------------------
@@ -537,7 +572,7 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	if (!task || !file)
 		return 0;
 	rec.tgid = task->tgid;
-	if (rec.tgid == self_tgid || !traced(task))
+	if (rec.tgid == self_tgid || !traced(task, true))
 		return 0;
 	files = (__u64)BPF_CORE_READ(task, files);
 	count_fd(rec.tgid, files, ctx->fd);

@@ -563,6 +563,7 @@ static const char *state_name(unsigned s)
  * name (softirq events carry none). */
 struct csv_sock {
 	__u64 sk;
+	__u64 seq;       /* the event's position in the file */
 	__u16 lport, rport;
 	__u8 family;
 	__u8 laddr[16], raddr[16];
@@ -575,6 +576,7 @@ struct csv_name {
 };
 
 struct csv_ctx {
+	__u64 seq;       /* events seen in this pass */
 	struct csv_sock *socks;
 	size_t nsocks, capsocks;
 	struct csv_name *names;
@@ -584,9 +586,34 @@ struct csv_ctx {
 
 static int cmp_csv_sock(const void *a, const void *b)
 {
-	__u64 x = ((const struct csv_sock *)a)->sk, y = ((const struct csv_sock *)b)->sk;
+	const struct csv_sock *x = a, *y = b;
 
-	return x < y ? -1 : x > y;
+	if (x->sk != y->sk)
+		return x->sk < y->sk ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The learnt tuple of the same socket nearest to event seq: the next one
+ * (after) for a connect, whose port is chosen just after it; else the last
+ * one before (socket addresses are reused by later connections). */
+static const struct csv_sock *csv_find(const struct csv_ctx *x, __u64 sk, __u64 seq, bool after)
+{
+	size_t lo = 0, hi = x->nsocks;
+
+	while (lo < hi) { /* first entry >= (sk, seq) */
+		size_t mid = (lo + hi) / 2;
+		const struct csv_sock *m = &x->socks[mid];
+
+		if (m->sk < sk || (m->sk == sk && m->seq < seq))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (after)
+		return lo < x->nsocks && x->socks[lo].sk == sk ? &x->socks[lo] : NULL;
+	if (lo < x->nsocks && x->socks[lo].sk == sk && x->socks[lo].seq == seq)
+		return &x->socks[lo];
+	return lo > 0 && x->socks[lo - 1].sk == sk ? &x->socks[lo - 1] : NULL;
 }
 
 static int cmp_csv_name(const void *a, const void *b)
@@ -604,6 +631,7 @@ static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall,
 
 	(void)f;
 	(void)wall;
+	x->seq++;
 	if (e->lport && e->family) {
 		if (x->nsocks == x->capsocks) {
 			size_t ncap = x->capsocks ? x->capsocks * 2 : 1024;
@@ -615,6 +643,7 @@ static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall,
 			x->capsocks = ncap;
 		}
 		x->socks[x->nsocks].sk = e->sk;
+		x->socks[x->nsocks].seq = x->seq;
 		x->socks[x->nsocks].rport = e->rport;
 		x->socks[x->nsocks].family = e->family;
 		memcpy(x->socks[x->nsocks].laddr, e->laddr, 16);
@@ -639,9 +668,6 @@ static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall,
 
 static void csv_sort(struct csv_ctx *x)
 {
-	/* socket addresses are reused: the lport of a socket's first
-	 * connection wins for all rows of that address; stable enough for
-	 * the sort order, and exact while addresses are not recycled */
 	if (x->nsocks)
 		qsort(x->socks, x->nsocks, sizeof(*x->socks), cmp_csv_sock);
 	if (x->nnames)
@@ -655,10 +681,10 @@ static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall
 	struct rcl_event e = *ev;
 	char la[64], ra[64];
 
+	x->seq++;
 	if ((!e.lport || !e.family) && x->nsocks) {
-		struct csv_sock key = { .sk = e.sk }, *s;
+		const struct csv_sock *s = csv_find(x, e.sk, x->seq, e.kind == RCL_EV_CONNECT);
 
-		s = bsearch(&key, x->socks, x->nsocks, sizeof(*x->socks), cmp_csv_sock);
 		if (s && !e.family) { /* the kernel sent no 4-tuple for this one */
 			e.family = s->family;
 			e.rport = s->rport;
@@ -788,6 +814,7 @@ int cmd_report(const struct rcl_opts *o)
 			while (next_tick(&files[fi], csv_learn, &x) > 0)
 				;
 			csv_sort(&x);
+			x.seq = 0;
 			damaged |= report_damage(&files[fi]);
 			if (reopen_file(&files[fi], o) == 0)
 				while (next_tick(&files[fi], csv_event, &x) > 0)
