@@ -7,6 +7,7 @@
 #   make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux
 #   make deps       install missing Debian packages (tools/install-deps.sh)
 #   make fuzz       fuzz the capture reader for FUZZ_TIME seconds (clang/libFuzzer)
+#   make vmtest     the test subset inside Debian 12's 6.1 and 6.12 kernels (QEMU TCG, root, ~6 min)
 #   make bench      overhead, first-line time and CPU per refresh (not tests)
 #   make clean
 #   V=1             show full command lines
@@ -44,7 +45,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean install vmlinux test unit deps bench fuzz
+.PHONY: all clean install vmlinux test unit deps bench fuzz vmtest
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -159,6 +160,11 @@ bench: rcleak $(OUTPUT)/holdconns
 	$(Q)echo "== overhead: connect storm, rcleak live vs nothing"; tools/bench/overhead.sh 5
 	$(Q)echo "== time to first line, 10000 pre-existing connections"; tools/bench/first-line.sh 10000 3
 	$(Q)echo "== CPU per refresh, 1000 processes / 20000 connections"; HOLD=$(OUTPUT)/holdconns tools/bench/refresh-cpu.sh 1000 20000 20
+
+# ---- kernel matrix (QEMU TCG; see tools/vmtest --help) -------------------
+
+vmtest: rcleak
+	$(Q)tools/vmtest --matrix
 
 # ---- misc ----------------------------------------------------------------
 

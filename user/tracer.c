@@ -76,7 +76,10 @@ static int ensure_tracefs(struct tracer *t)
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
 		return -errno;
 	t->mounted_tracefs = true;
-	vlog("mounted tracefs on /sys/kernel/tracing (unmounted at exit)");
+	/* left mounted, as boot scripts would: unmounting tracefs crashes some
+	 * kernels (Debian 6.12 under lockdown=confidentiality: list corruption
+	 * in tracefs_destroy_inode) */
+	vlog("mounted tracefs on /sys/kernel/tracing (left mounted)");
 	return 0;
 }
 
@@ -93,8 +96,6 @@ static void drop(struct tracer *t)
 	t->lifecycle = t->walk_files = t->walk_tcp = t->sweep = NULL;
 	t->skel = NULL;
 	t->procscan = NULL;
-	if (t->mounted_tracefs && umount2("/sys/kernel/tracing", MNT_DETACH) == 0)
-		t->mounted_tracefs = false;
 }
 
 static int fail_why(char *why, size_t len, const char *what, int err)
