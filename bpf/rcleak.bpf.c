@@ -219,7 +219,9 @@ static __always_inline void emit(const void *skp, int oldstate, int newstate, __
 	if (btf) {
 		family = sk->__sk_common.skc_family;
 		e->family = family;
-		e->lport = bpf_ntohs(((struct inet_sock *)sk)->inet_sport);
+		/* inet_sport lies beyond struct sock: the verifier refuses a
+		 * direct load through the cast, so it is probe-read */
+		e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 		e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 		if (family == AF_INET) {
 			__builtin_memcpy(e->laddr, &sk->__sk_common.skc_rcv_saddr, 4);

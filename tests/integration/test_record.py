@@ -32,7 +32,8 @@ from harness import (CLIENT, RCLEAK, Client, Fail, Lines, Redis, Skip, check, mk
 
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
          "test_record_join", "test_record_truncated", "test_record_corrupted",
-         "test_record_refusals", "test_record_flight_trigger", "test_record_flight_sigusr1"]
+         "test_record_refusals", "test_record_flight_trigger", "test_record_flight_sigusr1",
+         "test_record_same_tier"]
 
 # record types (user/record.h) and the container (docs/capture-format.md)
 REC_EVENT, REC_TICK, REC_TICK_END = 1, 2, 6
@@ -1125,3 +1126,20 @@ def test_record_flight_sigusr1():
             problems.append("--ring 2 -d 3 capture: ticks %.3f..%.3f, live %.3f..%.3f; expected the last 2 s"
                             % (rep2[0]["ts"], rep2[-1]["ts"], live2[0]["ts"], live2[-1]["ts"]))
     check(not problems, " | ".join(problems))
+
+
+def test_record_same_tier():
+    """record loads the same hook tier as the live view: its extra event code
+    must not make the richest tier fail verification (a silent fallback
+    doubled the cost per event once)."""
+    r = Redis()
+    d = mkdtemp("rcl-tier")
+    live = subprocess.run([RCLEAK, "-p", str(r.port), "--json", "-n", "1"], capture_output=True,
+                          text=True, timeout=30)
+    check(live.returncode == 0, "live rcleak failed: %s" % live.stderr.strip())
+    rec = subprocess.run([RCLEAK, "record", "-w", os.path.join(d, "t.rcl"), "-p", str(r.port),
+                          "-n", "1", "--json"], capture_output=True, text=True, timeout=30)
+    check(rec.returncode == 0, "rcleak record failed: %s" % rec.stderr.strip())
+    a = json.loads(live.stdout.splitlines()[0])["hooks"]["lifecycle"]
+    b = json.loads(rec.stdout.splitlines()[0])["hooks"]["lifecycle"]
+    check(a == b, "record chose hook tier %r, live chose %r" % (b, a))

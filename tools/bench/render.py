@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""render.py - join the parts' JSON into bench/results/latest.{json,md} and
+dated copies. Called by run-all.sh:
+
+    render.py WORKDIR OUTDIR STAMP STARTED_EPOCH DURATION_S
+
+WORKDIR holds overhead.json, loss.json, scale.json, cost.json (any may be
+missing: that part is reported as not run). Every figure is median (min–max).
+"""
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stats import text  # noqa: E402
+
+work, outdir, stamp, started, duration = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+
+
+def load(name):
+    p = os.path.join(work, name + ".json")
+    return json.load(open(p)) if os.path.exists(p) else None
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception:
+        return ""
+
+
+def mem_total_gib():
+    for l in open("/proc/meminfo"):
+        if l.startswith("MemTotal:"):
+            return round(int(l.split()[1]) / 2**20, 1)
+    return None
+
+
+machine = {
+    "nproc": os.cpu_count(),
+    "memory_gib": mem_total_gib(),
+    "kernel": platform.release(),
+    "date": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    "duration_s": duration,
+    "git": sh("git rev-parse --short HEAD") + (" (with uncommitted changes)" if sh("git status --porcelain --untracked-files=no") else ""),
+    "rcleak": sh("./rcleak -V"),
+    "redis": sh("redis-server --version").split(" sha=")[0],
+    "libbpf_tools": sh("dpkg-query -W -f='${Version}' libbpf-tools"),
+    "bpftrace": sh("dpkg-query -W -f='${Version}' bpftrace"),
+    "nofile_hard": sh("bash -c 'ulimit -Hn'"),
+}
+res = {"machine": machine, "overhead": load("overhead"), "loss": load("loss"), "scale": load("scale"),
+       "cost": load("cost"), "targets": []}
+
+T = res["targets"]
+
+
+def target(name, value, goal, met, unit=""):
+    T.append({"what": name, "value": value, "target": goal, "met": met})
+    return "met" if met else ("**MISSED**" if met is not None else "n/a")
+
+
+md = []
+m = machine
+md.append("# rcleak benchmarks\n")
+md.append("Machine: %d CPUs, %.1f GiB, kernel %s, %s; rcleak %s (git %s); %s; libbpf-tools %s, bpftrace %s. "
+          "Run took %d s. Loopback only. Other test runs may share the machine: every figure is "
+          "**median (min–max, n samples)**, tracer/nothing runs in interleaved ABBA pairs.\n" % (
+              m["nproc"], m["memory_gib"] or 0, m["kernel"], m["date"], m["rcleak"], m["git"], m["redis"],
+              m["libbpf_tools"] or "-", m["bpftrace"] or "-", duration))
+
+# ---- 1. overhead ---------------------------------------------------------
+ov = res["overhead"]
+bg = {}
+bgp = os.path.join(work, "background.txt")
+if os.path.exists(bgp):
+    for l in open(bgp):
+        part, pct, top = (l.rstrip("\n").split("\t") + ["", ""])[:3]
+        bg[part] = {"busy_pct": float(pct), "top": top}
+res["machine"]["background_before_each_part"] = bg
+if bg:
+    md.append("Other load on the machine, sampled for 2 s before each part with nothing of the benchmark running "
+              "(%% of all CPUs busy; busiest process): %s.\n" % "; ".join(
+                  "%s %.0f %% (%s)" % (k, v["busy_pct"], v["top"] or "-") for k, v in bg.items()))
+
+md.append("## 1. Overhead: connect/PING/close storm throughput, tracer attached / nothing\n")
+if not ov:
+    md.append("not run\n")
+else:
+    md.append("Generators: `%s`; `%s` (tools/loadgen/connstorm.c). %d pairs per tracer.\n" % (
+        ov["generators"]["redis-benchmark"], ov["generators"]["connstorm"], ov["pairs_requested"]))
+    md.append("Throughput ratio = conn/s attached / conn/s nothing. CPU-per-connection ratio = CPU µs per connection "
+              "nothing / attached, where CPU is the generator's, the redis-server's and the tracer's own (loopback softirq "
+              "work is charged to the sending task on this kernel): it is far less disturbed by other load on the "
+              "machine than throughput, and equals the throughput ratio on a CPU-bound, otherwise idle machine.\n")
+    md.append("| tracer | generator | throughput ratio | CPU-per-connection ratio | conn/s, nothing → attached | CPU µs/conn, nothing → attached | target | |")
+    md.append("|---|---|---|---|---|---|---|---|")
+    goals = {"live": 0.99, "record": 0.97}
+    names = {"live": "rcleak live (`--json -i 1 > /dev/null`)", "record": "rcleak record (`-w FILE --force`)",
+             "tcplife": "libbpf-tools `tcplife`", "tcpstates": "libbpf-tools `tcpstates`",
+             "bpftrace": "bpftrace count per pid on `sock:inet_sock_set_state`"}
+    for mode, gens in ov["modes"].items():
+        for g, r in gens.items():
+            if not r["ratio"]["n"]:
+                md.append("| %s | %s | n/a: %s | | | | | |" % (names.get(mode, mode), g, (r.get("error") or "no data").replace("|", "/")))
+                continue
+            goal = goals.get(mode)
+            st = ""
+            cr = r.get("cpu_ratio") or {"n": 0}
+            if goal:
+                st = target("overhead %s, %s: throughput ratio" % (mode, g), r["ratio"]["median"], ">= %.2f" % goal,
+                            r["ratio"]["median"] >= goal)
+                if cr["n"]:
+                    st += " (CPU ratio: %s)" % target("overhead %s, %s: CPU-per-connection ratio" % (mode, g),
+                                                      cr["median"], ">= %.2f" % goal, cr["median"] >= goal)
+            md.append("| %s | %s | %s | %s | %s → %s | %s → %s | %s | %s |" % (
+                names.get(mode, mode), g, text(r["ratio"], "%.3f"), text(cr, "%.3f"),
+                text(r["none_per_s"], "%.0f"), text(r["tracer_per_s"], "%.0f"),
+                text(r.get("cpu_us_per_conn_none"), "%.1f"), text(r.get("cpu_us_per_conn_tracer"), "%.1f"),
+                ">= %.2f" % goal if goal else "", st))
+    rec = ov["modes"].get("record", {})
+    for g, r in rec.items():
+        if r.get("record"):
+            md.append("\nrecord under `%s`: lost events %s; %s events per run; capture %s bytes/event." % (
+                g, text(r["record"]["lost_events"], "%.0f"), text(r["record"]["events"], "%.0f"),
+                text(r["record"]["bytes_per_event"], "%.1f")))
+            break
+    md.append("")
+
+# ---- 2. loss -------------------------------------------------------------
+lo = res["loss"]
+md.append("## 2. Loss: `rcleak record` under the highest event rate (connstorm)\n")
+if not lo:
+    md.append("not run\n")
+else:
+    s = lo["storm"]
+    md.append("Storm: %d connections in %.1f s = %.0f conn/s (%d errors), against redis-servers on ports %s, "
+              "while 4 holder processes keep connections. record's lifecycle hook: %s.\n" % (
+                  s["connections"], s["seconds"], s["per_s"], s["errors"], ",".join(map(str, lo["ports"])),
+                  (lo.get("record_hooks") or {}).get("lifecycle", "?")))
+    md.append("| figure | value | target | |")
+    md.append("|---|---|---|---|")
+    md.append("| events recorded | %d (%.0f/s during the storm) | | |" % (lo["events_recorded"], lo["events_per_s_during_storm"]))
+    md.append("| lost events (`report --json` files[0].lost_events) | %d | 0 | %s |" % (
+        lo["lost_events"], target("loss: lost events", lo["lost_events"], "0", lo["lost_events"] == 0)))
+    md.append("| `opened` per storm process vs connections connstorm made, total abs. difference | %d over %d processes | 0 | %s |" % (
+        lo["opened_total_abs_diff"], len(lo["opened_vs_connstorm"]),
+        target("loss: opened vs connstorm", lo["opened_total_abs_diff"], "0", lo["opened_total_abs_diff"] == 0)))
+    md.append("| `open` per pid vs `ss -tanpH`, record's last tick: pids that differ | %d of %d | 0 | %s |" % (
+        lo["open_mismatches_record"], len(lo["open_vs_ss"]),
+        target("loss: open vs ss (record)", lo["open_mismatches_record"], "0", lo["open_mismatches_record"] == 0)))
+    md.append("| `open` per pid vs `ss -tanpH`, fresh `rcleak --json -n 1`: pids that differ | %d of %d | 0 | %s |" % (
+        lo["open_mismatches_fresh"], len(lo["open_vs_ss"]),
+        target("loss: open vs ss (fresh -n 1)", lo["open_mismatches_fresh"], "0", lo["open_mismatches_fresh"] == 0)))
+    md.append("| capture file | %.1f MiB | | |" % (lo["capture_bytes"] / 2**20))
+    md.append("")
+    md.append("| pid | ss -tanpH | record, last tick | fresh -n 1 |")
+    md.append("|---|---|---|---|")
+    for r in lo["open_vs_ss"]:
+        md.append("| %d | %s | %d | %d |" % (r["pid"], r["ss"], r["record_last_tick"], r["fresh_n1"]))
+    md.append("")
+
+# ---- 3. scale ------------------------------------------------------------
+sc = res["scale"]
+md.append("## 3. Scale: pre-existing loopback connections\n")
+if not sc:
+    md.append("not run\n")
+else:
+    md.append("Connections held by N/1000 `holdconns` processes over ceil(N/16000) redis-servers: the hard "
+              "nofile limit is %s per process and there is no CAP_SYS_RESOURCE to raise it, so neither one client "
+              "process nor one redis-server can hold more than ~19,900 (each connection is 2 sockets: 200k at 100k). "
+              "Time to answer: %s rounds, order rotated each round; `ss -tnp` and `lsof -n -P -i` list every TCP "
+              "socket of the host. CPU: `rcleak -i 1` per 5 s window, %% of one core; sys is the kernel side "
+              "(the BPF iterator walks run in rcleak's read()).\n" % (m["nofile_hard"], next(iter(sc.values()))["answer_rcleak"]["n"]))
+    md.append("| connections | rcleak first output (s) | `ss -tnp` (s) | `lsof -n -P -i` (s) | rcleak RSS (MiB) | BPF maps (MiB) | RSS peak + maps (MiB) | user CPU / refresh (%) | sys CPU / refresh (%) | setup |")
+    md.append("|---|---|---|---|---|---|---|---|---|---|")
+    for n, e in sorted(sc.items(), key=lambda kv: int(kv[0])):
+        md.append("| %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %d procs, %d servers, %.0f s |" % (
+            format(int(n), ","), text(e["answer_rcleak"], "%.3f"), text(e["answer_ss"], "%.2f"),
+            text(e["answer_lsof"], "%.2f"), text(e["rss_mib"], "%.1f"), e["bpf_maps_mib"], e["rss_plus_maps_mib"],
+            text(e["cpu_user_pct"], "%.2f"), text(e["cpu_sys_pct"], "%.2f"),
+            e["setup"]["processes"], e["setup"]["servers"], e["setup"]["seconds"]))
+    md.append("")
+    md.append("| target | value | |")
+    md.append("|---|---|---|")
+    big = str(max(int(k) for k in sc))
+    e = sc[big]
+    md.append("| first complete output < 1 s at %s | %.3f s | %s |" % (format(int(big), ","), e["answer_rcleak"]["median"],
+              target("scale: first output at %s" % big, e["answer_rcleak"]["median"], "< 1 s", e["answer_rcleak"]["median"] < 1)))
+    md.append("| RSS + BPF maps < 64 MiB at %s | %.1f MiB | %s |" % (format(int(big), ","), e["rss_plus_maps_mib"],
+              target("scale: RSS + maps at %s" % big, e["rss_plus_maps_mib"], "< 64 MiB", e["rss_plus_maps_mib"] < 64)))
+    for n, e in sorted(sc.items(), key=lambda kv: int(kv[0])):
+        u = e["cpu_user_pct"]["median"]
+        md.append("| user CPU per 1 s refresh < 2 %% at %s | %.2f %% | %s |" % (format(int(n), ","), u if u is not None else -1,
+                  target("scale: user CPU at %s" % n, u, "< 2 %", (u < 2) if u is not None else None)))
+    md.append("\nBPF maps at %s (memlock bytes): %s.\n" % (format(int(big), ","), ", ".join(
+        "%s %s" % (k, format(v, ",")) for k, v in sorted(sc[big]["bpf_maps"].items()))))
+
+# ---- 4. cost -------------------------------------------------------------
+co = res["cost"]
+md.append("## 4. Cost per event: `bpftool prog show` run_time_ns / run_cnt (kernel.bpf_stats_enabled=1, reset after)\n")
+if not co:
+    md.append("not run\n")
+else:
+    md.append("Each tracer through a 2 s connstorm; the order rotates each round. runs per connection include any "
+              "other TCP traffic on the host during the storm.\n")
+    md.append("| tracer | program | type | ns per run | runs per storm connection | BPF ns per storm connection (all its programs) |")
+    md.append("|---|---|---|---|---|---|")
+    cnames = {"live_raw_tp": "live, `--hooks raw_tp`"}
+    for mode, e in co.items():
+        mode = cnames.get(mode, mode)
+        if not e["progs"]:
+            md.append("| %s | n/a: %s | | | | |" % (mode, (e.get("error") or "no data").replace("|", "/")))
+            continue
+        first = True
+        for name, p in sorted(e["progs"].items(), key=lambda kv: -(kv[1]["runs_per_connection"]["median"] or 0)):
+            if not p["ns_per_run"]["n"]:
+                continue
+            md.append("| %s | `%s` | %s | %s | %s | %s |" % (mode if first else "", name, p["type"], text(p["ns_per_run"], "%.0f"),
+                      text(p["runs_per_connection"], "%.2f"), text(e["bpf_ns_per_connection"], "%.0f") if first else ""))
+            first = False
+    md.append("")
+
+# ---- summary of targets -------------------------------------------------
+missed = [t for t in T if t["met"] is False]
+md.append("## Targets\n")
+md.append("%d of %d met." % (sum(1 for t in T if t["met"]), len(T)) + (
+    " Missed: " + "; ".join("%s = %s (target %s)" % (t["what"], t["value"], t["target"]) for t in missed) + "." if missed else ""))
+md.append("")
+
+text_md = "\n".join(md)
+os.makedirs(outdir, exist_ok=True)
+for base in ("latest", stamp):
+    with open(os.path.join(outdir, base + ".md"), "w") as f:
+        f.write(text_md)
+    with open(os.path.join(outdir, base + ".json"), "w") as f:
+        json.dump(res, f, indent=1)
