@@ -1,7 +1,8 @@
 # rcleak - build
 #
 #   make            build ./rcleak (products under build/)
-#   make test       build and run the whole test suite (unit + integration; root for BPF)
+#   make check      the whole suite as CI runs it: make test, then make vmtest
+#   make test       build and run the host test suite (unit + integration; root for BPF)
 #   make unit       unit tests only (no root, no kernel)
 #   make install    install to $(DESTDIR)$(PREFIX)/sbin (PREFIX=/usr/local)
 #   make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux
@@ -45,7 +46,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean install vmlinux test unit deps bench fuzz vmtest
+.PHONY: all clean install vmlinux test unit deps bench fuzz vmtest check
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -169,6 +170,10 @@ bench: rcleak $(OUTPUT)/holdconns $(OUTPUT)/connstorm
 
 vmtest: rcleak
 	$(Q)tools/vmtest --matrix
+
+# Everything CI runs: make test, then make vmtest, with one closing line.
+check:
+	$(Q)bash tools/check.sh
 
 # ---- misc ----------------------------------------------------------------
 
