@@ -412,13 +412,8 @@ int collect_refresh(struct collector *c, double now)
 	return 0;
 }
 
-int collect_start(struct collector *c)
+void collect_thresholds(const struct rcl_opts *o, struct model_thresholds *th)
 {
-	int err;
-
-	const struct rcl_opts *o = c->opts;
-	struct model_thresholds *th = &c->model->th;
-
 	th->idle_s = o->idle_s;
 	th->leak_per_min = o->leak_per_min;
 	th->churn_per_s = o->churn_per_s;
@@ -426,6 +421,13 @@ int collect_start(struct collector *c)
 	th->zombie_s = o->zombie_s;
 	th->zombie_idle_s = o->zombie_idle_s;
 	th->fd_limit_pct = o->fd_limit_pct;
+}
+
+int collect_start(struct collector *c)
+{
+	int err;
+
+	collect_thresholds(c->opts, &c->model->th);
 	c->model->hz = procfs_kernel_hz();
 	c->tier = tracer__tier(c->tracer);
 	c->walk = tracer__walk(c->tracer);

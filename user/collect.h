@@ -58,6 +58,9 @@ void collect_free(struct collector *c);
 
 double collect_now(void);
 
+/* The verdict thresholds given on the command line, into the model's. */
+void collect_thresholds(const struct rcl_opts *o, struct model_thresholds *th);
+
 /* Snapshot + first refresh. */
 int collect_start(struct collector *c);
 /* One refresh at time now (collect_now()). Returns 0 or -errno. */

@@ -51,20 +51,6 @@ static double wall_now(void)
 	return tv.tv_sec + tv.tv_usec / 1e6;
 }
 
-/* Checks shared by every command that loads BPF. Returns 0 or an exit code. */
-static int preflight(const struct rcl_probe *p)
-{
-	if (!probe_privileged(p)) {
-		elog("needs root (CAP_BPF, CAP_PERFMON): run with sudo");
-		return RCL_EXIT_PRIV;
-	}
-	if (!p->btf) {
-		elog("kernel has no BTF (/sys/kernel/btf/vmlinux): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
-		return RCL_EXIT_KERNEL;
-	}
-	return 0;
-}
-
 static const char *yesno(bool b)
 {
 	return b ? "yes" : "no";
@@ -88,7 +74,7 @@ static int cmd_doctor(const struct rcl_opts *o)
 	       yesno(p.root), yesno(p.cap_bpf), yesno(p.cap_perfmon), yesno(p.cap_sys_admin));
 	printf("%-14s %s\n", "tracefs", p.tracefs[0] ? p.tracefs :
 	       "not mounted (mounted on demand for the tracepoint tier only)");
-	rc = preflight(&p);
+	rc = probe_preflight();
 	if (rc) {
 		printf("%-14s cannot run: %s\n", "verdict",
 		       rc == RCL_EXIT_PRIV ? "needs root (CAP_BPF, CAP_PERFMON): run with sudo"
@@ -145,13 +131,11 @@ static int cmd_live(const struct rcl_opts *o)
 				  .hooks = o->hooks, .walk = o->walk, .verbose = o->verbose };
 	struct collector c = { .opts = o };
 	struct timespec next;
-	struct rcl_probe p;
 	long printed = 0;
 	char err[320];
 	int rc, e;
 
-	probe_run(&p);
-	rc = preflight(&p);
+	rc = probe_preflight();
 	if (rc)
 		return rc;
 	install_signals();

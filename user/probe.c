@@ -6,6 +6,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "opts.h"
 #include "probe.h"
 
 #define CAP_NET_ADMIN 12
@@ -75,4 +77,20 @@ bool probe_privileged(const struct rcl_probe *p)
 	 * CAP_SYS_ADMIN on kernels before 5.8, which has both meanings);
 	 * reading other processes' /proc entries needs root in practice. */
 	return (p->cap_bpf && p->cap_perfmon) || p->cap_sys_admin;
+}
+
+int probe_preflight(void)
+{
+	struct rcl_probe p;
+
+	probe_run(&p);
+	if (!probe_privileged(&p)) {
+		elog("needs root (CAP_BPF, CAP_PERFMON): run with sudo");
+		return RCL_EXIT_PRIV;
+	}
+	if (!p.btf) {
+		elog("kernel has no BTF (/sys/kernel/btf/vmlinux): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+		return RCL_EXIT_KERNEL;
+	}
+	return 0;
 }

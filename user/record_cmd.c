@@ -257,19 +257,11 @@ int cmd_record(const struct rcl_opts *o)
 	struct capture_info ci;
 	double next, stop_at = 0, wall;
 	long ticks = 0;
-	struct rcl_probe p;
 	char msg[320];
 	int rc, e;
 
-	probe_run(&p);
-	if (!probe_privileged(&p)) {
-		elog("needs root (CAP_BPF, CAP_PERFMON): run with sudo");
-		return RCL_EXIT_PRIV;
-	}
-	if (!p.btf) {
-		elog("kernel has no BTF (/sys/kernel/btf/vmlinux): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
-		return RCL_EXIT_KERNEL;
-	}
+	if ((rc = probe_preflight()))
+		return rc;
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
 	signal(SIGHUP, on_stop);

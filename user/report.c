@@ -136,13 +136,7 @@ static int open_file(struct capfile *f, const struct rcl_opts *o)
 	f->model = model_new(o->window_s);
 	if (!f->model)
 		return -1;
-	f->model->th.idle_s = o->idle_s;
-	f->model->th.leak_per_min = o->leak_per_min;
-	f->model->th.churn_per_s = o->churn_per_s;
-	f->model->th.churn_life_ms = o->churn_life_ms;
-	f->model->th.zombie_s = o->zombie_s;
-	f->model->th.zombie_idle_s = o->zombie_idle_s;
-	f->model->th.fd_limit_pct = o->fd_limit_pct;
+	collect_thresholds(o, &f->model->th);
 	replay_init(&f->rp, f->model);
 	f->rp.window_fixed = o->window_set;
 	f->rp.thresholds_fixed = o->thresholds_set;

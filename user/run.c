@@ -177,20 +177,12 @@ int cmd_run(const struct rcl_opts *o)
 	double last_refresh, cmd_end = 0;
 	int pipefd[2] = { -1, -1 }, status = 0, rc, err, e;
 	struct run_user user;
-	struct rcl_probe p;
 	char msg[320];
 	pid_t pid;
 	ssize_t n;
 
-	probe_run(&p);
-	if (!probe_privileged(&p)) {
-		elog("needs root (CAP_BPF, CAP_PERFMON): run with sudo");
-		return RCL_EXIT_PRIV;
-	}
-	if (!p.btf) {
-		elog("kernel has no BTF (/sys/kernel/btf/vmlinux): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
-		return RCL_EXIT_KERNEL;
-	}
+	if ((rc = probe_preflight()))
+		return rc;
 	if (resolve_user(o, &user))
 		return RCL_EXIT_USAGE;
 
