@@ -38,6 +38,8 @@ const volatile __u32 self_tgid = 0;
 const volatile bool tree_mode = false;
 /* Set before load by `rcleak record`: send every event to the ring buffer. */
 const volatile bool emit_events = false;
+/* Set before load: the watched ports, one bit each (8 KiB, read-only). */
+const volatile __u64 watched_bits[65536 / 64] = {};
 
 #define TREE_DEPTH 48
 #define WAKEUP_BYTES (256 * 1024) /* ring buffer data that wakes the reader */ /* ancestors checked; deeper descendants are missed */
@@ -47,13 +49,6 @@ __u64 walk_gen = 0;
 /* Set by userspace: nonzero while a reconciliation tcp walk runs, so sockets
  * it has to add count as repairs (the first walk is the snapshot). */
 __u32 reconciling = 0;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} watched_ports SEC(".maps");
 
 /* Preallocated: an insert on every connect must not allocate (and charge
  * memcg) in the hot path. */
@@ -81,12 +76,6 @@ struct {
 	__type(value, struct rcl_owner);
 } listeners SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct rcl_fdcount);
-} fdcounts SEC(".maps");
 
 /* Local ports of rcleak's own connections to Redis (--ask-redis): the
  * server-side end of those is not anybody's client. */
@@ -125,13 +114,7 @@ static __always_inline void stat_inc(__u32 idx)
 
 static __always_inline bool port_watched(__u16 port)
 {
-	__u32 key = port;
-	__u8 *v;
-
-	if (!port)
-		return false;
-	v = bpf_map_lookup_elem(&watched_ports, &key);
-	return v && *v;
+	return port && (watched_bits[port >> 6] >> (port & 63)) & 1;
 }
 
 /*
@@ -535,28 +518,29 @@ int rcl_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
  * walks
  */
 
-/* Count fd once per walk; see struct rcl_fdcount. */
-static __always_inline void count_fd(__u32 tgid, __u64 files, __u32 fd)
-{
-	struct rcl_fdcount *c, nc = {};
+/* The fd table the task_file walk is in, counted as it goes. It lives in
+ * .bss and is committed only when everything the program wrote for an
+ * object reached the seq_file: when the buffer fills, seq_file throws that
+ * object's output away and shows the object again on the next read(), and
+ * a half-committed count would then be counted twice. */
+struct rcl_walk_table walk_cur = {};
 
-	c = bpf_map_lookup_elem(&fdcounts, &tgid);
-	if (!c || c->gen != walk_gen) {
-		nc.gen = walk_gen;
-		nc.task = files;
-		nc.last_fd = fd;
-		nc.nfds = 1;
-		bpf_map_update_elem(&fdcounts, &tgid, &nc, BPF_ANY);
-		return;
-	}
-	if (c->task != files) { /* another fd table in the same tgid */
-		c->task = files;
-		c->last_fd = fd;
-		c->nfds++;
-	} else if (fd > c->last_fd || (fd == 0 && c->nfds == 0)) {
-		c->last_fd = fd;
-		c->nfds++;
-	}
+static __always_inline __u32 nofile32(__u64 v)
+{
+	return v >= RCL_NOFILE_INF ? RCL_NOFILE_INF : (__u32)v;
+}
+
+/* Write the summary of table t; 0 on success (or nothing to write). */
+static __always_inline int flush_table(struct seq_file *seq, const struct rcl_walk_table *t)
+{
+	struct rcl_task_rec tr = {};
+
+	if (t->gen != walk_gen || !t->watched)
+		return 0;
+	tr.tgid = t->tgid;
+	tr.mark = RCL_WALK_TASK_MARK;
+	tr.nfds = t->nfds;
+	return bpf_seq_write(seq, &tr, sizeof(tr));
 }
 
 SEC("iter/task_file")
@@ -566,35 +550,49 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct rcl_fd_rec rec = {};
+	struct rcl_walk_table next;
 	struct rcl_sock *s;
 	struct socket *sock;
 	struct sock *sk;
 	__u64 files;
 
-	if (!task || !file)
+	if (!task || !file) { /* the end of the walk: the last table */
+		if (flush_table(seq, &walk_cur) == 0)
+			walk_cur.watched = 0;
 		return 0;
+	}
 	rec.tgid = task->tgid;
 	if (rec.tgid == self_tgid || !traced(task, true))
 		return 0;
 	files = (__u64)BPF_CORE_READ(task, files);
-	count_fd(rec.tgid, files, ctx->fd);
+	next = walk_cur;
+	if (next.gen != walk_gen || next.files != files) { /* a new fd table */
+		if (flush_table(seq, &next))
+			return 0; /* buffer full: this object comes again */
+		next.gen = walk_gen;
+		next.files = files;
+		next.tgid = rec.tgid;
+		next.nfds = 0;
+		next.watched = 0;
+	}
+	next.nfds++;
 
 	sock = bpf_sock_from_file(file);
 	if (!sock)
-		return 0;
+		goto commit;
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
-		return 0;
+		goto commit;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
 	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
-		return 0;
+		goto commit;
 	rec.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (rec.family != AF_INET && rec.family != AF_INET6)
-		return 0;
+		goto commit;
 	rec.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	rec.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (!port_watched(rec.lport) && !port_watched(rec.rport))
-		return 0;
+		goto commit;
 
 	rec.fd = ctx->fd;
 	rec.sk = (__u64)sk;
@@ -607,8 +605,8 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 		rec.last_snd = BPF_CORE_READ(tp, lsndtime);
 	}
 	rec.start_ns = BPF_CORE_READ(task, group_leader, start_time);
-	rec.nofile_cur = BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur);
-	rec.nofile_max = BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max);
+	rec.nofile_cur = nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));
+	rec.nofile_max = nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max));
 	BPF_CORE_READ_STR_INTO(&rec.comm, task, group_leader, comm);
 	/* explicit sizes: BPF_CORE_READ_INTO on an array reads one element */
 	if (rec.family == AF_INET) {
@@ -632,7 +630,11 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 			rec.open_ns = s->open_ns;
 	}
 
-	bpf_seq_write(seq, &rec, sizeof(rec));
+	if (bpf_seq_write(seq, &rec, sizeof(rec)))
+		return 0; /* buffer full: this object comes again */
+	next.watched = 1;
+commit:
+	walk_cur = next;
 	return 0;
 }
 

@@ -10,7 +10,7 @@
 #define RCL_MAX_PORTS 64     /* watched ports accepted on the command line */
 #define RCL_COMM_LEN 16      /* TASK_COMM_LEN */
 #define RCL_MAX_SOCKS 262144 /* default capacity of the socket map */
-#define RCL_MAX_PROCS 65536  /* per-process counter entries */
+#define RCL_MAX_PROCS 32768  /* per-process counter entries */
 
 /* Process identity that survives pid reuse: tgid + group leader start time
  * (task->start_time, CLOCK_MONOTONIC ns, the value /proc/PID/stat field 22
@@ -54,15 +54,31 @@ struct rcl_counters {
 
 #define RCL_PROC_LISTENER (1u << 0) /* listened on a watched port */
 
-/* Per-tgid open-fd count, filled by the task_file walk. gen identifies the
- * walk; a fd is counted once even when the seq_file layer re-runs the
- * program on the same object (which it does when its buffer fills). */
-struct rcl_fdcount {
-	__u64 gen;
-	__u64 task;   /* struct files owner seen last, to detect a 2nd table */
-	__u32 last_fd;
-	__u32 nfds;
+/* Record written by the task_file walk after the last fd of a process
+ * (fd table) that holds a watched socket: how many fds that table has.
+ * It shares the walk's stream with struct rcl_fd_rec; the two are told
+ * apart by the second word, which is an fd number (< 2^31) in an fd record
+ * and RCL_WALK_TASK_MARK here. */
+#define RCL_WALK_TASK_MARK 0xffffffffu
+struct rcl_task_rec {
+	__u32 tgid;
+	__u32 mark;   /* RCL_WALK_TASK_MARK */
+	__u64 nfds;   /* open fds in that fd table */
 };
+
+/* The fd table the task_file walk is in (BPF .bss, walk_cur). */
+struct rcl_walk_table {
+	__u64 gen;     /* walk_gen it belongs to */
+	__u64 files;   /* struct files_struct * */
+	__u32 tgid;
+	__u32 nfds;
+	__u32 watched; /* holds a watched socket: write its rcl_task_rec */
+	__u32 pad;
+};
+
+/* RLIMIT_NOFILE in an fd record: RLIM_INFINITY, or anything that does not
+ * fit 32 bits (the kernel caps nofile at fs.nr_open, at most INT_MAX). */
+#define RCL_NOFILE_INF 0xffffffffu
 
 /* Record written by the task_file walk for every fd that refers to a TCP
  * socket on a watched port (either side). Ports in host byte order;
@@ -72,14 +88,14 @@ struct rcl_fd_rec {
 	__u32 fd;
 	__u64 start_ns;
 	__u64 sk;
-	__u64 nofile_cur;
-	__u64 nofile_max;
-	__u16 lport;
-	__u16 rport;
 	__u64 open_ns;    /* when we saw it open (bpf_ktime_get_ns), 0 if unknown */
 	__u64 jiffies;    /* bpf_jiffies64() at the walk */
+	__u32 nofile_cur; /* RLIMIT_NOFILE; RCL_NOFILE_INF: unlimited */
+	__u32 nofile_max;
 	__u32 last_rcv;   /* jiffies (low 32 bits) of the last data received */
 	__u32 last_snd;   /* jiffies (low 32 bits) of the last data sent */
+	__u16 lport;
+	__u16 rport;
 	__u8 state;  /* TCP_* as in include/net/tcp_states.h */
 	__u8 family; /* AF_INET / AF_INET6 */
 	__u8 pad[2];

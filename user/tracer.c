@@ -2,6 +2,7 @@
 /* tracer.c - BPF lifecycle (see tracer.h). */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +30,13 @@ struct tracer {
 	struct procscan *procscan; /* set: holders come from /proc, not iterators */
 	bool mounted_tracefs;
 	__u64 gen;
-	char *buf;
-	size_t cap;
+	char *buf;          /* one read() of an iterator: records stream through */
+	struct tracer_nfds { __u32 tgid; long nfds; } *nfds; /* last walk, by tgid */
+	size_t nnfds, nfdscap;
 	int ncpus;
 };
+
+#define ITER_BUF (256 * 1024)
 
 /* ------------------------------------------------------------------------
  * libbpf messages: everything with -v; otherwise keep the last warning so
@@ -121,7 +125,6 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 {
 	LIBBPF_OPTS(bpf_iter_attach_opts, iopts);
 	union bpf_iter_link_info linfo;
-	__u8 one = 1;
 	int err;
 
 	last_libbpf_msg[0] = '\0';
@@ -131,6 +134,8 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	t->skel->rodata->self_tgid = getpid();
 	t->skel->rodata->tree_mode = o->tree;
 	t->skel->rodata->emit_events = o->ringbuf_bytes > 0;
+	for (int i = 0; i < o->nports; i++)
+		t->skel->rodata->watched_bits[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
 	if (o->ringbuf_bytes && bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes))
 		return fail_why(why, len, "ring buffer size", errno);
 	for (int i = 0; i < 3; i++)
@@ -144,13 +149,6 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	err = rcleak_bpf__load(t->skel);
 	if (err)
 		return fail_why(why, len, "load", err);
-	for (int i = 0; i < o->nports; i++) {
-		__u32 key = o->ports[i];
-
-		if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.watched_ports), &key, &one, BPF_ANY))
-			return fail_why(why, len, "watched_ports", errno);
-	}
-
 	if (o->ringbuf_bytes) {
 		t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_ringbuf, t, NULL);
 		if (!t->rb)
@@ -254,6 +252,7 @@ void tracer__free(struct tracer *t)
 		return;
 	drop(t);
 	free(t->buf);
+	free(t->nfds);
 	free(t);
 }
 
@@ -271,42 +270,44 @@ const char *tracer__walk(const struct tracer *t)
  * walks
  */
 
-/* Run an iterator to its end; the output lands in t->buf. Returns its length. */
-static long run_iter(struct tracer *t, struct bpf_link *link)
-{
-	size_t len = 0;
-	int fd = bpf_iter_create(bpf_link__fd(link));
+/* Consumes whole records at the start of data; returns the bytes used
+ * (0: a record is incomplete, read more). */
+typedef size_t (*iter_parse_fn)(struct tracer *t, const char *data, size_t len, void *ctx);
 
+/* Run an iterator to its end, streaming its output through parse in
+ * read()-sized pieces: at 100k connections the walk writes ~25 MiB, which
+ * is never held whole. Returns 0 or -errno. */
+static int run_iter(struct tracer *t, struct bpf_link *link, iter_parse_fn parse, void *ctx)
+{
+	size_t have = 0;
+	int fd, err = 0;
+
+	if (!t->buf && !(t->buf = malloc(ITER_BUF)))
+		return -ENOMEM;
+	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0)
 		return -errno;
 	for (;;) {
-		ssize_t r;
+		ssize_t r = read(fd, t->buf + have, ITER_BUF - have);
+		size_t used;
 
-		if (t->cap - len < 65536) {
-			size_t ncap = t->cap ? t->cap * 2 : 1 << 20;
-			char *nb = realloc(t->buf, ncap);
-
-			if (!nb) {
-				close(fd);
-				return -ENOMEM;
-			}
-			t->buf = nb;
-			t->cap = ncap;
-		}
-		r = read(fd, t->buf + len, t->cap - len);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			r = -errno;
-			close(fd);
-			return r;
+			err = -errno;
+			break;
 		}
 		if (r == 0)
 			break;
-		len += r;
+		have += (size_t)r;
+		used = parse ? parse(t, t->buf, have, ctx) : have;
+		memmove(t->buf, t->buf + used, have - used);
+		have -= used;
 	}
 	close(fd);
-	return (long)len;
+	if (!err && have)
+		vlog("walk: %zu trailing bytes ignored", have);
+	return err;
 }
 
 static void next_gen(struct tracer *t)
@@ -316,51 +317,133 @@ static void next_gen(struct tracer *t)
 
 int tracer__snapshot(struct tracer *t)
 {
-	long n;
-
 	if (t->procscan) /* no socket map snapshot without iter/tcp */
 		return 0;
 	next_gen(t);
 	t->skel->bss->reconciling = 0;
-	n = run_iter(t, t->walk_tcp);
-	return n < 0 ? (int)n : 0;
+	return run_iter(t, t->walk_tcp, NULL, NULL);
+}
+
+struct walk_ctx {
+	tracer_fd_cb cb;
+	void *ctx;
+};
+
+static void add_nfds(struct tracer *t, __u32 tgid, long nfds)
+{
+	if (t->nnfds == t->nfdscap) {
+		size_t ncap = t->nfdscap ? t->nfdscap * 2 : 256;
+		struct tracer_nfds *n = realloc(t->nfds, ncap * sizeof(*n));
+
+		if (!n)
+			return; /* that process's fds read as unknown */
+		t->nfds = n;
+		t->nfdscap = ncap;
+	}
+	t->nfds[t->nnfds].tgid = tgid;
+	t->nfds[t->nnfds++].nfds = nfds;
+}
+
+static size_t parse_files(struct tracer *t, const char *data, size_t len, void *ctx)
+{
+	const struct walk_ctx *w = ctx;
+	size_t off = 0;
+
+	while (len - off >= sizeof(struct rcl_task_rec)) {
+		__u32 mark;
+
+		memcpy(&mark, data + off + offsetof(struct rcl_task_rec, mark), sizeof(mark));
+		if (mark == RCL_WALK_TASK_MARK) {
+			struct rcl_task_rec tr;
+
+			memcpy(&tr, data + off, sizeof(tr));
+			add_nfds(t, tr.tgid, (long)tr.nfds);
+			off += sizeof(tr);
+		} else {
+			struct rcl_fd_rec rec;
+
+			if (len - off < sizeof(rec))
+				break;
+			memcpy(&rec, data + off, sizeof(rec));
+			w->cb(&rec, w->ctx);
+			off += sizeof(rec);
+		}
+	}
+	return off;
+}
+
+static int cmp_nfds(const void *a, const void *b)
+{
+	const struct tracer_nfds *x = a, *y = b;
+
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
 int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx)
 {
-	long n;
+	struct walk_ctx w = { .cb = cb, .ctx = ctx };
+	size_t out = 0;
+	int err;
 
 	if (t->procscan)
 		return procscan_walk(t->procscan, cb, ctx);
 	next_gen(t);
-	n = run_iter(t, t->walk_files);
-	if (n < 0)
-		return (int)n;
-	for (long off = 0; off + (long)sizeof(struct rcl_fd_rec) <= n; off += sizeof(struct rcl_fd_rec)) {
-		struct rcl_fd_rec rec;
-
-		memcpy(&rec, t->buf + off, sizeof(rec));
-		cb(&rec, ctx);
+	t->nnfds = 0;
+	err = run_iter(t, t->walk_files, parse_files, &w);
+	if (err)
+		return err;
+	/* a process whose threads have fd tables of their own has one summary
+	 * per table that holds a watched socket: add them up */
+	qsort(t->nfds, t->nnfds, sizeof(*t->nfds), cmp_nfds);
+	for (size_t i = 0; i < t->nnfds; i++) {
+		if (out && t->nfds[out - 1].tgid == t->nfds[i].tgid)
+			t->nfds[out - 1].nfds += t->nfds[i].nfds;
+		else
+			t->nfds[out++] = t->nfds[i];
 	}
+	t->nnfds = out;
 	return 0;
 }
 
 long tracer__nfds(struct tracer *t, __u32 tgid)
 {
-	struct rcl_fdcount c;
+	struct tracer_nfds key = { .tgid = tgid }, *e;
 
 	if (t->procscan)
 		return procscan_nfds(t->procscan, tgid);
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.fdcounts), &tgid, &c))
-		return -1;
-	return c.gen == t->gen ? (long)c.nfds : -1;
+	e = t->nnfds ? bsearch(&key, t->nfds, t->nnfds, sizeof(*t->nfds), cmp_nfds) : NULL;
+	return e ? e->nfds : -1;
+}
+
+struct stale_ctx {
+	tracer_stale_cb cb;
+	void *ctx;
+	int socks_fd;
+};
+
+static size_t parse_stale(struct tracer *t, const char *data, size_t len, void *ctx)
+{
+	const struct stale_ctx *sc = ctx;
+	size_t off = 0;
+
+	(void)t;
+	for (; len - off >= sizeof(struct rcl_stale_rec); off += sizeof(struct rcl_stale_rec)) {
+		struct rcl_stale_rec rec;
+
+		memcpy(&rec, data + off, sizeof(rec));
+		/* Deleted only if still there: a close event that raced with
+		 * the walk already accounted for it. */
+		if (bpf_map_delete_elem(sc->socks_fd, &rec.sk) == 0)
+			sc->cb(&rec, sc->ctx);
+	}
+	return off;
 }
 
 int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 {
+	struct stale_ctx sc = { .cb = cb, .ctx = ctx, .socks_fd = bpf_map__fd(t->skel->maps.socks) };
 	struct timespec ts;
-	int socks_fd = bpf_map__fd(t->skel->maps.socks);
-	long n;
+	int err;
 
 	if (t->procscan) /* the sweep needs iterators */
 		return 0;
@@ -368,23 +451,11 @@ int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 	next_gen(t);
 	t->skel->bss->reconciling = 1;
 	t->skel->bss->sweep_before_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	n = run_iter(t, t->walk_tcp);
+	err = run_iter(t, t->walk_tcp, NULL, NULL);
 	t->skel->bss->reconciling = 0;
-	if (n < 0)
-		return (int)n;
-	n = run_iter(t, t->sweep);
-	if (n < 0)
-		return (int)n;
-	for (long off = 0; off + (long)sizeof(struct rcl_stale_rec) <= n; off += sizeof(struct rcl_stale_rec)) {
-		struct rcl_stale_rec rec;
-
-		memcpy(&rec, t->buf + off, sizeof(rec));
-		/* Deleted only if still there: a close event that raced with
-		 * the walk already accounted for it. */
-		if (bpf_map_delete_elem(socks_fd, &rec.sk) == 0)
-			cb(&rec, ctx);
-	}
-	return 0;
+	if (err)
+		return err;
+	return run_iter(t, t->sweep, parse_stale, &sc);
 }
 
 int tracer__for_each_proc(struct tracer *t, tracer_proc_cb cb, void *ctx)
