@@ -68,6 +68,9 @@ void model_free(struct model *m)
 		free(m->procs[i]);
 	free(m->procs);
 	free(m->recs);
+	free(m->recproc);
+	free(m->recholders);
+	recsort_free(&m->sort);
 	free(m->cw);
 	free(m->cw_next);
 	free(m);
@@ -115,6 +118,8 @@ static struct proc *get(struct model *m, const struct rcl_owner *o)
 void model_begin(struct model *m)
 {
 	m->nrecs = 0;
+	m->order = NULL;
+	m->last_held = NULL;
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
 
@@ -128,18 +133,65 @@ void model_begin(struct model *m)
 	}
 }
 
+static bool listens_on(const struct proc *p, __u16 port)
+{
+	for (int i = 0; i < p->nlisten; i++)
+		if (p->listen[i].port == port)
+			return true;
+	return false;
+}
+
+/* What a record says of its holder; listeners are taken here, before
+ * model_end() matches clients against their ports. */
+static struct proc *hold_proc(struct model *m, const struct rcl_fd_rec *r)
+{
+	struct rcl_owner o = { .tgid = r->tgid, .start_ns = r->start_ns };
+	struct proc *p = m->last_held;
+
+	/* a walk lists each process's fds together */
+	if (!p || p->key.tgid != o.tgid || p->key.start_ns != o.start_ns)
+		p = get(m, &o);
+	if (!p)
+		return NULL;
+	m->last_held = p;
+	p->held = p->touched = true;
+	memcpy(p->comm, r->comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = '\0';
+	p->nofile_soft = r->nofile_cur == RCL_NOFILE_INF ? -1 : (long long)r->nofile_cur;
+	p->nofile_hard = r->nofile_max == RCL_NOFILE_INF ? -1 : (long long)r->nofile_max;
+	if (r->state == RCL_TCP_LISTEN && !listens_on(p, r->lport) && p->nlisten < MODEL_MAX_LISTEN) {
+		struct listen_addr *l = &p->listen[p->nlisten++];
+
+		l->port = r->lport;
+		l->family = r->family;
+		memcpy(l->addr, r->laddr, 16);
+	}
+	return p;
+}
+
 int model_hold(struct model *m, const struct rcl_fd_rec *rec)
 {
 	if (m->nrecs == m->reccap) {
 		size_t ncap = m->reccap ? m->reccap * 2 : 1024;
 		struct rcl_fd_rec *nr = realloc(m->recs, ncap * sizeof(*nr));
+		struct proc **np;
+		__u16 *nh;
 
 		if (!nr)
 			return -1;
 		m->recs = nr;
+		np = realloc(m->recproc, ncap * sizeof(*np));
+		if (!np)
+			return -1;
+		m->recproc = np;
+		nh = realloc(m->recholders, ncap * sizeof(*nh));
+		if (!nh)
+			return -1;
+		m->recholders = nh;
 		m->reccap = ncap;
 	}
-	m->recs[m->nrecs++] = *rec;
+	m->recs[m->nrecs] = *rec;
+	m->recproc[m->nrecs++] = hold_proc(m, rec);
 	return 0;
 }
 
@@ -174,26 +226,7 @@ void model_missed_close(struct model *m, const struct rcl_owner *o)
 }
 
 /* fd records sorted by socket, then holder: one run per socket. */
-static int cmp_rec(const void *a, const void *b)
-{
-	const struct rcl_fd_rec *x = a, *y = b;
-
-	if (x->sk != y->sk)
-		return x->sk < y->sk ? -1 : 1;
-	if (x->tgid != y->tgid)
-		return x->tgid < y->tgid ? -1 : 1;
-	if (x->start_ns != y->start_ns)
-		return x->start_ns < y->start_ns ? -1 : 1;
-	return 0;
-}
-
-static bool listens_on(const struct proc *p, __u16 port)
-{
-	for (int i = 0; i < p->nlisten; i++)
-		if (p->listen[i].port == port)
-			return true;
-	return false;
-}
+#define cmp_rec recsort_cmp
 
 static int cmp_proc(const void *a, const void *b)
 {
@@ -253,11 +286,8 @@ static double cw_since(struct model *m, __u64 sk, double now)
 		m->cw_next = n;
 		m->cwcap_next = ncap;
 	}
-	/* recs are walked in socket order, so cw_next stays sorted */
-	if (!m->ncw_next || m->cw_next[m->ncw_next - 1].sk != sk) {
-		m->cw_next[m->ncw_next].sk = sk;
-		m->cw_next[m->ncw_next++].since = since;
-	}
+	m->cw_next[m->ncw_next].sk = sk; /* sorted and deduplicated in model_end */
+	m->cw_next[m->ncw_next++].since = since;
 	return since;
 }
 
@@ -269,39 +299,13 @@ static double cw_lookup(const struct model *m, __u64 sk)
 	return e ? m->now - e->since : 0;
 }
 
-/* Apply one distinct (socket, holder) pair. */
-static void apply(struct model *m, const struct rcl_fd_rec *r, int holders, bool listen_pass,
+/* Apply one distinct (socket, holder) pair, not a listening one. */
+static void apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, int holders,
 		  double now)
 {
-	struct rcl_owner o = { .tgid = r->tgid, .start_ns = r->start_ns };
 	double idle, rcv_idle;
 	bool accepted;
-	struct proc *p;
 
-	if ((r->state == RCL_TCP_LISTEN) != listen_pass)
-		return;
-	p = get(m, &o);
-	if (!p)
-		return;
-	p->held = p->touched = true;
-	memcpy(p->comm, r->comm, sizeof(p->comm));
-	p->comm[sizeof(p->comm) - 1] = '\0';
-	p->nofile_soft = (long long)r->nofile_cur;
-	p->nofile_hard = (long long)r->nofile_max;
-	if (r->nofile_cur == (__u64)-1)
-		p->nofile_soft = -1;
-	if (r->nofile_max == (__u64)-1)
-		p->nofile_hard = -1;
-	if (listen_pass) {
-		if (!listens_on(p, r->lport) && p->nlisten < MODEL_MAX_LISTEN) {
-			struct listen_addr *l = &p->listen[p->nlisten++];
-
-			l->port = r->lport;
-			l->family = r->family;
-			memcpy(l->addr, r->laddr, 16);
-		}
-		return;
-	}
 	accepted = listens_on(p, r->lport);
 	p->open++;
 	switch (r->state) {
@@ -331,71 +335,91 @@ static void apply(struct model *m, const struct rcl_fd_rec *r, int holders, bool
 	}
 }
 
-struct remote_key {
-	struct proc *p;
+struct remote_count_e {
+	struct proc *p; /* NULL: free slot */
 	__u8 family;
 	__u8 addr[16];
+	long count;
 };
 
-static int cmp_remote(const void *a, const void *b)
+static size_t remote_hash(const struct proc *p, __u8 family, const __u8 addr[16])
 {
-	const struct remote_key *x = a, *y = b;
+	__u64 h = (__u64)(unsigned long)p * 0x9e3779b97f4a7c15ULL ^ family;
 
-	if (x->p != y->p)
-		return x->p < y->p ? -1 : 1;
-	if (x->family != y->family)
-		return x->family - y->family;
-	return memcmp(x->addr, y->addr, 16);
+	for (int i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 29));
 }
 
-/* Top remote addresses of each server's clients. */
+/* Top remote addresses of each server's clients: counted in an open
+ * addressing table of (server, address), which stays as small as the
+ * number of distinct pairs. */
 static void top_remotes(struct model *m)
 {
-	struct remote_key *keys;
-	size_t n = 0;
+	struct remote_count_e *tab = NULL;
+	size_t cap = 0, used = 0;
 
-	keys = malloc((m->nrecs ? m->nrecs : 1) * sizeof(*keys));
-	if (!keys)
-		return;
 	for (size_t i = 0; i < m->nrecs; i++) {
 		const struct rcl_fd_rec *r = &m->recs[i];
-		struct rcl_owner o = { .tgid = r->tgid, .start_ns = r->start_ns };
-		struct proc *p;
+		struct proc *p = m->recproc[i];
+		size_t h;
 
-		if (r->state == RCL_TCP_LISTEN || (i && !cmp_rec(r, r - 1)))
+		if (r->state == RCL_TCP_LISTEN || !m->recholders[i])
 			continue;
-		p = model_find(m, &o);
 		if (!p || !p->nlisten || !listens_on(p, r->lport))
 			continue;
-		keys[n].p = p;
-		keys[n].family = r->family;
-		memcpy(keys[n].addr, r->raddr, 16);
-		n++;
+		if (2 * (used + 1) > cap) { /* grow: rehash into twice the size */
+			size_t ncap = cap ? cap * 2 : 64;
+			struct remote_count_e *nt = calloc(ncap, sizeof(*nt));
+
+			if (!nt)
+				break;
+			for (size_t k = 0; k < cap; k++) {
+				if (!tab[k].p)
+					continue;
+				h = remote_hash(tab[k].p, tab[k].family, tab[k].addr) & (ncap - 1);
+				while (nt[h].p)
+					h = (h + 1) & (ncap - 1);
+				nt[h] = tab[k];
+			}
+			free(tab);
+			tab = nt;
+			cap = ncap;
+		}
+		h = remote_hash(p, r->family, r->raddr) & (cap - 1);
+		while (tab[h].p && (tab[h].p != p || tab[h].family != r->family ||
+				    memcmp(tab[h].addr, r->raddr, 16)))
+			h = (h + 1) & (cap - 1);
+		if (!tab[h].p) {
+			tab[h].p = p;
+			tab[h].family = r->family;
+			memcpy(tab[h].addr, r->raddr, 16);
+			used++;
+		}
+		tab[h].count++;
 	}
-	qsort(keys, n, sizeof(*keys), cmp_remote);
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1;
-		struct proc *p = keys[i].p;
-		long cnt;
+	for (size_t i = 0; i < cap; i++) {
+		struct proc *p = tab[i].p;
+		long cnt = tab[i].count;
 		int k;
 
-		while (j < n && !cmp_remote(&keys[i], &keys[j]))
-			j++;
-		cnt = (long)(j - i);
-		/* insert into p's top list, kept sorted by count */
-		for (k = p->ntop_remotes; k > 0 && p->top_remotes[k - 1].count < cnt; k--)
+		if (!p)
+			continue;
+		/* insert into p's top list, kept sorted by count, then address */
+		for (k = p->ntop_remotes; k > 0 && (p->top_remotes[k - 1].count < cnt ||
+		     (p->top_remotes[k - 1].count == cnt &&
+		      memcmp(p->top_remotes[k - 1].addr, tab[i].addr, 16) > 0)); k--)
 			if (k < MODEL_TOP_REMOTES)
 				p->top_remotes[k] = p->top_remotes[k - 1];
 		if (k < MODEL_TOP_REMOTES) {
-			p->top_remotes[k].family = keys[i].family;
-			memcpy(p->top_remotes[k].addr, keys[i].addr, 16);
+			p->top_remotes[k].family = tab[i].family;
+			memcpy(p->top_remotes[k].addr, tab[i].addr, 16);
 			p->top_remotes[k].count = cnt;
 			if (p->ntop_remotes < MODEL_TOP_REMOTES)
 				p->ntop_remotes++;
 		}
-		i = j;
 	}
-	free(keys);
+	free(tab);
 }
 
 double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q)
@@ -439,29 +463,53 @@ static void window_rates(struct proc *p)
 		p->win_close_frac = dclose / dopen;
 }
 
+/* recholders[] from the records' order by (socket, holder). */
+static void count_holders(struct model *m)
+{
+	const struct recsort_key *k = recsort(&m->sort, m->recs, m->nrecs);
+
+	m->order = k;
+	if (!k) { /* no memory for the sort: every record its own socket */
+		for (size_t i = 0; i < m->nrecs; i++)
+			m->recholders[i] = 1;
+		return;
+	}
+	for (size_t i = 0; i < m->nrecs;) {
+		size_t j = i + 1;
+		int holders = 1;
+
+		if (j < m->nrecs && k[j].sk == k[i].sk) { /* shared or dup'd: rare */
+			for (; j < m->nrecs && k[j].sk == k[i].sk; j++)
+				if (cmp_rec(&m->recs[k[j].idx], &m->recs[k[j - 1].idx]))
+					holders++;
+		}
+		if (holders > 0xffff)
+			holders = 0xffff;
+		for (size_t x = i; x < j; x++)
+			m->recholders[k[x].idx] =
+				x == i || cmp_rec(&m->recs[k[x].idx], &m->recs[k[x - 1].idx]) ? (__u16)holders : 0;
+		i = j;
+	}
+}
+
 void model_end(struct model *m, double now, double dt)
 {
 	struct cw_seen *tmp;
 	size_t tcap;
 
-	if (m->nrecs)
-		qsort(m->recs, m->nrecs, sizeof(*m->recs), cmp_rec);
+	count_holders(m);
 	m->ncw_next = 0;
-	/* listeners first, so clients can be matched against listen ports */
-	for (int pass = 1; pass >= 0; pass--) {
-		for (size_t i = 0; i < m->nrecs;) {
-			size_t j = i;
-			int holders = 0;
+	for (size_t i = 0; i < m->nrecs; i++)
+		if (m->recholders[i] && m->recproc[i] && m->recs[i].state != RCL_TCP_LISTEN)
+			apply(m, &m->recs[i], m->recproc[i], m->recholders[i], now);
+	if (m->ncw_next) { /* by socket, once each (a shared socket came twice) */
+		size_t out = 1;
 
-			/* count distinct holders of this socket */
-			for (; j < m->nrecs && m->recs[j].sk == m->recs[i].sk; j++)
-				if (j == i || cmp_rec(&m->recs[j], &m->recs[j - 1]))
-					holders++;
-			for (size_t k = i; k < j; k++)
-				if (k == i || cmp_rec(&m->recs[k], &m->recs[k - 1]))
-					apply(m, &m->recs[k], holders, pass, now);
-			i = j;
-		}
+		qsort(m->cw_next, m->ncw_next, sizeof(*m->cw_next), cmp_cw);
+		for (size_t i = 1; i < m->ncw_next; i++)
+			if (m->cw_next[i].sk != m->cw_next[out - 1].sk)
+				m->cw_next[out++] = m->cw_next[i];
+		m->ncw_next = out;
 	}
 	/* CLOSE_WAIT sockets not seen again are forgotten */
 	tmp = m->cw;
@@ -588,6 +636,12 @@ void model_judge(struct model *m)
 	}
 }
 
+/* Record at position i of the order by (socket, holder). */
+static const struct rcl_fd_rec *ordered(const struct model *m, size_t i)
+{
+	return &m->recs[m->order ? m->order[i].idx : i];
+}
+
 size_t model_conns(const struct model *m, const struct proc *p, struct conn_view *out, size_t max)
 {
 	size_t n = 0;
@@ -597,16 +651,20 @@ size_t model_conns(const struct model *m, const struct proc *p, struct conn_view
 		int holders = 0;
 		long mine = -1;
 
-		for (; j < m->nrecs && m->recs[j].sk == m->recs[i].sk; j++) {
-			const struct rcl_fd_rec *r = &m->recs[j];
+		for (; j < m->nrecs && ordered(m, j)->sk == ordered(m, i)->sk; j++) {
+			const struct rcl_fd_rec *r = ordered(m, j);
 
-			if (j == i || cmp_rec(r, r - 1))
+			if (j == i || cmp_rec(r, ordered(m, j - 1)))
 				holders++;
 			if (mine < 0 && r->tgid == p->key.tgid && r->start_ns == p->key.start_ns)
 				mine = (long)j;
+			if (!m->order) { /* unordered: each record alone */
+				j++;
+				break;
+			}
 		}
-		if (mine >= 0 && m->recs[mine].state != RCL_TCP_LISTEN) {
-			const struct rcl_fd_rec *r = &m->recs[mine];
+		if (mine >= 0 && ordered(m, mine)->state != RCL_TCP_LISTEN) {
+			const struct rcl_fd_rec *r = ordered(m, mine);
 
 			if (n < max) {
 				struct conn_view *c = &out[n];
@@ -620,9 +678,9 @@ size_t model_conns(const struct model *m, const struct proc *p, struct conn_view
 				memcpy(c->laddr, r->laddr, 16);
 				memcpy(c->raddr, r->raddr, 16);
 				c->holders = holders;
-				for (size_t k = mine; k < j && !cmp_rec(&m->recs[k], r); k++) {
+				for (size_t k = mine; k < j && !cmp_rec(ordered(m, k), r); k++) {
 					if (c->nfds < 4)
-						c->fds[c->nfds] = (int)m->recs[k].fd;
+						c->fds[c->nfds] = (int)ordered(m, k)->fd;
 					c->nfds++;
 				}
 				c->age_s = r->open_ns && m->mono_ns > r->open_ns
@@ -646,6 +704,8 @@ void model_gc(struct model *m, void (*cb)(const struct proc *p, void *ctx), void
 		struct proc *p = m->procs[i];
 
 		if (p->exited && m->now - p->exited_at >= m->window_s) {
+			if (m->last_held == p)
+				m->last_held = NULL;
 			if (cb)
 				cb(p, ctx);
 			tdelete(&p->key, &m->index, cmp_key);

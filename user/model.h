@@ -21,6 +21,7 @@
 #include <linux/types.h>
 #include "rcleak.h"
 #include "rate.h"
+#include "recsort.h"
 
 #define MODEL_MAX_LISTEN 16
 #define MODEL_CMDLINE 128
@@ -147,8 +148,14 @@ struct model {
 	struct proc **procs;     /* sorted: open desc, then pid */
 	size_t nprocs, cap;
 	void *index;             /* tsearch tree of procs by key */
-	struct rcl_fd_rec *recs; /* this refresh's fd records */
+	struct rcl_fd_rec *recs; /* this refresh's fd records, in walk order */
+	struct proc **recproc;   /* internal: the holder of each record */
+	__u16 *recholders;       /* internal: holders of its socket; 0: the same
+				  * (socket, holder) as an earlier record (dup) */
 	size_t nrecs, reccap;
+	const struct recsort_key *order; /* internal: recs by (socket, holder), or NULL */
+	struct proc *last_held;  /* internal: holder of the previous record */
+	struct recsort sort;     /* internal: scratch of the record sort */
 	__u64 missed_closes;     /* total found by reconciliation */
 	struct cw_seen *cw, *cw_next;
 	size_t ncw, cwcap, ncw_next, cwcap_next;

@@ -207,8 +207,8 @@ static void walk_pid(struct procscan *ps, int pid, void (*cb)(const struct rcl_f
 			base.tgid = pid;
 			base.start_ns = procfs_start_ns(pid);
 			procfs_nofile(pid, &soft, &hard);
-			base.nofile_cur = (__u64)soft;
-			base.nofile_max = (__u64)hard;
+			base.nofile_cur = soft < 0 || soft >= RCL_NOFILE_INF ? RCL_NOFILE_INF : (__u32)soft;
+			base.nofile_max = hard < 0 || hard >= RCL_NOFILE_INF ? RCL_NOFILE_INF : (__u32)hard;
 			snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 			if ((f = fopen(path, "r"))) {
 				if (fgets(base.comm, sizeof(base.comm), f))

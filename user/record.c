@@ -202,8 +202,9 @@ static void enc_fd(struct enc *e, const struct rcl_fd_rec *r)
 	put_u32(e, r->fd);
 	put_u64(e, r->start_ns);
 	put_u64(e, r->sk);
-	put_u64(e, r->nofile_cur);
-	put_u64(e, r->nofile_max);
+	/* u64 on disk, RLIM_INFINITY as all ones, as the kernel has it */
+	put_u64(e, r->nofile_cur == RCL_NOFILE_INF ? ~0ULL : r->nofile_cur);
+	put_u64(e, r->nofile_max == RCL_NOFILE_INF ? ~0ULL : r->nofile_max);
 	put_u64(e, r->open_ns);
 	put_u64(e, r->jiffies);
 	put_u32(e, r->last_rcv);
@@ -217,6 +218,11 @@ static void enc_fd(struct enc *e, const struct rcl_fd_rec *r)
 	put_str(e, r->comm, RCL_COMM_LEN);
 }
 
+static __u32 nofile32(__u64 v)
+{
+	return v >= RCL_NOFILE_INF ? RCL_NOFILE_INF : (__u32)v;
+}
+
 int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r)
 {
 	struct dec d = { .p = p, .len = len };
@@ -226,8 +232,8 @@ int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r)
 	r->fd = get_u32(&d);
 	r->start_ns = get_u64(&d);
 	r->sk = get_u64(&d);
-	r->nofile_cur = get_u64(&d);
-	r->nofile_max = get_u64(&d);
+	r->nofile_cur = nofile32(get_u64(&d));
+	r->nofile_max = nofile32(get_u64(&d));
 	r->open_ns = get_u64(&d);
 	r->jiffies = get_u64(&d);
 	r->last_rcv = get_u32(&d);

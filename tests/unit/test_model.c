@@ -78,6 +78,24 @@ static void test_holders(void **state)
 	assert_int_equal(find(m, 3)->open, 1);
 	assert_int_equal(find(m, 3)->shared, 1);
 	assert_int_equal(find(m, 4)->shared, 1);
+
+	{ /* the drill-down: by socket, dup'd fds together, holders counted */
+		struct conn_view cv[4];
+
+		assert_int_equal(model_conns(m, find(m, 2), cv, 4), 2);
+		assert_int_equal(cv[0].sk, 0x301);
+		assert_int_equal(cv[0].nfds, 2);
+		assert_int_equal(cv[0].fds[0], 3);
+		assert_int_equal(cv[0].fds[1], 9);
+		assert_int_equal(cv[0].holders, 1);
+		assert_int_equal(cv[1].sk, 0x303);
+		assert_int_equal(cv[1].nfds, 1);
+		assert_int_equal(model_conns(m, find(m, 4), cv, 4), 1);
+		assert_int_equal(cv[0].sk, 0x302);
+		assert_int_equal(cv[0].holders, 2);
+		assert_int_equal(model_conns(m, find(m, 1), cv, 1), 2); /* counts beyond max */
+		assert_int_equal(cv[0].sk, 0x201);
+	}
 	/* sorted by open, descending */
 	assert_true(m->procs[0]->open >= m->procs[m->nprocs - 1]->open);
 	model_free(m);
@@ -142,11 +160,66 @@ static void test_growth(void **state)
 	model_free(m);
 }
 
+/* A server's top remote addresses: distinct sockets per address, the
+ * busiest first, dup'd fds and its own outgoing connections not counted;
+ * the listener may come after its clients in the walk. */
+static void test_top_remotes(void **state)
+{
+	static const int per_addr[8] = { 1, 3, 1, 2, 1, 4, 1, 1 }; /* 10.0.0.1 .. 10.0.0.8 */
+	struct model *m = model_new(60);
+	__u64 sk = 0x1000;
+	struct proc *p;
+
+	(void)state;
+	model_begin(m);
+	for (int a = 0; a < 8; a++) {
+		for (int k = 0; k < per_addr[a]; k++) {
+			struct rcl_fd_rec r = rec(1, sk, 10 + (__u32)sk, RCL_TCP_ESTABLISHED, 6379,
+						  (__u16)(30000 + sk));
+
+			sk++;
+			r.raddr[0] = 10;
+			r.raddr[3] = (__u8)(a + 1);
+			hold(m, r);
+			if (a == 5 && k == 0) { /* the same socket on a second fd */
+				r.fd += 1000;
+				hold(m, r);
+			}
+		}
+	}
+	{ /* the server's own connection to another server: not a client */
+		struct rcl_fd_rec r = rec(1, sk, 99, RCL_TCP_ESTABLISHED, 41000, 6380);
+
+		r.raddr[0] = 10;
+		r.raddr[3] = 1;
+		hold(m, r);
+	}
+	hold(m, rec(1, 0x10, 5, RCL_TCP_LISTEN, 6379, 0));
+	model_end(m, 1.0, 0);
+
+	p = find(m, 1);
+	assert_non_null(p);
+	assert_int_equal(p->clients, 14);
+	assert_int_equal(p->ntop_remotes, 5);
+	/* 10.0.0.6 (4), 10.0.0.2 (3), 10.0.0.4 (2), then the ones by address */
+	assert_int_equal(p->top_remotes[0].addr[3], 6);
+	assert_int_equal(p->top_remotes[0].count, 4);
+	assert_int_equal(p->top_remotes[1].addr[3], 2);
+	assert_int_equal(p->top_remotes[1].count, 3);
+	assert_int_equal(p->top_remotes[2].addr[3], 4);
+	assert_int_equal(p->top_remotes[2].count, 2);
+	assert_int_equal(p->top_remotes[3].addr[3], 1);
+	assert_int_equal(p->top_remotes[3].count, 1);
+	assert_int_equal(p->top_remotes[4].addr[3], 3);
+	assert_int_equal(p->top_remotes[4].count, 1);
+	model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_holders), cmocka_unit_test(test_rates_and_gc),
-		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_growth), cmocka_unit_test(test_top_remotes),
 	};
 
 	return cmocka_run_group_tests_name("model", tests, NULL, NULL);
