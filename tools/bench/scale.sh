@@ -93,9 +93,7 @@ import json, sys
 n, hz = int(sys.argv[1]), int(sys.argv[2])
 s = [l.split() for l in open(sys.argv[3]) if len(l.split()) >= 6]
 maps = [json.loads(x) for x in open(sys.argv[5]) if x.strip()]
-names = {"socks", "procs", "listeners", "fdcounts", "stats", "watched_ports", "self_ports", "events"}
-named = sum(m.get("bytes_memlock", 0) for m in maps if m.get("name") in names)
-allm = sum(m.get("bytes_memlock", 0) for m in maps)
+allm = sum(m.get("bytes_memlock", 0) for m in maps)  # every map it holds, .rodata and .bss too
 win = []
 for i in range(0, len(s) - 5, 5):
     a, b = s[i], s[i + 5]
@@ -106,7 +104,7 @@ lines = [json.loads(l) for l in open(sys.argv[4]) if l.strip()]
 last = lines[-1] if lines else {}
 print(json.dumps({"size": n, "kind": "live", "windows": win,
                   "rss_kib": int(s[-1][4]), "hwm_kib": int(s[-1][5]), "rss_samples_kib": [int(x[4]) for x in s],
-                  "maps_named_bytes": named, "maps_all_bytes": allm,
+                  "maps_all_bytes": allm,
                   "maps": {m.get("name"): m.get("bytes_memlock") for m in maps},
                   "client_open_last": sum(p["open"] for p in last.get("processes", []) if p["role"] == "client"),
                   "refreshes": len(lines)}))
@@ -129,9 +127,9 @@ for t in ("rcleak", "ss", "lsof"):
     print("   %-6s time to answer %s s   counts %s" % (t, text(summary(x["seconds"] for x in r), "%.3f"), sorted({x["count"] for x in r})))
 lv = [x for x in rows if x["size"] == n and x["kind"] == "live"][-1]
 w = lv["windows"]
-print("   rcleak -i 1: user %s %%, sys %s %% of a core per refresh; RSS %.1f MiB (peak %.1f), BPF maps %.1f MiB (all its maps %.1f MiB)" % (
+print("   rcleak -i 1: user %s %%, sys %s %% of a core per refresh; RSS %.1f MiB (peak %.1f), BPF maps %.1f MiB" % (
     text(summary(x["user_pct"] for x in w), "%.2f"), text(summary(x["sys_pct"] for x in w), "%.2f"),
-    lv["rss_kib"] / 1024, lv["hwm_kib"] / 1024, lv["maps_named_bytes"] / 2**20, lv["maps_all_bytes"] / 2**20))
+    lv["rss_kib"] / 1024, lv["hwm_kib"] / 1024, lv["maps_all_bytes"] / 2**20))
 PY
 done
 
@@ -154,10 +152,9 @@ for n in sorted({r["size"] for r in rows}):
     e["cpu_total_pct"] = summary((x["total_pct"] for x in w), 2)
     e["rss_mib"] = summary((x / 1024 for x in lv["rss_samples_kib"]), 1)
     e["rss_peak_mib"] = round(lv["hwm_kib"] / 1024, 1)
-    e["bpf_maps_mib"] = round(lv["maps_named_bytes"] / 2**20, 1)
-    e["bpf_maps_all_mib"] = round(lv["maps_all_bytes"] / 2**20, 1)
+    e["bpf_maps_mib"] = round(lv["maps_all_bytes"] / 2**20, 1)
     e["bpf_maps"] = lv["maps"]
-    e["rss_plus_maps_mib"] = round((lv["hwm_kib"] * 1024 + lv["maps_named_bytes"]) / 2**20, 1)
+    e["rss_plus_maps_mib"] = round((lv["hwm_kib"] * 1024 + lv["maps_all_bytes"]) / 2**20, 1)
     e["live_client_open_last"] = lv["client_open_last"]
     e["setup"] = [x for x in rows if x["size"] == n and x["kind"] == "setup"][-1]
     res[str(n)] = e
