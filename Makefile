@@ -32,7 +32,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	    -D_GNU_SOURCE -MMD -MP -I$(OUTPUT) -Ibpf -Iuser $(LIBBPF_CFLAGS) \
 	    -DRCLEAK_VERSION='"$(VERSION)"' -DRCLEAK_REV='"$(GIT_REV)"'
-LDLIBS   += $(LIBBPF_LIBS) -lelf -lz -lm $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
+LDLIBS   += $(LIBBPF_LIBS) -lelf -lz -ldeflate -lm $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
 	      -Wall -Werror -Wno-unused-function
 
@@ -129,11 +129,11 @@ $(OUTPUT)/fuzz:
 
 $(OUTPUT)/fuzz/fuzz_capture: tests/fuzz/fuzz_capture.c user/capture_read.c $(CAPTURE_HDRS) | $(OUTPUT)/fuzz
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lz -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lz -ldeflate -o $@
 
 $(OUTPUT)/fuzz/gen_corpus: tests/fuzz/gen_corpus.c user/capture_write.c $(CAPTURE_HDRS) | $(OUTPUT)/fuzz
 	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iuser -Ibpf $(filter %.c,$^) -lz -o $@
+	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iuser -Ibpf $(filter %.c,$^) -lz -ldeflate -o $@
 
 fuzz: $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/gen_corpus
 	$(Q)mkdir -p $(OUTPUT)/fuzz/seeds $(OUTPUT)/fuzz/corpus

@@ -6,7 +6,7 @@
 #   tools/install-deps.sh --test   also what the test suite uses (redis, ...)
 set -euo pipefail
 
-build_pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libncurses-dev)
+build_pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev libncurses-dev)
 test_pkgs=(redis-server redis-tools iproute2 procps util-linux python3 libcmocka-dev tmux
 	libclang-rt-14-dev
 	python3-redis libhiredis-dev nodejs)
