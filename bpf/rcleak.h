@@ -21,12 +21,15 @@ struct rcl_owner {
 	__u64 start_ns;
 };
 
-/* Value of the socket map, keyed by the kernel's struct sock address. */
+/* Value of the socket map, keyed by the kernel's struct sock address.
+ * 24 bytes: at 100k connections the map holds 200k of them. The owner is
+ * tgid + start_ns as in struct rcl_owner, without its padding. */
 struct rcl_sock {
-	struct rcl_owner owner; /* tgid 0: not known yet (backfilled by the fd walk) */
+	__u32 tgid;             /* owner; 0: not known yet (backfilled by the fd walk) */
+	__u16 flags;            /* RCL_SOCK_* */
+	__u16 seen_gen;         /* low 16 bits of the last reconciliation walk that saw it */
+	__u64 start_ns;         /* owner's start time */
 	__u64 open_ns;          /* bpf_ktime_get_ns() at insert */
-	__u32 flags;            /* RCL_SOCK_* */
-	__u32 seen_gen;         /* last reconciliation walk that saw it */
 };
 
 #define RCL_SOCK_CLIENT   (1u << 0) /* we saw connect() (SYN_SENT) */

@@ -503,8 +503,8 @@ int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, vo
 		return -EINVAL;
 	t->event_cb = cb;
 	t->event_ctx = ctx;
-	/* the kernel side wakes us only for big batches (BPF_RB_NO_WAKEUP
-	 * otherwise): wait at most 50 ms, then drain whatever is there */
+	/* the kernel side never wakes us (BPF_RB_NO_WAKEUP): wait at most
+	 * 50 ms, then drain whatever is there */
 	if (timeout_ms > 50)
 		timeout_ms = 50;
 	n = ring_buffer__poll(t->rb, timeout_ms);
