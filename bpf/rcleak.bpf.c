@@ -6,7 +6,8 @@
  *  - lifecycle: sock:inet_sock_set_state in three flavours (tp_btf, raw_tp,
  *    classic tracepoint) around one body; userspace keeps exactly one.
  *    Maintains the socket map (who opened which socket) and per-process
- *    opened/closed counters. Nothing goes to userspace per event.
+ *    opened/closed counters. Nothing goes to userspace per event, except
+ *    for `rcleak record` (emit_events: the events ring buffer).
  *  - walks (BPF iterators), run by userspace once per refresh or per
  *    reconciliation: task_file (which process holds which watched socket, and
  *    how many fds each process has), tcp (every watched socket that exists:

@@ -46,12 +46,17 @@ static void put_f64(struct enc *e, double d)
 	put_u64(e, v);
 }
 
+/* A fixed-size string field: the string, zero-padded (as strncpy). */
 static void put_str(struct enc *e, const char *s, size_t field)
 {
-	char tmp[256] = { 0 };
+	size_t n = s ? strnlen(s, field) : 0;
 
-	strncpy(tmp, s ? s : "", field < sizeof(tmp) ? field : sizeof(tmp));
-	put(e, tmp, field);
+	if (e->len + field <= sizeof(e->buf)) {
+		if (n)
+			memcpy(e->buf + e->len, s, n);
+		memset(e->buf + e->len + n, 0, field - n);
+	}
+	e->len += field; /* an overflow is caught by the caller's length check */
 }
 
 struct dec {
@@ -156,8 +161,9 @@ static void dec_owner(struct dec *d, struct rcl_owner *o)
 
 int record_event(struct rec_sink *w, const struct rcl_event *ev)
 {
-	struct enc e = { .len = 0 };
+	struct enc e; /* not zeroed: 160k events/s; put*() write every byte used */
 
+	e.len = 0;
 	put_u64(&e, ev->sk);
 	put_u32(&e, ev->tgid);
 	put_u32(&e, ev->cur_tgid);
