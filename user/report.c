@@ -25,6 +25,7 @@
 
 #include "capture.h"
 #include "collect.h"
+#include "join.h"
 #include "log.h"
 #include "record.h"
 #include "record_cmd.h"
@@ -72,6 +73,7 @@ struct capfile {
 	bool done;
 	bool have_tick;
 	bool tui;                /* replayed in the TUI: keeps its own pace */
+	struct join_index *jix;  /* its records by 4-tuple, while joins print */
 };
 
 static double parse_at(const char *s, const struct capfile *f, bool *ok)
@@ -163,6 +165,7 @@ static int reopen_file(struct capfile *f, const struct rcl_opts *o)
 static void close_file(struct capfile *f)
 {
 	free(f->seen);
+	join_index_free(f->jix);
 	replay_free(&f->rp);
 	model_free(f->model);
 	if (f->rd)
@@ -348,6 +351,9 @@ static size_t join_server(struct capfile *files, int nfiles, int fi, const struc
 	const struct model *m = files[fi].model;
 	size_t n = 0;
 
+	for (int fj = 0; fj < nfiles; fj++)
+		if (fj != fi && !files[fj].jix)
+			files[fj].jix = join_index_build(files[fj].model);
 	for (size_t i = 0; i < m->nrecs; i++) {
 		const struct rcl_fd_rec *r = &m->recs[i];
 		bool mine = r->tgid == srv->key.tgid && r->start_ns == srv->key.start_ns;
@@ -355,35 +361,35 @@ static size_t join_server(struct capfile *files, int nfiles, int fi, const struc
 		if (!mine || r->state == RCL_TCP_LISTEN)
 			continue;
 		for (int fj = 0; fj < nfiles; fj++) {
-			const struct model *o = files[fj].model;
+			const struct rcl_fd_rec *q;
+			size_t j;
 
-			if (fj == fi)
+			if (fj == fi || !(q = join_index_peer(files[fj].jix, r)))
 				continue;
-			for (size_t k = 0; k < o->nrecs; k++) {
-				const struct rcl_fd_rec *q = &o->recs[k];
-				size_t a = r->family == 2 ? 4 : 16;
-				size_t j;
-
-				if (q->lport != r->rport || q->rport != r->lport || q->family != r->family ||
-				    memcmp(q->laddr, r->raddr, a) || memcmp(q->raddr, r->laddr, a))
-					continue;
-				for (j = 0; j < n; j++)
-					if (out[j].file == fj && out[j].pid == q->tgid)
-						break;
-				if (j == n && n < max) {
-					out[n].file = fj;
-					out[n].pid = q->tgid;
-					memcpy(out[n].comm, q->comm, sizeof(out[n].comm));
-					out[n].count = 0;
-					n++;
-				}
-				if (j < max)
-					out[j].count++;
-				break;
+			for (j = 0; j < n; j++)
+				if (out[j].file == fj && out[j].pid == q->tgid)
+					break;
+			if (j == n && n < max) {
+				out[n].file = fj;
+				out[n].pid = q->tgid;
+				memcpy(out[n].comm, q->comm, sizeof(out[n].comm));
+				out[n].count = 0;
+				n++;
 			}
+			if (j < max)
+				out[j].count++;
 		}
 	}
 	return n;
+}
+
+/* The indexes follow the models: drop them once the joins are printed. */
+static void drop_join_indexes(struct capfile *files, int nfiles)
+{
+	for (int fi = 0; fi < nfiles; fi++) {
+		join_index_free(files[fi].jix);
+		files[fi].jix = NULL;
+	}
 }
 
 static void print_joins_text(struct capfile *files, int nfiles)
@@ -412,6 +418,7 @@ static void print_joins_text(struct capfile *files, int nfiles)
 				       jc[k].pid, jc[k].comm);
 		}
 	}
+	drop_join_indexes(files, nfiles);
 }
 
 static void summary_text_out(struct capfile *files, int nfiles)
@@ -532,6 +539,7 @@ static void summary_json_out(struct capfile *files, int nfiles)
 		}
 		printf("]}");
 	}
+	drop_join_indexes(files, nfiles);
 	printf("]}\n");
 }
 
