@@ -38,7 +38,10 @@ def test_threads_exit():
     rc = Rcleak(["-p", str(r.port)])
     c = Client("threads", ["--target", "127.0.0.1:%d" % r.port, "--threads", "3",
                            "--per-thread", "5", "--exit-threads"], name="rclt-thx")
-    check(os.listdir("/proc/%d/task" % c.pid) == [str(c.pid)], "ground truth: threads still alive")
+    # pthread_join() returns at the futex wake in mm_release(), a moment
+    # before the kernel unlists the thread: wait for /proc to catch up
+    wait_until(lambda: os.listdir("/proc/%d/task" % c.pid) == [str(c.pid)], timeout=5,
+               what="ground truth: the connecting threads to be gone from /proc/%d/task" % c.pid)
     truth = ss_count(c.pid, [r.port])
     check(truth == 15, "ground truth: ss %d" % truth)
     expect_row(rc, c.pid, {"open": truth, "established": truth, "opened": 15, "closed": 0,
