@@ -545,11 +545,6 @@ int rcl_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
  * a half-committed count would then be counted twice. */
 struct rcl_walk_table walk_cur = {};
 
-static __always_inline __u32 nofile32(__u64 v)
-{
-	return v >= RCL_NOFILE_INF ? RCL_NOFILE_INF : (__u32)v;
-}
-
 /* Write the summary of table t; 0 on success (or nothing to write). */
 static __always_inline int flush_table(struct seq_file *seq, const struct rcl_walk_table *t)
 {
@@ -625,8 +620,8 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 		rec.last_snd = BPF_CORE_READ(tp, lsndtime);
 	}
 	rec.start_ns = BPF_CORE_READ(task, group_leader, start_time);
-	rec.nofile_cur = nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));
-	rec.nofile_max = nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max));
+	rec.nofile_cur = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));
+	rec.nofile_max = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max));
 	BPF_CORE_READ_STR_INTO(&rec.comm, task, group_leader, comm);
 	/* explicit sizes: BPF_CORE_READ_INTO on an array reads one element */
 	if (rec.family == AF_INET) {

@@ -83,6 +83,12 @@ struct rcl_walk_table {
  * fit 32 bits (the kernel caps nofile at fs.nr_open, at most INT_MAX). */
 #define RCL_NOFILE_INF 0xffffffffu
 
+/* An rlimit value (RLIM_INFINITY is all ones) as an fd record holds it. */
+static inline __u32 rcl_nofile32(__u64 v)
+{
+	return v >= RCL_NOFILE_INF ? RCL_NOFILE_INF : (__u32)v;
+}
+
 /* Record written by the task_file walk for every fd that refers to a TCP
  * socket on a watched port (either side). Ports in host byte order;
  * addresses as in the kernel (IPv4 in the first 4 bytes). */

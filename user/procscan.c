@@ -207,8 +207,9 @@ static void walk_pid(struct procscan *ps, int pid, void (*cb)(const struct rcl_f
 			base.tgid = pid;
 			base.start_ns = procfs_start_ns(pid);
 			procfs_nofile(pid, &soft, &hard);
-			base.nofile_cur = soft < 0 || soft >= RCL_NOFILE_INF ? RCL_NOFILE_INF : (__u32)soft;
-			base.nofile_max = hard < 0 || hard >= RCL_NOFILE_INF ? RCL_NOFILE_INF : (__u32)hard;
+			/* -1 (unlimited) is RLIM_INFINITY's all ones */
+			base.nofile_cur = rcl_nofile32((__u64)soft);
+			base.nofile_max = rcl_nofile32((__u64)hard);
 			snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 			if ((f = fopen(path, "r"))) {
 				if (fgets(base.comm, sizeof(base.comm), f))

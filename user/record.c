@@ -224,11 +224,6 @@ static void enc_fd(struct enc *e, const struct rcl_fd_rec *r)
 	put_str(e, r->comm, RCL_COMM_LEN);
 }
 
-static __u32 nofile32(__u64 v)
-{
-	return v >= RCL_NOFILE_INF ? RCL_NOFILE_INF : (__u32)v;
-}
-
 int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r)
 {
 	struct dec d = { .p = p, .len = len };
@@ -238,8 +233,8 @@ int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r)
 	r->fd = get_u32(&d);
 	r->start_ns = get_u64(&d);
 	r->sk = get_u64(&d);
-	r->nofile_cur = nofile32(get_u64(&d));
-	r->nofile_max = nofile32(get_u64(&d));
+	r->nofile_cur = rcl_nofile32(get_u64(&d));
+	r->nofile_max = rcl_nofile32(get_u64(&d));
 	r->open_ns = get_u64(&d);
 	r->jiffies = get_u64(&d);
 	r->last_rcv = get_u32(&d);
