@@ -131,24 +131,31 @@ $(OUTPUT)/fuzz/fuzz_capture: tests/fuzz/fuzz_capture.c user/capture_read.c $(CAP
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lz -ldeflate -o $@
 
-$(OUTPUT)/fuzz/gen_corpus: tests/fuzz/gen_corpus.c user/capture_write.c $(CAPTURE_HDRS) | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/fuzz_events: tests/fuzz/fuzz_events.c user/evbatch.c user/evbatch.h | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
+$(OUTPUT)/fuzz/gen_corpus: tests/fuzz/gen_corpus.c user/capture_write.c user/evbatch.c $(CAPTURE_HDRS) user/evbatch.h | $(OUTPUT)/fuzz
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iuser -Ibpf $(filter %.c,$^) -lz -ldeflate -o $@
 
-fuzz: $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/gen_corpus
-	$(Q)mkdir -p $(OUTPUT)/fuzz/seeds $(OUTPUT)/fuzz/corpus
-	$(Q)$(OUTPUT)/fuzz/gen_corpus $(OUTPUT)/fuzz/seeds
+# Each target fuzzes for FUZZ_TIME seconds: the container, then event batches.
+fuzz: $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/fuzz_events $(OUTPUT)/fuzz/gen_corpus
+	$(Q)mkdir -p $(OUTPUT)/fuzz/seeds $(OUTPUT)/fuzz/corpus $(OUTPUT)/fuzz/ev-seeds $(OUTPUT)/fuzz/ev-corpus
+	$(Q)$(OUTPUT)/fuzz/gen_corpus $(OUTPUT)/fuzz/seeds $(OUTPUT)/fuzz/ev-seeds
 	$(Q)$(OUTPUT)/fuzz/fuzz_capture -max_total_time=$(FUZZ_TIME) -max_len=16384 \
 		-artifact_prefix=$(OUTPUT)/fuzz/ -print_final_stats=1 \
 		$(OUTPUT)/fuzz/corpus $(OUTPUT)/fuzz/seeds
+	$(Q)$(OUTPUT)/fuzz/fuzz_events -max_total_time=$(FUZZ_TIME) -max_len=16384 \
+		-artifact_prefix=$(OUTPUT)/fuzz/ev- -print_final_stats=1 \
+		$(OUTPUT)/fuzz/ev-corpus $(OUTPUT)/fuzz/ev-seeds
 
-# The test suite replays the seed corpus (and whatever fuzzing found and
-# kept) through the fuzz target once, without fuzzing: a regression check.
-$(FUZZ_REPLAY): $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/gen_corpus | $(OUTPUT)/tests
+# The test suite replays the seed corpora (and whatever fuzzing found and
+# kept) through the fuzz targets once, without fuzzing: a regression check.
+$(FUZZ_REPLAY): $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/fuzz_events $(OUTPUT)/fuzz/gen_corpus | $(OUTPUT)/tests
 	$(call msg,GEN,$@)
-	$(Q)printf '#!/bin/sh\n# replay the capture-reader fuzz corpus once (no fuzzing)\nset -e\nmkdir -p %s/fuzz/seeds %s/fuzz/corpus\n%s/fuzz/gen_corpus %s/fuzz/seeds\nexec %s/fuzz/fuzz_capture -runs=0 %s/fuzz/seeds %s/fuzz/corpus\n' \
-		$(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) \
-		$(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) $(CURDIR)/$(OUTPUT) > $@
+	$(Q)printf '#!/bin/sh\n# replay the fuzz corpora once (no fuzzing)\nset -e\nF=%s/fuzz\nmkdir -p $$F/seeds $$F/corpus $$F/ev-seeds $$F/ev-corpus\n$$F/gen_corpus $$F/seeds $$F/ev-seeds\n$$F/fuzz_capture -runs=0 $$F/seeds $$F/corpus\nexec $$F/fuzz_events -runs=0 $$F/ev-seeds $$F/ev-corpus\n' \
+		$(CURDIR)/$(OUTPUT) > $@
 	$(Q)chmod +x $@
 
 # ---- benchmarks (not tests: they print ratios and costs, assert nothing) --

@@ -181,6 +181,13 @@ int record_event(struct rec_sink *w, const struct rcl_event *ev)
 	return append(w, REC_EVENT, ev->ts_ns, &e);
 }
 
+int record_events(struct rec_sink *w, const struct evb_enc *b)
+{
+	if (!b->n)
+		return 0;
+	return w->append(w->ctx, REC_EVENTS, b->ts0, b->buf, (__u32)b->len);
+}
+
 int record_decode_event(const void *p, size_t len, struct rcl_event *ev)
 {
 	struct dec d = { .p = p, .len = len };

@@ -21,17 +21,19 @@
 #include <linux/types.h>
 #include "capture.h"
 #include "collect.h"
+#include "evbatch.h"
 #include "model.h"
 #include "rcleak.h"
 
 enum rec_type {
-	REC_EVENT = 1,       /* struct rcl_event */
+	REC_EVENT = 1,       /* struct rcl_event (one event per record: earlier builds; still read) */
 	REC_TICK = 2,        /* a refresh begins: struct rec_tick */
 	REC_FD = 3,          /* struct rcl_fd_rec */
 	REC_COUNTERS = 4,    /* struct rec_counters */
 	REC_PROC = 5,        /* struct rec_proc: /proc facts of one process */
 	REC_TICK_END = 6,    /* the refresh is complete */
 	REC_META = 7,        /* tier and walk names, once at start */
+	REC_EVENTS = 8,      /* a batch of events (evbatch.h), in time order */
 };
 
 struct rec_tick {
@@ -82,6 +84,8 @@ void rec_sink_file(struct rec_sink *s, struct capture_writer *w);
 /* ---- writing: each returns 0 or -errno from the sink ------------------ */
 int record_meta(struct rec_sink *s, const struct collector *c);
 int record_event(struct rec_sink *s, const struct rcl_event *e);
+/* A batch of events (nothing when it is empty). */
+int record_events(struct rec_sink *s, const struct evb_enc *b);
 /* The refresh that just completed (after collect_refresh). */
 int record_tick(struct rec_sink *s, const struct collector *c, double wall);
 

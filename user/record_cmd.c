@@ -152,15 +152,26 @@ struct recorder {
 	bool in_memory;
 	int err;                /* first write error */
 	__u64 nevents;
+	struct evb_enc *batch;  /* events since the last drain of the ring */
 };
+
+/* Write the events batched so far. */
+static void flush_events(struct recorder *r)
+{
+	if (!r->err)
+		r->err = record_events(&r->sink, r->batch);
+	evb_reset(r->batch);
+}
 
 static int on_event(const struct rcl_event *e, void *ctx)
 {
 	struct recorder *r = ctx;
 
 	r->nevents++;
-	if (!r->err)
-		r->err = record_event(&r->sink, e);
+	if (!evb_add(r->batch, e)) {
+		flush_events(r);
+		evb_add(r->batch, e);
+	}
 	return 0;
 }
 
@@ -245,6 +256,8 @@ static void sleep_events(struct recorder *r, double until)
 		if (left <= 0 || stop_sig)
 			return;
 		tracer__poll_events(r->c.tracer, (int)(left * 1000) + 1, on_event, r);
+		/* a drain's events go out before anything else is recorded */
+		flush_events(r);
 	}
 }
 
@@ -275,10 +288,12 @@ int cmd_record(const struct rcl_opts *o)
 	}
 	rc = RCL_EXIT_ERROR;
 	r.c.model = model_new(o->window_s);
-	if (!r.c.model) {
+	r.batch = malloc(sizeof(*r.batch));
+	if (!r.c.model || !r.batch) {
 		elog("out of memory");
 		goto cleanup;
 	}
+	evb_reset(r.batch);
 	if ((e = collect_start(&r.c))) {
 		elog("reading kernel state failed: %s", strerror(-e));
 		goto cleanup;
@@ -371,6 +386,7 @@ cleanup:
 	if (rc == RCL_EXIT_OK)
 		vlog("recorded %llu events in %ld ticks", (unsigned long long)r.nevents, ticks + 1);
 	mem_free(&r.ring);
+	free(r.batch);
 	collect_free(&r.c);
 	model_free(r.c.model);
 	tracer__free(r.c.tracer);

@@ -74,6 +74,7 @@ struct capfile {
 	bool have_tick;
 	bool tui;                /* replayed in the TUI: keeps its own pace */
 	struct join_index *jix;  /* its records by 4-tuple, while joins print */
+	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
 };
 
 static double parse_at(const char *s, const struct capfile *f, bool *ok)
@@ -165,6 +166,7 @@ static int reopen_file(struct capfile *f, const struct rcl_opts *o)
 static void close_file(struct capfile *f)
 {
 	free(f->seen);
+	free(f->evb);
 	join_index_free(f->jix);
 	replay_free(&f->rp);
 	model_free(f->model);
@@ -180,6 +182,29 @@ static double wall_of(const struct capfile *f, __u64 ts_ns)
 
 typedef void (*event_fn)(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
 
+/* The events of one batch record; a damaged one counts as a bad record
+ * (the events before the damage stand). */
+static void read_batch(struct capfile *f, const struct capture_record *rec, event_fn on_event,
+		       void *ctx)
+{
+	struct rcl_event e;
+	int n;
+
+	if (!f->evb && !(f->evb = malloc(sizeof(*f->evb))))
+		return;
+	if (evb_dec_init(f->evb, rec->data, rec->len, rec->ts_ns)) {
+		f->rp.bad_records++;
+		return;
+	}
+	while ((n = evb_dec_next(f->evb, &e)) == 1) {
+		f->events++;
+		if (on_event)
+			on_event(f, &e, wall_of(f, e.ts_ns), ctx);
+	}
+	if (n < 0)
+		f->rp.bad_records++;
+}
+
 /* Read until a tick completes (1), the end (0) or an I/O error (-1). */
 static int next_tick(struct capfile *f, event_fn on_event, void *ctx)
 {
@@ -193,6 +218,10 @@ static int next_tick(struct capfile *f, event_fn on_event, void *ctx)
 			f->events++;
 			if (on_event && record_decode_event(rec.data, rec.len, &e) == 0)
 				on_event(f, &e, wall_of(f, rec.ts_ns), ctx);
+			continue;
+		}
+		if (rec.type == REC_EVENTS) {
+			read_batch(f, &rec, on_event, ctx);
 			continue;
 		}
 		if (replay_record(&f->rp, &rec) == 1) {

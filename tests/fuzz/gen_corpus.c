@@ -2,9 +2,10 @@
 /*
  * gen_corpus.c - write the fuzzer's seed captures into DIR (made by the
  * build, not committed): what the writer makes, plus the damage the reader
- * must live with (a cut, a flipped byte, a newer minor version).
+ * must live with (a cut, a flipped byte, a newer minor version); with
+ * EVDIR, the event-batch fuzzer's seeds too (payloads of REC_EVENTS).
  *
- *   gen_corpus DIR
+ *   gen_corpus DIR [EVDIR]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 
 #include "capture.h"
 #include "capture_fmt.h"
+#include "evbatch.h"
 
 static const char *dir;
 
@@ -81,14 +83,54 @@ static void save(const char *name, const unsigned char *b, size_t len)
 		die(path, strerror(errno));
 }
 
+/* Event batches: n kernel-like events over nsk sockets, IPv4 or IPv6. */
+static void batch(const char *name, int n, int nsk, int family, size_t cut)
+{
+	static struct evb_enc b;
+	static const char *const comms[] = { "redis-benchmark", "python3", "" };
+	struct rcl_event e;
+
+	evb_reset(&b);
+	for (int i = 0; i < n; i++) {
+		memset(&e, 0, sizeof(e));
+		e.ts_ns = 5000000ull + (__u64)i * 7919 - (i % 5 == 4 ? 20000 : 0);
+		e.sk = 0xffff888104000000ull + (__u64)(i * 7 % nsk) * 2304;
+		e.tgid = 100 + (__u32)(i % 3);
+		e.start_ns = 4242ull * e.tgid;
+		e.kind = (__u8)(i % 7);
+		e.oldstate = (__u8)(i % 13);
+		e.newstate = (__u8)(i % 17 == 3 ? 20 : (i + 1) % 13);
+		e.cur_tgid = i % 3 == 0 ? 0 : i % 3 == 1 ? e.tgid : 7;
+		if (e.cur_tgid)
+			memcpy(e.comm, comms[i % 3], strlen(comms[i % 3]));
+		if (i % 2) {
+			e.family = (__u8)family;
+			e.lport = (__u16)(40000 + i);
+			e.rport = 6379;
+			e.laddr[0] = 127, e.laddr[3] = 1, e.laddr[15] = family == 10;
+			e.raddr[0] = 127, e.raddr[3] = (__u8)(1 + i % 2);
+		}
+		if (!evb_add(&b, &e))
+			die(name, "batch full");
+	}
+	save(name, b.buf, cut && cut < b.len ? cut : b.len);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char buf[3000], *b;
 	struct capture_writer *w;
 	size_t len, hlen, c2;
 
-	if (argc != 2)
-		die("usage", "gen_corpus DIR");
+	if (argc != 2 && argc != 3)
+		die("usage", "gen_corpus DIR [EVDIR]");
+	if (argc == 3) {
+		dir = argv[2];
+		batch("small.evb", 20, 6, 2, 0);
+		batch("collide.evb", 700, 600, 2, 0);
+		batch("v6.evb", 60, 20, 10, 0);
+		batch("cut.evb", 20, 6, 2, 101);
+	}
 	dir = argv[1];
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (unsigned char)(i * 7 ^ i >> 5);

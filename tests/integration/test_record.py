@@ -36,7 +36,7 @@ TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "tes
          "test_record_same_tier"]
 
 # record types (user/record.h) and the container (docs/capture-format.md)
-REC_EVENT, REC_TICK, REC_TICK_END = 1, 2, 6
+REC_EVENT, REC_TICK, REC_TICK_END, REC_EVENTS = 1, 2, 6, 8
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
 CSV_KINDS = {"connect", "accept", "state", "close", "app-close", "exit-close", "listen"}
@@ -258,7 +258,9 @@ def parse_capture(data, what="capture"):
         recs, p = [], 0
         while p < len(raw):
             typ, _ts, ln = struct.unpack_from("<HQI", raw, p)
-            recs.append(typ)
+            # a batch (user/evbatch.h): version byte, u16 number of events
+            nev = struct.unpack_from("<H", raw, p + 15)[0] if typ == REC_EVENTS else 1
+            recs.append((typ, nev))
             p += 14 + ln
         check(len(recs) == nrec, "%s: chunk at %d: %d records, header says %d" % (what, off, len(recs), nrec))
         check(seq == len(chunks), "%s: chunk at %d has seq %d, expected %d" % (what, off, seq, len(chunks)))
@@ -275,9 +277,9 @@ def expect_counts(chunks):
     ticks = events = 0
     in_tick = False
     for c in chunks:
-        for t in c["records"]:
-            if t == REC_EVENT:
-                events += 1
+        for t, nev in c["records"]:
+            if t in (REC_EVENT, REC_EVENTS):
+                events += nev
             elif t == REC_TICK:
                 in_tick = True
             elif t == REC_TICK_END and in_tick:
