@@ -77,14 +77,10 @@ struct {
 } listeners SEC(".maps");
 
 
-/* Local ports of rcleak's own connections to Redis (--ask-redis): the
- * server-side end of those is not anybody's client. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u16);
-	__type(value, __u8);
-} self_ports SEC(".maps");
+/* Local ports of rcleak's own connections to Redis (--ask-redis), one bit
+ * each, set by userspace: the server-side end of those is not anybody's
+ * client. A bitmap, not a map: one load per accept instead of a lookup. */
+__u64 self_bits[65536 / 64] = {};
 
 /* Events for recording; sized by userspace (only loaded with room when
  * emit_events is set). */
@@ -115,6 +111,11 @@ static __always_inline void stat_inc(__u32 idx)
 static __always_inline bool port_watched(__u16 port)
 {
 	return port && (watched_bits[port >> 6] >> (port & 63)) & 1;
+}
+
+static __always_inline bool self_port(__u16 port)
+{
+	return (self_bits[port >> 6] >> (port & 63)) & 1;
 }
 
 /*
@@ -156,14 +157,31 @@ static __always_inline bool traced(struct task_struct *task, bool btf)
 	return false;
 }
 
-/* Record one state change (rcleak record). A full ring buffer is counted,
- * never silent. */
-static __always_inline void emit(const void *skp, int oldstate, int newstate, __u8 kind,
-				 const struct rcl_owner *owner, bool btf)
-{
-	const struct sock *sk = skp;
-	struct rcl_event *e;
+/* One run of the lifecycle program: the state change, and what the hook
+ * read already, so that nothing is read twice. */
+struct chg {
+	const void *sk;
+	__u64 now;           /* bpf_ktime_get_ns(), read when first needed */
+	int oldstate, newstate;
+	__u16 lport, rport;  /* host order; lport is 0 on the way to CLOSE */
 	__u16 family;
+};
+
+static __always_inline __u64 chg_now(struct chg *c)
+{
+	if (!c->now)
+		c->now = bpf_ktime_get_ns();
+	return c->now;
+}
+
+/* Record one state change (rcleak record). comm: the acting process's
+ * name when the caller has just read it, else NULL. A full ring buffer is
+ * counted, never silent. */
+static __always_inline void emit(struct chg *c, __u8 kind, const struct rcl_owner *owner,
+				 const char *comm, bool btf)
+{
+	const struct sock *sk = c->sk;
+	struct rcl_event *e;
 
 	if (!emit_events)
 		return;
@@ -172,10 +190,10 @@ static __always_inline void emit(const void *skp, int oldstate, int newstate, __
 		stat_inc(RCL_STAT_LOST_RINGBUF);
 		return;
 	}
-	e->ts_ns = bpf_ktime_get_ns();
+	e->ts_ns = chg_now(c);
 	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
 	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
-	e->sk = (__u64)skp;
+	e->sk = (__u64)sk;
 	e->tgid = owner ? owner->tgid : 0;
 	e->start_ns = owner ? owner->start_ns : 0;
 	/* only these run in the process that acts; the rest is softirq, where
@@ -183,45 +201,41 @@ static __always_inline void emit(const void *skp, int oldstate, int newstate, __
 	if (kind == RCL_EV_CONNECT || kind == RCL_EV_LISTEN || kind == RCL_EV_APP_CLOSE ||
 	    kind == RCL_EV_EXIT_CLOSE) {
 		e->cur_tgid = bpf_get_current_pid_tgid() >> 32;
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		if (comm)
+			__builtin_memcpy(e->comm, comm, sizeof(e->comm));
+		else
+			bpf_get_current_comm(e->comm, sizeof(e->comm));
 	} else {
 		e->cur_tgid = 0;
 		__builtin_memset(e->comm, 0, sizeof(e->comm));
 	}
-	e->oldstate = oldstate;
-	e->newstate = newstate;
+	e->oldstate = c->oldstate;
+	e->newstate = c->newstate;
 	e->kind = kind;
 	/* the 4-tuple only where it is news: connect, accept, listen, and
 	 * ESTABLISHED (a client's local port is chosen after connect()); the
 	 * report fills the other events of a socket from those */
-	if (kind == RCL_EV_STATE && newstate != RCL_TCP_ESTABLISHED) {
+	if (kind == RCL_EV_STATE && c->newstate != RCL_TCP_ESTABLISHED) {
 		e->family = 0;
 		e->lport = e->rport = 0;
 		goto submit;
 	}
+	e->family = c->family;
+	e->rport = c->rport;
+	/* inet_sport, not the hook's skc_num, on the way to CLOSE: that is
+	 * zeroed by then (inet_put_port). Both are 0 at connect(), before the
+	 * source port is chosen. */
+	e->lport = c->newstate == RCL_TCP_CLOSE
+		   ? bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport)) : c->lport;
 	if (btf) {
-		family = sk->__sk_common.skc_family;
-		e->family = family;
-		/* inet_sport lies beyond struct sock: the verifier refuses a
-		 * direct load through the cast, so it is probe-read */
-		e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-		e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
-		if (family == AF_INET) {
+		if (c->family == AF_INET) {
 			__builtin_memcpy(e->laddr, &sk->__sk_common.skc_rcv_saddr, 4);
 			__builtin_memcpy(e->raddr, &sk->__sk_common.skc_daddr, 4);
 		} else {
 			__builtin_memcpy(e->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
 			__builtin_memcpy(e->raddr, &sk->__sk_common.skc_v6_daddr, 16);
 		}
-		goto submit;
-	}
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->family = family;
-	/* inet_sport, not skc_num: inet_put_port() zeroes the latter on the way
-	 * to CLOSE. Still 0 at connect(), before the source port is chosen. */
-	e->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (family == AF_INET) {
+	} else if (c->family == AF_INET) {
 		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
 		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
 	} else {
@@ -261,23 +275,20 @@ static __always_inline struct rcl_counters *counters(const struct rcl_owner *o)
 	return c;
 }
 
-static __always_inline void count(const struct rcl_owner *o, bool opened)
+/* A connection opened: count it for o; returns o's counters (or NULL). */
+static __always_inline struct rcl_counters *count_open(const struct rcl_owner *o)
 {
 	struct rcl_counters *c = counters(o);
+	__s64 cur;
 
 	if (!c)
-		return;
-	if (opened) {
-		__s64 cur;
-
-		__sync_fetch_and_add(&c->opened, 1);
-		cur = __sync_add_and_fetch(&c->cur, 1);
-		/* racy max: a concurrent open may undercount the peak by one */
-		if (cur > 0 && (__u64)cur > c->peak)
-			c->peak = cur;
-	} else {
-		__sync_fetch_and_add(&c->closed, 1);
-	}
+		return NULL;
+	__sync_fetch_and_add(&c->opened, 1);
+	cur = __sync_add_and_fetch(&c->cur, 1);
+	/* racy max: a concurrent open may undercount the peak by one */
+	if (cur > 0 && (__u64)cur > c->peak)
+		c->peak = cur;
+	return c;
 }
 
 static __always_inline __u32 log2_bucket(__u64 ms)
@@ -296,15 +307,20 @@ static __always_inline __u32 log2_bucket(__u64 ms)
 	return b < RCL_LIFE_BUCKETS ? b : RCL_LIFE_BUCKETS - 1;
 }
 
-/* The connection closed: count it, and its lifetime when we saw it open. */
-static __always_inline void count_close(const struct rcl_sock *s)
+/* The connection closed: count it for its owner, whose counters are c
+ * when the caller has them already, and its lifetime when we saw it open. */
+static __always_inline void count_close(struct chg *chg, const struct rcl_sock *s,
+					struct rcl_counters *c)
 {
-	struct rcl_owner o = sock_owner(s);
-	struct rcl_counters *c = counters(&o);
 	__u32 b;
 
-	if (!c)
-		return;
+	if (!c) {
+		struct rcl_owner o = sock_owner(s);
+
+		c = counters(&o);
+		if (!c)
+			return;
+	}
 	__sync_fetch_and_add(&c->closed, 1);
 	if (s->flags & RCL_SOCK_SNAPSHOT)
 		return;
@@ -312,7 +328,7 @@ static __always_inline void count_close(const struct rcl_sock *s)
 	 * it (a peer's reset) is taken off here */
 	if (!(s->flags & (RCL_SOCK_RELEASED | RCL_SOCK_EXITED)))
 		__sync_fetch_and_add(&c->cur, -1);
-	b = log2_bucket((bpf_ktime_get_ns() - s->open_ns) / 1000000);
+	b = log2_bucket((chg_now(chg) - s->open_ns) / 1000000);
 	if (b < RCL_LIFE_BUCKETS)
 		__sync_fetch_and_add(&c->life[b], 1);
 }
@@ -330,32 +346,36 @@ static __always_inline void count_close(const struct rcl_sock *s)
  * transition that merely interrupted some task. */
 #define SHUTDOWN_MASK 3
 
-static __always_inline void check_app_close(const struct sock *sk, struct rcl_sock *s,
-					    int oldstate, int newstate, bool btf)
+/* Returns true when it recorded the state change (as an app or exit close):
+ * one tracepoint hit is one event, so the caller records nothing more. */
+static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
+					    struct rcl_counters **owner_c, bool btf)
 {
+	const struct sock *sk = chg->sk;
+	int oldstate = chg->oldstate;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct rcl_counters *c;
 	struct rcl_owner o;
 	bool exiting;
 
 	if (s->flags & (RCL_SOCK_EXITED | RCL_SOCK_RELEASED))
-		return;
+		return false;
 	if (oldstate != RCL_TCP_ESTABLISHED && oldstate != RCL_TCP_CLOSE_WAIT &&
 	    oldstate != RCL_TCP_SYN_SENT && oldstate != RCL_TCP_SYN_RECV)
-		return;
+		return false;
 	if (((btf ? BPF_CORE_READ_BITFIELD(sk, sk_shutdown)
 		  : BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown)) & SHUTDOWN_MASK) != SHUTDOWN_MASK)
-		return;
+		return false;
 	exiting = (btf ? task->flags : BPF_CORE_READ(task, flags)) & PF_EXITING;
 	owner_of(task, &o, btf);
 	if (!exiting && o.tgid != s->tgid) {
 		/* closed by another holder (fork, fd passing): its process */
 		if (!traced(task, btf))
-			return;
+			return false;
 	}
 	c = counters(&o);
 	if (!c)
-		return;
+		return false;
 	if (exiting) {
 		s->flags |= RCL_SOCK_EXITED;
 		__sync_fetch_and_add(&c->exit_closed, 1);
@@ -363,15 +383,23 @@ static __always_inline void check_app_close(const struct sock *sk, struct rcl_so
 		s->flags |= RCL_SOCK_RELEASED;
 		__sync_fetch_and_add(&c->released, 1);
 	}
+	/* usually the closer is the owner: no second lookup */
+	if (o.tgid == s->tgid && o.start_ns == s->start_ns)
+		*owner_c = c;
 	/* the opener no longer has it open (its peak counts opens it holds) */
 	if (!(s->flags & RCL_SOCK_SNAPSHOT) && s->tgid) {
-		struct rcl_owner so = sock_owner(s);
-		struct rcl_counters *oc = bpf_map_lookup_elem(&procs, &so);
+		struct rcl_counters *oc = *owner_c;
 
+		if (!oc) {
+			struct rcl_owner so = sock_owner(s);
+
+			oc = bpf_map_lookup_elem(&procs, &so);
+		}
 		if (oc)
 			__sync_fetch_and_add(&oc->cur, -1);
 	}
-	emit(sk, oldstate, newstate, exiting ? RCL_EV_EXIT_CLOSE : RCL_EV_APP_CLOSE, &o, btf);
+	emit(chg, exiting ? RCL_EV_EXIT_CLOSE : RCL_EV_APP_CLOSE, &o, NULL, btf);
+	return true;
 }
 
 /* ------------------------------------------------------------------------
@@ -382,6 +410,9 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 				    __u16 lport, __u16 rport, __u16 family,
 				    __u16 protocol, bool btf)
 {
+	struct chg chg = { .sk = sk, .oldstate = oldstate, .newstate = newstate,
+			   .lport = lport, .rport = rport, .family = family };
+	struct rcl_counters *oc = NULL; /* the socket owner's, once looked up */
 	struct rcl_owner owner = {};
 	struct rcl_sock *s, ns = {};
 	__u64 key = (__u64)sk;
@@ -397,11 +428,12 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (!s)
 			return 0;
 		stat_inc(RCL_STAT_EVENTS);
-		check_app_close((const struct sock *)sk, s, oldstate, newstate, btf);
-		owner = sock_owner(s);
-		emit(sk, oldstate, newstate, RCL_EV_CLOSE, &owner, btf);
+		if (!check_app_close(&chg, s, &oc, btf)) {
+			owner = sock_owner(s);
+			emit(&chg, RCL_EV_CLOSE, &owner, NULL, btf);
+		}
 		if (s->tgid)
-			count_close(s);
+			count_close(&chg, s, oc);
 		bpf_map_delete_elem(&socks, &key);
 		return 0;
 	}
@@ -419,15 +451,12 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		owner_of(bpf_get_current_task_btf(), &owner, btf);
 		bpf_map_update_elem(&listeners, &lport, &owner, BPF_ANY);
-		emit(sk, oldstate, newstate, RCL_EV_LISTEN, &owner, btf);
-		{
-			struct rcl_counters *c = counters(&owner);
-
-			if (c) {
-				c->flags |= RCL_PROC_LISTENER;
-				bpf_get_current_comm(c->comm, sizeof(c->comm));
-			}
+		oc = counters(&owner);
+		if (oc) {
+			oc->flags |= RCL_PROC_LISTENER;
+			bpf_get_current_comm(oc->comm, sizeof(oc->comm));
 		}
+		emit(&chg, RCL_EV_LISTEN, &owner, oc ? oc->comm : NULL, btf);
 		return 0;
 	case RCL_TCP_SYN_SENT: /* connect(): process context */
 		owner_of(bpf_get_current_task_btf(), &owner, btf);
@@ -435,25 +464,21 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
-		ns.open_ns = bpf_ktime_get_ns();
+		ns.open_ns = chg_now(&chg);
 		ns.flags = RCL_SOCK_CLIENT;
 		if (bpf_map_update_elem(&socks, &key, &ns, BPF_ANY)) {
 			stat_inc(RCL_STAT_LOST_SOCK);
 			return 0;
 		}
-		count(&owner, true);
-		emit(sk, oldstate, newstate, RCL_EV_CONNECT, &owner, btf);
-		{
-			struct rcl_counters *c = bpf_map_lookup_elem(&procs, &owner);
-
-			if (c) /* short-lived processes keep a name */
-				bpf_get_current_comm(c->comm, sizeof(c->comm));
-		}
+		oc = count_open(&owner);
+		if (oc) /* short-lived processes keep a name */
+			bpf_get_current_comm(oc->comm, sizeof(oc->comm));
+		emit(&chg, RCL_EV_CONNECT, &owner, oc ? oc->comm : NULL, btf);
 		return 0;
 	case RCL_TCP_SYN_RECV: /* passive open: softirq, owner = listener's */
 		if (!lw || oldstate != RCL_TCP_LISTEN)
 			return 0;
-		if (bpf_map_lookup_elem(&self_ports, &rport))
+		if (self_port(rport))
 			return 0;
 		{
 			struct rcl_owner *lo = bpf_map_lookup_elem(&listeners, &lport);
@@ -463,15 +488,15 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		}
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
-		ns.open_ns = bpf_ktime_get_ns();
+		ns.open_ns = chg_now(&chg);
 		ns.flags = RCL_SOCK_SERVER;
 		if (bpf_map_update_elem(&socks, &key, &ns, BPF_ANY)) {
 			stat_inc(RCL_STAT_LOST_SOCK);
 			return 0;
 		}
 		if (owner.tgid)
-			count(&owner, true);
-		emit(sk, oldstate, newstate, RCL_EV_ACCEPT, &owner, btf);
+			count_open(&owner);
+		emit(&chg, RCL_EV_ACCEPT, &owner, NULL, btf);
 		return 0;
 	case RCL_TCP_CLOSE: /* a listener closing */
 		if (lw)
@@ -480,10 +505,9 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	case RCL_TCP_FIN_WAIT1:
 	case RCL_TCP_LAST_ACK:
 		s = bpf_map_lookup_elem(&socks, &key);
-		if (s) {
-			check_app_close((const struct sock *)sk, s, oldstate, newstate, btf);
+		if (s && !check_app_close(&chg, s, &oc, btf)) {
 			owner = sock_owner(s);
-			emit(sk, oldstate, newstate, RCL_EV_STATE, &owner, btf);
+			emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
 		}
 		return 0;
 	}
@@ -491,7 +515,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		s = bpf_map_lookup_elem(&socks, &key);
 		if (s) {
 			owner = sock_owner(s);
-			emit(sk, oldstate, newstate, RCL_EV_STATE, &owner, btf);
+			emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
 		}
 	}
 	return 0;

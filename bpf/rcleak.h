@@ -144,9 +144,12 @@ enum {
 	RCL_EV_STATE = 0,     /* any other transition */
 	RCL_EV_CONNECT = 1,   /* -> SYN_SENT (connect) */
 	RCL_EV_ACCEPT = 2,    /* LISTEN -> SYN_RECV (passive open) */
-	RCL_EV_CLOSE = 3,     /* -> CLOSE of a tracked socket */
-	RCL_EV_APP_CLOSE = 4, /* the application closed it (close(2)) */
-	RCL_EV_EXIT_CLOSE = 5,/* the kernel closed it at process exit */
+	RCL_EV_CLOSE = 3,     /* -> CLOSE of a tracked socket (not by its holder) */
+	/* The holder's close(2), and the kernel's close at exit: the state
+	 * change that close made (to FIN_WAIT1, LAST_ACK or CLOSE), recorded
+	 * once under this kind, owned by the closing process. */
+	RCL_EV_APP_CLOSE = 4,
+	RCL_EV_EXIT_CLOSE = 5,
 	RCL_EV_LISTEN = 6,
 };
 

@@ -481,13 +481,13 @@ void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner 
 
 void tracer__self_port(struct tracer *t, __u16 port, bool add)
 {
-	__u8 one = 1;
-	int fd = bpf_map__fd(t->skel->maps.self_ports);
+	__u64 *w = &t->skel->bss->self_bits[port >> 6], bit = 1ull << (port & 63);
 
+	/* the kernel side reads the word while it changes: whole-word atomics */
 	if (add)
-		bpf_map_update_elem(fd, &port, &one, BPF_ANY);
+		__atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
 	else
-		bpf_map_delete_elem(fd, &port);
+		__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
 }
 
 void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o)
