@@ -66,7 +66,10 @@ storm() {
 		connstorm)
 			"$STORM" -d "$STORM_SECS" 127.0.0.1 "$port" "$STORM_PROCS" | awk '$1 == "TOTAL" {print $4, $2}' ;;
 		esac
-		times | tail -1 # CPU of this subshell's children: the generator
+		# CPU of this subshell's children: the generator. Not `times | tail`:
+		# a builtin in a pipeline runs in a fork, whose children's times are 0
+		times > "$SCRATCH/times"
+		tail -1 "$SCRATCH/times"
 	)
 	r1=$(cpu_ns "$redis_pid"); [ -n "$tool_pid" ] && t1=$(cpu_ns "$tool_pid")
 	printf '%s\n' "$out" | awk -v d=$(( r1 - r0 + t1 - t0 )) '
