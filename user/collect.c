@@ -406,7 +406,7 @@ int collect_refresh(struct collector *c, double now)
 	c->events_per_s = dt > 0 ? (double)(c->events - c->prev_events) / dt : 0;
 	c->prev_events = c->events;
 	c->repairs_added = stats[RCL_STAT_REPAIR_ADD];
-	c->lost += stats[RCL_STAT_LOST_RINGBUF];
+	c->lost += stats[RCL_STAT_LOST_RINGBUF] + tracer__missed_runs(c->tracer);
 	c->last_dt = dt;
 	c->last = now;
 	return 0;

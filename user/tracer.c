@@ -27,6 +27,7 @@ struct tracer {
 	tracer_event_cb event_cb;
 	void *event_ctx;
 	const char *tier;
+	int tier_idx;       /* which lifecycle program is attached */
 	struct procscan *procscan; /* set: holders come from /proc, not iterators */
 	bool mounted_tracefs;
 	__u64 gen;
@@ -216,6 +217,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o,
 		}
 		if (ok) {
 			t->tier = tier_names[tier];
+			t->tier_idx = tier;
 			if (notes) {
 				notes[n].tier = tier_names[tier];
 				notes[n].why[0] = '\0';
@@ -512,6 +514,18 @@ int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, vo
 		return n;
 	n = ring_buffer__consume(t->rb);
 	return n < 0 ? n : 0;
+}
+
+__u64 tracer__missed_runs(struct tracer *t)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (!t->tier || bpf_obj_get_info_by_fd(bpf_program__fd(tier_prog(t->skel, t->tier_idx)),
+					       &info, &len))
+		return 0;
+	return info.recursion_misses;
 }
 
 void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX])

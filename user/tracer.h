@@ -72,5 +72,9 @@ int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, vo
 
 /* Sum of the per-CPU statistics. */
 void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX]);
+/* State changes the lifecycle program never saw: the kernel skips a run
+ * of a program already running on that CPU (a tracepoint hit nested in
+ * another, say from an interrupt) and counts it (recursion_misses). */
+__u64 tracer__missed_runs(struct tracer *t);
 
 #endif
