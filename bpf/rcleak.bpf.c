@@ -175,7 +175,7 @@ static __always_inline __u64 chg_now(struct chg *c)
 }
 
 /* Record one state change (rcleak record). comm: the acting process's
- * name when the caller has just read it, else NULL. A full ring buffer is
+ * name when the caller has just read it (on its stack), else NULL. A full ring buffer is
  * counted, never silent. */
 static __always_inline void emit(struct chg *c, __u8 kind, const struct rcl_owner *owner,
 				 const char *comm, bool btf)
@@ -415,6 +415,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	struct rcl_counters *oc = NULL; /* the socket owner's, once looked up */
 	struct rcl_owner owner = {};
 	struct rcl_sock *s, ns = {};
+	char comm[RCL_COMM_LEN];
 	__u64 key = (__u64)sk;
 	bool lw, rw;
 
@@ -451,12 +452,13 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		owner_of(bpf_get_current_task_btf(), &owner, btf);
 		bpf_map_update_elem(&listeners, &lport, &owner, BPF_ANY);
+		bpf_get_current_comm(comm, sizeof(comm));
 		oc = counters(&owner);
 		if (oc) {
 			oc->flags |= RCL_PROC_LISTENER;
-			bpf_get_current_comm(oc->comm, sizeof(oc->comm));
+			__builtin_memcpy(oc->comm, comm, sizeof(comm));
 		}
-		emit(&chg, RCL_EV_LISTEN, &owner, oc ? oc->comm : NULL, btf);
+		emit(&chg, RCL_EV_LISTEN, &owner, comm, btf);
 		return 0;
 	case RCL_TCP_SYN_SENT: /* connect(): process context */
 		owner_of(bpf_get_current_task_btf(), &owner, btf);
@@ -470,10 +472,13 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			stat_inc(RCL_STAT_LOST_SOCK);
 			return 0;
 		}
+		/* read once, for the process and the event (not back from the
+		 * process's entry, which another thread may be renaming) */
+		bpf_get_current_comm(comm, sizeof(comm));
 		oc = count_open(&owner);
 		if (oc) /* short-lived processes keep a name */
-			bpf_get_current_comm(oc->comm, sizeof(oc->comm));
-		emit(&chg, RCL_EV_CONNECT, &owner, oc ? oc->comm : NULL, btf);
+			__builtin_memcpy(oc->comm, comm, sizeof(comm));
+		emit(&chg, RCL_EV_CONNECT, &owner, comm, btf);
 		return 0;
 	case RCL_TCP_SYN_RECV: /* passive open: softirq, owner = listener's */
 		if (!lw || oldstate != RCL_TCP_LISTEN)

@@ -33,7 +33,7 @@ struct collector {
 	double last_reconcile;
 	__u64 repairs;          /* stale socket entries removed by reconciliation */
 	__u64 repairs_added;    /* sockets reconciliation found missing */
-	__u64 lost;             /* BPF map inserts that failed */
+	__u64 lost;             /* events not counted or recorded (README: lost_events) */
 	__u64 events;
 	__u64 prev_events;
 	double events_per_s;

@@ -15,7 +15,7 @@
  *   code    owner: varint tgid, u64 start_ns
  *   [varint acting tgid]
  *   [code   name: u8 n (1..15), n bytes, none of them NUL]
- *   [u8 family (nonzero), u16 local port, u16 remote port,
+ *   [u8 family (2 or 10), u16 local port, u16 remote port,
  *    code local address, code remote address: 4 bytes (AF_INET) or 16]
  *
  * A code is one byte: a slot number below 255 names the value last stored
@@ -29,6 +29,7 @@
 #include "evbatch.h"
 
 #define AF_INET_ 2
+#define AF_INET6_ 10
 #define CODE_RAW 255
 
 enum {
@@ -460,7 +461,7 @@ int evb_dec_next(struct evb_dec *d, struct rcl_event *e)
 		__u8 size;
 
 		e->family = get8(&r);
-		if (!e->family)
+		if (e->family != AF_INET_ && e->family != AF_INET6_)
 			r.bad = true;
 		size = e->family == AF_INET_ ? 4 : 16;
 		e->lport = (__u16)get_le(&r, 2);

@@ -33,7 +33,7 @@ enum rec_type {
 	REC_PROC = 5,        /* struct rec_proc: /proc facts of one process */
 	REC_TICK_END = 6,    /* the refresh is complete */
 	REC_META = 7,        /* tier and walk names, once at start */
-	REC_EVENTS = 8,      /* a batch of events (evbatch.h), in time order */
+	REC_EVENTS = 8,      /* a batch of events (evbatch.h), in ring order */
 };
 
 struct rec_tick {

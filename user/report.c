@@ -190,8 +190,10 @@ static void read_batch(struct capfile *f, const struct capture_record *rec, even
 	struct rcl_event e;
 	int n;
 
-	if (!f->evb && !(f->evb = malloc(sizeof(*f->evb))))
+	if (!f->evb && !(f->evb = malloc(sizeof(*f->evb)))) {
+		f->rp.bad_records++; /* said at the end, with the damage */
 		return;
+	}
 	if (evb_dec_init(f->evb, rec->data, rec->len, rec->ts_ns)) {
 		f->rp.bad_records++;
 		return;
@@ -260,7 +262,7 @@ static bool report_damage(const struct capfile *f)
 		fprintf(stderr, "rcleak: %s: file ends inside a chunk: read up to byte %llu (%lu whole chunks)\n",
 			f->path, (unsigned long long)d.truncated_at, d.chunks_ok);
 	if (f->rp.bad_records)
-		fprintf(stderr, "rcleak: %s: %lu records too short to read, skipped\n", f->path,
+		fprintf(stderr, "rcleak: %s: %lu records damaged or too short to read, skipped\n", f->path,
 			f->rp.bad_records);
 	return d.chunks_bad || d.truncated;
 }
