@@ -31,7 +31,7 @@ LIBBPF_LIBS   := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	    -D_GNU_SOURCE -MMD -MP -I$(OUTPUT) -Ibpf -Iuser $(LIBBPF_CFLAGS) \
-	    -DRCLEAK_VERSION='"$(VERSION)"' -DRCLEAK_REV='"$(GIT_REV)"'
+	    -DRCLEAK_VERSION='"$(VERSION)"'
 LDLIBS   += $(LIBBPF_LIBS) -lelf -lz -ldeflate -lm $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf \
 	      -Wall -Werror -Wno-unused-function
@@ -46,7 +46,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean install vmlinux test unit deps bench fuzz vmtest check
+.PHONY: all clean install vmlinux test unit deps bench fuzz vmtest check FORCE
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -76,6 +76,16 @@ $(OUTPUT)/rcleak: $(USER_OBJS)
 $(OUTPUT)/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# --version's git revision: a header rewritten only when HEAD moves, so that
+# main.o is rebuilt then (a -D flag changing would not rebuild anything)
+$(OUTPUT)/rev.h: FORCE | $(OUTPUT)
+	$(Q)printf '#define RCLEAK_REV "%s"\n' '$(GIT_REV)' > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+$(OUTPUT)/user/main.o: $(OUTPUT)/rev.h
+
+FORCE:
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/rcleak.h vmlinux/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)

@@ -16,6 +16,7 @@
 #include "opts.h"
 #include "probe.h"
 #include "record_cmd.h"
+#include "rev.h"
 #include "run.h"
 #include "tracer.h"
 #include "tui.h"
