@@ -158,6 +158,8 @@ struct recorder {
 /* Write the events batched so far. */
 static void flush_events(struct recorder *r)
 {
+	if (!r->batch->n) /* a quiet drain: nothing to write or clear */
+		return;
 	if (!r->err)
 		r->err = record_events(&r->sink, r->batch);
 	evb_reset(r->batch);

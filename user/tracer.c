@@ -26,8 +26,7 @@ struct tracer {
 	struct ring_buffer *rb;
 	tracer_event_cb event_cb;
 	void *event_ctx;
-	const char *tier;
-	int tier_idx;       /* which lifecycle program is attached */
+	int tier;           /* attached lifecycle flavour (tier_names), -1: none yet */
 	struct procscan *procscan; /* set: holders come from /proc, not iterators */
 	bool mounted_tracefs;
 	__u64 gen;
@@ -200,6 +199,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o,
 		return RCL_EXIT_ERROR;
 	}
 	t->ncpus = libbpf_num_possible_cpus();
+	t->tier = -1;
 	for (int tier = first; tier <= last; tier++) {
 		bool ok;
 
@@ -216,8 +216,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o,
 				snprintf(why, sizeof(why), "%s", why2);
 		}
 		if (ok) {
-			t->tier = tier_names[tier];
-			t->tier_idx = tier;
+			t->tier = tier;
 			if (notes) {
 				notes[n].tier = tier_names[tier];
 				notes[n].why[0] = '\0';
@@ -235,7 +234,7 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o,
 	}
 	if (nnotes)
 		*nnotes = n;
-	if (!t->tier) {
+	if (t->tier < 0) {
 		if (o->hooks != RCL_HOOKS_AUTO)
 			snprintf(err, errlen, "hook tier %s unavailable on this kernel (%s): try --hooks auto, see 'rcleak doctor'",
 				 tier_names[first], why);
@@ -260,7 +259,7 @@ void tracer__free(struct tracer *t)
 
 const char *tracer__tier(const struct tracer *t)
 {
-	return t->tier;
+	return tier_names[t->tier];
 }
 
 const char *tracer__walk(const struct tracer *t)
@@ -522,8 +521,7 @@ __u64 tracer__missed_runs(struct tracer *t)
 	__u32 len = sizeof(info);
 
 	memset(&info, 0, sizeof(info));
-	if (!t->tier || bpf_obj_get_info_by_fd(bpf_program__fd(tier_prog(t->skel, t->tier_idx)),
-					       &info, &len))
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(tier_prog(t->skel, t->tier)), &info, &len))
 		return 0;
 	return info.recursion_misses;
 }

@@ -329,6 +329,38 @@ static void test_record_events(void **state)
 	free(b);
 }
 
+static __u8 one_payload[512];
+static __u32 one_len;
+static int keep_append(void *ctx, __u16 type, __u64 ts, const void *data, __u32 len)
+{
+	(void)ctx, (void)ts;
+	assert_int_equal(type, REC_EVENT);
+	assert_true(len <= sizeof(one_payload));
+	memcpy(one_payload, data, len);
+	one_len = len;
+	return 0;
+}
+
+/* Files of earlier builds hold one event per record (REC_EVENT): the
+ * reader still takes them. */
+static void test_one_event_records(void **state)
+{
+	struct rec_sink sink = { .append = keep_append };
+	struct rcl_event e, got, want;
+	__u64 s = 21, ts = 1;
+
+	(void)state;
+	for (int i = 0; i < 200; i++) {
+		make_event(&e, &s, &ts, 50);
+		assert_int_equal(record_event(&sink, &e), 0);
+		assert_int_equal(record_decode_event(one_payload, one_len, &got), 0);
+		expected(&e, &want);
+		want.ts_ns = 0; /* the record header holds the time */
+		assert_memory_equal(&got, &want, sizeof(got));
+		assert_int_equal(record_decode_event(one_payload, one_len - 1, &got), -1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_mutated),
 		cmocka_unit_test(test_bad_payloads),
 		cmocka_unit_test(test_record_events),
+		cmocka_unit_test(test_one_event_records),
 	};
 
 	return cmocka_run_group_tests_name("evbatch", tests, NULL, NULL);
