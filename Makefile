@@ -7,7 +7,7 @@
 #   make install    install to $(DESTDIR)$(PREFIX)/sbin (PREFIX=/usr/local)
 #   make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux
 #   make deps       install missing Debian packages (tools/install-deps.sh)
-#   make fuzz       fuzz the capture reader for FUZZ_TIME seconds (clang/libFuzzer)
+#   make fuzz       fuzz the capture reader, then the event-batch decoder, FUZZ_TIME s each
 #   make vmtest     the test subset inside Debian 12's 6.1 and 6.12 kernels (QEMU TCG, root, ~6 min)
 #   make bench      overhead, first-line time and CPU per refresh (not tests)
 #   make clean
@@ -125,9 +125,10 @@ test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY)
 
 
 # ---- fuzzing (clang + libFuzzer; not part of `make test`) ---------------
-# The capture reader, fed anything: seeds come from gen_corpus (made here,
-# not committed); new inputs collect in $(OUTPUT)/fuzz/corpus, crashes in
-# $(OUTPUT)/fuzz/crash-*.
+# The capture reader and the event-batch decoder, fed anything: seeds come
+# from gen_corpus (made here, not committed); new inputs collect in
+# $(OUTPUT)/fuzz/corpus and ev-corpus, crashes in $(OUTPUT)/fuzz/crash-* and
+# ev-crash-*.
 
 FUZZ_TIME   ?= 600
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
