@@ -119,7 +119,8 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(ASAN_OBJS) | $(OUTPUT)/tests
 unit: $(UNIT_BINS)
 	$(Q)rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc
 
-test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY)
+# hookfloor is a benchmark tool; building it here keeps it from rotting.
+test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY) $(OUTPUT)/hookfloor
 	$(Q)RCLEAK=$(CURDIR)/rcleak UNIT_TESTS="$(addprefix $(CURDIR)/,$(UNIT_BINS) $(FUZZ_REPLAY))" \
 		bash tests/run.sh
 
@@ -179,9 +180,20 @@ $(OUTPUT)/connstorm: tools/loadgen/connstorm.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror $< -o $@
 
+# An empty program on rcleak's hook: the benchmarks' floor.
+$(OUTPUT)/hookfloor.bpf.o: tools/bench/hookfloor.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(OUTPUT)/hookfloor: tools/bench/hookfloor.c $(OUTPUT)/hookfloor.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) $(LIBBPF_CFLAGS) $< $(LIBBPF_LIBS) -lelf -lz -o $@
+
 # ~17 min, root; writes bench/results/latest.{md,json,log} + dated copies.
 # QUICK=1 make bench: a ~3 min smoke run of the same scripts.
-bench: rcleak $(OUTPUT)/holdconns $(OUTPUT)/connstorm
+bench: rcleak $(OUTPUT)/holdconns $(OUTPUT)/connstorm $(OUTPUT)/hookfloor
 	$(Q)OUTPUT=$(OUTPUT) tools/bench/run-all.sh
 
 # ---- kernel matrix (QEMU TCG; see tools/vmtest --help) -------------------

@@ -6,19 +6,22 @@
 # per tracer: all its BPF time per storm connection. ROUNDS rounds, the
 # tracers' order rotating each round. live_raw_tp is rcleak live forced to
 # the raw_tp hook tier (--hooks raw_tp): the tier record falls back to when
-# its tp_btf program does not load. A benchmark, not a test.
+# its tp_btf program does not load. floor is build/hookfloor, an empty
+# tp_btf program on the same hook: what any program there costs. A
+# benchmark, not a test.
 #
-#   [MODES="live live_raw_tp record tcplife tcpstates bpftrace"] [JSON=FILE] tools/bench/cost.sh [ROUNDS] [SECS]   (5, 2)
+#   [MODES="floor live live_raw_tp record tcplife tcpstates bpftrace"] [JSON=FILE] tools/bench/cost.sh [ROUNDS] [SECS]   (5, 2)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
 ROUNDS=${1:-5}
 SECS=${2:-2}
-read -r -a MODES <<< "${MODES:-live live_raw_tp record tcplife tcpstates bpftrace}"
+read -r -a MODES <<< "${MODES:-floor live live_raw_tp record tcplife tcpstates bpftrace}"
 STORM_PROCS=${STORM_PROCS:-4}
 TCPLIFE=${TCPLIFE:-/usr/sbin/tcplife}
 TCPSTATES=${TCPSTATES:-/usr/sbin/tcpstates}
 build_loadgen
+case " ${MODES[*]} " in *" floor "*) build_hookfloor || true ;; esac
 ensure_pkg bpftool bpftool
 ensure_pkg "$TCPLIFE" libbpf-tools || true
 ensure_pkg bpftrace bpftrace || true
@@ -40,6 +43,7 @@ for r in $(seq "$ROUNDS"); do
 		m=${MODES[$(( (r + k) % n ))]}
 		err=$SCRATCH/$m.err
 		case $m in
+		floor) "$HOOKFLOOR" 2>"$err" & ;;
 		live) "$RCLEAK" -p "$port" --json -i 1 >/dev/null 2>"$err" & ;;
 		live_raw_tp) "$RCLEAK" -p "$port" --json -i 1 --hooks raw_tp >/dev/null 2>"$err" & ;;
 		record) "$RCLEAK" record -w "$SCRATCH/cost.rcl" --force -p "$port" >/dev/null 2>"$err" & ;;

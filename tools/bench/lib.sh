@@ -9,6 +9,7 @@ BUILD=${OUTPUT:-$BENCH_ROOT/build}
 case $BUILD in /*) ;; *) BUILD=$BENCH_ROOT/$BUILD ;; esac
 HOLD=${HOLD:-$BUILD/holdconns}
 STORM=${STORM:-$BUILD/connstorm}
+HOOKFLOOR=${HOOKFLOOR:-$BUILD/hookfloor}
 
 need_root() {
 	[ "$(id -u)" -eq 0 ] || { echo "$(basename "$0"): needs root (BPF)" >&2; exit 3; }
@@ -24,6 +25,14 @@ build_loadgen() {
 			${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror "$BENCH_ROOT/tools/loadgen/$n.c" -o "$BUILD/$n" || return 1
 		fi
 	done
+}
+
+# The empty program on rcleak's hook (tools/bench/hookfloor.c), built with
+# make: it needs a BPF skeleton. A failed build leaves the "floor" tracer
+# n/a with its error; nothing else depends on it.
+build_hookfloor() {
+	[ -x "$HOOKFLOOR" ] && [ "$HOOKFLOOR" -nt "$BENCH_ROOT/tools/bench/hookfloor.c" ] && return 0
+	make -s -C "$BENCH_ROOT" OUTPUT="$BUILD" "$BUILD/hookfloor" >&2
 }
 
 # ensure_pkg COMMAND PACKAGE: apt-get install PACKAGE when COMMAND is missing.

@@ -9,10 +9,12 @@
 # machine disturbs far less than throughput.
 # A benchmark, not a test: it asserts nothing.
 #
-#   [MODES="live record tcplife tcpstates bpftrace"] [GENS="redis-benchmark connstorm"]
+#   [MODES="floor live record tcplife tcpstates bpftrace"] [GENS="redis-benchmark connstorm"]
 #   [JSON=FILE] tools/bench/overhead.sh [PAIRS] [REQUESTS]          (6, 20000)
 #
 # Tracers (MODES):
+#   floor     build/hookfloor: an empty tp_btf program on rcleak's hook, the
+#             cost of being attached at all (tools/bench/hookfloor.c)
 #   live      ./rcleak -p PORT --json -i 1 > /dev/null
 #   record    ./rcleak record -w FILE --force -p PORT   (+ lost events, bytes/event)
 #   tcplife   /usr/sbin/tcplife > /dev/null               (libbpf-tools)
@@ -31,13 +33,14 @@ source "$(dirname "$0")/lib.sh"
 need_root
 PAIRS=${1:-6}
 N=${2:-20000}
-MODES=${MODES:-${MODE:-live record tcplife tcpstates bpftrace}}
+MODES=${MODES:-${MODE:-floor live record tcplife tcpstates bpftrace}}
 GENS=${GENS:-redis-benchmark connstorm}
 STORM_SECS=${STORM_SECS:-3}
 STORM_PROCS=${STORM_PROCS:-4}
 TCPLIFE=${TCPLIFE:-/usr/sbin/tcplife}
 TCPSTATES=${TCPSTATES:-/usr/sbin/tcpstates}
 build_loadgen
+case " $MODES " in *" floor "*) build_hookfloor || true ;; esac
 ensure_pkg redis-benchmark redis-tools
 case " $MODES " in *" tcplife "* | *" tcpstates "*) ensure_pkg "$TCPLIFE" libbpf-tools || true ;; esac
 case " $MODES " in *" bpftrace "*) ensure_pkg bpftrace bpftrace || true ;; esac
@@ -82,6 +85,7 @@ tool_pid=
 start_tool() { # MODE -> tool_pid, 0 once attached
 	local m=$1 err=$SCRATCH/$1.err
 	case $m in
+	floor) "$HOOKFLOOR" 2>"$err" & ;;
 	live) "$RCLEAK" -p "$port" --json -i 1 >/dev/null 2>"$err" & ;;
 	record) "$RCLEAK" record -w "$SCRATCH/bench.rcl" --force -p "$port" >/dev/null 2>"$err" & ;;
 	tcplife) "$TCPLIFE" >/dev/null 2>"$err" & ;;

@@ -31,6 +31,7 @@ fi
 
 # dependencies, once (each script also checks its own)
 build_loadgen
+build_hookfloor || true
 ensure_pkg redis-server redis-server
 ensure_pkg redis-benchmark redis-tools
 ensure_pkg /usr/sbin/tcplife libbpf-tools || true
