@@ -53,11 +53,13 @@ RAW=$SCRATCH/overhead.tsv
 : > "$RAW"
 
 cpu_ns() { awk '{print $1}' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
-# storm GEN -> "conn/s connections cpu_s": cpu_s is the CPU time of the
-# generator (and its children), the redis-server and the tracer over the
-# storm. Loopback softirq work runs in the sending task here (no
-# IRQ_TIME_ACCOUNTING), so it counts too. CPU per connection is much less
-# disturbed than throughput by other load on the machine.
+# storm GEN -> "conn/s connections cpu_s tracer_s": cpu_s is the CPU time
+# of the generator (and its children), the redis-server and the tracer over
+# the storm; tracer_s the tracer's own share (its process, not its BPF
+# programs, which run in the tasks they trace). Loopback softirq work runs
+# in the sending task here (no IRQ_TIME_ACCOUNTING), so it counts too. CPU
+# per connection is much less disturbed than throughput by other load on
+# the machine.
 storm() {
 	local r0 t0=0 r1 t1=0 out
 	r0=$(cpu_ns "$redis_pid"); [ -n "$tool_pid" ] && t0=$(cpu_ns "$tool_pid")
@@ -75,10 +77,10 @@ storm() {
 		tail -1 "$SCRATCH/times"
 	)
 	r1=$(cpu_ns "$redis_pid"); [ -n "$tool_pid" ] && t1=$(cpu_ns "$tool_pid")
-	printf '%s\n' "$out" | awk -v d=$(( r1 - r0 + t1 - t0 )) '
+	printf '%s\n' "$out" | awk -v d=$(( r1 - r0 + t1 - t0 )) -v td=$(( t1 - t0 )) '
 		function sec(x, a) { sub(/s$/, "", x); split(x, a, "m"); return a[1] * 60 + a[2] }
 		NR == 1 { rate = $1; n = $2 } NR == 2 { cpu = sec($1) + sec($2) }
-		END { if (rate == "") print "nan nan nan"; else printf "%s %s %.6f\n", rate, n, cpu + d / 1e9 }'
+		END { if (rate == "") print "nan nan nan nan"; else printf "%s %s %.6f %.6f\n", rate, n, cpu + d / 1e9, td / 1e9 }'
 }
 
 tool_pid=
@@ -111,8 +113,8 @@ declare -A na
 run_gens() { # LABEL MODE PAIR: one storm per generator
 	local g v
 	for g in $GENS; do
-		read -r v n c < <(storm "$g")
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$g" "$3" "$1" "${v:-nan}" "${n:-nan}" "${c:-nan}" >> "$RAW"
+		read -r v n c tc < <(storm "$g")
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$2" "$g" "$3" "$1" "${v:-nan}" "${n:-nan}" "${c:-nan}" "${tc:-nan}" >> "$RAW"
 	done
 }
 printf '%-9s %-15s %4s  %10s  %10s  %-6s   %8s  %8s  %s\n' mode generator pair none/s tracer/s ratio "none us" "tracer us" "cpu ratio"
@@ -173,14 +175,15 @@ for m in modes:
     res["modes"][m] = {}
     for g in gens:
         v = {}
-        for mm, gg, i, label, x, n, c in rows:
+        for mm, gg, i, label, x, n, c, tc in rows:
             if mm == m and gg == g:
                 try:
-                    f, us = float(x), float(c) / float(n) * 1e6
+                    f, us, tus = float(x), float(c) / float(n) * 1e6, float(tc) / float(n) * 1e6
                 except (ValueError, ZeroDivisionError):
-                    f, us = math.nan, math.nan
+                    f, us, tus = math.nan, math.nan, math.nan
                 v.setdefault(int(i), {})[label] = f
                 v[int(i)][label + "_us"] = us
+                v[int(i)][label + "_own_us"] = tus
         pairs = [(i, p["none"], p["tool"]) for i, p in sorted(v.items())
                  if "none" in p and "tool" in p and p["none"] > 0 and not math.isnan(p["tool"])]
         cp = [(i, p["none_us"], p["tool_us"]) for i, p in sorted(v.items())
@@ -191,6 +194,8 @@ for m in modes:
              "cpu_us_per_conn_none": summary((a for _, a, _ in cp), 2),
              "cpu_us_per_conn_tracer": summary((b for _, _, b in cp), 2),
              "cpu_ratio": summary(a / b for _, a, b in cp),
+             "tracer_own_us_per_conn": summary((p["tool_own_us"] for p in v.values()
+                                                if not math.isnan(p.get("tool_own_us", math.nan))), 3),
              "none_per_s": summary((a for _, a, _ in pairs), 1),
              "tracer_per_s": summary((b for _, _, b in pairs), 1),
              "error": na.get(m)}

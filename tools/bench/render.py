@@ -134,6 +134,38 @@ else:
             break
     md.append("")
 
+# ---- 1b. direct cost: what the throughput ratio should be without noise ---
+co = res["cost"]
+if ov and co:
+    md.append("### Direct cost per connection, and the ratio it predicts\n")
+    md.append("Throughput ratios above move by several per cent from run to run here, more than the "
+              "targets' margins. The direct cost does not: BPF time per connection (section 4, "
+              "`bpf_stats`) plus the tracer process's own CPU per connection (this section's runs). Against "
+              "the CPU a connection costs with nothing attached (median of every \"nothing\" run), it "
+              "predicts the ratio on a CPU-bound machine with no other load; cache and scheduling effects "
+              "on the traced tasks are not in it. Budget: the cost per connection a target allows.\n")
+    md.append("| tracer | generator | BPF µs/conn | tracer's own CPU µs/conn | CPU µs/conn, nothing | predicted ratio | target | budget µs/conn |")
+    md.append("|---|---|---|---|---|---|---|---|")
+    res["direct_cost"] = {}
+    for mode, e in co.items():
+        if mode not in ov["modes"] or not e.get("bpf_ns_per_connection", {}).get("n"):
+            continue
+        bpf_us = e["bpf_ns_per_connection"]["median"] / 1000
+        for g, r in ov["modes"][mode].items():
+            nothing = sorted(p["cpu_us_none"] for mm in ov["modes"].values() for p in mm.get(g, {}).get("pairs", []))
+            own = (r.get("tracer_own_us_per_conn") or {}).get("median")
+            if not nothing or own is None:
+                continue
+            base = nothing[len(nothing) // 2] if len(nothing) % 2 else (nothing[len(nothing) // 2 - 1] + nothing[len(nothing) // 2]) / 2
+            pred = base / (base + bpf_us + own)
+            goal = goals.get(mode)
+            res["direct_cost"].setdefault(mode, {})[g] = {"bpf_us_per_conn": round(bpf_us, 3), "own_us_per_conn": own,
+                                                          "nothing_us_per_conn": round(base, 2), "predicted_ratio": round(pred, 4)}
+            md.append("| %s | %s | %.2f | %.2f | %.1f | %.3f | %s | %s |" % (
+                names.get(mode, mode), g, bpf_us, own, base, pred, ">= %.2f" % goal if goal else "",
+                "%.2f" % (base * (1 / goal - 1)) if goal else ""))
+    md.append("")
+
 # ---- 2. loss -------------------------------------------------------------
 lo = res["loss"]
 md.append("## 2. Loss: `rcleak record` under the highest event rate (connstorm)\n")
