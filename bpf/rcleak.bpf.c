@@ -11,8 +11,8 @@
  *  - walks (BPF iterators), run by userspace once per refresh or per
  *    reconciliation: task_file (which process holds which watched socket, and
  *    how many fds each process has), tcp (every watched socket that exists:
- *    the snapshot at start and the repair of missed opens) and bpf_map_elem
- *    over the socket map (entries whose socket no longer exists: missed closes).
+ *    the snapshot at start and the repair of missed opens; userspace then
+ *    sweeps the socket map for entries the walk did not see: missed closes).
  *  - nothing else: fd ownership is read from the kernel's fd tables by the
  *    walk, never reconstructed from events, so fork, dup, SCM_RIGHTS, threads
  *    and exit are exact by construction.
@@ -748,32 +748,5 @@ int rcl_walk_tcp(struct bpf_iter__tcp *ctx)
 		if (reconciling)
 			stat_inc(RCL_STAT_REPAIR_ADD);
 	}
-	return 0;
-}
-
-/* Sweep of the socket map after a tcp walk: report entries the walk did not
- * see and that are older than the walk (their close event was missed).
- * Userspace deletes them. */
-__u64 sweep_before_ns = 0;
-
-SEC("iter/bpf_map_elem")
-int rcl_sweep_socks(struct bpf_iter__bpf_map_elem *ctx)
-{
-	struct seq_file *seq = ctx->meta->seq;
-	struct rcl_sock *v = ctx->value;
-	__u64 *k = ctx->key;
-	struct rcl_stale_rec rec = {};
-
-	if (!k || !v)
-		return 0;
-	/* 16 bits of generation: an entry last seen 65536 walks ago passes
-	 * for seen once, and goes at the next reconciliation */
-	if (v->seen_gen == (__u16)walk_gen || v->open_ns >= sweep_before_ns)
-		return 0;
-	rec.sk = *k;
-	rec.owner.tgid = v->tgid;
-	rec.owner.start_ns = v->start_ns;
-	rec.flags = v->flags;
-	bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
 }

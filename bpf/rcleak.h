@@ -113,7 +113,7 @@ struct rcl_fd_rec {
 	char comm[RCL_COMM_LEN];
 };
 
-/* Record written by the socket-map sweep for an entry whose socket was not
+/* Reported by the socket-map sweep for an entry whose socket was not
  * found by the last tcp walk: its close was missed. */
 struct rcl_stale_rec {
 	__u64 sk;

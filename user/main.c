@@ -109,7 +109,7 @@ static int cmd_doctor(const struct rcl_opts *o)
 	if (!chosen)
 		printf("%-14s not checked (no tier loaded)\n", "walks");
 	else if (!strcmp(walk, "iter"))
-		printf("%-14s iter/task_file, iter/tcp, iter/bpf_map_elem: ok\n", "walks");
+		printf("%-14s iter/task_file, iter/tcp: ok\n", "walks");
 	else
 		printf("%-14s /proc (BPF iterators unavailable: see -v); own network namespace only\n", "walks");
 	printf("%-14s %s\n", "optional", "fentry/fexit, kprobes: not used (rcleak needs none)");

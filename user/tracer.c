@@ -22,7 +22,7 @@
 struct tracer {
 	struct rcleak_bpf *skel;
 	struct bpf_link *lifecycle;
-	struct bpf_link *walk_files, *walk_tcp, *sweep;
+	struct bpf_link *walk_files, *walk_tcp;
 	struct ring_buffer *rb;
 	tracer_event_cb event_cb;
 	void *event_ctx;
@@ -94,10 +94,9 @@ static void drop(struct tracer *t)
 	bpf_link__destroy(t->lifecycle);
 	bpf_link__destroy(t->walk_files);
 	bpf_link__destroy(t->walk_tcp);
-	bpf_link__destroy(t->sweep);
 	rcleak_bpf__destroy(t->skel);
 	procscan_free(t->procscan);
-	t->lifecycle = t->walk_files = t->walk_tcp = t->sweep = NULL;
+	t->lifecycle = t->walk_files = t->walk_tcp = NULL;
 	t->skel = NULL;
 	t->procscan = NULL;
 }
@@ -123,8 +122,6 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		    bool iters, char *why, size_t len)
 {
-	LIBBPF_OPTS(bpf_iter_attach_opts, iopts);
-	union bpf_iter_link_info linfo;
 	int err;
 
 	last_libbpf_msg[0] = '\0';
@@ -142,7 +139,6 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		bpf_program__set_autoload(tier_prog(t->skel, i), i == tier);
 	bpf_program__set_autoload(t->skel->progs.rcl_walk_files, iters);
 	bpf_program__set_autoload(t->skel->progs.rcl_walk_tcp, iters);
-	bpf_program__set_autoload(t->skel->progs.rcl_sweep_socks, iters);
 	if (tier == 2 && (err = ensure_tracefs(t)))
 		return fail_why(why, len, "mount tracefs", err);
 
@@ -168,13 +164,6 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	t->walk_tcp = bpf_program__attach_iter(t->skel->progs.rcl_walk_tcp, NULL);
 	if (!t->walk_tcp)
 		return fail_why(why, len, "iter/tcp", errno);
-	memset(&linfo, 0, sizeof(linfo));
-	linfo.map.map_fd = bpf_map__fd(t->skel->maps.socks);
-	iopts.link_info = &linfo;
-	iopts.link_info_len = sizeof(linfo);
-	t->sweep = bpf_program__attach_iter(t->skel->progs.rcl_sweep_socks, &iopts);
-	if (!t->sweep)
-		return fail_why(why, len, "iter/bpf_map_elem", errno);
 	return 0;
 }
 
@@ -416,47 +405,90 @@ long tracer__nfds(struct tracer *t, __u32 tgid)
 	return e ? e->nfds : -1;
 }
 
-struct stale_ctx {
-	tracer_stale_cb cb;
-	void *ctx;
-	int socks_fd;
-};
+/* Socket-map entries read per batch by the sweep. */
+#define SWEEP_BATCH 4096
 
-static size_t parse_stale(struct tracer *t, const char *data, size_t len, void *ctx)
+/* Entries of the socket map the last tcp walk (generation gen) did not see
+ * and that are older than the walk (before_ns): their close event was
+ * missed. Each is deleted, and reported only if the delete found it still
+ * there: a close event that raced with the walk accounted for it already.
+ * A batch lookup, not an iter/bpf_map_elem program: some kernels refuse
+ * that iterator (EPERM) while they allow task_file and tcp, and every
+ * kernel with iter/tcp (5.9) has hash-map batch ops (5.6). */
+static int sweep_socks(int fd, __u16 gen, __u64 before_ns, tracer_stale_cb cb, void *ctx)
 {
-	const struct stale_ctx *sc = ctx;
-	size_t off = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	__u32 cap = SWEEP_BATCH, in = 0, out = 0, n;
+	struct rcl_sock *vals = NULL;
+	__u64 *keys = NULL;
+	bool first = true;
+	int err = 0;
 
-	(void)t;
-	for (; len - off >= sizeof(struct rcl_stale_rec); off += sizeof(struct rcl_stale_rec)) {
-		struct rcl_stale_rec rec;
+	for (;;) {
+		if (!keys) {
+			keys = calloc(cap, sizeof(*keys));
+			vals = calloc(cap, sizeof(*vals));
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+		}
+		n = cap;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n, &bopts);
+		if (err == -ENOSPC && n == 0) { /* one bucket holds more than cap */
+			free(keys);
+			free(vals);
+			keys = NULL;
+			vals = NULL;
+			cap *= 2;
+			continue;
+		}
+		if (err && err != -ENOENT)
+			goto cleanup;
+		for (__u32 i = 0; i < n; i++) {
+			struct rcl_stale_rec rec = {
+				.sk = keys[i],
+				.owner = { .tgid = vals[i].tgid, .start_ns = vals[i].start_ns },
+				.flags = vals[i].flags,
+			};
 
-		memcpy(&rec, data + off, sizeof(rec));
-		/* Deleted only if still there: a close event that raced with
-		 * the walk already accounted for it. */
-		if (bpf_map_delete_elem(sc->socks_fd, &rec.sk) == 0)
-			sc->cb(&rec, sc->ctx);
+			/* 16 bits of generation: an entry last seen 65536 walks
+			 * ago passes for seen once, and goes at the next one */
+			if (vals[i].seen_gen == gen || vals[i].open_ns >= before_ns)
+				continue;
+			if (bpf_map_delete_elem(fd, &keys[i]) == 0)
+				cb(&rec, ctx);
+		}
+		if (err == -ENOENT) { /* that was the last batch */
+			err = 0;
+			break;
+		}
+		in = out;
+		first = false;
 	}
-	return off;
+cleanup:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 {
-	struct stale_ctx sc = { .cb = cb, .ctx = ctx, .socks_fd = bpf_map__fd(t->skel->maps.socks) };
 	struct timespec ts;
+	__u64 before_ns;
 	int err;
 
-	if (t->procscan) /* the sweep needs iterators */
+	if (t->procscan) /* the sweep needs the tcp walk */
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns() clock */
+	before_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	next_gen(t);
 	t->skel->bss->reconciling = 1;
-	t->skel->bss->sweep_before_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	err = run_iter(t, t->walk_tcp, NULL, NULL);
 	t->skel->bss->reconciling = 0;
 	if (err)
 		return err;
-	return run_iter(t, t->sweep, parse_stale, &sc);
+	return sweep_socks(bpf_map__fd(t->skel->maps.socks), (__u16)t->gen, before_ns, cb, ctx);
 }
 
 int tracer__for_each_proc(struct tracer *t, tracer_proc_cb cb, void *ctx)

@@ -1,11 +1,15 @@
 """Per-process connection counts against ground truth (ss -tanpH, INFO clients)."""
+import json
 import os
+import re
+import subprocess
 
-from harness import (Client, Rcleak, Redis, check, expect_row, expect_server,
-                     fields, proc_row, procs_of, server_row, ss_count)
+from harness import (Client, Rcleak, Redis, Skip, check, expect_row, expect_server,
+                     fields, have_bpftool, proc_row, procs_of, server_row, ss_count)
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
-         "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process"]
+         "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process",
+         "test_missed_close_repaired"]
 
 
 def _comm(pid):
@@ -172,6 +176,64 @@ def test_exited_process():
     check(not os.path.exists("/proc/%d" % c.pid), "client pid still exists")
     expect_row(rc, c.pid, {"exited": True, "open": 0, "opened": 5, "closed": 5},
                what="after the client exited")
+
+
+def _bpftool(*args):
+    r = subprocess.run(["bpftool", "-j"] + list(args), capture_output=True, text=True, timeout=20)
+    return r.returncode, json.loads(r.stdout) if r.stdout.strip() else None
+
+
+def _socks_map_of(pid):
+    """id of the map named socks among the BPF map fds process pid holds."""
+    for fd in os.listdir("/proc/%d/fdinfo" % pid):
+        try:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                m = re.search(r"^map_id:\s*(\d+)", f.read(), re.M)
+        except OSError:
+            continue
+        if m:
+            rc, info = _bpftool("map", "show", "id", m.group(1))
+            if rc == 0 and info and info.get("name") == "socks":
+                return int(m.group(1))
+    return None
+
+
+def test_missed_close_repaired():
+    """Socket-map entries whose socket does not exist (a close event that was
+    never seen) are removed by the next reconciliation and counted in
+    repairs; entries of live connections stay."""
+    if not have_bpftool():
+        raise Skip("bpftool not installed")
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port), "--reconcile", "1"])
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-miss")
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 3, "ground truth: ss shows %d sockets for the client, expected 3" % truth)
+    expect_row(rc, c.pid, {"open": 3, "opened": 3, "closed": 0}, what="before the fake entries")
+    mid = _socks_map_of(rc.pid)
+    check(mid is not None, "no map named socks among rcleak's fds")
+    # keys no struct sock can have (not a kernel address); owner unknown
+    # (tgid 0), flags CLIENT, seen by no walk, opened at boot
+    keys = [(0xdead000000000040 + 64 * i).to_bytes(8, "little") for i in range(3)]
+    value = (0).to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(2) + bytes(8) + \
+        (1).to_bytes(8, "little")
+    hexes = lambda b: ["hex"] + ["%02x" % x for x in b]
+    for k in keys:
+        p = subprocess.run(["bpftool", "map", "update", "id", str(mid), "key"] + hexes(k) +
+                           ["value"] + hexes(value), capture_output=True, text=True, timeout=20)
+        check(p.returncode == 0, "bpftool map update failed: %s" % p.stderr.strip())
+    rc.skip_to_now()
+    obj = rc.wait_for(lambda o: ((o.get("repairs") or 0) >= len(keys),
+                                 "repairs observed %r expected %d" % (o.get("repairs"), len(keys))),
+                      what="after %d fake socket-map entries" % len(keys))
+    for k in keys:
+        code, _ = _bpftool("map", "lookup", "id", str(mid), "key", *hexes(k))
+        check(code != 0, "fake entry %s is still in the socket map after reconciliation" % k.hex())
+    check(obj["repairs"] == len(keys), "repairs=%r, expected %d (only the fake entries)"
+          % (obj["repairs"], len(keys)))
+    # the live connections' entries survived: nothing of theirs counted closed
+    truth = ss_count(c.pid, [r.port])
+    expect_row(rc, c.pid, {"open": truth, "opened": 3, "closed": 0}, what="after the sweep")
 
 
 def PARAM_TESTS():
