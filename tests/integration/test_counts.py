@@ -9,7 +9,7 @@ from harness import (Client, Rcleak, Redis, Skip, check, expect_row, expect_serv
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
          "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process",
-         "test_missed_close_repaired"]
+         "test_missed_close_repaired", "test_walk_proc"]
 
 
 def _comm(pid):
@@ -234,6 +234,22 @@ def test_missed_close_repaired():
     # the live connections' entries survived: nothing of theirs counted closed
     truth = ss_count(c.pid, [r.port])
     expect_row(rc, c.pid, {"open": truth, "opened": 3, "closed": 0}, what="after the sweep")
+
+
+def test_walk_proc():
+    """--walk proc (kernels without BPF iterators): the holder rows from /proc
+    and the kernel's counters are one row per process, exact against ss."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port), "--walk", "proc"])
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-walkproc")
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 5, "ground truth: ss shows %d sockets for the client, expected 5" % truth)
+    obj = expect_row(rc, c.pid, {"open": truth, "opened": 5, "closed": 0, "role": "client"},
+                     what="--walk proc")
+    rows = procs_of(obj, c.pid)
+    check(len(rows) == 1, "expected one row for pid %d, got %d" % (c.pid, len(rows)))
+    check(obj.get("hooks", {}).get("holders") == "/proc",
+          "hooks.holders is %r, expected /proc" % obj.get("hooks", {}).get("holders"))
 
 
 def PARAM_TESTS():
