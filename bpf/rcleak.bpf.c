@@ -39,6 +39,11 @@ const volatile __u32 self_tgid = 0;
 const volatile bool tree_mode = false;
 /* Set before load by `rcleak record`: send every event to the ring buffer. */
 const volatile bool emit_events = false;
+/* Set before load when holders come from /proc (no iterators): 1e9 /
+ * USER_HZ. Process start times are then kept as /proc shows them (boot
+ * time, in whole clock ticks), so that the counters' keys are the /proc
+ * walk's. 0: the exact start_time, as the iterator walks read it. */
+const volatile __u64 start_tick_ns = 0;
 /* Set before load: the watched ports, one bit each (8 KiB, read-only). */
 const volatile __u64 watched_bits[65536 / 64] = {};
 
@@ -134,6 +139,13 @@ static __always_inline void owner_of(struct task_struct *task, struct rcl_owner 
 	} else {
 		o->tgid = BPF_CORE_READ(task, tgid);
 		o->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	}
+	if (start_tick_ns) {
+		/* /proc's starttime: start_boottime since 5.5, start_time before */
+		if (bpf_core_field_exists(task->start_boottime))
+			o->start_ns = btf ? task->group_leader->start_boottime
+					  : BPF_CORE_READ(task, group_leader, start_boottime);
+		o->start_ns = o->start_ns / start_tick_ns * start_tick_ns;
 	}
 }
 

@@ -131,6 +131,11 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	t->skel->rodata->self_tgid = getpid();
 	t->skel->rodata->tree_mode = o->tree;
 	t->skel->rodata->emit_events = o->ringbuf_bytes > 0;
+	if (!iters) { /* process keys as the /proc walk reads them */
+		long hz = sysconf(_SC_CLK_TCK);
+
+		t->skel->rodata->start_tick_ns = 1000000000ULL / (__u64)(hz > 0 ? hz : 100);
+	}
 	for (int i = 0; i < o->nports; i++)
 		t->skel->rodata->watched_bits[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
 	if (o->ringbuf_bytes && bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes))
@@ -369,82 +374,6 @@ static int cmp_nfds(const void *a, const void *b)
 	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
-/* /proc gives a process's start time in clock ticks, and from
- * start_boottime (which counts suspend), while the counters in the procs map
- * are keyed by the kernel's start_time in ns: the holder rows of a /proc walk
- * get the exact start of the process's counters, so the two meet in one
- * row. Of the entries of a tgid, the latest that began no later than /proc
- * says (plus a tick): older ones are earlier processes with the same pid. */
-struct proc_fix {
-	tracer_fd_cb cb;
-	void *ctx;
-	struct rcl_owner *owners; /* procs map keys, by tgid then start */
-	size_t n;
-	__u64 tick;
-};
-
-static int cmp_owner(const void *a, const void *b)
-{
-	const struct rcl_owner *x = a, *y = b;
-
-	if (x->tgid != y->tgid)
-		return x->tgid < y->tgid ? -1 : 1;
-	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
-}
-
-static void fix_start(const struct rcl_fd_rec *rec, void *ctx)
-{
-	const struct proc_fix *f = ctx;
-	struct rcl_fd_rec r = *rec;
-	size_t lo = 0, hi = f->n;
-
-	while (lo < hi) { /* first entry of r.tgid */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f->owners[mid].tgid < r.tgid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (size_t i = lo; i < f->n && f->owners[i].tgid == r.tgid; i++) {
-		if (f->owners[i].start_ns > rec->start_ns + f->tick)
-			break;
-		r.start_ns = f->owners[i].start_ns;
-	}
-	f->cb(&r, f->ctx);
-}
-
-static int walk_proc(struct tracer *t, tracer_fd_cb cb, void *ctx)
-{
-	struct proc_fix f = { .cb = cb, .ctx = ctx };
-	int fd = bpf_map__fd(t->skel->maps.procs), err;
-	struct rcl_owner key, *prev = NULL;
-	size_t cap = 0;
-	long hz = sysconf(_SC_CLK_TCK);
-
-	f.tick = 1000000000ULL / (__u64)(hz > 0 ? hz : 100);
-	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
-		if (f.n == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			struct rcl_owner *no = realloc(f.owners, ncap * sizeof(*no));
-
-			if (!no) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			f.owners = no;
-			cap = ncap;
-		}
-		f.owners[f.n] = key;
-		prev = &f.owners[f.n++];
-	}
-	qsort(f.owners, f.n, sizeof(*f.owners), cmp_owner);
-	err = procscan_walk(t->procscan, fix_start, &f);
-cleanup:
-	free(f.owners);
-	return err;
-}
-
 int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx)
 {
 	struct walk_ctx w = { .cb = cb, .ctx = ctx };
@@ -452,7 +381,7 @@ int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx)
 	int err;
 
 	if (t->procscan)
-		return walk_proc(t, cb, ctx);
+		return procscan_walk(t->procscan, cb, ctx);
 	next_gen(t);
 	t->nnfds = 0;
 	err = run_iter(t, t->walk_files, parse_files, &w);

@@ -3,9 +3,10 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 from harness import (Client, Rcleak, Redis, Skip, check, expect_row, expect_server,
-                     fields, have_bpftool, proc_row, procs_of, server_row, ss_count)
+                     fields, have_bpftool, proc_row, procs_of, server_row, spawn, ss_count)
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
          "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process",
@@ -236,20 +237,42 @@ def test_missed_close_repaired():
     expect_row(rc, c.pid, {"open": truth, "opened": 3, "closed": 0}, what="after the sweep")
 
 
+_WALK_PROC_CLIENT = """
+import socket, sys
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+print("HELD", flush=True)
+sys.stdin.readline()
+held += [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+print("MORE", flush=True)
+sys.stdin.read()
+"""
+
+
 def test_walk_proc():
-    """--walk proc (kernels without BPF iterators): the holder rows from /proc
-    and the kernel's counters are one row per process, exact against ss."""
+    """--walk proc (kernels without BPF iterators): a process that held
+    connections before rcleak started and then opens more is one row, its
+    holder rows from /proc and its kernel counters together, exact against ss."""
     r = Redis()
+    p = spawn([sys.executable, "-c", _WALK_PROC_CLIENT, str(r.port)], "walk-proc client")
+    check(p.stdout.readline() == b"HELD\n", "client did not connect")
     rc = Rcleak(["-p", str(r.port), "--walk", "proc"])
-    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-walkproc")
-    truth = ss_count(c.pid, [r.port])
+    check(rc.first.get("hooks", {}).get("holders") == "/proc",
+          "hooks.holders is %r, expected /proc" % rc.first.get("hooks", {}).get("holders"))
+    row = proc_row(rc.first, p.pid)
+    check(row is not None and row.get("open") == 3,
+          "first line: client %s, expected open=3" % fields(row, "open"))
+    p.stdin.write(b"go\n")
+    p.stdin.flush()
+    check(p.stdout.readline() == b"MORE\n", "client did not open 2 more")
+    truth = ss_count(p.pid, [r.port])
     check(truth == 5, "ground truth: ss shows %d sockets for the client, expected 5" % truth)
-    obj = expect_row(rc, c.pid, {"open": truth, "opened": 5, "closed": 0, "role": "client"},
-                     what="--walk proc")
-    rows = procs_of(obj, c.pid)
-    check(len(rows) == 1, "expected one row for pid %d, got %d" % (c.pid, len(rows)))
-    check(obj.get("hooks", {}).get("holders") == "/proc",
-          "hooks.holders is %r, expected /proc" % obj.get("hooks", {}).get("holders"))
+    obj = expect_row(rc, p.pid, {"open": truth, "opened": 2, "closed": 0, "role": "client"},
+                     what="--walk proc, after 2 more connections")
+    rows = procs_of(obj, p.pid)
+    check(len(rows) == 1, "expected one row for pid %d, got %d" % (p.pid, len(rows)))
+    p.stdin.close()
+    p.wait(10)
 
 
 def PARAM_TESTS():
