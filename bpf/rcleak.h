@@ -113,15 +113,6 @@ struct rcl_fd_rec {
 	char comm[RCL_COMM_LEN];
 };
 
-/* Reported by the socket-map sweep for an entry whose socket was not
- * found by the last tcp walk: its close was missed. */
-struct rcl_stale_rec {
-	__u64 sk;
-	struct rcl_owner owner;
-	__u32 flags;
-	__u32 pad;
-};
-
 /* One TCP state change on a watched port, sent through the ring buffer
  * only when something records (rcleak record). Attribution is the socket's
  * owner (who connected, or the listener's owner), looked up by socket. */

@@ -48,6 +48,14 @@ int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx);
 /* Open fds of tgid as of the last walk; -1 if the walk did not see it. */
 long tracer__nfds(struct tracer *t, __u32 tgid);
 
+/* A socket-map entry the reconciliation removed: its socket was not found
+ * by the tcp walk, so its close was missed. */
+struct rcl_stale_rec {
+	__u64 sk;
+	struct rcl_owner owner;
+	__u32 flags;
+};
+
 /* Reconciliation: add sockets the map lacks (counted by BPF), remove entries
  * whose socket is gone (their close was missed): cb for each removed one. */
 typedef void (*tracer_stale_cb)(const struct rcl_stale_rec *rec, void *ctx);

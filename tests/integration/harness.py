@@ -437,31 +437,39 @@ def rcl_progs():
             if p.get("name", "").startswith("rcl_")}
 
 
+def bpf_fd_ids(pid, kind):
+    """Set of the BPF object ids (kind: "prog_id" or "map_id") that process
+    pid holds fds of (bpf-prog, bpf_link, bpf-map), from /proc/PID/fdinfo."""
+    ids = set()
+    fddir = "/proc/%s/fd" % pid
+    try:
+        fds = os.listdir(fddir)
+    except OSError:
+        return ids
+    for fd in fds:
+        try:
+            tgt = os.readlink(os.path.join(fddir, fd))
+        except OSError:
+            continue
+        if not tgt.startswith("anon_inode:bpf"):
+            continue
+        try:
+            with open("/proc/%s/fdinfo/%s" % (pid, fd)) as f:
+                m = re.search(r"^%s:\s*(\d+)" % kind, f.read(), re.M)
+        except OSError:
+            continue
+        if m:
+            ids.add(int(m.group(1)))
+    return ids
+
+
 def prog_holders():
     """{prog_id: set(pids)} from /proc/*/fdinfo of bpf-prog and bpf_link fds."""
     res = {}
     for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        fddir = "/proc/%s/fd" % d
-        try:
-            fds = os.listdir(fddir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                tgt = os.readlink(os.path.join(fddir, fd))
-            except OSError:
-                continue
-            if not tgt.startswith("anon_inode:bpf"):
-                continue
-            try:
-                with open("/proc/%s/fdinfo/%s" % (d, fd)) as f:
-                    m = re.search(r"^prog_id:\s*(\d+)", f.read(), re.M)
-            except OSError:
-                continue
-            if m:
-                res.setdefault(int(m.group(1)), set()).add(int(d))
+        if d.isdigit():
+            for i in bpf_fd_ids(d, "prog_id"):
+                res.setdefault(i, set()).add(int(d))
     return res
 
 

@@ -1,11 +1,10 @@
 """Per-process connection counts against ground truth (ss -tanpH, INFO clients)."""
 import json
 import os
-import re
 import subprocess
 import sys
 
-from harness import (Client, Rcleak, Redis, Skip, check, expect_row, expect_server,
+from harness import (Client, Rcleak, Redis, Skip, bpf_fd_ids, check, expect_row, expect_server,
                      fields, have_bpftool, proc_row, procs_of, server_row, spawn, ss_count)
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
@@ -186,16 +185,10 @@ def _bpftool(*args):
 
 def _socks_map_of(pid):
     """id of the map named socks among the BPF map fds process pid holds."""
-    for fd in os.listdir("/proc/%d/fdinfo" % pid):
-        try:
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                m = re.search(r"^map_id:\s*(\d+)", f.read(), re.M)
-        except OSError:
-            continue
-        if m:
-            rc, info = _bpftool("map", "show", "id", m.group(1))
-            if rc == 0 and info and info.get("name") == "socks":
-                return int(m.group(1))
+    for mid in sorted(bpf_fd_ids(pid, "map_id")):
+        rc, info = _bpftool("map", "show", "id", str(mid))
+        if rc == 0 and info and info.get("name") == "socks":
+            return mid
     return None
 
 

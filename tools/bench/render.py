@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -152,11 +153,11 @@ if ov and co:
             continue
         bpf_us = e["bpf_ns_per_connection"]["median"] / 1000
         for g, r in ov["modes"][mode].items():
-            nothing = sorted(p["cpu_us_none"] for mm in ov["modes"].values() for p in mm.get(g, {}).get("pairs", []))
+            nothing = [p["cpu_us_none"] for mm in ov["modes"].values() for p in mm.get(g, {}).get("pairs", [])]
             own = (r.get("tracer_own_us_per_conn") or {}).get("median")
             if not nothing or own is None:
                 continue
-            base = nothing[len(nothing) // 2] if len(nothing) % 2 else (nothing[len(nothing) // 2 - 1] + nothing[len(nothing) // 2]) / 2
+            base = statistics.median(nothing)
             pred = base / (base + bpf_us + own)
             goal = goals.get(mode)
             res["direct_cost"].setdefault(mode, {})[g] = {"bpf_us_per_conn": round(bpf_us, 3), "own_us_per_conn": own,
