@@ -23,12 +23,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "capfile.h"
 #include "capture.h"
 #include "collect.h"
 #include "join.h"
 #include "log.h"
 #include "record.h"
 #include "record_cmd.h"
+#include "report_csv.h"
 #include "tui.h"
 #include "view.h"
 
@@ -55,26 +57,6 @@ struct seen_proc {
 	long maxclients;
 	const char *maxclients_source;
 	long long nofile_soft;
-};
-
-struct capfile {
-	const char *path;
-	struct capture_reader *rd;
-	struct capture_info info;
-	struct model *model;
-	struct replay rp;
-	struct collector c;      /* a facade for the views: no tracer */
-	struct rcl_opts opts;
-	struct seen_proc *seen;
-	size_t nseen, capseen;
-	double first_wall, last_wall;
-	unsigned long ticks, events;
-	__u64 lost;
-	bool done;
-	bool have_tick;
-	bool tui;                /* replayed in the TUI: keeps its own pace */
-	struct join_index *jix;  /* its records by 4-tuple, while joins print */
-	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
 };
 
 static double parse_at(const char *s, const struct capfile *f, bool *ok)
@@ -116,155 +98,6 @@ static double parse_at(const char *s, const struct capfile *f, bool *ok)
 bad:
 	*ok = false;
 	return 0;
-}
-
-/* ------------------------------------------------------------------------
- * opening and stepping through files
- */
-
-static int open_file(struct capfile *f, const struct rcl_opts *o)
-{
-	char err[256];
-	int e;
-
-	f->opts = *o;
-	e = capture_reader_open(&f->rd, f->path, &f->info, err, sizeof(err));
-	if (e) {
-		elog("%s: %s", f->path, err);
-		return -1;
-	}
-	f->opts.nports = 0; /* the views show the recorded ports */
-	for (int i = 0; i < f->info.nports && i < RCL_MAX_PORTS; i++)
-		f->opts.ports[f->opts.nports++] = f->info.ports[i];
-	f->model = model_new(o->window_s);
-	if (!f->model)
-		return -1;
-	collect_thresholds(o, &f->model->th);
-	replay_init(&f->rp, f->model);
-	f->rp.window_fixed = o->window_set;
-	f->rp.thresholds_fixed = o->thresholds_set;
-	f->c.model = f->model;
-	f->c.opts = &f->opts;
-	f->c.tier = f->rp.meta.tier;
-	f->c.walk = f->rp.meta.walk;
-	return 0;
-}
-
-static void close_file(struct capfile *f);
-
-/* Start over at the beginning of the file (a second pass). */
-static int reopen_file(struct capfile *f, const struct rcl_opts *o)
-{
-	const char *path = f->path;
-
-	close_file(f);
-	memset(f, 0, sizeof(*f));
-	f->path = path;
-	return open_file(f, o);
-}
-
-static void close_file(struct capfile *f)
-{
-	free(f->seen);
-	free(f->evb);
-	join_index_free(f->jix);
-	replay_free(&f->rp);
-	model_free(f->model);
-	if (f->rd)
-		capture_reader_close(f->rd);
-}
-
-/* The time of a record, as Unix seconds. */
-static double wall_of(const struct capfile *f, __u64 ts_ns)
-{
-	return f->info.wall_start + ((double)ts_ns - (double)f->info.mono_start_ns) / 1e9;
-}
-
-typedef void (*event_fn)(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
-
-/* The events of one batch record; a damaged one counts as a bad record
- * (the events before the damage stand). */
-static void read_batch(struct capfile *f, const struct capture_record *rec, event_fn on_event,
-		       void *ctx)
-{
-	struct rcl_event e;
-	int n;
-
-	if (!f->evb && !(f->evb = malloc(sizeof(*f->evb)))) {
-		f->rp.bad_records++; /* said at the end, with the damage */
-		return;
-	}
-	if (evb_dec_init(f->evb, rec->data, rec->len, rec->ts_ns)) {
-		f->rp.bad_records++;
-		return;
-	}
-	while ((n = evb_dec_next(f->evb, &e)) == 1) {
-		f->events++;
-		if (on_event)
-			on_event(f, &e, wall_of(f, e.ts_ns), ctx);
-	}
-	if (n < 0)
-		f->rp.bad_records++;
-}
-
-/* Read until a tick completes (1), the end (0) or an I/O error (-1). */
-static int next_tick(struct capfile *f, event_fn on_event, void *ctx)
-{
-	struct capture_record rec;
-	int n;
-
-	while ((n = capture_next(f->rd, &rec)) > 0) {
-		if (rec.type == REC_EVENT) {
-			struct rcl_event e;
-
-			f->events++;
-			if (on_event && record_decode_event(rec.data, rec.len, &e) == 0)
-				on_event(f, &e, wall_of(f, rec.ts_ns), ctx);
-			continue;
-		}
-		if (rec.type == REC_EVENTS) {
-			read_batch(f, &rec, on_event, ctx);
-			continue;
-		}
-		if (replay_record(&f->rp, &rec) == 1) {
-			f->ticks++;
-			if (f->rp.meta.interval_s > 0 && !f->tui)
-				f->opts.interval_s = f->rp.meta.interval_s;
-			f->c.events = f->rp.tick.events;
-			f->c.events_per_s = f->rp.tick.events_per_s;
-			f->c.lost = f->rp.tick.lost;
-			f->c.repairs = f->rp.tick.repairs;
-			f->c.repairs_added = 0;
-			f->lost = f->rp.tick.lost;
-			if (!f->have_tick)
-				f->first_wall = f->rp.tick.wall;
-			f->have_tick = true;
-			f->last_wall = f->rp.tick.wall;
-			return 1;
-		}
-	}
-	if (n < 0)
-		elog("%s: read error: %s", f->path, strerror(-n));
-	f->done = true;
-	return n < 0 ? -1 : 0;
-}
-
-/* Warn about damage; true when the file was incomplete or damaged. */
-static bool report_damage(const struct capfile *f)
-{
-	struct capture_damage d;
-
-	capture_damage(f->rd, &d);
-	if (d.chunks_bad)
-		fprintf(stderr, "rcleak: %s: %lu damaged chunk%s skipped (bad checksum, stream or length)\n",
-			f->path, d.chunks_bad, d.chunks_bad == 1 ? "" : "s");
-	if (d.truncated)
-		fprintf(stderr, "rcleak: %s: file ends inside a chunk: read up to byte %llu (%lu whole chunks)\n",
-			f->path, (unsigned long long)d.truncated_at, d.chunks_ok);
-	if (f->rp.bad_records)
-		fprintf(stderr, "rcleak: %s: %lu records damaged or too short to read, skipped\n", f->path,
-			f->rp.bad_records);
-	return d.chunks_bad || d.truncated;
 }
 
 /* ------------------------------------------------------------------------
@@ -574,183 +407,6 @@ static void summary_json_out(struct capfile *files, int nfiles)
 	printf("]}\n");
 }
 
-/* ------------------------------------------------------------------------
- * --csv
- */
-
-static const char *const state_names[] = {
-	"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
-	"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
-};
-static const char *const kind_names[] = {
-	"state", "connect", "accept", "close", "app-close", "exit-close", "listen",
-};
-
-static const char *state_name(unsigned s)
-{
-	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
-}
-
-/* What a first pass learns, so every row can be complete: a socket's local
- * port (unknown at connect(), before the port is chosen) and an owner's
- * name (softirq events carry none). */
-struct csv_sock {
-	__u64 sk;
-	__u64 seq;       /* the event's position in the file */
-	__u16 lport, rport;
-	__u8 family;
-	__u8 laddr[16], raddr[16];
-};
-
-struct csv_name {
-	__u32 tgid;
-	__u64 start_ns;
-	char comm[RCL_COMM_LEN];
-};
-
-struct csv_ctx {
-	__u64 seq;       /* events seen in this pass */
-	struct csv_sock *socks;
-	size_t nsocks, capsocks;
-	struct csv_name *names;
-	size_t nnames, capnames;
-	bool sorted;
-};
-
-static int cmp_csv_sock(const void *a, const void *b)
-{
-	const struct csv_sock *x = a, *y = b;
-
-	if (x->sk != y->sk)
-		return x->sk < y->sk ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* The learnt tuple of the same socket nearest to event seq: the next one
- * (after) for a connect, whose port is chosen just after it; else the last
- * one before (socket addresses are reused by later connections). */
-static const struct csv_sock *csv_find(const struct csv_ctx *x, __u64 sk, __u64 seq, bool after)
-{
-	size_t lo = 0, hi = x->nsocks;
-
-	while (lo < hi) { /* first entry >= (sk, seq) */
-		size_t mid = (lo + hi) / 2;
-		const struct csv_sock *m = &x->socks[mid];
-
-		if (m->sk < sk || (m->sk == sk && m->seq < seq))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (after)
-		return lo < x->nsocks && x->socks[lo].sk == sk ? &x->socks[lo] : NULL;
-	if (lo < x->nsocks && x->socks[lo].sk == sk && x->socks[lo].seq == seq)
-		return &x->socks[lo];
-	return lo > 0 && x->socks[lo - 1].sk == sk ? &x->socks[lo - 1] : NULL;
-}
-
-static int cmp_csv_name(const void *a, const void *b)
-{
-	const struct csv_name *x = a, *y = b;
-
-	if (x->tgid != y->tgid)
-		return x->tgid < y->tgid ? -1 : 1;
-	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
-}
-
-static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall, void *vctx)
-{
-	struct csv_ctx *x = vctx;
-
-	(void)f;
-	(void)wall;
-	x->seq++;
-	if (e->lport && e->family) {
-		if (x->nsocks == x->capsocks) {
-			size_t ncap = x->capsocks ? x->capsocks * 2 : 1024;
-			struct csv_sock *n = realloc(x->socks, ncap * sizeof(*n));
-
-			if (!n)
-				return;
-			x->socks = n;
-			x->capsocks = ncap;
-		}
-		x->socks[x->nsocks].sk = e->sk;
-		x->socks[x->nsocks].seq = x->seq;
-		x->socks[x->nsocks].rport = e->rport;
-		x->socks[x->nsocks].family = e->family;
-		memcpy(x->socks[x->nsocks].laddr, e->laddr, 16);
-		memcpy(x->socks[x->nsocks].raddr, e->raddr, 16);
-		x->socks[x->nsocks++].lport = e->lport;
-	}
-	if (e->comm[0] && e->tgid && e->cur_tgid == e->tgid) {
-		if (x->nnames == x->capnames) {
-			size_t ncap = x->capnames ? x->capnames * 2 : 256;
-			struct csv_name *n = realloc(x->names, ncap * sizeof(*n));
-
-			if (!n)
-				return;
-			x->names = n;
-			x->capnames = ncap;
-		}
-		x->names[x->nnames].tgid = e->tgid;
-		x->names[x->nnames].start_ns = e->start_ns;
-		memcpy(x->names[x->nnames++].comm, e->comm, RCL_COMM_LEN);
-	}
-}
-
-static void csv_sort(struct csv_ctx *x)
-{
-	if (x->nsocks)
-		qsort(x->socks, x->nsocks, sizeof(*x->socks), cmp_csv_sock);
-	if (x->nnames)
-		qsort(x->names, x->nnames, sizeof(*x->names), cmp_csv_name);
-	x->sorted = true;
-}
-
-static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall, void *vctx)
-{
-	struct csv_ctx *x = vctx;
-	struct rcl_event e = *ev;
-	char la[64], ra[64];
-
-	x->seq++;
-	if ((!e.lport || !e.family) && x->nsocks) {
-		const struct csv_sock *s = csv_find(x, e.sk, x->seq, e.kind == RCL_EV_CONNECT);
-
-		if (s && !e.family) { /* the kernel sent no 4-tuple for this one */
-			e.family = s->family;
-			e.rport = s->rport;
-			memcpy(e.laddr, s->laddr, 16);
-			memcpy(e.raddr, s->raddr, 16);
-		}
-		if (s)
-			e.lport = s->lport;
-	}
-	if (!e.comm[0] && e.tgid) { /* softirq: name the owner */
-		struct csv_name key = { .tgid = e.tgid, .start_ns = e.start_ns }, *n = NULL;
-		struct rcl_owner o = { .tgid = e.tgid, .start_ns = e.start_ns };
-		const struct proc *p = model_find(f->model, &o);
-
-		if (x->nnames)
-			n = bsearch(&key, x->names, x->nnames, sizeof(*x->names), cmp_csv_name);
-		if (n)
-			memcpy(e.comm, n->comm, sizeof(e.comm));
-		else if (p)
-			memcpy(e.comm, p->comm, sizeof(e.comm));
-	}
-		ev = &e;
-	addr_str(e.family, e.laddr, la, sizeof(la));
-	addr_str(ev->family, ev->raddr, ra, sizeof(ra));
-	printf("%.6f,", wall);
-	csv_field(stdout, f->info.host);
-	printf(",%s,%u,%u,", ev->kind < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[ev->kind] : "?",
-	       ev->tgid, ev->cur_tgid);
-	csv_field(stdout, ev->comm);
-	printf(",%s,%s,%u,%s,%u,%s,%s\n", ev->family == 2 ? "ipv4" : "ipv6", la, ev->lport, ra,
-	       ev->rport, state_name(ev->oldstate), state_name(ev->newstate));
-}
-
 /* ------------------------------------------------------------------------ */
 
 static void show(struct capfile *f, const struct rcl_opts *o)
@@ -786,7 +442,7 @@ static int replay_refresh(struct collector *c)
 	struct capfile *f = (struct capfile *)((char *)c - offsetof(struct capfile, c));
 
 	if (!f->done)
-		next_tick(f, NULL, NULL);
+		capfile_next_tick(f, NULL, NULL);
 	return 0;
 }
 
@@ -801,7 +457,7 @@ static int replay_tui(struct capfile *files, int nfiles, const struct rcl_opts *
 	signal(SIGINT, on_replay_signal);
 	signal(SIGTERM, on_replay_signal);
 	signal(SIGHUP, on_replay_signal);
-	if (next_tick(f, NULL, NULL) <= 0) {
+	if (capfile_next_tick(f, NULL, NULL) <= 0) {
 		elog("%s: no complete refresh recorded", f->path);
 		return RCL_EXIT_ERROR;
 	}
@@ -825,7 +481,7 @@ int cmd_report(const struct rcl_opts *o)
 			goto cleanup;
 		}
 		files[nfiles].path = *p;
-		if (open_file(&files[nfiles], o)) {
+		if (capfile_open(&files[nfiles], o)) {
 			rc = RCL_EXIT_ERROR;
 			nfiles++;
 			goto cleanup;
@@ -840,21 +496,7 @@ int cmd_report(const struct rcl_opts *o)
 		((struct rcl_opts *)o)->view = RCL_VIEW_PLAIN;
 
 	if (o->csv) {
-		printf("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,new_state\n");
-		for (int fi = 0; fi < nfiles; fi++) {
-			struct csv_ctx x = { 0 };
-
-			while (next_tick(&files[fi], csv_learn, &x) > 0)
-				;
-			csv_sort(&x);
-			x.seq = 0;
-			damaged |= report_damage(&files[fi]);
-			if (reopen_file(&files[fi], o) == 0)
-				while (next_tick(&files[fi], csv_event, &x) > 0)
-					;
-			free(x.socks);
-			free(x.names);
-		}
+		damaged |= report_csv(files, nfiles, o);
 	} else if (o->at) {
 		for (int fi = 0; fi < nfiles; fi++) {
 			struct capfile *f = &files[fi];
@@ -870,15 +512,15 @@ int cmd_report(const struct rcl_opts *o)
 			 * replay exactly that many (the model cannot step back) */
 			unsigned long want = 0;
 
-			while (next_tick(f, NULL, NULL) > 0)
+			while (capfile_next_tick(f, NULL, NULL) > 0)
 				if (f->rp.tick.wall <= target + 1e-6 || !want)
 					want = f->ticks;
-			damaged |= report_damage(f);
-			if (reopen_file(f, o)) {
+			damaged |= capfile_damage(f);
+			if (capfile_reopen(f, o)) {
 				rc = RCL_EXIT_ERROR;
 				goto cleanup;
 			}
-			while (f->ticks < want && next_tick(f, NULL, NULL) > 0)
+			while (f->ticks < want && capfile_next_tick(f, NULL, NULL) > 0)
 				;
 			if (want && f->ticks == want && target < f->first_wall - 1e-6)
 				fprintf(stderr, "rcleak: %s: the capture starts after %s: showing its first refresh\n",
@@ -896,14 +538,14 @@ int cmd_report(const struct rcl_opts *o)
 		for (int fi = 0; fi < nfiles; fi++) {
 			struct capfile *f = &files[fi];
 
-			while (next_tick(f, NULL, NULL) > 0) {
+			while (capfile_next_tick(f, NULL, NULL) > 0) {
 				show(f, o);
 				sleep_s(f->rp.tick.dt / o->speed);
 			}
 		}
 	} else {
 		for (int fi = 0; fi < nfiles; fi++)
-			while (next_tick(&files[fi], NULL, NULL) > 0)
+			while (capfile_next_tick(&files[fi], NULL, NULL) > 0)
 				observe(&files[fi]);
 		if (o->view == RCL_VIEW_JSON)
 			summary_json_out(files, nfiles);
@@ -913,14 +555,14 @@ int cmd_report(const struct rcl_opts *o)
 	fflush(stdout);
 	for (int fi = 0; fi < nfiles; fi++) {
 		/* read to the end so damage anywhere in the file is reported */
-		while (!files[fi].done && next_tick(&files[fi], NULL, NULL) > 0)
+		while (!files[fi].done && capfile_next_tick(&files[fi], NULL, NULL) > 0)
 			;
-		damaged |= report_damage(&files[fi]);
+		damaged |= capfile_damage(&files[fi]);
 	}
 	if (damaged && rc == RCL_EXIT_OK)
 		rc = RCL_EXIT_INCOMPLETE;
 cleanup:
 	for (int fi = 0; fi < nfiles; fi++)
-		close_file(&files[fi]);
+		capfile_close(&files[fi]);
 	return rc;
 }

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/* capfile.c - see capfile.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capfile.h"
+#include "log.h"
+
+int capfile_open(struct capfile *f, const struct rcl_opts *o)
+{
+	char err[256];
+	int e;
+
+	f->opts = *o;
+	e = capture_reader_open(&f->rd, f->path, &f->info, err, sizeof(err));
+	if (e) {
+		elog("%s: %s", f->path, err);
+		return -1;
+	}
+	f->opts.nports = 0; /* the views show the recorded ports */
+	for (int i = 0; i < f->info.nports && i < RCL_MAX_PORTS; i++)
+		f->opts.ports[f->opts.nports++] = f->info.ports[i];
+	f->model = model_new(o->window_s);
+	if (!f->model)
+		return -1;
+	collect_thresholds(o, &f->model->th);
+	replay_init(&f->rp, f->model);
+	f->rp.window_fixed = o->window_set;
+	f->rp.thresholds_fixed = o->thresholds_set;
+	f->c.model = f->model;
+	f->c.opts = &f->opts;
+	f->c.tier = f->rp.meta.tier;
+	f->c.walk = f->rp.meta.walk;
+	return 0;
+}
+
+int capfile_reopen(struct capfile *f, const struct rcl_opts *o)
+{
+	const char *path = f->path;
+
+	capfile_close(f);
+	memset(f, 0, sizeof(*f));
+	f->path = path;
+	return capfile_open(f, o);
+}
+
+void capfile_close(struct capfile *f)
+{
+	free(f->seen);
+	free(f->evb);
+	join_index_free(f->jix);
+	replay_free(&f->rp);
+	model_free(f->model);
+	if (f->rd)
+		capture_reader_close(f->rd);
+}
+
+/* The time of a record, as Unix seconds. */
+static double wall_of(const struct capfile *f, __u64 ts_ns)
+{
+	return f->info.wall_start + ((double)ts_ns - (double)f->info.mono_start_ns) / 1e9;
+}
+
+/* The events of one batch record; a damaged one counts as a bad record
+ * (the events before the damage stand). */
+static void read_batch(struct capfile *f, const struct capture_record *rec, event_fn on_event,
+		       void *ctx)
+{
+	struct rcl_event e;
+	int n;
+
+	if (!f->evb && !(f->evb = malloc(sizeof(*f->evb)))) {
+		f->rp.bad_records++; /* said at the end, with the damage */
+		return;
+	}
+	if (evb_dec_init(f->evb, rec->data, rec->len, rec->ts_ns)) {
+		f->rp.bad_records++;
+		return;
+	}
+	while ((n = evb_dec_next(f->evb, &e)) == 1) {
+		f->events++;
+		if (on_event)
+			on_event(f, &e, wall_of(f, e.ts_ns), ctx);
+	}
+	if (n < 0)
+		f->rp.bad_records++;
+}
+
+int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx)
+{
+	struct capture_record rec;
+	int n;
+
+	while ((n = capture_next(f->rd, &rec)) > 0) {
+		if (rec.type == REC_EVENT) {
+			struct rcl_event e;
+
+			f->events++;
+			if (on_event && record_decode_event(rec.data, rec.len, &e) == 0)
+				on_event(f, &e, wall_of(f, rec.ts_ns), ctx);
+			continue;
+		}
+		if (rec.type == REC_EVENTS) {
+			read_batch(f, &rec, on_event, ctx);
+			continue;
+		}
+		if (replay_record(&f->rp, &rec) == 1) {
+			f->ticks++;
+			if (f->rp.meta.interval_s > 0 && !f->tui)
+				f->opts.interval_s = f->rp.meta.interval_s;
+			f->c.events = f->rp.tick.events;
+			f->c.events_per_s = f->rp.tick.events_per_s;
+			f->c.lost = f->rp.tick.lost;
+			f->c.repairs = f->rp.tick.repairs;
+			f->c.repairs_added = 0;
+			f->lost = f->rp.tick.lost;
+			if (!f->have_tick)
+				f->first_wall = f->rp.tick.wall;
+			f->have_tick = true;
+			f->last_wall = f->rp.tick.wall;
+			return 1;
+		}
+	}
+	if (n < 0)
+		elog("%s: read error: %s", f->path, strerror(-n));
+	f->done = true;
+	return n < 0 ? -1 : 0;
+}
+
+bool capfile_damage(const struct capfile *f)
+{
+	struct capture_damage d;
+
+	capture_damage(f->rd, &d);
+	if (d.chunks_bad)
+		fprintf(stderr, "rcleak: %s: %lu damaged chunk%s skipped (bad checksum, stream or length)\n",
+			f->path, d.chunks_bad, d.chunks_bad == 1 ? "" : "s");
+	if (d.truncated)
+		fprintf(stderr, "rcleak: %s: file ends inside a chunk: read up to byte %llu (%lu whole chunks)\n",
+			f->path, (unsigned long long)d.truncated_at, d.chunks_ok);
+	if (f->rp.bad_records)
+		fprintf(stderr, "rcleak: %s: %lu records damaged or too short to read, skipped\n", f->path,
+			f->rp.bad_records);
+	return d.chunks_bad || d.truncated;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * capfile.h - one capture file as `rcleak report` reads it: opened, then
+ * stepped through a refresh (tick) at a time, every recorded tick replayed
+ * into the file's own model, every event handed to a callback.
+ */
+#ifndef RCLEAK_CAPFILE_H
+#define RCLEAK_CAPFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "capture.h"
+#include "collect.h"
+#include "join.h"
+#include "opts.h"
+#include "record.h"
+
+struct seen_proc; /* report.c's summary of a process across the file */
+
+struct capfile {
+	const char *path;
+	struct capture_reader *rd;
+	struct capture_info info;
+	struct model *model;
+	struct replay rp;
+	struct collector c;      /* a facade for the views: no tracer */
+	struct rcl_opts opts;
+	struct seen_proc *seen;
+	size_t nseen, capseen;
+	double first_wall, last_wall;
+	unsigned long ticks, events;
+	__u64 lost;
+	bool done;
+	bool have_tick;
+	bool tui;                /* replayed in the TUI: keeps its own pace */
+	struct join_index *jix;  /* its records by 4-tuple, while joins print */
+	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
+};
+
+typedef void (*event_fn)(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
+
+/* Open f->path (set by the caller) with the report's options; 0, or -1
+ * after saying why. */
+int capfile_open(struct capfile *f, const struct rcl_opts *o);
+/* Start over at the beginning of the file (a second pass). */
+int capfile_reopen(struct capfile *f, const struct rcl_opts *o);
+void capfile_close(struct capfile *f);
+/* Read until a tick completes (1), the end (0) or an I/O error (-1);
+ * on_event, when set, sees every event on the way. */
+int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx);
+/* Warn about damage; true when the file was incomplete or damaged. */
+bool capfile_damage(const struct capfile *f);
+
+#endif

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * report_csv.c - `rcleak report --csv`: one row per recorded event, in two
+ * passes over each file. The first learns what some events lack (a client's
+ * local port, chosen after connect(); the 4-tuple of events the kernel sent
+ * without one; the owner's name of softirq events); the second prints.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capfile.h"
+#include "report_csv.h"
+#include "view.h"
+
+static const char *const state_names[] = {
+	"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+	"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+};
+static const char *const kind_names[] = {
+	"state", "connect", "accept", "close", "app-close", "exit-close", "listen",
+};
+
+static const char *state_name(unsigned s)
+{
+	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+/* What a first pass learns, so every row can be complete: a socket's local
+ * port (unknown at connect(), before the port is chosen) and an owner's
+ * name (softirq events carry none). */
+struct csv_sock {
+	__u64 sk;
+	__u64 seq;       /* the event's position in the file */
+	__u16 lport, rport;
+	__u8 family;
+	__u8 laddr[16], raddr[16];
+};
+
+struct csv_name {
+	__u32 tgid;
+	__u64 start_ns;
+	char comm[RCL_COMM_LEN];
+};
+
+struct csv_ctx {
+	__u64 seq;       /* events seen in this pass */
+	struct csv_sock *socks;
+	size_t nsocks, capsocks;
+	struct csv_name *names;
+	size_t nnames, capnames;
+	bool sorted;
+};
+
+static int cmp_csv_sock(const void *a, const void *b)
+{
+	const struct csv_sock *x = a, *y = b;
+
+	if (x->sk != y->sk)
+		return x->sk < y->sk ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The learnt tuple of the same socket nearest to event seq: the next one
+ * (after) for a connect, whose port is chosen just after it; else the last
+ * one before (socket addresses are reused by later connections). */
+static const struct csv_sock *csv_find(const struct csv_ctx *x, __u64 sk, __u64 seq, bool after)
+{
+	size_t lo = 0, hi = x->nsocks;
+
+	while (lo < hi) { /* first entry >= (sk, seq) */
+		size_t mid = (lo + hi) / 2;
+		const struct csv_sock *m = &x->socks[mid];
+
+		if (m->sk < sk || (m->sk == sk && m->seq < seq))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (after)
+		return lo < x->nsocks && x->socks[lo].sk == sk ? &x->socks[lo] : NULL;
+	if (lo < x->nsocks && x->socks[lo].sk == sk && x->socks[lo].seq == seq)
+		return &x->socks[lo];
+	return lo > 0 && x->socks[lo - 1].sk == sk ? &x->socks[lo - 1] : NULL;
+}
+
+static int cmp_csv_name(const void *a, const void *b)
+{
+	const struct csv_name *x = a, *y = b;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall, void *vctx)
+{
+	struct csv_ctx *x = vctx;
+
+	(void)f;
+	(void)wall;
+	x->seq++;
+	if (e->lport && e->family) {
+		if (x->nsocks == x->capsocks) {
+			size_t ncap = x->capsocks ? x->capsocks * 2 : 1024;
+			struct csv_sock *n = realloc(x->socks, ncap * sizeof(*n));
+
+			if (!n)
+				return;
+			x->socks = n;
+			x->capsocks = ncap;
+		}
+		x->socks[x->nsocks].sk = e->sk;
+		x->socks[x->nsocks].seq = x->seq;
+		x->socks[x->nsocks].rport = e->rport;
+		x->socks[x->nsocks].family = e->family;
+		memcpy(x->socks[x->nsocks].laddr, e->laddr, 16);
+		memcpy(x->socks[x->nsocks].raddr, e->raddr, 16);
+		x->socks[x->nsocks++].lport = e->lport;
+	}
+	if (e->comm[0] && e->tgid && e->cur_tgid == e->tgid) {
+		if (x->nnames == x->capnames) {
+			size_t ncap = x->capnames ? x->capnames * 2 : 256;
+			struct csv_name *n = realloc(x->names, ncap * sizeof(*n));
+
+			if (!n)
+				return;
+			x->names = n;
+			x->capnames = ncap;
+		}
+		x->names[x->nnames].tgid = e->tgid;
+		x->names[x->nnames].start_ns = e->start_ns;
+		memcpy(x->names[x->nnames++].comm, e->comm, RCL_COMM_LEN);
+	}
+}
+
+static void csv_sort(struct csv_ctx *x)
+{
+	if (x->nsocks)
+		qsort(x->socks, x->nsocks, sizeof(*x->socks), cmp_csv_sock);
+	if (x->nnames)
+		qsort(x->names, x->nnames, sizeof(*x->names), cmp_csv_name);
+	x->sorted = true;
+}
+
+static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall, void *vctx)
+{
+	struct csv_ctx *x = vctx;
+	struct rcl_event e = *ev;
+	char la[64], ra[64];
+
+	x->seq++;
+	if ((!e.lport || !e.family) && x->nsocks) {
+		const struct csv_sock *s = csv_find(x, e.sk, x->seq, e.kind == RCL_EV_CONNECT);
+
+		if (s && !e.family) { /* the kernel sent no 4-tuple for this one */
+			e.family = s->family;
+			e.rport = s->rport;
+			memcpy(e.laddr, s->laddr, 16);
+			memcpy(e.raddr, s->raddr, 16);
+		}
+		if (s)
+			e.lport = s->lport;
+	}
+	if (!e.comm[0] && e.tgid) { /* softirq: name the owner */
+		struct csv_name key = { .tgid = e.tgid, .start_ns = e.start_ns }, *n = NULL;
+		struct rcl_owner o = { .tgid = e.tgid, .start_ns = e.start_ns };
+		const struct proc *p = model_find(f->model, &o);
+
+		if (x->nnames)
+			n = bsearch(&key, x->names, x->nnames, sizeof(*x->names), cmp_csv_name);
+		if (n)
+			memcpy(e.comm, n->comm, sizeof(e.comm));
+		else if (p)
+			memcpy(e.comm, p->comm, sizeof(e.comm));
+	}
+	addr_str(e.family, e.laddr, la, sizeof(la));
+	addr_str(e.family, e.raddr, ra, sizeof(ra));
+	printf("%.6f,", wall);
+	csv_field(stdout, f->info.host);
+	printf(",%s,%u,%u,", e.kind < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[e.kind] : "?",
+	       e.tgid, e.cur_tgid);
+	csv_field(stdout, e.comm);
+	printf(",%s,%s,%u,%s,%u,%s,%s\n", e.family == 2 ? "ipv4" : "ipv6", la, e.lport, ra,
+	       e.rport, state_name(e.oldstate), state_name(e.newstate));
+}
+
+bool report_csv(struct capfile *files, int nfiles, const struct rcl_opts *o)
+{
+	bool damaged = false;
+
+	printf("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,new_state\n");
+	for (int fi = 0; fi < nfiles; fi++) {
+		struct csv_ctx x = { 0 };
+
+		while (capfile_next_tick(&files[fi], csv_learn, &x) > 0)
+			;
+		csv_sort(&x);
+		x.seq = 0;
+		damaged |= capfile_damage(&files[fi]);
+		if (capfile_reopen(&files[fi], o) == 0)
+			while (capfile_next_tick(&files[fi], csv_event, &x) > 0)
+				;
+		free(x.socks);
+		free(x.names);
+	}
+	return damaged;
+}
