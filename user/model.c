@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "model.h"
-#include "redis.h"
 
 static int cmp_key(const void *a, const void *b)
 {
@@ -18,29 +17,6 @@ static int cmp_key(const void *a, const void *b)
 	if (x->start_ns != y->start_ns)
 		return x->start_ns < y->start_ns ? -1 : 1;
 	return 0;
-}
-
-void model_thresholds_default(struct model_thresholds *t)
-{
-	t->leak_per_min = 5;      /* a pool never grows 5/min for a whole window */
-	t->leak_close_frac = 0.2;
-	t->churn_per_s = 5;       /* connect-per-request at 5+/s ... */
-	t->churn_life_ms = 1000;  /* ... with connections living under a second */
-	t->zombie_s = 60;
-	t->zombie_idle_s = 3600;
-	t->fd_limit_pct = 10;
-	t->idle_s = 300;          /* Redis's default tcp-keepalive */
-}
-
-const char *verdict_name(enum verdict v)
-{
-	switch (v) {
-	case V_FD_LIMIT: return "FD-LIMIT";
-	case V_LEAK: return "LEAK";
-	case V_ZOMBIE: return "ZOMBIE";
-	case V_CHURN: return "CHURN";
-	default: return "ok";
-	}
 }
 
 struct model *model_new(double window_s)
@@ -565,77 +541,6 @@ void model_end(struct model *m, double now, double dt)
 	m->now = now;
 }
 
-/* Span of time the open-count series covers. */
-static double series_span(const struct series *s)
-{
-	if (s->len < 2)
-		return 0;
-	return s->t[(s->head + s->len - 1) % SERIES_CAP] - s->t[s->head];
-}
-
-static void judge(const struct model *m, struct proc *p)
-{
-	const struct model_thresholds *th = &m->th;
-
-	p->verdict = V_OK;
-	p->rule[0] = '\0';
-	if (p->exited)
-		return;
-	if (p->fds >= 0 && p->nofile_soft > 0 &&
-	    (double)(p->nofile_soft - p->fds) < th->fd_limit_pct / 100.0 * (double)p->nofile_soft) {
-		p->verdict = V_FD_LIMIT;
-		snprintf(p->rule, sizeof(p->rule), "fd headroom %lld < %g%% of nofile %lld",
-			 p->nofile_soft - p->fds, th->fd_limit_pct, p->nofile_soft);
-		return;
-	}
-	if (!p->nlisten && p->open > 0 && p->growth_per_min >= th->leak_per_min &&
-	    series_span(&p->series) >= m->window_s / 2 &&
-	    (p->win_close_frac < 0 || p->win_close_frac <= th->leak_close_frac)) {
-		p->verdict = V_LEAK;
-		snprintf(p->rule, sizeof(p->rule), "open +%.1f/min over %.0fs >= %g/min, closes %.0f%% of opens",
-			 p->growth_per_min, series_span(&p->series), th->leak_per_min,
-			 p->win_close_frac < 0 ? 0 : p->win_close_frac * 100);
-		return;
-	}
-	if (p->zombies > 0) {
-		p->verdict = V_ZOMBIE;
-		if (p->nlisten)
-			snprintf(p->rule, sizeof(p->rule), "%ld connections: CLOSE_WAIT > %gs or peer silent > %gs",
-				 p->zombies, th->zombie_s, th->zombie_idle_s);
-		else
-			snprintf(p->rule, sizeof(p->rule), "%ld CLOSE_WAIT held > %gs (peer closed, app did not)",
-				 p->zombies, th->zombie_s);
-		return;
-	}
-	if (!p->nlisten && p->win_open_rate >= th->churn_per_s && p->median_lifetime_ms >= 0 &&
-	    p->median_lifetime_ms < th->churn_life_ms) {
-		p->verdict = V_CHURN;
-		snprintf(p->rule, sizeof(p->rule), "%.1f connects/s >= %g, median lifetime %.1fms < %gms",
-			 p->win_open_rate, th->churn_per_s, p->median_lifetime_ms, th->churn_life_ms);
-	}
-}
-
-void model_judge(struct model *m)
-{
-	for (size_t i = 0; i < m->nprocs; i++) {
-		struct proc *p = m->procs[i];
-
-		judge(m, p);
-		p->eta_s = -1;
-		p->capped_by_nofile = false;
-		if (p->nlisten && !p->exited) {
-			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
-			long mc = p->maxclients > 0 ? p->maxclients : REDIS_DEFAULT_MAXCLIENTS;
-
-			p->capped_by_nofile = p->nofile_soft >= 0 && p->nofile_soft - REDIS_RESERVED_FDS < mc;
-			if (p->clients_growth_per_min > 0 && eff > p->clients)
-				p->eta_s = (double)(eff - p->clients) / (p->clients_growth_per_min / 60.0);
-			else if (p->clients_growth_per_min > 0)
-				p->eta_s = 0;
-		}
-	}
-}
-
 /* Record at position i of the order by (socket, holder). */
 static const struct rcl_fd_rec *ordered(const struct model *m, size_t i)
 {
@@ -715,15 +620,4 @@ void model_gc(struct model *m, void (*cb)(const struct proc *p, void *ctx), void
 		m->procs[out++] = p;
 	}
 	m->nprocs = out;
-}
-
-long model_effective_limit(long maxclients, long long nofile_soft)
-{
-	long mc = maxclients > 0 ? maxclients : REDIS_DEFAULT_MAXCLIENTS;
-
-	if (nofile_soft < 0) /* unlimited */
-		return mc;
-	if (nofile_soft - REDIS_RESERVED_FDS < mc)
-		return nofile_soft - REDIS_RESERVED_FDS < 0 ? 0 : (long)(nofile_soft - REDIS_RESERVED_FDS);
-	return mc;
 }
