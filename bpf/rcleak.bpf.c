@@ -40,9 +40,9 @@ const volatile bool tree_mode = false;
 /* Set before load by `rcleak record`: send every event to the ring buffer. */
 const volatile bool emit_events = false;
 /* Set before load when holders come from /proc (no iterators): 1e9 /
- * USER_HZ. Process start times are then kept as /proc shows them (boot
- * time, in whole clock ticks), so that the counters' keys are the /proc
- * walk's. 0: the exact start_time, as the iterator walks read it. */
+ * USER_HZ. Process start times are then rounded down to whole clock ticks,
+ * as /proc shows them, so that the counters' keys are the /proc walk's.
+ * 0: exact, as the iterator walks read them. */
 const volatile __u64 start_tick_ns = 0;
 /* Set before load: the watched ports, one bit each (8 KiB, read-only). */
 const volatile __u64 watched_bits[65536 / 64] = {};
@@ -130,22 +130,42 @@ static __always_inline bool self_port(__u16 port)
  * tracepoint, which need bpf_probe_read_kernel (CO-RE reads). Inlining
  * drops the branch not taken, so each flavour verifies only its own.
  */
+/* Before 5.5, start_boottime was called real_start_time. */
+struct task_struct___pre55 {
+	__u64 real_start_time;
+} __attribute__((preserve_access_index));
+
+/*
+ * When a process started, the half of its identity that a reused pid
+ * does not repeat: the clock /proc/PID/stat's starttime comes from (boot
+ * time, which goes on during a suspend), so that userspace can tell
+ * whether that pid is still that process. Monotonic start_time would drift
+ * from it by every suspend since the process started.
+ */
+static __always_inline __u64 proc_start_ns(struct task_struct *leader, bool btf)
+{
+	__u64 t;
+
+	if (bpf_core_field_exists(leader->start_boottime))
+		t = btf ? leader->start_boottime : BPF_CORE_READ(leader, start_boottime);
+	else if (bpf_core_field_exists(((struct task_struct___pre55 *)leader)->real_start_time))
+		t = BPF_CORE_READ((struct task_struct___pre55 *)leader, real_start_time);
+	else
+		t = btf ? leader->start_time : BPF_CORE_READ(leader, start_time);
+	if (start_tick_ns)
+		t = t / start_tick_ns * start_tick_ns;
+	return t;
+}
+
 static __always_inline void owner_of(struct task_struct *task, struct rcl_owner *o, bool btf)
 {
 	o->pad = 0;
 	if (btf) {
 		o->tgid = task->tgid;
-		o->start_ns = task->group_leader->start_time;
+		o->start_ns = proc_start_ns(task->group_leader, true);
 	} else {
 		o->tgid = BPF_CORE_READ(task, tgid);
-		o->start_ns = BPF_CORE_READ(task, group_leader, start_time);
-	}
-	if (start_tick_ns) {
-		/* /proc's starttime: start_boottime since 5.5, start_time before */
-		if (bpf_core_field_exists(task->start_boottime))
-			o->start_ns = btf ? task->group_leader->start_boottime
-					  : BPF_CORE_READ(task, group_leader, start_boottime);
-		o->start_ns = o->start_ns / start_tick_ns * start_tick_ns;
+		o->start_ns = proc_start_ns(BPF_CORE_READ(task, group_leader), false);
 	}
 }
 
@@ -689,7 +709,7 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 		rec.last_rcv = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
 		rec.last_snd = BPF_CORE_READ(tp, lsndtime);
 	}
-	rec.start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	rec.start_ns = proc_start_ns(BPF_CORE_READ(task, group_leader), false);
 	rec.nofile_cur = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));
 	rec.nofile_max = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max));
 	BPF_CORE_READ_STR_INTO(&rec.comm, task, group_leader, comm);

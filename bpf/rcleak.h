@@ -12,9 +12,10 @@
 #define RCL_MAX_SOCKS 262144 /* default capacity of the socket map */
 #define RCL_MAX_PROCS 32768  /* per-process counter entries */
 
-/* Process identity that survives pid reuse: tgid + group leader start time
- * (task->start_time, CLOCK_MONOTONIC ns, the value /proc/PID/stat field 22
- * reports in clock ticks). */
+/* Process identity that survives pid reuse: tgid + the group leader's start
+ * time in the kernel's boot-time clock (task->start_boottime, ns: what
+ * /proc/PID/stat field 22 reports in clock ticks, less the reader's time
+ * namespace offset), whole ticks under --walk proc. */
 struct rcl_owner {
 	__u32 tgid;
 	__u32 pad;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "collect.h"
+#include "kclock.h"
 #include "log.h"
 #include "procfs.h"
 #include "redis.h"
@@ -16,10 +17,7 @@
 
 double collect_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return kclock_mono_s(); /* the clock of the BPF side's timestamps */
 }
 
 struct walk_ctx {
@@ -391,7 +389,7 @@ int collect_refresh(struct collector *c, double now)
 	tracer__for_each_proc(c->tracer, on_counters, c);
 	c->model->mono_ns = (__u64)(now * 1e9);
 	if (!c->model->hz && c->model->nrecs) /* no kernel config: from jiffies */
-		c->model->hz = procfs_hz_from_jiffies(c->model->recs[0].jiffies, procfs_uptime());
+		c->model->hz = procfs_hz_from_jiffies(c->model->recs[0].jiffies, kclock_boot_s());
 	model_end(c->model, now - c->start, dt);
 	for (size_t i = 0; i < c->model->nprocs; i++)
 		complete(c, c->model->procs[i], now - c->start);
@@ -433,6 +431,7 @@ int collect_start(struct collector *c)
 	c->walk = tracer__walk(c->tracer);
 	vlog("kernel HZ: %ld%s", c->model->hz, c->model->hz ? "" : " (unknown yet: from jiffies at the first walk)");
 	c->start = collect_now();
+	c->start_boot = kclock_boot_s();
 	err = tracer__snapshot(c->tracer);
 	if (err)
 		return err;

@@ -27,7 +27,8 @@ struct collector {
 	const char *walk;          /* "iter" or "proc" */
 	struct model *model;
 	const struct rcl_opts *opts;
-	double start;           /* monotonic seconds at start */
+	double start;           /* monotonic seconds at start (collect_now) */
+	double start_boot;      /* the kernel's boot-time clock then, s */
 	double last;            /* time of the previous refresh */
 	double last_dt;         /* length of the last interval */
 	double last_reconcile;

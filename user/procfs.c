@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "kclock.h"
 #include "procfs.h"
 
 long procfs_fd_count(int pid)
@@ -92,6 +93,7 @@ int procfs_cmdline(int pid, char *buf, size_t len)
 __u64 procfs_start_ns(int pid)
 {
 	char path[64], buf[1024], *p;
+	long long tick, ticks_off;
 	unsigned long long ticks;
 	ssize_t n;
 	int fd;
@@ -116,7 +118,14 @@ __u64 procfs_start_ns(int pid)
 	}
 	if (!p || sscanf(p + 1, "%llu", &ticks) != 1)
 		return 0;
-	return (__u64)ticks * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+	tick = 1000000000LL / sysconf(_SC_CLK_TCK);
+	/* in a time namespace, starttime carries its boot-time offset; taken
+	 * off in whole ticks, so that a whole-second offset leaves the
+	 * kernel's own tick exactly */
+	ticks_off = kclock_boot_offset_ns() / tick;
+	if ((long long)ticks <= ticks_off)
+		return 0;
+	return ((__u64)ticks - (__u64)ticks_off) * (__u64)tick;
 }
 
 bool procfs_alive(int pid, __u64 start_ns)
@@ -177,10 +186,3 @@ long procfs_hz_from_jiffies(__u64 jiffies64, double uptime_s)
 	return 0;
 }
 
-double procfs_uptime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}

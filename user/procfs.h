@@ -20,7 +20,8 @@ int procfs_nofile(int pid, long long *soft, long long *hard);
 int procfs_cmdline(int pid, char *buf, size_t len);
 
 /* Process start time (group leader) in ns since boot, at clock-tick
- * resolution, or 0 when pid does not exist. */
+ * resolution, in the kernel's boot-time clock (a time namespace's offset
+ * taken off), or 0 when pid does not exist. */
 __u64 procfs_start_ns(int pid);
 
 /* True when pid exists and is the process that started at start_ns
@@ -38,7 +39,4 @@ long procfs_kernel_hz(void);
  * 2^32 - 300 * HZ. Snapped to 100, 250, 300 or 1000; 0 if none fits (or
  * uptime is too short to tell). */
 long procfs_hz_from_jiffies(__u64 jiffies64, double uptime_s);
-
-/* Seconds since boot (CLOCK_BOOTTIME). */
-double procfs_uptime(void);
 #endif

@@ -265,7 +265,7 @@ int cmd_run(const struct rcl_opts *o)
 	} else {
 		sum.cmd_exit = WEXITSTATUS(status);
 	}
-	if (summary_build(&sum, c.model, o, c.model->now, c.start)) {
+	if (summary_build(&sum, c.model, o, c.model->now, c.start_boot)) {
 		elog("out of memory");
 		goto cleanup;
 	}

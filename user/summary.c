@@ -16,9 +16,9 @@ static const char *const rule_names[RULE__N] = {
  */
 
 static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_opts *o,
-		     double now, double start_mono_s)
+		     double now, double start_boot_s)
 {
-	double born = (double)p->key.start_ns / 1e9 - start_mono_s;
+	double born = (double)p->key.start_ns / 1e9 - start_boot_s;
 	double end = p->exited ? p->exited_at : now;
 	double life = end - (born > 0 ? born : 0);
 
@@ -91,7 +91,7 @@ static int cmp_rows(const void *a, const void *b)
 }
 
 int summary_build(struct run_summary *s, const struct model *m, const struct rcl_opts *o,
-		  double now, double start_mono_s)
+		  double now, double start_boot_s)
 {
 	double (*metrics[RULE__N])(const struct run_row *) = {
 		m_peak, m_leak, m_opened, m_churn, m_cw,
@@ -111,7 +111,7 @@ int summary_build(struct run_summary *s, const struct model *m, const struct rcl
 		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->exit_closed &&
 		    !p->nlisten)
 			continue;
-		fill_row(&s->rows[s->nrows++], p, o, now, start_mono_s);
+		fill_row(&s->rows[s->nrows++], p, o, now, start_boot_s);
 	}
 	if (s->nrows)
 		qsort(s->rows, s->nrows, sizeof(*s->rows), cmp_rows);

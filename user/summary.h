@@ -49,9 +49,11 @@ struct run_summary {
 };
 
 /* Build the summary from the model at the end of a run. now is model time;
- * start_mono_s converts BPF start times to model time. Returns 0 or -ENOMEM. */
+ * start_boot_s, the kernel's boot-time clock when model time was 0 (struct
+ * collector's start_boot), converts process start times to model time.
+ * Returns 0 or -ENOMEM. */
 int summary_build(struct run_summary *s, const struct model *m, const struct rcl_opts *o,
-		  double now, double start_mono_s);
+		  double now, double start_boot_s);
 void summary_free(struct run_summary *s);
 
 /* Exit code: CMD's failure wins, then a broken threshold, else 0. */

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "kclock.h"
 #include "log.h"
 #include "procscan.h"
 #include "rcleak.skel.h"
@@ -479,14 +480,12 @@ cleanup:
 
 int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 {
-	struct timespec ts;
 	__u64 before_ns;
 	int err;
 
 	if (t->procscan) /* the sweep needs the tcp walk */
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns() clock */
-	before_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	before_ns = (__u64)(kclock_mono_s() * 1e9); /* bpf_ktime_get_ns() clock */
 	next_gen(t);
 	t->skel->bss->reconciling = 1;
 	err = run_iter(t, t->walk_tcp, NULL, NULL);

@@ -523,16 +523,32 @@ def run_rcleak(args, timeout=15, preexec_fn=None, argv0=None):
     return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
+# A client (python3 -c HOLD_THEN_MORE PORT) that opens 3 connections and
+# prints HELD, then on a line of stdin opens 2 more and prints MORE; it holds
+# them until stdin closes.
+HOLD_THEN_MORE = """
+import socket, sys
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+print("HELD", flush=True)
+sys.stdin.readline()
+held += [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+print("MORE", flush=True)
+sys.stdin.read()
+"""
+
+
 class Rcleak:
     """A running `rcleak --json ...` whose JSON lines are collected."""
 
-    def __init__(self, args, wait_first=True, first_timeout=20):
+    def __init__(self, args, wait_first=True, first_timeout=20, wrap=()):
+        """wrap: a command rcleak runs under that execs it (its pid stays)."""
         self.args = ["--json", "-i", INTERVAL] + list(args) + \
             os.environ.get("RCLEAK_TEST_RCLEAK_ARGS", "").split()
         self.errdir = mkdtemp("rcleak-err-")
         self.errpath = os.path.join(self.errdir, "stderr")
         self.errf = open(self.errpath, "wb")
-        self.proc = spawn([RCLEAK] + self.args, "rcleak " + " ".join(self.args),
+        self.proc = spawn(list(wrap) + [RCLEAK] + self.args, "rcleak " + " ".join(self.args),
                           stdin=subprocess.DEVNULL, stderr=self.errf)
         self.pid = self.proc.pid
         self.out = Lines(self.proc.stdout, "rcleak")

@@ -4,8 +4,9 @@ import os
 import subprocess
 import sys
 
-from harness import (Client, Rcleak, Redis, Skip, bpf_fd_ids, check, expect_row, expect_server,
-                     fields, have_bpftool, proc_row, procs_of, server_row, spawn, ss_count)
+from harness import (HOLD_THEN_MORE, Client, Rcleak, Redis, Skip, bpf_fd_ids, check, expect_row,
+                     expect_server, fields, have_bpftool, proc_row, procs_of, server_row, spawn,
+                     ss_count)
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
          "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process",
@@ -230,24 +231,12 @@ def test_missed_close_repaired():
     expect_row(rc, c.pid, {"open": truth, "opened": 3, "closed": 0}, what="after the sweep")
 
 
-_WALK_PROC_CLIENT = """
-import socket, sys
-port = int(sys.argv[1])
-held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
-print("HELD", flush=True)
-sys.stdin.readline()
-held += [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
-print("MORE", flush=True)
-sys.stdin.read()
-"""
-
-
 def test_walk_proc():
     """--walk proc (kernels without BPF iterators): a process that held
     connections before rcleak started and then opens more is one row, its
     holder rows from /proc and its kernel counters together, exact against ss."""
     r = Redis()
-    p = spawn([sys.executable, "-c", _WALK_PROC_CLIENT, str(r.port)], "walk-proc client")
+    p = spawn([sys.executable, "-c", HOLD_THEN_MORE, str(r.port)], "walk-proc client")
     check(p.stdout.readline() == b"HELD\n", "client did not connect")
     rc = Rcleak(["-p", str(r.port), "--walk", "proc"])
     check(rc.first.get("hooks", {}).get("holders") == "/proc",

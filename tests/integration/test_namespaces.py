@@ -1,8 +1,19 @@
-"""Clients and servers in other pid and network namespaces (containers)."""
-from harness import (Client, NetNS, Rcleak, Redis, check, expect_row, expect_server,
-                     fields, proc_fds, proc_row, ss_count)
+"""Clients and servers in other pid and network namespaces (containers), and
+rcleak itself in a time namespace."""
+import csv
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
 
-TESTS = ["test_pid_namespace", "test_net_namespace"]
+from harness import (HOLD_THEN_MORE, RCLEAK, Client, Fail, NetNS, Rcleak, Redis, Skip, check,
+                     expect_row, expect_server, fields, proc_fds, proc_row, procs_of, spawn,
+                     ss_count)
+
+TESTS = ["test_pid_namespace", "test_net_namespace", "test_time_namespace",
+         "test_time_namespace_walk_proc", "test_time_namespace_record"]
 
 PIDNS = ["unshare", "--pid", "--fork", "--mount-proc", "--"]
 
@@ -55,3 +66,96 @@ def test_net_namespace():
         except AssertionError as e:
             problems.append(str(e))
     check(not problems, " | ".join(problems))
+
+
+# rcleak in a time namespace whose clocks are far from the kernel's: /proc's
+# start times and its own clock readings carry the offsets, BPF's do not.
+TIMENS = ["unshare", "--time", "--boottime", "100000", "--monotonic", "50000", "--"]
+
+
+def _need_timens():
+    r = subprocess.run(TIMENS + ["cat", "/proc/self/timens_offsets"], capture_output=True,
+                       text=True, timeout=10)
+    if r.returncode != 0:
+        raise Skip("no time namespaces here (unshare --time: %s)" % r.stderr.strip()[-200:])
+    check("100000" in r.stdout, "unshare --time did not set the offset: %r" % r.stdout)
+
+
+def test_time_namespace():
+    """A client that closed its connections and lives on is not taken for an
+    exited process: its pid's start time in /proc, shifted by the namespace's
+    boot-time offset, still matches the one BPF recorded."""
+    _need_timens()
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)], wrap=TIMENS)
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-tns")
+    check(ss_count(c.pid, [r.port]) == 3, "ground truth: ss for the client")
+    expect_row(rc, c.pid, {"open": 3, "opened": 3, "exited": False}, what="holding 3")
+    c.cmd("close 3", "CLOSED")
+    check(ss_count(c.pid, [r.port]) == 0, "ground truth: the client still has sockets")
+    expect_row(rc, c.pid, {"open": 0, "opened": 3, "closed": 3}, what="after closing all 3")
+    rc.skip_to_now()
+    for _ in range(3):  # and it stays alive, refresh after refresh
+        obj = rc.line()
+        check(os.path.exists("/proc/%d" % c.pid), "the client is gone")
+        row = proc_row(obj, c.pid)
+        check(row is not None and row.get("exited") is False,
+              "the live client (pid %d, holding nothing) is listed as %s"
+              % (c.pid, fields(row, "exited", "open", "closed")))
+
+
+def test_time_namespace_walk_proc():
+    """--walk proc in a time namespace: the holder rows (from /proc) and the
+    kernel counters (from BPF) are keyed alike, so a process is one row."""
+    _need_timens()
+    r = Redis()
+    p = spawn([sys.executable, "-c", HOLD_THEN_MORE, str(r.port)], "timens walk-proc client")
+    check(p.stdout.readline() == b"HELD\n", "client did not connect")
+    rc = Rcleak(["-p", str(r.port), "--walk", "proc"], wrap=TIMENS)
+    p.stdin.write(b"go\n")
+    p.stdin.flush()
+    check(p.stdout.readline() == b"MORE\n", "client did not open 2 more")
+    truth = ss_count(p.pid, [r.port])
+    check(truth == 5, "ground truth: ss shows %d sockets for the client, expected 5" % truth)
+    obj = expect_row(rc, p.pid, {"open": truth, "opened": 2, "exited": False},
+                     what="--walk proc in a time namespace")
+    rows = procs_of(obj, p.pid)
+    check(len(rows) == 1, "expected one row for pid %d, got %d: %s"
+          % (p.pid, len(rows), [fields(x, "open", "opened", "exited") for x in rows]))
+    p.stdin.close()
+    p.wait(10)
+
+
+def test_time_namespace_record():
+    """Recorded in a time namespace, events still carry the wall-clock time
+    they happened at: the capture's clock and BPF's timestamps agree."""
+    _need_timens()
+    r = Redis()
+    d = tempfile.mkdtemp(prefix="rcleak-timens-")
+    path = os.path.join(d, "t.rcap")
+    t0 = time.time()
+    rec = subprocess.Popen(TIMENS + [RCLEAK, "record", "-w", path, "-p", str(r.port), "-i", "0.5",
+                                     "-d", "4"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)
+        c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tnsrec")
+        c.cmd("close 2", "CLOSED")
+        _, err = rec.communicate(timeout=30)
+    finally:
+        if rec.poll() is None:
+            rec.kill()
+            rec.wait()
+    t1 = time.time()
+    check(rec.returncode == 0, "record exited %s: %s" % (rec.returncode, err.decode()[-300:]))
+    out = subprocess.run([RCLEAK, "report", "--csv", path], capture_output=True, text=True,
+                         timeout=60)
+    os.unlink(path)
+    os.rmdir(d)
+    check(out.returncode == 0, "report --csv exited %d: %s" % (out.returncode, out.stderr[-300:]))
+    rows = [x for x in csv.DictReader(io.StringIO(out.stdout)) if x["owner_pid"] == str(c.pid)]
+    kinds = sorted(x["kind"] for x in rows)
+    check(kinds.count("connect") == 2, "the client's events: %s, expected 2 connects" % kinds)
+    bad = [x["time"] for x in rows if not t0 - 1 <= float(x["time"]) <= t1 + 1]
+    if bad:
+        raise Fail("events stamped outside the recording (%.1f..%.1f): %s" % (t0, t1, bad[:4]))
