@@ -26,7 +26,7 @@ struct capture_info {
 	__u16 ports[CAPTURE_MAX_PORTS];
 	int nports;
 	double wall_start;     /* Unix seconds at start */
-	__u64 mono_start_ns;   /* CLOCK_MONOTONIC at start (same clock as BPF) */
+	__u64 mono_start_ns;   /* CLOCK_MONOTONIC at start, as BPF reads it (kclock.h) */
 };
 
 /* ---- writing ------------------------------------------------------------ */
