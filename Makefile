@@ -120,9 +120,10 @@ unit: $(UNIT_BINS)
 	$(Q)rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc
 
 # hookfloor is a benchmark tool; building it here keeps it from rotting.
-test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY) $(OUTPUT)/hookfloor
-	$(Q)RCLEAK=$(CURDIR)/rcleak UNIT_TESTS="$(addprefix $(CURDIR)/,$(UNIT_BINS) $(FUZZ_REPLAY))" \
-		bash tests/run.sh
+# connstorm drives the storm of tests/integration/test_skips.py.
+test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY) $(OUTPUT)/hookfloor $(OUTPUT)/connstorm
+	$(Q)RCLEAK=$(CURDIR)/rcleak RCLEAK_TEST_CONNSTORM=$(CURDIR)/$(OUTPUT)/connstorm \
+		UNIT_TESTS="$(addprefix $(CURDIR)/,$(UNIT_BINS) $(FUZZ_REPLAY))" bash tests/run.sh
 
 
 # ---- fuzzing (clang + libFuzzer; not part of `make test`) ---------------

@@ -152,6 +152,7 @@ enum rcl_stat {
 	RCL_STAT_LOST_PROC,     /* procs map full: counter lost */
 	RCL_STAT_REPAIR_ADD,    /* reconcile found a socket the map lacked */
 	RCL_STAT_LOST_RINGBUF,  /* ring buffer full: event not recorded */
+	RCL_STAT_RECOVERED,     /* lifecycle runs the kernel skipped, done by the twin */
 	RCL_STAT__MAX,
 };
 

@@ -386,7 +386,9 @@ cleanup:
 		}
 	}
 	if (rc == RCL_EXIT_OK)
-		vlog("recorded %llu events in %ld ticks", (unsigned long long)r.nevents, ticks + 1);
+		vlog("recorded %llu events in %ld ticks; %llu runs the kernel skipped were recovered",
+		     (unsigned long long)r.nevents, ticks + 1,
+		     (unsigned long long)tracer__recovered_runs(r.c.tracer));
 	mem_free(&r.ring);
 	free(r.batch);
 	collect_free(&r.c);

@@ -23,6 +23,7 @@
 struct tracer {
 	struct rcleak_bpf *skel;
 	struct bpf_link *lifecycle;
+	struct bpf_link *twin; /* record: runs the kernel skipped (rcleak.bpf.c) */
 	struct bpf_link *walk_files, *walk_tcp;
 	struct ring_buffer *rb;
 	tracer_event_cb event_cb;
@@ -72,6 +73,17 @@ static struct bpf_program *tier_prog(struct rcleak_bpf *skel, int tier)
 	}
 }
 
+/* The lifecycle program's twin (tp_btf, raw_tp), or NULL: on the classic
+ * tracepoint the kernel skips every program of a nested hit alike. */
+static struct bpf_program *tier_twin(struct rcleak_bpf *skel, int tier)
+{
+	switch (tier) {
+	case 0: return skel->progs.rcl_twin_btf;
+	case 1: return skel->progs.rcl_twin_raw;
+	default: return NULL;
+	}
+}
+
 /* Classic tracepoints need tracefs; mount it when nothing provides it. */
 static int ensure_tracefs(struct tracer *t)
 {
@@ -92,12 +104,13 @@ static void drop(struct tracer *t)
 {
 	ring_buffer__free(t->rb);
 	t->rb = NULL;
+	bpf_link__destroy(t->twin);
 	bpf_link__destroy(t->lifecycle);
 	bpf_link__destroy(t->walk_files);
 	bpf_link__destroy(t->walk_tcp);
 	rcleak_bpf__destroy(t->skel);
 	procscan_free(t->procscan);
-	t->lifecycle = t->walk_files = t->walk_tcp = NULL;
+	t->lifecycle = t->twin = t->walk_files = t->walk_tcp = NULL;
 	t->skel = NULL;
 	t->procscan = NULL;
 }
@@ -123,6 +136,8 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		    bool iters, char *why, size_t len)
 {
+	/* what is recorded cannot be repaired later: recover skipped runs */
+	bool twin = o->ringbuf_bytes > 0 && tier < 2;
 	int err;
 
 	last_libbpf_msg[0] = '\0';
@@ -132,6 +147,7 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	t->skel->rodata->self_tgid = getpid();
 	t->skel->rodata->tree_mode = o->tree;
 	t->skel->rodata->emit_events = o->ringbuf_bytes > 0;
+	t->skel->rodata->note_runs = twin;
 	if (!iters) { /* process keys as the /proc walk reads them */
 		long hz = sysconf(_SC_CLK_TCK);
 
@@ -141,8 +157,11 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		t->skel->rodata->watched_bits[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
 	if (o->ringbuf_bytes && bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes))
 		return fail_why(why, len, "ring buffer size", errno);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		bpf_program__set_autoload(tier_prog(t->skel, i), i == tier);
+		if (tier_twin(t->skel, i))
+			bpf_program__set_autoload(tier_twin(t->skel, i), twin && i == tier);
+	}
 	bpf_program__set_autoload(t->skel->progs.rcl_walk_files, iters);
 	bpf_program__set_autoload(t->skel->progs.rcl_walk_tcp, iters);
 	if (tier == 2 && (err = ensure_tracefs(t)))
@@ -159,6 +178,13 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	t->lifecycle = bpf_program__attach(tier_prog(t->skel, tier));
 	if (!t->lifecycle)
 		return fail_why(why, len, "attach", errno);
+	/* after the lifecycle program: a hook runs its programs in the order
+	 * they were attached */
+	if (twin) {
+		t->twin = bpf_program__attach(tier_twin(t->skel, tier));
+		if (!t->twin)
+			return fail_why(why, len, "attach (twin)", errno);
+	}
 	if (!iters) {
 		t->procscan = procscan_new(o->ports, o->nports);
 		return t->procscan ? 0 : fail_why(why, len, "procscan", ENOMEM);
@@ -560,6 +586,14 @@ __u64 tracer__missed_runs(struct tracer *t)
 	if (bpf_obj_get_info_by_fd(bpf_program__fd(tier_prog(t->skel, t->tier)), &info, &len))
 		return 0;
 	return info.recursion_misses;
+}
+
+__u64 tracer__recovered_runs(struct tracer *t)
+{
+	__u64 stats[RCL_STAT__MAX];
+
+	tracer__stats(t, stats);
+	return stats[RCL_STAT_RECOVERED];
 }
 
 void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX])

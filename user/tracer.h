@@ -80,9 +80,13 @@ int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, vo
 
 /* Sum of the per-CPU statistics. */
 void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX]);
-/* State changes the lifecycle program never saw: the kernel skips a run
- * of a program already running on that CPU (a tracepoint hit nested in
- * another, say from an interrupt) and counts it (recursion_misses). */
+/* Runs of the lifecycle program the kernel skipped: a tracepoint hit nested
+ * in another (say from an interrupt) while the program was already running
+ * on that CPU (recursion_misses). In record mode on tp_btf and raw_tp the
+ * twin does most of them again (tracer__recovered_runs), yet hits were seen
+ * to reach neither program: this stays the upper bound of what was lost. */
 __u64 tracer__missed_runs(struct tracer *t);
+/* Skipped runs that record's twin did instead. */
+__u64 tracer__recovered_runs(struct tracer *t);
 
 #endif

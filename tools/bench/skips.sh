@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# skips.sh - what `rcleak record` loses when the kernel skips its lifecycle
+# program. A network namespace with Receive Packet Steering on its loopback
+# (the other CPU's softirq then interrupts the hook, as a real NIC's
+# interrupts do) runs a redis-server and a connect/close storm (connstorm)
+# for SECS while `rcleak record` watches from the host. Per run:
+#   - connections (the namespace's TcpActiveOpens) and the lifecycle
+#     program's recursion_misses (bpftool);
+#   - the skipped runs the twin did (record -v), and lost_events (report);
+#   - handshakes (SYN_SENT->ESTABLISHED) and accepts missing from the
+#     capture, against TcpActiveOpens and TcpPassiveOpens.
+# Each BINARY in turn, ROUNDS times, interleaved: pass an rcleak built
+# before the twin to compare. A benchmark, not a test: it asserts nothing.
+#
+#   tools/bench/skips.sh [ROUNDS] [SECS] [BINARY...]     (3, 4, ./rcleak)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_root
+ROUNDS=${1:-3}
+SECS=${2:-4}
+shift 2 2>/dev/null || shift $#
+BINS=("$@")
+[ ${#BINS[@]} -gt 0 ] || BINS=("$RCLEAK")
+[ "$(nproc)" -ge 2 ] || { echo "skips.sh: RPS needs two CPUs" >&2; exit 1; }
+build_loadgen
+NS=rcleak-skips-$$
+MASK=$(printf '%x' $(( (1 << $(nproc)) - 1 )))
+cleanup_ns() { ip netns del "$NS" 2>/dev/null || true; }
+trap 'cleanup_ns; bench_cleanup' EXIT
+
+one_run() {
+	local bin=$1 d=$SCRATCH/run port=16400 rp rec misses
+	rm -rf "$d"; mkdir -p "$d"
+	cleanup_ns
+	ip netns add "$NS"
+	ip netns exec "$NS" ip link set lo up
+	ip netns exec "$NS" sh -c "echo $MASK > /sys/class/net/lo/queues/rx-0/rps_cpus"
+	ip netns exec "$NS" redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize no --dir "$d" --logfile "$d/redis.log" &
+	rp=$!
+	for _ in $(seq 100); do ip netns exec "$NS" redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+	"$bin" record -v -w "$d/s.rcl" -p $port -i 0.5 --json > "$d/live.jsonl" 2> "$d/err" &
+	rec=$!
+	wait_attached "$rec" 30 || { cat "$d/err" >&2; kill "$rp"; return 1; }
+	ip netns exec "$NS" cat /proc/net/snmp > "$d/snmp0"
+	ip netns exec "$NS" "$STORM" -P 0 -d "$SECS" 127.0.0.1 $port 2 > "$d/storm.out"
+	ip netns exec "$NS" cat /proc/net/snmp > "$d/snmp1"
+	misses=$(bpftool prog show | awk '/name rcl_state_/ { for (i = 1; i < NF; i++) if ($i == "recursion_misses") print $(i + 1) }' | head -1)
+	kill -INT "$rec"; wait "$rec" || true
+	kill "$rp"; wait "$rp" 2>/dev/null || true
+	cleanup_ns
+	"$bin" report "$d/s.rcl" --csv > "$d/s.csv"
+	"$bin" report "$d/s.rcl" --json > "$d/rep.json"
+	python3 - "$d" "${misses:-0}" "$bin" <<'PY'
+import csv, json, re, sys
+d, misses, binary = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def opens(path):
+    tcp = [l.split() for l in open(path) if l.startswith("Tcp:")]
+    row = dict(zip(tcp[0][1:], tcp[1][1:]))
+    return int(row["ActiveOpens"]), int(row["PassiveOpens"])
+a0, p0 = opens(d + "/snmp0")
+a1, p1 = opens(d + "/snmp1")
+est = acc = 0
+for r in csv.reader(open(d + "/s.csv")):
+    if len(r) == 13 and r[2] == "state" and r[11] == "SYN_SENT" and r[12] == "ESTABLISHED":
+        est += 1
+    elif len(r) == 13 and r[2] == "accept":
+        acc += 1
+m = re.search(r"(\d+) runs the kernel skipped were recovered", open(d + "/err").read())
+lost = json.load(open(d + "/rep.json"))["files"][0]["lost_events"]
+conns = a1 - a0
+missing = (conns - est) + (p1 - p0 - acc)
+print("%-40s conns %6d  skipped %5d  twin did %5s  lost_events %5d  missing: handshakes %4d accepts %4d"
+      " = %5.2f %% of connections, %5.1f %% of skipped runs" % (
+          binary[-40:], conns, misses, m.group(1) if m else "-", lost, conns - est, p1 - p0 - acc,
+          100.0 * missing / max(conns, 1), 100.0 * missing / max(misses, 1)))
+PY
+}
+
+for ((r = 1; r <= ROUNDS; r++)); do
+	for b in "${BINS[@]}"; do one_run "$b"; done
+done
