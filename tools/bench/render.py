@@ -4,7 +4,7 @@ dated copies. Called by run-all.sh:
 
     render.py WORKDIR OUTDIR STAMP STARTED_EPOCH DURATION_S
 
-WORKDIR holds overhead.json, loss.json, scale.json, cost.json (any may be
+WORKDIR holds overhead.json, loss.json, skips.json, scale.json, cost.json (any may be
 missing: that part is reported as not run). Every figure is median (min–max).
 """
 import datetime
@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stats import text  # noqa: E402
+from stats import summary, text  # noqa: E402
 
 work, outdir, stamp, started, duration = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 
@@ -54,7 +54,8 @@ machine = {
     "bpftrace": sh("dpkg-query -W -f='${Version}' bpftrace"),
     "nofile_hard": sh("bash -c 'ulimit -Hn'"),
 }
-res = {"machine": machine, "overhead": load("overhead"), "loss": load("loss"), "scale": load("scale"),
+res = {"machine": machine, "overhead": load("overhead"), "loss": load("loss"), "skips": load("skips"),
+       "scale": load("scale"),
        "cost": load("cost"), "targets": []}
 
 T = res["targets"]
@@ -198,6 +199,36 @@ else:
     md.append("|---|---|---|---|")
     for r in lo["open_vs_ss"]:
         md.append("| %d | %s | %d | %d |" % (r["pid"], r["ss"], r["record_last_tick"], r["fresh_n1"]))
+    md.append("")
+
+# ---- 2b. skipped runs (RPS) ------------------------------------------------
+sk = res["skips"]
+md.append("### Loss when the kernel skips the hook\n")
+if not sk or not sk.get("runs"):
+    md.append("not run\n")
+else:
+    runs = sk["runs"]
+
+    def col(f):
+        return [f(r) for r in runs]
+    md.append("A network namespace with Receive Packet Steering on its loopback, so that the other CPU's softirq "
+              "interrupts the hook as a NIC's interrupts do; a %.0f s connect/close storm there (`tools/bench/skips.sh`), "
+              "`rcleak record` on the host. The kernel skips a run of the lifecycle program that is already running on "
+              "that CPU; record's twin program does most of them again. Missing: handshakes (SYN_SENT->ESTABLISHED) and "
+              "accepts the capture lacks, against the namespace's TcpActiveOpens and TcpPassiveOpens. `lost_events` "
+              "is the kernel's count of skipped runs: an upper bound.\n" % sk["secs"])
+    md.append("| figure | value |")
+    md.append("|---|---|")
+    md.append("| connections per run | %s |" % text(summary(col(lambda r: r["connections"])), "%.0f"))
+    md.append("| lifecycle runs the kernel skipped | %s |" % text(summary(col(lambda r: r["skipped"])), "%.0f"))
+    md.append("| of which the twin did | %s |" % text(summary(col(lambda r: r["twin_did"] or 0)), "%.0f"))
+    md.append("| lost_events reported | %s |" % text(summary(col(lambda r: r["lost_events"])), "%.0f"))
+    md.append("| handshakes + accepts missing from the capture | %s |" % text(
+        summary(col(lambda r: r["missing_handshakes"] + r["missing_accepts"])), "%.0f"))
+    md.append("| same, %% of the skipped runs | %s |" % text(
+        summary(col(lambda r: 100.0 * (r["missing_handshakes"] + r["missing_accepts"]) / max(r["skipped"], 1))), "%.1f"))
+    md.append("| same, %% of the connections | %s |" % text(
+        summary(col(lambda r: 100.0 * (r["missing_handshakes"] + r["missing_accepts"]) / max(r["connections"], 1))), "%.2f"))
     md.append("")
 
 # ---- 3. scale ------------------------------------------------------------

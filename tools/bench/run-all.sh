@@ -2,6 +2,8 @@
 # run-all.sh - the whole benchmark suite (`make bench`), about 15-20 minutes:
 #   1. overhead  connect/PING/close storm throughput, tracers vs nothing (ABBA)
 #   2. loss      lost events and counts vs ground truth under a 60 s storm
+#      skips     record under a storm that makes the kernel skip its hook
+#                (RPS in a network namespace): what the twin recovers
 #   3. scale     10k/50k/100k pre-existing connections: time to first output
 #                (vs ss, lsof), RSS + BPF maps, CPU per refresh
 #   4. cost      BPF run_time_ns / run_cnt per program, rcleak vs the others
@@ -9,13 +11,13 @@
 # the run's log as latest.log. Asserts nothing: it exits 0 whatever the
 # figures are (non-zero only when it could not run at all).
 #
-#   [QUICK=1] [PARTS="overhead loss scale cost"] tools/bench/run-all.sh
+#   [QUICK=1] [PARTS="overhead loss skips scale cost"] tools/bench/run-all.sh
 # QUICK=1: a few minutes, for trying the scripts (2 pairs, 10 s, 10k only).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" # cd to the top, scratch folder removed at exit
 [ "$(id -u)" -eq 0 ] || { echo "run-all.sh: needs root (BPF)" >&2; exit 3; }
 [ -x "${RCLEAK:-./rcleak}" ] || { echo "run-all.sh: build rcleak first (make)" >&2; exit 1; }
-PARTS=${PARTS:-overhead loss scale cost}
+PARTS=${PARTS:-overhead loss skips scale cost}
 OUT=bench/results
 mkdir -p "$OUT"
 work=$SCRATCH
@@ -23,9 +25,9 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 started=$(date +%s)
 
 if [ -n "${QUICK:-}" ]; then
-	OV_PAIRS=2 LOSS_SECS=10 SCALE_SIZES="10000" SCALE_RUNS=2 CPU_SECS=13 COST_ROUNDS=2
+	OV_PAIRS=2 LOSS_SECS=10 SKIP_ROUNDS=1 SCALE_SIZES="10000" SCALE_RUNS=2 CPU_SECS=13 COST_ROUNDS=2
 else
-	OV_PAIRS=${OV_PAIRS:-8} LOSS_SECS=${LOSS_SECS:-60} SCALE_SIZES=${SCALE_SIZES:-"10000 50000 100000"}
+	OV_PAIRS=${OV_PAIRS:-8} LOSS_SECS=${LOSS_SECS:-60} SKIP_ROUNDS=${SKIP_ROUNDS:-5} SCALE_SIZES=${SCALE_SIZES:-"10000 50000 100000"}
 	SCALE_RUNS=${SCALE_RUNS:-5} CPU_SECS=${CPU_SECS:-33} COST_ROUNDS=${COST_ROUNDS:-5}
 fi
 
@@ -49,6 +51,7 @@ ensure_pkg bpftool bpftool || true
 		case $part in
 		overhead) JSON=$work/overhead.json tools/bench/overhead.sh "$OV_PAIRS" 20000 ;;
 		loss) JSON=$work/loss.json tools/bench/loss.sh "$LOSS_SECS" 4 2 ;;
+		skips) JSON=$work/skips.json tools/bench/skips.sh "$SKIP_ROUNDS" 6 ;;
 		scale) RUNS=$SCALE_RUNS CPU_SECS=$CPU_SECS JSON=$work/scale.json tools/bench/scale.sh $SCALE_SIZES ;;
 		cost) JSON=$work/cost.json tools/bench/cost.sh "$COST_ROUNDS" 2 ;;
 		*) echo "unknown part $part" ;;

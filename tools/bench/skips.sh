@@ -12,7 +12,8 @@
 # Each BINARY in turn, ROUNDS times, interleaved: pass an rcleak built
 # before the twin to compare. A benchmark, not a test: it asserts nothing.
 #
-#   tools/bench/skips.sh [ROUNDS] [SECS] [BINARY...]     (3, 4, ./rcleak)
+#   [JSON=FILE] tools/bench/skips.sh [ROUNDS] [SECS] [BINARY...]     (3, 4, ./rcleak)
+# JSON: every run's figures, for render.py (run-all.sh's part "skips").
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
@@ -38,9 +39,11 @@ one_run() {
 	ip netns exec "$NS" redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no \
 		--daemonize no --dir "$d" --logfile "$d/redis.log" &
 	rp=$!
+	BG_PIDS+=("$rp")
 	for _ in $(seq 100); do ip netns exec "$NS" redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
 	"$bin" record -v -w "$d/s.rcl" -p $port -i 0.5 --json > "$d/live.jsonl" 2> "$d/err" &
 	rec=$!
+	BG_PIDS+=("$rec")
 	wait_attached "$rec" 30 || { cat "$d/err" >&2; kill "$rp"; return 1; }
 	ip netns exec "$NS" cat /proc/net/snmp > "$d/snmp0"
 	ip netns exec "$NS" "$STORM" -P 0 -d "$SECS" 127.0.0.1 $port 2 > "$d/storm.out"
@@ -51,9 +54,9 @@ one_run() {
 	cleanup_ns
 	"$bin" report "$d/s.rcl" --csv > "$d/s.csv"
 	"$bin" report "$d/s.rcl" --json > "$d/rep.json"
-	python3 - "$d" "${misses:-0}" "$bin" <<'PY'
+	python3 - "$d" "${misses:-0}" "$bin" "$SCRATCH/runs.jsonl" <<'PY'
 import csv, json, re, sys
-d, misses, binary = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+d, misses, binary, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 def opens(path):
     tcp = [l.split() for l in open(path) if l.startswith("Tcp:")]
     row = dict(zip(tcp[0][1:], tcp[1][1:]))
@@ -74,9 +77,17 @@ print("%-40s conns %6d  skipped %5d  twin did %5s  lost_events %5d  missing: han
       " = %5.2f %% of connections, %5.1f %% of skipped runs" % (
           binary[-40:], conns, misses, m.group(1) if m else "-", lost, conns - est, p1 - p0 - acc,
           100.0 * missing / max(conns, 1), 100.0 * missing / max(misses, 1)))
+with open(runs, "a") as f:
+    f.write(json.dumps({"binary": binary, "connections": conns, "skipped": misses,
+                        "twin_did": int(m.group(1)) if m else None, "lost_events": lost,
+                        "missing_handshakes": conns - est, "missing_accepts": p1 - p0 - acc}) + "\n")
 PY
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
 	for b in "${BINS[@]}"; do one_run "$b"; done
 done
+if [ -n "${JSON:-}" ]; then
+	python3 -c 'import json, sys; json.dump({"secs": float(sys.argv[2]), "runs": [json.loads(l) for l in open(sys.argv[1])]}, open(sys.argv[3], "w"), indent=1)' \
+		"$SCRATCH/runs.jsonl" "$SECS" "$JSON"
+fi
