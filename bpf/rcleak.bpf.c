@@ -651,7 +651,7 @@ static __always_inline int on_sock(const struct sock *sk, int oldstate, int news
  * Measured on 6.18 under a connect storm with RPS on loopback
  * (tools/bench/skips.sh): without the twin 58-64 % of the skipped runs
  * were accepts and handshakes missing from the capture, 2.1-2.6 % of the
- * connections; with it 1-11 % of the skipped runs, 0.03-0.46 %. The
+ * connections; with it 0.4-14 % of the skipped runs, 0.02-0.52 %. The
  * residue comes in bursts of 1-3 ms in which hits reached neither program
  * (nor an observer on the classic tracepoint). So `lost` stays the
  * kernel's count of skipped runs, an upper bound, and reconciliation

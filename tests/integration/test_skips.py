@@ -12,7 +12,7 @@ softirq. The capture is compared with the namespace's own TCP counters
 (/proc/net/snmp ActiveOpens, PassiveOpens), not with rcleak.
 
 Without the twin about 60 % of the skipped runs are accepts or handshakes
-missing from the capture; with it 1-11 % (bpf/rcleak.bpf.c,
+missing from the capture; with it 0.4-14 % (bpf/rcleak.bpf.c,
 "runs the kernel skipped").
 
 Run alone:  python3 tests/integration/runner.py -k skipped
