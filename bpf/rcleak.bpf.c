@@ -266,8 +266,12 @@ static __always_inline void emit(struct chg *c, __u8 kind, const struct rcl_owne
 	e->kind = kind;
 	/* the 4-tuple only where it is news: connect, accept, listen, and
 	 * ESTABLISHED (a client's local port is chosen after connect()); the
-	 * report fills the other events of a socket from those */
-	if (kind == RCL_EV_STATE && c->newstate != RCL_TCP_ESTABLISHED) {
+	 * report fills the other events of a socket from those. Kernels before
+	 * 6.18 (6.1, 6.12) fire the accept before the child has its peer's
+	 * address and port: send none then, rather than 0.0.0.0:0, and the
+	 * report takes the socket's next tuple (SYN_RECV -> ESTABLISHED). */
+	if ((kind == RCL_EV_STATE && c->newstate != RCL_TCP_ESTABLISHED) ||
+	    (kind == RCL_EV_ACCEPT && !c->rport)) {
 		e->family = 0;
 		e->lport = e->rport = 0;
 		goto submit;

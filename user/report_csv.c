@@ -62,7 +62,8 @@ static int cmp_csv_sock(const void *a, const void *b)
 }
 
 /* The learnt tuple of the same socket nearest to event seq: the next one
- * (after) for a connect, whose port is chosen just after it; else the last
+ * (after) for a connect, whose port is chosen just after it, and for an
+ * accept that came without its peer (kernels before 6.18); else the last
  * one before (socket addresses are reused by later connections). */
 static const struct csv_sock *csv_find(const struct csv_ctx *x, __u64 sk, __u64 seq, bool after)
 {
@@ -151,7 +152,8 @@ static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall
 
 	x->seq++;
 	if ((!e.lport || !e.family) && x->nsocks) {
-		const struct csv_sock *s = csv_find(x, e.sk, x->seq, e.kind == RCL_EV_CONNECT);
+		const struct csv_sock *s = csv_find(x, e.sk, x->seq, e.kind == RCL_EV_CONNECT ||
+						      e.kind == RCL_EV_ACCEPT);
 
 		if (s && !e.family) { /* the kernel sent no 4-tuple for this one */
 			e.family = s->family;
