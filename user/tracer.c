@@ -136,14 +136,15 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		    bool iters, char *why, size_t len)
 {
-	/* what is recorded cannot be repaired later: recover skipped runs */
-	bool twin = o->ringbuf_bytes > 0 && tier < 2;
+	bool twin;
 	int err;
 
 	last_libbpf_msg[0] = '\0';
 	t->skel = rcleak_bpf__open();
 	if (!t->skel)
 		return fail_why(why, len, "open", errno);
+	/* what is recorded cannot be repaired later: recover skipped runs */
+	twin = o->ringbuf_bytes > 0 && tier_twin(t->skel, tier);
 	t->skel->rodata->self_tgid = getpid();
 	t->skel->rodata->tree_mode = o->tree;
 	t->skel->rodata->emit_events = o->ringbuf_bytes > 0;
