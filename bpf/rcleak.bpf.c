@@ -5,14 +5,14 @@
  * Three kinds of programs:
  *  - lifecycle: sock:inet_sock_set_state in three flavours (tp_btf, raw_tp,
  *    classic tracepoint) around one body; userspace keeps exactly one.
- *    Maintains the socket map (who opened which socket) and per-process
+ *    Maintains the socket table (who opened which socket) and per-process
  *    opened/closed counters. Nothing goes to userspace per event, except
  *    for `rcleak record` (emit_events: the events ring buffer).
  *  - walks (BPF iterators), run by userspace once per refresh or per
  *    reconciliation: task_file (which process holds which watched socket, and
  *    how many fds each process has), tcp (every watched socket that exists:
  *    the snapshot at start and the repair of missed opens; userspace then
- *    sweeps the socket map for entries the walk did not see: missed closes).
+ *    sweeps the socket table for entries the walk did not see: missed closes).
  *  - nothing else: fd ownership is read from the kernel's fd tables by the
  *    walk, never reconstructed from events, so fork, dup, SCM_RIGHTS, threads
  *    and exit are exact by construction.
@@ -67,6 +67,29 @@ struct {
 	__type(key, __u64);
 	__type(value, struct rcl_sock);
 } socks SEC(".maps");
+
+/* The socket table's fast half (see "the socket table" below). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RCL_SOCK_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct rcl_sock_slot);
+} sock_slots SEC(".maps");
+
+/* One word per CPU, through which a typed socket pointer becomes a number
+ * (sock_id). */
+struct sock_id_word {
+	__u64 val;
+	__u64 seq; /* runs that used it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sock_id_word);
+} sock_ids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -207,6 +230,97 @@ static __always_inline bool traced(struct task_struct *task, bool btf)
 			return false;
 	}
 	return false;
+}
+
+/* ------------------------------------------------------------------------
+ * the socket table
+ *
+ * Per watched socket, its owner and open time, keyed by the address of its
+ * struct sock. A hash-map insert at the open and a delete at the close cost
+ * about 0.5 us per socket here (bucket locks, the free list): half of what
+ * the lifecycle program spent per connection. So a socket first tries its
+ * slot of sock_slots, a direct-mapped array claimed with one
+ * compare-and-swap and freed with one store; the socket map (a hash) holds
+ * the sockets whose slot was taken and the walks' snapshots. Readers look in
+ * the slot, then in the map. A slot being written has the low bit of sk set,
+ * so no reader takes it for a socket's (struct sock is 8-aligned).
+ */
+
+/* The socket's address as a number, for the slot's hash. tp_btf's socket
+ * pointer is typed, and the verifier refuses arithmetic on it; a value read
+ * back from a map is a number. A run that interrupts this one between the
+ * store and the load may overwrite the word; it also bumps seq, and a probe
+ * read then does it. (Comparing the number with the pointer instead would
+ * let the compiler use the pointer for it.) */
+static __always_inline __u64 sock_id(const void *sk, bool btf)
+{
+	volatile struct sock_id_word *w;
+	__u32 zero = 0;
+	__u64 id = 0, seq;
+
+	if (!btf)
+		return (__u64)sk;
+	w = bpf_map_lookup_elem(&sock_ids, &zero);
+	if (w) {
+		seq = w->seq + 1;
+		w->seq = seq;
+		w->val = (__u64)sk;
+		id = w->val;
+		if (w->seq == seq)
+			return id;
+	}
+	bpf_probe_read_kernel(&id, sizeof(id), &sk);
+	return id;
+}
+
+static __always_inline struct rcl_sock_slot *sock_slot(__u64 id)
+{
+	__u32 i = (__u32)(((id >> 6) * 0x9E3779B97F4A7C15ull) >> (64 - RCL_SOCK_SLOT_BITS));
+
+	return bpf_map_lookup_elem(&sock_slots, &i);
+}
+
+static __always_inline struct rcl_sock *sock_get(__u64 id)
+{
+	struct rcl_sock_slot *e = sock_slot(id);
+
+	if (e && e->sk == id)
+		return &e->v;
+	return bpf_map_lookup_elem(&socks, &id);
+}
+
+/* Insert or replace (a socket at the address of one whose close was
+ * missed). Nonzero: the table is full. */
+static __always_inline long sock_put(__u64 id, const struct rcl_sock *ns)
+{
+	struct rcl_sock_slot *e = sock_slot(id);
+
+	if (e) {
+		__u64 cur = e->sk;
+
+		if (cur == id) {
+			e->v = *ns;
+			return 0;
+		}
+		if (!cur && __sync_val_compare_and_swap(&e->sk, 0, id | 1) == 0) {
+			e->v = *ns;
+			__sync_lock_test_and_set(&e->sk, id); /* publish after v */
+			return 0;
+		}
+	}
+	return bpf_map_update_elem(&socks, &id, ns, BPF_ANY);
+}
+
+static __always_inline void sock_del(__u64 id)
+{
+	struct rcl_sock_slot *e = sock_slot(id);
+
+	if (e && e->sk == id) {
+		barrier(); /* every read of e->v before the slot is free */
+		e->sk = 0;
+		return;
+	}
+	bpf_map_delete_elem(&socks, &id);
 }
 
 /* One run of the lifecycle program: the state change, and what the hook
@@ -467,9 +581,9 @@ static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
  * copies the peer's port in, so the check there cannot see the port. The
  * open is taken back and the socket forgotten (as if SYN_RECV had seen it;
  * a later walk may find it as a snapshot, which counts nothing). */
-static __always_inline void drop_own(__u64 *key)
+static __always_inline void drop_own(__u64 key)
 {
-	struct rcl_sock *s = bpf_map_lookup_elem(&socks, key);
+	struct rcl_sock *s = sock_get(key);
 
 	if (!s || !(s->flags & RCL_SOCK_SERVER))
 		return;
@@ -482,7 +596,7 @@ static __always_inline void drop_own(__u64 *key)
 			__sync_fetch_and_add(&c->cur, -1);
 		}
 	}
-	bpf_map_delete_elem(&socks, key);
+	sock_del(key);
 }
 
 static __always_inline int on_state(const void *sk, int oldstate, int newstate,
@@ -495,16 +609,17 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	struct rcl_owner owner = {};
 	struct rcl_sock *s, ns = {};
 	char comm[RCL_COMM_LEN];
-	__u64 key = (__u64)sk;
+	__u64 key;
 	bool lw, rw;
 
 	if (protocol != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
 		return 0;
+	key = sock_id(sk, btf);
 	/* On the way to CLOSE, tcp_set_state() unhashes the socket and
 	 * inet_put_port() zeroes its local port before the tracepoint fires:
 	 * ports cannot be trusted there. Any socket we track is in the map. */
 	if (newstate == RCL_TCP_CLOSE && oldstate != RCL_TCP_LISTEN) {
-		s = bpf_map_lookup_elem(&socks, &key);
+		s = sock_get(key);
 		if (!s)
 			return 0;
 		stat_inc(RCL_STAT_EVENTS);
@@ -514,7 +629,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		}
 		if (s->tgid)
 			count_close(&chg, s, oc);
-		bpf_map_delete_elem(&socks, &key);
+		sock_del(key);
 		return 0;
 	}
 	lw = port_watched(lport);
@@ -547,7 +662,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		ns.start_ns = owner.start_ns;
 		ns.open_ns = chg_now(&chg);
 		ns.flags = RCL_SOCK_CLIENT;
-		if (bpf_map_update_elem(&socks, &key, &ns, BPF_ANY)) {
+		if (sock_put(key, &ns)) {
 			stat_inc(RCL_STAT_LOST_SOCK);
 			return 0;
 		}
@@ -574,7 +689,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		ns.start_ns = owner.start_ns;
 		ns.open_ns = chg_now(&chg);
 		ns.flags = RCL_SOCK_SERVER;
-		if (bpf_map_update_elem(&socks, &key, &ns, BPF_ANY)) {
+		if (sock_put(key, &ns)) {
 			stat_inc(RCL_STAT_LOST_SOCK);
 			return 0;
 		}
@@ -588,13 +703,13 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	case RCL_TCP_ESTABLISHED:
 		if (oldstate == RCL_TCP_SYN_RECV && lw && self_port(rport)) {
-			drop_own(&key);
+			drop_own(key);
 			return 0;
 		}
 		break;
 	case RCL_TCP_FIN_WAIT1:
 	case RCL_TCP_LAST_ACK:
-		s = bpf_map_lookup_elem(&socks, &key);
+		s = sock_get(key);
 		if (s && !check_app_close(&chg, s, &oc, btf)) {
 			owner = sock_owner(s);
 			emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
@@ -602,7 +717,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	}
 	if (emit_events) { /* ESTABLISHED, CLOSE_WAIT, ...: only for the record */
-		s = bpf_map_lookup_elem(&socks, &key);
+		s = sock_get(key);
 		if (s) {
 			owner = sock_owner(s);
 			emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
@@ -846,7 +961,7 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	/* A socket that was open before we started (or whose open event was
 	 * lost) has no owner yet: the first holder becomes its owner, so its
 	 * close is attributed. */
-	s = bpf_map_lookup_elem(&socks, &rec.sk);
+	s = sock_get(rec.sk);
 	if (s) {
 		if (!s->tgid) {
 			s->start_ns = rec.start_ns;
@@ -888,8 +1003,8 @@ int rcl_walk_tcp(struct bpf_iter__tcp *ctx)
 	if (!port_watched(lport) && !port_watched(rport))
 		return 0;
 
-	key = (__u64)skc;
-	s = bpf_map_lookup_elem(&socks, &key);
+	key = sock_id(skc, true);
+	s = sock_get(key);
 	if (s) {
 		s->seen_gen = (__u16)walk_gen;
 		return 0;

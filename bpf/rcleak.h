@@ -33,6 +33,19 @@ struct rcl_sock {
 	__u64 open_ns;          /* bpf_ktime_get_ns() at insert */
 };
 
+/* The socket table's fast half (sock_slots): a direct-mapped array the
+ * lifecycle program tries first, indexed by a hash of the socket's address;
+ * the socket map holds what collides there and the walks' snapshots. A slot
+ * is free when sk is 0, being written when sk has its low bit set (a struct
+ * sock address is 8-aligned), and holds socket sk otherwise. Userspace maps
+ * it to sweep it. */
+#define RCL_SOCK_SLOT_BITS 14
+#define RCL_SOCK_SLOTS (1u << RCL_SOCK_SLOT_BITS)
+struct rcl_sock_slot {
+	__u64 sk;
+	struct rcl_sock v;
+};
+
 #define RCL_SOCK_CLIENT   (1u << 0) /* we saw connect() (SYN_SENT) */
 #define RCL_SOCK_SERVER   (1u << 1) /* we saw the passive open (SYN_RECV) */
 #define RCL_SOCK_SNAPSHOT (1u << 2) /* found by a walk, not by an event */

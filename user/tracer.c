@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,6 +27,7 @@ struct tracer {
 	struct bpf_link *twin; /* record: runs the kernel skipped (rcleak.bpf.c) */
 	struct bpf_link *walk_files, *walk_tcp;
 	struct ring_buffer *rb;
+	struct rcl_sock_slot *slots; /* sock_slots, mapped (iters: the sweep reads it) */
 	tracer_event_cb event_cb;
 	void *event_ctx;
 	int tier;           /* attached lifecycle flavour (tier_names), -1: none yet */
@@ -39,6 +41,7 @@ struct tracer {
 };
 
 #define ITER_BUF (256 * 1024)
+#define SLOTS_BYTES ((size_t)RCL_SOCK_SLOTS * sizeof(struct rcl_sock_slot))
 
 /* ------------------------------------------------------------------------
  * libbpf messages: everything with -v; otherwise keep the last warning so
@@ -104,6 +107,9 @@ static void drop(struct tracer *t)
 {
 	ring_buffer__free(t->rb);
 	t->rb = NULL;
+	if (t->slots)
+		munmap(t->slots, SLOTS_BYTES);
+	t->slots = NULL;
 	bpf_link__destroy(t->twin);
 	bpf_link__destroy(t->lifecycle);
 	bpf_link__destroy(t->walk_files);
@@ -191,6 +197,12 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		return t->procscan ? 0 : fail_why(why, len, "procscan", ENOMEM);
 	}
 
+	t->slots = mmap(NULL, SLOTS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+			bpf_map__fd(t->skel->maps.sock_slots), 0);
+	if (t->slots == MAP_FAILED) {
+		t->slots = NULL;
+		return fail_why(why, len, "map sock_slots", errno);
+	}
 	t->walk_files = bpf_program__attach_iter(t->skel->progs.rcl_walk_files, NULL);
 	if (!t->walk_files)
 		return fail_why(why, len, "iter/task_file", errno);
@@ -505,6 +517,39 @@ cleanup:
 	return err;
 }
 
+/* The same for the socket table's slots (rcleak.bpf.c, "the socket
+ * table"), which BPF frees with a store: a slot goes with a compare-and-swap
+ * of its socket, so that a slot freed, or taken by another socket, in the
+ * meantime stays as BPF left it. */
+static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, __u64 before_ns,
+			tracer_stale_cb cb, void *ctx)
+{
+	for (__u32 i = 0; i < RCL_SOCK_SLOTS; i++) {
+		struct rcl_sock_slot *e = &slots[i];
+		__u64 sk = __atomic_load_n(&e->sk, __ATOMIC_ACQUIRE);
+		struct rcl_stale_rec rec;
+		struct rcl_sock v;
+
+		if (!sk || (sk & 1)) /* free, or being written */
+			continue;
+		memcpy(&v, (const void *)&e->v, sizeof(v));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&e->sk, __ATOMIC_RELAXED) != sk) /* changed under the copy */
+			continue;
+		if (v.seen_gen == gen || v.open_ns >= before_ns)
+			continue;
+		if (!__atomic_compare_exchange_n(&e->sk, &sk, 0, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;
+		rec = (struct rcl_stale_rec){
+			.sk = sk,
+			.owner = { .tgid = v.tgid, .start_ns = v.start_ns },
+			.flags = v.flags,
+		};
+		cb(&rec, ctx);
+	}
+}
+
 int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 {
 	__u64 before_ns;
@@ -519,6 +564,7 @@ int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 	t->skel->bss->reconciling = 0;
 	if (err)
 		return err;
+	sweep_slots(t->slots, (__u16)t->gen, before_ns, cb, ctx);
 	return sweep_socks(bpf_map__fd(t->skel->maps.socks), (__u16)t->gen, before_ns, cb, ctx);
 }
 

@@ -184,19 +184,40 @@ def _bpftool(*args):
     return r.returncode, json.loads(r.stdout) if r.stdout.strip() else None
 
 
-def _socks_map_of(pid):
-    """id of the map named socks among the BPF map fds process pid holds."""
+def _map_of(pid, name):
+    """id of the map called name among the BPF map fds process pid holds."""
     for mid in sorted(bpf_fd_ids(pid, "map_id")):
         rc, info = _bpftool("map", "show", "id", str(mid))
-        if rc == 0 and info and info.get("name") == "socks":
+        if rc == 0 and info and info.get("name") == name:
             return mid
     return None
 
 
+def _hexes(b):
+    return ["hex"] + ["%02x" % x for x in b]
+
+
+def _map_update(mid, key, value):
+    p = subprocess.run(["bpftool", "map", "update", "id", str(mid), "key"] + _hexes(key) +
+                       ["value"] + _hexes(value), capture_output=True, text=True, timeout=20)
+    check(p.returncode == 0, "bpftool map update failed: %s" % p.stderr.strip())
+
+
+def _slot_sk(mid, i):
+    """the sk word of slot i of sock_slots (0: free)."""
+    code, v = _bpftool("map", "lookup", "id", str(mid), "key", *_hexes(i.to_bytes(4, "little")))
+    check(code == 0 and v is not None, "bpftool map lookup of slot %d failed" % i)
+    raw = v.get("value")
+    if isinstance(raw, dict):  # with BTF: {"sk": N, "v": {...}}
+        return int(raw["sk"])
+    return int.from_bytes(bytes(int(x, 16) for x in raw[:8]), "little")
+
+
 def test_missed_close_repaired():
-    """Socket-map entries whose socket does not exist (a close event that was
-    never seen) are removed by the next reconciliation and counted in
-    repairs; entries of live connections stay."""
+    """Socket-table entries whose socket does not exist (a close event that
+    was never seen), in the socket map and in the direct-mapped slots, are
+    removed by the next reconciliation and counted in repairs; entries of
+    live connections stay, and so does a slot marked as being written."""
     if not have_bpftool():
         raise Skip("bpftool not installed")
     r = Redis()
@@ -205,27 +226,40 @@ def test_missed_close_repaired():
     truth = ss_count(c.pid, [r.port])
     check(truth == 3, "ground truth: ss shows %d sockets for the client, expected 3" % truth)
     expect_row(rc, c.pid, {"open": 3, "opened": 3, "closed": 0}, what="before the fake entries")
-    mid = _socks_map_of(rc.pid)
+    mid = _map_of(rc.pid, "socks")
     check(mid is not None, "no map named socks among rcleak's fds")
+    sid = _map_of(rc.pid, "sock_slots")
+    check(sid is not None, "no map named sock_slots among rcleak's fds")
     # keys no struct sock can have (not a kernel address); owner unknown
     # (tgid 0), flags CLIENT, seen by no walk, opened at boot
     keys = [(0xdead000000000040 + 64 * i).to_bytes(8, "little") for i in range(3)]
     value = (0).to_bytes(4, "little") + (1).to_bytes(2, "little") + bytes(2) + bytes(8) + \
         (1).to_bytes(8, "little")
-    hexes = lambda b: ["hex"] + ["%02x" % x for x in b]
     for k in keys:
-        p = subprocess.run(["bpftool", "map", "update", "id", str(mid), "key"] + hexes(k) +
-                           ["value"] + hexes(value), capture_output=True, text=True, timeout=20)
-        check(p.returncode == 0, "bpftool map update failed: %s" % p.stderr.strip())
+        _map_update(mid, k, value)
+    # the same in free slots (any slot: the sweep reads every one), and one
+    # slot whose sk has the low bit set: BPF is writing it, the sweep skips it
+    free = [i for i in range(7, 4000, 61) if _slot_sk(sid, i) == 0][:4]
+    check(len(free) == 4, "found only %d free slots among 65 probed" % len(free))
+    for n, i in enumerate(free):
+        sk = 0xdead000000100040 + 64 * n + (1 if n == 3 else 0)
+        _map_update(sid, i.to_bytes(4, "little"), sk.to_bytes(8, "little") + value)
+    fakes = len(keys) + 3
     rc.skip_to_now()
-    obj = rc.wait_for(lambda o: ((o.get("repairs") or 0) >= len(keys),
-                                 "repairs observed %r expected %d" % (o.get("repairs"), len(keys))),
-                      what="after %d fake socket-map entries" % len(keys))
+    obj = rc.wait_for(lambda o: ((o.get("repairs") or 0) >= fakes,
+                                 "repairs observed %r expected %d" % (o.get("repairs"), fakes)),
+                      what="after %d fake socket-map entries and 3 fake slots" % len(keys))
     for k in keys:
-        code, _ = _bpftool("map", "lookup", "id", str(mid), "key", *hexes(k))
+        code, _ = _bpftool("map", "lookup", "id", str(mid), "key", *_hexes(k))
         check(code != 0, "fake entry %s is still in the socket map after reconciliation" % k.hex())
-    check(obj["repairs"] == len(keys), "repairs=%r, expected %d (only the fake entries)"
-          % (obj["repairs"], len(keys)))
+    for i in free[:3]:
+        sk = _slot_sk(sid, i)
+        check(sk == 0, "fake slot %d still holds sk %#x after reconciliation" % (i, sk))
+    sk = _slot_sk(sid, free[3])
+    check(sk & 1, "the slot marked as being written was swept (sk now %#x)" % sk)
+    _map_update(sid, free[3].to_bytes(4, "little"), bytes(32))
+    check(obj["repairs"] == fakes, "repairs=%r, expected %d (only the fake entries)"
+          % (obj["repairs"], fakes))
     # the live connections' entries survived: nothing of theirs counted closed
     truth = ss_count(c.pid, [r.port])
     expect_row(rc, c.pid, {"open": truth, "opened": 3, "closed": 0}, what="after the sweep")
