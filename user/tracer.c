@@ -586,7 +586,9 @@ int tracer__for_each_proc(struct tracer *t, tracer_proc_cb cb, void *ctx)
 
 void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner *o)
 {
-	bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners), &port, o, BPF_ANY);
+	__u32 k = port;
+
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners), &k, o, BPF_ANY);
 }
 
 void tracer__self_port(struct tracer *t, __u16 port, bool add)
