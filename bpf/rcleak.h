@@ -71,6 +71,28 @@ struct rcl_counters {
 
 #define RCL_PROC_LISTENER (1u << 0) /* listened on a watched port */
 
+/* The process table's fast half (proc_slots): a direct-mapped array of
+ * counters the lifecycle program tries first, indexed by a hash of the
+ * owner; the procs map holds what collides there. tag is 0 when the slot is
+ * free, tgid << 1 | 1 while BPF writes it, tgid << 1 when it holds the
+ * counters of process (tgid, start_ns). Two first opens of one process on
+ * two CPUs may put its counters in both halves: readers add them up
+ * (tracer__for_each_proc). Userspace maps it to read and free slots. */
+#define RCL_PROC_SLOT_BITS 11
+#define RCL_PROC_SLOTS (1u << RCL_PROC_SLOT_BITS)
+struct rcl_proc_slot {
+	__u64 tag;
+	__u64 start_ns;
+	struct rcl_counters c;
+};
+
+/* The slot of process (tgid, start_ns); the same in BPF and userspace. */
+static inline __u32 rcl_proc_slot_idx(__u32 tgid, __u64 start_ns)
+{
+	return (__u32)((((__u64)tgid << 32) ^ start_ns) * 0x9E3779B97F4A7C15ull >>
+		       (64 - RCL_PROC_SLOT_BITS));
+}
+
 /* Record written by the task_file walk after the last fd of a process
  * (fd table) that holds a watched socket: how many fds that table has.
  * It shares the walk's stream with struct rcl_fd_rec; the two are told

@@ -18,6 +18,7 @@
 #include "kclock.h"
 #include "log.h"
 #include "procscan.h"
+#include "proctab.h"
 #include "rcleak.skel.h"
 #include "tracer.h"
 
@@ -28,6 +29,7 @@ struct tracer {
 	struct bpf_link *walk_files, *walk_tcp;
 	struct ring_buffer *rb;
 	struct rcl_sock_slot *slots; /* sock_slots, mapped (iters: the sweep reads it) */
+	struct rcl_proc_slot *proc_slots; /* proc_slots, mapped */
 	tracer_event_cb event_cb;
 	void *event_ctx;
 	int tier;           /* attached lifecycle flavour (tier_names), -1: none yet */
@@ -42,6 +44,7 @@ struct tracer {
 
 #define ITER_BUF (256 * 1024)
 #define SLOTS_BYTES ((size_t)RCL_SOCK_SLOTS * sizeof(struct rcl_sock_slot))
+#define PROC_SLOTS_BYTES ((size_t)RCL_PROC_SLOTS * sizeof(struct rcl_proc_slot))
 
 /* ------------------------------------------------------------------------
  * libbpf messages: everything with -v; otherwise keep the last warning so
@@ -110,6 +113,9 @@ static void drop(struct tracer *t)
 	if (t->slots)
 		munmap(t->slots, SLOTS_BYTES);
 	t->slots = NULL;
+	if (t->proc_slots)
+		munmap(t->proc_slots, PROC_SLOTS_BYTES);
+	t->proc_slots = NULL;
 	bpf_link__destroy(t->twin);
 	bpf_link__destroy(t->lifecycle);
 	bpf_link__destroy(t->walk_files);
@@ -191,6 +197,12 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		t->twin = bpf_program__attach(tier_twin(t->skel, tier));
 		if (!t->twin)
 			return fail_why(why, len, "attach (twin)", errno);
+	}
+	t->proc_slots = mmap(NULL, PROC_SLOTS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+			     bpf_map__fd(t->skel->maps.proc_slots), 0);
+	if (t->proc_slots == MAP_FAILED) {
+		t->proc_slots = NULL;
+		return fail_why(why, len, "map proc_slots", errno);
 	}
 	if (!iters) {
 		t->procscan = procscan_new(o->ports, o->nports);
@@ -568,20 +580,37 @@ int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 	return sweep_socks(bpf_map__fd(t->skel->maps.socks), (__u16)t->gen, before_ns, cb, ctx);
 }
 
+/* Per process, its counters: the slots, and the procs map's entries (the
+ * processes whose slot another held, or that raced for it), added up per
+ * process by proctab_each. */
 int tracer__for_each_proc(struct tracer *t, tracer_proc_cb cb, void *ctx)
 {
 	int fd = bpf_map__fd(t->skel->maps.procs);
+	struct proctab_ent *ents = NULL, *grown;
+	size_t n = 0, cap = 0;
 	struct rcl_owner key, next;
-	struct rcl_counters val;
 	void *prev = NULL;
+	int err;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (bpf_map_lookup_elem(fd, &next, &val) == 0)
-			cb(&next, &val, ctx);
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			grown = realloc(ents, cap * sizeof(*ents));
+			if (!grown) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			ents = grown;
+		}
+		if (bpf_map_lookup_elem(fd, &next, &ents[n].c) == 0)
+			ents[n++].o = next;
 		key = next;
 		prev = &key;
 	}
-	return 0;
+	err = proctab_each(t->proc_slots, t->proc_slots ? RCL_PROC_SLOTS : 0, ents, n, cb, ctx);
+cleanup:
+	free(ents);
+	return err;
 }
 
 void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner *o)
@@ -605,6 +634,7 @@ void tracer__self_port(struct tracer *t, __u16 port, bool add)
 void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o)
 {
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), o);
+	proctab_forget(t->proc_slots, t->proc_slots ? RCL_PROC_SLOTS : 0, o);
 }
 
 int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, void *ctx)

@@ -10,7 +10,7 @@ from harness import (HOLD_THEN_MORE, Client, Rcleak, Redis, Skip, bpf_fd_ids, ch
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
          "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process",
-         "test_missed_close_repaired", "test_walk_proc"]
+         "test_missed_close_repaired", "test_proc_table_halves", "test_walk_proc"]
 
 
 def _comm(pid):
@@ -213,6 +213,18 @@ def _slot_sk(mid, i):
     return int.from_bytes(bytes(int(x, 16) for x in raw[:8]), "little")
 
 
+def _three_held(name, args, what):
+    """a redis-server, rcleak with args, and a client holding 3 connections
+    to it, which ss and rcleak both see."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)] + list(args))
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name=name)
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 3, "ground truth: ss shows %d sockets for the client, expected 3" % truth)
+    expect_row(rc, c.pid, {"open": 3, "opened": 3, "closed": 0}, what=what)
+    return r, rc, c
+
+
 def test_missed_close_repaired():
     """Socket-table entries whose socket does not exist (a close event that
     was never seen), in the socket map and in the direct-mapped slots, are
@@ -220,12 +232,7 @@ def test_missed_close_repaired():
     live connections stay, and so does a slot marked as being written."""
     if not have_bpftool():
         raise Skip("bpftool not installed")
-    r = Redis()
-    rc = Rcleak(["-p", str(r.port), "--reconcile", "1"])
-    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-miss")
-    truth = ss_count(c.pid, [r.port])
-    check(truth == 3, "ground truth: ss shows %d sockets for the client, expected 3" % truth)
-    expect_row(rc, c.pid, {"open": 3, "opened": 3, "closed": 0}, what="before the fake entries")
+    r, rc, c = _three_held("rclt-miss", ["--reconcile", "1"], "before the fake entries")
     mid = _map_of(rc.pid, "socks")
     check(mid is not None, "no map named socks among rcleak's fds")
     sid = _map_of(rc.pid, "sock_slots")
@@ -263,6 +270,36 @@ def test_missed_close_repaired():
     # the live connections' entries survived: nothing of theirs counted closed
     truth = ss_count(c.pid, [r.port])
     expect_row(rc, c.pid, {"open": truth, "opened": 3, "closed": 0}, what="after the sweep")
+
+
+def test_proc_table_halves():
+    """A process whose counters are in its slot of proc_slots and also in
+    the procs map (two threads' first connects racing for the slot) is one
+    row with the counts of both; the slot holds exactly the opens ss saw."""
+    if not have_bpftool():
+        raise Skip("bpftool not installed")
+    r, rc, c = _three_held("rclt-halves", [], "before the map entry")
+    truth = ss_count(c.pid, [r.port])
+    sid = _map_of(rc.pid, "proc_slots")
+    mid = _map_of(rc.pid, "procs")
+    check(sid is not None and mid is not None, "no maps proc_slots and procs among rcleak's fds")
+    code, dump = _bpftool("map", "dump", "id", str(sid))
+    check(code == 0 and isinstance(dump, list), "bpftool map dump of proc_slots failed")
+    # struct rcl_proc_slot: tag, start_ns, then the counters (opened first)
+    raw = [bytes(int(x, 16) for x in e["value"]) for e in dump]
+    mine = [v for v in raw if int.from_bytes(v[:8], "little") == c.pid << 1]
+    check(len(mine) == 1, "%d slots hold the client's counters, expected 1" % len(mine))
+    opened = int.from_bytes(mine[0][16:24], "little")
+    check(opened == truth, "the client's slot says opened=%d, ss shows %d" % (opened, truth))
+    start_ns = int.from_bytes(mine[0][8:16], "little")
+    # struct rcl_owner, then struct rcl_counters: opened 5, closed 2, cur 3
+    key = c.pid.to_bytes(4, "little") + bytes(4) + start_ns.to_bytes(8, "little")
+    value = b"".join(n.to_bytes(8, "little") for n in (5, 2, 0, 0, 3, 3))
+    value += bytes(4 + 16 + 4 * 32 + 4)
+    _map_update(mid, key, value)
+    rc.skip_to_now()
+    expect_row(rc, c.pid, {"open": truth, "opened": truth + 5, "closed": 2},
+               what="after a procs entry of 5 opens and 2 closes for the same process")
 
 
 def test_walk_proc():
