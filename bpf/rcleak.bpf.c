@@ -50,6 +50,8 @@ const volatile bool note_runs = false;
 const volatile __u64 start_tick_ns = 0;
 /* Set before load: the watched ports, one bit each (8 KiB, read-only). */
 const volatile __u64 watched_bits[65536 / 64] = {};
+/* Per watched port, 1 + its place on the command line (listeners' key). */
+const volatile __u8 port_idx[65536] = {};
 
 #define TREE_DEPTH 48 /* ancestors checked; deeper descendants are missed */
 
@@ -108,13 +110,14 @@ struct {
 	__type(value, struct rcl_proc_slot);
 } proc_slots SEC(".maps");
 
-/* Local port -> owner of the listening socket, for passive opens (which run
- * in softirq context, where current is unrelated); tgid 0: none. An array
- * (1 MiB), not a hash: its lookup is a few inlined instructions, the hash's
- * was 8 % of the lifecycle program's time under an accept storm. */
+/* Watched local port (port_idx - 1) -> owner of the listening socket, for
+ * passive opens (which run in softirq context, where current is unrelated);
+ * tgid 0: none. An array, not a hash keyed by port: its lookup is a few
+ * inlined instructions, the hash's was 8 % of the lifecycle program's time
+ * under an accept storm. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
+	__uint(max_entries, RCL_MAX_PORTS);
 	__type(key, __u32);
 	__type(value, struct rcl_owner);
 } listeners SEC(".maps");
@@ -707,7 +710,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		owner_of(bpf_get_current_task_btf(), &owner, btf);
 		{
-			__u32 k = lport;
+			__u32 k = port_idx[lport] - 1;
 
 			bpf_map_update_elem(&listeners, &k, &owner, BPF_ANY);
 		}
@@ -745,7 +748,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (self_port(rport))
 			return 0;
 		{
-			__u32 k = lport;
+			__u32 k = port_idx[lport] - 1;
 			struct rcl_owner *lo = bpf_map_lookup_elem(&listeners, &k);
 
 			if (lo)
@@ -765,7 +768,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	case RCL_TCP_CLOSE: /* a listener closing */
 		if (lw) {
-			__u32 k = lport;
+			__u32 k = port_idx[lport] - 1;
 
 			bpf_map_update_elem(&listeners, &k, &no_owner, BPF_ANY);
 		}

@@ -166,8 +166,10 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 
 		t->skel->rodata->start_tick_ns = 1000000000ULL / (__u64)(hz > 0 ? hz : 100);
 	}
-	for (int i = 0; i < o->nports; i++)
+	for (int i = 0; i < o->nports; i++) {
 		t->skel->rodata->watched_bits[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
+		t->skel->rodata->port_idx[o->ports[i]] = (__u8)(i + 1);
+	}
 	if (o->ringbuf_bytes && bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes))
 		return fail_why(why, len, "ring buffer size", errno);
 	for (int i = 0; i < 3; i++) {
@@ -615,9 +617,10 @@ cleanup:
 
 void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner *o)
 {
-	__u32 k = port;
+	__u32 k = t->skel->rodata->port_idx[port]; /* rodata stays readable */
 
-	bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners), &k, o, BPF_ANY);
+	if (k) /* a watched port */
+		bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners), &(__u32){ k - 1 }, o, BPF_ANY);
 }
 
 void tracer__self_port(struct tracer *t, __u16 port, bool add)
