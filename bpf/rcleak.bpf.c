@@ -241,6 +241,12 @@ static __always_inline void current_comm(char comm[RCL_COMM_LEN], bool btf)
 	}
 }
 
+/* A watched port's entry in listeners. */
+static __always_inline __u32 listener_key(__u16 port)
+{
+	return (__u32)port_idx[port] - 1;
+}
+
 /* In tree mode, does task descend from rcleak? Always true otherwise. */
 static __always_inline bool traced(struct task_struct *task, bool btf)
 {
@@ -472,12 +478,19 @@ static __always_inline struct rcl_proc_slot *proc_slot(const struct rcl_owner *o
 	return bpf_map_lookup_elem(&proc_slots, &i);
 }
 
+/* Does slot e hold o's counters (published, not being written)? */
+static __always_inline bool proc_slot_holds(const struct rcl_proc_slot *e,
+					    const struct rcl_owner *o)
+{
+	return e && e->tag == (__u64)o->tgid << 1 && e->start_ns == o->start_ns;
+}
+
 /* A process's counters, or NULL when it has none yet. */
 static __always_inline struct rcl_counters *proc_get(const struct rcl_owner *o)
 {
 	struct rcl_proc_slot *e = proc_slot(o);
 
-	if (e && e->tag == (__u64)o->tgid << 1 && e->start_ns == o->start_ns)
+	if (proc_slot_holds(e, o))
 		return &e->c;
 	return bpf_map_lookup_elem(&procs, o);
 }
@@ -491,7 +504,7 @@ static __always_inline struct rcl_counters *counters(const struct rcl_owner *o)
 	__u64 tag = (__u64)o->tgid << 1;
 	struct rcl_counters *c;
 
-	if (e && e->tag == tag && e->start_ns == o->start_ns)
+	if (proc_slot_holds(e, o))
 		return &e->c;
 	c = bpf_map_lookup_elem(&procs, o);
 	if (c)
@@ -678,11 +691,11 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 
 	if (protocol != IPPROTO_TCP || (family != AF_INET && family != AF_INET6))
 		return 0;
-	key = sock_id(sk, btf);
 	/* On the way to CLOSE, tcp_set_state() unhashes the socket and
 	 * inet_put_port() zeroes its local port before the tracepoint fires:
 	 * ports cannot be trusted there. Any socket we track is in the map. */
 	if (newstate == RCL_TCP_CLOSE && oldstate != RCL_TCP_LISTEN) {
+		key = sock_id(sk, btf);
 		s = sock_get(key);
 		if (!s)
 			return 0;
@@ -701,6 +714,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	if (!lw && !rw)
 		return 0;
 	stat_inc(RCL_STAT_EVENTS);
+	key = sock_id(sk, btf);
 
 	switch (newstate) {
 	case RCL_TCP_LISTEN: /* listen(): process context */
@@ -710,7 +724,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		owner_of(bpf_get_current_task_btf(), &owner, btf);
 		{
-			__u32 k = port_idx[lport] - 1;
+			__u32 k = listener_key(lport);
 
 			bpf_map_update_elem(&listeners, &k, &owner, BPF_ANY);
 		}
@@ -748,7 +762,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (self_port(rport))
 			return 0;
 		{
-			__u32 k = port_idx[lport] - 1;
+			__u32 k = listener_key(lport);
 			struct rcl_owner *lo = bpf_map_lookup_elem(&listeners, &k);
 
 			if (lo)
@@ -768,7 +782,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	case RCL_TCP_CLOSE: /* a listener closing */
 		if (lw) {
-			__u32 k = port_idx[lport] - 1;
+			__u32 k = listener_key(lport);
 
 			bpf_map_update_elem(&listeners, &k, &no_owner, BPF_ANY);
 		}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proctab.h"
+#include "slots.h"
 
 void proctab_add(struct rcl_counters *dst, const struct rcl_counters *src)
 {
@@ -32,19 +33,17 @@ static int cmp_owner(const void *a, const void *b)
 }
 
 /* A consistent copy of slot e: false when it is free, being written, or
- * changed hands while it was copied. BPF adds to the counters meanwhile;
- * each is read whole (8-byte aligned), as the map's own copy does. */
+ * changed hands while it was copied. */
 static bool read_slot(const struct rcl_proc_slot *e, struct proctab_ent *out)
 {
-	__u64 tag = __atomic_load_n(&e->tag, __ATOMIC_ACQUIRE);
+	struct rcl_proc_slot copy;
+	__u64 tag = slot_read(e, sizeof(*e), &copy);
 
-	if (!tag || (tag & 1))
+	if (!tag)
 		return false;
-	out->o = (struct rcl_owner){ .tgid = (__u32)(tag >> 1), .start_ns = e->start_ns };
-	memcpy(&out->c, (const void *)&e->c, sizeof(out->c));
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return __atomic_load_n(&e->tag, __ATOMIC_RELAXED) == tag &&
-	       e->start_ns == out->o.start_ns;
+	out->o = (struct rcl_owner){ .tgid = (__u32)(tag >> 1), .start_ns = copy.start_ns };
+	out->c = copy.c;
+	return true;
 }
 
 int proctab_each(const struct rcl_proc_slot *slots, size_t nslots,
@@ -87,6 +86,5 @@ void proctab_forget(struct rcl_proc_slot *slots, size_t nslots, const struct rcl
 	e = &slots[rcl_proc_slot_idx(o->tgid, o->start_ns)];
 	if (__atomic_load_n(&e->tag, __ATOMIC_ACQUIRE) != tag || e->start_ns != o->start_ns)
 		return;
-	/* fails, and leaves it, when BPF freed or took it meanwhile */
-	__atomic_compare_exchange_n(&e->tag, &tag, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	slot_free(e, tag);
 }

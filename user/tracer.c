@@ -19,6 +19,7 @@
 #include "log.h"
 #include "procscan.h"
 #include "proctab.h"
+#include "slots.h"
 #include "rcleak.skel.h"
 #include "tracer.h"
 
@@ -145,6 +146,14 @@ static int on_ringbuf(void *ctx, void *data, size_t size)
 
 /* Load everything with lifecycle flavour `tier` and attach it; with iters
  * false, leave the iterators out (holders then come from /proc). */
+/* A BPF_F_MMAPABLE array mapped read-write, or NULL (errno set). */
+static void *map_slots(const struct bpf_map *m, size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		    bool iters, char *why, size_t len)
 {
@@ -200,23 +209,17 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		if (!t->twin)
 			return fail_why(why, len, "attach (twin)", errno);
 	}
-	t->proc_slots = mmap(NULL, PROC_SLOTS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-			     bpf_map__fd(t->skel->maps.proc_slots), 0);
-	if (t->proc_slots == MAP_FAILED) {
-		t->proc_slots = NULL;
+	t->proc_slots = map_slots(t->skel->maps.proc_slots, PROC_SLOTS_BYTES);
+	if (!t->proc_slots)
 		return fail_why(why, len, "map proc_slots", errno);
-	}
 	if (!iters) {
 		t->procscan = procscan_new(o->ports, o->nports);
 		return t->procscan ? 0 : fail_why(why, len, "procscan", ENOMEM);
 	}
 
-	t->slots = mmap(NULL, SLOTS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-			bpf_map__fd(t->skel->maps.sock_slots), 0);
-	if (t->slots == MAP_FAILED) {
-		t->slots = NULL;
+	t->slots = map_slots(t->skel->maps.sock_slots, SLOTS_BYTES);
+	if (!t->slots)
 		return fail_why(why, len, "map sock_slots", errno);
-	}
 	t->walk_files = bpf_program__attach_iter(t->skel->progs.rcl_walk_files, NULL);
 	if (!t->walk_files)
 		return fail_why(why, len, "iter/task_file", errno);
@@ -539,26 +542,18 @@ static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, __u64 before_ns,
 			tracer_stale_cb cb, void *ctx)
 {
 	for (__u32 i = 0; i < RCL_SOCK_SLOTS; i++) {
-		struct rcl_sock_slot *e = &slots[i];
-		__u64 sk = __atomic_load_n(&e->sk, __ATOMIC_ACQUIRE);
+		struct rcl_sock_slot e;
+		__u64 sk = slot_read(&slots[i], sizeof(e), &e);
 		struct rcl_stale_rec rec;
-		struct rcl_sock v;
 
-		if (!sk || (sk & 1)) /* free, or being written */
+		if (!sk || e.v.seen_gen == gen || e.v.open_ns >= before_ns)
 			continue;
-		memcpy(&v, (const void *)&e->v, sizeof(v));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&e->sk, __ATOMIC_RELAXED) != sk) /* changed under the copy */
-			continue;
-		if (v.seen_gen == gen || v.open_ns >= before_ns)
-			continue;
-		if (!__atomic_compare_exchange_n(&e->sk, &sk, 0, false, __ATOMIC_ACQ_REL,
-						 __ATOMIC_RELAXED))
+		if (!slot_free(&slots[i], sk))
 			continue;
 		rec = (struct rcl_stale_rec){
 			.sk = sk,
-			.owner = { .tgid = v.tgid, .start_ns = v.start_ns },
-			.flags = v.flags,
+			.owner = { .tgid = e.v.tgid, .start_ns = e.v.start_ns },
+			.flags = e.v.flags,
 		};
 		cb(&rec, ctx);
 	}
