@@ -8,20 +8,22 @@
 # the raw_tp hook tier (--hooks raw_tp): the tier record falls back to when
 # its tp_btf program does not load. floor is build/hookfloor, an empty
 # tp_btf program on the same hook: what any program there costs. A
-# benchmark, not a test.
+# benchmark, not a test. clock is hookfloor --clock: the empty program plus
+# one bpf_ktime_get_ns() a run; its ns/run less floor's is what one clock
+# read costs here.
 #
-#   [MODES="floor live live_raw_tp record tcplife tcpstates bpftrace"] [JSON=FILE] tools/bench/cost.sh [ROUNDS] [SECS]   (5, 2)
+#   [MODES="floor clock live live_raw_tp record tcplife tcpstates bpftrace"] [JSON=FILE] tools/bench/cost.sh [ROUNDS] [SECS]   (5, 2)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
 ROUNDS=${1:-5}
 SECS=${2:-2}
-read -r -a MODES <<< "${MODES:-floor live live_raw_tp record tcplife tcpstates bpftrace}"
+read -r -a MODES <<< "${MODES:-floor clock live live_raw_tp record tcplife tcpstates bpftrace}"
 STORM_PROCS=${STORM_PROCS:-4}
 TCPLIFE=${TCPLIFE:-/usr/sbin/tcplife}
 TCPSTATES=${TCPSTATES:-/usr/sbin/tcpstates}
 build_loadgen
-case " ${MODES[*]} " in *" floor "*) build_hookfloor || true ;; esac
+case " ${MODES[*]} " in *" floor "* | *" clock "*) build_hookfloor || true ;; esac
 ensure_pkg bpftool bpftool
 ensure_pkg "$TCPLIFE" libbpf-tools || true
 ensure_pkg bpftrace bpftrace || true
@@ -44,6 +46,7 @@ for r in $(seq "$ROUNDS"); do
 		err=$SCRATCH/$m.err
 		case $m in
 		floor) "$HOOKFLOOR" 2>"$err" & ;;
+		clock) "$HOOKFLOOR" --clock 2>"$err" & ;;
 		live) "$RCLEAK" -p "$port" --json -i 1 >/dev/null 2>"$err" & ;;
 		live_raw_tp) "$RCLEAK" -p "$port" --json -i 1 --hooks raw_tp >/dev/null 2>"$err" & ;;
 		record) "$RCLEAK" record -w "$SCRATCH/cost.rcl" --force -p "$port" >/dev/null 2>"$err" & ;;

@@ -4,11 +4,14 @@
  * (the hook rcleak's lifecycle program uses) and hold it until SIGINT or
  * SIGTERM. The benchmarks run it as a tracer: its overhead is the floor any
  * program on this hook pays (the kernel's call into BPF), so rcleak's cost
- * above it is rcleak's own.
+ * above it is rcleak's own. With --clock, the program reads the clock
+ * (bpf_ktime_get_ns) once a run, and nothing else.
  *
- *   hookfloor          (root; exit 0 after a signal, 1 when it cannot attach)
+ *   hookfloor [--clock]  (root; exit 0 after a signal, 1 when it cannot
+ *                         attach, 2 on a bad argument)
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,17 +36,28 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct hookfloor_bpf *skel;
+	bool clock;
 	int err;
 
-	(void)argv;
-	if (argc > 1) {
-		fprintf(stderr, "usage: hookfloor (no arguments; stop it with SIGINT or SIGTERM)\n");
+	clock = argc == 2 && !strcmp(argv[1], "--clock");
+	if (argc > 2 || (argc == 2 && !clock)) {
+		fprintf(stderr, "usage: hookfloor [--clock] (stop it with SIGINT or SIGTERM)\n");
 		return 2;
 	}
 	libbpf_set_print(quiet);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	skel = hookfloor_bpf__open_and_load();
+	skel = hookfloor_bpf__open();
+	if (skel) {
+		bpf_program__set_autoload(skel->progs.floor_state, !clock);
+		bpf_program__set_autoload(skel->progs.floor_clock, clock);
+		if (hookfloor_bpf__load(skel)) {
+			err = errno;
+			hookfloor_bpf__destroy(skel);
+			skel = NULL;
+			errno = err;
+		}
+	}
 	if (!skel) {
 		err = errno;
 		fprintf(stderr, "hookfloor: cannot load the program: %s (needs root and kernel BTF)\n",

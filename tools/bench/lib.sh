@@ -31,7 +31,6 @@ build_loadgen() {
 # make: it needs a BPF skeleton. A failed build leaves the "floor" tracer
 # n/a with its error; nothing else depends on it.
 build_hookfloor() {
-	[ -x "$HOOKFLOOR" ] && [ "$HOOKFLOOR" -nt "$BENCH_ROOT/tools/bench/hookfloor.c" ] && return 0
 	make -s -C "$BENCH_ROOT" OUTPUT="$BUILD" "$BUILD/hookfloor" >&2
 }
 

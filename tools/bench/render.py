@@ -277,7 +277,8 @@ else:
               "other TCP traffic on the host during the storm.\n")
     md.append("| tracer | program | type | ns per run | runs per storm connection | BPF ns per storm connection (all its programs) |")
     md.append("|---|---|---|---|---|---|")
-    cnames = {"live_raw_tp": "live, `--hooks raw_tp`", "floor": "floor (empty program, `build/hookfloor`)"}
+    cnames = {"live_raw_tp": "live, `--hooks raw_tp`", "floor": "floor (empty program, `build/hookfloor`)",
+              "clock": "clock (the floor + one `bpf_ktime_get_ns()`, `build/hookfloor --clock`)"}
     for mode, e in co.items():
         mode = cnames.get(mode, mode)
         if not e["progs"]:
@@ -291,6 +292,15 @@ else:
                       text(p["runs_per_connection"], "%.2f"), text(e["bpf_ns_per_connection"], "%.0f") if first else ""))
             first = False
     md.append("")
+    per_run = lambda m, prog: ((co.get(m) or {}).get("progs", {}).get(prog) or {}).get("ns_per_run", {}).get("median")
+    fl, ck = per_run("floor", "floor_state"), per_run("clock", "floor_clock")
+    lv = ((co.get("live") or {}).get("bpf_ns_per_connection") or {}).get("median")
+    if fl is not None and ck is not None:
+        md.append("One clock read (`bpf_ktime_get_ns()`, clock less floor per run) costs %.0f ns on this machine. "
+                  "rcleak reads the clock once at each open and once at each close it counts: 4 reads per storm "
+                  "connection in live mode (both ends are watched), %.0f ns%s; record also reads it for every "
+                  "event it sends.\n" % (ck - fl, 4 * (ck - fl),
+                                        " of live's %.0f" % lv if lv else ""))
 
 # ---- summary of targets -------------------------------------------------
 missed = [t for t in T if t["met"] is False]
