@@ -216,7 +216,8 @@ else:
               "`rcleak record` on the host. The kernel skips a run of the lifecycle program that is already running on "
               "that CPU; record's twin program does most of them again. Missing: handshakes (SYN_SENT->ESTABLISHED) and "
               "accepts the capture lacks, against the namespace's TcpActiveOpens and TcpPassiveOpens. `lost_events` "
-              "is the kernel's count of skipped runs: an upper bound.\n" % sk["secs"])
+              "is the kernel's count of skipped runs; state changes that reach no program without a skip counted "
+              "are in no count, so more can be missing than it says.\n" % sk["secs"])
     md.append("| figure | value |")
     md.append("|---|---|")
     md.append("| connections per run | %s |" % text(summary(col(lambda r: r["connections"])), "%.0f"))
