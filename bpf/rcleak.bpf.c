@@ -872,10 +872,10 @@ static __always_inline int on_sock(const struct sock *sk, int oldstate, int news
  * were accepts and handshakes missing from the capture, 2.1-2.6 % of the
  * connections; with it 0.4-14 % of the skipped runs, 0.02-0.52 %. The
  * residue comes in bursts of 1-3 ms in which hits reached neither program
- * (nor an observer on the classic tracepoint), and the kernel counted no
- * skip for them: in 1 of 5 runs on 2026-12-02 the capture lacked more than
- * the kernel's count. So `lost` is the kernel's count of skipped runs, not
- * a bound, and reconciliation repairs the counts.
+ * (nor an observer on the classic tracepoint, nor a lone counter on this
+ * hook with rcleak not running: tools/bench/hookloss.sh), and that kernel
+ * (6.18-fc) counted no skip for them. So `lost` is the kernel's count of
+ * skipped runs, not a bound, and reconciliation repairs the counts.
  */
 
 static __always_inline void note_run(const void *sk, int oldstate, int newstate)

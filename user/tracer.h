@@ -84,9 +84,9 @@ void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX]);
  * in another (say from an interrupt) while the program was already running
  * on that CPU (recursion_misses). In record mode on tp_btf and raw_tp the
  * twin does most of them again (tracer__recovered_runs). It is what the
- * kernel reports, not a bound: under softirq storms whole connections were
- * seen to reach neither program without a skip counted (tools/bench/skips.sh
- * found more missing than this count in 1 of 5 runs). */
+ * kernel reports, not a bound: under softirq storms some kernels (6.18-fc
+ * here, not Debian's 6.1 or 6.12) deliver state changes to no program on
+ * the hook and count no skip (tools/bench/hookloss.sh). */
 __u64 tracer__missed_runs(struct tracer *t);
 /* Skipped runs that record's twin did instead. */
 __u64 tracer__recovered_runs(struct tracer *t);
