@@ -15,6 +15,12 @@ Without the twin about 60 % of the skipped runs are accepts or handshakes
 missing from the capture; with it 0.4-14 % (bpf/rcleak.bpf.c,
 "runs the kernel skipped").
 
+Some kernels (6.18-fc here) also deliver a state change to no program on
+the hook in bursts and count no skip for it (tools/bench/hookloss.sh):
+nothing on the hook can see those. An independent counter on the same hook
+(build/hookfloor --count) measures them during the storm, and the checks
+hold rcleak to what was delivered.
+
 Run alone:  python3 tests/integration/runner.py -k skipped
 """
 import csv
@@ -24,6 +30,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 from harness import (RCLEAK, ROOT, Fail, Lines, NetNS, Redis, Skip, bpf_fd_ids, check, mkdtemp,
                      rcl_progs, spawn, stop)
@@ -31,6 +38,7 @@ from harness import (RCLEAK, ROOT, Fail, Lines, NetNS, Redis, Skip, bpf_fd_ids, 
 TESTS = ["test_record_skipped_runs"]
 
 CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build", "connstorm")
+HOOKFLOOR = os.environ.get("RCLEAK_TEST_HOOKFLOOR") or os.path.join(ROOT, "build", "hookfloor")
 STORM_S = 4          # seconds of storm: several hundred skips here
 STORM_PROCS = 2      # one per CPU of the CI machine
 MIN_SKIPS = 50       # fewer, and the ratio below says nothing
@@ -77,6 +85,39 @@ def tcp_opens(ns):
     return int(row["ActiveOpens"]), int(row["PassiveOpens"])
 
 
+def start_counter():
+    """build/hookfloor --count attached (after rcleak's programs), or None
+    when it cannot attach (no tp_btf: then nothing is discounted)."""
+    if not os.access(HOOKFLOOR, os.X_OK):
+        raise Fail("%s is missing: `make test` builds it (make build/hookfloor)" % HOOKFLOOR)
+    p = spawn([HOOKFLOOR, "--count"], "hookfloor --count", stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if p.poll() is not None:
+            return None
+        if bpf_fd_ids(p.pid, "prog_id"):
+            return p
+        time.sleep(0.05)
+    stop(p)
+    raise Fail("hookfloor --count did not attach within 20 s")
+
+
+def stop_counter(p):
+    """{"handshakes", "accepts", "skipped"} the counter saw, or None."""
+    if p is None:
+        return None
+    p.send_signal(signal.SIGINT)
+    try:
+        out, _ = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("hookfloor --count did not exit within 20 s of SIGINT")
+    w = out.decode().split()
+    check(len(w) == 6 and p.returncode == 0,
+          "hookfloor --count printed %r, exit %s" % (out[-200:], p.returncode))
+    return dict(zip(w[0::2], map(int, w[1::2])))
+
+
 def test_record_skipped_runs():
     """Under a storm that makes the kernel skip the lifecycle program, the
     capture still holds nearly every passive open and handshake, and what it
@@ -98,12 +139,14 @@ def test_record_skipped_runs():
     tier = json.loads(first)["hooks"]["lifecycle"]
     if tier == "tracepoint":
         raise Skip("the lifecycle hook is the classic tracepoint, which has no twin")
+    counter = start_counter()
     active0, passive0 = tcp_opens(ns)
     storm = subprocess.run(ns.prefix + [CONNSTORM, "-P", "0", "-d", str(STORM_S), "127.0.0.1",
                                         str(r.port), str(STORM_PROCS)],
                            capture_output=True, text=True, timeout=STORM_S + 60)
     check(storm.returncode == 0, "connstorm failed: %s %s" % (storm.stdout, storm.stderr))
     active1, passive1 = tcp_opens(ns)
+    seen = stop_counter(counter)
     misses = recursion_misses(rec.pid)
     lifecycle = sum(v for n, v in misses.items() if n.startswith("rcl_state_"))
     rec.send_signal(signal.SIGINT)
@@ -139,12 +182,23 @@ def test_record_skipped_runs():
         elif row[2] == "accept" and row[3] == str(r.pid):
             accepts += 1
     missing = (active1 - active0 - handshakes) + (passive1 - passive0 - accepts)
+    # handshakes and accepts the hook delivered to no program, the counter's
+    # own counted skips aside: the kernel's, not rcleak's to see or count
+    dropped = 0
+    if seen:
+        dropped = max(0, (active1 - active0 - seen["handshakes"]) +
+                      (passive1 - passive0 - seen["accepts"]) - seen["skipped"])
     what = ("%d connections; the kernel skipped %d lifecycle runs, the twin did %d; the capture "
-            "lacks %d of %d handshakes and %d of %d accepts; record reports %d lost"
+            "lacks %d of %d handshakes and %d of %d accepts; record reports %d lost; %s"
             % (active1 - active0, lifecycle, recovered, active1 - active0 - handshakes,
-               active1 - active0, passive1 - passive0 - accepts, passive1 - passive0, lost))
+               active1 - active0, passive1 - passive0 - accepts, passive1 - passive0, lost,
+               "an independent counter on the hook saw %(handshakes)d handshakes and %(accepts)d "
+               "accepts and was skipped %(skipped)d times" % seen if seen
+               else "no independent counter (hookfloor cannot attach here)"))
     check(recovered > 0, "the twin recovered nothing: " + what)
-    check(missing <= lost, "the capture lacks more than the lost count says: " + what)
+    missing -= min(missing, dropped)
+    check(missing <= lost, "beyond what the hook delivered to no program (%d), the capture lacks "
+          "more than the lost count says: %s" % (dropped, what))
     check(missing <= MAX_LOST_SHARE * lifecycle,
-          "more than %d %% of the skipped runs are missing from the capture: %s"
-          % (MAX_LOST_SHARE * 100, what))
+          "beyond what the hook delivered to no program (%d), more than %d %% of the skipped runs "
+          "are missing from the capture: %s" % (dropped, MAX_LOST_SHARE * 100, what))
