@@ -230,6 +230,12 @@ else:
         summary(col(lambda r: 100.0 * (r["missing_handshakes"] + r["missing_accepts"]) / max(r["skipped"], 1))), "%.1f"))
     md.append("| same, %% of the connections | %s |" % text(
         summary(col(lambda r: 100.0 * (r["missing_handshakes"] + r["missing_accepts"]) / max(r["connections"], 1))), "%.2f"))
+    if all("undelivered" in r for r in runs):
+        md.append("| of those, delivered by the hook to no program and counted nowhere (an independent "
+                  "`build/hookfloor --count` on the hook did not see them either) | %s |"
+                  % text(summary(col(lambda r: r["undelivered"])), "%.0f"))
+        md.append("| missing beyond those: rcleak's own loss | %s |" % text(summary(col(
+            lambda r: max(0, r["missing_handshakes"] + r["missing_accepts"] - r["undelivered"]))), "%.0f"))
     md.append("")
 
 # ---- 3. scale ------------------------------------------------------------

@@ -8,7 +8,10 @@
 #     program's recursion_misses (bpftool);
 #   - the skipped runs the twin did (record -v), and lost_events (report);
 #   - handshakes (SYN_SENT->ESTABLISHED) and accepts missing from the
-#     capture, against TcpActiveOpens and TcpPassiveOpens.
+#     capture, against TcpActiveOpens and TcpPassiveOpens;
+#   - of those, how many the hook delivered to no program without a skip
+#     counted: what build/hookfloor --count, attached after rcleak, did not
+#     see either, less its own counted skips (tools/bench/hookloss.sh).
 # Each BINARY in turn, ROUNDS times, interleaved: pass an rcleak built
 # before the twin to compare. A benchmark, not a test: it asserts nothing.
 #
@@ -24,13 +27,14 @@ BINS=("$@")
 [ ${#BINS[@]} -gt 0 ] || BINS=("$RCLEAK")
 [ "$(nproc)" -ge 2 ] || { echo "skips.sh: RPS needs two CPUs" >&2; exit 1; }
 build_loadgen
+build_hookfloor
 NS=rcleak-skips-$$
 MASK=$(printf '%x' $(( (1 << $(nproc)) - 1 )))
 cleanup_ns() { ip netns del "$NS" 2>/dev/null || true; }
 trap 'cleanup_ns; bench_cleanup' EXIT
 
 one_run() {
-	local bin=$1 d=$SCRATCH/run port=16400 rp rec misses
+	local bin=$1 d=$SCRATCH/run port=16400 rp rec misses hp
 	rm -rf "$d"; mkdir -p "$d"
 	cleanup_ns
 	ip netns add "$NS"
@@ -45,9 +49,14 @@ one_run() {
 	rec=$!
 	BG_PIDS+=("$rec")
 	wait_attached "$rec" 30 || { cat "$d/err" >&2; kill "$rp"; return 1; }
+	"$HOOKFLOOR" --count > "$d/count" 2> "$d/count.err" &
+	hp=$!
+	BG_PIDS+=("$hp")
+	wait_attached "$hp" 30 || { cat "$d/count.err" >&2; kill "$rp"; return 1; }
 	ip netns exec "$NS" cat /proc/net/snmp > "$d/snmp0"
 	ip netns exec "$NS" "$STORM" -P 0 -d "$SECS" 127.0.0.1 $port 2 > "$d/storm.out"
 	ip netns exec "$NS" cat /proc/net/snmp > "$d/snmp1"
+	kill -INT "$hp"; wait "$hp" || true
 	misses=$(bpftool prog show | awk '/name rcl_state_/ { for (i = 1; i < NF; i++) if ($i == "recursion_misses") print $(i + 1) }' | head -1)
 	kill -INT "$rec"; wait "$rec" || true
 	kill "$rp"; wait "$rp" 2>/dev/null || true
@@ -73,14 +82,18 @@ m = re.search(r"(\d+) runs the kernel skipped were recovered", open(d + "/err").
 lost = json.load(open(d + "/rep.json"))["files"][0]["lost_events"]
 conns = a1 - a0
 missing = (conns - est) + (p1 - p0 - acc)
+w = open(d + "/count").read().split()
+seen = dict(zip(w[0::2], map(int, w[1::2])))
+dropped = max(0, (conns - seen["handshakes"]) + (p1 - p0 - seen["accepts"]) - seen["skipped"])
 print("%-40s conns %6d  skipped %5d  twin did %5s  lost_events %5d  missing: handshakes %4d accepts %4d"
-      " = %5.2f %% of connections, %5.1f %% of skipped runs" % (
+      " = %5.2f %% of connections, %5.1f %% of skipped runs; delivered to no program %4d" % (
           binary[-40:], conns, misses, m.group(1) if m else "-", lost, conns - est, p1 - p0 - acc,
-          100.0 * missing / max(conns, 1), 100.0 * missing / max(misses, 1)))
+          100.0 * missing / max(conns, 1), 100.0 * missing / max(misses, 1), dropped))
 with open(runs, "a") as f:
     f.write(json.dumps({"binary": binary, "connections": conns, "skipped": misses,
                         "twin_did": int(m.group(1)) if m else None, "lost_events": lost,
-                        "missing_handshakes": conns - est, "missing_accepts": p1 - p0 - acc}) + "\n")
+                        "missing_handshakes": conns - est, "missing_accepts": p1 - p0 - acc,
+                        "undelivered": dropped}) + "\n")
 PY
 }
 
