@@ -41,7 +41,6 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct hookfloor_bpf *skel;
-	struct bpf_program *prog;
 	bool clock, count;
 	int err;
 
@@ -81,14 +80,13 @@ int main(int argc, char **argv)
 	}
 	while (!stop)
 		pause();
-	prog = clock ? skel->progs.floor_clock : count ? skel->progs.floor_count : skel->progs.floor_state;
 	if (count) {
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 		unsigned long long hs = 0, acc = 0;
 
 		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.floor_count), &info, &len))
 			info.recursion_misses = 0;
 		for (size_t i = 0; i < sizeof(skel->bss->handshakes) / sizeof(skel->bss->handshakes[0]); i++) {
 			hs += skel->bss->handshakes[i];

@@ -79,6 +79,38 @@ start_redis() {
 	return 1
 }
 
+# rps_ns_redis NS PORT DIR: a new network namespace NS whose loopback steers
+# receive processing to every CPU (Receive Packet Steering: the other CPU's
+# softirq then interrupts the hook, as a NIC's interrupts do), with a
+# throwaway redis-server on PORT in it (files in DIR, pid in NS_REDIS_PID).
+# Used by skips.sh and hookloss.sh; delete the namespace with
+# `ip netns del NS`.
+rps_ns_redis() {
+	local ns=$1 port=$2 dir=$3
+	ip netns add "$ns"
+	ip netns exec "$ns" ip link set lo up
+	ip netns exec "$ns" sh -c "printf '%x' $(( (1 << $(nproc)) - 1 )) > /sys/class/net/lo/queues/rx-0/rps_cpus"
+	ip netns exec "$ns" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize no --dir "$dir" --logfile "$dir/redis.log" &
+	BG_PIDS+=($!)
+	# shellcheck disable=SC2034 # read by the scripts that source this
+	NS_REDIS_PID=$!
+	for _ in $(seq 100); do ip netns exec "$ns" redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+	echo "redis-server on $port in $ns did not start" >&2
+	return 1
+}
+
+# start_counter FILE: build/hookfloor --count on the hook, attached, its
+# output to FILE (pid in COUNTER_PID); stop it with kill -INT. FILE then
+# holds "handshakes N accepts N skipped N" (ns_count.py reads it).
+start_counter() {
+	"$HOOKFLOOR" --count > "$1" 2> "$1.err" &
+	BG_PIDS+=($!)
+	# shellcheck disable=SC2034 # read by the scripts that source this
+	COUNTER_PID=$!
+	wait_attached "$COUNTER_PID" 30 || { cat "$1.err" >&2; return 1; }
+}
+
 # Classic tracepoints (libbpf-tools, bpftrace) need tracefs; it is not
 # mounted at boot here. Mounted once, unmounted at exit if we mounted it.
 tracefs_up() {

@@ -29,34 +29,24 @@ BINS=("$@")
 build_loadgen
 build_hookfloor
 NS=rcleak-skips-$$
-MASK=$(printf '%x' $(( (1 << $(nproc)) - 1 )))
 cleanup_ns() { ip netns del "$NS" 2>/dev/null || true; }
 trap 'cleanup_ns; bench_cleanup' EXIT
 
 one_run() {
-	local bin=$1 d=$SCRATCH/run port=16400 rp rec misses hp
+	local bin=$1 d=$SCRATCH/run port=16400 rp rec misses
 	rm -rf "$d"; mkdir -p "$d"
 	cleanup_ns
-	ip netns add "$NS"
-	ip netns exec "$NS" ip link set lo up
-	ip netns exec "$NS" sh -c "echo $MASK > /sys/class/net/lo/queues/rx-0/rps_cpus"
-	ip netns exec "$NS" redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no \
-		--daemonize no --dir "$d" --logfile "$d/redis.log" &
-	rp=$!
-	BG_PIDS+=("$rp")
-	for _ in $(seq 100); do ip netns exec "$NS" redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+	rps_ns_redis "$NS" $port "$d" || return 1
+	rp=$NS_REDIS_PID
 	"$bin" record -v -w "$d/s.rcl" -p $port -i 0.5 --json > "$d/live.jsonl" 2> "$d/err" &
 	rec=$!
 	BG_PIDS+=("$rec")
 	wait_attached "$rec" 30 || { cat "$d/err" >&2; kill "$rp"; return 1; }
-	"$HOOKFLOOR" --count > "$d/count" 2> "$d/count.err" &
-	hp=$!
-	BG_PIDS+=("$hp")
-	wait_attached "$hp" 30 || { cat "$d/count.err" >&2; kill "$rp"; return 1; }
+	start_counter "$d/count" || { kill "$rp"; return 1; }
 	ip netns exec "$NS" cat /proc/net/snmp > "$d/snmp0"
 	ip netns exec "$NS" "$STORM" -P 0 -d "$SECS" 127.0.0.1 $port 2 > "$d/storm.out"
 	ip netns exec "$NS" cat /proc/net/snmp > "$d/snmp1"
-	kill -INT "$hp"; wait "$hp" || true
+	kill -INT "$COUNTER_PID"; wait "$COUNTER_PID" || true
 	misses=$(bpftool prog show | awk '/name rcl_state_/ { for (i = 1; i < NF; i++) if ($i == "recursion_misses") print $(i + 1) }' | head -1)
 	kill -INT "$rec"; wait "$rec" || true
 	kill "$rp"; wait "$rp" 2>/dev/null || true
@@ -65,13 +55,11 @@ one_run() {
 	"$bin" report "$d/s.rcl" --json > "$d/rep.json"
 	python3 - "$d" "${misses:-0}" "$bin" "$SCRATCH/runs.jsonl" <<'PY'
 import csv, json, re, sys
+sys.path.insert(0, "tools/bench")
+from ns_count import counted, tcp_opens, undelivered
 d, misses, binary, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-def opens(path):
-    tcp = [l.split() for l in open(path) if l.startswith("Tcp:")]
-    row = dict(zip(tcp[0][1:], tcp[1][1:]))
-    return int(row["ActiveOpens"]), int(row["PassiveOpens"])
-a0, p0 = opens(d + "/snmp0")
-a1, p1 = opens(d + "/snmp1")
+a0, p0 = tcp_opens(d + "/snmp0")
+a1, p1 = tcp_opens(d + "/snmp1")
 est = acc = 0
 for r in csv.reader(open(d + "/s.csv")):
     if len(r) == 13 and r[2] == "state" and r[11] == "SYN_SENT" and r[12] == "ESTABLISHED":
@@ -82,9 +70,7 @@ m = re.search(r"(\d+) runs the kernel skipped were recovered", open(d + "/err").
 lost = json.load(open(d + "/rep.json"))["files"][0]["lost_events"]
 conns = a1 - a0
 missing = (conns - est) + (p1 - p0 - acc)
-w = open(d + "/count").read().split()
-seen = dict(zip(w[0::2], map(int, w[1::2])))
-dropped = max(0, (conns - seen["handshakes"]) + (p1 - p0 - seen["accepts"]) - seen["skipped"])
+dropped = undelivered(conns, p1 - p0, counted(d + "/count"))
 print("%-40s conns %6d  skipped %5d  twin did %5s  lost_events %5d  missing: handshakes %4d accepts %4d"
       " = %5.2f %% of connections, %5.1f %% of skipped runs; delivered to no program %4d" % (
           binary[-40:], conns, misses, m.group(1) if m else "-", lost, conns - est, p1 - p0 - acc,
