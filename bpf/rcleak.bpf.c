@@ -333,9 +333,16 @@ static __always_inline long sock_put(__u64 id, const struct rcl_sock *ns)
 	if (e) {
 		__u64 cur = e->sk;
 
+		/* a socket at the address of one whose close was missed: marked
+		 * as being written meanwhile, like a claim, so that the sweep
+		 * never copies half of each (and frees the new one for the old) */
 		if (cur == id) {
-			e->v = *ns;
-			return 0;
+			if (__sync_val_compare_and_swap(&e->sk, id, id | 1) == id) {
+				e->v = *ns;
+				__sync_lock_test_and_set(&e->sk, id);
+				return 0;
+			}
+			cur = e->sk; /* the sweep freed it meanwhile */
 		}
 		if (!cur && __sync_val_compare_and_swap(&e->sk, 0, id | 1) == 0) {
 			e->v = *ns;

@@ -10,7 +10,8 @@ from harness import (HOLD_THEN_MORE, Client, Rcleak, Redis, Skip, bpf_fd_ids, ch
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
          "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process",
-         "test_missed_close_repaired", "test_proc_table_halves", "test_walk_proc"]
+         "test_missed_close_repaired", "test_address_reused", "test_proc_table_halves",
+         "test_walk_proc"]
 
 
 def _comm(pid):
@@ -278,6 +279,94 @@ def test_missed_close_repaired():
     # the live connections' entries survived: nothing of theirs counted closed
     truth = ss_count(c.pid, [r.port])
     expect_row(rc, c.pid, {"open": truth, "opened": 3, "closed": 0}, what="after the sweep")
+
+# connects, prints its socket's local port, then per line on stdin:
+# "drop" dissolves the connection (connect() to AF_UNSPEC: the same struct
+# sock goes to CLOSE and can connect again), "again" connects it again
+REUSE_CLIENT = r"""
+import ctypes, socket, sys
+port = int(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+s = socket.socket()
+s.connect(("127.0.0.1", port))
+print("UP", flush=True)
+for line in sys.stdin:
+    if line.strip() == "drop":
+        if libc.connect(s.fileno(), ctypes.create_string_buffer(16), 16) != 0:
+            sys.exit("AF_UNSPEC connect: errno %d" % ctypes.get_errno())
+        print("DOWN", flush=True)
+    elif line.strip() == "again":
+        s.connect(("127.0.0.1", port))
+        print("UP", flush=True)
+"""
+
+
+def _slots(mid):
+    """sock_slots as [(index, sk, tgid, flags)] of the slots in use."""
+    code, dump = _bpftool("map", "dump", "id", str(mid))
+    check(code == 0 and isinstance(dump, list), "bpftool map dump of sock_slots failed")
+    out = []
+    for e in dump:
+        k, v = e["key"], e["value"]
+        i = int(k) if not isinstance(k, list) else int.from_bytes(bytes(int(x, 16) for x in k),
+                                                                   "little")
+        if isinstance(v, dict):  # with BTF
+            sk, tgid, flags = int(v["sk"]), int(v["v"]["tgid"]), int(v["v"]["flags"])
+        else:
+            raw = bytes(int(x, 16) for x in v)
+            sk = int.from_bytes(raw[:8], "little")
+            tgid = int.from_bytes(raw[8:12], "little")
+            flags = int.from_bytes(raw[12:14], "little")
+        if sk:
+            out.append((i, sk, tgid, flags))
+    return out
+
+
+def test_address_reused():
+    """A connect at the address of a socket whose close was missed (the
+    entry left in its slot) takes the slot over for the new connection,
+    published whole: the slot ends up holding the socket, its owner and
+    CLIENT, not the stale owner, not marked as being written, and the
+    counts match ss."""
+    if not have_bpftool():
+        raise Skip("bpftool not installed")
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port), "--reconcile", "0"])
+    p = spawn([sys.executable, "-c", REUSE_CLIENT, str(r.port)], "address-reuse client")
+    check(p.stdout.readline() == b"UP\n", "client did not connect")
+    expect_row(rc, p.pid, {"open": 1, "opened": 1}, what="after the first connect")
+    sid = _map_of(rc.pid, "sock_slots")
+    check(sid is not None, "no map named sock_slots among rcleak's fds")
+    mine = [x for x in _slots(sid) if x[2] == p.pid]
+    check(len(mine) == 1, "%d slots hold the client's socket, expected 1" % len(mine))
+    idx, sk = mine[0][0], mine[0][1]
+    h = ((((sk >> 6) * 0x9E3779B97F4A7C15) & (2**64 - 1)) >> (64 - 14))
+    check(h == idx, "socket %#x is in slot %d, its hash says %d" % (sk, idx, h))
+    p.stdin.write(b"drop\n")
+    p.stdin.flush()
+    check(p.stdout.readline() == b"DOWN\n", "client did not dissolve its connection")
+    expect_row(rc, p.pid, {"open": 0, "opened": 1, "closed": 1}, what="after the drop")
+    check(_slot_sk(sid, idx) == 0, "slot %d not freed by the close" % idx)
+    # the close that was missed: the slot holds that socket again, for an
+    # owner that is not the client (tgid 0: unknown), as a server socket
+    value = (0).to_bytes(4, "little") + (2).to_bytes(2, "little") + bytes(2) + bytes(8) + \
+        (1).to_bytes(8, "little")
+    _map_update(sid, idx.to_bytes(4, "little"), sk.to_bytes(8, "little") + value)
+    p.stdin.write(b"again\n")
+    p.stdin.flush()
+    check(p.stdout.readline() == b"UP\n", "client did not connect again")
+    truth = ss_count(p.pid, [r.port])
+    check(truth == 1, "ground truth: ss shows %d sockets for the client, expected 1" % truth)
+    expect_row(rc, p.pid, {"open": truth, "opened": 2, "closed": 1}, what="after connecting again")
+    now = [x for x in _slots(sid) if x[0] == idx]
+    check(len(now) == 1 and now[0][1] == sk,
+          "slot %d holds %s after the reconnect, expected sk %#x"
+          % (idx, "%#x" % now[0][1] if now else "nothing", sk))
+    check(now[0][2] == p.pid and now[0][3] & 1 and not now[0][3] & 2,
+          "slot %d: tgid %d flags %#x, expected the client %d and CLIENT only"
+          % (idx, now[0][2], now[0][3], p.pid))
+    p.stdin.close()
+    p.wait(10)
 
 
 def test_proc_table_halves():
