@@ -133,16 +133,14 @@ const struct server_link *collect_link_of(const struct collector *c, const struc
 
 static void discover_maxclients(struct collector *c, struct proc *p, double now)
 {
+	char full[REDIS_CMDLINE_MAX];
 	long mc = 0;
 
 	if (p->maxclients && now - p->maxclients_at < MAXCLIENTS_RECHECK_S)
 		return;
 	p->maxclients_at = now;
-	if (c->opts->maxclients) {
-		p->maxclients = c->opts->maxclients;
-		p->maxclients_source = "option";
-		return;
-	}
+	/* what the server says, then its command line; --maxclients only
+	 * where neither tells */
 	if (c->opts->ask_redis) {
 		struct redis_link *l = ensure_link(c, p, now);
 
@@ -154,10 +152,17 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 		}
 		vlog("CONFIG GET maxclients failed for pid %u", p->key.tgid);
 	}
-	mc = redis_maxclients_from_cmdline(p->cmdline, (int)p->key.tgid);
+	/* the whole command line: p->cmdline is cut for display */
+	if (procfs_cmdline((int)p->key.tgid, full, sizeof(full)) == 0)
+		mc = redis_maxclients_from_cmdline(full, (int)p->key.tgid);
 	if (mc > 0) {
 		p->maxclients = mc;
 		p->maxclients_source = "cmdline";
+		return;
+	}
+	if (c->opts->maxclients) {
+		p->maxclients = c->opts->maxclients;
+		p->maxclients_source = "option";
 		return;
 	}
 	p->maxclients = 0;

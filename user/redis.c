@@ -33,7 +33,7 @@ long redis_maxclients_from_config(const char *path)
 
 long redis_maxclients_from_cmdline(const char *cmdline, int pid)
 {
-	char buf[1024], *tok, *save = NULL;
+	char buf[REDIS_CMDLINE_MAX], *tok, *save = NULL;
 	long conf = 0;
 	bool want = false;
 

@@ -14,6 +14,8 @@
 
 /* maxclients from a command line ("--maxclients N", or a *.conf argument
  * whose file says "maxclients N"). Returns N, or 0 when it does not say. */
+/* Longest command line read for --maxclients and a .conf path. */
+#define REDIS_CMDLINE_MAX 4096
 long redis_maxclients_from_cmdline(const char *cmdline, int pid);
 
 /* Value of "maxclients" in a redis.conf (last one wins), or 0. */

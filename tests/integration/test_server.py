@@ -4,6 +4,7 @@ from harness import (Client, Rcleak, Redis, check, expect_row, expect_server, fi
                      ss_states, wait_until)
 
 TESTS = ["test_close_wait", "test_server_row", "test_maxclients_option",
+         "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ulimit_headroom",
          "test_server_low_nofile", "test_server_restart", "test_replica"]
 
@@ -92,13 +93,13 @@ def test_maxclients_option():
     c.exit()
 
 
-def _ask_redis(bind):
+def _ask_redis(bind, rc_extra=()):
     r = Redis(extra=["--maxclients", "100"], bind=bind)
     cfg = int(r.config_get("maxclients"))
     check(cfg == 100, "CONFIG GET maxclients says %d" % cfg)
     host = bind[0] if ":" not in bind[0] else "[%s]" % bind[0]
     c = Client("hold", ["--target", "%s:%d:10" % (host, r.port)], name="rclt-ask")
-    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"] + list(rc_extra))
     soft, _ = proc_nofile(r.pid)
     eff = min(cfg, soft - 32)
 
@@ -109,7 +110,7 @@ def _ask_redis(bind):
         held = ss_accepted(r.pid, r.port) - ss_count(rc.pid, [r.port])
         if srv is None:
             return False, "no server row"
-        want = {"maxclients": cfg, "maxclients_source": srv.get("maxclients_source"),
+        want = {"maxclients": cfg, "maxclients_source": "config-get",
                 "effective_limit": eff, "clients": held, "headroom": eff - held}
         bad = ["%s observed %r expected %r" % (k, srv.get(k), v)
                for k, v in want.items() if srv.get(k) != v]
@@ -133,6 +134,24 @@ def test_ask_redis_ipv4():
 def test_ask_redis_ipv6():
     """--ask-redis reads maxclients (100) from a server listening on ::1 only."""
     _ask_redis(("::1",))
+
+
+def test_maxclients_discovered_wins():
+    """--maxclients is for servers that do not tell: a server that does
+    (CONFIG GET with --ask-redis; its command line, where set-proc-title
+    no keeps it) keeps its own maxclients (100), not the option's 77."""
+    _ask_redis(("127.0.0.1",), rc_extra=["--maxclients", "77"])
+    r = Redis(extra=["--maxclients", "100", "--set-proc-title", "no"])
+    rc = Rcleak(["-p", str(r.port), "--maxclients", "77"])
+    soft, _ = proc_nofile(r.pid)
+    expect_server(rc, r.pid, {"maxclients": 100, "maxclients_source": "cmdline",
+                              "effective_limit": min(100, soft - 32)},
+                  what="--maxclients 77, redis-server --maxclients 100 --set-proc-title no")
+    # the title Redis sets by default hides its arguments: the option decides
+    r2 = Redis(extra=["--maxclients", "100"])
+    rc2 = Rcleak(["-p", str(r2.port), "--maxclients", "77"])
+    expect_server(rc2, r2.pid, {"maxclients": 77, "maxclients_source": "option"},
+                  what="--maxclients 77, redis-server --maxclients 100 with its proc title")
 
 
 def test_ulimit_headroom():
