@@ -64,9 +64,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 	if (any)
 		fputc('\n', f);
 
-	fprintf(f, "%-7s %-15s %-6s %6s %6s %6s %6s %8s %8s %7s %7s %8s %6s %7s %8s  %s\n",
-		"PID", "COMM", "ROLE", "OPEN", "ESTAB", "CLWAIT", "SYNSNT", "OPENED", "CLOSED",
-		"OPEN/s", "CLOSE/s", "GROW/min", "FDS", "NOFILE", "FDROOM", "CMDLINE");
+	fprintf(f, "%-7s %-15s %-6s %-8s %6s %6s %6s %6s %8s %8s %7s %7s %8s %6s %7s %8s  %s\n",
+		"PID", "COMM", "ROLE", "VERDICT", "OPEN", "ESTAB", "CLWAIT", "SYNSNT", "OPENED",
+		"CLOSED", "OPEN/s", "CLOSE/s", "GROW/min", "FDS", "NOFILE", "FDROOM", "CMDLINE");
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
 
@@ -74,8 +74,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			continue;
 		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->nlisten)
 			continue;
-		fprintf(f, "%-7u %-15s %-6s %6ld %6ld %6ld %6ld %8llu %8llu %7.1f %7.1f %8.1f",
-			p->key.tgid, p->comm, p->nlisten ? "server" : "client", p->open,
+		fprintf(f, "%-7u %-15s %-6s %-8s %6ld %6ld %6ld %6ld %8llu %8llu %7.1f %7.1f %8.1f",
+			p->key.tgid, p->comm, p->nlisten ? "server" : "client",
+			verdict_name(p->verdict), p->open,
 			p->established, p->close_wait, p->syn_sent,
 			(unsigned long long)p->opened,
 			(unsigned long long)(p->closed + p->missed_closed),
@@ -84,6 +85,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		num(f, 7, p->nofile_soft);
 		num(f, 8, p->fds >= 0 && p->nofile_soft >= 0 ? p->nofile_soft - p->fds : -1);
 		fprintf(f, "  %s%s\n", p->exited ? "(exited) " : "", p->cmdline);
+		/* why, under the row: the numbers of the rule that fired */
+		if (p->verdict != V_OK && p->rule[0])
+			fprintf(f, "%-7s %s: %s\n", "", verdict_name(p->verdict), p->rule);
 	}
 	fputc('\n', f);
 	fflush(f);

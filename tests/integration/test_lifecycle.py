@@ -7,9 +7,10 @@ import signal
 import harness
 from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fields,
                      free_port, have_bpftool, leaked_progs, prog_holders, proc_row,
-                     rcl_progs, run_rcleak)
+                     rcl_progs, run_rcleak, spawn, ss_count)
 
 TESTS = ["test_json_shape", "test_json_escaping", "test_count_and_duration", "test_plain",
+         "test_plain_verdict",
          "test_filter_pid", "test_filter_comm", "test_early_signal"]
 FINAL = ["test_no_leftovers"]
 
@@ -219,6 +220,36 @@ def test_plain():
     check(out.strip(), "--plain printed nothing")
     check("\x1b" not in out, "--plain output contains terminal escape sequences")
     check(str(c.pid) in out, "--plain output does not list the client pid %d" % c.pid)
+
+
+def test_plain_verdict():
+    """--plain (the view when stdout is not a terminal) gives each row its
+    verdict, and the rule's numbers under a row that is not ok: a client
+    that opens 150 connections while rcleak watches and closes none (ss)
+    is LEAK there; the redis-server holding them is not."""
+    r = Redis()
+    p = spawn([harness.RCLEAK, "--plain", "-n", "14", "-i", "0.5", "--window", "2",
+               "-p", str(r.port)], "rcleak --plain")
+    c = Client("hold", ["--target", "127.0.0.1:%d:150" % r.port, "--interval-ms", "25"],
+               name="rclt-plainleak")
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 150, "ground truth: ss shows %d sockets for the client, expected 150" % truth)
+    out, err = p.communicate(timeout=60)
+    check(p.returncode == 0, "--plain -n 14: exit %s (stderr %r)" % (p.returncode, err[-300:]))
+    out = out.decode()
+    lines = out.splitlines()
+    head = [l_ for l_ in lines if l_.split()[:1] == ["PID"]]
+    check(head and head[0].split()[3] == "VERDICT",
+          "no VERDICT column in the table header: %r" % (head[:1],))
+    rows = [(i, l_.split()) for i, l_ in enumerate(lines) if l_.split()[:1] == [str(c.pid)]]
+    leak = [i for i, f in rows if f[3] == "LEAK"]
+    check(leak, "the client's rows never say LEAK: %r" % [" ".join(f[:5]) for _, f in rows])
+    rule = lines[leak[0] + 1] if leak[0] + 1 < len(lines) else ""
+    check(rule.split()[:1] == ["LEAK:"] and "/min" in rule,
+          "no rule under the client's LEAK row: %r" % rule)
+    srv = [f[3] for f in (l_.split() for l_ in lines) if f[:1] == [str(r.pid)] and
+           f[2:3] == ["server"]]
+    check(srv and all(v == "ok" for v in srv), "redis-server verdicts %r, expected ok" % srv)
 
 
 # ---------------------------------------------------------------------------
