@@ -1052,6 +1052,8 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 
 		rec.last_rcv = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
 		rec.last_snd = BPF_CORE_READ(tp, lsndtime);
+		rec.last_ack = BPF_CORE_READ(tp, rcv_tstamp);
+		rec.flags |= RCL_FD_LAST_ACK;
 	}
 	rec.start_ns = proc_start_ns(BPF_CORE_READ(task, group_leader), false);
 	rec.nofile_cur = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));

@@ -139,15 +139,21 @@ struct rcl_fd_rec {
 	__u32 nofile_max;
 	__u32 last_rcv;   /* jiffies (low 32 bits) of the last data received */
 	__u32 last_snd;   /* jiffies (low 32 bits) of the last data sent */
+	/* jiffies (low 32 bits) of the last ACK received (tcp_sock.rcv_tstamp;
+	 * RCL_FD_LAST_ACK): in CLOSE_WAIT, no earlier than the peer's FIN */
+	__u32 last_ack;
 	__u16 lport;
 	__u16 rport;
 	__u8 state;  /* TCP_* as in include/net/tcp_states.h */
 	__u8 family; /* AF_INET / AF_INET6 */
-	__u8 pad[2];
+	__u8 flags;  /* RCL_FD_* */
+	__u8 pad;
 	__u8 laddr[16];
 	__u8 raddr[16];
 	char comm[RCL_COMM_LEN];
 };
+
+#define RCL_FD_LAST_ACK (1u << 0) /* last_ack is the kernel's */
 
 /* One TCP state change on a watched port, sent through the ring buffer
  * only when something records (rcleak record). Attribution is the socket's

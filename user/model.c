@@ -244,15 +244,25 @@ static int cmp_cw(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* When was sk first seen in CLOSE_WAIT (previous refreshes carry it on). */
-static double cw_since(struct model *m, __u64 sk, double now)
+/* Since when has sk been in CLOSE_WAIT, at the latest (previous refreshes
+ * carry it on). On first sight, when the last ACK received is known: then,
+ * for the peer's FIN carried one, and nothing the peer sends afterwards can
+ * make that stamp earlier. So a socket left in CLOSE_WAIT for hours before
+ * rcleak started is not timed from rcleak's start. Else: now. */
+static double cw_since(struct model *m, const struct rcl_fd_rec *r, double now)
 {
-	struct cw_seen key = { .sk = sk }, *e;
+	struct cw_seen key = { .sk = r->sk }, *e;
 	double since = now;
 
 	e = !m->ncw ? NULL : bsearch(&key, m->cw, m->ncw, sizeof(*m->cw), cmp_cw);
-	if (e)
+	if (e) {
 		since = e->since;
+	} else if ((r->flags & RCL_FD_LAST_ACK) && r->jiffies) {
+		double ago = jiffies_ago(m, r->jiffies, r->last_ack);
+
+		if (ago > 0)
+			since = now - ago;
+	}
 	if (m->ncw_next == m->cwcap_next) {
 		size_t ncap = m->cwcap_next ? m->cwcap_next * 2 : 64;
 		struct cw_seen *n = realloc(m->cw_next, ncap * sizeof(*n));
@@ -262,7 +272,7 @@ static double cw_since(struct model *m, __u64 sk, double now)
 		m->cw_next = n;
 		m->cwcap_next = ncap;
 	}
-	m->cw_next[m->ncw_next].sk = sk; /* sorted and deduplicated in model_end */
+	m->cw_next[m->ncw_next].sk = r->sk; /* sorted and deduplicated in model_end */
 	m->cw_next[m->ncw_next++].since = since;
 	return since;
 }
@@ -304,7 +314,7 @@ static void apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, i
 			p->idle++;
 	}
 	if (r->state == RCL_TCP_CLOSE_WAIT) {
-		if (now - cw_since(m, r->sk, now) >= m->th.zombie_s)
+		if (now - cw_since(m, r, now) >= m->th.zombie_s)
 			p->zombies++;
 	} else if (accepted && r->state == RCL_TCP_ESTABLISHED && rcv_idle >= m->th.zombie_idle_s) {
 		p->zombies++; /* the peer vanished without a FIN, or just went quiet */

@@ -1,9 +1,11 @@
 """CLOSE_WAIT, the server row, maxclients, fd limits."""
+import time
+
 from harness import (Client, Rcleak, Redis, check, expect_row, expect_server, fields,
                      proc_fds, proc_nofile, proc_row, server_row, ss_accepted, ss_count,
                      ss_states, wait_until)
 
-TESTS = ["test_close_wait", "test_server_row", "test_maxclients_option",
+TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ulimit_headroom",
          "test_server_low_nofile", "test_server_restart", "test_replica"]
@@ -41,6 +43,43 @@ def test_close_wait():
     check(st.get("CLOSE-WAIT") == 3 and st.get("ESTAB") == 12, "ground truth after close 5: %s" % st)
     expect_row(rc, c.pid, {"close_wait": 3, "established": 12, "open": 15},
                what="first rcleak after the second one stopped")
+
+
+def test_close_wait_before_start():
+    """CLOSE_WAIT sockets left for longer than --zombie before rcleak
+    started are zombies in its first output, not timed from its start
+    (the kernel's stamp of the last ACK received, the peer's FIN's); those
+    that entered CLOSE_WAIT just before it started are not."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:8" % r.port], name="rclt-cwold")
+    ports = c.cmd("ports", "PORTS")[1:]
+    check(len(ports) == 8, "client reported %d ports" % len(ports))
+
+    def kill(ps):
+        for p in ps:
+            out = r.cli("CLIENT", "KILL", "ADDR", "127.0.0.1:%s" % p)
+            check(out.strip() in ("1", "OK"), "CLIENT KILL ADDR 127.0.0.1:%s: %r" % (p, out))
+    kill(ports[:3])
+    wait_until(lambda: ss_count(c.pid, [r.port], "CLOSE-WAIT") == 3,
+               what="3 CLOSE-WAIT sockets in ss")
+    time.sleep(6)  # state, not an assertion: they stay in CLOSE_WAIT this long
+    young = time.monotonic()
+    kill(ports[3:5])
+    wait_until(lambda: ss_count(c.pid, [r.port], "CLOSE-WAIT") == 5,
+               what="5 CLOSE-WAIT sockets in ss")
+    rc = Rcleak(["-p", str(r.port), "--zombie", "4"])
+    young = time.monotonic() - young
+    st = ss_states(c.pid, [r.port])
+    check(st.get("CLOSE-WAIT") == 5 and st.get("ESTAB") == 3, "ground truth states: %s" % st)
+    row = proc_row(rc.first, c.pid)
+    # the 3 old ones: in CLOSE_WAIT for over 6 s, past --zombie 4; the 2
+    # young ones for under `young` s (past it too only if rcleak took that
+    # long to start)
+    want = 3 if young < 4 else 5
+    check(row is not None and row.get("close_wait") == 5 and row.get("verdict") == "ZOMBIE" and
+          row.get("zombies") == want,
+          "first line: %s, expected close_wait=5 zombies=%d verdict=ZOMBIE"
+          % (fields(row, "close_wait", "zombies", "verdict", "rule"), want))
 
 
 def test_server_row():
