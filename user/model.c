@@ -512,6 +512,15 @@ void model_end(struct model *m, double now, double dt)
 		struct proc *p = m->procs[i];
 		__u64 closed = p->closed + p->missed_closed;
 
+		/* New since the last refresh: it had no counters then (they
+		 * would have made it a row), so all it opened and closed, it
+		 * did in this interval. (Its growth slope and window rates
+		 * still start at its first row: a pool opened at start is not
+		 * a leak, nor churn.) */
+		if (!p->have_prev && dt > 0 && m->now > 0) {
+			p->have_prev = true;
+			p->prev_opened = p->prev_closed = 0;
+		}
 		if (p->have_prev && dt > 0) {
 			p->open_rate = (double)(p->opened - p->prev_opened) / dt;
 			p->close_rate = (double)(closed - p->prev_closed) / dt;

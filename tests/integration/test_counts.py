@@ -10,7 +10,7 @@ from harness import (HOLD_THEN_MORE, Client, Rcleak, Redis, Skip, bpf_fd_ids, ch
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
          "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process",
-         "test_missed_close_repaired", "test_address_reused", "test_proc_table_halves",
+         "test_missed_close_repaired", "test_address_reused", "test_first_row_rates", "test_proc_table_halves",
          "test_walk_proc"]
 
 
@@ -365,6 +365,52 @@ def test_address_reused():
     check(now[0][2] == p.pid and now[0][3] & 1 and not now[0][3] & 2,
           "slot %d: tgid %d flags %#x, expected the client %d and CLIENT only"
           % (idx, now[0][2], now[0][3], p.pid))
+    p.stdin.close()
+    p.wait(10)
+
+
+# after "go" on stdin: N connect/close pairs at once, then "DONE", and it
+# stays alive until stdin closes
+BURST_CLIENT = r"""
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+sys.stdin.readline()
+for _ in range(n):
+    socket.create_connection(("127.0.0.1", port)).close()
+print("DONE", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_first_row_rates():
+    """A process that first connects while rcleak runs: its first row's
+    open and close rates are what it did in that interval (it had no
+    counters before), not 0."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port), "-i", "1"])
+    p = spawn([sys.executable, "-c", BURST_CLIENT, str(r.port), "40"], "burst client")
+    rc.skip_to_now()
+    prev = rc.line()
+    p.stdin.write(b"go\n")
+    p.stdin.flush()
+    check(p.stdout.readline() == b"DONE\n", "client did not make its 40 connections")
+    while True:
+        obj = rc.line()
+        row = proc_row(obj, p.pid)
+        if row is not None:
+            break
+        check(obj["uptime_s"] - prev["uptime_s"] < 30, "no row for the client pid %d" % p.pid)
+        prev = obj
+    dt = obj["uptime_s"] - prev["uptime_s"]
+    opened, closed = row.get("opened"), row.get("closed")
+    check(isinstance(opened, int) and 0 < opened <= 40 and isinstance(closed, int) and closed > 0,
+          "client's first row: %s, expected some of its 40 connect/close pairs"
+          % fields(row, "opened", "closed"))
+    for what, n in (("open_rate", opened), ("close_rate", closed)):
+        got = row.get(what)
+        check(isinstance(got, (int, float)) and abs(got * dt - n) <= 0.15 * n + 1,
+              "client's first row, %.1fs after the previous: %s=%r, expected about %d/%.1f"
+              % (dt, what, got, n, dt))
     p.stdin.close()
     p.wait(10)
 
