@@ -152,6 +152,52 @@ long clientlist_parse_reply(const char *buf, size_t len, struct redis_client **o
 	return cnt;
 }
 
+/* The server's error reply at buf ("-ERR ...\r\n") into l->err. */
+static void link_err(struct redis_link *l, const char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len && buf[n + 1] != '\r' && buf[n + 1] != '\n' && n + 1 < sizeof(l->err))
+		n++;
+	memcpy(l->err, buf + 1, n);
+	l->err[n] = '\0';
+}
+
+/* AUTH with REDISCLI_AUTH, when set: 0, or -EACCES with the reply in l->err. */
+static int link_auth(struct redis_link *l, int fd)
+{
+	const char *pw = getenv("REDISCLI_AUTH");
+	char req[600], buf[256];
+	size_t len = 0;
+	int n;
+
+	if (!pw || !*pw)
+		return 0;
+	n = snprintf(req, sizeof(req), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pw), pw);
+	if (n < 0 || (size_t)n >= sizeof(req)) {
+		snprintf(l->err, sizeof(l->err), "REDISCLI_AUTH is longer than 512 bytes");
+		return -EACCES;
+	}
+	if (write(fd, req, n) != n)
+		return -errno;
+	while (len < sizeof(buf) - 1) {
+		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (r <= 0)
+			return r < 0 ? -errno : -ECONNRESET;
+		len += r;
+		if (memchr(buf, '\n', len))
+			break;
+	}
+	if (len >= 3 && !memcmp(buf, "+OK", 3))
+		return 0;
+	if (len && buf[0] == '-')
+		link_err(l, buf, len);
+	else
+		snprintf(l->err, sizeof(l->err), "unexpected reply to AUTH");
+	return -EACCES;
+}
+
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
 		    int timeout_ms, void (*on_port)(__u16 port, void *ctx), void *ctx)
 {
@@ -162,6 +208,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 
 	l->fd = -1;
 	l->local_port = 0;
+	l->err[0] = '\0';
 	if (family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss, *m = (struct sockaddr_in *)&me;
 		__u32 zero = 0;
@@ -197,10 +244,14 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 		on_port(l->local_port, ctx);
 	if (connect(fd, (struct sockaddr *)&ss, sl))
 		goto fail;
+	err = link_auth(l, fd);
+	if (err)
+		goto out;
 	l->fd = fd;
 	return 0;
 fail:
 	err = -errno;
+out:
 	close(fd);
 	return err;
 }
@@ -228,8 +279,11 @@ long redis_link_maxclients(struct redis_link *l)
 		len += r;
 		if ((v = redis_parse_config_reply(buf, len)) > 0)
 			return v;
-		if (buf[0] == '-' && memchr(buf, '\n', len))
-			return 0; /* error reply (NOAUTH, renamed command): link stays usable */
+		if (buf[0] == '-' && memchr(buf, '\n', len)) {
+			/* error reply (NOAUTH, renamed command): link stays usable */
+			link_err(l, buf, len);
+			return 0;
+		}
 	}
 	redis_link_close(l);
 	return 0;

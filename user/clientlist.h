@@ -37,16 +37,20 @@ long clientlist_parse_reply(const char *buf, size_t len, struct redis_client **o
 struct redis_link {
 	int fd;
 	__u16 local_port;        /* our end: excluded from every count */
+	char err[96];            /* the server's last error reply ("NOAUTH ..."), or "" */
 };
 
 /* Connect to family/addr:port (a wildcard address means loopback). Before
  * connecting, binds an ephemeral port and calls on_port(port, ctx) so the
- * caller can exclude it. Returns 0 or -errno. */
+ * caller can exclude it. With REDISCLI_AUTH set (as redis-cli reads it),
+ * authenticates with that password. Returns 0 or -errno: -EACCES when the
+ * server refused the password (its reply in l->err). */
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
 		    int timeout_ms, void (*on_port)(__u16 port, void *ctx), void *ctx);
 void redis_link_close(struct redis_link *l);
 
-/* CONFIG GET maxclients over the link; 0 when it does not answer. */
+/* CONFIG GET maxclients over the link; 0 when it does not answer (an
+ * error reply, e.g. NOAUTH, is in l->err and the link stays open). */
 long redis_link_maxclients(struct redis_link *l);
 
 /* CLIENT LIST over the link. Returns entries (as clientlist_parse_reply) or

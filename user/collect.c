@@ -102,9 +102,25 @@ static struct server_link *link_for(struct collector *c, const struct proc *p)
 }
 
 /* An open link to server p, or NULL (failures retry after a pause). */
+/* Once per server: what it answered, and what to do (--ask-redis). */
+static void link_refused(struct server_link *l, const struct proc *p, const char *what)
+{
+	bool auth = !strncmp(l->link.err, "NOAUTH", 6) || !strncmp(l->link.err, "WRONGPASS", 9) ||
+		    !strcmp(what, "AUTH");
+
+	if (l->warned)
+		return;
+	l->warned = true;
+	elog("--ask-redis: redis-server pid %u port %u: %s: %s%s", p->key.tgid, p->listen[0].port,
+	     what, l->link.err[0] ? l->link.err : "no answer",
+	     auth ? (getenv("REDISCLI_AUTH") ? " (check REDISCLI_AUTH)"
+					    : " (set REDISCLI_AUTH to its password)") : "");
+}
+
 static struct redis_link *ensure_link(struct collector *c, const struct proc *p, double now)
 {
 	struct server_link *l = link_for(c, p);
+	int err;
 
 	if (!l)
 		return NULL;
@@ -113,10 +129,14 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 		return &l->link;
 	if (now < l->retry_at || !p->nlisten)
 		return NULL;
-	if (redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
-			    ASK_TIMEOUT_MS, note_own_port, c)) {
+	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
+			      ASK_TIMEOUT_MS, note_own_port, c);
+	if (err == -EACCES)
+		link_refused(l, p, "AUTH");
+	else if (err)
 		vlog("cannot connect to redis-server pid %u port %u: retrying in 10 s",
 		     p->key.tgid, p->listen[0].port);
+	if (err) {
 		l->retry_at = now + 10;
 		return NULL;
 	}
@@ -150,7 +170,14 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 			p->maxclients_source = "config-get";
 			return;
 		}
-		vlog("CONFIG GET maxclients failed for pid %u", p->key.tgid);
+		if (l && l->fd >= 0 && l->err[0]) {
+			struct server_link *sl = link_for(c, p);
+
+			if (sl)
+				link_refused(sl, p, "CONFIG GET maxclients");
+		}
+		vlog("CONFIG GET maxclients failed for pid %u%s%s", p->key.tgid,
+		     l && l->err[0] ? ": " : "", l ? l->err : "");
 	}
 	/* the whole command line: p->cmdline is cut for display */
 	if (procfs_cmdline((int)p->key.tgid, full, sizeof(full)) == 0)

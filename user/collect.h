@@ -19,6 +19,7 @@ struct server_link {
 	long nclients;
 	double retry_at;           /* after a failure, not before this (model time) */
 	bool seen;                 /* the server still exists */
+	bool warned;               /* said once why it does not answer */
 };
 
 struct collector {

@@ -7,7 +7,7 @@ from harness import (Client, Rcleak, Redis, check, expect_row, expect_server, fi
 
 TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
          "test_maxclients_discovered_wins",
-         "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ulimit_headroom",
+         "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth", "test_ulimit_headroom",
          "test_server_low_nofile", "test_server_restart", "test_replica"]
 
 
@@ -191,6 +191,32 @@ def test_maxclients_discovered_wins():
     rc2 = Rcleak(["-p", str(r2.port), "--maxclients", "77"])
     expect_server(rc2, r2.pid, {"maxclients": 77, "maxclients_source": "option"},
                   what="--maxclients 77, redis-server --maxclients 100 with its proc title")
+
+
+def test_ask_redis_auth():
+    """--ask-redis against a server with a password: without REDISCLI_AUTH,
+    one line on stderr (however many refreshes) says what it answered and
+    what to set, and maxclients stays the assumed default; with it, CONFIG
+    GET gives the server's 100."""
+    r = Redis(extra=["--maxclients", "100"])
+    out = r.cli("CONFIG", "SET", "requirepass", "rclt-pw")
+    check(out.strip() == "OK", "CONFIG SET requirepass: %r" % out)
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    wait_until(lambda: "NOAUTH" in rc.stderr(), what="rcleak to say NOAUTH on stderr")
+    for _ in range(3):
+        obj = rc.line()
+    srv = server_row(obj, r.pid)
+    check(srv is not None and srv.get("maxclients_source") == "default",
+          "without the password: server row %s" % fields(srv, "maxclients", "maxclients_source"))
+    said = [l_ for l_ in rc.stderr().splitlines() if "NOAUTH" in l_]
+    check(len(said) == 1 and "REDISCLI_AUTH" in said[0] and str(r.pid) in said[0],
+          "stderr lines about NOAUTH: %r, expected one naming pid %d and REDISCLI_AUTH"
+          % (said, r.pid))
+    rc.close()
+    rc2 = Rcleak(["-p", str(r.port), "--ask-redis"], wrap=["env", "REDISCLI_AUTH=rclt-pw"])
+    expect_server(rc2, r.pid, {"maxclients": 100, "maxclients_source": "config-get"},
+                  what="--ask-redis with REDISCLI_AUTH")
+    check("NOAUTH" not in rc2.stderr(), "with the password, stderr: %r" % rc2.stderr()[-300:])
 
 
 def test_ulimit_headroom():
