@@ -420,8 +420,19 @@ int collect_refresh(struct collector *c, double now)
 		return w.err;
 	tracer__for_each_proc(c->tracer, on_counters, c);
 	c->model->mono_ns = (__u64)(now * 1e9);
-	if (!c->model->hz && c->model->nrecs) /* no kernel config: from jiffies */
-		c->model->hz = procfs_hz_from_jiffies(c->model->recs[0].jiffies, kclock_boot_s());
+	if (!c->model->hz && c->model->nrecs) { /* no kernel config: from jiffies */
+		__u64 j = c->model->recs[0].jiffies;
+
+		c->model->hz = procfs_hz_from_jiffies(j, kclock_boot_s());
+		if (!c->model->hz && c->hz_t0 > 0)
+			c->model->hz = procfs_hz_from_ticks(c->hz_j0, c->hz_t0, j, now);
+		else if (!c->model->hz) {
+			c->hz_j0 = j;
+			c->hz_t0 = now;
+		}
+		if (c->model->hz)
+			vlog("kernel HZ: %ld, from jiffies", c->model->hz);
+	}
 	model_end(c->model, now - c->start, dt);
 	for (size_t i = 0; i < c->model->nprocs; i++)
 		complete(c, c->model->procs[i], now - c->start);

@@ -33,6 +33,8 @@ struct collector {
 	double last;            /* time of the previous refresh */
 	double last_dt;         /* length of the last interval */
 	double last_reconcile;
+	__u64 hz_j0;            /* jiffies64 at a first walk, to measure HZ ... */
+	double hz_t0;           /* ... against the monotonic clock (0: none yet) */
 	__u64 repairs;          /* stale socket entries removed by reconciliation */
 	__u64 repairs_added;    /* sockets reconciliation found missing */
 	__u64 lost;             /* events not counted or recorded (README: lost_events) */

@@ -2,6 +2,7 @@
 /* procfs.c - see procfs.h. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,17 +173,30 @@ long procfs_kernel_hz(void)
 	return hz;
 }
 
-long procfs_hz_from_jiffies(__u64 jiffies64, double uptime_s)
+/* est snapped to a HZ the kernel can be built with (within 3 %), or 0. */
+static long snap_hz(double est)
 {
 	static const long known[] = { 100, 250, 300, 1000 };
-	double est;
 
-	if (uptime_s < 400) /* too close to the 300 s offset to tell */
-		return 0;
-	est = ((double)jiffies64 - 4294967296.0) / (uptime_s - 300.0);
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (est > known[i] * 0.97 && est < known[i] * 1.03)
 			return known[i];
 	return 0;
+}
+
+long procfs_hz_from_jiffies(__u64 jiffies64, double uptime_s)
+{
+	/* within 100 s of the 300 s offset, the uptime's error weighs too much
+	 * (before it, jiffies64 - 2^32 is negative: as good) */
+	if (fabs(uptime_s - 300.0) < 100.0)
+		return 0;
+	return snap_hz(((double)jiffies64 - 4294967296.0) / (uptime_s - 300.0));
+}
+
+long procfs_hz_from_ticks(__u64 j0, double t0, __u64 j1, double t1)
+{
+	if (t1 - t0 < 1.0 || j1 < j0) /* a jiffy off in 1 s is < 1 % at HZ 100 */
+		return 0;
+	return snap_hz((double)(j1 - j0) / (t1 - t0));
 }
 

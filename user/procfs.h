@@ -37,6 +37,10 @@ long procfs_kernel_hz(void);
 /* HZ from one jiffies64 reading and the uptime at that moment, using
  * jiffies64 = INITIAL_JIFFIES + uptime * HZ with INITIAL_JIFFIES =
  * 2^32 - 300 * HZ. Snapped to 100, 250, 300 or 1000; 0 if none fits (or
- * uptime is too short to tell). */
+ * the uptime is within 100 s of 300 s, where this cannot tell). */
 long procfs_hz_from_jiffies(__u64 jiffies64, double uptime_s);
+
+/* HZ from two jiffies64 readings t1 - t0 >= 1 s apart (seconds, any one
+ * clock), snapped as above; 0 if none fits or they are too close. */
+long procfs_hz_from_ticks(__u64 j0, double t0, __u64 j1, double t1);
 #endif
