@@ -73,8 +73,9 @@ static int cmd_doctor(const struct rcl_opts *o)
 	printf("%-14s %s\n", "lockdown", p.lockdown);
 	printf("%-14s root=%s CAP_BPF=%s CAP_PERFMON=%s CAP_SYS_ADMIN=%s\n", "capabilities",
 	       yesno(p.root), yesno(p.cap_bpf), yesno(p.cap_perfmon), yesno(p.cap_sys_admin));
-	printf("%-14s %s\n", "tracefs", p.tracefs[0] ? p.tracefs :
-	       "not mounted (mounted on demand for the tracepoint tier only)");
+	printf("%-14s %s\n", "tracefs", p.tracefs[0] ? p.tracefs : p.tracefs_denied
+	       ? "not readable by this user (root's: run doctor with sudo to see it)"
+	       : "not mounted (mounted on demand for the tracepoint tier only)");
 	rc = probe_preflight();
 	if (rc) {
 		printf("%-14s cannot run: %s\n", "verdict",

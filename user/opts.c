@@ -244,8 +244,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->nports = (int)l;
 			break;
 		case 'i':
-			if (parse_secs(optarg, &d) || d <= 0 || d > 86400)
-				return fail(err, errlen, "bad interval '%s': give seconds > 0, e.g. -i 0.5", optarg);
+			if (parse_secs(optarg, &d) || d < 0.01 || d > 86400)
+				return fail(err, errlen, "bad interval '%s': give seconds from 0.01 to 86400, e.g. -i 0.5",
+					    optarg);
 			o->interval_s = d;
 			o->interval_set = true;
 			break;
@@ -506,7 +507,7 @@ void opts_usage(FILE *f)
 "  -p, --ports LIST     ports to watch, either side of the connection:\n"
 "                       comma-separated ports and ranges, at most 64\n"
 "                       (default 6379), e.g. -p 6379,6380,7000-7005\n"
-"  -i, --interval SECS  refresh interval, > 0 (default 1)\n"
+"  -i, --interval SECS  refresh interval, 0.01 to 86400 (default 1)\n"
 "  -d, --duration SECS  run this long, then exit 0\n"
 "  -n, --count N        print N intervals, then exit 0\n"
 "      --pid PID        show only this process\n"
@@ -515,7 +516,7 @@ void opts_usage(FILE *f)
 "      --plain          plain aligned table per interval, with each process's\n"
 "                       verdict (the default when stdout is not a terminal;\n"
 "                       a terminal gets the TUI)\n"
-"      --window SECS    window of the growth slope (default 60)\n"
+"      --window SECS    window of the growth slope, >= 2 (default 60)\n"
 "      --reconcile SECS re-read the kernel's sockets and repair counts this\n"
 "                       often (default 10; 0 = never)\n"
 "      --maxclients N   Redis maxclients, when it cannot be discovered\n"

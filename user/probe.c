@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* probe.c - kernel facts: release, BTF, lockdown, capabilities, tracefs. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +65,14 @@ void probe_run(struct rcl_probe *p)
 	p->cap_sys_admin = caps & (1ULL << CAP_SYS_ADMIN);
 	p->cap_net_admin = caps & (1ULL << CAP_NET_ADMIN);
 	p->root = geteuid() == 0;
-	for (size_t i = 0; i < sizeof(tracefs) / sizeof(tracefs[0]); i++)
+	for (size_t i = 0; i < sizeof(tracefs) / sizeof(tracefs[0]); i++) {
 		if (access(tracefs[i], F_OK) == 0) {
 			snprintf(p->tracefs, sizeof(p->tracefs), "%s", tracefs[i]);
 			break;
 		}
+		if (errno == EACCES)
+			p->tracefs_denied = true;
+	}
 }
 
 bool probe_privileged(const struct rcl_probe *p)

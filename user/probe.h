@@ -14,6 +14,7 @@ struct rcl_probe {
 	bool cap_bpf, cap_perfmon, cap_sys_admin, cap_net_admin;
 	bool root;
 	char tracefs[64];      /* mounted tracefs events dir, "" if none */
+	bool tracefs_denied;   /* none this user may see (tracefs is root's) */
 };
 
 void probe_run(struct rcl_probe *p);

@@ -8,7 +8,7 @@ from harness import (RCLEAK, TIERS, Fail, Skip, check, have_bpftool, leaked_prog
                      mkdtemp, rcl_progs, run_rcleak)
 
 TESTS = ["test_help", "test_version", "test_doctor", "test_not_root",
-         "test_missing_caps"]
+         "test_doctor_not_root", "test_missing_caps"]
 
 
 def needs(*what):
@@ -79,6 +79,18 @@ def _world_executable(path):
     return bool(os.stat(path).st_mode & stat.S_IXOTH)
 
 
+def _nobody_exe():
+    """rcleak where uid 65534 can execute it (a copy when it cannot reach ours)."""
+    exe = RCLEAK
+    if not _world_executable(exe):
+        d = mkdtemp("rcleak-nobody-")
+        os.chmod(d, 0o755)
+        exe = os.path.join(d, "rcleak")
+        shutil.copy2(RCLEAK, exe)
+        os.chmod(exe, 0o755)
+    return exe
+
+
 @needs("rcleak")
 def test_not_root():
     if os.geteuid() != 0:
@@ -87,13 +99,7 @@ def test_not_root():
         setpriv = shutil.which("setpriv")
         if not setpriv:
             raise Skip("setpriv not installed")
-        exe = RCLEAK
-        if not _world_executable(exe):
-            d = mkdtemp("rcleak-nobody-")
-            os.chmod(d, 0o755)
-            exe = os.path.join(d, "rcleak")
-            shutil.copy2(RCLEAK, exe)
-            os.chmod(exe, 0o755)
+        exe = _nobody_exe()
         before = _bpf_before()
         rc, out, err = _run_as_nobody(setpriv, exe)
         _bpf_after(before, "unprivileged run")
@@ -102,12 +108,28 @@ def test_not_root():
     check("sudo" in line.lower(), "message does not mention sudo: %r" % line)
 
 
-def _run_as_nobody(setpriv, exe):
+@needs("root")
+def test_doctor_not_root():
+    """doctor as uid 65534, where tracefs is mounted but root's: it says it
+    cannot see it, not that it is not mounted."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise Skip("setpriv not installed")
+    if not os.path.isdir("/sys/kernel/tracing/events"):
+        raise Skip("tracefs is not mounted at /sys/kernel/tracing here")
+    if os.stat("/sys/kernel/tracing").st_mode & stat.S_IXOTH:
+        raise Skip("tracefs is readable by everybody here")
+    rc, out, err = _run_as_nobody(setpriv, _nobody_exe(), ["doctor"])
+    line = [l_ for l_ in out.splitlines() if l_.startswith("tracefs")]
+    check(line and "not mounted" not in line[0] and "sudo" in line[0],
+          "doctor as uid 65534, tracefs line %r (exit %s)" % (line, rc))
+
+
+def _run_as_nobody(setpriv, exe, args=("--json", "-n", "1")):
     from harness import spawn, stop
     import subprocess
     import signal
-    argv = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-            exe, "--json", "-n", "1"]
+    argv = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--", exe] + list(args)
     p = spawn(argv, "rcleak as nobody", stdin=subprocess.DEVNULL)
     try:
         out, err = p.communicate(timeout=15)
@@ -160,6 +182,7 @@ BAD_INPUTS = [
     ["--ports=1-65535"],
     ["-i", "0"],
     ["-i", "-1"],
+    ["-i", "1e-9"],
     ["-i", "abc"],
     ["-i", "1x"],
     ["-i", "nan"],
