@@ -491,7 +491,7 @@ void opts_usage(FILE *f)
 	fputs(
 "Usage: rcleak [OPTIONS]          live view of Redis connections per process\n"
 "       rcleak run [OPTIONS] -- CMD [ARGS...]\n"
-"                                 run CMD, trace its process tree, fail on leaks\n"
+"                                 run CMD, trace its tree, fail past --max-* limits\n"
 "       rcleak record -w FILE [OPTIONS]\n"
 "                                 record events and refreshes to a capture file\n"
 "       rcleak report FILE... [--at TIME | --csv | --replay] [--json | --plain]\n"
