@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * report_summary.c - `rcleak report FILE...` without a mode: the summary.
+ * It watches every recorded tick go by (summary_observe), then prints per
+ * file the time span, the servers and their limits, per-process peaks,
+ * when growth started, the verdicts seen and lost events; with several
+ * files, each server's connections joined by their 4-tuple to the
+ * client-side holder found in another file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capfile.h"
+#include "join.h"
+#include "report_summary.h"
+#include "view.h"
+
+/* What the summary remembers of a process across the whole capture. */
+struct seen_proc {
+	struct rcl_owner key;
+	char comm[RCL_COMM_LEN];
+	char cmdline[MODEL_CMDLINE];
+	bool server;
+	long peak_open;
+	double peak_at;          /* wall */
+	long min_open;
+	double min_at;           /* wall, the last time it was at its minimum so far */
+	double growth_from;      /* wall: when the climb to its peak started */
+	double max_growth;
+	__u64 opened, closed, leaked;
+	unsigned verdicts;       /* bit per enum verdict seen */
+	double first_verdict_at[V_FD_LIMIT + 1];
+	char rule[V_FD_LIMIT + 1][112];
+	long clients_max;        /* servers */
+	long effective_limit;
+	long maxclients;
+	const char *maxclients_source;
+	long long nofile_soft;
+};
+
+/* ------------------------------------------------------------------------
+ * summary
+ */
+
+static struct seen_proc *seen_of(struct capfile *f, const struct proc *p)
+{
+	for (size_t i = 0; i < f->nseen; i++)
+		if (f->seen[i].key.tgid == p->key.tgid && f->seen[i].key.start_ns == p->key.start_ns)
+			return &f->seen[i];
+	if (f->nseen == f->capseen) {
+		size_t ncap = f->capseen ? f->capseen * 2 : 32;
+		struct seen_proc *n = realloc(f->seen, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		f->seen = n;
+		f->capseen = ncap;
+	}
+	memset(&f->seen[f->nseen], 0, sizeof(f->seen[0]));
+	f->seen[f->nseen].key = p->key;
+	f->seen[f->nseen].min_open = -1;
+	return &f->seen[f->nseen++];
+}
+
+void summary_observe(struct capfile *f)
+{
+	const struct model *m = f->model;
+	double wall = f->rp.tick.wall;
+
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+		struct seen_proc *s;
+
+		if (!p->open && !p->opened && !p->closed && !p->nlisten && !p->listener)
+			continue;
+		s = seen_of(f, p);
+		if (!s)
+			return;
+		memcpy(s->comm, p->comm, sizeof(s->comm));
+		if (p->cmdline[0])
+			memcpy(s->cmdline, p->cmdline, sizeof(s->cmdline));
+		s->server |= p->nlisten > 0 || p->listener;
+		s->opened = p->opened;
+		s->closed = p->closed + p->missed_closed;
+		s->leaked = p->exit_closed;
+		if (p->exited)
+			continue;
+		if (s->min_open < 0 || p->open <= s->min_open) {
+			s->min_open = p->open;
+			s->min_at = wall;
+		}
+		if (p->open > s->peak_open) {
+			s->peak_open = p->open;
+			s->peak_at = wall;
+			s->growth_from = s->min_at;
+		}
+		if (p->growth_per_min > s->max_growth)
+			s->max_growth = p->growth_per_min;
+		if (p->verdict != V_OK && !(s->verdicts & (1u << p->verdict))) {
+			s->verdicts |= 1u << p->verdict;
+			s->first_verdict_at[p->verdict] = wall;
+			snprintf(s->rule[p->verdict], sizeof(s->rule[0]), "%s", p->rule);
+		}
+		if (p->nlisten) {
+			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
+
+			if (p->clients > s->clients_max)
+				s->clients_max = p->clients;
+			s->effective_limit = eff;
+			s->maxclients = p->maxclients;
+			s->maxclients_source = p->maxclients_source;
+			s->nofile_soft = p->nofile_soft;
+		}
+	}
+}
+
+static void fmt_time(double wall, char *buf, size_t len)
+{
+	time_t t = (time_t)wall;
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+	const struct seen_proc *x = a, *y = b;
+
+	if (x->server != y->server)
+		return x->server ? -1 : 1;
+	if (x->peak_open != y->peak_open)
+		return x->peak_open > y->peak_open ? -1 : 1;
+	return x->key.tgid < y->key.tgid ? -1 : 1;
+}
+
+/* ------------------------------------------------------------------------
+ * joining server-side connections to client holders in other files
+ */
+
+struct join_count {
+	int file;
+	__u32 pid;
+	char comm[RCL_COMM_LEN];
+	long count;
+};
+
+/* For server proc srv of file fi: count its accepted connections whose
+ * other end a process in another file holds. */
+static size_t join_server(struct capfile *files, int nfiles, int fi, const struct proc *srv,
+			  struct join_count *out, size_t max)
+{
+	const struct model *m = files[fi].model;
+	size_t n = 0;
+
+	for (int fj = 0; fj < nfiles; fj++)
+		if (fj != fi && !files[fj].jix)
+			files[fj].jix = join_index_build(files[fj].model);
+	for (size_t i = 0; i < m->nrecs; i++) {
+		const struct rcl_fd_rec *r = &m->recs[i];
+		bool mine = r->tgid == srv->key.tgid && r->start_ns == srv->key.start_ns;
+
+		if (!mine || r->state == RCL_TCP_LISTEN)
+			continue;
+		for (int fj = 0; fj < nfiles; fj++) {
+			const struct rcl_fd_rec *q;
+			size_t j;
+
+			if (fj == fi || !(q = join_index_peer(files[fj].jix, r)))
+				continue;
+			for (j = 0; j < n; j++)
+				if (out[j].file == fj && out[j].pid == q->tgid)
+					break;
+			if (j == n && n < max) {
+				out[n].file = fj;
+				out[n].pid = q->tgid;
+				memcpy(out[n].comm, q->comm, sizeof(out[n].comm));
+				out[n].count = 0;
+				n++;
+			}
+			if (j < max)
+				out[j].count++;
+		}
+	}
+	return n;
+}
+
+/* The indexes follow the models: drop them once the joins are printed. */
+static void drop_join_indexes(struct capfile *files, int nfiles)
+{
+	for (int fi = 0; fi < nfiles; fi++) {
+		join_index_free(files[fi].jix);
+		files[fi].jix = NULL;
+	}
+}
+
+static void print_joins_text(struct capfile *files, int nfiles)
+{
+	struct join_count jc[64];
+
+	if (nfiles < 2)
+		return;
+	printf("\nServer connections joined to client processes in the other files (at the end):\n");
+	for (int fi = 0; fi < nfiles; fi++) {
+		const struct model *m = files[fi].model;
+
+		for (size_t i = 0; i < m->nprocs; i++) {
+			const struct proc *p = m->procs[i];
+			size_t n;
+
+			if (!p->nlisten || p->exited)
+				continue;
+			n = join_server(files, nfiles, fi, p, jc, 64);
+			printf("  %s pid %u (%s), %ld clients:\n", files[fi].info.host, p->key.tgid, p->comm,
+			       p->clients);
+			if (!n)
+				printf("    none held by a process in the other files\n");
+			for (size_t k = 0; k < n; k++)
+				printf("    %6ld from %s pid %u (%s)\n", jc[k].count, files[jc[k].file].info.host,
+				       jc[k].pid, jc[k].comm);
+		}
+	}
+	drop_join_indexes(files, nfiles);
+}
+
+static void summary_text_out(struct capfile *files, int nfiles)
+{
+	for (int fi = 0; fi < nfiles; fi++) {
+		struct capfile *f = &files[fi];
+		char a[32], b[32];
+
+		if (f->nseen)
+			qsort(f->seen, f->nseen, sizeof(*f->seen), cmp_seen);
+		fmt_time(f->first_wall ? f->first_wall : f->info.wall_start, a, sizeof(a));
+		fmt_time(f->last_wall ? f->last_wall : f->info.wall_start, b, sizeof(b));
+		printf("%s: host %s, kernel %s, rcleak %s, tier %s\n", f->path, f->info.host,
+		       f->info.kernel, f->info.version, f->rp.meta.tier);
+		printf("  span %s .. %s (%.0fs, %lu ticks, %lu events, %llu lost)\n", a, b,
+		       f->last_wall - f->first_wall, f->ticks, f->events, (unsigned long long)f->lost);
+		for (size_t i = 0; i < f->nseen; i++) {
+			const struct seen_proc *s = &f->seen[i];
+
+			if (!s->server)
+				continue;
+			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %lld)\n",
+			       s->key.tgid, s->comm, s->clients_max, s->effective_limit,
+			       s->maxclients > 0 ? s->maxclients : 10000,
+			       s->maxclients_source ? s->maxclients_source : "default", s->nofile_soft);
+		}
+		printf("  %-7s %-15s %6s %-19s %-19s %8s %8s %8s %7s  %s\n", "PID", "COMM", "PEAK",
+		       "PEAK AT", "GROWTH FROM", "GROW/min", "OPENED", "CLOSED", "LEAKED", "VERDICTS");
+		for (size_t i = 0; i < f->nseen; i++) {
+			const struct seen_proc *s = &f->seen[i];
+			char pk[32] = "-", gf[32] = "-", v[64] = "";
+
+			if (s->server)
+				continue;
+			if (s->peak_open)
+				fmt_time(s->peak_at, pk, sizeof(pk));
+			if (s->peak_open && s->growth_from)
+				fmt_time(s->growth_from, gf, sizeof(gf));
+			for (int k = V_FD_LIMIT; k > V_OK; k--)
+				if (s->verdicts & (1u << k))
+					snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s", v[0] ? "," : "",
+						 verdict_name(k));
+			printf("  %-7u %-15s %6ld %-19s %-19s %8.1f %8llu %8llu %7llu  %s\n", s->key.tgid,
+			       s->comm, s->peak_open, pk, gf, s->max_growth, (unsigned long long)s->opened,
+			       (unsigned long long)s->closed, (unsigned long long)s->leaked,
+			       v[0] ? v : "ok");
+			for (int k = V_FD_LIMIT; k > V_OK; k--)
+				if (s->verdicts & (1u << k)) {
+					fmt_time(s->first_verdict_at[k], pk, sizeof(pk));
+					printf("          %s first at %s: %s\n", verdict_name(k), pk, s->rule[k]);
+				}
+		}
+	}
+	print_joins_text(files, nfiles);
+}
+
+static void summary_json_out(struct capfile *files, int nfiles)
+{
+	struct join_count jc[64];
+
+	printf("{\"files\":[");
+	for (int fi = 0; fi < nfiles; fi++) {
+		struct capfile *f = &files[fi];
+		const struct model *m = f->model;
+		bool first = true;
+
+		printf("%s{\"path\":", fi ? "," : "");
+		json_str(stdout, f->path);
+		printf(",\"host\":");
+		json_str(stdout, f->info.host);
+		printf(",\"kernel\":");
+		json_str(stdout, f->info.kernel);
+		printf(",\"start\":%.3f,\"end\":%.3f,\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,"
+		       "\"processes\":[", f->first_wall, f->last_wall, f->ticks, f->events,
+		       (unsigned long long)f->lost);
+		for (size_t i = 0; i < f->nseen; i++) {
+			const struct seen_proc *s = &f->seen[i];
+
+			printf("%s{\"pid\":%u,\"comm\":", i ? "," : "", s->key.tgid);
+			json_str(stdout, s->comm);
+			printf(",\"role\":\"%s\",\"peak_open\":%ld,\"peak_at\":%.3f,\"growth_from\":%.3f,"
+			       "\"max_growth_per_min\":%.2f,\"opened\":%llu,\"closed\":%llu,\"leaked\":%llu,"
+			       "\"verdicts\":[", s->server ? "server" : "client", s->peak_open, s->peak_at,
+			       s->growth_from, s->max_growth, (unsigned long long)s->opened,
+			       (unsigned long long)s->closed, (unsigned long long)s->leaked);
+			for (int k = V_FD_LIMIT, c = 0; k > V_OK; k--)
+				if (s->verdicts & (1u << k)) {
+					printf("%s{\"verdict\":\"%s\",\"first_at\":%.3f,\"rule\":", c++ ? "," : "",
+					       verdict_name(k), s->first_verdict_at[k]);
+					json_str(stdout, s->rule[k]);
+					putchar('}');
+				}
+			printf("]");
+			if (s->server)
+				printf(",\"clients_max\":%ld,\"effective_limit\":%ld", s->clients_max,
+				       s->effective_limit);
+			putchar('}');
+		}
+		printf("],\"servers_joined\":[");
+		for (size_t i = 0; i < m->nprocs && nfiles > 1; i++) {
+			const struct proc *p = m->procs[i];
+			size_t n;
+
+			if (!p->nlisten || p->exited)
+				continue;
+			n = join_server(files, nfiles, fi, p, jc, 64);
+			printf("%s{\"pid\":%u,\"clients\":%ld,\"client_processes\":[", first ? "" : ",",
+			       p->key.tgid, p->clients);
+			first = false;
+			for (size_t k = 0; k < n; k++) {
+				printf("%s{\"host\":", k ? "," : "");
+				json_str(stdout, files[jc[k].file].info.host);
+				printf(",\"pid\":%u,\"comm\":", jc[k].pid);
+				json_str(stdout, jc[k].comm);
+				printf(",\"count\":%ld}", jc[k].count);
+			}
+			printf("]}");
+		}
+		printf("]}");
+	}
+	drop_join_indexes(files, nfiles);
+	printf("]}\n");
+}
+
+void summary_print(struct capfile *files, int nfiles, bool json)
+{
+	if (json)
+		summary_json_out(files, nfiles);
+	else
+		summary_text_out(files, nfiles);
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* report_summary.h - the summary of `rcleak report FILE...`. */
+#ifndef RCLEAK_REPORT_SUMMARY_H
+#define RCLEAK_REPORT_SUMMARY_H
+
+#include <stdbool.h>
+#include "capfile.h"
+
+/* Note what f's model holds after a tick completed (call after every one). */
+void summary_observe(struct capfile *f);
+/* Print the summary of every file, as text or one JSON object. */
+void summary_print(struct capfile *files, int nfiles, bool json);
+
+#endif
