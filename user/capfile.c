@@ -15,7 +15,7 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 	f->opts = *o;
 	e = capture_reader_open(&f->rd, f->path, &f->info, err, sizeof(err));
 	if (e) {
-		elog("%s: %s", f->path, err);
+		elog("%s", err); /* the reason names the file already */
 		return -1;
 	}
 	f->opts.nports = 0; /* the views show the recorded ports */
