@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* capfile.c - see capfile.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +17,16 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 	e = capture_reader_open(&f->rd, f->path, &f->info, err, sizeof(err));
 	if (e) {
 		elog("%s", err); /* the reason names the file already */
-		return -1;
+		return e == -EBADMSG ? RCL_EXIT_INCOMPLETE : RCL_EXIT_ERROR;
 	}
 	f->opts.nports = 0; /* the views show the recorded ports */
 	for (int i = 0; i < f->info.nports && i < RCL_MAX_PORTS; i++)
 		f->opts.ports[f->opts.nports++] = f->info.ports[i];
 	f->model = model_new(o->window_s);
-	if (!f->model)
-		return -1;
+	if (!f->model) {
+		elog("%s: out of memory", f->path);
+		return RCL_EXIT_ERROR;
+	}
 	collect_thresholds(o, &f->model->th);
 	replay_init(&f->rp, f->model);
 	f->rp.window_fixed = o->window_set;

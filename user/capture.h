@@ -68,9 +68,13 @@ struct capture_record {
 };
 
 /* Open a file, or a memory buffer (for the fuzzer and tests). Returns 0, or
- * -errno / -EINVAL (not a capture, unsupported major version) with a reason
- * in err that starts with the file's name ("capture" for a buffer): print it
- * as it is. */
+ * with a reason in err that starts with the file's name ("capture" for a
+ * buffer; print it as it is):
+ *   -EBADMSG  a capture (its magic) whose header is cut short or damaged:
+ *             nothing in it can be read
+ *   -EINVAL   not a capture: empty, no magic, not a regular file, or a
+ *             major version this reader does not know
+ *   -errno    it could not be opened or read */
 int capture_reader_open(struct capture_reader **r, const char *path,
 			struct capture_info *info, char *err, size_t errlen);
 int capture_reader_open_mem(struct capture_reader **r, const void *buf, size_t len,

@@ -191,54 +191,79 @@ static int parse_fields(const unsigned char *p, size_t n, struct capture_info *i
 	return 0;
 }
 
-/* Check and decode the file header; on success the chunks start at r->off. */
+/* Check and decode the file header; on success the chunks start at r->off.
+ * -EINVAL: not a capture (empty, or no magic), or a whole header of a major
+ * this reader does not know. -EBADMSG: a capture (the magic, as far as the
+ * file goes) whose header is cut short or damaged, so that none of it can
+ * be read. An unknown major whose header fails the checksum is taken for
+ * damage: the byte that says the version may be the damaged one. */
 static int read_header(struct capture_reader *r, const char *name, struct capture_info *info,
 		       char *err, size_t errlen)
 {
 	unsigned char fixed[CAP_HDR_FIXED], *buf = NULL;
 	const unsigned char *p;
 	unsigned int major, minor;
-	size_t got, total;
+	size_t got, total = 0;
+	bool whole = false, sum_ok = false;
 	__u32 blen;
 	int rc;
 
 	rc = view(r, 0, CAP_HDR_FIXED, fixed, &p, &got);
 	if (rc)
 		return cap_fail(err, errlen, rc, "%s: %s", name, strerror(-rc));
+	if (!got)
+		return cap_fail(err, errlen, -EINVAL,
+				"%s: empty file, not an rcleak capture (rcleak record -w writes them)", name);
 	if (memcmp(p, CAP_MAGIC, got < CAP_MAGIC_LEN ? got : CAP_MAGIC_LEN))
-		return cap_fail(err, errlen, -EINVAL, "%s: not an rcleak capture file", name);
+		return cap_fail(err, errlen, -EINVAL,
+				"%s: not an rcleak capture file (rcleak record -w writes them)", name);
 	if (got < CAP_HDR_FIXED)
-		return cap_fail(err, errlen, -EINVAL, "%s: capture header cut short (%zu bytes)", name, got);
+		return cap_fail(err, errlen, -EBADMSG,
+				"%s: capture header cut short (%zu of at least %u bytes): nothing in the "
+				"file can be read", name, got, CAP_HDR_FIXED + 4);
 	major = cap_get16(p + 8);
 	minor = cap_get16(p + 10);
 	blen = cap_get32(p + 12);
-	if (major != CAP_MAJOR)
-		return cap_fail(err, errlen, -EINVAL,
-				"%s: capture format %u.%u is %s; this rcleak reads format %u.x only",
-				name, major, minor, major > CAP_MAJOR ? "newer (upgrade rcleak)" : "unknown",
-				CAP_MAJOR);
-	if (blen > CAP_HDR_BODY_MAX)
-		return cap_fail(err, errlen, -EINVAL, "%s: capture header is damaged (length %u)", name, blen);
-	total = CAP_HDR_FIXED + (size_t)blen + 4;
-	if (!r->mem && !(buf = malloc(total)))
-		return cap_fail(err, errlen, -ENOMEM, "%s: out of memory", name);
-	rc = view(r, 0, total, buf, &p, &got);
-	if (rc) {
-		cap_fail(err, errlen, rc, "%s: %s", name, strerror(-rc));
-	} else if (got < total) {
-		rc = cap_fail(err, errlen, -EINVAL, "%s: capture header cut short (%zu of %zu bytes)",
-			      name, got, total);
-	} else if (!crc_ok(crc32_z(0, p, total - 4), cap_get32(p + total - 4))) {
-		rc = cap_fail(err, errlen, -EINVAL, "%s: capture header is damaged (checksum mismatch)", name);
-	} else {
-		rc = parse_fields(p + CAP_HDR_FIXED, blen, info, err, errlen);
+	if (blen <= CAP_HDR_BODY_MAX) {
+		total = CAP_HDR_FIXED + (size_t)blen + 4;
+		if (!r->mem && !(buf = malloc(total)))
+			return cap_fail(err, errlen, -ENOMEM, "%s: out of memory", name);
+		rc = view(r, 0, total, buf, &p, &got);
 		if (rc) {
-			char why[128];
-
-			snprintf(why, sizeof(why), "%s", err ? err : "");
-			cap_fail(err, errlen, rc, "%s: capture header is damaged: %s", name, why);
+			cap_fail(err, errlen, rc, "%s: %s", name, strerror(-rc));
+			goto cleanup;
 		}
+		whole = got == total;
+		sum_ok = whole && crc_ok(crc32_z(0, p, total - 4), cap_get32(p + total - 4));
 	}
+	if (major != CAP_MAJOR && sum_ok) {
+		rc = cap_fail(err, errlen, -EINVAL,
+			      "%s: capture format %u.%u is %s; this rcleak reads format %u.x only",
+			      name, major, minor, major > CAP_MAJOR ? "newer (upgrade rcleak)" : "unknown",
+			      CAP_MAJOR);
+	} else if (major != CAP_MAJOR) {
+		rc = cap_fail(err, errlen, -EBADMSG,
+			      "%s: capture header is damaged (or of format %u.%u, which this rcleak "
+			      "cannot read): nothing in the file can be read", name, major, minor);
+	} else if (!total) {
+		rc = cap_fail(err, errlen, -EBADMSG,
+			      "%s: capture header is damaged (length %u): nothing in the file can be read",
+			      name, blen);
+	} else if (!whole) {
+		rc = cap_fail(err, errlen, -EBADMSG,
+			      "%s: capture header cut short (%zu of %zu bytes): nothing in the file can be read",
+			      name, got, total);
+	} else if (!sum_ok) {
+		rc = cap_fail(err, errlen, -EBADMSG,
+			      "%s: capture header is damaged (checksum mismatch): nothing in the file can be read",
+			      name);
+	} else if (parse_fields(p + CAP_HDR_FIXED, blen, info, err, errlen)) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s", err ? err : "");
+		rc = cap_fail(err, errlen, -EBADMSG, "%s: capture header is damaged: %s", name, why);
+	}
+cleanup:
 	free(buf);
 	r->off = r->last_end = total;
 	return rc;
@@ -471,7 +496,9 @@ int capture_reader_open(struct capture_reader **rp, const char *path,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return cap_fail(err, errlen, -EINVAL, "%s: not a regular file", path);
+		return cap_fail(err, errlen, -EINVAL,
+				"%s: not a regular file (give a capture file: rcleak record -w writes them)",
+				path);
 	}
 	r = reader_new();
 	if (!r) {

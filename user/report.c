@@ -140,18 +140,33 @@ int cmd_report(const struct rcl_opts *o)
 
 	memset(files, 0, sizeof(files));
 	for (char **p = o->files; *p; p++) {
+		int e;
+
 		if (nfiles == MAX_FILES) {
 			elog("at most %d files at once", MAX_FILES);
 			rc = RCL_EXIT_USAGE;
 			goto cleanup;
 		}
 		files[nfiles].path = *p;
-		if (capfile_open(&files[nfiles], o)) {
-			rc = RCL_EXIT_ERROR;
+		e = capfile_open(&files[nfiles], o);
+		if (e == RCL_EXIT_INCOMPLETE) {
+			/* a capture whose header is damaged: none of it can be
+			 * read, the other files still are (exit 6 at the end) */
+			capfile_close(&files[nfiles]);
+			memset(&files[nfiles], 0, sizeof(files[0]));
+			damaged = true;
+			continue;
+		}
+		if (e) {
+			rc = e;
 			nfiles++;
 			goto cleanup;
 		}
 		nfiles++;
+	}
+	if (!nfiles) { /* every file was a capture damaged beyond reading */
+		rc = RCL_EXIT_INCOMPLETE;
+		goto cleanup;
 	}
 	if (o->replay && o->view == RCL_VIEW_TUI) {
 		rc = replay_tui(files, nfiles, o);
@@ -167,6 +182,7 @@ int cmd_report(const struct rcl_opts *o)
 			struct capfile *f = &files[fi];
 			bool ok;
 			double target = parse_at(o->at, f, &ok);
+			int e;
 
 			if (!ok) {
 				elog("bad --at '%s': give +90s, +2m, HH:MM:SS or a Unix timestamp", o->at);
@@ -181,8 +197,8 @@ int cmd_report(const struct rcl_opts *o)
 				if (f->rp.tick.wall <= target + 1e-6 || !want)
 					want = f->ticks;
 			damaged |= capfile_damage(f);
-			if (capfile_reopen(f, o)) {
-				rc = RCL_EXIT_ERROR;
+			if ((e = capfile_reopen(f, o))) {
+				rc = e;
 				goto cleanup;
 			}
 			while (f->ticks < want && capfile_next_tick(f, NULL, NULL) > 0)

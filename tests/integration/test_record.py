@@ -788,9 +788,12 @@ def test_record_truncated():
             failures.append("cut at %d: crashed (rc %s); stderr %r" % (x, rc, err[-200:]))
             continue
         if x < info["header_end"]:
-            if rc != 1 or not err.strip():
-                failures.append("cut at %d (inside the %d-byte file header): exit %d stderr %r; expected 1 "
-                                "with a message" % (x, info["header_end"], rc, err.strip()[:150]))
+            # empty: not a capture (1); the magic, then cut short: damaged (6)
+            want_rc = 1 if x == 0 else 6
+            if rc != want_rc or err.count("\n") != 1:
+                failures.append("cut at %d (inside the %d-byte file header): exit %d stderr %r; expected %d "
+                                "with a one-line message" % (x, info["header_end"], rc, err.strip()[:150],
+                                                             want_rc))
             continue
         whole = [c for c in chunks if c["end"] <= x]
         ticks, events = expect_counts(whole)
@@ -894,24 +897,29 @@ def test_record_corrupted():
             elif mode == ["--csv"] and len(out.splitlines()) != events + 1:
                 problems.append("%s: %d rows, expected %d events" % (label, len(out.splitlines()) - 1, events))
 
-    # not readable at all: exit 1 with a message
+    # not readable at all: not a capture, or a newer format (exit 1); a
+    # capture whose header is damaged or cut short (exit 6); a message either way
     hdr = info["header_end"]
+    newer = bytearray(data[:8] + struct.pack("<H", 2) + data[10:])
+    struct.pack_into("<I", newer, hdr - 4, zlib.crc32(bytes(newer[:hdr - 4])))
     unreadable = [
-        ("wrong magic", b"RCLEAKXX" + data[8:], "not an rcleak capture"),
-        ("a text file", b"hello, this is not a capture\n" * 40, "not an rcleak capture"),
-        ("an empty file", b"", None),
-        ("format major 2", data[:8] + struct.pack("<H", 2) + data[10:], "newer"),
-        ("a flipped byte in the file header's body", _flip(data, hdr - 10, 1), None),
-        ("the file header cut short", data[:hdr - 1], None),
+        ("wrong magic", b"RCLEAKXX" + data[8:], 1, "not an rcleak capture"),
+        ("a text file", b"hello, this is not a capture\n" * 40, 1, "not an rcleak capture"),
+        ("an empty file", b"", 1, None),
+        ("format major 2 (its header checks out)", bytes(newer), 1, "newer"),
+        ("format major 2, the header's CRC not redone", data[:8] + struct.pack("<H", 2) + data[10:], 6,
+         "damaged"),
+        ("a flipped byte in the file header's body", _flip(data, hdr - 10, 1), 6, "damaged"),
+        ("the file header cut short", data[:hdr - 1], 6, "cut short"),
     ]
-    for what, blob, needle in unreadable:
+    for what, blob, want_rc, needle in unreadable:
         write_bytes(path, blob)
         rc, out, err = report([path, "--json"])
         if rc is None or rc < 0 or rc >= 128:
             problems.append("%s: crashed (rc %s)" % (what, rc))
-        elif rc != 1 or not err.strip() or (needle and needle not in err):
-            problems.append("%s: exit %d stderr %r; expected exit 1 and a message%s" % (
-                what, rc, err.strip()[:200], " with %r" % needle if needle else ""))
+        elif rc != want_rc or not err.strip() or (needle and needle not in err):
+            problems.append("%s: exit %d stderr %r; expected exit %d and a message%s" % (
+                what, rc, err.strip()[:200], want_rc, " with %r" % needle if needle else ""))
     for what, p in (("a directory", d), ("a missing file", os.path.join(d, "nope.rcap"))):
         rc, out, err = report([p])
         if rc != 1 or not err.strip():

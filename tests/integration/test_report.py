@@ -4,15 +4,16 @@ clients' known behaviour, ss, Redis INFO clients) and the bytes of the file.
 
 Run alone:  python3 tests/integration/runner.py -k report_
 """
+import atexit
+import json
 import os
 import shutil
 import tempfile
-import atexit
 
-from harness import Fail, Redis, check
-from test_record import Recorder, parse_capture, report, write_bytes
+from harness import Redis, check
+from test_record import Recorder, expect_counts, parse_capture, report, write_bytes
 
-TESTS = ["test_report_errors_name_file_once"]
+TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture"]
 
 
 # ---------------------------------------------------------------------------
@@ -70,4 +71,75 @@ def test_report_errors_name_file_once():
             problems.append("%s: exit %s, stdout %r; expected a refusal" % (what, rc, out[:100]))
         if not one_line_err(err) or err.count(path) != 1:
             problems.append("%s: stderr %r; expected one line naming %s once" % (what, err, path))
+    check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# exit codes: a capture whose header is cut short or damaged (6), not a
+# capture at all (1)
+# ---------------------------------------------------------------------------
+def test_report_bad_header():
+    """The file starts with the magic (as far as it goes), so it is a
+    capture, but its header is cut short (at every length from 1 byte to
+    one short of whole) or has any one byte after the magic flipped: exit 6,
+    as README's table says for a capture cut short or damaged, with one
+    line on stderr and nothing on stdout. Given next to a whole capture,
+    the whole one is still reported (as many ticks as its chunks hold) and
+    the exit is still 6."""
+    s = small()
+    data, hend = s["data"], s["info"]["header_end"]
+    d = tempfile.mkdtemp(prefix="rcleak-report-hdr-")
+    atexit.register(shutil.rmtree, d, True)
+    path = os.path.join(d, "bad.rcl")
+    cases = [("cut to %d bytes" % n, data[:n]) for n in range(1, hend)]
+    cases += [("byte %d flipped" % i, data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:])
+              for i in range(8, hend)]
+    problems = []
+    for what, blob in cases:
+        write_bytes(path, blob)
+        rc, out, err = report([path])
+        if rc != 6 or out or not one_line_err(err) or path not in err:
+            problems.append("%s: exit %s stdout %r stderr %r" % (what, rc, out[:80], err[:200]))
+    check(not problems, "%d of %d damaged headers (file header %d bytes) not exit 6 with one line: %s"
+          % (len(problems), len(cases), hend, " | ".join(problems[:5])))
+
+    write_bytes(path, data[:hend - 1])
+    ticks, _events = expect_counts(s["info"]["chunks"])
+    for args in ([s["path"], path], [path, s["path"]]):
+        rc, out, err = report(args + ["--json"])
+        try:
+            files = json.loads(out)["files"]
+        except (ValueError, KeyError):
+            files = None
+        if rc != 6 or not one_line_err(err) or path not in err or not files or len(files) != 1 \
+                or files[0].get("path") != s["path"] or files[0].get("ticks") != ticks:
+            problems.append("report %s: exit %s, files %s, stderr %r; expected exit 6, one line about %s "
+                            "and the whole capture's summary (%d ticks)" % (
+                                " ".join(args), rc, [(f.get("path"), f.get("ticks")) for f in files or []],
+                                err[:200], path, ticks))
+    check(not problems, " | ".join(problems))
+
+
+def test_report_not_a_capture():
+    """Not a capture at all: a text file, an empty file, /dev/null, a
+    directory, a missing file, a capture whose magic has one byte flipped:
+    exit 1 (README: a file that cannot be opened or is not a capture), one
+    line on stderr that names the file, nothing on stdout."""
+    s = small()
+    d = tempfile.mkdtemp(prefix="rcleak-report-notcap-")
+    atexit.register(shutil.rmtree, d, True)
+    files = [("/etc/passwd", "/etc/passwd", None), ("/dev/null", "/dev/null", None),
+             ("a directory", d, None), ("a missing file", os.path.join(d, "missing.rcl"), None),
+             ("an empty file", os.path.join(d, "empty.rcl"), b"")]
+    for i in range(8):
+        blob = s["data"][:i] + bytes([s["data"][i] ^ 0xFF]) + s["data"][i + 1:]
+        files.append(("magic byte %d flipped" % i, os.path.join(d, "magic%d.rcl" % i), blob))
+    problems = []
+    for what, path, body in files:
+        if body is not None:
+            write_bytes(path, body)
+        rc, out, err = report([path])
+        if rc != 1 or out or not one_line_err(err) or path not in err:
+            problems.append("%s: exit %s stdout %r stderr %r; expected exit 1 and one line naming it"
+                            % (what, rc, out[:80], err[:200]))
     check(not problems, " | ".join(problems))

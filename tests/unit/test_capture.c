@@ -380,10 +380,16 @@ static void check_cut(const unsigned char *b, size_t cut, size_t hlen, const __u
 				capture_reader_close(r);
 			}
 		}
-		if (cut < hlen) {
-			/* no header, no capture: refused with a reason */
+		if (cut == 0) {
+			/* nothing says it is a capture */
 			assert_int_equal(rc, -EINVAL);
-			assert_true(strstr(err, "cut short") || strstr(err, "not an rcleak capture"));
+			assert_non_null(strstr(err, "not an rcleak capture"));
+			continue;
+		}
+		if (cut < hlen) {
+			/* a capture without its whole header: refused as damaged */
+			assert_int_equal(rc, -EBADMSG);
+			assert_non_null(strstr(err, "cut short"));
 			continue;
 		}
 		assert_int_equal(rc, 0);
@@ -622,7 +628,7 @@ static void test_mutations(void **state)
 			assert_true(d.truncated_at <= n);
 			capture_reader_close(r);
 		} else {
-			assert_int_equal(rc, -EINVAL);
+			assert_true(rc == -EINVAL || rc == -EBADMSG);
 		}
 		free(c);
 	}
@@ -725,23 +731,32 @@ static void test_versions(void **state)
 	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "format 0.3"));
 
-	/* fields that do not add up */
+	/* fields that do not add up: damaged */
 	n = craft(c, CAP_MAJOR, 0, bad_mono, sizeof(bad_mono), b + hlen, len - hlen);
-	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EINVAL);
+	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "damaged"));
 	n = craft(c, CAP_MAJOR, 0, overrun, sizeof(overrun), b + hlen, len - hlen);
-	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EINVAL);
+	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EBADMSG);
 
-	/* a damaged header; a header length beyond reason; not a capture */
+	/* a damaged header (the version's bytes too); a header length beyond
+	 * reason: damaged. Not a capture: refused as such */
 	memcpy(c, b, len);
 	c[20] ^= 1;
-	assert_int_equal(capture_reader_open_mem(&r, c, len, &in, err, sizeof(err)), -EINVAL);
+	assert_int_equal(capture_reader_open_mem(&r, c, len, &in, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "checksum"));
+	for (int i = 8; i < 12; i++) {
+		memcpy(c, b, len);
+		c[i] ^= 0xff;
+		assert_int_equal(capture_reader_open_mem(&r, c, len, &in, err, sizeof(err)), -EBADMSG);
+		assert_non_null(strstr(err, "damaged"));
+	}
 	memcpy(c, b, len);
 	cap_put32(c + 12, 0xfffffff0u);
-	assert_int_equal(capture_reader_open_mem(&r, c, len, &in, err, sizeof(err)), -EINVAL);
+	assert_int_equal(capture_reader_open_mem(&r, c, len, &in, err, sizeof(err)), -EBADMSG);
 	assert_int_equal(capture_reader_open_mem(&r, "hello, world\n", 13, &in, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not an rcleak capture"));
+	assert_int_equal(capture_reader_open_mem(&r, "RCLEAKC", 7, &in, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "cut short"));
 	assert_int_equal(capture_reader_open_mem(&r, NULL, 0, &in, err, sizeof(err)), -EINVAL);
 	assert_int_equal(capture_reader_open(&r, dir, &in, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not a regular file"));
