@@ -7,6 +7,7 @@
 
 #include "capfile.h"
 #include "log.h"
+#include "peaks.h"
 
 int capfile_open(struct capfile *f, const struct rcl_opts *o)
 {
@@ -51,6 +52,7 @@ int capfile_reopen(struct capfile *f, const struct rcl_opts *o)
 void capfile_close(struct capfile *f)
 {
 	free(f->seen);
+	peaks_free(f->peaks);
 	free(f->evb);
 	join_index_free(f->jix);
 	replay_free(&f->rp);

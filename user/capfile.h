@@ -16,7 +16,8 @@
 #include "opts.h"
 #include "record.h"
 
-struct seen_proc; /* report.c's summary of a process across the file */
+struct seen_proc; /* report_summary.c's summary of a process across the file */
+struct peaks;     /* and its peaks between ticks (peaks.h) */
 
 struct capfile {
 	const char *path;
@@ -28,6 +29,7 @@ struct capfile {
 	struct rcl_opts opts;
 	struct seen_proc *seen;
 	size_t nseen, capseen;
+	struct peaks *peaks;
 	double first_wall, last_wall;
 	unsigned long ticks, events;
 	__u64 lost;

@@ -225,9 +225,18 @@ int cmd_report(const struct rcl_opts *o)
 			}
 		}
 	} else {
-		for (int fi = 0; fi < nfiles; fi++)
-			while (capfile_next_tick(&files[fi], NULL, NULL) > 0)
-				summary_observe(&files[fi]);
+		int err = 0;
+
+		/* the call that ends each file reads its events after the last
+		 * tick: they count for the peaks too */
+		for (int fi = 0; fi < nfiles && !err; fi++)
+			while (!err && capfile_next_tick(&files[fi], summary_event, &err) > 0)
+				err = summary_observe(&files[fi]);
+		if (err) {
+			elog("out of memory");
+			rc = RCL_EXIT_ERROR;
+			goto cleanup;
+		}
 		summary_print(files, nfiles, o->view == RCL_VIEW_JSON);
 	}
 	fflush(stdout);

@@ -7,6 +7,7 @@
  * files, each server's connections joined by their 4-tuple to the
  * client-side holder found in another file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "capfile.h"
 #include "join.h"
+#include "peaks.h"
 #include "report_summary.h"
 #include "view.h"
 
@@ -23,17 +25,15 @@ struct seen_proc {
 	char comm[RCL_COMM_LEN];
 	char cmdline[MODEL_CMDLINE];
 	bool server;
-	long peak_open;
-	double peak_at;          /* wall */
-	long min_open;
-	double min_at;           /* wall, the last time it was at its minimum so far */
+	long peak_open;          /* from peaks.c, before printing */
+	double peak_at;          /* wall; 0: no peak */
 	double growth_from;      /* wall: when the climb to its peak started */
 	double max_growth;
 	__u64 opened, closed, leaked;
 	unsigned verdicts;       /* bit per enum verdict seen */
 	double first_verdict_at[V_FD_LIMIT + 1];
 	char rule[V_FD_LIMIT + 1][112];
-	long clients_max;        /* servers */
+	long clients_max;        /* servers: from peaks.c, before printing */
 	long effective_limit;
 	long maxclients;
 	const char *maxclients_source;
@@ -60,15 +60,18 @@ static struct seen_proc *seen_of(struct capfile *f, const struct proc *p)
 	}
 	memset(&f->seen[f->nseen], 0, sizeof(f->seen[0]));
 	f->seen[f->nseen].key = p->key;
-	f->seen[f->nseen].min_open = -1;
 	return &f->seen[f->nseen++];
 }
 
-void summary_observe(struct capfile *f)
+int summary_observe(struct capfile *f)
 {
 	const struct model *m = f->model;
 	double wall = f->rp.tick.wall;
 
+	if (!f->peaks && !(f->peaks = peaks_new()))
+		return -ENOMEM;
+	if (peaks_tick(f->peaks, f->model, wall))
+		return -ENOMEM;
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
 		struct seen_proc *s;
@@ -77,7 +80,7 @@ void summary_observe(struct capfile *f)
 			continue;
 		s = seen_of(f, p);
 		if (!s)
-			return;
+			return -ENOMEM;
 		memcpy(s->comm, p->comm, sizeof(s->comm));
 		if (p->cmdline[0])
 			memcpy(s->cmdline, p->cmdline, sizeof(s->cmdline));
@@ -87,15 +90,6 @@ void summary_observe(struct capfile *f)
 		s->leaked = p->exit_closed;
 		if (p->exited)
 			continue;
-		if (s->min_open < 0 || p->open <= s->min_open) {
-			s->min_open = p->open;
-			s->min_at = wall;
-		}
-		if (p->open > s->peak_open) {
-			s->peak_open = p->open;
-			s->peak_at = wall;
-			s->growth_from = s->min_at;
-		}
 		if (p->growth_per_min > s->max_growth)
 			s->max_growth = p->growth_per_min;
 		if (p->verdict != V_OK && !(s->verdicts & (1u << p->verdict))) {
@@ -106,14 +100,44 @@ void summary_observe(struct capfile *f)
 		if (p->nlisten) {
 			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
 
-			if (p->clients > s->clients_max)
-				s->clients_max = p->clients;
 			s->effective_limit = eff;
 			s->maxclients = p->maxclients;
 			s->maxclients_source = p->maxclients_source;
 			s->nofile_soft = p->nofile_soft;
 		}
 	}
+	return 0;
+}
+
+void summary_event(struct capfile *f, const struct rcl_event *e, double wall, void *ctx)
+{
+	int *err = ctx;
+
+	if (f->peaks && peaks_event(f->peaks, e, wall) && !*err)
+		*err = -ENOMEM;
+}
+
+/* Each process's peaks, counted between the ticks too (peaks.h). */
+static void take_peaks(struct capfile *f)
+{
+	for (size_t i = 0; i < f->nseen; i++) {
+		struct seen_proc *s = &f->seen[i];
+		const struct peak *pk = f->peaks ? peaks_of(f->peaks, &s->key) : NULL;
+
+		s->peak_open = pk ? pk->peak_open : 0;
+		s->peak_at = pk ? pk->peak_open_at : 0;
+		s->growth_from = pk ? pk->growth_from : 0;
+		s->clients_max = pk ? pk->peak_clients : 0;
+	}
+}
+
+/* A wall time in JSON: Unix seconds, or null for none (0). */
+static void json_time(double wall)
+{
+	if (wall > 0)
+		printf("%.3f", wall);
+	else
+		printf("null");
 }
 
 static void fmt_time(double wall, char *buf, size_t len)
@@ -303,10 +327,13 @@ static void summary_json_out(struct capfile *files, int nfiles)
 
 			printf("%s{\"pid\":%u,\"comm\":", i ? "," : "", s->key.tgid);
 			json_str(stdout, s->comm);
-			printf(",\"role\":\"%s\",\"peak_open\":%ld,\"peak_at\":%.3f,\"growth_from\":%.3f,"
-			       "\"max_growth_per_min\":%.2f,\"opened\":%llu,\"closed\":%llu,\"leaked\":%llu,"
-			       "\"verdicts\":[", s->server ? "server" : "client", s->peak_open, s->peak_at,
-			       s->growth_from, s->max_growth, (unsigned long long)s->opened,
+			printf(",\"role\":\"%s\",\"peak_open\":%ld,\"peak_at\":", s->server ? "server" : "client",
+			       s->peak_open);
+			json_time(s->peak_open ? s->peak_at : 0);
+			printf(",\"growth_from\":");
+			json_time(s->peak_open ? s->growth_from : 0);
+			printf(",\"max_growth_per_min\":%.2f,\"opened\":%llu,\"closed\":%llu,\"leaked\":%llu,"
+			       "\"verdicts\":[", s->max_growth, (unsigned long long)s->opened,
 			       (unsigned long long)s->closed, (unsigned long long)s->leaked);
 			for (int k = V_FD_LIMIT, c = 0; k > V_OK; k--)
 				if (s->verdicts & (1u << k)) {
@@ -349,6 +376,8 @@ static void summary_json_out(struct capfile *files, int nfiles)
 
 void summary_print(struct capfile *files, int nfiles, bool json)
 {
+	for (int fi = 0; fi < nfiles; fi++)
+		take_peaks(&files[fi]);
 	if (json)
 		summary_json_out(files, nfiles);
 	else

@@ -6,8 +6,12 @@
 #include <stdbool.h>
 #include "capfile.h"
 
-/* Note what f's model holds after a tick completed (call after every one). */
-void summary_observe(struct capfile *f);
+/* Note what f's model holds after a tick completed (call after every one);
+ * 0, or -ENOMEM. */
+int summary_observe(struct capfile *f);
+/* An event_fn for capfile_next_tick(): every event on the way, for the
+ * peaks between ticks. ctx: an int that becomes -ENOMEM on failure. */
+void summary_event(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
 /* Print the summary of every file, as text or one JSON object. */
 void summary_print(struct capfile *files, int nfiles, bool json);
 

@@ -9,11 +9,15 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
-from harness import Redis, check
-from test_record import Recorder, expect_counts, parse_capture, report, write_bytes
+from harness import Client, Fail, Redis, check, free_port, mkdtemp, ss_count, ss_sockets
+from test_record import Recorder, expect_counts, parse_capture, report, rows_of, write_bytes
 
-TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture"]
+TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
+         "test_report_peak_between_refreshes"]
+
+BURST_N = 20         # connections the burst client holds at once
 
 
 # ---------------------------------------------------------------------------
@@ -142,4 +146,78 @@ def test_report_not_a_capture():
         if rc != 1 or out or not one_line_err(err) or path not in err:
             problems.append("%s: exit %s stdout %r stderr %r; expected exit 1 and one line naming it"
                             % (what, rc, out[:80], err[:200]))
+    check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# peaks between refreshes
+# ---------------------------------------------------------------------------
+def test_report_peak_between_refreshes():
+    """`record -i 5 -d 5`: right after the first refresh a client opens
+    BURST_N connections at once and closes them all, long before the second.
+    No refresh sees them, every event is in the file: the summary's peak is
+    BURST_N for the client, when it held them, and for the redis-server what
+    INFO clients counted while they were held (its own redis-cli included:
+    that connection is an accepted one too). A listener on another watched
+    port that nobody connects to has peak 0 and no peak time (null)."""
+    r = Redis()
+    lport = free_port()
+    lst = Client("listen", ["--port", str(lport)], name="rclt-rplisten")
+    d = mkdtemp("rcleak-report-peak-")
+    path = os.path.join(d, "peak.rcl")
+    rec = Recorder(path, ["-p", "%d,%d" % (r.port, lport), "-i", "5", "-d", "5"])
+    rec.first()
+    t_first = time.monotonic()
+    w0 = time.time()
+    c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, BURST_N)], name="rclt-rpburst")
+    w1 = time.time()
+    held = ss_count(c.pid, [r.port])
+    check(held == BURST_N, "ground truth: ss shows %d sockets for the client, expected %d" % (held, BURST_N))
+    srv_truth = r.connected_clients() + 1   # + the redis-cli connection that asked
+    check(srv_truth >= BURST_N + 1, "ground truth: INFO clients says %d connected while %d are held"
+          % (srv_truth, BURST_N))
+    c.cmd("close %d" % BURST_N, "CLOSED")
+    check(ss_count(c.pid, [r.port]) == 0, "ground truth: the client still holds sockets after close")
+    c.exit()
+    took = time.monotonic() - t_first
+    if took > 4:
+        raise Fail("test setup: the burst took %.1fs after the first refresh; it must end before the "
+                   "second (-i 5)" % took)
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    check(not ss_sockets([lport]), "ground truth: something connected to the listener's port %d" % lport)
+    live = rec.live()
+    seen = [row.get("open") for line in live for row in rows_of(line, c.pid)]
+    srv_seen = [row.get("clients") for line in live for row in line.get("servers", []) if row.get("pid") == r.pid]
+    check(len(live) == 2 and not any(seen) and max(srv_seen or [0]) < BURST_N,
+          "test setup: %d refreshes (expected 2), client open %s and server clients %s in them: "
+          "a refresh saw the burst" % (len(live), seen, srv_seen))
+
+    rc, out, err = report([path, "--json"])
+    check(rc == 0, "report --json: exit %d; stderr %s" % (rc, err.strip()[-300:]))
+    procs = {p_["pid"]: p_ for p_ in json.loads(out)["files"][0]["processes"]}
+    problems = []
+    cp, sp, lp = procs.get(c.pid, {}), procs.get(r.pid, {}), procs.get(lst.pid, {})
+    if cp.get("peak_open") != BURST_N:
+        problems.append("client pid %d: peak_open=%r, it held %d at once" % (c.pid, cp.get("peak_open"), BURST_N))
+    at = cp.get("peak_at")
+    if not isinstance(at, float) or not w0 - 0.1 <= at <= w1 + 0.1:
+        problems.append("client pid %d: peak_at=%r, it reached %d between %.3f and %.3f"
+                        % (c.pid, at, BURST_N, w0, w1))
+    if sp.get("peak_open") != srv_truth or sp.get("clients_max") != srv_truth:
+        problems.append("redis-server pid %d: peak_open=%r clients_max=%r, INFO clients counted %d at once"
+                        % (r.pid, sp.get("peak_open"), sp.get("clients_max"), srv_truth))
+    if not lp or lp.get("peak_open") != 0 or lp.get("peak_at", 0) is not None \
+            or lp.get("growth_from", 0) is not None:
+        problems.append("listener pid %d, never connected to: %s; expected peak_open 0, peak_at and growth_from "
+                        "null" % (lst.pid, {k: lp.get(k, "<missing>") for k in ("peak_open", "peak_at",
+                                                                               "growth_from")}))
+    # the text summary says the same
+    rc, out, err = report([path])
+    words = {ln.split()[0]: ln.split() for ln in out.splitlines() if ln.split()}
+    row = words.get(str(c.pid))
+    if rc != 0 or not row or row[2] != str(BURST_N):
+        problems.append("text summary: exit %d, client row %r; expected PEAK %d" % (rc, row, BURST_N))
+    if "server pid %d (redis-server): peak %d clients" % (r.pid, srv_truth) not in out:
+        problems.append("text summary: no 'server pid %d (redis-server): peak %d clients' in %r"
+                        % (r.pid, srv_truth, out[-500:]))
     check(not problems, " | ".join(problems))

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+/* peaks.c - see peaks.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peaks.h"
+
+struct peak_proc {
+	struct rcl_owner key;
+	struct peak v;
+};
+
+/* A (socket, holder) pair. Open addressing on the socket, so that every
+ * holder of a socket lies on its probe run; a closed pair leaves a
+ * tombstone until the next tick or rehash. */
+enum { SLOT_FREE = 0, SLOT_USED, SLOT_GONE };
+
+struct sock_slot {
+	__u64 sk;
+	__u64 start_ns;  /* holder */
+	__u32 tgid;
+	__u8 state;      /* SLOT_* */
+	__u8 accepted;   /* on one of the holder's listening ports: a client */
+};
+
+struct peaks {
+	struct peak_proc *procs;
+	size_t nprocs, capprocs;
+	__u32 *pidx;          /* 1 + index into procs, 0 free; a power of 2 long */
+	size_t pidx_cap;
+	struct sock_slot *socks;
+	size_t sock_cap;      /* a power of 2, or 0 */
+	size_t sock_taken;    /* slots USED or GONE */
+	__u64 mono_ns;        /* the last tick's walk */
+	bool seeded;
+};
+
+static __u64 mix(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static bool same(const struct rcl_owner *a, __u32 tgid, __u64 start_ns)
+{
+	return a->tgid == tgid && a->start_ns == start_ns;
+}
+
+struct peaks *peaks_new(void)
+{
+	return calloc(1, sizeof(struct peaks));
+}
+
+void peaks_free(struct peaks *pk)
+{
+	if (!pk)
+		return;
+	free(pk->procs);
+	free(pk->pidx);
+	free(pk->socks);
+	free(pk);
+}
+
+/* ------------------------------------------------------------------------
+ * processes
+ */
+
+static size_t owner_home(const struct peaks *pk, __u32 tgid, __u64 start_ns)
+{
+	return mix(start_ns * 0x9E3779B97F4A7C15ULL + tgid) & (pk->pidx_cap - 1);
+}
+
+static struct peak_proc *proc_find(const struct peaks *pk, const struct rcl_owner *o)
+{
+	if (!pk->pidx_cap)
+		return NULL;
+	for (size_t i = owner_home(pk, o->tgid, o->start_ns);; i = (i + 1) & (pk->pidx_cap - 1)) {
+		__u32 k = pk->pidx[i];
+
+		if (!k)
+			return NULL;
+		if (same(&pk->procs[k - 1].key, o->tgid, o->start_ns))
+			return &pk->procs[k - 1];
+	}
+}
+
+static void pidx_put(struct peaks *pk, size_t idx)
+{
+	const struct rcl_owner *o = &pk->procs[idx].key;
+	size_t i = owner_home(pk, o->tgid, o->start_ns);
+
+	while (pk->pidx[i])
+		i = (i + 1) & (pk->pidx_cap - 1);
+	pk->pidx[i] = (__u32)(idx + 1);
+}
+
+/* o's entry, made when missing (*made says so); NULL when out of memory.
+ * A new entry has no minimum yet. Pointers into procs last until the next
+ * call that makes one. */
+static struct peak_proc *proc_get(struct peaks *pk, const struct rcl_owner *o, bool *made)
+{
+	struct peak_proc *p = proc_find(pk, o);
+
+	if (made)
+		*made = !p;
+	if (p)
+		return p;
+	if ((pk->nprocs + 1) * 2 > pk->pidx_cap) {
+		size_t ncap = pk->pidx_cap ? pk->pidx_cap * 2 : 64;
+		__u32 *n = calloc(ncap, sizeof(*n));
+
+		if (!n)
+			return NULL;
+		free(pk->pidx);
+		pk->pidx = n;
+		pk->pidx_cap = ncap;
+		for (size_t i = 0; i < pk->nprocs; i++)
+			pidx_put(pk, i);
+	}
+	if (pk->nprocs == pk->capprocs) {
+		size_t ncap = pk->capprocs ? pk->capprocs * 2 : 32;
+		struct peak_proc *n = realloc(pk->procs, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		pk->procs = n;
+		pk->capprocs = ncap;
+	}
+	p = &pk->procs[pk->nprocs];
+	memset(p, 0, sizeof(*p));
+	p->key.tgid = o->tgid;
+	p->key.start_ns = o->start_ns;
+	p->v.min_open = -1;
+	pidx_put(pk, pk->nprocs++);
+	return p;
+}
+
+/* The counts just changed at wall: the minimum, then the peaks. */
+static void update(struct peak *v, double wall)
+{
+	if (v->min_open < 0 || v->open <= v->min_open) {
+		v->min_open = v->open;
+		v->min_at = wall;
+	}
+	if (v->open > v->peak_open) {
+		v->peak_open = v->open;
+		v->peak_open_at = wall;
+		v->growth_from = v->min_at;
+	}
+	if (v->clients > v->peak_clients) {
+		v->peak_clients = v->clients;
+		v->peak_clients_at = wall;
+	}
+}
+
+const struct peak *peaks_of(const struct peaks *pk, const struct rcl_owner *o)
+{
+	const struct peak_proc *p = proc_find(pk, o);
+
+	return p ? &p->v : NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * sockets
+ */
+
+static size_t sock_home(const struct peaks *pk, __u64 sk)
+{
+	return mix(sk) & (pk->sock_cap - 1);
+}
+
+/* Put a pair known to be absent; room must have been made. */
+static void sock_put(struct peaks *pk, __u64 sk, __u32 tgid, __u64 start_ns, bool accepted)
+{
+	size_t i = sock_home(pk, sk);
+
+	while (pk->socks[i].state != SLOT_FREE)
+		i = (i + 1) & (pk->sock_cap - 1);
+	pk->socks[i] = (struct sock_slot){ .sk = sk, .start_ns = start_ns, .tgid = tgid,
+					   .state = SLOT_USED, .accepted = accepted };
+	pk->sock_taken++;
+}
+
+/* Room for n more pairs: at most 3/4 of the slots taken, tombstones dropped
+ * when the table is rebuilt. */
+static int sock_room(struct peaks *pk, size_t n)
+{
+	struct sock_slot *old = pk->socks;
+	size_t oldcap = pk->sock_cap, live = 0, ncap = 64;
+
+	if ((pk->sock_taken + n) * 4 <= pk->sock_cap * 3)
+		return 0;
+	for (size_t i = 0; i < oldcap; i++)
+		live += old[i].state == SLOT_USED;
+	while ((live + n) * 2 > ncap)
+		ncap *= 2;
+	pk->socks = calloc(ncap, sizeof(*pk->socks));
+	if (!pk->socks) {
+		pk->socks = old;
+		return -ENOMEM;
+	}
+	pk->sock_cap = ncap;
+	pk->sock_taken = 0;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].state == SLOT_USED)
+			sock_put(pk, old[i].sk, old[i].tgid, old[i].start_ns, old[i].accepted);
+	free(old);
+	return 0;
+}
+
+/* The slot of the pair (sk, o), or NULL. */
+static struct sock_slot *sock_find(const struct peaks *pk, __u64 sk, const struct rcl_owner *o)
+{
+	if (!pk->sock_cap)
+		return NULL;
+	for (size_t i = sock_home(pk, sk); pk->socks[i].state != SLOT_FREE;
+	     i = (i + 1) & (pk->sock_cap - 1)) {
+		struct sock_slot *s = &pk->socks[i];
+
+		if (s->state == SLOT_USED && s->sk == sk && (!o || same(o, s->tgid, s->start_ns)))
+			return s;
+	}
+	return NULL;
+}
+
+/* Socket sk is gone: every process that held it holds one fewer. */
+static void sock_close(struct peaks *pk, __u64 sk, double wall)
+{
+	struct sock_slot *s;
+
+	while ((s = sock_find(pk, sk, NULL))) {
+		struct rcl_owner o = { .tgid = s->tgid, .start_ns = s->start_ns };
+		struct peak_proc *p = proc_find(pk, &o);
+
+		s->state = SLOT_GONE;
+		if (!p)
+			continue;
+		if (p->v.open > 0)
+			p->v.open--;
+		if (s->accepted && p->v.clients > 0)
+			p->v.clients--;
+		update(&p->v, wall);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+
+static bool listens_on(const struct proc *p, __u16 port)
+{
+	for (int i = 0; i < p->nlisten; i++)
+		if (p->listen[i].port == port)
+			return true;
+	return false;
+}
+
+int peaks_tick(struct peaks *pk, struct model *m, double wall)
+{
+	const struct proc *holder = NULL;
+
+	/* the sockets: exactly the walk's (socket, holder) pairs */
+	if (pk->sock_cap)
+		memset(pk->socks, 0, pk->sock_cap * sizeof(*pk->socks));
+	pk->sock_taken = 0;
+	if (sock_room(pk, m->nrecs))
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nrecs; i++) {
+		const struct rcl_fd_rec *r = &m->recs[i];
+		struct rcl_owner o = { .tgid = r->tgid, .start_ns = r->start_ns };
+
+		if (r->state == RCL_TCP_LISTEN)
+			continue;
+		/* a walk lists each process's fds together */
+		if (!holder || !same(&holder->key, o.tgid, o.start_ns))
+			holder = model_find(m, &o);
+		if (!sock_find(pk, r->sk, &o))
+			sock_put(pk, r->sk, o.tgid, o.start_ns, holder && listens_on(holder, r->lport));
+	}
+	/* the counts: exactly what the model says each process holds */
+	for (size_t i = 0; i < pk->nprocs; i++)
+		pk->procs[i].v.open = pk->procs[i].v.clients = 0;
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+		struct peak_proc *e;
+
+		if (!p->open)
+			continue;
+		e = proc_get(pk, &p->key, NULL);
+		if (!e)
+			return -ENOMEM;
+		e->v.open = p->open;
+		e->v.clients = p->clients;
+	}
+	for (size_t i = 0; i < pk->nprocs; i++)
+		update(&pk->procs[i].v, wall);
+	pk->mono_ns = m->mono_ns;
+	pk->seeded = true;
+	return 0;
+}
+
+int peaks_event(struct peaks *pk, const struct rcl_event *e, double wall)
+{
+	struct rcl_owner o = { .tgid = e->tgid, .start_ns = e->start_ns };
+	struct peak_proc *p;
+	bool made;
+
+	/* before the walk: the walk has it already */
+	if (!pk->seeded || e->ts_ns < pk->mono_ns)
+		return 0;
+	switch (e->kind) {
+	case RCL_EV_CONNECT:
+	case RCL_EV_ACCEPT:
+		if (!e->tgid || sock_find(pk, e->sk, &o))
+			return 0;
+		/* another holder of this address: its close was lost and the
+		 * kernel reused the memory for this socket */
+		sock_close(pk, e->sk, wall);
+		if (sock_room(pk, 1) || !(p = proc_get(pk, &o, &made)))
+			return -ENOMEM;
+		if (made) { /* it held nothing until now */
+			p->v.min_open = 0;
+			p->v.min_at = wall;
+		}
+		sock_put(pk, e->sk, o.tgid, o.start_ns, e->kind == RCL_EV_ACCEPT);
+		p->v.open++;
+		p->v.clients += e->kind == RCL_EV_ACCEPT;
+		update(&p->v, wall);
+		return 0;
+	case RCL_EV_CLOSE:
+	case RCL_EV_APP_CLOSE:
+	case RCL_EV_EXIT_CLOSE:
+		sock_close(pk, e->sk, wall);
+		return 0;
+	default:
+		if (e->newstate == RCL_TCP_CLOSE)
+			sock_close(pk, e->sk, wall);
+		return 0;
+	}
+}
