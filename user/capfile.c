@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "capfile.h"
 #include "log.h"
@@ -148,4 +149,13 @@ bool capfile_damage(const struct capfile *f)
 		fprintf(stderr, "rcleak: %s: %lu records damaged or too short to read, skipped\n", f->path,
 			f->rp.bad_records);
 	return d.chunks_bad || d.truncated;
+}
+
+void capfile_fmt_time(double wall, char *buf, size_t len)
+{
+	time_t t = (time_t)wall;
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }

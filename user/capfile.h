@@ -55,5 +55,7 @@ void capfile_close(struct capfile *f);
 int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx);
 /* Warn about damage; true when the file was incomplete or damaged. */
 bool capfile_damage(const struct capfile *f);
+/* A wall time (Unix seconds) as the report prints it: local, to the second. */
+void capfile_fmt_time(double wall, char *buf, size_t len);
 
 #endif

@@ -72,6 +72,57 @@ bad:
 	return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * --at: where the capture starts and ends
+ */
+
+struct at_span {
+	double start, end; /* wall */
+};
+
+/* Every event on the first pass: the capture goes on until its last one. */
+static void at_event(struct capfile *f, const struct rcl_event *e, double wall, void *ctx)
+{
+	struct at_span *s = ctx;
+
+	(void)f;
+	(void)e;
+	if (wall > s->end)
+		s->end = wall;
+}
+
+/* Every tick on the first pass. The recording's first refresh (no interval
+ * before it) stands for its start, the header's time that +0s means, a walk
+ * earlier; a flight recorder's file that dropped older ticks starts at its
+ * first. A refresh lasts until its time since the start (uptime_s), in the
+ * frame of +N: the recording's own clock, which the walks do not delay, so
+ * +3s is no later than the last refresh of `-d 3`. */
+static void at_tick(const struct capfile *f, struct at_span *s)
+{
+	double until = f->info.wall_start + f->rp.tick.now;
+
+	if (f->ticks == 1)
+		s->start = f->rp.tick.dt > 0 ? f->rp.tick.wall : f->info.wall_start;
+	if (f->rp.tick.wall > s->end)
+		s->end = f->rp.tick.wall;
+	if (until > s->end)
+		s->end = until;
+}
+
+/* A moment outside the capture shows its nearest refresh: say which. */
+static void at_warn(const struct capfile *f, const char *at, double target, const struct at_span *s)
+{
+	char when[32];
+
+	capfile_fmt_time(f->rp.tick.wall, when, sizeof(when));
+	if (target < s->start - 1e-6)
+		elog("%s: the capture starts after %s: showing its first refresh, at %s (+%.1fs)", f->path,
+		     at, when, f->rp.tick.now);
+	else if (target > s->end + 1e-6)
+		elog("%s: the capture ends before %s: showing its last refresh, at %s (+%.1fs)", f->path,
+		     at, when, f->rp.tick.now);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void show(struct capfile *f, const struct rcl_opts *o)
@@ -192,10 +243,13 @@ int cmd_report(const struct rcl_opts *o)
 			/* the last tick at or before the moment: count them, then
 			 * replay exactly that many (the model cannot step back) */
 			unsigned long want = 0;
+			struct at_span span = { 0 };
 
-			while (capfile_next_tick(f, NULL, NULL) > 0)
+			while (capfile_next_tick(f, at_event, &span) > 0) {
+				at_tick(f, &span);
 				if (f->rp.tick.wall <= target + 1e-6 || !want)
 					want = f->ticks;
+			}
 			damaged |= capfile_damage(f);
 			if ((e = capfile_reopen(f, o))) {
 				rc = e;
@@ -203,14 +257,12 @@ int cmd_report(const struct rcl_opts *o)
 			}
 			while (f->ticks < want && capfile_next_tick(f, NULL, NULL) > 0)
 				;
-			if (want && f->ticks == want && target < f->first_wall - 1e-6)
-				fprintf(stderr, "rcleak: %s: the capture starts after %s: showing its first refresh\n",
-					f->path, o->at);
 			if (!f->have_tick) {
 				elog("%s: no complete refresh recorded", f->path);
 				rc = RCL_EXIT_ERROR;
 				continue;
 			}
+			at_warn(f, o->at, target, &span);
 			if (nfiles > 1 && o->view != RCL_VIEW_JSON)
 				printf("== %s (%s)\n", f->path, f->info.host);
 			show(f, o);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "capfile.h"
 #include "join.h"
@@ -140,15 +139,6 @@ static void json_time(double wall)
 		printf("null");
 }
 
-static void fmt_time(double wall, char *buf, size_t len)
-{
-	time_t t = (time_t)wall;
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static int cmp_seen(const void *a, const void *b)
 {
 	const struct seen_proc *x = a, *y = b;
@@ -257,8 +247,8 @@ static void summary_text_out(struct capfile *files, int nfiles)
 
 		if (f->nseen)
 			qsort(f->seen, f->nseen, sizeof(*f->seen), cmp_seen);
-		fmt_time(f->first_wall ? f->first_wall : f->info.wall_start, a, sizeof(a));
-		fmt_time(f->last_wall ? f->last_wall : f->info.wall_start, b, sizeof(b));
+		capfile_fmt_time(f->first_wall ? f->first_wall : f->info.wall_start, a, sizeof(a));
+		capfile_fmt_time(f->last_wall ? f->last_wall : f->info.wall_start, b, sizeof(b));
 		printf("%s: host %s, kernel %s, rcleak %s, tier %s\n", f->path, f->info.host,
 		       f->info.kernel, f->info.version, f->rp.meta.tier);
 		printf("  span %s .. %s (%.0fs, %lu ticks, %lu events, %llu lost)\n", a, b,
@@ -282,9 +272,9 @@ static void summary_text_out(struct capfile *files, int nfiles)
 			if (s->server)
 				continue;
 			if (s->peak_open)
-				fmt_time(s->peak_at, pk, sizeof(pk));
+				capfile_fmt_time(s->peak_at, pk, sizeof(pk));
 			if (s->peak_open && s->growth_from)
-				fmt_time(s->growth_from, gf, sizeof(gf));
+				capfile_fmt_time(s->growth_from, gf, sizeof(gf));
 			for (int k = V_FD_LIMIT; k > V_OK; k--)
 				if (s->verdicts & (1u << k))
 					snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s", v[0] ? "," : "",
@@ -295,7 +285,7 @@ static void summary_text_out(struct capfile *files, int nfiles)
 			       v[0] ? v : "ok");
 			for (int k = V_FD_LIMIT; k > V_OK; k--)
 				if (s->verdicts & (1u << k)) {
-					fmt_time(s->first_verdict_at[k], pk, sizeof(pk));
+					capfile_fmt_time(s->first_verdict_at[k], pk, sizeof(pk));
 					printf("          %s first at %s: %s\n", verdict_name(k), pk, s->rule[k]);
 				}
 		}

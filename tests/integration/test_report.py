@@ -15,7 +15,7 @@ from harness import Client, Fail, Redis, check, free_port, mkdtemp, ss_count, ss
 from test_record import Recorder, expect_counts, parse_capture, report, rows_of, write_bytes
 
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
-         "test_report_peak_between_refreshes"]
+         "test_report_peak_between_refreshes", "test_report_at_bounds"]
 
 BURST_N = 20         # connections the burst client holds at once
 
@@ -220,4 +220,47 @@ def test_report_peak_between_refreshes():
     if "server pid %d (redis-server): peak %d clients" % (r.pid, srv_truth) not in out:
         problems.append("text summary: no 'server pid %d (redis-server): peak %d clients' in %r"
                         % (r.pid, srv_truth, out[-500:]))
+    check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# --at at and beyond the capture's ends
+# ---------------------------------------------------------------------------
+def test_report_at_bounds():
+    """--at +0s is the capture's start: its first refresh, with no warning
+    (it used to say "the capture starts after +0s"); +1s, the end of
+    `-d 1`, is no warning either. A moment before the start or after the
+    end shows the first or last refresh as the recorder printed it, with one
+    line on stderr that says so and which refresh it shows (its local time
+    and its time since the start)."""
+    s = small()
+    live, path = s["live"], s["path"]
+    ws = s["info"]["wall_start"]
+    check(len(live) >= 3, "test setup: %d live lines from record -d 1 -i 0.5" % len(live))
+    hms = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(int(ts)))  # noqa: E731
+    first, last = live[0], live[-1]
+    mid = (live[0]["ts"] + live[1]["ts"]) / 2
+    cases = [("+0s", first, None), ("+0", first, None), (repr(ws), first, None),
+             ("%.3f" % mid, first, None), ("+1s", None, None),
+             ("%.3f" % (ws - 3600), first, ("first refresh", hms(first["ts"]), "+%.1fs" % first["uptime_s"])),
+             ("+1000s", last, ("last refresh", hms(last["ts"]), "+%.1fs" % last["uptime_s"])),
+             ("%.3f" % (last["ts"] + 60), last, ("last refresh", hms(last["ts"]), "+%.1fs" % last["uptime_s"]))]
+    problems = []
+    for at, want, warn in cases:
+        rc, out, err = report([path, "--at", at, "--json"])
+        lines = out.splitlines()
+        got = json.loads(lines[0]) if len(lines) == 1 else None
+        if rc != 0 or got is None:
+            problems.append("--at %s: exit %s, %d lines; expected exit 0 and one line" % (at, rc, len(lines)))
+            continue
+        if want is not None and (got.get("ts"), got.get("uptime_s")) != (want["ts"], want["uptime_s"]):
+            problems.append("--at %s: showed the refresh at ts %r (uptime_s %r), expected the one at %r (%r)"
+                            % (at, got.get("ts"), got.get("uptime_s"), want["ts"], want["uptime_s"]))
+        if want is None and got.get("ts") not in [x["ts"] for x in live]:
+            problems.append("--at %s: showed ts %r, no refresh the recorder printed" % (at, got.get("ts")))
+        if warn is None and err:
+            problems.append("--at %s: a moment inside the capture, but stderr says %r" % (at, err))
+        elif warn is not None and (not one_line_err(err) or not all(w in err for w in warn)):
+            problems.append("--at %s: stderr %r; expected one line with %s" % (at, err, " and ".join(
+                repr(w) for w in warn)))
     check(not problems, " | ".join(problems))
