@@ -8,7 +8,8 @@
  * stderr; the summary goes to stderr after CMD (and, with --wait-children,
  * its descendants) exited. Signals sent to rcleak with kill(2) are passed on
  * to CMD; a terminal's Ctrl-C already reaches CMD, which shares our process
- * group, and is not sent twice.
+ * group, and is not sent twice. One that comes before CMD started (during the
+ * BPF load) stops rcleak, and CMD is never run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,10 @@
 #include "summary.h"
 #include "tracer.h"
 
+/* the signals rcleak passes on to CMD; before CMD runs, each one stops rcleak */
+static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+#define NFWD (sizeof(fwd_sigs) / sizeof(fwd_sigs[0]))
+
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t got_signal;
 
@@ -42,18 +47,31 @@ static void forward(int sig, siginfo_t *info, void *uc)
 		kill(child_pid, sig);
 }
 
+/* First thing cmd_run does: from here on a signal is noted (and, once
+ * child_pid is set, passed on), never fatal to rcleak, so that a signal
+ * during the BPF load still leaves through cleanup. */
 static void install_forwarding(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = forward;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+	for (size_t i = 0; i < NFWD; i++)
+		sigaction(fwd_sigs[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* A signal came before CMD started: say so; the exit code is 128+N, as
+ * for a CMD that signal N killed (README, exit codes). */
+static int stopped_before_cmd(const struct rcl_opts *o)
+{
+	int sig = got_signal;
+
+	elog("stopped by signal %d (%s) before '%s' started; it was not run (exit %d)", sig,
+	     strsignal(sig), o->run_argv[0], 128 + sig);
+	return 128 + sig;
 }
 
 struct run_user {
@@ -177,14 +195,18 @@ int cmd_run(const struct rcl_opts *o)
 	double last_refresh, cmd_end = 0;
 	int pipefd[2] = { -1, -1 }, status = 0, rc, err, e;
 	struct run_user user;
+	sigset_t fwd, unblocked;
 	char msg[320];
 	pid_t pid;
 	ssize_t n;
 
+	install_forwarding();
 	if ((rc = probe_preflight()))
 		return rc;
 	if (resolve_user(o, &user))
 		return RCL_EXIT_USAGE;
+	if (got_signal)
+		return stopped_before_cmd(o);
 
 	rc = tracer__open(&c.tracer, &to, NULL, NULL, msg, sizeof(msg));
 	if (rc) {
@@ -197,6 +219,10 @@ int cmd_run(const struct rcl_opts *o)
 		elog("out of memory");
 		goto cleanup;
 	}
+	if (got_signal) {
+		rc = stopped_before_cmd(o);
+		goto cleanup;
+	}
 	if ((e = collect_start(&c))) {
 		elog("reading kernel state failed: %s", strerror(-e));
 		goto cleanup;
@@ -207,23 +233,39 @@ int cmd_run(const struct rcl_opts *o)
 		elog("cannot become a child subreaper: %s", strerror(errno));
 		goto cleanup;
 	}
-	install_forwarding();
 	if (pipe2(pipefd, O_CLOEXEC)) {
 		elog("pipe: %s", strerror(errno));
 		goto cleanup;
 	}
 	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		elog("fork: %s", strerror(errno));
+	/* A signal from here to child_pid's assignment would reach neither us
+	 * (as a reason to stop) nor CMD: hold it until CMD is known, then it is
+	 * passed on. The child unblocks once it has its default handlers. */
+	sigemptyset(&fwd);
+	for (size_t i = 0; i < NFWD; i++)
+		sigaddset(&fwd, fwd_sigs[i]);
+	sigprocmask(SIG_BLOCK, &fwd, &unblocked);
+	if (got_signal) {
+		sigprocmask(SIG_SETMASK, &unblocked, NULL);
+		rc = stopped_before_cmd(o);
 		goto cleanup;
 	}
+	pid = fork();
 	if (pid == 0)
 		exec_child(o, &user, pipefd[1]);
-	child_pid = pid;
+	if (pid > 0)
+		child_pid = pid;
+	e = errno;
+	sigprocmask(SIG_SETMASK, &unblocked, NULL);
+	if (pid < 0) {
+		elog("fork: %s", strerror(e));
+		goto cleanup;
+	}
 	close(pipefd[1]);
 	pipefd[1] = -1;
-	n = read(pipefd[0], &err, sizeof(err)); /* EOF: exec succeeded */
+	do /* EOF: exec succeeded */
+		n = read(pipefd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)sizeof(err)) {
 		elog("cannot run '%s': %s", o->run_argv[0], strerror(err));
 		waitpid(pid, NULL, 0);
@@ -284,6 +326,5 @@ cleanup:
 	collect_free(&c);
 	model_free(c.model);
 	tracer__free(c.tracer);
-	(void)got_signal;
 	return rc;
 }

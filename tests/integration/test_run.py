@@ -36,7 +36,8 @@ TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_r
          "test_run_tree_only", "test_run_exit_status",
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
          "test_run_daemon_exits_while_waited",
-         "test_run_cmd_not_found", "test_run_sigint", "test_run_user",
+         "test_run_cmd_not_found", "test_run_sigint", "test_run_signal_before_cmd",
+         "test_run_user",
          "test_run_stdio_passthrough", "test_run_junit"]
 
 CLIENTS = os.path.join(harness.TESTS, "clients")
@@ -877,6 +878,57 @@ def test_run_sigint():
             expect(js, dict(fields, exit_code=want), "--json after SIGINT to `%s`" % cmd[0])
         finally:
             run.cleanup()
+
+
+def _catches(pid, sig):
+    """The kernel's word that pid has a handler for sig (SigCgt in status)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
+def test_run_signal_before_cmd():
+    """SIGTERM, SIGINT or SIGHUP to rcleak as soon as it catches it, long
+    before its BPF programs are loaded: CMD (which would create a marker
+    file first thing) is never started, rcleak unloads, says so in one line,
+    writes no --json, and exits 128+N (README, exit codes)."""
+    port = str(harness.free_port())
+    d = mkdtemp("rcleak-run-early-")
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        marker = os.path.join(d, "started-%d" % sig)
+        run = Run(["-p", port], ["sh", "-c", 'touch "$0"; exec sleep 30', marker])
+        try:
+            deadline = time.monotonic() + 15
+            while not _catches(run.pid, sig):
+                check(run.proc.poll() is None, "rcleak exited (rc %r) before it caught %s; %s"
+                      % (run.proc.returncode, sig.name, run.describe()))
+                check(time.monotonic() < deadline, "rcleak never caught %s" % sig.name)
+                time.sleep(0.001)
+            kids = harness.children_of(run.pid)
+            check(not kids, "rcleak had started CMD (children %s) by the time it caught %s"
+                  % (kids, sig.name))
+            os.kill(run.pid, sig)
+            rc = run.wait(timeout=20)          # also: none of its rcl_ programs left
+            left = kill_marked(run.mark)
+        finally:
+            run.cleanup()
+        lines = [l for l in run.err().splitlines() if l.strip()]
+        check(rc == 128 + sig, "%s before CMD started: exit status %r, expected %d; %s"
+              % (sig.name, rc, 128 + sig, run.describe()))
+        check(not os.path.exists(marker) and not left,
+              "%s before CMD started: CMD ran anyway (marker %s, processes %s)"
+              % (sig.name, os.path.exists(marker), left))
+        check(len(lines) == 1 and lines[0].startswith("rcleak: ") and "not run" in lines[0],
+              "%s before CMD started: stderr should be one line saying CMD was not run, got %r"
+              % (sig.name, run.err()[-600:]))
+        check(not os.path.exists(run.json_path), "%s before CMD started: --json %s written"
+              % (sig.name, run.json_path))
+        check(run.out() == "", "stdout not empty: %r" % run.out()[:300])
 
 
 def test_run_user():
