@@ -272,9 +272,15 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			break;
 		case OPT_JSON:
 			if (o->cmd == RCL_CMD_RUN) { /* run: --json FILE */
-				if (optind >= argc - first + 1 || !argv[first - 1 + optind][0])
-					return fail(err, errlen, "'run --json' needs a file name");
-				o->json_path = argv[first - 1 + optind++];
+				const char *f = optind < argc - first + 1 ? argv[first - 1 + optind] : NULL;
+
+				/* "--", another option or nothing: FILE is missing (a
+				 * file named "-x" can be given as ./-x) */
+				if (!f || !*f || *f == '-')
+					return fail(err, errlen, "'run --json' needs a file: --json FILE%s%s%s",
+						    f ? " (got '" : "", f ? f : "", f ? "')" : "");
+				o->json_path = f;
+				optind++;
 				break;
 			}
 			o->view = RCL_VIEW_JSON;

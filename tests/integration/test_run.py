@@ -37,7 +37,7 @@ TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_r
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
          "test_run_daemon_exits_while_waited",
          "test_run_cmd_not_found", "test_run_sigint", "test_run_signal_before_cmd",
-         "test_run_user",
+         "test_run_user", "test_run_json_needs_file",
          "test_run_stdio_passthrough", "test_run_junit"]
 
 CLIENTS = os.path.join(harness.TESTS, "clients")
@@ -929,6 +929,33 @@ def test_run_signal_before_cmd():
         check(not os.path.exists(run.json_path), "%s before CMD started: --json %s written"
               % (sig.name, run.json_path))
         check(run.out() == "", "stdout not empty: %r" % run.out()[:300])
+
+
+def test_run_json_needs_file():
+    """In run mode --json takes FILE: `--`, another option or nothing in its
+    place is a usage error (exit 2, one line naming `--json FILE`); no file
+    named after that word is written and CMD is not run."""
+    d = mkdtemp("rcleak-run-jsonarg-")
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    for args in (["--json", "--"] + cmd, ["--json", "-p", "6379", "--"] + cmd, ["--json"]):
+        p = spawn([RCLEAK, "run"] + args, "rcleak run " + " ".join(args),
+                  stdin=subprocess.DEVNULL, preexec_fn=lambda: os.chdir(d))
+        try:
+            out, err = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            stop(p, signal.SIGKILL)
+            raise Fail("`rcleak run %s` did not exit" % " ".join(args))
+        err = err.decode("utf-8", "replace")
+        lines = [l for l in err.splitlines() if l.strip()]
+        what = "`rcleak run %s`" % " ".join(args)
+        check(p.returncode == 2, "%s: exit status %r, expected 2; stderr %r"
+              % (what, p.returncode, err[-400:]))
+        check(len(lines) == 1 and lines[0].startswith("rcleak: ") and "--json FILE" in lines[0],
+              "%s: expected one line naming `--json FILE`, got %r" % (what, err[-400:]))
+        check(sorted(os.listdir(d)) == [], "%s: wrote %s in its working directory"
+              % (what, sorted(os.listdir(d))))
+        check(out == b"", "%s: stdout %r" % (what, out[:200]))
 
 
 def test_run_user():

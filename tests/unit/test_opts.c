@@ -103,6 +103,35 @@ static void test_bad(void **state)
 	}
 }
 
+/* run --json takes FILE; "--" or an option in its place is a usage error
+ * that names --json FILE, not a file name */
+static void test_run_json_file(void **state)
+{
+	static const char *const bad[][4] = {
+		{ "run", "--json", "--", "true" }, { "run", "--json", "-p", "6379" },
+		{ "run", "--json", "-", "true" }, { "run", "--json", "" }, { "run", "--json" },
+	};
+	struct rcl_opts o;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[6] = { "rcleak" };
+		int argc = 1;
+
+		for (int j = 0; j < 4 && bad[i][j]; j++)
+			argv[argc++] = (char *)bad[i][j];
+		err[0] = '\0';
+		assert_int_equal(opts_parse(&o, argc, argv, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "--json FILE"));
+		assert_null(strchr(err, '\n'));
+	}
+	assert_int_equal(parse(&o, err, "run", "--json", "out.json", "--", "true", NULL), 0);
+	assert_string_equal(o.json_path, "out.json");
+	assert_string_equal(o.run_argv[0], "true");
+	assert_int_equal(parse(&o, err, "run", "--json", "./-x", "--", "true", NULL), 0);
+	assert_string_equal(o.json_path, "./-x");
+}
+
 static void test_ports(void **state)
 {
 	__u16 p[RCL_MAX_PORTS];
@@ -130,7 +159,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_full),
 		cmocka_unit_test(test_commands), cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_ports), cmocka_unit_test(test_run_json_file),
 	};
 
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
