@@ -78,10 +78,10 @@ int procfs_cmdline(int pid, char *buf, size_t len)
 		return -1;
 	n = read(fd, buf, len - 1);
 	close(fd);
-	if (n < 0)
-		return -1;
 	while (n > 0 && buf[n - 1] == '\0')
 		n--;
+	if (n <= 0) /* a zombie's (or a kernel thread's) is empty: unknown */
+		return -1;
 	for (ssize_t i = 0; i < n; i++)
 		if (buf[i] == '\0' || buf[i] == '\n' || buf[i] == '\t')
 			buf[i] = ' ';
@@ -91,7 +91,10 @@ int procfs_cmdline(int pid, char *buf, size_t len)
 	return 0;
 }
 
-__u64 procfs_start_ns(int pid)
+/* The state (field 3) and start time (field 22, in ns as procfs_start_ns
+ * gives it) of pid from /proc/PID/stat. Returns 0, or -1 when pid does not
+ * exist. */
+static int read_stat(int pid, char *state, __u64 *start_ns)
 {
 	char path[64], buf[1024], *p;
 	long long tick, ticks_off;
@@ -102,39 +105,66 @@ __u64 procfs_start_ns(int pid)
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return -1;
 	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: fields resume after the last ')'. */
 	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
+	if (!p || p[1] != ' ' || !p[2])
+		return -1;
+	*state = p[2];
 	/* after ") ": field 3 (state) ... field 22 (starttime) = 19 fields on */
 	p++;
 	for (int field = 3; field < 22 && p; field++) {
 		p = strchr(p + 1, ' ');
 	}
 	if (!p || sscanf(p + 1, "%llu", &ticks) != 1)
-		return 0;
+		return -1;
 	tick = 1000000000LL / sysconf(_SC_CLK_TCK);
 	/* in a time namespace, starttime carries its boot-time offset; taken
 	 * off in whole ticks, so that a whole-second offset leaves the
 	 * kernel's own tick exactly */
 	ticks_off = kclock_boot_offset_ns() / tick;
 	if ((long long)ticks <= ticks_off)
-		return 0;
-	return ((__u64)ticks - (__u64)ticks_off) * (__u64)tick;
+		return -1;
+	*start_ns = ((__u64)ticks - (__u64)ticks_off) * (__u64)tick;
+	return 0;
+}
+
+__u64 procfs_start_ns(int pid)
+{
+	__u64 start;
+	char state;
+
+	return read_stat(pid, &state, &start) ? 0 : start;
+}
+
+/* Same process: start times agree at clock-tick resolution. */
+static bool same_start(__u64 a, __u64 b)
+{
+	__u64 tick = 1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK);
+
+	return a / tick == b / tick;
 }
 
 bool procfs_alive(int pid, __u64 start_ns)
 {
-	__u64 tick = 1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK);
 	__u64 s = procfs_start_ns(pid);
 
-	return s && s / tick == start_ns / tick;
+	return s && same_start(s, start_ns);
+}
+
+bool procfs_running(int pid, __u64 start_ns)
+{
+	__u64 s;
+	char state;
+
+	if (read_stat(pid, &state, &s) || !same_start(s, start_ns))
+		return false;
+	return state != 'Z' && state != 'X'; /* exited, not reaped yet */
 }
 
 static long hz_from_config_line(const char *line)

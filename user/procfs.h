@@ -16,7 +16,8 @@ long procfs_fd_count(int pid);
 int procfs_nofile(int pid, long long *soft, long long *hard);
 
 /* Command line with NULs turned to spaces, truncated to len-1 bytes
- * (a truncated one ends in "..."). Returns 0 or -1. */
+ * (a truncated one ends in "..."). Returns 0, or -1 when it cannot be
+ * known: pid is gone, or has exited (a zombie's is empty). */
 int procfs_cmdline(int pid, char *buf, size_t len);
 
 /* Process start time (group leader) in ns since boot, at clock-tick
@@ -28,6 +29,9 @@ __u64 procfs_start_ns(int pid);
  * (as recorded by BPF, in ns; compared at clock-tick resolution). */
 bool procfs_alive(int pid, __u64 start_ns);
 
+/* As procfs_alive, but false also once it exited and is only a zombie
+ * waiting for its parent's wait(). */
+bool procfs_running(int pid, __u64 start_ns);
 
 
 /* Kernel HZ (jiffies per second): CONFIG_HZ from /boot/config-RELEASE or
