@@ -71,6 +71,8 @@ static void forget(const struct proc *p, void *ctx)
 	struct collector *c = ctx;
 
 	tracer__forget_proc(c->tracer, &p->key);
+	if (c->watch)
+		procwatch_drop(c->watch, &p->key);
 }
 
 static void note_own_port(__u16 port, void *ctx)
@@ -360,16 +362,21 @@ void collect_free(struct collector *c)
 	c->nlinks = 0;
 }
 
-/* Fill in what the fd walk does not know: liveness, fds, limits, cmdline. */
+/* Fill in what the fd walk does not know: liveness, fds, limits, cmdline.
+ * With a watch, an exit is dated when the watch saw it, and the highest
+ * rate over a window is the watch's. */
 static void complete(struct collector *c, struct proc *p, double now)
 {
+	const struct procwatch_ent *we = c->watch ? procwatch_find(c->watch, &p->key) : NULL;
 	int pid = (int)p->key.tgid;
 
 	if (p->exited)
 		return;
-	if (!p->held && !procfs_alive(pid, p->key.start_ns)) {
+	if (we)
+		p->max_churn = we->max_rate;
+	if (!p->held && ((we && we->exited_at >= 0) || !procfs_alive(pid, p->key.start_ns))) {
 		p->exited = true;
-		p->exited_at = now;
+		p->exited_at = we && we->exited_at >= 0 && we->exited_at < now ? we->exited_at : now;
 		p->fds = -1;
 		return;
 	}
@@ -450,6 +457,34 @@ int collect_refresh(struct collector *c, double now)
 	c->lost += stats[RCL_STAT_LOST_RINGBUF] + tracer__missed_runs(c->tracer);
 	c->last_dt = dt;
 	c->last = now;
+	return 0;
+}
+
+struct watch_ctx {
+	struct procwatch *w;
+	double now;
+	int err;
+};
+
+static void on_watched(const struct rcl_owner *o, const struct rcl_counters *cn, void *ctx)
+{
+	struct watch_ctx *x = ctx;
+
+	if (procwatch_note(x->w, o, cn->opened, x->now))
+		x->err = -ENOMEM;
+}
+
+int collect_watch(struct collector *c, double now)
+{
+	struct watch_ctx x = { .w = c->watch, .now = now - c->start };
+	int err;
+
+	if (!c->watch)
+		return 0;
+	err = tracer__for_each_proc(c->tracer, on_watched, &x);
+	if (err || x.err)
+		return err ? err : x.err;
+	procwatch_check(c->watch, x.now);
 	return 0;
 }
 

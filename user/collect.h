@@ -7,6 +7,7 @@
 #include "clientlist.h"
 #include "model.h"
 #include "opts.h"
+#include "procwatch.h"
 #include "tracer.h"
 
 #define COLLECT_MAX_LINKS 16
@@ -28,6 +29,9 @@ struct collector {
 	const char *walk;          /* "iter" or "proc" */
 	struct model *model;
 	const struct rcl_opts *opts;
+	struct procwatch *watch;   /* rcleak run: exits, rates, command lines seen
+				    * between refreshes (collect_watch); NULL
+				    * otherwise */
 	double start;           /* monotonic seconds at start (collect_now) */
 	double start_boot;      /* the kernel's boot-time clock then, s */
 	double last;            /* time of the previous refresh */
@@ -69,5 +73,11 @@ void collect_thresholds(const struct rcl_opts *o, struct model_thresholds *th);
 int collect_start(struct collector *c);
 /* One refresh at time now (collect_now()). Returns 0 or -errno. */
 int collect_refresh(struct collector *c, double now);
+
+/* With c->watch: note every process the counters know and date the exits
+ * since the last call (procwatch.h), at time now (collect_now()); the next
+ * refresh takes exit times and command lines from there. Cheap enough for
+ * every pass of a 20 ms loop. Returns 0 or -errno. */
+int collect_watch(struct collector *c, double now);
 
 #endif

@@ -544,8 +544,6 @@ void model_end(struct model *m, double now, double dt)
 			series_push(&p->closed_series, now, (double)closed, m->window_s);
 			p->growth_per_min = series_slope_per_min(&p->series);
 			window_rates(p);
-			if (p->win_open_rate > p->max_churn)
-				p->max_churn = p->win_open_rate;
 			if (p->nlisten) {
 				series_push(&p->clients_series, now, (double)p->clients, m->window_s);
 				p->clients_growth_per_min = series_slope_per_min(&p->clients_series);

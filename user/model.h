@@ -104,7 +104,8 @@ struct proc {
 	__u64 peak;              /* most connections it had opened and not closed */
 	bool listener;           /* listened on a watched port (BPF saw it) */
 	long close_wait_max;     /* highest close_wait seen */
-	double max_churn;        /* highest win_open_rate seen */
+	double max_churn;        /* rcleak run: the most connects/s over any
+				  * window (procwatch.h); 0 otherwise */
 	double first_seen, last_seen; /* model time */
 	__u32 life[RCL_LIFE_BUCKETS];
 	double median_lifetime_ms, p99_lifetime_ms; /* -1: no closes seen */
@@ -126,7 +127,8 @@ struct proc {
 	long fds;
 	long long nofile_soft, nofile_hard;
 	bool exited;
-	double exited_at;        /* model time of the first refresh that found it gone */
+	double exited_at;        /* model time of the first refresh that found it
+				  * gone; in rcleak run, when its watch did */
 	long maxclients;         /* servers: 0 unknown */
 	const char *maxclients_source;
 	double maxclients_at;    /* when last discovered */

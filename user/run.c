@@ -189,8 +189,9 @@ int cmd_run(const struct rcl_opts *o)
 {
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports, .hooks = o->hooks,
 				  .walk = o->walk, .tree = true, .verbose = o->verbose };
-	struct collector c = { .opts = o };
 	struct run_summary sum = { .argv = o->run_argv };
+	struct procwatch watch = { .window_s = o->window_s };
+	struct collector c = { .opts = o, .watch = &watch };
 	bool cmd_done = false, children = true;
 	double last_refresh, cmd_end = 0;
 	int pipefd[2] = { -1, -1 }, status = 0, rc, err, e;
@@ -279,6 +280,11 @@ int cmd_run(const struct rcl_opts *o)
 	while (children) {
 		double now = collect_now();
 
+		/* every pass: exits, rates and command lines (procwatch.h) */
+		if ((e = collect_watch(&c, now))) {
+			elog("reading kernel state failed: %s", strerror(-e));
+			goto cleanup;
+		}
 		children = reap(pid, &cmd_done, &status);
 		if (cmd_done && !cmd_end)
 			cmd_end = now;
@@ -326,5 +332,6 @@ cleanup:
 	collect_free(&c);
 	model_free(c.model);
 	tracer__free(c.tracer);
+	procwatch_free(&watch);
 	return rc;
 }

@@ -36,12 +36,17 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	r->leaked = r->server ? 0 : (long)p->exit_closed;
 	r->open_at_end = p->exited ? 0 : p->open - p->clients;
 	r->median_lifetime_ms = p->median_lifetime_ms;
-	if (life < o->interval_s)
-		life = o->interval_s; /* lived between two samples */
+	if (life < RUN_MIN_LIFE_S)
+		life = RUN_MIN_LIFE_S; /* within the timing error of its exit */
 	r->connects_per_s = r->server ? 0 : (double)r->opened / life;
-	r->max_churn = r->server ? 0 : p->max_churn;
-	if (!r->server && life <= o->window_s && r->connects_per_s > r->max_churn)
+	/* over its whole life when that is shorter than the window, else
+	 * the most in any one window (the run loop's watch) */
+	if (r->server)
+		r->max_churn = 0;
+	else if (life <= o->window_s)
 		r->max_churn = r->connects_per_s;
+	else
+		r->max_churn = p->max_churn;
 	r->close_wait_max = p->close_wait_max;
 
 	if (r->leaked + r->open_at_end > 0)

@@ -10,6 +10,12 @@
 #include "model.h"
 #include "opts.h"
 
+/* A process's life, from its start (the kernel's start time) to its exit
+ * (dated by the run loop's watch, at most one ~20 ms pass late) or the end
+ * of the run, is taken to be at least this long for its connects/s: a
+ * shorter one is within the timing error of its exit. Independent of -i. */
+#define RUN_MIN_LIFE_S 0.1
+
 struct run_row {
 	const struct proc *p;
 	bool server;
@@ -18,7 +24,7 @@ struct run_row {
 	long open_at_end;      /* still held when the report was made */
 	long opened, closed;
 	double median_lifetime_ms; /* -1: none */
-	double connects_per_s; /* over its lifetime */
+	double connects_per_s; /* over its lifetime (at least RUN_MIN_LIFE_S) */
 	double max_churn;      /* connects/s over 5 s, or its life if shorter */
 	long close_wait_max;
 	const char *verdict;

@@ -32,7 +32,8 @@ from harness import (RCLEAK, Client, Fail, Redis, Skip, check, have_bpftool, lea
 TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_run_py_pool",
          "test_run_node_leak", "test_run_node_shared",
          "test_run_c_leak", "test_run_c_churn", "test_run_c_reuse",
-         "test_run_churn_thresholds", "test_run_close_wait", "test_run_server_not_leak",
+         "test_run_churn_thresholds", "test_run_churn_short_lived", "test_run_churn_slow",
+         "test_run_close_wait", "test_run_server_not_leak",
          "test_run_tree_only", "test_run_exit_status",
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
          "test_run_daemon_exits_while_waited",
@@ -560,6 +561,73 @@ def test_run_churn_thresholds():
               % (n, rate, " ".join(args) or "default thresholds", row["verdict"], verdict, n,
                  row["connects_per_s"], row["median_lifetime_ms"]))
         expect(js, {"result": "pass", "exit_code": 0}, "--json (no rule set)")
+
+
+MIN_LIFE = 0.1   # README: a life under 0.1 s counts as 0.1 s for connects/s
+
+
+def _churn_life_run(r, k, pace, interval, max_churn, want_rc):
+    """hiredis_app doing k connect/PING/close at pace/s (0: flat out), as a
+    grandchild (CMD goes on after it exits, so that only rcleak itself can
+    date that exit), under --max-churn max_churn.  Returns the DONE line and
+    the program's --json row."""
+    app = need_c()[0]
+    cmd = ["sh", "-c", '"$0" free "$1" "$2" "$3"; sleep 1', app, str(r.port), str(k), str(pace)]
+    before = total_connections(r)
+    args = ["-p", str(r.port), "--max-churn", str(max_churn)] + (["-i", interval] if interval else [])
+    run = Run(args, cmd)
+    try:
+        rc = run.wait()
+        done = parse_done(run.out())
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(done["opened"] == k and done["closed"] == k, "the program reports %s" % done)
+    check(redis_delta(r, before) == k, "ground truth: Redis accepted %d, expected %d"
+          % (redis_delta(r, before), k))
+    what = "%d connects at %s/s in %ss (%s), -i %s, --max-churn %s" % (
+        k, pace or "max", done["elapsed"], done, interval or "default", max_churn)
+    check(rc == want_rc, "%s: exit status %r, expected %r; %s" % (what, rc, want_rc, run.describe()))
+    expect(prow(js, done["pid"]), {"opened": k, "closed": k, "exited": True}, "--json: " + what)
+    expect_rules(js, {"max-churn": (max_churn, None, want_rc == 0)})
+    return done, prow(js, done["pid"]), what
+
+
+def test_run_churn_short_lived():
+    """k = 20 connect/close pairs flat out by a process that exits while CMD
+    goes on: over its whole life (taken as at least 0.1 s) that is more than
+    50/s as long as it lived under 0.4 s (checked on its own elapsed time),
+    so --max-churn 50 fails: exit 5 under the default -i, -i 1 and -i 2
+    alike (20 over -i would pass)."""
+    r = Redis()
+    k, thr = 20, 50
+    for interval in (None, "1", "2"):
+        done, row, what = _churn_life_run(r, k, 0, interval, thr, 5)
+        elapsed = float(done["elapsed"])
+        check(k / max(elapsed, MIN_LIFE) > 1.25 * thr, "%s: too slow a machine for this test: "
+              "the program's own rate %.1f/s is not well above %d/s" % (what, k / elapsed, thr))
+        # it lived at least `elapsed`: its rate is at most k / max(elapsed, 0.1)
+        cap = k / max(elapsed, MIN_LIFE) + 0.01
+        check(thr < row["max_churn_per_s"] <= cap and row["connects_per_s"] <= cap,
+              "%s: max_churn_per_s=%r connects_per_s=%r, expected above %s and at most %.2f"
+              % (what, row["max_churn_per_s"], row["connects_per_s"], thr, cap))
+
+
+def test_run_churn_slow():
+    """k = 10 connect/close pairs at 4/s, over more than 2 s (its own
+    elapsed time): over its whole life that is at most k / elapsed < 5/s, so
+    --max-churn 8 passes: exit 0 under the default -i and -i 0.1 (a rate
+    taken between two refreshes 0.1 s apart would not)."""
+    r = Redis()
+    k, thr = 10, 8
+    for interval in (None, "0.1"):
+        done, row, what = _churn_life_run(r, k, 4, interval, thr, 0)
+        elapsed = float(done["elapsed"])
+        check(elapsed > 2, "%s: the program took %.3fs, expected over 2 s" % (what, elapsed))
+        cap = k / elapsed + 0.01
+        check(0 < row["max_churn_per_s"] <= cap and 0 < row["connects_per_s"] <= cap,
+              "%s: max_churn_per_s=%r connects_per_s=%r, expected at most %.2f (k / elapsed)"
+              % (what, row["max_churn_per_s"], row["connects_per_s"], cap))
 
 
 def test_run_close_wait():

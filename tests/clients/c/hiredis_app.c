@@ -10,7 +10,9 @@
  *                                         seconds, then redisFree()d.
  *
  * RATE: requests per second (0 = as fast as possible).  At the end one line on stdout:
- *   DONE lib=hiredis mode=M pid=P comm=C requests=R opened=N closed=M open=O
+ *   DONE lib=hiredis mode=M pid=P comm=C requests=R opened=N closed=M open=O elapsed=S
+ * where S is the seconds from the start of main() to that line (CLOCK_MONOTONIC):
+ * the process lived at least that long.
  * Exit status 0, 1 on a Redis error, 2 on bad usage.
  *
  * Build: cc -O2 -o hiredis_app hiredis_app.c -lhiredis   (Debian: libhiredis-dev)
@@ -133,8 +135,11 @@ int main(int argc, char **argv)
 			comm[strcspn(comm, "\n")] = 0;
 		fclose(f);
 	}
-	printf("DONE lib=hiredis mode=%s pid=%d comm=%s requests=%ld opened=%ld closed=%ld open=%ld\n",
-	       mode, (int)getpid(), comm, requests, opened, closed, opened - closed);
+	double elapsed = now() - t0;
+
+	printf("DONE lib=hiredis mode=%s pid=%d comm=%s requests=%ld opened=%ld closed=%ld open=%ld"
+	       " elapsed=%.6f\n", mode, (int)getpid(), comm, requests, opened, closed, opened - closed,
+	       elapsed);
 	fflush(stdout);
 	return 0;
 }
