@@ -363,8 +363,9 @@ void collect_free(struct collector *c)
 }
 
 /* Fill in what the fd walk does not know: liveness, fds, limits, cmdline.
- * With a watch, an exit is dated when the watch saw it, and the highest
- * rate over a window is the watch's. */
+ * With a watch, an exit is dated when the watch saw it, the highest rate
+ * over a window is the watch's, and so is the command line when the watch
+ * read it (while the process ran: it may be gone now). */
 static void complete(struct collector *c, struct proc *p, double now)
 {
 	const struct procwatch_ent *we = c->watch ? procwatch_find(c->watch, &p->key) : NULL;
@@ -374,6 +375,10 @@ static void complete(struct collector *c, struct proc *p, double now)
 		return;
 	if (we)
 		p->max_churn = we->max_rate;
+	if (!p->have_cmdline && we && we->have_cmdline) {
+		memcpy(p->cmdline, we->cmdline, sizeof(p->cmdline));
+		p->have_cmdline = true;
+	}
 	if (!p->held && ((we && we->exited_at >= 0) || !procfs_alive(pid, p->key.start_ns))) {
 		p->exited = true;
 		p->exited_at = we && we->exited_at >= 0 && we->exited_at < now ? we->exited_at : now;

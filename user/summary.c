@@ -267,7 +267,10 @@ void summary_json(FILE *f, const struct run_summary *s)
 		fprintf(f, "%s{\"pid\":%u,\"comm\":", i ? "," : "", r->p->key.tgid);
 		json_str(f, r->p->comm);
 		fputs(",\"cmdline\":", f);
-		json_str(f, r->p->cmdline);
+		if (r->p->have_cmdline)
+			json_str(f, r->p->cmdline);
+		else /* gone before rcleak could read it */
+			fputs("null", f);
 		fprintf(f, ",\"role\":\"%s\",\"peak_open\":%ld,\"leaked\":%ld,\"open_at_end\":%ld,"
 			"\"opened\":%ld,\"closed\":%ld,\"median_lifetime_ms\":",
 			r->server ? "server" : "client", r->peak_open, r->leaked, r->open_at_end,

@@ -38,7 +38,7 @@ TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_r
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
          "test_run_daemon_exits_while_waited",
          "test_run_cmd_not_found", "test_run_sigint", "test_run_signal_before_cmd",
-         "test_run_user", "test_run_json_needs_file",
+         "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
          "test_run_stdio_passthrough", "test_run_junit"]
 
 CLIENTS = os.path.join(harness.TESTS, "clients")
@@ -292,7 +292,8 @@ def check_shape(js, run):
     for k in ("opened", "closed", "leaked", "open_at_end"):
         check(isinstance(js["totals"].get(k), int), "%s: totals.%s=%r" % (
             where, k, js["totals"].get(k, "<missing>")))
-    pf = {"pid": int, "comm": str, "role": str, "peak_open": int, "leaked": int,
+    pf = {"pid": int, "comm": str, "cmdline": (str, type(None)), "role": str,
+          "peak_open": int, "leaked": int,
           "open_at_end": int, "opened": int, "closed": int,
           "median_lifetime_ms": NUM + (type(None),), "connects_per_s": NUM,
           "max_churn_per_s": NUM, "close_wait_max": int, "verdict": str, "exited": bool}
@@ -1024,6 +1025,58 @@ def test_run_json_needs_file():
         check(sorted(os.listdir(d)) == [], "%s: wrote %s in its working directory"
               % (what, sorted(os.listdir(d))))
         check(out == b"", "%s: stdout %r" % (what, out[:200]))
+
+
+def test_run_json_cmdline():
+    """--json's cmdline of a process that lived 0.25 s, long gone at the
+    only refresh after it (-i 2), is the command line it was started with;
+    that of a process that came and went while rcleak was stopped (SIGSTOP),
+    so that nothing could read it, is null, never ""."""
+    app = need_c()[0]
+    r = Redis()
+    port = str(r.port)
+    known = [app, "free", port, "5", "20"]
+    run = Run(["-p", port, "-i", "2"], ["sh", "-c", '"$@"; sleep 0.5', "sh"] + known)
+    try:
+        rc = run.wait()
+        done = parse_done(run.out())
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(rc == 0 and done["opened"] == 5, "rc %r, the program reports %s; %s"
+          % (rc, done, run.describe()))
+    row = prow(js, done["pid"])
+    check(row["cmdline"] == " ".join(known), "--json cmdline of pid %d (ran %ss): %r, expected %r"
+          % (done["pid"], done["elapsed"], row["cmdline"], " ".join(known)))
+
+    d = mkdtemp("rcleak-run-cmdline-")
+    go, fin = os.path.join(d, "go"), os.path.join(d, "done")
+    script = 'while [ ! -e "$0" ]; do sleep 0.02; done; "$1" free "$2" 2 0; touch "$3"; sleep 0.5'
+    run = Run(["-p", port], ["sh", "-c", script, go, app, port, fin])
+    stopped = False
+    try:
+        wait_until(lambda: harness.children_of(run.pid), timeout=15, what="rcleak to start CMD")
+        os.kill(run.pid, signal.SIGSTOP)
+        stopped = True
+        with open(go, "w"):
+            pass
+        wait_until(lambda: os.path.exists(fin), timeout=15, what="the program to finish")
+        os.kill(run.pid, signal.SIGCONT)
+        stopped = False
+        rc = run.wait()
+        done = parse_done(run.out())
+        js = run.load_json()
+    finally:
+        if stopped:
+            os.kill(run.pid, signal.SIGCONT)
+        run.cleanup()
+    check(rc == 0 and done["opened"] == 2, "rc %r, the program reports %s; %s"
+          % (rc, done, run.describe()))
+    row = prow(js, done["pid"])
+    expect(row, {"comm": done["comm"], "opened": 2, "exited": True, "cmdline": None},
+           "--json row of pid %d, which exited while rcleak was stopped" % done["pid"])
+    empty = [(p["pid"], p["comm"]) for p in js["processes"] if p.get("cmdline") == ""]
+    check(not empty, "--json cmdline \"\" for %s: unknown is null" % empty)
 
 
 def test_run_user():
