@@ -38,6 +38,10 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	r->median_lifetime_ms = p->median_lifetime_ms;
 	if (life < RUN_MIN_LIFE_S)
 		life = RUN_MIN_LIFE_S; /* within the timing error of its exit */
+	/* one connect is no rate: a one-shot process (redis-cli ping) is not
+	 * churn however short its life */
+	if (p->opened < 2 && life < o->window_s)
+		life = o->window_s;
 	r->connects_per_s = r->server ? 0 : (double)r->opened / life;
 	/* over its whole life when that is shorter than the window, else
 	 * the most in any one window (the run loop's watch) */

@@ -32,7 +32,8 @@ from harness import (RCLEAK, Client, Fail, Redis, Skip, check, have_bpftool, lea
 TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_run_py_pool",
          "test_run_node_leak", "test_run_node_shared",
          "test_run_c_leak", "test_run_c_churn", "test_run_c_reuse",
-         "test_run_churn_thresholds", "test_run_churn_short_lived", "test_run_churn_slow",
+         "test_run_churn_thresholds", "test_run_churn_short_lived", "test_run_churn_one_shot",
+         "test_run_churn_slow",
          "test_run_close_wait", "test_run_server_not_leak",
          "test_run_tree_only", "test_run_exit_status",
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
@@ -612,6 +613,17 @@ def test_run_churn_short_lived():
         check(thr < row["max_churn_per_s"] <= cap and row["connects_per_s"] <= cap,
               "%s: max_churn_per_s=%r connects_per_s=%r, expected above %s and at most %.2f"
               % (what, row["max_churn_per_s"], row["connects_per_s"], thr, cap))
+
+
+def test_run_churn_one_shot():
+    """One connect/close by a process that lives a few ms (redis-cli ping's
+    pattern): one connect is no rate, so --max-churn 1 passes and its
+    verdict is not CHURN."""
+    r = Redis()
+    done, row, what = _churn_life_run(r, 1, 0, None, 1, 0)
+    check(row["connects_per_s"] <= 1 / 5 + 0.01 and row.get("verdict") != "CHURN",
+          "%s: connects_per_s=%r verdict=%r, expected 1 over the 5 s window and not CHURN"
+          % (what, row["connects_per_s"], row.get("verdict")))
 
 
 def test_run_churn_slow():
