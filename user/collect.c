@@ -451,7 +451,8 @@ int collect_refresh(struct collector *c, double now)
 	model_judge(c->model);
 	if (c->opts->ask_redis)
 		ask_servers(c, now - c->start);
-	model_gc(c->model, forget, c);
+	if (!c->keep_exited)
+		model_gc(c->model, forget, c);
 
 	tracer__stats(c->tracer, stats);
 	c->lost = stats[RCL_STAT_LOST_SOCK] + stats[RCL_STAT_LOST_PROC];

@@ -32,6 +32,9 @@ struct collector {
 	struct procwatch *watch;   /* rcleak run: exits, rates, command lines seen
 				    * between refreshes (collect_watch); NULL
 				    * otherwise */
+	bool keep_exited;          /* rcleak run: exited processes stay for the
+				    * summary (the live view forgets them a
+				    * window after they exit) */
 	double start;           /* monotonic seconds at start (collect_now) */
 	double start_boot;      /* the kernel's boot-time clock then, s */
 	double last;            /* time of the previous refresh */

@@ -215,6 +215,7 @@ int cmd_run(const struct rcl_opts *o)
 		return rc;
 	}
 	rc = RCL_EXIT_ERROR;
+	c.keep_exited = true; /* CMD's tree only: its leaks, however early */
 	c.model = model_new(o->window_s);
 	if (!c.model) {
 		elog("out of memory");

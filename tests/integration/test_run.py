@@ -33,6 +33,7 @@ TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_r
          "test_run_node_leak", "test_run_node_shared",
          "test_run_c_leak", "test_run_c_churn", "test_run_c_reuse",
          "test_run_churn_thresholds", "test_run_churn_short_lived", "test_run_churn_one_shot",
+         "test_run_leak_early",
          "test_run_churn_slow",
          "test_run_close_wait", "test_run_server_not_leak",
          "test_run_tree_only", "test_run_exit_status",
@@ -624,6 +625,27 @@ def test_run_churn_one_shot():
     check(row["connects_per_s"] <= 1 / 5 + 0.01 and row.get("verdict") != "CHURN",
           "%s: connects_per_s=%r verdict=%r, expected 1 over the 5 s window and not CHURN"
           % (what, row["connects_per_s"], row.get("verdict")))
+
+
+def test_run_leak_early():
+    """A grandchild that leaks 5 connections and exits long before CMD ends
+    (4 s after, twice --window 2): its leaks are still in the summary, and
+    --max-leaked 0 fails."""
+    app = need_c()[0]
+    r = Redis()
+    cmd = ["sh", "-c", '"$0" leak "$1" 5 0; sleep 4', app, str(r.port)]
+    run = Run(["-p", str(r.port), "--max-leaked", "0", "--window", "2"], cmd)
+    try:
+        rc = run.wait()
+        done = parse_done(run.out())
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(done["opened"] == 5 and done["open"] == 5, "the program reports %s" % done)
+    check(rc == 5, "exit status %r, expected 5; %s" % (rc, run.describe()))
+    expect(prow(js, done["pid"]), {"leaked": 5, "opened": 5, "exited": True, "verdict": "LEAK"},
+           "--json: the early leaker %d" % done["pid"])
+    expect_rules(js, {"max-leaked": (0, 5, False)})
 
 
 def test_run_churn_slow():
