@@ -203,8 +203,25 @@ static int threshold(const char *arg, double lo, double hi, double *out, const c
 	return 0;
 }
 
+/* Options a capture already decided: 'rcleak report' refuses them. */
+static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, char *err, size_t errlen)
+{
+	if (tracing_opt)
+		return fail(err, errlen, "%s is for tracing, not for 'rcleak report': a capture keeps its "
+			    "own ports and refreshes (see --help)", tracing_opt);
+	if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict)
+		return fail(err, errlen, "-w, --force, --ring and --trigger-* go with 'rcleak record' (see --help)");
+	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
+	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
+		return fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
+	if (o->csv && o->view != RCL_VIEW_AUTO)
+		return fail(err, errlen, "--csv is an output of its own: drop --json or --plain");
+	return 0;
+}
+
 int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errlen)
 {
+	const char *tracing_opt = NULL; /* the first option given that only tracing uses */
 	int c, first = 1;
 	long l;
 	double d;
@@ -238,12 +255,16 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
+			if (!tracing_opt)
+				tracing_opt = "-p";
 			l = opts_parse_ports(optarg, o->ports, RCL_MAX_PORTS, err, errlen);
 			if (l < 0)
 				return -1;
 			o->nports = (int)l;
 			break;
 		case 'i':
+			if (!tracing_opt)
+				tracing_opt = "-i";
 			if (parse_secs(optarg, &d) || d < 0.01 || d > 86400)
 				return fail(err, errlen, "bad interval '%s': give seconds from 0.01 to 86400, e.g. -i 0.5",
 					    optarg);
@@ -251,11 +272,15 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->interval_set = true;
 			break;
 		case 'd':
+			if (!tracing_opt)
+				tracing_opt = "-d";
 			if (parse_secs(optarg, &d) || d <= 0 || d > 365 * 86400.0)
 				return fail(err, errlen, "bad duration '%s': give seconds > 0, e.g. -d 30", optarg);
 			o->duration_s = d;
 			break;
 		case 'n':
+			if (!tracing_opt)
+				tracing_opt = "-n";
 			if (parse_long(optarg, 1, 1000000000L, &l))
 				return fail(err, errlen, "bad count '%s': give a number of intervals >= 1", optarg);
 			o->count = l;
@@ -367,19 +392,27 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->window_set = true;
 			break;
 		case OPT_RECONCILE:
+			if (!tracing_opt)
+				tracing_opt = "--reconcile";
 			if (parse_secs(optarg, &d) || d < 0 || d > 86400)
 				return fail(err, errlen, "bad reconcile period '%s': give seconds (0 turns it off)", optarg);
 			o->reconcile_s = d;
 			break;
 		case OPT_MAXCLIENTS:
+			if (!tracing_opt)
+				tracing_opt = "--maxclients";
 			if (parse_long(optarg, 1, 100000000L, &l))
 				return fail(err, errlen, "bad maxclients '%s': give a number >= 1", optarg);
 			o->maxclients = l;
 			break;
 		case OPT_ASK_REDIS:
+			if (!tracing_opt)
+				tracing_opt = "--ask-redis";
 			o->ask_redis = true;
 			break;
 		case OPT_HOOKS:
+			if (!tracing_opt)
+				tracing_opt = "--hooks";
 			if (!strcmp(optarg, "auto"))
 				o->hooks = RCL_HOOKS_AUTO;
 			else if (!strcmp(optarg, "tp_btf"))
@@ -392,6 +425,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				return fail(err, errlen, "bad hook tier '%s': give auto, tp_btf, raw_tp or tracepoint", optarg);
 			break;
 		case OPT_WALK:
+			if (!tracing_opt)
+				tracing_opt = "--walk";
 			if (!strcmp(optarg, "auto"))
 				o->walk = RCL_WALK_AUTO;
 			else if (!strcmp(optarg, "iter"))
@@ -471,7 +506,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		o->files = argv + first - 1 + optind;
 		if (o->csv + o->replay + (o->at != NULL) > 1)
 			return fail(err, errlen, "--csv, --replay and --at do not go together");
-		return 0;
+		return report_refuses(o, tracing_opt, err, errlen);
 	}
 	if (o->cmd == RCL_CMD_RECORD) {
 		if (!o->write_path)
@@ -585,6 +620,8 @@ void opts_usage(FILE *f)
 "      --csv            one row per recorded event\n"
 "      --replay         the recorded refreshes through the live views\n"
 "      --speed X        replay speed factor (default 1)\n"
+"  --json, --plain, --pid, --comm, --window and the verdict thresholds apply;\n"
+"  what the recording decided (-p, -i, --hooks, ...) does not.\n"
 "\n"
 "Exit codes:\n"
 "  0  success; also after SIGINT, SIGTERM or SIGHUP (not rcleak run: see 5)\n"

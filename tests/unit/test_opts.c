@@ -132,6 +132,42 @@ static void test_run_json_file(void **state)
 	assert_string_equal(o.json_path, "./-x");
 }
 
+/* report reads a capture: what tracing, record or run decide is refused,
+ * with one line naming what was given; what views and verdicts use is not */
+static void test_report_refuses(void **state)
+{
+	static const char *const bad[][3] = {
+		{ "-p", "6379" }, { "-i", "2" }, { "-n", "3" }, { "-d", "5" }, { "--reconcile", "0" },
+		{ "--hooks", "raw_tp" }, { "--walk", "proc" }, { "--ask-redis" }, { "--maxclients", "9" },
+		{ "--ring", "5" }, { "--force" }, { "--max-open", "3" }, { "--fail-on-close-wait" },
+		{ "--csv", "--json" }, { "--csv", "--plain" },
+	};
+	static const char *const says[] = {
+		"-p", "-i", "-n", "-d", "--reconcile", "--hooks", "--walk", "--ask-redis", "--maxclients",
+		"record", "record", "run", "run", "--csv", "--csv",
+	};
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[6] = { "rcleak", "report", "x.rcl" };
+		int argc = 3;
+
+		for (int j = 0; j < 3 && bad[i][j]; j++)
+			argv[argc++] = (char *)bad[i][j];
+		err[0] = '\0';
+		assert_int_equal(opts_parse(&o, argc, argv, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, says[i]));
+		assert_null(strchr(err, '\n'));
+	}
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--json", "--pid", "7", "--zombie", "5",
+			       "--window", "30", "-v", NULL), 0);
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--replay", "--speed", "4", "--plain",
+			       NULL), 0);
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--csv", NULL), 0);
+}
+
 static void test_ports(void **state)
 {
 	__u16 p[RCL_MAX_PORTS];
@@ -160,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_full),
 		cmocka_unit_test(test_commands), cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_ports), cmocka_unit_test(test_run_json_file),
+		cmocka_unit_test(test_report_refuses),
 	};
 
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
