@@ -621,18 +621,19 @@ void opts_usage(FILE *f)
 "      --replay         the recorded refreshes through the live views\n"
 "      --speed X        replay speed factor (default 1)\n"
 "  --json, --plain, --pid, --comm, --window and the verdict thresholds apply;\n"
-"  what the recording decided (-p, -i, --hooks, ...) does not.\n"
+"  what the recording decided (-p, -i, --hooks, ...) is refused.\n"
 "\n"
 "Exit codes:\n"
 "  0  success; also after SIGINT, SIGTERM or SIGHUP (not rcleak run: see 5)\n"
-"  1  runtime error (BPF load/attach, reading kernel state)\n"
+"  1  runtime error (BPF load/attach, reading kernel state); rcleak report:\n"
+"     a file that cannot be opened, is not a capture, or is of a newer format\n"
 "  2  usage error (bad option or value)\n"
 "  3  insufficient privileges: run with sudo (needs CAP_BPF, CAP_PERFMON)\n"
 "  4  kernel unsupported (no BTF, no usable hook): see 'rcleak doctor'\n"
 "  5  rcleak run: a threshold was broken (CMD's own non-zero code wins;\n"
 "     128+N when CMD was killed by signal N, or when signal N came before\n"
 "     CMD started: CMD was then not run)\n"
-"  6  rcleak report: a file was cut short or damaged (the rest was read)\n"
+"  6  rcleak report: a capture was cut short or damaged (the rest was read)\n"
 "  127 rcleak run: CMD could not be executed\n",
 	f);
 }
