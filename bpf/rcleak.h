@@ -137,11 +137,11 @@ struct rcl_fd_rec {
 	__u64 jiffies;    /* bpf_jiffies64() at the walk */
 	__u32 nofile_cur; /* RLIMIT_NOFILE; RCL_NOFILE_INF: unlimited */
 	__u32 nofile_max;
-	__u32 last_rcv;   /* jiffies (low 32 bits) of the last data received */
+	/* jiffies (low 32 bits) of the last data received; with RCL_FD_FIN
+	 * (CLOSE_WAIT), of the last segment (the later of that and the last
+	 * ACK received, tcp_sock.rcv_tstamp): no earlier than the peer's FIN */
+	__u32 last_rcv;
 	__u32 last_snd;   /* jiffies (low 32 bits) of the last data sent */
-	/* jiffies (low 32 bits) of the last ACK received (tcp_sock.rcv_tstamp;
-	 * RCL_FD_LAST_ACK): in CLOSE_WAIT, no earlier than the peer's FIN */
-	__u32 last_ack;
 	__u16 lport;
 	__u16 rport;
 	__u8 state;  /* TCP_* as in include/net/tcp_states.h */
@@ -153,7 +153,7 @@ struct rcl_fd_rec {
 	char comm[RCL_COMM_LEN];
 };
 
-#define RCL_FD_LAST_ACK (1u << 0) /* last_ack is the kernel's */
+#define RCL_FD_FIN (1u << 0) /* last_rcv counts the peer's FIN (see last_rcv) */
 
 /* One TCP state change on a watched port, sent through the ring buffer
  * only when something records (rcleak record). Attribution is the socket's

@@ -245,10 +245,11 @@ static int cmp_cw(const void *a, const void *b)
 }
 
 /* Since when has sk been in CLOSE_WAIT, at the latest (previous refreshes
- * carry it on). On first sight, when the last ACK received is known: then,
- * for the peer's FIN carried one, and nothing the peer sends afterwards can
- * make that stamp earlier. So a socket left in CLOSE_WAIT for hours before
- * rcleak started is not timed from rcleak's start. Else: now. */
+ * carry it on). On first sight, when the walk stamped the last segment
+ * received (RCL_FD_FIN): then, for the peer's FIN was one, and nothing the
+ * peer sends afterwards can make that stamp earlier. So a socket left in
+ * CLOSE_WAIT for hours before rcleak started is not timed from rcleak's
+ * start. Else: now. */
 static double cw_since(struct model *m, const struct rcl_fd_rec *r, double now)
 {
 	struct cw_seen key = { .sk = r->sk }, *e;
@@ -257,8 +258,8 @@ static double cw_since(struct model *m, const struct rcl_fd_rec *r, double now)
 	e = !m->ncw ? NULL : bsearch(&key, m->cw, m->ncw, sizeof(*m->cw), cmp_cw);
 	if (e) {
 		since = e->since;
-	} else if ((r->flags & RCL_FD_LAST_ACK) && r->jiffies) {
-		double ago = jiffies_ago(m, r->jiffies, r->last_ack);
+	} else if ((r->flags & RCL_FD_FIN) && r->jiffies) {
+		double ago = jiffies_ago(m, r->jiffies, r->last_rcv);
 
 		if (ago > 0)
 			since = now - ago;

@@ -231,7 +231,6 @@ static void enc_fd(struct enc *e, const struct rcl_fd_rec *r)
 	put_str(e, r->comm, RCL_COMM_LEN);
 	/* since minor 1, at the end: a reader of minor 0 stops before it */
 	put_u8(e, r->flags);
-	put_u32(e, r->last_ack);
 }
 
 int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r)
@@ -256,10 +255,8 @@ int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r)
 	get(&d, r->laddr, 16);
 	get(&d, r->raddr, 16);
 	get_str(&d, r->comm, RCL_COMM_LEN, sizeof(r->comm));
-	if (d.len - d.off >= 5) { /* minor 0 files end here */
-		r->flags = get_u8(&d) & RCL_FD_LAST_ACK;
-		r->last_ack = get_u32(&d);
-	}
+	if (d.len - d.off >= 1) /* minor 0 files end here */
+		r->flags = get_u8(&d) & RCL_FD_FIN;
 	return finish(&d);
 }
 
