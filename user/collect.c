@@ -257,7 +257,8 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 		ends[n].rec = r;
 		n++;
 	}
-	qsort(ends, n, sizeof(*ends), cmp_end);
+	if (n > 1)
+		qsort(ends, n, sizeof(*ends), cmp_end);
 	for (long i = 0; i < l->nclients; i++) {
 		struct redis_client *rc = &l->clients[i];
 		struct end_key key = { .family = rc->family, .port = rc->port }, *e;

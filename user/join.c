@@ -66,7 +66,8 @@ struct join_index *join_index_build(const struct model *m)
 		e->r = q;
 		ix->n++;
 	}
-	qsort(ix->e, ix->n, sizeof(*ix->e), cmp_entry);
+	if (ix->n > 1)
+		qsort(ix->e, ix->n, sizeof(*ix->e), cmp_entry);
 	return ix;
 }
 

@@ -144,7 +144,8 @@ int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx)
 		return err;
 	/* a process whose threads have fd tables of their own has one summary
 	 * per table that holds a watched socket: add them up */
-	qsort(t->nfds, t->nnfds, sizeof(*t->nfds), cmp_nfds);
+	if (t->nnfds > 1) /* nfds is NULL while no table held a watched socket */
+		qsort(t->nfds, t->nnfds, sizeof(*t->nfds), cmp_nfds);
 	for (size_t i = 0; i < t->nnfds; i++) {
 		if (out && t->nfds[out - 1].tgid == t->nfds[i].tgid)
 			t->nfds[out - 1].nfds += t->nfds[i].nfds;
