@@ -569,6 +569,15 @@ def test_run_churn_thresholds():
 MIN_LIFE = 0.1   # README: a life under 0.1 s counts as 0.1 s for connects/s
 
 
+def _finish(run):
+    """Wait for run; its exit status, CMD's DONE line and its --json."""
+    try:
+        rc = run.wait()
+        return rc, parse_done(run.out()), run.load_json()
+    finally:
+        run.cleanup()
+
+
 def _churn_life_run(r, k, pace, interval, max_churn, want_rc):
     """hiredis_app doing k connect/PING/close at pace/s (0: flat out), as a
     grandchild (CMD goes on after it exits, so that only rcleak itself can
@@ -579,12 +588,7 @@ def _churn_life_run(r, k, pace, interval, max_churn, want_rc):
     before = total_connections(r)
     args = ["-p", str(r.port), "--max-churn", str(max_churn)] + (["-i", interval] if interval else [])
     run = Run(args, cmd)
-    try:
-        rc = run.wait()
-        done = parse_done(run.out())
-        js = run.load_json()
-    finally:
-        run.cleanup()
+    rc, done, js = _finish(run)
     check(done["opened"] == k and done["closed"] == k, "the program reports %s" % done)
     check(redis_delta(r, before) == k, "ground truth: Redis accepted %d, expected %d"
           % (redis_delta(r, before), k))
@@ -635,12 +639,7 @@ def test_run_leak_early():
     r = Redis()
     cmd = ["sh", "-c", '"$0" leak "$1" 5 0; sleep 4', app, str(r.port)]
     run = Run(["-p", str(r.port), "--max-leaked", "0", "--window", "2"], cmd)
-    try:
-        rc = run.wait()
-        done = parse_done(run.out())
-        js = run.load_json()
-    finally:
-        run.cleanup()
+    rc, done, js = _finish(run)
     check(done["opened"] == 5 and done["open"] == 5, "the program reports %s" % done)
     check(rc == 5, "exit status %r, expected 5; %s" % (rc, run.describe()))
     expect(prow(js, done["pid"]), {"leaked": 5, "opened": 5, "exited": True, "verdict": "LEAK"},
@@ -1071,12 +1070,7 @@ def test_run_json_cmdline():
     port = str(r.port)
     known = [app, "free", port, "5", "20"]
     run = Run(["-p", port, "-i", "2"], ["sh", "-c", '"$@"; sleep 0.5', "sh"] + known)
-    try:
-        rc = run.wait()
-        done = parse_done(run.out())
-        js = run.load_json()
-    finally:
-        run.cleanup()
+    rc, done, js = _finish(run)
     check(rc == 0 and done["opened"] == 5, "rc %r, the program reports %s; %s"
           % (rc, done, run.describe()))
     row = prow(js, done["pid"])
