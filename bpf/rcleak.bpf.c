@@ -93,6 +93,23 @@ struct {
 	__type(value, struct sock_id_word);
 } sock_ids SEC(".maps");
 
+/* Per CPU, the tick the opens on it are in (see "open times"). */
+struct rcl_open_clock {
+	__u64 tick;    /* jiffies of the tick this state is for */
+	__u64 base_ns; /* the clock at this tick's first open here */
+	__u64 odds;    /* an open is drawn when a random u32 is below this */
+	__u64 rng;     /* xorshift64 state, reseeded each tick */
+	__u32 opens;   /* opens here in this tick so far */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rcl_open_clock);
+} open_clock SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, RCL_MAX_PROCS);
@@ -382,6 +399,67 @@ static __always_inline __u64 chg_now(struct chg *c)
 	return c->now;
 }
 
+/* ------------------------------------------------------------------------
+ * open times
+ *
+ * A clock read costs 50-75 ns on the VMs here, and a connection whose both
+ * ends are watched needs four (open and close of each end) for its two
+ * lifetimes: a quarter of live's BPF time under a connect storm. A socket's
+ * open time itself need only be known to within a tick (the sweep, ages). So
+ * per CPU, the first open of each tick reads the clock, and every open is
+ * drawn for the lifetime sample with odds of RCL_LIFE_DRAWS in the number
+ * of opens the CPU saw in the tick before: all of them while fewer open, a
+ * random sample (not the first ones, which would favour whoever opens at
+ * the start of a tick) when more do. A drawn socket reads the clock at its
+ * open and close; the others take the tick's first clock read as a lower
+ * bound, are marked UNTIMED, and their lifetimes are not counted. record
+ * reads the clock for every event anyway: there every socket is timed.
+ */
+static __always_inline void stamp_open(struct chg *c, struct rcl_sock *ns)
+{
+	struct rcl_open_clock *k;
+	__u32 zero = 0;
+	__u64 j, r;
+
+	if (emit_events)
+		goto timed;
+	k = bpf_map_lookup_elem(&open_clock, &zero);
+	if (!k)
+		goto timed;
+	j = bpf_jiffies64();
+	if (k->tick != j) {
+		/* the tick before decides this one's odds; an idle tick
+		 * between them means few opens */
+		__u32 before = k->tick + 1 == j ? k->opens : 0;
+
+		k->odds = before <= RCL_LIFE_DRAWS ? 1ULL << 32
+						   : ((__u64)RCL_LIFE_DRAWS << 32) / before;
+		k->opens = 0;
+		k->base_ns = chg_now(c);
+		barrier(); /* a run nesting in between sees the base with its tick */
+		k->tick = j;
+		/* the helper once a tick; per open, a few ALU instructions
+		 * (the helper call measured ~40 ns an open here) */
+		if (!(k->odds >> 32))
+			k->rng = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32() | 1;
+	}
+	k->opens++;
+	if (k->odds >> 32)
+		goto timed;
+	r = k->rng;
+	r ^= r << 13;
+	r ^= r >> 7;
+	r ^= r << 17;
+	k->rng = r;
+	if ((r >> 32) < k->odds)
+		goto timed;
+	ns->open_ns = k->base_ns;
+	ns->flags |= RCL_SOCK_UNTIMED;
+	return;
+timed:
+	ns->open_ns = chg_now(c);
+}
+
 /* The local port on the way to CLOSE, where skc_num is 0 already. tp_btf's
  * socket is a struct sock to the verifier, and inet_sport lies beyond it:
  * the helper gives the same socket as a tcp_sock, which costs a call where
@@ -596,6 +674,8 @@ static __always_inline void count_close(struct chg *chg, const struct rcl_sock *
 	 * it (a peer's reset) is taken off here */
 	if (!(s->flags & (RCL_SOCK_RELEASED | RCL_SOCK_EXITED)))
 		__sync_fetch_and_add(&c->cur, -1);
+	if (s->flags & RCL_SOCK_UNTIMED)
+		return; /* not drawn for the lifetime sample */
 	b = log2_bucket((chg_now(chg) - s->open_ns) / 1000000);
 	if (b < RCL_LIFE_BUCKETS)
 		__sync_fetch_and_add(&c->life[b], 1);
@@ -763,8 +843,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
-		ns.open_ns = chg_now(&chg);
 		ns.flags = RCL_SOCK_CLIENT;
+		stamp_open(&chg, &ns);
 		if (sock_put(key, &ns)) {
 			stat_inc(RCL_STAT_LOST_SOCK);
 			return 0;
@@ -791,8 +871,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		}
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
-		ns.open_ns = chg_now(&chg);
 		ns.flags = RCL_SOCK_SERVER;
+		stamp_open(&chg, &ns);
 		if (sock_put(key, &ns)) {
 			stat_inc(RCL_STAT_LOST_SOCK);
 			return 0;

@@ -51,6 +51,16 @@ struct rcl_sock_slot {
 #define RCL_SOCK_SNAPSHOT (1u << 2) /* found by a walk, not by an event */
 #define RCL_SOCK_EXITED   (1u << 3) /* its holder exited with it open */
 #define RCL_SOCK_RELEASED (1u << 4) /* the application closed it */
+/* open_ns is the first open's of its tick on that CPU, a lower bound within
+ * one tick (1/HZ), and its lifetime goes uncounted: not drawn for the
+ * lifetime sample (rcleak.bpf.c, "open times"). Live mode only. */
+#define RCL_SOCK_UNTIMED  (1u << 5)
+/* The longest tick (1/HZ) an UNTIMED open_ns may lie before the open: the
+ * sweep waits that much longer for such a socket. Linux's HZ is 100 or more. */
+#define RCL_TICK_MAX_NS 10000000ULL
+/* Lifetimes drawn per CPU and tick when more sockets open than that: about
+ * 2,000 a second per CPU at HZ=250. */
+#define RCL_LIFE_DRAWS 8
 
 /* Lifetimes of closed connections: bucket 0 holds < 1 ms, bucket k
  * (k >= 1) holds [2^(k-1), 2^k) ms; the last bucket everything longer. */

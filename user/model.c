@@ -409,12 +409,19 @@ static void top_remotes(struct model *m)
 	free(tab);
 }
 
-double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q)
+__u64 model_life_count(const __u32 life[RCL_LIFE_BUCKETS])
 {
-	__u64 total = 0, seen = 0, want;
+	__u64 total = 0;
 
 	for (int b = 0; b < RCL_LIFE_BUCKETS; b++)
 		total += life[b];
+	return total;
+}
+
+double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q)
+{
+	__u64 total = model_life_count(life), seen = 0, want;
+
 	if (!total)
 		return -1;
 	want = (__u64)ceil(q * (double)total);

@@ -182,6 +182,8 @@ size_t model_conns(const struct model *m, const struct proc *p, struct conn_view
 /* Percentile (0..1) of a log2 lifetime histogram, in ms (bucket midpoint
  * on a log scale); -1 when empty. */
 double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q);
+/* How many lifetimes a histogram holds. */
+__u64 model_life_count(const __u32 life[RCL_LIFE_BUCKETS]);
 
 /* Drop processes that exited more than window_s ago; cb (may be NULL) sees
  * each before it is freed. */

@@ -166,6 +166,16 @@ long tracer__nfds(struct tracer *t, __u32 tgid)
 	return e ? e->nfds : -1;
 }
 
+/* Could the socket have opened after the walk began (before_ns), so that
+ * the walk had no chance to see it? An UNTIMED socket's open_ns may lie up
+ * to a tick before its open. */
+static bool opened_since(const struct rcl_sock *v, __u64 before_ns)
+{
+	__u64 latest = v->open_ns + (v->flags & RCL_SOCK_UNTIMED ? RCL_TICK_MAX_NS : 0);
+
+	return latest >= before_ns;
+}
+
 /* Socket-map entries read per batch by the sweep. */
 #define SWEEP_BATCH 4096
 
@@ -215,7 +225,7 @@ static int sweep_socks(int fd, __u16 gen, __u64 before_ns, tracer_stale_cb cb, v
 
 			/* 16 bits of generation: an entry last seen 65536 walks
 			 * ago passes for seen once, and goes at the next one */
-			if (vals[i].seen_gen == gen || vals[i].open_ns >= before_ns)
+			if (vals[i].seen_gen == gen || opened_since(&vals[i], before_ns))
 				continue;
 			if (bpf_map_delete_elem(fd, &keys[i]) == 0)
 				cb(&rec, ctx);
@@ -245,7 +255,7 @@ static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, __u64 before_ns,
 		__u64 sk = slot_read(&slots[i], sizeof(e), &e);
 		struct rcl_stale_rec rec;
 
-		if (!sk || e.v.seen_gen == gen || e.v.open_ns >= before_ns)
+		if (!sk || e.v.seen_gen == gen || opened_since(&e.v, before_ns))
 			continue;
 		if (!slot_free(&slots[i], sk))
 			continue;

@@ -173,6 +173,7 @@ static void proc_json(FILE *f, const struct proc *p)
 	dbl_or_null(f, p->median_lifetime_ms);
 	fputs(",\"p99_lifetime_ms\":", f);
 	dbl_or_null(f, p->p99_lifetime_ms);
+	fprintf(f, ",\"lifetimes\":%llu", (unsigned long long)model_life_count(p->life));
 	fputs(",\"max_idle_s\":", f);
 	dbl_or_null(f, p->max_idle_s);
 	fprintf(f, ",\"idle\":%ld,\"zombies\":%ld}", p->idle, p->zombies);

@@ -236,15 +236,28 @@ def mode_churn(a):
     period = 1.0 / a.rate
     start = time.monotonic()
     nxt = start
+    lives = []
     while time.monotonic() - start < a.duration:
+        t0 = time.monotonic()
         s = connect_ping(host, port)
+        if a.hold_ms:
+            time.sleep(a.hold_ms / 1000.0)
         s.close()
+        lives.append((time.monotonic() - t0) * 1000.0)
         n += 1
         nxt += period
         delay = nxt - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-    out("READY %d %d" % (os.getpid(), n))
+    lives.sort()
+    # READY pid count, then the connections' lives in ms (min median max)
+    # from connect() to close() as this process saw them: a little longer
+    # than the sockets' (SYN_SENT to the close's state change)
+    if lives:
+        out("READY %d %d %.3f %.3f %.3f" % (os.getpid(), n, lives[0], lives[len(lives) // 2],
+                                            lives[-1]))
+    else:
+        out("READY %d %d" % (os.getpid(), n))
 
 
 def mode_fork(a):
@@ -410,6 +423,8 @@ def main():
     p.add_argument("--interval-ms", type=float, default=0)
     p.add_argument("--duration", type=float, default=3)
     p.add_argument("--rate", type=float, default=250)
+    p.add_argument("--hold-ms", type=float, default=0,
+                   help="churn: hold each connection this long before closing it")
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--per-thread", type=int, default=10)
     p.add_argument("--dups", type=int, default=0)
