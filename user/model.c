@@ -613,8 +613,15 @@ size_t model_conns(const struct model *m, const struct proc *p, struct conn_view
 						c->fds[c->nfds] = (int)ordered(m, k)->fd;
 					c->nfds++;
 				}
-				c->age_s = r->open_ns && m->mono_ns > r->open_ns
-						   ? (double)(m->mono_ns - r->open_ns) / 1e9 : -1;
+				/* mono_ns is read before the walk: a socket opened
+				 * while it ran is younger than that, not unknown
+				 * (-1 would show it as older than rcleak). */
+				if (!r->open_ns)
+					c->age_s = -1;
+				else if (m->mono_ns > r->open_ns)
+					c->age_s = (double)(m->mono_ns - r->open_ns) / 1e9;
+				else
+					c->age_s = 0;
 				c->idle_s = latest_idle(m, r);
 				c->rcv_idle_s = jiffies_ago(m, r->jiffies, r->last_rcv);
 				c->close_wait_s = r->state == RCL_TCP_CLOSE_WAIT ? cw_lookup(m, r->sk) : 0;

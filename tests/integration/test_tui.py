@@ -19,15 +19,18 @@ import time
 
 import harness
 from harness import (CLIENT, Client, Fail, Redis, Skip, check, children_of, mkdtemp,
-                     spawn, ss_sockets, ss_states, wait_until)
+                     spawn, ss_sockets, ss_states, stop, wait_until)
 
-TESTS = ["test_tui_keys", "test_tui_sigterm"]
+TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age"]
 
 VERDICT_S = 30.0    # how long the verdicts may take to show
 SCREEN_S = 5.0      # how long a key may take to show its effect
 
 ROW = re.compile(r"^\s*(LEAK|CHURN|ZOMBIE|FD-LIMIT|ok|exited)\s+(\d+)\s+(\S+)")
 CONN = re.compile(r"^\s*(\S+:\d+)\s+(\S+:\d+)\s+([A-Z][A-Z0-9-]*)\s")
+CONN_AGE = re.compile(r"^\s*\S+:\d+\s+\S+:\d+\s+[A-Z][A-Z0-9-]*\s+(\S+)\s")
+CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "connstorm")
 COLOUR = re.compile(r"\x1b\[[0-9;]*\b(3[0-7]|4[0-7])m")   # a foreground/background colour
 
 
@@ -329,6 +332,48 @@ def test_tui_sigterm():
         check_restored(tm, scr)
         if harness.have_bpftool():
             check_no_progs(before, tm)
+    finally:
+        tm.kill()
+
+
+def test_tui_conn_age():
+    """A connection opened while a refresh walks the fds is young, not older
+    than rcleak: the drill-down of a client that started after rcleak never
+    shows the ">UPTIME" age of a connection that predates rcleak."""
+    if not os.access(CONNSTORM, os.X_OK):
+        raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % CONNSTORM)
+    r = Redis()
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
+    try:
+        poll(tm, lambda s: "Sort:" in s, "the TUI to start", 10, err)
+        rcl_start = harness._starttime(rpid)
+        # one process, connect/PING/close in a loop: a connection is always
+        # being opened while the walk runs
+        storm = spawn([CONNSTORM, "-d", "30", "127.0.0.1", str(r.port), "1"], "connstorm")
+        tm.keys("/")
+        tm.literal("connstorm")
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: [c for _, _, c in table(s)] == ["connstorm"],
+                   "only the connstorm child's row after filtering", 10, err)
+        child = table(scr)[0][1]
+        check(harness._starttime(child) > rcl_start,
+              "connstorm %d did not start after rcleak" % child)
+        tm.keys("Enter")
+        ages = []
+        deadline = time.monotonic() + 15
+        while len(ages) < 10 and time.monotonic() < deadline:   # several refreshes
+            s = tm.screen()
+            for ln in s.split("\n"):
+                m = CONN_AGE.match(ln)
+                if m:
+                    ages.append(m.group(1))
+            time.sleep(0.35)
+        check(len(ages) >= 3, "too few connection lines of connstorm in the drill-down: %s; "
+              "screen: %s" % (ages, brief(tm.screen())))
+        old = [a for a in ages if a.startswith(">")]
+        check(not old, "connections of pid %d (started after rcleak) shown as older than "
+              "rcleak: AGE %s" % (child, ages))
+        stop(storm)
     finally:
         tm.kill()
 

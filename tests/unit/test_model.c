@@ -96,6 +96,32 @@ static void test_holders(void **state)
 		assert_int_equal(model_conns(m, find(m, 1), cv, 1), 2); /* counts beyond max */
 		assert_int_equal(cv[0].sk, 0x201);
 	}
+	{ /* ages: opened before the walk's clock, during the walk, unknown */
+		struct model *a = model_new(60);
+		struct rcl_fd_rec r1 = rec(5, 0x501, 3, RCL_TCP_ESTABLISHED, 40005, 6379);
+		struct rcl_fd_rec r2 = rec(5, 0x502, 4, RCL_TCP_ESTABLISHED, 40006, 6379);
+		struct rcl_fd_rec r3 = rec(5, 0x503, 5, RCL_TCP_ESTABLISHED, 40007, 6379);
+		struct conn_view cv[3];
+
+		r1.open_ns = 8000000000ULL;
+		r2.open_ns = 10000000001ULL; /* after mono_ns: opened while walking */
+		model_begin(a);
+		hold(a, r1);
+		hold(a, r2);
+		hold(a, r3);
+		model_end(a, 1.0, 0);
+		a->mono_ns = 10000000000ULL;
+		assert_int_equal(model_conns(a, find(a, 5), cv, 3), 3);
+		for (int i = 0; i < 3; i++) {
+			if (cv[i].sk == 0x501)
+				assert_true(cv[i].age_s == 2.0);
+			else if (cv[i].sk == 0x502)
+				assert_true(cv[i].age_s == 0);
+			else
+				assert_true(cv[i].age_s == -1);
+		}
+		model_free(a);
+	}
 	/* sorted by open, descending */
 	assert_true(m->procs[0]->open >= m->procs[m->nprocs - 1]->open);
 	model_free(m);
