@@ -338,11 +338,17 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 }
 
 /* The header: two status lines and, if servers, one line per live Redis
- * server (at most a quarter of the screen). Returns the next free line. */
+ * server (at most a quarter of the screen). The servers give way to the
+ * table's titles and first row, which hold what rcleak is for: on a tiny
+ * screen (20x5) they are dropped rather than the table (each redis-server
+ * is a row of the table too). Returns the next free line. */
 int tui_draw_header(struct tui *t, bool servers)
 {
 	const struct model *m = t->c->model;
 	int y = 2, maxy = LINES / 4 + 2, hidden = 0;
+
+	if (maxy > LINES - 3) /* titles, one row, footer */
+		maxy = LINES - 3;
 
 	header_line1(t);
 	if (LINES > 1)
@@ -360,7 +366,7 @@ int tui_draw_header(struct tui *t, bool servers)
 		}
 		y += draw_server(t, y, maxy, s);
 	}
-	if (hidden) {
+	if (hidden && y < LINES - 3) { /* not in the place of the titles or row */
 		char buf[48];
 
 		snprintf(buf, sizeof(buf), " ... %d more server%s", hidden, hidden > 1 ? "s" : "");

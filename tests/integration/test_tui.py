@@ -21,7 +21,7 @@ import harness
 from harness import (CLIENT, Client, Fail, Redis, Skip, check, children_of, mkdtemp,
                      spawn, ss_sockets, ss_states, stop, wait_until)
 
-TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age"]
+TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age", "test_tui_tiny"]
 
 VERDICT_S = 30.0    # how long the verdicts may take to show
 SCREEN_S = 5.0      # how long a key may take to show its effect
@@ -374,6 +374,46 @@ def test_tui_conn_age():
         check(not old, "connections of pid %d (started after rcleak) shown as older than "
               "rcleak: AGE %s" % (child, ages))
         stop(storm)
+    finally:
+        tm.kill()
+
+
+def _size_ok(scr, x, y):
+    lines = scr.split("\n")
+    if lines and lines[-1] == "":
+        lines = lines[:-1]
+    return len(lines) == y and all(len(ln) <= x for ln in lines)
+
+
+def test_tui_tiny():
+    """A 20x5 terminal still shows a row of the table (the servers' lines
+    give way to it); back to 80x24 and up to 400x120, the same rows."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-tiny")
+    truth = {pid for _st, _l, _p, h in ss_sockets([r.port]) for pid in h}
+    check({r.pid, c.pid} <= truth, "ss does not show pids %d and %d on port %d: %s"
+          % (r.pid, c.pid, r.port, truth))
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
+    try:
+        poll(tm, lambda s: {c.pid, r.pid} <= {p for _, p, _ in table(s)},
+             "the rows of pids %d and %d" % (r.pid, c.pid), 10, err)
+        tm.run("resize-window", "-t", "=0:", "-x", "20", "-y", "5")
+        # 20 columns: VERDICT and PID only
+        tiny = re.compile(r"^(LEAK|CHURN|ZOMBIE|FD-LIMIT|ok|exited)\s+(\d+)\s*$", re.M)
+        scr = poll(tm, lambda s: _size_ok(s, 20, 5) and tiny.search(s),
+                   "a table row on a 20x5 screen", err=err)
+        for m in tiny.finditer(scr):
+            check(int(m.group(2)) in truth, "20x5 row of pid %s, which ss does not show on "
+                  "port %d" % (m.group(2), r.port))
+        for x, y in ((80, 24), (400, 120)):
+            tm.run("resize-window", "-t", "=0:", "-x", str(x), "-y", str(y))
+            poll(tm, lambda s: _size_ok(s, x, y) and
+                 {p for _, p, _ in table(s)} == {r.pid, c.pid},
+                 "rows of exactly pids %d and %d on a %dx%d screen" % (r.pid, c.pid, x, y),
+                 err=err)
+        tm.keys("q")
+        rc, scr = exit_status(tm, err)
+        check(rc == 0, "rcleak exit status %d after 'q'" % rc)
     finally:
         tm.kill()
 
