@@ -472,11 +472,22 @@ static void draw_table(struct tui *t, int y)
 		draw_row(t, y + 1 + i, t->rows[r], r == t->sel, n, xs, ws);
 	}
 	if (!t->nrows && h > 0) {
-		char buf[128];
+		const struct rcl_opts *o = t->c->opts;
+		char buf[192];
 
+		/* with --pid or --comm, others' connections may well be there:
+		 * say whose are missing, not that there are none */
 		if (t->filter[0])
 			snprintf(buf, sizeof(buf), "  no process matches the filter \"%s\" (/ then Enter clears it)",
 				 t->filter);
+		else if (o->pid && o->comm[0])
+			snprintf(buf, sizeof(buf), "  no connections of pid %d with command \"%s\" (--pid, --comm) on the watched ports yet",
+				 o->pid, o->comm);
+		else if (o->pid)
+			snprintf(buf, sizeof(buf), "  no connections of pid %d (--pid) on the watched ports yet", o->pid);
+		else if (o->comm[0])
+			snprintf(buf, sizeof(buf), "  no connections of command \"%s\" (--comm) on the watched ports yet",
+				 o->comm);
 		else
 			snprintf(buf, sizeof(buf), "  no connections on the watched ports yet");
 		tui_put(t, y + 2 < LINES - 1 ? y + 2 : y + 1, 0, COLS, ST_DIM, buf);

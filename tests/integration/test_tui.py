@@ -19,9 +19,10 @@ import time
 
 import harness
 from harness import (CLIENT, Client, Fail, Redis, Skip, check, children_of, mkdtemp,
-                     spawn, ss_sockets, ss_states, stop, wait_until)
+                     spawn, ss_count, ss_sockets, ss_states, stop, wait_until)
 
-TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age", "test_tui_tiny"]
+TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age", "test_tui_tiny",
+         "test_tui_empty_selection"]
 
 VERDICT_S = 30.0    # how long the verdicts may take to show
 SCREEN_S = 5.0      # how long a key may take to show its effect
@@ -416,6 +417,30 @@ def test_tui_tiny():
         check(rc == 0, "rcleak exit status %d after 'q'" % rc)
     finally:
         tm.kill()
+
+
+def test_tui_empty_selection():
+    """--pid / --comm that select no process: the empty table says whose
+    connections are missing, not that the watched ports have none (ss shows
+    them)."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-tui-sel")
+    check(ss_count(c.pid, [r.port]) == 3, "ss does not show the 3 connections of pid %d"
+          % c.pid)
+    for args, whose in ((["--pid", str(os.getpid())], "pid %d (--pid)" % os.getpid()),
+                        (["--comm", "rclt-nosuch"], 'command "rclt-nosuch" (--comm)')):
+        tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"] + args)
+        try:
+            scr = poll(tm, lambda s: "Sort:" in s and "on the watched ports" in s,
+                       "the empty-table line with %s" % " ".join(args), 10, err)
+            check("no connections of %s on the watched ports yet" % whose in scr,
+                  "with %s and %d connections on port %d (ss), the empty table says: %s"
+                  % (" ".join(args), ss_count(c.pid, [r.port]), r.port, brief(scr)))
+            tm.keys("q")
+            rc, _ = exit_status(tm, err)
+            check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+        finally:
+            tm.kill()
 
 
 if __name__ == "__main__":
