@@ -552,7 +552,9 @@ void tui_draw_main(struct tui *t)
 void tui_draw_help(struct tui *t)
 {
 	const struct model_thresholds *th = &t->c->model->th;
-	char l[8][128];
+	char l[6][128];
+	/* At most 78 columns and 22 lines, so that all of it shows on an 80x24
+	 * terminal: the help does not scroll. */
 	const char *text[] = {
 		"Keys",
 		"  q              quit (the terminal is restored)",
@@ -570,11 +572,9 @@ void tui_draw_help(struct tui *t)
 		"",
 		"Columns",
 		"  OPEN = connections held now (ESTAB + CLWAIT + SYNSNT + others)",
-		"  OPENED/CLOSED since start, OPEN/s last interval, GROW/min slope over the window",
-		"  MEDLIFE median lifetime of closed connections, IDLE connections idle too long",
-		"  FDS/NOFILE/FDROOM the process's open fds, soft RLIMIT_NOFILE, and what is left",
-		"",
-		"Press any key to return.",
+		"  OPENED/CLOSED since start, OPEN/s last interval, GROW/min window slope",
+		l[4],
+		"  FDS/NOFILE/FDROOM open fds, soft RLIMIT_NOFILE, and the fds left",
 	};
 
 	snprintf(l[0], sizeof(l[0]), "  LEAK      open grows >= %g/min over the window, closes <= %.0f%% of opens",
@@ -584,8 +584,10 @@ void tui_draw_help(struct tui *t)
 	snprintf(l[2], sizeof(l[2]), "  FD-LIMIT  fd headroom under %g%% of the soft nofile limit", th->fd_limit_pct);
 	snprintf(l[3], sizeof(l[3]), "  CHURN     >= %g connects/s with median lifetime < %gms",
 		 th->churn_per_s, th->churn_life_ms);
+	snprintf(l[4], sizeof(l[4]), "  MEDLIFE median lifetime of closed connections, IDLE idle >= %gs",
+		 th->idle_s);
 	tui_fill(t, 0, ST_TITLE);
-	tui_put(t, 0, 1, COLS - 1, ST_TITLE, "rcleak help");
+	tui_put(t, 0, 1, COLS - 1, ST_TITLE, "rcleak help -- Press any key to return.");
 	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]) && (int)i + 2 < LINES; i++)
 		tui_put(t, (int)i + 2, 1, COLS - 1,
 			text[i][0] && text[i][0] != ' ' ? ST_BOLD : ST_NORMAL, text[i]);

@@ -22,7 +22,8 @@ from harness import (CLIENT, Client, Fail, Redis, Skip, check, children_of, mkdt
                      spawn, ss_count, ss_sockets, ss_states, stop, wait_until)
 
 TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age", "test_tui_tiny",
-         "test_tui_empty_selection"]
+         "test_tui_empty_selection",
+         "test_tui_help_80x24"]
 
 VERDICT_S = 30.0    # how long the verdicts may take to show
 SCREEN_S = 5.0      # how long a key may take to show its effect
@@ -441,6 +442,34 @@ def test_tui_empty_selection():
             check(rc == 0, "rcleak exit status %d after 'q'" % rc)
         finally:
             tm.kill()
+
+
+def test_tui_help_80x24():
+    """The help shows whole on the most common terminal, 80x24: every key,
+    verdict and column line to its end, the way back, and the thresholds
+    that were given (--idle, --zombie)."""
+    r = Redis()
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "--idle", "7", "--zombie", "3"])
+    try:
+        tm.run("resize-window", "-t", "=0:", "-x", "80", "-y", "24")
+        poll(tm, lambda s: _size_ok(s, 80, 24) and "Sort:" in s, "the table at 80x24", 10, err)
+        tm.keys("h")
+        scr = poll(tm, lambda s: "Press any key to return" in s, "the help after 'h'", err=err)
+        lines = scr.split("\n")
+        for want in ("h, ?           this help", "ok        nothing fired",
+                     "CLOSE_WAIT held > 3s;", "IDLE idle >= 7s",
+                     "FDS/NOFILE/FDROOM open fds, soft RLIMIT_NOFILE, and the fds left"):
+            check(any(want in ln for ln in lines), "the 80x24 help lacks %r: %s"
+                  % (want, brief(scr)))
+        check(all(len(ln) < 80 for ln in lines), "a help line is cut at the 80th column: %s"
+              % [ln for ln in lines if len(ln) >= 80])
+        tm.keys("x")
+        poll(tm, lambda s: "Sort:" in s, "the table after closing the help", err=err)
+        tm.keys("q")
+        rc, _ = exit_status(tm, err)
+        check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+    finally:
+        tm.kill()
 
 
 if __name__ == "__main__":
