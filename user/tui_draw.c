@@ -145,13 +145,17 @@ static void pen_dash(struct pen *p, enum tui_style s)
 
 /* ---- header ------------------------------------------------------------- */
 
-/* "6379,7000-7005": runs of three or more as ranges. */
+/* "6379,7000-7005": runs of three or more as ranges. Ports that do not fit
+ * in buf are counted ("6379,6390 +12 more"), never silently left out: the
+ * header would name fewer ports than are watched. */
 static void ports_str(const __u16 *ports, int n, char *buf, size_t len)
 {
 	size_t l = 0;
+	int i = 0;
 
 	buf[0] = '\0';
-	for (int i = 0; i < n && l + 16 < len;) {
+	/* 24: room for one more range (12) and the count (" +64 more", 9) */
+	while (i < n && l + 24 < len) {
 		int j = i;
 
 		while (j + 1 < n && ports[j + 1] == ports[j] + 1)
@@ -164,6 +168,8 @@ static void ports_str(const __u16 *ports, int n, char *buf, size_t len)
 			i++;
 		}
 	}
+	if (i < n)
+		snprintf(buf + l, len - l, " +%d more", n - i);
 }
 
 static void header_line1(struct tui *t)

@@ -23,7 +23,8 @@ from harness import (CLIENT, Client, Fail, Redis, Skip, check, children_of, mkdt
 
 TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age", "test_tui_tiny",
          "test_tui_empty_selection",
-         "test_tui_help_80x24"]
+         "test_tui_help_80x24",
+         "test_tui_many_ports"]
 
 VERDICT_S = 30.0    # how long the verdicts may take to show
 SCREEN_S = 5.0      # how long a key may take to show its effect
@@ -465,6 +466,36 @@ def test_tui_help_80x24():
               % [ln for ln in lines if len(ln) >= 80])
         tm.keys("x")
         poll(tm, lambda s: "Sort:" in s, "the table after closing the help", err=err)
+        tm.keys("q")
+        rc, _ = exit_status(tm, err)
+        check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+    finally:
+        tm.kill()
+
+
+def _ports_shown(text):
+    """'6379,7000-7002 +3 more' -> (the ports named, the count of the rest)"""
+    m = re.match(r"(\S+)(?: \+(\d+) more)?$", text)
+    named = []
+    for part in m.group(1).split(","):
+        a, _, b = part.partition("-")
+        named += list(range(int(a), int(b or a) + 1))
+    return named, int(m.group(2) or 0)
+
+
+def test_tui_many_ports():
+    """-p with 30 scattered ports: the header names the ports it has room
+    for and counts the rest; it never names fewer ports than are watched."""
+    r = Redis()
+    ports = [r.port + 3 * i for i in range(30) if r.port + 3 * i < 65536]
+    tm, rpid, err = start_rcleak(["-p", ",".join(map(str, ports)), "-i", "0.5"])
+    try:
+        scr = poll(tm, lambda s: re.search(r"\bports (.+?)  interval", s),
+                   "the ports in the header", 10, err)
+        named, rest = _ports_shown(re.search(r"\bports (.+?)  interval", scr).group(1))
+        check(named == ports[:len(named)] and len(named) + rest == len(ports),
+              "header names ports %s and %d more, -p gave %d: %s"
+              % (named, rest, len(ports), ports))
         tm.keys("q")
         rc, _ = exit_status(tm, err)
         check(rc == 0, "rcleak exit status %d after 'q'" % rc)
