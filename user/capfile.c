@@ -37,6 +37,8 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 	f->c.opts = &f->opts;
 	f->c.tier = f->rp.meta.tier;
 	f->c.walk = f->rp.meta.walk;
+	f->c.host = f->info.host;
+	f->c.kernel = f->info.kernel;
 	return 0;
 }
 

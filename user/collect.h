@@ -27,6 +27,8 @@ struct collector {
 	struct tracer *tracer;     /* NULL when replaying a capture */
 	const char *tier;          /* lifecycle hook tier, for the views */
 	const char *walk;          /* "iter" or "proc" */
+	const char *host;          /* replay: the capture's host and kernel, */
+	const char *kernel;        /* for the views; NULL: this machine's */
 	struct model *model;
 	const struct rcl_opts *opts;
 	struct procwatch *watch;   /* rcleak run: exits, rates, command lines seen

@@ -174,6 +174,7 @@ static void ports_str(const __u16 *ports, int n, char *buf, size_t len)
 
 static void header_line1(struct tui *t)
 {
+	const struct collector *c = t->c;
 	struct pen p = { t, 0, 0, COLS };
 	struct utsname u;
 	char buf[96];
@@ -183,8 +184,9 @@ static void header_line1(struct tui *t)
 		strcpy(u.release, "?");
 	}
 	pen(&p, ST_BOLD, "rcleak  ");
-	pen_kv(&p, "host", ST_BOLD, u.nodename);
-	pen_kv(&p, "kernel", ST_BOLD, u.release);
+	/* a replay shows where the capture was made, not where it is read */
+	pen_kv(&p, "host", ST_BOLD, c->host && c->host[0] ? c->host : u.nodename);
+	pen_kv(&p, "kernel", ST_BOLD, c->kernel && c->kernel[0] ? c->kernel : u.release);
 	snprintf(buf, sizeof(buf), "%s, walk %s", t->c->tier, t->c->walk);
 	pen_kv(&p, "hooks", ST_BOLD, buf);
 	tui_fmt_dur(t->c->model->now, buf, sizeof(buf)); /* as of the data shown */

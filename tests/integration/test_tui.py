@@ -24,7 +24,8 @@ from harness import (CLIENT, Client, Fail, Redis, Skip, check, children_of, mkdt
 TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age", "test_tui_tiny",
          "test_tui_empty_selection",
          "test_tui_help_80x24",
-         "test_tui_many_ports"]
+         "test_tui_many_ports",
+         "test_tui_replay_host"]
 
 VERDICT_S = 30.0    # how long the verdicts may take to show
 SCREEN_S = 5.0      # how long a key may take to show its effect
@@ -499,6 +500,40 @@ def test_tui_many_ports():
         tm.keys("q")
         rc, _ = exit_status(tm, err)
         check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+    finally:
+        tm.kill()
+
+
+def test_tui_replay_host():
+    """`report --replay` in the TUI: the header names the host and kernel
+    the capture was made on (what `report` says), not the machine reading
+    it. The capture is made in a UTS namespace under another hostname."""
+    if not shutil.which("unshare"):
+        raise Skip("unshare not installed")
+    r = Redis()
+    Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-rep")
+    path = os.path.join(mkdtemp("rcleak-tui-rep-"), "cap.rcl")
+    rec = subprocess.run(["unshare", "--uts", "sh", "-c",
+                          'hostname rclt-caphost && exec "$0" "$@"', harness.RCLEAK, "record",
+                          "-w", path, "-p", str(r.port), "-n", "2", "-i", "0.3"],
+                         capture_output=True, text=True, timeout=30)
+    check(rec.returncode == 0, "record in a UTS namespace: %d %s" % (rec.returncode, rec.stderr))
+    summary = subprocess.run([harness.RCLEAK, "report", path], capture_output=True, text=True,
+                             timeout=30).stdout
+    m = re.search(r"host (\S+), kernel (\S+),", summary)
+    check(m and m.group(1) == "rclt-caphost", "report names host %r: %s"
+          % (m and m.group(1), summary[:200]))
+    tm = Tmux("%s report %s --replay; echo EXIT=$?; sleep 60"
+              % (shlex.quote(harness.RCLEAK), shlex.quote(path)))
+    try:
+        scr = poll(tm, lambda s: "Sort:" in s, "the replay in the TUI", 10)
+        head = scr.split("\n")[0]
+        check("host %s " % m.group(1) in head and "kernel %s " % m.group(2) in head,
+              "replay header %r, the capture was made on host %s, kernel %s"
+              % (head, m.group(1), m.group(2)))
+        tm.keys("q")
+        rc, _ = exit_status(tm, None)
+        check(rc == 0, "report --replay exit status %d after 'q'" % rc)
     finally:
         tm.kill()
 
