@@ -187,7 +187,7 @@ static int facts_server(struct tui *t, int y, const struct proc *p)
 	size_t l = 0;
 	int x = 1;
 
-	snprintf(buf, sizeof(buf), "%ld of %ld", p->clients, eff);
+	snprintf(buf, sizeof(buf), "%ld of %ld%s", p->clients, eff, p->maxclients > 0 ? "" : "?");
 	x = tui_kv(t, y, x, "clients", ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%ld (%s)", p->maxclients > 0 ? p->maxclients : 10000,
 		 p->maxclients_source ? p->maxclients_source : "default");

@@ -217,8 +217,10 @@ static void header_line2(struct tui *t)
 	pen_kv(&p, "window", ST_BOLD, buf);
 }
 
-/* [|||||||      37/992] filled in proportion, coloured by how full. */
-static void draw_bar(const struct tui *t, int y, int x, int w, long used, long limit)
+/* [|||||||      37/992] filled in proportion, coloured by how full; mark
+ * follows the limit ("?": a guess). */
+static void draw_bar(const struct tui *t, int y, int x, int w, long used, long limit,
+		     const char *mark)
 {
 	double r = limit > 0 ? (double)used / (double)limit : 0;
 	enum tui_style fs = r < 0.6 ? ST_BAR_OK : r < 0.85 ? ST_BAR_WARN : ST_BAR_CRIT;
@@ -231,7 +233,7 @@ static void draw_bar(const struct tui *t, int y, int x, int w, long used, long l
 	fill = fill > inner ? inner : fill;
 	if (used > 0 && fill == 0)
 		fill = 1;
-	snprintf(text, sizeof(text), "%ld/%ld", used, limit);
+	snprintf(text, sizeof(text), "%ld/%ld%s", used, limit, mark);
 	tx = inner - (int)strlen(text);
 	tui_put(t, y, x, 1, ST_BOLD, "[");
 	for (int i = 0; i < inner; i++) {
@@ -300,6 +302,10 @@ static void pen_eta(struct pen *p, const struct proc *s)
 static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 {
 	long eff = model_effective_limit(s->maxclients, s->nofile_soft);
+	/* maxclients not discovered (redis-server rewrites its command line;
+	 * no --ask-redis or --maxclients): the limit assumes Redis's default,
+	 * so it is marked as the plain view marks it */
+	const char *mark = s->maxclients > 0 ? "" : "?";
 	char ports[40], buf[160], growth[32], eta[32];
 	struct pen p = { t, y, 1, COLS };
 	int barw;
@@ -320,9 +326,9 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	barw = COLS - p.x - 8 - (2 + 7 + (int)strlen(growth)) - (2 + 4 + (int)strlen(eta) + 1);
 	barw = barw > 42 ? 42 : barw;
 	pen(&p, ST_LABEL, "clients ");
-	snprintf(buf, sizeof(buf), "%ld/%ld", s->clients, eff);
+	snprintf(buf, sizeof(buf), "%ld/%ld%s", s->clients, eff, mark);
 	if (barw >= (int)strlen(buf) + 8) {
-		draw_bar(t, y, p.x, barw, s->clients, eff);
+		draw_bar(t, y, p.x, barw, s->clients, eff, mark);
 		p.x += barw;
 	} else {
 		pen(&p, ST_BOLD, buf);

@@ -25,7 +25,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age", "test_tui_tin
          "test_tui_empty_selection",
          "test_tui_help_80x24",
          "test_tui_many_ports",
-         "test_tui_replay_host"]
+         "test_tui_replay_host",
+         "test_tui_maxclients_guess"]
 
 VERDICT_S = 30.0    # how long the verdicts may take to show
 SCREEN_S = 5.0      # how long a key may take to show its effect
@@ -536,6 +537,38 @@ def test_tui_replay_host():
         check(rc == 0, "report --replay exit status %d after 'q'" % rc)
     finally:
         tm.kill()
+
+
+def test_tui_maxclients_guess():
+    """A redis-server started with --maxclients 10 (redis rewrites its
+    command line, so rcleak cannot read it there): the server line's limit is
+    CONFIG GET's 10 with --ask-redis, and without it the assumed default is
+    marked '?', never shown as if it were the server's."""
+    r = Redis(extra=["--maxclients", "10"])
+    truth = int(r.config_get("maxclients"))
+    check(truth == 10, "CONFIG GET maxclients is %d, expected 10" % truth)
+    Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-tui-mc")
+    line = re.compile(r"^\s*redis-server\s+%d\b.*?clients\s+\[?[| ]*(\d+)/(\d+)(\?)?" % r.pid,
+                      re.M)
+    for args, marked in (([], True), (["--ask-redis"], False)):
+        tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"] + args)
+        try:
+            def ok(scr):
+                m = line.search(scr)
+                return m and int(m.group(1)) == 3 and (int(m.group(2)) == truth) != marked
+            scr = poll(tm, ok, "server line with 3 clients", 10, err)
+            m = line.search(scr)
+            check(int(m.group(2)) == truth or m.group(3) == "?",
+                  "%s: server line shows limit %s%s, CONFIG GET maxclients says %d"
+                  % (args or "no --ask-redis", m.group(2), m.group(3) or "", truth))
+            check(bool(m.group(3)) == marked, "%s: limit %s%s marked %s"
+                  % (args or "no --ask-redis", m.group(2), m.group(3) or "",
+                     "wrongly" if m.group(3) else "not"))
+            tm.keys("q")
+            rc, _ = exit_status(tm, err)
+            check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+        finally:
+            tm.kill()
 
 
 if __name__ == "__main__":
