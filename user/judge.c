@@ -95,7 +95,10 @@ void model_judge(struct model *m)
 			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
 			long mc = p->maxclients > 0 ? p->maxclients : REDIS_DEFAULT_MAXCLIENTS;
 
-			p->capped_by_nofile = p->nofile_soft >= 0 && p->nofile_soft - REDIS_RESERVED_FDS < mc;
+			/* <=: at equality the fd limit binds as well, and it is
+			 * what Redis shows when it lowered maxclients itself to
+			 * fit the fd limit (CONFIG GET then answers nofile - 32) */
+			p->capped_by_nofile = p->nofile_soft >= 0 && p->nofile_soft - REDIS_RESERVED_FDS <= mc;
 			if (p->clients_growth_per_min > 0 && eff > p->clients)
 				p->eta_s = (double)(eff - p->clients) / (p->clients_growth_per_min / 60.0);
 			else if (p->clients_growth_per_min > 0)
