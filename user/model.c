@@ -102,7 +102,13 @@ void model_begin(struct model *m)
 		p->held = p->touched = false;
 		p->open = p->established = p->close_wait = p->syn_sent = 0;
 		p->other = p->shared = p->clients = 0;
-		p->nlisten = 0;
+		/* the walk refills the listen list of a process that runs;
+		 * one that exited keeps it, and is still a server (role, and
+		 * no client verdict for the accepts it made) */
+		if (!p->exited) {
+			p->alive_nlisten = p->nlisten;
+			p->nlisten = 0;
+		}
 		p->idle = p->zombies = 0;
 		p->max_idle_s = -1;
 		p->ntop_remotes = 0;

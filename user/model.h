@@ -86,6 +86,7 @@ struct proc {
 	long clients;            /* ... accepted on one of its listen ports */
 	struct listen_addr listen[MODEL_MAX_LISTEN];
 	int nlisten;             /* > 0: a server */
+	int alive_nlisten;       /* nlisten when it last ran: an exited server keeps it */
 
 	/* counters since start (BPF) plus closes found by reconciliation */
 	__u64 opened, closed, missed_closed;
