@@ -346,7 +346,9 @@ static int tick(struct tui *t, tui_refresh_fn refresh_fn)
 	if (e)
 		return e;
 	tui_rows_build(t);
-	if (t->screen == SCR_CONNS || t->back == SCR_CONNS)
+	/* back stays as it was after help closes: only help over the
+	 * drill-down needs the list */
+	if (t->screen == SCR_CONNS || (t->screen == SCR_HELP && t->back == SCR_CONNS))
 		if (tui_conns_load(t))
 			snprintf(t->msg, sizeof(t->msg), "out of memory for the connection list");
 	return 0;
