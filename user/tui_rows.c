@@ -67,6 +67,13 @@ void tui_fmt_ms(double ms, char *buf, size_t len)
 
 /* A count that fits width: 1234567 becomes "1234k" in a 6-wide column;
  * "-" when negative (unknown). */
+/* The command line, or the name when it was never read: what the CMDLINE
+ * column shows and sorts by. */
+static const char *shown_cmdline(const struct proc *p)
+{
+	return p->have_cmdline && p->cmdline[0] ? p->cmdline : p->comm;
+}
+
 static void fmt_count(long long v, int width, char *buf, size_t len)
 {
 	char tmp[32];
@@ -110,8 +117,7 @@ void tui_cell(const struct proc *p, enum tui_col col, char *buf, size_t len)
 	case COL_NOFILE:  fmt_count(p->nofile_soft, w, buf, len); break;
 	case COL_FDROOM:  fmt_count(fd_room(p), w, buf, len); break;
 	case COL_CMDLINE:
-		snprintf(buf, len, "%s%s", p->exited ? "(exited) " : "",
-			 p->have_cmdline && p->cmdline[0] ? p->cmdline : p->comm);
+		snprintf(buf, len, "%s%s", p->exited ? "(exited) " : "", shown_cmdline(p));
 		break;
 	default:          snprintf(buf, len, "?"); break;
 	}
@@ -206,7 +212,7 @@ static int cmp_col(const struct proc *a, const struct proc *b, enum tui_col col)
 		return cmp_num(b->growth_per_min, a->growth_per_min);
 	case COL_PID:     return cmp_num(a->key.tgid, b->key.tgid);
 	case COL_COMM:    return strcmp(a->comm, b->comm);
-	case COL_CMDLINE: return strcmp(a->cmdline, b->cmdline);
+	case COL_CMDLINE: return strcmp(shown_cmdline(a), shown_cmdline(b));
 	case COL_ROLE:    return (b->nlisten > 0) - (a->nlisten > 0);
 	default:          return cmp_num(col_value(b, col), col_value(a, col));
 	}
