@@ -207,7 +207,10 @@ static void header_line2(struct tui *t)
 	pen_kv(&p, "lost", c->lost ? ST_RED : ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(c->repairs + c->repairs_added));
 	pen_kv(&p, "repairs", ST_BOLD, buf);
-	snprintf(buf, sizeof(buf), "%zu", t->nrows);
+	if (t->filter[0]) /* the filter hides the rest: say so */
+		snprintf(buf, sizeof(buf), "%zu of %zu", t->nrows, t->nrows_unfiltered);
+	else
+		snprintf(buf, sizeof(buf), "%zu", t->nrows);
 	pen_kv(&p, "processes", ST_BOLD, buf);
 	ports_str(c->opts->ports, c->opts->nports, buf, sizeof(buf));
 	pen_kv(&p, "ports", ST_BOLD, buf);

@@ -65,6 +65,7 @@ struct tui {
 	/* rows of the main table, in display order */
 	struct proc **rows;
 	size_t nrows, rowcap;
+	size_t nrows_unfiltered;        /* rows there would be without the '/' filter */
 	size_t sel, top;                /* selected row; first row shown */
 	int table_h;                    /* table rows that fit (last draw) */
 	struct rcl_owner sel_key;       /* follows the process across refreshes */

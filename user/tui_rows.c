@@ -260,11 +260,14 @@ void tui_rows_build(struct tui *t)
 		t->rows = r;
 		t->rowcap = m->nprocs;
 	}
-	t->nrows = 0;
+	t->nrows = t->nrows_unfiltered = 0;
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
 
-		if (tui_row_shown(p) && view_selected(t->c->opts, p) && filter_match(t->filter, p))
+		if (!tui_row_shown(p) || !view_selected(t->c->opts, p))
+			continue;
+		t->nrows_unfiltered++;
+		if (filter_match(t->filter, p))
 			t->rows[t->nrows++] = p;
 	}
 	if (t->nrows > 1)

@@ -236,12 +236,17 @@ def _sort(tm, err):
 
 
 def _filter_and_drill(tm, err, r, z):
+    before = len(table(tm.screen()))
     tm.keys("/")
     poll(tm, lambda s: footer(s).startswith("Filter"), "the filter prompt after '/'", err=err)
     tm.literal(str(z.pid))
     tm.keys("Enter")
-    poll(tm, lambda s: [p for _, p, _ in table(s)] == [z.pid],
-         "only the row of pid %d after filtering on it" % z.pid, err=err)
+    scr = poll(tm, lambda s: [p for _, p, _ in table(s)] == [z.pid],
+               "only the row of pid %d after filtering on it" % z.pid, err=err)
+    # the header says how many the filter hides
+    m = re.search(r"processes (\d+) of (\d+)", scr)
+    check(m and int(m.group(1)) == 1 and int(m.group(2)) == before,
+          "header after filtering %d rows down to 1: %s" % (before, m.group(0) if m else brief(scr)))
     tm.keys("Enter")
     scr = poll(tm, lambda s: re.search(r"^\s*6 connections", s, re.M) and
                len([ln for ln in s.split("\n") if CONN.match(ln)]) == 6,
