@@ -311,6 +311,12 @@ int cmd_record(const struct rcl_opts *o)
 		goto cleanup;
 	}
 	r.in_memory = o->ring_s > 0;
+	/* The meta record (tier, walk, interval, thresholds) goes straight to
+	 * the file, even with --ring: in the ring it came before the first
+	 * tick and went with the first trim, and a report of a flight capture
+	 * then showed tier "?", interval 1 and the default thresholds. */
+	rec_sink_file(&r.sink, r.w);
+	r.err = record_meta(&r.sink, &r.c);
 	if (r.in_memory) {
 		r.ring.keep_s = o->ring_s;
 		r.sink.append = mem_append;
@@ -318,10 +324,7 @@ int cmd_record(const struct rcl_opts *o)
 		fprintf(stderr, "rcleak: flight recorder: keeping the last %gs in memory; SIGUSR1%s writes %s\n",
 			o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? " or a trigger" : "",
 			o->write_path);
-	} else {
-		rec_sink_file(&r.sink, r.w);
 	}
-	r.err = record_meta(&r.sink, &r.c);
 	wall = wall_now();
 	if (!r.err)
 		r.err = record_tick(&r.sink, &r.c, wall);
