@@ -92,13 +92,17 @@ static int mem_append(void *ctx, __u16 type, __u64 ts, const void *data, __u32 l
 	return 0;
 }
 
-/* Drop whole ticks older than keep_s (the buffer always starts at a tick). */
+/* Drop whole ticks older than keep_s (the buffer always starts at a tick).
+ * A tick is its keyframe and the events up to the next keyframe, so it is
+ * older than keep_s only when the next keyframe is: dropping a tick as soon
+ * as its own keyframe was older lost the events of up to one interval
+ * inside the last keep_s (all of them when the interval exceeds keep_s). */
 static void mem_trim(struct mem_ring *r, double now)
 {
 	for (;;) {
 		size_t i, next_tick = 0;
 
-		if (!r->len || now - r->v[r->head].t <= r->keep_s)
+		if (!r->len)
 			return;
 		/* find the second tick: everything before it goes */
 		for (i = 1; i < r->len; i++)
@@ -106,7 +110,7 @@ static void mem_trim(struct mem_ring *r, double now)
 				next_tick = i;
 				break;
 			}
-		if (!next_tick)
+		if (!next_tick || now - r->v[(r->head + next_tick) % r->cap].t < r->keep_s)
 			return;
 		for (i = 0; i < next_tick; i++) {
 			free(r->v[r->head].data);

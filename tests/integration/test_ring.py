@@ -6,12 +6,22 @@ dropped its oldest ticks, and how record ends.
 
 Run alone:  python3 tests/integration/runner.py -k ring
 """
+import csv
+import io
 import os
+import signal
+import time
 
-from harness import Client, Redis, check, mkdtemp, proc_fds, proc_nofile
+from harness import Client, Redis, Skip, check, mkdtemp, proc_fds, proc_nofile, ss_count
 from test_record import Recorder, json_lines, report, report_json, rows_of
 
-TESTS = ["test_ring_keeps_meta"]
+TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs"]
+
+
+def csv_rows(path):
+    rc, out, err = report([path, "--csv"])
+    check(rc == 0, "report --csv: exit %d; stderr %s" % (rc, err.strip()[-300:]))
+    return [r_ for r_ in csv.reader(io.StringIO(out)) if len(r_) == 13][1:]
 
 
 def test_ring_keeps_meta():
@@ -55,3 +65,36 @@ def test_ring_keeps_meta():
     if "FD-LIMIT" not in vs:
         problems.append("report: the client's verdicts %s, expected FD-LIMIT" % vs)
     check(not problems, " | ".join(problems))
+
+
+def test_ring_covers_last_secs():
+    """--ring keeps the whole last SECS, even where a refresh interval is
+    longer than what is left of them: at -i 2 --ring 3.5, connections made
+    3 s before the trigger's refresh (between two refreshes) are in the
+    capture as connects, not only as already open in a later keyframe."""
+    r = Redis()
+    d = mkdtemp("rcleak-ring-")
+    path = os.path.join(d, "cover.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "2", "--ring", "3.5", "--after", "0"])
+    rec.wait_lines(2, 20)
+    time.sleep(1.0)                        # well inside the interval after line 2
+    t0 = time.time()
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-ringcov")
+    check(ss_count(c.pid, [r.port]) == 5, "ground truth: ss shows %d sockets for the client, expected 5"
+          % ss_count(c.pid, [r.port]))
+    rec.wait_lines(3, 10)
+    os.kill(rec.pid, signal.SIGUSR1)       # handled at the next refresh
+    rec.wait_err("trigger:", 10)
+    rc = rec.wait(15)
+    check(rc == 0, "record after SIGUSR1: %s" % rec.describe())
+    live = rec.live()
+    # the refresh that wrote the ring: the first after SIGUSR1, line 4
+    check(len(live) >= 4, "record printed %d live lines" % len(live))
+    if live[3]["ts"] - t0 >= 3.5 - 0.1:
+        raise Skip("machine too slow: the connects came %.2fs before the trigger, not inside --ring 3.5"
+                   % (live[3]["ts"] - t0))
+    rows = csv_rows(path)
+    conn = [r_ for r_ in rows if r_[2] == "connect" and r_[3] == str(c.pid)]
+    check(len(conn) == 5, "the capture holds %d connects of pid %d, which made 5 within the last 3.5 s "
+          "before the trigger (%.2fs); capture rows from %s" % (
+              len(conn), c.pid, live[3]["ts"] - t0, rows[0][0] if rows else None))
