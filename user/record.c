@@ -436,6 +436,38 @@ int record_tick(struct rec_sink *w, const struct collector *c, double wall)
 	return append(w, REC_TICK_END, ts, &e);
 }
 
+int record_trigger(struct rec_sink *w, __u64 ts_ns, const struct rec_trigger *t)
+{
+	struct enc e = { .len = 0 };
+
+	put_f64(&e, t->wall);
+	enc_owner(&e, &t->owner);
+	put_str(&e, t->verdict, sizeof(t->verdict));
+	put_str(&e, t->rule, sizeof(t->rule));
+	put_str(&e, t->why, sizeof(t->why));
+	return append(w, REC_TRIGGER, ts_ns, &e);
+}
+
+int record_decode_trigger(const void *p, size_t len, struct rec_trigger *t)
+{
+	struct dec d = { .p = p, .len = len };
+
+	memset(t, 0, sizeof(*t));
+	t->wall = get_f64(&d);
+	dec_owner(&d, &t->owner);
+	get_str(&d, t->verdict, sizeof(t->verdict), sizeof(t->verdict));
+	get_str(&d, t->rule, sizeof(t->rule), sizeof(t->rule));
+	get_str(&d, t->why, sizeof(t->why), sizeof(t->why));
+	/* these end up on terminals: printable ASCII only */
+	for (char *c = t->why; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
+	for (char *c = t->rule; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
+	return finish(&d);
+}
+
 /* ------------------------------------------------------------------------
  * replay
  */
@@ -555,6 +587,14 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		model_judge(r->model);
 		model_gc(r->model, NULL, NULL);
 		return 1;
+	case REC_TRIGGER:
+		if (r->have_trigger)
+			return 0;
+		if (record_decode_trigger(rec->data, rec->len, &r->trigger))
+			r->bad_records++;
+		else
+			r->have_trigger = true;
+		return 0;
 	default: /* events, and types from a newer version */
 		return 0;
 	}

@@ -34,6 +34,7 @@ enum rec_type {
 	REC_TICK_END = 6,    /* the refresh is complete */
 	REC_META = 7,        /* tier and walk names, once at start */
 	REC_EVENTS = 8,      /* a batch of events (evbatch.h), in ring order */
+	REC_TRIGGER = 9,     /* what made the flight recorder write: struct rec_trigger */
 };
 
 struct rec_tick {
@@ -72,6 +73,17 @@ struct rec_meta {
 	struct model_thresholds th; /* verdict thresholds of the recording */
 };
 
+/* The flight recorder's trigger, written after the tick it fired at: the
+ * verdict that fired may need more history than the ring kept (a LEAK's
+ * growth over half the window), so a report could not judge it again. */
+struct rec_trigger {
+	double wall;              /* the tick it fired at */
+	struct rcl_owner owner;   /* the process it names; 0 for SIGUSR1 */
+	char verdict[16];         /* the verdict that fired, or "" */
+	char rule[112];           /* that verdict's rule, or "" */
+	char why[200];            /* the whole reason, as record printed it */
+};
+
 /* Where encoded records go: a capture file, or the flight recorder's memory. */
 struct rec_sink {
 	int (*append)(void *ctx, __u16 type, __u64 ts_ns, const void *data, __u32 len);
@@ -88,6 +100,7 @@ int record_event(struct rec_sink *s, const struct rcl_event *e);
 int record_events(struct rec_sink *s, const struct evb_enc *b);
 /* The refresh that just completed (after collect_refresh). */
 int record_tick(struct rec_sink *s, const struct collector *c, double wall);
+int record_trigger(struct rec_sink *s, __u64 ts_ns, const struct rec_trigger *t);
 
 /* ---- decoding: 0, or -1 when the payload is too short ----------------- */
 int record_decode_event(const void *p, size_t len, struct rcl_event *e);
@@ -96,6 +109,7 @@ int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r);
 int record_decode_counters(const void *p, size_t len, struct rec_counters *c);
 int record_decode_proc(const void *p, size_t len, struct rec_proc *pr);
 int record_decode_meta(const void *p, size_t len, struct rec_meta *m);
+int record_decode_trigger(const void *p, size_t len, struct rec_trigger *t);
 
 /* ---- replay ------------------------------------------------------------- */
 
@@ -106,6 +120,8 @@ struct replay {
 	struct model *model;
 	struct rec_tick tick;     /* the last tick begun */
 	struct rec_meta meta;
+	struct rec_trigger trigger; /* the first trigger record read */
+	bool have_trigger;
 	bool in_tick;
 	struct rec_proc *facts;   /* facts of the tick being read */
 	size_t nfacts, capfacts;

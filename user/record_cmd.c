@@ -203,14 +203,16 @@ static void fill_info(struct capture_info *ci, const struct rcl_opts *o, double 
 	ci->mono_start_ns = mono_ns;
 }
 
-/* Did a trigger fire at this refresh? Says which in why. */
-static bool triggered(const struct recorder *r, char *why, size_t len)
+/* Did a trigger fire at this refresh? Says which in t (its wall is the
+ * caller's). */
+static bool triggered(const struct recorder *r, struct rec_trigger *t)
 {
 	const struct rcl_opts *o = r->c.opts;
 	const struct model *m = r->c.model;
 
+	memset(t, 0, sizeof(*t));
 	if (usr1) {
-		snprintf(why, len, "SIGUSR1");
+		snprintf(t->why, sizeof(t->why), "SIGUSR1");
 		return true;
 	}
 	for (size_t i = 0; i < m->nprocs; i++) {
@@ -222,13 +224,18 @@ static bool triggered(const struct recorder *r, char *why, size_t len)
 			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
 
 			if (eff > 0 && (double)(eff - p->clients) * 100.0 / (double)eff <= o->trigger_headroom) {
-				snprintf(why, len, "redis-server pid %u: %ld clients of %ld (headroom <= %g%%)",
+				t->owner = p->key;
+				snprintf(t->why, sizeof(t->why),
+					 "redis-server pid %u: %ld clients of %ld (headroom <= %g%%)",
 					 p->key.tgid, p->clients, eff, o->trigger_headroom);
 				return true;
 			}
 		}
 		if (o->trigger_verdict && !strcmp(verdict_name(p->verdict), o->trigger_verdict)) {
-			snprintf(why, len, "pid %u (%s): %s: %s", p->key.tgid, p->comm,
+			t->owner = p->key;
+			snprintf(t->verdict, sizeof(t->verdict), "%s", verdict_name(p->verdict));
+			snprintf(t->rule, sizeof(t->rule), "%s", p->rule);
+			snprintf(t->why, sizeof(t->why), "pid %u (%s): %s: %s", p->key.tgid, p->comm,
 				 verdict_name(p->verdict), p->rule);
 			return true;
 		}
@@ -336,7 +343,7 @@ int cmd_record(const struct rcl_opts *o)
 
 	next = r.c.start;
 	while (!r.err && !stop_sig) {
-		char why[200];
+		struct rec_trigger trig;
 
 		next += o->interval_s;
 		sleep_events(&r, next);
@@ -353,11 +360,15 @@ int cmd_record(const struct rcl_opts *o)
 		ticks++;
 		if (r.in_memory) {
 			mem_trim(&r.ring, r.c.model->now);
-			if (triggered(&r, why, sizeof(why))) {
+			if (triggered(&r, &trig)) {
 				fprintf(stderr, "rcleak: trigger: %s: writing the last %gs to %s, recording %gs more\n",
-					why, o->ring_s, o->write_path, o->after_s);
+					trig.why, o->ring_s, o->write_path, o->after_s);
 				r.err = mem_flush_to(&r.ring, r.w);
 				rec_sink_file(&r.sink, r.w);
+				/* after its tick: the report says what fired, and when */
+				trig.wall = wall;
+				if (!r.err)
+					r.err = record_trigger(&r.sink, r.c.model->mono_ns, &trig);
 				r.in_memory = false;
 				stop_at = r.c.model->now + o->after_s;
 			}

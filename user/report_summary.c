@@ -253,6 +253,10 @@ static void summary_text_out(struct capfile *files, int nfiles)
 		       f->info.kernel, f->info.version, f->rp.meta.tier);
 		printf("  span %s .. %s (%.0fs, %lu ticks, %lu events, %llu lost)\n", a, b,
 		       f->last_wall - f->first_wall, f->ticks, f->events, (unsigned long long)f->lost);
+		if (f->rp.have_trigger) {
+			capfile_fmt_time(f->rp.trigger.wall, a, sizeof(a));
+			printf("  flight recorder trigger at %s: %s\n", a, f->rp.trigger.why);
+		}
 		for (size_t i = 0; i < f->nseen; i++) {
 			const struct seen_proc *s = &f->seen[i];
 
@@ -309,9 +313,27 @@ static void summary_json_out(struct capfile *files, int nfiles)
 		json_str(stdout, f->info.host);
 		printf(",\"kernel\":");
 		json_str(stdout, f->info.kernel);
-		printf(",\"start\":%.3f,\"end\":%.3f,\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,"
-		       "\"processes\":[", f->first_wall, f->last_wall, f->ticks, f->events,
-		       (unsigned long long)f->lost);
+		printf(",\"start\":%.3f,\"end\":%.3f,\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,",
+		       f->first_wall, f->last_wall, f->ticks, f->events, (unsigned long long)f->lost);
+		printf("\"trigger\":");
+		if (!f->rp.have_trigger) {
+			printf("null,");
+		} else {
+			printf("{\"at\":%.3f,\"pid\":", f->rp.trigger.wall);
+			if (f->rp.trigger.owner.tgid)
+				printf("%u", f->rp.trigger.owner.tgid);
+			else
+				printf("null");
+			printf(",\"verdict\":");
+			if (f->rp.trigger.verdict[0])
+				json_str(stdout, f->rp.trigger.verdict);
+			else
+				printf("null");
+			printf(",\"why\":");
+			json_str(stdout, f->rp.trigger.why);
+			printf("},");
+		}
+		printf("\"processes\":[");
 		for (size_t i = 0; i < f->nseen; i++) {
 			const struct seen_proc *s = &f->seen[i];
 
@@ -364,10 +386,36 @@ static void summary_json_out(struct capfile *files, int nfiles)
 	printf("]}\n");
 }
 
+/* A flight capture's trigger: the verdict that fired counts as seen at its
+ * tick even when the ring kept too little history to judge it again (a
+ * LEAK's growth over half the window). */
+static void take_trigger(struct capfile *f)
+{
+	const struct rec_trigger *t = &f->rp.trigger;
+
+	if (!f->rp.have_trigger || !t->verdict[0])
+		return;
+	for (size_t i = 0; i < f->nseen; i++) {
+		struct seen_proc *s = &f->seen[i];
+
+		if (s->key.tgid != t->owner.tgid || s->key.start_ns != t->owner.start_ns)
+			continue;
+		for (int k = V_OK + 1; k <= V_FD_LIMIT; k++)
+			if (!strcmp(verdict_name(k), t->verdict) && !(s->verdicts & (1u << k))) {
+				s->verdicts |= 1u << k;
+				s->first_verdict_at[k] = t->wall;
+				snprintf(s->rule[k], sizeof(s->rule[0]), "%s", t->rule);
+			}
+		return;
+	}
+}
+
 void summary_print(struct capfile *files, int nfiles, bool json)
 {
-	for (int fi = 0; fi < nfiles; fi++)
+	for (int fi = 0; fi < nfiles; fi++) {
 		take_peaks(&files[fi]);
+		take_trigger(&files[fi]);
+	}
 	if (json)
 		summary_json_out(files, nfiles);
 	else

@@ -13,9 +13,10 @@ import signal
 import time
 
 from harness import Client, Redis, Skip, check, mkdtemp, proc_fds, proc_nofile, ss_count
-from test_record import Recorder, json_lines, report, report_json, rows_of
+from test_record import BgClient, Recorder, json_lines, report, report_json, rows_of
 
-TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs"]
+TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
+         "test_ring_trigger_headroom"]
 
 
 def csv_rows(path):
@@ -98,3 +99,78 @@ def test_ring_covers_last_secs():
     check(len(conn) == 5, "the capture holds %d connects of pid %d, which made 5 within the last 3.5 s "
           "before the trigger (%.2fs); capture rows from %s" % (
               len(conn), c.pid, live[3]["ts"] - t0, rows[0][0] if rows else None))
+    js, _ = report_json([path], "report of the SIGUSR1 capture")
+    trig = js["files"][0].get("trigger")
+    check(trig and trig.get("why") == "SIGUSR1" and trig.get("pid") is None
+          and trig.get("at") == live[3]["ts"],
+          "report's trigger %r; expected SIGUSR1 at the refresh %.3f" % (trig, live[3]["ts"]))
+
+
+def test_ring_trigger_in_report():
+    """A LEAK trigger shows in the report even when the ring holds less than
+    the half window a LEAK needs (--window 8 --ring 2): the file says what
+    fired, for which process, and when."""
+    r = Redis()
+    d = mkdtemp("rcleak-ring-")
+    path = os.path.join(d, "leak.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--window", "8", "--ring", "2",
+                          "--trigger-verdict", "LEAK", "--after", "1"])
+    rec.first()
+    leak = BgClient("hold", ["--target", "127.0.0.1:%d:60" % r.port, "--interval-ms", "200"],
+                    "rclt-ringleak")
+    line, _t = rec.wait_err("trigger:", 30)
+    rc = rec.wait(15)
+    check(rc == 0, "record after the LEAK trigger: %s" % rec.describe())
+    check("LEAK" in line and "pid %d " % leak.pid in line,
+          "trigger line %r does not name LEAK and the leaker pid %d" % (line, leak.pid))
+    held = ss_count(leak.pid, [r.port])
+    check(held > 0, "ground truth: ss shows the leaker holds no connection")
+    live = rec.live()
+    fired = [l_["ts"] for l_ in live for p in rows_of(l_, leak.pid) if p.get("verdict") == "LEAK"]
+    check(fired, "live: the leaker never showed LEAK")
+    js, _ = report_json([path], "report of the LEAK capture")
+    f = js["files"][0]
+    problems = []
+    trig = f.get("trigger")
+    if not trig or trig.get("pid") != leak.pid or trig.get("verdict") != "LEAK" \
+            or trig.get("at") != fired[0]:
+        problems.append("report's trigger %r; expected pid %d LEAK at %.3f" % (trig, leak.pid, fired[0]))
+    procs = {p["pid"]: p for p in f["processes"]}
+    vs = {v.get("verdict"): v for v in procs.get(leak.pid, {}).get("verdicts", [])}
+    if "LEAK" not in vs:
+        problems.append("report: the leaker's verdicts %s, the recorder fired on its LEAK" % sorted(vs))
+    elif vs["LEAK"].get("first_at") != fired[0] or "/min" not in vs["LEAK"].get("rule", ""):
+        problems.append("report: LEAK %r; expected first at %.3f with its rule" % (vs["LEAK"], fired[0]))
+    rc, out, err = report([path])
+    if rc != 0 or "trigger" not in out or "LEAK" not in out:
+        problems.append("report summary (exit %d) does not say what fired: %r" % (rc, out[:400]))
+    check(not problems, " | ".join(problems))
+
+
+def test_ring_trigger_headroom():
+    """--trigger-headroom 20 on a server with maxclients 10 and 8 clients
+    (INFO clients): fires, names the server, and the report says so."""
+    r = Redis(extra=["--maxclients", "10"])
+    c = Client("hold", ["--target", "127.0.0.1:%d:8" % r.port], name="rclt-ringroom")
+    check(r.connected_clients() == 8, "ground truth: INFO clients says %d clients, expected 8"
+          % r.connected_clients())
+    d = mkdtemp("rcleak-ring-")
+    path = os.path.join(d, "room.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ring", "2", "--maxclients", "10",
+                          "--trigger-headroom", "20", "--after", "0.5"])
+    line, _t = rec.wait_err("trigger:", 20)
+    rc = rec.wait(15)
+    check(rc == 0, "record after the headroom trigger: %s" % rec.describe())
+    check("pid %d:" % r.pid in line and "8 clients of 10" in line,
+          "trigger line %r does not name redis-server pid %d with 8 clients of 10" % (line, r.pid))
+    js, _ = report_json([path], "report of the headroom capture")
+    f = js["files"][0]
+    trig = f.get("trigger")
+    check(trig and trig.get("pid") == r.pid and trig.get("verdict") is None
+          and "8 clients of 10" in trig.get("why", ""),
+          "report's trigger %r; expected redis-server pid %d, 8 clients of 10" % (trig, r.pid))
+    srv = [p for p in f["processes"] if p["pid"] == r.pid]
+    check(srv and srv[0].get("clients_max") == 8 and srv[0].get("effective_limit") == 10,
+          "report: server row %r; expected 8 clients of 10" % srv)
+    cl = [p for p in f["processes"] if p["pid"] == c.pid]
+    check(cl and cl[0].get("peak_open") == 8, "report: client row %r; ss/INFO say 8" % cl)
