@@ -209,8 +209,9 @@ static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, cha
 	if (tracing_opt)
 		return fail(err, errlen, "%s is for tracing, not for 'rcleak report': a capture keeps its "
 			    "own ports and refreshes (see --help)", tracing_opt);
-	if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict)
-		return fail(err, errlen, "-w, --force, --ring and --trigger-* go with 'rcleak record' (see --help)");
+	if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict ||
+	    o->after_set)
+		return fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
 		return fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
@@ -357,6 +358,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_AFTER:
 			if (threshold(optarg, 0, 86400, &o->after_s, "--after seconds", err, errlen))
 				return -1;
+			o->after_set = true;
 			break;
 		case OPT_AT:
 			if (!*optarg)
@@ -493,6 +495,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	if (o->cmd == RCL_CMD_RUN) {
 		if (first - 1 + optind >= argc)
 			return fail(err, errlen, "'rcleak run' needs a command: rcleak run [OPTIONS] -- CMD [ARGS...]");
+		/* record's options were taken here and did nothing */
+		if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 ||
+		    o->trigger_verdict || o->after_set)
+			return fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
 		o->run_argv = argv + first - 1 + optind;
 		if (!o->interval_set)
 			o->interval_s = 0.5;
@@ -511,10 +517,13 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	if (o->cmd == RCL_CMD_RECORD) {
 		if (!o->write_path)
 			return fail(err, errlen, "'rcleak record' needs -w FILE");
-		if ((o->trigger_headroom >= 0 || o->trigger_verdict) && !o->ring_s)
-			return fail(err, errlen, "--trigger-* go with --ring SECS (the flight recorder)");
-	} else if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict) {
-		return fail(err, errlen, "-w, --force, --ring and --trigger-* go with 'rcleak record' (see --help)");
+		/* --after without --ring was taken and did nothing: say so, as
+		 * for --trigger-* */
+		if ((o->trigger_headroom >= 0 || o->trigger_verdict || o->after_set) && !o->ring_s)
+			return fail(err, errlen, "--trigger-* and --after go with --ring SECS (the flight recorder)");
+	} else if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict ||
+		   o->after_set) {
+		return fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
 	}
 	if (o->at || o->csv || o->replay)
 		return fail(err, errlen, "--at, --csv and --replay go with 'rcleak report' (see --help)");

@@ -61,6 +61,7 @@ struct rcl_opts {
 	double trigger_headroom; /* < 0: off */
 	const char *trigger_verdict;
 	double after_s;
+	bool after_set;         /* --after given: only with --ring */
 	/* rcleak report */
 	char **files;           /* capture files (points into argv) */
 	const char *at;         /* --at TIME */

@@ -10,13 +10,14 @@ import csv
 import io
 import os
 import signal
+import subprocess
 import time
 
-from harness import Client, Redis, Skip, check, mkdtemp, proc_fds, proc_nofile, ss_count
+from harness import RCLEAK, Client, Redis, Skip, check, mkdtemp, proc_fds, proc_nofile, ss_count
 from test_record import BgClient, Recorder, json_lines, report, report_json, rows_of
 
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
-         "test_ring_trigger_headroom"]
+         "test_ring_trigger_headroom", "test_ring_after_refused"]
 
 
 def csv_rows(path):
@@ -174,3 +175,30 @@ def test_ring_trigger_headroom():
           "report: server row %r; expected 8 clients of 10" % srv)
     cl = [p for p in f["processes"] if p["pid"] == c.pid]
     check(cl and cl[0].get("peak_open") == 8, "report: client row %r; ss/INFO say 8" % cl)
+
+
+def test_ring_after_refused():
+    """--after means something only to the flight recorder: without --ring,
+    and in report, the live view and run, it is refused with one line and
+    exit 2 like --ring and --trigger-* (it was taken and did nothing)."""
+    d = mkdtemp("rcleak-ring-")
+    path = os.path.join(d, "after.rcap")
+    cases = [
+        (["record", "-w", path, "--after", "5", "-n", "1"], "record without --ring"),
+        (["report", path, "--after", "5"], "report"),
+        (["--after", "5", "-n", "1"], "the live view"),
+        (["run", "--after", "5", "--", "true"], "run"),
+        (["run", "-w", path, "--", "true"], "run -w"),
+    ]
+    problems = []
+    for args, what in cases:
+        r = subprocess.run([RCLEAK] + args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=30)
+        lines = r.stderr.strip().splitlines()
+        if r.returncode != 2 or len(lines) != 1 or "--after" not in lines[0] and "-w" not in lines[0]:
+            problems.append("%s: exit %d, stderr %r; expected exit 2 and one line" % (
+                what, r.returncode, r.stderr.strip()[-300:]))
+        if os.path.exists(path):
+            problems.append("%s: created %s" % (what, path))
+            os.unlink(path)
+    check(not problems, " | ".join(problems))
