@@ -351,6 +351,15 @@ int cmd_record(const struct rcl_opts *o)
 			break;
 		if ((e = collect_refresh(&r.c, collect_now()))) {
 			elog("reading kernel state failed: %s", strerror(-e));
+			/* the flight recorder's memory is all the evidence there
+			 * is (a plain record has written it already): keep it */
+			if (r.in_memory && !r.err) {
+				fprintf(stderr, "rcleak: writing the last %gs to %s\n", o->ring_s, o->write_path);
+				r.err = mem_flush_to(&r.ring, r.w);
+			}
+			if (r.err)
+				elog("writing %s failed: %s; the file is valid up to the last complete chunk",
+				     o->write_path, strerror(-r.err));
 			goto cleanup;
 		}
 		r.ring.cur_t = r.c.model->now;

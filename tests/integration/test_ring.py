@@ -9,6 +9,7 @@ Run alone:  python3 tests/integration/runner.py -k ring
 import csv
 import io
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -17,7 +18,7 @@ from harness import RCLEAK, Client, Redis, Skip, check, mkdtemp, proc_fds, proc_
 from test_record import BgClient, Recorder, json_lines, report, report_json, rows_of
 
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
-         "test_ring_trigger_headroom", "test_ring_after_refused"]
+         "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory"]
 
 
 def csv_rows(path):
@@ -202,3 +203,37 @@ def test_ring_after_refused():
             problems.append("%s: created %s" % (what, path))
             os.unlink(path)
     check(not problems, " | ".join(problems))
+
+
+def test_ring_error_keeps_memory():
+    """A refresh that fails (here: no fd left for the walk's iterator, after
+    `prlimit --nofile=8` on the recorder) ends record with exit 1; what the
+    flight recorder held in memory is written out, as a plain record has
+    written it already: the client's 3 connections (ss) are in the file."""
+    if not shutil.which("prlimit"):
+        raise Skip("prlimit not installed")
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-ringerr")
+    check(ss_count(c.pid, [r.port]) == 3, "ground truth: ss shows %d sockets for the client, expected 3"
+          % ss_count(c.pid, [r.port]))
+    d = mkdtemp("rcleak-ring-")
+    path = os.path.join(d, "err.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ring", "5"])
+    rec.wait_lines(3, 20)
+    p = subprocess.run(["prlimit", "--pid", str(rec.pid), "--nofile=8:8"], capture_output=True, text=True,
+                       timeout=10)
+    check(p.returncode == 0, "prlimit on the recorder failed: %s" % p.stderr.strip())
+    rc = rec.wait(15)
+    err = rec.err.text()
+    check(rc == 1 and "reading kernel state failed" in err,
+          "record with no fd left: exit %s, stderr %r; expected exit 1 and the failed refresh"
+          % (rc, err.strip()[-300:]))
+    live = rec.live()
+    rc, out, rerr = report([path, "--replay", "--json", "--speed", "10000"])
+    rep = json_lines(out, "replay of the capture") if rc == 0 else []
+    check(len(rep) >= 3, "the capture of a flight recorder that failed holds %d ticks (report exit %d, %s); "
+          "record had shown %d" % (len(rep), rc, rerr.strip()[-200:], len(live)))
+    check(rep[-1]["ts"] == live[-1]["ts"], "the capture ends at %.3f, the last live tick was %.3f"
+          % (rep[-1]["ts"], live[-1]["ts"]))
+    got = [p_.get("open") for p_ in rows_of(rep[-1], c.pid)]
+    check(got == [3], "the capture's last tick: client pid %d open %s, ss says 3" % (c.pid, got))
