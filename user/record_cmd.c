@@ -464,14 +464,21 @@ int cmd_record(const struct rcl_opts *o)
 		if (r.in_memory) {
 			mem_trim(&r.ring, r.c.model->now);
 			if (triggered(&r, &trig)) {
-				fprintf(stderr, "rcleak: trigger: %s: writing the last %gs to %s, recording %gs more\n",
-					trig.why, o->ring_s, o->write_path, o->after_s);
 				r.err = mem_flush_to(&r.ring, r.w);
 				rec_sink_file(&r.sink, r.w);
 				/* after its tick: the report says what fired, and when */
 				trig.wall = wall;
 				if (!r.err)
 					r.err = record_trigger(&r.sink, r.c.model->mono_ns, &trig);
+				/* in the file now, not at the next refresh (an
+				 * interval later, up to a day with -i): the incident
+				 * that fired may get the recorder killed next (the OOM
+				 * killer, a kill -9). The line says so once it is true. */
+				if (!r.err)
+					r.err = capture_flush(r.w);
+				fprintf(stderr, "rcleak: trigger: %s: %s the last %gs to %s, recording %gs more\n",
+					trig.why, r.err ? "failed writing" : "wrote", o->ring_s, o->write_path,
+					o->after_s);
 				r.in_memory = false;
 				stop_at = r.c.model->now + o->after_s;
 			}

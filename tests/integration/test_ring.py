@@ -19,7 +19,7 @@ from test_record import BgClient, Recorder, json_lines, report, report_json, row
 
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
          "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
-         "test_ring_memory"]
+         "test_ring_memory", "test_ring_trigger_written_at_once"]
 
 
 def csv_rows(path):
@@ -281,3 +281,34 @@ def test_ring_memory():
     bad = [x["ts"] for x in rep if [p_.get("open") for p_ in rows_of(x, c.pid)] != [n]]
     check(not bad, "%d ticks of the capture do not show the client's %d connections; first at %.3f"
           % (len(bad), n, bad[0] if bad else 0))
+
+
+def test_ring_trigger_written_at_once():
+    """Once record says the trigger fired, the ring is in the file: killed
+    (SIGKILL, as the OOM killer would) right after that line, during a
+    long --after at -i 2, the capture still holds the ring's ticks, the
+    client's 3 connections (ss) and the trigger."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-ringkill")
+    check(ss_count(c.pid, [r.port]) == 3, "ground truth: ss shows %d sockets for the client, expected 3"
+          % ss_count(c.pid, [r.port]))
+    d = mkdtemp("rcleak-ring-")
+    path = os.path.join(d, "kill.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "2", "--ring", "10", "--after", "60"])
+    rec.wait_lines(2, 20)
+    os.kill(rec.pid, signal.SIGUSR1)
+    rec.wait_err("trigger:", 10)
+    os.kill(rec.pid, signal.SIGKILL)
+    rec.wait(10)
+    live = rec.live()
+    rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+    rep = json_lines(out, "replay of the capture") if rc == 0 else []
+    check(len(rep) >= 3 and rep[-1]["ts"] == live[-1]["ts"],
+          "killed after the trigger line: the capture holds %d ticks (report exit %d, %s), "
+          "record had shown %d, the last at %.3f" % (len(rep), rc, err.strip()[-200:], len(live),
+                                                      live[-1]["ts"]))
+    got = [p_.get("open") for p_ in rows_of(rep[-1], c.pid)]
+    check(got == [3], "the capture's last tick: client pid %d open %s, ss says 3" % (c.pid, got))
+    js, _ = report_json([path], "report of the capture")
+    trig = js["files"][0].get("trigger")
+    check(trig and trig.get("why") == "SIGUSR1", "report's trigger %r, expected SIGUSR1" % (trig,))
