@@ -400,8 +400,11 @@ static void take_trigger(struct capfile *f)
 
 		if (s->key.tgid != t->owner.tgid || s->key.start_ns != t->owner.start_ns)
 			continue;
+		/* the replay may judge it too, but only later (during --after,
+		 * once the ring holds enough history): the recorder saw it first */
 		for (int k = V_OK + 1; k <= V_FD_LIMIT; k++)
-			if (!strcmp(verdict_name(k), t->verdict) && !(s->verdicts & (1u << k))) {
+			if (!strcmp(verdict_name(k), t->verdict) &&
+			    (!(s->verdicts & (1u << k)) || s->first_verdict_at[k] > t->wall)) {
 				s->verdicts |= 1u << k;
 				s->first_verdict_at[k] = t->wall;
 				snprintf(s->rule[k], sizeof(s->rule[0]), "%s", t->rule);
