@@ -7,7 +7,8 @@ from harness import (Client, Rcleak, Redis, check, expect_row, expect_server, fi
 
 TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
          "test_maxclients_discovered_wins",
-         "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth", "test_ulimit_headroom",
+         "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
+         "test_ask_redis_auth_mixed", "test_ulimit_headroom",
          "test_server_low_nofile", "test_server_restart", "test_replica"]
 
 
@@ -217,6 +218,39 @@ def test_ask_redis_auth():
     expect_server(rc2, r.pid, {"maxclients": 100, "maxclients_source": "config-get"},
                   what="--ask-redis with REDISCLI_AUTH")
     check("NOAUTH" not in rc2.stderr(), "with the password, stderr: %r" % rc2.stderr()[-300:])
+
+
+def test_ask_redis_auth_mixed():
+    """REDISCLI_AUTH on a host where one server has a password and one has
+    none: the one without refuses AUTH ("without any password configured"),
+    yet answers CONFIG GET and CLIENT LIST, as redis-cli goes on after that
+    refusal. Both servers report their own maxclients, and stderr has no
+    complaint."""
+    a = Redis(extra=["--maxclients", "100"])
+    b = Redis(extra=["--maxclients", "90"])
+    out = a.cli("CONFIG", "SET", "requirepass", "rclt-pw")
+    check(out.strip() == "OK", "CONFIG SET requirepass: %r" % out)
+    check(b.cli("CONFIG", "GET", "requirepass").split("\n")[1].strip() == "",
+          "ground truth: server B has a password")
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % b.port], name="rclt-mixed")
+    rc = Rcleak(["-p", "%d,%d" % (a.port, b.port), "--ask-redis"],
+                wrap=["env", "REDISCLI_AUTH=rclt-pw"])
+
+    def pred(obj):
+        bad = []
+        for srv, mc in ((a, 100), (b, 90)):
+            row = server_row(obj, srv.pid)
+            if row is None or row.get("maxclients") != mc or row.get("maxclients_source") != "config-get":
+                bad.append("server port %d: %s, expected maxclients=%d from config-get" % (
+                    srv.port, fields(row, "maxclients", "maxclients_source"), mc))
+        brow = server_row(obj, b.pid)
+        pids = sorted(e.get("pid") for e in (brow or {}).get("redis_clients", []))
+        if pids != [c.pid, c.pid]:
+            bad.append("server B redis_clients pids %r, expected [%d, %d]" % (pids, c.pid, c.pid))
+        return not bad, "; ".join(bad)
+    rc.wait_for(pred, what="--ask-redis, REDISCLI_AUTH set, one server without a password")
+    check("AUTH" not in rc.stderr(), "stderr: %r" % rc.stderr()[-300:])
+    c.exit()
 
 
 def test_ulimit_headroom():
