@@ -486,6 +486,14 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			return fail(err, errlen, "option '%s' needs a value (see --help)",
 				    argv[first - 1 + optind - 1]);
 		default:
+			/* getopt reports "--json=x" as '?' with optopt set to the
+			 * option's value, which is no character to print (or 'h'
+			 * for "--help=x"): name the long option instead. Short
+			 * options never get here with a known letter. */
+			for (const struct option *lo = long_opts; optopt && lo->name; lo++)
+				if (lo->val == optopt && lo->has_arg == no_argument)
+					return fail(err, errlen, "option '--%s' takes no value (see --help)",
+						    lo->name);
 			if (optopt)
 				return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
 			return fail(err, errlen, "unknown option '%s' (see --help)",

@@ -103,6 +103,29 @@ static void test_bad(void **state)
 	}
 }
 
+/* a value given to a long option that takes none names that option, not
+ * getopt's internal value (was "unknown option '-\x02'", or '-h') */
+static void test_no_value(void **state)
+{
+	static const char *const bad[] = { "--json=x", "--plain=1", "--ask-redis=yes", "--help=1",
+					    "--version=2", "--verbose=3" };
+	static const char *const says[] = { "'--json' takes no value", "'--plain' takes no value",
+					    "'--ask-redis' takes no value", "'--help' takes no value",
+					    "'--version' takes no value", "'--verbose' takes no value" };
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(parse(&o, err, bad[i], NULL), -1);
+		assert_non_null(strstr(err, says[i]));
+	}
+	/* an unknown letter is still named as given */
+	assert_int_equal(parse(&o, err, "-x", NULL), -1);
+	assert_non_null(strstr(err, "'-x'"));
+}
+
 /* run --json takes FILE; "--" or an option in its place is a usage error
  * that names --json FILE, not a file name */
 static void test_run_json_file(void **state)
@@ -196,7 +219,7 @@ int main(void)
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_full),
 		cmocka_unit_test(test_commands), cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_ports), cmocka_unit_test(test_run_json_file),
-		cmocka_unit_test(test_report_refuses),
+		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
 	};
 
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
