@@ -242,7 +242,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		else if (!strcmp(argv[1], "report"))
 			o->cmd = RCL_CMD_REPORT;
 		else
-			return fail(err, errlen, "unknown command '%s' (commands: doctor; see --help)", argv[1]);
+			return fail(err, errlen, "unknown command '%s' (commands: run, record, report, doctor; see --help)", argv[1]);
 		first = 2;
 	}
 

@@ -74,6 +74,8 @@ static void test_commands(void **state)
 	assert_int_equal(o.cmd, RCL_CMD_VERSION);
 	assert_int_equal(parse(&o, err, "frobnicate", NULL), -1);
 	assert_non_null(strstr(err, "unknown command"));
+	/* the message lists every command, not only doctor */
+	assert_non_null(strstr(err, "run, record, report, doctor"));
 }
 
 static void test_bad(void **state)
