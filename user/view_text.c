@@ -6,6 +6,20 @@
 #include "model.h"
 #include "view.h"
 
+/* s left-aligned in width columns, each byte outside printable ASCII shown
+ * as '?', as the TUI draws it: comm and cmdline are whatever a process set
+ * (prctl, argv), and a newline, carriage return or escape sequence in them
+ * would forge or overwrite rows of the table. */
+static void text(FILE *f, int width, const char *s)
+{
+	int n = 0;
+
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++, n++)
+		fputc(*c >= 0x20 && *c < 0x7f ? *c : '?', f);
+	for (; n < width; n++)
+		fputc(' ', f);
+}
+
 static void num(FILE *f, int width, long long v)
 {
 	if (v < 0)
@@ -50,7 +64,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 				if (!dup)
 					l += snprintf(ports + l, sizeof(ports) - l, "%s%u", l ? "," : "", p->listen[k].port);
 			}
-			fprintf(f, "%-7u %-15s %-12s %7ld", p->key.tgid, p->comm, ports, p->clients);
+			fprintf(f, "%-7u ", p->key.tgid);
+			text(f, 15, p->comm);
+			fprintf(f, " %-12s %7ld", ports, p->clients);
 		}
 		if (p->maxclients > 0)
 			fprintf(f, " %10ld", p->maxclients);
@@ -74,8 +90,10 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			continue;
 		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->nlisten)
 			continue;
-		fprintf(f, "%-7u %-15s %-6s %-8s %6ld %6ld %6ld %6ld %8llu %8llu %7.1f %7.1f %8.1f",
-			p->key.tgid, p->comm, p->nlisten ? "server" : "client",
+		fprintf(f, "%-7u ", p->key.tgid);
+		text(f, 15, p->comm);
+		fprintf(f, " %-6s %-8s %6ld %6ld %6ld %6ld %8llu %8llu %7.1f %7.1f %8.1f",
+			p->nlisten ? "server" : "client",
 			verdict_name(p->verdict), p->open,
 			p->established, p->close_wait, p->syn_sent,
 			(unsigned long long)p->opened,
@@ -84,7 +102,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		num(f, 6, p->fds);
 		num(f, 7, p->nofile_soft);
 		num(f, 8, p->fds >= 0 && p->nofile_soft >= 0 ? p->nofile_soft - p->fds : -1);
-		fprintf(f, "  %s%s\n", p->exited ? "(exited) " : "", p->cmdline);
+		fprintf(f, "  %s", p->exited ? "(exited) " : "");
+		text(f, 0, p->cmdline);
+		fputc('\n', f);
 		/* why, under the row: the numbers of the rule that fired */
 		if (p->verdict != V_OK && p->rule[0])
 			fprintf(f, "%-7s %s: %s\n", "", verdict_name(p->verdict), p->rule);

@@ -4,11 +4,11 @@ import re
 import shutil
 import stat
 
-from harness import (RCLEAK, TIERS, Fail, Skip, check, have_bpftool, leaked_progs,
+from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leaked_progs,
                      mkdtemp, rcl_progs, run_rcleak)
 
 TESTS = ["test_help", "test_version", "test_doctor", "test_not_root",
-         "test_doctor_not_root", "test_missing_caps"]
+         "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars"]
 
 
 def needs(*what):
@@ -163,6 +163,46 @@ def test_missing_caps():
           % (p.returncode, err[:300]))
     _one_line_rcleak(err)
     _bpf_after(before, "capability-less run")
+
+
+# A client whose comm has a newline and an escape, and whose argv has a
+# carriage return: what a process sets for itself.
+_EVIL_CLIENT = r"""
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, b"rclt\nfake\x1b[2J", 0, 0, 0)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("HELD", flush=True)
+sys.stdin.read()
+"""
+
+
+@needs("root", "rcleak")
+def test_plain_control_chars():
+    """--plain prints comm and cmdline as the TUI draws them, control bytes
+    as '?': a process cannot forge a row (newline) or overwrite one (carriage
+    return, escape sequences) of the table an SRE reads or a log keeps."""
+    import sys
+    from harness import spawn
+    r = Redis()
+    script = os.path.join(mkdtemp("rcleak-evil-"), "e.py")  # short: the cmdline is cut
+    with open(script, "w") as f:
+        f.write(_EVIL_CLIENT)
+    c = spawn([sys.executable, script, str(r.port), "\r999 fake LEAK\x1b[0m"],
+              "client with control characters in comm and argv")
+    check(c.stdout.readline().strip() == b"HELD", "client did not connect")
+    with open("/proc/%d/comm" % c.pid, "rb") as f:
+        check(b"\n" in f.read().rstrip(b"\n"), "ground truth: comm has no newline")
+    rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--pid", str(c.pid)])
+    check(rc == 0, "exit %s (stderr %r)" % (rc, err[:300]))
+    bad = sorted({ch for ch in out if ord(ch) < 0x20 and ch != "\n" or ord(ch) == 0x7f})
+    check(not bad, "control characters %r in --plain output: %r" % (bad, out[-600:]))
+    rows = [l for l in out.splitlines() if l.startswith("%d " % c.pid)]
+    check(len(rows) == 1 and "rclt?fake?[2J" in rows[0] and "?999 fake LEAK?[0m" in rows[0],
+          "row of pid %d: %r" % (c.pid, rows))
+    check(not any(l.startswith("fake") for l in out.splitlines()),
+          "the comm's newline forged a line: %r" % out[-600:])
+    c.stdin.close()
+    c.wait(10)
 
 
 # ---------------------------------------------------------------------------
