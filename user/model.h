@@ -120,7 +120,7 @@ struct proc {
 	struct series clients_series;
 	double clients_growth_per_min;
 	double eta_s;            /* time to effective_limit at current growth; -1 none */
-	bool capped_by_nofile;   /* nofile_soft - 32 < maxclients */
+	bool capped_by_nofile;   /* nofile_soft - 32 <= maxclients */
 	struct remote_count top_remotes[MODEL_TOP_REMOTES];
 	int ntop_remotes;
 

@@ -74,8 +74,7 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			fprintf(f, " %10s", "10000?");
 		num(f, 7, p->nofile_soft);
 		fprintf(f, " %7ld %8ld%s\n", eff, eff - p->clients,
-			p->nofile_soft >= 0 && p->nofile_soft - 32 < (p->maxclients ? p->maxclients : 10000)
-				? "  (capped by nofile)" : "");
+			p->capped_by_nofile ? "  (capped by nofile)" : "");
 	}
 	if (any)
 		fputc('\n', f);

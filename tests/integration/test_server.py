@@ -270,7 +270,8 @@ def test_ulimit_headroom():
 
 
 def test_server_low_nofile():
-    """redis-server under ulimit -n 1000: effective_limit = nofile_soft - 32 = 968."""
+    """redis-server under ulimit -n 1000: effective_limit = nofile_soft - 32 = 968,
+    and capped_by_nofile, also when --ask-redis reads the lowered maxclients."""
     r = Redis(wrap=["bash", "-c", 'ulimit -n 1000 && exec "$@"', "ulimit"])
     soft, _ = proc_nofile(r.pid)
     check(soft == 1000, "ground truth: redis nofile %s" % soft)

@@ -271,6 +271,14 @@ static void test_server_eta(void **state)
 	/* (992 - 30) clients at 1/s */
 	assert_true(p->eta_s > 961 && p->eta_s < 963);
 	assert_int_equal(p->verdict, V_OK); /* growth on a server is a symptom, not a leak */
+	/* Redis short of fds lowers maxclients to nofile - 32 itself, and
+	 * CONFIG GET says 992: still capped by nofile; 991 is maxclients' own */
+	p->maxclients = 992;
+	model_judge(m);
+	assert_true(p->capped_by_nofile);
+	p->maxclients = 991;
+	model_judge(m);
+	assert_false(p->capped_by_nofile);
 	model_free(m);
 }
 
