@@ -258,6 +258,11 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case 'p':
 			if (!tracing_opt)
 				tracing_opt = "-p";
+			/* no port list starts with '-': "-p -n 1" lost its value
+			 * to getopt, which took -n for the list */
+			if (optarg[0] == '-')
+				return fail(err, errlen, "option '-p' needs a port list, e.g. -p 6379,7000-7005 (got '%s')",
+					    optarg);
 			l = opts_parse_ports(optarg, o->ports, RCL_MAX_PORTS, err, errlen);
 			if (l < 0)
 				return -1;

@@ -123,6 +123,11 @@ static void test_no_value(void **state)
 		assert_int_equal(parse(&o, err, bad[i], NULL), -1);
 		assert_non_null(strstr(err, says[i]));
 	}
+	/* "-p -n 1": -p lost its value, not "bad port range '-n'" */
+	assert_int_equal(parse(&o, err, "-p", "-n", "1", NULL), -1);
+	assert_non_null(strstr(err, "'-p' needs a port list"));
+	assert_int_equal(parse(&o, err, "--ports", "-1", NULL), -1);
+	assert_non_null(strstr(err, "'-p' needs a port list"));
 	/* an unknown letter is still named as given */
 	assert_int_equal(parse(&o, err, "-x", NULL), -1);
 	assert_non_null(strstr(err, "'-x'"));
