@@ -6,8 +6,12 @@
 
 void series_push(struct series *s, double t, double y, double window)
 {
-	/* drop what fell out of the window (keep the newest, whatever its age) */
-	while (s->len > 0 && t - s->t[s->head] > window) {
+	/* drop what fell out of the window, but keep the newest, whatever its
+	 * age: with a refresh interval longer than the window (-i 120, the
+	 * default --window 60) every sample fell out before the next came,
+	 * the series never held two, and growth_per_min stayed 0 (so LEAK
+	 * and CHURN could never fire). Now the slope spans one interval. */
+	while (s->len > 1 && t - s->t[s->head] > window) {
 		s->head = (s->head + 1) % SERIES_CAP;
 		s->len--;
 	}

@@ -12,9 +12,10 @@ struct series {
 	int len;
 };
 
-/* Add a sample at time t; drop samples older than window seconds. When the
- * window holds more than SERIES_CAP samples at this rate, a sample closer
- * than window/SERIES_CAP to the previous one replaces it. */
+/* Add a sample at time t; drop samples older than window seconds, except the
+ * newest before t (an interval longer than the window still has a slope).
+ * When the window holds more than SERIES_CAP samples at this rate, a sample
+ * closer than window/SERIES_CAP to the previous one replaces it. */
 void series_push(struct series *s, double t, double y, double window);
 
 /* Least-squares slope of the samples, per minute; 0 with fewer than 2

@@ -50,6 +50,18 @@ static void test_slope_window(void **state)
 	assert_true(series_slope_per_min(&s) < -59.9);
 }
 
+static void test_slope_interval_over_window(void **state)
+{
+	struct series s = { 0 };
+
+	/* samples 120 s apart into a 60 s window (rcleak -i 120): the slope
+	 * spans the last interval instead of no sample pair at all */
+	for (int i = 0; i < 5; i++)
+		series_push(&s, i * 120.0, 4.0 * i, 60);
+	assert_int_equal(s.len, 2);
+	assert_true(series_slope_per_min(&s) > 1.99 && series_slope_per_min(&s) < 2.01);
+}
+
 static void test_series_thinning(void **state)
 {
 	struct series s = { 0 };
@@ -98,6 +110,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slope_linear), cmocka_unit_test(test_slope_flat_and_short),
 		cmocka_unit_test(test_slope_window), cmocka_unit_test(test_series_thinning),
+		cmocka_unit_test(test_slope_interval_over_window),
 		cmocka_unit_test(test_effective_limit), cmocka_unit_test(test_config_reply),
 		cmocka_unit_test(test_cmdline),
 	};
