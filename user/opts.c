@@ -198,7 +198,8 @@ static int threshold(const char *arg, double lo, double hi, double *out, const c
 	double d;
 
 	if (parse_secs(arg, &d) || d < lo || d > hi)
-		return fail(err, errlen, "bad %s '%s': give a number from %g to %g", what, arg, lo, hi);
+		/* %.10g: the bounds print whole ("2592000", not %g's "2.592e+06") */
+		return fail(err, errlen, "bad %s '%s': give a number from %.10g to %.10g", what, arg, lo, hi);
 	*out = d;
 	return 0;
 }

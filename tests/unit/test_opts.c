@@ -128,6 +128,11 @@ static void test_no_value(void **state)
 	assert_non_null(strstr(err, "'-p' needs a port list"));
 	assert_int_equal(parse(&o, err, "--ports", "-1", NULL), -1);
 	assert_non_null(strstr(err, "'-p' needs a port list"));
+	/* threshold bounds print as numbers an SRE can type, not 2.592e+06 */
+	assert_int_equal(parse(&o, err, "--idle", "0", NULL), -1);
+	assert_non_null(strstr(err, "from 1 to 2592000"));
+	assert_int_equal(parse(&o, err, "--leak-rate", "0", NULL), -1);
+	assert_non_null(strstr(err, "from 0.01 to 1000000000"));
 	/* an unknown letter is still named as given */
 	assert_int_equal(parse(&o, err, "-x", NULL), -1);
 	assert_non_null(strstr(err, "'-x'"));
