@@ -315,6 +315,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				optind++;
 				break;
 			}
+			if (o->view == RCL_VIEW_PLAIN)
+				return fail(err, errlen, "--json and --plain do not go together: give one");
 			o->view = RCL_VIEW_JSON;
 			break;
 		case OPT_USER:
@@ -391,6 +393,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				return -1;
 			break;
 		case OPT_PLAIN:
+			/* the last one silently won: a script that parses one
+			 * format got the other */
+			if (o->view == RCL_VIEW_JSON)
+				return fail(err, errlen, "--json and --plain do not go together: give one");
 			o->view = RCL_VIEW_PLAIN;
 			break;
 		case OPT_WINDOW:

@@ -133,6 +133,11 @@ static void test_no_value(void **state)
 	assert_non_null(strstr(err, "from 1 to 2592000"));
 	assert_int_equal(parse(&o, err, "--leak-rate", "0", NULL), -1);
 	assert_non_null(strstr(err, "from 0.01 to 1000000000"));
+	/* two views: refused, whichever comes last (it used to win silently) */
+	assert_int_equal(parse(&o, err, "--json", "--plain", NULL), -1);
+	assert_non_null(strstr(err, "--json and --plain"));
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--plain", "--json", NULL), -1);
+	assert_non_null(strstr(err, "--json and --plain"));
 	/* an unknown letter is still named as given */
 	assert_int_equal(parse(&o, err, "-x", NULL), -1);
 	assert_non_null(strstr(err, "'-x'"));
