@@ -282,7 +282,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (!tracing_opt)
 				tracing_opt = "-d";
 			if (parse_secs(optarg, &d) || d <= 0 || d > 365 * 86400.0)
-				return fail(err, errlen, "bad duration '%s': give seconds > 0, e.g. -d 30", optarg);
+				/* name the upper bound: "-d 1e9" is > 0 too */
+				return fail(err, errlen, "bad duration '%s': give seconds > 0, at most a year "
+					    "(31536000), e.g. -d 30", optarg);
 			o->duration_s = d;
 			break;
 		case 'n':

@@ -138,6 +138,9 @@ static void test_no_value(void **state)
 	assert_non_null(strstr(err, "--json and --plain"));
 	assert_int_equal(parse(&o, err, "report", "x.rcl", "--plain", "--json", NULL), -1);
 	assert_non_null(strstr(err, "--json and --plain"));
+	/* -d past a year names the bound ("give seconds > 0" was no help) */
+	assert_int_equal(parse(&o, err, "-d", "1e9", NULL), -1);
+	assert_non_null(strstr(err, "31536000"));
 	/* an unknown letter is still named as given */
 	assert_int_equal(parse(&o, err, "-x", NULL), -1);
 	assert_non_null(strstr(err, "'-x'"));
