@@ -224,7 +224,8 @@ static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, cha
 int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errlen)
 {
 	const char *tracing_opt = NULL; /* the first option given that only tracing uses */
-	int c, first = 1;
+	char not_doctor[40] = "";     /* the first option given that doctor has no use for */
+	int c, li, first = 1;
 	long l;
 	double d;
 
@@ -252,9 +253,17 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	opterr = 0;
 	/* report takes options after its files; everything else stops at the
 	 * first non-option (run's CMD keeps its own options) */
-	while ((c = getopt_long(argc - first + 1, argv + first - 1,
-				o->cmd == RCL_CMD_REPORT ? ":p:i:d:n:w:vVh" : "+:p:i:d:n:w:vVh",
-				long_opts, NULL)) != -1) {
+	while ((li = -1, c = getopt_long(argc - first + 1, argv + first - 1,
+					  o->cmd == RCL_CMD_REPORT ? ":p:i:d:n:w:vVh" : "+:p:i:d:n:w:vVh",
+					  long_opts, &li)) != -1) {
+		/* doctor probes the kernel with -p's ports and says so with -v;
+		 * anything else given to it would be silently ignored */
+		if (!not_doctor[0] && c != 'v' && c != 'p' && c != 'h' && c != 'V' && c != ':' && c != '?') {
+			if (li >= 0)
+				snprintf(not_doctor, sizeof(not_doctor), "--%s", long_opts[li].name);
+			else
+				snprintf(not_doctor, sizeof(not_doctor), "-%c", c);
+		}
 		switch (c) {
 		case 'p':
 			if (!tracing_opt)
@@ -514,6 +523,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				    argv[first - 1 + optind - 1]);
 		}
 	}
+	if (o->cmd == RCL_CMD_DOCTOR && not_doctor[0])
+		return fail(err, errlen, "'rcleak doctor' takes only -v and -p (got %s): its output is "
+			    "text, its exit code says whether rcleak can run", not_doctor);
 	if (o->cmd == RCL_CMD_RUN) {
 		if (first - 1 + optind >= argc)
 			return fail(err, errlen, "'rcleak run' needs a command: rcleak run [OPTIONS] -- CMD [ARGS...]");

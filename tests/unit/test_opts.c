@@ -141,6 +141,13 @@ static void test_no_value(void **state)
 	/* -d past a year names the bound ("give seconds > 0" was no help) */
 	assert_int_equal(parse(&o, err, "-d", "1e9", NULL), -1);
 	assert_non_null(strstr(err, "31536000"));
+	/* doctor ignored every option but -v and -p: refused, named as given */
+	assert_int_equal(parse(&o, err, "doctor", "--json", NULL), -1);
+	assert_non_null(strstr(err, "'rcleak doctor' takes only -v and -p (got --json)"));
+	assert_int_equal(parse(&o, err, "doctor", "-v", "-n", "1", NULL), -1);
+	assert_non_null(strstr(err, "(got -n)"));
+	assert_int_equal(parse(&o, err, "doctor", "-vv", "-p", "6380", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_DOCTOR);
 	/* an unknown letter is still named as given */
 	assert_int_equal(parse(&o, err, "-x", NULL), -1);
 	assert_non_null(strstr(err, "'-x'"));
