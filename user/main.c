@@ -52,6 +52,17 @@ static double wall_now(void)
 	return tv.tv_sec + tv.tv_usec / 1e6;
 }
 
+/* *ts += secs (secs >= 0) */
+static void ts_add(struct timespec *ts, double secs)
+{
+	ts->tv_sec += (time_t)secs;
+	ts->tv_nsec += (long)((secs - (time_t)secs) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 static const char *yesno(bool b)
 {
 	return b ? "yes" : "no";
@@ -189,15 +200,26 @@ static int cmd_live(const struct rcl_opts *o)
 
 		/* sleep to the next tick on a fixed grid; signals end the sleep */
 		{
-			double iv = o->interval_s;
+			double iv = o->interval_s, left = o->duration_s - (collect_now() - c.start);
+			struct timespec mono;
+			double late;
 
 			if (o->duration_s) /* do not overshoot the duration */
-				iv = fmin(iv, o->duration_s - (collect_now() - c.start));
-			next.tv_sec += (time_t)iv;
-			next.tv_nsec += (long)((iv - (time_t)iv) * 1e9);
-			if (next.tv_nsec >= 1000000000L) {
-				next.tv_sec++;
-				next.tv_nsec -= 1000000000L;
+				iv = fmin(iv, left);
+			ts_add(&next, iv);
+			/* Ticks already past (SIGSTOP, a paused VM, a refresh
+			 * slower than -i) are skipped, keeping the grid: slept
+			 * through one by one, they printed back to back, each
+			 * an interval of ~0 s with meaningless rates, and used
+			 * up -n. */
+			clock_gettime(CLOCK_MONOTONIC, &mono);
+			late = (double)(mono.tv_sec - next.tv_sec) + (mono.tv_nsec - next.tv_nsec) / 1e9;
+			if (late > 0) {
+				ts_add(&next, ceil(late / o->interval_s) * o->interval_s);
+				if (o->duration_s && late + left < ceil(late / o->interval_s) * o->interval_s) {
+					next = mono; /* the duration ends first */
+					ts_add(&next, fmax(left, 0));
+				}
 			}
 		}
 		while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)

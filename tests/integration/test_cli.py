@@ -8,7 +8,8 @@ from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leak
                      mkdtemp, rcl_progs, run_rcleak)
 
 TESTS = ["test_help", "test_version", "test_doctor", "test_not_root",
-         "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars"]
+         "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars",
+         "test_stall_skips_ticks"]
 
 
 def needs(*what):
@@ -203,6 +204,30 @@ def test_plain_control_chars():
           "the comm's newline forged a line: %r" % out[-600:])
     c.stdin.close()
     c.wait(10)
+
+
+@needs("root", "rcleak")
+def test_stall_skips_ticks():
+    """After a stall (SIGSTOP here; a paused VM, an overlong refresh) the
+    live loop skips the ticks it missed instead of printing them back to
+    back: no two lines closer than the interval (0.5 s), whose rates would
+    be over ~0 s, and -n counts real intervals. The gaps are a consequence
+    of the schedule, not a speed: a slow machine only widens them."""
+    import signal
+    import time
+    from harness import Rcleak, free_port
+    rc = Rcleak(["-p", str(free_port()), "-n", "8"])
+    ups = [rc.first["uptime_s"], rc.line()["uptime_s"]]
+    rc.signal(signal.SIGSTOP)
+    time.sleep(2.5)           # five ticks missed
+    rc.signal(signal.SIGCONT)
+    ups += [rc.line()["uptime_s"] for _ in range(6)]
+    check(rc.wait_exit() == 0, "rcleak -n 8: exit %s" % rc.proc.returncode)
+    # uptime_s has 0.1 s precision: 0.4 is the 0.5 s interval, rounded down
+    gaps = [round(b - a, 1) for a, b in zip(ups, ups[1:])]
+    check(all(g >= 0.4 for g in gaps),
+          "uptime_s of the 8 lines %r: gaps %r, expected none under the 0.5 s interval"
+          % (ups, gaps))
 
 
 # ---------------------------------------------------------------------------
