@@ -266,6 +266,11 @@ BAD_INPUTS = [
     ["--json", "junk"],
     ["frobnicate"],
     ["doctor", "--bogus"],
+    ["doctor", "--json"],
+    ["--json=1"],
+    ["--json", "--plain"],
+    ["-p", "-n", "1"],
+    ["-d", "1e9"],
 ]
 
 
