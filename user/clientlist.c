@@ -79,6 +79,10 @@ static int parse_hostport(const char *s, __u8 *family, __u8 addr[16], __u16 *por
 	return 0;
 }
 
+/* Channels, patterns and shard channels a client subscribes to (Redis 7
+ * has all three; older servers lack ssub). */
+static const char *const sub_fields[] = { "sub", "psub", "ssub" };
+
 int clientlist_parse_line(const char *line, struct redis_client *out)
 {
 	char v[64];
@@ -96,6 +100,11 @@ int clientlist_parse_line(const char *line, struct redis_client *out)
 	field(line, "name", out->name, sizeof(out->name));
 	field(line, "lib-name", out->lib_name, sizeof(out->lib_name));
 	field(line, "cmd", out->cmd, sizeof(out->cmd));
+	if (field(line, "flags", v, sizeof(v)) && (strchr(v, 'P') || strchr(v, 'b')))
+		out->waits = true;
+	for (size_t k = 0; k < sizeof(sub_fields) / sizeof(sub_fields[0]); k++)
+		if (field(line, sub_fields[k], v, sizeof(v)) && atol(v) > 0)
+			out->waits = true;
 	return 0;
 }
 

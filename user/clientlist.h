@@ -18,6 +18,10 @@ struct redis_client {
 	char lib_name[32];       /* Redis >= 7.2; "" before */
 	char cmd[32];            /* last command */
 	long age, idle;          /* seconds */
+	/* silent by design while it waits: a pub/sub subscriber (flag P, or
+	 * sub/psub/ssub channels) or a client blocked in BLPOP and the like
+	 * (flag b). Not a ZOMBIE however long it sends nothing. */
+	bool waits;
 	/* join */
 	__u32 pid;               /* local holder of the client end; 0: none */
 	char comm[16];

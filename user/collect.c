@@ -277,6 +277,57 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 	free(ends);
 }
 
+/* Clients that wait by design (pub/sub subscribers, clients blocked in
+ * BLPOP and the like: CLIENT LIST) send nothing while they wait, so the
+ * silent-peer ZOMBIE rule takes back what it counted for them. Each one's
+ * socket on the server's side is found by its peer's address and port, as
+ * Redis sees them. */
+static void exempt_waiting(struct collector *c, const struct server_link *l, struct proc *srv)
+{
+	const struct model *m = c->model;
+	struct end_key *peers;
+	bool any = false;
+	size_t n = 0;
+
+	for (long i = 0; i < l->nclients && !any; i++)
+		any = l->clients[i].waits;
+	if (!any || !srv->zombies)
+		return;
+	peers = malloc((m->nrecs ? m->nrecs : 1) * sizeof(*peers));
+	if (!peers)
+		return;
+	for (size_t i = 0; i < m->nrecs; i++) {
+		const struct rcl_fd_rec *r = &m->recs[i];
+		bool accepted = false;
+
+		for (int k = 0; k < srv->nlisten; k++)
+			accepted |= r->lport == srv->listen[k].port;
+		if (!accepted || r->state == RCL_TCP_LISTEN || r->tgid != srv->key.tgid)
+			continue;
+		peers[n].family = r->family;
+		memcpy(peers[n].addr, r->raddr, 16);
+		normalize(&peers[n].family, peers[n].addr);
+		peers[n].port = r->rport;
+		peers[n].rec = r;
+		n++;
+	}
+	if (n > 1)
+		qsort(peers, n, sizeof(*peers), cmp_end);
+	for (long i = 0; i < l->nclients && srv->zombies > 0; i++) {
+		const struct redis_client *rc = &l->clients[i];
+		struct end_key key = { .family = rc->family, .port = rc->port }, *e;
+
+		if (!rc->waits)
+			continue;
+		memcpy(key.addr, rc->addr, 16);
+		normalize(&key.family, key.addr);
+		e = n ? bsearch(&key, peers, n, sizeof(*peers), cmp_end) : NULL;
+		if (e && model_silent_peer(m, e->rec))
+			srv->zombies--;
+	}
+	free(peers);
+}
+
 static bool own_port(const struct collector *c, __u16 port)
 {
 	for (int i = 0; i < c->nown; i++)
@@ -317,6 +368,7 @@ static void ask_servers(struct collector *c, double now)
 		if (!l->clients)
 			l->clients = calloc(1, sizeof(*l->clients)); /* answered, empty */
 		join_clients(c, l, p);
+		exempt_waiting(c, l, p);
 	}
 	for (int i = 0; i < c->nlinks; i++) {
 		if (!c->links[i].seen) {
@@ -453,9 +505,10 @@ int collect_refresh(struct collector *c, double now)
 	model_end(c->model, now - c->start, dt);
 	for (size_t i = 0; i < c->model->nprocs; i++)
 		complete(c, c->model->procs[i], now - c->start);
-	model_judge(c->model);
+	/* before the verdicts: CLIENT LIST tells which silent clients wait */
 	if (c->opts->ask_redis)
 		ask_servers(c, now - c->start);
+	model_judge(c->model);
 	if (!c->keep_exited)
 		model_gc(c->model, forget, c);
 

@@ -292,11 +292,17 @@ static double cw_lookup(const struct model *m, __u64 sk)
 	return e ? m->now - e->since : 0;
 }
 
+bool model_silent_peer(const struct model *m, const struct rcl_fd_rec *r)
+{
+	return r->state == RCL_TCP_ESTABLISHED &&
+	       jiffies_ago(m, r->jiffies, r->last_rcv) >= m->th.zombie_idle_s;
+}
+
 /* Apply one distinct (socket, holder) pair, not a listening one. */
 static void apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, int holders,
 		  double now)
 {
-	double idle, rcv_idle;
+	double idle;
 	bool accepted;
 
 	accepted = listens_on(p, r->lport);
@@ -313,7 +319,6 @@ static void apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, i
 		p->clients++;
 
 	idle = latest_idle(m, r);
-	rcv_idle = jiffies_ago(m, r->jiffies, r->last_rcv);
 	if (idle >= 0) {
 		if (idle > p->max_idle_s)
 			p->max_idle_s = idle;
@@ -323,7 +328,7 @@ static void apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, i
 	if (r->state == RCL_TCP_CLOSE_WAIT) {
 		if (now - cw_since(m, r, now) >= m->th.zombie_s)
 			p->zombies++;
-	} else if (accepted && r->state == RCL_TCP_ESTABLISHED && rcv_idle >= m->th.zombie_idle_s) {
+	} else if (accepted && model_silent_peer(m, r)) {
 		p->zombies++; /* the peer vanished without a FIN, or just went quiet */
 	}
 }

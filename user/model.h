@@ -183,6 +183,9 @@ size_t model_conns(const struct model *m, const struct proc *p, struct conn_view
 /* Percentile (0..1) of a log2 lifetime histogram, in ms (bucket midpoint
  * on a log scale); -1 when empty. */
 double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q);
+/* Has the peer of r, a server's accepted socket, sent no data for the
+ * ZOMBIE threshold (--zombie-idle)? */
+bool model_silent_peer(const struct model *m, const struct rcl_fd_rec *r);
 /* How many lifetimes a histogram holds. */
 __u64 model_life_count(const __u32 life[RCL_LIFE_BUCKETS]);
 

@@ -1,15 +1,18 @@
 """CLOSE_WAIT, the server row, maxclients, fd limits."""
+import re
+import sys
 import time
 
 from harness import (Client, Rcleak, Redis, check, expect_row, expect_server, fields,
-                     proc_fds, proc_nofile, proc_row, server_row, ss_accepted, ss_count,
+                     proc_fds, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count,
                      ss_states, wait_until)
 
 TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
          "test_ask_redis_auth_mixed", "test_ulimit_headroom",
-         "test_server_low_nofile", "test_server_restart", "test_replica"]
+         "test_server_low_nofile", "test_server_restart", "test_replica",
+         "test_zombie_waiting_clients"]
 
 
 def test_close_wait():
@@ -359,3 +362,46 @@ def test_replica():
         return not bad, "; ".join(bad)
     rc.wait_for(pred, what="master/replica")
     check(ss_accepted(b.pid, b.port) == 3, "ground truth: replica has %d clients" % ss_accepted(b.pid, b.port))
+
+
+# One connection that sends a command and then waits on the server without
+# sending anything: SUBSCRIBE (pub/sub) or BLPOP (blocked), raw RESP.
+WAITER = r"""
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+cmd = sys.argv[2:]
+s.sendall(("*%d\r\n" % len(cmd) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in cmd)).encode())
+if cmd[0] == "SUBSCRIBE":
+    s.recv(4096)  # the subscribe confirmation
+print("READY", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_zombie_waiting_clients():
+    """A silent client is a ZOMBIE after --zombie-idle; a subscriber and a
+    client blocked in BLPOP, as silent, are not when --ask-redis lets
+    CLIENT LIST say they wait (flags P and b). Without --ask-redis all
+    three count."""
+    r = Redis()
+    silent = Client("hold", ["--target", "127.0.0.1:%d:1" % r.port], name="rclt-silent")
+    waiters = []
+    for cmd in (["SUBSCRIBE", "rclt-ch"], ["BLPOP", "rclt-list", "0"]):
+        w = spawn([sys.executable, "-c", WAITER, str(r.port)] + cmd, "waiter " + cmd[0])
+        check(w.stdout.readline() == b"READY\n", "%s client did not start" % cmd[0])
+        waiters.append(w)
+    listed = r.cli("CLIENT", "LIST")
+    flags = re.findall(r"flags=(\S+)", listed)
+    check(sum("P" in f for f in flags) == 1 and sum("b" in f for f in flags) == 1,
+          "ground truth: CLIENT LIST flags %s, expected one P (subscriber) and one b (blocked)" % flags)
+    time.sleep(2.5)  # all three silent past --zombie-idle 2
+    for args, want in ((["--ask-redis"], 1), ([], 3)):
+        rc = Rcleak(["-p", str(r.port), "--zombie-idle", "2"] + args)
+        expect_row(rc, r.pid, {"zombies": want, "verdict": "ZOMBIE"},
+                   what="redis-server with a silent client, a subscriber and a blocked client %s"
+                   % " ".join(args))
+        rc.close()
+    for w in waiters:
+        w.stdin.close()
+        w.wait(10)
+    silent.exit()
