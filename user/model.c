@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "model.h"
 
@@ -349,6 +350,21 @@ static size_t remote_hash(const struct proc *p, __u8 family, const __u8 addr[16]
 	return (size_t)(h ^ (h >> 29));
 }
 
+/* A client's address as one host: an IPv4 client of a dual-stack listener
+ * comes as ::ffff:a.b.c.d, the same host as a.b.c.d on an IPv4 one. */
+static void remote_addr(const struct rcl_fd_rec *r, __u8 *family, __u8 addr[16])
+{
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	*family = r->family;
+	memcpy(addr, r->raddr, 16);
+	if (r->family == AF_INET6 && !memcmp(addr, mapped, sizeof(mapped))) {
+		*family = AF_INET;
+		memmove(addr, addr + 12, 4);
+		memset(addr + 4, 0, 12);
+	}
+}
+
 /* Top remote addresses of each server's clients: counted in an open
  * addressing table of (server, address), which stays as small as the
  * number of distinct pairs. */
@@ -360,6 +376,7 @@ static void top_remotes(struct model *m)
 	for (size_t i = 0; i < m->nrecs; i++) {
 		const struct rcl_fd_rec *r = &m->recs[i];
 		struct proc *p = m->recproc[i];
+		__u8 fam, addr[16];
 		size_t h;
 
 		if (r->state == RCL_TCP_LISTEN || !m->recholders[i])
@@ -384,14 +401,15 @@ static void top_remotes(struct model *m)
 			tab = nt;
 			cap = ncap;
 		}
-		h = remote_hash(p, r->family, r->raddr) & (cap - 1);
-		while (tab[h].p && (tab[h].p != p || tab[h].family != r->family ||
-				    memcmp(tab[h].addr, r->raddr, 16)))
+		remote_addr(r, &fam, addr);
+		h = remote_hash(p, fam, addr) & (cap - 1);
+		while (tab[h].p && (tab[h].p != p || tab[h].family != fam ||
+				    memcmp(tab[h].addr, addr, 16)))
 			h = (h + 1) & (cap - 1);
 		if (!tab[h].p) {
 			tab[h].p = p;
-			tab[h].family = r->family;
-			memcpy(tab[h].addr, r->raddr, 16);
+			tab[h].family = fam;
+			memcpy(tab[h].addr, addr, 16);
 			used++;
 		}
 		tab[h].count++;

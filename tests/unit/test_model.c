@@ -241,11 +241,50 @@ static void test_top_remotes(void **state)
 	model_free(m);
 }
 
+/* A dual-stack listener's IPv4 clients come as ::ffff:a.b.c.d: one host
+ * with the clients of an IPv4 listener from a.b.c.d. */
+static void test_top_remotes_v4_mapped(void **state)
+{
+	struct model *m = model_new(60);
+	struct proc *p;
+
+	(void)state;
+	model_begin(m);
+	hold(m, rec(1, 0x10, 5, RCL_TCP_LISTEN, 6379, 0));
+	for (__u64 sk = 0x100; sk < 0x103; sk++) { /* 3 over IPv4 */
+		struct rcl_fd_rec r = rec(1, sk, (__u32)sk, RCL_TCP_ESTABLISHED, 6379, (__u16)sk);
+
+		r.raddr[0] = 10;
+		r.raddr[3] = 7;
+		hold(m, r);
+	}
+	for (__u64 sk = 0x200; sk < 0x202; sk++) { /* 2 mapped */
+		struct rcl_fd_rec r = rec(1, sk, (__u32)sk, RCL_TCP_ESTABLISHED, 6379, (__u16)sk);
+
+		r.family = 10;
+		r.raddr[10] = r.raddr[11] = 0xff;
+		r.raddr[12] = 10;
+		r.raddr[15] = 7;
+		hold(m, r);
+	}
+	model_end(m, 1.0, 0);
+	p = find(m, 1);
+	assert_non_null(p);
+	assert_int_equal(p->ntop_remotes, 1);
+	assert_int_equal(p->top_remotes[0].family, 2);
+	assert_int_equal(p->top_remotes[0].addr[0], 10);
+	assert_int_equal(p->top_remotes[0].addr[3], 7);
+	assert_int_equal(p->top_remotes[0].addr[15], 0);
+	assert_int_equal(p->top_remotes[0].count, 5);
+	model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_holders), cmocka_unit_test(test_rates_and_gc),
 		cmocka_unit_test(test_growth), cmocka_unit_test(test_top_remotes),
+		cmocka_unit_test(test_top_remotes_v4_mapped),
 	};
 
 	return cmocka_run_group_tests_name("model", tests, NULL, NULL);
