@@ -15,6 +15,7 @@
 #include "model.h"
 #include "opts.h"
 #include "probe.h"
+#include "procfs.h"
 #include "record_cmd.h"
 #include "rev.h"
 #include "run.h"
@@ -259,6 +260,18 @@ int main(int argc, char **argv)
 		o.view = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && getenv("TERM") &&
 			 strcmp(getenv("TERM"), "dumb") ? RCL_VIEW_TUI : RCL_VIEW_PLAIN;
 	rcl_verbose = o.verbose;
+	if (o.pid && (o.cmd == RCL_CMD_LIVE || o.cmd == RCL_CMD_RECORD)) {
+		/* a thread id (top -H, a stack trace) means its process */
+		int tgid = procfs_tgid(o.pid);
+
+		if (tgid > 0 && tgid != o.pid) {
+			elog("--pid %d is a thread of process %d: showing the process", o.pid, tgid);
+			o.pid = tgid;
+		} else if (tgid < 0) {
+			elog("--pid %d: no such process now; its rows show if one with that pid connects",
+			     o.pid);
+		}
+	}
 	switch (o.cmd) {
 	case RCL_CMD_HELP:
 		opts_usage(stdout);

@@ -230,3 +230,22 @@ long procfs_hz_from_ticks(__u64 j0, double t0, __u64 j1, double t1)
 	return snap_hz((double)(j1 - j0) / (t1 - t0));
 }
 
+
+int procfs_tgid(int pid)
+{
+	char path[64], line[128];
+	int tgid = -1;
+	FILE *f;
+
+	/* /proc/TID/status exists for threads too, though /proc lists only
+	 * processes */
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}

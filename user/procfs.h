@@ -20,6 +20,10 @@ int procfs_nofile(int pid, long long *soft, long long *hard);
  * known: pid is gone, or has exited (a zombie's is empty). */
 int procfs_cmdline(int pid, char *buf, size_t len);
 
+/* The process (thread group) that thread id pid belongs to: pid itself
+ * for a process, or -1 when there is no such thread. */
+int procfs_tgid(int pid);
+
 /* Process start time (group leader) in ns since boot, at clock-tick
  * resolution, in the kernel's boot-time clock (a time namespace's offset
  * taken off), or 0 when pid does not exist. */

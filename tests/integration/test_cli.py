@@ -9,7 +9,7 @@ from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leak
 
 TESTS = ["test_help", "test_version", "test_doctor", "test_not_root",
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars",
-         "test_stall_skips_ticks"]
+         "test_stall_skips_ticks", "test_pid_of_thread"]
 
 
 def needs(*what):
@@ -204,6 +204,51 @@ def test_plain_control_chars():
           "the comm's newline forged a line: %r" % out[-600:])
     c.stdin.close()
     c.wait(10)
+
+
+# A process whose second thread holds 2 connections: prints its pid and
+# that thread's id.
+_THREAD_CLIENT = r"""
+import socket, sys, threading
+held, ready = [], threading.Event()
+def run():
+    held.extend(socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(2))
+    print(threading.get_native_id(), flush=True)
+    ready.set()
+    sys.stdin.read()
+t = threading.Thread(target=run)
+t.start()
+ready.wait()
+t.join()
+"""
+
+
+@needs("root", "rcleak")
+def test_pid_of_thread():
+    """--pid with a thread's id (top -H, a stack dump) selects its process,
+    and says so; a pid with no process says that."""
+    import json
+    import sys
+    from harness import spawn, ss_count
+    r = Redis()
+    c = spawn([sys.executable, "-c", _THREAD_CLIENT, str(r.port)], "client with a thread")
+    tid = int(c.stdout.readline())
+    check(tid != c.pid and os.path.exists("/proc/%d/task/%d" % (c.pid, tid)),
+          "ground truth: thread %d is not a thread of %d" % (tid, c.pid))
+    held = ss_count(c.pid, [r.port])
+    check(held == 2, "ground truth: ss shows %d connections of pid %d" % (held, c.pid))
+    rc, out, err = run_rcleak(["--json", "-p", str(r.port), "-n", "1", "--pid", str(tid)])
+    check(rc == 0, "exit %s (stderr %r)" % (rc, err[:300]))
+    rows = [p for p in json.loads(out.splitlines()[-1])["processes"]]
+    check([(p["pid"], p["open"]) for p in rows] == [(c.pid, held)],
+          "--pid %d (a thread of %d): rows %s" % (tid, c.pid, [(p["pid"], p["open"]) for p in rows]))
+    check("thread of process %d" % c.pid in err, "stderr does not say whose thread: %r" % err)
+    c.stdin.close()
+    c.wait(10)
+    gone = c.pid
+    check(not os.path.exists("/proc/%d" % gone), "pid %d still exists" % gone)
+    rc, out, err = run_rcleak(["--json", "-p", str(r.port), "-n", "1", "--pid", str(gone)])
+    check(rc == 0 and "no such process" in err, "--pid of a gone process: exit %s, stderr %r" % (rc, err))
 
 
 @needs("root", "rcleak")
