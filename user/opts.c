@@ -235,8 +235,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->cmd = RCL_CMD_DOCTOR;
 		else if (!strcmp(argv[1], "live") || !strcmp(argv[1], "top"))
 			o->cmd = RCL_CMD_LIVE;
-		else if (!strcmp(argv[1], "help"))
-			o->cmd = RCL_CMD_HELP;
+		else if (!strcmp(argv[1], "help")) /* help [CMD]: one text covers all */
+			return (o->cmd = RCL_CMD_HELP), 0;
 		else if (!strcmp(argv[1], "run"))
 			o->cmd = RCL_CMD_RUN;
 		else if (!strcmp(argv[1], "record"))

@@ -72,6 +72,9 @@ static void test_commands(void **state)
 	assert_int_equal(o.cmd, RCL_CMD_HELP);
 	assert_int_equal(parse(&o, err, "-V", NULL), 0);
 	assert_int_equal(o.cmd, RCL_CMD_VERSION);
+	/* help CMD: the one help text, which covers every command */
+	assert_int_equal(parse(&o, err, "help", "run", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_HELP);
 	assert_int_equal(parse(&o, err, "frobnicate", NULL), -1);
 	assert_non_null(strstr(err, "unknown command"));
 	/* the message lists every command, not only doctor */
