@@ -44,7 +44,8 @@ static int parse_secs(const char *s, double *out)
 	char *end;
 	double v;
 
-	if (!s || !*s)
+	/* decimal only: strtod also takes hex ("0x10" would be 16 s) */
+	if (!s || !*s || strpbrk(s, "xX"))
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
