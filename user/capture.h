@@ -35,6 +35,12 @@ struct capture_writer;
 
 #define CAPTURE_FORCE 1 /* replace an existing regular file (never a symlink) */
 
+/* Would capture_writer_open(path, flags) refuse path as it stands now? The
+ * same checks and messages, without creating anything: for a recorder to
+ * fail before it loads its BPF programs and walks the host. 0 or -errno,
+ * with a one-line reason in err. */
+int capture_writer_check(const char *path, int flags, char *err, size_t errlen);
+
 /* Create path (0600, O_EXCL|O_NOFOLLOW unless CAPTURE_FORCE, which still
  * refuses symlinks and non-regular files) and write the header. Returns 0 or
  * -errno with a one-line reason in err. */

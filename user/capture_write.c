@@ -16,6 +16,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,6 +100,40 @@ static int open_existing(const char *path, char *err, size_t errlen)
 		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
 	return fd;
+}
+
+int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	struct stat st;
+
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return cap_fail(err, errlen, -ELOOP, "%s is a symbolic link; not writing through it", path);
+		if (!(flags & CAPTURE_FORCE))
+			return cap_fail(err, errlen, -EEXIST, "%s already exists (not replaced without force)", path);
+		if (!S_ISREG(st.st_mode))
+			return cap_fail(err, errlen, -EINVAL, "%s exists and is not a regular file; not replacing it", path);
+		if (st.st_nlink > 1)
+			return cap_fail(err, errlen, -EMLINK, "%s has other hard links; not replacing it", path);
+		if (st.st_uid != geteuid())
+			return cap_fail(err, errlen, -EPERM, "%s belongs to another user; not replacing it", path);
+		return access(path, W_OK) ? cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno)) : 0;
+	}
+	if (errno != ENOENT)
+		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	/* a new file: its folder must exist and take it */
+	slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (access(dir, W_OK | X_OK))
+		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	return 0;
 }
 
 /* The descriptor to write to; *created says whether the file is new. */

@@ -368,6 +368,17 @@ static void sleep_events(struct recorder *r, double until)
 	}
 }
 
+/* The capture file was refused (e, msg from capture_writer_*): says why;
+ * the exit code. */
+static int refused(int e, const char *msg)
+{
+	elog("%s", msg);
+	/* exists, a symlink, not a regular file, another owner's, hard-linked:
+	 * the user's to fix */
+	return e == -EEXIST || e == -ELOOP || e == -EISDIR || e == -EINVAL || e == -EMLINK ||
+	       e == -EPERM ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
+}
+
 int cmd_record(const struct rcl_opts *o)
 {
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports, .hooks = o->hooks,
@@ -382,6 +393,10 @@ int cmd_record(const struct rcl_opts *o)
 
 	if ((rc = probe_preflight()))
 		return rc;
+	/* a path that will be refused fails now, not after the BPF load and
+	 * the first walk (seconds on a big host) */
+	if ((e = capture_writer_check(o->write_path, o->force ? CAPTURE_FORCE : 0, msg, sizeof(msg))))
+		return refused(e, msg);
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
 	signal(SIGHUP, on_stop);
@@ -408,11 +423,7 @@ int cmd_record(const struct rcl_opts *o)
 	fill_info(&ci, o, wall_now(), (__u64)(r.c.start * 1e9));
 	if ((e = capture_writer_open(&r.w, o->write_path, &ci, o->force ? CAPTURE_FORCE : 0,
 				     msg, sizeof(msg)))) {
-		elog("%s", msg);
-		/* refused (exists, a symlink, not a regular file, another owner's,
-		 * hard-linked): the user's to fix */
-		rc = e == -EEXIST || e == -ELOOP || e == -EISDIR || e == -EINVAL || e == -EMLINK ||
-		     e == -EPERM ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
+		rc = refused(e, msg);
 		goto cleanup;
 	}
 	r.in_memory = o->ring_s > 0;

@@ -984,6 +984,17 @@ def test_record_refusals():
     # an existing regular file, no --force: exit 2, file untouched
     p = regular("exists.rcap")
     run(p, [], "record -w onto an existing file", 2, untouched=[p])
+    # refused before it loads anything into the kernel (and walks the host)
+    if not shutil.which("strace"):
+        problems.append("strace is missing: tools/install-deps.sh --test installs it")
+    else:
+        trace = os.path.join(d, "strace.txt")
+        subprocess.run(["strace", "-f", "-qq", "-e", "trace=bpf", "-o", trace, RCLEAK, "record", "-w", p]
+                       + args, capture_output=True, timeout=30)
+        loads = [ln for ln in open(trace) if "BPF_PROG_LOAD" in ln]
+        if loads:
+            problems.append("record -w onto an existing file loaded %d BPF programs before refusing"
+                            % len(loads))
     # a symlink to a regular file: refused with and without --force, target untouched
     tgt = regular("target.txt")
     ln = os.path.join(d, "link.rcap")
