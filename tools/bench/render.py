@@ -304,10 +304,10 @@ else:
     lv = ((co.get("live") or {}).get("bpf_ns_per_connection") or {}).get("median")
     if fl is not None and ck is not None:
         md.append("One clock read (`bpf_ktime_get_ns()`, clock less floor per run) costs %.0f ns on this machine. "
-                  "rcleak reads the clock once at each open and once at each close it counts: 4 reads per storm "
-                  "connection in live mode (both ends are watched), %.0f ns%s; record also reads it for every "
-                  "event it sends.\n" % (ck - fl, 4 * (ck - fl),
-                                        " of live's %.0f" % lv if lv else ""))
+                  "Timing every socket would take 4 reads per storm connection (open and close of both ends), "
+                  "%.0f ns%s; live mode reads the clock once per CPU and tick plus at the open and close of "
+                  "about 8 sockets drawn per CPU and tick (README, `lifetimes`), record for every event it "
+                  "sends.\n" % (ck - fl, 4 * (ck - fl), " (live's whole cost is %.0f)" % lv if lv else ""))
 
 # ---- summary of targets -------------------------------------------------
 missed = [t for t in T if t["met"] is False]
