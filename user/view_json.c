@@ -16,10 +16,44 @@ bool view_selected(const struct rcl_opts *o, const struct proc *p)
 	return true;
 }
 
+/* Length of the well-formed UTF-8 sequence at c (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), or 0. */
+static int utf8_len(const unsigned char *c)
+{
+	int n;
+	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+
+	if (*c >= 0xc2 && *c <= 0xdf)
+		n = 2;
+	else if (*c >= 0xe0 && *c <= 0xef)
+		n = 3, lo = *c == 0xe0 ? 0xa0 : 0x80, hi = *c == 0xed ? 0x9f : 0xbf;
+	else if (*c >= 0xf0 && *c <= 0xf4)
+		n = 4, lo = *c == 0xf0 ? 0x90 : 0x80, hi = *c == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (c[1] < lo || c[1] > hi)
+		return 0;
+	for (int i = 2; i < n; i++)
+		if (c[i] < 0x80 || c[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		int n;
+
+		/* comm and cmdline are bytes, not necessarily UTF-8: valid
+		 * UTF-8 is written as it is; any other byte >= 0x80 as \u00XX,
+		 * which no valid character is written as, so the bytes can be
+		 * told back */
+		if (*c >= 0x80 && (n = utf8_len(c))) {
+			fwrite(c, 1, (size_t)n, f);
+			c += n - 1;
+			continue;
+		}
 		switch (*c) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -27,10 +61,7 @@ void json_str(FILE *f, const char *s)
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
 		default:
-			if (*c < 0x20 || *c == 0x7f)
-				fprintf(f, "\\u%04x", *c);
-			else if (*c >= 0x80)
-				/* comm/cmdline are bytes, not necessarily UTF-8 */
+			if (*c < 0x20 || *c >= 0x7f)
 				fprintf(f, "\\u%04x", *c);
 			else
 				fputc(*c, f);

@@ -163,7 +163,13 @@ def test_json_escaping():
     row = proc_row(obj, c.pid)
     check(row is not None and row.get("comm") == name,
           "comm observed %r expected %r" % (row and row.get("comm"), name))
-    check(isinstance(row.get("cmdline"), str), "cmdline %r" % (row.get("cmdline"),))
+    cmd = row.get("cmdline")
+    check(isinstance(cmd, str), "cmdline %r" % (cmd,))
+    # valid UTF-8 stays itself; the one raw byte 0xff is \u00ff, which no
+    # valid character is written as (the bytes can be told back)
+    check("ff\u00ff" + "\u00e9" * 10 in cmd,
+          "cmdline %r does not keep its UTF-8 (expected 'ff', U+00FF for the raw byte, then "
+          "e-acute)" % cmd[:160])
 
 
 def _early(sig, delay):

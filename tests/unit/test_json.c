@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests: JSON strings of comm and cmdline bytes (json_str, view_json.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "view.h"
+
+/* json_str(in) as a string; the caller frees it. */
+static char *js(const char *in)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	json_str(f, in);
+	fclose(f);
+	return buf;
+}
+
+static void expect(const char *in, const char *want)
+{
+	char *got = js(in);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_ascii_and_controls(void **state)
+{
+	(void)state;
+	expect("redis-server", "\"redis-server\"");
+	expect("q\"b\\s", "\"q\\\"b\\\\s\"");
+	expect("a\nb\tc\rd\x01\x7f", "\"a\\nb\\tc\\rd\\u0001\\u007f\"");
+}
+
+static void test_utf8_kept(void **state)
+{
+	(void)state;
+	expect("caf\xc3\xa9", "\"caf\xc3\xa9\"");                   /* U+00E9 */
+	expect("\xe2\x82\xac 5", "\"\xe2\x82\xac 5\"");             /* U+20AC */
+	expect("\xf0\x9f\x90\xb3", "\"\xf0\x9f\x90\xb3\"");         /* U+1F433 */
+	expect("\xef\xbf\xbf", "\"\xef\xbf\xbf\"");                 /* U+FFFF */
+	expect("\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\"");         /* U+10FFFF */
+}
+
+/* Bytes that are not well-formed UTF-8 become \u00XX, one per byte. */
+static void test_invalid_bytes_escaped(void **state)
+{
+	(void)state;
+	expect("\xff", "\"\\u00ff\"");
+	expect("\xc0\xaf", "\"\\u00c0\\u00af\"");                   /* overlong '/' */
+	expect("\xe0\x80\xaf", "\"\\u00e0\\u0080\\u00af\"");        /* overlong */
+	expect("\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\"");        /* a surrogate */
+	expect("\xf4\x90\x80\x80", "\"\\u00f4\\u0090\\u0080\\u0080\""); /* past U+10FFFF */
+	expect("\xc3", "\"\\u00c3\"");                              /* cut at the end */
+	expect("ab\xe2\x82", "\"ab\\u00e2\\u0082\"");               /* cut at the end */
+	expect("\xc3(", "\"\\u00c3(\"");                            /* bad continuation */
+	expect("\x80\xc3\xa9", "\"\\u0080\xc3\xa9\"");              /* stray continuation */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ascii_and_controls),
+		cmocka_unit_test(test_utf8_kept),
+		cmocka_unit_test(test_invalid_bytes_escaped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
