@@ -55,6 +55,9 @@ int capture_append(struct capture_writer *w, __u16 type, __u64 ts_ns,
 
 /* Write the current chunk now (e.g. once per second, and before exit). */
 int capture_flush(struct capture_writer *w);
+/* capture_flush, then fdatasync: on the disk, for evidence that must outlive
+ * the host (a flight recorder's trigger). */
+int capture_sync(struct capture_writer *w);
 
 /* Flush and close. Returns 0 or the first error seen (-errno). Frees w. */
 int capture_writer_close(struct capture_writer *w);

@@ -353,6 +353,15 @@ int capture_flush(struct capture_writer *w)
 	return w ? write_chunk(w) : -EINVAL;
 }
 
+int capture_sync(struct capture_writer *w)
+{
+	int err = capture_flush(w);
+
+	if (!err && fdatasync(w->fd) < 0)
+		err = -errno;
+	return err;
+}
+
 int capture_writer_close(struct capture_writer *w)
 {
 	int rc;

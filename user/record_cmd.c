@@ -484,9 +484,10 @@ int cmd_record(const struct rcl_opts *o)
 				/* in the file now, not at the next refresh (an
 				 * interval later, up to a day with -i): the incident
 				 * that fired may get the recorder killed next (the OOM
-				 * killer, a kill -9). The line says so once it is true. */
+				 * killer, a kill -9), or take the host down, so on the
+				 * disk too. The line says so once it is true. */
 				if (!r.err)
-					r.err = capture_flush(r.w);
+					r.err = capture_sync(r.w);
 				fprintf(stderr, "rcleak: trigger: %s: %s the last %gs to %s, recording %gs more\n",
 					trig.why, r.err ? "failed writing" : "wrote", o->ring_s, o->write_path,
 					o->after_s);
