@@ -194,7 +194,9 @@ static int facts_server(struct tui *t, int y, const struct proc *p)
 	x = tui_kv(t, y, x, "maxclients", ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%+.1f/min", p->clients_growth_per_min);
 	x = tui_kv(t, y, x, "growth", ST_BOLD, buf);
-	tui_fmt_dur(p->eta_s, buf, sizeof(buf));
+	tui_fmt_eta(p, buf, sizeof(buf)); /* as the server line says it */
+	if (!buf[0])
+		snprintf(buf, sizeof(buf), "-"); /* tui_put draws ASCII only */
 	x = tui_kv(t, y, x, "ETA", p->eta_s >= 0 ? ST_YELLOW : ST_BOLD, buf);
 	if (p->capped_by_nofile)
 		tui_put(t, y, x, COLS - x, ST_YELLOW, "(capped by the fd limit)");
@@ -307,14 +309,15 @@ static void conn_summary(struct tui *t, int y)
 
 static void draw_conn_list(struct tui *t, int y)
 {
-	int w[CW__MAX], x = 0, ncol = 0;
+	/* the REDIS column is CLIENT LIST's: without --ask-redis, no column */
+	int w[CW__MAX], x = 0, ncol = 0, maxcol = t->c->opts->ask_redis ? CW__MAX : CW_REDIS;
 
 	for (int i = 0; i < CW__MAX; i++)
 		w[i] = conn_cols[i].width;
 	w[CW_LOCAL] = t->addr_w[0];
 	w[CW_REMOTE] = t->addr_w[1];
 	tui_fill(t, y, ST_TITLE);
-	for (; ncol < CW__MAX && x + w[ncol] <= COLS; x += w[ncol] + 1, ncol++) {
+	for (; ncol < maxcol && x + w[ncol] <= COLS; x += w[ncol] + 1, ncol++) {
 		int tl = (int)strlen(conn_cols[ncol].title);
 
 		tui_put(t, y, conn_cols[ncol].left ? x : x + w[ncol] - tl, w[ncol], ST_TITLE,

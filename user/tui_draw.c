@@ -273,8 +273,7 @@ static void listen_ports(const struct proc *s, char *buf, size_t len)
 	ports_str(ports, n, buf + 1, len - 1);
 }
 
-/* ETA of a server: "16m33s", "now", or "" when it is not growing. */
-static void eta_str(const struct proc *s, char *buf, size_t len)
+void tui_fmt_eta(const struct proc *s, char *buf, size_t len)
 {
 	if (s->eta_s < 0)
 		buf[0] = '\0';
@@ -289,7 +288,7 @@ static void pen_eta(struct pen *p, const struct proc *s)
 {
 	char eta[32];
 
-	eta_str(s, eta, sizeof(eta));
+	tui_fmt_eta(s, eta, sizeof(eta));
 	if (p->x + 4 + (eta[0] ? (int)strlen(eta) : 1) > p->end)
 		return;
 	pen(p, ST_LABEL, "ETA ");
@@ -324,7 +323,7 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	}
 	pen(&p, ST_NORMAL, buf);
 	snprintf(growth, sizeof(growth), "%+.1f/min", s->clients_growth_per_min);
-	eta_str(s, eta, sizeof(eta));
+	tui_fmt_eta(s, eta, sizeof(eta));
 	/* the bar gets what "clients ", growth and ETA leave, up to 42 columns */
 	barw = COLS - p.x - 8 - (2 + 7 + (int)strlen(growth)) - (2 + 4 + (int)strlen(eta) + 1);
 	barw = barw > 42 ? 42 : barw;

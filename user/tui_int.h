@@ -102,6 +102,8 @@ void tui_cell(const struct proc *p, enum tui_col col, char *buf, size_t len);
 enum tui_style tui_verdict_style(const struct proc *p);
 const char *tui_sort_name(const struct tui *t);
 void tui_fmt_dur(double s, char *buf, size_t len);
+/* ETA of a server: "16m33s", "now", or "" when it is not growing. */
+void tui_fmt_eta(const struct proc *s, char *buf, size_t len);
 void tui_fmt_ms(double ms, char *buf, size_t len);
 
 /* tui_draw.c */
