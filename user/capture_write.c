@@ -67,6 +67,21 @@ static int pwrite_all(int fd, const unsigned char *p, size_t n, __u64 off)
  * what we write), never through a symlink. Opened without O_CREAT
  * and with O_NONBLOCK so a FIFO swapped in after the lstat cannot hang us;
  * the fstat must then show the very inode the lstat saw. */
+/* Would an existing path (lstat st) be replaced under CAPTURE_FORCE?
+ * 0, or -errno with the reason in err. */
+static int replaceable(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (S_ISLNK(st->st_mode))
+		return cap_fail(err, errlen, -ELOOP, "%s is a symbolic link; not writing through it", path);
+	if (!S_ISREG(st->st_mode))
+		return cap_fail(err, errlen, -EINVAL, "%s exists and is not a regular file; not replacing it", path);
+	if (st->st_nlink > 1)
+		return cap_fail(err, errlen, -EMLINK, "%s has other hard links; not replacing it", path);
+	if (st->st_uid != geteuid())
+		return cap_fail(err, errlen, -EPERM, "%s belongs to another user; not replacing it", path);
+	return 0;
+}
+
 static int open_existing(const char *path, char *err, size_t errlen)
 {
 	struct stat st, fst;
@@ -74,14 +89,8 @@ static int open_existing(const char *path, char *err, size_t errlen)
 
 	if (lstat(path, &st) < 0)
 		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if (S_ISLNK(st.st_mode))
-		return cap_fail(err, errlen, -ELOOP, "%s is a symbolic link; not writing through it", path);
-	if (!S_ISREG(st.st_mode))
-		return cap_fail(err, errlen, -EINVAL, "%s exists and is not a regular file; not replacing it", path);
-	if (st.st_nlink > 1)
-		return cap_fail(err, errlen, -EMLINK, "%s has other hard links; not replacing it", path);
-	if (st.st_uid != geteuid())
-		return cap_fail(err, errlen, -EPERM, "%s belongs to another user; not replacing it", path);
+	if ((rc = replaceable(path, &st, err, errlen)))
+		return rc;
 	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
@@ -109,17 +118,16 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 	struct stat st;
 
 	if (lstat(path, &st) == 0) {
-		if (S_ISLNK(st.st_mode))
-			return cap_fail(err, errlen, -ELOOP, "%s is a symbolic link; not writing through it", path);
-		if (!(flags & CAPTURE_FORCE))
+		int rc;
+
+		/* a symlink is refused as such, with or without force */
+		if (!S_ISLNK(st.st_mode) && !(flags & CAPTURE_FORCE))
 			return cap_fail(err, errlen, -EEXIST, "%s already exists (not replaced without force)", path);
-		if (!S_ISREG(st.st_mode))
-			return cap_fail(err, errlen, -EINVAL, "%s exists and is not a regular file; not replacing it", path);
-		if (st.st_nlink > 1)
-			return cap_fail(err, errlen, -EMLINK, "%s has other hard links; not replacing it", path);
-		if (st.st_uid != geteuid())
-			return cap_fail(err, errlen, -EPERM, "%s belongs to another user; not replacing it", path);
-		return access(path, W_OK) ? cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno)) : 0;
+		if ((rc = replaceable(path, &st, err, errlen)))
+			return rc;
+		if (access(path, W_OK))
+			return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return 0;
 	}
 	if (errno != ENOENT)
 		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));

@@ -233,32 +233,48 @@ static int cmp_end(const void *a, const void *b)
 	return memcmp(x->addr, y->addr, 16);
 }
 
-static void join_clients(struct collector *c, struct server_link *l, const struct proc *srv)
+/* The ends of srv's connections on this host, sorted for bsearch by the
+ * client's address and port as Redis sees it: with server_side, srv's own
+ * accepted sockets (keyed by their peer); else the client processes'
+ * sockets to srv's ports (keyed by their local end). NULL when out of
+ * memory. */
+static struct end_key *connection_ends(const struct model *m, const struct proc *srv,
+				       bool server_side, size_t *count)
 {
-	const struct model *m = c->model;
-	struct end_key *ends;
+	struct end_key *ends = malloc((m->nrecs ? m->nrecs : 1) * sizeof(*ends));
 	size_t n = 0;
 
-	ends = malloc((m->nrecs ? m->nrecs : 1) * sizeof(*ends));
 	if (!ends)
-		return;
+		return NULL;
 	for (size_t i = 0; i < m->nrecs; i++) {
 		const struct rcl_fd_rec *r = &m->recs[i];
+		__u16 srv_port = server_side ? r->lport : r->rport;
 		bool to_srv = false;
 
 		for (int k = 0; k < srv->nlisten; k++)
-			to_srv |= r->rport == srv->listen[k].port;
-		if (!to_srv || r->state == RCL_TCP_LISTEN || r->tgid == srv->key.tgid)
+			to_srv |= srv_port == srv->listen[k].port;
+		if (!to_srv || r->state == RCL_TCP_LISTEN || (r->tgid == srv->key.tgid) != server_side)
 			continue;
 		ends[n].family = r->family;
-		memcpy(ends[n].addr, r->laddr, 16);
+		memcpy(ends[n].addr, server_side ? r->raddr : r->laddr, 16);
 		normalize(&ends[n].family, ends[n].addr);
-		ends[n].port = r->lport;
+		ends[n].port = server_side ? r->rport : r->lport;
 		ends[n].rec = r;
 		n++;
 	}
 	if (n > 1)
 		qsort(ends, n, sizeof(*ends), cmp_end);
+	*count = n;
+	return ends;
+}
+
+static void join_clients(struct collector *c, struct server_link *l, const struct proc *srv)
+{
+	size_t n;
+	struct end_key *ends = connection_ends(c->model, srv, false, &n);
+
+	if (!ends)
+		return;
 	for (long i = 0; i < l->nclients; i++) {
 		struct redis_client *rc = &l->clients[i];
 		struct end_key key = { .family = rc->family, .port = rc->port }, *e;
@@ -287,32 +303,12 @@ static void exempt_waiting(struct collector *c, const struct server_link *l, str
 	const struct model *m = c->model;
 	struct end_key *peers;
 	bool any = false;
-	size_t n = 0;
+	size_t n;
 
 	for (long i = 0; i < l->nclients && !any; i++)
 		any = l->clients[i].waits;
-	if (!any || !srv->zombies)
+	if (!any || !srv->zombies || !(peers = connection_ends(m, srv, true, &n)))
 		return;
-	peers = malloc((m->nrecs ? m->nrecs : 1) * sizeof(*peers));
-	if (!peers)
-		return;
-	for (size_t i = 0; i < m->nrecs; i++) {
-		const struct rcl_fd_rec *r = &m->recs[i];
-		bool accepted = false;
-
-		for (int k = 0; k < srv->nlisten; k++)
-			accepted |= r->lport == srv->listen[k].port;
-		if (!accepted || r->state == RCL_TCP_LISTEN || r->tgid != srv->key.tgid)
-			continue;
-		peers[n].family = r->family;
-		memcpy(peers[n].addr, r->raddr, 16);
-		normalize(&peers[n].family, peers[n].addr);
-		peers[n].port = r->rport;
-		peers[n].rec = r;
-		n++;
-	}
-	if (n > 1)
-		qsort(peers, n, sizeof(*peers), cmp_end);
 	for (long i = 0; i < l->nclients && srv->zombies > 0; i++) {
 		const struct redis_client *rc = &l->clients[i];
 		struct end_key key = { .family = rc->family, .port = rc->port }, *e;
