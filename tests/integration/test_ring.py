@@ -109,6 +109,14 @@ def test_ring_covers_last_secs():
           "report's trigger %r; expected SIGUSR1 at the refresh %.3f" % (trig, live[3]["ts"]))
 
 
+def _holds_3(r, name):
+    """A client holding 3 connections to r, as ss shows them."""
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name=name)
+    held = ss_count(c.pid, [r.port])
+    check(held == 3, "ground truth: ss shows %d sockets for the client, expected 3" % held)
+    return c
+
+
 def test_ring_trigger_in_report():
     """A LEAK trigger shows in the report even when the ring holds less than
     the half window a LEAK needs (--window 8 --ring 2): the file says what
@@ -214,9 +222,7 @@ def test_ring_error_keeps_memory():
     if not shutil.which("prlimit"):
         raise Skip("prlimit not installed")
     r = Redis()
-    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-ringerr")
-    check(ss_count(c.pid, [r.port]) == 3, "ground truth: ss shows %d sockets for the client, expected 3"
-          % ss_count(c.pid, [r.port]))
+    c = _holds_3(r, "rclt-ringerr")
     d = mkdtemp("rcleak-ring-")
     path = os.path.join(d, "err.rcap")
     rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ring", "5"])
@@ -289,9 +295,7 @@ def test_ring_trigger_written_at_once():
     long --after at -i 2, the capture still holds the ring's ticks, the
     client's 3 connections (ss) and the trigger."""
     r = Redis()
-    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-ringkill")
-    check(ss_count(c.pid, [r.port]) == 3, "ground truth: ss shows %d sockets for the client, expected 3"
-          % ss_count(c.pid, [r.port]))
+    c = _holds_3(r, "rclt-ringkill")
     d = mkdtemp("rcleak-ring-")
     path = os.path.join(d, "kill.rcap")
     rec = Recorder(path, ["-p", str(r.port), "-i", "2", "--ring", "10", "--after", "60"])

@@ -150,6 +150,14 @@ def exit_status(tm, err):
     return int(re.search(r"EXIT=(\d+)", scr).group(1)), scr
 
 
+def quit_ok(tm, err, what="rcleak"):
+    """'q', then the exit status must be 0; returns the last screen."""
+    tm.keys("q")
+    rc, scr = exit_status(tm, err)
+    check(rc == 0, "%s exit status %d after 'q'" % (what, rc))
+    return scr
+
+
 def term_modes(tm):
     """tmux's view of the pane: alternate screen, cursor visible, keypad mode."""
     out = tm.run("display-message", "-p", "-t", "=0:",
@@ -312,9 +320,7 @@ def test_tui_keys():
         _filter_and_drill(tm, err, r, z)
         _pause_help(tm, err)
         _resize(tm, err, [leak, churn, z.pid])
-        tm.keys("q")
-        rc, scr = exit_status(tm, err)
-        check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+        scr = quit_ok(tm, err)
         check_restored(tm, scr)
         if harness.have_bpftool():
             check_no_progs(before, tm)
@@ -421,9 +427,7 @@ def test_tui_tiny():
                  {p for _, p, _ in table(s)} == {r.pid, c.pid},
                  "rows of exactly pids %d and %d on a %dx%d screen" % (r.pid, c.pid, x, y),
                  err=err)
-        tm.keys("q")
-        rc, scr = exit_status(tm, err)
-        check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+        quit_ok(tm, err)
     finally:
         tm.kill()
 
@@ -445,9 +449,7 @@ def test_tui_empty_selection():
             check("no connections of %s on the watched ports yet" % whose in scr,
                   "with %s and %d connections on port %d (ss), the empty table says: %s"
                   % (" ".join(args), ss_count(c.pid, [r.port]), r.port, brief(scr)))
-            tm.keys("q")
-            rc, _ = exit_status(tm, err)
-            check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+            quit_ok(tm, err)
         finally:
             tm.kill()
 
@@ -473,9 +475,7 @@ def test_tui_help_80x24():
               % [ln for ln in lines if len(ln) >= 80])
         tm.keys("x")
         poll(tm, lambda s: "Sort:" in s, "the table after closing the help", err=err)
-        tm.keys("q")
-        rc, _ = exit_status(tm, err)
-        check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+        quit_ok(tm, err)
     finally:
         tm.kill()
 
@@ -503,9 +503,7 @@ def test_tui_many_ports():
         check(named == ports[:len(named)] and len(named) + rest == len(ports),
               "header names ports %s and %d more, -p gave %d: %s"
               % (named, rest, len(ports), ports))
-        tm.keys("q")
-        rc, _ = exit_status(tm, err)
-        check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+        quit_ok(tm, err)
     finally:
         tm.kill()
 
@@ -537,9 +535,7 @@ def test_tui_replay_host():
         check("host %s " % m.group(1) in head and "kernel %s " % m.group(2) in head,
               "replay header %r, the capture was made on host %s, kernel %s"
               % (head, m.group(1), m.group(2)))
-        tm.keys("q")
-        rc, _ = exit_status(tm, None)
-        check(rc == 0, "report --replay exit status %d after 'q'" % rc)
+        quit_ok(tm, None, "report --replay")
     finally:
         tm.kill()
 
@@ -569,9 +565,7 @@ def test_tui_maxclients_guess():
             check(bool(m.group(3)) == marked, "%s: limit %s%s marked %s"
                   % (args or "no --ask-redis", m.group(2), m.group(3) or "",
                      "wrongly" if m.group(3) else "not"))
-            tm.keys("q")
-            rc, _ = exit_status(tm, err)
-            check(rc == 0, "rcleak exit status %d after 'q'" % rc)
+            quit_ok(tm, err)
         finally:
             tm.kill()
 
