@@ -209,19 +209,6 @@ struct end_key {                /* a client-side socket end on this host */
 	const struct rcl_fd_rec *rec;
 };
 
-static void normalize(__u8 *family, __u8 addr[16])
-{
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (*family == AF_INET6 && !memcmp(addr, mapped, 12)) {
-		memmove(addr, addr + 12, 4);
-		memset(addr + 4, 0, 12);
-		*family = AF_INET;
-	} else if (*family == AF_INET) {
-		memset(addr + 4, 0, 12);
-	}
-}
-
 static int cmp_end(const void *a, const void *b)
 {
 	const struct end_key *x = a, *y = b;
@@ -257,7 +244,7 @@ static struct end_key *connection_ends(const struct model *m, const struct proc 
 			continue;
 		ends[n].family = r->family;
 		memcpy(ends[n].addr, server_side ? r->raddr : r->laddr, 16);
-		normalize(&ends[n].family, ends[n].addr);
+		model_addr_unmap(&ends[n].family, ends[n].addr);
 		ends[n].port = server_side ? r->rport : r->lport;
 		ends[n].rec = r;
 		n++;
@@ -280,7 +267,7 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 		struct end_key key = { .family = rc->family, .port = rc->port }, *e;
 
 		memcpy(key.addr, rc->addr, 16);
-		normalize(&key.family, key.addr);
+		model_addr_unmap(&key.family, key.addr);
 		e = bsearch(&key, ends, n, sizeof(*ends), cmp_end);
 		if (e) {
 			rc->pid = e->rec->tgid;
@@ -316,7 +303,7 @@ static void exempt_waiting(struct collector *c, const struct server_link *l, str
 		if (!rc->waits)
 			continue;
 		memcpy(key.addr, rc->addr, 16);
-		normalize(&key.family, key.addr);
+		model_addr_unmap(&key.family, key.addr);
 		e = n ? bsearch(&key, peers, n, sizeof(*peers), cmp_end) : NULL;
 		if (e && model_silent_peer(m, e->rec))
 			srv->zombies--;
@@ -384,7 +371,7 @@ static bool same_end(const struct redis_client *rc, int family, const __u8 addr[
 	if (rc->port != port)
 		return false;
 	memcpy(a, addr, 16);
-	normalize(&fam, a);
+	model_addr_unmap(&fam, a);
 	return fam == rc->family && !memcmp(a, rc->addr, fam == AF_INET ? 4 : 16);
 }
 

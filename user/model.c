@@ -350,17 +350,15 @@ static size_t remote_hash(const struct proc *p, __u8 family, const __u8 addr[16]
 	return (size_t)(h ^ (h >> 29));
 }
 
-/* A client's address as one host: an IPv4 client of a dual-stack listener
- * comes as ::ffff:a.b.c.d, the same host as a.b.c.d on an IPv4 one. */
-static void remote_addr(const struct rcl_fd_rec *r, __u8 *family, __u8 addr[16])
+void model_addr_unmap(__u8 *family, __u8 addr[16])
 {
 	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-	*family = r->family;
-	memcpy(addr, r->raddr, 16);
-	if (r->family == AF_INET6 && !memcmp(addr, mapped, sizeof(mapped))) {
-		*family = AF_INET;
+	if (*family == AF_INET6 && !memcmp(addr, mapped, sizeof(mapped))) {
 		memmove(addr, addr + 12, 4);
+		memset(addr + 4, 0, 12);
+		*family = AF_INET;
+	} else if (*family == AF_INET) {
 		memset(addr + 4, 0, 12);
 	}
 }
@@ -401,7 +399,11 @@ static void top_remotes(struct model *m)
 			tab = nt;
 			cap = ncap;
 		}
-		remote_addr(r, &fam, addr);
+		/* an IPv4 client of a dual-stack listener is the same host
+		 * as on an IPv4 one */
+		fam = r->family;
+		memcpy(addr, r->raddr, 16);
+		model_addr_unmap(&fam, addr);
 		h = remote_hash(p, fam, addr) & (cap - 1);
 		while (tab[h].p && (tab[h].p != p || tab[h].family != fam ||
 				    memcmp(tab[h].addr, addr, 16)))

@@ -186,6 +186,10 @@ double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q);
 /* Has the peer of r, a server's accepted socket, sent no data for the
  * ZOMBIE threshold (--zombie-idle)? */
 bool model_silent_peer(const struct model *m, const struct rcl_fd_rec *r);
+/* An address as one host: ::ffff:a.b.c.d (an IPv4 peer of a dual-stack
+ * socket) becomes AF_INET a.b.c.d; an AF_INET address's unused bytes are
+ * zeroed. */
+void model_addr_unmap(__u8 *family, __u8 addr[16]);
 /* How many lifetimes a histogram holds. */
 __u64 model_life_count(const __u32 life[RCL_LIFE_BUCKETS]);
 
