@@ -815,8 +815,9 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	if (!lw && !rw)
 		return 0;
 	stat_inc(RCL_STAT_EVENTS);
-	key = sock_id(sk, btf);
 
+	/* the socket's number only where it is used: live does nothing with a
+	 * handshake (a third of a connect storm's state changes) */
 	switch (newstate) {
 	case RCL_TCP_LISTEN: /* listen(): process context */
 		if (!lw)
@@ -845,6 +846,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_CLIENT;
 		stamp_open(&chg, &ns);
+		key = sock_id(sk, btf);
 		if (sock_put(key, &ns)) {
 			stat_inc(RCL_STAT_LOST_SOCK);
 			return 0;
@@ -873,6 +875,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_SERVER;
 		stamp_open(&chg, &ns);
+		key = sock_id(sk, btf);
 		if (sock_put(key, &ns)) {
 			stat_inc(RCL_STAT_LOST_SOCK);
 			return 0;
@@ -890,13 +893,13 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	case RCL_TCP_ESTABLISHED:
 		if (oldstate == RCL_TCP_SYN_RECV && lw && self_port(rport)) {
-			drop_own(key);
+			drop_own(sock_id(sk, btf));
 			return 0;
 		}
 		break;
 	case RCL_TCP_FIN_WAIT1:
 	case RCL_TCP_LAST_ACK:
-		s = sock_get(key);
+		s = sock_get(sock_id(sk, btf));
 		if (s && !check_app_close(&chg, s, &oc, btf)) {
 			owner = sock_owner(s);
 			emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
@@ -904,7 +907,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	}
 	if (emit_events) { /* ESTABLISHED, CLOSE_WAIT, ...: only for the record */
-		s = sock_get(key);
+		s = sock_get(sock_id(sk, btf));
 		if (s) {
 			owner = sock_owner(s);
 			emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
