@@ -205,6 +205,18 @@ static int threshold(const char *arg, double lo, double hi, double *out, const c
 	return 0;
 }
 
+/* A FILE option's value: never a word that starts with '-', which is
+ * taken for the option it looks like (the file can be given as ./-x). */
+static int need_file(const char *opt, const char *arg, char *err, size_t errlen)
+{
+	if (!*arg)
+		return fail(err, errlen, "'%s' needs a file: %s FILE", opt, opt);
+	if (*arg == '-')
+		return fail(err, errlen, "'%s' needs a file: %s FILE (got '%s'; for a file of that name "
+			    "write ./%s)", opt, opt, arg, arg);
+	return 0;
+}
+
 /* Options a capture already decided: 'rcleak report' refuses them. */
 static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, char *err, size_t errlen)
 {
@@ -236,8 +248,16 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->cmd = RCL_CMD_DOCTOR;
 		else if (!strcmp(argv[1], "live") || !strcmp(argv[1], "top"))
 			o->cmd = RCL_CMD_LIVE;
-		else if (!strcmp(argv[1], "help")) /* help [CMD]: one text covers all */
-			return (o->cmd = RCL_CMD_HELP), 0;
+		else if (!strcmp(argv[1], "help")) { /* help [CMD]: one text covers all */
+			o->cmd = RCL_CMD_HELP;
+			/* "help rnu" printed the help and exit 0: a typo passed */
+			if (argc > 2 && strcmp(argv[2], "run") && strcmp(argv[2], "record") &&
+			    strcmp(argv[2], "report") && strcmp(argv[2], "doctor"))
+				return fail(err, errlen, "no help for '%s' (commands: run, record, report, doctor)", argv[2]);
+			if (argc > 3)
+				return fail(err, errlen, "unexpected argument '%s': give 'rcleak help [CMD]'", argv[3]);
+			return 0;
+		}
 		else if (!strcmp(argv[1], "run"))
 			o->cmd = RCL_CMD_RUN;
 		else if (!strcmp(argv[1], "record"))
@@ -318,11 +338,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (o->cmd == RCL_CMD_RUN) { /* run: --json FILE */
 				const char *f = optind < argc - first + 1 ? argv[first - 1 + optind] : NULL;
 
-				/* "--", another option or nothing: FILE is missing (a
-				 * file named "-x" can be given as ./-x) */
-				if (!f || !*f || *f == '-')
-					return fail(err, errlen, "'run --json' needs a file: --json FILE%s%s%s",
-						    f ? " (got '" : "", f ? f : "", f ? "')" : "");
+				/* "--", another option or nothing: FILE is missing */
+				if (need_file("--json", f ? f : "", err, errlen))
+					return -1;
 				o->json_path = f;
 				optind++;
 				break;
@@ -337,8 +355,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->run_user = optarg;
 			break;
 		case OPT_JUNIT:
-			if (!*optarg)
-				return fail(err, errlen, "--junit needs a file name");
+			/* as for run --json: "--junit --max-open 3" wrote the XML
+			 * to a file named "--max-open" and ran "3" */
+			if (need_file("--junit", optarg, err, errlen))
+				return -1;
 			o->junit_path = optarg;
 			break;
 		case OPT_MAX_OPEN:
@@ -354,8 +374,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				return -1;
 			break;
 		case 'w':
-			if (!*optarg)
-				return fail(err, errlen, "-w needs a file name");
+			/* "-w -d 5" recorded to a file named "-d" */
+			if (need_file("-w", optarg, err, errlen))
+				return -1;
 			o->write_path = optarg;
 			break;
 		case OPT_FORCE:
@@ -534,6 +555,12 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 ||
 		    o->trigger_verdict || o->after_set)
 			return fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
+		/* the live view's options were taken here and did nothing:
+		 * "run -d 60" did not stop anything after 60 s */
+		if (o->duration_s || o->count || o->pid || o->comm[0] || o->view == RCL_VIEW_PLAIN)
+			return fail(err, errlen, "%s is for the live view: 'rcleak run' watches CMD's tree until CMD "
+				    "exits (drop it)", o->duration_s ? "-d" : o->count ? "-n" : o->pid ? "--pid"
+				    : o->comm[0] ? "--comm" : "--plain");
 		o->run_argv = argv + first - 1 + optind;
 		if (!o->interval_set)
 			o->interval_s = 0.5;

@@ -75,6 +75,12 @@ static void test_commands(void **state)
 	/* help CMD: the one help text, which covers every command */
 	assert_int_equal(parse(&o, err, "help", "run", NULL), 0);
 	assert_int_equal(o.cmd, RCL_CMD_HELP);
+	/* a CMD help does not know is a typo, not a request for help */
+	assert_int_equal(parse(&o, err, "help", "rnu", NULL), -1);
+	assert_non_null(strstr(err, "no help for 'rnu'"));
+	assert_int_equal(parse(&o, err, "help", "run", "x", NULL), -1);
+	assert_int_equal(parse(&o, err, "help", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_HELP);
 	assert_int_equal(parse(&o, err, "frobnicate", NULL), -1);
 	assert_non_null(strstr(err, "unknown command"));
 	/* the message lists every command, not only doctor */
@@ -183,6 +189,41 @@ static void test_run_json_file(void **state)
 	assert_string_equal(o.run_argv[0], "true");
 	assert_int_equal(parse(&o, err, "run", "--json", "./-x", "--", "true", NULL), 0);
 	assert_string_equal(o.json_path, "./-x");
+	/* --junit and record's -w likewise: the option was taken for FILE */
+	assert_int_equal(parse(&o, err, "run", "--junit", "--max-open", "3", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--junit FILE"));
+	assert_int_equal(parse(&o, err, "record", "-w", "-d", "5", NULL), -1);
+	assert_non_null(strstr(err, "-w FILE"));
+	assert_int_equal(parse(&o, err, "record", "-w", "./-d", NULL), 0);
+	assert_string_equal(o.write_path, "./-d");
+}
+
+/* run: the live view's options did nothing there ("run -d 60" stopped
+ * nothing): refused, naming the one given */
+static void test_run_refuses_live(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "-d", "5" }, { "-n", "2" }, { "--pid", "7" }, { "--comm", "x" }, { "--plain" },
+	};
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[7] = { "rcleak", "run" };
+		int argc = 2;
+
+		for (int j = 0; j < 2 && bad[i][j]; j++)
+			argv[argc++] = (char *)bad[i][j];
+		argv[argc++] = "--";
+		argv[argc++] = "true";
+		err[0] = '\0';
+		assert_int_equal(opts_parse(&o, argc, argv, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, bad[i][0]));
+		assert_non_null(strstr(err, "live view"));
+	}
+	assert_int_equal(parse(&o, err, "run", "-i", "0.2", "--window", "3", "-p", "7000", "--", "true",
+			       NULL), 0);
 }
 
 /* report reads a capture: what tracing, record or run decide is refused,
@@ -250,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_commands), cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_ports), cmocka_unit_test(test_run_json_file),
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
+		cmocka_unit_test(test_run_refuses_live),
 	};
 
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
