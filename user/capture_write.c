@@ -122,7 +122,7 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 
 		/* a symlink is refused as such, with or without force */
 		if (!S_ISLNK(st.st_mode) && !(flags & CAPTURE_FORCE))
-			return cap_fail(err, errlen, -EEXIST, "%s already exists (not replaced without force)", path);
+			return cap_fail(err, errlen, -EEXIST, "%s already exists: give --force to replace it", path);
 		if ((rc = replaceable(path, &st, err, errlen)))
 			return rc;
 		if (access(path, W_OK))
@@ -161,7 +161,7 @@ static int open_target(const char *path, int flags, bool *created, char *err, si
 	if (!(flags & CAPTURE_FORCE)) {
 		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
 			return cap_fail(err, errlen, rc, "%s is a symbolic link; not writing through it", path);
-		return cap_fail(err, errlen, rc, "%s already exists (not replaced without force)", path);
+		return cap_fail(err, errlen, rc, "%s already exists: give --force to replace it", path);
 	}
 	*created = false;
 	return open_existing(path, err, errlen);
