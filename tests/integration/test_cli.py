@@ -316,6 +316,11 @@ BAD_INPUTS = [
     ["--json", "--plain"],
     ["-p", "-n", "1"],
     ["-d", "1e9"],
+    ["help", "rnu"],
+    ["run", "-d", "5", "--", "true"],
+    ["run", "--plain", "--", "true"],
+    ["run", "--junit", "--max-open", "3", "--", "true"],
+    ["record", "-w", "-d", "1"],
 ]
 
 
