@@ -4,7 +4,7 @@
 #   make check      the whole suite as CI runs it: make test, then make vmtest
 #   make test       build and run the host test suite (unit + integration; root for BPF)
 #   make unit       unit tests only (no root, no kernel)
-#   make install    install to $(DESTDIR)$(PREFIX)/sbin (PREFIX=/usr/local)
+#   make install    install to $(DESTDIR)$(PREFIX)/sbin, man page to share/man/man8 (PREFIX=/usr/local)
 #   make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux
 #   make deps       install missing Debian packages (tools/install-deps.sh)
 #   make fuzz       fuzz the capture reader, then the event-batch decoder, FUZZ_TIME s each
@@ -216,8 +216,9 @@ vmlinux:
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
 
 install: rcleak
-	$(Q)install -d $(DESTDIR)$(PREFIX)/sbin
+	$(Q)install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
 	$(Q)install -m 0755 rcleak $(DESTDIR)$(PREFIX)/sbin/rcleak
+	$(Q)install -m 0644 man/rcleak.8 $(DESTDIR)$(PREFIX)/share/man/man8/rcleak.8
 
 clean:
 	$(call msg,CLEAN,)

@@ -9,7 +9,8 @@ set -euo pipefail
 build_pkgs=(make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev libncurses-dev)
 test_pkgs=(redis-server redis-tools iproute2 procps util-linux python3 libcmocka-dev tmux
 	libclang-rt-14-dev
-	python3-redis libhiredis-dev nodejs strace)
+	python3-redis libhiredis-dev nodejs strace
+	groff-base)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in
