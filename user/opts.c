@@ -415,6 +415,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_SPEED:
 			if (threshold(optarg, 0.01, 10000, &o->speed, "--speed factor", err, errlen))
 				return -1;
+			o->speed_set = true;
 			break;
 		case OPT_FAIL_CW:
 			o->fail_on_close_wait = true;
@@ -574,6 +575,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		o->files = argv + first - 1 + optind;
 		if (o->csv + o->replay + (o->at != NULL) > 1)
 			return fail(err, errlen, "--csv, --replay and --at do not go together");
+		if (o->speed_set && !o->replay)
+			return fail(err, errlen, "--speed paces --replay: add --replay, or drop --speed");
 		return report_refuses(o, tracing_opt, err, errlen);
 	}
 	if (o->cmd == RCL_CMD_RECORD) {
@@ -587,8 +590,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		   o->after_set) {
 		return fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
 	}
-	if (o->at || o->csv || o->replay)
-		return fail(err, errlen, "--at, --csv and --replay go with 'rcleak report' (see --help)");
+	if (o->at || o->csv || o->replay || o->speed_set)
+		return fail(err, errlen, "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)");
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
 		return fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");

@@ -62,6 +62,7 @@ struct rcl_opts {
 	const char *trigger_verdict;
 	double after_s;
 	bool after_set;         /* --after given: only with --ring */
+	bool speed_set;         /* --speed given: only with report --replay */
 	/* rcleak report */
 	char **files;           /* capture files (points into argv) */
 	const char *at;         /* --at TIME */

@@ -234,11 +234,11 @@ static void test_report_refuses(void **state)
 		{ "-p", "6379" }, { "-i", "2" }, { "-n", "3" }, { "-d", "5" }, { "--reconcile", "0" },
 		{ "--hooks", "raw_tp" }, { "--walk", "proc" }, { "--ask-redis" }, { "--maxclients", "9" },
 		{ "--ring", "5" }, { "--force" }, { "--max-open", "3" }, { "--fail-on-close-wait" },
-		{ "--csv", "--json" }, { "--csv", "--plain" },
+		{ "--csv", "--json" }, { "--csv", "--plain" }, { "--speed", "4" }, { "--speed", "4", "--csv" },
 	};
 	static const char *const says[] = {
 		"-p", "-i", "-n", "-d", "--reconcile", "--hooks", "--walk", "--ask-redis", "--maxclients",
-		"record", "record", "run", "run", "--csv", "--csv",
+		"record", "record", "run", "run", "--csv", "--csv", "--replay", "--replay",
 	};
 	struct rcl_opts o;
 	char err[256];
@@ -260,6 +260,11 @@ static void test_report_refuses(void **state)
 	assert_int_equal(parse(&o, err, "report", "x.rcl", "--replay", "--speed", "4", "--plain",
 			       NULL), 0);
 	assert_int_equal(parse(&o, err, "report", "x.rcl", "--csv", NULL), 0);
+	/* --speed paces a replay, and outside report it was taken silently */
+	assert_int_equal(parse(&o, err, "--speed", "2", NULL), -1);
+	assert_non_null(strstr(err, "report"));
+	assert_int_equal(parse(&o, err, "record", "-w", "x.rcl", "--speed", "2", NULL), -1);
+	assert_non_null(strstr(err, "--speed"));
 }
 
 static void test_ports(void **state)
