@@ -234,8 +234,14 @@ void summary_text(FILE *f, const struct run_summary *s)
 			!r->set ? "-" : r->passed ? "PASS" : "FAIL", r->value, th,
 			r->detail[0] ? ": " : "", r->detail);
 	}
-	fprintf(f, "rcleak run: %s (exit %d)\n",
-		s->failed ? "FAIL: a threshold was broken" : "PASS", s->exit_code);
+	/* "PASS (exit 1)" read as a contradiction: say whose code it is */
+	fprintf(f, "rcleak run: %s (exit %d", s->failed ? "FAIL: a threshold was broken" : "PASS",
+		s->exit_code);
+	if (s->cmd_signal)
+		fprintf(f, ": '%s' was killed by signal %d", s->argv[0], s->cmd_signal);
+	else if (s->cmd_exit > 0)
+		fprintf(f, ": '%s' exited %d", s->argv[0], s->cmd_exit);
+	fputs(")\n", f);
 }
 
 static void json_num(FILE *f, double v)
