@@ -800,15 +800,17 @@ def test_run_exit_status():
     r = Redis()
     p = str(r.port)
     cases = [
-        (["sh", "-c", "exit 7"], [], 7, {"cmd_exit": 7, "cmd_signal": None}),
+        (["sh", "-c", "exit 7"], [], 7, {"cmd_exit": 7, "cmd_signal": None},
+         "rcleak run: PASS (exit 7: 'sh' exited 7)"),
         (["sh", "-c", "kill -TERM $$"], ["--max-leaked", "0"], 143,
-         {"cmd_exit": None, "cmd_signal": 15}),
+         {"cmd_exit": None, "cmd_signal": 15}, "rcleak run: PASS (exit 143: 'sh' was killed by signal 15)"),
         (["sh", "-c", '"$0" leak "$1" 5 0; exit 3', app, p], ["--max-leaked", "0"], 3,
-         {"cmd_exit": 3, "cmd_signal": None, "result": "fail"}),
+         {"cmd_exit": 3, "cmd_signal": None, "result": "fail"},
+         "rcleak run: FAIL: a threshold was broken (exit 3: 'sh' exited 3)"),
         (["true"], ["--max-leaked", "0", "--max-connects", "0"], 0,
-         {"cmd_exit": 0, "cmd_signal": None, "result": "pass"}),
+         {"cmd_exit": 0, "cmd_signal": None, "result": "pass"}, "rcleak run: PASS (exit 0)"),
     ]
-    for cmd, args, want, fields in cases:
+    for cmd, args, want, fields, last in cases:
         run = Run(["-p", p] + args, cmd)
         try:
             rc = run.wait()
@@ -818,6 +820,10 @@ def test_run_exit_status():
         finally:
             run.cleanup()
         expect(js, dict(fields, exit_code=want), "--json of `%s`" % " ".join(cmd))
+        # the closing line says whose code the exit status is
+        lines = run.err().strip().splitlines()
+        check(lines and lines[-1] == last, "`%s`: last line %r, expected %r"
+              % (" ".join(cmd), lines[-1] if lines else "", last))
         if want == 3:
             expect_rules(js, {"max-leaked": (0, 5, False)})
         if want == 0:
