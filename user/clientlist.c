@@ -313,6 +313,11 @@ void redis_link_close(struct redis_link *l)
 	l->fd = -1;
 }
 
+bool redis_link_full(const struct redis_link *l)
+{
+	return strstr(l->err, "max number of clients reached") != NULL;
+}
+
 long redis_link_client_list(struct redis_link *l, struct redis_client **out)
 {
 	static const char req[] = "CLIENT LIST\r\n";
@@ -345,6 +350,8 @@ long redis_link_client_list(struct redis_link *l, struct redis_client **out)
 			break;
 		len += r;
 		n = clientlist_parse_reply(buf, len, out, &more);
+		if (n < 0 && buf[0] == '-' && memchr(buf, '\n', len))
+			link_err(l, buf, len); /* an error reply: say which */
 		if (n < 0 || !more)
 			break;
 	}

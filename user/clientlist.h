@@ -53,6 +53,12 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 		    int timeout_ms, void (*on_port)(__u16 port, void *ctx), void *ctx);
 void redis_link_close(struct redis_link *l);
 
+/* The server's last error said it is full ("max number of clients
+ * reached"): Redis sends it to a connection it has just accepted over its
+ * limit, whatever that connection asks first (AUTH included), then closes
+ * it. */
+bool redis_link_full(const struct redis_link *l);
+
 /* CONFIG GET maxclients over the link; 0 when it does not answer (an
  * error reply, e.g. NOAUTH, is in l->err and the link stays open). */
 long redis_link_maxclients(struct redis_link *l);

@@ -14,6 +14,7 @@
 
 #define MAXCLIENTS_RECHECK_S 30.0 /* how often a server's maxclients is re-read */
 #define ASK_TIMEOUT_MS 300
+#define FULL_RETRY_S 10.0         /* a full server is asked again after this */
 
 double collect_now(void)
 {
@@ -107,8 +108,8 @@ static struct server_link *link_for(struct collector *c, const struct proc *p)
 /* Once per server: what it answered, and what to do (--ask-redis). */
 static void link_refused(struct server_link *l, const struct proc *p, const char *what)
 {
-	bool auth = !strncmp(l->link.err, "NOAUTH", 6) || !strncmp(l->link.err, "WRONGPASS", 9) ||
-		    !strcmp(what, "AUTH");
+	bool auth = (!strncmp(l->link.err, "NOAUTH", 6) || !strncmp(l->link.err, "WRONGPASS", 9) ||
+		     !strcmp(what, "AUTH")) && !redis_link_full(&l->link);
 
 	if (l->warned)
 		return;
@@ -117,6 +118,19 @@ static void link_refused(struct server_link *l, const struct proc *p, const char
 	     what, l->link.err[0] ? l->link.err : "no answer",
 	     auth ? (getenv("REDISCLI_AUTH") ? " (check REDISCLI_AUTH)"
 					    : " (set REDISCLI_AUTH to its password)") : "");
+}
+
+/* After a failed query: a server that refused the link as over its
+ * maxclients closes it, and every try counts in its rejected_connections,
+ * so it is asked again only after FULL_RETRY_S. */
+static void note_failure(struct server_link *l, double now)
+{
+	if (!redis_link_full(&l->link))
+		return;
+	l->full = true;
+	redis_link_close(&l->link);
+	if (l->retry_at < now + FULL_RETRY_S)
+		l->retry_at = now + FULL_RETRY_S;
 }
 
 static struct redis_link *ensure_link(struct collector *c, const struct proc *p, double now)
@@ -133,13 +147,14 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 		return NULL;
 	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
 			      ASK_TIMEOUT_MS, note_own_port, c);
-	if (err == -EACCES)
-		link_refused(l, p, "AUTH");
+	if (err == -EACCES) /* a full server refuses whatever comes first */
+		link_refused(l, p, redis_link_full(&l->link) ? "connect" : "AUTH");
 	else if (err)
 		vlog("cannot connect to redis-server pid %u port %u: retrying in 10 s",
 		     p->key.tgid, p->listen[0].port);
 	if (err) {
 		l->retry_at = now + 10;
+		note_failure(l, now);
 		return NULL;
 	}
 	return &l->link;
@@ -166,20 +181,31 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 	if (c->opts->ask_redis) {
 		struct redis_link *l = ensure_link(c, p, now);
 
+		struct server_link *sl = link_for(c, p);
+
 		mc = l ? redis_link_maxclients(l) : 0;
 		if (mc > 0) {
 			p->maxclients = mc;
 			p->maxclients_source = "config-get";
+			if (sl)
+				sl->full = false;
 			return;
 		}
-		if (l && l->fd >= 0 && l->err[0]) {
-			struct server_link *sl = link_for(c, p);
-
-			if (sl)
-				link_refused(sl, p, "CONFIG GET maxclients");
-		}
+		if (sl && l && l->fd >= 0 && l->err[0])
+			link_refused(sl, p, "CONFIG GET maxclients");
 		vlog("CONFIG GET maxclients failed for pid %u%s%s", p->key.tgid,
 		     l && l->err[0] ? ": " : "", l ? l->err : "");
+		if (sl)
+			note_failure(sl, now);
+		/* It refused rcleak as one client too many: it holds at least
+		 * maxclients clients, which is what it holds on the watched
+		 * ports when they are all of them. Asked again soon. */
+		if (sl && sl->full && p->clients > 0) {
+			p->maxclients = p->clients;
+			p->maxclients_source = "refused";
+			p->maxclients_at = now - MAXCLIENTS_RECHECK_S + FULL_RETRY_S;
+			return;
+		}
 	}
 	/* the whole command line: p->cmdline is cut for display */
 	if (procfs_cmdline((int)p->key.tgid, full, sizeof(full)) == 0)
@@ -342,8 +368,10 @@ static void ask_servers(struct collector *c, double now)
 		n = redis_link_client_list(rl, &l->clients);
 		if (n < 0) {
 			l->retry_at = now + 2;
+			note_failure(l, now);
 			continue;
 		}
+		l->full = false;
 		for (long k = 0; k < n; k++) /* rcleak's own connection is nobody's */
 			if (!own_port(c, l->clients[k].port))
 				l->clients[kept++] = l->clients[k];

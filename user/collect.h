@@ -21,6 +21,7 @@ struct server_link {
 	double retry_at;           /* after a failure, not before this (model time) */
 	bool seen;                 /* the server still exists */
 	bool warned;               /* said once why it does not answer */
+	bool full;                 /* it last refused rcleak as over its maxclients */
 };
 
 struct collector {

@@ -510,7 +510,8 @@ static void apply_facts(struct replay *r)
 		/* the model holds a pointer: map the text to a static string */
 		p->maxclients_source = !strcmp(f->maxclients_source, "option") ? "option"
 				     : !strcmp(f->maxclients_source, "config-get") ? "config-get"
-				     : !strcmp(f->maxclients_source, "cmdline") ? "cmdline" : "default";
+				     : !strcmp(f->maxclients_source, "cmdline") ? "cmdline"
+				     : !strcmp(f->maxclients_source, "refused") ? "refused" : "default";
 	}
 }
 

@@ -1,18 +1,20 @@
 """CLOSE_WAIT, the server row, maxclients, fd limits."""
+import os
 import re
+import subprocess
 import sys
 import time
 
-from harness import (Client, Rcleak, Redis, check, expect_row, expect_server, fields,
+from harness import (Client, Lines, Rcleak, Redis, check, expect_row, expect_server, fields,
                      proc_fds, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count,
-                     ss_states, wait_until)
+                     ss_states, stop, wait_until)
 
 TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
          "test_ask_redis_auth_mixed", "test_ulimit_headroom",
          "test_server_low_nofile", "test_server_restart", "test_replica",
-         "test_zombie_waiting_clients"]
+         "test_zombie_waiting_clients", "test_ask_redis_full"]
 
 
 def test_close_wait():
@@ -405,3 +407,97 @@ def test_zombie_waiting_clients():
         w.stdin.close()
         w.wait(10)
     silent.exit()
+
+
+# Holds COUNT connections to 127.0.0.1:PORT, each AUTHed with PASSWORD (when
+# not empty) and PINGed; prints READY, holds them until stdin closes.
+FILL = """
+import socket, sys
+port, count, pw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+held = []
+for _ in range(count):
+    s = socket.create_connection(("127.0.0.1", port))
+    f = s.makefile("rb")
+    if pw:
+        s.sendall(b"AUTH %s\\r\\n" % pw.encode())
+        assert f.readline() == b"+OK\\r\\n"
+    s.sendall(b"PING\\r\\n")
+    assert f.readline() == b"+PONG\\r\\n"
+    held.append((s, f))
+print("READY", flush=True)
+sys.stdin.read()
+"""
+
+
+def _fill(port, count, pw=""):
+    p = spawn([sys.executable, "-c", FILL, str(port), str(count), pw], "client fill %d" % port)
+    out = Lines(p.stdout, "fill")
+    check(out.wait_line(0, 20) == "READY", "filler of port %d: %r %r" % (
+        port, out.text()[-200:], p.stderr.read().decode()[-300:] if p.poll() is not None else ""))
+    return p
+
+
+def test_ask_redis_full():
+    """`sudo rcleak --ask-redis` started when Redis already answers `ERR max
+    number of clients reached` (the moment it is run for): Redis refuses
+    rcleak's own link too, so CONFIG GET cannot tell its maxclients. The
+    server row must not fall back to the assumed 10000 and show thousands of
+    free slots: a full server's limit is the clients it holds (headroom 0).
+    With REDISCLI_AUTH, the refusal answers the AUTH: stderr must not blame
+    the password. Once slots are free, CONFIG GET's answer replaces it."""
+    a = Redis(extra=["--maxclients", "12"])
+    b = Redis(extra=["--maxclients", "12"])
+    out = b.cli("CONFIG", "SET", "requirepass", "rclt-pw")
+    check(out.strip() == "OK", "CONFIG SET requirepass: %r" % out)
+    env = dict(os.environ, REDISCLI_AUTH="rclt-pw")
+    ca = Client("hold", ["--target", "127.0.0.1:%d:7" % a.port], name="rclt-fulla")
+    fills = [_fill(a.port, 5), _fill(b.port, 7, "rclt-pw"), _fill(b.port, 5, "rclt-pw")]
+    for srv in (a, b):
+        r = subprocess.run(["redis-cli", "-p", str(srv.port), "PING"], env=env,
+                           capture_output=True, text=True, timeout=10)
+        check("max number of clients reached" in r.stdout + r.stderr,
+              "ground truth: redis-server port %d is not full: %r" % (srv.port, r.stdout + r.stderr))
+        check(ss_accepted(srv.pid, srv.port) == 12, "ground truth: port %d holds %d clients" % (
+            srv.port, ss_accepted(srv.pid, srv.port)))
+    rc = Rcleak(["-p", "%d,%d" % (a.port, b.port), "--ask-redis"],
+                wrap=["env", "REDISCLI_AUTH=rclt-pw"])
+
+    def full(obj):
+        bad = []
+        for srv in (a, b):
+            row = server_row(obj, srv.pid)
+            if row is None or row.get("clients") != 12 or row.get("effective_limit") != 12 or \
+                    row.get("headroom") != 0:
+                bad.append("server port %d (full at maxclients 12, 12 clients): %s" % (
+                    srv.port, fields(row, "clients", "maxclients", "maxclients_source",
+                                     "effective_limit", "headroom")))
+        return not bad, "; ".join(bad)
+    rc.wait_for(full, what="--ask-redis against full servers")
+    err = rc.stderr()
+    check("REDISCLI_AUTH" not in err, "a full server's refusal blamed on the password: %r" % err[-400:])
+    # free 5 slots of each: CONFIG GET answers again (ground truth) and rcleak
+    # takes its answer
+    ca.cmd("close 5", "CLOSED")
+    stop(fills[2])
+    for srv in (a, b):
+        r = subprocess.run(["redis-cli", "-p", str(srv.port), "CONFIG", "GET", "maxclients"],
+                           env=env, capture_output=True, text=True, timeout=10)
+        check(r.stdout.split("\n")[1:2] == ["12"], "ground truth: CONFIG GET maxclients on port %d: %r"
+              % (srv.port, r.stdout))
+        wait_until(lambda: ss_accepted(srv.pid, srv.port) - ss_count(rc.pid, [srv.port]) == 7,
+                   what="ground truth: port %d holds 7 clients besides rcleak's link" % srv.port)
+
+    def freed(obj):
+        bad = []
+        for srv in (a, b):
+            row = server_row(obj, srv.pid)
+            want = {"clients": 7, "maxclients": 12, "maxclients_source": "config-get",
+                    "effective_limit": 12, "headroom": 5}
+            if row is None or any(row.get(k) != v for k, v in want.items()):
+                bad.append("server port %d: %s, expected %s" % (
+                    srv.port, fields(row, *want), want))
+        return not bad, "; ".join(bad)
+    rc.wait_for(freed, timeout=30, what="--ask-redis after the servers freed 5 slots")
+    for p in fills[:2]:
+        stop(p)
+    ca.exit()
