@@ -439,6 +439,13 @@ static void complete(struct collector *c, struct proc *p, double now)
 		return;
 	if (we)
 		p->max_churn = we->max_rate;
+	if (p->cmdline_stale) { /* exec'd: the watch's copy is the old one too */
+		char now_cmd[sizeof(p->cmdline)];
+
+		if (procfs_cmdline(pid, now_cmd, sizeof(now_cmd)) == 0)
+			memcpy(p->cmdline, now_cmd, sizeof(p->cmdline));
+		p->cmdline_stale = false;
+	}
 	if (!p->have_cmdline && we && we->have_cmdline) {
 		memcpy(p->cmdline, we->cmdline, sizeof(p->cmdline));
 		p->have_cmdline = true;

@@ -138,6 +138,10 @@ static struct proc *hold_proc(struct model *m, const struct rcl_fd_rec *r)
 		return NULL;
 	m->last_held = p;
 	p->held = p->touched = true;
+	/* exec() names the process after its new program, and its command
+	 * line is the new one's */
+	if (p->have_cmdline && p->comm[0] && strncmp(p->comm, r->comm, sizeof(p->comm)))
+		p->cmdline_stale = true;
 	memcpy(p->comm, r->comm, sizeof(p->comm));
 	p->comm[sizeof(p->comm) - 1] = '\0';
 	p->nofile_soft = r->nofile_cur == RCL_NOFILE_INF ? -1 : (long long)r->nofile_cur;

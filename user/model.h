@@ -77,6 +77,7 @@ struct proc {
 	char comm[RCL_COMM_LEN];
 	char cmdline[MODEL_CMDLINE];
 	bool have_cmdline;
+	bool cmdline_stale;      /* its comm changed (an exec): read it again */
 
 	/* this refresh, from the fd walk */
 	bool held;               /* seen by the walk (alive, holds something) */

@@ -503,7 +503,7 @@ static void apply_facts(struct replay *r)
 		p->missed_closed = f->missed_closed;
 		if (!p->comm[0])
 			memcpy(p->comm, f->comm, sizeof(p->comm));
-		if (!p->have_cmdline && f->cmdline[0]) {
+		if (f->cmdline[0]) { /* the newest: an exec changes it */
 			memcpy(p->cmdline, f->cmdline, sizeof(p->cmdline));
 			p->have_cmdline = true;
 		}

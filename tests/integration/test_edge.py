@@ -1,13 +1,16 @@
 """Harder cases of 'which process holds the socket now' and of the port list."""
+import json
 import os
+import signal
 import subprocess
+import time
 
-from harness import (Client, Rcleak, Redis, check, expect_row, expect_server, fields,
-                     free_port, proc_row, run_rcleak, server_row, ss_count, ss_states,
-                     wait_until)
+from harness import (RCLEAK, Client, Rcleak, Redis, check, expect_row, expect_server, fields,
+                     free_port, mkdtemp, proc_row, run_rcleak, server_row, spawn, ss_count,
+                     ss_states, stop, wait_until)
 
 TESTS = ["test_fd_passing", "test_threads_exit", "test_implicit_close", "test_high_fd_numbers",
-         "test_exec_keeps_sockets",
+         "test_exec_keeps_sockets", "test_exec_new_command_line",
          "test_syn_sent", "test_ipv4_mapped_ipv6", "test_port_range", "test_ports_max_64",
          "test_preexisting_9000", "test_exited_row_expires", "test_fork_parent_exits",
          "test_source_port_watched", "test_server_two_ports", "test_parallel_churn",
@@ -96,6 +99,49 @@ def test_exec_keeps_sockets():
     expect_row(rc, c.pid, {"open": 6, "exited": False}, what="after exec")
     c.exit()
     expect_row(rc, c.pid, {"open": 0, "exited": True, "closed": 6}, what="after the exec'd image exited")
+
+
+def _proc_text(pid, name):
+    with open("/proc/%d/%s" % (pid, name), "rb") as f:
+        return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+
+
+def test_exec_new_command_line():
+    """A process that exec()s into another program while holding its
+    connections: its row names the new program, command line included
+    (the one read before the exec is another program's), live and in a
+    capture's replay."""
+    r = Redis()
+    d = mkdtemp("rcleak-exec-")
+    cap = os.path.join(d, "exec.rcl")
+    c = Client("hold", ["--target", "127.0.0.1:%d:4" % r.port], name="rclt-preexec")
+    rc = Rcleak(["-p", str(r.port)])
+    rec = spawn([RCLEAK, "record", "-w", cap, "-p", str(r.port), "-i", "0.5"], "rcleak record",
+                stdin=subprocess.DEVNULL)
+    old = _proc_text(c.pid, "cmdline")
+    expect_row(rc, c.pid, {"open": 4, "comm": "rclt-preexec"}, what="before exec")
+    check(c.cmd("exec", "EXECED")[1] == str(c.pid), "exec changed the pid")
+    comm, cmd = _proc_text(c.pid, "comm"), _proc_text(c.pid, "cmdline")
+    check(comm == "python3" and "rclient.py" not in cmd and cmd != old,
+          "ground truth after exec: comm %r cmdline %r" % (comm, cmd))
+    check(ss_count(c.pid, [r.port]) == 4, "ground truth after exec: ss count")
+
+    def same_cmd(row):
+        got = row.get("cmdline") or ""
+        shown = got[:-3] if got.endswith("...") else got
+        return bool(shown) and cmd.startswith(shown), "cmdline %r, expected (a prefix of) %r" % (got, cmd)
+    expect_row(rc, c.pid, {"open": 4, "comm": comm}, also=same_cmd, what="after exec")
+    time.sleep(1.5)  # state, not an assertion: the recorder's keyframes see the exec
+    stop(rec, signal.SIGINT)
+    check(rec.returncode == 0, "rcleak record exit status %s" % rec.returncode)
+    rcode, out, err = run_rcleak(["report", cap, "--replay", "--speed", "1000", "--json"])
+    check(rcode == 0 and out.strip(), "report exit %d: %s" % (rcode, err.strip()[-300:]))
+    last = json.loads(out.strip().splitlines()[-1])
+    rows = [p for p in last.get("processes", []) if p.get("pid") == c.pid]
+    got = [(p.get("comm"), p.get("cmdline")) for p in rows]
+    check(len(rows) == 1 and same_cmd(rows[0])[0] and rows[0].get("comm") == comm,
+          "report's row of pid %d: %r, expected comm %r cmdline %r" % (c.pid, got, comm, cmd))
+    c.exit()
 
 
 def test_syn_sent():
