@@ -34,7 +34,7 @@ long redis_maxclients_from_config(const char *path)
 long redis_maxclients_from_cmdline(const char *cmdline, int pid)
 {
 	char buf[REDIS_CMDLINE_MAX], *tok, *save = NULL;
-	long conf = 0;
+	long conf = 0, opt = 0;
 	bool want = false;
 
 	snprintf(buf, sizeof(buf), "%s", cmdline);
@@ -44,11 +44,14 @@ long redis_maxclients_from_cmdline(const char *cmdline, int pid)
 		if (want) {
 			long n = atol(tok);
 
+			/* Redis applies its options in order: the last one wins */
 			if (n > 0)
-				return n;
+				opt = n;
 			want = false;
+			continue;
 		}
-		if (!strcmp(tok, "--maxclients")) {
+		/* option names are case-insensitive, as in the config file */
+		if (!strcasecmp(tok, "--maxclients")) {
 			want = true;
 		} else if (!conf && l > 5 && !strcmp(tok + l - 5, ".conf")) {
 			char path[600];
@@ -61,7 +64,7 @@ long redis_maxclients_from_cmdline(const char *cmdline, int pid)
 			conf = redis_maxclients_from_config(path);
 		}
 	}
-	return conf;
+	return opt ? opt : conf;
 }
 
 /* One RESP bulk string at *p: "$N\r\n<N bytes>\r\n". */

@@ -14,7 +14,8 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
          "test_ask_redis_auth_mixed", "test_ulimit_headroom",
          "test_server_low_nofile", "test_server_restart", "test_replica",
-         "test_zombie_waiting_clients", "test_ask_redis_full"]
+         "test_zombie_waiting_clients", "test_ask_redis_full",
+         "test_maxclients_last_option"]
 
 
 def test_close_wait():
@@ -501,3 +502,21 @@ def test_ask_redis_full():
     for p in fills[:2]:
         stop(p)
     ca.exit()
+
+
+def test_maxclients_last_option():
+    """redis-server applies its command-line options in order, names
+    case-insensitive (a wrapper's override after the unit's own, say):
+    `--maxclients 50 --MAXCLIENTS 20` runs with 20 (CONFIG GET), and with
+    set-proc-title no its command line must say the same to rcleak."""
+    r = Redis(extra=["--maxclients", "50", "--set-proc-title", "no", "--MAXCLIENTS", "20"])
+    cfg = int(r.config_get("maxclients"))
+    check(cfg == 20, "ground truth: CONFIG GET maxclients says %d" % cfg)
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-mc2")
+    rc = Rcleak(["-p", str(r.port)])
+    soft, _ = proc_nofile(r.pid)
+    eff = min(cfg, soft - 32)
+    expect_server(rc, r.pid, {"maxclients": cfg, "maxclients_source": "cmdline", "clients": 3,
+                              "effective_limit": eff, "headroom": eff - 3},
+                  what="redis-server --maxclients 50 ... --MAXCLIENTS 20")
+    c.exit()

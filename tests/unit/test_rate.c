@@ -103,6 +103,8 @@ static void test_cmdline(void **state)
 	assert_int_equal(redis_maxclients_from_cmdline("redis-server 127.0.0.1:6379", 1), 0);
 	assert_int_equal(redis_maxclients_from_cmdline("redis-server --maxclients", 1), 0);
 	assert_int_equal(redis_maxclients_from_cmdline("", 1), 0);
+	/* Redis applies options in order, names case-insensitive */
+	assert_int_equal(redis_maxclients_from_cmdline("redis-server --maxclients 50 --MaxClients 20", 1), 20);
 }
 
 int main(void)
