@@ -1,0 +1,154 @@
+"""`rcleak run -- CMD`: only CMD's process tree is traced, daemons included.
+
+A client outside the tree is not in the report; a daemon CMD leaves behind
+(double fork, setsid) is, with what it still holds at the end, and
+--wait-children waits for it.  Checked against the programs' DONE lines,
+Redis's INFO counters and ss.
+
+The client programs, Redis's counters, class Run and what the tests need
+installed (a missing client library skips a test): run_harness.py.
+
+Run alone:  python3 tests/integration/test_run_tree.py [-k NAME]
+"""
+import os
+import subprocess
+import sys
+
+import harness
+from harness import Client, Redis, check, spawn, ss_count, stop
+from run_harness import (DAEMON, Run, expect, expect_detail_names, expect_rules, need_c, need_py,
+                         parse_done, prow, redis_delta, summary_checks, total_connections,
+                         wait_redis_idle)
+
+TESTS = ["test_run_tree_only",
+         "test_run_daemon_not_waited", "test_run_daemon_wait_children",
+         "test_run_daemon_exits_while_waited"]
+
+
+def test_run_tree_only():
+    """Only CMD's tree is traced: a client outside it (holding, and churning
+    during the run) and redis-server are not in the report."""
+    app = need_c()[0]
+    r = Redis()
+    hold = Client("hold", ["--target", "127.0.0.1:%d:6" % r.port], name="rclt-outside")
+    # 30 s of connect/PING/close at 50/s, stopped once rcleak returns
+    churn = spawn([app, "free", str(r.port), "1500", "50"], "client outside churn",
+                  stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    before = total_connections(r)
+    cmd = ["sh", "-c", '"$0" leak "$1" 5 0; "$0" free "$1" 20 40', app, str(r.port)]
+    run = Run(["-p", str(r.port)], cmd)
+    try:
+        rc = run.wait()
+        check(churn.poll() is None, "the outside churn ended before rcleak did (test too slow)")
+        check(rc == 0, "exit status %r, expected 0; %s" % (rc, run.describe()))
+        dones = [parse_done(l) for l in run.out().splitlines() if l.startswith("DONE ")]
+        check(len(dones) == 2, "CMD printed %r" % run.out())
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    leak, free = dones
+    stop(churn)
+    accepted = redis_delta(r, before)
+    # the outside churn runs concurrently; its connections made after `before`
+    # are unknown, so check only that Redis saw at least CMD's.
+    check(accepted >= 25, "ground truth: Redis accepted %d, expected >= 25" % accepted)
+    ours = {leak["pid"], free["pid"]}
+    stray = [(p["pid"], p["comm"], p["opened"]) for p in js["processes"]
+             if p["pid"] not in ours and (p["opened"] or p["leaked"] or p["open_at_end"] or p["peak_open"])]
+    check(not stray, "--json lists processes outside CMD's tree with connections: %s "
+          "(outside holder %d, outside churn %d, redis-server %d; CMD's programs %s)"
+          % (stray, hold.pid, churn.pid, r.pid, sorted(ours)))
+    expect(prow(js, leak["pid"]), {"opened": 5, "closed": 0, "leaked": 5, "verdict": "LEAK",
+                                   "exited": True}, "--json leaking child %s" % leak)
+    expect(prow(js, free["pid"]), {"opened": 20, "closed": 20, "leaked": 0, "exited": True},
+           "--json closing child %s" % free)
+    expect(js["totals"], {"opened": 25, "closed": 20, "leaked": 5, "open_at_end": 0}, "--json totals")
+    expect(js, {"result": "pass", "exit_code": 0, "cmd_exit": 0}, "--json (no thresholds)")
+    check(ss_count(hold.pid, [r.port]) == 6, "ground truth: the outside holder lost connections")
+
+
+_base = {}
+
+
+def baseline():
+    """How long `rcleak run -- true` takes here (BPF load and teardown)."""
+    if "t" not in _base:
+        run = Run(["-p", str(harness.free_port())], ["true"], json_out=False)
+        rc = run.wait()
+        check(rc == 0, "`rcleak run -- true` exited %r; %s" % (rc, run.describe()))
+        _base["t"] = run.elapsed
+    return _base["t"]
+
+
+def _daemon_run(life, rc_args):
+    py = need_py()[0]
+    base = baseline()
+    r = Redis()
+    run = Run(["-p", str(r.port), "--max-leaked", "0"] + rc_args, [py, DAEMON, str(r.port), "5", str(life)])
+    try:
+        rc = run.wait(timeout=life + 30)
+        done = parse_done(run.out(), "forkdaemon")
+        d = int(done["daemon"])
+        harness._record_pid(d, harness._starttime(d), "daemon")
+        alive = os.path.exists("/proc/%d" % d) and harness._starttime(d) is not None
+        held = ss_count(d, [r.port]) if alive else 0
+        js = run.load_json() if rc != 127 else None
+    finally:
+        run.cleanup()
+    return r, run, rc, done, d, alive, held, js, base
+
+
+def _check_daemon_open(run, rc, done, d, alive, held, js):
+    check(rc == 5, "exit status %r, expected 5 (open_at_end counts for --max-leaked); %s"
+          % (rc, run.describe()))
+    check(alive and held == 5, "ground truth: the daemon %d should still hold 5 connections "
+          "(alive %s, ss %d)" % (d, alive, held))
+    row = prow(js, d)
+    expect(row, {"comm": "rcl-daemon", "role": "client", "opened": 5, "closed": 0, "leaked": 0,
+                 "open_at_end": 5, "exited": False}, "--json daemon %d (%s)" % (d, done))
+    expect(js["totals"], {"opened": 5, "closed": 0, "leaked": 0, "open_at_end": 5}, "--json totals")
+    expect(js, {"result": "fail", "exit_code": 5, "cmd_exit": 0}, "--json")
+    expect_rules(js, {"max-leaked": (0, 5, False)})
+    expect_detail_names(js, "max-leaked", d, "rcl-daemon")
+    summary_checks(run, d, "rcl-daemon", None, {"max-leaked": "FAIL"})
+
+
+def test_run_daemon_not_waited():
+    """CMD starts a daemon (double fork, setsid) holding 5 connections and
+    exits: rcleak returns promptly, the daemon's are open_at_end."""
+    r, run, rc, done, d, alive, held, js, base = _daemon_run(30, [])
+    check(run.elapsed < base + 2.0, "rcleak returned after %.1fs (`rcleak run -- true`: %.1fs); "
+          "expected it not to wait for the daemon" % (run.elapsed, base))
+    _check_daemon_open(run, rc, done, d, alive, held, js)
+
+
+def test_run_daemon_wait_children():
+    """--wait-children=2 with a daemon living 30 s: waits about 2 s, no more."""
+    r, run, rc, done, d, alive, held, js, base = _daemon_run(30, ["--wait-children=2"])
+    check(2.0 <= run.elapsed <= base + 4.0, "rcleak returned after %.1fs with --wait-children=2 "
+          "(`rcleak run -- true`: %.1fs); expected 2 s more than that, at most"
+          % (run.elapsed, base))
+    _check_daemon_open(run, rc, done, d, alive, held, js)
+
+
+def test_run_daemon_exits_while_waited():
+    """--wait-children=20 and a daemon (an orphan) that exits after 1.5 s with
+    its 5 connections open: rcleak waits for it and reports them leaked."""
+    r, run, rc, done, d, alive, held, js, base = _daemon_run(1.5, ["--wait-children=20"])
+    check(rc == 5, "exit status %r, expected 5; %s" % (rc, run.describe()))
+    check(not alive, "the daemon %d is still running after rcleak returned" % d)
+    check(1.5 <= run.elapsed <= base + 5.0, "rcleak returned after %.1fs; the daemon lived 1.5 s "
+          "(`rcleak run -- true`: %.1fs)" % (run.elapsed, base))
+    wait_redis_idle(r, "after the daemon exited")
+    expect(prow(js, d), {"comm": "rcl-daemon", "opened": 5, "closed": 0, "leaked": 5,
+                         "open_at_end": 0, "exited": True, "verdict": "LEAK"},
+           "--json daemon %d (%s)" % (d, done))
+    expect(js["totals"], {"opened": 5, "closed": 0, "leaked": 5, "open_at_end": 0}, "--json totals")
+    expect_rules(js, {"max-leaked": (0, 5, False)})
+    summary_checks(run, d, "rcl-daemon", "LEAK", {"max-leaked": "FAIL"})
+
+
+if __name__ == "__main__":
+    import runner
+    runner.MODULES = ["test_run_tree"]
+    sys.exit(runner.main(sys.argv[1:]))
