@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
-/* model.c - see model.h. */
+/* model.c - see model.h: the process table and one refresh. Per-connection
+ * facts (idle, CLOSE_WAIT, zombies, top remotes, model_conns) are in
+ * model_conn.c. */
 #include <math.h>
 #include <search.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "model.h"
+#include "model_int.h"
 
 static int cmp_key(const void *a, const void *b)
 {
@@ -116,7 +117,7 @@ void model_begin(struct model *m)
 	}
 }
 
-static bool listens_on(const struct proc *p, __u16 port)
+bool model_listens_on(const struct proc *p, __u16 port)
 {
 	for (int i = 0; i < p->nlisten; i++)
 		if (p->listen[i].port == port)
@@ -146,7 +147,7 @@ static struct proc *hold_proc(struct model *m, const struct rcl_fd_rec *r)
 	p->comm[sizeof(p->comm) - 1] = '\0';
 	p->nofile_soft = r->nofile_cur == RCL_NOFILE_INF ? -1 : (long long)r->nofile_cur;
 	p->nofile_hard = r->nofile_max == RCL_NOFILE_INF ? -1 : (long long)r->nofile_max;
-	if (r->state == RCL_TCP_LISTEN && !listens_on(p, r->lport) && p->nlisten < MODEL_MAX_LISTEN) {
+	if (r->state == RCL_TCP_LISTEN && !model_listens_on(p, r->lport) && p->nlisten < MODEL_MAX_LISTEN) {
 		struct listen_addr *l = &p->listen[p->nlisten++];
 
 		l->port = r->lport;
@@ -224,224 +225,6 @@ static int cmp_proc(const void *a, const void *b)
 	if (x->key.tgid != y->key.tgid)
 		return x->key.tgid < y->key.tgid ? -1 : 1;
 	return x->key.start_ns < y->key.start_ns ? -1 : x->key.start_ns > y->key.start_ns;
-}
-
-/* ------------------------------------------------------------------------
- * per-connection facts
- */
-
-/* Seconds since jiffy stamp `then` (low 32 bits), or -1 without HZ. */
-static double jiffies_ago(const struct model *m, __u64 now64, __u32 then)
-{
-	__u32 d = (__u32)now64 - then;
-
-	if (m->hz <= 0 || (__s32)d < 0)
-		return m->hz <= 0 ? -1 : 0;
-	return (double)d / (double)m->hz;
-}
-
-static double latest_idle(const struct model *m, const struct rcl_fd_rec *r)
-{
-	/* the later of the two stamps, in wrapping jiffies arithmetic */
-	__u32 last = (__s32)(r->last_rcv - r->last_snd) > 0 ? r->last_rcv : r->last_snd;
-
-	return jiffies_ago(m, r->jiffies, last);
-}
-
-static int cmp_cw(const void *a, const void *b)
-{
-	__u64 x = ((const struct cw_seen *)a)->sk, y = ((const struct cw_seen *)b)->sk;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Since when has sk been in CLOSE_WAIT, at the latest (previous refreshes
- * carry it on). On first sight, when the walk stamped the last segment
- * received (RCL_FD_FIN): then, for the peer's FIN was one, and nothing the
- * peer sends afterwards can make that stamp earlier. So a socket left in
- * CLOSE_WAIT for hours before rcleak started is not timed from rcleak's
- * start. Else: now. */
-static double cw_since(struct model *m, const struct rcl_fd_rec *r, double now)
-{
-	struct cw_seen key = { .sk = r->sk }, *e;
-	double since = now;
-
-	e = !m->ncw ? NULL : bsearch(&key, m->cw, m->ncw, sizeof(*m->cw), cmp_cw);
-	if (e) {
-		since = e->since;
-	} else if ((r->flags & RCL_FD_FIN) && r->jiffies) {
-		double ago = jiffies_ago(m, r->jiffies, r->last_rcv);
-
-		if (ago > 0)
-			since = now - ago;
-	}
-	if (m->ncw_next == m->cwcap_next) {
-		size_t ncap = m->cwcap_next ? m->cwcap_next * 2 : 64;
-		struct cw_seen *n = realloc(m->cw_next, ncap * sizeof(*n));
-
-		if (!n)
-			return since;
-		m->cw_next = n;
-		m->cwcap_next = ncap;
-	}
-	m->cw_next[m->ncw_next].sk = r->sk; /* sorted and deduplicated in model_end */
-	m->cw_next[m->ncw_next++].since = since;
-	return since;
-}
-
-static double cw_lookup(const struct model *m, __u64 sk)
-{
-	struct cw_seen key = { .sk = sk }, *e;
-
-	e = !m->ncw ? NULL : bsearch(&key, m->cw, m->ncw, sizeof(*m->cw), cmp_cw);
-	return e ? m->now - e->since : 0;
-}
-
-bool model_silent_peer(const struct model *m, const struct rcl_fd_rec *r)
-{
-	return r->state == RCL_TCP_ESTABLISHED &&
-	       jiffies_ago(m, r->jiffies, r->last_rcv) >= m->th.zombie_idle_s;
-}
-
-/* Apply one distinct (socket, holder) pair, not a listening one. */
-static void apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, int holders,
-		  double now)
-{
-	double idle;
-	bool accepted;
-
-	accepted = listens_on(p, r->lport);
-	p->open++;
-	switch (r->state) {
-	case RCL_TCP_ESTABLISHED: p->established++; break;
-	case RCL_TCP_CLOSE_WAIT: p->close_wait++; break;
-	case RCL_TCP_SYN_SENT: p->syn_sent++; break;
-	default: p->other++; break;
-	}
-	if (holders > 1)
-		p->shared++;
-	if (accepted)
-		p->clients++;
-
-	idle = latest_idle(m, r);
-	if (idle >= 0) {
-		if (idle > p->max_idle_s)
-			p->max_idle_s = idle;
-		if (idle >= m->th.idle_s)
-			p->idle++;
-	}
-	if (r->state == RCL_TCP_CLOSE_WAIT) {
-		if (now - cw_since(m, r, now) >= m->th.zombie_s)
-			p->zombies++;
-	} else if (accepted && model_silent_peer(m, r)) {
-		p->zombies++; /* the peer vanished without a FIN, or just went quiet */
-	}
-}
-
-struct remote_count_e {
-	struct proc *p; /* NULL: free slot */
-	__u8 family;
-	__u8 addr[16];
-	long count;
-};
-
-static size_t remote_hash(const struct proc *p, __u8 family, const __u8 addr[16])
-{
-	__u64 h = (__u64)(unsigned long)p * 0x9e3779b97f4a7c15ULL ^ family;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 0x100000001b3ULL;
-	return (size_t)(h ^ (h >> 29));
-}
-
-void model_addr_unmap(__u8 *family, __u8 addr[16])
-{
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (*family == AF_INET6 && !memcmp(addr, mapped, sizeof(mapped))) {
-		memmove(addr, addr + 12, 4);
-		memset(addr + 4, 0, 12);
-		*family = AF_INET;
-	} else if (*family == AF_INET) {
-		memset(addr + 4, 0, 12);
-	}
-}
-
-/* Top remote addresses of each server's clients: counted in an open
- * addressing table of (server, address), which stays as small as the
- * number of distinct pairs. */
-static void top_remotes(struct model *m)
-{
-	struct remote_count_e *tab = NULL;
-	size_t cap = 0, used = 0;
-
-	for (size_t i = 0; i < m->nrecs; i++) {
-		const struct rcl_fd_rec *r = &m->recs[i];
-		struct proc *p = m->recproc[i];
-		__u8 fam, addr[16];
-		size_t h;
-
-		if (r->state == RCL_TCP_LISTEN || !m->recholders[i])
-			continue;
-		if (!p || !p->nlisten || !listens_on(p, r->lport))
-			continue;
-		if (2 * (used + 1) > cap) { /* grow: rehash into twice the size */
-			size_t ncap = cap ? cap * 2 : 64;
-			struct remote_count_e *nt = calloc(ncap, sizeof(*nt));
-
-			if (!nt)
-				break;
-			for (size_t k = 0; k < cap; k++) {
-				if (!tab[k].p)
-					continue;
-				h = remote_hash(tab[k].p, tab[k].family, tab[k].addr) & (ncap - 1);
-				while (nt[h].p)
-					h = (h + 1) & (ncap - 1);
-				nt[h] = tab[k];
-			}
-			free(tab);
-			tab = nt;
-			cap = ncap;
-		}
-		/* an IPv4 client of a dual-stack listener is the same host
-		 * as on an IPv4 one */
-		fam = r->family;
-		memcpy(addr, r->raddr, 16);
-		model_addr_unmap(&fam, addr);
-		h = remote_hash(p, fam, addr) & (cap - 1);
-		while (tab[h].p && (tab[h].p != p || tab[h].family != fam ||
-				    memcmp(tab[h].addr, addr, 16)))
-			h = (h + 1) & (cap - 1);
-		if (!tab[h].p) {
-			tab[h].p = p;
-			tab[h].family = fam;
-			memcpy(tab[h].addr, addr, 16);
-			used++;
-		}
-		tab[h].count++;
-	}
-	for (size_t i = 0; i < cap; i++) {
-		struct proc *p = tab[i].p;
-		long cnt = tab[i].count;
-		int k;
-
-		if (!p)
-			continue;
-		/* insert into p's top list, kept sorted by count, then address */
-		for (k = p->ntop_remotes; k > 0 && (p->top_remotes[k - 1].count < cnt ||
-		     (p->top_remotes[k - 1].count == cnt &&
-		      memcmp(p->top_remotes[k - 1].addr, tab[i].addr, 16) > 0)); k--)
-			if (k < MODEL_TOP_REMOTES)
-				p->top_remotes[k] = p->top_remotes[k - 1];
-		if (k < MODEL_TOP_REMOTES) {
-			p->top_remotes[k].family = tab[i].family;
-			memcpy(p->top_remotes[k].addr, tab[i].addr, 16);
-			p->top_remotes[k].count = cnt;
-			if (p->ntop_remotes < MODEL_TOP_REMOTES)
-				p->ntop_remotes++;
-		}
-	}
-	free(tab);
 }
 
 __u64 model_life_count(const __u32 life[RCL_LIFE_BUCKETS])
@@ -530,11 +313,11 @@ void model_end(struct model *m, double now, double dt)
 	m->ncw_next = 0;
 	for (size_t i = 0; i < m->nrecs; i++)
 		if (m->recholders[i] && m->recproc[i] && m->recs[i].state != RCL_TCP_LISTEN)
-			apply(m, &m->recs[i], m->recproc[i], m->recholders[i], now);
+			model_apply(m, &m->recs[i], m->recproc[i], m->recholders[i], now);
 	if (m->ncw_next) { /* by socket, once each (a shared socket came twice) */
 		size_t out = 1;
 
-		qsort(m->cw_next, m->ncw_next, sizeof(*m->cw_next), cmp_cw);
+		qsort(m->cw_next, m->ncw_next, sizeof(*m->cw_next), model_cmp_cw);
 		for (size_t i = 1; i < m->ncw_next; i++)
 			if (m->cw_next[i].sk != m->cw_next[out - 1].sk)
 				m->cw_next[out++] = m->cw_next[i];
@@ -549,7 +332,7 @@ void model_end(struct model *m, double now, double dt)
 	m->cw_next = tmp;
 	m->cwcap_next = tcap;
 	m->ncw_next = 0;
-	top_remotes(m);
+	model_top_remotes(m);
 
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
@@ -599,73 +382,6 @@ void model_end(struct model *m, double now, double dt)
 	if (m->nprocs)
 		qsort(m->procs, m->nprocs, sizeof(*m->procs), cmp_proc);
 	m->now = now;
-}
-
-/* Record at position i of the order by (socket, holder). */
-static const struct rcl_fd_rec *ordered(const struct model *m, size_t i)
-{
-	return &m->recs[m->order ? m->order[i].idx : i];
-}
-
-size_t model_conns(const struct model *m, const struct proc *p, struct conn_view *out, size_t max)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->nrecs;) {
-		size_t j = i;
-		int holders = 0;
-		long mine = -1;
-
-		for (; j < m->nrecs && ordered(m, j)->sk == ordered(m, i)->sk; j++) {
-			const struct rcl_fd_rec *r = ordered(m, j);
-
-			if (j == i || cmp_rec(r, ordered(m, j - 1)))
-				holders++;
-			if (mine < 0 && r->tgid == p->key.tgid && r->start_ns == p->key.start_ns)
-				mine = (long)j;
-			if (!m->order) { /* unordered: each record alone */
-				j++;
-				break;
-			}
-		}
-		if (mine >= 0 && ordered(m, mine)->state != RCL_TCP_LISTEN) {
-			const struct rcl_fd_rec *r = ordered(m, mine);
-
-			if (n < max) {
-				struct conn_view *c = &out[n];
-
-				memset(c, 0, sizeof(*c));
-				c->sk = r->sk;
-				c->state = r->state;
-				c->family = r->family;
-				c->lport = r->lport;
-				c->rport = r->rport;
-				memcpy(c->laddr, r->laddr, 16);
-				memcpy(c->raddr, r->raddr, 16);
-				c->holders = holders;
-				for (size_t k = mine; k < j && !cmp_rec(ordered(m, k), r); k++) {
-					if (c->nfds < 4)
-						c->fds[c->nfds] = (int)ordered(m, k)->fd;
-					c->nfds++;
-				}
-				/* mono_ns is read before the walk: a socket opened
-				 * while it ran is younger than that, not unknown
-				 * (-1 would show it as older than rcleak). */
-				if (!r->open_ns)
-					c->age_s = -1;
-				else if (m->mono_ns > r->open_ns)
-					c->age_s = (double)(m->mono_ns - r->open_ns) / 1e9;
-				else
-					c->age_s = 0;
-				c->idle_s = latest_idle(m, r);
-				c->rcv_idle_s = jiffies_ago(m, r->jiffies, r->last_rcv);
-				c->close_wait_s = r->state == RCL_TCP_CLOSE_WAIT ? cw_lookup(m, r->sk) : 0;
-			}
-			n++;
-		}
-		i = j;
-	}
-	return n;
 }
 
 void model_gc(struct model *m, void (*cb)(const struct proc *p, void *ctx), void *ctx)
