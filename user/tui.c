@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * tui.c - the interactive view (ncurses): terminal setup and teardown, the
- * event loop, keys. Layout and drawing live in tui_draw.c and tui_conn.c,
- * row order and cell text in tui_rows.c.
+ * event loop, keys. Layout and drawing live in tui_draw.c, tui_status.c and
+ * tui_conn.c, row order and cell text in tui_rows.c.
  *
  * The loop waits for a key at most 200 ms at a time, so a signal (which sets
  * *stop), a resize and the next refresh are all noticed promptly. The

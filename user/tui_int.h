@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * tui_int.h - internals shared by the interactive view's files:
- *   tui.c       terminal setup and teardown, the event loop, keys
- *   tui_rows.c  which processes are rows, their order, cell text
- *   tui_draw.c  the main screen: header, servers, table, footer, help
- *   tui_conn.c  the drill-down screen of one process
+ *   tui.c         terminal setup and teardown, the event loop, keys
+ *   tui_rows.c    which processes are rows, their order, cell text
+ *   tui_draw.c    the main screen: styles, primitives, the table; help
+ *   tui_status.c  the main screen's header, server lines and footer
+ *   tui_conn.c    the drill-down screen of one process
  * Nothing here touches the kernel; everything reads the collector's model.
  */
 #ifndef RCLEAK_TUI_INT_H
@@ -102,8 +103,6 @@ void tui_cell(const struct proc *p, enum tui_col col, char *buf, size_t len);
 enum tui_style tui_verdict_style(const struct proc *p);
 const char *tui_sort_name(const struct tui *t);
 void tui_fmt_dur(double s, char *buf, size_t len);
-/* ETA of a server: "16m33s", "now", or "" when it is not growing. */
-void tui_fmt_eta(const struct proc *s, char *buf, size_t len);
 void tui_fmt_ms(double ms, char *buf, size_t len);
 
 /* tui_draw.c */
@@ -113,10 +112,14 @@ int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const
 void tui_fill(const struct tui *t, int y, enum tui_style s);
 int tui_kv(const struct tui *t, int y, int x, const char *label, enum tui_style vs,
 	   const char *value);
-int tui_draw_header(struct tui *t, bool servers);
-void tui_draw_footer(struct tui *t, const char *const *keys, bool status);
 void tui_draw_main(struct tui *t);
 void tui_draw_help(struct tui *t);
+
+/* tui_status.c */
+int tui_draw_header(struct tui *t, bool servers);
+void tui_draw_footer(struct tui *t, const char *const *keys, bool status);
+/* ETA of a server: "16m33s", "now", or "" when it is not growing. */
+void tui_fmt_eta(const struct proc *s, char *buf, size_t len);
 
 /* tui_conn.c */
 int tui_conns_load(struct tui *t);
