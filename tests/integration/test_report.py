@@ -1,6 +1,8 @@
 """`rcleak report`: how it reads files that are not whole captures, and what
 its summary and --at say, against the ground truth of the scenario (the
-clients' known behaviour, ss, Redis INFO clients) and the bytes of the file.
+clients' known behaviour, ss, Redis INFO clients) and the bytes of the file;
+and how it joins a server's connections across several files (record_join,
+moved here from test_record.py).
 
 Run alone:  python3 tests/integration/runner.py -k report_
 """
@@ -11,11 +13,13 @@ import shutil
 import tempfile
 import time
 
-from harness import Client, Fail, Redis, check, free_port, mkdtemp, ss_count, ss_sockets
-from test_record import Recorder, expect_counts, parse_capture, report, rows_of, write_bytes
+from harness import (Client, Fail, Redis, check, free_port, mkdtemp, ss_accepted, ss_count,
+                     ss_sockets)
+from record_harness import (HOST, Recorder, expect_counts, parse_capture, report, report_json,
+                            rows_of, write_bytes)
 
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
-         "test_report_peak_between_refreshes", "test_report_at_bounds"]
+         "test_report_peak_between_refreshes", "test_report_at_bounds", "test_record_join"]
 
 BURST_N = 20         # connections the burst client holds at once
 
@@ -263,4 +267,59 @@ def test_report_at_bounds():
         elif warn is not None and (not one_line_err(err) or not all(w in err for w in warn)):
             problems.append("--at %s: stderr %r; expected one line with %s" % (at, err, " and ".join(
                 repr(w) for w in warn)))
+    check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# several files: server connections joined to client holders by 4-tuple
+# ---------------------------------------------------------------------------
+def test_record_join():
+    """A (-d 3) and B (-d 6) record the same host.  c1 (3) connects before
+    both, c2 (5) while both record, c3 (2) after A ended.  At their ends A's
+    server holds 8 and B's 10; a join may only name holders found in the
+    OTHER file: A -> {c1:3, c2:5}, B -> {c1:3, c2:5} (c3 is not in A)."""
+    r = Redis()
+    d = mkdtemp("rcleak-join-")
+    pa, pb = os.path.join(d, "a.rcap"), os.path.join(d, "b.rcap")
+    c1 = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-rj1")
+    a = Recorder(pa, ["-p", str(r.port), "-i", "0.5", "-d", "3"])
+    b = Recorder(pb, ["-p", str(r.port), "-i", "0.5", "-d", "6"])
+    a.first()
+    b.first()
+    c2 = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-rj2")
+    check(a.wait() == 0, "recorder A: %s" % a.describe())
+    c3 = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-rj3")
+    for c, n in ((c1, 3), (c2, 5), (c3, 2)):
+        t = ss_count(c.pid, [r.port])
+        check(t == n, "ground truth: ss shows %d sockets for pid %d, expected %d" % (t, c.pid, n))
+    t = ss_accepted(r.pid, r.port)
+    check(t == 10, "ground truth: redis-server holds %d accepted sockets, expected 10" % t)
+    check(b.wait() == 0, "recorder B: %s" % b.describe())
+
+    js, _ = report_json([pa, pb], "report A B --json")
+    files = js.get("files", [])
+    check(len(files) == 2, "report A B --json: %d files" % len(files))
+    want_cp = sorted([(HOST, c1.pid, "rclt-rj1", 3), (HOST, c2.pid, "rclt-rj2", 5)])
+    problems = []
+    for i, (name, clients) in enumerate((("A", 8), ("B", 10))):
+        f = files[i]
+        sj = f.get("servers_joined")
+        if not isinstance(sj, list) or len(sj) != 1:
+            problems.append("files[%d] (%s): servers_joined=%r, expected one entry for redis-server pid %d"
+                            % (i, name, sj, r.pid))
+            continue
+        e = sj[0]
+        if e.get("pid") != r.pid or e.get("clients") != clients:
+            problems.append("files[%d] (%s): server pid=%r clients=%r, expected pid %d clients %d"
+                            % (i, name, e.get("pid"), e.get("clients"), r.pid, clients))
+        got = sorted((x.get("host"), x.get("pid"), x.get("comm"), x.get("count"))
+                     for x in e.get("client_processes", []))
+        if got != want_cp:
+            problems.append("files[%d] (%s): client_processes (host, pid, comm, count) %s, expected %s "
+                            "(c3 pid %d is only in file B)" % (i, name, got, want_cp, c3.pid))
+    # the text summary names the same joins
+    rc, out, err = report([pa, pb])
+    if rc != 0 or "%d from %s pid %d" % (5, HOST, c2.pid) not in " ".join(out.split()):
+        problems.append("text report A B: exit %d, no line '5 from %s pid %d': %r" % (
+            rc, HOST, c2.pid, out[-600:]))
     check(not problems, " | ".join(problems))

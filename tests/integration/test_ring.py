@@ -1,8 +1,9 @@
 """`rcleak record --ring`: the flight recorder, against ground truth.
 
-test_record.py has the first flight-recorder tests (a LEAK trigger, SIGUSR1,
-no trigger); these check what a flight capture holds once the ring has
-dropped its oldest ticks, and how record ends.
+The record_flight_* tests (moved here from test_record.py) are the first
+ones: a LEAK trigger, SIGUSR1, no trigger.  The ring_* tests check what a
+flight capture holds once the ring has dropped its oldest ticks, and how
+record ends.
 
 Run alone:  python3 tests/integration/runner.py -k ring
 """
@@ -11,15 +12,18 @@ import io
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 
-from harness import RCLEAK, Client, Redis, Skip, check, mkdtemp, proc_fds, proc_nofile, ss_count
-from test_record import BgClient, Recorder, json_lines, report, report_json, rows_of
+from harness import (RCLEAK, Client, Fail, Redis, Skip, check, mkdtemp, proc_fds, proc_nofile,
+                     ss_count)
+from record_harness import BgClient, Recorder, json_lines, opens_by_pid, report, report_json, rows_of
 
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
          "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
-         "test_ring_memory", "test_ring_trigger_written_at_once"]
+         "test_ring_memory", "test_ring_trigger_written_at_once",
+         "test_record_flight_trigger", "test_record_flight_sigusr1"]
 
 
 def csv_rows(path):
@@ -331,3 +335,124 @@ def test_ring_trigger_written_at_once():
     js, _ = report_json([path], "report of the capture")
     trig = js["files"][0].get("trigger")
     check(trig and trig.get("why") == "SIGUSR1", "report's trigger %r, expected SIGUSR1" % (trig,))
+
+
+# ---------------------------------------------------------------------------
+# flight recorder
+# ---------------------------------------------------------------------------
+def test_record_flight_trigger():
+    """--ring 5 --trigger-verdict LEAK --after 1: a leaking client makes it
+    write the ring and 1 s more, then exit 0 on its own."""
+    r = Redis()
+    d = mkdtemp("rcleak-flight-")
+    path = os.path.join(d, "flight.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--window", "4", "--ring", "5",
+                          "--trigger-verdict", "LEAK", "--after", "1"])
+    rec.first()
+    leak = BgClient("hold", ["--target", "127.0.0.1:%d:40" % r.port, "--interval-ms", "100"], "rclt-rflight")
+    line, t_trig = rec.wait_err("trigger:", 20)
+    try:
+        rc = rec.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        raise Fail("flight recorder: trigger fired (%r) but it was still running 10 s later (--after 1)" % line)
+    t_exit = time.monotonic()
+    rec.wait(5)
+    problems = []
+    if rc != 0:
+        problems.append("exit %d after the trigger, expected 0: %s" % (rc, rec.describe()))
+    if t_exit - t_trig > 1 + 2.5:
+        problems.append("exited %.1fs after the trigger line, --after 1" % (t_exit - t_trig))
+    if "LEAK" not in line or str(leak.pid) not in line:
+        problems.append("trigger line %r does not name LEAK and the leaker pid %d" % (line, leak.pid))
+    check(not problems, " | ".join(problems))
+    check(stat.S_IMODE(os.stat(path).st_mode) == 0o600, "flight capture mode %o" % stat.S_IMODE(os.stat(path).st_mode))
+    js, _ = report_json([path], "report of the flight capture")
+    f = js["files"][0]
+    procs = {p["pid"]: p for p in f["processes"]}
+    lp = procs.get(leak.pid)
+    vs = [v.get("verdict") for v in (lp or {}).get("verdicts", [])]
+    if "LEAK" not in vs:
+        problems.append("report of the flight capture: leaker pid %d verdicts %s (row %s), expected LEAK"
+                        % (leak.pid, vs, "present" if lp else "missing"))
+    live = rec.live()
+    span = f["end"] - f["start"]
+    if span > 5 + 1 + 1.0:
+        problems.append("capture spans %.2fs, --ring 5 + --after 1" % span)
+    if abs(f["end"] - live[-1]["ts"]) > 0.002:
+        problems.append("capture ends at %.3f, the last live tick was %.3f" % (f["end"], live[-1]["ts"]))
+    trig = [l_["ts"] for l_ in live for p in rows_of(l_, leak.pid) if p.get("verdict") == "LEAK"]
+    if trig and f["end"] < trig[0] + 1 - 0.01:
+        problems.append("capture ends %.2fs after the first LEAK tick, --after 1" % (f["end"] - trig[0]))
+    check(not problems, " | ".join(problems))
+
+
+def test_record_flight_sigusr1():
+    """--ring 3: SIGUSR1 writes the last 3 s (older ticks dropped) and
+    --after 1 more; what is written are the live ticks of that stretch.
+    Then --ring 2 -d 3 with no trigger: the last 2 s at the end."""
+    r = Redis()
+    d = mkdtemp("rcleak-flight-")
+    path = os.path.join(d, "usr1.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ring", "3", "--after", "1"])
+    rec.first()
+    c = Client("hold", ["--target", "127.0.0.1:%d:4" % r.port], name="rclt-rusr1")
+    rec.wait_lines(12, 15)                  # >= 5.5 s recorded: the ring has dropped some
+    os.kill(rec.pid, signal.SIGUSR1)
+    line, _t = rec.wait_err("trigger:", 10)
+    rc = rec.wait(10)
+    problems = []
+    if rc != 0:
+        problems.append("exit %d after SIGUSR1, expected 0: %s" % (rc, rec.describe()))
+    if "SIGUSR1" not in line:
+        problems.append("trigger line %r does not say SIGUSR1" % line)
+    live = rec.live()
+    rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+    check(rc == 0, "replay of the SIGUSR1 capture: exit %d; stderr %s" % (rc, err.strip()[-300:]))
+    rep = json_lines(out, "replay of the SIGUSR1 capture")
+    check(rep, "the SIGUSR1 capture holds no tick")
+    lts = [l_["ts"] for l_ in live]
+    if rep[0]["ts"] <= lts[0] + 1:
+        problems.append("capture starts at tick ts %.3f, the recording at %.3f: nothing older than --ring 3 "
+                        "was dropped" % (rep[0]["ts"], lts[0]))
+    span = rep[-1]["ts"] - rep[0]["ts"]
+    if span > 3 + 1 + 1.0:
+        problems.append("capture spans %.2fs, --ring 3 + --after 1" % span)
+    if rep[-1]["ts"] != lts[-1]:
+        problems.append("capture ends at %.3f, the last live tick was %.3f" % (rep[-1]["ts"], lts[-1]))
+    if rep[0]["ts"] in lts:
+        k = lts.index(rep[0]["ts"])
+        seg = live[k:]
+        if [x["ts"] for x in rep] != [x["ts"] for x in seg]:
+            problems.append("capture ticks %s are not the live ticks from %.3f on %s" % (
+                [x["ts"] for x in rep], rep[0]["ts"], [x["ts"] for x in seg]))
+        else:
+            bad = [(x["ts"], opens_by_pid(x), opens_by_pid(y)) for x, y in zip(rep, seg)
+                   if opens_by_pid(x) != opens_by_pid(y)]
+            if bad:
+                problems.append("%d ticks differ from the live lines in open counts; first at %.3f: %s vs live %s"
+                                % (len(bad), bad[0][0], bad[0][1], bad[0][2]))
+            got = [opens_by_pid(x).get(c.pid) for x in rep]
+            if set(got) != {4}:
+                problems.append("client pid %d open in the capture's ticks: %s, ground truth 4" % (c.pid, got))
+    else:
+        problems.append("capture's first tick ts %.3f is no live tick" % rep[0]["ts"])
+
+    # no trigger at all: the ring is written when -d ends
+    path2 = os.path.join(d, "none.rcap")
+    rec2 = Recorder(path2, ["-p", str(r.port), "-i", "0.5", "--ring", "2", "-d", "3"])
+    rc = rec2.wait(15)
+    err = rec2.err.text()
+    if rc != 0 or "no trigger" not in err:
+        problems.append("--ring 2 -d 3: exit %s stderr %r; expected 0 and 'no trigger fired'" % (rc, err.strip()[-200:]))
+    else:
+        rc, out, err = report([path2, "--replay", "--json", "--speed", "10000"])
+        rep2 = json_lines(out, "replay of --ring 2 -d 3") if rc == 0 else []
+        live2 = rec2.live()
+        if rc != 0 or not rep2:
+            problems.append("--ring 2 -d 3 capture: replay exit %d, %d ticks" % (rc, len(rep2)))
+        elif rep2[-1]["ts"] != live2[-1]["ts"] or rep2[-1]["ts"] - rep2[0]["ts"] > 2 + 0.5 + 0.01 \
+                or rep2[-1]["ts"] - rep2[0]["ts"] < 2 - 0.01 or rep2[0]["ts"] <= live2[0]["ts"]:
+            # the last 2 s whole: from the last tick at or before them (-i 0.5)
+            problems.append("--ring 2 -d 3 capture: ticks %.3f..%.3f, live %.3f..%.3f; expected the last 2 s"
+                            % (rep2[0]["ts"], rep2[-1]["ts"], live2[0]["ts"], live2[-1]["ts"]))
+    check(not problems, " | ".join(problems))
