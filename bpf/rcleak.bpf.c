@@ -24,6 +24,7 @@
 #include <bpf/bpf_endian.h>
 #include "rcleak.h"
 
+#define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
 #define SOCK_STREAM 1
@@ -1072,6 +1073,7 @@ static __always_inline int flush_table(struct seq_file *seq, const struct rcl_wa
 	tr.tgid = t->tgid;
 	tr.mark = RCL_WALK_TASK_MARK;
 	tr.nfds = t->nfds;
+	tr.nunix = t->nunix;
 	return bpf_seq_write(seq, &tr, sizeof(tr));
 }
 
@@ -1105,6 +1107,7 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 		next.files = files;
 		next.tgid = rec.tgid;
 		next.nfds = 0;
+		next.nunix = 0;
 		next.watched = 0;
 	}
 	next.nfds++;
@@ -1115,6 +1118,16 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		goto commit;
+	/* The server end of a unix stream connection: connected, and bound
+	 * to the address of the listener that accepted it (a client's end
+	 * has none). Redis counts such clients in maxclients. */
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
+		if (BPF_CORE_READ(sk, sk_type) == SOCK_STREAM &&
+		    BPF_CORE_READ(sock, state) == SS_CONNECTED &&
+		    BPF_CORE_READ((struct unix_sock *)sk, addr))
+			next.nunix++;
+		goto commit;
+	}
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
 	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
 		goto commit;

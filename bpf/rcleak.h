@@ -104,7 +104,9 @@ static inline __u32 rcl_proc_slot_idx(__u32 tgid, __u64 start_ns)
 }
 
 /* Record written by the task_file walk after the last fd of a process
- * (fd table) that holds a watched socket: how many fds that table has.
+ * (fd table) that holds a watched socket: how many fds that table has, and
+ * how many of them are the server end of a unix stream connection (a
+ * redis-server's unix-socket clients, which take slots of its maxclients).
  * It shares the walk's stream with struct rcl_fd_rec; the two are told
  * apart by the second word, which is an fd number (< 2^31) in an fd record
  * and RCL_WALK_TASK_MARK here. */
@@ -113,6 +115,7 @@ struct rcl_task_rec {
 	__u32 tgid;
 	__u32 mark;   /* RCL_WALK_TASK_MARK */
 	__u64 nfds;   /* open fds in that fd table */
+	__u64 nunix;  /* ... accepted unix stream connections */
 };
 
 /* The fd table the task_file walk is in (BPF .bss, walk_cur). */
@@ -122,7 +125,7 @@ struct rcl_walk_table {
 	__u32 tgid;
 	__u32 nfds;
 	__u32 watched; /* holds a watched socket: write its rcl_task_rec */
-	__u32 pad;
+	__u32 nunix;
 };
 
 /* RLIMIT_NOFILE in an fd record: RLIM_INFINITY, or anything that does not

@@ -475,7 +475,7 @@ static void complete(struct collector *c, struct proc *p, double now)
 			}
 		}
 	}
-	p->fds = p->held ? tracer__nfds(c->tracer, p->key.tgid) : -1;
+	p->fds = p->held ? tracer__nfds(c->tracer, p->key.tgid, NULL) : -1;
 	if (p->fds < 0)
 		p->fds = procfs_fd_count(pid);
 	if (!p->held)
@@ -506,6 +506,13 @@ int collect_refresh(struct collector *c, double now)
 	if (w.err)
 		return w.err;
 	tracer__for_each_proc(c->tracer, on_counters, c);
+	/* a server's unix-socket clients take slots of its maxclients */
+	for (size_t i = 0; i < c->model->nprocs; i++) {
+		struct proc *p = c->model->procs[i];
+
+		if (p->held && p->nlisten)
+			tracer__nfds(c->tracer, p->key.tgid, &p->unix_clients);
+	}
 	c->model->mono_ns = (__u64)(now * 1e9);
 	if (!c->model->hz && c->model->nrecs) { /* no kernel config: from jiffies */
 		__u64 j = c->model->recs[0].jiffies;

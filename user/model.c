@@ -103,7 +103,7 @@ void model_begin(struct model *m)
 
 		p->held = p->touched = false;
 		p->open = p->established = p->close_wait = p->syn_sent = 0;
-		p->other = p->shared = p->clients = 0;
+		p->other = p->shared = p->clients = p->unix_clients = 0;
 		/* the walk refills the listen list of a process that runs;
 		 * one that exited keeps it, and is still a server (role, and
 		 * no client verdict for the accepts it made) */
@@ -371,6 +371,8 @@ void model_end(struct model *m, double now, double dt)
 			p->growth_per_min = series_slope_per_min(&p->series);
 			window_rates(p);
 			if (p->nlisten) {
+				/* Redis counts unix-socket clients in maxclients too */
+				p->clients += p->unix_clients;
 				series_push(&p->clients_series, now, (double)p->clients, m->window_s);
 				p->clients_growth_per_min = series_slope_per_min(&p->clients_series);
 			}

@@ -84,7 +84,11 @@ struct proc {
 	long open;               /* distinct non-listening watched sockets held */
 	long established, close_wait, syn_sent, other;
 	long shared;             /* ... of which another process holds too */
-	long clients;            /* ... accepted on one of its listen ports */
+	long clients;            /* ... accepted on one of its listen ports,
+				  * plus unix_clients after model_end */
+	long unix_clients;       /* servers: unix-socket clients (the server
+				  * ends of unix stream connections it holds),
+				  * set by the caller before model_end */
 	struct listen_addr listen[MODEL_MAX_LISTEN];
 	int nlisten;             /* > 0: a server */
 	int alive_nlisten;       /* nlisten when it last ran: an exited server keeps it */

@@ -21,7 +21,7 @@ struct sockent {
 
 struct fdcount {
 	__u32 pid;
-	long nfds;
+	long nfds, nunix;
 };
 
 struct procscan {
@@ -30,6 +30,8 @@ struct procscan {
 	size_t nsocks, cap;
 	struct fdcount *counts;
 	size_t ncounts, ccap;
+	unsigned long *unix_ino; /* server ends of unix stream connections, sorted */
+	size_t nunix, ucap;
 };
 
 struct procscan *procscan_new(const __u16 *ports, int nports)
@@ -49,6 +51,7 @@ void procscan_free(struct procscan *ps)
 		return;
 	free(ps->socks);
 	free(ps->counts);
+	free(ps->unix_ino);
 	free(ps);
 }
 
@@ -105,6 +108,75 @@ int procscan_parse_tcp_line(const char *line, int family, struct rcl_fd_rec *rec
 	return 0;
 }
 
+/* Room for one more of n elements of size sz in *v (capacity *cap);
+ * false when memory ran out. */
+static bool grow(void *v, size_t n, size_t *cap, size_t sz)
+{
+	void **pv = v, *nv;
+	size_t ncap;
+
+	if (n < *cap)
+		return true;
+	ncap = *cap ? *cap * 2 : 256;
+	if (!(nv = realloc(*pv, ncap * sz)))
+		return false;
+	*pv = nv;
+	*cap = ncap;
+	return true;
+}
+
+/* Flags of a listening unix socket (__SO_ACCEPTCON) */
+#define UNIX_ACCEPTCON 0x10000
+
+int procscan_parse_unix_line(const char *line, unsigned long *inode)
+{
+	unsigned long flags, type, state;
+	int path = 0;
+
+	/* Num RefCount Protocol Flags Type St Inode [Path] */
+	if (sscanf(line, "%*s %*x %*x %lx %lx %lx %lu %n", &flags, &type, &state, inode, &path) != 4)
+		return -1;
+	/* the server end: connected, not a listener, and bound to the
+	 * listener's address (a client's end prints no path) */
+	if (type != 1 || state != 3 || (flags & UNIX_ACCEPTCON) || !path || !line[path] ||
+	    line[path] == '\n')
+		return -1;
+	return 0;
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The server ends of unix stream connections in /proc/net/unix. */
+static int load_unix(struct procscan *ps)
+{
+	char line[512];
+	FILE *f = fopen("/proc/net/unix", "r");
+
+	ps->nunix = 0;
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long ino;
+
+		if (procscan_parse_unix_line(line, &ino))
+			continue;
+		if (!grow(&ps->unix_ino, ps->nunix, &ps->ucap, sizeof(*ps->unix_ino))) {
+			fclose(f);
+			return -ENOMEM;
+		}
+		ps->unix_ino[ps->nunix++] = ino;
+	}
+	fclose(f);
+	if (ps->nunix > 1)
+		qsort(ps->unix_ino, ps->nunix, sizeof(*ps->unix_ino), cmp_ulong);
+	return 0;
+}
+
 static int cmp_inode(const void *a, const void *b)
 {
 	unsigned long x = ((const struct sockent *)a)->inode, y = ((const struct sockent *)b)->inode;
@@ -135,16 +207,9 @@ static int load_table(struct procscan *ps, const char *path, int family)
 			continue;
 		if (e.rec.state == RCL_TCP_TIME_WAIT || e.rec.state == RCL_TCP_NEW_SYN_RECV)
 			continue;
-		if (ps->nsocks == ps->cap) {
-			size_t ncap = ps->cap ? ps->cap * 2 : 256;
-			struct sockent *n = realloc(ps->socks, ncap * sizeof(*n));
-
-			if (!n) {
-				fclose(f);
-				return -ENOMEM;
-			}
-			ps->socks = n;
-			ps->cap = ncap;
+		if (!grow(&ps->socks, ps->nsocks, &ps->cap, sizeof(*ps->socks))) {
+			fclose(f);
+			return -ENOMEM;
 		}
 		ps->socks[ps->nsocks++] = e;
 	}
@@ -152,18 +217,12 @@ static int load_table(struct procscan *ps, const char *path, int family)
 	return 0;
 }
 
-static void add_count(struct procscan *ps, __u32 pid, long nfds)
+static void add_count(struct procscan *ps, __u32 pid, long nfds, long nunix)
 {
-	if (ps->ncounts == ps->ccap) {
-		size_t ncap = ps->ccap ? ps->ccap * 2 : 64;
-		struct fdcount *n = realloc(ps->counts, ncap * sizeof(*n));
-
-		if (!n)
-			return;
-		ps->counts = n;
-		ps->ccap = ncap;
-	}
+	if (!grow(&ps->counts, ps->ncounts, &ps->ccap, sizeof(*ps->counts)))
+		return;
 	ps->counts[ps->ncounts].pid = pid;
+	ps->counts[ps->ncounts].nunix = nunix;
 	ps->counts[ps->ncounts++].nfds = nfds;
 }
 
@@ -175,7 +234,7 @@ static void walk_pid(struct procscan *ps, int pid, void (*cb)(const struct rcl_f
 	struct rcl_fd_rec base;
 	bool have_base = false;
 	struct dirent *de;
-	long nfds = 0, held = 0;
+	long nfds = 0, held = 0, nunix = 0;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
@@ -197,8 +256,11 @@ static void walk_pid(struct procscan *ps, int pid, void (*cb)(const struct rcl_f
 			continue;
 		key.inode = strtoul(link + 8, NULL, 10);
 		e = bsearch(&key, ps->socks, ps->nsocks, sizeof(*ps->socks), cmp_inode);
-		if (!e)
+		if (!e) {
+			nunix += ps->nunix && bsearch(&key.inode, ps->unix_ino, ps->nunix,
+						      sizeof(*ps->unix_ino), cmp_ulong);
 			continue;
+		}
 		if (!have_base) {
 			long long soft = -1, hard = -1;
 			FILE *f;
@@ -234,7 +296,7 @@ static void walk_pid(struct procscan *ps, int pid, void (*cb)(const struct rcl_f
 	}
 	closedir(d);
 	if (held)
-		add_count(ps, (__u32)pid, nfds);
+		add_count(ps, (__u32)pid, nfds, nunix);
 }
 
 int procscan_walk(struct procscan *ps, void (*cb)(const struct rcl_fd_rec *rec, void *ctx),
@@ -251,6 +313,8 @@ int procscan_walk(struct procscan *ps, void (*cb)(const struct rcl_fd_rec *rec, 
 		return err;
 	if (!ps->nsocks)
 		return 0;
+	if ((err = load_unix(ps)))
+		return err;
 	qsort(ps->socks, ps->nsocks, sizeof(*ps->socks), cmp_inode);
 	d = opendir("/proc");
 	if (!d)
@@ -270,10 +334,12 @@ int procscan_walk(struct procscan *ps, void (*cb)(const struct rcl_fd_rec *rec, 
 	return 0;
 }
 
-long procscan_nfds(struct procscan *ps, __u32 pid)
+long procscan_nfds(struct procscan *ps, __u32 pid, long *nunix)
 {
 	struct fdcount key = { .pid = pid }, *c;
 
 	c = !ps->ncounts ? NULL : bsearch(&key, ps->counts, ps->ncounts, sizeof(*ps->counts), cmp_pid);
+	if (nunix)
+		*nunix = c ? c->nunix : 0;
 	return c ? c->nfds : -1;
 }

@@ -20,8 +20,13 @@ int procscan_walk(struct procscan *ps, void (*cb)(const struct rcl_fd_rec *rec, 
 		  void *ctx);
 
 /* Open fds of pid as of the last walk (only for pids that hold a watched
- * socket), or -1. */
-long procscan_nfds(struct procscan *ps, __u32 pid);
+ * socket), or -1; nunix (may be NULL): how many are the server end of a
+ * unix stream connection. */
+long procscan_nfds(struct procscan *ps, __u32 pid, long *nunix);
+
+/* Parse one line of /proc/net/unix: 0 with its inode when it is the server
+ * end of a stream connection (connected, bound, not listening). */
+int procscan_parse_unix_line(const char *line, unsigned long *inode);
 
 /* Parse one line of /proc/net/tcp or tcp6 into rec (addresses, ports,
  * state) and *inode. Returns 0, or -1 for a header or malformed line. */

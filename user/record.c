@@ -311,6 +311,8 @@ int record_decode_proc(const void *p, size_t len, struct rec_proc *pr)
 	get_str(&d, pr->maxclients_source, sizeof(pr->maxclients_source), sizeof(pr->maxclients_source));
 	get_str(&d, pr->comm, RCL_COMM_LEN, sizeof(pr->comm));
 	get_str(&d, pr->cmdline, sizeof(pr->cmdline), sizeof(pr->cmdline));
+	if (d.len - d.off >= 8) /* files before minor 2 end here */
+		pr->unix_clients = (__s64)get_u64(&d);
 	return finish(&d);
 }
 
@@ -327,6 +329,7 @@ static void enc_proc(struct enc *e, const struct proc *p)
 	put_str(e, p->maxclients_source, 16);
 	put_str(e, p->comm, RCL_COMM_LEN);
 	put_str(e, p->cmdline, 128);
+	put_u64(e, (__u64)(__s64)p->unix_clients);
 }
 
 int record_decode_tick(const void *p, size_t len, struct rec_tick *t)
@@ -583,6 +586,14 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		r->in_tick = false;
 		r->model->mono_ns = r->tick.mono_ns;
 		r->model->missed_closes = r->tick.missed_closes;
+		/* before model_end, which counts them among the clients, as
+		 * the live refresh does */
+		for (size_t i = 0; i < r->nfacts; i++) {
+			struct proc *p = model_find(r->model, &r->facts[i].owner);
+
+			if (p)
+				p->unix_clients = r->facts[i].unix_clients;
+		}
 		model_end(r->model, r->tick.now, r->tick.dt);
 		apply_facts(r);
 		model_judge(r->model);

@@ -62,6 +62,7 @@ struct rec_proc {
 	char maxclients_source[16];
 	char comm[RCL_COMM_LEN];
 	char cmdline[128];
+	__s64 unix_clients;  /* minor 2; 0 in older files */
 };
 
 struct rec_meta {

@@ -34,7 +34,8 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	r->closed = (long)p->released;
 	/* accepted connections dropped at a server's exit are not its leaks */
 	r->leaked = r->server ? 0 : (long)p->exit_closed;
-	r->open_at_end = p->exited ? 0 : p->open - p->clients;
+	/* clients counts unix-socket ones too, which open does not */
+	r->open_at_end = p->exited ? 0 : p->open - (p->clients - p->unix_clients);
 	r->median_lifetime_ms = p->median_lifetime_ms;
 	if (life < RUN_MIN_LIFE_S)
 		life = RUN_MIN_LIFE_S; /* within the timing error of its exit */

@@ -45,8 +45,10 @@ int tracer__snapshot(struct tracer *t);
  * Afterwards tracer__nfds() answers for the processes walked. */
 typedef void (*tracer_fd_cb)(const struct rcl_fd_rec *rec, void *ctx);
 int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx);
-/* Open fds of tgid as of the last walk; -1 if the walk did not see it. */
-long tracer__nfds(struct tracer *t, __u32 tgid);
+/* Open fds of tgid as of the last walk; -1 if the walk did not see it.
+ * nunix (may be NULL): how many of them are the server end of a unix
+ * stream connection (0 when unseen). */
+long tracer__nfds(struct tracer *t, __u32 tgid, long *nunix);
 
 /* A socket-map entry the reconciliation removed: its socket was not found
  * by the tcp walk, so its close was missed. */

@@ -26,7 +26,7 @@ struct tracer {
 	bool mounted_tracefs;
 	__u64 gen;
 	char *buf;          /* one read() of an iterator: records stream through */
-	struct tracer_nfds { __u32 tgid; long nfds; } *nfds; /* last walk, by tgid */
+	struct tracer_nfds { __u32 tgid; long nfds, nunix; } *nfds; /* last walk, by tgid */
 	size_t nnfds, nfdscap;
 	int ncpus;
 };

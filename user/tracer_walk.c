@@ -79,7 +79,7 @@ struct walk_ctx {
 	void *ctx;
 };
 
-static void add_nfds(struct tracer *t, __u32 tgid, long nfds)
+static void add_nfds(struct tracer *t, __u32 tgid, long nfds, long nunix)
 {
 	if (t->nnfds == t->nfdscap) {
 		size_t ncap = t->nfdscap ? t->nfdscap * 2 : 256;
@@ -91,6 +91,7 @@ static void add_nfds(struct tracer *t, __u32 tgid, long nfds)
 		t->nfdscap = ncap;
 	}
 	t->nfds[t->nnfds].tgid = tgid;
+	t->nfds[t->nnfds].nunix = nunix;
 	t->nfds[t->nnfds++].nfds = nfds;
 }
 
@@ -107,7 +108,7 @@ static size_t parse_files(struct tracer *t, const char *data, size_t len, void *
 			struct rcl_task_rec tr;
 
 			memcpy(&tr, data + off, sizeof(tr));
-			add_nfds(t, tr.tgid, (long)tr.nfds);
+			add_nfds(t, tr.tgid, (long)tr.nfds, (long)tr.nunix);
 			off += sizeof(tr);
 		} else {
 			struct rcl_fd_rec rec;
@@ -147,22 +148,25 @@ int tracer__walk_files(struct tracer *t, tracer_fd_cb cb, void *ctx)
 	if (t->nnfds > 1) /* nfds is NULL while no table held a watched socket */
 		qsort(t->nfds, t->nnfds, sizeof(*t->nfds), cmp_nfds);
 	for (size_t i = 0; i < t->nnfds; i++) {
-		if (out && t->nfds[out - 1].tgid == t->nfds[i].tgid)
+		if (out && t->nfds[out - 1].tgid == t->nfds[i].tgid) {
 			t->nfds[out - 1].nfds += t->nfds[i].nfds;
-		else
+			t->nfds[out - 1].nunix += t->nfds[i].nunix;
+		} else
 			t->nfds[out++] = t->nfds[i];
 	}
 	t->nnfds = out;
 	return 0;
 }
 
-long tracer__nfds(struct tracer *t, __u32 tgid)
+long tracer__nfds(struct tracer *t, __u32 tgid, long *nunix)
 {
 	struct tracer_nfds key = { .tgid = tgid }, *e;
 
 	if (t->procscan)
-		return procscan_nfds(t->procscan, tgid);
+		return procscan_nfds(t->procscan, tgid, nunix);
 	e = t->nnfds ? bsearch(&key, t->nfds, t->nnfds, sizeof(*t->nfds), cmp_nfds) : NULL;
+	if (nunix)
+		*nunix = e ? e->nunix : 0;
 	return e ? e->nfds : -1;
 }
 

@@ -149,7 +149,8 @@ static void server_json(FILE *f, const struct collector *c, const struct proc *p
 		if (!dup)
 			fprintf(f, "%s%u", i ? "," : "", p->listen[i].port);
 	}
-	fprintf(f, "],\"clients\":%ld,\"nofile_soft\":", p->clients);
+	fprintf(f, "],\"clients\":%ld,\"unix_clients\":%ld,\"nofile_soft\":", p->clients,
+		p->unix_clients);
 	num_or_null(f, p->nofile_soft);
 	/* unknown: Redis's compiled-in default, said so by maxclients_source */
 	fprintf(f, ",\"maxclients\":%ld", p->maxclients > 0 ? p->maxclients : (long)REDIS_DEFAULT_MAXCLIENTS);

@@ -1,12 +1,13 @@
 """CLOSE_WAIT, the server row, maxclients, fd limits."""
+import json
 import os
 import re
 import subprocess
 import sys
 import time
 
-from harness import (Client, Lines, Rcleak, Redis, check, expect_row, expect_server, fields,
-                     proc_fds, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count,
+from harness import (RCLEAK, Client, Lines, Rcleak, Redis, check, expect_row, expect_server, fields,
+                     mkdtemp, proc_fds, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count,
                      ss_states, stop, wait_until)
 
 TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
@@ -15,7 +16,7 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_ask_redis_auth_mixed", "test_ulimit_headroom",
          "test_server_low_nofile", "test_server_restart", "test_replica",
          "test_zombie_waiting_clients", "test_ask_redis_full",
-         "test_maxclients_last_option"]
+         "test_maxclients_last_option", "test_unix_socket_clients"]
 
 
 def test_close_wait():
@@ -520,3 +521,71 @@ def test_maxclients_last_option():
                               "effective_limit": eff, "headroom": eff - 3},
                   what="redis-server --maxclients 50 ... --MAXCLIENTS 20")
     c.exit()
+
+
+# Holds COUNT connections to the unix socket PATH, each PINGed; prints
+# READY, holds them until stdin closes.
+UNIX_FILL = r"""
+import socket, sys
+path, count = sys.argv[1], int(sys.argv[2])
+held = []
+for _ in range(count):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    f = s.makefile("rb")
+    s.sendall(b"PING\r\n")
+    assert f.readline() == b"+PONG\r\n"
+    held.append((s, f))
+print("READY", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_unix_socket_clients():
+    """Clients on redis-server's unix socket take slots of its maxclients
+    as TCP clients do: clients == INFO connected_clients with both kinds,
+    unix_clients the unix ones, headroom from both; with --walk proc too,
+    and in what record wrote."""
+    d = mkdtemp("rcl-unix")
+    path = os.path.join(d, "redis.sock")
+    r = Redis(extra=["--unixsocket", path, "--unixsocketperm", "700", "--maxclients", "50"])
+    tcp = _fill(r.port, 4)
+    ux = spawn([sys.executable, "-c", UNIX_FILL, path, "3"], "unix-socket clients")
+    out = Lines(ux.stdout, "unix fill")
+    check(out.wait_line(0, 20) == "READY", "unix-socket clients did not start: %r" % out.text()[-200:])
+    n = r.connected_clients()
+    check(n == 7, "ground truth: INFO clients says %d (minus redis-cli), expected 4 TCP + 3 unix" % n)
+    soft, _ = proc_nofile(r.pid)
+    eff = min(50, soft - 32)
+    for walk in ([], ["--walk", "proc"]):
+        rc = Rcleak(["-p", str(r.port), "--maxclients", "50"] + walk)
+        expect_server(rc, r.pid, {"clients": n, "unix_clients": 3, "effective_limit": eff,
+                                  "headroom": eff - n},
+                      what="4 TCP and 3 unix-socket clients %s" % " ".join(walk))
+        rc.close()
+
+    cap = os.path.join(d, "unix.rcl")
+    rec = subprocess.run([RCLEAK, "record", "-w", cap, "-p", str(r.port), "--maxclients", "50",
+                          "-i", "0.5", "-d", "2"], capture_output=True, text=True, timeout=60)
+    check(rec.returncode == 0, "record exited %d: %s" % (rec.returncode, rec.stderr[-300:]))
+    rep = subprocess.run([RCLEAK, "report", cap, "--replay", "--json", "--speed", "1000"],
+                         capture_output=True, text=True, timeout=60)
+    check(rep.returncode == 0, "report --replay exited %d: %s" % (rep.returncode, rep.stderr[-300:]))
+    lines = [json.loads(l) for l in rep.stdout.splitlines() if l.strip()]
+    check(lines, "report --replay printed nothing")
+    srv = server_row(lines[-1], r.pid)
+    check(srv and srv.get("clients") == n and srv.get("unix_clients") == 3
+          and srv.get("headroom") == eff - n,
+          "replayed server row %s, expected clients=%d unix_clients=3 headroom=%d"
+          % (fields(srv or {}, "clients", "unix_clients", "headroom"), n, eff - n))
+
+    ux.stdin.close()
+    ux.wait(10)
+    n = r.connected_clients()
+    check(n == 4, "ground truth after the unix-socket clients left: INFO clients %d" % n)
+    rc = Rcleak(["-p", str(r.port), "--maxclients", "50"])
+    expect_server(rc, r.pid, {"clients": n, "unix_clients": 0, "headroom": eff - n},
+                  what="after the unix-socket clients left")
+    rc.close()
+    tcp.stdin.close()
+    tcp.wait(10)
