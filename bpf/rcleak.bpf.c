@@ -1118,18 +1118,19 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		goto commit;
-	/* The server end of a unix stream connection: connected, and bound
-	 * to the address of the listener that accepted it (a client's end
-	 * has none). Redis counts such clients in maxclients. */
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
-		if (BPF_CORE_READ(sk, sk_type) == SOCK_STREAM &&
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) {
+		/* The server end of a unix stream connection: connected, and
+		 * bound to the address of the listener that accepted it (a
+		 * client's end has none). Redis counts such clients in
+		 * maxclients. */
+		if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX &&
+		    BPF_CORE_READ(sk, sk_type) == SOCK_STREAM &&
 		    BPF_CORE_READ(sock, state) == SS_CONNECTED &&
 		    BPF_CORE_READ((struct unix_sock *)sk, addr))
 			next.nunix++;
 		goto commit;
 	}
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
-	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+	if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
 		goto commit;
 	rec.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (rec.family != AF_INET && rec.family != AF_INET6)
