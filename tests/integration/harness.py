@@ -44,6 +44,15 @@ class Fail(AssertionError):
     pass
 
 
+def needs(*what):
+    """What a test needs, in place of the default ("root", "rcleak"), for the
+    runner to check first: @needs("rcleak") runs without root."""
+    def deco(fn):
+        fn.needs = what
+        return fn
+    return deco
+
+
 def check(cond, msg):
     if not cond:
         raise Fail(msg)

@@ -5,18 +5,11 @@ import shutil
 import stat
 
 from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leaked_progs,
-                     mkdtemp, rcl_progs, run_rcleak)
+                     mkdtemp, needs, rcl_progs, run_rcleak)
 
 TESTS = ["test_help", "test_version", "test_doctor", "test_not_root",
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars",
          "test_stall_skips_ticks", "test_pid_of_thread"]
-
-
-def needs(*what):
-    def deco(fn):
-        fn.needs = what
-        return fn
-    return deco
 
 
 def _one_line_rcleak(err):

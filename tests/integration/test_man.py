@@ -6,18 +6,11 @@ import re
 import shutil
 import subprocess
 
-from harness import ROOT, check, run_rcleak, Skip
+from harness import ROOT, Skip, check, needs, run_rcleak
 
 TESTS = ["test_man_options", "test_man_exit_codes", "test_man_commands", "test_man_renders"]
 
 MAN = os.path.join(ROOT, "man", "rcleak.8")
-
-
-def needs(*what):
-    def deco(fn):
-        fn.needs = what
-        return fn
-    return deco
 
 
 def _read(path):
