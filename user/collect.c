@@ -180,7 +180,6 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 	 * where neither tells */
 	if (c->opts->ask_redis) {
 		struct redis_link *l = ensure_link(c, p, now);
-
 		struct server_link *sl = link_for(c, p);
 
 		mc = l ? redis_link_maxclients(l) : 0;
