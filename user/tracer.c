@@ -100,6 +100,7 @@ static void drop(struct tracer *t)
 	rcleak_bpf__destroy(t->skel);
 	procscan_free(t->procscan);
 	t->lifecycle = t->twin = t->walk_files = t->walk_tcp = NULL;
+	t->twin_prog = NULL;
 	t->skel = NULL;
 	t->procscan = NULL;
 }
@@ -178,13 +179,10 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	t->lifecycle = bpf_program__attach(tier_prog(t->skel, tier));
 	if (!t->lifecycle)
 		return fail_why(why, len, "attach", errno);
-	/* after the lifecycle program: a hook runs its programs in the order
-	 * they were attached */
-	if (twin) {
-		t->twin = bpf_program__attach(tier_twin(t->skel, tier));
-		if (!t->twin)
-			return fail_why(why, len, "attach (twin)", errno);
-	}
+	/* loaded now, attached after the lifecycle program (a hook runs its
+	 * programs in the order they were attached) once the kernel skips a
+	 * run: twin_step() */
+	t->twin_prog = twin ? tier_twin(t->skel, tier) : NULL;
 	t->proc_slots = map_slots(t->skel->maps.proc_slots, PROC_SLOTS_BYTES);
 	if (!t->proc_slots)
 		return fail_why(why, len, "map proc_slots", errno);
@@ -319,6 +317,51 @@ void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o)
 	proctab_forget(t->proc_slots, t->proc_slots ? RCL_PROC_SLOTS : 0, o);
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* record: attach the twin once the kernel has skipped a run of the
+ * lifecycle program, then move twin_epoch from 0 to 2, one step a drain
+ * and at least TWIN_GRACE_S apart (rcleak.bpf.c, "runs the kernel
+ * skipped"). Runs that skip before the attach stay in the lost count. */
+#define TWIN_GRACE_S 0.05
+
+static void twin_step(struct tracer *t)
+{
+	double now;
+	__u64 missed;
+
+	if (!t->twin_prog || t->skel->bss->twin_epoch >= 2)
+		return;
+	now = mono_s();
+	if (t->twin) {
+		if (now - t->twin_t >= TWIN_GRACE_S) {
+			__atomic_store_n(&t->skel->bss->twin_epoch, t->skel->bss->twin_epoch + 1,
+					 __ATOMIC_RELEASE);
+			t->twin_t = now;
+		}
+		return;
+	}
+	missed = tracer__missed_runs(t);
+	if (!missed)
+		return;
+	t->twin = bpf_program__attach(t->twin_prog);
+	if (!t->twin) {
+		elog("warning: cannot attach the program that redoes skipped runs (%s): "
+		     "the kernel's skips stay in lost_events", strerror(errno));
+		t->twin_prog = NULL;
+		return;
+	}
+	vlog("the kernel skipped %llu runs of the lifecycle program: attached its twin",
+	     (unsigned long long)missed);
+	t->twin_t = now;
+}
+
 int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, void *ctx)
 {
 	int n;
@@ -335,6 +378,7 @@ int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, vo
 	if (n < 0 && n != -EINTR)
 		return n;
 	n = ring_buffer__consume(t->rb);
+	twin_step(t);
 	return n < 0 ? n : 0;
 }
 

@@ -446,15 +446,14 @@ def rcl_progs():
             if p.get("name", "").startswith("rcl_")}
 
 
-def bpf_fd_ids(pid, kind):
-    """Set of the BPF object ids (kind: "prog_id" or "map_id") that process
-    pid holds fds of (bpf-prog, bpf_link, bpf-map), from /proc/PID/fdinfo."""
-    ids = set()
+def bpf_fdinfos(pid):
+    """The /proc/PID/fdinfo text of each BPF object fd process pid holds
+    (bpf-prog, bpf_link, bpf-map)."""
     fddir = "/proc/%s/fd" % pid
     try:
         fds = os.listdir(fddir)
     except OSError:
-        return ids
+        return
     for fd in fds:
         try:
             tgt = os.readlink(os.path.join(fddir, fd))
@@ -464,10 +463,30 @@ def bpf_fd_ids(pid, kind):
             continue
         try:
             with open("/proc/%s/fdinfo/%s" % (pid, fd)) as f:
-                m = re.search(r"^%s:\s*(\d+)" % kind, f.read(), re.M)
+                yield f.read()
         except OSError:
             continue
+
+
+def bpf_fd_ids(pid, kind):
+    """Set of the BPF object ids (kind: "prog_id" or "map_id") that process
+    pid holds fds of (bpf-prog, bpf_link, bpf-map), from /proc/PID/fdinfo."""
+    ids = set()
+    for info in bpf_fdinfos(pid):
+        m = re.search(r"^%s:\s*(\d+)" % kind, info, re.M)
         if m:
+            ids.add(int(m.group(1)))
+    return ids
+
+
+def bpf_linked_progs(pid):
+    """Set of the ids of the BPF programs process pid keeps attached: the
+    programs of the bpf_link fds it holds (a program loaded but not
+    attached has no link)."""
+    ids = set()
+    for info in bpf_fdinfos(pid):
+        m = re.search(r"^prog_id:\s*(\d+)", info, re.M)
+        if m and re.search(r"^link_id:", info, re.M):
             ids.add(int(m.group(1)))
     return ids
 

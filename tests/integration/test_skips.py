@@ -32,10 +32,10 @@ import signal
 import subprocess
 import time
 
-from harness import (RCLEAK, ROOT, Fail, Lines, NetNS, Redis, Skip, bpf_fd_ids, check, mkdtemp,
-                     rcl_progs, spawn, stop)
+from harness import (RCLEAK, ROOT, Fail, Lines, NetNS, Redis, Skip, bpf_fd_ids, bpf_linked_progs,
+                     check, mkdtemp, rcl_progs, spawn, stop)
 
-TESTS = ["test_record_skipped_runs"]
+TESTS = ["test_record_skipped_runs", "test_record_twin_waits"]
 
 CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build", "connstorm")
 HOOKFLOOR = os.environ.get("RCLEAK_TEST_HOOKFLOOR") or os.path.join(ROOT, "build", "hookfloor")
@@ -118,80 +118,117 @@ def stop_counter(p):
     return dict(zip(w[0::2], map(int, w[1::2])))
 
 
+class Recording:
+    """`rcleak record -v` on redis r's port, its hook tier known (a Skip on
+    the classic tracepoint, which has no twin)."""
+
+    def __init__(self, r):
+        if not os.access(CONNSTORM, os.X_OK):
+            raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % CONNSTORM)
+        d = mkdtemp("rcl-skips")
+        self.path = os.path.join(d, "storm.rcl")
+        self.errpath = os.path.join(d, "record.err")
+        with open(self.errpath, "wb") as errf:
+            self.proc = spawn([RCLEAK, "record", "-v", "-w", self.path, "-p", str(r.port), "-i", "0.5",
+                               "--json"], "rcleak record", stdin=subprocess.DEVNULL, stderr=errf)
+        first = Lines(self.proc.stdout, "record stdout").wait_line(0, 30)
+        check(first, "record printed nothing: %s" % open(self.errpath).read().strip()[-500:])
+        self.tier = json.loads(first)["hooks"]["lifecycle"]
+        if self.tier == "tracepoint":
+            stop(self.proc)
+            raise Skip("the lifecycle hook is the classic tracepoint, which has no twin")
+
+    def programs(self):
+        """({program name: recursion_misses}, the lifecycle program's
+        misses, names of the programs attached), after a drain or two (the
+        twin is attached at one)."""
+        time.sleep(0.3)
+        misses = recursion_misses(self.proc.pid)
+        names = rcl_progs()
+        linked = {names[i] for i in bpf_linked_progs(self.proc.pid) if i in names}
+        return misses, sum(v for n, v in misses.items() if n.startswith("rcl_state_")), linked
+
+    def stop(self):
+        """SIGINT; record's stderr once it exited 0."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            rc = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            stop(self.proc, signal.SIGKILL)
+            raise Fail("record did not exit within 30 s of SIGINT")
+        err = open(self.errpath).read()
+        check(rc == 0, "record exited %s: %s" % (rc, err[-500:]))
+        return err
+
+    def opens(self, server_pid):
+        """(handshakes, accepts by server_pid) in the capture."""
+        rows = subprocess.run([RCLEAK, "report", self.path, "--csv"], capture_output=True, text=True,
+                              timeout=120)
+        check(rows.returncode == 0, "report --csv: %s" % rows.stderr.strip()[-300:])
+        handshakes = accepts = 0
+        for row in csv.reader(io.StringIO(rows.stdout)):
+            if len(row) != 13:
+                continue
+            if row[2] == "state" and row[11] == "SYN_SENT" and row[12] == "ESTABLISHED":
+                handshakes += 1
+            elif row[2] == "accept" and row[3] == str(server_pid):
+                accepts += 1
+        return handshakes, accepts
+
+
+def storm(ns, r, secs):
+    """connstorm in ns against r for secs: (active, passive) opens the
+    namespace counted meanwhile."""
+    active0, passive0 = tcp_opens(ns)
+    p = subprocess.run(ns.prefix + [CONNSTORM, "-P", "0", "-d", str(secs), "127.0.0.1", str(r.port),
+                                    str(STORM_PROCS)], capture_output=True, text=True, timeout=secs + 60)
+    check(p.returncode == 0, "connstorm failed: %s %s" % (p.stdout, p.stderr))
+    active1, passive1 = tcp_opens(ns)
+    return active1 - active0, passive1 - passive0
+
+
 def test_record_skipped_runs():
     """Under a storm that makes the kernel skip the lifecycle program, the
     capture still holds nearly every passive open and handshake, and what it
     lacks is within the lost count record reports."""
-    if not os.access(CONNSTORM, os.X_OK):
-        raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % CONNSTORM)
     ns = NetNS()
     enable_rps(ns)
     r = Redis(netns=ns, bind=("127.0.0.1",))
-    d = mkdtemp("rcl-skips")
-    path = os.path.join(d, "storm.rcl")
-    errpath = os.path.join(d, "record.err")
-    with open(errpath, "wb") as errf:
-        rec = spawn([RCLEAK, "record", "-v", "-w", path, "-p", str(r.port), "-i", "0.5", "--json"],
-                    "rcleak record", stdin=subprocess.DEVNULL, stderr=errf)
-    out = Lines(rec.stdout, "record stdout")
-    first = out.wait_line(0, 30)
-    check(first, "record printed nothing: %s" % open(errpath).read().strip()[-500:])
-    tier = json.loads(first)["hooks"]["lifecycle"]
-    if tier == "tracepoint":
-        raise Skip("the lifecycle hook is the classic tracepoint, which has no twin")
+    rec = Recording(r)
     counter = start_counter()
-    active0, passive0 = tcp_opens(ns)
-    storm = subprocess.run(ns.prefix + [CONNSTORM, "-P", "0", "-d", str(STORM_S), "127.0.0.1",
-                                        str(r.port), str(STORM_PROCS)],
-                           capture_output=True, text=True, timeout=STORM_S + 60)
-    check(storm.returncode == 0, "connstorm failed: %s %s" % (storm.stdout, storm.stderr))
-    active1, passive1 = tcp_opens(ns)
+    active, passive = storm(ns, r, STORM_S)
     seen = stop_counter(counter)
-    misses = recursion_misses(rec.pid)
-    lifecycle = sum(v for n, v in misses.items() if n.startswith("rcl_state_"))
-    rec.send_signal(signal.SIGINT)
-    try:
-        rc = rec.wait(30)
-    except subprocess.TimeoutExpired:
-        stop(rec, signal.SIGKILL)
-        raise Fail("record did not exit within 30 s of SIGINT")
-    err = open(errpath).read()
-    check(rc == 0, "record exited %s: %s" % (rc, err[-500:]))
-    check(any(n.startswith("rcl_twin_") for n in misses),
-          "record on %s attached no twin: its programs are %s" % (tier, sorted(misses)))
+    misses, lifecycle, linked = rec.programs()
+    err = rec.stop()
+    check(not lifecycle or any(n.startswith("rcl_twin_") for n in linked),
+          "the kernel skipped %d runs of record's lifecycle program on %s, but no twin is "
+          "attached: its attached programs are %s" % (lifecycle, rec.tier, sorted(linked)))
     if lifecycle < MIN_SKIPS:
         raise Skip("the kernel skipped only %d lifecycle runs in %d connections (%s), fewer than %d: "
-                   "%s" % (lifecycle, active1 - active0, misses, MIN_SKIPS,
-                           "this kernel does not guard %s programs against recursion" % tier
+                   "%s" % (lifecycle, active, misses, MIN_SKIPS,
+                           "this kernel does not guard %s programs against recursion" % rec.tier
                            if not lifecycle else "too few to measure the twin by"))
+    check(re.search(r"the kernel skipped \d+ runs of the lifecycle program: attached its twin", err),
+          "record -v did not say when it attached the twin: %r" % err[-300:])
     m = re.search(r"(\d+) runs the kernel skipped were recovered", err)
     check(m, "record -v did not say how many skipped runs it recovered: %r" % err[-300:])
     recovered = int(m.group(1))
 
-    rep = subprocess.run([RCLEAK, "report", path, "--json"], capture_output=True, text=True, timeout=60)
+    rep = subprocess.run([RCLEAK, "report", rec.path, "--json"], capture_output=True, text=True,
+                         timeout=60)
     check(rep.returncode == 0, "report --json: %s" % rep.stderr.strip()[-300:])
     lost = json.loads(rep.stdout)["files"][0]["lost_events"]
-    rows = subprocess.run([RCLEAK, "report", path, "--csv"], capture_output=True, text=True, timeout=120)
-    check(rows.returncode == 0, "report --csv: %s" % rows.stderr.strip()[-300:])
-    handshakes = accepts = 0
-    for row in csv.reader(io.StringIO(rows.stdout)):
-        if len(row) != 13:
-            continue
-        if row[2] == "state" and row[11] == "SYN_SENT" and row[12] == "ESTABLISHED":
-            handshakes += 1
-        elif row[2] == "accept" and row[3] == str(r.pid):
-            accepts += 1
-    missing = (active1 - active0 - handshakes) + (passive1 - passive0 - accepts)
+    handshakes, accepts = rec.opens(r.pid)
+    missing = (active - handshakes) + (passive - accepts)
     # handshakes and accepts the hook delivered to no program, the counter's
     # own counted skips aside: the kernel's, not rcleak's to see or count
     dropped = 0
     if seen:
-        dropped = max(0, (active1 - active0 - seen["handshakes"]) +
-                      (passive1 - passive0 - seen["accepts"]) - seen["skipped"])
+        dropped = max(0, (active - seen["handshakes"]) + (passive - seen["accepts"]) - seen["skipped"])
     what = ("%d connections; the kernel skipped %d lifecycle runs, the twin did %d; the capture "
             "lacks %d of %d handshakes and %d of %d accepts; record reports %d lost; %s"
-            % (active1 - active0, lifecycle, recovered, active1 - active0 - handshakes,
-               active1 - active0, passive1 - passive0 - accepts, passive1 - passive0, lost,
+            % (active, lifecycle, recovered, active - handshakes, active, passive - accepts,
+               passive, lost,
                "an independent counter on the hook saw %(handshakes)d handshakes and %(accepts)d "
                "accepts and was skipped %(skipped)d times" % seen if seen
                else "no independent counter (hookfloor cannot attach here)"))
@@ -202,3 +239,35 @@ def test_record_skipped_runs():
     check(missing <= MAX_LOST_SHARE * lifecycle,
           "beyond what the hook delivered to no program (%d), more than %d %% of the skipped runs "
           "are missing from the capture: %s" % (dropped, MAX_LOST_SHARE * 100, what))
+
+
+def test_record_twin_waits():
+    """record attaches the twin only once the kernel has skipped a run of the
+    lifecycle program: on plain loopback, where nothing interrupts the hook,
+    a storm leaves it loaded but unattached (a second program on the hook
+    would cost every state change a dispatch), and the capture still holds
+    every handshake and accept (against the namespace's TCP counters)."""
+    ns = NetNS()
+    r = Redis(netns=ns, bind=("127.0.0.1",))
+    rec = Recording(r)
+    active, passive = storm(ns, r, 2)
+    misses, lifecycle, linked = rec.programs()
+    err = rec.stop()
+    check(any(n.startswith("rcl_twin_") for n in misses),
+          "record on %s did not load the twin: its programs are %s" % (rec.tier, sorted(misses)))
+    twin = sorted(n for n in linked if n.startswith("rcl_twin_"))
+    if lifecycle:
+        check(twin and "attached its twin" in err,
+              "the kernel skipped %d runs on plain loopback and record attached no twin (%s): %r"
+              % (lifecycle, sorted(linked), err[-300:]))
+        raise Skip("the kernel skipped %d lifecycle runs even on plain loopback (the twin was "
+                   "attached, as it should): nothing to show about waiting" % lifecycle)
+    check(not twin and "attached its twin" not in err,
+          "the kernel skipped no run, yet record attached %s: %r" % (twin or "the twin", err[-300:]))
+    check(any(n.startswith("rcl_state_") for n in linked),
+          "the lifecycle program is not attached: %s" % sorted(linked))
+    check(active > 1000, "the storm made only %d connections" % active)
+    handshakes, accepts = rec.opens(r.pid)
+    check((handshakes, accepts) == (active, passive),
+          "the capture holds %d handshakes and %d accepts; the namespace counted %d active and "
+          "%d passive opens" % (handshakes, accepts, active, passive))
