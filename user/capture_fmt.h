@@ -27,7 +27,7 @@
 #define CAP_MAJOR        1
 /* minor 1: REC_FD payloads end with u8 flags (RCL_FD_*)
  * minor 2: REC_PROC payloads end with u64 unix_clients */
-#define CAP_MINOR        2
+#define CAP_MINOR        3
 #define CAP_HDR_FIXED    16
 #define CAP_HDR_BODY_MAX (64u * 1024)
 

@@ -8,7 +8,8 @@
  *   then each event:
  *   u8  head: bits 0-2 kind (RCL_EV_*), bit 3 a 4-tuple follows,
  *       bits 4-5 acting process (0: none, 1: the owner, 2: varint tgid
- *       follows), bit 6 a name follows, bit 7 zero
+ *       follows), bit 6 a name follows, bit 7 (version 2; zero in 1) the
+ *       4-tuple is the one the socket's last 4-tuple in the batch gave
  *   u8  old state << 4 | new state; old = 15: u8 old, u8 new follow
  *   varint  zigzag(ts - previous ts); the first is against the record's ts
  *   code    socket address: u64
@@ -23,6 +24,14 @@
  * and the value is then stored in the slot its hash picks. Both sides hash
  * the same way, so the caches stay equal; a slot read before it was
  * filled is damage.
+ *
+ * Version 2 adds bit 7: most events of a connection carry the same 4-tuple
+ * (a client's from its ESTABLISHED on, a server's from its accept), and
+ * the 7 bytes of a repeated one were a third of a connect storm's batch
+ * bytes before compression. The socket's slot keeps the last 4-tuple an
+ * event of that socket carried (a socket stored in the slot starts it
+ * empty); bit 7 says "that one", and with bit 3 set, or an empty one, it
+ * is damage.
  */
 #include <string.h>
 
@@ -38,7 +47,7 @@ enum {
 	H_CUR_SHIFT = 4,
 	H_CUR_MASK = 0x30,
 	H_COMM = 0x40,
-	H_RESERVED = 0x80,
+	H_SAME_TUPLE = 0x80, /* version 2 */
 };
 enum { CUR_NONE = 0, CUR_OWNER = 1, CUR_TGID = 2 };
 
@@ -77,6 +86,30 @@ static void cache_clear(struct evb_cache *c)
 	memset(c->have_owner, 0, sizeof(c->have_owner));
 	memset(c->have_comm, 0, sizeof(c->have_comm));
 	memset(c->have_addr, 0, sizeof(c->have_addr));
+	memset(c->have_tuple, 0, sizeof(c->have_tuple));
+}
+
+/* Does slot s hold event e's socket, with e's 4-tuple as its last? */
+static bool same_tuple(const struct evb_cache *c, unsigned s, const struct rcl_event *e)
+{
+	const struct evb_tuple *t = &c->tuple[s];
+
+	return c->have_sk[s] && c->sk[s] == e->sk && c->have_tuple[s] && t->family == e->family &&
+	       t->lport == e->lport && t->rport == e->rport &&
+	       !memcmp(t->laddr, e->laddr, sizeof(t->laddr)) &&
+	       !memcmp(t->raddr, e->raddr, sizeof(t->raddr));
+}
+
+static void keep_tuple(struct evb_cache *c, unsigned s, const struct rcl_event *e)
+{
+	struct evb_tuple *t = &c->tuple[s];
+
+	t->family = e->family;
+	t->lport = e->lport;
+	t->rport = e->rport;
+	memcpy(t->laddr, e->laddr, sizeof(t->laddr));
+	memcpy(t->raddr, e->raddr, sizeof(t->raddr));
+	c->have_tuple[s] = 1;
 }
 
 /* ------------------------------------------------------------------------
@@ -134,6 +167,7 @@ static void enc_sk(struct evb_enc *b, __u64 sk)
 	put_le(b, sk, 8);
 	b->c.sk[s] = sk;
 	b->c.have_sk[s] = 1;
+	b->c.have_tuple[s] = 0;
 }
 
 static void enc_owner(struct evb_enc *b, __u32 tgid, __u64 start_ns)
@@ -195,6 +229,8 @@ bool evb_add(struct evb_enc *b, const struct rcl_event *e)
 {
 	size_t ncomm = e->comm[0] ? strnlen(e->comm, RCL_COMM_LEN - 1) : 0;
 	int cur = !e->cur_tgid ? CUR_NONE : e->cur_tgid == e->tgid ? CUR_OWNER : CUR_TGID;
+	unsigned sks = slot_of(e->sk);
+	bool same = e->family && same_tuple(&b->c, sks, e);
 	__u8 head;
 	__s64 dt;
 
@@ -202,8 +238,8 @@ bool evb_add(struct evb_enc *b, const struct rcl_event *e)
 		return false;
 	if (!b->n)
 		b->ts0 = b->last_ts = e->ts_ns;
-	head = (e->kind & H_KIND) | (e->family ? H_TUPLE : 0) | (__u8)(cur << H_CUR_SHIFT) |
-	       (ncomm ? H_COMM : 0);
+	head = (e->kind & H_KIND) | (e->family && !same ? H_TUPLE : 0) | (same ? H_SAME_TUPLE : 0) |
+	       (__u8)(cur << H_CUR_SHIFT) | (ncomm ? H_COMM : 0);
 	put8(b, head);
 	if (e->oldstate < 15 && e->newstate < 16) {
 		put8(b, (__u8)(e->oldstate << 4 | e->newstate));
@@ -226,7 +262,7 @@ bool evb_add(struct evb_enc *b, const struct rcl_event *e)
 		words(e->comm, ncomm, w);
 		enc_comm(b, w, ncomm);
 	}
-	if (e->family) {
+	if (e->family && !same) {
 		__u8 size = e->family == AF_INET_ ? 4 : 16;
 
 		put8(b, e->family);
@@ -234,6 +270,7 @@ bool evb_add(struct evb_enc *b, const struct rcl_event *e)
 		put_le(b, e->rport, 2);
 		enc_addr(b, e->laddr, size);
 		enc_addr(b, e->raddr, size);
+		keep_tuple(&b->c, sks, e); /* enc_sk left e's socket in its slot */
 	}
 	b->n++;
 	b->buf[1] = (__u8)b->n;
@@ -305,8 +342,9 @@ int evb_dec_init(struct evb_dec *d, const void *p, size_t len, __u64 ts0)
 
 	memset(d, 0, offsetof(struct evb_dec, c));
 	cache_clear(&d->c);
-	if (len < 3 || b[0] != EVB_VERSION)
+	if (len < 3 || b[0] < 1 || b[0] > EVB_VERSION)
 		return -1;
+	d->version = b[0];
 	d->p = b;
 	d->len = len;
 	d->off = 3;
@@ -315,7 +353,8 @@ int evb_dec_init(struct evb_dec *d, const void *p, size_t len, __u64 ts0)
 	return 0;
 }
 
-static void dec_sk(struct rd *r, __u64 *sk)
+/* The socket; returns its slot. */
+static unsigned dec_sk(struct rd *r, __u64 *sk)
 {
 	struct evb_cache *c = &r->d->c;
 	__u8 code = get8(r);
@@ -325,12 +364,14 @@ static void dec_sk(struct rd *r, __u64 *sk)
 		if (!c->have_sk[code])
 			r->bad = true;
 		*sk = c->sk[code];
-		return;
+		return code;
 	}
 	*sk = get_le(r, 8);
 	s = slot_of(*sk);
 	c->sk[s] = *sk;
 	c->have_sk[s] = 1;
+	c->have_tuple[s] = 0;
+	return s;
 }
 
 static void dec_owner(struct rd *r, __u32 *tgid, __u64 *start_ns)
@@ -423,6 +464,7 @@ int evb_dec_next(struct evb_dec *d, struct rcl_event *e)
 {
 	struct rd r = { .d = d };
 	__u8 head, st;
+	unsigned sks;
 	__u64 z;
 	int cur;
 
@@ -431,7 +473,9 @@ int evb_dec_next(struct evb_dec *d, struct rcl_event *e)
 	memset(e, 0, sizeof(*e));
 	head = get8(&r);
 	cur = (head & H_CUR_MASK) >> H_CUR_SHIFT;
-	if ((head & H_RESERVED) || cur > CUR_TGID || (head & H_KIND) > RCL_EV_LISTEN)
+	if (cur > CUR_TGID || (head & H_KIND) > RCL_EV_LISTEN)
+		r.bad = true;
+	if ((head & H_SAME_TUPLE) && (d->version < 2 || (head & H_TUPLE)))
 		r.bad = true;
 	e->kind = head & H_KIND;
 	st = get8(&r);
@@ -445,7 +489,7 @@ int evb_dec_next(struct evb_dec *d, struct rcl_event *e)
 	z = get_varint(&r);
 	d->ts += (__u64)((__s64)(z >> 1) ^ -(__s64)(z & 1));
 	e->ts_ns = d->ts;
-	dec_sk(&r, &e->sk);
+	sks = dec_sk(&r, &e->sk);
 	dec_owner(&r, &e->tgid, &e->start_ns);
 	if (cur == CUR_OWNER) {
 		e->cur_tgid = e->tgid;
@@ -468,6 +512,20 @@ int evb_dec_next(struct evb_dec *d, struct rcl_event *e)
 		e->rport = (__u16)get_le(&r, 2);
 		dec_addr(&r, e->laddr, size);
 		dec_addr(&r, e->raddr, size);
+		if (!r.bad)
+			keep_tuple(&d->c, sks, e);
+	} else if (head & H_SAME_TUPLE) {
+		const struct evb_tuple *t = &d->c.tuple[sks];
+
+		if (r.bad || !d->c.have_tuple[sks]) {
+			r.bad = true;
+		} else {
+			e->family = t->family;
+			e->lport = t->lport;
+			e->rport = t->rport;
+			memcpy(e->laddr, t->laddr, sizeof(e->laddr));
+			memcpy(e->raddr, t->raddr, sizeof(e->raddr));
+		}
 	}
 	if (r.bad) {
 		d->i = d->n; /* nothing after damage can be trusted */

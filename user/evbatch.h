@@ -24,7 +24,7 @@
 #include <linux/types.h>
 #include "rcleak.h"
 
-#define EVB_VERSION    1     /* first byte of a payload */
+#define EVB_VERSION    2     /* first byte of a payload, as written (1 is still read) */
 #define EVB_MAX_EVENTS 1024  /* per batch, as written; a reader takes up to 65535 */
 #define EVB_BUF        (64u * 1024)
 #define EVB_SLOTS      255   /* per cache; code 255 means "the value follows" */
@@ -36,8 +36,14 @@ struct evb_cache {
 	__u64 comm[EVB_SLOTS][2];  /* zero-padded */
 	__u64 addr[EVB_SLOTS][2];  /* zero-padded */
 	__u8 addr_size[EVB_SLOTS]; /* 4 or 16 */
+	/* per socket slot: the 4-tuple the slot's socket last had (version 2) */
+	struct evb_tuple {
+		__u16 lport, rport;
+		__u8 family, pad[3];
+		__u8 laddr[16], raddr[16]; /* zero-padded */
+	} tuple[EVB_SLOTS];
 	__u8 have_sk[EVB_SLOTS], have_owner[EVB_SLOTS], have_comm[EVB_SLOTS],
-	     have_addr[EVB_SLOTS];
+	     have_addr[EVB_SLOTS], have_tuple[EVB_SLOTS];
 };
 
 struct evb_enc {
@@ -58,6 +64,7 @@ struct evb_dec {
 	const __u8 *p;
 	size_t len, off;
 	__u32 n, i;          /* events declared, events read */
+	__u8 version;
 	__u64 ts;
 	struct evb_cache c;
 };

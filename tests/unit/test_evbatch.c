@@ -55,8 +55,15 @@ static void make_event(struct rcl_event *e, __u64 *s, __u64 *ts, size_t nsk)
 
 		memcpy(e->comm, nm, strnlen(nm, RCL_COMM_LEN));
 	}
-	switch (rnd(s) % 3) {
+	switch (rnd(s) % 4) {
 	case 0: /* no 4-tuple */
+		break;
+	case 3: /* the socket's own: repeated by its other events (bit 7) */
+		e->family = 2;
+		e->lport = (__u16)(e->sk >> 8);
+		e->rport = 6379;
+		e->laddr[0] = 127, e->laddr[3] = (__u8)(e->sk >> 16);
+		e->raddr[0] = 127, e->raddr[3] = 1;
 		break;
 	case 1:
 		e->family = 2;
@@ -267,7 +274,8 @@ static void test_mutated(void **state)
 static void test_bad_payloads(void **state)
 {
 	struct evb_dec *d = malloc(sizeof(*d));
-	static const __u8 wrong_version[] = { 2, 0, 0 };
+	static const __u8 wrong_version[] = { 3, 0, 0 };
+	static const __u8 version0[] = { 0, 0, 0 };
 	static const __u8 empty_slot[] = { 1, 1, 0, 0x00, 0x12, 0, 5 /* sk slot 5 */, 0 };
 	static const __u8 reserved[] = { 1, 1, 0, 0x80, 0x12, 0, 255, 1, 2, 3, 4, 5, 6, 7, 8,
 					 255, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
@@ -289,6 +297,7 @@ static void test_bad_payloads(void **state)
 	(void)state;
 	assert_non_null(d);
 	assert_int_equal(decode_all(d, wrong_version, sizeof(wrong_version), 0), -1);
+	assert_int_equal(decode_all(d, version0, sizeof(version0), 0), -1);
 	assert_int_equal(decode_all(d, empty_slot, sizeof(empty_slot), 0), -1);
 	assert_int_equal(decode_all(d, reserved, sizeof(reserved), 0), -1);
 	assert_int_equal(decode_all(d, kind7, sizeof(kind7), 0), -1);
@@ -298,6 +307,63 @@ static void test_bad_payloads(void **state)
 	assert_int_equal(decode_all(d, good_one, sizeof(good_one), 0), 1);
 	assert_int_equal(decode_all(d, says_two, sizeof(says_two), 0), -2);
 	free(d);
+}
+
+/* Version 2's bit 7, "the socket's last 4-tuple": written for a repeat,
+ * 7 bytes shorter; damage in a version 1 payload, next to bit 3, or when
+ * the socket's slot has no 4-tuple (none yet, or another socket since). */
+static void test_same_tuple(void **state)
+{
+	struct evb_enc *b = malloc(sizeof(*b));
+	struct evb_dec *d = malloc(sizeof(*d));
+	struct rcl_event e, got;
+	size_t len1, len2;
+	/* event 1: socket 0x0102030405060708 raw, owner raw, IPv4 tuple raw;
+	 * event 2: bit 7, the socket's slot and the owner's (their hashes) */
+	static const __u8 ok[] = { 2, 2, 0,
+		0x08, 0x12, 0, 255, 8, 7, 6, 5, 4, 3, 2, 1, 255, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+		2, 0x39, 0x30, 0xeb, 0x18, 255, 127, 0, 0, 1, 255, 127, 0, 0, 2,
+		0x80, 0x17, 0, 0xcd, 0x09 };
+	__u8 v1[sizeof(ok)], both[sizeof(ok)], empty[] = { 2, 1, 0,
+		0x80, 0x12, 0, 255, 8, 7, 6, 5, 4, 3, 2, 1, 255, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(d);
+	memset(&e, 0, sizeof(e));
+	e.sk = 0x0102030405060708ull;
+	e.ts_ns = 5;
+	e.tgid = 1;
+	e.kind = RCL_EV_ACCEPT;
+	e.oldstate = 10, e.newstate = 3;
+	e.family = 2, e.lport = 12345, e.rport = 6379;
+	e.laddr[0] = 127, e.laddr[3] = 1;
+	e.raddr[0] = 127, e.raddr[3] = 2;
+	evb_reset(b);
+	assert_true(evb_add(b, &e));
+	len1 = b->len;
+	e.kind = RCL_EV_STATE, e.oldstate = 3, e.newstate = 1;
+	assert_true(evb_add(b, &e));
+	len2 = b->len - len1;
+	assert_int_equal(b->buf[len1], 0x80); /* kind 0, bit 7, nothing else */
+	/* head, states, time, socket, owner: the 7 bytes of the tuple saved */
+	assert_int_equal(len2, 5);
+	assert_int_equal(evb_dec_init(d, b->buf, b->len, b->ts0), 0);
+	assert_int_equal(evb_dec_next(d, &got), 1);
+	assert_int_equal(evb_dec_next(d, &got), 1);
+	assert_memory_equal(&got, &e, sizeof(e));
+	assert_int_equal(evb_dec_next(d, &got), 0);
+
+	assert_int_equal(decode_all(d, ok, sizeof(ok), 0), 2);
+	memcpy(v1, ok, sizeof(ok));
+	v1[0] = 1;
+	assert_int_equal(decode_all(d, v1, sizeof(v1), 0), -2);
+	memcpy(both, ok, sizeof(ok));
+	both[sizeof(ok) - 5] |= 0x08;
+	assert_int_equal(decode_all(d, both, sizeof(both), 0), -2);
+	assert_int_equal(decode_all(d, empty, sizeof(empty), 0), -1);
+	free(d);
+	free(b);
 }
 
 static int appends;
@@ -370,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_mutated),
 		cmocka_unit_test(test_bad_payloads),
+		cmocka_unit_test(test_same_tuple),
 		cmocka_unit_test(test_record_events),
 		cmocka_unit_test(test_one_event_records),
 	};
