@@ -446,6 +446,17 @@ def rcl_progs():
             if p.get("name", "").startswith("rcl_")}
 
 
+def tcp_opens(ns):
+    """(TcpActiveOpens, TcpPassiveOpens) of network namespace ns (a NetNS),
+    from its /proc/net/snmp: the kernel's own count of connects and accepts."""
+    r = subprocess.run(ns.prefix + ["cat", "/proc/net/snmp"], capture_output=True, text=True, timeout=10)
+    check(r.returncode == 0, "reading the namespace's /proc/net/snmp: %s" % r.stderr.strip())
+    tcp = [line.split() for line in r.stdout.splitlines() if line.startswith("Tcp:")]
+    check(len(tcp) == 2, "no Tcp lines in /proc/net/snmp: %r" % r.stdout[:300])
+    row = dict(zip(tcp[0][1:], tcp[1][1:]))
+    return int(row["ActiveOpens"]), int(row["PassiveOpens"])
+
+
 def bpf_fdinfos(pid):
     """The /proc/PID/fdinfo text of each BPF object fd process pid holds
     (bpf-prog, bpf_link, bpf-map)."""

@@ -16,13 +16,13 @@ import stat
 import subprocess
 import time
 
-from harness import (RCLEAK, Client, Fail, Redis, Skip, check, mkdtemp, proc_fds, proc_nofile,
-                     ss_count)
+from harness import (RCLEAK, ROOT, Client, Fail, NetNS, Redis, Skip, check, mkdtemp, proc_fds,
+                     proc_nofile, ss_count, tcp_opens)
 from record_harness import BgClient, Recorder, json_lines, opens_by_pid, report, report_json, rows_of
 
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
          "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
-         "test_ring_memory", "test_ring_trigger_written_at_once",
+         "test_ring_memory", "test_ring_long_interval", "test_ring_trigger_written_at_once",
          "test_record_flight_trigger", "test_record_flight_sigusr1"]
 
 
@@ -291,6 +291,58 @@ def test_ring_memory():
     bad = [x["ts"] for x in rep if [p_.get("open") for p_ in rows_of(x, c.pid)] != [n]]
     check(not bad, "%d ticks of the capture do not show the client's %d connections; first at %.3f"
           % (len(bad), n, bad[0] if bad else 0))
+
+
+def test_ring_long_interval():
+    """A tick far longer than the storm in it (-i 60): the ring closes its
+    events into compressed blocks as they come, not one plain block per
+    tick (~16 bytes an event, 36 MB for 20 s of a storm before). Over 4 s of
+    a connect storm the recorder grows by less than the whole storm's
+    compressed capture and a block; SIGUSR1 then writes, at once and not at
+    the refresh a minute away, every handshake and accept the namespace
+    counted, and --after 1 ends a second later."""
+    storm_bin = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build", "connstorm")
+    if not os.access(storm_bin, os.X_OK):
+        raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % storm_bin)
+    ns = NetNS()
+    r = Redis(netns=ns, bind=("127.0.0.1",))
+    d = mkdtemp("rcleak-ring-")
+    path = os.path.join(d, "long.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60", "--ring", "30", "--after", "1"])
+    rec.first()
+    active0, passive0 = tcp_opens(ns)
+    storm = subprocess.Popen(ns.prefix + [storm_bin, "-P", "0", "-d", "7", "127.0.0.1", str(r.port), "2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2)  # the kernel's ring buffer pages are all touched by then
+        before = rss_kib(rec.pid)
+        time.sleep(4)
+        after = rss_kib(rec.pid)
+        out, err = storm.communicate(timeout=60)
+    finally:
+        if storm.poll() is None:
+            storm.kill()
+            storm.wait()
+    check(storm.returncode == 0, "connstorm failed: %s %s" % (out, err))
+    active1, passive1 = tcp_opens(ns)
+    os.kill(rec.pid, signal.SIGUSR1)
+    rec.wait_err("trigger:", 20)
+    rc = rec.wait(30)
+    check(rc == 0, "record after SIGUSR1: %s" % rec.describe())
+    size = os.path.getsize(path)
+    check(after - before < size // 1024 + 1024,
+          "the recorder grew by %d KiB over 4 s of a storm whose whole capture is %d KiB (from %d KiB)"
+          % (after - before, size // 1024, before))
+    handshakes = accepts = 0
+    for row in csv_rows(path):
+        if row[2] == "state" and row[11] == "SYN_SENT" and row[12] == "ESTABLISHED":
+            handshakes += 1
+        elif row[2] == "accept" and row[3] == str(r.pid):
+            accepts += 1
+    check(active1 - active0 > 1000, "the storm made only %d connections" % (active1 - active0))
+    check((handshakes, accepts) == (active1 - active0, passive1 - passive0),
+          "the capture holds %d handshakes and %d accepts; the namespace counted %d active and %d "
+          "passive opens" % (handshakes, accepts, active1 - active0, passive1 - passive0))
 
 
 def test_ring_trigger_written_at_once():

@@ -33,7 +33,7 @@ import subprocess
 import time
 
 from harness import (RCLEAK, ROOT, Fail, Lines, NetNS, Redis, Skip, bpf_fd_ids, bpf_linked_progs,
-                     check, mkdtemp, rcl_progs, spawn, stop)
+                     check, mkdtemp, rcl_progs, spawn, stop, tcp_opens)
 
 TESTS = ["test_record_skipped_runs", "test_record_twin_waits"]
 
@@ -73,16 +73,6 @@ def recursion_misses(rcleak_pid):
             info = json.loads(r.stdout)
             res[info.get("name", "")] = info.get("recursion_misses", 0)
     return res
-
-
-def tcp_opens(ns):
-    """(TcpActiveOpens, TcpPassiveOpens) of the namespace, from /proc/net/snmp."""
-    r = subprocess.run(ns.prefix + ["cat", "/proc/net/snmp"], capture_output=True, text=True, timeout=10)
-    check(r.returncode == 0, "reading the namespace's /proc/net/snmp: %s" % r.stderr.strip())
-    tcp = [line.split() for line in r.stdout.splitlines() if line.startswith("Tcp:")]
-    check(len(tcp) == 2, "no Tcp lines in /proc/net/snmp: %r" % r.stdout[:300])
-    row = dict(zip(tcp[0][1:], tcp[1][1:]))
-    return int(row["ActiveOpens"]), int(row["PassiveOpens"])
 
 
 def start_counter():
