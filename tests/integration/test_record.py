@@ -28,7 +28,7 @@ from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_
                             opens_by_pid, parse_capture, report, report_json, rows_of)
 
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
-         "test_record_same_tier"]
+         "test_record_same_tier", "test_record_duration_under_interval"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -450,3 +450,31 @@ def test_record_same_tier():
     a = json.loads(live.stdout.splitlines()[0])["hooks"]["lifecycle"]
     b = json.loads(rec.stdout.splitlines()[0])["hooks"]["lifecycle"]
     check(a == b, "record chose hook tier %r, live chose %r" % (b, a))
+
+
+def test_record_duration_under_interval():
+    """-d shorter than -i: record ends when -d is due, with a last tick then,
+    not at the refresh after it (a minute later at -i 60); the file holds
+    both ticks and the connections the client holds (ss)."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-rdur")
+    check(ss_count(c.pid, [r.port]) == 2, "ground truth: ss shows %d sockets for the client, expected 2"
+          % ss_count(c.pid, [r.port]))
+    d = mkdtemp("rcl-dur")
+    path = os.path.join(d, "dur.rcl")
+    t0 = time.monotonic()
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60", "-d", "2"])
+    check(rec.wait(30) == 0, "record -i 60 -d 2: %s" % rec.describe())
+    took = time.monotonic() - t0
+    live = rec.live()
+    check(len(live) == 2, "record -i 60 -d 2 printed %d ticks in %.1f s, expected the first and one at 2 s"
+          % (len(live), took))
+    check(1.5 <= live[1]["ts"] - live[0]["ts"] <= 10,
+          "the last tick came %.2f s after the first, -d 2" % (live[1]["ts"] - live[0]["ts"]))
+    js, _err = report_json([path], "the -d 2 capture")
+    check(js["files"][0]["ticks"] == 2, "the capture holds %d ticks, expected 2" % js["files"][0]["ticks"])
+    rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+    rep = json_lines(out, "replay of the -d 2 capture") if rc == 0 else []
+    check([opens_by_pid(x).get(c.pid) for x in rep] == [2, 2],
+          "the client's open connections in the replayed ticks: %s (report exit %d %s), ss says 2"
+          % ([opens_by_pid(x).get(c.pid) for x in rep], rc, err.strip()[-200:]))
