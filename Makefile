@@ -199,7 +199,7 @@ bench: rcleak $(OUTPUT)/holdconns $(OUTPUT)/connstorm $(OUTPUT)/hookfloor
 
 # ---- kernel matrix (QEMU TCG; see tools/vmtest --help) -------------------
 
-vmtest: rcleak
+vmtest: rcleak $(OUTPUT)/connstorm
 	$(Q)tools/vmtest --matrix
 
 # Everything CI runs: make test, then make vmtest, with one closing line.

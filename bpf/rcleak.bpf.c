@@ -162,9 +162,9 @@ struct rcl_runs {
 	__u32 top;                   /* notes pushed less notes popped */
 };
 
-/* Set by userspace: 0 until the twin is attached, then 1 and, once every
- * run that began before is over, 2. The twin takes a note for its run only
- * from this epoch or the one before (see "runs the kernel skipped"). */
+/* Set by userspace: 0 until the kernel skips a run; 1 just before the twin
+ * is attached, then 2 and 3, each once every run that began before the
+ * last step is over (see "runs the kernel skipped"). */
 __u32 twin_epoch = 0;
 
 struct {
@@ -967,15 +967,19 @@ static __always_inline int on_sock(const struct sock *sk, int oldstate, int news
  * (recursion_misses > 0): on hosts where nothing interrupts the hook, as on
  * plain loopback, it would be a second dispatch per state change for
  * nothing (0.36 µs of BPF time per connection under a connect storm here).
- * Until then the lifecycle program's notes are never popped, and the last
- * of them stay on the stack below where it then moves. A note carries the
- * twin_epoch it was pushed in, and the twin takes only notes of its epoch
- * or the one before: userspace attaches the twin at epoch 0, moves to 1
- * when every run that began before the attach is over (the next drain,
- * 50 ms on), and to 2 after as long again. From then on the notes left
- * from before the twin (epoch 0) can never stand for a run that did not
- * happen, and a run whose note was pushed in the epoch before the twin
- * read it still finds it.
+ * Until then (twin_epoch 0) the lifecycle program pushes no notes.
+ * Userspace sets epoch 1 and then attaches the twin: a hit whose programs
+ * include the twin began after the attach, so its lifecycle run saw epoch
+ * 1 and left a note; but runs that began in between leave notes no twin
+ * pops, which could later pass for a skipped run (a socket address reused
+ * with the same transition) or, matched below the top, hide a note still
+ * to come. A note carries the epoch it was pushed in, and the twin takes
+ * only notes of its epoch or the one before. Userspace moves to epoch 2
+ * once every run that began before the attach is over (the next drain, 50
+ * ms on), and to 3 as long after: from then on no note of epoch 1 matches.
+ * Before epoch 3 the twin only pops notes and redoes nothing, so the
+ * skips of the first 100 ms after the attach stay lost, as those before it
+ * (all in lost_events).
  *
  * Measured on 6.18 under a connect storm with RPS on loopback
  * (tools/bench/skips.sh): without the twin 58-64 % of the skipped runs
@@ -988,7 +992,7 @@ static __always_inline int on_sock(const struct sock *sk, int oldstate, int news
  * skipped runs, not a bound, and reconciliation repairs the counts.
  */
 
-static __always_inline void note_run(const void *sk, int oldstate, int newstate)
+static __always_inline void note_run(const void *sk, int oldstate, int newstate, __u32 epoch)
 {
 	__u32 zero = 0, t;
 	struct rcl_runs *r = bpf_map_lookup_elem(&runs, &zero);
@@ -998,16 +1002,18 @@ static __always_inline void note_run(const void *sk, int oldstate, int newstate)
 	t = r->top;
 	r->top = t + 1;
 	barrier();
-	r->change[t & (RCL_RUN_SLOTS - 1)] = twin_epoch << 16 | (__u16)(oldstate << 8 | newstate);
+	r->change[t & (RCL_RUN_SLOTS - 1)] = epoch << 16 | (__u16)(oldstate << 8 | newstate);
 	barrier();
 	r->sk[t & (RCL_RUN_SLOTS - 1)] = (__u64)sk;
 }
 
 static __always_inline int lifecycle(const struct sock *sk, int oldstate, int newstate, bool btf)
 {
+	__u32 epoch;
+
 	on_sock(sk, oldstate, newstate, btf);
-	if (note_runs)
-		note_run(sk, oldstate, newstate);
+	if (note_runs && (epoch = twin_epoch))
+		note_run(sk, oldstate, newstate, epoch);
 	return 0;
 }
 
@@ -1018,7 +1024,7 @@ static __always_inline int twin(const struct sock *sk, int oldstate, int newstat
 	struct rcl_runs *r = bpf_map_lookup_elem(&runs, &zero);
 	bool ran = false;
 
-	if (!r)
+	if (!r || !epoch)
 		return 0; /* cannot tell: never count twice */
 	base = top = r->top;
 	for (__u32 i = 0; i < RCL_RUN_SLOTS && i < top; i++) {
@@ -1033,7 +1039,9 @@ static __always_inline int twin(const struct sock *sk, int oldstate, int newstat
 		}
 	}
 	r->top = base;
-	if (!ran) {
+	/* while notes from before the attach may still be about, a missing
+	 * note proves nothing: redo nothing */
+	if (!ran && epoch >= RCL_TWIN_EPOCH_FULL) {
 		stat_inc(RCL_STAT_RECOVERED);
 		on_sock(sk, oldstate, newstate, btf);
 	}

@@ -9,7 +9,7 @@
  *   u8  head: bits 0-2 kind (RCL_EV_*), bit 3 a 4-tuple follows,
  *       bits 4-5 acting process (0: none, 1: the owner, 2: varint tgid
  *       follows), bit 6 a name follows, bit 7 (version 2; zero in 1) the
- *       4-tuple is the one the socket's last 4-tuple in the batch gave
+ *       4-tuple is the socket's last one in the batch (below)
  *   u8  old state << 4 | new state; old = 15: u8 old, u8 new follow
  *   varint  zigzag(ts - previous ts); the first is against the record's ts
  *   code    socket address: u64
@@ -27,7 +27,7 @@
  *
  * Version 2 adds bit 7: most events of a connection carry the same 4-tuple
  * (a client's from its ESTABLISHED on, a server's from its accept), and
- * the 7 bytes of a repeated one were a third of a connect storm's batch
+ * the 7 bytes of a repeated one were a fifth of a connect storm's batch
  * bytes before compression. The socket's slot keeps the last 4-tuple an
  * event of that socket carried (a socket stored in the slot starts it
  * empty); bit 7 says "that one", and with bit 3 set, or an empty one, it

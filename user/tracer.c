@@ -326,23 +326,24 @@ static double mono_s(void)
 }
 
 /* record: attach the twin once the kernel has skipped a run of the
- * lifecycle program, then move twin_epoch from 0 to 2, one step a drain
- * and at least TWIN_GRACE_S apart (rcleak.bpf.c, "runs the kernel
- * skipped"). Runs that skip before the attach stay in the lost count. */
+ * lifecycle program (twin_epoch 1 first), then move twin_epoch on to 3,
+ * one step a drain and at least TWIN_GRACE_S apart (rcleak.bpf.c, "runs
+ * the kernel skipped"). Runs skipped before epoch 3 stay in the lost
+ * count. */
 #define TWIN_GRACE_S 0.05
 
 static void twin_step(struct tracer *t)
 {
+	__u32 *epoch = &t->skel->bss->twin_epoch;
 	double now;
 	__u64 missed;
 
-	if (!t->twin_prog || t->skel->bss->twin_epoch >= 2)
+	if (!t->twin_prog || *epoch >= RCL_TWIN_EPOCH_FULL)
 		return;
 	now = mono_s();
 	if (t->twin) {
 		if (now - t->twin_t >= TWIN_GRACE_S) {
-			__atomic_store_n(&t->skel->bss->twin_epoch, t->skel->bss->twin_epoch + 1,
-					 __ATOMIC_RELEASE);
+			__atomic_store_n(epoch, *epoch + 1, __ATOMIC_SEQ_CST);
 			t->twin_t = now;
 		}
 		return;
@@ -350,10 +351,13 @@ static void twin_step(struct tracer *t)
 	missed = tracer__missed_runs(t);
 	if (!missed)
 		return;
+	/* before the attach: a run of the twin's finds the notes of its epoch */
+	__atomic_store_n(epoch, 1, __ATOMIC_SEQ_CST);
 	t->twin = bpf_program__attach(t->twin_prog);
 	if (!t->twin) {
 		elog("warning: cannot attach the program that redoes skipped runs (%s): "
 		     "the kernel's skips stay in lost_events", strerror(errno));
+		__atomic_store_n(epoch, 0, __ATOMIC_SEQ_CST); /* no notes for nobody */
 		t->twin_prog = NULL;
 		return;
 	}

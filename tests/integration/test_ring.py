@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from harness import (RCLEAK, ROOT, Client, Fail, NetNS, Redis, Skip, check, mkdtemp, proc_fds,
-                     proc_nofile, ss_count, tcp_opens)
+                     proc_nofile, spawn, ss_count, tcp_opens)
 from record_harness import BgClient, Recorder, json_lines, opens_by_pid, report, report_json, rows_of
 
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
@@ -311,18 +311,13 @@ def test_ring_long_interval():
     rec = Recorder(path, ["-p", str(r.port), "-i", "60", "--ring", "30", "--after", "1"])
     rec.first()
     active0, passive0 = tcp_opens(ns)
-    storm = subprocess.Popen(ns.prefix + [storm_bin, "-P", "0", "-d", "7", "127.0.0.1", str(r.port), "2"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(2)  # the kernel's ring buffer pages are all touched by then
-        before = rss_kib(rec.pid)
-        time.sleep(4)
-        after = rss_kib(rec.pid)
-        out, err = storm.communicate(timeout=60)
-    finally:
-        if storm.poll() is None:
-            storm.kill()
-            storm.wait()
+    storm = spawn(ns.prefix + [storm_bin, "-P", "0", "-d", "7", "127.0.0.1", str(r.port), "2"], "connstorm",
+                  stdin=subprocess.DEVNULL)
+    time.sleep(2)  # the kernel's ring buffer pages are all touched by then
+    before = rss_kib(rec.pid)
+    time.sleep(4)
+    after = rss_kib(rec.pid)
+    out, err = storm.communicate(timeout=60)
     check(storm.returncode == 0, "connstorm failed: %s %s" % (out, err))
     active1, passive1 = tcp_opens(ns)
     os.kill(rec.pid, signal.SIGUSR1)
@@ -339,10 +334,14 @@ def test_ring_long_interval():
             handshakes += 1
         elif row[2] == "accept" and row[3] == str(r.pid):
             accepts += 1
-    check(active1 - active0 > 1000, "the storm made only %d connections" % (active1 - active0))
-    check((handshakes, accepts) == (active1 - active0, passive1 - passive0),
-          "the capture holds %d handshakes and %d accepts; the namespace counted %d active and %d "
-          "passive opens" % (handshakes, accepts, active1 - active0, passive1 - passive0))
+    # runs the kernel skipped (none on plain loopback here) may be missing
+    lost = report_json([path], "the capture")[0]["files"][0]["lost_events"]
+    active, passive = active1 - active0, passive1 - passive0
+    what = ("the capture holds %d handshakes and %d accepts; the namespace counted %d active and %d "
+            "passive opens; record reports %d lost" % (handshakes, accepts, active, passive, lost))
+    check(active > 1000, "the storm made only %d connections" % active)
+    check(handshakes <= active and accepts <= passive and
+          (active - handshakes) + (passive - accepts) <= lost, what)
 
 
 def test_ring_trigger_written_at_once():

@@ -223,6 +223,8 @@ def test_record_skipped_runs():
                "accepts and was skipped %(skipped)d times" % seen if seen
                else "no independent counter (hookfloor cannot attach here)"))
     check(recovered > 0, "the twin recovered nothing: " + what)
+    check(handshakes <= active and accepts <= passive,
+          "the capture holds more than the namespace made (a run done twice): " + what)
     missing -= min(missing, dropped)
     check(missing <= lost, "beyond what the hook delivered to no program (%d), the capture lacks "
           "more than the lost count says: %s" % (dropped, what))
