@@ -88,23 +88,30 @@ void model_judge(struct model *m)
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
 
+		if (p->nofile_soft >= 0 && (p->nofile_sized < 0 || p->nofile_soft < p->nofile_sized))
+			p->nofile_sized = p->nofile_soft;
 		judge(m, p);
 		p->eta_s = -1;
 		p->capped_by_nofile = false;
 		if (p->nlisten && !p->exited) {
-			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
+			long eff = model_server_limit(p);
 			long mc = p->maxclients > 0 ? p->maxclients : REDIS_DEFAULT_MAXCLIENTS;
 
 			/* <=: at equality the fd limit binds as well, and it is
 			 * what Redis shows when it lowered maxclients itself to
 			 * fit the fd limit (CONFIG GET then answers nofile - 32) */
-			p->capped_by_nofile = p->nofile_soft >= 0 && p->nofile_soft - REDIS_RESERVED_FDS <= mc;
+			p->capped_by_nofile = p->nofile_sized >= 0 && p->nofile_sized - REDIS_RESERVED_FDS <= mc;
 			if (p->clients_growth_per_min > 0 && eff > p->clients)
 				p->eta_s = (double)(eff - p->clients) / (p->clients_growth_per_min / 60.0);
 			else if (p->clients_growth_per_min > 0)
 				p->eta_s = 0;
 		}
 	}
+}
+
+long model_server_limit(const struct proc *p)
+{
+	return model_effective_limit(p->maxclients, p->nofile_sized);
 }
 
 long model_effective_limit(long maxclients, long long nofile_soft)

@@ -132,6 +132,12 @@ struct proc {
 	/* facts the caller fills after model_end (-1 = unknown) */
 	long fds;
 	long long nofile_soft, nofile_hard;
+	/* the lowest nofile_soft seen (-1: never a finite one): what a
+	 * redis-server sized its maxclients by, as far as rcleak saw. Redis
+	 * fixes min(maxclients, nofile - 32) at start; a later raise of its
+	 * nofile (prlimit) changes nothing until CONFIG SET maxclients, a
+	 * lowering binds at once. model_judge keeps it. */
+	long long nofile_sized;
 	bool exited;
 	double exited_at;        /* model time of the first refresh that found it
 				  * gone; in rcleak run, when its watch did */
@@ -207,5 +213,7 @@ struct proc *model_find(struct model *m, const struct rcl_owner *o);
 /* Redis effective limit: min(maxclients, nofile_soft - 32); maxclients 0
  * means Redis's default. -1 if nothing is known. */
 long model_effective_limit(long maxclients, long long nofile_soft);
+/* A server's: by its maxclients and nofile_sized. */
+long model_server_limit(const struct proc *p);
 
 #endif

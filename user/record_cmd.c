@@ -344,7 +344,7 @@ static bool triggered(const struct recorder *r, struct rec_trigger *t)
 		if (p->exited)
 			continue;
 		if (o->trigger_headroom >= 0 && p->nlisten) {
-			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
+			long eff = model_server_limit(p);
 
 			if (eff > 0 && (double)(eff - p->clients) * 100.0 / (double)eff <= o->trigger_headroom) {
 				t->owner = p->key;

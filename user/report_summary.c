@@ -36,7 +36,7 @@ struct seen_proc {
 	long effective_limit;
 	long maxclients;
 	const char *maxclients_source;
-	long long nofile_soft;
+	long long nofile;        /* the limit's: the lowest nofile_soft seen */
 };
 
 /* ------------------------------------------------------------------------
@@ -97,12 +97,12 @@ int summary_observe(struct capfile *f)
 			snprintf(s->rule[p->verdict], sizeof(s->rule[0]), "%s", p->rule);
 		}
 		if (p->nlisten) {
-			long eff = model_effective_limit(p->maxclients, p->nofile_soft);
+			long eff = model_server_limit(p);
 
 			s->effective_limit = eff;
 			s->maxclients = p->maxclients;
 			s->maxclients_source = p->maxclients_source;
-			s->nofile_soft = p->nofile_soft;
+			s->nofile = p->nofile_sized;
 		}
 	}
 	return 0;
@@ -265,7 +265,7 @@ static void summary_text_out(struct capfile *files, int nfiles)
 			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %lld)\n",
 			       s->key.tgid, s->comm, s->clients_max, s->effective_limit,
 			       s->maxclients > 0 ? s->maxclients : 10000,
-			       s->maxclients_source ? s->maxclients_source : "default", s->nofile_soft);
+			       s->maxclients_source ? s->maxclients_source : "default", s->nofile);
 		}
 		printf("  %-7s %-15s %6s %-19s %-19s %8s %8s %8s %7s  %s\n", "PID", "COMM", "PEAK",
 		       "PEAK AT", "GROWTH FROM", "GROW/min", "OPENED", "CLOSED", "LEAKED", "VERDICTS");

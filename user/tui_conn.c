@@ -182,7 +182,7 @@ static int facts_counts(struct tui *t, int y, const struct proc *p)
 /* Servers: the limit that binds, and who holds the slots. */
 static int facts_server(struct tui *t, int y, const struct proc *p)
 {
-	long eff = model_effective_limit(p->maxclients, p->nofile_soft);
+	long eff = model_server_limit(p);
 	char buf[160];
 	size_t l = 0;
 	int x = 1;

@@ -202,7 +202,7 @@ static void pen_eta(struct pen *p, const struct proc *s)
  * line when it does not fit and room allows). Returns the lines used. */
 static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 {
-	long eff = model_effective_limit(s->maxclients, s->nofile_soft);
+	long eff = model_server_limit(s);
 	/* maxclients not discovered (redis-server rewrites its command line;
 	 * no --ask-redis or --maxclients): the limit assumes Redis's default,
 	 * so it is marked as the plain view marks it */

@@ -136,7 +136,7 @@ static void server_json(FILE *f, const struct collector *c, const struct proc *p
 {
 	const struct server_link *l = collect_link_of(c, p);
 
-	long eff = model_effective_limit(p->maxclients, p->nofile_soft);
+	long eff = model_server_limit(p);
 
 	fprintf(f, "{\"pid\":%u,\"comm\":", p->key.tgid);
 	json_str(f, p->comm);
@@ -162,7 +162,9 @@ static void server_json(FILE *f, const struct collector *c, const struct proc *p
 		fprintf(f, "%.0f", p->eta_s);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"capped_by_nofile\":%s,\"top_remotes\":[", p->capped_by_nofile ? "true" : "false");
+	fprintf(f, ",\"capped_by_nofile\":%s,\"limit_nofile\":", p->capped_by_nofile ? "true" : "false");
+	num_or_null(f, p->nofile_sized);
+	fputs(",\"top_remotes\":[", f);
 	for (int i = 0; i < p->ntop_remotes; i++) {
 		char a[64];
 

@@ -51,7 +51,7 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			fprintf(f, "%-7s %-15s %-12s %7s %10s %7s %7s %8s\n", "SERVER", "COMM",
 				"PORTS", "CLIENTS", "MAXCLIENTS", "NOFILE", "LIMIT", "HEADROOM");
 		any = true;
-		eff = model_effective_limit(p->maxclients, p->nofile_soft);
+		eff = model_server_limit(p);
 		{
 			char ports[64] = "";
 			size_t l = 0;
@@ -73,8 +73,12 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		else
 			fprintf(f, " %10s", "10000?");
 		num(f, 7, p->nofile_soft);
-		fprintf(f, " %7ld %8ld%s\n", eff, eff - p->clients,
-			p->capped_by_nofile ? "  (capped by nofile)" : "");
+		fprintf(f, " %7ld %8ld", eff, eff - p->clients);
+		if (p->capped_by_nofile && p->nofile_sized != p->nofile_soft)
+			/* raised since Redis sized maxclients by it */
+			fprintf(f, "  (capped by nofile %lld, before a raise)\n", p->nofile_sized);
+		else
+			fputs(p->capped_by_nofile ? "  (capped by nofile)\n" : "\n", f);
 	}
 	if (any)
 		fputc('\n', f);

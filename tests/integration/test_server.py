@@ -14,7 +14,7 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
          "test_ask_redis_auth_mixed", "test_ulimit_headroom",
-         "test_server_low_nofile", "test_server_restart", "test_replica",
+         "test_server_restart", "test_replica",
          "test_zombie_waiting_clients", "test_ask_redis_full",
          "test_maxclients_last_option", "test_unix_socket_clients"]
 
@@ -274,39 +274,6 @@ def test_ulimit_headroom():
     expect_row(rc, c.pid, {"open": 50, "fds": fds, "nofile_soft": 64, "nofile_hard": 64,
                            "fd_headroom": 64 - fds}, what="ulimit -n 64")
     check(proc_fds(c.pid) == fds, "client fd count changed during the test")
-
-
-def test_server_low_nofile():
-    """redis-server under ulimit -n 1000: effective_limit = nofile_soft - 32 = 968,
-    and capped_by_nofile, also when --ask-redis reads the lowered maxclients."""
-    r = Redis(wrap=["bash", "-c", 'ulimit -n 1000 && exec "$@"', "ulimit"])
-    soft, _ = proc_nofile(r.pid)
-    check(soft == 1000, "ground truth: redis nofile %s" % soft)
-    cfg = int(r.config_get("maxclients"))           # redis lowers it itself: 968
-    check(cfg == soft - 32, "ground truth: redis under ulimit -n 1000 runs with maxclients %d" % cfg)
-    c = Client("hold", ["--target", "127.0.0.1:%d:20" % r.port], name="rclt-lowf")
-    for args in ([], ["--ask-redis"]):
-        rc = Rcleak(["-p", str(r.port)] + args)
-        eff = min(cfg, soft - 32)
-
-        def pred(obj):
-            srv = server_row(obj, r.pid)
-            if srv is None:
-                return False, "no server row"
-            mc = srv.get("maxclients")
-            # Redis lowered its maxclients to the fd limit (cfg == soft - 32):
-            # that limit decides, whether rcleak assumes 10000 or asks
-            want = {"nofile_soft": soft, "clients": 20, "effective_limit": eff,
-                    "headroom": eff - 20, "capped_by_nofile": cfg == soft - 32}
-            if args:
-                want["maxclients"] = cfg
-            bad = ["%s observed %r expected %r" % (k, srv.get(k), v)
-                   for k, v in want.items() if srv.get(k) != v]
-            return not bad, "; ".join(bad) + " (maxclients %r, source %r)" % (
-                mc, srv.get("maxclients_source"))
-        rc.wait_for(pred, what="redis under ulimit -n 1000 %s" % " ".join(args))
-        rc.close()
-    c.exit()
 
 
 def test_server_restart():

@@ -241,6 +241,44 @@ static void test_top_remotes(void **state)
 	model_free(m);
 }
 
+/* A server's effective limit takes the lowest nofile seen: Redis sized its
+ * maxclients by its nofile at start, so a raise later gains nothing (until
+ * CONFIG SET maxclients), a lowering binds at once. */
+static void tick_nofile(struct model *m, double t, __u64 nofile)
+{
+	struct rcl_fd_rec r = rec(1, 0x10, 5, RCL_TCP_LISTEN, 6379, 0);
+
+	r.nofile_cur = r.nofile_max = nofile;
+	model_begin(m);
+	hold(m, r);
+	model_end(m, t, 1.0);
+	model_judge(m);
+}
+
+static void test_nofile_sized(void **state)
+{
+	struct model *m = model_new(60);
+	struct proc *p;
+
+	(void)state;
+	tick_nofile(m, 1.0, 1024);
+	p = find(m, 1);
+	assert_non_null(p);
+	assert_int_equal(model_server_limit(p), 992);
+	assert_true(p->capped_by_nofile);
+	tick_nofile(m, 2.0, 4096);   /* prlimit --pid raised it */
+	assert_int_equal(p->nofile_soft, 4096);
+	assert_int_equal(p->nofile_sized, 1024);
+	assert_int_equal(model_server_limit(p), 992);
+	assert_true(p->capped_by_nofile);
+	tick_nofile(m, 3.0, 512);    /* and lowered it */
+	assert_int_equal(model_server_limit(p), 480);
+	tick_nofile(m, 4.0, RCL_NOFILE_INF);
+	assert_int_equal(p->nofile_soft, -1);
+	assert_int_equal(model_server_limit(p), 480);
+	model_free(m);
+}
+
 /* A dual-stack listener's IPv4 clients come as ::ffff:a.b.c.d: one host
  * with the clients of an IPv4 listener from a.b.c.d. */
 static void test_top_remotes_v4_mapped(void **state)
@@ -284,7 +322,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_holders), cmocka_unit_test(test_rates_and_gc),
 		cmocka_unit_test(test_growth), cmocka_unit_test(test_top_remotes),
-		cmocka_unit_test(test_top_remotes_v4_mapped),
+		cmocka_unit_test(test_top_remotes_v4_mapped), cmocka_unit_test(test_nofile_sized),
 	};
 
 	return cmocka_run_group_tests_name("model", tests, NULL, NULL);

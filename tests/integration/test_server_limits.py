@@ -1,0 +1,84 @@
+"""A redis-server's fd limit: Redis's effective client limit is
+min(maxclients, nofile - 32), fixed when it starts."""
+import subprocess
+
+from harness import Client, Rcleak, Redis, Skip, check, proc_nofile, server_row
+
+TESTS = ["test_server_low_nofile", "test_server_nofile_raised"]
+
+
+def test_server_low_nofile():
+    """redis-server under ulimit -n 1000: effective_limit = nofile_soft - 32 = 968,
+    and capped_by_nofile, also when --ask-redis reads the lowered maxclients."""
+    r = Redis(wrap=["bash", "-c", 'ulimit -n 1000 && exec "$@"', "ulimit"])
+    soft, _ = proc_nofile(r.pid)
+    check(soft == 1000, "ground truth: redis nofile %s" % soft)
+    cfg = int(r.config_get("maxclients"))           # redis lowers it itself: 968
+    check(cfg == soft - 32, "ground truth: redis under ulimit -n 1000 runs with maxclients %d" % cfg)
+    c = Client("hold", ["--target", "127.0.0.1:%d:20" % r.port], name="rclt-lowf")
+    for args in ([], ["--ask-redis"]):
+        rc = Rcleak(["-p", str(r.port)] + args)
+        eff = min(cfg, soft - 32)
+
+        def pred(obj):
+            srv = server_row(obj, r.pid)
+            if srv is None:
+                return False, "no server row"
+            mc = srv.get("maxclients")
+            # Redis lowered its maxclients to the fd limit (cfg == soft - 32):
+            # that limit decides, whether rcleak assumes 10000 or asks
+            want = {"nofile_soft": soft, "clients": 20, "effective_limit": eff,
+                    "headroom": eff - 20, "capped_by_nofile": cfg == soft - 32}
+            if args:
+                want["maxclients"] = cfg
+            bad = ["%s observed %r expected %r" % (k, srv.get(k), v)
+                   for k, v in want.items() if srv.get(k) != v]
+            return not bad, "; ".join(bad) + " (maxclients %r, source %r)" % (
+                mc, srv.get("maxclients_source"))
+        rc.wait_for(pred, what="redis under ulimit -n 1000 %s" % " ".join(args))
+        rc.close()
+    c.exit()
+
+
+def test_server_nofile_raised():
+    """A redis-server started under nofile 1024 lowers its maxclients to 992
+    and keeps it when its limit is raised later (prlimit --pid): CONFIG GET
+    maxclients still says 992. rcleak, watching since before the raise,
+    keeps effective_limit at 992 (limit_nofile 1024, the lowest it saw)
+    while nofile_soft shows 4096."""
+    r = Redis(extra=["--maxclients", "10000"], wrap=["prlimit", "--nofile=1024:1024", "--"])
+    check(proc_nofile(r.pid)[0] == 1024, "ground truth: redis nofile %s" % (proc_nofile(r.pid),))
+    cfg = int(r.config_get("maxclients"))
+    check(cfg == 992, "ground truth: redis under nofile 1024 runs with maxclients %d, expected 992" % cfg)
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-raise")
+    rc = Rcleak(["-p", str(r.port)])
+
+    def row_is(want):
+        def pred(obj):
+            srv = server_row(obj, r.pid)
+            if srv is None:
+                return False, "no server row"
+            bad = ["%s observed %r expected %r" % (k, srv.get(k), v)
+                   for k, v in want.items() if srv.get(k) != v]
+            return not bad, "; ".join(bad)
+        return pred
+
+    rc.wait_for(row_is({"nofile_soft": 1024, "limit_nofile": 1024, "effective_limit": 992, "clients": 5,
+                        "capped_by_nofile": True}), what="redis under nofile 1024")
+    p = subprocess.run(["prlimit", "--pid", str(r.pid), "--nofile=4096:4096"], capture_output=True,
+                       text=True, timeout=10)
+    if p.returncode != 0 and "Operation not permitted" in p.stderr:
+        # raising a hard limit is CAP_SYS_RESOURCE's, in the initial user
+        # namespace; tests/unit/test_model.c (test_nofile_sized) covers the
+        # model's side everywhere
+        raise Skip("raising the running redis-server's hard nofile needs CAP_SYS_RESOURCE, which "
+                   "root lacks here: %s" % p.stderr.strip())
+    check(p.returncode == 0, "prlimit --pid %d --nofile=4096:4096: %s" % (r.pid, p.stderr.strip()))
+    check(proc_nofile(r.pid)[0] == 4096, "ground truth: redis nofile after prlimit %s" % (proc_nofile(r.pid),))
+    cfg = int(r.config_get("maxclients"))
+    check(cfg == 992, "ground truth: after the raise redis says maxclients %d, expected 992 still" % cfg)
+    rc.wait_for(row_is({"nofile_soft": 4096, "limit_nofile": 1024, "effective_limit": cfg,
+                        "headroom": cfg - 5, "capped_by_nofile": True}),
+                what="redis after its nofile was raised to 4096")
+    rc.close()
+    c.exit()
