@@ -158,14 +158,9 @@ struct {
 #define RCL_RUN_SLOTS 16
 struct rcl_runs {
 	__u64 sk[RCL_RUN_SLOTS];
-	__u32 change[RCL_RUN_SLOTS]; /* twin_epoch << 16 | oldstate << 8 | newstate */
+	__u16 change[RCL_RUN_SLOTS]; /* oldstate << 8 | newstate */
 	__u32 top;                   /* notes pushed less notes popped */
 };
-
-/* Set by userspace: 0 until the kernel skips a run; 1 just before the twin
- * is attached, then 2 and 3, each once every run that began before the
- * last step is over (see "runs the kernel skipped"). */
-__u32 twin_epoch = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -963,24 +958,6 @@ static __always_inline int on_sock(const struct sock *sk, int oldstate, int news
  * before it writes, and a pop clears the socket, so a half-written or
  * popped note never matches.
  *
- * The twin is attached only once the kernel has skipped a run
- * (recursion_misses > 0): on hosts where nothing interrupts the hook, as on
- * plain loopback, it would be a second dispatch per state change for
- * nothing (0.36 µs of BPF time per connection under a connect storm here).
- * Until then (twin_epoch 0) the lifecycle program pushes no notes.
- * Userspace sets epoch 1 and then attaches the twin: a hit whose programs
- * include the twin began after the attach, so its lifecycle run saw epoch
- * 1 and left a note; but runs that began in between leave notes no twin
- * pops, which could later pass for a skipped run (a socket address reused
- * with the same transition) or, matched below the top, hide a note still
- * to come. A note carries the epoch it was pushed in, and the twin takes
- * only notes of its epoch or the one before. Userspace moves to epoch 2
- * once every run that began before the attach is over (the next drain, 50
- * ms on), and to 3 as long after: from then on no note of epoch 1 matches.
- * Before epoch 3 the twin only pops notes and redoes nothing, so the
- * skips of the first 100 ms after the attach stay lost, as those before it
- * (all in lost_events).
- *
  * Measured on 6.18 under a connect storm with RPS on loopback
  * (tools/bench/skips.sh): without the twin 58-64 % of the skipped runs
  * were accepts and handshakes missing from the capture, 2.1-2.6 % of the
@@ -992,7 +969,7 @@ static __always_inline int on_sock(const struct sock *sk, int oldstate, int news
  * skipped runs, not a bound, and reconciliation repairs the counts.
  */
 
-static __always_inline void note_run(const void *sk, int oldstate, int newstate, __u32 epoch)
+static __always_inline void note_run(const void *sk, int oldstate, int newstate)
 {
 	__u32 zero = 0, t;
 	struct rcl_runs *r = bpf_map_lookup_elem(&runs, &zero);
@@ -1002,36 +979,33 @@ static __always_inline void note_run(const void *sk, int oldstate, int newstate,
 	t = r->top;
 	r->top = t + 1;
 	barrier();
-	r->change[t & (RCL_RUN_SLOTS - 1)] = epoch << 16 | (__u16)(oldstate << 8 | newstate);
+	r->change[t & (RCL_RUN_SLOTS - 1)] = (__u16)(oldstate << 8 | newstate);
 	barrier();
 	r->sk[t & (RCL_RUN_SLOTS - 1)] = (__u64)sk;
 }
 
 static __always_inline int lifecycle(const struct sock *sk, int oldstate, int newstate, bool btf)
 {
-	__u32 epoch;
-
 	on_sock(sk, oldstate, newstate, btf);
-	if (note_runs && (epoch = twin_epoch))
-		note_run(sk, oldstate, newstate, epoch);
+	if (note_runs)
+		note_run(sk, oldstate, newstate);
 	return 0;
 }
 
 static __always_inline int twin(const struct sock *sk, int oldstate, int newstate, bool btf)
 {
-	__u32 change = (__u16)(oldstate << 8 | newstate), epoch = twin_epoch;
+	__u16 change = (__u16)(oldstate << 8 | newstate);
 	__u32 zero = 0, top, base;
 	struct rcl_runs *r = bpf_map_lookup_elem(&runs, &zero);
 	bool ran = false;
 
-	if (!r || !epoch)
+	if (!r)
 		return 0; /* cannot tell: never count twice */
 	base = top = r->top;
 	for (__u32 i = 0; i < RCL_RUN_SLOTS && i < top; i++) {
 		__u32 j = (top - 1 - i) & (RCL_RUN_SLOTS - 1);
-		__u32 c = r->change[j];
 
-		if (r->sk[j] == (__u64)sk && (c & 0xffff) == change && (c >> 16) + 1 >= epoch) {
+		if (r->sk[j] == (__u64)sk && r->change[j] == change) {
 			r->sk[j] = 0;
 			base = top - 1 - i;
 			ran = true;
@@ -1039,9 +1013,7 @@ static __always_inline int twin(const struct sock *sk, int oldstate, int newstat
 		}
 	}
 	r->top = base;
-	/* while notes from before the attach may still be about, a missing
-	 * note proves nothing: redo nothing */
-	if (!ran && epoch >= RCL_TWIN_EPOCH_FULL) {
+	if (!ran) {
 		stat_inc(RCL_STAT_RECOVERED);
 		on_sock(sk, oldstate, newstate, btf);
 	}

@@ -199,10 +199,6 @@ enum {
 	RCL_EV_LISTEN = 6,
 };
 
-/* rcleak record's twin (rcleak.bpf.c, "runs the kernel skipped"): from
- * this twin_epoch on, it redoes the runs it finds no note of. */
-#define RCL_TWIN_EPOCH_FULL 3
-
 /* Per-CPU statistics (stats map index). */
 enum rcl_stat {
 	RCL_STAT_EVENTS = 0,    /* state changes on watched ports */

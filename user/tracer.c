@@ -100,7 +100,6 @@ static void drop(struct tracer *t)
 	rcleak_bpf__destroy(t->skel);
 	procscan_free(t->procscan);
 	t->lifecycle = t->twin = t->walk_files = t->walk_tcp = NULL;
-	t->twin_prog = NULL;
 	t->skel = NULL;
 	t->procscan = NULL;
 }
@@ -179,10 +178,13 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	t->lifecycle = bpf_program__attach(tier_prog(t->skel, tier));
 	if (!t->lifecycle)
 		return fail_why(why, len, "attach", errno);
-	/* loaded now, attached after the lifecycle program (a hook runs its
-	 * programs in the order they were attached) once the kernel skips a
-	 * run: twin_step() */
-	t->twin_prog = twin ? tier_twin(t->skel, tier) : NULL;
+	/* after the lifecycle program: a hook runs its programs in the order
+	 * they were attached */
+	if (twin) {
+		t->twin = bpf_program__attach(tier_twin(t->skel, tier));
+		if (!t->twin)
+			return fail_why(why, len, "attach (twin)", errno);
+	}
 	t->proc_slots = map_slots(t->skel->maps.proc_slots, PROC_SLOTS_BYTES);
 	if (!t->proc_slots)
 		return fail_why(why, len, "map proc_slots", errno);
@@ -317,55 +319,6 @@ void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o)
 	proctab_forget(t->proc_slots, t->proc_slots ? RCL_PROC_SLOTS : 0, o);
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* record: attach the twin once the kernel has skipped a run of the
- * lifecycle program (twin_epoch 1 first), then move twin_epoch on to 3,
- * one step a drain and at least TWIN_GRACE_S apart (rcleak.bpf.c, "runs
- * the kernel skipped"). Runs skipped before epoch 3 stay in the lost
- * count. */
-#define TWIN_GRACE_S 0.05
-
-static void twin_step(struct tracer *t)
-{
-	__u32 *epoch = &t->skel->bss->twin_epoch;
-	double now;
-	__u64 missed;
-
-	if (!t->twin_prog || *epoch >= RCL_TWIN_EPOCH_FULL)
-		return;
-	now = mono_s();
-	if (t->twin) {
-		if (now - t->twin_t >= TWIN_GRACE_S) {
-			__atomic_store_n(epoch, *epoch + 1, __ATOMIC_SEQ_CST);
-			t->twin_t = now;
-		}
-		return;
-	}
-	missed = tracer__missed_runs(t);
-	if (!missed)
-		return;
-	/* before the attach: a run of the twin's finds the notes of its epoch */
-	__atomic_store_n(epoch, 1, __ATOMIC_SEQ_CST);
-	t->twin = bpf_program__attach(t->twin_prog);
-	if (!t->twin) {
-		elog("warning: cannot attach the program that redoes skipped runs (%s): "
-		     "the kernel's skips stay in lost_events", strerror(errno));
-		__atomic_store_n(epoch, 0, __ATOMIC_SEQ_CST); /* no notes for nobody */
-		t->twin_prog = NULL;
-		return;
-	}
-	vlog("the kernel skipped %llu runs of the lifecycle program: attached its twin",
-	     (unsigned long long)missed);
-	t->twin_t = now;
-}
-
 int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, void *ctx)
 {
 	int n;
@@ -382,7 +335,6 @@ int tracer__poll_events(struct tracer *t, int timeout_ms, tracer_event_cb cb, vo
 	if (n < 0 && n != -EINTR)
 		return n;
 	n = ring_buffer__consume(t->rb);
-	twin_step(t);
 	return n < 0 ? n : 0;
 }
 

@@ -15,8 +15,6 @@ struct tracer {
 	struct rcleak_bpf *skel;
 	struct bpf_link *lifecycle;
 	struct bpf_link *twin; /* record: runs the kernel skipped (rcleak.bpf.c) */
-	struct bpf_program *twin_prog; /* loaded; attached by twin_step() */
-	double twin_t;      /* CLOCK_MONOTONIC of the twin's last step */
 	struct bpf_link *walk_files, *walk_tcp;
 	struct ring_buffer *rb;
 	struct rcl_sock_slot *slots; /* sock_slots, mapped (iters: the sweep reads it) */
