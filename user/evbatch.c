@@ -155,10 +155,9 @@ void evb_reset(struct evb_enc *b)
 /* The most one event can take. */
 #define EVB_EVENT_MAX (2 + 2 + 10 + 9 + 19 + 5 + 17 + 5 + 2 * 17)
 
-static void enc_sk(struct evb_enc *b, __u64 sk)
+/* the socket sk, whose slot (slot_of(sk)) the caller has */
+static void enc_sk(struct evb_enc *b, __u64 sk, unsigned s)
 {
-	unsigned s = slot_of(sk);
-
 	if (b->c.have_sk[s] && b->c.sk[s] == sk) {
 		put8(b, (__u8)s);
 		return;
@@ -252,7 +251,7 @@ bool evb_add(struct evb_enc *b, const struct rcl_event *e)
 	dt = (__s64)(e->ts_ns - b->last_ts);
 	put_varint(b, ((__u64)dt << 1) ^ (__u64)(dt >> 63));
 	b->last_ts = e->ts_ns;
-	enc_sk(b, e->sk);
+	enc_sk(b, e->sk, sks);
 	enc_owner(b, e->tgid, e->start_ns);
 	if (cur == CUR_TGID)
 		put_varint(b, e->cur_tgid);
