@@ -400,6 +400,13 @@ static void sleep_events(struct recorder *r, double until)
 	}
 }
 
+/* Whatever the kernel's ring holds now, recorded. */
+static void drain_events(struct recorder *r)
+{
+	tracer__poll_events(r->c.tracer, 0, on_event, r);
+	flush_events(r);
+}
+
 /* The capture file was refused (e, msg from capture_writer_*): says why;
  * the exit code. */
 static int refused(int e, const char *msg)
@@ -545,6 +552,26 @@ int cmd_record(const struct rcl_opts *o)
 			break;
 		if (o->count && ticks >= o->count)
 			break;
+	}
+	/* Stopped by a signal (Ctrl-C, systemd's SIGTERM): the usual way a
+	 * recording ends. The events still in the kernel's ring go in, and a
+	 * last tick: without it the file's counts (open, lost events) were
+	 * those of the last refresh, a minute old at -i 60. */
+	if (stop_sig && !r.err) {
+		drain_events(&r);
+		if ((e = collect_refresh(&r.c, collect_now()))) {
+			elog("reading kernel state failed: %s; the capture ends at the last refresh",
+			     strerror(-e));
+		} else {
+			r.ring.cur_t = r.c.model->now;
+			wall = wall_now();
+			r.err = record_tick(&r.sink, &r.c, wall);
+			show(&r.c, o, wall);
+			ticks++;
+			/* what happened during the walk, as after any tick */
+			if (!r.err)
+				drain_events(&r);
+		}
 	}
 	rc = RCL_EXIT_OK;
 	if (r.in_memory && !r.err) {

@@ -23,12 +23,13 @@ import tempfile
 import time
 
 import harness
-from harness import RCLEAK, Client, Fail, Redis, check, mkdtemp, ss_count, ss_states, wait_until
+from harness import (RCLEAK, Client, Fail, Redis, check, mkdtemp, server_row, ss_count, ss_states,
+                     wait_until)
 from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_exe, not_crashed,
                             opens_by_pid, parse_capture, report, report_json, rows_of)
 
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
-         "test_record_same_tier", "test_record_duration_under_interval"]
+         "test_record_same_tier", "test_record_duration_under_interval", "test_record_stop_last_tick"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -478,3 +479,42 @@ def test_record_duration_under_interval():
     check([opens_by_pid(x).get(c.pid) for x in rep] == [2, 2],
           "the client's open connections in the replayed ticks: %s (report exit %d %s), ss says 2"
           % ([opens_by_pid(x).get(c.pid) for x in rep], rc, err.strip()[-200:]))
+
+
+def test_record_stop_last_tick():
+    """Stopped by SIGINT (how a recording usually ends) at -i 60: the file
+    ends with a tick taken at the stop, not with the one a minute before it.
+    The replayed last tick holds the connections a client opened after the
+    start (ss) and the server's clients (INFO clients), and the file holds
+    the client's connect events."""
+    r = Redis()
+    d = mkdtemp("rcl-stop")
+    path = os.path.join(d, "stop.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60"])
+    rec.first()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-rstop")
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 3, "ground truth: ss shows %d sockets for the client, expected 3" % truth)
+    clients = r.connected_clients()
+    check(clients == 3, "ground truth: INFO clients says %d connected, expected 3" % clients)
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait(30) == 0, "record stopped by SIGINT: %s" % rec.describe())
+    live = rec.live()
+    check(len(live) == 2, "record -i 60 stopped by SIGINT printed %d ticks, expected the first and "
+          "one at the stop" % len(live))
+    js, _err = report_json([path], "the capture stopped by SIGINT")
+    check(js["files"][0]["ticks"] == 2, "the capture holds %d ticks, expected 2" % js["files"][0]["ticks"])
+    rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+    rep = json_lines(out, "replay of the capture stopped by SIGINT") if rc == 0 else []
+    check(len(rep) == 2 and opens_by_pid(rep[-1]).get(c.pid) == truth,
+          "the client's open connections in the replayed ticks: %s (report exit %d %s), ss says %d"
+          % ([opens_by_pid(x).get(c.pid) for x in rep], rc, err.strip()[-200:], truth))
+    srv = server_row(rep[-1], r.pid)
+    check(srv is not None and srv.get("clients") == clients,
+          "redis-server pid %d in the replayed last tick: %s; INFO clients says %d"
+          % (r.pid, srv and srv.get("clients"), clients))
+    rc, out, err = report([path, "--csv"])
+    check(rc == 0, "report --csv: exit %d %s" % (rc, err.strip()[-200:]))
+    conn = [x for x in csv.reader(io.StringIO(out)) if len(x) > 3 and x[2] == "connect" and x[3] == str(c.pid)]
+    check(len(conn) == truth, "the capture holds %d connect events of the client, it made %d"
+          % (len(conn), truth))
