@@ -1164,6 +1164,7 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	rec.nofile_cur = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));
 	rec.nofile_max = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max));
 	BPF_CORE_READ_STR_INTO(&rec.comm, task, group_leader, comm);
+	rec.exec_id = (__u8)BPF_CORE_READ(task, group_leader, self_exec_id);
 	/* explicit sizes: BPF_CORE_READ_INTO on an array reads one element */
 	if (rec.family == AF_INET) {
 		bpf_core_read(rec.laddr, 4, &sk->__sk_common.skc_rcv_saddr);

@@ -160,7 +160,10 @@ struct rcl_fd_rec {
 	__u8 state;  /* TCP_* as in include/net/tcp_states.h */
 	__u8 family; /* AF_INET / AF_INET6 */
 	__u8 flags;  /* RCL_FD_* */
-	__u8 pad;
+	/* the process's exec count (task self_exec_id), low 8 bits: an exec
+	 * that keeps the name (python3 into python3) still changes it. 0 in
+	 * a capture and in the /proc walk */
+	__u8 exec_id;
 	__u8 laddr[16];
 	__u8 raddr[16];
 	char comm[RCL_COMM_LEN];

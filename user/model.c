@@ -140,9 +140,14 @@ static struct proc *hold_proc(struct model *m, const struct rcl_fd_rec *r)
 	m->last_held = p;
 	p->held = p->touched = true;
 	/* exec() names the process after its new program, and its command
-	 * line is the new one's */
-	if (p->have_cmdline && p->comm[0] && strncmp(p->comm, r->comm, sizeof(p->comm)))
+	 * line is the new one's; an exec into a program of the same name
+	 * (python3 into python3, a server re-executing itself) shows in the
+	 * exec count */
+	if (p->have_cmdline && ((p->comm[0] && strncmp(p->comm, r->comm, sizeof(p->comm))) ||
+				(p->exec_known && p->exec_id != r->exec_id)))
 		p->cmdline_stale = true;
+	p->exec_id = r->exec_id;
+	p->exec_known = true;
 	memcpy(p->comm, r->comm, sizeof(p->comm));
 	p->comm[sizeof(p->comm) - 1] = '\0';
 	p->nofile_soft = r->nofile_cur == RCL_NOFILE_INF ? -1 : (long long)r->nofile_cur;

@@ -77,7 +77,9 @@ struct proc {
 	char comm[RCL_COMM_LEN];
 	char cmdline[MODEL_CMDLINE];
 	bool have_cmdline;
-	bool cmdline_stale;      /* its comm changed (an exec): read it again */
+	bool cmdline_stale;      /* its comm or exec_id changed (an exec): read it again */
+	bool exec_known;         /* exec_id is the walk's */
+	__u8 exec_id;            /* rcl_fd_rec.exec_id at the last walk */
 
 	/* this refresh, from the fd walk */
 	bool held;               /* seen by the walk (alive, holds something) */

@@ -44,7 +44,9 @@ After READY every mode reads commands from stdin, one per line:
   closerange     close all held socket fds with one close_range()
                                            -> "RANGECLOSED <n>"
   exec           make the held fds inheritable and exec a new python3 that
-                 holds them until stdin EOF  -> "EXECED <pid>"
+                 holds them until stdin EOF  -> "EXECED <pid>"; that one
+                 takes "exec" too: it execs python3 again (the same comm),
+                 its command line starting "rclt-gen<N>"  -> "EXECED <pid>"
   exit           exit now
 and exits when stdin reaches EOF or on SIGTERM.  Every reply is one line,
 flushed at once.  Errors print "ERROR <text>" and exit 1.
@@ -57,6 +59,16 @@ import socket
 import sys
 import threading
 import time
+
+
+# What "exec" runs (as EXECED % EXECED: it carries its own text; one line, so
+# that its command line shows as it is): holds the
+# inherited fds until stdin EOF; on "exec", runs python3 again, the same
+# name (comm), with the next generation in argv[0] ("rclt-gen<N>": first in
+# the command line). argv[1] is python3's path, argv[2] the generation.
+EXECED = ("import os,sys; S = %r; print('EXECED %%d' %% os.getpid(), flush=True); "
+          "[os.execv(sys.argv[1], ['rclt-gen%%d' %% (int(sys.argv[2]) + 1), '-c', S %% S, sys.argv[1], "
+          "str(int(sys.argv[2]) + 1)]) for line in sys.stdin if line.strip() == 'exec']")
 
 
 def out(line):
@@ -209,9 +221,7 @@ def command_loop():
                 for s in STATE.socks:
                     os.set_inheritable(s.fileno(), True)
             sys.stdout.flush()
-            os.execv(sys.executable, [sys.executable, "-c",
-                     "import os,sys; print('EXECED %d' % os.getpid(), flush=True); "
-                     "sys.stdin.read()"])
+            os.execv(sys.executable, ["rclt-gen1", "-c", EXECED % EXECED, sys.executable, "1"])
         else:
             out("ERROR unknown command %r" % cmd[0])
     # EOF or exit: leave; the kernel closes the fds.

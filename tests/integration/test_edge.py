@@ -110,7 +110,8 @@ def test_exec_new_command_line():
     """A process that exec()s into another program while holding its
     connections: its row names the new program, command line included
     (the one read before the exec is another program's), live and in a
-    capture's replay."""
+    capture's replay; then once more into a program of the same name
+    (python3 into python3), which only the exec count tells."""
     r = Redis()
     d = mkdtemp("rcleak-exec-")
     cap = os.path.join(d, "exec.rcl")
@@ -131,6 +132,12 @@ def test_exec_new_command_line():
         shown = got[:-3] if got.endswith("...") else got
         return bool(shown) and cmd.startswith(shown), "cmdline %r, expected (a prefix of) %r" % (got, cmd)
     expect_row(rc, c.pid, {"open": 4, "comm": comm}, also=same_cmd, what="after exec")
+    check(c.cmd("exec", "EXECED")[1] == str(c.pid), "the second exec changed the pid")
+    comm2, cmd = _proc_text(c.pid, "comm"), _proc_text(c.pid, "cmdline")
+    check(comm2 == comm and cmd.startswith("rclt-gen2 "),
+          "ground truth after the second exec: comm %r cmdline %r" % (comm2, cmd))
+    check(ss_count(c.pid, [r.port]) == 4, "ground truth after the second exec: ss count")
+    expect_row(rc, c.pid, {"open": 4, "comm": comm}, also=same_cmd, what="after the second exec")
     time.sleep(1.5)  # state, not an assertion: the recorder's keyframes see the exec
     stop(rec, signal.SIGINT)
     check(rec.returncode == 0, "rcleak record exit status %s" % rec.returncode)
