@@ -45,10 +45,15 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 int capfile_reopen(struct capfile *f, const struct rcl_opts *o)
 {
 	const char *path = f->path;
+	unsigned long chunks = f->told_chunks, records = f->told_records;
+	bool truncated = f->told_truncated;
 
 	capfile_close(f);
 	memset(f, 0, sizeof(*f));
 	f->path = path;
+	f->told_chunks = chunks;
+	f->told_records = records;
+	f->told_truncated = truncated;
 	return capfile_open(f, o);
 }
 
@@ -136,21 +141,27 @@ int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx)
 	return n < 0 ? -1 : 0;
 }
 
-bool capfile_damage(const struct capfile *f)
+bool capfile_damage(struct capfile *f)
 {
 	struct capture_damage d;
 
 	capture_damage(f->rd, &d);
-	if (d.chunks_bad)
+	if (d.chunks_bad > f->told_chunks)
 		fprintf(stderr, "rcleak: %s: %lu damaged chunk%s skipped (bad checksum, stream or length)\n",
 			f->path, d.chunks_bad, d.chunks_bad == 1 ? "" : "s");
-	if (d.truncated)
+	if (d.truncated && !f->told_truncated)
 		fprintf(stderr, "rcleak: %s: file ends inside a chunk: read up to byte %llu (%lu whole chunks)\n",
 			f->path, (unsigned long long)d.truncated_at, d.chunks_ok);
-	if (f->rp.bad_records)
+	if (f->rp.bad_records > f->told_records)
 		fprintf(stderr, "rcleak: %s: %lu records damaged or too short to read, skipped\n", f->path,
 			f->rp.bad_records);
-	return d.chunks_bad || d.truncated;
+	if (d.chunks_bad > f->told_chunks)
+		f->told_chunks = d.chunks_bad;
+	if (f->rp.bad_records > f->told_records)
+		f->told_records = f->rp.bad_records;
+	f->told_truncated |= d.truncated;
+	/* a record that cannot be read is damage as much as a chunk */
+	return d.chunks_bad || d.truncated || f->rp.bad_records;
 }
 
 void capfile_fmt_time(double wall, char *buf, size_t len)
@@ -158,6 +169,9 @@ void capfile_fmt_time(double wall, char *buf, size_t len)
 	time_t t = (time_t)wall;
 	struct tm tm;
 
-	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	/* an event's time comes from the file's clocks: anything */
+	if (!capture_wall_ok(wall) || !localtime_r(&t, &tm))
+		snprintf(buf, len, "%s", "?");
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }

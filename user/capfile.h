@@ -38,6 +38,9 @@ struct capfile {
 	bool tui;                /* replayed in the TUI: keeps its own pace */
 	struct join_index *jix;  /* its records by 4-tuple, while joins print */
 	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
+	/* the damage said on stderr already (a second pass finds it again) */
+	unsigned long told_chunks, told_records;
+	bool told_truncated;
 };
 
 typedef void (*event_fn)(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
@@ -53,8 +56,9 @@ void capfile_close(struct capfile *f);
 /* Read until a tick completes (1), the end (0) or an I/O error (-1);
  * on_event, when set, sees every event on the way. */
 int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx);
-/* Warn about damage; true when the file was incomplete or damaged. */
-bool capfile_damage(const struct capfile *f);
+/* Warn about damage (once: a second pass finds the same); true when the
+ * file was cut short or damaged, records included. */
+bool capfile_damage(struct capfile *f);
 /* A wall time (Unix seconds) as the report prints it: local, to the second. */
 void capfile_fmt_time(double wall, char *buf, size_t len);
 

@@ -67,6 +67,14 @@ __u64 capture_bytes(const struct capture_writer *w);
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* A Unix time a capture may hold (its start, a tick's wall clock): finite,
+ * from 1970 to the year 5138. Every byte of a file is hostile, and beyond
+ * that localtime() fails. */
+static inline bool capture_wall_ok(double t)
+{
+	return t >= 0 && t < 1e11; /* false for NaN too */
+}
+
 struct capture_reader;
 
 struct capture_record {

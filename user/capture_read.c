@@ -181,6 +181,9 @@ static int parse_fields(const unsigned char *p, size_t n, struct capture_info *i
 				__u64 bits = cap_get64(v);
 
 				memcpy(&info->wall_start, &bits, sizeof(bits));
+				if (!capture_wall_ok(info->wall_start))
+					return cap_fail(err, errlen, -EINVAL, "start time %g is not a time",
+							info->wall_start);
 			}
 			break;
 		default:

@@ -347,6 +347,11 @@ int record_decode_tick(const void *p, size_t len, struct rec_tick *t)
 	t->missed_closes = get_u64(&d);
 	t->events_per_s = get_f64(&d);
 	t->hz = (__s64)get_u64(&d);
+	/* hostile bytes: NaN or a wall clock localtime() cannot take would
+	 * reach the views (a crash once, in strftime) */
+	if (!(t->now >= 0 && t->now < 1e11) || !(t->dt >= 0 && t->dt < 1e11) || !capture_wall_ok(t->wall) ||
+	    !(t->events_per_s >= 0 && t->events_per_s < 1e18))
+		return -EINVAL;
 	return finish(&d);
 }
 

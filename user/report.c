@@ -12,6 +12,7 @@
  *   --csv      one row per recorded event
  *   --replay   the timeline through the live views, at --speed X
  */
+#include <math.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,6 +32,18 @@
 
 #define MAX_FILES 16
 
+/* A decimal number at s (digits and a point: strtod also takes "nan",
+ * "inf" and hex, "0x10" read as 16 s once): its value and end, or false. */
+static bool decimal(const char *s, double *v, char **end)
+{
+	size_t n = strspn(s, "0123456789.");
+
+	if (!n)
+		return false;
+	*v = strtod(s, end);
+	return *end == s + n && isfinite(*v);
+}
+
 static double parse_at(const char *s, const struct capfile *f, bool *ok)
 {
 	char *end;
@@ -38,8 +51,7 @@ static double parse_at(const char *s, const struct capfile *f, bool *ok)
 
 	*ok = true;
 	if (s[0] == '+') { /* offset from the start: +90s, +2m, +90 */
-		v = strtod(s + 1, &end);
-		if (end == s + 1 || v < 0)
+		if (!decimal(s + 1, &v, &end))
 			goto bad;
 		if (*end == 'm')
 			v *= 60, end++;
@@ -56,16 +68,21 @@ static double parse_at(const char *s, const struct capfile *f, bool *ok)
 		struct tm tm;
 		int h, m, sec = 0;
 
-		if (sscanf(s, "%d:%d:%d", &h, &m, &sec) < 2 || h > 23 || m > 59 || sec > 60)
+		int n = 0, got = sscanf(s, "%2d:%2d%n:%2d%n", &h, &m, &n, &sec, &n);
+
+		/* digits only, nothing after: "12:30junk", "1:2:3:4", "-3:00"
+		 * were taken once */
+		if (got < 2 || s[n] || !strchr("0123456789", s[0]) || h > 23 || m < 0 || m > 59 ||
+		    sec < 0 || sec > 60 || strspn(s, "0123456789:") != strlen(s))
 			goto bad;
-		localtime_r(&t0, &tm);
+		if (!localtime_r(&t0, &tm))
+			goto bad;
 		tm.tm_hour = h;
 		tm.tm_min = m;
 		tm.tm_sec = sec;
 		return (double)mktime(&tm);
 	}
-	v = strtod(s, &end);
-	if (end != s && !*end && v > 0)
+	if (decimal(s, &v, &end) && !*end && v > 0)
 		return v;
 bad:
 	*ok = false;
@@ -187,7 +204,7 @@ int cmd_report(const struct rcl_opts *o)
 {
 	struct capfile files[MAX_FILES];
 	int nfiles = 0, rc = RCL_EXIT_OK;
-	bool damaged = false;
+	bool damaged = false, no_refresh = false;
 
 	memset(files, 0, sizeof(files));
 	for (char **p = o->files; *p; p++) {
@@ -259,7 +276,7 @@ int cmd_report(const struct rcl_opts *o)
 				;
 			if (!f->have_tick) {
 				elog("%s: no complete refresh recorded", f->path);
-				rc = RCL_EXIT_ERROR;
+				no_refresh = true;
 				continue;
 			}
 			at_warn(f, o->at, target, &span);
@@ -274,6 +291,10 @@ int cmd_report(const struct rcl_opts *o)
 			while (capfile_next_tick(f, NULL, NULL) > 0) {
 				show(f, o);
 				sleep_s(f->rp.tick.dt / o->speed);
+			}
+			if (!f->have_tick) { /* as --at and the TUI say it */
+				elog("%s: no complete refresh recorded", f->path);
+				no_refresh = true;
 			}
 		}
 	} else {
@@ -298,8 +319,10 @@ int cmd_report(const struct rcl_opts *o)
 			;
 		damaged |= capfile_damage(&files[fi]);
 	}
-	if (damaged && rc == RCL_EXIT_OK)
-		rc = RCL_EXIT_INCOMPLETE;
+	/* a file with nothing to show (--at, --replay) because it was cut short
+	 * or damaged says so with 6; without damage it is an error */
+	if (rc == RCL_EXIT_OK)
+		rc = damaged ? RCL_EXIT_INCOMPLETE : no_refresh ? RCL_EXIT_ERROR : RCL_EXIT_OK;
 cleanup:
 	for (int fi = 0; fi < nfiles; fi++)
 		capfile_close(&files[fi]);

@@ -32,10 +32,12 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 {
 	const struct model *m = c->model;
 	time_t t = (time_t)wall_ts;
-	char when[32];
+	char when[32] = "?";
+	struct tm tm;
 	bool any = false;
 
-	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	fprintf(f, "%s  hook=%s  walk=%s  uptime=%.0fs  events/s=%.0f  lost=%llu  repairs=%llu\n",
 		when, c->tier, c->walk, m->now, c->events_per_s,
 		(unsigned long long)c->lost,

@@ -1,0 +1,136 @@
+"""`rcleak report` on crafted captures (capcraft.py): values no recorder
+writes but a file can hold with valid checksums, damage said once, --at
+values that are not times, and files without a complete refresh.  The
+reference is the file's own bytes: how many ticks were written whole.
+No root, no BPF.
+
+Run alone:  python3 tests/integration/runner.py -k report_hostile
+"""
+import os
+import re
+
+import capcraft
+from harness import check, mkdtemp, needs
+from record_harness import json_lines, not_crashed, report
+
+TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_hostile_damage_once",
+         "test_report_hostile_at_values", "test_report_hostile_no_refresh"]
+
+MODES = ([], ["--json"], ["--csv"], ["--at", "+12s"], ["--replay", "--plain", "--speed", "10000"],
+         ["--replay", "--json", "--speed", "10000"])
+
+
+def _save(c, name):
+    path = os.path.join(mkdtemp("rcl-hostile"), name)
+    c.save(path)
+    return path
+
+
+@needs("rcleak")
+def test_report_hostile_times():
+    """Two of twelve ticks hold a wall clock of 1e17 s and a NaN interval
+    (valid CRCs): every mode reads the file without crashing (a SIGSEGV in
+    strftime once), skips those two records as damaged (exit 6, said once),
+    and replays the other ten."""
+    bad = {3: dict(wall=1e17), 7: dict(dt=float("nan"))}
+    c = capcraft.Cap()
+    c.meta()
+    for i in range(12):
+        kw = bad.get(i, {})
+        c.tick(5.0 * i, kw.get("dt", 5.0 if i else 0.0), wall=kw.get("wall"),
+               fds=[dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, comm="app")],
+               counters=[dict(tgid=200, opened=1, comm="app")], procs=[dict(tgid=200, comm="app")])
+        c.flush()
+    path = _save(c, "times.rcl")
+    for mode in MODES:
+        rc, out, err = report([path] + mode)
+        what = "report %s" % " ".join(mode)
+        not_crashed(rc, what, err)
+        check(rc == 6, "%s: exit %d, expected 6 (2 records damaged); stderr %r" % (what, rc, err[-300:]))
+        said = re.findall(r"(\d+) records damaged", err)
+        check(said == ["2"], "%s: stderr says %r of the damaged records, expected one line of 2: %r"
+              % (what, said, err[-300:]))
+        if mode[:2] == ["--replay", "--json"]:
+            lines = json_lines(out, what)
+            check(len(lines) == 10, "%s: %d lines, the file holds 10 good ticks" % (what, len(lines)))
+
+
+@needs("rcleak")
+def test_report_hostile_start():
+    """A header whose start time is 1e17 s (checksum valid): the header is
+    damaged, nothing in the file can be read (exit 6, one line)."""
+    c = capcraft.Cap(wall0=1e17)
+    c.meta()
+    c.tick(0.0, 0.0)
+    path = _save(c, "start.rcl")
+    for mode in MODES:
+        rc, _out, err = report([path] + mode)
+        what = "report %s" % " ".join(mode)
+        not_crashed(rc, what, err)
+        check(rc == 6 and "not a time" in err and len(err.strip().splitlines()) == 1,
+              "%s: exit %d stderr %r, expected 6 and one line naming the start time" % (what, rc, err))
+
+
+@needs("rcleak")
+def test_report_hostile_damage_once():
+    """One chunk's compressed bytes flipped: every mode says it once (--csv
+    and --at read the file twice and said it twice) and exits 6."""
+    data = bytearray(capcraft.leak_scenario().data())
+    chunks = [m.start() for m in re.finditer(b"RCHK", data)]
+    check(len(chunks) == 12, "the crafted capture has %d chunks, expected 12" % len(chunks))
+    data[chunks[5] + 40] ^= 0xff   # inside the 6th chunk's deflate stream (header: 32 bytes)
+    path = os.path.join(mkdtemp("rcl-hostile"), "flip.rcl")
+    with open(path, "wb") as f:
+        f.write(data)
+    for mode in MODES:
+        rc, _out, err = report([path] + mode)
+        what = "report %s" % " ".join(mode)
+        not_crashed(rc, what, err)
+        n = err.count("damaged chunk")
+        check(rc == 6 and n == 1, "%s: exit %d, %d lines about the damaged chunk, expected 6 and 1: %r"
+              % (what, rc, n, err[-400:]))
+
+
+@needs("rcleak")
+def test_report_hostile_at_values():
+    """--at takes +N[smh] (decimal), HH:MM[:SS] and a Unix time; anything
+    else is a usage error (exit 2, one line), not a moment read from a
+    part of it or from strtod's hex and nan."""
+    path = _save(capcraft.leak_scenario(), "at.rcl")
+    for at in ("12:30junk", "22:13:40:99", "-3:00", "+nan", "+inf", "+0x10", "0x6553f100", "+", "+-5",
+               "1:2:3x", "12: 30", "nan", "+5d", "123:00"):
+        rc, out, err = report([path, "--at", at])
+        not_crashed(rc, "--at %s" % at, err)
+        check(rc == 2 and "bad --at" in err and not out,
+              "--at %r: exit %d, stdout %d bytes, stderr %r; expected a usage error" % (at, rc, len(out), err))
+    for at in ("+12s", "+0.5m", "+12", "22:13", "22:13:40", "1700000010"):
+        rc, out, err = report([path, "--at", at])
+        check(rc == 0 and out.strip(), "--at %r: exit %d, stderr %r; expected the state at it" % (at, rc, err))
+
+
+@needs("rcleak")
+def test_report_hostile_no_refresh():
+    """A capture with no complete refresh has nothing to show: --at and
+    --replay say so and exit 1; cut inside its only chunk, exit 6 (the
+    damage is why), in every mode."""
+    c = capcraft.Cap()
+    c.meta()
+    c.event(0.5, sk=0x10, tgid=200, cur_tgid=200, start=1000, lport=40000, rport=6379, old=7, new=2, kind=1,
+            comm="app")
+    whole = c.data()
+    path = os.path.join(mkdtemp("rcl-hostile"), "empty.rcl")
+    cut = path + ".cut"
+    with open(path, "wb") as f:
+        f.write(whole)
+    with open(cut, "wb") as f:
+        f.write(whole[:-5])
+    for mode in (["--at", "+1s"], ["--replay", "--plain"], ["--replay", "--json"]):
+        rc, out, err = report([path] + mode)
+        what = "report %s" % " ".join(mode)
+        check(rc == 1 and "no complete refresh" in err and not out.strip(),
+              "%s: exit %d stderr %r, expected 1 and 'no complete refresh'" % (what, rc, err))
+    for mode in MODES:
+        rc, _out, err = report([cut] + mode)
+        what = "report %s (cut short)" % " ".join(mode)
+        not_crashed(rc, what, err)
+        check(rc == 6 and "ends inside a chunk" in err, "%s: exit %d stderr %r, expected 6" % (what, rc, err))
