@@ -354,7 +354,10 @@ static bool triggered(const struct recorder *r, struct rec_trigger *t)
 				return true;
 			}
 		}
-		if (o->trigger_verdict && !strcmp(verdict_name(p->verdict), o->trigger_verdict)) {
+		/* --pid and --comm say whose verdict: `--comm app
+		 * --trigger-verdict LEAK` fired on any process's leak once */
+		if (o->trigger_verdict && !strcmp(verdict_name(p->verdict), o->trigger_verdict) &&
+		    view_selected(o, p)) {
 			t->owner = p->key;
 			snprintf(t->verdict, sizeof(t->verdict), "%s", verdict_name(p->verdict));
 			snprintf(t->rule, sizeof(t->rule), "%s", p->rule);

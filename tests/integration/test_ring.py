@@ -17,11 +17,11 @@ import subprocess
 import time
 
 from harness import (RCLEAK, ROOT, Client, Fail, NetNS, Redis, Skip, check, mkdtemp, proc_fds,
-                     proc_nofile, spawn, ss_count, tcp_opens)
+                     proc_nofile, spawn, ss_count, tcp_opens, wait_until)
 from record_harness import BgClient, Recorder, json_lines, opens_by_pid, report, report_json, rows_of
 
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
-         "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
+         "test_ring_trigger_verdict_selected", "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
          "test_ring_memory", "test_ring_long_interval", "test_ring_trigger_written_at_once",
          "test_record_flight_trigger", "test_record_flight_sigusr1"]
 
@@ -160,6 +160,32 @@ def test_ring_trigger_in_report():
     if rc != 0 or "trigger" not in out or "LEAK" not in out:
         problems.append("report summary (exit %d) does not say what fired: %r" % (rc, out[:400]))
     check(not problems, " | ".join(problems))
+
+
+def test_ring_trigger_verdict_selected():
+    """--comm narrows --trigger-verdict to that process: a leaker of another
+    name leaks for 8 s (ss: 40 connections; LEAK fired within 6 s before
+    this) without a trigger; the selected one then
+    fires it, named in the trigger line."""
+    r = Redis()
+    d = mkdtemp("rcleak-ring-")
+    path = os.path.join(d, "sel.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--window", "8", "--ring", "5",
+                          "--trigger-verdict", "LEAK", "--after", "1", "--comm", "rclt-ringsel"])
+    rec.first()
+    other = BgClient("hold", ["--target", "127.0.0.1:%d:40" % r.port, "--interval-ms", "200"],
+                     "rclt-ringother")
+    wait_until(lambda: ss_count(other.pid, [r.port]) == 40, 30,
+               what="the other leaker holding its 40 connections (ss)")
+    time.sleep(2)   # state, not an assertion: refreshes judge the 8 s of leaking
+    err = rec.err.text()
+    check("trigger:" not in err and rec.proc.poll() is None,
+          "a leaker --comm does not select fired the trigger: %r" % err[-300:])
+    sel = BgClient("hold", ["--target", "127.0.0.1:%d:60" % r.port, "--interval-ms", "200"], "rclt-ringsel")
+    line, _t = rec.wait_err("trigger:", 30)
+    check(rec.wait(15) == 0, "record after the LEAK trigger: %s" % rec.describe())
+    check("LEAK" in line and "pid %d " % sel.pid in line,
+          "trigger line %r does not name LEAK and the selected leaker pid %d" % (line, sel.pid))
 
 
 def test_ring_trigger_headroom():
