@@ -523,11 +523,17 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->verbose++;
 			break;
 		case 'V':
-			o->cmd = RCL_CMD_VERSION;
-			break;
 		case 'h':
-			o->cmd = RCL_CMD_HELP;
-			break;
+			/* -h and -V act where they stand, as in coreutils and git:
+			 * what came before was parsed (a bad option or value there
+			 * is still a usage error), what follows is not looked at,
+			 * and none of the checks of the whole command line below
+			 * applies ("record -w f --help" was refused for its -w,
+			 * "report x.rcl --help" for x.rcl). The one help text
+			 * covers every command. run's CMD and the words after "--"
+			 * never get here: "run -- CMD --help" is CMD's --help. */
+			o->cmd = c == 'h' ? RCL_CMD_HELP : RCL_CMD_VERSION;
+			return 0;
 		case ':':
 			return fail(err, errlen, "option '%s' needs a value (see --help)",
 				    argv[first - 1 + optind - 1]);
