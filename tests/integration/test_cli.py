@@ -67,6 +67,7 @@ def test_help_after_options():
             (["record", "-w", "f.rcl", "--version"], version),
             (["run", "--max-open", "3", "-h"], help_text),
             (["run", "--json", "out.json", "-V"], version),
+            (["run", "--json=out.json", "-V"], version),
             (["report", "f.rcl", "--csv", "--help"], help_text),
             (["report", "x.rcl", "--help"], help_text),
             (["report", "--help", "x.rcl"], help_text),
@@ -343,6 +344,10 @@ BAD_INPUTS = [
     ["run", "--plain", "--", "true"],
     ["run", "--junit", "--max-open", "3", "--", "true"],
     ["record", "-w", "-d", "1"],
+    ["record", "--write=-d"],
+    ["run", "--json=", "--", "true"],
+    ["run", "--json=-x", "--", "true"],
+    ["report", "x.rcl", "--json=out.json"],
     ["--bogus", "--help"],
     ["record", "-w", "-d", "--help"],
 ]

@@ -327,6 +327,47 @@ static void test_help_anywhere(void **state)
 	assert_string_equal(o.run_argv[0], "-h");
 }
 
+/* run --json=FILE, as --junit=FILE: it was "option '--json' takes no
+ * value"; record's -w likewise. The "=" form follows the rules of FILE. */
+static void test_file_equals(void **state)
+{
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "run", "--json=out.json", "--", "true", NULL), 0);
+	assert_string_equal(o.json_path, "out.json");
+	assert_string_equal(o.run_argv[0], "true");
+	assert_int_equal(parse(&o, err, "run", "--json=out.json", "true", "x", NULL), 0);
+	assert_string_equal(o.json_path, "out.json");
+	assert_string_equal(o.run_argv[0], "true");
+	assert_string_equal(o.run_argv[1], "x");
+	assert_int_equal(parse(&o, err, "run", "--json=./-x", "--junit=j.xml", "--", "true", NULL), 0);
+	assert_string_equal(o.json_path, "./-x");
+	assert_string_equal(o.junit_path, "j.xml");
+	assert_int_equal(parse(&o, err, "run", "--json=", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--json FILE"));
+	assert_int_equal(parse(&o, err, "run", "--json=-x", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "./-x"));
+	/* run --json=FILE without CMD is still missing CMD */
+	assert_int_equal(parse(&o, err, "run", "--json=out.json", NULL), -1);
+	assert_non_null(strstr(err, "needs a command"));
+	/* the views' --json takes no value, whatever the command */
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--json=out.json", NULL), -1);
+	assert_non_null(strstr(err, "'--json' takes no value"));
+	assert_int_equal(parse(&o, err, "record", "-w", "f.rcl", "--json=", NULL), -1);
+	assert_non_null(strstr(err, "'--json' takes no value"));
+	/* record: --write=FILE and -wFILE */
+	assert_int_equal(parse(&o, err, "record", "--write=f.rcl", NULL), 0);
+	assert_string_equal(o.write_path, "f.rcl");
+	assert_int_equal(parse(&o, err, "record", "-wf.rcl", NULL), 0);
+	assert_string_equal(o.write_path, "f.rcl");
+	assert_int_equal(parse(&o, err, "record", "--write=-d", NULL), -1);
+	assert_non_null(strstr(err, "-w FILE"));
+	assert_int_equal(parse(&o, err, "record", "--write=", NULL), -1);
+	assert_non_null(strstr(err, "-w FILE"));
+}
+
 static void test_ports(void **state)
 {
 	__u16 p[RCL_MAX_PORTS];
@@ -357,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_ports), cmocka_unit_test(test_run_json_file),
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
 		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_help_anywhere),
+		cmocka_unit_test(test_file_equals),
 	};
 
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
