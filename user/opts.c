@@ -127,7 +127,8 @@ static const struct option long_opts[] = {
 	{ "count", required_argument, NULL, 'n' },
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "comm", required_argument, NULL, OPT_COMM },
-	{ "json", no_argument, NULL, OPT_JSON },
+	/* a value only in run, as --json=FILE (see OPT_JSON) */
+	{ "json", optional_argument, NULL, OPT_JSON },
 	{ "plain", no_argument, NULL, OPT_PLAIN },
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "reconcile", required_argument, NULL, OPT_RECONCILE },
@@ -335,16 +336,27 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			strcpy(o->comm, optarg);
 			break;
 		case OPT_JSON:
-			if (o->cmd == RCL_CMD_RUN) { /* run: --json FILE */
-				const char *f = optind < argc - first + 1 ? argv[first - 1 + optind] : NULL;
+			if (o->cmd == RCL_CMD_RUN) { /* run: --json FILE or --json=FILE */
+				/* getopt gives an optional value only in the "="
+				 * form ("--json=out.json" was refused as taking no
+				 * value, while --junit=x.xml worked): a separate
+				 * word is taken here */
+				const char *f = optarg;
 
-				/* "--", another option or nothing: FILE is missing */
+				if (!f && optind < argc - first + 1)
+					f = argv[first - 1 + optind];
+				/* "--", another option, "" or nothing: FILE is missing */
 				if (need_file("--json", f ? f : "", err, errlen))
 					return -1;
+				if (!optarg)
+					optind++;
 				o->json_path = f;
-				optind++;
 				break;
 			}
+			/* the views' --json has no value: only run's writes a file */
+			if (optarg)
+				return fail(err, errlen, "option '--json' takes no value (only 'rcleak run --json FILE' "
+					    "writes a file; see --help)");
 			if (o->view == RCL_VIEW_PLAIN)
 				return fail(err, errlen, "--json and --plain do not go together: give one");
 			o->view = RCL_VIEW_JSON;
@@ -523,11 +535,17 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->verbose++;
 			break;
 		case 'V':
-			o->cmd = RCL_CMD_VERSION;
-			break;
 		case 'h':
-			o->cmd = RCL_CMD_HELP;
-			break;
+			/* -h and -V act where they stand, as in coreutils and git:
+			 * what came before was parsed (a bad option or value there
+			 * is still a usage error), what follows is not looked at,
+			 * and none of the checks of the whole command line below
+			 * applies ("record -w f --help" was refused for its -w,
+			 * "report x.rcl --help" for x.rcl). The one help text
+			 * covers every command. run's CMD and the words after "--"
+			 * never get here: "run -- CMD --help" is CMD's --help. */
+			o->cmd = c == 'h' ? RCL_CMD_HELP : RCL_CMD_VERSION;
+			return 0;
 		case ':':
 			return fail(err, errlen, "option '%s' needs a value (see --help)",
 				    argv[first - 1 + optind - 1]);

@@ -7,7 +7,7 @@ import stat
 from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leaked_progs,
                      mkdtemp, needs, rcl_progs, run_rcleak)
 
-TESTS = ["test_help", "test_version", "test_doctor", "test_not_root",
+TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", "test_not_root",
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars",
          "test_stall_skips_ticks", "test_pid_of_thread"]
 
@@ -49,6 +49,36 @@ def test_version():
         rc, out, err = run_rcleak([flag])
         check(rc == 0, "%s: exit %s, expected 0 (stderr %r)" % (flag, rc, err[:200]))
         check(re.search(r"\d", out), "%s printed no version number on stdout: %r" % (flag, out[:200]))
+
+
+@needs("rcleak")
+def test_help_after_options():
+    """-h and -V act where they stand, after a command and its options: the
+    help of 'rcleak --help' (one text covers every command) or the version,
+    exit 0, nothing on stderr. These were usage errors (exit 2) that named
+    the command's own options or its capture file. Nothing here loads BPF:
+    help and version exit while the command line is read."""
+    rc, help_text, err = run_rcleak(["--help"])
+    check(rc == 0 and help_text, "--help: exit %s (stderr %r)" % (rc, err[:200]))
+    rc, version, err = run_rcleak(["--version"])
+    check(rc == 0 and version, "--version: exit %s (stderr %r)" % (rc, err[:200]))
+    for args, want in (
+            (["record", "-w", "f.rcl", "--help"], help_text),
+            (["record", "-w", "f.rcl", "--version"], version),
+            (["run", "--max-open", "3", "-h"], help_text),
+            (["run", "--json", "out.json", "-V"], version),
+            (["run", "--json=out.json", "-V"], version),
+            (["report", "f.rcl", "--csv", "--help"], help_text),
+            (["report", "x.rcl", "--help"], help_text),
+            (["report", "--help", "x.rcl"], help_text),
+            (["--pid", "4194304", "--help"], help_text),
+            (["--ring", "5", "-V"], version)):
+        rc, out, err = run_rcleak(args, timeout=10)
+        shown = "rcleak " + " ".join(args)
+        check(rc == 0, "%s: exit %s, expected 0 (stderr %r)" % (shown, rc, err[:200]))
+        check(out == want, "%s printed %r, not the %s" % (
+            shown, out[:200], "help" if want is help_text else "version"))
+        check(not err, "%s: stderr %r, expected nothing" % (shown, err[:200]))
 
 
 def test_doctor():
@@ -314,6 +344,12 @@ BAD_INPUTS = [
     ["run", "--plain", "--", "true"],
     ["run", "--junit", "--max-open", "3", "--", "true"],
     ["record", "-w", "-d", "1"],
+    ["record", "--write=-d"],
+    ["run", "--json=", "--", "true"],
+    ["run", "--json=-x", "--", "true"],
+    ["report", "x.rcl", "--json=out.json"],
+    ["--bogus", "--help"],
+    ["record", "-w", "-d", "--help"],
 ]
 
 

@@ -267,6 +267,107 @@ static void test_report_refuses(void **state)
 	assert_non_null(strstr(err, "--speed"));
 }
 
+/* -h and -V act where they stand, whatever command and options came
+ * before: "record -w f --help" printed a usage error (exit 2) that named
+ * -w, and "report x.rcl --help" one about x.rcl */
+static void test_help_anywhere(void **state)
+{
+	static const char *const help[][6] = {
+		{ "record", "-w", "f.rcl", "--help" }, { "record", "-w", "f.rcl", "-h" },
+		{ "record", "--help" }, { "run", "--max-open", "3", "-h" }, { "run", "--help" },
+		{ "run", "--json", "out.json", "--help" }, { "run", "-h", "--", "true" },
+		{ "report", "f.rcl", "--csv", "--help" }, { "report", "x.rcl", "--help" },
+		{ "report", "--help", "x.rcl", "--csv" }, { "report", "--help" },
+		{ "doctor", "-v", "--help" }, { "doctor", "--json", "--help" },
+		{ "--ring", "5", "--help" }, { "-n", "3", "-h" },
+		/* what follows is not looked at, as in coreutils and git */
+		{ "--help", "--bogus" }, { "record", "-h", "-w" }, { "-h", "-V" },
+	};
+	static const char *const version[][6] = {
+		{ "record", "-w", "f.rcl", "--version" }, { "record", "-w", "f.rcl", "-V" },
+		{ "run", "--max-open", "3", "-V" }, { "report", "x.rcl", "--csv", "--version" },
+		{ "report", "x.rcl", "-V" }, { "-V", "-h" },
+	};
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		const char *const (*args)[6] = k ? version : help;
+		size_t n = k ? sizeof(version) / sizeof(version[0]) : sizeof(help) / sizeof(help[0]);
+
+		for (size_t i = 0; i < n; i++) {
+			char *argv[8] = { "rcleak" };
+			int argc = 1;
+
+			for (int j = 0; j < 6 && args[i][j]; j++)
+				argv[argc++] = (char *)args[i][j];
+			err[0] = '\0';
+			assert_int_equal(opts_parse(&o, argc, argv, err, sizeof(err)), 0);
+			assert_int_equal(o.cmd, k ? RCL_CMD_VERSION : RCL_CMD_HELP);
+		}
+	}
+	/* a bad option or value before -h is still a usage error */
+	assert_int_equal(parse(&o, err, "--bogus", "--help", NULL), -1);
+	assert_int_equal(parse(&o, err, "-i", "0", "--help", NULL), -1);
+	assert_int_equal(parse(&o, err, "record", "-w", "-d", "--help", NULL), -1);
+	assert_non_null(strstr(err, "-w FILE"));
+	assert_int_equal(parse(&o, err, "run", "--json", "--help", NULL), -1);
+	assert_non_null(strstr(err, "--json FILE"));
+	/* CMD's own --help and -V stay CMD's */
+	assert_int_equal(parse(&o, err, "run", "--", "python3", "--help", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_RUN);
+	assert_string_equal(o.run_argv[0], "python3");
+	assert_string_equal(o.run_argv[1], "--help");
+	assert_int_equal(parse(&o, err, "run", "--max-open", "3", "python3", "-V", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_RUN);
+	assert_string_equal(o.run_argv[1], "-V");
+	assert_int_equal(parse(&o, err, "run", "--", "-h", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_RUN);
+	assert_string_equal(o.run_argv[0], "-h");
+}
+
+/* run --json=FILE, as --junit=FILE: it was "option '--json' takes no
+ * value"; record's -w likewise. The "=" form follows the rules of FILE. */
+static void test_file_equals(void **state)
+{
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "run", "--json=out.json", "--", "true", NULL), 0);
+	assert_string_equal(o.json_path, "out.json");
+	assert_string_equal(o.run_argv[0], "true");
+	assert_int_equal(parse(&o, err, "run", "--json=out.json", "true", "x", NULL), 0);
+	assert_string_equal(o.json_path, "out.json");
+	assert_string_equal(o.run_argv[0], "true");
+	assert_string_equal(o.run_argv[1], "x");
+	assert_int_equal(parse(&o, err, "run", "--json=./-x", "--junit=j.xml", "--", "true", NULL), 0);
+	assert_string_equal(o.json_path, "./-x");
+	assert_string_equal(o.junit_path, "j.xml");
+	assert_int_equal(parse(&o, err, "run", "--json=", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--json FILE"));
+	assert_int_equal(parse(&o, err, "run", "--json=-x", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "./-x"));
+	/* run --json=FILE without CMD is still missing CMD */
+	assert_int_equal(parse(&o, err, "run", "--json=out.json", NULL), -1);
+	assert_non_null(strstr(err, "needs a command"));
+	/* the views' --json takes no value, whatever the command */
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--json=out.json", NULL), -1);
+	assert_non_null(strstr(err, "'--json' takes no value"));
+	assert_int_equal(parse(&o, err, "record", "-w", "f.rcl", "--json=", NULL), -1);
+	assert_non_null(strstr(err, "'--json' takes no value"));
+	/* record: --write=FILE and -wFILE */
+	assert_int_equal(parse(&o, err, "record", "--write=f.rcl", NULL), 0);
+	assert_string_equal(o.write_path, "f.rcl");
+	assert_int_equal(parse(&o, err, "record", "-wf.rcl", NULL), 0);
+	assert_string_equal(o.write_path, "f.rcl");
+	assert_int_equal(parse(&o, err, "record", "--write=-d", NULL), -1);
+	assert_non_null(strstr(err, "-w FILE"));
+	assert_int_equal(parse(&o, err, "record", "--write=", NULL), -1);
+	assert_non_null(strstr(err, "-w FILE"));
+}
+
 static void test_ports(void **state)
 {
 	__u16 p[RCL_MAX_PORTS];
@@ -296,7 +397,8 @@ int main(void)
 		cmocka_unit_test(test_commands), cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_ports), cmocka_unit_test(test_run_json_file),
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
-		cmocka_unit_test(test_run_refuses_live),
+		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_help_anywhere),
+		cmocka_unit_test(test_file_equals),
 	};
 
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
