@@ -259,13 +259,16 @@ static void summary_text_out(struct capfile *files, int nfiles)
 		}
 		for (size_t i = 0; i < f->nseen; i++) {
 			const struct seen_proc *s = &f->seen[i];
+			char nofile[24] = "unlimited"; /* a capture's -1: RCL_NOFILE_INF */
 
 			if (!s->server)
 				continue;
-			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %lld)\n",
+			if (s->nofile >= 0)
+				snprintf(nofile, sizeof(nofile), "%lld", s->nofile);
+			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %s)\n",
 			       s->key.tgid, s->comm, s->clients_max, s->effective_limit,
 			       s->maxclients > 0 ? s->maxclients : 10000,
-			       s->maxclients_source ? s->maxclients_source : "default", s->nofile);
+			       s->maxclients_source ? s->maxclients_source : "default", nofile);
 		}
 		printf("  %-7s %-15s %6s %-19s %-19s %8s %8s %8s %7s  %s\n", "PID", "COMM", "PEAK",
 		       "PEAK AT", "GROWTH FROM", "GROW/min", "OPENED", "CLOSED", "LEAKED", "VERDICTS");
@@ -273,8 +276,8 @@ static void summary_text_out(struct capfile *files, int nfiles)
 			const struct seen_proc *s = &f->seen[i];
 			char pk[32] = "-", gf[32] = "-", v[64] = "";
 
-			if (s->server)
-				continue;
+			/* servers too (first, by cmp_seen): the line above gives
+			 * their limits, this row their verdicts (FD-LIMIT, ZOMBIE) */
 			if (s->peak_open)
 				capfile_fmt_time(s->peak_at, pk, sizeof(pk));
 			if (s->peak_open && s->growth_from)
