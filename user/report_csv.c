@@ -3,7 +3,8 @@
  * report_csv.c - `rcleak report --csv`: one row per recorded event, in two
  * passes over each file. The first learns what some events lack (a client's
  * local port, chosen after connect(); the 4-tuple of events the kernel sent
- * without one; the owner's name of softirq events); the second prints.
+ * without one; the owner's name of softirq events); the second prints, the
+ * rows of the processes --pid and --comm select.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,13 +145,38 @@ static void csv_sort(struct csv_ctx *x)
 	x->sorted = true;
 }
 
+/* The name of e's owner: the event's own when the owner acted, else the
+ * one its other events gave (softirq events carry none), else the model's. */
+static const char *csv_owner_name(struct capfile *f, const struct csv_ctx *x, const struct rcl_event *e)
+{
+	struct csv_name key = { .tgid = e->tgid, .start_ns = e->start_ns }, *n = NULL;
+	struct rcl_owner o = { .tgid = e->tgid, .start_ns = e->start_ns };
+	const struct proc *p;
+
+	if (e->comm[0] && e->cur_tgid == e->tgid)
+		return e->comm;
+	if (x->nnames)
+		n = bsearch(&key, x->names, x->nnames, sizeof(*x->names), cmp_csv_name);
+	if (n)
+		return n->comm;
+	p = model_find(f->model, &o);
+	return p ? p->comm : NULL;
+}
+
 static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall, void *vctx)
 {
 	struct csv_ctx *x = vctx;
 	struct rcl_event e = *ev;
+	const struct rcl_opts *o = &f->opts;
+	const char *owner = e.tgid ? csv_owner_name(f, x, &e) : NULL;
 	char la[64], ra[64];
 
 	x->seq++;
+	/* --pid, --comm: the owner's, as the live view's select its rows */
+	if (o->pid && (int)e.tgid != o->pid)
+		return;
+	if (o->comm[0] && (!owner || strcmp(o->comm, owner)))
+		return;
 	if ((!e.lport || !e.family) && x->nsocks) {
 		const struct csv_sock *s = csv_find(x, e.sk, x->seq, e.kind == RCL_EV_CONNECT ||
 						      e.kind == RCL_EV_ACCEPT);
@@ -164,18 +190,8 @@ static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall
 		if (s)
 			e.lport = s->lport;
 	}
-	if (!e.comm[0] && e.tgid) { /* softirq: name the owner */
-		struct csv_name key = { .tgid = e.tgid, .start_ns = e.start_ns }, *n = NULL;
-		struct rcl_owner o = { .tgid = e.tgid, .start_ns = e.start_ns };
-		const struct proc *p = model_find(f->model, &o);
-
-		if (x->nnames)
-			n = bsearch(&key, x->names, x->nnames, sizeof(*x->names), cmp_csv_name);
-		if (n)
-			memcpy(e.comm, n->comm, sizeof(e.comm));
-		else if (p)
-			memcpy(e.comm, p->comm, sizeof(e.comm));
-	}
+	if (!e.comm[0] && owner) /* softirq: name the owner */
+		memcpy(e.comm, owner, sizeof(e.comm));
 	addr_str(e.family, e.laddr, la, sizeof(la));
 	addr_str(e.family, e.raddr, ra, sizeof(ra));
 	printf("%.6f,", wall);

@@ -77,6 +77,10 @@ int summary_observe(struct capfile *f)
 
 		if (!p->open && !p->opened && !p->closed && !p->nlisten && !p->listener)
 			continue;
+		/* --pid/--comm as the live view takes them: the name a process
+		 * has at this tick (an exec into another program counts from it) */
+		if (!view_selected(&f->opts, p))
+			continue;
 		s = seen_of(f, p);
 		if (!s)
 			return -ENOMEM;
@@ -224,7 +228,7 @@ static void print_joins_text(struct capfile *files, int nfiles)
 			const struct proc *p = m->procs[i];
 			size_t n;
 
-			if (!p->nlisten || p->exited)
+			if (!p->nlisten || p->exited || !view_selected(&files[fi].opts, p))
 				continue;
 			n = join_server(files, nfiles, fi, p, jc, 64);
 			printf("  %s pid %u (%s), %ld clients:\n", files[fi].info.host, p->key.tgid, p->comm,
@@ -368,7 +372,7 @@ static void summary_json_out(struct capfile *files, int nfiles)
 			const struct proc *p = m->procs[i];
 			size_t n;
 
-			if (!p->nlisten || p->exited)
+			if (!p->nlisten || p->exited || !view_selected(&f->opts, p))
 				continue;
 			n = join_server(files, nfiles, fi, p, jc, 64);
 			printf("%s{\"pid\":%u,\"clients\":%ld,\"client_processes\":[", first ? "" : ",",

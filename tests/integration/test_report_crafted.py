@@ -13,7 +13,8 @@ import capcraft
 from harness import check, mkdtemp, needs
 from record_harness import report, report_json
 
-TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited"]
+TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited",
+         "test_report_crafted_pid_comm"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -128,3 +129,39 @@ def test_report_crafted_nofile_unlimited():
           "server line %r: expected 'nofile unlimited'" % line[0])
     check("of 10000 " in line[0], "server line %r: an unlimited nofile leaves maxclients' 10000 as the "
           "limit" % line[0])
+
+
+# ---------------------------------------------------------------------------
+# --pid and --comm select, as in the live view
+# ---------------------------------------------------------------------------
+@needs("rcleak")
+def test_report_crafted_pid_comm():
+    """--pid and --comm select the summary's processes (text and --json)
+    and the --csv rows, by owner: they used to be taken and ignored. The
+    softirq row of the good client (no name in the event) goes by its
+    owner's name."""
+    path = save(leak_with_good_events(), "leak.rcl")
+    problems = []
+    for args, want in ((["--pid", "200"], {200}), (["--comm", "good"], {300}),
+                       (["--comm", "redis-server"], {100}), (["--pid", "100", "--comm", "good"], set()),
+                       ([], {100, 200, 300})):
+        what = "report %s" % " ".join(args)
+        out = summary([path] + args, what)
+        got = set(text_rows(out))
+        if got != want:
+            problems.append("%s: table rows of pids %s, expected %s" % (what, sorted(got), sorted(want)))
+        servers = [x for x in out.splitlines() if x.startswith("  server pid")]
+        if bool(servers) != (100 in want):
+            problems.append("%s: server lines %r" % (what, servers))
+        js, _ = report_json([path] + args, what + " --json")
+        got = {p["pid"] for p in js["files"][0]["processes"]}
+        if got != want:
+            problems.append("%s --json: processes %s, expected %s" % (what, sorted(got), sorted(want)))
+        rows = csv_rows([path] + args, what + " --csv")
+        owners = {int(r["owner_pid"]) for r in rows}
+        want_rows = {200: 11, 300: 2}
+        n = sum(want_rows.get(p, 0) for p in want)
+        if not owners <= want or len(rows) != n:
+            problems.append("%s --csv: %d rows of owners %s, expected %d of %s"
+                            % (what, len(rows), sorted(owners), n, sorted(want)))
+    check(not problems, " | ".join(problems))
