@@ -3,8 +3,9 @@
  * report_csv.c - `rcleak report --csv`: one row per recorded event, in two
  * passes over each file. The first learns what some events lack (a client's
  * local port, chosen after connect(); the 4-tuple of events the kernel sent
- * without one; the owner's name of softirq events); the second prints, the
- * rows of the processes --pid and --comm select.
+ * without one; the owner's name of softirq events), from the other events
+ * and from the sockets each refresh walked; the second prints, the rows of
+ * the processes --pid and --comm select.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +29,24 @@ static const char *state_name(unsigned s)
 }
 
 /* What a first pass learns, so every row can be complete: a socket's local
- * port (unknown at connect(), before the port is chosen) and an owner's
- * name (softirq events carry none). */
+ * port (unknown at connect(), before the port is chosen), its 4-tuple (a
+ * connection older than the recording changes state without one: only the
+ * refreshes' walks know it) and an owner's name (softirq events carry none). */
 struct csv_sock {
 	__u64 sk;
-	__u64 seq;       /* the event's position in the file */
+	__u64 seq;       /* position in the file: 2n for the nth event, 2n + 1
+			  * for a refresh's walk that came after it */
 	__u16 lport, rport;
 	__u8 family;
 	__u8 laddr[16], raddr[16];
+};
+
+/* sk -> its latest entry in socks, while the first pass runs: a walk adds
+ * a socket only when its 4-tuple is new, else every refresh would add all
+ * the connections held again. Open addressing; sk 0 marks a free slot. */
+struct csv_last {
+	__u64 sk;
+	size_t at;
 };
 
 struct csv_name {
@@ -48,6 +59,8 @@ struct csv_ctx {
 	__u64 seq;       /* events seen in this pass */
 	struct csv_sock *socks;
 	size_t nsocks, capsocks;
+	struct csv_last *last;
+	size_t nlast, caplast;   /* caplast: a power of 2 */
 	struct csv_name *names;
 	size_t nnames, capnames;
 	bool sorted;
@@ -95,6 +108,90 @@ static int cmp_csv_name(const void *a, const void *b)
 	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
+static __u64 csv_hash(__u64 sk)
+{
+	return (sk * 0x9E3779B97F4A7C15ull) >> 32;
+}
+
+/* The slot of sk in x->last: its own, or the free one it would take. */
+static struct csv_last *csv_last_slot(const struct csv_ctx *x, __u64 sk)
+{
+	size_t i = csv_hash(sk) & (x->caplast - 1);
+
+	while (x->last[i].sk && x->last[i].sk != sk)
+		i = (i + 1) & (x->caplast - 1);
+	return &x->last[i];
+}
+
+static bool csv_last_grow(struct csv_ctx *x)
+{
+	size_t ncap = x->caplast ? x->caplast * 2 : 1024;
+	struct csv_last *old = x->last, *n = calloc(ncap, sizeof(*n));
+	size_t oldcap = x->caplast;
+
+	if (!n)
+		return false;
+	x->last = n;
+	x->caplast = ncap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].sk)
+			*csv_last_slot(x, old[i].sk) = old[i];
+	free(old);
+	return true;
+}
+
+/* Learn sk's 4-tuple at position seq. A walk's (walk) only when it differs
+ * from the last one learnt of sk: the earlier entry already stands for it. */
+static void csv_add(struct csv_ctx *x, __u64 sk, __u64 seq, int family, __u16 lport, __u16 rport,
+		    const __u8 *laddr, const __u8 *raddr, bool walk)
+{
+	struct csv_last *l;
+	struct csv_sock *s;
+
+	if (!sk || ((x->nlast + 1) * 2 > x->caplast && !csv_last_grow(x)))
+		return;
+	l = csv_last_slot(x, sk);
+	if (walk && l->sk) {
+		s = &x->socks[l->at];
+		if (s->family == family && s->lport == lport && s->rport == rport &&
+		    !memcmp(s->laddr, laddr, 16) && !memcmp(s->raddr, raddr, 16))
+			return;
+	}
+	if (x->nsocks == x->capsocks) {
+		size_t ncap = x->capsocks ? x->capsocks * 2 : 1024;
+		struct csv_sock *n = realloc(x->socks, ncap * sizeof(*n));
+
+		if (!n)
+			return;
+		x->socks = n;
+		x->capsocks = ncap;
+	}
+	s = &x->socks[x->nsocks];
+	s->sk = sk;
+	s->seq = seq;
+	s->family = (__u8)family;
+	s->lport = lport;
+	s->rport = rport;
+	memcpy(s->laddr, laddr, 16);
+	memcpy(s->raddr, raddr, 16);
+	if (!l->sk)
+		x->nlast++;
+	l->sk = sk;
+	l->at = x->nsocks++;
+}
+
+/* After a refresh: the sockets its walk found, with their 4-tuples. */
+static void csv_learn_walk(struct csv_ctx *x, const struct model *m)
+{
+	for (size_t i = 0; i < m->nrecs; i++) {
+		const struct rcl_fd_rec *r = &m->recs[i];
+
+		if (r->lport && r->family)
+			csv_add(x, r->sk, 2 * x->seq + 1, r->family, r->lport, r->rport, r->laddr,
+				r->raddr, true);
+	}
+}
+
 static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall, void *vctx)
 {
 	struct csv_ctx *x = vctx;
@@ -102,24 +199,8 @@ static void csv_learn(struct capfile *f, const struct rcl_event *e, double wall,
 	(void)f;
 	(void)wall;
 	x->seq++;
-	if (e->lport && e->family) {
-		if (x->nsocks == x->capsocks) {
-			size_t ncap = x->capsocks ? x->capsocks * 2 : 1024;
-			struct csv_sock *n = realloc(x->socks, ncap * sizeof(*n));
-
-			if (!n)
-				return;
-			x->socks = n;
-			x->capsocks = ncap;
-		}
-		x->socks[x->nsocks].sk = e->sk;
-		x->socks[x->nsocks].seq = x->seq;
-		x->socks[x->nsocks].rport = e->rport;
-		x->socks[x->nsocks].family = e->family;
-		memcpy(x->socks[x->nsocks].laddr, e->laddr, 16);
-		memcpy(x->socks[x->nsocks].raddr, e->raddr, 16);
-		x->socks[x->nsocks++].lport = e->lport;
-	}
+	if (e->lport && e->family)
+		csv_add(x, e->sk, 2 * x->seq, e->family, e->lport, e->rport, e->laddr, e->raddr, false);
 	if (e->comm[0] && e->tgid && e->cur_tgid == e->tgid) {
 		if (x->nnames == x->capnames) {
 			size_t ncap = x->capnames ? x->capnames * 2 : 256;
@@ -142,6 +223,8 @@ static void csv_sort(struct csv_ctx *x)
 		qsort(x->socks, x->nsocks, sizeof(*x->socks), cmp_csv_sock);
 	if (x->nnames)
 		qsort(x->names, x->nnames, sizeof(*x->names), cmp_csv_name);
+	free(x->last); /* only the first pass needs it */
+	x->last = NULL;
 	x->sorted = true;
 }
 
@@ -178,7 +261,7 @@ static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall
 	if (o->comm[0] && (!owner || strcmp(o->comm, owner)))
 		return;
 	if ((!e.lport || !e.family) && x->nsocks) {
-		const struct csv_sock *s = csv_find(x, e.sk, x->seq, e.kind == RCL_EV_CONNECT ||
+		const struct csv_sock *s = csv_find(x, e.sk, 2 * x->seq, e.kind == RCL_EV_CONNECT ||
 						      e.kind == RCL_EV_ACCEPT);
 
 		if (s && !e.family) { /* the kernel sent no 4-tuple for this one */
@@ -192,13 +275,17 @@ static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall
 	}
 	if (!e.comm[0] && owner) /* softirq: name the owner */
 		memcpy(e.comm, owner, sizeof(e.comm));
-	addr_str(e.family, e.laddr, la, sizeof(la));
-	addr_str(e.family, e.raddr, ra, sizeof(ra));
 	printf("%.6f,", wall);
 	csv_field(stdout, f->info.host);
 	printf(",%s,%u,%u,", e.kind < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[e.kind] : "?",
 	       e.tgid, e.cur_tgid);
 	csv_field(stdout, e.comm);
+	if (!e.family) { /* neither the event nor anything else knew its 4-tuple */
+		printf(",,,,,,%s,%s\n", state_name(e.oldstate), state_name(e.newstate));
+		return;
+	}
+	addr_str(e.family, e.laddr, la, sizeof(la));
+	addr_str(e.family, e.raddr, ra, sizeof(ra));
 	printf(",%s,%s,%u,%s,%u,%s,%s\n", e.family == 2 ? "ipv4" : "ipv6", la, e.lport, ra,
 	       e.rport, state_name(e.oldstate), state_name(e.newstate));
 }
@@ -212,7 +299,7 @@ bool report_csv(struct capfile *files, int nfiles, const struct rcl_opts *o)
 		struct csv_ctx x = { 0 };
 
 		while (capfile_next_tick(&files[fi], csv_learn, &x) > 0)
-			;
+			csv_learn_walk(&x, files[fi].model);
 		csv_sort(&x);
 		x.seq = 0;
 		damaged |= capfile_damage(&files[fi]);

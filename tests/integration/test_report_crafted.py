@@ -14,7 +14,7 @@ from harness import check, mkdtemp, needs
 from record_harness import report, report_json
 
 TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited",
-         "test_report_crafted_pid_comm"]
+         "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -165,3 +165,40 @@ def test_report_crafted_pid_comm():
             problems.append("%s --csv: %d rows of owners %s, expected %d of %s"
                             % (what, len(rows), sorted(owners), n, sorted(want)))
     check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# --csv: a 4-tuple from the walks, or none; never an invented one
+# ---------------------------------------------------------------------------
+@needs("rcleak")
+def test_report_crafted_csv_tuples():
+    """A connection older than the recording (10.0.0.2:41000 -> 10.0.0.1:6379
+    in every walk) goes ESTABLISHED -> CLOSE_WAIT: the kernel sends no
+    4-tuple with that, and no other event of the socket has one; the row
+    takes it from the walks. A socket nothing knows gets empty family,
+    addresses and ports: they used to read `ipv6,::,0,::,0`. A connect
+    (its port chosen after it) takes its local port from the next walk."""
+    c = capcraft.Cap()
+    c.meta()
+    fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
+                laddr="0.0.0.0", raddr="0.0.0.0"),
+           dict(tgid=200, fd=3, sk=0x5000, lport=41000, rport=6379, start=600, comm="cli",
+                laddr="10.0.0.2", raddr="10.0.0.1")]
+    c.tick(0.0, 0.0, fds)
+    c.flush()
+    c.event(2.5, sk=0x5000, tgid=200, cur_tgid=0, start=600, lport=0, rport=0, old=1, new=8, kind=0, family=0)
+    c.event(2.6, sk=0x7000, tgid=200, cur_tgid=0, start=600, lport=0, rport=0, old=1, new=8, kind=0, family=0)
+    c.event(2.7, sk=0x6000, tgid=200, cur_tgid=200, start=600, lport=0, rport=6379, old=7, new=2, kind=1,
+            laddr="10.0.0.2", raddr="10.0.0.1", comm="cli")
+    fds[1]["state"] = 8
+    fds.append(dict(tgid=200, fd=4, sk=0x6000, lport=41001, rport=6379, start=600, comm="cli",
+                    laddr="10.0.0.2", raddr="10.0.0.1"))
+    c.tick(5.0, 5.0, fds)
+    rows = csv_rows([save(c, "cw.rcl")], "report")
+    tup = ("family", "laddr", "lport", "raddr", "rport")
+    got = [(r["kind"], r["old_state"], r["new_state"]) + tuple(r[k] for k in tup) for r in rows]
+    want = [("state", "ESTABLISHED", "CLOSE_WAIT", "ipv4", "10.0.0.2", "41000", "10.0.0.1", "6379"),
+            ("state", "ESTABLISHED", "CLOSE_WAIT", "", "", "", "", ""),
+            ("connect", "CLOSE", "SYN_SENT", "ipv4", "10.0.0.2", "41001", "10.0.0.1", "6379")]
+    check(got == want, "--csv rows (kind, states, %s):\n  %s\nexpected\n  %s"
+          % (",".join(tup), "\n  ".join(map(str, got)), "\n  ".join(map(str, want))))
