@@ -320,8 +320,12 @@ static void summary_json_out(struct capfile *files, int nfiles)
 		json_str(stdout, f->info.host);
 		printf(",\"kernel\":");
 		json_str(stdout, f->info.kernel);
+		/* no complete refresh: the header's start, as the text says
+		 * (0 was 1970) */
 		printf(",\"start\":%.3f,\"end\":%.3f,\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,",
-		       f->first_wall, f->last_wall, f->ticks, f->events, (unsigned long long)f->lost);
+		       f->first_wall ? f->first_wall : f->info.wall_start,
+		       f->last_wall ? f->last_wall : f->info.wall_start, f->ticks, f->events,
+		       (unsigned long long)f->lost);
 		printf("\"trigger\":");
 		if (!f->rp.have_trigger) {
 			printf("null,");

@@ -129,6 +129,12 @@ def test_report_hostile_no_refresh():
         what = "report %s" % " ".join(mode)
         check(rc == 1 and "no complete refresh" in err and not out.strip(),
               "%s: exit %d stderr %r, expected 1 and 'no complete refresh'" % (what, rc, err))
+    rc, out, err = report([path, "--json"])
+    js = json_lines(out, "report --json of a capture without a refresh") if rc == 0 else [{}]
+    f = (js[0].get("files") or [{}])[0]
+    check(rc == 0 and f.get("ticks") == 0 and f.get("start") == f.get("end") == 1700000000.0,
+          "report --json: exit %d, %r; expected 0 ticks, start and end the header's 1700000000 (not 1970)"
+          % (rc, {k: f.get(k) for k in ("ticks", "start", "end")}))
     for mode in MODES:
         rc, _out, err = report([cut] + mode)
         what = "report %s (cut short)" % " ".join(mode)
