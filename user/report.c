@@ -289,8 +289,13 @@ int cmd_report(const struct rcl_opts *o)
 			struct capfile *f = &files[fi];
 
 			while (capfile_next_tick(f, NULL, NULL) > 0) {
+				double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
+
 				show(f, o);
-				sleep_s(f->rp.tick.dt / o->speed);
+				/* at most two intervals: a recorder stopped (SIGSTOP)
+				 * for an hour, or a file's hostile dt, would hold the
+				 * replay for as long */
+				sleep_s((f->rp.tick.dt < 2 * iv ? f->rp.tick.dt : 2 * iv) / o->speed);
 			}
 			if (!f->have_tick) { /* as --at and the TUI say it */
 				elog("%s: no complete refresh recorded", f->path);
