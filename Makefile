@@ -7,7 +7,7 @@
 #   make install    install to $(DESTDIR)$(PREFIX)/sbin, man page to share/man/man8 (PREFIX=/usr/local)
 #   make vmlinux    regenerate vmlinux/vmlinux.h from /sys/kernel/btf/vmlinux
 #   make deps       install missing Debian packages (tools/install-deps.sh)
-#   make fuzz       fuzz the capture reader, then the event-batch decoder, FUZZ_TIME s each
+#   make fuzz       fuzz the capture reader, the event-batch decoder, then report, FUZZ_TIME s each
 #   make vmtest     the test subset inside Debian 12's 6.1 and 6.12 kernels (QEMU TCG, root, ~6 min)
 #   make bench      overhead, first-line time and CPU per refresh (not tests)
 #   make clean
@@ -127,10 +127,10 @@ test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY) $(OUTPUT)/hookfloor $(OUTPUT)/connstorm
 
 
 # ---- fuzzing (clang + libFuzzer; not part of `make test`) ---------------
-# The capture reader and the event-batch decoder, fed anything: seeds come
-# from gen_corpus (made here, not committed); new inputs collect in
-# $(OUTPUT)/fuzz/corpus and ev-corpus, crashes in $(OUTPUT)/fuzz/crash-* and
-# ev-crash-*.
+# The capture reader, the event-batch decoder and `rcleak report` whole, fed
+# anything: seeds come from gen_corpus and capcraft.py (made here, not
+# committed); new inputs collect in $(OUTPUT)/fuzz/corpus, ev-corpus and
+# rep-corpus, crashes in $(OUTPUT)/fuzz/crash-*, ev-crash-* and rep-crash-*.
 
 FUZZ_TIME   ?= 600
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
@@ -140,9 +140,23 @@ CAPTURE_HDRS := user/capture.h user/capture_fmt.h
 $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/fuzz/fuzz_capture: tests/fuzz/fuzz_capture.c user/capture_read.c $(CAPTURE_HDRS) | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/fuzz_capture: tests/fuzz/fuzz_capture.c tests/fuzz/capmut.c user/capture_read.c $(CAPTURE_HDRS) | $(OUTPUT)/fuzz
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lz -ldeflate -o $@
+
+# `rcleak report` whole: every userspace file but main.c, built with the
+# sanitizers (objects of their own, so that -j builds them side by side)
+FUZZ_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/obj/%.o,$(LIB_SRCS))
+
+$(OUTPUT)/fuzz/obj/%.o: user/%.c $(SKELS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -MMD -MP -I$(OUTPUT) $(LIBBPF_CFLAGS) \
+		-DRCLEAK_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(OUTPUT)/fuzz/fuzz_report: tests/fuzz/fuzz_report.c tests/fuzz/capmut.c $(FUZZ_LIB_OBJS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-LD,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_report.c tests/fuzz/capmut.c $(FUZZ_LIB_OBJS) $(LDLIBS) -o $@
 
 $(OUTPUT)/fuzz/fuzz_events: tests/fuzz/fuzz_events.c user/evbatch.c user/evbatch.h | $(OUTPUT)/fuzz
 	$(call msg,FUZZ-CC,$@)
@@ -153,8 +167,9 @@ $(OUTPUT)/fuzz/gen_corpus: tests/fuzz/gen_corpus.c user/capture_write.c user/evb
 	$(Q)$(CC) -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iuser -Ibpf $(filter %.c,$^) -lz -ldeflate -o $@
 
 # Each target fuzzes for FUZZ_TIME seconds: the container, then event batches.
-fuzz: $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/fuzz_events $(OUTPUT)/fuzz/gen_corpus
-	$(Q)mkdir -p $(OUTPUT)/fuzz/seeds $(OUTPUT)/fuzz/corpus $(OUTPUT)/fuzz/ev-seeds $(OUTPUT)/fuzz/ev-corpus
+fuzz: $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/fuzz_events $(OUTPUT)/fuzz/fuzz_report $(OUTPUT)/fuzz/gen_corpus
+	$(Q)mkdir -p $(OUTPUT)/fuzz/seeds $(OUTPUT)/fuzz/corpus $(OUTPUT)/fuzz/ev-seeds $(OUTPUT)/fuzz/ev-corpus \
+		$(OUTPUT)/fuzz/rep-corpus
 	$(Q)$(OUTPUT)/fuzz/gen_corpus $(OUTPUT)/fuzz/seeds $(OUTPUT)/fuzz/ev-seeds
 	$(Q)$(OUTPUT)/fuzz/fuzz_capture -max_total_time=$(FUZZ_TIME) -max_len=16384 \
 		-artifact_prefix=$(OUTPUT)/fuzz/ -print_final_stats=1 \
@@ -162,13 +177,17 @@ fuzz: $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/fuzz_events $(OUTPUT)/fuzz/gen_
 	$(Q)$(OUTPUT)/fuzz/fuzz_events -max_total_time=$(FUZZ_TIME) -max_len=16384 \
 		-artifact_prefix=$(OUTPUT)/fuzz/ev- -print_final_stats=1 \
 		$(OUTPUT)/fuzz/ev-corpus $(OUTPUT)/fuzz/ev-seeds
+	$(Q)python3 tests/integration/capcraft.py $(OUTPUT)/fuzz/rep-seeds
+	$(Q)$(OUTPUT)/fuzz/fuzz_report -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+		-artifact_prefix=$(OUTPUT)/fuzz/rep- -print_final_stats=1 \
+		-close_fd_mask=2 $(OUTPUT)/fuzz/rep-corpus $(OUTPUT)/fuzz/seeds $(OUTPUT)/fuzz/rep-seeds
 
 # The test suite replays the seed corpora (and whatever fuzzing found and
 # kept) through the fuzz targets once, without fuzzing: a regression check.
-$(FUZZ_REPLAY): $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/fuzz_events $(OUTPUT)/fuzz/gen_corpus | $(OUTPUT)/tests
+$(FUZZ_REPLAY): $(OUTPUT)/fuzz/fuzz_capture $(OUTPUT)/fuzz/fuzz_events $(OUTPUT)/fuzz/fuzz_report $(OUTPUT)/fuzz/gen_corpus | $(OUTPUT)/tests
 	$(call msg,GEN,$@)
-	$(Q)printf '#!/bin/sh\n# replay the fuzz corpora once (no fuzzing)\nset -e\nF=%s/fuzz\nmkdir -p $$F/seeds $$F/corpus $$F/ev-seeds $$F/ev-corpus\n$$F/gen_corpus $$F/seeds $$F/ev-seeds\n$$F/fuzz_capture -runs=0 $$F/seeds $$F/corpus\nexec $$F/fuzz_events -runs=0 $$F/ev-seeds $$F/ev-corpus\n' \
-		$(CURDIR)/$(OUTPUT) > $@
+	$(Q)printf '#!/bin/sh\n# replay the fuzz corpora once (no fuzzing)\nset -e\nF=%s/fuzz\nmkdir -p $$F/seeds $$F/corpus $$F/ev-seeds $$F/ev-corpus $$F/rep-corpus\n$$F/gen_corpus $$F/seeds $$F/ev-seeds\n$$F/fuzz_capture -runs=0 $$F/seeds $$F/corpus\npython3 %s/tests/integration/capcraft.py $$F/rep-seeds\n$$F/fuzz_report -runs=0 -close_fd_mask=2 $$F/seeds $$F/rep-seeds $$F/rep-corpus\nexec $$F/fuzz_events -runs=0 $$F/ev-seeds $$F/ev-corpus\n' \
+		$(CURDIR)/$(OUTPUT) $(CURDIR) > $@
 	$(Q)chmod +x $@
 
 # ---- benchmarks (not tests: they print ratios and costs, assert nothing) --
@@ -224,4 +243,4 @@ clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf $(OUTPUT) rcleak
 
--include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/asan/*.d)
+-include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/asan/*.d $(OUTPUT)/fuzz/obj/*.d)

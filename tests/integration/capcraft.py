@@ -175,3 +175,33 @@ def leak_scenario(ticks=12, step=5.0, **tick_kw):
         c.tick(now, step if i else 0.0, fds, counters, procs, events=i, **tick_kw)
         c.flush()
     return c
+
+
+def seeds(d):
+    """Semantic seeds for fuzz_report (the container seeds of gen_corpus hold
+    no ticks): a leak with a server at its limit, ticks with hostile times,
+    state events without a 4-tuple, IPv6, a trigger."""
+    import os
+    os.makedirs(d, exist_ok=True)
+    leak_scenario().save(os.path.join(d, "leak.rcl"))
+    c = leak_scenario(ticks=4)
+    c.tick(30.0, 5.0, wall=1e17)
+    c.tick(35.0, float("nan"))
+    c.save(os.path.join(d, "hostile-times.rcl"))
+    c = Cap(ports=(6379, 6380))
+    c.meta(interval=0.5)
+    c.tick(0.0, 0.0, fds=[dict(tgid=300, fd=4, sk=0x50, lport=41000, rport=6380, family=10, laddr="0.0.0.0",
+                               raddr="0.0.0.0", comm="v6app")],
+           counters=[dict(tgid=300, opened=1, comm="v6app")], procs=[dict(tgid=300, comm="v6app")])
+    c.event(0.2, sk=0x50, tgid=300, cur_tgid=0, start=1000, lport=0, rport=0, old=1, new=8, kind=2, family=0)
+    c.event(0.3, sk=0x51, tgid=300, cur_tgid=300, start=1000, lport=41001, rport=6380, old=7, new=2, kind=1,
+            family=10, comm="v6app")
+    c.tick(0.5, 0.5, counters=[dict(tgid=300, opened=2, closed=1, comm="v6app")],
+           procs=[dict(tgid=300, comm="v6app", exited=1, exited_at=0.4)])
+    c.trigger(0.5, 1700000000.5, tgid=300, start=1000, verdict="LEAK", rule="crafted", why="crafted")
+    c.save(os.path.join(d, "v6-notuple.rcl"))
+
+
+if __name__ == "__main__":
+    import sys
+    seeds(sys.argv[1])
