@@ -31,8 +31,9 @@ def test_report_hostile_times():
     """Two of twelve ticks hold a wall clock of 1e17 s and a NaN interval
     (valid CRCs): every mode reads the file without crashing (a SIGSEGV in
     strftime once), skips those two records as damaged (exit 6, said once),
-    and replays the other ten."""
-    bad = {3: dict(wall=1e17), 7: dict(dt=float("nan"))}
+    and replays the other ten, without waiting out a tick's 1e9 s interval
+    (a replay pauses at most two recorded intervals)."""
+    bad = {3: dict(wall=1e17), 7: dict(dt=float("nan")), 9: dict(dt=1e9)}   # 9: a valid, long pause
     c = capcraft.Cap()
     c.meta()
     for i in range(12):
