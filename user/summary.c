@@ -65,6 +65,18 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 		r->verdict = "ok";
 }
 
+/* A rule's value or threshold: a count exactly (%g wrote 1234567 as
+ * 1.23457e+06, so a failure could read "value 1.23457e+06, threshold <=
+ * 1.23457e+06"), a rate to the hundredth. */
+static const char *fmt_num(char buf[32], double v)
+{
+	if (v > -1e15 && v < 1e15 && v == (double)(long long)v)
+		snprintf(buf, 32, "%lld", (long long)v);
+	else
+		snprintf(buf, 32, "%.2f", v);
+	return buf;
+}
+
 /* Name the rows that break a rule, worst first, in the rule's detail. */
 static void blame(struct run_rule *rule, const struct run_summary *s,
 		  double (*metric)(const struct run_row *), bool total)
@@ -76,9 +88,11 @@ static void blame(struct run_rule *rule, const struct run_summary *s,
 		double v = metric(r);
 
 		/* a total names every contributor; a per-process rule the offenders */
+		char num[32];
+
 		if (total ? v > 0 : v > rule->threshold)
-			len += snprintf(rule->detail + len, sizeof(rule->detail) - len, "%spid %u (%s): %g",
-					len ? "; " : "", r->p->key.tgid, r->p->comm, v);
+			len += snprintf(rule->detail + len, sizeof(rule->detail) - len, "%spid %u (%s): %s",
+					len ? "; " : "", r->p->key.tgid, r->p->comm, fmt_num(num, v));
 	}
 }
 
@@ -118,8 +132,10 @@ int summary_build(struct run_summary *s, const struct model *m, const struct rcl
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
 
+		/* released: a process that closed connections another one
+		 * opened (a fork's child), whose closes the totals would lose */
 		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->exit_closed &&
-		    !p->nlisten)
+		    !p->released && !p->nlisten)
 			continue;
 		fill_row(&s->rows[s->nrows++], p, o, now, start_boot_s);
 	}
@@ -193,8 +209,11 @@ static void fmt_threshold(char *buf, size_t len, const struct run_rule *r)
 		snprintf(buf, len, "not set");
 	else if (!strcmp(r->name, "close-wait"))
 		snprintf(buf, len, "none allowed");
-	else
-		snprintf(buf, len, "<= %g", r->threshold);
+	else {
+		char num[32];
+
+		snprintf(buf, len, "<= %s", fmt_num(num, r->threshold));
+	}
 }
 
 void summary_text(FILE *f, const struct run_summary *s)
@@ -228,11 +247,11 @@ void summary_text(FILE *f, const struct run_summary *s)
 		s->opened, s->closed, s->leaked, s->open_at_end);
 	for (int k = 0; k < RULE__N; k++) {
 		const struct run_rule *r = &s->rules[k];
-		char th[32];
+		char th[48], num[32];
 
 		fmt_threshold(th, sizeof(th), r);
-		fprintf(f, "  rule %-12s %-4s value %g (%s)%s%s\n", r->name,
-			!r->set ? "-" : r->passed ? "PASS" : "FAIL", r->value, th,
+		fprintf(f, "  rule %-12s %-4s value %s (%s)%s%s\n", r->name,
+			!r->set ? "-" : r->passed ? "PASS" : "FAIL", fmt_num(num, r->value), th,
 			r->detail[0] ? ": " : "", r->detail);
 	}
 	/* "PASS (exit 1)" read as a contradiction: say whose code it is */
@@ -306,9 +325,24 @@ void summary_json(FILE *f, const struct run_summary *s)
 	fputs("]}\n", f);
 }
 
+/* Names are bytes (a comm cut at 15 bytes inside a character, say), and one
+ * byte that is not UTF-8 made the whole report unreadable to a JUnit
+ * parser: well-formed UTF-8 goes as it is, any other byte >= 0x80 as the
+ * character U+00XX, as json_str writes it. */
 static void xml_str(FILE *f, const char *s)
 {
 	for (; *s; s++) {
+		int n;
+
+		if ((unsigned char)*s >= 0x80) {
+			if ((n = utf8_len((const unsigned char *)s))) {
+				fwrite(s, 1, (size_t)n, f);
+				s += n - 1;
+			} else {
+				fprintf(f, "&#x%02x;", (unsigned char)*s);
+			}
+			continue;
+		}
 		switch (*s) {
 		case '&': fputs("&amp;", f); break;
 		case '<': fputs("&lt;", f); break;
@@ -337,14 +371,16 @@ void summary_junit(FILE *f, const struct run_summary *s)
 		s->duration_s);
 	for (int k = 0; k < RULE__N; k++) {
 		const struct run_rule *r = &s->rules[k];
-		char th[32];
+		char th[48];
 
 		fmt_threshold(th, sizeof(th), r);
 		fprintf(f, "    <testcase classname=\"rcleak\" name=\"%s\" time=\"0\">", r->name);
 		if (!r->set) {
 			fputs("<skipped message=\"threshold not set\"/>", f);
 		} else if (!r->passed) {
-			fprintf(f, "<failure message=\"%s: value %g, threshold ", r->name, r->value);
+			char num[32];
+
+			fprintf(f, "<failure message=\"%s: value %s, threshold ", r->name, fmt_num(num, r->value));
 			xml_str(f, th);
 			fputs(": ", f);
 			xml_str(f, r->detail);

@@ -21,5 +21,8 @@ void csv_field(FILE *f, const char *s);
 
 /* JSON string with escaping (used by both JSON emitters). */
 void json_str(FILE *f, const char *s);
+/* Length of the well-formed UTF-8 sequence at c (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), or 0. */
+int utf8_len(const unsigned char *c);
 
 #endif

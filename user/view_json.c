@@ -16,9 +16,7 @@ bool view_selected(const struct rcl_opts *o, const struct proc *p)
 	return true;
 }
 
-/* Length of the well-formed UTF-8 sequence at c (RFC 3629: no overlong
- * forms, no surrogates, nothing past U+10FFFF), or 0. */
-static int utf8_len(const unsigned char *c)
+int utf8_len(const unsigned char *c)
 {
 	int n;
 	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */

@@ -1,0 +1,103 @@
+"""`rcleak run`'s summary where a CMD's names and counts are unusual: a comm
+cut inside a UTF-8 character in --junit, connections closed by a process
+other than their opener in the totals, thresholds too large for %g.  The
+reference is what the CMD does by construction (and ss while it runs).
+
+Run alone:  python3 tests/integration/runner.py -k run_summary
+"""
+import os
+import xml.etree.ElementTree as ET
+
+from harness import Fail, Redis, check, mkdtemp
+from run_harness import Run
+
+TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_run_summary_big_threshold"]
+
+# opens N connections to the port in argv[1] and exits holding them (os._exit:
+# no interpreter shutdown that would close them)
+LEAK = """import os, socket, sys
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(%d)]
+for s in socks:
+    s.sendall(b"PING\\r\\n"); s.recv(16)
+os._exit(0)
+"""
+
+
+def _script(d, name, body):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write("#!%s\n" % os.path.realpath(os.sys.executable) + body)
+    os.chmod(path, 0o755)
+    os.chmod(d, 0o755)
+    return path
+
+
+def test_run_summary_junit_utf8():
+    """A script named 'проверка_redis' (its comm: 15 bytes, cut inside a
+    Cyrillic letter) leaks 2 connections under --max-leaked 0: the --junit
+    file is still XML a parser takes (a stray byte made it unreadable), and
+    the failure names the process, the cut byte as U+00D0."""
+    r = Redis()
+    d = mkdtemp("rcl-run-utf8")
+    path = _script(d, "проверка_redis", LEAK % 2)
+    run = Run(["-p", str(r.port), "--max-leaked", "0"], [path, str(r.port)], junit=True)
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 5, "exit status %r, expected 5 (2 leaked); %s" % (rc, run.describe()))
+    try:
+        root = ET.parse(run.junit_path).getroot()
+    except ET.ParseError as e:
+        raise Fail("--junit file is not XML: %s: %r" % (e, open(run.junit_path, "rb").read()[:600]))
+    msgs = [f.get("message") or "" for f in root.iter("failure")]
+    want = "проверк\u00d0"
+    check(any(want in m for m in msgs), "--junit failures %r do not name %r (the comm as the kernel cut it)"
+          % (msgs, want))
+
+
+def test_run_summary_fork_closes():
+    """CMD opens 3 connections and forks; the parent drops its copies, the
+    child closes the sockets: the totals say 3 opened and 3 closed, nothing
+    leaked or open at the end (the closer's row was left out, and the totals
+    read opened 3, closed 0)."""
+    r = Redis()
+    d = mkdtemp("rcl-run-fork")
+    path = _script(d, "forkclose.py", """import os, socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(3)]
+for s in socks:
+    s.sendall(b"PING\\r\\n"); s.recv(16)
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.5)            # the parent has let go of its copies by then
+    for s in socks:
+        s.close()
+    os._exit(0)
+for s in socks:
+    os.close(s.detach())       # the parent's fds only: the child's hold the sockets
+os.waitpid(pid, 0)
+""")
+    run = Run(["-p", str(r.port)], [path, str(r.port)])
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 0, "exit status %r; %s" % (rc, run.describe()))
+    t = run.load_json()["totals"]
+    check(t.get("opened") == 3 and t.get("closed") == 3 and t.get("leaked") == 0 and t.get("open_at_end") == 0,
+          "totals %r, expected opened 3, closed 3, leaked 0, open at end 0" % t)
+
+
+def test_run_summary_big_threshold():
+    """--max-connects 1234567 and --max-churn 2.5 print as given in the
+    summary's rules, not as 1.23457e+06."""
+    r = Redis()
+    run = Run(["-p", str(r.port), "--max-connects", "1234567", "--max-churn", "2.5"], ["true"])
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    err = run.err()
+    check(rc == 0, "exit status %r; %s" % (rc, run.describe()))
+    check("<= 1234567)" in err and "<= 2.50)" in err and "e+06" not in err,
+          "the summary's thresholds: %r" % [l for l in err.splitlines() if "rule" in l])
