@@ -1063,6 +1063,9 @@ int rcl_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
  * a half-committed count would then be counted twice. */
 struct rcl_walk_table walk_cur = {};
 
+/* See struct rcl_walk_task. */
+struct rcl_walk_task walk_task = {};
+
 /* Write the summary of table t; 0 on success (or nothing to write). */
 static __always_inline int flush_table(struct seq_file *seq, const struct rcl_walk_table *t)
 {
@@ -1160,11 +1163,23 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 			rec.flags |= RCL_FD_FIN;
 		}
 	}
-	rec.start_ns = proc_start_ns(BPF_CORE_READ(task, group_leader), false);
-	rec.nofile_cur = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));
-	rec.nofile_max = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max));
-	BPF_CORE_READ_STR_INTO(&rec.comm, task, group_leader, comm);
-	rec.exec_id = (__u8)BPF_CORE_READ(task, group_leader, self_exec_id);
+	if (walk_task.gen != walk_gen || walk_task.files != files || walk_task.tgid != rec.tgid) {
+		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+		walk_task.start_ns = proc_start_ns(leader, false);
+		walk_task.nofile_cur = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_cur));
+		walk_task.nofile_max = rcl_nofile32(BPF_CORE_READ(task, signal, rlim[RLIMIT_NOFILE].rlim_max));
+		bpf_probe_read_kernel_str(walk_task.comm, sizeof(walk_task.comm), &leader->comm);
+		walk_task.exec_id = (__u8)BPF_CORE_READ(leader, self_exec_id);
+		walk_task.gen = walk_gen;
+		walk_task.files = files;
+		walk_task.tgid = rec.tgid;
+	}
+	rec.start_ns = walk_task.start_ns;
+	rec.nofile_cur = walk_task.nofile_cur;
+	rec.nofile_max = walk_task.nofile_max;
+	__builtin_memcpy(rec.comm, walk_task.comm, sizeof(rec.comm));
+	rec.exec_id = walk_task.exec_id;
 	/* explicit sizes: BPF_CORE_READ_INTO on an array reads one element */
 	if (rec.family == AF_INET) {
 		bpf_core_read(rec.laddr, 4, &sk->__sk_common.skc_rcv_saddr);

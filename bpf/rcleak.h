@@ -128,6 +128,21 @@ struct rcl_walk_table {
 	__u32 nunix;
 };
 
+/* What the fd records of one task's table share, read at its first watched
+ * socket (BPF .bss, walk_task): its process's start, limits, name and exec
+ * count, eight probe reads that were done again for each of a pool's
+ * thousand connections. Keyed by the walk, the table and the process (two
+ * processes can share a table: CLONE_FILES); a socket shown again (buffer
+ * full) finds it. */
+struct rcl_walk_task {
+	__u64 gen, files;
+	__u64 start_ns;
+	__u32 tgid;
+	__u32 nofile_cur, nofile_max;
+	char comm[RCL_COMM_LEN];
+	__u8 exec_id;
+};
+
 /* RLIMIT_NOFILE in an fd record: RLIM_INFINITY, or anything that does not
  * fit 32 bits (the kernel caps nofile at fs.nr_open, at most INT_MAX). */
 #define RCL_NOFILE_INF 0xffffffffu
