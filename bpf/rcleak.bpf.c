@@ -1115,13 +1115,15 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	}
 	next.nfds++;
 
+	/* sock and sk are BTF pointers: plain (fault-checked) loads, where a
+	 * probe read is a helper call each, ten of them per socket */
 	sock = bpf_sock_from_file(file);
 	if (!sock)
 		goto commit;
-	sk = BPF_CORE_READ(sock, sk);
+	sk = sock->sk;
 	if (!sk)
 		goto commit;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) {
+	if (sk->sk_protocol != IPPROTO_TCP) {
 		/* The server end of a unix stream connection: connected, and
 		 * bound to the address of the listener that accepted it (a
 		 * client's end has none). Redis counts such clients in
@@ -1133,21 +1135,26 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 			next.nunix++;
 		goto commit;
 	}
-	if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+	if (sk->sk_type != SOCK_STREAM)
 		goto commit;
-	rec.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	rec.family = sk->__sk_common.skc_family;
 	if (rec.family != AF_INET && rec.family != AF_INET6)
 		goto commit;
-	rec.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	rec.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	rec.lport = sk->__sk_common.skc_num;
+	rec.rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (!port_watched(rec.lport) && !port_watched(rec.rport))
 		goto commit;
 
 	rec.fd = ctx->fd;
-	rec.sk = (__u64)sk;
-	rec.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	/* the socket's address as a number (the key of the socket table):
+	 * the verifier refuses arithmetic on the BTF pointer */
+	rec.sk = (__u64)BPF_CORE_READ(sock, sk);
+	rec.state = sk->__sk_common.skc_state;
 	rec.jiffies = bpf_jiffies64();
 	{
+		/* probe reads: the verifier bounds sk's plain loads to struct
+		 * sock, and bpf_skc_to_tcp_sock() takes no pointer walked to
+		 * from the file (untrusted) */
 		struct tcp_sock *tp = (struct tcp_sock *)sk;
 
 		rec.last_rcv = BPF_CORE_READ(tp, inet_conn.icsk_ack.lrcvtime);
@@ -1180,13 +1187,15 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 	rec.nofile_max = walk_task.nofile_max;
 	__builtin_memcpy(rec.comm, walk_task.comm, sizeof(rec.comm));
 	rec.exec_id = walk_task.exec_id;
-	/* explicit sizes: BPF_CORE_READ_INTO on an array reads one element */
+	/* word by word: plain loads, of the alignment the fields have */
 	if (rec.family == AF_INET) {
-		bpf_core_read(rec.laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(rec.raddr, 4, &sk->__sk_common.skc_daddr);
+		*(__u32 *)rec.laddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)rec.raddr = sk->__sk_common.skc_daddr;
 	} else {
-		bpf_core_read(rec.laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(rec.raddr, 16, &sk->__sk_common.skc_v6_daddr);
+		for (int i = 0; i < 4; i++) {
+			((__u32 *)rec.laddr)[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			((__u32 *)rec.raddr)[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
+		}
 	}
 
 	/* A socket that was open before we started (or whose open event was

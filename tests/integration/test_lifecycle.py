@@ -261,6 +261,17 @@ def test_plain_verdict():
 # ---------------------------------------------------------------------------
 # hook tiers
 # ---------------------------------------------------------------------------
+def _kernel_iters():
+    """Whether this kernel's BTF names the contexts of the task_file and tcp
+    BPF iterators (read apart from rcleak): None without readable BTF."""
+    try:
+        with open("/sys/kernel/btf/vmlinux", "rb") as f:
+            btf = f.read()
+    except OSError:
+        return None
+    return b"\0bpf_iter__task_file\0" in btf and b"\0bpf_iter__tcp\0" in btf
+
+
 def _make_tier_test(tier):
     def t():
         r = Redis()
@@ -268,6 +279,14 @@ def _make_tier_test(tier):
         rc = Rcleak(["-p", str(r.port), "--hooks", tier])
         check(rc.first["hooks"].get("lifecycle") == tier,
               "--hooks %s: hooks=%r" % (tier, rc.first["hooks"]))
+        # the walks fall back to /proc where the kernel lacks iterators; on
+        # one that has them, the fallback means a walk program was refused
+        # (and every count test would still pass on /proc)
+        if _kernel_iters():
+            check(rc.first["hooks"].get("holders") == "iter/task_file" and
+                  rc.first["hooks"].get("snapshot") == "iter/tcp",
+                  "--hooks %s: the kernel has BPF iterators, rcleak walks with %r (run rcleak -v to "
+                  "see why a walk program was refused)" % (tier, rc.first["hooks"]))
         row = proc_row(rc.first, pre.pid)
         check(row is not None and row["open"] == 5,
               "--hooks %s first line: pre-existing client %s, expected open=5" % (tier, fields(row, "open")))
