@@ -9,7 +9,8 @@
  * its descendants) exited. Signals sent to rcleak with kill(2) are passed on
  * to CMD; a terminal's Ctrl-C already reaches CMD, which shares our process
  * group, and is not sent twice. One that comes before CMD started (during the
- * BPF load) stops rcleak, and CMD is never run.
+ * BPF load) stops rcleak, and CMD is never run. A signal ignored when rcleak
+ * started stays ignored, by rcleak and by CMD.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,9 @@ static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t got_signal;
+/* fwd_sigs and SIGPIPE ignored when rcleak started (nohup, a background
+ * job): they stay ignored, by rcleak and by CMD, as without rcleak */
+static sigset_t ignored;
 
 static void forward(int sig, siginfo_t *info, void *uc)
 {
@@ -52,14 +56,21 @@ static void forward(int sig, siginfo_t *info, void *uc)
  * during the BPF load still leaves through cleanup. */
 static void install_forwarding(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = forward;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < NFWD; i++)
-		sigaction(fwd_sigs[i], &sa, NULL);
+	sigemptyset(&ignored);
+	for (size_t i = 0; i < NFWD; i++) {
+		if (!sigaction(fwd_sigs[i], NULL, &old) && old.sa_handler == SIG_IGN)
+			sigaddset(&ignored, fwd_sigs[i]);
+		else
+			sigaction(fwd_sigs[i], &sa, NULL);
+	}
+	if (!sigaction(SIGPIPE, NULL, &old) && old.sa_handler == SIG_IGN)
+		sigaddset(&ignored, SIGPIPE);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -115,8 +126,10 @@ exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd)
 	sigset_t none;
 	int err;
 
+	/* CMD gets the dispositions rcleak was given: default, or ignored */
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_DFL);
+		if (!sigismember(&ignored, sigs[i]))
+			signal(sigs[i], SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (u->set && (initgroups(u->name, u->gid) || setgid(u->gid) || setuid(u->uid))) {

@@ -146,11 +146,15 @@ def wait_redis_idle(r, what):
 # rcleak run
 # ---------------------------------------------------------------------------
 class Run:
-    """One `rcleak run [args] -- cmd`, stdin/stdout/stderr on files (no TTY)."""
+    """One `rcleak run [args] -- cmd`, stdin/stdout/stderr on files (no TTY).
+
+    ignore: signals set to SIG_IGN when rcleak starts (as nohup does), the
+    others are SIG_DFL."""
 
     _seq = 0
 
-    def __init__(self, args, cmd, stdin_data=None, env=None, json_out=True, junit=False):
+    def __init__(self, args, cmd, stdin_data=None, env=None, json_out=True, junit=False,
+                 ignore=()):
         Run._seq += 1
         self.dir = mkdtemp("rcleak-run-")
         os.chmod(self.dir, 0o755)
@@ -170,7 +174,7 @@ class Run:
             # CMD must see default dispositions whatever the runner inherited
             for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP,
                         signal.SIGPIPE):
-                signal.signal(sig, signal.SIG_DFL)
+                signal.signal(sig, signal.SIG_IGN if sig in ignore else signal.SIG_DFL)
         self.out_path = os.path.join(self.dir, "stdout")
         self.err_path = os.path.join(self.dir, "stderr")
         e = dict(os.environ if env is None else env)

@@ -26,6 +26,7 @@ from run_harness import (PY, RULES, Run, _descendants, _finish, expect, expect_r
 
 TESTS = ["test_run_exit_status",
          "test_run_cmd_not_found", "test_run_sigint", "test_run_signal_before_cmd",
+         "test_run_ignored_signals",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
          "test_run_stdio_passthrough", "test_run_junit"]
 
@@ -177,6 +178,46 @@ def test_run_signal_before_cmd():
         check(not os.path.exists(run.json_path), "%s before CMD started: --json %s written"
               % (sig.name, run.json_path))
         check(run.out() == "", "stdout not empty: %r" % run.out()[:300])
+
+
+def _sig_bits(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def test_run_ignored_signals():
+    """A signal ignored when rcleak starts (nohup, a background job) stays
+    ignored by rcleak and by CMD: `nohup rcleak run -- sh -c 'kill -HUP $$'`
+    survives as under nohup alone. Not ignored, it kills CMD (128+N)."""
+    port = str(harness.free_port())
+    for sig in (signal.SIGHUP, signal.SIGINT):
+        script = "kill -%s $$; echo survived; sleep 2" % sig.name[3:]
+        run = Run(["-p", port], ["sh", "-c", script], ignore=(sig,))
+        try:
+            wait_until(lambda: "survived" in run.out() or run.proc.poll() is not None,
+                       timeout=15, what="CMD to signal itself")
+            bit = 1 << (sig - 1)
+            ign = _sig_bits(run.pid, "SigIgn") if run.proc.poll() is None else 0
+            cgt = _sig_bits(run.pid, "SigCgt") if run.proc.poll() is None else 0
+            rc = run.wait(timeout=20)
+        finally:
+            run.cleanup()
+        check(rc == 0 and run.out() == "survived\n",
+              "%s ignored when rcleak started: `sh -c '%s'` gave exit status %r (expected 0), "
+              "stdout %r; %s" % (sig.name, script, rc, run.out()[:200], run.describe()))
+        check(ign & bit and not cgt & bit, "%s ignored when rcleak started: rcleak %s it"
+              % (sig.name, "catches" if cgt & bit else "does not ignore"))
+        run = Run(["-p", port], ["sh", "-c", script])
+        try:
+            rc = run.wait(timeout=20)
+        finally:
+            run.cleanup()
+        check(rc == 128 + sig and run.out() == "",
+              "%s not ignored: `sh -c '%s'` gave exit status %r, expected %d; %s"
+              % (sig.name, script, rc, 128 + sig, run.describe()))
 
 
 def test_run_json_needs_file():
