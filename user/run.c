@@ -7,10 +7,11 @@
  * CMD leaves behind stays in the tree. CMD keeps rcleak's stdin, stdout and
  * stderr; the summary goes to stderr after CMD (and, with --wait-children,
  * its descendants) exited. Signals sent to rcleak with kill(2) are passed on
- * to CMD; a terminal's Ctrl-C already reaches CMD, which shares our process
- * group, and is not sent twice. One that comes before CMD started (during the
- * BPF load) stops rcleak, and CMD is never run. A signal ignored when rcleak
- * started stays ignored, by rcleak and by CMD.
+ * to CMD; a terminal's Ctrl-C already reaches CMD while it shares our process
+ * group, and is not sent twice, but is passed on to a CMD that moved to a
+ * group of its own (setsid, timeout). One that comes before CMD started
+ * (during the BPF load) stops rcleak, and CMD is never run. A signal ignored
+ * when rcleak started stays ignored, by rcleak and by CMD.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,11 +45,18 @@ static sigset_t ignored;
 
 static void forward(int sig, siginfo_t *info, void *uc)
 {
+	pid_t pid = child_pid;
+	int saved_errno = errno; /* the main line reads errno after read(), fork() */
+
 	(void)uc;
 	got_signal = sig;
-	/* SI_KERNEL: from the terminal, which signalled CMD's group already */
-	if (child_pid > 0 && info && info->si_code != SI_KERNEL)
-		kill(child_pid, sig);
+	/* SI_KERNEL: from the terminal, which signalled its foreground process
+	 * group, ours: CMD has it already, unless it moved to a group of its
+	 * own (setsid, timeout), which the terminal did not signal. getpgid
+	 * is a bare system call (not on POSIX's async-signal-safe list). */
+	if (pid > 0 && (!info || info->si_code != SI_KERNEL || getpgid(pid) != getpgrp()))
+		kill(pid, sig);
+	errno = saved_errno;
 }
 
 /* First thing cmd_run does: from here on a signal is noted (and, once
