@@ -126,9 +126,10 @@ static int resolve_user(const struct rcl_opts *o, struct run_user *u)
 	return 0;
 }
 
-/* In the child: become CMD. Writes errno to errfd when exec fails. */
+/* In the child: become CMD. Writes errno to errfd when exec fails. parent:
+ * rcleak's pid, taken before fork(). */
 static void __attribute__((noreturn))
-exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd)
+exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd, pid_t parent)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE };
 	sigset_t none;
@@ -153,6 +154,19 @@ exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd)
 			setenv("LOGNAME", pw->pw_name, 1);
 		}
 	}
+	/* rcleak killed by SIGKILL (or the OOM killer) passes nothing on: the
+	 * kernel sends CMD SIGTERM instead, so that CMD does not outlive it
+	 * unseen. SIGTERM, not SIGKILL: it is what rcleak passes on when it is
+	 * stopped itself, and CMD (make, a test runner) can stop its own
+	 * children with it, where SIGKILL would leave them running. A CMD that
+	 * ignores SIGTERM stays. Set after setuid(), which clears it (as does an
+	 * exec that changes CMD's user or privileges: sudo under --user). */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM)) {
+		err = errno;
+		goto fail;
+	}
+	if (getppid() != parent) /* rcleak died before prctl: nobody would tell us */
+		_exit(RCL_EXIT_NOEXEC);
 	execvp(o->run_argv[0], o->run_argv);
 	err = errno;
 fail:
@@ -219,7 +233,7 @@ int cmd_run(const struct rcl_opts *o)
 	struct run_user user;
 	sigset_t fwd, unblocked;
 	char msg[320];
-	pid_t pid;
+	pid_t pid, self = getpid();
 	ssize_t n;
 
 	install_forwarding();
@@ -275,7 +289,7 @@ int cmd_run(const struct rcl_opts *o)
 	}
 	pid = fork();
 	if (pid == 0)
-		exec_child(o, &user, pipefd[1]);
+		exec_child(o, &user, pipefd[1], self);
 	if (pid > 0)
 		child_pid = pid;
 	e = errno;

@@ -26,7 +26,7 @@ from run_harness import (PY, RULES, Run, _descendants, _finish, expect, expect_r
 
 TESTS = ["test_run_exit_status",
          "test_run_cmd_not_found", "test_run_sigint", "test_run_signal_before_cmd",
-         "test_run_ctrl_c", "test_run_ignored_signals",
+         "test_run_ctrl_c", "test_run_ignored_signals", "test_run_rcleak_killed",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
          "test_run_stdio_passthrough", "test_run_junit"]
 
@@ -284,6 +284,27 @@ def test_run_ignored_signals():
         check(rc == 128 + sig and run.out() == "",
               "%s not ignored: `sh -c '%s'` gave exit status %r, expected %d; %s"
               % (sig.name, script, rc, 128 + sig, run.describe()))
+
+
+def test_run_rcleak_killed():
+    """rcleak killed with SIGKILL (which it cannot pass on): the kernel sends
+    CMD SIGTERM (PR_SET_PDEATHSIG), also under --user, so CMD does not
+    outlive it; and none of rcleak's BPF programs are left."""
+    port = str(harness.free_port())
+    for args in ([], ["--user", "nobody"]):
+        run = Run(["-p", port] + args, ["sleep", "47"])
+        try:
+            sleep = _cmd_pid(run, "sleep")
+            os.kill(run.pid, signal.SIGKILL)
+            rc = run.wait(timeout=10)
+            check(rc == -signal.SIGKILL, "rcleak exit status %r after SIGKILL" % rc)
+            try:
+                wait_until(lambda: not _running(sleep), timeout=5, what="")
+            except Fail:
+                raise Fail("`rcleak run %s-- sleep 47`: sleep (pid %d) still running 5 s after "
+                           "rcleak was killed" % ("".join(a + " " for a in args), sleep))
+        finally:
+            run.cleanup()
 
 
 def test_run_json_needs_file():
