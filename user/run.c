@@ -10,8 +10,9 @@
  * to CMD; a terminal's Ctrl-C already reaches CMD while it shares our process
  * group, and is not sent twice, but is passed on to a CMD that moved to a
  * group of its own (setsid, timeout). One that comes before CMD started
- * (during the BPF load) stops rcleak, and CMD is never run. A signal ignored
- * when rcleak started stays ignored, by rcleak and by CMD.
+ * (during the BPF load) stops rcleak, and CMD is never run; one that comes
+ * while rcleak waits for CMD's descendants (--wait-children) ends the wait.
+ * A signal ignored when rcleak started stays ignored, by rcleak and by CMD.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,14 @@ static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t cmd_gone;    /* CMD was reaped */
+/* Either ends (or skips) the wait for CMD's descendants (--wait-children):
+ * wait_signal, any signal that came once CMD was gone, rcleak's to answer
+ * (nobody left to pass it to; its default is to terminate); cmd_stop, a
+ * stop signal that came while CMD ran, passed on to CMD, which answers it
+ * with its exit code (USR1 and USR2 then are CMD's business only). */
+static volatile sig_atomic_t wait_signal;
+static volatile sig_atomic_t cmd_stop;
 /* fwd_sigs and SIGPIPE ignored when rcleak started (nohup, a background
  * job): they stay ignored, by rcleak and by CMD, as without rcleak */
 static sigset_t ignored;
@@ -50,6 +59,10 @@ static void forward(int sig, siginfo_t *info, void *uc)
 
 	(void)uc;
 	got_signal = sig;
+	if (cmd_gone)
+		wait_signal = sig;
+	else if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
+		cmd_stop = sig;
 	/* SI_KERNEL: from the terminal, which signalled its foreground process
 	 * group, ours: CMD has it already, unless it moved to a group of its
 	 * own (setsid, timeout), which the terminal did not signal. getpgid
@@ -196,6 +209,7 @@ static bool reap(pid_t cmd, bool *cmd_done, int *status)
 				*cmd_done = true;
 				*status = st;
 				child_pid = 0;
+				cmd_gone = 1;
 			}
 			continue;
 		}
@@ -227,9 +241,9 @@ int cmd_run(const struct rcl_opts *o)
 	struct run_summary sum = { .argv = o->run_argv };
 	struct procwatch watch = { .window_s = o->window_s };
 	struct collector c = { .opts = o, .watch = &watch };
-	bool cmd_done = false, children = true;
+	bool cmd_done = false, children = true, cut_in_wait = false;
 	double last_refresh, cmd_end = 0;
-	int pipefd[2] = { -1, -1 }, status = 0, rc, err, e;
+	int pipefd[2] = { -1, -1 }, status = 0, cut = 0, rc, err, e;
 	struct run_user user;
 	sigset_t fwd, unblocked;
 	char msg[320];
@@ -324,6 +338,13 @@ int cmd_run(const struct rcl_opts *o)
 		children = reap(pid, &cmd_done, &status);
 		if (cmd_done && !cmd_end)
 			cmd_end = now;
+		if (cmd_done && o->wait_children_s && children && (wait_signal || cmd_stop)) {
+			cut = wait_signal;
+			cut_in_wait = cut != 0;
+			if (!cut)
+				cut = cmd_stop;
+			break;
+		}
 		if (cmd_done && (!o->wait_children_s || !children ||
 				 now - cmd_end >= o->wait_children_s))
 			break;
@@ -352,6 +373,21 @@ int cmd_run(const struct rcl_opts *o)
 	if (summary_build(&sum, c.model, o, c.model->now, c.start_boot)) {
 		elog("out of memory");
 		goto cleanup;
+	}
+	/* The signal is not passed on to the descendants still running: they
+	 * are not rcleak's to stop (a daemon CMD left behind on purpose, a
+	 * server a test started). rcleak only watches them, and was asked to
+	 * stop. */
+	if (cut && cut_in_wait) {
+		/* as 128+N says of a CMD that signal N killed: the run was cut */
+		sum.exit_code = 128 + cut;
+		elog("signal %d (%s) ended the wait for the descendants of '%s': those still "
+		     "running were left running, not signalled (exit %d)", cut, strsignal(cut),
+		     o->run_argv[0], sum.exit_code);
+	} else if (cut) { /* CMD had it: its exit code is the answer */
+		elog("signal %d (%s) came while '%s' ran: not waiting for its descendants; those "
+		     "still running were left running, not signalled", cut, strsignal(cut),
+		     o->run_argv[0]);
 	}
 	summary_text(stderr, &sum);
 	rc = sum.exit_code;
