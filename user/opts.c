@@ -206,6 +206,23 @@ static int threshold(const char *arg, double lo, double hi, double *out, const c
 	return 0;
 }
 
+/* Digits with at most one '.': "10", "2.5", ".5" (seconds given the way
+ * an option's value is, not a command's name). */
+static bool is_number(const char *s)
+{
+	size_t digits = 0, dots = 0;
+
+	for (; *s; s++) {
+		if (*s >= '0' && *s <= '9')
+			digits++;
+		else if (*s == '.')
+			dots++;
+		else
+			return false;
+	}
+	return digits && dots <= 1;
+}
+
 /* A FILE option's value: never a word that starts with '-', which is
  * taken for the option it looks like (the file can be given as ./-x). */
 static int need_file(const char *opt, const char *arg, char *err, size_t errlen)
@@ -434,6 +451,14 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			break;
 		case OPT_WAIT_CHILDREN:
 			o->wait_children_s = 30;
+			/* SECS only as "=SECS" (an optional value): "run
+			 * --wait-children 10 -- make" ran "10" as CMD. A word
+			 * after "--" is CMD, whatever it looks like. */
+			if (!optarg && o->cmd == RCL_CMD_RUN && first - 1 + optind < argc &&
+			    is_number(argv[first - 1 + optind]))
+				return fail(err, errlen, "'%s' after --wait-children would be the command: "
+					    "write --wait-children=%s (a command of that name goes after --)",
+					    argv[first - 1 + optind], argv[first - 1 + optind]);
 			if (optarg && threshold(optarg, 0.1, 86400, &o->wait_children_s,
 						"--wait-children seconds", err, errlen))
 				return -1;

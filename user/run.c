@@ -7,9 +7,12 @@
  * CMD leaves behind stays in the tree. CMD keeps rcleak's stdin, stdout and
  * stderr; the summary goes to stderr after CMD (and, with --wait-children,
  * its descendants) exited. Signals sent to rcleak with kill(2) are passed on
- * to CMD; a terminal's Ctrl-C already reaches CMD, which shares our process
- * group, and is not sent twice. One that comes before CMD started (during the
- * BPF load) stops rcleak, and CMD is never run.
+ * to CMD; a terminal's Ctrl-C already reaches CMD while it shares our process
+ * group, and is not sent twice, but is passed on to a CMD that moved to a
+ * group of its own (setsid, timeout). One that comes before CMD started
+ * (during the BPF load) stops rcleak, and CMD is never run; one that comes
+ * while rcleak waits for CMD's descendants (--wait-children) ends the wait.
+ * A signal ignored when rcleak started stays ignored, by rcleak and by CMD.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,14 +40,36 @@ static const int fwd_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 static volatile sig_atomic_t child_pid;
 static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t cmd_gone;    /* CMD was reaped */
+/* Either ends (or skips) the wait for CMD's descendants (--wait-children):
+ * wait_signal, any signal that came once CMD was gone, rcleak's to answer
+ * (nobody left to pass it to; its default is to terminate); cmd_stop, a
+ * stop signal that came while CMD ran, passed on to CMD, which answers it
+ * with its exit code (USR1 and USR2 then are CMD's business only). */
+static volatile sig_atomic_t wait_signal;
+static volatile sig_atomic_t cmd_stop;
+/* fwd_sigs and SIGPIPE ignored when rcleak started (nohup, a background
+ * job): they stay ignored, by rcleak and by CMD, as without rcleak */
+static sigset_t ignored;
 
 static void forward(int sig, siginfo_t *info, void *uc)
 {
+	pid_t pid = child_pid;
+	int saved_errno = errno; /* the main line reads errno after read(), fork() */
+
 	(void)uc;
 	got_signal = sig;
-	/* SI_KERNEL: from the terminal, which signalled CMD's group already */
-	if (child_pid > 0 && info && info->si_code != SI_KERNEL)
-		kill(child_pid, sig);
+	if (cmd_gone)
+		wait_signal = sig;
+	else if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
+		cmd_stop = sig;
+	/* SI_KERNEL: from the terminal, which signalled its foreground process
+	 * group, ours: CMD has it already, unless it moved to a group of its
+	 * own (setsid, timeout), which the terminal did not signal. getpgid
+	 * is a bare system call (not on POSIX's async-signal-safe list). */
+	if (pid > 0 && (!info || info->si_code != SI_KERNEL || getpgid(pid) != getpgrp()))
+		kill(pid, sig);
+	errno = saved_errno;
 }
 
 /* First thing cmd_run does: from here on a signal is noted (and, once
@@ -52,14 +77,21 @@ static void forward(int sig, siginfo_t *info, void *uc)
  * during the BPF load still leaves through cleanup. */
 static void install_forwarding(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = forward;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < NFWD; i++)
-		sigaction(fwd_sigs[i], &sa, NULL);
+	sigemptyset(&ignored);
+	for (size_t i = 0; i < NFWD; i++) {
+		if (!sigaction(fwd_sigs[i], NULL, &old) && old.sa_handler == SIG_IGN)
+			sigaddset(&ignored, fwd_sigs[i]);
+		else
+			sigaction(fwd_sigs[i], &sa, NULL);
+	}
+	if (!sigaction(SIGPIPE, NULL, &old) && old.sa_handler == SIG_IGN)
+		sigaddset(&ignored, SIGPIPE);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -107,16 +139,19 @@ static int resolve_user(const struct rcl_opts *o, struct run_user *u)
 	return 0;
 }
 
-/* In the child: become CMD. Writes errno to errfd when exec fails. */
+/* In the child: become CMD. Writes errno to errfd when exec fails. parent:
+ * rcleak's pid, taken before fork(). */
 static void __attribute__((noreturn))
-exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd)
+exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd, pid_t parent)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE };
 	sigset_t none;
 	int err;
 
+	/* CMD gets the dispositions rcleak was given: default, or ignored */
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_DFL);
+		if (!sigismember(&ignored, sigs[i]))
+			signal(sigs[i], SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (u->set && (initgroups(u->name, u->gid) || setgid(u->gid) || setuid(u->uid))) {
@@ -132,6 +167,19 @@ exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd)
 			setenv("LOGNAME", pw->pw_name, 1);
 		}
 	}
+	/* rcleak killed by SIGKILL (or the OOM killer) passes nothing on: the
+	 * kernel sends CMD SIGTERM instead, so that CMD does not outlive it
+	 * unseen. SIGTERM, not SIGKILL: it is what rcleak passes on when it is
+	 * stopped itself, and CMD (make, a test runner) can stop its own
+	 * children with it, where SIGKILL would leave them running. A CMD that
+	 * ignores SIGTERM stays. Set after setuid(), which clears it (as does an
+	 * exec that changes CMD's user or privileges: sudo under --user). */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM)) {
+		err = errno;
+		goto fail;
+	}
+	if (getppid() != parent) /* rcleak died before prctl: nobody would tell us */
+		_exit(RCL_EXIT_NOEXEC);
 	execvp(o->run_argv[0], o->run_argv);
 	err = errno;
 fail:
@@ -161,6 +209,7 @@ static bool reap(pid_t cmd, bool *cmd_done, int *status)
 				*cmd_done = true;
 				*status = st;
 				child_pid = 0;
+				cmd_gone = 1;
 			}
 			continue;
 		}
@@ -192,13 +241,13 @@ int cmd_run(const struct rcl_opts *o)
 	struct run_summary sum = { .argv = o->run_argv };
 	struct procwatch watch = { .window_s = o->window_s };
 	struct collector c = { .opts = o, .watch = &watch };
-	bool cmd_done = false, children = true;
+	bool cmd_done = false, children = true, cut_in_wait = false;
 	double last_refresh, cmd_end = 0;
-	int pipefd[2] = { -1, -1 }, status = 0, rc, err, e;
+	int pipefd[2] = { -1, -1 }, status = 0, cut = 0, rc, err, e;
 	struct run_user user;
 	sigset_t fwd, unblocked;
 	char msg[320];
-	pid_t pid;
+	pid_t pid, self = getpid();
 	ssize_t n;
 
 	install_forwarding();
@@ -254,7 +303,7 @@ int cmd_run(const struct rcl_opts *o)
 	}
 	pid = fork();
 	if (pid == 0)
-		exec_child(o, &user, pipefd[1]);
+		exec_child(o, &user, pipefd[1], self);
 	if (pid > 0)
 		child_pid = pid;
 	e = errno;
@@ -289,6 +338,13 @@ int cmd_run(const struct rcl_opts *o)
 		children = reap(pid, &cmd_done, &status);
 		if (cmd_done && !cmd_end)
 			cmd_end = now;
+		if (cmd_done && o->wait_children_s && children && (wait_signal || cmd_stop)) {
+			cut = wait_signal;
+			cut_in_wait = cut != 0;
+			if (!cut)
+				cut = cmd_stop;
+			break;
+		}
 		if (cmd_done && (!o->wait_children_s || !children ||
 				 now - cmd_end >= o->wait_children_s))
 			break;
@@ -317,6 +373,21 @@ int cmd_run(const struct rcl_opts *o)
 	if (summary_build(&sum, c.model, o, c.model->now, c.start_boot)) {
 		elog("out of memory");
 		goto cleanup;
+	}
+	/* The signal is not passed on to the descendants still running: they
+	 * are not rcleak's to stop (a daemon CMD left behind on purpose, a
+	 * server a test started). rcleak only watches them, and was asked to
+	 * stop. */
+	if (cut && cut_in_wait) {
+		/* as 128+N says of a CMD that signal N killed: the run was cut */
+		sum.exit_code = 128 + cut;
+		elog("signal %d (%s) ended the wait for the descendants of '%s': those still "
+		     "running were left running, not signalled (exit %d)", cut, strsignal(cut),
+		     o->run_argv[0], sum.exit_code);
+	} else if (cut) { /* CMD had it: its exit code is the answer */
+		elog("signal %d (%s) came while '%s' ran: not waiting for its descendants; those "
+		     "still running were left running, not signalled", cut, strsignal(cut),
+		     o->run_argv[0]);
 	}
 	summary_text(stderr, &sum);
 	rc = sum.exit_code;

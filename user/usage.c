@@ -112,8 +112,8 @@ void opts_usage(FILE *f)
 "  3  insufficient privileges: run with sudo (needs CAP_BPF, CAP_PERFMON)\n"
 "  4  kernel unsupported (no BTF, no usable hook): see 'rcleak doctor'\n"
 "  5  rcleak run: a threshold was broken (CMD's own non-zero code wins;\n"
-"     128+N when CMD was killed by signal N, or when signal N came before\n"
-"     CMD started: CMD was then not run)\n"
+"     128+N when CMD was killed by signal N, when signal N came before CMD\n"
+"     started (CMD was then not run), or when it ended --wait-children)\n"
 "  6  rcleak report: a capture was cut short or damaged (the rest was read)\n"
 "  127 rcleak run: CMD could not be executed\n",
 	f);

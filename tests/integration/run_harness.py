@@ -11,6 +11,7 @@ Needs: /usr/bin/python3 with python3-redis, node + npm (ioredis is installed
 into tests/clients/node/node_modules by `npm ci` on first use), cc + libhiredis-dev.
 A test whose client library is missing is skipped, not failed.
 """
+import fcntl
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import atexit
@@ -146,11 +148,19 @@ def wait_redis_idle(r, what):
 # rcleak run
 # ---------------------------------------------------------------------------
 class Run:
-    """One `rcleak run [args] -- cmd`, stdin/stdout/stderr on files (no TTY)."""
+    """One `rcleak run [args] -- cmd`, stdin/stdout/stderr on files (no TTY).
+
+    ignore: signals set to SIG_IGN when rcleak starts (as nohup does), the
+    others are SIG_DFL.  tty=True: stdin, stdout and stderr on a new
+    pseudo-terminal instead, rcleak's controlling terminal with rcleak's
+    process group in the foreground (as under a shell); out() is what
+    the terminal showed, stdout and stderr mixed, err() empty; ctrl_c()
+    types ^C on it."""
 
     _seq = 0
 
-    def __init__(self, args, cmd, stdin_data=None, env=None, json_out=True, junit=False):
+    def __init__(self, args, cmd, stdin_data=None, env=None, json_out=True, junit=False,
+                 ignore=(), tty=False):
         Run._seq += 1
         self.dir = mkdtemp("rcleak-run-")
         os.chmod(self.dir, 0o755)
@@ -170,27 +180,53 @@ class Run:
             # CMD must see default dispositions whatever the runner inherited
             for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP,
                         signal.SIGPIPE):
-                signal.signal(sig, signal.SIG_DFL)
+                signal.signal(sig, signal.SIG_IGN if sig in ignore else signal.SIG_DFL)
+            if tty:     # spawn made us a session leader: take the terminal
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         self.out_path = os.path.join(self.dir, "stdout")
         self.err_path = os.path.join(self.dir, "stderr")
         e = dict(os.environ if env is None else env)
         e["RCLEAK_RUN_TEST_MARK"] = self.mark        # to find CMD's leftovers
         stdin = subprocess.DEVNULL
-        if stdin_data is not None:
+        self.tty = None
+        if tty:
+            self.tty, slave = os.openpty()
+            stdin = slave
+        elif stdin_data is not None:
             inp = os.path.join(self.dir, "stdin")
             with open(inp, "wb") as f:
                 f.write(stdin_data)
             stdin = open(inp, "rb")
         with open(self.out_path, "wb") as fo, open(self.err_path, "wb") as fe:
             self.t0 = time.monotonic()
-            self.proc = spawn(argv, "rcleak run", stdin=stdin, stdout=fo, stderr=fe, env=e,
-                              preexec_fn=dfl_signals)
-        if stdin is not subprocess.DEVNULL:
+            self.proc = spawn(argv, "rcleak run", stdin=stdin, stdout=slave if tty else fo,
+                              stderr=slave if tty else fe, env=e, preexec_fn=dfl_signals)
+        if tty:
+            os.close(slave)
+            threading.Thread(target=self._copy_tty, daemon=True).start()
+        elif stdin is not subprocess.DEVNULL:
             stdin.close()
         self.pid = self.proc.pid
         self.rc = None
         self.elapsed = None
         self.js = None
+
+    def _copy_tty(self):
+        # drain the terminal (rcleak would block on a full one) into out()
+        with open(self.out_path, "ab") as f:
+            while True:
+                try:
+                    data = os.read(self.tty, 4096)
+                except OSError:         # EIO: no process has the terminal open
+                    data = b""
+                if not data:
+                    break
+                f.write(data)
+                f.flush()
+        os.close(self.tty)
+
+    def ctrl_c(self):
+        os.write(self.tty, b"\x03")
 
     def out(self):
         with open(self.out_path, "rb") as f:

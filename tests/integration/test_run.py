@@ -26,6 +26,7 @@ from run_harness import (PY, RULES, Run, _descendants, _finish, expect, expect_r
 
 TESTS = ["test_run_exit_status",
          "test_run_cmd_not_found", "test_run_sigint", "test_run_signal_before_cmd",
+         "test_run_ctrl_c", "test_run_ignored_signals", "test_run_rcleak_killed",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
          "test_run_stdio_passthrough", "test_run_junit"]
 
@@ -177,6 +178,133 @@ def test_run_signal_before_cmd():
         check(not os.path.exists(run.json_path), "%s before CMD started: --json %s written"
               % (sig.name, run.json_path))
         check(run.out() == "", "stdout not empty: %r" % run.out()[:300])
+
+
+def _cmd_pid(run, comm):
+    """The pid of rcleak's descendant comm, once there is one."""
+    found = []
+
+    def started():
+        found[:] = [p for p, c in _descendants(run.pid) if c == comm]
+        return bool(found)
+    wait_until(started, timeout=15, what="rcleak to start `%s`" % comm)
+    return found[0]
+
+
+def _running(pid):
+    """pid is alive and not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return False
+    return st[st.rfind(")") + 2:].split()[0] != "Z"
+
+
+def _sig_bits(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def test_run_ctrl_c():
+    """Ctrl-C on rcleak's terminal: a CMD in rcleak's process group has it
+    from the terminal, once (rcleak does not send it again); a CMD in a
+    group of its own (setsid, timeout), which the terminal does not
+    signal, has it from rcleak, and rcleak exits 130."""
+    port = str(harness.free_port())
+    for cmd in (["setsid", "sleep", "30"], ["timeout", "25", "sleep", "30"]):
+        run = Run(["-p", port], cmd, tty=True)
+        try:
+            sleep = _cmd_pid(run, "sleep")
+            time.sleep(0.2)
+            t = time.monotonic()
+            run.ctrl_c()
+            rc = run.wait(timeout=10)
+            took = time.monotonic() - t
+            left = kill_marked(run.mark)
+            check(rc == 130 and not _running(sleep) and not left,
+                  "Ctrl-C with `%s` in a process group of its own: exit status %r (expected "
+                  "130), sleep %s, left %s; terminal: %r" % (" ".join(cmd), rc,
+                  "still running" if _running(sleep) else "gone", left, run.out()[-600:]))
+            check(took < 5, "rcleak took %.1fs to exit after Ctrl-C" % took)
+            expect(run.load_json(), {"cmd_signal": 2, "exit_code": 130}, "--json after Ctrl-C")
+        finally:
+            run.cleanup()
+    py = PY if os.access(PY, os.X_OK) else sys.executable
+    count = ("import signal, time\n"
+             "n = []\n"
+             "signal.signal(signal.SIGINT, lambda *a: n.append(1))\n"
+             "print('READY', flush=True)\n"
+             "while not n:\n"
+             "    time.sleep(0.05)\n"
+             "time.sleep(1)\n"
+             "print('SIGINTS', len(n), flush=True)\n")
+    run = Run(["-p", port], [py, "-c", count], tty=True)
+    try:
+        wait_until(lambda: "READY" in run.out(), timeout=15, what="CMD to print READY")
+        run.ctrl_c()
+        rc = run.wait(timeout=10)
+    finally:
+        run.cleanup()
+    check(rc == 0 and "SIGINTS 1\r\n" in run.out(),
+          "Ctrl-C with CMD in rcleak's process group: exit status %r, expected 0, and CMD "
+          "should have had one SIGINT; terminal: %r" % (rc, run.out()[-600:]))
+
+
+def test_run_ignored_signals():
+    """A signal ignored when rcleak starts (nohup, a background job) stays
+    ignored by rcleak and by CMD: `nohup rcleak run -- sh -c 'kill -HUP $$'`
+    survives as under nohup alone. Not ignored, it kills CMD (128+N)."""
+    port = str(harness.free_port())
+    for sig in (signal.SIGHUP, signal.SIGINT):
+        script = "kill -%s $$; echo survived; sleep 2" % sig.name[3:]
+        run = Run(["-p", port], ["sh", "-c", script], ignore=(sig,))
+        try:
+            wait_until(lambda: "survived" in run.out() or run.proc.poll() is not None,
+                       timeout=15, what="CMD to signal itself")
+            bit = 1 << (sig - 1)
+            ign = _sig_bits(run.pid, "SigIgn") if run.proc.poll() is None else 0
+            cgt = _sig_bits(run.pid, "SigCgt") if run.proc.poll() is None else 0
+            rc = run.wait(timeout=20)
+        finally:
+            run.cleanup()
+        check(rc == 0 and run.out() == "survived\n",
+              "%s ignored when rcleak started: `sh -c '%s'` gave exit status %r (expected 0), "
+              "stdout %r; %s" % (sig.name, script, rc, run.out()[:200], run.describe()))
+        check(ign & bit and not cgt & bit, "%s ignored when rcleak started: rcleak %s it"
+              % (sig.name, "catches" if cgt & bit else "does not ignore"))
+        run = Run(["-p", port], ["sh", "-c", script])
+        try:
+            rc = run.wait(timeout=20)
+        finally:
+            run.cleanup()
+        check(rc == 128 + sig and run.out() == "",
+              "%s not ignored: `sh -c '%s'` gave exit status %r, expected %d; %s"
+              % (sig.name, script, rc, 128 + sig, run.describe()))
+
+
+def test_run_rcleak_killed():
+    """rcleak killed with SIGKILL (which it cannot pass on): the kernel sends
+    CMD SIGTERM (PR_SET_PDEATHSIG), also under --user, so CMD does not
+    outlive it; and none of rcleak's BPF programs are left."""
+    port = str(harness.free_port())
+    for args in ([], ["--user", "nobody"]):
+        run = Run(["-p", port] + args, ["sleep", "47"])
+        try:
+            sleep = _cmd_pid(run, "sleep")
+            os.kill(run.pid, signal.SIGKILL)
+            rc = run.wait(timeout=10)
+            check(rc == -signal.SIGKILL, "rcleak exit status %r after SIGKILL" % rc)
+            try:
+                wait_until(lambda: not _running(sleep), timeout=5, what="")
+            except Fail:
+                raise Fail("`rcleak run %s-- sleep 47`: sleep (pid %d) still running 5 s after "
+                           "rcleak was killed" % ("".join(a + " " for a in args), sleep))
+        finally:
+            run.cleanup()
 
 
 def test_run_json_needs_file():

@@ -11,18 +11,20 @@ installed (a missing client library skips a test): run_harness.py.
 Run alone:  python3 tests/integration/test_run_tree.py [-k NAME]
 """
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import harness
-from harness import Client, Redis, check, spawn, ss_count, stop
+from harness import Client, Redis, check, spawn, ss_count, stop, wait_until
 from run_harness import (DAEMON, Run, expect, expect_detail_names, expect_rules, need_c, need_py,
                          parse_done, prow, redis_delta, summary_checks, total_connections,
                          wait_redis_idle)
 
 TESTS = ["test_run_tree_only",
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
-         "test_run_daemon_exits_while_waited"]
+         "test_run_daemon_exits_while_waited", "test_run_wait_children_signal"]
 
 
 def test_run_tree_only():
@@ -146,6 +148,54 @@ def test_run_daemon_exits_while_waited():
     expect(js["totals"], {"opened": 5, "closed": 0, "leaked": 5, "open_at_end": 0}, "--json totals")
     expect_rules(js, {"max-leaked": (0, 5, False)})
     summary_checks(run, d, "rcl-daemon", "LEAK", {"max-leaked": "FAIL"})
+
+
+def test_run_wait_children_signal():
+    """--wait-children=20 and a daemon holding 5 connections for 15 s. SIGTERM
+    to rcleak once CMD exited ends the wait at once: a line on stderr names
+    the signal, the summary shows the daemon's 5 open at end, and rcleak
+    exits 143; the daemon is not signalled. SIGINT while CMD still runs is
+    passed on to it, and rcleak then does not wait for the daemon: CMD's
+    130 (killed by SIGINT), a line on stderr likewise."""
+    py = need_py()[0]
+    r = Redis()
+    p = str(r.port)
+    cases = (([py, DAEMON, p, "5", "15"], signal.SIGTERM),
+             (["sh", "-c", '"$0" "$1" "$2" 5 15; exec sleep 30', py, DAEMON, p], signal.SIGINT))
+    for cmd, sig in cases:
+        run = Run(["-p", p, "--wait-children=20"], cmd)
+        try:
+            wait_until(lambda: "DONE " in run.out(), timeout=15, what="forkdaemon's DONE line")
+            done = parse_done(run.out(), "forkdaemon")
+            d, parent = int(done["daemon"]), int(done["parent"])
+            harness._record_pid(d, harness._starttime(d), "daemon")
+            if sig == signal.SIGTERM:       # CMD gone: rcleak waits for the daemon
+                wait_until(lambda: not os.path.exists("/proc/%d" % parent), timeout=10,
+                           what="forkdaemon (CMD) to exit")
+            time.sleep(0.3)
+            t = time.monotonic()
+            os.kill(run.pid, sig)
+            rc = run.wait(timeout=25)
+            took = time.monotonic() - t
+            held = ss_count(d, [r.port])
+            js = run.load_json()
+        finally:
+            run.cleanup()
+        what = "%s to rcleak %s" % (sig.name, "waiting for a daemon" if sig == signal.SIGTERM
+                                    else "while CMD ran, with --wait-children")
+        check(rc == 128 + sig and took < 3, "%s: exit status %r after %.1fs, expected %d at "
+              "once; %s" % (what, rc, took, 128 + sig, run.describe()))
+        check(held == 5, "%s: the daemon %d holds %d connections, expected its 5 (not "
+              "signalled)" % (what, d, held))
+        expect(prow(js, d), {"comm": "rcl-daemon", "opened": 5, "open_at_end": 5, "exited": False},
+               "%s: --json daemon %d" % (what, d))
+        lines = run.err().strip().splitlines()
+        check(any(l.startswith("rcleak: ") and "signal %d" % sig in l and "not signalled" in l
+                  for l in lines), "%s: no line on stderr names signal %d and says the "
+              "descendants were not signalled: %r" % (what, sig, run.err()[-1500:]))
+        check(lines[-1].endswith("(exit %d)" % rc) or "(exit %d:" % rc in lines[-1],
+              "%s: the summary's last line %r does not say exit %d" % (what, lines[-1], rc))
+        summary_checks(run, d, "rcl-daemon", None, {})
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -390,6 +391,53 @@ static void test_ports(void **state)
 	assert_int_equal(opts_parse_ports("5 ", p, RCL_MAX_PORTS, err, sizeof(err)), -1);
 }
 
+/* --wait-children takes SECS only as --wait-children=SECS: "--wait-children
+ * 10 -- make test" ran "10" as CMD (exit 127). A number right after the bare
+ * option is a usage error that says to write the "=" form; after "--", or a
+ * word that is no number, it is CMD. */
+static void test_wait_children_value(void **state)
+{
+	static const char *const nums[] = { "10", "2.5", ".5", "30." };
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		char want[64];
+
+		err[0] = '\0';
+		assert_int_equal(parse(&o, err, "run", "--wait-children", nums[i], "--", "make", "test",
+				       NULL), -1);
+		snprintf(want, sizeof(want), "--wait-children=%s", nums[i]);
+		assert_non_null(strstr(err, want));
+		assert_null(strchr(err, '\n'));
+		assert_int_equal(parse(&o, err, "run", "--wait-children", nums[i], "make", NULL), -1);
+		assert_non_null(strstr(err, want));
+	}
+	/* nothing after it: still the number that would have been CMD */
+	assert_int_equal(parse(&o, err, "run", "--wait-children", "10", NULL), -1);
+	assert_non_null(strstr(err, "--wait-children=10"));
+	/* an abbreviation of it likewise */
+	assert_int_equal(parse(&o, err, "run", "--wait-ch", "10", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--wait-children=10"));
+	assert_int_equal(parse(&o, err, "run", "--wait-children=10", "--", "make", NULL), 0);
+	assert_true(o.wait_children_s == 10);
+	assert_string_equal(o.run_argv[0], "make");
+	/* after "--" a command named like a number is CMD */
+	assert_int_equal(parse(&o, err, "run", "--wait-children", "--", "10", NULL), 0);
+	assert_true(o.wait_children_s == 30);
+	assert_string_equal(o.run_argv[0], "10");
+	assert_int_equal(parse(&o, err, "run", "--wait-children", "make", "10", NULL), 0);
+	assert_true(o.wait_children_s == 30);
+	assert_string_equal(o.run_argv[0], "make");
+	assert_int_equal(parse(&o, err, "run", "--wait-children", "10x", NULL), 0);
+	assert_string_equal(o.run_argv[0], "10x");
+	assert_int_equal(parse(&o, err, "run", "--wait-children", "1.2.3", NULL), 0);
+	assert_string_equal(o.run_argv[0], "1.2.3");
+	assert_int_equal(parse(&o, err, "run", "--wait-children", "-p", "7000", "10", NULL), 0);
+	assert_string_equal(o.run_argv[0], "10");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,7 +446,7 @@ int main(void)
 		cmocka_unit_test(test_ports), cmocka_unit_test(test_run_json_file),
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
 		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_help_anywhere),
-		cmocka_unit_test(test_file_equals),
+		cmocka_unit_test(test_file_equals), cmocka_unit_test(test_wait_children_value),
 	};
 
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
