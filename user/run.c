@@ -381,6 +381,7 @@ int cmd_run(const struct rcl_opts *o)
 	if (cut && cut_in_wait) {
 		/* as 128+N says of a CMD that signal N killed: the run was cut */
 		sum.exit_code = 128 + cut;
+		sum.wait_signal = cut;
 		elog("signal %d (%s) ended the wait for the descendants of '%s': those still "
 		     "running were left running, not signalled (exit %d)", cut, strsignal(cut),
 		     o->run_argv[0], sum.exit_code);

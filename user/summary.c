@@ -257,7 +257,9 @@ void summary_text(FILE *f, const struct run_summary *s)
 	/* "PASS (exit 1)" read as a contradiction: say whose code it is */
 	fprintf(f, "rcleak run: %s (exit %d", s->failed ? "FAIL: a threshold was broken" : "PASS",
 		s->exit_code);
-	if (s->cmd_signal)
+	if (s->wait_signal)
+		fprintf(f, ": signal %d cut the wait for the descendants of '%s'", s->wait_signal, s->argv[0]);
+	else if (s->cmd_signal)
 		fprintf(f, ": '%s' was killed by signal %d", s->argv[0], s->cmd_signal);
 	else if (s->cmd_exit > 0)
 		fprintf(f, ": '%s' exited %d", s->argv[0], s->cmd_exit);

@@ -193,8 +193,9 @@ def test_run_wait_children_signal():
         check(any(l.startswith("rcleak: ") and "signal %d" % sig in l and "not signalled" in l
                   for l in lines), "%s: no line on stderr names signal %d and says the "
               "descendants were not signalled: %r" % (what, sig, run.err()[-1500:]))
-        check(lines[-1].endswith("(exit %d)" % rc) or "(exit %d:" % rc in lines[-1],
-              "%s: the summary's last line %r does not say exit %d" % (what, lines[-1], rc))
+        check("(exit %d: " % rc in lines[-1] and "signal %d" % sig in lines[-1],
+              "%s: the summary's last line %r does not say exit %d and why (signal %d)"
+              % (what, lines[-1], rc, sig))
         summary_checks(run, d, "rcl-daemon", None, {})
 
 
