@@ -41,6 +41,29 @@ static double series_span(const struct series *s)
 	return s->t[(s->head + s->len - 1) % SERIES_CAP] - s->t[s->head];
 }
 
+/* Growth that lasts: at least half the rate over each half of the series,
+ * as well as the rate over the whole. A one-time jump (a pool filled at
+ * once, 1 -> 6 connections, then flat) had a slope over the window above
+ * 5/min for tens of seconds after it, and was called LEAK; all its slope is
+ * in one half. With too few samples to split (an interval over half the
+ * window), the whole slope stands alone. */
+static bool grows_throughout(const struct series *s, double per_min)
+{
+	double t0, t1, mid, a, b;
+	int na, nb;
+
+	if (s->len < 2)
+		return false;
+	t0 = s->t[s->head];
+	t1 = s->t[(s->head + s->len - 1) % SERIES_CAP];
+	mid = (t0 + t1) / 2;
+	a = series_slope_range_per_min(s, t0, mid, &na);
+	b = series_slope_range_per_min(s, mid, t1, &nb);
+	if (na < 2 || nb < 2)
+		return true;
+	return a >= per_min / 2 && b >= per_min / 2;
+}
+
 static void judge(const struct model *m, struct proc *p)
 {
 	const struct model_thresholds *th = &m->th;
@@ -57,7 +80,7 @@ static void judge(const struct model *m, struct proc *p)
 		return;
 	}
 	if (!p->nlisten && p->open > 0 && p->growth_per_min >= th->leak_per_min &&
-	    series_span(&p->series) >= m->window_s / 2 &&
+	    series_span(&p->series) >= m->window_s / 2 && grows_throughout(&p->series, th->leak_per_min) &&
 	    (p->win_close_frac < 0 || p->win_close_frac <= th->leak_close_frac)) {
 		p->verdict = V_LEAK;
 		snprintf(p->rule, sizeof(p->rule), "open +%.1f/min over %.0fs >= %g/min, closes %.0f%% of opens",
@@ -77,9 +100,17 @@ static void judge(const struct model *m, struct proc *p)
 	}
 	if (!p->nlisten && p->win_open_rate >= th->churn_per_s && p->median_lifetime_ms >= 0 &&
 	    p->median_lifetime_ms < th->churn_life_ms) {
+		int n;
+
 		p->verdict = V_CHURN;
-		snprintf(p->rule, sizeof(p->rule), "%.1f connects/s >= %g, median lifetime %.1fms < %gms",
-			 p->win_open_rate, th->churn_per_s, p->median_lifetime_ms, th->churn_life_ms);
+		n = snprintf(p->rule, sizeof(p->rule), "%.1f connects/s >= %g, median lifetime %.1fms < %gms",
+			     p->win_open_rate, th->churn_per_s, p->median_lifetime_ms, th->churn_life_ms);
+		/* a leak inside the churn (an error path that never closes) is
+		 * not LEAK, whose closes stay under 20 % of opens: say it */
+		if (p->growth_per_min >= th->leak_per_min && grows_throughout(&p->series, th->leak_per_min) &&
+		    n > 0 && (size_t)n < sizeof(p->rule))
+			snprintf(p->rule + n, sizeof(p->rule) - (size_t)n, "; open also grows +%.1f/min",
+				 p->growth_per_min);
 	}
 }
 

@@ -261,7 +261,7 @@ double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q)
 }
 
 /* Opens per second and closes/opens over the window, from two series. */
-static void window_rates(struct proc *p)
+static void window_rates(struct proc *p, double window_s)
 {
 	const struct series *o = &p->opened_series, *c = &p->closed_series;
 	int first = o->head, last = (o->head + o->len - 1) % SERIES_CAP;
@@ -274,8 +274,11 @@ static void window_rates(struct proc *p)
 	span = o->t[last] - o->t[first];
 	dopen = o->y[last] - o->y[first];
 	dclose = c->y[(c->head + c->len - 1) % SERIES_CAP] - c->y[c->head];
+	/* over half the window at least, as LEAK's growth: a burst of 12
+	 * connects in the first second rcleak saw a process was "10/s" and
+	 * CHURN; a churner at 100/s still shows in a second and a half */
 	if (span > 0)
-		p->win_open_rate = dopen / span;
+		p->win_open_rate = dopen / (span > window_s / 2 ? span : window_s / 2);
 	if (dopen > 0)
 		p->win_close_frac = dclose / dopen;
 }
@@ -374,7 +377,7 @@ void model_end(struct model *m, double now, double dt)
 			series_push(&p->opened_series, now, (double)p->opened, m->window_s);
 			series_push(&p->closed_series, now, (double)closed, m->window_s);
 			p->growth_per_min = series_slope_per_min(&p->series);
-			window_rates(p);
+			window_rates(p, m->window_s);
 			if (p->nlisten) {
 				/* Redis counts unix-socket clients in maxclients too */
 				p->clients += p->unix_clients;

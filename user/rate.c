@@ -34,26 +34,42 @@ void series_push(struct series *s, double t, double y, double window)
 	s->len++;
 }
 
-double series_slope_per_min(const struct series *s)
+double series_slope_range_per_min(const struct series *s, double from, double to, int *n)
 {
 	double mt = 0, my = 0, sxx = 0, sxy = 0;
-	int n = s->len;
 
-	if (n < 2)
-		return 0;
-	for (int i = 0; i < n; i++) {
-		mt += s->t[IDX(s, i)];
-		my += s->y[IDX(s, i)];
+	*n = 0;
+	for (int i = 0; i < s->len; i++) {
+		double t = s->t[IDX(s, i)];
+
+		if (t >= from && t <= to) {
+			mt += t;
+			my += s->y[IDX(s, i)];
+			(*n)++;
+		}
 	}
-	mt /= n;
-	my /= n;
-	for (int i = 0; i < n; i++) {
-		double dt = s->t[IDX(s, i)] - mt;
+	if (*n < 2)
+		return 0;
+	mt /= *n;
+	my /= *n;
+	for (int i = 0; i < s->len; i++) {
+		double t = s->t[IDX(s, i)], dt = t - mt;
 
+		if (t < from || t > to)
+			continue;
 		sxx += dt * dt;
 		sxy += dt * (s->y[IDX(s, i)] - my);
 	}
 	if (sxx < 1e-12)
 		return 0;
 	return sxy / sxx * 60.0;
+}
+
+double series_slope_per_min(const struct series *s)
+{
+	int n;
+
+	if (s->len < 2)
+		return 0;
+	return series_slope_range_per_min(s, s->t[s->head], s->t[IDX(s, s->len - 1)], &n);
 }

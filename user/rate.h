@@ -22,4 +22,7 @@ void series_push(struct series *s, double t, double y, double window);
  * samples or no time spread. */
 double series_slope_per_min(const struct series *s);
 
+/* The same over the samples from from to to (inclusive); *n: how many. */
+double series_slope_range_per_min(const struct series *s, double from, double to, int *n);
+
 #endif

@@ -106,6 +106,50 @@ static void test_leak_needs_half_window(void **state)
 	model_free(m);
 }
 
+/* A one-time jump is not a leak: open 1, then `to` at once at `at` s, flat
+ * after, under a window of `window` s, refreshes every second until `end`.
+ * Returns how many refreshes said LEAK. */
+static int leak_refreshes_after_jump(double window, long to, int at, int end)
+{
+	struct model *m = model_new(window);
+	struct rcl_counters c = { 0 };
+	int n = 0;
+
+	for (int t = 0; t <= end; t++) {
+		long open = t < at ? 1 : to;
+
+		c.opened = (__u64)open;
+		n += step(m, t, open, &c)->verdict == V_LEAK;
+	}
+	model_free(m);
+	return n;
+}
+
+static void test_leak_not_a_jump(void **state)
+{
+	/* 1 -> 6 at 35 s (the review's case: LEAK "+7.6/min" for 40 s) */
+	assert_int_equal(leak_refreshes_after_jump(60, 6, 35, 100), 0);
+	/* --window 20, 1 -> 31 */
+	assert_int_equal(leak_refreshes_after_jump(20, 31, 15, 60), 0);
+	/* a pool of 20 filled in the first 3 s rcleak saw, flat after */
+	{
+		struct model *m = model_new(60);
+		struct rcl_counters c = { 0 };
+		int n = 0;
+
+		for (int t = 0; t <= 90; t++) {
+			long open = t < 3 ? 7 * (t + 1) : 20;
+
+			c.opened = (__u64)open;
+			n += step(m, t, open, &c)->verdict == V_LEAK;
+		}
+		assert_int_equal(n, 0);
+		model_free(m);
+	}
+	/* while steady growth of the same size is one, before and after */
+	assert_int_equal(leak_at(6, 0), V_LEAK);
+}
+
 static enum verdict churn_at(double per_s, int life_bucket)
 {
 	struct model *m = model_new(60);
@@ -128,6 +172,44 @@ static void test_churn(void **state)
 	assert_int_equal(churn_at(4, 1), V_OK);     /* under 5/s */
 	assert_int_equal(churn_at(10, 10), V_CHURN);/* bucket 10: ~724 ms < 1000 */
 	assert_int_equal(churn_at(10, 11), V_OK);   /* bucket 11: ~1448 ms */
+}
+
+/* 12 connects in the first 1.2 s rcleak saw a process, then none: 0.2/s
+ * over a 60 s window, not CHURN (it was "10.0 connects/s"). */
+static void test_churn_not_a_burst(void **state)
+{
+	struct model *m = model_new(60);
+	struct rcl_counters c = { 0 };
+	int n = 0;
+
+	for (int t = 0; t <= 30; t++) {
+		c.opened = c.closed = t == 0 ? 2 : 12;
+		memset(c.life, 0, sizeof(c.life));
+		c.life[1] = (__u32)c.closed;
+		n += step(m, t * 0.5, 0, &c)->verdict == V_CHURN;
+	}
+	assert_int_equal(n, 0);
+	model_free(m);
+}
+
+/* Connect-per-request at 10/s that keeps 1 in 20: CHURN (closes are 95 %
+ * of opens), and its rule says that open grows too. */
+static void test_churn_with_leak(void **state)
+{
+	struct model *m = model_new(60);
+	struct rcl_counters c = { 0 };
+	struct proc *p = NULL;
+
+	for (int t = 0; t <= 40; t++) {
+		c.opened = (__u64)(10 * t);
+		c.closed = c.opened - c.opened / 20;
+		memset(c.life, 0, sizeof(c.life));
+		c.life[1] = (__u32)c.closed;
+		p = step(m, t, (long)(c.opened / 20), &c);
+	}
+	assert_int_equal(p->verdict, V_CHURN);
+	assert_non_null(strstr(p->rule, "open also grows +30.0/min"));
+	model_free(m);
 }
 
 static enum verdict fd_at(long fds, long nofile)
@@ -286,6 +368,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_leak), cmocka_unit_test(test_leak_needs_half_window),
+		cmocka_unit_test(test_leak_not_a_jump), cmocka_unit_test(test_churn_not_a_burst),
+		cmocka_unit_test(test_churn_with_leak),
 		cmocka_unit_test(test_churn), cmocka_unit_test(test_fd_limit),
 		cmocka_unit_test(test_zombie_close_wait), cmocka_unit_test(test_zombie_server),
 		cmocka_unit_test(test_idle_and_percentiles), cmocka_unit_test(test_server_eta),
