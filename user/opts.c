@@ -65,6 +65,11 @@ int opts_parse_ports(const char *s, __u16 *ports, int max, char *err, size_t err
 		return fail(err, errlen, "empty port list: give ports like 6379,7000-7005");
 	if (strlen(s) >= sizeof(buf))
 		return fail(err, errlen, "port list too long");
+	/* digits, ranges and commas between them only: "6379,", ",6379",
+	 * "6379,,6380" and "+6379" were taken */
+	if (strspn(s, "0123456789,-") != strlen(s) || s[0] == ',' || s[strlen(s) - 1] == ',' ||
+	    strstr(s, ",,"))
+		return fail(err, errlen, "bad port list '%s': give ports like 6379,7000-7005", s);
 	strcpy(buf, s);
 	memset(seen, 0, sizeof(seen));
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -98,6 +103,28 @@ int opts_parse_ports(const char *s, __u16 *ports, int max, char *err, size_t err
 		if (seen[p / 8] & (1u << (p % 8)))
 			ports[n++] = (__u16)p;
 	return n;
+}
+
+/* Add n sorted ports to o's sorted list, once each. */
+static int add_ports(struct rcl_opts *o, const __u16 *more, int n, char *err, size_t errlen)
+{
+	__u16 merged[RCL_MAX_PORTS];
+	int i = 0, j = 0, k = 0;
+
+	while (i < o->nports || j < n) {
+		__u16 p = j >= n || (i < o->nports && o->ports[i] <= more[j]) ? o->ports[i] : more[j];
+
+		while (i < o->nports && o->ports[i] == p)
+			i++;
+		while (j < n && more[j] == p)
+			j++;
+		if (k == RCL_MAX_PORTS)
+			return fail(err, errlen, "too many ports: at most %d", RCL_MAX_PORTS);
+		merged[k++] = p;
+	}
+	memcpy(o->ports, merged, (size_t)k * sizeof(merged[0]));
+	o->nports = k;
+	return 0;
 }
 
 const char *opts_hooks_name(enum rcl_hooks h)
@@ -256,6 +283,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 {
 	const char *tracing_opt = NULL; /* the first option given that only tracing uses */
 	char not_doctor[40] = "";     /* the first option given that doctor has no use for */
+	__u16 more[RCL_MAX_PORTS];
+	bool ports_given = false;
 	int c, li, first = 1;
 	long l;
 	double d;
@@ -312,10 +341,16 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (optarg[0] == '-')
 				return fail(err, errlen, "option '-p' needs a port list, e.g. -p 6379,7000-7005 (got '%s')",
 					    optarg);
-			l = opts_parse_ports(optarg, o->ports, RCL_MAX_PORTS, err, errlen);
+			l = opts_parse_ports(optarg, more, RCL_MAX_PORTS, err, errlen);
 			if (l < 0)
 				return -1;
-			o->nports = (int)l;
+			/* -p again adds its ports ("-p 22001 -p 22002" watched
+			 * 22002 alone); the first replaces the default */
+			if (!ports_given)
+				o->nports = 0;
+			ports_given = true;
+			if (add_ports(o, more, (int)l, err, errlen))
+				return -1;
 			break;
 		case 'i':
 			if (!tracing_opt)

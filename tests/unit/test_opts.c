@@ -387,8 +387,36 @@ static void test_ports(void **state)
 	assert_int_equal(p[0], 65535);
 	assert_int_equal(opts_parse_ports("1-65535", p, RCL_MAX_PORTS, err, sizeof(err)), -1);
 	assert_int_equal(opts_parse_ports("5-5", p, RCL_MAX_PORTS, err, sizeof(err)), 1);
-	assert_int_equal(opts_parse_ports("+5", p, RCL_MAX_PORTS, err, sizeof(err)), 1);
 	assert_int_equal(opts_parse_ports("5 ", p, RCL_MAX_PORTS, err, sizeof(err)), -1);
+	/* empty elements and signs were taken */
+	static const char *const bad[] = { "+5", "6379,", ",6379", "6379,,6380", "6379, 6380", "0x10" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(opts_parse_ports(bad[i], p, RCL_MAX_PORTS, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "bad port"));
+	}
+}
+
+/* -p again adds to the list: "-p 22001 -p 22002" watched 22002 alone. The
+ * first -p replaces the default 6379; a port given twice counts once. */
+static void test_ports_repeated(void **state)
+{
+	char *argv[] = { "rcleak", "-p", "22002", "-p", "22001,22002", "-p", "7000-7001", NULL };
+	struct rcl_opts o;
+	char err[256];
+
+	assert_int_equal(opts_parse(&o, 7, argv, err, sizeof(err)), 0);
+	assert_int_equal(o.nports, 4);
+	assert_int_equal(o.ports[0], 7000);
+	assert_int_equal(o.ports[1], 7001);
+	assert_int_equal(o.ports[2], 22001);
+	assert_int_equal(o.ports[3], 22002);
+	{
+		char *argv2[] = { "rcleak", "-p", "1-40", "-p", "100-130", NULL };
+
+		assert_int_equal(opts_parse(&o, 5, argv2, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "at most 64"));
+	}
 }
 
 /* --wait-children takes SECS only as --wait-children=SECS: "--wait-children
@@ -443,7 +471,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults), cmocka_unit_test(test_full),
 		cmocka_unit_test(test_commands), cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_ports), cmocka_unit_test(test_run_json_file),
+		cmocka_unit_test(test_ports), cmocka_unit_test(test_ports_repeated), cmocka_unit_test(test_run_json_file),
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
 		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_help_anywhere),
 		cmocka_unit_test(test_file_equals), cmocka_unit_test(test_wait_children_value),
