@@ -306,6 +306,40 @@ long redis_link_maxclients(struct redis_link *l)
 	return 0;
 }
 
+long redis_link_info_maxclients(struct redis_link *l)
+{
+	static const char req[] = "*2\r\n$4\r\nINFO\r\n$7\r\nclients\r\n";
+	char buf[4096];
+	size_t len = 0;
+	long v;
+
+	if (l->fd < 0)
+		return 0;
+	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+		redis_link_close(l);
+		return 0;
+	}
+	while (len < sizeof(buf) - 1) {
+		ssize_t r = read(l->fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (r <= 0) {
+			redis_link_close(l);
+			return 0;
+		}
+		len += r;
+		if (buf[0] == '-' && memchr(buf, '\n', len)) {
+			link_err(l, buf, len);
+			return 0;
+		}
+		if ((v = redis_parse_info_maxclients(buf, len)) >= 0)
+			return v;
+	}
+	/* a section longer than the buffer: the reply's rest would be read as
+	 * the next answer */
+	redis_link_close(l);
+	return 0;
+}
+
 void redis_link_close(struct redis_link *l)
 {
 	if (l->fd >= 0)

@@ -63,6 +63,10 @@ bool redis_link_full(const struct redis_link *l);
  * error reply, e.g. NOAUTH, is in l->err and the link stays open). */
 long redis_link_maxclients(struct redis_link *l);
 
+/* The same from INFO clients (Redis 7+), for a server that refuses CONFIG
+ * (renamed, or an ACL user without it); 0 when it does not say. */
+long redis_link_info_maxclients(struct redis_link *l);
+
 /* CLIENT LIST over the link. Returns entries (as clientlist_parse_reply) or
  * -1 on error (then the link is closed). */
 long redis_link_client_list(struct redis_link *l, struct redis_client **out);

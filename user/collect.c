@@ -190,6 +190,24 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 				sl->full = false;
 			return;
 		}
+		/* CONFIG renamed away or not in the ACL user's commands:
+		 * Redis 7's INFO clients says maxclients too */
+		if (l && l->fd >= 0 && l->err[0] && !redis_link_full(l)) {
+			char why[sizeof(l->err)];
+
+			snprintf(why, sizeof(why), "%s", l->err);
+			mc = redis_link_info_maxclients(l);
+			if (mc > 0) {
+				vlog("CONFIG GET maxclients refused for pid %u (%s): took INFO clients'",
+				     p->key.tgid, why);
+				p->maxclients = mc;
+				p->maxclients_source = "info";
+				if (sl)
+					sl->full = false;
+				return;
+			}
+			snprintf(l->err, sizeof(l->err), "%s", why);
+		}
 		if (sl && l && l->fd >= 0 && l->err[0])
 			link_refused(sl, p, "CONFIG GET maxclients");
 		vlog("CONFIG GET maxclients failed for pid %u%s%s", p->key.tgid,

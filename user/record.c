@@ -519,6 +519,7 @@ static void apply_facts(struct replay *r)
 		p->maxclients_source = !strcmp(f->maxclients_source, "option") ? "option"
 				     : !strcmp(f->maxclients_source, "config-get") ? "config-get"
 				     : !strcmp(f->maxclients_source, "cmdline") ? "cmdline"
+				     : !strcmp(f->maxclients_source, "info") ? "info"
 				     : !strcmp(f->maxclients_source, "refused") ? "refused" : "default";
 	}
 }

@@ -83,6 +83,34 @@ static const char *bulk(const char *p, const char *end, const char **s, long *n)
 	return *s + *n + 2;
 }
 
+long redis_parse_info_maxclients(const char *buf, size_t len)
+{
+	const char *body, *end = buf + len, *k;
+	long n, v;
+	char *e;
+
+	if (len < 1 || buf[0] != '$')
+		return 0;
+	n = strtol(buf + 1, &e, 10);
+	if (e == buf + 1 || n < 0 || n > 1 << 20)
+		return 0;
+	if (e + 2 > end)
+		return -1;
+	if (e[0] != '\r' || e[1] != '\n')
+		return 0;
+	body = e + 2;
+	if (body + n > end)
+		return -1;
+	/* "maxclients:N\r\n" at the start of a line of the bulk */
+	for (k = body; k && k < body + n; k = memchr(k, '\n', (size_t)(body + n - k)), k = k ? k + 1 : k) {
+		if ((size_t)(body + n - k) > 11 && !memcmp(k, "maxclients:", 11)) {
+			v = strtol(k + 11, &e, 10);
+			return e > k + 11 && e < body + n && (*e == '\r' || *e == '\n') && v > 0 ? v : 0;
+		}
+	}
+	return 0;
+}
+
 long redis_parse_config_reply(const char *buf, size_t len)
 {
 	const char *p = buf, *end = buf + len, *k, *v;

@@ -24,4 +24,8 @@ long redis_maxclients_from_config(const char *path);
 /* Parse a RESP reply to CONFIG GET maxclients. Returns N, or 0. */
 long redis_parse_config_reply(const char *buf, size_t len);
 
+/* Parse a RESP reply to INFO clients: N of its "maxclients:N" line (Redis
+ * 7+), 0 when it has none, -1 while the reply is not whole yet. */
+long redis_parse_info_maxclients(const char *buf, size_t len);
+
 #endif

@@ -1,10 +1,12 @@
-"""A redis-server's fd limit: Redis's effective client limit is
-min(maxclients, nofile - 32), fixed when it starts."""
+"""A redis-server's limits: Redis's effective client limit is
+min(maxclients, nofile - 32), fixed when it starts; and maxclients from a
+server that refuses CONFIG."""
+import re
 import subprocess
 
-from harness import Client, Rcleak, Redis, Skip, check, proc_nofile, server_row
+from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row
 
-TESTS = ["test_server_low_nofile", "test_server_nofile_raised"]
+TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed"]
 
 
 def test_server_low_nofile():
@@ -82,3 +84,22 @@ def test_server_nofile_raised():
                 what="redis after its nofile was raised to 4096")
     rc.close()
     c.exit()
+
+
+def test_ask_redis_config_renamed():
+    """--ask-redis on a server whose CONFIG is renamed away (as hardened
+    setups and ACL users without it have): maxclients comes from INFO
+    clients (Redis 7+), 25 as the server says, source "info"; it was the
+    default 10000."""
+    r = Redis(extra=["--maxclients", "25", "--rename-command", "CONFIG", ""])
+    info = r.cli("INFO", "clients")
+    m = re.search(r"^maxclients:(\d+)", info, re.M)
+    if not m:
+        raise Skip("this redis-server's INFO clients has no maxclients (Redis 7+ has)")
+    check(int(m.group(1)) == 25, "ground truth: INFO clients says maxclients %s, expected 25" % m.group(1))
+    check("unknown command" in r.cli("CONFIG", "GET", "maxclients").lower(),
+          "ground truth: CONFIG still answers on the server that renamed it away")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    expect_server(rc, r.pid, {"maxclients": 25, "maxclients_source": "info", "effective_limit": 25},
+                  what="--ask-redis, CONFIG renamed away")
+

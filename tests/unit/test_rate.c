@@ -2,6 +2,7 @@
 /* Unit tests: growth slope over a sliding window, Redis limits and replies. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
@@ -97,6 +98,29 @@ static void test_config_reply(void **state)
 	assert_int_equal(redis_parse_config_reply("*2\r\n$10\r\nmaxclients\r\n$999\r\n1\r\n", 31), 0);
 }
 
+/* INFO clients (Redis 7): maxclients at the start of a line of the bulk;
+ * -1 until the bulk is whole, 0 when no line says it. */
+static void test_info_maxclients(void **state)
+{
+	static const char body[] = "# Clients\r\nconnected_clients:1\r\ncluster_connections:0\r\n"
+				   "maxclients:25\r\nclient_recent_max_input_buffer:20480\r\n";
+	static const char old[] = "# Clients\r\nconnected_clients:1\r\nblocked_clients:0\r\n";
+	static const char fake[] = "# Clients\r\nx_maxclients:9\r\nmaxclients:abc\r\n";
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "$%zu\r\n%s\r\n", sizeof(body) - 1, body);
+
+	assert_int_equal(redis_parse_info_maxclients(buf, (size_t)n), 25);
+	for (int i = 1; i < n - 2; i++) /* cut anywhere before the bulk's end */
+		assert_true(redis_parse_info_maxclients(buf, (size_t)i) <= 0);
+	n = snprintf(buf, sizeof(buf), "$%zu\r\n%s\r\n", sizeof(old) - 1, old);
+	assert_int_equal(redis_parse_info_maxclients(buf, (size_t)n), 0);
+	n = snprintf(buf, sizeof(buf), "$%zu\r\n%s\r\n", sizeof(fake) - 1, fake);
+	assert_int_equal(redis_parse_info_maxclients(buf, (size_t)n), 0);
+	assert_int_equal(redis_parse_info_maxclients("-ERR unknown command\r\n", 22), 0);
+	assert_int_equal(redis_parse_info_maxclients("$", 1), 0);
+	assert_int_equal(redis_parse_info_maxclients("$99999999\r\n", 12), 0);
+}
+
 static void test_cmdline(void **state)
 {
 	assert_int_equal(redis_maxclients_from_cmdline("redis-server --port 1 --maxclients 77", 1), 77);
@@ -113,7 +137,7 @@ int main(void)
 		cmocka_unit_test(test_slope_linear), cmocka_unit_test(test_slope_flat_and_short),
 		cmocka_unit_test(test_slope_window), cmocka_unit_test(test_series_thinning),
 		cmocka_unit_test(test_slope_interval_over_window),
-		cmocka_unit_test(test_effective_limit), cmocka_unit_test(test_config_reply),
+		cmocka_unit_test(test_effective_limit), cmocka_unit_test(test_config_reply), cmocka_unit_test(test_info_maxclients),
 		cmocka_unit_test(test_cmdline),
 	};
 
