@@ -44,12 +44,15 @@ static bool decimal(const char *s, double *v, char **end)
 	return *end == s + n && isfinite(*v);
 }
 
-static double parse_at(const char *s, const struct capfile *f, bool *ok)
+/* The moment --at names, as Unix time; *rel: N for +N (seconds since the
+ * start, on the recording's own clock, uptime_s), else -1. */
+static double parse_at(const char *s, const struct capfile *f, bool *ok, double *rel)
 {
 	char *end;
 	double v;
 
 	*ok = true;
+	*rel = -1;
 	if (s[0] == '+') { /* offset from the start: +90s, +2m, +90 */
 		if (!decimal(s + 1, &v, &end))
 			goto bad;
@@ -61,6 +64,7 @@ static double parse_at(const char *s, const struct capfile *f, bool *ok)
 			end++;
 		if (*end)
 			goto bad;
+		*rel = v;
 		return f->info.wall_start + v;
 	}
 	if (strchr(s, ':')) { /* HH:MM:SS on the capture's first day (local time) */
@@ -249,7 +253,7 @@ int cmd_report(const struct rcl_opts *o)
 		for (int fi = 0; fi < nfiles; fi++) {
 			struct capfile *f = &files[fi];
 			bool ok;
-			double target = parse_at(o->at, f, &ok);
+			double rel, target = parse_at(o->at, f, &ok, &rel);
 			int e;
 
 			if (!ok) {
@@ -263,8 +267,19 @@ int cmd_report(const struct rcl_opts *o)
 			struct at_span span = { 0 };
 
 			while (capfile_next_tick(f, at_event, &span) > 0) {
+				/* +N is on the recording's own clock (uptime_s), whose
+				 * refreshes are due at multiples of -i and come a
+				 * little after (the walk): the one due at 10 s ran at
+				 * 10.001, and +10s showed the refresh before it, an
+				 * interval early. A quarter of the interval (a second
+				 * at most) after N still counts as N. A wall-clock
+				 * moment (a log line's) takes the last refresh at or
+				 * before it. */
+				double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
+				double tol = iv / 4 < 1 ? iv / 4 : 1;
+
 				at_tick(f, &span);
-				if (f->rp.tick.wall <= target + 1e-6 || !want)
+				if ((rel >= 0 ? f->rp.tick.now <= rel + tol : f->rp.tick.wall <= target + 1e-6) || !want)
 					want = f->ticks;
 			}
 			damaged |= capfile_damage(f);

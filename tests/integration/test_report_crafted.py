@@ -14,7 +14,7 @@ from harness import check, mkdtemp, needs
 from record_harness import report, report_json
 
 TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited",
-         "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples"]
+         "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -202,3 +202,29 @@ def test_report_crafted_csv_tuples():
             ("connect", "CLOSE", "SYN_SENT", "ipv4", "10.0.0.2", "41001", "10.0.0.1", "6379")]
     check(got == want, "--csv rows (kind, states, %s):\n  %s\nexpected\n  %s"
           % (",".join(tup), "\n  ".join(map(str, got)), "\n  ".join(map(str, want))))
+
+
+@needs("rcleak")
+def test_report_crafted_at_due():
+    """-i 5 refreshes that ran a little after they were due (0, 5.001,
+    10.0007, 15.002 s, as a walk delays them): --at +10s is the refresh due
+    at 10 s, not the one before it (it compared wall clocks, and showed
+    uptime 5.0); +12s is still the one of 10 s, +14s too (a quarter of the
+    interval after 10 s is past), and a wall-clock moment takes the last
+    refresh at or before it."""
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    for i, now in enumerate((0.0, 5.001, 10.0007, 15.002)):
+        c.tick(now, now - (0.0, 0.0, 5.001, 10.0007)[i], fds=[dict(tgid=200, fd=3 + k, sk=0x100 + k, lport=41000 + k,
+                                                                    rport=6379) for k in range(i + 1)],
+               counters=[dict(tgid=200, opened=i + 1)], procs=[dict(tgid=200)])
+        c.flush()
+    path = save(c, "due.rcl")
+    for at, want in (("+10s", 3), ("+10", 3), ("+12s", 3), ("+14s", 3), ("+15s", 4), ("+5s", 2), ("+0s", 1),
+                     ("%.4f" % (c.wall0 + 10.0), 2), ("%.4f" % (c.wall0 + 10.0008), 3)):
+        js, _ = report_json([path, "--at", at], "--at %s" % at)
+        rows = [p for p in js.get("processes", []) if p.get("pid") == 200]
+        got = rows[0].get("open") if rows else None
+        check(got == want, "--at %s: the refresh shown holds %r connections of pid 200 (uptime %r); expected "
+              "the one holding %d" % (at, got, js.get("uptime_s"), want))
+
