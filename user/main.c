@@ -43,6 +43,11 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout ends us through ferror() */
+	/* SIGUSR1 tells a flight recorder to write its ring: `pkill -USR1
+	 * rcleak` aimed at one killed every live view on the host (the
+	 * default action), leaving a TUI's terminal on the alternate screen */
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 }
 
 static double wall_now(void)

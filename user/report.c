@@ -242,7 +242,9 @@ int cmd_report(const struct rcl_opts *o)
 	}
 	if (o->replay && o->view == RCL_VIEW_TUI) {
 		rc = replay_tui(files, nfiles, o);
-		goto cleanup;
+		/* then the damage, as the other modes say it (it exited 0
+		 * without a word on a file cut short) */
+		goto damage;
 	}
 	if (o->view == RCL_VIEW_TUI || o->view == RCL_VIEW_AUTO)
 		((struct rcl_opts *)o)->view = RCL_VIEW_PLAIN;
@@ -333,6 +335,7 @@ int cmd_report(const struct rcl_opts *o)
 		summary_print(files, nfiles, o->view == RCL_VIEW_JSON);
 	}
 	fflush(stdout);
+damage:
 	for (int fi = 0; fi < nfiles; fi++) {
 		/* read to the end so damage anywhere in the file is reported */
 		while (!files[fi].done && capfile_next_tick(&files[fi], NULL, NULL) > 0)

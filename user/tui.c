@@ -31,7 +31,9 @@ enum key_result { KEY_STAY, KEY_QUIT };
 
 /* ==== terminal ownership ================================================ */
 
-static const int fatal_signals[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL };
+/* and Ctrl-\ (SIGQUIT): it dumps core as it should, but left the terminal
+ * on the alternate screen, the cursor hidden and echo off */
+static const int fatal_signals[] = { SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGQUIT };
 #define NFATAL (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
 
 static volatile sig_atomic_t term_active; /* curses owns the terminal */

@@ -226,13 +226,18 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	/* the bar gets what "clients ", growth and ETA leave, up to 42 columns */
 	barw = COLS - p.x - 8 - (2 + 7 + (int)strlen(growth)) - (2 + 4 + (int)strlen(eta) + 1);
 	barw = barw > 42 ? 42 : barw;
-	pen(&p, ST_LABEL, "clients ");
 	snprintf(buf, sizeof(buf), "%ld/%ld%s", s->clients, eff, mark);
 	if (barw >= (int)strlen(buf) + 8) {
+		pen(&p, ST_LABEL, "clients ");
 		draw_bar(t, y, p.x, barw, s->clients, eff, mark);
 		p.x += barw;
-	} else {
+	} else if (p.x + 8 + (int)strlen(buf) <= COLS) {
+		pen(&p, ST_LABEL, "clients ");
 		pen(&p, ST_BOLD, buf);
+	} else {
+		/* whole or not at all, as growth and ETA: cut at the edge,
+		 * 68/6000 read "68/6", a full server */
+		p.x = COLS;
 	}
 	p.x += 2;
 	pen_kv(&p, "growth", s->clients_growth_per_min > 0 ? ST_YELLOW : ST_BOLD, growth);

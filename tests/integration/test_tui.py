@@ -18,175 +18,18 @@ import sys
 import time
 
 import harness
-from harness import (CLIENT, Client, Fail, Redis, Skip, check, children_of, mkdtemp,
-                     spawn, ss_count, ss_sockets, ss_states, stop, wait_until)
+from harness import (Client, Fail, Redis, Skip, check, mkdtemp, spawn, ss_count, ss_sockets,
+                     ss_states, stop, wait_until)
+from tui_harness import (COLOUR, CONN, CONNSTORM, CONN_AGE, Tmux, VERDICT_S, bg_client, brief,
+                         check_no_progs, check_restored, exit_status, footer, poll, quit_ok,
+                         sort_of, start_rcleak, table, term_modes)
 
-TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_conn_age", "test_tui_tiny",
+TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_conn_age", "test_tui_tiny",
          "test_tui_empty_selection",
          "test_tui_help_80x24",
          "test_tui_many_ports",
          "test_tui_replay_host",
          "test_tui_maxclients_guess"]
-
-VERDICT_S = 30.0    # how long the verdicts may take to show
-SCREEN_S = 5.0      # how long a key may take to show its effect
-
-ROW = re.compile(r"^\s*(LEAK|CHURN|ZOMBIE|FD-LIMIT|ok|exited)\s+(\d+)\s+(\S+)")
-CONN = re.compile(r"^\s*(\S+:\d+)\s+(\S+:\d+)\s+([A-Z][A-Z0-9-]*)\s")
-CONN_AGE = re.compile(r"^\s*\S+:\d+\s+\S+:\d+\s+[A-Z][A-Z0-9-]*\s+(\S+)\s")
-CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "connstorm")
-COLOUR = re.compile(r"\x1b\[[0-9;]*\b(3[0-7]|4[0-7])m")   # a foreground/background colour
-
-
-# --------------------------------------------------------------------------
-# tmux
-# --------------------------------------------------------------------------
-class Tmux:
-    """A tmux server of our own running one pane: cmd, under sh."""
-
-    def __init__(self, cmd, x=200, y=50):
-        if not shutil.which("tmux"):
-            raise Skip("tmux not installed")
-        self.sock = "rcleak-test-%d-%d" % (os.getpid(), time.monotonic_ns() % 10**9)
-        self.base = ["tmux", "-L", self.sock, "-f", "/dev/null"]
-        self.run("new-session", "-d", "-x", str(x), "-y", str(y), cmd)
-        info = self.run("display-message", "-p", "#{pane_pid} #{socket_path}").strip()
-        pid, self.path = info.split(" ", 1)
-        self.pane_pid = int(pid)
-        self.victims = []          # (pid, starttime) to kill if still alive at the end
-
-    def run(self, *args):
-        r = subprocess.run(self.base + list(args), capture_output=True, text=True, timeout=10)
-        if r.returncode != 0:
-            raise RuntimeError("tmux %s: %s" % (" ".join(args), r.stderr.strip()))
-        return r.stdout
-
-    def keys(self, *keys):
-        self.run("send-keys", "-t", "=0:", *keys)
-
-    def literal(self, text):
-        self.run("send-keys", "-t", "=0:", "-l", text)
-
-    def screen(self, escapes=False):
-        return self.run("capture-pane", "-p", "-t", "=0:", *(["-e"] if escapes else []))
-
-    def kill(self):
-        subprocess.run(self.base + ["kill-server"], capture_output=True, timeout=10)
-        try:                      # tmux leaves its socket behind
-            os.unlink(self.path)
-        except OSError:
-            pass
-        for pid, start in self.victims:   # rcleak ignoring SIGHUP would survive
-            if harness._starttime(pid) == start:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-
-
-def start_rcleak(args, env=""):
-    """rcleak in tmux (stderr to a file); returns (tmux, rcleak pid, stderr path).
-    -d bounds its life should the test itself die."""
-    d = mkdtemp("rcleak-tui-")
-    err = os.path.join(d, "stderr")
-    cmd = "%s %s %s -d 85 2>%s; echo EXIT=$?; sleep 60" % (
-        env, shlex.quote(harness.RCLEAK), " ".join(shlex.quote(a) for a in args),
-        shlex.quote(err))
-    tm = Tmux(cmd)
-    kids = wait_until(lambda: children_of(tm.pane_pid), 5, "rcleak to start in tmux")
-    pid = kids[0]
-    tm.victims.append((pid, harness._starttime(pid)))
-    return tm, pid, err
-
-
-def table(scr):
-    """[(verdict, pid, comm)] of the table rows on the screen, in order."""
-    rows = []
-    for line in scr.split("\n"):
-        m = ROW.match(line)
-        if m:
-            rows.append((m.group(1), int(m.group(2)), m.group(3)))
-    return rows
-
-
-def footer(scr):
-    lines = [ln for ln in scr.split("\n") if ln.strip()]
-    return lines[-1] if lines else ""
-
-
-def sort_of(scr):
-    m = re.search(r"Sort: (\S+)", footer(scr))
-    return m.group(1) if m else None
-
-
-def brief(scr):
-    """The screen in one line, for a failure message."""
-    return " | ".join(ln.strip() for ln in scr.split("\n") if ln.strip())[-450:]
-
-
-def poll(tm, pred, what, timeout=SCREEN_S, err=None):
-    """Capture the pane until pred(screen) is true; Fail with the last screen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        scr = tm.screen()
-        if pred(scr):
-            return scr
-        if time.monotonic() > deadline:
-            if os.environ.get("RCLEAK_TEST_VERBOSE"):
-                sys.stderr.write("# screen:\n%s\n" % scr)
-            extra = ""
-            if err:
-                try:
-                    extra = "; rcleak stderr: " + open(err).read().strip()[-200:]
-                except OSError:
-                    pass
-            raise Fail("%s (after %.0fs); screen: %s%s" % (what, timeout, brief(scr), extra))
-        time.sleep(0.1)
-
-
-def exit_status(tm, err):
-    scr = poll(tm, lambda s: "EXIT=" in s, "rcleak to exit", 10, err)
-    return int(re.search(r"EXIT=(\d+)", scr).group(1)), scr
-
-
-def quit_ok(tm, err, what="rcleak"):
-    """'q', then the exit status must be 0; returns the last screen."""
-    tm.keys("q")
-    rc, scr = exit_status(tm, err)
-    check(rc == 0, "%s exit status %d after 'q'" % (what, rc))
-    return scr
-
-
-def term_modes(tm):
-    """tmux's view of the pane: alternate screen, cursor visible, keypad mode."""
-    out = tm.run("display-message", "-p", "-t", "=0:",
-                 "#{alternate_on} #{cursor_flag} #{keypad_cursor_flag}").split()
-    return dict(zip(("alternate", "cursor", "keypad"), out))
-
-
-def check_restored(tm, scr):
-    """rcleak gave the terminal back: main screen, cursor shown, keypad off,
-    and none of the TUI left on the pane.  (tmux itself can copy lines of an
-    alternate screen to the main one when the window shrinks; the test never
-    shrinks the pane into the TUI's content, so the text check holds.)"""
-    modes = term_modes(tm)
-    check(modes == {"alternate": "0", "cursor": "1", "keypad": "0"},
-          "terminal not restored after exit: %s" % modes)
-    check("Sort:" not in scr and "rcleak  host" not in scr and " Quit " not in scr,
-          "after exit the pane still shows the TUI: %s" % brief(scr))
-
-
-def check_no_progs(before, tm):
-    leaked = harness.leaked_progs(before, {tm.pane_pid})
-    check(not leaked, "rcl_ BPF programs still loaded after rcleak exited: %s" % leaked)
-
-
-def bg_client(mode, args, name):
-    """A client that is still working when it is needed (no READY wait)."""
-    p = spawn([sys.executable, "-u", CLIENT, "--name", name, mode] + args, "client " + mode)
-    return p.pid
-
 
 # --------------------------------------------------------------------------
 # tests
@@ -352,6 +195,32 @@ def test_tui_sigterm():
         tm.kill()
 
 
+def test_tui_usr1_quit():
+    """SIGUSR1 (for a flight recorder: `pkill -USR1 rcleak`) leaves the live
+    view running, where it killed it with the terminal on the alternate
+    screen; Ctrl-\\ (SIGQUIT) exits 131 as it should, the terminal restored."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-usr1")
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.5"])
+    try:
+        poll(tm, lambda s: c.pid in [p for _, p, _ in table(s)], "the row of pid %d" % c.pid, 10, err)
+        os.kill(rpid, signal.SIGUSR1)
+        os.kill(rpid, signal.SIGUSR2)
+        c.cmd("close 1", "CLOSED")
+        poll(tm, lambda s: "EXIT=" not in s and any(p == c.pid for _, p, _ in table(s)) and
+             re.search(r"\b%d\b.*\brclt-tui-usr1\b" % c.pid, s) is not None,
+             "the live view still running after SIGUSR1 and SIGUSR2", 10, err)
+        check(os.path.exists("/proc/%d" % rpid), "rcleak pid %d is gone after SIGUSR1/SIGUSR2" % rpid)
+        tm.keys("C-\\")
+        rc, scr = exit_status(tm, err)
+        check(rc == 128 + signal.SIGQUIT, "rcleak exit status %d after Ctrl-\\, expected %d"
+              % (rc, 128 + signal.SIGQUIT))
+        # the shell's own "NNN Quit  rcleak ..." line is not the TUI's footer
+        check_restored(tm, "\n".join(ln for ln in scr.split("\n") if not re.search(r"\d+ Quit ", ln)))
+    finally:
+        tm.kill()
+
+
 def test_tui_conn_age():
     """A connection opened while a refresh walks the fds is young, not older
     than rcleak: the drill-down of a client that started after rcleak never
@@ -411,8 +280,33 @@ def test_tui_tiny():
           % (r.pid, c.pid, r.port, truth))
     tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
     try:
-        poll(tm, lambda s: {c.pid, r.pid} <= {p for _, p, _ in table(s)},
-             "the rows of pids %d and %d" % (r.pid, c.pid), 10, err)
+        scr = poll(tm, lambda s: {c.pid, r.pid} <= {p for _, p, _ in table(s)},
+                   "the rows of pids %d and %d" % (r.pid, c.pid), 10, err)
+
+        def clients_shown(s):
+            """N/M on the server's line (before growth), or None."""
+            for ln in s.split("\n"):
+                if ln.lstrip().startswith("redis-server") and " %d " % r.pid in ln:
+                    m = re.search(r"(\d+/\d+)\S*(?=\s|$)", ln.split("growth")[0])
+                    return m.group(1) if m else None
+            return None
+        whole = clients_shown(scr)
+        check(whole and whole.startswith("2/"), "the server line at 200 columns shows clients %r, "
+              "expected 2/LIMIT: %s" % (whole, brief(scr)))
+        # narrower, in a terminal of that width from the start: the number
+        # whole or not at all (it was cut at the edge: 68/6000 as "68/6")
+        for x in range(36, 54, 2):
+            tn, _pid, errn = start_rcleak(["-p", str(r.port), "-i", "0.3"], x=x, y=24)
+            try:
+                scr = poll(tn, lambda s: c.pid in {p for _, p, _ in table(s)} and
+                           " %d " % r.pid in s.split("VERDICT")[0], "a %dx24 view with the server's line" % x,
+                           10, errn)
+                got = clients_shown(scr)
+                check(got in (None, whole), "%d columns: the server line shows clients %r, the whole "
+                      "figure is %s: %s" % (x, got, whole, brief(scr)))
+                quit_ok(tn, errn)
+            finally:
+                tn.kill()
         tm.run("resize-window", "-t", "=0:", "-x", "20", "-y", "5")
         # 20 columns: VERDICT and PID only
         tiny = re.compile(r"^(LEAK|CHURN|ZOMBIE|FD-LIMIT|ok|exited)\s+(\d+)\s*$", re.M)
@@ -536,6 +430,22 @@ def test_tui_replay_host():
               "replay header %r, the capture was made on host %s, kernel %s"
               % (head, m.group(1), m.group(2)))
         quit_ok(tm, None, "report --replay")
+    finally:
+        tm.kill()
+    # the same capture cut inside its last chunk: after the TUI, the damage
+    # is said and the exit code is 6, as --plain and --json replays do (it
+    # exited 0 without a word)
+    cut = path + ".cut"
+    with open(path, "rb") as f, open(cut, "wb") as g:
+        g.write(f.read()[:-5])
+    tm = Tmux("%s report %s --replay; echo EXIT=$?; sleep 60"
+              % (shlex.quote(harness.RCLEAK), shlex.quote(cut)))
+    try:
+        poll(tm, lambda s: "Sort:" in s, "the replay of the cut capture in the TUI", 10)
+        tm.keys("q")
+        rc, scr = exit_status(tm, None)
+        check(rc == 6 and "ends inside a chunk" in scr,
+              "report --replay (TUI) of a capture cut short: exit %d, screen after: %s" % (rc, brief(scr)))
     finally:
         tm.kill()
 
