@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tui_int.h"
+#include "view.h"
 
 /* ---- styles ------------------------------------------------------------- */
 
@@ -66,12 +67,14 @@ attr_t tui_attr(const struct tui *t, enum tui_style s)
 	return (s == ST_NORMAL ? 0 : COLOR_PAIR(s)) | styles[s].extra;
 }
 
-/* Print at most maxw columns of text at (y, x). Bytes outside printable
- * ASCII (from /proc: anything) become '?' so one byte is one column.
- * Returns the columns written. */
+/* Print at most maxw columns of text at (y, x). Text is from /proc:
+ * anything. Printable ASCII, and on a UTF-8 terminal the characters it
+ * shows as they are (utf8_shown: 'café' was 'caf??'), go as they are; any
+ * other byte is '?'. Returns the columns written. */
 int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text)
 {
-	int n = 0;
+	const unsigned char *c = (const unsigned char *)text;
+	int n = 0, cols, len;
 
 	if (maxw <= 0 || y < 0 || y >= LINES || x >= COLS)
 		return 0;
@@ -79,10 +82,17 @@ int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const
 		maxw = COLS - x;
 	attrset(tui_attr(t, s));
 	move(y, x);
-	for (; text[n] && n < maxw; n++) {
-		unsigned char ch = (unsigned char)text[n];
-
-		addch(ch >= 0x20 && ch < 0x7f ? ch : '?');
+	for (; *c && n < maxw; c++) {
+		if (*c >= 0x80 && t->utf8 && (len = utf8_shown(c, &cols))) {
+			if (n + cols > maxw)
+				break;
+			addnstr((const char *)c, len);
+			c += len - 1;
+			n += cols;
+			continue;
+		}
+		addch(*c >= 0x20 && *c < 0x7f ? *c : '?');
+		n++;
 	}
 	attrset(A_NORMAL);
 	return n;

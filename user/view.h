@@ -25,4 +25,9 @@ void json_str(FILE *f, const char *s);
  * forms, no surrogates, nothing past U+10FFFF), or 0. */
 int utf8_len(const unsigned char *c);
 
+/* Length of the UTF-8 character at c if a terminal shows it as it is (not
+ * a control, an override or a zero-width mark), and its columns (1 or 2)
+ * in *cols; else 0. */
+int utf8_shown(const unsigned char *c, int *cols);
+
 #endif

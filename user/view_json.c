@@ -16,27 +16,6 @@ bool view_selected(const struct rcl_opts *o, const struct proc *p)
 	return true;
 }
 
-int utf8_len(const unsigned char *c)
-{
-	int n;
-	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
-
-	if (*c >= 0xc2 && *c <= 0xdf)
-		n = 2;
-	else if (*c >= 0xe0 && *c <= 0xef)
-		n = 3, lo = *c == 0xe0 ? 0xa0 : 0x80, hi = *c == 0xed ? 0x9f : 0xbf;
-	else if (*c >= 0xf0 && *c <= 0xf4)
-		n = 4, lo = *c == 0xf0 ? 0x90 : 0x80, hi = *c == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (c[1] < lo || c[1] > hi)
-		return 0;
-	for (int i = 2; i < n; i++)
-		if (c[i] < 0x80 || c[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);

@@ -6,16 +6,25 @@
 #include "model.h"
 #include "view.h"
 
-/* s left-aligned in width columns, each byte outside printable ASCII shown
- * as '?', as the TUI draws it: comm and cmdline are whatever a process set
- * (prctl, argv), and a newline, carriage return or escape sequence in them
- * would forge or overwrite rows of the table. */
+/* s left-aligned in width columns, as the TUI draws it: printable ASCII
+ * and UTF-8 characters a terminal shows as they are ('café', '名前'), any
+ * other byte as '?'. comm and cmdline are whatever a process set (prctl,
+ * argv), and a newline, carriage return, escape sequence or bidi override
+ * in them would forge, overwrite or reorder rows of the table. */
 static void text(FILE *f, int width, const char *s)
 {
-	int n = 0;
+	int n = 0, cols, len;
 
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++, n++)
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c >= 0x80 && (len = utf8_shown(c, &cols))) {
+			fwrite(c, 1, (size_t)len, f);
+			c += len - 1;
+			n += cols;
+			continue;
+		}
 		fputc(*c >= 0x20 && *c < 0x7f ? *c : '?', f);
+		n++;
+	}
 	for (; n < width; n++)
 		fputc(' ', f);
 }

@@ -8,7 +8,7 @@ from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leak
                      mkdtemp, needs, rcl_progs, run_rcleak)
 
 TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", "test_not_root",
-         "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars",
+         "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars", "test_plain_utf8",
          "test_stall_skips_ticks", "test_pid_of_thread"]
 
 
@@ -225,6 +225,31 @@ def test_plain_control_chars():
           "row of pid %d: %r" % (c.pid, rows))
     check(not any(l.startswith("fake") for l in out.splitlines()),
           "the comm's newline forged a line: %r" % out[-600:])
+    c.stdin.close()
+    c.wait(10)
+
+
+@needs("root", "rcleak")
+def test_plain_utf8():
+    """--plain shows UTF-8 names as they are ('café' was 'caf??'): a comm of
+    'café-名前' and an argv word 'ünï'; a right-to-left override (U+202E)
+    in argv, which would reorder the rest of the row on a terminal, still
+    shows as '?' (one per byte)."""
+    import sys
+    from harness import spawn
+    r = Redis()
+    script = os.path.join(mkdtemp("rcleak-utf8-"), "u.py")
+    with open(script, "w") as f:
+        f.write(_EVIL_CLIENT.replace('b"rclt\\nfake\\x1b[2J"', '"café-名前".encode()'))
+    c = spawn([sys.executable, script, str(r.port), "ünï\u202eabc"], "client with a UTF-8 comm and argv")
+    check(c.stdout.readline().strip() == b"HELD", "client did not connect")
+    with open("/proc/%d/comm" % c.pid, "rb") as f:
+        check(f.read().rstrip(b"\n") == "café-名前".encode(), "ground truth: comm is not café-名前")
+    rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--pid", str(c.pid)])
+    check(rc == 0, "exit %s (stderr %r)" % (rc, err[:300]))
+    rows = [l for l in out.splitlines() if l.startswith("%d " % c.pid)]
+    check(len(rows) == 1 and "café-名前" in rows[0] and "ünï???abc" in rows[0] and "\u202e" not in out,
+          "row of pid %d: %r" % (c.pid, rows))
     c.stdin.close()
     c.wait(10)
 

@@ -25,7 +25,7 @@ from tui_harness import (COLOUR, CONN, CONNSTORM, CONN_AGE, Tmux, VERDICT_S, bg_
                          sort_of, start_rcleak, table, term_modes)
 
 TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_conn_age", "test_tui_tiny",
-         "test_tui_empty_selection",
+         "test_tui_empty_selection", "test_tui_utf8_names",
          "test_tui_help_80x24",
          "test_tui_many_ports",
          "test_tui_replay_host",
@@ -324,6 +324,34 @@ def test_tui_tiny():
         quit_ok(tm, err)
     finally:
         tm.kill()
+
+
+_UTF8_CLIENT = r"""
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, "café-名前".encode(), 0, 0, 0)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("HELD", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_tui_utf8_names():
+    """On a UTF-8 terminal the table shows a comm of 'café-名前' as it is
+    (it was 'caf??-??????'), and the column after it still lines up."""
+    r = Redis()
+    c = spawn([sys.executable, "-c", _UTF8_CLIENT, str(r.port)], "client with a UTF-8 comm")
+    check(c.stdout.readline().strip() == b"HELD", "client did not connect")
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.5"], env="LANG=C.UTF-8 LC_ALL=C.UTF-8")
+    try:
+        scr = poll(tm, lambda s: c.pid in [p for _, p, _ in table(s)], "the row of pid %d" % c.pid, 10, err)
+        rows = {p: comm for _, p, comm in table(scr)}
+        check(rows.get(c.pid) == "café-名前", "pid %d's COMM on a UTF-8 terminal: %r"
+              % (c.pid, rows.get(c.pid)))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+        c.stdin.close()
+        c.wait(10)
 
 
 def test_tui_empty_selection():

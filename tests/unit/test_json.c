@@ -65,12 +65,36 @@ static void test_invalid_bytes_escaped(void **state)
 	expect("\x80\xc3\xa9", "\"\\u0080\xc3\xa9\"");              /* stray continuation */
 }
 
+/* What the text views and the TUI print as it is: characters a terminal
+ * shows, with their columns; not C1 controls (U+009B is CSI to some
+ * terminals), bidi overrides, zero-width marks or broken bytes. */
+static void test_utf8_shown(void **state)
+{
+	int cols = 0;
+
+	(void)state;
+	assert_int_equal(utf8_shown((const unsigned char *)"\xc3\xa9", &cols), 2);     /* U+00E9 */
+	assert_int_equal(cols, 1);
+	assert_int_equal(utf8_shown((const unsigned char *)"\xe5\x90\x8d", &cols), 3); /* U+540D */
+	assert_int_equal(cols, 2);
+	assert_int_equal(utf8_shown((const unsigned char *)"\xf0\x9f\x90\xb3", &cols), 4);
+	assert_int_equal(cols, 2);
+	assert_int_equal(utf8_shown((const unsigned char *)"\xc2\x9b", &cols), 0);     /* CSI */
+	assert_int_equal(utf8_shown((const unsigned char *)"\xc2\x85", &cols), 0);     /* NEL */
+	assert_int_equal(utf8_shown((const unsigned char *)"\xe2\x80\xae", &cols), 0); /* RLO */
+	assert_int_equal(utf8_shown((const unsigned char *)"\xe2\x81\xa6", &cols), 0); /* LRI */
+	assert_int_equal(utf8_shown((const unsigned char *)"\xcc\x81", &cols), 0);     /* combining */
+	assert_int_equal(utf8_shown((const unsigned char *)"\xd0", &cols), 0);         /* cut */
+	assert_int_equal(utf8_shown((const unsigned char *)"\xff", &cols), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ascii_and_controls),
 		cmocka_unit_test(test_utf8_kept),
 		cmocka_unit_test(test_invalid_bytes_escaped),
+		cmocka_unit_test(test_utf8_shown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
