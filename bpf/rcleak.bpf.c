@@ -1065,6 +1065,7 @@ struct rcl_walk_table walk_cur = {};
 
 /* See struct rcl_walk_task. */
 struct rcl_walk_task walk_task = {};
+volatile __u64 walk_sk_word;
 
 /* Write the summary of table t; 0 on success (or nothing to write). */
 static __always_inline int flush_table(struct seq_file *seq, const struct rcl_walk_table *t)
@@ -1147,8 +1148,11 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 
 	rec.fd = ctx->fd;
 	/* the socket's address as a number (the key of the socket table):
-	 * the verifier refuses arithmetic on the BTF pointer */
-	rec.sk = (__u64)BPF_CORE_READ(sock, sk);
+	 * the verifier refuses arithmetic on the BTF pointer, and a value
+	 * read back from a map is a number (a probe read was a helper call).
+	 * One walk runs at a time. */
+	walk_sk_word = (__u64)sk;
+	rec.sk = walk_sk_word;
 	rec.state = sk->__sk_common.skc_state;
 	rec.jiffies = bpf_jiffies64();
 	{
