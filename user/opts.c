@@ -9,123 +9,9 @@
 #include <string.h>
 
 #include "opts.h"
+#include "opts_int.h"
 
 #define DEFAULT_PORT 6379
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* Strict decimal integer in [lo, hi]. */
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Strict finite decimal number (seconds). */
-static int parse_secs(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	/* decimal only: strtod also takes hex ("0x10" would be 16 s) */
-	if (!s || !*s || strpbrk(s, "xX"))
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || end == s || !isfinite(v))
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int opts_parse_ports(const char *s, __u16 *ports, int max, char *err, size_t errlen)
-{
-	static __u8 seen[65536 / 8];
-	char buf[1024], *tok, *save = NULL;
-	int n = 0;
-
-	if (!s || !*s)
-		return fail(err, errlen, "empty port list: give ports like 6379,7000-7005");
-	if (strlen(s) >= sizeof(buf))
-		return fail(err, errlen, "port list too long");
-	/* digits, ranges and commas between them only: "6379,", ",6379",
-	 * "6379,,6380" and "+6379" were taken */
-	if (strspn(s, "0123456789,-") != strlen(s) || s[0] == ',' || s[strlen(s) - 1] == ',' ||
-	    strstr(s, ",,"))
-		return fail(err, errlen, "bad port list '%s': give ports like 6379,7000-7005", s);
-	strcpy(buf, s);
-	memset(seen, 0, sizeof(seen));
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *dash = strchr(tok, '-');
-		long lo, hi;
-
-		if (dash) {
-			*dash = '\0';
-			if (parse_long(tok, 1, 65535, &lo) || parse_long(dash + 1, 1, 65535, &hi))
-				return fail(err, errlen, "bad port range '%s-%s': ports are 1-65535", tok, dash + 1);
-			if (hi < lo)
-				return fail(err, errlen, "bad port range '%s-%s': end is below start", tok, dash + 1);
-		} else {
-			if (parse_long(tok, 1, 65535, &lo))
-				return fail(err, errlen, "bad port '%s': ports are numbers 1-65535", tok);
-			hi = lo;
-		}
-		for (long p = lo; p <= hi; p++) {
-			if (seen[p / 8] & (1u << (p % 8)))
-				continue;
-			if (n >= max)
-				return fail(err, errlen, "too many ports: at most %d", max);
-			seen[p / 8] |= 1u << (p % 8);
-			n++;
-		}
-	}
-	if (!n)
-		return fail(err, errlen, "empty port list: give ports like 6379,7000-7005");
-	n = 0;
-	for (long p = 1; p < 65536; p++)
-		if (seen[p / 8] & (1u << (p % 8)))
-			ports[n++] = (__u16)p;
-	return n;
-}
-
-/* Add n sorted ports to o's sorted list, once each. */
-static int add_ports(struct rcl_opts *o, const __u16 *more, int n, char *err, size_t errlen)
-{
-	__u16 merged[RCL_MAX_PORTS];
-	int i = 0, j = 0, k = 0;
-
-	while (i < o->nports || j < n) {
-		__u16 p = j >= n || (i < o->nports && o->ports[i] <= more[j]) ? o->ports[i] : more[j];
-
-		while (i < o->nports && o->ports[i] == p)
-			i++;
-		while (j < n && more[j] == p)
-			j++;
-		if (k == RCL_MAX_PORTS)
-			return fail(err, errlen, "too many ports: at most %d", RCL_MAX_PORTS);
-		merged[k++] = p;
-	}
-	memcpy(o->ports, merged, (size_t)k * sizeof(merged[0]));
-	o->nports = k;
-	return 0;
-}
 
 const char *opts_hooks_name(enum rcl_hooks h)
 {
@@ -220,62 +106,20 @@ static void defaults(struct rcl_opts *o)
 	o->speed = 1;
 }
 
-/* A positive threshold: "what" names it in the message. */
-static int threshold(const char *arg, double lo, double hi, double *out, const char *what,
-		     char *err, size_t errlen)
-{
-	double d;
-
-	if (parse_secs(arg, &d) || d < lo || d > hi)
-		/* %.10g: the bounds print whole ("2592000", not %g's "2.592e+06") */
-		return fail(err, errlen, "bad %s '%s': give a number from %.10g to %.10g", what, arg, lo, hi);
-	*out = d;
-	return 0;
-}
-
-/* Digits with at most one '.': "10", "2.5", ".5" (seconds given the way
- * an option's value is, not a command's name). */
-static bool is_number(const char *s)
-{
-	size_t digits = 0, dots = 0;
-
-	for (; *s; s++) {
-		if (*s >= '0' && *s <= '9')
-			digits++;
-		else if (*s == '.')
-			dots++;
-		else
-			return false;
-	}
-	return digits && dots <= 1;
-}
-
-/* A FILE option's value: never a word that starts with '-', which is
- * taken for the option it looks like (the file can be given as ./-x). */
-static int need_file(const char *opt, const char *arg, char *err, size_t errlen)
-{
-	if (!*arg)
-		return fail(err, errlen, "'%s' needs a file: %s FILE", opt, opt);
-	if (*arg == '-')
-		return fail(err, errlen, "'%s' needs a file: %s FILE (got '%s'; for a file of that name "
-			    "write ./%s)", opt, opt, arg, arg);
-	return 0;
-}
-
 /* Options a capture already decided: 'rcleak report' refuses them. */
 static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, char *err, size_t errlen)
 {
 	if (tracing_opt)
-		return fail(err, errlen, "%s is for tracing, not for 'rcleak report': a capture keeps its "
+		return opts_fail(err, errlen, "%s is for tracing, not for 'rcleak report': a capture keeps its "
 			    "own ports and refreshes (see --help)", tracing_opt);
 	if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict ||
 	    o->after_set)
-		return fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
+		return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
-		return fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
+		return opts_fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
 	if (o->csv && o->view != RCL_VIEW_AUTO)
-		return fail(err, errlen, "--csv is an output of its own: drop --json or --plain");
+		return opts_fail(err, errlen, "--csv is an output of its own: drop --json or --plain");
 	return 0;
 }
 
@@ -300,9 +144,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			/* "help rnu" printed the help and exit 0: a typo passed */
 			if (argc > 2 && strcmp(argv[2], "run") && strcmp(argv[2], "record") &&
 			    strcmp(argv[2], "report") && strcmp(argv[2], "doctor"))
-				return fail(err, errlen, "no help for '%s' (commands: run, record, report, doctor)", argv[2]);
+				return opts_fail(err, errlen, "no help for '%s' (commands: run, record, report, doctor)", argv[2]);
 			if (argc > 3)
-				return fail(err, errlen, "unexpected argument '%s': give 'rcleak help [CMD]'", argv[3]);
+				return opts_fail(err, errlen, "unexpected argument '%s': give 'rcleak help [CMD]'", argv[3]);
 			return 0;
 		}
 		else if (!strcmp(argv[1], "run"))
@@ -312,7 +156,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		else if (!strcmp(argv[1], "report"))
 			o->cmd = RCL_CMD_REPORT;
 		else
-			return fail(err, errlen, "unknown command '%s' (commands: run, record, report, doctor; see --help)", argv[1]);
+			return opts_fail(err, errlen, "unknown command '%s' (commands: run, record, report, doctor; see --help)", argv[1]);
 		first = 2;
 	}
 
@@ -339,7 +183,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			/* no port list starts with '-': "-p -n 1" lost its value
 			 * to getopt, which took -n for the list */
 			if (optarg[0] == '-')
-				return fail(err, errlen, "option '-p' needs a port list, e.g. -p 6379,7000-7005 (got '%s')",
+				return opts_fail(err, errlen, "option '-p' needs a port list, e.g. -p 6379,7000-7005 (got '%s')",
 					    optarg);
 			l = opts_parse_ports(optarg, more, RCL_MAX_PORTS, err, errlen);
 			if (l < 0)
@@ -349,14 +193,14 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (!ports_given)
 				o->nports = 0;
 			ports_given = true;
-			if (add_ports(o, more, (int)l, err, errlen))
+			if (opts_add_ports(o, more, (int)l, err, errlen))
 				return -1;
 			break;
 		case 'i':
 			if (!tracing_opt)
 				tracing_opt = "-i";
-			if (parse_secs(optarg, &d) || d < 0.01 || d > 86400)
-				return fail(err, errlen, "bad interval '%s': give seconds from 0.01 to 86400, e.g. -i 0.5",
+			if (opts_parse_secs(optarg, &d) || d < 0.01 || d > 86400)
+				return opts_fail(err, errlen, "bad interval '%s': give seconds from 0.01 to 86400, e.g. -i 0.5",
 					    optarg);
 			o->interval_s = d;
 			o->interval_set = true;
@@ -364,27 +208,27 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case 'd':
 			if (!tracing_opt)
 				tracing_opt = "-d";
-			if (parse_secs(optarg, &d) || d <= 0 || d > 365 * 86400.0)
+			if (opts_parse_secs(optarg, &d) || d <= 0 || d > 365 * 86400.0)
 				/* name the upper bound: "-d 1e9" is > 0 too */
-				return fail(err, errlen, "bad duration '%s': give seconds > 0, at most a year "
+				return opts_fail(err, errlen, "bad duration '%s': give seconds > 0, at most a year "
 					    "(31536000), e.g. -d 30", optarg);
 			o->duration_s = d;
 			break;
 		case 'n':
 			if (!tracing_opt)
 				tracing_opt = "-n";
-			if (parse_long(optarg, 1, 1000000000L, &l))
-				return fail(err, errlen, "bad count '%s': give a number of intervals >= 1", optarg);
+			if (opts_parse_long(optarg, 1, 1000000000L, &l))
+				return opts_fail(err, errlen, "bad count '%s': give a number of intervals >= 1", optarg);
 			o->count = l;
 			break;
 		case OPT_PID:
-			if (parse_long(optarg, 1, 4194304, &l))
-				return fail(err, errlen, "bad pid '%s': give a process id", optarg);
+			if (opts_parse_long(optarg, 1, 4194304, &l))
+				return opts_fail(err, errlen, "bad pid '%s': give a process id", optarg);
 			o->pid = (int)l;
 			break;
 		case OPT_COMM:
 			if (!*optarg || strlen(optarg) >= sizeof(o->comm))
-				return fail(err, errlen, "bad comm '%s': give a process name of 1-15 characters", optarg);
+				return opts_fail(err, errlen, "bad comm '%s': give a process name of 1-15 characters", optarg);
 			strcpy(o->comm, optarg);
 			break;
 		case OPT_JSON:
@@ -398,7 +242,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				if (!f && optind < argc - first + 1)
 					f = argv[first - 1 + optind];
 				/* "--", another option, "" or nothing: FILE is missing */
-				if (need_file("--json", f ? f : "", err, errlen))
+				if (opts_need_file("--json", f ? f : "", err, errlen))
 					return -1;
 				if (!optarg)
 					optind++;
@@ -407,39 +251,39 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			}
 			/* the views' --json has no value: only run's writes a file */
 			if (optarg)
-				return fail(err, errlen, "option '--json' takes no value (only 'rcleak run --json FILE' "
+				return opts_fail(err, errlen, "option '--json' takes no value (only 'rcleak run --json FILE' "
 					    "writes a file; see --help)");
 			if (o->view == RCL_VIEW_PLAIN)
-				return fail(err, errlen, "--json and --plain do not go together: give one");
+				return opts_fail(err, errlen, "--json and --plain do not go together: give one");
 			o->view = RCL_VIEW_JSON;
 			break;
 		case OPT_USER:
 			if (!*optarg)
-				return fail(err, errlen, "--user needs a user name");
+				return opts_fail(err, errlen, "--user needs a user name");
 			o->run_user = optarg;
 			break;
 		case OPT_JUNIT:
 			/* as for run --json: "--junit --max-open 3" wrote the XML
 			 * to a file named "--max-open" and ran "3" */
-			if (need_file("--junit", optarg, err, errlen))
+			if (opts_need_file("--junit", optarg, err, errlen))
 				return -1;
 			o->junit_path = optarg;
 			break;
 		case OPT_MAX_OPEN:
 		case OPT_MAX_LEAKED:
 		case OPT_MAX_CONNECTS:
-			if (parse_long(optarg, 0, 1000000000L, &l))
-				return fail(err, errlen, "bad threshold '%s': give a count >= 0", optarg);
+			if (opts_parse_long(optarg, 0, 1000000000L, &l))
+				return opts_fail(err, errlen, "bad threshold '%s': give a count >= 0", optarg);
 			*(c == OPT_MAX_OPEN ? &o->max_open : c == OPT_MAX_LEAKED ? &o->max_leaked
 									: &o->max_connects) = l;
 			break;
 		case OPT_MAX_CHURN:
-			if (threshold(optarg, 0, 1e9, &o->max_churn, "--max-churn (connects/s)", err, errlen))
+			if (opts_threshold(optarg, 0, 1e9, &o->max_churn, "--max-churn (connects/s)", err, errlen))
 				return -1;
 			break;
 		case 'w':
 			/* "-w -d 5" recorded to a file named "-d" */
-			if (need_file("-w", optarg, err, errlen))
+			if (opts_need_file("-w", optarg, err, errlen))
 				return -1;
 			o->write_path = optarg;
 			break;
@@ -447,27 +291,27 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->force = true;
 			break;
 		case OPT_RING:
-			if (threshold(optarg, 1, 86400, &o->ring_s, "--ring seconds", err, errlen))
+			if (opts_threshold(optarg, 1, 86400, &o->ring_s, "--ring seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_TRIG_HEADROOM:
-			if (threshold(optarg, 0, 100, &o->trigger_headroom, "--trigger-headroom percent", err, errlen))
+			if (opts_threshold(optarg, 0, 100, &o->trigger_headroom, "--trigger-headroom percent", err, errlen))
 				return -1;
 			break;
 		case OPT_TRIG_VERDICT:
 			if (strcmp(optarg, "LEAK") && strcmp(optarg, "CHURN") && strcmp(optarg, "ZOMBIE") &&
 			    strcmp(optarg, "FD-LIMIT"))
-				return fail(err, errlen, "bad --trigger-verdict '%s': give LEAK, CHURN, ZOMBIE or FD-LIMIT", optarg);
+				return opts_fail(err, errlen, "bad --trigger-verdict '%s': give LEAK, CHURN, ZOMBIE or FD-LIMIT", optarg);
 			o->trigger_verdict = optarg;
 			break;
 		case OPT_AFTER:
-			if (threshold(optarg, 0, 86400, &o->after_s, "--after seconds", err, errlen))
+			if (opts_threshold(optarg, 0, 86400, &o->after_s, "--after seconds", err, errlen))
 				return -1;
 			o->after_set = true;
 			break;
 		case OPT_AT:
 			if (!*optarg)
-				return fail(err, errlen, "--at needs a time: +90s, 12:03:10 or a Unix timestamp");
+				return opts_fail(err, errlen, "--at needs a time: +90s, 12:03:10 or a Unix timestamp");
 			o->at = optarg;
 			break;
 		case OPT_CSV:
@@ -477,7 +321,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->replay = true;
 			break;
 		case OPT_SPEED:
-			if (threshold(optarg, 0.01, 10000, &o->speed, "--speed factor", err, errlen))
+			if (opts_threshold(optarg, 0.01, 10000, &o->speed, "--speed factor", err, errlen))
 				return -1;
 			o->speed_set = true;
 			break;
@@ -490,11 +334,11 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			 * --wait-children 10 -- make" ran "10" as CMD. A word
 			 * after "--" is CMD, whatever it looks like. */
 			if (!optarg && o->cmd == RCL_CMD_RUN && first - 1 + optind < argc &&
-			    is_number(argv[first - 1 + optind]))
-				return fail(err, errlen, "'%s' after --wait-children would be the command: "
+			    opts_is_number(argv[first - 1 + optind]))
+				return opts_fail(err, errlen, "'%s' after --wait-children would be the command: "
 					    "write --wait-children=%s (a command of that name goes after --)",
 					    argv[first - 1 + optind], argv[first - 1 + optind]);
-			if (optarg && threshold(optarg, 0.1, 86400, &o->wait_children_s,
+			if (optarg && opts_threshold(optarg, 0.1, 86400, &o->wait_children_s,
 						"--wait-children seconds", err, errlen))
 				return -1;
 			break;
@@ -502,27 +346,27 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			/* the last one silently won: a script that parses one
 			 * format got the other */
 			if (o->view == RCL_VIEW_JSON)
-				return fail(err, errlen, "--json and --plain do not go together: give one");
+				return opts_fail(err, errlen, "--json and --plain do not go together: give one");
 			o->view = RCL_VIEW_PLAIN;
 			break;
 		case OPT_WINDOW:
-			if (parse_secs(optarg, &d) || d < 2 || d > 86400)
-				return fail(err, errlen, "bad window '%s': give seconds >= 2, e.g. --window 60", optarg);
+			if (opts_parse_secs(optarg, &d) || d < 2 || d > 86400)
+				return opts_fail(err, errlen, "bad window '%s': give seconds >= 2, e.g. --window 60", optarg);
 			o->window_s = d;
 			o->window_set = true;
 			break;
 		case OPT_RECONCILE:
 			if (!tracing_opt)
 				tracing_opt = "--reconcile";
-			if (parse_secs(optarg, &d) || d < 0 || d > 86400)
-				return fail(err, errlen, "bad reconcile period '%s': give seconds (0 turns it off)", optarg);
+			if (opts_parse_secs(optarg, &d) || d < 0 || d > 86400)
+				return opts_fail(err, errlen, "bad reconcile period '%s': give seconds (0 turns it off)", optarg);
 			o->reconcile_s = d;
 			break;
 		case OPT_MAXCLIENTS:
 			if (!tracing_opt)
 				tracing_opt = "--maxclients";
-			if (parse_long(optarg, 1, 100000000L, &l))
-				return fail(err, errlen, "bad maxclients '%s': give a number >= 1", optarg);
+			if (opts_parse_long(optarg, 1, 100000000L, &l))
+				return opts_fail(err, errlen, "bad maxclients '%s': give a number >= 1", optarg);
 			o->maxclients = l;
 			break;
 		case OPT_ASK_REDIS:
@@ -542,7 +386,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			else if (!strcmp(optarg, "tracepoint"))
 				o->hooks = RCL_HOOKS_TRACEPOINT;
 			else
-				return fail(err, errlen, "bad hook tier '%s': give auto, tp_btf, raw_tp or tracepoint", optarg);
+				return opts_fail(err, errlen, "bad hook tier '%s': give auto, tp_btf, raw_tp or tracepoint", optarg);
 			break;
 		case OPT_WALK:
 			if (!tracing_opt)
@@ -554,41 +398,41 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			else if (!strcmp(optarg, "proc"))
 				o->walk = RCL_WALK_PROC;
 			else
-				return fail(err, errlen, "bad walk '%s': give auto, iter or proc", optarg);
+				return opts_fail(err, errlen, "bad walk '%s': give auto, iter or proc", optarg);
 			break;
 		case OPT_IDLE:
 			o->thresholds_set = true;
-			if (threshold(optarg, 1, 86400 * 30, &o->idle_s, "--idle seconds", err, errlen))
+			if (opts_threshold(optarg, 1, 86400 * 30, &o->idle_s, "--idle seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_LEAK_RATE:
 			o->thresholds_set = true;
-			if (threshold(optarg, 0.01, 1e9, &o->leak_per_min, "--leak-rate (connections/min)", err, errlen))
+			if (opts_threshold(optarg, 0.01, 1e9, &o->leak_per_min, "--leak-rate (connections/min)", err, errlen))
 				return -1;
 			break;
 		case OPT_CHURN_RATE:
 			o->thresholds_set = true;
-			if (threshold(optarg, 0.01, 1e9, &o->churn_per_s, "--churn-rate (connects/s)", err, errlen))
+			if (opts_threshold(optarg, 0.01, 1e9, &o->churn_per_s, "--churn-rate (connects/s)", err, errlen))
 				return -1;
 			break;
 		case OPT_CHURN_LIFE:
 			o->thresholds_set = true;
-			if (threshold(optarg, 0.001, 1e9, &o->churn_life_ms, "--churn-life (ms)", err, errlen))
+			if (opts_threshold(optarg, 0.001, 1e9, &o->churn_life_ms, "--churn-life (ms)", err, errlen))
 				return -1;
 			break;
 		case OPT_ZOMBIE:
 			o->thresholds_set = true;
-			if (threshold(optarg, 1, 86400 * 30, &o->zombie_s, "--zombie seconds", err, errlen))
+			if (opts_threshold(optarg, 1, 86400 * 30, &o->zombie_s, "--zombie seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_ZOMBIE_IDLE:
 			o->thresholds_set = true;
-			if (threshold(optarg, 1, 86400 * 30, &o->zombie_idle_s, "--zombie-idle seconds", err, errlen))
+			if (opts_threshold(optarg, 1, 86400 * 30, &o->zombie_idle_s, "--zombie-idle seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_FD_LIMIT:
 			o->thresholds_set = true;
-			if (threshold(optarg, 0.1, 100, &o->fd_limit_pct, "--fd-limit percent", err, errlen))
+			if (opts_threshold(optarg, 0.1, 100, &o->fd_limit_pct, "--fd-limit percent", err, errlen))
 				return -1;
 			break;
 		case 'v':
@@ -607,7 +451,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->cmd = c == 'h' ? RCL_CMD_HELP : RCL_CMD_VERSION;
 			return 0;
 		case ':':
-			return fail(err, errlen, "option '%s' needs a value (see --help)",
+			return opts_fail(err, errlen, "option '%s' needs a value (see --help)",
 				    argv[first - 1 + optind - 1]);
 		default:
 			/* getopt reports "--json=x" as '?' with optopt set to the
@@ -616,28 +460,28 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			 * options never get here with a known letter. */
 			for (const struct option *lo = long_opts; optopt && lo->name; lo++)
 				if (lo->val == optopt && lo->has_arg == no_argument)
-					return fail(err, errlen, "option '--%s' takes no value (see --help)",
+					return opts_fail(err, errlen, "option '--%s' takes no value (see --help)",
 						    lo->name);
 			if (optopt)
-				return fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
-			return fail(err, errlen, "unknown option '%s' (see --help)",
+				return opts_fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
+			return opts_fail(err, errlen, "unknown option '%s' (see --help)",
 				    argv[first - 1 + optind - 1]);
 		}
 	}
 	if (o->cmd == RCL_CMD_DOCTOR && not_doctor[0])
-		return fail(err, errlen, "'rcleak doctor' takes only -v and -p (got %s): its output is "
+		return opts_fail(err, errlen, "'rcleak doctor' takes only -v and -p (got %s): its output is "
 			    "text, its exit code says whether rcleak can run", not_doctor);
 	if (o->cmd == RCL_CMD_RUN) {
 		if (first - 1 + optind >= argc)
-			return fail(err, errlen, "'rcleak run' needs a command: rcleak run [OPTIONS] -- CMD [ARGS...]");
+			return opts_fail(err, errlen, "'rcleak run' needs a command: rcleak run [OPTIONS] -- CMD [ARGS...]");
 		/* record's options were taken here and did nothing */
 		if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 ||
 		    o->trigger_verdict || o->after_set)
-			return fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
+			return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
 		/* the live view's options were taken here and did nothing:
 		 * "run -d 60" did not stop anything after 60 s */
 		if (o->duration_s || o->count || o->pid || o->comm[0] || o->view == RCL_VIEW_PLAIN)
-			return fail(err, errlen, "%s is for the live view: 'rcleak run' watches CMD's tree until CMD "
+			return opts_fail(err, errlen, "%s is for the live view: 'rcleak run' watches CMD's tree until CMD "
 				    "exits (drop it)", o->duration_s ? "-d" : o->count ? "-n" : o->pid ? "--pid"
 				    : o->comm[0] ? "--comm" : "--plain");
 		o->run_argv = argv + first - 1 + optind;
@@ -649,32 +493,32 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	}
 	if (o->cmd == RCL_CMD_REPORT) {
 		if (first - 1 + optind >= argc)
-			return fail(err, errlen, "'rcleak report' needs a capture file: rcleak report FILE...");
+			return opts_fail(err, errlen, "'rcleak report' needs a capture file: rcleak report FILE...");
 		o->files = argv + first - 1 + optind;
 		if (o->csv + o->replay + (o->at != NULL) > 1)
-			return fail(err, errlen, "--csv, --replay and --at do not go together");
+			return opts_fail(err, errlen, "--csv, --replay and --at do not go together");
 		if (o->speed_set && !o->replay)
-			return fail(err, errlen, "--speed paces --replay: add --replay, or drop --speed");
+			return opts_fail(err, errlen, "--speed paces --replay: add --replay, or drop --speed");
 		return report_refuses(o, tracing_opt, err, errlen);
 	}
 	if (o->cmd == RCL_CMD_RECORD) {
 		if (!o->write_path)
-			return fail(err, errlen, "'rcleak record' needs -w FILE");
+			return opts_fail(err, errlen, "'rcleak record' needs -w FILE");
 		/* --after without --ring was taken and did nothing: say so, as
 		 * for --trigger-* */
 		if ((o->trigger_headroom >= 0 || o->trigger_verdict || o->after_set) && !o->ring_s)
-			return fail(err, errlen, "--trigger-* and --after go with --ring SECS (the flight recorder)");
+			return opts_fail(err, errlen, "--trigger-* and --after go with --ring SECS (the flight recorder)");
 	} else if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict ||
 		   o->after_set) {
-		return fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
+		return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
 	}
 	if (o->at || o->csv || o->replay || o->speed_set)
-		return fail(err, errlen, "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)");
+		return opts_fail(err, errlen, "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)");
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
-		return fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
+		return opts_fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
 	if (first - 1 + optind < argc)
-		return fail(err, errlen, "unexpected argument '%s' (see --help)",
+		return opts_fail(err, errlen, "unexpected argument '%s' (see --help)",
 			    argv[first - 1 + optind]);
 	return 0;
 }

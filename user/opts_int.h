@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* opts_int.h - between opts.c (the parser) and opts_values.c (the values). */
+#ifndef RCLEAK_OPTS_INT_H
+#define RCLEAK_OPTS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "opts.h"
+
+/* Write a message to err; returns -1 (a usage error). */
+int opts_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A decimal integer from lo to hi, nothing after it: 0, or -1. */
+int opts_parse_long(const char *s, long lo, long hi, long *out);
+/* Seconds: a finite decimal number, nothing after it: 0, or -1. */
+int opts_parse_secs(const char *s, double *out);
+/* Add n sorted ports to o's sorted list, once each. */
+int opts_add_ports(struct rcl_opts *o, const __u16 *more, int n, char *err, size_t errlen);
+/* A threshold from lo to hi; what names it in the message. */
+int opts_threshold(const char *arg, double lo, double hi, double *out, const char *what,
+		   char *err, size_t errlen);
+/* Digits with at most one '.'. */
+bool opts_is_number(const char *s);
+/* A FILE option's value: never empty, never a word that starts with '-'. */
+int opts_need_file(const char *opt, const char *arg, char *err, size_t errlen);
+
+#endif
