@@ -113,7 +113,13 @@ static void header_line2(struct tui *t)
 	pen_kv(&p, "processes", ST_BOLD, buf);
 	ports_str(c->opts->ports, c->opts->nports, buf, sizeof(buf));
 	pen_kv(&p, "ports", ST_BOLD, buf);
-	snprintf(buf, sizeof(buf), "%gs", c->opts->interval_s);
+	/* a replay paces the recorded interval by --speed: show the
+	 * recording's (it showed 0.2s for -i 1 at --speed 5) and the speed */
+	if (c->opts->replay && c->opts->speed != 1)
+		snprintf(buf, sizeof(buf), "%gs, replay x%g", c->opts->interval_s * c->opts->speed,
+			 c->opts->speed);
+	else
+		snprintf(buf, sizeof(buf), "%gs", c->opts->interval_s);
 	pen_kv(&p, "interval", ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%gs", c->model->window_s);
 	pen_kv(&p, "window", ST_BOLD, buf);

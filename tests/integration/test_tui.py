@@ -466,10 +466,12 @@ def test_tui_replay_host():
     cut = path + ".cut"
     with open(path, "rb") as f, open(cut, "wb") as g:
         g.write(f.read()[:-5])
-    tm = Tmux("%s report %s --replay; echo EXIT=$?; sleep 60"
+    tm = Tmux("%s report %s --replay --speed 3; echo EXIT=$?; sleep 60"
               % (shlex.quote(harness.RCLEAK), shlex.quote(cut)))
     try:
-        poll(tm, lambda s: "Sort:" in s, "the replay of the cut capture in the TUI", 10)
+        # the header shows the recorded interval (-i 0.3) and the speed, not 0.1s
+        poll(tm, lambda s: "Sort:" in s and "interval 0.3s, replay x3" in s,
+             "the replay of the cut capture in the TUI, its header saying interval 0.3s, replay x3", 10)
         tm.keys("q")
         rc, scr = exit_status(tm, None)
         check(rc == 6 and "ends inside a chunk" in scr,
