@@ -59,7 +59,17 @@ static void forward(int sig, siginfo_t *info, void *uc)
 
 	(void)uc;
 	got_signal = sig;
-	if (cmd_gone)
+	/* CMD has exited but is not reaped yet (the main loop reaps every
+	 * 20 ms): nobody takes the signal, it ends the wait as if CMD were
+	 * gone (it was taken for CMD's, and the run kept CMD's exit code).
+	 * waitid() is a bare system call; WNOWAIT leaves CMD to reap(). */
+	if (!cmd_gone && pid > 0) {
+		siginfo_t si = { 0 };
+
+		if (!waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid == pid)
+			pid = 0;
+	}
+	if (cmd_gone || (child_pid > 0 && pid == 0))
 		wait_signal = sig;
 	else if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT)
 		cmd_stop = sig;
@@ -200,6 +210,17 @@ static void sleep_s(double s)
  * child (CMD or an orphan handed to us) is left. */
 static bool reap(pid_t cmd, bool *cmd_done, int *status)
 {
+	sigset_t fwd, old;
+	bool left;
+
+	/* the signals held while CMD is reaped: between waitpid() and
+	 * child_pid = 0 the handler would pass one on to a freed pid (a
+	 * descendant may have it by then), and between that and cmd_gone it
+	 * would drop a USR1 */
+	sigemptyset(&fwd);
+	for (size_t i = 0; i < NFWD; i++)
+		sigaddset(&fwd, fwd_sigs[i]);
+	sigprocmask(SIG_BLOCK, &fwd, &old);
 	for (;;) {
 		int st;
 		pid_t pid = waitpid(-1, &st, WNOHANG);
@@ -208,13 +229,30 @@ static bool reap(pid_t cmd, bool *cmd_done, int *status)
 			if (pid == cmd) {
 				*cmd_done = true;
 				*status = st;
-				child_pid = 0;
 				cmd_gone = 1;
+				child_pid = 0;
 			}
 			continue;
 		}
-		return pid == 0; /* 0: children left; -1 (ECHILD): none */
+		left = pid == 0; /* 0: children left; -1 (ECHILD): none */
+		break;
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return left;
+}
+
+/* rcleak cannot watch any longer (reading kernel state failed) while CMD
+ * runs: it waits for CMD to finish rather than end it (rcleak's exit would
+ * send it PR_SET_PDEATHSIG's SIGTERM), signals still passed on. */
+static void finish_unwatched(const struct rcl_opts *o, pid_t pid, bool cmd_done)
+{
+	int st;
+
+	if (cmd_done)
+		return;
+	elog("no summary: waiting for '%s' (pid %d) to finish, unwatched", o->run_argv[0], (int)pid);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
 }
 
 static int write_file(const char *path, const struct run_summary *s,
@@ -333,6 +371,7 @@ int cmd_run(const struct rcl_opts *o)
 		/* every pass: exits, rates and command lines (procwatch.h) */
 		if ((e = collect_watch(&c, now))) {
 			elog("reading kernel state failed: %s", strerror(-e));
+			finish_unwatched(o, pid, cmd_done);
 			goto cleanup;
 		}
 		children = reap(pid, &cmd_done, &status);
@@ -351,6 +390,7 @@ int cmd_run(const struct rcl_opts *o)
 		if (now - last_refresh >= o->interval_s) {
 			if ((e = collect_refresh(&c, now))) {
 				elog("reading kernel state failed: %s", strerror(-e));
+				finish_unwatched(o, pid, cmd_done);
 				goto cleanup;
 			}
 			last_refresh = now;

@@ -17,14 +17,15 @@ import sys
 import time
 
 import harness
-from harness import Client, Redis, check, spawn, ss_count, stop, wait_until
+from harness import Client, Redis, check, children_of, spawn, ss_count, stop, wait_until
 from run_harness import (DAEMON, Run, expect, expect_detail_names, expect_rules, need_c, need_py,
                          parse_done, prow, redis_delta, summary_checks, total_connections,
                          wait_redis_idle)
 
 TESTS = ["test_run_tree_only",
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
-         "test_run_daemon_exits_while_waited", "test_run_wait_children_signal"]
+         "test_run_daemon_exits_while_waited", "test_run_wait_children_signal",
+         "test_run_signal_cmd_exited_unreaped"]
 
 
 def test_run_tree_only():
@@ -198,6 +199,42 @@ def test_run_wait_children_signal():
               % (what, lines[-1], rc, sig))
         summary_checks(run, d, "rcl-daemon", None, {})
 
+def _state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def test_run_signal_cmd_exited_unreaped():
+    """SIGTERM that comes after CMD exited but before rcleak reaped it ends
+    the wait (exit 143), as once CMD is gone: it was taken for CMD's, and the
+    run kept CMD's exit code 0. Made certain by stopping rcleak (SIGSTOP)
+    while CMD exits, so that the signal is pending when it goes on."""
+    py = need_py()[0]
+    r = Redis()
+    p = str(r.port)
+    run = Run(["-p", p, "--wait-children=20"],
+              ["sh", "-c", '"$0" "$1" "$2" 3 15; sleep 1', py, DAEMON, p])
+    try:
+        wait_until(lambda: "DONE " in run.out(), timeout=15, what="forkdaemon's DONE line")
+        d = int(parse_done(run.out(), "forkdaemon")["daemon"])
+        harness._record_pid(d, harness._starttime(d), "daemon")
+        cmd = wait_until(lambda: children_of(run.pid), 5, "CMD, rcleak's child")[0]
+        os.kill(run.pid, signal.SIGSTOP)
+        try:
+            wait_until(lambda: _state(cmd) == "Z", 10, "CMD (sh) to exit, unreaped while rcleak is stopped")
+            os.kill(run.pid, signal.SIGTERM)
+        finally:
+            os.kill(run.pid, signal.SIGCONT)
+        rc = run.wait(timeout=25)
+        held = ss_count(d, [r.port])
+    finally:
+        run.cleanup()
+    check(rc == 128 + signal.SIGTERM, "exit status %r, expected 143 (the wait cut); %s" % (rc, run.describe()))
+    check("ended the wait" in run.err(), "no line says the signal ended the wait: %r" % run.err()[-800:])
+    check(held == 3, "the daemon %d holds %d connections, expected its 3 (not signalled)" % (d, held))
 
 if __name__ == "__main__":
     import runner
