@@ -273,71 +273,64 @@ out:
 	return err;
 }
 
-long redis_link_maxclients(struct redis_link *l)
+/* Send req over the link and read the reply into buf (cap bytes) until
+ * done(buf, len) is >= 0, its answer. An error reply (NOAUTH, a renamed
+ * command) is kept in l->err and the link stays usable; a broken link, or
+ * a reply larger than buf (its rest would be read as the next answer), is
+ * closed. 0 for all of those. */
+static long link_ask(struct redis_link *l, const char *req, size_t reqlen, char *buf, size_t cap,
+		     long (*done)(const char *buf, size_t len))
 {
-	static const char req[] = "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$10\r\nmaxclients\r\n";
-	char buf[256];
 	size_t len = 0;
-	long v = 0;
+	long v;
 
 	if (l->fd < 0)
 		return 0;
-	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+	if (write(l->fd, req, reqlen) != (ssize_t)reqlen) {
 		redis_link_close(l);
 		return 0;
 	}
-	while (len < sizeof(buf) - 1) {
-		ssize_t r = read(l->fd, buf + len, sizeof(buf) - 1 - len);
+	while (len < cap - 1) {
+		ssize_t r = read(l->fd, buf + len, cap - 1 - len);
 
 		if (r <= 0) {
 			redis_link_close(l);
 			return 0;
 		}
 		len += r;
-		if ((v = redis_parse_config_reply(buf, len)) > 0)
-			return v;
 		if (buf[0] == '-' && memchr(buf, '\n', len)) {
-			/* error reply (NOAUTH, renamed command): link stays usable */
 			link_err(l, buf, len);
 			return 0;
 		}
+		if ((v = done(buf, len)) >= 0)
+			return v;
 	}
 	redis_link_close(l);
 	return 0;
+}
+
+/* CONFIG GET's reply: N once it is whole (0 is no answer: read on). */
+static long config_done(const char *buf, size_t len)
+{
+	long v = redis_parse_config_reply(buf, len);
+
+	return v > 0 ? v : -1;
+}
+
+long redis_link_maxclients(struct redis_link *l)
+{
+	static const char req[] = "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$10\r\nmaxclients\r\n";
+	char buf[256];
+
+	return link_ask(l, req, sizeof(req) - 1, buf, sizeof(buf), config_done);
 }
 
 long redis_link_info_maxclients(struct redis_link *l)
 {
 	static const char req[] = "*2\r\n$4\r\nINFO\r\n$7\r\nclients\r\n";
 	char buf[4096];
-	size_t len = 0;
-	long v;
 
-	if (l->fd < 0)
-		return 0;
-	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
-		redis_link_close(l);
-		return 0;
-	}
-	while (len < sizeof(buf) - 1) {
-		ssize_t r = read(l->fd, buf + len, sizeof(buf) - 1 - len);
-
-		if (r <= 0) {
-			redis_link_close(l);
-			return 0;
-		}
-		len += r;
-		if (buf[0] == '-' && memchr(buf, '\n', len)) {
-			link_err(l, buf, len);
-			return 0;
-		}
-		if ((v = redis_parse_info_maxclients(buf, len)) >= 0)
-			return v;
-	}
-	/* a section longer than the buffer: the reply's rest would be read as
-	 * the next answer */
-	redis_link_close(l);
-	return 0;
+	return link_ask(l, req, sizeof(req) - 1, buf, sizeof(buf), redis_parse_info_maxclients);
 }
 
 void redis_link_close(struct redis_link *l)
