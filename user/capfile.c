@@ -45,15 +45,12 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 int capfile_reopen(struct capfile *f, const struct rcl_opts *o)
 {
 	const char *path = f->path;
-	unsigned long chunks = f->told_chunks, records = f->told_records;
-	bool truncated = f->told_truncated;
+	struct capfile_told told = f->told;
 
 	capfile_close(f);
 	memset(f, 0, sizeof(*f));
 	f->path = path;
-	f->told_chunks = chunks;
-	f->told_records = records;
-	f->told_truncated = truncated;
+	f->told = told;
 	return capfile_open(f, o);
 }
 
@@ -146,20 +143,20 @@ bool capfile_damage(struct capfile *f)
 	struct capture_damage d;
 
 	capture_damage(f->rd, &d);
-	if (d.chunks_bad > f->told_chunks)
+	if (d.chunks_bad > f->told.chunks)
 		fprintf(stderr, "rcleak: %s: %lu damaged chunk%s skipped (bad checksum, stream or length)\n",
 			f->path, d.chunks_bad, d.chunks_bad == 1 ? "" : "s");
-	if (d.truncated && !f->told_truncated)
+	if (d.truncated && !f->told.truncated)
 		fprintf(stderr, "rcleak: %s: file ends inside a chunk: read up to byte %llu (%lu whole chunks)\n",
 			f->path, (unsigned long long)d.truncated_at, d.chunks_ok);
-	if (f->rp.bad_records > f->told_records)
+	if (f->rp.bad_records > f->told.records)
 		fprintf(stderr, "rcleak: %s: %lu records damaged or too short to read, skipped\n", f->path,
 			f->rp.bad_records);
-	if (d.chunks_bad > f->told_chunks)
-		f->told_chunks = d.chunks_bad;
-	if (f->rp.bad_records > f->told_records)
-		f->told_records = f->rp.bad_records;
-	f->told_truncated |= d.truncated;
+	if (d.chunks_bad > f->told.chunks)
+		f->told.chunks = d.chunks_bad;
+	if (f->rp.bad_records > f->told.records)
+		f->told.records = f->rp.bad_records;
+	f->told.truncated |= d.truncated;
 	/* a record that cannot be read is damage as much as a chunk */
 	return d.chunks_bad || d.truncated || f->rp.bad_records;
 }

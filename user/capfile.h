@@ -38,9 +38,12 @@ struct capfile {
 	bool tui;                /* replayed in the TUI: keeps its own pace */
 	struct join_index *jix;  /* its records by 4-tuple, while joins print */
 	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
-	/* the damage said on stderr already (a second pass finds it again) */
-	unsigned long told_chunks, told_records;
-	bool told_truncated;
+	/* the damage said on stderr already (a second pass finds it again;
+	 * capfile_reopen keeps it) */
+	struct capfile_told {
+		unsigned long chunks, records;
+		bool truncated;
+	} told;
 };
 
 typedef void (*event_fn)(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);

@@ -243,16 +243,26 @@ static void print_joins_text(struct capfile *files, int nfiles)
 	drop_join_indexes(files, nfiles);
 }
 
+/* The wall times a file's refreshes span; with none complete, the header's
+ * start for both (JSON said 0, 1970, where the text said the header's). */
+static void span_of(const struct capfile *f, double *start, double *end)
+{
+	*start = f->first_wall ? f->first_wall : f->info.wall_start;
+	*end = f->last_wall ? f->last_wall : f->info.wall_start;
+}
+
 static void summary_text_out(struct capfile *files, int nfiles)
 {
 	for (int fi = 0; fi < nfiles; fi++) {
 		struct capfile *f = &files[fi];
 		char a[32], b[32];
+		double start, end;
 
 		if (f->nseen)
 			qsort(f->seen, f->nseen, sizeof(*f->seen), cmp_seen);
-		capfile_fmt_time(f->first_wall ? f->first_wall : f->info.wall_start, a, sizeof(a));
-		capfile_fmt_time(f->last_wall ? f->last_wall : f->info.wall_start, b, sizeof(b));
+		span_of(f, &start, &end);
+		capfile_fmt_time(start, a, sizeof(a));
+		capfile_fmt_time(end, b, sizeof(b));
 		printf("%s: host %s, kernel %s, rcleak %s, tier %s\n", f->path, f->info.host,
 		       f->info.kernel, f->info.version, f->rp.meta.tier);
 		printf("  span %s .. %s (%.0fs, %lu ticks, %lu events, %llu lost)\n", a, b,
@@ -312,6 +322,7 @@ static void summary_json_out(struct capfile *files, int nfiles)
 	for (int fi = 0; fi < nfiles; fi++) {
 		struct capfile *f = &files[fi];
 		const struct model *m = f->model;
+		double start, end;
 		bool first = true;
 
 		printf("%s{\"path\":", fi ? "," : "");
@@ -320,12 +331,9 @@ static void summary_json_out(struct capfile *files, int nfiles)
 		json_str(stdout, f->info.host);
 		printf(",\"kernel\":");
 		json_str(stdout, f->info.kernel);
-		/* no complete refresh: the header's start, as the text says
-		 * (0 was 1970) */
+		span_of(f, &start, &end);
 		printf(",\"start\":%.3f,\"end\":%.3f,\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,",
-		       f->first_wall ? f->first_wall : f->info.wall_start,
-		       f->last_wall ? f->last_wall : f->info.wall_start, f->ticks, f->events,
-		       (unsigned long long)f->lost);
+		       start, end, f->ticks, f->events, (unsigned long long)f->lost);
 		printf("\"trigger\":");
 		if (!f->rp.have_trigger) {
 			printf("null,");
