@@ -2,6 +2,7 @@
 # lib.sh - shared helpers of the benchmark scripts (sourced, not run).
 # Benchmarks assert nothing: they measure and print.
 
+BENCH_SCRIPT=$(realpath "$0") # before the cd: $0 may be relative
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 BENCH_ROOT=$PWD
 RCLEAK=${RCLEAK:-$BENCH_ROOT/rcleak}
@@ -141,6 +142,16 @@ wait_attached() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# need_args MIN "$@": with fewer than MIN arguments, the calling script's
+# header comment (down to `set -eu...`) as its usage on stderr, and exit 2.
+need_args() {
+	local min=$1
+	shift
+	[ $# -ge "$min" ] && return 0
+	sed -n '2,/^set -eu/p' "$BENCH_SCRIPT" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//' >&2
+	exit 2
 }
 
 now() { date +%s.%N; }

@@ -12,7 +12,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
-[ $# -ge 3 ] || { sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//' >&2; exit 2; }
+need_args 3 "$@"
 ROUNDS=$1
 SECS=$2
 shift 2
