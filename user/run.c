@@ -51,6 +51,7 @@ static volatile sig_atomic_t cmd_stop;
 /* fwd_sigs and SIGPIPE ignored when rcleak started (nohup, a background
  * job): they stay ignored, by rcleak and by CMD, as without rcleak */
 static sigset_t ignored;
+static sigset_t fwd_set; /* fwd_sigs, held while CMD is reaped */
 
 static void forward(int sig, siginfo_t *info, void *uc)
 {
@@ -94,7 +95,9 @@ static void install_forwarding(void)
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&ignored);
+	sigemptyset(&fwd_set);
 	for (size_t i = 0; i < NFWD; i++) {
+		sigaddset(&fwd_set, fwd_sigs[i]);
 		if (!sigaction(fwd_sigs[i], NULL, &old) && old.sa_handler == SIG_IGN)
 			sigaddset(&ignored, fwd_sigs[i]);
 		else
@@ -210,17 +213,14 @@ static void sleep_s(double s)
  * child (CMD or an orphan handed to us) is left. */
 static bool reap(pid_t cmd, bool *cmd_done, int *status)
 {
-	sigset_t fwd, old;
+	sigset_t old;
 	bool left;
 
 	/* the signals held while CMD is reaped: between waitpid() and
 	 * child_pid = 0 the handler would pass one on to a freed pid (a
 	 * descendant may have it by then), and between that and cmd_gone it
 	 * would drop a USR1 */
-	sigemptyset(&fwd);
-	for (size_t i = 0; i < NFWD; i++)
-		sigaddset(&fwd, fwd_sigs[i]);
-	sigprocmask(SIG_BLOCK, &fwd, &old);
+	sigprocmask(SIG_BLOCK, &fwd_set, &old);
 	for (;;) {
 		int st;
 		pid_t pid = waitpid(-1, &st, WNOHANG);
