@@ -59,8 +59,10 @@ struct rcl_sock_slot {
  * sweep waits that much longer for such a socket. Linux's HZ is 100 or more. */
 #define RCL_TICK_MAX_NS 10000000ULL
 /* Lifetimes drawn per CPU and tick when more sockets open than that: about
- * 2,000 a second per CPU at HZ=250. */
-#define RCL_LIFE_DRAWS 8
+ * 500 a second per CPU at HZ=250. Each drawn socket costs two clock reads;
+ * 2 instead of 8 took 28-38 ns off live's BPF time per connection under a
+ * connect storm (tools/bench/cost-ab.sh, README "Performance"). */
+#define RCL_LIFE_DRAWS 2
 
 /* Lifetimes of closed connections: bucket 0 holds < 1 ms, bucket k
  * (k >= 1) holds [2^(k-1), 2^k) ms; the last bucket everything longer. */

@@ -52,6 +52,15 @@ def _hz():
     return 1000
 
 
+def _life_draws():
+    """RCL_LIFE_DRAWS from the BPF header: opens timed per CPU and tick."""
+    with open(os.path.join(ROOT, "bpf", "rcleak.h")) as f:
+        m = re.search(r"^#define RCL_LIFE_DRAWS (\d+)$", f.read(), re.M)
+    if not m:
+        raise Fail("bpf/rcleak.h defines no RCL_LIFE_DRAWS")
+    return int(m.group(1))
+
+
 def _holder(port, rate):
     return Client("churn", ["--target", "127.0.0.1:%d" % port, "--duration", str(STORM_S),
                             "--rate", str(rate), "--hold-ms", str(HOLD_MS)], name="rclt-hold%d" % HOLD_MS,
@@ -114,11 +123,11 @@ def test_lifetimes_sampled_in_storm():
         check(krow["median_lifetime_ms"] is not None, "child %d: no median of %d closes" % (pid, made))
         sampled += krow["lifetimes"]
         closed += made
-    # the kernel side times all opens while a CPU sees at most 8 a tick; 2
-    # opens a connection: twice that is always sampled
+    # the kernel side times all opens while a CPU sees at most RCL_LIFE_DRAWS
+    # a tick; 2 opens a connection: twice that is always sampled
     rate = float(total.group(3))
     ncpu = os.cpu_count() or 1
-    if 2 * rate / ncpu > 2 * 8 * _hz():
+    if 2 * rate / ncpu > 2 * _life_draws() * _hz():
         check(sampled < closed, "storm at %.0f connections/s on %d CPUs: %d lifetimes for %d closes, "
               "expected a sample" % (rate, ncpu, sampled, closed))
     else:

@@ -306,7 +306,7 @@ else:
         md.append("One clock read (`bpf_ktime_get_ns()`, clock less floor per run) costs %.0f ns on this machine. "
                   "Timing every socket would take 4 reads per storm connection (open and close of both ends), "
                   "%.0f ns%s; live mode reads the clock once per CPU and tick plus at the open and close of "
-                  "about 8 sockets drawn per CPU and tick (README, `lifetimes`), record for every event it "
+                  "about 2 sockets drawn per CPU and tick (README, `lifetimes`), record for every event it "
                   "sends.\n" % (ck - fl, 4 * (ck - fl), " (live's whole cost is %.0f)" % lv if lv else ""))
 
 # ---- summary of targets -------------------------------------------------
