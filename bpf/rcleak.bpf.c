@@ -244,19 +244,19 @@ static __always_inline void owner_of(struct task_struct *task, struct rcl_owner 
 	}
 }
 
-/* The current task's name. In tp_btf, two plain loads from the task
- * (trusted pointer): the helper's string copy costs about 60 ns a call.
- * The kernel keeps comm's last byte 0, and a rename in between can only mix
- * two names, as the helper's copy can. */
-static __always_inline void current_comm(char comm[RCL_COMM_LEN], bool btf)
+/* The current task's name; task is the current task. In tp_btf, two plain
+ * loads from it (trusted pointer): the helper's string copy costs about 60
+ * ns a call. The kernel keeps comm's last byte 0, and a rename in between can
+ * only mix two names, as the helper's copy can. The hot path asks for the
+ * current task once per run: bpf_get_current_task_btf() is a helper call,
+ * not inlined on 6.18. */
+static __always_inline void current_comm(char comm[RCL_COMM_LEN], struct task_struct *task,
+					 bool btf)
 {
-	if (btf) {
-		struct task_struct *task = bpf_get_current_task_btf();
-
+	if (btf)
 		__builtin_memcpy(comm, task->comm, RCL_COMM_LEN);
-	} else {
+	else
 		bpf_get_current_comm(comm, RCL_COMM_LEN);
-	}
 }
 
 /* A watched port's entry in listeners. */
@@ -476,9 +476,10 @@ static __always_inline __u16 close_lport(const struct sock *sk, bool btf)
 	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 }
 
-/* Record one state change (rcleak record). comm: the acting process's
- * name when the caller has just read it (on its stack), else NULL. A full ring buffer is
- * counted, never silent. */
+/* Record one state change (rcleak record). comm: the acting process's name
+ * (on the caller's stack) for the events that run in its context (connect,
+ * listen, app and exit closes), else NULL. A full ring buffer is counted,
+ * never silent. */
 static __always_inline void emit(struct chg *c, __u8 kind, const struct rcl_owner *owner,
 				 const char *comm, bool btf)
 {
@@ -506,7 +507,7 @@ static __always_inline void emit(struct chg *c, __u8 kind, const struct rcl_owne
 		if (comm)
 			__builtin_memcpy(e->comm, comm, sizeof(e->comm));
 		else
-			current_comm(e->comm, btf);
+			__builtin_memset(e->comm, 0, sizeof(e->comm));
 	} else {
 		e->cur_tgid = 0;
 		__builtin_memset(e->comm, 0, sizeof(e->comm));
@@ -702,7 +703,8 @@ static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
 {
 	const struct sock *sk = chg->sk;
 	int oldstate = chg->oldstate;
-	struct task_struct *task = bpf_get_current_task_btf();
+	char comm[RCL_COMM_LEN];
+	struct task_struct *task;
 	struct rcl_counters *c;
 	struct rcl_owner o;
 	bool exiting;
@@ -715,6 +717,8 @@ static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
 	if (((btf ? BPF_CORE_READ_BITFIELD(sk, sk_shutdown)
 		  : BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown)) & SHUTDOWN_MASK) != SHUTDOWN_MASK)
 		return false;
+	/* only now: a peer's reset (softirq) is told apart by sk_shutdown */
+	task = bpf_get_current_task_btf();
 	exiting = (btf ? task->flags : BPF_CORE_READ(task, flags)) & PF_EXITING;
 	owner_of(task, &o, btf);
 	if (!exiting && o.tgid != s->tgid) {
@@ -747,7 +751,9 @@ static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
 		if (oc)
 			__sync_fetch_and_add(&oc->cur, -1);
 	}
-	emit(chg, exiting ? RCL_EV_EXIT_CLOSE : RCL_EV_APP_CLOSE, &o, NULL, btf);
+	if (emit_events)
+		current_comm(comm, task, btf);
+	emit(chg, exiting ? RCL_EV_EXIT_CLOSE : RCL_EV_APP_CLOSE, &o, emit_events ? comm : NULL, btf);
 	return true;
 }
 
@@ -787,6 +793,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	struct rcl_counters *oc = NULL; /* the socket owner's, once looked up */
 	struct rcl_owner owner = {};
 	struct rcl_sock *s, ns = {};
+	struct task_struct *task;
 	char comm[RCL_COMM_LEN];
 	__u64 key;
 	bool lw, rw;
@@ -823,15 +830,16 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	case RCL_TCP_LISTEN: /* listen(): process context */
 		if (!lw)
 			return 0;
-		if (!traced(bpf_get_current_task_btf(), btf))
+		task = bpf_get_current_task_btf();
+		if (!traced(task, btf))
 			return 0;
-		owner_of(bpf_get_current_task_btf(), &owner, btf);
+		owner_of(task, &owner, btf);
 		{
 			__u32 k = listener_key(lport);
 
 			bpf_map_update_elem(&listeners, &k, &owner, BPF_ANY);
 		}
-		current_comm(comm, btf);
+		current_comm(comm, task, btf);
 		oc = counters(&owner);
 		if (oc) {
 			oc->flags |= RCL_PROC_LISTENER;
@@ -840,8 +848,9 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		emit(&chg, RCL_EV_LISTEN, &owner, comm, btf);
 		return 0;
 	case RCL_TCP_SYN_SENT: /* connect(): process context */
-		owner_of(bpf_get_current_task_btf(), &owner, btf);
-		if (owner.tgid == self_tgid || !traced(bpf_get_current_task_btf(), btf))
+		task = bpf_get_current_task_btf();
+		owner_of(task, &owner, btf);
+		if (owner.tgid == self_tgid || !traced(task, btf))
 			return 0;
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
@@ -854,7 +863,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		}
 		/* read once, for the process and the event (not back from the
 		 * process's entry, which another thread may be renaming) */
-		current_comm(comm, btf);
+		current_comm(comm, task, btf);
 		oc = count_open(&owner);
 		if (oc) /* short-lived processes keep a name */
 			__builtin_memcpy(oc->comm, comm, sizeof(comm));
