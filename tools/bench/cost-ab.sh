@@ -13,10 +13,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
-need_args 3 "$@"
-ROUNDS=$1
-SECS=$2
-shift 2
+ab_args "$@"
 STORM_PROCS=${STORM_PROCS:-4}
 MODE=${MODE:-record}
 case $MODE in
@@ -41,7 +38,7 @@ bpf_ns() { # PID: run_time_ns summed over the programs it holds
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%d", s }'; }
 
 for _ in $(seq "$ROUNDS"); do
-	for bin in "$@"; do
+	for bin in "${AB_BINS[@]}"; do
 		rm -f "$SCRATCH/ab.rcl"
 		if [ "$MODE" = record ]; then
 			"$bin" record -w "$SCRATCH/ab.rcl" --force -p "$port" >/dev/null 2>"$SCRATCH/ab.err" &

@@ -154,6 +154,16 @@ need_args() {
 	exit 2
 }
 
+# ab_args "$@": the A/B scripts' arguments, ROUNDS SECS BINARY...: sets
+# ROUNDS, SECS and the array AB_BINS (usage and exit 2 when short).
+ab_args() {
+	need_args 3 "$@"
+	ROUNDS=$1
+	SECS=$2
+	shift 2
+	AB_BINS=("$@")
+}
+
 now() { date +%s.%N; }
 # elapsed T0 [T1]: seconds between two `now` stamps (T1 defaults to now).
 elapsed() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.4f", b - a }'; }

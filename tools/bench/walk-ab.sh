@@ -12,10 +12,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
-need_args 3 "$@"
-ROUNDS=$1
-SECS=$2
-shift 2
+ab_args "$@"
 N=${N:-19000}
 build_loadgen
 ensure_pkg bpftool bpftool
@@ -44,7 +41,7 @@ if p.get("name") == "rcl_walk_files":
 }
 
 for _ in $(seq "$ROUNDS"); do
-	for bin in "$@"; do
+	for bin in "${AB_BINS[@]}"; do
 		"$bin" -p "$port" --json -i 0.2 > "$SCRATCH/live.jsonl" 2>"$SCRATCH/live.err" &
 		pid=$!; BG_PIDS+=("$pid")
 		wait_attached "$pid" 30 || { cat "$SCRATCH/live.err" >&2; exit 1; }
