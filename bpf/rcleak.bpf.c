@@ -500,10 +500,11 @@ static __always_inline void emit(struct chg *c, __u8 kind, const struct rcl_owne
 	e->tgid = owner ? owner->tgid : 0;
 	e->start_ns = owner ? owner->start_ns : 0;
 	/* only these run in the process that acts; the rest is softirq, where
-	 * current is whatever task was interrupted */
+	 * current is whatever task was interrupted. Their owner is the current
+	 * task's process (the callers take it from the task): no helper call. */
 	if (kind == RCL_EV_CONNECT || kind == RCL_EV_LISTEN || kind == RCL_EV_APP_CLOSE ||
 	    kind == RCL_EV_EXIT_CLOSE) {
-		e->cur_tgid = bpf_get_current_pid_tgid() >> 32;
+		e->cur_tgid = owner ? owner->tgid : 0;
 		if (comm)
 			__builtin_memcpy(e->comm, comm, sizeof(e->comm));
 		else
