@@ -467,7 +467,9 @@ static void complete(struct collector *c, struct proc *p, double now)
 		memcpy(p->cmdline, we->cmdline, sizeof(p->cmdline));
 		p->have_cmdline = true;
 	}
-	if (!p->held && ((we && we->exited_at >= 0) || !procfs_alive(pid, p->key.start_ns))) {
+	/* a zombie has exited: the kernel closed its files, and its parent
+	 * may never reap it */
+	if (!p->held && ((we && we->exited_at >= 0) || !procfs_running(pid, p->key.start_ns))) {
 		p->exited = true;
 		p->exited_at = we && we->exited_at >= 0 && we->exited_at < now ? we->exited_at : now;
 		p->fds = -1;

@@ -157,6 +157,25 @@ bool procfs_alive(int pid, __u64 start_ns)
 	return s && same_start(s, start_ns);
 }
 
+/* The Threads: line of /proc/PID/status (a zombie's own thread counts
+ * until it is reaped); 0 when unknown. */
+static long procfs_threads(int pid)
+{
+	char path[64], line[128];
+	long n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
 bool procfs_running(int pid, __u64 start_ns)
 {
 	__u64 s;
@@ -164,7 +183,11 @@ bool procfs_running(int pid, __u64 start_ns)
 
 	if (read_stat(pid, &state, &s) || !same_start(s, start_ns))
 		return false;
-	return state != 'Z' && state != 'X'; /* exited, not reaped yet */
+	if (state != 'Z' && state != 'X')
+		return true;
+	/* a zombie: exited, not reaped yet; or only its main thread exited
+	 * (pthread_exit()), which the other threads' count tells */
+	return procfs_threads(pid) > 1;
 }
 
 static long hz_from_config_line(const char *line)

@@ -34,7 +34,8 @@ __u64 procfs_start_ns(int pid);
 bool procfs_alive(int pid, __u64 start_ns);
 
 /* As procfs_alive, but false also once it exited and is only a zombie
- * waiting for its parent's wait(). */
+ * waiting for its parent's wait() (a main thread that exited while other
+ * threads run is a zombie too: that process still runs). */
 bool procfs_running(int pid, __u64 start_ns);
 
 

@@ -6,15 +6,15 @@ import subprocess
 import sys
 import time
 
-from harness import (RCLEAK, Client, Lines, Rcleak, Redis, check, expect_row, expect_server, fields,
-                     mkdtemp, proc_fds, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count,
+from harness import (RCLEAK, Client, Lines, Rcleak, Redis, check, children_of, expect_row, expect_server,
+                     fields, mkdtemp, proc_fds, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count,
                      ss_states, stop, wait_until)
 
 TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
          "test_ask_redis_auth_mixed", "test_ulimit_headroom",
-         "test_server_restart", "test_replica",
+         "test_server_restart", "test_server_exit_unreaped", "test_replica",
          "test_zombie_waiting_clients", "test_ask_redis_full",
          "test_maxclients_last_option", "test_unix_socket_clients"]
 
@@ -306,6 +306,49 @@ def test_server_restart():
     c2 = Client("hold", ["--target", "127.0.0.1:%d:4" % port], name="rclt-rst2")
     expect_server(rc, r2.pid, {"clients": 4, "ports": [port]}, what="the restarted redis-server")
     expect_row(rc, c.pid, {"close_wait": 10, "open": 10}, what="old client still holding CLOSE_WAIT")
+
+
+# Runs argv as a child and never wait()s for it: once the child exits, it
+# stays a zombie (as under a supervisor slow to reap, or a container whose
+# init does not reap).
+NO_REAP = "import subprocess, sys, time; subprocess.Popen(sys.argv[1:]); time.sleep(3600)"
+
+
+def _stat_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        return st[st.rfind(")") + 2:].split()[0]
+    except OSError:
+        return None
+
+
+def test_server_exit_unreaped():
+    """redis-server and a client exit, and their parent does not reap them
+    (zombies): both rows say exited, and the server's stays a server's."""
+    r = Redis(wrap=[sys.executable, "-c", NO_REAP])
+    kids = children_of(r.pid)
+    check(len(kids) == 1, "the non-reaping parent has children %s" % kids)
+    srv, port = kids[0], r.port
+    rc = Rcleak(["-p", str(port)])
+    c = Client("hold", ["--target", "127.0.0.1:%d:4" % port], name="rclt-unreap",
+               wrap=[sys.executable, "-c", NO_REAP])
+    expect_server(rc, srv, {"clients": 4}, what="before the shutdown")
+    expect_row(rc, c.pid, {"open": 4}, what="client before it exits")
+    c.cmd("exit", None)
+    subprocess.run(["redis-cli", "-p", str(port), "SHUTDOWN", "NOSAVE"], capture_output=True, timeout=10)
+    wait_until(lambda: _stat_state(srv) == "Z" and _stat_state(c.pid) == "Z",
+               what="redis-server and the client to be zombies")
+
+    def gone(obj):
+        row, crow = proc_row(obj, srv), proc_row(obj, c.pid)
+        ok = (server_row(obj, srv) is None and row is not None and row.get("exited") is True
+              and row.get("role") == "server" and crow is not None and crow.get("exited") is True
+              and crow.get("leaked") == 4)
+        return ok, "server process row %s; client row %s (expected both exited, role server, " \
+            "client leaked=4; ground truth: both zombies)" % (
+                fields(row, "exited", "role", "open", "fds"), fields(crow, "exited", "open", "leaked", "fds"))
+    rc.wait_for(gone, what="after both exited, unreaped")
 
 
 def test_replica():
