@@ -37,7 +37,7 @@ void opts_usage(FILE *f)
 "      --plain          plain aligned table per interval, with each process's\n"
 "                       verdict (the default when stdout is not a terminal;\n"
 "                       a terminal gets the TUI)\n"
-"      --window SECS    window of the growth slope, >= 2 (default 60)\n"
+"      --window SECS    window of the growth slope, 2 to 86400 (default 60)\n"
 "      --reconcile SECS re-read the kernel's sockets and repair counts this\n"
 "                       often (default 10; 0 = never)\n"
 "      --maxclients N   Redis maxclients, when it cannot be discovered\n"
