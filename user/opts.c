@@ -227,8 +227,13 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->pid = (int)l;
 			break;
 		case OPT_COMM:
-			if (!*optarg || strlen(optarg) >= sizeof(o->comm))
-				return opts_fail(err, errlen, "bad comm '%s': give a process name of 1-15 characters", optarg);
+			/* bytes, not characters: "名前名前名前" is 6 characters,
+			 * and was refused as over 15 of them */
+			if (!*optarg)
+				return opts_fail(err, errlen, "--comm needs a process name, as 'ps -o comm=' shows it");
+			if (strlen(optarg) >= sizeof(o->comm))
+				return opts_fail(err, errlen, "bad comm '%s' (%zu bytes): the kernel's name of a process is "
+					    "at most 15 bytes; give it as 'ps -o comm=' shows it", optarg, strlen(optarg));
 			strcpy(o->comm, optarg);
 			break;
 		case OPT_JSON:

@@ -474,6 +474,8 @@ static void test_range_named(void **state)
 		{ "--maxclients", "100000001", "100000000" }, { "-n", "1000000001", "1000000000" },
 		{ "--window", "86401", "86400" }, { "--reconcile", "86401", "86400" },
 		{ "--pid", "4194305", "4194304" },
+		/* 6 characters, 18 bytes: the limit is the kernel's, in bytes */
+		{ "--comm", "\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d\xe5\x89\x8d", "15 bytes" },
 	};
 	static const char *const run_cases[][3] = {
 		{ "--max-open", "1000000001", "1000000000" }, { "--max-leaked", "-1", "1000000000" },
