@@ -120,11 +120,14 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 	if (lstat(path, &st) == 0) {
 		int rc;
 
-		/* a symlink is refused as such, with or without force */
-		if (!S_ISLNK(st.st_mode) && !(flags & CAPTURE_FORCE))
-			return cap_fail(err, errlen, -EEXIST, "%s already exists: give --force to replace it", path);
+		/* what --force would not replace either (a symlink, a
+		 * directory, a hard-linked or another user's file) is refused
+		 * for that, with or without it: "give --force" sent the user to
+		 * a second refusal */
 		if ((rc = replaceable(path, &st, err, errlen)))
 			return rc;
+		if (!(flags & CAPTURE_FORCE))
+			return cap_fail(err, errlen, -EEXIST, "%s already exists: give --force to replace it", path);
 		if (access(path, W_OK))
 			return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
 		return 0;

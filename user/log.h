@@ -10,4 +10,15 @@ extern int rcl_verbose;
 #define elog(fmt, ...) fprintf(stderr, "rcleak: " fmt "\n", ##__VA_ARGS__)
 #define vlog(fmt, ...) do { if (rcl_verbose) fprintf(stderr, "rcleak: " fmt "\n", ##__VA_ARGS__); } while (0)
 
+/* fflush(f), right after writing to f; when f is stdout and a write to it
+ * failed, keep the errno of the first failure for out_status(): glibc empties
+ * the buffer of a failed write, so a later fflush succeeds and the reason is
+ * gone. */
+void out_flush(FILE *f);
+
+/* At exit: rc, or RCL_EXIT_ERROR after one line on stderr when what was
+ * written to stdout did not all reach it (a full disk, a closed stdout).
+ * A reader that went away (EPIPE: `rcleak --json | head -1`) is no error. */
+int out_status(int rc);
+
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* main.c - rcleak entry point: subcommands, privilege checks, the live loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -250,11 +251,56 @@ cleanup:
 	return rc;
 }
 
+/* A closed stdin, stdout or stderr (`rcleak >&-`) gets /dev/null, read-only:
+ * left closed, its number went to the next file opened (a BPF map, an epoll,
+ * a capture file), and the views wrote into that and exited 0. Writes to it
+ * fail with EBADF, as on the closed fd, so out_status() says so; close-on-exec,
+ * so run's CMD gets the fd closed, as it was given. */
+static void hold_std_fds(void)
+{
+	for (int fd = 0; fd <= STDERR_FILENO; fd++) {
+		int n;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		n = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (n >= 0 && n != fd) {
+			dup3(n, fd, O_CLOEXEC);
+			close(n);
+		}
+	}
+}
+
+static int run_cmd(struct rcl_opts *o)
+{
+	switch (o->cmd) {
+	case RCL_CMD_HELP:
+		opts_usage(stdout);
+		out_flush(stdout);
+		return RCL_EXIT_OK;
+	case RCL_CMD_VERSION:
+		printf("rcleak %s (%s)\n", RCLEAK_VERSION, RCLEAK_REV);
+		out_flush(stdout);
+		return RCL_EXIT_OK;
+	case RCL_CMD_DOCTOR:
+		return cmd_doctor(o);
+	case RCL_CMD_RUN:
+		return cmd_run(o);
+	case RCL_CMD_RECORD:
+		return cmd_record(o);
+	case RCL_CMD_REPORT:
+		return cmd_report(o);
+	default:
+		return cmd_live(o);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct rcl_opts o;
 	char err[256];
 
+	hold_std_fds();
 	if (opts_parse(&o, argc, argv, err, sizeof(err))) {
 		elog("%s", err);
 		return RCL_EXIT_USAGE;
@@ -277,22 +323,6 @@ int main(int argc, char **argv)
 			     o.pid);
 		}
 	}
-	switch (o.cmd) {
-	case RCL_CMD_HELP:
-		opts_usage(stdout);
-		return RCL_EXIT_OK;
-	case RCL_CMD_VERSION:
-		printf("rcleak %s (%s)\n", RCLEAK_VERSION, RCLEAK_REV);
-		return RCL_EXIT_OK;
-	case RCL_CMD_DOCTOR:
-		return cmd_doctor(&o);
-	case RCL_CMD_RUN:
-		return cmd_run(&o);
-	case RCL_CMD_RECORD:
-		return cmd_record(&o);
-	case RCL_CMD_REPORT:
-		return cmd_report(&o);
-	default:
-		return cmd_live(&o);
-	}
+	/* output that did not reach stdout is no success (a full disk) */
+	return out_status(run_cmd(&o));
 }

@@ -218,17 +218,22 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (!tracing_opt)
 				tracing_opt = "-n";
 			if (opts_parse_long(optarg, 1, 1000000000L, &l))
-				return opts_fail(err, errlen, "bad count '%s': give a number of intervals >= 1", optarg);
+				return opts_fail(err, errlen, "bad count '%s': give a number of intervals from 1 to 1000000000", optarg);
 			o->count = l;
 			break;
 		case OPT_PID:
 			if (opts_parse_long(optarg, 1, 4194304, &l))
-				return opts_fail(err, errlen, "bad pid '%s': give a process id", optarg);
+				return opts_fail(err, errlen, "bad pid '%s': give a process id from 1 to 4194304", optarg);
 			o->pid = (int)l;
 			break;
 		case OPT_COMM:
-			if (!*optarg || strlen(optarg) >= sizeof(o->comm))
-				return opts_fail(err, errlen, "bad comm '%s': give a process name of 1-15 characters", optarg);
+			/* bytes, not characters: "名前名前名前" is 6 characters,
+			 * and was refused as over 15 of them */
+			if (!*optarg)
+				return opts_fail(err, errlen, "--comm needs a process name, as 'ps -o comm=' shows it");
+			if (strlen(optarg) >= sizeof(o->comm))
+				return opts_fail(err, errlen, "bad comm '%s' (%zu bytes): the kernel's name of a process is "
+					    "at most 15 bytes; give it as 'ps -o comm=' shows it", optarg, strlen(optarg));
 			strcpy(o->comm, optarg);
 			break;
 		case OPT_JSON:
@@ -273,7 +278,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_MAX_LEAKED:
 		case OPT_MAX_CONNECTS:
 			if (opts_parse_long(optarg, 0, 1000000000L, &l))
-				return opts_fail(err, errlen, "bad threshold '%s': give a count >= 0", optarg);
+				return opts_fail(err, errlen, "bad %s '%s': give a count from 0 to 1000000000",
+					    c == OPT_MAX_OPEN ? "--max-open" : c == OPT_MAX_LEAKED ? "--max-leaked"
+					    : "--max-connects", optarg);
 			*(c == OPT_MAX_OPEN ? &o->max_open : c == OPT_MAX_LEAKED ? &o->max_leaked
 									: &o->max_connects) = l;
 			break;
@@ -351,7 +358,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			break;
 		case OPT_WINDOW:
 			if (opts_parse_secs(optarg, &d) || d < 2 || d > 86400)
-				return opts_fail(err, errlen, "bad window '%s': give seconds >= 2, e.g. --window 60", optarg);
+				return opts_fail(err, errlen, "bad window '%s': give seconds from 2 to 86400, e.g. --window 60", optarg);
 			o->window_s = d;
 			o->window_set = true;
 			break;
@@ -359,14 +366,14 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (!tracing_opt)
 				tracing_opt = "--reconcile";
 			if (opts_parse_secs(optarg, &d) || d < 0 || d > 86400)
-				return opts_fail(err, errlen, "bad reconcile period '%s': give seconds (0 turns it off)", optarg);
+				return opts_fail(err, errlen, "bad reconcile period '%s': give seconds from 0 to 86400 (0 turns it off)", optarg);
 			o->reconcile_s = d;
 			break;
 		case OPT_MAXCLIENTS:
 			if (!tracing_opt)
 				tracing_opt = "--maxclients";
 			if (opts_parse_long(optarg, 1, 100000000L, &l))
-				return opts_fail(err, errlen, "bad maxclients '%s': give a number >= 1", optarg);
+				return opts_fail(err, errlen, "bad maxclients '%s': give a number from 1 to 100000000", optarg);
 			o->maxclients = l;
 			break;
 		case OPT_ASK_REDIS:

@@ -334,7 +334,7 @@ int cmd_report(const struct rcl_opts *o)
 		}
 		summary_print(files, nfiles, o->view == RCL_VIEW_JSON);
 	}
-	fflush(stdout);
+	out_flush(stdout);
 damage:
 	for (int fi = 0; fi < nfiles; fi++) {
 		/* read to the end so damage anywhere in the file is reported */

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "log.h"
 #include "model.h"
 #include "redis.h"
 #include "view.h"
@@ -229,5 +230,5 @@ void view_json(FILE *f, const struct collector *c, double wall_ts)
 		proc_json(f, p);
 	}
 	fputs("]}\n", f);
-	fflush(f);
+	out_flush(f);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "model.h"
 #include "view.h"
 
@@ -124,5 +125,5 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			fprintf(f, "%-7s %s: %s\n", "", verdict_name(p->verdict), p->rule);
 	}
 	fputc('\n', f);
-	fflush(f);
+	out_flush(f);
 }

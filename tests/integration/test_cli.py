@@ -9,7 +9,7 @@ from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leak
 
 TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", "test_not_root",
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars", "test_plain_utf8",
-         "test_stall_skips_ticks", "test_pid_of_thread"]
+         "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error"]
 
 
 def _one_line_rcleak(err):
@@ -321,6 +321,78 @@ def test_stall_skips_ticks():
     check(all(g >= 0.4 for g in gaps),
           "uptime_s of the 8 lines %r: gaps %r, expected none under the 0.5 s interval"
           % (ups, gaps))
+
+
+def _rcleak_out(args, stdout, preexec_fn=None, timeout=20):
+    """rcleak ARGS with stdout given (a file, or closed by preexec_fn): (rc, stderr)."""
+    import subprocess
+    from harness import spawn, stop
+    p = spawn([RCLEAK] + list(args), "rcleak " + " ".join(args), stdin=subprocess.DEVNULL,
+              stdout=stdout, preexec_fn=preexec_fn)
+    try:
+        _, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(p, 9)
+        raise Fail("rcleak %s did not exit within %ds" % (" ".join(args), timeout))
+    return p.returncode, err.decode("utf-8", "replace")
+
+
+@needs("root", "rcleak")
+def test_stdout_write_error():
+    """Output that never reached stdout is a runtime error (exit 1, one line
+    that says why), not a success: `rcleak --json -n 10 > f.jsonl` and
+    `report --csv > events.csv` on a full disk, or with stdout closed,
+    exited 0 with nothing written. A reader that goes away (`| head -1`)
+    still ends the view quietly with 0. The closed stdout's number was taken
+    by the next file opened, a BPF map or the capture, and the views wrote
+    into that."""
+    import subprocess
+    import time
+    from harness import free_port, spawn, stop
+    from record_harness import Recorder
+    port = str(free_port())
+    d = mkdtemp("rcleak-out-")
+    cap = os.path.join(d, "c.rcl")
+    rec = Recorder(cap, ["-p", port, "-i", "0.2", "-n", "2"], json_out=False)
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    cases = [(["--json", "-p", port, "-n", "1"], "No space left"),
+             (["--plain", "-p", port, "-n", "2", "-i", "0.2"], "No space left"),
+             (["report", cap], "No space left"),
+             (["report", cap, "--csv"], "No space left"),
+             (["report", cap, "--replay", "--json", "--speed", "100"], "No space left"),
+             (["doctor"], "No space left"),
+             (["--help"], "No space left")]
+    for args, why in cases:
+        with open("/dev/full", "wb") as full:
+            rc, err = _rcleak_out(args, full)
+        shown = "rcleak %s > /dev/full" % " ".join(args)
+        check(rc == 1, "%s: exit %s, expected 1 (stderr %r)" % (shown, rc, err[:300]))
+        line = _one_line_rcleak(err)
+        check(why in line and "output" in line, "%s: stderr %r does not say why" % (shown, line))
+    for args in (["--json", "-p", port, "-n", "1"], ["record", "-w", os.path.join(d, "x.rcl"),
+                                                    "--json", "-p", port, "-n", "2", "-i", "0.2"]):
+        rc, err = _rcleak_out(args, subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
+        shown = "rcleak %s >&-" % " ".join(args)
+        check(rc == 1, "%s: exit %s, expected 1 (stderr %r)" % (shown, rc, err[:300]))
+        line = _one_line_rcleak(err)
+        check("Bad file descriptor" in line, "%s: stderr %r does not say why" % (shown, line))
+    # the capture written with stdout closed holds no JSON line
+    rc, out, err = run_rcleak(["report", os.path.join(d, "x.rcl")])
+    check(rc == 0, "report of the capture recorded with stdout closed: exit %s (%r)" % (rc, err[:300]))
+    # a reader that goes away ends the view, quietly, with 0
+    p = spawn([RCLEAK, "--json", "-p", port, "-i", "0.1"], "rcleak | head -1",
+              stdin=subprocess.DEVNULL)
+    p.stdout.readline()
+    p.stdout.close()
+    deadline = time.monotonic() + 10
+    while p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if p.poll() is None:
+        stop(p, 9)
+        raise Fail("rcleak --json did not exit within 10 s of its reader going away")
+    err = p.stderr.read().decode("utf-8", "replace")
+    check(p.returncode == 0 and not err.strip(),
+          "rcleak --json | head -1: exit %s, stderr %r; expected 0 and nothing" % (p.returncode, err[:300]))
 
 
 # ---------------------------------------------------------------------------

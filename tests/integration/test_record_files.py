@@ -298,6 +298,18 @@ def test_record_refusals():
     sub = os.path.join(d, "adir")
     os.mkdir(sub)
     run(sub, ["--force"], "record -w --force onto a directory", None, untouched=[sub])
+    # without --force, what --force would refuse too is refused for its own
+    # reason: "adir already exists: give --force to replace it" sent the
+    # user to a --force that is then refused
+    hl3 = regular("linked-too.rcap")
+    os.link(hl3, os.path.join(d, "other-name-too"))
+    for path, what in ((sub, "a directory"), (hl3, "a file with another hard link")):
+        rec = Recorder(path, args, json_out=False)
+        rc = rec.wait(20)
+        err = rec.err.text().strip()
+        if rc != 2 or "--force" in err:
+            problems.append("record -w onto %s without --force: exit %s, stderr %r; expected 2 "
+                            "with its reason, not a suggestion of --force" % (what, rc, err[:200]))
     # a FIFO, --force: refused at once (no hang on open)
     fifo = os.path.join(d, "fifo.rcap")
     os.mkfifo(fifo, 0o644)

@@ -466,6 +466,40 @@ static void test_wait_children_value(void **state)
 	assert_string_equal(o.run_argv[0], "10");
 }
 
+/* a value out of range gets a message that names the range: past the top,
+ * "give a number >= 1" (--maxclients 100000001) told to do what was done */
+static void test_range_named(void **state)
+{
+	static const char *const cases[][3] = {
+		{ "--maxclients", "100000001", "100000000" }, { "-n", "1000000001", "1000000000" },
+		{ "--window", "86401", "86400" }, { "--reconcile", "86401", "86400" },
+		{ "--pid", "4194305", "4194304" },
+		/* 6 characters, 18 bytes: the limit is the kernel's, in bytes */
+		{ "--comm", "\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d\xe5\x89\x8d", "15 bytes" },
+	};
+	static const char *const run_cases[][3] = {
+		{ "--max-open", "1000000001", "1000000000" }, { "--max-leaked", "-1", "1000000000" },
+	};
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(parse(&o, err, cases[i][0], cases[i][1], NULL), -1);
+		if (!strstr(err, cases[i][2]))
+			fail_msg("%s %s: '%s' does not name the bound %s", cases[i][0], cases[i][1], err,
+				 cases[i][2]);
+	}
+	for (size_t i = 0; i < sizeof(run_cases) / sizeof(run_cases[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(parse(&o, err, "run", run_cases[i][0], run_cases[i][1], "--", "true", NULL), -1);
+		if (!strstr(err, run_cases[i][2]))
+			fail_msg("run %s %s: '%s' does not name the bound %s", run_cases[i][0], run_cases[i][1],
+				 err, run_cases[i][2]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
 		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_help_anywhere),
 		cmocka_unit_test(test_file_equals), cmocka_unit_test(test_wait_children_value),
+		cmocka_unit_test(test_range_named),
 	};
 
 	return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
