@@ -444,6 +444,11 @@ int cmd_record(const struct rcl_opts *o)
 	signal(SIGHUP, on_stop);
 	signal(SIGUSR1, on_usr1);
 	signal(SIGPIPE, SIG_IGN);
+	/* past a file size limit (ulimit -f, a unit's LimitFSIZE) the write
+	 * fails with EFBIG and the file is cut back to its last whole chunk,
+	 * as on a full disk; by default the kernel killed the recorder there
+	 * instead, without a word, mid-chunk */
+	signal(SIGXFSZ, SIG_IGN);
 
 	rc = tracer__open(&r.c.tracer, &to, NULL, NULL, msg, sizeof(msg));
 	if (rc) {
