@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <libdeflate.h>
@@ -82,6 +83,25 @@ static int replaceable(const char *path, const struct stat *st, char *err, size_
 	return 0;
 }
 
+/* Every writer holds an exclusive flock on its file until it closes it: a
+ * second `record --force` onto a capture still being written truncated it
+ * under the first recorder, which went on writing at its own offsets, and
+ * both exited 0 over a file of both recordings' chunks and holes. 0, or
+ * -EBUSY with the reason in err (fd is the caller's to close). */
+static int lock_target(int fd, const char *path, char *err, size_t errlen)
+{
+	int rc;
+
+	while ((rc = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR)
+		;
+	if (rc == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		return cap_fail(err, errlen, -EBUSY, "%s is being written by another rcleak record; "
+				"not replacing it", path);
+	return 0; /* a file system without flock: nothing to hold */
+}
+
 static int open_existing(const char *path, char *err, size_t errlen)
 {
 	struct stat st, fst;
@@ -103,6 +123,10 @@ static int open_existing(const char *path, char *err, size_t errlen)
 		close(fd);
 		return cap_fail(err, errlen, -EAGAIN, "%s changed while being opened; not replacing it", path);
 	}
+	if ((rc = lock_target(fd, path, err, errlen))) {
+		close(fd);
+		return rc;
+	}
 	if (fchmod(fd, 0600) < 0 || ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
 		rc = -errno;
 		close(fd);
@@ -118,7 +142,7 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 	struct stat st;
 
 	if (lstat(path, &st) == 0) {
-		int rc;
+		int rc, fd;
 
 		/* a symlink is refused as such, with or without force */
 		if (!S_ISLNK(st.st_mode) && !(flags & CAPTURE_FORCE))
@@ -127,6 +151,15 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 			return rc;
 		if (access(path, W_OK))
 			return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		/* another recorder still writing it: refused now, not after
+		 * the BPF load (open_existing asks again, for real) */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0) {
+			rc = lock_target(fd, path, err, errlen);
+			close(fd);
+			if (rc)
+				return rc;
+		}
 		return 0;
 	}
 	if (errno != ENOENT)
@@ -153,6 +186,8 @@ static int open_target(const char *path, int flags, bool *created, char *err, si
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		*created = true;
+		/* a new inode: nobody else can hold its lock yet */
+		lock_target(fd, path, err, errlen);
 		return fd;
 	}
 	rc = -errno;

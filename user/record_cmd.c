@@ -415,10 +415,10 @@ static void drain_events(struct recorder *r)
 static int refused(int e, const char *msg)
 {
 	elog("%s", msg);
-	/* exists, a symlink, not a regular file, another owner's, hard-linked:
-	 * the user's to fix */
+	/* exists, a symlink, not a regular file, another owner's, hard-linked,
+	 * another recorder's still: the user's to fix */
 	return e == -EEXIST || e == -ELOOP || e == -EISDIR || e == -EINVAL || e == -EMLINK ||
-	       e == -EPERM ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
+	       e == -EPERM || e == -EBUSY ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
 }
 
 int cmd_record(const struct rcl_opts *o)

@@ -1,5 +1,5 @@
 """`rcleak record` when the world is hostile: the disk fills up, a file size
-limit (ulimit -f) is reached.
+limit (ulimit -f) is reached, another recorder is writing the same file.
 
 In each case record must say so in one line, exit with the code the man page
 gives (1: a write error; 2: a path it refuses), and leave a file that
@@ -9,13 +9,14 @@ Run alone:  python3 tests/integration/runner.py -k record_hostile
 """
 import os
 import resource
+import signal
 import subprocess
 
 from harness import check, mkdtemp
 from harness import Redis
-from record_harness import BgClient, Recorder, report_json
+from record_harness import BgClient, Recorder, report, report_json
 
-TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize"]
+TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize", "test_record_hostile_force_busy"]
 
 
 def _churn(r, name, secs=25):
@@ -87,3 +88,36 @@ def test_record_hostile_fsize():
                    preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
     _write_error(rec, path, "File too large", limit)
 
+
+def test_record_hostile_force_busy():
+    """A second `record --force` onto a capture another record is still
+    writing: refused (exit 2, one line), before it loads anything; the first
+    recording goes on and its file stays whole. It used to truncate the file
+    under the first recorder, both exited 0, and report found a damaged mix
+    of the two recordings."""
+    r = Redis()
+    d = mkdtemp("rcleak-busy-")
+    path = os.path.join(d, "busy.rcl")
+    first = Recorder(path, ["-p", str(r.port), "-i", "0.3", "-d", "30"])
+    first.first()
+    first.wait_lines(3, 20)
+    second = Recorder(path, ["-p", str(r.port), "-i", "0.3", "-d", "1", "--force"], json_out=False)
+    rc = second.wait(30)
+    err = second.err.text().strip()
+    check(rc == 2 and len(err.splitlines()) == 1 and path in err,
+          "record --force onto a capture being written: exit %s stderr %r; expected 2 and one line" % (
+              rc, err[-300:]))
+    check(first.proc.poll() is None, "the first recorder is gone: %s" % first.describe())
+    first.wait_lines(len(first.out.lines) + 2, 20)
+    first.proc.send_signal(signal.SIGINT)
+    check(first.wait(30) == 0, "first recorder: %s" % first.describe())
+    rc, out, rerr = report([path, "--json"])
+    check(rc == 0 and not rerr.strip(), "the first recorder's file after a refused --force: report exit %d "
+          "stderr %r; expected a whole file" % (rc, rerr.strip()[:300]))
+    js, _e = report_json([path], "report of the first recording")
+    check(js["files"][0]["ticks"] == len(first.live()),
+          "the first recorder's file holds %r ticks, it printed %d live lines" % (
+              js["files"][0]["ticks"], len(first.live())))
+    # once the first recorder is done, --force replaces the file
+    third = Recorder(path, ["-p", str(r.port), "-i", "0.3", "-d", "0.5", "--force"], json_out=False)
+    check(third.wait(30) == 0, "record --force once the writer is gone: %s" % third.describe())
