@@ -135,6 +135,20 @@ static int open_existing(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
+/* An existing path (lstat st) without force: -EEXIST. Only a regular file
+ * is worth "give --force": --force refuses the rest as well. */
+static int exists(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (S_ISLNK(st->st_mode))
+		return cap_fail(err, errlen, -EEXIST, "%s is a symbolic link; not writing through it", path);
+	if (S_ISDIR(st->st_mode))
+		return cap_fail(err, errlen, -EEXIST, "%s is a directory: give a file name", path);
+	if (!S_ISREG(st->st_mode))
+		return cap_fail(err, errlen, -EEXIST, "%s exists and is not a regular file; not writing to it",
+				path);
+	return cap_fail(err, errlen, -EEXIST, "%s already exists: give --force to replace it", path);
+}
+
 int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
@@ -146,7 +160,7 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 
 		/* a symlink is refused as such, with or without force */
 		if (!S_ISLNK(st.st_mode) && !(flags & CAPTURE_FORCE))
-			return cap_fail(err, errlen, -EEXIST, "%s already exists: give --force to replace it", path);
+			return exists(path, &st, err, errlen);
 		if ((rc = replaceable(path, &st, err, errlen)))
 			return rc;
 		if (access(path, W_OK))
@@ -194,8 +208,8 @@ static int open_target(const char *path, int flags, bool *created, char *err, si
 	if (rc != -EEXIST)
 		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	if (!(flags & CAPTURE_FORCE)) {
-		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-			return cap_fail(err, errlen, rc, "%s is a symbolic link; not writing through it", path);
+		if (lstat(path, &st) == 0)
+			return exists(path, &st, err, errlen);
 		return cap_fail(err, errlen, rc, "%s already exists: give --force to replace it", path);
 	}
 	*created = false;

@@ -827,10 +827,16 @@ static void test_refusals(void **state)
 
 	/* a directory and a FIFO, even with force (and no hang on the FIFO) */
 	assert_int_equal(mkdir(tpath(p, "adir"), 0700), 0);
+	/* without force: not "give --force", which refuses it too */
 	assert_int_equal(wopen(p, 0, err), -EEXIST);
+	assert_non_null(strstr(err, "is a directory"));
+	assert_int_equal(capture_writer_check(p, 0, err, sizeof(err)), -EEXIST);
+	assert_null(strstr(err, "--force"));
 	assert_int_equal(wopen(p, CAPTURE_FORCE, err), -EINVAL);
 	assert_non_null(strstr(err, "not a regular file"));
 	assert_int_equal(mkfifo(tpath(p, "fifo"), 0600), 0);
+	assert_int_equal(capture_writer_check(p, 0, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "not a regular file"));
 	assert_int_equal(wopen(p, CAPTURE_FORCE, err), -EINVAL);
 	assert_int_equal(lstat(p, &st), 0);
 	assert_true(S_ISFIFO(st.st_mode));
