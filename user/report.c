@@ -319,6 +319,11 @@ int cmd_report(const struct rcl_opts *o)
 				 * replay for as long */
 				if (!first)
 					sleep_s((f->rp.tick.dt < 2 * iv ? f->rp.tick.dt : 2 * iv) / o->speed);
+				/* which file's timeline this is, as --at says it:
+				 * the tables alone ran from one file into the next,
+				 * the clock jumping back without a word */
+				else if (nfiles > 1 && o->view != RCL_VIEW_JSON)
+					printf("== %s (%s)\n", f->path, f->info.host);
 				first = false;
 				show(f, o);
 			}

@@ -305,6 +305,15 @@ def test_report_replay_pacing():
         problems.append("the replay ended %.2fs after its last refresh, expected at once" % (end - seen[-1][0]))
     check(not problems, "report --replay --speed %g of refreshes at uptime_s %s: %s" % (
         speed, [up for _t, up in seen], " | ".join(problems)))
+    # several files, --plain: each file's timeline says which file it is,
+    # as --at does (it ran from one into the next, the clock going back)
+    other = os.path.join(mkdtemp("rcleak-replay2-"), "other.rcl")
+    shutil.copyfile(path, other)
+    rc, out, err = report([path, other, "--replay", "--plain", "--speed", "10000"])
+    heads = [ln for ln in out.splitlines() if ln.startswith("== ")]
+    want = ["== %s (%s)" % (path, HOST), "== %s (%s)" % (other, HOST)]
+    check(rc == 0 and heads == want, "report A B --replay --plain: exit %d, file headers %r, expected %r"
+          % (rc, heads, want))
 
 
 # ---------------------------------------------------------------------------
