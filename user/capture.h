@@ -42,8 +42,10 @@ struct capture_writer;
 int capture_writer_check(const char *path, int flags, char *err, size_t errlen);
 
 /* Create path (0600, O_EXCL|O_NOFOLLOW unless CAPTURE_FORCE, which still
- * refuses symlinks and non-regular files) and write the header. Returns 0 or
- * -errno with a one-line reason in err. */
+ * refuses symlinks and non-regular files) and write the header. The writer
+ * holds an exclusive flock on the file until capture_writer_close: under
+ * CAPTURE_FORCE a file another writer holds is refused (-EBUSY). Returns 0
+ * or -errno with a one-line reason in err. */
 int capture_writer_open(struct capture_writer **w, const char *path,
 			const struct capture_info *info, int flags, char *err, size_t errlen);
 

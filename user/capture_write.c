@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <libdeflate.h>
@@ -82,6 +83,25 @@ static int replaceable(const char *path, const struct stat *st, char *err, size_
 	return 0;
 }
 
+/* Every writer holds an exclusive flock on its file until it closes it: a
+ * second `record --force` onto a capture still being written truncated it
+ * under the first recorder, which went on writing at its own offsets, and
+ * both exited 0 over a file of both recordings' chunks and holes. 0, or
+ * -EBUSY with the reason in err (fd is the caller's to close). */
+static int lock_target(int fd, const char *path, char *err, size_t errlen)
+{
+	int rc;
+
+	while ((rc = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR)
+		;
+	if (rc == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		return cap_fail(err, errlen, -EBUSY, "%s is being written by another rcleak record; "
+				"not replacing it", path);
+	return 0; /* a file system without flock: nothing to hold */
+}
+
 static int open_existing(const char *path, char *err, size_t errlen)
 {
 	struct stat st, fst;
@@ -103,12 +123,29 @@ static int open_existing(const char *path, char *err, size_t errlen)
 		close(fd);
 		return cap_fail(err, errlen, -EAGAIN, "%s changed while being opened; not replacing it", path);
 	}
+	if ((rc = lock_target(fd, path, err, errlen))) {
+		close(fd);
+		return rc;
+	}
 	if (fchmod(fd, 0600) < 0 || ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, 0) < 0) {
 		rc = -errno;
 		close(fd);
 		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
 	return fd;
+}
+
+/* Without --force: what --force would not replace either (a symlink, a
+ * directory, a FIFO, a hard-linked or another user's file) is refused for
+ * that reason, not with "give --force", which sent the user to a second
+ * refusal. -EEXIST either way. */
+static int exists(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (S_ISDIR(st->st_mode))
+		return cap_fail(err, errlen, -EEXIST, "%s is a directory: give a file name", path);
+	if (replaceable(path, st, err, errlen))
+		return -EEXIST;
+	return cap_fail(err, errlen, -EEXIST, "%s already exists: give --force to replace it", path);
 }
 
 int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
@@ -118,18 +155,23 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 	struct stat st;
 
 	if (lstat(path, &st) == 0) {
-		int rc;
+		int rc, fd;
 
-		/* what --force would not replace either (a symlink, a
-		 * directory, a hard-linked or another user's file) is refused
-		 * for that, with or without it: "give --force" sent the user to
-		 * a second refusal */
+		if (!(flags & CAPTURE_FORCE))
+			return exists(path, &st, err, errlen);
 		if ((rc = replaceable(path, &st, err, errlen)))
 			return rc;
-		if (!(flags & CAPTURE_FORCE))
-			return cap_fail(err, errlen, -EEXIST, "%s already exists: give --force to replace it", path);
 		if (access(path, W_OK))
 			return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		/* another recorder still writing it: refused now, not after
+		 * the BPF load (open_existing asks again, for real) */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0) {
+			rc = lock_target(fd, path, err, errlen);
+			close(fd);
+			if (rc)
+				return rc;
+		}
 		return 0;
 	}
 	if (errno != ENOENT)
@@ -156,14 +198,16 @@ static int open_target(const char *path, int flags, bool *created, char *err, si
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		*created = true;
+		/* a new inode: nobody else can hold its lock yet */
+		lock_target(fd, path, err, errlen);
 		return fd;
 	}
 	rc = -errno;
 	if (rc != -EEXIST)
 		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	if (!(flags & CAPTURE_FORCE)) {
-		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-			return cap_fail(err, errlen, rc, "%s is a symbolic link; not writing through it", path);
+		if (lstat(path, &st) == 0)
+			return exists(path, &st, err, errlen);
 		return cap_fail(err, errlen, rc, "%s already exists: give --force to replace it", path);
 	}
 	*created = false;

@@ -415,10 +415,10 @@ static void drain_events(struct recorder *r)
 static int refused(int e, const char *msg)
 {
 	elog("%s", msg);
-	/* exists, a symlink, not a regular file, another owner's, hard-linked:
-	 * the user's to fix */
+	/* exists, a symlink, not a regular file, another owner's, hard-linked,
+	 * another recorder's still: the user's to fix */
 	return e == -EEXIST || e == -ELOOP || e == -EISDIR || e == -EINVAL || e == -EMLINK ||
-	       e == -EPERM ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
+	       e == -EPERM || e == -EBUSY ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
 }
 
 int cmd_record(const struct rcl_opts *o)
@@ -444,6 +444,11 @@ int cmd_record(const struct rcl_opts *o)
 	signal(SIGHUP, on_stop);
 	signal(SIGUSR1, on_usr1);
 	signal(SIGPIPE, SIG_IGN);
+	/* past a file size limit (ulimit -f, a unit's LimitFSIZE) the write
+	 * fails with EFBIG and the file is cut back to its last whole chunk,
+	 * as on a full disk; by default the kernel killed the recorder there
+	 * instead, without a word, mid-chunk */
+	signal(SIGXFSZ, SIG_IGN);
 
 	rc = tracer__open(&r.c.tracer, &to, NULL, NULL, msg, sizeof(msg));
 	if (rc) {

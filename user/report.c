@@ -305,14 +305,27 @@ int cmd_report(const struct rcl_opts *o)
 		for (int fi = 0; fi < nfiles; fi++) {
 			struct capfile *f = &files[fi];
 
+			bool first = true;
+
 			while (capfile_next_tick(f, NULL, NULL) > 0) {
 				double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
 
-				show(f, o);
-				/* at most two intervals: a recorder stopped (SIGSTOP)
+				/* a tick's dt is the gap since the tick before it, so
+				 * it is waited before the tick is shown: waited after,
+				 * the second tick came with the first, each later one a
+				 * gap early, and the replay lingered after the last.
+				 * At most two intervals: a recorder stopped (SIGSTOP)
 				 * for an hour, or a file's hostile dt, would hold the
 				 * replay for as long */
-				sleep_s((f->rp.tick.dt < 2 * iv ? f->rp.tick.dt : 2 * iv) / o->speed);
+				if (!first)
+					sleep_s((f->rp.tick.dt < 2 * iv ? f->rp.tick.dt : 2 * iv) / o->speed);
+				/* which file's timeline this is, as --at says it:
+				 * the tables alone ran from one file into the next,
+				 * the clock jumping back without a word */
+				else if (nfiles > 1 && o->view != RCL_VIEW_JSON)
+					printf("== %s (%s)\n", f->path, f->info.host);
+				first = false;
+				show(f, o);
 			}
 			if (!f->have_tick) { /* as --at and the TUI say it */
 				elog("%s: no complete refresh recorded", f->path);

@@ -10,16 +10,18 @@ import atexit
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 
-from harness import (Client, Fail, Redis, check, free_port, mkdtemp, ss_accepted, ss_count,
+from harness import (RCLEAK, Client, Fail, Redis, check, free_port, mkdtemp, ss_accepted, ss_count,
                      ss_sockets)
 from record_harness import (HOST, Recorder, expect_counts, parse_capture, report, report_json,
                             rows_of, write_bytes)
 
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
-         "test_report_peak_between_refreshes", "test_report_at_bounds", "test_record_join"]
+         "test_report_peak_between_refreshes", "test_report_at_bounds", "test_report_replay_pacing",
+         "test_record_join"]
 
 BURST_N = 20         # connections the burst client holds at once
 
@@ -268,6 +270,50 @@ def test_report_at_bounds():
             problems.append("--at %s: stderr %r; expected one line with %s" % (at, err, " and ".join(
                 repr(w) for w in warn)))
     check(not problems, " | ".join(problems))
+
+
+def test_report_replay_pacing():
+    """--replay shows each refresh when it came, on the recording's clock
+    divided by --speed: a refresh recorded d seconds after the one before
+    comes d/speed after it, and the replay ends with the last one. It used
+    to sleep the gap *before* a refresh after showing it, so the second came
+    at once with the first, each later one a gap early, and the replay
+    lingered one interval after the last."""
+    s = small()
+    live, path = s["live"], s["path"]
+    check(len(live) >= 3, "test setup: %d live lines from record -d 1 -i 0.5" % len(live))
+    speed = 0.5
+    t0 = time.monotonic()
+    p = subprocess.Popen([RCLEAK, "report", path, "--replay", "--json", "--speed", str(speed)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in p.stdout:
+        seen.append((time.monotonic() - t0, json.loads(line)["uptime_s"]))
+    p.wait(30)
+    end = time.monotonic() - t0
+    err = p.stderr.read()
+    check(p.returncode == 0 and len(seen) == len(live), "report --replay --speed %g: exit %s, %d lines "
+          "(record printed %d); stderr %r" % (speed, p.returncode, len(seen), len(live), err.strip()[:300]))
+    tol = 0.35  # a replay on a busy machine: the gaps are 1 s here
+    problems = []
+    for k, (t, up) in enumerate(seen):
+        want = (up - seen[0][1]) / speed
+        if abs((t - seen[0][0]) - want) > tol:
+            problems.append("refresh %d (uptime_s %g) came %.2fs after the first, expected %.2fs"
+                            % (k, up, t - seen[0][0], want))
+    if end - seen[-1][0] > tol:
+        problems.append("the replay ended %.2fs after its last refresh, expected at once" % (end - seen[-1][0]))
+    check(not problems, "report --replay --speed %g of refreshes at uptime_s %s: %s" % (
+        speed, [up for _t, up in seen], " | ".join(problems)))
+    # several files, --plain: each file's timeline says which file it is,
+    # as --at does (it ran from one into the next, the clock going back)
+    other = os.path.join(mkdtemp("rcleak-replay2-"), "other.rcl")
+    shutil.copyfile(path, other)
+    rc, out, err = report([path, other, "--replay", "--plain", "--speed", "10000"])
+    heads = [ln for ln in out.splitlines() if ln.startswith("== ")]
+    want = ["== %s (%s)" % (path, HOST), "== %s (%s)" % (other, HOST)]
+    check(rc == 0 and heads == want, "report A B --replay --plain: exit %d, file headers %r, expected %r"
+          % (rc, heads, want))
 
 
 # ---------------------------------------------------------------------------

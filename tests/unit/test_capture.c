@@ -827,10 +827,16 @@ static void test_refusals(void **state)
 
 	/* a directory and a FIFO, even with force (and no hang on the FIFO) */
 	assert_int_equal(mkdir(tpath(p, "adir"), 0700), 0);
+	/* without force: not "give --force", which refuses it too */
 	assert_int_equal(wopen(p, 0, err), -EEXIST);
+	assert_non_null(strstr(err, "is a directory"));
+	assert_int_equal(capture_writer_check(p, 0, err, sizeof(err)), -EEXIST);
+	assert_null(strstr(err, "--force"));
 	assert_int_equal(wopen(p, CAPTURE_FORCE, err), -EINVAL);
 	assert_non_null(strstr(err, "not a regular file"));
 	assert_int_equal(mkfifo(tpath(p, "fifo"), 0600), 0);
+	assert_int_equal(capture_writer_check(p, 0, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "not a regular file"));
 	assert_int_equal(wopen(p, CAPTURE_FORCE, err), -EINVAL);
 	assert_int_equal(lstat(p, &st), 0);
 	assert_true(S_ISFIFO(st.st_mode));
@@ -851,6 +857,26 @@ static void test_refusals(void **state)
 
 	/* a directory that is not there */
 	assert_int_equal(wopen(tpath(p, "no/such/dir.cap"), 0, err), -ENOENT);
+
+	/* a capture another writer still has open, even with force: its
+	 * writer's chunks stay whole; once it is closed, force replaces it */
+	{
+		struct capture_writer *w;
+		__u64 n;
+
+		assert_int_equal(capture_writer_open(&w, tpath(p, "busy.cap"), NULL, 0, err, sizeof(err)), 0);
+		assert_int_equal(capture_append(w, 5, 55, "first", 5), 0);
+		assert_int_equal(capture_flush(w), 0);
+		n = capture_bytes(w);
+		assert_int_equal(capture_writer_check(p, CAPTURE_FORCE, err, sizeof(err)), -EBUSY);
+		assert_int_equal(wopen(p, CAPTURE_FORCE, err), -EBUSY);
+		assert_non_null(strstr(err, "being written"));
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal((__u64)st.st_size, n);
+		assert_int_equal(capture_writer_close(w), 0);
+		assert_int_equal(capture_writer_check(p, CAPTURE_FORCE, err, sizeof(err)), 0);
+		assert_int_equal(wopen(p, CAPTURE_FORCE, err), 0);
+	}
 }
 
 static void test_force_and_mode(void **state)

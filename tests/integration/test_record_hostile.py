@@ -1,0 +1,123 @@
+"""`rcleak record` when the world is hostile: the disk fills up, a file size
+limit (ulimit -f) is reached, another recorder is writing the same file.
+
+In each case record must say so in one line, exit with the code the man page
+gives (1: a write error; 2: a path it refuses), and leave a file that
+`report` reads whole, up to where the writing stopped.
+
+Run alone:  python3 tests/integration/runner.py -k record_hostile
+"""
+import os
+import resource
+import signal
+import subprocess
+
+from harness import check, mkdtemp
+from harness import Redis
+from record_harness import BgClient, Recorder, report, report_json
+
+TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize", "test_record_hostile_force_busy"]
+
+
+def _churn(r, name, secs=25):
+    """Connect, PING, close for secs (it says READY when done)."""
+    return BgClient("churn", ["--target", "127.0.0.1:%d" % r.port, "--duration", str(secs), "--rate", "3000"],
+                    name)
+
+
+def _write_error(rec, path, needle, limit):
+    """record stopped by a write error: exit 1, one line naming the file and
+    the error; the file whole (report reads it without a warning), at most
+    limit bytes."""
+    rc = rec.wait(60)
+    err = rec.err.text().strip()
+    check(rc == 1, "record stopped by %r: %s, expected exit 1; stderr %r" % (
+        needle, "killed by signal %d" % -rc if rc is not None and rc < 0 else "exit %s" % rc, err[-400:]))
+    lines = err.splitlines()
+    check(len(lines) == 1 and path in lines[0] and needle in lines[0],
+          "record stopped by %r: stderr %r, expected one line naming %s and the error" % (needle, err[-400:], path))
+    size = os.path.getsize(path)
+    check(size <= limit, "the capture is %d bytes, over the %d that fit" % (size, limit))
+    js, rerr = report_json([path], "report of the capture cut back at the write error")
+    f = js["files"][0]
+    check(not rerr.strip() and f["ticks"] >= 1,
+          "report of the capture cut back at the write error: ticks=%r stderr %r; expected a whole file"
+          % (f["ticks"], rerr.strip()[:300]))
+    return f
+
+
+def test_record_hostile_full_disk():
+    r = Redis()
+    mnt = mkdtemp("rcleak-fulldisk-")
+    size = 512 * 1024
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", mnt], check=True)
+    try:
+        # the header does not fit: nothing is left behind
+        filler = os.path.join(mnt, "filler")
+        with open(filler, "wb") as f:
+            try:
+                f.write(b"\0" * size)
+            except OSError:
+                pass
+        path = os.path.join(mnt, "h.rcl")
+        rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", "2"], json_out=False)
+        rc = rec.wait(30)
+        err = rec.err.text().strip()
+        check(rc == 1 and len(err.splitlines()) == 1 and "No space left" in err,
+              "record onto a full disk: exit %s stderr %r; expected 1 and one line" % (rc, err[-300:]))
+        check(not os.path.exists(path), "record onto a full disk left %s behind" % path)
+        # room for a few chunks, then the disk fills while recording
+        os.truncate(filler, size - 96 * 1024)
+        _churn(r, "rclt-hfull")
+        rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "-d", "40"], json_out=False)
+        _write_error(rec, path, "No space left on device", 96 * 1024)
+    finally:
+        subprocess.run(["umount", mnt])
+
+
+def test_record_hostile_fsize():
+    """A file size limit (ulimit -f, systemd's LimitFSIZE=): record gets EFBIG
+    and cuts the file back, as on a full disk; SIGXFSZ used to kill it
+    there without a word, the file ending inside a chunk."""
+    r = Redis()
+    d = mkdtemp("rcleak-fsize-")
+    path = os.path.join(d, "f.rcl")
+    limit = 64 * 1024
+    _churn(r, "rclt-hfsize")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "-d", "40"], json_out=False,
+                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    _write_error(rec, path, "File too large", limit)
+
+
+def test_record_hostile_force_busy():
+    """A second `record --force` onto a capture another record is still
+    writing: refused (exit 2, one line), before it loads anything; the first
+    recording goes on and its file stays whole. It used to truncate the file
+    under the first recorder, both exited 0, and report found a damaged mix
+    of the two recordings."""
+    r = Redis()
+    d = mkdtemp("rcleak-busy-")
+    path = os.path.join(d, "busy.rcl")
+    first = Recorder(path, ["-p", str(r.port), "-i", "0.3", "-d", "30"])
+    first.first()
+    first.wait_lines(3, 20)
+    second = Recorder(path, ["-p", str(r.port), "-i", "0.3", "-d", "1", "--force"], json_out=False)
+    rc = second.wait(30)
+    err = second.err.text().strip()
+    check(rc == 2 and len(err.splitlines()) == 1 and path in err,
+          "record --force onto a capture being written: exit %s stderr %r; expected 2 and one line" % (
+              rc, err[-300:]))
+    check(first.proc.poll() is None, "the first recorder is gone: %s" % first.describe())
+    first.wait_lines(len(first.out.lines) + 2, 20)
+    first.proc.send_signal(signal.SIGINT)
+    check(first.wait(30) == 0, "first recorder: %s" % first.describe())
+    rc, out, rerr = report([path, "--json"])
+    check(rc == 0 and not rerr.strip(), "the first recorder's file after a refused --force: report exit %d "
+          "stderr %r; expected a whole file" % (rc, rerr.strip()[:300]))
+    js, _e = report_json([path], "report of the first recording")
+    check(js["files"][0]["ticks"] == len(first.live()),
+          "the first recorder's file holds %r ticks, it printed %d live lines" % (
+              js["files"][0]["ticks"], len(first.live())))
+    # once the first recorder is done, --force replaces the file
+    third = Recorder(path, ["-p", str(r.port), "-i", "0.3", "-d", "0.5", "--force"], json_out=False)
+    check(third.wait(30) == 0, "record --force once the writer is gone: %s" % third.describe())
