@@ -663,6 +663,8 @@ static __always_inline void count_close(struct chg *chg, const struct rcl_sock *
 {
 	__u32 b;
 
+	if (s->flags & RCL_SOCK_PENDING)
+		return; /* a connect that never was a connection */
 	if (!c) {
 		struct rcl_owner o = sock_owner(s);
 
@@ -710,7 +712,7 @@ static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
 	struct rcl_owner o;
 	bool exiting;
 
-	if (s->flags & (RCL_SOCK_EXITED | RCL_SOCK_RELEASED))
+	if (s->flags & (RCL_SOCK_EXITED | RCL_SOCK_RELEASED | RCL_SOCK_PENDING))
 		return false;
 	if (oldstate != RCL_TCP_ESTABLISHED && oldstate != RCL_TCP_CLOSE_WAIT &&
 	    oldstate != RCL_TCP_SYN_SENT && oldstate != RCL_TCP_SYN_RECV)
@@ -855,7 +857,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
-		ns.flags = RCL_SOCK_CLIENT;
+		ns.flags = RCL_SOCK_CLIENT | RCL_SOCK_PENDING;
 		stamp_open(&chg, &ns);
 		key = sock_id(sk, btf);
 		if (sock_put(key, &ns)) {
@@ -865,7 +867,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		/* read once, for the process and the event (not back from the
 		 * process's entry, which another thread may be renaming) */
 		current_comm(comm, task, btf);
-		oc = count_open(&owner);
+		oc = counters(&owner); /* counted once established */
 		if (oc) /* short-lived processes keep a name */
 			__builtin_memcpy(oc->comm, comm, sizeof(comm));
 		emit(&chg, RCL_EV_CONNECT, &owner, comm, btf);
@@ -907,7 +909,20 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			drop_own(sock_id(sk, btf));
 			return 0;
 		}
-		break;
+		if (oldstate != RCL_TCP_SYN_SENT)
+			break;
+		/* a client's connection counts from here (RCL_SOCK_PENDING) */
+		s = sock_get(sock_id(sk, btf));
+		if (!s)
+			return 0;
+		owner = sock_owner(s);
+		if (s->flags & RCL_SOCK_PENDING) {
+			s->flags &= ~RCL_SOCK_PENDING;
+			if (owner.tgid)
+				count_open(&owner);
+		}
+		emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
+		return 0;
 	case RCL_TCP_FIN_WAIT1:
 	case RCL_TCP_LAST_ACK:
 		s = sock_get(sock_id(sk, btf));

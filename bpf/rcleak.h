@@ -55,6 +55,10 @@ struct rcl_sock_slot {
  * one tick (1/HZ), and its lifetime goes uncounted: not drawn for the
  * lifetime sample (rcleak.bpf.c, "open times"). Live mode only. */
 #define RCL_SOCK_UNTIMED  (1u << 5)
+/* A client's connect() not established yet: counted nowhere until it is,
+ * and never if it fails (refused, timed out, aborted), so that a client
+ * retrying against a stopped Redis does not read as connect-per-request. */
+#define RCL_SOCK_PENDING  (1u << 6)
 /* The longest tick (1/HZ) an UNTIMED open_ns may lie before the open: the
  * sweep waits that much longer for such a socket. Linux's HZ is 100 or more. */
 #define RCL_TICK_MAX_NS 10000000ULL

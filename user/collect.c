@@ -62,6 +62,9 @@ static void on_stale(const struct rcl_stale_rec *rec, void *ctx)
 	struct collector *c = ctx;
 
 	c->repairs++;
+	/* a connect that never got established was no connection */
+	if (rec->flags & RCL_SOCK_PENDING)
+		return;
 	/* a socket the walk added itself (snapshot/repair) was never "opened"
 	 * in our counts, but its close still is one */
 	model_missed_close(c->model, &rec->owner);

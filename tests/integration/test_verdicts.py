@@ -3,13 +3,41 @@ growth that is a one-time step is not a leak, while steady growth is.
 
 Run alone:  python3 tests/integration/runner.py -k verdict_
 """
+import select
 import sys
 import time
 
-from harness import HOLD_THEN_MORE, Redis, Rcleak, check, proc_row, spawn, ss_count
+from harness import HOLD_THEN_MORE, Redis, Rcleak, check, expect_row, free_port, proc_row, spawn, ss_count
 from record_harness import BgClient
 
-TESTS = ["test_verdict_step_not_leak"]
+TESTS = ["test_verdict_step_not_leak", "test_refused_connects_not_connections"]
+
+# argv: DOWN_PORT UP_PORT SECS. Connects to DOWN_PORT (nothing listens) 20
+# times a second for SECS, as a client retries against a stopped Redis, then
+# makes 3 connections to UP_PORT (PING, close); prints "DONE refused made"
+# and waits for a line on stdin.
+RETRY_CLIENT = r"""
+import socket, sys, time
+down, up, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+refused = made = 0
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", down))
+    except ConnectionRefusedError:
+        refused += 1
+    s.close()
+    time.sleep(0.05)
+for _ in range(3):
+    s = socket.create_connection(("127.0.0.1", up))
+    s.sendall(b"PING\r\n")
+    s.recv(16)
+    s.close()
+    made += 1
+print("DONE", refused, made, flush=True)
+sys.stdin.readline()
+"""
 
 
 def test_verdict_step_not_leak():
@@ -46,3 +74,34 @@ def test_verdict_step_not_leak():
         return (row is not None and row.get("verdict") == "LEAK",
                 "the steady leaker's row: %s" % (row and {k: row.get(k) for k in ("open", "verdict", "rule")}))
     rc.wait_for(leak, timeout=20, what="a steady leaker (a connection every 200 ms) called LEAK")
+
+
+def test_refused_connects_not_connections():
+    """A client retries connect() 20 times a second against a watched port
+    where nothing listens (Redis down: every one refused), then makes 3 real
+    connections. opened and closed count the 3 it made, not the refusals, and
+    no refresh calls the retries CHURN (connect-per-request): they were
+    counted as connections with a lifetime under a millisecond."""
+    r = Redis()
+    down = free_port()
+    rc = Rcleak(["-p", "%d,%d" % (down, r.port), "--window", "4"])
+    c = spawn([sys.executable, "-c", RETRY_CLIENT, str(down), str(r.port), "6"], "retry-client")
+    churn = []
+    line = b""
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not line:
+        row = proc_row(rc.line(), c.pid)
+        if row is not None and row.get("verdict") == "CHURN":
+            churn.append((row.get("opened"), row.get("rule")))
+        if select.select([c.stdout], [], [], 0)[0]:
+            line = c.stdout.readline()
+    check(line.startswith(b"DONE"), "the client did not finish: %r" % line)
+    _, refused, made = line.split()
+    check(int(refused) >= 50 and int(made) == 3, "the client: %r (expected >= 50 refused, 3 made)" % line)
+    check(ss_count(c.pid, [down, r.port]) == 0, "ground truth: ss shows %d sockets of the client"
+          % ss_count(c.pid, [down, r.port]))
+    expect_row(rc, c.pid, {"opened": 3, "closed": 3, "open": 0},
+               what="a client with %s refused connects and 3 made" % refused.decode())
+    check(not churn, "refused connects read as CHURN in %d refreshes: %s" % (len(churn), churn[:2]))
+    c.stdin.write(b"\n")
+    c.stdin.flush()
