@@ -429,7 +429,7 @@ int cmd_record(const struct rcl_opts *o)
 	struct recorder r = { .c = { .opts = o } };
 	struct capture_info ci;
 	double next, stop_at = 0, wall;
-	long ticks = 0;
+	long ticks = 0; /* refreshes written, the first one's too (-n counts it, as live does) */
 	char msg[320];
 	int rc, e;
 
@@ -492,9 +492,10 @@ int cmd_record(const struct rcl_opts *o)
 	if (!r.err)
 		r.err = record_tick(&r.sink, &r.c, wall);
 	show(&r.c, o, wall);
+	ticks++;
 
 	next = r.c.start + o->interval_s;
-	while (!r.err && !stop_sig) {
+	while (!r.err && !stop_sig && !(o->count && ticks >= o->count)) {
 		struct rec_trigger trig;
 		double until = next;
 
@@ -603,7 +604,7 @@ cleanup:
 	}
 	if (rc == RCL_EXIT_OK)
 		vlog("recorded %llu events in %ld ticks; %llu runs the kernel skipped were recovered",
-		     (unsigned long long)r.nevents, ticks + 1,
+		     (unsigned long long)r.nevents, ticks,
 		     (unsigned long long)tracer__recovered_runs(r.c.tracer));
 	mem_free(&r.ring);
 	free(r.batch);

@@ -29,7 +29,8 @@ from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_
                             opens_by_pid, parse_capture, report, report_json, rows_of)
 
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
-         "test_record_same_tier", "test_record_duration_under_interval", "test_record_stop_last_tick"]
+         "test_record_same_tier", "test_record_duration_under_interval", "test_record_stop_last_tick",
+         "test_record_count_as_live"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -451,6 +452,25 @@ def test_record_same_tier():
     a = json.loads(live.stdout.splitlines()[0])["hooks"]["lifecycle"]
     b = json.loads(rec.stdout.splitlines()[0])["hooks"]["lifecycle"]
     check(a == b, "record chose hook tier %r, live chose %r" % (b, a))
+
+
+def test_record_count_as_live():
+    """-n N: the live view prints N refreshes, the first at its start; record
+    writes and prints N too (it wrote the first plus N more)."""
+    r = Redis()
+    d = mkdtemp("rcl-count")
+    path = os.path.join(d, "n.rcl")
+    live = subprocess.run([RCLEAK, "-p", str(r.port), "--json", "-n", "2", "-i", "0.2"],
+                          capture_output=True, text=True, timeout=30)
+    check(live.returncode == 0, "live rcleak failed: %s" % live.stderr.strip())
+    rec = subprocess.run([RCLEAK, "record", "-w", path, "-p", str(r.port), "-n", "2", "-i", "0.2", "--json"],
+                         capture_output=True, text=True, timeout=30)
+    check(rec.returncode == 0, "rcleak record failed: %s" % rec.stderr.strip())
+    js, _ = report_json([path], "report --json")
+    ticks = js["files"][0].get("ticks")
+    check(len(live.stdout.splitlines()) == 2 and len(rec.stdout.splitlines()) == 2 and ticks == 2,
+          "-n 2: the live view printed %d lines; record printed %d and its file holds %r refreshes "
+          "(expected 2, 2, 2)" % (len(live.stdout.splitlines()), len(rec.stdout.splitlines()), ticks))
 
 
 def test_record_duration_under_interval():
