@@ -441,7 +441,7 @@ def test_tui_replay_host():
     path = os.path.join(mkdtemp("rcleak-tui-rep-"), "cap.rcl")
     rec = subprocess.run(["unshare", "--uts", "sh", "-c",
                           'hostname rclt-caphost && exec "$0" "$@"', harness.RCLEAK, "record",
-                          "-w", path, "-p", str(r.port), "-n", "2", "-i", "0.3"],
+                          "-w", path, "-p", str(r.port), "-n", "3", "-i", "0.3"],
                          capture_output=True, text=True, timeout=30)
     check(rec.returncode == 0, "record in a UTS namespace: %d %s" % (rec.returncode, rec.stderr))
     summary = subprocess.run([harness.RCLEAK, "report", path], capture_output=True, text=True,
