@@ -545,9 +545,12 @@ int cmd_record(const struct rcl_opts *o)
 				 * disk too. The line says so once it is true. */
 				if (!r.err)
 					r.err = capture_sync(r.w);
-				fprintf(stderr, "rcleak: trigger: %s: %s the last %gs to %s, recording %gs more\n",
-					trig.why, r.err ? "failed writing" : "wrote", o->ring_s, o->write_path,
-					o->after_s);
+				if (r.err) /* the error line follows; nothing more is recorded */
+					fprintf(stderr, "rcleak: trigger: %s: failed writing the last %gs to %s\n",
+						trig.why, o->ring_s, o->write_path);
+				else
+					fprintf(stderr, "rcleak: trigger: %s: wrote the last %gs to %s, recording %gs more\n",
+						trig.why, o->ring_s, o->write_path, o->after_s);
 				r.in_memory = false;
 				stop_at = r.c.model->now + o->after_s;
 			}

@@ -12,11 +12,12 @@ import resource
 import signal
 import subprocess
 
-from harness import check, mkdtemp
+from harness import check, mkdtemp, stop
 from harness import Redis
 from record_harness import BgClient, Recorder, report, report_json
 
-TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize", "test_record_hostile_force_busy"]
+TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize", "test_record_hostile_force_busy",
+         "test_record_hostile_trigger_full_disk"]
 
 
 def _churn(r, name, secs=25):
@@ -121,3 +122,38 @@ def test_record_hostile_force_busy():
     # once the first recorder is done, --force replaces the file
     third = Recorder(path, ["-p", str(r.port), "-i", "0.3", "-d", "0.5", "--force"], json_out=False)
     check(third.wait(30) == 0, "record --force once the writer is gone: %s" % third.describe())
+
+
+def test_record_hostile_trigger_full_disk():
+    """A flight recorder (--ring) whose trigger (SIGUSR1) finds the disk full:
+    exit 1 with the write error, and its trigger line does not promise
+    "recording 5s more", which it said before exiting at once."""
+    r = Redis()
+    mnt = mkdtemp("rcleak-trigfull-")
+    size = 512 * 1024
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", mnt], check=True)
+    rec = None
+    try:
+        path = os.path.join(mnt, "t.rcl")
+        churn = _churn(r, "rclt-htrig", secs=6)
+        rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "--ring", "30", "--after", "5"], json_out=False)
+        rec.wait_err("flight recorder", 20)
+        churn.wait_ready(30)
+        # the disk fills after the file's header is written
+        with open(os.path.join(mnt, "filler"), "wb", buffering=0) as f:
+            try:
+                f.write(b"\0" * size)
+            except OSError:
+                pass
+        os.kill(rec.pid, signal.SIGUSR1)
+        rc = rec.wait(30)
+        err = rec.err.text().strip()
+        check(rc == 1 and "No space left" in err,
+              "trigger onto a full disk: exit %s, stderr %r; expected 1 and the write error" % (rc, err[-400:]))
+        trig = [l for l in err.splitlines() if "trigger:" in l]
+        check(trig and not any("recording" in l for l in trig),
+              "trigger onto a full disk: the trigger line %r promises more recording" % trig)
+    finally:
+        if rec is not None and rec.proc.poll() is None:
+            stop(rec.proc, signal.SIGKILL)
+        subprocess.run(["umount", mnt])
