@@ -368,6 +368,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (opts_parse_secs(optarg, &d) || d < 0 || d > 86400)
 				return opts_fail(err, errlen, "bad reconcile period '%s': give seconds from 0 to 86400 (0 turns it off)", optarg);
 			o->reconcile_s = d;
+			o->reconcile_set = true;
 			break;
 		case OPT_MAXCLIENTS:
 			if (!tracing_opt)
@@ -478,6 +479,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	if (o->cmd == RCL_CMD_DOCTOR && not_doctor[0])
 		return opts_fail(err, errlen, "'rcleak doctor' takes only -v and -p (got %s): its output is "
 			    "text, its exit code says whether rcleak can run", not_doctor);
+	/* taken and done nothing: the /proc walk re-reads no sockets */
+	if (o->walk == RCL_WALK_PROC && o->reconcile_set && o->reconcile_s > 0)
+		return opts_fail(err, errlen, "--reconcile needs the kernel's socket walk, which --walk proc does "
+			    "not have: drop --reconcile, or --walk iter");
 	if (o->cmd == RCL_CMD_RUN) {
 		if (first - 1 + optind >= argc)
 			return opts_fail(err, errlen, "'rcleak run' needs a command: rcleak run [OPTIONS] -- CMD [ARGS...]");

@@ -53,7 +53,7 @@ struct rcl_opts {
 	double max_churn;    /* connects/s; < 0: not set */
 	bool fail_on_close_wait;
 	double wait_children_s; /* 0: do not wait for CMD's descendants */
-	bool interval_set, window_set, thresholds_set;
+	bool interval_set, window_set, thresholds_set, reconcile_set;
 	/* rcleak record */
 	const char *write_path;
 	bool force;

@@ -430,6 +430,7 @@ BAD_INPUTS = [
     ["--hooks", "kprobe"],
     ["--window", "0"],
     ["--reconcile", "-1"],
+    ["--walk", "proc", "--reconcile", "5"],
     ["--maxclients", "abc"],
     ["--json", "junk"],
     ["frobnicate"],
