@@ -691,9 +691,9 @@ static __always_inline void count_close(struct chg *chg, const struct rcl_sock *
  * (the kernel skips a run that nests in one on the same CPU, and live mode
  * has no twin). Its open is counted now, so that a skipped run costs the
  * counts nothing, as before opens moved to ESTABLISHED. */
-static __always_inline void settle_pending(struct rcl_sock *s, int oldstate)
+static __always_inline void open_pending(struct rcl_sock *s)
 {
-	if (!(s->flags & RCL_SOCK_PENDING) || oldstate == RCL_TCP_SYN_SENT)
+	if (!(s->flags & RCL_SOCK_PENDING))
 		return;
 	s->flags &= ~RCL_SOCK_PENDING;
 	if (s->tgid) {
@@ -701,6 +701,12 @@ static __always_inline void settle_pending(struct rcl_sock *s, int oldstate)
 
 		count_open(&o);
 	}
+}
+
+static __always_inline void settle_pending(struct rcl_sock *s, int oldstate)
+{
+	if (oldstate != RCL_TCP_SYN_SENT)
+		open_pending(s);
 }
 
 /* The application side let go of the socket (tcp_close: to FIN_WAIT1,
@@ -933,12 +939,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		s = sock_get(sock_id(sk, btf));
 		if (!s)
 			return 0;
+		open_pending(s);
 		owner = sock_owner(s);
-		if (s->flags & RCL_SOCK_PENDING) {
-			s->flags &= ~RCL_SOCK_PENDING;
-			if (owner.tgid)
-				count_open(&owner);
-		}
 		emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
 		return 0;
 	case RCL_TCP_FIN_WAIT1:
