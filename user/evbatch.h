@@ -10,7 +10,7 @@
  * the recorder's CPU. A batch holds up to EVB_MAX_EVENTS events; each
  * event is coded against the ones before it in the same batch (time
  * deltas, and small caches of socket addresses, owners, names and IP
- * addresses), so a typical event is 6-20 bytes before compression. A
+ * addresses), so a typical event is 5-20 bytes before compression. A
  * batch depends on nothing outside itself: reading can start at any
  * record, as before.
  *
@@ -24,7 +24,7 @@
 #include <linux/types.h>
 #include "rcleak.h"
 
-#define EVB_VERSION    2     /* first byte of a payload, as written (1 is still read) */
+#define EVB_VERSION    3     /* first byte of a payload, as written (1 and 2 are still read) */
 #define EVB_MAX_EVENTS 1024  /* per batch, as written; a reader takes up to 65535 */
 #define EVB_BUF        (64u * 1024)
 #define EVB_SLOTS      255   /* per cache; code 255 means "the value follows" */
@@ -51,7 +51,7 @@ struct evb_enc {
 	size_t len;          /* payload bytes so far */
 	__u32 n;             /* events so far */
 	__u64 ts0;           /* the record's timestamp: the first event's */
-	__u64 last_ts;
+	__u64 last_us;       /* the last event's time, in microseconds */
 	struct evb_cache c;
 };
 
@@ -65,7 +65,7 @@ struct evb_dec {
 	size_t len, off;
 	__u32 n, i;          /* events declared, events read */
 	__u8 version;
-	__u64 ts;
+	__u64 ts;            /* the last event's: ns (versions 1, 2) or us (3) */
 	struct evb_cache c;
 };
 

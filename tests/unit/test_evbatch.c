@@ -81,11 +81,13 @@ static void make_event(struct rcl_event *e, __u64 *s, __u64 *ts, size_t nsk)
 	}
 }
 
-/* What the decoder must give back for e: names cut at 15 bytes (the
- * kernel's never are longer), everything else exact. */
+/* What the decoder must give back for e: the time cut to the microsecond,
+ * names cut at 15 bytes (the kernel's never are longer), everything else
+ * exact. */
 static void expected(const struct rcl_event *e, struct rcl_event *x)
 {
 	*x = *e;
+	x->ts_ns = e->ts_ns / 1000 * 1000;
 	memset(x->comm, 0, sizeof(x->comm));
 	memcpy(x->comm, e->comm, strnlen(e->comm, RCL_COMM_LEN - 1));
 }
@@ -274,7 +276,7 @@ static void test_mutated(void **state)
 static void test_bad_payloads(void **state)
 {
 	struct evb_dec *d = malloc(sizeof(*d));
-	static const __u8 wrong_version[] = { 3, 0, 0 };
+	static const __u8 wrong_version[] = { 4, 0, 0 };
 	static const __u8 version0[] = { 0, 0, 0 };
 	static const __u8 empty_slot[] = { 1, 1, 0, 0x00, 0x12, 0, 5 /* sk slot 5 */, 0 };
 	static const __u8 reserved[] = { 1, 1, 0, 0x80, 0x12, 0, 255, 1, 2, 3, 4, 5, 6, 7, 8,
@@ -332,7 +334,7 @@ static void test_same_tuple(void **state)
 	assert_non_null(d);
 	memset(&e, 0, sizeof(e));
 	e.sk = 0x0102030405060708ull;
-	e.ts_ns = 5;
+	e.ts_ns = 5000;
 	e.tgid = 1;
 	e.kind = RCL_EV_ACCEPT;
 	e.oldstate = 10, e.newstate = 3;
@@ -362,6 +364,53 @@ static void test_same_tuple(void **state)
 	both[sizeof(ok) - 5] |= 0x08;
 	assert_int_equal(decode_all(d, both, sizeof(both), 0), -2);
 	assert_int_equal(decode_all(d, empty, sizeof(empty), 0), -1);
+	free(d);
+	free(b);
+}
+
+/* Version 3 counts time in microseconds from the record's time cut to the
+ * microsecond; versions 1 and 2 (files of earlier builds) in nanoseconds. */
+static void test_time_units(void **state)
+{
+	struct evb_enc *b = malloc(sizeof(*b));
+	struct evb_dec *d = malloc(sizeof(*d));
+	struct rcl_event x, e;
+	const __u64 ts0 = 7000999;
+
+	(void)state;
+	assert_non_null(b);
+	assert_non_null(d);
+	memset(&x, 0, sizeof(x));
+	x.sk = 1, x.tgid = 1, x.oldstate = 1, x.newstate = 2;
+	evb_reset(b);
+	x.ts_ns = ts0;
+	assert_true(evb_add(b, &x));
+	x.ts_ns = ts0 + 3000; /* 7003999: 3 us after 7000 */
+	assert_true(evb_add(b, &x));
+	x.ts_ns = ts0 + 1002; /* 7002001: 1 us back */
+	assert_true(evb_add(b, &x));
+	assert_int_equal(b->buf[0], 3);
+	/* per event: head, states, time; the first names socket and owner
+	 * raw (9 + 10 bytes), the others by slot (1 + 1) */
+	assert_int_equal(b->len, 3 + 22 + 5 + 5);
+	assert_int_equal(b->buf[5], 0);  /* 7000 - 7000 */
+	assert_int_equal(b->buf[27], 6); /* zigzag(+3) */
+	assert_int_equal(b->buf[32], 1); /* zigzag(-1) */
+	assert_int_equal(evb_dec_init(d, b->buf, b->len, b->ts0), 0);
+	assert_int_equal(evb_dec_next(d, &e), 1);
+	assert_int_equal(e.ts_ns, 7000000);
+	assert_int_equal(evb_dec_next(d, &e), 1);
+	assert_int_equal(e.ts_ns, 7003000);
+	assert_int_equal(evb_dec_next(d, &e), 1);
+	assert_int_equal(e.ts_ns, 7002000);
+	b->buf[0] = 2; /* the same bytes as version 2: nanoseconds */
+	assert_int_equal(evb_dec_init(d, b->buf, b->len, b->ts0), 0);
+	assert_int_equal(evb_dec_next(d, &e), 1);
+	assert_int_equal(e.ts_ns, ts0);
+	assert_int_equal(evb_dec_next(d, &e), 1);
+	assert_int_equal(e.ts_ns, ts0 + 3);
+	assert_int_equal(evb_dec_next(d, &e), 1);
+	assert_int_equal(e.ts_ns, ts0 + 2);
 	free(d);
 	free(b);
 }
@@ -437,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_mutated),
 		cmocka_unit_test(test_bad_payloads),
 		cmocka_unit_test(test_same_tuple),
+		cmocka_unit_test(test_time_units),
 		cmocka_unit_test(test_record_events),
 		cmocka_unit_test(test_one_event_records),
 	};
