@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* opts_values.c - the values of options (numbers, seconds, port lists,
  * files), each checked whole, for opts.c's parser. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -21,13 +22,14 @@ int opts_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* Strict decimal integer in [lo, hi]. */
+/* Strict decimal integer in [lo, hi]. Leading white space is refused as
+ * the trailing is (strtol skips it: "-n ' 3'" was taken, "-n '3 '" not). */
 int opts_parse_long(const char *s, long lo, long hi, long *out)
 {
 	char *end;
 	long v;
 
-	if (!s || !*s)
+	if (!s || !*s || isspace((unsigned char)*s))
 		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);
@@ -43,8 +45,9 @@ int opts_parse_secs(const char *s, double *out)
 	char *end;
 	double v;
 
-	/* decimal only: strtod also takes hex ("0x10" would be 16 s) */
-	if (!s || !*s || strpbrk(s, "xX"))
+	/* decimal only: strtod also takes hex ("0x10" would be 16 s); no
+	 * white space, leading or trailing */
+	if (!s || !*s || isspace((unsigned char)*s) || strpbrk(s, "xX"))
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
