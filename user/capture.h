@@ -64,6 +64,13 @@ int capture_sync(struct capture_writer *w);
 /* Flush and close. Returns 0 or the first error seen (-errno). Frees w. */
 int capture_writer_close(struct capture_writer *w);
 
+/* A writer's errors beyond errno's, found before each chunk is written:
+ * the file was deleted (no name left: nothing written could reach anyone),
+ * or cut short by another program (logrotate's copytruncate; writing on at
+ * the old end would leave the file a hole where its header was). */
+#define CAPTURE_EDELETED   (-10001)
+#define CAPTURE_ETRUNCATED (-10002)
+
 /* Bytes written to the file so far. */
 __u64 capture_bytes(const struct capture_writer *w);
 

@@ -268,6 +268,20 @@ static size_t encode_header(unsigned char *p, const struct capture_info *in)
 /* Compress and write the records buffered so far as one chunk. Allocation
  * failure keeps the records for a later try; a write failure cuts the file
  * back to the last whole chunk and sticks. */
+/* Is the file still there, as this writer left it? 0, or CAPTURE_E*. */
+static int still_ours(const struct capture_writer *w)
+{
+	struct stat st;
+
+	if (fstat(w->fd, &st))
+		return -errno;
+	if (!st.st_nlink)
+		return CAPTURE_EDELETED;
+	if ((__u64)st.st_size < w->off)
+		return CAPTURE_ETRUNCATED;
+	return 0;
+}
+
 static int write_chunk(struct capture_writer *w)
 {
 	unsigned char *h;
@@ -278,6 +292,11 @@ static int write_chunk(struct capture_writer *w)
 		return w->err;
 	if (!w->nrec)
 		return 0;
+	/* not cut back below: the file is no longer ours to shape */
+	if ((rc = still_ours(w))) {
+		w->err = rc;
+		return rc;
+	}
 	need = CAP_CHUNK_HDR + libdeflate_zlib_compress_bound(w->z, w->len);
 	if (need > w->out_cap) {
 		unsigned char *o = realloc(w->out, need);

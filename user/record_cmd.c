@@ -37,6 +37,20 @@ static void on_stop(int sig)
 	stop_sig = sig;
 }
 
+/* The line that ends a recording whose capture could not be written. */
+static void write_failed(const char *path, int err)
+{
+	if (err == CAPTURE_EDELETED)
+		elog("%s was deleted while recording: stopped, since nothing written to it could be read",
+		     path);
+	else if (err == CAPTURE_ETRUNCATED)
+		elog("%s was cut short by another program while recording (logrotate's copytruncate?): "
+		     "stopped; to rotate captures, stop rcleak and start it with a new -w", path);
+	else
+		elog("writing %s failed: %s; the file is valid up to the last complete chunk", path,
+		     strerror(-err));
+}
+
 static void on_usr1(int sig)
 {
 	(void)sig;
@@ -520,8 +534,7 @@ int cmd_record(const struct rcl_opts *o)
 				r.err = mem_flush_to(&r.ring, r.w);
 			}
 			if (r.err)
-				elog("writing %s failed: %s; the file is valid up to the last complete chunk",
-				     o->write_path, strerror(-r.err));
+				write_failed(o->write_path, r.err);
 			goto cleanup;
 		}
 		r.ring.cur_t = r.c.model->now;
@@ -592,16 +605,14 @@ int cmd_record(const struct rcl_opts *o)
 		r.err = mem_flush_to(&r.ring, r.w);
 	}
 	if (r.err) {
-		elog("writing %s failed: %s; the file is valid up to the last complete chunk",
-		     o->write_path, strerror(-r.err));
+		write_failed(o->write_path, r.err);
 		rc = RCL_EXIT_ERROR;
 	}
 cleanup:
 	if (r.w) {
 		e = capture_writer_close(r.w);
 		if (e && rc == RCL_EXIT_OK) {
-			elog("writing %s failed: %s; the file is valid up to the last complete chunk",
-			     o->write_path, strerror(-e));
+			write_failed(o->write_path, e);
 			rc = RCL_EXIT_ERROR;
 		}
 	}

@@ -17,7 +17,8 @@ from harness import Redis
 from record_harness import BgClient, Recorder, report, report_json
 
 TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize", "test_record_hostile_force_busy",
-         "test_record_hostile_trigger_full_disk"]
+         "test_record_hostile_trigger_full_disk", "test_record_hostile_file_deleted",
+         "test_record_hostile_file_truncated"]
 
 
 def _churn(r, name, secs=25):
@@ -88,6 +89,42 @@ def test_record_hostile_fsize():
     rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "-d", "40"], json_out=False,
                    preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
     _write_error(rec, path, "File too large", limit)
+
+
+def _file_taken(name, act, needle):
+    """A capture that another program deletes, or cuts short, while record
+    writes it: record stops at its next chunk, exit 1, one line naming the
+    file and what happened. It used to record on unseen: into a file with
+    no name (its disk space held until it stopped), or at its old end,
+    leaving a hole of zeros where the header was (logrotate's copytruncate),
+    and exit 0."""
+    r = Redis()
+    d = mkdtemp("rcleak-%s-" % name)
+    path = os.path.join(d, "f.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "-d", "60"])
+    rec.first()
+    rec.wait_lines(3, 20)
+    act(path)
+    rc = rec.wait(20)
+    err = rec.err.text().strip()
+    check(rc == 1, "record whose capture was %s: %s, expected exit 1; stderr %r" % (
+        name, "killed by signal %d" % -rc if rc is not None and rc < 0 else "exit %s" % rc, err[-400:]))
+    lines = err.splitlines()
+    check(len(lines) == 1 and path in lines[0] and needle in lines[0],
+          "record whose capture was %s: stderr %r, expected one line naming %s and saying %r"
+          % (name, err[-400:], path, needle))
+    return path
+
+
+def test_record_hostile_file_deleted():
+    _file_taken("deleted", os.unlink, "was deleted")
+
+
+def test_record_hostile_file_truncated():
+    path = _file_taken("truncated", lambda p: os.truncate(p, 0), "cut short")
+    # nothing was written after the cut: no hole of zeros where the header was
+    check(os.path.getsize(path) == 0, "the truncated capture grew to %d bytes after the cut"
+          % os.path.getsize(path))
 
 
 def test_record_hostile_force_busy():
