@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "capfile.h"
 #include "collect.h"
@@ -31,6 +32,32 @@
 #include "view.h"
 
 #define MAX_FILES 16
+
+/* A file given twice (or under two names: a link, ./x and x) was read as
+ * two captures of the same host, every connection and peak counted twice
+ * in the summary. 0, or after one line RCL_EXIT_USAGE. */
+static int check_distinct(char **paths)
+{
+	struct stat st[MAX_FILES];
+	const char *name[MAX_FILES];
+	int n = 0;
+
+	for (char **p = paths; *p && n < MAX_FILES; p++) {
+		if (stat(*p, &st[n])) /* capfile_open says why */
+			continue;
+		for (int i = 0; i < n; i++) {
+			if (st[i].st_dev == st[n].st_dev && st[i].st_ino == st[n].st_ino) {
+				if (!strcmp(name[i], *p))
+					elog("%s is given twice: give each capture once", *p);
+				else
+					elog("%s and %s are the same file: give each capture once", name[i], *p);
+				return RCL_EXIT_USAGE;
+			}
+		}
+		name[n++] = *p;
+	}
+	return 0;
+}
 
 /* A decimal number at s (digits and a point: strtod also takes "nan",
  * "inf" and hex, "0x10" read as 16 s once): its value and end, or false. */
@@ -210,7 +237,13 @@ int cmd_report(const struct rcl_opts *o)
 	int nfiles = 0, rc = RCL_EXIT_OK;
 	bool damaged = false, no_refresh = false;
 
+	/* as the live view: a reader going away (`report --csv | head`) ends
+	 * the report through ferror(), with 0, not SIGPIPE's 141; the loops
+	 * below stop at the next refresh once stdout has failed */
+	signal(SIGPIPE, SIG_IGN);
 	memset(files, 0, sizeof(files));
+	if ((rc = check_distinct(o->files)))
+		return rc;
 	for (char **p = o->files; *p; p++) {
 		int e;
 
@@ -252,7 +285,7 @@ int cmd_report(const struct rcl_opts *o)
 	if (o->csv) {
 		damaged |= report_csv(files, nfiles, o);
 	} else if (o->at) {
-		for (int fi = 0; fi < nfiles; fi++) {
+		for (int fi = 0; fi < nfiles && !ferror(stdout); fi++) {
 			struct capfile *f = &files[fi];
 			bool ok;
 			double rel, target = parse_at(o->at, f, &ok, &rel);
@@ -302,12 +335,11 @@ int cmd_report(const struct rcl_opts *o)
 			show(f, o);
 		}
 	} else if (o->replay) {
-		for (int fi = 0; fi < nfiles; fi++) {
+		for (int fi = 0; fi < nfiles && !ferror(stdout); fi++) {
 			struct capfile *f = &files[fi];
-
 			bool first = true;
 
-			while (capfile_next_tick(f, NULL, NULL) > 0) {
+			while (!ferror(stdout) && capfile_next_tick(f, NULL, NULL) > 0) {
 				double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
 
 				/* a tick's dt is the gap since the tick before it, so

@@ -295,7 +295,8 @@ bool report_csv(struct capfile *files, int nfiles, const struct rcl_opts *o)
 	bool damaged = false;
 
 	printf("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,new_state\n");
-	for (int fi = 0; fi < nfiles; fi++) {
+	/* a failed stdout (a reader gone, a full disk) stops at the next tick */
+	for (int fi = 0; fi < nfiles && !ferror(stdout); fi++) {
 		struct csv_ctx x = { 0 };
 
 		while (capfile_next_tick(&files[fi], csv_learn, &x) > 0)
@@ -304,7 +305,7 @@ bool report_csv(struct capfile *files, int nfiles, const struct rcl_opts *o)
 		x.seq = 0;
 		damaged |= capfile_damage(&files[fi]);
 		if (capfile_reopen(&files[fi], o) == 0)
-			while (capfile_next_tick(&files[fi], csv_event, &x) > 0)
+			while (!ferror(stdout) && capfile_next_tick(&files[fi], csv_event, &x) > 0)
 				;
 		free(x.socks);
 		free(x.names);

@@ -29,7 +29,8 @@ from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_
                             opens_by_pid, parse_capture, report, report_json, rows_of)
 
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
-         "test_record_same_tier", "test_record_duration_under_interval", "test_record_stop_last_tick",
+         "test_report_reader_goes_away", "test_report_same_file_twice", "test_record_same_tier",
+         "test_record_duration_under_interval", "test_record_stop_last_tick",
          "test_record_count_as_live"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
@@ -407,6 +408,66 @@ def test_record_csv():
             problems.append("%s: %d connections without an accept row of redis-server pid %d; local ports %s"
                             % (who, len(lone), s["redis"], lone[:5]))
     check(not problems, " | ".join(problems))
+
+
+def test_report_reader_goes_away():
+    """`rcleak report ... | head` ends as the live view does when its reader
+    goes away: quietly, with 0, not killed by SIGPIPE (141, a failure under
+    `set -o pipefail`), and a --replay stops at its next refresh instead of
+    playing on to the end of the capture. The pipe is cut to one page so
+    that the report writes after its reader has gone."""
+    import fcntl
+    s = scenario()
+    js, _ = report_json([s["path"]], "report --json")
+    span = js["files"][0]["end"] - js["files"][0]["start"]
+    speed = 0.1
+    cases = [["--csv"], ["--plain"], ["--replay", "--plain", "--speed", str(speed)],
+             ["--replay", "--json", "--speed", str(speed)]]
+    problems = []
+    for args in cases:
+        r, w = os.pipe()
+        fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
+        p = subprocess.Popen([RCLEAK, "report", s["path"]] + args, stdin=subprocess.DEVNULL,
+                             stdout=w, stderr=subprocess.PIPE)
+        os.close(w)
+        reader = os.fdopen(r, "rb")
+        first = reader.readline()
+        reader.close()
+        t0 = time.monotonic()
+        try:
+            _, err = p.communicate(timeout=span / speed / 2)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            problems.append("report %s: still running %.0f s after its reader went away (the replay "
+                            "lasts %.0f s)" % (" ".join(args), time.monotonic() - t0, span / speed))
+            continue
+        err = err.decode("utf-8", "replace").strip()
+        if not first:
+            problems.append("report %s: wrote nothing before its reader went away" % " ".join(args))
+        if p.returncode != 0 or err:
+            problems.append("report %s | head -1: exit %s, stderr %r; expected 0 and nothing" % (
+                " ".join(args), p.returncode, err[:300]))
+    check(not problems, "; ".join(problems))
+
+
+def test_report_same_file_twice():
+    """`report a.rcl a.rcl`, or a capture and a link to it, read one file as
+    two captures of the host and counted every connection twice: a usage
+    error (exit 2) that names the file, before anything is read."""
+    s = scenario()
+    d = mkdtemp("rcleak-twice-")
+    link = os.path.join(d, "link.rcl")
+    os.symlink(os.path.abspath(s["path"]), link)
+    for args, says in (([s["path"], s["path"]], "given twice"), ([s["path"], link], "same file")):
+        rc, out, err = report(args)
+        not_crashed(rc, "report " + " ".join(args), err)
+        lines = [l for l in err.splitlines() if l.strip()]
+        check(rc == 2 and len(lines) == 1 and says in lines[0] and not out.strip(),
+              "report %s: exit %d, stdout %r, stderr %r; expected exit 2 and one line saying %r"
+              % (" ".join(args), rc, out[:200], err[:300], says))
+    rc, out, err = report([s["path"], "--json"])
+    check(rc == 0 and json.loads(out)["files"], "report of the file once: exit %d (%r)" % (rc, err[:300]))
 
 
 def test_record_csv_tuples():
