@@ -39,6 +39,7 @@ struct capture_writer {
 	unsigned char *out;    /* chunk header + compressed records */
 	size_t out_cap;
 	struct libdeflate_compressor *z;
+	bool linked;           /* the file had a link count at open (see still_ours) */
 };
 
 /* ---- file ---------------------------------------------------------------- */
@@ -268,16 +269,37 @@ static size_t encode_header(unsigned char *p, const struct capture_info *in)
 /* Compress and write the records buffered so far as one chunk. Allocation
  * failure keeps the records for a later try; a write failure cuts the file
  * back to the last whole chunk and sticks. */
-/* Is the file still there, as this writer left it? 0, or CAPTURE_E*. */
+/* Does the file still begin with a capture's magic? Read through a second
+ * descriptor: the writer's is write-only. Unsure (cannot reopen): yes. */
+static bool magic_there(int fd)
+{
+	unsigned char magic[CAP_MAGIC_LEN];
+	char proc[64];
+	ssize_t n;
+	int rfd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (rfd < 0)
+		return true;
+	n = pread(rfd, magic, sizeof(magic), 0);
+	close(rfd);
+	return n == (ssize_t)sizeof(magic) && !memcmp(magic, CAP_MAGIC, CAP_MAGIC_LEN);
+}
+
+/* Is the file still there, as this writer left it? 0, or CAPTURE_E*. A
+ * file system that counts no links (some FUSE ones) never reads as
+ * deleted, and one whose size lags its writes (a network one's cached
+ * attributes) never as cut short: its header must be gone too. */
 static int still_ours(const struct capture_writer *w)
 {
 	struct stat st;
 
 	if (fstat(w->fd, &st))
 		return -errno;
-	if (!st.st_nlink)
+	if (!st.st_nlink && w->linked)
 		return CAPTURE_EDELETED;
-	if ((__u64)st.st_size < w->off)
+	if ((__u64)st.st_size < w->off && !magic_there(w->fd))
 		return CAPTURE_ETRUNCATED;
 	return 0;
 }
@@ -378,6 +400,11 @@ int capture_writer_open(struct capture_writer **wp, const char *path,
 	}
 	w->fd = fd;
 	w->off = n;
+	{
+		struct stat st;
+
+		w->linked = !fstat(fd, &st) && st.st_nlink > 0;
+	}
 	*wp = w;
 	return 0;
 }
