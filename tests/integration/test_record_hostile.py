@@ -18,7 +18,7 @@ from record_harness import BgClient, Recorder, report, report_json
 
 TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize", "test_record_hostile_force_busy",
          "test_record_hostile_trigger_full_disk", "test_record_hostile_file_deleted",
-         "test_record_hostile_file_truncated"]
+         "test_record_hostile_file_truncated", "test_record_hostile_file_cut_in_header"]
 
 
 def _churn(r, name, secs=25):
@@ -124,6 +124,15 @@ def test_record_hostile_file_truncated():
     path = _file_taken("truncated", lambda p: os.truncate(p, 0), "cut short")
     # nothing was written after the cut: no hole of zeros where the header was
     check(os.path.getsize(path) == 0, "the truncated capture grew to %d bytes after the cut"
+          % os.path.getsize(path))
+
+
+def test_record_hostile_file_cut_in_header():
+    """Cut to 100 bytes: the magic stays, the header is cut in two. Record
+    went on at its old end, exit 0, into a file none of which could be
+    read; it stops as for a cut to 0."""
+    path = _file_taken("cut-in-header", lambda p: os.truncate(p, 100), "cut short")
+    check(os.path.getsize(path) == 100, "the cut capture grew to %d bytes after the cut"
           % os.path.getsize(path))
 
 
