@@ -190,17 +190,20 @@ static void show(struct capfile *f, const struct rcl_opts *o)
  * its reader had gone. */
 static void sleep_s(double s)
 {
-	struct pollfd p = { .fd = STDOUT_FILENO, .events = 0 };
+	/* once woken so (a write still went through), or with no stdout to
+	 * watch: sleep plainly (poll() skips a negative fd), not spin */
+	static bool woken;
+	struct pollfd p = { .fd = woken ? -1 : STDOUT_FILENO, .events = 0 };
 	double until = collect_now() + s;
 
 	while (s > 0) {
 		int ms = s > 1e6 ? 1000000000 : (int)(s * 1000) + 1;
 
 		if (poll(&p, 1, ms) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL))) {
-			if (p.revents & POLLNVAL) /* no stdout to watch: just sleep */
-				p.fd = -1;
-			else
+			woken = true;
+			if (!(p.revents & POLLNVAL))
 				return;
+			p.fd = -1;
 		}
 		s = until - collect_now();
 	}
