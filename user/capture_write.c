@@ -462,6 +462,18 @@ int capture_flush(struct capture_writer *w)
 	return w ? write_chunk(w) : -EINVAL;
 }
 
+int capture_check(struct capture_writer *w)
+{
+	int rc;
+
+	if (w->err)
+		return w->err;
+	rc = still_ours(w);
+	if (rc == CAPTURE_EDELETED || rc == CAPTURE_ETRUNCATED)
+		w->err = rc;
+	return rc == CAPTURE_EDELETED || rc == CAPTURE_ETRUNCATED ? rc : 0;
+}
+
 int capture_sync(struct capture_writer *w)
 {
 	int err = capture_flush(w);

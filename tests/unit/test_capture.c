@@ -1109,6 +1109,27 @@ static void test_file_taken(void **state)
 	assert_int_equal(taken("taken.cap", 40), CAPTURE_ETRUNCATED);
 }
 
+/* capture_check: the same, with nothing to write (a flight recorder). */
+static void test_file_check(void **state)
+{
+	struct capture_writer *w;
+	char p[PATH_MAX], err[256];
+
+	tpath(p, "check.cap");
+	unlink(p);
+	assert_int_equal(capture_writer_open(&w, p, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(capture_check(w), 0);
+	assert_int_equal(truncate(p, 0), 0);
+	assert_int_equal(capture_check(w), CAPTURE_ETRUNCATED);
+	assert_int_equal(capture_flush(w), CAPTURE_ETRUNCATED); /* sticky */
+	capture_writer_close(w);
+	unlink(p);
+	assert_int_equal(capture_writer_open(&w, p, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(capture_check(w), CAPTURE_EDELETED);
+	capture_writer_close(w);
+}
+
 /* A header that cannot be written whole leaves no file behind. */
 static void test_header_write_error(void **state)
 {
@@ -1214,6 +1235,7 @@ int main(void)
 		cmocka_unit_test(test_header_write_error),
 		cmocka_unit_test(test_enospc_tmpfs),
 		cmocka_unit_test(test_file_taken),
+		cmocka_unit_test(test_file_check),
 	};
 
 	return cmocka_run_group_tests_name("capture", tests, group_setup, group_teardown);
