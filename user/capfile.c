@@ -88,6 +88,7 @@ static void read_batch(struct capfile *f, const struct capture_record *rec, even
 		f->rp.bad_records++;
 		return;
 	}
+	f->ev_res_ns = evb_dec_res_ns(f->evb);
 	while ((n = evb_dec_next(f->evb, &e)) == 1) {
 		f->events++;
 		if (on_event)
@@ -107,6 +108,7 @@ int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx)
 			struct rcl_event e;
 
 			f->events++;
+			f->ev_res_ns = 1;
 			if (on_event && record_decode_event(rec.data, rec.len, &e) == 0)
 				on_event(f, &e, wall_of(f, rec.ts_ns), ctx);
 			continue;

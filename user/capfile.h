@@ -38,6 +38,7 @@ struct capfile {
 	bool tui;                /* replayed in the TUI: keeps its own pace */
 	struct join_index *jix;  /* its records by 4-tuple, while joins print */
 	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
+	__u32 ev_res_ns;         /* the event handed to on_event: its time's resolution */
 	/* the damage said on stderr already (a second pass finds it again;
 	 * capfile_reopen keeps it) */
 	struct capfile_told {

@@ -40,6 +40,8 @@ struct capture_writer {
 	size_t out_cap;
 	struct libdeflate_compressor *z;
 	bool linked;           /* the file had a link count at open (see still_ours) */
+	unsigned char hdr[512];/* the file header as written (see header_there) */
+	size_t hdr_len;
 };
 
 /* ---- file ---------------------------------------------------------------- */
@@ -269,28 +271,32 @@ static size_t encode_header(unsigned char *p, const struct capture_info *in)
 /* Compress and write the records buffered so far as one chunk. Allocation
  * failure keeps the records for a later try; a write failure cuts the file
  * back to the last whole chunk and sticks. */
-/* Does the file still begin with a capture's magic? Read through a second
- * descriptor: the writer's is write-only. Unsure (cannot reopen): yes. */
-static bool magic_there(int fd)
+/* Does the file still begin with the header this writer wrote? Read
+ * through a second descriptor: the writer's is write-only. The whole
+ * header, not its magic only: `truncate -s 100` kept the magic and cut the
+ * header in two, and record went on at its old end, exit 0, into a file
+ * none of which could be read. Unsure (cannot reopen): yes. */
+static bool header_there(const struct capture_writer *w)
 {
-	unsigned char magic[CAP_MAGIC_LEN];
+	unsigned char got[sizeof(w->hdr)];
 	char proc[64];
 	ssize_t n;
 	int rfd;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
 	rfd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (rfd < 0)
 		return true;
-	n = pread(rfd, magic, sizeof(magic), 0);
+	n = pread(rfd, got, w->hdr_len, 0);
 	close(rfd);
-	return n == (ssize_t)sizeof(magic) && !memcmp(magic, CAP_MAGIC, CAP_MAGIC_LEN);
+	return n == (ssize_t)w->hdr_len && !memcmp(got, w->hdr, w->hdr_len);
 }
 
 /* Is the file still there, as this writer left it? 0, or CAPTURE_E*. A
  * file system that counts no links (some FUSE ones) never reads as
  * deleted, and one whose size lags its writes (a network one's cached
- * attributes) never as cut short: its header must be gone too. */
+ * attributes) never as cut short: its header must be other than written
+ * too. */
 static int still_ours(const struct capture_writer *w)
 {
 	struct stat st;
@@ -299,7 +305,7 @@ static int still_ours(const struct capture_writer *w)
 		return -errno;
 	if (!st.st_nlink && w->linked)
 		return CAPTURE_EDELETED;
-	if ((__u64)st.st_size < w->off && !magic_there(w->fd))
+	if ((__u64)st.st_size < w->off && !header_there(w))
 		return CAPTURE_ETRUNCATED;
 	return 0;
 }
@@ -400,6 +406,8 @@ int capture_writer_open(struct capture_writer **wp, const char *path,
 	}
 	w->fd = fd;
 	w->off = n;
+	memcpy(w->hdr, hdr, n);
+	w->hdr_len = n;
 	{
 		struct stat st;
 
@@ -452,6 +460,18 @@ int capture_append(struct capture_writer *w, __u16 type, __u64 ts_ns,
 int capture_flush(struct capture_writer *w)
 {
 	return w ? write_chunk(w) : -EINVAL;
+}
+
+int capture_check(struct capture_writer *w)
+{
+	int rc;
+
+	if (w->err)
+		return w->err;
+	rc = still_ours(w);
+	if (rc == CAPTURE_EDELETED || rc == CAPTURE_ETRUNCATED)
+		w->err = rc;
+	return rc == CAPTURE_EDELETED || rc == CAPTURE_ETRUNCATED ? rc : 0;
 }
 
 int capture_sync(struct capture_writer *w)

@@ -41,6 +41,7 @@
  * event that hardly compress, 36 % of the file and ~20 % of the recorder's
  * CPU (tools/bench/cost-ab.sh).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "evbatch.h"
@@ -498,6 +499,12 @@ int evb_dec_next(struct evb_dec *d, struct rcl_event *e)
 	}
 	z = get_varint(&r);
 	d->ts += (__u64)((__s64)(z >> 1) ^ -(__s64)(z & 1));
+	/* a microsecond past what a u64 of ns holds (deltas that run below
+	 * 0 and wrap) is no time any writer could cut: d->ts * 1000 wrapped
+	 * to a ts_ns that was no whole microsecond, and that no batch
+	 * encodes back (the fuzzer's round trip) */
+	if (d->version >= 3 && d->ts > UINT64_MAX / 1000)
+		r.bad = true;
 	e->ts_ns = d->version >= 3 ? d->ts * 1000 : d->ts;
 	sks = dec_sk(&r, &e->sk);
 	dec_owner(&r, &e->tgid, &e->start_ns);

@@ -75,5 +75,11 @@ int evb_dec_init(struct evb_dec *d, const void *p, size_t len, __u64 ts0);
 /* The next event: 1 and *e filled, 0 after the last, -1 when the payload
  * is damaged (the events before it stand). */
 int evb_dec_next(struct evb_dec *d, struct rcl_event *e);
+/* How coarse the decoded times are, in ns: an event's ts_ns is the start of
+ * a span this long that holds its real time (1000 in version 3, 1 before). */
+static inline __u32 evb_dec_res_ns(const struct evb_dec *d)
+{
+	return d->version >= 3 ? 1000 : 1;
+}
 
 #endif

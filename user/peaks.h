@@ -52,8 +52,10 @@ void peaks_free(struct peaks *pk);
  * recorded at wall. 0, or -ENOMEM. */
 int peaks_tick(struct peaks *pk, struct model *m, double wall);
 
-/* One recorded event at wall, in file order. 0, or -ENOMEM. */
-int peaks_event(struct peaks *pk, const struct rcl_event *e, double wall);
+/* One recorded event at wall, in file order; its ts_ns is the start of a
+ * span of res_ns that holds its real time (1000: a capture's times in
+ * microseconds, evbatch.h), 1 or 0 for an exact one. 0, or -ENOMEM. */
+int peaks_event(struct peaks *pk, const struct rcl_event *e, __u32 res_ns, double wall);
 
 /* Process o's counts, or NULL when it never held a connection. */
 const struct peak *peaks_of(const struct peaks *pk, const struct rcl_owner *o);

@@ -544,6 +544,12 @@ int cmd_record(const struct rcl_opts *o)
 		ticks++;
 		if (r.in_memory) {
 			mem_trim(&r.ring, r.c.model->now);
+			/* the file takes nothing until the trigger, maybe days
+			 * away: deleted or cut short meanwhile (a /tmp cleaner,
+			 * logrotate), it is said now, not when the ring, the
+			 * incident's evidence, has nowhere to go */
+			if (!r.err && (r.err = capture_check(r.w)))
+				break;
 			if (triggered(&r, &trig)) {
 				r.err = mem_flush_to(&r.ring, r.w);
 				rec_sink_file(&r.sink, r.w);

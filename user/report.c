@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "capfile.h"
@@ -181,15 +183,30 @@ static void show(struct capfile *f, const struct rcl_opts *o)
 		view_text(stdout, &f->c, f->rp.tick.wall);
 }
 
+/* Wait s seconds, or until stdout's reader goes away (a pipe's read end
+ * closed reads as POLLERR, a socket's as POLLHUP): the next refresh then
+ * fails on it and ends the replay. Slept through, a `| head -1` waited a
+ * whole interval of the recording (a minute at -i 60, two at most) after
+ * its reader had gone. */
 static void sleep_s(double s)
 {
-	struct timespec ts;
+	/* once woken so (a write still went through), or with no stdout to
+	 * watch: sleep plainly (poll() skips a negative fd), not spin */
+	static bool woken;
+	struct pollfd p = { .fd = woken ? -1 : STDOUT_FILENO, .events = 0 };
+	double until = collect_now() + s;
 
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
+	while (s > 0) {
+		int ms = s > 1e6 ? 1000000000 : (int)(s * 1000) + 1;
+
+		if (poll(&p, 1, ms) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL))) {
+			woken = true;
+			if (!(p.revents & POLLNVAL))
+				return;
+			p.fd = -1;
+		}
+		s = until - collect_now();
+	}
 }
 
 static volatile sig_atomic_t replay_stop;
@@ -382,8 +399,10 @@ int cmd_report(const struct rcl_opts *o)
 	out_flush(stdout);
 damage:
 	for (int fi = 0; fi < nfiles; fi++) {
-		/* read to the end so damage anywhere in the file is reported */
-		while (!files[fi].done && capfile_next_tick(&files[fi], NULL, NULL) > 0)
+		/* read to the end so damage anywhere in the file is reported;
+		 * not for a reader that has gone (`--replay | head -1`): it
+		 * wants nothing more, and a GiB capture took half a minute */
+		while (!files[fi].done && !ferror(stdout) && capfile_next_tick(&files[fi], NULL, NULL) > 0)
 			;
 		damaged |= capfile_damage(&files[fi]);
 	}

@@ -116,7 +116,7 @@ void summary_event(struct capfile *f, const struct rcl_event *e, double wall, vo
 {
 	int *err = ctx;
 
-	if (f->peaks && peaks_event(f->peaks, e, wall) && !*err)
+	if (f->peaks && peaks_event(f->peaks, e, f->ev_res_ns, wall) && !*err)
 		*err = -ENOMEM;
 }
 

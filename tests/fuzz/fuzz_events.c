@@ -4,7 +4,8 @@
  * batch (REC_EVENTS, user/evbatch.h). Decodes every event, then checks the
  * events it accepted against the encoder: encoding them again and decoding
  * that must give exactly the same events (the decoder never makes up a
- * value the format cannot hold). Seeds: gen_corpus DIR EVDIR. Build and
+ * value the format cannot hold), but for the nanoseconds of a version 1
+ * or 2 batch, which the encoder (version 3) cuts to the microsecond. Seeds: gen_corpus DIR EVDIR. Build and
  * run: see `make fuzz`.
  */
 #include <stddef.h>
@@ -51,8 +52,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		check(evb_dec_init(&dec2, enc.buf, enc.len, enc.ts0) == 0);
 		for (size_t j = first; j < first + enc.n; j++) {
+			struct rcl_event want = ev[j];
+
+			/* the encoder writes microseconds (version 3): the
+			 * nanoseconds of a version 1 or 2 batch are cut */
+			if (dec.version < EVB_VERSION)
+				want.ts_ns = want.ts_ns / 1000 * 1000;
 			check(evb_dec_next(&dec2, &e) == 1);
-			check(!memcmp(&e, &ev[j], sizeof(e)));
+			check(!memcmp(&e, &want, sizeof(e)));
 		}
 		check(evb_dec_next(&dec2, &e) == 0);
 		first += enc.n;

@@ -29,7 +29,7 @@ from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_
                             opens_by_pid, parse_capture, report, report_json, rows_of)
 
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
-         "test_report_reader_goes_away", "test_report_same_file_twice", "test_record_same_tier",
+         "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice", "test_record_same_tier",
          "test_record_duration_under_interval", "test_record_stop_last_tick",
          "test_record_count_as_live"]
 
@@ -448,6 +448,44 @@ def test_report_reader_goes_away():
         if p.returncode != 0 or err:
             problems.append("report %s | head -1: exit %s, stderr %r; expected 0 and nothing" % (
                 " ".join(args), p.returncode, err[:300]))
+    check(not problems, "; ".join(problems))
+
+
+def test_report_reader_gone_mid_wait():
+    """A replay whose reader goes away while it waits for the next refresh
+    ends then, with 0: it slept on through the whole interval (up to two
+    of the recording's, a minute or two at -i 60, divided by --speed)
+    before a write told it, and then read the rest of the capture for
+    damage nobody would see (half a minute for a GiB)."""
+    import fcntl
+    s = scenario()
+    problems = []
+    for view in ("--plain", "--json"):
+        r, w = os.pipe()
+        fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
+        # 0.5 s refreshes at speed 0.05: 10 s between them
+        p = subprocess.Popen([RCLEAK, "report", s["path"], "--replay", view, "--speed", "0.05"],
+                             stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE)
+        os.close(w)
+        reader = os.fdopen(r, "rb")
+        first = reader.readline()
+        reader.close()
+        t0 = time.monotonic()
+        try:
+            _, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            problems.append("report --replay %s: still running 20 s after its reader went away" % view)
+            continue
+        took = time.monotonic() - t0
+        err = err.decode("utf-8", "replace").strip()
+        if not first or p.returncode != 0 or err:
+            problems.append("report --replay %s | head -1: output %r, exit %s, stderr %r; expected a line, "
+                            "0 and nothing" % (view, first[:80], p.returncode, err[:300]))
+        if took > 3:
+            problems.append("report --replay %s: ended %.1f s after its reader went away, in the wait "
+                            "for the next refresh (10 s); expected at once" % (view, took))
     check(not problems, "; ".join(problems))
 
 

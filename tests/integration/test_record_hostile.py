@@ -18,7 +18,8 @@ from record_harness import BgClient, Recorder, report, report_json
 
 TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize", "test_record_hostile_force_busy",
          "test_record_hostile_trigger_full_disk", "test_record_hostile_file_deleted",
-         "test_record_hostile_file_truncated"]
+         "test_record_hostile_file_truncated", "test_record_hostile_file_cut_in_header",
+         "test_record_hostile_ring_file_deleted"]
 
 
 def _churn(r, name, secs=25):
@@ -125,6 +126,41 @@ def test_record_hostile_file_truncated():
     # nothing was written after the cut: no hole of zeros where the header was
     check(os.path.getsize(path) == 0, "the truncated capture grew to %d bytes after the cut"
           % os.path.getsize(path))
+
+
+def test_record_hostile_file_cut_in_header():
+    """Cut to 100 bytes: the magic stays, the header is cut in two. Record
+    went on at its old end, exit 0, into a file none of which could be
+    read; it stops as for a cut to 0."""
+    path = _file_taken("cut-in-header", lambda p: os.truncate(p, 100), "cut short")
+    check(os.path.getsize(path) == 100, "the cut capture grew to %d bytes after the cut"
+          % os.path.getsize(path))
+
+
+def test_record_hostile_ring_file_deleted():
+    """A flight recorder writes nothing to its file until the trigger,
+    maybe days away. Deleted meanwhile (a /tmp cleaner), the file is said
+    lost at the next refresh, exit 1, not only when the ring, the
+    incident's evidence, has nowhere to go: that recorder waited on for
+    nothing, its -d 60 here."""
+    import time
+    r = Redis()
+    d = mkdtemp("rcleak-ring-deleted-")
+    path = os.path.join(d, "f.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "--ring", "5", "-d", "60"])
+    rec.first()
+    rec.wait_lines(3, 20)
+    os.unlink(path)
+    t0 = time.monotonic()
+    rc = rec.wait(60)
+    took = time.monotonic() - t0
+    err = rec.err.text().strip()
+    check(rc == 1 and took < 10, "flight recorder whose file was deleted: exit %s %.1f s later, expected "
+          "exit 1 at its next refresh; stderr %r" % (rc, took, err[-400:]))
+    last = err.splitlines()[-1] if err else ""
+    check(path in last and "was deleted" in last,
+          "flight recorder whose file was deleted: last stderr line %r, expected one naming %s "
+          "and saying 'was deleted'" % (last, path))
 
 
 def test_record_hostile_force_busy():

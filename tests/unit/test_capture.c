@@ -1057,6 +1057,79 @@ static void limit_header(const char *path, struct fill_result *o)
 	o->rc_read = stat(path, &st) ? -errno : 0;
 }
 
+/* The file under a writer, changed by another program between chunks:
+ * what the next flush says. cut: the size it is cut to, -1 deleted, -2
+ * renamed, -3 hard-linked and the first name deleted. */
+static int taken(const char *name, long cut)
+{
+	static const struct capture_info info = { .host = "h", .nports = 1, .ports = { 6379 } };
+	struct capture_writer *w;
+	char p[PATH_MAX], q[PATH_MAX], err[256];
+	unsigned char rec[64] = { 1 };
+	int rc;
+
+	tpath(p, name);
+	tpath(q, "moved.cap");
+	unlink(p);
+	unlink(q);
+	assert_int_equal(capture_writer_open(&w, p, &info, 0, err, sizeof(err)), 0);
+	assert_int_equal(capture_append(w, 2, 1, rec, sizeof(rec)), 0);
+	assert_int_equal(capture_flush(w), 0);
+	assert_int_equal(capture_append(w, 2, 2, rec, sizeof(rec)), 0);
+	assert_int_equal(capture_flush(w), 0);
+	if (cut >= 0)
+		assert_int_equal(truncate(p, cut), 0);
+	else if (cut == -1)
+		assert_int_equal(unlink(p), 0);
+	else if (cut == -2)
+		assert_int_equal(rename(p, q), 0);
+	else if (cut == -3) {
+		assert_int_equal(link(p, q), 0);
+		assert_int_equal(unlink(p), 0);
+	}
+	assert_int_equal(capture_append(w, 2, 3, rec, sizeof(rec)), 0);
+	rc = capture_flush(w);
+	capture_writer_close(w);
+	unlink(p);
+	unlink(q);
+	return rc;
+}
+
+/* Deleted, or cut short where the header was (copytruncate's 0, or a
+ * `truncate -s 100` that keeps the magic and cuts the header in two):
+ * the next chunk is refused. Renamed, moved, hard-linked: no error. */
+static void test_file_taken(void **state)
+{
+	assert_int_equal(taken("taken.cap", -2), 0);
+	assert_int_equal(taken("taken.cap", -3), 0);
+	assert_int_equal(taken("taken.cap", -1), CAPTURE_EDELETED);
+	assert_int_equal(taken("taken.cap", 0), CAPTURE_ETRUNCATED);
+	assert_int_equal(taken("taken.cap", 4), CAPTURE_ETRUNCATED);
+	assert_int_equal(taken("taken.cap", CAP_MAGIC_LEN), CAPTURE_ETRUNCATED);
+	assert_int_equal(taken("taken.cap", 40), CAPTURE_ETRUNCATED);
+}
+
+/* capture_check: the same, with nothing to write (a flight recorder). */
+static void test_file_check(void **state)
+{
+	struct capture_writer *w;
+	char p[PATH_MAX], err[256];
+
+	tpath(p, "check.cap");
+	unlink(p);
+	assert_int_equal(capture_writer_open(&w, p, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(capture_check(w), 0);
+	assert_int_equal(truncate(p, 0), 0);
+	assert_int_equal(capture_check(w), CAPTURE_ETRUNCATED);
+	assert_int_equal(capture_flush(w), CAPTURE_ETRUNCATED); /* sticky */
+	capture_writer_close(w);
+	unlink(p);
+	assert_int_equal(capture_writer_open(&w, p, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(capture_check(w), CAPTURE_EDELETED);
+	capture_writer_close(w);
+}
+
 /* A header that cannot be written whole leaves no file behind. */
 static void test_header_write_error(void **state)
 {
@@ -1161,6 +1234,8 @@ int main(void)
 		cmocka_unit_test(test_write_error_fsize),
 		cmocka_unit_test(test_header_write_error),
 		cmocka_unit_test(test_enospc_tmpfs),
+		cmocka_unit_test(test_file_taken),
+		cmocka_unit_test(test_file_check),
 	};
 
 	return cmocka_run_group_tests_name("capture", tests, group_setup, group_teardown);

@@ -295,6 +295,10 @@ static void test_bad_payloads(void **state)
 					 255, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static const __u8 says_two[] = { 1, 2, 0, 0x00, 0x12, 0, 255, 1, 2, 3, 4, 5, 6, 7, 8,
 					 255, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+	/* version 3, a time delta of -2 us: from ts0 1 us, below 0 (wrapped
+	 * to a microsecond whose ns no u64 holds); from 3 us, 1 us */
+	static const __u8 us_below0[] = { 3, 1, 0, 0x00, 0x12, 3, 255, 1, 2, 3, 4, 5, 6, 7, 8,
+					  255, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 	(void)state;
 	assert_non_null(d);
@@ -308,6 +312,9 @@ static void test_bad_payloads(void **state)
 	assert_int_equal(decode_all(d, comm16, sizeof(comm16), 0), -1);
 	assert_int_equal(decode_all(d, good_one, sizeof(good_one), 0), 1);
 	assert_int_equal(decode_all(d, says_two, sizeof(says_two), 0), -2);
+	assert_int_equal(decode_all(d, us_below0, sizeof(us_below0), 1000), -1);
+	assert_int_equal(decode_all(d, us_below0, sizeof(us_below0), 3999), 1);
+	assert_int_equal(d->ts, 1);
 	free(d);
 }
 
