@@ -755,6 +755,14 @@ static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
 	c = counters(&o);
 	if (!c)
 		return false;
+	/* a process that never connected (a fork's child that closes, or
+	 * exits with, its parent's connections) has no name yet, and one that
+	 * lived shorter than a walk would keep none: `rcleak run` blamed
+	 * "pid N ()". The closer is the current task (sk_shutdown above). */
+	if (!c->comm[0]) {
+		current_comm(comm, task, btf);
+		__builtin_memcpy(c->comm, comm, sizeof(comm));
+	}
 	if (exiting) {
 		s->flags |= RCL_SOCK_EXITED;
 		__sync_fetch_and_add(&c->exit_closed, 1);

@@ -12,7 +12,7 @@ from harness import Fail, Redis, check, mkdtemp, ss_sockets
 from run_harness import Run
 
 TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_run_summary_big_threshold",
-         "test_run_summary_shared_at_end"]
+         "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named"]
 
 # opens N connections to the port in argv[1] and exits holding them (os._exit:
 # no interpreter shutdown that would close them)
@@ -155,3 +155,34 @@ os._exit(0)
     check([n for _pid, n in ends] == [2, 0], "open_at_end of the holders %r, expected the lower pid 2, "
           "the other 0" % ends)
 
+
+def test_run_summary_fork_leak_named():
+    """CMD opens a connection, forks, drops its copy and exits at once; the
+    child exits with it open after 0.3 s, before any walk (-i 5) saw it: the
+    leak is the child's, and its row and the rule's detail name it (they
+    read "pid N ()": the child never connected, so nothing had its name)."""
+    r = Redis()
+    d = mkdtemp("rcl-run-forkname")
+    path = _script(d, "forkleak.py", """import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"PING\\r\\n"); s.recv(16)
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.3)
+    os._exit(0)
+os.close(s.detach())
+os.waitpid(pid, 0)
+os._exit(0)
+""")
+    run = Run(["-p", str(r.port), "-i", "5", "--max-leaked", "0"], [path, str(r.port)])
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 5, "exit status %r, expected 5 (1 leaked); %s" % (rc, run.describe()))
+    js = run.load_json()
+    rows = [(p["pid"], p["comm"], p["leaked"]) for p in js["processes"] if p["leaked"]]
+    check(len(rows) == 1 and rows[0][1] == "forkleak.py", "rows with leaks %r, expected one, "
+          "named forkleak.py" % rows)
+    det = [x["detail"] for x in js["rules"] if x["name"] == "max-leaked"]
+    check(det == ["pid %d (forkleak.py): 1" % rows[0][0]], "max-leaked detail %r" % det)
