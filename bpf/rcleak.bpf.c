@@ -747,14 +747,25 @@ static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
 	task = bpf_get_current_task_btf();
 	exiting = (btf ? task->flags : BPF_CORE_READ(task, flags)) & PF_EXITING;
 	owner_of(task, &o, btf);
-	if (!exiting && o.tgid != s->tgid) {
-		/* closed by another holder (fork, fd passing): its process */
-		if (!traced(task, btf))
-			return false;
-	}
+	/* closed by another holder (fork, fd passing): its process, if it is
+	 * of the tree. So is a socket found by a walk (open before rcleak
+	 * started): in `rcleak run` a process outside the tree that exited
+	 * with a connection it held from before was counted a leak of CMD's
+	 * run (exit 5). The owner of a socket seen opening was in the tree
+	 * at its connect: no walk up its ancestors for its own close. */
+	if ((o.tgid != s->tgid || (s->flags & RCL_SOCK_SNAPSHOT)) && !traced(task, btf))
+		return false;
 	c = counters(&o);
 	if (!c)
 		return false;
+	/* a process that never connected (a fork's child that closes, or
+	 * exits with, its parent's connections) has no name yet, and one that
+	 * lived shorter than a walk would keep none: `rcleak run` blamed
+	 * "pid N ()". The closer is the current task (sk_shutdown above). */
+	if (!c->comm[0]) {
+		current_comm(comm, task, btf);
+		__builtin_memcpy(c->comm, comm, sizeof(comm));
+	}
 	if (exiting) {
 		s->flags |= RCL_SOCK_EXITED;
 		__sync_fetch_and_add(&c->exit_closed, 1);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -255,6 +256,33 @@ static void finish_unwatched(const struct rcl_opts *o, pid_t pid, bool cmd_done)
 		;
 }
 
+/* --json and --junit FILE: can rcleak write it? Asked before CMD runs, not
+ * after it: "cannot write" came once the whole test suite had run, whose
+ * summary was then lost. A file it creates here it removes again when it
+ * ends with no summary to write (CMD not run, a runtime error): no empty
+ * file to be taken for a result. Returns 0 or -1 (message given). */
+static int check_out(const char *path, bool *created)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST) {
+		struct stat st;
+
+		/* a FIFO or a device (/dev/stdout) is opened once, at the end:
+		 * an open and close now would end a FIFO reader's input */
+		if (!stat(path, &st) && !S_ISREG(st.st_mode))
+			return 0;
+		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	}
+	if (fd < 0) {
+		elog("cannot write %s: %s; the command was not run", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int write_file(const char *path, const struct run_summary *s,
 		      void (*render)(FILE *, const struct run_summary *))
 {
@@ -280,6 +308,7 @@ int cmd_run(const struct rcl_opts *o)
 	struct procwatch watch = { .window_s = o->window_s };
 	struct collector c = { .opts = o, .watch = &watch };
 	bool cmd_done = false, children = true, cut_in_wait = false;
+	bool json_new = false, junit_new = false, summary = false;
 	double last_refresh, cmd_end = 0;
 	int pipefd[2] = { -1, -1 }, status = 0, cut = 0, rc, err, e;
 	struct run_user user;
@@ -295,11 +324,15 @@ int cmd_run(const struct rcl_opts *o)
 		return RCL_EXIT_USAGE;
 	if (got_signal)
 		return stopped_before_cmd(o);
+	rc = RCL_EXIT_ERROR;
+	if ((o->json_path && check_out(o->json_path, &json_new)) ||
+	    (o->junit_path && check_out(o->junit_path, &junit_new)))
+		goto cleanup;
 
 	rc = tracer__open(&c.tracer, &to, NULL, NULL, msg, sizeof(msg));
 	if (rc) {
 		elog("%s", msg);
-		return rc;
+		goto cleanup;
 	}
 	rc = RCL_EXIT_ERROR;
 	c.keep_exited = true; /* CMD's tree only: its leaks, however early */
@@ -431,12 +464,17 @@ int cmd_run(const struct rcl_opts *o)
 		     o->run_argv[0]);
 	}
 	summary_text(stderr, &sum);
+	summary = true;
 	rc = sum.exit_code;
 	if (o->json_path && write_file(o->json_path, &sum, summary_json) && rc == RCL_EXIT_OK)
 		rc = RCL_EXIT_ERROR;
 	if (o->junit_path && write_file(o->junit_path, &sum, summary_junit) && rc == RCL_EXIT_OK)
 		rc = RCL_EXIT_ERROR;
 cleanup:
+	if (!summary && json_new)
+		unlink(o->json_path);
+	if (!summary && junit_new)
+		unlink(o->junit_path);
 	summary_free(&sum);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);

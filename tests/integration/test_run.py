@@ -28,7 +28,7 @@ TESTS = ["test_run_exit_status",
          "test_run_cmd_not_found", "test_run_sigint", "test_run_signal_before_cmd",
          "test_run_ctrl_c", "test_run_ignored_signals", "test_run_rcleak_killed",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
-         "test_run_stdio_passthrough", "test_run_junit"]
+         "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first"]
 
 
 def test_run_exit_status():
@@ -511,3 +511,41 @@ if __name__ == "__main__":
     import runner
     runner.MODULES = ["test_run"]
     sys.exit(runner.main(sys.argv[1:]))
+
+
+def test_run_out_file_checked_first():
+    """--json or --junit FILE that cannot be written (its directory does not
+    exist) is said before CMD runs, in one line, exit 1, and CMD is not run:
+    it used to run CMD to its end (a whole test suite) and only then say
+    "cannot write". A FILE it created is removed when CMD cannot run
+    (exit 127), so no empty file passes for a result; one that is there is
+    written as before."""
+    d = mkdtemp("rcleak-run-outfile-")
+    os.chmod(d, 0o755)
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    good = os.path.join(d, "ok.json")
+    for args, want in ((["--json", os.path.join(d, "no", "r.json")], 1),
+                       (["--json", good, "--junit", os.path.join(d, "no", "r.xml")], 1)):
+        p = spawn([RCLEAK, "run", "-p", "42999"] + args + ["--"] + cmd, "rcleak run",
+                  stdin=subprocess.DEVNULL)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            stop(p, signal.SIGKILL)
+            raise Fail("`rcleak run %s` did not exit" % " ".join(args))
+        err = err.decode("utf-8", "replace")
+        lines = [l for l in err.splitlines() if l.strip()]
+        what = "`rcleak run %s`" % " ".join(args)
+        check(p.returncode == want, "%s: exit status %r, expected %d; stderr %r"
+              % (what, p.returncode, want, err[-400:]))
+        check(not os.path.exists(marker), "%s: CMD ran, though its result could not be written" % what)
+        check(len(lines) == 1 and "cannot write" in lines[0] and "/no/r." in lines[0],
+              "%s: expected one line naming the file, got %r" % (what, err[-400:]))
+        check(sorted(os.listdir(d)) == [], "%s: left %s behind" % (what, sorted(os.listdir(d))))
+    p = spawn([RCLEAK, "run", "-p", "42999", "--json", good, "--", os.path.join(d, "nonexistent")],
+              "rcleak run", stdin=subprocess.DEVNULL)
+    out, err = p.communicate(timeout=30)
+    check(p.returncode == 127 and not os.path.exists(good),
+          "CMD not found: exit status %r (expected 127), --json file left: %s"
+          % (p.returncode, os.path.exists(good)))

@@ -8,10 +8,11 @@ Run alone:  python3 tests/integration/runner.py -k run_summary
 import os
 import xml.etree.ElementTree as ET
 
-from harness import Fail, Redis, check, mkdtemp
+from harness import Fail, Redis, check, mkdtemp, ss_sockets
 from run_harness import Run
 
-TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_run_summary_big_threshold"]
+TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_run_summary_big_threshold",
+         "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named"]
 
 # opens N connections to the port in argv[1] and exits holding them (os._exit:
 # no interpreter shutdown that would close them)
@@ -101,3 +102,87 @@ def test_run_summary_big_threshold():
     check(rc == 0, "exit status %r; %s" % (rc, run.describe()))
     check("<= 1234567)" in err and "<= 2.50)" in err and "e+06" not in err,
           "the summary's thresholds: %r" % [l for l in err.splitlines() if "rule" in l])
+
+
+def test_run_summary_shared_at_end():
+    """CMD opens 2 connections, forks a child that forks a grandchild (both
+    keep the 2 sockets, as a fork does), lets go of its copies and exits:
+    2 connections are open at the end (ss: 2 sockets, each held by both
+    processes), not 4. Each holder counted them, and --max-leaked 2 failed
+    with value 4; the lower pid counts them now."""
+    r = Redis()
+    d = mkdtemp("rcl-run-shared")
+    path = _script(d, "sharedend.py", """import os, socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(2)]
+for s in socks:
+    s.sendall(b"PING\\r\\n"); s.recv(16)
+r, w = os.pipe()
+if os.fork() == 0:
+    os.close(r)
+    if os.fork() == 0:
+        os.write(w, b"%d\\n" % os.getpid())
+        time.sleep(30); os._exit(0)
+    os.write(w, b"%d\\n" % os.getpid())
+    os.close(w)
+    time.sleep(30); os._exit(0)
+os.close(w)
+pids = b""
+while pids.count(b"\\n") < 2:
+    pids += os.read(r, 64)
+for s in socks:
+    os.close(s.detach())
+print("HOLDERS", pids.decode().replace("\\n", " "), flush=True)
+os._exit(0)
+""")
+    run = Run(["-p", str(r.port), "--max-leaked", "2"], [path, str(r.port)])
+    try:
+        rc = run.wait()
+        holders = set()
+        for line in run.out().splitlines():
+            if line.startswith("HOLDERS"):
+                holders = {int(x) for x in line.split()[1:]}
+        socks = [h for _st, _l, _p, h in ss_sockets([r.port]) if holders & set(h)]
+        check(len(holders) == 2 and len(socks) == 2 and all(holders <= set(h) for h in socks),
+              "ground truth: 2 sockets, each held by both of %s; ss: %r" % (holders, socks))
+    finally:
+        run.cleanup()
+    js = run.load_json()
+    t = js["totals"]
+    check(t.get("opened") == 2 and t.get("leaked") == 0 and t.get("open_at_end") == 2,
+          "totals %r, expected opened 2, leaked 0, open at end 2 (each socket once)" % t)
+    check(rc == 0, "exit status %r, expected 0 (2 open at end, --max-leaked 2); %s" % (rc, run.describe()))
+    ends = sorted((p["pid"], p["open_at_end"]) for p in js["processes"] if p["pid"] in holders)
+    check([n for _pid, n in ends] == [2, 0], "open_at_end of the holders %r, expected the lower pid 2, "
+          "the other 0" % ends)
+
+
+def test_run_summary_fork_leak_named():
+    """CMD opens a connection, forks, drops its copy and exits at once; the
+    child exits with it open after 0.3 s, before any walk (-i 5) saw it: the
+    leak is the child's, and its row and the rule's detail name it (they
+    read "pid N ()": the child never connected, so nothing had its name)."""
+    r = Redis()
+    d = mkdtemp("rcl-run-forkname")
+    path = _script(d, "forkleak.py", """import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"PING\\r\\n"); s.recv(16)
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.3)
+    os._exit(0)
+os.close(s.detach())
+os.waitpid(pid, 0)
+os._exit(0)
+""")
+    run = Run(["-p", str(r.port), "-i", "5", "--max-leaked", "0"], [path, str(r.port)])
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 5, "exit status %r, expected 5 (1 leaked); %s" % (rc, run.describe()))
+    js = run.load_json()
+    rows = [(p["pid"], p["comm"], p["leaked"]) for p in js["processes"] if p["leaked"]]
+    check(len(rows) == 1 and rows[0][1] == "forkleak.py", "rows with leaks %r, expected one, "
+          "named forkleak.py" % rows)
+    det = [x["detail"] for x in js["rules"] if x["name"] == "max-leaked"]
+    check(det == ["pid %d (forkleak.py): 1" % rows[0][0]], "max-leaked detail %r" % det)

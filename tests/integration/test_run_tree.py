@@ -25,7 +25,7 @@ from run_harness import (DAEMON, Run, expect, expect_detail_names, expect_rules,
 TESTS = ["test_run_tree_only",
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
          "test_run_daemon_exits_while_waited", "test_run_wait_children_signal",
-         "test_run_signal_cmd_exited_unreaped"]
+         "test_run_signal_cmd_exited_unreaped", "test_run_outside_exit_not_leak"]
 
 
 def test_run_tree_only():
@@ -240,3 +240,29 @@ if __name__ == "__main__":
     import runner
     runner.MODULES = ["test_run_tree"]
     sys.exit(runner.main(sys.argv[1:]))
+
+
+def test_run_outside_exit_not_leak():
+    """A client outside CMD's tree holds 4 connections from before rcleak
+    started; CMD kills it (SIGKILL: the kernel closes them at its exit).
+    They are not CMD's leaks: no row for it, totals 0, --max-leaked 0
+    passes. They were counted as the outside process's leaks at exit
+    (a row with comm "", leaked 4) and the run failed with exit 5."""
+    r = Redis()
+    hold = Client("hold", ["--target", "127.0.0.1:%d:4" % r.port], name="rclt-outside")
+    check(ss_count(hold.pid, [r.port]) == 4, "ground truth: the outside holder has not 4 connections")
+    cmd = ["sh", "-c", 'sleep 0.5; kill -9 "$0"; sleep 0.7', str(hold.pid)]
+    run = Run(["-p", str(r.port), "--max-leaked", "0"], cmd)
+    try:
+        rc = run.wait()
+        js = run.load_json()
+    finally:
+        run.cleanup()
+        stop(hold.proc)
+    check(not os.path.exists("/proc/%d/stat" % hold.pid) or harness._starttime(hold.pid) is None
+          or ss_count(hold.pid, [r.port]) == 0, "ground truth: the outside holder %d still holds "
+          "connections" % hold.pid)
+    rows = [(p["pid"], p["comm"], p["leaked"], p["open_at_end"]) for p in js["processes"]]
+    check(not rows, "--json lists %s; expected no process (the outside holder was %d)" % (rows, hold.pid))
+    expect(js["totals"], {"opened": 0, "closed": 0, "leaked": 0, "open_at_end": 0}, "--json totals")
+    check(rc == 0, "exit status %r, expected 0; %s" % (rc, run.describe()))
