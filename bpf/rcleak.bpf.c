@@ -135,9 +135,9 @@ struct {
  * under an accept storm. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, RCL_MAX_PORTS);
+	__uint(max_entries, RCL_MAX_PORTS * RCL_LISTEN_WAYS);
 	__type(key, __u32);
-	__type(value, struct rcl_owner);
+	__type(value, struct rcl_listener);
 } listeners SEC(".maps");
 
 
@@ -259,10 +259,73 @@ static __always_inline void current_comm(char comm[RCL_COMM_LEN], struct task_st
 		bpf_get_current_comm(comm, RCL_COMM_LEN);
 }
 
-/* A watched port's entry in listeners. */
+/* A watched port's first entry in listeners (RCL_LISTEN_WAYS of them). */
 static __always_inline __u32 listener_key(__u16 port)
 {
-	return (__u32)port_idx[port] - 1;
+	return ((__u32)port_idx[port] - 1) * RCL_LISTEN_WAYS;
+}
+
+/* The network namespace a socket is in, as a number (its struct net). */
+static __always_inline __u64 sock_net(const void *sk)
+{
+	return (__u64)BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net);
+}
+
+/* The listener of port in namespace net, else one of any namespace. */
+static __always_inline bool listener_get(__u16 port, __u64 net, struct rcl_owner *o)
+{
+	__u32 k = listener_key(port);
+	bool found = false;
+
+	for (int i = 0; i < RCL_LISTEN_WAYS; i++) {
+		__u32 ki = k + i;
+		struct rcl_listener *l = bpf_map_lookup_elem(&listeners, &ki);
+
+		if (!l || !l->owner.tgid)
+			continue;
+		if (l->net == net) {
+			*o = l->owner;
+			return true;
+		}
+		if (!l->net && !found) {
+			*o = l->owner;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* Port's listener in net is now o (tgid 0: none). The way of that
+ * namespace, else a free one, else the last. */
+static __always_inline void listener_set(__u16 port, __u64 net, const struct rcl_owner *o)
+{
+	__u32 k = listener_key(port), pick = k + RCL_LISTEN_WAYS - 1;
+	struct rcl_listener nl = { .net = net };
+	bool have_free = false;
+
+	for (int i = 0; i < RCL_LISTEN_WAYS; i++) {
+		__u32 ki = k + i;
+		struct rcl_listener *l = bpf_map_lookup_elem(&listeners, &ki);
+
+		if (!l)
+			continue;
+		if (l->net == net) {
+			pick = ki;
+			break;
+		}
+		if (!l->owner.tgid && !have_free) {
+			pick = ki;
+			have_free = true;
+		}
+	}
+	if (!o->tgid) { /* closing: only its own namespace's way */
+		struct rcl_listener *l = bpf_map_lookup_elem(&listeners, &pick);
+
+		if (!l || l->net != net)
+			return;
+	}
+	nl.owner = *o;
+	bpf_map_update_elem(&listeners, &pick, &nl, BPF_ANY);
 }
 
 /* In tree mode, does task descend from rcleak? Always true otherwise. */
@@ -861,11 +924,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (!traced(task, btf))
 			return 0;
 		owner_of(task, &owner, btf);
-		{
-			__u32 k = listener_key(lport);
-
-			bpf_map_update_elem(&listeners, &k, &owner, BPF_ANY);
-		}
+		listener_set(lport, sock_net(sk), &owner);
 		current_comm(comm, task, btf);
 		oc = counters(&owner);
 		if (oc) {
@@ -901,13 +960,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		if (self_port(rport))
 			return 0;
-		{
-			__u32 k = listener_key(lport);
-			struct rcl_owner *lo = bpf_map_lookup_elem(&listeners, &k);
-
-			if (lo)
-				owner = *lo;
-		}
+		listener_get(lport, sock_net(sk), &owner);
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_SERVER;
@@ -922,11 +975,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		emit(&chg, RCL_EV_ACCEPT, &owner, NULL, btf);
 		return 0;
 	case RCL_TCP_CLOSE: /* a listener closing */
-		if (lw) {
-			__u32 k = listener_key(lport);
-
-			bpf_map_update_elem(&listeners, &k, &no_owner, BPF_ANY);
-		}
+		if (lw)
+			listener_set(lport, sock_net(sk), &no_owner);
 		return 0;
 	case RCL_TCP_ESTABLISHED:
 		if (oldstate == RCL_TCP_SYN_RECV && lw && self_port(rport)) {
@@ -1264,6 +1314,14 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 
 	if (bpf_seq_write(seq, &rec, sizeof(rec)))
 		return 0; /* buffer full: this object comes again */
+	if (rec.state == RCL_TCP_LISTEN && port_watched(rec.lport)) {
+		/* a listener from before rcleak started, or whose listen()
+		 * event the last walk's notes overwrote: with its namespace,
+		 * which userspace cannot tell from the record */
+		struct rcl_owner lo = { .tgid = rec.tgid, .start_ns = rec.start_ns };
+
+		listener_set(rec.lport, sock_net(sk), &lo);
+	}
 	next.watched = 1;
 commit:
 	walk_cur = next;

@@ -22,6 +22,16 @@ struct rcl_owner {
 	__u64 start_ns;
 };
 
+/* A listener of a watched port (BPF map listeners): its owner and its
+ * network namespace (the struct net's address), so that two servers on one
+ * port number in two namespaces (a container and the host) each get their
+ * own accepts. net 0: any namespace (--walk proc cannot tell). */
+#define RCL_LISTEN_WAYS 4 /* namespaces per port told apart */
+struct rcl_listener {
+	struct rcl_owner owner;
+	__u64 net;
+};
+
 /* Value of the socket map, keyed by the kernel's struct sock address.
  * 24 bytes: at 100k connections the map holds 200k of them. The owner is
  * tgid + start_ns as in struct rcl_owner, without its padding. */

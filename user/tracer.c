@@ -297,9 +297,13 @@ const char *tracer__walk(const struct tracer *t)
 void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner *o)
 {
 	__u32 k = t->skel->rodata->port_idx[port]; /* rodata stays readable */
+	struct rcl_listener l = { .owner = *o }; /* net 0: any namespace */
 
-	if (k) /* a watched port */
-		bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners), &(__u32){ k - 1 }, o, BPF_ANY);
+	/* The BPF walk notes listeners itself, with their network namespace;
+	 * /proc's walk (its own namespace only) tells none */
+	if (k && t->procscan) /* a watched port */
+		bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners),
+				    &(__u32){ (k - 1) * RCL_LISTEN_WAYS }, &l, BPF_ANY);
 }
 
 void tracer__self_port(struct tracer *t, __u16 port, bool add)

@@ -12,7 +12,8 @@ from harness import (HOLD_THEN_MORE, RCLEAK, Client, Fail, NetNS, Rcleak, Redis,
                      expect_row, expect_server, fields, proc_fds, proc_row, procs_of, spawn,
                      ss_count)
 
-TESTS = ["test_pid_namespace", "test_net_namespace", "test_time_namespace",
+TESTS = ["test_pid_namespace", "test_net_namespace", "test_net_namespace_same_port",
+         "test_time_namespace",
          "test_time_namespace_walk_proc", "test_time_namespace_record"]
 
 PIDNS = ["unshare", "--pid", "--fork", "--mount-proc", "--"]
@@ -65,6 +66,37 @@ def test_net_namespace():
             fn()
         except AssertionError as e:
             problems.append(str(e))
+    check(not problems, " | ".join(problems))
+
+
+def test_net_namespace_same_port():
+    """A redis-server in a network namespace and another on the host, on the
+    same port number: each server's accepts are its own, not the other's
+    (passive opens are attributed to the listener of their namespace)."""
+    ns = NetNS()
+    rn = Redis(netns=ns, bind=("127.0.0.1",))
+    # started second: the higher pid, the last listener the walk sees
+    rh = Redis(bind=("127.0.0.1",), port=rn.port)
+    rc = Rcleak(["-p", str(rn.port)])
+    cn = Client("hold", ["--target", "127.0.0.1:%d:3" % rn.port], name="rclt-sp-ns", wrap=ns.prefix)
+    ch = Client("hold", ["--target", "127.0.0.1:%d:2" % rn.port], name="rclt-sp-host")
+    tn = ss_count(cn.pid, [rn.port], netns=ns)
+    th = ss_count(ch.pid, [rn.port])
+    check(tn == 3 and th == 2, "ground truth (ss): ns client %d, host client %d" % (tn, th))
+    problems = []
+    for fn in (lambda: expect_row(rc, rn.pid, {"open": 3, "opened": 3},
+                                  what="namespace's redis-server", timeout=5),
+               lambda: expect_row(rc, rh.pid, {"open": 2, "opened": 2},
+                                  what="host's redis-server", timeout=5),
+               lambda: expect_server(rc, rn.pid, {"clients": 3}, timeout=5),
+               lambda: expect_server(rc, rh.pid, {"clients": 2}, timeout=5)):
+        try:
+            fn()
+        except AssertionError as e:
+            problems.append(str(e))
+    # after: redis-cli's own connections are accepts too
+    n, h = rn.connected_clients(), rh.connected_clients()
+    check(n == 3 and h == 2, "ground truth (INFO clients): ns %d, host %d" % (n, h))
     check(not problems, " | ".join(problems))
 
 
