@@ -2,11 +2,14 @@
 /* clientlist.c - see clientlist.h. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -215,8 +218,56 @@ static int link_auth(struct redis_link *l, int fd)
 	return -EACCES;
 }
 
+/* A TCP socket in the network namespace of pid (0: this thread's). The
+ * socket keeps the namespace it was made in; the thread goes back to its
+ * own at once. -1 with errno. */
+static int socket_in(int family, int pid)
+{
+	char path[64];
+	struct stat a, b;
+	int self, them, fd, err;
+
+	if (pid <= 0)
+		return socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	them = open(path, O_RDONLY | O_CLOEXEC);
+	if (them < 0) /* gone, or not in our /proc: as before, our own */
+		return socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0 || fstat(them, &a) || fstat(self, &b)) {
+		err = errno;
+		goto out;
+	}
+	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev) { /* ours */
+		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		err = errno;
+		close(them);
+		close(self);
+		errno = err;
+		return fd;
+	}
+	if (setns(them, CLONE_NEWNET)) {
+		err = errno;
+		goto out;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	err = errno;
+	if (setns(self, CLONE_NEWNET))
+		abort(); /* everything after would look at the wrong namespace */
+	close(them);
+	close(self);
+	errno = err;
+	return fd;
+out:
+	close(them);
+	if (self >= 0)
+		close(self);
+	errno = err;
+	return -1;
+}
+
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
-		    int timeout_ms, void (*on_port)(__u16 port, void *ctx), void *ctx)
+		    int timeout_ms, int pid, void (*on_port)(__u16 port, void *ctx), void *ctx)
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	struct sockaddr_storage ss = {}, me = {};
@@ -248,7 +299,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 			memcpy(&a->sin6_addr, addr, 16);
 		sl = ml = sizeof(*a);
 	}
-	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket_in(family, pid);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

@@ -149,7 +149,7 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 	if (now < l->retry_at || !p->nlisten)
 		return NULL;
 	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
-			      ASK_TIMEOUT_MS, note_own_port, c);
+			      ASK_TIMEOUT_MS, (int)p->key.tgid, note_own_port, c);
 	if (err == -EACCES) /* a full server refuses whatever comes first */
 		link_refused(l, p, redis_link_full(&l->link) ? "connect" : "AUTH");
 	else if (err)

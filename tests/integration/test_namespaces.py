@@ -9,10 +9,11 @@ import tempfile
 import time
 
 from harness import (HOLD_THEN_MORE, RCLEAK, Client, Fail, NetNS, Rcleak, Redis, Skip, check,
-                     expect_row, expect_server, fields, proc_fds, proc_row, procs_of, spawn,
+                     expect_row, expect_server, fields, server_row, proc_fds, proc_row, procs_of, spawn,
                      ss_count)
 
 TESTS = ["test_pid_namespace", "test_net_namespace", "test_net_namespace_same_port",
+         "test_net_namespace_ask_redis",
          "test_time_namespace",
          "test_time_namespace_walk_proc", "test_time_namespace_record"]
 
@@ -97,6 +98,44 @@ def test_net_namespace_same_port():
     # after: redis-cli's own connections are accepts too
     n, h = rn.connected_clients(), rh.connected_clients()
     check(n == 3 and h == 2, "ground truth (INFO clients): ns %d, host %d" % (n, h))
+    check(not problems, " | ".join(problems))
+
+
+def test_net_namespace_ask_redis():
+    """--ask-redis with a redis-server in a network namespace and another on
+    the host on the same port: each is asked in its own namespace, so each
+    gets its own maxclients and CLIENT LIST, not the host server's."""
+    ns = NetNS()
+    rn = Redis(netns=ns, bind=("127.0.0.1",), extra=("--maxclients", "50"))
+    rh = Redis(bind=("127.0.0.1",), port=rn.port, extra=("--maxclients", "100"))
+    check(rn.config_get("maxclients") == "50" and rh.config_get("maxclients") == "100",
+          "ground truth (CONFIG GET): ns %r, host %r"
+          % (rn.config_get("maxclients"), rh.config_get("maxclients")))
+    cn = Client("hold", ["--target", "127.0.0.1:%d:3" % rn.port], name="rclt-ar-ns", wrap=ns.prefix)
+    ch = Client("hold", ["--target", "127.0.0.1:%d:2" % rn.port], name="rclt-ar-host")
+    check(ss_count(cn.pid, [rn.port], netns=ns) == 3 and ss_count(ch.pid, [rn.port]) == 2,
+          "ground truth (ss)")
+    rc = Rcleak(["-p", str(rn.port), "--ask-redis"])
+
+    def entries(row, pid):
+        return sum(1 for e in row.get("redis_clients") or [] if e.get("pid") == pid)
+
+    problems = []
+    for r, mc, mine, other in ((rn, 50, cn, ch), (rh, 100, ch, cn)):
+        def pred(obj, r=r, mc=mc, mine=mine, other=other):
+            row = server_row(obj, r.pid)
+            if row is None:
+                return False, "no server row for pid %d" % r.pid
+            got = (row.get("maxclients"), row.get("maxclients_source"), row.get("clients"),
+                   entries(row, mine.pid), entries(row, other.pid))
+            want = (mc, "config-get", 3 if r is rn else 2, 3 if r is rn else 2, 0)
+            return got == want, ("server pid %d: (maxclients, source, clients, CLIENT LIST "
+                                 "entries of its client, of the other) observed %r expected %r"
+                                 % (r.pid, got, want))
+        try:
+            rc.wait_for(pred, 8, "server in %s" % ("the namespace" if r is rn else "the host"))
+        except AssertionError as e:
+            problems.append(str(e))
     check(not problems, " | ".join(problems))
 
 
