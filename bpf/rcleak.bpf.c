@@ -145,6 +145,9 @@ struct {
  * each, set by userspace: the server-side end of those is not anybody's
  * client. A bitmap, not a map: one load per accept instead of a lookup. */
 __u64 self_bits[65536 / 64] = {};
+/* ... and their whole local ends: a remote client whose source port is
+ * one of those is still a client. Written before the port's bit is set. */
+struct rcl_self_ep self_eps[RCL_SELF_EPS] = {};
 
 /* Events for recording; sized by userspace (only loaded with room when
  * emit_events is set). */
@@ -196,6 +199,30 @@ static __always_inline bool port_watched(__u16 port)
 static __always_inline bool self_port(__u16 port)
 {
 	return (self_bits[port >> 6] >> (port & 63)) & 1;
+}
+
+/* Is sk the server end of rcleak's own link (its peer at rport one of
+ * self_eps)? The port's bit first: one load for every other accept. */
+static __always_inline bool self_end(const void *sk, __u16 rport, __u16 family)
+{
+	__u32 a[4] = {};
+
+	if (!self_port(rport))
+		return false;
+	if (family == AF_INET) {
+		a[2] = bpf_htonl(0xffff);
+		a[3] = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(&a, (struct sock *)sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+	}
+	for (int i = 0; i < RCL_SELF_EPS; i++) {
+		const __u32 *e = (const __u32 *)self_eps[i].addr;
+
+		if (self_eps[i].port == rport && e[0] == a[0] && e[1] == a[1] &&
+		    e[2] == a[2] && e[3] == a[3])
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -958,7 +985,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	case RCL_TCP_SYN_RECV: /* passive open: softirq, owner = listener's */
 		if (!lw || oldstate != RCL_TCP_LISTEN)
 			return 0;
-		if (self_port(rport))
+		if (self_end(sk, rport, family))
 			return 0;
 		listener_get(lport, sock_net(sk), &owner);
 		ns.tgid = owner.tgid;
@@ -979,7 +1006,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			listener_set(lport, sock_net(sk), &no_owner);
 		return 0;
 	case RCL_TCP_ESTABLISHED:
-		if (oldstate == RCL_TCP_SYN_RECV && lw && self_port(rport)) {
+		if (oldstate == RCL_TCP_SYN_RECV && lw && self_end(sk, rport, family)) {
 			drop_own(sock_id(sk, btf));
 			return 0;
 		}

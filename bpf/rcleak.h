@@ -32,6 +32,16 @@ struct rcl_listener {
 	__u64 net;
 };
 
+/* The local end of one of rcleak's own --ask-redis links (BPF .bss
+ * self_eps): the server end whose peer is this address and port is not a
+ * client. The address as IPv6, an IPv4 one v4-mapped. */
+#define RCL_SELF_EPS 8
+struct rcl_self_ep {
+	__u8 addr[16];
+	__u16 port;   /* 0: unused */
+	__u16 pad[3];
+};
+
 /* Value of the socket map, keyed by the kernel's struct sock address.
  * 24 bytes: at 100k connections the map holds 200k of them. The owner is
  * tgid + start_ns as in struct rcl_owner, without its padding. */

@@ -267,7 +267,8 @@ out:
 }
 
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
-		    int timeout_ms, int pid, void (*on_port)(__u16 port, void *ctx), void *ctx)
+		    int timeout_ms, int pid,
+		    void (*on_port)(int family, const void *addr, __u16 port, void *ctx), void *ctx)
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	struct sockaddr_storage ss = {}, me = {};
@@ -287,6 +288,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 			a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		else
 			memcpy(&a->sin_addr, addr, 4);
+		m->sin_addr = a->sin_addr;
 		sl = ml = sizeof(*a);
 	} else {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss, *m = (struct sockaddr_in6 *)&me;
@@ -297,6 +299,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 			a->sin6_addr = in6addr_loopback;
 		else
 			memcpy(&a->sin6_addr, addr, 16);
+		m->sin6_addr = a->sin6_addr;
 		sl = ml = sizeof(*a);
 	}
 	fd = socket_in(family, pid);
@@ -309,7 +312,9 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 		goto fail;
 	l->local_port = ntohs(((struct sockaddr_in *)&me)->sin_port);
 	if (on_port)
-		on_port(l->local_port, ctx);
+		on_port(family, family == AF_INET ? (const void *)&((struct sockaddr_in *)&me)->sin_addr
+						  : (const void *)&((struct sockaddr_in6 *)&me)->sin6_addr,
+			l->local_port, ctx);
 	if (connect(fd, (struct sockaddr *)&ss, sl))
 		goto fail;
 	err = link_auth(l, fd);

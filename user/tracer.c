@@ -317,6 +317,18 @@ void tracer__self_port(struct tracer *t, __u16 port, bool add)
 		__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
 }
 
+void tracer__self_ep(struct tracer *t, int slot, const __u8 addr[16], __u16 port)
+{
+	struct rcl_self_ep *e = &t->skel->bss->self_eps[slot];
+
+	/* the kernel side may read it meanwhile: no port while addr changes */
+	__atomic_store_n(&e->port, 0, __ATOMIC_RELEASE);
+	if (!port)
+		return;
+	memcpy(e->addr, addr, sizeof(e->addr));
+	__atomic_store_n(&e->port, port, __ATOMIC_RELEASE);
+}
+
 void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o)
 {
 	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.procs), o);
