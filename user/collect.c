@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 
@@ -333,10 +334,41 @@ static struct end_key *connection_ends(const struct model *m, const struct proc 
 	return ends;
 }
 
+/* The network namespace of pid, as its inode (0: unknown). */
+static unsigned long net_of(__u32 pid)
+{
+	char path[48];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+/* Of the ends equal to *e (sorted together), one in namespace net: the
+ * same address and port are another connection in another namespace (a
+ * container's 127.0.0.1:PORT and the host's). *e when none tells. */
+static struct end_key *end_in_net(struct end_key *ends, size_t n, struct end_key *e,
+				  unsigned long net)
+{
+	struct end_key *first = e, *last = ends + n;
+
+	if (!net)
+		return e;
+	while (first > ends && !cmp_end(first - 1, e))
+		first--;
+	for (struct end_key *x = first; x < last && !cmp_end(x, e); x++) {
+		if (net_of(x->rec->tgid) == net)
+			return x;
+	}
+	return e;
+}
+
 static void join_clients(struct collector *c, struct server_link *l, const struct proc *srv)
 {
 	size_t n;
 	struct end_key *ends = connection_ends(c->model, srv, false, &n);
+	unsigned long net = 0;
+	bool net_read = false;
 
 	if (!ends)
 		return;
@@ -347,6 +379,13 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 		memcpy(key.addr, rc->addr, 16);
 		model_addr_unmap(&key.family, key.addr);
 		e = bsearch(&key, ends, n, sizeof(*ends), cmp_end);
+		if (e && ((e > ends && !cmp_end(e - 1, e)) || (e + 1 < ends + n && !cmp_end(e + 1, e)))) {
+			if (!net_read) { /* only where two ends look alike */
+				net = net_of(srv->key.tgid);
+				net_read = true;
+			}
+			e = end_in_net(ends, n, e, net);
+		}
 		if (e) {
 			rc->pid = e->rec->tgid;
 			memcpy(rc->comm, e->rec->comm, sizeof(rc->comm));

@@ -3,6 +3,7 @@ rcleak itself in a time namespace."""
 import csv
 import io
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -10,10 +11,10 @@ import time
 
 from harness import (HOLD_THEN_MORE, RCLEAK, Client, Fail, NetNS, Rcleak, Redis, Skip, check,
                      expect_row, expect_server, fields, server_row, proc_fds, proc_row, procs_of, spawn,
-                     ss_count)
+                     ss_count, ss_sockets)
 
 TESTS = ["test_pid_namespace", "test_net_namespace", "test_net_namespace_same_port",
-         "test_net_namespace_ask_redis",
+         "test_net_namespace_ask_redis", "test_net_namespace_same_tuple",
          "test_time_namespace",
          "test_time_namespace_walk_proc", "test_time_namespace_record"]
 
@@ -134,6 +135,56 @@ def test_net_namespace_ask_redis():
                                  % (r.pid, got, want))
         try:
             rc.wait_for(pred, 8, "server in %s" % ("the namespace" if r is rn else "the host"))
+        except AssertionError as e:
+            problems.append(str(e))
+    check(not problems, " | ".join(problems))
+
+
+BOUND_CLIENT = r"""
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.connect(("127.0.0.1", int(sys.argv[2])))
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_net_namespace_same_tuple():
+    """--ask-redis joins each CLIENT LIST entry to the client process in the
+    server's network namespace: a container's client and a host client can
+    have the very same 127.0.0.1:PORT -> 127.0.0.1:PORT."""
+    ns = NetNS()
+    rn = Redis(netns=ns, bind=("127.0.0.1",))
+    rh = Redis(bind=("127.0.0.1",), port=rn.port)
+    procs = {}
+    for y in range(46000, 46100):
+        try:
+            s = socket.socket()
+            s.bind(("127.0.0.1", y))
+            s.close()
+        except OSError:
+            continue
+        for where, prefix in (("ns", ns.prefix), ("host", [])):
+            procs[where] = spawn(prefix + [sys.executable, "-c", BOUND_CLIENT, str(y), str(rn.port)],
+                                 "client bound to 127.0.0.1:%d (%s)" % (y, where))
+        break
+    pids = {w: int(p.stdout.readline() or 0) for w, p in procs.items()}
+    check(len(pids) == 2 and all(pids.values()), "bound clients did not start: %s" % pids)
+    addr = "127.0.0.1:%d" % y
+    tn = [h for _st, local, _peer, h in ss_sockets([rn.port], netns=ns) if local == addr]
+    th = [h for _st, local, _peer, h in ss_sockets([rn.port]) if local == addr]
+    check(tn == [{pids["ns"]: [3]}] and th == [{pids["host"]: [3]}],
+          "ground truth (ss): %s in the namespace %s, on the host %s" % (addr, tn, th))
+    rc = Rcleak(["-p", str(rn.port), "--ask-redis"])
+    problems = []
+    for r, want in ((rn, pids["ns"]), (rh, pids["host"])):
+        def pred(obj, r=r, want=want):
+            row = server_row(obj, r.pid)
+            got = [e.get("pid") for e in (row or {}).get("redis_clients") or [] if e.get("addr") == addr]
+            return got == [want], "server pid %d: %s joined to %s, expected [%d]" % (r.pid, addr, got, want)
+        try:
+            rc.wait_for(pred, 8, "CLIENT LIST joined in the server's namespace")
         except AssertionError as e:
             problems.append(str(e))
     check(not problems, " | ".join(problems))
