@@ -298,37 +298,68 @@ static __always_inline __u64 sock_net(const void *sk)
 	return (__u64)BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net);
 }
 
-/* The listener of port in namespace net, else one of any namespace. */
-static __always_inline bool listener_get(__u16 port, __u64 net, struct rcl_owner *o)
+/* A socket's local address (the listener's bound one, or a passive
+ * open's): IPv4 in a[0]. */
+static __always_inline void sock_laddr(const void *sk, __u16 family, __u32 a[4])
+{
+	if (family == AF_INET)
+		a[0] = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_rcv_saddr);
+	else
+		BPF_CORE_READ_INTO((__u32 (*)[4])a, (struct sock *)sk,
+				   __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
+}
+
+static __always_inline bool addr_eq(const __u32 *a, const __u32 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* The listener of a passive open on port, in namespace net, of family,
+ * to local address a: the one bound to that address, else a wildcard one
+ * of the family, else any of that namespace, else one of any namespace. */
+static __always_inline bool listener_get(__u16 port, __u64 net, __u16 family, const __u32 a[4],
+					 struct rcl_owner *o)
 {
 	__u32 k = listener_key(port);
-	bool found = false;
+	int best = 0; /* 4 exact, 3 wildcard, 2 same net, 1 any net */
 
 	for (int i = 0; i < RCL_LISTEN_WAYS; i++) {
 		__u32 ki = k + i;
 		struct rcl_listener *l = bpf_map_lookup_elem(&listeners, &ki);
+		int rank;
 
 		if (!l || !l->owner.tgid)
 			continue;
 		if (l->net == net) {
-			*o = l->owner;
-			return true;
+			if (l->family == family && addr_eq(l->addr, a))
+				rank = 4;
+			else if (l->family == family && !(l->addr[0] | l->addr[1] | l->addr[2] | l->addr[3]))
+				rank = 3;
+			else
+				rank = 2;
+		} else if (!l->net) {
+			rank = 1;
+		} else {
+			continue;
 		}
-		if (!l->net && !found) {
+		if (rank > best) {
 			*o = l->owner;
-			found = true;
+			best = rank;
+			if (rank == 4)
+				break;
 		}
 	}
-	return found;
+	return best > 0;
 }
 
-/* Port's listener in net is now o (tgid 0: none). The way of that
- * namespace, else a free one, else the last. */
-static __always_inline void listener_set(__u16 port, __u64 net, const struct rcl_owner *o)
+/* Port's listener in net, of family, bound to a, is now o (tgid 0: none).
+ * The way of that listener, else a free one, else the last. */
+static __always_inline void listener_set(__u16 port, __u64 net, __u16 family, const __u32 a[4],
+					 const struct rcl_owner *o)
 {
 	__u32 k = listener_key(port), pick = k + RCL_LISTEN_WAYS - 1;
-	struct rcl_listener nl = { .net = net };
-	bool have_free = false;
+	struct rcl_listener nl = { .net = net, .family = family };
+	bool have_free = false, same = false;
 
 	for (int i = 0; i < RCL_LISTEN_WAYS; i++) {
 		__u32 ki = k + i;
@@ -336,8 +367,9 @@ static __always_inline void listener_set(__u16 port, __u64 net, const struct rcl
 
 		if (!l)
 			continue;
-		if (l->net == net) {
+		if (l->net == net && l->family == family && addr_eq(l->addr, a)) {
 			pick = ki;
+			same = true;
 			break;
 		}
 		if (!l->owner.tgid && !have_free) {
@@ -345,13 +377,13 @@ static __always_inline void listener_set(__u16 port, __u64 net, const struct rcl
 			have_free = true;
 		}
 	}
-	if (!o->tgid) { /* closing: only its own namespace's way */
-		struct rcl_listener *l = bpf_map_lookup_elem(&listeners, &pick);
-
-		if (!l || l->net != net)
-			return;
-	}
+	if (!o->tgid && !same) /* closing: only its own way */
+		return;
 	nl.owner = *o;
+	nl.addr[0] = a[0];
+	nl.addr[1] = a[1];
+	nl.addr[2] = a[2];
+	nl.addr[3] = a[3];
 	bpf_map_update_elem(&listeners, &pick, &nl, BPF_ANY);
 }
 
@@ -951,7 +983,12 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (!traced(task, btf))
 			return 0;
 		owner_of(task, &owner, btf);
-		listener_set(lport, sock_net(sk), &owner);
+		{
+			__u32 la[4] = {};
+
+			sock_laddr(sk, family, la);
+			listener_set(lport, sock_net(sk), family, la, &owner);
+		}
 		current_comm(comm, task, btf);
 		oc = counters(&owner);
 		if (oc) {
@@ -987,7 +1024,12 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		if (self_end(sk, rport, family))
 			return 0;
-		listener_get(lport, sock_net(sk), &owner);
+		{
+			__u32 la[4] = {};
+
+			sock_laddr(sk, family, la);
+			listener_get(lport, sock_net(sk), family, la, &owner);
+		}
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_SERVER;
@@ -1002,8 +1044,12 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		emit(&chg, RCL_EV_ACCEPT, &owner, NULL, btf);
 		return 0;
 	case RCL_TCP_CLOSE: /* a listener closing */
-		if (lw)
-			listener_set(lport, sock_net(sk), &no_owner);
+		if (lw) {
+			__u32 la[4] = {};
+
+			sock_laddr(sk, family, la);
+			listener_set(lport, sock_net(sk), family, la, &no_owner);
+		}
 		return 0;
 	case RCL_TCP_ESTABLISHED:
 		if (oldstate == RCL_TCP_SYN_RECV && lw && self_end(sk, rport, family)) {
@@ -1347,7 +1393,7 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 		 * which userspace cannot tell from the record */
 		struct rcl_owner lo = { .tgid = rec.tgid, .start_ns = rec.start_ns };
 
-		listener_set(rec.lport, sock_net(sk), &lo);
+		listener_set(rec.lport, sock_net(sk), rec.family, (const __u32 *)rec.laddr, &lo);
 	}
 	next.watched = 1;
 commit:

@@ -22,14 +22,18 @@ struct rcl_owner {
 	__u64 start_ns;
 };
 
-/* A listener of a watched port (BPF map listeners): its owner and its
- * network namespace (the struct net's address), so that two servers on one
- * port number in two namespaces (a container and the host) each get their
- * own accepts. net 0: any namespace (--walk proc cannot tell). */
-#define RCL_LISTEN_WAYS 4 /* namespaces per port told apart */
+/* A listener of a watched port (BPF map listeners): its owner, its
+ * network namespace (the struct net's address) and the address it is bound
+ * to, so that two servers on one port number each get their own accepts:
+ * in two namespaces (a container and the host), or on two addresses
+ * (127.0.0.1 and ::1). net 0: any namespace (--walk proc cannot tell). */
+#define RCL_LISTEN_WAYS 8 /* listeners per port told apart */
 struct rcl_listener {
 	struct rcl_owner owner;
 	__u64 net;
+	__u32 addr[4]; /* IPv4: addr[0]; all 0: the wildcard */
+	__u16 family;
+	__u16 pad[3];
 };
 
 /* The local end of one of rcleak's own --ask-redis links (BPF .bss

@@ -297,7 +297,7 @@ const char *tracer__walk(const struct tracer *t)
 void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner *o)
 {
 	__u32 k = t->skel->rodata->port_idx[port]; /* rodata stays readable */
-	struct rcl_listener l = { .owner = *o }; /* net 0: any namespace */
+	struct rcl_listener l = { .owner = *o }; /* net 0, wildcard: any */
 
 	/* The BPF walk notes listeners itself, with their network namespace;
 	 * /proc's walk (its own namespace only) tells none */

@@ -14,6 +14,7 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
          "test_ask_redis_auth_mixed", "test_ask_redis_same_port_other_addr",
+         "test_two_servers_one_port_v4_v6",
          "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
          "test_zombie_waiting_clients", "test_ask_redis_full",
@@ -226,6 +227,30 @@ def test_ask_redis_same_port_other_addr():
                    what="redis-server's row: the client's accept")
     finally:
         s.close()
+
+
+def test_two_servers_one_port_v4_v6():
+    """Two redis-servers on one port number, one on 127.0.0.1 and one on
+    ::1: each server's accepts are its own (a passive open goes to the
+    listener bound to its local address), whichever listened last."""
+    r4 = Redis(bind=("127.0.0.1",))
+    r6 = Redis(bind=("::1",), port=r4.port)
+    rc = Rcleak(["-p", str(r4.port)])
+    c4 = Client("hold", ["--target", "127.0.0.1:%d:3" % r4.port], name="rclt-2s-v4")
+    c6 = Client("hold", ["--target", "[::1]:%d:2" % r4.port], name="rclt-2s-v6")
+    check(ss_count(c4.pid, [r4.port]) == 3 and ss_count(c6.pid, [r4.port]) == 2
+          and ss_accepted(r4.pid, r4.port) == 3 and ss_accepted(r6.pid, r4.port) == 2,
+          "ground truth (ss): v4 client %d, v6 client %d, v4 server %d, v6 server %d"
+          % (ss_count(c4.pid, [r4.port]), ss_count(c6.pid, [r4.port]),
+             ss_accepted(r4.pid, r4.port), ss_accepted(r6.pid, r4.port)))
+    problems = []
+    for pid, n, what in ((r4.pid, 3, "127.0.0.1"), (r6.pid, 2, "::1")):
+        try:
+            expect_row(rc, pid, {"open": n, "opened": n}, timeout=5,
+                       what="redis-server on %s" % what)
+        except AssertionError as e:
+            problems.append(str(e))
+    check(not problems, " | ".join(problems))
 
 
 def test_maxclients_discovered_wins():
