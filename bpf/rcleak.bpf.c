@@ -135,9 +135,9 @@ struct {
  * under an accept storm. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, RCL_MAX_PORTS);
+	__uint(max_entries, RCL_MAX_PORTS * RCL_LISTEN_WAYS);
 	__type(key, __u32);
-	__type(value, struct rcl_owner);
+	__type(value, struct rcl_listener);
 } listeners SEC(".maps");
 
 
@@ -145,6 +145,9 @@ struct {
  * each, set by userspace: the server-side end of those is not anybody's
  * client. A bitmap, not a map: one load per accept instead of a lookup. */
 __u64 self_bits[65536 / 64] = {};
+/* ... and their whole local ends: a remote client whose source port is
+ * one of those is still a client. Written before the port's bit is set. */
+struct rcl_self_ep self_eps[RCL_SELF_EPS] = {};
 
 /* Events for recording; sized by userspace (only loaded with room when
  * emit_events is set). */
@@ -196,6 +199,30 @@ static __always_inline bool port_watched(__u16 port)
 static __always_inline bool self_port(__u16 port)
 {
 	return (self_bits[port >> 6] >> (port & 63)) & 1;
+}
+
+/* Is sk the server end of rcleak's own link (its peer at rport one of
+ * self_eps)? The port's bit first: one load for every other accept. */
+static __always_inline bool self_end(const void *sk, __u16 rport, __u16 family)
+{
+	__u32 a[4] = {};
+
+	if (!self_port(rport))
+		return false;
+	if (family == AF_INET) {
+		a[2] = bpf_htonl(0xffff);
+		a[3] = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(&a, (struct sock *)sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+	}
+	for (int i = 0; i < RCL_SELF_EPS; i++) {
+		const __u32 *e = (const __u32 *)self_eps[i].addr;
+
+		if (self_eps[i].port == rport && e[0] == a[0] && e[1] == a[1] &&
+		    e[2] == a[2] && e[3] == a[3])
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -259,10 +286,105 @@ static __always_inline void current_comm(char comm[RCL_COMM_LEN], struct task_st
 		bpf_get_current_comm(comm, RCL_COMM_LEN);
 }
 
-/* A watched port's entry in listeners. */
+/* A watched port's first entry in listeners (RCL_LISTEN_WAYS of them). */
 static __always_inline __u32 listener_key(__u16 port)
 {
-	return (__u32)port_idx[port] - 1;
+	return ((__u32)port_idx[port] - 1) * RCL_LISTEN_WAYS;
+}
+
+/* The network namespace a socket is in, as a number (its struct net). */
+static __always_inline __u64 sock_net(const void *sk)
+{
+	return (__u64)BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net);
+}
+
+/* A socket's local address (the listener's bound one, or a passive
+ * open's): IPv4 in a[0]. */
+static __always_inline void sock_laddr(const void *sk, __u16 family, __u32 a[4])
+{
+	if (family == AF_INET)
+		a[0] = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_rcv_saddr);
+	else
+		BPF_CORE_READ_INTO((__u32 (*)[4])a, (struct sock *)sk,
+				   __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
+}
+
+static __always_inline bool addr_eq(const __u32 *a, const __u32 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* The listener of a passive open on port, in namespace net, of family,
+ * to local address a: the one bound to that address, else a wildcard one
+ * of the family, else any of that namespace, else one of any namespace. */
+static __always_inline bool listener_get(__u16 port, __u64 net, __u16 family, const __u32 a[4],
+					 struct rcl_owner *o)
+{
+	__u32 k = listener_key(port);
+	int best = 0; /* 4 exact, 3 wildcard, 2 same net, 1 any net */
+
+	for (int i = 0; i < RCL_LISTEN_WAYS; i++) {
+		__u32 ki = k + i;
+		struct rcl_listener *l = bpf_map_lookup_elem(&listeners, &ki);
+		int rank;
+
+		if (!l || !l->owner.tgid)
+			continue;
+		if (l->net == net) {
+			if (l->family == family && addr_eq(l->addr, a))
+				rank = 4;
+			else if (l->family == family && !(l->addr[0] | l->addr[1] | l->addr[2] | l->addr[3]))
+				rank = 3;
+			else
+				rank = 2;
+		} else if (!l->net) {
+			rank = 1;
+		} else {
+			continue;
+		}
+		if (rank > best) {
+			*o = l->owner;
+			best = rank;
+			if (rank == 4)
+				break;
+		}
+	}
+	return best > 0;
+}
+
+/* Port's listener in net, of family, bound to a, is now o (tgid 0: none).
+ * The way of that listener, else a free one, else the last. */
+static __always_inline void listener_set(__u16 port, __u64 net, __u16 family, const __u32 a[4],
+					 const struct rcl_owner *o)
+{
+	__u32 k = listener_key(port), pick = k + RCL_LISTEN_WAYS - 1;
+	struct rcl_listener nl = { .net = net, .family = family };
+	bool have_free = false, same = false;
+
+	for (int i = 0; i < RCL_LISTEN_WAYS; i++) {
+		__u32 ki = k + i;
+		struct rcl_listener *l = bpf_map_lookup_elem(&listeners, &ki);
+
+		if (!l)
+			continue;
+		if (l->net == net && l->family == family && addr_eq(l->addr, a)) {
+			pick = ki;
+			same = true;
+			break;
+		}
+		if (!l->owner.tgid && !have_free) {
+			pick = ki;
+			have_free = true;
+		}
+	}
+	if (!o->tgid && !same) /* closing: only its own way */
+		return;
+	nl.owner = *o;
+	nl.addr[0] = a[0];
+	nl.addr[1] = a[1];
+	nl.addr[2] = a[2];
+	nl.addr[3] = a[3];
+	bpf_map_update_elem(&listeners, &pick, &nl, BPF_ANY);
 }
 
 /* In tree mode, does task descend from rcleak? Always true otherwise. */
@@ -873,9 +995,10 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 			return 0;
 		owner_of(task, &owner, btf);
 		{
-			__u32 k = listener_key(lport);
+			__u32 la[4] = {};
 
-			bpf_map_update_elem(&listeners, &k, &owner, BPF_ANY);
+			sock_laddr(sk, family, la);
+			listener_set(lport, sock_net(sk), family, la, &owner);
 		}
 		current_comm(comm, task, btf);
 		oc = counters(&owner);
@@ -910,14 +1033,13 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	case RCL_TCP_SYN_RECV: /* passive open: softirq, owner = listener's */
 		if (!lw || oldstate != RCL_TCP_LISTEN)
 			return 0;
-		if (self_port(rport))
+		if (self_end(sk, rport, family))
 			return 0;
 		{
-			__u32 k = listener_key(lport);
-			struct rcl_owner *lo = bpf_map_lookup_elem(&listeners, &k);
+			__u32 la[4] = {};
 
-			if (lo)
-				owner = *lo;
+			sock_laddr(sk, family, la);
+			listener_get(lport, sock_net(sk), family, la, &owner);
 		}
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
@@ -934,13 +1056,14 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	case RCL_TCP_CLOSE: /* a listener closing */
 		if (lw) {
-			__u32 k = listener_key(lport);
+			__u32 la[4] = {};
 
-			bpf_map_update_elem(&listeners, &k, &no_owner, BPF_ANY);
+			sock_laddr(sk, family, la);
+			listener_set(lport, sock_net(sk), family, la, &no_owner);
 		}
 		return 0;
 	case RCL_TCP_ESTABLISHED:
-		if (oldstate == RCL_TCP_SYN_RECV && lw && self_port(rport)) {
+		if (oldstate == RCL_TCP_SYN_RECV && lw && self_end(sk, rport, family)) {
 			drop_own(sock_id(sk, btf));
 			return 0;
 		}
@@ -1275,6 +1398,14 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 
 	if (bpf_seq_write(seq, &rec, sizeof(rec)))
 		return 0; /* buffer full: this object comes again */
+	if (rec.state == RCL_TCP_LISTEN && port_watched(rec.lport)) {
+		/* a listener from before rcleak started, or whose listen()
+		 * event the last walk's notes overwrote: with its namespace,
+		 * which userspace cannot tell from the record */
+		struct rcl_owner lo = { .tgid = rec.tgid, .start_ns = rec.start_ns };
+
+		listener_set(rec.lport, sock_net(sk), rec.family, (const __u32 *)rec.laddr, &lo);
+	}
 	next.watched = 1;
 commit:
 	walk_cur = next;

@@ -22,6 +22,30 @@ struct rcl_owner {
 	__u64 start_ns;
 };
 
+/* A listener of a watched port (BPF map listeners): its owner, its
+ * network namespace (the struct net's address) and the address it is bound
+ * to, so that two servers on one port number each get their own accepts:
+ * in two namespaces (a container and the host), or on two addresses
+ * (127.0.0.1 and ::1). net 0: any namespace (--walk proc cannot tell). */
+#define RCL_LISTEN_WAYS 8 /* listeners per port told apart */
+struct rcl_listener {
+	struct rcl_owner owner;
+	__u64 net;
+	__u32 addr[4]; /* IPv4: addr[0]; all 0: the wildcard */
+	__u16 family;
+	__u16 pad[3];
+};
+
+/* The local end of one of rcleak's own --ask-redis links (BPF .bss
+ * self_eps): the server end whose peer is this address and port is not a
+ * client. The address as IPv6, an IPv4 one v4-mapped. */
+#define RCL_SELF_EPS 8
+struct rcl_self_ep {
+	__u8 addr[16];
+	__u16 port;   /* 0: unused */
+	__u16 pad[3];
+};
+
 /* Value of the socket map, keyed by the kernel's struct sock address.
  * 24 bytes: at 100k connections the map holds 200k of them. The owner is
  * tgid + start_ns as in struct rcl_owner, without its padding. */

@@ -2,11 +2,14 @@
 /* clientlist.c - see clientlist.h. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -215,8 +218,57 @@ static int link_auth(struct redis_link *l, int fd)
 	return -EACCES;
 }
 
+/* A TCP socket in the network namespace of pid (0: this thread's). The
+ * socket keeps the namespace it was made in; the thread goes back to its
+ * own at once. -1 with errno. */
+static int socket_in(int family, int pid)
+{
+	char path[64];
+	struct stat a, b;
+	int self, them, fd, err;
+
+	if (pid <= 0)
+		return socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	them = open(path, O_RDONLY | O_CLOEXEC);
+	if (them < 0) /* gone, or not in our /proc: as before, our own */
+		return socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0 || fstat(them, &a) || fstat(self, &b)) {
+		err = errno;
+		goto out;
+	}
+	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev) { /* ours */
+		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		err = errno;
+		close(them);
+		close(self);
+		errno = err;
+		return fd;
+	}
+	if (setns(them, CLONE_NEWNET)) {
+		err = errno;
+		goto out;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	err = errno;
+	if (setns(self, CLONE_NEWNET))
+		abort(); /* everything after would look at the wrong namespace */
+	close(them);
+	close(self);
+	errno = err;
+	return fd;
+out:
+	close(them);
+	if (self >= 0)
+		close(self);
+	errno = err;
+	return -1;
+}
+
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
-		    int timeout_ms, void (*on_port)(__u16 port, void *ctx), void *ctx)
+		    int timeout_ms, int pid,
+		    void (*on_port)(int family, const void *addr, __u16 port, void *ctx), void *ctx)
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	struct sockaddr_storage ss = {}, me = {};
@@ -236,6 +288,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 			a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		else
 			memcpy(&a->sin_addr, addr, 4);
+		m->sin_addr = a->sin_addr;
 		sl = ml = sizeof(*a);
 	} else {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss, *m = (struct sockaddr_in6 *)&me;
@@ -246,9 +299,10 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 			a->sin6_addr = in6addr_loopback;
 		else
 			memcpy(&a->sin6_addr, addr, 16);
+		m->sin6_addr = a->sin6_addr;
 		sl = ml = sizeof(*a);
 	}
-	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket_in(family, pid);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -258,7 +312,9 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 		goto fail;
 	l->local_port = ntohs(((struct sockaddr_in *)&me)->sin_port);
 	if (on_port)
-		on_port(l->local_port, ctx);
+		on_port(family, family == AF_INET ? (const void *)&((struct sockaddr_in *)&me)->sin_addr
+						  : (const void *)&((struct sockaddr_in6 *)&me)->sin6_addr,
+			l->local_port, ctx);
 	if (connect(fd, (struct sockaddr *)&ss, sl))
 		goto fail;
 	err = link_auth(l, fd);

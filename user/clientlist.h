@@ -44,13 +44,19 @@ struct redis_link {
 	char err[96];            /* the server's last error reply ("NOAUTH ..."), or "" */
 };
 
-/* Connect to family/addr:port (a wildcard address means loopback). Before
- * connecting, binds an ephemeral port and calls on_port(port, ctx) so the
- * caller can exclude it. With REDISCLI_AUTH set (as redis-cli reads it),
- * authenticates with that password. Returns 0 or -errno: -EACCES when the
- * server refused the password (its reply in l->err). */
+/* Connect to family/addr:port (a wildcard address means loopback) in the
+ * network namespace of process pid (0: rcleak's own): a server in a
+ * container answers on its own loopback, where the host's 127.0.0.1:port
+ * may be another server. Before connecting, binds an ephemeral port on the
+ * address it connects to (a local one: the source it would get anyway) and
+ * calls on_port(family, addr, port, ctx) with that end (addr: a struct
+ * in_addr or in6_addr) so the caller can exclude it. With REDISCLI_AUTH
+ * set (as redis-cli reads it), authenticates with that password. Returns 0
+ * or -errno: -EACCES when the server refused the password (its reply in
+ * l->err). */
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
-		    int timeout_ms, void (*on_port)(__u16 port, void *ctx), void *ctx);
+		    int timeout_ms, int pid,
+		    void (*on_port)(int family, const void *addr, __u16 port, void *ctx), void *ctx);
 void redis_link_close(struct redis_link *l);
 
 /* The server's last error said it is full ("max number of clients

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,13 +27,35 @@ struct walk_ctx {
 	int err;
 };
 
+/* addr (family's) as IPv6, an IPv4 one v4-mapped */
+static void as_v6(int family, const void *addr, __u8 out[16])
+{
+	memset(out, 0, 16);
+	if (family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, addr, 4);
+	} else {
+		memcpy(out, addr, 16);
+	}
+}
+
+/* Is family/addr:port the local end of one of rcleak's own links? By the
+ * address too: a remote client may use the same source port. */
+static bool own_end(const struct collector *c, int family, const void *addr, __u16 port)
+{
+	__u8 a[16];
+
+	as_v6(family, addr, a);
+	for (int i = 0; i < RCL_SELF_EPS; i++)
+		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16))
+			return true;
+	return false;
+}
+
 /* Server-side ends of rcleak's own queries are not the server's clients. */
 static bool own_connection(const struct collector *c, const struct rcl_fd_rec *r)
 {
-	for (int i = 0; i < c->nown; i++)
-		if (r->rport == c->own_ports[i] && r->state != RCL_TCP_LISTEN)
-			return true;
-	return false;
+	return r->state != RCL_TCP_LISTEN && own_end(c, r->family, r->raddr, r->rport);
 }
 
 static void on_fd(const struct rcl_fd_rec *rec, void *ctx)
@@ -79,18 +102,28 @@ static void forget(const struct proc *p, void *ctx)
 		procwatch_drop(c->watch, &p->key);
 }
 
-static void note_own_port(__u16 port, void *ctx)
+static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 {
 	struct collector *c = ctx;
-	int max = (int)(sizeof(c->own_ports) / sizeof(c->own_ports[0]));
+	int slot = c->own_next;
+	__u16 old = c->own[slot].port;
 
-	/* the oldest port falls out: its server end is long gone by then */
-	if (c->nown == max)
-		tracer__self_port(c->tracer, c->own_ports[max - 1], false);
-	memmove(c->own_ports + 1, c->own_ports, sizeof(c->own_ports) - sizeof(c->own_ports[0]));
-	c->own_ports[0] = port;
-	if (c->nown < max)
-		c->nown++;
+	c->own_next = (slot + 1) % RCL_SELF_EPS;
+	/* the oldest end falls out: its server end is long gone by then. Its
+	 * port's bit stays while another end has that port */
+	c->own[slot].port = 0;
+	tracer__self_ep(c->tracer, slot, NULL, 0);
+	if (old) {
+		bool other = false;
+
+		for (int i = 0; i < RCL_SELF_EPS; i++)
+			other |= c->own[i].port == old;
+		if (!other)
+			tracer__self_port(c->tracer, old, false);
+	}
+	as_v6(family, addr, c->own[slot].addr);
+	c->own[slot].port = port;
+	tracer__self_ep(c->tracer, slot, c->own[slot].addr, port);
 	tracer__self_port(c->tracer, port, true);
 }
 
@@ -149,7 +182,7 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 	if (now < l->retry_at || !p->nlisten)
 		return NULL;
 	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
-			      ASK_TIMEOUT_MS, note_own_port, c);
+			      ASK_TIMEOUT_MS, (int)p->key.tgid, note_own_port, c);
 	if (err == -EACCES) /* a full server refuses whatever comes first */
 		link_refused(l, p, redis_link_full(&l->link) ? "connect" : "AUTH");
 	else if (err)
@@ -301,10 +334,41 @@ static struct end_key *connection_ends(const struct model *m, const struct proc 
 	return ends;
 }
 
+/* The network namespace of pid, as its inode (0: unknown). */
+static unsigned long net_of(__u32 pid)
+{
+	char path[48];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+/* Of the ends equal to *e (sorted together), one in namespace net: the
+ * same address and port are another connection in another namespace (a
+ * container's 127.0.0.1:PORT and the host's). *e when none tells. */
+static struct end_key *end_in_net(struct end_key *ends, size_t n, struct end_key *e,
+				  unsigned long net)
+{
+	struct end_key *first = e, *last = ends + n;
+
+	if (!net)
+		return e;
+	while (first > ends && !cmp_end(first - 1, e))
+		first--;
+	for (struct end_key *x = first; x < last && !cmp_end(x, e); x++) {
+		if (net_of(x->rec->tgid) == net)
+			return x;
+	}
+	return e;
+}
+
 static void join_clients(struct collector *c, struct server_link *l, const struct proc *srv)
 {
 	size_t n;
 	struct end_key *ends = connection_ends(c->model, srv, false, &n);
+	unsigned long net = 0;
+	bool net_read = false;
 
 	if (!ends)
 		return;
@@ -315,6 +379,13 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 		memcpy(key.addr, rc->addr, 16);
 		model_addr_unmap(&key.family, key.addr);
 		e = bsearch(&key, ends, n, sizeof(*ends), cmp_end);
+		if (e && ((e > ends && !cmp_end(e - 1, e)) || (e + 1 < ends + n && !cmp_end(e + 1, e)))) {
+			if (!net_read) { /* only where two ends look alike */
+				net = net_of(srv->key.tgid);
+				net_read = true;
+			}
+			e = end_in_net(ends, n, e, net);
+		}
 		if (e) {
 			rc->pid = e->rec->tgid;
 			memcpy(rc->comm, e->rec->comm, sizeof(rc->comm));
@@ -357,13 +428,6 @@ static void exempt_waiting(struct collector *c, const struct server_link *l, str
 	free(peers);
 }
 
-static bool own_port(const struct collector *c, __u16 port)
-{
-	for (int i = 0; i < c->nown; i++)
-		if (c->own_ports[i] == port)
-			return true;
-	return false;
-}
 
 /* Each refresh: CLIENT LIST from every live server, joined; drop links of
  * servers that are gone. */
@@ -393,7 +457,7 @@ static void ask_servers(struct collector *c, double now)
 		}
 		l->full = false;
 		for (long k = 0; k < n; k++) /* rcleak's own connection is nobody's */
-			if (!own_port(c, l->clients[k].port))
+			if (!own_end(c, l->clients[k].family, l->clients[k].addr, l->clients[k].port))
 				l->clients[kept++] = l->clients[k];
 		l->nclients = kept;
 		if (!l->clients)

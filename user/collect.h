@@ -51,8 +51,13 @@ struct collector {
 	__u64 events;
 	__u64 prev_events;
 	double events_per_s;
-	__u16 own_ports[8];     /* local ports of rcleak's recent Redis links */
-	int nown;
+	/* local ends of rcleak's recent Redis links (a ring; the kernel's
+	 * self_eps holds the same in the same slots) */
+	struct own_end {
+		__u8 addr[16];  /* IPv6; IPv4 v4-mapped */
+		__u16 port;     /* 0: unused */
+	} own[RCL_SELF_EPS];
+	int own_next;
 	struct server_link links[COLLECT_MAX_LINKS];
 	int nlinks;
 };

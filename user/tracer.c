@@ -297,9 +297,13 @@ const char *tracer__walk(const struct tracer *t)
 void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner *o)
 {
 	__u32 k = t->skel->rodata->port_idx[port]; /* rodata stays readable */
+	struct rcl_listener l = { .owner = *o }; /* net 0, wildcard: any */
 
-	if (k) /* a watched port */
-		bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners), &(__u32){ k - 1 }, o, BPF_ANY);
+	/* The BPF walk notes listeners itself, with their network namespace;
+	 * /proc's walk (its own namespace only) tells none */
+	if (k && t->procscan) /* a watched port */
+		bpf_map_update_elem(bpf_map__fd(t->skel->maps.listeners),
+				    &(__u32){ (k - 1) * RCL_LISTEN_WAYS }, &l, BPF_ANY);
 }
 
 void tracer__self_port(struct tracer *t, __u16 port, bool add)
@@ -311,6 +315,18 @@ void tracer__self_port(struct tracer *t, __u16 port, bool add)
 		__atomic_fetch_or(w, bit, __ATOMIC_RELAXED);
 	else
 		__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
+}
+
+void tracer__self_ep(struct tracer *t, int slot, const __u8 addr[16], __u16 port)
+{
+	struct rcl_self_ep *e = &t->skel->bss->self_eps[slot];
+
+	/* the kernel side may read it meanwhile: no port while addr changes */
+	__atomic_store_n(&e->port, 0, __ATOMIC_RELEASE);
+	if (!port)
+		return;
+	memcpy(e->addr, addr, sizeof(e->addr));
+	__atomic_store_n(&e->port, port, __ATOMIC_RELEASE);
 }
 
 void tracer__forget_proc(struct tracer *t, const struct rcl_owner *o)

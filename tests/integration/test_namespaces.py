@@ -3,16 +3,19 @@ rcleak itself in a time namespace."""
 import csv
 import io
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 from harness import (HOLD_THEN_MORE, RCLEAK, Client, Fail, NetNS, Rcleak, Redis, Skip, check,
-                     expect_row, expect_server, fields, proc_fds, proc_row, procs_of, spawn,
-                     ss_count)
+                     expect_row, expect_server, fields, server_row, proc_fds, proc_row, procs_of, spawn,
+                     ss_count, ss_sockets)
 
-TESTS = ["test_pid_namespace", "test_net_namespace", "test_time_namespace",
+TESTS = ["test_pid_namespace", "test_net_namespace", "test_net_namespace_same_port",
+         "test_net_namespace_ask_redis", "test_net_namespace_same_tuple",
+         "test_time_namespace",
          "test_time_namespace_walk_proc", "test_time_namespace_record"]
 
 PIDNS = ["unshare", "--pid", "--fork", "--mount-proc", "--"]
@@ -63,6 +66,125 @@ def test_net_namespace():
                                              what="redis-server in the netns", timeout=5))):
         try:
             fn()
+        except AssertionError as e:
+            problems.append(str(e))
+    check(not problems, " | ".join(problems))
+
+
+def test_net_namespace_same_port():
+    """A redis-server in a network namespace and another on the host, on the
+    same port number: each server's accepts are its own, not the other's
+    (passive opens are attributed to the listener of their namespace)."""
+    ns = NetNS()
+    rn = Redis(netns=ns, bind=("127.0.0.1",))
+    # started second: the higher pid, the last listener the walk sees
+    rh = Redis(bind=("127.0.0.1",), port=rn.port)
+    rc = Rcleak(["-p", str(rn.port)])
+    cn = Client("hold", ["--target", "127.0.0.1:%d:3" % rn.port], name="rclt-sp-ns", wrap=ns.prefix)
+    ch = Client("hold", ["--target", "127.0.0.1:%d:2" % rn.port], name="rclt-sp-host")
+    tn = ss_count(cn.pid, [rn.port], netns=ns)
+    th = ss_count(ch.pid, [rn.port])
+    check(tn == 3 and th == 2, "ground truth (ss): ns client %d, host client %d" % (tn, th))
+    problems = []
+    for fn in (lambda: expect_row(rc, rn.pid, {"open": 3, "opened": 3},
+                                  what="namespace's redis-server", timeout=5),
+               lambda: expect_row(rc, rh.pid, {"open": 2, "opened": 2},
+                                  what="host's redis-server", timeout=5),
+               lambda: expect_server(rc, rn.pid, {"clients": 3}, timeout=5),
+               lambda: expect_server(rc, rh.pid, {"clients": 2}, timeout=5)):
+        try:
+            fn()
+        except AssertionError as e:
+            problems.append(str(e))
+    # after: redis-cli's own connections are accepts too
+    n, h = rn.connected_clients(), rh.connected_clients()
+    check(n == 3 and h == 2, "ground truth (INFO clients): ns %d, host %d" % (n, h))
+    check(not problems, " | ".join(problems))
+
+
+def test_net_namespace_ask_redis():
+    """--ask-redis with a redis-server in a network namespace and another on
+    the host on the same port: each is asked in its own namespace, so each
+    gets its own maxclients and CLIENT LIST, not the host server's."""
+    ns = NetNS()
+    rn = Redis(netns=ns, bind=("127.0.0.1",), extra=("--maxclients", "50"))
+    rh = Redis(bind=("127.0.0.1",), port=rn.port, extra=("--maxclients", "100"))
+    check(rn.config_get("maxclients") == "50" and rh.config_get("maxclients") == "100",
+          "ground truth (CONFIG GET): ns %r, host %r"
+          % (rn.config_get("maxclients"), rh.config_get("maxclients")))
+    cn = Client("hold", ["--target", "127.0.0.1:%d:3" % rn.port], name="rclt-ar-ns", wrap=ns.prefix)
+    ch = Client("hold", ["--target", "127.0.0.1:%d:2" % rn.port], name="rclt-ar-host")
+    check(ss_count(cn.pid, [rn.port], netns=ns) == 3 and ss_count(ch.pid, [rn.port]) == 2,
+          "ground truth (ss)")
+    rc = Rcleak(["-p", str(rn.port), "--ask-redis"])
+
+    def entries(row, pid):
+        return sum(1 for e in row.get("redis_clients") or [] if e.get("pid") == pid)
+
+    problems = []
+    for r, mc, mine, other in ((rn, 50, cn, ch), (rh, 100, ch, cn)):
+        def pred(obj, r=r, mc=mc, mine=mine, other=other):
+            row = server_row(obj, r.pid)
+            if row is None:
+                return False, "no server row for pid %d" % r.pid
+            got = (row.get("maxclients"), row.get("maxclients_source"), row.get("clients"),
+                   entries(row, mine.pid), entries(row, other.pid))
+            want = (mc, "config-get", 3 if r is rn else 2, 3 if r is rn else 2, 0)
+            return got == want, ("server pid %d: (maxclients, source, clients, CLIENT LIST "
+                                 "entries of its client, of the other) observed %r expected %r"
+                                 % (r.pid, got, want))
+        try:
+            rc.wait_for(pred, 8, "server in %s" % ("the namespace" if r is rn else "the host"))
+        except AssertionError as e:
+            problems.append(str(e))
+    check(not problems, " | ".join(problems))
+
+
+BOUND_CLIENT = r"""
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.connect(("127.0.0.1", int(sys.argv[2])))
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_net_namespace_same_tuple():
+    """--ask-redis joins each CLIENT LIST entry to the client process in the
+    server's network namespace: a container's client and a host client can
+    have the very same 127.0.0.1:PORT -> 127.0.0.1:PORT."""
+    ns = NetNS()
+    rn = Redis(netns=ns, bind=("127.0.0.1",))
+    rh = Redis(bind=("127.0.0.1",), port=rn.port)
+    procs = {}
+    for y in range(46000, 46100):
+        try:
+            s = socket.socket()
+            s.bind(("127.0.0.1", y))
+            s.close()
+        except OSError:
+            continue
+        for where, prefix in (("ns", ns.prefix), ("host", [])):
+            procs[where] = spawn(prefix + [sys.executable, "-c", BOUND_CLIENT, str(y), str(rn.port)],
+                                 "client bound to 127.0.0.1:%d (%s)" % (y, where))
+        break
+    pids = {w: int(p.stdout.readline() or 0) for w, p in procs.items()}
+    check(len(pids) == 2 and all(pids.values()), "bound clients did not start: %s" % pids)
+    addr = "127.0.0.1:%d" % y
+    tn = [h for _st, local, _peer, h in ss_sockets([rn.port], netns=ns) if local == addr]
+    th = [h for _st, local, _peer, h in ss_sockets([rn.port]) if local == addr]
+    check(tn == [{pids["ns"]: [3]}] and th == [{pids["host"]: [3]}],
+          "ground truth (ss): %s in the namespace %s, on the host %s" % (addr, tn, th))
+    rc = Rcleak(["-p", str(rn.port), "--ask-redis"])
+    problems = []
+    for r, want in ((rn, pids["ns"]), (rh, pids["host"])):
+        def pred(obj, r=r, want=want):
+            row = server_row(obj, r.pid)
+            got = [e.get("pid") for e in (row or {}).get("redis_clients") or [] if e.get("addr") == addr]
+            return got == [want], "server pid %d: %s joined to %s, expected [%d]" % (r.pid, addr, got, want)
+        try:
+            rc.wait_for(pred, 8, "CLIENT LIST joined in the server's namespace")
         except AssertionError as e:
             problems.append(str(e))
     check(not problems, " | ".join(problems))

@@ -8,12 +8,14 @@ import time
 
 from harness import (RCLEAK, Client, Lines, Rcleak, Redis, check, children_of, expect_row, expect_server,
                      fields, mkdtemp, proc_fds, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count,
-                     ss_states, stop, wait_until)
+                     ss_sockets, ss_states, stop, wait_until)
 
 TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
-         "test_ask_redis_auth_mixed", "test_ulimit_headroom",
+         "test_ask_redis_auth_mixed", "test_ask_redis_same_port_other_addr",
+         "test_two_servers_one_port_v4_v6",
+         "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
          "test_zombie_waiting_clients", "test_ask_redis_full",
          "test_maxclients_last_option", "test_unix_socket_clients"]
@@ -181,6 +183,74 @@ def test_ask_redis_ipv4():
 def test_ask_redis_ipv6():
     """--ask-redis reads maxclients (100) from a server listening on ::1 only."""
     _ask_redis(("::1",))
+
+
+def test_ask_redis_same_port_other_addr():
+    """rcleak's own --ask-redis link is excluded by its address and port, not
+    by port alone: a client from another address (a remote host; here
+    127.0.0.2) whose source port happens to be the link's is a client."""
+    import socket
+    r = Redis(bind=("127.0.0.1",), extra=["--protected-mode", "no"])
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    mine = []
+
+    def link_port():
+        for _st, local, peer, holders in ss_sockets([r.port]):
+            if rc.pid in holders and peer.endswith(":%d" % r.port):
+                mine.append(int(local.rsplit(":", 1)[1]))
+                return True
+        return False
+    wait_until(link_port, what="rcleak's --ask-redis link in ss")
+    y = mine[0]
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.2", y))
+        s.connect(("127.0.0.1", r.port))
+        s.sendall(b"*1\r\n$4\r\nPING\r\n")
+        check(s.recv(64) == b"+PONG\r\n", "no PONG from the client at 127.0.0.2:%d" % y)
+        peers = [peer for _st, local, peer, holders in ss_sockets([r.port]) if r.pid in holders]
+        check("127.0.0.2:%d" % y in peers, "ground truth (ss): server ends' peers %s" % peers)
+        n = r.connected_clients() - 1  # and rcleak's link
+        check(n == 1, "ground truth (INFO clients, less rcleak's link): %d" % n)
+
+        def pred(obj):
+            row = server_row(obj, r.pid)
+            if row is None:
+                return False, "no server row"
+            addrs = [e.get("addr") for e in row.get("redis_clients") or []]
+            got = (row.get("clients"), "127.0.0.2:%d" % y in addrs)
+            return got == (1, True), ("server: (clients, 127.0.0.2:%d in redis_clients) observed %r "
+                                      "expected (1, True); redis_clients %s" % (y, got, addrs))
+        rc.wait_for(pred, 8, "the client at 127.0.0.2 on rcleak's link port")
+        # opened: the client's accept, and redis-cli's for INFO above
+        expect_row(rc, r.pid, {"open": 1, "opened": 2}, timeout=5,
+                   what="redis-server's row: the client's accept")
+    finally:
+        s.close()
+
+
+def test_two_servers_one_port_v4_v6():
+    """Two redis-servers on one port number, one on 127.0.0.1 and one on
+    ::1: each server's accepts are its own (a passive open goes to the
+    listener bound to its local address), whichever listened last."""
+    r4 = Redis(bind=("127.0.0.1",))
+    r6 = Redis(bind=("::1",), port=r4.port)
+    rc = Rcleak(["-p", str(r4.port)])
+    c4 = Client("hold", ["--target", "127.0.0.1:%d:3" % r4.port], name="rclt-2s-v4")
+    c6 = Client("hold", ["--target", "[::1]:%d:2" % r4.port], name="rclt-2s-v6")
+    check(ss_count(c4.pid, [r4.port]) == 3 and ss_count(c6.pid, [r4.port]) == 2
+          and ss_accepted(r4.pid, r4.port) == 3 and ss_accepted(r6.pid, r4.port) == 2,
+          "ground truth (ss): v4 client %d, v6 client %d, v4 server %d, v6 server %d"
+          % (ss_count(c4.pid, [r4.port]), ss_count(c6.pid, [r4.port]),
+             ss_accepted(r4.pid, r4.port), ss_accepted(r6.pid, r4.port)))
+    problems = []
+    for pid, n, what in ((r4.pid, 3, "127.0.0.1"), (r6.pid, 2, "::1")):
+        try:
+            expect_row(rc, pid, {"open": n, "opened": n}, timeout=5,
+                       what="redis-server on %s" % what)
+        except AssertionError as e:
+            problems.append(str(e))
+    check(not problems, " | ".join(problems))
 
 
 def test_maxclients_discovered_wins():
