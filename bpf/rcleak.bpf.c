@@ -292,17 +292,27 @@ static __always_inline __u32 listener_key(__u16 port)
 	return ((__u32)port_idx[port] - 1) * RCL_LISTEN_WAYS;
 }
 
-/* The network namespace a socket is in, as a number (its struct net). */
-static __always_inline __u64 sock_net(const void *sk)
+/* The network namespace a socket is in, as a number (its struct net).
+ * btf: read directly, as the hook's other fields (no helper call: every
+ * accept asks). */
+static __always_inline __u64 sock_net(const void *sk, bool btf)
 {
+	if (btf)
+		return (__u64)((const struct sock *)sk)->__sk_common.skc_net.net;
 	return (__u64)BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net);
 }
 
 /* A socket's local address (the listener's bound one, or a passive
  * open's): IPv4 in a[0]. */
-static __always_inline void sock_laddr(const void *sk, __u16 family, __u32 a[4])
+static __always_inline void sock_laddr(const void *sk, __u16 family, __u32 a[4], bool btf)
 {
-	if (family == AF_INET)
+	const struct sock *s = sk;
+
+	if (btf && family == AF_INET)
+		a[0] = s->__sk_common.skc_rcv_saddr;
+	else if (btf)
+		__builtin_memcpy(a, &s->__sk_common.skc_v6_rcv_saddr, 16);
+	else if (family == AF_INET)
 		a[0] = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_rcv_saddr);
 	else
 		BPF_CORE_READ_INTO((__u32 (*)[4])a, (struct sock *)sk,
@@ -328,8 +338,16 @@ static __always_inline bool listener_get(__u16 port, __u64 net, __u16 family, co
 		struct rcl_listener *l = bpf_map_lookup_elem(&listeners, &ki);
 		int rank;
 
-		if (!l || !l->owner.tgid)
+		if (!l)
 			continue;
+		/* the ways are taken in order (listener_set): past the last
+		 * ever written (by a walk of /proc too: family 0, an owner)
+		 * there is nothing; one accept in an accept storm read 8 */
+		if (!l->owner.tgid) {
+			if (!l->family)
+				break;
+			continue;
+		}
 		if (l->net == net) {
 			if (l->family == family && addr_eq(l->addr, a))
 				rank = 4;
@@ -997,8 +1015,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		{
 			__u32 la[4] = {};
 
-			sock_laddr(sk, family, la);
-			listener_set(lport, sock_net(sk), family, la, &owner);
+			sock_laddr(sk, family, la, btf);
+			listener_set(lport, sock_net(sk, btf), family, la, &owner);
 		}
 		current_comm(comm, task, btf);
 		oc = counters(&owner);
@@ -1038,8 +1056,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		{
 			__u32 la[4] = {};
 
-			sock_laddr(sk, family, la);
-			listener_get(lport, sock_net(sk), family, la, &owner);
+			sock_laddr(sk, family, la, btf);
+			listener_get(lport, sock_net(sk, btf), family, la, &owner);
 		}
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
@@ -1058,8 +1076,8 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		if (lw) {
 			__u32 la[4] = {};
 
-			sock_laddr(sk, family, la);
-			listener_set(lport, sock_net(sk), family, la, &no_owner);
+			sock_laddr(sk, family, la, btf);
+			listener_set(lport, sock_net(sk, btf), family, la, &no_owner);
 		}
 		return 0;
 	case RCL_TCP_ESTABLISHED:
@@ -1404,7 +1422,7 @@ int rcl_walk_files(struct bpf_iter__task_file *ctx)
 		 * which userspace cannot tell from the record */
 		struct rcl_owner lo = { .tgid = rec.tgid, .start_ns = rec.start_ns };
 
-		listener_set(rec.lport, sock_net(sk), rec.family, (const __u32 *)rec.laddr, &lo);
+		listener_set(rec.lport, sock_net(sk, false), rec.family, (const __u32 *)rec.laddr, &lo);
 	}
 	next.watched = 1;
 commit:
