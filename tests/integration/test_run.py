@@ -307,6 +307,19 @@ def test_run_rcleak_killed():
             run.cleanup()
 
 
+def _run_to_end(args, timeout, **kw):
+    """`rcleak run ARGS` to its end: (exit status, stdout, stderr, stderr's
+    non-empty lines)."""
+    p = spawn([RCLEAK, "run"] + args, "rcleak run " + " ".join(args), stdin=subprocess.DEVNULL, **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("`rcleak run %s` did not exit" % " ".join(args))
+    err = err.decode("utf-8", "replace")
+    return p.returncode, out, err, [l for l in err.splitlines() if l.strip()]
+
+
 def test_run_json_needs_file():
     """In run mode --json takes FILE: `--`, another option or nothing in its
     place is a usage error (exit 2, one line naming `--json FILE`); no file
@@ -315,18 +328,9 @@ def test_run_json_needs_file():
     marker = os.path.join(d, "cmd-ran")
     cmd = ["sh", "-c", 'touch "$0"', marker]
     for args in (["--json", "--"] + cmd, ["--json", "-p", "6379", "--"] + cmd, ["--json"]):
-        p = spawn([RCLEAK, "run"] + args, "rcleak run " + " ".join(args),
-                  stdin=subprocess.DEVNULL, preexec_fn=lambda: os.chdir(d))
-        try:
-            out, err = p.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            stop(p, signal.SIGKILL)
-            raise Fail("`rcleak run %s` did not exit" % " ".join(args))
-        err = err.decode("utf-8", "replace")
-        lines = [l for l in err.splitlines() if l.strip()]
+        rc, out, err, lines = _run_to_end(args, 15, preexec_fn=lambda: os.chdir(d))
         what = "`rcleak run %s`" % " ".join(args)
-        check(p.returncode == 2, "%s: exit status %r, expected 2; stderr %r"
-              % (what, p.returncode, err[-400:]))
+        check(rc == 2, "%s: exit status %r, expected 2; stderr %r" % (what, rc, err[-400:]))
         check(len(lines) == 1 and lines[0].startswith("rcleak: ") and "--json FILE" in lines[0],
               "%s: expected one line naming `--json FILE`, got %r" % (what, err[-400:]))
         check(sorted(os.listdir(d)) == [], "%s: wrote %s in its working directory"
@@ -527,18 +531,9 @@ def test_run_out_file_checked_first():
     good = os.path.join(d, "ok.json")
     for args, want in ((["--json", os.path.join(d, "no", "r.json")], 1),
                        (["--json", good, "--junit", os.path.join(d, "no", "r.xml")], 1)):
-        p = spawn([RCLEAK, "run", "-p", "42999"] + args + ["--"] + cmd, "rcleak run",
-                  stdin=subprocess.DEVNULL)
-        try:
-            out, err = p.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            stop(p, signal.SIGKILL)
-            raise Fail("`rcleak run %s` did not exit" % " ".join(args))
-        err = err.decode("utf-8", "replace")
-        lines = [l for l in err.splitlines() if l.strip()]
+        rc, out, err, lines = _run_to_end(["-p", "42999"] + args + ["--"] + cmd, 30)
         what = "`rcleak run %s`" % " ".join(args)
-        check(p.returncode == want, "%s: exit status %r, expected %d; stderr %r"
-              % (what, p.returncode, want, err[-400:]))
+        check(rc == want, "%s: exit status %r, expected %d; stderr %r" % (what, rc, want, err[-400:]))
         check(not os.path.exists(marker), "%s: CMD ran, though its result could not be written" % what)
         check(len(lines) == 1 and "cannot write" in lines[0] and "/no/r." in lines[0],
               "%s: expected one line naming the file, got %r" % (what, err[-400:]))
