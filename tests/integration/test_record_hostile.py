@@ -28,17 +28,24 @@ def _churn(r, name, secs=25):
                     name)
 
 
+def _stopped(rec, path, needle, what, timeout=60):
+    """record stopped by what: exit 1, one line naming the file and saying
+    needle."""
+    rc = rec.wait(timeout)
+    err = rec.err.text().strip()
+    check(rc == 1, "record stopped by %s: %s, expected exit 1; stderr %r" % (
+        what, "killed by signal %d" % -rc if rc is not None and rc < 0 else "exit %s" % rc, err[-400:]))
+    lines = err.splitlines()
+    check(len(lines) == 1 and path in lines[0] and needle in lines[0],
+          "record stopped by %s: stderr %r, expected one line naming %s and saying %r"
+          % (what, err[-400:], path, needle))
+
+
 def _write_error(rec, path, needle, limit):
     """record stopped by a write error: exit 1, one line naming the file and
     the error; the file whole (report reads it without a warning), at most
     limit bytes."""
-    rc = rec.wait(60)
-    err = rec.err.text().strip()
-    check(rc == 1, "record stopped by %r: %s, expected exit 1; stderr %r" % (
-        needle, "killed by signal %d" % -rc if rc is not None and rc < 0 else "exit %s" % rc, err[-400:]))
-    lines = err.splitlines()
-    check(len(lines) == 1 and path in lines[0] and needle in lines[0],
-          "record stopped by %r: stderr %r, expected one line naming %s and the error" % (needle, err[-400:], path))
+    _stopped(rec, path, needle, "a write error (%r)" % needle)
     size = os.path.getsize(path)
     check(size <= limit, "the capture is %d bytes, over the %d that fit" % (size, limit))
     js, rerr = report_json([path], "report of the capture cut back at the write error")
@@ -106,14 +113,7 @@ def _file_taken(name, act, needle):
     rec.first()
     rec.wait_lines(3, 20)
     act(path)
-    rc = rec.wait(20)
-    err = rec.err.text().strip()
-    check(rc == 1, "record whose capture was %s: %s, expected exit 1; stderr %r" % (
-        name, "killed by signal %d" % -rc if rc is not None and rc < 0 else "exit %s" % rc, err[-400:]))
-    lines = err.splitlines()
-    check(len(lines) == 1 and path in lines[0] and needle in lines[0],
-          "record whose capture was %s: stderr %r, expected one line naming %s and saying %r"
-          % (name, err[-400:], path, needle))
+    _stopped(rec, path, needle, "its capture %s" % name, timeout=20)
     return path
 
 
