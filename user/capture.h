@@ -71,8 +71,8 @@ int capture_writer_close(struct capture_writer *w);
 #define CAPTURE_EDELETED   (-10001)
 #define CAPTURE_ETRUNCATED (-10002)
 
-/* The same check without a chunk to write: 0, or CAPTURE_E* (sticky, as a
- * write error). For a writer that writes nothing for long (a flight
+/* The same check without a chunk to write: 0, or CAPTURE_E* or -errno
+ * (sticky, as a write error). For a writer that writes nothing for long (a flight
  * recorder waiting for its trigger), which learnt it only when the ring,
  * all the evidence, had nowhere to go. */
 int capture_check(struct capture_writer *w);

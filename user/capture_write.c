@@ -268,9 +268,6 @@ static size_t encode_header(unsigned char *p, const struct capture_info *in)
 
 /* ---- chunks --------------------------------------------------------------- */
 
-/* Compress and write the records buffered so far as one chunk. Allocation
- * failure keeps the records for a later try; a write failure cuts the file
- * back to the last whole chunk and sticks. */
 /* Does the file still begin with the header this writer wrote? Read
  * through a second descriptor: the writer's is write-only. The whole
  * header, not its magic only: `truncate -s 100` kept the magic and cut the
@@ -310,21 +307,20 @@ static int still_ours(const struct capture_writer *w)
 	return 0;
 }
 
+/* Compress and write the records buffered so far as one chunk. Allocation
+ * failure keeps the records for a later try; a write failure cuts the file
+ * back to the last whole chunk and sticks. */
 static int write_chunk(struct capture_writer *w)
 {
 	unsigned char *h;
 	size_t clen, need;
 	int rc;
 
-	if (w->err)
-		return w->err;
 	if (!w->nrec)
-		return 0;
-	/* not cut back below: the file is no longer ours to shape */
-	if ((rc = still_ours(w))) {
-		w->err = rc;
+		return w->err;
+	/* sticky, and not cut back below: the file is no longer ours */
+	if ((rc = capture_check(w)))
 		return rc;
-	}
 	need = CAP_CHUNK_HDR + libdeflate_zlib_compress_bound(w->z, w->len);
 	if (need > w->out_cap) {
 		unsigned char *o = realloc(w->out, need);
@@ -464,14 +460,9 @@ int capture_flush(struct capture_writer *w)
 
 int capture_check(struct capture_writer *w)
 {
-	int rc;
-
-	if (w->err)
-		return w->err;
-	rc = still_ours(w);
-	if (rc == CAPTURE_EDELETED || rc == CAPTURE_ETRUNCATED)
-		w->err = rc;
-	return rc == CAPTURE_EDELETED || rc == CAPTURE_ETRUNCATED ? rc : 0;
+	if (!w->err)
+		w->err = still_ours(w);
+	return w->err;
 }
 
 int capture_sync(struct capture_writer *w)
