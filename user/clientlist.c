@@ -225,7 +225,8 @@ static int socket_in(int family, int pid)
 {
 	char path[64];
 	struct stat a, b;
-	int self, them, fd, err;
+	int self = -1, them, fd = -1, err;
+	bool other;
 
 	if (pid <= 0)
 		return socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -238,32 +239,21 @@ static int socket_in(int family, int pid)
 		err = errno;
 		goto out;
 	}
-	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev) { /* ours */
-		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		err = errno;
-		close(them);
-		close(self);
-		errno = err;
-		return fd;
-	}
-	if (setns(them, CLONE_NEWNET)) {
+	other = a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+	if (other && setns(them, CLONE_NEWNET)) {
 		err = errno;
 		goto out;
 	}
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	err = errno;
-	if (setns(self, CLONE_NEWNET))
+	if (other && setns(self, CLONE_NEWNET))
 		abort(); /* everything after would look at the wrong namespace */
-	close(them);
-	close(self);
-	errno = err;
-	return fd;
 out:
 	close(them);
 	if (self >= 0)
 		close(self);
 	errno = err;
-	return -1;
+	return fd;
 }
 
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
