@@ -260,7 +260,10 @@ static void finish_unwatched(const struct rcl_opts *o, pid_t pid, bool cmd_done)
  * after it: "cannot write" came once the whole test suite had run, whose
  * summary was then lost. A file it creates here it removes again when it
  * ends with no summary to write (CMD not run, a runtime error): no empty
- * file to be taken for a result. Returns 0 or -1 (message given). */
+ * file to be taken for a result. A regular file that is there already is
+ * emptied now: an earlier run's summary outlived a run that wrote none
+ * (CMD not found, rcleak killed), and a CI step read it as this run's.
+ * Returns 0 or -1 (message given). */
 static int check_out(const char *path, bool *created)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
@@ -273,7 +276,7 @@ static int check_out(const char *path, bool *created)
 		 * an open and close now would end a FIFO reader's input */
 		if (!stat(path, &st) && !S_ISREG(st.st_mode))
 			return 0;
-		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 	}
 	if (fd < 0) {
 		elog("cannot write %s: %s; the command was not run", path, strerror(errno));

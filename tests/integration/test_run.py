@@ -523,7 +523,7 @@ def test_run_out_file_checked_first():
     it used to run CMD to its end (a whole test suite) and only then say
     "cannot write". A FILE it created is removed when CMD cannot run
     (exit 127), so no empty file passes for a result; one that is there is
-    written as before."""
+    emptied, so that an earlier run's summary does not pass for this one's."""
     d = mkdtemp("rcleak-run-outfile-")
     os.chmod(d, 0o755)
     marker = os.path.join(d, "cmd-ran")
@@ -544,3 +544,15 @@ def test_run_out_file_checked_first():
     check(p.returncode == 127 and not os.path.exists(good),
           "CMD not found: exit status %r (expected 127), --json file left: %s"
           % (p.returncode, os.path.exists(good)))
+    # an earlier run's summary must not pass for this one's
+    stale = '{"result": "pass", "from": "an earlier run"}\n'
+    with open(good, "w") as f:
+        f.write(stale)
+    p = spawn([RCLEAK, "run", "-p", "42999", "--json", good, "--", os.path.join(d, "nonexistent")],
+              "rcleak run", stdin=subprocess.DEVNULL)
+    out, err = p.communicate(timeout=30)
+    with open(good) as f:
+        left = f.read()
+    check(p.returncode == 127 and left == "",
+          "CMD not found, --json FILE there from an earlier run: exit status %r (expected 127), "
+          "FILE holds %r (expected emptied)" % (p.returncode, left[:80]))
