@@ -466,13 +466,17 @@ int cmd_run(const struct rcl_opts *o)
 		     "still running were left running, not signalled", cut, strsignal(cut),
 		     o->run_argv[0]);
 	}
-	summary_text(stderr, &sum);
+	/* the files first: the summary's last line is the verdict, exit code
+	 * included, and a FILE that cannot be written changes that code */
 	summary = true;
+	if (o->json_path && write_file(o->json_path, &sum, summary_json))
+		sum.unwritten = o->json_path;
+	if (o->junit_path && write_file(o->junit_path, &sum, summary_junit) && !sum.unwritten)
+		sum.unwritten = o->junit_path;
+	if (sum.unwritten && sum.exit_code == RCL_EXIT_OK)
+		sum.exit_code = RCL_EXIT_ERROR;
+	summary_text(stderr, &sum);
 	rc = sum.exit_code;
-	if (o->json_path && write_file(o->json_path, &sum, summary_json) && rc == RCL_EXIT_OK)
-		rc = RCL_EXIT_ERROR;
-	if (o->junit_path && write_file(o->junit_path, &sum, summary_junit) && rc == RCL_EXIT_OK)
-		rc = RCL_EXIT_ERROR;
 cleanup:
 	if (!summary && json_new)
 		unlink(o->json_path);

@@ -276,6 +276,8 @@ static void fmt_threshold(char *buf, size_t len, const struct run_rule *r)
 
 void summary_text(FILE *f, const struct run_summary *s)
 {
+	const char *sep;
+
 	fprintf(f, "\nrcleak run: '%s' ", s->argv[0]);
 	if (s->cmd_signal)
 		fprintf(f, "killed by signal %d", s->cmd_signal);
@@ -313,6 +315,7 @@ void summary_text(FILE *f, const struct run_summary *s)
 			r->detail[0] ? ": " : "", r->detail);
 	}
 	/* "PASS (exit 1)" read as a contradiction: say whose code it is */
+	sep = ";";
 	fprintf(f, "rcleak run: %s (exit %d", s->failed ? "FAIL: a threshold was broken" : "PASS",
 		s->exit_code);
 	if (s->wait_signal)
@@ -321,6 +324,10 @@ void summary_text(FILE *f, const struct run_summary *s)
 		fprintf(f, ": '%s' was killed by signal %d", s->argv[0], s->cmd_signal);
 	else if (s->cmd_exit > 0)
 		fprintf(f, ": '%s' exited %d", s->argv[0], s->cmd_exit);
+	else
+		sep = ":";
+	if (s->unwritten)
+		fprintf(f, "%s cannot write %s", sep, s->unwritten);
 	fputs(")\n", f);
 }
 

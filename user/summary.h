@@ -48,6 +48,7 @@ struct run_summary {
 	int cmd_signal;        /* 0: exited */
 	int exit_code;         /* what rcleak returns */
 	int wait_signal;       /* N: signal N cut --wait-children's wait (exit 128+N) */
+	const char *unwritten; /* a --json/--junit FILE that could not be written */
 	struct run_row *rows;
 	size_t nrows;
 	long opened, closed, leaked, open_at_end;

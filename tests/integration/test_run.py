@@ -28,7 +28,8 @@ TESTS = ["test_run_exit_status",
          "test_run_cmd_not_found", "test_run_sigint", "test_run_signal_before_cmd",
          "test_run_ctrl_c", "test_run_ignored_signals", "test_run_rcleak_killed",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
-         "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first"]
+         "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
+         "test_run_out_file_unwritable_at_end"]
 
 
 def test_run_exit_status():
@@ -556,3 +557,23 @@ def test_run_out_file_checked_first():
     check(p.returncode == 127 and left == "",
           "CMD not found, --json FILE there from an earlier run: exit status %r (expected 127), "
           "FILE holds %r (expected emptied)" % (p.returncode, left[:80]))
+
+
+def test_run_out_file_unwritable_at_end():
+    """A --json/--junit FILE that passes the check but cannot be written at
+    the end (/dev/full: no space) makes rcleak exit 1 after a passing CMD,
+    and the summary's last line, the verdict, says so with that exit code:
+    it used to print "PASS (exit 0)" and only then "cannot write", exiting
+    1. A failing CMD keeps its own exit code, and the line names both."""
+    for cmd, want, tail in ((["true"], 1, "(exit 1: cannot write /dev/full)"),
+                            (["sh", "-c", "exit 3"], 3, "(exit 3: 'sh' exited 3; cannot write /dev/full)")):
+        for opt in ("--json", "--junit"):
+            args = ["-p", "42999", opt, "/dev/full", "--"] + cmd
+            rc, out, err, lines = _run_to_end(args, 30)
+            what = "`rcleak run %s`" % " ".join(args)
+            check(rc == want, "%s: exit status %r, expected %d; stderr %r" % (what, rc, want, err[-400:]))
+            check(any(l.startswith("rcleak: cannot write /dev/full: ") for l in lines),
+                  "%s: no line saying why /dev/full was not written: %r" % (what, err[-400:]))
+            check(lines and lines[-1].startswith("rcleak run: PASS ") and lines[-1].endswith(tail),
+                  "%s: last line %r, expected the verdict ending %r" % (what, lines[-1:] , tail))
+
