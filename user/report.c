@@ -73,15 +73,24 @@ static bool decimal(const char *s, double *v, char **end)
 	return *end == s + n && isfinite(*v);
 }
 
-/* The moment --at names, as Unix time; *rel: N for +N (seconds since the
- * start, on the recording's own clock, uptime_s), else -1. */
-static double parse_at(const char *s, const struct capfile *f, bool *ok, double *rel)
+/* The moment --at names, as Unix time: [*from, *upto), or the point
+ * *from == *upto; *rel: N for +N (seconds since the start, on the
+ * recording's own clock, uptime_s), else -1. A Unix time with decimals
+ * names what rounds to it, as --json prints a refresh's ts (3 decimals):
+ * the ts of a refresh that had rounded down showed the refresh before.
+ * HH:MM:SS and a whole Unix time are points (a log line's time: the
+ * refresh at or before it, none after). *next_day: for HH:MM:SS, the same
+ * time on the day after the capture's first (a capture across midnight),
+ * else -1. */
+static void parse_at(const char *s, const struct capfile *f, bool *ok, double *rel, double *from,
+		     double *upto, double *next_day)
 {
 	char *end;
 	double v;
 
 	*ok = true;
 	*rel = -1;
+	*next_day = -1;
 	if (s[0] == '+') { /* offset from the start: +90s, +2m, +90 */
 		if (!decimal(s + 1, &v, &end))
 			goto bad;
@@ -94,11 +103,12 @@ static double parse_at(const char *s, const struct capfile *f, bool *ok, double 
 		if (*end)
 			goto bad;
 		*rel = v;
-		return f->info.wall_start + v;
+		*from = *upto = f->info.wall_start + v;
+		return;
 	}
 	if (strchr(s, ':')) { /* HH:MM:SS on the capture's first day (local time) */
 		time_t t0 = (time_t)f->info.wall_start;
-		struct tm tm;
+		struct tm tm, tm1;
 		int h, m, sec = 0;
 
 		int n = 0, got = sscanf(s, "%2d:%2d%n:%2d%n", &h, &m, &n, &sec, &n);
@@ -113,13 +123,23 @@ static double parse_at(const char *s, const struct capfile *f, bool *ok, double 
 		tm.tm_hour = h;
 		tm.tm_min = m;
 		tm.tm_sec = sec;
-		return (double)mktime(&tm);
+		tm.tm_isdst = -1;
+		tm1 = tm;
+		tm1.tm_mday++;
+		*from = *upto = (double)mktime(&tm);
+		*next_day = (double)mktime(&tm1);
+		return;
 	}
-	if (decimal(s, &v, &end) && !*end && v > 0)
-		return v;
+	if (decimal(s, &v, &end) && !*end && v > 0) {
+		const char *dot = strchr(s, '.');
+		double half = dot && dot[1] ? 0.5 * pow(10, -(double)strlen(dot + 1)) : 0;
+
+		*from = v - half;
+		*upto = v + half;
+		return;
+	}
 bad:
 	*ok = false;
-	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -159,16 +179,25 @@ static void at_tick(const struct capfile *f, struct at_span *s)
 		s->end = until;
 }
 
+/* Whether the moment [from, upto) (a point for +N) lies before the
+ * capture's start (< 0), after its end (> 0), or in it (0). */
+static int at_outside(double from, double upto, const struct at_span *s)
+{
+	if (from < upto ? upto <= s->start : from < s->start - 1e-6)
+		return -1;
+	return from > s->end + 1e-6;
+}
+
 /* A moment outside the capture shows its nearest refresh: say which. */
-static void at_warn(const struct capfile *f, const char *at, double target, const struct at_span *s)
+static void at_warn(const struct capfile *f, const char *at, int outside)
 {
 	char when[32];
 
 	capfile_fmt_time(f->rp.tick.wall, when, sizeof(when));
-	if (target < s->start - 1e-6)
+	if (outside < 0)
 		elog("%s: the capture starts after %s: showing its first refresh, at %s (+%.1fs)", f->path,
 		     at, when, f->rp.tick.now);
-	else if (target > s->end + 1e-6)
+	else if (outside > 0)
 		elog("%s: the capture ends before %s: showing its last refresh, at %s (+%.1fs)", f->path,
 		     at, when, f->rp.tick.now);
 }
@@ -305,17 +334,19 @@ int cmd_report(const struct rcl_opts *o)
 		for (int fi = 0; fi < nfiles && !ferror(stdout); fi++) {
 			struct capfile *f = &files[fi];
 			bool ok;
-			double rel, target = parse_at(o->at, f, &ok, &rel);
-			int e;
+			double rel, from, upto, day2;
+			int e, outside;
 
+			parse_at(o->at, f, &ok, &rel, &from, &upto, &day2);
 			if (!ok) {
 				elog("bad --at '%s': give +90s, +2m, HH:MM:SS or a Unix timestamp", o->at);
 				rc = RCL_EXIT_USAGE;
 				goto cleanup;
 			}
 			/* the last tick at or before the moment: count them, then
-			 * replay exactly that many (the model cannot step back) */
-			unsigned long want = 0;
+			 * replay exactly that many (the model cannot step back);
+			 * HH:MM:SS on the first day and on the next (want2) */
+			unsigned long want = 0, want2 = 0;
 			struct at_span span = { 0 };
 
 			while (capfile_next_tick(f, at_event, &span) > 0) {
@@ -326,13 +357,29 @@ int cmd_report(const struct rcl_opts *o)
 				 * interval early. A quarter of the interval (a second
 				 * at most) after N still counts as N. A wall-clock
 				 * moment (a log line's) takes the last refresh at or
-				 * before it. */
+				 * before it, or printed as it. */
 				double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
-				double tol = iv / 4 < 1 ? iv / 4 : 1;
+				double tol = iv / 4 < 1 ? iv / 4 : 1, wall = f->rp.tick.wall;
 
 				at_tick(f, &span);
-				if ((rel >= 0 ? f->rp.tick.now <= rel + tol : f->rp.tick.wall <= target + 1e-6) || !want)
+				if ((rel >= 0 ? f->rp.tick.now <= rel + tol : wall < upto + 1e-6) || !want)
 					want = f->ticks;
+				if ((day2 >= 0 && wall < day2 + (upto - from) + 1e-6) || !want2)
+					want2 = f->ticks;
+			}
+			outside = at_outside(from, upto, &span);
+			/* a capture across midnight: HH:MM:SS before its start on
+			 * the first day is the next day's, when that one is in
+			 * the capture, or nearer to it (it showed the first
+			 * refresh, "the capture starts after 00:10:00") */
+			if (day2 >= 0 && outside < 0) {
+				double d2upto = day2 + (upto - from);
+				int out2 = at_outside(day2, d2upto, &span);
+
+				if (out2 <= 0 || day2 - span.end < span.start - upto) {
+					want = want2;
+					outside = out2;
+				}
 			}
 			damaged |= capfile_damage(f);
 			if ((e = capfile_reopen(f, o))) {
@@ -346,7 +393,7 @@ int cmd_report(const struct rcl_opts *o)
 				no_refresh = true;
 				continue;
 			}
-			at_warn(f, o->at, target, &span);
+			at_warn(f, o->at, outside);
 			if (nfiles > 1 && o->view != RCL_VIEW_JSON)
 				printf("== %s (%s)\n", f->path, f->info.host);
 			show(f, o);

@@ -20,7 +20,8 @@ from record_harness import (HOST, Recorder, expect_counts, parse_capture, report
                             rows_of, write_bytes)
 
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
-         "test_report_peak_between_refreshes", "test_report_at_bounds", "test_report_replay_pacing",
+         "test_report_peak_between_refreshes", "test_report_at_bounds", "test_report_at_printed_times",
+         "test_report_at_midnight", "test_report_replay_pacing",
          "test_record_join"]
 
 BURST_N = 20         # connections the burst client holds at once
@@ -270,6 +271,64 @@ def test_report_at_bounds():
             problems.append("--at %s: stderr %r; expected one line with %s" % (at, err, " and ".join(
                 repr(w) for w in warn)))
     check(not problems, " | ".join(problems))
+
+
+def test_report_at_printed_times():
+    """--at given the `ts` --json printed for a refresh (3 decimals,
+    rounded) shows that refresh, with no warning: a ts that had rounded
+    down named a moment just before its refresh, and showed the refresh
+    before it."""
+    s = small()
+    live, path = s["live"], s["path"]
+    check(len(live) >= 3, "test setup: %d live lines from record -d 1 -i 0.5" % len(live))
+    problems = []
+    for want in live:
+        at = "%.3f" % want["ts"]
+        rc, out, err = report([path, "--at", at, "--json"])
+        lines = out.splitlines()
+        got = json.loads(lines[0]) if rc == 0 and len(lines) == 1 else {}
+        if (got.get("ts"), got.get("uptime_s")) != (want["ts"], want["uptime_s"]) or err:
+            problems.append("--at %s: exit %d, showed ts %r (uptime_s %r), stderr %r; expected the refresh "
+                            "printed at ts %r (uptime_s %r), no warning" % (
+                                at, rc, got.get("ts"), got.get("uptime_s"), err.strip(), want["ts"],
+                                want["uptime_s"]))
+    check(not problems, " | ".join(problems))
+
+
+def test_report_at_midnight():
+    """HH:MM:SS in a capture that runs across midnight (local time: TZ is
+    set so that midnight falls inside the small capture) names the moment
+    on the day it is inside the capture, not the same time on the
+    capture's first day, a day before it: that showed the first refresh
+    with "the capture starts after 00:00:00"."""
+    s = small()
+    live, path = s["live"], s["path"]
+    m = int(live[-1]["ts"])          # a second after the first refresh: local midnight
+    check(live[0]["ts"] < m, "test setup: the capture %r..%r has no whole second" % (live[0]["ts"],
+                                                                                  live[-1]["ts"]))
+    off = (-m) % 86400               # local = UTC + off
+    if off > 43200:
+        off -= 86400
+    sign = "-" if off >= 0 else "+"  # POSIX TZ: the offset west of UTC
+    a = abs(off)
+    tz = "RCL%s%02d:%02d:%02d" % (sign, a // 3600, a // 60 % 60, a % 60)
+    env = dict(os.environ, TZ=tz)
+    want = [y for y in live if y["ts"] <= m][-1]   # the last refresh at or before midnight
+    r = subprocess.run([RCLEAK, "report", path, "--at", "00:00:00", "--json"], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    lines = r.stdout.splitlines()
+    got = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else {}
+    check((got.get("ts"), got.get("uptime_s")) == (want["ts"], want["uptime_s"]) and not r.stderr,
+          "TZ=%s report --at 00:00:00 of a capture from %r to %r: exit %d, showed ts %r, stderr %r; expected "
+          "the refresh at ts %r, no warning" % (tz, live[0]["ts"], live[-1]["ts"], r.returncode, got.get("ts"),
+                                                r.stderr.strip(), want["ts"]))
+    # and one just after midnight, in the text view, as it was printed then
+    after = [y for y in live if y["ts"] > m]
+    if after:
+        r = subprocess.run([RCLEAK, "report", path, "--at", "%.3f" % after[0]["ts"], "--plain"], env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        check(r.stdout.startswith("00:00:00 "), "TZ=%s report --at %.3f --plain: first line %r" % (
+            tz, after[0]["ts"], r.stdout.split("\n")[0]))
 
 
 def test_report_replay_pacing():
