@@ -140,17 +140,23 @@ static struct peak_proc *proc_get(struct peaks *pk, const struct rcl_owner *o, b
 	return p;
 }
 
-/* The counts just changed at wall: the minimum, then the peaks. */
-static void update(struct peak *v, double wall)
+/* The counts just changed at wall (first: the capture's first tick): the
+ * minimum, then the peaks. A process that held some at the first tick and
+ * never fewer before its peak was climbing before the capture began: its
+ * growth_from is the first tick only, which the report must not give as
+ * the moment the growth started (a flight recorder's ring start, say). */
+static void update(struct peak *v, double wall, bool first)
 {
 	if (v->min_open < 0 || v->open <= v->min_open) {
 		v->min_open = v->open;
 		v->min_at = wall;
+		v->min_at_start = first && v->open > 0;
 	}
 	if (v->open > v->peak_open) {
 		v->peak_open = v->open;
 		v->peak_open_at = wall;
 		v->growth_from = v->min_at;
+		v->growth_before_start = v->min_at_start;
 	}
 	if (v->clients > v->peak_clients) {
 		v->peak_clients = v->clients;
@@ -244,7 +250,7 @@ static void sock_close(struct peaks *pk, __u64 sk, double wall)
 			p->v.open--;
 		if (s->accepted && p->v.clients > 0)
 			p->v.clients--;
-		update(&p->v, wall);
+		update(&p->v, wall, false);
 	}
 }
 
@@ -296,7 +302,7 @@ int peaks_tick(struct peaks *pk, struct model *m, double wall)
 		e->v.clients = p->clients;
 	}
 	for (size_t i = 0; i < pk->nprocs; i++)
-		update(&pk->procs[i].v, wall);
+		update(&pk->procs[i].v, wall, !pk->seeded);
 	pk->mono_ns = m->mono_ns;
 	pk->seeded = true;
 	return 0;
@@ -334,7 +340,7 @@ int peaks_event(struct peaks *pk, const struct rcl_event *e, __u32 res_ns, doubl
 		sock_put(pk, e->sk, o.tgid, o.start_ns, e->kind == RCL_EV_ACCEPT);
 		p->v.open++;
 		p->v.clients += e->kind == RCL_EV_ACCEPT;
-		update(&p->v, wall);
+		update(&p->v, wall, false);
 		return 0;
 	case RCL_EV_CLOSE:
 	case RCL_EV_APP_CLOSE:

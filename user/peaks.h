@@ -29,6 +29,7 @@
 #ifndef RCLEAK_PEAKS_H
 #define RCLEAK_PEAKS_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include "model.h"
 #include "rcleak.h"
@@ -41,6 +42,9 @@ struct peak {
 	long min_open;                /* the fewest so far */
 	double min_at;                /* wall: the last time it was at min_open */
 	double growth_from;           /* wall: min_at when peak_open was reached */
+	bool min_at_start;            /* min_open is what it held at the first tick */
+	bool growth_before_start;     /* the climb to peak_open was under way at the
+				       * first tick: growth_from is only that tick */
 };
 
 struct peaks;

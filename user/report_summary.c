@@ -27,6 +27,7 @@ struct seen_proc {
 	long peak_open;          /* from peaks.c, before printing */
 	double peak_at;          /* wall; 0: no peak */
 	double growth_from;      /* wall: when the climb to its peak started */
+	bool growth_before;      /* ... before the capture did (peaks.h) */
 	double max_growth;
 	__u64 opened, closed, leaked;
 	unsigned verdicts;       /* bit per enum verdict seen */
@@ -130,6 +131,7 @@ static void take_peaks(struct capfile *f)
 		s->peak_open = pk ? pk->peak_open : 0;
 		s->peak_at = pk ? pk->peak_open_at : 0;
 		s->growth_from = pk ? pk->growth_from : 0;
+		s->growth_before = pk && pk->growth_before_start;
 		s->clients_max = pk ? pk->peak_clients : 0;
 	}
 }
@@ -294,7 +296,12 @@ static void summary_text_out(struct capfile *files, int nfiles)
 			 * their limits, this row their verdicts (FD-LIMIT, ZOMBIE) */
 			if (s->peak_open)
 				capfile_fmt_time(s->peak_at, pk, sizeof(pk));
-			if (s->peak_open && s->growth_from)
+			/* climbing when the capture began: its first refresh's
+			 * time is no start of the growth (a flight recorder's
+			 * ring, a process leaking for hours) */
+			if (s->peak_open && s->growth_before)
+				snprintf(gf, sizeof(gf), "%s", "before start");
+			else if (s->peak_open && s->growth_from)
 				capfile_fmt_time(s->growth_from, gf, sizeof(gf));
 			for (int k = V_FD_LIMIT; k > V_OK; k--)
 				if (s->verdicts & (1u << k))
@@ -363,6 +370,7 @@ static void summary_json_out(struct capfile *files, int nfiles)
 			json_time(s->peak_open ? s->peak_at : 0);
 			printf(",\"growth_from\":");
 			json_time(s->peak_open ? s->growth_from : 0);
+			printf(",\"growth_before_start\":%s", s->peak_open && s->growth_before ? "true" : "false");
 			printf(",\"max_growth_per_min\":%.2f,\"opened\":%llu,\"closed\":%llu,\"leaked\":%llu,"
 			       "\"verdicts\":[", s->max_growth, (unsigned long long)s->opened,
 			       (unsigned long long)s->closed, (unsigned long long)s->leaked);

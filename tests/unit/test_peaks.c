@@ -156,6 +156,52 @@ static void test_seeded(void **state)
 	model_free(m);
 }
 
+/* A process that held connections at the capture's first tick and climbed
+ * from there: its climb began before the capture, which cannot say when
+ * (growth_before_start), not at its first tick. One that held some at the
+ * start, stayed level, then climbed began then; one born later, at its
+ * first connect. */
+static void test_growth_before_start(void **state)
+{
+	struct model *m = model_new(60);
+	struct peaks *pk = peaks_new();
+	__u64 t = MONO0;
+
+	(void)state;
+	model_begin(m);
+	for (int i = 0; i < 5; i++)
+		hold(m, CLI, 0x100 + i, RCL_TCP_ESTABLISHED, 40000 + i, 6379);
+	for (int i = 0; i < 2; i++)
+		hold(m, 3, 0x300 + i, RCL_TCP_ESTABLISHED, 41000 + i, 6379);
+	tick(pk, m, MONO0, 1.0);
+	assert_true(of(pk, CLI)->growth_before_start);
+	for (int i = 0; i < 3; i++)
+		ev(pk, RCL_EV_CONNECT, CLI, 0x200 + i, t += 10, RCL_TCP_SYN_SENT);
+	assert_int_equal(of(pk, CLI)->peak_open, 8);
+	assert_true(of(pk, CLI)->growth_from == 1.0);
+	assert_true(of(pk, CLI)->growth_before_start);
+	/* level at 2 through the second tick, then up by one */
+	model_begin(m);
+	for (int i = 0; i < 5; i++)
+		hold(m, CLI, 0x100 + i, RCL_TCP_ESTABLISHED, 40000 + i, 6379);
+	for (int i = 0; i < 3; i++)
+		hold(m, CLI, 0x200 + i, RCL_TCP_ESTABLISHED, 40100 + i, 6379);
+	for (int i = 0; i < 2; i++)
+		hold(m, 3, 0x300 + i, RCL_TCP_ESTABLISHED, 41000 + i, 6379);
+	tick(pk, m, t += 1000, 2.0);
+	ev(pk, RCL_EV_CONNECT, 3, 0x302, t += 10, RCL_TCP_SYN_SENT);
+	assert_int_equal(of(pk, 3)->peak_open, 3);
+	assert_true(of(pk, 3)->growth_from == 2.0);
+	assert_false(of(pk, 3)->growth_before_start);
+	/* born after the start */
+	ev(pk, RCL_EV_CONNECT, 4, 0x400, t += 10, RCL_TCP_SYN_SENT);
+	assert_false(of(pk, 4)->growth_before_start);
+	/* still true for the first: nothing it did since moved its climb */
+	assert_true(of(pk, CLI)->growth_before_start);
+	peaks_free(pk);
+	model_free(m);
+}
+
 /* A socket two processes hold (fork) leaves both when it closes; a socket
  * whose close was lost leaves its holder when its address comes back. The
  * next tick puts the counts right whatever the events said. */
@@ -282,6 +328,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_burst_between_ticks),
 		cmocka_unit_test(test_seeded),
+		cmocka_unit_test(test_growth_before_start),
 		cmocka_unit_test(test_holders_and_reseed),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_microsecond_times),
