@@ -76,7 +76,10 @@ int summary_observe(struct capfile *f)
 		const struct proc *p = m->procs[i];
 		struct seen_proc *s;
 
-		if (!p->open && !p->opened && !p->closed && !p->nlisten && !p->listener)
+		/* a fork's child that exited with its parent's connections
+		 * opened and closed none itself: its leaks were in no row */
+		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->exit_closed &&
+		    !p->nlisten && !p->listener)
 			continue;
 		/* --pid/--comm as the live view takes them: the name a process
 		 * has at this tick (an exec into another program counts from it) */

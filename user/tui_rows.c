@@ -138,10 +138,11 @@ enum tui_style tui_verdict_style(const struct proc *p)
 
 /* ---- which rows --------------------------------------------------------- */
 
-/* The JSON lists the process: it holds, opened or closed something, or listens. */
+/* The JSON lists the process: it holds, opened or closed something, leaked
+ * some (a fork's child exits with its parent's), or listens. */
 bool tui_row_shown(const struct proc *p)
 {
-	return p->open || p->opened || p->closed || p->missed_closed || p->nlisten;
+	return p->open || p->opened || p->closed || p->missed_closed || p->exit_closed || p->nlisten;
 }
 
 static bool all_digits(const char *s)

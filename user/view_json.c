@@ -222,7 +222,8 @@ void view_json(FILE *f, const struct collector *c, double wall_ts)
 
 		if (!view_selected(c->opts, p))
 			continue;
-		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->nlisten)
+		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->exit_closed &&
+		    !p->nlisten)
 			continue;
 		if (!first)
 			fputc(',', f);

@@ -103,7 +103,8 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 
 		if (!view_selected(c->opts, p))
 			continue;
-		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->nlisten)
+		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->exit_closed &&
+		    !p->nlisten)
 			continue;
 		fprintf(f, "%-7u ", p->key.tgid);
 		text(f, 15, p->comm);

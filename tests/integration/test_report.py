@@ -15,13 +15,13 @@ import tempfile
 import time
 
 from harness import (RCLEAK, Client, Fail, Redis, check, free_port, mkdtemp, ss_accepted, ss_count,
-                     ss_sockets)
+                     ss_sockets, wait_until)
 from record_harness import (HOST, Recorder, expect_counts, parse_capture, report, report_json,
                             rows_of, write_bytes)
 
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
          "test_report_peak_between_refreshes", "test_report_at_bounds", "test_report_at_printed_times",
-         "test_report_at_midnight", "test_report_replay_pacing",
+         "test_report_at_midnight", "test_report_replay_pacing", "test_report_fork_child_leaks",
          "test_record_join"]
 
 BURST_N = 20         # connections the burst client holds at once
@@ -373,6 +373,42 @@ def test_report_replay_pacing():
     want = ["== %s (%s)" % (path, HOST), "== %s (%s)" % (other, HOST)]
     check(rc == 0 and heads == want, "report A B --replay --plain: exit %d, file headers %r, expected %r"
           % (rc, heads, want))
+
+
+def test_report_fork_child_leaks():
+    """A parent opens FORK_N connections while `record` runs and forks; it
+    is killed (SIGKILL), the child it leaves holds them all (ss) and exits
+    without closing them: the kernel closes them at the child's exit, FORK_N
+    leaked, by the child. The child opened and closed none itself, and the
+    summary (and --at's view of the last refresh) skipped such a process,
+    so its leaks were in no row: LEAKED 0 everywhere."""
+    n = 3
+    r = Redis()
+    d = mkdtemp("rcleak-report-fork-")
+    path = os.path.join(d, "fork.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", "4"])
+    rec.first()
+    c = Client("fork", ["--target", "127.0.0.1:%d:%d" % (r.port, n)], name="rclt-rpfork")
+    child = int(c.ready[2])
+    check(ss_count(child, [r.port]) == n, "ground truth: ss shows %d sockets for the child, expected %d"
+          % (ss_count(child, [r.port]), n))
+    c.proc.kill()
+    c.proc.wait(10)
+    wait_until(lambda: not os.path.exists("/proc/%d" % child) or
+               open("/proc/%d/stat" % child).read().split(") ")[-1].startswith("Z"), 10, "the child to exit")
+    check(ss_count(child, [r.port]) == 0, "ground truth: the child still holds sockets")
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    rep, _err = report_json([path], "report --json")
+    procs = {p_["pid"]: p_ for p_ in rep["files"][0]["processes"]}
+    leaked = {pid: p_["leaked"] for pid, p_ in procs.items() if p_.get("leaked")}
+    check(procs.get(child, {}).get("leaked") == n and sum(leaked.values()) == n,
+          "report --json: the child pid %d that exited holding %d connections: row %s; leaked per pid %s; "
+          "expected %d leaked, in its row" % (child, n, procs.get(child), leaked, n))
+    rc, out, err = report([path, "--at", "+4s", "--json"])
+    row = [p_ for p_ in json.loads(out.splitlines()[0]).get("processes", []) if p_.get("pid") == child] \
+        if rc == 0 and out else []
+    check(row and row[0].get("leaked") == n, "report --at +4s --json: exit %d, child pid %d's row %s; expected "
+          "leaked %d" % (rc, child, row, n))
 
 
 # ---------------------------------------------------------------------------
