@@ -58,6 +58,8 @@ void capfile_close(struct capfile *f)
 {
 	free(f->seen);
 	peaks_free(f->peaks);
+	free(f->tail);
+	free(f->tailidx);
 	free(f->evb);
 	join_index_free(f->jix);
 	replay_free(&f->rp);

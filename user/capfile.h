@@ -18,6 +18,7 @@
 
 struct seen_proc; /* report_summary.c's summary of a process across the file */
 struct peaks;     /* and its peaks between ticks (peaks.h) */
+struct tail_proc; /* and what the events after the last tick say (report_summary.c) */
 
 struct capfile {
 	const char *path;
@@ -30,7 +31,12 @@ struct capfile {
 	struct seen_proc *seen;
 	size_t nseen, capseen;
 	struct peaks *peaks;
+	struct tail_proc *tail;  /* per process, the events since the last tick */
+	size_t ntail, captail;
+	__u32 *tailidx;          /* 1 + index into tail, 0 free; a power of 2 long */
+	size_t tailidx_cap;
 	double first_wall, last_wall;
+	double last_event;       /* wall: the last event's time; 0 none */
 	unsigned long ticks, events;
 	__u64 lost;
 	bool done;

@@ -441,7 +441,11 @@ int cmd_report(const struct rcl_opts *o)
 			rc = RCL_EXIT_ERROR;
 			goto cleanup;
 		}
-		summary_print(files, nfiles, o->view == RCL_VIEW_JSON);
+		if (summary_print(files, nfiles, o->view == RCL_VIEW_JSON)) {
+			elog("out of memory");
+			rc = RCL_EXIT_ERROR;
+			goto cleanup;
+		}
 	}
 	out_flush(stdout);
 damage:

@@ -63,6 +63,115 @@ static struct seen_proc *seen_of(struct capfile *f, const struct proc *p)
 	return &f->seen[f->nseen++];
 }
 
+/* What the events after the last tick say of one process: the counters
+ * of the last tick were read at its walk, and a recorder killed (SIGKILL,
+ * the OOM killer) writes no refresh after it, though its file may hold a
+ * whole interval of events more. Counted as the kernel side counts
+ * (bpf/rcleak.bpf.c): opened at an accept or a client's SYN_SENT ->
+ * ESTABLISHED, closed when the socket reaches CLOSE (not a connect that
+ * failed), for the owner the event names; leaked at a close at exit. */
+struct tail_proc {
+	struct rcl_owner key;
+	char comm[RCL_COMM_LEN];
+	__u64 opened, closed, leaked;
+};
+
+static size_t tail_home(const struct capfile *f, const struct rcl_owner *o)
+{
+	__u64 x = o->start_ns * 0x9E3779B97F4A7C15ULL + o->tgid;
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return (size_t)(x ^ (x >> 29)) & (f->tailidx_cap - 1);
+}
+
+static void tail_put(struct capfile *f, size_t idx)
+{
+	size_t i = tail_home(f, &f->tail[idx].key);
+
+	while (f->tailidx[i])
+		i = (i + 1) & (f->tailidx_cap - 1);
+	f->tailidx[i] = (__u32)(idx + 1);
+}
+
+/* o's tally, made when missing; NULL when out of memory. */
+static struct tail_proc *tail_of(struct capfile *f, const struct rcl_owner *o)
+{
+	struct tail_proc *t;
+
+	if (f->tailidx_cap) {
+		for (size_t i = tail_home(f, o);; i = (i + 1) & (f->tailidx_cap - 1)) {
+			__u32 k = f->tailidx[i];
+
+			if (!k)
+				break;
+			t = &f->tail[k - 1];
+			if (t->key.tgid == o->tgid && t->key.start_ns == o->start_ns)
+				return t;
+		}
+	}
+	if ((f->ntail + 1) * 2 > f->tailidx_cap) {
+		size_t ncap = f->tailidx_cap ? f->tailidx_cap * 2 : 64;
+		__u32 *n = calloc(ncap, sizeof(*n));
+
+		if (!n)
+			return NULL;
+		free(f->tailidx);
+		f->tailidx = n;
+		f->tailidx_cap = ncap;
+		for (size_t i = 0; i < f->ntail; i++)
+			tail_put(f, i);
+	}
+	if (f->ntail == f->captail) {
+		size_t ncap = f->captail ? f->captail * 2 : 32;
+		struct tail_proc *n = realloc(f->tail, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		f->tail = n;
+		f->captail = ncap;
+	}
+	t = &f->tail[f->ntail];
+	memset(t, 0, sizeof(*t));
+	t->key = *o;
+	tail_put(f, f->ntail++);
+	return t;
+}
+
+/* A tick completed: its counters hold everything until its walk. */
+static void tail_reset(struct capfile *f)
+{
+	f->ntail = 0;
+	if (f->tailidx)
+		memset(f->tailidx, 0, f->tailidx_cap * sizeof(*f->tailidx));
+}
+
+static int tail_event(struct capfile *f, const struct rcl_event *e)
+{
+	struct rcl_owner o = { .tgid = e->tgid, .start_ns = e->start_ns };
+	bool opened = e->kind == RCL_EV_ACCEPT ||
+		      (e->kind == RCL_EV_STATE && e->oldstate == RCL_TCP_SYN_SENT &&
+		       e->newstate == RCL_TCP_ESTABLISHED);
+	bool closed = e->newstate == RCL_TCP_CLOSE && e->oldstate != RCL_TCP_SYN_SENT &&
+		      e->oldstate != RCL_TCP_LISTEN && e->kind != RCL_EV_LISTEN;
+	struct tail_proc *t;
+
+	/* before the first tick (a flight recorder's ring), or in the
+	 * last tick's walk already */
+	if (!f->have_tick || !e->tgid || e->ts_ns < f->rp.tick.mono_ns)
+		return 0;
+	if (!opened && !closed && e->kind != RCL_EV_CONNECT && e->kind != RCL_EV_EXIT_CLOSE)
+		return 0;
+	if (!(t = tail_of(f, &o)))
+		return -ENOMEM;
+	if (e->comm[0] && e->cur_tgid == e->tgid)
+		memcpy(t->comm, e->comm, sizeof(t->comm));
+	t->opened += opened;
+	t->closed += closed;
+	t->leaked += e->kind == RCL_EV_EXIT_CLOSE;
+	return 0;
+}
+
 int summary_observe(struct capfile *f)
 {
 	const struct model *m = f->model;
@@ -70,6 +179,7 @@ int summary_observe(struct capfile *f)
 
 	if (!f->peaks && !(f->peaks = peaks_new()))
 		return -ENOMEM;
+	tail_reset(f);
 	if (peaks_tick(f->peaks, f->model, wall))
 		return -ENOMEM;
 	for (size_t i = 0; i < m->nprocs; i++) {
@@ -120,9 +230,70 @@ void summary_event(struct capfile *f, const struct rcl_event *e, double wall, vo
 {
 	int *err = ctx;
 
+	if (wall > f->last_event)
+		f->last_event = wall;
 	if (f->peaks && peaks_event(f->peaks, e, f->ev_res_ns, wall) && !*err)
 		*err = -ENOMEM;
+	if (tail_event(f, e) && !*err)
+		*err = -ENOMEM;
 }
+
+/* Events this long after the last refresh: it was not the recording's
+ * end (the recorder killed), and the summary says so. A quarter of the
+ * interval, a second at most, as --at's lateness: the final refresh of a
+ * recording that stops normally is taken after its last events, bar a
+ * few that race it. */
+static bool tail_long(const struct capfile *f)
+{
+	double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
+
+	return f->have_tick && f->last_event > f->last_wall + (iv / 4 < 1 ? iv / 4 : 1);
+}
+
+/* The events after the last tick into the rows: counted into the rows of
+ * processes the ticks saw, and rows for those only these events show (a
+ * storm that began after the last refresh: it was in no row). Only when
+ * the recording did not end with a refresh: the counters of a tick are
+ * read after its walk, so the events of the walk's own span are in them
+ * and would count twice (the few of a killed recorder's last walk do) in
+ * every capture's final refresh. */
+static int take_tail(struct capfile *f)
+{
+	if (!tail_long(f))
+		return 0;
+	for (size_t i = 0; i < f->ntail; i++) {
+		const struct tail_proc *t = &f->tail[i];
+		struct seen_proc *s = NULL;
+
+		for (size_t k = 0; k < f->nseen && !s; k++)
+			if (f->seen[k].key.tgid == t->key.tgid && f->seen[k].key.start_ns == t->key.start_ns)
+				s = &f->seen[k];
+		if (!s) {
+			if ((f->opts.pid && (int)t->key.tgid != f->opts.pid) ||
+			    (f->opts.comm[0] && strcmp(f->opts.comm, t->comm)))
+				continue;
+			if (f->nseen == f->capseen) {
+				size_t ncap = f->capseen ? f->capseen * 2 : 32;
+				struct seen_proc *n = realloc(f->seen, ncap * sizeof(*n));
+
+				if (!n)
+					return -ENOMEM;
+				f->seen = n;
+				f->capseen = ncap;
+			}
+			s = &f->seen[f->nseen++];
+			memset(s, 0, sizeof(*s));
+			s->key = t->key;
+			memcpy(s->comm, t->comm, sizeof(s->comm));
+		}
+		s->opened += t->opened;
+		s->closed += t->closed;
+		s->leaked += t->leaked;
+	}
+	f->ntail = 0; /* once */
+	return 0;
+}
+
 
 /* Each process's peaks, counted between the ticks too (peaks.h). */
 static void take_peaks(struct capfile *f)
@@ -272,6 +443,12 @@ static void summary_text_out(struct capfile *files, int nfiles)
 		       f->info.kernel, f->info.version, f->rp.meta.tier);
 		printf("  span %s .. %s (%.0fs, %lu ticks, %lu events, %llu lost)\n", a, b,
 		       f->last_wall - f->first_wall, f->ticks, f->events, (unsigned long long)f->lost);
+		if (tail_long(f)) {
+			capfile_fmt_time(f->last_event, a, sizeof(a));
+			printf("  events go on %.1fs after the last refresh, until %s (the recorder was killed?):"
+			       " OPENED, CLOSED, LEAKED and PEAK count them, GROW/min and verdicts end at the "
+			       "last refresh\n", f->last_event - f->last_wall, a);
+		}
 		if (f->rp.have_trigger) {
 			capfile_fmt_time(f->rp.trigger.wall, a, sizeof(a));
 			printf("  flight recorder trigger at %s: %s\n", a, f->rp.trigger.why);
@@ -342,8 +519,10 @@ static void summary_json_out(struct capfile *files, int nfiles)
 		printf(",\"kernel\":");
 		json_str(stdout, f->info.kernel);
 		span_of(f, &start, &end);
-		printf(",\"start\":%.3f,\"end\":%.3f,\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,",
-		       start, end, f->ticks, f->events, (unsigned long long)f->lost);
+		printf(",\"start\":%.3f,\"end\":%.3f,\"last_event\":", start, end);
+		json_time(f->last_event);
+		printf(",\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,", f->ticks, f->events,
+		       (unsigned long long)f->lost);
 		printf("\"trigger\":");
 		if (!f->rp.have_trigger) {
 			printf("null,");
@@ -443,8 +622,11 @@ static void take_trigger(struct capfile *f)
 	}
 }
 
-void summary_print(struct capfile *files, int nfiles, bool json)
+int summary_print(struct capfile *files, int nfiles, bool json)
 {
+	for (int fi = 0; fi < nfiles; fi++)
+		if (take_tail(&files[fi]))
+			return -ENOMEM;
 	for (int fi = 0; fi < nfiles; fi++) {
 		take_peaks(&files[fi]);
 		take_trigger(&files[fi]);
@@ -453,4 +635,5 @@ void summary_print(struct capfile *files, int nfiles, bool json)
 		summary_json_out(files, nfiles);
 	else
 		summary_text_out(files, nfiles);
+	return 0;
 }

@@ -12,7 +12,8 @@ int summary_observe(struct capfile *f);
 /* An event_fn for capfile_next_tick(): every event on the way, for the
  * peaks between ticks. ctx: an int that becomes -ENOMEM on failure. */
 void summary_event(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
-/* Print the summary of every file, as text or one JSON object. */
-void summary_print(struct capfile *files, int nfiles, bool json);
+/* Print the summary of every file, as text or one JSON object; 0, or
+ * -ENOMEM before printing anything. */
+int summary_print(struct capfile *files, int nfiles, bool json);
 
 #endif

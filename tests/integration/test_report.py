@@ -9,7 +9,9 @@ Run alone:  python3 tests/integration/runner.py -k report_
 import atexit
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -22,6 +24,7 @@ from record_harness import (HOST, Recorder, expect_counts, parse_capture, report
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
          "test_report_peak_between_refreshes", "test_report_at_bounds", "test_report_at_printed_times",
          "test_report_at_midnight", "test_report_replay_pacing", "test_report_fork_child_leaks",
+         "test_report_killed_recorder",
          "test_record_join"]
 
 BURST_N = 20         # connections the burst client holds at once
@@ -409,6 +412,67 @@ def test_report_fork_child_leaks():
         if rc == 0 and out else []
     check(row and row[0].get("leaked") == n, "report --at +4s --json: exit %d, child pid %d's row %s; expected "
           "leaked %d" % (rc, child, row, n))
+
+
+CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "connstorm")
+
+
+def test_report_killed_recorder():
+    """`record -i 30` killed with SIGKILL after its first refresh, while a
+    client opened HOLD_N connections and held them and a storm (connstorm)
+    made thousands more: the file holds their events (the storm's filled
+    and wrote chunks), but no refresh after the first. The summary listed
+    only what that first refresh saw: the holder, which the CSV shows
+    connecting HOLD_N times, and the storm were in no row, and nothing
+    said that events went on after the last refresh. Now a process seen
+    only in those events has its row (its peak, and the connections the
+    events show it open, close and leak), and one line says from when the
+    counts are the events'."""
+    hold_n = 20
+    if not os.access(CONNSTORM, os.X_OK):
+        raise Fail("%s is missing: `make build/connstorm`" % CONNSTORM)
+    r = Redis()
+    d = mkdtemp("rcleak-report-kill-")
+    path = os.path.join(d, "kill.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "30"])
+    first = rec.first()
+    c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, hold_n)], name="rclt-rpkill")
+    check(ss_count(c.pid, [r.port]) == hold_n, "ground truth: ss shows %d sockets for the holder"
+          % ss_count(c.pid, [r.port]))
+    storm = subprocess.run([CONNSTORM, "-P", "1", "-n", "20000", "127.0.0.1", str(r.port), "2"],
+                           capture_output=True, text=True, timeout=120)
+    check(storm.returncode == 0, "connstorm failed: %s %s" % (storm.stdout, storm.stderr))
+    made = {int(a): int(b) for a, b in re.findall(r"^CHILD (\d+) (\d+) 0$", storm.stdout, re.M)}
+    check(len(made) == 2, "connstorm output: %r" % storm.stdout)
+    os.kill(rec.pid, signal.SIGKILL)
+    rec.wait()
+    check(len(rec.live()) == 1, "test setup: the recorder printed %d refreshes, expected 1 (-i 30)"
+          % len(rec.live()))
+    rc, out, err = report([path, "--json"])
+    check(rc in (0, 6) and out, "report --json of the killed recorder's file: exit %d (0, or 6 for a file "
+          "cut inside a chunk); stderr %r" % (rc, err.strip()[-300:]))
+    f = json.loads(out)["files"][0]
+    procs = {p_["pid"]: p_ for p_ in f["processes"]}
+    problems = []
+    h = procs.get(c.pid)
+    if not h or (h.get("peak_open"), h.get("opened"), h.get("closed"), h.get("leaked")) != (hold_n, hold_n, 0, 0):
+        problems.append("holder pid %d (held %d, per ss): row %s; expected peak_open and opened %d, closed and "
+                        "leaked 0" % (c.pid, hold_n, h, hold_n))
+    for pid, n in made.items():
+        k = procs.get(pid)
+        # one connection at a time: the file may end between a connect and its close
+        if not k or not 0 < k.get("opened", 0) <= n or k.get("opened", 0) - k.get("closed", -9) not in (0, 1) \
+                or k.get("peak_open") != 1:
+            problems.append("connstorm child pid %d (made and closed %d, one at a time): row %s; expected "
+                            "0 < opened <= %d, closed opened or one fewer, peak_open 1" % (pid, n, k, n))
+    if not isinstance(f.get("last_event"), float) or f["last_event"] <= first["ts"]:
+        problems.append("last_event %r; expected the time of the last event, after the only refresh at %r"
+                        % (f.get("last_event"), first["ts"]))
+    rc, out, err = report([path])
+    if not [ln for ln in out.splitlines() if "after the last refresh" in ln]:
+        problems.append("text summary: no line says events go on after the last refresh: %r" % out[:600])
+    check(not problems, " | ".join(problems))
 
 
 # ---------------------------------------------------------------------------
