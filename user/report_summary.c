@@ -407,8 +407,10 @@ static void print_joins_text(struct capfile *files, int nfiles)
 			if (!p->nlisten || p->exited || !view_selected(&files[fi].opts, p))
 				continue;
 			n = join_server(files, nfiles, fi, p, jc, 64);
-			printf("  %s pid %u (%s), %ld clients:\n", files[fi].info.host, p->key.tgid, p->comm,
-			       p->clients);
+			/* which file: two captures of one host hold the same
+			 * server, and its blocks read alike */
+			printf("  %s: %s pid %u (%s), %ld clients:\n", files[fi].path, files[fi].info.host,
+			       p->key.tgid, p->comm, p->clients);
 			if (!n)
 				printf("    none held by a process in the other files\n");
 			for (size_t k = 0; k < n; k++)

@@ -482,7 +482,8 @@ def test_record_join():
     """A (-d 3) and B (-d 6) record the same host.  c1 (3) connects before
     both, c2 (5) while both record, c3 (2) after A ended.  At their ends A's
     server holds 8 and B's 10; a join may only name holders found in the
-    OTHER file: A -> {c1:3, c2:5}, B -> {c1:3, c2:5} (c3 is not in A)."""
+    OTHER file: A -> {c1:3, c2:5}, B -> {c1:3, c2:5} (c3 is not in A).
+    The text names the file of each server's block."""
     r = Redis()
     d = mkdtemp("rcleak-join-")
     pa, pb = os.path.join(d, "a.rcap"), os.path.join(d, "b.rcap")
@@ -527,4 +528,11 @@ def test_record_join():
     if rc != 0 or "%d from %s pid %d" % (5, HOST, c2.pid) not in " ".join(out.split()):
         problems.append("text report A B: exit %d, no line '5 from %s pid %d': %r" % (
             rc, HOST, c2.pid, out[-600:]))
+    # each server's block names its file: both files hold the same server,
+    # and the blocks read "vm pid N (redis-server), 8 clients:" and "... 10
+    # clients:", with nothing to say which file was which
+    for path, n in ((pa, 8), (pb, 10)):
+        head = "%s: %s pid %d (redis-server), %d clients:" % (path, HOST, r.pid, n)
+        if head not in out:
+            problems.append("text report A B: no join block '%s' in %r" % (head, out[-600:]))
     check(not problems, " | ".join(problems))
