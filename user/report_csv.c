@@ -55,8 +55,19 @@ struct csv_name {
 	char comm[RCL_COMM_LEN];
 };
 
+/* A process's own name, as the first refresh that walked it found it: the
+ * events carry the acting thread's (a JVM's pool-1-thread-1, a Redis I/O
+ * thread), which is no process name the summary, --comm or ps know. */
+struct csv_wname {
+	__u32 tgid;      /* 0: a free slot */
+	__u64 start_ns;
+	char comm[RCL_COMM_LEN];
+};
+
 struct csv_ctx {
 	__u64 seq;       /* events seen in this pass */
+	struct csv_wname *wnames;
+	size_t nwnames, capwnames; /* capwnames: a power of 2 */
 	struct csv_sock *socks;
 	size_t nsocks, capsocks;
 	struct csv_last *last;
@@ -180,9 +191,64 @@ static void csv_add(struct csv_ctx *x, __u64 sk, __u64 seq, int family, __u16 lp
 	l->at = x->nsocks++;
 }
 
-/* After a refresh: the sockets its walk found, with their 4-tuples. */
+static struct csv_wname *csv_wname_slot(struct csv_wname *t, size_t cap, __u32 tgid, __u64 start_ns)
+{
+	size_t i = csv_hash(start_ns * 0x9E3779B97F4A7C15ull + tgid) & (cap - 1);
+
+	while (t[i].tgid && (t[i].tgid != tgid || t[i].start_ns != start_ns))
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+/* The name its walks gave owner (tgid, start_ns), or NULL. */
+static const char *csv_wname(const struct csv_ctx *x, __u32 tgid, __u64 start_ns)
+{
+	const struct csv_wname *w;
+
+	if (!x->capwnames)
+		return NULL;
+	w = csv_wname_slot(x->wnames, x->capwnames, tgid, start_ns);
+	return w->tgid ? w->comm : NULL;
+}
+
+static void csv_learn_names(struct csv_ctx *x, const struct model *m)
+{
+	for (size_t i = 0; i < m->nprocs; i++) {
+		const struct proc *p = m->procs[i];
+		struct csv_wname *w;
+
+		if (!p->held || !p->comm[0])
+			continue;
+		if ((x->nwnames + 1) * 2 > x->capwnames) {
+			size_t ncap = x->capwnames ? x->capwnames * 2 : 256;
+			struct csv_wname *n = calloc(ncap, sizeof(*n));
+
+			if (!n)
+				return;
+			for (size_t k = 0; k < x->capwnames; k++)
+				if (x->wnames[k].tgid)
+					*csv_wname_slot(n, ncap, x->wnames[k].tgid, x->wnames[k].start_ns) =
+						x->wnames[k];
+			free(x->wnames);
+			x->wnames = n;
+			x->capwnames = ncap;
+		}
+		w = csv_wname_slot(x->wnames, x->capwnames, p->key.tgid, p->key.start_ns);
+		if (w->tgid) /* the first walk's: a refresh before an exec names the events before it */
+			continue;
+		w->tgid = p->key.tgid;
+		w->start_ns = p->key.start_ns;
+		memcpy(w->comm, p->comm, sizeof(w->comm));
+		w->comm[sizeof(w->comm) - 1] = '\0';
+		x->nwnames++;
+	}
+}
+
+/* After a refresh: the sockets its walk found, with their 4-tuples, and
+ * the names of the processes that held them. */
 static void csv_learn_walk(struct csv_ctx *x, const struct model *m)
 {
+	csv_learn_names(x, m);
 	for (size_t i = 0; i < m->nrecs; i++) {
 		const struct rcl_fd_rec *r = &m->recs[i];
 
@@ -228,14 +294,23 @@ static void csv_sort(struct csv_ctx *x)
 	x->sorted = true;
 }
 
-/* The name of e's owner: the event's own when the owner acted, else the
- * one its other events gave (softirq events carry none), else the model's. */
+/* The name of e's owner: the process's own, as a walk found it holding
+ * (the last refresh before e, else its first), as the summary names it;
+ * else the event's when the owner acted, else the one its other events
+ * gave (softirq events carry none), else the model's. An event's name is
+ * its thread's: the connect rows of a JVM's pool threads were
+ * "pool-1-thread-1", and --comm java kept none of them. */
 static const char *csv_owner_name(struct capfile *f, const struct csv_ctx *x, const struct rcl_event *e)
 {
 	struct csv_name key = { .tgid = e->tgid, .start_ns = e->start_ns }, *n = NULL;
 	struct rcl_owner o = { .tgid = e->tgid, .start_ns = e->start_ns };
-	const struct proc *p;
+	const struct proc *p = model_find(f->model, &o);
+	const char *w;
 
+	if (p && p->held && p->comm[0])
+		return p->comm;
+	if ((w = csv_wname(x, e->tgid, e->start_ns)))
+		return w;
 	if (e->comm[0] && e->cur_tgid == e->tgid)
 		return e->comm;
 	if (x->nnames)
@@ -273,7 +348,8 @@ static void csv_event(struct capfile *f, const struct rcl_event *ev, double wall
 		if (s)
 			e.lport = s->lport;
 	}
-	if (!e.comm[0] && owner) /* softirq: name the owner */
+	/* softirq: name the owner; the owner acting: by its process name */
+	if ((!e.comm[0] || e.cur_tgid == e.tgid) && owner && owner != e.comm)
 		memcpy(e.comm, owner, sizeof(e.comm));
 	printf("%.6f,", wall);
 	csv_field(stdout, f->info.host);
@@ -309,6 +385,7 @@ bool report_csv(struct capfile *files, int nfiles, const struct rcl_opts *o)
 				;
 		free(x.socks);
 		free(x.names);
+		free(x.wnames);
 	}
 	return damaged;
 }

@@ -382,6 +382,8 @@ def mode_threads(a):
     errors = []
 
     def worker():
+        if a.thread_name:   # a named thread (a JVM's pool-1-thread-1): its own comm
+            set_comm(a.thread_name)
         try:
             mine = [connect_ping(host, port) for _ in range(a.per_thread)]
             with STATE.lock:
@@ -437,6 +439,7 @@ def main():
                    help="churn: hold each connection this long before closing it")
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--per-thread", type=int, default=10)
+    p.add_argument("--thread-name", help="threads: each worker names itself this (<= 15 chars)")
     p.add_argument("--dups", type=int, default=0)
     a = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))

@@ -24,7 +24,7 @@ from record_harness import (HOST, Recorder, expect_counts, parse_capture, report
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
          "test_report_peak_between_refreshes", "test_report_at_bounds", "test_report_at_printed_times",
          "test_report_at_midnight", "test_report_replay_pacing", "test_report_fork_child_leaks",
-         "test_report_killed_recorder",
+         "test_report_killed_recorder", "test_report_csv_thread_names",
          "test_record_join"]
 
 BURST_N = 20         # connections the burst client holds at once
@@ -472,6 +472,45 @@ def test_report_killed_recorder():
     rc, out, err = report([path])
     if not [ln for ln in out.splitlines() if "after the last refresh" in ln]:
         problems.append("text summary: no line says events go on after the last refresh: %r" % out[:600])
+    check(not problems, " | ".join(problems))
+
+
+def test_report_csv_thread_names():
+    """A client whose connecting threads have names of their own (a JVM's
+    pool-1-thread-1, a Redis I/O thread) opens THREADS x PER connections.
+    The kernel gives each event the acting thread's name; the summary
+    names the process by its own (the walk's). `report --csv --comm NAME`
+    with the process's name, as the summary prints it, kept none of its
+    connect rows (and named their owner by the thread), though --pid kept
+    them all: the rows' owner is the process."""
+    threads, per = 2, 3
+    r = Redis()
+    d = mkdtemp("rcleak-report-thr-")
+    path = os.path.join(d, "thr.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", "2"])
+    rec.first()
+    c = Client("threads", ["--target", "127.0.0.1:%d" % r.port, "--threads", str(threads), "--per-thread",
+                           str(per), "--thread-name", "rclt-worker"], name="rclt-rpthr")
+    n = threads * per
+    check(ss_count(c.pid, [r.port]) == n, "ground truth: ss shows %d sockets for the client, expected %d"
+          % (ss_count(c.pid, [r.port]), n))
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    rep, _err = report_json([path, "--comm", "rclt-rpthr"], "report --comm rclt-rpthr --json")
+    rows = [p_ for p_ in rep["files"][0]["processes"] if p_["pid"] == c.pid]
+    check(rows and rows[0].get("opened") == n, "report --comm rclt-rpthr: the client's row %s; expected "
+          "opened %d" % (rows, n))
+    problems = []
+    for sel in (["--pid", str(c.pid)], ["--comm", "rclt-rpthr"]):
+        rc, out, err = report([path, "--csv"] + sel)
+        conn = [ln.split(",") for ln in out.splitlines()[1:] if ",connect," in ln]
+        mine = [x for x in conn if x[3] == str(c.pid)]
+        if rc != 0 or len(mine) != n or len(conn) != n:
+            problems.append("report --csv %s: exit %d, %d connect rows (%d of owner %d); expected %d"
+                            % (" ".join(sel), rc, len(conn), len(mine), c.pid, n))
+        named = {x[5] for x in mine}
+        if named != {"rclt-rpthr"}:
+            problems.append("report --csv %s: the client's connect rows name %s; expected the process, "
+                            "rclt-rpthr, as the summary does" % (" ".join(sel), sorted(named)))
     check(not problems, " | ".join(problems))
 
 
