@@ -191,9 +191,15 @@ static int at_outside(double from, double upto, const struct at_span *s)
 /* A moment outside the capture shows its nearest refresh: say which. */
 static void at_warn(const struct capfile *f, const char *at, int outside)
 {
-	char when[32];
+	char when[40];
+	double w = f->rp.tick.wall;
 
-	capfile_fmt_time(f->rp.tick.wall, when, sizeof(when));
+	/* to the millisecond: "starts after 14:20:34: showing its first
+	 * refresh, at 14:20:34" said nothing of which came first */
+	capfile_fmt_time(w, when, sizeof(when));
+	if (strcmp(when, "?") && w >= 0)
+		snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03d",
+			 (int)((w - floor(w)) * 1000) % 1000);
 	if (outside < 0)
 		elog("%s: the capture starts after %s: showing its first refresh, at %s (+%.1fs)", f->path,
 		     at, when, f->rp.tick.now);

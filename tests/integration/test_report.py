@@ -280,7 +280,7 @@ def test_report_at_printed_times():
     """--at given the `ts` --json printed for a refresh (3 decimals,
     rounded) shows that refresh, with no warning: a ts that had rounded
     down named a moment just before its refresh, and showed the refresh
-    before it."""
+    before it. A warning gives the refresh's time to the millisecond."""
     s = small()
     live, path = s["live"], s["path"]
     check(len(live) >= 3, "test setup: %d live lines from record -d 1 -i 0.5" % len(live))
@@ -295,6 +295,17 @@ def test_report_at_printed_times():
                             "printed at ts %r (uptime_s %r), no warning" % (
                                 at, rc, got.get("ts"), got.get("uptime_s"), err.strip(), want["ts"],
                                 want["uptime_s"]))
+    # HH:MM:SS of the first refresh's own second is before it: the warning
+    # gives the refresh's time to the millisecond, not "the capture starts
+    # after 14:20:34: showing its first refresh, at 14:20:34"
+    sec = int(live[0]["ts"])
+    if live[0]["ts"] - sec >= 0.002:
+        at = time.strftime("%H:%M:%S", time.localtime(sec))
+        rc, out, err = report([path, "--at", at, "--json"])
+        shown = time.strftime("%Y-%m-%d %H:%M:%S.", time.localtime(sec))
+        if rc != 0 or "starts after %s" % at not in err or shown not in err:
+            problems.append("--at %s (the first refresh came at %.3f): exit %d, stderr %r; expected the "
+                            "warning with its time as %s..." % (at, live[0]["ts"], rc, err.strip(), shown))
     check(not problems, " | ".join(problems))
 
 
