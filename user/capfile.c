@@ -57,6 +57,7 @@ int capfile_reopen(struct capfile *f, const struct rcl_opts *o)
 void capfile_close(struct capfile *f)
 {
 	free(f->seen);
+	free(f->seenidx);
 	peaks_free(f->peaks);
 	free(f->tail);
 	free(f->tailidx);

@@ -30,6 +30,8 @@ struct capfile {
 	struct rcl_opts opts;
 	struct seen_proc *seen;
 	size_t nseen, capseen;
+	__u32 *seenidx;          /* 1 + index into seen, 0 free; a power of 2 long */
+	size_t seenidx_cap;
 	struct peaks *peaks;
 	struct tail_proc *tail;  /* per process, the events since the last tick */
 	size_t ntail, captail;

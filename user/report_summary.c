@@ -44,11 +44,57 @@ struct seen_proc {
  * summary
  */
 
-static struct seen_proc *seen_of(struct capfile *f, const struct proc *p)
+static size_t owner_mix(const struct rcl_owner *o)
 {
-	for (size_t i = 0; i < f->nseen; i++)
-		if (f->seen[i].key.tgid == p->key.tgid && f->seen[i].key.start_ns == p->key.start_ns)
-			return &f->seen[i];
+	__u64 x = o->start_ns * 0x9E3779B97F4A7C15ULL + o->tgid;
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return (size_t)(x ^ (x >> 29));
+}
+
+static void seen_put(struct capfile *f, size_t idx)
+{
+	size_t i = owner_mix(&f->seen[idx].key) & (f->seenidx_cap - 1);
+
+	while (f->seenidx[i])
+		i = (i + 1) & (f->seenidx_cap - 1);
+	f->seenidx[i] = (__u32)(idx + 1);
+}
+
+/* o's row: found through an index (a search through every row, for every
+ * process at every tick, took hours over a capture of a connection per
+ * process: a shell loop of redis-cli for an hour), made when missing and
+ * make is set; NULL when missing or out of memory. */
+static struct seen_proc *seen_get(struct capfile *f, const struct rcl_owner *o, bool make)
+{
+	struct seen_proc *s;
+
+	if (f->seenidx_cap) {
+		for (size_t i = owner_mix(o) & (f->seenidx_cap - 1);; i = (i + 1) & (f->seenidx_cap - 1)) {
+			__u32 k = f->seenidx[i];
+
+			if (!k)
+				break;
+			s = &f->seen[k - 1];
+			if (s->key.tgid == o->tgid && s->key.start_ns == o->start_ns)
+				return s;
+		}
+	}
+	if (!make)
+		return NULL;
+	if ((f->nseen + 1) * 2 > f->seenidx_cap) {
+		size_t ncap = f->seenidx_cap ? f->seenidx_cap * 2 : 64;
+		__u32 *n = calloc(ncap, sizeof(*n));
+
+		if (!n)
+			return NULL;
+		free(f->seenidx);
+		f->seenidx = n;
+		f->seenidx_cap = ncap;
+		for (size_t i = 0; i < f->nseen; i++)
+			seen_put(f, i);
+	}
 	if (f->nseen == f->capseen) {
 		size_t ncap = f->capseen ? f->capseen * 2 : 32;
 		struct seen_proc *n = realloc(f->seen, ncap * sizeof(*n));
@@ -58,9 +104,16 @@ static struct seen_proc *seen_of(struct capfile *f, const struct proc *p)
 		f->seen = n;
 		f->capseen = ncap;
 	}
-	memset(&f->seen[f->nseen], 0, sizeof(f->seen[0]));
-	f->seen[f->nseen].key = p->key;
-	return &f->seen[f->nseen++];
+	s = &f->seen[f->nseen];
+	memset(s, 0, sizeof(*s));
+	s->key = *o;
+	seen_put(f, f->nseen++);
+	return s;
+}
+
+static struct seen_proc *seen_of(struct capfile *f, const struct proc *p)
+{
+	return seen_get(f, &p->key, true);
 }
 
 /* What the events after the last tick say of one process: the counters
@@ -78,11 +131,7 @@ struct tail_proc {
 
 static size_t tail_home(const struct capfile *f, const struct rcl_owner *o)
 {
-	__u64 x = o->start_ns * 0x9E3779B97F4A7C15ULL + o->tgid;
-
-	x ^= x >> 31;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	return (size_t)(x ^ (x >> 29)) & (f->tailidx_cap - 1);
+	return owner_mix(o) & (f->tailidx_cap - 1);
 }
 
 static void tail_put(struct capfile *f, size_t idx)
@@ -263,27 +312,14 @@ static int take_tail(struct capfile *f)
 		return 0;
 	for (size_t i = 0; i < f->ntail; i++) {
 		const struct tail_proc *t = &f->tail[i];
-		struct seen_proc *s = NULL;
+		struct seen_proc *s = seen_get(f, &t->key, false);
 
-		for (size_t k = 0; k < f->nseen && !s; k++)
-			if (f->seen[k].key.tgid == t->key.tgid && f->seen[k].key.start_ns == t->key.start_ns)
-				s = &f->seen[k];
 		if (!s) {
 			if ((f->opts.pid && (int)t->key.tgid != f->opts.pid) ||
 			    (f->opts.comm[0] && strcmp(f->opts.comm, t->comm)))
 				continue;
-			if (f->nseen == f->capseen) {
-				size_t ncap = f->capseen ? f->capseen * 2 : 32;
-				struct seen_proc *n = realloc(f->seen, ncap * sizeof(*n));
-
-				if (!n)
-					return -ENOMEM;
-				f->seen = n;
-				f->capseen = ncap;
-			}
-			s = &f->seen[f->nseen++];
-			memset(s, 0, sizeof(*s));
-			s->key = t->key;
+			if (!(s = seen_get(f, &t->key, true)))
+				return -ENOMEM;
 			memcpy(s->comm, t->comm, sizeof(s->comm));
 		}
 		s->opened += t->opened;
@@ -436,8 +472,12 @@ static void summary_text_out(struct capfile *files, int nfiles)
 		char a[32], b[32];
 		double start, end;
 
-		if (f->nseen)
+		if (f->nseen) { /* the index goes with the order */
 			qsort(f->seen, f->nseen, sizeof(*f->seen), cmp_seen);
+			free(f->seenidx);
+			f->seenidx = NULL;
+			f->seenidx_cap = 0;
+		}
 		span_of(f, &start, &end);
 		capfile_fmt_time(start, a, sizeof(a));
 		capfile_fmt_time(end, b, sizeof(b));
