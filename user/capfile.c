@@ -54,6 +54,31 @@ int capfile_reopen(struct capfile *f, const struct rcl_opts *o)
 	return capfile_open(f, o);
 }
 
+int capfile_settle(struct capfile *f, const struct rcl_opts *o)
+{
+	struct capfile t;
+	struct model *m;
+	int e;
+
+	if (!f->rp.in_tick || !f->ticks)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	t.path = f->path;
+	if ((e = capfile_open(&t, o))) {
+		capfile_close(&t);
+		return e;
+	}
+	while (t.ticks < f->ticks && capfile_next_tick(&t, NULL, NULL) > 0)
+		;
+	if (t.ticks == f->ticks) { /* its model for f's: t frees f's */
+		m = f->model;
+		f->model = f->rp.model = f->c.model = t.model;
+		t.model = t.rp.model = t.c.model = m;
+	}
+	capfile_close(&t);
+	return 0;
+}
+
 void capfile_close(struct capfile *f)
 {
 	free(f->seen);

@@ -43,6 +43,7 @@ struct capfile {
 	__u64 lost;
 	bool done;
 	bool have_tick;
+	bool ends_in_tick;       /* the summary's: the file ended inside a tick */
 	bool tui;                /* replayed in the TUI: keeps its own pace */
 	struct join_index *jix;  /* its records by 4-tuple, while joins print */
 	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
@@ -65,6 +66,11 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o);
 /* Start over at the beginning of the file (a second pass). */
 int capfile_reopen(struct capfile *f, const struct rcl_opts *o);
 void capfile_close(struct capfile *f);
+/* Read to its end, f may stop inside a tick (a recorder killed while it
+ * wrote one), which left its model half refilled: put back the model of its
+ * last complete tick, for what reads the end state (the summary's joins).
+ * 0, or an exit code after one line. */
+int capfile_settle(struct capfile *f, const struct rcl_opts *o);
 /* Read until a tick completes (1), the end (0) or an I/O error (-1);
  * on_event, when set, sees every event on the way. */
 int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx);

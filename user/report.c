@@ -447,6 +447,12 @@ int cmd_report(const struct rcl_opts *o)
 			rc = RCL_EXIT_ERROR;
 			goto cleanup;
 		}
+		/* the joins read each file's end: its last whole refresh */
+		for (int fi = 0; fi < nfiles; fi++) {
+			files[fi].ends_in_tick = files[fi].rp.in_tick;
+			if ((rc = capfile_settle(&files[fi], o)))
+				goto cleanup;
+		}
 		if (summary_print(files, nfiles, o->view == RCL_VIEW_JSON)) {
 			elog("out of memory");
 			rc = RCL_EXIT_ERROR;

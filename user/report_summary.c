@@ -485,6 +485,11 @@ static void summary_text_out(struct capfile *files, int nfiles)
 		       f->info.kernel, f->info.version, f->rp.meta.tier);
 		printf("  span %s .. %s (%.0fs, %lu ticks, %lu events, %llu lost)\n", a, b,
 		       f->last_wall - f->first_wall, f->ticks, f->events, (unsigned long long)f->lost);
+		if (f->ends_in_tick) {
+			capfile_fmt_time(f->last_wall, a, sizeof(a));
+			printf("  the file ends inside a refresh (the recorder was killed while writing it): the "
+			       "summary and the joins end at the one before, at %s\n", a);
+		}
 		if (tail_long(f)) {
 			capfile_fmt_time(f->last_event, a, sizeof(a));
 			printf("  events go on %.1fs after the last refresh, until %s (the recorder was killed?):"
@@ -563,6 +568,7 @@ static void summary_json_out(struct capfile *files, int nfiles)
 		span_of(f, &start, &end);
 		printf(",\"start\":%.3f,\"end\":%.3f,\"last_event\":", start, end);
 		json_time(f->last_event);
+		printf(",\"ends_inside_refresh\":%s", f->ends_in_tick ? "true" : "false");
 		printf(",\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,", f->ticks, f->events,
 		       (unsigned long long)f->lost);
 		printf("\"trigger\":");

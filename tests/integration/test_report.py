@@ -25,6 +25,7 @@ TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_re
          "test_report_peak_between_refreshes", "test_report_at_bounds", "test_report_at_printed_times",
          "test_report_at_midnight", "test_report_replay_pacing", "test_report_fork_child_leaks",
          "test_report_killed_recorder", "test_report_csv_thread_names",
+         "test_report_ends_inside_refresh",
          "test_record_join"]
 
 BURST_N = 20         # connections the burst client holds at once
@@ -522,6 +523,59 @@ def test_report_csv_thread_names():
         if named != {"rclt-rpthr"}:
             problems.append("report --csv %s: the client's connect rows name %s; expected the process, "
                             "rclt-rpthr, as the summary does" % (" ".join(sel), sorted(named)))
+    check(not problems, " | ".join(problems))
+
+
+def test_report_ends_inside_refresh():
+    """A refresh of HOLD x 2 connections (both ends on this host) spans
+    several chunks; a recorder killed while writing one leaves a file that
+    ends, at a whole chunk, inside it. A cut after the first chunk of A's
+    last refresh stands for that. The summary of A stops at the refresh
+    before (it did), and says the file ends inside one; joined with B, a
+    whole capture of the same host, B's server's HOLD x 2 clients are
+    joined to A's holders of its last whole refresh. The join used the
+    half-read refresh instead: B's 600 clients "none held by a process in
+    the other files", A's server with 0 clients."""
+    hold, nproc = 300, 2
+    r = Redis()
+    cs = [Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, hold)], name="rclt-rpcut%d" % i)
+          for i in range(nproc)]
+    for c in cs:
+        check(ss_count(c.pid, [r.port]) == hold, "ground truth: ss shows %d sockets for pid %d, expected %d"
+              % (ss_count(c.pid, [r.port]), c.pid, hold))
+    d = mkdtemp("rcleak-report-cut-")
+    pa, pb = os.path.join(d, "a.rcl"), os.path.join(d, "b.rcl")
+    a = Recorder(pa, ["-p", str(r.port), "-i", "0.5", "-d", "1.5"])
+    b = Recorder(pb, ["-p", str(r.port), "-i", "0.5", "-d", "1.5"])
+    check(a.wait() == 0 and b.wait() == 0, "record: %s | %s" % (a.describe(), b.describe()))
+    with open(pa, "rb") as f:
+        data = f.read()
+    info = parse_capture(data, "capture A")
+    starts = [i for i, c in enumerate(info["chunks"]) if 2 in [t for t, _n in c["records"]]]
+    last = starts[-1] if starts else None
+    check(last is not None and 6 not in [t for t, _n in info["chunks"][last]["records"]],
+          "test setup: A's last refresh fits in one chunk; chunks %s" % [
+              [t for t, _n in c["records"] if t in (2, 6)] for c in info["chunks"]])
+    cut = os.path.join(d, "a-cut.rcl")
+    write_bytes(cut, data[:info["chunks"][last]["end"]])
+    rep, err = report_json([cut, pb], "report A-cut B --json")
+    fa, fb = rep["files"]
+    problems = []
+    want = sorted((HOST, c.pid, hold) for c in cs)
+    for name, f, other in (("B", fb, "A-cut"), ("A-cut", fa, "B")):
+        sj = [e for e in f.get("servers_joined", []) if e.get("pid") == r.pid]
+        got = sorted((x.get("host"), x.get("pid"), x.get("count")) for x in (sj[0]["client_processes"]
+                                                                            if sj else []))
+        if not sj or sj[0].get("clients") != nproc * hold or got != want:
+            problems.append("file %s: its server pid %d: %s; expected %d clients, joined to %s's holders %s"
+                            % (name, r.pid, sj, nproc * hold, other, want))
+    if (fa.get("ends_inside_refresh"), fb.get("ends_inside_refresh")) != (True, False):
+        problems.append("--json ends_inside_refresh: A-cut %r, B %r; expected true, false"
+                        % (fa.get("ends_inside_refresh"), fb.get("ends_inside_refresh")))
+    rc, out, err = report([cut])
+    if rc != 0 or "ends inside a refresh" not in out:
+        problems.append("report A-cut: exit %d, no line says the file ends inside a refresh: %r"
+                        % (rc, out[:400]))
     check(not problems, " | ".join(problems))
 
 
