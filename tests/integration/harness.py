@@ -96,7 +96,7 @@ def spawn(argv, what, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
 
 def _starttime(pid):
     try:
-        with open("/proc/%d/stat" % pid) as f:
+        with open("/proc/%d/stat" % pid, errors="replace") as f:
             st = f.read()
         return int(st[st.rfind(")") + 2:].split()[19])
     except (OSError, ValueError, IndexError):
@@ -111,7 +111,7 @@ def survivors():
         hist = list(_history)
     for pid, start, what in hist:
         try:
-            with open("/proc/%d/stat" % pid) as f:
+            with open("/proc/%d/stat" % pid, errors="replace") as f:
                 st = f.read()
             state = st[st.rfind(")") + 2:].split()[0]
             if start is not None and _starttime(pid) == start and state != "Z":
@@ -137,7 +137,7 @@ def group_alive(pgid):
         if not d.isdigit():
             continue
         try:
-            with open("/proc/%s/stat" % d) as f:
+            with open("/proc/%s/stat" % d, errors="replace") as f:
                 st = f.read()
         except OSError:
             continue
@@ -523,7 +523,7 @@ def prog_holders():
 
 def _sid(pid):
     try:
-        with open("/proc/%d/stat" % pid) as f:
+        with open("/proc/%d/stat" % pid, errors="replace") as f:
             st = f.read()
         return int(st[st.rfind(")") + 2:].split()[3])
     except (OSError, ValueError, IndexError):
