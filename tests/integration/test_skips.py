@@ -33,12 +33,11 @@ import subprocess
 import time
 
 from harness import (RCLEAK, ROOT, Fail, Lines, NetNS, Redis, Skip, bpf_fd_ids, bpf_linked_progs,
-                     check, mkdtemp, rcl_progs, spawn, stop, tcp_opens)
+                     check, mkdtemp, rcl_progs, spawn, start_counter, stop, stop_counter, tcp_opens, hook_dropped)
 
 TESTS = ["test_record_skipped_runs", "test_record_twin_attached"]
 
 CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build", "connstorm")
-HOOKFLOOR = os.environ.get("RCLEAK_TEST_HOOKFLOOR") or os.path.join(ROOT, "build", "hookfloor")
 STORM_S = 4          # seconds of storm: several hundred skips here
 STORM_PROCS = 2      # one per CPU of the CI machine
 MIN_SKIPS = 50       # fewer, and the ratio below says nothing
@@ -73,39 +72,6 @@ def recursion_misses(rcleak_pid):
             info = json.loads(r.stdout)
             res[info.get("name", "")] = info.get("recursion_misses", 0)
     return res
-
-
-def start_counter():
-    """build/hookfloor --count attached (after rcleak's programs), or None
-    when it cannot attach (no tp_btf: then nothing is discounted)."""
-    if not os.access(HOOKFLOOR, os.X_OK):
-        raise Fail("%s is missing: `make test` builds it (make build/hookfloor)" % HOOKFLOOR)
-    p = spawn([HOOKFLOOR, "--count"], "hookfloor --count", stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if p.poll() is not None:
-            return None
-        if bpf_fd_ids(p.pid, "prog_id"):
-            return p
-        time.sleep(0.05)
-    stop(p)
-    raise Fail("hookfloor --count did not attach within 20 s")
-
-
-def stop_counter(p):
-    """{"handshakes", "accepts", "skipped"} the counter saw, or None."""
-    if p is None:
-        return None
-    p.send_signal(signal.SIGINT)
-    try:
-        out, _ = p.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        stop(p, signal.SIGKILL)
-        raise Fail("hookfloor --count did not exit within 20 s of SIGINT")
-    w = out.decode().split()
-    check(len(w) == 6 and p.returncode == 0,
-          "hookfloor --count printed %r, exit %s" % (out[-200:], p.returncode))
-    return dict(zip(w[0::2], map(int, w[1::2])))
 
 
 class Recording:
@@ -205,11 +171,7 @@ def test_record_skipped_runs():
     lost = json.loads(rep.stdout)["files"][0]["lost_events"]
     handshakes, accepts = rec.opens(r.pid)
     missing = (active - handshakes) + (passive - accepts)
-    # handshakes and accepts the hook delivered to no program, the counter's
-    # own counted skips aside: the kernel's, not rcleak's to see or count
-    dropped = 0
-    if seen:
-        dropped = max(0, (active - seen["handshakes"]) + (passive - seen["accepts"]) - seen["skipped"])
+    dropped = hook_dropped(active, passive, seen)
     what = ("%d connections; the kernel skipped %d lifecycle runs, the twin did %d; the capture "
             "lacks %d of %d handshakes and %d of %d accepts; record reports %d lost; %s"
             % (active, lifecycle, recovered, active - handshakes, active, passive - accepts,
