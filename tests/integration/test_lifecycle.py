@@ -11,7 +11,7 @@ from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fiel
 
 TESTS = ["test_json_shape", "test_json_escaping", "test_count_and_duration", "test_plain",
          "test_plain_verdict",
-         "test_filter_pid", "test_filter_comm", "test_early_signal"]
+         "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal"]
 FINAL = ["test_no_leftovers"]
 
 
@@ -322,6 +322,46 @@ def test_filter_pid():
 
 def test_filter_comm():
     _filter_test(lambda a, b: ["--comm", "rclt-fb"], "b")
+
+
+_THREAD_CLIENT = r"""
+import ctypes, socket, sys, threading
+libc = ctypes.CDLL(None)
+libc.prctl(15, b"rclt-thmain", 0, 0, 0)
+def work():
+    libc.prctl(15, b"rclt-worker", 0, 0, 0)    # this thread's name only
+    for _ in range(int(sys.argv[2])):
+        socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()
+t = threading.Thread(target=work)
+t.start()
+t.join()
+print("DONE", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_filter_comm_thread():
+    """A process whose connections a named thread makes and closes (a pool
+    worker: Java's, tokio's) is named as ps names it, by its main thread:
+    its row said the worker thread's name, and --comm with the process's
+    name, as ps -o comm= shows it, did not list it."""
+    import sys
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port), "--comm", "rclt-thmain"])
+    c = spawn([sys.executable, "-c", _THREAD_CLIENT, str(r.port), "4"],
+              "client connecting from a named thread")
+    try:
+        check(c.stdout.readline().strip() == b"DONE", "client did not connect")
+        with open("/proc/%d/comm" % c.pid) as f:
+            truth = f.read().rstrip("\n")
+        check(truth == "rclt-thmain", "ground truth: /proc/%d/comm is %r" % (c.pid, truth))
+        expect_row(rc, c.pid, {"opened": 4, "closed": 4, "comm": truth},
+                   what="--comm %s (as ps -o comm= shows it): the row of pid %d, whose worker "
+                   "thread made 4 connections" % (truth, c.pid))
+    finally:
+        rc.close()
+        c.stdin.close()
+        c.wait(10)
 
 
 # ---------------------------------------------------------------------------
