@@ -9,7 +9,7 @@ from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fiel
                      free_port, have_bpftool, leaked_progs, prog_holders, proc_row,
                      rcl_progs, run_rcleak, spawn, ss_count)
 
-TESTS = ["test_json_shape", "test_json_escaping", "test_count_and_duration", "test_plain",
+TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test_count_and_duration", "test_plain",
          "test_plain_verdict",
          "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal"]
 FINAL = ["test_no_leftovers"]
@@ -170,6 +170,33 @@ def test_json_escaping():
     check("ff\u00ff" + "\u00e9" * 10 in cmd,
           "cmdline %r does not keep its UTF-8 (expected 'ff', U+00FF for the raw byte, then "
           "e-acute)" % cmd[:160])
+
+
+def test_json_cmdline_cut():
+    """The command line is cut at 124 bytes and "..." added: only when there
+    was more (one of exactly 127 bytes was whole, yet marked cut), and never
+    inside a UTF-8 character (its first bytes showed as \u00e5\u0090 and
+    '??': bytes the process never had)."""
+    import sys
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)])
+    target = ["hold", "--target", "127.0.0.1:%d:1" % r.port]
+    fixed = [sys.executable, "-u", harness.CLIENT, "--tag", ""] + target
+    whole = "x" * (127 - (len(b"\0".join(a.encode() for a in fixed))))
+    clients = [Client("hold", target[1:], tag=whole),
+               Client("hold", target[1:], tag="a" + "\u540d" * 60)]
+    for c in clients:
+        with open("/proc/%d/cmdline" % c.pid, "rb") as f:
+            truth = f.read().rstrip(b"\0").replace(b"\0", b" ").decode()
+        row = expect_row(rc, c.pid, {"open": 1}, what="client with a long command line")
+        cmd = proc_row(row, c.pid)["cmdline"]
+        if len(truth.encode()) <= 127:
+            check(cmd == truth, "a whole command line of %d bytes shows as %r, it is %r"
+                  % (len(truth.encode()), cmd, truth))
+        else:
+            check(cmd.endswith("...") and truth.startswith(cmd[:-3]) and len(cmd.encode()) <= 127,
+                  "a command line of %d bytes shows as %r, which is not its start and '...': %r"
+                  % (len(truth.encode()), cmd, truth))
 
 
 def _early(sig, delay):
