@@ -9,7 +9,8 @@ from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fiel
                      free_port, have_bpftool, leaked_progs, prog_holders, proc_row,
                      rcl_progs, run_rcleak, spawn, ss_count)
 
-TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test_count_and_duration", "test_plain",
+TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test_count_and_duration",
+         "test_duration_last_line", "test_plain",
          "test_plain_verdict",
          "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal"]
 FINAL = ["test_no_leftovers"]
@@ -243,6 +244,22 @@ def test_count_and_duration():
     check(len(lines) >= 1, "-d 1 printed no JSON line")
     for l in lines:
         json.loads(l)
+
+
+def test_duration_last_line():
+    """-d 2 -i 0.5 prints the refreshes at 0, 0.5, 1, 1.5 and 2 s: five lines.
+    When one refresh took longer than the next (a reconciliation, here at
+    1.5 s), the sleep before the last ended early by the difference, the
+    duration was not over yet, and a sixth line came a few ms later: its
+    rates over those ms."""
+    port = str(free_port())
+    for _ in range(3):
+        rc, out, err = run_rcleak(["--json", "-d", "2", "-i", "0.5", "--reconcile", "1.5",
+                                   "-p", port], timeout=30)
+        check(rc == 0, "-d 2: exit %s (stderr %r)" % (rc, err[-300:]))
+        ups = [json.loads(l)["uptime_s"] for l in out.splitlines()]
+        check(len(ups) == 5 and ups[-1] == 2.0,
+              "-d 2 -i 0.5 printed lines at uptime_s %s, expected 0, 0.5, 1, 1.5 and 2" % ups)
 
 
 def test_plain():
