@@ -319,7 +319,7 @@ int main(int argc, char **argv)
 	 * unless asked for a view */
 	if (o.view == RCL_VIEW_AUTO && o.cmd != RCL_CMD_RECORD)
 		o.view = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && getenv("TERM") &&
-			 strcmp(getenv("TERM"), "dumb") ? RCL_VIEW_TUI : RCL_VIEW_PLAIN;
+			 strcmp(getenv("TERM"), "dumb") && tui_available() ? RCL_VIEW_TUI : RCL_VIEW_PLAIN;
 	rcl_verbose = o.verbose;
 	if (o.pid && (o.cmd == RCL_CMD_LIVE || o.cmd == RCL_CMD_RECORD)) {
 		/* a thread id (top -H, a stack trace) means its process */

@@ -29,7 +29,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_help_80x24",
          "test_tui_many_ports",
          "test_tui_replay_host",
-         "test_tui_maxclients_guess"]
+         "test_tui_maxclients_guess",
+         "test_tui_unknown_term"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -506,6 +507,41 @@ def test_tui_maxclients_guess():
                   % (args or "no --ask-redis", m.group(2), m.group(3) or "",
                      "wrongly" if m.group(3) else "not"))
             quit_ok(tm, err)
+        finally:
+            tm.kill()
+
+
+def test_tui_unknown_term():
+    """A terminal curses has no description of (TERM=xterm-kitty on a host
+    without kitty's terminfo) gets the plain table, as --plain prints it: a
+    replay of a capture of 3 refreshes shows 3 and exits 0 (it printed the
+    last one again every interval, forever), and -d 1 -i 5 ends at 1 s, its
+    last table at uptime 1s (it slept the whole interval past -d)."""
+    r = Redis()
+    Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-noterm")
+    path = os.path.join(mkdtemp("rcleak-tui-noterm-"), "cap.rcl")
+    rec = subprocess.run([harness.RCLEAK, "record", "-w", path, "-p", str(r.port), "-n", "3",
+                          "-i", "0.3"], capture_output=True, text=True, timeout=30)
+    check(rec.returncode == 0, "record: %d %s" % (rec.returncode, rec.stderr))
+    plain = subprocess.run([harness.RCLEAK, "report", path, "--replay", "--plain"],
+                           capture_output=True, text=True, timeout=30).stdout
+    want = plain.count("  hook=")
+    check(want == 3, "report --replay --plain of a capture of 3 refreshes shows %d" % want)
+    for cmd, tables, last in (
+            ("%s report %s --replay --speed 3" % (shlex.quote(harness.RCLEAK), shlex.quote(path)),
+             want, None),
+            ("%s -p %d -d 1 -i 5" % (shlex.quote(harness.RCLEAK), r.port), 2, "uptime=1s")):
+        tm = Tmux("TERM=rclt-noterm %s; echo EXIT=$?; sleep 60" % cmd)
+        try:
+            scr = poll(tm, lambda s: "EXIT=" in tm.run("capture-pane", "-p", "-S", "-", "-t", "=0:"),
+                       "%s to exit with TERM=rclt-noterm" % cmd, 15)
+            scr = tm.run("capture-pane", "-p", "-S", "-", "-t", "=0:")
+            rc = int(re.search(r"EXIT=(\d+)", scr).group(1))
+            heads = re.findall(r"  hook=.*", scr)
+            check(rc == 0 and len(heads) == tables and (last is None or last in heads[-1]),
+                  "TERM=rclt-noterm %s: exit %d, %d tables (expected %d%s): %s"
+                  % (cmd, rc, len(heads), tables, ", the last at " + last if last else "",
+                     [h.split("  ")[3] for h in heads][:10]))
         finally:
             tm.kill()
 
