@@ -180,12 +180,20 @@ static void listen_ports(const struct proc *s, char *buf, size_t len)
 
 void tui_fmt_eta(const struct proc *s, char *buf, size_t len)
 {
+	size_t l;
+
 	if (s->eta_s < 0)
 		buf[0] = '\0';
 	else if (s->eta_s == 0)
 		snprintf(buf, len, "now");
 	else
 		tui_fmt_dur(s->eta_s, buf, len);
+	/* reckoned against a limit that assumes the default maxclients: a
+	 * guess, marked as the limit is ("50m25s" where Redis, started with
+	 * --maxclients 10, was minutes from full) */
+	l = strlen(buf);
+	if (l && s->maxclients <= 0 && l + 1 < len)
+		snprintf(buf + l, len - l, "?");
 }
 
 /* "ETA 16m33s", or "ETA —" when not growing; whole or not at all. */

@@ -30,7 +30,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_many_ports",
          "test_tui_replay_host",
          "test_tui_maxclients_guess",
-         "test_tui_unknown_term"]
+         "test_tui_unknown_term",
+         "test_tui_eta_guess"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -544,6 +545,33 @@ def test_tui_unknown_term():
                      [h.split("  ")[3] for h in heads][:10]))
         finally:
             tm.kill()
+
+
+def test_tui_eta_guess():
+    """A growing server whose maxclients rcleak could not learn (redis
+    rewrites its command line): its limit is marked '?' as a guess, and so
+    is the ETA, which is reckoned against that guess (10000 where CONFIG GET
+    says 10); it was shown as if known."""
+    r = Redis(extra=["--maxclients", "10"])
+    truth = int(r.config_get("maxclients"))
+    check(truth == 10, "CONFIG GET maxclients is %d, expected 10" % truth)
+    line = re.compile(r"^\s*redis-server\s+%d\b.*?clients\s+\[?[| ]*\d+/(\d+)(\?)?.*\bETA (\S+)"
+                      % r.pid, re.M)
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3", "--window", "4"])
+    try:
+        poll(tm, lambda s: line.search(s), "the server line of pid %d" % r.pid, 10, err)
+        bg_client("hold", ["--target", "127.0.0.1:%d:8" % r.port, "--interval-ms", "400"],
+                  "rclt-tui-eta")
+        scr = poll(tm, lambda s: line.search(s) and line.search(s).group(3) != "\u2014",
+                   "an ETA on the server line of a growing server", 10, err)
+        m = line.search(scr)
+        check(m.group(2) == "?" and int(m.group(1)) != truth,
+              "ground truth: the limit %s%s is not a guess of rcleak's" % (m.group(1), m.group(2) or ""))
+        check(m.group(3).endswith("?"), "limit %s? (CONFIG GET maxclients says %d), but the ETA "
+              "reckoned against it is shown as known: ETA %s" % (m.group(1), truth, m.group(3)))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
 
 
 if __name__ == "__main__":
