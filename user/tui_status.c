@@ -258,8 +258,21 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	pen_eta(&p, s);
 	if (!s->capped_by_nofile)
 		return 1;
-	snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld)",
-		 eff, s->nofile_soft);
+	/* the nofile that capped it, the lowest seen (model_judge): a raise
+	 * since changes nothing until CONFIG SET maxclients, and "at 992
+	 * clients (nofile 4096)" named numbers that do not go together */
+	if (s->nofile_sized != s->nofile_soft) {
+		char now[24];
+
+		if (s->nofile_soft < 0)
+			snprintf(now, sizeof(now), "unlimited");
+		else
+			snprintf(now, sizeof(now), "%lld", s->nofile_soft);
+		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld "
+			 "before a raise to %s)", eff, s->nofile_sized, now);
+	} else
+		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld)",
+			 eff, s->nofile_soft);
 	if (p.x + 2 + (int)strlen(buf) <= COLS) {
 		p.x += 2;
 		pen(&p, ST_YELLOW, buf);

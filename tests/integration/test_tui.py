@@ -18,7 +18,7 @@ import sys
 import time
 
 import harness
-from harness import (Client, Fail, Redis, Skip, check, mkdtemp, spawn, ss_count, ss_sockets,
+from harness import (Client, Fail, Redis, Skip, check, mkdtemp, proc_nofile, spawn, ss_count, ss_sockets,
                      ss_states, stop, wait_until)
 from tui_harness import (COLOUR, CONN, CONNSTORM, CONN_AGE, Tmux, VERDICT_S, bg_client, brief,
                          check_no_progs, check_restored, exit_status, footer, poll, quit_ok,
@@ -31,7 +31,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_replay_host",
          "test_tui_maxclients_guess",
          "test_tui_unknown_term",
-         "test_tui_eta_guess"]
+         "test_tui_eta_guess",
+         "test_tui_nofile_raised"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -569,6 +570,38 @@ def test_tui_eta_guess():
               "ground truth: the limit %s%s is not a guess of rcleak's" % (m.group(1), m.group(2) or ""))
         check(m.group(3).endswith("?"), "limit %s? (CONFIG GET maxclients says %d), but the ETA "
               "reckoned against it is shown as known: ETA %s" % (m.group(1), truth, m.group(3)))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+
+
+def test_tui_nofile_raised():
+    """A redis-server started under nofile 1024 with maxclients 992 (CONFIG
+    GET) keeps it after its limit is raised to 4096: the server
+    line's warning names the nofile that capped it, 1024, not 4096 (it read
+    "caps this server at 992 clients (nofile 4096)", numbers that do not go
+    together)."""
+    # a hard limit of 4096 lets the soft one be raised without
+    # CAP_SYS_RESOURCE; maxclients 992 fits 1024, so redis leaves it be
+    r = Redis(extra=["--maxclients", "992"], wrap=["prlimit", "--nofile=1024:4096", "--"])
+    check(int(r.config_get("maxclients")) == 992, "ground truth: maxclients under nofile 1024")
+    check(proc_nofile(r.pid)[0] == 1024, "ground truth: redis nofile %s" % (proc_nofile(r.pid),))
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
+    warn = re.compile(r"caps this server at (\d+) clients \(nofile (\d+)")
+    row = re.compile(r"^\s*ok\s+%d\s+redis-server\s+server(?:\s+\S+){11}\s+(\d+)\s" % r.pid, re.M)
+    try:
+        poll(tm, lambda s: warn.search(s), "the fd-limit warning on the server line", 10, err)
+        p = subprocess.run(["prlimit", "--pid", str(r.pid), "--nofile=4096:4096"], capture_output=True,
+                           text=True, timeout=10)
+        check(p.returncode == 0, "prlimit --pid %d: %s" % (r.pid, p.stderr.strip()))
+        truth = int(r.config_get("maxclients"))
+        check(truth == 992, "ground truth: after the raise maxclients is %d, expected 992" % truth)
+        scr = poll(tm, lambda s: row.search(s) and row.search(s).group(1) == "4096",
+                   "the redis-server row's NOFILE at 4096 after the raise", 10, err)
+        m = warn.search(scr)
+        check(m and int(m.group(1)) == truth and int(m.group(2)) == 1024,
+              "after the raise to 4096 (maxclients still %d, sized by nofile 1024) the warning "
+              "says: %s" % (truth, m.group(0) if m else brief(scr)))
         quit_ok(tm, err)
     finally:
         tm.kill()
