@@ -11,7 +11,7 @@ from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fiel
 
 TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test_count_and_duration",
          "test_duration_last_line", "test_plain",
-         "test_plain_verdict",
+         "test_plain_verdict", "test_plain_limit_guess",
          "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal"]
 FINAL = ["test_no_leftovers"]
 
@@ -270,6 +270,30 @@ def test_plain():
     check(out.strip(), "--plain printed nothing")
     check("\x1b" not in out, "--plain output contains terminal escape sequences")
     check(str(c.pid) in out, "--plain output does not list the client pid %d" % c.pid)
+
+
+def test_plain_limit_guess():
+    """--plain's server table: a redis-server started with --maxclients 10,
+    which rcleak cannot read (redis rewrites its command line), has its
+    MAXCLIENTS marked '10000?', and so are the LIMIT and HEADROOM reckoned
+    from it; they read 10000 and 9997 as if known, where CONFIG GET says 10
+    and 7 are left."""
+    r = Redis(extra=["--maxclients", "10"])
+    truth = int(r.config_get("maxclients"))
+    check(truth == 10, "ground truth: CONFIG GET maxclients is %d, expected 10" % truth)
+    Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-plainlim")
+    rc, out, err = run_rcleak(["--plain", "-n", "1", "-p", str(r.port)], timeout=30)
+    check(rc == 0, "--plain -n 1: exit %s (stderr %r)" % (rc, err[-300:]))
+    lines = out.splitlines()
+    head = [i for i, l in enumerate(lines) if l.startswith("SERVER ")]
+    row = [l for l in lines if l.startswith("%d " % r.pid)][:1]
+    check(head and row, "no server table with pid %d: %r" % (r.pid, out[:600]))
+    cols = dict(zip(lines[head[0]].split(), row[0].split()))
+    check(cols["CLIENTS"] == "3", "server row %s, ss-side truth is 3 clients" % cols)
+    for name, known in (("LIMIT", truth), ("HEADROOM", truth - 3)):
+        check(cols[name] == str(known) or cols[name].endswith("?"),
+              "%s %s is shown as known; CONFIG GET maxclients %d gives %d (row %s)"
+              % (name, cols[name], truth, known, row[0]))
 
 
 def test_plain_verdict():
