@@ -270,9 +270,10 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 			snprintf(now, sizeof(now), "%lld", s->nofile_soft);
 		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld "
 			 "before a raise to %s)", eff, s->nofile_sized, now);
-	} else
+	} else {
 		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld)",
 			 eff, s->nofile_soft);
+	}
 	if (p.x + 2 + (int)strlen(buf) <= COLS) {
 		p.x += 2;
 		pen(&p, ST_YELLOW, buf);
