@@ -388,6 +388,7 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 		}
 		if (e) {
 			rc->pid = e->rec->tgid;
+			rc->sk = e->rec->sk;
 			memcpy(rc->comm, e->rec->comm, sizeof(rc->comm));
 			rc->comm[sizeof(rc->comm) - 1] = '\0';
 		} else {
@@ -487,17 +488,20 @@ static bool same_end(const struct redis_client *rc, int family, const __u8 addr[
 	return fam == rc->family && !memcmp(a, rc->addr, fam == AF_INET ? 4 : 16);
 }
 
-const struct redis_client *collect_redis_peer(const struct collector *c, int family,
-					      const __u8 laddr[16], __u16 lport,
-					      const __u8 raddr[16], __u16 rport)
+const struct redis_client *collect_redis_peer(const struct collector *c, const struct proc *p,
+					      __u64 sk, int family, const __u8 raddr[16], __u16 rport)
 {
-	for (int i = 0; i < c->nlinks; i++)
-		for (long k = 0; c->links[i].clients && k < c->links[i].nclients; k++) {
-			const struct redis_client *rc = &c->links[i].clients[k];
+	for (int i = 0; i < c->nlinks; i++) {
+		const struct server_link *l = &c->links[i];
+		bool mine = l->key.tgid == p->key.tgid && l->key.start_ns == p->key.start_ns;
 
-			if (same_end(rc, family, laddr, lport) || same_end(rc, family, raddr, rport))
+		for (long k = 0; l->clients && k < l->nclients; k++) {
+			const struct redis_client *rc = &l->clients[k];
+
+			if (mine ? same_end(rc, family, raddr, rport) : sk && rc->sk == sk)
 				return rc;
 		}
+	}
 	return NULL;
 }
 

@@ -18,7 +18,7 @@ import sys
 import time
 
 import harness
-from harness import (Client, Fail, Redis, Skip, check, mkdtemp, proc_nofile, spawn, ss_count, ss_sockets,
+from harness import (Client, Fail, NetNS, Redis, Skip, check, mkdtemp, proc_nofile, spawn, ss_count, ss_sockets,
                      ss_states, stop, wait_until)
 from tui_harness import (COLOUR, CONN, CONNSTORM, CONN_AGE, Tmux, VERDICT_S, bg_client, brief,
                          check_no_progs, check_restored, exit_status, footer, poll, quit_ok,
@@ -32,7 +32,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_maxclients_guess",
          "test_tui_unknown_term",
          "test_tui_eta_guess",
-         "test_tui_nofile_raised"]
+         "test_tui_nofile_raised",
+         "test_tui_redis_column_netns"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -605,6 +606,75 @@ def test_tui_nofile_raised():
         quit_ok(tm, err)
     finally:
         tm.kill()
+
+
+_NAMED_BOUND_CLIENT = r"""
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.connect(("127.0.0.1", int(sys.argv[2])))
+s.sendall(b"CLIENT SETNAME %s\r\n" % sys.argv[3].encode())
+assert s.recv(100).startswith(b"+OK")
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_tui_redis_column_netns():
+    """The drill-down's REDIS column (--ask-redis) is the entry of the
+    client's own server: a container's client and a host client with the
+    very same 127.0.0.1:PORT -> 127.0.0.1:PORT (pods that each run a Redis
+    on localhost) each show the name they gave their server (CLIENT
+    SETNAME), not the other's, which the first matching address gave."""
+    import socket
+    ns = NetNS()
+    rn = Redis(netns=ns, bind=("127.0.0.1",))
+    rh = Redis(bind=("127.0.0.1",), port=rn.port)
+    procs = {}
+    for y in range(46100, 46200):
+        try:
+            so = socket.socket()
+            so.bind(("127.0.0.1", y))
+            so.close()
+        except OSError:
+            continue
+        for where, prefix in (("ns", ns.prefix), ("host", [])):
+            procs[where] = spawn(prefix + [sys.executable, "-c", _NAMED_BOUND_CLIENT, str(y),
+                                           str(rn.port), "rclt-%s-name" % where],
+                                 "client bound to 127.0.0.1:%d (%s)" % (y, where))
+        break
+    pids = {w: int(p.stdout.readline() or 0) for w, p in procs.items()}
+    check(len(pids) == 2 and all(pids.values()), "bound clients did not start: %s" % pids)
+    for where, r in (("ns", rn), ("host", rh)):
+        names = re.findall(r"addr=127\.0\.0\.1:%d .*?name=(\S*)" % y, r.cli("CLIENT", "LIST"))
+        check(names == ["rclt-%s-name" % where], "ground truth: CLIENT LIST of the %s server names "
+              "127.0.0.1:%d %s" % (where, y, names))
+    tm, rpid, err = start_rcleak(["-p", str(rn.port), "-i", "0.3", "--ask-redis"], x=220)
+    try:
+        poll(tm, lambda s: set(pids.values()) <= {p for _, p, _ in table(s)},
+             "the rows of both bound clients", 10, err)
+        for where in ("ns", "host"):
+            tm.keys("/")
+            tm.literal(str(pids[where]))
+            tm.keys("Enter")
+            poll(tm, lambda s: [p for _, p, _ in table(s)] == [pids[where]],
+                 "only the row of pid %d" % pids[where], err=err)
+            tm.keys("Enter")
+            scr = poll(tm, lambda s: any(CONN.match(ln) and "rclt-" in ln for ln in s.split("\n")),
+                       "the %s client's connection with its REDIS column" % where, 10, err)
+            line = [ln for ln in scr.split("\n") if CONN.match(ln)]
+            check(len(line) == 1 and "rclt-%s-name" % where in line[0],
+                  "%s client pid %d (named rclt-%s-name by its server's CLIENT LIST): %s"
+                  % (where, pids[where], where, line))
+            tm.keys("Escape")
+            tm.keys("Escape")
+            poll(tm, lambda s: "Filter:" not in footer(s) and "Sort:" in s, "the whole table again",
+                 err=err)
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+        for p in procs.values():
+            p.stdin.close()
 
 
 if __name__ == "__main__":
