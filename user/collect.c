@@ -39,15 +39,21 @@ static void as_v6(int family, const void *addr, __u8 out[16])
 	}
 }
 
-/* Is family/addr:port the local end of one of rcleak's own links? By the
- * address too: a remote client may use the same source port. */
-static bool own_end(const struct collector *c, int family, const void *addr, __u16 port)
+static unsigned long net_of(__u32 pid);
+
+/* Is family/addr:port, seen by process tgid, the local end of one of
+ * rcleak's own links? By the address too: a remote client may use the
+ * same source port. And in the link's network namespace only: a host
+ * client bound to the 127.0.0.1:PORT rcleak asks a container's Redis from
+ * is another connection, which was left out of the host Redis's clients. */
+static bool own_end(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid)
 {
 	__u8 a[16];
 
 	as_v6(family, addr, a);
 	for (int i = 0; i < RCL_SELF_EPS; i++)
-		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16))
+		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16) &&
+		    (!c->own[i].net || net_of(tgid) == c->own[i].net))
 			return true;
 	return false;
 }
@@ -55,7 +61,7 @@ static bool own_end(const struct collector *c, int family, const void *addr, __u
 /* Server-side ends of rcleak's own queries are not the server's clients. */
 static bool own_connection(const struct collector *c, const struct rcl_fd_rec *r)
 {
-	return r->state != RCL_TCP_LISTEN && own_end(c, r->family, r->raddr, r->rport);
+	return r->state != RCL_TCP_LISTEN && own_end(c, r->family, r->raddr, r->rport, r->tgid);
 }
 
 static void on_fd(const struct rcl_fd_rec *rec, void *ctx)
@@ -123,6 +129,7 @@ static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 	}
 	as_v6(family, addr, c->own[slot].addr);
 	c->own[slot].port = port;
+	c->own[slot].net = c->own_net_next;
 	tracer__self_ep(c->tracer, slot, c->own[slot].addr, port);
 	tracer__self_port(c->tracer, port, true);
 }
@@ -181,6 +188,7 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 		return &l->link;
 	if (now < l->retry_at || !p->nlisten)
 		return NULL;
+	c->own_net_next = net_of(p->key.tgid); /* where redis_link_open makes it */
 	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
 			      ASK_TIMEOUT_MS, (int)p->key.tgid, note_own_port, c);
 	if (err == -EACCES) /* a full server refuses whatever comes first */
@@ -458,7 +466,8 @@ static void ask_servers(struct collector *c, double now)
 		}
 		l->full = false;
 		for (long k = 0; k < n; k++) /* rcleak's own connection is nobody's */
-			if (!own_end(c, l->clients[k].family, l->clients[k].addr, l->clients[k].port))
+			if (!own_end(c, l->clients[k].family, l->clients[k].addr, l->clients[k].port,
+				     p->key.tgid))
 				l->clients[kept++] = l->clients[k];
 		l->nclients = kept;
 		if (!l->clients)

@@ -56,8 +56,10 @@ struct collector {
 	struct own_end {
 		__u8 addr[16];  /* IPv6; IPv4 v4-mapped */
 		__u16 port;     /* 0: unused */
+		unsigned long net; /* its network namespace (inode); 0: unknown */
 	} own[RCL_SELF_EPS];
 	int own_next;
+	unsigned long own_net_next; /* the namespace of the link being opened */
 	struct server_link links[COLLECT_MAX_LINKS];
 	int nlinks;
 };
