@@ -237,14 +237,19 @@ static const struct tui_coldef conn_cols[CW__MAX] = {
 	[CW_REDIS] = { "REDIS (--ask-redis: name lib cmd age idle)", 46, true },
 };
 
-/* A connection open before rcleak started is older than rcleak: ">UPTIME". */
+/* A connection open before rcleak started is older than rcleak: ">UPTIME";
+ * with the /proc walk, which knows no open times, any age is "-". */
 static void conn_cells(const struct tui *t, const struct proc *p, const struct conn_view *v,
 		       char cells[CW__MAX][64])
 {
 	endpoint(v->family, v->laddr, v->lport, cells[CW_LOCAL], 64);
 	endpoint(v->family, v->raddr, v->rport, cells[CW_REMOTE], 64);
 	snprintf(cells[CW_STATE], 64, "%s", state_name(v->state));
-	if (v->age_s < 0) {
+	if (v->age_s < 0 && t->c->walk && !strcmp(t->c->walk, "proc")) {
+		/* /proc has no open time: unknown, not older than rcleak (a
+		 * connection made after it started read ">5s") */
+		snprintf(cells[CW_AGE], 64, "-");
+	} else if (v->age_s < 0) {
 		char up[32];
 
 		tui_fmt_dur(t->c->model->now, up, sizeof(up));

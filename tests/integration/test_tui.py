@@ -33,7 +33,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_unknown_term",
          "test_tui_eta_guess",
          "test_tui_nofile_raised",
-         "test_tui_redis_column_netns"]
+         "test_tui_redis_column_netns",
+         "test_tui_conn_age_walk_proc"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -675,6 +676,35 @@ def test_tui_redis_column_netns():
         tm.kill()
         for p in procs.values():
             p.stdin.close()
+
+
+def test_tui_conn_age_walk_proc():
+    """--walk proc cannot know when a connection opened (/proc has no such
+    time): the drill-down of a client that connected after rcleak started
+    said its connections were older than rcleak (">UPTIME"); their age is
+    unknown there, "-"."""
+    r = Redis()
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3", "--walk", "proc"])
+    try:
+        poll(tm, lambda s: "Sort:" in s and "walk proc" in s, "the TUI with walk proc", 10, err)
+        rcl_start = harness._starttime(rpid)
+        c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-wpage")
+        check(harness._starttime(c.pid) > rcl_start, "client %d did not start after rcleak" % c.pid)
+        tm.keys("/")
+        tm.literal("rclt-tui-wpage")
+        tm.keys("Enter")
+        poll(tm, lambda s: [p for _, p, _ in table(s)] == [c.pid], "only the row of pid %d" % c.pid,
+             10, err)
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: len([ln for ln in s.split("\n") if CONN_AGE.match(ln)]) == 2,
+                   "the drill-down of pid %d with its 2 connections" % c.pid, 10, err)
+        ages = [CONN_AGE.match(ln).group(1) for ln in scr.split("\n") if CONN_AGE.match(ln)]
+        check(not [a for a in ages if a.startswith(">")],
+              "--walk proc: connections of pid %d (started after rcleak) shown as older than "
+              "rcleak: AGE %s" % (c.pid, ages))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
 
 
 if __name__ == "__main__":
