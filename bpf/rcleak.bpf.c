@@ -271,19 +271,27 @@ static __always_inline void owner_of(struct task_struct *task, struct rcl_owner 
 	}
 }
 
-/* The current task's name; task is the current task. In tp_btf, two plain
- * loads from it (trusted pointer): the helper's string copy costs about 60
- * ns a call. The kernel keeps comm's last byte 0, and a rename in between can
- * only mix two names, as the helper's copy can. The hot path asks for the
- * current task once per run: bpf_get_current_task_btf() is a helper call,
- * not inlined on 6.18. */
+/* The current process's name: its main thread's, as ps and the fd walk
+ * name it, not the calling thread's (a pool worker that names itself,
+ * "tokio-runtime-w", named the process's row, and --comm with the process's
+ * name missed it); task is the current task. In tp_btf, plain loads (the
+ * helper's string copy costs about 60 ns a call). The kernel keeps comm's
+ * last byte 0, and a rename in between can only mix two names, as the
+ * helper's copy can. The hot path asks for the current task once per run:
+ * bpf_get_current_task_btf() is a helper call, not inlined on 6.18. */
 static __always_inline void current_comm(char comm[RCL_COMM_LEN], struct task_struct *task,
 					 bool btf)
 {
-	if (btf)
-		__builtin_memcpy(comm, task->comm, RCL_COMM_LEN);
-	else
-		bpf_get_current_comm(comm, RCL_COMM_LEN);
+	if (btf) {
+		struct task_struct *leader = task->group_leader;
+
+		__builtin_memcpy(comm, leader->comm, RCL_COMM_LEN);
+	} else {
+		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+		if (bpf_probe_read_kernel_str(comm, RCL_COMM_LEN, &leader->comm) < 0)
+			comm[0] = '\0';
+	}
 }
 
 /* A watched port's first entry in listeners (RCL_LISTEN_WAYS of them). */

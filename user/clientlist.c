@@ -164,14 +164,19 @@ long clientlist_parse_reply(const char *buf, size_t len, struct redis_client **o
 	return cnt;
 }
 
-/* The server's error reply at buf ("-ERR ...\r\n") into l->err. */
+/* The server's error reply at buf ("-ERR ...\r\n") into l->err, printable
+ * ASCII only, any other byte '?': it goes to stderr, a root terminal, and
+ * whatever listens on a watched port is asked, a local user's listener
+ * too, whose escape sequences the terminal would obey. */
 static void link_err(struct redis_link *l, const char *buf, size_t len)
 {
 	size_t n = 0;
 
-	while (n + 1 < len && buf[n + 1] != '\r' && buf[n + 1] != '\n' && n + 1 < sizeof(l->err))
-		n++;
-	memcpy(l->err, buf + 1, n);
+	while (n + 1 < len && buf[n + 1] != '\r' && buf[n + 1] != '\n' && n + 1 < sizeof(l->err)) {
+		unsigned char ch = (unsigned char)buf[n + 1];
+
+		l->err[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
 	l->err[n] = '\0';
 }
 

@@ -24,6 +24,7 @@ struct redis_client {
 	bool waits;
 	/* join */
 	__u32 pid;               /* local holder of the client end; 0: none */
+	__u64 sk;                /* that client end's socket (rcl_fd_rec.sk); 0: none */
 	char comm[16];
 	bool remote;             /* no local holder: a client on another host */
 };

@@ -39,15 +39,21 @@ static void as_v6(int family, const void *addr, __u8 out[16])
 	}
 }
 
-/* Is family/addr:port the local end of one of rcleak's own links? By the
- * address too: a remote client may use the same source port. */
-static bool own_end(const struct collector *c, int family, const void *addr, __u16 port)
+static unsigned long net_of(__u32 pid);
+
+/* Is family/addr:port, seen by process tgid, the local end of one of
+ * rcleak's own links? By the address too: a remote client may use the
+ * same source port. And in the link's network namespace only: a host
+ * client bound to the 127.0.0.1:PORT rcleak asks a container's Redis from
+ * is another connection, which was left out of the host Redis's clients. */
+static bool own_end(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid)
 {
 	__u8 a[16];
 
 	as_v6(family, addr, a);
 	for (int i = 0; i < RCL_SELF_EPS; i++)
-		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16))
+		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16) &&
+		    (!c->own[i].net || net_of(tgid) == c->own[i].net))
 			return true;
 	return false;
 }
@@ -55,7 +61,7 @@ static bool own_end(const struct collector *c, int family, const void *addr, __u
 /* Server-side ends of rcleak's own queries are not the server's clients. */
 static bool own_connection(const struct collector *c, const struct rcl_fd_rec *r)
 {
-	return r->state != RCL_TCP_LISTEN && own_end(c, r->family, r->raddr, r->rport);
+	return r->state != RCL_TCP_LISTEN && own_end(c, r->family, r->raddr, r->rport, r->tgid);
 }
 
 static void on_fd(const struct rcl_fd_rec *rec, void *ctx)
@@ -123,6 +129,7 @@ static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 	}
 	as_v6(family, addr, c->own[slot].addr);
 	c->own[slot].port = port;
+	c->own[slot].net = c->own_net_next;
 	tracer__self_ep(c->tracer, slot, c->own[slot].addr, port);
 	tracer__self_port(c->tracer, port, true);
 }
@@ -181,6 +188,7 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 		return &l->link;
 	if (now < l->retry_at || !p->nlisten)
 		return NULL;
+	c->own_net_next = net_of(p->key.tgid); /* where redis_link_open makes it */
 	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
 			      ASK_TIMEOUT_MS, (int)p->key.tgid, note_own_port, c);
 	if (err == -EACCES) /* a full server refuses whatever comes first */
@@ -388,6 +396,7 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 		}
 		if (e) {
 			rc->pid = e->rec->tgid;
+			rc->sk = e->rec->sk;
 			memcpy(rc->comm, e->rec->comm, sizeof(rc->comm));
 			rc->comm[sizeof(rc->comm) - 1] = '\0';
 		} else {
@@ -457,7 +466,8 @@ static void ask_servers(struct collector *c, double now)
 		}
 		l->full = false;
 		for (long k = 0; k < n; k++) /* rcleak's own connection is nobody's */
-			if (!own_end(c, l->clients[k].family, l->clients[k].addr, l->clients[k].port))
+			if (!own_end(c, l->clients[k].family, l->clients[k].addr, l->clients[k].port,
+				     p->key.tgid))
 				l->clients[kept++] = l->clients[k];
 		l->nclients = kept;
 		if (!l->clients)
@@ -487,17 +497,20 @@ static bool same_end(const struct redis_client *rc, int family, const __u8 addr[
 	return fam == rc->family && !memcmp(a, rc->addr, fam == AF_INET ? 4 : 16);
 }
 
-const struct redis_client *collect_redis_peer(const struct collector *c, int family,
-					      const __u8 laddr[16], __u16 lport,
-					      const __u8 raddr[16], __u16 rport)
+const struct redis_client *collect_redis_peer(const struct collector *c, const struct proc *p,
+					      __u64 sk, int family, const __u8 raddr[16], __u16 rport)
 {
-	for (int i = 0; i < c->nlinks; i++)
-		for (long k = 0; c->links[i].clients && k < c->links[i].nclients; k++) {
-			const struct redis_client *rc = &c->links[i].clients[k];
+	for (int i = 0; i < c->nlinks; i++) {
+		const struct server_link *l = &c->links[i];
+		bool mine = l->key.tgid == p->key.tgid && l->key.start_ns == p->key.start_ns;
 
-			if (same_end(rc, family, laddr, lport) || same_end(rc, family, raddr, rport))
+		for (long k = 0; l->clients && k < l->nclients; k++) {
+			const struct redis_client *rc = &l->clients[k];
+
+			if (mine ? same_end(rc, family, raddr, rport) : sk && rc->sk == sk)
 				return rc;
 		}
+	}
 	return NULL;
 }
 

@@ -56,8 +56,10 @@ struct collector {
 	struct own_end {
 		__u8 addr[16];  /* IPv6; IPv4 v4-mapped */
 		__u16 port;     /* 0: unused */
+		unsigned long net; /* its network namespace (inode); 0: unknown */
 	} own[RCL_SELF_EPS];
 	int own_next;
+	unsigned long own_net_next; /* the namespace of the link being opened */
 	struct server_link links[COLLECT_MAX_LINKS];
 	int nlinks;
 };
@@ -65,12 +67,14 @@ struct collector {
 /* The joined CLIENT LIST of server p, or NULL (no --ask-redis, no answer). */
 const struct server_link *collect_link_of(const struct collector *c, const struct proc *p);
 
-/* Redis's CLIENT LIST entry for one connection seen from this host: the
- * client end (local address is the entry's addr) or the server end (remote
- * address is). NULL without --ask-redis or when no entry matches. */
-const struct redis_client *collect_redis_peer(const struct collector *c, int family,
-					      const __u8 laddr[16], __u16 lport,
-					      const __u8 raddr[16], __u16 rport);
+/* Redis's CLIENT LIST entry for one connection of process p: of p's own
+ * CLIENT LIST when p is the server (its remote address is the entry's
+ * addr), else the entry the join gave the client end, socket sk (an
+ * address alone was another server's client in another network namespace:
+ * pods that each run a Redis on localhost). NULL without --ask-redis or
+ * when no entry matches. */
+const struct redis_client *collect_redis_peer(const struct collector *c, const struct proc *p,
+					      __u64 sk, int family, const __u8 raddr[16], __u16 rport);
 
 /* Close links and free what they hold. */
 void collect_free(struct collector *c);

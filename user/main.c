@@ -70,6 +70,12 @@ static void ts_add(struct timespec *ts, double secs)
 	}
 }
 
+/* a - b in seconds */
+static double ts_diff(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(a->tv_sec - b->tv_sec) + (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
 static const char *yesno(bool b)
 {
 	return b ? "yes" : "no";
@@ -150,7 +156,7 @@ static int cmd_live(const struct rcl_opts *o)
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports,
 				  .hooks = o->hooks, .walk = o->walk, .verbose = o->verbose };
 	struct collector c = { .opts = o };
-	struct timespec next;
+	struct timespec next, end;
 	long printed = 0;
 	char err[320];
 	int rc, e;
@@ -190,6 +196,10 @@ static int cmd_live(const struct rcl_opts *o)
 		goto cleanup;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &next);
+	/* the end of -d on the clock of the sleeps (collect_now() may be
+	 * another: the kernel's, outside a time namespace) */
+	end = next;
+	ts_add(&end, fmax(o->duration_s - (collect_now() - c.start), 0));
 	for (;;) {
 		double now;
 
@@ -207,27 +217,27 @@ static int cmd_live(const struct rcl_opts *o)
 
 		/* sleep to the next tick on a fixed grid; signals end the sleep */
 		{
-			double iv = o->interval_s, left = o->duration_s - (collect_now() - c.start);
 			struct timespec mono;
 			double late;
 
-			if (o->duration_s) /* do not overshoot the duration */
-				iv = fmin(iv, left);
-			ts_add(&next, iv);
+			ts_add(&next, o->interval_s);
 			/* Ticks already past (SIGSTOP, a paused VM, a refresh
 			 * slower than -i) are skipped, keeping the grid: slept
 			 * through one by one, they printed back to back, each
 			 * an interval of ~0 s with meaningless rates, and used
 			 * up -n. */
 			clock_gettime(CLOCK_MONOTONIC, &mono);
-			late = (double)(mono.tv_sec - next.tv_sec) + (mono.tv_nsec - next.tv_nsec) / 1e9;
-			if (late > 0) {
+			late = ts_diff(&mono, &next);
+			if (late > 0)
 				ts_add(&next, ceil(late / o->interval_s) * o->interval_s);
-				if (o->duration_s && late + left < ceil(late / o->interval_s) * o->interval_s) {
-					next = mono; /* the duration ends first */
-					ts_add(&next, fmax(left, 0));
-				}
-			}
+			/* do not overshoot the duration: its end is the last
+			 * tick. Measured from the grid, not from when this
+			 * line was printed: a refresh slower than the next
+			 * (a reconciliation) ended the sleep before the end
+			 * by the difference, and one more line came that many
+			 * ms later, its rates over those ms. */
+			if (o->duration_s && ts_diff(&next, &end) > 0)
+				next = end;
 		}
 		while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
 			;
@@ -309,7 +319,7 @@ int main(int argc, char **argv)
 	 * unless asked for a view */
 	if (o.view == RCL_VIEW_AUTO && o.cmd != RCL_CMD_RECORD)
 		o.view = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && getenv("TERM") &&
-			 strcmp(getenv("TERM"), "dumb") ? RCL_VIEW_TUI : RCL_VIEW_PLAIN;
+			 strcmp(getenv("TERM"), "dumb") && tui_available() ? RCL_VIEW_TUI : RCL_VIEW_PLAIN;
 	rcl_verbose = o.verbose;
 	if (o.pid && (o.cmd == RCL_CMD_LIVE || o.cmd == RCL_CMD_RECORD)) {
 		/* a thread id (top -H, a stack trace) means its process */

@@ -84,6 +84,7 @@ static struct proc *get(struct model *m, const struct rcl_owner *o)
 	p->key.start_ns = o->start_ns;
 	p->fds = -1;
 	p->nofile_soft = p->nofile_hard = p->nofile_sized = -1;
+	p->max_idle_s = -1; /* as model_begin has it: 0.0 read as just active */
 	slot = tsearch(&p->key, &m->index, cmp_key);
 	if (!slot) {
 		free(p);

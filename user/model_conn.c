@@ -16,11 +16,16 @@
 /* fd records sorted by socket, then holder: one run per socket. */
 #define cmp_rec recsort_cmp
 
-/* Seconds since jiffy stamp `then` (low 32 bits), or -1 without HZ. */
+/* Seconds since jiffy stamp `then` (low 32 bits), or -1 without HZ or
+ * without stamps: the /proc walk has none (now64 0), and its connections
+ * read as active this instant (idle 0 s, max_idle_s 0.0), so a silent
+ * peer could never be a ZOMBIE. */
 static double jiffies_ago(const struct model *m, __u64 now64, __u32 then)
 {
 	__u32 d = (__u32)now64 - then;
 
+	if (!now64)
+		return -1;
 	if (m->hz <= 0 || (__s32)d < 0)
 		return m->hz <= 0 ? -1 : 0;
 	return (double)d / (double)m->hz;

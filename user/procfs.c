@@ -67,6 +67,7 @@ int procfs_nofile(int pid, long long *soft, long long *hard)
 int procfs_cmdline(int pid, char *buf, size_t len)
 {
 	char path[64];
+	bool cut = false;
 	ssize_t n;
 	int fd;
 
@@ -77,6 +78,14 @@ int procfs_cmdline(int pid, char *buf, size_t len)
 	if (fd < 0)
 		return -1;
 	n = read(fd, buf, len - 1);
+	/* cut only when more follows than the terminating NUL: one of
+	 * exactly len - 1 bytes was whole, yet marked cut */
+	if (n == (ssize_t)len - 1) {
+		char more[2];
+		ssize_t m = read(fd, more, sizeof(more));
+
+		cut = m > 1 || (m == 1 && more[0] != '\0');
+	}
 	close(fd);
 	while (n > 0 && buf[n - 1] == '\0')
 		n--;
@@ -86,8 +95,15 @@ int procfs_cmdline(int pid, char *buf, size_t len)
 		if (buf[i] == '\0' || buf[i] == '\n' || buf[i] == '\t')
 			buf[i] = ' ';
 	buf[n] = '\0';
-	if ((size_t)n == len - 1)
-		memcpy(buf + len - 4, "...", 4);
+	if (cut) {
+		/* never inside a UTF-8 character: its first bytes alone
+		 * showed as '?' and \u00XX, bytes the process never had */
+		size_t at = len - 4;
+
+		for (int i = 0; i < 3 && at > 0 && ((unsigned char)buf[at] & 0xc0) == 0x80; i++)
+			at--;
+		memcpy(buf + at, "...", 4);
+	}
 	return 0;
 }
 

@@ -16,7 +16,8 @@ long procfs_fd_count(int pid);
 int procfs_nofile(int pid, long long *soft, long long *hard);
 
 /* Command line with NULs turned to spaces, truncated to len-1 bytes
- * (a truncated one ends in "..."). Returns 0, or -1 when it cannot be
+ * (a truncated one ends in "...", never inside a UTF-8 character, and only
+ * when more followed). Returns 0, or -1 when it cannot be
  * known: pid is gone, or has exited (a zombie's is empty). */
 int procfs_cmdline(int pid, char *buf, size_t len);
 

@@ -237,13 +237,19 @@ static const struct tui_coldef conn_cols[CW__MAX] = {
 	[CW_REDIS] = { "REDIS (--ask-redis: name lib cmd age idle)", 46, true },
 };
 
-/* A connection open before rcleak started is older than rcleak: ">UPTIME". */
-static void conn_cells(const struct tui *t, const struct conn_view *v, char cells[CW__MAX][64])
+/* A connection open before rcleak started is older than rcleak: ">UPTIME";
+ * with the /proc walk, which knows no open times, any age is "-". */
+static void conn_cells(const struct tui *t, const struct proc *p, const struct conn_view *v,
+		       char cells[CW__MAX][64])
 {
 	endpoint(v->family, v->laddr, v->lport, cells[CW_LOCAL], 64);
 	endpoint(v->family, v->raddr, v->rport, cells[CW_REMOTE], 64);
 	snprintf(cells[CW_STATE], 64, "%s", state_name(v->state));
-	if (v->age_s < 0) {
+	if (v->age_s < 0 && t->c->walk && !strcmp(t->c->walk, "proc")) {
+		/* /proc has no open time: unknown, not older than rcleak (a
+		 * connection made after it started read ">5s") */
+		snprintf(cells[CW_AGE], 64, "-");
+	} else if (v->age_s < 0) {
 		char up[32];
 
 		tui_fmt_dur(t->c->model->now, up, sizeof(up));
@@ -260,7 +266,7 @@ static void conn_cells(const struct tui *t, const struct conn_view *v, char cell
 	fd_list(v, cells[CW_FDS], 64);
 	snprintf(cells[CW_HOLDERS], 64, "%d", v->holders);
 	{
-		const struct redis_client *rc = collect_redis_peer(t->c, v->family, v->laddr, v->lport,
+		const struct redis_client *rc = collect_redis_peer(t->c, p, v->sk, v->family,
 								   v->raddr, v->rport);
 
 		if (rc)
@@ -307,7 +313,7 @@ static void conn_summary(struct tui *t, int y)
 	tui_put(t, y, 1, COLS - 1, ST_BOLD, buf);
 }
 
-static void draw_conn_list(struct tui *t, int y)
+static void draw_conn_list(struct tui *t, const struct proc *p, int y)
 {
 	/* the REDIS column is CLIENT LIST's: without --ask-redis, no column */
 	int w[CW__MAX], x = 0, ncol = 0, maxcol = t->c->opts->ask_redis ? CW__MAX : CW_REDIS;
@@ -327,7 +333,7 @@ static void draw_conn_list(struct tui *t, int y)
 		const struct conn_view *v = &t->conns[t->ctop + (size_t)r];
 		char cells[CW__MAX][64];
 
-		conn_cells(t, v, cells);
+		conn_cells(t, p, v, cells);
 		x = 0;
 		for (int k = 0; k < ncol; x += w[k] + 1, k++) {
 			int l = (int)strlen(cells[k]);
@@ -361,7 +367,7 @@ void tui_draw_conns(struct tui *t)
 		tui_conns_scroll(t, 0);
 		if (y + 2 < LINES - 1) {
 			conn_summary(t, y + 1);
-			draw_conn_list(t, y + 2);
+			draw_conn_list(t, p, y + 2);
 		}
 	}
 	tui_draw_footer(t, keys, false);

@@ -118,7 +118,8 @@ void tui_draw_help(struct tui *t);
 /* tui_status.c */
 int tui_draw_header(struct tui *t, bool servers);
 void tui_draw_footer(struct tui *t, const char *const *keys, bool status);
-/* ETA of a server: "16m33s", "now", or "" when it is not growing. */
+/* ETA of a server: "16m33s", "now", or "" when it is not growing; marked
+ * "?" when its limit assumes the default maxclients. */
 void tui_fmt_eta(const struct proc *s, char *buf, size_t len);
 
 /* tui_conn.c */

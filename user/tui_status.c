@@ -180,12 +180,20 @@ static void listen_ports(const struct proc *s, char *buf, size_t len)
 
 void tui_fmt_eta(const struct proc *s, char *buf, size_t len)
 {
+	size_t l;
+
 	if (s->eta_s < 0)
 		buf[0] = '\0';
 	else if (s->eta_s == 0)
 		snprintf(buf, len, "now");
 	else
 		tui_fmt_dur(s->eta_s, buf, len);
+	/* reckoned against a limit that assumes the default maxclients: a
+	 * guess, marked as the limit is ("50m25s" where Redis, started with
+	 * --maxclients 10, was minutes from full) */
+	l = strlen(buf);
+	if (l && s->maxclients <= 0 && l + 1 < len)
+		snprintf(buf + l, len - l, "?");
 }
 
 /* "ETA 16m33s", or "ETA —" when not growing; whole or not at all. */
@@ -250,8 +258,22 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	pen_eta(&p, s);
 	if (!s->capped_by_nofile)
 		return 1;
-	snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld)",
-		 eff, s->nofile_soft);
+	/* the nofile that capped it, the lowest seen (model_judge): a raise
+	 * since changes nothing until CONFIG SET maxclients, and "at 992
+	 * clients (nofile 4096)" named numbers that do not go together */
+	if (s->nofile_sized != s->nofile_soft) {
+		char now[24];
+
+		if (s->nofile_soft < 0)
+			snprintf(now, sizeof(now), "unlimited");
+		else
+			snprintf(now, sizeof(now), "%lld", s->nofile_soft);
+		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld "
+			 "before a raise to %s)", eff, s->nofile_sized, now);
+	} else {
+		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld)",
+			 eff, s->nofile_soft);
+	}
 	if (p.x + 2 + (int)strlen(buf) <= COLS) {
 		p.x += 2;
 		pen(&p, ST_YELLOW, buf);

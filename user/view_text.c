@@ -85,7 +85,15 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		else
 			fprintf(f, " %10s", "10000?");
 		num(f, 7, p->nofile_soft);
-		fprintf(f, " %7ld %8ld", eff, eff - p->clients);
+		{
+			/* reckoned from the assumed maxclients: marked as it is */
+			const char *mark = p->maxclients > 0 ? "" : "?";
+			char lim[32], room[32];
+
+			snprintf(lim, sizeof(lim), "%ld%s", eff, mark);
+			snprintf(room, sizeof(room), "%ld%s", eff - p->clients, mark);
+			fprintf(f, " %7s %8s", lim, room);
+		}
 		if (p->capped_by_nofile && p->nofile_sized != p->nofile_soft)
 			/* raised since Redis sized maxclients by it */
 			fprintf(f, "  (capped by nofile %lld, before a raise)\n", p->nofile_sized);

@@ -1,17 +1,18 @@
 """Per-process connection counts against ground truth (ss -tanpH, INFO clients)."""
 import json
 import os
+import re
 import subprocess
 import sys
 
 from harness import (HOLD_THEN_MORE, Client, Rcleak, Redis, Skip, bpf_fd_ids, check, expect_row,
-                     expect_server, fields, have_bpftool, proc_row, procs_of, server_row, spawn,
+                     expect_server, fields, have_bpftool, proc_row, procs_of, run_rcleak, server_row, spawn,
                      ss_count)
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
          "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process",
          "test_missed_close_repaired", "test_address_reused", "test_first_row_rates", "test_proc_table_halves",
-         "test_walk_proc"]
+         "test_walk_proc", "test_walk_proc_idle_unknown"]
 
 
 def _comm(pid):
@@ -469,6 +470,44 @@ def test_walk_proc():
     check(len(rows) == 1, "expected one row for pid %d, got %d" % (p.pid, len(rows)))
     p.stdin.close()
     p.wait(10)
+
+
+def _ss_idle_s(pid, port):
+    """The shortest time (s) since any of pid's sockets on port sent or
+    received a byte: ss -ti's lastsnd and lastrcv."""
+    out = subprocess.run(["ss", "-tinpH", "( dport = :%d )" % port], capture_output=True,
+                         text=True, timeout=20).stdout
+    idle = []
+    for sock, info in zip(*[iter(out.splitlines())] * 2):
+        if "pid=%d," % pid in sock:
+            snd = re.search(r"lastsnd:(\d+)", info)
+            rcv = re.search(r"lastrcv:(\d+)", info)
+            idle.append(min(int(snd.group(1)) if snd else 0, int(rcv.group(1)) if rcv else 0) / 1000)
+    return min(idle) if idle else None
+
+
+def test_walk_proc_idle_unknown():
+    """--walk proc cannot see when a connection last carried a byte (/proc
+    has no such stamp): its idle times are unknown (max_idle_s null, "-" in
+    the TUI), not 0 s. A client idle for seconds (ss -ti) showed 0.0, a
+    silent peer could never be a ZOMBIE, and an idle one never counted."""
+    import time
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-pidle")
+    time.sleep(2)
+    truth = _ss_idle_s(c.pid, r.port)
+    check(truth is not None and truth >= 1, "ground truth: ss -ti idle of pid %d is %s s"
+          % (c.pid, truth))
+    code, out, err = run_rcleak(["--json", "-n", "2", "-i", "0.3", "--walk", "proc", "-p", str(r.port)])
+    check(code == 0, "exit %s (stderr %r)" % (code, err[-300:]))
+    for n, line in enumerate(out.splitlines()):   # the first line too: a new row's own start
+        row = proc_row(json.loads(line), c.pid)
+        check(row is not None and row.get("open") == 2, "--walk proc: row of pid %d %s"
+              % (c.pid, fields(row, "open")))
+        idle = row.get("max_idle_s")
+        check(idle is None or idle >= truth - 0.5,
+              "--walk proc, line %d: max_idle_s %r for a client idle %.1f s (ss -ti)"
+              % (n + 1, idle, truth))
 
 
 def PARAM_TESTS():

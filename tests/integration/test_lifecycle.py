@@ -9,9 +9,10 @@ from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fiel
                      free_port, have_bpftool, leaked_progs, prog_holders, proc_row,
                      rcl_progs, run_rcleak, spawn, ss_count)
 
-TESTS = ["test_json_shape", "test_json_escaping", "test_count_and_duration", "test_plain",
-         "test_plain_verdict",
-         "test_filter_pid", "test_filter_comm", "test_early_signal"]
+TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test_count_and_duration",
+         "test_duration_last_line", "test_plain",
+         "test_plain_verdict", "test_plain_limit_guess",
+         "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal"]
 FINAL = ["test_no_leftovers"]
 
 
@@ -172,6 +173,33 @@ def test_json_escaping():
           "e-acute)" % cmd[:160])
 
 
+def test_json_cmdline_cut():
+    """The command line is cut at 124 bytes and "..." added: only when there
+    was more (one of exactly 127 bytes was whole, yet marked cut), and never
+    inside a UTF-8 character (its first bytes showed as \u00e5\u0090 and
+    '??': bytes the process never had)."""
+    import sys
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)])
+    target = ["hold", "--target", "127.0.0.1:%d:1" % r.port]
+    fixed = [sys.executable, "-u", harness.CLIENT, "--tag", ""] + target
+    whole = "x" * (127 - (len(b"\0".join(a.encode() for a in fixed))))
+    clients = [Client("hold", target[1:], tag=whole),
+               Client("hold", target[1:], tag="a" + "\u540d" * 60)]
+    for c in clients:
+        with open("/proc/%d/cmdline" % c.pid, "rb") as f:
+            truth = f.read().rstrip(b"\0").replace(b"\0", b" ").decode()
+        row = expect_row(rc, c.pid, {"open": 1}, what="client with a long command line")
+        cmd = proc_row(row, c.pid)["cmdline"]
+        if len(truth.encode()) <= 127:
+            check(cmd == truth, "a whole command line of %d bytes shows as %r, it is %r"
+                  % (len(truth.encode()), cmd, truth))
+        else:
+            check(cmd.endswith("...") and truth.startswith(cmd[:-3]) and len(cmd.encode()) <= 127,
+                  "a command line of %d bytes shows as %r, which is not its start and '...': %r"
+                  % (len(truth.encode()), cmd, truth))
+
+
 def _early(sig, delay):
     def t():
         import time
@@ -218,6 +246,24 @@ def test_count_and_duration():
         json.loads(l)
 
 
+def test_duration_last_line():
+    """-d 2 -i 0.5 prints the refreshes at 0, 0.5, 1, 1.5 and 2 s: five lines.
+    When one refresh took longer than the next (a reconciliation, here at
+    1.5 s), the sleep before the last ended early by the difference, the
+    duration was not over yet, and a sixth line came a few ms later: its
+    rates over those ms."""
+    port = str(free_port())
+    for _ in range(3):
+        rc, out, err = run_rcleak(["--json", "-d", "2", "-i", "0.5", "--reconcile", "1.5",
+                                   "-p", port], timeout=30)
+        check(rc == 0, "-d 2: exit %s (stderr %r)" % (rc, err[-300:]))
+        ups = [json.loads(l)["uptime_s"] for l in out.splitlines()]
+        # a refresh late by more than -i skips a tick (stall_skips_ticks):
+        # never a line twice at one time, the last at the end of -d
+        check(ups and ups[-1] == 2.0 and len(set(ups)) == len(ups),
+              "-d 2 -i 0.5 printed lines at uptime_s %s, expected 0, 0.5, 1, 1.5 and 2" % ups)
+
+
 def test_plain():
     r = Redis()
     c = Client("hold", ["--target", "127.0.0.1:%d:4" % r.port], name="rclt-plain")
@@ -226,6 +272,30 @@ def test_plain():
     check(out.strip(), "--plain printed nothing")
     check("\x1b" not in out, "--plain output contains terminal escape sequences")
     check(str(c.pid) in out, "--plain output does not list the client pid %d" % c.pid)
+
+
+def test_plain_limit_guess():
+    """--plain's server table: a redis-server started with --maxclients 10,
+    which rcleak cannot read (redis rewrites its command line), has its
+    MAXCLIENTS marked '10000?', and so are the LIMIT and HEADROOM reckoned
+    from it; they read 10000 and 9997 as if known, where CONFIG GET says 10
+    and 7 are left."""
+    r = Redis(extra=["--maxclients", "10"])
+    truth = int(r.config_get("maxclients"))
+    check(truth == 10, "ground truth: CONFIG GET maxclients is %d, expected 10" % truth)
+    Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-plainlim")
+    rc, out, err = run_rcleak(["--plain", "-n", "1", "-p", str(r.port)], timeout=30)
+    check(rc == 0, "--plain -n 1: exit %s (stderr %r)" % (rc, err[-300:]))
+    lines = out.splitlines()
+    head = [i for i, l in enumerate(lines) if l.startswith("SERVER ")]
+    row = [l for l in lines if l.startswith("%d " % r.pid)][:1]
+    check(head and row, "no server table with pid %d: %r" % (r.pid, out[:600]))
+    cols = dict(zip(lines[head[0]].split(), row[0].split()))
+    check(cols["CLIENTS"] == "3", "server row %s, ss-side truth is 3 clients" % cols)
+    for name, known in (("LIMIT", truth), ("HEADROOM", truth - 3)):
+        check(cols[name] == str(known) or cols[name].endswith("?"),
+              "%s %s is shown as known; CONFIG GET maxclients %d gives %d (row %s)"
+              % (name, cols[name], truth, known, row[0]))
 
 
 def test_plain_verdict():
@@ -322,6 +392,46 @@ def test_filter_pid():
 
 def test_filter_comm():
     _filter_test(lambda a, b: ["--comm", "rclt-fb"], "b")
+
+
+_THREAD_CLIENT = r"""
+import ctypes, socket, sys, threading
+libc = ctypes.CDLL(None)
+libc.prctl(15, b"rclt-thmain", 0, 0, 0)
+def work():
+    libc.prctl(15, b"rclt-worker", 0, 0, 0)    # this thread's name only
+    for _ in range(int(sys.argv[2])):
+        socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close()
+t = threading.Thread(target=work)
+t.start()
+t.join()
+print("DONE", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_filter_comm_thread():
+    """A process whose connections a named thread makes and closes (a pool
+    worker: Java's, tokio's) is named as ps names it, by its main thread:
+    its row said the worker thread's name, and --comm with the process's
+    name, as ps -o comm= shows it, did not list it."""
+    import sys
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port), "--comm", "rclt-thmain"])
+    c = spawn([sys.executable, "-c", _THREAD_CLIENT, str(r.port), "4"],
+              "client connecting from a named thread")
+    try:
+        check(c.stdout.readline().strip() == b"DONE", "client did not connect")
+        with open("/proc/%d/comm" % c.pid) as f:
+            truth = f.read().rstrip("\n")
+        check(truth == "rclt-thmain", "ground truth: /proc/%d/comm is %r" % (c.pid, truth))
+        expect_row(rc, c.pid, {"opened": 4, "closed": 4, "comm": truth},
+                   what="--comm %s (as ps -o comm= shows it): the row of pid %d, whose worker "
+                   "thread made 4 connections" % (truth, c.pid))
+    finally:
+        rc.close()
+        c.stdin.close()
+        c.wait(10)
 
 
 # ---------------------------------------------------------------------------

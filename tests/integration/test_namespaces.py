@@ -15,6 +15,7 @@ from harness import (HOLD_THEN_MORE, RCLEAK, Client, Fail, NetNS, Rcleak, Redis,
 
 TESTS = ["test_pid_namespace", "test_net_namespace", "test_net_namespace_same_port",
          "test_net_namespace_ask_redis", "test_net_namespace_same_tuple",
+         "test_net_namespace_own_port",
          "test_time_namespace",
          "test_time_namespace_walk_proc", "test_time_namespace_record"]
 
@@ -188,6 +189,42 @@ def test_net_namespace_same_tuple():
         except AssertionError as e:
             problems.append(str(e))
     check(not problems, " | ".join(problems))
+
+
+def test_net_namespace_own_port():
+    """rcleak's own --ask-redis connection is left out of the counts by its
+    local address and port, in its server's network namespace only: a host
+    client bound to the very address and port rcleak asks a container's
+    Redis from is a client of the host's Redis (ss, INFO clients), and was
+    left out of its clients."""
+    ns = NetNS()
+    rn = Redis(netns=ns, bind=("127.0.0.1",))
+    rh = Redis(bind=("127.0.0.1",), port=rn.port)
+    rc = Rcleak(["-p", str(rn.port), "--ask-redis"])
+    mine = []
+    for _ in range(50):
+        mine = [local for _st, local, _peer, h in ss_sockets([rn.port], netns=ns)
+                if rc.pid in h and local.startswith("127.0.0.1:")]
+        if mine:
+            break
+        time.sleep(0.1)
+    check(len(mine) == 1, "ground truth: rcleak's connection to the container's Redis (ss): %s" % mine)
+    y = int(mine[0].rsplit(":", 1)[1])
+    c = spawn([sys.executable, "-c", BOUND_CLIENT, str(y), str(rh.port)],
+              "host client bound to 127.0.0.1:%d" % y)
+    try:
+        check(int(c.stdout.readline() or 0) == c.pid, "bound client did not connect")
+        # the host Redis's clients: its accepted sockets but rcleak's own
+        truth = [peer for _st, local, peer, h in ss_sockets([rh.port])
+                 if rh.pid in h and local == "127.0.0.1:%d" % rh.port
+                 and not any(rc.pid in h2 for _s2, l2, _p2, h2 in ss_sockets([rh.port]) if l2 == peer)]
+        check("127.0.0.1:%d" % y in truth, "ground truth: the host Redis's clients (ss) %s lack "
+              "127.0.0.1:%d" % (truth, y))
+        expect_server(rc, rh.pid, {"clients": len(truth)},
+                      what="the host Redis's clients, one bound to rcleak's port in the container")
+    finally:
+        c.stdin.close()
+        c.wait(10)
 
 
 # rcleak in a time namespace whose clocks are far from the kernel's: /proc's

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from harness import (RCLEAK, Client, Lines, Rcleak, Redis, check, children_of, expect_row, expect_server,
+from harness import (RCLEAK, Client, free_port, Lines, Rcleak, Redis, check, children_of, expect_row, expect_server,
                      fields, mkdtemp, proc_fds, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count,
                      ss_sockets, ss_states, stop, wait_until)
 
@@ -18,7 +18,8 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
          "test_zombie_waiting_clients", "test_ask_redis_full",
-         "test_maxclients_last_option", "test_unix_socket_clients"]
+         "test_maxclients_last_option", "test_unix_socket_clients",
+         "test_ask_redis_hostile_reply"]
 
 
 def test_close_wait():
@@ -669,3 +670,37 @@ def test_unix_socket_clients():
     rc.close()
     tcp.stdin.close()
     tcp.wait(10)
+
+
+_FAKE_SERVER = r"""
+import socket, sys, threading
+ls = socket.socket()
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(16)
+print("LISTENING", flush=True)
+def serve(c):
+    while c.recv(4096):
+        c.sendall(b"-NOAUTH \x1b]0;rclt-pwned\x07\x1b[2J\xc2\x9b31m rclt-evil\r\n")
+while True:
+    threading.Thread(target=serve, args=(ls.accept()[0],), daemon=True).start()
+"""
+
+
+def test_ask_redis_hostile_reply():
+    """Whatever listens on a watched port is asked by --ask-redis, and its
+    error reply went to stderr as it came: a local user's listener on the
+    port (no Redis at all) wrote escape sequences to root's terminal (a
+    title, a cleared screen). The line says what it answered with the
+    control bytes as '?'."""
+    port = free_port()
+    srv = spawn([sys.executable, "-c", _FAKE_SERVER, str(port)], "listener with a hostile reply")
+    check(srv.stdout.readline().strip() == b"LISTENING", "fake server did not listen")
+    rc = Rcleak(["-p", str(port), "--ask-redis"])
+    try:
+        wait_until(lambda: "rclt-evil" in rc.stderr(), what="rcleak to say what the listener answered")
+        err = rc.stderr()
+        bad = sorted({ch for ch in err if (ord(ch) < 0x20 and ch != "\n") or 0x7f <= ord(ch) < 0xa0})
+        check(not bad, "control characters %r on stderr: %r" % (bad, err[-300:]))
+    finally:
+        rc.close()
+        stop(srv)

@@ -18,7 +18,7 @@ import sys
 import time
 
 import harness
-from harness import (Client, Fail, Redis, Skip, check, mkdtemp, spawn, ss_count, ss_sockets,
+from harness import (Client, Fail, NetNS, Redis, Skip, check, mkdtemp, proc_nofile, spawn, ss_count, ss_sockets,
                      ss_states, stop, wait_until)
 from tui_harness import (COLOUR, CONN, CONNSTORM, CONN_AGE, Tmux, VERDICT_S, bg_client, brief,
                          check_no_progs, check_restored, exit_status, footer, poll, quit_ok,
@@ -29,7 +29,12 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_help_80x24",
          "test_tui_many_ports",
          "test_tui_replay_host",
-         "test_tui_maxclients_guess"]
+         "test_tui_maxclients_guess",
+         "test_tui_unknown_term",
+         "test_tui_eta_guess",
+         "test_tui_nofile_raised",
+         "test_tui_redis_column_netns",
+         "test_tui_conn_age_walk_proc"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -508,6 +513,198 @@ def test_tui_maxclients_guess():
             quit_ok(tm, err)
         finally:
             tm.kill()
+
+
+def test_tui_unknown_term():
+    """A terminal curses has no description of (TERM=xterm-kitty on a host
+    without kitty's terminfo) gets the plain table, as --plain prints it: a
+    replay of a capture of 3 refreshes shows 3 and exits 0 (it printed the
+    last one again every interval, forever), and -d 1 -i 5 ends at 1 s, its
+    last table at uptime 1s (it slept the whole interval past -d)."""
+    r = Redis()
+    Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-noterm")
+    path = os.path.join(mkdtemp("rcleak-tui-noterm-"), "cap.rcl")
+    rec = subprocess.run([harness.RCLEAK, "record", "-w", path, "-p", str(r.port), "-n", "3",
+                          "-i", "0.3"], capture_output=True, text=True, timeout=30)
+    check(rec.returncode == 0, "record: %d %s" % (rec.returncode, rec.stderr))
+    plain = subprocess.run([harness.RCLEAK, "report", path, "--replay", "--plain"],
+                           capture_output=True, text=True, timeout=30).stdout
+    want = plain.count("  hook=")
+    check(want == 3, "report --replay --plain of a capture of 3 refreshes shows %d" % want)
+    for cmd, tables, last in (
+            ("%s report %s --replay --speed 3" % (shlex.quote(harness.RCLEAK), shlex.quote(path)),
+             want, None),
+            ("%s -p %d -d 1 -i 5" % (shlex.quote(harness.RCLEAK), r.port), 2, "uptime=1s")):
+        tm = Tmux("TERM=rclt-noterm %s; echo EXIT=$?; sleep 60" % cmd)
+        try:
+            scr = poll(tm, lambda s: "EXIT=" in tm.run("capture-pane", "-p", "-S", "-", "-t", "=0:"),
+                       "%s to exit with TERM=rclt-noterm" % cmd, 15)
+            scr = tm.run("capture-pane", "-p", "-S", "-", "-t", "=0:")
+            rc = int(re.search(r"EXIT=(\d+)", scr).group(1))
+            heads = re.findall(r"  hook=.*", scr)
+            check(rc == 0 and len(heads) == tables and (last is None or last in heads[-1]),
+                  "TERM=rclt-noterm %s: exit %d, %d tables (expected %d%s): %s"
+                  % (cmd, rc, len(heads), tables, ", the last at " + last if last else "",
+                     [h.split("  ")[3] for h in heads][:10]))
+        finally:
+            tm.kill()
+
+
+def test_tui_eta_guess():
+    """A growing server whose maxclients rcleak could not learn (redis
+    rewrites its command line): its limit is marked '?' as a guess, and so
+    is the ETA, which is reckoned against that guess (10000 where CONFIG GET
+    says 10); it was shown as if known."""
+    r = Redis(extra=["--maxclients", "10"])
+    truth = int(r.config_get("maxclients"))
+    check(truth == 10, "CONFIG GET maxclients is %d, expected 10" % truth)
+    line = re.compile(r"^\s*redis-server\s+%d\b.*?clients\s+\[?[| ]*\d+/(\d+)(\?)?.*\bETA (\S+)"
+                      % r.pid, re.M)
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3", "--window", "4"])
+    try:
+        poll(tm, lambda s: line.search(s), "the server line of pid %d" % r.pid, 10, err)
+        bg_client("hold", ["--target", "127.0.0.1:%d:8" % r.port, "--interval-ms", "400"],
+                  "rclt-tui-eta")
+        scr = poll(tm, lambda s: line.search(s) and line.search(s).group(3) != "\u2014",
+                   "an ETA on the server line of a growing server", 10, err)
+        m = line.search(scr)
+        check(m.group(2) == "?" and int(m.group(1)) != truth,
+              "ground truth: the limit %s%s is not a guess of rcleak's" % (m.group(1), m.group(2) or ""))
+        check(m.group(3).endswith("?"), "limit %s? (CONFIG GET maxclients says %d), but the ETA "
+              "reckoned against it is shown as known: ETA %s" % (m.group(1), truth, m.group(3)))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+
+
+def test_tui_nofile_raised():
+    """A redis-server started under nofile 1024 with maxclients 992 (CONFIG
+    GET) keeps it after its limit is raised to 4096: the server
+    line's warning names the nofile that capped it, 1024, not 4096 (it read
+    "caps this server at 992 clients (nofile 4096)", numbers that do not go
+    together)."""
+    # a hard limit of 4096 lets the soft one be raised without
+    # CAP_SYS_RESOURCE; maxclients 992 fits 1024, so redis leaves it be
+    r = Redis(extra=["--maxclients", "992"], wrap=["prlimit", "--nofile=1024:4096", "--"])
+    check(int(r.config_get("maxclients")) == 992, "ground truth: maxclients under nofile 1024")
+    check(proc_nofile(r.pid)[0] == 1024, "ground truth: redis nofile %s" % (proc_nofile(r.pid),))
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
+    warn = re.compile(r"caps this server at (\d+) clients \(nofile (\d+)")
+    row = re.compile(r"^\s*ok\s+%d\s+redis-server\s+server(?:\s+\S+){11}\s+(\d+)\s" % r.pid, re.M)
+    try:
+        poll(tm, lambda s: warn.search(s), "the fd-limit warning on the server line", 10, err)
+        p = subprocess.run(["prlimit", "--pid", str(r.pid), "--nofile=4096:4096"], capture_output=True,
+                           text=True, timeout=10)
+        check(p.returncode == 0, "prlimit --pid %d: %s" % (r.pid, p.stderr.strip()))
+        truth = int(r.config_get("maxclients"))
+        check(truth == 992, "ground truth: after the raise maxclients is %d, expected 992" % truth)
+        scr = poll(tm, lambda s: row.search(s) and row.search(s).group(1) == "4096",
+                   "the redis-server row's NOFILE at 4096 after the raise", 10, err)
+        m = warn.search(scr)
+        check(m and int(m.group(1)) == truth and int(m.group(2)) == 1024,
+              "after the raise to 4096 (maxclients still %d, sized by nofile 1024) the warning "
+              "says: %s" % (truth, m.group(0) if m else brief(scr)))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+
+
+_NAMED_BOUND_CLIENT = r"""
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.connect(("127.0.0.1", int(sys.argv[2])))
+s.sendall(b"CLIENT SETNAME %s\r\n" % sys.argv[3].encode())
+assert s.recv(100).startswith(b"+OK")
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_tui_redis_column_netns():
+    """The drill-down's REDIS column (--ask-redis) is the entry of the
+    client's own server: a container's client and a host client with the
+    very same 127.0.0.1:PORT -> 127.0.0.1:PORT (pods that each run a Redis
+    on localhost) each show the name they gave their server (CLIENT
+    SETNAME), not the other's, which the first matching address gave."""
+    import socket
+    ns = NetNS()
+    rn = Redis(netns=ns, bind=("127.0.0.1",))
+    rh = Redis(bind=("127.0.0.1",), port=rn.port)
+    procs = {}
+    for y in range(46100, 46200):
+        try:
+            so = socket.socket()
+            so.bind(("127.0.0.1", y))
+            so.close()
+        except OSError:
+            continue
+        for where, prefix in (("ns", ns.prefix), ("host", [])):
+            procs[where] = spawn(prefix + [sys.executable, "-c", _NAMED_BOUND_CLIENT, str(y),
+                                           str(rn.port), "rclt-%s-name" % where],
+                                 "client bound to 127.0.0.1:%d (%s)" % (y, where))
+        break
+    pids = {w: int(p.stdout.readline() or 0) for w, p in procs.items()}
+    check(len(pids) == 2 and all(pids.values()), "bound clients did not start: %s" % pids)
+    for where, r in (("ns", rn), ("host", rh)):
+        names = re.findall(r"addr=127\.0\.0\.1:%d .*?name=(\S*)" % y, r.cli("CLIENT", "LIST"))
+        check(names == ["rclt-%s-name" % where], "ground truth: CLIENT LIST of the %s server names "
+              "127.0.0.1:%d %s" % (where, y, names))
+    tm, rpid, err = start_rcleak(["-p", str(rn.port), "-i", "0.3", "--ask-redis"], x=220)
+    try:
+        poll(tm, lambda s: set(pids.values()) <= {p for _, p, _ in table(s)},
+             "the rows of both bound clients", 10, err)
+        for where in ("ns", "host"):
+            tm.keys("/")
+            tm.literal(str(pids[where]))
+            tm.keys("Enter")
+            poll(tm, lambda s: [p for _, p, _ in table(s)] == [pids[where]],
+                 "only the row of pid %d" % pids[where], err=err)
+            tm.keys("Enter")
+            scr = poll(tm, lambda s: any(CONN.match(ln) and "rclt-" in ln for ln in s.split("\n")),
+                       "the %s client's connection with its REDIS column" % where, 10, err)
+            line = [ln for ln in scr.split("\n") if CONN.match(ln)]
+            check(len(line) == 1 and "rclt-%s-name" % where in line[0],
+                  "%s client pid %d (named rclt-%s-name by its server's CLIENT LIST): %s"
+                  % (where, pids[where], where, line))
+            tm.keys("Escape")
+            tm.keys("Escape")
+            poll(tm, lambda s: "Filter:" not in footer(s) and "Sort:" in s, "the whole table again",
+                 err=err)
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+        for p in procs.values():
+            p.stdin.close()
+
+
+def test_tui_conn_age_walk_proc():
+    """--walk proc cannot know when a connection opened (/proc has no such
+    time): the drill-down of a client that connected after rcleak started
+    said its connections were older than rcleak (">UPTIME"); their age is
+    unknown there, "-"."""
+    r = Redis()
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3", "--walk", "proc"])
+    try:
+        poll(tm, lambda s: "Sort:" in s and "walk proc" in s, "the TUI with walk proc", 10, err)
+        rcl_start = harness._starttime(rpid)
+        c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-wpage")
+        check(harness._starttime(c.pid) > rcl_start, "client %d did not start after rcleak" % c.pid)
+        tm.keys("/")
+        tm.literal("rclt-tui-wpage")
+        tm.keys("Enter")
+        poll(tm, lambda s: [p for _, p, _ in table(s)] == [c.pid], "only the row of pid %d" % c.pid,
+             10, err)
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: len([ln for ln in s.split("\n") if CONN_AGE.match(ln)]) == 2,
+                   "the drill-down of pid %d with its 2 connections" % c.pid, 10, err)
+        ages = [CONN_AGE.match(ln).group(1) for ln in scr.split("\n") if CONN_AGE.match(ln)]
+        check(not [a for a in ages if a.startswith(">")],
+              "--walk proc: connections of pid %d (started after rcleak) shown as older than "
+              "rcleak: AGE %s" % (c.pid, ages))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
 
 
 if __name__ == "__main__":
