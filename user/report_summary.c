@@ -438,6 +438,7 @@ static void print_joins_text(struct capfile *files, int nfiles)
 
 		for (size_t i = 0; i < m->nprocs; i++) {
 			const struct proc *p = m->procs[i];
+			char name[4 * RCL_COMM_LEN];
 			size_t n;
 
 			if (!p->nlisten || p->exited || !view_selected(&files[fi].opts, p))
@@ -445,13 +446,16 @@ static void print_joins_text(struct capfile *files, int nfiles)
 			n = join_server(files, nfiles, fi, p, jc, 64);
 			/* which file: two captures of one host hold the same
 			 * server, and its blocks read alike */
+			shown_str(name, sizeof(name), p->comm);
 			printf("  %s: %s pid %u (%s), %ld clients:\n", files[fi].path, files[fi].info.host,
-			       p->key.tgid, p->comm, p->clients);
+			       p->key.tgid, name, p->clients);
 			if (!n)
 				printf("    none held by a process in the other files\n");
-			for (size_t k = 0; k < n; k++)
+			for (size_t k = 0; k < n; k++) {
+				shown_str(name, sizeof(name), jc[k].comm);
 				printf("    %6ld from %s pid %u (%s)\n", jc[k].count, files[jc[k].file].info.host,
-				       jc[k].pid, jc[k].comm);
+				       jc[k].pid, name);
+			}
 		}
 	}
 	drop_join_indexes(files, nfiles);
@@ -469,7 +473,7 @@ static void summary_text_out(struct capfile *files, int nfiles)
 {
 	for (int fi = 0; fi < nfiles; fi++) {
 		struct capfile *f = &files[fi];
-		char a[32], b[32];
+		char a[32], b[32], name[4 * RCL_COMM_LEN];
 		double start, end;
 
 		if (f->nseen) { /* the index goes with the order */
@@ -508,8 +512,9 @@ static void summary_text_out(struct capfile *files, int nfiles)
 				continue;
 			if (s->nofile >= 0)
 				snprintf(nofile, sizeof(nofile), "%lld", s->nofile);
+			shown_str(name, sizeof(name), s->comm);
 			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %s)\n",
-			       s->key.tgid, s->comm, s->clients_max, s->effective_limit,
+			       s->key.tgid, name, s->clients_max, s->effective_limit,
 			       s->maxclients > 0 ? s->maxclients : 10000,
 			       s->maxclients_source ? s->maxclients_source : "default", nofile);
 		}
@@ -534,8 +539,9 @@ static void summary_text_out(struct capfile *files, int nfiles)
 				if (s->verdicts & (1u << k))
 					snprintf(v + strlen(v), sizeof(v) - strlen(v), "%s%s", v[0] ? "," : "",
 						 verdict_name(k));
+			shown_str(name, sizeof(name), s->comm);
 			printf("  %-7u %-15s %6ld %-19s %-19s %8.1f %8llu %8llu %7llu  %s\n", s->key.tgid,
-			       s->comm, s->peak_open, pk, gf, s->max_growth, (unsigned long long)s->opened,
+			       name, s->peak_open, pk, gf, s->max_growth, (unsigned long long)s->opened,
 			       (unsigned long long)s->closed, (unsigned long long)s->leaked,
 			       v[0] ? v : "ok");
 			for (int k = V_FD_LIMIT; k > V_OK; k--)

@@ -6,6 +6,7 @@
  */
 #include <locale.h>
 #include <stddef.h>
+#include <string.h>
 #include <wchar.h>
 
 #include "view.h"
@@ -68,4 +69,27 @@ int utf8_shown(const unsigned char *c, int *cols)
 		return 0;
 	*cols = width;
 	return n;
+}
+
+void shown_str(char *dst, size_t size, const char *s)
+{
+	size_t o = 0;
+	int cols, len;
+
+	if (!size)
+		return;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c >= 0x80 && (len = utf8_shown(c, &cols))) {
+			if (o + (size_t)len >= size)
+				break;
+			memcpy(dst + o, c, (size_t)len);
+			o += (size_t)len;
+			c += len - 1;
+			continue;
+		}
+		if (o + 1 >= size)
+			break;
+		dst[o++] = *c >= 0x20 && *c < 0x7f ? (char)*c : '?';
+	}
+	dst[o] = '\0';
 }

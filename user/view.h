@@ -30,4 +30,11 @@ int utf8_len(const unsigned char *c);
  * in *cols; else 0. */
 int utf8_shown(const unsigned char *c, int *cols);
 
+/* s as a terminal may be shown it, into dst (size bytes, NUL-terminated):
+ * printable ASCII and the UTF-8 characters utf8_shown() takes as they are,
+ * any other byte as '?'. For names a process chose (comm, cmdline), where
+ * an escape sequence, a newline or a bidi override would act on the
+ * terminal or forge a row. A character that does not fit is left out. */
+void shown_str(char *dst, size_t size, const char *s);
+
 #endif

@@ -48,19 +48,24 @@ void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* A CSV field, its bytes as shown_str() leaves them: `report --csv` is read
+ * on terminals too, and a process's name could carry escape sequences. */
 void csv_field(FILE *f, const char *s)
 {
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
+	char buf[256];
+	bool quote;
+
+	shown_str(buf, sizeof(buf), s);
+	quote = strpbrk(buf, ",\"") != NULL;
+	if (quote)
+		fputc('"', f);
+	for (const char *c = buf; *c; c++) {
+		if (*c == '"')
 			fputc('"', f);
-		fputc(*s, f);
+		fputc(*c, f);
 	}
-	fputc('"', f);
+	if (quote)
+		fputc('"', f);
 }
 
 static void num_or_null(FILE *f, long long v)

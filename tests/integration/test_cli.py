@@ -9,6 +9,7 @@ from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leak
 
 TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", "test_not_root",
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars", "test_plain_utf8",
+         "test_report_control_chars",
          "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error"]
 
 
@@ -227,6 +228,54 @@ def test_plain_control_chars():
           "the comm's newline forged a line: %r" % out[-600:])
     c.stdin.close()
     c.wait(10)
+
+
+@needs("root", "rcleak")
+def test_report_control_chars():
+    """`report` (the summary, the join, `--csv`) shows a recorded process's
+    name as the live views do, control bytes as '?': a capture's names are
+    whatever the recorded processes chose, and the summary printed them
+    raw, so a name with an escape sequence acted on the terminal of whoever
+    read the report. UTF-8 names stay as they are."""
+    import signal
+    import sys
+    from harness import spawn
+    from record_harness import Recorder, report
+    r = Redis()
+    d = mkdtemp("rcleak-evil-rec-")
+    script = os.path.join(d, "e.py")
+    with open(script, "w") as f:
+        f.write(_EVIL_CLIENT)
+    utf8 = os.path.join(d, "u.py")
+    with open(utf8, "w") as f:
+        f.write(_EVIL_CLIENT.replace('b"rclt\\nfake\\x1b[2J"', '"café-名前".encode()'))
+    path = os.path.join(d, "evil.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.2"])
+    rec.first()
+    clients = []
+    for sc in (script, utf8):
+        c = spawn([sys.executable, sc, str(r.port)], "client with a hostile or UTF-8 comm")
+        check(c.stdout.readline().strip() == b"HELD", "client did not connect")
+        clients.append(c)
+    with open("/proc/%d/comm" % clients[0].pid, "rb") as f:
+        check(b"\x1b" in f.read(), "ground truth: comm has no escape")
+    rec.wait_lines(len(rec.out.lines) + 3, 20)  # a few refreshes see them
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait() == 0, "record: " + rec.describe())
+    for c in clients:
+        c.stdin.close()
+        c.wait(10)
+    for args in ([path], [path, "--csv"]):
+        rc, out, err = report(args)
+        what = "`rcleak report %s`" % " ".join(args)
+        check(rc == 0, "%s: exit %s (stderr %r)" % (what, rc, err[-300:]))
+        bad = sorted({ch for ch in out if ord(ch) < 0x20 and ch != "\n" or ord(ch) == 0x7f})
+        check(not bad, "%s: control characters %r in the output: %r" % (what, bad, out[-600:]))
+        check("rclt?fake?[2J" in out, "%s: the hostile name is not shown as 'rclt?fake?[2J': %r"
+              % (what, out[-800:]))
+        check("café-名前" in out, "%s: the UTF-8 name is not shown as it is: %r" % (what, out[-800:]))
+        check(not any(l.startswith("fake") for l in out.splitlines()),
+              "%s: the name's newline forged a line: %r" % (what, out[-600:]))
 
 
 @needs("root", "rcleak")

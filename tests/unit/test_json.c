@@ -88,6 +88,23 @@ static void test_utf8_shown(void **state)
 	assert_int_equal(utf8_shown((const unsigned char *)"\xff", &cols), 0);
 }
 
+/* shown_str: the same rule into a buffer; a character that does not fit
+ * is left out whole, never cut into bytes. */
+static void test_shown_str(void **state)
+{
+	char b[16];
+
+	(void)state;
+	shown_str(b, sizeof(b), "a\x1b[2J\nb\x7f");
+	assert_string_equal(b, "a?[2J?b?");
+	shown_str(b, sizeof(b), "caf\xc3\xa9\xe2\x80\xae\xff");
+	assert_string_equal(b, "caf\xc3\xa9????");
+	shown_str(b, 6, "abcd\xc3\xa9"); /* room for "abcd" and the NUL */
+	assert_string_equal(b, "abcd");
+	shown_str(b, 1, "abc");
+	assert_string_equal(b, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +112,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_kept),
 		cmocka_unit_test(test_invalid_bytes_escaped),
 		cmocka_unit_test(test_utf8_shown),
+		cmocka_unit_test(test_shown_str),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
