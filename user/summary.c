@@ -89,11 +89,13 @@ static void blame(struct run_rule *rule, const struct run_summary *s,
 		double v = metric(r);
 
 		/* a total names every contributor; a per-process rule the offenders */
-		char num[32];
+		char num[32], name[4 * RCL_COMM_LEN];
 
-		if (total ? v > 0 : v > rule->threshold)
-			len += snprintf(rule->detail + len, sizeof(rule->detail) - len, "%spid %u (%s): %s",
-					len ? "; " : "", r->p->key.tgid, r->p->comm, fmt_num(num, v));
+		if (!(total ? v > 0 : v > rule->threshold))
+			continue;
+		shown_str(name, sizeof(name), r->p->comm); /* the text summary's line */
+		len += snprintf(rule->detail + len, sizeof(rule->detail) - len, "%spid %u (%s): %s",
+				len ? "; " : "", r->p->key.tgid, name, fmt_num(num, v));
 	}
 }
 
@@ -291,14 +293,17 @@ void summary_text(FILE *f, const struct run_summary *s)
 			"CLWAIT", "VERDICT");
 		for (size_t i = 0; i < s->nrows; i++) {
 			const struct run_row *r = &s->rows[i];
-			char life[16];
+			char life[16], name[4 * RCL_COMM_LEN];
 
+			/* what CMD's processes named themselves, on a terminal or
+			 * in a CI log: as the live views show it */
+			shown_str(name, sizeof(name), r->p->comm);
 			if (r->median_lifetime_ms < 0)
 				snprintf(life, sizeof(life), "-");
 			else
 				snprintf(life, sizeof(life), "%.1fms", r->median_lifetime_ms);
 			fprintf(f, "  %-7u %-15s %-6s %5ld %6ld %6ld %7ld %7ld %9s %7.1f %7ld  %s%s\n",
-				r->p->key.tgid, r->p->comm, r->server ? "server" : "client", r->peak_open,
+				r->p->key.tgid, name, r->server ? "server" : "client", r->peak_open,
 				r->leaked, r->open_at_end, r->opened, r->closed, life, r->connects_per_s,
 				r->close_wait_max, r->verdict, r->p->exited ? "" : " (still running)");
 		}

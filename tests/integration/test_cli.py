@@ -9,7 +9,7 @@ from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leak
 
 TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", "test_not_root",
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars", "test_plain_utf8",
-         "test_report_control_chars",
+         "test_report_control_chars", "test_run_summary_control_chars",
          "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error"]
 
 
@@ -276,6 +276,32 @@ def test_report_control_chars():
         check("café-名前" in out, "%s: the UTF-8 name is not shown as it is: %r" % (what, out[-800:]))
         check(not any(l.startswith("fake") for l in out.splitlines()),
               "%s: the name's newline forged a line: %r" % (what, out[-600:]))
+
+
+@needs("root", "rcleak")
+def test_run_summary_control_chars():
+    """`rcleak run`'s summary (stderr: a terminal, a CI log) shows CMD's
+    process names as the live views do, control bytes as '?', in its table
+    and in a rule's detail line; it printed them raw."""
+    import subprocess
+    import sys
+    r = Redis()
+    script = os.path.join(mkdtemp("rcleak-evil-run-"), "e.py")
+    with open(script, "w") as f:
+        # stdin at EOF: the client exits at once, holding its connection
+        f.write(_EVIL_CLIENT.replace("sys.stdin.read()", "sys.stdin.read()\nimport os\nos._exit(0)"))
+    p = subprocess.run([RCLEAK, "run", "-p", str(r.port), "--max-leaked", "0", "--",
+                        sys.executable, script, str(r.port)],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    err = p.stderr.decode("utf-8", "replace")
+    check(p.returncode == 5, "exit %s, expected 5 (a leak at exit); stderr %r" % (p.returncode, err[-600:]))
+    bad = sorted({ch for ch in err if ord(ch) < 0x20 and ch != "\n" or ord(ch) == 0x7f})
+    check(not bad, "control characters %r in the summary: %r" % (bad, err[-800:]))
+    rows = [l for l in err.splitlines() if "rclt?fake?[2J" in l]
+    check(any("client" in l for l in rows) and any("max-leaked" in l for l in rows),
+          "the name is not shown as 'rclt?fake?[2J' in the table row and the rule's line: %r" % err[-800:])
+    check(not any(l.startswith("fake") for l in err.splitlines()),
+          "the name's newline forged a line: %r" % err[-600:])
 
 
 @needs("root", "rcleak")
