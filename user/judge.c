@@ -6,6 +6,7 @@
  * in (model_judge), and the views and the report name what they found.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "model.h"
 #include "redis.h"
@@ -119,7 +120,14 @@ void model_judge(struct model *m)
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
 
-		if (p->nofile_soft >= 0 && (p->nofile_sized < 0 || p->nofile_soft < p->nofile_sized))
+		/* A maxclients the server told (CONFIG GET, INFO) already holds
+		 * what Redis sized at start, and a CONFIG SET maxclients up
+		 * raises its nofile with it: the fd limit it runs under now is
+		 * the one that binds. Otherwise the lowest seen. */
+		if (p->maxclients_source && (!strcmp(p->maxclients_source, "config-get") ||
+					     !strcmp(p->maxclients_source, "info")))
+			p->nofile_sized = p->nofile_soft;
+		else if (p->nofile_soft >= 0 && (p->nofile_sized < 0 || p->nofile_soft < p->nofile_sized))
 			p->nofile_sized = p->nofile_soft;
 		judge(m, p);
 		p->eta_s = -1;

@@ -6,7 +6,8 @@ import subprocess
 
 from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row
 
-TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed"]
+TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
+         "test_ask_redis_maxclients_raised"]
 
 
 def test_server_low_nofile():
@@ -103,3 +104,29 @@ def test_ask_redis_config_renamed():
     expect_server(rc, r.pid, {"maxclients": 25, "maxclients_source": "info", "effective_limit": 25},
                   what="--ask-redis, CONFIG renamed away")
 
+
+
+def test_ask_redis_maxclients_raised():
+    """CONFIG SET maxclients up at runtime, with --ask-redis watching: Redis
+    raises its own nofile to maxclients + 32 and takes the new limit. rcleak
+    then reads 3000 from CONFIG GET and must show effective_limit 3000 =
+    min(maxclients, nofile_soft - 32), as the server's limits say; it kept
+    the nofile it had seen before the raise (1024) and said 992, capped."""
+    r = Redis(extra=["--maxclients", "500"], wrap=["prlimit", "--nofile=1024:4096", "--"])
+    check(proc_nofile(r.pid)[0] == 1024, "ground truth: redis nofile %s" % (proc_nofile(r.pid),))
+    check(int(r.config_get("maxclients")) == 500, "ground truth: maxclients %s" % r.config_get("maxclients"))
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-mcup")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    expect_server(rc, r.pid, {"maxclients": 500, "nofile_soft": 1024, "effective_limit": 500, "clients": 5},
+                  what="before CONFIG SET maxclients 3000")
+    check(r.cli("CONFIG", "SET", "maxclients", "3000").strip() == "OK", "CONFIG SET maxclients 3000")
+    cfg = int(r.config_get("maxclients"))
+    soft = proc_nofile(r.pid)[0]
+    check(cfg == 3000 and soft >= 3032, "ground truth: after CONFIG SET, maxclients %d nofile %s" % (cfg, soft))
+    eff = min(cfg, soft - 32)
+    # rcleak re-reads maxclients every 30 s
+    expect_server(rc, r.pid, {"maxclients": cfg, "nofile_soft": soft, "effective_limit": eff,
+                              "headroom": eff - 5, "capped_by_nofile": soft - 32 <= cfg},
+                  timeout=45, what="after CONFIG SET maxclients 3000")
+    rc.close()
+    c.exit()
