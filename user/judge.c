@@ -123,12 +123,19 @@ void model_judge(struct model *m)
 		/* A maxclients the server told (CONFIG GET, INFO) already holds
 		 * what Redis sized at start, and a CONFIG SET maxclients up
 		 * raises its nofile with it: the fd limit it runs under now is
-		 * the one that binds. Otherwise the lowest seen. */
+		 * the one that binds. Otherwise the first one rcleak saw stands
+		 * for the one Redis sized by at start, and binds with the one
+		 * now: a limit lowered later and given back costs nothing once
+		 * given back. */
+		if (p->nofile_start < 0 && p->nofile_soft >= 0)
+			p->nofile_start = p->nofile_soft;
 		if (p->maxclients_source && (!strcmp(p->maxclients_source, "config-get") ||
 					     !strcmp(p->maxclients_source, "info")))
 			p->nofile_sized = p->nofile_soft;
-		else if (p->nofile_soft >= 0 && (p->nofile_sized < 0 || p->nofile_soft < p->nofile_sized))
+		else if (p->nofile_soft >= 0 && (p->nofile_start < 0 || p->nofile_soft < p->nofile_start))
 			p->nofile_sized = p->nofile_soft;
+		else
+			p->nofile_sized = p->nofile_start;
 		judge(m, p);
 		p->eta_s = -1;
 		p->capped_by_nofile = false;

@@ -83,7 +83,7 @@ static struct proc *get(struct model *m, const struct rcl_owner *o)
 	p->key.tgid = o->tgid;
 	p->key.start_ns = o->start_ns;
 	p->fds = -1;
-	p->nofile_soft = p->nofile_hard = p->nofile_sized = -1;
+	p->nofile_soft = p->nofile_hard = p->nofile_sized = p->nofile_start = -1;
 	slot = tsearch(&p->key, &m->index, cmp_key);
 	if (!slot) {
 		free(p);

@@ -134,12 +134,15 @@ struct proc {
 	/* facts the caller fills after model_end (-1 = unknown) */
 	long fds;
 	long long nofile_soft, nofile_hard;
-	/* the lowest nofile_soft seen (-1: never a finite one): what a
-	 * redis-server sized its maxclients by, as far as rcleak saw. Redis
-	 * fixes min(maxclients, nofile - 32) at start; a later raise of its
-	 * nofile (prlimit) changes nothing until CONFIG SET maxclients, a
-	 * lowering binds at once. model_judge keeps it. */
+	/* the nofile that binds a redis-server's clients (-1: unlimited or
+	 * never a finite one). Redis fixes min(maxclients, nofile - 32) at
+	 * start; a later raise of its nofile (prlimit) changes nothing until
+	 * CONFIG SET maxclients, a lowering binds while it lasts. So: the
+	 * lower of nofile_start and nofile_soft; with a maxclients the server
+	 * told (which holds its sizing), nofile_soft. model_judge keeps it. */
 	long long nofile_sized;
+	long long nofile_start;  /* the first finite nofile_soft seen: what
+				  * Redis sized by, as far as rcleak knows */
 	bool exited;
 	double exited_at;        /* model time of the first refresh that found it
 				  * gone; in rcleak run, when its watch did */

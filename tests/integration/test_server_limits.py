@@ -7,7 +7,7 @@ import subprocess
 from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row
 
 TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
-         "test_ask_redis_maxclients_raised"]
+         "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored"]
 
 
 def test_server_low_nofile():
@@ -128,5 +128,38 @@ def test_ask_redis_maxclients_raised():
     expect_server(rc, r.pid, {"maxclients": cfg, "nofile_soft": soft, "effective_limit": eff,
                               "headroom": eff - 5, "capped_by_nofile": soft - 32 <= cfg},
                   timeout=45, what="after CONFIG SET maxclients 3000")
+    rc.close()
+    c.exit()
+
+
+def test_server_nofile_lowered_restored():
+    """A redis-server that started under nofile 4096 (maxclients 4064, as
+    CONFIG GET says) has its soft limit lowered to 100 (prlimit --pid) while
+    rcleak watches, then given back. The lowering bound while it lasted; the
+    maxclients Redis sized at start never changed, so once restored Redis
+    accepts 80 clients and its limit is min(maxclients, nofile - 32) again.
+    rcleak kept the lowest nofile it saw and said effective_limit 68 and
+    headroom -12 for a server holding 80 clients with room to spare."""
+    r = Redis(wrap=["prlimit", "--nofile=4096:4096", "--"])
+    check(proc_nofile(r.pid) == (4096, 4096), "ground truth: redis nofile %s" % (proc_nofile(r.pid),))
+    cfg = int(r.config_get("maxclients"))
+    check(cfg == 4064, "ground truth: redis under nofile 4096 runs with maxclients %d, expected 4064" % cfg)
+    rc = Rcleak(["-p", str(r.port)])
+    subprocess.run(["prlimit", "--pid", str(r.pid), "--nofile=100:4096"], check=True, timeout=10)
+    check(proc_nofile(r.pid)[0] == 100, "ground truth: lowered nofile %s" % (proc_nofile(r.pid),))
+    expect_server(rc, r.pid, {"nofile_soft": 100, "limit_nofile": 100, "effective_limit": 68},
+                  what="redis with its nofile lowered to 100")
+    subprocess.run(["prlimit", "--pid", str(r.pid), "--nofile=4096:4096"], check=True, timeout=10)
+    check(proc_nofile(r.pid)[0] == 4096, "ground truth: restored nofile %s" % (proc_nofile(r.pid),))
+    c = Client("hold", ["--target", "127.0.0.1:%d:80" % r.port], name="rclt-restore")
+    n = r.connected_clients()
+    check(n == 80, "ground truth: redis took %d clients after the restore, expected 80" % n)
+    check(int(r.config_get("maxclients")) == cfg, "ground truth: maxclients changed")
+    eff = min(cfg, 4096 - 32)
+    # maxclients is not discovered (Redis's proc title): the default 10000
+    # and nofile 4096 give the same 4064
+    expect_server(rc, r.pid, {"nofile_soft": 4096, "limit_nofile": 4096, "clients": 80,
+                              "effective_limit": eff, "headroom": eff - 80},
+                  what="redis with its nofile restored to 4096")
     rc.close()
     c.exit()
