@@ -103,7 +103,9 @@ int clientlist_parse_line(const char *line, struct redis_client *out)
 	field(line, "name", out->name, sizeof(out->name));
 	field(line, "lib-name", out->lib_name, sizeof(out->lib_name));
 	field(line, "cmd", out->cmd, sizeof(out->cmd));
-	if (field(line, "flags", v, sizeof(v)) && (strchr(v, 'P') || strchr(v, 'b')))
+	/* subscribers (P), blocked clients (b) and MONITOR clients (O) only
+	 * read: Redis's own idle timeout spares them too */
+	if (field(line, "flags", v, sizeof(v)) && (strchr(v, 'P') || strchr(v, 'b') || strchr(v, 'O')))
 		out->waits = true;
 	for (size_t k = 0; k < sizeof(sub_fields) / sizeof(sub_fields[0]); k++)
 		if (field(line, sub_fields[k], v, sizeof(v)) && atol(v) > 0)

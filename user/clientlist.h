@@ -19,8 +19,9 @@ struct redis_client {
 	char cmd[32];            /* last command */
 	long age, idle;          /* seconds */
 	/* silent by design while it waits: a pub/sub subscriber (flag P, or
-	 * sub/psub/ssub channels) or a client blocked in BLPOP and the like
-	 * (flag b). Not a ZOMBIE however long it sends nothing. */
+	 * sub/psub/ssub channels), a client blocked in BLPOP and the like
+	 * (flag b), a MONITOR client (flag O). Not a ZOMBIE however long it
+	 * sends nothing. */
 	bool waits;
 	/* join */
 	__u32 pid;               /* local holder of the client end; 0: none */

@@ -17,7 +17,7 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_two_servers_one_port_v4_v6",
          "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
-         "test_zombie_waiting_clients", "test_ask_redis_full",
+         "test_zombie_waiting_clients", "test_zombie_monitor_client", "test_ask_redis_full",
          "test_maxclients_last_option", "test_unix_socket_clients"]
 
 
@@ -488,6 +488,28 @@ def test_zombie_waiting_clients():
     for w in waiters:
         w.stdin.close()
         w.wait(10)
+    silent.exit()
+
+
+def test_zombie_monitor_client():
+    """A MONITOR client (redis-cli monitor) only reads: it sends nothing
+    after MONITOR, and Redis's own idle timeout spares it as it spares
+    subscribers and blocked clients. With --ask-redis, CLIENT LIST says so
+    (flags O): past --zombie-idle only the plain silent client is a zombie,
+    not the monitor."""
+    r = Redis()
+    silent = Client("hold", ["--target", "127.0.0.1:%d:1" % r.port], name="rclt-silent")
+    mon = spawn([sys.executable, "-c", WAITER, str(r.port), "MONITOR"], "waiter MONITOR")
+    check(mon.stdout.readline() == b"READY\n", "MONITOR client did not start")
+    wait_until(lambda: "O" in "".join(re.findall(r"flags=(\S+)", r.cli("CLIENT", "LIST"))),
+               what="ground truth: CLIENT LIST shows the monitor (flags O)")
+    time.sleep(2.5)  # both silent past --zombie-idle 2
+    rc = Rcleak(["-p", str(r.port), "--zombie-idle", "2", "--ask-redis"])
+    expect_row(rc, r.pid, {"zombies": 1, "verdict": "ZOMBIE"},
+               what="redis-server with a silent client and a MONITOR client, --ask-redis")
+    rc.close()
+    mon.stdin.close()
+    mon.wait(10)
     silent.exit()
 
 
