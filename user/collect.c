@@ -259,6 +259,14 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 			p->maxclients_at = now - MAXCLIENTS_RECHECK_S + FULL_RETRY_S;
 			return;
 		}
+		/* It told before and does not answer now (busy with a slow
+		 * command or script, stopped): its maxclients has not changed
+		 * for that. What it told stands; asked again soon. */
+		if (p->maxclients > 0 && p->maxclients_source &&
+		    (!strcmp(p->maxclients_source, "config-get") || !strcmp(p->maxclients_source, "info"))) {
+			p->maxclients_at = now - MAXCLIENTS_RECHECK_S + FULL_RETRY_S;
+			return;
+		}
 	}
 	/* the whole command line: p->cmdline is cut for display */
 	if (procfs_cmdline((int)p->key.tgid, full, sizeof(full)) == 0)

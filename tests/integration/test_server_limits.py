@@ -1,13 +1,16 @@
 """A redis-server's limits: Redis's effective client limit is
 min(maxclients, nofile - 32), fixed when it starts; and maxclients from a
 server that refuses CONFIG."""
+import os
 import re
+import signal
 import subprocess
 
-from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row
+from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row, wait_until
 
 TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
-         "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored"]
+         "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
+         "test_ask_redis_server_stalls"]
 
 
 def test_server_low_nofile():
@@ -161,5 +164,36 @@ def test_server_nofile_lowered_restored():
     expect_server(rc, r.pid, {"nofile_soft": 4096, "limit_nofile": 4096, "clients": 80,
                               "effective_limit": eff, "headroom": eff - 80},
                   what="redis with its nofile restored to 4096")
+    rc.close()
+    c.exit()
+
+
+def test_ask_redis_server_stalls():
+    """--ask-redis re-reads maxclients every 30 s. A server that does not
+    answer then (busy with a slow command or a script; here stopped with
+    SIGSTOP) has not changed its maxclients: rcleak must keep the 50 it
+    told, not fall back to the assumed 10000 and show thousands of free
+    slots while the server is stuck."""
+    r = Redis(extra=["--maxclients", "50"])
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-stall")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-v"])
+    expect_server(rc, r.pid, {"maxclients": 50, "maxclients_source": "config-get", "clients": 3},
+                  what="before the server stalls")
+    os.kill(r.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: "CONFIG GET maxclients failed for pid %d" % r.pid in rc.stderr(), timeout=45,
+                   what="rcleak to re-read maxclients from the stopped server and fail")
+        rc.skip_to_now()
+        srv = server_row(rc.line(), r.pid)
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+    cfg = int(r.config_get("maxclients"))
+    check(cfg == 50, "ground truth: CONFIG GET maxclients %d" % cfg)
+    soft = proc_nofile(r.pid)[0]
+    eff = min(cfg, soft - 32)
+    check(srv is not None and srv.get("maxclients") == cfg and srv.get("effective_limit") == eff,
+          "while the server did not answer: %s, expected maxclients %d, effective_limit %d" % (
+              srv and {k: srv.get(k) for k in ("maxclients", "maxclients_source", "effective_limit",
+                                               "headroom", "clients")}, cfg, eff))
     rc.close()
     c.exit()
