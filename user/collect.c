@@ -39,23 +39,34 @@ static void as_v6(int family, const void *addr, __u8 out[16])
 	}
 }
 
-/* Is family/addr:port the local end of one of rcleak's own links? By the
- * address too: a remote client may use the same source port. */
-static bool own_end(const struct collector *c, int family, const void *addr, __u16 port)
+/* The slot of family/addr:port if it is the local end of one of rcleak's
+ * own links, else -1. By the address too: a remote client may use the
+ * same source port. */
+static int own_slot(const struct collector *c, int family, const void *addr, __u16 port)
 {
 	__u8 a[16];
 
 	as_v6(family, addr, a);
 	for (int i = 0; i < RCL_SELF_EPS; i++)
 		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16))
-			return true;
-	return false;
+			return i;
+	return -1;
 }
 
-/* Server-side ends of rcleak's own queries are not the server's clients. */
-static bool own_connection(const struct collector *c, const struct rcl_fd_rec *r)
+static bool own_end(const struct collector *c, int family, const void *addr, __u16 port)
 {
-	return r->state != RCL_TCP_LISTEN && own_end(c, r->family, r->raddr, r->rport);
+	return own_slot(c, family, addr, port) >= 0;
+}
+
+/* Server-side ends of rcleak's own queries are not the server's clients;
+ * their slots are marked held. */
+static bool own_connection(struct collector *c, const struct rcl_fd_rec *r)
+{
+	int i = r->state != RCL_TCP_LISTEN ? own_slot(c, r->family, r->raddr, r->rport) : -1;
+
+	if (i >= 0)
+		c->own[i].held = true;
+	return i >= 0;
 }
 
 static void on_fd(const struct rcl_fd_rec *rec, void *ctx)
@@ -106,11 +117,23 @@ static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 {
 	struct collector *c = ctx;
 	int slot = c->own_next;
-	__u16 old = c->own[slot].port;
+	__u16 old;
 
+	/* the oldest end that no process held at the last walk falls out:
+	 * its server end is gone. One a server still holds stays (a server
+	 * stalled since, its links rcleak gave up on unaccepted), unless all
+	 * are held */
+	for (int k = 0; k < RCL_SELF_EPS; k++) {
+		int i = (c->own_next + k) % RCL_SELF_EPS;
+
+		if (!c->own[i].port || !c->own[i].held) {
+			slot = i;
+			break;
+		}
+	}
+	old = c->own[slot].port;
 	c->own_next = (slot + 1) % RCL_SELF_EPS;
-	/* the oldest end falls out: its server end is long gone by then. Its
-	 * port's bit stays while another end has that port */
+	/* its port's bit stays while another end has that port */
 	c->own[slot].port = 0;
 	tracer__self_ep(c->tracer, slot, NULL, 0);
 	if (old) {
@@ -123,6 +146,7 @@ static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 	}
 	as_v6(family, addr, c->own[slot].addr);
 	c->own[slot].port = port;
+	c->own[slot].held = true; /* until a walk finds it gone */
 	tracer__self_ep(c->tracer, slot, c->own[slot].addr, port);
 	tracer__self_port(c->tracer, port, true);
 }
@@ -594,6 +618,8 @@ int collect_refresh(struct collector *c, double now)
 	}
 
 	model_begin(c->model);
+	for (int i = 0; i < RCL_SELF_EPS; i++)
+		c->own[i].held = false; /* on_fd marks those still held */
 	err = tracer__walk_files(c->tracer, on_fd, &w);
 	if (err)
 		return err;

@@ -56,6 +56,9 @@ struct collector {
 	struct own_end {
 		__u8 addr[16];  /* IPv6; IPv4 v4-mapped */
 		__u16 port;     /* 0: unused */
+		bool held;      /* a process held it at the last walk (or it is
+				 * newer): a stalled server still holds the end
+				 * of a link rcleak gave up on */
 	} own[RCL_SELF_EPS];
 	int own_next;
 	struct server_link links[COLLECT_MAX_LINKS];

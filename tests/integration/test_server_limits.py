@@ -6,11 +6,11 @@ import re
 import signal
 import subprocess
 
-from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row, wait_until
+from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row, ss_accepted, ss_sockets, wait_until
 
 TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
          "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
-         "test_ask_redis_server_stalls"]
+         "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link"]
 
 
 def test_server_low_nofile():
@@ -195,5 +195,38 @@ def test_ask_redis_server_stalls():
           "while the server did not answer: %s, expected maxclients %d, effective_limit %d" % (
               srv and {k: srv.get(k) for k in ("maxclients", "maxclients_source", "effective_limit",
                                                "headroom", "clients")}, cfg, eff))
+    rc.close()
+    c.exit()
+
+
+def test_ask_redis_stalled_own_link():
+    """A server that stalls (SIGSTOP) still holds the server end of
+    rcleak's --ask-redis link, which timed out; rcleak reconnects, and each
+    new link sits unaccepted in the server's listen queue. rcleak remembers
+    the last 8 ends of its links: after 8 reconnects the stalled server's
+    end of the first one was counted as a client. Ground truth: the server
+    holds 4 accepted connections, 3 of them the client's."""
+    r = Redis(extra=["--maxclients", "50"])
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-stall2")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    expect_server(rc, r.pid, {"clients": 3}, what="before the server stalls")
+    client_ports = set(int(p) for p in c.cmd("ports", "PORTS")[1:])
+    os.kill(r.pid, signal.SIGSTOP)
+    try:
+        def unaccepted():
+            # rcleak's new links, closed by it after their timeout: no process holds them
+            return sum(1 for _st, _l, peer, holders in ss_sockets([r.port])
+                       if peer.endswith(":%d" % r.port) and not holders)
+        wait_until(lambda: unaccepted() >= 10, timeout=60,
+                   what="rcleak to reconnect 10 times to the stopped server")
+        held = ss_accepted(r.pid, r.port)
+        check(held == 4, "ground truth: the stopped server holds %d connections, expected 3 + rcleak's" % held)
+        rc.skip_to_now()
+        srv = server_row(rc.line(), r.pid)
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+    check(srv is not None and srv.get("clients") == len(client_ports),
+          "stopped server: rcleak says clients %r, expected %d (its own link's end is nobody's client)"
+          % (srv and srv.get("clients"), len(client_ports)))
     rc.close()
     c.exit()
