@@ -431,21 +431,22 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 
 /* Clients that wait by design (pub/sub subscribers, clients blocked in
  * BLPOP and the like: CLIENT LIST) send nothing while they wait, so the
- * silent-peer ZOMBIE rule takes back what it counted for them. Each one's
- * socket on the server's side is found by its peer's address and port, as
- * Redis sees them. */
+ * silent-peer ZOMBIE rule takes back what it counted for them, and their
+ * records are marked (RCL_FD_WAITS) for a capture's replay to judge the
+ * same. Each one's socket on the server's side is found by its peer's
+ * address and port, as Redis sees them. */
 static void exempt_waiting(struct collector *c, const struct server_link *l, struct proc *srv)
 {
-	const struct model *m = c->model;
+	struct model *m = c->model;
 	struct end_key *peers;
 	bool any = false;
 	size_t n;
 
 	for (long i = 0; i < l->nclients && !any; i++)
 		any = l->clients[i].waits;
-	if (!any || !srv->zombies || !(peers = connection_ends(m, srv, true, &n)))
+	if (!any || !(peers = connection_ends(m, srv, true, &n)))
 		return;
-	for (long i = 0; i < l->nclients && srv->zombies > 0; i++) {
+	for (long i = 0; i < l->nclients; i++) {
 		const struct redis_client *rc = &l->clients[i];
 		struct end_key key = { .family = rc->family, .port = rc->port }, *e;
 
@@ -454,8 +455,11 @@ static void exempt_waiting(struct collector *c, const struct server_link *l, str
 		memcpy(key.addr, rc->addr, 16);
 		model_addr_unmap(&key.family, key.addr);
 		e = n ? bsearch(&key, peers, n, sizeof(*peers), cmp_end) : NULL;
-		if (e && model_silent_peer(m, e->rec))
+		if (!e)
+			continue;
+		if (model_silent_peer(m, e->rec) && srv->zombies > 0)
 			srv->zombies--;
+		m->recs[e->rec - m->recs].flags |= RCL_FD_WAITS;
 	}
 	free(peers);
 }

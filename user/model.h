@@ -24,6 +24,11 @@
 #include "recsort.h"
 
 #define MODEL_MAX_LISTEN 16
+/* rcl_fd_rec.flags bit set by userspace, beside the kernel's RCL_FD_*: a
+ * server's accepted connection whose client CLIENT LIST showed waiting by
+ * design (--ask-redis): never a silent-peer zombie. Captures keep it
+ * (minor 5), so a replay judges as the recording did. */
+#define RCL_FD_WAITS (1u << 7)
 #define MODEL_CMDLINE 128
 #define MODEL_TOP_REMOTES 5
 

@@ -118,7 +118,7 @@ void model_apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, in
 	if (r->state == RCL_TCP_CLOSE_WAIT) {
 		if (now - cw_since(m, r, now) >= m->th.zombie_s)
 			p->zombies++;
-	} else if (accepted && model_silent_peer(m, r)) {
+	} else if (accepted && model_silent_peer(m, r) && !(r->flags & RCL_FD_WAITS)) {
 		p->zombies++; /* the peer vanished without a FIN, or just went quiet */
 	}
 }

@@ -17,7 +17,8 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_two_servers_one_port_v4_v6",
          "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
-         "test_zombie_waiting_clients", "test_zombie_monitor_client", "test_ask_redis_full",
+         "test_zombie_waiting_clients", "test_zombie_monitor_client",
+         "test_zombie_waiting_replayed", "test_ask_redis_full",
          "test_maxclients_last_option", "test_unix_socket_clients"]
 
 
@@ -511,6 +512,37 @@ def test_zombie_monitor_client():
     mon.stdin.close()
     mon.wait(10)
     silent.exit()
+
+
+def test_zombie_waiting_replayed():
+    """record --ask-redis --json prints the live lines, and report --replay
+    --json must give back the same verdicts: a server whose only client is
+    a subscriber silent past --zombie-idle is ok live (CLIENT LIST says it
+    waits), so it is ok in the replay and in the report's summary too, not
+    ZOMBIE."""
+    r = Redis()
+    w = spawn([sys.executable, "-c", WAITER, str(r.port), "SUBSCRIBE", "rclt-ch"], "waiter SUBSCRIBE")
+    check(w.stdout.readline() == b"READY\n", "subscriber did not start")
+    check("P" in "".join(re.findall(r"flags=(\S+)", r.cli("CLIENT", "LIST"))),
+          "ground truth: CLIENT LIST shows no subscriber (flags P)")
+    time.sleep(2.5)  # silent past --zombie-idle 2
+    d = mkdtemp("rcl-waitrec")
+    cap = os.path.join(d, "wait.rcl")
+    rec = subprocess.run([RCLEAK, "record", "-w", cap, "-p", str(r.port), "--ask-redis", "--zombie-idle", "2",
+                          "--json", "-i", "0.5", "-d", "2"], capture_output=True, text=True, timeout=60)
+    check(rec.returncode == 0, "record exited %d: %s" % (rec.returncode, rec.stderr[-300:]))
+    live = [(proc_row(json.loads(l), r.pid) or {}).get("verdict") for l in rec.stdout.splitlines() if l.strip()]
+    check(live and set(live) == {"ok"}, "record --json: server verdicts %s, expected ok" % live)
+    rep = subprocess.run([RCLEAK, "report", cap, "--replay", "--json", "--speed", "1000"],
+                         capture_output=True, text=True, timeout=60)
+    check(rep.returncode == 0, "report --replay exited %d: %s" % (rep.returncode, rep.stderr[-300:]))
+    replayed = [(proc_row(json.loads(l), r.pid) or {}).get("verdict") for l in rep.stdout.splitlines() if l.strip()]
+    check(replayed == live, "report --replay --json: server verdicts %s, live %s" % (replayed, live))
+    summ = subprocess.run([RCLEAK, "report", cap, "--json"], capture_output=True, text=True, timeout=60)
+    procs = [p for p in json.loads(summ.stdout)["files"][0]["processes"] if p["pid"] == r.pid]
+    check(procs and not procs[0].get("verdicts"), "report --json: server %s, expected no verdict" % procs)
+    w.stdin.close()
+    w.wait(10)
 
 
 # Holds COUNT connections to 127.0.0.1:PORT, each AUTHed with PASSWORD (when
