@@ -10,7 +10,8 @@
 #include "procwatch.h"
 #include "tracer.h"
 
-#define COLLECT_MAX_LINKS 16
+/* One per server, and at most 64 ports are watched; RCL_SELF_EPS is twice */
+#define COLLECT_MAX_LINKS 64
 
 /* --ask-redis: one connection per local redis-server, and what it said. */
 struct server_link {

@@ -10,7 +10,8 @@ from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofi
 
 TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
          "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
-         "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link"]
+         "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link",
+         "test_ask_redis_many_servers"]
 
 
 def test_server_low_nofile():
@@ -230,3 +231,28 @@ def test_ask_redis_stalled_own_link():
           % (srv and srv.get("clients"), len(client_ports)))
     rc.close()
     c.exit()
+
+
+def test_ask_redis_many_servers():
+    """--ask-redis on a host with 12 redis-servers (a cluster's nodes on
+    one box): rcleak keeps one link to each, and none of them is counted
+    as a client. Ground truth: each server's only connection besides
+    redis-cli's is rcleak's link (INFO clients), so rcleak's clients is 0
+    for every one. It remembered the ends of its last 8 links only: the
+    others' links counted as clients."""
+    rs = [Redis(extra=["--maxclients", "100"], bind=("127.0.0.1",)) for _ in range(12)]
+    rc = Rcleak(["-p", ",".join(str(r.port) for r in rs), "--ask-redis"])
+
+    def pred(obj):
+        bad = []
+        for r in rs:
+            row = server_row(obj, r.pid)
+            if row is None or row.get("maxclients_source") != "config-get" or row.get("clients") != 0:
+                bad.append("port %d: %s" % (r.port, row and {k: row.get(k) for k in ("clients", "maxclients_source")}))
+        return not bad, "; ".join(bad)
+    rc.wait_for(pred, what="12 servers asked, rcleak's links nobody's clients")
+    for r in rs:
+        n = r.connected_clients()
+        check(n == 1, "ground truth: port %d has %d connections besides redis-cli's, expected rcleak's link"
+              % (r.port, n))
+    rc.close()
