@@ -75,7 +75,8 @@ long redis_link_maxclients(struct redis_link *l);
 long redis_link_info_maxclients(struct redis_link *l);
 
 /* CLIENT LIST over the link. Returns entries (as clientlist_parse_reply) or
- * -1 on error (then the link is closed). */
+ * -1 on error: the link is closed, except after an error reply the server
+ * gave whole without closing (err says it; the link stays usable). */
 long redis_link_client_list(struct redis_link *l, struct redis_client **out);
 
 #endif

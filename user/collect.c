@@ -485,7 +485,20 @@ static void ask_servers(struct collector *c, double now)
 		free(l->clients);
 		l->clients = NULL;
 		l->nclients = 0;
+		if (now < l->list_at)
+			continue;
 		n = redis_link_client_list(rl, &l->clients);
+		if (n < 0 && rl->fd >= 0) {
+			/* refused (renamed away, not in the ACL user's commands),
+			 * the link fine: keep it, ask again now and then */
+			if (!l->warned) /* once per server, whichever refusal */
+				elog("--ask-redis: redis-server pid %u port %u: CLIENT LIST: %s: no redis_clients, "
+				     "and its waiting clients are not told from silent ones",
+				     p->key.tgid, p->listen[0].port, rl->err);
+			l->warned = true;
+			l->list_at = now + MAXCLIENTS_RECHECK_S;
+			continue;
+		}
 		if (n < 0) {
 			l->retry_at = now + 2;
 			note_failure(l, now);

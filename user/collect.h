@@ -23,6 +23,7 @@ struct server_link {
 	bool seen;                 /* the server still exists */
 	bool warned;               /* said once why it does not answer */
 	bool full;                 /* it last refused rcleak as over its maxclients */
+	double list_at;            /* it refused CLIENT LIST: not again before this */
 };
 
 struct collector {

@@ -11,7 +11,7 @@ from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofi
 TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
          "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
          "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link",
-         "test_ask_redis_many_servers"]
+         "test_ask_redis_many_servers", "test_ask_redis_client_list_refused"]
 
 
 def test_server_low_nofile():
@@ -255,4 +255,35 @@ def test_ask_redis_many_servers():
         n = r.connected_clients()
         check(n == 1, "ground truth: port %d has %d connections besides redis-cli's, expected rcleak's link"
               % (r.port, n))
+    rc.close()
+
+
+def _connections_received(r):
+    m = re.search(r"^total_connections_received:(\d+)", r.cli("INFO", "stats"), re.M)
+    check(m, "no total_connections_received in INFO stats")
+    return int(m.group(1))
+
+
+def test_ask_redis_client_list_refused():
+    """--ask-redis on a server that refuses CLIENT LIST (renamed away, or
+    an ACL user without it) but answers CONFIG GET: rcleak keeps its one
+    link and says once on stderr why there is no CLIENT LIST. It closed
+    the link at each refusal and connected again every 2 s, new
+    connections to the server it watches, without a word. Ground truth:
+    INFO stats counts the connections the server received."""
+    r = Redis(extra=["--maxclients", "25", "--rename-command", "CLIENT", ""])
+    check("unknown command" in r.cli("CLIENT", "LIST").lower(), "ground truth: CLIENT LIST still answers")
+    before = _connections_received(r)
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.5"])
+    expect_server(rc, r.pid, {"maxclients": 25, "maxclients_source": "config-get"},
+                  what="--ask-redis, CLIENT renamed away")
+    for _ in range(12):
+        rc.line()
+    after = _connections_received(r)
+    # the INFO call that read `after` is one, rcleak's link the other
+    check(after - before == 2, "the server received %d connections while rcleak ran 12 refreshes, "
+          "expected 1 from rcleak (and 1 from redis-cli)" % (after - before))
+    said = [l_ for l_ in rc.stderr().splitlines() if "CLIENT LIST" in l_]
+    check(len(said) == 1 and str(r.pid) in said[0] and "unknown command" in said[0].lower(),
+          "stderr lines about CLIENT LIST: %r, expected one naming pid %d and what it answered" % (said, r.pid))
     rc.close()
