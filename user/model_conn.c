@@ -16,11 +16,15 @@
 /* fd records sorted by socket, then holder: one run per socket. */
 #define cmp_rec recsort_cmp
 
-/* Seconds since jiffy stamp `then` (low 32 bits), or -1 without HZ. */
+/* Seconds since jiffy stamp `then` (low 32 bits), or -1 without HZ or
+ * without stamps (a record of the /proc walk: /proc has no time of the
+ * last byte received or sent, and its records no walk jiffies). */
 static double jiffies_ago(const struct model *m, __u64 now64, __u32 then)
 {
 	__u32 d = (__u32)now64 - then;
 
+	if (!now64)
+		return -1;
 	if (m->hz <= 0 || (__s32)d < 0)
 		return m->hz <= 0 ? -1 : 0;
 	return (double)d / (double)m->hz;

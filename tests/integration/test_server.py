@@ -18,7 +18,7 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
          "test_zombie_waiting_clients", "test_zombie_monitor_client",
-         "test_zombie_waiting_replayed", "test_ask_redis_full",
+         "test_zombie_waiting_replayed", "test_walk_proc_idle_unknown", "test_ask_redis_full",
          "test_maxclients_last_option", "test_unix_socket_clients"]
 
 
@@ -543,6 +543,26 @@ def test_zombie_waiting_replayed():
     check(procs and not procs[0].get("verdicts"), "report --json: server %s, expected no verdict" % procs)
     w.stdin.close()
     w.wait(10)
+
+
+def test_walk_proc_idle_unknown():
+    """--walk proc reads holders from /proc, which has no time of the last
+    byte received or sent: idle times are unknown there, and must say so
+    (max_idle_s null), not 0.0 for connections silent for seconds (ss -ti
+    lastrcv), nor clear a server of silent-peer zombies it cannot see."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-pidle")
+    time.sleep(2.5)
+    out = subprocess.run(["ss", "-tinH", "state", "established", "( sport = :%d )" % r.port],
+                         capture_output=True, timeout=20).stdout.decode("utf-8", "replace")
+    lastrcv = [int(x) for x in re.findall(r"lastrcv:(\d+)", out)]
+    check(len(lastrcv) == 2 and min(lastrcv) >= 2000,
+          "ground truth: the server's 2 connections received nothing for 2 s: lastrcv %s" % lastrcv)
+    rc = Rcleak(["-p", str(r.port), "--walk", "proc", "--zombie-idle", "2"])
+    expect_row(rc, r.pid, {"open": 2, "max_idle_s": None}, what="--walk proc: server's idle time")
+    expect_row(rc, c.pid, {"open": 2, "max_idle_s": None}, what="--walk proc: client's idle time")
+    rc.close()
+    c.exit()
 
 
 # Holds COUNT connections to 127.0.0.1:PORT, each AUTHed with PASSWORD (when
