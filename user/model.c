@@ -318,6 +318,10 @@ void model_end(struct model *m, double now, double dt)
 	size_t tcap;
 
 	count_holders(m);
+	memset(m->listen_bits, 0, sizeof(m->listen_bits));
+	for (size_t i = 0; i < m->nrecs; i++)
+		if (m->recs[i].state == RCL_TCP_LISTEN)
+			m->listen_bits[m->recs[i].lport >> 6] |= 1ull << (m->recs[i].lport & 63);
 	m->ncw_next = 0;
 	for (size_t i = 0; i < m->nrecs; i++)
 		if (m->recholders[i] && m->recproc[i] && m->recs[i].state != RCL_TCP_LISTEN)

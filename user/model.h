@@ -183,6 +183,7 @@ struct model {
 	__u64 missed_closes;     /* total found by reconciliation */
 	struct cw_seen *cw, *cw_next;
 	size_t ncw, cwcap, ncw_next, cwcap_next;
+	__u64 listen_bits[1024]; /* internal: ports listened on at this walk */
 };
 
 struct model *model_new(double window_s);

@@ -18,7 +18,8 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
          "test_zombie_waiting_clients", "test_zombie_monitor_client",
-         "test_zombie_waiting_replayed", "test_walk_proc_idle_unknown", "test_ask_redis_full",
+         "test_zombie_waiting_replayed", "test_walk_proc_idle_unknown", "test_bgsave_child",
+         "test_ask_redis_full",
          "test_maxclients_last_option", "test_unix_socket_clients"]
 
 
@@ -562,6 +563,44 @@ def test_walk_proc_idle_unknown():
     expect_row(rc, r.pid, {"open": 2, "max_idle_s": None}, what="--walk proc: server's idle time")
     expect_row(rc, c.pid, {"open": 2, "max_idle_s": None}, what="--walk proc: client's idle time")
     rc.close()
+    c.exit()
+
+
+def test_bgsave_child():
+    """A BGSAVE forks the redis-server; the child holds copies of every
+    client socket until it is done (ss), but those are the server's
+    clients, not connections the child made: it must not show as a client
+    holding 20 Redis connections (it did, with the server's pid as parent,
+    sorted first by its growth), while the server keeps its 20 clients."""
+    r = Redis(extra=["--rdbcompression", "no"])
+    data = "".join("*3\r\n$3\r\nSET\r\n$%d\r\nk%d\r\n$1\r\nv\r\n" % (len("k%d" % i), i)
+                   for i in range(100000))
+    p = subprocess.run(["redis-cli", "-p", str(r.port), "--pipe"], input=data, capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0, "redis-cli --pipe: %s" % p.stderr[-300:])
+    c = Client("hold", ["--target", "127.0.0.1:%d:20" % r.port], name="rclt-bgsave")
+    rc = Rcleak(["-p", str(r.port), "-i", "0.3"])
+    expect_server(rc, r.pid, {"clients": 20}, what="before the BGSAVE")
+    r.cli("CONFIG", "SET", "rdb-key-save-delay", "1000")  # 100000 keys: 100 s, ended below
+    try:
+        check("started" in r.cli("BGSAVE"), "BGSAVE did not start")
+        kids = []
+        wait_until(lambda: kids.extend(children_of(r.pid)) or kids, what="ground truth: the BGSAVE child")
+        child = kids[0]
+        wait_until(lambda: ss_count(child, [r.port]) >= 20,
+                   what="ground truth: the BGSAVE child holds the 20 client sockets (ss)")
+        rc.skip_to_now()
+        for _ in range(3):
+            obj = rc.line()
+        check(ss_count(child, [r.port]) >= 20, "ground truth: the BGSAVE child is gone")
+        row = proc_row(obj, child)
+        check(row is None or row.get("open") == 0,
+              "BGSAVE child pid %d: %s, expected no connections of its own" % (
+                  child, fields(row, "role", "open", "shared", "growth_per_min")))
+        srv = server_row(obj, r.pid)
+        check(srv is not None and srv.get("clients") == 20, "server: %s" % fields(srv, "clients"))
+    finally:
+        r.cli("CONFIG", "SET", "rdb-key-save-delay", "0")
     c.exit()
 
 
