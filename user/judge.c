@@ -68,6 +68,9 @@ static bool grows_throughout(const struct series *s, double per_min)
 static void judge(const struct model *m, struct proc *p)
 {
 	const struct model_thresholds *th = &m->th;
+	const struct series *s = &p->series;
+	double growth = p->growth_per_min;
+	long held = p->open;
 
 	p->verdict = V_OK;
 	p->rule[0] = '\0';
@@ -80,12 +83,19 @@ static void judge(const struct model *m, struct proc *p)
 			 p->nofile_soft - p->fds, th->fd_limit_pct, p->nofile_soft);
 		return;
 	}
-	if (!p->nlisten && p->open > 0 && p->growth_per_min >= th->leak_per_min &&
-	    series_span(&p->series) >= m->window_s / 2 && grows_throughout(&p->series, th->leak_per_min) &&
+	/* a server's accepted connections are a symptom, not its fault; the
+	 * ones it opens itself (a proxy's upstream) are judged as a client's */
+	if (p->nlisten) {
+		s = &p->out_series;
+		growth = p->out_growth_per_min;
+		held = p->open - (p->clients - p->unix_clients);
+	}
+	if (held > 0 && growth >= th->leak_per_min &&
+	    series_span(s) >= m->window_s / 2 && grows_throughout(s, th->leak_per_min) &&
 	    (p->win_close_frac < 0 || p->win_close_frac <= th->leak_close_frac)) {
 		p->verdict = V_LEAK;
-		snprintf(p->rule, sizeof(p->rule), "open +%.1f/min over %.0fs >= %g/min, closes %.0f%% of opens",
-			 p->growth_per_min, series_span(&p->series), th->leak_per_min,
+		snprintf(p->rule, sizeof(p->rule), "%s +%.1f/min over %.0fs >= %g/min, closes %.0f%% of opens",
+			 p->nlisten ? "opened, not accepted," : "open", growth, series_span(s), th->leak_per_min,
 			 p->win_close_frac < 0 ? 0 : p->win_close_frac * 100);
 		return;
 	}

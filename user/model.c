@@ -383,6 +383,10 @@ void model_end(struct model *m, double now, double dt)
 			p->growth_per_min = series_slope_per_min(&p->series);
 			window_rates(p, m->window_s);
 			if (p->nlisten) {
+				/* the connections it opened itself (a proxy's
+				 * upstream): LEAK judges those */
+				series_push(&p->out_series, now, (double)(p->open - p->clients), m->window_s);
+				p->out_growth_per_min = series_slope_per_min(&p->out_series);
 				/* Redis counts unix-socket clients in maxclients too */
 				p->clients += p->unix_clients;
 				series_push(&p->clients_series, now, (double)p->clients, m->window_s);

@@ -129,6 +129,8 @@ struct proc {
 	char rule[112];          /* the rule that fired, in words */
 
 	/* servers */
+	struct series out_series; /* open minus the accepted: what it opened */
+	double out_growth_per_min;
 	struct series clients_series;
 	double clients_growth_per_min;
 	double eta_s;            /* time to effective_limit at current growth; -1 none */
