@@ -38,8 +38,10 @@ struct rcl_listener {
 
 /* The local end of one of rcleak's own --ask-redis links (BPF .bss
  * self_eps): the server end whose peer is this address and port is not a
- * client. The address as IPv6, an IPv4 one v4-mapped. */
-#define RCL_SELF_EPS 8
+ * client. The address as IPv6, an IPv4 one v4-mapped. Twice the links
+ * rcleak keeps (COLLECT_MAX_LINKS), so that every link's end is in while
+ * ends of links given up on wait for their server to drop them. */
+#define RCL_SELF_EPS 128
 struct rcl_self_ep {
 	__u8 addr[16];
 	__u16 port;   /* 0: unused */

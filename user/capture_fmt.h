@@ -28,8 +28,9 @@
 /* minor 1: REC_FD payloads end with u8 flags (RCL_FD_*)
  * minor 2: REC_PROC payloads end with u64 unix_clients
  * minor 3: REC_EVENTS payloads in encoding version 2 (evbatch.h)
- * minor 4: ... in encoding version 3 (times in microseconds) */
-#define CAP_MINOR        4
+ * minor 4: ... in encoding version 3 (times in microseconds)
+ * minor 5: REC_FD flags bit 7 (RCL_FD_WAITS, model.h) */
+#define CAP_MINOR        5
 #define CAP_HDR_FIXED    16
 #define CAP_HDR_BODY_MAX (64u * 1024)
 

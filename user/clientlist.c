@@ -103,7 +103,9 @@ int clientlist_parse_line(const char *line, struct redis_client *out)
 	field(line, "name", out->name, sizeof(out->name));
 	field(line, "lib-name", out->lib_name, sizeof(out->lib_name));
 	field(line, "cmd", out->cmd, sizeof(out->cmd));
-	if (field(line, "flags", v, sizeof(v)) && (strchr(v, 'P') || strchr(v, 'b')))
+	/* subscribers (P), blocked clients (b) and MONITOR clients (O) only
+	 * read: Redis's own idle timeout spares them too */
+	if (field(line, "flags", v, sizeof(v)) && (strchr(v, 'P') || strchr(v, 'b') || strchr(v, 'O')))
 		out->waits = true;
 	for (size_t k = 0; k < sizeof(sub_fields) / sizeof(sub_fields[0]); k++)
 		if (field(line, sub_fields[k], v, sizeof(v)) && atol(v) > 0)
@@ -337,6 +339,7 @@ static long link_ask(struct redis_link *l, const char *req, size_t reqlen, char 
 
 	if (l->fd < 0)
 		return 0;
+	l->err[0] = '\0'; /* this query's error, not an earlier one's */
 	if (write(l->fd, req, reqlen) != (ssize_t)reqlen) {
 		redis_link_close(l);
 		return 0;
@@ -400,13 +403,14 @@ long redis_link_client_list(struct redis_link *l, struct redis_client **out)
 {
 	static const char req[] = "CLIENT LIST\r\n";
 	size_t len = 0, cap = 65536;
-	bool more = true;
+	bool more = true, answered = false;
 	char *buf;
 	long n = -1;
 
 	*out = NULL;
 	if (l->fd < 0)
 		return -1;
+	l->err[0] = '\0';
 	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
 		goto fail;
 	buf = malloc(cap);
@@ -428,8 +432,13 @@ long redis_link_client_list(struct redis_link *l, struct redis_client **out)
 			break;
 		len += r;
 		n = clientlist_parse_reply(buf, len, out, &more);
-		if (n < 0 && buf[0] == '-' && memchr(buf, '\n', len))
+		if (n < 0 && buf[0] == '-' && memchr(buf, '\n', len)) {
 			link_err(l, buf, len); /* an error reply: say which */
+			/* the whole reply, and the server did not close: the
+			 * link stays usable (CLIENT renamed away, not in the
+			 * ACL user's commands) */
+			answered = (char *)memchr(buf, '\n', len) + 1 == buf + len && !redis_link_full(l);
+		}
 		if (n < 0 || !more)
 			break;
 	}
@@ -438,6 +447,8 @@ long redis_link_client_list(struct redis_link *l, struct redis_client **out)
 		return n;
 	free(*out);
 	*out = NULL;
+	if (answered)
+		return -1;
 fail:
 	redis_link_close(l);
 	return -1;

@@ -19,8 +19,9 @@ struct redis_client {
 	char cmd[32];            /* last command */
 	long age, idle;          /* seconds */
 	/* silent by design while it waits: a pub/sub subscriber (flag P, or
-	 * sub/psub/ssub channels) or a client blocked in BLPOP and the like
-	 * (flag b). Not a ZOMBIE however long it sends nothing. */
+	 * sub/psub/ssub channels), a client blocked in BLPOP and the like
+	 * (flag b), a MONITOR client (flag O). Not a ZOMBIE however long it
+	 * sends nothing. */
 	bool waits;
 	/* join */
 	__u32 pid;               /* local holder of the client end; 0: none */
@@ -75,7 +76,8 @@ long redis_link_maxclients(struct redis_link *l);
 long redis_link_info_maxclients(struct redis_link *l);
 
 /* CLIENT LIST over the link. Returns entries (as clientlist_parse_reply) or
- * -1 on error (then the link is closed). */
+ * -1 on error: the link is closed, except after an error reply the server
+ * gave whole without closing (err says it; the link stays usable). */
 long redis_link_client_list(struct redis_link *l, struct redis_client **out);
 
 #endif

@@ -41,12 +41,13 @@ static void as_v6(int family, const void *addr, __u8 out[16])
 
 static unsigned long net_of(__u32 pid);
 
-/* Is family/addr:port, seen by process tgid, the local end of one of
- * rcleak's own links? By the address too: a remote client may use the
- * same source port. And in the link's network namespace only: a host
- * client bound to the 127.0.0.1:PORT rcleak asks a container's Redis from
- * is another connection, which was left out of the host Redis's clients. */
-static bool own_end(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid)
+/* The slot of family/addr:port, seen by process tgid, if it is the local
+ * end of one of rcleak's own links, else -1. By the address too: a remote
+ * client may use the same source port. And in the link's network namespace
+ * only: a host client bound to the 127.0.0.1:PORT rcleak asks a container's
+ * Redis from is another connection, which was left out of the host Redis's
+ * clients. */
+static int own_slot(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid)
 {
 	__u8 a[16];
 
@@ -54,14 +55,24 @@ static bool own_end(const struct collector *c, int family, const void *addr, __u
 	for (int i = 0; i < RCL_SELF_EPS; i++)
 		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16) &&
 		    (!c->own[i].net || net_of(tgid) == c->own[i].net))
-			return true;
-	return false;
+			return i;
+	return -1;
 }
 
-/* Server-side ends of rcleak's own queries are not the server's clients. */
-static bool own_connection(const struct collector *c, const struct rcl_fd_rec *r)
+static bool own_end(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid)
 {
-	return r->state != RCL_TCP_LISTEN && own_end(c, r->family, r->raddr, r->rport, r->tgid);
+	return own_slot(c, family, addr, port, tgid) >= 0;
+}
+
+/* Server-side ends of rcleak's own queries are not the server's clients;
+ * their slots are marked held. */
+static bool own_connection(struct collector *c, const struct rcl_fd_rec *r)
+{
+	int i = r->state != RCL_TCP_LISTEN ? own_slot(c, r->family, r->raddr, r->rport, r->tgid) : -1;
+
+	if (i >= 0)
+		c->own[i].held = true;
+	return i >= 0;
 }
 
 static void on_fd(const struct rcl_fd_rec *rec, void *ctx)
@@ -112,11 +123,23 @@ static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 {
 	struct collector *c = ctx;
 	int slot = c->own_next;
-	__u16 old = c->own[slot].port;
+	__u16 old;
 
+	/* the oldest end that no process held at the last walk falls out:
+	 * its server end is gone. One a server still holds stays (a server
+	 * stalled since, its links rcleak gave up on unaccepted), unless all
+	 * are held */
+	for (int k = 0; k < RCL_SELF_EPS; k++) {
+		int i = (c->own_next + k) % RCL_SELF_EPS;
+
+		if (!c->own[i].port || !c->own[i].held) {
+			slot = i;
+			break;
+		}
+	}
+	old = c->own[slot].port;
 	c->own_next = (slot + 1) % RCL_SELF_EPS;
-	/* the oldest end falls out: its server end is long gone by then. Its
-	 * port's bit stays while another end has that port */
+	/* its port's bit stays while another end has that port */
 	c->own[slot].port = 0;
 	tracer__self_ep(c->tracer, slot, NULL, 0);
 	if (old) {
@@ -130,6 +153,7 @@ static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 	as_v6(family, addr, c->own[slot].addr);
 	c->own[slot].port = port;
 	c->own[slot].net = c->own_net_next;
+	c->own[slot].held = true; /* until a walk finds it gone */
 	tracer__self_ep(c->tracer, slot, c->own[slot].addr, port);
 	tracer__self_port(c->tracer, port, true);
 }
@@ -264,6 +288,14 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 		if (sl && sl->full && p->clients > 0) {
 			p->maxclients = p->clients;
 			p->maxclients_source = "refused";
+			p->maxclients_at = now - MAXCLIENTS_RECHECK_S + FULL_RETRY_S;
+			return;
+		}
+		/* It told before and does not answer now (busy with a slow
+		 * command or script, stopped): its maxclients has not changed
+		 * for that. What it told stands; asked again soon. */
+		if (p->maxclients > 0 && p->maxclients_source &&
+		    (!strcmp(p->maxclients_source, "config-get") || !strcmp(p->maxclients_source, "info"))) {
 			p->maxclients_at = now - MAXCLIENTS_RECHECK_S + FULL_RETRY_S;
 			return;
 		}
@@ -408,21 +440,22 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 
 /* Clients that wait by design (pub/sub subscribers, clients blocked in
  * BLPOP and the like: CLIENT LIST) send nothing while they wait, so the
- * silent-peer ZOMBIE rule takes back what it counted for them. Each one's
- * socket on the server's side is found by its peer's address and port, as
- * Redis sees them. */
+ * silent-peer ZOMBIE rule takes back what it counted for them, and their
+ * records are marked (RCL_FD_WAITS) for a capture's replay to judge the
+ * same. Each one's socket on the server's side is found by its peer's
+ * address and port, as Redis sees them. */
 static void exempt_waiting(struct collector *c, const struct server_link *l, struct proc *srv)
 {
-	const struct model *m = c->model;
+	struct model *m = c->model;
 	struct end_key *peers;
 	bool any = false;
 	size_t n;
 
 	for (long i = 0; i < l->nclients && !any; i++)
 		any = l->clients[i].waits;
-	if (!any || !srv->zombies || !(peers = connection_ends(m, srv, true, &n)))
+	if (!any || !(peers = connection_ends(m, srv, true, &n)))
 		return;
-	for (long i = 0; i < l->nclients && srv->zombies > 0; i++) {
+	for (long i = 0; i < l->nclients; i++) {
 		const struct redis_client *rc = &l->clients[i];
 		struct end_key key = { .family = rc->family, .port = rc->port }, *e;
 
@@ -431,8 +464,11 @@ static void exempt_waiting(struct collector *c, const struct server_link *l, str
 		memcpy(key.addr, rc->addr, 16);
 		model_addr_unmap(&key.family, key.addr);
 		e = n ? bsearch(&key, peers, n, sizeof(*peers), cmp_end) : NULL;
-		if (e && model_silent_peer(m, e->rec))
+		if (!e)
+			continue;
+		if (model_silent_peer(m, e->rec) && srv->zombies > 0)
 			srv->zombies--;
+		m->recs[e->rec - m->recs].flags |= RCL_FD_WAITS;
 	}
 	free(peers);
 }
@@ -458,7 +494,20 @@ static void ask_servers(struct collector *c, double now)
 		free(l->clients);
 		l->clients = NULL;
 		l->nclients = 0;
+		if (now < l->list_at)
+			continue;
 		n = redis_link_client_list(rl, &l->clients);
+		if (n < 0 && rl->fd >= 0) {
+			/* refused (renamed away, not in the ACL user's commands),
+			 * the link fine: keep it, ask again now and then */
+			if (!l->warned) /* once per server, whichever refusal */
+				elog("--ask-redis: redis-server pid %u port %u: CLIENT LIST: %s: no redis_clients, "
+				     "and its waiting clients are not told from silent ones",
+				     p->key.tgid, p->listen[0].port, rl->err);
+			l->warned = true;
+			l->list_at = now + MAXCLIENTS_RECHECK_S;
+			continue;
+		}
 		if (n < 0) {
 			l->retry_at = now + 2;
 			note_failure(l, now);
@@ -599,6 +648,8 @@ int collect_refresh(struct collector *c, double now)
 	}
 
 	model_begin(c->model);
+	for (int i = 0; i < RCL_SELF_EPS; i++)
+		c->own[i].held = false; /* on_fd marks those still held */
 	err = tracer__walk_files(c->tracer, on_fd, &w);
 	if (err)
 		return err;

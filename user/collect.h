@@ -10,7 +10,8 @@
 #include "procwatch.h"
 #include "tracer.h"
 
-#define COLLECT_MAX_LINKS 16
+/* One per server, and at most 64 ports are watched; RCL_SELF_EPS is twice */
+#define COLLECT_MAX_LINKS 64
 
 /* --ask-redis: one connection per local redis-server, and what it said. */
 struct server_link {
@@ -22,6 +23,7 @@ struct server_link {
 	bool seen;                 /* the server still exists */
 	bool warned;               /* said once why it does not answer */
 	bool full;                 /* it last refused rcleak as over its maxclients */
+	double list_at;            /* it refused CLIENT LIST: not again before this */
 };
 
 struct collector {
@@ -57,6 +59,9 @@ struct collector {
 		__u8 addr[16];  /* IPv6; IPv4 v4-mapped */
 		__u16 port;     /* 0: unused */
 		unsigned long net; /* its network namespace (inode); 0: unknown */
+		bool held;      /* a process held it at the last walk (or it is
+				 * newer): a stalled server still holds the end
+				 * of a link rcleak gave up on */
 	} own[RCL_SELF_EPS];
 	int own_next;
 	unsigned long own_net_next; /* the namespace of the link being opened */

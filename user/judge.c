@@ -6,6 +6,7 @@
  * in (model_judge), and the views and the report name what they found.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "model.h"
 #include "redis.h"
@@ -67,6 +68,9 @@ static bool grows_throughout(const struct series *s, double per_min)
 static void judge(const struct model *m, struct proc *p)
 {
 	const struct model_thresholds *th = &m->th;
+	const struct series *s = &p->series;
+	double growth = p->growth_per_min;
+	long held = p->open;
 
 	p->verdict = V_OK;
 	p->rule[0] = '\0';
@@ -79,12 +83,19 @@ static void judge(const struct model *m, struct proc *p)
 			 p->nofile_soft - p->fds, th->fd_limit_pct, p->nofile_soft);
 		return;
 	}
-	if (!p->nlisten && p->open > 0 && p->growth_per_min >= th->leak_per_min &&
-	    series_span(&p->series) >= m->window_s / 2 && grows_throughout(&p->series, th->leak_per_min) &&
+	/* a server's accepted connections are a symptom, not its fault; the
+	 * ones it opens itself (a proxy's upstream) are judged as a client's */
+	if (p->nlisten) {
+		s = &p->out_series;
+		growth = p->out_growth_per_min;
+		held = p->open - (p->clients - p->unix_clients);
+	}
+	if (held > 0 && growth >= th->leak_per_min &&
+	    series_span(s) >= m->window_s / 2 && grows_throughout(s, th->leak_per_min) &&
 	    (p->win_close_frac < 0 || p->win_close_frac <= th->leak_close_frac)) {
 		p->verdict = V_LEAK;
-		snprintf(p->rule, sizeof(p->rule), "open +%.1f/min over %.0fs >= %g/min, closes %.0f%% of opens",
-			 p->growth_per_min, series_span(&p->series), th->leak_per_min,
+		snprintf(p->rule, sizeof(p->rule), "%s +%.1f/min over %.0fs >= %g/min, closes %.0f%% of opens",
+			 p->nlisten ? "opened, not accepted," : "open", growth, series_span(s), th->leak_per_min,
 			 p->win_close_frac < 0 ? 0 : p->win_close_frac * 100);
 		return;
 	}
@@ -119,8 +130,22 @@ void model_judge(struct model *m)
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct proc *p = m->procs[i];
 
-		if (p->nofile_soft >= 0 && (p->nofile_sized < 0 || p->nofile_soft < p->nofile_sized))
+		/* A maxclients the server told (CONFIG GET, INFO) already holds
+		 * what Redis sized at start, and a CONFIG SET maxclients up
+		 * raises its nofile with it: the fd limit it runs under now is
+		 * the one that binds. Otherwise the first one rcleak saw stands
+		 * for the one Redis sized by at start, and binds with the one
+		 * now: a limit lowered later and given back costs nothing once
+		 * given back. */
+		if (p->nofile_start < 0 && p->nofile_soft >= 0)
+			p->nofile_start = p->nofile_soft;
+		if (p->maxclients_source && (!strcmp(p->maxclients_source, "config-get") ||
+					     !strcmp(p->maxclients_source, "info")))
 			p->nofile_sized = p->nofile_soft;
+		else if (p->nofile_soft >= 0 && (p->nofile_start < 0 || p->nofile_soft < p->nofile_start))
+			p->nofile_sized = p->nofile_soft;
+		else
+			p->nofile_sized = p->nofile_start;
 		judge(m, p);
 		p->eta_s = -1;
 		p->capped_by_nofile = false;

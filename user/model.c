@@ -83,7 +83,7 @@ static struct proc *get(struct model *m, const struct rcl_owner *o)
 	p->key.tgid = o->tgid;
 	p->key.start_ns = o->start_ns;
 	p->fds = -1;
-	p->nofile_soft = p->nofile_hard = p->nofile_sized = -1;
+	p->nofile_soft = p->nofile_hard = p->nofile_sized = p->nofile_start = -1;
 	p->max_idle_s = -1; /* as model_begin has it: 0.0 read as just active */
 	slot = tsearch(&p->key, &m->index, cmp_key);
 	if (!slot) {
@@ -319,6 +319,10 @@ void model_end(struct model *m, double now, double dt)
 	size_t tcap;
 
 	count_holders(m);
+	memset(m->listen_bits, 0, sizeof(m->listen_bits));
+	for (size_t i = 0; i < m->nrecs; i++)
+		if (m->recs[i].state == RCL_TCP_LISTEN)
+			m->listen_bits[m->recs[i].lport >> 6] |= 1ull << (m->recs[i].lport & 63);
 	m->ncw_next = 0;
 	for (size_t i = 0; i < m->nrecs; i++)
 		if (m->recholders[i] && m->recproc[i] && m->recs[i].state != RCL_TCP_LISTEN)
@@ -380,6 +384,10 @@ void model_end(struct model *m, double now, double dt)
 			p->growth_per_min = series_slope_per_min(&p->series);
 			window_rates(p, m->window_s);
 			if (p->nlisten) {
+				/* the connections it opened itself (a proxy's
+				 * upstream): LEAK judges those */
+				series_push(&p->out_series, now, (double)(p->open - p->clients), m->window_s);
+				p->out_growth_per_min = series_slope_per_min(&p->out_series);
 				/* Redis counts unix-socket clients in maxclients too */
 				p->clients += p->unix_clients;
 				series_push(&p->clients_series, now, (double)p->clients, m->window_s);

@@ -24,6 +24,11 @@
 #include "recsort.h"
 
 #define MODEL_MAX_LISTEN 16
+/* rcl_fd_rec.flags bit set by userspace, beside the kernel's RCL_FD_*: a
+ * server's accepted connection whose client CLIENT LIST showed waiting by
+ * design (--ask-redis): never a silent-peer zombie. Captures keep it
+ * (minor 5), so a replay judges as the recording did. */
+#define RCL_FD_WAITS (1u << 7)
 #define MODEL_CMDLINE 128
 #define MODEL_TOP_REMOTES 5
 
@@ -124,6 +129,8 @@ struct proc {
 	char rule[112];          /* the rule that fired, in words */
 
 	/* servers */
+	struct series out_series; /* open minus the accepted: what it opened */
+	double out_growth_per_min;
 	struct series clients_series;
 	double clients_growth_per_min;
 	double eta_s;            /* time to effective_limit at current growth; -1 none */
@@ -134,12 +141,15 @@ struct proc {
 	/* facts the caller fills after model_end (-1 = unknown) */
 	long fds;
 	long long nofile_soft, nofile_hard;
-	/* the lowest nofile_soft seen (-1: never a finite one): what a
-	 * redis-server sized its maxclients by, as far as rcleak saw. Redis
-	 * fixes min(maxclients, nofile - 32) at start; a later raise of its
-	 * nofile (prlimit) changes nothing until CONFIG SET maxclients, a
-	 * lowering binds at once. model_judge keeps it. */
+	/* the nofile that binds a redis-server's clients (-1: unlimited or
+	 * never a finite one). Redis fixes min(maxclients, nofile - 32) at
+	 * start; a later raise of its nofile (prlimit) changes nothing until
+	 * CONFIG SET maxclients, a lowering binds while it lasts. So: the
+	 * lower of nofile_start and nofile_soft; with a maxclients the server
+	 * told (which holds its sizing), nofile_soft. model_judge keeps it. */
 	long long nofile_sized;
+	long long nofile_start;  /* the first finite nofile_soft seen: what
+				  * Redis sized by, as far as rcleak knows */
 	bool exited;
 	double exited_at;        /* model time of the first refresh that found it
 				  * gone; in rcleak run, when its watch did */
@@ -175,6 +185,7 @@ struct model {
 	__u64 missed_closes;     /* total found by reconciliation */
 	struct cw_seen *cw, *cw_next;
 	size_t ncw, cwcap, ncw_next, cwcap_next;
+	__u64 listen_bits[1024]; /* internal: ports listened on at this walk */
 };
 
 struct model *model_new(double window_s);

@@ -88,6 +88,11 @@ static double cw_lookup(const struct model *m, __u64 sk)
 	return e ? m->now - e->since : 0;
 }
 
+static bool listened(const struct model *m, __u16 port)
+{
+	return (m->listen_bits[port >> 6] >> (port & 63)) & 1;
+}
+
 bool model_silent_peer(const struct model *m, const struct rcl_fd_rec *r)
 {
 	return r->state == RCL_TCP_ESTABLISHED &&
@@ -101,6 +106,13 @@ void model_apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, in
 	bool accepted;
 
 	accepted = model_listens_on(p, r->lport);
+	/* A server's accepted socket (its local port one a process listens
+	 * on, its peer's not) held by a process that does not listen there:
+	 * a fork of the server (the BGSAVE or AOF-rewrite child) keeps copies
+	 * of its clients' sockets until it is done. They are the server's
+	 * clients, not connections the fork holds to Redis. */
+	if (!accepted && listened(m, r->lport) && !listened(m, r->rport))
+		return;
 	p->open++;
 	switch (r->state) {
 	case RCL_TCP_ESTABLISHED: p->established++; break;
@@ -123,7 +135,7 @@ void model_apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, in
 	if (r->state == RCL_TCP_CLOSE_WAIT) {
 		if (now - cw_since(m, r, now) >= m->th.zombie_s)
 			p->zombies++;
-	} else if (accepted && model_silent_peer(m, r)) {
+	} else if (accepted && model_silent_peer(m, r) && !(r->flags & RCL_FD_WAITS)) {
 		p->zombies++; /* the peer vanished without a FIN, or just went quiet */
 	}
 }

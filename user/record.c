@@ -256,7 +256,7 @@ int record_decode_fd(const void *p, size_t len, struct rcl_fd_rec *r)
 	get(&d, r->raddr, 16);
 	get_str(&d, r->comm, RCL_COMM_LEN, sizeof(r->comm));
 	if (d.len - d.off >= 1) /* minor 0 files end here */
-		r->flags = get_u8(&d) & RCL_FD_FIN;
+		r->flags = get_u8(&d) & (RCL_FD_FIN | RCL_FD_WAITS);
 	return finish(&d);
 }
 

@@ -17,7 +17,9 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_two_servers_one_port_v4_v6",
          "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
-         "test_zombie_waiting_clients", "test_ask_redis_full",
+         "test_zombie_waiting_clients", "test_zombie_monitor_client",
+         "test_zombie_waiting_replayed", "test_bgsave_child",
+         "test_ask_redis_full",
          "test_maxclients_last_option", "test_unix_socket_clients",
          "test_ask_redis_hostile_reply"]
 
@@ -490,6 +492,97 @@ def test_zombie_waiting_clients():
         w.stdin.close()
         w.wait(10)
     silent.exit()
+
+
+def test_zombie_monitor_client():
+    """A MONITOR client (redis-cli monitor) only reads: it sends nothing
+    after MONITOR, and Redis's own idle timeout spares it as it spares
+    subscribers and blocked clients. With --ask-redis, CLIENT LIST says so
+    (flags O): past --zombie-idle only the plain silent client is a zombie,
+    not the monitor."""
+    r = Redis()
+    silent = Client("hold", ["--target", "127.0.0.1:%d:1" % r.port], name="rclt-silent")
+    mon = spawn([sys.executable, "-c", WAITER, str(r.port), "MONITOR"], "waiter MONITOR")
+    check(mon.stdout.readline() == b"READY\n", "MONITOR client did not start")
+    wait_until(lambda: "O" in "".join(re.findall(r"flags=(\S+)", r.cli("CLIENT", "LIST"))),
+               what="ground truth: CLIENT LIST shows the monitor (flags O)")
+    time.sleep(2.5)  # both silent past --zombie-idle 2
+    rc = Rcleak(["-p", str(r.port), "--zombie-idle", "2", "--ask-redis"])
+    expect_row(rc, r.pid, {"zombies": 1, "verdict": "ZOMBIE"},
+               what="redis-server with a silent client and a MONITOR client, --ask-redis")
+    rc.close()
+    mon.stdin.close()
+    mon.wait(10)
+    silent.exit()
+
+
+def test_zombie_waiting_replayed():
+    """record --ask-redis --json prints the live lines, and report --replay
+    --json must give back the same verdicts: a server whose only client is
+    a subscriber silent past --zombie-idle is ok live (CLIENT LIST says it
+    waits), so it is ok in the replay and in the report's summary too, not
+    ZOMBIE."""
+    r = Redis()
+    w = spawn([sys.executable, "-c", WAITER, str(r.port), "SUBSCRIBE", "rclt-ch"], "waiter SUBSCRIBE")
+    check(w.stdout.readline() == b"READY\n", "subscriber did not start")
+    check("P" in "".join(re.findall(r"flags=(\S+)", r.cli("CLIENT", "LIST"))),
+          "ground truth: CLIENT LIST shows no subscriber (flags P)")
+    time.sleep(2.5)  # silent past --zombie-idle 2
+    d = mkdtemp("rcl-waitrec")
+    cap = os.path.join(d, "wait.rcl")
+    rec = subprocess.run([RCLEAK, "record", "-w", cap, "-p", str(r.port), "--ask-redis", "--zombie-idle", "2",
+                          "--json", "-i", "0.5", "-d", "2"], capture_output=True, text=True, timeout=60)
+    check(rec.returncode == 0, "record exited %d: %s" % (rec.returncode, rec.stderr[-300:]))
+    live = [(proc_row(json.loads(l), r.pid) or {}).get("verdict") for l in rec.stdout.splitlines() if l.strip()]
+    check(live and set(live) == {"ok"}, "record --json: server verdicts %s, expected ok" % live)
+    rep = subprocess.run([RCLEAK, "report", cap, "--replay", "--json", "--speed", "1000"],
+                         capture_output=True, text=True, timeout=60)
+    check(rep.returncode == 0, "report --replay exited %d: %s" % (rep.returncode, rep.stderr[-300:]))
+    replayed = [(proc_row(json.loads(l), r.pid) or {}).get("verdict") for l in rep.stdout.splitlines() if l.strip()]
+    check(replayed == live, "report --replay --json: server verdicts %s, live %s" % (replayed, live))
+    summ = subprocess.run([RCLEAK, "report", cap, "--json"], capture_output=True, text=True, timeout=60)
+    procs = [p for p in json.loads(summ.stdout)["files"][0]["processes"] if p["pid"] == r.pid]
+    check(procs and not procs[0].get("verdicts"), "report --json: server %s, expected no verdict" % procs)
+    w.stdin.close()
+    w.wait(10)
+
+
+def test_bgsave_child():
+    """A BGSAVE forks the redis-server; the child holds copies of every
+    client socket until it is done (ss), but those are the server's
+    clients, not connections the child made: it must not show as a client
+    holding 20 Redis connections (it did, with the server's pid as parent,
+    sorted first by its growth), while the server keeps its 20 clients."""
+    r = Redis(extra=["--rdbcompression", "no"])
+    data = "".join("*3\r\n$3\r\nSET\r\n$%d\r\nk%d\r\n$1\r\nv\r\n" % (len("k%d" % i), i)
+                   for i in range(100000))
+    p = subprocess.run(["redis-cli", "-p", str(r.port), "--pipe"], input=data, capture_output=True,
+                       text=True, timeout=60)
+    check(p.returncode == 0, "redis-cli --pipe: %s" % p.stderr[-300:])
+    c = Client("hold", ["--target", "127.0.0.1:%d:20" % r.port], name="rclt-bgsave")
+    rc = Rcleak(["-p", str(r.port), "-i", "0.3"])
+    expect_server(rc, r.pid, {"clients": 20}, what="before the BGSAVE")
+    r.cli("CONFIG", "SET", "rdb-key-save-delay", "1000")  # 100000 keys: 100 s, ended below
+    try:
+        check("started" in r.cli("BGSAVE"), "BGSAVE did not start")
+        kids = []
+        wait_until(lambda: kids.extend(children_of(r.pid)) or kids, what="ground truth: the BGSAVE child")
+        child = kids[0]
+        wait_until(lambda: ss_count(child, [r.port]) >= 20,
+                   what="ground truth: the BGSAVE child holds the 20 client sockets (ss)")
+        rc.skip_to_now()
+        for _ in range(3):
+            obj = rc.line()
+        check(ss_count(child, [r.port]) >= 20, "ground truth: the BGSAVE child is gone")
+        row = proc_row(obj, child)
+        check(row is None or row.get("open") == 0,
+              "BGSAVE child pid %d: %s, expected no connections of its own" % (
+                  child, fields(row, "role", "open", "shared", "growth_per_min")))
+        srv = server_row(obj, r.pid)
+        check(srv is not None and srv.get("clients") == 20, "server: %s" % fields(srv, "clients"))
+    finally:
+        r.cli("CONFIG", "SET", "rdb-key-save-delay", "0")
+    c.exit()
 
 
 # Holds COUNT connections to 127.0.0.1:PORT, each AUTHed with PASSWORD (when

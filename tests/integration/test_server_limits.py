@@ -1,12 +1,17 @@
 """A redis-server's limits: Redis's effective client limit is
 min(maxclients, nofile - 32), fixed when it starts; and maxclients from a
 server that refuses CONFIG."""
+import os
 import re
+import signal
 import subprocess
 
-from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row
+from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row, ss_accepted, ss_sockets, wait_until
 
-TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed"]
+TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
+         "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
+         "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link",
+         "test_ask_redis_many_servers", "test_ask_redis_client_list_refused"]
 
 
 def test_server_low_nofile():
@@ -103,3 +108,182 @@ def test_ask_redis_config_renamed():
     expect_server(rc, r.pid, {"maxclients": 25, "maxclients_source": "info", "effective_limit": 25},
                   what="--ask-redis, CONFIG renamed away")
 
+
+
+def test_ask_redis_maxclients_raised():
+    """CONFIG SET maxclients up at runtime, with --ask-redis watching: Redis
+    raises its own nofile to maxclients + 32 and takes the new limit. rcleak
+    then reads 3000 from CONFIG GET and must show effective_limit 3000 =
+    min(maxclients, nofile_soft - 32), as the server's limits say; it kept
+    the nofile it had seen before the raise (1024) and said 992, capped."""
+    r = Redis(extra=["--maxclients", "500"], wrap=["prlimit", "--nofile=1024:4096", "--"])
+    check(proc_nofile(r.pid)[0] == 1024, "ground truth: redis nofile %s" % (proc_nofile(r.pid),))
+    check(int(r.config_get("maxclients")) == 500, "ground truth: maxclients %s" % r.config_get("maxclients"))
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-mcup")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    expect_server(rc, r.pid, {"maxclients": 500, "nofile_soft": 1024, "effective_limit": 500, "clients": 5},
+                  what="before CONFIG SET maxclients 3000")
+    check(r.cli("CONFIG", "SET", "maxclients", "3000").strip() == "OK", "CONFIG SET maxclients 3000")
+    cfg = int(r.config_get("maxclients"))
+    soft = proc_nofile(r.pid)[0]
+    check(cfg == 3000 and soft >= 3032, "ground truth: after CONFIG SET, maxclients %d nofile %s" % (cfg, soft))
+    eff = min(cfg, soft - 32)
+    # rcleak re-reads maxclients every 30 s
+    expect_server(rc, r.pid, {"maxclients": cfg, "nofile_soft": soft, "effective_limit": eff,
+                              "headroom": eff - 5, "capped_by_nofile": soft - 32 <= cfg},
+                  timeout=45, what="after CONFIG SET maxclients 3000")
+    rc.close()
+    c.exit()
+
+
+def test_server_nofile_lowered_restored():
+    """A redis-server that started under nofile 4096 (maxclients 4064, as
+    CONFIG GET says) has its soft limit lowered to 100 (prlimit --pid) while
+    rcleak watches, then given back. The lowering bound while it lasted; the
+    maxclients Redis sized at start never changed, so once restored Redis
+    accepts 80 clients and its limit is min(maxclients, nofile - 32) again.
+    rcleak kept the lowest nofile it saw and said effective_limit 68 and
+    headroom -12 for a server holding 80 clients with room to spare."""
+    r = Redis(wrap=["prlimit", "--nofile=4096:4096", "--"])
+    check(proc_nofile(r.pid) == (4096, 4096), "ground truth: redis nofile %s" % (proc_nofile(r.pid),))
+    cfg = int(r.config_get("maxclients"))
+    check(cfg == 4064, "ground truth: redis under nofile 4096 runs with maxclients %d, expected 4064" % cfg)
+    rc = Rcleak(["-p", str(r.port)])
+    subprocess.run(["prlimit", "--pid", str(r.pid), "--nofile=100:4096"], check=True, timeout=10)
+    check(proc_nofile(r.pid)[0] == 100, "ground truth: lowered nofile %s" % (proc_nofile(r.pid),))
+    expect_server(rc, r.pid, {"nofile_soft": 100, "limit_nofile": 100, "effective_limit": 68},
+                  what="redis with its nofile lowered to 100")
+    subprocess.run(["prlimit", "--pid", str(r.pid), "--nofile=4096:4096"], check=True, timeout=10)
+    check(proc_nofile(r.pid)[0] == 4096, "ground truth: restored nofile %s" % (proc_nofile(r.pid),))
+    c = Client("hold", ["--target", "127.0.0.1:%d:80" % r.port], name="rclt-restore")
+    n = r.connected_clients()
+    check(n == 80, "ground truth: redis took %d clients after the restore, expected 80" % n)
+    check(int(r.config_get("maxclients")) == cfg, "ground truth: maxclients changed")
+    eff = min(cfg, 4096 - 32)
+    # maxclients is not discovered (Redis's proc title): the default 10000
+    # and nofile 4096 give the same 4064
+    expect_server(rc, r.pid, {"nofile_soft": 4096, "limit_nofile": 4096, "clients": 80,
+                              "effective_limit": eff, "headroom": eff - 80},
+                  what="redis with its nofile restored to 4096")
+    rc.close()
+    c.exit()
+
+
+def test_ask_redis_server_stalls():
+    """--ask-redis re-reads maxclients every 30 s. A server that does not
+    answer then (busy with a slow command or a script; here stopped with
+    SIGSTOP) has not changed its maxclients: rcleak must keep the 50 it
+    told, not fall back to the assumed 10000 and show thousands of free
+    slots while the server is stuck."""
+    r = Redis(extra=["--maxclients", "50"])
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-stall")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-v"])
+    expect_server(rc, r.pid, {"maxclients": 50, "maxclients_source": "config-get", "clients": 3},
+                  what="before the server stalls")
+    os.kill(r.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: "CONFIG GET maxclients failed for pid %d" % r.pid in rc.stderr(), timeout=45,
+                   what="rcleak to re-read maxclients from the stopped server and fail")
+        rc.skip_to_now()
+        srv = server_row(rc.line(), r.pid)
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+    cfg = int(r.config_get("maxclients"))
+    check(cfg == 50, "ground truth: CONFIG GET maxclients %d" % cfg)
+    soft = proc_nofile(r.pid)[0]
+    eff = min(cfg, soft - 32)
+    check(srv is not None and srv.get("maxclients") == cfg and srv.get("effective_limit") == eff,
+          "while the server did not answer: %s, expected maxclients %d, effective_limit %d" % (
+              srv and {k: srv.get(k) for k in ("maxclients", "maxclients_source", "effective_limit",
+                                               "headroom", "clients")}, cfg, eff))
+    rc.close()
+    c.exit()
+
+
+def test_ask_redis_stalled_own_link():
+    """A server that stalls (SIGSTOP) still holds the server end of
+    rcleak's --ask-redis link, which timed out; rcleak reconnects, and each
+    new link sits unaccepted in the server's listen queue. rcleak remembers
+    the last 8 ends of its links: after 8 reconnects the stalled server's
+    end of the first one was counted as a client. Ground truth: the server
+    holds 4 accepted connections, 3 of them the client's."""
+    r = Redis(extra=["--maxclients", "50"])
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-stall2")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    expect_server(rc, r.pid, {"clients": 3}, what="before the server stalls")
+    client_ports = set(int(p) for p in c.cmd("ports", "PORTS")[1:])
+    os.kill(r.pid, signal.SIGSTOP)
+    try:
+        def unaccepted():
+            # rcleak's new links, closed by it after their timeout: no process holds them
+            return sum(1 for _st, _l, peer, holders in ss_sockets([r.port])
+                       if peer.endswith(":%d" % r.port) and not holders)
+        wait_until(lambda: unaccepted() >= 10, timeout=60,
+                   what="rcleak to reconnect 10 times to the stopped server")
+        held = ss_accepted(r.pid, r.port)
+        check(held == 4, "ground truth: the stopped server holds %d connections, expected 3 + rcleak's" % held)
+        rc.skip_to_now()
+        srv = server_row(rc.line(), r.pid)
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+    check(srv is not None and srv.get("clients") == len(client_ports),
+          "stopped server: rcleak says clients %r, expected %d (its own link's end is nobody's client)"
+          % (srv and srv.get("clients"), len(client_ports)))
+    rc.close()
+    c.exit()
+
+
+def test_ask_redis_many_servers():
+    """--ask-redis on a host with 12 redis-servers (a cluster's nodes on
+    one box): rcleak keeps one link to each, and none of them is counted
+    as a client. Ground truth: each server's only connection besides
+    redis-cli's is rcleak's link (INFO clients), so rcleak's clients is 0
+    for every one. It remembered the ends of its last 8 links only: the
+    others' links counted as clients."""
+    rs = [Redis(extra=["--maxclients", "100"], bind=("127.0.0.1",)) for _ in range(12)]
+    rc = Rcleak(["-p", ",".join(str(r.port) for r in rs), "--ask-redis"])
+
+    def pred(obj):
+        bad = []
+        for r in rs:
+            row = server_row(obj, r.pid)
+            if row is None or row.get("maxclients_source") != "config-get" or row.get("clients") != 0:
+                bad.append("port %d: %s" % (r.port, row and {k: row.get(k) for k in ("clients", "maxclients_source")}))
+        return not bad, "; ".join(bad)
+    rc.wait_for(pred, what="12 servers asked, rcleak's links nobody's clients")
+    for r in rs:
+        n = r.connected_clients()
+        check(n == 1, "ground truth: port %d has %d connections besides redis-cli's, expected rcleak's link"
+              % (r.port, n))
+    rc.close()
+
+
+def _connections_received(r):
+    m = re.search(r"^total_connections_received:(\d+)", r.cli("INFO", "stats"), re.M)
+    check(m, "no total_connections_received in INFO stats")
+    return int(m.group(1))
+
+
+def test_ask_redis_client_list_refused():
+    """--ask-redis on a server that refuses CLIENT LIST (renamed away, or
+    an ACL user without it) but answers CONFIG GET: rcleak keeps its one
+    link and says once on stderr why there is no CLIENT LIST. It closed
+    the link at each refusal and connected again every 2 s, new
+    connections to the server it watches, without a word. Ground truth:
+    INFO stats counts the connections the server received."""
+    r = Redis(extra=["--maxclients", "25", "--rename-command", "CLIENT", ""])
+    check("unknown command" in r.cli("CLIENT", "LIST").lower(), "ground truth: CLIENT LIST still answers")
+    before = _connections_received(r)
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.5"])
+    expect_server(rc, r.pid, {"maxclients": 25, "maxclients_source": "config-get"},
+                  what="--ask-redis, CLIENT renamed away")
+    for _ in range(12):
+        rc.line()
+    after = _connections_received(r)
+    # the INFO call that read `after` is one, rcleak's link the other
+    check(after - before == 2, "the server received %d connections while rcleak ran 12 refreshes, "
+          "expected 1 from rcleak (and 1 from redis-cli)" % (after - before))
+    said = [l_ for l_ in rc.stderr().splitlines() if "CLIENT LIST" in l_]
+    check(len(said) == 1 and str(r.pid) in said[0] and "unknown command" in said[0].lower(),
+          "stderr lines about CLIENT LIST: %r, expected one naming pid %d and what it answered" % (said, r.pid))
+    rc.close()

@@ -7,10 +7,11 @@ import select
 import sys
 import time
 
-from harness import HOLD_THEN_MORE, Redis, Rcleak, check, expect_row, free_port, proc_row, spawn, ss_count
+from harness import (HOLD_THEN_MORE, Redis, Rcleak, check, expect_row, free_port, proc_row, spawn,
+                     ss_accepted, ss_count, stop)
 from record_harness import BgClient
 
-TESTS = ["test_verdict_step_not_leak", "test_refused_connects_not_connections"]
+TESTS = ["test_verdict_step_not_leak", "test_refused_connects_not_connections", "test_verdict_proxy_leak"]
 
 # argv: DOWN_PORT UP_PORT SECS. Connects to DOWN_PORT (nothing listens) 20
 # times a second for SECS, as a client retries against a stopped Redis, then
@@ -105,3 +106,56 @@ def test_refused_connects_not_connections():
     check(not churn, "refused connects read as CHURN in %d refreshes: %s" % (len(churn), churn[:2]))
     c.stdin.write(b"\n")
     c.stdin.flush()
+
+
+# argv: LISTEN_PORT REDIS_PORT N MS. A proxy: listens on 127.0.0.1:LISTEN_PORT
+# and holds what it accepts; prints "READY"; then opens a connection to
+# Redis every MS ms, N in all, and holds them (it never closes one: the
+# upstream leak). Waits for stdin to close.
+LEAKY_PROXY = r"""
+import socket, sys, threading, time
+lport, rport, n, ms = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", lport))
+ls.listen(64)
+inbound, upstream = [], []
+threading.Thread(target=lambda: [inbound.append(ls.accept()) for _ in iter(int, 1)], daemon=True).start()
+print("READY", flush=True)
+for _ in range(n):
+    upstream.append(socket.create_connection(("127.0.0.1", rport)))
+    time.sleep(ms / 1000.0)
+print("LEAKED", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_verdict_proxy_leak():
+    """A proxy (a sidecar in front of Redis) listens on a watched port and
+    leaks its upstream connections to Redis, another watched port: the
+    connections it opens itself grow as a client's leak does, so it is
+    LEAK. Only the connections it accepts are a server's symptom; it never
+    got a verdict but FD-LIMIT or ZOMBIE."""
+    r = Redis()
+    port = free_port()
+    p = spawn([sys.executable, "-c", LEAKY_PROXY, str(port), str(r.port), "60", "200"], "leaky proxy")
+    check(p.stdout.readline() == b"READY\n", "proxy did not start")
+    c = spawn([sys.executable, "-c", "import socket, sys; h = [socket.create_connection(('127.0.0.1', %d)) "
+               "for _ in range(3)]; print('READY', flush=True); sys.stdin.read()" % port], "proxy's client")
+    check(c.stdout.readline() == b"READY\n", "the proxy's client did not connect")
+    rc = Rcleak(["-p", "%d,%d" % (port, r.port), "-i", "0.5", "--window", "8"])
+
+    def pred(obj):
+        row = proc_row(obj, p.pid)
+        if row is None:
+            return False, "no row for the proxy"
+        return row.get("verdict") == "LEAK", "proxy: %s %r, upstream %d (ss), accepted %d (ss)" % (
+            row.get("verdict"), row.get("rule"), ss_count(p.pid, [r.port]) - ss_accepted(p.pid, r.port),
+            ss_accepted(p.pid, port))
+    rc.wait_for(pred, timeout=30, what="the proxy leaking its upstream connections")
+    up = ss_count(p.pid, [r.port])
+    check(up > 3, "ground truth: ss shows the proxy holds %d upstream connections" % up)
+    check(ss_accepted(p.pid, port) == 3, "ground truth: the proxy accepted %d" % ss_accepted(p.pid, port))
+    rc.close()
+    stop(c)
+    stop(p)

@@ -271,11 +271,13 @@ static void test_nofile_sized(void **state)
 	assert_int_equal(p->nofile_sized, 1024);
 	assert_int_equal(model_server_limit(p), 992);
 	assert_true(p->capped_by_nofile);
-	tick_nofile(m, 3.0, 512);    /* and lowered it */
+	tick_nofile(m, 3.0, 512);    /* and lowered it: binds while it lasts */
 	assert_int_equal(model_server_limit(p), 480);
 	tick_nofile(m, 4.0, RCL_NOFILE_INF);
 	assert_int_equal(p->nofile_soft, -1);
-	assert_int_equal(model_server_limit(p), 480);
+	/* given back: what Redis sized by at start binds again */
+	assert_int_equal(p->nofile_sized, 1024);
+	assert_int_equal(model_server_limit(p), 992);
 	model_free(m);
 }
 
