@@ -27,6 +27,7 @@ struct capture_info {
 	int nports;
 	double wall_start;     /* Unix seconds at start */
 	__u64 mono_start_ns;   /* CLOCK_MONOTONIC at start, as BPF reads it (kclock.h) */
+	unsigned int minor;    /* the file's format minor version (read; never written) */
 };
 
 /* ---- writing ------------------------------------------------------------ */

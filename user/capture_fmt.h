@@ -29,8 +29,9 @@
  * minor 2: REC_PROC payloads end with u64 unix_clients
  * minor 3: REC_EVENTS payloads in encoding version 2 (evbatch.h)
  * minor 4: ... in encoding version 3 (times in microseconds)
- * minor 5: REC_FD flags bit 7 (RCL_FD_WAITS, model.h) */
-#define CAP_MINOR        5
+ * minor 5: REC_FD flags bit 7 (RCL_FD_WAITS, model.h)
+ * minor 6: REC_END ends a file the recorder finished (record.h) */
+#define CAP_MINOR        6
 #define CAP_HDR_FIXED    16
 #define CAP_HDR_BODY_MAX (64u * 1024)
 

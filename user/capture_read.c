@@ -226,6 +226,7 @@ static int read_header(struct capture_reader *r, const char *name, struct captur
 				"file can be read", name, got, CAP_HDR_FIXED + 4);
 	major = cap_get16(p + 8);
 	minor = cap_get16(p + 10);
+	info->minor = minor;
 	blen = cap_get32(p + 12);
 	if (blen <= CAP_HDR_BODY_MAX) {
 		total = CAP_HDR_FIXED + (size_t)blen + 4;

@@ -456,6 +456,14 @@ int record_trigger(struct rec_sink *w, __u64 ts_ns, const struct rec_trigger *t)
 	return append(w, REC_TRIGGER, ts_ns, &e);
 }
 
+int record_end(struct rec_sink *w, __u64 ts_ns, int sig)
+{
+	struct enc e = { .len = 0 };
+
+	put_u32(&e, (__u32)sig);
+	return append(w, REC_END, ts_ns, &e);
+}
+
 int record_decode_trigger(const void *p, size_t len, struct rec_trigger *t)
 {
 	struct dec d = { .p = p, .len = len };
@@ -613,6 +621,18 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		else
 			r->have_trigger = true;
 		return 0;
+	case REC_END: {
+		struct dec d = { .p = rec->data, .len = rec->len };
+		__u32 sig = get_u32(&d);
+
+		if (finish(&d)) {
+			r->bad_records++;
+		} else {
+			r->finished = true;
+			r->end_signal = sig;
+		}
+		return 0;
+	}
 	default: /* events, and types from a newer version */
 		return 0;
 	}

@@ -35,6 +35,7 @@ enum rec_type {
 	REC_META = 7,        /* tier and walk names, once at start */
 	REC_EVENTS = 8,      /* a batch of events (evbatch.h), in ring order */
 	REC_TRIGGER = 9,     /* what made the flight recorder write: struct rec_trigger */
+	REC_END = 10,        /* the recorder finished the file (minor 6): u32 stop signal */
 };
 
 struct rec_tick {
@@ -102,6 +103,11 @@ int record_events(struct rec_sink *s, const struct evb_enc *b);
 /* The refresh that just completed (after collect_refresh). */
 int record_tick(struct rec_sink *s, const struct collector *c, double wall);
 int record_trigger(struct rec_sink *s, __u64 ts_ns, const struct rec_trigger *t);
+/* The last record of a file the recorder finished: what stopped it (sig,
+ * 0 when it ended by itself: -d, -n, --after). Its absence in a file of
+ * minor 6 or later says the recorder did not get there (killed, a write
+ * error, the host stopped): the file may end early. */
+int record_end(struct rec_sink *s, __u64 ts_ns, int sig);
 
 /* ---- decoding: 0, or -1 when the payload is too short ----------------- */
 int record_decode_event(const void *p, size_t len, struct rcl_event *e);
@@ -123,6 +129,8 @@ struct replay {
 	struct rec_meta meta;
 	struct rec_trigger trigger; /* the first trigger record read */
 	bool have_trigger;
+	bool finished;            /* an end record was read */
+	__u32 end_signal;         /* ... and the signal it names (0: none) */
 	bool in_tick;
 	struct rec_proc *facts;   /* facts of the tick being read */
 	size_t nfacts, capfacts;

@@ -610,6 +610,12 @@ int cmd_record(const struct rcl_opts *o)
 			o->write_path);
 		r.err = mem_flush_to(&r.ring, r.w);
 	}
+	/* the last record: a recorder killed between two chunks left a file
+	 * that read as whole; a file without it says it may end early */
+	if (!r.err) {
+		rec_sink_file(&r.sink, r.w);
+		r.err = record_end(&r.sink, r.c.model->mono_ns, stop_sig);
+	}
 	if (r.err) {
 		write_failed(o->write_path, r.err);
 		rc = RCL_EXIT_ERROR;

@@ -500,6 +500,12 @@ static void summary_text_out(struct capfile *files, int nfiles)
 			       " OPENED, CLOSED, LEAKED and PEAK count them, GROW/min and verdicts end at the "
 			       "last refresh\n", f->last_event - f->last_wall, a);
 		}
+		/* a file of format 1.6 on ends with an end record: without
+		 * one, the recorder was stopped before it finished the file,
+		 * even where it ended between two chunks and reads as whole */
+		if (f->info.minor >= 6 && !f->rp.finished && !f->ends_in_tick)
+			printf("  the recorder did not finish this file (killed, a write error, or the host "
+			       "stopped): it may end before the recording did\n");
 		if (f->rp.have_trigger) {
 			capfile_fmt_time(f->rp.trigger.wall, a, sizeof(a));
 			printf("  flight recorder trigger at %s: %s\n", a, f->rp.trigger.why);
@@ -575,6 +581,13 @@ static void summary_json_out(struct capfile *files, int nfiles)
 		printf(",\"start\":%.3f,\"end\":%.3f,\"last_event\":", start, end);
 		json_time(f->last_event);
 		printf(",\"ends_inside_refresh\":%s", f->ends_in_tick ? "true" : "false");
+		/* null: a file of a format before 1.6, which cannot say */
+		if (f->info.minor < 6)
+			printf(",\"finished\":null,\"stop_signal\":null");
+		else if (!f->rp.finished)
+			printf(",\"finished\":false,\"stop_signal\":null");
+		else
+			printf(",\"finished\":true,\"stop_signal\":%u", f->rp.end_signal);
 		printf(",\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,", f->ticks, f->events,
 		       (unsigned long long)f->lost);
 		printf("\"trigger\":");

@@ -18,9 +18,11 @@ import os
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import tempfile
 import time
+import zlib
 
 import harness
 from harness import (RCLEAK, Client, Fail, Redis, check, mkdtemp, server_row, ss_count, ss_states,
@@ -589,6 +591,10 @@ def test_record_duration_under_interval():
           "the last tick came %.2f s after the first, -d 2" % (live[1]["ts"] - live[0]["ts"]))
     js, _err = report_json([path], "the -d 2 capture")
     check(js["files"][0]["ticks"] == 2, "the capture holds %d ticks, expected 2" % js["files"][0]["ticks"])
+    # the end record: finished, by itself
+    f = js["files"][0]
+    check((f.get("finished"), f.get("stop_signal")) == (True, 0),
+          "the -d 2 capture: finished %r, stop_signal %r; expected true and 0" % (f.get("finished"), f.get("stop_signal")))
     rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
     rep = json_lines(out, "replay of the -d 2 capture") if rc == 0 else []
     check([opens_by_pid(x).get(c.pid) for x in rep] == [2, 2],
@@ -619,6 +625,28 @@ def test_record_stop_last_tick():
           "one at the stop" % len(live))
     js, _err = report_json([path], "the capture stopped by SIGINT")
     check(js["files"][0]["ticks"] == 2, "the capture holds %d ticks, expected 2" % js["files"][0]["ticks"])
+    f = js["files"][0]
+    check((f.get("finished"), f.get("stop_signal")) == (True, signal.SIGINT),
+          "the capture stopped by SIGINT: finished %r, stop_signal %r; expected true and %d"
+          % (f.get("finished"), f.get("stop_signal"), signal.SIGINT))
+    rc, out, err = report([path])
+    check(rc == 0 and "did not finish" not in out, "the summary of a finished capture says it was not: %r"
+          % out[:600])
+    # the same file as a writer before format 1.6 would have labelled it:
+    # no end record can be expected, so nothing is said either way
+    old = os.path.join(d, "minor4.rcl")
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    blen = struct.unpack_from("<I", data, 12)[0]
+    struct.pack_into("<H", data, 10, 5)
+    struct.pack_into("<I", data, 16 + blen, zlib.crc32(bytes(data[:16 + blen])))
+    with open(old, "wb") as f:
+        f.write(data)
+    js, _err = report_json([old], "the capture labelled format 1.5")
+    f = js["files"][0]
+    check((f.get("finished", "missing"), f.get("stop_signal", "missing")) == (None, None),
+          "a capture of format 1.5: finished %r, stop_signal %r; expected null and null"
+          % (f.get("finished", "missing"), f.get("stop_signal", "missing")))
     rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
     rep = json_lines(out, "replay of the capture stopped by SIGINT") if rc == 0 else []
     check(len(rep) == 2 and opens_by_pid(rep[-1]).get(c.pid) == truth,

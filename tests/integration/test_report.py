@@ -481,9 +481,16 @@ def test_report_killed_recorder():
     if not isinstance(f.get("last_event"), float) or f["last_event"] <= first["ts"]:
         problems.append("last_event %r; expected the time of the last event, after the only refresh at %r"
                         % (f.get("last_event"), first["ts"]))
+    # no end record: the recorder did not finish the file, whether or not
+    # it ended between two chunks (then it reads as whole, exit 0)
+    if (f.get("finished"), f.get("stop_signal", "missing")) != (False, None):
+        problems.append("finished %r, stop_signal %r; expected false and null (killed)"
+                        % (f.get("finished"), f.get("stop_signal", "missing")))
     rc, out, err = report([path])
     if not [ln for ln in out.splitlines() if "after the last refresh" in ln]:
         problems.append("text summary: no line says events go on after the last refresh: %r" % out[:600])
+    if not f["ends_inside_refresh"] and not [ln for ln in out.splitlines() if "did not finish this file" in ln]:
+        problems.append("text summary: no line says the recorder did not finish the file: %r" % out[:600])
     check(not problems, " | ".join(problems))
 
 
