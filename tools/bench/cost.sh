@@ -12,7 +12,16 @@
 # one bpf_ktime_get_ns() a run; its ns/run less floor's is what one clock
 # read costs here.
 #
-#   [MODES="floor clock live live_raw_tp record tcplife tcpstates bpftrace"] [JSON=FILE] tools/bench/cost.sh [ROUNDS] [SECS]   (5, 2)
+# bpf_stats reads the clock around every run it measures, and a clock read
+# costs about what floor measures: every ns/run figure carries one, which
+# the tracer does not pay when the stats are off (as in overhead.sh). And it
+# leaves out the dispatch (bpf_trace_run*), which every run does pay. So,
+# unless SAMPLE=0, each tracer also runs a second storm with the stats off
+# under `perf record -e cpu-clock -a -g`, and the CPU time of the samples
+# whose stack holds bpf_trace_run* (tools/bench/hooksamples.py) per storm
+# connection is its sampled cost: programs, helpers and dispatch, no stats.
+#
+#   [MODES="floor clock live live_raw_tp record tcplife tcpstates bpftrace"] [SAMPLE=0] [JSON=FILE] tools/bench/cost.sh [ROUNDS] [SECS]   (5, 2)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
@@ -27,6 +36,12 @@ case " ${MODES[*]} " in *" floor "* | *" clock "*) build_hookfloor || true ;; es
 ensure_pkg bpftool bpftool
 ensure_pkg "$TCPLIFE" libbpf-tools || true
 ensure_pkg bpftrace bpftrace || true
+SAMPLE=${SAMPLE:-1}
+PERIOD=100000 # ns of CPU a sample stands for (10k samples a second a CPU)
+if [ "$SAMPLE" = 1 ] && ! ensure_pkg perf linux-perf; then
+	echo "cost.sh: no perf: no sampled cost" >&2
+	SAMPLE=0
+fi
 tracefs_up || true
 bpf_stats_on
 
@@ -64,10 +79,22 @@ for r in $(seq "$ROUNDS"); do
 		snap "$tp" > "$SCRATCH/before"
 		conns=$("$STORM" -d "$SECS" 127.0.0.1 "$port" "$STORM_PROCS" | awk '$1 == "TOTAL" {print $2}')
 		snap "$tp" > "$SCRATCH/after"
+		sampled='{}'
+		if [ "$SAMPLE" = 1 ]; then
+			sysctl -q -w kernel.bpf_stats_enabled=0
+			perf record -q -e cpu-clock -c "$PERIOD" -a -g -o "$SCRATCH/s.perf" -- \
+				"$STORM" -d "$SECS" 127.0.0.1 "$port" "$STORM_PROCS" >"$SCRATCH/s.storm" 2>/dev/null || true
+			sysctl -q -w kernel.bpf_stats_enabled=1
+			sampled=$(perf script -i "$SCRATCH/s.perf" -F ip,sym 2>/dev/null |
+				python3 tools/bench/hooksamples.py "$PERIOD" |
+				python3 -c 'import json,sys; d=json.load(sys.stdin); d["connections"]=int(sys.argv[1]); print(json.dumps(d))' \
+					"$(awk '$1 == "TOTAL" {print $2}' "$SCRATCH/s.storm")") || sampled='{}'
+		fi
 		kill -INT "$tp"; wait "$tp" 2>/dev/null || true
-		python3 - "$m" "$r" "$conns" "$SCRATCH/before" "$SCRATCH/after" >> "$SCRATCH/cost.jsonl" <<'PY'
+		python3 - "$m" "$r" "$conns" "$SCRATCH/before" "$SCRATCH/after" "$sampled" >> "$SCRATCH/cost.jsonl" <<'PY'
 import json, sys
 m, r, conns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sampled = json.loads(sys.argv[6])
 load = lambda p: {d["id"]: d for d in (json.loads(l) for l in open(p) if l.strip())}
 b, a = load(sys.argv[4]), load(sys.argv[5])
 progs = []
@@ -77,8 +104,12 @@ for i, x in a.items():
     dc = x.get("run_cnt", 0) - y.get("run_cnt", 0)
     progs.append({"name": x.get("name"), "type": x.get("type"), "runs": dc, "ns": dt,
                   "ns_per_run": round(dt / dc, 1) if dc else None})
-print(json.dumps({"mode": m, "round": r, "connections": conns, "progs": progs,
-                  "bpf_ns_per_connection": round(sum(p["ns"] for p in progs) / max(conns, 1), 1)}))
+out = {"mode": m, "round": r, "connections": conns, "progs": progs,
+       "bpf_ns_per_connection": round(sum(p["ns"] for p in progs) / max(conns, 1), 1)}
+if sampled.get("connections"):
+    out["sampled"] = sampled
+    out["sampled_ns_per_connection"] = round(sampled["hook_cpu_s"] * 1e9 / sampled["connections"], 1)
+print(json.dumps(out))
 PY
 	done
 done
@@ -103,11 +134,14 @@ for m in sys.argv[3].split():
         p["ns_per_run"] = summary(p["ns_per_run"], 1)
         p["runs_per_connection"] = summary(p["runs_per_connection"], 2)
     e["bpf_ns_per_connection"] = summary((x["bpf_ns_per_connection"] for x in ok), 1)
+    e["sampled_ns_per_connection"] = summary((x["sampled_ns_per_connection"] for x in ok
+                                              if "sampled_ns_per_connection" in x), 1)
     res[m] = e
     if not ok:
         print("%-9s n/a: %s" % (m, e["error"]))
         continue
-    print("%-9s BPF ns per storm connection %s" % (m, text(e["bpf_ns_per_connection"], "%.0f")))
+    print("%-9s BPF ns per storm connection %s; sampled, stats off, dispatch included: %s" % (
+        m, text(e["bpf_ns_per_connection"], "%.0f"), text(e["sampled_ns_per_connection"], "%.0f")))
     for name, p in sorted(e["progs"].items()):
         print("          %-16s %-10s ns/run %s, runs/connection %s" % (name, p["type"], text(p["ns_per_run"], "%.0f"), text(p["runs_per_connection"], "%.2f")))
 if sys.argv[2]:
