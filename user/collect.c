@@ -51,6 +51,8 @@ static int own_slot(const struct collector *c, int family, const void *addr, __u
 {
 	__u8 a[16];
 
+	if (!((c->own_port_bits[port >> 6] >> (port & 63)) & 1))
+		return -1;
 	as_v6(family, addr, a);
 	for (int i = 0; i < RCL_SELF_EPS; i++)
 		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16) &&
@@ -147,8 +149,10 @@ static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 
 		for (int i = 0; i < RCL_SELF_EPS; i++)
 			other |= c->own[i].port == old;
-		if (!other)
+		if (!other) {
 			tracer__self_port(c->tracer, old, false);
+			c->own_port_bits[old >> 6] &= ~(1ULL << (old & 63));
+		}
 	}
 	as_v6(family, addr, c->own[slot].addr);
 	c->own[slot].port = port;
@@ -156,6 +160,7 @@ static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 	c->own[slot].held = true; /* until a walk finds it gone */
 	tracer__self_ep(c->tracer, slot, c->own[slot].addr, port);
 	tracer__self_port(c->tracer, port, true);
+	c->own_port_bits[port >> 6] |= 1ULL << (port & 63);
 }
 
 static struct server_link *link_for(struct collector *c, const struct proc *p)
