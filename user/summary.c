@@ -89,13 +89,11 @@ static void blame(struct run_rule *rule, const struct run_summary *s,
 		double v = metric(r);
 
 		/* a total names every contributor; a per-process rule the offenders */
-		char num[32], name[4 * RCL_COMM_LEN];
+		char num[32];
 
-		if (!(total ? v > 0 : v > rule->threshold))
-			continue;
-		shown_str(name, sizeof(name), r->p->comm); /* the text summary's line */
-		len += snprintf(rule->detail + len, sizeof(rule->detail) - len, "%spid %u (%s): %s",
-				len ? "; " : "", r->p->key.tgid, name, fmt_num(num, v));
+		if (total ? v > 0 : v > rule->threshold)
+			len += snprintf(rule->detail + len, sizeof(rule->detail) - len, "%spid %u (%s): %s",
+					len ? "; " : "", r->p->key.tgid, r->p->comm, fmt_num(num, v));
 	}
 }
 
@@ -312,12 +310,15 @@ void summary_text(FILE *f, const struct run_summary *s)
 		s->opened, s->closed, s->leaked, s->open_at_end);
 	for (int k = 0; k < RULE__N; k++) {
 		const struct run_rule *r = &s->rules[k];
-		char th[48], num[32];
+		char th[48], num[32], detail[sizeof(r->detail)];
 
 		fmt_threshold(th, sizeof(th), r);
+		/* names in it as the table shows them; --json and --junit
+		 * escape the bytes themselves */
+		shown_str(detail, sizeof(detail), r->detail);
 		fprintf(f, "  rule %-12s %-4s value %s (%s)%s%s\n", r->name,
 			!r->set ? "-" : r->passed ? "PASS" : "FAIL", fmt_num(num, r->value), th,
-			r->detail[0] ? ": " : "", r->detail);
+			detail[0] ? ": " : "", detail);
 	}
 	/* "PASS (exit 1)" read as a contradiction: say whose code it is */
 	sep = ";";
