@@ -81,11 +81,9 @@ int capfile_settle(struct capfile *f, const struct rcl_opts *o)
 
 void capfile_close(struct capfile *f)
 {
-	free(f->seen);
-	free(f->seenidx);
+	ownertab_free(&f->seen);
 	peaks_free(f->peaks);
-	free(f->tail);
-	free(f->tailidx);
+	ownertab_free(&f->tail);
 	free(f->evb);
 	join_index_free(f->jix);
 	replay_free(&f->rp);

@@ -14,11 +14,11 @@
 #include "collect.h"
 #include "join.h"
 #include "opts.h"
+#include "ownertab.h"
 #include "record.h"
 
 struct seen_proc; /* report_summary.c's summary of a process across the file */
 struct peaks;     /* and its peaks between ticks (peaks.h) */
-struct tail_proc; /* and what the events after the last tick say (report_summary.c) */
 
 struct capfile {
 	const char *path;
@@ -28,15 +28,9 @@ struct capfile {
 	struct replay rp;
 	struct collector c;      /* a facade for the views: no tracer */
 	struct rcl_opts opts;
-	struct seen_proc *seen;
-	size_t nseen, capseen;
-	__u32 *seenidx;          /* 1 + index into seen, 0 free; a power of 2 long */
-	size_t seenidx_cap;
+	struct ownertab seen;    /* struct seen_proc (report_summary.c) */
 	struct peaks *peaks;
-	struct tail_proc *tail;  /* per process, the events since the last tick */
-	size_t ntail, captail;
-	__u32 *tailidx;          /* 1 + index into tail, 0 free; a power of 2 long */
-	size_t tailidx_cap;
+	struct ownertab tail;    /* struct tail_proc: per process, the events since the last tick */
 	double first_wall, last_wall;
 	double last_event;       /* wall: the last event's time; 0 none */
 	unsigned long ticks, events;

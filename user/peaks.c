@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ownertab.h"
 #include "peaks.h"
 
 struct peak_proc {
@@ -26,10 +27,7 @@ struct sock_slot {
 };
 
 struct peaks {
-	struct peak_proc *procs;
-	size_t nprocs, capprocs;
-	__u32 *pidx;          /* 1 + index into procs, 0 free; a power of 2 long */
-	size_t pidx_cap;
+	struct ownertab procs; /* struct peak_proc */
 	struct sock_slot *socks;
 	size_t sock_cap;      /* a power of 2, or 0 */
 	size_t sock_taken;    /* slots USED or GONE */
@@ -53,15 +51,18 @@ static bool same(const struct rcl_owner *a, __u32 tgid, __u64 start_ns)
 
 struct peaks *peaks_new(void)
 {
-	return calloc(1, sizeof(struct peaks));
+	struct peaks *pk = calloc(1, sizeof(struct peaks));
+
+	if (pk)
+		ownertab_init(&pk->procs, sizeof(struct peak_proc));
+	return pk;
 }
 
 void peaks_free(struct peaks *pk)
 {
 	if (!pk)
 		return;
-	free(pk->procs);
-	free(pk->pidx);
+	ownertab_free(&pk->procs);
 	free(pk->socks);
 	free(pk);
 }
@@ -70,33 +71,9 @@ void peaks_free(struct peaks *pk)
  * processes
  */
 
-static size_t owner_home(const struct peaks *pk, __u32 tgid, __u64 start_ns)
-{
-	return mix(start_ns * 0x9E3779B97F4A7C15ULL + tgid) & (pk->pidx_cap - 1);
-}
-
 static struct peak_proc *proc_find(const struct peaks *pk, const struct rcl_owner *o)
 {
-	if (!pk->pidx_cap)
-		return NULL;
-	for (size_t i = owner_home(pk, o->tgid, o->start_ns);; i = (i + 1) & (pk->pidx_cap - 1)) {
-		__u32 k = pk->pidx[i];
-
-		if (!k)
-			return NULL;
-		if (same(&pk->procs[k - 1].key, o->tgid, o->start_ns))
-			return &pk->procs[k - 1];
-	}
-}
-
-static void pidx_put(struct peaks *pk, size_t idx)
-{
-	const struct rcl_owner *o = &pk->procs[idx].key;
-	size_t i = owner_home(pk, o->tgid, o->start_ns);
-
-	while (pk->pidx[i])
-		i = (i + 1) & (pk->pidx_cap - 1);
-	pk->pidx[i] = (__u32)(idx + 1);
+	return ownertab_find(&pk->procs, o);
 }
 
 /* o's entry, made when missing (*made says so); NULL when out of memory.
@@ -104,39 +81,13 @@ static void pidx_put(struct peaks *pk, size_t idx)
  * call that makes one. */
 static struct peak_proc *proc_get(struct peaks *pk, const struct rcl_owner *o, bool *made)
 {
-	struct peak_proc *p = proc_find(pk, o);
+	bool fresh;
+	struct peak_proc *p = ownertab_get(&pk->procs, o, &fresh);
 
+	if (p && fresh)
+		p->v.min_open = -1;
 	if (made)
-		*made = !p;
-	if (p)
-		return p;
-	if ((pk->nprocs + 1) * 2 > pk->pidx_cap) {
-		size_t ncap = pk->pidx_cap ? pk->pidx_cap * 2 : 64;
-		__u32 *n = calloc(ncap, sizeof(*n));
-
-		if (!n)
-			return NULL;
-		free(pk->pidx);
-		pk->pidx = n;
-		pk->pidx_cap = ncap;
-		for (size_t i = 0; i < pk->nprocs; i++)
-			pidx_put(pk, i);
-	}
-	if (pk->nprocs == pk->capprocs) {
-		size_t ncap = pk->capprocs ? pk->capprocs * 2 : 32;
-		struct peak_proc *n = realloc(pk->procs, ncap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		pk->procs = n;
-		pk->capprocs = ncap;
-	}
-	p = &pk->procs[pk->nprocs];
-	memset(p, 0, sizeof(*p));
-	p->key.tgid = o->tgid;
-	p->key.start_ns = o->start_ns;
-	p->v.min_open = -1;
-	pidx_put(pk, pk->nprocs++);
+		*made = p && fresh;
 	return p;
 }
 
@@ -287,8 +238,11 @@ int peaks_tick(struct peaks *pk, struct model *m, double wall)
 			sock_put(pk, r->sk, o.tgid, o.start_ns, holder && listens_on(holder, r->lport));
 	}
 	/* the counts: exactly what the model says each process holds */
-	for (size_t i = 0; i < pk->nprocs; i++)
-		pk->procs[i].v.open = pk->procs[i].v.clients = 0;
+	for (size_t i = 0; i < pk->procs.n; i++) {
+		struct peak_proc *e = ownertab_row(&pk->procs, i);
+
+		e->v.open = e->v.clients = 0;
+	}
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
 		struct peak_proc *e;
@@ -301,8 +255,8 @@ int peaks_tick(struct peaks *pk, struct model *m, double wall)
 		e->v.open = p->open;
 		e->v.clients = p->clients;
 	}
-	for (size_t i = 0; i < pk->nprocs; i++)
-		update(&pk->procs[i].v, wall, !pk->seeded);
+	for (size_t i = 0; i < pk->procs.n; i++)
+		update(&((struct peak_proc *)ownertab_row(&pk->procs, i))->v, wall, !pk->seeded);
 	pk->mono_ns = m->mono_ns;
 	pk->seeded = true;
 	return 0;

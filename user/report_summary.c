@@ -44,71 +44,13 @@ struct seen_proc {
  * summary
  */
 
-static size_t owner_mix(const struct rcl_owner *o)
-{
-	__u64 x = o->start_ns * 0x9E3779B97F4A7C15ULL + o->tgid;
-
-	x ^= x >> 31;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	return (size_t)(x ^ (x >> 29));
-}
-
-static void seen_put(struct capfile *f, size_t idx)
-{
-	size_t i = owner_mix(&f->seen[idx].key) & (f->seenidx_cap - 1);
-
-	while (f->seenidx[i])
-		i = (i + 1) & (f->seenidx_cap - 1);
-	f->seenidx[i] = (__u32)(idx + 1);
-}
-
-/* o's row: found through an index (a search through every row, for every
- * process at every tick, took hours over a capture of a connection per
- * process: a shell loop of redis-cli for an hour), made when missing and
- * make is set; NULL when missing or out of memory. */
+/* o's row, made when missing and make is set; NULL when missing or out of
+ * memory. */
 static struct seen_proc *seen_get(struct capfile *f, const struct rcl_owner *o, bool make)
 {
-	struct seen_proc *s;
-
-	if (f->seenidx_cap) {
-		for (size_t i = owner_mix(o) & (f->seenidx_cap - 1);; i = (i + 1) & (f->seenidx_cap - 1)) {
-			__u32 k = f->seenidx[i];
-
-			if (!k)
-				break;
-			s = &f->seen[k - 1];
-			if (s->key.tgid == o->tgid && s->key.start_ns == o->start_ns)
-				return s;
-		}
-	}
-	if (!make)
-		return NULL;
-	if ((f->nseen + 1) * 2 > f->seenidx_cap) {
-		size_t ncap = f->seenidx_cap ? f->seenidx_cap * 2 : 64;
-		__u32 *n = calloc(ncap, sizeof(*n));
-
-		if (!n)
-			return NULL;
-		free(f->seenidx);
-		f->seenidx = n;
-		f->seenidx_cap = ncap;
-		for (size_t i = 0; i < f->nseen; i++)
-			seen_put(f, i);
-	}
-	if (f->nseen == f->capseen) {
-		size_t ncap = f->capseen ? f->capseen * 2 : 32;
-		struct seen_proc *n = realloc(f->seen, ncap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		f->seen = n;
-		f->capseen = ncap;
-	}
-	s = &f->seen[f->nseen];
-	memset(s, 0, sizeof(*s));
-	s->key = *o;
-	seen_put(f, f->nseen++);
-	return s;
+	if (!f->seen.row_size)
+		ownertab_init(&f->seen, sizeof(struct seen_proc));
+	return make ? ownertab_get(&f->seen, o, NULL) : ownertab_find(&f->seen, o);
 }
 
 static struct seen_proc *seen_of(struct capfile *f, const struct proc *p)
@@ -129,70 +71,12 @@ struct tail_proc {
 	__u64 opened, closed, leaked;
 };
 
-static size_t tail_home(const struct capfile *f, const struct rcl_owner *o)
-{
-	return owner_mix(o) & (f->tailidx_cap - 1);
-}
-
-static void tail_put(struct capfile *f, size_t idx)
-{
-	size_t i = tail_home(f, &f->tail[idx].key);
-
-	while (f->tailidx[i])
-		i = (i + 1) & (f->tailidx_cap - 1);
-	f->tailidx[i] = (__u32)(idx + 1);
-}
-
 /* o's tally, made when missing; NULL when out of memory. */
 static struct tail_proc *tail_of(struct capfile *f, const struct rcl_owner *o)
 {
-	struct tail_proc *t;
-
-	if (f->tailidx_cap) {
-		for (size_t i = tail_home(f, o);; i = (i + 1) & (f->tailidx_cap - 1)) {
-			__u32 k = f->tailidx[i];
-
-			if (!k)
-				break;
-			t = &f->tail[k - 1];
-			if (t->key.tgid == o->tgid && t->key.start_ns == o->start_ns)
-				return t;
-		}
-	}
-	if ((f->ntail + 1) * 2 > f->tailidx_cap) {
-		size_t ncap = f->tailidx_cap ? f->tailidx_cap * 2 : 64;
-		__u32 *n = calloc(ncap, sizeof(*n));
-
-		if (!n)
-			return NULL;
-		free(f->tailidx);
-		f->tailidx = n;
-		f->tailidx_cap = ncap;
-		for (size_t i = 0; i < f->ntail; i++)
-			tail_put(f, i);
-	}
-	if (f->ntail == f->captail) {
-		size_t ncap = f->captail ? f->captail * 2 : 32;
-		struct tail_proc *n = realloc(f->tail, ncap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		f->tail = n;
-		f->captail = ncap;
-	}
-	t = &f->tail[f->ntail];
-	memset(t, 0, sizeof(*t));
-	t->key = *o;
-	tail_put(f, f->ntail++);
-	return t;
-}
-
-/* A tick completed: its counters hold everything until its walk. */
-static void tail_reset(struct capfile *f)
-{
-	f->ntail = 0;
-	if (f->tailidx)
-		memset(f->tailidx, 0, f->tailidx_cap * sizeof(*f->tailidx));
+	if (!f->tail.row_size)
+		ownertab_init(&f->tail, sizeof(struct tail_proc));
+	return ownertab_get(&f->tail, o, NULL);
 }
 
 static int tail_event(struct capfile *f, const struct rcl_event *e)
@@ -228,7 +112,7 @@ int summary_observe(struct capfile *f)
 
 	if (!f->peaks && !(f->peaks = peaks_new()))
 		return -ENOMEM;
-	tail_reset(f);
+	ownertab_clear(&f->tail); /* its counters hold everything until its walk */
 	if (peaks_tick(f->peaks, f->model, wall))
 		return -ENOMEM;
 	for (size_t i = 0; i < m->nprocs; i++) {
@@ -310,8 +194,8 @@ static int take_tail(struct capfile *f)
 {
 	if (!tail_long(f))
 		return 0;
-	for (size_t i = 0; i < f->ntail; i++) {
-		const struct tail_proc *t = &f->tail[i];
+	for (size_t i = 0; i < f->tail.n; i++) {
+		const struct tail_proc *t = ownertab_row(&f->tail, i);
 		struct seen_proc *s = seen_get(f, &t->key, false);
 
 		if (!s) {
@@ -326,7 +210,7 @@ static int take_tail(struct capfile *f)
 		s->closed += t->closed;
 		s->leaked += t->leaked;
 	}
-	f->ntail = 0; /* once */
+	ownertab_clear(&f->tail); /* once */
 	return 0;
 }
 
@@ -334,8 +218,8 @@ static int take_tail(struct capfile *f)
 /* Each process's peaks, counted between the ticks too (peaks.h). */
 static void take_peaks(struct capfile *f)
 {
-	for (size_t i = 0; i < f->nseen; i++) {
-		struct seen_proc *s = &f->seen[i];
+	for (size_t i = 0; i < f->seen.n; i++) {
+		struct seen_proc *s = ownertab_row(&f->seen, i);
 		const struct peak *pk = f->peaks ? peaks_of(f->peaks, &s->key) : NULL;
 
 		s->peak_open = pk ? pk->peak_open : 0;
@@ -476,11 +360,10 @@ static void summary_text_out(struct capfile *files, int nfiles)
 		char a[32], b[32], name[4 * RCL_COMM_LEN];
 		double start, end;
 
-		if (f->nseen) { /* the index goes with the order */
-			qsort(f->seen, f->nseen, sizeof(*f->seen), cmp_seen);
-			free(f->seenidx);
-			f->seenidx = NULL;
-			f->seenidx_cap = 0;
+		if (f->seen.n) {
+			qsort(f->seen.rows, f->seen.n, f->seen.row_size, cmp_seen);
+			/* a lookup after it finds the right row, or none (ENOMEM) */
+			(void)ownertab_reindex(&f->seen);
 		}
 		span_of(f, &start, &end);
 		capfile_fmt_time(start, a, sizeof(a));
@@ -510,8 +393,8 @@ static void summary_text_out(struct capfile *files, int nfiles)
 			capfile_fmt_time(f->rp.trigger.wall, a, sizeof(a));
 			printf("  flight recorder trigger at %s: %s\n", a, f->rp.trigger.why);
 		}
-		for (size_t i = 0; i < f->nseen; i++) {
-			const struct seen_proc *s = &f->seen[i];
+		for (size_t i = 0; i < f->seen.n; i++) {
+			const struct seen_proc *s = ownertab_row(&f->seen, i);
 			char nofile[24] = "unlimited"; /* a capture's -1: RCL_NOFILE_INF */
 
 			if (!s->server)
@@ -526,8 +409,8 @@ static void summary_text_out(struct capfile *files, int nfiles)
 		}
 		printf("  %-7s %-15s %6s %-19s %-19s %8s %8s %8s %7s  %s\n", "PID", "COMM", "PEAK",
 		       "PEAK AT", "GROWTH FROM", "GROW/min", "OPENED", "CLOSED", "LEAKED", "VERDICTS");
-		for (size_t i = 0; i < f->nseen; i++) {
-			const struct seen_proc *s = &f->seen[i];
+		for (size_t i = 0; i < f->seen.n; i++) {
+			const struct seen_proc *s = ownertab_row(&f->seen, i);
 			char pk[32] = "-", gf[32] = "-", v[64] = "";
 
 			/* servers too (first, by cmp_seen): the line above gives
@@ -609,8 +492,8 @@ static void summary_json_out(struct capfile *files, int nfiles)
 			printf("},");
 		}
 		printf("\"processes\":[");
-		for (size_t i = 0; i < f->nseen; i++) {
-			const struct seen_proc *s = &f->seen[i];
+		for (size_t i = 0; i < f->seen.n; i++) {
+			const struct seen_proc *s = ownertab_row(&f->seen, i);
 
 			printf("%s{\"pid\":%u,\"comm\":", i ? "," : "", s->key.tgid);
 			json_str(stdout, s->comm);
@@ -671,8 +554,8 @@ static void take_trigger(struct capfile *f)
 
 	if (!f->rp.have_trigger || !t->verdict[0])
 		return;
-	for (size_t i = 0; i < f->nseen; i++) {
-		struct seen_proc *s = &f->seen[i];
+	for (size_t i = 0; i < f->seen.n; i++) {
+		struct seen_proc *s = ownertab_row(&f->seen, i);
 
 		if (s->key.tgid != t->owner.tgid || s->key.start_ns != t->owner.start_ns)
 			continue;
