@@ -881,3 +881,45 @@ def hook_dropped(active, passive, seen):
     if not seen:
         return 0
     return max(0, (active - seen["handshakes"]) + (passive - seen["accepts"]) - seen["skipped"])
+
+
+# A client bound to 127.0.0.1:argv[1], connected to 127.0.0.1:argv[2],
+# that names itself argv[3] to Redis (CLIENT SETNAME) when given; prints
+# its pid and holds the connection until its stdin ends.
+BOUND_CLIENT = r"""
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.connect(("127.0.0.1", int(sys.argv[2])))
+if len(sys.argv) > 3:
+    s.sendall(b"CLIENT SETNAME %s\r\n" % sys.argv[3].encode())
+    assert s.recv(100).startswith(b"+OK")
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+
+def same_tuple_clients(ns, port, ports, name=None):
+    """One client in network namespace ns and one on the host with the very
+    same 127.0.0.1:Y -> 127.0.0.1:port (pods that each run a Redis on
+    localhost), Y the first of ports free on the host, each connected to
+    its own namespace's server: (Y, {"ns": pid, "host": pid}, {"ns": Popen,
+    "host": Popen}); closing a Popen's stdin ends it. name(where), when
+    given, is the CLIENT SETNAME each gives its server."""
+    procs = {}
+    for y in ports:
+        try:
+            so = socket.socket()
+            so.bind(("127.0.0.1", y))
+            so.close()
+        except OSError:
+            continue
+        for where, prefix in (("ns", ns.prefix), ("host", [])):
+            argv = prefix + [sys.executable, "-c", BOUND_CLIENT, str(y), str(port)]
+            procs[where] = spawn(argv + ([name(where)] if name else []),
+                                 "client bound to 127.0.0.1:%d (%s)" % (y, where))
+        break
+    pids = {w: int(p.stdout.readline() or 0) for w, p in procs.items()}
+    check(len(pids) == 2 and all(pids.values()), "bound clients did not start: %s" % pids)
+    return y, pids, procs
+

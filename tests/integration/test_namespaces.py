@@ -3,7 +3,6 @@ rcleak itself in a time namespace."""
 import csv
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -11,7 +10,7 @@ import time
 
 from harness import (HOLD_THEN_MORE, RCLEAK, Client, Fail, NetNS, Rcleak, Redis, Skip, check,
                      expect_row, expect_server, fields, server_row, proc_fds, proc_row, procs_of, spawn,
-                     ss_count, ss_sockets)
+                     ss_count, ss_sockets, BOUND_CLIENT, same_tuple_clients)
 
 TESTS = ["test_pid_namespace", "test_net_namespace", "test_net_namespace_same_port",
          "test_net_namespace_ask_redis", "test_net_namespace_same_tuple",
@@ -141,16 +140,6 @@ def test_net_namespace_ask_redis():
     check(not problems, " | ".join(problems))
 
 
-BOUND_CLIENT = r"""
-import os, socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.connect(("127.0.0.1", int(sys.argv[2])))
-print(os.getpid(), flush=True)
-sys.stdin.read()
-"""
-
-
 def test_net_namespace_same_tuple():
     """--ask-redis joins each CLIENT LIST entry to the client process in the
     server's network namespace: a container's client and a host client can
@@ -158,20 +147,7 @@ def test_net_namespace_same_tuple():
     ns = NetNS()
     rn = Redis(netns=ns, bind=("127.0.0.1",))
     rh = Redis(bind=("127.0.0.1",), port=rn.port)
-    procs = {}
-    for y in range(46000, 46100):
-        try:
-            s = socket.socket()
-            s.bind(("127.0.0.1", y))
-            s.close()
-        except OSError:
-            continue
-        for where, prefix in (("ns", ns.prefix), ("host", [])):
-            procs[where] = spawn(prefix + [sys.executable, "-c", BOUND_CLIENT, str(y), str(rn.port)],
-                                 "client bound to 127.0.0.1:%d (%s)" % (y, where))
-        break
-    pids = {w: int(p.stdout.readline() or 0) for w, p in procs.items()}
-    check(len(pids) == 2 and all(pids.values()), "bound clients did not start: %s" % pids)
+    y, pids, _procs = same_tuple_clients(ns, rn.port, range(46000, 46100))
     addr = "127.0.0.1:%d" % y
     tn = [h for _st, local, _peer, h in ss_sockets([rn.port], netns=ns) if local == addr]
     th = [h for _st, local, _peer, h in ss_sockets([rn.port]) if local == addr]

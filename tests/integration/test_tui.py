@@ -19,7 +19,7 @@ import time
 
 import harness
 from harness import (Client, Fail, NetNS, Redis, Skip, check, mkdtemp, proc_nofile, spawn, ss_count, ss_sockets,
-                     ss_states, stop, wait_until)
+                     ss_states, stop, wait_until, same_tuple_clients)
 from tui_harness import (COLOUR, CONN, CONNSTORM, CONN_AGE, Tmux, VERDICT_S, bg_client, brief,
                          check_no_progs, check_restored, exit_status, footer, poll, quit_ok,
                          sort_of, start_rcleak, table, term_modes)
@@ -609,43 +609,16 @@ def test_tui_nofile_raised():
         tm.kill()
 
 
-_NAMED_BOUND_CLIENT = r"""
-import os, socket, sys
-s = socket.socket()
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.connect(("127.0.0.1", int(sys.argv[2])))
-s.sendall(b"CLIENT SETNAME %s\r\n" % sys.argv[3].encode())
-assert s.recv(100).startswith(b"+OK")
-print(os.getpid(), flush=True)
-sys.stdin.read()
-"""
-
-
 def test_tui_redis_column_netns():
     """The drill-down's REDIS column (--ask-redis) is the entry of the
     client's own server: a container's client and a host client with the
     very same 127.0.0.1:PORT -> 127.0.0.1:PORT (pods that each run a Redis
     on localhost) each show the name they gave their server (CLIENT
     SETNAME), not the other's, which the first matching address gave."""
-    import socket
     ns = NetNS()
     rn = Redis(netns=ns, bind=("127.0.0.1",))
     rh = Redis(bind=("127.0.0.1",), port=rn.port)
-    procs = {}
-    for y in range(46100, 46200):
-        try:
-            so = socket.socket()
-            so.bind(("127.0.0.1", y))
-            so.close()
-        except OSError:
-            continue
-        for where, prefix in (("ns", ns.prefix), ("host", [])):
-            procs[where] = spawn(prefix + [sys.executable, "-c", _NAMED_BOUND_CLIENT, str(y),
-                                           str(rn.port), "rclt-%s-name" % where],
-                                 "client bound to 127.0.0.1:%d (%s)" % (y, where))
-        break
-    pids = {w: int(p.stdout.readline() or 0) for w, p in procs.items()}
-    check(len(pids) == 2 and all(pids.values()), "bound clients did not start: %s" % pids)
+    y, pids, procs = same_tuple_clients(ns, rn.port, range(46100, 46200), lambda where: "rclt-%s-name" % where)
     for where, r in (("ns", rn), ("host", rh)):
         names = re.findall(r"addr=127\.0\.0\.1:%d .*?name=(\S*)" % y, r.cli("CLIENT", "LIST"))
         check(names == ["rclt-%s-name" % where], "ground truth: CLIENT LIST of the %s server names "
