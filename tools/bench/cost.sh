@@ -18,7 +18,7 @@
 # leaves out the dispatch (bpf_trace_run*), which every run does pay. So,
 # unless SAMPLE=0, each tracer also runs a second storm with the stats off
 # under `perf record -e cpu-clock -a -g`, and the CPU time of the samples
-# whose stack holds bpf_trace_run* (tools/bench/hooksamples.py) per storm
+# whose stack holds bpf_trace_run* or trace_call_bpf (tools/bench/hooksamples.py) per storm
 # connection is its sampled cost: programs, helpers and dispatch, no stats.
 #
 #   [MODES="floor clock live live_raw_tp record tcplife tcpstates bpftrace"] [SAMPLE=0] [JSON=FILE] tools/bench/cost.sh [ROUNDS] [SECS]   (5, 2)

@@ -5,7 +5,9 @@ Reads `perf script -F ip,sym` output (stdin) of a system-wide
 `perf record -e cpu-clock -c PERIOD_NS -a -g` and prints one JSON object:
 samples in all, samples whose stack holds bpf_trace_run* (the BPF programs
 attached to a raw tracepoint, tp_btf and raw_tp alike, with their helpers
-and the dispatch itself), and the CPU seconds each stands for. Unlike
+and the dispatch itself) or trace_call_bpf (those on the classic
+tracepoint: rcleak's third tier, tcplife, tcpstates, bpftrace's
+tracepoint:), and the CPU seconds each stands for. Unlike
 bpf_stats' run_time_ns it needs no clock read around every run (which
 bpf_stats adds to every run it measures) and it counts the dispatch, which
 bpf_stats does not. A benchmark tool, not a test.
@@ -27,7 +29,7 @@ def main():
         nonlocal total, under
         if stack:
             total += 1
-            if any(s.startswith("bpf_trace_run") for s in stack):
+            if any(s.startswith("bpf_trace_run") or s == "trace_call_bpf" for s in stack):
                 under += 1
         stack.clear()
 

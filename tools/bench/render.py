@@ -292,8 +292,9 @@ else:
     md.append("Each tracer through a 2 s connstorm; the order rotates each round. runs per connection include any "
               "other TCP traffic on the host during the storm. bpf_stats reads the clock around every run it "
               "measures (one read is about the floor's whole figure) and leaves out the dispatch "
-              "(`bpf_trace_run*`): the last column is a second storm per round with the stats off under `perf "
-              "record -e cpu-clock -a -g`, the CPU of the samples whose stack holds the dispatch per connection "
+              "(`bpf_trace_run*`, `trace_call_bpf` on the classic tracepoint): the last column is a second storm "
+              "per round with the stats off under `perf record -e cpu-clock -a -g`, the CPU of the samples "
+              "whose stack holds the dispatch per connection "
               "(`tools/bench/hooksamples.py`): programs, helpers and dispatch, no stats; other BPF programs on "
               "the hook, from other load on the machine, would be counted too.\n")
     md.append("| tracer | program | type | ns per run | runs per storm connection | BPF ns per storm connection (all its programs) | sampled ns per storm connection (stats off, dispatch included) |")
