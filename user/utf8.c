@@ -71,13 +71,13 @@ int utf8_shown(const unsigned char *c, int *cols)
 	return n;
 }
 
-void shown_str(char *dst, size_t size, const char *s)
+int shown_str(char *dst, size_t size, const char *s)
 {
 	size_t o = 0;
-	int cols, len;
+	int n = 0, cols, len;
 
 	if (!size)
-		return;
+		return 0;
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		if (*c >= 0x80 && (len = utf8_shown(c, &cols))) {
 			if (o + (size_t)len >= size)
@@ -85,11 +85,14 @@ void shown_str(char *dst, size_t size, const char *s)
 			memcpy(dst + o, c, (size_t)len);
 			o += (size_t)len;
 			c += len - 1;
+			n += cols;
 			continue;
 		}
 		if (o + 1 >= size)
 			break;
 		dst[o++] = *c >= 0x20 && *c < 0x7f ? (char)*c : '?';
+		n++;
 	}
 	dst[o] = '\0';
+	return n;
 }

@@ -34,7 +34,8 @@ int utf8_shown(const unsigned char *c, int *cols);
  * printable ASCII and the UTF-8 characters utf8_shown() takes as they are,
  * any other byte as '?'. For names a process chose (comm, cmdline), where
  * an escape sequence, a newline or a bidi override would act on the
- * terminal or forge a row. A character that does not fit is left out. */
-void shown_str(char *dst, size_t size, const char *s);
+ * terminal or forge a row. A character that does not fit is left out; dst
+ * never needs more bytes than s. Returns the columns dst takes. */
+int shown_str(char *dst, size_t size, const char *s);
 
 #endif

@@ -14,18 +14,10 @@
  * in them would forge, overwrite or reorder rows of the table. */
 static void text(FILE *f, int width, const char *s)
 {
-	int n = 0, cols, len;
+	char buf[MODEL_CMDLINE]; /* comm or cmdline: shown_str needs no more */
+	int n = shown_str(buf, sizeof(buf), s);
 
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		if (*c >= 0x80 && (len = utf8_shown(c, &cols))) {
-			fwrite(c, 1, (size_t)len, f);
-			c += len - 1;
-			n += cols;
-			continue;
-		}
-		fputc(*c >= 0x20 && *c < 0x7f ? *c : '?', f);
-		n++;
-	}
+	fputs(buf, f);
 	for (; n < width; n++)
 		fputc(' ', f);
 }
