@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 ROOT = os.path.dirname(TESTS)
 CLIENT = os.path.join(TESTS, "clients", "rclient.py")
+CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build", "connstorm")
 RCLEAK = os.path.abspath(os.environ.get("RCLEAK") or os.path.join(ROOT, "rcleak"))
 PIDFILE = os.environ.get("RCLEAK_TEST_PIDFILE")
 
@@ -75,6 +76,13 @@ def _record_pid(pid, start, what):
                 f.write("%d %s %s\n" % (pid, start, what))
         except OSError:
             pass
+
+
+def connstorm():
+    """The connect storm generator (tools/loadgen/connstorm.c), or Fail."""
+    if not os.access(CONNSTORM, os.X_OK):
+        raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % CONNSTORM)
+    return CONNSTORM
 
 
 def spawn(argv, what, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

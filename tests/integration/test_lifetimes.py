@@ -11,11 +11,10 @@ import os
 import re
 import subprocess
 
-from harness import ROOT, Client, Fail, Rcleak, Redis, check, expect_row, proc_row
+from harness import ROOT, Client, Fail, Rcleak, Redis, check, connstorm, expect_row, proc_row
 
 TESTS = ["test_lifetimes_exact", "test_lifetimes_sampled_in_storm"]
 
-CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build", "connstorm")
 HOLD_MS = 20
 STORM_S = 4
 
@@ -86,11 +85,9 @@ def test_lifetimes_sampled_in_storm():
     for every process; the storm's lifetimes are a sample (fewer than its
     closes) once it opens more than the kernel side times per tick; the
     client's sampled median still is its own."""
-    if not os.access(CONNSTORM, os.X_OK):
-        raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % CONNSTORM)
     r = Redis()
     rc = Rcleak(["-p", str(r.port)])
-    storm = subprocess.Popen([CONNSTORM, "-P", "1", "-d", str(STORM_S), "127.0.0.1", str(r.port), "2"],
+    storm = subprocess.Popen([connstorm(), "-P", "1", "-d", str(STORM_S), "127.0.0.1", str(r.port), "2"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         c = _holder(r.port, 30)

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import (RCLEAK, Client, Fail, Redis, check, free_port, mkdtemp, ss_accepted, ss_count,
+from harness import (RCLEAK, Client, Fail, Redis, check, connstorm, free_port, mkdtemp, ss_accepted, ss_count,
                      ss_sockets, wait_until)
 from record_harness import (HOST, Recorder, expect_counts, parse_capture, report, report_json,
                             rows_of, write_bytes)
@@ -426,10 +426,6 @@ def test_report_fork_child_leaks():
           "leaked %d" % (rc, child, row, n))
 
 
-CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "connstorm")
-
-
 def test_report_killed_recorder():
     """`record -i 30` killed with SIGKILL after its first refresh, while a
     client opened HOLD_N connections and held them and a storm (connstorm)
@@ -442,8 +438,6 @@ def test_report_killed_recorder():
     events show it open, close and leak), and one line says from when the
     counts are the events'."""
     hold_n = 20
-    if not os.access(CONNSTORM, os.X_OK):
-        raise Fail("%s is missing: `make build/connstorm`" % CONNSTORM)
     r = Redis()
     d = mkdtemp("rcleak-report-kill-")
     path = os.path.join(d, "kill.rcl")
@@ -452,7 +446,7 @@ def test_report_killed_recorder():
     c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, hold_n)], name="rclt-rpkill")
     check(ss_count(c.pid, [r.port]) == hold_n, "ground truth: ss shows %d sockets for the holder"
           % ss_count(c.pid, [r.port]))
-    storm = subprocess.run([CONNSTORM, "-P", "1", "-n", "20000", "127.0.0.1", str(r.port), "2"],
+    storm = subprocess.run([connstorm(), "-P", "1", "-n", "20000", "127.0.0.1", str(r.port), "2"],
                            capture_output=True, text=True, timeout=120)
     check(storm.returncode == 0, "connstorm failed: %s %s" % (storm.stdout, storm.stderr))
     made = {int(a): int(b) for a, b in re.findall(r"^CHILD (\d+) (\d+) 0$", storm.stdout, re.M)}

@@ -16,7 +16,7 @@ import stat
 import subprocess
 import time
 
-from harness import (RCLEAK, ROOT, Client, Fail, NetNS, Redis, Skip, check, mkdtemp, proc_fds,
+from harness import (RCLEAK, Client, Fail, NetNS, Redis, Skip, check, connstorm, mkdtemp, proc_fds,
                      hook_dropped, proc_nofile, spawn, ss_count, start_counter, stop_counter, tcp_opens,
                      wait_until)
 from record_harness import BgClient, Recorder, json_lines, opens_by_pid, report, report_json, rows_of
@@ -328,9 +328,7 @@ def test_ring_long_interval():
     compressed capture and a block; SIGUSR1 then writes, at once and not at
     the refresh a minute away, every handshake and accept the namespace
     counted, and --after 1 ends a second later."""
-    storm_bin = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build", "connstorm")
-    if not os.access(storm_bin, os.X_OK):
-        raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % storm_bin)
+    storm_bin = connstorm()
     ns = NetNS()
     r = Redis(netns=ns, bind=("127.0.0.1",))
     d = mkdtemp("rcleak-ring-")

@@ -32,12 +32,11 @@ import signal
 import subprocess
 import time
 
-from harness import (RCLEAK, ROOT, Fail, Lines, NetNS, Redis, Skip, bpf_fd_ids, bpf_linked_progs,
+from harness import (RCLEAK, Fail, Lines, connstorm, NetNS, Redis, Skip, bpf_fd_ids, bpf_linked_progs,
                      check, mkdtemp, rcl_progs, spawn, start_counter, stop, stop_counter, tcp_opens, hook_dropped)
 
 TESTS = ["test_record_skipped_runs", "test_record_twin_attached"]
 
-CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build", "connstorm")
 STORM_S = 4          # seconds of storm: several hundred skips here
 STORM_PROCS = 2      # one per CPU of the CI machine
 MIN_SKIPS = 50       # fewer, and the ratio below says nothing
@@ -79,8 +78,7 @@ class Recording:
     the classic tracepoint, which has no twin)."""
 
     def __init__(self, r):
-        if not os.access(CONNSTORM, os.X_OK):
-            raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % CONNSTORM)
+        connstorm()
         d = mkdtemp("rcl-skips")
         self.path = os.path.join(d, "storm.rcl")
         self.errpath = os.path.join(d, "record.err")
@@ -134,7 +132,7 @@ def storm(ns, r, secs):
     """connstorm in ns against r for secs: (active, passive) opens the
     namespace counted meanwhile."""
     active0, passive0 = tcp_opens(ns)
-    p = subprocess.run(ns.prefix + [CONNSTORM, "-P", "0", "-d", str(secs), "127.0.0.1", str(r.port),
+    p = subprocess.run(ns.prefix + [connstorm(), "-P", "0", "-d", str(secs), "127.0.0.1", str(r.port),
                                     str(STORM_PROCS)], capture_output=True, text=True, timeout=secs + 60)
     check(p.returncode == 0, "connstorm failed: %s %s" % (p.stdout, p.stderr))
     active1, passive1 = tcp_opens(ns)

@@ -18,9 +18,9 @@ import sys
 import time
 
 import harness
-from harness import (Client, Fail, NetNS, Redis, Skip, check, mkdtemp, proc_nofile, spawn, ss_count, ss_sockets,
+from harness import (Client, NetNS, connstorm, Redis, Skip, check, mkdtemp, proc_nofile, spawn, ss_count, ss_sockets,
                      ss_states, stop, wait_until, same_tuple_clients)
-from tui_harness import (COLOUR, CONN, CONNSTORM, CONN_AGE, Tmux, VERDICT_S, bg_client, brief,
+from tui_harness import (COLOUR, CONN, CONN_AGE, Tmux, VERDICT_S, bg_client, brief,
                          check_no_progs, check_restored, exit_status, footer, poll, quit_ok,
                          sort_of, start_rcleak, table, term_modes)
 
@@ -230,8 +230,6 @@ def test_tui_conn_age():
     """A connection opened while a refresh walks the fds is young, not older
     than rcleak: the drill-down of a client that started after rcleak never
     shows the ">UPTIME" age of a connection that predates rcleak."""
-    if not os.access(CONNSTORM, os.X_OK):
-        raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % CONNSTORM)
     r = Redis()
     tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
     try:
@@ -239,7 +237,7 @@ def test_tui_conn_age():
         rcl_start = harness._starttime(rpid)
         # one process, connect/PING/close in a loop: a connection is always
         # being opened while the walk runs
-        storm = spawn([CONNSTORM, "-d", "30", "127.0.0.1", str(r.port), "1"], "connstorm")
+        storm = spawn([connstorm(), "-d", "30", "127.0.0.1", str(r.port), "1"], "connstorm")
         tm.keys("/")
         tm.literal("connstorm")
         tm.keys("Enter")

@@ -20,8 +20,6 @@ SCREEN_S = 5.0      # how long a key may take to show its effect
 ROW = re.compile(r"^\s*(LEAK|CHURN|ZOMBIE|FD-LIMIT|ok|exited)\s+(\d+)\s+(\S+)")
 CONN = re.compile(r"^\s*(\S+:\d+)\s+(\S+:\d+)\s+([A-Z][A-Z0-9-]*)\s")
 CONN_AGE = re.compile(r"^\s*\S+:\d+\s+\S+:\d+\s+[A-Z][A-Z0-9-]*\s+(\S+)\s")
-CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "connstorm")
 COLOUR = re.compile(r"\x1b\[[0-9;]*\b(3[0-7]|4[0-7])m")   # a foreground/background colour
 
 
