@@ -481,7 +481,15 @@ int cmd_record(const struct rcl_opts *o)
 		elog("reading kernel state failed: %s", strerror(-e));
 		goto cleanup;
 	}
-	fill_info(&ci, o, wall_now(), (__u64)(r.c.start * 1e9));
+	/* the pair that maps every event's time to the wall clock: read
+	 * together, not the collector's start (before its first walk, which
+	 * takes up to a second on a big host) with the wall clock after it,
+	 * which put every event that much later in --csv and the summary */
+	{
+		double wall = wall_now();
+
+		fill_info(&ci, o, wall, (__u64)(collect_now() * 1e9));
+	}
 	if ((e = capture_writer_open(&r.w, o->write_path, &ci, o->force ? CAPTURE_FORCE : 0,
 				     msg, sizeof(msg)))) {
 		rc = refused(e, msg);

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import struct
 import subprocess
@@ -25,7 +26,7 @@ import time
 import zlib
 
 import harness
-from harness import (RCLEAK, Client, Fail, Redis, check, mkdtemp, server_row, ss_count, ss_states,
+from harness import (RCLEAK, Client, Fail, Redis, check, connstorm, mkdtemp, spawn, stop, server_row, ss_count, ss_states,
                      wait_until)
 from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_exe, not_crashed,
                             opens_by_pid, parse_capture, report, report_json, rows_of)
@@ -33,7 +34,7 @@ from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
          "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice", "test_record_same_tier",
          "test_record_duration_under_interval", "test_record_stop_last_tick",
-         "test_record_count_as_live"]
+         "test_record_count_as_live", "test_record_event_times"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -661,3 +662,51 @@ def test_record_stop_last_tick():
     conn = [x for x in csv.reader(io.StringIO(out)) if len(x) > 3 and x[2] == "connect" and x[3] == str(c.pid)]
     check(len(conn) == truth, "the capture holds %d connect events of the client, it made %d"
           % (len(conn), truth))
+
+
+EVTIME_N = 400  # test_record_event_times: connects timed by the test's own clock
+
+
+def test_record_event_times():
+    """An event's time in --csv is when the kernel made the change: EVTIME_N
+    connects of this process, each timed by its own clock around connect(),
+    5 ms apart, next to a connect storm on both CPUs: each one's connect row
+    lies between the two reads. (The capture's clock pair that maps events to
+    the wall clock was read across the recorder's first walk: every event
+    came ~2 ms late here, up to a second on a big host.)"""
+    slack = 0.001  # the capture's wall/monotonic pair, read at its start, and --csv's microseconds
+    r = Redis()
+    d = mkdtemp("rcl-evtime")
+    path = os.path.join(d, "t.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5"])
+    rec.first()
+    storm = spawn([connstorm(), "-P", "0", "-d", "120", "127.0.0.1", str(r.port), "2"], "connstorm",
+                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marks = {}
+    time.sleep(0.3)
+    for _ in range(EVTIME_N):
+        with socket.socket() as s:
+            t0 = time.time()
+            s.connect(("127.0.0.1", r.port))
+            t1 = time.time()
+            marks[s.getsockname()[1]] = (t0, t1)
+        time.sleep(0.005)
+    storm_alive = storm.poll() is None
+    stop(storm)
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait(30) == 0, "record stopped by SIGINT: %s" % rec.describe())
+    check(storm_alive, "the storm ended before the timed connects did (exit %s): they were not next to one"
+          % storm.returncode)
+    rc, out, err = report([path, "--csv"])
+    check(rc == 0, "report --csv: exit %d %s" % (rc, err.strip()[-200:]))
+    rows = [r_ for r_ in csv.reader(io.StringIO(out)) if len(r_) == 13][1:]
+    got = {int(r_[8]): float(r_[0]) for r_ in rows
+           if r_[2] == "connect" and r_[3] == str(os.getpid()) and r_[8].isdigit()}
+    missing = sorted(set(marks) - set(got))
+    check(not missing, "%d of the %d timed connects have no connect row; local ports %s"
+          % (len(missing), len(marks), missing[:5]))
+    early = [(p, t0 - got[p]) for p, (t0, t1) in marks.items() if got[p] < t0 - slack]
+    late = [(p, got[p] - t1) for p, (t0, t1) in marks.items() if got[p] > t1 + slack]
+    check(not early and not late,
+          "of %d connects timed around connect(), %d have a --csv time before it and %d one after; "
+          "first (local port, seconds off): %s %s" % (len(marks), len(early), len(late), early[:3], late[:3]))
