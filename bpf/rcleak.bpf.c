@@ -94,7 +94,8 @@ struct {
 	__type(value, struct sock_id_word);
 } sock_ids SEC(".maps");
 
-/* Per CPU, the tick the opens on it are in (see "open times"). */
+/* Per CPU, the tick the opens on it are in (see "open times"), and the
+ * clock read that events are stamped with (see "event times"). */
 struct rcl_open_clock {
 	__u64 tick;    /* jiffies of the tick this state is for */
 	__u64 base_ns; /* the clock at this tick's first open here */
@@ -102,6 +103,9 @@ struct rcl_open_clock {
 	__u64 rng;     /* xorshift64 state, reseeded each tick */
 	__u32 opens;   /* opens here in this tick so far */
 	__u32 pad;
+	__u64 ev_ns;   /* the last clock read for an event here */
+	__u64 ev_tick; /* jiffies when ev_ns was read */
+	__u64 ev_gen;  /* walk_gen when ev_ns was read */
 };
 
 struct {
@@ -562,7 +566,7 @@ static __always_inline __u64 chg_now(struct chg *c)
  * the start of a tick) when more do. A drawn socket reads the clock at its
  * open and close; the others take the tick's first clock read as a lower
  * bound, are marked UNTIMED, and their lifetimes are not counted. record
- * reads the clock for every event anyway: there every socket is timed.
+ * draws the same way (its events' times are read as seldom: "event times").
  */
 static __always_inline void stamp_open(struct chg *c, struct rcl_sock *ns)
 {
@@ -570,8 +574,6 @@ static __always_inline void stamp_open(struct chg *c, struct rcl_sock *ns)
 	__u32 zero = 0;
 	__u64 j, r;
 
-	if (emit_events)
-		goto timed;
 	k = bpf_map_lookup_elem(&open_clock, &zero);
 	if (!k)
 		goto timed;
@@ -609,6 +611,50 @@ timed:
 	ns->open_ns = chg_now(c);
 }
 
+/* ------------------------------------------------------------------------
+ * event times
+ *
+ * rcleak record stamped every event with a clock read of its own: 6 to 10
+ * reads a connection, a sixth of record's BPF time under a connect storm.
+ * An event's time need only be close (the report shows ms, ticks are
+ * seconds apart) and in order with the walks. So per CPU, an event takes the
+ * CPU's last clock read for an event while that was in the same tick and
+ * walk generation; else it reads the clock. A stamp is thus at most one
+ * tick before the event's real time, never after it, never
+ * before an iterator walk the event came after: userspace bumps walk_gen
+ * when such a walk starts, after it read the refresh's time, so an event
+ * after that start reads the clock anew and is stamped after the refresh's
+ * time (--walk proc bumps nothing: there a tick). An event
+ * while the CPU is quiet (the first of its tick) is timed exactly. The
+ * capture says the bound (its header's event time resolution). A run that
+ * nests in another may mix the two runs' updates: a stamp then comes from
+ * either's read, both in this tick. (Reading the clock again every 16
+ * events as well, for stamps closer under a storm, cost back a third of
+ * the gain and made the capture 20 % larger: the times' deltas compress
+ * less; tools/bench/cost-ab.sh.)
+ */
+
+static __always_inline __u64 event_ts(struct chg *c)
+{
+	struct rcl_open_clock *k;
+	__u32 zero = 0;
+	__u64 j, g;
+
+	if (c->now) /* this run read the clock already */
+		return c->now;
+	k = bpf_map_lookup_elem(&open_clock, &zero);
+	if (!k)
+		return chg_now(c);
+	j = bpf_jiffies64();
+	g = walk_gen;
+	if (k->ev_tick == j && k->ev_gen == g)
+		return k->ev_ns;
+	k->ev_ns = chg_now(c);
+	k->ev_tick = j;
+	k->ev_gen = g;
+	return k->ev_ns;
+}
+
 /* The local port on the way to CLOSE, where skc_num is 0 already. tp_btf's
  * socket is a struct sock to the verifier, and inet_sport lies beyond it:
  * the helper gives the same socket as a tcp_sock, which costs a call where
@@ -641,7 +687,7 @@ static __always_inline void emit(struct chg *c, __u8 kind, const struct rcl_owne
 		stat_inc(RCL_STAT_LOST_RINGBUF);
 		return;
 	}
-	e->ts_ns = chg_now(c);
+	e->ts_ns = event_ts(c);
 	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
 	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
 	e->sk = (__u64)sk;

@@ -115,6 +115,8 @@ static void read_batch(struct capfile *f, const struct capture_record *rec, even
 		return;
 	}
 	f->ev_res_ns = evb_dec_res_ns(f->evb);
+	if (f->ev_res_ns < f->info.ev_res_ns) /* stamped from a CPU's last read */
+		f->ev_res_ns = f->info.ev_res_ns;
 	while ((n = evb_dec_next(f->evb, &e)) == 1) {
 		f->events++;
 		if (on_event)

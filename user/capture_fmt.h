@@ -30,10 +30,12 @@
  * minor 3: REC_EVENTS payloads in encoding version 2 (evbatch.h)
  * minor 4: ... in encoding version 3 (times in microseconds)
  * minor 5: REC_FD flags bit 7 (RCL_FD_WAITS, model.h)
- * minor 6: REC_END ends a file the recorder finished (record.h) */
-#define CAP_MINOR        6
+ * minor 6: REC_END ends a file the recorder finished (record.h)
+ * minor 7: header field CAP_F_EV_RES (events' times cached per CPU) */
+#define CAP_MINOR        7
 #define CAP_HDR_FIXED    16
 #define CAP_HDR_BODY_MAX (64u * 1024)
+#define CAP_EV_RES_MAX   1000000000u /* CAP_F_EV_RES read as at most 1 s */
 
 /* Header field tags. Strings are raw bytes without a NUL. A newer minor may
  * add tags; readers skip tags they do not know. */
@@ -45,6 +47,7 @@ enum {
 	CAP_F_PORTS = 5,     /* n x u16 */
 	CAP_F_WALL = 6,      /* u64: IEEE-754 binary64 bits of Unix seconds */
 	CAP_F_MONO = 7,      /* u64: CLOCK_MONOTONIC ns */
+	CAP_F_EV_RES = 8,    /* u64: ns an event's time may be before its real time */
 };
 
 /* ---- chunk ---------------------------------------------------------------

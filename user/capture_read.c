@@ -186,6 +186,13 @@ static int parse_fields(const unsigned char *p, size_t n, struct capture_info *i
 							info->wall_start);
 			}
 			break;
+		case CAP_F_EV_RES:
+			if (len != 8)
+				return cap_fail(err, errlen, -EINVAL, "header field %u has length %u, not 8", tag, len);
+			/* a reader's tolerance, from a hostile file: a second at
+			 * most (a kernel tick is 1-10 ms) */
+			info->ev_res_ns = cap_get64(v) > CAP_EV_RES_MAX ? CAP_EV_RES_MAX : (__u32)cap_get64(v);
+			break;
 		default:
 			break;
 		}

@@ -261,6 +261,8 @@ static size_t encode_header(unsigned char *p, const struct capture_info *in)
 	memcpy(&wall, &in->wall_start, sizeof(wall));
 	n += put_u64(p + n, CAP_F_WALL, wall);
 	n += put_u64(p + n, CAP_F_MONO, in->mono_start_ns);
+	if (in->ev_res_ns)
+		n += put_u64(p + n, CAP_F_EV_RES, in->ev_res_ns);
 	cap_put32(p + 12, (__u32)(n - CAP_HDR_FIXED));
 	cap_put32(p + n, libdeflate_crc32(0, p, n));
 	return n + 4;

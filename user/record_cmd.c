@@ -318,6 +318,19 @@ static int on_event(const struct rcl_event *e, void *ctx)
 	return 0;
 }
 
+/* One kernel tick, in ns: how far before its real time the BPF side may
+ * stamp an event (rcleak.bpf.c, "event times"). The coarse clocks advance
+ * once a tick, and say so; 10 ms (HZ=100, the longest tick) if they
+ * cannot. */
+static __u32 tick_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) || ts.tv_sec || ts.tv_nsec <= 0)
+		return 10000000;
+	return (__u32)ts.tv_nsec;
+}
+
 static void fill_info(struct capture_info *ci, const struct rcl_opts *o, double wall, __u64 mono_ns)
 {
 	struct utsname u;
@@ -338,6 +351,7 @@ static void fill_info(struct capture_info *ci, const struct rcl_opts *o, double 
 		ci->ports[ci->nports++] = o->ports[i];
 	ci->wall_start = wall;
 	ci->mono_start_ns = mono_ns;
+	ci->ev_res_ns = tick_ns();
 }
 
 /* Did a trigger fire at this refresh? Says which in t (its wall is the

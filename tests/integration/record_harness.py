@@ -224,6 +224,8 @@ def parse_capture(data, what="capture"):
             info["ports"] = list(struct.unpack("<%dH" % (ln // 2), v))
         elif tag == 2:
             info["host"] = v.decode("ascii", "replace")
+        elif tag == 8 and ln == 8:
+            info["ev_res"] = struct.unpack("<Q", v)[0]
         pos += 4 + ln
     chunks = []
     off = hend

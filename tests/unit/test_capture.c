@@ -299,6 +299,13 @@ static void test_info(void **state)
 	assert_memory_equal(out.ports, in.ports, sizeof(in.ports));
 	assert_true(out.wall_start == in.wall_start);
 	assert_true(out.mono_start_ns == in.mono_start_ns);
+	assert_int_equal(out.ev_res_ns, 0); /* not written: times exact */
+	in.ev_res_ns = 4000000;
+	assert_int_equal(capture_writer_open(&w, tpath(p, "info3.cap"), &in, 0, err, sizeof(err)), 0);
+	assert_int_equal(capture_writer_close(w), 0);
+	assert_int_equal(capture_reader_open(&r, p, &out, err, sizeof(err)), 0);
+	capture_reader_close(r);
+	assert_int_equal(out.ev_res_ns, 4000000);
 
 	/* too many ports are cut to the maximum; control characters that
 	 * could drive a terminal come back as '?' */
@@ -699,6 +706,9 @@ static void test_versions(void **state)
 		5, 0, 4, 0, 80, 0, 0xbb, 0x01,
 	};
 	static const unsigned char bad_mono[] = { 7, 0, 4, 0, 1, 2, 3, 4 };
+	static const unsigned char bad_res[] = { 8, 0, 4, 0, 1, 2, 3, 4 };
+	/* an event time resolution of ~584 years: read as 1 s */
+	static const unsigned char huge_res[] = { 8, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff };
 	static const unsigned char overrun[] = { 2, 0, 9, 0, 'x' };
 	struct capture_reader *r;
 	struct capture_info in;
@@ -737,6 +747,12 @@ static void test_versions(void **state)
 	assert_non_null(strstr(err, "damaged"));
 	n = craft(c, CAP_MAJOR, 0, overrun, sizeof(overrun), b + hlen, len - hlen);
 	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EBADMSG);
+	n = craft(c, CAP_MAJOR, 7, bad_res, sizeof(bad_res), b + hlen, len - hlen);
+	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EBADMSG);
+	n = craft(c, CAP_MAJOR, 7, huge_res, sizeof(huge_res), b + hlen, len - hlen);
+	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), 0);
+	assert_int_equal(in.ev_res_ns, CAP_EV_RES_MAX);
+	capture_reader_close(r);
 
 	/* a damaged header (the version's bytes too); a header length beyond
 	 * reason: damaged. Not a capture: refused as such */
