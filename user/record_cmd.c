@@ -9,6 +9,7 @@
  * for --after SECS.
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -544,9 +545,19 @@ int cmd_record(const struct rcl_opts *o)
 		sleep_events(&r, until);
 		if (stop_sig)
 			break;
-		/* a refresh brought forward (SIGUSR1, the end) keeps the schedule */
-		if (collect_now() >= next)
-			next += o->interval_s;
+		/* a refresh brought forward (SIGUSR1, the end) keeps the
+		 * schedule. Refreshes already past (SIGSTOP, a paused VM, a
+		 * walk slower than -i) are skipped, keeping the grid, as the
+		 * live view does: taken one by one they were written back to
+		 * back, each over ~0 s with meaningless rates, and used up -n. */
+		{
+			double now = collect_now();
+
+			if (now >= next)
+				next += o->interval_s;
+			if (now >= next)
+				next += (floor((now - next) / o->interval_s) + 1) * o->interval_s;
+		}
 		if ((e = collect_refresh(&r.c, collect_now()))) {
 			elog("reading kernel state failed: %s", strerror(-e));
 			/* the flight recorder's memory is all the evidence there

@@ -34,7 +34,7 @@ from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
          "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice", "test_record_same_tier",
          "test_record_duration_under_interval", "test_record_stop_last_tick",
-         "test_record_count_as_live", "test_record_event_times"]
+         "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -717,3 +717,31 @@ def test_record_event_times():
           "of %d connects timed around connect(), %d have a --csv time more than a tick (%.1f ms) before, "
           "and %d one after; first (local port, seconds off): %s %s"
           % (len(marks), len(early), tick * 1e3, len(late), early[:3], late[:3]))
+
+
+def test_record_stall_skips_ticks():
+    """After a stall (SIGSTOP here; a paused VM, a walk slower than -i)
+    record skips the refreshes it missed, as the live view does, instead of
+    writing them back to back: no two ticks closer than the interval (0.5
+    s), whose rates would be over ~0 s, in the live lines or the capture,
+    and -n counts real intervals. The gaps are a consequence of the
+    schedule, not a speed: a slow machine only widens them."""
+    d = mkdtemp("rcl-stall")
+    path = os.path.join(d, "stall.rcl")
+    rec = Recorder(path, ["-p", str(harness.free_port()), "-i", "0.5", "-n", "8"])
+    rec.first()
+    rec.wait_lines(2, 20)
+    rec.proc.send_signal(signal.SIGSTOP)
+    time.sleep(2.5)           # five refreshes missed
+    rec.proc.send_signal(signal.SIGCONT)
+    check(rec.wait(30) == 0, "record -n 8: %s" % rec.describe())
+    ups = [x["uptime_s"] for x in rec.live()]
+    rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+    check(rc == 0, "replay of the capture: exit %d %s" % (rc, err.strip()[-200:]))
+    rep = [x["uptime_s"] for x in json_lines(out, "replay of the capture")]
+    for what, u in (("record --json", ups), ("the capture", rep)):
+        # uptime_s has 0.1 s precision: 0.4 is the 0.5 s interval, rounded down
+        gaps = [round(b - a, 1) for a, b in zip(u, u[1:])]
+        check(len(u) == 8 and all(g >= 0.4 for g in gaps),
+              "%s: uptime_s of the ticks %r: gaps %r, expected 8 ticks and no gap under the 0.5 s interval"
+              % (what, u, gaps))
