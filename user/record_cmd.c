@@ -636,6 +636,12 @@ int cmd_record(const struct rcl_opts *o)
 			if (!r.err)
 				drain_events(&r);
 		}
+	} else if (!r.err) {
+		/* Ended by itself (-d, -n, the end of --after): the events of
+		 * the last walk, as after any tick. They stayed in the
+		 * kernel's ring: the file's last counters held connections
+		 * that it had no event of (-n 1 wrote no event at all). */
+		drain_events(&r);
 	}
 	rc = RCL_EXIT_OK;
 	if (r.in_memory && !r.err) {

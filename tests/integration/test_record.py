@@ -34,7 +34,8 @@ from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
          "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice", "test_record_same_tier",
          "test_record_duration_under_interval", "test_record_stop_last_tick",
-         "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks"]
+         "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks",
+         "test_record_end_drains_events"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -745,3 +746,49 @@ def test_record_stall_skips_ticks():
         check(len(u) == 8 and all(g >= 0.4 for g in gaps),
               "%s: uptime_s of the ticks %r: gaps %r, expected 8 ticks and no gap under the 0.5 s interval"
               % (what, u, gaps))
+
+
+def test_record_end_drains_events():
+    """A recording that ends by itself (-n, -d, the end of --after) writes
+    the events still in the kernel's ring after its last tick, as one
+    stopped by a signal does: the last tick's counters were read after its
+    walk, and every connection they count as opened has its events in the
+    file. -n 1 next to a client that connects 3000 times a second wrote the
+    first tick, whose counters held the connections made during the
+    recorder's start and first walk, and not one event; -n 2 lost those of
+    its last walk."""
+    r = Redis()
+    churn = _churner(r, "rclt-rdrain")
+    d = mkdtemp("rcl-drain")
+    try:
+        for n in ("1", "2"):
+            path = os.path.join(d, "n%s.rcl" % n)
+            rec = Recorder(path, ["-p", str(r.port), "-n", n, "-i", "0.3"], json_out=False)
+            check(rec.wait(30) == 0, "record -n %s: %s" % (n, rec.describe()))
+            check(churn.proc.poll() is None, "the churner ended before record -n %s did" % n)
+            js, _ = report_json([path], "report of record -n %s" % n)
+            f = js["files"][0]
+            opened = sum(p["opened"] for p in f["processes"] if p["pid"] == churn.pid)
+            rc, out, err = report([path, "--csv"])
+            check(rc == 0, "report --csv: exit %d %s" % (rc, err.strip()[-200:]))
+            est = {r_[8] for r_ in csv.reader(io.StringIO(out)) if len(r_) == 13 and r_[2] == "state"
+                   and r_[3] == str(churn.pid) and r_[11] == "SYN_SENT" and r_[12] == "ESTABLISHED"}
+            check(opened > 0, "record -n %s: the churner opened no connection in the recording (%r)"
+                  % (n, f["processes"]))
+            check(len(est) >= opened - f["lost_events"],
+                  "record -n %s: the file's last counters say the churner opened %d connections; the file "
+                  "holds the SYN_SENT -> ESTABLISHED event of %d (%d events in all, %d lost)"
+                  % (n, opened, len(est), f["events"], f["lost_events"]))
+    finally:
+        stop(churn.proc)
+
+
+def _churner(r, name):
+    """A client that connects, PINGs and closes 3000 times a second for 60 s."""
+    c = BgClient("churn", ["--target", "127.0.0.1:%d" % r.port, "--duration", "60", "--rate", "3000"], name)
+    wait_until(lambda: _total_conns(r) > 100, 10, "the churner to connect")
+    return c
+
+
+def _total_conns(r):
+    return int(r.cli("INFO", "stats").split("total_connections_received:")[1].split()[0])
