@@ -472,6 +472,9 @@ int cmd_record(const struct rcl_opts *o)
 	signal(SIGTERM, on_stop);
 	signal(SIGHUP, on_stop);
 	signal(SIGUSR1, on_usr1);
+	/* ignored, as the live view does: by default it killed the recorder
+	 * mid-chunk, its file without a last tick or end record */
+	signal(SIGUSR2, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	/* past a file size limit (ulimit -f, a unit's LimitFSIZE) the write
 	 * fails with EFBIG and the file is cut back to its last whole chunk,

@@ -35,7 +35,7 @@ TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "tes
          "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice", "test_record_same_tier",
          "test_record_duration_under_interval", "test_record_stop_last_tick",
          "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks",
-         "test_record_end_drains_events"]
+         "test_record_end_drains_events", "test_record_ignores_usr2"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -792,3 +792,25 @@ def _churner(r, name):
 
 def _total_conns(r):
     return int(r.cli("INFO", "stats").split("total_connections_received:")[1].split()[0])
+
+
+def test_record_ignores_usr2():
+    """SIGUSR2 stops no recorder, as it stops no live view (`pkill -USR2
+    rcleak` aimed at something else): it killed record mid-recording, its
+    file without the last tick and the end record. Stopped by SIGINT after
+    it, record exits 0 and the file says it finished."""
+    d = mkdtemp("rcl-usr2")
+    path = os.path.join(d, "usr2.rcl")
+    rec = Recorder(path, ["-p", str(harness.free_port()), "-i", "0.2"])
+    rec.wait_lines(2, 20)
+    for sig in (signal.SIGUSR2, signal.SIGUSR1):  # USR1 is only the flight recorder's
+        rec.proc.send_signal(sig)
+        n = len(rec.out.lines)
+        rec.wait_lines(n + 2, 20)
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait(30) == 0, "record sent SIGUSR2 and SIGUSR1, then SIGINT: %s" % rec.describe())
+    js, _ = report_json([path], "report of the capture")
+    f = js["files"][0]
+    check((f.get("finished"), f.get("stop_signal")) == (True, signal.SIGINT),
+          "finished %r, stop_signal %r; expected true and %d" % (f.get("finished"), f.get("stop_signal"),
+                                                                signal.SIGINT))
