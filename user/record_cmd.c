@@ -470,7 +470,14 @@ int cmd_record(const struct rcl_opts *o)
 		return refused(e, msg);
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
-	signal(SIGHUP, on_stop);
+	/* unless ignored at start (nohup rcleak record ... &): the recorder
+	 * was meant to outlive its terminal, and a logout ended it */
+	{
+		struct sigaction hup;
+
+		if (sigaction(SIGHUP, NULL, &hup) || hup.sa_handler != SIG_IGN)
+			signal(SIGHUP, on_stop);
+	}
 	signal(SIGUSR1, on_usr1);
 	/* ignored, as the live view does: by default it killed the recorder
 	 * mid-chunk, its file without a last tick or end record */

@@ -35,7 +35,8 @@ TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "tes
          "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice", "test_record_same_tier",
          "test_record_duration_under_interval", "test_record_stop_last_tick",
          "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks",
-         "test_record_end_drains_events", "test_record_ignores_usr2"]
+         "test_record_end_drains_events", "test_record_ignores_usr2",
+         "test_record_nohup"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -814,3 +815,26 @@ def test_record_ignores_usr2():
     check((f.get("finished"), f.get("stop_signal")) == (True, signal.SIGINT),
           "finished %r, stop_signal %r; expected true and %d" % (f.get("finished"), f.get("stop_signal"),
                                                                 signal.SIGINT))
+
+
+def test_record_nohup():
+    """`nohup rcleak record ... &`: a recorder started with SIGHUP ignored
+    outlives its terminal, as nohup means; record took SIGHUP as a stop
+    signal anyway, and a logout ended the recording. Sent SIGHUP, it goes
+    on recording; SIGINT still stops it, exit 0, the file finished."""
+    d = mkdtemp("rcl-nohup")
+    path = os.path.join(d, "nohup.rcl")
+    rec = Recorder(path, ["-p", str(harness.free_port()), "-i", "0.2"],
+                   preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    rec.wait_lines(2, 20)
+    rec.proc.send_signal(signal.SIGHUP)
+    n = len(rec.out.lines)
+    rec.wait_lines(n + 3, 20)
+    check(rec.proc.poll() is None, "record started under nohup stopped at SIGHUP: %s" % rec.describe())
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait(30) == 0, "record stopped by SIGINT: %s" % rec.describe())
+    js, _ = report_json([path], "report of the capture")
+    f = js["files"][0]
+    check((f.get("finished"), f.get("stop_signal")) == (True, signal.SIGINT),
+          "finished %r, stop_signal %r; expected true and %d (SIGINT, not SIGHUP)"
+          % (f.get("finished"), f.get("stop_signal"), signal.SIGINT))
