@@ -538,6 +538,10 @@ int cmd_record(const struct rcl_opts *o)
 	wall = wall_now();
 	if (!r.err)
 		r.err = record_tick(&r.sink, &r.c, wall);
+	/* on the disk now, as every later tick is at its refresh: a recorder
+	 * killed in its first interval left its header alone (up to -i) */
+	if (!r.err && !r.in_memory)
+		r.err = capture_flush(r.w);
 	show(&r.c, o, wall);
 	ticks++;
 

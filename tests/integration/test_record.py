@@ -36,7 +36,7 @@ TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "tes
          "test_record_duration_under_interval", "test_record_stop_last_tick",
          "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks",
          "test_record_end_drains_events", "test_record_ignores_usr2",
-         "test_record_nohup"]
+         "test_record_nohup", "test_record_killed_keeps_first_tick"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -838,3 +838,29 @@ def test_record_nohup():
     check((f.get("finished"), f.get("stop_signal")) == (True, signal.SIGINT),
           "finished %r, stop_signal %r; expected true and %d (SIGINT, not SIGHUP)"
           % (f.get("finished"), f.get("stop_signal"), signal.SIGINT))
+
+
+def test_record_killed_keeps_first_tick():
+    """The first refresh is on the disk once it is taken, as every later
+    one is: a recorder killed (SIGKILL, the OOM killer) during its first
+    interval left a file of its header alone, nothing report could show,
+    for up to -i (a minute here, and an incident's worth of events under
+    64 KiB). The first keyframe holds the connections a client held before
+    the recording began (ss)."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-rkill1")
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 3, "ground truth: ss shows %d sockets for the client, expected 3" % truth)
+    d = mkdtemp("rcl-kill1")
+    path = os.path.join(d, "kill1.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60"])
+    rec.first()
+    rec.proc.send_signal(signal.SIGKILL)
+    rec.wait(30)
+    rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+    rep = json_lines(out, "replay of the killed recorder's file") if rc == 0 else []
+    check(len(rep) == 1 and opens_by_pid(rep[0]).get(c.pid) == truth,
+          "replay of the file of a recorder killed in its first interval: exit %d, %d ticks, the client "
+          "open %s (ss says %d); stderr %s; file of %d bytes"
+          % (rc, len(rep), [opens_by_pid(x).get(c.pid) for x in rep], truth, err.strip()[-200:],
+             os.path.getsize(path)))
