@@ -9,6 +9,7 @@
  * for --after SECS.
  */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,8 +470,18 @@ int cmd_record(const struct rcl_opts *o)
 		return refused(e, msg);
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
-	signal(SIGHUP, on_stop);
+	/* unless ignored at start (nohup rcleak record ... &): the recorder
+	 * was meant to outlive its terminal, and a logout ended it */
+	{
+		struct sigaction hup;
+
+		if (sigaction(SIGHUP, NULL, &hup) || hup.sa_handler != SIG_IGN)
+			signal(SIGHUP, on_stop);
+	}
 	signal(SIGUSR1, on_usr1);
+	/* ignored, as the live view does: by default it killed the recorder
+	 * mid-chunk, its file without a last tick or end record */
+	signal(SIGUSR2, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	/* past a file size limit (ulimit -f, a unit's LimitFSIZE) the write
 	 * fails with EFBIG and the file is cut back to its last whole chunk,
@@ -527,6 +538,10 @@ int cmd_record(const struct rcl_opts *o)
 	wall = wall_now();
 	if (!r.err)
 		r.err = record_tick(&r.sink, &r.c, wall);
+	/* on the disk now, as every later tick is at its refresh: a recorder
+	 * killed in its first interval left its header alone (up to -i) */
+	if (!r.err && !r.in_memory)
+		r.err = capture_flush(r.w);
 	show(&r.c, o, wall);
 	ticks++;
 
@@ -544,9 +559,19 @@ int cmd_record(const struct rcl_opts *o)
 		sleep_events(&r, until);
 		if (stop_sig)
 			break;
-		/* a refresh brought forward (SIGUSR1, the end) keeps the schedule */
-		if (collect_now() >= next)
-			next += o->interval_s;
+		/* a refresh brought forward (SIGUSR1, the end) keeps the
+		 * schedule. Refreshes already past (SIGSTOP, a paused VM, a
+		 * walk slower than -i) are skipped, keeping the grid, as the
+		 * live view does: taken one by one they were written back to
+		 * back, each over ~0 s with meaningless rates, and used up -n. */
+		{
+			double now = collect_now();
+
+			if (now >= next)
+				next += o->interval_s;
+			if (now >= next)
+				next += (floor((now - next) / o->interval_s) + 1) * o->interval_s;
+		}
 		if ((e = collect_refresh(&r.c, collect_now()))) {
 			elog("reading kernel state failed: %s", strerror(-e));
 			/* the flight recorder's memory is all the evidence there
@@ -625,6 +650,12 @@ int cmd_record(const struct rcl_opts *o)
 			if (!r.err)
 				drain_events(&r);
 		}
+	} else if (!r.err) {
+		/* Ended by itself (-d, -n, the end of --after): the events of
+		 * the last walk, as after any tick. They stayed in the
+		 * kernel's ring: the file's last counters held connections
+		 * that it had no event of (-n 1 wrote no event at all). */
+		drain_events(&r);
 	}
 	rc = RCL_EXIT_OK;
 	if (r.in_memory && !r.err) {

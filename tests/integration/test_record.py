@@ -34,7 +34,9 @@ from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
          "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice", "test_record_same_tier",
          "test_record_duration_under_interval", "test_record_stop_last_tick",
-         "test_record_count_as_live", "test_record_event_times"]
+         "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks",
+         "test_record_end_drains_events", "test_record_ignores_usr2",
+         "test_record_nohup", "test_record_killed_keeps_first_tick"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -717,3 +719,148 @@ def test_record_event_times():
           "of %d connects timed around connect(), %d have a --csv time more than a tick (%.1f ms) before, "
           "and %d one after; first (local port, seconds off): %s %s"
           % (len(marks), len(early), tick * 1e3, len(late), early[:3], late[:3]))
+
+
+def test_record_stall_skips_ticks():
+    """After a stall (SIGSTOP here; a paused VM, a walk slower than -i)
+    record skips the refreshes it missed, as the live view does, instead of
+    writing them back to back: no two ticks closer than the interval (0.5
+    s), whose rates would be over ~0 s, in the live lines or the capture,
+    and -n counts real intervals. The gaps are a consequence of the
+    schedule, not a speed: a slow machine only widens them."""
+    d = mkdtemp("rcl-stall")
+    path = os.path.join(d, "stall.rcl")
+    rec = Recorder(path, ["-p", str(harness.free_port()), "-i", "0.5", "-n", "8"])
+    rec.first()
+    rec.wait_lines(2, 20)
+    rec.proc.send_signal(signal.SIGSTOP)
+    time.sleep(2.5)           # five refreshes missed
+    rec.proc.send_signal(signal.SIGCONT)
+    check(rec.wait(30) == 0, "record -n 8: %s" % rec.describe())
+    ups = [x["uptime_s"] for x in rec.live()]
+    rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+    check(rc == 0, "replay of the capture: exit %d %s" % (rc, err.strip()[-200:]))
+    rep = [x["uptime_s"] for x in json_lines(out, "replay of the capture")]
+    for what, u in (("record --json", ups), ("the capture", rep)):
+        # uptime_s has 0.1 s precision: 0.4 is the 0.5 s interval, rounded down
+        gaps = [round(b - a, 1) for a, b in zip(u, u[1:])]
+        check(len(u) == 8 and all(g >= 0.4 for g in gaps),
+              "%s: uptime_s of the ticks %r: gaps %r, expected 8 ticks and no gap under the 0.5 s interval"
+              % (what, u, gaps))
+
+
+def test_record_end_drains_events():
+    """A recording that ends by itself (-n, -d, the end of --after) writes
+    the events still in the kernel's ring after its last tick, as one
+    stopped by a signal does: the last tick's counters were read after its
+    walk, and every connection they count as opened has its events in the
+    file. -n 1 next to a client that connects 3000 times a second wrote the
+    first tick, whose counters held the connections made during the
+    recorder's start and first walk, and not one event; -n 2 lost those of
+    its last walk."""
+    r = Redis()
+    churn = _churner(r, "rclt-rdrain")
+    d = mkdtemp("rcl-drain")
+    try:
+        for n in ("1", "2"):
+            path = os.path.join(d, "n%s.rcl" % n)
+            rec = Recorder(path, ["-p", str(r.port), "-n", n, "-i", "0.3"], json_out=False)
+            check(rec.wait(30) == 0, "record -n %s: %s" % (n, rec.describe()))
+            check(churn.proc.poll() is None, "the churner ended before record -n %s did" % n)
+            js, _ = report_json([path], "report of record -n %s" % n)
+            f = js["files"][0]
+            opened = sum(p["opened"] for p in f["processes"] if p["pid"] == churn.pid)
+            rc, out, err = report([path, "--csv"])
+            check(rc == 0, "report --csv: exit %d %s" % (rc, err.strip()[-200:]))
+            est = {r_[8] for r_ in csv.reader(io.StringIO(out)) if len(r_) == 13 and r_[2] == "state"
+                   and r_[3] == str(churn.pid) and r_[11] == "SYN_SENT" and r_[12] == "ESTABLISHED"}
+            check(opened > 0, "record -n %s: the churner opened no connection in the recording (%r)"
+                  % (n, f["processes"]))
+            check(len(est) >= opened - f["lost_events"],
+                  "record -n %s: the file's last counters say the churner opened %d connections; the file "
+                  "holds the SYN_SENT -> ESTABLISHED event of %d (%d events in all, %d lost)"
+                  % (n, opened, len(est), f["events"], f["lost_events"]))
+    finally:
+        stop(churn.proc)
+
+
+def _churner(r, name):
+    """A client that connects, PINGs and closes 3000 times a second for 60 s."""
+    c = BgClient("churn", ["--target", "127.0.0.1:%d" % r.port, "--duration", "60", "--rate", "3000"], name)
+    wait_until(lambda: _total_conns(r) > 100, 10, "the churner to connect")
+    return c
+
+
+def _total_conns(r):
+    return int(r.cli("INFO", "stats").split("total_connections_received:")[1].split()[0])
+
+
+def test_record_ignores_usr2():
+    """SIGUSR2 stops no recorder, as it stops no live view (`pkill -USR2
+    rcleak` aimed at something else): it killed record mid-recording, its
+    file without the last tick and the end record. Stopped by SIGINT after
+    it, record exits 0 and the file says it finished."""
+    d = mkdtemp("rcl-usr2")
+    path = os.path.join(d, "usr2.rcl")
+    rec = Recorder(path, ["-p", str(harness.free_port()), "-i", "0.2"])
+    rec.wait_lines(2, 20)
+    for sig in (signal.SIGUSR2, signal.SIGUSR1):  # USR1 is only the flight recorder's
+        rec.proc.send_signal(sig)
+        n = len(rec.out.lines)
+        rec.wait_lines(n + 2, 20)
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait(30) == 0, "record sent SIGUSR2 and SIGUSR1, then SIGINT: %s" % rec.describe())
+    js, _ = report_json([path], "report of the capture")
+    f = js["files"][0]
+    check((f.get("finished"), f.get("stop_signal")) == (True, signal.SIGINT),
+          "finished %r, stop_signal %r; expected true and %d" % (f.get("finished"), f.get("stop_signal"),
+                                                                signal.SIGINT))
+
+
+def test_record_nohup():
+    """`nohup rcleak record ... &`: a recorder started with SIGHUP ignored
+    outlives its terminal, as nohup means; record took SIGHUP as a stop
+    signal anyway, and a logout ended the recording. Sent SIGHUP, it goes
+    on recording; SIGINT still stops it, exit 0, the file finished."""
+    d = mkdtemp("rcl-nohup")
+    path = os.path.join(d, "nohup.rcl")
+    rec = Recorder(path, ["-p", str(harness.free_port()), "-i", "0.2"],
+                   preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    rec.wait_lines(2, 20)
+    rec.proc.send_signal(signal.SIGHUP)
+    n = len(rec.out.lines)
+    rec.wait_lines(n + 3, 20)
+    check(rec.proc.poll() is None, "record started under nohup stopped at SIGHUP: %s" % rec.describe())
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait(30) == 0, "record stopped by SIGINT: %s" % rec.describe())
+    js, _ = report_json([path], "report of the capture")
+    f = js["files"][0]
+    check((f.get("finished"), f.get("stop_signal")) == (True, signal.SIGINT),
+          "finished %r, stop_signal %r; expected true and %d (SIGINT, not SIGHUP)"
+          % (f.get("finished"), f.get("stop_signal"), signal.SIGINT))
+
+
+def test_record_killed_keeps_first_tick():
+    """The first refresh is on the disk once it is taken, as every later
+    one is: a recorder killed (SIGKILL, the OOM killer) during its first
+    interval left a file of its header alone, nothing report could show,
+    for up to -i (a minute here, and an incident's worth of events under
+    64 KiB). The first keyframe holds the connections a client held before
+    the recording began (ss)."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-rkill1")
+    truth = ss_count(c.pid, [r.port])
+    check(truth == 3, "ground truth: ss shows %d sockets for the client, expected 3" % truth)
+    d = mkdtemp("rcl-kill1")
+    path = os.path.join(d, "kill1.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60"])
+    rec.first()
+    rec.proc.send_signal(signal.SIGKILL)
+    rec.wait(30)
+    rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+    rep = json_lines(out, "replay of the killed recorder's file") if rc == 0 else []
+    check(len(rep) == 1 and opens_by_pid(rep[0]).get(c.pid) == truth,
+          "replay of the file of a recorder killed in its first interval: exit %d, %d ticks, the client "
+          "open %s (ss says %d); stderr %s; file of %d bytes"
+          % (rc, len(rep), [opens_by_pid(x).get(c.pid) for x in rep], truth, err.strip()[-200:],
+             os.path.getsize(path)))
