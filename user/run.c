@@ -272,6 +272,12 @@ static int check_out(const char *path, bool *created)
 	if (fd < 0 && errno == EEXIST) {
 		struct stat st;
 
+		/* a directory passed this check, and CMD ran to its end
+		 * before "cannot write ...: Is a directory" */
+		if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
+			elog("cannot write %s: %s; the command was not run", path, strerror(EISDIR));
+			return -1;
+		}
 		/* a FIFO or a device (/dev/stdout) is opened once, at the end:
 		 * an open and close now would end a FIFO reader's input */
 		if (!stat(path, &st) && !S_ISREG(st.st_mode))

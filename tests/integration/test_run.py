@@ -29,7 +29,7 @@ TESTS = ["test_run_exit_status",
          "test_run_ctrl_c", "test_run_ignored_signals", "test_run_rcleak_killed",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
          "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
-         "test_run_out_file_unwritable_at_end"]
+         "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir"]
 
 
 def test_run_exit_status():
@@ -577,3 +577,26 @@ def test_run_out_file_unwritable_at_end():
             check(lines and lines[-1].startswith("rcleak run: PASS ") and lines[-1].endswith(tail),
                   "%s: last line %r, expected the verdict ending %r" % (what, lines[-1:] , tail))
 
+
+def test_run_out_file_is_dir():
+    """--json or --junit naming a directory is said before CMD runs, one line,
+    exit 1, CMD not run: the check took a directory for a FIFO or a device
+    (opened only at the end), so the whole CMD ran and only then came
+    "cannot write ...: Is a directory"."""
+    d = mkdtemp("rcleak-run-outdir-")
+    os.chmod(d, 0o755)
+    sub = os.path.join(d, "results")
+    os.mkdir(sub)
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    port = str(harness.free_port())
+    for opt in ("--json", "--junit"):
+        args = ["-p", port, opt, sub, "--"] + cmd
+        rc, out, err, lines = _run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        check(not os.path.exists(marker), "%s: CMD ran, though FILE is a directory" % what)
+        check(rc == 1, "%s: exit status %r, expected 1; stderr %r" % (what, rc, err[-400:]))
+        check(len(lines) == 1 and "cannot write %s" % sub in lines[0] and "not run" in lines[0],
+              "%s: expected one line naming the directory, got %r" % (what, err[-400:]))
+        check(sorted(os.listdir(sub)) == [], "%s: wrote %s into the directory"
+              % (what, sorted(os.listdir(sub))))
