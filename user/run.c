@@ -256,6 +256,21 @@ static void finish_unwatched(const struct rcl_opts *o, pid_t pid, bool cmd_done)
 		;
 }
 
+/* A --json or --junit FILE: its name, and the file rcleak checked it as. */
+struct out_file {
+	const char *path;
+	int fd;       /* the regular file checked, kept open; -1: opened at the end */
+	bool created; /* made by the check: removed when no summary is written */
+};
+
+/* Does f->path still name the file f->fd is? */
+static bool same_file(const struct out_file *f)
+{
+	struct stat a, b;
+
+	return !stat(f->path, &a) && !fstat(f->fd, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* --json and --junit FILE: can rcleak write it? Asked before CMD runs, not
  * after it: "cannot write" came once the whole test suite had run, whose
  * summary was then lost. A file it creates here it removes again when it
@@ -263,50 +278,93 @@ static void finish_unwatched(const struct rcl_opts *o, pid_t pid, bool cmd_done)
  * file to be taken for a result. A regular file that is there already is
  * emptied now: an earlier run's summary outlived a run that wrote none
  * (CMD not found, rcleak killed), and a CI step read it as this run's.
- * Returns 0 or -1 (message given). */
-static int check_out(const char *path, bool *created)
+ * The regular file stays open, and the summary goes into it, not into
+ * whatever the name leads to at the end: CMD, run as SUDO_USER, could put
+ * a symlink there in its own work tree (`ln -sf /etc/shadow rcleak.xml`),
+ * and rcleak, as root, wrote through it. Returns 0 or -1 (message given). */
+static int check_out(struct out_file *f)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+	struct stat st;
+	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
 
-	*created = fd >= 0;
-	if (fd < 0 && errno == EEXIST) {
-		struct stat st;
-
+	f->created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && !stat(f->path, &st)) {
 		/* a directory passed this check, and CMD ran to its end
 		 * before "cannot write ...: Is a directory" */
-		if (!stat(path, &st) && S_ISDIR(st.st_mode)) {
-			elog("cannot write %s: %s; the command was not run", path, strerror(EISDIR));
+		if (S_ISDIR(st.st_mode)) {
+			elog("cannot write %s: %s; the command was not run", f->path, strerror(EISDIR));
 			return -1;
 		}
 		/* a FIFO or a device (/dev/stdout) is opened once, at the end:
 		 * an open and close now would end a FIFO reader's input */
-		if (!stat(path, &st) && !S_ISREG(st.st_mode))
+		if (!S_ISREG(st.st_mode))
 			return 0;
-		fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+		fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 	}
 	if (fd < 0) {
-		elog("cannot write %s: %s; the command was not run", path, strerror(errno));
+		elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
 		return -1;
 	}
-	close(fd);
+	f->fd = fd;
 	return 0;
 }
 
-static int write_file(const char *path, const struct run_summary *s,
+/* The summary into f: the file checked, which the name must still lead to
+ * (one CMD replaced, by a symlink say, is not written), or made anew
+ * (never through a symlink) when CMD removed it. */
+static int write_file(struct out_file *f, const struct run_summary *s,
 		      void (*render)(FILE *, const struct run_summary *))
 {
-	FILE *f = fopen(path, "w");
+	bool same = f->fd >= 0 && same_file(f);
+	int fd = f->fd;
+	FILE *out;
 
-	if (!f) {
-		elog("cannot write %s: %s", path, strerror(errno));
+	f->fd = -1;
+	if (fd >= 0 && !same) {
+		struct stat st;
+
+		close(fd);
+		if (!lstat(f->path, &st) || errno != ENOENT) {
+			elog("cannot write %s: the command replaced it while it ran (a symlink, another "
+			     "file); rcleak writes only into the file it checked", f->path);
+			return -1;
+		}
+		fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0666);
+		if (fd < 0) {
+			elog("cannot write %s: %s", f->path, strerror(errno));
+			return -1;
+		}
+	}
+	if (fd >= 0 && ftruncate(fd, 0)) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
+		close(fd);
 		return -1;
 	}
-	render(f, s);
-	if (fclose(f)) {
-		elog("cannot write %s: %s", path, strerror(errno));
+	out = fd >= 0 ? fdopen(fd, "w") : fopen(f->path, "w");
+	if (!out) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	render(out, s);
+	if (fclose(out)) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* No summary for f: close it, and remove a file the check made (as long
+ * as the name still leads to it). */
+static void drop_out(struct out_file *f)
+{
+	if (f->fd < 0)
+		return;
+	if (f->created && same_file(f))
+		unlink(f->path);
+	close(f->fd);
+	f->fd = -1;
 }
 
 int cmd_run(const struct rcl_opts *o)
@@ -317,7 +375,9 @@ int cmd_run(const struct rcl_opts *o)
 	struct procwatch watch = { .window_s = o->window_s };
 	struct collector c = { .opts = o, .watch = &watch };
 	bool cmd_done = false, children = true, cut_in_wait = false;
-	bool json_new = false, junit_new = false, summary = false;
+	struct out_file json = { .path = o->json_path, .fd = -1 };
+	struct out_file junit = { .path = o->junit_path, .fd = -1 };
+	bool summary = false;
 	double last_refresh, cmd_end = 0;
 	int pipefd[2] = { -1, -1 }, status = 0, cut = 0, rc, err, e;
 	struct run_user user;
@@ -334,8 +394,7 @@ int cmd_run(const struct rcl_opts *o)
 	if (got_signal)
 		return stopped_before_cmd(o);
 	rc = RCL_EXIT_ERROR;
-	if ((o->json_path && check_out(o->json_path, &json_new)) ||
-	    (o->junit_path && check_out(o->junit_path, &junit_new)))
+	if ((json.path && check_out(&json)) || (junit.path && check_out(&junit)))
 		goto cleanup;
 
 	rc = tracer__open(&c.tracer, &to, NULL, NULL, msg, sizeof(msg));
@@ -475,19 +534,19 @@ int cmd_run(const struct rcl_opts *o)
 	/* the files first: the summary's last line is the verdict, exit code
 	 * included, and a FILE that cannot be written changes that code */
 	summary = true;
-	if (o->json_path && write_file(o->json_path, &sum, summary_json))
+	if (json.path && write_file(&json, &sum, summary_json))
 		sum.unwritten = o->json_path;
-	if (o->junit_path && write_file(o->junit_path, &sum, summary_junit) && !sum.unwritten)
+	if (junit.path && write_file(&junit, &sum, summary_junit) && !sum.unwritten)
 		sum.unwritten = o->junit_path;
 	if (sum.unwritten && sum.exit_code == RCL_EXIT_OK)
 		sum.exit_code = RCL_EXIT_ERROR;
 	summary_text(stderr, &sum);
 	rc = sum.exit_code;
 cleanup:
-	if (!summary && json_new)
-		unlink(o->json_path);
-	if (!summary && junit_new)
-		unlink(o->junit_path);
+	if (!summary) {
+		drop_out(&json);
+		drop_out(&junit);
+	}
 	summary_free(&sum);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);

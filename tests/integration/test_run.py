@@ -29,7 +29,8 @@ TESTS = ["test_run_exit_status",
          "test_run_ctrl_c", "test_run_ignored_signals", "test_run_rcleak_killed",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
          "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
-         "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir"]
+         "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
+         "test_run_out_file_swapped"]
 
 
 def test_run_exit_status():
@@ -600,3 +601,58 @@ def test_run_out_file_is_dir():
               "%s: expected one line naming the directory, got %r" % (what, err[-400:]))
         check(sorted(os.listdir(sub)) == [], "%s: wrote %s into the directory"
               % (what, sorted(os.listdir(sub))))
+
+
+def test_run_out_file_swapped():
+    """CMD, run as another user (--user, or SUDO_USER under sudo), replaces
+    the --json/--junit FILE in a directory it owns with a symlink to a file
+    of root's: rcleak, root, wrote the summary through the symlink, over
+    that file. Now the summary goes into the file it checked before CMD
+    ran; a FILE replaced is not written (one line, exit 1), and a FILE that
+    CMD removed is made anew."""
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        raise harness.Skip("no user nobody")
+    port = str(harness.free_port())
+    safe = mkdtemp("rcleak-run-victim-")
+    os.chmod(safe, 0o755)
+    victim = os.path.join(safe, "precious")
+    for opt in ("--json", "--junit"):
+        with open(victim, "w") as f:
+            f.write("root's own\n")
+        ws = mkdtemp("rcleak-run-ws-")
+        os.chown(ws, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(ws, 0o755)
+        out = os.path.join(ws, "result")
+        swap = ["sh", "-c", 'rm -f "$0" && ln -s "$1" "$0"', out, victim]
+        args = ["-p", port, "--user", "nobody", opt, out, "--"] + swap
+        rc, _o, err, lines = _run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        with open(victim) as f:
+            left = f.read()
+        check(left == "root's own\n", "%s: root's file behind CMD's symlink was overwritten: %r"
+              % (what, left[:120]))
+        check(os.path.islink(out), "%s: CMD's symlink is gone" % what)
+        check(rc == 1, "%s: exit status %r, expected 1 (FILE not written); stderr %r"
+              % (what, rc, err[-400:]))
+        check(any(l.startswith("rcleak: cannot write %s: " % out) and "replaced" in l for l in lines),
+              "%s: no line saying FILE was replaced: %r" % (what, err[-400:]))
+        check(lines and lines[-1].endswith("cannot write %s)" % out),
+              "%s: last line %r should name the FILE not written" % (what, lines[-1:]))
+
+        # removed, not replaced: made anew, with the summary
+        os.unlink(out)
+        gone = ["sh", "-c", 'rm -f "$0"', out]
+        args = ["-p", port, "--user", "nobody", opt, out, "--"] + gone
+        rc, _o, err, lines = _run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        check(rc == 0, "%s: exit status %r, expected 0; stderr %r" % (what, rc, err[-400:]))
+        check(os.path.isfile(out) and not os.path.islink(out), "%s: FILE not made anew" % what)
+        with open(out) as f:
+            text = f.read()
+        if opt == "--json":
+            check(json.loads(text).get("exit_code") == 0, "%s: FILE holds %r" % (what, text[:200]))
+        else:
+            check(ET.fromstring(text).tag == "testsuites", "%s: FILE holds %r" % (what, text[:200]))
