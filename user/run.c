@@ -261,7 +261,21 @@ struct out_file {
 	const char *path;
 	int fd;       /* the regular file checked, kept open; -1: opened at the end */
 	bool created; /* made by the check: removed when no summary is written */
+	bool std;     /* fd: rcleak's (and CMD's) stdout or stderr, written on */
 };
+
+/* The file of rcleak's stdout or stderr that st is (/dev/stdout, or FILE
+ * named again in a redirection), or -1. */
+static int std_fd_of(const struct stat *st)
+{
+	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+		struct stat o;
+
+		if (!fstat(fd, &o) && S_ISREG(o.st_mode) && o.st_dev == st->st_dev && o.st_ino == st->st_ino)
+			return fd;
+	}
+	return -1;
+}
 
 /* Does f->path still name the file f->fd is? */
 static bool same_file(const struct out_file *f)
@@ -285,7 +299,7 @@ static bool same_file(const struct out_file *f)
 static int check_out(struct out_file *f)
 {
 	struct stat st;
-	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
 
 	f->created = fd >= 0;
 	if (fd < 0 && errno == EEXIST && !stat(f->path, &st)) {
@@ -299,7 +313,18 @@ static int check_out(struct out_file *f)
 		 * an open and close now would end a FIFO reader's input */
 		if (!S_ISREG(st.st_mode))
 			return 0;
-		fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+		/* `--json /dev/stdout -- make >ci.log`: that file is CMD's
+		 * output, emptied here and again at the end, and the JSON was
+		 * all ci.log held. The summary goes after what CMD wrote
+		 * there, as a shell's `>>` would put it. */
+		if ((std = std_fd_of(&st)) >= 0) {
+			f->fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
+			f->std = f->fd >= 0;
+			if (f->fd >= 0)
+				return 0;
+		} else {
+			fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+		}
 	}
 	if (fd < 0) {
 		elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
@@ -315,7 +340,7 @@ static int check_out(struct out_file *f)
 static int write_file(struct out_file *f, const struct run_summary *s,
 		      void (*render)(FILE *, const struct run_summary *))
 {
-	bool same = f->fd >= 0 && same_file(f);
+	bool same = f->fd >= 0 && (f->std || same_file(f));
 	int fd = f->fd;
 	FILE *out;
 
@@ -335,7 +360,7 @@ static int write_file(struct out_file *f, const struct run_summary *s,
 			return -1;
 		}
 	}
-	if (fd >= 0 && ftruncate(fd, 0)) {
+	if (fd >= 0 && !f->std && ftruncate(fd, 0)) {
 		elog("cannot write %s: %s", f->path, strerror(errno));
 		close(fd);
 		return -1;
@@ -361,7 +386,7 @@ static void drop_out(struct out_file *f)
 {
 	if (f->fd < 0)
 		return;
-	if (f->created && same_file(f))
+	if (f->created && !f->std && same_file(f))
 		unlink(f->path);
 	close(f->fd);
 	f->fd = -1;

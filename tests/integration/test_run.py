@@ -30,7 +30,7 @@ TESTS = ["test_run_exit_status",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
          "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
          "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
-         "test_run_out_file_swapped"]
+         "test_run_out_file_swapped", "test_run_out_file_is_stdout"]
 
 
 def test_run_exit_status():
@@ -656,3 +656,48 @@ def test_run_out_file_swapped():
             check(json.loads(text).get("exit_code") == 0, "%s: FILE holds %r" % (what, text[:200]))
         else:
             check(ET.fromstring(text).tag == "testsuites", "%s: FILE holds %r" % (what, text[:200]))
+
+
+
+def test_run_out_file_is_stdout():
+    """--json /dev/stdout and --junit /dev/stderr, rcleak's stdout and stderr
+    on files (`{ echo before; rcleak run ...; } >ci.log 2>err.log`): the
+    files are CMD's output too, and the check emptied them, then the end
+    again: the JSON was all ci.log held. Now the summary goes after what
+    was written there, CMD's lines and those before rcleak kept."""
+    d = mkdtemp("rcleak-run-stdout-")
+    out_path, err_path = os.path.join(d, "ci.log"), os.path.join(d, "err.log")
+    cmd = ["sh", "-c", "echo cmd-out; echo cmd-err >&2"]
+    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--json", "/dev/stdout",
+            "--junit", "/dev/stderr", "--"] + cmd
+    with open(out_path, "w") as fo, open(err_path, "w") as fe:
+        fo.write("before\n")
+        fo.flush()
+        p = spawn(args, "rcleak run", stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stop(p, signal.SIGKILL)
+            raise Fail("`%s` did not exit" % " ".join(args[1:]))
+    with open(out_path, "rb") as f:
+        out = f.read().decode("utf-8", "replace")
+    with open(err_path, "rb") as f:
+        err = f.read().decode("utf-8", "replace")
+    what = "`%s >ci.log 2>err.log`" % " ".join(args[1:])
+    check(rc == 0, "%s: exit status %r; stderr %r" % (what, rc, err[-400:]))
+    check(out.startswith("before\ncmd-out\n"), "%s: ci.log lost what was written before the "
+          "JSON: %r" % (what, out[:300]))
+    try:
+        js = json.loads(out[len("before\ncmd-out\n"):])
+    except ValueError as e:
+        raise Fail("%s: after CMD's line, ci.log holds no JSON (%s): %r" % (what, e, out[:300]))
+    check(js.get("exit_code") == 0 and js.get("cmd") == cmd, "%s: JSON %r" % (what, js))
+    check(err.startswith("cmd-err\n"), "%s: err.log lost CMD's line: %r" % (what, err[:300]))
+    xml_end = err.find("</testsuites>\n")
+    check(xml_end > 0, "%s: err.log holds no JUnit XML: %r" % (what, err[:600]))
+    try:
+        ET.fromstring(err[len("cmd-err\n"):xml_end + len("</testsuites>")])
+    except ET.ParseError as e:
+        raise Fail("%s: the JUnit XML in err.log is broken (%s): %r" % (what, e, err[:600]))
+    lines = err.strip().splitlines()
+    check(lines[-1] == "rcleak run: PASS (exit 0)", "%s: err.log's last line %r" % (what, lines[-1]))
