@@ -398,17 +398,27 @@ void summary_json(FILE *f, const struct run_summary *s)
 	fputs("]}\n", f);
 }
 
+/* U+FFFE and U+FFFF (EF BF BE, EF BF BF): well-formed UTF-8, but no
+ * character XML 1.0 allows, anywhere in a document. */
+static bool xml_nonchar(const unsigned char *c, int n)
+{
+	return n == 3 && c[0] == 0xef && c[1] == 0xbf && (c[2] == 0xbe || c[2] == 0xbf);
+}
+
 /* Names are bytes (a comm cut at 15 bytes inside a character, say), and one
  * byte that is not UTF-8 made the whole report unreadable to a JUnit
  * parser: well-formed UTF-8 goes as it is, any other byte >= 0x80 as the
- * character U+00XX, as json_str writes it. */
+ * character U+00XX, as json_str writes it; so do the bytes of U+FFFE and
+ * U+FFFF, which a parser refuses as they are (a process named with one
+ * made the file unreadable again). */
 static void xml_str(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		int n;
 
 		if ((unsigned char)*s >= 0x80) {
-			if ((n = utf8_len((const unsigned char *)s))) {
+			if ((n = utf8_len((const unsigned char *)s)) &&
+			    !xml_nonchar((const unsigned char *)s, n)) {
 				fwrite(s, 1, (size_t)n, f);
 				s += n - 1;
 			} else {

@@ -12,7 +12,8 @@ from harness import Fail, Redis, check, mkdtemp, ss_sockets
 from run_harness import Run
 
 TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_run_summary_big_threshold",
-         "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named"]
+         "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named",
+         "test_run_summary_junit_nonchar"]
 
 # opens N connections to the port in argv[1] and exits holding them (os._exit:
 # no interpreter shutdown that would close them)
@@ -186,3 +187,26 @@ os._exit(0)
           "named forkleak.py" % rows)
     det = [x["detail"] for x in js["rules"] if x["name"] == "max-leaked"]
     check(det == ["pid %d (forkleak.py): 1" % rows[0][0]], "max-leaked detail %r" % det)
+
+
+def test_run_summary_junit_nonchar():
+    """A script named 'rcl\ufffe_x' leaks under --max-leaked 0: its comm holds
+    EF BF BE, well-formed UTF-8 for U+FFFE, which XML does not allow: the
+    --junit file was unreadable to a parser. The bytes go as U+00EF U+00BF
+    U+00BE, as those of any name that is not text."""
+    r = Redis()
+    d = mkdtemp("rcl-run-nonchar")
+    path = _script(d, "rcl\ufffe_x", LEAK % 1)
+    run = Run(["-p", str(r.port), "--max-leaked", "0"], [path, str(r.port)], junit=True)
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 5, "exit status %r, expected 5 (1 leaked); %s" % (rc, run.describe()))
+    try:
+        root = ET.parse(run.junit_path).getroot()
+    except ET.ParseError as e:
+        raise Fail("--junit file is not XML: %s: %r" % (e, open(run.junit_path, "rb").read()[:600]))
+    msgs = [f.get("message") or "" for f in root.iter("failure")]
+    want = "rcl\u00ef\u00bf\u00be_x"
+    check(any(want in m for m in msgs), "--junit failures %r do not name %r" % (msgs, want))
