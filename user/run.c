@@ -530,6 +530,7 @@ int cmd_run(const struct rcl_opts *o)
 		goto cleanup;
 	}
 	sum.duration_s = (cmd_end ? cmd_end : collect_now()) - c.start;
+	sum.lost_events = c.lost;
 	if (WIFSIGNALED(status)) {
 		sum.cmd_exit = -1;
 		sum.cmd_signal = WTERMSIG(status);
