@@ -285,6 +285,18 @@ static bool same_file(const struct out_file *f)
 	return !stat(f->path, &a) && !fstat(f->fd, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* --json and --junit naming one regular file (under two names, say): the
+ * JUnit XML was written over the JSON, and the run passed with no JSON for
+ * the CI step that reads it. Both on rcleak's stdout is another matter:
+ * each is written after the other, as asked. */
+static bool same_out(const struct out_file *a, const struct out_file *b)
+{
+	struct stat x, y;
+
+	return a->fd >= 0 && b->fd >= 0 && !a->std && !b->std && !fstat(a->fd, &x) && !fstat(b->fd, &y) &&
+	       x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 /* --json and --junit FILE: can rcleak write it? Asked before CMD runs, not
  * after it: "cannot write" came once the whole test suite had run, whose
  * summary was then lost. A file it creates here it removes again when it
@@ -421,6 +433,12 @@ int cmd_run(const struct rcl_opts *o)
 	rc = RCL_EXIT_ERROR;
 	if ((json.path && check_out(&json)) || (junit.path && check_out(&junit)))
 		goto cleanup;
+	if (same_out(&json, &junit)) {
+		elog("--json %s and --junit %s are one file: the XML would replace the JSON; give "
+		     "each its own", json.path, junit.path);
+		rc = RCL_EXIT_USAGE;
+		goto cleanup;
+	}
 
 	rc = tracer__open(&c.tracer, &to, NULL, NULL, msg, sizeof(msg));
 	if (rc) {

@@ -30,7 +30,8 @@ TESTS = ["test_run_exit_status",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
          "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
          "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
-         "test_run_out_file_swapped", "test_run_out_file_is_stdout"]
+         "test_run_out_file_swapped", "test_run_out_file_is_stdout",
+         "test_run_out_file_same"]
 
 
 def test_run_exit_status():
@@ -701,3 +702,25 @@ def test_run_out_file_is_stdout():
         raise Fail("%s: the JUnit XML in err.log is broken (%s): %r" % (what, e, err[:600]))
     lines = err.strip().splitlines()
     check(lines[-1] == "rcleak run: PASS (exit 0)", "%s: err.log's last line %r" % (what, lines[-1]))
+
+
+def test_run_out_file_same():
+    """--json and --junit naming one file (under two names, too): the XML
+    was written over the JSON, exit 0, and a CI step that reads the JSON
+    got XML. Now a usage error before CMD runs: one line, exit 2, no file
+    left."""
+    d = mkdtemp("rcleak-run-same-")
+    os.chmod(d, 0o755)
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    same = os.path.join(d, "result")
+    port = str(harness.free_port())
+    for other in (same, os.path.join(d, ".", "result")):
+        args = ["-p", port, "--json", same, "--junit", other, "--"] + cmd
+        rc, out, err, lines = _run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        check(not os.path.exists(marker), "%s: CMD ran; %r" % (what, err[-400:]))
+        check(rc == 2, "%s: exit status %r, expected 2; stderr %r" % (what, rc, err[-400:]))
+        check(len(lines) == 1 and "--json" in lines[0] and "--junit" in lines[0],
+              "%s: expected one line naming --json and --junit, got %r" % (what, err[-400:]))
+        check(sorted(os.listdir(d)) == [], "%s: left %s behind" % (what, sorted(os.listdir(d))))
