@@ -78,6 +78,19 @@ static const char *fmt_num(char buf[32], double v)
 	return buf;
 }
 
+/* A threshold as given: to the hundredth, as fmt_num, when that is it
+ * ("2.50"), else with the digits it has: --max-churn 0.004 read "<= 0.00"
+ * (and a rate of 0.20 failed it), 2.345 was 2.35 in the text and in --json. */
+static const char *fmt_threshold_num(char buf[32], double v)
+{
+	double hundredths = v * 100;
+
+	if (hundredths > -1e15 && hundredths < 1e15 && hundredths == (double)(long long)hundredths)
+		return fmt_num(buf, v);
+	snprintf(buf, 32, "%.10g", v);
+	return buf;
+}
+
 /* Name the rows that break a rule, worst first, in the rule's detail. */
 static void blame(struct run_rule *rule, const struct run_summary *s,
 		  double (*metric)(const struct run_row *), bool total)
@@ -270,7 +283,7 @@ static void fmt_threshold(char *buf, size_t len, const struct run_rule *r)
 	else {
 		char num[32];
 
-		snprintf(buf, len, "<= %s", fmt_num(num, r->threshold));
+		snprintf(buf, len, "<= %s", fmt_threshold_num(num, r->threshold));
 	}
 }
 
@@ -391,9 +404,13 @@ void summary_json(FILE *f, const struct run_summary *s)
 	fputs("],\"rules\":[", f);
 	for (int k = 0; k < RULE__N; k++) {
 		const struct run_rule *r = &s->rules[k];
+		char num[32];
 
 		fprintf(f, "%s{\"name\":\"%s\",\"threshold\":", k ? "," : "", r->name);
-		json_num(f, r->set ? r->threshold : -1);
+		if (r->set)
+			fputs(fmt_threshold_num(num, r->threshold), f);
+		else
+			fputs("null", f);
 		fputs(",\"value\":", f);
 		json_num(f, r->value);
 		fprintf(f, ",\"passed\":%s,\"detail\":", r->passed ? "true" : "false");

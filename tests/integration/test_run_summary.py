@@ -13,7 +13,8 @@ from run_harness import Run
 
 TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_run_summary_big_threshold",
          "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named",
-         "test_run_summary_junit_nonchar", "test_run_summary_lost_events"]
+         "test_run_summary_junit_nonchar", "test_run_summary_lost_events",
+         "test_run_summary_threshold_as_given"]
 
 # opens N connections to the port in argv[1] and exits holding them (os._exit:
 # no interpreter shutdown that would close them)
@@ -311,3 +312,26 @@ def test_run_summary_lost_events():
         check("lost events: %d " % lost in err,
               "the summary counts %d of %d connections and does not say events were lost: %r"
               % (opened, ok, err[-600:]))
+
+
+def test_run_summary_threshold_as_given():
+    """--max-churn 2.345 and 0.004 are in the text and in --json as given:
+    they read 2.35 and 0.00 (rounded to the hundredth), so --json's
+    threshold was not the one set, and "value 0.20 (<= 0.00)" failed a
+    threshold that looked like 0. A round one still prints as before."""
+    import json
+    r = Redis()
+    for given, shown in (("2.345", "2.345"), ("0.004", "0.004"), ("2.5", "2.50")):
+        run = Run(["-p", str(r.port), "--max-churn", given], ["true"])
+        try:
+            rc = run.wait()
+            js = run.load_json()
+        finally:
+            run.cleanup()
+        churn = [x for x in js["rules"] if x["name"] == "max-churn"][0]
+        line = [l for l in run.err().splitlines() if "rule max-churn" in l]
+        check(rc == 0 and churn["threshold"] == float(given),
+              "--max-churn %s: --json threshold %r; %s" % (given, churn["threshold"], run.describe()))
+        check(line and line[0].endswith("(<= %s)" % shown),
+              "--max-churn %s: the summary's rule line %r, expected it to end '(<= %s)'"
+              % (given, line, shown))
