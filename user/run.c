@@ -143,7 +143,11 @@ static int resolve_user(const struct rcl_opts *o, struct run_user *u)
 	}
 	pw = getpwnam(name);
 	if (!pw) {
-		elog("unknown user '%s' for --user", name);
+		/* "for --user" sent someone who gave no --user looking for one */
+		if (o->run_user)
+			elog("unknown user '%s' for --user", name);
+		else
+			elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER", name);
 		return -1;
 	}
 	u->set = true;

@@ -31,7 +31,7 @@ TESTS = ["test_run_exit_status",
          "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
          "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
          "test_run_out_file_swapped", "test_run_out_file_is_stdout",
-         "test_run_out_file_same"]
+         "test_run_out_file_same", "test_run_sudo_user_unknown"]
 
 
 def test_run_exit_status():
@@ -724,3 +724,26 @@ def test_run_out_file_same():
         check(len(lines) == 1 and "--json" in lines[0] and "--junit" in lines[0],
               "%s: expected one line naming --json and --junit, got %r" % (what, err[-400:]))
         check(sorted(os.listdir(d)) == [], "%s: left %s behind" % (what, sorted(os.listdir(d))))
+
+
+def test_run_sudo_user_unknown():
+    """Under sudo with a SUDO_USER that has no passwd entry (a CI user
+    removed, a container's uid), rcleak said "unknown user 'X' for --user"
+    to someone who gave no --user. The line now names SUDO_USER and says
+    to give --user; exit 2, CMD not run. A --user of nobody's still says
+    --user."""
+    d = mkdtemp("rcleak-run-sudouser-")
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    port = str(harness.free_port())
+    env = dict(os.environ, SUDO_USER="rcl-no-such-user", SUDO_UID="64999", SUDO_GID="64999")
+    rc, out, err, lines = _run_to_end(["-p", port, "--"] + cmd, 30, env=env)
+    check(rc == 2 and not os.path.exists(marker), "SUDO_USER unknown: exit status %r (expected 2), "
+          "CMD ran: %s; stderr %r" % (rc, os.path.exists(marker), err[-400:]))
+    check(len(lines) == 1 and "SUDO_USER" in lines[0] and "rcl-no-such-user" in lines[0]
+          and "give --user" in lines[0],
+          "SUDO_USER unknown: expected one line naming SUDO_USER and saying to give --user, got %r"
+          % err[-400:])
+    rc, out, err, lines = _run_to_end(["-p", port, "--user", "rcl-no-such-user", "--"] + cmd, 30)
+    check(rc == 2 and len(lines) == 1 and "for --user" in lines[0] and not os.path.exists(marker),
+          "--user unknown: exit status %r, stderr %r" % (rc, err[-400:]))
