@@ -109,6 +109,25 @@ static void install_forwarding(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* The kernel's initial PID namespace has this inode number (the kernel's
+ * PROC_PID_INIT_INO), on every kernel since 3.8. */
+#define INIT_PID_NS_INO 0xeffffffcUL
+
+/* Is rcleak in a PID namespace other than the host's? The BPF side knows
+ * CMD's tree by walking parents up to rcleak's pid, in the kernel's (the
+ * host's) numbers, and it was given getpid(), the namespace's number: as
+ * pid 1 of a container, host init's children matched, and every process
+ * of the host was CMD's tree (another job's leaks failed the run); as any
+ * other pid, none was, and a leaking CMD passed with nothing seen. A
+ * /proc that does not show rcleak (a container's /proc seen from outside)
+ * tells nothing: not refused. */
+static bool own_pid_ns(void)
+{
+	struct stat st;
+
+	return !stat("/proc/self/ns/pid", &st) && st.st_ino != INIT_PID_NS_INO;
+}
+
 /* A signal came before CMD started: say so; the exit code is 128+N, as
  * for a CMD that signal N killed (README, exit codes). */
 static int stopped_before_cmd(const struct rcl_opts *o)
@@ -143,7 +162,11 @@ static int resolve_user(const struct rcl_opts *o, struct run_user *u)
 	}
 	pw = getpwnam(name);
 	if (!pw) {
-		elog("unknown user '%s' for --user", name);
+		/* "for --user" sent someone who gave no --user looking for one */
+		if (o->run_user)
+			elog("unknown user '%s' for --user", name);
+		else
+			elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER", name);
 		return -1;
 	}
 	u->set = true;
@@ -256,6 +279,47 @@ static void finish_unwatched(const struct rcl_opts *o, pid_t pid, bool cmd_done)
 		;
 }
 
+/* A --json or --junit FILE: its name, and the file rcleak checked it as. */
+struct out_file {
+	const char *path;
+	int fd;       /* the regular file checked, kept open; -1: opened at the end */
+	bool created; /* made by the check: removed when no summary is written */
+	bool std;     /* fd: rcleak's (and CMD's) stdout or stderr, written on */
+};
+
+/* The file of rcleak's stdout or stderr that st is (/dev/stdout, or FILE
+ * named again in a redirection), or -1. */
+static int std_fd_of(const struct stat *st)
+{
+	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+		struct stat o;
+
+		if (!fstat(fd, &o) && S_ISREG(o.st_mode) && o.st_dev == st->st_dev && o.st_ino == st->st_ino)
+			return fd;
+	}
+	return -1;
+}
+
+/* Does f->path still name the file f->fd is? */
+static bool same_file(const struct out_file *f)
+{
+	struct stat a, b;
+
+	return !stat(f->path, &a) && !fstat(f->fd, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* --json and --junit naming one regular file (under two names, say): the
+ * JUnit XML was written over the JSON, and the run passed with no JSON for
+ * the CI step that reads it. Both on rcleak's stdout is another matter:
+ * each is written after the other, as asked. */
+static bool same_out(const struct out_file *a, const struct out_file *b)
+{
+	struct stat x, y;
+
+	return a->fd >= 0 && b->fd >= 0 && !a->std && !b->std && !fstat(a->fd, &x) && !fstat(b->fd, &y) &&
+	       x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 /* --json and --junit FILE: can rcleak write it? Asked before CMD runs, not
  * after it: "cannot write" came once the whole test suite had run, whose
  * summary was then lost. A file it creates here it removes again when it
@@ -263,44 +327,104 @@ static void finish_unwatched(const struct rcl_opts *o, pid_t pid, bool cmd_done)
  * file to be taken for a result. A regular file that is there already is
  * emptied now: an earlier run's summary outlived a run that wrote none
  * (CMD not found, rcleak killed), and a CI step read it as this run's.
- * Returns 0 or -1 (message given). */
-static int check_out(const char *path, bool *created)
+ * The regular file stays open, and the summary goes into it, not into
+ * whatever the name leads to at the end: CMD, run as SUDO_USER, could put
+ * a symlink there in its own work tree (`ln -sf /etc/shadow rcleak.xml`),
+ * and rcleak, as root, wrote through it. Returns 0 or -1 (message given). */
+static int check_out(struct out_file *f)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+	struct stat st;
+	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
 
-	*created = fd >= 0;
-	if (fd < 0 && errno == EEXIST) {
-		struct stat st;
-
+	f->created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && !stat(f->path, &st)) {
+		/* a directory passed this check, and CMD ran to its end
+		 * before "cannot write ...: Is a directory" */
+		if (S_ISDIR(st.st_mode)) {
+			elog("cannot write %s: %s; the command was not run", f->path, strerror(EISDIR));
+			return -1;
+		}
 		/* a FIFO or a device (/dev/stdout) is opened once, at the end:
 		 * an open and close now would end a FIFO reader's input */
-		if (!stat(path, &st) && !S_ISREG(st.st_mode))
+		if (!S_ISREG(st.st_mode))
 			return 0;
-		fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+		/* `--json /dev/stdout -- make >ci.log`: that file is CMD's
+		 * output, emptied here and again at the end, and the JSON was
+		 * all ci.log held. The summary goes after what CMD wrote
+		 * there, as a shell's `>>` would put it. */
+		if ((std = std_fd_of(&st)) >= 0) {
+			f->fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
+			f->std = f->fd >= 0;
+			if (f->fd >= 0)
+				return 0;
+		} else {
+			fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+		}
 	}
 	if (fd < 0) {
-		elog("cannot write %s: %s; the command was not run", path, strerror(errno));
+		elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
 		return -1;
 	}
-	close(fd);
+	f->fd = fd;
 	return 0;
 }
 
-static int write_file(const char *path, const struct run_summary *s,
+/* The summary into f: the file checked, which the name must still lead to
+ * (one CMD replaced, by a symlink say, is not written), or made anew
+ * (never through a symlink) when CMD removed it. */
+static int write_file(struct out_file *f, const struct run_summary *s,
 		      void (*render)(FILE *, const struct run_summary *))
 {
-	FILE *f = fopen(path, "w");
+	bool same = f->fd >= 0 && (f->std || same_file(f));
+	int fd = f->fd;
+	FILE *out;
 
-	if (!f) {
-		elog("cannot write %s: %s", path, strerror(errno));
+	f->fd = -1;
+	if (fd >= 0 && !same) {
+		struct stat st;
+
+		close(fd);
+		if (!lstat(f->path, &st) || errno != ENOENT) {
+			elog("cannot write %s: the command replaced it while it ran (a symlink, another "
+			     "file); rcleak writes only into the file it checked", f->path);
+			return -1;
+		}
+		fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0666);
+		if (fd < 0) {
+			elog("cannot write %s: %s", f->path, strerror(errno));
+			return -1;
+		}
+	}
+	if (fd >= 0 && !f->std && ftruncate(fd, 0)) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
+		close(fd);
 		return -1;
 	}
-	render(f, s);
-	if (fclose(f)) {
-		elog("cannot write %s: %s", path, strerror(errno));
+	out = fd >= 0 ? fdopen(fd, "w") : fopen(f->path, "w");
+	if (!out) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	render(out, s);
+	if (fclose(out)) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* No summary for f: close it, and remove a file the check made (as long
+ * as the name still leads to it). */
+static void drop_out(struct out_file *f)
+{
+	if (f->fd < 0)
+		return;
+	if (f->created && !f->std && same_file(f))
+		unlink(f->path);
+	close(f->fd);
+	f->fd = -1;
 }
 
 int cmd_run(const struct rcl_opts *o)
@@ -311,7 +435,9 @@ int cmd_run(const struct rcl_opts *o)
 	struct procwatch watch = { .window_s = o->window_s };
 	struct collector c = { .opts = o, .watch = &watch };
 	bool cmd_done = false, children = true, cut_in_wait = false;
-	bool json_new = false, junit_new = false, summary = false;
+	struct out_file json = { .path = o->json_path, .fd = -1 };
+	struct out_file junit = { .path = o->junit_path, .fd = -1 };
+	bool summary = false;
 	double last_refresh, cmd_end = 0;
 	int pipefd[2] = { -1, -1 }, status = 0, cut = 0, rc, err, e;
 	struct run_user user;
@@ -323,14 +449,24 @@ int cmd_run(const struct rcl_opts *o)
 	install_forwarding();
 	if ((rc = probe_preflight()))
 		return rc;
+	if (own_pid_ns()) {
+		elog("cannot trace a process tree from a PID namespace of its own (a container): "
+		     "run rcleak in the host's (docker run --pid=host)");
+		return RCL_EXIT_ERROR;
+	}
 	if (resolve_user(o, &user))
 		return RCL_EXIT_USAGE;
 	if (got_signal)
 		return stopped_before_cmd(o);
 	rc = RCL_EXIT_ERROR;
-	if ((o->json_path && check_out(o->json_path, &json_new)) ||
-	    (o->junit_path && check_out(o->junit_path, &junit_new)))
+	if ((json.path && check_out(&json)) || (junit.path && check_out(&junit)))
 		goto cleanup;
+	if (same_out(&json, &junit)) {
+		elog("--json %s and --junit %s are one file: the XML would replace the JSON; give "
+		     "each its own", json.path, junit.path);
+		rc = RCL_EXIT_USAGE;
+		goto cleanup;
+	}
 
 	rc = tracer__open(&c.tracer, &to, NULL, NULL, msg, sizeof(msg));
 	if (rc) {
@@ -440,6 +576,7 @@ int cmd_run(const struct rcl_opts *o)
 		goto cleanup;
 	}
 	sum.duration_s = (cmd_end ? cmd_end : collect_now()) - c.start;
+	sum.lost_events = c.lost;
 	if (WIFSIGNALED(status)) {
 		sum.cmd_exit = -1;
 		sum.cmd_signal = WTERMSIG(status);
@@ -469,19 +606,19 @@ int cmd_run(const struct rcl_opts *o)
 	/* the files first: the summary's last line is the verdict, exit code
 	 * included, and a FILE that cannot be written changes that code */
 	summary = true;
-	if (o->json_path && write_file(o->json_path, &sum, summary_json))
+	if (json.path && write_file(&json, &sum, summary_json))
 		sum.unwritten = o->json_path;
-	if (o->junit_path && write_file(o->junit_path, &sum, summary_junit) && !sum.unwritten)
+	if (junit.path && write_file(&junit, &sum, summary_junit) && !sum.unwritten)
 		sum.unwritten = o->junit_path;
 	if (sum.unwritten && sum.exit_code == RCL_EXIT_OK)
 		sum.exit_code = RCL_EXIT_ERROR;
 	summary_text(stderr, &sum);
 	rc = sum.exit_code;
 cleanup:
-	if (!summary && json_new)
-		unlink(o->json_path);
-	if (!summary && junit_new)
-		unlink(o->junit_path);
+	if (!summary) {
+		drop_out(&json);
+		drop_out(&junit);
+	}
 	summary_free(&sum);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);

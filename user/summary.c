@@ -78,6 +78,19 @@ static const char *fmt_num(char buf[32], double v)
 	return buf;
 }
 
+/* A threshold as given: to the hundredth, as fmt_num, when that is it
+ * ("2.50"), else with the digits it has: --max-churn 0.004 read "<= 0.00"
+ * (and a rate of 0.20 failed it), 2.345 was 2.35 in the text and in --json. */
+static const char *fmt_threshold_num(char buf[32], double v)
+{
+	double hundredths = v * 100;
+
+	if (hundredths > -1e15 && hundredths < 1e15 && hundredths == (double)(long long)hundredths)
+		return fmt_num(buf, v);
+	snprintf(buf, 32, "%.10g", v);
+	return buf;
+}
+
 /* Name the rows that break a rule, worst first, in the rule's detail. */
 static void blame(struct run_rule *rule, const struct run_summary *s,
 		  double (*metric)(const struct run_row *), bool total)
@@ -270,7 +283,7 @@ static void fmt_threshold(char *buf, size_t len, const struct run_rule *r)
 	else {
 		char num[32];
 
-		snprintf(buf, len, "<= %s", fmt_num(num, r->threshold));
+		snprintf(buf, len, "<= %s", fmt_threshold_num(num, r->threshold));
 	}
 }
 
@@ -308,6 +321,11 @@ void summary_text(FILE *f, const struct run_summary *s)
 	}
 	fprintf(f, "  totals: opened %ld, closed %ld, leaked at exit %ld, open at end %ld\n",
 		s->opened, s->closed, s->leaked, s->open_at_end);
+	/* a PASS on counts that miss connections is no PASS to trust: say so
+	 * (a tree of tens of thousands of processes fills the process map) */
+	if (s->lost_events)
+		fprintf(f, "  lost events: %llu (a BPF map was full, or the kernel skipped rcleak's hook): "
+			"the counts above may be short\n", s->lost_events);
 	for (int k = 0; k < RULE__N; k++) {
 		const struct run_rule *r = &s->rules[k];
 		char th[48], num[32], detail[sizeof(r->detail)];
@@ -360,9 +378,9 @@ void summary_json(FILE *f, const struct run_summary *s)
 		fprintf(f, "null,\"cmd_signal\":%d", s->cmd_signal);
 	else
 		fprintf(f, "%d,\"cmd_signal\":null", s->cmd_exit);
-	fprintf(f, ",\"duration_s\":%.3f,\"result\":\"%s\",\"totals\":{\"opened\":%ld,\"closed\":%ld,"
-		"\"leaked\":%ld,\"open_at_end\":%ld},\"processes\":[",
-		s->duration_s, s->failed ? "fail" : "pass", s->opened, s->closed, s->leaked,
+	fprintf(f, ",\"duration_s\":%.3f,\"lost_events\":%llu,\"result\":\"%s\",\"totals\":{"
+		"\"opened\":%ld,\"closed\":%ld,\"leaked\":%ld,\"open_at_end\":%ld},\"processes\":[",
+		s->duration_s, s->lost_events, s->failed ? "fail" : "pass", s->opened, s->closed, s->leaked,
 		s->open_at_end);
 	for (size_t i = 0; i < s->nrows; i++) {
 		const struct run_row *r = &s->rows[i];
@@ -386,9 +404,13 @@ void summary_json(FILE *f, const struct run_summary *s)
 	fputs("],\"rules\":[", f);
 	for (int k = 0; k < RULE__N; k++) {
 		const struct run_rule *r = &s->rules[k];
+		char num[32];
 
 		fprintf(f, "%s{\"name\":\"%s\",\"threshold\":", k ? "," : "", r->name);
-		json_num(f, r->set ? r->threshold : -1);
+		if (r->set)
+			fputs(fmt_threshold_num(num, r->threshold), f);
+		else
+			fputs("null", f);
 		fputs(",\"value\":", f);
 		json_num(f, r->value);
 		fprintf(f, ",\"passed\":%s,\"detail\":", r->passed ? "true" : "false");
@@ -398,17 +420,27 @@ void summary_json(FILE *f, const struct run_summary *s)
 	fputs("]}\n", f);
 }
 
+/* U+FFFE and U+FFFF (EF BF BE, EF BF BF): well-formed UTF-8, but no
+ * character XML 1.0 allows, anywhere in a document. */
+static bool xml_nonchar(const unsigned char *c, int n)
+{
+	return n == 3 && c[0] == 0xef && c[1] == 0xbf && (c[2] == 0xbe || c[2] == 0xbf);
+}
+
 /* Names are bytes (a comm cut at 15 bytes inside a character, say), and one
  * byte that is not UTF-8 made the whole report unreadable to a JUnit
  * parser: well-formed UTF-8 goes as it is, any other byte >= 0x80 as the
- * character U+00XX, as json_str writes it. */
+ * character U+00XX, as json_str writes it; so do the bytes of U+FFFE and
+ * U+FFFF, which a parser refuses as they are (a process named with one
+ * made the file unreadable again). */
 static void xml_str(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		int n;
 
 		if ((unsigned char)*s >= 0x80) {
-			if ((n = utf8_len((const unsigned char *)s))) {
+			if ((n = utf8_len((const unsigned char *)s)) &&
+			    !xml_nonchar((const unsigned char *)s, n)) {
 				fwrite(s, 1, (size_t)n, f);
 				s += n - 1;
 			} else {

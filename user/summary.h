@@ -52,6 +52,9 @@ struct run_summary {
 	struct run_row *rows;
 	size_t nrows;
 	long opened, closed, leaked, open_at_end;
+	/* events rcleak could not count (collector's lost: a BPF map full,
+	 * the hook skipped): the figures may be short by them */
+	unsigned long long lost_events;
 	struct run_rule rules[RULE__N];
 	bool failed;           /* a rule was broken */
 };

@@ -303,7 +303,7 @@ def check_shape(js, run):
     where = "--json of %s" % " ".join(run.argv[1:])
     check(isinstance(js, dict), "%s: not an object" % where)
     for k, t in (("cmd", list), ("exit_code", int), ("cmd_exit", (int, type(None))),
-                 ("cmd_signal", (int, type(None))), ("duration_s", NUM),
+                 ("cmd_signal", (int, type(None))), ("duration_s", NUM), ("lost_events", int),
                  ("result", str), ("totals", dict), ("processes", list), ("rules", list)):
         check(k in js, "%s: no field %r (has %s)" % (where, k, sorted(js)))
         check(isinstance(js[k], t) and not (t is int and isinstance(js[k], bool)),

@@ -29,7 +29,9 @@ TESTS = ["test_run_exit_status",
          "test_run_ctrl_c", "test_run_ignored_signals", "test_run_rcleak_killed",
          "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
          "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
-         "test_run_out_file_unwritable_at_end"]
+         "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
+         "test_run_out_file_swapped", "test_run_out_file_is_stdout",
+         "test_run_out_file_same", "test_run_sudo_user_unknown"]
 
 
 def test_run_exit_status():
@@ -577,3 +579,171 @@ def test_run_out_file_unwritable_at_end():
             check(lines and lines[-1].startswith("rcleak run: PASS ") and lines[-1].endswith(tail),
                   "%s: last line %r, expected the verdict ending %r" % (what, lines[-1:] , tail))
 
+
+def test_run_out_file_is_dir():
+    """--json or --junit naming a directory is said before CMD runs, one line,
+    exit 1, CMD not run: the check took a directory for a FIFO or a device
+    (opened only at the end), so the whole CMD ran and only then came
+    "cannot write ...: Is a directory"."""
+    d = mkdtemp("rcleak-run-outdir-")
+    os.chmod(d, 0o755)
+    sub = os.path.join(d, "results")
+    os.mkdir(sub)
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    port = str(harness.free_port())
+    for opt in ("--json", "--junit"):
+        args = ["-p", port, opt, sub, "--"] + cmd
+        rc, out, err, lines = _run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        check(not os.path.exists(marker), "%s: CMD ran, though FILE is a directory" % what)
+        check(rc == 1, "%s: exit status %r, expected 1; stderr %r" % (what, rc, err[-400:]))
+        check(len(lines) == 1 and "cannot write %s" % sub in lines[0] and "not run" in lines[0],
+              "%s: expected one line naming the directory, got %r" % (what, err[-400:]))
+        check(sorted(os.listdir(sub)) == [], "%s: wrote %s into the directory"
+              % (what, sorted(os.listdir(sub))))
+
+
+def test_run_out_file_swapped():
+    """CMD, run as another user (--user, or SUDO_USER under sudo), replaces
+    the --json/--junit FILE in a directory it owns with a symlink to a file
+    of root's: rcleak, root, wrote the summary through the symlink, over
+    that file. Now the summary goes into the file it checked before CMD
+    ran; a FILE replaced is not written (one line, exit 1), and a FILE that
+    CMD removed is made anew."""
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        raise harness.Skip("no user nobody")
+    port = str(harness.free_port())
+    safe = mkdtemp("rcleak-run-victim-")
+    os.chmod(safe, 0o755)
+    victim = os.path.join(safe, "precious")
+    for opt in ("--json", "--junit"):
+        with open(victim, "w") as f:
+            f.write("root's own\n")
+        ws = mkdtemp("rcleak-run-ws-")
+        os.chown(ws, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(ws, 0o755)
+        out = os.path.join(ws, "result")
+        swap = ["sh", "-c", 'rm -f "$0" && ln -s "$1" "$0"', out, victim]
+        args = ["-p", port, "--user", "nobody", opt, out, "--"] + swap
+        rc, _o, err, lines = _run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        with open(victim) as f:
+            left = f.read()
+        check(left == "root's own\n", "%s: root's file behind CMD's symlink was overwritten: %r"
+              % (what, left[:120]))
+        check(os.path.islink(out), "%s: CMD's symlink is gone" % what)
+        check(rc == 1, "%s: exit status %r, expected 1 (FILE not written); stderr %r"
+              % (what, rc, err[-400:]))
+        check(any(l.startswith("rcleak: cannot write %s: " % out) and "replaced" in l for l in lines),
+              "%s: no line saying FILE was replaced: %r" % (what, err[-400:]))
+        check(lines and lines[-1].endswith("cannot write %s)" % out),
+              "%s: last line %r should name the FILE not written" % (what, lines[-1:]))
+
+        # removed, not replaced: made anew, with the summary
+        os.unlink(out)
+        gone = ["sh", "-c", 'rm -f "$0"', out]
+        args = ["-p", port, "--user", "nobody", opt, out, "--"] + gone
+        rc, _o, err, lines = _run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        check(rc == 0, "%s: exit status %r, expected 0; stderr %r" % (what, rc, err[-400:]))
+        check(os.path.isfile(out) and not os.path.islink(out), "%s: FILE not made anew" % what)
+        with open(out) as f:
+            text = f.read()
+        if opt == "--json":
+            check(json.loads(text).get("exit_code") == 0, "%s: FILE holds %r" % (what, text[:200]))
+        else:
+            check(ET.fromstring(text).tag == "testsuites", "%s: FILE holds %r" % (what, text[:200]))
+
+
+
+def test_run_out_file_is_stdout():
+    """--json /dev/stdout and --junit /dev/stderr, rcleak's stdout and stderr
+    on files (`{ echo before; rcleak run ...; } >ci.log 2>err.log`): the
+    files are CMD's output too, and the check emptied them, then the end
+    again: the JSON was all ci.log held. Now the summary goes after what
+    was written there, CMD's lines and those before rcleak kept."""
+    d = mkdtemp("rcleak-run-stdout-")
+    out_path, err_path = os.path.join(d, "ci.log"), os.path.join(d, "err.log")
+    cmd = ["sh", "-c", "echo cmd-out; echo cmd-err >&2"]
+    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--json", "/dev/stdout",
+            "--junit", "/dev/stderr", "--"] + cmd
+    with open(out_path, "w") as fo, open(err_path, "w") as fe:
+        fo.write("before\n")
+        fo.flush()
+        p = spawn(args, "rcleak run", stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stop(p, signal.SIGKILL)
+            raise Fail("`%s` did not exit" % " ".join(args[1:]))
+    with open(out_path, "rb") as f:
+        out = f.read().decode("utf-8", "replace")
+    with open(err_path, "rb") as f:
+        err = f.read().decode("utf-8", "replace")
+    what = "`%s >ci.log 2>err.log`" % " ".join(args[1:])
+    check(rc == 0, "%s: exit status %r; stderr %r" % (what, rc, err[-400:]))
+    check(out.startswith("before\ncmd-out\n"), "%s: ci.log lost what was written before the "
+          "JSON: %r" % (what, out[:300]))
+    try:
+        js = json.loads(out[len("before\ncmd-out\n"):])
+    except ValueError as e:
+        raise Fail("%s: after CMD's line, ci.log holds no JSON (%s): %r" % (what, e, out[:300]))
+    check(js.get("exit_code") == 0 and js.get("cmd") == cmd, "%s: JSON %r" % (what, js))
+    check(err.startswith("cmd-err\n"), "%s: err.log lost CMD's line: %r" % (what, err[:300]))
+    xml_end = err.find("</testsuites>\n")
+    check(xml_end > 0, "%s: err.log holds no JUnit XML: %r" % (what, err[:600]))
+    try:
+        ET.fromstring(err[len("cmd-err\n"):xml_end + len("</testsuites>")])
+    except ET.ParseError as e:
+        raise Fail("%s: the JUnit XML in err.log is broken (%s): %r" % (what, e, err[:600]))
+    lines = err.strip().splitlines()
+    check(lines[-1] == "rcleak run: PASS (exit 0)", "%s: err.log's last line %r" % (what, lines[-1]))
+
+
+def test_run_out_file_same():
+    """--json and --junit naming one file (under two names, too): the XML
+    was written over the JSON, exit 0, and a CI step that reads the JSON
+    got XML. Now a usage error before CMD runs: one line, exit 2, no file
+    left."""
+    d = mkdtemp("rcleak-run-same-")
+    os.chmod(d, 0o755)
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    same = os.path.join(d, "result")
+    port = str(harness.free_port())
+    for other in (same, os.path.join(d, ".", "result")):
+        args = ["-p", port, "--json", same, "--junit", other, "--"] + cmd
+        rc, out, err, lines = _run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        check(not os.path.exists(marker), "%s: CMD ran; %r" % (what, err[-400:]))
+        check(rc == 2, "%s: exit status %r, expected 2; stderr %r" % (what, rc, err[-400:]))
+        check(len(lines) == 1 and "--json" in lines[0] and "--junit" in lines[0],
+              "%s: expected one line naming --json and --junit, got %r" % (what, err[-400:]))
+        check(sorted(os.listdir(d)) == [], "%s: left %s behind" % (what, sorted(os.listdir(d))))
+
+
+def test_run_sudo_user_unknown():
+    """Under sudo with a SUDO_USER that has no passwd entry (a CI user
+    removed, a container's uid), rcleak said "unknown user 'X' for --user"
+    to someone who gave no --user. The line now names SUDO_USER and says
+    to give --user; exit 2, CMD not run. A --user of nobody's still says
+    --user."""
+    d = mkdtemp("rcleak-run-sudouser-")
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    port = str(harness.free_port())
+    env = dict(os.environ, SUDO_USER="rcl-no-such-user", SUDO_UID="64999", SUDO_GID="64999")
+    rc, out, err, lines = _run_to_end(["-p", port, "--"] + cmd, 30, env=env)
+    check(rc == 2 and not os.path.exists(marker), "SUDO_USER unknown: exit status %r (expected 2), "
+          "CMD ran: %s; stderr %r" % (rc, os.path.exists(marker), err[-400:]))
+    check(len(lines) == 1 and "SUDO_USER" in lines[0] and "rcl-no-such-user" in lines[0]
+          and "give --user" in lines[0],
+          "SUDO_USER unknown: expected one line naming SUDO_USER and saying to give --user, got %r"
+          % err[-400:])
+    rc, out, err, lines = _run_to_end(["-p", port, "--user", "rcl-no-such-user", "--"] + cmd, 30)
+    check(rc == 2 and len(lines) == 1 and "for --user" in lines[0] and not os.path.exists(marker),
+          "--user unknown: exit status %r, stderr %r" % (rc, err[-400:]))

@@ -28,7 +28,7 @@ TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_r
          "test_run_churn_thresholds", "test_run_churn_short_lived", "test_run_churn_one_shot",
          "test_run_leak_early",
          "test_run_churn_slow",
-         "test_run_close_wait", "test_run_server_not_leak"]
+         "test_run_close_wait", "test_run_server_not_leak", "test_run_churn_window"]
 
 
 def run_app(prog, mode, n, rate, rc_args, want_rc, extra=()):
@@ -381,6 +381,41 @@ def test_run_server_not_leak():
     expect(js, {"result": "pass", "exit_code": 0, "cmd_exit": 0}, "--json")
     expect_rules(js, {"max-leaked": (0, 0, True)})
     hold.stop()
+
+
+
+def test_run_churn_window():
+    """--max-churn is the most connects in any --window (5 s unless given),
+    as README says: `rcleak help run` said "the most in any 5 s" whatever
+    --window was. 30 connects at once by a process that lives 11 s, under
+    --window 10: 3 connects/s (30 in 10 s), not the 6 of 5 s, so
+    --max-churn 4 passes."""
+    rc, out, err = harness.run_rcleak(["help", "run"], timeout=10)
+    text = " ".join(out.split())
+    m = text.find("--max-churn RATE")
+    check(rc == 0 and m >= 0, "`rcleak help run`: rc %r, no --max-churn in %r" % (rc, out[:300]))
+    desc = text[m:text.find("--fail-on-close-wait", m)]
+    check("--window" in desc and "any 5 s" not in desc,
+          "`rcleak help run` describes --max-churn as %r: no word of --window, which sets its window"
+          % desc)
+    r = Redis()
+    burst = ("import socket, sys, time\n"
+             "for _ in range(30):\n"
+             "    socket.create_connection(('127.0.0.1', int(sys.argv[1]))).close()\n"
+             "time.sleep(11)\n")
+    run = Run(["-p", str(r.port), "--window", "10", "--max-churn", "4"],
+              [sys.executable, "-c", burst, str(r.port)])
+    try:
+        rc = run.wait(timeout=60)
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    rows = [p for p in js["processes"] if p["opened"] == 30]
+    check(len(rows) == 1, "--json: no process with the 30 connects: %s" % js["processes"])
+    check(rows[0]["max_churn_per_s"] == 3.0 and rc == 0,
+          "30 connects at once, a life of 11 s, --window 10 --max-churn 4: max_churn_per_s %r "
+          "(expected 3.0: 30 in 10 s), exit status %r (expected 0); %s"
+          % (rows[0]["max_churn_per_s"], rc, run.describe()))
 
 
 if __name__ == "__main__":

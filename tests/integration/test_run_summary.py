@@ -8,11 +8,13 @@ Run alone:  python3 tests/integration/runner.py -k run_summary
 import os
 import xml.etree.ElementTree as ET
 
-from harness import Fail, Redis, check, mkdtemp, ss_sockets
+from harness import Fail, Redis, Skip, check, mkdtemp, ss_sockets
 from run_harness import Run
 
 TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_run_summary_big_threshold",
-         "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named"]
+         "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named",
+         "test_run_summary_junit_nonchar", "test_run_summary_lost_events",
+         "test_run_summary_threshold_as_given"]
 
 # opens N connections to the port in argv[1] and exits holding them (os._exit:
 # no interpreter shutdown that would close them)
@@ -186,3 +188,150 @@ os._exit(0)
           "named forkleak.py" % rows)
     det = [x["detail"] for x in js["rules"] if x["name"] == "max-leaked"]
     check(det == ["pid %d (forkleak.py): 1" % rows[0][0]], "max-leaked detail %r" % det)
+
+
+def test_run_summary_junit_nonchar():
+    """A script named 'rcl\ufffe_x' leaks under --max-leaked 0: its comm holds
+    EF BF BE, well-formed UTF-8 for U+FFFE, which XML does not allow: the
+    --junit file was unreadable to a parser. The bytes go as U+00EF U+00BF
+    U+00BE, as those of any name that is not text."""
+    r = Redis()
+    d = mkdtemp("rcl-run-nonchar")
+    path = _script(d, "rcl\ufffe_x", LEAK % 1)
+    run = Run(["-p", str(r.port), "--max-leaked", "0"], [path, str(r.port)], junit=True)
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 5, "exit status %r, expected 5 (1 leaked); %s" % (rc, run.describe()))
+    try:
+        root = ET.parse(run.junit_path).getroot()
+    except ET.ParseError as e:
+        raise Fail("--junit file is not XML: %s: %r" % (e, open(run.junit_path, "rb").read()[:600]))
+    msgs = [f.get("message") or "" for f in root.iter("failure")]
+    want = "rcl\u00ef\u00bf\u00be_x"
+    check(any(want in m for m in msgs), "--junit failures %r do not name %r" % (msgs, want))
+
+
+# FORKS processes, at most PAR at once, each connecting once to 127.0.0.1:PORT
+# and closing with a RST (no TIME_WAIT: 38,000 of those would use up the
+# ephemeral ports); prints how many connects succeeded
+FORKER = r"""
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	int port = atoi(argv[1]), par = atoi(argv[3]);
+	long n = atol(argv[2]), started = 0, running = 0, ok = 0;
+
+	while (started < n || running) {
+		while (running < par && started < n) {
+			pid_t p = fork();
+
+			if (p == 0) {
+				struct sockaddr_in a;
+				struct linger l = { 1, 0 };
+				int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+				memset(&a, 0, sizeof(a));
+				a.sin_family = AF_INET;
+				a.sin_port = htons(port);
+				a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+				if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)))
+					_exit(1);
+				setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+				close(fd);
+				_exit(0);
+			}
+			if (p < 0)
+				break;
+			started++;
+			running++;
+		}
+		int st;
+		if (wait(&st) > 0) {
+			running--;
+			ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		} else if (started < n) {
+			break;
+		}
+	}
+	printf("DONE forks=%ld ok=%ld\n", started, ok);
+	return 0;
+}
+"""
+
+
+def test_run_summary_lost_events():
+    """A tree of 38,000 processes that each connect once: more than the BPF
+    process table holds (32768 + its 2048 slots) while run keeps every
+    exited process to the summary, so some connects are counted nowhere. The
+    summary said nothing of it: totals short of what the tree did, and PASS.
+    Now the counts are whole, or the loss is in the text and in --json's
+    lost_events."""
+    import shutil
+    import subprocess
+    import run_harness
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        raise Skip("no C compiler")
+    src = os.path.join(run_harness._build_dir(), "forker.c")
+    exe = os.path.join(run_harness._build_dir(), "forker")
+    with open(src, "w") as f:
+        f.write(FORKER)
+    b = subprocess.run([cc, "-O2", "-o", exe, src], capture_output=True, text=True, timeout=120)
+    check(b.returncode == 0, "building the forker failed: %s" % b.stderr[-400:])
+    r = Redis()
+    n = 38000
+    run = Run(["-p", str(r.port)], [exe, str(r.port), str(n), "4"])
+    try:
+        rc = run.wait(timeout=300)
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    out = run.out()
+    check(rc == 0 and "DONE forks=%d " % n in out, "forker: rc %r, stdout %r; %s"
+          % (rc, out[-200:], run.describe()))
+    ok = int(out.split("ok=")[1].split()[0])
+    check(ok > 34816, "ground truth: only %d of %d connects succeeded" % (ok, n))
+    opened = js["totals"]["opened"]
+    check(opened <= ok, "--json totals.opened %d, but the tree made %d connections" % (opened, ok))
+    if opened < ok:
+        lost = js.get("lost_events")
+        check(isinstance(lost, int) and lost > 0,
+              "--json totals.opened %d of %d connections the tree made, and lost_events=%r"
+              % (opened, ok, lost))
+        err = run.err()
+        check("lost events: %d " % lost in err,
+              "the summary counts %d of %d connections and does not say events were lost: %r"
+              % (opened, ok, err[-600:]))
+
+
+def test_run_summary_threshold_as_given():
+    """--max-churn 2.345 and 0.004 are in the text and in --json as given:
+    they read 2.35 and 0.00 (rounded to the hundredth), so --json's
+    threshold was not the one set, and "value 0.20 (<= 0.00)" failed a
+    threshold that looked like 0. A round one still prints as before."""
+    import json
+    r = Redis()
+    for given, shown in (("2.345", "2.345"), ("0.004", "0.004"), ("2.5", "2.50")):
+        run = Run(["-p", str(r.port), "--max-churn", given], ["true"])
+        try:
+            rc = run.wait()
+            js = run.load_json()
+        finally:
+            run.cleanup()
+        churn = [x for x in js["rules"] if x["name"] == "max-churn"][0]
+        line = [l for l in run.err().splitlines() if "rule max-churn" in l]
+        check(rc == 0 and churn["threshold"] == float(given),
+              "--max-churn %s: --json threshold %r; %s" % (given, churn["threshold"], run.describe()))
+        check(line and line[0].endswith("(<= %s)" % shown),
+              "--max-churn %s: the summary's rule line %r, expected it to end '(<= %s)'"
+              % (given, line, shown))

@@ -17,7 +17,8 @@ import sys
 import time
 
 import harness
-from harness import Client, Redis, check, children_of, spawn, ss_count, stop, wait_until
+from harness import (RCLEAK, Client, Fail, Redis, Skip, check, children_of, spawn, ss_count, stop,
+                     wait_until)
 from run_harness import (DAEMON, Run, expect, expect_detail_names, expect_rules, need_c, need_py,
                          parse_done, prow, redis_delta, summary_checks, total_connections,
                          wait_redis_idle)
@@ -25,7 +26,8 @@ from run_harness import (DAEMON, Run, expect, expect_detail_names, expect_rules,
 TESTS = ["test_run_tree_only",
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
          "test_run_daemon_exits_while_waited", "test_run_wait_children_signal",
-         "test_run_signal_cmd_exited_unreaped", "test_run_outside_exit_not_leak"]
+         "test_run_signal_cmd_exited_unreaped", "test_run_outside_exit_not_leak",
+         "test_run_pid_namespace"]
 
 
 def test_run_tree_only():
@@ -235,6 +237,43 @@ def test_run_signal_cmd_exited_unreaped():
     check(rc == 128 + signal.SIGTERM, "exit status %r, expected 143 (the wait cut); %s" % (rc, run.describe()))
     check("ended the wait" in run.err(), "no line says the signal ended the wait: %r" % run.err()[-800:])
     check(held == 3, "the daemon %d holds %d connections, expected its 3 (not signalled)" % (d, held))
+
+
+def test_run_pid_namespace():
+    """rcleak run in a PID namespace of its own (a container without
+    --pid=host) knew CMD's tree by its own pid in that namespace, while the
+    kernel's pids are the host's: as any pid but 1 it saw nothing, and a
+    CMD that leaked 3 connections under --max-leaked 0 passed (exit 0); as
+    pid 1 every process of the host was in CMD's tree. Now it says so in
+    one line and exits 1 before CMD runs."""
+    import shutil
+    if not shutil.which("unshare"):
+        raise Skip("unshare not installed")
+    r = Redis()
+    d = harness.mkdtemp("rcleak-run-pidns-")
+    marker = os.path.join(d, "cmd-ran")
+    leak = ("import os, socket, sys\n"
+            "open(sys.argv[2], 'w').close()\n"
+            "s = [socket.create_connection(('127.0.0.1', int(sys.argv[1]))) for _ in range(3)]\n"
+            "os._exit(0)\n")
+    rc_cmd = [RCLEAK, "run", "-p", str(r.port), "--max-leaked", "0", "--",
+              sys.executable, "-c", leak, str(r.port), marker]
+    pidns = ["unshare", "--pid", "--fork", "--mount-proc", "--"]
+    for how, argv in (("as pid 1", pidns + rc_cmd),
+                      ("as pid 2", pidns + ["sh", "-c", '"$@"; exit $?', "sh"] + rc_cmd)):
+        p = spawn(argv, "rcleak run in a pid namespace " + how, stdin=subprocess.DEVNULL)
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            stop(p, signal.SIGKILL)
+            raise Fail("rcleak run in a pid namespace (%s) did not exit" % how)
+        err = err.decode("utf-8", "replace")
+        lines = [l for l in err.splitlines() if l.strip()]
+        check(p.returncode == 1 and not os.path.exists(marker) and len(lines) == 1
+              and "PID namespace" in lines[0],
+              "rcleak run in a pid namespace of its own (%s): exit status %r (expected 1), CMD "
+              "ran: %s, stderr %r" % (how, p.returncode, os.path.exists(marker), err[-600:]))
+
 
 if __name__ == "__main__":
     import runner
