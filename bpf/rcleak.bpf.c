@@ -619,9 +619,10 @@ timed:
  * An event's time need only be close (the report shows ms, ticks are
  * seconds apart) and in order with the walks. So per CPU, an event takes the
  * CPU's last clock read for an event while that was in the same tick and
- * walk generation; else it reads the clock. A stamp is thus at most one
- * tick before the event's real time, never after it, never
- * before an iterator walk the event came after: userspace bumps walk_gen
+ * walk generation; else it reads the clock. A stamp is thus about one tick
+ * at most before the event's real time (longer by as much as the kernel
+ * runs a timer tick late: jiffies stand still meanwhile), never after it,
+ * never before an iterator walk the event came after: userspace bumps walk_gen
  * when such a walk starts, after it read the refresh's time, so an event
  * after that start reads the clock anew and is stamped after the refresh's
  * time (--walk proc bumps nothing: there a tick). An event

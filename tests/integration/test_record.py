@@ -670,7 +670,7 @@ EVTIME_N = 400  # test_record_event_times: connects timed by the test's own cloc
 
 
 def test_record_event_times():
-    """An event's time is within one kernel tick before the change and never
+    """An event's time is within about one kernel tick before the change and never
     after it (the recorder stamps most events with their CPU's last clock
     read: bpf/rcleak.bpf.c, "event times"), and the capture's header says
     that tick. EVTIME_N connects of this process, each timed by its own clock
@@ -678,6 +678,7 @@ def test_record_event_times():
     keeps their stamps cached: each one's connect row in --csv."""
     tick = time.clock_getres(getattr(time, "CLOCK_MONOTONIC_COARSE", 6))  # Linux: 6
     slack = 0.001  # the capture's wall/monotonic pair, read at its start, and --csv's microseconds
+    late_tick = 0.005  # a timer tick the kernel runs late (a busy VM) holds the jiffy that much longer
     r = Redis()
     d = mkdtemp("rcl-evtime")
     path = os.path.join(d, "t.rcl")
@@ -713,12 +714,12 @@ def test_record_event_times():
     missing = sorted(set(marks) - set(got))
     check(not missing, "%d of the %d timed connects have no connect row; local ports %s"
           % (len(missing), len(marks), missing[:5]))
-    early = [(p, t0 - got[p]) for p, (t0, t1) in marks.items() if got[p] < t0 - tick - slack]
+    early = [(p, t0 - got[p]) for p, (t0, t1) in marks.items() if got[p] < t0 - tick - late_tick - slack]
     late = [(p, got[p] - t1) for p, (t0, t1) in marks.items() if got[p] > t1 + slack]
     check(not early and not late,
-          "of %d connects timed around connect(), %d have a --csv time more than a tick (%.1f ms) before, "
-          "and %d one after; first (local port, seconds off): %s %s"
-          % (len(marks), len(early), tick * 1e3, len(late), early[:3], late[:3]))
+          "of %d connects timed around connect(), %d have a --csv time more than a tick (%.1f ms) and %.0f ms "
+          "before, and %d one after; first (local port, seconds off): %s %s"
+          % (len(marks), len(early), tick * 1e3, late_tick * 1e3, len(late), early[:3], late[:3]))
 
 
 def test_record_stall_skips_ticks():
