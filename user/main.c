@@ -35,14 +35,17 @@ static void on_signal(int sig)
 
 static void install_signals(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, hup;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: sleeps return EINTR */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* unless ignored at start (nohup rcleak --json ... > log &): that one
+	 * was meant to outlive its terminal, and a logout ended it */
+	if (sigaction(SIGHUP, NULL, &hup) || hup.sa_handler != SIG_IGN)
+		sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout ends us through ferror() */
 	/* SIGUSR1 tells a flight recorder to write its ring: `pkill -USR1
 	 * rcleak` aimed at one killed every live view on the host (the

@@ -12,7 +12,8 @@ from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fiel
 TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test_count_and_duration",
          "test_duration_last_line", "test_plain",
          "test_plain_verdict", "test_plain_limit_guess",
-         "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal"]
+         "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal",
+         "test_live_nohup"]
 FINAL = ["test_no_leftovers"]
 
 
@@ -221,6 +222,22 @@ def _early(sig, delay):
             check(not leaked, "%s %.0f ms after start left BPF programs: %s"
                   % (sig.name, delay * 1000, sorted(set(leaked.values()))))
     return t
+
+
+def test_live_nohup():
+    """`nohup rcleak --json ... > log &`: the live view started with SIGHUP
+    ignored outlives its terminal, as nohup means; it took SIGHUP as a stop
+    signal anyway, and a logout ended the log. Sent SIGHUP, it goes on
+    printing; SIGINT still stops it, exit 0."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)], wrap=("nohup",))
+    rc.proc.send_signal(signal.SIGHUP)
+    rc.line()
+    rc.line()
+    check(rc.proc.poll() is None, "rcleak under nohup stopped at SIGHUP: exit %r" % rc.proc.poll())
+    rc.proc.send_signal(signal.SIGINT)
+    code = rc.proc.wait(20)
+    check(code == 0, "rcleak under nohup, stopped by SIGINT: exit %r; stderr: %s" % (code, rc.stderr()[-300:]))
 
 
 def test_early_signal():
