@@ -35,25 +35,32 @@ def _script(d, name, body):
     return path
 
 
-def test_run_summary_junit_utf8():
-    """A script named 'проверка_redis' (its comm: 15 bytes, cut inside a
-    Cyrillic letter) leaks 2 connections under --max-leaked 0: the --junit
-    file is still XML a parser takes (a stray byte made it unreadable), and
-    the failure names the process, the cut byte as U+00D0."""
+def _junit_leak_failures(name, n):
+    """A script named name leaks n connections under --max-leaked 0 with
+    --junit: exit 5, and the file is XML a parser takes; its failure
+    messages."""
     r = Redis()
-    d = mkdtemp("rcl-run-utf8")
-    path = _script(d, "проверка_redis", LEAK % 2)
+    d = mkdtemp("rcl-run-junit")
+    path = _script(d, name, LEAK % n)
     run = Run(["-p", str(r.port), "--max-leaked", "0"], [path, str(r.port)], junit=True)
     try:
         rc = run.wait()
     finally:
         run.cleanup()
-    check(rc == 5, "exit status %r, expected 5 (2 leaked); %s" % (rc, run.describe()))
+    check(rc == 5, "exit status %r, expected 5 (%d leaked); %s" % (rc, n, run.describe()))
     try:
         root = ET.parse(run.junit_path).getroot()
     except ET.ParseError as e:
         raise Fail("--junit file is not XML: %s: %r" % (e, open(run.junit_path, "rb").read()[:600]))
-    msgs = [f.get("message") or "" for f in root.iter("failure")]
+    return [f.get("message") or "" for f in root.iter("failure")]
+
+
+def test_run_summary_junit_utf8():
+    """A script named 'проверка_redis' (its comm: 15 bytes, cut inside a
+    Cyrillic letter) leaks 2 connections under --max-leaked 0: the --junit
+    file is still XML a parser takes (a stray byte made it unreadable), and
+    the failure names the process, the cut byte as U+00D0."""
+    msgs = _junit_leak_failures("проверка_redis", 2)
     want = "проверк\u00d0"
     check(any(want in m for m in msgs), "--junit failures %r do not name %r (the comm as the kernel cut it)"
           % (msgs, want))
@@ -195,20 +202,7 @@ def test_run_summary_junit_nonchar():
     EF BF BE, well-formed UTF-8 for U+FFFE, which XML does not allow: the
     --junit file was unreadable to a parser. The bytes go as U+00EF U+00BF
     U+00BE, as those of any name that is not text."""
-    r = Redis()
-    d = mkdtemp("rcl-run-nonchar")
-    path = _script(d, "rcl\ufffe_x", LEAK % 1)
-    run = Run(["-p", str(r.port), "--max-leaked", "0"], [path, str(r.port)], junit=True)
-    try:
-        rc = run.wait()
-    finally:
-        run.cleanup()
-    check(rc == 5, "exit status %r, expected 5 (1 leaked); %s" % (rc, run.describe()))
-    try:
-        root = ET.parse(run.junit_path).getroot()
-    except ET.ParseError as e:
-        raise Fail("--junit file is not XML: %s: %r" % (e, open(run.junit_path, "rb").read()[:600]))
-    msgs = [f.get("message") or "" for f in root.iter("failure")]
+    msgs = _junit_leak_failures("rcl\ufffe_x", 1)
     want = "rcl\u00ef\u00bf\u00be_x"
     check(any(want in m for m in msgs), "--junit failures %r do not name %r" % (msgs, want))
 
