@@ -106,8 +106,9 @@ static int cmd_doctor(const struct rcl_opts *o)
 	rc = probe_preflight();
 	if (rc) {
 		printf("%-14s cannot run: %s\n", "verdict",
-		       rc == RCL_EXIT_PRIV ? "needs root (CAP_BPF, CAP_PERFMON): run with sudo"
-					   : "no BTF");
+		       rc == RCL_EXIT_PRIV     ? "needs root (CAP_BPF, CAP_PERFMON): run with sudo"
+		       : rc == RCL_EXIT_KERNEL ? "no BTF"
+					       : "not in the host's PID namespace (docker run --pid=host)");
 		return rc;
 	}
 	/* Try every tier for real (load + attach + detach): a kernel's word,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -83,6 +84,24 @@ bool probe_privileged(const struct rcl_probe *p)
 	return (p->cap_bpf && p->cap_perfmon) || p->cap_sys_admin;
 }
 
+/* The kernel's initial PID namespace has this inode number (the kernel's
+ * PROC_PID_INIT_INO), on every kernel since 3.8. */
+#define INIT_PID_NS_INO 0xeffffffcUL
+
+/* Is rcleak in a PID namespace other than the host's? The BPF side names
+ * processes by the kernel's (the host's) pids, and rcleak knows itself,
+ * and `run` CMD's tree, by getpid(): in a container without --pid=host the
+ * live view and record showed no process at all (the holders' pids are
+ * not the container's /proc's), and run saw none of CMD's connections or,
+ * as the container's pid 1, every process of the host as CMD's tree. A
+ * /proc that does not show rcleak tells nothing: not refused. */
+static bool own_pid_ns(void)
+{
+	struct stat st;
+
+	return !stat("/proc/self/ns/pid", &st) && st.st_ino != INIT_PID_NS_INO;
+}
+
 int probe_preflight(void)
 {
 	struct rcl_probe p;
@@ -95,6 +114,11 @@ int probe_preflight(void)
 	if (!p.btf) {
 		elog("kernel has no BTF (/sys/kernel/btf/vmlinux): needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 		return RCL_EXIT_KERNEL;
+	}
+	if (own_pid_ns()) {
+		elog("in a PID namespace of its own (a container), the kernel's pids name no process "
+		     "rcleak can see: run it in the host's (docker run --pid=host)");
+		return RCL_EXIT_ERROR;
 	}
 	return 0;
 }

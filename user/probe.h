@@ -22,9 +22,10 @@ void probe_run(struct rcl_probe *p);
 /* True when the capabilities suffice to load and attach our programs. */
 bool probe_privileged(const struct rcl_probe *p);
 
-/* The checks every command that loads BPF makes first: privileges, then
- * BTF. Returns 0, or the exit code (RCL_EXIT_PRIV, RCL_EXIT_KERNEL) after a
- * one-line message on stderr saying what to do. */
+/* The checks every command that loads BPF makes first: privileges, BTF,
+ * then the host's PID namespace. Returns 0, or the exit code
+ * (RCL_EXIT_PRIV, RCL_EXIT_KERNEL, RCL_EXIT_ERROR) after a one-line
+ * message on stderr saying what to do. */
 int probe_preflight(void);
 
 #endif

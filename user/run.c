@@ -109,25 +109,6 @@ static void install_forwarding(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* The kernel's initial PID namespace has this inode number (the kernel's
- * PROC_PID_INIT_INO), on every kernel since 3.8. */
-#define INIT_PID_NS_INO 0xeffffffcUL
-
-/* Is rcleak in a PID namespace other than the host's? The BPF side knows
- * CMD's tree by walking parents up to rcleak's pid, in the kernel's (the
- * host's) numbers, and it was given getpid(), the namespace's number: as
- * pid 1 of a container, host init's children matched, and every process
- * of the host was CMD's tree (another job's leaks failed the run); as any
- * other pid, none was, and a leaking CMD passed with nothing seen. A
- * /proc that does not show rcleak (a container's /proc seen from outside)
- * tells nothing: not refused. */
-static bool own_pid_ns(void)
-{
-	struct stat st;
-
-	return !stat("/proc/self/ns/pid", &st) && st.st_ino != INIT_PID_NS_INO;
-}
-
 /* A signal came before CMD started: say so; the exit code is 128+N, as
  * for a CMD that signal N killed (README, exit codes). */
 static int stopped_before_cmd(const struct rcl_opts *o)
@@ -449,11 +430,6 @@ int cmd_run(const struct rcl_opts *o)
 	install_forwarding();
 	if ((rc = probe_preflight()))
 		return rc;
-	if (own_pid_ns()) {
-		elog("cannot trace a process tree from a PID namespace of its own (a container): "
-		     "run rcleak in the host's (docker run --pid=host)");
-		return RCL_EXIT_ERROR;
-	}
 	if (resolve_user(o, &user))
 		return RCL_EXIT_USAGE;
 	if (got_signal)

@@ -3,6 +3,7 @@ and a final check that the suite left nothing behind."""
 import json
 import os
 import signal
+import subprocess
 
 import harness
 from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fields,
@@ -13,7 +14,7 @@ TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test
          "test_duration_last_line", "test_plain",
          "test_plain_verdict", "test_plain_limit_guess",
          "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal",
-         "test_live_nohup"]
+         "test_live_nohup", "test_pid_namespace_refused"]
 FINAL = ["test_no_leftovers"]
 
 
@@ -238,6 +239,35 @@ def test_live_nohup():
     rc.proc.send_signal(signal.SIGINT)
     code = rc.proc.wait(20)
     check(code == 0, "rcleak under nohup, stopped by SIGINT: exit %r; stderr: %s" % (code, rc.stderr()[-300:]))
+
+
+def test_pid_namespace_refused():
+    """The live view and record in a PID namespace of their own (a container
+    without --pid=host) showed no process at all while a client held 3
+    connections (the kernel's pids are the host's; /proc there has others),
+    and said nothing. Now each says so in one line and exits 1, as run does
+    (test_run_pid_namespace); doctor's verdict says why it cannot run."""
+    import shutil
+    if not shutil.which("unshare"):
+        raise Skip("unshare not installed")
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-pidns")
+    check(ss_count(c.pid, [r.port]) == 3, "ground truth: ss does not show the client's 3 connections")
+    d = harness.mkdtemp("rcleak-pidns-")
+    pidns = ["unshare", "--pid", "--fork", "--mount-proc", "--"]
+    for what, argv in (("the live view", [harness.RCLEAK, "-p", str(r.port), "--json", "-n", "1"]),
+                       ("record", [harness.RCLEAK, "record", "-w", os.path.join(d, "t.rcl"), "-p", str(r.port),
+                                   "-n", "1"])):
+        p = subprocess.run(pidns + argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        lines = [l for l in p.stderr.splitlines() if l.strip()]
+        check(p.returncode == 1 and not p.stdout.strip() and len(lines) == 1 and "PID namespace" in lines[0],
+              "%s in a PID namespace of its own: exit %r (expected 1), stdout %r, stderr %r"
+              % (what, p.returncode, p.stdout[:300], p.stderr[-300:]))
+    check(not os.path.exists(os.path.join(d, "t.rcl")), "record in a PID namespace of its own made its file")
+    p = subprocess.run(pidns + [harness.RCLEAK, "doctor"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 1 and "PID namespace" in p.stdout,
+          "doctor in a PID namespace of its own: exit %r, stdout %r" % (p.returncode, p.stdout[-400:]))
 
 
 def test_early_signal():
