@@ -622,14 +622,14 @@ timed:
  * walk generation; else it reads the clock. A stamp is thus about one tick
  * at most before the event's real time (longer by as much as the kernel
  * runs a timer tick late: jiffies stand still meanwhile), never after it,
- * never before an iterator walk the event came after: userspace bumps walk_gen
- * when such a walk starts, after it read the refresh's time, so an event
- * after that start reads the clock anew and is stamped after the refresh's
- * time (--walk proc bumps nothing: there a tick). An event
- * while the CPU is quiet (the first of its tick) is timed exactly. The
- * capture says the bound (its header's event time resolution). A run that
- * nests in another may mix the two runs' updates: a stamp then comes from
- * either's read, both in this tick. (Reading the clock again every 16
+ * and never before an iterator walk the event came after: userspace bumps
+ * walk_gen when such a walk starts, after it read the refresh's time, so
+ * an event after that start reads the clock anew and is stamped after the
+ * refresh's time (--walk proc bumps nothing: there a tick). An event while
+ * the CPU is quiet (the first of its tick) is timed exactly. The capture
+ * says the bound (its header's event time resolution). A run that nests in
+ * another may mix the two runs' updates: a stamp then comes from either's
+ * read, both in this tick. (Reading the clock again every 16
  * events as well, for stamps closer under a storm, cost back a third of
  * the gain and made the capture 20 % larger: the times' deltas compress
  * less; tools/bench/cost-ab.sh.)

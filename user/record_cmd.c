@@ -567,9 +567,7 @@ int cmd_record(const struct rcl_opts *o)
 		{
 			double now = collect_now();
 
-			if (now >= next)
-				next += o->interval_s;
-			if (now >= next)
+			if (now >= next) /* the first grid point after now */
 				next += (floor((now - next) / o->interval_s) + 1) * o->interval_s;
 		}
 		if ((e = collect_refresh(&r.c, collect_now()))) {
