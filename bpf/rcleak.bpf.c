@@ -80,22 +80,15 @@ struct {
 	__type(value, struct rcl_sock_slot);
 } sock_slots SEC(".maps");
 
-/* One word per CPU, through which a typed socket pointer becomes a number
- * (sock_id). */
+/* The word through which a typed socket pointer becomes a number
+ * (sock_id), one per CPU in struct rcl_cpu. */
 struct sock_id_word {
 	__u64 val;
 	__u64 seq; /* runs that used it */
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sock_id_word);
-} sock_ids SEC(".maps");
-
-/* Per CPU, the tick the opens on it are in (see "open times"), and the
- * clock read that events are stamped with (see "event times"). */
+/* The tick the opens on a CPU are in (see "open times"), and the clock
+ * read that its events are stamped with (see "event times"). */
 struct rcl_open_clock {
 	__u64 tick;    /* jiffies of the tick this state is for */
 	__u64 base_ns; /* the clock at this tick's first open here */
@@ -108,12 +101,33 @@ struct rcl_open_clock {
 	__u64 ev_gen;  /* walk_gen when ev_ns was read */
 };
 
+/* Notes of lifecycle runs whose twin has not run yet, on a CPU, as a
+ * stack (note_runs; see "runs the kernel skipped"). */
+#define RCL_RUN_SLOTS 16
+struct rcl_runs {
+	__u64 sk[RCL_RUN_SLOTS];
+	__u16 change[RCL_RUN_SLOTS]; /* oldstate << 8 | newstate */
+	__u32 top;                   /* notes pushed less notes popped */
+};
+
+/* What each CPU keeps, in one map value so that a run looks it up once
+ * (three per-CPU maps cost three lookups, an eighth of live's program under
+ * a connect storm: tools/bench/profile.sh): the counters userspace reads
+ * (stat[], first: tracer__stats), the socket number's word, the clock
+ * state of "open times" and "event times", and record's notes for the twin. */
+struct rcl_cpu {
+	__u64 stat[RCL_STAT__MAX];
+	struct sock_id_word id;
+	struct rcl_open_clock clk;
+	struct rcl_runs runs;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct rcl_open_clock);
-} open_clock SEC(".maps");
+	__type(value, struct rcl_cpu);
+} cpu_state SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -160,39 +174,32 @@ struct {
 	__uint(max_entries, 4096 * 4);
 } events SEC(".maps");
 
-/* Notes of lifecycle runs whose twin has not run yet, on this CPU, as a
- * stack (note_runs; see "runs the kernel skipped"). */
-#define RCL_RUN_SLOTS 16
-struct rcl_runs {
-	__u64 sk[RCL_RUN_SLOTS];
-	__u16 change[RCL_RUN_SLOTS]; /* oldstate << 8 | newstate */
-	__u32 top;                   /* notes pushed less notes popped */
-};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct rcl_runs);
-} runs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RCL_STAT__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
 
 /* ------------------------------------------------------------------------
  * helpers
  */
 
+static __always_inline struct rcl_cpu *this_cpu(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_state, &zero);
+}
+
+/* idx: an RCL_STAT_* constant */
+static __always_inline void stat_add(struct rcl_cpu *pc, __u32 idx)
+{
+	if (idx < RCL_STAT__MAX)
+		pc->stat[idx] += 1;
+}
+
 static __always_inline void stat_inc(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	struct rcl_cpu *pc = this_cpu();
 
-	if (v)
-		*v += 1;
+	if (pc)
+		stat_add(pc, idx);
 }
 
 static __always_inline bool port_watched(__u16 port)
@@ -457,16 +464,15 @@ static __always_inline bool traced(struct task_struct *task, bool btf)
  * store and the load may overwrite the word; it also bumps seq, and a probe
  * read then does it. (Comparing the number with the pointer instead would
  * let the compiler use the pointer for it.) */
-static __always_inline __u64 sock_id(const void *sk, bool btf)
+static __always_inline __u64 sock_id(struct rcl_cpu *pc, const void *sk, bool btf)
 {
 	volatile struct sock_id_word *w;
-	__u32 zero = 0;
 	__u64 id = 0, seq;
 
 	if (!btf)
 		return (__u64)sk;
-	w = bpf_map_lookup_elem(&sock_ids, &zero);
-	if (w) {
+	if (pc) {
+		w = &pc->id;
 		seq = w->seq + 1;
 		w->seq = seq;
 		w->val = (__u64)sk;
@@ -539,6 +545,7 @@ static __always_inline void sock_del(__u64 id)
  * read already, so that nothing is read twice. */
 struct chg {
 	const void *sk;
+	struct rcl_cpu *pc;  /* this CPU's, looked up once a run */
 	__u64 now;           /* bpf_ktime_get_ns(), read when first needed */
 	int oldstate, newstate;
 	__u16 lport, rport;  /* host order; lport is 0 on the way to CLOSE */
@@ -570,13 +577,9 @@ static __always_inline __u64 chg_now(struct chg *c)
  */
 static __always_inline void stamp_open(struct chg *c, struct rcl_sock *ns)
 {
-	struct rcl_open_clock *k;
-	__u32 zero = 0;
+	struct rcl_open_clock *k = &c->pc->clk;
 	__u64 j, r;
 
-	k = bpf_map_lookup_elem(&open_clock, &zero);
-	if (!k)
-		goto timed;
 	j = bpf_jiffies64();
 	if (k->tick != j) {
 		/* the tick before decides this one's odds; an idle tick
@@ -637,15 +640,11 @@ timed:
 
 static __always_inline __u64 event_ts(struct chg *c)
 {
-	struct rcl_open_clock *k;
-	__u32 zero = 0;
+	struct rcl_open_clock *k = &c->pc->clk;
 	__u64 j, g;
 
 	if (c->now) /* this run read the clock already */
 		return c->now;
-	k = bpf_map_lookup_elem(&open_clock, &zero);
-	if (!k)
-		return chg_now(c);
 	j = bpf_jiffies64();
 	g = walk_gen;
 	if (k->ev_tick == j && k->ev_gen == g)
@@ -685,7 +684,7 @@ static __always_inline void emit(struct chg *c, __u8 kind, const struct rcl_owne
 		return;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		stat_inc(RCL_STAT_LOST_RINGBUF);
+		stat_add(c->pc, RCL_STAT_LOST_RINGBUF);
 		return;
 	}
 	e->ts_ns = event_ts(c);
@@ -1016,8 +1015,8 @@ static __always_inline void drop_own(__u64 key)
 	sock_del(key);
 }
 
-static __always_inline int on_state(const void *sk, int oldstate, int newstate,
-				    __u16 lport, __u16 rport, __u16 family,
+static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int oldstate,
+				    int newstate, __u16 lport, __u16 rport, __u16 family,
 				    __u16 protocol, bool btf)
 {
 	struct chg chg = { .sk = sk, .oldstate = oldstate, .newstate = newstate,
@@ -1036,11 +1035,14 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	 * inet_put_port() zeroes its local port before the tracepoint fires:
 	 * ports cannot be trusted there. Any socket we track is in the map. */
 	if (newstate == RCL_TCP_CLOSE && oldstate != RCL_TCP_LISTEN) {
-		key = sock_id(sk, btf);
+		chg.pc = pc ? pc : this_cpu();
+		if (!chg.pc)
+			return 0;
+		key = sock_id(chg.pc, sk, btf);
 		s = sock_get(key);
 		if (!s)
 			return 0;
-		stat_inc(RCL_STAT_EVENTS);
+		stat_add(chg.pc, RCL_STAT_EVENTS);
 		settle_pending(s, oldstate);
 		if (!check_app_close(&chg, s, &oc, btf)) {
 			owner = sock_owner(s);
@@ -1055,7 +1057,10 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	rw = port_watched(rport);
 	if (!lw && !rw)
 		return 0;
-	stat_inc(RCL_STAT_EVENTS);
+	chg.pc = pc ? pc : this_cpu();
+	if (!chg.pc)
+		return 0;
+	stat_add(chg.pc, RCL_STAT_EVENTS);
 
 	/* the socket's number only where it is used: live does nothing with a
 	 * handshake (a third of a connect storm's state changes) */
@@ -1090,9 +1095,9 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_CLIENT | RCL_SOCK_PENDING;
 		stamp_open(&chg, &ns);
-		key = sock_id(sk, btf);
+		key = sock_id(chg.pc, sk, btf);
 		if (sock_put(key, &ns)) {
-			stat_inc(RCL_STAT_LOST_SOCK);
+			stat_add(chg.pc, RCL_STAT_LOST_SOCK);
 			return 0;
 		}
 		/* read once, for the process and the event (not back from the
@@ -1118,9 +1123,9 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_SERVER;
 		stamp_open(&chg, &ns);
-		key = sock_id(sk, btf);
+		key = sock_id(chg.pc, sk, btf);
 		if (sock_put(key, &ns)) {
-			stat_inc(RCL_STAT_LOST_SOCK);
+			stat_add(chg.pc, RCL_STAT_LOST_SOCK);
 			return 0;
 		}
 		if (owner.tgid)
@@ -1137,13 +1142,13 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	case RCL_TCP_ESTABLISHED:
 		if (oldstate == RCL_TCP_SYN_RECV && lw && self_end(sk, rport, family)) {
-			drop_own(sock_id(sk, btf));
+			drop_own(sock_id(chg.pc, sk, btf));
 			return 0;
 		}
 		if (oldstate != RCL_TCP_SYN_SENT)
 			break;
 		/* a client's connection counts from here (RCL_SOCK_PENDING) */
-		s = sock_get(sock_id(sk, btf));
+		s = sock_get(sock_id(chg.pc, sk, btf));
 		if (!s)
 			return 0;
 		open_pending(s);
@@ -1152,7 +1157,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	case RCL_TCP_FIN_WAIT1:
 	case RCL_TCP_LAST_ACK:
-		s = sock_get(sock_id(sk, btf));
+		s = sock_get(sock_id(chg.pc, sk, btf));
 		if (s)
 			settle_pending(s, oldstate);
 		if (s && !check_app_close(&chg, s, &oc, btf)) {
@@ -1162,7 +1167,7 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 		return 0;
 	}
 	if (emit_events) { /* ESTABLISHED, CLOSE_WAIT, ...: only for the record */
-		s = sock_get(sock_id(sk, btf));
+		s = sock_get(sock_id(chg.pc, sk, btf));
 		if (s) {
 			owner = sock_owner(s);
 			emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
@@ -1171,7 +1176,10 @@ static __always_inline int on_state(const void *sk, int oldstate, int newstate,
 	return 0;
 }
 
-static __always_inline int on_sock(const struct sock *sk, int oldstate, int newstate, bool btf)
+/* pc: this CPU's state when the caller has it, else NULL (looked up only
+ * for a watched socket) */
+static __always_inline int on_sock(struct rcl_cpu *pc, const struct sock *sk, int oldstate,
+				   int newstate, bool btf)
 {
 	__u16 family, lport, rport, protocol;
 
@@ -1186,7 +1194,7 @@ static __always_inline int on_sock(const struct sock *sk, int oldstate, int news
 		rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 		protocol = BPF_CORE_READ(sk, sk_protocol);
 	}
-	return on_state(sk, oldstate, newstate, lport, rport, family, protocol, btf);
+	return on_state(pc, sk, oldstate, newstate, lport, rport, family, protocol, btf);
 }
 
 /* ------------------------------------------------------------------------
@@ -1223,14 +1231,11 @@ static __always_inline int on_sock(const struct sock *sk, int oldstate, int news
  * skipped runs, not a bound, and reconciliation repairs the counts.
  */
 
-static __always_inline void note_run(const void *sk, int oldstate, int newstate)
+static __always_inline void note_run(struct rcl_runs *r, const void *sk, int oldstate,
+				    int newstate)
 {
-	__u32 zero = 0, t;
-	struct rcl_runs *r = bpf_map_lookup_elem(&runs, &zero);
+	__u32 t = r->top;
 
-	if (!r)
-		return;
-	t = r->top;
 	r->top = t + 1;
 	barrier();
 	r->change[t & (RCL_RUN_SLOTS - 1)] = (__u16)(oldstate << 8 | newstate);
@@ -1240,21 +1245,28 @@ static __always_inline void note_run(const void *sk, int oldstate, int newstate)
 
 static __always_inline int lifecycle(const struct sock *sk, int oldstate, int newstate, bool btf)
 {
-	on_sock(sk, oldstate, newstate, btf);
-	if (note_runs)
-		note_run(sk, oldstate, newstate);
+	struct rcl_cpu *pc;
+
+	if (!note_runs)
+		return on_sock(NULL, sk, oldstate, newstate, btf);
+	pc = this_cpu();
+	on_sock(pc, sk, oldstate, newstate, btf);
+	if (pc)
+		note_run(&pc->runs, sk, oldstate, newstate);
 	return 0;
 }
 
 static __always_inline int twin(const struct sock *sk, int oldstate, int newstate, bool btf)
 {
 	__u16 change = (__u16)(oldstate << 8 | newstate);
-	__u32 zero = 0, top, base;
-	struct rcl_runs *r = bpf_map_lookup_elem(&runs, &zero);
+	struct rcl_cpu *pc = this_cpu();
+	struct rcl_runs *r;
+	__u32 top, base;
 	bool ran = false;
 
-	if (!r)
+	if (!pc)
 		return 0; /* cannot tell: never count twice */
+	r = &pc->runs;
 	base = top = r->top;
 	for (__u32 i = 0; i < RCL_RUN_SLOTS && i < top; i++) {
 		__u32 j = (top - 1 - i) & (RCL_RUN_SLOTS - 1);
@@ -1268,8 +1280,8 @@ static __always_inline int twin(const struct sock *sk, int oldstate, int newstat
 	}
 	r->top = base;
 	if (!ran) {
-		stat_inc(RCL_STAT_RECOVERED);
-		on_sock(sk, oldstate, newstate, btf);
+		stat_add(pc, RCL_STAT_RECOVERED);
+		on_sock(pc, sk, oldstate, newstate, btf);
 	}
 	r->top = base; /* drop notes of hits nested in this twin */
 	return 0;
@@ -1302,7 +1314,7 @@ int BPF_PROG(rcl_twin_raw, const struct sock *sk, const int oldstate, const int 
 SEC("tracepoint/sock/inet_sock_set_state")
 int rcl_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	return on_state(ctx->skaddr, ctx->oldstate, ctx->newstate, ctx->sport,
+	return on_state(NULL, ctx->skaddr, ctx->oldstate, ctx->newstate, ctx->sport,
 			ctx->dport, ctx->family, ctx->protocol, false);
 }
 
@@ -1509,7 +1521,7 @@ int rcl_walk_tcp(struct bpf_iter__tcp *ctx)
 	if (!port_watched(lport) && !port_watched(rport))
 		return 0;
 
-	key = sock_id(skc, true);
+	key = sock_id(this_cpu(), skc, true);
 	s = sock_get(key);
 	if (s) {
 		s->seen_gen = (__u16)walk_gen;

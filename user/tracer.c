@@ -373,16 +373,29 @@ __u64 tracer__recovered_runs(struct tracer *t)
 	return stats[RCL_STAT_RECOVERED];
 }
 
+/* The BPF side's per-CPU counters: the first RCL_STAT__MAX words of each
+ * CPU's struct rcl_cpu (the rest is its private state). */
 void tracer__stats(struct tracer *t, __u64 out[RCL_STAT__MAX])
 {
-	int fd = bpf_map__fd(t->skel->maps.stats);
-	__u64 vals[t->ncpus > 0 ? t->ncpus : 1];
+	const struct bpf_map *m = t->skel->maps.cpu_state;
+	size_t vsz = (bpf_map__value_size(m) + 7) & ~(size_t)7;
+	int ncpus = t->ncpus > 0 ? t->ncpus : 1;
+	__u32 zero = 0;
+	char *vals;
 
-	for (__u32 i = 0; i < RCL_STAT__MAX; i++) {
-		out[i] = 0;
-		if (bpf_map_lookup_elem(fd, &i, vals))
-			continue;
-		for (int c = 0; c < t->ncpus; c++)
-			out[i] += vals[c];
+	memset(out, 0, sizeof(out[0]) * RCL_STAT__MAX);
+	if (vsz < sizeof(out[0]) * RCL_STAT__MAX)
+		return;
+	vals = calloc((size_t)ncpus, vsz);
+	if (!vals)
+		return;
+	if (bpf_map_lookup_elem(bpf_map__fd(m), &zero, vals) == 0) {
+		for (int c = 0; c < ncpus; c++) {
+			const __u64 *v = (const __u64 *)(vals + (size_t)c * vsz);
+
+			for (int i = 0; i < RCL_STAT__MAX; i++)
+				out[i] += v[i];
+		}
 	}
+	free(vals);
 }
