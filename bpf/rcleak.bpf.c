@@ -747,7 +747,7 @@ submit:
 	/* never wake the reader: a wakeup per event would cost the traced
 	 * workload a context switch each, and asking the ring how full it is
 	 * reads a cache line the reader writes (~60 ns an event). The reader
-	 * drains every 50 ms; 16 MiB hold ~1 s at the highest rate here. */
+	 * drains every 100 ms; 16 MiB hold ~1.5 s at the highest rate here. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
