@@ -535,7 +535,10 @@ int cmd_record(const struct rcl_opts *o)
 			o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? " or a trigger" : "",
 			o->write_path);
 	}
-	wall = wall_now();
+	/* read with the first walk's time, before it: a tick's wall and
+	 * monotonic times are one moment (report's peaks and growth take the
+	 * one, events the other) */
+	wall = r.c.wall;
 	if (!r.err)
 		r.err = record_tick(&r.sink, &r.c, wall);
 	/* on the disk now, as every later tick is at its refresh: a recorder
@@ -570,7 +573,7 @@ int cmd_record(const struct rcl_opts *o)
 			if (now >= next) /* the first grid point after now */
 				next += (floor((now - next) / o->interval_s) + 1) * o->interval_s;
 		}
-		if ((e = collect_refresh(&r.c, collect_now()))) {
+		if ((e = collect_refresh_now(&r.c))) {
 			elog("reading kernel state failed: %s", strerror(-e));
 			/* the flight recorder's memory is all the evidence there
 			 * is (a plain record has written it already): keep it */
@@ -583,7 +586,7 @@ int cmd_record(const struct rcl_opts *o)
 			goto cleanup;
 		}
 		r.ring.cur_t = r.c.model->now;
-		wall = wall_now();
+		wall = r.c.wall;
 		r.err = record_tick(&r.sink, &r.c, wall);
 		show(&r.c, o, wall);
 		ticks++;
@@ -635,12 +638,12 @@ int cmd_record(const struct rcl_opts *o)
 	 * those of the last refresh, a minute old at -i 60. */
 	if (stop_sig && !r.err) {
 		drain_events(&r);
-		if ((e = collect_refresh(&r.c, collect_now()))) {
+		if ((e = collect_refresh_now(&r.c))) {
 			elog("reading kernel state failed: %s; the capture ends at the last refresh",
 			     strerror(-e));
 		} else {
 			r.ring.cur_t = r.c.model->now;
-			wall = wall_now();
+			wall = r.c.wall;
 			r.err = record_tick(&r.sink, &r.c, wall);
 			show(&r.c, o, wall);
 			ticks++;
