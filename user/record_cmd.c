@@ -599,7 +599,11 @@ int cmd_record(const struct rcl_opts *o)
 			if (!r.err && (r.err = capture_check(r.w)))
 				break;
 			if (triggered(&r, &trig)) {
-				r.err = mem_flush_to(&r.ring, r.w);
+				/* the first error stands: a tick that failed
+				 * (out of memory) was hidden by the flush that
+				 * then succeeded, and record went on, exit 0 */
+				if (!r.err)
+					r.err = mem_flush_to(&r.ring, r.w);
 				rec_sink_file(&r.sink, r.w);
 				/* after its tick: the report says what fired, and when */
 				trig.wall = wall;

@@ -34,11 +34,11 @@ RECORD_TIMEOUT = 30  # seconds for a `record -d` to finish
 class Recorder:
     """One `rcleak record -w PATH ARGS`, stdout and stderr collected by line."""
 
-    def __init__(self, path, args, json_out=True, preexec_fn=None):
+    def __init__(self, path, args, json_out=True, preexec_fn=None, env=None):
         self.path = path
         self.argv = [RCLEAK, "record", "-w", path] + list(args) + (["--json"] if json_out else [])
         self.proc = spawn(self.argv, "rcleak record", stdin=subprocess.DEVNULL,
-                          preexec_fn=preexec_fn)
+                          preexec_fn=preexec_fn, env=env)
         self.pid = self.proc.pid
         self.out = Lines(self.proc.stdout, "record stdout")
         self.err = Lines(self.proc.stderr, "record stderr")
