@@ -625,12 +625,13 @@ int cmd_record(const struct rcl_opts *o)
 				r.in_memory = false;
 				stop_at = r.c.model->now + o->after_s;
 			}
-		} else {
-			if (!r.err)
-				r.err = capture_flush(r.w); /* a crash loses at most one interval */
-			if (stop_at && r.c.model->now >= stop_at)
-				break;
+		} else if (!r.err) {
+			r.err = capture_flush(r.w); /* a crash loses at most one interval */
 		}
+		/* the end of --after: at its own refresh, or with --after 0 at
+		 * the trigger's (which took one more tick, at once, before) */
+		if (stop_at && r.c.model->now >= stop_at)
+			break;
 		if (o->duration_s && r.c.model->now >= o->duration_s - 1e-3)
 			break;
 		if (o->count && ticks >= o->count)
