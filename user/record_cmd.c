@@ -459,6 +459,7 @@ int cmd_record(const struct rcl_opts *o)
 	struct capture_info ci;
 	double next, stop_at = 0, wall;
 	long ticks = 0; /* refreshes written, the first one's too (-n counts it, as live does) */
+	bool stop_woke = false; /* a stop signal ended a wait for the next refresh */
 	char msg[320];
 	int rc, e;
 
@@ -560,8 +561,10 @@ int cmd_record(const struct rcl_opts *o)
 		if (o->duration_s && r.c.start + o->duration_s < until)
 			until = r.c.start + o->duration_s;
 		sleep_events(&r, until);
-		if (stop_sig)
+		if (stop_sig) {
+			stop_woke = true;
 			break;
+		}
 		/* a refresh brought forward (SIGUSR1, the end) keeps the
 		 * schedule. Refreshes already past (SIGSTOP, a paused VM, a
 		 * walk slower than -i) are skipped, keeping the grid, as the
@@ -640,8 +643,12 @@ int cmd_record(const struct rcl_opts *o)
 	/* Stopped by a signal (Ctrl-C, systemd's SIGTERM): the usual way a
 	 * recording ends. The events still in the kernel's ring go in, and a
 	 * last tick: without it the file's counts (open, lost events) were
-	 * those of the last refresh, a minute old at -i 60. */
-	if (stop_sig && !r.err) {
+	 * those of the last refresh, a minute old at -i 60. That is when the
+	 * signal ended a wait: one that came during a refresh (its walk takes
+	 * up to a second at 100k connections), or during the first, has that
+	 * refresh's tick for its last, and another one milliseconds later was
+	 * a second "last tick". */
+	if (stop_woke && !r.err) {
 		drain_events(&r);
 		if ((e = collect_refresh_now(&r.c))) {
 			elog("reading kernel state failed: %s; the capture ends at the last refresh",
@@ -657,10 +664,11 @@ int cmd_record(const struct rcl_opts *o)
 				drain_events(&r);
 		}
 	} else if (!r.err) {
-		/* Ended by itself (-d, -n, the end of --after): the events of
-		 * the last walk, as after any tick. They stayed in the
-		 * kernel's ring: the file's last counters held connections
-		 * that it had no event of (-n 1 wrote no event at all). */
+		/* Ended by itself (-d, -n, the end of --after) or by a signal
+		 * at a refresh: the events of the last walk, as after any
+		 * tick. They stayed in the kernel's ring: the file's last
+		 * counters held connections that it had no event of (-n 1
+		 * wrote no event at all). */
 		drain_events(&r);
 	}
 	rc = RCL_EXIT_OK;

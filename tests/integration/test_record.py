@@ -26,7 +26,7 @@ import time
 import zlib
 
 import harness
-from harness import (RCLEAK, Client, Fail, Redis, check, connstorm, mkdtemp, spawn, stop, server_row, ss_count, ss_states,
+from harness import (RCLEAK, Client, Fail, Redis, Skip, check, connstorm, mkdtemp, spawn, stop, server_row, ss_count, ss_states,
                      wait_until)
 from record_harness import (HOST, BgClient, Recorder, hold_many, jdiff, json_lines, nobody_exe, not_crashed,
                             opens_by_pid, parse_capture, report, report_json, rows_of)
@@ -36,7 +36,8 @@ TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "tes
          "test_record_duration_under_interval", "test_record_stop_last_tick",
          "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks",
          "test_record_end_drains_events", "test_record_ignores_usr2",
-         "test_record_nohup", "test_record_killed_keeps_first_tick", "test_record_tick_clocks"]
+         "test_record_nohup", "test_record_killed_keeps_first_tick", "test_record_tick_clocks",
+         "test_record_stop_in_refresh"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -889,3 +890,56 @@ def test_record_tick_clocks():
     bad = [x for x in off if abs(x) > slack]
     check(not bad, "of %d ticks, %d have a wall clock off their monotonic time by more than %.1f ms: "
           "%s (ms)" % (len(ticks), len(bad), slack * 1e3, ["%.3f" % (x * 1e3) for x in off]))
+
+
+READ_NR = {"x86_64": 0, "aarch64": 63}  # read(2), as /proc/PID/syscall numbers it
+
+
+def _stop_in_read(pid, nr, tries=300):
+    """SIGSTOP pid until it stops right after a read(2) (/proc/PID/syscall):
+    inside record's refresh, whose walk reads the BPF iterators (its waits
+    are epoll, its output writes). True when it did, pid stopped."""
+    for _ in range(tries):
+        os.kill(pid, signal.SIGSTOP)
+        wait_until(lambda: open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "T", 5,
+                   "the recorder to stop")
+        with open("/proc/%d/syscall" % pid) as f:
+            sc = f.read().split()
+        if sc and sc[0] == str(nr):
+            return True
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.003)
+    return False
+
+
+def test_record_stop_in_refresh():
+    """SIGINT that comes during a refresh: that refresh's tick is the last
+    (record stopped with SIGSTOP inside its walk, SIGINT sent, SIGCONT).
+    Every live tick and the capture's ticks are older than the signal; a
+    second "last tick" was taken milliseconds after it."""
+    nr = READ_NR.get(os.uname().machine)
+    if nr is None:
+        raise Skip("read(2)'s number on %s is not known to the test" % os.uname().machine)
+    r = Redis()
+    hold_many(r.port, 2, 1000)  # a walk of 2000 connections: some milliseconds in read()
+    d = mkdtemp("rcl-stopref")
+    path = os.path.join(d, "t.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.05"])
+    rec.wait_lines(3, 30)
+    try:
+        inside = _stop_in_read(rec.pid, nr)
+        t_sig = time.time()
+        rec.proc.send_signal(signal.SIGINT)
+    finally:
+        os.kill(rec.pid, signal.SIGCONT)
+    check(inside, "the recorder was never seen stopped inside a read() of its walk")
+    check(rec.wait(30) == 0, "record stopped by SIGINT: %s" % rec.describe())
+    live = [x["ts"] for x in rec.live()]
+    after = [t for t in live if t > t_sig]
+    check(not after, "SIGINT at %.3f during a refresh: %d live ticks after it (%s), expected the refresh's "
+          "own as the last" % (t_sig, len(after), after))
+    js, _err = report_json([path], "the capture stopped by SIGINT")
+    f = js["files"][0]
+    check(f["ticks"] == len(live) and f["end"] < t_sig and f.get("stop_signal") == signal.SIGINT,
+          "the capture: %d ticks (record showed %d), ends at %.3f (SIGINT at %.3f), stop_signal %r"
+          % (f["ticks"], len(live), f["end"], t_sig, f.get("stop_signal")))
