@@ -460,6 +460,7 @@ int cmd_record(const struct rcl_opts *o)
 	double next, stop_at = 0, wall;
 	long ticks = 0; /* refreshes written, the first one's too (-n counts it, as live does) */
 	bool stop_woke = false; /* a stop signal ended a wait for the next refresh */
+	bool last_failed = false; /* the last refresh it asked for could not be read */
 	char msg[320];
 	int rc, e;
 
@@ -651,8 +652,12 @@ int cmd_record(const struct rcl_opts *o)
 	if (stop_woke && !r.err) {
 		drain_events(&r);
 		if ((e = collect_refresh_now(&r.c))) {
+			/* a runtime error (exit 1), as at any refresh; the
+			 * file is still finished, whole up to the refresh
+			 * before */
 			elog("reading kernel state failed: %s; the capture ends at the last refresh",
 			     strerror(-e));
+			last_failed = true;
 		} else {
 			r.ring.cur_t = r.c.model->now;
 			wall = r.c.wall;
@@ -671,7 +676,7 @@ int cmd_record(const struct rcl_opts *o)
 		 * wrote no event at all). */
 		drain_events(&r);
 	}
-	rc = RCL_EXIT_OK;
+	rc = last_failed ? RCL_EXIT_ERROR : RCL_EXIT_OK;
 	if (r.in_memory && !r.err) {
 		fprintf(stderr, "rcleak: no trigger fired: writing the last %gs to %s\n", o->ring_s,
 			o->write_path);

@@ -37,7 +37,7 @@ TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "tes
          "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks",
          "test_record_end_drains_events", "test_record_ignores_usr2",
          "test_record_nohup", "test_record_killed_keeps_first_tick", "test_record_tick_clocks",
-         "test_record_stop_in_refresh"]
+         "test_record_stop_in_refresh", "test_record_stop_refresh_fails"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -943,3 +943,32 @@ def test_record_stop_in_refresh():
     check(f["ticks"] == len(live) and f["end"] < t_sig and f.get("stop_signal") == signal.SIGINT,
           "the capture: %d ticks (record showed %d), ends at %.3f (SIGINT at %.3f), stop_signal %r"
           % (f["ticks"], len(live), f["end"], t_sig, f.get("stop_signal")))
+
+
+def test_record_stop_refresh_fails():
+    """The last refresh a stop signal asks for fails (no fd left for the
+    walk's iterator, after `prlimit --nofile=8` on the recorder): reading
+    kernel state failed, exit 1 as documented (it exited 0), the error said
+    in one line, and the file is whole and finished, ending at the refresh
+    before."""
+    if not shutil.which("prlimit"):
+        raise Skip("prlimit not installed")
+    r = Redis()
+    d = mkdtemp("rcl-stopfail")
+    path = os.path.join(d, "t.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60"])
+    rec.first()
+    p = subprocess.run(["prlimit", "--pid", str(rec.pid), "--nofile=8:8"], capture_output=True, text=True,
+                       timeout=10)
+    check(p.returncode == 0, "prlimit on the recorder failed: %s" % p.stderr.strip())
+    rec.proc.send_signal(signal.SIGINT)
+    rc = rec.wait(30)
+    err = rec.err.text()
+    check(rc == 1 and "reading kernel state failed" in err,
+          "record whose last refresh failed: exit %s, stderr %r; expected exit 1 and the failed refresh"
+          % (rc, err.strip()[-300:]))
+    js, rerr = report_json([path], "the capture whose last refresh failed")
+    f = js["files"][0]
+    check(f["ticks"] == 1 and f.get("finished") is True and f.get("stop_signal") == signal.SIGINT,
+          "the capture: %d ticks, finished %r, stop_signal %r; expected the first tick, finished by SIGINT"
+          % (f["ticks"], f.get("finished"), f.get("stop_signal")))
