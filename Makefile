@@ -120,9 +120,11 @@ unit: $(UNIT_BINS)
 	$(Q)rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc
 
 # hookfloor is a benchmark tool; building it here keeps it from rotting.
-# connstorm drives the storm of tests/integration/test_skips.py.
-test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY) $(OUTPUT)/hookfloor $(OUTPUT)/connstorm
+# connstorm drives the storm of tests/integration/test_skips.py; holdconns
+# holds the connections that make record's walks long (test_record.py).
+test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY) $(OUTPUT)/hookfloor $(OUTPUT)/connstorm $(OUTPUT)/holdconns
 	$(Q)RCLEAK=$(CURDIR)/rcleak RCLEAK_TEST_CONNSTORM=$(CURDIR)/$(OUTPUT)/connstorm \
+		RCLEAK_TEST_HOLDCONNS=$(CURDIR)/$(OUTPUT)/holdconns \
 		UNIT_TESTS="$(addprefix $(CURDIR)/,$(UNIT_BINS) $(FUZZ_REPLAY))" bash tests/run.sh
 
 
@@ -218,7 +220,7 @@ bench: rcleak $(OUTPUT)/holdconns $(OUTPUT)/connstorm $(OUTPUT)/hookfloor
 
 # ---- kernel matrix (QEMU TCG; see tools/vmtest --help) -------------------
 
-vmtest: rcleak $(OUTPUT)/connstorm
+vmtest: rcleak $(OUTPUT)/connstorm $(OUTPUT)/holdconns
 	$(Q)tools/vmtest --matrix
 
 # Everything CI runs: make test, then make vmtest, with one closing line.

@@ -704,6 +704,15 @@ int collect_refresh(struct collector *c, double now)
 	return 0;
 }
 
+int collect_refresh_now(struct collector *c)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c->wall = ts.tv_sec + ts.tv_nsec / 1e9;
+	return collect_refresh(c, collect_now());
+}
+
 struct watch_ctx {
 	struct procwatch *w;
 	double now;
@@ -758,5 +767,5 @@ int collect_start(struct collector *c)
 	if (err)
 		return err;
 	c->last_reconcile = c->start;
-	return collect_refresh(c, collect_now());
+	return collect_refresh_now(c);
 }

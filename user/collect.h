@@ -44,6 +44,9 @@ struct collector {
 	double start_boot;      /* the kernel's boot-time clock then, s */
 	double last;            /* time of the previous refresh */
 	double last_dt;         /* length of the last interval */
+	double wall;            /* the wall clock (Unix s) read together with
+				 * the time of the last collect_start or
+				 * collect_refresh_now, before its walk */
 	double last_reconcile;
 	__u64 hz_j0;            /* jiffies64 at a first walk, to measure HZ ... */
 	double hz_t0;           /* ... against the monotonic clock (0: none yet) */
@@ -97,6 +100,11 @@ void collect_thresholds(const struct rcl_opts *o, struct model_thresholds *th);
 int collect_start(struct collector *c);
 /* One refresh at time now (collect_now()). Returns 0 or -errno. */
 int collect_refresh(struct collector *c, double now);
+/* One refresh now: the wall clock (c->wall) and the monotonic time read
+ * together, before the walk, so that a tick's two times are one moment (a
+ * wall clock read after the walk was its duration late: up to a second at
+ * 100k connections). Returns 0 or -errno. */
+int collect_refresh_now(struct collector *c);
 
 /* With c->watch: note every process the counters know and date the exits
  * since the last call (procwatch.h), at time now (collect_now()); the next

@@ -459,6 +459,8 @@ int cmd_record(const struct rcl_opts *o)
 	struct capture_info ci;
 	double next, stop_at = 0, wall;
 	long ticks = 0; /* refreshes written, the first one's too (-n counts it, as live does) */
+	bool stop_woke = false; /* a stop signal ended a wait for the next refresh */
+	bool last_failed = false; /* the last refresh it asked for could not be read */
 	char msg[320];
 	int rc, e;
 
@@ -535,7 +537,10 @@ int cmd_record(const struct rcl_opts *o)
 			o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? " or a trigger" : "",
 			o->write_path);
 	}
-	wall = wall_now();
+	/* read with the first walk's time, before it: a tick's wall and
+	 * monotonic times are one moment (report's peaks and growth take the
+	 * one, events the other) */
+	wall = r.c.wall;
 	if (!r.err)
 		r.err = record_tick(&r.sink, &r.c, wall);
 	/* on the disk now, as every later tick is at its refresh: a recorder
@@ -557,8 +562,10 @@ int cmd_record(const struct rcl_opts *o)
 		if (o->duration_s && r.c.start + o->duration_s < until)
 			until = r.c.start + o->duration_s;
 		sleep_events(&r, until);
-		if (stop_sig)
+		if (stop_sig) {
+			stop_woke = true;
 			break;
+		}
 		/* a refresh brought forward (SIGUSR1, the end) keeps the
 		 * schedule. Refreshes already past (SIGSTOP, a paused VM, a
 		 * walk slower than -i) are skipped, keeping the grid, as the
@@ -570,7 +577,7 @@ int cmd_record(const struct rcl_opts *o)
 			if (now >= next) /* the first grid point after now */
 				next += (floor((now - next) / o->interval_s) + 1) * o->interval_s;
 		}
-		if ((e = collect_refresh(&r.c, collect_now()))) {
+		if ((e = collect_refresh_now(&r.c))) {
 			elog("reading kernel state failed: %s", strerror(-e));
 			/* the flight recorder's memory is all the evidence there
 			 * is (a plain record has written it already): keep it */
@@ -583,7 +590,7 @@ int cmd_record(const struct rcl_opts *o)
 			goto cleanup;
 		}
 		r.ring.cur_t = r.c.model->now;
-		wall = wall_now();
+		wall = r.c.wall;
 		r.err = record_tick(&r.sink, &r.c, wall);
 		show(&r.c, o, wall);
 		ticks++;
@@ -596,7 +603,11 @@ int cmd_record(const struct rcl_opts *o)
 			if (!r.err && (r.err = capture_check(r.w)))
 				break;
 			if (triggered(&r, &trig)) {
-				r.err = mem_flush_to(&r.ring, r.w);
+				/* the first error stands: a tick that failed
+				 * (out of memory) was hidden by the flush that
+				 * then succeeded, and record went on, exit 0 */
+				if (!r.err)
+					r.err = mem_flush_to(&r.ring, r.w);
 				rec_sink_file(&r.sink, r.w);
 				/* after its tick: the report says what fired, and when */
 				trig.wall = wall;
@@ -618,12 +629,13 @@ int cmd_record(const struct rcl_opts *o)
 				r.in_memory = false;
 				stop_at = r.c.model->now + o->after_s;
 			}
-		} else {
-			if (!r.err)
-				r.err = capture_flush(r.w); /* a crash loses at most one interval */
-			if (stop_at && r.c.model->now >= stop_at)
-				break;
+		} else if (!r.err) {
+			r.err = capture_flush(r.w); /* a crash loses at most one interval */
 		}
+		/* the end of --after: at its own refresh, or with --after 0 at
+		 * the trigger's (which took one more tick, at once, before) */
+		if (stop_at && r.c.model->now >= stop_at)
+			break;
 		if (o->duration_s && r.c.model->now >= o->duration_s - 1e-3)
 			break;
 		if (o->count && ticks >= o->count)
@@ -632,15 +644,23 @@ int cmd_record(const struct rcl_opts *o)
 	/* Stopped by a signal (Ctrl-C, systemd's SIGTERM): the usual way a
 	 * recording ends. The events still in the kernel's ring go in, and a
 	 * last tick: without it the file's counts (open, lost events) were
-	 * those of the last refresh, a minute old at -i 60. */
-	if (stop_sig && !r.err) {
+	 * those of the last refresh, a minute old at -i 60. That is when the
+	 * signal ended a wait: one that came during a refresh (its walk takes
+	 * up to a second at 100k connections), or during the first, has that
+	 * refresh's tick for its last, and another one milliseconds later was
+	 * a second "last tick". */
+	if (stop_woke && !r.err) {
 		drain_events(&r);
-		if ((e = collect_refresh(&r.c, collect_now()))) {
+		if ((e = collect_refresh_now(&r.c))) {
+			/* a runtime error (exit 1), as at any refresh; the
+			 * file is still finished, whole up to the refresh
+			 * before */
 			elog("reading kernel state failed: %s; the capture ends at the last refresh",
 			     strerror(-e));
+			last_failed = true;
 		} else {
 			r.ring.cur_t = r.c.model->now;
-			wall = wall_now();
+			wall = r.c.wall;
 			r.err = record_tick(&r.sink, &r.c, wall);
 			show(&r.c, o, wall);
 			ticks++;
@@ -649,13 +669,14 @@ int cmd_record(const struct rcl_opts *o)
 				drain_events(&r);
 		}
 	} else if (!r.err) {
-		/* Ended by itself (-d, -n, the end of --after): the events of
-		 * the last walk, as after any tick. They stayed in the
-		 * kernel's ring: the file's last counters held connections
-		 * that it had no event of (-n 1 wrote no event at all). */
+		/* Ended by itself (-d, -n, the end of --after) or by a signal
+		 * at a refresh: the events of the last walk, as after any
+		 * tick. They stayed in the kernel's ring: the file's last
+		 * counters held connections that it had no event of (-n 1
+		 * wrote no event at all). */
 		drain_events(&r);
 	}
-	rc = RCL_EXIT_OK;
+	rc = last_failed ? RCL_EXIT_ERROR : RCL_EXIT_OK;
 	if (r.in_memory && !r.err) {
 		fprintf(stderr, "rcleak: no trigger fired: writing the last %gs to %s\n", o->ring_s,
 			o->write_path);

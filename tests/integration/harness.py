@@ -28,6 +28,7 @@ TESTS = os.path.dirname(HERE)
 ROOT = os.path.dirname(TESTS)
 CLIENT = os.path.join(TESTS, "clients", "rclient.py")
 CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build", "connstorm")
+HOLDCONNS = os.environ.get("RCLEAK_TEST_HOLDCONNS") or os.path.join(ROOT, "build", "holdconns")
 RCLEAK = os.path.abspath(os.environ.get("RCLEAK") or os.path.join(ROOT, "rcleak"))
 PIDFILE = os.environ.get("RCLEAK_TEST_PIDFILE")
 
@@ -83,6 +84,13 @@ def connstorm():
     if not os.access(CONNSTORM, os.X_OK):
         raise Fail("%s is missing: `make test` builds it (make build/connstorm)" % CONNSTORM)
     return CONNSTORM
+
+
+def holdconns():
+    """The connection holder (tools/loadgen/holdconns.c), or Fail."""
+    if not os.access(HOLDCONNS, os.X_OK):
+        raise Fail("%s is missing: make build/holdconns builds it" % HOLDCONNS)
+    return HOLDCONNS
 
 
 def spawn(argv, what, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

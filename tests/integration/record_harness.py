@@ -19,7 +19,8 @@ import sys
 import time
 import zlib
 
-from harness import CLIENT, RCLEAK, Client, Fail, Lines, Skip, check, mkdtemp, spawn, stop, wait_until
+from harness import (CLIENT, RCLEAK, Client, Fail, Lines, Skip, check, holdconns, mkdtemp, spawn, stop,
+                     wait_until)
 
 # record types (user/record.h) and the container (docs/capture-format.md)
 REC_EVENT, REC_TICK, REC_TICK_END, REC_EVENTS = 1, 2, 6, 8
@@ -33,11 +34,11 @@ RECORD_TIMEOUT = 30  # seconds for a `record -d` to finish
 class Recorder:
     """One `rcleak record -w PATH ARGS`, stdout and stderr collected by line."""
 
-    def __init__(self, path, args, json_out=True, preexec_fn=None):
+    def __init__(self, path, args, json_out=True, preexec_fn=None, env=None):
         self.path = path
         self.argv = [RCLEAK, "record", "-w", path] + list(args) + (["--json"] if json_out else [])
         self.proc = spawn(self.argv, "rcleak record", stdin=subprocess.DEVNULL,
-                          preexec_fn=preexec_fn)
+                          preexec_fn=preexec_fn, env=env)
         self.pid = self.proc.pid
         self.out = Lines(self.proc.stdout, "record stdout")
         self.err = Lines(self.proc.stderr, "record stderr")
@@ -110,6 +111,19 @@ class BgClient(Client):
         self.ready = self.expect("READY", timeout)
         self.pid = int(self.ready[1])
         return int(self.ready[2])
+
+
+def hold_many(port, nproc, nconn, timeout=60):
+    """holdconns: nproc processes holding nconn connections each to port on
+    127.0.0.1 (a walk that takes a while); its Popen once all are up."""
+    p = spawn([holdconns(), "127.0.0.1", str(port), str(nproc), str(nconn)], "client holdconns",
+              stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = Lines(p.stdout, "holdconns")
+    line = out.wait_line(0, timeout)
+    want = "READY %d" % (nproc * nconn)
+    if line is None or line.strip() != want:
+        raise Fail("holdconns %d x %d: %r, expected %r" % (nproc, nconn, line, want))
+    return p
 
 
 def report(args, timeout=60, argv_prefix=(), exe=None):
@@ -205,8 +219,9 @@ def nobody_exe():
 # the capture container, read independently of rcleak (docs/capture-format.md)
 # ---------------------------------------------------------------------------
 def parse_capture(data, what="capture"):
-    """Walk an undamaged capture: header end, wall_start, and every chunk
-    as {start, end, data_start, clen, records: [type, ...]}."""
+    """Walk an undamaged capture: header end, wall_start, mono_start (ns),
+    every chunk as {start, end, data_start, clen, records: [type, ...]},
+    and ticks: each keyframe's (wall, mono_ns), in file order."""
     check(data[:8] == b"RCLEAKCF", "%s: magic is %r, not RCLEAKCF" % (what, data[:8]))
     major, minor, blen = struct.unpack_from("<HHI", data, 8)
     check(major == 1, "%s: format major %d" % (what, major))
@@ -220,6 +235,8 @@ def parse_capture(data, what="capture"):
         v = data[pos + 4:pos + 4 + ln]
         if tag == 6:
             info["wall_start"] = struct.unpack("<d", v)[0]
+        elif tag == 7 and ln == 8:
+            info["mono_start"] = struct.unpack("<Q", v)[0]
         elif tag == 5:
             info["ports"] = list(struct.unpack("<%dH" % (ln // 2), v))
         elif tag == 2:
@@ -227,7 +244,7 @@ def parse_capture(data, what="capture"):
         elif tag == 8 and ln == 8:
             info["ev_res"] = struct.unpack("<Q", v)[0]
         pos += 4 + ln
-    chunks = []
+    chunks, ticks = [], []
     off = hend
     while off < len(data):
         check(data[off:off + 4] == b"RCHK", "%s: no sync word at byte %d (writer bug?)" % (what, off))
@@ -243,6 +260,8 @@ def parse_capture(data, what="capture"):
             # a batch (user/evbatch.h): version byte, u16 number of events
             nev = struct.unpack_from("<H", raw, p + 15)[0] if typ == REC_EVENTS else 1
             recs.append((typ, nev))
+            if typ == REC_TICK and ln >= 32:  # now, dt, wall (f64), mono_ns (u64)
+                ticks.append(struct.unpack_from("<dQ", raw, p + 14 + 16))
             p += 14 + ln
         check(len(recs) == nrec, "%s: chunk at %d: %d records, header says %d" % (what, off, len(recs), nrec))
         check(seq == len(chunks), "%s: chunk at %d has seq %d, expected %d" % (what, off, seq, len(chunks)))
@@ -250,6 +269,7 @@ def parse_capture(data, what="capture"):
                        "records": recs})
         off += 32 + clen
     info["chunks"] = chunks
+    info["ticks"] = ticks
     return info
 
 

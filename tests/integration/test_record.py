@@ -26,9 +26,9 @@ import time
 import zlib
 
 import harness
-from harness import (RCLEAK, Client, Fail, Redis, check, connstorm, mkdtemp, spawn, stop, server_row, ss_count, ss_states,
+from harness import (RCLEAK, Client, Fail, Redis, Skip, check, connstorm, mkdtemp, spawn, stop, server_row, ss_count, ss_states,
                      wait_until)
-from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_exe, not_crashed,
+from record_harness import (HOST, BgClient, Recorder, hold_many, jdiff, json_lines, nobody_exe, not_crashed,
                             opens_by_pid, parse_capture, report, report_json, rows_of)
 
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
@@ -36,7 +36,8 @@ TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "tes
          "test_record_duration_under_interval", "test_record_stop_last_tick",
          "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks",
          "test_record_end_drains_events", "test_record_ignores_usr2",
-         "test_record_nohup", "test_record_killed_keeps_first_tick"]
+         "test_record_nohup", "test_record_killed_keeps_first_tick", "test_record_tick_clocks",
+         "test_record_stop_in_refresh", "test_record_stop_refresh_fails"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -865,3 +866,109 @@ def test_record_killed_keeps_first_tick():
           "open %s (ss says %d); stderr %s; file of %d bytes"
           % (rc, len(rep), [opens_by_pid(x).get(c.pid) for x in rep], truth, err.strip()[-200:],
              os.path.getsize(path)))
+
+
+def test_record_tick_clocks():
+    """A tick's wall clock and its monotonic time are one moment: mapped to
+    the wall clock through the capture's start pair (read together), each
+    tick's monotonic time is its wall time. With 2800 connections held the
+    walk takes milliseconds; the wall clock read after it put every tick
+    that much late against its events in report's peaks and growth (0.3 ms
+    idle, ~0.6 s at 100k connections)."""
+    slack = 0.0005  # two clock reads side by side, and the clocks' drift over the ~2 s recorded
+    r = Redis()
+    hold_many(r.port, 4, 700)
+    d = mkdtemp("rcl-tickclk")
+    path = os.path.join(d, "t.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.3", "-n", "6"])
+    check(rec.wait(60) == 0, "record -n 6: %s" % rec.describe())
+    with open(path, "rb") as f:
+        info = parse_capture(f.read())
+    ticks = info["ticks"]
+    check(len(ticks) == 6, "the capture holds %d ticks, -n 6" % len(ticks))
+    off = [wall - (info["wall_start"] + (mono - info["mono_start"]) / 1e9) for wall, mono in ticks]
+    bad = [x for x in off if abs(x) > slack]
+    check(not bad, "of %d ticks, %d have a wall clock off their monotonic time by more than %.1f ms: "
+          "%s (ms)" % (len(ticks), len(bad), slack * 1e3, ["%.3f" % (x * 1e3) for x in off]))
+
+
+READ_NR = {"x86_64": 0, "aarch64": 63}  # read(2), as /proc/PID/syscall numbers it
+
+
+def _stop_in_read(pid, nr, tries=300):
+    """SIGSTOP pid until it stops right after a read(2) (/proc/PID/syscall):
+    inside record's refresh, whose walk reads the BPF iterators (its waits
+    are epoll, its output writes). True when it did, pid stopped."""
+    for _ in range(tries):
+        os.kill(pid, signal.SIGSTOP)
+        wait_until(lambda: open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "T", 5,
+                   "the recorder to stop")
+        with open("/proc/%d/syscall" % pid) as f:
+            sc = f.read().split()
+        if sc and sc[0] == str(nr):
+            return True
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.003)
+    return False
+
+
+def test_record_stop_in_refresh():
+    """SIGINT that comes during a refresh: that refresh's tick is the last
+    (record stopped with SIGSTOP inside its walk, SIGINT sent, SIGCONT).
+    Every live tick and the capture's ticks are older than the signal; a
+    second "last tick" was taken milliseconds after it."""
+    nr = READ_NR.get(os.uname().machine)
+    if nr is None:
+        raise Skip("read(2)'s number on %s is not known to the test" % os.uname().machine)
+    r = Redis()
+    hold_many(r.port, 2, 1000)  # a walk of 2000 connections: some milliseconds in read()
+    d = mkdtemp("rcl-stopref")
+    path = os.path.join(d, "t.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.05"])
+    rec.wait_lines(3, 30)
+    try:
+        inside = _stop_in_read(rec.pid, nr)
+        t_sig = time.time()
+        rec.proc.send_signal(signal.SIGINT)
+    finally:
+        os.kill(rec.pid, signal.SIGCONT)
+    check(inside, "the recorder was never seen stopped inside a read() of its walk")
+    check(rec.wait(30) == 0, "record stopped by SIGINT: %s" % rec.describe())
+    live = [x["ts"] for x in rec.live()]
+    after = [t for t in live if t > t_sig]
+    check(not after, "SIGINT at %.3f during a refresh: %d live ticks after it (%s), expected the refresh's "
+          "own as the last" % (t_sig, len(after), after))
+    js, _err = report_json([path], "the capture stopped by SIGINT")
+    f = js["files"][0]
+    check(f["ticks"] == len(live) and f["end"] < t_sig and f.get("stop_signal") == signal.SIGINT,
+          "the capture: %d ticks (record showed %d), ends at %.3f (SIGINT at %.3f), stop_signal %r"
+          % (f["ticks"], len(live), f["end"], t_sig, f.get("stop_signal")))
+
+
+def test_record_stop_refresh_fails():
+    """The last refresh a stop signal asks for fails (no fd left for the
+    walk's iterator, after `prlimit --nofile=8` on the recorder): reading
+    kernel state failed, exit 1 as documented (it exited 0), the error said
+    in one line, and the file is whole and finished, ending at the refresh
+    before."""
+    if not shutil.which("prlimit"):
+        raise Skip("prlimit not installed")
+    r = Redis()
+    d = mkdtemp("rcl-stopfail")
+    path = os.path.join(d, "t.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60"])
+    rec.first()
+    p = subprocess.run(["prlimit", "--pid", str(rec.pid), "--nofile=8:8"], capture_output=True, text=True,
+                       timeout=10)
+    check(p.returncode == 0, "prlimit on the recorder failed: %s" % p.stderr.strip())
+    rec.proc.send_signal(signal.SIGINT)
+    rc = rec.wait(30)
+    err = rec.err.text()
+    check(rc == 1 and "reading kernel state failed" in err,
+          "record whose last refresh failed: exit %s, stderr %r; expected exit 1 and the failed refresh"
+          % (rc, err.strip()[-300:]))
+    js, rerr = report_json([path], "the capture whose last refresh failed")
+    f = js["files"][0]
+    check(f["ticks"] == 1 and f.get("finished") is True and f.get("stop_signal") == signal.SIGINT,
+          "the capture: %d ticks, finished %r, stop_signal %r; expected the first tick, finished by SIGINT"
+          % (f["ticks"], f.get("finished"), f.get("stop_signal")))

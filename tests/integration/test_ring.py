@@ -24,7 +24,8 @@ from record_harness import BgClient, Recorder, json_lines, opens_by_pid, report,
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
          "test_ring_trigger_verdict_selected", "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
          "test_ring_memory", "test_ring_long_interval", "test_ring_trigger_written_at_once",
-         "test_record_flight_trigger", "test_record_flight_sigusr1"]
+         "test_record_flight_trigger", "test_record_flight_sigusr1", "test_record_flight_tick_error",
+         "test_record_flight_after_zero"]
 
 
 def csv_rows(path):
@@ -537,3 +538,85 @@ def test_record_flight_sigusr1():
             problems.append("--ring 2 -d 3 capture: ticks %.3f..%.3f, live %.3f..%.3f; expected the last 2 s"
                             % (rep2[0]["ts"], rep2[-1]["ts"], live2[0]["ts"], live2[-1]["ts"]))
     check(not problems, " | ".join(problems))
+
+
+# An LD_PRELOAD shim: the Nth call of libdeflate_alloc_compressor (env
+# RCLT_FAIL_COMPRESSOR=N) returns NULL, as when memory is short.
+FAIL_COMPRESSOR_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+
+struct libdeflate_compressor;
+
+struct libdeflate_compressor *libdeflate_alloc_compressor(int level)
+{
+	static struct libdeflate_compressor *(*real)(int);
+	static int calls;
+	const char *n = getenv("RCLT_FAIL_COMPRESSOR");
+
+	if (!real)
+		real = (struct libdeflate_compressor *(*)(int))dlsym(RTLD_NEXT, "libdeflate_alloc_compressor");
+	if (n && ++calls == atoi(n))
+		return NULL;
+	return real(level);
+}
+"""
+
+
+def fail_compressor_shim(d):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    check(cc, "no C compiler (cc) to build the LD_PRELOAD shim: tools/install-deps.sh installs one")
+    src, so = os.path.join(d, "failcomp.c"), os.path.join(d, "failcomp.so")
+    with open(src, "w") as f:
+        f.write(FAIL_COMPRESSOR_C)
+    p = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, src, "-ldl"], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0, "building the shim: %s" % p.stderr.strip()[-300:])
+    return so
+
+
+def test_record_flight_tick_error():
+    """The flight recorder's tick that fails in memory (here: out of memory
+    for its compressor, an LD_PRELOAD shim failing the 2nd allocation, the
+    ring's first: the 1st is the file's) at the refresh SIGUSR1 brings is a
+    write error: exit 1, said on stderr, nothing claimed written. The
+    trigger's flush of the ring at that same refresh succeeded after it and
+    hid it: record said it wrote the ring, went on for --after and exited 0."""
+    r = Redis()
+    d = mkdtemp("rcleak-ring-")
+    so = fail_compressor_shim(d)
+    path = os.path.join(d, "nomem.rcap")
+    env = dict(os.environ, LD_PRELOAD=so, RCLT_FAIL_COMPRESSOR="2")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60", "--ring", "30", "--after", "1"], env=env)
+    rec.first()
+    os.kill(rec.pid, signal.SIGUSR1)
+    rc = rec.wait(20)
+    err = rec.err.text()
+    check(rc == 1 and "Cannot allocate memory" in err and "wrote the last" not in err,
+          "a flight recorder whose tick ran out of memory at the trigger's refresh: exit %s, stderr %r; "
+          "expected exit 1 and the error" % (rc, err.strip()[-400:]))
+
+
+def test_record_flight_after_zero():
+    """--after 0: the trigger's tick is the last. SIGUSR1 at -i 0.5: record
+    exits 0, and its last live tick, the capture's last and the trigger's
+    time are one (it took one more tick, milliseconds after the trigger's)."""
+    r = Redis()
+    d = mkdtemp("rcleak-ring-")
+    path = os.path.join(d, "after0.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ring", "10", "--after", "0"])
+    rec.wait_lines(3, 20)
+    time.sleep(0.1)  # the tick before the trigger's is 0.1 s older at least
+    os.kill(rec.pid, signal.SIGUSR1)
+    rc = rec.wait(20)
+    check(rc == 0, "--after 0, SIGUSR1: %s" % rec.describe())
+    live = [x["ts"] for x in rec.live()]
+    js, _ = report_json([path], "report of the --after 0 capture")
+    f = js["files"][0]
+    trig = f.get("trigger") or {}
+    check(trig.get("why") == "SIGUSR1", "report's trigger %r, expected SIGUSR1" % (trig,))
+    since = [t for t in live if t >= trig.get("at", 0) - 0.0005]  # ts as printed: 3 decimals
+    check(len(since) == 1 and abs(f["end"] - trig["at"]) < 0.0015,
+          "--after 0: trigger at %s, the capture ends at %.3f, live ticks end %s; expected the trigger's "
+          "tick last" % (trig.get("at"), f["end"], live[-3:]))
