@@ -398,14 +398,6 @@ static bool triggered(const struct recorder *r, struct rec_trigger *t)
 	return false;
 }
 
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* With --json or --plain, the live view of each tick, as `rcleak` shows it:
  * report --replay gives the same lines back from the file. */
 static void show(const struct collector *c, const struct rcl_opts *o, double wall)
@@ -508,15 +500,13 @@ int cmd_record(const struct rcl_opts *o)
 		elog("reading kernel state failed: %s", strerror(-e));
 		goto cleanup;
 	}
-	/* the pair that maps every event's time to the wall clock: read
-	 * together, not the collector's start (before its first walk, which
-	 * takes up to a second on a big host) with the wall clock after it,
-	 * which put every event that much later in --csv and the summary */
-	{
-		double wall = wall_now();
-
-		fill_info(&ci, o, wall, (__u64)(collect_now() * 1e9));
-	}
+	/* the pair that maps every event's time to the wall clock: the first
+	 * refresh's, read together before its walk. Not the collector's start
+	 * with the wall clock after the walk (up to a second on a big host):
+	 * that put every event that much later in --csv and the summary. And
+	 * the first tick's own pair: its time is the capture's start, so that
+	 * `report --at` with the time report printed for it finds it. */
+	fill_info(&ci, o, r.c.wall, r.c.model->mono_ns);
 	if ((e = capture_writer_open(&r.w, o->write_path, &ci, o->force ? CAPTURE_FORCE : 0,
 				     msg, sizeof(msg)))) {
 		rc = refused(e, msg);
