@@ -818,7 +818,7 @@ static __always_inline struct rcl_counters *counters(const struct rcl_owner *o)
 	return c;
 }
 
-/* A connection opened: count it for o; returns o's counters (or NULL). */
+/* A connection o opened: count it for o; returns o's counters (or NULL). */
 static __always_inline struct rcl_counters *count_open(const struct rcl_owner *o)
 {
 	struct rcl_counters *c = counters(o);
@@ -832,6 +832,16 @@ static __always_inline struct rcl_counters *count_open(const struct rcl_owner *o
 	if (cur > 0 && (__u64)cur > c->peak)
 		c->peak = cur;
 	return c;
+}
+
+/* A connection accepted on a listen port of o's: counted apart from what o
+ * opened (rcleak.h, struct rcl_counters), with no cur and no peak. */
+static __always_inline void count_accept(const struct rcl_owner *o)
+{
+	struct rcl_counters *c = counters(o);
+
+	if (c)
+		__sync_fetch_and_add(&c->accepted, 1);
 }
 
 static __always_inline __u32 log2_bucket(__u64 ms)
@@ -866,12 +876,12 @@ static __always_inline void count_close(struct chg *chg, const struct rcl_sock *
 		if (!c)
 			return;
 	}
-	__sync_fetch_and_add(&c->closed, 1);
+	__sync_fetch_and_add(s->flags & RCL_SOCK_SERVER ? &c->acc_closed : &c->closed, 1);
 	if (s->flags & RCL_SOCK_SNAPSHOT)
 		return;
 	/* cur fell when the application let go; only a socket that died under
-	 * it (a peer's reset) is taken off here */
-	if (!(s->flags & (RCL_SOCK_RELEASED | RCL_SOCK_EXITED)))
+	 * it (a peer's reset) is taken off here. An accepted one is in no cur. */
+	if (!(s->flags & (RCL_SOCK_RELEASED | RCL_SOCK_EXITED | RCL_SOCK_SERVER)))
 		__sync_fetch_and_add(&c->cur, -1);
 	if (s->flags & RCL_SOCK_UNTIMED)
 		return; /* not drawn for the lifetime sample */
@@ -960,18 +970,22 @@ static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
 		current_comm(comm, task, btf);
 		__builtin_memcpy(c->comm, comm, sizeof(comm));
 	}
+	/* an accepted connection in fields of its own (struct rcl_counters) */
 	if (exiting) {
 		s->flags |= RCL_SOCK_EXITED;
-		__sync_fetch_and_add(&c->exit_closed, 1);
+		__sync_fetch_and_add(s->flags & RCL_SOCK_SERVER ? &c->acc_exit_closed
+							 : &c->exit_closed, 1);
 	} else {
 		s->flags |= RCL_SOCK_RELEASED;
-		__sync_fetch_and_add(&c->released, 1);
+		__sync_fetch_and_add(s->flags & RCL_SOCK_SERVER ? &c->acc_released
+							 : &c->released, 1);
 	}
 	/* usually the closer is the owner: no second lookup */
 	if (o.tgid == s->tgid && o.start_ns == s->start_ns)
 		*owner_c = c;
-	/* the opener no longer has it open (its peak counts opens it holds) */
-	if (!(s->flags & RCL_SOCK_SNAPSHOT) && s->tgid) {
+	/* the opener no longer has it open (its peak counts opens it holds;
+	 * an accepted connection is in no cur) */
+	if (!(s->flags & (RCL_SOCK_SNAPSHOT | RCL_SOCK_SERVER)) && s->tgid) {
 		struct rcl_counters *oc = *owner_c;
 
 		if (!oc) {
@@ -1007,10 +1021,8 @@ static __always_inline void drop_own(__u64 key)
 		struct rcl_owner o = sock_owner(s);
 		struct rcl_counters *c = proc_get(&o);
 
-		if (c) {
-			__sync_fetch_and_add(&c->opened, -1);
-			__sync_fetch_and_add(&c->cur, -1);
-		}
+		if (c)
+			__sync_fetch_and_add(&c->accepted, -1);
 	}
 	sock_del(key);
 }
@@ -1129,7 +1141,7 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 			return 0;
 		}
 		if (owner.tgid)
-			count_open(&owner);
+			count_accept(&owner);
 		emit(&chg, RCL_EV_ACCEPT, &owner, NULL, btf);
 		return 0;
 	case RCL_TCP_CLOSE: /* a listener closing */

@@ -98,14 +98,24 @@ struct rcl_sock_slot {
  * (k >= 1) holds [2^(k-1), 2^k) ms; the last bucket everything longer. */
 #define RCL_LIFE_BUCKETS 32
 
-/* Per-process event counters (procs map). Updated atomically by BPF only. */
+/* Per-process event counters (procs map). Updated atomically by BPF only.
+ * The connections a process opened (RCL_SOCK_CLIENT, and sockets found by a
+ * walk) and those accepted on its listen ports (RCL_SOCK_SERVER) count in
+ * fields of their own, so that a process that listens and connects (a
+ * proxy, a Sentinel) is judged by what it opened. The socket's flags choose
+ * the field: no more atomics a connection. A process's totals are the sums. */
 struct rcl_counters {
-	__u64 opened;
-	__u64 closed;
+	__u64 opened;        /* connections it opened (counted once established) */
+	__u64 closed;        /* ... that closed: of those it owns (the opener) */
 	__u64 exit_closed;   /* closed by the kernel because the holder exited */
 	__u64 released;      /* closed by the application (close(2) while running) */
 	__s64 cur;           /* opened - closed (owner's view: follows no fork) */
 	__u64 peak;          /* highest cur seen */
+	/* the same for accepted connections (no cur, no peak) */
+	__u64 accepted;      /* passive opens, for the listener's owner */
+	__u64 acc_closed;
+	__u64 acc_exit_closed;
+	__u64 acc_released;
 	__u32 flags;         /* RCL_PROC_* */
 	char comm[RCL_COMM_LEN]; /* at its last connect or listen (process context) */
 	__u32 life[RCL_LIFE_BUCKETS]; /* lifetimes of closes whose open we saw */

@@ -195,10 +195,15 @@ void model_counters(struct model *m, const struct rcl_owner *o, const struct rcl
 
 	if (!p)
 		return;
-	p->opened = c->opened;
-	p->closed = c->closed;
-	p->exit_closed = c->exit_closed;
-	p->released = c->released;
+	/* the views show totals; rcleak run tells a listener's own apart */
+	p->opened = c->opened + c->accepted;
+	p->closed = c->closed + c->acc_closed;
+	p->exit_closed = c->exit_closed + c->acc_exit_closed;
+	p->released = c->released + c->acc_released;
+	p->accepted = c->accepted;
+	p->acc_closed = c->acc_closed;
+	p->acc_exit_closed = c->acc_exit_closed;
+	p->acc_released = c->acc_released;
 	p->peak = c->peak;
 	if (!p->comm[0] && c->comm[0]) {
 		memcpy(p->comm, c->comm, sizeof(p->comm));

@@ -114,7 +114,11 @@ struct proc {
 	/* lifetimes of closed connections (BPF histogram), idle, zombies */
 	__u64 exit_closed;       /* left open when the process exited (leaked) */
 	__u64 released;          /* closed by the application itself */
-	__u64 peak;              /* most connections it had opened and not closed */
+	/* of opened, closed, exit_closed and released (which count both): the
+	 * connections accepted on its listen ports (struct rcl_counters) */
+	__u64 accepted, acc_closed, acc_exit_closed, acc_released;
+	__u64 peak;              /* most connections it had opened and not closed
+				  * (its own: accepted ones not counted) */
 	bool listener;           /* listened on a watched port (BPF saw it) */
 	long close_wait_max;     /* highest close_wait seen */
 	double max_churn;        /* rcleak run: the most connects/s over any

@@ -13,6 +13,10 @@ void proctab_add(struct rcl_counters *dst, const struct rcl_counters *src)
 	dst->closed += src->closed;
 	dst->exit_closed += src->exit_closed;
 	dst->released += src->released;
+	dst->accepted += src->accepted;
+	dst->acc_closed += src->acc_closed;
+	dst->acc_exit_closed += src->acc_exit_closed;
+	dst->acc_released += src->acc_released;
 	dst->cur += src->cur;
 	if (src->peak > dst->peak)
 		dst->peak = src->peak;

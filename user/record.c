@@ -277,6 +277,19 @@ int record_decode_counters(const void *p, size_t len, struct rec_counters *rc)
 	get_str(&d, c->comm, RCL_COMM_LEN, sizeof(c->comm));
 	for (int i = 0; i < RCL_LIFE_BUCKETS; i++)
 		c->life[i] = get_u32(&d);
+	/* minor 8 on: how many of the four totals above were accepted
+	 * connections; before, none told apart (they stay the totals) */
+	if (d.len - d.off >= 4 * 8) {
+		__u64 *tot[4] = { &c->opened, &c->closed, &c->exit_closed, &c->released };
+		__u64 *acc[4] = { &c->accepted, &c->acc_closed, &c->acc_exit_closed, &c->acc_released };
+
+		for (int i = 0; i < 4; i++) {
+			*acc[i] = get_u64(&d);
+			if (*acc[i] > *tot[i]) /* not what a writer wrote */
+				*acc[i] = *tot[i];
+			*tot[i] -= *acc[i];
+		}
+	}
 	return finish(&d);
 }
 
@@ -293,6 +306,12 @@ static void enc_counters(struct enc *e, const struct rcl_owner *o, const struct 
 	put_str(e, p->comm, RCL_COMM_LEN);
 	for (int i = 0; i < RCL_LIFE_BUCKETS; i++)
 		put_u32(e, p->life[i]);
+	/* since minor 8, at the end: of the totals above, the accepted ones
+	 * (a reader of minor 7 stops before them and takes the totals) */
+	put_u64(e, p->accepted);
+	put_u64(e, p->acc_closed);
+	put_u64(e, p->acc_exit_closed);
+	put_u64(e, p->acc_released);
 }
 
 int record_decode_proc(const void *p, size_t len, struct rec_proc *pr)

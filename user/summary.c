@@ -23,33 +23,42 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	double end = p->exited ? p->exited_at : now;
 	double life = end - (born > 0 ? born : 0);
 
+	/* what it holds, less what it accepted (clients counts unix-socket
+	 * ones too, which open does not) */
+	long own_open = p->open - (p->clients - p->unix_clients);
+
 	memset(r, 0, sizeof(*r));
 	r->p = p;
 	r->server = p->nlisten > 0 || p->listener;
+	/* A process that listens (a server, a proxy, a Sentinel) is judged by
+	 * the connections it opened itself, as any client: those accepted on
+	 * its listen ports are in no figure here but accepted. The kernel's
+	 * peak is of its own already (struct rcl_counters). */
+	r->accepted = (long)p->accepted;
 	r->peak_open = (long)p->peak;
-	if (p->open > r->peak_open && !r->server)
-		r->peak_open = p->open; /* e.g. sockets received from a parent */
-	r->opened = (long)p->opened;
+	if (own_open > r->peak_open)
+		r->peak_open = own_open; /* e.g. sockets received from a parent */
+	r->opened = (long)(p->opened - p->accepted);
 	/* the application's own closes, counted when it let go (not when the
-	 * TCP handshake ended), so exits and races never blur them */
-	r->closed = (long)p->released;
+	 * TCP handshake ended), so exits and races never blur them. Another
+	 * process's accepted connections that a non-listener let go of (a
+	 * server's fork) count as before. */
+	r->closed = (long)(p->released - (r->server ? p->acc_released : 0));
 	/* accepted connections dropped at a server's exit are not its leaks */
-	r->leaked = r->server ? 0 : (long)p->exit_closed;
-	/* clients counts unix-socket ones too, which open does not */
-	r->open_at_end = p->exited ? 0 : p->open - (p->clients - p->unix_clients) - dup_open;
+	r->leaked = (long)(p->exit_closed - (r->server ? p->acc_exit_closed : 0));
+	r->open_at_end = p->exited ? 0 : own_open - dup_open;
 	r->median_lifetime_ms = p->median_lifetime_ms;
 	if (life < RUN_MIN_LIFE_S)
 		life = RUN_MIN_LIFE_S; /* within the timing error of its exit */
 	/* one connect is no rate: a one-shot process (redis-cli ping) is not
 	 * churn however short its life */
-	if (p->opened < 2 && life < o->window_s)
+	if (r->opened < 2 && life < o->window_s)
 		life = o->window_s;
-	r->connects_per_s = r->server ? 0 : (double)r->opened / life;
+	r->connects_per_s = (double)r->opened / life;
 	/* over its whole life when that is shorter than the window, else
-	 * the most in any one window (the run loop's watch) */
-	if (r->server)
-		r->max_churn = 0;
-	else if (life <= o->window_s)
+	 * the most in any one window (the run loop's watch, which counts
+	 * the kernel's opened: its own) */
+	if (life <= o->window_s)
 		r->max_churn = r->connects_per_s;
 	else
 		r->max_churn = p->max_churn;
@@ -59,7 +68,7 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 		r->verdict = "LEAK";
 	else if (r->close_wait_max > 0)
 		r->verdict = "ZOMBIE";
-	else if (!r->server && r->max_churn >= o->churn_per_s && r->median_lifetime_ms >= 0 &&
+	else if (r->max_churn >= o->churn_per_s && r->median_lifetime_ms >= 0 &&
 		 r->median_lifetime_ms < o->churn_life_ms)
 		r->verdict = "CHURN";
 	else
@@ -163,7 +172,7 @@ static void shared_once(const struct model *m, long *dup)
 
 static double m_peak(const struct run_row *r) { return (double)r->peak_open; }
 static double m_leak(const struct run_row *r) { return (double)(r->leaked + r->open_at_end); }
-static double m_opened(const struct run_row *r) { return r->server ? 0 : (double)r->opened; }
+static double m_opened(const struct run_row *r) { return (double)r->opened; }
 static double m_churn(const struct run_row *r) { return r->max_churn; }
 static double m_cw(const struct run_row *r) { return (double)r->close_wait_max; }
 
@@ -217,9 +226,8 @@ int summary_build(struct run_summary *s, const struct model *m, const struct rcl
 	for (size_t i = 0; i < s->nrows; i++) {
 		const struct run_row *r = &s->rows[i];
 
-		if (!r->server)
-			s->opened += r->opened;
-		s->closed += r->server ? 0 : r->closed;
+		s->opened += r->opened;
+		s->closed += r->closed;
 		s->leaked += r->leaked;
 		s->open_at_end += r->open_at_end;
 	}
@@ -393,9 +401,9 @@ void summary_json(FILE *f, const struct run_summary *s)
 		else /* gone before rcleak could read it */
 			fputs("null", f);
 		fprintf(f, ",\"role\":\"%s\",\"peak_open\":%ld,\"leaked\":%ld,\"open_at_end\":%ld,"
-			"\"opened\":%ld,\"closed\":%ld,\"median_lifetime_ms\":",
+			"\"opened\":%ld,\"closed\":%ld,\"accepted\":%ld,\"median_lifetime_ms\":",
 			r->server ? "server" : "client", r->peak_open, r->leaked, r->open_at_end,
-			r->opened, r->closed);
+			r->opened, r->closed, r->accepted);
 		json_num(f, r->median_lifetime_ms);
 		fprintf(f, ",\"connects_per_s\":%.2f,\"max_churn_per_s\":%.2f,\"close_wait_max\":%ld,"
 			"\"verdict\":\"%s\",\"exited\":%s}", r->connects_per_s, r->max_churn,

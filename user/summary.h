@@ -22,7 +22,8 @@ struct run_row {
 	long peak_open;
 	long leaked;           /* closed by the kernel at its exit */
 	long open_at_end;      /* still held when the report was made */
-	long opened, closed;
+	long opened, closed;   /* its own: what it accepted is not in them */
+	long accepted;         /* connections accepted on its listen ports */
 	double median_lifetime_ms; /* -1: none */
 	double connects_per_s; /* over its lifetime (at least RUN_MIN_LIFE_S) */
 	double max_churn;      /* connects/s over 5 s, or its life if shorter */

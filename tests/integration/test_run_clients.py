@@ -13,11 +13,13 @@ Run alone:  python3 tests/integration/test_run_clients.py [-k NAME]
 """
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
 import harness
-from harness import Client, Fail, Redis, Skip, check, mkdtemp, resp_ping, ss_accepted, ss_states, wait_until
+from harness import (Client, Fail, Redis, Skip, check, mkdtemp, resp_ping, ss_accepted, ss_count,
+                     ss_states, wait_until)
 from run_harness import (RULES, SET, Run, _descendants, _finish, expect, expect_detail_names,
                          expect_rules, need_c, need_node, need_py, parse_done, prow, redis_delta,
                          rule, summary_checks, total_connections, wait_redis_idle)
@@ -28,7 +30,8 @@ TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_r
          "test_run_churn_thresholds", "test_run_churn_short_lived", "test_run_churn_one_shot",
          "test_run_leak_early",
          "test_run_churn_slow",
-         "test_run_close_wait", "test_run_server_not_leak", "test_run_churn_window"]
+         "test_run_close_wait", "test_run_server_not_leak", "test_run_churn_window",
+         "test_run_proxy_leak", "test_run_listener_accepts_only"]
 
 
 def run_app(prog, mode, n, rate, rc_args, want_rc, extra=()):
@@ -374,9 +377,10 @@ def test_run_server_not_leak():
         run.cleanup()
     row = prow(js, srv)
     expect(row, {"comm": "redis-server", "role": "server", "leaked": 0, "open_at_end": 0,
-                 "exited": True}, "--json redis-server %d (held 4 accepted at exit)" % srv)
-    check(row["opened"] >= 5, "--json redis-server opened=%r, expected >= 5 (4 held, "
-          "redis-cli, pings)" % row["opened"])
+                 "opened": 0, "closed": 0, "exited": True},
+           "--json redis-server %d (held 4 accepted at exit, opened none itself)" % srv)
+    check(row["accepted"] >= 5, "--json redis-server accepted=%r, expected >= 5 (4 held, "
+          "redis-cli, pings)" % row["accepted"])
     expect(js["totals"], {"leaked": 0, "open_at_end": 0}, "--json totals")
     expect(js, {"result": "pass", "exit_code": 0, "cmd_exit": 0}, "--json")
     expect_rules(js, {"max-leaked": (0, 0, True)})
@@ -416,6 +420,108 @@ def test_run_churn_window():
           "30 connects at once, a life of 11 s, --window 10 --max-churn 4: max_churn_per_s %r "
           "(expected 3.0: 30 in 10 s), exit status %r (expected 0); %s"
           % (rows[0]["max_churn_per_s"], rc, run.describe()))
+
+
+# A process that listens on a watched port, accepts k connections (from the
+# test, outside CMD's tree) and opens n of its own to a real redis-server on
+# another watched port, PINGs on each, says READY, and once the gate file
+# exists exits with os._exit: every socket left to the kernel.  A proxy
+# (twemproxy, envoy) or a Sentinel, in small.
+_LISTENER = (
+    "import os, socket, sys, time\n"
+    "lport, rport, n, k, gate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), "
+    "int(sys.argv[4]), sys.argv[5]\n"
+    "ls = socket.socket()\n"
+    "ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "ls.bind(('127.0.0.1', lport))\n"
+    "ls.listen(16)\n"
+    "acc = [ls.accept()[0] for _ in range(k)]\n"
+    "own = [socket.create_connection(('127.0.0.1', rport)) for _ in range(n)]\n"
+    "for s in own:\n"
+    "    s.sendall(b'*1\\r\\n$4\\r\\nPING\\r\\n')\n"
+    "    assert s.recv(64) == b'+PONG\\r\\n'\n"
+    "print('READY pid=%d' % os.getpid(), flush=True)\n"
+    "while not os.path.exists(gate):\n"
+    "    time.sleep(0.02)\n"
+    "os._exit(0)\n")
+
+
+def _listener_case(n, k, rc_args, want_rc):
+    """`rcleak run -p LPORT -p REDIS rc_args -- python3 _LISTENER`, with k
+    connections accepted and n opened to Redis at exit (ground truth: ss).
+    Returns (pid, run, json)."""
+    r = Redis()
+    lport = harness.free_port()
+    d = mkdtemp("rcleak-run-listener-")
+    gate = os.path.join(d, "gate")
+    run = Run(["-p", str(lport), "-p", str(r.port)] + list(rc_args),
+              [sys.executable, "-c", _LISTENER, str(lport), str(r.port), str(n), str(k), gate])
+    conns = []
+    try:
+        def dial():
+            try:
+                conns.append(socket.create_connection(("127.0.0.1", lport), timeout=1))
+            except OSError:
+                return False
+            return len(conns) == k
+        if k:
+            wait_until(dial, timeout=10, what="%d connections to the listener on %d" % (k, lport))
+        wait_until(lambda: "READY" in run.out(), timeout=10, what="the listener's READY line")
+        pid = int(run.out().split("READY pid=")[1].split()[0])
+        check(ss_accepted(pid, lport) == k and ss_count(pid, [r.port]) == n,
+              "ground truth: the listener %d holds %d accepted on %d (expected %d) and %d "
+              "connections to Redis on %d (expected %d)"
+              % (pid, ss_accepted(pid, lport), lport, k, ss_count(pid, [r.port]), r.port, n))
+        with open(gate, "w"):
+            pass
+        rc = run.wait()
+        check(rc == want_rc, "exit status %r, expected %r; %s" % (rc, want_rc, run.describe()))
+        js = run.load_json()
+    finally:
+        run.cleanup()
+        for c in conns:
+            c.close()
+    wait_redis_idle(r, "after the listener exited (the kernel closes what it left open)")
+    return pid, run, js
+
+
+def test_run_proxy_leak():
+    """A process that listens on a watched port (a proxy, a Sentinel) and
+    exits with 3 connections of its own to Redis open, and 4 it accepted:
+    its own 3 are leaks (exit 5, named), the 4 accepted are not; its
+    opened, peak and connects are its own (--max-connects 3 passes).  rcleak
+    judged it a server and passed it, whatever it leaked."""
+    n, k = 3, 4
+    pid, run, js = _listener_case(n, k, ["--max-leaked", "0", "--max-connects", str(n)], 5)
+    row = prow(js, pid)
+    expect(row, {"comm": "python3", "role": "server", "leaked": n, "opened": n, "closed": 0,
+                 "accepted": k, "open_at_end": 0, "peak_open": n, "verdict": "LEAK",
+                 "exited": True}, "--json listener %d (%d own to Redis, %d accepted, at exit)"
+           % (pid, n, k))
+    expect(js["totals"], {"opened": n, "closed": 0, "leaked": n, "open_at_end": 0}, "--json totals")
+    expect(js, {"result": "fail", "exit_code": 5, "cmd_exit": 0}, "--json")
+    expect_rules(js, {"max-leaked": (0, n, False), "max-connects": (n, n, True)})
+    expect_detail_names(js, "max-leaked", pid, "python3")
+    summary_checks(run, pid, "python3", "LEAK", {"max-leaked": "FAIL", "max-connects": "PASS"})
+
+
+def test_run_listener_accepts_only():
+    """A listener that only accepts, and exits with its 4 accepted
+    connections open: no leak, no connect, and no open connection of its
+    own for --max-open (which counted the accepted ones): --max-leaked 0
+    --max-open 0 --max-connects 0 pass."""
+    k = 4
+    pid, run, js = _listener_case(0, k, ["--max-leaked", "0", "--max-open", "0",
+                                         "--max-connects", "0"], 0)
+    row = prow(js, pid)
+    expect(row, {"comm": "python3", "role": "server", "leaked": 0, "opened": 0, "closed": 0,
+                 "accepted": k, "open_at_end": 0, "peak_open": 0, "verdict": "ok",
+                 "exited": True}, "--json listener %d (%d accepted at exit)" % (pid, k))
+    expect(js["totals"], {"opened": 0, "closed": 0, "leaked": 0, "open_at_end": 0}, "--json totals")
+    expect(js, {"result": "pass", "exit_code": 0, "cmd_exit": 0}, "--json")
+    expect_rules(js, {"max-leaked": (0, 0, True), "max-open": (0, 0, True),
+                      "max-connects": (0, 0, True)})
+    summary_checks(run, pid, "python3", None, {"max-leaked": "PASS", "max-open": "PASS"})
 
 
 if __name__ == "__main__":
