@@ -31,7 +31,9 @@ plist=$(IFS=,; echo "${ports[*]}")
 "$HOLD" 127.0.0.1 "$plist" "$HOLDERS" "$HOLD_EACH" > "$SCRATCH/hold.out" & BG_PIDS+=($!)
 until grep -q READY "$SCRATCH/hold.out" 2>/dev/null; do sleep 0.2; done
 
-"$RCLEAK" record -w "$SCRATCH/loss.rcl" --force -p "$plist" --json > "$SCRATCH/record.jsonl" 2>"$SCRATCH/record.err" &
+# -v: its last line says how many of the runs the kernel skipped (which
+# lost_events counts) its twin did
+"$RCLEAK" record -v -w "$SCRATCH/loss.rcl" --force -p "$plist" --json > "$SCRATCH/record.jsonl" 2>"$SCRATCH/record.err" &
 rec=$!; BG_PIDS+=("$rec")
 SETTLE=1.5 wait_attached "$rec" 30 || { cat "$SCRATCH/record.err" >&2; exit 1; }
 echo "storm: $NPROC processes, $SECS s, ports $plist; holders: $HOLDERS x $HOLD_EACH connections"
@@ -95,10 +97,12 @@ for p in pids:
     rows.append({"pid": p, "ss": truth if truth is not None else [a, b], "record_last_tick": r, "fresh_n1": f})
 opened_rows = [{"pid": p, "connstorm": n, "record_opened": rec_opened.get(p)} for p, n in sorted(storm.items())]
 opened_diff = sum(abs((r["record_opened"] or 0) - r["connstorm"]) for r in opened_rows)
+m = re.search(r"(\d+) runs the kernel skipped were recovered", open(os.path.join(d, "record.err")).read())
+recovered = int(m.group(1)) if m else None
 span = rep["end"] - rep["start"]
 res = {
     "storm": total, "storm_seconds_requested": secs, "ports": sorted(ports),
-    "lost_events": rep["lost_events"], "events_recorded": rep["events"],
+    "lost_events": rep["lost_events"], "events_recorded": rep["events"], "twin_recovered_runs": recovered,
     "events_per_s_during_storm": round(rep["events"] / total["seconds"], 1) if total else None,
     "record_live_lost_events": last.get("lost_events"), "record_live_events": last.get("events"),
     "capture_bytes": os.path.getsize(os.path.join(d, "loss.rcl")),
@@ -107,8 +111,9 @@ res = {
     "fresh_first_line_s": round(fresh_s, 3), "record_hooks": last.get("hooks"), "fresh_hooks": fresh.get("hooks"),
 }
 print("storm: %d connections in %.1f s = %.0f conn/s (%d errors)" % (total["connections"], total["seconds"], total["per_s"], total["errors"]))
-print("record: %d events recorded (%.0f/s), lost_events %d, capture %.1f MiB" % (
-    rep["events"], res["events_per_s_during_storm"], rep["lost_events"], res["capture_bytes"] / 2**20))
+print("record: %d events recorded (%.0f/s), lost_events %d (skipped runs its twin did: %s), capture %.1f MiB" % (
+    rep["events"], res["events_per_s_during_storm"], rep["lost_events"],
+    "?" if recovered is None else recovered, res["capture_bytes"] / 2**20))
 print("opened per storm process, record vs connstorm: total |diff| %d over %d processes" % (opened_diff, len(opened_rows)))
 print("open per pid vs ss -tanpH: %d mismatches in record's last tick, %d in a fresh -n 1 (%d pids)" % (mism_rec, mism_fresh, len(rows)))
 for r in rows:

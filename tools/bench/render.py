@@ -193,6 +193,9 @@ else:
     md.append("| events recorded | %d (%.0f/s during the storm) | | |" % (lo["events_recorded"], lo["events_per_s_during_storm"]))
     md.append("| lost events (`report --json` files[0].lost_events) | %d | 0 | %s |" % (
         lo["lost_events"], target("loss: lost events", lo["lost_events"], "0", lo["lost_events"] == 0)))
+    if lo.get("twin_recovered_runs") is not None:
+        md.append("| runs the kernel skipped (one nested in another on a CPU; counted in lost events) that record's twin did, so in the capture | %d | | |"
+                  % lo["twin_recovered_runs"])
     md.append("| `opened` per storm process vs connections connstorm made, total abs. difference | %d over %d processes | 0 | %s |" % (
         lo["opened_total_abs_diff"], len(lo["opened_vs_connstorm"]),
         target("loss: opened vs connstorm", lo["opened_total_abs_diff"], "0", lo["opened_total_abs_diff"] == 0)))
