@@ -416,11 +416,17 @@ static void sleep_events(struct recorder *r, double until)
 	for (;;) {
 		double left = until - collect_now();
 
-		if (left <= 0 || stop_sig || (usr1 && r->in_memory))
+		if (stop_sig || (usr1 && r->in_memory))
 			return;
-		tracer__poll_events(r->c.tracer, (int)(left * 1000) + 1, on_event, r);
+		/* one drain at least, even with no time left: when every walk
+		 * took longer than -i, no refresh waited, nothing drained the
+		 * kernel's ring between them, and once it was full its events
+		 * were lost */
+		tracer__poll_events(r->c.tracer, left > 0 ? (int)(left * 1000) + 1 : 0, on_event, r);
 		/* a drain's events go out before anything else is recorded */
 		flush_events(r);
+		if (left <= 0)
+			return;
 	}
 }
 
