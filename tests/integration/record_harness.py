@@ -293,3 +293,24 @@ def expect_counts(chunks):
 def write_bytes(path, data):
     with open(path, "wb") as f:
         f.write(data)
+
+
+READ_NR = {"x86_64": 0, "aarch64": 63}  # read(2), as /proc/PID/syscall numbers it
+
+
+def stop_in_read(pid, nr, tries=300):
+    """SIGSTOP pid until it stops right after a read(2) (/proc/PID/syscall):
+    inside a refresh of record or the live view, whose walk reads the BPF
+    iterators (their waits are epoll or clock_nanosleep, their output
+    writes). True when it did, pid stopped."""
+    for _ in range(tries):
+        os.kill(pid, signal.SIGSTOP)
+        wait_until(lambda: open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "T", 5,
+                   "rcleak to stop")
+        with open("/proc/%d/syscall" % pid) as f:
+            sc = f.read().split()
+        if sc and sc[0] == str(nr):
+            return True
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.003)
+    return False

@@ -4,17 +4,19 @@ import json
 import os
 import signal
 import subprocess
+import time
 
 import harness
 from harness import (TIERS, Client, Rcleak, Redis, Skip, check, expect_row, fields,
                      free_port, have_bpftool, leaked_progs, prog_holders, proc_row,
                      rcl_progs, run_rcleak, spawn, ss_count)
+from record_harness import READ_NR, hold_many, stop_in_read
 
 TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test_count_and_duration",
          "test_duration_last_line", "test_plain",
          "test_plain_verdict", "test_plain_limit_guess",
          "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal",
-         "test_live_nohup", "test_pid_namespace_refused"]
+         "test_live_nohup", "test_pid_namespace_refused", "test_live_ts_before_walk"]
 FINAL = ["test_no_leftovers"]
 
 
@@ -268,6 +270,38 @@ def test_pid_namespace_refused():
                        timeout=60)
     check(p.returncode == 1 and "PID namespace" in p.stdout,
           "doctor in a PID namespace of its own: exit %r, stdout %r" % (p.returncode, p.stdout[-400:]))
+
+
+def test_live_ts_before_walk():
+    """A line's ts is the wall clock read with its refresh's time, before the
+    walk. The live view stopped inside a walk's read() for a second prints
+    that refresh with a ts from before the stop; it read the wall clock
+    after the walk, so ts was the walk's duration late (up to a second at
+    100k connections), here after the stop."""
+    nr = READ_NR.get(os.uname().machine)
+    if nr is None:
+        raise Skip("read(2)'s number on %s is not known to the test" % os.uname().machine)
+    r = Redis()
+    hold_many(r.port, 2, 1000)  # a walk of 2000 connections: some milliseconds in read()
+    rc = Rcleak(["-p", str(r.port)])
+    rc.line()
+    try:
+        inside = stop_in_read(rc.pid, nr)
+        t_stop = time.time()
+        time.sleep(0.3)  # what it printed before the stop reaches the reader
+        printed = len(rc.out.lines)
+        time.sleep(0.7)
+    finally:
+        os.kill(rc.pid, signal.SIGCONT)
+    check(inside, "the live view was never seen stopped inside a read() of its walk")
+    raw = rc.out.wait_line(printed, 10)
+    check(raw is not None, "no line after the stop: rcleak rc=%s" % rc.proc.poll())
+    ts = json.loads(raw)["ts"]
+    rc.proc.send_signal(signal.SIGINT)
+    code = rc.proc.wait(20)
+    check(ts < t_stop, "the refresh stopped in its walk at %.3f printed ts %.3f (%.3f s after the stop)"
+          % (t_stop, ts, ts - t_stop))
+    check(code == 0, "rcleak stopped by SIGINT: exit %r" % code)
 
 
 def test_early_signal():

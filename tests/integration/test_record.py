@@ -30,7 +30,7 @@ import harness
 from harness import (RCLEAK, Client, Fail, Redis, Skip, check, connstorm, mkdtemp, spawn, stop, server_row, ss_count, ss_states,
                      wait_until)
 from record_harness import (HOST, BgClient, Recorder, hold_many, jdiff, json_lines, nobody_exe, not_crashed,
-                            opens_by_pid, parse_capture, report, report_json, rows_of)
+                            opens_by_pid, parse_capture, report, report_json, rows_of, READ_NR, stop_in_read)
 
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
          "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice", "test_record_same_tier",
@@ -894,26 +894,6 @@ def test_record_tick_clocks():
           "%s (ms)" % (len(ticks), len(bad), slack * 1e3, ["%.3f" % (x * 1e3) for x in off]))
 
 
-READ_NR = {"x86_64": 0, "aarch64": 63}  # read(2), as /proc/PID/syscall numbers it
-
-
-def _stop_in_read(pid, nr, tries=300):
-    """SIGSTOP pid until it stops right after a read(2) (/proc/PID/syscall):
-    inside record's refresh, whose walk reads the BPF iterators (its waits
-    are epoll, its output writes). True when it did, pid stopped."""
-    for _ in range(tries):
-        os.kill(pid, signal.SIGSTOP)
-        wait_until(lambda: open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "T", 5,
-                   "the recorder to stop")
-        with open("/proc/%d/syscall" % pid) as f:
-            sc = f.read().split()
-        if sc and sc[0] == str(nr):
-            return True
-        os.kill(pid, signal.SIGCONT)
-        time.sleep(0.003)
-    return False
-
-
 def test_record_stop_in_refresh():
     """SIGINT that comes during a refresh: that refresh's tick is the last
     (record stopped with SIGSTOP inside its walk, SIGINT sent, SIGCONT).
@@ -929,7 +909,7 @@ def test_record_stop_in_refresh():
     rec = Recorder(path, ["-p", str(r.port), "-i", "0.05"])
     rec.wait_lines(3, 30)
     try:
-        inside = _stop_in_read(rec.pid, nr)
+        inside = stop_in_read(rec.pid, nr)
         t_sig = time.time()
         rec.proc.send_signal(signal.SIGINT)
     finally:
