@@ -398,6 +398,25 @@ static bool triggered(const struct recorder *r, struct rec_trigger *t)
 	return false;
 }
 
+/* The flight recorder's ring could not take a refresh (out of memory for
+ * its next block): what it holds, up to the refresh before, is all the
+ * evidence there is, so it goes to the file now, and record stops there with
+ * the error. Returns the flush's error, 0 when the file has it. */
+static int ring_rescue(struct recorder *r, const struct rcl_opts *o, int why)
+{
+	int e = mem_flush_to(&r->ring, r->w);
+
+	if (!e)
+		e = capture_sync(r->w);
+	r->in_memory = false;
+	if (e)
+		write_failed(o->write_path, e);
+	else
+		elog("keeping the last %gs in memory failed: %s; wrote what it held, up to the "
+		     "refresh before, to %s", o->ring_s, strerror(-why), o->write_path);
+	return e;
+}
+
 /* With --json or --plain, the live view of each tick, as `rcleak` shows it:
  * report --replay gives the same lines back from the file. */
 static void show(const struct collector *c, const struct rcl_opts *o, double wall)
@@ -459,6 +478,7 @@ int cmd_record(const struct rcl_opts *o)
 	long ticks = 0; /* refreshes written, the first one's too (-n counts it, as live does) */
 	bool stop_woke = false; /* a stop signal ended a wait for the next refresh */
 	bool last_failed = false; /* the last refresh it asked for could not be read */
+	bool rescued = false; /* the ring failed a refresh and went to the file (said) */
 	char msg[320];
 	int rc, e;
 
@@ -590,6 +610,13 @@ int cmd_record(const struct rcl_opts *o)
 		r.err = record_tick(&r.sink, &r.c, wall);
 		show(&r.c, o, wall);
 		ticks++;
+		if (r.in_memory && r.err) {
+			/* nothing in memory is lost for it: on the disk (a
+			 * trigger at this refresh would write the same) */
+			ring_rescue(&r, o, r.err);
+			rescued = true;
+			break;
+		}
 		if (r.in_memory) {
 			mem_trim(&r.ring, r.c.model->now);
 			/* the file takes nothing until the trigger, maybe days
@@ -599,11 +626,7 @@ int cmd_record(const struct rcl_opts *o)
 			if (!r.err && (r.err = capture_check(r.w)))
 				break;
 			if (triggered(&r, &trig)) {
-				/* the first error stands: a tick that failed
-				 * (out of memory) was hidden by the flush that
-				 * then succeeded, and record went on, exit 0 */
-				if (!r.err)
-					r.err = mem_flush_to(&r.ring, r.w);
+				r.err = mem_flush_to(&r.ring, r.w);
 				rec_sink_file(&r.sink, r.w);
 				/* after its tick: the report says what fired, and when */
 				trig.wall = wall;
@@ -685,7 +708,8 @@ int cmd_record(const struct rcl_opts *o)
 		r.err = record_end(&r.sink, r.c.model->mono_ns, stop_sig);
 	}
 	if (r.err) {
-		write_failed(o->write_path, r.err);
+		if (!rescued)
+			write_failed(o->write_path, r.err);
 		rc = RCL_EXIT_ERROR;
 	}
 cleanup:

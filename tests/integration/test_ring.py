@@ -24,7 +24,7 @@ from record_harness import BgClient, Recorder, json_lines, opens_by_pid, report,
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
          "test_ring_trigger_verdict_selected", "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
          "test_ring_memory", "test_ring_long_interval", "test_ring_trigger_written_at_once",
-         "test_record_flight_trigger", "test_record_flight_sigusr1", "test_record_flight_tick_error",
+         "test_record_flight_trigger", "test_record_flight_sigusr1", "test_record_flight_tick_error", "test_record_flight_ring_fails",
          "test_record_flight_after_zero"]
 
 
@@ -576,13 +576,23 @@ def fail_compressor_shim(d):
     return so
 
 
+def _ring_kept(path, what):
+    """The capture a flight recorder wrote when its ring failed: readable,
+    with the refreshes the ring held (report --json)."""
+    js, _ = report_json([path], what)
+    f = js["files"][0]
+    check(f["ticks"] >= 1, "%s: the capture holds %d refreshes; the ring held at least the first"
+          % (what, f["ticks"]))
+
+
 def test_record_flight_tick_error():
     """The flight recorder's tick that fails in memory (here: out of memory
     for its compressor, an LD_PRELOAD shim failing the 2nd allocation, the
-    ring's first: the 1st is the file's) at the refresh SIGUSR1 brings is a
-    write error: exit 1, said on stderr, nothing claimed written. The
-    trigger's flush of the ring at that same refresh succeeded after it and
-    hid it: record said it wrote the ring, went on for --after and exited 0."""
+    ring's first: the 1st is the file's) at the refresh SIGUSR1 brings is an
+    error: exit 1, said on stderr. The trigger's flush of the ring at that
+    same refresh succeeded after it and hid it: record said it wrote the
+    last 30 s, went on for --after and exited 0. What the ring held is in
+    the file."""
     r = Redis()
     d = mkdtemp("rcleak-ring-")
     so = fail_compressor_shim(d)
@@ -596,6 +606,27 @@ def test_record_flight_tick_error():
     check(rc == 1 and "Cannot allocate memory" in err and "wrote the last" not in err,
           "a flight recorder whose tick ran out of memory at the trigger's refresh: exit %s, stderr %r; "
           "expected exit 1 and the error" % (rc, err.strip()[-400:]))
+    _ring_kept(path, "the ring that failed at the trigger's refresh")
+
+
+def test_record_flight_ring_fails():
+    """The ring fails a refresh with no trigger (out of memory for its
+    compressor at the second refresh): what it held goes to the file, and
+    record stops there, exit 1, with the error in one line. It stopped with
+    the file holding its header alone: the incident's evidence, lost."""
+    r = Redis()
+    d = mkdtemp("rcleak-ring-")
+    so = fail_compressor_shim(d)
+    path = os.path.join(d, "nomem.rcap")
+    env = dict(os.environ, LD_PRELOAD=so, RCLT_FAIL_COMPRESSOR="2")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "--ring", "30"], env=env)
+    rc = rec.wait(20)
+    err = rec.err.text()
+    lines = [l for l in err.splitlines() if l.strip()]
+    check(rc == 1 and len(lines) >= 1 and "Cannot allocate memory" in lines[-1] and path in lines[-1],
+          "a flight recorder whose ring ran out of memory: exit %s, stderr %r; expected exit 1 and one "
+          "line with the error and the file" % (rc, err.strip()[-400:]))
+    _ring_kept(path, "the ring that failed with no trigger")
 
 
 def test_record_flight_after_zero():
