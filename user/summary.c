@@ -396,7 +396,7 @@ void summary_json(FILE *f, const struct run_summary *s)
 		fprintf(f, "%s{\"pid\":%u,\"comm\":", i ? "," : "", r->p->key.tgid);
 		json_str(f, r->p->comm);
 		fputs(",\"cmdline\":", f);
-		if (r->p->have_cmdline)
+		if (r->p->have_cmdline && r->p->cmdline[0])
 			json_str(f, r->p->cmdline);
 		else /* gone before rcleak could read it */
 			fputs("null", f);

@@ -165,7 +165,12 @@ static void proc_json(FILE *f, const struct proc *p)
 	fprintf(f, "{\"pid\":%u,\"comm\":", p->key.tgid);
 	json_str(f, p->comm);
 	fputs(",\"cmdline\":", f);
-	json_str(f, p->cmdline);
+	/* null: gone before rcleak could read it, or read empty (a zombie's):
+	 * as run's --json, and a replay (which keeps no empty one) */
+	if (p->have_cmdline && p->cmdline[0])
+		json_str(f, p->cmdline);
+	else
+		fputs("null", f);
 	fprintf(f, ",\"role\":\"%s\",\"open\":%ld,\"established\":%ld,\"close_wait\":%ld,"
 		"\"syn_sent\":%ld,\"shared\":%ld,\"opened\":%llu,\"closed\":%llu,"
 		"\"open_rate\":%.2f,\"close_rate\":%.2f,\"growth_per_min\":%.2f,\"fds\":",

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import harness
@@ -16,7 +17,8 @@ TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test
          "test_duration_last_line", "test_plain",
          "test_plain_verdict", "test_plain_limit_guess",
          "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal",
-         "test_live_nohup", "test_pid_namespace_refused", "test_live_ts_before_walk"]
+         "test_live_nohup", "test_pid_namespace_refused", "test_live_ts_before_walk",
+         "test_json_cmdline_unknown"]
 FINAL = ["test_no_leftovers"]
 
 
@@ -270,6 +272,34 @@ def test_pid_namespace_refused():
                        timeout=60)
     check(p.returncode == 1 and "PID namespace" in p.stdout,
           "doctor in a PID namespace of its own: exit %r, stdout %r" % (p.returncode, p.stdout[-400:]))
+
+
+def test_json_cmdline_unknown():
+    """A process gone before rcleak could read its command line (it
+    connected and exited while rcleak was stopped) has "cmdline": null in
+    the live --json, as README says and run's --json gives; it was ""."""
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port)])
+    os.kill(rc.pid, signal.SIGSTOP)
+    try:
+        p = subprocess.run([sys.executable, "-c", "import socket, sys\n"
+                            "s = [socket.create_connection(('127.0.0.1', %d)) for _ in range(2)]\n"
+                            "print(__import__('os').getpid())" % r.port],
+                           capture_output=True, text=True, timeout=30)
+    finally:
+        os.kill(rc.pid, signal.SIGCONT)
+    check(p.returncode == 0, "the client: %s" % p.stderr[-300:])
+    pid = int(p.stdout.strip())
+    row = None
+    for _ in range(10):
+        row = next((x for x in rc.line()["processes"] if x["pid"] == pid), None)
+        if row is not None:
+            break
+    rc.proc.send_signal(signal.SIGINT)
+    rc.proc.wait(20)
+    check(row is not None, "no row for the client pid %d, which connected twice and exited" % pid)
+    check(row["cmdline"] is None, "the row of pid %d, gone before rcleak read it: cmdline %r, expected null"
+          % (pid, row["cmdline"]))
 
 
 def test_live_ts_before_walk():
