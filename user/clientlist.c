@@ -182,18 +182,23 @@ static void link_err(struct redis_link *l, const char *buf, size_t len)
 	l->err[n] = '\0';
 }
 
-/* AUTH with REDISCLI_AUTH, when set: 0, or -EACCES with the reply in l->err. */
-static int link_auth(struct redis_link *l, int fd)
+/* AUTH with REDISCLI_AUTH, when set, as ACL user `user` when not NULL: 0,
+ * or -EACCES with the reply in l->err. */
+static int link_auth(struct redis_link *l, int fd, const char *user)
 {
 	const char *pw = getenv("REDISCLI_AUTH");
-	char req[600], buf[256];
+	char req[800], buf[256];
 	size_t len = 0;
 	int n;
 
 	if (!pw || !*pw)
 		return 0;
-	n = snprintf(req, sizeof(req), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pw), pw);
-	if (n < 0 || (size_t)n >= sizeof(req)) {
+	if (user)
+		n = snprintf(req, sizeof(req), "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
+			     strlen(user), user, strlen(pw), pw);
+	else
+		n = snprintf(req, sizeof(req), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pw), pw);
+	if (strlen(pw) > 512 || n < 0 || (size_t)n >= sizeof(req)) {
 		snprintf(l->err, sizeof(l->err), "REDISCLI_AUTH is longer than 512 bytes");
 		return -EACCES;
 	}
@@ -264,7 +269,7 @@ out:
 }
 
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
-		    int timeout_ms, int pid,
+		    int timeout_ms, int pid, const char *user,
 		    void (*on_port)(int family, const void *addr, __u16 port, void *ctx), void *ctx)
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
@@ -314,7 +319,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 			l->local_port, ctx);
 	if (connect(fd, (struct sockaddr *)&ss, sl))
 		goto fail;
-	err = link_auth(l, fd);
+	err = link_auth(l, fd, user);
 	if (err)
 		goto out;
 	l->fd = fd;

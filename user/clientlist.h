@@ -53,11 +53,12 @@ struct redis_link {
  * address it connects to (a local one: the source it would get anyway) and
  * calls on_port(family, addr, port, ctx) with that end (addr: a struct
  * in_addr or in6_addr) so the caller can exclude it. With REDISCLI_AUTH
- * set (as redis-cli reads it), authenticates with that password. Returns 0
- * or -errno: -EACCES when the server refused the password (its reply in
+ * set (as redis-cli reads it), authenticates with that password, as ACL
+ * user `user` when not NULL (AUTH user password, Redis 6+). Returns 0 or
+ * -errno: -EACCES when the server refused the password (its reply in
  * l->err). */
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
-		    int timeout_ms, int pid,
+		    int timeout_ms, int pid, const char *user,
 		    void (*on_port)(int family, const void *addr, __u16 port, void *ctx), void *ctx);
 void redis_link_close(struct redis_link *l);
 

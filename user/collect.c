@@ -178,18 +178,26 @@ static struct server_link *link_for(struct collector *c, const struct proc *p)
 
 /* An open link to server p, or NULL (failures retry after a pause). */
 /* Once per server: what it answered, and what to do (--ask-redis). */
-static void link_refused(struct server_link *l, const struct proc *p, const char *what)
+static void link_refused(const struct collector *c, struct server_link *l, const struct proc *p,
+			 const char *what)
 {
+	const char *user = c->opts->redis_user;
 	bool auth = (!strncmp(l->link.err, "NOAUTH", 6) || !strncmp(l->link.err, "WRONGPASS", 9) ||
 		     !strcmp(what, "AUTH")) && !redis_link_full(&l->link);
+	/* logged in, as a user without the right (Redis 6+ ACLs) */
+	bool perm = !strncmp(l->link.err, "NOPERM", 6);
 
 	if (l->warned)
 		return;
 	l->warned = true;
 	elog("--ask-redis: redis-server pid %u port %u: %s: %s%s", p->key.tgid, p->listen[0].port,
 	     what, l->link.err[0] ? l->link.err : "no answer",
-	     auth ? (getenv("REDISCLI_AUTH") ? " (check REDISCLI_AUTH)"
-					    : " (set REDISCLI_AUTH to its password)") : "");
+	     perm ? (user ? " (give that ACL user +config|get +info +client|list)"
+			  : " (--redis-user NAME logs in as an ACL user that may)")
+	     : !auth ? ""
+	     : !getenv("REDISCLI_AUTH") ? " (set REDISCLI_AUTH to its password)"
+	     : user ? " (check --redis-user and REDISCLI_AUTH)"
+	     : " (check REDISCLI_AUTH; --redis-user NAME for an ACL user)");
 }
 
 /* After a failed query: a server that refused the link as over its
@@ -219,9 +227,9 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 		return NULL;
 	c->own_net_next = net_of(p->key.tgid); /* where redis_link_open makes it */
 	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
-			      ASK_TIMEOUT_MS, (int)p->key.tgid, note_own_port, c);
+			      ASK_TIMEOUT_MS, (int)p->key.tgid, c->opts->redis_user, note_own_port, c);
 	if (err == -EACCES) /* a full server refuses whatever comes first */
-		link_refused(l, p, redis_link_full(&l->link) ? "connect" : "AUTH");
+		link_refused(c, l, p, redis_link_full(&l->link) ? "connect" : "AUTH");
 	else if (err)
 		vlog("cannot connect to redis-server pid %u port %u: retrying in 10 s",
 		     p->key.tgid, p->listen[0].port);
@@ -282,7 +290,7 @@ static void discover_maxclients(struct collector *c, struct proc *p, double now)
 			snprintf(l->err, sizeof(l->err), "%s", why);
 		}
 		if (sl && l && l->fd >= 0 && l->err[0])
-			link_refused(sl, p, "CONFIG GET maxclients");
+			link_refused(c, sl, p, "CONFIG GET maxclients");
 		vlog("CONFIG GET maxclients failed for pid %u%s%s", p->key.tgid,
 		     l && l->err[0] ? ": " : "", l ? l->err : "");
 		if (sl)

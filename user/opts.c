@@ -25,7 +25,7 @@ const char *opts_hooks_name(enum rcl_hooks h)
 
 enum {
 	OPT_PID = 256, OPT_COMM, OPT_JSON, OPT_PLAIN, OPT_WINDOW, OPT_RECONCILE,
-	OPT_MAXCLIENTS, OPT_ASK_REDIS, OPT_HOOKS, OPT_WALK,
+	OPT_MAXCLIENTS, OPT_ASK_REDIS, OPT_REDIS_USER, OPT_HOOKS, OPT_WALK,
 	OPT_IDLE, OPT_LEAK_RATE, OPT_CHURN_RATE, OPT_CHURN_LIFE, OPT_ZOMBIE, OPT_ZOMBIE_IDLE,
 	OPT_FD_LIMIT, OPT_USER, OPT_JSON_FILE, OPT_JUNIT, OPT_MAX_OPEN, OPT_MAX_LEAKED,
 	OPT_MAX_CONNECTS, OPT_MAX_CHURN, OPT_FAIL_CW, OPT_WAIT_CHILDREN,
@@ -47,6 +47,7 @@ static const struct option long_opts[] = {
 	{ "reconcile", required_argument, NULL, OPT_RECONCILE },
 	{ "maxclients", required_argument, NULL, OPT_MAXCLIENTS },
 	{ "ask-redis", no_argument, NULL, OPT_ASK_REDIS },
+	{ "redis-user", required_argument, NULL, OPT_REDIS_USER },
 	{ "hooks", required_argument, NULL, OPT_HOOKS },
 	{ "walk", required_argument, NULL, OPT_WALK },
 	{ "idle", required_argument, NULL, OPT_IDLE },
@@ -382,6 +383,19 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				tracing_opt = "--ask-redis";
 			o->ask_redis = true;
 			break;
+		case OPT_REDIS_USER:
+			if (!tracing_opt)
+				tracing_opt = "--redis-user";
+			/* an ACL user name is one word of printable bytes */
+			if (!*optarg || strlen(optarg) > 128)
+				return opts_fail(err, errlen, "bad --redis-user '%s': give the name of a Redis ACL user "
+					    "(1 to 128 bytes)", optarg);
+			for (const char *q = optarg; *q; q++)
+				if ((unsigned char)*q <= ' ' || *q == 0x7f)
+					return opts_fail(err, errlen, "bad --redis-user '%s': an ACL user name has no "
+						    "spaces or control characters", optarg);
+			o->redis_user = optarg;
+			break;
 		case OPT_HOOKS:
 			if (!tracing_opt)
 				tracing_opt = "--hooks";
@@ -476,6 +490,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				    argv[first - 1 + optind - 1]);
 		}
 	}
+	/* taken and done nothing: only --ask-redis talks to Redis */
+	if (o->redis_user && !o->ask_redis && o->cmd != RCL_CMD_REPORT && o->cmd != RCL_CMD_DOCTOR)
+		return opts_fail(err, errlen, "--redis-user names the ACL user --ask-redis logs in as: add "
+			    "--ask-redis, or drop it");
 	if (o->cmd == RCL_CMD_DOCTOR && not_doctor[0])
 		return opts_fail(err, errlen, "'rcleak doctor' takes only -v and -p (got %s): its output is "
 			    "text, its exit code says whether rcleak can run", not_doctor);

@@ -44,6 +44,7 @@ struct rcl_opts {
 	char comm[16];       /* "": all */
 	long maxclients;     /* 0: discover */
 	bool ask_redis;
+	const char *redis_user; /* --ask-redis's ACL user (AUTH user pw); NULL: default */
 	int verbose;
 	/* rcleak run */
 	char **run_argv;     /* CMD and its arguments (points into argv) */

@@ -47,6 +47,8 @@ void opts_usage(FILE *f)
 "      --ask-redis      ask each local redis-server CONFIG GET maxclients\n"
 "                       over loopback (rcleak's own connection is not counted);\n"
 "                       a password comes from REDISCLI_AUTH, as for redis-cli\n"
+"      --redis-user NAME with --ask-redis, log in as ACL user NAME (AUTH NAME\n"
+"                       password, Redis 6+; the password from REDISCLI_AUTH)\n"
 "      --hooks TIER     force the lifecycle hook: tp_btf, raw_tp, tracepoint\n"
 "                       (default auto: the first that loads, in that order)\n"
 "      --walk MODE      how holders are found: iter (BPF iterators), proc\n"

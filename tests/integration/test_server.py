@@ -13,7 +13,7 @@ from harness import (RCLEAK, Client, free_port, Lines, Rcleak, Redis, check, chi
 TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
-         "test_ask_redis_auth_mixed", "test_ask_redis_same_port_other_addr",
+         "test_ask_redis_auth_mixed", "test_ask_redis_acl_user", "test_ask_redis_same_port_other_addr",
          "test_two_servers_one_port_v4_v6",
          "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
@@ -298,6 +298,46 @@ def test_ask_redis_auth():
     expect_server(rc2, r.pid, {"maxclients": 100, "maxclients_source": "config-get"},
                   what="--ask-redis with REDISCLI_AUTH")
     check("NOAUTH" not in rc2.stderr(), "with the password, stderr: %r" % rc2.stderr()[-300:])
+
+
+def test_ask_redis_acl_user():
+    """--redis-user: a server where only an ACL user may read its config
+    (Redis 6+; the default user, which clients get without a password, may
+    only PING). REDISCLI_AUTH alone logs in as the default user, whose
+    CONFIG GET is refused: one line names --redis-user, and maxclients
+    stays the default. With --redis-user NAME (AUTH NAME password), CONFIG
+    GET gives the server's 100 and CLIENT LIST the client's connections."""
+    r = Redis(extra=["--maxclients", "100"])
+    for cmd in (["ACL", "SETUSER", "rclt-mon", "on", ">rclt-pw", "+config|get", "+info", "+client|list", "+ping"],
+                ["ACL", "SETUSER", "default", "-@all", "+ping", "+auth", "+hello"]):
+        out = r.cli(*cmd)
+        check(out.strip() == "OK", "%s: %r" % (" ".join(cmd), out))
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-acl")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"], wrap=["env", "REDISCLI_AUTH=rclt-pw"])
+    wait_until(lambda: "NOPERM" in rc.stderr(), what="rcleak to say NOPERM on stderr")
+    for _ in range(2):
+        obj = rc.line()
+    srv = server_row(obj, r.pid)
+    check(srv is not None and srv.get("maxclients_source") == "default",
+          "logged in as the default user: server row %s" % fields(srv, "maxclients", "maxclients_source"))
+    said = [l_ for l_ in rc.stderr().splitlines() if "NOPERM" in l_]
+    check(len(said) == 1 and "--redis-user" in said[0],
+          "stderr lines about NOPERM: %r, expected one naming --redis-user" % said)
+    rc.close()
+    rc2 = Rcleak(["-p", str(r.port), "--ask-redis", "--redis-user", "rclt-mon"],
+                 wrap=["env", "REDISCLI_AUTH=rclt-pw"])
+
+    def pred(obj):
+        row = server_row(obj, r.pid)
+        pids = sorted(e.get("pid") for e in (row or {}).get("redis_clients", []))
+        ok = (row is not None and row.get("maxclients") == 100 and row.get("maxclients_source") == "config-get"
+              and pids == [c.pid, c.pid])
+        return ok, "server row %s, redis_clients pids %r; expected maxclients 100 from config-get and [%d, %d]" % (
+            fields(row, "maxclients", "maxclients_source"), pids, c.pid, c.pid)
+    rc2.wait_for(pred, what="--ask-redis --redis-user rclt-mon")
+    check("NOPERM" not in rc2.stderr() and "WRONGPASS" not in rc2.stderr(),
+          "as the ACL user, stderr: %r" % rc2.stderr()[-300:])
+    c.exit()
 
 
 def test_ask_redis_auth_mixed():
