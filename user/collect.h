@@ -23,7 +23,8 @@ struct server_link {
 	bool seen;                 /* the server still exists */
 	bool warned;               /* said once why it does not answer */
 	bool full;                 /* it last refused rcleak as over its maxclients */
-	double list_at;            /* it refused CLIENT LIST: not again before this */
+	double list_at;            /* CLIENT LIST not again before this: it refused, or the last
+				    * took long (LIST_DUTY) */
 };
 
 struct collector {

@@ -9,11 +9,13 @@ import time
 from harness import (RCLEAK, Client, free_port, Lines, Rcleak, Redis, check, children_of, expect_row, expect_server,
                      fields, mkdtemp, proc_fds, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count,
                      ss_sockets, ss_states, stop, wait_until)
+from record_harness import hold_many
 
 TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "test_maxclients_option",
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
-         "test_ask_redis_auth_mixed", "test_ask_redis_acl_user", "test_ask_redis_same_port_other_addr",
+         "test_ask_redis_auth_mixed", "test_ask_redis_acl_user", "test_ask_redis_client_list_duty",
+         "test_ask_redis_same_port_other_addr",
          "test_two_servers_one_port_v4_v6",
          "test_ulimit_headroom",
          "test_server_restart", "test_server_exit_unreaped", "test_replica",
@@ -338,6 +340,31 @@ def test_ask_redis_acl_user():
     check("NOPERM" not in rc2.stderr() and "WRONGPASS" not in rc2.stderr(),
           "as the ACL user, stderr: %r" % rc2.stderr()[-300:])
     c.exit()
+
+
+def test_ask_redis_client_list_duty():
+    """CLIENT LIST blocks the server while it lists every client (~11 ms at
+    7,000 here): --ask-redis asked it every refresh, at -i 0.1 a tenth of
+    the server's time. It now asks again after 100 times what the last
+    answer took, and keeps that answer meanwhile: with 8000 clients, over 20
+    refreshes the server counts at most half as many CLIENT LIST calls, and
+    every line still lists its clients."""
+    r = Redis(extra=["--maxclients", "9000"])
+    hold_many(r.port, 8, 1000)
+
+    def calls():
+        m = re.search(r"^cmdstat_client\|list:calls=(\d+)", r.cli("INFO", "commandstats"), re.M)
+        return int(m.group(1)) if m else 0
+    before = calls()
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.1"])
+    lines = [rc.line() for _ in range(20)]
+    rc.close()
+    n = calls() - before
+    listed = [len((server_row(o, r.pid) or {}).get("redis_clients") or []) for o in lines]
+    check(n <= len(lines) // 2, "%d refreshes at -i 0.1 against a server with 8000 clients asked CLIENT LIST %d "
+          "times, expected at most %d" % (len(lines), n, len(lines) // 2))
+    check(all(k >= 8000 for k in listed[2:]),
+          "redis_clients per line %s, expected the 8000 held connections in each (the last answer kept)" % listed)
 
 
 def test_ask_redis_auth_mixed():
