@@ -436,10 +436,11 @@ def test_proc_table_halves():
     opened = int.from_bytes(mine[0][16:24], "little")
     check(opened == truth, "the client's slot says opened=%d, ss shows %d" % (opened, truth))
     start_ns = int.from_bytes(mine[0][8:16], "little")
-    # struct rcl_owner, then struct rcl_counters: opened 5, closed 2, cur 3
+    # struct rcl_owner, then struct rcl_counters: opened 5, closed 2, cur 3,
+    # the rest 0; its size is the slot's less tag and start_ns
     key = c.pid.to_bytes(4, "little") + bytes(4) + start_ns.to_bytes(8, "little")
     value = b"".join(n.to_bytes(8, "little") for n in (5, 2, 0, 0, 3, 3))
-    value += bytes(4 + 16 + 4 * 32 + 4)
+    value += bytes(len(mine[0]) - 16 - len(value))
     _map_update(mid, key, value)
     rc.skip_to_now()
     expect_row(rc, c.pid, {"open": truth, "opened": truth + 5, "closed": 2},
