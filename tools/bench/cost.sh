@@ -10,7 +10,8 @@
 # tp_btf program on the same hook: what any program there costs. A
 # benchmark, not a test. clock is hookfloor --clock: the empty program plus
 # one bpf_ktime_get_ns() a run; its ns/run less floor's is what one clock
-# read costs here.
+# read costs here. live_other is rcleak live watching another port than the
+# storm's: what it costs the host's other TCP traffic.
 #
 # bpf_stats reads the clock around every run it measures, and a clock read
 # costs about what floor measures: every ns/run figure carries one, which
@@ -21,13 +22,13 @@
 # whose stack holds bpf_trace_run* or trace_call_bpf (tools/bench/hooksamples.py) per storm
 # connection is its sampled cost: programs, helpers and dispatch, no stats.
 #
-#   [MODES="floor clock live live_raw_tp record tcplife tcpstates bpftrace"] [SAMPLE=0] [JSON=FILE] tools/bench/cost.sh [ROUNDS] [SECS]   (5, 2)
+#   [MODES="floor clock live live_other live_raw_tp record tcplife tcpstates bpftrace"] [SAMPLE=0] [JSON=FILE] tools/bench/cost.sh [ROUNDS] [SECS]   (5, 2)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
 ROUNDS=${1:-5}
 SECS=${2:-2}
-read -r -a MODES <<< "${MODES:-floor clock live live_raw_tp record tcplife tcpstates bpftrace}"
+read -r -a MODES <<< "${MODES:-floor clock live live_other live_raw_tp record tcplife tcpstates bpftrace}"
 STORM_PROCS=${STORM_PROCS:-4}
 TCPLIFE=${TCPLIFE:-/usr/sbin/tcplife}
 TCPSTATES=${TCPSTATES:-/usr/sbin/tcpstates}
@@ -47,6 +48,7 @@ bpf_stats_on
 
 port=$(free_port)
 start_redis "$port" 1000
+other_port=$(free_port) # watched by live_other; nothing listens there
 : > "$SCRATCH/cost.jsonl"
 
 snap() { # PID -> one JSON line per program it holds
@@ -63,6 +65,7 @@ for r in $(seq "$ROUNDS"); do
 		floor) "$HOOKFLOOR" 2>"$err" & ;;
 		clock) "$HOOKFLOOR" --clock 2>"$err" & ;;
 		live) "$RCLEAK" -p "$port" --json -i 1 >/dev/null 2>"$err" & ;;
+		live_other) "$RCLEAK" -p "$other_port" --json -i 1 >/dev/null 2>"$err" & ;;
 		live_raw_tp) "$RCLEAK" -p "$port" --json -i 1 --hooks raw_tp >/dev/null 2>"$err" & ;;
 		record) "$RCLEAK" record -w "$SCRATCH/cost.rcl" --force -p "$port" >/dev/null 2>"$err" & ;;
 		tcplife) "$TCPLIFE" >/dev/null 2>"$err" & ;;

@@ -303,6 +303,7 @@ else:
     md.append("| tracer | program | type | ns per run | runs per storm connection | BPF ns per storm connection (all its programs) | sampled ns per storm connection (stats off, dispatch included) |")
     md.append("|---|---|---|---|---|---|---|")
     cnames = {"live_raw_tp": "live, `--hooks raw_tp`", "floor": "floor (empty program, `build/hookfloor`)",
+              "live_other": "live, watching another port (the storm is other TCP traffic to it)",
               "clock": "clock (the floor + one `bpf_ktime_get_ns()`, `build/hookfloor --clock`)"}
     for mode, e in co.items():
         mode = cnames.get(mode, mode)
