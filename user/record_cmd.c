@@ -89,6 +89,8 @@ struct mem_ring {
 	double keep_s;
 	double cur_t;
 	struct libdeflate_compressor *zc;
+	unsigned long ticks;    /* keyframes appended */
+	size_t tick_blk;        /* closed blocks before the last one's */
 };
 
 /* in the open block: u16 type, u64 ts, u32 len, then the bytes (memory
@@ -155,6 +157,8 @@ static int mem_append(void *ctx, __u16 type, __u64 ts, const void *data, __u32 l
 		if ((err = mem_close_block(r)))
 			return err;
 		r->buf_cont = false;
+		r->ticks++;
+		r->tick_blk = r->len;
 	} else if (r->blen && r->blen + need > MEM_BLOCK_PLAIN) {
 		if ((err = mem_close_block(r)))
 			return err;
@@ -189,6 +193,18 @@ static void mem_drop_head(struct mem_ring *r)
 	free(r->v[r->head].z);
 	r->head = (r->head + 1) % r->cap;
 	r->len--;
+}
+
+/* Drop the last keyframe's tick, which failed part way: its closed blocks
+ * and the open block (nothing else was appended since). */
+static void mem_drop_tick(struct mem_ring *r)
+{
+	while (r->len > r->tick_blk) {
+		r->len--;
+		free(r->v[(r->head + r->len) % r->cap].z);
+	}
+	r->blen = 0;
+	r->buf_cont = false;
 }
 
 /* Drop whole ticks older than keep_s (the buffer always starts at a tick).
@@ -401,10 +417,18 @@ static bool triggered(const struct recorder *r, struct rec_trigger *t)
 /* The flight recorder's ring could not take a refresh (out of memory for
  * its next block): what it holds, up to the refresh before, is all the
  * evidence there is, so it goes to the file now, and record stops there with
- * the error. Returns the flush's error, 0 when the file has it. */
-static int ring_rescue(struct recorder *r, const struct rcl_opts *o, int why)
+ * the error. ticks: the ring's keyframes before that refresh's; when its
+ * keyframe went in, the part of its tick that did is dropped first (a
+ * keyframe without the rest of its records would replay as a refresh that
+ * saw only some of the connections). Returns the flush's error, 0 when the
+ * file has it. */
+static int ring_rescue(struct recorder *r, const struct rcl_opts *o, int why, unsigned long ticks)
 {
-	int e = mem_flush_to(&r->ring, r->w);
+	int e;
+
+	if (r->ring.ticks != ticks)
+		mem_drop_tick(&r->ring);
+	e = mem_flush_to(&r->ring, r->w);
 
 	if (!e)
 		e = capture_sync(r->w);
@@ -479,6 +503,7 @@ int cmd_record(const struct rcl_opts *o)
 	bool stop_woke = false; /* a stop signal ended a wait for the next refresh */
 	bool last_failed = false; /* the last refresh it asked for could not be read */
 	bool rescued = false; /* the ring failed a refresh and went to the file (said) */
+	unsigned long ring_ticks; /* the ring's keyframes before a refresh's */
 	char msg[320];
 	int rc, e;
 
@@ -607,13 +632,14 @@ int cmd_record(const struct rcl_opts *o)
 		}
 		r.ring.cur_t = r.c.model->now;
 		wall = r.c.wall;
+		ring_ticks = r.ring.ticks;
 		r.err = record_tick(&r.sink, &r.c, wall);
 		show(&r.c, o, wall);
 		ticks++;
 		if (r.in_memory && r.err) {
 			/* nothing in memory is lost for it: on the disk (a
 			 * trigger at this refresh would write the same) */
-			ring_rescue(&r, o, r.err);
+			ring_rescue(&r, o, r.err, ring_ticks);
 			rescued = true;
 			break;
 		}
