@@ -26,6 +26,7 @@ TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigge
          "test_ring_trigger_verdict_selected", "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
          "test_ring_memory", "test_ring_long_interval", "test_ring_trigger_written_at_once",
          "test_record_flight_trigger", "test_record_flight_sigusr1", "test_record_flight_tick_error", "test_record_flight_ring_fails", "test_record_flight_ring_fails_mid_tick",
+         "test_record_flight_ring_fails_at_stop",
          "test_record_flight_after_zero"]
 
 
@@ -690,6 +691,27 @@ def test_record_flight_ring_fails_mid_tick():
     check(f["ticks"] >= 1 and f.get("ends_inside_refresh") is False,
           "the capture the failed ring went to: %d refreshes, ends_inside_refresh %r; expected the "
           "refreshes before the failed one, whole, and nothing of it" % (f["ticks"], f.get("ends_inside_refresh")))
+
+
+def test_record_flight_ring_fails_at_stop():
+    """The ring fails the last refresh a stop signal asks for (out of memory
+    for its compressor: -i 60, SIGINT after the first refresh): what it
+    held goes to the file, as at any refresh, and record exits 1 with the
+    error. The ring was dropped: the file held its header alone."""
+    r = Redis()
+    d = mkdtemp("rcleak-ring-")
+    so = fail_compressor_shim(d)
+    path = os.path.join(d, "stopnomem.rcap")
+    env = dict(os.environ, LD_PRELOAD=so, RCLT_FAIL_COMPRESSOR="2")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60", "--ring", "30"], env=env)
+    rec.first()
+    rec.proc.send_signal(signal.SIGINT)
+    rc = rec.wait(20)
+    err = rec.err.text()
+    check(rc == 1 and "Cannot allocate memory" in err and path in err,
+          "a flight recorder whose ring ran out of memory at the stop's refresh: exit %s, stderr %r; "
+          "expected exit 1 and the error with the file" % (rc, err.strip()[-400:]))
+    _ring_kept(path, "the ring that failed at the stop's refresh")
 
 
 def test_record_flight_after_zero():
