@@ -423,18 +423,24 @@ static struct end_key *end_in_net(struct end_key *ends, size_t n, struct end_key
 	return e;
 }
 
-static void join_clients(struct collector *c, struct server_link *l, const struct proc *srv)
+/* kept: l->clients is an earlier refresh's answer (LIST_DUTY), joined
+ * before: an entry whose local holder is gone now is dropped (the
+ * connection closed: the next answer has it no more), not made remote. */
+static void join_clients(struct collector *c, struct server_link *l, const struct proc *srv, bool kept)
 {
 	size_t n;
 	struct end_key *ends = connection_ends(c->model, srv, false, &n);
 	unsigned long net = 0;
 	bool net_read = false;
 
+	long out = 0;
+
 	if (!ends)
 		return;
 	for (long i = 0; i < l->nclients; i++) {
 		struct redis_client *rc = &l->clients[i];
 		struct end_key key = { .family = rc->family, .port = rc->port }, *e;
+		bool was_local = rc->pid != 0;
 
 		/* a list kept from an earlier refresh (LIST_DUTY) is joined
 		 * anew: its holders may have gone */
@@ -457,10 +463,16 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 			rc->sk = e->rec->sk;
 			memcpy(rc->comm, e->rec->comm, sizeof(rc->comm));
 			rc->comm[sizeof(rc->comm) - 1] = '\0';
+		} else if (kept && was_local) {
+			continue; /* closed since that answer */
 		} else {
 			rc->remote = true;
 		}
+		if (out != i)
+			l->clients[out] = *rc;
+		out++;
 	}
+	l->nclients = out;
 	free(ends);
 }
 
@@ -523,7 +535,7 @@ static void ask_servers(struct collector *c, double now)
 			/* not yet (LIST_DUTY): the last answer, joined anew to
 			 * this refresh's holders; none after a refusal */
 			if (l->clients) {
-				join_clients(c, l, p);
+				join_clients(c, l, p, true);
 				exempt_waiting(c, l, p);
 			}
 			continue;
@@ -558,7 +570,7 @@ static void ask_servers(struct collector *c, double now)
 		l->nclients = kept;
 		if (!l->clients)
 			l->clients = calloc(1, sizeof(*l->clients)); /* answered, empty */
-		join_clients(c, l, p);
+		join_clients(c, l, p, false);
 		exempt_waiting(c, l, p);
 	}
 	for (int i = 0; i < c->nlinks; i++) {

@@ -89,6 +89,8 @@ struct mem_ring {
 	double keep_s;
 	double cur_t;
 	struct libdeflate_compressor *zc;
+	bool tick_open;         /* a keyframe went in, its REC_TICK_END not yet */
+	size_t tick_blk;        /* closed blocks before the last keyframe's */
 };
 
 /* in the open block: u16 type, u64 ts, u32 len, then the bytes (memory
@@ -155,6 +157,8 @@ static int mem_append(void *ctx, __u16 type, __u64 ts, const void *data, __u32 l
 		if ((err = mem_close_block(r)))
 			return err;
 		r->buf_cont = false;
+		r->tick_open = true;
+		r->tick_blk = r->len;
 	} else if (r->blen && r->blen + need > MEM_BLOCK_PLAIN) {
 		if ((err = mem_close_block(r)))
 			return err;
@@ -181,6 +185,8 @@ static int mem_append(void *ctx, __u16 type, __u64 ts, const void *data, __u32 l
 	if (len)
 		memcpy(p + MEM_REC_HDR, data, len);
 	r->blen += need;
+	if (type == REC_TICK_END)
+		r->tick_open = false;
 	return 0;
 }
 
@@ -189,6 +195,19 @@ static void mem_drop_head(struct mem_ring *r)
 	free(r->v[r->head].z);
 	r->head = (r->head + 1) % r->cap;
 	r->len--;
+}
+
+/* Drop the last keyframe's tick, which failed part way (tick_open): its
+ * closed blocks and the open block (nothing else was appended since). */
+static void mem_drop_tick(struct mem_ring *r)
+{
+	while (r->len > r->tick_blk) {
+		r->len--;
+		free(r->v[(r->head + r->len) % r->cap].z);
+	}
+	r->blen = 0;
+	r->buf_cont = false;
+	r->tick_open = false;
 }
 
 /* Drop whole ticks older than keep_s (the buffer always starts at a tick).
@@ -293,6 +312,7 @@ struct recorder {
 	struct mem_ring ring;
 	bool in_memory;
 	int err;                /* first write error */
+	bool ring_failed;       /* err is the ring's: it could not take a record */
 	__u64 nevents;
 	struct evb_enc *batch;  /* events since the last drain of the ring */
 };
@@ -302,8 +322,8 @@ static void flush_events(struct recorder *r)
 {
 	if (!r->batch->n) /* a quiet drain: nothing to write or clear */
 		return;
-	if (!r->err)
-		r->err = record_events(&r->sink, r->batch);
+	if (!r->err && (r->err = record_events(&r->sink, r->batch)) && r->in_memory)
+		r->ring_failed = true;
 	evb_reset(r->batch);
 }
 
@@ -401,10 +421,17 @@ static bool triggered(const struct recorder *r, struct rec_trigger *t)
 /* The flight recorder's ring could not take a refresh (out of memory for
  * its next block): what it holds, up to the refresh before, is all the
  * evidence there is, so it goes to the file now, and record stops there with
- * the error. Returns the flush's error, 0 when the file has it. */
+ * the error. When that refresh's keyframe went in, the part of its tick
+ * that did is dropped first (a keyframe without the rest of its records:
+ * the file ended inside a refresh, as when the recorder is killed). Returns
+ * the flush's error, 0 when the file has it. */
 static int ring_rescue(struct recorder *r, const struct rcl_opts *o, int why)
 {
-	int e = mem_flush_to(&r->ring, r->w);
+	int e;
+
+	if (r->ring.tick_open)
+		mem_drop_tick(&r->ring);
+	e = mem_flush_to(&r->ring, r->w);
 
 	if (!e)
 		e = capture_sync(r->w);
@@ -607,7 +634,9 @@ int cmd_record(const struct rcl_opts *o)
 		}
 		r.ring.cur_t = r.c.model->now;
 		wall = r.c.wall;
-		r.err = record_tick(&r.sink, &r.c, wall);
+		/* not over a drain's error: its events are lost */
+		if (!r.err)
+			r.err = record_tick(&r.sink, &r.c, wall);
 		show(&r.c, o, wall);
 		ticks++;
 		if (r.in_memory && r.err) {
@@ -681,6 +710,7 @@ int cmd_record(const struct rcl_opts *o)
 			r.ring.cur_t = r.c.model->now;
 			wall = r.c.wall;
 			r.err = record_tick(&r.sink, &r.c, wall);
+			r.ring_failed = r.err && r.in_memory;
 			show(&r.c, o, wall);
 			ticks++;
 			/* what happened during the walk, as after any tick */
@@ -694,6 +724,13 @@ int cmd_record(const struct rcl_opts *o)
 		 * counters held connections that it had no event of (-n 1
 		 * wrote no event at all). */
 		drain_events(&r);
+	}
+	/* the ring failed a record outside a refresh of the loop (the events
+	 * of a drain, the last tick a stop signal asked for): what it holds
+	 * goes to the file, as at any refresh, not nowhere */
+	if (r.in_memory && r.err && r.ring_failed && !rescued) {
+		ring_rescue(&r, o, r.err);
+		rescued = true;
 	}
 	rc = last_failed ? RCL_EXIT_ERROR : RCL_EXIT_OK;
 	if (r.in_memory && !r.err) {

@@ -19,12 +19,14 @@ import time
 from harness import (RCLEAK, Client, Fail, NetNS, Redis, Skip, check, connstorm, mkdtemp, proc_fds,
                      hook_dropped, proc_nofile, spawn, ss_count, start_counter, stop_counter, tcp_opens,
                      wait_until)
-from record_harness import BgClient, Recorder, json_lines, opens_by_pid, report, report_json, rows_of
+from record_harness import (BgClient, Recorder, hold_many, json_lines, opens_by_pid, report, report_json,
+                            rows_of)
 
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
          "test_ring_trigger_verdict_selected", "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
          "test_ring_memory", "test_ring_long_interval", "test_ring_trigger_written_at_once",
-         "test_record_flight_trigger", "test_record_flight_sigusr1", "test_record_flight_tick_error", "test_record_flight_ring_fails",
+         "test_record_flight_trigger", "test_record_flight_sigusr1", "test_record_flight_tick_error", "test_record_flight_ring_fails", "test_record_flight_ring_fails_mid_tick",
+         "test_record_flight_ring_fails_at_stop",
          "test_record_flight_after_zero"]
 
 
@@ -627,6 +629,89 @@ def test_record_flight_ring_fails():
           "a flight recorder whose ring ran out of memory: exit %s, stderr %r; expected exit 1 and one "
           "line with the error and the file" % (rc, err.strip()[-400:]))
     _ring_kept(path, "the ring that failed with no trigger")
+
+
+# An LD_PRELOAD shim: the Nth call of libdeflate_deflate_compress on a
+# block of at least 1,000,000 bytes (env RCLT_FAIL_BIG_DEFLATE=N) returns 0,
+# which record takes for an error (-ENOBUFS). The ring closes a block that
+# big only inside a refresh whose records pass 1 MiB.
+FAIL_BIG_DEFLATE_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+struct libdeflate_compressor;
+
+size_t libdeflate_deflate_compress(struct libdeflate_compressor *c, const void *in, size_t n,
+				   void *out, size_t avail)
+{
+	static size_t (*real)(struct libdeflate_compressor *, const void *, size_t, void *, size_t);
+	static int calls;
+	const char *k = getenv("RCLT_FAIL_BIG_DEFLATE");
+
+	if (!real)
+		real = (size_t (*)(struct libdeflate_compressor *, const void *, size_t, void *, size_t))
+			dlsym(RTLD_NEXT, "libdeflate_deflate_compress");
+	if (k && n >= 1000000 && ++calls == atoi(k))
+		return 0;
+	return real(c, in, n, out, avail);
+}
+"""
+
+
+def test_record_flight_ring_fails_mid_tick():
+    """The ring fails part way through a refresh (its records pass 1 MiB:
+    6000 held connections, both ends, and the block closed at 1 MiB of the
+    second refresh fails): the file gets what the ring held up to the
+    refresh before, not that refresh's keyframe and its first records. With
+    them the file ended inside a refresh, and report said "the recorder was
+    killed while writing it" of a recorder that was not."""
+    r = Redis(extra=["--maxclients", "8000"])
+    hold_many(r.port, 6, 1000)
+    d = mkdtemp("rcleak-ring-")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    check(cc, "no C compiler (cc) to build the LD_PRELOAD shim: tools/install-deps.sh installs one")
+    src, so = os.path.join(d, "faildeflate.c"), os.path.join(d, "faildeflate.so")
+    with open(src, "w") as f:
+        f.write(FAIL_BIG_DEFLATE_C)
+    p = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, src, "-ldl"], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0, "building the shim: %s" % p.stderr.strip()[-300:])
+    path = os.path.join(d, "midtick.rcap")
+    env = dict(os.environ, LD_PRELOAD=so, RCLT_FAIL_BIG_DEFLATE="2")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ring", "30"], env=env)
+    rc = rec.wait(40)
+    err = rec.err.text()
+    check(rc == 1 and "No buffer space" in err and path in err,
+          "a flight recorder whose ring failed inside a refresh: exit %s, stderr %r; expected exit 1 and "
+          "the error with the file" % (rc, err.strip()[-400:]))
+    js, _ = report_json([path], "the ring that failed inside a refresh")
+    f = js["files"][0]
+    check(f["ticks"] >= 1 and f.get("ends_inside_refresh") is False,
+          "the capture the failed ring went to: %d refreshes, ends_inside_refresh %r; expected the "
+          "refreshes before the failed one, whole, and nothing of it" % (f["ticks"], f.get("ends_inside_refresh")))
+
+
+def test_record_flight_ring_fails_at_stop():
+    """The ring fails the last refresh a stop signal asks for (out of memory
+    for its compressor: -i 60, SIGINT after the first refresh): what it
+    held goes to the file, as at any refresh, and record exits 1 with the
+    error. The ring was dropped: the file held its header alone."""
+    r = Redis()
+    d = mkdtemp("rcleak-ring-")
+    so = fail_compressor_shim(d)
+    path = os.path.join(d, "stopnomem.rcap")
+    env = dict(os.environ, LD_PRELOAD=so, RCLT_FAIL_COMPRESSOR="2")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "60", "--ring", "30"], env=env)
+    rec.first()
+    rec.proc.send_signal(signal.SIGINT)
+    rc = rec.wait(20)
+    err = rec.err.text()
+    check(rc == 1 and "Cannot allocate memory" in err and path in err,
+          "a flight recorder whose ring ran out of memory at the stop's refresh: exit %s, stderr %r; "
+          "expected exit 1 and the error with the file" % (rc, err.strip()[-400:]))
+    _ring_kept(path, "the ring that failed at the stop's refresh")
 
 
 def test_record_flight_after_zero():

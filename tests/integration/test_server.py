@@ -15,6 +15,7 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_maxclients_discovered_wins",
          "test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_auth",
          "test_ask_redis_auth_mixed", "test_ask_redis_acl_user", "test_ask_redis_client_list_duty",
+         "test_ask_redis_kept_list_gone_client",
          "test_ask_redis_same_port_other_addr",
          "test_two_servers_one_port_v4_v6",
          "test_ulimit_headroom",
@@ -365,6 +366,33 @@ def test_ask_redis_client_list_duty():
           "times, expected at most %d" % (len(lines), n, len(lines) // 2))
     check(all(k >= 8000 for k in listed[2:]),
           "redis_clients per line %s, expected the 8000 held connections in each (the last answer kept)" % listed)
+
+
+def test_ask_redis_kept_list_gone_client():
+    """Between two CLIENT LISTs of a big server (LIST_DUTY: 8000 clients,
+    ~1 s apart), each refresh joins the last answer anew. A client on this
+    host that closed its connection meanwhile was joined to nobody and
+    listed as `remote: true` (a client on another host) until the next
+    answer: it is dropped instead, as the next answer drops it."""
+    r = Redis(extra=["--maxclients", "9000"])
+    hold_many(r.port, 8, 1000)
+    c = Client("hold", ["--target", "127.0.0.1:%d:1" % r.port], name="rclt-gone")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.1"])
+
+    def mine(obj):
+        row = server_row(obj, r.pid)
+        es = [e for e in (row or {}).get("redis_clients") or [] if e.get("pid") == c.pid]
+        return len(es) == 1, "redis_clients entries of pid %d: %r" % (c.pid, es)
+    obj = rc.wait_for(mine, what="the client's connection in redis_clients")
+    addr = [e["addr"] for e in server_row(obj, r.pid)["redis_clients"] if e.get("pid") == c.pid][0]
+    c.exit()
+    lines = [rc.line() for _ in range(25)]
+    rc.close()
+    listed = [[e for e in (server_row(o, r.pid) or {}).get("redis_clients") or [] if e.get("addr") == addr]
+              for o in lines]
+    remote = [i for i, es in enumerate(listed) if any(e.get("remote") for e in es)]
+    check(not remote, "the closed client %s listed as remote in %d of the %d lines after it exited (lines %s)"
+          % (addr, len(remote), len(lines), remote[:10]))
 
 
 def test_ask_redis_auth_mixed():
