@@ -191,8 +191,14 @@ static int link_auth(struct redis_link *l, int fd, const char *user)
 	size_t len = 0;
 	int n;
 
-	if (!pw || !*pw)
-		return 0;
+	if (!pw || !*pw) {
+		if (!user)
+			return 0;
+		/* a user with no password asked of rcleak: an ACL user with
+		 * nopass takes any, and a refusal then asks for REDISCLI_AUTH
+		 * rather than blaming the default user's rights */
+		pw = "";
+	}
 	if (user)
 		n = snprintf(req, sizeof(req), "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
 			     strlen(user), user, strlen(pw), pw);

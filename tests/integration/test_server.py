@@ -340,6 +340,18 @@ def test_ask_redis_acl_user():
     rc2.wait_for(pred, what="--ask-redis --redis-user rclt-mon")
     check("NOPERM" not in rc2.stderr() and "WRONGPASS" not in rc2.stderr(),
           "as the ACL user, stderr: %r" % rc2.stderr()[-300:])
+    rc2.close()
+    # --redis-user without REDISCLI_AUTH: it logs in as that user (an empty
+    # password), refused, and says to set REDISCLI_AUTH; it went on as the
+    # default user, and the NOPERM line named rights of a user it never was
+    rc3 = Rcleak(["-p", str(r.port), "--ask-redis", "--redis-user", "rclt-mon"], wrap=["env", "-u", "REDISCLI_AUTH"])
+    wait_until(lambda: "rclt-mon" in rc3.stderr() or "REDISCLI_AUTH" in rc3.stderr(),
+               what="rcleak to say why it cannot log in as rclt-mon")
+    said = [l_ for l_ in rc3.stderr().splitlines() if "--ask-redis" in l_]
+    check(len(said) == 1 and "WRONGPASS" in said[0] and "REDISCLI_AUTH" in said[0],
+          "--redis-user without REDISCLI_AUTH, stderr: %r; expected one WRONGPASS line asking for REDISCLI_AUTH"
+          % said)
+    rc3.close()
     c.exit()
 
 
