@@ -566,16 +566,21 @@ struct libdeflate_compressor *libdeflate_alloc_compressor(int level)
 """
 
 
-def fail_compressor_shim(d):
+def build_shim(d, name, source):
+    """An LD_PRELOAD shim built from C source into d/name.so; its path."""
     cc = shutil.which("cc") or shutil.which("gcc")
     check(cc, "no C compiler (cc) to build the LD_PRELOAD shim: tools/install-deps.sh installs one")
-    src, so = os.path.join(d, "failcomp.c"), os.path.join(d, "failcomp.so")
+    src, so = os.path.join(d, name + ".c"), os.path.join(d, name + ".so")
     with open(src, "w") as f:
-        f.write(FAIL_COMPRESSOR_C)
+        f.write(source)
     p = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, src, "-ldl"], capture_output=True, text=True,
                        timeout=60)
     check(p.returncode == 0, "building the shim: %s" % p.stderr.strip()[-300:])
     return so
+
+
+def fail_compressor_shim(d):
+    return build_shim(d, "failcomp", FAIL_COMPRESSOR_C)
 
 
 def _ring_kept(path, what):
@@ -670,14 +675,7 @@ def test_record_flight_ring_fails_mid_tick():
     r = Redis(extra=["--maxclients", "8000"])
     hold_many(r.port, 6, 1000)
     d = mkdtemp("rcleak-ring-")
-    cc = shutil.which("cc") or shutil.which("gcc")
-    check(cc, "no C compiler (cc) to build the LD_PRELOAD shim: tools/install-deps.sh installs one")
-    src, so = os.path.join(d, "faildeflate.c"), os.path.join(d, "faildeflate.so")
-    with open(src, "w") as f:
-        f.write(FAIL_BIG_DEFLATE_C)
-    p = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, src, "-ldl"], capture_output=True, text=True,
-                       timeout=60)
-    check(p.returncode == 0, "building the shim: %s" % p.stderr.strip()[-300:])
+    so = build_shim(d, "faildeflate", FAIL_BIG_DEFLATE_C)
     path = os.path.join(d, "midtick.rcap")
     env = dict(os.environ, LD_PRELOAD=so, RCLT_FAIL_BIG_DEFLATE="2")
     rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ring", "30"], env=env)
