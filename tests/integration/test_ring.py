@@ -583,6 +583,15 @@ def fail_compressor_shim(d):
     return build_shim(d, "failcomp", FAIL_COMPRESSOR_C)
 
 
+def _nomem_recorder(name, args):
+    """record ARGS with the ring's compressor failing (the 2nd allocation:
+    the 1st is the file's): (the capture's path, the Recorder)."""
+    d = mkdtemp("rcleak-ring-")
+    env = dict(os.environ, LD_PRELOAD=fail_compressor_shim(d), RCLT_FAIL_COMPRESSOR="2")
+    path = os.path.join(d, name + ".rcap")
+    return path, Recorder(path, args, env=env)
+
+
 def _ring_kept(path, what):
     """The capture a flight recorder wrote when its ring failed: readable,
     with the refreshes the ring held (report --json)."""
@@ -601,11 +610,7 @@ def test_record_flight_tick_error():
     last 30 s, went on for --after and exited 0. What the ring held is in
     the file."""
     r = Redis()
-    d = mkdtemp("rcleak-ring-")
-    so = fail_compressor_shim(d)
-    path = os.path.join(d, "nomem.rcap")
-    env = dict(os.environ, LD_PRELOAD=so, RCLT_FAIL_COMPRESSOR="2")
-    rec = Recorder(path, ["-p", str(r.port), "-i", "60", "--ring", "30", "--after", "1"], env=env)
+    path, rec = _nomem_recorder("nomem", ["-p", str(r.port), "-i", "60", "--ring", "30", "--after", "1"])
     rec.first()
     os.kill(rec.pid, signal.SIGUSR1)
     rc = rec.wait(20)
@@ -622,11 +627,7 @@ def test_record_flight_ring_fails():
     record stops there, exit 1, with the error in one line. It stopped with
     the file holding its header alone: the incident's evidence, lost."""
     r = Redis()
-    d = mkdtemp("rcleak-ring-")
-    so = fail_compressor_shim(d)
-    path = os.path.join(d, "nomem.rcap")
-    env = dict(os.environ, LD_PRELOAD=so, RCLT_FAIL_COMPRESSOR="2")
-    rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "--ring", "30"], env=env)
+    path, rec = _nomem_recorder("nomem", ["-p", str(r.port), "-i", "0.2", "--ring", "30"])
     rc = rec.wait(20)
     err = rec.err.text()
     lines = [l for l in err.splitlines() if l.strip()]
@@ -697,11 +698,7 @@ def test_record_flight_ring_fails_at_stop():
     held goes to the file, as at any refresh, and record exits 1 with the
     error. The ring was dropped: the file held its header alone."""
     r = Redis()
-    d = mkdtemp("rcleak-ring-")
-    so = fail_compressor_shim(d)
-    path = os.path.join(d, "stopnomem.rcap")
-    env = dict(os.environ, LD_PRELOAD=so, RCLT_FAIL_COMPRESSOR="2")
-    rec = Recorder(path, ["-p", str(r.port), "-i", "60", "--ring", "30"], env=env)
+    path, rec = _nomem_recorder("stopnomem", ["-p", str(r.port), "-i", "60", "--ring", "30"])
     rec.first()
     rec.proc.send_signal(signal.SIGINT)
     rc = rec.wait(20)
