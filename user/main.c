@@ -141,11 +141,6 @@ static int cmd_doctor(const struct rcl_opts *o)
 	return RCL_EXIT_OK;
 }
 
-static int refresh_now(struct collector *c)
-{
-	return collect_refresh_now(c);
-}
-
 static int cmd_live(const struct rcl_opts *o)
 {
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports,
@@ -181,7 +176,7 @@ static int cmd_live(const struct rcl_opts *o)
 	}
 
 	if (o->view == RCL_VIEW_TUI) {
-		e = tui_run(&c, &stop_signal, refresh_now);
+		e = tui_run(&c, &stop_signal, collect_refresh_now);
 		if (e) {
 			elog("reading kernel state failed: %s", strerror(-e));
 			rc = RCL_EXIT_ERROR;
