@@ -16,6 +16,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
+bpf_stats_off # measured as the host runs (lib.sh: bpf_stats_set)
 ROUNDS=${1:-3}
 SECS=${2:-6}
 [ "$(nproc)" -ge 2 ] || { echo "hookloss.sh: RPS needs two CPUs" >&2; exit 1; }

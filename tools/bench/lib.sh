@@ -119,10 +119,19 @@ tracefs_up() {
 	mount -t tracefs tracefs /sys/kernel/tracing && TRACEFS_MOUNTED=1
 }
 
-bpf_stats_on() {
-	BPF_STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -q -w kernel.bpf_stats_enabled=1
+# bpf_stats_on / bpf_stats_off: kernel.bpf_stats_enabled for this script,
+# restored at exit. With the stats on, the kernel reads the clock twice
+# around every BPF program run (sched_clock, kvm-clock here): on 2026-12-06
+# that was 0.66 -> 1.13 % of all CPU under the hook's dispatch during a
+# connstorm (tools/bench/profile.sh), a cost every tracer then pays. So the
+# scripts that measure throughput, CPU or a profile turn them off, whatever
+# an earlier run (or the user) left on; only the cost scripts turn them on.
+bpf_stats_set() {
+	[ -n "$BPF_STATS_OLD" ] || BPF_STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q -w kernel.bpf_stats_enabled="$1"
 }
+bpf_stats_on() { bpf_stats_set 1; }
+bpf_stats_off() { bpf_stats_set 0; }
 
 # ids PID KIND: the BPF prog_id or map_id of every fd process PID holds.
 bpf_ids() {

@@ -17,6 +17,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
+bpf_stats_off # measured as the host runs (lib.sh: bpf_stats_set)
 SECS=${1:-60}
 NPROC=${2:-4}
 NSERV=${3:-2}

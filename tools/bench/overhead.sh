@@ -31,6 +31,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
+bpf_stats_off # measured as the host runs (lib.sh: bpf_stats_set)
 PAIRS=${1:-6}
 N=${2:-20000}
 MODES=${MODES:-${MODE:-floor live record tcplife tcpstates bpftrace}}

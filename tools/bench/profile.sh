@@ -15,6 +15,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
+bpf_stats_off # measured as the host runs (lib.sh: bpf_stats_set)
 SECS=${1:-10}
 MODE=${MODE:-live}
 build_loadgen

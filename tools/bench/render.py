@@ -53,6 +53,9 @@ machine = {
     "libbpf_tools": sh("dpkg-query -W -f='${Version}' libbpf-tools"),
     "bpftrace": sh("dpkg-query -W -f='${Version}' bpftrace"),
     "nofile_hard": sh("bash -c 'ulimit -Hn'"),
+    # as found (run-all.sh); every part but cost runs with the stats off
+    "bpf_stats_enabled_before": (open(os.path.join(work, "bpf_stats_before")).read().strip()
+                                 if os.path.exists(os.path.join(work, "bpf_stats_before")) else None),
 }
 res = {"machine": machine, "overhead": load("overhead"), "loss": load("loss"), "skips": load("skips"),
        "scale": load("scale"),
@@ -71,9 +74,11 @@ m = machine
 md.append("# rcleak benchmarks\n")
 md.append("Machine: %d CPUs, %.1f GiB, kernel %s, %s; rcleak %s (git %s); %s; libbpf-tools %s, bpftrace %s. "
           "Run took %d s. Loopback only. Other test runs may share the machine: every figure is "
-          "**median (min–max, n samples)**, tracer/nothing runs in interleaved ABBA pairs.\n" % (
+          "**median (min–max, n samples)**, tracer/nothing runs in interleaved ABBA pairs. "
+          "`kernel.bpf_stats_enabled` was %s before the run; every part but 4 ran with it 0 (the stats read "
+          "the clock around every BPF run, a cost every tracer would pay).\n" % (
               m["nproc"], m["memory_gib"] or 0, m["kernel"], m["date"], m["rcleak"], m["git"], m["redis"],
-              m["libbpf_tools"] or "-", m["bpftrace"] or "-", duration))
+              m["libbpf_tools"] or "-", m["bpftrace"] or "-", duration, m["bpf_stats_enabled_before"] or "?"))
 
 # ---- 1. overhead ---------------------------------------------------------
 ov = res["overhead"]

@@ -41,8 +41,9 @@ ensure_pkg bpftrace bpftrace || true
 ensure_pkg lsof lsof || true
 ensure_pkg bpftool bpftool || true
 
+sysctl -n kernel.bpf_stats_enabled > "$work/bpf_stats_before" 2>/dev/null || true
 {
-	echo "rcleak benchmarks, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "rcleak benchmarks, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), bpf_stats_enabled $(cat "$work/bpf_stats_before") (0 in every part but cost)"
 	for part in $PARTS; do
 		echo
 		bgl=$(busy_pct 2)

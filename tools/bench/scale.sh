@@ -18,6 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
+bpf_stats_off # measured as the host runs (lib.sh: bpf_stats_set)
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 50000 100000)
 RUNS=${RUNS:-5}

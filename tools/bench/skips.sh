@@ -20,6 +20,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_root
+bpf_stats_off # measured as the host runs (lib.sh: bpf_stats_set)
 ROUNDS=${1:-3}
 SECS=${2:-4}
 shift 2 2>/dev/null || shift $#
