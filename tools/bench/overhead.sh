@@ -208,7 +208,7 @@ for m in modes:
         print("%-9s %-15s ratio %s   CPU/conn ratio %s%s" % (m, g, text(r["ratio"]), text(r["cpu_ratio"]),
               ("   n/a: " + na[m]) if m in na and not pairs else ""))
     if m == "record" and rec:
-        print("          record: lost events %s, bytes/event %s" % (
+        print("          record (one capture per pair, every generator): lost events %s, bytes/event %s" % (
             text(res["modes"][m][gens[0]]["record"]["lost_events"], "%.0f"),
             text(res["modes"][m][gens[0]]["record"]["bytes_per_event"], "%.1f")))
 if out:

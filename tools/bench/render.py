@@ -135,9 +135,11 @@ else:
     rec = ov["modes"].get("record", {})
     for g, r in rec.items():
         if r.get("record"):
-            md.append("\nrecord under `%s`: lost events %s; %s events per run; capture %s bytes/event." % (
-                g, text(r["record"]["lost_events"], "%.0f"), text(r["record"]["events"], "%.0f"),
-                text(r["record"]["bytes_per_event"], "%.1f")))
+            # one recorder per pair, attached through every generator's storm
+            md.append("\nrecord, one capture per pair over the storms of %s: lost events %s; %s events per "
+                      "capture; %s bytes/event." % (
+                          " and ".join("`%s`" % x for x in rec), text(r["record"]["lost_events"], "%.0f"),
+                          text(r["record"]["events"], "%.0f"), text(r["record"]["bytes_per_event"], "%.1f")))
             break
     md.append("")
 
