@@ -34,6 +34,21 @@ static void make_key(unsigned char *k, __u8 family, __u16 lport, __u16 rport,
 	memcpy(k + 21, raddr, a);
 }
 
+static bool loopback(__u8 family, const __u8 *a)
+{
+	static const __u8 v6_lo[16] = { [15] = 1 };
+	static const __u8 v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (family == 2)
+		return a[0] == 127;
+	return !memcmp(a, v6_lo, 16) || (!memcmp(a, v4_mapped, 12) && a[12] == 127);
+}
+
+bool join_loopback(const struct rcl_fd_rec *r)
+{
+	return loopback(r->family, r->laddr) || loopback(r->family, r->raddr);
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct join_entry *x = a, *y = b;

@@ -261,6 +261,18 @@ struct join_count {
 	long count;
 };
 
+/* Whether files a and b were recorded on one host in one boot (the same
+ * boot_id; the same host name for a file without one): only then can a
+ * loopback connection have an end in each. Across hosts a client's
+ * connection to its own local Redis joined the other host's server's
+ * loopback client of the same ports. */
+static bool same_boot(const struct capfile *a, const struct capfile *b)
+{
+	if (a->info.boot_id[0] && b->info.boot_id[0])
+		return !strcmp(a->info.boot_id, b->info.boot_id);
+	return a->info.host[0] && !strcmp(a->info.host, b->info.host);
+}
+
 /* For server proc srv of file fi: count its accepted connections whose
  * other end a process in another file holds. */
 static size_t join_server(struct capfile *files, int nfiles, int fi, const struct proc *srv,
@@ -275,14 +287,17 @@ static size_t join_server(struct capfile *files, int nfiles, int fi, const struc
 	for (size_t i = 0; i < m->nrecs; i++) {
 		const struct rcl_fd_rec *r = &m->recs[i];
 		bool mine = r->tgid == srv->key.tgid && r->start_ns == srv->key.start_ns;
+		bool lo;
 
 		if (!mine || r->state == RCL_TCP_LISTEN)
 			continue;
+		lo = join_loopback(r);
 		for (int fj = 0; fj < nfiles; fj++) {
 			const struct rcl_fd_rec *q;
 			size_t j;
 
-			if (fj == fi || !(q = join_index_peer(files[fj].jix, r)))
+			if (fj == fi || (lo && !same_boot(&files[fi], &files[fj])) ||
+			    !(q = join_index_peer(files[fj].jix, r)))
 				continue;
 			for (j = 0; j < n; j++)
 				if (out[j].file == fj && out[j].pid == q->tgid)

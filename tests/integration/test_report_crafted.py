@@ -14,7 +14,8 @@ from harness import check, mkdtemp, needs
 from record_harness import report, report_json
 
 TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited",
-         "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due"]
+         "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due",
+         "test_report_crafted_join_loopback"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -228,3 +229,60 @@ def test_report_crafted_at_due():
         check(got == want, "--at %s: the refresh shown holds %r connections of pid 200 (uptime %r); expected "
               "the one holding %d" % (at, got, js.get("uptime_s"), want))
 
+
+
+# ---------------------------------------------------------------------------
+# joins: a loopback connection has both ends on one host
+# ---------------------------------------------------------------------------
+def join_files(server_boot, client_boot):
+    """redis-host: redis-server pid 100 with 3 clients over loopback
+    (127.0.0.1:40000-40002) and 2 from 10.0.0.2:50000-50001. client-host:
+    pid 200 holds 127.0.0.1:40000 -> 127.0.0.1:6379 (its own local Redis)
+    and pid 300 10.0.0.2:50000 -> 10.0.0.1:6379. The paths."""
+    srv = capcraft.Cap(host="redis-host", boot=server_boot)
+    srv.meta()
+    fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
+                laddr="0.0.0.0", raddr="0.0.0.0")]
+    fds += [dict(tgid=100, fd=7 + k, sk=0x2000 + k, lport=6379, rport=40000 + k, start=500, comm="redis-server")
+            for k in range(3)]
+    fds += [dict(tgid=100, fd=20 + k, sk=0x2100 + k, lport=6379, rport=50000 + k, start=500, comm="redis-server",
+                 laddr="10.0.0.1", raddr="10.0.0.2") for k in range(2)]
+    srv.tick(0.0, 0.0, fds, [dict(tgid=100, start=500, opened=5, flags=1, comm="redis-server")],
+             [dict(tgid=100, start=500, comm="redis-server")])
+    cli = capcraft.Cap(host="client-host", boot=client_boot)
+    cli.meta()
+    fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="localapp"),
+           dict(tgid=300, fd=3, sk=0x3100, lport=50000, rport=6379, start=700, comm="remoteapp",
+                laddr="10.0.0.2", raddr="10.0.0.1")]
+    cli.tick(0.0, 0.0, fds, [dict(tgid=200, start=600, opened=1, comm="localapp"),
+                             dict(tgid=300, start=700, opened=1, comm="remoteapp")],
+             [dict(tgid=200, start=600, comm="localapp"), dict(tgid=300, start=700, comm="remoteapp")])
+    return save(srv, "redis-host.rcl"), save(cli, "client-host.rcl")
+
+
+@needs("rcleak")
+def test_report_crafted_join_loopback():
+    """Files of two hosts (other boot ids): the client host's pid 200 holds
+    127.0.0.1:40000 -> 127.0.0.1:6379, a connection to its own local Redis,
+    and the Redis host's server one from 127.0.0.1:40000, another connection
+    of the same tuple on that host. Only pid 300 (10.0.0.2 -> 10.0.0.1)
+    holds one of its connections: the join said 1 from pid 200 too. Files
+    of one host and boot (a test of test_report.test_record_join) join
+    loopback connections as before."""
+    problems = []
+    for boots, want in ((("boot-a", "boot-b"), [("client-host", 300, "remoteapp", 1)]),
+                        (("boot-a", "boot-a"), [("client-host", 200, "localapp", 1),
+                                                ("client-host", 300, "remoteapp", 1)])):
+        paths = join_files(*boots)
+        js, _ = report_json(list(paths), "report --json (boot ids %s, %s)" % boots)
+        joined = js["files"][0]["servers_joined"]
+        got = sorted((c["host"], c["pid"], c["comm"], c["count"]) for s in joined
+                     for c in s["client_processes"])
+        if got != want:
+            problems.append("boot ids %s, %s: --json joins %r, expected %r" % (boots + (got, want)))
+        out = summary(list(paths), "report (boot ids %s, %s)" % boots)
+        text = [x.split() for x in out.splitlines() if " from client-host pid " in x]
+        got = sorted(("client-host", int(f[4]), f[5].strip("()"), int(f[0])) for f in text)
+        if got != want:
+            problems.append("boot ids %s, %s: text joins %r, expected %r" % (boots + (got, want)))
+    check(not problems, " | ".join(problems))
