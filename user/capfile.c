@@ -137,8 +137,13 @@ int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx)
 
 			f->events++;
 			f->ev_res_ns = 1;
-			if (on_event && record_decode_event(rec.data, rec.len, &e) == 0)
+			if (on_event && record_decode_event(rec.data, rec.len, &e) == 0) {
+				/* its time is the record's (the payload has none):
+				 * left 0, older than every refresh, the peaks and a
+				 * killed recorder's tail skipped every such event */
+				e.ts_ns = rec.ts_ns;
 				on_event(f, &e, wall_of(f, rec.ts_ns), ctx);
+			}
 			continue;
 		}
 		if (rec.type == REC_EVENTS) {

@@ -15,7 +15,7 @@ from record_harness import report, report_json
 
 TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited",
          "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due",
-         "test_report_crafted_join_loopback"]
+         "test_report_crafted_join_loopback", "test_report_crafted_peak_old_events"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -130,6 +130,34 @@ def test_report_crafted_nofile_unlimited():
           "server line %r: expected 'nofile unlimited'" % line[0])
     check("of 10000 " in line[0], "server line %r: an unlimited nofile leaves maxclients' 10000 as the "
           "limit" % line[0])
+
+
+
+@needs("rcleak")
+def test_report_crafted_peak_old_events():
+    """A capture of format 1.0, whose events are records of type 1, one
+    each (rcleak before 2026-11-23): client 200 holds 1 connection at both
+    refreshes, and between them connects 4 more (1.0-1.3 s) and closes them
+    (2.0-2.3 s). Its peak is 5, at 1.3 s: the reader gave such events no
+    time (0), older than every refresh, so the peaks skipped them all and
+    said 1."""
+    c = capcraft.Cap(minor=0)
+    c.meta()
+    held = [dict(tgid=200, fd=3, sk=0x3000, lport=41000, rport=6379, start=600, comm="app")]
+    c.tick(0.0, 0.0, held, [dict(tgid=200, start=600, opened=1, comm="app")],
+           [dict(tgid=200, start=600, comm="app")])
+    for k in range(4):
+        c.event(1.0 + k / 10, sk=0x3001 + k, tgid=200, cur_tgid=200, start=600, lport=0, rport=6379, old=7,
+                new=2, kind=1, comm="app")
+    for k in range(4):
+        c.event(2.0 + k / 10, sk=0x3001 + k, tgid=200, cur_tgid=200, start=600, lport=41001 + k, rport=6379,
+                old=1, new=4, kind=4, comm="app")
+    c.tick(5.0, 5.0, held, [dict(tgid=200, start=600, opened=5, closed=4, released=4, comm="app")],
+           [dict(tgid=200, start=600, comm="app")])
+    js, _ = report_json([save(c, "old-events.rcl")], "report --json")
+    row = [p for p in js["files"][0]["processes"] if p["pid"] == 200]
+    check(row and row[0]["peak_open"] == 5 and abs(row[0]["peak_at"] - (c.wall0 + 1.3)) < 0.01,
+          "pid 200: %r; expected peak_open 5 at %.3f" % (row, c.wall0 + 1.3))
 
 
 # ---------------------------------------------------------------------------
