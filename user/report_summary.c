@@ -34,6 +34,7 @@ struct seen_proc {
 	double first_verdict_at[V_FD_LIMIT + 1];
 	char rule[V_FD_LIMIT + 1][112];
 	long clients_max;        /* servers: from peaks.c, before printing */
+	bool limits;             /* a refresh saw it listen: the limits below */
 	long effective_limit;
 	long maxclients;
 	const char *maxclients_source;
@@ -150,6 +151,7 @@ int summary_observe(struct capfile *f)
 		if (p->nlisten) {
 			long eff = model_server_limit(p);
 
+			s->limits = true;
 			s->effective_limit = eff;
 			s->maxclients = p->maxclients;
 			s->maxclients_source = p->maxclients_source;
@@ -417,6 +419,13 @@ static void summary_text_out(struct capfile *files, int nfiles)
 			if (s->nofile >= 0)
 				snprintf(nofile, sizeof(nofile), "%lld", s->nofile);
 			shown_str(name, sizeof(name), s->comm);
+			/* one that lived between two refreshes (a crash loop):
+			 * its limits read "of 0 (..., nofile 0)", a full server */
+			if (!s->limits) {
+				printf("  server pid %u (%s): peak %ld clients (limits unknown: no refresh saw it "
+				       "listen)\n", s->key.tgid, name, s->clients_max);
+				continue;
+			}
 			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %s)\n",
 			       s->key.tgid, name, s->clients_max, s->effective_limit,
 			       s->maxclients > 0 ? s->maxclients : 10000,
@@ -529,9 +538,11 @@ static void summary_json_out(struct capfile *files, int nfiles)
 					putchar('}');
 				}
 			printf("]");
-			if (s->server)
+			if (s->server && s->limits)
 				printf(",\"clients_max\":%ld,\"effective_limit\":%ld", s->clients_max,
 				       s->effective_limit);
+			else if (s->server) /* no refresh saw it listen */
+				printf(",\"clients_max\":%ld,\"effective_limit\":null", s->clients_max);
 			putchar('}');
 		}
 		printf("],\"servers_joined\":[");

@@ -15,7 +15,8 @@ from record_harness import report, report_json
 
 TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited",
          "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due",
-         "test_report_crafted_join_loopback", "test_report_crafted_peak_old_events"]
+         "test_report_crafted_join_loopback", "test_report_crafted_server_between_ticks",
+         "test_report_crafted_peak_old_events"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -130,6 +131,43 @@ def test_report_crafted_nofile_unlimited():
           "server line %r: expected 'nofile unlimited'" % line[0])
     check("of 10000 " in line[0], "server line %r: an unlimited nofile leaves maxclients' 10000 as the "
           "limit" % line[0])
+
+
+
+@needs("rcleak")
+def test_report_crafted_server_between_ticks():
+    """A redis-server that started, took 3 clients and died between two
+    refreshes (a crash loop under -i 5; recorded so by a real one): no walk
+    saw it listen, so nothing says its limits. The summary said `peak 3
+    clients of 0 (maxclients 10000 from default, nofile 0)` and --json
+    `effective_limit: 0`, a full server; now its limits are unknown (null)."""
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    c.tick(0.0, 0.0)
+    c.flush()
+    c.event(1.0, sk=0x1000, tgid=100, cur_tgid=100, start=500, lport=6379, rport=0, old=7, new=10, kind=6,
+            laddr="0.0.0.0", raddr="0.0.0.0", comm="redis-server")
+    for k in range(3):
+        c.event(1.1 + k / 100, sk=0x2000 + k, tgid=100, cur_tgid=0, start=500, lport=6379, rport=40000 + k,
+                old=10, new=3, kind=2)
+    for k in range(3):
+        c.event(1.5, sk=0x2000 + k, tgid=100, cur_tgid=100, start=500, lport=6379, rport=40000 + k, old=1,
+                new=4, kind=5, comm="redis-server")
+    c.tick(5.0, 5.0, counters=[dict(tgid=100, start=500, opened=3, closed=3, exit_closed=3, flags=1,
+                                    comm="redis-server")],
+           procs=[dict(tgid=100, start=500, fds=0, exited=1, exited_at=1.5, comm="redis-server",
+                       cmdline="redis-server *:6379")])
+    path = save(c, "between.rcl")
+    out = summary([path], "report")
+    line = [x for x in out.splitlines() if "server pid 100 " in x]
+    check(len(line) == 1 and "peak 3 clients" in line[0] and " of 0 " not in line[0]
+          and "nofile 0" not in line[0] and "unknown" in line[0],
+          "server line %r: expected its peak of 3 clients and its limits unknown" % line)
+    js, _ = report_json([path], "report --json")
+    srv = [p for p in js["files"][0]["processes"] if p["pid"] == 100]
+    check(srv and srv[0].get("role") == "server" and srv[0].get("clients_max") == 3
+          and "effective_limit" in srv[0] and srv[0]["effective_limit"] is None,
+          "--json row of pid 100 %r: expected role server, clients_max 3, effective_limit null" % srv)
 
 
 
