@@ -374,6 +374,15 @@ int record_decode_tick(const void *p, size_t len, struct rec_tick *t)
 	return finish(&d);
 }
 
+/* s with any byte but ASCII letters, digits and "_-./" as '?'. */
+static void word_only(char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr("_-./", *s)))
+			*s = '?';
+}
+
 int record_decode_meta(const void *p, size_t len, struct rec_meta *m)
 {
 	struct dec d = { .p = p, .len = len };
@@ -381,6 +390,11 @@ int record_decode_meta(const void *p, size_t len, struct rec_meta *m)
 	memset(m, 0, sizeof(*m));
 	get_str(&d, m->tier, sizeof(m->tier), sizeof(m->tier));
 	get_str(&d, m->walk, sizeof(m->walk), sizeof(m->walk));
+	/* names the views print as they are (the header, --json's hooks):
+	 * from a hostile file an escape sequence reached the terminal, and a
+	 * quote or a control byte broke --json */
+	word_only(m->tier);
+	word_only(m->walk);
 	m->interval_s = get_f64(&d);
 	if (d.off < d.len)
 		m->window_s = get_f64(&d);

@@ -6,6 +6,7 @@ No root, no BPF.
 
 Run alone:  python3 tests/integration/runner.py -k report_hostile
 """
+import json
 import os
 import re
 
@@ -14,7 +15,7 @@ from harness import check, mkdtemp, needs
 from record_harness import json_lines, not_crashed, report
 
 TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_hostile_damage_once",
-         "test_report_hostile_at_values", "test_report_hostile_no_refresh"]
+         "test_report_hostile_at_values", "test_report_hostile_no_refresh", "test_report_hostile_strings"]
 
 MODES = ([], ["--json"], ["--csv"], ["--at", "+12s"], ["--replay", "--plain", "--speed", "10000"],
          ["--replay", "--json", "--speed", "10000"])
@@ -141,3 +142,45 @@ def test_report_hostile_no_refresh():
         what = "report %s (cut short)" % " ".join(mode)
         not_crashed(rc, what, err)
         check(rc == 6 and "ends inside a chunk" in err, "%s: exit %d stderr %r, expected 6" % (what, rc, err))
+
+
+@needs("rcleak")
+def test_report_hostile_strings():
+    """Every string a capture holds (the hook tier and walk of its meta
+    record, names, command lines, a trigger's texts) set to an escape
+    sequence (OSC 2, a window title; CSI 2J, clear the screen), a BEL, a
+    quote and a backslash: no mode prints a control byte, and every --json
+    line parses. The tier and walk went out as they were, in the summary's
+    first line, the views' header and --json's hooks (where the quote and
+    the control bytes made the line no JSON)."""
+    bad = "\x1b]2;pwned\x07\x1b[2J\"\\"
+    c = capcraft.Cap()
+    c.meta(tier=bad, walk="\x1b[31m\"x")
+    fds = [dict(tgid=200, fd=3, sk=0x3000, lport=41000, rport=6379, comm=bad),
+           dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm=bad, laddr="0.0.0.0",
+                raddr="0.0.0.0"),
+           dict(tgid=100, fd=7, sk=0x2000, lport=6379, rport=41000, start=500, comm=bad)]
+    procs = [dict(tgid=200, comm=bad, cmdline=bad * 5, src=bad),
+             dict(tgid=100, start=500, comm=bad, cmdline=bad, src=bad)]
+    c.tick(0.0, 0.0, fds, [dict(tgid=200, opened=1, comm=bad)], procs)
+    c.event(0.5, sk=0x3001, tgid=200, cur_tgid=200, start=1000, lport=0, rport=6379, old=7, new=2, kind=1,
+            comm=bad)
+    c.tick(1.0, 1.0, fds, [dict(tgid=200, opened=2, comm=bad)], procs)
+    c.trigger(1.0, c.wall0 + 1.0, tgid=200, start=1000, verdict=bad, rule=bad, why=bad)
+    path = _save(c, "strings.rcl")
+    problems = []
+    for mode in MODES + (["--at", "+1s", "--json"],):
+        rc, out, err = report([path] + mode)
+        what = "report %s" % " ".join(mode)
+        not_crashed(rc, what, err)
+        ctl = sorted({"%#x" % ord(ch) for ch in out + err if ord(ch) < 0x20 and ch != "\n"})
+        if rc != 0 or ctl:
+            problems.append("%s: exit %d, control bytes %s in its output" % (what, rc, ctl))
+        if "--json" in mode:
+            for line in out.splitlines():
+                try:
+                    json.loads(line)
+                except ValueError as e:
+                    problems.append("%s: a line is no JSON (%s): %r" % (what, e, line[:120]))
+                    break
+    check(not problems, " | ".join(problems))
