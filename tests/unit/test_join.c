@@ -77,10 +77,42 @@ static void test_peer(void **state)
 	model_free(clients);
 }
 
+/* Loopback on either end, in each form: only then are both ends on one host. */
+static void test_loopback(void **state)
+{
+	struct rcl_fd_rec r = end(1, 2, 6379, 40000, 1, 2); /* 10.0.0.1 <- 10.0.0.2 */
+
+	(void)state;
+	assert_false(join_loopback(&r));
+	r.raddr[0] = 127; /* 127.0.0.2 */
+	assert_true(join_loopback(&r));
+	r = end(1, 2, 6379, 40000, 1, 2);
+	r.laddr[0] = 127;
+	assert_true(join_loopback(&r));
+	r.laddr[0] = 128;
+	assert_false(join_loopback(&r));
+	r = end(1, 10, 6379, 40000, 1, 2); /* ::1 <- ::2 */
+	assert_true(join_loopback(&r));
+	r = end(1, 10, 6379, 40000, 3, 2); /* ::3 <- ::2 */
+	assert_false(join_loopback(&r));
+	memset(r.raddr, 0, 16); /* ::ffff:127.0.0.1 */
+	r.raddr[10] = r.raddr[11] = 0xff;
+	r.raddr[12] = 127;
+	r.raddr[15] = 1;
+	assert_true(join_loopback(&r));
+	r.raddr[12] = 10; /* ::ffff:10.0.0.1 */
+	assert_false(join_loopback(&r));
+	r = end(1, 2, 6379, 40000, 1, 2); /* 127 in an IPv6 address's first byte is not loopback */
+	r.family = 10;
+	r.laddr[0] = 127;
+	assert_false(join_loopback(&r));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_peer),
+		cmocka_unit_test(test_loopback),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
