@@ -146,6 +146,7 @@ static void tick_damage(struct capfile *f)
 int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx)
 {
 	struct capture_record rec;
+	bool done;
 	int n;
 
 	while ((n = capture_next(f->rd, &rec)) > 0) {
@@ -168,7 +169,12 @@ int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx)
 			read_batch(f, &rec, on_event, ctx);
 			continue;
 		}
-		if (replay_record(&f->rp, &rec) == 1) {
+		done = replay_record(&f->rp, &rec) == 1;
+		if (f->rp.dropped) { /* as a tick that lost a chunk */
+			f->rp.dropped = false;
+			f->half_tick = true;
+		}
+		if (done) {
 			f->ticks++;
 			f->half_tick = false;
 			if (f->rp.meta.interval_s > 0 && !f->tui)

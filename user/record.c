@@ -589,12 +589,14 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		r->model->hz = r->tick.hz;
 		r->nfacts = 0;
 		r->in_tick = true;
+		r->tick_bad = false;
 		return 0;
 	case REC_FD: {
 		struct rcl_fd_rec fd;
 
 		if (!r->in_tick || record_decode_fd(rec->data, rec->len, &fd)) {
 			r->bad_records += r->in_tick;
+			r->tick_bad |= r->in_tick;
 			return 0;
 		}
 		model_hold(r->model, &fd);
@@ -605,6 +607,7 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 
 		if (!r->in_tick || record_decode_counters(rec->data, rec->len, &c)) {
 			r->bad_records += r->in_tick;
+			r->tick_bad |= r->in_tick;
 			return 0;
 		}
 		model_counters(r->model, &c.owner, &c.c);
@@ -622,15 +625,23 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 			r->facts = n;
 			r->capfacts = ncap;
 		}
-		if (record_decode_proc(rec->data, rec->len, &r->facts[r->nfacts]) == 0)
+		if (record_decode_proc(rec->data, rec->len, &r->facts[r->nfacts]) == 0) {
 			r->nfacts++;
-		else
+		} else {
 			r->bad_records++;
+			r->tick_bad = true;
+		}
 		return 0;
 	case REC_TICK_END:
 		if (!r->in_tick)
 			return 0;
 		r->in_tick = false;
+		/* a refresh missing a record is no refresh: completed, it
+		 * showed a process without the sockets of its lost records */
+		if (r->tick_bad) {
+			r->dropped = true;
+			return 0;
+		}
 		r->model->mono_ns = r->tick.mono_ns;
 		r->model->missed_closes = r->tick.missed_closes;
 		/* before model_end, which counts them among the clients, as

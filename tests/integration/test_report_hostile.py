@@ -17,7 +17,7 @@ from record_harness import json_lines, not_crashed, report
 
 TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_hostile_damage_once",
          "test_report_hostile_at_values", "test_report_hostile_no_refresh", "test_report_hostile_strings",
-         "test_report_hostile_damage_in_tick"]
+         "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick"]
 
 MODES = ([], ["--json"], ["--csv"], ["--at", "+12s"], ["--replay", "--plain", "--speed", "10000"],
          ["--replay", "--json", "--speed", "10000"])
@@ -254,4 +254,44 @@ def test_report_hostile_damage_in_tick():
     got = [(x["uptime_s"], [p["open"] for p in x["processes"]]) for x in json_lines(out, "--replay --json")]
     if got != [(0.0, [n]), (10.0, [n])]:
         problems.append("--replay --json: refreshes %r, expected those of 0 and 10 s with %d" % (got, n))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_hostile_short_record_in_tick():
+    """Client pid 200 holds 2 connections at 3 refreshes (0, 5, 10 s); in
+    the one at 5 s one of its fd records is cut to 20 bytes (valid CRCs: a
+    crafted file). That refresh is no refresh, as one that lost a chunk:
+    --at +5s showed it with pid 200 holding 1; now the one at 0 s, and the
+    summary counts 2 refreshes. The record is said damaged (exit 6)."""
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    for i in range(3):
+        fds = [dict(tgid=200, fd=3 + k, sk=0x3000 + k, lport=40000 + k, rport=6379, start=600, comm="app")
+               for k in range(2)]
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, [dict(tgid=200, start=600, opened=2, comm="app")],
+               [dict(tgid=200, start=600, comm="app")])
+        if i == 1:  # the tick's records: TICK, FD, FD, ...: cut the second FD's payload
+            r = c.recs[2]
+            c.recs[2] = r[:10] + capcraft.u32(20) + r[14:34]
+        c.flush()
+    path = _save(c, "short-fd.rcl")
+    problems = []
+    for at, uptime in (("+0s", 0.0), ("+5s", 0.0), ("+10s", 10.0)):
+        rc, out, err = report([path, "--at", at, "--json"])
+        not_crashed(rc, "--at " + at, err)
+        try:
+            js = json.loads(out)
+        except ValueError:
+            problems.append("--at %s: exit %d, no JSON: %r %r" % (at, rc, out[:100], err[-200:]))
+            continue
+        opens = [p["open"] for p in js["processes"] if p["pid"] == 200]
+        if rc != 6 or js["uptime_s"] != uptime or opens != [2] or "1 records damaged" not in err:
+            problems.append("--at %s: exit %d, the refresh of uptime %r with pid 200 holding %r, stderr %r; "
+                            "expected exit 6, 1 record damaged, and the refresh of %.0f s holding 2"
+                            % (at, rc, js["uptime_s"], opens, err.strip()[-200:], uptime))
+    rc, out, err = report([path, "--json"])
+    f = json.loads(out)["files"][0] if rc in (0, 6) else {}
+    if rc != 6 or f.get("ticks") != 2:
+        problems.append("summary: exit %d, ticks %r; expected exit 6 and 2 refreshes" % (rc, f.get("ticks")))
     check(not problems, " | ".join(problems))
