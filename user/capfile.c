@@ -44,14 +44,17 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 
 int capfile_reopen(struct capfile *f, const struct rcl_opts *o)
 {
-	const char *path = f->path;
+	const char *path = f->path, *file = f->c.file;
 	struct capfile_told told = f->told;
+	int e;
 
 	capfile_close(f);
 	memset(f, 0, sizeof(*f));
 	f->path = path;
 	f->told = told;
-	return capfile_open(f, o);
+	e = capfile_open(f, o);
+	f->c.file = file;
+	return e;
 }
 
 int capfile_settle(struct capfile *f, const struct rcl_opts *o)

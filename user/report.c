@@ -333,6 +333,10 @@ int cmd_report(const struct rcl_opts *o)
 	}
 	if (o->view == RCL_VIEW_TUI || o->view == RCL_VIEW_AUTO)
 		((struct rcl_opts *)o)->view = RCL_VIEW_PLAIN;
+	/* several files' --json lines name theirs: one printed none (no
+	 * refresh), and the next file's line passed for it */
+	for (int fi = 0; fi < nfiles && nfiles > 1; fi++)
+		files[fi].c.file = files[fi].path;
 
 	if (o->csv) {
 		damaged |= report_csv(files, nfiles, o);

@@ -6,6 +6,7 @@ Run alone:  python3 tests/integration/runner.py -k report_crafted
 """
 import csv
 import io
+import json
 import os
 import time
 
@@ -16,7 +17,7 @@ from record_harness import report, report_json
 TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited",
          "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due",
          "test_report_crafted_join_loopback", "test_report_crafted_server_between_ticks",
-         "test_report_crafted_peak_old_events"]
+         "test_report_crafted_peak_old_events", "test_report_crafted_json_files"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -351,4 +352,40 @@ def test_report_crafted_join_loopback():
         got = sorted(("client-host", int(f[4]), f[5].strip("()"), int(f[0])) for f in text)
         if got != want:
             problems.append("boot ids %s, %s: text joins %r, expected %r" % (boots + (got, want)))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_crafted_json_files():
+    """--at and --replay with --json over several files print one object
+    per refresh and file, and nothing said which file or host a line was
+    of; a file with no complete refresh (the second of three here) printed
+    none, so the second line, host C's, read as host B's. Each line of a
+    report of several files now names its file and host; one file's lines
+    stay the live lines (no such keys)."""
+    paths = []
+    for host, ticks in (("host-a", 2), ("host-b", 0), ("host-c", 2)):
+        c = capcraft.Cap(host=host)
+        c.meta()
+        for i in range(ticks):
+            c.tick(1.0 * i, 1.0 if i else 0.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)],
+                   [dict(tgid=200, opened=1)], [dict(tgid=200)])
+        paths.append(save(c, host + ".rcl"))
+    problems = []
+    for mode in (["--at", "+0s"], ["--replay", "--speed", "10000"]):
+        rc, out, err = report(paths + mode + ["--json"])
+        got = []
+        for line in out.splitlines():
+            js = json.loads(line)
+            got.append((js.get("file"), js.get("host")))
+        per_file = 1 if mode[0] == "--at" else 2   # --replay: each refresh
+        want = [(paths[0], "host-a")] * per_file + [(paths[2], "host-c")] * per_file
+        if rc != 1 or got != want:
+            problems.append("%s --json: exit %d, lines of (file, host) %r; expected exit 1 (no refresh in %s) "
+                            "and %r" % (" ".join(mode), rc, got, paths[1], want))
+        rc, out, err = report([paths[0]] + mode + ["--json"])
+        keys = [k for line in out.splitlines() for k in ("file", "host") if k in json.loads(line)]
+        if rc != 0 or keys:
+            problems.append("one file, %s --json: exit %d, keys %r: a file's lines are the live lines"
+                            % (" ".join(mode), rc, keys))
     check(not problems, " | ".join(problems))
