@@ -257,8 +257,11 @@ static int replay_refresh(struct collector *c)
 {
 	struct capfile *f = (struct capfile *)((char *)c - offsetof(struct capfile, c));
 
-	if (!f->done)
-		capfile_next_tick(f, NULL, NULL);
+	/* at the end, the model of the last whole tick: a file that ends
+	 * inside one (a recorder killed, a damaged last chunk) left it half
+	 * refilled, and the last frame showed every count 0 */
+	if (!f->done && capfile_next_tick(f, NULL, NULL) <= 0)
+		capfile_settle(f, &f->opts);
 	return 0;
 }
 
