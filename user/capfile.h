@@ -38,6 +38,8 @@ struct capfile {
 	bool done;
 	bool have_tick;
 	bool ends_in_tick;       /* the summary's: the file ended inside a tick */
+	bool half_tick;          /* a tick lost a chunk: its model is half refilled */
+	unsigned long bad_seen;  /* chunks the reader had skipped at the last record */
 	bool tui;                /* replayed in the TUI: keeps its own pace */
 	struct join_index *jix;  /* its records by 4-tuple, while joins print */
 	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
@@ -61,7 +63,8 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o);
 int capfile_reopen(struct capfile *f, const struct rcl_opts *o);
 void capfile_close(struct capfile *f);
 /* Read to its end, f may stop inside a tick (a recorder killed while it
- * wrote one), which left its model half refilled: put back the model of its
+ * wrote one, or a damaged chunk that took part of the last one), which left
+ * its model half refilled: put back the model of its
  * last complete tick, for what reads the end state (the summary's joins).
  * 0, or an exit code after one line. */
 int capfile_settle(struct capfile *f, const struct rcl_opts *o);

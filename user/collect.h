@@ -33,6 +33,8 @@ struct collector {
 	const char *walk;          /* "iter" or "proc" */
 	const char *host;          /* replay: the capture's host and kernel, */
 	const char *kernel;        /* for the views; NULL: this machine's */
+	const char *file;          /* report of several files: this one's path, which
+				    * --json names with its host in each line; NULL */
 	struct model *model;
 	const struct rcl_opts *opts;
 	struct procwatch *watch;   /* rcleak run: exits, rates, command lines seen

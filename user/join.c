@@ -18,12 +18,23 @@ struct join_index {
 	size_t n;
 };
 
-/* The tuple as bytes; an IPv4 address keeps its 4 bytes only. */
+static const __u8 v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+/* The tuple as bytes; an IPv4 address keeps its 4 bytes only. An IPv6
+ * socket's IPv4-mapped addresses (::ffff:a.b.c.d: a dual-stack listener's
+ * IPv4 clients) are the IPv4 connection the other end sees: they joined
+ * nobody. */
 static void make_key(unsigned char *k, __u8 family, __u16 lport, __u16 rport,
 		     const __u8 *laddr, const __u8 *raddr)
 {
-	size_t a = family == 2 ? 4 : 16;
+	size_t a;
 
+	if (family == 10 && !memcmp(laddr, v4_mapped, 12) && !memcmp(raddr, v4_mapped, 12)) {
+		family = 2;
+		laddr += 12;
+		raddr += 12;
+	}
+	a = family == 2 ? 4 : 16;
 	memset(k, 0, KEY_LEN);
 	k[0] = family;
 	k[1] = (unsigned char)(lport >> 8);
@@ -32,6 +43,20 @@ static void make_key(unsigned char *k, __u8 family, __u16 lport, __u16 rport,
 	k[4] = (unsigned char)rport;
 	memcpy(k + 5, laddr, a);
 	memcpy(k + 21, raddr, a);
+}
+
+static bool loopback(__u8 family, const __u8 *a)
+{
+	static const __u8 v6_lo[16] = { [15] = 1 };
+
+	if (family == 2)
+		return a[0] == 127;
+	return !memcmp(a, v6_lo, 16) || (!memcmp(a, v4_mapped, 12) && a[12] == 127);
+}
+
+bool join_loopback(const struct rcl_fd_rec *r)
+{
+	return loopback(r->family, r->laddr) || loopback(r->family, r->raddr);
 }
 
 static int cmp_entry(const void *a, const void *b)

@@ -374,6 +374,15 @@ int record_decode_tick(const void *p, size_t len, struct rec_tick *t)
 	return finish(&d);
 }
 
+/* s with any byte but ASCII letters, digits and "_-./" as '?'. */
+static void word_only(char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr("_-./", *s)))
+			*s = '?';
+}
+
 int record_decode_meta(const void *p, size_t len, struct rec_meta *m)
 {
 	struct dec d = { .p = p, .len = len };
@@ -381,6 +390,11 @@ int record_decode_meta(const void *p, size_t len, struct rec_meta *m)
 	memset(m, 0, sizeof(*m));
 	get_str(&d, m->tier, sizeof(m->tier), sizeof(m->tier));
 	get_str(&d, m->walk, sizeof(m->walk), sizeof(m->walk));
+	/* names the views print as they are (the header, --json's hooks):
+	 * from a hostile file an escape sequence reached the terminal, and a
+	 * quote or a control byte broke --json */
+	word_only(m->tier);
+	word_only(m->walk);
 	m->interval_s = get_f64(&d);
 	if (d.off < d.len)
 		m->window_s = get_f64(&d);
@@ -575,12 +589,14 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		r->model->hz = r->tick.hz;
 		r->nfacts = 0;
 		r->in_tick = true;
+		r->tick_bad = false;
 		return 0;
 	case REC_FD: {
 		struct rcl_fd_rec fd;
 
 		if (!r->in_tick || record_decode_fd(rec->data, rec->len, &fd)) {
 			r->bad_records += r->in_tick;
+			r->tick_bad |= r->in_tick;
 			return 0;
 		}
 		model_hold(r->model, &fd);
@@ -591,6 +607,7 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 
 		if (!r->in_tick || record_decode_counters(rec->data, rec->len, &c)) {
 			r->bad_records += r->in_tick;
+			r->tick_bad |= r->in_tick;
 			return 0;
 		}
 		model_counters(r->model, &c.owner, &c.c);
@@ -608,15 +625,23 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 			r->facts = n;
 			r->capfacts = ncap;
 		}
-		if (record_decode_proc(rec->data, rec->len, &r->facts[r->nfacts]) == 0)
+		if (record_decode_proc(rec->data, rec->len, &r->facts[r->nfacts]) == 0) {
 			r->nfacts++;
-		else
+		} else {
 			r->bad_records++;
+			r->tick_bad = true;
+		}
 		return 0;
 	case REC_TICK_END:
 		if (!r->in_tick)
 			return 0;
 		r->in_tick = false;
+		/* a refresh missing a record is no refresh: completed, it
+		 * showed a process without the sockets of its lost records */
+		if (r->tick_bad) {
+			r->dropped = true;
+			return 0;
+		}
 		r->model->mono_ns = r->tick.mono_ns;
 		r->model->missed_closes = r->tick.missed_closes;
 		/* before model_end, which counts them among the clients, as

@@ -132,6 +132,9 @@ struct replay {
 	bool finished;            /* an end record was read */
 	__u32 end_signal;         /* ... and the signal it names (0: none) */
 	bool in_tick;
+	bool tick_bad;            /* a record of the tick being read could not be read */
+	bool dropped;             /* ... so its TICK_END completed nothing: the model
+				   * is half refilled (the caller clears it) */
 	struct rec_proc *facts;   /* facts of the tick being read */
 	size_t nfacts, capfacts;
 	unsigned long bad_records; /* too short to decode */

@@ -257,8 +257,11 @@ static int replay_refresh(struct collector *c)
 {
 	struct capfile *f = (struct capfile *)((char *)c - offsetof(struct capfile, c));
 
-	if (!f->done)
-		capfile_next_tick(f, NULL, NULL);
+	/* at the end, the model of the last whole tick: a file that ends
+	 * inside one (a recorder killed, a damaged last chunk) left it half
+	 * refilled, and the last frame showed every count 0 */
+	if (!f->done && capfile_next_tick(f, NULL, NULL) <= 0)
+		capfile_settle(f, &f->opts);
 	return 0;
 }
 
@@ -333,6 +336,10 @@ int cmd_report(const struct rcl_opts *o)
 	}
 	if (o->view == RCL_VIEW_TUI || o->view == RCL_VIEW_AUTO)
 		((struct rcl_opts *)o)->view = RCL_VIEW_PLAIN;
+	/* several files' --json lines name theirs: one printed none (no
+	 * refresh), and the next file's line passed for it */
+	for (int fi = 0; fi < nfiles && nfiles > 1; fi++)
+		files[fi].c.file = files[fi].path;
 
 	if (o->csv) {
 		damaged |= report_csv(files, nfiles, o);

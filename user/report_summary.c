@@ -34,6 +34,7 @@ struct seen_proc {
 	double first_verdict_at[V_FD_LIMIT + 1];
 	char rule[V_FD_LIMIT + 1][112];
 	long clients_max;        /* servers: from peaks.c, before printing */
+	bool limits;             /* a refresh saw it listen: the limits below */
 	long effective_limit;
 	long maxclients;
 	const char *maxclients_source;
@@ -150,6 +151,7 @@ int summary_observe(struct capfile *f)
 		if (p->nlisten) {
 			long eff = model_server_limit(p);
 
+			s->limits = true;
 			s->effective_limit = eff;
 			s->maxclients = p->maxclients;
 			s->maxclients_source = p->maxclients_source;
@@ -261,6 +263,18 @@ struct join_count {
 	long count;
 };
 
+/* Whether files a and b were recorded on one host in one boot (the same
+ * boot_id; the same host name for a file without one): only then can a
+ * loopback connection have an end in each. Across hosts a client's
+ * connection to its own local Redis joined the other host's server's
+ * loopback client of the same ports. */
+static bool same_boot(const struct capfile *a, const struct capfile *b)
+{
+	if (a->info.boot_id[0] && b->info.boot_id[0])
+		return !strcmp(a->info.boot_id, b->info.boot_id);
+	return a->info.host[0] && !strcmp(a->info.host, b->info.host);
+}
+
 /* For server proc srv of file fi: count its accepted connections whose
  * other end a process in another file holds. */
 static size_t join_server(struct capfile *files, int nfiles, int fi, const struct proc *srv,
@@ -275,14 +289,17 @@ static size_t join_server(struct capfile *files, int nfiles, int fi, const struc
 	for (size_t i = 0; i < m->nrecs; i++) {
 		const struct rcl_fd_rec *r = &m->recs[i];
 		bool mine = r->tgid == srv->key.tgid && r->start_ns == srv->key.start_ns;
+		bool lo;
 
 		if (!mine || r->state == RCL_TCP_LISTEN)
 			continue;
+		lo = join_loopback(r);
 		for (int fj = 0; fj < nfiles; fj++) {
 			const struct rcl_fd_rec *q;
 			size_t j;
 
-			if (fj == fi || !(q = join_index_peer(files[fj].jix, r)))
+			if (fj == fi || (lo && !same_boot(&files[fi], &files[fj])) ||
+			    !(q = join_index_peer(files[fj].jix, r)))
 				continue;
 			for (j = 0; j < n; j++)
 				if (out[j].file == fj && out[j].pid == q->tgid)
@@ -402,6 +419,13 @@ static void summary_text_out(struct capfile *files, int nfiles)
 			if (s->nofile >= 0)
 				snprintf(nofile, sizeof(nofile), "%lld", s->nofile);
 			shown_str(name, sizeof(name), s->comm);
+			/* one that lived between two refreshes (a crash loop):
+			 * its limits read "of 0 (..., nofile 0)", a full server */
+			if (!s->limits) {
+				printf("  server pid %u (%s): peak %ld clients (limits unknown: no refresh saw it "
+				       "listen)\n", s->key.tgid, name, s->clients_max);
+				continue;
+			}
 			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %s)\n",
 			       s->key.tgid, name, s->clients_max, s->effective_limit,
 			       s->maxclients > 0 ? s->maxclients : 10000,
@@ -514,9 +538,11 @@ static void summary_json_out(struct capfile *files, int nfiles)
 					putchar('}');
 				}
 			printf("]");
-			if (s->server)
+			if (s->server && s->limits)
 				printf(",\"clients_max\":%ld,\"effective_limit\":%ld", s->clients_max,
 				       s->effective_limit);
+			else if (s->server) /* no refresh saw it listen */
+				printf(",\"clients_max\":%ld,\"effective_limit\":null", s->clients_max);
 			putchar('}');
 		}
 		printf("],\"servers_joined\":[");

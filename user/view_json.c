@@ -208,7 +208,15 @@ void view_json(FILE *f, const struct collector *c, double wall_ts)
 
 	bool proc = !strcmp(c->walk, "proc");
 
-	fprintf(f, "{\"ts\":%.3f,\"interval_s\":%g,\"hooks\":{\"lifecycle\":\"%s\",\"holders\":\"%s\",\"snapshot\":\"%s\"},"
+	fputc('{', f);
+	if (c->file) { /* a report of several files: which one, from which host */
+		fputs("\"file\":", f);
+		json_str(f, c->file);
+		fputs(",\"host\":", f);
+		json_str(f, c->host ? c->host : "");
+		fputc(',', f);
+	}
+	fprintf(f, "\"ts\":%.3f,\"interval_s\":%g,\"hooks\":{\"lifecycle\":\"%s\",\"holders\":\"%s\",\"snapshot\":\"%s\"},"
 		"\"uptime_s\":%.1f,\"events\":%llu,\"events_per_s\":%.1f,\"lost_events\":%llu,\"repairs\":%llu,\"servers\":[",
 		wall_ts, c->opts->interval_s, c->tier,
 		proc ? "/proc" : "iter/task_file", proc ? "/proc" : "iter/tcp", m->now,

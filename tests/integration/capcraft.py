@@ -44,12 +44,12 @@ def ip(a):
 
 class Cap:
     def __init__(self, host="hostA", ports=(6379,), wall0=1700000000.0, mono0=10**12, minor=3,
-                 version="0.1.0"):
+                 version="0.1.0", boot="boot"):
         self.wall0, self.mono0 = wall0, mono0
 
         def field(tag, v):
             return u16(tag) + u16(len(v)) + v
-        body = (field(1, version.encode()) + field(2, host.encode()) + field(3, b"6.1.0") + field(4, b"boot")
+        body = (field(1, version.encode()) + field(2, host.encode()) + field(3, b"6.1.0") + field(4, boot.encode())
                 + field(5, b"".join(u16(p) for p in ports)) + field(6, f64(wall0)) + field(7, u64(mono0)))
         hdr = b"RCLEAKCF" + u16(1) + u16(minor) + u32(len(body)) + body
         self.out = hdr + u32(zlib.crc32(hdr))

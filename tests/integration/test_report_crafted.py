@@ -6,6 +6,7 @@ Run alone:  python3 tests/integration/runner.py -k report_crafted
 """
 import csv
 import io
+import json
 import os
 import time
 
@@ -14,7 +15,9 @@ from harness import check, mkdtemp, needs
 from record_harness import report, report_json
 
 TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited",
-         "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due"]
+         "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due",
+         "test_report_crafted_join_loopback", "test_report_crafted_server_between_ticks",
+         "test_report_crafted_peak_old_events", "test_report_crafted_json_files"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -131,6 +134,71 @@ def test_report_crafted_nofile_unlimited():
           "limit" % line[0])
 
 
+
+@needs("rcleak")
+def test_report_crafted_server_between_ticks():
+    """A redis-server that started, took 3 clients and died between two
+    refreshes (a crash loop under -i 5; recorded so by a real one): no walk
+    saw it listen, so nothing says its limits. The summary said `peak 3
+    clients of 0 (maxclients 10000 from default, nofile 0)` and --json
+    `effective_limit: 0`, a full server; now its limits are unknown (null)."""
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    c.tick(0.0, 0.0)
+    c.flush()
+    c.event(1.0, sk=0x1000, tgid=100, cur_tgid=100, start=500, lport=6379, rport=0, old=7, new=10, kind=6,
+            laddr="0.0.0.0", raddr="0.0.0.0", comm="redis-server")
+    for k in range(3):
+        c.event(1.1 + k / 100, sk=0x2000 + k, tgid=100, cur_tgid=0, start=500, lport=6379, rport=40000 + k,
+                old=10, new=3, kind=2)
+    for k in range(3):
+        c.event(1.5, sk=0x2000 + k, tgid=100, cur_tgid=100, start=500, lport=6379, rport=40000 + k, old=1,
+                new=4, kind=5, comm="redis-server")
+    c.tick(5.0, 5.0, counters=[dict(tgid=100, start=500, opened=3, closed=3, exit_closed=3, flags=1,
+                                    comm="redis-server")],
+           procs=[dict(tgid=100, start=500, fds=0, exited=1, exited_at=1.5, comm="redis-server",
+                       cmdline="redis-server *:6379")])
+    path = save(c, "between.rcl")
+    out = summary([path], "report")
+    line = [x for x in out.splitlines() if "server pid 100 " in x]
+    check(len(line) == 1 and "peak 3 clients" in line[0] and " of 0 " not in line[0]
+          and "nofile 0" not in line[0] and "unknown" in line[0],
+          "server line %r: expected its peak of 3 clients and its limits unknown" % line)
+    js, _ = report_json([path], "report --json")
+    srv = [p for p in js["files"][0]["processes"] if p["pid"] == 100]
+    check(srv and srv[0].get("role") == "server" and srv[0].get("clients_max") == 3
+          and "effective_limit" in srv[0] and srv[0]["effective_limit"] is None,
+          "--json row of pid 100 %r: expected role server, clients_max 3, effective_limit null" % srv)
+
+
+
+@needs("rcleak")
+def test_report_crafted_peak_old_events():
+    """A capture of format 1.0, whose events are records of type 1, one
+    each (rcleak before 2026-11-23): client 200 holds 1 connection at both
+    refreshes, and between them connects 4 more (1.0-1.3 s) and closes them
+    (2.0-2.3 s). Its peak is 5, at 1.3 s: the reader gave such events no
+    time (0), older than every refresh, so the peaks skipped them all and
+    said 1."""
+    c = capcraft.Cap(minor=0)
+    c.meta()
+    held = [dict(tgid=200, fd=3, sk=0x3000, lport=41000, rport=6379, start=600, comm="app")]
+    c.tick(0.0, 0.0, held, [dict(tgid=200, start=600, opened=1, comm="app")],
+           [dict(tgid=200, start=600, comm="app")])
+    for k in range(4):
+        c.event(1.0 + k / 10, sk=0x3001 + k, tgid=200, cur_tgid=200, start=600, lport=0, rport=6379, old=7,
+                new=2, kind=1, comm="app")
+    for k in range(4):
+        c.event(2.0 + k / 10, sk=0x3001 + k, tgid=200, cur_tgid=200, start=600, lport=41001 + k, rport=6379,
+                old=1, new=4, kind=4, comm="app")
+    c.tick(5.0, 5.0, held, [dict(tgid=200, start=600, opened=5, closed=4, released=4, comm="app")],
+           [dict(tgid=200, start=600, comm="app")])
+    js, _ = report_json([save(c, "old-events.rcl")], "report --json")
+    row = [p for p in js["files"][0]["processes"] if p["pid"] == 200]
+    check(row and row[0]["peak_open"] == 5 and abs(row[0]["peak_at"] - (c.wall0 + 1.3)) < 0.01,
+          "pid 200: %r; expected peak_open 5 at %.3f" % (row, c.wall0 + 1.3))
+
+
 # ---------------------------------------------------------------------------
 # --pid and --comm select, as in the live view
 # ---------------------------------------------------------------------------
@@ -228,3 +296,96 @@ def test_report_crafted_at_due():
         check(got == want, "--at %s: the refresh shown holds %r connections of pid 200 (uptime %r); expected "
               "the one holding %d" % (at, got, js.get("uptime_s"), want))
 
+
+
+# ---------------------------------------------------------------------------
+# joins: a loopback connection has both ends on one host
+# ---------------------------------------------------------------------------
+def join_files(server_boot, client_boot):
+    """redis-host: redis-server pid 100 with 3 clients over loopback
+    (127.0.0.1:40000-40002) and 2 from 10.0.0.2:50000-50001. client-host:
+    pid 200 holds 127.0.0.1:40000 -> 127.0.0.1:6379 (its own local Redis)
+    and pid 300 10.0.0.2:50000 -> 10.0.0.1:6379. The paths."""
+    srv = capcraft.Cap(host="redis-host", boot=server_boot)
+    srv.meta()
+    fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
+                laddr="0.0.0.0", raddr="0.0.0.0")]
+    fds += [dict(tgid=100, fd=7 + k, sk=0x2000 + k, lport=6379, rport=40000 + k, start=500, comm="redis-server")
+            for k in range(3)]
+    fds += [dict(tgid=100, fd=20 + k, sk=0x2100 + k, lport=6379, rport=50000 + k, start=500, comm="redis-server",
+                 laddr="10.0.0.1", raddr="10.0.0.2") for k in range(2)]
+    srv.tick(0.0, 0.0, fds, [dict(tgid=100, start=500, opened=5, flags=1, comm="redis-server")],
+             [dict(tgid=100, start=500, comm="redis-server")])
+    cli = capcraft.Cap(host="client-host", boot=client_boot)
+    cli.meta()
+    fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="localapp"),
+           dict(tgid=300, fd=3, sk=0x3100, lport=50000, rport=6379, start=700, comm="remoteapp",
+                laddr="10.0.0.2", raddr="10.0.0.1")]
+    cli.tick(0.0, 0.0, fds, [dict(tgid=200, start=600, opened=1, comm="localapp"),
+                             dict(tgid=300, start=700, opened=1, comm="remoteapp")],
+             [dict(tgid=200, start=600, comm="localapp"), dict(tgid=300, start=700, comm="remoteapp")])
+    return save(srv, "redis-host.rcl"), save(cli, "client-host.rcl")
+
+
+@needs("rcleak")
+def test_report_crafted_join_loopback():
+    """Files of two hosts (other boot ids): the client host's pid 200 holds
+    127.0.0.1:40000 -> 127.0.0.1:6379, a connection to its own local Redis,
+    and the Redis host's server one from 127.0.0.1:40000, another connection
+    of the same tuple on that host. Only pid 300 (10.0.0.2 -> 10.0.0.1)
+    holds one of its connections: the join said 1 from pid 200 too. Files
+    of one host and boot (a test of test_report.test_record_join) join
+    loopback connections as before."""
+    problems = []
+    for boots, want in ((("boot-a", "boot-b"), [("client-host", 300, "remoteapp", 1)]),
+                        (("boot-a", "boot-a"), [("client-host", 200, "localapp", 1),
+                                                ("client-host", 300, "remoteapp", 1)])):
+        paths = join_files(*boots)
+        js, _ = report_json(list(paths), "report --json (boot ids %s, %s)" % boots)
+        joined = js["files"][0]["servers_joined"]
+        got = sorted((c["host"], c["pid"], c["comm"], c["count"]) for s in joined
+                     for c in s["client_processes"])
+        if got != want:
+            problems.append("boot ids %s, %s: --json joins %r, expected %r" % (boots + (got, want)))
+        out = summary(list(paths), "report (boot ids %s, %s)" % boots)
+        text = [x.split() for x in out.splitlines() if " from client-host pid " in x]
+        got = sorted(("client-host", int(f[4]), f[5].strip("()"), int(f[0])) for f in text)
+        if got != want:
+            problems.append("boot ids %s, %s: text joins %r, expected %r" % (boots + (got, want)))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_crafted_json_files():
+    """--at and --replay with --json over several files print one object
+    per refresh and file, and nothing said which file or host a line was
+    of; a file with no complete refresh (the second of three here) printed
+    none, so the second line, host C's, read as host B's. Each line of a
+    report of several files now names its file and host; one file's lines
+    stay the live lines (no such keys)."""
+    paths = []
+    for host, ticks in (("host-a", 2), ("host-b", 0), ("host-c", 2)):
+        c = capcraft.Cap(host=host)
+        c.meta()
+        for i in range(ticks):
+            c.tick(1.0 * i, 1.0 if i else 0.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)],
+                   [dict(tgid=200, opened=1)], [dict(tgid=200)])
+        paths.append(save(c, host + ".rcl"))
+    problems = []
+    for mode in (["--at", "+0s"], ["--replay", "--speed", "10000"]):
+        rc, out, err = report(paths + mode + ["--json"])
+        got = []
+        for line in out.splitlines():
+            js = json.loads(line)
+            got.append((js.get("file"), js.get("host")))
+        per_file = 1 if mode[0] == "--at" else 2   # --replay: each refresh
+        want = [(paths[0], "host-a")] * per_file + [(paths[2], "host-c")] * per_file
+        if rc != 1 or got != want:
+            problems.append("%s --json: exit %d, lines of (file, host) %r; expected exit 1 (no refresh in %s) "
+                            "and %r" % (" ".join(mode), rc, got, paths[1], want))
+        rc, out, err = report([paths[0]] + mode + ["--json"])
+        keys = [k for line in out.splitlines() for k in ("file", "host") if k in json.loads(line)]
+        if rc != 0 or keys:
+            problems.append("one file, %s --json: exit %d, keys %r: a file's lines are the live lines"
+                            % (" ".join(mode), rc, keys))
+    check(not problems, " | ".join(problems))

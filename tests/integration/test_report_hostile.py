@@ -6,15 +6,18 @@ No root, no BPF.
 
 Run alone:  python3 tests/integration/runner.py -k report_hostile
 """
+import json
 import os
 import re
+import struct
 
 import capcraft
 from harness import check, mkdtemp, needs
 from record_harness import json_lines, not_crashed, report
 
 TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_hostile_damage_once",
-         "test_report_hostile_at_values", "test_report_hostile_no_refresh"]
+         "test_report_hostile_at_values", "test_report_hostile_no_refresh", "test_report_hostile_strings",
+         "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick"]
 
 MODES = ([], ["--json"], ["--csv"], ["--at", "+12s"], ["--replay", "--plain", "--speed", "10000"],
          ["--replay", "--json", "--speed", "10000"])
@@ -141,3 +144,154 @@ def test_report_hostile_no_refresh():
         what = "report %s (cut short)" % " ".join(mode)
         not_crashed(rc, what, err)
         check(rc == 6 and "ends inside a chunk" in err, "%s: exit %d stderr %r, expected 6" % (what, rc, err))
+
+
+@needs("rcleak")
+def test_report_hostile_strings():
+    """Every string a capture holds (the hook tier and walk of its meta
+    record, names, command lines, a trigger's texts) set to an escape
+    sequence (OSC 2, a window title; CSI 2J, clear the screen), a BEL, a
+    quote and a backslash: no mode prints a control byte, and every --json
+    line parses. The tier and walk went out as they were, in the summary's
+    first line, the views' header and --json's hooks (where the quote and
+    the control bytes made the line no JSON)."""
+    bad = "\x1b]2;pwned\x07\x1b[2J\"\\"
+    c = capcraft.Cap()
+    c.meta(tier=bad, walk="\x1b[31m\"x")
+    fds = [dict(tgid=200, fd=3, sk=0x3000, lport=41000, rport=6379, comm=bad),
+           dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm=bad, laddr="0.0.0.0",
+                raddr="0.0.0.0"),
+           dict(tgid=100, fd=7, sk=0x2000, lport=6379, rport=41000, start=500, comm=bad)]
+    procs = [dict(tgid=200, comm=bad, cmdline=bad * 5, src=bad),
+             dict(tgid=100, start=500, comm=bad, cmdline=bad, src=bad)]
+    c.tick(0.0, 0.0, fds, [dict(tgid=200, opened=1, comm=bad)], procs)
+    c.event(0.5, sk=0x3001, tgid=200, cur_tgid=200, start=1000, lport=0, rport=6379, old=7, new=2, kind=1,
+            comm=bad)
+    c.tick(1.0, 1.0, fds, [dict(tgid=200, opened=2, comm=bad)], procs)
+    c.trigger(1.0, c.wall0 + 1.0, tgid=200, start=1000, verdict=bad, rule=bad, why=bad)
+    path = _save(c, "strings.rcl")
+    problems = []
+    for mode in MODES + (["--at", "+1s", "--json"],):
+        rc, out, err = report([path] + mode)
+        what = "report %s" % " ".join(mode)
+        not_crashed(rc, what, err)
+        ctl = sorted({"%#x" % ord(ch) for ch in out + err if ord(ch) < 0x20 and ch != "\n"})
+        if rc != 0 or ctl:
+            problems.append("%s: exit %d, control bytes %s in its output" % (what, rc, ctl))
+        if "--json" in mode:
+            for line in out.splitlines():
+                try:
+                    json.loads(line)
+                except ValueError as e:
+                    problems.append("%s: a line is no JSON (%s): %r" % (what, e, line[:120]))
+                    break
+    check(not problems, " | ".join(problems))
+
+
+def _chunks(data):
+    """(start, compressed length) of each chunk of a whole capture."""
+    off = 16 + struct.unpack_from("<I", data, 12)[0] + 4
+    out = []
+    while off < len(data):
+        clen = struct.unpack_from("<I", data, off + 12)[0]
+        out.append((off, clen))
+        off += 32 + clen
+    return out
+
+
+@needs("rcleak")
+def test_report_hostile_damage_in_tick():
+    """Client pid 200 holds 1500 connections at each of 4 refreshes (0, 5,
+    10, 15 s), each refresh written in 3 chunks, as a recorder writes one of
+    many connections. The middle chunk of the refresh at 5 s is damaged,
+    then that of the last one (15 s). A refresh that lost a chunk is no
+    refresh: --at +5s showed it whole, 999 connections, and the summary
+    counted it; now +5s shows the one at 0 s, the summary counts the 2 whole
+    refreshes and ends at the one of 10 s (its joins read that model), and
+    the damage is said (exit 6)."""
+    n = 1500
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    for i in range(4):
+        fds = [dict(tgid=200, fd=3 + k, sk=0x3000 + k, lport=40000 + k, rport=6379, start=600, comm="app")
+               for k in range(n)]
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, [dict(tgid=200, start=600, opened=n, comm="app")],
+               [dict(tgid=200, start=600, comm="app")])
+        recs, c.recs = c.recs, []
+        third = len(recs) // 3
+        for part in (recs[:third], recs[third:2 * third], recs[2 * third:]):
+            c.recs = part
+            c.flush()
+    data = bytearray(c.data())
+    ch = _chunks(bytes(data))
+    check(len(ch) == 12, "crafted: %d chunks, expected 3 per refresh" % len(ch))
+    for k in (4, 10):   # the middle chunk of the refreshes at 5 and 15 s
+        data[ch[k][0] + 32 + ch[k][1] // 2] ^= 0xFF
+    path = os.path.join(mkdtemp("rcl-hostile"), "midtick.rcl")
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+    problems = []
+    for at, uptime in (("+0s", 0.0), ("+5s", 0.0), ("+10s", 10.0), ("+15s", 10.0)):
+        rc, out, err = report([path, "--at", at, "--json"])
+        not_crashed(rc, "--at " + at, err)
+        try:
+            js = json.loads(out)
+        except ValueError:
+            problems.append("--at %s: exit %d, no JSON: %r %r" % (at, rc, out[:100], err[-200:]))
+            continue
+        opens = [p["open"] for p in js["processes"] if p["pid"] == 200]
+        if rc != 6 or js["uptime_s"] != uptime or opens != [n]:
+            problems.append("--at %s: exit %d, the refresh of uptime %r with pid 200 holding %r; expected "
+                            "exit 6 and the refresh of %.0f s holding %d" % (at, rc, js["uptime_s"], opens,
+                                                                              uptime, n))
+    rc, out, err = report([path, "--json"])
+    not_crashed(rc, "--json", err)
+    f = json.loads(out)["files"][0] if rc in (0, 6) else {}
+    if rc != 6 or f.get("ticks") != 2 or f.get("end") != c.wall0 + 10.0:
+        problems.append("summary: exit %d, ticks %r, end %r; expected exit 6, the 2 whole refreshes, ending "
+                        "at %.3f" % (rc, f.get("ticks"), f.get("end"), c.wall0 + 10.0))
+    rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+    got = [(x["uptime_s"], [p["open"] for p in x["processes"]]) for x in json_lines(out, "--replay --json")]
+    if got != [(0.0, [n]), (10.0, [n])]:
+        problems.append("--replay --json: refreshes %r, expected those of 0 and 10 s with %d" % (got, n))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_hostile_short_record_in_tick():
+    """Client pid 200 holds 2 connections at 3 refreshes (0, 5, 10 s); in
+    the one at 5 s one of its fd records is cut to 20 bytes (valid CRCs: a
+    crafted file). That refresh is no refresh, as one that lost a chunk:
+    --at +5s showed it with pid 200 holding 1; now the one at 0 s, and the
+    summary counts 2 refreshes. The record is said damaged (exit 6)."""
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    for i in range(3):
+        fds = [dict(tgid=200, fd=3 + k, sk=0x3000 + k, lport=40000 + k, rport=6379, start=600, comm="app")
+               for k in range(2)]
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, [dict(tgid=200, start=600, opened=2, comm="app")],
+               [dict(tgid=200, start=600, comm="app")])
+        if i == 1:  # the tick's records: TICK, FD, FD, ...: cut the second FD's payload
+            r = c.recs[2]
+            c.recs[2] = r[:10] + capcraft.u32(20) + r[14:34]
+        c.flush()
+    path = _save(c, "short-fd.rcl")
+    problems = []
+    for at, uptime in (("+0s", 0.0), ("+5s", 0.0), ("+10s", 10.0)):
+        rc, out, err = report([path, "--at", at, "--json"])
+        not_crashed(rc, "--at " + at, err)
+        try:
+            js = json.loads(out)
+        except ValueError:
+            problems.append("--at %s: exit %d, no JSON: %r %r" % (at, rc, out[:100], err[-200:]))
+            continue
+        opens = [p["open"] for p in js["processes"] if p["pid"] == 200]
+        if rc != 6 or js["uptime_s"] != uptime or opens != [2] or "1 records damaged" not in err:
+            problems.append("--at %s: exit %d, the refresh of uptime %r with pid 200 holding %r, stderr %r; "
+                            "expected exit 6, 1 record damaged, and the refresh of %.0f s holding 2"
+                            % (at, rc, js["uptime_s"], opens, err.strip()[-200:], uptime))
+    rc, out, err = report([path, "--json"])
+    f = json.loads(out)["files"][0] if rc in (0, 6) else {}
+    if rc != 6 or f.get("ticks") != 2:
+        problems.append("summary: exit %d, ticks %r; expected exit 6 and 2 refreshes" % (rc, f.get("ticks")))
+    check(not problems, " | ".join(problems))

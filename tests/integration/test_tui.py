@@ -29,6 +29,7 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_help_80x24",
          "test_tui_many_ports",
          "test_tui_replay_host",
+         "test_tui_replay_last_frame",
          "test_tui_maxclients_guess",
          "test_tui_unknown_term",
          "test_tui_eta_guess",
@@ -481,6 +482,64 @@ def test_tui_replay_host():
               "report --replay (TUI) of a capture cut short: exit %d, screen after: %s" % (rc, brief(scr)))
     finally:
         tm.kill()
+
+
+def test_tui_replay_last_frame():
+    """`report --replay` in the TUI keeps its last frame until q: the last
+    whole refresh. Client pid 200 holds 1500 connections at 3 refreshes (0,
+    5, 10 s) of 3 chunks each; a 4th (15 s) is damaged in its last chunk,
+    then the same file cut inside that refresh (a recorder killed). The
+    replay read on into the 4th, which never completed, and drew its model
+    half refilled: pid 200 holding 0 under `uptime 10s`."""
+    import capcraft
+    import struct
+    n = 1500
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    for i in range(4):
+        fds = [dict(tgid=200, fd=3 + k, sk=0x3000 + k, lport=40000 + k, rport=6379, start=600, comm="app")
+               for k in range(n)]
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, [dict(tgid=200, start=600, opened=n, comm="app")],
+               [dict(tgid=200, start=600, comm="app")])
+        recs, c.recs = c.recs, []
+        third = len(recs) // 3
+        for part in (recs[:third], recs[third:2 * third], recs[2 * third:]):
+            c.recs = part
+            c.flush()
+    data = c.data()
+    last = len(data)   # the start of the last chunk: walk the chunks
+    off = 16 + struct.unpack_from("<I", data, 12)[0] + 4
+    while off < len(data):
+        last = off
+        off += 32 + struct.unpack_from("<I", data, off + 12)[0]
+    d = mkdtemp("rcleak-tui-last-")
+    damaged, cut = os.path.join(d, "damaged.rcl"), os.path.join(d, "cut.rcl")
+    with open(damaged, "wb") as f:
+        f.write(data[:last + 40] + bytes([data[last + 40] ^ 0xFF]) + data[last + 41:])
+    with open(cut, "wb") as f:
+        f.write(data[:last])
+    row = re.compile(r"^\S+\s+200\s+app\s+client\s+(\d+)\s", re.M)
+    # exit 6: a damaged chunk; 0: cut between two chunks, whole as far as it goes
+    for path, want_rc in ((damaged, 6), (cut, 0)):
+        tm = Tmux("%s report %s --replay --speed 100; echo EXIT=$?; sleep 60"
+                  % (shlex.quote(harness.RCLEAK), shlex.quote(path)))
+        try:
+            poll(tm, lambda s: "uptime 10s" in s and row.search(s), "the replay's refresh of 10 s", 10)
+            # the last frame: within 2 s the replay has read the rest of the
+            # file (0.05 s a refresh at x100), and nothing draws after it
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                scr = tm.screen()
+                m = row.search(scr)
+                check(m and int(m.group(1)) == n, "%s: the replay's last frame shows pid 200 holding %s, "
+                      "expected %d: %s" % (os.path.basename(path), m and m.group(1), n, brief(scr)))
+                time.sleep(0.1)
+            tm.keys("q")
+            rc, scr = exit_status(tm, None)
+            check(rc == want_rc, "%s: exit %d after q, expected %d: %s" % (os.path.basename(path), rc, want_rc,
+                                                                           brief(scr)))
+        finally:
+            tm.kill()
 
 
 def test_tui_maxclients_guess():
