@@ -142,10 +142,13 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->cmd = RCL_CMD_LIVE;
 		else if (!strcmp(argv[1], "help")) { /* help [CMD]: one text covers all */
 			o->cmd = RCL_CMD_HELP;
-			/* "help rnu" printed the help and exit 0: a typo passed */
+			/* "help rnu" printed the help and exit 0: a typo passed;
+			 * live and top, the live view's names, were refused */
 			if (argc > 2 && strcmp(argv[2], "run") && strcmp(argv[2], "record") &&
-			    strcmp(argv[2], "report") && strcmp(argv[2], "doctor"))
-				return opts_fail(err, errlen, "no help for '%s' (commands: run, record, report, doctor)", argv[2]);
+			    strcmp(argv[2], "report") && strcmp(argv[2], "doctor") &&
+			    strcmp(argv[2], "live") && strcmp(argv[2], "top"))
+				return opts_fail(err, errlen, "no help for '%s' (commands: live, run, record, report, doctor)",
+					    argv[2]);
 			if (argc > 3)
 				return opts_fail(err, errlen, "unexpected argument '%s': give 'rcleak help [CMD]'", argv[3]);
 			return 0;

@@ -80,6 +80,11 @@ static void test_commands(void **state)
 	assert_int_equal(parse(&o, err, "help", "rnu", NULL), -1);
 	assert_non_null(strstr(err, "no help for 'rnu'"));
 	assert_int_equal(parse(&o, err, "help", "run", "x", NULL), -1);
+	/* live and top are command names too (rcleak(8)): "no help for 'live'" */
+	assert_int_equal(parse(&o, err, "help", "live", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_HELP);
+	assert_int_equal(parse(&o, err, "help", "top", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_HELP);
 	assert_int_equal(parse(&o, err, "help", NULL), 0);
 	assert_int_equal(o.cmd, RCL_CMD_HELP);
 	assert_int_equal(parse(&o, err, "frobnicate", NULL), -1);
