@@ -22,7 +22,7 @@ int opts_threshold(const char *arg, double lo, double hi, double *out, const cha
 		   char *err, size_t errlen);
 /* Digits with at most one '.'. */
 bool opts_is_number(const char *s);
-/* A FILE option's value: never empty, never a word that starts with '-'. */
+/* A FILE option's value: never empty, never a word that starts with '-' or '='. */
 int opts_need_file(const char *opt, const char *arg, char *err, size_t errlen);
 
 #endif

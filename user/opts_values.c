@@ -160,12 +160,13 @@ bool opts_is_number(const char *s)
 }
 
 /* A FILE option's value: never a word that starts with '-', which is
- * taken for the option it looks like (the file can be given as ./-x). */
+ * taken for the option it looks like (the file can be given as ./-x), nor
+ * with '=': "-w=f.rcl" (a short option's value has no '=') wrote "=f.rcl". */
 int opts_need_file(const char *opt, const char *arg, char *err, size_t errlen)
 {
 	if (!*arg)
 		return opts_fail(err, errlen, "'%s' needs a file: %s FILE", opt, opt);
-	if (*arg == '-')
+	if (*arg == '-' || *arg == '=')
 		return opts_fail(err, errlen, "'%s' needs a file: %s FILE (got '%s'; for a file of that name "
 			    "write ./%s)", opt, opt, arg, arg);
 	return 0;

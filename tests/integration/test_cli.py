@@ -526,6 +526,9 @@ BAD_INPUTS = [
     ["report", "x.rcl", "--json=out.json"],
     ["--bogus", "--help"],
     ["record", "-w", "-d", "--help"],
+    # a short option's value has no '=': this recorded to "=x.rcl" (the
+    # --help stops it before it loads anything, were it taken)
+    ["record", "-w=x.rcl", "--help"],
 ]
 
 

@@ -373,6 +373,16 @@ static void test_file_equals(void **state)
 	assert_non_null(strstr(err, "-w FILE"));
 	assert_int_equal(parse(&o, err, "record", "--write=", NULL), -1);
 	assert_non_null(strstr(err, "-w FILE"));
+	/* "-w=f.rcl" recorded to a file named "=f.rcl" (a short option's
+	 * value has no '='), as "--junit==j.xml" wrote "=j.xml" */
+	assert_int_equal(parse(&o, err, "record", "-w=f.rcl", NULL), -1);
+	assert_non_null(strstr(err, "./=f.rcl"));
+	assert_int_equal(parse(&o, err, "run", "--junit==j.xml", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--junit FILE"));
+	assert_int_equal(parse(&o, err, "run", "--json", "=j.json", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--json FILE"));
+	assert_int_equal(parse(&o, err, "record", "-w", "./=f.rcl", NULL), 0);
+	assert_string_equal(o.write_path, "./=f.rcl");
 }
 
 static void test_ports(void **state)
