@@ -167,6 +167,20 @@ static void test_no_value(void **state)
 	/* an unknown letter is still named as given */
 	assert_int_equal(parse(&o, err, "-x", NULL), -1);
 	assert_non_null(strstr(err, "'-x'"));
+	/* an abbreviation of several options was "unknown option '--re'" */
+	assert_int_equal(parse(&o, err, "--re", "5", NULL), -1);
+	assert_non_null(strstr(err, "'--re' is ambiguous: --reconcile, --redis-user, --replay"));
+	assert_int_equal(parse(&o, err, "run", "--max-c=3", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "'--max-c' is ambiguous: --max-connects, --max-churn"));
+	assert_int_equal(parse(&o, err, "--rec", "5", NULL), 0);
+	assert_true(o.reconcile_set);
+	/* a missing value names its option, not the word it was in ("-vp") */
+	assert_int_equal(parse(&o, err, "-vp", NULL), -1);
+	assert_non_null(strstr(err, "option '-p' needs a value"));
+	assert_int_equal(parse(&o, err, "--int", NULL), -1);
+	assert_non_null(strstr(err, "option '--interval' needs a value"));
+	assert_int_equal(parse(&o, err, "--comm", NULL), -1);
+	assert_non_null(strstr(err, "option '--comm' needs a value"));
 }
 
 /* run --json takes FILE; "--" or an option in its place is a usage error
