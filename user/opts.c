@@ -552,6 +552,11 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		if (first - 1 + optind >= argc)
 			return opts_fail(err, errlen, "'rcleak report' needs a capture file: rcleak report FILE...");
 		o->files = argv + first - 1 + optind;
+		/* "report $CAPTURE", unset: it was ": No such file", exit 1 */
+		for (int i = first - 1 + optind; i < argc; i++)
+			if (!*argv[i])
+				return opts_fail(err, errlen, "an empty file name: give a capture file, "
+					    "rcleak report FILE...");
 		if (o->csv + o->replay + (o->at != NULL) > 1)
 			return opts_fail(err, errlen, "--csv, --replay and --at do not go together");
 		if (o->speed_set && !o->replay)

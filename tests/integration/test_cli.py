@@ -529,6 +529,10 @@ BAD_INPUTS = [
     # a short option's value has no '=': this recorded to "=x.rcl" (the
     # --help stops it before it loads anything, were it taken)
     ["record", "-w=x.rcl", "--help"],
+    # an unset variable ("report $CAPTURE"): was "rcleak: : No such file
+    # or directory", exit 1
+    ["report", ""],
+    ["report", "x.rcl", ""],
 ]
 
 
