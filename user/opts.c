@@ -579,8 +579,15 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
 		return opts_fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
-	if (first - 1 + optind < argc)
-		return opts_fail(err, errlen, "unexpected argument '%s' (see --help)",
-			    argv[first - 1 + optind]);
+	if (first - 1 + optind < argc) {
+		const char *w = argv[first - 1 + optind];
+
+		/* "rcleak -p 6380 record -w f": the command is argv[1] */
+		if (first == 1 && (!strcmp(w, "run") || !strcmp(w, "record") || !strcmp(w, "report") ||
+				   !strcmp(w, "doctor")))
+			return opts_fail(err, errlen, "unexpected argument '%s': a command goes first, "
+				    "rcleak %s [OPTIONS]", w, w);
+		return opts_fail(err, errlen, "unexpected argument '%s' (see --help)", w);
+	}
 	return 0;
 }

@@ -91,6 +91,11 @@ static void test_commands(void **state)
 	assert_non_null(strstr(err, "unknown command"));
 	/* the message lists every command, not only doctor */
 	assert_non_null(strstr(err, "run, record, report, doctor"));
+	/* a command after an option: "unexpected argument 'record'" */
+	assert_int_equal(parse(&o, err, "-p", "6380", "record", "-w", "f.rcl", NULL), -1);
+	assert_non_null(strstr(err, "'record': a command goes first, rcleak record [OPTIONS]"));
+	assert_int_equal(parse(&o, err, "-v", "doctor", NULL), -1);
+	assert_non_null(strstr(err, "'doctor': a command goes first"));
 }
 
 static void test_bad(void **state)
