@@ -10,7 +10,8 @@ from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leak
 TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", "test_not_root",
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars", "test_plain_utf8",
          "test_report_control_chars", "test_run_summary_control_chars",
-         "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error"]
+         "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error",
+         "test_report_unreadable"]
 
 
 def _one_line_rcleak(err):
@@ -162,6 +163,27 @@ def _run_as_nobody(setpriv, exe, args=("--json", "-n", "1")):
         stop(p, signal.SIGKILL)
         raise Fail("unprivileged rcleak did not exit within 15s")
     return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+@needs("root", "rcleak")
+def test_report_unreadable():
+    """'sudo rcleak record' makes a capture 0600, root's; 'rcleak report' of
+    it without root said "x.rcl: Permission denied" and no more, as if
+    report needed root. The line says how to read it, still exit 1."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise Skip("setpriv not installed")
+    d = mkdtemp("rcleak-unreadable-")
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "x.rcl")
+    with open(path, "wb") as f:
+        f.write(b"not read")
+    os.chmod(path, 0o600)
+    rc, out, err = _run_as_nobody(setpriv, _nobody_exe(), ["report", path])
+    check(rc == 1, "report of root's 0600 file as uid 65534: exit %s, expected 1 (%r)" % (rc, err[:300]))
+    line = _one_line_rcleak(err)
+    check(path in line and "Permission denied" in line and "chown" in line,
+          "the line does not name the file, the error and chown: %r" % line)
 
 
 def test_missing_caps():
