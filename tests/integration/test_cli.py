@@ -11,7 +11,7 @@ TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", 
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars", "test_plain_utf8",
          "test_report_control_chars", "test_run_summary_control_chars",
          "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error",
-         "test_report_unreadable"]
+         "test_report_unreadable", "test_messages_one_line"]
 
 
 def _one_line_rcleak(err):
@@ -184,6 +184,23 @@ def test_report_unreadable():
     line = _one_line_rcleak(err)
     check(path in line and "Permission denied" in line and "chown" in line,
           "the line does not name the file, the error and chown: %r" % line)
+
+
+@needs("rcleak")
+def test_messages_one_line():
+    """A value or a file name with a newline or an escape in it (a variable
+    read from a file) was echoed as it is: the message took two lines, or
+    cleared the terminal. Control bytes are shown as '?', as in the views."""
+    d = mkdtemp("rcleak-oneline-")
+    for args, want_rc in ((["--pid", "1\n2"], 2),
+                          (["-p", "6379\n6380"], 2),
+                          (["--comm", "\x1b[2J0123456789abcdef"], 2),
+                          (["report", os.path.join(d, "a\nb.rcl")], 1)):
+        rc, out, err = run_rcleak(args, timeout=10)
+        check(rc == want_rc, "rcleak %r: exit %s, expected %s (%r)" % (args, rc, want_rc, err[:200]))
+        line = _one_line_rcleak(err)
+        check(not re.search(r"[\x00-\x1f\x7f]", line), "rcleak %r: control bytes in %r" % (args, line))
+        check("?" in line, "rcleak %r: the value is not shown with '?': %r" % (args, line))
 
 
 def test_missing_caps():
