@@ -107,6 +107,11 @@ static void defaults(struct rcl_opts *o)
 	o->speed = 1;
 }
 
+/* what only run takes, named whole: --fail-on-close-wait, left out, was
+ * refused by a line that named other options */
+#define RUN_ONLY "--user, --junit, --max-*, --fail-on-close-wait and --wait-children " \
+		 "go with 'rcleak run' (see --help)"
+
 /* getopt's ':' (a value missing) or '?' for the word arg, in one line.
  * optopt is the option's value: no character to print for a long-only
  * option, 'h' for "--help=x"; 0 for a word no option or several fit. */
@@ -154,7 +159,7 @@ static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, cha
 		return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
-		return opts_fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
+		return opts_fail(err, errlen, RUN_ONLY);
 	if (o->csv && o->view != RCL_VIEW_AUTO)
 		return opts_fail(err, errlen, "--csv is an output of its own: drop --json or --plain");
 	return 0;
@@ -558,7 +563,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				return opts_fail(err, errlen, "an empty file name: give a capture file, "
 					    "rcleak report FILE...");
 		if (o->csv + o->replay + (o->at != NULL) > 1)
-			return opts_fail(err, errlen, "--csv, --replay and --at do not go together");
+			return opts_fail(err, errlen, "--csv, --replay and --at do not go together: give one");
 		if (o->speed_set && !o->replay)
 			return opts_fail(err, errlen, "--speed paces --replay: add --replay, or drop --speed");
 		return report_refuses(o, tracing_opt, err, errlen);
@@ -578,7 +583,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		return opts_fail(err, errlen, "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)");
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
-		return opts_fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
+		return opts_fail(err, errlen, RUN_ONLY);
 	if (first - 1 + optind < argc) {
 		const char *w = argv[first - 1 + optind];
 

@@ -96,6 +96,11 @@ static void test_commands(void **state)
 	assert_non_null(strstr(err, "'record': a command goes first, rcleak record [OPTIONS]"));
 	assert_int_equal(parse(&o, err, "-v", "doctor", NULL), -1);
 	assert_non_null(strstr(err, "'doctor': a command goes first"));
+	/* refused, it was left out of the list of run's options it named */
+	assert_int_equal(parse(&o, err, "--fail-on-close-wait", NULL), -1);
+	assert_non_null(strstr(err, "--fail-on-close-wait"));
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--fail-on-close-wait", NULL), -1);
+	assert_non_null(strstr(err, "--fail-on-close-wait"));
 }
 
 static void test_bad(void **state)
