@@ -572,6 +572,9 @@ BAD_INPUTS = [
     # or directory", exit 1
     ["report", ""],
     ["report", "x.rcl", ""],
+    # a bad --at is a usage error before any file is opened: it was exit 1
+    # for the missing file, the --at never looked at
+    ["report", "missing.rcl", "--at", "junk"],
 ]
 
 
