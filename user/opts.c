@@ -562,6 +562,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (!*argv[i])
 				return opts_fail(err, errlen, "an empty file name: give a capture file, "
 					    "rcleak report FILE...");
+		if (argc - (first - 1 + optind) > RCL_MAX_FILES)
+			return opts_fail(err, errlen, "%d files: give at most %d at once", argc - (first - 1 + optind),
+				    RCL_MAX_FILES);
 		if (o->csv + o->replay + (o->at != NULL) > 1)
 			return opts_fail(err, errlen, "--csv, --replay and --at do not go together: give one");
 		if (o->speed_set && !o->replay)

@@ -22,6 +22,8 @@ enum {
 	RCL_EXIT_NOEXEC = 127,  /* rcleak run: CMD could not be executed */
 };
 
+#define RCL_MAX_FILES 16 /* captures one 'rcleak report' reads */
+
 enum rcl_cmd { RCL_CMD_LIVE, RCL_CMD_DOCTOR, RCL_CMD_HELP, RCL_CMD_VERSION, RCL_CMD_RUN,
 	       RCL_CMD_RECORD, RCL_CMD_REPORT };
 enum rcl_view { RCL_VIEW_AUTO, RCL_VIEW_PLAIN, RCL_VIEW_JSON, RCL_VIEW_TUI };

@@ -33,7 +33,7 @@
 #include "tui.h"
 #include "view.h"
 
-#define MAX_FILES 16
+#define MAX_FILES RCL_MAX_FILES /* opts.c refuses more */
 
 /* A file given twice (or under two names: a link, ./x and x) was read as
  * two captures of the same host, every connection and peak counted twice

@@ -575,6 +575,9 @@ BAD_INPUTS = [
     # a bad --at is a usage error before any file is opened: it was exit 1
     # for the missing file, the --at never looked at
     ["report", "missing.rcl", "--at", "junk"],
+    # more files than report reads at once: exit 1 for the first missing
+    # one, or exit 2 after 16 captures were read, and in no text
+    ["report"] + ["f%d.rcl" % i for i in range(17)],
 ]
 
 
