@@ -112,42 +112,6 @@ static void defaults(struct rcl_opts *o)
 #define RUN_ONLY "--user, --junit, --max-*, --fail-on-close-wait and --wait-children " \
 		 "go with 'rcleak run' (see --help)"
 
-/* getopt's ':' (a value missing) or '?' for the word arg, in one line.
- * optopt is the option's value: no character to print for a long-only
- * option, 'h' for "--help=x"; 0 for a word no option or several fit. */
-static int bad_option(int c, const char *arg, char *err, size_t errlen)
-{
-	const struct option *lo;
-	size_t n = strcspn(arg, "=");
-	char also[160] = "";
-	int fits = 0;
-
-	for (lo = long_opts; optopt && lo->name && lo->val != optopt; lo++)
-		;
-	/* "-vp": the value of -p was missing, not that of "-vp"; "--int"
-	 * is --interval */
-	if (c == ':' && !strncmp(arg, "--", 2) && lo->name)
-		return opts_fail(err, errlen, "option '--%s' needs a value (see --help)", lo->name);
-	if (c == ':')
-		return opts_fail(err, errlen, "option '-%c' needs a value (see --help)", optopt);
-	if (optopt && lo->name && lo->has_arg == no_argument && !strncmp(arg, "--", 2))
-		return opts_fail(err, errlen, "option '--%s' takes no value (see --help)", lo->name);
-	if (optopt) /* short options never get here with a known letter */
-		return opts_fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
-	/* "--re" fits --reconcile, --redis-user and --replay: it was
-	 * "unknown option '--re'", as if none of them existed */
-	for (lo = long_opts; n > 2 && lo->name; lo++) {
-		size_t len = strlen(also);
-
-		if (strncmp(lo->name, arg + 2, n - 2) || len + strlen(lo->name) + 5 >= sizeof(also))
-			continue;
-		snprintf(also + len, sizeof(also) - len, "%s--%s", fits++ ? ", " : "", lo->name);
-	}
-	if (fits > 1)
-		return opts_fail(err, errlen, "option '%.*s' is ambiguous: %s (see --help)", (int)n, arg, also);
-	return opts_fail(err, errlen, "unknown option '%s' (see --help)", arg);
-}
-
 /* Options a capture already decided: 'rcleak report' refuses them. */
 static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, char *err, size_t errlen)
 {
@@ -517,9 +481,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->cmd = c == 'h' ? RCL_CMD_HELP : RCL_CMD_VERSION;
 			return 0;
 		case ':':
-			return bad_option(c, argv[first - 1 + optind - 1], err, errlen);
+			return opts_bad_option(long_opts, c, argv[first - 1 + optind - 1], err, errlen);
 		default:
-			return bad_option(c, argv[first - 1 + optind - 1], err, errlen);
+			return opts_bad_option(long_opts, c, argv[first - 1 + optind - 1], err, errlen);
 		}
 	}
 	/* taken and done nothing: only --ask-redis talks to Redis */
