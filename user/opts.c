@@ -233,6 +233,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_PID:
 			if (opts_parse_long(optarg, 1, 4194304, &l))
 				return opts_fail(err, errlen, "bad pid '%s': give a process id from 1 to 4194304", optarg);
+			/* the second replaced the first, unlike -p's lists */
+			if (o->pid && o->pid != l)
+				return opts_fail(err, errlen, "--pid given twice (%d, %ld): it shows one process; "
+					    "give one (--comm NAME shows all of a name)", o->pid, l);
 			o->pid = (int)l;
 			break;
 		case OPT_COMM:
@@ -243,6 +247,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (strlen(optarg) >= sizeof(o->comm))
 				return opts_fail(err, errlen, "bad comm '%s' (%zu bytes): the kernel's name of a process is "
 					    "at most 15 bytes; give it as 'ps -o comm=' shows it", optarg, strlen(optarg));
+			if (o->comm[0] && strcmp(o->comm, optarg))
+				return opts_fail(err, errlen, "--comm given twice ('%s', '%s'): it shows one name; give one",
+					    o->comm, optarg);
 			strcpy(o->comm, optarg);
 			break;
 		case OPT_JSON:
@@ -318,6 +325,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (strcmp(optarg, "LEAK") && strcmp(optarg, "CHURN") && strcmp(optarg, "ZOMBIE") &&
 			    strcmp(optarg, "FD-LIMIT"))
 				return opts_fail(err, errlen, "bad --trigger-verdict '%s': give LEAK, CHURN, ZOMBIE or FD-LIMIT", optarg);
+			if (o->trigger_verdict && strcmp(o->trigger_verdict, optarg))
+				return opts_fail(err, errlen, "--trigger-verdict given twice (%s, %s): it fires on one "
+					    "verdict; give one", o->trigger_verdict, optarg);
 			o->trigger_verdict = optarg;
 			break;
 		case OPT_AFTER:

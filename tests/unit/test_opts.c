@@ -96,6 +96,16 @@ static void test_commands(void **state)
 	assert_non_null(strstr(err, "'record': a command goes first, rcleak record [OPTIONS]"));
 	assert_int_equal(parse(&o, err, "-v", "doctor", NULL), -1);
 	assert_non_null(strstr(err, "'doctor': a command goes first"));
+	/* one process, one name, one verdict: the second silently replaced
+	 * the first (-p adds its ports; these did not, and said nothing) */
+	assert_int_equal(parse(&o, err, "--pid", "10", "--pid", "20", NULL), -1);
+	assert_non_null(strstr(err, "--pid given twice"));
+	assert_int_equal(parse(&o, err, "--comm", "a", "--comm", "b", NULL), -1);
+	assert_non_null(strstr(err, "--comm given twice"));
+	assert_int_equal(parse(&o, err, "record", "-w", "f", "--ring", "5", "--trigger-verdict", "LEAK",
+			       "--trigger-verdict", "ZOMBIE", NULL), -1);
+	assert_non_null(strstr(err, "--trigger-verdict given twice"));
+	assert_int_equal(parse(&o, err, "--pid", "10", "--comm", "a", "--pid", "10", "--comm", "a", NULL), 0);
 	/* refused, it was left out of the list of run's options it named */
 	assert_int_equal(parse(&o, err, "--fail-on-close-wait", NULL), -1);
 	assert_non_null(strstr(err, "--fail-on-close-wait"));
