@@ -546,6 +546,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		return report_refuses(o, tracing_opt, err, errlen);
 	}
 	if (o->cmd == RCL_CMD_RECORD) {
+		/* "record x.rcl -w y.rcl" stopped at x.rcl: "needs -w FILE" */
+		if (first - 1 + optind < argc)
+			return opts_fail(err, errlen, "unexpected argument '%s': the capture file goes "
+				    "after -w: rcleak record -w FILE [OPTIONS]", argv[first - 1 + optind]);
 		if (!o->write_path)
 			return opts_fail(err, errlen, "'rcleak record' needs -w FILE");
 		/* --after without --ring was taken and did nothing: say so, as

@@ -106,6 +106,10 @@ static void test_commands(void **state)
 			       "--trigger-verdict", "ZOMBIE", NULL), -1);
 	assert_non_null(strstr(err, "--trigger-verdict given twice"));
 	assert_int_equal(parse(&o, err, "--pid", "10", "--comm", "a", "--pid", "10", "--comm", "a", NULL), 0);
+	/* the word that stopped the options is named: it was "needs -w FILE" */
+	assert_int_equal(parse(&o, err, "record", "x.rcl", "-w", "y.rcl", NULL), -1);
+	assert_non_null(strstr(err, "unexpected argument 'x.rcl'"));
+	assert_non_null(strstr(err, "-w FILE"));
 	/* refused, it was left out of the list of run's options it named */
 	assert_int_equal(parse(&o, err, "--fail-on-close-wait", NULL), -1);
 	assert_non_null(strstr(err, "--fail-on-close-wait"));
