@@ -441,37 +441,37 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				return opts_fail(err, errlen, "bad walk '%s': give auto, iter or proc", optarg);
 			break;
 		case OPT_IDLE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_IDLE;
 			if (opts_threshold(optarg, 1, 86400 * 30, &o->idle_s, "--idle seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_LEAK_RATE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_LEAK;
 			if (opts_threshold(optarg, 0.01, 1e9, &o->leak_per_min, "--leak-rate (connections/min)", err, errlen))
 				return -1;
 			break;
 		case OPT_CHURN_RATE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_CHURN;
 			if (opts_threshold(optarg, 0.01, 1e9, &o->churn_per_s, "--churn-rate (connects/s)", err, errlen))
 				return -1;
 			break;
 		case OPT_CHURN_LIFE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_LIFE;
 			if (opts_threshold(optarg, 0.001, 1e9, &o->churn_life_ms, "--churn-life (ms)", err, errlen))
 				return -1;
 			break;
 		case OPT_ZOMBIE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_ZOMBIE;
 			if (opts_threshold(optarg, 1, 86400 * 30, &o->zombie_s, "--zombie seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_ZOMBIE_IDLE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_ZOMBIE_IDLE;
 			if (opts_threshold(optarg, 1, 86400 * 30, &o->zombie_idle_s, "--zombie-idle seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_FD_LIMIT:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_FD_LIMIT;
 			if (opts_threshold(optarg, 0.1, 100, &o->fd_limit_pct, "--fd-limit percent", err, errlen))
 				return -1;
 			break;
