@@ -11,7 +11,7 @@ TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", 
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars", "test_plain_utf8",
          "test_report_control_chars", "test_run_summary_control_chars",
          "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error",
-         "test_report_unreadable", "test_messages_one_line"]
+         "test_report_unreadable", "test_messages_one_line", "test_ring_says_what_it_holds"]
 
 
 def _one_line_rcleak(err):
@@ -201,6 +201,23 @@ def test_messages_one_line():
         line = _one_line_rcleak(err)
         check(not re.search(r"[\x00-\x1f\x7f]", line), "rcleak %r: control bytes in %r" % (args, line))
         check("?" in line, "rcleak %r: the value is not shown with '?': %r" % (args, line))
+
+
+@needs("root", "rcleak")
+def test_ring_says_what_it_holds():
+    """'record --ring 600 -d 1' said "no trigger fired: writing the last
+    600s", of a recording one second long: a reader took the file for ten
+    minutes of history. The line names what was recorded: -d 1, and the
+    last walk's time (far from 600 s, whatever the machine's speed)."""
+    from harness import free_port
+    path = os.path.join(mkdtemp("rcleak-ringmsg-"), "r.rcl")
+    rc, out, err = run_rcleak(["record", "-w", path, "-p", str(free_port()), "-i", "0.25",
+                               "--ring", "600", "-d", "1"], timeout=30)
+    check(rc == 0, "record --ring 600 -d 1: exit %s (%r)" % (rc, err[-300:]))
+    m = re.search(r"no trigger fired: writing the last ([0-9.e+]+)s", err)
+    check(m, "record --ring 600 -d 1: no 'no trigger fired' line in %r" % err[-300:])
+    check(0 < float(m.group(1)) < 2,
+          "record --ring 600 -d 1 says it writes the last %ss: it recorded 1 s" % m.group(1))
 
 
 def test_missing_caps():
