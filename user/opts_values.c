@@ -67,7 +67,8 @@ int opts_parse_ports(const char *s, __u16 *ports, int max, char *err, size_t err
 	if (!s || !*s)
 		return opts_fail(err, errlen, "empty port list: give ports like 6379,7000-7005");
 	if (strlen(s) >= sizeof(buf))
-		return opts_fail(err, errlen, "port list too long");
+		return opts_fail(err, errlen, "port list too long (%zu characters): give at most %d ports, "
+			    "with ranges like 7000-7063", strlen(s), max);
 	/* digits, ranges and commas between them only: "6379,", ",6379",
 	 * "6379,,6380" and "+6379" were taken */
 	if (strspn(s, "0123456789,-") != strlen(s) || s[0] == ',' || s[strlen(s) - 1] == ',' ||

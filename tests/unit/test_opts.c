@@ -110,6 +110,14 @@ static void test_commands(void **state)
 	assert_int_equal(parse(&o, err, "record", "x.rcl", "-w", "y.rcl", NULL), -1);
 	assert_non_null(strstr(err, "unexpected argument 'x.rcl'"));
 	assert_non_null(strstr(err, "-w FILE"));
+	/* a list too long to read says what to give, as other bad lists do */
+	{
+		static char lst[1200];
+
+		memset(lst, '1', sizeof(lst) - 1);
+		assert_int_equal(parse(&o, err, "-p", lst, NULL), -1);
+		assert_non_null(strstr(err, "7000-7063"));
+	}
 	/* refused, it was left out of the list of run's options it named */
 	assert_int_equal(parse(&o, err, "--fail-on-close-wait", NULL), -1);
 	assert_non_null(strstr(err, "--fail-on-close-wait"));
