@@ -135,7 +135,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	char not_doctor[40] = "";     /* the first option given that doctor has no use for */
 	__u16 more[RCL_MAX_PORTS];
 	bool ports_given = false;
-	int c, li, first = 1;
+	int c, li, first = 1, nfiles = 0;
 	long l;
 	double d;
 
@@ -175,7 +175,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	/* report takes options after its files; everything else stops at the
 	 * first non-option (run's CMD keeps its own options) */
 	while ((li = -1, c = getopt_long(argc - first + 1, argv + first - 1,
-					  o->cmd == RCL_CMD_REPORT ? ":p:i:d:n:w:vVh" : "+:p:i:d:n:w:vVh",
+					  o->cmd == RCL_CMD_REPORT ? "-:p:i:d:n:w:vVh" : "+:p:i:d:n:w:vVh",
 					  long_opts, &li)) != -1) {
 		/* doctor probes the kernel with -p's ports and says so with -v;
 		 * anything else given to it would be silently ignored */
@@ -475,6 +475,15 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (opts_threshold(optarg, 0.1, 100, &o->fd_limit_pct, "--fd-limit percent", err, errlen))
 				return -1;
 			break;
+		case 1: /* report's FILE: its options go before and after them, with
+			 * POSIXLY_CORRECT too, where getopt permutes nothing */
+			if (!*optarg)
+				return opts_fail(err, errlen, "an empty file name: give a capture file, "
+					    "rcleak report FILE...");
+			if (nfiles < RCL_MAX_FILES)
+				o->file_list[nfiles] = optarg;
+			nfiles++;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -528,17 +537,21 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		return 0;
 	}
 	if (o->cmd == RCL_CMD_REPORT) {
-		if (first - 1 + optind >= argc)
-			return opts_fail(err, errlen, "'rcleak report' needs a capture file: rcleak report FILE...");
-		o->files = argv + first - 1 + optind;
-		/* "report $CAPTURE", unset: it was ": No such file", exit 1 */
-		for (int i = first - 1 + optind; i < argc; i++)
+		/* and those after "--"; "report $CAPTURE", unset, was ": No
+		 * such file", exit 1 */
+		for (int i = first - 1 + optind; i < argc; i++) {
 			if (!*argv[i])
 				return opts_fail(err, errlen, "an empty file name: give a capture file, "
 					    "rcleak report FILE...");
-		if (argc - (first - 1 + optind) > RCL_MAX_FILES)
-			return opts_fail(err, errlen, "%d files: give at most %d at once", argc - (first - 1 + optind),
-				    RCL_MAX_FILES);
+			if (nfiles < RCL_MAX_FILES)
+				o->file_list[nfiles] = argv[i];
+			nfiles++;
+		}
+		if (!nfiles)
+			return opts_fail(err, errlen, "'rcleak report' needs a capture file: rcleak report FILE...");
+		if (nfiles > RCL_MAX_FILES)
+			return opts_fail(err, errlen, "%d files: give at most %d at once", nfiles, RCL_MAX_FILES);
+		o->files = o->file_list;
 		if (o->csv + o->replay + (o->at != NULL) > 1)
 			return opts_fail(err, errlen, "--csv, --replay and --at do not go together: give one");
 		if (o->speed_set && !o->replay)

@@ -74,7 +74,8 @@ struct rcl_opts {
 	bool after_set;         /* --after given: only with --ring */
 	bool speed_set;         /* --speed given: only with report --replay */
 	/* rcleak report */
-	char **files;           /* capture files (points into argv) */
+	char **files;           /* capture files, NULL-terminated (file_list) */
+	char *file_list[RCL_MAX_FILES + 1];
 	const char *at;         /* --at TIME */
 	bool csv, replay;
 	double speed;

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -313,6 +314,16 @@ static void test_report_refuses(void **state)
 	assert_int_equal(parse(&o, err, "report", "x.rcl", "--replay", "--speed", "4", "--plain",
 			       NULL), 0);
 	assert_int_equal(parse(&o, err, "report", "x.rcl", "--csv", NULL), 0);
+	/* options after the files, as --help shows them, also where getopt
+	 * permutes nothing (POSIXLY_CORRECT: "--csv: No such file") */
+	setenv("POSIXLY_CORRECT", "1", 1);
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--csv", "y.rcl", "--", "-z.rcl", NULL), 0);
+	unsetenv("POSIXLY_CORRECT");
+	assert_true(o.csv);
+	assert_string_equal(o.files[0], "x.rcl");
+	assert_string_equal(o.files[1], "y.rcl");
+	assert_string_equal(o.files[2], "-z.rcl");
+	assert_null(o.files[3]);
 	/* --speed paces a replay, and outside report it was taken silently */
 	assert_int_equal(parse(&o, err, "--speed", "2", NULL), -1);
 	assert_non_null(strstr(err, "report"));
