@@ -43,6 +43,9 @@ def test_help():
         check(not missing, "%s output does not mention exit code(s) %s" % (flag, ",".join(missing)))
         for opt in ("--ports", "--interval", "--json", "doctor"):
             check(opt in text, "%s output does not mention %s" % (flag, opt))
+        # an 80-column terminal wrapped two Usage: lines of 82
+        wide = [l for l in out.splitlines() if len(l) > 80]
+        check(not wide, "%s: lines over 80 columns: %r" % (flag, wide))
 
 
 @needs("rcleak")
