@@ -32,7 +32,7 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 	collect_thresholds(o, &f->model->th);
 	replay_init(&f->rp, f->model);
 	f->rp.window_fixed = o->window_set;
-	f->rp.thresholds_fixed = o->thresholds_set;
+	f->rp.thresholds_given = o->thresholds_given;
 	f->c.model = f->model;
 	f->c.opts = &f->opts;
 	f->c.tier = f->rp.meta.tier;

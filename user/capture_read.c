@@ -498,6 +498,12 @@ int capture_reader_open(struct capture_reader **rp, const char *path,
 
 	*rp = NULL;
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	/* 'sudo rcleak record' makes it 0600, root's: "Permission denied"
+	 * alone read as if report needed root (not when it is a directory
+	 * on the way that cannot be searched: stat fails too) */
+	if (fd < 0 && errno == EACCES && !stat(path, &st))
+		return cap_fail(err, errlen, -EACCES, "%s: %s (record makes captures 0600: sudo chown "
+				"\"$USER\" %s)", path, strerror(EACCES), path);
 	if (fd < 0)
 		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0) {

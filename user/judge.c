@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "opts.h"
 #include "redis.h"
 
 void model_thresholds_default(struct model_thresholds *t)
@@ -21,6 +22,28 @@ void model_thresholds_default(struct model_thresholds *t)
 	t->zombie_idle_s = 3600;
 	t->fd_limit_pct = 10;
 	t->idle_s = 300;          /* Redis's default tcp-keepalive */
+}
+
+/* The recorded thresholds into *th, but those the report was given: any
+ * one given put every other back to its default, not to what was recorded
+ * ("report --leak-rate 1" of a capture of --fd-limit 1 judged by 10 %). */
+void model_thresholds_keep(struct model_thresholds *th, struct model_thresholds rec, unsigned given)
+{
+	if (given & RCL_TH_IDLE)
+		rec.idle_s = th->idle_s;
+	if (given & RCL_TH_LEAK)
+		rec.leak_per_min = th->leak_per_min;
+	if (given & RCL_TH_CHURN)
+		rec.churn_per_s = th->churn_per_s;
+	if (given & RCL_TH_LIFE)
+		rec.churn_life_ms = th->churn_life_ms;
+	if (given & RCL_TH_ZOMBIE)
+		rec.zombie_s = th->zombie_s;
+	if (given & RCL_TH_ZOMBIE_IDLE)
+		rec.zombie_idle_s = th->zombie_idle_s;
+	if (given & RCL_TH_FD_LIMIT)
+		rec.fd_limit_pct = th->fd_limit_pct;
+	*th = rec;
 }
 
 const char *verdict_name(enum verdict v)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* log.c - verbosity shared by every module (-v), and stdout's fate. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +11,20 @@
 #include "opts.h"
 
 int rcl_verbose;
+
+void log_line(const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (char *p = buf; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "rcleak: %s\n", buf);
+}
 
 static int out_errno; /* errno of stdout's first failed write; 0: none seen */
 

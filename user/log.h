@@ -7,8 +7,13 @@
 
 extern int rcl_verbose;
 
-#define elog(fmt, ...) fprintf(stderr, "rcleak: " fmt "\n", ##__VA_ARGS__)
-#define vlog(fmt, ...) do { if (rcl_verbose) fprintf(stderr, "rcleak: " fmt "\n", ##__VA_ARGS__); } while (0)
+/* "rcleak: ", the message, a newline; control bytes of the message (a
+ * newline or an escape in a value or a file name given) shown as '?', so
+ * that it stays one line */
+void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define elog(fmt, ...) log_line(fmt, ##__VA_ARGS__)
+#define vlog(fmt, ...) do { if (rcl_verbose) log_line(fmt, ##__VA_ARGS__); } while (0)
 
 /* fflush(f), right after writing to f; when f is stdout and a write to it
  * failed, keep the errno of the first failure for out_status(): glibc empties

@@ -46,6 +46,8 @@ struct model_thresholds {
 };
 
 void model_thresholds_default(struct model_thresholds *t);
+/* rec (a capture's) into *th, but for the RCL_TH_* bits given: *th's. */
+void model_thresholds_keep(struct model_thresholds *th, struct model_thresholds rec, unsigned given);
 
 enum verdict { V_OK = 0, V_CHURN, V_ZOMBIE, V_LEAK, V_FD_LIMIT };
 const char *verdict_name(enum verdict v);

@@ -107,6 +107,11 @@ static void defaults(struct rcl_opts *o)
 	o->speed = 1;
 }
 
+/* what only run takes, named whole: --fail-on-close-wait, left out, was
+ * refused by a line that named other options */
+#define RUN_ONLY "--user, --junit, --max-*, --fail-on-close-wait and --wait-children " \
+		 "go with 'rcleak run' (see --help)"
+
 /* Options a capture already decided: 'rcleak report' refuses them. */
 static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, char *err, size_t errlen)
 {
@@ -118,7 +123,7 @@ static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, cha
 		return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
-		return opts_fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
+		return opts_fail(err, errlen, RUN_ONLY);
 	if (o->csv && o->view != RCL_VIEW_AUTO)
 		return opts_fail(err, errlen, "--csv is an output of its own: drop --json or --plain");
 	return 0;
@@ -130,7 +135,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	char not_doctor[40] = "";     /* the first option given that doctor has no use for */
 	__u16 more[RCL_MAX_PORTS];
 	bool ports_given = false;
-	int c, li, first = 1;
+	int c, li, first = 1, nfiles = 0;
 	long l;
 	double d;
 
@@ -142,10 +147,13 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->cmd = RCL_CMD_LIVE;
 		else if (!strcmp(argv[1], "help")) { /* help [CMD]: one text covers all */
 			o->cmd = RCL_CMD_HELP;
-			/* "help rnu" printed the help and exit 0: a typo passed */
+			/* "help rnu" printed the help and exit 0: a typo passed;
+			 * live and top, the live view's names, were refused */
 			if (argc > 2 && strcmp(argv[2], "run") && strcmp(argv[2], "record") &&
-			    strcmp(argv[2], "report") && strcmp(argv[2], "doctor"))
-				return opts_fail(err, errlen, "no help for '%s' (commands: run, record, report, doctor)", argv[2]);
+			    strcmp(argv[2], "report") && strcmp(argv[2], "doctor") &&
+			    strcmp(argv[2], "live") && strcmp(argv[2], "top"))
+				return opts_fail(err, errlen, "no help for '%s' (commands: live, run, record, report, doctor)",
+					    argv[2]);
 			if (argc > 3)
 				return opts_fail(err, errlen, "unexpected argument '%s': give 'rcleak help [CMD]'", argv[3]);
 			return 0;
@@ -167,7 +175,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 	/* report takes options after its files; everything else stops at the
 	 * first non-option (run's CMD keeps its own options) */
 	while ((li = -1, c = getopt_long(argc - first + 1, argv + first - 1,
-					  o->cmd == RCL_CMD_REPORT ? ":p:i:d:n:w:vVh" : "+:p:i:d:n:w:vVh",
+					  o->cmd == RCL_CMD_REPORT ? "-:p:i:d:n:w:vVh" : "+:p:i:d:n:w:vVh",
 					  long_opts, &li)) != -1) {
 		/* doctor probes the kernel with -p's ports and says so with -v;
 		 * anything else given to it would be silently ignored */
@@ -225,6 +233,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_PID:
 			if (opts_parse_long(optarg, 1, 4194304, &l))
 				return opts_fail(err, errlen, "bad pid '%s': give a process id from 1 to 4194304", optarg);
+			/* the second replaced the first, unlike -p's lists */
+			if (o->pid && o->pid != l)
+				return opts_fail(err, errlen, "--pid given twice (%d, %ld): it shows one process; "
+					    "give one (--comm NAME shows all of a name)", o->pid, l);
 			o->pid = (int)l;
 			break;
 		case OPT_COMM:
@@ -235,6 +247,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (strlen(optarg) >= sizeof(o->comm))
 				return opts_fail(err, errlen, "bad comm '%s' (%zu bytes): the kernel's name of a process is "
 					    "at most 15 bytes; give it as 'ps -o comm=' shows it", optarg, strlen(optarg));
+			if (o->comm[0] && strcmp(o->comm, optarg))
+				return opts_fail(err, errlen, "--comm given twice ('%s', '%s'): it shows one name; give one",
+					    o->comm, optarg);
 			strcpy(o->comm, optarg);
 			break;
 		case OPT_JSON:
@@ -310,6 +325,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (strcmp(optarg, "LEAK") && strcmp(optarg, "CHURN") && strcmp(optarg, "ZOMBIE") &&
 			    strcmp(optarg, "FD-LIMIT"))
 				return opts_fail(err, errlen, "bad --trigger-verdict '%s': give LEAK, CHURN, ZOMBIE or FD-LIMIT", optarg);
+			if (o->trigger_verdict && strcmp(o->trigger_verdict, optarg))
+				return opts_fail(err, errlen, "--trigger-verdict given twice (%s, %s): it fires on one "
+					    "verdict; give one", o->trigger_verdict, optarg);
 			o->trigger_verdict = optarg;
 			break;
 		case OPT_AFTER:
@@ -423,39 +441,48 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				return opts_fail(err, errlen, "bad walk '%s': give auto, iter or proc", optarg);
 			break;
 		case OPT_IDLE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_IDLE;
 			if (opts_threshold(optarg, 1, 86400 * 30, &o->idle_s, "--idle seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_LEAK_RATE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_LEAK;
 			if (opts_threshold(optarg, 0.01, 1e9, &o->leak_per_min, "--leak-rate (connections/min)", err, errlen))
 				return -1;
 			break;
 		case OPT_CHURN_RATE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_CHURN;
 			if (opts_threshold(optarg, 0.01, 1e9, &o->churn_per_s, "--churn-rate (connects/s)", err, errlen))
 				return -1;
 			break;
 		case OPT_CHURN_LIFE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_LIFE;
 			if (opts_threshold(optarg, 0.001, 1e9, &o->churn_life_ms, "--churn-life (ms)", err, errlen))
 				return -1;
 			break;
 		case OPT_ZOMBIE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_ZOMBIE;
 			if (opts_threshold(optarg, 1, 86400 * 30, &o->zombie_s, "--zombie seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_ZOMBIE_IDLE:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_ZOMBIE_IDLE;
 			if (opts_threshold(optarg, 1, 86400 * 30, &o->zombie_idle_s, "--zombie-idle seconds", err, errlen))
 				return -1;
 			break;
 		case OPT_FD_LIMIT:
-			o->thresholds_set = true;
+			o->thresholds_given |= RCL_TH_FD_LIMIT;
 			if (opts_threshold(optarg, 0.1, 100, &o->fd_limit_pct, "--fd-limit percent", err, errlen))
 				return -1;
+			break;
+		case 1: /* report's FILE: its options go before and after them, with
+			 * POSIXLY_CORRECT too, where getopt permutes nothing */
+			if (!*optarg)
+				return opts_fail(err, errlen, "an empty file name: give a capture file, "
+					    "rcleak report FILE...");
+			if (nfiles < RCL_MAX_FILES)
+				o->file_list[nfiles] = optarg;
+			nfiles++;
 			break;
 		case 'v':
 			o->verbose++;
@@ -473,21 +500,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			o->cmd = c == 'h' ? RCL_CMD_HELP : RCL_CMD_VERSION;
 			return 0;
 		case ':':
-			return opts_fail(err, errlen, "option '%s' needs a value (see --help)",
-				    argv[first - 1 + optind - 1]);
+			return opts_bad_option(long_opts, c, argv[first - 1 + optind - 1], err, errlen);
 		default:
-			/* getopt reports "--json=x" as '?' with optopt set to the
-			 * option's value, which is no character to print (or 'h'
-			 * for "--help=x"): name the long option instead. Short
-			 * options never get here with a known letter. */
-			for (const struct option *lo = long_opts; optopt && lo->name; lo++)
-				if (lo->val == optopt && lo->has_arg == no_argument)
-					return opts_fail(err, errlen, "option '--%s' takes no value (see --help)",
-						    lo->name);
-			if (optopt)
-				return opts_fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
-			return opts_fail(err, errlen, "unknown option '%s' (see --help)",
-				    argv[first - 1 + optind - 1]);
+			return opts_bad_option(long_opts, c, argv[first - 1 + optind - 1], err, errlen);
 		}
 	}
 	/* taken and done nothing: only --ask-redis talks to Redis */
@@ -522,16 +537,32 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		return 0;
 	}
 	if (o->cmd == RCL_CMD_REPORT) {
-		if (first - 1 + optind >= argc)
+		/* and those after "--"; "report $CAPTURE", unset, was ": No
+		 * such file", exit 1 */
+		for (int i = first - 1 + optind; i < argc; i++) {
+			if (!*argv[i])
+				return opts_fail(err, errlen, "an empty file name: give a capture file, "
+					    "rcleak report FILE...");
+			if (nfiles < RCL_MAX_FILES)
+				o->file_list[nfiles] = argv[i];
+			nfiles++;
+		}
+		if (!nfiles)
 			return opts_fail(err, errlen, "'rcleak report' needs a capture file: rcleak report FILE...");
-		o->files = argv + first - 1 + optind;
+		if (nfiles > RCL_MAX_FILES)
+			return opts_fail(err, errlen, "%d files: give at most %d at once", nfiles, RCL_MAX_FILES);
+		o->files = o->file_list;
 		if (o->csv + o->replay + (o->at != NULL) > 1)
-			return opts_fail(err, errlen, "--csv, --replay and --at do not go together");
+			return opts_fail(err, errlen, "--csv, --replay and --at do not go together: give one");
 		if (o->speed_set && !o->replay)
 			return opts_fail(err, errlen, "--speed paces --replay: add --replay, or drop --speed");
 		return report_refuses(o, tracing_opt, err, errlen);
 	}
 	if (o->cmd == RCL_CMD_RECORD) {
+		/* "record x.rcl -w y.rcl" stopped at x.rcl: "needs -w FILE" */
+		if (first - 1 + optind < argc)
+			return opts_fail(err, errlen, "unexpected argument '%s': the capture file goes "
+				    "after -w: rcleak record -w FILE [OPTIONS]", argv[first - 1 + optind]);
 		if (!o->write_path)
 			return opts_fail(err, errlen, "'rcleak record' needs -w FILE");
 		/* --after without --ring was taken and did nothing: say so, as
@@ -546,9 +577,16 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		return opts_fail(err, errlen, "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)");
 	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
 	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
-		return opts_fail(err, errlen, "--user, --junit, --max-* and --wait-children go with 'rcleak run' (see --help)");
-	if (first - 1 + optind < argc)
-		return opts_fail(err, errlen, "unexpected argument '%s' (see --help)",
-			    argv[first - 1 + optind]);
+		return opts_fail(err, errlen, RUN_ONLY);
+	if (first - 1 + optind < argc) {
+		const char *w = argv[first - 1 + optind];
+
+		/* "rcleak -p 6380 record -w f": the command is argv[1] */
+		if (first == 1 && (!strcmp(w, "run") || !strcmp(w, "record") || !strcmp(w, "report") ||
+				   !strcmp(w, "doctor")))
+			return opts_fail(err, errlen, "unexpected argument '%s': a command goes first, "
+				    "rcleak %s [OPTIONS]", w, w);
+		return opts_fail(err, errlen, "unexpected argument '%s' (see --help)", w);
+	}
 	return 0;
 }

@@ -22,6 +22,14 @@ enum {
 	RCL_EXIT_NOEXEC = 127,  /* rcleak run: CMD could not be executed */
 };
 
+#define RCL_MAX_FILES 16 /* captures one 'rcleak report' reads */
+
+/* the verdict thresholds, one bit each (rcl_opts.thresholds_given) */
+enum {
+	RCL_TH_IDLE = 1, RCL_TH_LEAK = 2, RCL_TH_CHURN = 4, RCL_TH_LIFE = 8, RCL_TH_ZOMBIE = 16,
+	RCL_TH_ZOMBIE_IDLE = 32, RCL_TH_FD_LIMIT = 64,
+};
+
 enum rcl_cmd { RCL_CMD_LIVE, RCL_CMD_DOCTOR, RCL_CMD_HELP, RCL_CMD_VERSION, RCL_CMD_RUN,
 	       RCL_CMD_RECORD, RCL_CMD_REPORT };
 enum rcl_view { RCL_VIEW_AUTO, RCL_VIEW_PLAIN, RCL_VIEW_JSON, RCL_VIEW_TUI };
@@ -54,7 +62,8 @@ struct rcl_opts {
 	double max_churn;    /* connects/s; < 0: not set */
 	bool fail_on_close_wait;
 	double wait_children_s; /* 0: do not wait for CMD's descendants */
-	bool interval_set, window_set, thresholds_set, reconcile_set;
+	bool interval_set, window_set, reconcile_set;
+	unsigned thresholds_given; /* RCL_TH_* given: a report keeps the others recorded */
 	/* rcleak record */
 	const char *write_path;
 	bool force;
@@ -65,7 +74,8 @@ struct rcl_opts {
 	bool after_set;         /* --after given: only with --ring */
 	bool speed_set;         /* --speed given: only with report --replay */
 	/* rcleak report */
-	char **files;           /* capture files (points into argv) */
+	char **files;           /* capture files, NULL-terminated (file_list) */
+	char *file_list[RCL_MAX_FILES + 1];
 	const char *at;         /* --at TIME */
 	bool csv, replay;
 	double speed;

@@ -22,7 +22,10 @@ int opts_threshold(const char *arg, double lo, double hi, double *out, const cha
 		   char *err, size_t errlen);
 /* Digits with at most one '.'. */
 bool opts_is_number(const char *s);
-/* A FILE option's value: never empty, never a word that starts with '-'. */
+struct option;
+/* getopt's ':' or '?' for the word arg, named as given (see opts_values.c). */
+int opts_bad_option(const struct option *long_opts, int c, const char *arg, char *err, size_t errlen);
+/* A FILE option's value: never empty, never a word that starts with '-' or '='. */
 int opts_need_file(const char *opt, const char *arg, char *err, size_t errlen);
 
 #endif

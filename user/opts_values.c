@@ -3,6 +3,7 @@
  * files), each checked whole, for opts.c's parser. */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,7 +67,8 @@ int opts_parse_ports(const char *s, __u16 *ports, int max, char *err, size_t err
 	if (!s || !*s)
 		return opts_fail(err, errlen, "empty port list: give ports like 6379,7000-7005");
 	if (strlen(s) >= sizeof(buf))
-		return opts_fail(err, errlen, "port list too long");
+		return opts_fail(err, errlen, "port list too long (%zu characters): give at most %d ports, "
+			    "with ranges like 7000-7063", strlen(s), max);
 	/* digits, ranges and commas between them only: "6379,", ",6379",
 	 * "6379,,6380" and "+6379" were taken */
 	if (strspn(s, "0123456789,-") != strlen(s) || s[0] == ',' || s[strlen(s) - 1] == ',' ||
@@ -160,13 +162,50 @@ bool opts_is_number(const char *s)
 }
 
 /* A FILE option's value: never a word that starts with '-', which is
- * taken for the option it looks like (the file can be given as ./-x). */
+ * taken for the option it looks like (the file can be given as ./-x), nor
+ * with '=': "-w=f.rcl" (a short option's value has no '=') wrote "=f.rcl". */
 int opts_need_file(const char *opt, const char *arg, char *err, size_t errlen)
 {
 	if (!*arg)
 		return opts_fail(err, errlen, "'%s' needs a file: %s FILE", opt, opt);
-	if (*arg == '-')
+	if (*arg == '-' || *arg == '=')
 		return opts_fail(err, errlen, "'%s' needs a file: %s FILE (got '%s'; for a file of that name "
 			    "write ./%s)", opt, opt, arg, arg);
 	return 0;
+}
+
+/* getopt's ':' (a value missing) or '?' for the word arg, in one line.
+ * optopt is the option's value: no character to print for a long-only
+ * option, 'h' for "--help=x"; 0 for a word no option or several fit. */
+int opts_bad_option(const struct option *long_opts, int c, const char *arg, char *err, size_t errlen)
+{
+	const struct option *lo;
+	size_t n = strcspn(arg, "=");
+	char also[160] = "";
+	int fits = 0;
+
+	for (lo = long_opts; optopt && lo->name && lo->val != optopt; lo++)
+		;
+	/* "-vp": the value of -p was missing, not that of "-vp"; "--int"
+	 * is --interval */
+	if (c == ':' && !strncmp(arg, "--", 2) && lo->name)
+		return opts_fail(err, errlen, "option '--%s' needs a value (see --help)", lo->name);
+	if (c == ':')
+		return opts_fail(err, errlen, "option '-%c' needs a value (see --help)", optopt);
+	if (optopt && lo->name && lo->has_arg == no_argument && !strncmp(arg, "--", 2))
+		return opts_fail(err, errlen, "option '--%s' takes no value (see --help)", lo->name);
+	if (optopt) /* short options never get here with a known letter */
+		return opts_fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
+	/* "--re" fits --reconcile, --redis-user and --replay: it was
+	 * "unknown option '--re'", as if none of them existed */
+	for (lo = long_opts; n > 2 && lo->name; lo++) {
+		size_t len = strlen(also);
+
+		if (strncmp(lo->name, arg + 2, n - 2) || len + strlen(lo->name) + 5 >= sizeof(also))
+			continue;
+		snprintf(also + len, sizeof(also) - len, "%s--%s", fits++ ? ", " : "", lo->name);
+	}
+	if (fits > 1)
+		return opts_fail(err, errlen, "option '%.*s' is ambiguous: %s (see --help)", (int)n, arg, also);
+	return opts_fail(err, errlen, "unknown option '%s' (see --help)", arg);
 }

@@ -575,8 +575,8 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 			/* judge as it was recorded, unless the report says otherwise */
 			if (r->meta.window_s >= 2 && !r->window_fixed)
 				r->model->window_s = r->meta.window_s;
-			if (r->meta.have_thresholds && !r->thresholds_fixed)
-				r->model->th = r->meta.th;
+			if (r->meta.have_thresholds)
+				model_thresholds_keep(&r->model->th, r->meta.th, r->thresholds_given);
 		}
 		return 0;
 	case REC_TICK:

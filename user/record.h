@@ -139,7 +139,7 @@ struct replay {
 	size_t nfacts, capfacts;
 	unsigned long bad_records; /* too short to decode */
 	bool window_fixed;        /* --window given: keep it */
-	bool thresholds_fixed;    /* a threshold flag given: keep the report's */
+	unsigned thresholds_given; /* RCL_TH_*: the report's; the others as recorded */
 };
 
 void replay_init(struct replay *r, struct model *m);

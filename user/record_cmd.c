@@ -483,6 +483,14 @@ static void drain_events(struct recorder *r)
 	flush_events(r);
 }
 
+/* What the ring holds, for the lines that say so: --ring, or less when
+ * recording began less long ago ("the last 600s" of a minute's recording) */
+static double held_s(const struct recorder *r, const struct rcl_opts *o)
+{
+	/* to a tenth: the last refresh of -d 1 is at 1.00046 */
+	return fmin(o->ring_s, round((r->c.model ? r->c.model->now : 0) * 10) / 10);
+}
+
 /* The capture file was refused (e, msg from capture_writer_*): says why;
  * the exit code. */
 static int refused(int e, const char *msg)
@@ -625,7 +633,7 @@ int cmd_record(const struct rcl_opts *o)
 			/* the flight recorder's memory is all the evidence there
 			 * is (a plain record has written it already): keep it */
 			if (r.in_memory && !r.err) {
-				fprintf(stderr, "rcleak: writing the last %gs to %s\n", o->ring_s, o->write_path);
+				fprintf(stderr, "rcleak: writing the last %gs to %s\n", held_s(&r, o), o->write_path);
 				r.err = mem_flush_to(&r.ring, r.w);
 			}
 			if (r.err)
@@ -670,10 +678,10 @@ int cmd_record(const struct rcl_opts *o)
 					r.err = capture_sync(r.w);
 				if (r.err) /* the error line follows; nothing more is recorded */
 					fprintf(stderr, "rcleak: trigger: %s: failed writing the last %gs to %s\n",
-						trig.why, o->ring_s, o->write_path);
+						trig.why, held_s(&r, o), o->write_path);
 				else
 					fprintf(stderr, "rcleak: trigger: %s: wrote the last %gs to %s, recording %gs more\n",
-						trig.why, o->ring_s, o->write_path, o->after_s);
+						trig.why, held_s(&r, o), o->write_path, o->after_s);
 				r.in_memory = false;
 				stop_at = r.c.model->now + o->after_s;
 			}
@@ -734,7 +742,7 @@ int cmd_record(const struct rcl_opts *o)
 	}
 	rc = last_failed ? RCL_EXIT_ERROR : RCL_EXIT_OK;
 	if (r.in_memory && !r.err) {
-		fprintf(stderr, "rcleak: no trigger fired: writing the last %gs to %s\n", o->ring_s,
+		fprintf(stderr, "rcleak: no trigger fired: writing the last %gs to %s\n", held_s(&r, o),
 			o->write_path);
 		r.err = mem_flush_to(&r.ring, r.w);
 	}

@@ -33,7 +33,7 @@
 #include "tui.h"
 #include "view.h"
 
-#define MAX_FILES 16
+#define MAX_FILES RCL_MAX_FILES /* opts.c refuses more */
 
 /* A file given twice (or under two names: a link, ./x and x) was read as
  * two captures of the same host, every connection and peak counted twice
@@ -82,7 +82,7 @@ static bool decimal(const char *s, double *v, char **end)
  * refresh at or before it, none after). *next_day: for HH:MM:SS, the same
  * time on the day after the capture's first (a capture across midnight),
  * else -1. */
-static void parse_at(const char *s, const struct capfile *f, bool *ok, double *rel, double *from,
+static void parse_at(const char *s, double wall_start, bool *ok, double *rel, double *from,
 		     double *upto, double *next_day)
 {
 	char *end;
@@ -103,11 +103,11 @@ static void parse_at(const char *s, const struct capfile *f, bool *ok, double *r
 		if (*end)
 			goto bad;
 		*rel = v;
-		*from = *upto = f->info.wall_start + v;
+		*from = *upto = wall_start + v;
 		return;
 	}
 	if (strchr(s, ':')) { /* HH:MM:SS on the capture's first day (local time) */
-		time_t t0 = (time_t)f->info.wall_start;
+		time_t t0 = (time_t)wall_start;
 		struct tm tm, tm1;
 		int h, m, sec = 0;
 
@@ -297,6 +297,19 @@ int cmd_report(const struct rcl_opts *o)
 	 * below stop at the next refresh once stdout has failed */
 	signal(SIGPIPE, SIG_IGN);
 	memset(files, 0, sizeof(files));
+	/* a bad --at is a usage error, whatever the files are: read after
+	 * them, "report missing.rcl --at junk" said only that the file was
+	 * missing (exit 1) */
+	if (o->at) {
+		bool ok;
+		double rel, from, upto, day2;
+
+		parse_at(o->at, 0, &ok, &rel, &from, &upto, &day2);
+		if (!ok) {
+			elog("bad --at '%s': give +90s, +2m, HH:MM:SS or a Unix timestamp", o->at);
+			return RCL_EXIT_USAGE;
+		}
+	}
 	if ((rc = check_distinct(o->files)))
 		return rc;
 	for (char **p = o->files; *p; p++) {
@@ -350,7 +363,7 @@ int cmd_report(const struct rcl_opts *o)
 			double rel, from, upto, day2;
 			int e, outside;
 
-			parse_at(o->at, f, &ok, &rel, &from, &upto, &day2);
+			parse_at(o->at, f->info.wall_start, &ok, &rel, &from, &upto, &day2);
 			if (!ok) {
 				elog("bad --at '%s': give +90s, +2m, HH:MM:SS or a Unix timestamp", o->at);
 				rc = RCL_EXIT_USAGE;

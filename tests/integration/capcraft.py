@@ -143,13 +143,14 @@ def event(sk, tgid, cur_tgid, start, lport, rport, old, new, kind, family=2, lad
     return a + fixed(comm, 16)
 
 
-def leak_scenario(ticks=12, step=5.0, **tick_kw):
+def leak_scenario(ticks=12, step=5.0, th=None, **tick_kw):
     """redis-server pid 100 on 6379 with 1000 of its 1024 fds used
     (FD-LIMIT), client 200 ('leaky') growing by 2 connections a tick (LEAK),
     client 300 ('good') with one; a connect event of 200 before each tick.
-    tick_kw goes to every tick (wall=..., say)."""
+    th: the recorded thresholds (Cap.meta's); tick_kw goes to every tick
+    (wall=..., say)."""
     c = Cap()
-    c.meta()
+    c.meta(**({"th": th} if th else {}))
     for i in range(ticks):
         now = step * i
         n = 2 + i * 2

@@ -10,7 +10,8 @@ from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leak
 TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", "test_not_root",
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars", "test_plain_utf8",
          "test_report_control_chars", "test_run_summary_control_chars",
-         "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error"]
+         "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error",
+         "test_report_unreadable", "test_messages_one_line", "test_ring_says_what_it_holds"]
 
 
 def _one_line_rcleak(err):
@@ -42,6 +43,9 @@ def test_help():
         check(not missing, "%s output does not mention exit code(s) %s" % (flag, ",".join(missing)))
         for opt in ("--ports", "--interval", "--json", "doctor"):
             check(opt in text, "%s output does not mention %s" % (flag, opt))
+        # an 80-column terminal wrapped two Usage: lines of 82
+        wide = [l for l in out.splitlines() if len(l) > 80]
+        check(not wide, "%s: lines over 80 columns: %r" % (flag, wide))
 
 
 @needs("rcleak")
@@ -162,6 +166,61 @@ def _run_as_nobody(setpriv, exe, args=("--json", "-n", "1")):
         stop(p, signal.SIGKILL)
         raise Fail("unprivileged rcleak did not exit within 15s")
     return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+@needs("root", "rcleak")
+def test_report_unreadable():
+    """'sudo rcleak record' makes a capture 0600, root's; 'rcleak report' of
+    it without root said "x.rcl: Permission denied" and no more, as if
+    report needed root. The line says how to read it, still exit 1."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise Skip("setpriv not installed")
+    d = mkdtemp("rcleak-unreadable-")
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "x.rcl")
+    with open(path, "wb") as f:
+        f.write(b"not read")
+    os.chmod(path, 0o600)
+    rc, out, err = _run_as_nobody(setpriv, _nobody_exe(), ["report", path])
+    check(rc == 1, "report of root's 0600 file as uid 65534: exit %s, expected 1 (%r)" % (rc, err[:300]))
+    line = _one_line_rcleak(err)
+    check(path in line and "Permission denied" in line and "chown" in line,
+          "the line does not name the file, the error and chown: %r" % line)
+
+
+@needs("rcleak")
+def test_messages_one_line():
+    """A value or a file name with a newline or an escape in it (a variable
+    read from a file) was echoed as it is: the message took two lines, or
+    cleared the terminal. Control bytes are shown as '?', as in the views."""
+    d = mkdtemp("rcleak-oneline-")
+    for args, want_rc in ((["--pid", "1\n2"], 2),
+                          (["-p", "6379\n6380"], 2),
+                          (["--comm", "\x1b[2J0123456789abcdef"], 2),
+                          (["report", os.path.join(d, "a\nb.rcl")], 1)):
+        rc, out, err = run_rcleak(args, timeout=10)
+        check(rc == want_rc, "rcleak %r: exit %s, expected %s (%r)" % (args, rc, want_rc, err[:200]))
+        line = _one_line_rcleak(err)
+        check(not re.search(r"[\x00-\x1f\x7f]", line), "rcleak %r: control bytes in %r" % (args, line))
+        check("?" in line, "rcleak %r: the value is not shown with '?': %r" % (args, line))
+
+
+@needs("root", "rcleak")
+def test_ring_says_what_it_holds():
+    """'record --ring 600 -d 1' said "no trigger fired: writing the last
+    600s", of a recording one second long: a reader took the file for ten
+    minutes of history. The line names what was recorded: -d 1, and the
+    last walk's time (far from 600 s, whatever the machine's speed)."""
+    from harness import free_port
+    path = os.path.join(mkdtemp("rcleak-ringmsg-"), "r.rcl")
+    rc, out, err = run_rcleak(["record", "-w", path, "-p", str(free_port()), "-i", "0.25",
+                               "--ring", "600", "-d", "1"], timeout=30)
+    check(rc == 0, "record --ring 600 -d 1: exit %s (%r)" % (rc, err[-300:]))
+    m = re.search(r"no trigger fired: writing the last ([0-9.e+]+)s", err)
+    check(m, "record --ring 600 -d 1: no 'no trigger fired' line in %r" % err[-300:])
+    check(0 < float(m.group(1)) < 2,
+          "record --ring 600 -d 1 says it writes the last %ss: it recorded 1 s" % m.group(1))
 
 
 def test_missing_caps():
@@ -526,6 +585,19 @@ BAD_INPUTS = [
     ["report", "x.rcl", "--json=out.json"],
     ["--bogus", "--help"],
     ["record", "-w", "-d", "--help"],
+    # a short option's value has no '=': this recorded to "=x.rcl" (the
+    # --help stops it before it loads anything, were it taken)
+    ["record", "-w=x.rcl", "--help"],
+    # an unset variable ("report $CAPTURE"): was "rcleak: : No such file
+    # or directory", exit 1
+    ["report", ""],
+    ["report", "x.rcl", ""],
+    # a bad --at is a usage error before any file is opened: it was exit 1
+    # for the missing file, the --at never looked at
+    ["report", "missing.rcl", "--at", "junk"],
+    # more files than report reads at once: exit 1 for the first missing
+    # one, or exit 2 after 16 captures were read, and in no text
+    ["report"] + ["f%d.rcl" % i for i in range(17)],
 ]
 
 

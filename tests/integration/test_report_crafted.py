@@ -17,7 +17,8 @@ from record_harness import report, report_json
 TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unlimited",
          "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due",
          "test_report_crafted_join_loopback", "test_report_crafted_server_between_ticks",
-         "test_report_crafted_peak_old_events", "test_report_crafted_json_files"]
+         "test_report_crafted_peak_old_events", "test_report_crafted_json_files",
+         "test_report_crafted_thresholds_kept"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -296,6 +297,31 @@ def test_report_crafted_at_due():
         check(got == want, "--at %s: the refresh shown holds %r connections of pid 200 (uptime %r); expected "
               "the one holding %d" % (at, got, js.get("uptime_s"), want))
 
+
+# ---------------------------------------------------------------------------
+# the recorded thresholds: each one given again replaces that one only
+# ---------------------------------------------------------------------------
+@needs("rcleak")
+def test_report_crafted_thresholds_kept():
+    """Recorded with --fd-limit 1, redis-server pid 100 (24 of 1024 fds
+    left, 2.3 %) is no FD-LIMIT. A report given another threshold
+    (--leak-rate) judged it by the default --fd-limit 10 instead: any one
+    threshold given put every other one back to its default, not to the
+    one recorded. --fd-limit given again does replace it."""
+    th = (5, 0.2, 5, 1000, 60, 3600, 1, 300)  # capcraft.Cap.meta's order: fd_limit 1 %
+    path = save(capcraft.leak_scenario(th=th), "fd1.rcl")
+
+    def verdicts(args):
+        js, _ = report_json([path] + args, "report %s --json" % " ".join(args))
+        return {p["pid"]: {v["verdict"] for v in p["verdicts"]} for p in js["files"][0]["processes"]}
+
+    for args, server_fd_limit in (([], False), (["--leak-rate", "5"], False), (["--zombie", "60"], False),
+                                  (["--fd-limit", "10"], True)):
+        got = verdicts(args)
+        check(("FD-LIMIT" in got.get(100, set())) == server_fd_limit,
+              "report %s: redis-server pid 100 verdicts %r; recorded --fd-limit 1, expected %s"
+              % (" ".join(args), sorted(got.get(100, set())), "FD-LIMIT" if server_fd_limit else "none"))
+        check("LEAK" in got.get(200, set()), "report %s: pid 200 is no LEAK: %r" % (" ".join(args), got))
 
 
 # ---------------------------------------------------------------------------

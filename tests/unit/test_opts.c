@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -80,12 +81,49 @@ static void test_commands(void **state)
 	assert_int_equal(parse(&o, err, "help", "rnu", NULL), -1);
 	assert_non_null(strstr(err, "no help for 'rnu'"));
 	assert_int_equal(parse(&o, err, "help", "run", "x", NULL), -1);
+	/* live and top are command names too (rcleak(8)): "no help for 'live'" */
+	assert_int_equal(parse(&o, err, "help", "live", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_HELP);
+	assert_int_equal(parse(&o, err, "help", "top", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_HELP);
 	assert_int_equal(parse(&o, err, "help", NULL), 0);
 	assert_int_equal(o.cmd, RCL_CMD_HELP);
 	assert_int_equal(parse(&o, err, "frobnicate", NULL), -1);
 	assert_non_null(strstr(err, "unknown command"));
 	/* the message lists every command, not only doctor */
 	assert_non_null(strstr(err, "run, record, report, doctor"));
+	/* a command after an option: "unexpected argument 'record'" */
+	assert_int_equal(parse(&o, err, "-p", "6380", "record", "-w", "f.rcl", NULL), -1);
+	assert_non_null(strstr(err, "'record': a command goes first, rcleak record [OPTIONS]"));
+	assert_int_equal(parse(&o, err, "-v", "doctor", NULL), -1);
+	assert_non_null(strstr(err, "'doctor': a command goes first"));
+	/* one process, one name, one verdict: the second silently replaced
+	 * the first (-p adds its ports; these did not, and said nothing) */
+	assert_int_equal(parse(&o, err, "--pid", "10", "--pid", "20", NULL), -1);
+	assert_non_null(strstr(err, "--pid given twice"));
+	assert_int_equal(parse(&o, err, "--comm", "a", "--comm", "b", NULL), -1);
+	assert_non_null(strstr(err, "--comm given twice"));
+	assert_int_equal(parse(&o, err, "record", "-w", "f", "--ring", "5", "--trigger-verdict", "LEAK",
+			       "--trigger-verdict", "ZOMBIE", NULL), -1);
+	assert_non_null(strstr(err, "--trigger-verdict given twice"));
+	assert_int_equal(parse(&o, err, "--pid", "10", "--comm", "a", "--pid", "10", "--comm", "a", NULL), 0);
+	/* the word that stopped the options is named: it was "needs -w FILE" */
+	assert_int_equal(parse(&o, err, "record", "x.rcl", "-w", "y.rcl", NULL), -1);
+	assert_non_null(strstr(err, "unexpected argument 'x.rcl'"));
+	assert_non_null(strstr(err, "-w FILE"));
+	/* a list too long to read says what to give, as other bad lists do */
+	{
+		static char lst[1200];
+
+		memset(lst, '1', sizeof(lst) - 1);
+		assert_int_equal(parse(&o, err, "-p", lst, NULL), -1);
+		assert_non_null(strstr(err, "7000-7063"));
+	}
+	/* refused, it was left out of the list of run's options it named */
+	assert_int_equal(parse(&o, err, "--fail-on-close-wait", NULL), -1);
+	assert_non_null(strstr(err, "--fail-on-close-wait"));
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--fail-on-close-wait", NULL), -1);
+	assert_non_null(strstr(err, "--fail-on-close-wait"));
 }
 
 static void test_bad(void **state)
@@ -162,6 +200,20 @@ static void test_no_value(void **state)
 	/* an unknown letter is still named as given */
 	assert_int_equal(parse(&o, err, "-x", NULL), -1);
 	assert_non_null(strstr(err, "'-x'"));
+	/* an abbreviation of several options was "unknown option '--re'" */
+	assert_int_equal(parse(&o, err, "--re", "5", NULL), -1);
+	assert_non_null(strstr(err, "'--re' is ambiguous: --reconcile, --redis-user, --replay"));
+	assert_int_equal(parse(&o, err, "run", "--max-c=3", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "'--max-c' is ambiguous: --max-connects, --max-churn"));
+	assert_int_equal(parse(&o, err, "--rec", "5", NULL), 0);
+	assert_true(o.reconcile_set);
+	/* a missing value names its option, not the word it was in ("-vp") */
+	assert_int_equal(parse(&o, err, "-vp", NULL), -1);
+	assert_non_null(strstr(err, "option '-p' needs a value"));
+	assert_int_equal(parse(&o, err, "--int", NULL), -1);
+	assert_non_null(strstr(err, "option '--interval' needs a value"));
+	assert_int_equal(parse(&o, err, "--comm", NULL), -1);
+	assert_non_null(strstr(err, "option '--comm' needs a value"));
 }
 
 /* run --json takes FILE; "--" or an option in its place is a usage error
@@ -262,6 +314,16 @@ static void test_report_refuses(void **state)
 	assert_int_equal(parse(&o, err, "report", "x.rcl", "--replay", "--speed", "4", "--plain",
 			       NULL), 0);
 	assert_int_equal(parse(&o, err, "report", "x.rcl", "--csv", NULL), 0);
+	/* options after the files, as --help shows them, also where getopt
+	 * permutes nothing (POSIXLY_CORRECT: "--csv: No such file") */
+	setenv("POSIXLY_CORRECT", "1", 1);
+	assert_int_equal(parse(&o, err, "report", "x.rcl", "--csv", "y.rcl", "--", "-z.rcl", NULL), 0);
+	unsetenv("POSIXLY_CORRECT");
+	assert_true(o.csv);
+	assert_string_equal(o.files[0], "x.rcl");
+	assert_string_equal(o.files[1], "y.rcl");
+	assert_string_equal(o.files[2], "-z.rcl");
+	assert_null(o.files[3]);
 	/* --speed paces a replay, and outside report it was taken silently */
 	assert_int_equal(parse(&o, err, "--speed", "2", NULL), -1);
 	assert_non_null(strstr(err, "report"));
@@ -368,6 +430,16 @@ static void test_file_equals(void **state)
 	assert_non_null(strstr(err, "-w FILE"));
 	assert_int_equal(parse(&o, err, "record", "--write=", NULL), -1);
 	assert_non_null(strstr(err, "-w FILE"));
+	/* "-w=f.rcl" recorded to a file named "=f.rcl" (a short option's
+	 * value has no '='), as "--junit==j.xml" wrote "=j.xml" */
+	assert_int_equal(parse(&o, err, "record", "-w=f.rcl", NULL), -1);
+	assert_non_null(strstr(err, "./=f.rcl"));
+	assert_int_equal(parse(&o, err, "run", "--junit==j.xml", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--junit FILE"));
+	assert_int_equal(parse(&o, err, "run", "--json", "=j.json", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--json FILE"));
+	assert_int_equal(parse(&o, err, "record", "-w", "./=f.rcl", NULL), 0);
+	assert_string_equal(o.write_path, "./=f.rcl");
 }
 
 static void test_ports(void **state)
