@@ -88,7 +88,7 @@ static double cw_lookup(const struct model *m, __u64 sk)
 	return e ? m->now - e->since : 0;
 }
 
-static bool listened(const struct model *m, __u16 port)
+bool model_listened(const struct model *m, __u16 port)
 {
 	return (m->listen_bits[port >> 6] >> (port & 63)) & 1;
 }
@@ -111,7 +111,7 @@ void model_apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, in
 	 * a fork of the server (the BGSAVE or AOF-rewrite child) keeps copies
 	 * of its clients' sockets until it is done. They are the server's
 	 * clients, not connections the fork holds to Redis. */
-	if (!accepted && listened(m, r->lport) && !listened(m, r->rport))
+	if (!accepted && model_listened(m, r->lport) && !model_listened(m, r->rport))
 		return;
 	p->open++;
 	switch (r->state) {

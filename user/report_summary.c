@@ -102,7 +102,9 @@ static int tail_event(struct capfile *f, const struct rcl_event *e)
 		memcpy(t->comm, e->comm, sizeof(t->comm));
 	t->opened += opened;
 	t->closed += closed;
-	t->leaked += e->kind == RCL_EV_EXIT_CLOSE;
+	/* a socket on a port listened on at the last tick is a server's
+	 * accepted one: closed at its exit, its clients' (proc_leaked) */
+	t->leaked += e->kind == RCL_EV_EXIT_CLOSE && !(e->lport && model_listened(f->model, e->lport));
 	return 0;
 }
 
@@ -138,7 +140,7 @@ int summary_observe(struct capfile *f)
 		s->server |= p->nlisten > 0 || p->listener;
 		s->opened = p->opened;
 		s->closed = p->closed + p->missed_closed;
-		s->leaked = p->exit_closed;
+		s->leaked = proc_leaked(p);
 		if (p->exited)
 			continue;
 		if (p->growth_per_min > s->max_growth)

@@ -189,7 +189,7 @@ static void proc_json(FILE *f, const struct proc *p)
 	else
 		fputs("null", f);
 	fprintf(f, ",\"exited\":%s,\"leaked\":%llu,\"verdict\":\"%s\",\"rule\":",
-		p->exited ? "true" : "false", (unsigned long long)p->exit_closed, verdict_name(p->verdict));
+		p->exited ? "true" : "false", (unsigned long long)proc_leaked(p), verdict_name(p->verdict));
 	json_str(f, p->rule);
 	fputs(",\"median_lifetime_ms\":", f);
 	dbl_or_null(f, p->median_lifetime_ms);

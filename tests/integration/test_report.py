@@ -25,7 +25,7 @@ TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_re
          "test_report_peak_between_refreshes", "test_report_at_bounds", "test_report_at_printed_times",
          "test_report_at_midnight", "test_report_replay_pacing", "test_report_fork_child_leaks",
          "test_report_killed_recorder", "test_report_csv_thread_names",
-         "test_report_ends_inside_refresh",
+         "test_report_ends_inside_refresh", "test_report_server_killed_leaks_none",
          "test_record_join"]
 
 BURST_N = 20         # connections the burst client holds at once
@@ -424,6 +424,44 @@ def test_report_fork_child_leaks():
         if rc == 0 and out else []
     check(row and row[0].get("leaked") == n, "report --at +4s --json: exit %d, child pid %d's row %s; expected "
           "leaked %d" % (rc, child, row, n))
+
+
+def test_report_server_killed_leaks_none():
+    """redis-server is killed (SIGKILL) while `record` runs and a client
+    holds N connections, then the client is killed: the kernel closed the
+    server's ends at its exit, and they are the client's connections (ss:
+    N in CLOSE-WAIT in its hands), not the server's leaks. The summary said
+    LEAKED N for redis-server; `rcleak run` counts none, and now so do the
+    summary and --at. The client leaked its N."""
+    n = 6
+    r = Redis()
+    port, srv = r.port, r.pid
+    d = mkdtemp("rcleak-report-srvkill-")
+    path = os.path.join(d, "srvkill.rcl")
+    rec = Recorder(path, ["-p", str(port), "-i", "0.5", "-d", "5"])
+    rec.first()
+    c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (port, n)], name="rclt-rpsrvkill")
+    check(ss_count(c.pid, [port]) == n, "ground truth: ss shows %d sockets for the client"
+          % ss_count(c.pid, [port]))
+    time.sleep(1.2)  # a refresh or two sees the server with its clients
+    r.proc.kill()
+    r.proc.wait(10)
+    wait_until(lambda: ss_count(c.pid, [port], "CLOSE-WAIT") == n, what="%d CLOSE-WAIT in ss" % n)
+    c.proc.kill()
+    c.proc.wait(10)
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    rep, _err = report_json([path], "report --json")
+    procs = {p_["pid"]: p_ for p_ in rep["files"][0]["processes"]}
+    s_row, c_row = procs.get(srv, {}), procs.get(c.pid, {})
+    check(s_row.get("leaked") == 0 and c_row.get("leaked") == n,
+          "report --json: redis-server pid %d (killed while the client held %d connections) row %s; client "
+          "pid %d row %s; expected the server leaked 0, the client %d" % (srv, n, s_row, c.pid, c_row, n))
+    rc, out, _err = report([path, "--at", "+4.5s", "--json"])
+    rows = {p_.get("pid"): p_ for p_ in json.loads(out.splitlines()[0]).get("processes", [])} \
+        if rc == 0 and out else {}
+    check(rows.get(srv, {}).get("leaked") == 0 and rows.get(c.pid, {}).get("leaked") == n,
+          "report --at +4.5s --json: exit %d, server row %s, client row %s; expected leaked 0 and %d"
+          % (rc, rows.get(srv), rows.get(c.pid), n))
 
 
 def test_report_killed_recorder():

@@ -18,7 +18,8 @@ TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unli
          "test_report_crafted_pid_comm", "test_report_crafted_csv_tuples", "test_report_crafted_at_due",
          "test_report_crafted_join_loopback", "test_report_crafted_server_between_ticks",
          "test_report_crafted_peak_old_events", "test_report_crafted_json_files",
-         "test_report_crafted_thresholds_kept"]
+         "test_report_crafted_thresholds_kept",
+         "test_report_crafted_tail_server_exit"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -415,3 +416,42 @@ def test_report_crafted_json_files():
             problems.append("one file, %s --json: exit %d, keys %r: a file's lines are the live lines"
                             % (" ".join(mode), rc, keys))
     check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_crafted_tail_server_exit():
+    """A killed recorder's file: one refresh (redis-server pid 100 listening
+    on 6379 with 3 clients of pid 200), then the events it wrote before it
+    died: the server's exit closing its 3 ends (exit-close, local port 6379),
+    then the client's exit closing its 3. The events after the last refresh
+    count into the rows: the server's exit closes were counted LEAKED 3, as
+    if they were its own; they are its clients' connections (the summary of
+    a whole capture counts them nowhere), the client's 3 are its leaks."""
+    c = capcraft.Cap()
+    c.meta()
+    fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
+                laddr="0.0.0.0", raddr="0.0.0.0")]
+    for k in range(3):
+        fds.append(dict(tgid=100, fd=7 + k, sk=0x2000 + k, lport=6379, rport=40000 + k, start=500,
+                        comm="redis-server"))
+        fds.append(dict(tgid=200, fd=3 + k, sk=0x3000 + k, lport=40000 + k, rport=6379, start=600,
+                        comm="client"))
+    c.tick(0.0, 0.0, fds, [dict(tgid=100, start=500, flags=1, comm="redis-server"),
+                           dict(tgid=200, start=600, opened=3, peak=3, comm="client")],
+           [dict(tgid=100, start=500, fds=20, comm="redis-server", cmdline="redis-server *:6379"),
+            dict(tgid=200, start=600, fds=6, comm="client", cmdline="client")])
+    for k in range(3):  # ESTABLISHED -> FIN_WAIT1 at the server's exit, then the client's
+        c.event(2.0, sk=0x2000 + k, tgid=100, cur_tgid=100, start=500, lport=6379, rport=40000 + k, old=1,
+                new=4, kind=5, comm="redis-server")
+    for k in range(3):  # CLOSE_WAIT -> LAST_ACK at the client's exit
+        c.event(3.0, sk=0x3000 + k, tgid=200, cur_tgid=200, start=600, lport=40000 + k, rport=6379, old=8,
+                new=9, kind=5, comm="client")
+    d = mkdtemp("rcleak-crafted-tail-")
+    path = os.path.join(d, "tail.rcl")
+    c.save(path)
+    rep, _err = report_json([path], "report --json")
+    procs = {p["pid"]: p for p in rep["files"][0]["processes"]}
+    check(procs.get(100, {}).get("leaked") == 0 and procs.get(200, {}).get("leaked") == 3,
+          "report --json of a file ending in exit closes after its refresh: server row %s, client row %s; "
+          "expected leaked 0 for the server (its clients' connections), 3 for the client"
+          % (procs.get(100), procs.get(200)))

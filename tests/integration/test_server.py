@@ -19,7 +19,7 @@ TESTS = ["test_close_wait", "test_close_wait_before_start", "test_server_row", "
          "test_ask_redis_same_port_other_addr",
          "test_two_servers_one_port_v4_v6",
          "test_ulimit_headroom",
-         "test_server_restart", "test_server_exit_unreaped", "test_replica",
+         "test_server_restart", "test_server_killed_leaks_none", "test_server_exit_unreaped", "test_replica",
          "test_zombie_waiting_clients", "test_zombie_monitor_client",
          "test_zombie_waiting_replayed", "test_bgsave_child",
          "test_ask_redis_full",
@@ -486,6 +486,43 @@ def test_server_restart():
     c2 = Client("hold", ["--target", "127.0.0.1:%d:4" % port], name="rclt-rst2")
     expect_server(rc, r2.pid, {"clients": 4, "ports": [port]}, what="the restarted redis-server")
     expect_row(rc, c.pid, {"close_wait": 10, "open": 10}, what="old client still holding CLOSE_WAIT")
+
+
+def test_server_killed_leaks_none():
+    """redis-server is killed (SIGKILL) while a client holds 10 connections:
+    the kernel closes the server's ends at its exit. Those are the client's
+    connections (ss: 10 in CLOSE-WAIT, in the client's hands), not the
+    server's leaks: the exited server row said leaked 10. The client, killed
+    next, leaked its 10 (as `rcleak run` counts both)."""
+    n = 10
+    r = Redis()
+    port, srv = r.port, r.pid
+    rc = Rcleak(["-p", str(port)])
+    c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (port, n)], name="rclt-srvkill")
+    expect_server(rc, srv, {"clients": n}, what="before the kill")
+    r.proc.kill()
+    r.proc.wait(10)
+    wait_until(lambda: ss_count(c.pid, [port], "CLOSE-WAIT") == n, what="%d CLOSE-WAIT in ss" % n)
+
+    def server_gone(obj):
+        row = proc_row(obj, srv)
+        ok = row is not None and row.get("exited") is True and row.get("role") == "server" \
+            and row.get("leaked") == 0
+        return ok, "killed redis-server's row %s (expected exited, role server, leaked 0: ground truth, " \
+            "ss shows the %d connections in CLOSE-WAIT held by the client pid %d)" % (
+                fields(row, "exited", "role", "leaked", "opened", "closed"), n, c.pid)
+    rc.wait_for(server_gone, what="after redis-server was killed")
+    c.proc.kill()
+    c.proc.wait(10)
+    check(ss_count(c.pid, [port]) == 0, "ground truth: the killed client still holds sockets")
+
+    def client_gone(obj):
+        crow, row = proc_row(obj, c.pid), proc_row(obj, srv)
+        ok = crow is not None and crow.get("exited") is True and crow.get("leaked") == n \
+            and (row is None or row.get("leaked") == 0)
+        return ok, "client row %s, server row %s (expected the client exited with leaked %d, the server " \
+            "leaked 0)" % (fields(crow, "exited", "leaked"), fields(row, "leaked"), n)
+    rc.wait_for(client_gone, what="after the client was killed")
 
 
 # Runs argv as a child and never wait()s for it: once the child exits, it
