@@ -34,7 +34,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_eta_guess",
          "test_tui_nofile_raised",
          "test_tui_redis_column_netns",
-         "test_tui_conn_age_walk_proc"]
+         "test_tui_conn_age_walk_proc",
+         "test_tui_fdroom_over_limit"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -673,6 +674,48 @@ def test_tui_conn_age_walk_proc():
         check(not [a for a in ages if a.startswith(">")],
               "--walk proc: connections of pid %d (started after rcleak) shown as older than "
               "rcleak: AGE %s" % (c.pid, ages))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+
+
+def test_tui_fdroom_over_limit():
+    """A process whose soft nofile was lowered (prlimit) below the fds it
+    holds has no fd room left: FDROOM shows the negative count, nofile - fds
+    (it showed "-", which means unknown, on the row that most needs it), in
+    the table and in the drill-down."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-tui-fdroom")
+    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
+    # FDS NOFILE FDROOM after the ten columns OPEN..IDLE
+    row = re.compile(r"^\s*\S+\s+%d\s+\S+\s+client(?:\s+\S+){10}\s+(\S+)\s+(\S+)\s+(\S+)\s" % c.pid,
+                     re.M)
+    try:
+        poll(tm, lambda s: row.search(s), "the row of pid %d" % c.pid, 10, err)
+        fds = len(os.listdir("/proc/%d/fd" % c.pid))
+        soft = fds - 2
+        p = subprocess.run(["prlimit", "--pid", str(c.pid), "--nofile=%d:" % soft], capture_output=True,
+                           text=True, timeout=10)
+        check(p.returncode == 0, "prlimit --pid %d: %s" % (c.pid, p.stderr.strip()))
+        check(proc_nofile(c.pid)[0] == soft, "ground truth: nofile of pid %d is %s, expected %d"
+              % (c.pid, proc_nofile(c.pid), soft))
+        check(len(os.listdir("/proc/%d/fd" % c.pid)) == fds, "ground truth: pid %d's fds changed" % c.pid)
+        want = str(soft - fds)
+        scr = poll(tm, lambda s: row.search(s) and row.search(s).group(2) == str(soft),
+                   "pid %d's NOFILE at %d" % (c.pid, soft), 10, err)
+        got = row.search(scr).groups()
+        check(got == (str(fds), str(soft), want), "pid %d holds %d fds under a soft nofile of %d: "
+              "FDS NOFILE FDROOM read %s, expected FDROOM %s" % (c.pid, fds, soft, got, want))
+        tm.keys("/")
+        tm.literal(str(c.pid))
+        tm.keys("Enter")
+        poll(tm, lambda s: [p for _, p, _ in table(s)] == [c.pid], "only the row of pid %d" % c.pid,
+             10, err)
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: "fd room" in s, "the drill-down of pid %d" % c.pid, 10, err)
+        m = re.search(r"fd room (\S+)", scr)
+        check(m and m.group(1) == want, "the drill-down of pid %d says fd room %s, expected %s"
+              % (c.pid, m.group(1) if m else None, want))
         quit_ok(tm, err)
     finally:
         tm.kill()
