@@ -27,6 +27,17 @@ static void pen_kv(struct pen *p, const char *label, enum tui_style vs, const ch
 	p->x = tui_kv(p->t, p->y, p->x, label, vs, value);
 }
 
+/* ASCII text whole, or nothing and the line is full: a number cut at the
+ * edge reads as another number (port 46500 as ":46"). */
+static void pen_whole(struct pen *p, enum tui_style s, const char *text)
+{
+	if (p->x + (int)strlen(text) > p->end) {
+		p->x = p->end;
+		return;
+	}
+	pen(p, s, text);
+}
+
 /* "—" (one column) where the locale can show it, "-" elsewhere. */
 static void pen_dash(struct pen *p, enum tui_style s)
 {
@@ -211,6 +222,24 @@ static void pen_eta(struct pen *p, const struct proc *s)
 		pen(p, s->eta_s < 600 ? ST_RED : ST_YELLOW, eta);
 }
 
+/* ASCII text at (y, x) up to the right edge, cut only at a space: no
+ * number is cut short. */
+static void put_words(const struct tui *t, int y, int x, enum tui_style s, const char *text)
+{
+	int len = (int)strlen(text), room = COLS - x;
+	char buf[160];
+
+	if (room <= 0)
+		return;
+	if (len > room) {
+		len = room;
+		while (len > 0 && text[len] != ' ')
+			len--;
+	}
+	snprintf(buf, sizeof(buf), "%.*s", len, text);
+	tui_put(t, y, x, room, s, buf);
+}
+
 /* One Redis server: clients against its effective limit (a bar when there
  * is room), growth, time to the limit, and the fd-limit warning (on its own
  * line when it does not fit and room allows). Returns the lines used. */
@@ -221,7 +250,7 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	 * no --ask-redis or --maxclients): the limit assumes Redis's default,
 	 * so it is marked as the plain view marks it */
 	const char *mark = s->maxclients > 0 ? "" : "?";
-	char ports[40], buf[160], growth[32], eta[32];
+	char ports[40], buf[160], shrt[96], growth[32], eta[32];
 	struct pen p = { t, y, 1, COLS };
 	int barw;
 
@@ -230,11 +259,15 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 		snprintf(buf, sizeof(buf), "%-15s", s->comm);
 		pen(&p, ST_BOLD, buf);
 		snprintf(buf, sizeof(buf), " %7u %-12s ", s->key.tgid, ports);
+		pen(&p, ST_NORMAL, buf);
 	} else {           /* compact: keep room for growth and ETA */
 		pen(&p, ST_BOLD, s->comm);
-		snprintf(buf, sizeof(buf), " %u %s  ", s->key.tgid, ports);
+		snprintf(buf, sizeof(buf), " %u", s->key.tgid);
+		pen_whole(&p, ST_NORMAL, buf);
+		snprintf(buf, sizeof(buf), " %s", ports);
+		pen_whole(&p, ST_NORMAL, buf);
+		p.x += 2;
 	}
-	pen(&p, ST_NORMAL, buf);
 	snprintf(growth, sizeof(growth), "%+.1f/min", s->clients_growth_per_min);
 	tui_fmt_eta(s, eta, sizeof(eta));
 	/* the bar gets what "clients ", growth and ETA leave, up to 42 columns */
@@ -270,9 +303,12 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 			snprintf(now, sizeof(now), "%lld", s->nofile_soft);
 		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld "
 			 "before a raise to %s)", eff, s->nofile_sized, now);
+		snprintf(shrt, sizeof(shrt), "! fd limit caps at %ld (nofile %lld, now %s)", eff,
+			 s->nofile_sized, now);
 	} else {
 		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld)",
 			 eff, s->nofile_soft);
+		snprintf(shrt, sizeof(shrt), "! fd limit caps at %ld (nofile %lld)", eff, s->nofile_soft);
 	}
 	if (p.x + 2 + (int)strlen(buf) <= COLS) {
 		p.x += 2;
@@ -281,7 +317,9 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	}
 	if (y + 1 >= maxy)
 		return 1;
-	tui_put(t, y + 1, 3, COLS - 3, ST_YELLOW, buf);
+	/* its own line: the long form, else the short one, else that cut
+	 * between words (cut at the edge, "at 1168" read "at 11") */
+	put_words(t, y + 1, 3, ST_YELLOW, 3 + (int)strlen(buf) <= COLS ? buf : shrt);
 	return 2;
 }
 

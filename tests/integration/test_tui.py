@@ -35,7 +35,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_nofile_raised",
          "test_tui_redis_column_netns",
          "test_tui_conn_age_walk_proc",
-         "test_tui_fdroom_over_limit"]
+         "test_tui_fdroom_over_limit",
+         "test_tui_server_line_narrow"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -719,6 +720,43 @@ def test_tui_fdroom_over_limit():
         quit_ok(tm, err)
     finally:
         tm.kill()
+
+
+def test_tui_server_line_narrow():
+    """On a narrow terminal the server line and its fd-limit warning never
+    show a number cut at the edge: port 46123 read ":46", and "caps this
+    server at 1168 clients" read "at 11". The numbers shown are whole, and
+    at 40 columns the warning still names the limit and the nofile."""
+    r = Redis(wrap=["prlimit", "--nofile=1200:1200", "--"])
+    eff = int(r.config_get("maxclients"))
+    nofile = proc_nofile(r.pid)[0]
+    check(nofile == 1200 and eff == 1200 - 32, "ground truth: redis-server under nofile %s has "
+          "maxclients %d, expected 1168" % (nofile, eff))
+    # where the compact line " redis-server PID :PORT" reaches ":46", and
+    # where the long warning on its own line reaches "at 11"
+    cut_port = 1 + len("redis-server") + 1 + len(str(r.pid)) + 1 + 3
+    cut_warn = 3 + len("! the fd limit caps this server at %d" % eff) - 2
+    for x in (cut_port, cut_warn):
+        tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"], x=x, y=24)
+        try:
+            scr = poll(tm, lambda s: re.search(r"^ok\s+%d\b" % r.pid, s, re.M) and
+                       s.split("VERDICT")[0].count("redis-server"), "a %dx24 view with the server's "
+                       "line" % x, 10, err)
+            head = scr.split("VERDICT")[0].split("\n")
+            line = [ln for ln in head if ln.lstrip().startswith("redis-server")][0]
+            for n in re.findall(r"\d+", line.split("clients")[0]):
+                check(int(n) in (r.pid, r.port), "%d columns: the server line shows %s, neither its "
+                      "pid %d nor its port %d: %r" % (x, n, r.pid, r.port, line))
+            warn = [ln for ln in head if ln.lstrip().startswith("!")]
+            for n in re.findall(r"\d+", warn[0] if warn else ""):
+                check(int(n) in (eff, nofile), "%d columns: the fd-limit warning shows %s, neither the "
+                      "limit %d nor nofile %d: %r" % (x, n, eff, nofile, warn[0]))
+            if x == cut_warn:
+                check(warn and str(eff) in warn[0] and str(nofile) in warn[0], "%d columns: the fd-limit "
+                      "warning does not name %d and nofile %d: %s" % (x, eff, nofile, brief(scr)))
+            quit_ok(tm, err)
+        finally:
+            tm.kill()
 
 
 if __name__ == "__main__":
