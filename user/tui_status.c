@@ -374,6 +374,11 @@ void tui_draw_footer(struct tui *t, const char *const *keys, bool status)
 
 	if (LINES < 2)
 		return;
+	/* the line is the footer's: a screen too short for what is above it
+	 * (the drill-down's facts at 8 lines) drew there, and its tail showed
+	 * among the keys (" idle 19s") */
+	move(LINES - 1, 0);
+	clrtoeol();
 	if (t->editing) {
 		pen(&p, ST_KEYLABEL, TUI_FILTER_PROMPT);
 		pen(&p, ST_NORMAL, " ");

@@ -36,7 +36,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_redis_column_netns",
          "test_tui_conn_age_walk_proc",
          "test_tui_fdroom_over_limit",
-         "test_tui_server_line_narrow"]
+         "test_tui_server_line_narrow",
+         "test_tui_footer_short"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -754,6 +755,33 @@ def test_tui_server_line_narrow():
             if x == cut_warn:
                 check(warn and str(eff) in warn[0] and str(nofile) in warn[0], "%d columns: the fd-limit "
                       "warning does not name %d and nofile %d: %s" % (x, eff, nofile, brief(scr)))
+            quit_ok(tm, err)
+        finally:
+            tm.kill()
+
+
+def test_tui_footer_short():
+    """On a terminal too short for the drill-down's facts (8 lines), the
+    footer line holds the keys and nothing else: the facts' last line was
+    drawn there and its tail showed among the keys (" idle 19s")."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-foot")
+    keys = {"Esc", "Back", "q", "Quit", "j/k", "Scroll", "p", "Pause", "h", "Help"}
+    for x, y in ((100, 8), (40, 8)):
+        tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"], x=x, y=y)
+        try:
+            poll(tm, lambda s: re.search(r"^\S+\s+%d\b" % c.pid, s, re.M), "the row of pid %d" % c.pid,
+                 10, err)
+            tm.keys("/")
+            tm.literal(str(c.pid))
+            tm.keys("Enter")
+            poll(tm, lambda s: "Filter: %d" % c.pid in s, "the filter on pid %d" % c.pid, 10, err)
+            tm.keys("Enter")
+            scr = poll(tm, lambda s: ("PID %d" % c.pid) in s and footer(s).startswith("Esc Back"),
+                       "the drill-down of pid %d" % c.pid, 10, err)
+            last = scr.rstrip("\n").split("\n")[-1]
+            check(set(last.split()) <= keys, "%dx%d drill-down: the footer line is %r, words other "
+                  "than its keys" % (x, y, last))
             quit_ok(tm, err)
         finally:
             tm.kill()
