@@ -225,6 +225,8 @@ static void fd_list(const struct conn_view *v, char *buf, size_t len)
 		snprintf(buf + l, len - l, "+%d", v->nfds - 4);
 }
 
+#define CELL 128 /* a cell's text: the REDIS one is about 60 columns */
+
 enum { CW_LOCAL, CW_REMOTE, CW_STATE, CW_AGE, CW_IDLE, CW_RXIDLE, CW_INCW, CW_FDS, CW_HOLDERS,
        CW_REDIS, CW__MAX };
 
@@ -240,41 +242,41 @@ static const struct tui_coldef conn_cols[CW__MAX] = {
 /* A connection open before rcleak started is older than rcleak: ">UPTIME";
  * with the /proc walk, which knows no open times, any age is "-". */
 static void conn_cells(const struct tui *t, const struct proc *p, const struct conn_view *v,
-		       char cells[CW__MAX][64])
+		       char cells[CW__MAX][CELL])
 {
-	endpoint(v->family, v->laddr, v->lport, cells[CW_LOCAL], 64);
-	endpoint(v->family, v->raddr, v->rport, cells[CW_REMOTE], 64);
-	snprintf(cells[CW_STATE], 64, "%s", state_name(v->state));
+	endpoint(v->family, v->laddr, v->lport, cells[CW_LOCAL], CELL);
+	endpoint(v->family, v->raddr, v->rport, cells[CW_REMOTE], CELL);
+	snprintf(cells[CW_STATE], CELL, "%s", state_name(v->state));
 	if (v->age_s < 0 && t->c->walk && !strcmp(t->c->walk, "proc")) {
 		/* /proc has no open time: unknown, not older than rcleak (a
 		 * connection made after it started read ">5s") */
-		snprintf(cells[CW_AGE], 64, "-");
+		snprintf(cells[CW_AGE], CELL, "-");
 	} else if (v->age_s < 0) {
 		char up[32];
 
 		tui_fmt_dur(t->c->model->now, up, sizeof(up));
-		snprintf(cells[CW_AGE], 64, ">%s", up);
+		snprintf(cells[CW_AGE], CELL, ">%s", up);
 	} else {
-		tui_fmt_dur(v->age_s, cells[CW_AGE], 64);
+		tui_fmt_dur(v->age_s, cells[CW_AGE], CELL);
 	}
-	tui_fmt_dur(v->idle_s, cells[CW_IDLE], 64);
-	tui_fmt_dur(v->rcv_idle_s, cells[CW_RXIDLE], 64);
+	tui_fmt_dur(v->idle_s, cells[CW_IDLE], CELL);
+	tui_fmt_dur(v->rcv_idle_s, cells[CW_RXIDLE], CELL);
 	if (v->state == RCL_TCP_CLOSE_WAIT)
-		tui_fmt_dur(v->close_wait_s, cells[CW_INCW], 64);
+		tui_fmt_dur(v->close_wait_s, cells[CW_INCW], CELL);
 	else
-		snprintf(cells[CW_INCW], 64, "-");
-	fd_list(v, cells[CW_FDS], 64);
-	snprintf(cells[CW_HOLDERS], 64, "%d", v->holders);
+		snprintf(cells[CW_INCW], CELL, "-");
+	fd_list(v, cells[CW_FDS], CELL);
+	snprintf(cells[CW_HOLDERS], CELL, "%d", v->holders);
 	{
 		const struct redis_client *rc = collect_redis_peer(t->c, p, v->sk, v->family,
 								   v->raddr, v->rport);
 
 		if (rc)
-			snprintf(cells[CW_REDIS], 64, "%.20s %.12s %.12s age=%lds idle=%lds",
+			snprintf(cells[CW_REDIS], CELL, "%.20s %.12s %.12s age=%lds idle=%lds",
 				 rc->name[0] ? rc->name : "-", rc->lib_name[0] ? rc->lib_name : "-",
 				 rc->cmd, rc->age, rc->idle);
 		else
-			snprintf(cells[CW_REDIS], 64, "%s", t->c->opts->ask_redis ? "-" : "");
+			snprintf(cells[CW_REDIS], CELL, "%s", t->c->opts->ask_redis ? "-" : "");
 	}
 }
 
@@ -328,10 +330,14 @@ static void draw_conn_list(struct tui *t, const struct proc *p, int y)
 
 		tui_put(t, y, conn_cols[ncol].left ? x : x + w[ncol] - tl, w[ncol], ST_TITLE,
 			conn_cols[ncol].title);
+		/* the last column, REDIS, takes the rest of the line: at 46
+		 * columns a named client's "idle=86400s" read "idle=8" */
+		if (ncol == CW_REDIS && COLS - x > w[ncol])
+			w[ncol] = COLS - x;
 	}
 	for (int r = 0; r < t->conn_h && t->ctop + (size_t)r < t->nconns; r++) {
 		const struct conn_view *v = &t->conns[t->ctop + (size_t)r];
-		char cells[CW__MAX][64];
+		char cells[CW__MAX][CELL];
 
 		conn_cells(t, p, v, cells);
 		x = 0;
@@ -339,7 +345,11 @@ static void draw_conn_list(struct tui *t, const struct proc *p, int y)
 			int l = (int)strlen(cells[k]);
 			enum tui_style s = k == CW_STATE ? conn_style(t, v) : ST_NORMAL;
 
-			tui_put(t, y + 1 + r, conn_cols[k].left || l >= w[k] ? x : x + w[k] - l, w[k], s, cells[k]);
+			if (k == CW_REDIS) /* cut between words, never in a number */
+				tui_put_words(t, y + 1 + r, x, w[k], s, cells[k]);
+			else
+				tui_put(t, y + 1 + r, conn_cols[k].left || l >= w[k] ? x : x + w[k] - l, w[k],
+					s, cells[k]);
 		}
 	}
 }

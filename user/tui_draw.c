@@ -98,6 +98,24 @@ int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const
 	return n;
 }
 
+/* tui_put, but text longer than maxw bytes is cut only at a space, so no
+ * word, and no number, is cut short ("at 1168" read "at 11"). */
+int tui_put_words(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text)
+{
+	int len = (int)strlen(text);
+	char buf[256];
+
+	if (maxw <= 0)
+		return 0;
+	if (len > maxw) {
+		len = maxw;
+		while (len > 0 && text[len] != ' ')
+			len--;
+	}
+	snprintf(buf, sizeof(buf), "%.*s", len, text);
+	return tui_put(t, y, x, maxw, s, buf);
+}
+
 /* Paint line y in style s (a bar: table header, selection). */
 void tui_fill(const struct tui *t, int y, enum tui_style s)
 {

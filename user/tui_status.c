@@ -222,24 +222,6 @@ static void pen_eta(struct pen *p, const struct proc *s)
 		pen(p, s->eta_s < 600 ? ST_RED : ST_YELLOW, eta);
 }
 
-/* ASCII text at (y, x) up to the right edge, cut only at a space: no
- * number is cut short. */
-static void put_words(const struct tui *t, int y, int x, enum tui_style s, const char *text)
-{
-	int len = (int)strlen(text), room = COLS - x;
-	char buf[160];
-
-	if (room <= 0)
-		return;
-	if (len > room) {
-		len = room;
-		while (len > 0 && text[len] != ' ')
-			len--;
-	}
-	snprintf(buf, sizeof(buf), "%.*s", len, text);
-	tui_put(t, y, x, room, s, buf);
-}
-
 /* One Redis server: clients against its effective limit (a bar when there
  * is room), growth, time to the limit, and the fd-limit warning (on its own
  * line when it does not fit and room allows). Returns the lines used. */
@@ -319,7 +301,7 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 		return 1;
 	/* its own line: the long form, else the short one, else that cut
 	 * between words (cut at the edge, "at 1168" read "at 11") */
-	put_words(t, y + 1, 3, ST_YELLOW, 3 + (int)strlen(buf) <= COLS ? buf : shrt);
+	tui_put_words(t, y + 1, 3, COLS - 3, ST_YELLOW, 3 + (int)strlen(buf) <= COLS ? buf : shrt);
 	return 2;
 }
 

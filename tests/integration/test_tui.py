@@ -37,7 +37,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_conn_age_walk_proc",
          "test_tui_fdroom_over_limit",
          "test_tui_server_line_narrow",
-         "test_tui_footer_short"]
+         "test_tui_footer_short",
+         "test_tui_redis_column_named"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -785,6 +786,55 @@ def test_tui_footer_short():
             quit_ok(tm, err)
         finally:
             tm.kill()
+
+
+_NAMED_CLIENT = r"""
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"CLIENT SETNAME checkout-service-worker-17\r\n")
+assert s.recv(100) == b"+OK\r\n"
+s.sendall(b"BZPOPMAX rclt-nokey 0\r\n")
+print("HELD", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_tui_redis_column_named():
+    """The drill-down's REDIS column (--ask-redis) of a client with a long
+    name, blocked in BZPOPMAX, shows its age and idle whole: the column was
+    46 columns wide however wide the screen, and once the age had two
+    digits the idle was cut there ("idle=1" for 12 s)."""
+    r = Redis()
+    c = spawn([sys.executable, "-c", _NAMED_CLIENT, str(r.port)], "client with a long name")
+    check(c.stdout.readline().strip() == b"HELD", "client did not connect")
+
+    def entry():
+        """CLIENT LIST's age and idle of the client, or None."""
+        m = re.search(r"name=checkout-service-worker-17 age=(\d+) idle=(\d+)", r.cli("CLIENT", "LIST"))
+        return (int(m.group(1)), int(m.group(2))) if m else None
+    check(entry(), "ground truth: CLIENT LIST has no client named checkout-service-worker-17")
+    tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3", "--ask-redis"], x=200, y=24)
+    try:
+        poll(tm, lambda s: re.search(r"^\S+\s+%d\b" % c.pid, s, re.M), "the row of pid %d" % c.pid, 10, err)
+        tm.keys("/")
+        tm.literal(str(c.pid))
+        tm.keys("Enter")
+        poll(tm, lambda s: [p for _, p, _ in table(s)] == [c.pid], "only the row of pid %d" % c.pid, 10, err)
+        tm.keys("Enter")
+        # two digits of age: the old cut fell inside the idle
+        wait_until(lambda: entry() and entry()[0] >= 11, 30, "the client's age in CLIENT LIST to reach 11 s")
+        scr = poll(tm, lambda s: re.search(r"bzpopmax age=(\d\d+)s", s), "the REDIS cell with an age of "
+                   "two digits", 10, err)
+        line = [ln for ln in scr.split("\n") if "bzpopmax" in ln][0]
+        after = entry()
+        m = re.search(r"checkout-service-wor - bzpopmax age=(\d+)s idle=(\d+)s(\s|$)", line)
+        check(m, "the REDIS cell of pid %d does not show its age and idle whole: %r" % (c.pid, line))
+        check(int(m.group(2)) <= after[1], "the REDIS cell says idle=%ss; CLIENT LIST says %d s since: %r"
+              % (m.group(2), after[1], line))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+        c.stdin.close()
 
 
 if __name__ == "__main__":
