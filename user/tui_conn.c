@@ -128,7 +128,7 @@ static void kv_long(const struct tui *t, int y, const char *label, const char *v
 
 static int facts_identity(struct tui *t, int y, const struct proc *p)
 {
-	char buf[MODEL_CMDLINE + 16];
+	char buf[MODEL_CMDLINE + 48];
 	int x = 1;
 
 	snprintf(buf, sizeof(buf), "%u", p->key.tgid);
@@ -154,6 +154,11 @@ static int facts_counts(struct tui *t, int y, const struct proc *p)
 	x = tui_kv(t, y, x, "opened", ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(p->closed + p->missed_closed));
 	x = tui_kv(t, y, x, "closed", ST_BOLD, buf);
+	/* of those, left open when it (or a fork sharing them) exited: a
+	 * process killed with 7 connections read "closed 7", as if it had
+	 * closed them */
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)p->exit_closed);
+	x = tui_kv(t, y, x, "leaked", p->exit_closed ? ST_RED : ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%.1f/%.1f", p->open_rate, p->close_rate);
 	x = tui_kv(t, y, x, "open/close per s", ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%+.1f/min", p->growth_per_min);

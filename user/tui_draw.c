@@ -190,7 +190,7 @@ static void draw_row(struct tui *t, int y, const struct proc *p, bool selected,
 		     int n, const int *xs, const int *ws)
 {
 	enum tui_style base = p->exited ? ST_DIM : ST_NORMAL;
-	char buf[MODEL_CMDLINE + 16];
+	char buf[MODEL_CMDLINE + 48];
 
 	if (selected)
 		tui_fill(t, y, ST_SELECT);

@@ -140,8 +140,12 @@ void tui_cell(const struct proc *p, enum tui_col col, char *buf, size_t len)
 	case COL_FDS:     fmt_count(p->fds, w, buf, len); break;
 	case COL_NOFILE:  fmt_count(p->nofile_soft, w, buf, len); break;
 	case COL_FDROOM:  fmt_room(p, w, buf, len); break;
-	case COL_CMDLINE:
-		snprintf(buf, len, "%s%s", p->exited ? "(exited) " : "", shown_cmdline(p));
+	case COL_CMDLINE: /* what an exited process left open: CLOSED counts those too */
+		if (p->exited && p->exit_closed)
+			snprintf(buf, len, "(exited, %llu leaked) %s", (unsigned long long)p->exit_closed,
+				 shown_cmdline(p));
+		else
+			snprintf(buf, len, "%s%s", p->exited ? "(exited) " : "", shown_cmdline(p));
 		break;
 	default:          snprintf(buf, len, "?"); break;
 	}

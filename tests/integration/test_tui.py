@@ -38,7 +38,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_fdroom_over_limit",
          "test_tui_server_line_narrow",
          "test_tui_footer_short",
-         "test_tui_redis_column_named"]
+         "test_tui_redis_column_named",
+         "test_tui_exited_leaked"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -835,6 +836,41 @@ def test_tui_redis_column_named():
     finally:
         tm.kill()
         c.stdin.close()
+
+
+def test_tui_exited_leaked():
+    """A client killed (SIGKILL) while it holds 3 connections leaked them:
+    its exited row and its drill-down say "3 leaked" / "leaked 3". They
+    said only "closed 3", as for a process that closed them itself."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-tui-leak")
+    tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
+    try:
+        poll(tm, lambda s: re.search(r"^ok\s+%d\s.*\s3\s+3\s" % c.pid, s, re.M),
+             "the row of pid %d with its 3 connections" % c.pid, 10, err)
+        held = [st for st, _l, _p, h in ss_sockets([r.port]) if c.pid in h]
+        check(len(held) == 3, "ground truth: ss shows pid %d holding %d connections, expected 3"
+              % (c.pid, len(held)))
+        os.kill(c.pid, signal.SIGKILL)
+        c.proc.wait(10)
+        scr = poll(tm, lambda s: re.search(r"^exited\s+%d\s" % c.pid, s, re.M),
+                   "pid %d's row to say exited" % c.pid, 10, err)
+        row = [ln for ln in scr.split("\n") if re.match(r"^exited\s+%d\s" % c.pid, ln)][0]
+        check("(exited, 3 leaked)" in row, "pid %d was killed holding 3 connections; its row: %r"
+              % (c.pid, row))
+        tm.keys("/")
+        tm.literal(str(c.pid))
+        tm.keys("Enter")
+        poll(tm, lambda s: [p for _, p, _ in table(s)] == [c.pid], "only the row of pid %d" % c.pid, 10, err)
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: "PID %d" % c.pid in s and "closed" in s, "the drill-down of pid %d"
+                   % c.pid, 10, err)
+        m = re.search(r"leaked (\d+)", scr)
+        check(m and m.group(1) == "3", "the drill-down of pid %d, killed holding 3 connections, says "
+              "leaked %s" % (c.pid, m.group(1) if m else None))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
 
 
 if __name__ == "__main__":
