@@ -362,9 +362,21 @@ void tui_draw_footer(struct tui *t, const char *const *keys, bool status)
 	move(LINES - 1, 0);
 	clrtoeol();
 	if (t->editing) {
-		pen(&p, ST_KEYLABEL, TUI_FILTER_PROMPT);
+		/* the text typed must show: at 40 columns the long prompt
+		 * filled the line and hid it. The short prompt, and the
+		 * text's tail when even that does not fit. */
+		const char *prompt = TUI_FILTER_PROMPT, *text = t->edit;
+		int room;
+
+		if ((int)(strlen(prompt) + 1 + strlen(text)) >= COLS)
+			prompt = TUI_FILTER_SHORT;
+		room = COLS - (int)strlen(prompt) - 2;
+		if (room > 0 && (int)strlen(text) > room)
+			text += strlen(text) - (size_t)room;
+		pen(&p, ST_KEYLABEL, prompt);
 		pen(&p, ST_NORMAL, " ");
-		pen(&p, ST_BOLD, t->edit);
+		pen(&p, ST_BOLD, text);
+		t->edit_x = p.x < COLS ? p.x : COLS - 1;
 		return;
 	}
 	if (!status)

@@ -39,7 +39,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_server_line_narrow",
          "test_tui_footer_short",
          "test_tui_redis_column_named",
-         "test_tui_exited_leaked"]
+         "test_tui_exited_leaked",
+         "test_tui_filter_narrow"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -868,6 +869,35 @@ def test_tui_exited_leaked():
         m = re.search(r"leaked (\d+)", scr)
         check(m and m.group(1) == "3", "the drill-down of pid %d, killed holding 3 connections, says "
               "leaked %s" % (c.pid, m.group(1) if m else None))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+
+
+def test_tui_filter_narrow():
+    """On a 40-column terminal the '/' filter's text shows as it is typed,
+    the cursor after it: the long prompt filled the line and hid it. A
+    text longer than the line shows its tail; Enter still applies it."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:1" % r.port], name="rclt-tui-fnar")
+    tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"], x=40, y=12)
+    try:
+        poll(tm, lambda s: re.search(r"^ok\s+%d\b" % c.pid, s, re.M), "the row of pid %d" % c.pid, 10, err)
+        tm.keys("/")
+        tm.literal("rclt-tui")
+        scr = poll(tm, lambda s: "rclt-tui" in footer(s), "the typed filter text in the footer", err=err)
+        x = int(tm.run("display-message", "-p", "-t", "=0:", "#{cursor_x}").strip())
+        last = scr.rstrip("\n").split("\n")[-1]
+        check(x == last.index("rclt-tui") + len("rclt-tui"), "the cursor at column %d, not after the "
+              "text typed: %r" % (x, last))
+        tm.keys("C-u")
+        tm.literal("x" * 40 + "rclt-tui-fnar")
+        poll(tm, lambda s: footer(s).rstrip().endswith("x" * 10 + "rclt-tui-fnar"),
+             "the tail of a filter text longer than the line", err=err)
+        tm.keys("C-u")
+        tm.literal("rclt-tui-fnar")
+        tm.keys("Enter")
+        poll(tm, lambda s: [p for _, p, _ in table(s)] == [c.pid], "only the row of pid %d" % c.pid, 10, err)
         quit_ok(tm, err)
     finally:
         tm.kill()
