@@ -118,12 +118,17 @@ void tui_conns_scroll(struct tui *t, long delta)
 
 /* ---- facts of the process ---------------------------------------------- */
 
-/* "label value" that is cut at the right edge rather than dropped. */
-static void kv_long(const struct tui *t, int y, const char *label, const char *value)
+/* "label value" that is cut at the right edge rather than dropped: a
+ * command line anywhere, figures (words) only between words, so that no
+ * number reads short ("127.0.0.1 x5232" read "127.0.0.1 x52"). */
+static void kv_long(const struct tui *t, int y, const char *label, const char *value, bool words)
 {
 	int x = 1 + tui_put(t, y, 1, COLS - 1, ST_LABEL, label);
 
-	tui_put(t, y, x + 1, COLS - x - 1, ST_NORMAL, value);
+	if (words)
+		tui_put_words(t, y, x + 1, COLS - x - 1, ST_NORMAL, value);
+	else
+		tui_put(t, y, x + 1, COLS - x - 1, ST_NORMAL, value);
 }
 
 static int facts_identity(struct tui *t, int y, const struct proc *p)
@@ -137,9 +142,9 @@ static int facts_identity(struct tui *t, int y, const struct proc *p)
 	x = tui_kv(t, y, x, "ROLE", ST_BOLD, p->nlisten ? "server" : "client");
 	tui_cell(p, COL_VERDICT, buf, sizeof(buf));
 	tui_kv(t, y, x, "VERDICT", tui_verdict_style(p), buf);
-	kv_long(t, y + 1, "RULE", p->rule[0] ? p->rule : "none fired");
+	kv_long(t, y + 1, "RULE", p->rule[0] ? p->rule : "none fired", true);
 	tui_cell(p, COL_CMDLINE, buf, sizeof(buf));
-	kv_long(t, y + 2, "CMDLINE", buf);
+	kv_long(t, y + 2, "CMDLINE", buf, false);
 	return y + 3;
 }
 
@@ -213,7 +218,7 @@ static int facts_server(struct tui *t, int y, const struct proc *p)
 		l += snprintf(buf + l, sizeof(buf) - l, "%s%s x%ld", i ? ", " : "", a,
 			      p->top_remotes[i].count);
 	}
-	kv_long(t, y + 1, "top remotes", l ? buf : "-");
+	kv_long(t, y + 1, "top remotes", l ? buf : "-", true);
 	return y + 2;
 }
 

@@ -40,7 +40,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_footer_short",
          "test_tui_redis_column_named",
          "test_tui_exited_leaked",
-         "test_tui_filter_narrow"]
+         "test_tui_filter_narrow",
+         "test_tui_drill_narrow"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -898,6 +899,33 @@ def test_tui_filter_narrow():
         tm.literal("rclt-tui-fnar")
         tm.keys("Enter")
         poll(tm, lambda s: [p for _, p, _ in table(s)] == [c.pid], "only the row of pid %d" % c.pid, 10, err)
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+
+
+def test_tui_drill_narrow():
+    """A server's drill-down on a 25-column terminal cuts "top remotes"
+    between words, never inside a count: 12 clients from 127.0.0.1 read
+    "127.0.0.1 x1". (RULE is cut the same way.)"""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:12" % r.port], name="rclt-tui-dnar")
+    truth = len([1 for st, _l, _p, h in ss_sockets([r.port]) if r.pid in h and c.pid not in h])
+    check(truth == 12, "ground truth: ss shows redis-server %d with %d clients, expected 12" % (r.pid, truth))
+    tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"], x=25, y=24)
+    try:
+        poll(tm, lambda s: re.search(r"^ok\s+%d\b" % r.pid, s, re.M), "the row of pid %d" % r.pid, 10, err)
+        tm.keys("/")
+        tm.literal(str(r.pid))
+        tm.keys("Enter")
+        poll(tm, lambda s: "Filter: %d" % r.pid in s, "the filter on pid %d" % r.pid, 10, err)
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: "top remotes 127.0.0.1" in s, "the drill-down of pid %d with its top "
+                   "remotes" % r.pid, 10, err)
+        line = [ln for ln in scr.split("\n") if "top remotes" in ln][0]
+        counts = re.findall(r"x(\d+)", line)
+        check(counts in ([], ["12"]), "25 columns: redis-server %d has 12 clients from 127.0.0.1; top "
+              "remotes reads %r" % (r.pid, line))
         quit_ok(tm, err)
     finally:
         tm.kill()
