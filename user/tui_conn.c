@@ -322,7 +322,7 @@ static void conn_summary(struct tui *t, int y)
 	if (t->conn_h > 0 && t->nconns > (size_t)t->conn_h)
 		snprintf(buf + l, sizeof(buf) - l, "  (lines %zu-%zu, j/k PgUp/PgDn scroll)", t->ctop + 1,
 			 t->ctop + (size_t)t->conn_h < t->nconns ? t->ctop + (size_t)t->conn_h : t->nconns);
-	tui_put(t, y, 1, COLS - 1, ST_BOLD, buf);
+	tui_put_words(t, y, 1, COLS - 1, ST_BOLD, buf); /* "ESTAB 12" read "ESTAB 1" */
 }
 
 static void draw_conn_list(struct tui *t, const struct proc *p, int y)

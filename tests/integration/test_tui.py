@@ -905,30 +905,34 @@ def test_tui_filter_narrow():
 
 
 def test_tui_drill_narrow():
-    """A server's drill-down on a 25-column terminal cuts "top remotes"
-    between words, never inside a count: 12 clients from 127.0.0.1 read
-    "127.0.0.1 x1". (RULE is cut the same way.)"""
+    """A server's drill-down on a narrow terminal cuts its lines between
+    words, never inside a count: at 25 columns 12 clients from 127.0.0.1
+    read "top remotes 127.0.0.1 x1", at 24 the summary over the list read
+    "12 connections: ESTAB 1". (RULE is cut the same way.)"""
     r = Redis()
     c = Client("hold", ["--target", "127.0.0.1:%d:12" % r.port], name="rclt-tui-dnar")
     truth = len([1 for st, _l, _p, h in ss_sockets([r.port]) if r.pid in h and c.pid not in h])
     check(truth == 12, "ground truth: ss shows redis-server %d with %d clients, expected 12" % (r.pid, truth))
-    tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"], x=25, y=24)
-    try:
-        poll(tm, lambda s: re.search(r"^ok\s+%d\b" % r.pid, s, re.M), "the row of pid %d" % r.pid, 10, err)
-        tm.keys("/")
-        tm.literal(str(r.pid))
-        tm.keys("Enter")
-        poll(tm, lambda s: "Filter: %d" % r.pid in s, "the filter on pid %d" % r.pid, 10, err)
-        tm.keys("Enter")
-        scr = poll(tm, lambda s: "top remotes 127.0.0.1" in s, "the drill-down of pid %d with its top "
-                   "remotes" % r.pid, 10, err)
-        line = [ln for ln in scr.split("\n") if "top remotes" in ln][0]
-        counts = re.findall(r"x(\d+)", line)
-        check(counts in ([], ["12"]), "25 columns: redis-server %d has 12 clients from 127.0.0.1; top "
-              "remotes reads %r" % (r.pid, line))
-        quit_ok(tm, err)
-    finally:
-        tm.kill()
+    for x in (25, 24):
+        tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"], x=x, y=24)
+        try:
+            poll(tm, lambda s: re.search(r"^ok\s+%d\b" % r.pid, s, re.M), "the row of pid %d" % r.pid, 10, err)
+            tm.keys("/")
+            tm.literal(str(r.pid))
+            tm.keys("Enter")
+            poll(tm, lambda s: "Filter: %d" % r.pid in s, "the filter on pid %d" % r.pid, 10, err)
+            tm.keys("Enter")
+            scr = poll(tm, lambda s: "top remotes 127.0.0.1" in s and " connections: " in s,
+                       "the drill-down of pid %d with its top remotes" % r.pid, 10, err)
+            line = [ln for ln in scr.split("\n") if "top remotes" in ln][0]
+            check(re.findall(r"x(\d+)", line) in ([], ["12"]), "%d columns: redis-server %d has 12 clients "
+                  "from 127.0.0.1; top remotes reads %r" % (x, r.pid, line))
+            line = [ln for ln in scr.split("\n") if " connections: " in ln][0]
+            check(re.findall(r"\d+", line)[:2] in (["12"], ["12", "12"]), "%d columns: redis-server %d "
+                  "holds 12 connections; the summary reads %r" % (x, r.pid, line))
+            quit_ok(tm, err)
+        finally:
+            tm.kill()
 
 
 if __name__ == "__main__":
