@@ -224,15 +224,27 @@ static int facts_server(struct tui *t, int y, const struct proc *p)
 
 /* ---- the connection list ------------------------------------------------ */
 
-static void fd_list(const struct conn_view *v, char *buf, size_t len)
+/* "3,1500+4": the fd numbers that fit in width columns, then how many
+ * more. Cut at the column's edge, 3 of 6 fds read "3,1500,1501,15". */
+static void fd_list(const struct conn_view *v, int width, char *buf, size_t len)
 {
-	size_t l = 0;
+	int l = 0, shown = v->nfds < 4 ? v->nfds : 4;
 
 	buf[0] = '\0';
-	for (int i = 0; i < v->nfds && i < 4; i++)
-		l += snprintf(buf + l, len - l, "%s%d", i ? "," : "", v->fds[i]);
-	if (v->nfds > 4)
-		snprintf(buf + l, len - l, "+%d", v->nfds - 4);
+	for (int i = 0; i < shown; i++) {
+		char fd[16], more[16];
+		int rest = v->nfds - i - 1;
+
+		snprintf(fd, sizeof(fd), "%s%d", i ? "," : "", v->fds[i]);
+		snprintf(more, sizeof(more), "+%d", rest);
+		if (l + (int)strlen(fd) + (rest ? (int)strlen(more) : 0) > width) {
+			snprintf(buf + l, len - (size_t)l, "+%d", v->nfds - i);
+			return;
+		}
+		l += snprintf(buf + l, len - (size_t)l, "%s", fd);
+	}
+	if (v->nfds > shown)
+		snprintf(buf + l, len - (size_t)l, "+%d", v->nfds - shown);
 }
 
 #define CELL 128 /* a cell's text: the REDIS one is about 60 columns */
@@ -275,7 +287,7 @@ static void conn_cells(const struct tui *t, const struct proc *p, const struct c
 		tui_fmt_dur(v->close_wait_s, cells[CW_INCW], CELL);
 	else
 		snprintf(cells[CW_INCW], CELL, "-");
-	fd_list(v, cells[CW_FDS], CELL);
+	fd_list(v, conn_cols[CW_FDS].width, cells[CW_FDS], CELL);
 	snprintf(cells[CW_HOLDERS], CELL, "%d", v->holders);
 	{
 		const struct redis_client *rc = collect_redis_peer(t->c, p, v->sk, v->family,

@@ -41,7 +41,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_redis_column_named",
          "test_tui_exited_leaked",
          "test_tui_filter_narrow",
-         "test_tui_drill_narrow"]
+         "test_tui_drill_narrow",
+         "test_tui_conn_fds"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -933,6 +934,51 @@ def test_tui_drill_narrow():
             quit_ok(tm, err)
         finally:
             tm.kill()
+
+
+_DUP_CLIENT = r"""
+import os, resource, socket, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for fd in (1500, 1501, 1502, 1503, 1504):
+    os.dup2(s.fileno(), fd)
+print("HELD", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_tui_conn_fds():
+    """A connection held by six fds (dup2 to 1500..1504): the drill-down's
+    FDS lists fd numbers it holds and counts the rest ("3,1500,1501+3"); cut
+    at the column's edge it read "3,1500,1501,15", an fd it does not hold
+    and no count of the others."""
+    r = Redis()
+    c = spawn([sys.executable, "-c", _DUP_CLIENT, str(r.port)], "client with a dup'ed socket")
+    check(c.stdout.readline().strip() == b"HELD", "client did not connect")
+    out = subprocess.run(["ss", "-tnpH", "state", "established", "dport", "= :%d" % r.port],
+                         capture_output=True, text=True, timeout=10).stdout
+    truth = {int(f) for f in re.findall(r"pid=%d,fd=(\d+)" % c.pid, out)}
+    check(len(truth) == 6, "ground truth: ss shows pid %d's connection on fds %s, expected 6" % (c.pid, truth))
+    tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"], x=200, y=24)
+    try:
+        poll(tm, lambda s: re.search(r"^ok\s+%d\b" % c.pid, s, re.M), "the row of pid %d" % c.pid, 10, err)
+        tm.keys("/")
+        tm.literal(str(c.pid))
+        tm.keys("Enter")
+        poll(tm, lambda s: [p for _, p, _ in table(s)] == [c.pid], "only the row of pid %d" % c.pid, 10, err)
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: any(CONN.match(ln) for ln in s.split("\n")), "the drill-down of pid %d"
+                   % c.pid, 10, err)
+        line = [ln for ln in scr.split("\n") if CONN.match(ln)][0]
+        cell = line.split()[7]
+        m = re.match(r"^([\d,]+?)(?:\+(\d+))?$", cell)
+        listed = [int(f) for f in m.group(1).split(",")] if m else []
+        check(m and set(listed) <= truth and len(listed) + int(m.group(2) or 0) == len(truth),
+              "the connection is held by fds %s; the drill-down's FDS reads %r" % (sorted(truth), cell))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+        c.stdin.close()
 
 
 if __name__ == "__main__":
