@@ -33,6 +33,8 @@ struct collector {
 	const char *walk;          /* "iter" or "proc" */
 	const char *host;          /* replay: the capture's host and kernel, */
 	const char *kernel;        /* for the views; NULL: this machine's */
+	bool replay_end;           /* replay: the capture's last refresh is
+				    * shown, nothing more will come */
 	struct model *model;
 	const struct rcl_opts *opts;
 	struct procwatch *watch;   /* rcleak run: exits, rates, command lines seen

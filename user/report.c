@@ -259,6 +259,7 @@ static int replay_refresh(struct collector *c)
 
 	if (!f->done)
 		capfile_next_tick(f, NULL, NULL);
+	c->replay_end = f->done; /* the TUI says so: a still screen is no calm */
 	return 0;
 }
 

@@ -22,8 +22,13 @@ static void pen(struct pen *p, enum tui_style s, const char *text)
 	p->x += tui_put(p->t, p->y, p->x, p->end - p->x, s, text);
 }
 
+/* whole or not at all, before the pen's end (a badge may follow it) */
 static void pen_kv(struct pen *p, const char *label, enum tui_style vs, const char *value)
 {
+	if (p->x + (int)strlen(label) + 1 + (int)strlen(value) > p->end) {
+		p->x = p->end;
+		return;
+	}
 	p->x = tui_kv(p->t, p->y, p->x, label, vs, value);
 }
 
@@ -85,6 +90,10 @@ static void ports_str(const __u16 *ports, int n, char *buf, size_t len)
 static void header_line1(struct tui *t)
 {
 	const struct collector *c = t->c;
+	/* PAUSED, or the end of a replay (which shows its last refresh
+	 * until q: said, or a still screen passed for a calm incident), at
+	 * the right; the pairs before it end short of it, none cut by it */
+	const char *badge = t->paused ? " PAUSED " : c->replay_end ? " END OF REPLAY " : NULL;
 	struct pen p = { t, 0, 0, COLS };
 	struct utsname u;
 	char buf[96];
@@ -92,6 +101,10 @@ static void header_line1(struct tui *t)
 	if (uname(&u)) {
 		strcpy(u.nodename, "?");
 		strcpy(u.release, "?");
+	}
+	if (badge && COLS > 2 * (int)strlen(badge)) {
+		p.end = COLS - (int)strlen(badge) - 1;
+		tui_put(t, 0, COLS - (int)strlen(badge), (int)strlen(badge), ST_PAUSED, badge);
 	}
 	pen(&p, ST_BOLD, "rcleak  ");
 	/* a replay shows where the capture was made, not where it is read */
@@ -101,8 +114,6 @@ static void header_line1(struct tui *t)
 	pen_kv(&p, "hooks", ST_BOLD, buf);
 	tui_fmt_dur(t->c->model->now, buf, sizeof(buf)); /* as of the data shown */
 	pen_kv(&p, "uptime", ST_BOLD, buf);
-	if (t->paused && COLS > 10)
-		tui_put(t, 0, COLS - 8, 8, ST_PAUSED, " PAUSED ");
 }
 
 static void header_line2(struct tui *t)

@@ -42,7 +42,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_exited_leaked",
          "test_tui_filter_narrow",
          "test_tui_drill_narrow",
-         "test_tui_conn_fds"]
+         "test_tui_conn_fds",
+         "test_tui_replay_end"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -979,6 +980,28 @@ def test_tui_conn_fds():
     finally:
         tm.kill()
         c.stdin.close()
+
+
+def test_tui_replay_end():
+    """`report --replay` in the TUI says when the capture's last refresh is
+    on screen ("END OF REPLAY"): it stayed there until q looking like a
+    live view of a calm incident. 'p' shows PAUSED in its place."""
+    r = Redis()
+    Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-rend")
+    path = os.path.join(mkdtemp("rcleak-tui-rend-"), "cap.rcl")
+    rec = subprocess.run([harness.RCLEAK, "record", "-w", path, "-p", str(r.port), "-n", "3", "-i", "0.3"],
+                         capture_output=True, text=True, timeout=30)
+    check(rec.returncode == 0, "record: %d %s" % (rec.returncode, rec.stderr))
+    tm = Tmux("%s report %s --replay; echo EXIT=$?; sleep 60" % (shlex.quote(harness.RCLEAK), shlex.quote(path)),
+              x=120, y=24)
+    try:
+        scr = poll(tm, lambda s: "END OF REPLAY" in s.split("\n")[0], "the end of the replay in the header", 10)
+        check("rcleak  host" in scr, "the replay's header: %s" % brief(scr))
+        tm.keys("p")
+        poll(tm, lambda s: "PAUSED" in s.split("\n")[0] and "END OF REPLAY" not in s, "PAUSED in its place", 10)
+        quit_ok(tm, None, "report --replay")
+    finally:
+        tm.kill()
 
 
 if __name__ == "__main__":
