@@ -248,9 +248,11 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	int barw;
 
 	listen_ports(s, ports, sizeof(ports));
-	if (COLS >= 100) { /* aligned in columns */
-		snprintf(buf, sizeof(buf), "%-15s", s->comm);
-		pen(&p, ST_BOLD, buf);
+	if (COLS >= 100) { /* aligned in columns: 15 of them, not bytes ("café-名前") */
+		int x0 = p.x;
+
+		pen(&p, ST_BOLD, s->comm);
+		p.x = p.x < x0 + 15 ? x0 + 15 : p.x;
 		snprintf(buf, sizeof(buf), " %7u %-12s ", s->key.tgid, ports);
 		pen(&p, ST_NORMAL, buf);
 	} else {           /* compact: keep room for growth and ETA */

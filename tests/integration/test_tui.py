@@ -43,7 +43,8 @@ TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_co
          "test_tui_filter_narrow",
          "test_tui_drill_narrow",
          "test_tui_conn_fds",
-         "test_tui_replay_end"]
+         "test_tui_replay_end",
+         "test_tui_server_utf8_aligned"]
 
 # --------------------------------------------------------------------------
 # tests
@@ -1002,6 +1003,54 @@ def test_tui_replay_end():
         quit_ok(tm, None, "report --replay")
     finally:
         tm.kill()
+
+
+_UTF8_LISTENER = r"""
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, "café-名前".encode(), 0, 0, 0)
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+a, _ = s.accept()
+print("HELD", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_tui_server_utf8_aligned():
+    """The server lines (100 columns and more) keep their pid column
+    aligned when a server's name is UTF-8 ("café-名前": 12 bytes, 9
+    columns): the name was padded to 15 bytes, not columns, and its pid
+    stood 3 columns left of the others'."""
+    import unicodedata
+    r = Redis()
+    port = harness.free_port()
+    c = spawn([sys.executable, "-c", _UTF8_LISTENER, str(port)], "listener with a UTF-8 comm")
+    check(c.stdout.readline().strip() == b"HELD", "listener did not start")
+    tm, _pid, err = start_rcleak(["-p", "%d,%d" % (r.port, port), "-i", "0.3"],
+                                 env="LANG=C.UTF-8 LC_ALL=C.UTF-8", x=160, y=24)
+
+    def width(text):
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    def pid_end(scr, pid):
+        """The display column after pid on its server line, or None."""
+        for ln in scr.split("VERDICT")[0].split("\n"):
+            m = re.search(r" %d " % pid, ln)
+            if m:
+                return width(ln[:m.end() - 1])
+        return None
+    try:
+        scr = poll(tm, lambda s: pid_end(s, r.pid) and pid_end(s, c.pid), "the server lines of pids %d and %d"
+                   % (r.pid, c.pid), 10, err)
+        check(pid_end(scr, r.pid) == pid_end(scr, c.pid), "the pid of redis-server %d ends at column %d, "
+              "that of the UTF-8-named server %d at %d: %s" % (r.pid, pid_end(scr, r.pid), c.pid,
+                                                               pid_end(scr, c.pid), brief(scr)))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+        c.stdin.close()
 
 
 if __name__ == "__main__":
