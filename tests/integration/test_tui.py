@@ -401,13 +401,20 @@ def test_tui_help_80x24():
         tm.keys("h")
         scr = poll(tm, lambda s: "Press any key to return" in s, "the help after 'h'", err=err)
         lines = scr.split("\n")
-        for want in ("h, ?           this help", "ok        nothing fired",
+        # every key the view takes (Space, g/G, F1, Ctrl-L and Esc on the
+        # table worked and were in no help)
+        for want in ("h, ?, F1       this help; Ctrl-L redraws the screen", "ok        nothing fired",
+                     "PgUp/PgDn or Space, Home/End or g/G", "or Esc in the table, shows everything again",
                      "CLOSE_WAIT held > 3s;", "IDLE idle >= 7s",
                      "FDS/NOFILE/FDROOM open fds, soft RLIMIT_NOFILE, and the fds left"):
             check(any(want in ln for ln in lines), "the 80x24 help lacks %r: %s"
                   % (want, brief(scr)))
         check(all(len(ln) < 80 for ln in lines), "a help line is cut at the 80th column: %s"
               % [ln for ln in lines if len(ln) >= 80])
+        tm.keys("x")
+        poll(tm, lambda s: "Sort:" in s, "the table after closing the help", err=err)
+        tm.keys("F1")
+        poll(tm, lambda s: "Press any key to return" in s, "the help after F1", err=err)
         tm.keys("x")
         poll(tm, lambda s: "Sort:" in s, "the table after closing the help", err=err)
         quit_ok(tm, err)
