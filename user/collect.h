@@ -35,6 +35,8 @@ struct collector {
 	const char *kernel;        /* for the views; NULL: this machine's */
 	const char *file;          /* report of several files: this one's path, which
 				    * --json names with its host in each line; NULL */
+	bool replay_end;           /* replay: the capture's last refresh is
+				    * shown, nothing more will come */
 	struct model *model;
 	const struct rcl_opts *opts;
 	struct procwatch *watch;   /* rcleak run: exits, rates, command lines seen

@@ -262,6 +262,7 @@ static int replay_refresh(struct collector *c)
 	 * refilled, and the last frame showed every count 0 */
 	if (!f->done && capfile_next_tick(f, NULL, NULL) <= 0)
 		capfile_settle(f, &f->opts);
+	c->replay_end = f->done; /* the TUI says so: a still screen is no calm */
 	return 0;
 }
 

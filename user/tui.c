@@ -168,11 +168,9 @@ static void draw(struct tui *t)
 	case SCR_CONNS: tui_draw_conns(t); break;
 	default:        tui_draw_main(t); break;
 	}
-	if (t->editing) { /* the cursor sits at the end of the filter text */
-		int x = (int)(strlen(TUI_FILTER_PROMPT " ") + strlen(t->edit));
-
+	if (t->editing && LINES >= 2) { /* the cursor sits after the filter text */
 		curs_set(1);
-		move(LINES - 1, x < COLS ? x : COLS - 1);
+		move(LINES - 1, t->edit_x);
 	} else {
 		curs_set(0);
 	}

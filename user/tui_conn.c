@@ -118,17 +118,22 @@ void tui_conns_scroll(struct tui *t, long delta)
 
 /* ---- facts of the process ---------------------------------------------- */
 
-/* "label value" that is cut at the right edge rather than dropped. */
-static void kv_long(const struct tui *t, int y, const char *label, const char *value)
+/* "label value" that is cut at the right edge rather than dropped: a
+ * command line anywhere, figures (words) only between words, so that no
+ * number reads short ("127.0.0.1 x5232" read "127.0.0.1 x52"). */
+static void kv_long(const struct tui *t, int y, const char *label, const char *value, bool words)
 {
 	int x = 1 + tui_put(t, y, 1, COLS - 1, ST_LABEL, label);
 
-	tui_put(t, y, x + 1, COLS - x - 1, ST_NORMAL, value);
+	if (words)
+		tui_put_words(t, y, x + 1, COLS - x - 1, ST_NORMAL, value);
+	else
+		tui_put(t, y, x + 1, COLS - x - 1, ST_NORMAL, value);
 }
 
 static int facts_identity(struct tui *t, int y, const struct proc *p)
 {
-	char buf[MODEL_CMDLINE + 16];
+	char buf[MODEL_CMDLINE + 48];
 	int x = 1;
 
 	snprintf(buf, sizeof(buf), "%u", p->key.tgid);
@@ -137,9 +142,9 @@ static int facts_identity(struct tui *t, int y, const struct proc *p)
 	x = tui_kv(t, y, x, "ROLE", ST_BOLD, p->nlisten ? "server" : "client");
 	tui_cell(p, COL_VERDICT, buf, sizeof(buf));
 	tui_kv(t, y, x, "VERDICT", tui_verdict_style(p), buf);
-	kv_long(t, y + 1, "RULE", p->rule[0] ? p->rule : "none fired");
+	kv_long(t, y + 1, "RULE", p->rule[0] ? p->rule : "none fired", true);
 	tui_cell(p, COL_CMDLINE, buf, sizeof(buf));
-	kv_long(t, y + 2, "CMDLINE", buf);
+	kv_long(t, y + 2, "CMDLINE", buf, false);
 	return y + 3;
 }
 
@@ -154,6 +159,11 @@ static int facts_counts(struct tui *t, int y, const struct proc *p)
 	x = tui_kv(t, y, x, "opened", ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(p->closed + p->missed_closed));
 	x = tui_kv(t, y, x, "closed", ST_BOLD, buf);
+	/* of those, left open when it (or a fork sharing them) exited: a
+	 * process killed with 7 connections read "closed 7", as if it had
+	 * closed them */
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)proc_leaked(p));
+	x = tui_kv(t, y, x, "leaked", proc_leaked(p) ? ST_RED : ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%.1f/%.1f", p->open_rate, p->close_rate);
 	x = tui_kv(t, y, x, "open/close per s", ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%+.1f/min", p->growth_per_min);
@@ -208,22 +218,36 @@ static int facts_server(struct tui *t, int y, const struct proc *p)
 		l += snprintf(buf + l, sizeof(buf) - l, "%s%s x%ld", i ? ", " : "", a,
 			      p->top_remotes[i].count);
 	}
-	kv_long(t, y + 1, "top remotes", l ? buf : "-");
+	kv_long(t, y + 1, "top remotes", l ? buf : "-", true);
 	return y + 2;
 }
 
 /* ---- the connection list ------------------------------------------------ */
 
-static void fd_list(const struct conn_view *v, char *buf, size_t len)
+/* "3,1500+4": the fd numbers that fit in width columns, then how many
+ * more. Cut at the column's edge, 3 of 6 fds read "3,1500,1501,15". */
+static void fd_list(const struct conn_view *v, int width, char *buf, size_t len)
 {
-	size_t l = 0;
+	int l = 0, shown = v->nfds < 4 ? v->nfds : 4;
 
 	buf[0] = '\0';
-	for (int i = 0; i < v->nfds && i < 4; i++)
-		l += snprintf(buf + l, len - l, "%s%d", i ? "," : "", v->fds[i]);
-	if (v->nfds > 4)
-		snprintf(buf + l, len - l, "+%d", v->nfds - 4);
+	for (int i = 0; i < shown; i++) {
+		char fd[16], more[16];
+		int rest = v->nfds - i - 1;
+
+		snprintf(fd, sizeof(fd), "%s%d", i ? "," : "", v->fds[i]);
+		snprintf(more, sizeof(more), "+%d", rest);
+		if (l + (int)strlen(fd) + (rest ? (int)strlen(more) : 0) > width) {
+			snprintf(buf + l, len - (size_t)l, "+%d", v->nfds - i);
+			return;
+		}
+		l += snprintf(buf + l, len - (size_t)l, "%s", fd);
+	}
+	if (v->nfds > shown)
+		snprintf(buf + l, len - (size_t)l, "+%d", v->nfds - shown);
 }
+
+#define CELL 128 /* a cell's text: the REDIS one is about 60 columns */
 
 enum { CW_LOCAL, CW_REMOTE, CW_STATE, CW_AGE, CW_IDLE, CW_RXIDLE, CW_INCW, CW_FDS, CW_HOLDERS,
        CW_REDIS, CW__MAX };
@@ -240,41 +264,41 @@ static const struct tui_coldef conn_cols[CW__MAX] = {
 /* A connection open before rcleak started is older than rcleak: ">UPTIME";
  * with the /proc walk, which knows no open times, any age is "-". */
 static void conn_cells(const struct tui *t, const struct proc *p, const struct conn_view *v,
-		       char cells[CW__MAX][64])
+		       char cells[CW__MAX][CELL])
 {
-	endpoint(v->family, v->laddr, v->lport, cells[CW_LOCAL], 64);
-	endpoint(v->family, v->raddr, v->rport, cells[CW_REMOTE], 64);
-	snprintf(cells[CW_STATE], 64, "%s", state_name(v->state));
+	endpoint(v->family, v->laddr, v->lport, cells[CW_LOCAL], CELL);
+	endpoint(v->family, v->raddr, v->rport, cells[CW_REMOTE], CELL);
+	snprintf(cells[CW_STATE], CELL, "%s", state_name(v->state));
 	if (v->age_s < 0 && t->c->walk && !strcmp(t->c->walk, "proc")) {
 		/* /proc has no open time: unknown, not older than rcleak (a
 		 * connection made after it started read ">5s") */
-		snprintf(cells[CW_AGE], 64, "-");
+		snprintf(cells[CW_AGE], CELL, "-");
 	} else if (v->age_s < 0) {
 		char up[32];
 
 		tui_fmt_dur(t->c->model->now, up, sizeof(up));
-		snprintf(cells[CW_AGE], 64, ">%s", up);
+		snprintf(cells[CW_AGE], CELL, ">%s", up);
 	} else {
-		tui_fmt_dur(v->age_s, cells[CW_AGE], 64);
+		tui_fmt_dur(v->age_s, cells[CW_AGE], CELL);
 	}
-	tui_fmt_dur(v->idle_s, cells[CW_IDLE], 64);
-	tui_fmt_dur(v->rcv_idle_s, cells[CW_RXIDLE], 64);
+	tui_fmt_dur(v->idle_s, cells[CW_IDLE], CELL);
+	tui_fmt_dur(v->rcv_idle_s, cells[CW_RXIDLE], CELL);
 	if (v->state == RCL_TCP_CLOSE_WAIT)
-		tui_fmt_dur(v->close_wait_s, cells[CW_INCW], 64);
+		tui_fmt_dur(v->close_wait_s, cells[CW_INCW], CELL);
 	else
-		snprintf(cells[CW_INCW], 64, "-");
-	fd_list(v, cells[CW_FDS], 64);
-	snprintf(cells[CW_HOLDERS], 64, "%d", v->holders);
+		snprintf(cells[CW_INCW], CELL, "-");
+	fd_list(v, conn_cols[CW_FDS].width, cells[CW_FDS], CELL);
+	snprintf(cells[CW_HOLDERS], CELL, "%d", v->holders);
 	{
 		const struct redis_client *rc = collect_redis_peer(t->c, p, v->sk, v->family,
 								   v->raddr, v->rport);
 
 		if (rc)
-			snprintf(cells[CW_REDIS], 64, "%.20s %.12s %.12s age=%lds idle=%lds",
+			snprintf(cells[CW_REDIS], CELL, "%.20s %.12s %.12s age=%lds idle=%lds",
 				 rc->name[0] ? rc->name : "-", rc->lib_name[0] ? rc->lib_name : "-",
 				 rc->cmd, rc->age, rc->idle);
 		else
-			snprintf(cells[CW_REDIS], 64, "%s", t->c->opts->ask_redis ? "-" : "");
+			snprintf(cells[CW_REDIS], CELL, "%s", t->c->opts->ask_redis ? "-" : "");
 	}
 }
 
@@ -310,7 +334,7 @@ static void conn_summary(struct tui *t, int y)
 	if (t->conn_h > 0 && t->nconns > (size_t)t->conn_h)
 		snprintf(buf + l, sizeof(buf) - l, "  (lines %zu-%zu, j/k PgUp/PgDn scroll)", t->ctop + 1,
 			 t->ctop + (size_t)t->conn_h < t->nconns ? t->ctop + (size_t)t->conn_h : t->nconns);
-	tui_put(t, y, 1, COLS - 1, ST_BOLD, buf);
+	tui_put_words(t, y, 1, COLS - 1, ST_BOLD, buf); /* "ESTAB 12" read "ESTAB 1" */
 }
 
 static void draw_conn_list(struct tui *t, const struct proc *p, int y)
@@ -328,10 +352,14 @@ static void draw_conn_list(struct tui *t, const struct proc *p, int y)
 
 		tui_put(t, y, conn_cols[ncol].left ? x : x + w[ncol] - tl, w[ncol], ST_TITLE,
 			conn_cols[ncol].title);
+		/* the last column, REDIS, takes the rest of the line: at 46
+		 * columns a named client's "idle=86400s" read "idle=8" */
+		if (ncol == CW_REDIS && COLS - x > w[ncol])
+			w[ncol] = COLS - x;
 	}
 	for (int r = 0; r < t->conn_h && t->ctop + (size_t)r < t->nconns; r++) {
 		const struct conn_view *v = &t->conns[t->ctop + (size_t)r];
-		char cells[CW__MAX][64];
+		char cells[CW__MAX][CELL];
 
 		conn_cells(t, p, v, cells);
 		x = 0;
@@ -339,7 +367,11 @@ static void draw_conn_list(struct tui *t, const struct proc *p, int y)
 			int l = (int)strlen(cells[k]);
 			enum tui_style s = k == CW_STATE ? conn_style(t, v) : ST_NORMAL;
 
-			tui_put(t, y + 1 + r, conn_cols[k].left || l >= w[k] ? x : x + w[k] - l, w[k], s, cells[k]);
+			if (k == CW_REDIS) /* cut between words, never in a number */
+				tui_put_words(t, y + 1 + r, x, w[k], s, cells[k]);
+			else
+				tui_put(t, y + 1 + r, conn_cols[k].left || l >= w[k] ? x : x + w[k] - l, w[k],
+					s, cells[k]);
 		}
 	}
 }

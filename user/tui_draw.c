@@ -98,6 +98,24 @@ int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const
 	return n;
 }
 
+/* tui_put, but text longer than maxw bytes is cut only at a space, so no
+ * word, and no number, is cut short ("at 1168" read "at 11"). */
+int tui_put_words(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text)
+{
+	int len = (int)strlen(text);
+	char buf[256];
+
+	if (maxw <= 0)
+		return 0;
+	if (len > maxw) {
+		len = maxw;
+		while (len > 0 && text[len] != ' ')
+			len--;
+	}
+	snprintf(buf, sizeof(buf), "%.*s", len, text);
+	return tui_put(t, y, x, maxw, s, buf);
+}
+
 /* Paint line y in style s (a bar: table header, selection). */
 void tui_fill(const struct tui *t, int y, enum tui_style s)
 {
@@ -172,7 +190,7 @@ static void draw_row(struct tui *t, int y, const struct proc *p, bool selected,
 		     int n, const int *xs, const int *ws)
 {
 	enum tui_style base = p->exited ? ST_DIM : ST_NORMAL;
-	char buf[MODEL_CMDLINE + 16];
+	char buf[MODEL_CMDLINE + 48];
 
 	if (selected)
 		tui_fill(t, y, ST_SELECT);
@@ -262,13 +280,13 @@ void tui_draw_help(struct tui *t)
 	const char *text[] = {
 		"Keys",
 		"  q              quit (the terminal is restored)",
-		"  Up/Down, j/k   move the selection; PgUp/PgDn, Home/End",
+		"  Up/Down, j/k   move the selection; PgUp/PgDn or Space, Home/End or g/G",
 		"  Enter          connections of the selected process (Esc returns)",
 		"  /              filter by pid or command name; Enter applies, Esc cancels,",
-		"                 an empty filter shows everything again",
+		"                 an empty filter, or Esc in the table, shows everything again",
 		"  s  < >  r      next sort column, move the sort column left/right, reverse",
 		"  p              pause/resume refreshing",
-		"  h, ?           this help",
+		"  h, ?, F1       this help; Ctrl-L redraws the screen",
 		"",
 		"Verdicts (the rule that fired is in the connections view)",
 		l[0], l[1], l[2], l[3],

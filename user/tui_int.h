@@ -50,8 +50,10 @@ enum tui_style {
 
 enum tui_screen { SCR_MAIN, SCR_CONNS, SCR_HELP };
 
-/* Footer while the '/' filter is typed; the text follows after one space. */
+/* Footer while the '/' filter is typed; the text follows after one space.
+ * Where that does not leave room for the text, the short one. */
 #define TUI_FILTER_PROMPT "Filter (pid or command; Enter applies, Esc cancels):"
+#define TUI_FILTER_SHORT "Filter:"
 
 /* Whole state of one tui_run(). Rows point into the model and are rebuilt
  * after every refresh (model_gc may free processes): only the selection's
@@ -81,6 +83,7 @@ struct tui {
 	char filter[64];
 	bool editing;
 	char edit[64];
+	int edit_x;                     /* the cursor's column (last draw) */
 
 	/* drill-down */
 	struct rcl_owner detail_key;
@@ -109,6 +112,7 @@ void tui_fmt_ms(double ms, char *buf, size_t len);
 void tui_colors_init(struct tui *t);
 attr_t tui_attr(const struct tui *t, enum tui_style s);
 int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text);
+int tui_put_words(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text);
 void tui_fill(const struct tui *t, int y, enum tui_style s);
 int tui_kv(const struct tui *t, int y, int x, const char *label, enum tui_style vs,
 	   const char *value);

@@ -86,9 +86,33 @@ static void fmt_count(long long v, int width, char *buf, size_t len)
 	snprintf(buf, len, "%s", tmp);
 }
 
-static long long fd_room(const struct proc *p)
+/* Fds left under the soft limit: negative when the process holds more than
+ * a limit lowered since (prlimit), which it then cannot open any more of.
+ * false when either is unknown. */
+static bool fd_room(const struct proc *p, long long *room)
 {
-	return p->fds >= 0 && p->nofile_soft >= 0 ? p->nofile_soft - p->fds : -1;
+	if (p->fds < 0 || p->nofile_soft < 0)
+		return false;
+	*room = p->nofile_soft - p->fds;
+	return true;
+}
+
+/* FDROOM: "-" when unknown; over the limit the count is negative ("-340"),
+ * not "-", which read as unknown on the row that most needs it. */
+static void fmt_room(const struct proc *p, int width, char *buf, size_t len)
+{
+	long long room;
+
+	if (!fd_room(p, &room)) {
+		snprintf(buf, len, "-");
+	} else if (room >= 0) {
+		fmt_count(room, width, buf, len);
+	} else {
+		char tmp[32];
+
+		fmt_count(-room, width - 1, tmp, sizeof(tmp));
+		snprintf(buf, len, "-%s", tmp);
+	}
 }
 
 void tui_cell(const struct proc *p, enum tui_col col, char *buf, size_t len)
@@ -115,9 +139,13 @@ void tui_cell(const struct proc *p, enum tui_col col, char *buf, size_t len)
 	case COL_IDLE:    fmt_count(p->idle, w, buf, len); break;
 	case COL_FDS:     fmt_count(p->fds, w, buf, len); break;
 	case COL_NOFILE:  fmt_count(p->nofile_soft, w, buf, len); break;
-	case COL_FDROOM:  fmt_count(fd_room(p), w, buf, len); break;
-	case COL_CMDLINE:
-		snprintf(buf, len, "%s%s", p->exited ? "(exited) " : "", shown_cmdline(p));
+	case COL_FDROOM:  fmt_room(p, w, buf, len); break;
+	case COL_CMDLINE: /* what an exited process left open: CLOSED counts those too */
+		if (p->exited && proc_leaked(p))
+			snprintf(buf, len, "(exited, %llu leaked) %s", (unsigned long long)proc_leaked(p),
+				 shown_cmdline(p));
+		else
+			snprintf(buf, len, "%s%s", p->exited ? "(exited) " : "", shown_cmdline(p));
 		break;
 	default:          snprintf(buf, len, "?"); break;
 	}
@@ -190,7 +218,11 @@ static double col_value(const struct proc *p, enum tui_col col)
 	case COL_IDLE:     return (double)p->idle;
 	case COL_FDS:      return (double)p->fds;
 	case COL_NOFILE:   return (double)p->nofile_soft;
-	case COL_FDROOM:   return (double)fd_room(p);
+	case COL_FDROOM: { /* unknown after any count, as -1 is elsewhere */
+		long long room;
+
+		return fd_room(p, &room) ? (double)room : -1e18;
+	}
 	default:           return 0;
 	}
 }

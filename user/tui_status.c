@@ -22,9 +22,25 @@ static void pen(struct pen *p, enum tui_style s, const char *text)
 	p->x += tui_put(p->t, p->y, p->x, p->end - p->x, s, text);
 }
 
+/* whole or not at all, before the pen's end (a badge may follow it) */
 static void pen_kv(struct pen *p, const char *label, enum tui_style vs, const char *value)
 {
+	if (p->x + (int)strlen(label) + 1 + (int)strlen(value) > p->end) {
+		p->x = p->end;
+		return;
+	}
 	p->x = tui_kv(p->t, p->y, p->x, label, vs, value);
+}
+
+/* ASCII text whole, or nothing and the line is full: a number cut at the
+ * edge reads as another number (port 46500 as ":46"). */
+static void pen_whole(struct pen *p, enum tui_style s, const char *text)
+{
+	if (p->x + (int)strlen(text) > p->end) {
+		p->x = p->end;
+		return;
+	}
+	pen(p, s, text);
 }
 
 /* "—" (one column) where the locale can show it, "-" elsewhere. */
@@ -74,6 +90,10 @@ static void ports_str(const __u16 *ports, int n, char *buf, size_t len)
 static void header_line1(struct tui *t)
 {
 	const struct collector *c = t->c;
+	/* PAUSED, or the end of a replay (which shows its last refresh
+	 * until q: said, or a still screen passed for a calm incident), at
+	 * the right; the pairs before it end short of it, none cut by it */
+	const char *badge = t->paused ? " PAUSED " : c->replay_end ? " END OF REPLAY " : NULL;
 	struct pen p = { t, 0, 0, COLS };
 	struct utsname u;
 	char buf[96];
@@ -81,6 +101,10 @@ static void header_line1(struct tui *t)
 	if (uname(&u)) {
 		strcpy(u.nodename, "?");
 		strcpy(u.release, "?");
+	}
+	if (badge && COLS > 2 * (int)strlen(badge)) {
+		p.end = COLS - (int)strlen(badge) - 1;
+		tui_put(t, 0, COLS - (int)strlen(badge), (int)strlen(badge), ST_PAUSED, badge);
 	}
 	pen(&p, ST_BOLD, "rcleak  ");
 	/* a replay shows where the capture was made, not where it is read */
@@ -90,8 +114,6 @@ static void header_line1(struct tui *t)
 	pen_kv(&p, "hooks", ST_BOLD, buf);
 	tui_fmt_dur(t->c->model->now, buf, sizeof(buf)); /* as of the data shown */
 	pen_kv(&p, "uptime", ST_BOLD, buf);
-	if (t->paused && COLS > 10)
-		tui_put(t, 0, COLS - 8, 8, ST_PAUSED, " PAUSED ");
 }
 
 static void header_line2(struct tui *t)
@@ -221,20 +243,26 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	 * no --ask-redis or --maxclients): the limit assumes Redis's default,
 	 * so it is marked as the plain view marks it */
 	const char *mark = s->maxclients > 0 ? "" : "?";
-	char ports[40], buf[160], growth[32], eta[32];
+	char ports[40], buf[160], shrt[96], growth[32], eta[32];
 	struct pen p = { t, y, 1, COLS };
 	int barw;
 
 	listen_ports(s, ports, sizeof(ports));
-	if (COLS >= 100) { /* aligned in columns */
-		snprintf(buf, sizeof(buf), "%-15s", s->comm);
-		pen(&p, ST_BOLD, buf);
+	if (COLS >= 100) { /* aligned in columns: 15 of them, not bytes ("café-名前") */
+		int x0 = p.x;
+
+		pen(&p, ST_BOLD, s->comm);
+		p.x = p.x < x0 + 15 ? x0 + 15 : p.x;
 		snprintf(buf, sizeof(buf), " %7u %-12s ", s->key.tgid, ports);
+		pen(&p, ST_NORMAL, buf);
 	} else {           /* compact: keep room for growth and ETA */
 		pen(&p, ST_BOLD, s->comm);
-		snprintf(buf, sizeof(buf), " %u %s  ", s->key.tgid, ports);
+		snprintf(buf, sizeof(buf), " %u", s->key.tgid);
+		pen_whole(&p, ST_NORMAL, buf);
+		snprintf(buf, sizeof(buf), " %s", ports);
+		pen_whole(&p, ST_NORMAL, buf);
+		p.x += 2;
 	}
-	pen(&p, ST_NORMAL, buf);
 	snprintf(growth, sizeof(growth), "%+.1f/min", s->clients_growth_per_min);
 	tui_fmt_eta(s, eta, sizeof(eta));
 	/* the bar gets what "clients ", growth and ETA leave, up to 42 columns */
@@ -270,9 +298,12 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 			snprintf(now, sizeof(now), "%lld", s->nofile_soft);
 		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld "
 			 "before a raise to %s)", eff, s->nofile_sized, now);
+		snprintf(shrt, sizeof(shrt), "! fd limit caps at %ld (nofile %lld, now %s)", eff,
+			 s->nofile_sized, now);
 	} else {
 		snprintf(buf, sizeof(buf), "! the fd limit caps this server at %ld clients (nofile %lld)",
 			 eff, s->nofile_soft);
+		snprintf(shrt, sizeof(shrt), "! fd limit caps at %ld (nofile %lld)", eff, s->nofile_soft);
 	}
 	if (p.x + 2 + (int)strlen(buf) <= COLS) {
 		p.x += 2;
@@ -281,7 +312,9 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	}
 	if (y + 1 >= maxy)
 		return 1;
-	tui_put(t, y + 1, 3, COLS - 3, ST_YELLOW, buf);
+	/* its own line: the long form, else the short one, else that cut
+	 * between words (cut at the edge, "at 1168" read "at 11") */
+	tui_put_words(t, y + 1, 3, COLS - 3, ST_YELLOW, 3 + (int)strlen(buf) <= COLS ? buf : shrt);
 	return 2;
 }
 
@@ -336,10 +369,27 @@ void tui_draw_footer(struct tui *t, const char *const *keys, bool status)
 
 	if (LINES < 2)
 		return;
+	/* the line is the footer's: a screen too short for what is above it
+	 * (the drill-down's facts at 8 lines) drew there, and its tail showed
+	 * among the keys (" idle 19s") */
+	move(LINES - 1, 0);
+	clrtoeol();
 	if (t->editing) {
-		pen(&p, ST_KEYLABEL, TUI_FILTER_PROMPT);
+		/* the text typed must show: at 40 columns the long prompt
+		 * filled the line and hid it. The short prompt, and the
+		 * text's tail when even that does not fit. */
+		const char *prompt = TUI_FILTER_PROMPT, *text = t->edit;
+		int room;
+
+		if ((int)(strlen(prompt) + 1 + strlen(text)) >= COLS)
+			prompt = TUI_FILTER_SHORT;
+		room = COLS - (int)strlen(prompt) - 2;
+		if (room > 0 && (int)strlen(text) > room)
+			text += strlen(text) - (size_t)room;
+		pen(&p, ST_KEYLABEL, prompt);
 		pen(&p, ST_NORMAL, " ");
-		pen(&p, ST_BOLD, t->edit);
+		pen(&p, ST_BOLD, text);
+		t->edit_x = p.x < COLS ? p.x : COLS - 1;
 		return;
 	}
 	if (!status)
