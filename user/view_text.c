@@ -117,7 +117,12 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			p->open_rate, p->close_rate, p->growth_per_min);
 		num(f, 6, p->fds);
 		num(f, 7, p->nofile_soft);
-		num(f, 8, p->fds >= 0 && p->nofile_soft >= 0 ? p->nofile_soft - p->fds : -1);
+		/* over its limit (prlimit lowered it) the room is negative, not
+		 * "-", which reads as unknown on the row that most needs it */
+		if (p->fds >= 0 && p->nofile_soft >= 0)
+			fprintf(f, " %8lld", p->nofile_soft - p->fds);
+		else
+			num(f, 8, -1);
 		fprintf(f, "  %s", p->exited ? "(exited) " : "");
 		text(f, 0, p->cmdline);
 		fputc('\n', f);

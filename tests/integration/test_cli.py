@@ -3,6 +3,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 
 from harness import (RCLEAK, TIERS, Fail, Redis, Skip, check, have_bpftool, leaked_progs,
                      mkdtemp, needs, rcl_progs, run_rcleak)
@@ -11,7 +12,8 @@ TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", 
          "test_doctor_not_root", "test_missing_caps", "test_plain_control_chars", "test_plain_utf8",
          "test_report_control_chars", "test_run_summary_control_chars",
          "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error",
-         "test_report_unreadable", "test_messages_one_line", "test_ring_says_what_it_holds"]
+         "test_report_unreadable", "test_messages_one_line", "test_ring_says_what_it_holds",
+         "test_plain_fdroom_over_limit"]
 
 
 def _one_line_rcleak(err):
@@ -386,6 +388,34 @@ def test_plain_utf8():
           "row of pid %d: %r" % (c.pid, rows))
     c.stdin.close()
     c.wait(10)
+
+
+def test_plain_fdroom_over_limit():
+    """--plain's FDROOM of a process whose soft nofile was lowered (prlimit)
+    below the fds it holds is the negative count, nofile - fds, as in --json
+    and the TUI: it printed "-", which reads as unknown, on the row that
+    most needs it."""
+    from harness import Client, proc_nofile
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-plainroom")
+    fds = len(os.listdir("/proc/%d/fd" % c.pid))
+    soft = fds - 2
+    p = subprocess.run(["prlimit", "--pid", str(c.pid), "--nofile=%d:" % soft], capture_output=True, text=True,
+                       timeout=10)
+    check(p.returncode == 0, "prlimit --pid %d: %s" % (c.pid, p.stderr.strip()))
+    check(proc_nofile(c.pid)[0] == soft and len(os.listdir("/proc/%d/fd" % c.pid)) == fds,
+          "ground truth: pid %d nofile %s, %d fds; expected %d and %d"
+          % (c.pid, proc_nofile(c.pid), len(os.listdir("/proc/%d/fd" % c.pid)), soft, fds))
+    rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--pid", str(c.pid)])
+    check(rc == 0, "exit %s (stderr %r)" % (rc, err[:300]))
+    lines = out.splitlines()
+    head = [l for l in lines if "FDROOM" in l]
+    rows = [l for l in lines if l.startswith("%d " % c.pid)]
+    check(len(head) == 1 and len(rows) == 1, "--plain output: %r" % out[-800:])
+    cols = head[0].split()
+    got = rows[0].split()[cols.index("FDS"):cols.index("FDROOM") + 1]
+    check(got == [str(fds), str(soft), str(soft - fds)], "pid %d holds %d fds under a soft nofile of %d: "
+          "FDS NOFILE FDROOM read %s, expected FDROOM %d" % (c.pid, fds, soft, got, soft - fds))
 
 
 # A process whose second thread holds 2 connections: prints its pid and
