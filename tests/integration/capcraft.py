@@ -143,6 +143,36 @@ def event(sk, tgid, cur_tgid, start, lport, rport, old, new, kind, family=2, lad
     return a + fixed(comm, 16)
 
 
+def chunked_holder(n=1500, ticks=4, step=5.0):
+    """Client pid 200 ('app') holding n connections at `ticks` refreshes
+    `step` s apart, each refresh written in 3 chunks, as a recorder writes
+    one of many connections. The Cap, flushed."""
+    c = Cap()
+    c.meta(interval=step)
+    for i in range(ticks):
+        fds = [dict(tgid=200, fd=3 + k, sk=0x3000 + k, lport=40000 + k, rport=6379, start=600, comm="app")
+               for k in range(n)]
+        c.tick(step * i, step if i else 0.0, fds, [dict(tgid=200, start=600, opened=n, comm="app")],
+               [dict(tgid=200, start=600, comm="app")])
+        recs, c.recs = c.recs, []
+        third = len(recs) // 3
+        for part in (recs[:third], recs[third:2 * third], recs[2 * third:]):
+            c.recs = part
+            c.flush()
+    return c
+
+
+def chunks(data):
+    """(start, compressed length) of each chunk of a whole capture."""
+    off = 16 + struct.unpack_from("<I", data, 12)[0] + 4
+    out = []
+    while off < len(data):
+        clen = struct.unpack_from("<I", data, off + 12)[0]
+        out.append((off, clen))
+        off += 32 + clen
+    return out
+
+
 def leak_scenario(ticks=12, step=5.0, th=None, **tick_kw):
     """redis-server pid 100 on 6379 with 1000 of its 1024 fds used
     (FD-LIMIT), client 200 ('leaky') growing by 2 connections a tick (LEAK),

@@ -9,7 +9,6 @@ Run alone:  python3 tests/integration/runner.py -k report_hostile
 import json
 import os
 import re
-import struct
 
 import capcraft
 from harness import check, mkdtemp, needs
@@ -188,15 +187,7 @@ def test_report_hostile_strings():
     check(not problems, " | ".join(problems))
 
 
-def _chunks(data):
-    """(start, compressed length) of each chunk of a whole capture."""
-    off = 16 + struct.unpack_from("<I", data, 12)[0] + 4
-    out = []
-    while off < len(data):
-        clen = struct.unpack_from("<I", data, off + 12)[0]
-        out.append((off, clen))
-        off += 32 + clen
-    return out
+_chunks = capcraft.chunks
 
 
 @needs("rcleak")
@@ -210,18 +201,7 @@ def test_report_hostile_damage_in_tick():
     refreshes and ends at the one of 10 s (its joins read that model), and
     the damage is said (exit 6)."""
     n = 1500
-    c = capcraft.Cap()
-    c.meta(interval=5.0)
-    for i in range(4):
-        fds = [dict(tgid=200, fd=3 + k, sk=0x3000 + k, lport=40000 + k, rport=6379, start=600, comm="app")
-               for k in range(n)]
-        c.tick(5.0 * i, 5.0 if i else 0.0, fds, [dict(tgid=200, start=600, opened=n, comm="app")],
-               [dict(tgid=200, start=600, comm="app")])
-        recs, c.recs = c.recs, []
-        third = len(recs) // 3
-        for part in (recs[:third], recs[third:2 * third], recs[2 * third:]):
-            c.recs = part
-            c.flush()
+    c = capcraft.chunked_holder(n)
     data = bytearray(c.data())
     ch = _chunks(bytes(data))
     check(len(ch) == 12, "crafted: %d chunks, expected 3 per refresh" % len(ch))

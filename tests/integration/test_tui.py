@@ -499,26 +499,9 @@ def test_tui_replay_last_frame():
     replay read on into the 4th, which never completed, and drew its model
     half refilled: pid 200 holding 0 under `uptime 10s`."""
     import capcraft
-    import struct
     n = 1500
-    c = capcraft.Cap()
-    c.meta(interval=5.0)
-    for i in range(4):
-        fds = [dict(tgid=200, fd=3 + k, sk=0x3000 + k, lport=40000 + k, rport=6379, start=600, comm="app")
-               for k in range(n)]
-        c.tick(5.0 * i, 5.0 if i else 0.0, fds, [dict(tgid=200, start=600, opened=n, comm="app")],
-               [dict(tgid=200, start=600, comm="app")])
-        recs, c.recs = c.recs, []
-        third = len(recs) // 3
-        for part in (recs[:third], recs[third:2 * third], recs[2 * third:]):
-            c.recs = part
-            c.flush()
-    data = c.data()
-    last = len(data)   # the start of the last chunk: walk the chunks
-    off = 16 + struct.unpack_from("<I", data, 12)[0] + 4
-    while off < len(data):
-        last = off
-        off += 32 + struct.unpack_from("<I", data, off + 12)[0]
+    data = capcraft.chunked_holder(n).data()
+    last = capcraft.chunks(data)[-1][0]   # the start of the last chunk
     d = mkdtemp("rcleak-tui-last-")
     damaged, cut = os.path.join(d, "damaged.rcl"), os.path.join(d, "cut.rcl")
     with open(damaged, "wb") as f:
