@@ -151,7 +151,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			 * live and top, the live view's names, were refused */
 			if (argc > 2 && strcmp(argv[2], "run") && strcmp(argv[2], "record") &&
 			    strcmp(argv[2], "report") && strcmp(argv[2], "doctor") &&
-			    strcmp(argv[2], "live") && strcmp(argv[2], "top"))
+			    strcmp(argv[2], "live") && strcmp(argv[2], "top") &&
+			    strcmp(argv[2], "-h") && strcmp(argv[2], "--help"))
 				return opts_fail(err, errlen, "no help for '%s' (commands: live, run, record, report, doctor)",
 					    argv[2]);
 			if (argc > 3)

@@ -88,6 +88,11 @@ static void test_commands(void **state)
 	assert_int_equal(o.cmd, RCL_CMD_HELP);
 	assert_int_equal(parse(&o, err, "help", NULL), 0);
 	assert_int_equal(o.cmd, RCL_CMD_HELP);
+	/* asking help for help is help: "no help for '-h'", exit 2 */
+	assert_int_equal(parse(&o, err, "help", "-h", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_HELP);
+	assert_int_equal(parse(&o, err, "help", "--help", NULL), 0);
+	assert_int_equal(o.cmd, RCL_CMD_HELP);
 	assert_int_equal(parse(&o, err, "frobnicate", NULL), -1);
 	assert_non_null(strstr(err, "unknown command"));
 	/* the message lists every command, not only doctor */
