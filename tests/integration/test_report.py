@@ -432,7 +432,8 @@ def test_report_server_killed_leaks_none():
     server's ends at its exit, and they are the client's connections (ss:
     N in CLOSE-WAIT in its hands), not the server's leaks. The summary said
     LEAKED N for redis-server; `rcleak run` counts none, and now so do the
-    summary and --at. The client leaked its N."""
+    summary and --at. The client leaked its N. The exited server's row
+    stays a server's (--at called it a client)."""
     n = 6
     r = Redis()
     port, srv = r.port, r.pid
@@ -462,6 +463,11 @@ def test_report_server_killed_leaks_none():
     check(rows.get(srv, {}).get("leaked") == 0 and rows.get(c.pid, {}).get("leaked") == n,
           "report --at +4.5s --json: exit %d, server row %s, client row %s; expected leaked 0 and %d"
           % (rc, rows.get(srv), rows.get(c.pid), n))
+    # the exited server is still a server, as in the live view: --at and
+    # the TUI replay called it a client (the walk no longer saw it listen)
+    check(rows.get(srv, {}).get("exited") is True and rows.get(srv, {}).get("role") == "server",
+          "report --at +4.5s --json: the killed redis-server's row %s; expected exited, role server"
+          % rows.get(srv))
 
 
 def test_report_killed_recorder():
