@@ -651,10 +651,7 @@ static void complete(struct collector *c, struct proc *p, double now)
 		p->exited = true;
 		p->exited_at = we && we->exited_at >= 0 && we->exited_at < now ? we->exited_at : now;
 		p->fds = -1;
-		/* its listening sockets went with it; the list the walk last
-		 * filled is still in place (model_begin) */
-		if (!p->nlisten)
-			p->nlisten = p->alive_nlisten;
+		model_keep_listen(p);
 		return;
 	}
 	if (!p->have_cmdline) {

@@ -223,6 +223,16 @@ size_t model_conns(const struct model *m, const struct proc *p, struct conn_view
 /* Percentile (0..1) of a log2 lifetime histogram, in ms (bucket midpoint
  * on a log scale); -1 when empty. */
 double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q);
+/* p exited: its listening sockets went with it, and the walk that found
+ * it gone left its listen list empty; it is still a server (role, and no
+ * client verdict for the accepts it made). The list model_begin kept is
+ * put back. For the live view and the replay alike. */
+static inline void model_keep_listen(struct proc *p)
+{
+	if (p->exited && !p->nlisten)
+		p->nlisten = p->alive_nlisten;
+}
+
 /* Did a process listen on port at the last refresh's walk? */
 bool model_listened(const struct model *m, __u16 port);
 /* Has the peer of r, a server's accepted socket, sent no data for the

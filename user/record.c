@@ -549,10 +549,7 @@ static void apply_facts(struct replay *r)
 		p->maxclients = f->maxclients;
 		p->exited = f->exited;
 		p->exited_at = f->exited_at;
-		/* its listening sockets went with it; still a server, as the
-		 * live view keeps it (collect.c): --at called it a client */
-		if (p->exited && !p->nlisten)
-			p->nlisten = p->alive_nlisten;
+		model_keep_listen(p); /* --at called it a client */
 		p->missed_closed = f->missed_closed;
 		if (!p->comm[0])
 			memcpy(p->comm, f->comm, sizeof(p->comm));
