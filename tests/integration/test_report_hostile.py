@@ -190,6 +190,19 @@ def test_report_hostile_strings():
 _chunks = capcraft.chunks
 
 
+def _at_pid200(path, at, problems):
+    """report --at AT --json of path: (exit code, the line, the open counts
+    of pid 200's rows, stderr), or None with the problem noted."""
+    rc, out, err = report([path, "--at", at, "--json"])
+    not_crashed(rc, "--at " + at, err)
+    try:
+        js = json.loads(out)
+    except ValueError:
+        problems.append("--at %s: exit %d, no JSON: %r %r" % (at, rc, out[:100], err[-200:]))
+        return None
+    return rc, js, [p["open"] for p in js["processes"] if p["pid"] == 200], err
+
+
 @needs("rcleak")
 def test_report_hostile_damage_in_tick():
     """Client pid 200 holds 1500 connections at each of 4 refreshes (0, 5,
@@ -212,14 +225,10 @@ def test_report_hostile_damage_in_tick():
         f.write(bytes(data))
     problems = []
     for at, uptime in (("+0s", 0.0), ("+5s", 0.0), ("+10s", 10.0), ("+15s", 10.0)):
-        rc, out, err = report([path, "--at", at, "--json"])
-        not_crashed(rc, "--at " + at, err)
-        try:
-            js = json.loads(out)
-        except ValueError:
-            problems.append("--at %s: exit %d, no JSON: %r %r" % (at, rc, out[:100], err[-200:]))
+        got = _at_pid200(path, at, problems)
+        if not got:
             continue
-        opens = [p["open"] for p in js["processes"] if p["pid"] == 200]
+        rc, js, opens, err = got
         if rc != 6 or js["uptime_s"] != uptime or opens != [n]:
             problems.append("--at %s: exit %d, the refresh of uptime %r with pid 200 holding %r; expected "
                             "exit 6 and the refresh of %.0f s holding %d" % (at, rc, js["uptime_s"], opens,
@@ -258,14 +267,10 @@ def test_report_hostile_short_record_in_tick():
     path = _save(c, "short-fd.rcl")
     problems = []
     for at, uptime in (("+0s", 0.0), ("+5s", 0.0), ("+10s", 10.0)):
-        rc, out, err = report([path, "--at", at, "--json"])
-        not_crashed(rc, "--at " + at, err)
-        try:
-            js = json.loads(out)
-        except ValueError:
-            problems.append("--at %s: exit %d, no JSON: %r %r" % (at, rc, out[:100], err[-200:]))
+        got = _at_pid200(path, at, problems)
+        if not got:
             continue
-        opens = [p["open"] for p in js["processes"] if p["pid"] == 200]
+        rc, js, opens, err = got
         if rc != 6 or js["uptime_s"] != uptime or opens != [2] or "1 records damaged" not in err:
             problems.append("--at %s: exit %d, the refresh of uptime %r with pid 200 holding %r, stderr %r; "
                             "expected exit 6, 1 record damaged, and the refresh of %.0f s holding 2"
