@@ -1,0 +1,339 @@
+"""--ask-redis: what rcleak asks the local redis-servers (maxclients, CLIENT LIST), as
+which user, how often, and what it makes of a hostile or refusing server."""
+import re
+import sys
+
+from harness import (Client, free_port, Rcleak, Redis, check, expect_row, expect_server, fields, proc_nofile,
+                     proc_row, server_row, spawn, ss_accepted, ss_count, ss_sockets, stop, wait_until)
+from record_harness import hold_many
+
+TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port_other_addr",
+         "test_two_servers_one_port_v4_v6", "test_maxclients_discovered_wins", "test_ask_redis_auth",
+         "test_ask_redis_acl_user", "test_ask_redis_client_list_duty", "test_ask_redis_kept_list_gone_client",
+         "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply"]
+
+
+def _ask_redis(bind, rc_extra=()):
+    r = Redis(extra=["--maxclients", "100"], bind=bind)
+    cfg = int(r.config_get("maxclients"))
+    check(cfg == 100, "CONFIG GET maxclients says %d" % cfg)
+    host = bind[0] if ":" not in bind[0] else "[%s]" % bind[0]
+    c = Client("hold", ["--target", "%s:%d:10" % (host, r.port)], name="rclt-ask")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"] + list(rc_extra))
+    soft, _ = proc_nofile(r.pid)
+    eff = min(cfg, soft - 32)
+
+    def pred(obj):
+        srv = server_row(obj, r.pid)
+        # accepted connections redis holds, less the ones whose client end is
+        # rcleak's own CONFIG GET link (rcleak does not count itself)
+        held = ss_accepted(r.pid, r.port) - ss_count(rc.pid, [r.port])
+        if srv is None:
+            return False, "no server row"
+        want = {"maxclients": cfg, "maxclients_source": "config-get",
+                "effective_limit": eff, "clients": held, "headroom": eff - held}
+        bad = ["%s observed %r expected %r" % (k, srv.get(k), v)
+               for k, v in want.items() if srv.get(k) != v]
+        # the only connection accepted while rcleak runs is its own link:
+        # never counted, even on kernels (< 6.18) where an accepted socket
+        # gets its peer's port only after the SYN_RECV event
+        row = proc_row(obj, r.pid)
+        if row is None or row.get("opened") != 0:
+            bad.append("redis-server opened %r, expected 0 (only rcleak's own link was accepted)"
+                       % (row or {}).get("opened"))
+        return not bad, "; ".join(bad) + " (maxclients_source %r)" % srv.get("maxclients_source")
+    rc.wait_for(pred, what="--ask-redis, redis-server bound to %s only" % bind[0])
+    c.exit()
+
+
+def test_ask_redis_ipv4():
+    """--ask-redis reads maxclients (100) from a server listening on 127.0.0.1 only."""
+    _ask_redis(("127.0.0.1",))
+
+
+def test_ask_redis_ipv6():
+    """--ask-redis reads maxclients (100) from a server listening on ::1 only."""
+    _ask_redis(("::1",))
+
+
+def test_ask_redis_same_port_other_addr():
+    """rcleak's own --ask-redis link is excluded by its address and port, not
+    by port alone: a client from another address (a remote host; here
+    127.0.0.2) whose source port happens to be the link's is a client."""
+    import socket
+    r = Redis(bind=("127.0.0.1",), extra=["--protected-mode", "no"])
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    mine = []
+
+    def link_port():
+        for _st, local, peer, holders in ss_sockets([r.port]):
+            if rc.pid in holders and peer.endswith(":%d" % r.port):
+                mine.append(int(local.rsplit(":", 1)[1]))
+                return True
+        return False
+    wait_until(link_port, what="rcleak's --ask-redis link in ss")
+    y = mine[0]
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.2", y))
+        s.connect(("127.0.0.1", r.port))
+        s.sendall(b"*1\r\n$4\r\nPING\r\n")
+        check(s.recv(64) == b"+PONG\r\n", "no PONG from the client at 127.0.0.2:%d" % y)
+        peers = [peer for _st, local, peer, holders in ss_sockets([r.port]) if r.pid in holders]
+        check("127.0.0.2:%d" % y in peers, "ground truth (ss): server ends' peers %s" % peers)
+        n = r.connected_clients() - 1  # and rcleak's link
+        check(n == 1, "ground truth (INFO clients, less rcleak's link): %d" % n)
+
+        def pred(obj):
+            row = server_row(obj, r.pid)
+            if row is None:
+                return False, "no server row"
+            addrs = [e.get("addr") for e in row.get("redis_clients") or []]
+            got = (row.get("clients"), "127.0.0.2:%d" % y in addrs)
+            return got == (1, True), ("server: (clients, 127.0.0.2:%d in redis_clients) observed %r "
+                                      "expected (1, True); redis_clients %s" % (y, got, addrs))
+        rc.wait_for(pred, 8, "the client at 127.0.0.2 on rcleak's link port")
+        # opened: the client's accept, and redis-cli's for INFO above
+        expect_row(rc, r.pid, {"open": 1, "opened": 2}, timeout=5,
+                   what="redis-server's row: the client's accept")
+    finally:
+        s.close()
+
+
+def test_two_servers_one_port_v4_v6():
+    """Two redis-servers on one port number, one on 127.0.0.1 and one on
+    ::1: each server's accepts are its own (a passive open goes to the
+    listener bound to its local address), whichever listened last."""
+    r4 = Redis(bind=("127.0.0.1",))
+    r6 = Redis(bind=("::1",), port=r4.port)
+    rc = Rcleak(["-p", str(r4.port)])
+    c4 = Client("hold", ["--target", "127.0.0.1:%d:3" % r4.port], name="rclt-2s-v4")
+    c6 = Client("hold", ["--target", "[::1]:%d:2" % r4.port], name="rclt-2s-v6")
+    check(ss_count(c4.pid, [r4.port]) == 3 and ss_count(c6.pid, [r4.port]) == 2
+          and ss_accepted(r4.pid, r4.port) == 3 and ss_accepted(r6.pid, r4.port) == 2,
+          "ground truth (ss): v4 client %d, v6 client %d, v4 server %d, v6 server %d"
+          % (ss_count(c4.pid, [r4.port]), ss_count(c6.pid, [r4.port]),
+             ss_accepted(r4.pid, r4.port), ss_accepted(r6.pid, r4.port)))
+    problems = []
+    for pid, n, what in ((r4.pid, 3, "127.0.0.1"), (r6.pid, 2, "::1")):
+        try:
+            expect_row(rc, pid, {"open": n, "opened": n}, timeout=5,
+                       what="redis-server on %s" % what)
+        except AssertionError as e:
+            problems.append(str(e))
+    check(not problems, " | ".join(problems))
+
+
+def test_maxclients_discovered_wins():
+    """--maxclients is for servers that do not tell: a server that does
+    (CONFIG GET with --ask-redis; its command line, where set-proc-title
+    no keeps it) keeps its own maxclients (100), not the option's 77."""
+    _ask_redis(("127.0.0.1",), rc_extra=["--maxclients", "77"])
+    r = Redis(extra=["--maxclients", "100", "--set-proc-title", "no"])
+    rc = Rcleak(["-p", str(r.port), "--maxclients", "77"])
+    soft, _ = proc_nofile(r.pid)
+    expect_server(rc, r.pid, {"maxclients": 100, "maxclients_source": "cmdline",
+                              "effective_limit": min(100, soft - 32)},
+                  what="--maxclients 77, redis-server --maxclients 100 --set-proc-title no")
+    # the title Redis sets by default hides its arguments: the option decides
+    r2 = Redis(extra=["--maxclients", "100"])
+    rc2 = Rcleak(["-p", str(r2.port), "--maxclients", "77"])
+    expect_server(rc2, r2.pid, {"maxclients": 77, "maxclients_source": "option"},
+                  what="--maxclients 77, redis-server --maxclients 100 with its proc title")
+
+
+def test_ask_redis_auth():
+    """--ask-redis against a server with a password: without REDISCLI_AUTH,
+    one line on stderr (however many refreshes) says what it answered and
+    what to set, and maxclients stays the assumed default; with it, CONFIG
+    GET gives the server's 100."""
+    r = Redis(extra=["--maxclients", "100"])
+    out = r.cli("CONFIG", "SET", "requirepass", "rclt-pw")
+    check(out.strip() == "OK", "CONFIG SET requirepass: %r" % out)
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    wait_until(lambda: "NOAUTH" in rc.stderr(), what="rcleak to say NOAUTH on stderr")
+    for _ in range(3):
+        obj = rc.line()
+    srv = server_row(obj, r.pid)
+    check(srv is not None and srv.get("maxclients_source") == "default",
+          "without the password: server row %s" % fields(srv, "maxclients", "maxclients_source"))
+    said = [l_ for l_ in rc.stderr().splitlines() if "NOAUTH" in l_]
+    check(len(said) == 1 and "REDISCLI_AUTH" in said[0] and str(r.pid) in said[0],
+          "stderr lines about NOAUTH: %r, expected one naming pid %d and REDISCLI_AUTH"
+          % (said, r.pid))
+    rc.close()
+    rc2 = Rcleak(["-p", str(r.port), "--ask-redis"], wrap=["env", "REDISCLI_AUTH=rclt-pw"])
+    expect_server(rc2, r.pid, {"maxclients": 100, "maxclients_source": "config-get"},
+                  what="--ask-redis with REDISCLI_AUTH")
+    check("NOAUTH" not in rc2.stderr(), "with the password, stderr: %r" % rc2.stderr()[-300:])
+
+
+def test_ask_redis_acl_user():
+    """--redis-user: a server where only an ACL user may read its config
+    (Redis 6+; the default user, which clients get without a password, may
+    only PING). REDISCLI_AUTH alone logs in as the default user, whose
+    CONFIG GET is refused: one line names --redis-user, and maxclients
+    stays the default. With --redis-user NAME (AUTH NAME password), CONFIG
+    GET gives the server's 100 and CLIENT LIST the client's connections."""
+    r = Redis(extra=["--maxclients", "100"])
+    for cmd in (["ACL", "SETUSER", "rclt-mon", "on", ">rclt-pw", "+config|get", "+info", "+client|list", "+ping"],
+                ["ACL", "SETUSER", "default", "-@all", "+ping", "+auth", "+hello"]):
+        out = r.cli(*cmd)
+        check(out.strip() == "OK", "%s: %r" % (" ".join(cmd), out))
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-acl")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"], wrap=["env", "REDISCLI_AUTH=rclt-pw"])
+    wait_until(lambda: "NOPERM" in rc.stderr(), what="rcleak to say NOPERM on stderr")
+    for _ in range(2):
+        obj = rc.line()
+    srv = server_row(obj, r.pid)
+    check(srv is not None and srv.get("maxclients_source") == "default",
+          "logged in as the default user: server row %s" % fields(srv, "maxclients", "maxclients_source"))
+    said = [l_ for l_ in rc.stderr().splitlines() if "NOPERM" in l_]
+    check(len(said) == 1 and "--redis-user" in said[0],
+          "stderr lines about NOPERM: %r, expected one naming --redis-user" % said)
+    rc.close()
+    rc2 = Rcleak(["-p", str(r.port), "--ask-redis", "--redis-user", "rclt-mon"],
+                 wrap=["env", "REDISCLI_AUTH=rclt-pw"])
+
+    def pred(obj):
+        row = server_row(obj, r.pid)
+        pids = sorted(e.get("pid") for e in (row or {}).get("redis_clients", []))
+        ok = (row is not None and row.get("maxclients") == 100 and row.get("maxclients_source") == "config-get"
+              and pids == [c.pid, c.pid])
+        return ok, "server row %s, redis_clients pids %r; expected maxclients 100 from config-get and [%d, %d]" % (
+            fields(row, "maxclients", "maxclients_source"), pids, c.pid, c.pid)
+    rc2.wait_for(pred, what="--ask-redis --redis-user rclt-mon")
+    check("NOPERM" not in rc2.stderr() and "WRONGPASS" not in rc2.stderr(),
+          "as the ACL user, stderr: %r" % rc2.stderr()[-300:])
+    rc2.close()
+    # --redis-user without REDISCLI_AUTH: it logs in as that user (an empty
+    # password), refused, and says to set REDISCLI_AUTH; it went on as the
+    # default user, and the NOPERM line named rights of a user it never was
+    rc3 = Rcleak(["-p", str(r.port), "--ask-redis", "--redis-user", "rclt-mon"], wrap=["env", "-u", "REDISCLI_AUTH"])
+    wait_until(lambda: "rclt-mon" in rc3.stderr() or "REDISCLI_AUTH" in rc3.stderr(),
+               what="rcleak to say why it cannot log in as rclt-mon")
+    said = [l_ for l_ in rc3.stderr().splitlines() if "--ask-redis" in l_]
+    check(len(said) == 1 and "WRONGPASS" in said[0] and "REDISCLI_AUTH" in said[0],
+          "--redis-user without REDISCLI_AUTH, stderr: %r; expected one WRONGPASS line asking for REDISCLI_AUTH"
+          % said)
+    rc3.close()
+    c.exit()
+
+
+def test_ask_redis_client_list_duty():
+    """CLIENT LIST blocks the server while it lists every client (~11 ms at
+    7,000 here): --ask-redis asked it every refresh, at -i 0.1 a tenth of
+    the server's time. It now asks again after 100 times what the last
+    answer took, and keeps that answer meanwhile: with 8000 clients, over 20
+    refreshes the server counts at most half as many CLIENT LIST calls, and
+    every line still lists its clients."""
+    r = Redis(extra=["--maxclients", "9000"])
+    hold_many(r.port, 8, 1000)
+
+    def calls():
+        m = re.search(r"^cmdstat_client\|list:calls=(\d+)", r.cli("INFO", "commandstats"), re.M)
+        return int(m.group(1)) if m else 0
+    before = calls()
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.1"])
+    lines = [rc.line() for _ in range(20)]
+    rc.close()
+    n = calls() - before
+    listed = [len((server_row(o, r.pid) or {}).get("redis_clients") or []) for o in lines]
+    check(n <= len(lines) // 2, "%d refreshes at -i 0.1 against a server with 8000 clients asked CLIENT LIST %d "
+          "times, expected at most %d" % (len(lines), n, len(lines) // 2))
+    check(all(k >= 8000 for k in listed[2:]),
+          "redis_clients per line %s, expected the 8000 held connections in each (the last answer kept)" % listed)
+
+
+def test_ask_redis_kept_list_gone_client():
+    """Between two CLIENT LISTs of a big server (LIST_DUTY: 8000 clients,
+    ~1 s apart), each refresh joins the last answer anew. A client on this
+    host that closed its connection meanwhile was joined to nobody and
+    listed as `remote: true` (a client on another host) until the next
+    answer: it is dropped instead, as the next answer drops it."""
+    r = Redis(extra=["--maxclients", "9000"])
+    hold_many(r.port, 8, 1000)
+    c = Client("hold", ["--target", "127.0.0.1:%d:1" % r.port], name="rclt-gone")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.1"])
+
+    def mine(obj):
+        row = server_row(obj, r.pid)
+        es = [e for e in (row or {}).get("redis_clients") or [] if e.get("pid") == c.pid]
+        return len(es) == 1, "redis_clients entries of pid %d: %r" % (c.pid, es)
+    obj = rc.wait_for(mine, what="the client's connection in redis_clients")
+    addr = [e["addr"] for e in server_row(obj, r.pid)["redis_clients"] if e.get("pid") == c.pid][0]
+    c.exit()
+    lines = [rc.line() for _ in range(25)]
+    rc.close()
+    listed = [[e for e in (server_row(o, r.pid) or {}).get("redis_clients") or [] if e.get("addr") == addr]
+              for o in lines]
+    remote = [i for i, es in enumerate(listed) if any(e.get("remote") for e in es)]
+    check(not remote, "the closed client %s listed as remote in %d of the %d lines after it exited (lines %s)"
+          % (addr, len(remote), len(lines), remote[:10]))
+
+
+def test_ask_redis_auth_mixed():
+    """REDISCLI_AUTH on a host where one server has a password and one has
+    none: the one without refuses AUTH ("without any password configured"),
+    yet answers CONFIG GET and CLIENT LIST, as redis-cli goes on after that
+    refusal. Both servers report their own maxclients, and stderr has no
+    complaint."""
+    a = Redis(extra=["--maxclients", "100"])
+    b = Redis(extra=["--maxclients", "90"])
+    out = a.cli("CONFIG", "SET", "requirepass", "rclt-pw")
+    check(out.strip() == "OK", "CONFIG SET requirepass: %r" % out)
+    check(b.cli("CONFIG", "GET", "requirepass").split("\n")[1].strip() == "",
+          "ground truth: server B has a password")
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % b.port], name="rclt-mixed")
+    rc = Rcleak(["-p", "%d,%d" % (a.port, b.port), "--ask-redis"],
+                wrap=["env", "REDISCLI_AUTH=rclt-pw"])
+
+    def pred(obj):
+        bad = []
+        for srv, mc in ((a, 100), (b, 90)):
+            row = server_row(obj, srv.pid)
+            if row is None or row.get("maxclients") != mc or row.get("maxclients_source") != "config-get":
+                bad.append("server port %d: %s, expected maxclients=%d from config-get" % (
+                    srv.port, fields(row, "maxclients", "maxclients_source"), mc))
+        brow = server_row(obj, b.pid)
+        pids = sorted(e.get("pid") for e in (brow or {}).get("redis_clients", []))
+        if pids != [c.pid, c.pid]:
+            bad.append("server B redis_clients pids %r, expected [%d, %d]" % (pids, c.pid, c.pid))
+        return not bad, "; ".join(bad)
+    rc.wait_for(pred, what="--ask-redis, REDISCLI_AUTH set, one server without a password")
+    check("AUTH" not in rc.stderr(), "stderr: %r" % rc.stderr()[-300:])
+    c.exit()
+
+
+_FAKE_SERVER = r"""
+import socket, sys, threading
+ls = socket.socket()
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(16)
+print("LISTENING", flush=True)
+def serve(c):
+    while c.recv(4096):
+        c.sendall(b"-NOAUTH \x1b]0;rclt-pwned\x07\x1b[2J\xc2\x9b31m rclt-evil\r\n")
+while True:
+    threading.Thread(target=serve, args=(ls.accept()[0],), daemon=True).start()
+"""
+
+
+def test_ask_redis_hostile_reply():
+    """Whatever listens on a watched port is asked by --ask-redis, and its
+    error reply went to stderr as it came: a local user's listener on the
+    port (no Redis at all) wrote escape sequences to root's terminal (a
+    title, a cleared screen). The line says what it answered with the
+    control bytes as '?'."""
+    port = free_port()
+    srv = spawn([sys.executable, "-c", _FAKE_SERVER, str(port)], "listener with a hostile reply")
+    check(srv.stdout.readline().strip() == b"LISTENING", "fake server did not listen")
+    rc = Rcleak(["-p", str(port), "--ask-redis"])
+    try:
+        wait_until(lambda: "rclt-evil" in rc.stderr(), what="rcleak to say what the listener answered")
+        err = rc.stderr()
+        bad = sorted({ch for ch in err if (ord(ch) < 0x20 and ch != "\n") or 0x7f <= ord(ch) < 0xa0})
+        check(not bad, "control characters %r on stderr: %r" % (bad, err[-300:]))
+    finally:
+        rc.close()
+        stop(srv)
