@@ -142,6 +142,19 @@ def test_maxclients_discovered_wins():
                   what="--maxclients 77, redis-server --maxclients 100 with its proc title")
 
 
+def _refused(rc, r, word, nlines, how):
+    """rcleak says word (the server's refusal) on stderr; nlines refreshes
+    later, server r's maxclients is still the default. Its stderr lines
+    with word."""
+    wait_until(lambda: word in rc.stderr(), what="rcleak to say %s on stderr" % word)
+    for _ in range(nlines):
+        obj = rc.line()
+    srv = server_row(obj, r.pid)
+    check(srv is not None and srv.get("maxclients_source") == "default",
+          "%s: server row %s" % (how, fields(srv, "maxclients", "maxclients_source")))
+    return [l_ for l_ in rc.stderr().splitlines() if word in l_]
+
+
 def test_ask_redis_auth():
     """--ask-redis against a server with a password: without REDISCLI_AUTH,
     one line on stderr (however many refreshes) says what it answered and
@@ -151,13 +164,7 @@ def test_ask_redis_auth():
     out = r.cli("CONFIG", "SET", "requirepass", "rclt-pw")
     check(out.strip() == "OK", "CONFIG SET requirepass: %r" % out)
     rc = Rcleak(["-p", str(r.port), "--ask-redis"])
-    wait_until(lambda: "NOAUTH" in rc.stderr(), what="rcleak to say NOAUTH on stderr")
-    for _ in range(3):
-        obj = rc.line()
-    srv = server_row(obj, r.pid)
-    check(srv is not None and srv.get("maxclients_source") == "default",
-          "without the password: server row %s" % fields(srv, "maxclients", "maxclients_source"))
-    said = [l_ for l_ in rc.stderr().splitlines() if "NOAUTH" in l_]
+    said = _refused(rc, r, "NOAUTH", 3, "without the password")
     check(len(said) == 1 and "REDISCLI_AUTH" in said[0] and str(r.pid) in said[0],
           "stderr lines about NOAUTH: %r, expected one naming pid %d and REDISCLI_AUTH"
           % (said, r.pid))
@@ -182,13 +189,7 @@ def test_ask_redis_acl_user():
         check(out.strip() == "OK", "%s: %r" % (" ".join(cmd), out))
     c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-acl")
     rc = Rcleak(["-p", str(r.port), "--ask-redis"], wrap=["env", "REDISCLI_AUTH=rclt-pw"])
-    wait_until(lambda: "NOPERM" in rc.stderr(), what="rcleak to say NOPERM on stderr")
-    for _ in range(2):
-        obj = rc.line()
-    srv = server_row(obj, r.pid)
-    check(srv is not None and srv.get("maxclients_source") == "default",
-          "logged in as the default user: server row %s" % fields(srv, "maxclients", "maxclients_source"))
-    said = [l_ for l_ in rc.stderr().splitlines() if "NOPERM" in l_]
+    said = _refused(rc, r, "NOPERM", 2, "logged in as the default user")
     check(len(said) == 1 and "--redis-user" in said[0],
           "stderr lines about NOPERM: %r, expected one naming --redis-user" % said)
     rc.close()
