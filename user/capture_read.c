@@ -489,23 +489,15 @@ static int reader_start(struct capture_reader **rp, struct capture_reader *r, co
 	return 0;
 }
 
-int capture_reader_open(struct capture_reader **rp, const char *path,
-			struct capture_info *info, char *err, size_t errlen)
+/* Read the capture on fd (ours now: closed on failure), named path in
+ * messages. */
+static int open_fd(struct capture_reader **rp, int fd, const char *path,
+		   struct capture_info *info, char *err, size_t errlen)
 {
 	struct capture_reader *r;
 	struct stat st;
-	int fd, rc;
+	int rc;
 
-	*rp = NULL;
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	/* 'sudo rcleak record' makes it 0600, root's: "Permission denied"
-	 * alone read as if report needed root (not when it is a directory
-	 * on the way that cannot be searched: stat fails too) */
-	if (fd < 0 && errno == EACCES && !stat(path, &st))
-		return cap_fail(err, errlen, -EACCES, "%s: %s (record makes captures 0600: sudo chown "
-				"\"$USER\" %s)", path, strerror(EACCES), path);
-	if (fd < 0)
-		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		close(fd);
@@ -525,6 +517,35 @@ int capture_reader_open(struct capture_reader **rp, const char *path,
 	r->fd = fd;
 	r->size = (__u64)st.st_size;
 	return reader_start(rp, r, path, info, err, errlen);
+}
+
+int capture_reader_open(struct capture_reader **rp, const char *path,
+			struct capture_info *info, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	*rp = NULL;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	/* 'sudo rcleak record' makes it 0600, root's: "Permission denied"
+	 * alone read as if report needed root (not when it is a directory
+	 * on the way that cannot be searched: stat fails too) */
+	if (fd < 0 && errno == EACCES && !stat(path, &st))
+		return cap_fail(err, errlen, -EACCES, "%s: %s (record makes captures 0600: sudo chown "
+				"\"$USER\" %s)", path, strerror(EACCES), path);
+	if (fd < 0)
+		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	return open_fd(rp, fd, path, info, err, errlen);
+}
+
+int capture_reader_open_fd(struct capture_reader **rp, int fd, const char *name,
+			   struct capture_info *info, char *err, size_t errlen)
+{
+	*rp = NULL;
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return cap_fail(err, errlen, -errno, "%s: %s", name, strerror(errno));
+	return open_fd(rp, fd, name, info, err, errlen);
 }
 
 int capture_reader_open_mem(struct capture_reader **rp, const void *buf, size_t len,

@@ -30,23 +30,25 @@
 #include "record_cmd.h"
 #include "report_csv.h"
 #include "report_summary.h"
+#include "spool.h"
 #include "tui.h"
 #include "view.h"
 
 #define MAX_FILES RCL_MAX_FILES /* opts.c refuses more */
 
-/* A file given twice (or under two names: a link, ./x and x) was read as
- * two captures of the same host, every connection and peak counted twice
- * in the summary. 0, or after one line RCL_EXIT_USAGE. */
-static int check_distinct(char **paths)
+/* A file given twice (or under two names: a link, ./x and x, or as the
+ * standard input "-" is, stdin_fd) was read as two captures of the same
+ * host, every connection and peak counted twice in the summary. 0, or
+ * after one line RCL_EXIT_USAGE. */
+static int check_distinct(char **paths, int stdin_fd)
 {
 	struct stat st[MAX_FILES];
 	const char *name[MAX_FILES];
 	int n = 0;
 
 	for (char **p = paths; *p && n < MAX_FILES; p++) {
-		if (stat(*p, &st[n])) /* capfile_open says why */
-			continue;
+		if (!strcmp(*p, "-") ? stdin_fd < 0 || fstat(stdin_fd, &st[n]) : stat(*p, &st[n]))
+			continue; /* capfile_open says why */
 		for (int i = 0; i < n; i++) {
 			if (st[i].st_dev == st[n].st_dev && st[i].st_ino == st[n].st_ino) {
 				if (!strcmp(name[i], *p))
@@ -290,7 +292,7 @@ static int replay_tui(struct capfile *files, int nfiles, const struct rcl_opts *
 int cmd_report(const struct rcl_opts *o)
 {
 	struct capfile files[MAX_FILES];
-	int nfiles = 0, rc = RCL_EXIT_OK;
+	int nfiles = 0, rc = RCL_EXIT_OK, stdin_fd = -1;
 	bool damaged = false, no_refresh = false;
 
 	/* as the live view: a reader going away (`report --csv | head`) ends
@@ -311,8 +313,14 @@ int cmd_report(const struct rcl_opts *o)
 			return RCL_EXIT_USAGE;
 		}
 	}
-	if ((rc = check_distinct(o->files)))
-		return rc;
+	for (char **p = o->files; *p; p++)
+		if (!strcmp(*p, "-")) { /* opts.c took it once at most */
+			if ((rc = spool_stdin(&stdin_fd)))
+				return rc;
+			capfile_stdin(stdin_fd);
+		}
+	if ((rc = check_distinct(o->files, stdin_fd)))
+		goto cleanup;
 	for (char **p = o->files; *p; p++) {
 		int e;
 
@@ -497,5 +505,7 @@ damage:
 cleanup:
 	for (int fi = 0; fi < nfiles; fi++)
 		capfile_close(&files[fi]);
+	if (stdin_fd > STDERR_FILENO)
+		close(stdin_fd);
 	return rc;
 }

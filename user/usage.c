@@ -104,6 +104,8 @@ void opts_usage(FILE *f)
 "      --after SECS     keep recording this long after a trigger (default 10)\n"
 "  with --json or --plain, also prints the live view of each refresh\n"
 "rcleak report:\n"
+"      -                as a FILE: the capture on standard input, once\n"
+"                       (ssh HOST cat x.rcl | rcleak report -)\n"
 "      --at TIME        the state at +90s, +2m, HH:MM:SS or a Unix time\n"
 "      --csv            one row per recorded event\n"
 "      --replay         the recorded refreshes through the live views\n"

@@ -1,0 +1,159 @@
+"""`rcleak report`: how it takes its files. A capture on standard input
+(`-`), the hint for a capture it may not read, files it cannot read next to
+others, and files of one host whose spans do not overlap.
+
+Run alone:  python3 tests/integration/runner.py -k report_files
+"""
+import json
+import os
+import pty
+import subprocess
+
+import capcraft
+from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
+from record_harness import Recorder, report, write_bytes
+
+TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage"]
+
+HELD = 4   # connections the client holds through the recording
+
+
+def report_piped(args, data, timeout=60):
+    """`cat FILE | rcleak report ARGS`, FILE holding data: a real pipe on
+    rcleak's stdin, as `ssh host cat x.rcl | rcleak report -` gives it.
+    (rc, stdout, stderr)."""
+    d = mkdtemp("rcleak-files-pipe-")
+    src = os.path.join(d, "in")
+    write_bytes(src, data)
+    cat = subprocess.Popen(["cat", src], stdout=subprocess.PIPE)
+    try:
+        r = subprocess.run([RCLEAK, "report"] + list(args), stdin=cat.stdout, capture_output=True,
+                           timeout=timeout)
+    finally:
+        cat.stdout.close()
+        cat.wait()
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+def _recorded():
+    """A real capture: a client holding HELD connections to a redis-server
+    through `record -i 0.5 -d 2`. (path, bytes, client pid)."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, HELD)], name="rclt-rfstdin")
+    check(ss_count(c.pid, [r.port]) == HELD, "ground truth: the client does not hold %d sockets" % HELD)
+    path = os.path.join(mkdtemp("rcleak-files-rec-"), "real.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", "2"])
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    with open(path, "rb") as f:
+        data = f.read()
+    c.exit()
+    return path, data, c.pid
+
+
+# ---------------------------------------------------------------------------
+# `-`: the capture on standard input
+# ---------------------------------------------------------------------------
+def test_report_files_stdin_capture():
+    """`cat x.rcl | rcleak report -` reads the capture from the pipe, as
+    `report x.rcl` reads the file: the summary (its file named `-`), --csv,
+    --at and --replay say the same, and the client's peak is the HELD
+    connections it held. It was `-: No such file or directory`, exit 1.
+    The capture cut inside its last chunk reads, from the pipe as from the
+    file, up to there with exit 6."""
+    path, data, pid = _recorded()
+    problems = []
+    rc, out, err = report([path, "--json"])
+    check(rc == 0, "report FILE --json: exit %d; stderr %s" % (rc, err.strip()[-300:]))
+    want = json.loads(out)
+    rc, out, err = report_piped(["-", "--json"], data)
+    if rc != 0:
+        problems.append("report - --json: exit %d, stderr %r" % (rc, err.strip()[-300:]))
+    else:
+        got = json.loads(out)
+        f = got["files"][0]
+        if f.get("path") != "-":
+            problems.append("report - --json: path %r, expected '-'" % f.get("path"))
+        f["path"] = path
+        if got != want:
+            problems.append("report - --json differs from report FILE --json: %r vs %r"
+                            % (out[:300], json.dumps(want)[:300]))
+        peak = [p.get("peak_open") for p in f.get("processes", []) if p.get("pid") == pid]
+        if peak != [HELD]:
+            problems.append("report - --json: client pid %d peak_open %r, it held %d" % (pid, peak, HELD))
+    for mode in (["--csv"], ["--at", "+1s", "--json"], ["--replay", "--speed", "10000", "--json"], []):
+        rc0, out0, err0 = report([path] + mode)
+        rc1, out1, err1 = report_piped(["-"] + mode, data)
+        if mode == []:
+            out0 = out0.replace(path, "-")
+        if (rc1, out1, err1) != (rc0, out0, err0) or rc0 != 0:
+            problems.append("report - %s: exit %d, stdout %r, stderr %r; report FILE: exit %d, stdout %r, "
+                            "stderr %r" % (" ".join(mode), rc1, out1[:200], err1[-200:], rc0, out0[:200],
+                                           err0[-200:]))
+    # cut inside its last chunk: read up to there, exit 6, the same words
+    cut = os.path.join(mkdtemp("rcleak-files-cut-"), "cut.rcl")
+    write_bytes(cut, data[:-7])
+    rc0, out0, err0 = report([cut, "--json"])
+    rc1, out1, err1 = report_piped(["-", "--json"], data[:-7])
+    if rc0 != 6 or rc1 != 6 or err1 != err0.replace(cut, "-") or \
+            out1 != out0.replace(json.dumps(cut), json.dumps("-")):
+        problems.append("cut short: report FILE exit %d stderr %r, report - exit %d stderr %r stdout %s"
+                        % (rc0, err0, rc1, err1, "alike" if out1 == out0.replace(json.dumps(cut), '"-"')
+                           else "differs"))
+    # a file redirected to stdin (a regular file, not a pipe) reads the same
+    with open(path, "rb") as f:
+        r = subprocess.run([RCLEAK, "report", "-", "--csv"], stdin=f, capture_output=True, timeout=60)
+    rc0, out0, _ = report([path, "--csv"])
+    if r.returncode != 0 or r.stdout.decode() != out0:
+        problems.append("report - < FILE --csv: exit %d, stdout differs: %s; stderr %r"
+                        % (r.returncode, r.stdout != out0.encode(), r.stderr.decode()[-200:]))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_files_stdin_garbage():
+    """What is no whole capture, piped in, fails as the same bytes in a
+    file do, naming `-` in one line: text (exit 1), nothing (exit 1), a
+    header cut short (exit 6, and next to a good file that one is still
+    reported). `-` given twice is a usage error (2), and so is `-` with a
+    terminal for stdin: a capture is not typed."""
+    good = capcraft.Cap()
+    good.meta()
+    good.tick(0.0, 0.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)], [dict(tgid=200, opened=1)],
+              [dict(tgid=200)])
+    gpath = os.path.join(mkdtemp("rcleak-files-garbage-"), "good.rcl")
+    good.save(gpath)
+    gdata = good.data()
+    problems = []
+    for what, data, want_rc in (("text", b"this is not a capture\n" * 200, 1), ("nothing", b"", 1),
+                                ("random bytes", os.urandom(70000), 1),
+                                ("a header cut short", gdata[:30], 6)):
+        rc, out, err = report_piped(["-"], data)
+        if rc != want_rc or out or err.count("\n") != 1 or not err.startswith("rcleak: -: "):
+            problems.append("%s piped in: exit %d, stdout %r, stderr %r; expected exit %d and one line "
+                            "'rcleak: -: ...'" % (what, rc, out[:100], err, want_rc))
+        if want_rc != 6:   # unreadable next to others: test_report_files_unreadable_skipped
+            continue
+        rc, out, err = report_piped(["-", gpath, "--json"], data)
+        try:
+            paths = [f["path"] for f in json.loads(out)["files"]]
+        except (ValueError, KeyError):
+            paths = None
+        if rc != want_rc or paths != [gpath]:
+            problems.append("%s piped in next to %s: exit %d, files reported %r, stderr %r; expected "
+                            "exit %d and %s reported" % (what, gpath, rc, paths, err, want_rc, gpath))
+    rc, out, err = report_piped(["-", gpath, "-"], gdata)
+    if rc != 2 or out or err.count("\n") != 1:
+        problems.append("'-' twice: exit %d, stdout %r, stderr %r; expected exit 2, one line" % (rc, out[:80], err))
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([RCLEAK, "report", "-"], stdin=slave, capture_output=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        r = None
+    finally:
+        os.close(slave)
+        os.close(master)
+    if r is None or r.returncode != 2 or r.stderr.count(b"\n") != 1:
+        problems.append("'-' with a terminal for stdin: %s; expected exit 2 and one line"
+                        % ("waited 10 s for input" if r is None else "exit %d, stderr %r" % (r.returncode,
+                                                                                            r.stderr)))
+    check(not problems, " | ".join(problems))
