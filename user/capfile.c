@@ -19,7 +19,7 @@ void capfile_stdin(int fd)
 
 int capfile_open(struct capfile *f, const struct rcl_opts *o)
 {
-	char err[256];
+	char err[2000]; /* a long path, twice in the hint of a 0600 capture; log.c's line holds 2 KiB */
 	int e;
 
 	f->opts = *o;

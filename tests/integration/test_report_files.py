@@ -7,13 +7,14 @@ Run alone:  python3 tests/integration/runner.py -k report_files
 import json
 import os
 import pty
+import re
 import subprocess
 
 import capcraft
 from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
-from record_harness import Recorder, report, write_bytes
+from record_harness import Recorder, nobody_exe, report, write_bytes
 
-TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage"]
+TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint"]
 
 HELD = 4   # connections the client holds through the recording
 
@@ -156,4 +157,46 @@ def test_report_files_stdin_garbage():
         problems.append("'-' with a terminal for stdin: %s; expected exit 2 and one line"
                         % ("waited 10 s for input" if r is None else "exit %d, stderr %r" % (r.returncode,
                                                                                             r.stderr)))
+    check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# the hint for a capture this user may not read: a command to paste
+# ---------------------------------------------------------------------------
+def test_report_files_chown_hint():
+    """A capture `sudo rcleak record` left root's and 0600, read by another
+    user: the message suggests `sudo chown "$USER" PATH`, and PATH went in
+    as it was, so a path with a space or a quote gave a command that
+    chowned other files or none. Pasted into sh (sudo and chown stubbed
+    to print their arguments), the command now names exactly the file."""
+    prefix, exe = nobody_exe()
+    top = mkdtemp("rcleak-files-hint-")
+    os.chmod(top, 0o755)
+    d = os.path.join(top, "it's a $HOME `dir`")
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "my capture; rm -rf x.rcl")
+    c = capcraft.Cap()
+    c.meta()
+    c.tick(0.0, 0.0)
+    c.save(path)
+    os.chmod(path, 0o600)
+    problems = []
+    for arg in (path, "./" + os.path.basename(path)):
+        r = subprocess.run(prefix + [exe, "report", arg], cwd=d, capture_output=True, timeout=30)
+        rc, err = r.returncode, r.stderr.decode("utf-8", "replace")
+        m = re.search(r"record makes captures 0600: (.*)\)$", err.rstrip("\n"))
+        if rc != 1 or err.count("\n") != 1 or not m:
+            problems.append("report %r as uid 65534: exit %d, stderr %r; expected exit 1 and one line with "
+                            "the chown hint" % (arg, rc, err))
+            continue
+        cmd = m.group(1)
+        stub = 'sudo() { "$@"; }; chown() { for a in "$@"; do printf "%s\\0" "$a"; done; }; ' + cmd
+        r = subprocess.run(["sh", "-c", stub], cwd=d, capture_output=True, timeout=10,
+                           env={"USER": "someone", "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        got = r.stdout.decode("utf-8", "replace").split("\0")[:-1]
+        if r.returncode != 0 or got != ["someone", arg]:
+            problems.append("report %r: the hint's command %r, pasted into sh, runs chown with %r (sh exit %d, "
+                            "stderr %r); expected ['someone', %r]" % (arg, cmd, got, r.returncode,
+                                                                    r.stderr.decode()[-200:], arg))
     check(not problems, " | ".join(problems))
