@@ -14,7 +14,8 @@ import capcraft
 from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
 from record_harness import Recorder, nobody_exe, report, write_bytes
 
-TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint"]
+TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
+         "test_report_files_unreadable_skipped"]
 
 HELD = 4   # connections the client holds through the recording
 
@@ -200,3 +201,87 @@ def test_report_files_chown_hint():
                             "stderr %r); expected ['someone', %r]" % (arg, cmd, got, r.returncode,
                                                                     r.stderr.decode()[-200:], arg))
     check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# a file that cannot be read, next to others
+# ---------------------------------------------------------------------------
+def _tiny(host):
+    """One refresh of pid 200 holding a connection, after its connect event."""
+    c = capcraft.Cap(host=host)
+    c.meta()
+    c.event(0.0, sk=0x3000, tgid=200, cur_tgid=200, start=1000, lport=40000, rport=6379, old=2, new=1, kind=1,
+            comm="app")
+    c.tick(0.0, 0.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)], [dict(tgid=200, opened=1)],
+           [dict(tgid=200)])
+    return c
+
+
+@needs("rcleak")
+def test_report_files_unreadable_skipped():
+    """Several files, one of them unreadable (missing, a directory, not a
+    capture, another user's 0600 capture): it aborted the whole report
+    (exit 1, nothing on stdout), where a file with a damaged header was
+    skipped with one line and the rest reported (exit 6). Both are now
+    skipped with one line each naming them, every other file is reported
+    in every mode, and the exit code says the worst: 1 when a file could
+    not be read, else 6 for damage (man page, EXIT STATUS)."""
+    d = mkdtemp("rcleak-files-skip-")
+    os.chmod(d, 0o755)
+    good = os.path.join(d, "good.rcl")
+    _tiny("host-a").save(good)
+    os.chmod(good, 0o644)
+    data = _tiny("host-b").data()
+    bad_hdr = os.path.join(d, "badhdr.rcl")
+    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
+    os.chmod(bad_hdr, 0o644)
+    text = os.path.join(d, "text.rcl")
+    write_bytes(text, b"not a capture\n")
+    missing = os.path.join(d, "missing.rcl")
+    sub = os.path.join(d, "adir")
+    os.mkdir(sub)
+    problems = []
+
+    def run(files, mode, want_rc, skipped, argv_prefix=(), exe=None):
+        rc, out, err = report(files + mode, argv_prefix=argv_prefix, exe=exe)
+        lines = err.splitlines()
+        said = [f for f in skipped if sum(ln.startswith("rcleak: %s: " % f) for ln in lines) == 1]
+        if mode == ["--json"]:
+            try:
+                got = [f["path"] for f in json.loads(out)["files"]]
+            except (ValueError, KeyError):
+                got = None
+        else:   # --csv's host column, --at's "== FILE (HOST)", the summary's "FILE: host HOST"
+            got = [good] if "host-a" in out else []
+        if rc != want_rc or got != [good] or said != skipped or len(lines) != len(skipped):
+            problems.append("report %s %s: exit %d, reported %r, stderr %r; expected exit %d, %s reported and "
+                            "one line for each of %r" % (" ".join(os.path.basename(f) for f in files),
+                                                         " ".join(mode), rc, got, err, want_rc, good, skipped))
+
+    for mode in (["--json"], ["--csv"], ["--at", "+0s", "--plain"], []):
+        run([missing, good, text, sub], mode, 1, [missing, text, sub])
+        run([good, bad_hdr], mode, 6, [bad_hdr])
+        run([bad_hdr, good, missing], mode, 1, [bad_hdr, missing])
+    # another user's 0600 capture: the case the chown hint is for
+    prefix, exe = nobody_exe()
+    secret = os.path.join(d, "secret.rcl")
+    _tiny("host-c").save(secret)
+    os.chmod(secret, 0o600)
+    run([secret, good], ["--json"], 1, [secret], argv_prefix=prefix, exe=exe)
+    # not a capture on standard input, next to a file
+    rc, out, err = report_piped(["-", good, "--json"], b"garbage\n" * 10)
+    try:
+        got = [f["path"] for f in json.loads(out)["files"]]
+    except (ValueError, KeyError):
+        got = None
+    if rc != 1 or got != [good] or err.count("\n") != 1 or not err.startswith("rcleak: -: "):
+        problems.append("garbage piped in next to %s: exit %d, reported %r, stderr %r; expected exit 1, the file "
+                        "reported, one line for '-'" % (good, rc, got, err))
+    # alone: nothing to report, the file's own exit code
+    for f, want_rc in ((missing, 1), (bad_hdr, 6)):
+        rc, out, err = report([f])
+        if rc != want_rc or out or err.count("\n") != 1:
+            problems.append("report %s alone: exit %d, stdout %r, stderr %r; expected exit %d, one line"
+                            % (f, rc, out[:100], err, want_rc))
+    check(not problems, " | ".join(problems))
+
