@@ -14,6 +14,7 @@
 
 #include "capfile.h"
 #include "join.h"
+#include "log.h"
 #include "peaks.h"
 #include "report_summary.h"
 #include "view.h"
@@ -320,6 +321,55 @@ static size_t join_server(struct capfile *files, int nfiles, int fi, const struc
 	return n;
 }
 
+/* The wall times a file covers: from the recording's start (its header)
+ * or first refresh to its last refresh or event. False when a time is
+ * none a clock gives (a hostile file's). */
+static bool covers(const struct capfile *f, double *start, double *end)
+{
+	*start = f->info.wall_start;
+	*end = f->info.wall_start;
+	if (f->have_tick && f->first_wall < *start)
+		*start = f->first_wall;
+	if (f->have_tick && f->last_wall > *end)
+		*end = f->last_wall;
+	if (f->last_event > *end)
+		*end = f->last_event;
+	return capture_wall_ok(*start) && capture_wall_ok(*end);
+}
+
+/* Two files of one host whose times do not overlap were never recording
+ * at once: the joins read each file's end and paired a server's
+ * connection with a holder of the same 4-tuple hours apart (the port
+ * reused by another process) without a word. One line on stderr for
+ * each such pair; stdout (--json) is left alone. */
+static void warn_spans_apart(const struct capfile *files, int nfiles)
+{
+	for (int i = 0; i < nfiles; i++)
+		for (int j = i + 1; j < nfiles; j++) {
+			const struct capfile *a = &files[i], *b = &files[j];
+			double as, ae, bs, be;
+			char t1[32], t2[32];
+
+			if (strcmp(a->info.host, b->info.host) || !covers(a, &as, &ae) || !covers(b, &bs, &be) ||
+			    (as <= be && bs <= ae))
+				continue;
+			if (bs < as) { /* the earlier first */
+				const struct capfile *t = a;
+				double ts = as, te = ae;
+
+				a = b, as = bs, ae = be;
+				b = t, bs = ts, be = te;
+			}
+			capfile_fmt_time(ae, t1, sizeof(t1));
+			capfile_fmt_time(bs, t2, sizeof(t2));
+			elog("%s and %s (host %s%s) do not overlap in time (the first ends %s, the second starts "
+			     "%s): their joins pair connections that were never open at once", a->path, b->path,
+			     a->info.host,
+			     a->info.boot_id[0] && b->info.boot_id[0] && strcmp(a->info.boot_id, b->info.boot_id)
+				     ? ", rebooted between them" : "", t1, t2);
+		}
+}
+
 /* The indexes follow the models: drop them once the joins are printed. */
 static void drop_join_indexes(struct capfile *files, int nfiles)
 {
@@ -609,6 +659,7 @@ int summary_print(struct capfile *files, int nfiles, bool json)
 		take_peaks(&files[fi]);
 		take_trigger(&files[fi]);
 	}
+	warn_spans_apart(files, nfiles);
 	if (json)
 		summary_json_out(files, nfiles);
 	else

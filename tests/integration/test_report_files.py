@@ -15,7 +15,7 @@ from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
 from record_harness import Recorder, nobody_exe, report, write_bytes
 
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
-         "test_report_files_unreadable_skipped"]
+         "test_report_files_unreadable_skipped", "test_report_files_spans_apart"]
 
 HELD = 4   # connections the client holds through the recording
 
@@ -285,3 +285,63 @@ def test_report_files_unreadable_skipped():
                             % (f, rc, out[:100], err, want_rc))
     check(not problems, " | ".join(problems))
 
+
+# ---------------------------------------------------------------------------
+# files of one host whose spans do not overlap
+# ---------------------------------------------------------------------------
+def _host_file(name, wall0, boot, fds, counters, procs, ticks=3):
+    """A capture of host redis-host starting at wall0: `ticks` refreshes 5 s
+    apart of the given records. Its path."""
+    c = capcraft.Cap(host="redis-host", boot=boot, wall0=wall0)
+    c.meta(interval=5.0)
+    for i in range(ticks):
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, counters, procs)
+    c.flush()
+    path = os.path.join(mkdtemp("rcleak-files-span-"), name)
+    c.save(path)
+    return path
+
+
+@needs("rcleak")
+def test_report_files_spans_apart():
+    """Two captures of one host: the server's (redis-server pid 100 with a
+    loopback client 127.0.0.1:40000) and, an hour after it ended, one where
+    pid 200 holds 127.0.0.1:40000 -> 6379. The summary joined them (pid 200
+    counted as the server's client) without a word, though the two were
+    never open at once. One line on stderr now says the files' spans do not
+    overlap (--json's stdout stays one JSON object); files whose spans
+    overlap, or one file, say nothing."""
+    t0 = 1700000000.0
+    srv_fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
+                    laddr="0.0.0.0", raddr="0.0.0.0"),
+               dict(tgid=100, fd=7, sk=0x2000, lport=6379, rport=40000, start=500, comm="redis-server")]
+    srv = ([dict(tgid=100, start=500, opened=1, flags=1, comm="redis-server")],
+           [dict(tgid=100, start=500, comm="redis-server")])
+    cli_fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app")]
+    cli = ([dict(tgid=200, start=600, opened=1, comm="app")], [dict(tgid=200, start=600, comm="app")])
+    a = _host_file("server.rcl", t0, "boot-a", srv_fds, *srv)            # t0 .. t0+10
+    apart = _host_file("later.rcl", t0 + 3600, "boot-a", cli_fds, *cli)  # an hour after
+    along = _host_file("along.rcl", t0 + 5, "boot-a", cli_fds, *cli)     # t0+5 .. t0+15
+    problems = []
+    for files, warn in (([a, apart], True), ([apart, a], True), ([a, along], False), ([a], False)):
+        for mode in (["--json"], []):
+            rc, out, err = report(files + mode)
+            what = "report %s %s" % (" ".join(os.path.basename(f) for f in files), " ".join(mode))
+            lines = err.splitlines()
+            if rc != 0:
+                problems.append("%s: exit %d, stderr %r" % (what, rc, err))
+                continue
+            if mode == ["--json"]:
+                try:
+                    json.loads(out)
+                except ValueError:
+                    problems.append("%s: stdout is not one JSON object: %r" % (what, out[:200]))
+            if "overlap" in out:
+                problems.append("%s: the warning went to stdout" % what)
+            if warn and (len(lines) != 1 or "overlap" not in lines[0] or a not in lines[0] or apart not in lines[0]
+                         or "redis-host" not in lines[0]):
+                problems.append("%s: stderr %r; expected one line saying %s and %s (host redis-host) do not "
+                                "overlap" % (what, err, a, apart))
+            if not warn and err:
+                problems.append("%s: stderr %r; the spans overlap, expected nothing" % (what, err))
+    check(not problems, " | ".join(problems))
