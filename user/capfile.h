@@ -17,7 +17,7 @@
 #include "ownertab.h"
 #include "record.h"
 
-struct seen_proc; /* report_summary.c's summary of a process across the file */
+struct seen_proc; /* the summary's of a process across the file (report_summary_int.h) */
 struct peaks;     /* and its peaks between ticks (peaks.h) */
 
 struct capfile {
@@ -28,7 +28,7 @@ struct capfile {
 	struct replay rp;
 	struct collector c;      /* a facade for the views: no tracer */
 	struct rcl_opts opts;
-	struct ownertab seen;    /* struct seen_proc (report_summary.c) */
+	struct ownertab seen;    /* struct seen_proc (report_summary_int.h) */
 	struct peaks *peaks;
 	struct ownertab tail;    /* struct tail_proc: per process, the events since the last tick */
 	double first_wall, last_wall;
