@@ -96,8 +96,9 @@ void warn_spans_apart(const struct capfile *files, int nfiles)
 			double as, ae, bs, be;
 			char t1[32], t2[32];
 
-			if (strcmp(a->info.host, b->info.host) || !covers(a, &as, &ae) || !covers(b, &bs, &be) ||
-			    (as <= be && bs <= ae))
+			/* no host name (a hostile file's): no telling it is one host */
+			if (!a->info.host[0] || strcmp(a->info.host, b->info.host) || !covers(a, &as, &ae) ||
+			    !covers(b, &bs, &be) || (as <= be && bs <= ae))
 				continue;
 			if (bs < as) { /* the earlier first */
 				const struct capfile *t = a;

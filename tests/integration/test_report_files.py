@@ -289,10 +289,10 @@ def test_report_files_unreadable_skipped():
 # ---------------------------------------------------------------------------
 # files of one host whose spans do not overlap
 # ---------------------------------------------------------------------------
-def _host_file(name, wall0, boot, fds, counters, procs, ticks=3):
-    """A capture of host redis-host starting at wall0: `ticks` refreshes 5 s
+def _host_file(name, wall0, boot, fds, counters, procs, ticks=3, host="redis-host"):
+    """A capture of host `host` starting at wall0: `ticks` refreshes 5 s
     apart of the given records. Its path."""
-    c = capcraft.Cap(host="redis-host", boot=boot, wall0=wall0)
+    c = capcraft.Cap(host=host, boot=boot, wall0=wall0)
     c.meta(interval=5.0)
     for i in range(ticks):
         c.tick(5.0 * i, 5.0 if i else 0.0, fds, counters, procs)
@@ -310,7 +310,7 @@ def test_report_files_spans_apart():
     counted as the server's client) without a word, though the two were
     never open at once. One line on stderr now says the files' spans do not
     overlap (--json's stdout stays one JSON object); files whose spans
-    overlap, or one file, say nothing."""
+    overlap, one file, or files that name no host say nothing."""
     t0 = 1700000000.0
     srv_fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
                     laddr="0.0.0.0", raddr="0.0.0.0"),
@@ -344,4 +344,10 @@ def test_report_files_spans_apart():
                                 "overlap" % (what, err, a, apart))
             if not warn and err:
                 problems.append("%s: stderr %r; the spans overlap, expected nothing" % (what, err))
+    # files that name no host (a hostile file's): no telling they are one
+    # host's, as the joins' loopback rule has it; they warned
+    nameless = [_host_file(n, w, "", srv_fds, *srv, host="") for n, w in (("n1.rcl", t0), ("n2.rcl", t0 + 3600))]
+    rc, out, err = report(nameless)
+    if rc != 0 or err:
+        problems.append("two files naming no host, an hour apart: exit %d, stderr %r; expected nothing" % (rc, err))
     check(not problems, " | ".join(problems))
