@@ -10,13 +10,23 @@
 #include "log.h"
 #include "peaks.h"
 
+static int stdin_fd = -1; /* "-": standard input, spooled (capfile_stdin) */
+
+void capfile_stdin(int fd)
+{
+	stdin_fd = fd;
+}
+
 int capfile_open(struct capfile *f, const struct rcl_opts *o)
 {
-	char err[256];
+	char err[2000]; /* a long path, twice in the hint of a 0600 capture; log.c's line holds 2 KiB */
 	int e;
 
 	f->opts = *o;
-	e = capture_reader_open(&f->rd, f->path, &f->info, err, sizeof(err));
+	if (!strcmp(f->path, "-") && stdin_fd >= 0)
+		e = capture_reader_open_fd(&f->rd, stdin_fd, f->path, &f->info, err, sizeof(err));
+	else
+		e = capture_reader_open(&f->rd, f->path, &f->info, err, sizeof(err));
 	if (e) {
 		elog("%s", err); /* the reason names the file already */
 		return e == -EBADMSG ? RCL_EXIT_INCOMPLETE : RCL_EXIT_ERROR;

@@ -17,7 +17,7 @@
 #include "ownertab.h"
 #include "record.h"
 
-struct seen_proc; /* report_summary.c's summary of a process across the file */
+struct seen_proc; /* the summary's of a process across the file (report_summary_int.h) */
 struct peaks;     /* and its peaks between ticks (peaks.h) */
 
 struct capfile {
@@ -28,7 +28,7 @@ struct capfile {
 	struct replay rp;
 	struct collector c;      /* a facade for the views: no tracer */
 	struct rcl_opts opts;
-	struct ownertab seen;    /* struct seen_proc (report_summary.c) */
+	struct ownertab seen;    /* struct seen_proc (report_summary_int.h) */
 	struct peaks *peaks;
 	struct ownertab tail;    /* struct tail_proc: per process, the events since the last tick */
 	double first_wall, last_wall;
@@ -54,11 +54,15 @@ struct capfile {
 
 typedef void (*event_fn)(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
 
-/* Open f->path (set by the caller) with the report's options. 0, or after
+/* Open f->path (set by the caller; "-": the capfile_stdin file) with the
+ * report's options. 0, or after
  * saying why in one line the exit code: RCL_EXIT_INCOMPLETE for a capture
  * whose header is cut short or damaged, RCL_EXIT_ERROR for anything else
  * (not a capture, cannot be opened, out of memory). */
 int capfile_open(struct capfile *f, const struct rcl_opts *o);
+/* The file a path "-" names from now on: standard input, spooled
+ * (spool.h); the caller keeps fd. */
+void capfile_stdin(int fd);
 /* Start over at the beginning of the file (a second pass). */
 int capfile_reopen(struct capfile *f, const struct rcl_opts *o);
 void capfile_close(struct capfile *f);

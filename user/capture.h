@@ -114,6 +114,11 @@ struct capture_record {
  *   -errno    it could not be opened or read */
 int capture_reader_open(struct capture_reader **r, const char *path,
 			struct capture_info *info, char *err, size_t errlen);
+/* The capture on an open regular file fd (report's standard input,
+ * spooled), read through a duplicate of it: the caller keeps fd. name
+ * stands for the path in messages. */
+int capture_reader_open_fd(struct capture_reader **r, int fd, const char *name,
+			   struct capture_info *info, char *err, size_t errlen);
 int capture_reader_open_mem(struct capture_reader **r, const void *buf, size_t len,
 			    struct capture_info *info, char *err, size_t errlen);
 

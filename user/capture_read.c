@@ -18,6 +18,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -489,23 +491,15 @@ static int reader_start(struct capture_reader **rp, struct capture_reader *r, co
 	return 0;
 }
 
-int capture_reader_open(struct capture_reader **rp, const char *path,
-			struct capture_info *info, char *err, size_t errlen)
+/* Read the capture on fd (ours now: closed on failure), named path in
+ * messages. */
+static int open_fd(struct capture_reader **rp, int fd, const char *path,
+		   struct capture_info *info, char *err, size_t errlen)
 {
 	struct capture_reader *r;
 	struct stat st;
-	int fd, rc;
+	int rc;
 
-	*rp = NULL;
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	/* 'sudo rcleak record' makes it 0600, root's: "Permission denied"
-	 * alone read as if report needed root (not when it is a directory
-	 * on the way that cannot be searched: stat fails too) */
-	if (fd < 0 && errno == EACCES && !stat(path, &st))
-		return cap_fail(err, errlen, -EACCES, "%s: %s (record makes captures 0600: sudo chown "
-				"\"$USER\" %s)", path, strerror(EACCES), path);
-	if (fd < 0)
-		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		close(fd);
@@ -525,6 +519,77 @@ int capture_reader_open(struct capture_reader **rp, const char *path,
 	r->fd = fd;
 	r->size = (__u64)st.st_size;
 	return reader_start(rp, r, path, info, err, errlen);
+}
+
+/* s as one word for a POSIX shell, into buf: as it is when every byte is
+ * one no shell treats specially, else in single quotes (a quote inside as
+ * '\''); one that starts with '-' after "./" (no option to chown). False
+ * when it does not fit. */
+static bool sh_quote(char *buf, size_t len, const char *s)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789_@%+=:,./-";
+	size_t n = 0;
+	bool bare = *s && strspn(s, plain) == strlen(s);
+
+#define PUT(c) do { if (n + 1 >= len) return false; buf[n++] = (c); } while (0)
+	if (s[0] == '-') {
+		PUT('.');
+		PUT('/');
+	}
+	if (!bare)
+		PUT('\'');
+	for (; *s; s++) {
+		if (*s == '\'' && !bare) {
+			PUT('\'');
+			PUT('\\');
+			PUT('\'');
+		}
+		PUT(*s);
+	}
+	if (!bare)
+		PUT('\'');
+#undef PUT
+	buf[n] = 0;
+	return true;
+}
+
+int capture_reader_open(struct capture_reader **rp, const char *path,
+			struct capture_info *info, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	*rp = NULL;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	/* 'sudo rcleak record' makes it 0600, root's: "Permission denied"
+	 * alone read as if report needed root (not when it is a directory
+	 * on the way that cannot be searched: stat fails too) */
+	if (fd < 0 && errno == EACCES && !stat(path, &st)) {
+		/* a command to paste: the path quoted, or none when it is too
+		 * long to say whole */
+		char q[2 * PATH_MAX];
+		size_t room = errlen > strlen(path) + 128 ? errlen - strlen(path) - 128 : 0;
+
+		if (!sh_quote(q, room < sizeof(q) ? room : sizeof(q), path))
+			return cap_fail(err, errlen, -EACCES, "%s: %s (record makes captures 0600: chown it "
+					"to yourself with sudo)", path, strerror(EACCES));
+		return cap_fail(err, errlen, -EACCES, "%s: %s (record makes captures 0600: sudo chown "
+				"\"$USER\" %s)", path, strerror(EACCES), q);
+	}
+	if (fd < 0)
+		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	return open_fd(rp, fd, path, info, err, errlen);
+}
+
+int capture_reader_open_fd(struct capture_reader **rp, int fd, const char *name,
+			   struct capture_info *info, char *err, size_t errlen)
+{
+	*rp = NULL;
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return cap_fail(err, errlen, -errno, "%s: %s", name, strerror(errno));
+	return open_fd(rp, fd, name, info, err, errlen);
 }
 
 int capture_reader_open_mem(struct capture_reader **rp, const void *buf, size_t len,

@@ -553,6 +553,11 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		if (nfiles > RCL_MAX_FILES)
 			return opts_fail(err, errlen, "%d files: give at most %d at once", nfiles, RCL_MAX_FILES);
 		o->files = o->file_list;
+		/* standard input holds one capture, read once */
+		for (int i = 0, dash = 0; i < nfiles; i++)
+			if (!strcmp(o->file_list[i], "-") && dash++)
+				return opts_fail(err, errlen, "'-' (standard input) is given twice: it holds one "
+					    "capture, give it once");
 		if (o->csv + o->replay + (o->at != NULL) > 1)
 			return opts_fail(err, errlen, "--csv, --replay and --at do not go together: give one");
 		if (o->speed_set && !o->replay)

@@ -30,23 +30,25 @@
 #include "record_cmd.h"
 #include "report_csv.h"
 #include "report_summary.h"
+#include "spool.h"
 #include "tui.h"
 #include "view.h"
 
 #define MAX_FILES RCL_MAX_FILES /* opts.c refuses more */
 
-/* A file given twice (or under two names: a link, ./x and x) was read as
- * two captures of the same host, every connection and peak counted twice
- * in the summary. 0, or after one line RCL_EXIT_USAGE. */
-static int check_distinct(char **paths)
+/* A file given twice (or under two names: a link, ./x and x, or as the
+ * standard input "-" is, stdin_fd) was read as two captures of the same
+ * host, every connection and peak counted twice in the summary. 0, or
+ * after one line RCL_EXIT_USAGE. */
+static int check_distinct(char **paths, int stdin_fd)
 {
 	struct stat st[MAX_FILES];
 	const char *name[MAX_FILES];
 	int n = 0;
 
 	for (char **p = paths; *p && n < MAX_FILES; p++) {
-		if (stat(*p, &st[n])) /* capfile_open says why */
-			continue;
+		if (!strcmp(*p, "-") ? stdin_fd < 0 || fstat(stdin_fd, &st[n]) : stat(*p, &st[n]))
+			continue; /* capfile_open says why */
 		for (int i = 0; i < n; i++) {
 			if (st[i].st_dev == st[n].st_dev && st[i].st_ino == st[n].st_ino) {
 				if (!strcmp(name[i], *p))
@@ -290,8 +292,8 @@ static int replay_tui(struct capfile *files, int nfiles, const struct rcl_opts *
 int cmd_report(const struct rcl_opts *o)
 {
 	struct capfile files[MAX_FILES];
-	int nfiles = 0, rc = RCL_EXIT_OK;
-	bool damaged = false, no_refresh = false;
+	int nfiles = 0, rc = RCL_EXIT_OK, stdin_fd = -1;
+	bool damaged = false, no_refresh = false, unreadable = false, several = o->files[0] && o->files[1];
 
 	/* as the live view: a reader going away (`report --csv | head`) ends
 	 * the report through ferror(), with 0, not SIGPIPE's 141; the loops
@@ -311,8 +313,14 @@ int cmd_report(const struct rcl_opts *o)
 			return RCL_EXIT_USAGE;
 		}
 	}
-	if ((rc = check_distinct(o->files)))
-		return rc;
+	for (char **p = o->files; *p; p++)
+		if (!strcmp(*p, "-")) { /* opts.c took it once at most */
+			if ((rc = spool_stdin(&stdin_fd)))
+				return rc;
+			capfile_stdin(stdin_fd);
+		}
+	if ((rc = check_distinct(o->files, stdin_fd)))
+		goto cleanup;
 	for (char **p = o->files; *p; p++) {
 		int e;
 
@@ -323,23 +331,25 @@ int cmd_report(const struct rcl_opts *o)
 		}
 		files[nfiles].path = *p;
 		e = capfile_open(&files[nfiles], o);
-		if (e == RCL_EXIT_INCOMPLETE) {
-			/* a capture whose header is damaged: none of it can be
-			 * read, the other files still are (exit 6 at the end) */
+		if (e) {
+			/* a file that cannot be read (missing, another user's,
+			 * not a capture: exit 1 at the end) or a capture whose
+			 * header is damaged (6): none of it can be read, the
+			 * other files still are. The one line said which; one
+			 * unreadable file aborted the report of all the others,
+			 * where a damaged one was skipped */
 			capfile_close(&files[nfiles]);
 			memset(&files[nfiles], 0, sizeof(files[0]));
-			damaged = true;
+			if (e == RCL_EXIT_INCOMPLETE)
+				damaged = true;
+			else
+				unreadable = true;
 			continue;
-		}
-		if (e) {
-			rc = e;
-			nfiles++;
-			goto cleanup;
 		}
 		nfiles++;
 	}
-	if (!nfiles) { /* every file was a capture damaged beyond reading */
-		rc = RCL_EXIT_INCOMPLETE;
+	if (!nfiles) { /* nothing readable in any file given */
+		rc = unreadable ? RCL_EXIT_ERROR : RCL_EXIT_INCOMPLETE;
 		goto cleanup;
 	}
 	if (o->replay && o->view == RCL_VIEW_TUI) {
@@ -351,8 +361,9 @@ int cmd_report(const struct rcl_opts *o)
 	if (o->view == RCL_VIEW_TUI || o->view == RCL_VIEW_AUTO)
 		((struct rcl_opts *)o)->view = RCL_VIEW_PLAIN;
 	/* several files' --json lines name theirs: one printed none (no
-	 * refresh), and the next file's line passed for it */
-	for (int fi = 0; fi < nfiles && nfiles > 1; fi++)
+	 * refresh), and the next file's line passed for it. Several given:
+	 * the one readable of two is no live capture of one file */
+	for (int fi = 0; fi < nfiles && several; fi++)
 		files[fi].c.file = files[fi].path;
 
 	if (o->csv) {
@@ -421,7 +432,7 @@ int cmd_report(const struct rcl_opts *o)
 				continue;
 			}
 			at_warn(f, o->at, outside);
-			if (nfiles > 1 && o->view != RCL_VIEW_JSON)
+			if (several && o->view != RCL_VIEW_JSON)
 				printf("== %s (%s)\n", f->path, f->info.host);
 			show(f, o);
 		}
@@ -445,7 +456,7 @@ int cmd_report(const struct rcl_opts *o)
 				/* which file's timeline this is, as --at says it:
 				 * the tables alone ran from one file into the next,
 				 * the clock jumping back without a word */
-				else if (nfiles > 1 && o->view != RCL_VIEW_JSON)
+				else if (several && o->view != RCL_VIEW_JSON)
 					printf("== %s (%s)\n", f->path, f->info.host);
 				first = false;
 				show(f, o);
@@ -490,12 +501,16 @@ damage:
 			;
 		damaged |= capfile_damage(&files[fi]);
 	}
-	/* a file with nothing to show (--at, --replay) because it was cut short
+	/* a file skipped because it could not be read: 1, whatever else; a
+	 * file with nothing to show (--at, --replay) because it was cut short
 	 * or damaged says so with 6; without damage it is an error */
 	if (rc == RCL_EXIT_OK)
-		rc = damaged ? RCL_EXIT_INCOMPLETE : no_refresh ? RCL_EXIT_ERROR : RCL_EXIT_OK;
+		rc = unreadable ? RCL_EXIT_ERROR : damaged ? RCL_EXIT_INCOMPLETE
+			: no_refresh ? RCL_EXIT_ERROR : RCL_EXIT_OK;
 cleanup:
 	for (int fi = 0; fi < nfiles; fi++)
 		capfile_close(&files[fi]);
+	if (stdin_fd > STDERR_FILENO)
+		close(stdin_fd);
 	return rc;
 }

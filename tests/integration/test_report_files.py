@@ -1,0 +1,353 @@
+"""`rcleak report`: how it takes its files. A capture on standard input
+(`-`), the hint for a capture it may not read, files it cannot read next to
+others, and files of one host whose spans do not overlap.
+
+Run alone:  python3 tests/integration/runner.py -k report_files
+"""
+import json
+import os
+import pty
+import re
+import subprocess
+
+import capcraft
+from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
+from record_harness import Recorder, nobody_exe, report, write_bytes
+
+TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
+         "test_report_files_unreadable_skipped", "test_report_files_spans_apart"]
+
+HELD = 4   # connections the client holds through the recording
+
+
+def report_piped(args, data, timeout=60):
+    """`cat FILE | rcleak report ARGS`, FILE holding data: a real pipe on
+    rcleak's stdin, as `ssh host cat x.rcl | rcleak report -` gives it.
+    (rc, stdout, stderr)."""
+    d = mkdtemp("rcleak-files-pipe-")
+    src = os.path.join(d, "in")
+    write_bytes(src, data)
+    cat = subprocess.Popen(["cat", src], stdout=subprocess.PIPE)
+    try:
+        r = subprocess.run([RCLEAK, "report"] + list(args), stdin=cat.stdout, capture_output=True,
+                           timeout=timeout)
+    finally:
+        cat.stdout.close()
+        cat.wait()
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
+def _recorded():
+    """A real capture: a client holding HELD connections to a redis-server
+    through `record -i 0.5 -d 2`. (path, bytes, client pid)."""
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, HELD)], name="rclt-rfstdin")
+    check(ss_count(c.pid, [r.port]) == HELD, "ground truth: the client does not hold %d sockets" % HELD)
+    path = os.path.join(mkdtemp("rcleak-files-rec-"), "real.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", "2"])
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    with open(path, "rb") as f:
+        data = f.read()
+    c.exit()
+    return path, data, c.pid
+
+
+# ---------------------------------------------------------------------------
+# `-`: the capture on standard input
+# ---------------------------------------------------------------------------
+def test_report_files_stdin_capture():
+    """`cat x.rcl | rcleak report -` reads the capture from the pipe, as
+    `report x.rcl` reads the file: the summary (its file named `-`), --csv,
+    --at and --replay say the same, and the client's peak is the HELD
+    connections it held. It was `-: No such file or directory`, exit 1.
+    The capture cut inside its last chunk reads, from the pipe as from the
+    file, up to there with exit 6."""
+    path, data, pid = _recorded()
+    problems = []
+    rc, out, err = report([path, "--json"])
+    check(rc == 0, "report FILE --json: exit %d; stderr %s" % (rc, err.strip()[-300:]))
+    want = json.loads(out)
+    rc, out, err = report_piped(["-", "--json"], data)
+    if rc != 0:
+        problems.append("report - --json: exit %d, stderr %r" % (rc, err.strip()[-300:]))
+    else:
+        got = json.loads(out)
+        f = got["files"][0]
+        if f.get("path") != "-":
+            problems.append("report - --json: path %r, expected '-'" % f.get("path"))
+        f["path"] = path
+        if got != want:
+            problems.append("report - --json differs from report FILE --json: %r vs %r"
+                            % (out[:300], json.dumps(want)[:300]))
+        peak = [p.get("peak_open") for p in f.get("processes", []) if p.get("pid") == pid]
+        if peak != [HELD]:
+            problems.append("report - --json: client pid %d peak_open %r, it held %d" % (pid, peak, HELD))
+    for mode in (["--csv"], ["--at", "+1s", "--json"], ["--replay", "--speed", "10000", "--json"], []):
+        rc0, out0, err0 = report([path] + mode)
+        rc1, out1, err1 = report_piped(["-"] + mode, data)
+        if mode == []:
+            out0 = out0.replace(path, "-")
+        if (rc1, out1, err1) != (rc0, out0, err0) or rc0 != 0:
+            problems.append("report - %s: exit %d, stdout %r, stderr %r; report FILE: exit %d, stdout %r, "
+                            "stderr %r" % (" ".join(mode), rc1, out1[:200], err1[-200:], rc0, out0[:200],
+                                           err0[-200:]))
+    # cut inside its last chunk: read up to there, exit 6, the same words
+    cut = os.path.join(mkdtemp("rcleak-files-cut-"), "cut.rcl")
+    write_bytes(cut, data[:-7])
+    rc0, out0, err0 = report([cut, "--json"])
+    rc1, out1, err1 = report_piped(["-", "--json"], data[:-7])
+    if rc0 != 6 or rc1 != 6 or err1 != err0.replace(cut, "-") or \
+            out1 != out0.replace(json.dumps(cut), json.dumps("-")):
+        problems.append("cut short: report FILE exit %d stderr %r, report - exit %d stderr %r stdout %s"
+                        % (rc0, err0, rc1, err1, "alike" if out1 == out0.replace(json.dumps(cut), '"-"')
+                           else "differs"))
+    # a file redirected to stdin (a regular file, not a pipe) reads the same
+    with open(path, "rb") as f:
+        r = subprocess.run([RCLEAK, "report", "-", "--csv"], stdin=f, capture_output=True, timeout=60)
+    rc0, out0, _ = report([path, "--csv"])
+    if r.returncode != 0 or r.stdout.decode() != out0:
+        problems.append("report - < FILE --csv: exit %d, stdout differs: %s; stderr %r"
+                        % (r.returncode, r.stdout != out0.encode(), r.stderr.decode()[-200:]))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_files_stdin_garbage():
+    """What is no whole capture, piped in, fails as the same bytes in a
+    file do, naming `-` in one line: text (exit 1), nothing (exit 1), a
+    header cut short (exit 6, and next to a good file that one is still
+    reported). `-` given twice is a usage error (2), and so is `-` with a
+    terminal for stdin: a capture is not typed."""
+    good = capcraft.Cap()
+    good.meta()
+    good.tick(0.0, 0.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)], [dict(tgid=200, opened=1)],
+              [dict(tgid=200)])
+    gpath = os.path.join(mkdtemp("rcleak-files-garbage-"), "good.rcl")
+    good.save(gpath)
+    gdata = good.data()
+    problems = []
+    for what, data, want_rc in (("text", b"this is not a capture\n" * 200, 1), ("nothing", b"", 1),
+                                ("random bytes", os.urandom(70000), 1),
+                                ("a header cut short", gdata[:30], 6)):
+        rc, out, err = report_piped(["-"], data)
+        if rc != want_rc or out or err.count("\n") != 1 or not err.startswith("rcleak: -: "):
+            problems.append("%s piped in: exit %d, stdout %r, stderr %r; expected exit %d and one line "
+                            "'rcleak: -: ...'" % (what, rc, out[:100], err, want_rc))
+        if want_rc != 6:   # unreadable next to others: test_report_files_unreadable_skipped
+            continue
+        rc, out, err = report_piped(["-", gpath, "--json"], data)
+        try:
+            paths = [f["path"] for f in json.loads(out)["files"]]
+        except (ValueError, KeyError):
+            paths = None
+        if rc != want_rc or paths != [gpath]:
+            problems.append("%s piped in next to %s: exit %d, files reported %r, stderr %r; expected "
+                            "exit %d and %s reported" % (what, gpath, rc, paths, err, want_rc, gpath))
+    rc, out, err = report_piped(["-", gpath, "-"], gdata)
+    if rc != 2 or out or err.count("\n") != 1:
+        problems.append("'-' twice: exit %d, stdout %r, stderr %r; expected exit 2, one line" % (rc, out[:80], err))
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([RCLEAK, "report", "-"], stdin=slave, capture_output=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        r = None
+    finally:
+        os.close(slave)
+        os.close(master)
+    if r is None or r.returncode != 2 or r.stderr.count(b"\n") != 1:
+        problems.append("'-' with a terminal for stdin: %s; expected exit 2 and one line"
+                        % ("waited 10 s for input" if r is None else "exit %d, stderr %r" % (r.returncode,
+                                                                                            r.stderr)))
+    check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# the hint for a capture this user may not read: a command to paste
+# ---------------------------------------------------------------------------
+def test_report_files_chown_hint():
+    """A capture `sudo rcleak record` left root's and 0600, read by another
+    user: the message suggests `sudo chown "$USER" PATH`, and PATH went in
+    as it was, so a path with a space or a quote gave a command that
+    chowned other files or none. Pasted into sh (sudo and chown stubbed
+    to print their arguments), the command now names exactly the file."""
+    prefix, exe = nobody_exe()
+    top = mkdtemp("rcleak-files-hint-")
+    os.chmod(top, 0o755)
+    d = os.path.join(top, "it's a $HOME `dir`")
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    path = os.path.join(d, "my capture; rm -rf x.rcl")
+    c = capcraft.Cap()
+    c.meta()
+    c.tick(0.0, 0.0)
+    c.save(path)
+    os.chmod(path, 0o600)
+    problems = []
+    for arg in (path, "./" + os.path.basename(path)):
+        r = subprocess.run(prefix + [exe, "report", arg], cwd=d, capture_output=True, timeout=30)
+        rc, err = r.returncode, r.stderr.decode("utf-8", "replace")
+        m = re.search(r"record makes captures 0600: (.*)\)$", err.rstrip("\n"))
+        if rc != 1 or err.count("\n") != 1 or not m:
+            problems.append("report %r as uid 65534: exit %d, stderr %r; expected exit 1 and one line with "
+                            "the chown hint" % (arg, rc, err))
+            continue
+        cmd = m.group(1)
+        stub = 'sudo() { "$@"; }; chown() { for a in "$@"; do printf "%s\\0" "$a"; done; }; ' + cmd
+        r = subprocess.run(["sh", "-c", stub], cwd=d, capture_output=True, timeout=10,
+                           env={"USER": "someone", "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        got = r.stdout.decode("utf-8", "replace").split("\0")[:-1]
+        if r.returncode != 0 or got != ["someone", arg]:
+            problems.append("report %r: the hint's command %r, pasted into sh, runs chown with %r (sh exit %d, "
+                            "stderr %r); expected ['someone', %r]" % (arg, cmd, got, r.returncode,
+                                                                    r.stderr.decode()[-200:], arg))
+    check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# a file that cannot be read, next to others
+# ---------------------------------------------------------------------------
+def _tiny(host):
+    """One refresh of pid 200 holding a connection, after its connect event."""
+    c = capcraft.Cap(host=host)
+    c.meta()
+    c.event(0.0, sk=0x3000, tgid=200, cur_tgid=200, start=1000, lport=40000, rport=6379, old=2, new=1, kind=1,
+            comm="app")
+    c.tick(0.0, 0.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)], [dict(tgid=200, opened=1)],
+           [dict(tgid=200)])
+    return c
+
+
+@needs("rcleak")
+def test_report_files_unreadable_skipped():
+    """Several files, one of them unreadable (missing, a directory, not a
+    capture, another user's 0600 capture): it aborted the whole report
+    (exit 1, nothing on stdout), where a file with a damaged header was
+    skipped with one line and the rest reported (exit 6). Both are now
+    skipped with one line each naming them, every other file is reported
+    in every mode, and the exit code says the worst: 1 when a file could
+    not be read, else 6 for damage (man page, EXIT STATUS)."""
+    d = mkdtemp("rcleak-files-skip-")
+    os.chmod(d, 0o755)
+    good = os.path.join(d, "good.rcl")
+    _tiny("host-a").save(good)
+    os.chmod(good, 0o644)
+    data = _tiny("host-b").data()
+    bad_hdr = os.path.join(d, "badhdr.rcl")
+    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
+    os.chmod(bad_hdr, 0o644)
+    text = os.path.join(d, "text.rcl")
+    write_bytes(text, b"not a capture\n")
+    missing = os.path.join(d, "missing.rcl")
+    sub = os.path.join(d, "adir")
+    os.mkdir(sub)
+    problems = []
+
+    def run(files, mode, want_rc, skipped, argv_prefix=(), exe=None):
+        rc, out, err = report(files + mode, argv_prefix=argv_prefix, exe=exe)
+        lines = err.splitlines()
+        said = [f for f in skipped if sum(ln.startswith("rcleak: %s: " % f) for ln in lines) == 1]
+        if mode == ["--json"]:
+            try:
+                got = [f["path"] for f in json.loads(out)["files"]]
+            except (ValueError, KeyError):
+                got = None
+        else:   # --csv's host column, --at's "== FILE (HOST)", the summary's "FILE: host HOST"
+            got = [good] if "host-a" in out else []
+        if rc != want_rc or got != [good] or said != skipped or len(lines) != len(skipped):
+            problems.append("report %s %s: exit %d, reported %r, stderr %r; expected exit %d, %s reported and "
+                            "one line for each of %r" % (" ".join(os.path.basename(f) for f in files),
+                                                         " ".join(mode), rc, got, err, want_rc, good, skipped))
+
+    for mode in (["--json"], ["--csv"], ["--at", "+0s", "--plain"], []):
+        run([missing, good, text, sub], mode, 1, [missing, text, sub])
+        run([good, bad_hdr], mode, 6, [bad_hdr])
+        run([bad_hdr, good, missing], mode, 1, [bad_hdr, missing])
+    # another user's 0600 capture: the case the chown hint is for
+    prefix, exe = nobody_exe()
+    secret = os.path.join(d, "secret.rcl")
+    _tiny("host-c").save(secret)
+    os.chmod(secret, 0o600)
+    run([secret, good], ["--json"], 1, [secret], argv_prefix=prefix, exe=exe)
+    # not a capture on standard input, next to a file
+    rc, out, err = report_piped(["-", good, "--json"], b"garbage\n" * 10)
+    try:
+        got = [f["path"] for f in json.loads(out)["files"]]
+    except (ValueError, KeyError):
+        got = None
+    if rc != 1 or got != [good] or err.count("\n") != 1 or not err.startswith("rcleak: -: "):
+        problems.append("garbage piped in next to %s: exit %d, reported %r, stderr %r; expected exit 1, the file "
+                        "reported, one line for '-'" % (good, rc, got, err))
+    # alone: nothing to report, the file's own exit code
+    for f, want_rc in ((missing, 1), (bad_hdr, 6)):
+        rc, out, err = report([f])
+        if rc != want_rc or out or err.count("\n") != 1:
+            problems.append("report %s alone: exit %d, stdout %r, stderr %r; expected exit %d, one line"
+                            % (f, rc, out[:100], err, want_rc))
+    check(not problems, " | ".join(problems))
+
+
+# ---------------------------------------------------------------------------
+# files of one host whose spans do not overlap
+# ---------------------------------------------------------------------------
+def _host_file(name, wall0, boot, fds, counters, procs, ticks=3, host="redis-host"):
+    """A capture of host `host` starting at wall0: `ticks` refreshes 5 s
+    apart of the given records. Its path."""
+    c = capcraft.Cap(host=host, boot=boot, wall0=wall0)
+    c.meta(interval=5.0)
+    for i in range(ticks):
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, counters, procs)
+    c.flush()
+    path = os.path.join(mkdtemp("rcleak-files-span-"), name)
+    c.save(path)
+    return path
+
+
+@needs("rcleak")
+def test_report_files_spans_apart():
+    """Two captures of one host: the server's (redis-server pid 100 with a
+    loopback client 127.0.0.1:40000) and, an hour after it ended, one where
+    pid 200 holds 127.0.0.1:40000 -> 6379. The summary joined them (pid 200
+    counted as the server's client) without a word, though the two were
+    never open at once. One line on stderr now says the files' spans do not
+    overlap (--json's stdout stays one JSON object); files whose spans
+    overlap, one file, or files that name no host say nothing."""
+    t0 = 1700000000.0
+    srv_fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
+                    laddr="0.0.0.0", raddr="0.0.0.0"),
+               dict(tgid=100, fd=7, sk=0x2000, lport=6379, rport=40000, start=500, comm="redis-server")]
+    srv = ([dict(tgid=100, start=500, opened=1, flags=1, comm="redis-server")],
+           [dict(tgid=100, start=500, comm="redis-server")])
+    cli_fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app")]
+    cli = ([dict(tgid=200, start=600, opened=1, comm="app")], [dict(tgid=200, start=600, comm="app")])
+    a = _host_file("server.rcl", t0, "boot-a", srv_fds, *srv)            # t0 .. t0+10
+    apart = _host_file("later.rcl", t0 + 3600, "boot-a", cli_fds, *cli)  # an hour after
+    along = _host_file("along.rcl", t0 + 5, "boot-a", cli_fds, *cli)     # t0+5 .. t0+15
+    problems = []
+    for files, warn in (([a, apart], True), ([apart, a], True), ([a, along], False), ([a], False)):
+        for mode in (["--json"], []):
+            rc, out, err = report(files + mode)
+            what = "report %s %s" % (" ".join(os.path.basename(f) for f in files), " ".join(mode))
+            lines = err.splitlines()
+            if rc != 0:
+                problems.append("%s: exit %d, stderr %r" % (what, rc, err))
+                continue
+            if mode == ["--json"]:
+                try:
+                    json.loads(out)
+                except ValueError:
+                    problems.append("%s: stdout is not one JSON object: %r" % (what, out[:200]))
+            if "overlap" in out:
+                problems.append("%s: the warning went to stdout" % what)
+            if warn and (len(lines) != 1 or "overlap" not in lines[0] or a not in lines[0] or apart not in lines[0]
+                         or "redis-host" not in lines[0]):
+                problems.append("%s: stderr %r; expected one line saying %s and %s (host redis-host) do not "
+                                "overlap" % (what, err, a, apart))
+            if not warn and err:
+                problems.append("%s: stderr %r; the spans overlap, expected nothing" % (what, err))
+    # files that name no host (a hostile file's): no telling they are one
+    # host's, as the joins' loopback rule has it; they warned
+    nameless = [_host_file(n, w, "", srv_fds, *srv, host="") for n, w in (("n1.rcl", t0), ("n2.rcl", t0 + 3600))]
+    rc, out, err = report(nameless)
+    if rc != 0 or err:
+        problems.append("two files naming no host, an hour apart: exit %d, stderr %r; expected nothing" % (rc, err))
+    check(not problems, " | ".join(problems))

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/* report_summary_json.c - the summary as one JSON object: {"files": [...]},
+ * per file its span, trigger, processes and servers joined. */
+#include <stdio.h>
+
+#include "capfile.h"
+#include "report_summary_int.h"
+#include "view.h"
+
+/* A wall time in JSON: Unix seconds, or null for none (0). */
+static void json_time(double wall)
+{
+	if (wall > 0)
+		printf("%.3f", wall);
+	else
+		printf("null");
+}
+
+void summary_json_out(struct capfile *files, int nfiles)
+{
+	struct join_count jc[64];
+
+	printf("{\"files\":[");
+	for (int fi = 0; fi < nfiles; fi++) {
+		struct capfile *f = &files[fi];
+		const struct model *m = f->model;
+		double start, end;
+		bool first = true;
+
+		printf("%s{\"path\":", fi ? "," : "");
+		json_str(stdout, f->path);
+		printf(",\"host\":");
+		json_str(stdout, f->info.host);
+		printf(",\"kernel\":");
+		json_str(stdout, f->info.kernel);
+		span_of(f, &start, &end);
+		printf(",\"start\":%.3f,\"end\":%.3f,\"last_event\":", start, end);
+		json_time(f->last_event);
+		printf(",\"ends_inside_refresh\":%s", f->ends_in_tick ? "true" : "false");
+		/* null: a file of a format before 1.6, which cannot say */
+		if (f->info.minor < 6)
+			printf(",\"finished\":null,\"stop_signal\":null");
+		else if (!f->rp.finished)
+			printf(",\"finished\":false,\"stop_signal\":null");
+		else
+			printf(",\"finished\":true,\"stop_signal\":%u", f->rp.end_signal);
+		printf(",\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,", f->ticks, f->events,
+		       (unsigned long long)f->lost);
+		printf("\"trigger\":");
+		if (!f->rp.have_trigger) {
+			printf("null,");
+		} else {
+			printf("{\"at\":%.3f,\"pid\":", f->rp.trigger.wall);
+			if (f->rp.trigger.owner.tgid)
+				printf("%u", f->rp.trigger.owner.tgid);
+			else
+				printf("null");
+			printf(",\"verdict\":");
+			if (f->rp.trigger.verdict[0])
+				json_str(stdout, f->rp.trigger.verdict);
+			else
+				printf("null");
+			printf(",\"why\":");
+			json_str(stdout, f->rp.trigger.why);
+			printf("},");
+		}
+		printf("\"processes\":[");
+		for (size_t i = 0; i < f->seen.n; i++) {
+			const struct seen_proc *s = ownertab_row(&f->seen, i);
+
+			printf("%s{\"pid\":%u,\"comm\":", i ? "," : "", s->key.tgid);
+			json_str(stdout, s->comm);
+			printf(",\"role\":\"%s\",\"peak_open\":%ld,\"peak_at\":", s->server ? "server" : "client",
+			       s->peak_open);
+			json_time(s->peak_open ? s->peak_at : 0);
+			printf(",\"growth_from\":");
+			json_time(s->peak_open ? s->growth_from : 0);
+			printf(",\"growth_before_start\":%s", s->peak_open && s->growth_before ? "true" : "false");
+			printf(",\"max_growth_per_min\":%.2f,\"opened\":%llu,\"closed\":%llu,\"leaked\":%llu,"
+			       "\"verdicts\":[", s->max_growth, (unsigned long long)s->opened,
+			       (unsigned long long)s->closed, (unsigned long long)s->leaked);
+			for (int k = V_FD_LIMIT, c = 0; k > V_OK; k--)
+				if (s->verdicts & (1u << k)) {
+					printf("%s{\"verdict\":\"%s\",\"first_at\":%.3f,\"rule\":", c++ ? "," : "",
+					       verdict_name(k), s->first_verdict_at[k]);
+					json_str(stdout, s->rule[k]);
+					putchar('}');
+				}
+			printf("]");
+			if (s->server && s->limits)
+				printf(",\"clients_max\":%ld,\"effective_limit\":%ld", s->clients_max,
+				       s->effective_limit);
+			else if (s->server) /* no refresh saw it listen */
+				printf(",\"clients_max\":%ld,\"effective_limit\":null", s->clients_max);
+			putchar('}');
+		}
+		printf("],\"servers_joined\":[");
+		for (size_t i = 0; i < m->nprocs && nfiles > 1; i++) {
+			const struct proc *p = m->procs[i];
+			size_t n;
+
+			if (!p->nlisten || p->exited || !view_selected(&f->opts, p))
+				continue;
+			n = join_server(files, nfiles, fi, p, jc, 64);
+			printf("%s{\"pid\":%u,\"clients\":%ld,\"client_processes\":[", first ? "" : ",",
+			       p->key.tgid, p->clients);
+			first = false;
+			for (size_t k = 0; k < n; k++) {
+				printf("%s{\"host\":", k ? "," : "");
+				json_str(stdout, files[jc[k].file].info.host);
+				printf(",\"pid\":%u,\"comm\":", jc[k].pid);
+				json_str(stdout, jc[k].comm);
+				printf(",\"count\":%ld}", jc[k].count);
+			}
+			printf("]}");
+		}
+		printf("]}");
+	}
+	drop_join_indexes(files, nfiles);
+	printf("]}\n");
+}
