@@ -396,6 +396,39 @@ static int write_file(struct out_file *f, const struct run_summary *s,
 	return 0;
 }
 
+/* The text summary onto stderr, in one piece: rendered in memory first,
+ * so that a failed write is known, with its errno (stderr is unbuffered:
+ * each of its fprintf()s failed on its own, and nothing told). Returns 0,
+ * or the errno of the write that failed. */
+static int print_summary(const struct run_summary *s)
+{
+	char *buf = NULL;
+	size_t len = 0, off = 0;
+	FILE *mem = open_memstream(&buf, &len);
+
+	if (!mem || (summary_text(mem, s), fclose(mem))) {
+		free(buf); /* out of memory: straight onto stderr, unchecked */
+		clearerr(stderr);
+		summary_text(stderr, s);
+		return ferror(stderr) ? EIO : 0;
+	}
+	while (off < len) {
+		ssize_t n = write(STDERR_FILENO, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+
+			free(buf);
+			return e;
+		}
+		off += (size_t)n;
+	}
+	free(buf);
+	return 0;
+}
+
 /* No summary for f: close it, and remove a file the check made (as long
  * as the name still leads to it). */
 static void drop_out(struct out_file *f)
@@ -588,8 +621,16 @@ int cmd_run(const struct rcl_opts *o)
 		sum.unwritten = o->junit_path;
 	if (sum.unwritten && sum.exit_code == RCL_EXIT_OK)
 		sum.exit_code = RCL_EXIT_ERROR;
-	summary_text(stderr, &sum);
 	rc = sum.exit_code;
+	/* The verdict that nobody saw is no pass (`2>/dev/full`, a closed
+	 * stderr): exit 1, as for a FILE not written, unless CMD or a
+	 * threshold failed the run already. A reader that went away (EPIPE)
+	 * is no error, as on stdout. */
+	if ((e = print_summary(&sum)) && e != EPIPE) {
+		elog("cannot write the summary to standard error: %s", strerror(e));
+		if (rc == RCL_EXIT_OK)
+			rc = RCL_EXIT_ERROR;
+	}
 cleanup:
 	if (!summary) {
 		drop_out(&json);

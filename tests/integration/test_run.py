@@ -31,7 +31,7 @@ TESTS = ["test_run_exit_status",
          "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
          "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
          "test_run_out_file_swapped", "test_run_out_file_is_stdout",
-         "test_run_out_file_same", "test_run_sudo_user_unknown"]
+         "test_run_out_file_same", "test_run_sudo_user_unknown", "test_run_summary_unwritten"]
 
 
 def test_run_exit_status():
@@ -747,3 +747,52 @@ def test_run_sudo_user_unknown():
     rc, out, err, lines = _run_to_end(["-p", port, "--user", "rcl-no-such-user", "--"] + cmd, 30)
     check(rc == 2 and len(lines) == 1 and "for --user" in lines[0] and not os.path.exists(marker),
           "--user unknown: exit status %r, stderr %r" % (rc, err[-400:]))
+
+
+def test_run_summary_unwritten():
+    """The summary on stderr is run's verdict: when it cannot be written
+    (`2>/dev/full`, a closed stderr) rcleak exits 1 after a passing CMD, as
+    for a --json FILE it cannot write; it exited 0, a clean pass nobody saw.
+    CMD's own code and a broken threshold (5) still win; a reader that went
+    away (a pipe closed) is no error, as on stdout."""
+    r = Redis()
+    port = str(r.port)
+    leak = ["python3", "-c", "import os, socket, sys\n"
+            "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+            "s.sendall(b'PING\\r\\n'); s.recv(16); os._exit(0)", port]
+    d = mkdtemp("rcleak-run-stderr-")
+    json_path = os.path.join(d, "leak.json")
+    for what, cmd, extra, want in (("a passing CMD", ["true"], [], 1),
+                                   ("CMD exiting 3", ["sh", "-c", "exit 3"], [], 3),
+                                   ("a CMD leaking 1 under --max-leaked 0", leak,
+                                    ["--max-leaked", "0", "--json", json_path], 5)):
+        args = ["-p", port] + extra + ["--"] + cmd
+        with open("/dev/full", "wb") as full:
+            p = spawn([RCLEAK, "run"] + args, "rcleak run 2>/dev/full", stdin=subprocess.DEVNULL,
+                      stdout=subprocess.DEVNULL, stderr=full)
+        rc = p.wait(timeout=30)
+        check(rc == want, "`rcleak run %s 2>/dev/full` (%s): exit status %r, expected %d"
+              % (" ".join(args), what, rc, want))
+    with open(json_path) as f:
+        js = json.load(f)
+    check(js["totals"]["leaked"] == 1 and js["result"] == "fail",
+          "ground truth of the leaking CMD: --json %r, expected 1 leaked, fail" % js["totals"])
+
+    # stderr closed: rcleak holds fd 2 on /dev/null, read-only (EBADF)
+    args = [RCLEAK, "run", "-p", port, "--", "true"]
+    p = spawn(["sh", "-c", 'exec "$@" 2>&-', "sh"] + args, "rcleak run 2>&-",
+              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rc = p.wait(timeout=30)
+    check(rc == 1, "`rcleak run -- true 2>&-`: exit status %r, expected 1" % rc)
+
+    # a reader that went away is no error
+    rfd, wfd = os.pipe()
+    os.close(rfd)
+    try:
+        p = spawn(args, "rcleak run 2>|closed", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                  stderr=wfd)
+    finally:
+        os.close(wfd)
+    rc = p.wait(timeout=30)
+    check(rc == 0, "`rcleak run -- true` with stderr a pipe nobody reads: exit status %r, "
+          "expected 0 (EPIPE is no error)" % rc)
