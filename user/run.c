@@ -122,16 +122,43 @@ static int stopped_before_cmd(const struct rcl_opts *o)
 
 struct run_user {
 	bool set;
+	bool nopw;      /* a uid with no passwd entry: no groups, HOME=/ */
 	uid_t uid;
 	gid_t gid;
 	char name[64];
 };
 
-/* --user USER, or the user sudo ran us for. Returns 0 or -1 (message given). */
+/* A uid with no passwd entry runs with this group, not root's 0 (Docker's
+ * `--user 1234` gets gid 0): the unprivileged overflow gid, "nogroup". */
+#define RUN_NOPW_GID 65534
+
+/* "54321" as a uid: digits only, below (uid_t)-1 (which means "no uid" to
+ * setuid's family). Returns false for anything else. */
+static bool parse_uid(const char *s, uid_t *uid)
+{
+	unsigned long long v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v >= (uid_t)-1)
+			return false;
+	}
+	*uid = (uid_t)v;
+	return true;
+}
+
+/* --user USER, or the user sudo ran us for. USER is a name first, else a
+ * uid when all digits, as `pgrep -u` and `ps -u` take it: a name that is
+ * all digits and exists is that user. Returns 0 or -1 (message given). */
 static int resolve_user(const struct rcl_opts *o, struct run_user *u)
 {
 	const char *name = o->run_user;
 	struct passwd *pw;
+	uid_t uid;
 
 	memset(u, 0, sizeof(*u));
 	if (!name) {
@@ -142,10 +169,22 @@ static int resolve_user(const struct rcl_opts *o, struct run_user *u)
 		name = sudo;
 	}
 	pw = getpwnam(name);
+	if (!pw && o->run_user && parse_uid(name, &uid)) {
+		u->set = true;
+		u->uid = uid;
+		pw = getpwuid(uid);
+		if (!pw) { /* a container's or a CI runner's uid */
+			u->nopw = true;
+			u->gid = RUN_NOPW_GID;
+			snprintf(u->name, sizeof(u->name), "%s", name);
+			return 0;
+		}
+	}
 	if (!pw) {
 		/* "for --user" sent someone who gave no --user looking for one */
 		if (o->run_user)
-			elog("unknown user '%s' for --user", name);
+			elog("unknown user '%s' for --user: give a user name, or a uid (digits, below %u)",
+			     name, (unsigned)(uid_t)-1);
 		else
 			elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER", name);
 		return -1;
@@ -172,18 +211,19 @@ exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd, pid_t 
 			signal(sigs[i], SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (u->set && (initgroups(u->name, u->gid) || setgid(u->gid) || setuid(u->uid))) {
+	if (u->set && ((u->nopw ? setgroups(0, NULL) : initgroups(u->name, u->gid)) ||
+		       setgid(u->gid) || setuid(u->uid))) {
 		err = errno;
 		goto fail;
 	}
 	if (u->set) { /* a clean environment for the user, as sudo -u would */
-		struct passwd *pw = getpwuid(u->uid);
+		struct passwd *pw = u->nopw ? NULL : getpwuid(u->uid);
 
-		if (pw) {
-			setenv("HOME", pw->pw_dir, 1);
-			setenv("USER", pw->pw_name, 1);
-			setenv("LOGNAME", pw->pw_name, 1);
-		}
+		/* no passwd entry: its number, and HOME / (as Docker gives
+		 * one), not root's /root left over */
+		setenv("HOME", pw ? pw->pw_dir : "/", 1);
+		setenv("USER", pw ? pw->pw_name : u->name, 1);
+		setenv("LOGNAME", pw ? pw->pw_name : u->name, 1);
 	}
 	/* rcleak killed by SIGKILL (or the OOM killer) passes nothing on: the
 	 * kernel sends CMD SIGTERM instead, so that CMD does not outlive it

@@ -31,7 +31,8 @@ TESTS = ["test_run_exit_status",
          "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
          "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
          "test_run_out_file_swapped", "test_run_out_file_is_stdout",
-         "test_run_out_file_same", "test_run_sudo_user_unknown", "test_run_summary_unwritten"]
+         "test_run_out_file_same", "test_run_sudo_user_unknown", "test_run_summary_unwritten",
+         "test_run_user_uid"]
 
 
 def test_run_exit_status():
@@ -796,3 +797,84 @@ def test_run_summary_unwritten():
     rc = p.wait(timeout=30)
     check(rc == 0, "`rcleak run -- true` with stderr a pipe nobody reads: exit status %r, "
           "expected 0 (EPIPE is no error)" % rc)
+
+
+def _free_uid():
+    """A uid with no passwd entry."""
+    import pwd
+    for uid in range(54321, 54421):
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+    raise Fail("no uid without a passwd entry in 54321-54420")
+
+
+def test_run_user_uid():
+    """--user takes a uid too, as `pgrep -u` and `ps -u` do: a name first,
+    else a number is a uid. It took names only ("unknown user '54321'"). A
+    uid with no passwd entry (a container's, a CI runner's) runs CMD with
+    gid 65534 (nogroup), no supplementary groups, USER its number and HOME
+    /; its leak is traced as any CMD's. A uid of a user is that user, with
+    its groups; a name all digits that exists is the name (a passwd, bound
+    over /etc/passwd in a mount namespace of the test's own, names user
+    '4242' uid U). A number past uid_t is a usage error."""
+    app = need_c()[0]
+    r = Redis()
+    uid = _free_uid()
+    before = total_connections(r)
+    show = 'echo "$(id -u) $(id -g) $(id -G) $USER $HOME"; '
+    cmd = ["sh", "-c", show + 'exec "$0" leak "$1" 4 0', app, str(r.port)]
+    run = Run(["-p", str(r.port), "--user", str(uid), "--max-leaked", "0"], cmd)
+    try:
+        rc = run.wait()
+        out = run.out()
+        check(rc == 5, "--user %d: exit status %r, expected 5; stdout %r; %s"
+              % (uid, rc, out[-300:], run.describe()))
+        want = "%d 65534 65534 %d /" % (uid, uid)
+        check(out.splitlines()[:1] == [want], "--user %d: CMD said %r (uid gid groups USER HOME), "
+              "expected %r" % (uid, out[:200], want))
+        done = parse_done(out)
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(redis_delta(r, before) == 4, "ground truth: Redis accepted != 4")
+    expect(prow(js, done["pid"]), {"opened": 4, "leaked": 4, "exited": True},
+           "--json row of the program run as uid %d (%s)" % (uid, done))
+
+    run = Run(["-p", str(r.port), "--user", "65534"], ["sh", "-c", 'echo "$(id -un) $(id -G) $HOME"'])
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 0 and run.out().strip() == "nobody 65534 /nonexistent",
+          "--user 65534: rc %r, CMD said %r, expected nobody's name, groups and HOME; %s"
+          % (rc, run.out()[:200], run.describe()))
+
+    d = mkdtemp("rcleak-run-uidname-")
+    os.chmod(d, 0o755)
+    passwd = os.path.join(d, "passwd")
+    with open("/etc/passwd") as f:
+        text = f.read()
+    with open(passwd, "w") as f:
+        f.write(text + "4242:x:%d:65534::/nonexistent:/bin/sh\n" % uid)
+    os.chmod(passwd, 0o644)
+    args = [RCLEAK, "run", "-p", str(r.port), "--user", "4242", "--", "id", "-u"]
+    p = spawn(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd] + args,
+              "rcleak run --user 4242", stdin=subprocess.DEVNULL)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("rcleak run --user 4242 did not exit")
+    check(p.returncode == 0 and out.decode().strip() == str(uid),
+          "--user 4242, a user of that name with uid %d: rc %r, `id -u` said %r; stderr %r"
+          % (uid, p.returncode, out[:100], err[-300:]))
+
+    marker = os.path.join(d, "cmd-ran")
+    for bad in ("4294967295", "99999999999999999999", "+12"):
+        rc, out, err, lines = _run_to_end(["-p", str(r.port), "--user", bad, "--",
+                                           "touch", marker], 30)
+        check(rc == 2 and len(lines) == 1 and "--user" in lines[0] and not os.path.exists(marker),
+              "--user %s: exit status %r (expected 2, one line, CMD not run); stderr %r"
+              % (bad, rc, err[-400:]))
