@@ -584,9 +584,9 @@ int cmd_record(const struct rcl_opts *o)
 		r.ring.keep_s = o->ring_s;
 		r.sink.append = mem_append;
 		r.sink.ctx = &r.ring;
-		fprintf(stderr, "rcleak: flight recorder: keeping the last %gs in memory; SIGUSR1%s writes %s\n",
-			o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? " or a trigger" : "",
-			o->write_path);
+		elog("flight recorder: keeping the last %gs in memory; SIGUSR1%s writes %s",
+		     o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? " or a trigger" : "",
+		     o->write_path);
 	}
 	/* read with the first walk's time, before it: a tick's wall and
 	 * monotonic times are one moment (report's peaks and growth take the
@@ -633,7 +633,7 @@ int cmd_record(const struct rcl_opts *o)
 			/* the flight recorder's memory is all the evidence there
 			 * is (a plain record has written it already): keep it */
 			if (r.in_memory && !r.err) {
-				fprintf(stderr, "rcleak: writing the last %gs to %s\n", held_s(&r, o), o->write_path);
+				elog("writing the last %gs to %s", held_s(&r, o), o->write_path);
 				r.err = mem_flush_to(&r.ring, r.w);
 			}
 			if (r.err)
@@ -677,11 +677,11 @@ int cmd_record(const struct rcl_opts *o)
 				if (!r.err)
 					r.err = capture_sync(r.w);
 				if (r.err) /* the error line follows; nothing more is recorded */
-					fprintf(stderr, "rcleak: trigger: %s: failed writing the last %gs to %s\n",
-						trig.why, held_s(&r, o), o->write_path);
+					elog("trigger: %s: failed writing the last %gs to %s",
+					     trig.why, held_s(&r, o), o->write_path);
 				else
-					fprintf(stderr, "rcleak: trigger: %s: wrote the last %gs to %s, recording %gs more\n",
-						trig.why, held_s(&r, o), o->write_path, o->after_s);
+					elog("trigger: %s: wrote the last %gs to %s, recording %gs more",
+					     trig.why, held_s(&r, o), o->write_path, o->after_s);
 				r.in_memory = false;
 				stop_at = r.c.model->now + o->after_s;
 			}
@@ -742,8 +742,8 @@ int cmd_record(const struct rcl_opts *o)
 	}
 	rc = last_failed ? RCL_EXIT_ERROR : RCL_EXIT_OK;
 	if (r.in_memory && !r.err) {
-		fprintf(stderr, "rcleak: no trigger fired: writing the last %gs to %s\n", held_s(&r, o),
-			o->write_path);
+		elog("no trigger fired: writing the last %gs to %s", held_s(&r, o),
+		     o->write_path);
 		r.err = mem_flush_to(&r.ring, r.w);
 	}
 	/* the last record: a recorder killed between two chunks left a file
