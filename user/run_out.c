@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * run_out.c - where `rcleak run`'s summary goes: the --json and --junit
+ * FILEs (checked before CMD runs, written into the file checked), and the
+ * text on stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "run_out.h"
+
+/* The file of rcleak's stdout or stderr that st is (/dev/stdout, or FILE
+ * named again in a redirection), or -1. */
+static int std_fd_of(const struct stat *st)
+{
+	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+		struct stat o;
+
+		if (!fstat(fd, &o) && S_ISREG(o.st_mode) && o.st_dev == st->st_dev && o.st_ino == st->st_ino)
+			return fd;
+	}
+	return -1;
+}
+
+/* Does f->path still name the file f->fd is? */
+static bool same_file(const struct out_file *f)
+{
+	struct stat a, b;
+
+	return !stat(f->path, &a) && !fstat(f->fd, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* --json and --junit naming one regular file (under two names, say): the
+ * JUnit XML was written over the JSON, and the run passed with no JSON for
+ * the CI step that reads it. Both on rcleak's stdout is another matter:
+ * each is written after the other, as asked. */
+bool run_out_same(const struct out_file *a, const struct out_file *b)
+{
+	struct stat x, y;
+
+	return a->fd >= 0 && b->fd >= 0 && !a->std && !b->std && !fstat(a->fd, &x) && !fstat(b->fd, &y) &&
+	       x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* --json and --junit FILE: can rcleak write it? Asked before CMD runs, not
+ * after it: "cannot write" came once the whole test suite had run, whose
+ * summary was then lost. A file it creates here it removes again when it
+ * ends with no summary to write (CMD not run, a runtime error): no empty
+ * file to be taken for a result. A regular file that is there already is
+ * emptied now: an earlier run's summary outlived a run that wrote none
+ * (CMD not found, rcleak killed), and a CI step read it as this run's.
+ * The regular file stays open, and the summary goes into it, not into
+ * whatever the name leads to at the end: CMD, run as SUDO_USER, could put
+ * a symlink there in its own work tree (`ln -sf /etc/shadow rcleak.xml`),
+ * and rcleak, as root, wrote through it. Returns 0 or -1 (message given). */
+int run_out_check(struct out_file *f)
+{
+	struct stat st;
+	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
+
+	f->created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && !stat(f->path, &st)) {
+		/* a directory passed this check, and CMD ran to its end
+		 * before "cannot write ...: Is a directory" */
+		if (S_ISDIR(st.st_mode)) {
+			elog("cannot write %s: %s; the command was not run", f->path, strerror(EISDIR));
+			return -1;
+		}
+		/* a FIFO or a device (/dev/stdout) is opened once, at the end:
+		 * an open and close now would end a FIFO reader's input */
+		if (!S_ISREG(st.st_mode))
+			return 0;
+		/* `--json /dev/stdout -- make >ci.log`: that file is CMD's
+		 * output, emptied here and again at the end, and the JSON was
+		 * all ci.log held. The summary goes after what CMD wrote
+		 * there, as a shell's `>>` would put it. */
+		if ((std = std_fd_of(&st)) >= 0) {
+			f->fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
+			f->std = f->fd >= 0;
+			if (f->fd >= 0)
+				return 0;
+		} else {
+			fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+		}
+	}
+	if (fd < 0) {
+		elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
+		return -1;
+	}
+	f->fd = fd;
+	return 0;
+}
+
+/* The summary into f: the file checked, which the name must still lead to
+ * (one CMD replaced, by a symlink say, is not written), or made anew
+ * (never through a symlink) when CMD removed it. */
+int run_out_write(struct out_file *f, const struct run_summary *s,
+		  void (*render)(FILE *, const struct run_summary *))
+{
+	bool same = f->fd >= 0 && (f->std || same_file(f));
+	int fd = f->fd;
+	FILE *out;
+
+	f->fd = -1;
+	if (fd >= 0 && !same) {
+		struct stat st;
+
+		close(fd);
+		if (!lstat(f->path, &st) || errno != ENOENT) {
+			elog("cannot write %s: the command replaced it while it ran (a symlink, another "
+			     "file); rcleak writes only into the file it checked", f->path);
+			return -1;
+		}
+		fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0666);
+		if (fd < 0) {
+			elog("cannot write %s: %s", f->path, strerror(errno));
+			return -1;
+		}
+	}
+	if (fd >= 0 && !f->std && ftruncate(fd, 0)) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	out = fd >= 0 ? fdopen(fd, "w") : fopen(f->path, "w");
+	if (!out) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	render(out, s);
+	if (fclose(out)) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The text summary onto stderr, in one piece: rendered in memory first,
+ * so that a failed write is known, with its errno (stderr is unbuffered:
+ * each of its fprintf()s failed on its own, and nothing told). Returns 0,
+ * or the errno of the write that failed. */
+int run_out_stderr(const struct run_summary *s)
+{
+	char *buf = NULL;
+	size_t len = 0, off = 0;
+	FILE *mem = open_memstream(&buf, &len);
+
+	if (!mem || (summary_text(mem, s), fclose(mem))) {
+		free(buf); /* out of memory: straight onto stderr, unchecked */
+		clearerr(stderr);
+		summary_text(stderr, s);
+		return ferror(stderr) ? EIO : 0;
+	}
+	while (off < len) {
+		ssize_t n = write(STDERR_FILENO, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+
+			free(buf);
+			return e;
+		}
+		off += (size_t)n;
+	}
+	free(buf);
+	return 0;
+}
+
+/* No summary for f: close it, and remove a file the check made (as long
+ * as the name still leads to it). */
+void run_out_drop(struct out_file *f)
+{
+	if (f->fd < 0)
+		return;
+	if (f->created && !f->std && same_file(f))
+		unlink(f->path);
+	close(f->fd);
+	f->fd = -1;
+}
