@@ -16,13 +16,14 @@
 #include "run_out.h"
 
 /* The file of rcleak's stdout or stderr that st is (/dev/stdout, or FILE
- * named again in a redirection), or -1. */
+ * named again in a redirection), of any type: a regular file, a pipe, a
+ * socket, a terminal. Or -1. */
 static int std_fd_of(const struct stat *st)
 {
 	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
 		struct stat o;
 
-		if (!fstat(fd, &o) && S_ISREG(o.st_mode) && o.st_dev == st->st_dev && o.st_ino == st->st_ino)
+		if (!fstat(fd, &o) && o.st_dev == st->st_dev && o.st_ino == st->st_ino)
 			return fd;
 	}
 	return -1;
@@ -72,19 +73,27 @@ int run_out_check(struct out_file *f)
 			elog("cannot write %s: %s; the command was not run", f->path, strerror(EISDIR));
 			return -1;
 		}
-		/* a FIFO or a device (/dev/stdout) is opened once, at the end:
-		 * an open and close now would end a FIFO reader's input */
-		if (!S_ISREG(st.st_mode))
-			return 0;
 		/* `--json /dev/stdout -- make >ci.log`: that file is CMD's
 		 * output, emptied here and again at the end, and the JSON was
 		 * all ci.log held. The summary goes after what CMD wrote
-		 * there, as a shell's `>>` would put it. */
+		 * there, as a shell's `>>` would put it. Written on rcleak's
+		 * own fd, whatever it is: /dev/stdout of a socket (a systemd
+		 * unit's, the journal) cannot be opened (ENXIO), and that was
+		 * said at the end, CMD done. */
 		if ((std = std_fd_of(&st)) >= 0) {
 			f->fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
 			f->std = f->fd >= 0;
 			if (f->fd >= 0)
 				return 0;
+		} else if (S_ISSOCK(st.st_mode)) {
+			/* a socket's name cannot be opened: said now, not
+			 * at the end */
+			elog("cannot write %s: it is a socket; the command was not run", f->path);
+			return -1;
+		} else if (!S_ISREG(st.st_mode)) {
+			/* a FIFO or a device is opened once, at the end: an
+			 * open and close now would end a FIFO reader's input */
+			return 0;
 		} else {
 			fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
 		}

@@ -32,7 +32,7 @@ TESTS = ["test_run_exit_status",
          "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
          "test_run_out_file_swapped", "test_run_out_file_is_stdout",
          "test_run_out_file_same", "test_run_sudo_user_unknown", "test_run_summary_unwritten",
-         "test_run_user_uid"]
+         "test_run_user_uid", "test_run_out_file_std_socket"]
 
 
 def test_run_exit_status():
@@ -878,3 +878,78 @@ def test_run_user_uid():
         check(rc == 2 and len(lines) == 1 and "--user" in lines[0] and not os.path.exists(marker),
               "--user %s: exit status %r (expected 2, one line, CMD not run); stderr %r"
               % (bad, rc, err[-400:]))
+
+
+def test_run_out_file_std_socket():
+    """--json /dev/stdout and --junit /dev/stderr, rcleak's stdout and stderr
+    on sockets (a systemd unit's, whose output goes to the journal): the
+    summary goes onto them. open() of /dev/stdout fails on a socket (ENXIO),
+    and the end of the run, CMD done, said "cannot write /dev/stdout" with
+    exit 1. The JSON and the XML read from the sockets are whole. A FILE
+    that is a socket's name (not rcleak's stdout) is said before CMD runs,
+    exit 1, as a directory is."""
+    import socket
+    import threading
+    cmd = ["sh", "-c", "echo cmd-out"]
+    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--json", "/dev/stdout",
+            "--junit", "/dev/stderr", "--"] + cmd
+    got = {}
+    out_r, out_w = socket.socketpair()
+    err_r, err_w = socket.socketpair()
+
+    def drain(name, sock):
+        data = b""
+        while True:
+            d = sock.recv(65536)
+            if not d:
+                break
+            data += d
+        got[name] = data.decode("utf-8", "replace")
+    threads = [threading.Thread(target=drain, args=("out", out_r), daemon=True),
+               threading.Thread(target=drain, args=("err", err_r), daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        p = spawn(args, "rcleak run (stdout, stderr on sockets)", stdin=subprocess.DEVNULL,
+                  stdout=out_w.fileno(), stderr=err_w.fileno())
+    finally:
+        out_w.close()
+        err_w.close()
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("`%s` did not exit" % " ".join(args[1:]))
+    for t in threads:
+        t.join(10)
+    out, err = got.get("out", ""), got.get("err", "")
+    what = "`%s`, stdout and stderr on sockets" % " ".join(args[1:])
+    check(rc == 0, "%s: exit status %r, expected 0; stderr %r" % (what, rc, err[-400:]))
+    check(out.startswith("cmd-out\n"), "%s: stdout lost CMD's line: %r" % (what, out[:200]))
+    try:
+        js = json.loads(out[len("cmd-out\n"):])
+    except ValueError as e:
+        raise Fail("%s: after CMD's line, stdout holds no JSON (%s): %r" % (what, e, out[:300]))
+    check(js.get("exit_code") == 0 and js.get("cmd") == cmd, "%s: JSON %r" % (what, js))
+    start, end = err.find("<?xml"), err.find("</testsuites>")
+    check(start >= 0 and end > start, "%s: stderr holds no JUnit XML: %r" % (what, err[:600]))
+    try:
+        ET.fromstring(err[start:end + len("</testsuites>")])
+    except ET.ParseError as e:
+        raise Fail("%s: the JUnit XML on stderr is broken (%s): %r" % (what, e, err[:600]))
+
+    # a socket's name, not rcleak's own: said before CMD runs, not at its end
+    d = mkdtemp("rcleak-run-sock-")
+    sock_path, marker = os.path.join(d, "result.sock"), os.path.join(d, "cmd-ran")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    try:
+        args = ["-p", str(harness.free_port()), "--json", sock_path, "--", "touch", marker]
+        rc, out, err, lines = _run_to_end(args, 30)
+    finally:
+        srv.close()
+    what = "`rcleak run %s`" % " ".join(args)
+    check(rc == 1 and not os.path.exists(marker), "%s: exit status %r (expected 1), CMD ran: %s; "
+          "stderr %r" % (what, rc, os.path.exists(marker), err[-400:]))
+    check(len(lines) == 1 and "cannot write %s" % sock_path in lines[0] and "not run" in lines[0],
+          "%s: expected one line naming the socket, got %r" % (what, err[-400:]))
