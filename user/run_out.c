@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,15 +107,65 @@ int run_out_check(struct out_file *f)
 	return 0;
 }
 
+/* render's output of s in memory: *buf (malloc'd), *len bytes. Returns 0
+ * or -1 (out of memory). */
+static int render_mem(void (*render)(FILE *, const struct run_summary *), const struct run_summary *s,
+		      char **buf, size_t *len)
+{
+	FILE *mem;
+
+	*buf = NULL;
+	*len = 0;
+	mem = open_memstream(buf, len);
+	if (!mem)
+		return -1;
+	render(mem, s);
+	if (fclose(mem)) {
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* All of buf onto fd. A short write goes on; so does one on a descriptor
+ * left non-blocking whose pipe is full (O_NONBLOCK is the open file's: CMD
+ * sets it on the stdio it shares with rcleak, as node does): it waits for
+ * the reader (a CI log collector) rather than lose the rest to EAGAIN. A
+ * signal (EINTR: one rcleak passes on, a stop) ends the wait: nobody reads.
+ * Returns 0 or the errno of the failure. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&p, 1, -1) < 0)
+				return errno;
+			continue;
+		}
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 /* The summary into f: the file checked, which the name must still lead to
  * (one CMD replaced, by a symlink say, is not written), or made anew
- * (never through a symlink) when CMD removed it. */
+ * (never through a symlink) when CMD removed it. Rendered in memory first,
+ * written with write_all(). */
 int run_out_write(struct out_file *f, const struct run_summary *s,
 		  void (*render)(FILE *, const struct run_summary *))
 {
 	bool same = f->fd >= 0 && (f->std || same_file(f));
-	int fd = f->fd;
-	FILE *out;
+	int fd = f->fd, e;
+	size_t len;
+	char *buf;
 
 	f->fd = -1;
 	if (fd >= 0 && !same) {
@@ -137,16 +188,22 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 		close(fd);
 		return -1;
 	}
-	out = fd >= 0 ? fdopen(fd, "w") : fopen(f->path, "w");
-	if (!out) {
+	/* a FIFO or a device, opened now (as fopen's "w" opens) */
+	if (fd < 0 && (fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666)) < 0) {
 		elog("cannot write %s: %s", f->path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
-	render(out, s);
-	if (fclose(out)) {
-		elog("cannot write %s: %s", f->path, strerror(errno));
+	if (render_mem(render, s, &buf, &len)) {
+		elog("cannot write %s: out of memory", f->path);
+		close(fd);
+		return -1;
+	}
+	e = write_all(fd, buf, len);
+	free(buf);
+	if (close(fd) && !e && errno != EINTR)
+		e = errno;
+	if (e) {
+		elog("cannot write %s: %s", f->path, strerror(e));
 		return -1;
 	}
 	return 0;
@@ -158,31 +215,19 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
  * or the errno of the write that failed. */
 int run_out_stderr(const struct run_summary *s)
 {
-	char *buf = NULL;
-	size_t len = 0, off = 0;
-	FILE *mem = open_memstream(&buf, &len);
+	size_t len;
+	char *buf;
+	int e;
 
-	if (!mem || (summary_text(mem, s), fclose(mem))) {
-		free(buf); /* out of memory: straight onto stderr, unchecked */
+	if (render_mem(summary_text, s, &buf, &len)) {
+		/* out of memory: straight onto stderr, unchecked */
 		clearerr(stderr);
 		summary_text(stderr, s);
 		return ferror(stderr) ? EIO : 0;
 	}
-	while (off < len) {
-		ssize_t n = write(STDERR_FILENO, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-
-			free(buf);
-			return e;
-		}
-		off += (size_t)n;
-	}
+	e = write_all(STDERR_FILENO, buf, len);
 	free(buf);
-	return 0;
+	return e;
 }
 
 /* No summary for f: close it, and remove a file the check made (as long

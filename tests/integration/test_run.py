@@ -32,7 +32,7 @@ TESTS = ["test_run_exit_status",
          "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
          "test_run_out_file_swapped", "test_run_out_file_is_stdout",
          "test_run_out_file_same", "test_run_sudo_user_unknown", "test_run_summary_unwritten",
-         "test_run_user_uid", "test_run_out_file_std_socket"]
+         "test_run_user_uid", "test_run_out_file_std_socket", "test_run_summary_nonblocking_stderr"]
 
 
 def test_run_exit_status():
@@ -953,3 +953,57 @@ def test_run_out_file_std_socket():
           "stderr %r" % (what, rc, os.path.exists(marker), err[-400:]))
     check(len(lines) == 1 and "cannot write %s" % sock_path in lines[0] and "not run" in lines[0],
           "%s: expected one line naming the socket, got %r" % (what, err[-400:]))
+
+
+# sets O_NONBLOCK on its stderr (node does so on its stdio) and fills the pipe
+FILL_NONBLOCK = """import fcntl, os
+fcntl.fcntl(2, fcntl.F_SETFL, fcntl.fcntl(2, fcntl.F_GETFL) | os.O_NONBLOCK)
+try:
+    while True:
+        os.write(2, b"x" * 4096)
+except BlockingIOError:
+    pass
+"""
+
+
+def test_run_summary_nonblocking_stderr():
+    """A CMD that leaves stderr non-blocking (node does, on a pipe: the flag
+    is the open file's, rcleak's stderr too) with the pipe full behind a
+    slow reader (a CI log collector): the summary and --junit /dev/stderr
+    wait for the reader. They were lost to EAGAIN (the JUnit XML with
+    "cannot write /dev/stderr", exit 1; the summary without a word). The
+    reader starts 2 s after CMD exited and gets CMD's bytes, the XML, and
+    the verdict, exit 0."""
+    import threading
+    cmd = ["python3", "-c", FILL_NONBLOCK]
+    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--junit", "/dev/stderr", "--"] + cmd
+    rfd, wfd = os.pipe()
+    got = []
+
+    def slow_reader():
+        time.sleep(2)
+        with os.fdopen(rfd, "rb") as f:
+            got.append(f.read())
+    t = threading.Thread(target=slow_reader, daemon=True)
+    t.start()
+    try:
+        p = spawn(args, "rcleak run (stderr non-blocking, full)", stdin=subprocess.DEVNULL,
+                  stdout=subprocess.DEVNULL, stderr=wfd)
+    finally:
+        os.close(wfd)
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("`%s` did not exit" % " ".join(args[1:]))
+    t.join(30)
+    err = got[0].decode("utf-8", "replace") if got else ""
+    rest = err.lstrip("x")
+    what = "`%s`, stderr a full pipe left non-blocking by CMD" % " ".join(args[1:])
+    check(len(err) - len(rest) >= 65536, "%s: CMD's 64 KiB not read first: %r" % (what, err[:100]))
+    check(rc == 0, "%s: exit status %r, expected 0; stderr after CMD's bytes %r" % (what, rc, rest[-600:]))
+    start, end = rest.find("<?xml"), rest.find("</testsuites>")
+    check(start >= 0 and end > start, "%s: no JUnit XML on stderr: %r" % (what, rest[:600]))
+    lines = [l for l in rest.splitlines() if l.strip()]
+    check(lines and lines[-1] == "rcleak run: PASS (exit 0)",
+          "%s: the last line is %r, expected the verdict 'rcleak run: PASS (exit 0)'" % (what, lines[-1:]))
