@@ -218,14 +218,13 @@ bool capfile_damage(struct capfile *f)
 
 	capture_damage(f->rd, &d);
 	if (d.chunks_bad > f->told.chunks)
-		fprintf(stderr, "rcleak: %s: %lu damaged chunk%s skipped (bad checksum, stream or length)\n",
-			f->path, d.chunks_bad, d.chunks_bad == 1 ? "" : "s");
+		elog("%s: %lu damaged chunk%s skipped (bad checksum, stream or length)", f->path,
+		     d.chunks_bad, d.chunks_bad == 1 ? "" : "s");
 	if (d.truncated && !f->told.truncated)
-		fprintf(stderr, "rcleak: %s: file ends inside a chunk: read up to byte %llu (%lu whole chunks)\n",
-			f->path, (unsigned long long)d.truncated_at, d.chunks_ok);
+		elog("%s: file ends inside a chunk: read up to byte %llu (%lu whole chunks)", f->path,
+		     (unsigned long long)d.truncated_at, d.chunks_ok);
 	if (f->rp.bad_records > f->told.records)
-		fprintf(stderr, "rcleak: %s: %lu records damaged or too short to read, skipped\n", f->path,
-			f->rp.bad_records);
+		elog("%s: %lu records damaged or too short to read, skipped", f->path, f->rp.bad_records);
 	if (d.chunks_bad > f->told.chunks)
 		f->told.chunks = d.chunks_bad;
 	if (f->rp.bad_records > f->told.records)

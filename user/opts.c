@@ -281,7 +281,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			break;
 		case OPT_USER:
 			if (!*optarg)
-				return opts_fail(err, errlen, "--user needs a user name");
+				return opts_fail(err, errlen, "--user needs a user name or a uid");
 			o->run_user = optarg;
 			break;
 		case OPT_JUNIT:

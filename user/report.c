@@ -273,8 +273,7 @@ static int replay_tui(struct capfile *files, int nfiles, const struct rcl_opts *
 	struct capfile *f = &files[0];
 
 	if (nfiles > 1)
-		fprintf(stderr, "rcleak: the TUI replays one file: %s (use --plain or --json for all)\n",
-			f->path);
+		elog("the TUI replays one file: %s (use --plain or --json for all)", f->path);
 	f->tui = true;
 	signal(SIGINT, on_replay_signal);
 	signal(SIGTERM, on_replay_signal);

@@ -16,14 +16,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +29,8 @@
 #include "log.h"
 #include "probe.h"
 #include "run.h"
+#include "run_out.h"
+#include "run_user.h"
 #include "summary.h"
 #include "tracer.h"
 
@@ -120,43 +119,6 @@ static int stopped_before_cmd(const struct rcl_opts *o)
 	return 128 + sig;
 }
 
-struct run_user {
-	bool set;
-	uid_t uid;
-	gid_t gid;
-	char name[64];
-};
-
-/* --user USER, or the user sudo ran us for. Returns 0 or -1 (message given). */
-static int resolve_user(const struct rcl_opts *o, struct run_user *u)
-{
-	const char *name = o->run_user;
-	struct passwd *pw;
-
-	memset(u, 0, sizeof(*u));
-	if (!name) {
-		const char *sudo = getenv("SUDO_USER");
-
-		if (!sudo || !*sudo || geteuid() != 0 || !strcmp(sudo, "root"))
-			return 0;
-		name = sudo;
-	}
-	pw = getpwnam(name);
-	if (!pw) {
-		/* "for --user" sent someone who gave no --user looking for one */
-		if (o->run_user)
-			elog("unknown user '%s' for --user", name);
-		else
-			elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER", name);
-		return -1;
-	}
-	u->set = true;
-	u->uid = pw->pw_uid;
-	u->gid = pw->pw_gid;
-	snprintf(u->name, sizeof(u->name), "%s", pw->pw_name);
-	return 0;
-}
-
 /* In the child: become CMD. Writes errno to errfd when exec fails. parent:
  * rcleak's pid, taken before fork(). */
 static void __attribute__((noreturn))
@@ -172,19 +134,8 @@ exec_child(const struct rcl_opts *o, const struct run_user *u, int errfd, pid_t 
 			signal(sigs[i], SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (u->set && (initgroups(u->name, u->gid) || setgid(u->gid) || setuid(u->uid))) {
-		err = errno;
+	if ((err = run_user_become(u)))
 		goto fail;
-	}
-	if (u->set) { /* a clean environment for the user, as sudo -u would */
-		struct passwd *pw = getpwuid(u->uid);
-
-		if (pw) {
-			setenv("HOME", pw->pw_dir, 1);
-			setenv("USER", pw->pw_name, 1);
-			setenv("LOGNAME", pw->pw_name, 1);
-		}
-	}
 	/* rcleak killed by SIGKILL (or the OOM killer) passes nothing on: the
 	 * kernel sends CMD SIGTERM instead, so that CMD does not outlive it
 	 * unseen. SIGTERM, not SIGKILL: it is what rcleak passes on when it is
@@ -260,154 +211,6 @@ static void finish_unwatched(const struct rcl_opts *o, pid_t pid, bool cmd_done)
 		;
 }
 
-/* A --json or --junit FILE: its name, and the file rcleak checked it as. */
-struct out_file {
-	const char *path;
-	int fd;       /* the regular file checked, kept open; -1: opened at the end */
-	bool created; /* made by the check: removed when no summary is written */
-	bool std;     /* fd: rcleak's (and CMD's) stdout or stderr, written on */
-};
-
-/* The file of rcleak's stdout or stderr that st is (/dev/stdout, or FILE
- * named again in a redirection), or -1. */
-static int std_fd_of(const struct stat *st)
-{
-	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
-		struct stat o;
-
-		if (!fstat(fd, &o) && S_ISREG(o.st_mode) && o.st_dev == st->st_dev && o.st_ino == st->st_ino)
-			return fd;
-	}
-	return -1;
-}
-
-/* Does f->path still name the file f->fd is? */
-static bool same_file(const struct out_file *f)
-{
-	struct stat a, b;
-
-	return !stat(f->path, &a) && !fstat(f->fd, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-/* --json and --junit naming one regular file (under two names, say): the
- * JUnit XML was written over the JSON, and the run passed with no JSON for
- * the CI step that reads it. Both on rcleak's stdout is another matter:
- * each is written after the other, as asked. */
-static bool same_out(const struct out_file *a, const struct out_file *b)
-{
-	struct stat x, y;
-
-	return a->fd >= 0 && b->fd >= 0 && !a->std && !b->std && !fstat(a->fd, &x) && !fstat(b->fd, &y) &&
-	       x.st_dev == y.st_dev && x.st_ino == y.st_ino;
-}
-
-/* --json and --junit FILE: can rcleak write it? Asked before CMD runs, not
- * after it: "cannot write" came once the whole test suite had run, whose
- * summary was then lost. A file it creates here it removes again when it
- * ends with no summary to write (CMD not run, a runtime error): no empty
- * file to be taken for a result. A regular file that is there already is
- * emptied now: an earlier run's summary outlived a run that wrote none
- * (CMD not found, rcleak killed), and a CI step read it as this run's.
- * The regular file stays open, and the summary goes into it, not into
- * whatever the name leads to at the end: CMD, run as SUDO_USER, could put
- * a symlink there in its own work tree (`ln -sf /etc/shadow rcleak.xml`),
- * and rcleak, as root, wrote through it. Returns 0 or -1 (message given). */
-static int check_out(struct out_file *f)
-{
-	struct stat st;
-	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
-
-	f->created = fd >= 0;
-	if (fd < 0 && errno == EEXIST && !stat(f->path, &st)) {
-		/* a directory passed this check, and CMD ran to its end
-		 * before "cannot write ...: Is a directory" */
-		if (S_ISDIR(st.st_mode)) {
-			elog("cannot write %s: %s; the command was not run", f->path, strerror(EISDIR));
-			return -1;
-		}
-		/* a FIFO or a device (/dev/stdout) is opened once, at the end:
-		 * an open and close now would end a FIFO reader's input */
-		if (!S_ISREG(st.st_mode))
-			return 0;
-		/* `--json /dev/stdout -- make >ci.log`: that file is CMD's
-		 * output, emptied here and again at the end, and the JSON was
-		 * all ci.log held. The summary goes after what CMD wrote
-		 * there, as a shell's `>>` would put it. */
-		if ((std = std_fd_of(&st)) >= 0) {
-			f->fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
-			f->std = f->fd >= 0;
-			if (f->fd >= 0)
-				return 0;
-		} else {
-			fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
-		}
-	}
-	if (fd < 0) {
-		elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
-		return -1;
-	}
-	f->fd = fd;
-	return 0;
-}
-
-/* The summary into f: the file checked, which the name must still lead to
- * (one CMD replaced, by a symlink say, is not written), or made anew
- * (never through a symlink) when CMD removed it. */
-static int write_file(struct out_file *f, const struct run_summary *s,
-		      void (*render)(FILE *, const struct run_summary *))
-{
-	bool same = f->fd >= 0 && (f->std || same_file(f));
-	int fd = f->fd;
-	FILE *out;
-
-	f->fd = -1;
-	if (fd >= 0 && !same) {
-		struct stat st;
-
-		close(fd);
-		if (!lstat(f->path, &st) || errno != ENOENT) {
-			elog("cannot write %s: the command replaced it while it ran (a symlink, another "
-			     "file); rcleak writes only into the file it checked", f->path);
-			return -1;
-		}
-		fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0666);
-		if (fd < 0) {
-			elog("cannot write %s: %s", f->path, strerror(errno));
-			return -1;
-		}
-	}
-	if (fd >= 0 && !f->std && ftruncate(fd, 0)) {
-		elog("cannot write %s: %s", f->path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	out = fd >= 0 ? fdopen(fd, "w") : fopen(f->path, "w");
-	if (!out) {
-		elog("cannot write %s: %s", f->path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	render(out, s);
-	if (fclose(out)) {
-		elog("cannot write %s: %s", f->path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* No summary for f: close it, and remove a file the check made (as long
- * as the name still leads to it). */
-static void drop_out(struct out_file *f)
-{
-	if (f->fd < 0)
-		return;
-	if (f->created && !f->std && same_file(f))
-		unlink(f->path);
-	close(f->fd);
-	f->fd = -1;
-}
-
 int cmd_run(const struct rcl_opts *o)
 {
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports, .hooks = o->hooks,
@@ -430,14 +233,14 @@ int cmd_run(const struct rcl_opts *o)
 	install_forwarding();
 	if ((rc = probe_preflight()))
 		return rc;
-	if (resolve_user(o, &user))
+	if (run_user_resolve(o, &user))
 		return RCL_EXIT_USAGE;
 	if (got_signal)
 		return stopped_before_cmd(o);
 	rc = RCL_EXIT_ERROR;
-	if ((json.path && check_out(&json)) || (junit.path && check_out(&junit)))
+	if ((json.path && run_out_check(&json)) || (junit.path && run_out_check(&junit)))
 		goto cleanup;
-	if (same_out(&json, &junit)) {
+	if (run_out_same(&json, &junit)) {
 		elog("--json %s and --junit %s are one file: the XML would replace the JSON; give "
 		     "each its own", json.path, junit.path);
 		rc = RCL_EXIT_USAGE;
@@ -582,18 +385,26 @@ int cmd_run(const struct rcl_opts *o)
 	/* the files first: the summary's last line is the verdict, exit code
 	 * included, and a FILE that cannot be written changes that code */
 	summary = true;
-	if (json.path && write_file(&json, &sum, summary_json))
+	if (json.path && run_out_write(&json, &sum, summary_json))
 		sum.unwritten = o->json_path;
-	if (junit.path && write_file(&junit, &sum, summary_junit) && !sum.unwritten)
+	if (junit.path && run_out_write(&junit, &sum, summary_junit) && !sum.unwritten)
 		sum.unwritten = o->junit_path;
 	if (sum.unwritten && sum.exit_code == RCL_EXIT_OK)
 		sum.exit_code = RCL_EXIT_ERROR;
-	summary_text(stderr, &sum);
 	rc = sum.exit_code;
+	/* The verdict that nobody saw is no pass (`2>/dev/full`, a closed
+	 * stderr): exit 1, as for a FILE not written, unless CMD or a
+	 * threshold failed the run already. A reader that went away (EPIPE)
+	 * is no error, as on stdout. */
+	if ((e = run_out_stderr(&sum)) && e != EPIPE) {
+		elog("cannot write the summary to standard error: %s", strerror(e));
+		if (rc == RCL_EXIT_OK)
+			rc = RCL_EXIT_ERROR;
+	}
 cleanup:
 	if (!summary) {
-		drop_out(&json);
-		drop_out(&junit);
+		run_out_drop(&json);
+		run_out_drop(&junit);
 	}
 	summary_free(&sum);
 	if (pipefd[0] >= 0)

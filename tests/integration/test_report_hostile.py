@@ -16,7 +16,8 @@ from record_harness import json_lines, not_crashed, report
 
 TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_hostile_damage_once",
          "test_report_hostile_at_values", "test_report_hostile_no_refresh", "test_report_hostile_strings",
-         "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick"]
+         "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick",
+         "test_report_hostile_file_name"]
 
 MODES = ([], ["--json"], ["--csv"], ["--at", "+12s"], ["--replay", "--plain", "--speed", "10000"],
          ["--replay", "--json", "--speed", "10000"])
@@ -280,3 +281,28 @@ def test_report_hostile_short_record_in_tick():
     if rc != 6 or f.get("ticks") != 2:
         problems.append("summary: exit %d, ticks %r; expected exit 6 and 2 refreshes" % (rc, f.get("ticks")))
     check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_hostile_file_name():
+    """The damage lines name the file as given, and a file name is anybody's
+    (`rcleak report /shared/captures/*`): a newline and an escape in it went
+    raw to stderr, the newline beginning a line of the name's choosing.
+    Now, as every "rcleak:" line, control bytes as '?'. A capture cut short
+    (ends inside a chunk: exit 6) under such a name, in every mode."""
+    whole = capcraft.leak_scenario().data()
+    name = "cap\nrcleak: fake\x1b[2J.rcl"
+    path = os.path.join(mkdtemp("rcl-hostile"), name)
+    with open(path, "wb") as f:
+        f.write(whole[:-5])
+    shown = path.replace("\n", "?").replace("\x1b", "?")
+    for mode in MODES:
+        rc, _out, err = report([path] + mode)
+        what = "report %s (a file named %r, cut short)" % (" ".join(mode), name)
+        not_crashed(rc, what, err)
+        lines = err.splitlines()
+        check(rc == 6 and any("ends inside a chunk" in l and shown in l for l in lines),
+              "%s: exit %d, expected 6 and the line naming it as %r; stderr %r" % (what, rc, shown, err))
+        bad = [l for l in lines if not l.startswith("rcleak: ") or l.startswith("rcleak: fake")
+               or any(ord(ch) < 0x20 for ch in l)]
+        check(not bad, "%s: stderr lines not one line each, or of the name's making: %r" % (what, bad))

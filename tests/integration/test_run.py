@@ -31,7 +31,8 @@ TESTS = ["test_run_exit_status",
          "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
          "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
          "test_run_out_file_swapped", "test_run_out_file_is_stdout",
-         "test_run_out_file_same", "test_run_sudo_user_unknown"]
+         "test_run_out_file_same", "test_run_sudo_user_unknown", "test_run_summary_unwritten",
+         "test_run_user_uid", "test_run_out_file_std_socket", "test_run_summary_nonblocking_stderr"]
 
 
 def test_run_exit_status():
@@ -747,3 +748,262 @@ def test_run_sudo_user_unknown():
     rc, out, err, lines = _run_to_end(["-p", port, "--user", "rcl-no-such-user", "--"] + cmd, 30)
     check(rc == 2 and len(lines) == 1 and "for --user" in lines[0] and not os.path.exists(marker),
           "--user unknown: exit status %r, stderr %r" % (rc, err[-400:]))
+
+
+def test_run_summary_unwritten():
+    """The summary on stderr is run's verdict: when it cannot be written
+    (`2>/dev/full`, a closed stderr) rcleak exits 1 after a passing CMD, as
+    for a --json FILE it cannot write; it exited 0, a clean pass nobody saw.
+    CMD's own code and a broken threshold (5) still win; a reader that went
+    away (a pipe closed) is no error, as on stdout."""
+    r = Redis()
+    port = str(r.port)
+    leak = ["python3", "-c", "import os, socket, sys\n"
+            "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+            "s.sendall(b'PING\\r\\n'); s.recv(16); os._exit(0)", port]
+    d = mkdtemp("rcleak-run-stderr-")
+    json_path = os.path.join(d, "leak.json")
+    for what, cmd, extra, want in (("a passing CMD", ["true"], [], 1),
+                                   ("CMD exiting 3", ["sh", "-c", "exit 3"], [], 3),
+                                   ("a CMD leaking 1 under --max-leaked 0", leak,
+                                    ["--max-leaked", "0", "--json", json_path], 5)):
+        args = ["-p", port] + extra + ["--"] + cmd
+        with open("/dev/full", "wb") as full:
+            p = spawn([RCLEAK, "run"] + args, "rcleak run 2>/dev/full", stdin=subprocess.DEVNULL,
+                      stdout=subprocess.DEVNULL, stderr=full)
+        rc = p.wait(timeout=30)
+        check(rc == want, "`rcleak run %s 2>/dev/full` (%s): exit status %r, expected %d"
+              % (" ".join(args), what, rc, want))
+    with open(json_path) as f:
+        js = json.load(f)
+    check(js["totals"]["leaked"] == 1 and js["result"] == "fail",
+          "ground truth of the leaking CMD: --json %r, expected 1 leaked, fail" % js["totals"])
+
+    # stderr closed: rcleak holds fd 2 on /dev/null, read-only (EBADF)
+    args = [RCLEAK, "run", "-p", port, "--", "true"]
+    p = spawn(["sh", "-c", 'exec "$@" 2>&-', "sh"] + args, "rcleak run 2>&-",
+              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rc = p.wait(timeout=30)
+    check(rc == 1, "`rcleak run -- true 2>&-`: exit status %r, expected 1" % rc)
+
+    # a reader that went away is no error
+    rfd, wfd = os.pipe()
+    os.close(rfd)
+    try:
+        p = spawn(args, "rcleak run 2>|closed", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                  stderr=wfd)
+    finally:
+        os.close(wfd)
+    rc = p.wait(timeout=30)
+    check(rc == 0, "`rcleak run -- true` with stderr a pipe nobody reads: exit status %r, "
+          "expected 0 (EPIPE is no error)" % rc)
+
+
+def _free_uid():
+    """A uid with no passwd entry."""
+    import pwd
+    for uid in range(54321, 54421):
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+    raise Fail("no uid without a passwd entry in 54321-54420")
+
+
+def test_run_user_uid():
+    """--user takes a uid too, as `pgrep -u` and `ps -u` do: a name first,
+    else a number is a uid. It took names only ("unknown user '54321'"). A
+    uid with no passwd entry (a container's, a CI runner's) runs CMD with
+    gid 65534 (nogroup), no supplementary groups, USER its number and HOME
+    /; its leak is traced as any CMD's. A uid of a user is that user, with
+    its groups; a name all digits that exists is the name (a passwd, bound
+    over /etc/passwd in a mount namespace of the test's own, names user
+    '4242' uid U). A number past uid_t is a usage error."""
+    app = need_c()[0]
+    r = Redis()
+    uid = _free_uid()
+    before = total_connections(r)
+    show = 'echo "$(id -u) $(id -g) $(id -G) $USER $HOME"; '
+    cmd = ["sh", "-c", show + 'exec "$0" leak "$1" 4 0', app, str(r.port)]
+    run = Run(["-p", str(r.port), "--user", str(uid), "--max-leaked", "0"], cmd)
+    try:
+        rc = run.wait()
+        out = run.out()
+        check(rc == 5, "--user %d: exit status %r, expected 5; stdout %r; %s"
+              % (uid, rc, out[-300:], run.describe()))
+        want = "%d 65534 65534 %d /" % (uid, uid)
+        check(out.splitlines()[:1] == [want], "--user %d: CMD said %r (uid gid groups USER HOME), "
+              "expected %r" % (uid, out[:200], want))
+        done = parse_done(out)
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(redis_delta(r, before) == 4, "ground truth: Redis accepted != 4")
+    expect(prow(js, done["pid"]), {"opened": 4, "leaked": 4, "exited": True},
+           "--json row of the program run as uid %d (%s)" % (uid, done))
+
+    run = Run(["-p", str(r.port), "--user", "65534"], ["sh", "-c", 'echo "$(id -un) $(id -G) $HOME"'])
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 0 and run.out().strip() == "nobody 65534 /nonexistent",
+          "--user 65534: rc %r, CMD said %r, expected nobody's name, groups and HOME; %s"
+          % (rc, run.out()[:200], run.describe()))
+
+    d = mkdtemp("rcleak-run-uidname-")
+    os.chmod(d, 0o755)
+    passwd = os.path.join(d, "passwd")
+    with open("/etc/passwd") as f:
+        text = f.read()
+    with open(passwd, "w") as f:
+        f.write(text + "4242:x:%d:65534::/nonexistent:/bin/sh\n" % uid)
+    os.chmod(passwd, 0o644)
+    args = [RCLEAK, "run", "-p", str(r.port), "--user", "4242", "--", "id", "-u"]
+    p = spawn(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd] + args,
+              "rcleak run --user 4242", stdin=subprocess.DEVNULL)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("rcleak run --user 4242 did not exit")
+    check(p.returncode == 0 and out.decode().strip() == str(uid),
+          "--user 4242, a user of that name with uid %d: rc %r, `id -u` said %r; stderr %r"
+          % (uid, p.returncode, out[:100], err[-300:]))
+
+    marker = os.path.join(d, "cmd-ran")
+    for bad in ("4294967295", "99999999999999999999", "+12"):
+        rc, out, err, lines = _run_to_end(["-p", str(r.port), "--user", bad, "--",
+                                           "touch", marker], 30)
+        check(rc == 2 and len(lines) == 1 and "--user" in lines[0] and not os.path.exists(marker),
+              "--user %s: exit status %r (expected 2, one line, CMD not run); stderr %r"
+              % (bad, rc, err[-400:]))
+
+
+def test_run_out_file_std_socket():
+    """--json /dev/stdout and --junit /dev/stderr, rcleak's stdout and stderr
+    on sockets (a systemd unit's, whose output goes to the journal): the
+    summary goes onto them. open() of /dev/stdout fails on a socket (ENXIO),
+    and the end of the run, CMD done, said "cannot write /dev/stdout" with
+    exit 1. The JSON and the XML read from the sockets are whole. A FILE
+    that is a socket's name (not rcleak's stdout) is said before CMD runs,
+    exit 1, as a directory is."""
+    import socket
+    import threading
+    cmd = ["sh", "-c", "echo cmd-out"]
+    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--json", "/dev/stdout",
+            "--junit", "/dev/stderr", "--"] + cmd
+    got = {}
+    out_r, out_w = socket.socketpair()
+    err_r, err_w = socket.socketpair()
+
+    def drain(name, sock):
+        data = b""
+        while True:
+            d = sock.recv(65536)
+            if not d:
+                break
+            data += d
+        got[name] = data.decode("utf-8", "replace")
+    threads = [threading.Thread(target=drain, args=("out", out_r), daemon=True),
+               threading.Thread(target=drain, args=("err", err_r), daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        p = spawn(args, "rcleak run (stdout, stderr on sockets)", stdin=subprocess.DEVNULL,
+                  stdout=out_w.fileno(), stderr=err_w.fileno())
+    finally:
+        out_w.close()
+        err_w.close()
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("`%s` did not exit" % " ".join(args[1:]))
+    for t in threads:
+        t.join(10)
+    out, err = got.get("out", ""), got.get("err", "")
+    what = "`%s`, stdout and stderr on sockets" % " ".join(args[1:])
+    check(rc == 0, "%s: exit status %r, expected 0; stderr %r" % (what, rc, err[-400:]))
+    check(out.startswith("cmd-out\n"), "%s: stdout lost CMD's line: %r" % (what, out[:200]))
+    try:
+        js = json.loads(out[len("cmd-out\n"):])
+    except ValueError as e:
+        raise Fail("%s: after CMD's line, stdout holds no JSON (%s): %r" % (what, e, out[:300]))
+    check(js.get("exit_code") == 0 and js.get("cmd") == cmd, "%s: JSON %r" % (what, js))
+    start, end = err.find("<?xml"), err.find("</testsuites>")
+    check(start >= 0 and end > start, "%s: stderr holds no JUnit XML: %r" % (what, err[:600]))
+    try:
+        ET.fromstring(err[start:end + len("</testsuites>")])
+    except ET.ParseError as e:
+        raise Fail("%s: the JUnit XML on stderr is broken (%s): %r" % (what, e, err[:600]))
+
+    # a socket's name, not rcleak's own: said before CMD runs, not at its end
+    d = mkdtemp("rcleak-run-sock-")
+    sock_path, marker = os.path.join(d, "result.sock"), os.path.join(d, "cmd-ran")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    try:
+        args = ["-p", str(harness.free_port()), "--json", sock_path, "--", "touch", marker]
+        rc, out, err, lines = _run_to_end(args, 30)
+    finally:
+        srv.close()
+    what = "`rcleak run %s`" % " ".join(args)
+    check(rc == 1 and not os.path.exists(marker), "%s: exit status %r (expected 1), CMD ran: %s; "
+          "stderr %r" % (what, rc, os.path.exists(marker), err[-400:]))
+    check(len(lines) == 1 and "cannot write %s" % sock_path in lines[0] and "not run" in lines[0],
+          "%s: expected one line naming the socket, got %r" % (what, err[-400:]))
+
+
+# sets O_NONBLOCK on its stderr (node does so on its stdio) and fills the pipe
+FILL_NONBLOCK = """import fcntl, os
+fcntl.fcntl(2, fcntl.F_SETFL, fcntl.fcntl(2, fcntl.F_GETFL) | os.O_NONBLOCK)
+try:
+    while True:
+        os.write(2, b"x" * 4096)
+except BlockingIOError:
+    pass
+"""
+
+
+def test_run_summary_nonblocking_stderr():
+    """A CMD that leaves stderr non-blocking (node does, on a pipe: the flag
+    is the open file's, rcleak's stderr too) with the pipe full behind a
+    slow reader (a CI log collector): the summary and --junit /dev/stderr
+    wait for the reader. They were lost to EAGAIN (the JUnit XML with
+    "cannot write /dev/stderr", exit 1; the summary without a word). The
+    reader starts 2 s after CMD exited and gets CMD's bytes, the XML, and
+    the verdict, exit 0."""
+    import threading
+    cmd = ["python3", "-c", FILL_NONBLOCK]
+    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--junit", "/dev/stderr", "--"] + cmd
+    rfd, wfd = os.pipe()
+    got = []
+
+    def slow_reader():
+        time.sleep(2)
+        with os.fdopen(rfd, "rb") as f:
+            got.append(f.read())
+    t = threading.Thread(target=slow_reader, daemon=True)
+    t.start()
+    try:
+        p = spawn(args, "rcleak run (stderr non-blocking, full)", stdin=subprocess.DEVNULL,
+                  stdout=subprocess.DEVNULL, stderr=wfd)
+    finally:
+        os.close(wfd)
+    try:
+        rc = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("`%s` did not exit" % " ".join(args[1:]))
+    t.join(30)
+    err = got[0].decode("utf-8", "replace") if got else ""
+    rest = err.lstrip("x")
+    what = "`%s`, stderr a full pipe left non-blocking by CMD" % " ".join(args[1:])
+    check(len(err) - len(rest) >= 65536, "%s: CMD's 64 KiB not read first: %r" % (what, err[:100]))
+    check(rc == 0, "%s: exit status %r, expected 0; stderr after CMD's bytes %r" % (what, rc, rest[-600:]))
+    start, end = rest.find("<?xml"), rest.find("</testsuites>")
+    check(start >= 0 and end > start, "%s: no JUnit XML on stderr: %r" % (what, rest[:600]))
+    lines = [l for l in rest.splitlines() if l.strip()]
+    check(lines and lines[-1] == "rcleak run: PASS (exit 0)",
+          "%s: the last line is %r, expected the verdict 'rcleak run: PASS (exit 0)'" % (what, lines[-1:]))

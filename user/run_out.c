@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * run_out.c - where `rcleak run`'s summary goes: the --json and --junit
+ * FILEs (checked before CMD runs, written into the file checked), and the
+ * text on stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "run_out.h"
+
+/* The file of rcleak's stdout or stderr that st is (/dev/stdout, or FILE
+ * named again in a redirection), of any type: a regular file, a pipe, a
+ * socket, a terminal. Or -1. */
+static int std_fd_of(const struct stat *st)
+{
+	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+		struct stat o;
+
+		if (!fstat(fd, &o) && o.st_dev == st->st_dev && o.st_ino == st->st_ino)
+			return fd;
+	}
+	return -1;
+}
+
+/* Does f->path still name the file f->fd is? */
+static bool same_file(const struct out_file *f)
+{
+	struct stat a, b;
+
+	return !stat(f->path, &a) && !fstat(f->fd, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* --json and --junit naming one regular file (under two names, say): the
+ * JUnit XML was written over the JSON, and the run passed with no JSON for
+ * the CI step that reads it. Both on rcleak's stdout is another matter:
+ * each is written after the other, as asked. */
+bool run_out_same(const struct out_file *a, const struct out_file *b)
+{
+	struct stat x, y;
+
+	return a->fd >= 0 && b->fd >= 0 && !a->std && !b->std && !fstat(a->fd, &x) && !fstat(b->fd, &y) &&
+	       x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* --json and --junit FILE: can rcleak write it? Asked before CMD runs, not
+ * after it: "cannot write" came once the whole test suite had run, whose
+ * summary was then lost. A file it creates here it removes again when it
+ * ends with no summary to write (CMD not run, a runtime error): no empty
+ * file to be taken for a result. A regular file that is there already is
+ * emptied now: an earlier run's summary outlived a run that wrote none
+ * (CMD not found, rcleak killed), and a CI step read it as this run's.
+ * The regular file stays open, and the summary goes into it, not into
+ * whatever the name leads to at the end: CMD, run as SUDO_USER, could put
+ * a symlink there in its own work tree (`ln -sf /etc/shadow rcleak.xml`),
+ * and rcleak, as root, wrote through it. Returns 0 or -1 (message given). */
+int run_out_check(struct out_file *f)
+{
+	struct stat st;
+	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
+
+	f->created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && !stat(f->path, &st)) {
+		/* a directory passed this check, and CMD ran to its end
+		 * before "cannot write ...: Is a directory" */
+		if (S_ISDIR(st.st_mode)) {
+			elog("cannot write %s: %s; the command was not run", f->path, strerror(EISDIR));
+			return -1;
+		}
+		/* `--json /dev/stdout -- make >ci.log`: that file is CMD's
+		 * output, emptied here and again at the end, and the JSON was
+		 * all ci.log held. The summary goes after what CMD wrote
+		 * there, as a shell's `>>` would put it. Written on rcleak's
+		 * own fd, whatever it is: /dev/stdout of a socket (a systemd
+		 * unit's, the journal) cannot be opened (ENXIO), and that was
+		 * said at the end, CMD done. */
+		if ((std = std_fd_of(&st)) >= 0) {
+			f->fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
+			f->std = f->fd >= 0;
+			if (f->fd >= 0)
+				return 0;
+		} else if (S_ISSOCK(st.st_mode)) {
+			/* a socket's name cannot be opened: said now, not
+			 * at the end */
+			elog("cannot write %s: it is a socket; the command was not run", f->path);
+			return -1;
+		} else if (!S_ISREG(st.st_mode)) {
+			/* a FIFO or a device is opened once, at the end: an
+			 * open and close now would end a FIFO reader's input */
+			return 0;
+		} else {
+			fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+		}
+	}
+	if (fd < 0) {
+		elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
+		return -1;
+	}
+	f->fd = fd;
+	return 0;
+}
+
+/* render's output of s in memory: *buf (malloc'd), *len bytes. Returns 0
+ * or -1 (out of memory). */
+static int render_mem(void (*render)(FILE *, const struct run_summary *), const struct run_summary *s,
+		      char **buf, size_t *len)
+{
+	FILE *mem;
+
+	*buf = NULL;
+	*len = 0;
+	mem = open_memstream(buf, len);
+	if (!mem)
+		return -1;
+	render(mem, s);
+	if (fclose(mem)) {
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* All of buf onto fd. A short write goes on; so does one on a descriptor
+ * left non-blocking whose pipe is full (O_NONBLOCK is the open file's: CMD
+ * sets it on the stdio it shares with rcleak, as node does): it waits for
+ * the reader (a CI log collector) rather than lose the rest to EAGAIN. A
+ * signal (EINTR: one rcleak passes on, a stop) ends the wait: nobody reads.
+ * Returns 0 or the errno of the failure. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&p, 1, -1) < 0)
+				return errno;
+			continue;
+		}
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* The summary into f: the file checked, which the name must still lead to
+ * (one CMD replaced, by a symlink say, is not written), or made anew
+ * (never through a symlink) when CMD removed it. Rendered in memory first,
+ * written with write_all(). */
+int run_out_write(struct out_file *f, const struct run_summary *s,
+		  void (*render)(FILE *, const struct run_summary *))
+{
+	bool same = f->fd >= 0 && (f->std || same_file(f));
+	int fd = f->fd, e;
+	size_t len;
+	char *buf;
+
+	f->fd = -1;
+	if (fd >= 0 && !same) {
+		struct stat st;
+
+		close(fd);
+		if (!lstat(f->path, &st) || errno != ENOENT) {
+			elog("cannot write %s: the command replaced it while it ran (a symlink, another "
+			     "file); rcleak writes only into the file it checked", f->path);
+			return -1;
+		}
+		fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0666);
+		if (fd < 0) {
+			elog("cannot write %s: %s", f->path, strerror(errno));
+			return -1;
+		}
+	}
+	if (fd >= 0 && !f->std && ftruncate(fd, 0)) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* a FIFO or a device, opened now (as fopen's "w" opens) */
+	if (fd < 0 && (fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666)) < 0) {
+		elog("cannot write %s: %s", f->path, strerror(errno));
+		return -1;
+	}
+	if (render_mem(render, s, &buf, &len)) {
+		elog("cannot write %s: out of memory", f->path);
+		close(fd);
+		return -1;
+	}
+	e = write_all(fd, buf, len);
+	free(buf);
+	if (close(fd) && !e && errno != EINTR)
+		e = errno;
+	if (e) {
+		elog("cannot write %s: %s", f->path, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+/* The text summary onto stderr, in one piece: rendered in memory first,
+ * so that a failed write is known, with its errno (stderr is unbuffered:
+ * each of its fprintf()s failed on its own, and nothing told). Returns 0,
+ * or the errno of the write that failed. */
+int run_out_stderr(const struct run_summary *s)
+{
+	size_t len;
+	char *buf;
+	int e;
+
+	if (render_mem(summary_text, s, &buf, &len)) {
+		/* out of memory: straight onto stderr, unchecked */
+		clearerr(stderr);
+		summary_text(stderr, s);
+		return ferror(stderr) ? EIO : 0;
+	}
+	e = write_all(STDERR_FILENO, buf, len);
+	free(buf);
+	return e;
+}
+
+/* No summary for f: close it, and remove a file the check made (as long
+ * as the name still leads to it). */
+void run_out_drop(struct out_file *f)
+{
+	if (f->fd < 0)
+		return;
+	if (f->created && !f->std && same_file(f))
+		unlink(f->path);
+	close(f->fd);
+	f->fd = -1;
+}

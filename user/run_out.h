@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* run_out.h - where `rcleak run`'s summary goes: --json/--junit FILE, stderr. */
+#ifndef RCLEAK_RUN_OUT_H
+#define RCLEAK_RUN_OUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "summary.h"
+
+/* A --json or --junit FILE: its name, and the file rcleak checked it as. */
+struct out_file {
+	const char *path;
+	int fd;       /* the regular file checked, kept open; -1: opened at the end */
+	bool created; /* made by the check: removed when no summary is written */
+	bool std;     /* fd: rcleak's (and CMD's) stdout or stderr, written on */
+};
+
+/* Before CMD runs: can rcleak write f->path? Keeps the regular file open
+ * in f. Returns 0 or -1 (message given). */
+int run_out_check(struct out_file *f);
+
+/* --json and --junit, both checked, are one regular file. */
+bool run_out_same(const struct out_file *a, const struct out_file *b);
+
+/* The summary, rendered by render, into the file f checked. Returns 0 or
+ * -1 (message given). */
+int run_out_write(struct out_file *f, const struct run_summary *s,
+		  void (*render)(FILE *, const struct run_summary *));
+
+/* No summary for f: close it, remove a file the check made. */
+void run_out_drop(struct out_file *f);
+
+/* The text summary onto stderr. Returns 0 or the errno of the failed write. */
+int run_out_stderr(const struct run_summary *s);
+
+#endif

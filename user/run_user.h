@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* run_user.h - whom `rcleak run` runs CMD as: --user USER (a name, or a
+ * uid), or under sudo SUDO_USER. */
+#ifndef RCLEAK_RUN_USER_H
+#define RCLEAK_RUN_USER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "opts.h"
+
+struct run_user {
+	bool set;
+	bool nopw;      /* a uid with no passwd entry: no groups, HOME=/ */
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+};
+
+/* --user USER, or the user sudo ran us for (set false: neither, CMD runs
+ * as rcleak). USER is a name first, else a uid when all digits, as
+ * `pgrep -u` and `ps -u` take it: a name that is all digits and exists is
+ * that user. Returns 0 or -1 (message given). */
+int run_user_resolve(const struct rcl_opts *o, struct run_user *u);
+
+/* In CMD's child, before exec: take u's groups, gid and uid, and its HOME,
+ * USER and LOGNAME. Nothing when !u->set. Returns 0 or the errno of the
+ * call that failed. */
+int run_user_become(const struct run_user *u);
+
+#endif
