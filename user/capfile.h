@@ -47,7 +47,7 @@ struct capfile {
 	/* the damage said on stderr already (a second pass finds it again;
 	 * capfile_reopen keeps it) */
 	struct capfile_told {
-		unsigned long chunks, records;
+		unsigned long chunks, records, too_big;
 		bool truncated;
 	} told;
 };

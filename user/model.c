@@ -105,6 +105,19 @@ static struct proc *get(struct model *m, const struct rcl_owner *o)
 	return p;
 }
 
+void model_drop_since(struct model *m, size_t n)
+{
+	/* get() appends, and only model_end sorts */
+	for (size_t i = n; i < m->nprocs; i++) {
+		tdelete(&m->procs[i]->key, &m->index, cmp_key);
+		proc_free(m->procs[i]);
+	}
+	if (n < m->nprocs)
+		m->nprocs = n;
+	m->nrecs = 0; /* they point to the processes gone */
+	m->last_held = NULL;
+}
+
 void model_begin(struct model *m)
 {
 	m->nrecs = 0;

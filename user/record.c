@@ -566,6 +566,24 @@ static void apply_facts(struct replay *r)
 	}
 }
 
+/* The tick being read holds more than a recorder writes: give it up now,
+ * before the rest of its records take memory, and the processes it made
+ * with it. Its records up to TICK_END are skipped. */
+static void give_up(struct replay *r)
+{
+	model_drop_since(r->model, r->procs_before);
+	r->in_tick = false;
+	r->dropped = true;
+	r->too_big++;
+}
+
+/* Would a record of o make the model hold more processes than a
+ * recorder's? */
+static bool procs_full(struct replay *r, const struct rcl_owner *o)
+{
+	return r->model->nprocs >= REPLAY_MAX_PROCS && !model_find(r->model, o);
+}
+
 int replay_record(struct replay *r, const struct capture_record *rec)
 {
 	switch (rec->type) {
@@ -589,15 +607,24 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		model_begin(r->model);
 		r->model->hz = r->tick.hz;
 		r->nfacts = 0;
+		r->tick_fds = r->tick_counters = 0;
+		r->procs_before = r->model->nprocs;
 		r->in_tick = true;
 		r->tick_bad = false;
 		return 0;
 	case REC_FD: {
+		struct rcl_owner o = { 0 };
 		struct rcl_fd_rec fd;
 
 		if (!r->in_tick || record_decode_fd(rec->data, rec->len, &fd)) {
 			r->bad_records += r->in_tick;
 			r->tick_bad |= r->in_tick;
+			return 0;
+		}
+		o.tgid = fd.tgid;
+		o.start_ns = fd.start_ns;
+		if (++r->tick_fds > REPLAY_MAX_FDS || procs_full(r, &o)) {
+			give_up(r);
 			return 0;
 		}
 		model_hold(r->model, &fd);
@@ -611,12 +638,20 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 			r->tick_bad |= r->in_tick;
 			return 0;
 		}
+		if (++r->tick_counters > REPLAY_MAX_COUNTERS || procs_full(r, &c.owner)) {
+			give_up(r);
+			return 0;
+		}
 		model_counters(r->model, &c.owner, &c.c);
 		return 0;
 	}
 	case REC_PROC:
 		if (!r->in_tick)
 			return 0;
+		if (r->nfacts == REPLAY_MAX_PROCS) {
+			give_up(r);
+			return 0;
+		}
 		if (r->nfacts == r->capfacts) {
 			size_t ncap = r->capfacts ? r->capfacts * 2 : 64;
 			struct rec_proc *n = realloc(r->facts, ncap * sizeof(*n));

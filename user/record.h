@@ -120,6 +120,17 @@ int record_decode_trigger(const void *p, size_t len, struct rec_trigger *t);
 
 /* ---- replay ------------------------------------------------------------- */
 
+/* The most a recorder writes in one refresh; a refresh with more is not a
+ * recorder's, and is skipped as damaged (a crafted one naming 150,000
+ * processes took a report 1.8 GB of memory from a 3.5 MB file).
+ * Counters: one per entry of the kernel side's process table. Processes
+ * (the model's, facts): those, and as many again that only hold sockets
+ * others opened (a fork's children). Fd records: one per watched socket
+ * held, the socket table's capacity, twice for the sockets held twice. */
+#define REPLAY_MAX_COUNTERS (RCL_MAX_PROCS + RCL_PROC_SLOTS)
+#define REPLAY_MAX_PROCS    (2 * REPLAY_MAX_COUNTERS)
+#define REPLAY_MAX_FDS      (2 * (RCL_MAX_SOCKS + RCL_SOCK_SLOTS))
+
 /* Feeds one capture's ticks into a model, exactly as the live refresh does.
  * Call replay_record() for every record in order; it returns 1 when a tick
  * has just completed (the model holds that moment), else 0. */
@@ -138,6 +149,9 @@ struct replay {
 	struct rec_proc *facts;   /* facts of the tick being read */
 	size_t nfacts, capfacts;
 	unsigned long bad_records; /* too short to decode */
+	unsigned long too_big;    /* refreshes skipped: more than REPLAY_MAX_* */
+	size_t tick_fds, tick_counters; /* records of the tick being read */
+	size_t procs_before;      /* the model's processes when it began */
 	bool window_fixed;        /* --window given: keep it */
 	unsigned thresholds_given; /* RCL_TH_*: the report's; the others as recorded */
 };

@@ -9,14 +9,17 @@ Run alone:  python3 tests/integration/runner.py -k report_hostile
 import json
 import os
 import re
+import resource
+import subprocess
 
 import capcraft
-from harness import check, mkdtemp, needs
+from harness import RCLEAK, check, mkdtemp, needs
 from record_harness import json_lines, not_crashed, report
 
 TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_hostile_damage_once",
          "test_report_hostile_at_values", "test_report_hostile_no_refresh", "test_report_hostile_strings",
-         "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick"]
+         "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick",
+         "test_report_hostile_huge_refresh"]
 
 MODES = ([], ["--json"], ["--csv"], ["--at", "+12s"], ["--replay", "--plain", "--speed", "10000"],
          ["--replay", "--json", "--speed", "10000"])
@@ -279,4 +282,72 @@ def test_report_hostile_short_record_in_tick():
     f = json.loads(out)["files"][0] if rc in (0, 6) else {}
     if rc != 6 or f.get("ticks") != 2:
         problems.append("summary: exit %d, ticks %r; expected exit 6 and 2 refreshes" % (rc, f.get("ticks")))
+    check(not problems, " | ".join(problems))
+
+
+def _report_rss(args):
+    """`rcleak report ARGS` to completion, with at most 4 GiB of address
+    space (a report that takes more fails, not the host): (rc, stdout,
+    stderr, its own peak RSS in bytes)."""
+    d = mkdtemp("rcl-hostile")
+    with open(os.path.join(d, "out"), "w+b") as out, open(os.path.join(d, "err"), "w+b") as err:
+        p = subprocess.Popen([RCLEAK, "report"] + list(args), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)))
+        _pid, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return (p.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
+                ru.ru_maxrss * 1024)
+
+
+@needs("rcleak")
+def test_report_hostile_huge_refresh():
+    """Four refreshes of client pid 200 holding one connection (0, 5, 10,
+    15 s); the one at 10 s also names 150,000 processes (counters records,
+    one each, compressed to a few bytes apiece: about 0.5 MB), four times
+    what a recorder's process table can hold (34,816), and the one at 15 s
+    holds 600,000 fd records of one process, more than its socket table
+    can (a 3.5 MB file). Each process cost the report ~12 KiB: 1.9 GB of
+    memory, 550 times the file's size. Now each refresh is skipped as
+    damaged (one line, exit 6), the others read, and the report's peak
+    memory stays within 32 MiB + 100 times the file's size (a connection
+    the model holds takes ~120 bytes; its record, compressed, ~5)."""
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    one = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app")]
+    ctr = [dict(tgid=200, start=600, opened=1, comm="app")]
+    procs = [dict(tgid=200, start=600, comm="app")]
+    many_procs = ctr + [dict(tgid=1000 + k, start=600, opened=1, comm="x") for k in range(150000)]
+    many_fds = one + [dict(tgid=300, fd=4 + k, sk=0x10000 + k, lport=50000, rport=6379, start=700, comm="y")
+                      for k in range(600000)]
+    for i, (fds, counters) in enumerate(((one, ctr), (one, ctr), (one, many_procs), (many_fds, ctr), (one, ctr))):
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, counters, procs)
+        recs, c.recs = c.recs, []
+        for k in range(0, len(recs), 60000):   # chunks within the 16 MiB a reader takes
+            c.recs = recs[k:k + 60000]
+            c.flush()
+    path = _save(c, "huge.rcl")
+    size = os.path.getsize(path)
+    bound = (32 << 20) + 100 * size
+    problems = []
+    for mode in ([], ["--json"], ["--at", "+20s", "--json"], ["--replay", "--json", "--speed", "10000"]):
+        rc, out, err, rss = _report_rss([path] + mode)
+        what = "report %s" % " ".join(mode)
+        not_crashed(rc, what, err)
+        said = re.findall(r"(\d+) refresh(?:es)? skipped", err)
+        if rc != 6 or said != ["2"] or rss > bound:
+            problems.append("%s: exit %d, peak memory %.0f MiB (bound %.0f MiB for a file of %.1f MB), said %r "
+                            "of the refreshes skipped, expected exit 6 and one line of 2: %r"
+                            % (what, rc, rss / 2**20, bound / 2**20, size / 1e6, said, err.strip()[-300:]))
+            continue
+        if mode == ["--json"]:
+            f = json.loads(out)["files"][0]
+            if f["ticks"] != 3:
+                problems.append("%s: %r refreshes, expected the 3 of a size a recorder writes" % (what, f["ticks"]))
+        if mode[:1] == ["--replay"]:
+            got = [(x["uptime_s"], len(x["processes"])) for x in json_lines(out, what)]
+            if got != [(0.0, 1), (5.0, 1), (20.0, 1)]:
+                problems.append("%s: refreshes %r, expected those of 0, 5 and 20 s with pid 200 alone"
+                                % (what, got))
     check(not problems, " | ".join(problems))
