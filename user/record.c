@@ -598,12 +598,18 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 				model_thresholds_keep(&r->model->th, r->meta.th, r->thresholds_given);
 		}
 		return 0;
-	case REC_TICK:
-		if (record_decode_tick(rec->data, rec->len, &r->tick)) {
+	case REC_TICK: {
+		struct rec_tick t;
+
+		/* checked before anything is kept: a rejected header once
+		 * replaced the last tick's times, and the events after it
+		 * were timed from a refresh that never was (report's tail) */
+		if (record_decode_tick(rec->data, rec->len, &t)) {
 			r->bad_records++;
 			r->in_tick = false;
 			return 0;
 		}
+		r->tick = t;
 		model_begin(r->model);
 		r->model->hz = r->tick.hz;
 		r->nfacts = 0;
@@ -612,6 +618,7 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		r->in_tick = true;
 		r->tick_bad = false;
 		return 0;
+	}
 	case REC_FD: {
 		struct rcl_owner o = { 0 };
 		struct rcl_fd_rec fd;

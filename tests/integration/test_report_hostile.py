@@ -19,7 +19,7 @@ from record_harness import json_lines, not_crashed, report
 TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_hostile_damage_once",
          "test_report_hostile_at_values", "test_report_hostile_no_refresh", "test_report_hostile_strings",
          "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick",
-         "test_report_hostile_huge_refresh"]
+         "test_report_hostile_huge_refresh", "test_report_hostile_bad_tick_tail"]
 
 MODES = ([], ["--json"], ["--csv"], ["--at", "+12s"], ["--replay", "--plain", "--speed", "10000"],
          ["--replay", "--json", "--speed", "10000"])
@@ -351,3 +351,40 @@ def test_report_hostile_huge_refresh():
                 problems.append("%s: refreshes %r, expected those of 0, 5 and 20 s with pid 200 alone"
                                 % (what, got))
     check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_hostile_bad_tick_tail():
+    """A killed recorder's file: client pid 200 holds one connection at
+    the refreshes of 0, 5 and 10 s; the refresh of 15 s has a damaged
+    header (valid CRCs: a wall clock of 1e17 s, its walk's clock 2^63 ns);
+    then pid 200 exits at 16, 17, 18 and 19 s leaving one connection open
+    each time (exit-close events, as the kernel side writes them), and the
+    file ends. That refresh is skipped as damaged (exit 6), and the events
+    after the refresh of 10 s count into pid 200's row: leaked 4. The
+    rejected header was kept as the last refresh's time all the same, the
+    events taken for part of that refresh's walk (before 2^63 ns), and the
+    row said leaked 0."""
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app")]
+    procs = [dict(tgid=200, start=600, comm="app")]
+    for i in range(3):
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, [dict(tgid=200, start=600, opened=1, comm="app")], procs)
+    t = c.ts(15.0)
+    u64, f64 = capcraft.u64, capcraft.f64
+    c.rec(2, t, f64(15.0) + f64(5.0) + f64(1e17) + u64(1 << 63) + u64(0) * 4 + f64(0.0) + u64(250))
+    c.rec(3, t, capcraft.fd(**fds[0]))
+    c.rec(6, t, b"")
+    for k in range(4):
+        c.event(16.0 + k, sk=0x4000 + k, tgid=200, cur_tgid=200, start=600, lport=41000 + k, rport=6379, old=1,
+                new=4, kind=5, comm="app")
+    path = _save(c, "bad-tick-tail.rcl")
+    rc, out, err = report([path, "--json"])
+    not_crashed(rc, "report --json", err)
+    f = json.loads(out)["files"][0] if rc in (0, 6) else {}
+    row = {p["pid"]: p for p in f.get("processes", [])}.get(200, {})
+    check(rc == 6 and f.get("ticks") == 3 and row.get("leaked") == 4 and f.get("end") == c.wall0 + 10.0,
+          "report --json: exit %d, %r refreshes ending at %r, pid 200's row %r; expected exit 6 (the refresh of "
+          "15 s damaged), the 3 others ending at %.1f, and the 4 connections leaked after the last of them"
+          % (rc, f.get("ticks"), f.get("end"), row, c.wall0 + 10.0))
