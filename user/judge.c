@@ -162,6 +162,10 @@ void model_judge(struct model *m)
 		else
 			p->nofile_sized = p->nofile_start;
 		judge(m, p);
+		if (!p->exited) {
+			p->last_verdict = p->verdict;
+			memcpy(p->last_rule, p->rule, sizeof(p->last_rule));
+		}
 		p->eta_s = -1;
 		p->capped_by_nofile = false;
 		if (p->nlisten && !p->exited) {

@@ -131,8 +131,12 @@ struct proc {
 	double max_idle_s;       /* -1: unknown */
 	long idle;               /* connections idle longer than thresholds.idle_s */
 	long zombies;            /* CLOSE_WAIT held / peer silent beyond threshold */
-	enum verdict verdict;
+	enum verdict verdict;    /* V_OK once it exited (nothing to judge) */
 	char rule[112];          /* the rule that fired, in words */
+	/* the verdict and rule of its last refresh alive: what an exited
+	 * process's row still says (the TUI) */
+	enum verdict last_verdict;
+	char last_rule[112];
 
 	/* servers */
 	struct series out_series; /* open minus the accepted: what it opened */

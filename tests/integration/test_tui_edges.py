@@ -30,7 +30,8 @@ TESTS = ["test_tui_fdroom_over_limit",
          "test_tui_drill_narrow",
          "test_tui_conn_fds",
          "test_tui_replay_end",
-         "test_tui_server_utf8_aligned"]
+         "test_tui_server_utf8_aligned",
+         "test_tui_exited_keeps_verdict"]
 
 
 def test_tui_fdroom_over_limit():
@@ -397,6 +398,45 @@ def test_tui_server_utf8_aligned():
         tm.kill()
         c.stdin.close()
 
+
+
+def test_tui_exited_keeps_verdict():
+    """A client opening a connection every 100 ms is LEAK (window 4 s); it
+    is then killed (SIGKILL) holding them. Its exited row keeps the verdict
+    it had, LEAK, and its cmdline says it exited with them leaked; the
+    drill-down says LEAK (exited) with the rule that fired. The row read
+    "exited" and the drill-down "none fired": the one process that most
+    needed its verdict lost it as it left."""
+    r = Redis()
+    lp = spawn([sys.executable, "-u", harness.CLIENT, "--name", "rclt-tui-xleak", "hold", "--target",
+                "127.0.0.1:%d:400" % r.port, "--interval-ms", "100"], "client hold")
+    leak = lp.pid
+    tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3", "--window", "4"])
+    try:
+        poll(tm, lambda s: ("LEAK", leak, "rclt-tui-xleak") in table(s), "pid %d judged LEAK" % leak, VERDICT_S,
+             err)
+        os.kill(leak, signal.SIGKILL)
+        lp.wait(10)
+        scr = poll(tm, lambda s: re.search(r"^\S+\s+%d\s.*\(exited, \d+ leaked\)" % leak, s, re.M),
+                   "pid %d's row to say it exited" % leak, 10, err)
+        row = [ln for ln in scr.split("\n") if re.match(r"^\S+\s+%d\s" % leak, ln)][0]
+        check(row.split()[0] == "LEAK", "pid %d, LEAK when it was killed: its exited row reads %r"
+              % (leak, row))
+        tm.keys("/")
+        tm.literal(str(leak))
+        tm.keys("Enter")
+        poll(tm, lambda s: [p for _, p, _ in table(s)] == [leak], "only the row of pid %d" % leak, 10, err)
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: "PID %d" % leak in s and "RULE" in s, "the drill-down of pid %d" % leak, 10, err)
+        m = re.search(r"VERDICT (.*?)\s{2,}|VERDICT (.*)$", scr, re.M)
+        verdict = (m.group(1) or m.group(2)).strip() if m else None
+        rule = re.search(r"RULE (.*)", scr)
+        check(verdict == "LEAK (exited)" and rule and "open +" in rule.group(1),
+              "the drill-down of pid %d, LEAK when it was killed, says VERDICT %r, RULE %r"
+              % (leak, verdict, rule.group(1).strip() if rule else None))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
 
 if __name__ == "__main__":
     # Until runner.MODULES lists this file: run its tests with the runner.
