@@ -187,14 +187,14 @@ static bool all_digits(const char *s)
 }
 
 /* '/' filter: digits match the pid exactly, anything else a substring of
- * the command name (case-insensitive). */
+ * the command name (case-insensitive, UTF-8 too). */
 static bool filter_match(const char *f, const struct proc *p)
 {
 	if (!f[0])
 		return true;
 	if (all_digits(f))
 		return strtoul(f, NULL, 10) == p->key.tgid;
-	return strcasestr(p->comm, f) != NULL;
+	return utf8_casestr(p->comm, f);
 }
 
 /* ---- order -------------------------------------------------------------- */
