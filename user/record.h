@@ -136,7 +136,7 @@ int record_decode_trigger(const void *p, size_t len, struct rec_trigger *t);
  * has just completed (the model holds that moment), else 0. */
 struct replay {
 	struct model *model;
-	struct rec_tick tick;     /* the last tick begun */
+	struct rec_tick tick;     /* the last tick begun (a header that checked out) */
 	struct rec_meta meta;
 	struct rec_trigger trigger; /* the first trigger record read */
 	bool have_trigger;
