@@ -16,6 +16,7 @@
 #include "opts.h"
 #include "ownertab.h"
 #include "record.h"
+#include "replay.h"
 
 struct seen_proc; /* report_summary.c's summary of a process across the file */
 struct peaks;     /* and its peaks between ticks (peaks.h) */
