@@ -225,13 +225,19 @@ bool capfile_damage(struct capfile *f)
 		     (unsigned long long)d.truncated_at, d.chunks_ok);
 	if (f->rp.bad_records > f->told.records)
 		elog("%s: %lu records damaged or too short to read, skipped", f->path, f->rp.bad_records);
+	if (f->rp.too_big > f->told.too_big)
+		elog("%s: %lu refresh%s skipped as damaged: more than a recorder writes (%u connections, "
+		     "%u processes)", f->path, f->rp.too_big, f->rp.too_big == 1 ? "" : "es", REPLAY_MAX_FDS,
+		     REPLAY_MAX_PROCS);
 	if (d.chunks_bad > f->told.chunks)
 		f->told.chunks = d.chunks_bad;
 	if (f->rp.bad_records > f->told.records)
 		f->told.records = f->rp.bad_records;
+	if (f->rp.too_big > f->told.too_big)
+		f->told.too_big = f->rp.too_big;
 	f->told.truncated |= d.truncated;
 	/* a record that cannot be read is damage as much as a chunk */
-	return d.chunks_bad || d.truncated || f->rp.bad_records;
+	return d.chunks_bad || d.truncated || f->rp.bad_records || f->rp.too_big;
 }
 
 void capfile_fmt_time(double wall, char *buf, size_t len)

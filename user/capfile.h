@@ -16,6 +16,7 @@
 #include "opts.h"
 #include "ownertab.h"
 #include "record.h"
+#include "replay.h"
 
 struct seen_proc; /* the summary's of a process across the file (report_summary_int.h) */
 struct peaks;     /* and its peaks between ticks (peaks.h) */
@@ -47,7 +48,7 @@ struct capfile {
 	/* the damage said on stderr already (a second pass finds it again;
 	 * capfile_reopen keeps it) */
 	struct capfile_told {
-		unsigned long chunks, records;
+		unsigned long chunks, records, too_big;
 		bool truncated;
 	} told;
 };

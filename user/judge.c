@@ -57,14 +57,6 @@ const char *verdict_name(enum verdict v)
 	}
 }
 
-/* Span of time the open-count series covers. */
-static double series_span(const struct series *s)
-{
-	if (s->len < 2)
-		return 0;
-	return s->t[(s->head + s->len - 1) % SERIES_CAP] - s->t[s->head];
-}
-
 /* Growth that lasts: at least half the rate over each half of the series,
  * as well as the rate over the whole. A one-time jump (a pool filled at
  * once, 1 -> 6 connections, then flat) had a slope over the window above
@@ -79,7 +71,7 @@ static bool grows_throughout(const struct series *s, double per_min)
 	if (s->len < 2)
 		return false;
 	t0 = s->t[s->head];
-	t1 = s->t[(s->head + s->len - 1) % SERIES_CAP];
+	t1 = s->t[(s->head + s->len - 1) % s->cap];
 	mid = (t0 + t1) / 2;
 	a = series_slope_range_per_min(s, t0, mid, &na);
 	b = series_slope_range_per_min(s, mid, t1, &nb);
@@ -170,6 +162,10 @@ void model_judge(struct model *m)
 		else
 			p->nofile_sized = p->nofile_start;
 		judge(m, p);
+		if (!p->exited) {
+			p->last_verdict = p->verdict;
+			memcpy(p->last_rule, p->rule, sizeof(p->last_rule));
+		}
 		p->eta_s = -1;
 		p->capped_by_nofile = false;
 		if (p->nlisten && !p->exited) {

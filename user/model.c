@@ -37,13 +37,24 @@ static void noop_free(void *p)
 	(void)p;
 }
 
+/* A process and its series. */
+static void proc_free(struct proc *p)
+{
+	series_free(&p->series);
+	series_free(&p->opened_series);
+	series_free(&p->closed_series);
+	series_free(&p->out_series);
+	series_free(&p->clients_series);
+	free(p);
+}
+
 void model_free(struct model *m)
 {
 	if (!m)
 		return;
 	tdestroy(m->index, noop_free);
 	for (size_t i = 0; i < m->nprocs; i++)
-		free(m->procs[i]);
+		proc_free(m->procs[i]);
 	free(m->procs);
 	free(m->recs);
 	free(m->recproc);
@@ -92,6 +103,19 @@ static struct proc *get(struct model *m, const struct rcl_owner *o)
 	}
 	m->procs[m->nprocs++] = p;
 	return p;
+}
+
+void model_drop_since(struct model *m, size_t n)
+{
+	/* get() appends, and only model_end sorts */
+	for (size_t i = n; i < m->nprocs; i++) {
+		tdelete(&m->procs[i]->key, &m->index, cmp_key);
+		proc_free(m->procs[i]);
+	}
+	if (n < m->nprocs)
+		m->nprocs = n;
+	m->nrecs = 0; /* they point to the processes gone */
+	m->last_held = NULL;
 }
 
 void model_begin(struct model *m)
@@ -270,7 +294,7 @@ double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q)
 static void window_rates(struct proc *p, double window_s)
 {
 	const struct series *o = &p->opened_series, *c = &p->closed_series;
-	int first = o->head, last = (o->head + o->len - 1) % SERIES_CAP;
+	int first = o->head, last = o->len ? (o->head + o->len - 1) % o->cap : 0;
 	double span, dopen, dclose;
 
 	p->win_open_rate = 0;
@@ -279,7 +303,7 @@ static void window_rates(struct proc *p, double window_s)
 		return;
 	span = o->t[last] - o->t[first];
 	dopen = o->y[last] - o->y[first];
-	dclose = c->y[(c->head + c->len - 1) % SERIES_CAP] - c->y[c->head];
+	dclose = c->len ? c->y[(c->head + c->len - 1) % c->cap] - c->y[c->head] : 0;
 	/* over half the window at least, as LEAK's growth: a burst of 12
 	 * connects in the first second rcleak saw a process was "10/s" and
 	 * CHURN; a churner at 100/s still shows in a second and a half */
@@ -421,7 +445,7 @@ void model_gc(struct model *m, void (*cb)(const struct proc *p, void *ctx), void
 			if (cb)
 				cb(p, ctx);
 			tdelete(&p->key, &m->index, cmp_key);
-			free(p);
+			proc_free(p);
 			continue;
 		}
 		m->procs[out++] = p;

@@ -131,8 +131,12 @@ struct proc {
 	double max_idle_s;       /* -1: unknown */
 	long idle;               /* connections idle longer than thresholds.idle_s */
 	long zombies;            /* CLOSE_WAIT held / peer silent beyond threshold */
-	enum verdict verdict;
+	enum verdict verdict;    /* V_OK once it exited (nothing to judge) */
 	char rule[112];          /* the rule that fired, in words */
+	/* the verdict and rule of its last refresh alive: what an exited
+	 * process's row still says (the TUI) */
+	enum verdict last_verdict;
+	char last_rule[112];
 
 	/* servers */
 	struct series out_series; /* open minus the accepted: what it opened */
@@ -245,6 +249,11 @@ void model_addr_unmap(__u8 *family, __u8 addr[16]);
 /* How many lifetimes a histogram holds. */
 __u64 model_life_count(const __u32 life[RCL_LIFE_BUCKETS]);
 
+/* Between model_begin and model_end: forget the processes made since the
+ * model held n of them, and the records held (a refresh given up halfway,
+ * whose records are not to be trusted). The model stays half refilled
+ * until the next model_begin. */
+void model_drop_since(struct model *m, size_t n);
 /* Drop processes that exited more than window_s ago; cb (may be NULL) sees
  * each before it is freed. */
 void model_gc(struct model *m, void (*cb)(const struct proc *p, void *ctx), void *ctx);

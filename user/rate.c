@@ -1,8 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 /* rate.c - see rate.h. */
+#include <stdbool.h>
+#include <stdlib.h>
+
 #include "rate.h"
 
-#define IDX(s, i) (((s)->head + (i)) % SERIES_CAP)
+#define IDX(s, i) (((s)->head + (i)) % (s)->cap)
+
+void series_free(struct series *s)
+{
+	free(s->t);
+	s->t = s->y = NULL;
+	s->head = s->len = s->cap = 0;
+}
+
+/* Twice the room, the samples in order from index 0; false when memory
+ * ran out (the series keeps what it had). */
+static bool grow(struct series *s)
+{
+	int ncap = s->cap ? 2 * s->cap : 4;
+	double *b;
+
+	if (ncap > SERIES_CAP)
+		ncap = SERIES_CAP;
+	b = malloc(2 * (size_t)ncap * sizeof(*b));
+	if (!b)
+		return false;
+	for (int i = 0; i < s->len; i++) {
+		b[i] = s->t[IDX(s, i)];
+		b[ncap + i] = s->y[IDX(s, i)];
+	}
+	free(s->t);
+	s->t = b;
+	s->y = b + ncap;
+	s->head = 0;
+	s->cap = ncap;
+	return true;
+}
+
+double series_span(const struct series *s)
+{
+	if (s->len < 2)
+		return 0;
+	return s->t[IDX(s, s->len - 1)] - s->t[s->head];
+}
 
 void series_push(struct series *s, double t, double y, double window)
 {
@@ -12,7 +53,7 @@ void series_push(struct series *s, double t, double y, double window)
 	 * the series never held two, and growth_per_min stayed 0 (so LEAK
 	 * and CHURN could never fire). Now the slope spans one interval. */
 	while (s->len > 1 && t - s->t[s->head] > window) {
-		s->head = (s->head + 1) % SERIES_CAP;
+		s->head = (s->head + 1) % s->cap;
 		s->len--;
 	}
 	if (s->len >= 2) {
@@ -25,8 +66,10 @@ void series_push(struct series *s, double t, double y, double window)
 			return;
 		}
 	}
-	if (s->len == SERIES_CAP) {
-		s->head = (s->head + 1) % SERIES_CAP;
+	if (s->len == s->cap && (s->cap == SERIES_CAP || !grow(s))) {
+		if (!s->cap)
+			return; /* no memory for even one sample */
+		s->head = (s->head + 1) % s->cap;
 		s->len--;
 	}
 	s->t[IDX(s, s->len)] = t;

@@ -12,6 +12,7 @@
  * Every record is encoded field by field, little-endian, and decoded with
  * bounds checks: a record shorter than its type needs is rejected, longer
  * ones (a newer minor version) are read up to what this version knows.
+ * Feeding the records back into a model is replay.h's.
  */
 #ifndef RCLEAK_RECORD_H
 #define RCLEAK_RECORD_H
@@ -117,33 +118,7 @@ int record_decode_counters(const void *p, size_t len, struct rec_counters *c);
 int record_decode_proc(const void *p, size_t len, struct rec_proc *pr);
 int record_decode_meta(const void *p, size_t len, struct rec_meta *m);
 int record_decode_trigger(const void *p, size_t len, struct rec_trigger *t);
-
-/* ---- replay ------------------------------------------------------------- */
-
-/* Feeds one capture's ticks into a model, exactly as the live refresh does.
- * Call replay_record() for every record in order; it returns 1 when a tick
- * has just completed (the model holds that moment), else 0. */
-struct replay {
-	struct model *model;
-	struct rec_tick tick;     /* the last tick begun */
-	struct rec_meta meta;
-	struct rec_trigger trigger; /* the first trigger record read */
-	bool have_trigger;
-	bool finished;            /* an end record was read */
-	__u32 end_signal;         /* ... and the signal it names (0: none) */
-	bool in_tick;
-	bool tick_bad;            /* a record of the tick being read could not be read */
-	bool dropped;             /* ... so its TICK_END completed nothing: the model
-				   * is half refilled (the caller clears it) */
-	struct rec_proc *facts;   /* facts of the tick being read */
-	size_t nfacts, capfacts;
-	unsigned long bad_records; /* too short to decode */
-	bool window_fixed;        /* --window given: keep it */
-	unsigned thresholds_given; /* RCL_TH_*: the report's; the others as recorded */
-};
-
-void replay_init(struct replay *r, struct model *m);
-void replay_free(struct replay *r);
-int replay_record(struct replay *r, const struct capture_record *rec);
+/* An end record: the signal it names. */
+int record_decode_end(const void *p, size_t len, __u32 *sig);
 
 #endif

@@ -3,7 +3,7 @@
  * report.c - `rcleak report FILE...`: analyse captures, without root.
  *
  * Every mode replays the recorded ticks through the same model as the live
- * view (record.c: replay_record), so live and offline figures come from one
+ * view (replay.c: replay_record), so live and offline figures come from one
  * code path:
  *   (default)  summary (report_summary.c): span, hosts, servers and limits,
  *              per-process peaks, when growth started, verdicts seen, lost

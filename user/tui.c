@@ -190,10 +190,13 @@ static bool is_backspace(int ch)
 	return ch == KEY_BACKSPACE || ch == 127 || ch == KEY_CTRL('h');
 }
 
-/* Typing after '/': Enter applies (empty clears), Esc cancels. */
-static void key_filter(struct tui *t, int ch)
+/* Typing after '/': Enter applies (empty clears), Esc cancels. wide: a
+ * character past ASCII (ch is 0 then), kept as UTF-8, as names are. */
+static void key_filter(struct tui *t, int ch, wint_t wide)
 {
 	size_t l = strlen(t->edit);
+	char u[4];
+	int n, cols;
 
 	if (is_enter(ch)) {
 		snprintf(t->filter, sizeof(t->filter), "%s", t->edit);
@@ -206,10 +209,20 @@ static void key_filter(struct tui *t, int ch)
 	} else if (ch == KEY_ESC) {
 		t->editing = false;
 	} else if (is_backspace(ch)) {
+		/* the last character, all its bytes */
+		while (l && ((unsigned char)t->edit[l - 1] & 0xc0) == 0x80)
+			l--;
 		if (l)
 			t->edit[l - 1] = '\0';
 	} else if (ch == KEY_CTRL('u')) {
 		t->edit[0] = '\0';
+	} else if (wide) {
+		/* one a terminal shows as it is (no control, no override) */
+		n = utf8_encode((unsigned int)wide, u);
+		if (n && l + (size_t)n < sizeof(t->edit) && utf8_shown((const unsigned char *)u, &cols) == n) {
+			memcpy(t->edit + l, u, (size_t)n);
+			t->edit[l + (size_t)n] = '\0';
+		}
 	} else if (ch >= 0x20 && ch < 0x7f && l + 1 < sizeof(t->edit)) {
 		t->edit[l] = (char)ch;
 		t->edit[l + 1] = '\0';
@@ -312,13 +325,15 @@ static void key_conns(struct tui *t, int ch)
 	}
 }
 
-static enum key_result key(struct tui *t, int ch)
+/* ch: a key (curses' KEY_* or a byte of ASCII); wide: a character past
+ * ASCII, ch 0 (only the filter takes those). */
+static enum key_result key(struct tui *t, int ch, wint_t wide)
 {
 	t->msg[0] = '\0';
 	if (ch == KEY_RESIZE)
 		return KEY_STAY; /* curses already knows the new size: redraw */
 	if (t->editing) {
-		key_filter(t, ch);
+		key_filter(t, ch, wide);
 		return KEY_STAY;
 	}
 	if (t->screen == SCR_HELP) { /* any key closes it */
@@ -377,16 +392,20 @@ static int loop(struct tui *t, volatile sig_atomic_t *stop, tui_refresh_fn refre
 	t->next_tick = collect_now() + o->interval_s;
 	for (;;) {
 		double now;
-		int ch, e;
+		wint_t wc;
+		int ch, e, r;
 
 		draw(t);
 		if (*stop || duration_over(t->c))
 			return 0;
 		timeout(wait_ms(t, collect_now()));
-		ch = getch();
+		/* whole characters, not bytes: a UTF-8 name typed after '/'
+		 * came as bytes getch() gave one by one, and none was kept */
+		r = get_wch(&wc);
 		if (*stop)
 			return 0;
-		if (ch != ERR && key(t, ch) == KEY_QUIT)
+		ch = r == KEY_CODE_YES || (r == OK && wc < 0x80) ? (int)wc : 0;
+		if (r != ERR && key(t, ch, r == OK && wc >= 0x80 ? wc : 0) == KEY_QUIT)
 			return 0;
 		now = collect_now();
 		if (t->paused || now < t->next_tick)

@@ -134,6 +134,7 @@ static void kv_long(const struct tui *t, int y, const char *label, const char *v
 static int facts_identity(struct tui *t, int y, const struct proc *p)
 {
 	char buf[MODEL_CMDLINE + 48];
+	const char *rule;
 	int x = 1;
 
 	snprintf(buf, sizeof(buf), "%u", p->key.tgid);
@@ -141,8 +142,11 @@ static int facts_identity(struct tui *t, int y, const struct proc *p)
 	x = tui_kv(t, y, x, "COMM", ST_BOLD, p->comm);
 	x = tui_kv(t, y, x, "ROLE", ST_BOLD, p->nlisten ? "server" : "client");
 	tui_cell(p, COL_VERDICT, buf, sizeof(buf));
+	if (p->exited && p->last_verdict != V_OK) /* the one it left with */
+		snprintf(buf, sizeof(buf), "%s (exited)", verdict_name(p->last_verdict));
 	tui_kv(t, y, x, "VERDICT", tui_verdict_style(p), buf);
-	kv_long(t, y + 1, "RULE", p->rule[0] ? p->rule : "none fired", true);
+	rule = p->exited ? p->last_rule : p->rule;
+	kv_long(t, y + 1, "RULE", rule[0] ? rule : "none fired", true);
 	tui_cell(p, COL_CMDLINE, buf, sizeof(buf));
 	kv_long(t, y + 2, "CMDLINE", buf, false);
 	return y + 3;

@@ -98,6 +98,19 @@ int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const
 	return n;
 }
 
+int tui_cols_of(const struct tui *t, const char *text)
+{
+	const unsigned char *c = (const unsigned char *)text;
+	int n = 0, cols, len;
+
+	for (; *c; c++, n++) /* as tui_put draws it */
+		if (*c >= 0x80 && t->utf8 && (len = utf8_shown(c, &cols))) {
+			c += len - 1;
+			n += cols - 1;
+		}
+	return n;
+}
+
 /* tui_put, but text longer than maxw bytes is cut only at a space, so no
  * word, and no number, is cut short ("at 1168" read "at 11"). */
 int tui_put_words(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text)

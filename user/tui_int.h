@@ -112,6 +112,8 @@ void tui_fmt_ms(double ms, char *buf, size_t len);
 void tui_colors_init(struct tui *t);
 attr_t tui_attr(const struct tui *t, enum tui_style s);
 int tui_put(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text);
+/* The columns tui_put takes for text, given room. */
+int tui_cols_of(const struct tui *t, const char *text);
 int tui_put_words(const struct tui *t, int y, int x, int maxw, enum tui_style s, const char *text);
 void tui_fill(const struct tui *t, int y, enum tui_style s);
 int tui_kv(const struct tui *t, int y, int x, const char *label, enum tui_style vs,

@@ -120,7 +120,10 @@ void tui_cell(const struct proc *p, enum tui_col col, char *buf, size_t len)
 	int w = tui_cols[col].width;
 
 	switch (col) {
-	case COL_VERDICT: snprintf(buf, len, "%s", p->exited ? "exited" : verdict_name(p->verdict)); break;
+	case COL_VERDICT: /* an exited process keeps the verdict it left with */
+		snprintf(buf, len, "%s", !p->exited ? verdict_name(p->verdict)
+				       : p->last_verdict != V_OK ? verdict_name(p->last_verdict) : "exited");
+		break;
 	case COL_PID:     snprintf(buf, len, "%u", p->key.tgid); break;
 	case COL_COMM:    snprintf(buf, len, "%s", p->comm); break;
 	case COL_ROLE:    snprintf(buf, len, "%s", p->nlisten ? "server" : "client"); break;
@@ -153,9 +156,9 @@ void tui_cell(const struct proc *p, enum tui_col col, char *buf, size_t len)
 
 enum tui_style tui_verdict_style(const struct proc *p)
 {
-	if (p->exited)
+	if (p->exited && p->last_verdict == V_OK)
 		return ST_DIM;
-	switch (p->verdict) {
+	switch (p->exited ? p->last_verdict : p->verdict) {
 	case V_LEAK:
 	case V_FD_LIMIT: return ST_RED;
 	case V_ZOMBIE:   return ST_MAGENTA;
@@ -184,14 +187,14 @@ static bool all_digits(const char *s)
 }
 
 /* '/' filter: digits match the pid exactly, anything else a substring of
- * the command name (case-insensitive). */
+ * the command name (case-insensitive, UTF-8 too). */
 static bool filter_match(const char *f, const struct proc *p)
 {
 	if (!f[0])
 		return true;
 	if (all_digits(f))
 		return strtoul(f, NULL, 10) == p->key.tgid;
-	return strcasestr(p->comm, f) != NULL;
+	return utf8_casestr(p->comm, f);
 }
 
 /* ---- order -------------------------------------------------------------- */

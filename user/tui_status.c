@@ -379,13 +379,21 @@ void tui_draw_footer(struct tui *t, const char *const *keys, bool status)
 		 * filled the line and hid it. The short prompt, and the
 		 * text's tail when even that does not fit. */
 		const char *prompt = TUI_FILTER_PROMPT, *text = t->edit;
-		int room;
+		int room, cols = tui_cols_of(t, text);
 
-		if ((int)(strlen(prompt) + 1 + strlen(text)) >= COLS)
+		if ((int)strlen(prompt) + 1 + cols >= COLS)
 			prompt = TUI_FILTER_SHORT;
 		room = COLS - (int)strlen(prompt) - 2;
-		if (room > 0 && (int)strlen(text) > room)
-			text += strlen(text) - (size_t)room;
+		/* the tail that fits, whole characters (by columns: a UTF-8
+		 * name's bytes are more) */
+		while (room > 0 && cols > room && *text) {
+			const char *next = text + 1;
+
+			while (((unsigned char)*next & 0xc0) == 0x80)
+				next++;
+			text = next;
+			cols = tui_cols_of(t, text);
+		}
 		pen(&p, ST_KEYLABEL, prompt);
 		pen(&p, ST_NORMAL, " ");
 		pen(&p, ST_BOLD, text);
@@ -398,7 +406,7 @@ void tui_draw_footer(struct tui *t, const char *const *keys, bool status)
 		snprintf(right, sizeof(right), "%s%s%s%s%sSort: %s%s ", t->msg, t->msg[0] ? "  " : "",
 		 t->filter[0] ? "Filter: " : "", t->filter[0] ? t->filter : "",
 		 t->filter[0] ? "  " : "", tui_sort_name(t), t->reverse ? " (reversed)" : "");
-	rl = (int)strlen(right);
+	rl = tui_cols_of(t, right); /* columns: a UTF-8 filter's bytes are more */
 	if (rl < COLS)
 		p.end = COLS - rl - 1;
 	for (int i = 0; keys[i] && keys[i + 1]; i += 2) {

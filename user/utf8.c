@@ -5,9 +5,11 @@
  * shows as they are (the text views, the TUI).
  */
 #include <locale.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <wchar.h>
+#include <wctype.h>
 
 #include "view.h"
 
@@ -42,10 +44,20 @@ static wchar_t decode(const unsigned char *c, int n)
 	return w;
 }
 
+/* The C.UTF-8 locale: widths and case as a UTF-8 terminal has them,
+ * whatever rcleak's locale; 0 when the system has none. */
+static locale_t utf8_locale(void)
+{
+	static locale_t l;
+
+	if (!l)
+		l = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	return l;
+}
+
 int utf8_shown(const unsigned char *c, int *cols)
 {
-	static locale_t utf8_locale;
-	locale_t old;
+	locale_t old, l;
 	wchar_t w;
 	int n = utf8_len(c), width;
 
@@ -58,17 +70,80 @@ int utf8_shown(const unsigned char *c, int *cols)
 	if (w < 0xa0 || (w >= 0x202a && w <= 0x202e) || (w >= 0x2066 && w <= 0x2069))
 		return 0;
 	/* the width as a UTF-8 terminal has it, whatever rcleak's locale */
-	if (!utf8_locale)
-		utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	if (!utf8_locale)
+	if (!(l = utf8_locale()))
 		return 0;
-	old = uselocale(utf8_locale);
+	old = uselocale(l);
 	width = wcwidth(w);
 	uselocale(old);
 	if (width < 1) /* combining marks, unassigned, other controls */
 		return 0;
 	*cols = width;
 	return n;
+}
+
+int utf8_encode(unsigned int w, char out[4])
+{
+	if (w < 0x80) {
+		out[0] = (char)w;
+		return 1;
+	}
+	if (w < 0x800) {
+		out[0] = (char)(0xc0 | w >> 6);
+		out[1] = (char)(0x80 | (w & 0x3f));
+		return 2;
+	}
+	if ((w >= 0xd800 && w <= 0xdfff) || w > 0x10ffff)
+		return 0;
+	if (w < 0x10000) {
+		out[0] = (char)(0xe0 | w >> 12);
+		out[1] = (char)(0x80 | (w >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (w & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | w >> 18);
+	out[1] = (char)(0x80 | (w >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (w >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (w & 0x3f));
+	return 4;
+}
+
+/* The character at *s, lower-cased (a byte not of a well-formed sequence
+ * stands for itself, above every code point); *s moves past it. */
+static unsigned long fold_next(const unsigned char **s, locale_t l)
+{
+	int n = **s >= 0x80 ? utf8_len(*s) : 1;
+	unsigned long w;
+
+	if (!n) {
+		w = 0x110000ul + **s;
+		(*s)++;
+		return w;
+	}
+	w = n == 1 ? **s : (unsigned long)decode(*s, n);
+	*s += n;
+	if (w < 0x80)
+		return w >= 'A' && w <= 'Z' ? w + ('a' - 'A') : w;
+	return l ? (unsigned long)towlower_l((wint_t)w, l) : w;
+}
+
+bool utf8_casestr(const char *hay, const char *needle)
+{
+	locale_t l = utf8_locale();
+	const unsigned char *h = (const unsigned char *)hay;
+
+	for (;;) { /* needle at each character of hay */
+		const unsigned char *a = h, *b = (const unsigned char *)needle;
+		bool same = true;
+
+		while (*b && same) {
+			if (!*a)
+				return false; /* hay ran out: no later start fits either */
+			same = fold_next(&a, l) == fold_next(&b, l);
+		}
+		if (same)
+			return true;
+		fold_next(&h, l);
+	}
 }
 
 int shown_str(char *dst, size_t size, const char *s)

@@ -30,6 +30,15 @@ int utf8_len(const unsigned char *c);
  * in *cols; else 0. */
 int utf8_shown(const unsigned char *c, int *cols);
 
+/* Code point w as UTF-8 into out: its length, or 0 for a surrogate or
+ * past U+10FFFF. */
+int utf8_encode(unsigned int w, char out[4]);
+
+/* needle in hay, each character's case folded (É finds é, as E finds e);
+ * a byte not of a well-formed UTF-8 character matches only itself. An
+ * empty needle is in every hay. */
+bool utf8_casestr(const char *hay, const char *needle);
+
 /* s as a terminal may be shown it, into dst (size bytes, NUL-terminated):
  * printable ASCII and the UTF-8 characters utf8_shown() takes as they are,
  * any other byte as '?'. For names a process chose (comm, cmdline), where

@@ -9,15 +9,18 @@ Run alone:  python3 tests/integration/runner.py -k report_hostile
 import json
 import os
 import re
+import resource
+import subprocess
 
 import capcraft
-from harness import check, mkdtemp, needs
+from harness import RCLEAK, check, mkdtemp, needs
 from record_harness import json_lines, not_crashed, report
 
 TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_hostile_damage_once",
          "test_report_hostile_at_values", "test_report_hostile_no_refresh", "test_report_hostile_strings",
          "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick",
-         "test_report_hostile_file_name"]
+         "test_report_hostile_file_name", "test_report_hostile_huge_refresh",
+         "test_report_hostile_bad_tick_tail"]
 
 MODES = ([], ["--json"], ["--csv"], ["--at", "+12s"], ["--replay", "--plain", "--speed", "10000"],
          ["--replay", "--json", "--speed", "10000"])
@@ -306,3 +309,108 @@ def test_report_hostile_file_name():
         bad = [l for l in lines if not l.startswith("rcleak: ") or l.startswith("rcleak: fake")
                or any(ord(ch) < 0x20 for ch in l)]
         check(not bad, "%s: stderr lines not one line each, or of the name's making: %r" % (what, bad))
+
+
+def _report_rss(args):
+    """`rcleak report ARGS` to completion, with at most 4 GiB of address
+    space (a report that takes more fails, not the host): (rc, stdout,
+    stderr, its own peak RSS in bytes)."""
+    d = mkdtemp("rcl-hostile")
+    with open(os.path.join(d, "out"), "w+b") as out, open(os.path.join(d, "err"), "w+b") as err:
+        p = subprocess.Popen([RCLEAK, "report"] + list(args), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)))
+        _pid, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return (p.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
+                ru.ru_maxrss * 1024)
+
+
+@needs("rcleak")
+def test_report_hostile_huge_refresh():
+    """Four refreshes of client pid 200 holding one connection (0, 5, 10,
+    15 s); the one at 10 s also names 150,000 processes (counters records,
+    one each, compressed to a few bytes apiece: about 0.5 MB), four times
+    what a recorder's process table can hold (34,816), and the one at 15 s
+    holds 600,000 fd records of one process, more than its socket table
+    can (a 3.5 MB file). Each process cost the report ~12 KiB: 1.9 GB of
+    memory, 550 times the file's size. Now each refresh is skipped as
+    damaged (one line, exit 6), the others read, and the report's peak
+    memory stays within 32 MiB + 100 times the file's size (a connection
+    the model holds takes ~120 bytes; its record, compressed, ~5)."""
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    one = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app")]
+    ctr = [dict(tgid=200, start=600, opened=1, comm="app")]
+    procs = [dict(tgid=200, start=600, comm="app")]
+    many_procs = ctr + [dict(tgid=1000 + k, start=600, opened=1, comm="x") for k in range(150000)]
+    many_fds = one + [dict(tgid=300, fd=4 + k, sk=0x10000 + k, lport=50000, rport=6379, start=700, comm="y")
+                      for k in range(600000)]
+    for i, (fds, counters) in enumerate(((one, ctr), (one, ctr), (one, many_procs), (many_fds, ctr), (one, ctr))):
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, counters, procs)
+        recs, c.recs = c.recs, []
+        for k in range(0, len(recs), 60000):   # chunks within the 16 MiB a reader takes
+            c.recs = recs[k:k + 60000]
+            c.flush()
+    path = _save(c, "huge.rcl")
+    size = os.path.getsize(path)
+    bound = (32 << 20) + 100 * size
+    problems = []
+    for mode in ([], ["--json"], ["--at", "+20s", "--json"], ["--replay", "--json", "--speed", "10000"]):
+        rc, out, err, rss = _report_rss([path] + mode)
+        what = "report %s" % " ".join(mode)
+        not_crashed(rc, what, err)
+        said = re.findall(r"(\d+) refresh(?:es)? skipped", err)
+        if rc != 6 or said != ["2"] or rss > bound:
+            problems.append("%s: exit %d, peak memory %.0f MiB (bound %.0f MiB for a file of %.1f MB), said %r "
+                            "of the refreshes skipped, expected exit 6 and one line of 2: %r"
+                            % (what, rc, rss / 2**20, bound / 2**20, size / 1e6, said, err.strip()[-300:]))
+            continue
+        if mode == ["--json"]:
+            f = json.loads(out)["files"][0]
+            if f["ticks"] != 3:
+                problems.append("%s: %r refreshes, expected the 3 of a size a recorder writes" % (what, f["ticks"]))
+        if mode[:1] == ["--replay"]:
+            got = [(x["uptime_s"], len(x["processes"])) for x in json_lines(out, what)]
+            if got != [(0.0, 1), (5.0, 1), (20.0, 1)]:
+                problems.append("%s: refreshes %r, expected those of 0, 5 and 20 s with pid 200 alone"
+                                % (what, got))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_hostile_bad_tick_tail():
+    """A killed recorder's file: client pid 200 holds one connection at
+    the refreshes of 0, 5 and 10 s; the refresh of 15 s has a damaged
+    header (valid CRCs: a wall clock of 1e17 s, its walk's clock 2^63 ns);
+    then pid 200 exits at 16, 17, 18 and 19 s leaving one connection open
+    each time (exit-close events, as the kernel side writes them), and the
+    file ends. That refresh is skipped as damaged (exit 6), and the events
+    after the refresh of 10 s count into pid 200's row: leaked 4. The
+    rejected header was kept as the last refresh's time all the same, the
+    events taken for part of that refresh's walk (before 2^63 ns), and the
+    row said leaked 0."""
+    c = capcraft.Cap()
+    c.meta(interval=5.0)
+    fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app")]
+    procs = [dict(tgid=200, start=600, comm="app")]
+    for i in range(3):
+        c.tick(5.0 * i, 5.0 if i else 0.0, fds, [dict(tgid=200, start=600, opened=1, comm="app")], procs)
+    t = c.ts(15.0)
+    u64, f64 = capcraft.u64, capcraft.f64
+    c.rec(2, t, f64(15.0) + f64(5.0) + f64(1e17) + u64(1 << 63) + u64(0) * 4 + f64(0.0) + u64(250))
+    c.rec(3, t, capcraft.fd(**fds[0]))
+    c.rec(6, t, b"")
+    for k in range(4):
+        c.event(16.0 + k, sk=0x4000 + k, tgid=200, cur_tgid=200, start=600, lport=41000 + k, rport=6379, old=1,
+                new=4, kind=5, comm="app")
+    path = _save(c, "bad-tick-tail.rcl")
+    rc, out, err = report([path, "--json"])
+    not_crashed(rc, "report --json", err)
+    f = json.loads(out)["files"][0] if rc in (0, 6) else {}
+    row = {p["pid"]: p for p in f.get("processes", [])}.get(200, {})
+    check(rc == 6 and f.get("ticks") == 3 and row.get("leaked") == 4 and f.get("end") == c.wall0 + 10.0,
+          "report --json: exit %d, %r refreshes ending at %r, pid 200's row %r; expected exit 6 (the refresh of "
+          "15 s damaged), the 3 others ending at %.1f, and the 4 connections leaked after the last of them"
+          % (rc, f.get("ticks"), f.get("end"), row, c.wall0 + 10.0))

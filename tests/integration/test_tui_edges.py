@@ -30,7 +30,9 @@ TESTS = ["test_tui_fdroom_over_limit",
          "test_tui_drill_narrow",
          "test_tui_conn_fds",
          "test_tui_replay_end",
-         "test_tui_server_utf8_aligned"]
+         "test_tui_server_utf8_aligned",
+         "test_tui_exited_keeps_verdict",
+         "test_tui_filter_utf8"]
 
 
 def test_tui_fdroom_over_limit():
@@ -397,6 +399,100 @@ def test_tui_server_utf8_aligned():
         tm.kill()
         c.stdin.close()
 
+
+
+def test_tui_exited_keeps_verdict():
+    """A client opening a connection every 100 ms is LEAK (window 4 s); it
+    is then killed (SIGKILL) holding them. Its exited row keeps the verdict
+    it had, LEAK, and its cmdline says it exited with them leaked; the
+    drill-down says LEAK (exited) with the rule that fired. The row read
+    "exited" and the drill-down "none fired": the one process that most
+    needed its verdict lost it as it left."""
+    r = Redis()
+    lp = spawn([sys.executable, "-u", harness.CLIENT, "--name", "rclt-tui-xleak", "hold", "--target",
+                "127.0.0.1:%d:400" % r.port, "--interval-ms", "100"], "client hold")
+    leak = lp.pid
+    tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3", "--window", "4"])
+    try:
+        poll(tm, lambda s: ("LEAK", leak, "rclt-tui-xleak") in table(s), "pid %d judged LEAK" % leak, VERDICT_S,
+             err)
+        os.kill(leak, signal.SIGKILL)
+        lp.wait(10)
+        scr = poll(tm, lambda s: re.search(r"^\S+\s+%d\s.*\(exited, \d+ leaked\)" % leak, s, re.M),
+                   "pid %d's row to say it exited" % leak, 10, err)
+        row = [ln for ln in scr.split("\n") if re.match(r"^\S+\s+%d\s" % leak, ln)][0]
+        check(row.split()[0] == "LEAK", "pid %d, LEAK when it was killed: its exited row reads %r"
+              % (leak, row))
+        tm.keys("/")
+        tm.literal(str(leak))
+        tm.keys("Enter")
+        poll(tm, lambda s: [p for _, p, _ in table(s)] == [leak], "only the row of pid %d" % leak, 10, err)
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: "PID %d" % leak in s and "RULE" in s, "the drill-down of pid %d" % leak, 10, err)
+        m = re.search(r"VERDICT (.*?)\s{2,}|VERDICT (.*)$", scr, re.M)
+        verdict = (m.group(1) or m.group(2)).strip() if m else None
+        rule = re.search(r"RULE (.*)", scr)
+        check(verdict == "LEAK (exited)" and rule and "open +" in rule.group(1),
+              "the drill-down of pid %d, LEAK when it was killed, says VERDICT %r, RULE %r"
+              % (leak, verdict, rule.group(1).strip() if rule else None))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+
+
+_UTF8_CLIENT = r"""
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, sys.argv[2].encode(), 0, 0, 0)
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("HELD", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_tui_filter_utf8():
+    """Two clients of one Redis, named "café-名前" (UTF-8: 12 bytes, 9
+    columns) and "cafe-plain". '/' and "É-名" typed (tmux sends UTF-8): the
+    footer shows the text as typed, the cursor right after it (by columns);
+    Enter leaves the UTF-8-named client's row alone (É matches é, as E
+    matches e), and the footer's "Filter: É-名" ends at the line's end, as
+    "Sort:" does without a filter. The filter took ASCII only: the UTF-8
+    bytes were dropped as they came, and nothing typed could pick out a
+    process whose name is not ASCII."""
+    import unicodedata
+    r = Redis()
+    kids = []
+    for name in ("café-名前", "cafe-plain"):
+        k = spawn([sys.executable, "-c", _UTF8_CLIENT, str(r.port), name], "client " + name)
+        check(k.stdout.readline().strip() == b"HELD", "client %s did not start" % name)
+        kids.append(k)
+    utf, plain = kids
+    tm, _pid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"], env="LANG=C.UTF-8 LC_ALL=C.UTF-8", x=120,
+                                 y=20)
+
+    def width(text):
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    try:
+        poll(tm, lambda s: {utf.pid, plain.pid} <= {p for _, p, _ in table(s)},
+             "the rows of pids %d and %d" % (utf.pid, plain.pid), 10, err)
+        tm.keys("/")
+        tm.literal("É-名")
+        scr = poll(tm, lambda s: "É-名" in footer(s), "the typed filter text in the footer", err=err)
+        x = int(tm.run("display-message", "-p", "-t", "=0:", "#{cursor_x}").strip())
+        last = scr.rstrip("\n").split("\n")[-1]
+        want = width(last[:last.index("É-名") + len("É-名")])
+        check(x == want, "the cursor at column %d, not after the text typed (column %d): %r" % (x, want, last))
+        tm.keys("Enter")
+        scr = poll(tm, lambda s: [p for _, p, _ in table(s)] == [utf.pid], "only the row of pid %d" % utf.pid,
+                   10, err)
+        last = [ln for ln in scr.split("\n") if ln.strip()][-1]
+        check("Filter: É-名" in last and width(last.rstrip()) == 119,
+              "the footer with the filter applied ends at column %d of 120 (a space after Sort: as without a "
+              "filter): %r" % (width(last.rstrip()), last))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+        for k in kids:
+            k.stdin.close()
 
 if __name__ == "__main__":
     # Until runner.MODULES lists this file: run its tests with the runner.

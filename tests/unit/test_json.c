@@ -105,6 +105,43 @@ static void test_shown_str(void **state)
 	assert_string_equal(b, "");
 }
 
+/* utf8_encode: what utf8_len reads back; no surrogates, nothing past
+ * U+10FFFF. */
+static void test_utf8_encode(void **state)
+{
+	static const unsigned int w[] = { 'a', 0xe9, 0x540d, 0x1f600, 0x10ffff };
+	char u[5];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++) {
+		int n = utf8_encode(w[i], u);
+
+		assert_int_equal(n, i == 0 ? 1 : i == 1 ? 2 : i == 2 ? 3 : 4);
+		u[n] = 0;
+		assert_int_equal(n == 1 ? 1 : utf8_len((const unsigned char *)u), n);
+	}
+	assert_int_equal(utf8_encode(0xe9, u), 2);
+	assert_memory_equal(u, "\xc3\xa9", 2);
+	assert_int_equal(utf8_encode(0xd800, u), 0);
+	assert_int_equal(utf8_encode(0x110000, u), 0);
+}
+
+/* The TUI's filter: a substring, case folded for every character. */
+static void test_utf8_casestr(void **state)
+{
+	(void)state;
+	assert_true(utf8_casestr("caf\xc3\xa9-\xe5\x90\x8d\xe5\x89\x8d", "\xc3\x89-\xe5\x90\x8d")); /* É-名 */
+	assert_true(utf8_casestr("Redis-Server", "server"));
+	assert_true(utf8_casestr("abc", ""));
+	assert_true(utf8_casestr("", ""));
+	assert_false(utf8_casestr("cafe", "caf\xc3\xa9"));
+	assert_false(utf8_casestr("ab", "abc"));
+	assert_true(utf8_casestr("aab", "ab")); /* a partial match at 0, whole at 1 */
+	/* bytes of no character match themselves only */
+	assert_true(utf8_casestr("x\xff\xfey", "\xff\xfe"));
+	assert_false(utf8_casestr("x\xffy", "\xc3"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +150,8 @@ int main(void)
 		cmocka_unit_test(test_invalid_bytes_escaped),
 		cmocka_unit_test(test_utf8_shown),
 		cmocka_unit_test(test_shown_str),
+		cmocka_unit_test(test_utf8_encode),
+		cmocka_unit_test(test_utf8_casestr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

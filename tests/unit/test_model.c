@@ -168,6 +168,36 @@ static void test_rates_and_gc(void **state)
 	model_free(m);
 }
 
+/* A refresh given up halfway takes the processes it made with it, and
+ * keeps those the model held before it; the model then refills as usual. */
+static void test_drop_since(void **state)
+{
+	struct model *m = model_new(60);
+	size_t before;
+
+	model_begin(m);
+	hold(m, rec(5, 0x50, 3, 1, 40000, 6379));
+	model_end(m, 0, 0);
+	model_begin(m);
+	before = m->nprocs;
+	hold(m, rec(5, 0x50, 3, 1, 40000, 6379));
+	hold(m, rec(6, 0x60, 3, 1, 40001, 6379));
+	hold(m, rec(7, 0x70, 3, 1, 40002, 6379));
+	assert_int_equal(m->nprocs, 3);
+	model_drop_since(m, before);
+	assert_int_equal(m->nprocs, 1);
+	assert_int_equal(m->nrecs, 0);
+	assert_non_null(find(m, 5));
+	assert_null(find(m, 6));
+	assert_null(find(m, 7));
+	model_begin(m);
+	hold(m, rec(7, 0x70, 3, 1, 40002, 6379));
+	model_end(m, 1, 1);
+	assert_int_equal(m->nprocs, 2);
+	assert_int_equal(find(m, 7)->open, 1);
+	model_free(m);
+}
+
 static void test_growth(void **state)
 {
 	struct model *m = model_new(60);
@@ -324,6 +354,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_holders), cmocka_unit_test(test_rates_and_gc),
 		cmocka_unit_test(test_growth), cmocka_unit_test(test_top_remotes),
+		cmocka_unit_test(test_drop_since),
 		cmocka_unit_test(test_top_remotes_v4_mapped), cmocka_unit_test(test_nofile_sized),
 	};
 

@@ -20,6 +20,7 @@ static void test_slope_linear(void **state)
 	for (int i = 0; i < 30; i++)
 		series_push(&s, i, 2.0 * i + 7, 60);
 	assert_true(series_slope_per_min(&s) > 119.99 && series_slope_per_min(&s) < 120.01);
+	series_free(&s);
 }
 
 static void test_slope_flat_and_short(void **state)
@@ -29,9 +30,13 @@ static void test_slope_flat_and_short(void **state)
 	assert_true(series_slope_per_min(&s) == 0);
 	series_push(&s, 0, 5, 60);
 	assert_true(series_slope_per_min(&s) == 0);
+	/* one sample, a few samples' room: not SERIES_CAP's */
+	assert_true(s.cap >= 1 && s.cap <= 4);
 	for (int i = 1; i < 10; i++)
 		series_push(&s, i, 5, 60);
 	assert_true(series_slope_per_min(&s) == 0);
+	series_free(&s);
+	assert_true(!s.t && !s.len && !s.cap);
 }
 
 static void test_slope_window(void **state)
@@ -49,6 +54,7 @@ static void test_slope_window(void **state)
 	for (int i = 160; i < 200; i++)
 		series_push(&s, i, 100 - (i - 160), 30);
 	assert_true(series_slope_per_min(&s) < -59.9);
+	series_free(&s);
 }
 
 static void test_slope_interval_over_window(void **state)
@@ -61,6 +67,7 @@ static void test_slope_interval_over_window(void **state)
 		series_push(&s, i * 120.0, 4.0 * i, 60);
 	assert_int_equal(s.len, 2);
 	assert_true(series_slope_per_min(&s) > 1.99 && series_slope_per_min(&s) < 2.01);
+	series_free(&s);
 }
 
 static void test_series_thinning(void **state)
@@ -72,6 +79,25 @@ static void test_series_thinning(void **state)
 		series_push(&s, i / 10.0, i / 10.0, 100);
 	assert_true(s.len <= SERIES_CAP);
 	assert_true(series_slope_per_min(&s) > 59.9 && series_slope_per_min(&s) < 60.1);
+	series_free(&s);
+}
+
+/* Room grows as samples come, the ring wrapped in between (a window that
+ * drops the oldest while it grows): the samples stay in order, the newest
+ * SERIES_CAP kept once it is full. */
+static void test_series_grows_in_order(void **state)
+{
+	struct series s = { 0 };
+
+	for (int i = 0; i < 1000; i++) {
+		series_push(&s, i, 3.0 * i, i < 500 ? 6 : SERIES_CAP - 1);
+		assert_true(s.len <= s.cap && s.cap <= SERIES_CAP);
+		assert_true(series_span(&s) == (s.len < 2 ? 0 : s.len - 1));
+	}
+	assert_int_equal(s.len, SERIES_CAP);
+	assert_int_equal(s.cap, SERIES_CAP);
+	assert_true(series_slope_per_min(&s) > 179.99 && series_slope_per_min(&s) < 180.01);
+	series_free(&s);
 }
 
 static void test_effective_limit(void **state)
@@ -136,6 +162,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slope_linear), cmocka_unit_test(test_slope_flat_and_short),
 		cmocka_unit_test(test_slope_window), cmocka_unit_test(test_series_thinning),
+		cmocka_unit_test(test_series_grows_in_order),
 		cmocka_unit_test(test_slope_interval_over_window),
 		cmocka_unit_test(test_effective_limit), cmocka_unit_test(test_config_reply), cmocka_unit_test(test_info_maxclients),
 		cmocka_unit_test(test_cmdline),
