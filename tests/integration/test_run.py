@@ -533,16 +533,17 @@ def test_run_out_file_checked_first():
     marker = os.path.join(d, "cmd-ran")
     cmd = ["sh", "-c", 'touch "$0"', marker]
     good = os.path.join(d, "ok.json")
+    port = str(harness.free_port())
     for args, want in ((["--json", os.path.join(d, "no", "r.json")], 1),
                        (["--json", good, "--junit", os.path.join(d, "no", "r.xml")], 1)):
-        rc, out, err, lines = _run_to_end(["-p", "42999"] + args + ["--"] + cmd, 30)
+        rc, out, err, lines = _run_to_end(["-p", port] + args + ["--"] + cmd, 30)
         what = "`rcleak run %s`" % " ".join(args)
         check(rc == want, "%s: exit status %r, expected %d; stderr %r" % (what, rc, want, err[-400:]))
         check(not os.path.exists(marker), "%s: CMD ran, though its result could not be written" % what)
         check(len(lines) == 1 and "cannot write" in lines[0] and "/no/r." in lines[0],
               "%s: expected one line naming the file, got %r" % (what, err[-400:]))
         check(sorted(os.listdir(d)) == [], "%s: left %s behind" % (what, sorted(os.listdir(d))))
-    p = spawn([RCLEAK, "run", "-p", "42999", "--json", good, "--", os.path.join(d, "nonexistent")],
+    p = spawn([RCLEAK, "run", "-p", port, "--json", good, "--", os.path.join(d, "nonexistent")],
               "rcleak run", stdin=subprocess.DEVNULL)
     out, err = p.communicate(timeout=30)
     check(p.returncode == 127 and not os.path.exists(good),
@@ -552,7 +553,7 @@ def test_run_out_file_checked_first():
     stale = '{"result": "pass", "from": "an earlier run"}\n'
     with open(good, "w") as f:
         f.write(stale)
-    p = spawn([RCLEAK, "run", "-p", "42999", "--json", good, "--", os.path.join(d, "nonexistent")],
+    p = spawn([RCLEAK, "run", "-p", port, "--json", good, "--", os.path.join(d, "nonexistent")],
               "rcleak run", stdin=subprocess.DEVNULL)
     out, err = p.communicate(timeout=30)
     with open(good) as f:
@@ -568,10 +569,11 @@ def test_run_out_file_unwritable_at_end():
     and the summary's last line, the verdict, says so with that exit code:
     it used to print "PASS (exit 0)" and only then "cannot write", exiting
     1. A failing CMD keeps its own exit code, and the line names both."""
+    port = str(harness.free_port())
     for cmd, want, tail in ((["true"], 1, "(exit 1: cannot write /dev/full)"),
                             (["sh", "-c", "exit 3"], 3, "(exit 3: 'sh' exited 3; cannot write /dev/full)")):
         for opt in ("--json", "--junit"):
-            args = ["-p", "42999", opt, "/dev/full", "--"] + cmd
+            args = ["-p", port, opt, "/dev/full", "--"] + cmd
             rc, out, err, lines = _run_to_end(args, 30)
             what = "`rcleak run %s`" % " ".join(args)
             check(rc == want, "%s: exit status %r, expected %d; stderr %r" % (what, rc, want, err[-400:]))
