@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -270,6 +271,14 @@ int cmd_record(const struct rcl_opts *o)
 	char msg[320];
 	int rc, e;
 
+	struct stat st;
+
+	/* what the command line got wrong first (exit 2), then privileges
+	 * (exit 3): a FILE there without --force is refused whoever runs it
+	 * (said as capture_writer_check says it) */
+	if (!o->force && !lstat(o->write_path, &st) &&
+	    (e = capture_writer_check(o->write_path, 0, msg, sizeof(msg))))
+		return refused(e, msg);
 	if ((rc = probe_preflight()))
 		return rc;
 	/* a path that will be refused fails now, not after the BPF load and

@@ -211,6 +211,12 @@ static void finish_unwatched(const struct rcl_opts *o, pid_t pid, bool cmd_done)
 		;
 }
 
+static void same_file_error(const struct out_file *json, const struct out_file *junit)
+{
+	elog("--json %s and --junit %s are one file: the XML would replace the JSON; give "
+	     "each its own", json->path, junit->path);
+}
+
 int cmd_run(const struct rcl_opts *o)
 {
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports, .hooks = o->hooks,
@@ -231,18 +237,24 @@ int cmd_run(const struct rcl_opts *o)
 	ssize_t n;
 
 	install_forwarding();
-	if ((rc = probe_preflight()))
-		return rc;
+	/* what the command line got wrong first (exit 2), then privileges
+	 * (exit 3), as most tools do: `rcleak run --user typo` without sudo
+	 * said "needs root", and under sudo then "unknown user" */
 	if (run_user_resolve(o, &user))
 		return RCL_EXIT_USAGE;
+	if (json.path && junit.path && run_out_same_name(json.path, junit.path)) {
+		same_file_error(&json, &junit);
+		return RCL_EXIT_USAGE;
+	}
+	if ((rc = probe_preflight()))
+		return rc;
 	if (got_signal)
 		return stopped_before_cmd(o);
 	rc = RCL_EXIT_ERROR;
 	if ((json.path && run_out_check(&json)) || (junit.path && run_out_check(&junit)))
 		goto cleanup;
-	if (run_out_same(&json, &junit)) {
-		elog("--json %s and --junit %s are one file: the XML would replace the JSON; give "
-		     "each its own", json.path, junit.path);
+	if (run_out_same(&json, &junit)) { /* one made by the check: both new */
+		same_file_error(&json, &junit);
 		rc = RCL_EXIT_USAGE;
 		goto cleanup;
 	}

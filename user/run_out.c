@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,45 @@ bool run_out_same(const struct out_file *a, const struct out_file *b)
 
 	return a->fd >= 0 && b->fd >= 0 && !a->std && !b->std && !fstat(a->fd, &x) && !fstat(b->fd, &y) &&
 	       x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* The folder that would hold path, stat'ed into *dir, and path's last
+ * name, *base. Returns false when the folder is not there. */
+static bool folder_of(const char *path, struct stat *dir, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	char d[PATH_MAX];
+
+	if (!slash)
+		snprintf(d, sizeof(d), ".");
+	else if (slash == path)
+		snprintf(d, sizeof(d), "/");
+	else if ((size_t)(slash - path) < sizeof(d))
+		snprintf(d, sizeof(d), "%.*s", (int)(slash - path), path);
+	else
+		return false;
+	*base = slash ? slash + 1 : path;
+	return !stat(d, dir);
+}
+
+/* run_out_same() asked of the names alone, before the privilege check,
+ * with nothing opened or made: a usage error is said before "needs root".
+ * Both there: one regular file, not rcleak's stdout or stderr (written
+ * one after the other, as run_out_same() lets them). Neither there: one
+ * name in one folder. What it cannot tell (a folder only root can search,
+ * one made while it looked) run_out_same() tells after the check. */
+bool run_out_same_name(const char *a, const char *b)
+{
+	const char *ba, *bb;
+	struct stat x, y;
+	int ea = stat(a, &x) ? errno : 0, eb = stat(b, &y) ? errno : 0;
+
+	if (!ea && !eb)
+		return S_ISREG(x.st_mode) && x.st_dev == y.st_dev && x.st_ino == y.st_ino && std_fd_of(&x) < 0;
+	if (ea != ENOENT || eb != ENOENT)
+		return false;
+	return folder_of(a, &x, &ba) && folder_of(b, &y, &bb) && x.st_dev == y.st_dev &&
+	       x.st_ino == y.st_ino && *ba && !strcmp(ba, bb);
 }
 
 /* --json and --junit FILE: can rcleak write it? Asked before CMD runs, not

@@ -22,6 +22,10 @@ int run_out_check(struct out_file *f);
 /* --json and --junit, both checked, are one regular file. */
 bool run_out_same(const struct out_file *a, const struct out_file *b);
 
+/* Before anything is opened (and before the privilege check): do names a
+ * and b lead to one regular file, there now, or both new in one folder? */
+bool run_out_same_name(const char *a, const char *b);
+
 /* The summary, rendered by render, into the file f checked. Returns 0 or
  * -1 (message given). */
 int run_out_write(struct out_file *f, const struct run_summary *s,

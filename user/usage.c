@@ -122,7 +122,7 @@ void opts_usage(FILE *f)
 "     stderr); rcleak report:\n"
 "     a file that cannot be opened, is not a capture, or is of a newer format\n"
 "     (skipped, the other files reported; 1 wins over 6)\n"
-"  2  usage error (bad option or value)\n"
+"  2  usage error (bad option or value), said before 3\n"
 "  3  insufficient privileges: run with sudo (needs CAP_BPF, CAP_PERFMON)\n"
 "  4  kernel unsupported (no BTF, no usable hook): see 'rcleak doctor'\n"
 "  5  rcleak run: a threshold was broken (CMD's own non-zero code wins;\n"

@@ -13,7 +13,7 @@ TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor", 
          "test_report_control_chars", "test_run_summary_control_chars",
          "test_stall_skips_ticks", "test_pid_of_thread", "test_stdout_write_error",
          "test_report_unreadable", "test_messages_one_line", "test_ring_says_what_it_holds",
-         "test_plain_fdroom_over_limit"]
+         "test_plain_fdroom_over_limit", "test_usage_before_privileges"]
 
 
 def _one_line_rcleak(err):
@@ -154,6 +154,55 @@ def test_doctor_not_root():
     line = [l_ for l_ in out.splitlines() if l_.startswith("tracefs")]
     check(line and "not mounted" not in line[0] and "sudo" in line[0],
           "doctor as uid 65534, tracefs line %r (exit %s)" % (line, rc))
+
+
+@needs("root", "rcleak")
+def test_usage_before_privileges():
+    """What the command line got wrong is said first (exit 2), then that
+    rcleak needs root (exit 3), as most tools do: `rcleak run --user typo`
+    without sudo said "needs root", and with sudo only then "unknown user".
+    Run as uid 65534: run's unknown --user, run's --json and --junit naming
+    one file (there, or new), and record -w of a file there without --force
+    exit 2, one line, nothing run or made; what depends on who runs it (a
+    FILE that cannot be written: a missing folder) still comes after the
+    privilege check, exit 3."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        raise Skip("setpriv not installed")
+    exe = _nobody_exe()
+    d = mkdtemp("rcleak-usage-first-")
+    os.chmod(d, 0o755)
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["--", "sh", "-c", 'touch "$0"', marker]
+    there = os.path.join(d, "there.json")
+    with open(there, "w") as f:
+        f.write("{}\n")
+    os.chown(there, 65534, 65534)
+    old = os.path.join(d, "old.rcl")
+    with open(old, "w") as f:
+        f.write("x")
+    os.chown(old, 65534, 65534)
+    new = os.path.join(d, "new.json")
+    cases = ((["run", "--user", "rcl-no-such-user"] + cmd, 2, "rcl-no-such-user"),
+             (["run", "--json", there, "--junit", os.path.join(d, ".", "there.json")] + cmd, 2, "--junit"),
+             (["run", "--json", new, "--junit", os.path.join(d, ".", "new.json")] + cmd, 2, "--junit"),
+             (["record", "-w", old, "-d", "1"], 2, "--force"),
+             (["run", "--bogus"] + cmd, 2, "--bogus"),
+             # still root's business first: these depend on who runs them
+             (["run", "--user", "nobody"] + cmd, 3, "sudo"),
+             (["run", "--json", os.path.join(d, "no", "r.json")] + cmd, 3, "sudo"),
+             (["record", "-w", old, "--force", "-d", "1"], 3, "sudo"),
+             (["record", "-w", os.path.join(d, "new.rcl"), "-d", "1"], 3, "sudo"))
+    for args, want, word in cases:
+        rc, out, err = _run_as_nobody(setpriv, exe, args)
+        what = "`rcleak %s` as uid 65534" % " ".join(args)
+        check(rc == want, "%s: exit %s, expected %d (stderr %r)" % (what, rc, want, err[:300]))
+        line = _one_line_rcleak(err)
+        check(word in line, "%s: %r does not say %r" % (what, line, word))
+        check(not os.path.exists(marker), "%s: CMD ran" % what)
+        check(sorted(os.listdir(d)) == ["old.rcl", "there.json"], "%s: left %s" % (what, os.listdir(d)))
+        with open(old) as f:
+            check(f.read() == "x", "%s: %s changed" % (what, old))
 
 
 def _run_as_nobody(setpriv, exe, args=("--json", "-n", "1")):
