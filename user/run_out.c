@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -41,14 +42,14 @@ static bool same_file(const struct out_file *f)
 
 /* --json and --junit naming one regular file (under two names, say): the
  * JUnit XML was written over the JSON, and the run passed with no JSON for
- * the CI step that reads it. Both on rcleak's stdout is another matter:
- * each is written after the other, as asked. */
+ * the CI step that reads it. Both on rcleak's stdout, or on one FIFO, is
+ * another matter: each is written after the other, as asked. */
 bool run_out_same(const struct out_file *a, const struct out_file *b)
 {
 	struct stat x, y;
 
 	return a->fd >= 0 && b->fd >= 0 && !a->std && !b->std && !fstat(a->fd, &x) && !fstat(b->fd, &y) &&
-	       x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+	       S_ISREG(x.st_mode) && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
 /* The folder that would hold path, stat'ed into *dir, and path's last
@@ -88,6 +89,36 @@ bool run_out_same_name(const char *a, const char *b)
 		return false;
 	return folder_of(a, &x, &ba) && folder_of(b, &y, &bb) && x.st_dev == y.st_dev &&
 	       x.st_ino == y.st_ino && *ba && !strcmp(ba, bb);
+}
+
+/* A FIFO (mkfifo, or a pipe's /dev/fd/N: `--json >(jq .)`): opened now,
+ * non-blocking, and held open to the end, where the summary goes into it.
+ * Opened at the end, blocking, as it was, a FIFO nobody reads hung rcleak
+ * there for ever, CMD done: a CI gate that never ends. A FIFO with no
+ * reader is refused before CMD runs, after RUN_OUT_READER_WAIT_S for one
+ * to come (`rcleak run --json f -- make & jq . <f` starts its reader just
+ * after rcleak); held open, it does not end the reader's input (an open
+ * and close now would). Returns 0 or -1 (message given). */
+static int open_fifo(struct out_file *f)
+{
+	const struct timespec step = { 0, 50 * 1000 * 1000 };
+	int tries = RUN_OUT_READER_WAIT_S * 20, fd;
+
+	while ((fd = open(f->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0 && errno == ENXIO &&
+	       tries-- > 0)
+		nanosleep(&step, NULL);
+	if (fd < 0 && errno == ENXIO) {
+		elog("cannot write %s: a FIFO nobody reads (no reader came in %d s): start its reader "
+		     "first; the command was not run", f->path, RUN_OUT_READER_WAIT_S);
+		return -1;
+	}
+	if (fd < 0) {
+		elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
+		return -1;
+	}
+	f->fd = fd;
+	f->fifo = true;
+	return 0;
 }
 
 /* --json and --junit FILE: can rcleak write it? Asked before CMD runs, not
@@ -131,9 +162,10 @@ int run_out_check(struct out_file *f)
 			 * at the end */
 			elog("cannot write %s: it is a socket; the command was not run", f->path);
 			return -1;
+		} else if (S_ISFIFO(st.st_mode)) {
+			return open_fifo(f);
 		} else if (!S_ISREG(st.st_mode)) {
-			/* a FIFO or a device is opened once, at the end: an
-			 * open and close now would end a FIFO reader's input */
+			/* a device is opened once, at the end */
 			return 0;
 		} else {
 			fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
@@ -173,8 +205,11 @@ static int render_mem(void (*render)(FILE *, const struct run_summary *), const 
  * sets it on the stdio it shares with rcleak, as node does): it waits for
  * the reader (a CI log collector) rather than lose the rest to EAGAIN. A
  * signal (EINTR: one rcleak passes on, a stop) ends the wait: nobody reads.
+ * stall_ms >= 0 bounds each wait: a reader that took nothing for that long
+ * fails it with ETIMEDOUT (a FIFO's: rcleak's own fd, non-blocking). -1:
+ * waited for as long as it takes (stdout, stderr: the CI's own pipes).
  * Returns 0 or the errno of the failure. */
-static int write_all(int fd, const char *buf, size_t len)
+static int write_all(int fd, const char *buf, size_t len, int stall_ms)
 {
 	size_t off = 0;
 
@@ -184,8 +219,12 @@ static int write_all(int fd, const char *buf, size_t len)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
 
-			if (poll(&p, 1, -1) < 0)
+			int r = poll(&p, 1, stall_ms);
+
+			if (r < 0)
 				return errno;
+			if (r == 0)
+				return ETIMEDOUT;
 			continue;
 		}
 		if (n <= 0)
@@ -223,13 +262,15 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 			return -1;
 		}
 	}
-	if (fd >= 0 && !f->std && ftruncate(fd, 0)) {
+	if (fd >= 0 && !f->std && !f->fifo && ftruncate(fd, 0)) {
 		elog("cannot write %s: %s", f->path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	/* a FIFO or a device, opened now (as fopen's "w" opens) */
-	if (fd < 0 && (fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666)) < 0) {
+	/* a device, opened now (as fopen's "w" opens); non-blocking, so that
+	 * a FIFO put in its place cannot hang rcleak here either */
+	if (fd < 0 && (fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+				 0666)) < 0) {
 		elog("cannot write %s: %s", f->path, strerror(errno));
 		return -1;
 	}
@@ -238,10 +279,14 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 		close(fd);
 		return -1;
 	}
-	e = write_all(fd, buf, len);
+	e = write_all(fd, buf, len, f->std ? -1 : RUN_OUT_STALL_S * 1000);
 	free(buf);
 	if (close(fd) && !e && errno != EINTR)
 		e = errno;
+	if (e == ETIMEDOUT) {
+		elog("cannot write %s: its reader took nothing for %d s", f->path, RUN_OUT_STALL_S);
+		return -1;
+	}
 	if (e) {
 		elog("cannot write %s: %s", f->path, strerror(e));
 		return -1;
@@ -265,7 +310,7 @@ int run_out_stderr(const struct run_summary *s)
 		summary_text(stderr, s);
 		return ferror(stderr) ? EIO : 0;
 	}
-	e = write_all(STDERR_FILENO, buf, len);
+	e = write_all(STDERR_FILENO, buf, len, -1);
 	free(buf);
 	return e;
 }

@@ -10,10 +10,16 @@
 /* A --json or --junit FILE: its name, and the file rcleak checked it as. */
 struct out_file {
 	const char *path;
-	int fd;       /* the regular file checked, kept open; -1: opened at the end */
+	int fd;       /* the file checked, kept open; -1: a device, opened at the end */
 	bool created; /* made by the check: removed when no summary is written */
 	bool std;     /* fd: rcleak's (and CMD's) stdout or stderr, written on */
+	bool fifo;    /* fd: a FIFO (or a pipe's name), held open from the check */
 };
+
+/* A FIFO's reader: how long the check waits for one to open it, and how
+ * long the summary waits for one that takes nothing (run_out.c). */
+#define RUN_OUT_READER_WAIT_S 5
+#define RUN_OUT_STALL_S 10
 
 /* Before CMD runs: can rcleak write f->path? Keeps the regular file open
  * in f. Returns 0 or -1 (message given). */
