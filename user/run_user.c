@@ -2,10 +2,12 @@
 /* run_user.c - whom `rcleak run` runs CMD as: --user, or SUDO_USER. */
 #include <errno.h>
 #include <grp.h>
+#include <paths.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -76,6 +78,77 @@ int run_user_resolve(const struct rcl_opts *o, struct run_user *u)
 	return 0;
 }
 
+/* Every variable whose name starts with prefix, removed. */
+static void unset_prefixed(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char name[256];
+
+	/* from the start again after each one: unsetenv() moves the rest */
+	for (char **e = environ; *e;) {
+		const char *eq = strchr(*e, '=');
+		size_t len = eq ? (size_t)(eq - *e) : 0;
+
+		if (!eq || len >= sizeof(name) || strncmp(*e, prefix, n)) {
+			e++;
+			continue;
+		}
+		memcpy(name, *e, len);
+		name[len] = '\0';
+		if (unsetenv(name))
+			e++;
+		else
+			e = environ;
+	}
+}
+
+/* The variables that say whose session this is, made u's (pw: its passwd
+ * entry, or NULL), as `runuser -u` and `sudo -u` give them: the rest of
+ * the environment stays (CI's variables, PATH: CMD is the CI's test
+ * suite). HOME, USER, LOGNAME and SHELL from the passwd entry (no entry:
+ * its number, HOME / as Docker gives one, SHELL /bin/sh as login(1)
+ * takes an empty one); MAIL, when set, u's spool (none: unset). Root's leftovers that
+ * would send CMD to root's things go: XDG_RUNTIME_DIR (/run/user/0,
+ * which CMD cannot use: a "Permission denied" from podman, systemctl
+ * --user, pipewire) becomes u's own when logind made it (/run/user/UID,
+ * u's directory), else is unset, as is DBUS_SESSION_BUS_ADDRESS unless
+ * that directory has the bus; XAUTHORITY (root's X cookie) is unset; and
+ * SUDO_* (SUDO_USER, SUDO_UID, SUDO_COMMAND...), which say that this is
+ * root under sudo: CMD is not root, and a tool that reads them (to hand
+ * files back to SUDO_UID, to refuse to run under sudo) took it for so. */
+static void user_env(const struct run_user *u, const struct passwd *pw)
+{
+	char dir[64], bus[96];
+	struct stat st;
+
+	setenv("HOME", pw ? pw->pw_dir : "/", 1);
+	setenv("USER", pw ? pw->pw_name : u->name, 1);
+	setenv("LOGNAME", pw ? pw->pw_name : u->name, 1);
+	setenv("SHELL", pw && pw->pw_shell && *pw->pw_shell ? pw->pw_shell : _PATH_BSHELL, 1);
+	if (getenv("MAIL") && pw) {
+		char mail[128];
+
+		snprintf(mail, sizeof(mail), "%s/%s", _PATH_MAILDIR, pw->pw_name);
+		setenv("MAIL", mail, 1);
+	} else {
+		unsetenv("MAIL");
+	}
+	unset_prefixed("SUDO_");
+	unsetenv("XAUTHORITY");
+	snprintf(dir, sizeof(dir), "/run/user/%u", (unsigned)u->uid);
+	if (!stat(dir, &st) && S_ISDIR(st.st_mode) && st.st_uid == u->uid)
+		setenv("XDG_RUNTIME_DIR", dir, 1);
+	else
+		unsetenv("XDG_RUNTIME_DIR");
+	snprintf(bus, sizeof(bus), "%s/bus", dir);
+	if (getenv("XDG_RUNTIME_DIR") && !stat(bus, &st) && S_ISSOCK(st.st_mode) && st.st_uid == u->uid) {
+		snprintf(bus, sizeof(bus), "unix:path=%s/bus", dir);
+		setenv("DBUS_SESSION_BUS_ADDRESS", bus, 1);
+	} else {
+		unsetenv("DBUS_SESSION_BUS_ADDRESS");
+	}
+}
+
 int run_user_become(const struct run_user *u)
 {
 	struct passwd *pw;
@@ -85,12 +158,7 @@ int run_user_become(const struct run_user *u)
 	if ((u->nopw ? setgroups(0, NULL) : initgroups(u->name, u->gid)) || setgid(u->gid) ||
 	    setuid(u->uid))
 		return errno;
-	/* a clean environment for the user, as sudo -u would */
 	pw = u->nopw ? NULL : getpwuid(u->uid);
-	/* no passwd entry: its number, and HOME / (as Docker gives one), not
-	 * root's /root left over */
-	setenv("HOME", pw ? pw->pw_dir : "/", 1);
-	setenv("USER", pw ? pw->pw_name : u->name, 1);
-	setenv("LOGNAME", pw ? pw->pw_name : u->name, 1);
+	user_env(u, pw);
 	return 0;
 }

@@ -22,9 +22,10 @@ struct run_user {
  * that user. Returns 0 or -1 (message given). */
 int run_user_resolve(const struct rcl_opts *o, struct run_user *u);
 
-/* In CMD's child, before exec: take u's groups, gid and uid, and its HOME,
- * USER and LOGNAME. Nothing when !u->set. Returns 0 or the errno of the
- * call that failed. */
+/* In CMD's child, before exec: take u's groups, gid and uid, and its
+ * environment (HOME, USER, LOGNAME, SHELL, XDG_RUNTIME_DIR; root's SUDO_*
+ * and XAUTHORITY dropped: run_user.c). Nothing when !u->set. Returns 0 or
+ * the errno of the call that failed. */
 int run_user_become(const struct run_user *u);
 
 #endif
