@@ -36,6 +36,24 @@ static bool parse_uid(const char *s, uid_t *uid)
 	return true;
 }
 
+/* SUDO_USER names nobody here. sudo itself refuses a user with no passwd
+ * entry ("you do not exist in the passwd database"), so the name comes
+ * from another passwd (a chroot entered under sudo, a container that was
+ * given the variable) or is stale. Refused, not run as SUDO_UID: which
+ * user CMD runs as is not guessed from a second leftover variable by a
+ * program running as root; the line gives the --user that would. */
+static void sudo_unknown(const char *name)
+{
+	const char *sudo_uid = getenv("SUDO_UID");
+	uid_t uid;
+
+	if (sudo_uid && parse_uid(sudo_uid, &uid))
+		elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER "
+		     "(--user %u for SUDO_UID's uid)", name, (unsigned)uid);
+	else
+		elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER", name);
+}
+
 int run_user_resolve(const struct rcl_opts *o, struct run_user *u)
 {
 	const char *name = o->run_user;
@@ -68,7 +86,7 @@ int run_user_resolve(const struct rcl_opts *o, struct run_user *u)
 			elog("unknown user '%s' for --user: give a user name, or a uid (digits, below %u)",
 			     name, (unsigned)(uid_t)-1);
 		else
-			elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER", name);
+			sudo_unknown(name);
 		return -1;
 	}
 	u->set = true;

@@ -733,8 +733,10 @@ def test_run_sudo_user_unknown():
     """Under sudo with a SUDO_USER that has no passwd entry (a CI user
     removed, a container's uid), rcleak said "unknown user 'X' for --user"
     to someone who gave no --user. The line now names SUDO_USER and says
-    to give --user; exit 2, CMD not run. A --user of nobody's still says
-    --user."""
+    to give --user (and the --user of SUDO_UID); exit 2, CMD not run, not
+    run as SUDO_UID either: sudo makes no SUDO_USER without a passwd entry,
+    so the name is stale or from another passwd, and CMD's user is not
+    guessed. A --user of nobody's still says --user."""
     d = mkdtemp("rcleak-run-sudouser-")
     marker = os.path.join(d, "cmd-ran")
     cmd = ["sh", "-c", 'touch "$0"', marker]
@@ -744,9 +746,9 @@ def test_run_sudo_user_unknown():
     check(rc == 2 and not os.path.exists(marker), "SUDO_USER unknown: exit status %r (expected 2), "
           "CMD ran: %s; stderr %r" % (rc, os.path.exists(marker), err[-400:]))
     check(len(lines) == 1 and "SUDO_USER" in lines[0] and "rcl-no-such-user" in lines[0]
-          and "give --user" in lines[0],
-          "SUDO_USER unknown: expected one line naming SUDO_USER and saying to give --user, got %r"
-          % err[-400:])
+          and "give --user" in lines[0] and "--user 64999" in lines[0],
+          "SUDO_USER unknown: expected one line naming SUDO_USER and saying to give --user "
+          "(--user 64999, SUDO_UID's), got %r" % err[-400:])
     rc, out, err, lines = _run_to_end(["-p", port, "--user", "rcl-no-such-user", "--"] + cmd, 30)
     check(rc == 2 and len(lines) == 1 and "for --user" in lines[0] and not os.path.exists(marker),
           "--user unknown: exit status %r, stderr %r" % (rc, err[-400:]))
