@@ -268,10 +268,9 @@ int cmd_record(const struct rcl_opts *o)
 	bool stop_woke = false; /* a stop signal ended a wait for the next refresh */
 	bool last_failed = false; /* the last refresh it asked for could not be read */
 	bool rescued = false; /* the ring failed a refresh and went to the file (said) */
+	struct stat st;
 	char msg[320];
 	int rc, e;
-
-	struct stat st;
 
 	/* what the command line got wrong first (exit 2), then privileges
 	 * (exit 3): a FILE there without --force is refused whoever runs it

@@ -103,7 +103,7 @@ static void unset_prefixed(const char *prefix)
 	char name[256];
 
 	/* from the start again after each one: unsetenv() moves the rest */
-	for (char **e = environ; *e;) {
+	for (char **e = environ; e && *e;) {
 		const char *eq = strchr(*e, '=');
 		size_t len = eq ? (size_t)(eq - *e) : 0;
 
@@ -125,8 +125,9 @@ static void unset_prefixed(const char *prefix)
  * the environment stays (CI's variables, PATH: CMD is the CI's test
  * suite). HOME, USER, LOGNAME and SHELL from the passwd entry (no entry:
  * its number, HOME / as Docker gives one, SHELL /bin/sh as login(1)
- * takes an empty one); MAIL, when set, u's spool (none: unset). Root's leftovers that
- * would send CMD to root's things go: XDG_RUNTIME_DIR (/run/user/0,
+ * takes an empty one); MAIL, when set, u's spool (no entry: unset).
+ * Root's leftovers that would send CMD to root's things go:
+ * XDG_RUNTIME_DIR (/run/user/0,
  * which CMD cannot use: a "Permission denied" from podman, systemctl
  * --user, pipewire) becomes u's own when logind made it (/run/user/UID,
  * u's directory), else is unset, as is DBUS_SESSION_BUS_ADDRESS unless
