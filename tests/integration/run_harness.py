@@ -429,3 +429,16 @@ def _descendants(pid):
                 continue
             todo.append(k)
     return out
+
+
+def run_to_end(args, timeout, **kw):
+    """`rcleak run ARGS` to its end: (exit status, stdout, stderr, stderr's
+    non-empty lines)."""
+    p = spawn([RCLEAK, "run"] + args, "rcleak run " + " ".join(args), stdin=subprocess.DEVNULL, **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("`rcleak run %s` did not exit" % " ".join(args))
+    err = err.decode("utf-8", "replace")
+    return p.returncode, out, err, [l for l in err.splitlines() if l.strip()]

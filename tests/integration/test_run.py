@@ -2,7 +2,8 @@
 
 The exit status (CMD's own, 128+N, 127, rcleak's 5) and the closing line,
 a CMD that cannot run, signals to rcleak before and after CMD started,
---user, --json FILE and its fields, stdin/stdout/stderr passed through, and
+--json FILE and its fields (the FILE itself: test_run_out.py; --user:
+test_run_user.py), stdin/stdout/stderr passed through, and
 --junit.  The verdicts against real client libraries are in
 test_run_clients.py, the process tree and daemons in test_run_tree.py.
 
@@ -22,17 +23,13 @@ import xml.etree.ElementTree as ET
 import harness
 from harness import RCLEAK, Fail, Redis, check, mkdtemp, spawn, stop, wait_until
 from run_harness import (PY, RULES, Run, _descendants, _finish, expect, expect_rules, kill_marked,
-                         need_c, parse_done, prow, redis_delta, total_connections)
+                         need_c, parse_done, prow, run_to_end)
 
-TESTS = ["test_run_exit_status",
-         "test_run_cmd_not_found", "test_run_sigint", "test_run_signal_before_cmd",
-         "test_run_ctrl_c", "test_run_ignored_signals", "test_run_rcleak_killed",
-         "test_run_user", "test_run_json_needs_file", "test_run_json_cmdline",
-         "test_run_stdio_passthrough", "test_run_junit", "test_run_out_file_checked_first",
-         "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
-         "test_run_out_file_swapped", "test_run_out_file_is_stdout",
-         "test_run_out_file_same", "test_run_sudo_user_unknown", "test_run_summary_unwritten",
-         "test_run_user_uid", "test_run_out_file_std_socket", "test_run_summary_nonblocking_stderr"]
+TESTS = ["test_run_exit_status", "test_run_cmd_not_found", "test_run_sigint",
+         "test_run_signal_before_cmd", "test_run_ctrl_c", "test_run_ignored_signals",
+         "test_run_rcleak_killed", "test_run_json_needs_file", "test_run_json_cmdline",
+         "test_run_stdio_passthrough", "test_run_junit", "test_run_summary_unwritten",
+         "test_run_summary_nonblocking_stderr"]
 
 
 def test_run_exit_status():
@@ -311,19 +308,6 @@ def test_run_rcleak_killed():
             run.cleanup()
 
 
-def _run_to_end(args, timeout, **kw):
-    """`rcleak run ARGS` to its end: (exit status, stdout, stderr, stderr's
-    non-empty lines)."""
-    p = spawn([RCLEAK, "run"] + args, "rcleak run " + " ".join(args), stdin=subprocess.DEVNULL, **kw)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stop(p, signal.SIGKILL)
-        raise Fail("`rcleak run %s` did not exit" % " ".join(args))
-    err = err.decode("utf-8", "replace")
-    return p.returncode, out, err, [l for l in err.splitlines() if l.strip()]
-
-
 def test_run_json_needs_file():
     """In run mode --json takes FILE: `--`, another option or nothing in its
     place is a usage error (exit 2, one line naming `--json FILE`); no file
@@ -332,7 +316,7 @@ def test_run_json_needs_file():
     marker = os.path.join(d, "cmd-ran")
     cmd = ["sh", "-c", 'touch "$0"', marker]
     for args in (["--json", "--"] + cmd, ["--json", "-p", "6379", "--"] + cmd, ["--json"]):
-        rc, out, err, lines = _run_to_end(args, 15, preexec_fn=lambda: os.chdir(d))
+        rc, out, err, lines = run_to_end(args, 15, preexec_fn=lambda: os.chdir(d))
         what = "`rcleak run %s`" % " ".join(args)
         check(rc == 2, "%s: exit status %r, expected 2; stderr %r" % (what, rc, err[-400:]))
         check(len(lines) == 1 and lines[0].startswith("rcleak: ") and "--json FILE" in lines[0],
@@ -387,41 +371,6 @@ def test_run_json_cmdline():
            "--json row of pid %d, which exited while rcleak was stopped" % done["pid"])
     empty = [(p["pid"], p["comm"]) for p in js["processes"] if p.get("cmdline") == ""]
     check(not empty, "--json cmdline \"\" for %s: unknown is null" % empty)
-
-
-def test_run_user():
-    """--user nobody: CMD runs as uid 65534 and is traced; without --user,
-    SUDO_USER (rcleak run under sudo) is the default."""
-    app = need_c()[0]
-    r = Redis()
-    before = total_connections(r)
-    cmd = ["sh", "-c", 'id -u; exec "$0" leak "$1" 10 0', app, str(r.port)]
-    run = Run(["-p", str(r.port), "--user", "nobody", "--max-leaked", "0"], cmd)
-    try:
-        rc = run.wait()
-        out = run.out()
-        check(rc == 5, "exit status %r, expected 5; stdout %r; %s" % (rc, out[-300:], run.describe()))
-        check(out.splitlines()[:1] == ["65534"], "CMD's `id -u` printed %r, expected 65534"
-              % out[:200])
-        done = parse_done(out)
-        js = run.load_json()
-    finally:
-        run.cleanup()
-    check(redis_delta(r, before) == 10, "ground truth: Redis accepted != 10")
-    expect(prow(js, done["pid"]), {"comm": done["comm"], "opened": 10, "leaked": 10,
-                                   "verdict": "LEAK", "exited": True},
-           "--json process of the program run as nobody (%s)" % done)
-    expect(js["totals"], {"opened": 10, "leaked": 10, "open_at_end": 0, "closed": 0}, "--json totals")
-
-    env = dict(os.environ, SUDO_USER="nobody", SUDO_UID="65534", SUDO_GID="65534")
-    run = Run(["-p", str(r.port)], ["id", "-u"], env=env)
-    try:
-        rc = run.wait()
-    finally:
-        run.cleanup()
-    check(rc == 0 and run.out().strip() == "65534",
-          "with SUDO_USER=nobody and no --user: rc %r, `id -u` printed %r, expected 65534; %s"
-          % (rc, run.out()[:200], run.describe()))
 
 
 def test_run_stdio_passthrough():
@@ -521,239 +470,6 @@ if __name__ == "__main__":
     sys.exit(runner.main(sys.argv[1:]))
 
 
-def test_run_out_file_checked_first():
-    """--json or --junit FILE that cannot be written (its directory does not
-    exist) is said before CMD runs, in one line, exit 1, and CMD is not run:
-    it used to run CMD to its end (a whole test suite) and only then say
-    "cannot write". A FILE it created is removed when CMD cannot run
-    (exit 127), so no empty file passes for a result; one that is there is
-    emptied, so that an earlier run's summary does not pass for this one's."""
-    d = mkdtemp("rcleak-run-outfile-")
-    os.chmod(d, 0o755)
-    marker = os.path.join(d, "cmd-ran")
-    cmd = ["sh", "-c", 'touch "$0"', marker]
-    good = os.path.join(d, "ok.json")
-    port = str(harness.free_port())
-    for args, want in ((["--json", os.path.join(d, "no", "r.json")], 1),
-                       (["--json", good, "--junit", os.path.join(d, "no", "r.xml")], 1)):
-        rc, out, err, lines = _run_to_end(["-p", port] + args + ["--"] + cmd, 30)
-        what = "`rcleak run %s`" % " ".join(args)
-        check(rc == want, "%s: exit status %r, expected %d; stderr %r" % (what, rc, want, err[-400:]))
-        check(not os.path.exists(marker), "%s: CMD ran, though its result could not be written" % what)
-        check(len(lines) == 1 and "cannot write" in lines[0] and "/no/r." in lines[0],
-              "%s: expected one line naming the file, got %r" % (what, err[-400:]))
-        check(sorted(os.listdir(d)) == [], "%s: left %s behind" % (what, sorted(os.listdir(d))))
-    p = spawn([RCLEAK, "run", "-p", port, "--json", good, "--", os.path.join(d, "nonexistent")],
-              "rcleak run", stdin=subprocess.DEVNULL)
-    out, err = p.communicate(timeout=30)
-    check(p.returncode == 127 and not os.path.exists(good),
-          "CMD not found: exit status %r (expected 127), --json file left: %s"
-          % (p.returncode, os.path.exists(good)))
-    # an earlier run's summary must not pass for this one's
-    stale = '{"result": "pass", "from": "an earlier run"}\n'
-    with open(good, "w") as f:
-        f.write(stale)
-    p = spawn([RCLEAK, "run", "-p", port, "--json", good, "--", os.path.join(d, "nonexistent")],
-              "rcleak run", stdin=subprocess.DEVNULL)
-    out, err = p.communicate(timeout=30)
-    with open(good) as f:
-        left = f.read()
-    check(p.returncode == 127 and left == "",
-          "CMD not found, --json FILE there from an earlier run: exit status %r (expected 127), "
-          "FILE holds %r (expected emptied)" % (p.returncode, left[:80]))
-
-
-def test_run_out_file_unwritable_at_end():
-    """A --json/--junit FILE that passes the check but cannot be written at
-    the end (/dev/full: no space) makes rcleak exit 1 after a passing CMD,
-    and the summary's last line, the verdict, says so with that exit code:
-    it used to print "PASS (exit 0)" and only then "cannot write", exiting
-    1. A failing CMD keeps its own exit code, and the line names both."""
-    port = str(harness.free_port())
-    for cmd, want, tail in ((["true"], 1, "(exit 1: cannot write /dev/full)"),
-                            (["sh", "-c", "exit 3"], 3, "(exit 3: 'sh' exited 3; cannot write /dev/full)")):
-        for opt in ("--json", "--junit"):
-            args = ["-p", port, opt, "/dev/full", "--"] + cmd
-            rc, out, err, lines = _run_to_end(args, 30)
-            what = "`rcleak run %s`" % " ".join(args)
-            check(rc == want, "%s: exit status %r, expected %d; stderr %r" % (what, rc, want, err[-400:]))
-            check(any(l.startswith("rcleak: cannot write /dev/full: ") for l in lines),
-                  "%s: no line saying why /dev/full was not written: %r" % (what, err[-400:]))
-            check(lines and lines[-1].startswith("rcleak run: PASS ") and lines[-1].endswith(tail),
-                  "%s: last line %r, expected the verdict ending %r" % (what, lines[-1:] , tail))
-
-
-def test_run_out_file_is_dir():
-    """--json or --junit naming a directory is said before CMD runs, one line,
-    exit 1, CMD not run: the check took a directory for a FIFO or a device
-    (opened only at the end), so the whole CMD ran and only then came
-    "cannot write ...: Is a directory"."""
-    d = mkdtemp("rcleak-run-outdir-")
-    os.chmod(d, 0o755)
-    sub = os.path.join(d, "results")
-    os.mkdir(sub)
-    marker = os.path.join(d, "cmd-ran")
-    cmd = ["sh", "-c", 'touch "$0"', marker]
-    port = str(harness.free_port())
-    for opt in ("--json", "--junit"):
-        args = ["-p", port, opt, sub, "--"] + cmd
-        rc, out, err, lines = _run_to_end(args, 30)
-        what = "`rcleak run %s`" % " ".join(args)
-        check(not os.path.exists(marker), "%s: CMD ran, though FILE is a directory" % what)
-        check(rc == 1, "%s: exit status %r, expected 1; stderr %r" % (what, rc, err[-400:]))
-        check(len(lines) == 1 and "cannot write %s" % sub in lines[0] and "not run" in lines[0],
-              "%s: expected one line naming the directory, got %r" % (what, err[-400:]))
-        check(sorted(os.listdir(sub)) == [], "%s: wrote %s into the directory"
-              % (what, sorted(os.listdir(sub))))
-
-
-def test_run_out_file_swapped():
-    """CMD, run as another user (--user, or SUDO_USER under sudo), replaces
-    the --json/--junit FILE in a directory it owns with a symlink to a file
-    of root's: rcleak, root, wrote the summary through the symlink, over
-    that file. Now the summary goes into the file it checked before CMD
-    ran; a FILE replaced is not written (one line, exit 1), and a FILE that
-    CMD removed is made anew."""
-    import pwd
-    try:
-        nobody = pwd.getpwnam("nobody")
-    except KeyError:
-        raise harness.Skip("no user nobody")
-    port = str(harness.free_port())
-    safe = mkdtemp("rcleak-run-victim-")
-    os.chmod(safe, 0o755)
-    victim = os.path.join(safe, "precious")
-    for opt in ("--json", "--junit"):
-        with open(victim, "w") as f:
-            f.write("root's own\n")
-        ws = mkdtemp("rcleak-run-ws-")
-        os.chown(ws, nobody.pw_uid, nobody.pw_gid)
-        os.chmod(ws, 0o755)
-        out = os.path.join(ws, "result")
-        swap = ["sh", "-c", 'rm -f "$0" && ln -s "$1" "$0"', out, victim]
-        args = ["-p", port, "--user", "nobody", opt, out, "--"] + swap
-        rc, _o, err, lines = _run_to_end(args, 30)
-        what = "`rcleak run %s`" % " ".join(args)
-        with open(victim) as f:
-            left = f.read()
-        check(left == "root's own\n", "%s: root's file behind CMD's symlink was overwritten: %r"
-              % (what, left[:120]))
-        check(os.path.islink(out), "%s: CMD's symlink is gone" % what)
-        check(rc == 1, "%s: exit status %r, expected 1 (FILE not written); stderr %r"
-              % (what, rc, err[-400:]))
-        check(any(l.startswith("rcleak: cannot write %s: " % out) and "replaced" in l for l in lines),
-              "%s: no line saying FILE was replaced: %r" % (what, err[-400:]))
-        check(lines and lines[-1].endswith("cannot write %s)" % out),
-              "%s: last line %r should name the FILE not written" % (what, lines[-1:]))
-
-        # removed, not replaced: made anew, with the summary
-        os.unlink(out)
-        gone = ["sh", "-c", 'rm -f "$0"', out]
-        args = ["-p", port, "--user", "nobody", opt, out, "--"] + gone
-        rc, _o, err, lines = _run_to_end(args, 30)
-        what = "`rcleak run %s`" % " ".join(args)
-        check(rc == 0, "%s: exit status %r, expected 0; stderr %r" % (what, rc, err[-400:]))
-        check(os.path.isfile(out) and not os.path.islink(out), "%s: FILE not made anew" % what)
-        with open(out) as f:
-            text = f.read()
-        if opt == "--json":
-            check(json.loads(text).get("exit_code") == 0, "%s: FILE holds %r" % (what, text[:200]))
-        else:
-            check(ET.fromstring(text).tag == "testsuites", "%s: FILE holds %r" % (what, text[:200]))
-
-
-
-def test_run_out_file_is_stdout():
-    """--json /dev/stdout and --junit /dev/stderr, rcleak's stdout and stderr
-    on files (`{ echo before; rcleak run ...; } >ci.log 2>err.log`): the
-    files are CMD's output too, and the check emptied them, then the end
-    again: the JSON was all ci.log held. Now the summary goes after what
-    was written there, CMD's lines and those before rcleak kept."""
-    d = mkdtemp("rcleak-run-stdout-")
-    out_path, err_path = os.path.join(d, "ci.log"), os.path.join(d, "err.log")
-    cmd = ["sh", "-c", "echo cmd-out; echo cmd-err >&2"]
-    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--json", "/dev/stdout",
-            "--junit", "/dev/stderr", "--"] + cmd
-    with open(out_path, "w") as fo, open(err_path, "w") as fe:
-        fo.write("before\n")
-        fo.flush()
-        p = spawn(args, "rcleak run", stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
-        try:
-            rc = p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            stop(p, signal.SIGKILL)
-            raise Fail("`%s` did not exit" % " ".join(args[1:]))
-    with open(out_path, "rb") as f:
-        out = f.read().decode("utf-8", "replace")
-    with open(err_path, "rb") as f:
-        err = f.read().decode("utf-8", "replace")
-    what = "`%s >ci.log 2>err.log`" % " ".join(args[1:])
-    check(rc == 0, "%s: exit status %r; stderr %r" % (what, rc, err[-400:]))
-    check(out.startswith("before\ncmd-out\n"), "%s: ci.log lost what was written before the "
-          "JSON: %r" % (what, out[:300]))
-    try:
-        js = json.loads(out[len("before\ncmd-out\n"):])
-    except ValueError as e:
-        raise Fail("%s: after CMD's line, ci.log holds no JSON (%s): %r" % (what, e, out[:300]))
-    check(js.get("exit_code") == 0 and js.get("cmd") == cmd, "%s: JSON %r" % (what, js))
-    check(err.startswith("cmd-err\n"), "%s: err.log lost CMD's line: %r" % (what, err[:300]))
-    xml_end = err.find("</testsuites>\n")
-    check(xml_end > 0, "%s: err.log holds no JUnit XML: %r" % (what, err[:600]))
-    try:
-        ET.fromstring(err[len("cmd-err\n"):xml_end + len("</testsuites>")])
-    except ET.ParseError as e:
-        raise Fail("%s: the JUnit XML in err.log is broken (%s): %r" % (what, e, err[:600]))
-    lines = err.strip().splitlines()
-    check(lines[-1] == "rcleak run: PASS (exit 0)", "%s: err.log's last line %r" % (what, lines[-1]))
-
-
-def test_run_out_file_same():
-    """--json and --junit naming one file (under two names, too): the XML
-    was written over the JSON, exit 0, and a CI step that reads the JSON
-    got XML. Now a usage error before CMD runs: one line, exit 2, no file
-    left."""
-    d = mkdtemp("rcleak-run-same-")
-    os.chmod(d, 0o755)
-    marker = os.path.join(d, "cmd-ran")
-    cmd = ["sh", "-c", 'touch "$0"', marker]
-    same = os.path.join(d, "result")
-    port = str(harness.free_port())
-    for other in (same, os.path.join(d, ".", "result")):
-        args = ["-p", port, "--json", same, "--junit", other, "--"] + cmd
-        rc, out, err, lines = _run_to_end(args, 30)
-        what = "`rcleak run %s`" % " ".join(args)
-        check(not os.path.exists(marker), "%s: CMD ran; %r" % (what, err[-400:]))
-        check(rc == 2, "%s: exit status %r, expected 2; stderr %r" % (what, rc, err[-400:]))
-        check(len(lines) == 1 and "--json" in lines[0] and "--junit" in lines[0],
-              "%s: expected one line naming --json and --junit, got %r" % (what, err[-400:]))
-        check(sorted(os.listdir(d)) == [], "%s: left %s behind" % (what, sorted(os.listdir(d))))
-
-
-def test_run_sudo_user_unknown():
-    """Under sudo with a SUDO_USER that has no passwd entry (a CI user
-    removed, a container's uid), rcleak said "unknown user 'X' for --user"
-    to someone who gave no --user. The line now names SUDO_USER and says
-    to give --user (and the --user of SUDO_UID); exit 2, CMD not run, not
-    run as SUDO_UID either: sudo makes no SUDO_USER without a passwd entry,
-    so the name is stale or from another passwd, and CMD's user is not
-    guessed. A --user of nobody's still says --user."""
-    d = mkdtemp("rcleak-run-sudouser-")
-    marker = os.path.join(d, "cmd-ran")
-    cmd = ["sh", "-c", 'touch "$0"', marker]
-    port = str(harness.free_port())
-    env = dict(os.environ, SUDO_USER="rcl-no-such-user", SUDO_UID="64999", SUDO_GID="64999")
-    rc, out, err, lines = _run_to_end(["-p", port, "--"] + cmd, 30, env=env)
-    check(rc == 2 and not os.path.exists(marker), "SUDO_USER unknown: exit status %r (expected 2), "
-          "CMD ran: %s; stderr %r" % (rc, os.path.exists(marker), err[-400:]))
-    check(len(lines) == 1 and "SUDO_USER" in lines[0] and "rcl-no-such-user" in lines[0]
-          and "give --user" in lines[0] and "--user 64999" in lines[0],
-          "SUDO_USER unknown: expected one line naming SUDO_USER and saying to give --user "
-          "(--user 64999, SUDO_UID's), got %r" % err[-400:])
-    rc, out, err, lines = _run_to_end(["-p", port, "--user", "rcl-no-such-user", "--"] + cmd, 30)
-    check(rc == 2 and len(lines) == 1 and "for --user" in lines[0] and not os.path.exists(marker),
-          "--user unknown: exit status %r, stderr %r" % (rc, err[-400:]))
-
-
 def test_run_summary_unwritten():
     """The summary on stderr is run's verdict: when it cannot be written
     (`2>/dev/full`, a closed stderr) rcleak exits 1 after a passing CMD, as
@@ -801,162 +517,6 @@ def test_run_summary_unwritten():
     rc = p.wait(timeout=30)
     check(rc == 0, "`rcleak run -- true` with stderr a pipe nobody reads: exit status %r, "
           "expected 0 (EPIPE is no error)" % rc)
-
-
-def _free_uid():
-    """A uid with no passwd entry."""
-    import pwd
-    for uid in range(54321, 54421):
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            return uid
-    raise Fail("no uid without a passwd entry in 54321-54420")
-
-
-def test_run_user_uid():
-    """--user takes a uid too, as `pgrep -u` and `ps -u` do: a name first,
-    else a number is a uid. It took names only ("unknown user '54321'"). A
-    uid with no passwd entry (a container's, a CI runner's) runs CMD with
-    gid 65534 (nogroup), no supplementary groups, USER its number and HOME
-    /; its leak is traced as any CMD's. A uid of a user is that user, with
-    its groups; a name all digits that exists is the name (a passwd, bound
-    over /etc/passwd in a mount namespace of the test's own, names user
-    '4242' uid U). A number past uid_t is a usage error."""
-    app = need_c()[0]
-    r = Redis()
-    uid = _free_uid()
-    before = total_connections(r)
-    show = 'echo "$(id -u) $(id -g) $(id -G) $USER $HOME"; '
-    cmd = ["sh", "-c", show + 'exec "$0" leak "$1" 4 0', app, str(r.port)]
-    run = Run(["-p", str(r.port), "--user", str(uid), "--max-leaked", "0"], cmd)
-    try:
-        rc = run.wait()
-        out = run.out()
-        check(rc == 5, "--user %d: exit status %r, expected 5; stdout %r; %s"
-              % (uid, rc, out[-300:], run.describe()))
-        want = "%d 65534 65534 %d /" % (uid, uid)
-        check(out.splitlines()[:1] == [want], "--user %d: CMD said %r (uid gid groups USER HOME), "
-              "expected %r" % (uid, out[:200], want))
-        done = parse_done(out)
-        js = run.load_json()
-    finally:
-        run.cleanup()
-    check(redis_delta(r, before) == 4, "ground truth: Redis accepted != 4")
-    expect(prow(js, done["pid"]), {"opened": 4, "leaked": 4, "exited": True},
-           "--json row of the program run as uid %d (%s)" % (uid, done))
-
-    run = Run(["-p", str(r.port), "--user", "65534"], ["sh", "-c", 'echo "$(id -un) $(id -G) $HOME"'])
-    try:
-        rc = run.wait()
-    finally:
-        run.cleanup()
-    check(rc == 0 and run.out().strip() == "nobody 65534 /nonexistent",
-          "--user 65534: rc %r, CMD said %r, expected nobody's name, groups and HOME; %s"
-          % (rc, run.out()[:200], run.describe()))
-
-    d = mkdtemp("rcleak-run-uidname-")
-    os.chmod(d, 0o755)
-    passwd = os.path.join(d, "passwd")
-    with open("/etc/passwd") as f:
-        text = f.read()
-    with open(passwd, "w") as f:
-        f.write(text + "4242:x:%d:65534::/nonexistent:/bin/sh\n" % uid)
-    os.chmod(passwd, 0o644)
-    args = [RCLEAK, "run", "-p", str(r.port), "--user", "4242", "--", "id", "-u"]
-    p = spawn(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd] + args,
-              "rcleak run --user 4242", stdin=subprocess.DEVNULL)
-    try:
-        out, err = p.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        stop(p, signal.SIGKILL)
-        raise Fail("rcleak run --user 4242 did not exit")
-    check(p.returncode == 0 and out.decode().strip() == str(uid),
-          "--user 4242, a user of that name with uid %d: rc %r, `id -u` said %r; stderr %r"
-          % (uid, p.returncode, out[:100], err[-300:]))
-
-    marker = os.path.join(d, "cmd-ran")
-    for bad in ("4294967295", "99999999999999999999", "+12"):
-        rc, out, err, lines = _run_to_end(["-p", str(r.port), "--user", bad, "--",
-                                           "touch", marker], 30)
-        check(rc == 2 and len(lines) == 1 and "--user" in lines[0] and not os.path.exists(marker),
-              "--user %s: exit status %r (expected 2, one line, CMD not run); stderr %r"
-              % (bad, rc, err[-400:]))
-
-
-def test_run_out_file_std_socket():
-    """--json /dev/stdout and --junit /dev/stderr, rcleak's stdout and stderr
-    on sockets (a systemd unit's, whose output goes to the journal): the
-    summary goes onto them. open() of /dev/stdout fails on a socket (ENXIO),
-    and the end of the run, CMD done, said "cannot write /dev/stdout" with
-    exit 1. The JSON and the XML read from the sockets are whole. A FILE
-    that is a socket's name (not rcleak's stdout) is said before CMD runs,
-    exit 1, as a directory is."""
-    import socket
-    import threading
-    cmd = ["sh", "-c", "echo cmd-out"]
-    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--json", "/dev/stdout",
-            "--junit", "/dev/stderr", "--"] + cmd
-    got = {}
-    out_r, out_w = socket.socketpair()
-    err_r, err_w = socket.socketpair()
-
-    def drain(name, sock):
-        data = b""
-        while True:
-            d = sock.recv(65536)
-            if not d:
-                break
-            data += d
-        got[name] = data.decode("utf-8", "replace")
-    threads = [threading.Thread(target=drain, args=("out", out_r), daemon=True),
-               threading.Thread(target=drain, args=("err", err_r), daemon=True)]
-    for t in threads:
-        t.start()
-    try:
-        p = spawn(args, "rcleak run (stdout, stderr on sockets)", stdin=subprocess.DEVNULL,
-                  stdout=out_w.fileno(), stderr=err_w.fileno())
-    finally:
-        out_w.close()
-        err_w.close()
-    try:
-        rc = p.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        stop(p, signal.SIGKILL)
-        raise Fail("`%s` did not exit" % " ".join(args[1:]))
-    for t in threads:
-        t.join(10)
-    out, err = got.get("out", ""), got.get("err", "")
-    what = "`%s`, stdout and stderr on sockets" % " ".join(args[1:])
-    check(rc == 0, "%s: exit status %r, expected 0; stderr %r" % (what, rc, err[-400:]))
-    check(out.startswith("cmd-out\n"), "%s: stdout lost CMD's line: %r" % (what, out[:200]))
-    try:
-        js = json.loads(out[len("cmd-out\n"):])
-    except ValueError as e:
-        raise Fail("%s: after CMD's line, stdout holds no JSON (%s): %r" % (what, e, out[:300]))
-    check(js.get("exit_code") == 0 and js.get("cmd") == cmd, "%s: JSON %r" % (what, js))
-    start, end = err.find("<?xml"), err.find("</testsuites>")
-    check(start >= 0 and end > start, "%s: stderr holds no JUnit XML: %r" % (what, err[:600]))
-    try:
-        ET.fromstring(err[start:end + len("</testsuites>")])
-    except ET.ParseError as e:
-        raise Fail("%s: the JUnit XML on stderr is broken (%s): %r" % (what, e, err[:600]))
-
-    # a socket's name, not rcleak's own: said before CMD runs, not at its end
-    d = mkdtemp("rcleak-run-sock-")
-    sock_path, marker = os.path.join(d, "result.sock"), os.path.join(d, "cmd-ran")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock_path)
-    try:
-        args = ["-p", str(harness.free_port()), "--json", sock_path, "--", "touch", marker]
-        rc, out, err, lines = _run_to_end(args, 30)
-    finally:
-        srv.close()
-    what = "`rcleak run %s`" % " ".join(args)
-    check(rc == 1 and not os.path.exists(marker), "%s: exit status %r (expected 1), CMD ran: %s; "
-          "stderr %r" % (what, rc, os.path.exists(marker), err[-400:]))
-    check(len(lines) == 1 and "cannot write %s" % sock_path in lines[0] and "not run" in lines[0],
-          "%s: expected one line naming the socket, got %r" % (what, err[-400:]))
 
 
 # sets O_NONBLOCK on its stderr (node does so on its stdio) and fills the pipe

@@ -1,19 +1,22 @@
 """`rcleak run --user USER` (or SUDO_USER under sudo): the environment CMD
 gets, checked with `env -0` as CMD against the passwd entry and what
 `runuser -u`/`sudo -u` give a user. (Who CMD runs as, by name or uid, and
-an unknown SUDO_USER are in test_run.py.)
+an unknown SUDO_USER are at the end.)
 
 Run alone:  python3 tests/integration/runner.py -k run_user_env
 """
 import os
 import pwd
 import shutil
+import signal
+import subprocess
 
 import harness
-from harness import Fail, Skip, check
-from run_harness import Run
+from harness import RCLEAK, Fail, Redis, Skip, check, mkdtemp, spawn, stop
+from run_harness import Run, expect, need_c, parse_done, prow, redis_delta, run_to_end, total_connections
 
-TESTS = ["test_run_user_env", "test_run_user_env_nopw"]
+TESTS = ["test_run_user_env", "test_run_user_env_nopw", "test_run_user",
+         "test_run_sudo_user_unknown", "test_run_user_uid"]
 
 # root's session as sudo (and a CI job) leave it to rcleak, and one
 # variable of the CI's own that must stay
@@ -119,3 +122,144 @@ if __name__ == "__main__":
     import runner
     runner.MODULES = ["test_run_user"]
     sys.exit(runner.main(sys.argv[1:]))
+
+
+def test_run_user():
+    """--user nobody: CMD runs as uid 65534 and is traced; without --user,
+    SUDO_USER (rcleak run under sudo) is the default."""
+    app = need_c()[0]
+    r = Redis()
+    before = total_connections(r)
+    cmd = ["sh", "-c", 'id -u; exec "$0" leak "$1" 10 0', app, str(r.port)]
+    run = Run(["-p", str(r.port), "--user", "nobody", "--max-leaked", "0"], cmd)
+    try:
+        rc = run.wait()
+        out = run.out()
+        check(rc == 5, "exit status %r, expected 5; stdout %r; %s" % (rc, out[-300:], run.describe()))
+        check(out.splitlines()[:1] == ["65534"], "CMD's `id -u` printed %r, expected 65534"
+              % out[:200])
+        done = parse_done(out)
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(redis_delta(r, before) == 10, "ground truth: Redis accepted != 10")
+    expect(prow(js, done["pid"]), {"comm": done["comm"], "opened": 10, "leaked": 10,
+                                   "verdict": "LEAK", "exited": True},
+           "--json process of the program run as nobody (%s)" % done)
+    expect(js["totals"], {"opened": 10, "leaked": 10, "open_at_end": 0, "closed": 0}, "--json totals")
+
+    env = dict(os.environ, SUDO_USER="nobody", SUDO_UID="65534", SUDO_GID="65534")
+    run = Run(["-p", str(r.port)], ["id", "-u"], env=env)
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 0 and run.out().strip() == "65534",
+          "with SUDO_USER=nobody and no --user: rc %r, `id -u` printed %r, expected 65534; %s"
+          % (rc, run.out()[:200], run.describe()))
+
+
+def test_run_sudo_user_unknown():
+    """Under sudo with a SUDO_USER that has no passwd entry (a CI user
+    removed, a container's uid), rcleak said "unknown user 'X' for --user"
+    to someone who gave no --user. The line now names SUDO_USER and says
+    to give --user (and the --user of SUDO_UID); exit 2, CMD not run, not
+    run as SUDO_UID either: sudo makes no SUDO_USER without a passwd entry,
+    so the name is stale or from another passwd, and CMD's user is not
+    guessed. A --user of nobody's still says --user."""
+    d = mkdtemp("rcleak-run-sudouser-")
+    marker = os.path.join(d, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    port = str(harness.free_port())
+    env = dict(os.environ, SUDO_USER="rcl-no-such-user", SUDO_UID="64999", SUDO_GID="64999")
+    rc, out, err, lines = run_to_end(["-p", port, "--"] + cmd, 30, env=env)
+    check(rc == 2 and not os.path.exists(marker), "SUDO_USER unknown: exit status %r (expected 2), "
+          "CMD ran: %s; stderr %r" % (rc, os.path.exists(marker), err[-400:]))
+    check(len(lines) == 1 and "SUDO_USER" in lines[0] and "rcl-no-such-user" in lines[0]
+          and "give --user" in lines[0] and "--user 64999" in lines[0],
+          "SUDO_USER unknown: expected one line naming SUDO_USER and saying to give --user "
+          "(--user 64999, SUDO_UID's), got %r" % err[-400:])
+    rc, out, err, lines = run_to_end(["-p", port, "--user", "rcl-no-such-user", "--"] + cmd, 30)
+    check(rc == 2 and len(lines) == 1 and "for --user" in lines[0] and not os.path.exists(marker),
+          "--user unknown: exit status %r, stderr %r" % (rc, err[-400:]))
+
+
+def _free_uid():
+    """A uid with no passwd entry."""
+    import pwd
+    for uid in range(54321, 54421):
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+    raise Fail("no uid without a passwd entry in 54321-54420")
+
+
+def test_run_user_uid():
+    """--user takes a uid too, as `pgrep -u` and `ps -u` do: a name first,
+    else a number is a uid. It took names only ("unknown user '54321'"). A
+    uid with no passwd entry (a container's, a CI runner's) runs CMD with
+    gid 65534 (nogroup), no supplementary groups, USER its number and HOME
+    /; its leak is traced as any CMD's. A uid of a user is that user, with
+    its groups; a name all digits that exists is the name (a passwd, bound
+    over /etc/passwd in a mount namespace of the test's own, names user
+    '4242' uid U). A number past uid_t is a usage error."""
+    app = need_c()[0]
+    r = Redis()
+    uid = _free_uid()
+    before = total_connections(r)
+    show = 'echo "$(id -u) $(id -g) $(id -G) $USER $HOME"; '
+    cmd = ["sh", "-c", show + 'exec "$0" leak "$1" 4 0', app, str(r.port)]
+    run = Run(["-p", str(r.port), "--user", str(uid), "--max-leaked", "0"], cmd)
+    try:
+        rc = run.wait()
+        out = run.out()
+        check(rc == 5, "--user %d: exit status %r, expected 5; stdout %r; %s"
+              % (uid, rc, out[-300:], run.describe()))
+        want = "%d 65534 65534 %d /" % (uid, uid)
+        check(out.splitlines()[:1] == [want], "--user %d: CMD said %r (uid gid groups USER HOME), "
+              "expected %r" % (uid, out[:200], want))
+        done = parse_done(out)
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(redis_delta(r, before) == 4, "ground truth: Redis accepted != 4")
+    expect(prow(js, done["pid"]), {"opened": 4, "leaked": 4, "exited": True},
+           "--json row of the program run as uid %d (%s)" % (uid, done))
+
+    run = Run(["-p", str(r.port), "--user", "65534"], ["sh", "-c", 'echo "$(id -un) $(id -G) $HOME"'])
+    try:
+        rc = run.wait()
+    finally:
+        run.cleanup()
+    check(rc == 0 and run.out().strip() == "nobody 65534 /nonexistent",
+          "--user 65534: rc %r, CMD said %r, expected nobody's name, groups and HOME; %s"
+          % (rc, run.out()[:200], run.describe()))
+
+    d = mkdtemp("rcleak-run-uidname-")
+    os.chmod(d, 0o755)
+    passwd = os.path.join(d, "passwd")
+    with open("/etc/passwd") as f:
+        text = f.read()
+    with open(passwd, "w") as f:
+        f.write(text + "4242:x:%d:65534::/nonexistent:/bin/sh\n" % uid)
+    os.chmod(passwd, 0o644)
+    args = [RCLEAK, "run", "-p", str(r.port), "--user", "4242", "--", "id", "-u"]
+    p = spawn(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd] + args,
+              "rcleak run --user 4242", stdin=subprocess.DEVNULL)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("rcleak run --user 4242 did not exit")
+    check(p.returncode == 0 and out.decode().strip() == str(uid),
+          "--user 4242, a user of that name with uid %d: rc %r, `id -u` said %r; stderr %r"
+          % (uid, p.returncode, out[:100], err[-300:]))
+
+    marker = os.path.join(d, "cmd-ran")
+    for bad in ("4294967295", "99999999999999999999", "+12"):
+        rc, out, err, lines = run_to_end(["-p", str(r.port), "--user", bad, "--",
+                                           "touch", marker], 30)
+        check(rc == 2 and len(lines) == 1 and "--user" in lines[0] and not os.path.exists(marker),
+              "--user %s: exit status %r (expected 2, one line, CMD not run); stderr %r"
+              % (bad, rc, err[-400:]))
