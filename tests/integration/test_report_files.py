@@ -15,7 +15,7 @@ from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
 from record_harness import Recorder, nobody_exe, report, write_bytes
 
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
-         "test_report_files_unreadable_skipped", "test_report_files_spans_apart"]
+         "test_report_files_unreadable_skipped", "test_report_files_json_skipped", "test_report_files_spans_apart"]
 
 HELD = 4   # connections the client holds through the recording
 
@@ -283,6 +283,55 @@ def test_report_files_unreadable_skipped():
         if rc != want_rc or out or err.count("\n") != 1:
             problems.append("report %s alone: exit %d, stdout %r, stderr %r; expected exit %d, one line"
                             % (f, rc, out[:100], err, want_rc))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_files_json_skipped():
+    """`report --json` of several files, some of them skipped (missing, not
+    a capture: exit 1; a damaged header: exit 6): the JSON listed only the
+    files it read, and a script reading it could not tell the others from
+    files never given (stderr alone named them). Now `skipped` lists each,
+    in the order given, with its path, its reason (`unreadable` or
+    `damaged`, as the exit codes tell them apart) and the line stderr says
+    (without "rcleak: "); [] when none was skipped. With no file readable
+    the object is still printed, its `files` empty."""
+    d = mkdtemp("rcleak-files-jskip-")
+    good = os.path.join(d, "good.rcl")
+    _tiny("host-a").save(good)
+    data = _tiny("host-b").data()
+    bad_hdr = os.path.join(d, "badhdr.rcl")
+    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
+    text = os.path.join(d, "text.rcl")
+    write_bytes(text, b"not a capture\n")
+    missing = os.path.join(d, "missing.rcl")
+    problems = []
+    for files, want_rc, want in (([missing, good, bad_hdr, text], 1,
+                                  [(missing, "unreadable"), (bad_hdr, "damaged"), (text, "unreadable")]),
+                                 ([good, bad_hdr], 6, [(bad_hdr, "damaged")]),
+                                 ([good], 0, []),
+                                 ([bad_hdr, missing], 1, [(bad_hdr, "damaged"), (missing, "unreadable")])):
+        what = "report %s --json" % " ".join(os.path.basename(f) for f in files)
+        rc, out, err = report(files + ["--json"])
+        try:
+            js = json.loads(out)
+        except ValueError:
+            problems.append("%s: exit %d, stdout is not one JSON object: %r" % (what, rc, out[:200]))
+            continue
+        paths = [f.get("path") for f in js.get("files", [])]
+        skipped = js.get("skipped")
+        got = [(x.get("path"), x.get("reason")) for x in skipped] if isinstance(skipped, list) else skipped
+        said = [ln[len("rcleak: "):] for ln in err.splitlines()]
+        errors = [x.get("error") for x in skipped] if isinstance(skipped, list) else None
+        if rc != want_rc or paths != [f for f in files if f == good] or got != want or errors != said:
+            problems.append("%s: exit %d, files %r, skipped %r, errors %r, stderr %r; expected exit %d, files "
+                            "%r, skipped %r with the lines stderr says" % (what, rc, paths, got, errors, said,
+                                                                          want_rc, [good] if good in files else [],
+                                                                          want))
+        if good in files:   # the file's entry as before: nothing added to it
+            keys = list(js["files"][0])
+            if "skipped" in keys or "reason" in keys:
+                problems.append("%s: the file's entry changed: %r" % (what, keys))
     check(not problems, " | ".join(problems))
 
 
