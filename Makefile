@@ -142,7 +142,8 @@ CAPTURE_HDRS := user/capture.h user/capture_fmt.h
 $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/fuzz/fuzz_capture: tests/fuzz/fuzz_capture.c tests/fuzz/capmut.c user/capture_read.c $(CAPTURE_HDRS) | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/fuzz_capture: tests/fuzz/fuzz_capture.c tests/fuzz/capmut.c user/capture_read.c \
+		user/capture_read_header.c user/capture_read_chunks.c $(CAPTURE_HDRS) user/capture_read_int.h | $(OUTPUT)/fuzz
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -lz -ldeflate -o $@
 

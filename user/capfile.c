@@ -19,14 +19,15 @@ void capfile_stdin(int fd)
 
 int capfile_open(struct capfile *f, const struct rcl_opts *o)
 {
-	char err[2000]; /* a long path, twice in the hint of a 0600 capture; log.c's line holds 2 KiB */
+	char *err = f->open_err;
+	size_t errlen = sizeof(f->open_err);
 	int e;
 
 	f->opts = *o;
 	if (!strcmp(f->path, "-") && stdin_fd >= 0)
-		e = capture_reader_open_fd(&f->rd, stdin_fd, f->path, &f->info, err, sizeof(err));
+		e = capture_reader_open_fd(&f->rd, stdin_fd, f->path, &f->info, err, errlen);
 	else
-		e = capture_reader_open(&f->rd, f->path, &f->info, err, sizeof(err));
+		e = capture_reader_open(&f->rd, f->path, &f->info, err, errlen);
 	if (e) {
 		elog("%s", err); /* the reason names the file already */
 		return e == -EBADMSG ? RCL_EXIT_INCOMPLETE : RCL_EXIT_ERROR;
@@ -36,7 +37,8 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 		f->opts.ports[f->opts.nports++] = f->info.ports[i];
 	f->model = model_new(o->window_s);
 	if (!f->model) {
-		elog("%s: out of memory", f->path);
+		snprintf(err, errlen, "%s: out of memory", f->path);
+		elog("%s", err);
 		return RCL_EXIT_ERROR;
 	}
 	collect_thresholds(o, &f->model->th);

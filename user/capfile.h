@@ -51,6 +51,10 @@ struct capfile {
 		unsigned long chunks, records, too_big;
 		bool truncated;
 	} told;
+	/* why capfile_open failed, as said on stderr (without "rcleak: "); a
+	 * long path, twice in the hint of a 0600 capture: log.c's line holds
+	 * 2 KiB */
+	char open_err[2000];
 };
 
 typedef void (*event_fn)(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * capture_fmt.h - the capture file's byte layout, shared by capture_write.c
- * and capture_read.c only (callers use capture.h). docs/capture-format.md
+ * and the reader (capture_read*.c) only (callers use capture.h). docs/capture-format.md
  * describes the same layout for humans; keep the two in step.
  *
  * Everything is little-endian and encoded byte by byte: no struct is ever

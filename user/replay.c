@@ -95,9 +95,14 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 			r->in_tick = false;
 			return 0;
 		}
-		r->tick = t;
+		/* r->tick only once it completes: a refresh dropped as
+		 * damaged (a bad record, a lost chunk, more than a recorder
+		 * writes) left its header as the last refresh's time, and the
+		 * events after the last whole one, stamped before it, were
+		 * taken for part of its walk (report's tail) */
+		r->reading = t;
 		model_begin(r->model);
-		r->model->hz = r->tick.hz;
+		r->model->hz = t.hz;
 		r->nfacts = 0;
 		r->tick_fds = r->tick_counters = 0;
 		r->procs_before = r->model->nprocs;
@@ -171,6 +176,7 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 			r->dropped = true;
 			return 0;
 		}
+		r->tick = r->reading;
 		r->model->mono_ns = r->tick.mono_ns;
 		r->model->missed_closes = r->tick.missed_closes;
 		/* before model_end, which counts them among the clients, as

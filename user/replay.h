@@ -30,7 +30,8 @@
  * has just completed (the model holds that moment), else 0. */
 struct replay {
 	struct model *model;
-	struct rec_tick tick;     /* the last tick begun (a header that checked out) */
+	struct rec_tick tick;     /* the last tick completed (every record checked out) */
+	struct rec_tick reading;  /* the header of the tick being read */
 	struct rec_meta meta;
 	struct rec_trigger trigger; /* the first trigger record read */
 	bool have_trigger;

@@ -291,7 +291,8 @@ static int replay_tui(struct capfile *files, int nfiles, const struct rcl_opts *
 int cmd_report(const struct rcl_opts *o)
 {
 	struct capfile files[MAX_FILES];
-	int nfiles = 0, rc = RCL_EXIT_OK, stdin_fd = -1;
+	struct summary_skip skips[MAX_FILES];
+	int nfiles = 0, nskips = 0, rc = RCL_EXIT_OK, stdin_fd = -1;
 	bool damaged = false, no_refresh = false, unreadable = false, several = o->files[0] && o->files[1];
 
 	/* as the live view: a reader going away (`report --csv | head`) ends
@@ -337,6 +338,10 @@ int cmd_report(const struct rcl_opts *o)
 			 * other files still are. The one line said which; one
 			 * unreadable file aborted the report of all the others,
 			 * where a damaged one was skipped */
+			skips[nskips].path = *p;
+			skips[nskips].damaged = e == RCL_EXIT_INCOMPLETE;
+			snprintf(skips[nskips].error, sizeof(skips[0].error), "%s", files[nfiles].open_err);
+			nskips++;
 			capfile_close(&files[nfiles]);
 			memset(&files[nfiles], 0, sizeof(files[0]));
 			if (e == RCL_EXIT_INCOMPLETE)
@@ -349,6 +354,10 @@ int cmd_report(const struct rcl_opts *o)
 	}
 	if (!nfiles) { /* nothing readable in any file given */
 		rc = unreadable ? RCL_EXIT_ERROR : RCL_EXIT_INCOMPLETE;
+		/* the summary's JSON still says which, and why */
+		if (!o->at && !o->replay && !o->csv && o->view == RCL_VIEW_JSON &&
+		    summary_print(files, 0, skips, nskips, true) == 0)
+			out_flush(stdout);
 		goto cleanup;
 	}
 	if (o->replay && o->view == RCL_VIEW_TUI) {
@@ -484,7 +493,7 @@ int cmd_report(const struct rcl_opts *o)
 			if ((rc = capfile_settle(&files[fi], o)))
 				goto cleanup;
 		}
-		if (summary_print(files, nfiles, o->view == RCL_VIEW_JSON)) {
+		if (summary_print(files, nfiles, skips, nskips, o->view == RCL_VIEW_JSON)) {
 			elog("out of memory");
 			rc = RCL_EXIT_ERROR;
 			goto cleanup;

@@ -2,8 +2,8 @@
 /*
  * report_joins.c - the summary of several files: each server's accepted
  * connections joined by their 4-tuple to the client-side holder found in
- * another file (join.h's index), and a warning for files of one host that
- * were never recording at once.
+ * another file (join.h's index), and a warning for files that were never
+ * recording at once.
  */
 #include <string.h>
 
@@ -83,11 +83,13 @@ static bool covers(const struct capfile *f, double *start, double *end)
 	return capture_wall_ok(*start) && capture_wall_ok(*end);
 }
 
-/* Two files of one host whose times do not overlap were never recording
- * at once: the joins read each file's end and paired a server's
- * connection with a holder of the same 4-tuple hours apart (the port
- * reused by another process) without a word. One line on stderr for
- * each such pair; stdout (--json) is left alone. */
+/* Two files whose times do not overlap were never recording at once: the
+ * joins read each file's end and paired a server's connection with a
+ * holder of the same 4-tuple hours apart (the port reused by another
+ * process) without a word. Files of two hosts too: a join compares what
+ * the hosts held at the same time, and across hosts is the joins' usual
+ * case (a server's host, its clients' hosts). One line on stderr for each
+ * such pair; stdout (--json) is left alone. */
 void warn_spans_apart(const struct capfile *files, int nfiles)
 {
 	for (int i = 0; i < nfiles; i++)
@@ -96,8 +98,8 @@ void warn_spans_apart(const struct capfile *files, int nfiles)
 			double as, ae, bs, be;
 			char t1[32], t2[32];
 
-			/* no host name (a hostile file's): no telling it is one host */
-			if (!a->info.host[0] || strcmp(a->info.host, b->info.host) || !covers(a, &as, &ae) ||
+			/* no host name (a hostile file's): no telling what it is */
+			if (!a->info.host[0] || !b->info.host[0] || !covers(a, &as, &ae) ||
 			    !covers(b, &bs, &be) || (as <= be && bs <= ae))
 				continue;
 			if (bs < as) { /* the earlier first */
@@ -109,11 +111,17 @@ void warn_spans_apart(const struct capfile *files, int nfiles)
 			}
 			capfile_fmt_time(ae, t1, sizeof(t1));
 			capfile_fmt_time(bs, t2, sizeof(t2));
-			elog("%s and %s (host %s%s) do not overlap in time (the first ends %s, the second starts "
-			     "%s): their joins pair connections that were never open at once", a->path, b->path,
-			     a->info.host,
-			     a->info.boot_id[0] && b->info.boot_id[0] && strcmp(a->info.boot_id, b->info.boot_id)
-				     ? ", rebooted between them" : "", t1, t2);
+			if (strcmp(a->info.host, b->info.host))
+				elog("%s (host %s) and %s (host %s) do not overlap in time (the first ends %s, the "
+				     "second starts %s): their joins pair connections that were never open at once",
+				     a->path, a->info.host, b->path, b->info.host, t1, t2);
+			else
+				elog("%s and %s (host %s%s) do not overlap in time (the first ends %s, the second "
+				     "starts %s): their joins pair connections that were never open at once", a->path,
+				     b->path, a->info.host,
+				     a->info.boot_id[0] && b->info.boot_id[0] &&
+						     strcmp(a->info.boot_id, b->info.boot_id)
+					     ? ", rebooted between them" : "", t1, t2);
 		}
 }
 

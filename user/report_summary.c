@@ -247,7 +247,8 @@ static void take_trigger(struct capfile *f)
 	}
 }
 
-int summary_print(struct capfile *files, int nfiles, bool json)
+int summary_print(struct capfile *files, int nfiles, const struct summary_skip *skips, int nskips,
+		  bool json)
 {
 	for (int fi = 0; fi < nfiles; fi++)
 		if (take_tail(&files[fi]))
@@ -258,7 +259,7 @@ int summary_print(struct capfile *files, int nfiles, bool json)
 	}
 	warn_spans_apart(files, nfiles);
 	if (json)
-		summary_json_out(files, nfiles);
+		summary_json_out(files, nfiles, skips, nskips);
 	else
 		summary_text_out(files, nfiles);
 	return 0;

@@ -12,8 +12,17 @@ int summary_observe(struct capfile *f);
 /* An event_fn for capfile_next_tick(): every event on the way, for the
  * peaks between ticks. ctx: an int that becomes -ENOMEM on failure. */
 void summary_event(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
-/* Print the summary of every file, as text or one JSON object; 0, or
- * -ENOMEM before printing anything. */
-int summary_print(struct capfile *files, int nfiles, bool json);
+/* A file given that could not be read at all (capfile_open failed): the
+ * JSON summary lists it, where stderr alone said it. */
+struct summary_skip {
+	const char *path;
+	bool damaged;             /* its header cut short or damaged (exit 6), else unreadable (1) */
+	char error[sizeof(((struct capfile *)0)->open_err)]; /* the line said */
+};
+
+/* Print the summary of every file, as text or one JSON object (which also
+ * lists the nskips files skipped); 0, or -ENOMEM before printing anything. */
+int summary_print(struct capfile *files, int nfiles, const struct summary_skip *skips, int nskips,
+		  bool json);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include "capfile.h"
 #include "model.h"
+#include "report_summary.h"
 
 /* What the summary remembers of a process across the whole capture. */
 struct seen_proc {
@@ -70,6 +71,6 @@ void warn_spans_apart(const struct capfile *files, int nfiles);
 /* ---- the printers ---- */
 
 void summary_text_out(struct capfile *files, int nfiles);
-void summary_json_out(struct capfile *files, int nfiles);
+void summary_json_out(struct capfile *files, int nfiles, const struct summary_skip *skips, int nskips);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* report_summary_json.c - the summary as one JSON object: {"files": [...]},
- * per file its span, trigger, processes and servers joined. */
+/* report_summary_json.c - the summary as one JSON object:
+ * {"files": [...], "skipped": [...]}, per file its span, trigger, processes
+ * and servers joined; per file that could not be read, why. */
 #include <stdio.h>
 
 #include "capfile.h"
@@ -16,7 +17,7 @@ static void json_time(double wall)
 		printf("null");
 }
 
-void summary_json_out(struct capfile *files, int nfiles)
+void summary_json_out(struct capfile *files, int nfiles, const struct summary_skip *skips, int nskips)
 {
 	struct join_count jc[64];
 
@@ -117,5 +118,15 @@ void summary_json_out(struct capfile *files, int nfiles)
 		printf("]}");
 	}
 	drop_join_indexes(files, nfiles);
+	/* a script reading the JSON could not tell a file skipped from one
+	 * never given: stderr alone named it */
+	printf("],\"skipped\":[");
+	for (int i = 0; i < nskips; i++) {
+		printf("%s{\"path\":", i ? "," : "");
+		json_str(stdout, skips[i].path);
+		printf(",\"reason\":\"%s\",\"error\":", skips[i].damaged ? "damaged" : "unreadable");
+		json_str(stdout, skips[i].error);
+		putchar('}');
+	}
 	printf("]}\n");
 }

@@ -1,5 +1,5 @@
 """Helpers of the `rcleak record` / `rcleak report` tests (test_record*.py,
-test_report.py, test_ring.py).
+test_report.py, test_report_at.py, test_ring.py).
 
 Running rcleak record (class Recorder, its live --json lines) and report,
 a client that connects in the background (BgClient), comparing JSON
@@ -8,6 +8,7 @@ small parser that follows docs/capture-format.md (parse_capture): it says
 which chunks a cut-short or damaged file still holds whole, hence how many
 ticks and events report must find (expect_counts).
 """
+import atexit
 import json
 import os
 import shutil
@@ -16,10 +17,11 @@ import stat
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 
-from harness import (CLIENT, RCLEAK, Client, Fail, Lines, Skip, check, holdconns, mkdtemp, spawn, stop,
+from harness import (CLIENT, RCLEAK, Client, Fail, Lines, Redis, Skip, check, holdconns, mkdtemp, spawn, stop,
                      wait_until)
 
 # record types (user/record.h) and the container (docs/capture-format.md)
@@ -314,3 +316,34 @@ def stop_in_read(pid, nr, tries=300):
         os.kill(pid, signal.SIGCONT)
         time.sleep(0.003)
     return False
+
+
+# ---------------------------------------------------------------------------
+# a small capture, made once and shared (test_report.py, test_report_at.py)
+# ---------------------------------------------------------------------------
+_SMALL = {}
+
+
+def small(duration="1"):
+    """A capture of a redis-server alone, `record -d DURATION -i 0.5`: its
+    path, bytes, container layout (parse_capture) and the live lines. The
+    one of -d 1 is made once and shared."""
+    if _SMALL and duration == "1":
+        return _SMALL
+    r = Redis()
+    d = tempfile.mkdtemp(prefix="rcleak-report-small-")   # outlives harness.cleanup()
+    atexit.register(shutil.rmtree, d, True)
+    path = os.path.join(d, "small.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", duration])
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    with open(path, "rb") as f:
+        data = f.read()
+    res = dict(dir=d, path=path, data=data, info=parse_capture(data, "small capture"), live=rec.live())
+    if duration == "1":
+        _SMALL.update(res)
+    return res
+
+
+def one_line_err(err):
+    """stderr is exactly one line (with its newline)."""
+    return err.endswith("\n") and err.count("\n") == 1

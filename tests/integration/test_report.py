@@ -1,8 +1,8 @@
 """`rcleak report`: how it reads files that are not whole captures, and what
-its summary and --at say, against the ground truth of the scenario (the
+its summary says, against the ground truth of the scenario (the
 clients' known behaviour, ss, Redis INFO clients) and the bytes of the file;
 and how it joins a server's connections across several files (record_join,
-moved here from test_record.py).
+moved here from test_record.py). --at and --replay: test_report_at.py.
 
 Run alone:  python3 tests/integration/runner.py -k report_
 """
@@ -16,50 +16,18 @@ import subprocess
 import tempfile
 import time
 
-from harness import (RCLEAK, Client, Fail, Redis, check, connstorm, free_port, mkdtemp, ss_accepted, ss_count,
+from harness import (Client, Fail, Redis, check, connstorm, free_port, mkdtemp, ss_accepted, ss_count,
                      ss_sockets, wait_until)
-from record_harness import (HOST, Recorder, expect_counts, parse_capture, report, report_json,
-                            rows_of, write_bytes)
+from record_harness import (HOST, Recorder, expect_counts, one_line_err, parse_capture, report, report_json,
+                            rows_of, small, write_bytes)
 
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
-         "test_report_peak_between_refreshes", "test_report_at_bounds", "test_report_at_printed_times",
-         "test_report_at_midnight", "test_report_replay_pacing", "test_report_fork_child_leaks",
+         "test_report_peak_between_refreshes", "test_report_fork_child_leaks",
          "test_report_killed_recorder", "test_report_csv_thread_names",
          "test_report_ends_inside_refresh", "test_report_server_killed_leaks_none",
          "test_record_join"]
 
 BURST_N = 20         # connections the burst client holds at once
-
-
-# ---------------------------------------------------------------------------
-# a small capture, made once and shared
-# ---------------------------------------------------------------------------
-_SMALL = {}
-
-
-def small(duration="1"):
-    """A capture of a redis-server alone, `record -d DURATION -i 0.5`: its
-    path, bytes, container layout (parse_capture) and the live lines. The
-    one of -d 1 is made once and shared."""
-    if _SMALL and duration == "1":
-        return _SMALL
-    r = Redis()
-    d = tempfile.mkdtemp(prefix="rcleak-report-small-")   # outlives harness.cleanup()
-    atexit.register(shutil.rmtree, d, True)
-    path = os.path.join(d, "small.rcl")
-    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", duration])
-    check(rec.wait() == 0, "record: %s" % rec.describe())
-    with open(path, "rb") as f:
-        data = f.read()
-    res = dict(dir=d, path=path, data=data, info=parse_capture(data, "small capture"), live=rec.live())
-    if duration == "1":
-        _SMALL.update(res)
-    return res
-
-
-def one_line_err(err):
-    """stderr is exactly one line (with its newline)."""
-    return err.endswith("\n") and err.count("\n") == 1
 
 
 # ---------------------------------------------------------------------------
@@ -234,166 +202,6 @@ def test_report_peak_between_refreshes():
         problems.append("text summary: no 'server pid %d (redis-server): peak %d clients' in %r"
                         % (r.pid, srv_truth, out[-500:]))
     check(not problems, " | ".join(problems))
-
-
-# ---------------------------------------------------------------------------
-# --at at and beyond the capture's ends
-# ---------------------------------------------------------------------------
-def test_report_at_bounds():
-    """--at +0s is the capture's start: its first refresh, with no warning
-    (it used to say "the capture starts after +0s"); +1s, the end of
-    `-d 1`, is no warning either. A moment before the start or after the
-    end shows the first or last refresh as the recorder printed it, with one
-    line on stderr that says so and which refresh it shows (its local time
-    and its time since the start)."""
-    s = small()
-    live, path = s["live"], s["path"]
-    ws = s["info"]["wall_start"]
-    check(len(live) >= 3, "test setup: %d live lines from record -d 1 -i 0.5" % len(live))
-    hms = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(int(ts)))  # noqa: E731
-    first, last = live[0], live[-1]
-    mid = (live[0]["ts"] + live[1]["ts"]) / 2
-    cases = [("+0s", first, None), ("+0", first, None), (repr(ws), first, None),
-             ("%.3f" % mid, first, None), ("+1s", None, None),
-             ("%.3f" % (ws - 3600), first, ("first refresh", hms(first["ts"]), "+%.1fs" % first["uptime_s"])),
-             ("+1000s", last, ("last refresh", hms(last["ts"]), "+%.1fs" % last["uptime_s"])),
-             ("%.3f" % (last["ts"] + 60), last, ("last refresh", hms(last["ts"]), "+%.1fs" % last["uptime_s"]))]
-    problems = []
-    for at, want, warn in cases:
-        rc, out, err = report([path, "--at", at, "--json"])
-        lines = out.splitlines()
-        got = json.loads(lines[0]) if len(lines) == 1 else None
-        if rc != 0 or got is None:
-            problems.append("--at %s: exit %s, %d lines; expected exit 0 and one line" % (at, rc, len(lines)))
-            continue
-        if want is not None and (got.get("ts"), got.get("uptime_s")) != (want["ts"], want["uptime_s"]):
-            problems.append("--at %s: showed the refresh at ts %r (uptime_s %r), expected the one at %r (%r)"
-                            % (at, got.get("ts"), got.get("uptime_s"), want["ts"], want["uptime_s"]))
-        if want is None and got.get("ts") not in [x["ts"] for x in live]:
-            problems.append("--at %s: showed ts %r, no refresh the recorder printed" % (at, got.get("ts")))
-        if warn is None and err:
-            problems.append("--at %s: a moment inside the capture, but stderr says %r" % (at, err))
-        elif warn is not None and (not one_line_err(err) or not all(w in err for w in warn)):
-            problems.append("--at %s: stderr %r; expected one line with %s" % (at, err, " and ".join(
-                repr(w) for w in warn)))
-    check(not problems, " | ".join(problems))
-
-
-def test_report_at_printed_times():
-    """--at given the `ts` --json printed for a refresh (3 decimals,
-    rounded) shows that refresh, with no warning: a ts that had rounded
-    down named a moment just before its refresh, and showed the refresh
-    before it. A warning gives the refresh's time to the millisecond."""
-    s = small()
-    live, path = s["live"], s["path"]
-    check(len(live) >= 3, "test setup: %d live lines from record -d 1 -i 0.5" % len(live))
-    problems = []
-    for want in live:
-        at = "%.3f" % want["ts"]
-        rc, out, err = report([path, "--at", at, "--json"])
-        lines = out.splitlines()
-        got = json.loads(lines[0]) if rc == 0 and len(lines) == 1 else {}
-        if (got.get("ts"), got.get("uptime_s")) != (want["ts"], want["uptime_s"]) or err:
-            problems.append("--at %s: exit %d, showed ts %r (uptime_s %r), stderr %r; expected the refresh "
-                            "printed at ts %r (uptime_s %r), no warning" % (
-                                at, rc, got.get("ts"), got.get("uptime_s"), err.strip(), want["ts"],
-                                want["uptime_s"]))
-    # HH:MM:SS of the first refresh's own second is before it: the warning
-    # gives the refresh's time to the millisecond, not "the capture starts
-    # after 14:20:34: showing its first refresh, at 14:20:34"
-    sec = int(live[0]["ts"])
-    if live[0]["ts"] - sec >= 0.002:
-        at = time.strftime("%H:%M:%S", time.localtime(sec))
-        rc, out, err = report([path, "--at", at, "--json"])
-        shown = time.strftime("%Y-%m-%d %H:%M:%S.", time.localtime(sec))
-        if rc != 0 or "starts after %s" % at not in err or shown not in err:
-            problems.append("--at %s (the first refresh came at %.3f): exit %d, stderr %r; expected the "
-                            "warning with its time as %s..." % (at, live[0]["ts"], rc, err.strip(), shown))
-    check(not problems, " | ".join(problems))
-
-
-def test_report_at_midnight():
-    """HH:MM:SS in a capture that runs across midnight (local time: TZ is
-    set so that midnight falls inside the small capture) names the moment
-    on the day it is inside the capture, not the same time on the
-    capture's first day, a day before it: that showed the first refresh
-    with "the capture starts after 00:00:00"."""
-    s = small()
-    # its refreshes span about 0.95 s, which 1 time in 20 holds no whole
-    # second (the test then failed in its setup): one of -d 2 always does
-    if int(s["live"][-1]["ts"]) <= s["live"][0]["ts"]:
-        s = small("2")
-    live, path = s["live"], s["path"]
-    m = int(live[-1]["ts"])          # a second after the first refresh: local midnight
-    check(live[0]["ts"] < m, "test setup: the capture %r..%r has no whole second" % (live[0]["ts"],
-                                                                                  live[-1]["ts"]))
-    off = (-m) % 86400               # local = UTC + off
-    if off > 43200:
-        off -= 86400
-    sign = "-" if off >= 0 else "+"  # POSIX TZ: the offset west of UTC
-    a = abs(off)
-    tz = "RCL%s%02d:%02d:%02d" % (sign, a // 3600, a // 60 % 60, a % 60)
-    env = dict(os.environ, TZ=tz)
-    want = [y for y in live if y["ts"] <= m][-1]   # the last refresh at or before midnight
-    r = subprocess.run([RCLEAK, "report", path, "--at", "00:00:00", "--json"], env=env,
-                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-    lines = r.stdout.splitlines()
-    got = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else {}
-    check((got.get("ts"), got.get("uptime_s")) == (want["ts"], want["uptime_s"]) and not r.stderr,
-          "TZ=%s report --at 00:00:00 of a capture from %r to %r: exit %d, showed ts %r, stderr %r; expected "
-          "the refresh at ts %r, no warning" % (tz, live[0]["ts"], live[-1]["ts"], r.returncode, got.get("ts"),
-                                                r.stderr.strip(), want["ts"]))
-    # and one just after midnight, in the text view, as it was printed then
-    after = [y for y in live if y["ts"] > m]
-    if after:
-        r = subprocess.run([RCLEAK, "report", path, "--at", "%.3f" % after[0]["ts"], "--plain"], env=env,
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-        check(r.stdout.startswith("00:00:00 "), "TZ=%s report --at %.3f --plain: first line %r" % (
-            tz, after[0]["ts"], r.stdout.split("\n")[0]))
-
-
-def test_report_replay_pacing():
-    """--replay shows each refresh when it came, on the recording's clock
-    divided by --speed: a refresh recorded d seconds after the one before
-    comes d/speed after it, and the replay ends with the last one. It used
-    to sleep the gap *before* a refresh after showing it, so the second came
-    at once with the first, each later one a gap early, and the replay
-    lingered one interval after the last."""
-    s = small()
-    live, path = s["live"], s["path"]
-    check(len(live) >= 3, "test setup: %d live lines from record -d 1 -i 0.5" % len(live))
-    speed = 0.5
-    t0 = time.monotonic()
-    p = subprocess.Popen([RCLEAK, "report", path, "--replay", "--json", "--speed", str(speed)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen = []
-    for line in p.stdout:
-        seen.append((time.monotonic() - t0, json.loads(line)["uptime_s"]))
-    p.wait(30)
-    end = time.monotonic() - t0
-    err = p.stderr.read()
-    check(p.returncode == 0 and len(seen) == len(live), "report --replay --speed %g: exit %s, %d lines "
-          "(record printed %d); stderr %r" % (speed, p.returncode, len(seen), len(live), err.strip()[:300]))
-    tol = 0.35  # a replay on a busy machine: the gaps are 1 s here
-    problems = []
-    for k, (t, up) in enumerate(seen):
-        want = (up - seen[0][1]) / speed
-        if abs((t - seen[0][0]) - want) > tol:
-            problems.append("refresh %d (uptime_s %g) came %.2fs after the first, expected %.2fs"
-                            % (k, up, t - seen[0][0], want))
-    if end - seen[-1][0] > tol:
-        problems.append("the replay ended %.2fs after its last refresh, expected at once" % (end - seen[-1][0]))
-    check(not problems, "report --replay --speed %g of refreshes at uptime_s %s: %s" % (
-        speed, [up for _t, up in seen], " | ".join(problems)))
-    # several files, --plain: each file's timeline says which file it is,
-    # as --at does (it ran from one into the next, the clock going back)
-    other = os.path.join(mkdtemp("rcleak-replay2-"), "other.rcl")
-    shutil.copyfile(path, other)
-    rc, out, err = report([path, other, "--replay", "--plain", "--speed", "10000"])
-    heads = [ln for ln in out.splitlines() if ln.startswith("== ")]
-    want = ["== %s (%s)" % (path, HOST), "== %s (%s)" % (other, HOST)]
-    check(rc == 0 and heads == want, "report A B --replay --plain: exit %d, file headers %r, expected %r"
-          % (rc, heads, want))
 
 
 def test_report_fork_child_leaks():

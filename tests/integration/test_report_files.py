@@ -15,7 +15,8 @@ from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
 from record_harness import Recorder, nobody_exe, report, write_bytes
 
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
-         "test_report_files_unreadable_skipped", "test_report_files_spans_apart"]
+         "test_report_files_unreadable_skipped", "test_report_files_json_skipped", "test_report_files_spans_apart",
+         "test_report_files_spans_apart_hosts"]
 
 HELD = 4   # connections the client holds through the recording
 
@@ -286,6 +287,55 @@ def test_report_files_unreadable_skipped():
     check(not problems, " | ".join(problems))
 
 
+@needs("rcleak")
+def test_report_files_json_skipped():
+    """`report --json` of several files, some of them skipped (missing, not
+    a capture: exit 1; a damaged header: exit 6): the JSON listed only the
+    files it read, and a script reading it could not tell the others from
+    files never given (stderr alone named them). Now `skipped` lists each,
+    in the order given, with its path, its reason (`unreadable` or
+    `damaged`, as the exit codes tell them apart) and the line stderr says
+    (without "rcleak: "); [] when none was skipped. With no file readable
+    the object is still printed, its `files` empty."""
+    d = mkdtemp("rcleak-files-jskip-")
+    good = os.path.join(d, "good.rcl")
+    _tiny("host-a").save(good)
+    data = _tiny("host-b").data()
+    bad_hdr = os.path.join(d, "badhdr.rcl")
+    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
+    text = os.path.join(d, "text.rcl")
+    write_bytes(text, b"not a capture\n")
+    missing = os.path.join(d, "missing.rcl")
+    problems = []
+    for files, want_rc, want in (([missing, good, bad_hdr, text], 1,
+                                  [(missing, "unreadable"), (bad_hdr, "damaged"), (text, "unreadable")]),
+                                 ([good, bad_hdr], 6, [(bad_hdr, "damaged")]),
+                                 ([good], 0, []),
+                                 ([bad_hdr, missing], 1, [(bad_hdr, "damaged"), (missing, "unreadable")])):
+        what = "report %s --json" % " ".join(os.path.basename(f) for f in files)
+        rc, out, err = report(files + ["--json"])
+        try:
+            js = json.loads(out)
+        except ValueError:
+            problems.append("%s: exit %d, stdout is not one JSON object: %r" % (what, rc, out[:200]))
+            continue
+        paths = [f.get("path") for f in js.get("files", [])]
+        skipped = js.get("skipped")
+        got = [(x.get("path"), x.get("reason")) for x in skipped] if isinstance(skipped, list) else skipped
+        said = [ln[len("rcleak: "):] for ln in err.splitlines()]
+        errors = [x.get("error") for x in skipped] if isinstance(skipped, list) else None
+        if rc != want_rc or paths != [f for f in files if f == good] or got != want or errors != said:
+            problems.append("%s: exit %d, files %r, skipped %r, errors %r, stderr %r; expected exit %d, files "
+                            "%r, skipped %r with the lines stderr says" % (what, rc, paths, got, errors, said,
+                                                                          want_rc, [good] if good in files else [],
+                                                                          want))
+        if good in files:   # the file's entry as before: nothing added to it
+            keys = list(js["files"][0])
+            if "skipped" in keys or "reason" in keys:
+                problems.append("%s: the file's entry changed: %r" % (what, keys))
+    check(not problems, " | ".join(problems))
+
+
 # ---------------------------------------------------------------------------
 # files of one host whose spans do not overlap
 # ---------------------------------------------------------------------------
@@ -350,4 +400,52 @@ def test_report_files_spans_apart():
     rc, out, err = report(nameless)
     if rc != 0 or err:
         problems.append("two files naming no host, an hour apart: exit %d, stderr %r; expected nothing" % (rc, err))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_files_spans_apart_hosts():
+    """Two captures of two hosts: the server's (host redis-host: redis-server
+    pid 100 with a client 10.0.0.2:40000 -> 10.0.0.1:6379) and, an hour
+    after it ended, app-host's, where pid 200 holds 10.0.0.2:40000 ->
+    10.0.0.1:6379. The summary joined them (pid 200 of app-host counted as
+    the server's client) without a word, as it once did for files of one
+    host: a join compares what the hosts held at the same time, and these
+    two were never recording at once (the client port reused, say). One
+    line on stderr now names both files and both hosts; stdout, the join
+    included, is unchanged. Files whose spans overlap say nothing."""
+    t0 = 1700000000.0
+    srv_fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
+                    laddr="0.0.0.0", raddr="0.0.0.0"),
+               dict(tgid=100, fd=7, sk=0x2000, lport=6379, rport=40000, start=500, comm="redis-server",
+                    laddr="10.0.0.1", raddr="10.0.0.2")]
+    srv = ([dict(tgid=100, start=500, opened=1, flags=1, comm="redis-server")],
+           [dict(tgid=100, start=500, comm="redis-server")])
+    cli_fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app",
+                    laddr="10.0.0.2", raddr="10.0.0.1")]
+    cli = ([dict(tgid=200, start=600, opened=1, comm="app")], [dict(tgid=200, start=600, comm="app")])
+    a = _host_file("server.rcl", t0, "boot-a", srv_fds, *srv)                               # t0 .. t0+10
+    apart = _host_file("later.rcl", t0 + 3600, "boot-b", cli_fds, *cli, host="app-host")    # an hour after
+    along = _host_file("along.rcl", t0 + 5, "boot-b", cli_fds, *cli, host="app-host")       # t0+5 .. t0+15
+    problems = []
+    for files, warn in (([a, apart], True), ([apart, a], True), ([a, along], False)):
+        what = "report %s --json" % " ".join(os.path.basename(f) for f in files)
+        rc, out, err = report(files + ["--json"])
+        lines = err.splitlines()
+        try:
+            js = json.loads(out)
+            joined = [(c["host"], c["pid"], c["count"]) for f in js["files"] for s in f["servers_joined"]
+                      for c in s["client_processes"]]
+        except (ValueError, KeyError):
+            problems.append("%s: exit %d, stdout is not the summary: %r" % (what, rc, out[:200]))
+            continue
+        if rc != 0 or joined != [("app-host", 200, 1)]:
+            problems.append("%s: exit %d, joins %r; expected exit 0 and pid 200 of app-host joined (the warning "
+                            "leaves stdout alone)" % (what, rc, joined))
+        if warn and (len(lines) != 1 or "overlap" not in lines[0] or a not in lines[0] or apart not in lines[0]
+                     or "redis-host" not in lines[0] or "app-host" not in lines[0]):
+            problems.append("%s: stderr %r; expected one line saying %s (redis-host) and %s (app-host) do not "
+                            "overlap" % (what, err, a, apart))
+        if not warn and err:
+            problems.append("%s: stderr %r; the spans overlap, expected nothing" % (what, err))
     check(not problems, " | ".join(problems))

@@ -20,7 +20,7 @@ TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_
          "test_report_hostile_at_values", "test_report_hostile_no_refresh", "test_report_hostile_strings",
          "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick",
          "test_report_hostile_file_name", "test_report_hostile_huge_refresh",
-         "test_report_hostile_bad_tick_tail"]
+         "test_report_hostile_bad_tick_tail", "test_report_hostile_dropped_tick_tail"]
 
 MODES = ([], ["--json"], ["--csv"], ["--at", "+12s"], ["--replay", "--plain", "--speed", "10000"],
          ["--replay", "--json", "--speed", "10000"])
@@ -414,3 +414,60 @@ def test_report_hostile_bad_tick_tail():
           "report --json: exit %d, %r refreshes ending at %r, pid 200's row %r; expected exit 6 (the refresh of "
           "15 s damaged), the 3 others ending at %.1f, and the 4 connections leaked after the last of them"
           % (rc, f.get("ticks"), f.get("end"), row, c.wall0 + 10.0))
+
+
+@needs("rcleak")
+def test_report_hostile_dropped_tick_tail():
+    """A killed recorder's file: client pid 200 holds one connection at
+    the refreshes of 0, 5 and 10 s; the refresh of 15 s has a header that
+    checks out but is dropped as damaged: (a) one of its records is cut to
+    3 bytes, (b) it holds more counters records than a recorder writes
+    (REPLAY_MAX_COUNTERS, 34,816), (c) its middle chunk is damaged. Then
+    the events a CPU's ring still held: pid 200 exiting at 11, 12, 13 and
+    14 s leaving one connection open each time. The events after the
+    refresh of 10 s count into pid 200's row: leaked 4. The dropped
+    refresh's header was kept as the last refresh's time all the same, the
+    events taken for part of its walk (before 15 s), and the row said
+    leaked 0."""
+    fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app")]
+    ctr = [dict(tgid=200, start=600, opened=1, comm="app")]
+    procs = [dict(tgid=200, start=600, comm="app")]
+    problems = []
+    for how in ("short record", "too many counters", "damaged chunk"):
+        c = capcraft.Cap()
+        c.meta(interval=5.0)
+        for i in range(3):
+            c.tick(5.0 * i, 5.0 if i else 0.0, fds, ctr, procs)
+        c.flush()
+        if how == "too many counters":
+            c.tick(15.0, 5.0, fds, ctr * 34817, procs)
+        else:
+            c.tick(15.0, 5.0, fds, ctr, procs)
+        if how == "short record":   # TICK, FD, COUNTERS, PROC, TICK_END: cut the PROC's payload
+            r = c.recs[3]
+            c.recs[3] = r[:10] + capcraft.u32(3) + r[14:17]
+        if how == "damaged chunk":  # TICK | FD, COUNTERS | PROC, TICK_END: three chunks
+            recs, c.recs = c.recs, []
+            for part in (recs[:1], recs[1:3], recs[3:]):
+                c.recs = part
+                c.flush()
+        for k in range(4):
+            c.event(11.0 + k, sk=0x4000 + k, tgid=200, cur_tgid=200, start=600, lport=41000 + k, rport=6379,
+                    old=1, new=4, kind=5, comm="app")
+        data = bytearray(c.data())
+        if how == "damaged chunk":
+            ch = _chunks(bytes(data))
+            data[ch[-3][0] + 32 + ch[-3][1] // 2] ^= 0xFF   # the refresh's middle chunk
+        path = os.path.join(mkdtemp("rcl-hostile"), "dropped-tick-tail.rcl")
+        with open(path, "wb") as f:
+            f.write(bytes(data))
+        rc, out, err = report([path, "--json"])
+        not_crashed(rc, "report --json (%s)" % how, err)
+        f = json.loads(out)["files"][0] if rc in (0, 6) else {}
+        row = {p["pid"]: p for p in f.get("processes", [])}.get(200, {})
+        if rc != 6 or f.get("ticks") != 3 or row.get("leaked") != 4 or f.get("end") != c.wall0 + 10.0:
+            problems.append("%s: report --json: exit %d, %r refreshes ending at %r, pid 200's row %r; expected "
+                            "exit 6 (the refresh of 15 s dropped), the 3 others ending at %.1f, and the 4 "
+                            "connections leaked after the last of them; stderr %r"
+                            % (how, rc, f.get("ticks"), f.get("end"), row, c.wall0 + 10.0, err.strip()[-200:]))
+    check(not problems, " | ".join(problems))
