@@ -132,6 +132,15 @@ if __name__ == "__main__":
     sys.exit(runner.main(sys.argv[1:]))
 
 
+def _marker_cmd(prefix):
+    """A new directory others may enter, the path CMD touches there, and
+    CMD: whether CMD ran is whether the marker exists."""
+    d = mkdtemp(prefix)
+    os.chmod(d, 0o755)
+    marker = os.path.join(d, "cmd-ran")
+    return d, marker, ["sh", "-c", 'touch "$0"', marker]
+
+
 def test_run_out_file_checked_first():
     """--json or --junit FILE that cannot be written (its directory does not
     exist) is said before CMD runs, in one line, exit 1, and CMD is not run:
@@ -139,10 +148,7 @@ def test_run_out_file_checked_first():
     "cannot write". A FILE it created is removed when CMD cannot run
     (exit 127), so no empty file passes for a result; one that is there is
     emptied, so that an earlier run's summary does not pass for this one's."""
-    d = mkdtemp("rcleak-run-outfile-")
-    os.chmod(d, 0o755)
-    marker = os.path.join(d, "cmd-ran")
-    cmd = ["sh", "-c", 'touch "$0"', marker]
+    d, marker, cmd = _marker_cmd("rcleak-run-outfile-")
     good = os.path.join(d, "ok.json")
     port = str(harness.free_port())
     for args, want in ((["--json", os.path.join(d, "no", "r.json")], 1),
@@ -322,10 +328,7 @@ def test_run_out_file_same():
     was written over the JSON, exit 0, and a CI step that reads the JSON
     got XML. Now a usage error before CMD runs: one line, exit 2, no file
     left."""
-    d = mkdtemp("rcleak-run-same-")
-    os.chmod(d, 0o755)
-    marker = os.path.join(d, "cmd-ran")
-    cmd = ["sh", "-c", 'touch "$0"', marker]
+    d, marker, cmd = _marker_cmd("rcleak-run-same-")
     same = os.path.join(d, "result")
     port = str(harness.free_port())
     for other in (same, os.path.join(d, ".", "result")):

@@ -184,17 +184,6 @@ def test_run_sudo_user_unknown():
           "--user unknown: exit status %r, stderr %r" % (rc, err[-400:]))
 
 
-def _free_uid():
-    """A uid with no passwd entry."""
-    import pwd
-    for uid in range(54321, 54421):
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            return uid
-    raise Fail("no uid without a passwd entry in 54321-54420")
-
-
 def test_run_user_uid():
     """--user takes a uid too, as `pgrep -u` and `ps -u` do: a name first,
     else a number is a uid. It took names only ("unknown user '54321'"). A
