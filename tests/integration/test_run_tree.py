@@ -103,6 +103,14 @@ def _daemon_run(life, rc_args):
     return r, run, rc, done, d, alive, held, js, base
 
 
+# What a run may take beyond `rcleak run -- true` and still have not waited
+# for a daemon that lives 30 s: the daemon's own liveness at the end is the
+# ground truth (_check_daemon_open); this only tells "did not wait" from
+# "waited", with room for a loaded machine or an emulated (TCG) kernel, where
+# a run read 2.2 s over its baseline (vmtest, 2026-12-07).
+SLACK_S = 10.0
+
+
 def _check_daemon_open(run, rc, done, d, alive, held, js):
     check(rc == 5, "exit status %r, expected 5 (open_at_end counts for --max-leaked); %s"
           % (rc, run.describe()))
@@ -122,17 +130,17 @@ def test_run_daemon_not_waited():
     """CMD starts a daemon (double fork, setsid) holding 5 connections and
     exits: rcleak returns promptly, the daemon's are open_at_end."""
     r, run, rc, done, d, alive, held, js, base = _daemon_run(30, [])
-    check(run.elapsed < base + 2.0, "rcleak returned after %.1fs (`rcleak run -- true`: %.1fs); "
-          "expected it not to wait for the daemon" % (run.elapsed, base))
+    check(run.elapsed < base + SLACK_S, "rcleak returned after %.1fs (`rcleak run -- true`: %.1fs); "
+          "expected it not to wait for the daemon, which lives 30 s" % (run.elapsed, base))
     _check_daemon_open(run, rc, done, d, alive, held, js)
 
 
 def test_run_daemon_wait_children():
     """--wait-children=2 with a daemon living 30 s: waits about 2 s, no more."""
     r, run, rc, done, d, alive, held, js, base = _daemon_run(30, ["--wait-children=2"])
-    check(2.0 <= run.elapsed <= base + 4.0, "rcleak returned after %.1fs with --wait-children=2 "
-          "(`rcleak run -- true`: %.1fs); expected 2 s more than that, at most"
-          % (run.elapsed, base))
+    check(2.0 <= run.elapsed <= base + 2.0 + SLACK_S, "rcleak returned after %.1fs with "
+          "--wait-children=2 (`rcleak run -- true`: %.1fs); expected about 2 s more than that, "
+          "not the daemon's 30 s" % (run.elapsed, base))
     _check_daemon_open(run, rc, done, d, alive, held, js)
 
 
@@ -142,8 +150,8 @@ def test_run_daemon_exits_while_waited():
     r, run, rc, done, d, alive, held, js, base = _daemon_run(1.5, ["--wait-children=20"])
     check(rc == 5, "exit status %r, expected 5; %s" % (rc, run.describe()))
     check(not alive, "the daemon %d is still running after rcleak returned" % d)
-    check(1.5 <= run.elapsed <= base + 5.0, "rcleak returned after %.1fs; the daemon lived 1.5 s "
-          "(`rcleak run -- true`: %.1fs)" % (run.elapsed, base))
+    check(1.5 <= run.elapsed <= base + 1.5 + SLACK_S, "rcleak returned after %.1fs; the daemon "
+          "lived 1.5 s, --wait-children 20 s (`rcleak run -- true`: %.1fs)" % (run.elapsed, base))
     wait_redis_idle(r, "after the daemon exited")
     expect(prow(js, d), {"comm": "rcl-daemon", "opened": 5, "closed": 0, "leaked": 5,
                          "open_at_end": 0, "exited": True, "verdict": "LEAK"},
