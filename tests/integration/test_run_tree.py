@@ -107,7 +107,7 @@ def _daemon_run(life, rc_args):
 # for a daemon that lives 30 s: the daemon's own liveness at the end is the
 # ground truth (_check_daemon_open); this only tells "did not wait" from
 # "waited", with room for a loaded machine or an emulated (TCG) kernel, where
-# a run read 2.2 s over its baseline (vmtest, 2026-12-07).
+# a run read 2.2 s over its baseline (vmtest on 6.12, 2026-12-07).
 SLACK_S = 10.0
 
 
