@@ -87,7 +87,7 @@ $(OUTPUT)/user/main.o: $(OUTPUT)/rev.h
 
 FORCE:
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/rcleak.h vmlinux/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/rcleak.h $(wildcard bpf/*.bpf.h) vmlinux/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp

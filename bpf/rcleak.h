@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rcleak.h - the one header shared by the kernel side (bpf/rcleak.bpf.c) and
- * userspace (user/). Neutral C: fixed-width types only, no vmlinux.h, no libc.
+ * rcleak.h - the one header shared by the kernel side (bpf/rcleak.bpf.c and
+ * its *.bpf.h) and userspace (user/). Neutral C: fixed-width types only, no
+ * vmlinux.h, no libc.
  * Both sides must include <linux/types.h> (user) or vmlinux.h (bpf) first.
  */
 #ifndef RCLEAK_H
@@ -79,7 +80,7 @@ struct rcl_sock_slot {
 #define RCL_SOCK_RELEASED (1u << 4) /* the application closed it */
 /* open_ns is the first open's of its tick on that CPU, a lower bound within
  * one tick (1/HZ), and its lifetime goes uncounted: not drawn for the
- * lifetime sample (rcleak.bpf.c, "open times"). Live mode only. */
+ * lifetime sample (clock.bpf.h, "open times"). Live mode only. */
 #define RCL_SOCK_UNTIMED  (1u << 5)
 /* A client's connect() not established yet: counted nowhere until it is,
  * and never if it fails (refused, timed out, aborted), so that a client

@@ -28,7 +28,7 @@ struct capture_info {
 	double wall_start;     /* Unix seconds at start */
 	__u64 mono_start_ns;   /* CLOCK_MONOTONIC at start, as BPF reads it (kclock.h) */
 	/* an event's time is at most this much before its real time, never
-	 * after (one kernel tick: rcleak.bpf.c, "event times"); 0 for files
+	 * after (one kernel tick: clock.bpf.h, "event times"); 0 for files
 	 * before minor 7, whose events read the clock each */
 	__u32 ev_res_ns;
 	unsigned int minor;    /* the file's format minor version (read; never written) */

@@ -94,7 +94,7 @@ static int on_event(const struct rcl_event *e, void *ctx)
 }
 
 /* One kernel tick, in ns: how far before its real time the BPF side may
- * stamp an event (rcleak.bpf.c, "event times"). The coarse clocks advance
+ * stamp an event (clock.bpf.h, "event times"). The coarse clocks advance
  * once a tick, and say so; 10 ms (HZ=100, the longest tick) if they
  * cannot. */
 static __u32 tick_ns(void)

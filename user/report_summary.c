@@ -41,7 +41,7 @@ static struct seen_proc *seen_of(struct capfile *f, const struct proc *p)
  * of the last tick were read at its walk, and a recorder killed (SIGKILL,
  * the OOM killer) writes no refresh after it, though its file may hold a
  * whole interval of events more. Counted as the kernel side counts
- * (bpf/rcleak.bpf.c): opened at an accept or a client's SYN_SENT ->
+ * (bpf/lifecycle.bpf.h): opened at an accept or a client's SYN_SENT ->
  * ESTABLISHED, closed when the socket reaches CLOSE (not a connect that
  * failed), for the owner the event names; leaked at a close at exit. */
 struct tail_proc {

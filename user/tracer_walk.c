@@ -247,7 +247,7 @@ cleanup:
 	return err;
 }
 
-/* The same for the socket table's slots (rcleak.bpf.c, "the socket
+/* The same for the socket table's slots (socktab.bpf.h, "the socket
  * table"), which BPF frees with a store: a slot goes with a compare-and-swap
  * of its socket, so that a slot freed, or taken by another socket, in the
  * meantime stays as BPF left it. */

@@ -1,7 +1,7 @@
 """Connection lifetimes (median_lifetime_ms, p99_lifetime_ms, lifetimes) in live mode.
 
 The lifecycle program times every socket while few open; when more than a
-few open per CPU and tick, it times a random sample of them (rcleak.bpf.c,
+few open per CPU and tick, it times a random sample of them (clock.bpf.h,
 "open times"), and the counts stay exact. Ground truth: the client's own
 connect()-to-close() times, and connstorm's per-process connection counts.
 """
