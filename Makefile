@@ -61,6 +61,8 @@ LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+# tests/unit/*.c not named test_*: helpers several unit tests share
+UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_REPLAY := $(OUTPUT)/tests/fuzz_replay
 
 all: rcleak
@@ -97,7 +99,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/asan:
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/asan $(OUTPUT)/asan/unit:
 	$(Q)mkdir -p $@
 
 # ---- tests ---------------------------------------------------------------
@@ -106,15 +108,22 @@ $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/asan:
 # link ASan-built copies of the library objects.
 SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 ASAN_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/%.o,$(LIB_SRCS))
+UNIT_HELPER_OBJS := $(patsubst tests/unit/%.c,$(OUTPUT)/asan/unit/%.o,$(UNIT_HELPERS))
 UNIT_LDLIBS := $(LDLIBS) -lcmocka
 
 $(OUTPUT)/asan/%.o: user/%.c $(SKELS) | $(OUTPUT)/asan
 	$(call msg,CC-ASAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN) -c $< -o $@
 
-$(OUTPUT)/tests/%: tests/unit/%.c $(ASAN_OBJS) | $(OUTPUT)/tests
+$(OUTPUT)/asan/unit/%.o: tests/unit/%.c | $(OUTPUT)/asan/unit
 	$(call msg,CC-ASAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN) $< $(ASAN_OBJS) $(UNIT_LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(SAN) -c $< -o $@
+
+# each unit test binary links every helper object: a test uses a helper by
+# including its header, with no Makefile line of its own
+$(OUTPUT)/tests/%: tests/unit/%.c $(ASAN_OBJS) $(UNIT_HELPER_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $< $(ASAN_OBJS) $(UNIT_HELPER_OBJS) $(UNIT_LDLIBS) -o $@
 
 unit: $(UNIT_BINS)
 	$(Q)rc=0; for t in $(UNIT_BINS); do $$t || rc=1; done; exit $$rc
@@ -246,4 +255,5 @@ clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf $(OUTPUT) rcleak
 
--include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/asan/*.d $(OUTPUT)/fuzz/obj/*.d)
+-include $(wildcard $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/asan/*.d $(OUTPUT)/asan/unit/*.d \
+	$(OUTPUT)/fuzz/obj/*.d)
