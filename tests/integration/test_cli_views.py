@@ -1,0 +1,248 @@
+"""What the views print of processes: names with control bytes and UTF-8
+(--plain, report, run's summary), FDROOM below zero, --pid of a thread,
+the live loop after a stall. Split from test_cli.py."""
+import os
+import subprocess
+
+from harness import RCLEAK, Redis, check, mkdtemp, needs, run_rcleak
+
+TESTS = ["test_plain_control_chars", "test_plain_utf8", "test_report_control_chars",
+         "test_run_summary_control_chars", "test_stall_skips_ticks", "test_pid_of_thread",
+         "test_plain_fdroom_over_limit"]
+
+
+# A client whose comm has a newline and an escape, and whose argv has a
+# carriage return: what a process sets for itself.
+_EVIL_CLIENT = r"""
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, b"rclt\nfake\x1b[2J", 0, 0, 0)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("HELD", flush=True)
+sys.stdin.read()
+"""
+
+
+@needs("root", "rcleak")
+def test_plain_control_chars():
+    """--plain prints comm and cmdline as the TUI draws them, control bytes
+    as '?': a process cannot forge a row (newline) or overwrite one (carriage
+    return, escape sequences) of the table an SRE reads or a log keeps."""
+    import sys
+    from harness import spawn
+    r = Redis()
+    script = os.path.join(mkdtemp("rcleak-evil-"), "e.py")  # short: the cmdline is cut
+    with open(script, "w") as f:
+        f.write(_EVIL_CLIENT)
+    c = spawn([sys.executable, script, str(r.port), "\r999 fake LEAK\x1b[0m"],
+              "client with control characters in comm and argv")
+    check(c.stdout.readline().strip() == b"HELD", "client did not connect")
+    with open("/proc/%d/comm" % c.pid, "rb") as f:
+        check(b"\n" in f.read().rstrip(b"\n"), "ground truth: comm has no newline")
+    rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--pid", str(c.pid)])
+    check(rc == 0, "exit %s (stderr %r)" % (rc, err[:300]))
+    bad = sorted({ch for ch in out if ord(ch) < 0x20 and ch != "\n" or ord(ch) == 0x7f})
+    check(not bad, "control characters %r in --plain output: %r" % (bad, out[-600:]))
+    rows = [l for l in out.splitlines() if l.startswith("%d " % c.pid)]
+    check(len(rows) == 1 and "rclt?fake?[2J" in rows[0] and "?999 fake LEAK?[0m" in rows[0],
+          "row of pid %d: %r" % (c.pid, rows))
+    check(not any(l.startswith("fake") for l in out.splitlines()),
+          "the comm's newline forged a line: %r" % out[-600:])
+    c.stdin.close()
+    c.wait(10)
+
+
+@needs("root", "rcleak")
+def test_report_control_chars():
+    """`report` (the summary, the join, `--csv`) shows a recorded process's
+    name as the live views do, control bytes as '?': a capture's names are
+    whatever the recorded processes chose, and the summary printed them
+    raw, so a name with an escape sequence acted on the terminal of whoever
+    read the report. UTF-8 names stay as they are."""
+    import signal
+    import sys
+    from harness import spawn
+    from record_harness import Recorder, report
+    r = Redis()
+    d = mkdtemp("rcleak-evil-rec-")
+    script = os.path.join(d, "e.py")
+    with open(script, "w") as f:
+        f.write(_EVIL_CLIENT)
+    utf8 = os.path.join(d, "u.py")
+    with open(utf8, "w") as f:
+        f.write(_EVIL_CLIENT.replace('b"rclt\\nfake\\x1b[2J"', '"café-名前".encode()'))
+    path = os.path.join(d, "evil.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.2"])
+    rec.first()
+    clients = []
+    for sc in (script, utf8):
+        c = spawn([sys.executable, sc, str(r.port)], "client with a hostile or UTF-8 comm")
+        check(c.stdout.readline().strip() == b"HELD", "client did not connect")
+        clients.append(c)
+    with open("/proc/%d/comm" % clients[0].pid, "rb") as f:
+        check(b"\x1b" in f.read(), "ground truth: comm has no escape")
+    rec.wait_lines(len(rec.out.lines) + 3, 20)  # a few refreshes see them
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait() == 0, "record: " + rec.describe())
+    for c in clients:
+        c.stdin.close()
+        c.wait(10)
+    for args in ([path], [path, "--csv"]):
+        rc, out, err = report(args)
+        what = "`rcleak report %s`" % " ".join(args)
+        check(rc == 0, "%s: exit %s (stderr %r)" % (what, rc, err[-300:]))
+        bad = sorted({ch for ch in out if ord(ch) < 0x20 and ch != "\n" or ord(ch) == 0x7f})
+        check(not bad, "%s: control characters %r in the output: %r" % (what, bad, out[-600:]))
+        check("rclt?fake?[2J" in out, "%s: the hostile name is not shown as 'rclt?fake?[2J': %r"
+              % (what, out[-800:]))
+        check("café-名前" in out, "%s: the UTF-8 name is not shown as it is: %r" % (what, out[-800:]))
+        check(not any(l.startswith("fake") for l in out.splitlines()),
+              "%s: the name's newline forged a line: %r" % (what, out[-600:]))
+
+
+@needs("root", "rcleak")
+def test_run_summary_control_chars():
+    """`rcleak run`'s summary (stderr: a terminal, a CI log) shows CMD's
+    process names as the live views do, control bytes as '?', in its table
+    and in a rule's detail line; it printed them raw."""
+    import subprocess
+    import sys
+    r = Redis()
+    script = os.path.join(mkdtemp("rcleak-evil-run-"), "e.py")
+    with open(script, "w") as f:
+        # stdin at EOF: the client exits at once, holding its connection
+        f.write(_EVIL_CLIENT.replace("sys.stdin.read()", "sys.stdin.read()\nimport os\nos._exit(0)"))
+    p = subprocess.run([RCLEAK, "run", "-p", str(r.port), "--max-leaked", "0", "--",
+                        sys.executable, script, str(r.port)],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    err = p.stderr.decode("utf-8", "replace")
+    check(p.returncode == 5, "exit %s, expected 5 (a leak at exit); stderr %r" % (p.returncode, err[-600:]))
+    bad = sorted({ch for ch in err if ord(ch) < 0x20 and ch != "\n" or ord(ch) == 0x7f})
+    check(not bad, "control characters %r in the summary: %r" % (bad, err[-800:]))
+    rows = [l for l in err.splitlines() if "rclt?fake?[2J" in l]
+    check(any("client" in l for l in rows) and any("max-leaked" in l for l in rows),
+          "the name is not shown as 'rclt?fake?[2J' in the table row and the rule's line: %r" % err[-800:])
+    check(not any(l.startswith("fake") for l in err.splitlines()),
+          "the name's newline forged a line: %r" % err[-600:])
+
+
+@needs("root", "rcleak")
+def test_plain_utf8():
+    """--plain shows UTF-8 names as they are ('café' was 'caf??'): a comm of
+    'café-名前' and an argv word 'ünï'; a right-to-left override (U+202E)
+    in argv, which would reorder the rest of the row on a terminal, still
+    shows as '?' (one per byte)."""
+    import sys
+    from harness import spawn
+    r = Redis()
+    script = os.path.join(mkdtemp("rcleak-utf8-"), "u.py")
+    with open(script, "w") as f:
+        f.write(_EVIL_CLIENT.replace('b"rclt\\nfake\\x1b[2J"', '"café-名前".encode()'))
+    c = spawn([sys.executable, script, str(r.port), "ünï\u202eabc"], "client with a UTF-8 comm and argv")
+    check(c.stdout.readline().strip() == b"HELD", "client did not connect")
+    with open("/proc/%d/comm" % c.pid, "rb") as f:
+        check(f.read().rstrip(b"\n") == "café-名前".encode(), "ground truth: comm is not café-名前")
+    rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--pid", str(c.pid)])
+    check(rc == 0, "exit %s (stderr %r)" % (rc, err[:300]))
+    rows = [l for l in out.splitlines() if l.startswith("%d " % c.pid)]
+    check(len(rows) == 1 and "café-名前" in rows[0] and "ünï???abc" in rows[0] and "\u202e" not in out,
+          "row of pid %d: %r" % (c.pid, rows))
+    c.stdin.close()
+    c.wait(10)
+
+
+def test_plain_fdroom_over_limit():
+    """--plain's FDROOM of a process whose soft nofile was lowered (prlimit)
+    below the fds it holds is the negative count, nofile - fds, as in --json
+    and the TUI: it printed "-", which reads as unknown, on the row that
+    most needs it."""
+    from harness import Client, proc_nofile
+    r = Redis()
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-plainroom")
+    fds = len(os.listdir("/proc/%d/fd" % c.pid))
+    soft = fds - 2
+    p = subprocess.run(["prlimit", "--pid", str(c.pid), "--nofile=%d:" % soft], capture_output=True, text=True,
+                       timeout=10)
+    check(p.returncode == 0, "prlimit --pid %d: %s" % (c.pid, p.stderr.strip()))
+    check(proc_nofile(c.pid)[0] == soft and len(os.listdir("/proc/%d/fd" % c.pid)) == fds,
+          "ground truth: pid %d nofile %s, %d fds; expected %d and %d"
+          % (c.pid, proc_nofile(c.pid), len(os.listdir("/proc/%d/fd" % c.pid)), soft, fds))
+    rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--pid", str(c.pid)])
+    check(rc == 0, "exit %s (stderr %r)" % (rc, err[:300]))
+    lines = out.splitlines()
+    head = [l for l in lines if "FDROOM" in l]
+    rows = [l for l in lines if l.startswith("%d " % c.pid)]
+    check(len(head) == 1 and len(rows) == 1, "--plain output: %r" % out[-800:])
+    cols = head[0].split()
+    got = rows[0].split()[cols.index("FDS"):cols.index("FDROOM") + 1]
+    check(got == [str(fds), str(soft), str(soft - fds)], "pid %d holds %d fds under a soft nofile of %d: "
+          "FDS NOFILE FDROOM read %s, expected FDROOM %d" % (c.pid, fds, soft, got, soft - fds))
+
+
+
+# A process whose second thread holds 2 connections: prints its pid and
+# that thread's id.
+_THREAD_CLIENT = r"""
+import socket, sys, threading
+held, ready = [], threading.Event()
+def run():
+    held.extend(socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(2))
+    print(threading.get_native_id(), flush=True)
+    ready.set()
+    sys.stdin.read()
+t = threading.Thread(target=run)
+t.start()
+ready.wait()
+t.join()
+"""
+
+
+@needs("root", "rcleak")
+def test_pid_of_thread():
+    """--pid with a thread's id (top -H, a stack dump) selects its process,
+    and says so; a pid with no process says that."""
+    import json
+    import sys
+    from harness import spawn, ss_count
+    r = Redis()
+    c = spawn([sys.executable, "-c", _THREAD_CLIENT, str(r.port)], "client with a thread")
+    tid = int(c.stdout.readline())
+    check(tid != c.pid and os.path.exists("/proc/%d/task/%d" % (c.pid, tid)),
+          "ground truth: thread %d is not a thread of %d" % (tid, c.pid))
+    held = ss_count(c.pid, [r.port])
+    check(held == 2, "ground truth: ss shows %d connections of pid %d" % (held, c.pid))
+    rc, out, err = run_rcleak(["--json", "-p", str(r.port), "-n", "1", "--pid", str(tid)])
+    check(rc == 0, "exit %s (stderr %r)" % (rc, err[:300]))
+    rows = [p for p in json.loads(out.splitlines()[-1])["processes"]]
+    check([(p["pid"], p["open"]) for p in rows] == [(c.pid, held)],
+          "--pid %d (a thread of %d): rows %s" % (tid, c.pid, [(p["pid"], p["open"]) for p in rows]))
+    check("thread of process %d" % c.pid in err, "stderr does not say whose thread: %r" % err)
+    c.stdin.close()
+    c.wait(10)
+    gone = c.pid
+    check(not os.path.exists("/proc/%d" % gone), "pid %d still exists" % gone)
+    rc, out, err = run_rcleak(["--json", "-p", str(r.port), "-n", "1", "--pid", str(gone)])
+    check(rc == 0 and "no such process" in err, "--pid of a gone process: exit %s, stderr %r" % (rc, err))
+
+
+@needs("root", "rcleak")
+def test_stall_skips_ticks():
+    """After a stall (SIGSTOP here; a paused VM, an overlong refresh) the
+    live loop skips the ticks it missed instead of printing them back to
+    back: no two lines closer than the interval (0.5 s), whose rates would
+    be over ~0 s, and -n counts real intervals. The gaps are a consequence
+    of the schedule, not a speed: a slow machine only widens them."""
+    import signal
+    import time
+    from harness import Rcleak, free_port
+    rc = Rcleak(["-p", str(free_port()), "-n", "8"])
+    ups = [rc.first["uptime_s"], rc.line()["uptime_s"]]
+    rc.signal(signal.SIGSTOP)
+    time.sleep(2.5)           # five ticks missed
+    rc.signal(signal.SIGCONT)
+    ups += [rc.line()["uptime_s"] for _ in range(6)]
+    check(rc.wait_exit() == 0, "rcleak -n 8: exit %s" % rc.proc.returncode)
+    # uptime_s has 0.1 s precision: 0.4 is the 0.5 s interval, rounded down
+    gaps = [round(b - a, 1) for a, b in zip(ups, ups[1:])]
+    check(all(g >= 0.4 for g in gaps),
+          "uptime_s of the 8 lines %r: gaps %r, expected none under the 0.5 s interval"
+          % (ups, gaps))
