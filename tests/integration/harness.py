@@ -30,7 +30,7 @@ from proc_harness import (Lines, _history, _record_pid, _sid, _starttime, childr
                           mkdtemp, spawn, stop, survivors)
 from rcleak_harness import (Rcleak, expect_row, expect_server, fields, have_rcleak, proc_row, procs_of,
                             run_rcleak, server_row)
-from redis_harness import Redis, free_port, resp_ping
+from redis_harness import Redis, free_port, resp_ping, total_connections
 from truth_harness import proc_fds, proc_nofile, ss_accepted, ss_count, ss_sockets, ss_states, tcp_opens
 
 SUITE_PROGS = None         # rcl_ programs loaded before the suite started (set by runner)
@@ -45,5 +45,5 @@ __all__ = [
     "holdconns", "hook_dropped", "leaked_progs", "mkdtemp", "needs", "proc_fds", "proc_nofile", "proc_row",
     "procs_of", "prog_holders", "rcl_progs", "resp_ping", "run_rcleak", "same_tuple_clients", "server_row",
     "spawn", "ss_accepted", "ss_count", "ss_sockets", "ss_states", "start_counter", "stop", "stop_counter",
-    "survivors", "tcp_opens", "wait_until",
+    "survivors", "tcp_opens", "total_connections", "wait_until",
 ]

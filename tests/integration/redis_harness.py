@@ -1,6 +1,6 @@
 """redis-server for the tests: a free loopback port (within $RCLEAK_TEST_PORTS
 when set), a server started on it and waited for, and what the server says
-of itself through redis-cli (INFO clients, CONFIG GET).
+of itself through redis-cli (INFO clients and stats, CONFIG GET).
 """
 import os
 import random
@@ -109,3 +109,11 @@ class Redis:
     def config_get(self, key):
         out = self.cli("CONFIG", "GET", key).split("\n")
         return out[1].strip() if len(out) > 1 else None
+
+
+def total_connections(r):
+    """INFO stats total_connections_received (this redis-cli call included)."""
+    out = r.cli("INFO", "stats")
+    m = re.search(r"^total_connections_received:(\d+)", out, re.M)
+    check(m, "no total_connections_received in INFO: %r" % out[:300])
+    return int(m.group(1))

@@ -27,7 +27,7 @@ import zlib
 
 import harness
 from harness import (RCLEAK, Client, Redis, Skip, check, connstorm, mkdtemp, spawn, stop, server_row, ss_count,
-                     wait_until)
+                     total_connections, wait_until)
 from record_harness import (BgClient, Recorder, hold_many, json_lines, opens_by_pid, parse_capture, report,
                             report_json, READ_NR, stop_in_read)
 
@@ -290,12 +290,8 @@ def test_record_end_drains_events():
 def _churner(r, name):
     """A client that connects, PINGs and closes 3000 times a second for 60 s."""
     c = BgClient("churn", ["--target", "127.0.0.1:%d" % r.port, "--duration", "60", "--rate", "3000"], name)
-    wait_until(lambda: _total_conns(r) > 100, 10, "the churner to connect")
+    wait_until(lambda: total_connections(r) > 100, 10, "the churner to connect")
     return c
-
-
-def _total_conns(r):
-    return int(r.cli("INFO", "stats").split("total_connections_received:")[1].split()[0])
 
 
 def test_record_ignores_usr2():
