@@ -130,7 +130,7 @@ unit: $(UNIT_BINS)
 
 # hookfloor is a benchmark tool; building it here keeps it from rotting.
 # connstorm drives the storm of tests/integration/test_skips.py; holdconns
-# holds the connections that make record's walks long (test_record.py).
+# holds the connections that make record's walks long (test_record_ticks.py).
 test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY) $(OUTPUT)/hookfloor $(OUTPUT)/connstorm $(OUTPUT)/holdconns
 	$(Q)RCLEAK=$(CURDIR)/rcleak RCLEAK_TEST_CONNSTORM=$(CURDIR)/$(OUTPUT)/connstorm \
 		RCLEAK_TEST_HOLDCONNS=$(CURDIR)/$(OUTPUT)/holdconns \

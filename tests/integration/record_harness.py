@@ -1,5 +1,5 @@
 """Helpers of the `rcleak record` / `rcleak report` tests (test_record*.py,
-test_report.py, test_report_at.py, test_ring.py).
+test_report.py, test_report_at.py, test_ring*.py).
 
 Running rcleak record (class Recorder, its live --json lines) and report,
 a client that connects in the background (BgClient), comparing JSON

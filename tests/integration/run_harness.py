@@ -3,7 +3,7 @@
 The client programs under tests/clients/ (redis-py, ioredis, hiredis), each
 printing one "DONE ... pid=P comm=C opened=N closed=M open=O" line: what the
 library itself did (need_py, need_node, need_c, parse_done); Redis's own
-counters (total_connections, redis_delta, wait_redis_idle); and one
+counters (redis_delta, wait_redis_idle, over harness's total_connections); and one
 `rcleak run` (class Run) with the checks of its --json, the rules and the
 stderr summary.
 
@@ -26,7 +26,7 @@ import atexit
 
 import harness
 from harness import (RCLEAK, Fail, Skip, check, have_bpftool, leaked_progs, mkdtemp, rcl_progs,
-                     spawn, stop, wait_until)
+                     spawn, stop, total_connections, wait_until)
 
 CLIENTS = os.path.join(harness.TESTS, "clients")
 PY = "/usr/bin/python3"          # Debian's, with python3-redis (PATH may be a pyenv one)
@@ -117,14 +117,6 @@ def parse_done(text, what="program"):
 # ---------------------------------------------------------------------------
 # Redis ground truth
 # ---------------------------------------------------------------------------
-def total_connections(r):
-    """INFO stats total_connections_received (this redis-cli call included)."""
-    out = r.cli("INFO", "stats")
-    m = re.search(r"^total_connections_received:(\d+)", out, re.M)
-    check(m, "no total_connections_received in INFO: %r" % out[:300])
-    return int(m.group(1))
-
-
 def redis_delta(r, before):
     """Connections Redis accepted since total_connections() returned before,
     not counting redis-cli's own two calls."""

@@ -6,7 +6,8 @@ import re
 import signal
 import subprocess
 
-from harness import Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row, ss_accepted, ss_sockets, wait_until
+from harness import (Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row, ss_accepted, ss_sockets,
+                     total_connections, wait_until)
 
 TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
          "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
@@ -258,12 +259,6 @@ def test_ask_redis_many_servers():
     rc.close()
 
 
-def _connections_received(r):
-    m = re.search(r"^total_connections_received:(\d+)", r.cli("INFO", "stats"), re.M)
-    check(m, "no total_connections_received in INFO stats")
-    return int(m.group(1))
-
-
 def test_ask_redis_client_list_refused():
     """--ask-redis on a server that refuses CLIENT LIST (renamed away, or
     an ACL user without it) but answers CONFIG GET: rcleak keeps its one
@@ -273,13 +268,13 @@ def test_ask_redis_client_list_refused():
     INFO stats counts the connections the server received."""
     r = Redis(extra=["--maxclients", "25", "--rename-command", "CLIENT", ""])
     check("unknown command" in r.cli("CLIENT", "LIST").lower(), "ground truth: CLIENT LIST still answers")
-    before = _connections_received(r)
+    before = total_connections(r)
     rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.5"])
     expect_server(rc, r.pid, {"maxclients": 25, "maxclients_source": "config-get"},
                   what="--ask-redis, CLIENT renamed away")
     for _ in range(12):
         rc.line()
-    after = _connections_received(r)
+    after = total_connections(r)
     # the INFO call that read `after` is one, rcleak's link the other
     check(after - before == 2, "the server received %d connections while rcleak ran 12 refreshes, "
           "expected 1 from rcleak (and 1 from redis-cli)" % (after - before))

@@ -6,36 +6,31 @@ screen can be read from the pane after it exits.  Keys go in with
 `tmux send-keys`, the screen comes back with `tmux capture-pane -p`; every
 wait is a bounded poll.  Ground truth is ss and Redis, as elsewhere.
 
+Here: the keys, signals, terminal sizes and kinds, UTF-8 names, an empty
+selection and the help.  The header and server lines are in
+test_tui_status.py, the drill-down's connections in test_tui_conn.py, the
+view at its edges in test_tui_edges.py; the helpers in tui_harness.py.
+
 Run alone:  RCLEAK=$PWD/rcleak python3 tests/integration/test_tui.py [-k NAME]
 """
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import harness
-from harness import (Client, NetNS, connstorm, Redis, Skip, check, mkdtemp, proc_nofile, spawn, ss_count, ss_sockets,
-                     ss_states, stop, wait_until, same_tuple_clients)
-from tui_harness import (COLOUR, CONN, CONN_AGE, Tmux, VERDICT_S, bg_client, brief,
-                         check_no_progs, check_restored, exit_status, footer, poll, quit_ok,
-                         sort_of, start_rcleak, table, term_modes)
+from harness import Client, Redis, check, mkdtemp, spawn, ss_count, ss_sockets, ss_states, wait_until
+from tui_harness import (COLOUR, CONN, Tmux, VERDICT_S, bg_client, brief, check_no_progs, check_restored,
+                         exit_status, footer, poll, quit_ok, sort_of, start_rcleak, table, term_modes)
 
-TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_conn_age", "test_tui_tiny",
+TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_tiny",
          "test_tui_empty_selection", "test_tui_utf8_names",
          "test_tui_help_80x24",
-         "test_tui_many_ports",
-         "test_tui_replay_host",
-         "test_tui_replay_last_frame",
-         "test_tui_maxclients_guess",
-         "test_tui_unknown_term",
-         "test_tui_eta_guess",
-         "test_tui_nofile_raised",
-         "test_tui_redis_column_netns",
-         "test_tui_conn_age_walk_proc"]
+         "test_tui_unknown_term"]
+
 
 # --------------------------------------------------------------------------
 # tests
@@ -227,46 +222,6 @@ def test_tui_usr1_quit():
         tm.kill()
 
 
-def test_tui_conn_age():
-    """A connection opened while a refresh walks the fds is young, not older
-    than rcleak: the drill-down of a client that started after rcleak never
-    shows the ">UPTIME" age of a connection that predates rcleak."""
-    r = Redis()
-    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
-    try:
-        poll(tm, lambda s: "Sort:" in s, "the TUI to start", 10, err)
-        rcl_start = harness._starttime(rpid)
-        # one process, connect/PING/close in a loop: a connection is always
-        # being opened while the walk runs
-        storm = spawn([connstorm(), "-d", "30", "127.0.0.1", str(r.port), "1"], "connstorm")
-        tm.keys("/")
-        tm.literal("connstorm")
-        tm.keys("Enter")
-        scr = poll(tm, lambda s: [c for _, _, c in table(s)] == ["connstorm"],
-                   "only the connstorm child's row after filtering", 10, err)
-        child = table(scr)[0][1]
-        check(harness._starttime(child) > rcl_start,
-              "connstorm %d did not start after rcleak" % child)
-        tm.keys("Enter")
-        ages = []
-        deadline = time.monotonic() + 15
-        while len(ages) < 10 and time.monotonic() < deadline:   # several refreshes
-            s = tm.screen()
-            for ln in s.split("\n"):
-                m = CONN_AGE.match(ln)
-                if m:
-                    ages.append(m.group(1))
-            time.sleep(0.35)
-        check(len(ages) >= 3, "too few connection lines of connstorm in the drill-down: %s; "
-              "screen: %s" % (ages, brief(tm.screen())))
-        old = [a for a in ages if a.startswith(">")]
-        check(not old, "connections of pid %d (started after rcleak) shown as older than "
-              "rcleak: AGE %s" % (child, ages))
-        stop(storm)
-    finally:
-        tm.kill()
-
-
 def _size_ok(scr, x, y):
     lines = scr.split("\n")
     if lines and lines[-1] == "":
@@ -413,155 +368,6 @@ def test_tui_help_80x24():
         tm.kill()
 
 
-def _ports_shown(text):
-    """'6379,7000-7002 +3 more' -> (the ports named, the count of the rest)"""
-    m = re.match(r"(\S+)(?: \+(\d+) more)?$", text)
-    named = []
-    for part in m.group(1).split(","):
-        a, _, b = part.partition("-")
-        named += list(range(int(a), int(b or a) + 1))
-    return named, int(m.group(2) or 0)
-
-
-def test_tui_many_ports():
-    """-p with 30 scattered ports: the header names the ports it has room
-    for and counts the rest; it never names fewer ports than are watched."""
-    r = Redis()
-    ports = [r.port + 3 * i for i in range(30) if r.port + 3 * i < 65536]
-    tm, rpid, err = start_rcleak(["-p", ",".join(map(str, ports)), "-i", "0.5"])
-    try:
-        scr = poll(tm, lambda s: re.search(r"\bports (.+?)  interval", s),
-                   "the ports in the header", 10, err)
-        named, rest = _ports_shown(re.search(r"\bports (.+?)  interval", scr).group(1))
-        check(named == ports[:len(named)] and len(named) + rest == len(ports),
-              "header names ports %s and %d more, -p gave %d: %s"
-              % (named, rest, len(ports), ports))
-        quit_ok(tm, err)
-    finally:
-        tm.kill()
-
-
-def test_tui_replay_host():
-    """`report --replay` in the TUI: the header names the host and kernel
-    the capture was made on (what `report` says), not the machine reading
-    it. The capture is made in a UTS namespace under another hostname."""
-    if not shutil.which("unshare"):
-        raise Skip("unshare not installed")
-    r = Redis()
-    Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-rep")
-    path = os.path.join(mkdtemp("rcleak-tui-rep-"), "cap.rcl")
-    rec = subprocess.run(["unshare", "--uts", "sh", "-c",
-                          'hostname rclt-caphost && exec "$0" "$@"', harness.RCLEAK, "record",
-                          "-w", path, "-p", str(r.port), "-n", "3", "-i", "0.3"],
-                         capture_output=True, text=True, timeout=30)
-    check(rec.returncode == 0, "record in a UTS namespace: %d %s" % (rec.returncode, rec.stderr))
-    summary = subprocess.run([harness.RCLEAK, "report", path], capture_output=True, text=True,
-                             timeout=30).stdout
-    m = re.search(r"host (\S+), kernel (\S+),", summary)
-    check(m and m.group(1) == "rclt-caphost", "report names host %r: %s"
-          % (m and m.group(1), summary[:200]))
-    tm = Tmux("%s report %s --replay; echo EXIT=$?; sleep 60"
-              % (shlex.quote(harness.RCLEAK), shlex.quote(path)))
-    try:
-        scr = poll(tm, lambda s: "Sort:" in s, "the replay in the TUI", 10)
-        head = scr.split("\n")[0]
-        check("host %s " % m.group(1) in head and "kernel %s " % m.group(2) in head,
-              "replay header %r, the capture was made on host %s, kernel %s"
-              % (head, m.group(1), m.group(2)))
-        quit_ok(tm, None, "report --replay")
-    finally:
-        tm.kill()
-    # the same capture cut inside its last chunk: after the TUI, the damage
-    # is said and the exit code is 6, as --plain and --json replays do (it
-    # exited 0 without a word)
-    cut = path + ".cut"
-    with open(path, "rb") as f, open(cut, "wb") as g:
-        g.write(f.read()[:-5])
-    tm = Tmux("%s report %s --replay --speed 3; echo EXIT=$?; sleep 60"
-              % (shlex.quote(harness.RCLEAK), shlex.quote(cut)))
-    try:
-        # the header shows the recorded interval (-i 0.3) and the speed, not 0.1s
-        poll(tm, lambda s: "Sort:" in s and "interval 0.3s, replay x3" in s,
-             "the replay of the cut capture in the TUI, its header saying interval 0.3s, replay x3", 10)
-        tm.keys("q")
-        rc, scr = exit_status(tm, None)
-        check(rc == 6 and "ends inside a chunk" in scr,
-              "report --replay (TUI) of a capture cut short: exit %d, screen after: %s" % (rc, brief(scr)))
-    finally:
-        tm.kill()
-
-
-def test_tui_replay_last_frame():
-    """`report --replay` in the TUI keeps its last frame until q: the last
-    whole refresh. Client pid 200 holds 1500 connections at 3 refreshes (0,
-    5, 10 s) of 3 chunks each; a 4th (15 s) is damaged in its last chunk,
-    then the same file cut inside that refresh (a recorder killed). The
-    replay read on into the 4th, which never completed, and drew its model
-    half refilled: pid 200 holding 0 under `uptime 10s`."""
-    import capcraft
-    n = 1500
-    data = capcraft.chunked_holder(n).data()
-    last = capcraft.chunks(data)[-1][0]   # the start of the last chunk
-    d = mkdtemp("rcleak-tui-last-")
-    damaged, cut = os.path.join(d, "damaged.rcl"), os.path.join(d, "cut.rcl")
-    with open(damaged, "wb") as f:
-        f.write(data[:last + 40] + bytes([data[last + 40] ^ 0xFF]) + data[last + 41:])
-    with open(cut, "wb") as f:
-        f.write(data[:last])
-    row = re.compile(r"^\S+\s+200\s+app\s+client\s+(\d+)\s", re.M)
-    # exit 6: a damaged chunk; 0: cut between two chunks, whole as far as it goes
-    for path, want_rc in ((damaged, 6), (cut, 0)):
-        tm = Tmux("%s report %s --replay --speed 100; echo EXIT=$?; sleep 60"
-                  % (shlex.quote(harness.RCLEAK), shlex.quote(path)))
-        try:
-            poll(tm, lambda s: "uptime 10s" in s and row.search(s), "the replay's refresh of 10 s", 10)
-            # the last frame: within 2 s the replay has read the rest of the
-            # file (0.05 s a refresh at x100), and nothing draws after it
-            deadline = time.monotonic() + 2
-            while time.monotonic() < deadline:
-                scr = tm.screen()
-                m = row.search(scr)
-                check(m and int(m.group(1)) == n, "%s: the replay's last frame shows pid 200 holding %s, "
-                      "expected %d: %s" % (os.path.basename(path), m and m.group(1), n, brief(scr)))
-                time.sleep(0.1)
-            tm.keys("q")
-            rc, scr = exit_status(tm, None)
-            check(rc == want_rc, "%s: exit %d after q, expected %d: %s" % (os.path.basename(path), rc, want_rc,
-                                                                           brief(scr)))
-        finally:
-            tm.kill()
-
-
-def test_tui_maxclients_guess():
-    """A redis-server started with --maxclients 10 (redis rewrites its
-    command line, so rcleak cannot read it there): the server line's limit is
-    CONFIG GET's 10 with --ask-redis, and without it the assumed default is
-    marked '?', never shown as if it were the server's."""
-    r = Redis(extra=["--maxclients", "10"])
-    truth = int(r.config_get("maxclients"))
-    check(truth == 10, "CONFIG GET maxclients is %d, expected 10" % truth)
-    Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-tui-mc")
-    line = re.compile(r"^\s*redis-server\s+%d\b.*?clients\s+\[?[| ]*(\d+)/(\d+)(\?)?" % r.pid,
-                      re.M)
-    for args, marked in (([], True), (["--ask-redis"], False)):
-        tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"] + args)
-        try:
-            def ok(scr):
-                m = line.search(scr)
-                return m and int(m.group(1)) == 3 and (int(m.group(2)) == truth) != marked
-            scr = poll(tm, ok, "server line with 3 clients", 10, err)
-            m = line.search(scr)
-            check(int(m.group(2)) == truth or m.group(3) == "?",
-                  "%s: server line shows limit %s%s, CONFIG GET maxclients says %d"
-                  % (args or "no --ask-redis", m.group(2), m.group(3) or "", truth))
-            check(bool(m.group(3)) == marked, "%s: limit %s%s marked %s"
-                  % (args or "no --ask-redis", m.group(2), m.group(3) or "",
-                     "wrongly" if m.group(3) else "not"))
-            quit_ok(tm, err)
-        finally:
-            tm.kill()
-
-
 def test_tui_unknown_term():
     """A terminal curses has no description of (TERM=xterm-kitty on a host
     without kitty's terminfo) gets the plain table, as --plain prints it: a
@@ -595,133 +401,3 @@ def test_tui_unknown_term():
                      [h.split("  ")[3] for h in heads][:10]))
         finally:
             tm.kill()
-
-
-def test_tui_eta_guess():
-    """A growing server whose maxclients rcleak could not learn (redis
-    rewrites its command line): its limit is marked '?' as a guess, and so
-    is the ETA, which is reckoned against that guess (10000 where CONFIG GET
-    says 10); it was shown as if known."""
-    r = Redis(extra=["--maxclients", "10"])
-    truth = int(r.config_get("maxclients"))
-    check(truth == 10, "CONFIG GET maxclients is %d, expected 10" % truth)
-    line = re.compile(r"^\s*redis-server\s+%d\b.*?clients\s+\[?[| ]*\d+/(\d+)(\?)?.*\bETA (\S+)"
-                      % r.pid, re.M)
-    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3", "--window", "4"])
-    try:
-        poll(tm, lambda s: line.search(s), "the server line of pid %d" % r.pid, 10, err)
-        bg_client("hold", ["--target", "127.0.0.1:%d:8" % r.port, "--interval-ms", "400"],
-                  "rclt-tui-eta")
-        scr = poll(tm, lambda s: line.search(s) and line.search(s).group(3) != "\u2014",
-                   "an ETA on the server line of a growing server", 10, err)
-        m = line.search(scr)
-        check(m.group(2) == "?" and int(m.group(1)) != truth,
-              "ground truth: the limit %s%s is not a guess of rcleak's" % (m.group(1), m.group(2) or ""))
-        check(m.group(3).endswith("?"), "limit %s? (CONFIG GET maxclients says %d), but the ETA "
-              "reckoned against it is shown as known: ETA %s" % (m.group(1), truth, m.group(3)))
-        quit_ok(tm, err)
-    finally:
-        tm.kill()
-
-
-def test_tui_nofile_raised():
-    """A redis-server started under nofile 1024 with maxclients 992 (CONFIG
-    GET) keeps it after its limit is raised to 4096: the server
-    line's warning names the nofile that capped it, 1024, not 4096 (it read
-    "caps this server at 992 clients (nofile 4096)", numbers that do not go
-    together)."""
-    # a hard limit of 4096 lets the soft one be raised without
-    # CAP_SYS_RESOURCE; maxclients 992 fits 1024, so redis leaves it be
-    r = Redis(extra=["--maxclients", "992"], wrap=["prlimit", "--nofile=1024:4096", "--"])
-    check(int(r.config_get("maxclients")) == 992, "ground truth: maxclients under nofile 1024")
-    check(proc_nofile(r.pid)[0] == 1024, "ground truth: redis nofile %s" % (proc_nofile(r.pid),))
-    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3"])
-    warn = re.compile(r"caps this server at (\d+) clients \(nofile (\d+)")
-    row = re.compile(r"^\s*ok\s+%d\s+redis-server\s+server(?:\s+\S+){11}\s+(\d+)\s" % r.pid, re.M)
-    try:
-        poll(tm, lambda s: warn.search(s), "the fd-limit warning on the server line", 10, err)
-        p = subprocess.run(["prlimit", "--pid", str(r.pid), "--nofile=4096:4096"], capture_output=True,
-                           text=True, timeout=10)
-        check(p.returncode == 0, "prlimit --pid %d: %s" % (r.pid, p.stderr.strip()))
-        truth = int(r.config_get("maxclients"))
-        check(truth == 992, "ground truth: after the raise maxclients is %d, expected 992" % truth)
-        scr = poll(tm, lambda s: row.search(s) and row.search(s).group(1) == "4096",
-                   "the redis-server row's NOFILE at 4096 after the raise", 10, err)
-        m = warn.search(scr)
-        check(m and int(m.group(1)) == truth and int(m.group(2)) == 1024,
-              "after the raise to 4096 (maxclients still %d, sized by nofile 1024) the warning "
-              "says: %s" % (truth, m.group(0) if m else brief(scr)))
-        quit_ok(tm, err)
-    finally:
-        tm.kill()
-
-
-def test_tui_redis_column_netns():
-    """The drill-down's REDIS column (--ask-redis) is the entry of the
-    client's own server: a container's client and a host client with the
-    very same 127.0.0.1:PORT -> 127.0.0.1:PORT (pods that each run a Redis
-    on localhost) each show the name they gave their server (CLIENT
-    SETNAME), not the other's, which the first matching address gave."""
-    ns = NetNS()
-    rn = Redis(netns=ns, bind=("127.0.0.1",))
-    rh = Redis(bind=("127.0.0.1",), port=rn.port)
-    y, pids, procs = same_tuple_clients(ns, rn.port, range(46100, 46200), lambda where: "rclt-%s-name" % where)
-    for where, r in (("ns", rn), ("host", rh)):
-        names = re.findall(r"addr=127\.0\.0\.1:%d .*?name=(\S*)" % y, r.cli("CLIENT", "LIST"))
-        check(names == ["rclt-%s-name" % where], "ground truth: CLIENT LIST of the %s server names "
-              "127.0.0.1:%d %s" % (where, y, names))
-    tm, rpid, err = start_rcleak(["-p", str(rn.port), "-i", "0.3", "--ask-redis"], x=220)
-    try:
-        poll(tm, lambda s: set(pids.values()) <= {p for _, p, _ in table(s)},
-             "the rows of both bound clients", 10, err)
-        for where in ("ns", "host"):
-            tm.keys("/")
-            tm.literal(str(pids[where]))
-            tm.keys("Enter")
-            poll(tm, lambda s: [p for _, p, _ in table(s)] == [pids[where]],
-                 "only the row of pid %d" % pids[where], err=err)
-            tm.keys("Enter")
-            scr = poll(tm, lambda s: any(CONN.match(ln) and "rclt-" in ln for ln in s.split("\n")),
-                       "the %s client's connection with its REDIS column" % where, 10, err)
-            line = [ln for ln in scr.split("\n") if CONN.match(ln)]
-            check(len(line) == 1 and "rclt-%s-name" % where in line[0],
-                  "%s client pid %d (named rclt-%s-name by its server's CLIENT LIST): %s"
-                  % (where, pids[where], where, line))
-            tm.keys("Escape")
-            tm.keys("Escape")
-            poll(tm, lambda s: "Filter:" not in footer(s) and "Sort:" in s, "the whole table again",
-                 err=err)
-        quit_ok(tm, err)
-    finally:
-        tm.kill()
-        for p in procs.values():
-            p.stdin.close()
-
-
-def test_tui_conn_age_walk_proc():
-    """--walk proc cannot know when a connection opened (/proc has no such
-    time): the drill-down of a client that connected after rcleak started
-    said its connections were older than rcleak (">UPTIME"); their age is
-    unknown there, "-"."""
-    r = Redis()
-    tm, rpid, err = start_rcleak(["-p", str(r.port), "-i", "0.3", "--walk", "proc"])
-    try:
-        poll(tm, lambda s: "Sort:" in s and "walk proc" in s, "the TUI with walk proc", 10, err)
-        rcl_start = harness._starttime(rpid)
-        c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-wpage")
-        check(harness._starttime(c.pid) > rcl_start, "client %d did not start after rcleak" % c.pid)
-        tm.keys("/")
-        tm.literal("rclt-tui-wpage")
-        tm.keys("Enter")
-        poll(tm, lambda s: [p for _, p, _ in table(s)] == [c.pid], "only the row of pid %d" % c.pid,
-             10, err)
-        tm.keys("Enter")
-        scr = poll(tm, lambda s: len([ln for ln in s.split("\n") if CONN_AGE.match(ln)]) == 2,
-                   "the drill-down of pid %d with its 2 connections" % c.pid, 10, err)
-        ages = [CONN_AGE.match(ln).group(1) for ln in scr.split("\n") if CONN_AGE.match(ln)]
-        check(not [a for a in ages if a.startswith(">")],
-              "--walk proc: connections of pid %d (started after rcleak) shown as older than "
-              "rcleak: AGE %s" % (c.pid, ages))
-        quit_ok(tm, err)
-    finally:
-        tm.kill()

@@ -1,25 +1,21 @@
 """The interactive view at its edges, driven through tmux as in test_tui.py:
 narrow and short terminals (numbers shown whole or not at all), the
 drill-down's cells, an exited process's leaks, fd room over the limit,
-the end of a replay.
+the end of a replay and its last frame.
 
 Run alone:  RCLEAK=$PWD/rcleak python3 tests/integration/runner.py -k tui_
 """
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import harness
-from harness import (Client, NetNS, connstorm, Redis, Skip, check, mkdtemp, proc_nofile, spawn, ss_count, ss_sockets,
-                     ss_states, stop, wait_until, same_tuple_clients)
-from tui_harness import (COLOUR, CONN, CONN_AGE, Tmux, VERDICT_S, bg_client, brief,
-                         check_no_progs, check_restored, exit_status, footer, poll, quit_ok,
-                         sort_of, start_rcleak, table, term_modes)
+from harness import Client, Redis, check, mkdtemp, proc_nofile, spawn, ss_sockets, wait_until
+from tui_harness import CONN, Tmux, VERDICT_S, brief, exit_status, footer, poll, quit_ok, start_rcleak, table
 
 TESTS = ["test_tui_fdroom_over_limit",
          "test_tui_server_line_narrow",
@@ -30,6 +26,7 @@ TESTS = ["test_tui_fdroom_over_limit",
          "test_tui_drill_narrow",
          "test_tui_conn_fds",
          "test_tui_replay_end",
+         "test_tui_replay_last_frame",
          "test_tui_server_utf8_aligned",
          "test_tui_exited_keeps_verdict",
          "test_tui_filter_utf8"]
@@ -350,6 +347,47 @@ def test_tui_replay_end():
         quit_ok(tm, None, "report --replay")
     finally:
         tm.kill()
+
+
+def test_tui_replay_last_frame():
+    """`report --replay` in the TUI keeps its last frame until q: the last
+    whole refresh. Client pid 200 holds 1500 connections at 3 refreshes (0,
+    5, 10 s) of 3 chunks each; a 4th (15 s) is damaged in its last chunk,
+    then the same file cut inside that refresh (a recorder killed). The
+    replay read on into the 4th, which never completed, and drew its model
+    half refilled: pid 200 holding 0 under `uptime 10s`."""
+    import capcraft
+    n = 1500
+    data = capcraft.chunked_holder(n).data()
+    last = capcraft.chunks(data)[-1][0]   # the start of the last chunk
+    d = mkdtemp("rcleak-tui-last-")
+    damaged, cut = os.path.join(d, "damaged.rcl"), os.path.join(d, "cut.rcl")
+    with open(damaged, "wb") as f:
+        f.write(data[:last + 40] + bytes([data[last + 40] ^ 0xFF]) + data[last + 41:])
+    with open(cut, "wb") as f:
+        f.write(data[:last])
+    row = re.compile(r"^\S+\s+200\s+app\s+client\s+(\d+)\s", re.M)
+    # exit 6: a damaged chunk; 0: cut between two chunks, whole as far as it goes
+    for path, want_rc in ((damaged, 6), (cut, 0)):
+        tm = Tmux("%s report %s --replay --speed 100; echo EXIT=$?; sleep 60"
+                  % (shlex.quote(harness.RCLEAK), shlex.quote(path)))
+        try:
+            poll(tm, lambda s: "uptime 10s" in s and row.search(s), "the replay's refresh of 10 s", 10)
+            # the last frame: within 2 s the replay has read the rest of the
+            # file (0.05 s a refresh at x100), and nothing draws after it
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                scr = tm.screen()
+                m = row.search(scr)
+                check(m and int(m.group(1)) == n, "%s: the replay's last frame shows pid 200 holding %s, "
+                      "expected %d: %s" % (os.path.basename(path), m and m.group(1), n, brief(scr)))
+                time.sleep(0.1)
+            tm.keys("q")
+            rc, scr = exit_status(tm, None)
+            check(rc == want_rc, "%s: exit %d after q, expected %d: %s" % (os.path.basename(path), rc, want_rc,
+                                                                           brief(scr)))
+        finally:
+            tm.kill()
 
 
 _UTF8_LISTENER = r"""

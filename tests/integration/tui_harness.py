@@ -1,4 +1,4 @@
-"""Driving rcleak's TUI through tmux, for test_tui.py: a tmux server of the
+"""Driving rcleak's TUI through tmux, for test_tui*.py: a tmux server of the
 test's own (class Tmux), rcleak started in it, and readers of the screen
 (the table's rows, the footer, terminal modes), every wait a bounded poll.
 """
