@@ -313,7 +313,6 @@ def test_run_summary_threshold_as_given():
     they read 2.35 and 0.00 (rounded to the hundredth), so --json's
     threshold was not the one set, and "value 0.20 (<= 0.00)" failed a
     threshold that looked like 0. A round one still prints as before."""
-    import json
     r = Redis()
     for given, shown in (("2.345", "2.345"), ("0.004", "0.004"), ("2.5", "2.50")):
         run = Run(["-p", str(r.port), "--max-churn", given], ["true"])

@@ -30,7 +30,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 
 from harness import (RCLEAK, Fail, Lines, connstorm, NetNS, Redis, Skip, bpf_fd_ids, bpf_linked_progs,
                      check, mkdtemp, rcl_progs, spawn, start_counter, stop, stop_counter, tcp_opens, hook_dropped)

@@ -11,7 +11,7 @@ selection and the help.  The header and server lines are in
 test_tui_status.py, the drill-down's connections in test_tui_conn.py, the
 view at its edges in test_tui_edges.py; the helpers in tui_harness.py.
 
-Run alone:  RCLEAK=$PWD/rcleak python3 tests/integration/test_tui.py [-k NAME]
+Run alone:  RCLEAK=$PWD/rcleak python3 tests/integration/runner.py -k tui_
 """
 import os
 import re
