@@ -132,15 +132,15 @@ static void server_json(FILE *f, const struct collector *c, const struct proc *p
 		if (!dup)
 			fprintf(f, "%s%u", i ? "," : "", p->listen[i].port);
 	}
-	fprintf(f, "],\"clients\":%ld,\"unix_clients\":%ld,\"nofile_soft\":", p->clients,
-		p->unix_clients);
+	fprintf(f, "],\"clients\":%ld,\"unix_clients\":%ld,\"rcleak_links\":%ld,\"nofile_soft\":",
+		p->clients, p->unix_clients, p->rcleak_links);
 	num_or_null(f, p->nofile_soft);
 	/* unknown: Redis's compiled-in default, said so by maxclients_source */
 	fprintf(f, ",\"maxclients\":%ld", p->maxclients > 0 ? p->maxclients : (long)REDIS_DEFAULT_MAXCLIENTS);
 	fputs(",\"maxclients_source\":", f);
 	json_str(f, p->maxclients_source ? p->maxclients_source : "default");
 	fprintf(f, ",\"effective_limit\":%ld,\"headroom\":%ld,\"growth_per_min\":%.2f,\"eta_s\":",
-		eff, eff - p->clients, p->clients_growth_per_min);
+		eff, model_server_headroom(p), p->clients_growth_per_min);
 	if (p->eta_s >= 0)
 		fprintf(f, "%.0f", p->eta_s);
 	else

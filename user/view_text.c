@@ -83,14 +83,19 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			char lim[32], room[32];
 
 			snprintf(lim, sizeof(lim), "%ld%s", eff, mark);
-			snprintf(room, sizeof(room), "%ld%s", eff - p->clients, mark);
+			snprintf(room, sizeof(room), "%ld%s", model_server_headroom(p), mark);
 			fprintf(f, " %7s %8s", lim, room);
 		}
 		if (p->capped_by_nofile && p->nofile_sized != p->nofile_soft)
 			/* raised since Redis sized maxclients by it */
-			fprintf(f, "  (capped by nofile %lld, before a raise)\n", p->nofile_sized);
-		else
-			fputs(p->capped_by_nofile ? "  (capped by nofile)\n" : "\n", f);
+			fprintf(f, "  (capped by nofile %lld, before a raise)", p->nofile_sized);
+		else if (p->capped_by_nofile)
+			fputs("  (capped by nofile)", f);
+		/* Redis counts them against maxclients: HEADROOM is less them */
+		if (p->rcleak_links)
+			fprintf(f, "  (%ld slot%s rcleak's --ask-redis link)", p->rcleak_links,
+				p->rcleak_links > 1 ? "s:" : ":");
+		fputc('\n', f);
 	}
 	if (any)
 		fputc('\n', f);
