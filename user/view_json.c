@@ -188,9 +188,12 @@ static void proc_json(FILE *f, const struct proc *p)
 		fprintf(f, "%lld", p->nofile_soft - p->fds);
 	else
 		fputs("null", f);
+	/* an exited process keeps the verdict of its last refresh alive: a
+	 * leaker killed at its fd limit is still the one that leaked */
 	fprintf(f, ",\"exited\":%s,\"leaked\":%llu,\"verdict\":\"%s\",\"rule\":",
-		p->exited ? "true" : "false", (unsigned long long)proc_leaked(p), verdict_name(p->verdict));
-	json_str(f, p->rule);
+		p->exited ? "true" : "false", (unsigned long long)proc_leaked(p),
+		verdict_name(p->exited ? p->last_verdict : p->verdict));
+	json_str(f, p->exited ? p->last_rule : p->rule);
 	fputs(",\"median_lifetime_ms\":", f);
 	dbl_or_null(f, p->median_lifetime_ms);
 	fputs(",\"p99_lifetime_ms\":", f);

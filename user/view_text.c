@@ -105,6 +105,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		"CLOSED", "OPEN/s", "CLOSE/s", "GROW/min", "FDS", "NOFILE", "FDROOM", "CMDLINE");
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
+		/* an exited process keeps the verdict of its last refresh alive */
+		enum verdict v = p->exited ? p->last_verdict : p->verdict;
+		const char *rule = p->exited ? p->last_rule : p->rule;
 
 		if (!view_selected(c->opts, p))
 			continue;
@@ -115,7 +118,7 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		text(f, 15, p->comm);
 		fprintf(f, " %-6s %-8s %6ld %6ld %6ld %6ld %8llu %8llu %7.1f %7.1f %8.1f",
 			p->nlisten ? "server" : "client",
-			verdict_name(p->verdict), p->open,
+			verdict_name(v), p->open,
 			p->established, p->close_wait, p->syn_sent,
 			(unsigned long long)p->opened,
 			(unsigned long long)(p->closed + p->missed_closed),
@@ -132,8 +135,8 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		text(f, 0, p->cmdline);
 		fputc('\n', f);
 		/* why, under the row: the numbers of the rule that fired */
-		if (p->verdict != V_OK && p->rule[0])
-			fprintf(f, "%-7s %s: %s\n", "", verdict_name(p->verdict), p->rule);
+		if (v != V_OK && rule[0])
+			fprintf(f, "%-7s %s: %s\n", "", verdict_name(v), rule);
 	}
 	fputc('\n', f);
 	out_flush(f);
