@@ -36,7 +36,7 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 	time_t t = (time_t)wall_ts;
 	char when[32] = "?";
 	struct tm tm;
-	bool any = false;
+	bool any = false, guessed = false;
 
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
@@ -51,6 +51,7 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 
 		if (!p->nlisten || p->exited || !view_selected(c->opts, p))
 			continue;
+		guessed |= p->maxclients <= 0;
 		if (!any)
 			fprintf(f, "%-7s %-15s %-12s %7s %10s %7s %7s %8s\n", "SERVER", "COMM",
 				"PORTS", "CLIENTS", "MAXCLIENTS", "NOFILE", "LIMIT", "HEADROOM");
@@ -97,6 +98,11 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 				p->rcleak_links > 1 ? "s:" : ":");
 		fputc('\n', f);
 	}
+	/* "10000?" alone read as a limit known: a server of maxclients 50,
+	 * full, had HEADROOM 9951? */
+	if (guessed)
+		fputs("  ?: maxclients not known (redis-server hides it): Redis's default 10000 assumed; "
+		      "--ask-redis or --maxclients N tell the real one\n", f);
 	if (any)
 		fputc('\n', f);
 

@@ -407,6 +407,15 @@ def test_plain_limit_guess():
         check(cols[name] == str(known) or cols[name].endswith("?"),
               "%s %s is shown as known; CONFIG GET maxclients %d gives %d (row %s)"
               % (name, cols[name], truth, known, row[0]))
+    # the mark alone read as a limit known to a reader who had not read the
+    # man page (HEADROOM 9997? of a server 7 clients from full): a line under
+    # the servers says what it means and what tells the real one
+    notes = [l for l in lines[head[0] + 1:] if l.strip().startswith("?:")]
+    check(notes and "10000 assumed" in notes[0] and "--ask-redis" in notes[0],
+          "no line under the server table says what '?' means: %r" % out[:800])
+    rc, out, err = run_rcleak(["--plain", "-n", "1", "-p", str(r.port), "--maxclients", "10"], timeout=30)
+    check(rc == 0 and "10000 assumed" not in out, "--maxclients 10: exit %s, the '?' line still says "
+          "the default is assumed: %r" % (rc, out[:800]))
 
 
 def test_plain_verdict():
