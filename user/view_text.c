@@ -30,6 +30,26 @@ static void num(FILE *f, int width, long long v)
 		fprintf(f, " %*lld", width, v);
 }
 
+/* A server's time to its limit: "45s", "16m33s", "2h05m", "now" when
+ * there, "-" when not growing; mark ("?") when the limit is a guess. */
+static void eta_text(double eta_s, const char *mark, char *buf, size_t len)
+{
+	long s = (long)(eta_s + 0.5);
+
+	if (eta_s < 0)
+		snprintf(buf, len, "-");
+	else if (s == 0)
+		snprintf(buf, len, "now%s", mark);
+	else if (s < 60)
+		snprintf(buf, len, "%lds%s", s, mark);
+	else if (s < 3600)
+		snprintf(buf, len, "%ldm%02lds%s", s / 60, s % 60, mark);
+	else if (s < 100L * 3600)
+		snprintf(buf, len, "%ldh%02ldm%s", s / 3600, s / 60 % 60, mark);
+	else
+		snprintf(buf, len, ">99h%s", mark);
+}
+
 void view_text(FILE *f, const struct collector *c, double wall_ts)
 {
 	const struct model *m = c->model;
@@ -53,8 +73,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			continue;
 		guessed |= p->maxclients <= 0;
 		if (!any)
-			fprintf(f, "%-7s %-15s %-12s %7s %10s %7s %7s %8s\n", "SERVER", "COMM",
-				"PORTS", "CLIENTS", "MAXCLIENTS", "NOFILE", "LIMIT", "HEADROOM");
+			fprintf(f, "%-7s %-15s %-12s %7s %10s %7s %7s %8s %8s %7s\n", "SERVER", "COMM",
+				"PORTS", "CLIENTS", "MAXCLIENTS", "NOFILE", "LIMIT", "HEADROOM", "GROW/min",
+				"ETA");
 		any = true;
 		eff = model_server_limit(p);
 		{
@@ -85,7 +106,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 
 			snprintf(lim, sizeof(lim), "%ld%s", eff, mark);
 			snprintf(room, sizeof(room), "%ld%s", model_server_headroom(p), mark);
-			fprintf(f, " %7s %8s", lim, room);
+			fprintf(f, " %7s %8s %8.1f", lim, room, p->clients_growth_per_min);
+			eta_text(p->eta_s, mark, lim, sizeof(lim));
+			fprintf(f, " %7s", lim);
 		}
 		if (p->capped_by_nofile && p->nofile_sized != p->nofile_soft)
 			/* raised since Redis sized maxclients by it */
