@@ -139,20 +139,27 @@ int collect_refresh(struct collector *c, double now)
 	}
 
 	model_begin(c->model);
-	for (int i = 0; i < RCL_SELF_EPS; i++)
+	for (int i = 0; i < RCL_SELF_EPS; i++) {
 		c->own[i].held = false; /* on_fd marks those still held */
+		c->own[i].holder.tgid = 0;
+	}
 	err = tracer__walk_files(c->tracer, on_fd, &w);
 	if (err)
 		return err;
 	if (w.err)
 		return w.err;
 	tracer__for_each_proc(c->tracer, on_counters, c);
-	/* a server's unix-socket clients take slots of its maxclients */
+	/* a server's unix-socket clients take slots of its maxclients, and
+	 * so do rcleak's own links to it */
 	for (size_t i = 0; i < c->model->nprocs; i++) {
 		struct proc *p = c->model->procs[i];
 
-		if (p->held && p->nlisten)
-			tracer__nfds(c->tracer, p->key.tgid, &p->unix_clients);
+		if (!p->held || !p->nlisten)
+			continue;
+		tracer__nfds(c->tracer, p->key.tgid, &p->unix_clients);
+		for (int k = 0; k < RCL_SELF_EPS; k++)
+			p->rcleak_links += c->own[k].holder.tgid == p->key.tgid &&
+					   c->own[k].holder.start_ns == p->key.start_ns;
 	}
 	c->model->mono_ns = (__u64)(now * 1e9);
 	if (!c->model->hz && c->model->nrecs) { /* no kernel config: from jiffies */
@@ -172,8 +179,10 @@ int collect_refresh(struct collector *c, double now)
 	for (size_t i = 0; i < c->model->nprocs; i++)
 		complete(c, c->model->procs[i], now - c->start);
 	/* before the verdicts: CLIENT LIST tells which silent clients wait */
-	if (c->opts->ask_redis)
+	if (c->opts->ask_redis) {
 		collect_ask_servers(c, now - c->start);
+		collect_count_fresh_links(c);
+	}
 	model_judge(c->model);
 	if (!c->keep_exited)
 		model_gc(c->model, forget, c);

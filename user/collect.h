@@ -23,6 +23,7 @@ struct server_link {
 	bool seen;                 /* the server still exists */
 	bool warned;               /* said once why it does not answer */
 	bool full;                 /* it last refused rcleak as over its maxclients */
+	bool fresh;                /* opened after this refresh's walk */
 	double list_at;            /* CLIENT LIST not again before this: it refused, or the last
 				    * took long (LIST_DUTY) */
 };
@@ -70,6 +71,8 @@ struct collector {
 		bool held;      /* a process held it at the last walk (or it is
 				 * newer): a stalled server still holds the end
 				 * of a link rcleak gave up on */
+		struct rcl_owner holder; /* the server holding its other end
+					  * at the last walk (tgid 0: none) */
 	} own[RCL_SELF_EPS];
 	int own_next;
 	/* the ports of own[], one bit each: every fd record of a walk asks

@@ -17,4 +17,8 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
  * the holders; links of servers that are gone are dropped. */
 void collect_ask_servers(struct collector *c, double now);
 
+/* Links opened after this refresh's walk, which saw the others, and still
+ * open: each takes a slot of its server's maxclients (rcleak_links). */
+void collect_count_fresh_links(struct collector *c);
+
 #endif

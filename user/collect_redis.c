@@ -80,8 +80,11 @@ bool collect_own_connection(struct collector *c, const struct rcl_fd_rec *r)
 {
 	int i = r->state != RCL_TCP_LISTEN ? own_slot(c, r->family, r->raddr, r->rport, r->tgid) : -1;
 
-	if (i >= 0)
+	if (i >= 0) {
 		c->own[i].held = true;
+		c->own[i].holder.tgid = r->tgid;
+		c->own[i].holder.start_ns = r->start_ns;
+	}
 	return i >= 0;
 }
 
@@ -122,6 +125,7 @@ static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
 	c->own[slot].port = port;
 	c->own[slot].net = c->own_net_next;
 	c->own[slot].held = true; /* until a walk finds it gone */
+	memset(&c->own[slot].holder, 0, sizeof(c->own[slot].holder));
 	tracer__self_ep(c->tracer, slot, c->own[slot].addr, port);
 	tracer__self_port(c->tracer, port, true);
 	c->own_port_bits[port >> 6] |= 1ULL << (port & 63);
@@ -202,6 +206,7 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 		note_failure(l, now);
 		return NULL;
 	}
+	l->fresh = true; /* after this refresh's walk: collect_count_fresh_links */
 	return &l->link;
 }
 
@@ -556,6 +561,18 @@ const struct redis_client *collect_redis_peer(const struct collector *c, const s
 		}
 	}
 	return NULL;
+}
+
+void collect_count_fresh_links(struct collector *c)
+{
+	for (int i = 0; i < c->nlinks; i++) {
+		struct server_link *l = &c->links[i];
+		struct proc *p;
+
+		if (l->fresh && l->link.fd >= 0 && (p = model_find(c->model, &l->key)))
+			p->rcleak_links++;
+		l->fresh = false;
+	}
 }
 
 void collect_free(struct collector *c)

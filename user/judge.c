@@ -169,15 +169,16 @@ void model_judge(struct model *m)
 		p->eta_s = -1;
 		p->capped_by_nofile = false;
 		if (p->nlisten && !p->exited) {
-			long eff = model_server_limit(p);
+			/* rcleak's own links take slots too */
+			long room = model_server_headroom(p);
 			long mc = p->maxclients > 0 ? p->maxclients : REDIS_DEFAULT_MAXCLIENTS;
 
 			/* <=: at equality the fd limit binds as well, and it is
 			 * what Redis shows when it lowered maxclients itself to
 			 * fit the fd limit (CONFIG GET then answers nofile - 32) */
 			p->capped_by_nofile = p->nofile_sized >= 0 && p->nofile_sized - REDIS_RESERVED_FDS <= mc;
-			if (p->clients_growth_per_min > 0 && eff > p->clients)
-				p->eta_s = (double)(eff - p->clients) / (p->clients_growth_per_min / 60.0);
+			if (p->clients_growth_per_min > 0 && room > 0)
+				p->eta_s = (double)room / (p->clients_growth_per_min / 60.0);
 			else if (p->clients_growth_per_min > 0)
 				p->eta_s = 0;
 		}
@@ -187,6 +188,11 @@ void model_judge(struct model *m)
 long model_server_limit(const struct proc *p)
 {
 	return model_effective_limit(p->maxclients, p->nofile_sized);
+}
+
+long model_server_headroom(const struct proc *p)
+{
+	return model_server_limit(p) - p->clients - p->rcleak_links;
 }
 
 long model_effective_limit(long maxclients, long long nofile_soft)

@@ -323,6 +323,19 @@ int main(int argc, char **argv)
 			     o.pid);
 		}
 	}
+	if (o.comm[0] && (o.cmd == RCL_CMD_LIVE || o.cmd == RCL_CMD_RECORD)) {
+		/* a name that matches nothing showed an empty table, silently:
+		 * 'python' for python3, 'redis' for redis-server */
+		char like[32], name[32];
+
+		if (o.pid && procfs_comm(o.pid, name, sizeof(name)) == 0 && strcmp(name, o.comm))
+			elog("--pid %d is named '%s', not --comm %s: nothing shows while it is", o.pid, name,
+			     o.comm);
+		else if (!procfs_comm_exists(o.comm, like, sizeof(like)))
+			elog("--comm %s: no process of that name now (names as 'ps -o comm=' shows them%s%s%s); "
+			     "its rows show if one connects", o.comm, like[0] ? ", e.g. '" : "", like,
+			     like[0] ? "'" : "");
+	}
 	/* output that did not reach stdout is no success (a full disk) */
 	return out_status(run_cmd(&o));
 }

@@ -98,6 +98,9 @@ struct proc {
 	long unix_clients;       /* servers: unix-socket clients (the server
 				  * ends of unix stream connections it holds),
 				  * set by the caller before model_end */
+	long rcleak_links;       /* servers: rcleak's own --ask-redis links it
+				  * holds: no clients, but Redis counts them
+				  * against maxclients (set by the caller) */
 	struct listen_addr listen[MODEL_MAX_LISTEN];
 	int nlisten;             /* > 0: a server */
 	int alive_nlisten;       /* nlisten when it last ran: an exited server keeps it */
@@ -265,5 +268,8 @@ struct proc *model_find(struct model *m, const struct rcl_owner *o);
 long model_effective_limit(long maxclients, long long nofile_soft);
 /* A server's: by its maxclients and nofile_sized. */
 long model_server_limit(const struct proc *p);
+/* Client slots left for the apps: the limit, less the clients and
+ * rcleak's own links (what Redis counts against maxclients). */
+long model_server_headroom(const struct proc *p);
 
 #endif

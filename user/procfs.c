@@ -14,6 +14,58 @@
 #include "kclock.h"
 #include "procfs.h"
 
+bool procfs_comm_exists(const char *comm, char *like, size_t len)
+{
+	size_t n = strlen(comm);
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	if (len)
+		like[0] = '\0';
+	if (!d)
+		return true; /* cannot tell: say nothing */
+	while ((de = readdir(d))) {
+		char path[64], name[32];
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || strlen(de->d_name) > 10)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.10s/comm", de->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (!fgets(name, sizeof(name), f))
+			name[0] = '\0';
+		fclose(f);
+		name[strcspn(name, "\n")] = '\0';
+		if (!strcmp(name, comm)) {
+			closedir(d);
+			return true;
+		}
+		if (len && !like[0] && name[0] &&
+		    (!strncmp(name, comm, n) || !strncmp(comm, name, strlen(name))))
+			snprintf(like, len, "%s", name);
+	}
+	closedir(d);
+	return false;
+}
+
+int procfs_comm(int pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+	int err = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (!len || !(f = fopen(path, "r")))
+		return -1;
+	if (fgets(buf, (int)len, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		err = 0;
+	}
+	fclose(f);
+	return err;
+}
+
 long procfs_fd_count(int pid)
 {
 	char path[64];

@@ -25,6 +25,15 @@ int procfs_cmdline(int pid, char *buf, size_t len);
  * for a process, or -1 when there is no such thread. */
 int procfs_tgid(int pid);
 
+/* Whether a process now has the name comm (/proc/PID/comm, as ps -o comm=
+ * shows it). If not, *like gets the first name that begins with comm or
+ * that comm begins with ("python" and "python3"), or "" when none. */
+bool procfs_comm_exists(const char *comm, char *like, size_t len);
+
+/* The name of process pid (/proc/PID/comm) into buf. Returns 0, or -1
+ * when it is gone. */
+int procfs_comm(int pid, char *buf, size_t len);
+
 /* Process start time (group leader) in ns since boot, at clock-tick
  * resolution, in the kernel's boot-time clock (a time namespace's offset
  * taken off), or 0 when pid does not exist. */

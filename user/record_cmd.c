@@ -149,7 +149,7 @@ static bool triggered(const struct recorder *r, struct rec_trigger *t)
 		if (o->trigger_headroom >= 0 && p->nlisten) {
 			long eff = model_server_limit(p);
 
-			if (eff > 0 && (double)(eff - p->clients) * 100.0 / (double)eff <= o->trigger_headroom) {
+			if (eff > 0 && (double)model_server_headroom(p) * 100.0 / (double)eff <= o->trigger_headroom) {
 				t->owner = p->key;
 				snprintf(t->why, sizeof(t->why),
 					 "redis-server pid %u: %ld clients of %ld (headroom <= %g%%)",

@@ -184,8 +184,10 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		for (size_t i = 0; i < r->nfacts; i++) {
 			struct proc *p = model_find(r->model, &r->facts[i].owner);
 
-			if (p)
+			if (p) {
 				p->unix_clients = r->facts[i].unix_clients;
+				p->rcleak_links = r->facts[i].rcleak_links;
+			}
 		}
 		model_end(r->model, r->tick.now, r->tick.dt);
 		apply_facts(r);

@@ -201,7 +201,11 @@ static int facts_server(struct tui *t, int y, const struct proc *p)
 	size_t l = 0;
 	int x = 1;
 
-	snprintf(buf, sizeof(buf), "%ld of %ld%s", p->clients, eff, p->maxclients > 0 ? "" : "?");
+	if (p->rcleak_links) /* Redis counts rcleak's own link against maxclients */
+		snprintf(buf, sizeof(buf), "%ld of %ld%s (+%ld rcleak's link)", p->clients, eff,
+			 p->maxclients > 0 ? "" : "?", p->rcleak_links);
+	else
+		snprintf(buf, sizeof(buf), "%ld of %ld%s", p->clients, eff, p->maxclients > 0 ? "" : "?");
 	x = tui_kv(t, y, x, "clients", ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%ld (%s)", p->maxclients > 0 ? p->maxclients : 10000,
 		 p->maxclients_source ? p->maxclients_source : "default");

@@ -149,13 +149,13 @@ static void header_line2(struct tui *t)
 
 /* [|||||||      37/992] filled in proportion, coloured by how full; mark
  * follows the limit ("?": a guess). */
+/* used slots of limit, filled, with text (what they are) at its right */
 static void draw_bar(const struct tui *t, int y, int x, int w, long used, long limit,
-		     const char *mark)
+		     const char *text)
 {
 	double r = limit > 0 ? (double)used / (double)limit : 0;
 	enum tui_style fs = r < 0.6 ? ST_BAR_OK : r < 0.85 ? ST_BAR_WARN : ST_BAR_CRIT;
 	int inner = w - 2, fill, tx;
-	char text[48];
 
 	if (inner < 1)
 		return;
@@ -163,7 +163,6 @@ static void draw_bar(const struct tui *t, int y, int x, int w, long used, long l
 	fill = fill > inner ? inner : fill;
 	if (used > 0 && fill == 0)
 		fill = 1;
-	snprintf(text, sizeof(text), "%ld/%ld%s", used, limit, mark);
 	tx = inner - (int)strlen(text);
 	tui_put(t, y, x, 1, ST_BOLD, "[");
 	for (int i = 0; i < inner; i++) {
@@ -268,10 +267,14 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	/* the bar gets what "clients ", growth and ETA leave, up to 42 columns */
 	barw = COLS - p.x - 8 - (2 + 7 + (int)strlen(growth)) - (2 + 4 + (int)strlen(eta) + 1);
 	barw = barw > 42 ? 42 : barw;
-	snprintf(buf, sizeof(buf), "%ld/%ld%s", s->clients, eff, mark);
+	/* rcleak's own --ask-redis link takes a slot too: "49+1/50" is full */
+	if (s->rcleak_links)
+		snprintf(buf, sizeof(buf), "%ld+%ld/%ld%s", s->clients, s->rcleak_links, eff, mark);
+	else
+		snprintf(buf, sizeof(buf), "%ld/%ld%s", s->clients, eff, mark);
 	if (barw >= (int)strlen(buf) + 8) {
 		pen(&p, ST_LABEL, "clients ");
-		draw_bar(t, y, p.x, barw, s->clients, eff, mark);
+		draw_bar(t, y, p.x, barw, s->clients + s->rcleak_links, eff, buf);
 		p.x += barw;
 	} else if (p.x + 8 + (int)strlen(buf) <= COLS) {
 		pen(&p, ST_LABEL, "clients ");

@@ -132,15 +132,15 @@ static void server_json(FILE *f, const struct collector *c, const struct proc *p
 		if (!dup)
 			fprintf(f, "%s%u", i ? "," : "", p->listen[i].port);
 	}
-	fprintf(f, "],\"clients\":%ld,\"unix_clients\":%ld,\"nofile_soft\":", p->clients,
-		p->unix_clients);
+	fprintf(f, "],\"clients\":%ld,\"unix_clients\":%ld,\"rcleak_links\":%ld,\"nofile_soft\":",
+		p->clients, p->unix_clients, p->rcleak_links);
 	num_or_null(f, p->nofile_soft);
 	/* unknown: Redis's compiled-in default, said so by maxclients_source */
 	fprintf(f, ",\"maxclients\":%ld", p->maxclients > 0 ? p->maxclients : (long)REDIS_DEFAULT_MAXCLIENTS);
 	fputs(",\"maxclients_source\":", f);
 	json_str(f, p->maxclients_source ? p->maxclients_source : "default");
 	fprintf(f, ",\"effective_limit\":%ld,\"headroom\":%ld,\"growth_per_min\":%.2f,\"eta_s\":",
-		eff, eff - p->clients, p->clients_growth_per_min);
+		eff, model_server_headroom(p), p->clients_growth_per_min);
 	if (p->eta_s >= 0)
 		fprintf(f, "%.0f", p->eta_s);
 	else
@@ -188,9 +188,12 @@ static void proc_json(FILE *f, const struct proc *p)
 		fprintf(f, "%lld", p->nofile_soft - p->fds);
 	else
 		fputs("null", f);
+	/* an exited process keeps the verdict of its last refresh alive: a
+	 * leaker killed at its fd limit is still the one that leaked */
 	fprintf(f, ",\"exited\":%s,\"leaked\":%llu,\"verdict\":\"%s\",\"rule\":",
-		p->exited ? "true" : "false", (unsigned long long)proc_leaked(p), verdict_name(p->verdict));
-	json_str(f, p->rule);
+		p->exited ? "true" : "false", (unsigned long long)proc_leaked(p),
+		verdict_name(p->exited ? p->last_verdict : p->verdict));
+	json_str(f, p->exited ? p->last_rule : p->rule);
 	fputs(",\"median_lifetime_ms\":", f);
 	dbl_or_null(f, p->median_lifetime_ms);
 	fputs(",\"p99_lifetime_ms\":", f);

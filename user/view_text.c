@@ -30,13 +30,33 @@ static void num(FILE *f, int width, long long v)
 		fprintf(f, " %*lld", width, v);
 }
 
+/* A server's time to its limit: "45s", "16m33s", "2h05m", "now" when
+ * there, "-" when not growing; mark ("?") when the limit is a guess. */
+static void eta_text(double eta_s, const char *mark, char *buf, size_t len)
+{
+	long s = (long)(eta_s + 0.5);
+
+	if (eta_s < 0)
+		snprintf(buf, len, "-");
+	else if (s == 0)
+		snprintf(buf, len, "now%s", mark);
+	else if (s < 60)
+		snprintf(buf, len, "%lds%s", s, mark);
+	else if (s < 3600)
+		snprintf(buf, len, "%ldm%02lds%s", s / 60, s % 60, mark);
+	else if (s < 100L * 3600)
+		snprintf(buf, len, "%ldh%02ldm%s", s / 3600, s / 60 % 60, mark);
+	else
+		snprintf(buf, len, ">99h%s", mark);
+}
+
 void view_text(FILE *f, const struct collector *c, double wall_ts)
 {
 	const struct model *m = c->model;
 	time_t t = (time_t)wall_ts;
 	char when[32] = "?";
 	struct tm tm;
-	bool any = false;
+	bool any = false, guessed = false;
 
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
@@ -51,9 +71,11 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 
 		if (!p->nlisten || p->exited || !view_selected(c->opts, p))
 			continue;
+		guessed |= p->maxclients <= 0;
 		if (!any)
-			fprintf(f, "%-7s %-15s %-12s %7s %10s %7s %7s %8s\n", "SERVER", "COMM",
-				"PORTS", "CLIENTS", "MAXCLIENTS", "NOFILE", "LIMIT", "HEADROOM");
+			fprintf(f, "%-7s %-15s %-12s %7s %10s %7s %7s %8s %8s %7s\n", "SERVER", "COMM",
+				"PORTS", "CLIENTS", "MAXCLIENTS", "NOFILE", "LIMIT", "HEADROOM", "GROW/min",
+				"ETA");
 		any = true;
 		eff = model_server_limit(p);
 		{
@@ -83,15 +105,27 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			char lim[32], room[32];
 
 			snprintf(lim, sizeof(lim), "%ld%s", eff, mark);
-			snprintf(room, sizeof(room), "%ld%s", eff - p->clients, mark);
-			fprintf(f, " %7s %8s", lim, room);
+			snprintf(room, sizeof(room), "%ld%s", model_server_headroom(p), mark);
+			fprintf(f, " %7s %8s %8.1f", lim, room, p->clients_growth_per_min);
+			eta_text(p->eta_s, mark, lim, sizeof(lim));
+			fprintf(f, " %7s", lim);
 		}
 		if (p->capped_by_nofile && p->nofile_sized != p->nofile_soft)
 			/* raised since Redis sized maxclients by it */
-			fprintf(f, "  (capped by nofile %lld, before a raise)\n", p->nofile_sized);
-		else
-			fputs(p->capped_by_nofile ? "  (capped by nofile)\n" : "\n", f);
+			fprintf(f, "  (capped by nofile %lld, before a raise)", p->nofile_sized);
+		else if (p->capped_by_nofile)
+			fputs("  (capped by nofile)", f);
+		/* Redis counts them against maxclients: HEADROOM is less them */
+		if (p->rcleak_links)
+			fprintf(f, "  (%ld slot%s rcleak's --ask-redis link)", p->rcleak_links,
+				p->rcleak_links > 1 ? "s:" : ":");
+		fputc('\n', f);
 	}
+	/* "10000?" alone read as a limit known: a server of maxclients 50,
+	 * full, had HEADROOM 9951? */
+	if (guessed)
+		fputs("  ?: maxclients not known (redis-server hides it): Redis's default 10000 assumed; "
+		      "--ask-redis or --maxclients N tell the real one\n", f);
 	if (any)
 		fputc('\n', f);
 
@@ -100,6 +134,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		"CLOSED", "OPEN/s", "CLOSE/s", "GROW/min", "FDS", "NOFILE", "FDROOM", "CMDLINE");
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
+		/* an exited process keeps the verdict of its last refresh alive */
+		enum verdict v = p->exited ? p->last_verdict : p->verdict;
+		const char *rule = p->exited ? p->last_rule : p->rule;
 
 		if (!view_selected(c->opts, p))
 			continue;
@@ -110,7 +147,7 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		text(f, 15, p->comm);
 		fprintf(f, " %-6s %-8s %6ld %6ld %6ld %6ld %8llu %8llu %7.1f %7.1f %8.1f",
 			p->nlisten ? "server" : "client",
-			verdict_name(p->verdict), p->open,
+			verdict_name(v), p->open,
 			p->established, p->close_wait, p->syn_sent,
 			(unsigned long long)p->opened,
 			(unsigned long long)(p->closed + p->missed_closed),
@@ -127,8 +164,8 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		text(f, 0, p->cmdline);
 		fputc('\n', f);
 		/* why, under the row: the numbers of the rule that fired */
-		if (p->verdict != V_OK && p->rule[0])
-			fprintf(f, "%-7s %s: %s\n", "", verdict_name(p->verdict), p->rule);
+		if (v != V_OK && rule[0])
+			fprintf(f, "%-7s %s: %s\n", "", verdict_name(v), rule);
 	}
 	fputc('\n', f);
 	out_flush(f);

@@ -7,7 +7,7 @@ import subprocess
 from harness import RCLEAK, Redis, check, mkdtemp, needs, run_rcleak
 
 TESTS = ["test_plain_control_chars", "test_plain_utf8", "test_report_control_chars",
-         "test_run_summary_control_chars", "test_stall_skips_ticks", "test_pid_of_thread",
+         "test_run_summary_control_chars", "test_stall_skips_ticks", "test_pid_of_thread", "test_comm_of_nobody",
          "test_plain_fdroom_over_limit"]
 
 
@@ -222,6 +222,30 @@ def test_pid_of_thread():
     check(not os.path.exists("/proc/%d" % gone), "pid %d still exists" % gone)
     rc, out, err = run_rcleak(["--json", "-p", str(r.port), "-n", "1", "--pid", str(gone)])
     check(rc == 0 and "no such process" in err, "--pid of a gone process: exit %s, stderr %r" % (rc, err))
+
+
+@needs("root", "rcleak")
+def test_comm_of_nobody():
+    """--comm with a name no process has (python for python3, redis for
+    redis-server: the kernel's name, not the program's) showed an empty
+    table, silently, for as long as it ran. It says so, with a name that
+    looks like it, and shows the rows of one that connects later; a name
+    that some process has is said nothing of. So does a --pid whose
+    process has another name than --comm's."""
+    import json
+    r = Redis()
+    rc, out, err = run_rcleak(["--json", "-p", str(r.port), "-n", "1", "--comm", "redis"])
+    check(rc == 0 and "--comm redis: no process of that name now" in err and "'redis-server'" in err,
+          "--comm redis (the server is redis-server): exit %s, stderr %r" % (rc, err))
+    check(json.loads(out.splitlines()[-1])["processes"] == [], "--comm redis: rows %r" % out[-300:])
+    rc, out, err = run_rcleak(["--json", "-p", str(r.port), "-n", "1", "--comm", "redis-server"])
+    rows = json.loads(out.splitlines()[-1])["processes"]
+    check(rc == 0 and "--comm" not in err and [p["pid"] for p in rows] == [r.pid],
+          "--comm redis-server: exit %s, stderr %r, rows %s" % (rc, err, [p["pid"] for p in rows]))
+    # both, of two processes: nothing shows, and it says why
+    rc, out, err = run_rcleak(["--json", "-p", str(r.port), "-n", "1", "--pid", str(r.pid), "--comm", "python3"])
+    check(rc == 0 and "--pid %d is named 'redis-server', not --comm python3" % r.pid in err,
+          "--pid of redis-server with --comm python3: exit %s, stderr %r" % (rc, err))
 
 
 @needs("root", "rcleak")

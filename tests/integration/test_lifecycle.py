@@ -15,7 +15,7 @@ from record_harness import READ_NR, hold_many, stop_in_read
 
 TESTS = ["test_json_shape", "test_json_escaping", "test_json_cmdline_cut", "test_count_and_duration",
          "test_duration_last_line", "test_plain",
-         "test_plain_verdict", "test_plain_limit_guess",
+         "test_plain_verdict", "test_plain_limit_guess", "test_plain_server_eta",
          "test_filter_pid", "test_filter_comm", "test_filter_comm_thread", "test_early_signal",
          "test_live_nohup", "test_pid_namespace_refused", "test_live_ts_before_walk",
          "test_json_cmdline_unknown"]
@@ -407,6 +407,47 @@ def test_plain_limit_guess():
         check(cols[name] == str(known) or cols[name].endswith("?"),
               "%s %s is shown as known; CONFIG GET maxclients %d gives %d (row %s)"
               % (name, cols[name], truth, known, row[0]))
+    # the mark alone read as a limit known to a reader who had not read the
+    # man page (HEADROOM 9997? of a server 7 clients from full): a line under
+    # the servers says what it means and what tells the real one
+    notes = [l for l in lines[head[0] + 1:] if l.strip().startswith("?:")]
+    check(notes and "10000 assumed" in notes[0] and "--ask-redis" in notes[0],
+          "no line under the server table says what '?' means: %r" % out[:800])
+    rc, out, err = run_rcleak(["--plain", "-n", "1", "-p", str(r.port), "--maxclients", "10"], timeout=30)
+    check(rc == 0 and "10000 assumed" not in out, "--maxclients 10: exit %s, the '?' line still says "
+          "the default is assumed: %r" % (rc, out[:800]))
+
+
+def test_plain_server_eta():
+    """The plain server table gives each server's growth and its time to
+    the limit, as --json (growth_per_min, eta_s) and the TUI do: it had
+    only CLIENTS and HEADROOM, so an SRE reading `rcleak | tee` could not
+    tell a server filling in a minute from one that is still. A client
+    opening 10 connections a second (600/min, ss) against maxclients 400
+    (--ask-redis): GROW/min near 600, ETA near HEADROOM at that rate."""
+    import re
+    r = Redis(extra=["--maxclients", "400"])
+    p = spawn([harness.RCLEAK, "--plain", "-n", "14", "-i", "0.5", "--window", "4", "--ask-redis",
+               "-p", str(r.port)], "rcleak --plain")
+    c = Client("hold", ["--target", "127.0.0.1:%d:300" % r.port, "--interval-ms", "100"],
+               name="rclt-plaineta")
+    out, err = p.communicate(timeout=60)
+    check(p.returncode == 0, "--plain -n 14: exit %s (stderr %r)" % (p.returncode, err[-300:]))
+    lines = out.decode().splitlines()
+    heads = [i for i, l in enumerate(lines) if l.startswith("SERVER ")]
+    check(heads, "no server table: %r" % lines[:5])
+    cols = dict(zip(lines[heads[-1]].split(), lines[heads[-1] + 1].split()))
+    check("GROW/min" in cols and "ETA" in cols, "the server table has no GROW/min or ETA: %r"
+          % lines[heads[-1]:heads[-1] + 2])
+    grow = float(cols["GROW/min"])
+    m = re.match(r"^(?:(\d+)m)?(\d+)s$", cols["ETA"])
+    check(400 <= grow <= 800 and m, "a client at 600/min (ss: %d held): GROW/min %s, ETA %s"
+          % (ss_count(c.pid, [r.port]), cols["GROW/min"], cols["ETA"]))
+    eta = int(m.group(1) or 0) * 60 + int(m.group(2))
+    want = int(cols["HEADROOM"]) / (grow / 60)
+    check(abs(eta - want) <= max(2, want * 0.1), "ETA %ss, expected HEADROOM %s at %s/min: %.0fs"
+          % (eta, cols["HEADROOM"], grow, want))
+    c.exit()
 
 
 def test_plain_verdict():

@@ -24,12 +24,12 @@ import tempfile
 import time
 
 import harness
-from harness import RCLEAK, Client, Fail, Redis, check, mkdtemp, ss_count, ss_states, wait_until
+from harness import RCLEAK, Client, Fail, Redis, check, mkdtemp, server_row, ss_count, ss_states, wait_until
 from record_harness import (HOST, BgClient, Recorder, jdiff, json_lines, nobody_exe, not_crashed, opens_by_pid,
                             parse_capture, report, report_json, rows_of)
 
 TESTS = ["test_record_replay_summary", "test_record_at", "test_record_csv", "test_record_csv_tuples",
-         "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice"]
+         "test_report_reader_goes_away", "test_report_reader_gone_mid_wait", "test_report_same_file_twice", "test_record_ask_redis_replay"]
 
 CSV_HEADER = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,"
               "old_state,new_state")
@@ -276,6 +276,39 @@ def test_record_replay_summary():
         problems.append("report as uid 65534 on the 0600 capture: exit %d, stderr %r; expected exit 1 "
                         "with a message" % (rc, err4.strip()[:200]))
     check(not problems, " | ".join(problems))
+
+
+def test_record_ask_redis_replay():
+    """record --ask-redis --json, then report --replay --json of its file:
+    each server's headroom in the replay is the live one, less the slot of
+    rcleak's own link (11 clients of maxclients 12 and the link: 0), and
+    every line is the live line but for redis_clients, CLIENT LIST's
+    answer, which a capture does not keep (the README said the lines came
+    back exactly)."""
+    r = Redis(extra=["--maxclients", "12"], bind=("127.0.0.1",))
+    c = Client("hold", ["--target", "127.0.0.1:%d:11" % r.port], name="rclt-rec-ask")
+    path = os.path.join(mkdtemp("rcleak-rec-ask-"), "ask.rcl")
+    rec = subprocess.run([RCLEAK, "record", "-w", path, "-p", str(r.port), "--ask-redis", "--json",
+                          "-n", "3", "-i", "0.5"], capture_output=True, text=True, timeout=60)
+    check(rec.returncode == 0, "record --ask-redis: exit %d, stderr %r" % (rec.returncode, rec.stderr[-300:]))
+    live = json_lines(rec.stdout, "record --ask-redis --json")
+    srv = [server_row(line, r.pid) for line in live]
+    check(all(s_ and s_.get("clients") == 11 and s_.get("rcleak_links") == 1 and s_.get("headroom") == 0
+              and s_.get("redis_clients") for s_ in srv),
+          "live: server rows (11 clients and rcleak's link of 12: headroom 0, redis_clients listed): %s"
+          % [s_ and {k: s_.get(k) for k in ("clients", "rcleak_links", "headroom")} for s_ in srv])
+    rc, out, err = report([path, "--replay", "--json", "--speed", "1000"])
+    not_crashed(rc, "report --replay --json", err)
+    check(rc == 0, "report --replay --json: exit %d; stderr %r" % (rc, err[-300:]))
+    rep = json_lines(out, "report --replay --json")
+    check(len(rep) == len(live), "replay printed %d lines, record %d" % (len(rep), len(live)))
+    for i, (a, b) in enumerate(zip(live, rep)):
+        for s_ in a.get("servers", []):
+            s_.pop("redis_clients", None)
+        d = jdiff(a, b)
+        check(not d, "replay line %d differs from the live line (redis_clients aside): %s"
+              % (i, "; ".join("%s replay %r live %r" % (p_, y, x) for p_, x, y in d[:6])))
+    c.exit()
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from record_harness import hold_many
 TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port_other_addr",
          "test_two_servers_one_port_v4_v6", "test_maxclients_discovered_wins", "test_ask_redis_auth",
          "test_ask_redis_acl_user", "test_ask_redis_client_list_duty", "test_ask_redis_kept_list_gone_client",
-         "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply"]
+         "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply", "test_ask_redis_own_slot_headroom"]
 
 
 def _ask_redis(bind, rc_extra=()):
@@ -27,11 +27,13 @@ def _ask_redis(bind, rc_extra=()):
         srv = server_row(obj, r.pid)
         # accepted connections redis holds, less the ones whose client end is
         # rcleak's own CONFIG GET link (rcleak does not count itself)
-        held = ss_accepted(r.pid, r.port) - ss_count(rc.pid, [r.port])
+        links = ss_count(rc.pid, [r.port])
+        held = ss_accepted(r.pid, r.port) - links
         if srv is None:
             return False, "no server row"
-        want = {"maxclients": cfg, "maxclients_source": "config-get",
-                "effective_limit": eff, "clients": held, "headroom": eff - held}
+        # the link takes a slot of maxclients all the same
+        want = {"maxclients": cfg, "maxclients_source": "config-get", "effective_limit": eff,
+                "clients": held, "rcleak_links": links, "headroom": eff - held - links}
         bad = ["%s observed %r expected %r" % (k, srv.get(k), v)
                for k, v in want.items() if srv.get(k) != v]
         # the only connection accepted while rcleak runs is its own link:
@@ -218,6 +220,32 @@ def test_ask_redis_acl_user():
           "--redis-user without REDISCLI_AUTH, stderr: %r; expected one WRONGPASS line asking for REDISCLI_AUTH"
           % said)
     rc3.close()
+    c.exit()
+
+
+def test_ask_redis_own_slot_headroom():
+    """rcleak's own --ask-redis link is no client of the server's, but Redis
+    counts it against maxclients all the same: with 11 clients of 12 and
+    rcleak's link, the server refuses every new client, and the headroom
+    said 1 (12 - 11) while redis-cli got 'ERR max number of clients
+    reached'. The headroom is what is left for the apps: 0, the link's slot
+    said in rcleak_links; clients stays 11."""
+    r = Redis(extra=["--maxclients", "12"], bind=("127.0.0.1",))
+    c = Client("hold", ["--target", "127.0.0.1:%d:11" % r.port], name="rclt-slot")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    expect_server(rc, r.pid, {"maxclients": 12, "maxclients_source": "config-get", "clients": 11},
+                  what="the server's 11 clients, maxclients told")
+    check(ss_accepted(r.pid, r.port) == 12 and ss_count(rc.pid, [r.port]) == 1,
+          "ground truth (ss): server ends %d (expected 12), rcleak's link %d (expected 1)"
+          % (ss_accepted(r.pid, r.port), ss_count(rc.pid, [r.port])))
+    try:
+        refused = r.cli("PING").strip()
+    except RuntimeError as e:
+        refused = str(e)
+    check("max number of clients" in refused,
+          "ground truth: a new client while rcleak holds its link: %r, expected a refusal" % refused)
+    expect_server(rc, r.pid, {"clients": 11, "effective_limit": 12, "rcleak_links": 1, "headroom": 0},
+                  timeout=5, what="headroom with rcleak's link in the last slot")
     c.exit()
 
 

@@ -29,7 +29,7 @@ from tui_harness import (COLOUR, CONN, Tmux, VERDICT_S, bg_client, brief, check_
 TESTS = ["test_tui_keys", "test_tui_sigterm", "test_tui_usr1_quit", "test_tui_tiny",
          "test_tui_empty_selection", "test_tui_utf8_names",
          "test_tui_help_80x24",
-         "test_tui_unknown_term"]
+         "test_tui_unknown_term", "test_tui_stdin_not_terminal"]
 
 
 # --------------------------------------------------------------------------
@@ -401,3 +401,27 @@ def test_tui_unknown_term():
                      [h.split("  ")[3] for h in heads][:10]))
         finally:
             tm.kill()
+
+
+def test_tui_stdin_not_terminal():
+    """The TUI reads its keys from stdin: on a terminal, with stdin from
+    /dev/null (a cron job's, `ssh host rcleak </dev/null`), rcleak prints
+    the plain table and ends at -d. --help said the plain table is the
+    default only "when stdout is not a terminal", which this is not: it
+    must say stdin too."""
+    r = Redis()
+    Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-tui-nostdin")
+    cmd = "%s -p %d -d 1 -i 5 </dev/null" % (shlex.quote(harness.RCLEAK), r.port)
+    tm = Tmux("%s; echo EXIT=$?; sleep 60" % cmd)
+    try:
+        poll(tm, lambda s: "EXIT=" in tm.run("capture-pane", "-p", "-S", "-", "-t", "=0:"),
+             "%s to exit" % cmd, 15)
+        scr = tm.run("capture-pane", "-p", "-S", "-", "-t", "=0:")
+        rc = int(re.search(r"EXIT=(\d+)", scr).group(1))
+        check(rc == 0 and len(re.findall(r"  hook=", scr)) == 2,
+              "stdout a terminal, stdin /dev/null: exit %d, screen %r" % (rc, scr[-600:]))
+    finally:
+        tm.kill()
+    out = subprocess.run([harness.RCLEAK, "--help"], capture_output=True, text=True, timeout=10).stdout
+    plain = out[out.index("      --plain "):out.index("      --window ")]
+    check("stdin" in plain, "--help's --plain does not say stdin decides too: %r" % plain)

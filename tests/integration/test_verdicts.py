@@ -3,15 +3,21 @@ growth that is a one-time step is not a leak, while steady growth is.
 
 Run alone:  python3 tests/integration/runner.py -k verdict_
 """
+import os
+import re
 import select
+import signal
+import subprocess
 import sys
 import time
 
-from harness import (HOLD_THEN_MORE, Redis, Rcleak, check, expect_row, free_port, proc_row, spawn,
-                     ss_accepted, ss_count, stop)
+import harness
+from harness import (HOLD_THEN_MORE, RCLEAK, Lines, Redis, Rcleak, check, expect_row, free_port, proc_row,
+                     spawn, ss_accepted, ss_count, stop, wait_until)
 from record_harness import BgClient
 
-TESTS = ["test_verdict_step_not_leak", "test_refused_connects_not_connections", "test_verdict_proxy_leak"]
+TESTS = ["test_verdict_step_not_leak", "test_refused_connects_not_connections", "test_verdict_proxy_leak",
+         "test_verdict_exited_keeps_it"]
 
 # argv: DOWN_PORT UP_PORT SECS. Connects to DOWN_PORT (nothing listens) 20
 # times a second for SECS, as a client retries against a stopped Redis, then
@@ -159,3 +165,42 @@ def test_verdict_proxy_leak():
     rc.close()
     stop(c)
     stop(p)
+
+
+def test_verdict_exited_keeps_it():
+    """A client opening a connection every 100 ms is LEAK (window 4 s), then
+    is killed (SIGKILL) holding them, as a leaker that hit its fd limit
+    crashes. Its exited row, kept a window, keeps the verdict and rule it
+    had at its last refresh alive, in --json and --plain as in the TUI:
+    both said "ok" with no rule, so the process that took the slots read
+    as innocent the moment it mattered most."""
+    r = Redis()
+    lp = spawn([sys.executable, "-u", harness.CLIENT, "--name", "rclt-xleak", "hold", "--target",
+                "127.0.0.1:%d:400" % r.port, "--interval-ms", "100"], "client hold")
+    leak = lp.pid
+    rc = Rcleak(["-p", str(r.port), "--window", "4"])
+    plain = spawn([RCLEAK, "--plain", "-i", "0.5", "--window", "4", "-p", str(r.port)], "rcleak --plain",
+                  stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = Lines(plain.stdout, "rcleak --plain")
+    try:
+        expect_row(rc, leak, {"verdict": "LEAK", "exited": False}, timeout=30, what="the leaker judged LEAK")
+        wait_until(lambda: re.search(r"^%d\s+\S+\s+client\s+LEAK\b" % leak, out.text(), re.M),
+                   timeout=30, what="the leaker judged LEAK in --plain")
+        os.kill(leak, signal.SIGKILL)
+        lp.wait(10)
+        check(ss_count(leak, [r.port]) == 0, "ground truth (ss): the killed leaker holds connections")
+        row = proc_row(expect_row(rc, leak, {"exited": True}, timeout=10, what="the killed leaker's row"), leak)
+        check(row.get("verdict") == "LEAK" and (row.get("rule") or "").startswith("open +"),
+              "--json: the leaker, LEAK when it was killed, exited with verdict %r, rule %r"
+              % (row.get("verdict"), row.get("rule")))
+        n = len(out.lines)
+        wait_until(lambda: any(re.match(r"^%d\s.*\(exited\)" % leak, ln) for ln in out.lines[n:]),
+                   timeout=10, what="the killed leaker's row in --plain")
+        lines = out.lines[n:]
+        i = [k for k, ln in enumerate(lines) if re.match(r"^%d\s.*\(exited\)" % leak, ln)][0]
+        check(lines[i].split()[3] == "LEAK" and i + 1 < len(lines) and
+              re.match(r"^\s+LEAK: open \+", lines[i + 1]),
+              "--plain: the leaker, LEAK when it was killed, exited as %r, then %r"
+              % (lines[i], lines[i + 1] if i + 1 < len(lines) else None))
+    finally:
+        stop(plain)
