@@ -12,6 +12,7 @@
  *   --csv      one row per recorded event
  *   --replay   the timeline through the live views, at --speed X
  */
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
@@ -246,6 +247,19 @@ static void sleep_s(double s)
 	}
 }
 
+/* --at's and --replay's --json lines of the files skipped (nskips of
+ * them, in the order given) from *next on, up to the one given at place
+ * upto (INT_MAX: all): each where its refreshes would be. stderr alone
+ * named them, and a consumer of the lines could not tell a file skipped
+ * from one never given. */
+static void skip_lines(const struct summary_skip *skips, int nskips, int *next, int upto,
+		       const struct rcl_opts *o)
+{
+	for (; *next < nskips && skips[*next].given < upto; (*next)++)
+		if (o->view == RCL_VIEW_JSON && (o->at || o->replay))
+			summary_json_skip_line(&skips[*next]);
+}
+
 static volatile sig_atomic_t replay_stop;
 
 static void on_replay_signal(int sig)
@@ -292,7 +306,8 @@ int cmd_report(const struct rcl_opts *o)
 {
 	struct capfile files[MAX_FILES];
 	struct summary_skip skips[MAX_FILES];
-	int nfiles = 0, nskips = 0, rc = RCL_EXIT_OK, stdin_fd = -1;
+	int given[MAX_FILES]; /* files[i]'s place among the files given */
+	int nfiles = 0, nskips = 0, rc = RCL_EXIT_OK, stdin_fd = -1, next_skip = 0;
 	bool damaged = false, no_refresh = false, unreadable = false, several = o->files[0] && o->files[1];
 
 	/* as the live view: a reader going away (`report --csv | head`) ends
@@ -339,6 +354,7 @@ int cmd_report(const struct rcl_opts *o)
 			 * unreadable file aborted the report of all the others,
 			 * where a damaged one was skipped */
 			skips[nskips].path = *p;
+			skips[nskips].given = (int)(p - o->files);
 			skips[nskips].damaged = e == RCL_EXIT_INCOMPLETE;
 			snprintf(skips[nskips].error, sizeof(skips[0].error), "%s", files[nfiles].open_err);
 			nskips++;
@@ -350,7 +366,7 @@ int cmd_report(const struct rcl_opts *o)
 				unreadable = true;
 			continue;
 		}
-		nfiles++;
+		given[nfiles++] = (int)(p - o->files);
 	}
 	if (!nfiles) { /* nothing readable in any file given */
 		rc = unreadable ? RCL_EXIT_ERROR : RCL_EXIT_INCOMPLETE;
@@ -358,6 +374,8 @@ int cmd_report(const struct rcl_opts *o)
 		if (!o->at && !o->replay && !o->csv && o->view == RCL_VIEW_JSON &&
 		    summary_print(files, 0, skips, nskips, true) == 0)
 			out_flush(stdout);
+		skip_lines(skips, nskips, &next_skip, INT_MAX, o);
+		out_flush(stdout);
 		goto cleanup;
 	}
 	if (o->replay && o->view == RCL_VIEW_TUI) {
@@ -383,6 +401,7 @@ int cmd_report(const struct rcl_opts *o)
 			double rel, from, upto, day2;
 			int e, outside;
 
+			skip_lines(skips, nskips, &next_skip, given[fi], o);
 			parse_at(o->at, f->info.wall_start, &ok, &rel, &from, &upto, &day2);
 			if (!ok) {
 				elog("bad --at '%s': give +90s, +2m, HH:MM:SS or a Unix timestamp", o->at);
@@ -449,6 +468,7 @@ int cmd_report(const struct rcl_opts *o)
 			struct capfile *f = &files[fi];
 			bool first = true;
 
+			skip_lines(skips, nskips, &next_skip, given[fi], o);
 			while (!ferror(stdout) && capfile_next_tick(f, NULL, NULL) > 0) {
 				double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
 
@@ -499,6 +519,7 @@ int cmd_report(const struct rcl_opts *o)
 			goto cleanup;
 		}
 	}
+	skip_lines(skips, nskips, &next_skip, INT_MAX, o); /* those given after the last read */
 	out_flush(stdout);
 damage:
 	for (int fi = 0; fi < nfiles; fi++) {

@@ -17,6 +17,17 @@ static void json_time(double wall)
 		printf("null");
 }
 
+/* A file skipped, as the summary's "skipped" list and --at's and
+ * --replay's lines give it: {"path","reason","error"}. */
+static void skip_entry(const struct summary_skip *s)
+{
+	printf("{\"path\":");
+	json_str(stdout, s->path);
+	printf(",\"reason\":\"%s\",\"error\":", s->damaged ? "damaged" : "unreadable");
+	json_str(stdout, s->error);
+	putchar('}');
+}
+
 void summary_json_out(struct capfile *files, int nfiles, const struct summary_skip *skips, int nskips)
 {
 	struct join_count jc[64];
@@ -122,11 +133,18 @@ void summary_json_out(struct capfile *files, int nfiles, const struct summary_sk
 	 * never given: stderr alone named it */
 	printf("],\"skipped\":[");
 	for (int i = 0; i < nskips; i++) {
-		printf("%s{\"path\":", i ? "," : "");
-		json_str(stdout, skips[i].path);
-		printf(",\"reason\":\"%s\",\"error\":", skips[i].damaged ? "damaged" : "unreadable");
-		json_str(stdout, skips[i].error);
-		putchar('}');
+		if (i)
+			putchar(',');
+		skip_entry(&skips[i]);
 	}
 	printf("]}\n");
+}
+
+void summary_json_skip_line(const struct summary_skip *s)
+{
+	printf("{\"file\":");
+	json_str(stdout, s->path);
+	printf(",\"skipped\":");
+	skip_entry(s);
+	printf("}\n");
 }

@@ -15,7 +15,8 @@ from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
 from record_harness import Recorder, nobody_exe, report, write_bytes
 
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
-         "test_report_files_unreadable_skipped", "test_report_files_json_skipped", "test_report_files_spans_apart",
+         "test_report_files_unreadable_skipped", "test_report_files_json_skipped",
+         "test_report_files_json_lines_skipped", "test_report_files_spans_apart",
          "test_report_files_spans_apart_hosts"]
 
 HELD = 4   # connections the client holds through the recording
@@ -334,6 +335,56 @@ def test_report_files_json_skipped():
             if "skipped" in keys or "reason" in keys:
                 problems.append("%s: the file's entry changed: %r" % (what, keys))
     check(not problems, " | ".join(problems))
+
+@needs("rcleak")
+def test_report_files_json_lines_skipped():
+    """`report --at T --json` and `--replay --json` of several files, some
+    skipped (missing, not a capture: exit 1; a damaged header: exit 6):
+    the lines named only the files read, and a consumer could not tell a
+    skipped file from one never given (stderr alone named it). Now each
+    skipped file has one line, in the order given among the others' lines:
+    {"file": PATH, "skipped": E}, E the entry the summary's `skipped` list
+    gives (path, reason, and the line stderr says, without "rcleak: "). A
+    single file skipped gets its line too."""
+    d = mkdtemp("rcleak-files-lskip-")
+    good = os.path.join(d, "good.rcl")
+    _tiny("host-a").save(good)
+    data = _tiny("host-b").data()
+    bad_hdr = os.path.join(d, "badhdr.rcl")
+    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
+    text = os.path.join(d, "text.rcl")
+    write_bytes(text, b"not a capture\n")
+    missing = os.path.join(d, "missing.rcl")
+    reasons = {missing: "unreadable", bad_hdr: "damaged", text: "unreadable"}
+    problems = []
+    for files, want_rc in (([missing, good, bad_hdr, text], 1), ([good, bad_hdr], 6), ([bad_hdr], 6),
+                           ([missing], 1), ([good], 0)):
+        for mode in (["--at", "+0s"], ["--replay", "--speed", "1000"]):
+            what = "report %s %s --json" % (" ".join(os.path.basename(f) for f in files), " ".join(mode))
+            rc, out, err = report(files + mode + ["--json"])
+            said = {ln[len("rcleak: "):].split(": ")[0]: ln[len("rcleak: "):] for ln in err.splitlines()}
+            try:
+                lines = [json.loads(ln) for ln in out.splitlines()]
+            except ValueError:
+                problems.append("%s: exit %d, a line of stdout is not JSON: %r" % (what, rc, out[:300]))
+                continue
+            # each file given, in order: its refresh (one, the crafted file's), or its skip line
+            got, want = [], []
+            for f in files:
+                if f == good:
+                    want.append(("refresh", f if len(files) > 1 else None))
+                else:
+                    want.append(("skipped", f, {"path": f, "reason": reasons[f], "error": said.get(f)}))
+            for js in lines:
+                if "ts" in js:
+                    got.append(("refresh", js.get("file")))
+                else:
+                    got.append(("skipped", js.get("file"), js.get("skipped")))
+            if rc != want_rc or got != want or any(w[-1].get("error") is None for w in want if w[0] == "skipped"):
+                problems.append("%s: exit %d, lines %r, stderr %r; expected exit %d, lines %r"
+                                % (what, rc, got, err, want_rc, want))
+    check(not problems, " | ".join(problems))
+
 
 
 # ---------------------------------------------------------------------------
