@@ -524,6 +524,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 ||
 		    o->trigger_verdict || o->after_set)
 			return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
+		/* and report's: "run --csv -- make" printed no CSV, exit 0 */
+		if (o->at || o->csv || o->replay || o->speed_set)
+			return opts_fail(err, errlen, "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)");
 		/* the live view's options were taken here and did nothing:
 		 * "run -d 60" did not stop anything after 60 s */
 		if (o->duration_s || o->count || o->pid || o->comm[0] || o->view == RCL_VIEW_PLAIN)
