@@ -268,6 +268,11 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 					return -1;
 				if (!optarg)
 					optind++;
+				/* the second replaced the first, which kept an
+				 * earlier run's summary, never emptied */
+				if (o->json_path && strcmp(o->json_path, f))
+					return opts_fail(err, errlen, "--json given twice ('%s', '%s'): it writes one "
+						    "file; give one", o->json_path, f);
 				o->json_path = f;
 				break;
 			}
@@ -282,6 +287,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_USER:
 			if (!*optarg)
 				return opts_fail(err, errlen, "--user needs a user name or a uid");
+			if (o->run_user && strcmp(o->run_user, optarg))
+				return opts_fail(err, errlen, "--user given twice ('%s', '%s'): CMD runs as one "
+					    "user; give one", o->run_user, optarg);
 			o->run_user = optarg;
 			break;
 		case OPT_JUNIT:
@@ -289,6 +297,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			 * to a file named "--max-open" and ran "3" */
 			if (opts_need_file("--junit", optarg, err, errlen))
 				return -1;
+			if (o->junit_path && strcmp(o->junit_path, optarg))
+				return opts_fail(err, errlen, "--junit given twice ('%s', '%s'): it writes one "
+					    "file; give one", o->junit_path, optarg);
 			o->junit_path = optarg;
 			break;
 		case OPT_MAX_OPEN:

@@ -312,6 +312,30 @@ static void test_run_refuses_report(void **state)
 	}
 }
 
+/* run --json, --junit and --user given twice with two values: the second
+ * replaced the first without a word, and the first FILE, never written
+ * nor emptied, kept an earlier run's summary for the CI step that reads
+ * it. Refused, naming both; the same value twice is one. */
+static void test_run_once(void **state)
+{
+	static const char *const opt[] = { "--json", "--junit", "--user" };
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(parse(&o, err, "run", opt[i], "a1", opt[i], "b2", "--", "true", NULL), -1);
+		assert_non_null(strstr(err, opt[i]));
+		assert_non_null(strstr(err, "a1"));
+		assert_non_null(strstr(err, "b2"));
+		assert_int_equal(parse(&o, err, "run", opt[i], "a1", opt[i], "a1", "--", "true", NULL), 0);
+	}
+	assert_int_equal(parse(&o, err, "run", "--json=a1", "--json", "b2", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--json"));
+	assert_int_equal(parse(&o, err, "run", "--json", "a1", "--junit", "b2", "--", "true", NULL), 0);
+}
+
 /* report reads a capture: what tracing, record or run decide is refused,
  * with one line naming what was given; what views and verdicts use is not */
 static void test_report_refuses(void **state)
@@ -613,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_ports), cmocka_unit_test(test_ports_repeated), cmocka_unit_test(test_run_json_file),
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
 		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_run_refuses_report),
+		cmocka_unit_test(test_run_once),
 		cmocka_unit_test(test_help_anywhere),
 		cmocka_unit_test(test_file_equals), cmocka_unit_test(test_wait_children_value),
 		cmocka_unit_test(test_range_named),
