@@ -383,6 +383,14 @@ def test_report_files_json_lines_skipped():
             if rc != want_rc or got != want or any(w[-1].get("error") is None for w in want if w[0] == "skipped"):
                 problems.append("%s: exit %d, lines %r, stderr %r; expected exit %d, lines %r"
                                 % (what, rc, got, err, want_rc, want))
+            # the summary's list, entry for entry
+            _, sout, _ = report(files + ["--json"])
+            try:
+                listed = json.loads(sout).get("skipped")
+            except ValueError:
+                listed = None
+            if listed != [g[2] for g in got if g[0] == "skipped"]:
+                problems.append("%s: skipped lines %r, the summary's list %r" % (what, got, listed))
     check(not problems, " | ".join(problems))
 
 
