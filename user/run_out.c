@@ -98,15 +98,22 @@ bool run_out_same_name(const char *a, const char *b)
  * reader is refused before CMD runs, after RUN_OUT_READER_WAIT_S for one
  * to come (`rcleak run --json f -- make & jq . <f` starts its reader just
  * after rcleak); held open, it does not end the reader's input (an open
- * and close now would). Returns 0 or -1 (message given). */
-static int open_fifo(struct out_file *f)
+ * and close now would). A signal ends the wait at once (the sleep returns
+ * early, *stop is set): Ctrl-C was acted on only once the wait was over,
+ * seconds later. Returns 0, -1 (message given) or RUN_OUT_STOPPED. */
+static int open_fifo(struct out_file *f, const volatile sig_atomic_t *stop)
 {
 	const struct timespec step = { 0, 50 * 1000 * 1000 };
 	int tries = RUN_OUT_READER_WAIT_S * 20, fd;
 
 	while ((fd = open(f->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0 && errno == ENXIO &&
-	       tries-- > 0)
+	       tries-- > 0) {
+		if (stop && *stop)
+			return RUN_OUT_STOPPED;
 		nanosleep(&step, NULL);
+		if (stop && *stop)
+			return RUN_OUT_STOPPED;
+	}
 	if (fd < 0 && errno == ENXIO) {
 		elog("cannot write %s: a FIFO nobody reads (no reader came in %d s): start its reader "
 		     "first; the command was not run", f->path, RUN_OUT_READER_WAIT_S);
@@ -131,8 +138,9 @@ static int open_fifo(struct out_file *f)
  * The regular file stays open, and the summary goes into it, not into
  * whatever the name leads to at the end: CMD, run as SUDO_USER, could put
  * a symlink there in its own work tree (`ln -sf /etc/shadow rcleak.xml`),
- * and rcleak, as root, wrote through it. Returns 0 or -1 (message given). */
-int run_out_check(struct out_file *f)
+ * and rcleak, as root, wrote through it. Returns 0, -1 (message given) or
+ * RUN_OUT_STOPPED (open_fifo()). */
+int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop)
 {
 	struct stat st;
 	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
@@ -163,7 +171,7 @@ int run_out_check(struct out_file *f)
 			elog("cannot write %s: it is a socket; the command was not run", f->path);
 			return -1;
 		} else if (S_ISFIFO(st.st_mode)) {
-			return open_fifo(f);
+			return open_fifo(f, stop);
 		} else if (!S_ISREG(st.st_mode)) {
 			/* a device is opened once, at the end */
 			return 0;

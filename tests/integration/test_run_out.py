@@ -18,10 +18,11 @@ import xml.etree.ElementTree as ET
 
 import harness
 from harness import RCLEAK, Fail, check, mkdtemp, spawn, stop
-from run_harness import run_to_end
+from run_harness import Run, run_to_end
 
 TESTS = ["test_run_out_fifo_no_reader", "test_run_out_fifo_late_reader",
-         "test_run_out_fifo_stuck_reader", "test_run_out_file_checked_first",
+         "test_run_out_fifo_stuck_reader", "test_run_out_fifo_wait_signal",
+         "test_run_out_file_checked_first",
          "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
          "test_run_out_file_swapped", "test_run_out_file_is_stdout", "test_run_out_file_same",
          "test_run_out_file_std_socket"]
@@ -125,11 +126,53 @@ def test_run_out_fifo_stuck_reader():
     check(took >= STALL_S - 0.5, "gave up after %.1fs, before %ds without progress" % (took, STALL_S))
 
 
-if __name__ == "__main__":
-    import sys
-    import runner
-    runner.MODULES = ["test_run_out"]
-    sys.exit(runner.main(sys.argv[1:]))
+def _in_sleep(pid):
+    """pid sleeps in nanosleep() now (its wchan): rcleak's wait for a
+    FIFO's reader, retried every 50 ms."""
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            return "nanosleep" in f.read()
+    except OSError:
+        return False
+
+
+def test_run_out_fifo_wait_signal():
+    """SIGINT or SIGTERM while rcleak waits for a FIFO's reader (up to
+    READER_WAIT_S, before CMD runs): acted on only once the wait ended,
+    after seconds, and then as "a FIFO nobody reads", exit 1. An SRE's
+    Ctrl-C stops rcleak at once: exit 128+N, one line saying CMD was not
+    run, CMD not run, no BPF program of rcleak's left, the FIFO left."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        d, fifo = _fifo("rcleak-run-fifo-sig-")
+        marker = os.path.join(d, "cmd-ran")
+        port = str(harness.free_port())
+        run = Run(["-p", port, "--json", fifo], ["sh", "-c", 'touch "$0"', marker], json_out=False)
+        what = "%s to `%s` waiting for its FIFO's reader" % (sig.name, " ".join(run.argv[1:]))
+        try:
+            deadline = time.monotonic() + 15
+            # in the reader's wait: asleep, no CMD, no BPF object of its own
+            while not (_in_sleep(run.pid) and not harness.children_of(run.pid)
+                       and not harness.bpf_fd_ids(str(run.pid), "prog_id")):
+                check(run.proc.poll() is None, "%s: rcleak exited (rc %r) before the wait; %s"
+                      % (what, run.proc.returncode, run.describe()))
+                check(time.monotonic() < deadline, "%s: rcleak never waited" % what)
+                time.sleep(0.01)
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            os.kill(run.pid, sig)
+            rc = run.wait(timeout=READER_WAIT_S + 20)   # also: none of its rcl_ programs left
+            took = time.monotonic() - t0
+        finally:
+            run.cleanup()
+        lines = [l for l in run.err().splitlines() if l.strip()]
+        check(took < 1.5, "%s: exited %.1fs after the signal, not at once; %s" % (what, took, run.describe()))
+        check(rc == 128 + sig, "%s: exit status %r, expected %d; %s" % (what, rc, 128 + sig, run.describe()))
+        check(not os.path.exists(marker), "%s: CMD ran" % what)
+        check(len(lines) == 1 and lines[0].startswith("rcleak: ") and "signal %d" % sig in lines[0]
+              and "not run" in lines[0], "%s: expected one line naming the signal and saying CMD "
+              "was not run, got %r" % (what, lines))
+        check(sorted(os.listdir(d)) == ["results"] and os.path.exists(fifo),
+              "%s: left %s" % (what, sorted(os.listdir(d))))
 
 
 def _marker_cmd(prefix):
@@ -415,3 +458,10 @@ def test_run_out_file_std_socket():
           "stderr %r" % (what, rc, os.path.exists(marker), err[-400:]))
     check(len(lines) == 1 and "cannot write %s" % sock_path in lines[0] and "not run" in lines[0],
           "%s: expected one line naming the socket, got %r" % (what, err[-400:]))
+
+
+if __name__ == "__main__":
+    import sys
+    import runner
+    runner.MODULES = ["test_run_out"]
+    sys.exit(runner.main(sys.argv[1:]))
