@@ -76,7 +76,7 @@ void opts_usage(FILE *f)
 "\n"
 "rcleak run (CI mode; summary on stderr, CMD's stdio untouched):\n"
 "      --user USER      run CMD as USER, a name or a uid (a name first, as\n"
-"                       pgrep -u does); default: SUDO_USER under sudo;\n"
+"                       pgrep -u does); default: who ran sudo (SUDO_UID);\n"
 "                       with USER's HOME, SHELL, XDG_RUNTIME_DIR, no SUDO_*\n"
 "      --json FILE      write the summary as JSON to FILE\n"
 "      --junit FILE     write JUnit XML to FILE, one test case per rule\n"
