@@ -401,12 +401,17 @@ int cmd_run(const struct rcl_opts *o)
 		     o->run_argv[0]);
 	}
 	/* the files first: the summary's last line is the verdict, exit code
-	 * included, and a FILE that cannot be written changes that code */
+	 * included, and a FILE that cannot be written changes that code. The
+	 * XML (which has no exit code) before the JSON (which has): written
+	 * after it, an XML that could not be written failed the run the JSON
+	 * had said passed (exit_code 0, rcleak's exit 1) */
 	summary = true;
-	if (json.path && run_out_write(&json, &sum, summary_json))
-		sum.unwritten = o->json_path;
-	if (junit.path && run_out_write(&junit, &sum, summary_junit) && !sum.unwritten)
+	if (junit.path && run_out_write(&junit, &sum, summary_junit))
 		sum.unwritten = o->junit_path;
+	if (sum.unwritten && sum.exit_code == RCL_EXIT_OK)
+		sum.exit_code = RCL_EXIT_ERROR;
+	if (json.path && run_out_write(&json, &sum, summary_json) && !sum.unwritten)
+		sum.unwritten = o->json_path;
 	if (sum.unwritten && sum.exit_code == RCL_EXIT_OK)
 		sum.exit_code = RCL_EXIT_ERROR;
 	rc = sum.exit_code;

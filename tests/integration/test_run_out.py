@@ -23,7 +23,8 @@ from run_harness import Run, run_to_end
 TESTS = ["test_run_out_fifo_no_reader", "test_run_out_fifo_late_reader",
          "test_run_out_fifo_stuck_reader", "test_run_out_fifo_wait_signal",
          "test_run_out_file_checked_first",
-         "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
+         "test_run_out_file_unwritable_at_end", "test_run_out_junit_unwritable_json",
+         "test_run_out_file_is_dir",
          "test_run_out_file_swapped", "test_run_out_file_is_stdout", "test_run_out_file_same",
          "test_run_out_file_std_socket"]
 
@@ -241,6 +242,27 @@ def test_run_out_file_unwritable_at_end():
                   "%s: no line saying why /dev/full was not written: %r" % (what, err[-400:]))
             check(lines and lines[-1].startswith("rcleak run: PASS ") and lines[-1].endswith(tail),
                   "%s: last line %r, expected the verdict ending %r" % (what, lines[-1:] , tail))
+
+
+def test_run_out_junit_unwritable_json():
+    """--json FILE next to a --junit FILE that cannot be written at the
+    end (/dev/full): rcleak exits 1 after a passing CMD, but the JSON,
+    written before the XML was tried, said "exit_code": 0, and a CI step
+    that takes its verdict from the JSON passed the job that rcleak
+    failed. The JSON's exit_code is rcleak's exit status, the XML's failure
+    included; a failing CMD's own code stays, in both."""
+    port = str(harness.free_port())
+    d = mkdtemp("rcleak-run-junitfull-")
+    js_path = os.path.join(d, "r.json")
+    for cmd, want in ((["true"], 1), (["sh", "-c", "exit 3"], 3)):
+        args = ["-p", port, "--json", js_path, "--junit", "/dev/full", "--"] + cmd
+        rc, out, err, lines = run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        check(rc == want, "%s: exit status %r, expected %d; stderr %r" % (what, rc, want, err[-400:]))
+        with open(js_path) as f:
+            js = json.load(f)
+        check(js.get("exit_code") == rc, "%s: the JSON says exit_code %r, rcleak exited %r"
+              % (what, js.get("exit_code"), rc))
 
 
 def test_run_out_file_is_dir():
