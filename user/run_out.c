@@ -52,6 +52,42 @@ bool run_out_same(const struct out_file *a, const struct out_file *b)
 	       S_ISREG(x.st_mode) && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
+/* path is a symlink of another user's, not root's, and rcleak, as root,
+ * would write through it (*owner: its owner's uid). Root's own links
+ * (/dev/stdout, /dev/fd/N) are not. */
+static bool foreign_link(const char *path, uid_t *owner)
+{
+	struct stat l;
+
+	if (geteuid() != 0 || lstat(path, &l) || !S_ISLNK(l.st_mode) || l.st_uid == 0)
+		return false;
+	*owner = l.st_uid;
+	return true;
+}
+
+/* A foreign_link() leading to what its owner does not own (or nowhere):
+ * CMD of an earlier run, as SUDO_USER, left `result.json -> /etc/shadow`
+ * in its work tree, and rcleak, as root, emptied /etc/shadow at its check
+ * and wrote the summary into it. A link to its owner's own file is
+ * written through: that user could write the file anyway. fd >= 0: the
+ * file opened through it, whose owner is the one that counts (the link
+ * may have changed since it was looked at). Says so (the command not run,
+ * when before_cmd) and returns true. */
+static bool foreign_target(const char *path, int fd, bool before_cmd)
+{
+	struct stat t;
+	uid_t owner;
+
+	if (!foreign_link(path, &owner))
+		return false;
+	if (fd >= 0 ? !fstat(fd, &t) && t.st_uid == owner : !stat(path, &t) && t.st_uid == owner)
+		return false;
+	elog("cannot write %s: a symlink of uid %u's to what that user does not own; rcleak, as root, "
+	     "writes through no such link: give the file itself%s", path, (unsigned)owner,
+	     before_cmd ? "; the command was not run" : "");
+	return true;
+}
+
 /* The folder that would hold path, stat'ed into *dir, and path's last
  * name, *base. Returns false when the folder is not there. */
 static bool folder_of(const char *path, struct stat *dir, const char **base)
@@ -146,6 +182,8 @@ int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop)
 	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
 
 	f->created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && foreign_target(f->path, -1, true))
+		return -1;
 	if (fd < 0 && errno == EEXIST && !stat(f->path, &st)) {
 		/* a directory passed this check, and CMD ran to its end
 		 * before "cannot write ...: Is a directory" */
@@ -176,7 +214,18 @@ int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop)
 			/* a device is opened once, at the end */
 			return 0;
 		} else {
-			fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+			/* emptied only once the file opened is known to be
+			 * one it may write (the link may have changed) */
+			fd = open(f->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+			if (fd >= 0 && foreign_target(f->path, fd, true)) {
+				close(fd);
+				return -1;
+			}
+			if (fd >= 0 && ftruncate(fd, 0)) {
+				elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
+				close(fd);
+				return -1;
+			}
 		}
 	}
 	if (fd < 0) {
@@ -276,7 +325,10 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 		return -1;
 	}
 	/* a device, opened now (as fopen's "w" opens); non-blocking, so that
-	 * a FIFO put in its place cannot hang rcleak here either */
+	 * a FIFO put in its place cannot hang rcleak here either; never
+	 * through another user's link put in its place */
+	if (fd < 0 && foreign_target(f->path, -1, false))
+		return -1;
 	if (fd < 0 && (fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
 				 0666)) < 0) {
 		elog("cannot write %s: %s", f->path, strerror(errno));

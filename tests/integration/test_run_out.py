@@ -25,7 +25,7 @@ TESTS = ["test_run_out_fifo_no_reader", "test_run_out_fifo_late_reader",
          "test_run_out_file_checked_first",
          "test_run_out_file_unwritable_at_end", "test_run_out_junit_unwritable_json",
          "test_run_out_file_is_dir",
-         "test_run_out_file_swapped", "test_run_out_file_is_stdout", "test_run_out_file_same",
+         "test_run_out_file_swapped", "test_run_out_file_foreign_symlink", "test_run_out_file_is_stdout", "test_run_out_file_same",
          "test_run_out_file_std_socket"]
 
 READER_WAIT_S = 5   # RUN_OUT_READER_WAIT_S, user/run_out.h
@@ -342,6 +342,62 @@ def test_run_out_file_swapped():
             check(json.loads(text).get("exit_code") == 0, "%s: FILE holds %r" % (what, text[:200]))
         else:
             check(ET.fromstring(text).tag == "testsuites", "%s: FILE holds %r" % (what, text[:200]))
+
+
+def test_run_out_file_foreign_symlink():
+    """The --json/--junit FILE is there before rcleak starts, a symlink of
+    another user's to a file of root's (CMD of an earlier run, run as that
+    user, left it in its work tree: `ln -s /etc/shadow result`): rcleak,
+    root, emptied root's file at its check and wrote the summary into it.
+    Now a symlink is written through only when it is root's, or its owner
+    owns what it leads to: else one line, exit 1, CMD not run, root's file
+    as it was. A user's symlink to that user's own file is written."""
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        raise harness.Skip("no user nobody")
+    port = str(harness.free_port())
+    safe = mkdtemp("rcleak-run-victim2-")
+    os.chmod(safe, 0o755)
+    victim = os.path.join(safe, "precious")
+    for opt in ("--json", "--junit"):
+        with open(victim, "w") as f:
+            f.write("root's own\n")
+        ws = mkdtemp("rcleak-run-ws2-")
+        os.chown(ws, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(ws, 0o755)
+        out = os.path.join(ws, "result")
+        os.symlink(victim, out)
+        os.lchown(out, nobody.pw_uid, nobody.pw_gid)
+        marker = os.path.join(ws, "cmd-ran")
+        args = ["-p", port, opt, out, "--", "sh", "-c", 'touch "$0"', marker]
+        rc, _o, err, lines = run_to_end(args, 30)
+        what = "`rcleak run %s` (FILE nobody's symlink to root's file)" % " ".join(args)
+        with open(victim) as f:
+            left = f.read()
+        check(left == "root's own\n", "%s: root's file behind the symlink was overwritten: %r"
+              % (what, left[:120]))
+        check(rc == 1 and not os.path.exists(marker), "%s: exit status %r (expected 1), CMD ran: %s; "
+              "stderr %r" % (what, rc, os.path.exists(marker), err[-400:]))
+        check(len(lines) == 1 and lines[0].startswith("rcleak: cannot write %s: " % out)
+              and "symlink" in lines[0] and "not run" in lines[0],
+              "%s: expected one line naming FILE and its symlink, got %r" % (what, err[-400:]))
+        check(os.path.islink(out), "%s: the symlink is gone" % what)
+        # nobody's symlink to nobody's own file: written through
+        own = os.path.join(ws, "own")
+        with open(own, "w") as f:
+            f.write("old\n")
+        os.chown(own, nobody.pw_uid, nobody.pw_gid)
+        os.unlink(out)
+        os.symlink(own, out)
+        os.lchown(out, nobody.pw_uid, nobody.pw_gid)
+        rc, _o, err, lines = run_to_end(["-p", port, opt, out, "--", "true"], 30)
+        with open(own) as f:
+            got = f.read()
+        check(rc == 0 and got.lstrip().startswith("{" if opt == "--json" else "<?xml"),
+              "`rcleak run %s %s` (nobody's symlink to nobody's file): exit %r, the file holds %r; "
+              "stderr %r" % (opt, out, rc, got[:80], err[-400:]))
 
 
 def test_run_out_file_is_stdout():
