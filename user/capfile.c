@@ -10,11 +10,31 @@
 #include "log.h"
 #include "peaks.h"
 
-static int stdin_fd = -1; /* "-": standard input, spooled (capfile_stdin) */
+/* files given that are read from a copy (capfile_spooled): "-", a pipe */
+struct spooled {
+	const char *path;
+	int fd;
+};
+static struct spooled spooled[RCL_MAX_FILES];
+static int nspooled;
+
+void capfile_spooled(const char *path, int fd)
+{
+	if (nspooled < RCL_MAX_FILES)
+		spooled[nspooled++] = (struct spooled){ path, fd };
+}
 
 void capfile_stdin(int fd)
 {
-	stdin_fd = fd;
+	capfile_spooled("-", fd);
+}
+
+static int spooled_fd(const char *path)
+{
+	for (int i = 0; i < nspooled; i++)
+		if (!strcmp(spooled[i].path, path))
+			return spooled[i].fd;
+	return -1;
 }
 
 int capfile_open(struct capfile *f, const struct rcl_opts *o)
@@ -24,8 +44,8 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 	int e;
 
 	f->opts = *o;
-	if (!strcmp(f->path, "-") && stdin_fd >= 0)
-		e = capture_reader_open_fd(&f->rd, stdin_fd, f->path, &f->info, err, errlen);
+	if (spooled_fd(f->path) >= 0)
+		e = capture_reader_open_fd(&f->rd, spooled_fd(f->path), f->path, &f->info, err, errlen);
 	else
 		e = capture_reader_open(&f->rd, f->path, &f->info, err, errlen);
 	if (e) {

@@ -307,6 +307,7 @@ int cmd_report(const struct rcl_opts *o)
 	struct capfile files[MAX_FILES];
 	struct summary_skip skips[MAX_FILES];
 	int given[MAX_FILES]; /* files[i]'s place among the files given */
+	int pipe_fd[MAX_FILES], npipes = 0; /* copies of the pipes given */
 	int nfiles = 0, nskips = 0, rc = RCL_EXIT_OK, stdin_fd = -1, next_skip = 0;
 	bool damaged = false, no_refresh = false, unreadable = false, several = o->files[0] && o->files[1];
 
@@ -336,6 +337,21 @@ int cmd_report(const struct rcl_opts *o)
 		}
 	if ((rc = check_distinct(o->files, stdin_fd)))
 		goto cleanup;
+	/* a pipe given as a file (`report <(ssh a cat x.rcl) <(ssh b cat
+	 * y.rcl)`, a FIFO) is read whole first, as "-" is: it was "not a
+	 * regular file", and "-" takes one pipe only */
+	for (char **p = o->files; *p && npipes < MAX_FILES; p++) {
+		int fd;
+
+		if (!strcmp(*p, "-"))
+			continue;
+		if ((rc = spool_pipe(*p, &fd)))
+			goto cleanup;
+		if (fd >= 0) {
+			pipe_fd[npipes++] = fd;
+			capfile_spooled(*p, fd);
+		}
+	}
 	for (char **p = o->files; *p; p++) {
 		int e;
 
@@ -541,5 +557,7 @@ cleanup:
 		capfile_close(&files[fi]);
 	if (stdin_fd > STDERR_FILENO)
 		close(stdin_fd);
+	for (int i = 0; i < npipes; i++)
+		close(pipe_fd[i]);
 	return rc;
 }

@@ -16,7 +16,7 @@ from record_harness import Recorder, nobody_exe, report, write_bytes
 
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
          "test_report_files_unreadable_skipped", "test_report_files_json_skipped",
-         "test_report_files_json_lines_skipped", "test_report_files_spans_apart",
+         "test_report_files_json_lines_skipped", "test_report_files_pipes", "test_report_files_spans_apart",
          "test_report_files_spans_apart_hosts"]
 
 HELD = 4   # connections the client holds through the recording
@@ -392,6 +392,52 @@ def test_report_files_json_lines_skipped():
             if listed != [g[2] for g in got if g[0] == "skipped"]:
                 problems.append("%s: skipped lines %r, the summary's list %r" % (what, got, listed))
     check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_files_pipes():
+    """Captures given as pipes, as a shell's process substitution gives
+    them (`rcleak report <(ssh a cat x.rcl) <(ssh b cat y.rcl)`, the joins
+    of two hosts' captures) or a named FIFO: each was refused as "not a
+    regular file", exit 1, and `-` takes one pipe only. Each is read whole
+    first, as `-` is: the summary names the two hosts the crafted files
+    hold, under the names given, exit 0, the same as of the files; a pipe
+    cut short reads as a file cut short (exit 6)."""
+    d = mkdtemp("rcleak-files-pipes-")
+    a, b = os.path.join(d, "a.rcl"), os.path.join(d, "b.rcl")
+    _tiny("host-a").save(a)
+    _tiny("host-b").save(b)
+    rc0, out0, err0 = report([a, b, "--json"])
+    check(rc0 == 0, "report a.rcl b.rcl: exit %d; %s" % (rc0, err0[-300:]))
+    want = json.loads(out0)
+    r = subprocess.run(["bash", "-c", '"$0" report <(cat "$1") <(cat "$2") --json', RCLEAK, a, b],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    out, err = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+    try:
+        got = json.loads(out)
+    except ValueError:
+        got = None
+    paths = [f.get("path") for f in got["files"]] if got else []
+    if got:
+        for f, p in zip(got["files"], (a, b)):
+            f["path"] = p
+    check(r.returncode == 0 and got == want and all(p.startswith("/dev/fd/") for p in paths) and len(paths) == 2,
+          "report <(cat a.rcl) <(cat b.rcl) --json: exit %d, files %r, stderr %r; expected exit 0, the "
+          "summary of report a.rcl b.rcl (hosts host-a, host-b) under /dev/fd/N" % (r.returncode, paths, err[-400:]))
+    # a named FIFO, cut short: as a file cut short
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    cut = os.path.join(d, "cut.rcl")
+    write_bytes(cut, _tiny("host-c").data()[:-7])
+    rc1, out1, err1 = report([cut, "--json"])
+    w = subprocess.Popen(["sh", "-c", 'cat "$0" > "$1"', cut, fifo])
+    try:
+        rc2, out2, err2 = report([fifo, "--json"])
+    finally:
+        w.wait(10)
+    check((rc2, out2.replace(fifo, cut), err2.replace(fifo, cut)) == (rc1, out1, err1) and rc1 == 6,
+          "report FIFO (a capture cut short): exit %d, stdout %r, stderr %r; the file: exit %d, %r, %r"
+          % (rc2, out2[:200], err2[-300:], rc1, out1[:200], err1[-300:]))
 
 
 
