@@ -65,27 +65,57 @@ static bool foreign_link(const char *path, uid_t *owner)
 	return true;
 }
 
+static void foreign_error(const char *path, uid_t owner, bool before_cmd)
+{
+	elog("cannot write %s: a symlink of uid %u's to what that user does not own; rcleak, as root, "
+	     "writes through no such link: give the file itself%s", path, (unsigned)owner,
+	     before_cmd ? "; the command was not run" : "");
+}
+
 /* A foreign_link() leading to what its owner does not own (or nowhere):
  * CMD of an earlier run, as SUDO_USER, left `result.json -> /etc/shadow`
  * in its work tree, and rcleak, as root, emptied /etc/shadow at its check
  * and wrote the summary into it. A link to its owner's own file is
- * written through: that user could write the file anyway. fd >= 0: the
- * file opened through it, whose owner is the one that counts (the link
- * may have changed since it was looked at). Says so (the command not run,
- * when before_cmd) and returns true. */
-static bool foreign_target(const char *path, int fd, bool before_cmd)
+ * written through: that user could write the file anyway. Says so (the
+ * command not run, when before_cmd) and returns true. */
+static bool foreign_target(const char *path, bool before_cmd)
 {
 	struct stat t;
 	uid_t owner;
 
-	if (!foreign_link(path, &owner))
+	if (!foreign_link(path, &owner) || (!stat(path, &t) && t.st_uid == owner))
 		return false;
-	if (fd >= 0 ? !fstat(fd, &t) && t.st_uid == owner : !stat(path, &t) && t.st_uid == owner)
-		return false;
-	elog("cannot write %s: a symlink of uid %u's to what that user does not own; rcleak, as root, "
-	     "writes through no such link: give the file itself%s", path, (unsigned)owner,
-	     before_cmd ? "; the command was not run" : "");
+	foreign_error(path, owner, before_cmd);
 	return true;
+}
+
+/* The regular file path names, opened for writing (not emptied), as
+ * foreign_target() allows, on the file opened: the name may lead
+ * elsewhere by now than when it was looked at. A symlink at the open
+ * (ELOOP without following) must still be one when looked at after, and
+ * one of another user's must have led to a file of that user's. Returns
+ * the fd, or -1 (message given). */
+static int open_regular(const char *path)
+{
+	struct stat l, t;
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+
+	if (fd >= 0 || errno != ELOOP)
+		goto out;
+	if (lstat(path, &l) || !S_ISLNK(l.st_mode)) {
+		elog("cannot write %s: it changed while rcleak looked at it; the command was not run", path);
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0 && geteuid() == 0 && l.st_uid != 0 && (fstat(fd, &t) || t.st_uid != l.st_uid)) {
+		close(fd);
+		foreign_error(path, l.st_uid, true);
+		return -1;
+	}
+out:
+	if (fd < 0)
+		elog("cannot write %s: %s; the command was not run", path, strerror(errno));
+	return fd;
 }
 
 /* The folder that would hold path, stat'ed into *dir, and path's last
@@ -180,10 +210,12 @@ int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop)
 {
 	struct stat st;
 	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
+	int e = fd < 0 ? errno : 0;
 
 	f->created = fd >= 0;
-	if (fd < 0 && errno == EEXIST && foreign_target(f->path, -1, true))
+	if (e == EEXIST && foreign_target(f->path, true))
 		return -1;
+	errno = e;
 	if (fd < 0 && errno == EEXIST && !stat(f->path, &st)) {
 		/* a directory passed this check, and CMD ran to its end
 		 * before "cannot write ...: Is a directory" */
@@ -216,12 +248,9 @@ int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop)
 		} else {
 			/* emptied only once the file opened is known to be
 			 * one it may write (the link may have changed) */
-			fd = open(f->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-			if (fd >= 0 && foreign_target(f->path, fd, true)) {
-				close(fd);
+			if ((fd = open_regular(f->path)) < 0)
 				return -1;
-			}
-			if (fd >= 0 && ftruncate(fd, 0)) {
+			if (ftruncate(fd, 0)) {
 				elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
 				close(fd);
 				return -1;
@@ -327,7 +356,7 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 	/* a device, opened now (as fopen's "w" opens); non-blocking, so that
 	 * a FIFO put in its place cannot hang rcleak here either; never
 	 * through another user's link put in its place */
-	if (fd < 0 && foreign_target(f->path, -1, false))
+	if (fd < 0 && foreign_target(f->path, false))
 		return -1;
 	if (fd < 0 && (fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
 				 0666)) < 0) {
