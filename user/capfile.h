@@ -42,6 +42,7 @@ struct capfile {
 	bool half_tick;          /* a tick lost a chunk: its model is half refilled */
 	unsigned long bad_seen;  /* chunks the reader had skipped at the last record */
 	bool tui;                /* replayed in the TUI: keeps its own pace */
+	bool recording;          /* a recorder holds the file (its flock): still being written */
 	struct join_index *jix;  /* its records by 4-tuple, while joins print */
 	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
 	__u32 ev_res_ns;         /* the event handed to on_event: its time's resolution */

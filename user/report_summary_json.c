@@ -56,6 +56,7 @@ void summary_json_out(struct capfile *files, int nfiles, const struct summary_sk
 			printf(",\"finished\":false,\"stop_signal\":null");
 		else
 			printf(",\"finished\":true,\"stop_signal\":%u", f->rp.end_signal);
+		printf(",\"recording\":%s", f->recording ? "true" : "false");
 		printf(",\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,", f->ticks, f->events,
 		       (unsigned long long)f->lost);
 		printf("\"trigger\":");

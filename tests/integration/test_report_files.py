@@ -4,6 +4,7 @@ others, and files of one host whose spans do not overlap.
 
 Run alone:  python3 tests/integration/runner.py -k report_files
 """
+import fcntl
 import json
 import os
 import pty
@@ -16,7 +17,8 @@ from record_harness import Recorder, nobody_exe, report, write_bytes
 
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
          "test_report_files_unreadable_skipped", "test_report_files_json_skipped",
-         "test_report_files_json_lines_skipped", "test_report_files_pipes", "test_report_files_spans_apart",
+         "test_report_files_json_lines_skipped", "test_report_files_pipes", "test_report_files_recording",
+         "test_report_files_spans_apart",
          "test_report_files_spans_apart_hosts"]
 
 HELD = 4   # connections the client holds through the recording
@@ -438,6 +440,61 @@ def test_report_files_pipes():
     check((rc2, out2.replace(fifo, cut), err2.replace(fifo, cut)) == (rc1, out1, err1) and rc1 == 6,
           "report FIFO (a capture cut short): exit %d, stdout %r, stderr %r; the file: exit %d, %r, %r"
           % (rc2, out2[:200], err2[-300:], rc1, out1[:200], err1[-300:]))
+
+
+@needs("rcleak")
+def test_report_files_recording():
+    """A capture still being recorded (`rcleak report` of the file a
+    `record -d 600` is writing: what happened so far?). A recorder holds an
+    exclusive flock on its file as long as it writes it (capture_write.c);
+    the test holds it here. The summary said "the recorder did not finish
+    this file (killed, a write error, or the host stopped)", false of a
+    recorder at work, and a file read while the recorder was inside a
+    chunk was "damaged", exit 6. Now one line says it is still being
+    recorded, `--json` has "recording": true ("finished" stays false), and
+    its end inside a chunk is no damage (exit 0, no warning). Unlocked, the
+    same bytes are a recorder's unfinished file as before (exit 6 cut)."""
+    d = mkdtemp("rcleak-files-live-")
+    c = capcraft.Cap(host="host-a", minor=8)
+    c.meta()
+    for i in range(3):
+        c.tick(float(i), 1.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)],
+               [dict(tgid=200, opened=1)], [dict(tgid=200)])
+    whole = os.path.join(d, "live.rcl")
+    c.save(whole)
+    cut = os.path.join(d, "cut.rcl")
+    write_bytes(cut, c.data()[:-7])
+    problems = []
+    for path, want_rc_free in ((whole, 0), (cut, 6)):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            rc, out, err = report([path])
+            rcj, outj, errj = report([path, "--json"])
+        finally:
+            os.close(fd)
+        name = os.path.basename(path)
+        if rc != 0 or "did not finish" in out or "still being recorded" not in out or err:
+            problems.append("report %s (locked by its recorder): exit %d, stdout %r, stderr %r; expected exit "
+                            "0, a line saying it is still being recorded, none saying it was not finished, "
+                            "nothing on stderr" % (name, rc, out[:400], err[-300:]))
+        try:
+            f = json.loads(outj)["files"][0]
+        except (ValueError, KeyError, IndexError):
+            f = {}
+        if rcj != 0 or f.get("recording") is not True or f.get("finished") is not False:
+            problems.append("report %s --json (locked): exit %d, recording %r, finished %r; expected exit 0, "
+                            "true, false" % (name, rcj, f.get("recording"), f.get("finished")))
+        # no recorder: as before
+        rc, out, err = report([path, "--json"])
+        try:
+            f = json.loads(out)["files"][0]
+        except (ValueError, KeyError, IndexError):
+            f = {}
+        if rc != want_rc_free or f.get("recording") is not False:
+            problems.append("report %s --json (no recorder): exit %d, recording %r; expected exit %d, false"
+                            % (name, rc, f.get("recording"), want_rc_free))
+    check(not problems, " | ".join(problems))
 
 
 
