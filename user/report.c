@@ -260,6 +260,19 @@ static void skip_lines(const struct summary_skip *skips, int nskips, int *next, 
 			summary_json_skip_line(&skips[*next]);
 }
 
+/* f holds no complete refresh to show: said on stderr, and with --json a
+ * skip line in its place (a consumer of the lines could not tell it was
+ * given). */
+static void no_refresh_said(const struct capfile *f, const struct rcl_opts *o)
+{
+	struct summary_skip s = { .path = f->path, .no_refresh = true, .host = f->info.host };
+
+	snprintf(s.error, sizeof(s.error), "%s: no complete refresh recorded", f->path);
+	elog("%s", s.error);
+	if (o->view == RCL_VIEW_JSON)
+		summary_json_skip_line(&s);
+}
+
 static volatile sig_atomic_t replay_stop;
 
 static void on_replay_signal(int sig)
@@ -369,6 +382,7 @@ int cmd_report(const struct rcl_opts *o)
 			 * other files still are. The one line said which; one
 			 * unreadable file aborted the report of all the others,
 			 * where a damaged one was skipped */
+			memset(&skips[nskips], 0, sizeof(skips[0]));
 			skips[nskips].path = *p;
 			skips[nskips].given = (int)(p - o->files);
 			skips[nskips].damaged = e == RCL_EXIT_INCOMPLETE;
@@ -470,7 +484,7 @@ int cmd_report(const struct rcl_opts *o)
 			while (f->ticks < want && capfile_next_tick(f, NULL, NULL) > 0)
 				;
 			if (!f->have_tick) {
-				elog("%s: no complete refresh recorded", f->path);
+				no_refresh_said(f, o);
 				no_refresh = true;
 				continue;
 			}
@@ -506,7 +520,7 @@ int cmd_report(const struct rcl_opts *o)
 				show(f, o);
 			}
 			if (!f->have_tick) { /* as --at and the TUI say it */
-				elog("%s: no complete refresh recorded", f->path);
+				no_refresh_said(f, o);
 				no_refresh = true;
 			}
 		}

@@ -23,7 +23,8 @@ static void skip_entry(const struct summary_skip *s)
 {
 	printf("{\"path\":");
 	json_str(stdout, s->path);
-	printf(",\"reason\":\"%s\",\"error\":", s->damaged ? "damaged" : "unreadable");
+	printf(",\"reason\":\"%s\",\"error\":",
+	       s->no_refresh ? "no-refresh" : s->damaged ? "damaged" : "unreadable");
 	json_str(stdout, s->error);
 	putchar('}');
 }
@@ -145,6 +146,10 @@ void summary_json_skip_line(const struct summary_skip *s)
 {
 	printf("{\"file\":");
 	json_str(stdout, s->path);
+	if (s->host) { /* read, with nothing to show: its host is known */
+		printf(",\"host\":");
+		json_str(stdout, s->host);
+	}
 	printf(",\"skipped\":");
 	skip_entry(s);
 	printf("}\n");

@@ -17,7 +17,8 @@ from record_harness import Recorder, nobody_exe, report, write_bytes
 
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
          "test_report_files_unreadable_skipped", "test_report_files_json_skipped",
-         "test_report_files_json_lines_skipped", "test_report_files_pipes", "test_report_files_recording",
+         "test_report_files_json_lines_skipped", "test_report_files_json_lines_no_refresh",
+         "test_report_files_pipes", "test_report_files_recording",
          "test_report_files_spans_apart",
          "test_report_files_spans_apart_hosts"]
 
@@ -393,6 +394,46 @@ def test_report_files_json_lines_skipped():
                 listed = None
             if listed != [g[2] for g in got if g[0] == "skipped"]:
                 problems.append("%s: skipped lines %r, the summary's list %r" % (what, got, listed))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_files_json_lines_no_refresh():
+    """`report --at T --json` / `--replay --json` of a capture that holds no
+    complete refresh (its recorder stopped before the first one ended),
+    next to a good one: it printed no line, only stderr named it and the
+    exit status was 1, and a consumer of the lines could not tell it was
+    given. It now has a skip line in its place, as a file that could not
+    be read has, with the host it is of: {"file", "host", "skipped":
+    {"path", "reason": "no-refresh", "error"}}, the error the line stderr
+    says."""
+    d = mkdtemp("rcleak-files-norefresh-")
+    good = os.path.join(d, "good.rcl")
+    _tiny("host-a").save(good)
+    empty = os.path.join(d, "empty.rcl")
+    c = capcraft.Cap(host="host-e", minor=8)
+    c.meta()
+    c.save(empty)
+    problems = []
+    for files in ([good, empty], [empty, good], [empty]):
+        for mode in (["--at", "+0s"], ["--replay", "--speed", "1000"]):
+            what = "report %s %s --json" % (" ".join(os.path.basename(f) for f in files), " ".join(mode))
+            rc, out, err = report(files + mode + ["--json"])
+            said = [ln[len("rcleak: "):] for ln in err.splitlines()]
+            try:
+                lines = [json.loads(ln) for ln in out.splitlines()]
+            except ValueError:
+                problems.append("%s: a line is not JSON: %r" % (what, out[:300]))
+                continue
+            got = [("refresh", js.get("host")) if "ts" in js else
+                   ("skipped", js.get("file"), js.get("host"), js.get("skipped")) for js in lines]
+            want = [("refresh", "host-a" if len(files) > 1 else None) if f == good else
+                    ("skipped", f, "host-e", {"path": f, "reason": "no-refresh",
+                                              "error": "%s: no complete refresh recorded" % f})
+                    for f in files]
+            if rc != 1 or got != want or said != ["%s: no complete refresh recorded" % empty]:
+                problems.append("%s: exit %d, lines %r, stderr %r; expected exit 1, lines %r"
+                                % (what, rc, got, err, want))
     check(not problems, " | ".join(problems))
 
 
