@@ -25,7 +25,8 @@ TESTS = ["test_run_out_fifo_no_reader", "test_run_out_fifo_late_reader",
          "test_run_out_file_checked_first",
          "test_run_out_file_unwritable_at_end", "test_run_out_junit_unwritable_json",
          "test_run_out_file_is_dir",
-         "test_run_out_file_swapped", "test_run_out_file_foreign_symlink", "test_run_out_file_is_stdout", "test_run_out_file_same",
+         "test_run_out_file_swapped", "test_run_out_file_foreign_symlink", "test_run_out_file_is_stdout",
+         "test_run_out_stdout_reader_gone", "test_run_out_file_same",
          "test_run_out_file_std_socket"]
 
 READER_WAIT_S = 5   # RUN_OUT_READER_WAIT_S, user/run_out.h
@@ -442,6 +443,33 @@ def test_run_out_file_is_stdout():
         raise Fail("%s: the JUnit XML in err.log is broken (%s): %r" % (what, e, err[:600]))
     lines = err.strip().splitlines()
     check(lines[-1] == "rcleak run: PASS (exit 0)", "%s: err.log's last line %r" % (what, lines[-1]))
+
+
+def test_run_out_stdout_reader_gone():
+    """--json /dev/stdout, rcleak's stdout a pipe whose reader went away
+    (`rcleak run --json /dev/stdout -- make | head -c 100`): EPIPE counted
+    as a FILE not written, "PASS (exit 1: cannot write /dev/stdout)", where
+    the exit codes say a reader that goes away is no error, as it is for
+    the summary on stderr. Now exit 0 after a passing CMD, no line about
+    it; the summary on stderr still says PASS (exit 0)."""
+    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--json", "/dev/stdout", "--", "true"]
+    r, w = os.pipe()
+    os.close(r)                         # the reader is gone before rcleak writes
+    try:
+        p = spawn(args, "rcleak run", stdin=subprocess.DEVNULL, stdout=w)
+    finally:
+        os.close(w)
+    try:
+        _out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("`%s` did not exit" % " ".join(args[1:]))
+    err = err.decode("utf-8", "replace")
+    lines = [l for l in err.splitlines() if l.strip()]
+    what = "`%s | (reader gone)`" % " ".join(args[1:])
+    check(p.returncode == 0, "%s: exit status %r, expected 0; stderr %r" % (what, p.returncode, err[-400:]))
+    check(not any("cannot write" in l for l in lines) and lines and lines[-1] == "rcleak run: PASS (exit 0)",
+          "%s: stderr %r, expected no 'cannot write' and the verdict PASS (exit 0)" % (what, err[-400:]))
 
 
 def test_run_out_file_same():
