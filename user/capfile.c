@@ -1,20 +1,59 @@
 // SPDX-License-Identifier: GPL-2.0
 /* capfile.c - see capfile.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capfile.h"
 #include "log.h"
 #include "peaks.h"
 
-static int stdin_fd = -1; /* "-": standard input, spooled (capfile_stdin) */
+/* files given that are read from a copy (capfile_spooled): "-", a pipe */
+struct spooled {
+	const char *path;
+	int fd;
+};
+static struct spooled spooled[RCL_MAX_FILES];
+static int nspooled;
+
+void capfile_spooled(const char *path, int fd)
+{
+	if (nspooled < RCL_MAX_FILES)
+		spooled[nspooled++] = (struct spooled){ path, fd };
+}
 
 void capfile_stdin(int fd)
 {
-	stdin_fd = fd;
+	capfile_spooled("-", fd);
+}
+
+static int spooled_fd(const char *path)
+{
+	for (int i = 0; i < nspooled; i++)
+		if (!strcmp(spooled[i].path, path))
+			return spooled[i].fd;
+	return -1;
+}
+
+/* A recorder is writing path now: every writer holds an exclusive flock
+ * on its file as long as it writes (capture_write.c), which a shared one
+ * cannot be taken next to. */
+static bool being_recorded(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), rc;
+
+	if (fd < 0)
+		return false;
+	while ((rc = flock(fd, LOCK_SH | LOCK_NB)) < 0 && errno == EINTR)
+		;
+	rc = rc < 0 && errno == EWOULDBLOCK;
+	close(fd); /* and the lock taken with it */
+	return rc;
 }
 
 int capfile_open(struct capfile *f, const struct rcl_opts *o)
@@ -24,14 +63,17 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 	int e;
 
 	f->opts = *o;
-	if (!strcmp(f->path, "-") && stdin_fd >= 0)
-		e = capture_reader_open_fd(&f->rd, stdin_fd, f->path, &f->info, err, errlen);
+	if (spooled_fd(f->path) >= 0)
+		e = capture_reader_open_fd(&f->rd, spooled_fd(f->path), f->path, &f->info, err, errlen);
 	else
 		e = capture_reader_open(&f->rd, f->path, &f->info, err, errlen);
 	if (e) {
 		elog("%s", err); /* the reason names the file already */
 		return e == -EBADMSG ? RCL_EXIT_INCOMPLETE : RCL_EXIT_ERROR;
 	}
+	/* "did not finish this file (killed ...)" was said of a recorder
+	 * at work, and its chunk being written read as damage */
+	f->recording = spooled_fd(f->path) < 0 && being_recorded(f->path);
 	f->opts.nports = 0; /* the views show the recorded ports */
 	for (int i = 0; i < f->info.nports && i < RCL_MAX_PORTS; i++)
 		f->opts.ports[f->opts.nports++] = f->info.ports[i];
@@ -222,6 +264,9 @@ bool capfile_damage(struct capfile *f)
 	if (d.chunks_bad > f->told.chunks)
 		elog("%s: %lu damaged chunk%s skipped (bad checksum, stream or length)", f->path,
 		     d.chunks_bad, d.chunks_bad == 1 ? "" : "s");
+	/* a recorder at work is inside its next chunk: no damage */
+	if (f->recording)
+		d.truncated = false;
 	if (d.truncated && !f->told.truncated)
 		elog("%s: file ends inside a chunk: read up to byte %llu (%lu whole chunks)", f->path,
 		     (unsigned long long)d.truncated_at, d.chunks_ok);

@@ -42,6 +42,7 @@ struct capfile {
 	bool half_tick;          /* a tick lost a chunk: its model is half refilled */
 	unsigned long bad_seen;  /* chunks the reader had skipped at the last record */
 	bool tui;                /* replayed in the TUI: keeps its own pace */
+	bool recording;          /* a recorder holds the file (its flock): still being written */
 	struct join_index *jix;  /* its records by 4-tuple, while joins print */
 	struct evb_dec *evb;     /* the event batch being read (15 KiB: on the heap) */
 	__u32 ev_res_ns;         /* the event handed to on_event: its time's resolution */
@@ -59,7 +60,8 @@ struct capfile {
 
 typedef void (*event_fn)(struct capfile *f, const struct rcl_event *e, double wall, void *ctx);
 
-/* Open f->path (set by the caller; "-": the capfile_stdin file) with the
+/* Open f->path (set by the caller; "-": the capfile_stdin file, a pipe
+ * its capfile_spooled copy) with the
  * report's options. 0, or after
  * saying why in one line the exit code: RCL_EXIT_INCOMPLETE for a capture
  * whose header is cut short or damaged, RCL_EXIT_ERROR for anything else
@@ -68,6 +70,9 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o);
 /* The file a path "-" names from now on: standard input, spooled
  * (spool.h); the caller keeps fd. */
 void capfile_stdin(int fd);
+/* The file path names from now on: fd, a copy of what it held (a pipe's,
+ * spool.h); the caller keeps fd. */
+void capfile_spooled(const char *path, int fd);
 /* Start over at the beginning of the file (a second pass). */
 int capfile_reopen(struct capfile *f, const struct rcl_opts *o);
 void capfile_close(struct capfile *f);

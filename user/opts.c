@@ -268,6 +268,11 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 					return -1;
 				if (!optarg)
 					optind++;
+				/* the second replaced the first, which kept an
+				 * earlier run's summary, never emptied */
+				if (o->json_path && strcmp(o->json_path, f))
+					return opts_fail(err, errlen, "--json given twice ('%s', '%s'): it writes one "
+						    "file; give one", o->json_path, f);
 				o->json_path = f;
 				break;
 			}
@@ -282,6 +287,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_USER:
 			if (!*optarg)
 				return opts_fail(err, errlen, "--user needs a user name or a uid");
+			if (o->run_user && strcmp(o->run_user, optarg))
+				return opts_fail(err, errlen, "--user given twice ('%s', '%s'): CMD runs as one "
+					    "user; give one", o->run_user, optarg);
 			o->run_user = optarg;
 			break;
 		case OPT_JUNIT:
@@ -289,6 +297,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			 * to a file named "--max-open" and ran "3" */
 			if (opts_need_file("--junit", optarg, err, errlen))
 				return -1;
+			if (o->junit_path && strcmp(o->junit_path, optarg))
+				return opts_fail(err, errlen, "--junit given twice ('%s', '%s'): it writes one "
+					    "file; give one", o->junit_path, optarg);
 			o->junit_path = optarg;
 			break;
 		case OPT_MAX_OPEN:
@@ -524,6 +535,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 ||
 		    o->trigger_verdict || o->after_set)
 			return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
+		/* and report's: "run --csv -- make" printed no CSV, exit 0 */
+		if (o->at || o->csv || o->replay || o->speed_set)
+			return opts_fail(err, errlen, "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)");
 		/* the live view's options were taken here and did nothing:
 		 * "run -d 60" did not stop anything after 60 s */
 		if (o->duration_s || o->count || o->pid || o->comm[0] || o->view == RCL_VIEW_PLAIN)

@@ -12,6 +12,7 @@
  *   --csv      one row per recorded event
  *   --replay   the timeline through the live views, at --speed X
  */
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stddef.h>
@@ -246,6 +247,32 @@ static void sleep_s(double s)
 	}
 }
 
+/* --at's and --replay's --json lines of the files skipped (nskips of
+ * them, in the order given) from *next on, up to the one given at place
+ * upto (INT_MAX: all): each where its refreshes would be. stderr alone
+ * named them, and a consumer of the lines could not tell a file skipped
+ * from one never given. */
+static void skip_lines(const struct summary_skip *skips, int nskips, int *next, int upto,
+		       const struct rcl_opts *o)
+{
+	for (; *next < nskips && skips[*next].given < upto; (*next)++)
+		if (o->view == RCL_VIEW_JSON && (o->at || o->replay))
+			summary_json_skip_line(&skips[*next]);
+}
+
+/* f holds no complete refresh to show: said on stderr, and with --json a
+ * skip line in its place (a consumer of the lines could not tell it was
+ * given). */
+static void no_refresh_said(const struct capfile *f, const struct rcl_opts *o)
+{
+	struct summary_skip s = { .path = f->path, .no_refresh = true, .host = f->info.host };
+
+	snprintf(s.error, sizeof(s.error), "%s: no complete refresh recorded", f->path);
+	elog("%s", s.error);
+	if (o->view == RCL_VIEW_JSON)
+		summary_json_skip_line(&s);
+}
+
 static volatile sig_atomic_t replay_stop;
 
 static void on_replay_signal(int sig)
@@ -292,7 +319,9 @@ int cmd_report(const struct rcl_opts *o)
 {
 	struct capfile files[MAX_FILES];
 	struct summary_skip skips[MAX_FILES];
-	int nfiles = 0, nskips = 0, rc = RCL_EXIT_OK, stdin_fd = -1;
+	int given[MAX_FILES]; /* files[i]'s place among the files given */
+	int pipe_fd[MAX_FILES], npipes = 0; /* copies of the pipes given */
+	int nfiles = 0, nskips = 0, rc = RCL_EXIT_OK, stdin_fd = -1, next_skip = 0;
 	bool damaged = false, no_refresh = false, unreadable = false, several = o->files[0] && o->files[1];
 
 	/* as the live view: a reader going away (`report --csv | head`) ends
@@ -321,6 +350,21 @@ int cmd_report(const struct rcl_opts *o)
 		}
 	if ((rc = check_distinct(o->files, stdin_fd)))
 		goto cleanup;
+	/* a pipe given as a file (`report <(ssh a cat x.rcl) <(ssh b cat
+	 * y.rcl)`, a FIFO) is read whole first, as "-" is: it was "not a
+	 * regular file", and "-" takes one pipe only */
+	for (char **p = o->files; *p && npipes < MAX_FILES; p++) {
+		int fd;
+
+		if (!strcmp(*p, "-"))
+			continue;
+		if ((rc = spool_pipe(*p, &fd)))
+			goto cleanup;
+		if (fd >= 0) {
+			pipe_fd[npipes++] = fd;
+			capfile_spooled(*p, fd);
+		}
+	}
 	for (char **p = o->files; *p; p++) {
 		int e;
 
@@ -338,7 +382,9 @@ int cmd_report(const struct rcl_opts *o)
 			 * other files still are. The one line said which; one
 			 * unreadable file aborted the report of all the others,
 			 * where a damaged one was skipped */
+			memset(&skips[nskips], 0, sizeof(skips[0]));
 			skips[nskips].path = *p;
+			skips[nskips].given = (int)(p - o->files);
 			skips[nskips].damaged = e == RCL_EXIT_INCOMPLETE;
 			snprintf(skips[nskips].error, sizeof(skips[0].error), "%s", files[nfiles].open_err);
 			nskips++;
@@ -350,7 +396,7 @@ int cmd_report(const struct rcl_opts *o)
 				unreadable = true;
 			continue;
 		}
-		nfiles++;
+		given[nfiles++] = (int)(p - o->files);
 	}
 	if (!nfiles) { /* nothing readable in any file given */
 		rc = unreadable ? RCL_EXIT_ERROR : RCL_EXIT_INCOMPLETE;
@@ -358,6 +404,8 @@ int cmd_report(const struct rcl_opts *o)
 		if (!o->at && !o->replay && !o->csv && o->view == RCL_VIEW_JSON &&
 		    summary_print(files, 0, skips, nskips, true) == 0)
 			out_flush(stdout);
+		skip_lines(skips, nskips, &next_skip, INT_MAX, o);
+		out_flush(stdout);
 		goto cleanup;
 	}
 	if (o->replay && o->view == RCL_VIEW_TUI) {
@@ -383,6 +431,7 @@ int cmd_report(const struct rcl_opts *o)
 			double rel, from, upto, day2;
 			int e, outside;
 
+			skip_lines(skips, nskips, &next_skip, given[fi], o);
 			parse_at(o->at, f->info.wall_start, &ok, &rel, &from, &upto, &day2);
 			if (!ok) {
 				elog("bad --at '%s': give +90s, +2m, HH:MM:SS or a Unix timestamp", o->at);
@@ -435,7 +484,7 @@ int cmd_report(const struct rcl_opts *o)
 			while (f->ticks < want && capfile_next_tick(f, NULL, NULL) > 0)
 				;
 			if (!f->have_tick) {
-				elog("%s: no complete refresh recorded", f->path);
+				no_refresh_said(f, o);
 				no_refresh = true;
 				continue;
 			}
@@ -449,6 +498,7 @@ int cmd_report(const struct rcl_opts *o)
 			struct capfile *f = &files[fi];
 			bool first = true;
 
+			skip_lines(skips, nskips, &next_skip, given[fi], o);
 			while (!ferror(stdout) && capfile_next_tick(f, NULL, NULL) > 0) {
 				double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
 
@@ -470,7 +520,7 @@ int cmd_report(const struct rcl_opts *o)
 				show(f, o);
 			}
 			if (!f->have_tick) { /* as --at and the TUI say it */
-				elog("%s: no complete refresh recorded", f->path);
+				no_refresh_said(f, o);
 				no_refresh = true;
 			}
 		}
@@ -499,6 +549,7 @@ int cmd_report(const struct rcl_opts *o)
 			goto cleanup;
 		}
 	}
+	skip_lines(skips, nskips, &next_skip, INT_MAX, o); /* those given after the last read */
 	out_flush(stdout);
 damage:
 	for (int fi = 0; fi < nfiles; fi++) {
@@ -520,5 +571,7 @@ cleanup:
 		capfile_close(&files[fi]);
 	if (stdin_fd > STDERR_FILENO)
 		close(stdin_fd);
+	for (int i = 0; i < npipes; i++)
+		close(pipe_fd[i]);
 	return rc;
 }

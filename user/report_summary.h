@@ -16,7 +16,10 @@ void summary_event(struct capfile *f, const struct rcl_event *e, double wall, vo
  * JSON summary lists it, where stderr alone said it. */
 struct summary_skip {
 	const char *path;
+	int given;                /* its place among the files given, from 0 */
 	bool damaged;             /* its header cut short or damaged (exit 6), else unreadable (1) */
+	bool no_refresh;          /* read, but no complete refresh to show (--at, --replay) */
+	const char *host;         /* the capture's host, when it was read; else NULL */
 	char error[sizeof(((struct capfile *)0)->open_err)]; /* the line said */
 };
 
@@ -24,5 +27,10 @@ struct summary_skip {
  * lists the nskips files skipped); 0, or -ENOMEM before printing anything. */
 int summary_print(struct capfile *files, int nfiles, const struct summary_skip *skips, int nskips,
 		  bool json);
+
+/* --at's and --replay's line for a file skipped, in place of its refreshes:
+ * {"file":PATH,"skipped":{...}}, the entry the summary's list gives (or,
+ * no_refresh, one of reason "no-refresh"). */
+void summary_json_skip_line(const struct summary_skip *s);
 
 #endif

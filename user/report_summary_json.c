@@ -17,6 +17,18 @@ static void json_time(double wall)
 		printf("null");
 }
 
+/* A file skipped, as the summary's "skipped" list and --at's and
+ * --replay's lines give it: {"path","reason","error"}. */
+static void skip_entry(const struct summary_skip *s)
+{
+	printf("{\"path\":");
+	json_str(stdout, s->path);
+	printf(",\"reason\":\"%s\",\"error\":",
+	       s->no_refresh ? "no-refresh" : s->damaged ? "damaged" : "unreadable");
+	json_str(stdout, s->error);
+	putchar('}');
+}
+
 void summary_json_out(struct capfile *files, int nfiles, const struct summary_skip *skips, int nskips)
 {
 	struct join_count jc[64];
@@ -45,6 +57,7 @@ void summary_json_out(struct capfile *files, int nfiles, const struct summary_sk
 			printf(",\"finished\":false,\"stop_signal\":null");
 		else
 			printf(",\"finished\":true,\"stop_signal\":%u", f->rp.end_signal);
+		printf(",\"recording\":%s", f->recording ? "true" : "false");
 		printf(",\"ticks\":%lu,\"events\":%lu,\"lost_events\":%llu,", f->ticks, f->events,
 		       (unsigned long long)f->lost);
 		printf("\"trigger\":");
@@ -122,11 +135,22 @@ void summary_json_out(struct capfile *files, int nfiles, const struct summary_sk
 	 * never given: stderr alone named it */
 	printf("],\"skipped\":[");
 	for (int i = 0; i < nskips; i++) {
-		printf("%s{\"path\":", i ? "," : "");
-		json_str(stdout, skips[i].path);
-		printf(",\"reason\":\"%s\",\"error\":", skips[i].damaged ? "damaged" : "unreadable");
-		json_str(stdout, skips[i].error);
-		putchar('}');
+		if (i)
+			putchar(',');
+		skip_entry(&skips[i]);
 	}
 	printf("]}\n");
+}
+
+void summary_json_skip_line(const struct summary_skip *s)
+{
+	printf("{\"file\":");
+	json_str(stdout, s->path);
+	if (s->host) { /* read, with nothing to show: its host is known */
+		printf(",\"host\":");
+		json_str(stdout, s->host);
+	}
+	printf(",\"skipped\":");
+	skip_entry(s);
+	printf("}\n");
 }

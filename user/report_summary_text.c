@@ -75,12 +75,19 @@ void summary_text_out(struct capfile *files, int nfiles)
 		       f->info.kernel, f->info.version, f->rp.meta.tier);
 		printf("  span %s .. %s (%.0fs, %lu ticks, %lu events, %llu lost)\n", a, b,
 		       f->last_wall - f->first_wall, f->ticks, f->events, (unsigned long long)f->lost);
-		if (f->ends_in_tick) {
+		/* a recorder at work (its flock held) is no recorder killed:
+		 * what it has written so far ends where it is writing */
+		if (f->recording) {
+			capfile_fmt_time(f->last_wall, a, sizeof(a));
+			printf("  still being recorded (a recorder holds the file): this summary ends at its "
+			       "last whole refresh so far, at %s\n", a);
+		}
+		if (f->ends_in_tick && !f->recording) {
 			capfile_fmt_time(f->last_wall, a, sizeof(a));
 			printf("  the file ends inside a refresh (the recorder was killed while writing it): the "
 			       "summary and the joins end at the one before, at %s\n", a);
 		}
-		if (tail_long(f)) {
+		if (tail_long(f) && !f->recording) {
 			capfile_fmt_time(f->last_event, a, sizeof(a));
 			printf("  events go on %.1fs after the last refresh, until %s (the recorder was killed?):"
 			       " OPENED, CLOSED, LEAKED and PEAK count them, GROW/min and verdicts end at the "
@@ -89,7 +96,7 @@ void summary_text_out(struct capfile *files, int nfiles)
 		/* a file of format 1.6 on ends with an end record: without
 		 * one, the recorder was stopped before it finished the file,
 		 * even where it ended between two chunks and reads as whole */
-		if (f->info.minor >= 6 && !f->rp.finished && !f->ends_in_tick)
+		if (f->info.minor >= 6 && !f->rp.finished && !f->ends_in_tick && !f->recording)
 			printf("  the recorder did not finish this file (killed, a write error, or the host "
 			       "stopped): it may end before the recording did\n");
 		if (f->rp.have_trigger) {

@@ -10,7 +10,8 @@
  * to CMD; a terminal's Ctrl-C already reaches CMD while it shares our process
  * group, and is not sent twice, but is passed on to a CMD that moved to a
  * group of its own (setsid, timeout). One that comes before CMD started
- * (during the BPF load) stops rcleak, and CMD is never run; one that comes
+ * (during the BPF load, or the wait for a --json/--junit FIFO's reader)
+ * stops rcleak at once, and CMD is never run; one that comes
  * while rcleak waits for CMD's descendants (--wait-children) ends the wait.
  * A signal ignored when rcleak started stays ignored, by rcleak and by CMD.
  */
@@ -251,8 +252,13 @@ int cmd_run(const struct rcl_opts *o)
 	if (got_signal)
 		return stopped_before_cmd(o);
 	rc = RCL_EXIT_ERROR;
-	if ((json.path && run_out_check(&json)) || (junit.path && run_out_check(&junit)))
+	/* a signal while it waits for a FIFO's reader stops rcleak at once */
+	if ((json.path && (e = run_out_check(&json, &got_signal))) ||
+	    (junit.path && (e = run_out_check(&junit, &got_signal)))) {
+		if (e == RUN_OUT_STOPPED)
+			rc = stopped_before_cmd(o);
 		goto cleanup;
+	}
 	if (run_out_same(&json, &junit)) { /* one made by the check: both new */
 		same_file_error(&json, &junit);
 		rc = RCL_EXIT_USAGE;
@@ -395,12 +401,17 @@ int cmd_run(const struct rcl_opts *o)
 		     o->run_argv[0]);
 	}
 	/* the files first: the summary's last line is the verdict, exit code
-	 * included, and a FILE that cannot be written changes that code */
+	 * included, and a FILE that cannot be written changes that code. The
+	 * XML (which has no exit code) before the JSON (which has): written
+	 * after it, an XML that could not be written failed the run the JSON
+	 * had said passed (exit_code 0, rcleak's exit 1) */
 	summary = true;
-	if (json.path && run_out_write(&json, &sum, summary_json))
-		sum.unwritten = o->json_path;
-	if (junit.path && run_out_write(&junit, &sum, summary_junit) && !sum.unwritten)
+	if (junit.path && run_out_write(&junit, &sum, summary_junit))
 		sum.unwritten = o->junit_path;
+	if (sum.unwritten && sum.exit_code == RCL_EXIT_OK)
+		sum.exit_code = RCL_EXIT_ERROR;
+	if (json.path && run_out_write(&json, &sum, summary_json) && !sum.unwritten)
+		sum.unwritten = o->json_path;
 	if (sum.unwritten && sum.exit_code == RCL_EXIT_OK)
 		sum.exit_code = RCL_EXIT_ERROR;
 	rc = sum.exit_code;

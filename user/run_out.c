@@ -52,6 +52,72 @@ bool run_out_same(const struct out_file *a, const struct out_file *b)
 	       S_ISREG(x.st_mode) && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
+/* path is a symlink of another user's, not root's, and rcleak, as root,
+ * would write through it (*owner: its owner's uid). Root's own links
+ * (/dev/stdout, /dev/fd/N) are not. */
+static bool foreign_link(const char *path, uid_t *owner)
+{
+	struct stat l;
+
+	if (geteuid() != 0 || lstat(path, &l) || !S_ISLNK(l.st_mode) || l.st_uid == 0)
+		return false;
+	*owner = l.st_uid;
+	return true;
+}
+
+static void foreign_error(const char *path, uid_t owner, bool before_cmd)
+{
+	elog("cannot write %s: a symlink of uid %u's to what that user does not own; rcleak, as root, "
+	     "writes through no such link: give the file itself%s", path, (unsigned)owner,
+	     before_cmd ? "; the command was not run" : "");
+}
+
+/* A foreign_link() leading to what its owner does not own (or nowhere):
+ * CMD of an earlier run, as SUDO_USER, left `result.json -> /etc/shadow`
+ * in its work tree, and rcleak, as root, emptied /etc/shadow at its check
+ * and wrote the summary into it. A link to its owner's own file is
+ * written through: that user could write the file anyway. Says so (the
+ * command not run, when before_cmd) and returns true. */
+static bool foreign_target(const char *path, bool before_cmd)
+{
+	struct stat t;
+	uid_t owner;
+
+	if (!foreign_link(path, &owner) || (!stat(path, &t) && t.st_uid == owner))
+		return false;
+	foreign_error(path, owner, before_cmd);
+	return true;
+}
+
+/* The regular file path names, opened for writing (not emptied), as
+ * foreign_target() allows, on the file opened: the name may lead
+ * elsewhere by now than when it was looked at. A symlink at the open
+ * (ELOOP without following) must still be one when looked at after, and
+ * one of another user's must have led to a file of that user's. Returns
+ * the fd, or -1 (message given). */
+static int open_regular(const char *path)
+{
+	struct stat l, t;
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+
+	if (fd >= 0 || errno != ELOOP)
+		goto out;
+	if (lstat(path, &l) || !S_ISLNK(l.st_mode)) {
+		elog("cannot write %s: it changed while rcleak looked at it; the command was not run", path);
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0 && geteuid() == 0 && l.st_uid != 0 && (fstat(fd, &t) || t.st_uid != l.st_uid)) {
+		close(fd);
+		foreign_error(path, l.st_uid, true);
+		return -1;
+	}
+out:
+	if (fd < 0)
+		elog("cannot write %s: %s; the command was not run", path, strerror(errno));
+	return fd;
+}
+
 /* The folder that would hold path, stat'ed into *dir, and path's last
  * name, *base. Returns false when the folder is not there. */
 static bool folder_of(const char *path, struct stat *dir, const char **base)
@@ -98,15 +164,22 @@ bool run_out_same_name(const char *a, const char *b)
  * reader is refused before CMD runs, after RUN_OUT_READER_WAIT_S for one
  * to come (`rcleak run --json f -- make & jq . <f` starts its reader just
  * after rcleak); held open, it does not end the reader's input (an open
- * and close now would). Returns 0 or -1 (message given). */
-static int open_fifo(struct out_file *f)
+ * and close now would). A signal ends the wait at once (the sleep returns
+ * early, *stop is set): Ctrl-C was acted on only once the wait was over,
+ * seconds later. Returns 0, -1 (message given) or RUN_OUT_STOPPED. */
+static int open_fifo(struct out_file *f, const volatile sig_atomic_t *stop)
 {
 	const struct timespec step = { 0, 50 * 1000 * 1000 };
 	int tries = RUN_OUT_READER_WAIT_S * 20, fd;
 
 	while ((fd = open(f->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0 && errno == ENXIO &&
-	       tries-- > 0)
+	       tries-- > 0) {
+		if (stop && *stop)
+			return RUN_OUT_STOPPED;
 		nanosleep(&step, NULL);
+		if (stop && *stop)
+			return RUN_OUT_STOPPED;
+	}
 	if (fd < 0 && errno == ENXIO) {
 		elog("cannot write %s: a FIFO nobody reads (no reader came in %d s): start its reader "
 		     "first; the command was not run", f->path, RUN_OUT_READER_WAIT_S);
@@ -131,13 +204,18 @@ static int open_fifo(struct out_file *f)
  * The regular file stays open, and the summary goes into it, not into
  * whatever the name leads to at the end: CMD, run as SUDO_USER, could put
  * a symlink there in its own work tree (`ln -sf /etc/shadow rcleak.xml`),
- * and rcleak, as root, wrote through it. Returns 0 or -1 (message given). */
-int run_out_check(struct out_file *f)
+ * and rcleak, as root, wrote through it. Returns 0, -1 (message given) or
+ * RUN_OUT_STOPPED (open_fifo()). */
+int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop)
 {
 	struct stat st;
 	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
+	int e = fd < 0 ? errno : 0;
 
 	f->created = fd >= 0;
+	if (e == EEXIST && foreign_target(f->path, true))
+		return -1;
+	errno = e;
 	if (fd < 0 && errno == EEXIST && !stat(f->path, &st)) {
 		/* a directory passed this check, and CMD ran to its end
 		 * before "cannot write ...: Is a directory" */
@@ -163,12 +241,20 @@ int run_out_check(struct out_file *f)
 			elog("cannot write %s: it is a socket; the command was not run", f->path);
 			return -1;
 		} else if (S_ISFIFO(st.st_mode)) {
-			return open_fifo(f);
+			return open_fifo(f, stop);
 		} else if (!S_ISREG(st.st_mode)) {
 			/* a device is opened once, at the end */
 			return 0;
 		} else {
-			fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+			/* emptied only once the file opened is known to be
+			 * one it may write (the link may have changed) */
+			if ((fd = open_regular(f->path)) < 0)
+				return -1;
+			if (ftruncate(fd, 0)) {
+				elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
+				close(fd);
+				return -1;
+			}
 		}
 	}
 	if (fd < 0) {
@@ -268,7 +354,10 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 		return -1;
 	}
 	/* a device, opened now (as fopen's "w" opens); non-blocking, so that
-	 * a FIFO put in its place cannot hang rcleak here either */
+	 * a FIFO put in its place cannot hang rcleak here either; never
+	 * through another user's link put in its place */
+	if (fd < 0 && foreign_target(f->path, false))
+		return -1;
 	if (fd < 0 && (fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
 				 0666)) < 0) {
 		elog("cannot write %s: %s", f->path, strerror(errno));
@@ -283,6 +372,11 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 	free(buf);
 	if (close(fd) && !e && errno != EINTR)
 		e = errno;
+	/* rcleak's stdout or stderr whose reader went away (`| head -c
+	 * 100`): no error, as for the summary on stderr (run_out_stderr's
+	 * caller) and for every view's stdout; it failed a passing run */
+	if (e == EPIPE && f->std)
+		e = 0;
 	if (e == ETIMEDOUT) {
 		elog("cannot write %s: its reader took nothing for %d s", f->path, RUN_OUT_STALL_S);
 		return -1;

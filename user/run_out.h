@@ -3,6 +3,7 @@
 #ifndef RCLEAK_RUN_OUT_H
 #define RCLEAK_RUN_OUT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include "summary.h"
@@ -21,9 +22,14 @@ struct out_file {
 #define RUN_OUT_READER_WAIT_S 5
 #define RUN_OUT_STALL_S 10
 
+/* run_out_check(): a signal came while it waited for a FIFO's reader */
+#define RUN_OUT_STOPPED (-2)
+
 /* Before CMD runs: can rcleak write f->path? Keeps the regular file open
- * in f. Returns 0 or -1 (message given). */
-int run_out_check(struct out_file *f);
+ * in f. stop: set by a signal handler; once it is non-zero, the wait for
+ * a FIFO's reader ends at once. Returns 0, -1 (message given) or
+ * RUN_OUT_STOPPED (nothing said: the caller says why it stops). */
+int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop);
 
 /* --json and --junit, both checked, are one regular file. */
 bool run_out_same(const struct out_file *a, const struct out_file *b);

@@ -54,6 +54,46 @@ static void sudo_unknown(const char *name)
 		elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER", name);
 }
 
+/* The user sudo ran us for, when sudo set SUDO_UID (uid): the uid sudo
+ * took from the kernel, whoever ran it. SUDO_USER (name) is only the name
+ * sudo looked that uid up as, and looked up again here, a name two passwd
+ * entries share (a user re-added with a new uid, an LDAP entry next to a
+ * local one) gave the first entry's uid, another user's: CMD ran as him.
+ * The name's entry when its uid is SUDO_UID (its groups are the name's),
+ * else SUDO_UID's entry when it has that name. Two that do not agree (a
+ * leftover variable, another passwd's) are refused, as an unknown
+ * SUDO_USER is: whom CMD runs as is not guessed. NULL: refused (message
+ * given). */
+static struct passwd *sudo_entry(const char *name, uid_t uid)
+{
+	struct passwd *pw = getpwnam(name);
+	bool known = pw != NULL;
+	uid_t named = known ? pw->pw_uid : 0; /* getpwuid() reuses pw */
+	char whose[96];
+
+	if (known && named == uid)
+		return pw;
+	pw = getpwuid(uid);
+	if (pw && !strcmp(pw->pw_name, name))
+		return pw;
+	if (!known && !pw) {
+		sudo_unknown(name);
+		return NULL;
+	}
+	if (pw)
+		snprintf(whose, sizeof(whose), "user '%s'", pw->pw_name);
+	else
+		snprintf(whose, sizeof(whose), "no passwd entry");
+	if (known)
+		elog("SUDO_USER '%s' is uid %u here, but SUDO_UID, the uid that ran sudo, is %u (%s): "
+		     "give --user USER (--user %u for SUDO_UID's)", name, (unsigned)named, (unsigned)uid, whose,
+		     (unsigned)uid);
+	else
+		elog("unknown user '%s' in SUDO_USER, but SUDO_UID, the uid that ran sudo, is %u (%s): "
+		     "give --user USER (--user %u for SUDO_UID's)", name, (unsigned)uid, whose, (unsigned)uid);
+	return NULL;
+}
+
 int run_user_resolve(const struct rcl_opts *o, struct run_user *u)
 {
 	const char *name = o->run_user;
@@ -62,9 +102,19 @@ int run_user_resolve(const struct rcl_opts *o, struct run_user *u)
 
 	memset(u, 0, sizeof(*u));
 	if (!name) {
-		const char *sudo = getenv("SUDO_USER");
+		const char *sudo = getenv("SUDO_USER"), *sudo_uid = getenv("SUDO_UID");
 
-		if (!sudo || !*sudo || geteuid() != 0 || !strcmp(sudo, "root"))
+		if (!sudo || !*sudo || geteuid() != 0)
+			return 0;
+		if (sudo_uid && parse_uid(sudo_uid, &uid)) {
+			/* sudo run by root: CMD stays root, as rcleak is */
+			if (uid == 0 && !strcmp(sudo, "root"))
+				return 0;
+			if (!(pw = sudo_entry(sudo, uid)))
+				return -1;
+			goto found;
+		}
+		if (!strcmp(sudo, "root"))
 			return 0;
 		name = sudo;
 	}
@@ -89,6 +139,7 @@ int run_user_resolve(const struct rcl_opts *o, struct run_user *u)
 			sudo_unknown(name);
 		return -1;
 	}
+found:
 	u->set = true;
 	u->uid = pw->pw_uid;
 	u->gid = pw->pw_gid;

@@ -48,12 +48,54 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-int spool_stdin(int *fd)
+/* Everything read from in (named name, "standard input" in the words of
+ * what) into an unlinked file: 0 and *fd, or after one line an exit code. */
+static int spool_from(int in, const char *name, const char *what, int *fd)
 {
 	const char *where;
-	struct stat st;
 	char *buf;
 	int out;
+
+	*fd = -1;
+	out = spool_file(&where);
+	if (out < 0) {
+		elog("%s: cannot make a temporary file in %s to hold %s: %s (set TMPDIR to a "
+		     "writable directory)", name, where, what, strerror(errno));
+		return RCL_EXIT_ERROR;
+	}
+	if (!(buf = malloc(SPOOL_BUF))) {
+		close(out);
+		elog("%s: out of memory", name);
+		return RCL_EXIT_ERROR;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, SPOOL_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			elog("%s: read error on %s: %s", name, what, strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			free(buf);
+			*fd = out;
+			return 0;
+		}
+		if (write_all(out, buf, (size_t)n)) {
+			elog("%s: cannot copy %s to a temporary file in %s: %s (set TMPDIR to a "
+			     "directory with room)", name, what, where, strerror(errno));
+			break;
+		}
+	}
+	free(buf);
+	close(out);
+	return RCL_EXIT_ERROR;
+}
+
+int spool_stdin(int *fd)
+{
+	struct stat st;
 
 	*fd = -1;
 	if (isatty(STDIN_FILENO)) {
@@ -70,38 +112,23 @@ int spool_stdin(int *fd)
 		*fd = STDIN_FILENO;
 		return 0;
 	}
-	out = spool_file(&where);
-	if (out < 0) {
-		elog("-: cannot make a temporary file in %s to hold standard input: %s (set TMPDIR to a "
-		     "writable directory)", where, strerror(errno));
-		return RCL_EXIT_ERROR;
-	}
-	if (!(buf = malloc(SPOOL_BUF))) {
-		close(out);
-		elog("-: out of memory");
-		return RCL_EXIT_ERROR;
-	}
-	for (;;) {
-		ssize_t n = read(STDIN_FILENO, buf, SPOOL_BUF);
+	return spool_from(STDIN_FILENO, "-", "standard input", fd);
+}
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			elog("-: read error on standard input: %s", strerror(errno));
-			break;
-		}
-		if (n == 0) {
-			free(buf);
-			*fd = out;
-			return 0;
-		}
-		if (write_all(out, buf, (size_t)n)) {
-			elog("-: cannot copy standard input to a temporary file in %s: %s (set TMPDIR to a "
-			     "directory with room)", where, strerror(errno));
-			break;
-		}
+int spool_pipe(const char *path, int *fd)
+{
+	struct stat st;
+	int in, rc;
+
+	*fd = -1;
+	if (stat(path, &st) || !S_ISFIFO(st.st_mode))
+		return 0; /* not a pipe: the reader says what it is */
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		elog("%s: %s", path, strerror(errno));
+		return RCL_EXIT_ERROR;
 	}
-	free(buf);
-	close(out);
-	return RCL_EXIT_ERROR;
+	rc = spool_from(in, path, "the pipe", fd);
+	close(in);
+	return rc;
 }

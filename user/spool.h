@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * spool.h - `rcleak report -`: the capture on standard input as a file.
+ * spool.h - `rcleak report -`: the capture on standard input as a file
+ * (and one given as a pipe, `rcleak report <(ssh host cat x.rcl)`).
  * The capture reader reads by offset and a report reads a file more than
  * once (--at's two passes, capfile_settle), so a pipe (`ssh host cat x.rcl
  * | rcleak report -`) is first copied whole into an unlinked file:
@@ -17,5 +18,11 @@
  * terminal: a capture is not typed; RCL_EXIT_ERROR when it cannot be read
  * or copied). A regular file read from its start is used in place. */
 int spool_stdin(int *fd);
+
+/* path, when it is a pipe (a FIFO, or a shell's <(ssh host cat x.rcl),
+ * /dev/fd/N), as a readable regular file, read whole now: 0 and *fd (the
+ * caller's to close), 0 and *fd -1 for anything else (read as it is), or
+ * after one line on stderr RCL_EXIT_ERROR. */
+int spool_pipe(const char *path, int *fd);
 
 #endif

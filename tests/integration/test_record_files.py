@@ -104,13 +104,31 @@ def test_record_truncated():
             failures.append("cut at %d: exit %d stderr %r; expected exit 6 and a warning with %r" % (
                 x, rc, err.strip()[:200], want))
             continue
-        # the replay of what is left: exactly the first live lines
+        # the replay of what is left: exactly the first live lines; none,
+        # and the file's no-refresh line (096acef), before the first tick
         rc, out, err = report([cut, "--replay", "--json", "--speed", "10000"])
-        if rc != 6 or out.splitlines() != full_replay[:ticks]:
-            failures.append("cut at %d: replay exit %d, %d lines; expected exit 6 and the first %d lines "
-                            "of the whole file's replay" % (x, rc, len(out.splitlines()), ticks))
+        shown, skips = _replay_split(out)
+        if rc != 6 or shown != full_replay[:ticks] or skips != ([] if ticks else ["no-refresh"]):
+            failures.append("cut at %d: replay exit %d, %d lines, skip lines %r; expected exit 6 and the first "
+                            "%d lines of the whole file's replay" % (x, rc, len(shown), skips, ticks))
     check(not failures, "%d of %d cut offsets (file %d bytes, header %d, chunk ends %s) failed: %s" % (
         len(failures), len(offsets), size, info["header_end"], ends[1:], " | ".join(failures[:6])))
+
+
+def _replay_split(out):
+    """--replay --json's lines: (the refreshes' lines, the reasons of its
+    skip lines: a file with no refresh has one, 096acef)."""
+    shown, skips = [], []
+    for line in out.splitlines():
+        try:
+            js = json.loads(line)
+        except ValueError:
+            js = {}
+        if isinstance(js, dict) and isinstance(js.get("skipped"), dict) and "ts" not in js:
+            skips.append(js["skipped"].get("reason"))
+        else:
+            shown.append(line)
+    return shown, skips
 
 
 # ---------------------------------------------------------------------------
@@ -180,8 +198,10 @@ def test_record_corrupted():
                             label, f.get("ticks"), f.get("events"), ticks, events, sorted(lost)))
                 except (ValueError, KeyError, IndexError):
                     problems.append("%s: stdout not a summary: %r" % (label, out[:200]))
-            elif mode[:1] == ["--replay"] and len(out.splitlines()) != ticks:
-                problems.append("%s: %d lines, expected %d" % (label, len(out.splitlines()), ticks))
+            elif mode[:1] == ["--replay"] and (len(_replay_split(out)[0]) != ticks or
+                                               _replay_split(out)[1] != ([] if ticks else ["no-refresh"])):
+                problems.append("%s: %d lines, skip lines %r, expected %d" % (label, len(_replay_split(out)[0]),
+                                                                           _replay_split(out)[1], ticks))
             elif mode == ["--csv"] and len(out.splitlines()) != events + 1:
                 problems.append("%s: %d rows, expected %d events" % (label, len(out.splitlines()) - 1, events))
 

@@ -406,7 +406,8 @@ def test_report_crafted_json_files():
             js = json.loads(line)
             got.append((js.get("file"), js.get("host")))
         per_file = 1 if mode[0] == "--at" else 2   # --replay: each refresh
-        want = [(paths[0], "host-a")] * per_file + [(paths[2], "host-c")] * per_file
+        # host B's: its skip line, in its place (7b1a6bd)
+        want = [(paths[0], "host-a")] * per_file + [(paths[1], "host-b")] + [(paths[2], "host-c")] * per_file
         if rc != 1 or got != want:
             problems.append("%s --json: exit %d, lines of (file, host) %r; expected exit 1 (no refresh in %s) "
                             "and %r" % (" ".join(mode), rc, got, paths[1], want))

@@ -4,6 +4,7 @@ others, and files of one host whose spans do not overlap.
 
 Run alone:  python3 tests/integration/runner.py -k report_files
 """
+import fcntl
 import json
 import os
 import pty
@@ -15,7 +16,10 @@ from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
 from record_harness import Recorder, nobody_exe, report, write_bytes
 
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
-         "test_report_files_unreadable_skipped", "test_report_files_json_skipped", "test_report_files_spans_apart",
+         "test_report_files_unreadable_skipped", "test_report_files_json_skipped",
+         "test_report_files_json_lines_skipped", "test_report_files_json_lines_no_refresh",
+         "test_report_files_pipes", "test_report_files_recording",
+         "test_report_files_spans_apart",
          "test_report_files_spans_apart_hosts"]
 
 HELD = 4   # connections the client holds through the recording
@@ -334,6 +338,205 @@ def test_report_files_json_skipped():
             if "skipped" in keys or "reason" in keys:
                 problems.append("%s: the file's entry changed: %r" % (what, keys))
     check(not problems, " | ".join(problems))
+
+@needs("rcleak")
+def test_report_files_json_lines_skipped():
+    """`report --at T --json` and `--replay --json` of several files, some
+    skipped (missing, not a capture: exit 1; a damaged header: exit 6):
+    the lines named only the files read, and a consumer could not tell a
+    skipped file from one never given (stderr alone named it). Now each
+    skipped file has one line, in the order given among the others' lines:
+    {"file": PATH, "skipped": E}, E the entry the summary's `skipped` list
+    gives (path, reason, and the line stderr says, without "rcleak: "). A
+    single file skipped gets its line too."""
+    d = mkdtemp("rcleak-files-lskip-")
+    good = os.path.join(d, "good.rcl")
+    _tiny("host-a").save(good)
+    data = _tiny("host-b").data()
+    bad_hdr = os.path.join(d, "badhdr.rcl")
+    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
+    text = os.path.join(d, "text.rcl")
+    write_bytes(text, b"not a capture\n")
+    missing = os.path.join(d, "missing.rcl")
+    reasons = {missing: "unreadable", bad_hdr: "damaged", text: "unreadable"}
+    problems = []
+    for files, want_rc in (([missing, good, bad_hdr, text], 1), ([good, bad_hdr], 6), ([bad_hdr], 6),
+                           ([missing], 1), ([good], 0)):
+        for mode in (["--at", "+0s"], ["--replay", "--speed", "1000"]):
+            what = "report %s %s --json" % (" ".join(os.path.basename(f) for f in files), " ".join(mode))
+            rc, out, err = report(files + mode + ["--json"])
+            said = {ln[len("rcleak: "):].split(": ")[0]: ln[len("rcleak: "):] for ln in err.splitlines()}
+            try:
+                lines = [json.loads(ln) for ln in out.splitlines()]
+            except ValueError:
+                problems.append("%s: exit %d, a line of stdout is not JSON: %r" % (what, rc, out[:300]))
+                continue
+            # each file given, in order: its refresh (one, the crafted file's), or its skip line
+            got, want = [], []
+            for f in files:
+                if f == good:
+                    want.append(("refresh", f if len(files) > 1 else None))
+                else:
+                    want.append(("skipped", f, {"path": f, "reason": reasons[f], "error": said.get(f)}))
+            for js in lines:
+                if "ts" in js:
+                    got.append(("refresh", js.get("file")))
+                else:
+                    got.append(("skipped", js.get("file"), js.get("skipped")))
+            if rc != want_rc or got != want or any(w[-1].get("error") is None for w in want if w[0] == "skipped"):
+                problems.append("%s: exit %d, lines %r, stderr %r; expected exit %d, lines %r"
+                                % (what, rc, got, err, want_rc, want))
+            # the summary's list, entry for entry
+            _, sout, _ = report(files + ["--json"])
+            try:
+                listed = json.loads(sout).get("skipped")
+            except ValueError:
+                listed = None
+            if listed != [g[2] for g in got if g[0] == "skipped"]:
+                problems.append("%s: skipped lines %r, the summary's list %r" % (what, got, listed))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_files_json_lines_no_refresh():
+    """`report --at T --json` / `--replay --json` of a capture that holds no
+    complete refresh (its recorder stopped before the first one ended),
+    next to a good one: it printed no line, only stderr named it and the
+    exit status was 1, and a consumer of the lines could not tell it was
+    given. It now has a skip line in its place, as a file that could not
+    be read has, with the host it is of: {"file", "host", "skipped":
+    {"path", "reason": "no-refresh", "error"}}, the error the line stderr
+    says."""
+    d = mkdtemp("rcleak-files-norefresh-")
+    good = os.path.join(d, "good.rcl")
+    _tiny("host-a").save(good)
+    empty = os.path.join(d, "empty.rcl")
+    c = capcraft.Cap(host="host-e", minor=8)
+    c.meta()
+    c.save(empty)
+    problems = []
+    for files in ([good, empty], [empty, good], [empty]):
+        for mode in (["--at", "+0s"], ["--replay", "--speed", "1000"]):
+            what = "report %s %s --json" % (" ".join(os.path.basename(f) for f in files), " ".join(mode))
+            rc, out, err = report(files + mode + ["--json"])
+            said = [ln[len("rcleak: "):] for ln in err.splitlines()]
+            try:
+                lines = [json.loads(ln) for ln in out.splitlines()]
+            except ValueError:
+                problems.append("%s: a line is not JSON: %r" % (what, out[:300]))
+                continue
+            got = [("refresh", js.get("host")) if "ts" in js else
+                   ("skipped", js.get("file"), js.get("host"), js.get("skipped")) for js in lines]
+            want = [("refresh", "host-a" if len(files) > 1 else None) if f == good else
+                    ("skipped", f, "host-e", {"path": f, "reason": "no-refresh",
+                                              "error": "%s: no complete refresh recorded" % f})
+                    for f in files]
+            if rc != 1 or got != want or said != ["%s: no complete refresh recorded" % empty]:
+                problems.append("%s: exit %d, lines %r, stderr %r; expected exit 1, lines %r"
+                                % (what, rc, got, err, want))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_files_pipes():
+    """Captures given as pipes, as a shell's process substitution gives
+    them (`rcleak report <(ssh a cat x.rcl) <(ssh b cat y.rcl)`, the joins
+    of two hosts' captures) or a named FIFO: each was refused as "not a
+    regular file", exit 1, and `-` takes one pipe only. Each is read whole
+    first, as `-` is: the summary names the two hosts the crafted files
+    hold, under the names given, exit 0, the same as of the files; a pipe
+    cut short reads as a file cut short (exit 6)."""
+    d = mkdtemp("rcleak-files-pipes-")
+    a, b = os.path.join(d, "a.rcl"), os.path.join(d, "b.rcl")
+    _tiny("host-a").save(a)
+    _tiny("host-b").save(b)
+    rc0, out0, err0 = report([a, b, "--json"])
+    check(rc0 == 0, "report a.rcl b.rcl: exit %d; %s" % (rc0, err0[-300:]))
+    want = json.loads(out0)
+    r = subprocess.run(["bash", "-c", '"$0" report <(cat "$1") <(cat "$2") --json', RCLEAK, a, b],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    out, err = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+    try:
+        got = json.loads(out)
+    except ValueError:
+        got = None
+    paths = [f.get("path") for f in got["files"]] if got else []
+    if got:
+        for f, p in zip(got["files"], (a, b)):
+            f["path"] = p
+    check(r.returncode == 0 and got == want and all(p.startswith("/dev/fd/") for p in paths) and len(paths) == 2,
+          "report <(cat a.rcl) <(cat b.rcl) --json: exit %d, files %r, stderr %r; expected exit 0, the "
+          "summary of report a.rcl b.rcl (hosts host-a, host-b) under /dev/fd/N" % (r.returncode, paths, err[-400:]))
+    # a named FIFO, cut short: as a file cut short
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    cut = os.path.join(d, "cut.rcl")
+    write_bytes(cut, _tiny("host-c").data()[:-7])
+    rc1, out1, err1 = report([cut, "--json"])
+    w = subprocess.Popen(["sh", "-c", 'cat "$0" > "$1"', cut, fifo])
+    try:
+        rc2, out2, err2 = report([fifo, "--json"])
+    finally:
+        w.wait(10)
+    check((rc2, out2.replace(fifo, cut), err2.replace(fifo, cut)) == (rc1, out1, err1) and rc1 == 6,
+          "report FIFO (a capture cut short): exit %d, stdout %r, stderr %r; the file: exit %d, %r, %r"
+          % (rc2, out2[:200], err2[-300:], rc1, out1[:200], err1[-300:]))
+
+
+@needs("rcleak")
+def test_report_files_recording():
+    """A capture still being recorded (`rcleak report` of the file a
+    `record -d 600` is writing: what happened so far?). A recorder holds an
+    exclusive flock on its file as long as it writes it (capture_write.c);
+    the test holds it here. The summary said "the recorder did not finish
+    this file (killed, a write error, or the host stopped)", false of a
+    recorder at work, and a file read while the recorder was inside a
+    chunk was "damaged", exit 6. Now one line says it is still being
+    recorded, `--json` has "recording": true ("finished" stays false), and
+    its end inside a chunk is no damage (exit 0, no warning). Unlocked, the
+    same bytes are a recorder's unfinished file as before (exit 6 cut)."""
+    d = mkdtemp("rcleak-files-live-")
+    c = capcraft.Cap(host="host-a", minor=8)
+    c.meta()
+    for i in range(3):
+        c.tick(float(i), 1.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)],
+               [dict(tgid=200, opened=1)], [dict(tgid=200)])
+    whole = os.path.join(d, "live.rcl")
+    c.save(whole)
+    cut = os.path.join(d, "cut.rcl")
+    write_bytes(cut, c.data()[:-7])
+    problems = []
+    for path, want_rc_free in ((whole, 0), (cut, 6)):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            rc, out, err = report([path])
+            rcj, outj, errj = report([path, "--json"])
+        finally:
+            os.close(fd)
+        name = os.path.basename(path)
+        if rc != 0 or "did not finish" in out or "still being recorded" not in out or err:
+            problems.append("report %s (locked by its recorder): exit %d, stdout %r, stderr %r; expected exit "
+                            "0, a line saying it is still being recorded, none saying it was not finished, "
+                            "nothing on stderr" % (name, rc, out[:400], err[-300:]))
+        try:
+            f = json.loads(outj)["files"][0]
+        except (ValueError, KeyError, IndexError):
+            f = {}
+        if rcj != 0 or f.get("recording") is not True or f.get("finished") is not False:
+            problems.append("report %s --json (locked): exit %d, recording %r, finished %r; expected exit 0, "
+                            "true, false" % (name, rcj, f.get("recording"), f.get("finished")))
+        # no recorder: as before
+        rc, out, err = report([path, "--json"])
+        try:
+            f = json.loads(out)["files"][0]
+        except (ValueError, KeyError, IndexError):
+            f = {}
+        if rc != want_rc_free or f.get("recording") is not False:
+            problems.append("report %s --json (no recorder): exit %d, recording %r; expected exit %d, false"
+                            % (name, rc, f.get("recording"), want_rc_free))
+    check(not problems, " | ".join(problems))
+
 
 
 # ---------------------------------------------------------------------------

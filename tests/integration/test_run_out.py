@@ -18,12 +18,15 @@ import xml.etree.ElementTree as ET
 
 import harness
 from harness import RCLEAK, Fail, check, mkdtemp, spawn, stop
-from run_harness import run_to_end
+from run_harness import Run, run_to_end
 
 TESTS = ["test_run_out_fifo_no_reader", "test_run_out_fifo_late_reader",
-         "test_run_out_fifo_stuck_reader", "test_run_out_file_checked_first",
-         "test_run_out_file_unwritable_at_end", "test_run_out_file_is_dir",
-         "test_run_out_file_swapped", "test_run_out_file_is_stdout", "test_run_out_file_same",
+         "test_run_out_fifo_stuck_reader", "test_run_out_fifo_wait_signal",
+         "test_run_out_file_checked_first",
+         "test_run_out_file_unwritable_at_end", "test_run_out_junit_unwritable_json",
+         "test_run_out_file_is_dir",
+         "test_run_out_file_swapped", "test_run_out_file_foreign_symlink", "test_run_out_file_is_stdout",
+         "test_run_out_stdout_reader_gone", "test_run_out_file_same",
          "test_run_out_file_std_socket"]
 
 READER_WAIT_S = 5   # RUN_OUT_READER_WAIT_S, user/run_out.h
@@ -125,11 +128,53 @@ def test_run_out_fifo_stuck_reader():
     check(took >= STALL_S - 0.5, "gave up after %.1fs, before %ds without progress" % (took, STALL_S))
 
 
-if __name__ == "__main__":
-    import sys
-    import runner
-    runner.MODULES = ["test_run_out"]
-    sys.exit(runner.main(sys.argv[1:]))
+def _in_sleep(pid):
+    """pid sleeps in nanosleep() now (its wchan): rcleak's wait for a
+    FIFO's reader, retried every 50 ms."""
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            return "nanosleep" in f.read()
+    except OSError:
+        return False
+
+
+def test_run_out_fifo_wait_signal():
+    """SIGINT or SIGTERM while rcleak waits for a FIFO's reader (up to
+    READER_WAIT_S, before CMD runs): acted on only once the wait ended,
+    after seconds, and then as "a FIFO nobody reads", exit 1. An SRE's
+    Ctrl-C stops rcleak at once: exit 128+N, one line saying CMD was not
+    run, CMD not run, no BPF program of rcleak's left, the FIFO left."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        d, fifo = _fifo("rcleak-run-fifo-sig-")
+        marker = os.path.join(d, "cmd-ran")
+        port = str(harness.free_port())
+        run = Run(["-p", port, "--json", fifo], ["sh", "-c", 'touch "$0"', marker], json_out=False)
+        what = "%s to `%s` waiting for its FIFO's reader" % (sig.name, " ".join(run.argv[1:]))
+        try:
+            deadline = time.monotonic() + 15
+            # in the reader's wait: asleep, no CMD, no BPF object of its own
+            while not (_in_sleep(run.pid) and not harness.children_of(run.pid)
+                       and not harness.bpf_fd_ids(str(run.pid), "prog_id")):
+                check(run.proc.poll() is None, "%s: rcleak exited (rc %r) before the wait; %s"
+                      % (what, run.proc.returncode, run.describe()))
+                check(time.monotonic() < deadline, "%s: rcleak never waited" % what)
+                time.sleep(0.01)
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            os.kill(run.pid, sig)
+            rc = run.wait(timeout=READER_WAIT_S + 20)   # also: none of its rcl_ programs left
+            took = time.monotonic() - t0
+        finally:
+            run.cleanup()
+        lines = [l for l in run.err().splitlines() if l.strip()]
+        check(took < 1.5, "%s: exited %.1fs after the signal, not at once; %s" % (what, took, run.describe()))
+        check(rc == 128 + sig, "%s: exit status %r, expected %d; %s" % (what, rc, 128 + sig, run.describe()))
+        check(not os.path.exists(marker), "%s: CMD ran" % what)
+        check(len(lines) == 1 and lines[0].startswith("rcleak: ") and "signal %d" % sig in lines[0]
+              and "not run" in lines[0], "%s: expected one line naming the signal and saying CMD "
+              "was not run, got %r" % (what, lines))
+        check(sorted(os.listdir(d)) == ["results"] and os.path.exists(fifo),
+              "%s: left %s" % (what, sorted(os.listdir(d))))
 
 
 def _marker_cmd(prefix):
@@ -198,6 +243,27 @@ def test_run_out_file_unwritable_at_end():
                   "%s: no line saying why /dev/full was not written: %r" % (what, err[-400:]))
             check(lines and lines[-1].startswith("rcleak run: PASS ") and lines[-1].endswith(tail),
                   "%s: last line %r, expected the verdict ending %r" % (what, lines[-1:] , tail))
+
+
+def test_run_out_junit_unwritable_json():
+    """--json FILE next to a --junit FILE that cannot be written at the
+    end (/dev/full): rcleak exits 1 after a passing CMD, but the JSON,
+    written before the XML was tried, said "exit_code": 0, and a CI step
+    that takes its verdict from the JSON passed the job that rcleak
+    failed. The JSON's exit_code is rcleak's exit status, the XML's failure
+    included; a failing CMD's own code stays, in both."""
+    port = str(harness.free_port())
+    d = mkdtemp("rcleak-run-junitfull-")
+    js_path = os.path.join(d, "r.json")
+    for cmd, want in ((["true"], 1), (["sh", "-c", "exit 3"], 3)):
+        args = ["-p", port, "--json", js_path, "--junit", "/dev/full", "--"] + cmd
+        rc, out, err, lines = run_to_end(args, 30)
+        what = "`rcleak run %s`" % " ".join(args)
+        check(rc == want, "%s: exit status %r, expected %d; stderr %r" % (what, rc, want, err[-400:]))
+        with open(js_path) as f:
+            js = json.load(f)
+        check(js.get("exit_code") == rc, "%s: the JSON says exit_code %r, rcleak exited %r"
+              % (what, js.get("exit_code"), rc))
 
 
 def test_run_out_file_is_dir():
@@ -279,6 +345,62 @@ def test_run_out_file_swapped():
             check(ET.fromstring(text).tag == "testsuites", "%s: FILE holds %r" % (what, text[:200]))
 
 
+def test_run_out_file_foreign_symlink():
+    """The --json/--junit FILE is there before rcleak starts, a symlink of
+    another user's to a file of root's (CMD of an earlier run, run as that
+    user, left it in its work tree: `ln -s /etc/shadow result`): rcleak,
+    root, emptied root's file at its check and wrote the summary into it.
+    Now a symlink is written through only when it is root's, or its owner
+    owns what it leads to: else one line, exit 1, CMD not run, root's file
+    as it was. A user's symlink to that user's own file is written."""
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        raise harness.Skip("no user nobody")
+    port = str(harness.free_port())
+    safe = mkdtemp("rcleak-run-victim2-")
+    os.chmod(safe, 0o755)
+    victim = os.path.join(safe, "precious")
+    for opt in ("--json", "--junit"):
+        with open(victim, "w") as f:
+            f.write("root's own\n")
+        ws = mkdtemp("rcleak-run-ws2-")
+        os.chown(ws, nobody.pw_uid, nobody.pw_gid)
+        os.chmod(ws, 0o755)
+        out = os.path.join(ws, "result")
+        os.symlink(victim, out)
+        os.lchown(out, nobody.pw_uid, nobody.pw_gid)
+        marker = os.path.join(ws, "cmd-ran")
+        args = ["-p", port, opt, out, "--", "sh", "-c", 'touch "$0"', marker]
+        rc, _o, err, lines = run_to_end(args, 30)
+        what = "`rcleak run %s` (FILE nobody's symlink to root's file)" % " ".join(args)
+        with open(victim) as f:
+            left = f.read()
+        check(left == "root's own\n", "%s: root's file behind the symlink was overwritten: %r"
+              % (what, left[:120]))
+        check(rc == 1 and not os.path.exists(marker), "%s: exit status %r (expected 1), CMD ran: %s; "
+              "stderr %r" % (what, rc, os.path.exists(marker), err[-400:]))
+        check(len(lines) == 1 and lines[0].startswith("rcleak: cannot write %s: " % out)
+              and "symlink" in lines[0] and "not run" in lines[0],
+              "%s: expected one line naming FILE and its symlink, got %r" % (what, err[-400:]))
+        check(os.path.islink(out), "%s: the symlink is gone" % what)
+        # nobody's symlink to nobody's own file: written through
+        own = os.path.join(ws, "own")
+        with open(own, "w") as f:
+            f.write("old\n")
+        os.chown(own, nobody.pw_uid, nobody.pw_gid)
+        os.unlink(out)
+        os.symlink(own, out)
+        os.lchown(out, nobody.pw_uid, nobody.pw_gid)
+        rc, _o, err, lines = run_to_end(["-p", port, opt, out, "--", "true"], 30)
+        with open(own) as f:
+            got = f.read()
+        check(rc == 0 and got.lstrip().startswith("{" if opt == "--json" else "<?xml"),
+              "`rcleak run %s %s` (nobody's symlink to nobody's file): exit %r, the file holds %r; "
+              "stderr %r" % (opt, out, rc, got[:80], err[-400:]))
+
+
 def test_run_out_file_is_stdout():
     """--json /dev/stdout and --junit /dev/stderr, rcleak's stdout and stderr
     on files (`{ echo before; rcleak run ...; } >ci.log 2>err.log`): the
@@ -321,6 +443,33 @@ def test_run_out_file_is_stdout():
         raise Fail("%s: the JUnit XML in err.log is broken (%s): %r" % (what, e, err[:600]))
     lines = err.strip().splitlines()
     check(lines[-1] == "rcleak run: PASS (exit 0)", "%s: err.log's last line %r" % (what, lines[-1]))
+
+
+def test_run_out_stdout_reader_gone():
+    """--json /dev/stdout, rcleak's stdout a pipe whose reader went away
+    (`rcleak run --json /dev/stdout -- make | head -c 100`): EPIPE counted
+    as a FILE not written, "PASS (exit 1: cannot write /dev/stdout)", where
+    the exit codes say a reader that goes away is no error, as it is for
+    the summary on stderr. Now exit 0 after a passing CMD, no line about
+    it; the summary on stderr still says PASS (exit 0)."""
+    args = [RCLEAK, "run", "-p", str(harness.free_port()), "--json", "/dev/stdout", "--", "true"]
+    r, w = os.pipe()
+    os.close(r)                         # the reader is gone before rcleak writes
+    try:
+        p = spawn(args, "rcleak run", stdin=subprocess.DEVNULL, stdout=w)
+    finally:
+        os.close(w)
+    try:
+        _out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("`%s` did not exit" % " ".join(args[1:]))
+    err = err.decode("utf-8", "replace")
+    lines = [l for l in err.splitlines() if l.strip()]
+    what = "`%s | (reader gone)`" % " ".join(args[1:])
+    check(p.returncode == 0, "%s: exit status %r, expected 0; stderr %r" % (what, p.returncode, err[-400:]))
+    check(not any("cannot write" in l for l in lines) and lines and lines[-1] == "rcleak run: PASS (exit 0)",
+          "%s: stderr %r, expected no 'cannot write' and the verdict PASS (exit 0)" % (what, err[-400:]))
 
 
 def test_run_out_file_same():
@@ -415,3 +564,10 @@ def test_run_out_file_std_socket():
           "stderr %r" % (what, rc, os.path.exists(marker), err[-400:]))
     check(len(lines) == 1 and "cannot write %s" % sock_path in lines[0] and "not run" in lines[0],
           "%s: expected one line naming the socket, got %r" % (what, err[-400:]))
+
+
+if __name__ == "__main__":
+    import sys
+    import runner
+    runner.MODULES = ["test_run_out"]
+    sys.exit(runner.main(sys.argv[1:]))

@@ -16,7 +16,7 @@ from harness import RCLEAK, Fail, Redis, Skip, check, mkdtemp, spawn, stop
 from run_harness import Run, expect, need_c, parse_done, prow, redis_delta, run_to_end, total_connections
 
 TESTS = ["test_run_user_env", "test_run_user_env_nopw", "test_run_user",
-         "test_run_sudo_user_unknown", "test_run_user_uid"]
+         "test_run_sudo_user_unknown", "test_run_user_uid", "test_run_sudo_uid_differs"]
 
 # root's session as sudo (and a CI job) leave it to rcleak, and one
 # variable of the CI's own that must stay
@@ -115,13 +115,6 @@ def test_run_user_env_nopw():
     finally:
         shutil.rmtree(d, ignore_errors=True)
     _expect_user_env(got, "--user %d, %s there" % (uid, d), "/", str(uid), "/bin/sh", d)
-
-
-if __name__ == "__main__":
-    import sys
-    import runner
-    runner.MODULES = ["test_run_user"]
-    sys.exit(runner.main(sys.argv[1:]))
 
 
 def test_run_user():
@@ -252,3 +245,84 @@ def test_run_user_uid():
         check(rc == 2 and len(lines) == 1 and "--user" in lines[0] and not os.path.exists(marker),
               "--user %s: exit status %r (expected 2, one line, CMD not run); stderr %r"
               % (bad, rc, err[-400:]))
+
+
+def _free_uids(n):
+    """n uids with no passwd entry."""
+    out = []
+    for uid in range(54321, 54521):
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            out.append(uid)
+            if len(out) == n:
+                return out
+    raise Fail("not %d uids without a passwd entry in 54321-54520" % n)
+
+
+def _run_with_passwd(extra, args, env, what):
+    """`rcleak run ARGS` with extra lines appended to /etc/passwd (bound
+    over it in a mount namespace of its own), env its environment: (exit
+    status, stdout, stderr)."""
+    d = mkdtemp("rcleak-run-passwd-")
+    os.chmod(d, 0o755)
+    passwd = os.path.join(d, "passwd")
+    with open("/etc/passwd") as f:
+        text = f.read()
+    with open(passwd, "w") as f:
+        f.write(text + extra)
+    os.chmod(passwd, 0o644)
+    p = spawn(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/passwd && exec "$@"', passwd,
+               RCLEAK, "run"] + args, what, stdin=subprocess.DEVNULL, env=env)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop(p, signal.SIGKILL)
+        raise Fail("%s did not exit" % what)
+    return p.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def test_run_sudo_uid_differs():
+    """Under sudo, CMD runs as whoever ran sudo: SUDO_UID, the uid sudo
+    took from the kernel; SUDO_USER is only the name sudo looked that uid
+    up as. rcleak looked the name up again, and where two passwd entries
+    share a name (a user re-added with a new uid, an LDAP entry next to a
+    local one), the first entry's uid is another user's: CMD ran as uid U1
+    for the user U2 who ran sudo, whose entry has that very name. Now it
+    runs as SUDO_UID (`id -u` says U2), without a word: the two agree. Two
+    that do not (SUDO_UID with no passwd entry, or another user's: a
+    leftover, or another passwd's) are refused as an unknown SUDO_USER is
+    (exit 2, CMD not run, one line naming SUDO_UID and giving --user), not
+    run as SUDO_USER's uid."""
+    u1, u2 = _free_uids(2)
+    port = str(harness.free_port())
+    extra = ("rclsudo:x:%d:65534::/nonexistent:/bin/sh\nrclsudo:x:%d:65534::/nonexistent:/bin/sh\n"
+             % (u1, u2))
+    env = dict(os.environ, SUDO_USER="rclsudo", SUDO_UID=str(u2), SUDO_GID="65534")
+    rc, out, err = _run_with_passwd(extra, ["-p", port, "--", "id", "-u"], env,
+                                    "rcleak run (SUDO_USER rclsudo, SUDO_UID %d)" % u2)
+    lines = [l for l in err.splitlines() if l.startswith("rcleak: ")]
+    check(rc == 0 and out.strip() == str(u2),
+          "SUDO_USER=rclsudo (uid %d first in passwd), SUDO_UID=%d: rc %r, `id -u` said %r, expected "
+          "%d (the uid that ran sudo); stderr %r" % (u1, u2, rc, out[:100], u2, err[-400:]))
+    check(not lines, "SUDO_USER rclsudo, SUDO_UID %d, its entry: lines said %r" % (u2, lines))
+
+    # SUDO_UID with no entry, or another user's, next to SUDO_USER a user:
+    # refused, not run as SUDO_USER's uid
+    u3 = _free_uids(3)[2]
+    for sudo_uid, passwd in ((u3, ""), (u2, extra)):
+        env = dict(os.environ, SUDO_USER="nobody", SUDO_UID=str(sudo_uid), SUDO_GID="65534")
+        what = "SUDO_USER=nobody, SUDO_UID=%d (%s)" % (sudo_uid, "rclsudo" if passwd else "no passwd entry")
+        rc, out, err = _run_with_passwd(passwd, ["-p", port, "--", "sh", "-c", "echo ran"], env, what)
+        lines = [l for l in err.splitlines() if l.strip()]
+        check(rc == 2 and "ran" not in out and len(lines) == 1 and "SUDO_UID" in lines[0]
+              and "--user %d" % sudo_uid in lines[0], "%s: exit status %r (expected 2), stdout %r (CMD "
+              "not run), stderr %r (expected one line naming SUDO_UID, giving --user %d)"
+              % (what, rc, out[:100], err[-400:], sudo_uid))
+
+
+if __name__ == "__main__":
+    import sys
+    import runner
+    runner.MODULES = ["test_run_user"]
+    sys.exit(runner.main(sys.argv[1:]))

@@ -285,6 +285,57 @@ static void test_run_refuses_live(void **state)
 			       NULL), 0);
 }
 
+/* run: report's options were taken and did nothing ("run --csv -- make"
+ * printed no CSV, "run --at +5s" showed no moment, exit 0): refused, as
+ * record's and the live view's are */
+static void test_run_refuses_report(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "--csv" }, { "--at", "+5s" }, { "--replay" }, { "--speed", "2" },
+	};
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[7] = { "rcleak", "run" };
+		int argc = 2;
+
+		for (int j = 0; j < 2 && bad[i][j]; j++)
+			argv[argc++] = (char *)bad[i][j];
+		argv[argc++] = "--";
+		argv[argc++] = "true";
+		err[0] = '\0';
+		assert_int_equal(opts_parse(&o, argc, argv, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, bad[i][0]));
+		assert_non_null(strstr(err, "rcleak report"));
+	}
+}
+
+/* run --json, --junit and --user given twice with two values: the second
+ * replaced the first without a word, and the first FILE, never written
+ * nor emptied, kept an earlier run's summary for the CI step that reads
+ * it. Refused, naming both; the same value twice is one. */
+static void test_run_once(void **state)
+{
+	static const char *const opt[] = { "--json", "--junit", "--user" };
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(parse(&o, err, "run", opt[i], "a1", opt[i], "b2", "--", "true", NULL), -1);
+		assert_non_null(strstr(err, opt[i]));
+		assert_non_null(strstr(err, "a1"));
+		assert_non_null(strstr(err, "b2"));
+		assert_int_equal(parse(&o, err, "run", opt[i], "a1", opt[i], "a1", "--", "true", NULL), 0);
+	}
+	assert_int_equal(parse(&o, err, "run", "--json=a1", "--json", "b2", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--json"));
+	assert_int_equal(parse(&o, err, "run", "--json", "a1", "--junit", "b2", "--", "true", NULL), 0);
+}
+
 /* report reads a capture: what tracing, record or run decide is refused,
  * with one line naming what was given; what views and verdicts use is not */
 static void test_report_refuses(void **state)
@@ -585,7 +636,9 @@ int main(void)
 		cmocka_unit_test(test_commands), cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_ports), cmocka_unit_test(test_ports_repeated), cmocka_unit_test(test_run_json_file),
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
-		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_help_anywhere),
+		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_run_refuses_report),
+		cmocka_unit_test(test_run_once),
+		cmocka_unit_test(test_help_anywhere),
 		cmocka_unit_test(test_file_equals), cmocka_unit_test(test_wait_children_value),
 		cmocka_unit_test(test_range_named),
 	};
