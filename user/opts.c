@@ -107,28 +107,6 @@ static void defaults(struct rcl_opts *o)
 	o->speed = 1;
 }
 
-/* what only run takes, named whole: --fail-on-close-wait, left out, was
- * refused by a line that named other options */
-#define RUN_ONLY "--user, --junit, --max-*, --fail-on-close-wait and --wait-children " \
-		 "go with 'rcleak run' (see --help)"
-
-/* Options a capture already decided: 'rcleak report' refuses them. */
-static int report_refuses(const struct rcl_opts *o, const char *tracing_opt, char *err, size_t errlen)
-{
-	if (tracing_opt)
-		return opts_fail(err, errlen, "%s is for tracing, not for 'rcleak report': a capture keeps its "
-			    "own ports and refreshes (see --help)", tracing_opt);
-	if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict ||
-	    o->after_set)
-		return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
-	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
-	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
-		return opts_fail(err, errlen, RUN_ONLY);
-	if (o->csv && o->view != RCL_VIEW_AUTO)
-		return opts_fail(err, errlen, "--csv is an output of its own: drop --json or --plain");
-	return 0;
-}
-
 int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errlen)
 {
 	const char *tracing_opt = NULL; /* the first option given that only tracing uses */
@@ -517,96 +495,6 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			return opts_bad_option(long_opts, c, argv[first - 1 + optind - 1], err, errlen);
 		}
 	}
-	/* taken and done nothing: only --ask-redis talks to Redis */
-	if (o->redis_user && !o->ask_redis && o->cmd != RCL_CMD_REPORT && o->cmd != RCL_CMD_DOCTOR)
-		return opts_fail(err, errlen, "--redis-user names the ACL user --ask-redis logs in as: add "
-			    "--ask-redis, or drop it");
-	if (o->cmd == RCL_CMD_DOCTOR && not_doctor[0])
-		return opts_fail(err, errlen, "'rcleak doctor' takes only -v and -p (got %s): its output is "
-			    "text, its exit code says whether rcleak can run", not_doctor);
-	/* taken and done nothing: the /proc walk re-reads no sockets */
-	if (o->walk == RCL_WALK_PROC && o->reconcile_set && o->reconcile_s > 0)
-		return opts_fail(err, errlen, "--reconcile needs the kernel's socket walk, which --walk proc does "
-			    "not have: drop --reconcile, or --walk iter");
-	if (o->cmd == RCL_CMD_RUN) {
-		if (first - 1 + optind >= argc)
-			return opts_fail(err, errlen, "'rcleak run' needs a command: rcleak run [OPTIONS] -- CMD [ARGS...]");
-		/* record's options were taken here and did nothing */
-		if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 ||
-		    o->trigger_verdict || o->after_set)
-			return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
-		/* and report's: "run --csv -- make" printed no CSV, exit 0 */
-		if (o->at || o->csv || o->replay || o->speed_set)
-			return opts_fail(err, errlen, "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)");
-		/* the live view's options were taken here and did nothing:
-		 * "run -d 60" did not stop anything after 60 s */
-		if (o->duration_s || o->count || o->pid || o->comm[0] || o->view == RCL_VIEW_PLAIN)
-			return opts_fail(err, errlen, "%s is for the live view: 'rcleak run' watches CMD's tree until CMD "
-				    "exits (drop it)", o->duration_s ? "-d" : o->count ? "-n" : o->pid ? "--pid"
-				    : o->comm[0] ? "--comm" : "--plain");
-		o->run_argv = argv + first - 1 + optind;
-		if (!o->interval_set)
-			o->interval_s = 0.5;
-		if (!o->window_set)
-			o->window_s = 5; /* run mode: churn is judged over 5 s */
-		return 0;
-	}
-	if (o->cmd == RCL_CMD_REPORT) {
-		/* and those after "--"; "report $CAPTURE", unset, was ": No
-		 * such file", exit 1 */
-		for (int i = first - 1 + optind; i < argc; i++) {
-			if (!*argv[i])
-				return opts_fail(err, errlen, "an empty file name: give a capture file, "
-					    "rcleak report FILE...");
-			if (nfiles < RCL_MAX_FILES)
-				o->file_list[nfiles] = argv[i];
-			nfiles++;
-		}
-		if (!nfiles)
-			return opts_fail(err, errlen, "'rcleak report' needs a capture file: rcleak report FILE...");
-		if (nfiles > RCL_MAX_FILES)
-			return opts_fail(err, errlen, "%d files: give at most %d at once", nfiles, RCL_MAX_FILES);
-		o->files = o->file_list;
-		/* standard input holds one capture, read once */
-		for (int i = 0, dash = 0; i < nfiles; i++)
-			if (!strcmp(o->file_list[i], "-") && dash++)
-				return opts_fail(err, errlen, "'-' (standard input) is given twice: it holds one "
-					    "capture, give it once");
-		if (o->csv + o->replay + (o->at != NULL) > 1)
-			return opts_fail(err, errlen, "--csv, --replay and --at do not go together: give one");
-		if (o->speed_set && !o->replay)
-			return opts_fail(err, errlen, "--speed paces --replay: add --replay, or drop --speed");
-		return report_refuses(o, tracing_opt, err, errlen);
-	}
-	if (o->cmd == RCL_CMD_RECORD) {
-		/* "record x.rcl -w y.rcl" stopped at x.rcl: "needs -w FILE" */
-		if (first - 1 + optind < argc)
-			return opts_fail(err, errlen, "unexpected argument '%s': the capture file goes "
-				    "after -w: rcleak record -w FILE [OPTIONS]", argv[first - 1 + optind]);
-		if (!o->write_path)
-			return opts_fail(err, errlen, "'rcleak record' needs -w FILE");
-		/* --after without --ring was taken and did nothing: say so, as
-		 * for --trigger-* */
-		if ((o->trigger_headroom >= 0 || o->trigger_verdict || o->after_set) && !o->ring_s)
-			return opts_fail(err, errlen, "--trigger-* and --after go with --ring SECS (the flight recorder)");
-	} else if (o->write_path || o->force || o->ring_s || o->trigger_headroom >= 0 || o->trigger_verdict ||
-		   o->after_set) {
-		return opts_fail(err, errlen, "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)");
-	}
-	if (o->at || o->csv || o->replay || o->speed_set)
-		return opts_fail(err, errlen, "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)");
-	if (o->run_user || o->json_path || o->junit_path || o->max_open >= 0 || o->max_leaked >= 0 ||
-	    o->max_connects >= 0 || o->max_churn >= 0 || o->fail_on_close_wait || o->wait_children_s)
-		return opts_fail(err, errlen, RUN_ONLY);
-	if (first - 1 + optind < argc) {
-		const char *w = argv[first - 1 + optind];
-
-		/* "rcleak -p 6380 record -w f": the command is argv[1] */
-		if (first == 1 && (!strcmp(w, "run") || !strcmp(w, "record") || !strcmp(w, "report") ||
-				   !strcmp(w, "doctor")))
-			return opts_fail(err, errlen, "unexpected argument '%s': a command goes first, "
-				    "rcleak %s [OPTIONS]", w, w);
-		return opts_fail(err, errlen, "unexpected argument '%s' (see --help)", w);
-	}
-	return 0;
+	return opts_check(o, argc, argv, &(struct opts_seen){ .first = first, .rest = first - 1 + optind,
+			  .nfiles = nfiles, .tracing_opt = tracing_opt, .not_doctor = not_doctor }, err, errlen);
 }

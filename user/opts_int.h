@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* opts_int.h - between opts.c (the parser) and opts_values.c (the values). */
+/* opts_int.h - between opts.c (the parser), opts_values.c (the values) and
+ * opts_check.c (which options go with which command). */
 #ifndef RCLEAK_OPTS_INT_H
 #define RCLEAK_OPTS_INT_H
 
@@ -27,5 +28,18 @@ struct option;
 int opts_bad_option(const struct option *long_opts, int c, const char *arg, char *err, size_t errlen);
 /* A FILE option's value: never empty, never a word that starts with '-' or '='. */
 int opts_need_file(const char *opt, const char *arg, char *err, size_t errlen);
+
+/* What the parser saw, for the checks of the whole command line. */
+struct opts_seen {
+	int first;               /* argv index of the first option: 1, or 2 after a command */
+	int rest;                /* argv index of the first word getopt did not take */
+	int nfiles;              /* report's FILEs among the options (in o->file_list) */
+	const char *tracing_opt; /* the first option given that only tracing uses, or NULL */
+	const char *not_doctor;  /* the first option given that doctor has no use for, or "" */
+};
+/* Once getopt is done: the options that do not go with o->cmd, run's CMD,
+ * report's FILEs after the options. 0, or -1 (a usage error in err). */
+int opts_check(struct rcl_opts *o, int argc, char **argv, const struct opts_seen *seen,
+	       char *err, size_t errlen);
 
 #endif
