@@ -283,17 +283,33 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_MAX_OPEN:
 		case OPT_MAX_LEAKED:
 		case OPT_MAX_CONNECTS:
+		{
+			const char *name = c == OPT_MAX_OPEN ? "--max-open" : c == OPT_MAX_LEAKED ? "--max-leaked"
+											 : "--max-connects";
+			long *limit = c == OPT_MAX_OPEN ? &o->max_open : c == OPT_MAX_LEAKED ? &o->max_leaked
+											     : &o->max_connects;
+
 			if (opts_parse_long(optarg, 0, 1000000000L, &l))
 				return opts_fail(err, errlen, "bad %s '%s': give a count from 0 to 1000000000",
-					    c == OPT_MAX_OPEN ? "--max-open" : c == OPT_MAX_LEAKED ? "--max-leaked"
-					    : "--max-connects", optarg);
-			*(c == OPT_MAX_OPEN ? &o->max_open : c == OPT_MAX_LEAKED ? &o->max_leaked
-									: &o->max_connects) = l;
+					    name, optarg);
+			/* as --json twice: the second won without a word (a CI
+			 * line's limit overridden by one appended to it) */
+			if (*limit >= 0 && *limit != l)
+				return opts_fail(err, errlen, "%s given twice ('%ld', '%s'): it is one limit; "
+					    "give one", name, *limit, optarg);
+			*limit = l;
 			break;
-		case OPT_MAX_CHURN:
+		}
+		case OPT_MAX_CHURN: {
+			double was = o->max_churn;
+
 			if (opts_threshold(optarg, 0, 1e9, &o->max_churn, "--max-churn (connects/s)", err, errlen))
 				return -1;
+			if (was >= 0 && was != o->max_churn)
+				return opts_fail(err, errlen, "--max-churn given twice ('%g', '%s'): it is one "
+					    "limit; give one", was, optarg);
 			break;
+		}
 		case 'w':
 			/* "-w -d 5" recorded to a file named "-d" */
 			if (opts_need_file("-w", optarg, err, errlen))

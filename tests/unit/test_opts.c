@@ -336,6 +336,39 @@ static void test_run_once(void **state)
 	assert_int_equal(parse(&o, err, "run", "--json", "a1", "--junit", "b2", "--", "true", NULL), 0);
 }
 
+/* --max-open, --max-leaked, --max-connects and --max-churn given twice with
+ * two values: the second won without a word, where --json, --junit and
+ * --user twice are usage errors (test_run_once). Refused, naming the
+ * option and both values; one value twice (written two ways, too) is one. */
+static void test_run_limit_once(void **state)
+{
+	static const char *const opt[] = { "--max-open", "--max-leaked", "--max-connects", "--max-churn" };
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(parse(&o, err, "run", opt[i], "3", opt[i], "5", "--", "true", NULL), -1);
+		assert_non_null(strstr(err, opt[i]));
+		assert_non_null(strstr(err, "'3'"));
+		assert_non_null(strstr(err, "'5'"));
+		assert_null(strchr(err, '\n'));
+		assert_int_equal(parse(&o, err, "run", opt[i], "3", opt[i], "3", "--", "true", NULL), 0);
+		assert_int_equal(parse(&o, err, "run", opt[i], "3", opt[i], "03", "--", "true", NULL), 0);
+		/* the last word alone still sets it */
+		assert_int_equal(parse(&o, err, "run", opt[i], "7", "--", "true", NULL), 0);
+	}
+	assert_int_equal(parse(&o, err, "run", "--max-open=2", "--max-open", "4", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--max-open"));
+	assert_int_equal(parse(&o, err, "run", "--max-churn", "2.5", "--max-churn", "2.50", "--", "true", NULL), 0);
+	assert_true(o.max_churn == 2.5);
+	/* two different limits are two rules */
+	assert_int_equal(parse(&o, err, "run", "--max-open", "3", "--max-leaked", "5", "--", "true", NULL), 0);
+	assert_int_equal(o.max_open, 3);
+	assert_int_equal(o.max_leaked, 5);
+}
+
 /* report reads a capture: what tracing, record or run decide is refused,
  * with one line naming what was given; what views and verdicts use is not */
 static void test_report_refuses(void **state)
@@ -637,7 +670,7 @@ int main(void)
 		cmocka_unit_test(test_ports), cmocka_unit_test(test_ports_repeated), cmocka_unit_test(test_run_json_file),
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
 		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_run_refuses_report),
-		cmocka_unit_test(test_run_once),
+		cmocka_unit_test(test_run_once), cmocka_unit_test(test_run_limit_once),
 		cmocka_unit_test(test_help_anywhere),
 		cmocka_unit_test(test_file_equals), cmocka_unit_test(test_wait_children_value),
 		cmocka_unit_test(test_range_named),
