@@ -38,6 +38,10 @@ static int check_run(struct rcl_opts *o, int argc, char **argv, const struct opt
 {
 	if (seen->rest >= argc)
 		return opts_fail(err, errlen, "'rcleak run' needs a command: rcleak run [OPTIONS] -- CMD [ARGS...]");
+	/* `rcleak run -- "$CMD"`, CMD unset: exec of an empty name, exit 127 */
+	if (!*argv[seen->rest])
+		return opts_fail(err, errlen, "an empty command name: give the command to run, "
+			    "rcleak run [OPTIONS] -- CMD [ARGS...]");
 	/* record's options were taken here and did nothing */
 	if (record_opts(o))
 		return opts_fail(err, errlen, RECORD_ONLY);

@@ -369,6 +369,25 @@ static void test_run_limit_once(void **state)
 	assert_int_equal(o.max_leaked, 5);
 }
 
+/* `rcleak run -- ''` (an unset $CMD) exec'd an empty name: exit 127,
+ * "cannot run '': No such file or directory". A usage error, one line
+ * saying what to give. */
+static void test_run_empty_cmd(void **state)
+{
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	err[0] = '\0';
+	assert_int_equal(parse(&o, err, "run", "--", "", NULL), -1);
+	assert_non_null(strstr(err, "CMD"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(parse(&o, err, "run", "--", "", "arg", NULL), -1);
+	assert_int_equal(parse(&o, err, "run", "--max-open", "3", "", NULL), -1);
+	/* an empty argument after CMD is CMD's business */
+	assert_int_equal(parse(&o, err, "run", "--", "true", "", NULL), 0);
+}
+
 /* report reads a capture: what tracing, record or run decide is refused,
  * with one line naming what was given; what views and verdicts use is not */
 static void test_report_refuses(void **state)
@@ -671,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_report_refuses), cmocka_unit_test(test_no_value),
 		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_run_refuses_report),
 		cmocka_unit_test(test_run_once), cmocka_unit_test(test_run_limit_once),
+		cmocka_unit_test(test_run_empty_cmd),
 		cmocka_unit_test(test_help_anywhere),
 		cmocka_unit_test(test_file_equals), cmocka_unit_test(test_wait_children_value),
 		cmocka_unit_test(test_range_named),
