@@ -243,6 +243,9 @@ int cmd_run(const struct rcl_opts *o)
 	 * said "needs root", and under sudo then "unknown user" */
 	if (run_user_resolve(o, &user))
 		return RCL_EXIT_USAGE;
+	/* FILE is written as CMD's user (run_out.h) */
+	if (user.set && user.uid != 0)
+		json.as = junit.as = &user;
 	if (json.path && junit.path && run_out_same_name(json.path, junit.path)) {
 		same_file_error(&json, &junit);
 		return RCL_EXIT_USAGE;

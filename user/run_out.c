@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -72,6 +73,21 @@ static void foreign_error(const char *path, uid_t owner, bool before_cmd)
 	     before_cmd ? "; the command was not run" : "");
 }
 
+/* "cannot write FILE: why" (e: an errno), "; the command was not run"
+ * when before_cmd. A permission the kernel refused to CMD's user, as
+ * whom FILE is opened (f->as), says so, and what to give: the path was
+ * fine for root, and rcleak runs as root. */
+static void cannot_write(const struct out_file *f, int e, bool before_cmd)
+{
+	const char *tail = before_cmd ? "; the command was not run" : "";
+
+	if (f->as && (e == EACCES || e == EPERM))
+		elog("cannot write %s: %s for user '%s', whom CMD runs as and as whom rcleak writes FILE: "
+		     "give a path that user may write%s", f->path, strerror(e), f->as->name, tail);
+	else
+		elog("cannot write %s: %s%s", f->path, strerror(e), tail);
+}
+
 /* A foreign_link() leading to what its owner does not own (or nowhere):
  * CMD of an earlier run, as SUDO_USER, left `result.json -> /etc/shadow`
  * in its work tree, and rcleak, as root, emptied /etc/shadow at its check
@@ -95,8 +111,9 @@ static bool foreign_target(const char *path, bool before_cmd)
  * (ELOOP without following) must still be one when looked at after, and
  * one of another user's must have led to a file of that user's. Returns
  * the fd, or -1 (message given). */
-static int open_regular(const char *path)
+static int open_regular(const struct out_file *f)
 {
+	const char *path = f->path;
 	struct stat l, t;
 	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 
@@ -114,7 +131,7 @@ static int open_regular(const char *path)
 	}
 out:
 	if (fd < 0)
-		elog("cannot write %s: %s; the command was not run", path, strerror(errno));
+		cannot_write(f, errno, true);
 	return fd;
 }
 
@@ -167,12 +184,12 @@ bool run_out_same_name(const char *a, const char *b)
  * and close now would). A signal ends the wait at once (the sleep returns
  * early, *stop is set): Ctrl-C was acted on only once the wait was over,
  * seconds later. Returns 0, -1 (message given) or RUN_OUT_STOPPED. */
-static int open_fifo(struct out_file *f, const volatile sig_atomic_t *stop)
+static int open_fifo(struct out_file *f, const char *path, const volatile sig_atomic_t *stop)
 {
 	const struct timespec step = { 0, 50 * 1000 * 1000 };
 	int tries = RUN_OUT_READER_WAIT_S * 20, fd;
 
-	while ((fd = open(f->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0 && errno == ENXIO &&
+	while ((fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0 && errno == ENXIO &&
 	       tries-- > 0) {
 		if (stop && *stop)
 			return RUN_OUT_STOPPED;
@@ -186,7 +203,7 @@ static int open_fifo(struct out_file *f, const volatile sig_atomic_t *stop)
 		return -1;
 	}
 	if (fd < 0) {
-		elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
+		cannot_write(f, errno, true);
 		return -1;
 	}
 	f->fd = fd;
@@ -206,7 +223,7 @@ static int open_fifo(struct out_file *f, const volatile sig_atomic_t *stop)
  * a symlink there in its own work tree (`ln -sf /etc/shadow rcleak.xml`),
  * and rcleak, as root, wrote through it. Returns 0, -1 (message given) or
  * RUN_OUT_STOPPED (open_fifo()). */
-int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop)
+static int check_file(struct out_file *f, const volatile sig_atomic_t *stop)
 {
 	struct stat st;
 	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666), std;
@@ -241,28 +258,82 @@ int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop)
 			elog("cannot write %s: it is a socket; the command was not run", f->path);
 			return -1;
 		} else if (S_ISFIFO(st.st_mode)) {
-			return open_fifo(f, stop);
+			return open_fifo(f, f->path, stop);
 		} else if (!S_ISREG(st.st_mode)) {
 			/* a device is opened once, at the end */
 			return 0;
 		} else {
 			/* emptied only once the file opened is known to be
 			 * one it may write (the link may have changed) */
-			if ((fd = open_regular(f->path)) < 0)
+			if ((fd = open_regular(f)) < 0)
 				return -1;
 			if (ftruncate(fd, 0)) {
-				elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
+				cannot_write(f, errno, true);
 				close(fd);
 				return -1;
 			}
 		}
 	}
 	if (fd < 0) {
-		elog("cannot write %s: %s; the command was not run", f->path, strerror(errno));
+		cannot_write(f, errno, true);
 		return -1;
 	}
 	f->fd = fd;
 	return 0;
+}
+
+/* rcleak's own descriptor (3 and up: stdout and stderr are std_fd_of()'s)
+ * of the file st is, or -1: a pipe given by its /dev/fd/N name
+ * (`--json >(jq .)`), handed to rcleak open. */
+static int held_fd_of(const struct stat *st)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int held = -1;
+
+	if (!d)
+		return -1;
+	while (held < 0 && (e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		struct stat o;
+
+		if (fd > STDERR_FILENO && fd != dirfd(d) && !fstat(fd, &o) && o.st_dev == st->st_dev &&
+		    o.st_ino == st->st_ino)
+			held = fd;
+	}
+	closedir(d);
+	return held;
+}
+
+/* check_file() as CMD's user, f->as: the kernel lets rcleak open or make
+ * FILE only where that user may, through every folder and symlink on
+ * the way. rcleak, as root, followed a folder symlink that the user (or
+ * CMD of an earlier run) planted in the user's tree, `out -> /etc`:
+ * `--json out/shadow` emptied /etc/shadow, `--json out/x` made a file in
+ * /etc (foreign_target() looks at FILE's last name only); or a hard link
+ * there to a file of root's. A FILE so made is the user's. A pipe of rcleak's own
+ * (a /dev/fd/N given as FILE, root's under `--user`, mode 0600) is
+ * opened through rcleak's descriptor, as root: it was handed to rcleak. */
+int run_out_check(struct out_file *f, const volatile sig_atomic_t *stop)
+{
+	struct run_user_fs fs;
+	struct stat st;
+	int held, e;
+
+	if (f->as && !stat(f->path, &st) && S_ISFIFO(st.st_mode) && (held = held_fd_of(&st)) >= 0) {
+		char own[32];
+
+		snprintf(own, sizeof(own), "/proc/self/fd/%d", held);
+		return open_fifo(f, own, stop);
+	}
+	if ((e = run_user_fs_enter(f->as, &fs))) {
+		elog("cannot write %s as user '%s': %s; the command was not run", f->path, f->as->name,
+		     strerror(e));
+		return -1;
+	}
+	e = check_file(f, stop);
+	run_user_fs_leave(&fs);
+	return e;
 }
 
 /* render's output of s in memory: *buf (malloc'd), *len bytes. Returns 0
@@ -324,8 +395,8 @@ static int write_all(int fd, const char *buf, size_t len, int stall_ms)
  * (one CMD replaced, by a symlink say, is not written), or made anew
  * (never through a symlink) when CMD removed it. Rendered in memory first,
  * written with write_all(). */
-int run_out_write(struct out_file *f, const struct run_summary *s,
-		  void (*render)(FILE *, const struct run_summary *))
+static int write_file(struct out_file *f, const struct run_summary *s,
+		      void (*render)(FILE *, const struct run_summary *))
 {
 	bool same = f->fd >= 0 && (f->std || same_file(f));
 	int fd = f->fd, e;
@@ -344,12 +415,12 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 		}
 		fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0666);
 		if (fd < 0) {
-			elog("cannot write %s: %s", f->path, strerror(errno));
+			cannot_write(f, errno, false);
 			return -1;
 		}
 	}
 	if (fd >= 0 && !f->std && !f->fifo && ftruncate(fd, 0)) {
-		elog("cannot write %s: %s", f->path, strerror(errno));
+		cannot_write(f, errno, false);
 		close(fd);
 		return -1;
 	}
@@ -360,7 +431,7 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 		return -1;
 	if (fd < 0 && (fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
 				 0666)) < 0) {
-		elog("cannot write %s: %s", f->path, strerror(errno));
+		cannot_write(f, errno, false);
 		return -1;
 	}
 	if (render_mem(render, s, &buf, &len)) {
@@ -382,10 +453,31 @@ int run_out_write(struct out_file *f, const struct run_summary *s,
 		return -1;
 	}
 	if (e) {
-		elog("cannot write %s: %s", f->path, strerror(e));
+		cannot_write(f, e, false);
 		return -1;
 	}
 	return 0;
+}
+
+/* write_file() as CMD's user, as run_out_check() checked FILE: a FILE
+ * that CMD removed is made again where that user may make it, not where
+ * a symlink CMD put in place of a folder leads (root's /etc). */
+int run_out_write(struct out_file *f, const struct run_summary *s,
+		  void (*render)(FILE *, const struct run_summary *))
+{
+	struct run_user_fs fs;
+	int e;
+
+	if ((e = run_user_fs_enter(f->as, &fs))) {
+		elog("cannot write %s as user '%s': %s", f->path, f->as->name, strerror(e));
+		if (f->fd >= 0)
+			close(f->fd);
+		f->fd = -1;
+		return -1;
+	}
+	e = write_file(f, s, render);
+	run_user_fs_leave(&fs);
+	return e;
 }
 
 /* The text summary onto stderr, in one piece: rendered in memory first,
@@ -413,10 +505,16 @@ int run_out_stderr(const struct run_summary *s)
  * as the name still leads to it). */
 void run_out_drop(struct out_file *f)
 {
+	struct run_user_fs fs;
+
 	if (f->fd < 0)
 		return;
-	if (f->created && !f->std && same_file(f))
-		unlink(f->path);
+	/* removed as it was made: as CMD's user, where that user may */
+	if (f->created && !f->std && !run_user_fs_enter(f->as, &fs)) {
+		if (same_file(f))
+			unlink(f->path);
+		run_user_fs_leave(&fs);
+	}
 	close(f->fd);
 	f->fd = -1;
 }

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include "run_user.h"
 #include "summary.h"
 
 /* A --json or --junit FILE: its name, and the file rcleak checked it as. */
@@ -15,6 +16,10 @@ struct out_file {
 	bool created; /* made by the check: removed when no summary is written */
 	bool std;     /* fd: rcleak's (and CMD's) stdout or stderr, written on */
 	bool fifo;    /* fd: a FIFO (or a pipe's name), held open from the check */
+	/* CMD's user (--user, SUDO_USER), as whom FILE is opened, made and
+	 * removed: the kernel lets rcleak write only where that user may
+	 * (run_user_fs_enter()). NULL: as rcleak (root). */
+	const struct run_user *as;
 };
 
 /* A FIFO's reader: how long the check waits for one to open it, and how

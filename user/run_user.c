@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -231,4 +233,99 @@ int run_user_become(const struct run_user *u)
 	pw = u->nopw ? NULL : getpwuid(u->uid);
 	user_env(u, pw);
 	return 0;
+}
+
+/* ---- the FILE's identity: rcleak's file-system ids made u's ---- */
+
+/* setgroups() of the calling thread only: glibc's changes every thread's,
+ * as POSIX wants of a process; setfsuid() and setfsgid() are a thread's
+ * own, and these go with them. */
+static int thread_setgroups(int n, const gid_t *list)
+{
+	return syscall(SYS_setgroups, (size_t)n, list) ? errno : 0;
+}
+
+/* setfsuid() and setfsgid() say nothing of a failure: each returns the
+ * id before; asked again, the id now. */
+static int set_fs_ids(uid_t uid, gid_t gid)
+{
+	setfsgid(gid);
+	if ((gid_t)setfsgid(gid) != gid)
+		return EPERM;
+	setfsuid(uid);
+	if ((uid_t)setfsuid(uid) != uid)
+		return EPERM;
+	return 0;
+}
+
+int run_user_fs_enter(const struct run_user *u, struct run_user_fs *fs)
+{
+	gid_t *list = NULL;
+	int n = 0, e;
+
+	memset(fs, 0, sizeof(*fs));
+	if (!u || !u->set || u->uid == 0)
+		return 0;
+	/* u's groups, as initgroups() gives them to CMD (none without a
+	 * passwd entry) */
+	if (!u->nopw) {
+		int want = 32;
+
+		for (;;) {
+			gid_t *l = realloc(list, (size_t)want * sizeof(*l));
+
+			if (!l) {
+				free(list);
+				return ENOMEM;
+			}
+			list = l;
+			n = want;
+			if (getgrouplist(u->name, u->gid, list, &n) >= 0)
+				break;
+			if (n <= want)
+				want *= 2;
+			else
+				want = n;
+		}
+	}
+	/* rcleak's own, to put back */
+	if ((fs->ngroups = getgroups(0, NULL)) < 0) {
+		e = errno;
+		free(list);
+		return e;
+	}
+	fs->groups = malloc((size_t)(fs->ngroups + 1) * sizeof(gid_t));
+	if (!fs->groups || getgroups(fs->ngroups, fs->groups) != fs->ngroups) {
+		e = fs->groups ? errno : ENOMEM;
+		free(fs->groups);
+		free(list);
+		fs->groups = NULL;
+		return e ? e : EIO;
+	}
+	fs->fsuid = (uid_t)setfsuid((uid_t)-1);
+	fs->fsgid = (gid_t)setfsgid((gid_t)-1);
+	fs->on = true;
+	/* the groups first: once the fsuid is not 0, CAP_SETGID is still
+	 * there, but the way back is simplest in the order taken */
+	if ((e = thread_setgroups(n, list)) || (e = set_fs_ids(u->uid, u->gid))) {
+		free(list);
+		run_user_fs_leave(fs);
+		return e;
+	}
+	free(list);
+	return 0;
+}
+
+void run_user_fs_leave(struct run_user_fs *fs)
+{
+	if (!fs->on)
+		return;
+	/* back to root's fsuid first: it brings back the file capabilities
+	 * the other fsuid dropped */
+	setfsuid(fs->fsuid);
+	setfsgid(fs->fsgid);
+	thread_setgroups(fs->ngroups, fs->groups);
+	free(fs->groups);
+	fs->groups = NULL;
+	fs->on = false;
 }

@@ -28,4 +28,25 @@ int run_user_resolve(const struct rcl_opts *o, struct run_user *u);
  * the errno of the call that failed. */
 int run_user_become(const struct run_user *u);
 
+/* rcleak's file-system identity (fsuid, fsgid, supplementary groups) made
+ * u's for a while, in the calling thread only, its other ids (root's)
+ * kept: what it opens, makes or removes then, the kernel checks as for u
+ * (every folder searched, every symlink followed, the file's mode), and a
+ * file it makes is u's. rcleak's --json/--junit FILE under --user or
+ * sudo (run_out.c). */
+struct run_user_fs {
+	bool on;
+	uid_t fsuid;
+	gid_t fsgid;
+	int ngroups;
+	gid_t *groups; /* rcleak's own, put back by run_user_fs_leave() */
+};
+
+/* Take u's file-system identity (nothing when !u, or u is root): 0, or
+ * the errno of the call that failed (rcleak's own identity kept). */
+int run_user_fs_enter(const struct run_user *u, struct run_user_fs *fs);
+
+/* rcleak's own file-system identity back (nothing when not entered). */
+void run_user_fs_leave(struct run_user_fs *fs);
+
 #endif

@@ -81,6 +81,8 @@ void opts_usage(FILE *f)
 "                       with USER's HOME, SHELL, XDG_RUNTIME_DIR, no SUDO_*\n"
 "      --json FILE      write the summary as JSON to FILE\n"
 "      --junit FILE     write JUnit XML to FILE, one test case per rule\n"
+"                       (FILE: opened and made as CMD's user, under --user\n"
+"                       or sudo: only where that user may write)\n"
 "      --max-open N     fail if a process holds more than N at once\n"
 "      --max-leaked N   fail if more than N connections leak: left open when\n"
 "                       their process exited, or still open at the end\n"

@@ -40,14 +40,15 @@ def _record_pid(pid, start, what):
 
 
 def spawn(argv, what, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-          stderr=subprocess.PIPE, preexec_fn=None, env=None):
-    """Start argv in a new session/process group and register it for cleanup."""
+          stderr=subprocess.PIPE, preexec_fn=None, env=None, pass_fds=()):
+    """Start argv in a new session/process group and register it for cleanup
+    (pass_fds: descriptors it keeps, as subprocess takes them)."""
     def pre():
         os.setsid()
         if preexec_fn:
             preexec_fn()
     p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr,
-                         preexec_fn=pre, env=env, close_fds=True)
+                         preexec_fn=pre, env=env, close_fds=True, pass_fds=pass_fds)
     start = _starttime(p.pid)
     with _lock:
         _procs.append((p, what))

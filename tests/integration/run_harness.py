@@ -139,6 +139,37 @@ def wait_redis_idle(r, what):
 # ---------------------------------------------------------------------------
 # rcleak run
 # ---------------------------------------------------------------------------
+def _cmd_user(args, env):
+    """(uid, gid) of the user CMD runs as under `rcleak run ARGS` with
+    environment env (--user, else SUDO_USER), or None for root."""
+    import pwd
+    args = list(args)
+    name = None
+    for i, a in enumerate(args):
+        if a == "--":
+            break
+        if a == "--user" and i + 1 < len(args):
+            name = args[i + 1]
+        elif a.startswith("--user="):
+            name = a[len("--user="):]
+    if name is None and os.geteuid() == 0:
+        name = env.get("SUDO_USER") or None
+    if name is None or name == "root":
+        return None
+    try:
+        pw = pwd.getpwnam(name)
+        return pw.pw_uid, pw.pw_gid
+    except KeyError:
+        pass
+    if name.isdigit():
+        try:
+            pw = pwd.getpwuid(int(name))
+            return pw.pw_uid, pw.pw_gid
+        except KeyError:
+            return int(name), 65534
+    return None
+
+
 class Run:
     """One `rcleak run [args] -- cmd`, stdin/stdout/stderr on files (no TTY).
 
@@ -156,6 +187,9 @@ class Run:
         Run._seq += 1
         self.dir = mkdtemp("rcleak-run-")
         os.chmod(self.dir, 0o755)
+        owner = _cmd_user(args, os.environ if env is None else env)
+        if owner:               # rcleak writes --json/--junit FILE as CMD's user
+            os.chown(self.dir, *owner)
         self.json_path = os.path.join(self.dir, "result.json") if json_out else None
         self.junit_path = os.path.join(self.dir, "result.xml") if junit else None
         self.mark = "rcl-run-test-%d-%d" % (os.getpid(), Run._seq)

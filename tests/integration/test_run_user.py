@@ -5,6 +5,7 @@ an unknown SUDO_USER are at the end.)
 
 Run alone:  python3 tests/integration/runner.py -k run_user_env
 """
+import json
 import os
 import pwd
 import shutil
@@ -16,7 +17,8 @@ from harness import RCLEAK, Fail, Redis, Skip, check, mkdtemp, spawn, stop
 from run_harness import Run, expect, need_c, parse_done, prow, redis_delta, run_to_end, total_connections
 
 TESTS = ["test_run_user_env", "test_run_user_env_nopw", "test_run_user",
-         "test_run_sudo_user_unknown", "test_run_user_uid", "test_run_sudo_uid_differs"]
+         "test_run_sudo_user_unknown", "test_run_user_uid", "test_run_sudo_uid_differs",
+         "test_run_user_file_dir_symlink", "test_run_user_file_kept"]
 
 # root's session as sudo (and a CI job) leave it to rcleak, and one
 # variable of the CI's own that must stay
@@ -319,6 +321,163 @@ def test_run_sudo_uid_differs():
               and "--user %d" % sudo_uid in lines[0], "%s: exit status %r (expected 2), stdout %r (CMD "
               "not run), stderr %r (expected one line naming SUDO_UID, giving --user %d)"
               % (what, rc, out[:100], err[-400:], sudo_uid))
+
+
+def _nobody():
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        raise Skip("no user nobody")
+
+
+def _user_tree(nobody, prefix):
+    """A root folder of root's things (safe, holding 'precious'), and a work
+    tree of nobody's (ws, 0755) whose 'out' is nobody's symlink to safe."""
+    safe = mkdtemp(prefix + "safe-")
+    os.chmod(safe, 0o755)
+    with open(os.path.join(safe, "precious"), "w") as f:
+        f.write("root's own\n")
+    ws = mkdtemp(prefix + "ws-")
+    os.chown(ws, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(ws, 0o755)
+    out = os.path.join(ws, "out")
+    os.symlink(safe, out)
+    os.lchown(out, nobody.pw_uid, nobody.pw_gid)
+    return safe, ws, out
+
+
+def test_run_user_file_dir_symlink():
+    """CMD runs as nobody (--user, or SUDO_USER under sudo); its work tree
+    holds `out -> SAFE`, a symlink to a folder of root's that nobody may not
+    write (planted by CMD of an earlier run, or by nobody). `--json
+    out/shadow` made SAFE/shadow, root's, with the summary in it, and
+    `--json out/precious` emptied root's file: rcleak, as root, wrote
+    where nobody could not (2d526ae looked at FILE's last name only). Now
+    FILE is opened as nobody, so the kernel refuses: one line, exit 1, CMD
+    not run, SAFE as it was. A symlink planted by CMD itself while it runs
+    (out, a folder, replaced by `out -> SAFE`) made SAFE/result.json at the
+    end, when rcleak made anew the FILE CMD had removed: now not made, one
+    line, exit 1."""
+    nobody = _nobody()
+    port = str(harness.free_port())
+    safe, ws, out = _user_tree(nobody, "rcleak-run-dirlink-")
+    marker = os.path.join(ws, "cmd-ran")
+    cmd = ["sh", "-c", 'touch "$0"', marker]
+    sudo = dict(os.environ, SUDO_USER="nobody", SUDO_UID=str(nobody.pw_uid), SUDO_GID=str(nobody.pw_gid))
+    for who, env in ((["--user", "nobody"], None), ([], sudo)):
+        for opt in ("--json", "--junit"):
+            for name in ("shadow", "precious"):
+                path = os.path.join(out, name)
+                args = ["-p", port] + who + [opt, path, "--"] + cmd
+                rc, _o, err, lines = run_to_end(args, 30, env=env)
+                what = "`rcleak run %s`%s (out: nobody's symlink to a folder of root's)" % (
+                    " ".join(args), " under sudo as nobody" if env else "")
+                check(sorted(os.listdir(safe)) == ["precious"], "%s: made %s in root's folder"
+                      % (what, sorted(os.listdir(safe))))
+                with open(os.path.join(safe, "precious")) as f:
+                    left = f.read()
+                check(left == "root's own\n", "%s: root's file was written: %r" % (what, left[:120]))
+                check(rc == 1 and not os.path.exists(marker), "%s: exit status %r (expected 1), CMD ran: "
+                      "%s; stderr %r" % (what, rc, os.path.exists(marker), err[-400:]))
+                check(len(lines) == 1 and lines[0].startswith("rcleak: cannot write %s: " % path)
+                      and "nobody" in lines[0] and "not run" in lines[0],
+                      "%s: expected one line naming FILE and the user it is written as, got %r"
+                      % (what, err[-400:]))
+
+    # planted by CMD while it runs: out a folder of nobody's at the check
+    os.unlink(out)
+    os.mkdir(out)
+    os.chown(out, nobody.pw_uid, nobody.pw_gid)
+    path = os.path.join(out, "result.json")
+    plant = ["sh", "-c", 'rm -rf "$0" && ln -s "$1" "$0"', out, safe]
+    args = ["-p", port, "--user", "nobody", "--json", path, "--"] + plant
+    rc, _o, err, lines = run_to_end(args, 30)
+    what = "`rcleak run %s` (CMD replaces out by a symlink to a folder of root's)" % " ".join(args)
+    check(os.path.islink(out), "%s: CMD's symlink is not there: %r" % (what, err[-400:]))
+    check(sorted(os.listdir(safe)) == ["precious"], "%s: made %s in root's folder"
+          % (what, sorted(os.listdir(safe))))
+    check(rc == 1 and any(l.startswith("rcleak: cannot write %s: " % path) and "nobody" in l for l in lines),
+          "%s: exit status %r (expected 1), expected a line naming FILE and nobody; stderr %r"
+          % (what, rc, err[-400:]))
+
+
+def test_run_user_file_kept():
+    """What FILE may be under --user/SUDO_USER, now that it is written as
+    that user: a folder of the user's own (the FILE made is the user's,
+    not root's: under sudo, a root-owned result.json in a work tree the
+    user cannot rewrite), rcleak's stdout on a file of root's
+    (/dev/stdout: written on rcleak's own fd), and a pipe of root's given
+    as /dev/fd/N (`--json >(jq .)`, opened through rcleak's own fd). A
+    folder of root's that the user may not write is refused before CMD
+    runs, saying whom FILE is written as. As root, with no other user,
+    FILE goes anywhere, as before."""
+    nobody = _nobody()
+    port = str(harness.free_port())
+    ws = mkdtemp("rcleak-run-kept-")
+    os.chown(ws, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(ws, 0o755)
+    sudo = dict(os.environ, SUDO_USER="nobody", SUDO_UID=str(nobody.pw_uid), SUDO_GID=str(nobody.pw_gid))
+    for who, env in ((["--user", "nobody"], None), ([], sudo)):
+        path = os.path.join(ws, "r-%d.json" % len(who))
+        args = ["-p", port] + who + ["--json", path, "--", "true"]
+        rc, _o, err, lines = run_to_end(args, 30, env=env)
+        what = "`rcleak run %s`%s (FILE in nobody's folder)" % (" ".join(args), " under sudo" if env else "")
+        check(rc == 0, "%s: exit status %r; stderr %r" % (what, rc, err[-400:]))
+        with open(path) as f:
+            js = json.load(f)
+        check(js.get("exit_code") == 0, "%s: JSON %r" % (what, js))
+        st = os.stat(path)
+        check(st.st_uid == nobody.pw_uid, "%s: FILE made owned by uid %d, expected nobody's %d"
+              % (what, st.st_uid, nobody.pw_uid))
+
+    # rcleak's stdout on a file of root's, in a folder nobody may not enter
+    root_dir = mkdtemp("rcleak-run-kept-root-")
+    os.chmod(root_dir, 0o700)
+    log = os.path.join(root_dir, "ci.log")
+    with open(log, "w") as fo:
+        p = spawn([RCLEAK, "run", "-p", port, "--user", "nobody", "--json", "/dev/stdout", "--", "true"],
+                  "rcleak run --user nobody --json /dev/stdout", stdin=subprocess.DEVNULL, stdout=fo)
+        _o, err = p.communicate(timeout=30)
+    with open(log) as f:
+        text = f.read()
+    check(p.returncode == 0 and text.lstrip().startswith("{"),
+          "--user nobody --json /dev/stdout >%s (root's): exit %r, the file holds %r; stderr %r"
+          % (log, p.returncode, text[:80], err[-400:]))
+
+    # a pipe of root's (mode 0600) given as /dev/fd/N
+    r, w = os.pipe()
+    try:
+        p = spawn([RCLEAK, "run", "-p", port, "--user", "nobody", "--json", "/dev/fd/%d" % w, "--", "true"],
+                  "rcleak run --user nobody --json /dev/fd/N", stdin=subprocess.DEVNULL, pass_fds=(w,))
+    finally:
+        os.close(w)
+    got = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        got += chunk
+    os.close(r)
+    _o, err = p.communicate(timeout=30)
+    check(p.returncode == 0 and got.lstrip().startswith(b"{"),
+          "--user nobody --json /dev/fd/N (a pipe of root's): exit %r, the pipe got %r; stderr %r"
+          % (p.returncode, got[:80], err[-400:]))
+
+    # a folder of root's: nobody may not write there, said before CMD runs
+    marker = os.path.join(ws, "cmd-ran")
+    path = os.path.join(root_dir, "r.json")
+    args = ["-p", port, "--user", "nobody", "--json", path, "--", "touch", marker]
+    rc, _o, err, lines = run_to_end(args, 30)
+    what = "`rcleak run %s` (FILE in a folder of root's)" % " ".join(args)
+    check(rc == 1 and not os.path.exists(marker) and not os.path.exists(path),
+          "%s: exit status %r (expected 1), CMD ran: %s, FILE made: %s; stderr %r"
+          % (what, rc, os.path.exists(marker), os.path.exists(path), err[-400:]))
+    check(len(lines) == 1 and "cannot write %s" % path in lines[0] and "nobody" in lines[0],
+          "%s: expected one line naming FILE and nobody, got %r" % (what, err[-400:]))
+    # root, no other user: root's folder is written
+    rc, _o, err, lines = run_to_end(["-p", port, "--json", path, "--", "true"], 30)
+    check(rc == 0 and os.path.getsize(path) > 0 and os.stat(path).st_uid == 0,
+          "`rcleak run --json %s` as root: exit %r; stderr %r" % (path, rc, err[-400:]))
 
 
 if __name__ == "__main__":
