@@ -38,22 +38,23 @@ static bool parse_uid(const char *s, uid_t *uid)
 	return true;
 }
 
-/* SUDO_USER names nobody here. sudo itself refuses a user with no passwd
- * entry ("you do not exist in the passwd database"), so the name comes
- * from another passwd (a chroot entered under sudo, a container that was
- * given the variable) or is stale. Refused, not run as SUDO_UID: which
+/* SUDO_USER (var) names nobody here. sudo itself refuses a user with no
+ * passwd entry ("you do not exist in the passwd database"), so the name
+ * comes from another passwd (a chroot entered under sudo, a container that
+ * was given the variable) or is stale. Refused, not run as SUDO_UID: which
  * user CMD runs as is not guessed from a second leftover variable by a
- * program running as root; the line gives the --user that would. */
-static void sudo_unknown(const char *name)
+ * program running as root; the line gives the --user that would. So is a
+ * DOAS_USER of nobody's (doas gives no uid). */
+static void sudo_unknown(const char *var, const char *name)
 {
-	const char *sudo_uid = getenv("SUDO_UID");
+	const char *sudo_uid = strcmp(var, "SUDO_USER") ? NULL : getenv("SUDO_UID");
 	uid_t uid;
 
 	if (sudo_uid && parse_uid(sudo_uid, &uid))
 		elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER "
 		     "(--user %u for SUDO_UID's uid)", name, (unsigned)uid);
 	else
-		elog("unknown user '%s' in SUDO_USER, whom CMD would run as: give --user USER", name);
+		elog("unknown user '%s' in %s, whom CMD would run as: give --user USER", name, var);
 }
 
 /* The user sudo ran us for, when sudo set SUDO_UID (uid): the uid sudo
@@ -79,7 +80,7 @@ static struct passwd *sudo_entry(const char *name, uid_t uid)
 	if (pw && !strcmp(pw->pw_name, name))
 		return pw;
 	if (!known && !pw) {
-		sudo_unknown(name);
+		sudo_unknown("SUDO_USER", name);
 		return NULL;
 	}
 	if (pw)
@@ -96,18 +97,58 @@ static struct passwd *sudo_entry(const char *name, uid_t uid)
 	return NULL;
 }
 
+/* No SUDO_USER: the user doas (DOAS_USER, a name: doas sets it to the
+ * name of the user who ran it, and nothing else of that user's) or pkexec
+ * (PKEXEC_UID, the uid of the process that ran it) ran rcleak for. CMD
+ * ran as root under either, where under sudo it runs as the user: a test
+ * suite's files left root's in the user's tree, the FILE written as root.
+ * Returns 1 (*var: which, *name set for DOAS_USER, *uid for PKEXEC_UID),
+ * 0 (neither, or root: CMD stays root) or -1 (refused, message given). */
+static int other_invoker(const char **var, const char **name, uid_t *uid)
+{
+	const char *doas = getenv("DOAS_USER"), *pk = getenv("PKEXEC_UID");
+
+	if (doas && *doas) {
+		*var = "DOAS_USER";
+		*name = doas;
+		return strcmp(doas, "root") ? 1 : 0;
+	}
+	if (!pk || !*pk)
+		return 0;
+	*var = "PKEXEC_UID";
+	if (!parse_uid(pk, uid)) {
+		elog("PKEXEC_UID '%s' is no uid, whom CMD would run as: give --user USER", pk);
+		return -1;
+	}
+	return *uid != 0;
+}
+
 int run_user_resolve(const struct rcl_opts *o, struct run_user *u)
 {
-	const char *name = o->run_user;
+	const char *name = o->run_user, *var = "SUDO_USER";
 	struct passwd *pw;
 	uid_t uid;
+	int r;
 
 	memset(u, 0, sizeof(*u));
-	if (!name) {
+	if (!name && geteuid() == 0) {
 		const char *sudo = getenv("SUDO_USER"), *sudo_uid = getenv("SUDO_UID");
 
-		if (!sudo || !*sudo || geteuid() != 0)
+		if (!sudo || !*sudo) {
+			if ((r = other_invoker(&var, &name, &uid)) <= 0)
+				return r;
+			if (name) /* DOAS_USER */
+				goto named;
+			/* PKEXEC_UID, a uid the kernel gave pkexec: taken as
+			 * --user UID takes one */
+			if ((pw = getpwuid(uid)))
+				goto found;
+			u->set = u->nopw = true;
+			u->uid = uid;
+			u->gid = RUN_NOPW_GID;
+			snprintf(u->name, sizeof(u->name), "%u", (unsigned)uid);
 			return 0;
+		}
 		if (sudo_uid && parse_uid(sudo_uid, &uid)) {
 			/* sudo run by root: CMD stays root, as rcleak is */
 			if (uid == 0 && !strcmp(sudo, "root"))
@@ -120,6 +161,9 @@ int run_user_resolve(const struct rcl_opts *o, struct run_user *u)
 			return 0;
 		name = sudo;
 	}
+	if (!name)
+		return 0;
+named:
 	pw = getpwnam(name);
 	if (!pw && o->run_user && parse_uid(name, &uid)) {
 		u->set = true;
@@ -138,7 +182,7 @@ int run_user_resolve(const struct rcl_opts *o, struct run_user *u)
 			elog("unknown user '%s' for --user: give a user name, or a uid (digits, below %u)",
 			     name, (unsigned)(uid_t)-1);
 		else
-			sudo_unknown(name);
+			sudo_unknown(var, name);
 		return -1;
 	}
 found:
@@ -206,6 +250,8 @@ static void user_env(const struct run_user *u, const struct passwd *pw)
 		unsetenv("MAIL");
 	}
 	unset_prefixed("SUDO_");
+	unsetenv("DOAS_USER");
+	unsetenv("PKEXEC_UID");
 	unsetenv("XAUTHORITY");
 	snprintf(dir, sizeof(dir), "/run/user/%u", (unsigned)u->uid);
 	if (!stat(dir, &st) && S_ISDIR(st.st_mode) && st.st_uid == u->uid)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* run_user.h - whom `rcleak run` runs CMD as: --user USER (a name, or a
- * uid), or under sudo SUDO_USER. */
+ * uid), or under sudo SUDO_USER (doas: DOAS_USER, pkexec: PKEXEC_UID). */
 #ifndef RCLEAK_RUN_USER_H
 #define RCLEAK_RUN_USER_H
 
@@ -16,8 +16,9 @@ struct run_user {
 	char name[64];
 };
 
-/* --user USER, or the user sudo ran us for (set false: neither, CMD runs
- * as rcleak). USER is a name first, else a uid when all digits, as
+/* --user USER, or the user sudo ran us for (SUDO_UID/SUDO_USER), else
+ * doas (DOAS_USER) or pkexec (PKEXEC_UID) (set false: none, CMD runs as
+ * rcleak). USER is a name first, else a uid when all digits, as
  * `pgrep -u` and `ps -u` take it: a name that is all digits and exists is
  * that user. Returns 0 or -1 (message given). */
 int run_user_resolve(const struct rcl_opts *o, struct run_user *u);

@@ -141,7 +141,8 @@ def wait_redis_idle(r, what):
 # ---------------------------------------------------------------------------
 def _cmd_user(args, env):
     """(uid, gid) of the user CMD runs as under `rcleak run ARGS` with
-    environment env (--user, else SUDO_USER), or None for root."""
+    environment env (--user, else SUDO_USER, DOAS_USER, PKEXEC_UID), or
+    None for root."""
     import pwd
     args = list(args)
     name = None
@@ -153,7 +154,7 @@ def _cmd_user(args, env):
         elif a.startswith("--user="):
             name = a[len("--user="):]
     if name is None and os.geteuid() == 0:
-        name = env.get("SUDO_USER") or None
+        name = env.get("SUDO_USER") or env.get("DOAS_USER") or env.get("PKEXEC_UID") or None
     if name is None or name == "root":
         return None
     try:

@@ -18,7 +18,7 @@ from run_harness import Run, expect, need_c, parse_done, prow, redis_delta, run_
 
 TESTS = ["test_run_user_env", "test_run_user_env_nopw", "test_run_user",
          "test_run_sudo_user_unknown", "test_run_user_uid", "test_run_sudo_uid_differs",
-         "test_run_user_file_dir_symlink", "test_run_user_file_kept"]
+         "test_run_user_file_dir_symlink", "test_run_user_file_kept", "test_run_doas_pkexec"]
 
 # root's session as sudo (and a CI job) leave it to rcleak, and one
 # variable of the CI's own that must stay
@@ -478,6 +478,46 @@ def test_run_user_file_kept():
     rc, _o, err, lines = run_to_end(["-p", port, "--json", path, "--", "true"], 30)
     check(rc == 0 and os.path.getsize(path) > 0 and os.stat(path).st_uid == 0,
           "`rcleak run --json %s` as root: exit %r; stderr %r" % (path, rc, err[-400:]))
+
+
+def test_run_doas_pkexec():
+    """Under doas (DOAS_USER: the name of the user who ran it) or pkexec
+    (PKEXEC_UID: the uid of the process that ran it), CMD ran as root,
+    where under sudo it runs as the user who ran sudo: a test suite's
+    files left root's in the user's tree. Now as that user, as under
+    sudo, and CMD does not see the variable (it is not root under doas);
+    SUDO_USER first when both are there; root's name or uid 0 keeps CMD
+    root. A DOAS_USER of nobody's, or a PKEXEC_UID that is no uid, is a
+    usage error (exit 2, one line naming it, CMD not run)."""
+    nobody = _nobody()
+    port = str(harness.free_port())
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("SUDO_") and k not in ("DOAS_USER", "PKEXEC_UID")}
+    uid = _free_uid()
+    show = ["sh", "-c", 'echo "$(id -u) ${DOAS_USER-none} ${PKEXEC_UID-none}"']
+    n = nobody.pw_uid
+    # root under doas or pkexec keeps CMD root, in root's session as it is
+    for extra, want in (({"DOAS_USER": "nobody"}, "%d none none" % n),
+                        ({"PKEXEC_UID": str(n)}, "%d none none" % n),
+                        ({"PKEXEC_UID": str(uid)}, "%d none none" % uid),
+                        ({"DOAS_USER": "root"}, "0 root none"), ({"PKEXEC_UID": "0"}, "0 none 0"),
+                        ({"DOAS_USER": "root", "SUDO_USER": "nobody", "SUDO_UID": str(n)},
+                         "%d none none" % n)):
+        env = dict(base, **extra)
+        rc, out, err, lines = run_to_end(["-p", port, "--"] + show, 30, env=env)
+        what = "rcleak run with %r" % extra
+        check(rc == 0 and out.decode().strip() == want,
+              "%s: exit %r, CMD said %r (uid DOAS_USER PKEXEC_UID), expected %r; stderr %r"
+              % (what, rc, out[:100], want, err[-300:]))
+    d = mkdtemp("rcleak-run-doas-")
+    marker = os.path.join(d, "cmd-ran")
+    for var, val in (("DOAS_USER", "rcl-no-such-user"), ("PKEXEC_UID", "12x")):
+        env = dict(base, **{var: val})
+        rc, out, err, lines = run_to_end(["-p", port, "--", "touch", marker], 30, env=env)
+        check(rc == 2 and not os.path.exists(marker) and len(lines) == 1 and var in lines[0]
+              and val in lines[0] and "--user" in lines[0],
+              "%s=%s: exit %r (expected 2), CMD ran: %s; stderr %r (expected one line naming %s, "
+              "giving --user)" % (var, val, rc, os.path.exists(marker), err[-300:], var))
 
 
 if __name__ == "__main__":
