@@ -351,8 +351,8 @@ int run_user_fs_enter(const struct run_user *u, struct run_user_fs *fs)
 	fs->fsuid = (uid_t)setfsuid((uid_t)-1);
 	fs->fsgid = (gid_t)setfsgid((gid_t)-1);
 	fs->on = true;
-	/* the groups first: once the fsuid is not 0, CAP_SETGID is still
-	 * there, but the way back is simplest in the order taken */
+	/* groups, gid, then uid; run_user_fs_leave() undoes them in the
+	 * reverse order */
 	if ((e = thread_setgroups(n, list)) || (e = set_fs_ids(u->uid, u->gid))) {
 		free(list);
 		run_user_fs_leave(fs);
