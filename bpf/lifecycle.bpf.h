@@ -117,6 +117,8 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_CLIENT | RCL_SOCK_PENDING;
+		if (sock_other_net(sk, btf))
+			ns.flags |= RCL_SOCK_OTHER_NET;
 		stamp_open(&chg, &ns);
 		key = sock_id(chg.pc, sk, btf);
 		if (sock_put(key, &ns)) {
@@ -145,6 +147,8 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_SERVER;
+		if (sock_other_net(sk, btf))
+			ns.flags |= RCL_SOCK_OTHER_NET;
 		stamp_open(&chg, &ns);
 		key = sock_id(chg.pc, sk, btf);
 		if (sock_put(key, &ns)) {

@@ -25,6 +25,21 @@ static __always_inline __u64 sock_net(const void *sk, bool btf)
 	return (__u64)BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net);
 }
 
+/* Is the socket in another network namespace than rcleak's? Asked at
+ * opens only (the socket table's RCL_SOCK_OTHER_NET). */
+static __always_inline bool sock_other_net(const void *sk, bool btf)
+{
+	const struct net *net;
+
+	if (!self_netns)
+		return false;
+	if (btf) {
+		net = ((const struct sock *)sk)->__sk_common.skc_net.net;
+		return net->ns.inum != self_netns;
+	}
+	return BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net, ns.inum) != self_netns;
+}
+
 /* A socket's local address (the listener's bound one, or a passive
  * open's): IPv4 in a[0]. */
 static __always_inline void sock_laddr(const void *sk, __u16 family, __u32 a[4], bool btf)
