@@ -21,7 +21,7 @@ static const struct rcl_owner no_owner;
  * SYN_RECV: before 6.18 inet_csk_clone_lock() sets that state before it
  * copies the peer's port in, so the check there cannot see the port. The
  * open is taken back and the socket forgotten (as if SYN_RECV had seen it;
- * a later walk may find it as a snapshot, which counts nothing). */
+ * the tcp walk leaves both ends of rcleak's links out: rcl_walk_tcp). */
 static __always_inline void drop_own(__u64 key)
 {
 	struct rcl_sock *s = sock_get(key);
