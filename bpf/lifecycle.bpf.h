@@ -21,7 +21,7 @@ static const struct rcl_owner no_owner;
  * SYN_RECV: before 6.18 inet_csk_clone_lock() sets that state before it
  * copies the peer's port in, so the check there cannot see the port. The
  * open is taken back and the socket forgotten (as if SYN_RECV had seen it;
- * a later walk may find it as a snapshot, which counts nothing). */
+ * the tcp walk leaves both ends of rcleak's links out: rcl_walk_tcp). */
 static __always_inline void drop_own(__u64 key)
 {
 	struct rcl_sock *s = sock_get(key);
@@ -117,6 +117,8 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_CLIENT | RCL_SOCK_PENDING;
+		if (sock_other_net(sk, btf))
+			ns.flags |= RCL_SOCK_OTHER_NET;
 		stamp_open(&chg, &ns);
 		key = sock_id(chg.pc, sk, btf);
 		if (sock_put(key, &ns)) {
@@ -145,6 +147,8 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 		ns.tgid = owner.tgid;
 		ns.start_ns = owner.start_ns;
 		ns.flags = RCL_SOCK_SERVER;
+		if (sock_other_net(sk, btf))
+			ns.flags |= RCL_SOCK_OTHER_NET;
 		stamp_open(&chg, &ns);
 		key = sock_id(chg.pc, sk, btf);
 		if (sock_put(key, &ns)) {

@@ -25,6 +25,21 @@ static __always_inline __u64 sock_net(const void *sk, bool btf)
 	return (__u64)BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net);
 }
 
+/* Is the socket in another network namespace than rcleak's? Asked at
+ * opens only (the socket table's RCL_SOCK_OTHER_NET). */
+static __always_inline bool sock_other_net(const void *sk, bool btf)
+{
+	const struct net *net;
+
+	if (!self_netns)
+		return false;
+	if (btf) {
+		net = ((const struct sock *)sk)->__sk_common.skc_net.net;
+		return net->ns.inum != self_netns;
+	}
+	return BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net, ns.inum) != self_netns;
+}
+
 /* A socket's local address (the listener's bound one, or a passive
  * open's): IPv4 in a[0]. */
 static __always_inline void sock_laddr(const void *sk, __u16 family, __u32 a[4], bool btf)
@@ -129,28 +144,38 @@ static __always_inline void listener_set(__u16 port, __u64 net, __u16 family, co
 }
 
 
-/* Is sk the server end of rcleak's own link (its peer at rport one of
- * self_eps)? The port's bit first: one load for every other accept. */
-static __always_inline bool self_end(const void *sk, __u16 rport, __u16 family)
+/* Is port, at the socket's local address (local) or its peer's, one end
+ * of rcleak's own --ask-redis links (self_eps)? */
+static __always_inline bool self_addr(const void *sk, __u16 port, __u16 family, bool local)
 {
 	__u32 a[4] = {};
 
-	if (!self_port(rport))
+	if (!self_port(port))
 		return false;
 	if (family == AF_INET) {
 		a[2] = bpf_htonl(0xffff);
-		a[3] = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_daddr);
+		a[3] = local ? BPF_CORE_READ((struct sock *)sk, __sk_common.skc_rcv_saddr)
+			     : BPF_CORE_READ((struct sock *)sk, __sk_common.skc_daddr);
+	} else if (local) {
+		BPF_CORE_READ_INTO(&a, (struct sock *)sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
 	} else {
 		BPF_CORE_READ_INTO(&a, (struct sock *)sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
 	}
 	for (int i = 0; i < RCL_SELF_EPS; i++) {
 		const __u32 *e = (const __u32 *)self_eps[i].addr;
 
-		if (self_eps[i].port == rport && e[0] == a[0] && e[1] == a[1] &&
+		if (self_eps[i].port == port && e[0] == a[0] && e[1] == a[1] &&
 		    e[2] == a[2] && e[3] == a[3])
 			return true;
 	}
 	return false;
+}
+
+/* Is sk the server end of rcleak's own link (its peer at rport one of
+ * self_eps)? The port's bit first: one load for every other accept. */
+static __always_inline bool self_end(const void *sk, __u16 rport, __u16 family)
+{
+	return self_addr(sk, rport, family, false);
 }
 
 #endif /* RCLEAK_LISTEN_BPF_H */

@@ -23,6 +23,9 @@
 
 /* Set before load: rcleak's own tgid, whose connections are never counted. */
 const volatile __u32 self_tgid = 0;
+/* Set before load: the inode of rcleak's network namespace, the only one
+ * the tcp walk sees (0: unknown, every socket is taken for one of it). */
+const volatile __u32 self_netns = 0;
 /* Set before load by `rcleak run`: trace only processes that descend from
  * rcleak (it is a child subreaper, so orphans of the tree stay below it). */
 const volatile bool tree_mode = false;

@@ -86,6 +86,10 @@ struct rcl_sock_slot {
  * and never if it fails (refused, timed out, aborted), so that a client
  * retrying against a stopped Redis does not read as connect-per-request. */
 #define RCL_SOCK_PENDING  (1u << 6)
+/* In another network namespace than rcleak's (a container's): the tcp
+ * walk, which sees rcleak's namespace only, never sees it, so the sweep
+ * leaves it alone (its close event is the only way out). */
+#define RCL_SOCK_OTHER_NET (1u << 7)
 /* The longest tick (1/HZ) an UNTIMED open_ns may lie before the open: the
  * sweep waits that much longer for such a socket. Linux's HZ is 100 or more. */
 #define RCL_TICK_MAX_NS 10000000ULL

@@ -133,6 +133,7 @@ static void *map_slots(const struct bpf_map *m, size_t bytes)
 static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 		    bool iters, char *why, size_t len)
 {
+	struct stat st;
 	bool twin;
 	int err;
 
@@ -143,6 +144,9 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	/* what is recorded cannot be repaired later: recover skipped runs */
 	twin = o->ringbuf_bytes > 0 && tier_twin(t->skel, tier);
 	t->skel->rodata->self_tgid = getpid();
+	/* the tcp walk sees this network namespace only (0: cannot tell) */
+	if (stat("/proc/self/ns/net", &st) == 0)
+		t->skel->rodata->self_netns = (__u32)st.st_ino;
 	t->skel->rodata->tree_mode = o->tree;
 	t->skel->rodata->emit_events = o->ringbuf_bytes > 0;
 	t->skel->rodata->note_runs = twin;

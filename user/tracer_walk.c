@@ -170,22 +170,22 @@ long tracer__nfds(struct tracer *t, __u32 tgid, long *nunix)
 	return e ? e->nfds : -1;
 }
 
-/* Could the socket have opened after the walk began (before_ns), so that
- * the walk had no chance to see it? An UNTIMED socket's open_ns may lie up
- * to a tick before its open. */
-static bool opened_since(const struct rcl_sock *v, __u64 before_ns)
+/* Could the walk that began at before_ns have missed the socket although
+ * it exists? If it opened after the walk began (an UNTIMED socket's
+ * open_ns may lie up to a tick before its open), or if it is in another
+ * network namespace: iter/tcp walks rcleak's own only. */
+static bool unseeable(const struct rcl_sock *v, __u64 before_ns)
 {
 	__u64 latest = v->open_ns + (v->flags & RCL_SOCK_UNTIMED ? RCL_TICK_MAX_NS : 0);
 
-	return latest >= before_ns;
+	return latest >= before_ns || (v->flags & RCL_SOCK_OTHER_NET);
 }
 
 /* Socket-map entries read per batch by the sweep. */
 #define SWEEP_BATCH 4096
 
 /* Entries of the socket map the last tcp walk (generation gen) did not see
- * and that are older than the walk (before_ns): their close event was
- * missed. Each is deleted, and reported only if the delete found it still
+ * and could have (unseeable()): their close event was missed. Each is deleted, and reported only if the delete found it still
  * there: a close event that raced with the walk accounted for it already.
  * A batch lookup, not an iter/bpf_map_elem program: some kernels refuse
  * that iterator (EPERM) while they allow task_file and tcp, and every
@@ -229,7 +229,7 @@ static int sweep_socks(int fd, __u16 gen, __u64 before_ns, tracer_stale_cb cb, v
 
 			/* 16 bits of generation: an entry last seen 65536 walks
 			 * ago passes for seen once, and goes at the next one */
-			if (vals[i].seen_gen == gen || opened_since(&vals[i], before_ns))
+			if (vals[i].seen_gen == gen || unseeable(&vals[i], before_ns))
 				continue;
 			if (bpf_map_delete_elem(fd, &keys[i]) == 0)
 				cb(&rec, ctx);
@@ -259,7 +259,7 @@ static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, __u64 before_ns,
 		__u64 sk = slot_read(&slots[i], sizeof(e), &e);
 		struct rcl_stale_rec rec;
 
-		if (!sk || e.v.seen_gen == gen || opened_since(&e.v, before_ns))
+		if (!sk || e.v.seen_gen == gen || unseeable(&e.v, before_ns))
 			continue;
 		if (!slot_free(&slots[i], sk))
 			continue;

@@ -14,7 +14,7 @@ from harness import (HOLD_THEN_MORE, RCLEAK, Client, Fail, NetNS, Rcleak, Redis,
 
 TESTS = ["test_pid_namespace", "test_net_namespace", "test_net_namespace_same_port",
          "test_net_namespace_ask_redis", "test_net_namespace_same_tuple",
-         "test_net_namespace_own_port",
+         "test_net_namespace_own_port", "test_net_namespace_reconcile",
          "test_time_namespace",
          "test_time_namespace_walk_proc", "test_time_namespace_record"]
 
@@ -201,6 +201,27 @@ def test_net_namespace_own_port():
     finally:
         c.stdin.close()
         c.wait(10)
+
+
+def test_net_namespace_reconcile():
+    """Reconciliation walks the sockets of rcleak's own network namespace
+    only: connections in another one (a container's), which it never sees
+    there, are no missed closes: no repairs, none counted closed."""
+    ns = NetNS()
+    r = Redis(netns=ns, bind=("127.0.0.1",))
+    rc = Rcleak(["-p", str(r.port), "--reconcile", "0.5"])
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-nsrec", wrap=ns.prefix)
+    truth = ss_count(c.pid, [r.port], netns=ns)
+    check(truth == 5, "ground truth (ss in the namespace): %d" % truth)
+    expect_row(rc, c.pid, {"open": 5, "opened": 5}, what="client in the netns")
+    time.sleep(2)  # state: 4 reconciliations pass
+    obj = rc.line()
+    row = proc_row(obj, c.pid)
+    got = (obj.get("repairs"), obj.get("lost_events"), fields(row, "open", "opened", "closed"))
+    check(obj.get("repairs") == 0 and row is not None and row.get("closed") == 0 and
+          ss_count(c.pid, [r.port], netns=ns) == 5,
+          "after 4 reconciliations: repairs, lost, client's row %r, expected repairs 0 and "
+          "closed 0 (ss: %d open)" % (got, ss_count(c.pid, [r.port], netns=ns)))
 
 
 # rcleak in a time namespace whose clocks are far from the kernel's: /proc's

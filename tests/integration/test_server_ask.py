@@ -10,7 +10,8 @@ from record_harness import hold_many
 TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port_other_addr",
          "test_two_servers_one_port_v4_v6", "test_maxclients_discovered_wins", "test_ask_redis_auth",
          "test_ask_redis_acl_user", "test_ask_redis_client_list_duty", "test_ask_redis_kept_list_gone_client",
-         "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply", "test_ask_redis_own_slot_headroom"]
+         "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply", "test_ask_redis_own_slot_headroom",
+         "test_ask_redis_own_link_no_repair"]
 
 
 def _ask_redis(bind, rc_extra=()):
@@ -246,6 +247,37 @@ def test_ask_redis_own_slot_headroom():
           "ground truth: a new client while rcleak holds its link: %r, expected a refusal" % refused)
     expect_server(rc, r.pid, {"clients": 11, "effective_limit": 12, "rcleak_links": 1, "headroom": 0},
                   timeout=5, what="headroom with rcleak's link in the last slot")
+    c.exit()
+
+
+def test_ask_redis_own_link_no_repair():
+    """rcleak's own --ask-redis link is left out of the socket table on
+    purpose (its connect is rcleak's, its accept dropped): no event of its
+    was lost, so reconciliation must not add its two ends back as repairs
+    (2 a link: the first one, and the one made again after CLIENT KILL)."""
+    r = Redis(bind=("127.0.0.1",))
+    c = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-ownrep")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "--reconcile", "0.5"])
+    expect_server(rc, r.pid, {"maxclients_source": "config-get", "clients": 3, "rcleak_links": 1},
+                  what="the server asked over rcleak's link")
+    mine = [local for _st, local, _peer, h in ss_sockets([r.port]) if rc.pid in h]
+    check(len(mine) == 1, "ground truth: rcleak's link (ss): %s" % mine)
+    out = r.cli("CLIENT", "KILL", "ADDR", mine[0]).strip()
+    check(out in ("1", "OK"), "CLIENT KILL ADDR %s: %r" % (mine[0], out))
+
+    def relinked():
+        now = [local for _st, local, _peer, h in ss_sockets([r.port]) if rc.pid in h]
+        return now and now != mine and now
+    wait_until(relinked, 15, "rcleak to ask the server over a new link")
+    rc.skip_to_now()
+    for _ in range(6):  # 3 s: 6 reconciliations, with the new link up
+        obj = rc.line()
+    row = proc_row(obj, r.pid)
+    got = (obj.get("repairs"), obj.get("lost_events"), fields(row, "open", "opened", "closed"))
+    check(obj.get("repairs") == 0 and obj.get("lost_events") == 0 and row is not None and
+          row.get("open") == 3,
+          "repairs, lost_events, redis-server's row: %r, expected 0, 0 and open=3 "
+          "(no event was lost; ss: %d clients)" % (got, ss_accepted(r.pid, r.port) - 1))
     c.exit()
 
 
