@@ -38,6 +38,26 @@ static __always_inline void drop_own(__u64 key)
 	sock_del(key);
 }
 
+/* An open (a connect's SYN_SENT, an accept's SYN_RECV) into the socket
+ * table: owner o, flags, the open time, whether it is in another network
+ * namespace. false: the table is full (counted). ns is the caller's zeroed
+ * entry, on its stack. */
+static __always_inline bool track_open(struct chg *chg, struct rcl_sock *ns,
+				       const struct rcl_owner *o, __u16 flags, bool btf)
+{
+	ns->tgid = o->tgid;
+	ns->start_ns = o->start_ns;
+	ns->flags = flags;
+	if (sock_other_net(chg->sk, btf))
+		ns->flags |= RCL_SOCK_OTHER_NET;
+	stamp_open(chg, ns);
+	if (sock_put(sock_id(chg->pc, chg->sk, btf), ns)) {
+		stat_add(chg->pc, RCL_STAT_LOST_SOCK);
+		return false;
+	}
+	return true;
+}
+
 static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int oldstate,
 				    int newstate, __u16 lport, __u16 rport, __u16 family,
 				    __u16 protocol, bool btf)
@@ -114,17 +134,8 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 		owner_of(task, &owner, btf);
 		if (owner.tgid == self_tgid || !traced(task, btf))
 			return 0;
-		ns.tgid = owner.tgid;
-		ns.start_ns = owner.start_ns;
-		ns.flags = RCL_SOCK_CLIENT | RCL_SOCK_PENDING;
-		if (sock_other_net(sk, btf))
-			ns.flags |= RCL_SOCK_OTHER_NET;
-		stamp_open(&chg, &ns);
-		key = sock_id(chg.pc, sk, btf);
-		if (sock_put(key, &ns)) {
-			stat_add(chg.pc, RCL_STAT_LOST_SOCK);
+		if (!track_open(&chg, &ns, &owner, RCL_SOCK_CLIENT | RCL_SOCK_PENDING, btf))
 			return 0;
-		}
 		/* read once, for the process and the event (not back from the
 		 * process's entry, which another thread may be renaming) */
 		current_comm(comm, task, btf);
@@ -144,17 +155,8 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 			sock_laddr(sk, family, la, btf);
 			listener_get(lport, sock_net(sk, btf), family, la, &owner);
 		}
-		ns.tgid = owner.tgid;
-		ns.start_ns = owner.start_ns;
-		ns.flags = RCL_SOCK_SERVER;
-		if (sock_other_net(sk, btf))
-			ns.flags |= RCL_SOCK_OTHER_NET;
-		stamp_open(&chg, &ns);
-		key = sock_id(chg.pc, sk, btf);
-		if (sock_put(key, &ns)) {
-			stat_add(chg.pc, RCL_STAT_LOST_SOCK);
+		if (!track_open(&chg, &ns, &owner, RCL_SOCK_SERVER, btf))
 			return 0;
-		}
 		if (owner.tgid)
 			count_accept(&owner);
 		emit(&chg, RCL_EV_ACCEPT, &owner, NULL, btf);
