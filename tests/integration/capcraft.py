@@ -143,6 +143,17 @@ def event(sk, tgid, cur_tgid, start, lport, rport, old, new, kind, family=2, lad
     return a + fixed(comm, 16)
 
 
+def tiny(host):
+    """One refresh of pid 200 holding a connection, after its connect event."""
+    c = Cap(host=host)
+    c.meta()
+    c.event(0.0, sk=0x3000, tgid=200, cur_tgid=200, start=1000, lport=40000, rport=6379, old=2, new=1, kind=1,
+            comm="app")
+    c.tick(0.0, 0.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)], [dict(tgid=200, opened=1)],
+           [dict(tgid=200)])
+    return c
+
+
 def chunked_holder(n=1500, ticks=4, step=5.0):
     """Client pid 200 ('app') holding n connections at `ticks` refreshes
     `step` s apart, each refresh written in 3 chunks, as a recorder writes

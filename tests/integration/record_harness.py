@@ -155,6 +155,23 @@ def report_json(args, what, want_rc=0):
         raise Fail("%s: stdout is not one JSON object: %r" % (what, out[:400]))
 
 
+def report_piped(args, data, timeout=60):
+    """`cat FILE | rcleak report ARGS`, FILE holding data: a real pipe on
+    rcleak's stdin, as `ssh host cat x.rcl | rcleak report -` gives it.
+    (rc, stdout, stderr)."""
+    d = mkdtemp("rcleak-files-pipe-")
+    src = os.path.join(d, "in")
+    write_bytes(src, data)
+    cat = subprocess.Popen(["cat", src], stdout=subprocess.PIPE)
+    try:
+        r = subprocess.run([RCLEAK, "report"] + list(args), stdin=cat.stdout, capture_output=True,
+                           timeout=timeout)
+    finally:
+        cat.stdout.close()
+        cat.wait()
+    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+
+
 def json_lines(out, what):
     res = []
     for i, line in enumerate(out.splitlines()):

@@ -1,6 +1,7 @@
 """`rcleak report`: how it takes its files. A capture on standard input
-(`-`), the hint for a capture it may not read, files it cannot read next to
-others, and files of one host whose spans do not overlap.
+(`-`, a pipe), the hint for a capture it may not read, a capture still being
+recorded, and files of one host whose spans do not overlap. Files it skips
+(unreadable, damaged, without a refresh): test_report_skipped.py.
 
 Run alone:  python3 tests/integration/runner.py -k report_files
 """
@@ -13,33 +14,14 @@ import subprocess
 
 import capcraft
 from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
-from record_harness import Recorder, nobody_exe, report, write_bytes
+from record_harness import Recorder, nobody_exe, report, report_piped, write_bytes
 
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
-         "test_report_files_unreadable_skipped", "test_report_files_json_skipped",
-         "test_report_files_json_lines_skipped", "test_report_files_json_lines_no_refresh",
          "test_report_files_pipes", "test_report_files_recording",
          "test_report_files_spans_apart",
          "test_report_files_spans_apart_hosts"]
 
 HELD = 4   # connections the client holds through the recording
-
-
-def report_piped(args, data, timeout=60):
-    """`cat FILE | rcleak report ARGS`, FILE holding data: a real pipe on
-    rcleak's stdin, as `ssh host cat x.rcl | rcleak report -` gives it.
-    (rc, stdout, stderr)."""
-    d = mkdtemp("rcleak-files-pipe-")
-    src = os.path.join(d, "in")
-    write_bytes(src, data)
-    cat = subprocess.Popen(["cat", src], stdout=subprocess.PIPE)
-    try:
-        r = subprocess.run([RCLEAK, "report"] + list(args), stdin=cat.stdout, capture_output=True,
-                           timeout=timeout)
-    finally:
-        cat.stdout.close()
-        cat.wait()
-    return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
 
 
 def _recorded():
@@ -211,232 +193,6 @@ def test_report_files_chown_hint():
 # ---------------------------------------------------------------------------
 # a file that cannot be read, next to others
 # ---------------------------------------------------------------------------
-def _tiny(host):
-    """One refresh of pid 200 holding a connection, after its connect event."""
-    c = capcraft.Cap(host=host)
-    c.meta()
-    c.event(0.0, sk=0x3000, tgid=200, cur_tgid=200, start=1000, lport=40000, rport=6379, old=2, new=1, kind=1,
-            comm="app")
-    c.tick(0.0, 0.0, [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379)], [dict(tgid=200, opened=1)],
-           [dict(tgid=200)])
-    return c
-
-
-@needs("rcleak")
-def test_report_files_unreadable_skipped():
-    """Several files, one of them unreadable (missing, a directory, not a
-    capture, another user's 0600 capture): it aborted the whole report
-    (exit 1, nothing on stdout), where a file with a damaged header was
-    skipped with one line and the rest reported (exit 6). Both are now
-    skipped with one line each naming them, every other file is reported
-    in every mode, and the exit code says the worst: 1 when a file could
-    not be read, else 6 for damage (man page, EXIT STATUS)."""
-    d = mkdtemp("rcleak-files-skip-")
-    os.chmod(d, 0o755)
-    good = os.path.join(d, "good.rcl")
-    _tiny("host-a").save(good)
-    os.chmod(good, 0o644)
-    data = _tiny("host-b").data()
-    bad_hdr = os.path.join(d, "badhdr.rcl")
-    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
-    os.chmod(bad_hdr, 0o644)
-    text = os.path.join(d, "text.rcl")
-    write_bytes(text, b"not a capture\n")
-    missing = os.path.join(d, "missing.rcl")
-    sub = os.path.join(d, "adir")
-    os.mkdir(sub)
-    problems = []
-
-    def run(files, mode, want_rc, skipped, argv_prefix=(), exe=None):
-        rc, out, err = report(files + mode, argv_prefix=argv_prefix, exe=exe)
-        lines = err.splitlines()
-        said = [f for f in skipped if sum(ln.startswith("rcleak: %s: " % f) for ln in lines) == 1]
-        if mode == ["--json"]:
-            try:
-                got = [f["path"] for f in json.loads(out)["files"]]
-            except (ValueError, KeyError):
-                got = None
-        else:   # --csv's host column, --at's "== FILE (HOST)", the summary's "FILE: host HOST"
-            got = [good] if "host-a" in out else []
-        if rc != want_rc or got != [good] or said != skipped or len(lines) != len(skipped):
-            problems.append("report %s %s: exit %d, reported %r, stderr %r; expected exit %d, %s reported and "
-                            "one line for each of %r" % (" ".join(os.path.basename(f) for f in files),
-                                                         " ".join(mode), rc, got, err, want_rc, good, skipped))
-
-    for mode in (["--json"], ["--csv"], ["--at", "+0s", "--plain"], []):
-        run([missing, good, text, sub], mode, 1, [missing, text, sub])
-        run([good, bad_hdr], mode, 6, [bad_hdr])
-        run([bad_hdr, good, missing], mode, 1, [bad_hdr, missing])
-    # another user's 0600 capture: the case the chown hint is for
-    prefix, exe = nobody_exe()
-    secret = os.path.join(d, "secret.rcl")
-    _tiny("host-c").save(secret)
-    os.chmod(secret, 0o600)
-    run([secret, good], ["--json"], 1, [secret], argv_prefix=prefix, exe=exe)
-    # not a capture on standard input, next to a file
-    rc, out, err = report_piped(["-", good, "--json"], b"garbage\n" * 10)
-    try:
-        got = [f["path"] for f in json.loads(out)["files"]]
-    except (ValueError, KeyError):
-        got = None
-    if rc != 1 or got != [good] or err.count("\n") != 1 or not err.startswith("rcleak: -: "):
-        problems.append("garbage piped in next to %s: exit %d, reported %r, stderr %r; expected exit 1, the file "
-                        "reported, one line for '-'" % (good, rc, got, err))
-    # alone: nothing to report, the file's own exit code
-    for f, want_rc in ((missing, 1), (bad_hdr, 6)):
-        rc, out, err = report([f])
-        if rc != want_rc or out or err.count("\n") != 1:
-            problems.append("report %s alone: exit %d, stdout %r, stderr %r; expected exit %d, one line"
-                            % (f, rc, out[:100], err, want_rc))
-    check(not problems, " | ".join(problems))
-
-
-@needs("rcleak")
-def test_report_files_json_skipped():
-    """`report --json` of several files, some of them skipped (missing, not
-    a capture: exit 1; a damaged header: exit 6): the JSON listed only the
-    files it read, and a script reading it could not tell the others from
-    files never given (stderr alone named them). Now `skipped` lists each,
-    in the order given, with its path, its reason (`unreadable` or
-    `damaged`, as the exit codes tell them apart) and the line stderr says
-    (without "rcleak: "); [] when none was skipped. With no file readable
-    the object is still printed, its `files` empty."""
-    d = mkdtemp("rcleak-files-jskip-")
-    good = os.path.join(d, "good.rcl")
-    _tiny("host-a").save(good)
-    data = _tiny("host-b").data()
-    bad_hdr = os.path.join(d, "badhdr.rcl")
-    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
-    text = os.path.join(d, "text.rcl")
-    write_bytes(text, b"not a capture\n")
-    missing = os.path.join(d, "missing.rcl")
-    problems = []
-    for files, want_rc, want in (([missing, good, bad_hdr, text], 1,
-                                  [(missing, "unreadable"), (bad_hdr, "damaged"), (text, "unreadable")]),
-                                 ([good, bad_hdr], 6, [(bad_hdr, "damaged")]),
-                                 ([good], 0, []),
-                                 ([bad_hdr, missing], 1, [(bad_hdr, "damaged"), (missing, "unreadable")])):
-        what = "report %s --json" % " ".join(os.path.basename(f) for f in files)
-        rc, out, err = report(files + ["--json"])
-        try:
-            js = json.loads(out)
-        except ValueError:
-            problems.append("%s: exit %d, stdout is not one JSON object: %r" % (what, rc, out[:200]))
-            continue
-        paths = [f.get("path") for f in js.get("files", [])]
-        skipped = js.get("skipped")
-        got = [(x.get("path"), x.get("reason")) for x in skipped] if isinstance(skipped, list) else skipped
-        said = [ln[len("rcleak: "):] for ln in err.splitlines()]
-        errors = [x.get("error") for x in skipped] if isinstance(skipped, list) else None
-        if rc != want_rc or paths != [f for f in files if f == good] or got != want or errors != said:
-            problems.append("%s: exit %d, files %r, skipped %r, errors %r, stderr %r; expected exit %d, files "
-                            "%r, skipped %r with the lines stderr says" % (what, rc, paths, got, errors, said,
-                                                                          want_rc, [good] if good in files else [],
-                                                                          want))
-        if good in files:   # the file's entry as before: nothing added to it
-            keys = list(js["files"][0])
-            if "skipped" in keys or "reason" in keys:
-                problems.append("%s: the file's entry changed: %r" % (what, keys))
-    check(not problems, " | ".join(problems))
-
-@needs("rcleak")
-def test_report_files_json_lines_skipped():
-    """`report --at T --json` and `--replay --json` of several files, some
-    skipped (missing, not a capture: exit 1; a damaged header: exit 6):
-    the lines named only the files read, and a consumer could not tell a
-    skipped file from one never given (stderr alone named it). Now each
-    skipped file has one line, in the order given among the others' lines:
-    {"file": PATH, "skipped": E}, E the entry the summary's `skipped` list
-    gives (path, reason, and the line stderr says, without "rcleak: "). A
-    single file skipped gets its line too."""
-    d = mkdtemp("rcleak-files-lskip-")
-    good = os.path.join(d, "good.rcl")
-    _tiny("host-a").save(good)
-    data = _tiny("host-b").data()
-    bad_hdr = os.path.join(d, "badhdr.rcl")
-    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
-    text = os.path.join(d, "text.rcl")
-    write_bytes(text, b"not a capture\n")
-    missing = os.path.join(d, "missing.rcl")
-    reasons = {missing: "unreadable", bad_hdr: "damaged", text: "unreadable"}
-    problems = []
-    for files, want_rc in (([missing, good, bad_hdr, text], 1), ([good, bad_hdr], 6), ([bad_hdr], 6),
-                           ([missing], 1), ([good], 0)):
-        for mode in (["--at", "+0s"], ["--replay", "--speed", "1000"]):
-            what = "report %s %s --json" % (" ".join(os.path.basename(f) for f in files), " ".join(mode))
-            rc, out, err = report(files + mode + ["--json"])
-            said = {ln[len("rcleak: "):].split(": ")[0]: ln[len("rcleak: "):] for ln in err.splitlines()}
-            try:
-                lines = [json.loads(ln) for ln in out.splitlines()]
-            except ValueError:
-                problems.append("%s: exit %d, a line of stdout is not JSON: %r" % (what, rc, out[:300]))
-                continue
-            # each file given, in order: its refresh (one, the crafted file's), or its skip line
-            got, want = [], []
-            for f in files:
-                if f == good:
-                    want.append(("refresh", f if len(files) > 1 else None))
-                else:
-                    want.append(("skipped", f, {"path": f, "reason": reasons[f], "error": said.get(f)}))
-            for js in lines:
-                if "ts" in js:
-                    got.append(("refresh", js.get("file")))
-                else:
-                    got.append(("skipped", js.get("file"), js.get("skipped")))
-            if rc != want_rc or got != want or any(w[-1].get("error") is None for w in want if w[0] == "skipped"):
-                problems.append("%s: exit %d, lines %r, stderr %r; expected exit %d, lines %r"
-                                % (what, rc, got, err, want_rc, want))
-            # the summary's list, entry for entry
-            _, sout, _ = report(files + ["--json"])
-            try:
-                listed = json.loads(sout).get("skipped")
-            except ValueError:
-                listed = None
-            if listed != [g[2] for g in got if g[0] == "skipped"]:
-                problems.append("%s: skipped lines %r, the summary's list %r" % (what, got, listed))
-    check(not problems, " | ".join(problems))
-
-
-@needs("rcleak")
-def test_report_files_json_lines_no_refresh():
-    """`report --at T --json` / `--replay --json` of a capture that holds no
-    complete refresh (its recorder stopped before the first one ended),
-    next to a good one: it printed no line, only stderr named it and the
-    exit status was 1, and a consumer of the lines could not tell it was
-    given. It now has a skip line in its place, as a file that could not
-    be read has, with the host it is of: {"file", "host", "skipped":
-    {"path", "reason": "no-refresh", "error"}}, the error the line stderr
-    says."""
-    d = mkdtemp("rcleak-files-norefresh-")
-    good = os.path.join(d, "good.rcl")
-    _tiny("host-a").save(good)
-    empty = os.path.join(d, "empty.rcl")
-    c = capcraft.Cap(host="host-e", minor=8)
-    c.meta()
-    c.save(empty)
-    problems = []
-    for files in ([good, empty], [empty, good], [empty]):
-        for mode in (["--at", "+0s"], ["--replay", "--speed", "1000"]):
-            what = "report %s %s --json" % (" ".join(os.path.basename(f) for f in files), " ".join(mode))
-            rc, out, err = report(files + mode + ["--json"])
-            said = [ln[len("rcleak: "):] for ln in err.splitlines()]
-            try:
-                lines = [json.loads(ln) for ln in out.splitlines()]
-            except ValueError:
-                problems.append("%s: a line is not JSON: %r" % (what, out[:300]))
-                continue
-            got = [("refresh", js.get("host")) if "ts" in js else
-                   ("skipped", js.get("file"), js.get("host"), js.get("skipped")) for js in lines]
-            want = [("refresh", "host-a" if len(files) > 1 else None) if f == good else
-                    ("skipped", f, "host-e", {"path": f, "reason": "no-refresh",
-                                              "error": "%s: no complete refresh recorded" % f})
-                    for f in files]
-            if rc != 1 or got != want or said != ["%s: no complete refresh recorded" % empty]:
-                problems.append("%s: exit %d, lines %r, stderr %r; expected exit 1, lines %r"
-                                % (what, rc, got, err, want))
-    check(not problems, " | ".join(problems))
-
-
 @needs("rcleak")
 def test_report_files_pipes():
     """Captures given as pipes, as a shell's process substitution gives
@@ -448,8 +204,8 @@ def test_report_files_pipes():
     cut short reads as a file cut short (exit 6)."""
     d = mkdtemp("rcleak-files-pipes-")
     a, b = os.path.join(d, "a.rcl"), os.path.join(d, "b.rcl")
-    _tiny("host-a").save(a)
-    _tiny("host-b").save(b)
+    capcraft.tiny("host-a").save(a)
+    capcraft.tiny("host-b").save(b)
     rc0, out0, err0 = report([a, b, "--json"])
     check(rc0 == 0, "report a.rcl b.rcl: exit %d; %s" % (rc0, err0[-300:]))
     want = json.loads(out0)
@@ -471,7 +227,7 @@ def test_report_files_pipes():
     fifo = os.path.join(d, "fifo")
     os.mkfifo(fifo)
     cut = os.path.join(d, "cut.rcl")
-    write_bytes(cut, _tiny("host-c").data()[:-7])
+    write_bytes(cut, capcraft.tiny("host-c").data()[:-7])
     rc1, out1, err1 = report([cut, "--json"])
     w = subprocess.Popen(["sh", "-c", 'cat "$0" > "$1"', cut, fifo])
     try:
@@ -536,7 +292,6 @@ def test_report_files_recording():
             problems.append("report %s --json (no recorder): exit %d, recording %r; expected exit %d, false"
                             % (name, rc, f.get("recording"), want_rc_free))
     check(not problems, " | ".join(problems))
-
 
 
 # ---------------------------------------------------------------------------
