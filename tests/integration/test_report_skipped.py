@@ -17,6 +17,19 @@ TESTS = ["test_report_files_unreadable_skipped", "test_report_files_json_skipped
          "test_report_files_json_lines_skipped", "test_report_files_json_lines_no_refresh"]
 
 
+def _skip_fixtures(d):
+    """In d: a good capture, one whose header is damaged, a text file and a
+    name that does not exist. (good, bad_hdr, text, missing)."""
+    good = os.path.join(d, "good.rcl")
+    capcraft.tiny("host-a").save(good)
+    data = capcraft.tiny("host-b").data()
+    bad_hdr = os.path.join(d, "badhdr.rcl")
+    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
+    text = os.path.join(d, "text.rcl")
+    write_bytes(text, b"not a capture\n")
+    return good, bad_hdr, text, os.path.join(d, "missing.rcl")
+
+
 @needs("rcleak")
 def test_report_files_unreadable_skipped():
     """Several files, one of them unreadable (missing, a directory, not a
@@ -97,14 +110,7 @@ def test_report_files_json_skipped():
     (without "rcleak: "); [] when none was skipped. With no file readable
     the object is still printed, its `files` empty."""
     d = mkdtemp("rcleak-files-jskip-")
-    good = os.path.join(d, "good.rcl")
-    capcraft.tiny("host-a").save(good)
-    data = capcraft.tiny("host-b").data()
-    bad_hdr = os.path.join(d, "badhdr.rcl")
-    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
-    text = os.path.join(d, "text.rcl")
-    write_bytes(text, b"not a capture\n")
-    missing = os.path.join(d, "missing.rcl")
+    good, bad_hdr, text, missing = _skip_fixtures(d)
     problems = []
     for files, want_rc, want in (([missing, good, bad_hdr, text], 1,
                                   [(missing, "unreadable"), (bad_hdr, "damaged"), (text, "unreadable")]),
@@ -146,14 +152,7 @@ def test_report_files_json_lines_skipped():
     gives (path, reason, and the line stderr says, without "rcleak: "). A
     single file skipped gets its line too."""
     d = mkdtemp("rcleak-files-lskip-")
-    good = os.path.join(d, "good.rcl")
-    capcraft.tiny("host-a").save(good)
-    data = capcraft.tiny("host-b").data()
-    bad_hdr = os.path.join(d, "badhdr.rcl")
-    write_bytes(bad_hdr, data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
-    text = os.path.join(d, "text.rcl")
-    write_bytes(text, b"not a capture\n")
-    missing = os.path.join(d, "missing.rcl")
+    good, bad_hdr, text, missing = _skip_fixtures(d)
     reasons = {missing: "unreadable", bad_hdr: "damaged", text: "unreadable"}
     problems = []
     for files, want_rc in (([missing, good, bad_hdr, text], 1), ([good, bad_hdr], 6), ([bad_hdr], 6),
