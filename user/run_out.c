@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,8 +81,23 @@ static void foreign_error(const char *path, uid_t owner, bool before_cmd)
 static void cannot_write(const struct out_file *f, int e, bool before_cmd)
 {
 	const char *tail = before_cmd ? "; the command was not run" : "";
+	struct stat st;
 
-	if (f->as && (e == EACCES || e == EPERM))
+	/* FILE there already, another user's: most often a result.json an
+	 * older rcleak made as root in the user's tree (it wrote FILE as
+	 * root). "Permission denied for user 'ci'" left the user, who may
+	 * write the folder, guessing why */
+	if (f->as && (e == EACCES || e == EPERM) && !lstat(f->path, &st) && st.st_uid != f->as->uid) {
+		struct passwd *pw = getpwuid(st.st_uid);
+		char owner[80];
+
+		if (pw)
+			snprintf(owner, sizeof(owner), "%s's", pw->pw_name);
+		else
+			snprintf(owner, sizeof(owner), "uid %u's", (unsigned)st.st_uid);
+		elog("cannot write %s: the file is %s, and rcleak writes FILE as user '%s', whom CMD runs "
+		     "as: remove it, or give another path%s", f->path, owner, f->as->name, tail);
+	} else if (f->as && (e == EACCES || e == EPERM))
 		elog("cannot write %s: %s for user '%s', whom CMD runs as and as whom rcleak writes FILE: "
 		     "give a path that user may write%s", f->path, strerror(e), f->as->name, tail);
 	else

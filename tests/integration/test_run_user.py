@@ -18,7 +18,8 @@ from run_harness import Run, expect, need_c, parse_done, prow, redis_delta, run_
 
 TESTS = ["test_run_user_env", "test_run_user_env_nopw", "test_run_user",
          "test_run_sudo_user_unknown", "test_run_user_uid", "test_run_sudo_uid_differs",
-         "test_run_user_file_dir_symlink", "test_run_user_file_kept", "test_run_doas_pkexec"]
+         "test_run_user_file_dir_symlink", "test_run_user_file_kept", "test_run_user_file_root_owned",
+         "test_run_doas_pkexec"]
 
 # root's session as sudo (and a CI job) leave it to rcleak, and one
 # variable of the CI's own that must stay
@@ -478,6 +479,54 @@ def test_run_user_file_kept():
     rc, _o, err, lines = run_to_end(["-p", port, "--json", path, "--", "true"], 30)
     check(rc == 0 and os.path.getsize(path) > 0 and os.stat(path).st_uid == 0,
           "`rcleak run --json %s` as root: exit %r; stderr %r" % (path, rc, err[-400:]))
+
+
+def test_run_user_file_root_owned():
+    """Under sudo (and --user), FILE is written as CMD's user: a
+    `result.json` that an older rcleak made as root in the user's work
+    tree (0644) cannot be emptied now. The line said only "Permission
+    denied for user 'nobody'... give a path that user may write", and the
+    user, who may write the folder, could not tell why. Now one line names
+    the file's owner and what to do (remove it, or give another path);
+    exit 1, CMD not run, the file as it was. A file of the user's own in
+    the same folder is written."""
+    nobody = _nobody()
+    port = str(harness.free_port())
+    ws = mkdtemp("rcleak-run-rootfile-")
+    os.chown(ws, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(ws, 0o755)
+    marker = os.path.join(ws, "cmd-ran")
+    path = os.path.join(ws, "result.json")
+    sudo = dict(os.environ, SUDO_USER="nobody", SUDO_UID=str(nobody.pw_uid), SUDO_GID=str(nobody.pw_gid))
+    for who, env in (([], sudo), (["--user", "nobody"], None)):
+        for opt in ("--json", "--junit"):
+            with open(path, "w") as f:
+                f.write("an older run's, as root\n")
+            os.chmod(path, 0o644)
+            args = ["-p", port] + who + [opt, path, "--", "touch", marker]
+            rc, _o, err, lines = run_to_end(args, 30, env=env)
+            what = "`rcleak run %s`%s (FILE root's, 0644, in nobody's folder)" % (
+                " ".join(args), " under sudo as nobody" if env else "")
+            with open(path) as f:
+                left = f.read()
+            check(rc == 1 and not os.path.exists(marker) and left == "an older run's, as root\n",
+                  "%s: exit status %r (expected 1), CMD ran: %s, the file now %r; stderr %r"
+                  % (what, rc, os.path.exists(marker), left[:80], err[-400:]))
+            check(len(lines) == 1 and lines[0].startswith("rcleak: cannot write %s: " % path)
+                  and "root's" in lines[0] and "'nobody'" in lines[0] and "remove it" in lines[0]
+                  and "another path" in lines[0] and lines[0].endswith("the command was not run"),
+                  "%s: expected one line naming the owner (root), the user, and what to do (remove it, "
+                  "or give another path), got %r" % (what, err[-400:]))
+            os.unlink(path)
+    # the user's own file there is written
+    with open(path, "w") as f:
+        f.write("nobody's\n")
+    os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    rc, _o, err, _l = run_to_end(["-p", port, "--json", path, "--", "true"], 30, env=sudo)
+    with open(path) as f:
+        js = json.load(f)
+    check(rc == 0 and js.get("exit_code") == 0, "--json on nobody's own file under sudo: exit %r, JSON %r; "
+          "stderr %r" % (rc, js, err[-400:]))
 
 
 def test_run_doas_pkexec():
