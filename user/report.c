@@ -13,22 +13,22 @@
  *   --replay   the timeline through the live views, at --speed X
  */
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <poll.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "at.h"
 #include "capfile.h"
 #include "collect.h"
 #include "log.h"
 #include "record.h"
 #include "record_cmd.h"
+#include "report_at.h"
 #include "report_csv.h"
 #include "report_summary.h"
 #include "spool.h"
@@ -62,153 +62,6 @@ static int check_distinct(char **paths, int stdin_fd)
 		name[n++] = *p;
 	}
 	return 0;
-}
-
-/* A decimal number at s (digits and a point: strtod also takes "nan",
- * "inf" and hex, "0x10" read as 16 s once): its value and end, or false. */
-static bool decimal(const char *s, double *v, char **end)
-{
-	size_t n = strspn(s, "0123456789.");
-
-	if (!n)
-		return false;
-	*v = strtod(s, end);
-	return *end == s + n && isfinite(*v);
-}
-
-/* The moment --at names, as Unix time: [*from, *upto), or the point
- * *from == *upto; *rel: N for +N (seconds since the start, on the
- * recording's own clock, uptime_s), else -1. A Unix time with decimals
- * names what rounds to it, as --json prints a refresh's ts (3 decimals):
- * the ts of a refresh that had rounded down showed the refresh before.
- * HH:MM:SS and a whole Unix time are points (a log line's time: the
- * refresh at or before it, none after). *next_day: for HH:MM:SS, the same
- * time on the day after the capture's first (a capture across midnight),
- * else -1. */
-static void parse_at(const char *s, double wall_start, bool *ok, double *rel, double *from,
-		     double *upto, double *next_day)
-{
-	char *end;
-	double v;
-
-	*ok = true;
-	*rel = -1;
-	*next_day = -1;
-	if (s[0] == '+') { /* offset from the start: +90s, +2m, +90 */
-		if (!decimal(s + 1, &v, &end))
-			goto bad;
-		if (*end == 'm')
-			v *= 60, end++;
-		else if (*end == 'h')
-			v *= 3600, end++;
-		else if (*end == 's')
-			end++;
-		if (*end)
-			goto bad;
-		*rel = v;
-		*from = *upto = wall_start + v;
-		return;
-	}
-	if (strchr(s, ':')) { /* HH:MM:SS on the capture's first day (local time) */
-		time_t t0 = (time_t)wall_start;
-		struct tm tm, tm1;
-		int h, m, sec = 0;
-
-		int n = 0, got = sscanf(s, "%2d:%2d%n:%2d%n", &h, &m, &n, &sec, &n);
-
-		/* digits only, nothing after: "12:30junk", "1:2:3:4", "-3:00"
-		 * were taken once */
-		if (got < 2 || s[n] || !strchr("0123456789", s[0]) || h > 23 || m < 0 || m > 59 ||
-		    sec < 0 || sec > 60 || strspn(s, "0123456789:") != strlen(s))
-			goto bad;
-		if (!localtime_r(&t0, &tm))
-			goto bad;
-		tm.tm_hour = h;
-		tm.tm_min = m;
-		tm.tm_sec = sec;
-		tm.tm_isdst = -1;
-		tm1 = tm;
-		tm1.tm_mday++;
-		*from = *upto = (double)mktime(&tm);
-		*next_day = (double)mktime(&tm1);
-		return;
-	}
-	if (decimal(s, &v, &end) && !*end && v > 0) {
-		const char *dot = strchr(s, '.');
-		double half = dot && dot[1] ? 0.5 * pow(10, -(double)strlen(dot + 1)) : 0;
-
-		*from = v - half;
-		*upto = v + half;
-		return;
-	}
-bad:
-	*ok = false;
-}
-
-/* ------------------------------------------------------------------------
- * --at: where the capture starts and ends
- */
-
-struct at_span {
-	double start, end; /* wall */
-};
-
-/* Every event on the first pass: the capture goes on until its last one. */
-static void at_event(struct capfile *f, const struct rcl_event *e, double wall, void *ctx)
-{
-	struct at_span *s = ctx;
-
-	(void)f;
-	(void)e;
-	if (wall > s->end)
-		s->end = wall;
-}
-
-/* Every tick on the first pass. The recording's first refresh (no interval
- * before it) stands for its start, the header's time that +0s means, a walk
- * earlier; a flight recorder's file that dropped older ticks starts at its
- * first. A refresh lasts until its time since the start (uptime_s), in the
- * frame of +N: the recording's own clock, which the walks do not delay, so
- * +3s is no later than the last refresh of `-d 3`. */
-static void at_tick(const struct capfile *f, struct at_span *s)
-{
-	double until = f->info.wall_start + f->rp.tick.now;
-
-	if (f->ticks == 1)
-		s->start = f->rp.tick.dt > 0 ? f->rp.tick.wall : f->info.wall_start;
-	if (f->rp.tick.wall > s->end)
-		s->end = f->rp.tick.wall;
-	if (until > s->end)
-		s->end = until;
-}
-
-/* Whether the moment [from, upto) (a point for +N) lies before the
- * capture's start (< 0), after its end (> 0), or in it (0). */
-static int at_outside(double from, double upto, const struct at_span *s)
-{
-	if (from < upto ? upto <= s->start : from < s->start - 1e-6)
-		return -1;
-	return from > s->end + 1e-6;
-}
-
-/* A moment outside the capture shows its nearest refresh: say which. */
-static void at_warn(const struct capfile *f, const char *at, int outside)
-{
-	char when[40];
-	double w = f->rp.tick.wall;
-
-	/* to the millisecond: "starts after 14:20:34: showing its first
-	 * refresh, at 14:20:34" said nothing of which came first */
-	capfile_fmt_time(w, when, sizeof(when));
-	if (strcmp(when, "?") && w >= 0)
-		snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03d",
-			 (int)((w - floor(w)) * 1000) % 1000);
-	if (outside < 0)
-		elog("%s: the capture starts after %s: showing its first refresh, at %s (+%.1fs)", f->path,
-		     at, when, f->rp.tick.now);
-	else if (outside > 0)
-		elog("%s: the capture ends before %s: showing its last refresh, at %s (+%.1fs)", f->path,
-		     at, when, f->rp.tick.now);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -323,6 +176,7 @@ int cmd_report(const struct rcl_opts *o)
 	int pipe_fd[MAX_FILES], npipes = 0; /* copies of the pipes given */
 	int nfiles = 0, nskips = 0, rc = RCL_EXIT_OK, stdin_fd = -1, next_skip = 0;
 	bool damaged = false, no_refresh = false, unreadable = false, several = o->files[0] && o->files[1];
+	struct rcl_at at;
 
 	/* as the live view: a reader going away (`report --csv | head`) ends
 	 * the report through ferror(), with 0, not SIGPIPE's 141; the loops
@@ -332,15 +186,10 @@ int cmd_report(const struct rcl_opts *o)
 	/* a bad --at is a usage error, whatever the files are: read after
 	 * them, "report missing.rcl --at junk" said only that the file was
 	 * missing (exit 1) */
-	if (o->at) {
-		bool ok;
-		double rel, from, upto, day2;
-
-		parse_at(o->at, 0, &ok, &rel, &from, &upto, &day2);
-		if (!ok) {
-			elog("bad --at '%s': give +90s, +2m, HH:MM:SS or a Unix timestamp", o->at);
-			return RCL_EXIT_USAGE;
-		}
+	if (o->at && at_parse(o->at, &at)) {
+		elog("bad --at '%s': give +90s, +2m, HH:MM[:SS], YYYY-MM-DD HH:MM[:SS] or a Unix time "
+		     "(s, ms, us or ns)", o->at);
+		return RCL_EXIT_USAGE;
 	}
 	for (char **p = o->files; *p; p++)
 		if (!strcmp(*p, "-")) { /* opts.c took it once at most */
@@ -425,70 +274,35 @@ int cmd_report(const struct rcl_opts *o)
 	if (o->csv) {
 		damaged |= report_csv(files, nfiles, o);
 	} else if (o->at) {
+		unsigned long want[MAX_FILES];
+		int outside[MAX_FILES];
+
+		/* every file's refresh found before any is shown: a time of
+		 * day that one of them holds on two days is a usage error,
+		 * with nothing printed of the others */
+		for (int fi = 0; fi < nfiles; fi++) {
+			if ((rc = report_at_find(&files[fi], &at, o->at, &want[fi], &outside[fi])))
+				goto cleanup;
+			damaged |= capfile_damage(&files[fi]);
+		}
 		for (int fi = 0; fi < nfiles && !ferror(stdout); fi++) {
 			struct capfile *f = &files[fi];
-			bool ok;
-			double rel, from, upto, day2;
-			int e, outside;
+			int e;
 
 			skip_lines(skips, nskips, &next_skip, given[fi], o);
-			parse_at(o->at, f->info.wall_start, &ok, &rel, &from, &upto, &day2);
-			if (!ok) {
-				elog("bad --at '%s': give +90s, +2m, HH:MM:SS or a Unix timestamp", o->at);
-				rc = RCL_EXIT_USAGE;
-				goto cleanup;
-			}
-			/* the last tick at or before the moment: count them, then
-			 * replay exactly that many (the model cannot step back);
-			 * HH:MM:SS on the first day and on the next (want2) */
-			unsigned long want = 0, want2 = 0;
-			struct at_span span = { 0 };
-
-			while (capfile_next_tick(f, at_event, &span) > 0) {
-				/* +N is on the recording's own clock (uptime_s), whose
-				 * refreshes are due at multiples of -i and come a
-				 * little after (the walk): the one due at 10 s ran at
-				 * 10.001, and +10s showed the refresh before it, an
-				 * interval early. A quarter of the interval (a second
-				 * at most) after N still counts as N. A wall-clock
-				 * moment (a log line's) takes the last refresh at or
-				 * before it, or printed as it. */
-				double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
-				double tol = iv / 4 < 1 ? iv / 4 : 1, wall = f->rp.tick.wall;
-
-				at_tick(f, &span);
-				if ((rel >= 0 ? f->rp.tick.now <= rel + tol : wall < upto + 1e-6) || !want)
-					want = f->ticks;
-				if ((day2 >= 0 && wall < day2 + (upto - from) + 1e-6) || !want2)
-					want2 = f->ticks;
-			}
-			outside = at_outside(from, upto, &span);
-			/* a capture across midnight: HH:MM:SS before its start on
-			 * the first day is the next day's, when that one is in
-			 * the capture, or nearer to it (it showed the first
-			 * refresh, "the capture starts after 00:10:00") */
-			if (day2 >= 0 && outside < 0) {
-				double d2upto = day2 + (upto - from);
-				int out2 = at_outside(day2, d2upto, &span);
-
-				if (out2 <= 0 || day2 - span.end < span.start - upto) {
-					want = want2;
-					outside = out2;
-				}
-			}
-			damaged |= capfile_damage(f);
+			/* the model cannot step back: replay up to that refresh */
 			if ((e = capfile_reopen(f, o))) {
 				rc = e;
 				goto cleanup;
 			}
-			while (f->ticks < want && capfile_next_tick(f, NULL, NULL) > 0)
+			while (f->ticks < want[fi] && capfile_next_tick(f, NULL, NULL) > 0)
 				;
 			if (!f->have_tick) {
 				no_refresh_said(f, o);
 				no_refresh = true;
 				continue;
 			}
-			at_warn(f, o->at, outside);
+			report_at_warn(f, o->at, outside[fi]);
 			if (several && o->view != RCL_VIEW_JSON)
 				printf("== %s (%s)\n", f->path, f->info.host);
 			show(f, o);

@@ -11,11 +11,12 @@ import shutil
 import subprocess
 import time
 
-from harness import RCLEAK, check, mkdtemp
+import capcraft
+from harness import RCLEAK, check, mkdtemp, needs
 from record_harness import HOST, one_line_err, report, small
 
 TESTS = ["test_report_at_bounds", "test_report_at_printed_times", "test_report_at_midnight",
-         "test_report_replay_pacing"]
+         "test_report_at_days_units", "test_report_replay_pacing"]
 
 
 # ---------------------------------------------------------------------------
@@ -132,6 +133,64 @@ def test_report_at_midnight():
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
         check(r.stdout.startswith("00:00:00 "), "TZ=%s report --at %.3f --plain: first line %r" % (
             tz, after[0]["ts"], r.stdout.split("\n")[0]))
+
+
+@needs("rcleak")
+def test_report_at_days_units():
+    """A crafted capture of 30 h (TZ=UTC, 2026-12-07 10:00 to 2026-12-08
+    16:00, a refresh every 6 h, the n-th holding n connections). A Unix
+    time in milliseconds (1796637600000, as JavaScript and many logs give
+    it) was read as seconds, some 55,000 years after the capture: its last
+    refresh, with "the capture ends before". Milliseconds, microseconds and
+    nanoseconds are told apart by size. HH:MM is a time of day; one that
+    the capture holds on two days (12:00) picked the first without a word:
+    now a usage error (exit 2, one line naming both days and what to give,
+    nothing on stdout), and YYYY-MM-DD HH:MM names the day. One the capture
+    holds once (08:00, 17:00) is that moment."""
+    wall0 = 1796637600  # 2026-12-07 10:00:00 UTC
+    c = capcraft.Cap(wall0=float(wall0))
+    c.meta(interval=21600.0)
+    for i in range(6):
+        c.tick(i * 21600.0, 21600.0 if i else 0.0,
+               fds=[dict(tgid=200, fd=3 + k, sk=0x100 + k, lport=41000 + k, rport=6379) for k in range(i + 1)],
+               counters=[dict(tgid=200, opened=i + 1)], procs=[dict(tgid=200)])
+        c.flush()
+    path = os.path.join(mkdtemp("rcleak-at-days-"), "days.rcl")
+    c.save(path)
+    env = dict(os.environ, TZ="UTC")
+    h = 3600
+    problems = []
+    for at, want in (("%d" % (wall0 * 1000), 1), ("%d" % ((wall0 + 6 * h) * 1000 + 500), 2),
+                     ("%d.5" % ((wall0 + 6 * h) * 1000), 2), ("%d" % ((wall0 + 12 * h) * 10**6), 3),
+                     ("%d" % ((wall0 + 18 * h) * 10**9 + 123), 4), ("%d" % (wall0 + 24 * h), 5),
+                     ("08:00", 4), ("17:00", 2), ("17:00:00", 2), ("2026-12-08 12:00", 5),
+                     ("2026-12-08T12:00:00", 5), ("2026-12-07 12:00", 1)):
+        r = subprocess.run([RCLEAK, "report", path, "--at", at, "--json"], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        lines = r.stdout.splitlines()
+        js = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else {}
+        rows = [p for p in js.get("processes", []) if p.get("pid") == 200]
+        got = rows[0].get("open") if rows else None
+        if got != want or r.stderr:
+            problems.append("--at %s: exit %d, the refresh shown holds %r connections (uptime %r), stderr %r; "
+                            "expected the one holding %d, no warning" % (at, r.returncode, got, js.get("uptime_s"),
+                                                                           r.stderr.strip(), want))
+    for at in ("12:00", "12:00:00", "10:30"):
+        r = subprocess.run([RCLEAK, "report", path, "--at", at, "--json"], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        err = r.stderr.strip().splitlines()
+        if (r.returncode != 2 or r.stdout or len(err) != 1 or "2026-12-07" not in err[0]
+                or "2026-12-08" not in err[0] or "2026-12-08 %s" % at not in err[0]):
+            problems.append("--at %s (on both days of the capture): exit %d, stdout %r, stderr %r; expected "
+                            "exit 2, no output, one line naming both days and giving 2026-12-08 %s"
+                            % (at, r.returncode, r.stdout[:80], r.stderr.strip(), at))
+    for at in ("1" * 21, "24:00", "2026-02-30 10:00", "2026-12-08 12:00junk"):
+        r = subprocess.run([RCLEAK, "report", path, "--at", at], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 2 or r.stdout or "bad --at" not in r.stderr:
+            problems.append("--at %s: exit %d, stderr %r; expected exit 2, bad --at" % (at, r.returncode,
+                                                                                      r.stderr.strip()))
+    check(not problems, " | ".join(problems))
 
 
 def test_report_replay_pacing():
