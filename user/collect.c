@@ -199,6 +199,25 @@ int collect_refresh(struct collector *c, double now)
 	return 0;
 }
 
+void collect_comm_check(struct collector *c)
+{
+	const char *name = c->opts->comm;
+
+	if (!name[0])
+		return;
+	/* a row of that name alive says it; /proc is read only when none
+	 * is (the process filtered on died, or never connected) */
+	for (size_t i = 0; i < c->model->nprocs; i++) {
+		const struct proc *p = c->model->procs[i];
+
+		if (!p->exited && !strcmp(p->comm, name)) {
+			c->comm_state = COMM_RUNNING;
+			return;
+		}
+	}
+	c->comm_state = procfs_comm_exists(name, NULL, 0) ? COMM_RUNNING : COMM_NONE;
+}
+
 int collect_refresh_now(struct collector *c)
 {
 	struct timespec ts;

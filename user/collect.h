@@ -43,6 +43,10 @@ struct collector {
 	struct procwatch *watch;   /* rcleak run: exits, rates, command lines seen
 				    * between refreshes (collect_watch); NULL
 				    * otherwise */
+	/* the live view's --comm NAME: whether a process of that name runs
+	 * at this refresh (collect_comm_check), connected or not, which the
+	 * table of processes on the watched ports cannot tell */
+	enum { COMM_UNKNOWN, COMM_RUNNING, COMM_NONE } comm_state;
 	bool keep_exited;          /* rcleak run: exited processes stay for the
 				    * summary (the live view forgets them a
 				    * window after they exit) */
@@ -113,6 +117,10 @@ int collect_refresh(struct collector *c, double now);
  * wall clock read after the walk was its duration late: up to a second at
  * 100k connections). Returns 0 or -errno. */
 int collect_refresh_now(struct collector *c);
+
+/* The live view's --comm NAME: sets c->comm_state from the model (a live
+ * row of that name), else from /proc. Nothing without --comm. */
+void collect_comm_check(struct collector *c);
 
 /* With c->watch: note every process the counters know and date the exits
  * since the last call (procwatch.h), at time now (collect_now()); the next

@@ -194,6 +194,7 @@ static int cmd_live(const struct rcl_opts *o)
 		/* the wall clock read with the refresh's time, before its
 		 * walk: after it, ts was the walk's duration late (up to a
 		 * second at 100k connections) */
+		collect_comm_check(&c);
 		if (o->view == RCL_VIEW_JSON)
 			view_json(stdout, &c, c.wall);
 		else

@@ -220,12 +220,17 @@ void view_json(FILE *f, const struct collector *c, double wall_ts)
 		fputc(',', f);
 	}
 	fprintf(f, "\"ts\":%.3f,\"interval_s\":%g,\"hooks\":{\"lifecycle\":\"%s\",\"holders\":\"%s\",\"snapshot\":\"%s\"},"
-		"\"uptime_s\":%.1f,\"events\":%llu,\"events_per_s\":%.1f,\"lost_events\":%llu,\"repairs\":%llu,\"servers\":[",
+		"\"uptime_s\":%.1f,\"events\":%llu,\"events_per_s\":%.1f,\"lost_events\":%llu,\"repairs\":%llu",
 		wall_ts, c->opts->interval_s, c->tier,
 		proc ? "/proc" : "iter/task_file", proc ? "/proc" : "iter/tcp", m->now,
 		(unsigned long long)c->events, c->events_per_s,
 		(unsigned long long)c->lost,
 		(unsigned long long)(c->repairs + c->repairs_added));
+	/* the live view's --comm: an empty list said nothing of whether the
+	 * process filtered on had died */
+	if (c->comm_state != COMM_UNKNOWN)
+		fprintf(f, ",\"comm_running\":%s", c->comm_state == COMM_RUNNING ? "true" : "false");
+	fputs(",\"servers\":[", f);
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
 

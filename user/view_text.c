@@ -50,6 +50,34 @@ static void eta_text(double eta_s, const char *mark, char *buf, size_t len)
 		snprintf(buf, len, ">99h%s", mark);
 }
 
+/* The process rows the table shows. */
+static bool row_shown(const struct collector *c, const struct proc *p)
+{
+	return view_selected(c->opts, p) &&
+	       (p->open || p->opened || p->closed || p->missed_closed || p->exit_closed || p->nlisten);
+}
+
+/* The live view's --comm NAME, at each refresh: an empty table said
+ * nothing of whether the process filtered on had died (only the start
+ * did, on stderr), or runs without a connection on the watched ports. */
+static void comm_line(FILE *f, const struct collector *c)
+{
+	const struct model *m = c->model;
+
+	if (c->comm_state == COMM_NONE) {
+		fputs("--comm ", f);
+		text(f, 0, c->opts->comm);
+		fputs(": no process of that name is running\n", f);
+	} else if (c->comm_state == COMM_RUNNING) {
+		for (size_t i = 0; i < m->nprocs; i++)
+			if (row_shown(c, m->procs[i]))
+				return;
+		fputs("--comm ", f);
+		text(f, 0, c->opts->comm);
+		fputs(": running, with no connection on the watched ports\n", f);
+	}
+}
+
 void view_text(FILE *f, const struct collector *c, double wall_ts)
 {
 	const struct model *m = c->model;
@@ -64,6 +92,7 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		when, c->tier, c->walk, m->now, c->events_per_s,
 		(unsigned long long)c->lost,
 		(unsigned long long)(c->repairs + c->repairs_added));
+	comm_line(f, c);
 
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
@@ -138,10 +167,7 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		enum verdict v = p->exited ? p->last_verdict : p->verdict;
 		const char *rule = p->exited ? p->last_rule : p->rule;
 
-		if (!view_selected(c->opts, p))
-			continue;
-		if (!p->open && !p->opened && !p->closed && !p->missed_closed && !p->exit_closed &&
-		    !p->nlisten)
+		if (!row_shown(c, p))
 			continue;
 		fprintf(f, "%-7u ", p->key.tgid);
 		text(f, 15, p->comm);

@@ -8,7 +8,7 @@ from harness import RCLEAK, Redis, check, mkdtemp, needs, run_rcleak
 
 TESTS = ["test_plain_control_chars", "test_plain_utf8", "test_report_control_chars",
          "test_run_summary_control_chars", "test_stall_skips_ticks", "test_pid_of_thread", "test_comm_of_nobody",
-         "test_plain_fdroom_over_limit"]
+         "test_comm_comes_and_goes", "test_plain_fdroom_over_limit"]
 
 
 # A client whose comm has a newline and an escape, and whose argv has a
@@ -246,6 +246,78 @@ def test_comm_of_nobody():
     rc, out, err = run_rcleak(["--json", "-p", str(r.port), "-n", "1", "--pid", str(r.pid), "--comm", "python3"])
     check(rc == 0 and "--pid %d is named 'redis-server', not --comm python3" % r.pid in err,
           "--pid of redis-server with --comm python3: exit %s, stderr %r" % (rc, err))
+
+
+# Names itself argv[1], says NAMED, connects to port argv[2] on a line of
+# input and says HELD, exits on the next.
+_NAMED_CLIENT = r"""
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0)
+print("NAMED", flush=True)
+sys.stdin.readline()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+print("HELD", flush=True)
+sys.stdin.readline()
+"""
+
+
+@needs("root", "rcleak")
+def test_comm_comes_and_goes():
+    """The live --comm NAME said that no process has that name only at its
+    start, on stderr: then an empty table, refresh after refresh, looked
+    the same whether the process filtered on had died, never started, or
+    ran without a connection. Each refresh now says which: --json has
+    `comm_running` (false, true), --plain a line under the header. A real
+    process named NAME starts (no connection: running, no row), connects
+    (its row), and exits (false again, its row marked exited)."""
+    import random
+    import sys
+    from harness import spawn
+    from rcleak_harness import Rcleak
+    r = Redis()
+    name = "rclcm%06d" % random.randrange(10**6)
+    rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--comm", name])
+    check(rc == 0 and "--comm %s: no process of that name is running" % name in out.splitlines()[1:2],
+          "--plain --comm %s (none runs): exit %s, stdout %r" % (name, rc, out[-400:]))
+    rcl = Rcleak(["-p", str(r.port), "--comm", name])
+    c = None
+    try:
+        rcl.wait_for(lambda o: (o.get("comm_running") is False and o["processes"] == [],
+                                "comm_running %r, rows %r" % (o.get("comm_running"), o["processes"])),
+                     what="--json --comm %s, none running" % name)
+        c = spawn([sys.executable, "-c", _NAMED_CLIENT, name, str(r.port)], "client named " + name)
+        check(c.stdout.readline().strip() == b"NAMED", "the client did not name itself")
+        with open("/proc/%d/comm" % c.pid) as f:
+            check(f.read().strip() == name, "ground truth: /proc/%d/comm is not %s" % (c.pid, name))
+        rcl.wait_for(lambda o: (o.get("comm_running") is True and o["processes"] == [],
+                                "comm_running %r, rows %r" % (o.get("comm_running"), o["processes"])),
+                     what="--json --comm %s, running with no connection" % name)
+        rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--comm", name])
+        check(rc == 0 and "--comm %s: running, with no connection on the watched ports" % name
+              in out.splitlines()[1:2], "--plain --comm %s (runs, no connection): exit %s, stdout %r"
+              % (name, rc, out[-400:]))
+        c.stdin.write(b"\n")
+        c.stdin.flush()
+        check(c.stdout.readline().strip() == b"HELD", "the client did not connect")
+        rcl.wait_for(lambda o: (o.get("comm_running") is True and [(p["pid"], p["open"]) for p in o["processes"]]
+                                == [(c.pid, 1)], "comm_running %r, rows %r" % (
+                                    o.get("comm_running"), [(p["pid"], p["open"]) for p in o["processes"]])),
+                     what="--json --comm %s, connected" % name)
+        c.stdin.write(b"\n")
+        c.stdin.flush()
+        c.wait(10)
+        rcl.wait_for(lambda o: (o.get("comm_running") is False and [(p["pid"], p["exited"]) for p in o["processes"]]
+                                == [(c.pid, True)], "comm_running %r, rows %r" % (
+                                    o.get("comm_running"), [(p["pid"], p["exited"]) for p in o["processes"]])),
+                     what="--json --comm %s, exited" % name)
+        rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--comm", name])
+        check(rc == 0 and "--comm %s: no process of that name is running" % name in out.splitlines()[1:2],
+              "--plain --comm %s (exited): exit %s, stdout %r" % (name, rc, out[-400:]))
+    finally:
+        rcl.close()
+        if c and c.poll() is None:
+            c.kill()
+            c.wait(10)
 
 
 @needs("root", "rcleak")
