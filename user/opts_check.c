@@ -54,6 +54,11 @@ static int check_run(struct rcl_opts *o, int argc, char **argv, const struct opt
 		return opts_fail(err, errlen, "%s is for the live view: 'rcleak run' watches CMD's tree until CMD "
 			    "exits (drop it)", o->duration_s ? "-d" : o->count ? "-n" : o->pid ? "--pid"
 			    : o->comm[0] ? "--comm" : "--plain");
+	/* it only counts idle connections, which the live views show and
+	 * run's summary does not: "run --idle 5" was taken, did nothing */
+	if (o->thresholds_given & RCL_TH_IDLE)
+		return opts_fail(err, errlen, "--idle counts idle connections for the live views ('idle' in "
+			    "--json); the summary of 'rcleak run' has no such count (drop it)");
 	o->run_argv = argv + seen->rest;
 	if (!o->interval_set)
 		o->interval_s = 0.5;

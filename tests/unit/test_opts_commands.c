@@ -63,6 +63,24 @@ static void test_run_refuses_live(void **state)
 			       NULL), 0);
 }
 
+/* run --idle: it only counts idle connections (`idle` in the live views'
+ * JSON), which run's summary has none of: taken, and did nothing. The
+ * thresholds that decide a verdict stay */
+static void test_run_refuses_idle(void **state)
+{
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_args(&o, err, "run", "--idle", "5", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--idle"));
+	assert_non_null(strstr(err, "drop it"));
+	assert_int_equal(parse_args(&o, err, "run", "--zombie-idle", "5", "--zombie", "2", "--leak-rate", "1",
+				    "--", "true", NULL), 0);
+	assert_int_equal(parse_args(&o, err, "--idle", "5", "-n", "1", NULL), 0);
+	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--idle", "5", NULL), 0);
+}
+
 /* run: report's options were taken and did nothing ("run --csv -- make"
  * printed no CSV, "run --at +5s" showed no moment, exit 0): refused, as
  * record's and the live view's are */
@@ -256,7 +274,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run_json_file),
-		cmocka_unit_test(test_run_refuses_live),
+		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_run_refuses_idle),
 		cmocka_unit_test(test_run_refuses_report),
 		cmocka_unit_test(test_run_once),
 		cmocka_unit_test(test_run_limit_once),
