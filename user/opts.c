@@ -343,7 +343,7 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			break;
 		case OPT_AT:
 			if (!*optarg)
-				return opts_fail(err, errlen, "--at needs a time: +90s, 12:03:10 or a Unix timestamp");
+				return opts_fail(err, errlen, "--at needs a time: +90s, 12:03[:10], 2026-12-07 12:03 or a Unix time");
 			o->at = optarg;
 			break;
 		case OPT_CSV:
