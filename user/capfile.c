@@ -12,6 +12,7 @@
 #include "capfile.h"
 #include "log.h"
 #include "peaks.h"
+#include "view.h"
 
 /* files given that are read from a copy (capfile_spooled): "-", a pipe */
 struct spooled {
@@ -100,12 +101,17 @@ int capfile_reopen(struct capfile *f, const struct rcl_opts *o)
 {
 	const char *path = f->path, *file = f->c.file;
 	struct capfile_told told = f->told;
+	bool seen = f->selected_seen;
+	char like[sizeof(f->selected_like)];
 	int e;
 
+	memcpy(like, f->selected_like, sizeof(like));
 	capfile_close(f);
 	memset(f, 0, sizeof(*f));
 	f->path = path;
 	f->told = told;
+	f->selected_seen = seen;
+	memcpy(f->selected_like, like, sizeof(like));
 	e = capfile_open(f, o);
 	f->c.file = file;
 	return e;
@@ -157,6 +163,25 @@ static double wall_of(const struct capfile *f, __u64 ts_ns)
 
 /* The events of one batch record; a damaged one counts as a bad record
  * (the events before the damage stand). */
+/* --pid, --comm still to be seen: events are looked at too. */
+static bool selecting(const struct capfile *f)
+{
+	return !f->selected_seen && (f->opts.pid || f->opts.comm[0]);
+}
+
+/* An event of a process --pid/--comm select: one seen only between
+ * refreshes (a connect and an exit between two, a killed recorder's tail)
+ * has its row in the summary. Its name is the acting task's, which is the
+ * owner's when the owner acted (a thread's own name aside). */
+static void note_event(struct capfile *f, const struct rcl_event *e)
+{
+	const struct rcl_opts *o = &f->opts;
+
+	if ((!o->pid || e->tgid == (__u32)o->pid) &&
+	    (!o->comm[0] || (e->cur_tgid == e->tgid && !strncmp(e->comm, o->comm, sizeof(e->comm)))))
+		f->selected_seen = true;
+}
+
 static void read_batch(struct capfile *f, const struct capture_record *rec, event_fn on_event,
 		       void *ctx)
 {
@@ -176,6 +201,8 @@ static void read_batch(struct capfile *f, const struct capture_record *rec, even
 		f->ev_res_ns = f->info.ev_res_ns;
 	while ((n = evb_dec_next(f->evb, &e)) == 1) {
 		f->events++;
+		if (selecting(f))
+			note_event(f, &e);
 		if (on_event)
 			on_event(f, &e, wall_of(f, e.ts_ns), ctx);
 	}
@@ -200,6 +227,28 @@ static void tick_damage(struct capfile *f)
 	f->bad_seen = d.chunks_bad;
 }
 
+/* --pid, --comm: does the refresh just read hold a process they select?
+ * (f->selected_seen, f->selected_like) */
+static void note_selected(struct capfile *f)
+{
+	const struct rcl_opts *o = &f->opts;
+	size_t n = strlen(o->comm);
+
+	if (f->selected_seen || (!o->pid && !o->comm[0]))
+		return;
+	for (size_t i = 0; i < f->model->nprocs; i++) {
+		const struct proc *p = f->model->procs[i];
+
+		if (view_selected(o, p)) {
+			f->selected_seen = true;
+			return;
+		}
+		if (n && !f->selected_like[0] && p->comm[0] &&
+		    (!strncmp(p->comm, o->comm, n) || !strncmp(o->comm, p->comm, strlen(p->comm))))
+			snprintf(f->selected_like, sizeof(f->selected_like), "%s", p->comm);
+	}
+}
+
 int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx)
 {
 	struct capture_record rec;
@@ -213,12 +262,15 @@ int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx)
 
 			f->events++;
 			f->ev_res_ns = 1;
-			if (on_event && record_decode_event(rec.data, rec.len, &e) == 0) {
+			if ((on_event || selecting(f)) && record_decode_event(rec.data, rec.len, &e) == 0) {
 				/* its time is the record's (the payload has none):
 				 * left 0, older than every refresh, the peaks and a
 				 * killed recorder's tail skipped every such event */
 				e.ts_ns = rec.ts_ns;
-				on_event(f, &e, wall_of(f, rec.ts_ns), ctx);
+				if (selecting(f))
+					note_event(f, &e);
+				if (on_event)
+					on_event(f, &e, wall_of(f, rec.ts_ns), ctx);
 			}
 			continue;
 		}
@@ -246,6 +298,7 @@ int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx)
 				f->first_wall = f->rp.tick.wall;
 			f->have_tick = true;
 			f->last_wall = f->rp.tick.wall;
+			note_selected(f);
 			return 1;
 		}
 	}

@@ -52,6 +52,11 @@ struct capfile {
 		unsigned long chunks, records, too_big;
 		bool truncated;
 	} told;
+	/* --pid, --comm: whether a refresh or an event read so far is of a
+	 * process they select, and else the name of one in a refresh that
+	 * looks like --comm's (python3 for python); capfile_reopen keeps both */
+	bool selected_seen;
+	char selected_like[16];
 	/* why capfile_open failed, as said on stderr (without "rcleak: "); a
 	 * long path, twice in the hint of a 0600 capture: log.c's line holds
 	 * 2 KiB */

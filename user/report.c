@@ -126,6 +126,36 @@ static void no_refresh_said(const struct capfile *f, const struct rcl_opts *o)
 		summary_json_skip_line(&s);
 }
 
+/* --pid or --comm that select no process of any file read (in its
+ * refreshes or events): the empty summary, table or CSV said nothing, and
+ * read as "that process held nothing" (the live view says so of a name no
+ * process has). One line, with a name that looks like --comm's. Not when
+ * stdout's reader went away, which leaves the files unread. */
+static void selects_none(const struct capfile *files, int nfiles, const struct rcl_opts *o)
+{
+	const char *like = "", *where = nfiles == 1 ? files[0].path : "the captures given";
+	char sel[64];
+
+	if ((!o->pid && !o->comm[0]) || !nfiles || ferror(stdout))
+		return;
+	for (int fi = 0; fi < nfiles; fi++) {
+		if (files[fi].selected_seen || !files[fi].done)
+			return;
+		if (!like[0])
+			like = files[fi].selected_like;
+	}
+	if (o->pid && o->comm[0]) {
+		snprintf(sel, sizeof(sel), "--pid %d --comm %s", o->pid, o->comm);
+		elog("%s: no process of that pid and name in %s: nothing shows", sel, where);
+	} else if (o->pid) {
+		elog("--pid %d: no process of that pid in %s: nothing shows", o->pid, where);
+	} else {
+		elog("--comm %s: no process of that name in %s (names as 'ps -o comm=' shows "
+		     "them%s%s%s): nothing shows", o->comm, where, like[0] ? ", e.g. '" : "", like,
+		     like[0] ? "'" : "");
+	}
+}
+
 static volatile sig_atomic_t replay_stop;
 
 static void on_replay_signal(int sig)
@@ -374,6 +404,7 @@ damage:
 			;
 		damaged |= capfile_damage(&files[fi]);
 	}
+	selects_none(files, nfiles, o);
 	/* a file skipped because it could not be read: 1, whatever else; a
 	 * file with nothing to show (--at, --replay) because it was cut short
 	 * or damaged says so with 6; without damage it is an error */

@@ -19,7 +19,7 @@ TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unli
          "test_report_crafted_join_loopback", "test_report_crafted_server_between_ticks",
          "test_report_crafted_peak_old_events", "test_report_crafted_json_files",
          "test_report_crafted_thresholds_kept",
-         "test_report_crafted_tail_server_exit"]
+         "test_report_crafted_tail_server_exit", "test_report_crafted_selects_none"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -456,3 +456,36 @@ def test_report_crafted_tail_server_exit():
           "report --json of a file ending in exit closes after its refresh: server row %s, client row %s; "
           "expected leaked 0 for the server (its clients' connections), 3 for the client"
           % (procs.get(100), procs.get(200)))
+
+
+# ---------------------------------------------------------------------------
+# --pid, --comm that select no process of the capture
+# ---------------------------------------------------------------------------
+@needs("rcleak")
+def test_report_crafted_selects_none():
+    """A --comm or --pid that no process of the capture has (python for
+    python3, a pid from another host) gave an empty summary, table or CSV
+    without a word, in every mode: read as "that process held nothing".
+    The live view says so of a name no process has; report now says, in one
+    line on stderr, that no refresh of the capture holds such a process,
+    with a name that looks like it (exit 0, the output as it was). One that
+    selects a process is said nothing of."""
+    path = save(capcraft.tiny("hostA"), "tiny.rcl")  # pid 200, 'app'
+    problems = []
+    for sel, said in ((["--comm", "ap"], ("--comm ap", "no process of that name", "'app'")),
+                      (["--pid", "999"], ("--pid 999", "no process of that pid")),
+                      (["--pid", "200", "--comm", "web"], ("--pid 200 --comm web",)),
+                      (["--comm", "app"], None), (["--pid", "200"], None), (["--pid", "200", "--comm", "app"], None)):
+        for mode in ([], ["--json"], ["--csv"], ["--at", "+0s"], ["--replay", "--json"]):
+            args = [path] + sel + mode
+            rc, out, err = report(args)
+            lines = [ln for ln in err.splitlines() if ln.strip()]
+            if said is None:
+                if rc != 0 or lines:
+                    problems.append("report %s (selects pid 200): exit %d, stderr %r; expected 0, nothing said"
+                                    % (" ".join(args), rc, err.strip()))
+            elif rc != 0 or len(lines) != 1 or not all(w in lines[0] for w in said) or "tiny.rcl" not in lines[0]:
+                problems.append("report %s (selects nothing): exit %d, stderr %r; expected exit 0 and one line "
+                                "with %s and the file" % (" ".join(args), rc, err.strip(), " and ".join(
+                                    repr(w) for w in said)))
+    check(not problems, " | ".join(problems))
