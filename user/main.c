@@ -141,6 +141,16 @@ static int cmd_doctor(const struct rcl_opts *o)
 	return RCL_EXIT_OK;
 }
 
+/* One refresh of the live view, with what --comm NAME says of it. */
+static int live_refresh(struct collector *c)
+{
+	int e = collect_refresh_now(c);
+
+	if (!e)
+		collect_comm_check(c);
+	return e;
+}
+
 static int cmd_live(const struct rcl_opts *o)
 {
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports,
@@ -174,9 +184,10 @@ static int cmd_live(const struct rcl_opts *o)
 		rc = RCL_EXIT_ERROR;
 		goto cleanup;
 	}
+	collect_comm_check(&c);
 
 	if (o->view == RCL_VIEW_TUI) {
-		e = tui_run(&c, &stop_signal, collect_refresh_now);
+		e = tui_run(&c, &stop_signal, live_refresh);
 		if (e) {
 			elog("reading kernel state failed: %s", strerror(-e));
 			rc = RCL_EXIT_ERROR;
@@ -194,7 +205,6 @@ static int cmd_live(const struct rcl_opts *o)
 		/* the wall clock read with the refresh's time, before its
 		 * walk: after it, ts was the walk's duration late (up to a
 		 * second at 100k connections) */
-		collect_comm_check(&c);
 		if (o->view == RCL_VIEW_JSON)
 			view_json(stdout, &c, c.wall);
 		else
@@ -235,7 +245,7 @@ static int cmd_live(const struct rcl_opts *o)
 			;
 		if (stop_signal)
 			break;
-		e = collect_refresh_now(&c);
+		e = live_refresh(&c);
 		if (e) {
 			elog("reading kernel state failed: %s", strerror(-e));
 			rc = RCL_EXIT_ERROR;

@@ -261,6 +261,10 @@ static void draw_table(struct tui *t, int y)
 				 o->pid, o->comm);
 		else if (o->pid)
 			snprintf(buf, sizeof(buf), "  no connections of pid %d (--pid) on the watched ports yet", o->pid);
+		else if (o->comm[0] && t->c->comm_state == COMM_NONE)
+			/* "no connections ... yet" read as if it ran and had
+			 * not connected: it died, or never started */
+			snprintf(buf, sizeof(buf), "  no process named \"%s\" is running (--comm)", o->comm);
 		else if (o->comm[0])
 			snprintf(buf, sizeof(buf), "  no connections of command \"%s\" (--comm) on the watched ports yet",
 				 o->comm);
