@@ -202,20 +202,28 @@ int collect_refresh(struct collector *c, double now)
 void collect_comm_check(struct collector *c)
 {
 	const char *name = c->opts->comm;
+	int pid = c->opts->pid;
+	char now[32];
 
 	if (!name[0])
 		return;
-	/* a row of that name alive says it; /proc is read only when none
-	 * is (the process filtered on died, or never connected) */
+	/* a row alive that --comm (and --pid) select says it; /proc is read
+	 * only when none is (the process filtered on died, or never
+	 * connected) */
 	for (size_t i = 0; i < c->model->nprocs; i++) {
 		const struct proc *p = c->model->procs[i];
 
-		if (!p->exited && !strcmp(p->comm, name)) {
+		if (!p->exited && !strcmp(p->comm, name) && (!pid || (int)p->key.tgid == pid)) {
 			c->comm_state = COMM_RUNNING;
 			return;
 		}
 	}
-	c->comm_state = procfs_comm_exists(name, NULL, 0) ? COMM_RUNNING : COMM_NONE;
+	/* with --pid too, both select: that process, by that name */
+	if (pid)
+		c->comm_state = procfs_comm(pid, now, sizeof(now)) == 0 && !strcmp(now, name) ? COMM_RUNNING
+											 : COMM_NONE;
+	else
+		c->comm_state = procfs_comm_exists(name, NULL, 0) ? COMM_RUNNING : COMM_NONE;
 }
 
 int collect_refresh_now(struct collector *c)

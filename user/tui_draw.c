@@ -256,6 +256,9 @@ static void draw_table(struct tui *t, int y)
 		if (t->filter[0])
 			snprintf(buf, sizeof(buf), "  no process matches the filter \"%s\" (/ then Enter clears it)",
 				 t->filter);
+		else if (o->pid && o->comm[0] && t->c->comm_state == COMM_NONE)
+			snprintf(buf, sizeof(buf), "  no process %d named \"%s\" is running (--pid, --comm)", o->pid,
+				 o->comm);
 		else if (o->pid && o->comm[0])
 			snprintf(buf, sizeof(buf), "  no connections of pid %d with command \"%s\" (--pid, --comm) on the watched ports yet",
 				 o->pid, o->comm);

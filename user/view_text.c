@@ -63,19 +63,24 @@ static bool row_shown(const struct collector *c, const struct proc *p)
 static void comm_line(FILE *f, const struct collector *c)
 {
 	const struct model *m = c->model;
+	int pid = c->opts->pid;
 
-	if (c->comm_state == COMM_NONE) {
-		fputs("--comm ", f);
-		text(f, 0, c->opts->comm);
-		fputs(": no process of that name is running\n", f);
-	} else if (c->comm_state == COMM_RUNNING) {
+	if (c->comm_state == COMM_UNKNOWN)
+		return;
+	if (c->comm_state == COMM_RUNNING)
 		for (size_t i = 0; i < m->nprocs; i++)
 			if (row_shown(c, m->procs[i]))
 				return;
-		fputs("--comm ", f);
-		text(f, 0, c->opts->comm);
+	if (pid) /* both select: that pid, of that name */
+		fprintf(f, "--pid %d ", pid);
+	fputs("--comm ", f);
+	text(f, 0, c->opts->comm);
+	if (c->comm_state == COMM_RUNNING)
 		fputs(": running, with no connection on the watched ports\n", f);
-	}
+	else if (pid)
+		fputs(": no such process is running\n", f);
+	else
+		fputs(": no process of that name is running\n", f);
 }
 
 void view_text(FILE *f, const struct collector *c, double wall_ts)

@@ -296,6 +296,13 @@ def test_comm_comes_and_goes():
         check(rc == 0 and "--comm %s: running, with no connection on the watched ports" % name
               in out.splitlines()[1:2], "--plain --comm %s (runs, no connection): exit %s, stdout %r"
               % (name, rc, out[-400:]))
+        # with --pid too, both select: that pid of that name, or none
+        for pid, said in ((c.pid, "running, with no connection on the watched ports"),
+                          (os.getpid(), "no such process is running")):
+            rc, out, err = run_rcleak(["--plain", "-p", str(r.port), "-n", "1", "--pid", str(pid), "--comm", name])
+            want = "--pid %d --comm %s: %s" % (pid, name, said)
+            check(rc == 0 and want in out.splitlines()[1:2], "--plain --pid %d --comm %s: exit %s, stdout %r; "
+                  "expected %r under the header" % (pid, name, rc, out[-400:], want))
         c.stdin.write(b"\n")
         c.stdin.flush()
         check(c.stdout.readline().strip() == b"HELD", "the client did not connect")
