@@ -111,17 +111,22 @@ int at_parse(const char *s, struct rcl_at *at)
 
 double at_clock_on(const struct rcl_at *at, double wall, int day)
 {
-	time_t t0 = (time_t)wall;
+	time_t t0;
 	struct tm tm;
 
+	/* a hostile file's start: out of time_t's range the cast is undefined */
+	if (!(wall > -1e15 && wall < 1e15))
+		return NAN;
+	t0 = (time_t)wall;
 	if (!localtime_r(&t0, &tm))
-		return -1;
+		return NAN;
 	tm.tm_hour = at->h;
 	tm.tm_min = at->m;
 	tm.tm_sec = at->s;
 	tm.tm_mday += day;
 	tm.tm_isdst = -1;
-	return (double)mktime(&tm);
+	t0 = mktime(&tm);
+	return t0 == (time_t)-1 ? NAN : (double)t0;
 }
 
 int at_clock_day(const struct rcl_at *at, double wall_start, double start, double end, int max_days,
@@ -131,10 +136,14 @@ int at_clock_day(const struct rcl_at *at, double wall_start, double start, doubl
 	double best_d = INFINITY;
 
 	*inside = 0;
+	if (isnan(start) || isnan(end))
+		return 0;
 	for (int day = 0; day <= max_days; day++) {
 		double t = at_clock_on(at, wall_start, day);
 		double d = t < start - 1e-6 ? start - t : t > end + 1e-6 ? t - end : 0;
 
+		if (isnan(t)) /* no such day: a hostile file's times */
+			break;
 		if (!d && !(*inside)++)
 			first_in = day;
 		if (d < best_d) {

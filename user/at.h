@@ -35,7 +35,8 @@ struct rcl_at {
 int at_parse(const char *s, struct rcl_at *at);
 
 /* An AT_CLOCK's moment (Unix s) on the local day `day` days after the one
- * of wall (0: wall's own day). */
+ * of wall (0: wall's own day); NAN when there is none (a wall out of
+ * range). */
 double at_clock_on(const struct rcl_at *at, double wall, int day);
 
 /* Which day (from wall_start's, at_clock_on()) an AT_CLOCK names in a

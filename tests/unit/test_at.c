@@ -159,6 +159,11 @@ static void test_clock_day(void **state)
 	assert_true(in == 7 && day == 1);
 	day = at_clock_day(&a, T0, T0, 1e15, 3, &in);
 	assert_true(in == 3 && day == 1);
+	/* a hostile file's start, out of time_t's range: no day, no loop */
+	assert_true(isnan(at_clock_on(&a, 1e300, 0)));
+	assert_true(isnan(at_clock_on(&a, NAN, 0)));
+	day = at_clock_day(&a, 1e300, 0, 1e300, 36600, &in);
+	assert_true(in == 0 && day == 0);
 }
 
 int main(void)
