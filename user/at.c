@@ -153,5 +153,16 @@ int at_clock_day(const struct rcl_at *at, double wall_start, double start, doubl
 		if (t > end) /* every later day is farther */
 			break;
 	}
-	return first_in >= 0 ? first_in : best;
+	if (first_in >= 0)
+		return first_in;
+	/* the evening before the first day (23:50 for a capture from
+	 * 00:30), when strictly nearer: it showed the last refresh, "the
+	 * capture ends before 23:50" */
+	{
+		double t = at_clock_on(at, wall_start, -1);
+
+		if (!isnan(t) && t < start && start - t < best_d)
+			return -1;
+	}
+	return best;
 }

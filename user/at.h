@@ -42,7 +42,7 @@ double at_clock_on(const struct rcl_at *at, double wall, int day);
 /* Which day (from wall_start's, at_clock_on()) an AT_CLOCK names in a
  * capture that spans [start, end] (Unix s): the one day whose moment lies
  * in it; with none, the day whose moment is nearest to it (the first on a
- * tie). *inside: how many days' moments lie in it; more than one is
+ * tie; -1, the day before wall_start's, only when strictly nearest). *inside: how many days' moments lie in it; more than one is
  * ambiguous, and the caller refuses it. Days past max_days are not looked
  * at (a hostile file's end in the year 3000). Returns the day. */
 int at_clock_day(const struct rcl_at *at, double wall_start, double start, double end, int max_days,

@@ -167,7 +167,8 @@ int report_at_find(struct capfile *f, const struct rcl_at *at, const char *text,
 			goto out;
 		}
 		from = upto = at_clock_on(at, f->info.wall_start, day);
-		*want = day < d.n ? d.want[day] : f->ticks;
+		/* the day before the first: before every refresh */
+		*want = day < 0 ? 1 : day < d.n ? d.want[day] : f->ticks;
 	}
 	*outside = at_outside(from, upto, &span);
 out:

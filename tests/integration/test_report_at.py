@@ -146,7 +146,9 @@ def test_report_at_days_units():
     the capture holds on two days (12:00) picked the first without a word:
     now a usage error (exit 2, one line naming both days and what to give,
     nothing on stdout), and YYYY-MM-DD HH:MM names the day. One the capture
-    holds once (08:00, 17:00) is that moment."""
+    holds once (08:00, 17:00) is that moment. One it holds on no day is the
+    nearest day's, the evening before the capture's first day too (23:50
+    for a capture from 00:30: its first refresh, not its last)."""
     wall0 = 1796637600  # 2026-12-07 10:00:00 UTC
     c = capcraft.Cap(wall0=float(wall0))
     c.meta(interval=21600.0)
@@ -184,6 +186,32 @@ def test_report_at_days_units():
             problems.append("--at %s (on both days of the capture): exit %d, stdout %r, stderr %r; expected "
                             "exit 2, no output, one line naming both days and giving 2026-12-08 %s"
                             % (at, r.returncode, r.stdout[:80], r.stderr.strip(), at))
+    # a capture from 00:30 to 02:00: 23:50 is the evening before it, 40 min
+    # before its start (its first refresh), not 23:50 that night, 22 h
+    # after its end; 03:00 is an hour after its end
+    night = 1796603400  # 2026-12-07 00:30:00 UTC
+    c = capcraft.Cap(wall0=float(night))
+    c.meta(interval=1800.0)
+    for i in range(4):
+        c.tick(i * 1800.0, 1800.0 if i else 0.0,
+               fds=[dict(tgid=200, fd=3 + k, sk=0x100 + k, lport=41000 + k, rport=6379) for k in range(i + 1)],
+               counters=[dict(tgid=200, opened=i + 1)], procs=[dict(tgid=200)])
+        c.flush()
+    npath = os.path.join(os.path.dirname(path), "night.rcl")
+    c.save(npath)
+    for at, want, said in (("23:50", 1, "starts after 23:50"), ("03:00", 4, "ends before 03:00"),
+                           ("01:00", 2, None)):
+        r = subprocess.run([RCLEAK, "report", npath, "--at", at, "--json"], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        lines = r.stdout.splitlines()
+        js = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else {}
+        rows = [p for p in js.get("processes", []) if p.get("pid") == 200]
+        got = rows[0].get("open") if rows else None
+        if got != want or (said or "") not in r.stderr or (said is None and r.stderr):
+            problems.append("--at %s (capture 00:30 to 02:00): exit %d, the refresh shown holds %r connections, "
+                            "stderr %r; expected the one holding %d, %s" % (
+                                at, r.returncode, got, r.stderr.strip(), want,
+                                "a line with %r" % said if said else "no warning"))
     for at in ("1" * 21, "24:00", "2026-02-30 10:00", "2026-12-08 12:00junk"):
         r = subprocess.run([RCLEAK, "report", path, "--at", at], env=env, stdin=subprocess.DEVNULL,
                            capture_output=True, text=True, timeout=60)

@@ -154,6 +154,16 @@ static void test_clock_day(void **state)
 	at_parse("06:00", &a); /* 5 h after the end, not 17 h before the start */
 	day = at_clock_day(&a, T0 + 13 * H, T0 + 13 * H, T0 + 15 * H, 100, &in);
 	assert_true(in == 0 && day == 1);
+	/* 00:30 to 02:00: 23:50 is the evening before (40 min before the
+	 * start), not that night (22 h after the end); 12:00 is 10 h after
+	 * the end, 12.5 h after the evening before's: that day's */
+	at_parse("23:50", &a);
+	day = at_clock_day(&a, T0 - 9.5 * H, T0 - 9.5 * H, T0 - 8 * H, 100, &in);
+	assert_true(in == 0 && day == -1);
+	at_parse("12:00", &a);
+	day = at_clock_day(&a, T0 - 9.5 * H, T0 - 9.5 * H, T0 - 8 * H, 100, &in);
+	assert_true(in == 0 && day == 0);
+	at_parse("06:00", &a);
 	/* a week: on every day; days past max_days not looked at */
 	day = at_clock_day(&a, T0, T0, T0 + 7 * 24 * H, 100, &in);
 	assert_true(in == 7 && day == 1);
