@@ -323,13 +323,20 @@ def test_report_killed_recorder():
     if not h or (h.get("peak_open"), h.get("opened"), h.get("closed"), h.get("leaked")) != (hold_n, hold_n, 0, 0):
         problems.append("holder pid %d (held %d, per ss): row %s; expected peak_open and opened %d, closed and "
                         "leaked 0" % (c.pid, hold_n, h, hold_n))
+    # a run of the hook the kernel skipped (a softirq's nested in it on a
+    # CPU, under load) is counted in lost_events; a close lost so keeps a
+    # socket open in the peaks until a refresh that never comes (README:
+    # counts can drift when lost_events is not 0). Once under load a
+    # child's peak read 2; nothing said whether the kernel had skipped.
+    lost = f.get("lost_events") or 0
     for pid, n in made.items():
         k = procs.get(pid)
         # one connection at a time: the file may end between a connect and its close
         if not k or not 0 < k.get("opened", 0) <= n or k.get("opened", 0) - k.get("closed", -9) not in (0, 1) \
-                or k.get("peak_open") != 1:
+                or not 1 <= k.get("peak_open", 0) <= 1 + lost:
             problems.append("connstorm child pid %d (made and closed %d, one at a time): row %s; expected "
-                            "0 < opened <= %d, closed opened or one fewer, peak_open 1" % (pid, n, k, n))
+                            "0 < opened <= %d, closed opened or one fewer, peak_open 1 (up to 1 + lost_events, "
+                            "%d)" % (pid, n, k, n, lost))
     if not isinstance(f.get("last_event"), float) or f["last_event"] <= first["ts"]:
         problems.append("last_event %r; expected the time of the last event, after the only refresh at %r"
                         % (f.get("last_event"), first["ts"]))
