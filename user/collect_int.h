@@ -10,13 +10,27 @@
 /* The network namespace of pid, as its inode (0: unknown). */
 unsigned long collect_net_of(__u32 pid);
 
-/* Is family/addr:port, seen by process tgid, the local end of one of
- * rcleak's own links? */
-bool collect_own_end(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid);
+/* Is family/addr:port, in CLIENT LIST of server srv, the local end of one
+ * of rcleak's own links to it? */
+bool collect_own_end(const struct collector *c, int family, const void *addr, __u16 port,
+		     const struct rcl_owner *srv);
 
-/* redis_link_open's on_port: the local end of the link being made (in
- * c->own_net_next), noted before its SYN goes out. */
+/* redis_link_open's on_port: the local end of the link being made (to
+ * c->own_srv_next's c->own_srv_port_next, in c->own_net_next), noted
+ * before its SYN goes out; its slot in c->own_last. */
 void collect_note_own_port(int family, const void *addr, __u16 port, void *ctx);
+
+/* The link of own slot slot (-1: none) is closed on rcleak's side, at time
+ * now; answered: its server had accepted it (it answered). */
+void collect_own_closed(struct collector *c, int slot, bool answered, double now);
+
+/* The server of own slot slot answered over the link: it accepted it. */
+void collect_own_answered(struct collector *c, int slot);
+
+/* After a refresh's walk and queries: the ends of links closed on
+ * rcleak's side whose server end is gone are dropped (here and in the
+ * kernel): their address and port are free for any client. */
+void collect_own_sweep(struct collector *c, double now);
 
 /* r is the server-side end of one of rcleak's own links (--ask-redis): not
  * the server's client. Marks that end held. */

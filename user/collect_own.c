@@ -32,84 +32,160 @@ unsigned long collect_net_of(__u32 pid)
 	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
 }
 
-/* The slot of family/addr:port, seen by process tgid, if it is the local
- * end of one of rcleak's own links, else -1. By the address too: a remote
- * client may use the same source port. And in the link's network namespace
- * only: a host client bound to the 127.0.0.1:PORT rcleak asks a container's
- * Redis from is another connection, which was left out of the host Redis's
- * clients. */
-static int own_slot(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid)
+/* A link gone from rcleak's side whose server end no walk saw (a server
+ * that accepted it late, or never, as rcleak gave up): its end is dropped
+ * after this long, since a client bound to that address and port would be
+ * taken for it. A server that holds the end longer has one client more. */
+#define OWN_UNSEEN_S 30.0
+
+/* Does slot i's end have family/addr:port, seen by process tgid? By the
+ * address too: a remote client may use the same source port. And in the
+ * link's network namespace only: a host client bound to the 127.0.0.1:PORT
+ * rcleak asks a container's Redis from is another connection, which was
+ * left out of the host Redis's clients. */
+static bool own_is(const struct collector *c, int i, const __u8 a[16], __u16 port, __u32 tgid)
+{
+	return c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16) &&
+	       (!c->own[i].net || collect_net_of(tgid) == c->own[i].net);
+}
+
+static bool own_port_noted(const struct collector *c, __u16 port)
+{
+	return (c->own_port_bits[port >> 6] >> (port & 63)) & 1;
+}
+
+bool collect_own_end(const struct collector *c, int family, const void *addr, __u16 port,
+		     const struct rcl_owner *srv)
 {
 	__u8 a[16];
 
-	if (!((c->own_port_bits[port >> 6] >> (port & 63)) & 1))
-		return -1;
+	if (!own_port_noted(c, port))
+		return false;
 	as_v6(family, addr, a);
 	for (int i = 0; i < RCL_SELF_EPS; i++)
-		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16) &&
-		    (!c->own[i].net || collect_net_of(tgid) == c->own[i].net))
-			return i;
-	return -1;
-}
-
-bool collect_own_end(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid)
-{
-	return own_slot(c, family, addr, port, tgid) >= 0;
+		if (own_is(c, i, a, port, srv->tgid) && c->own[i].srv.tgid == srv->tgid &&
+		    c->own[i].srv.start_ns == srv->start_ns)
+			return true;
+	return false;
 }
 
 /* Server-side ends of rcleak's own queries are not the server's clients;
- * their slots are marked held. */
+ * their slots are marked held. The whole connection: the server's port
+ * too, and once rcleak's end is closed the very socket seen while it was
+ * open, since its address and port are anybody's then. */
 bool collect_own_connection(struct collector *c, const struct rcl_fd_rec *r)
 {
-	int i = r->state != RCL_TCP_LISTEN ? own_slot(c, r->family, r->raddr, r->rport, r->tgid) : -1;
+	__u8 a[16];
+	int i;
 
-	if (i >= 0) {
-		c->own[i].held = true;
-		c->own[i].holder.tgid = r->tgid;
-		c->own[i].holder.start_ns = r->start_ns;
+	if (r->state == RCL_TCP_LISTEN || !own_port_noted(c, r->rport))
+		return false;
+	as_v6(r->family, r->raddr, a);
+	for (i = 0; i < RCL_SELF_EPS; i++) {
+		struct own_end *e = &c->own[i];
+
+		if (e->srv_port != r->lport || !own_is(c, i, a, r->rport, r->tgid))
+			continue;
+		if (!e->live && e->sk && e->sk != r->sk)
+			continue; /* a client on the address and port since */
+		if (e->live) { /* nobody else has the address and port */
+			e->sk = r->sk;
+			e->seen = true;
+		}
+		break;
 	}
-	return i >= 0;
+	if (i == RCL_SELF_EPS)
+		return false;
+	c->own[i].held = true;
+	c->own[i].holder.tgid = r->tgid;
+	c->own[i].holder.start_ns = r->start_ns;
+	return true;
+}
+
+/* Slot i empties: in the kernel's self_eps too, and its port's bit unless
+ * another end has that port. */
+static void own_free(struct collector *c, int i)
+{
+	__u16 old = c->own[i].port;
+	bool other = false;
+
+	c->own[i].port = 0;
+	tracer__self_ep(c->tracer, i, NULL, 0, 0, 0);
+	if (!old)
+		return;
+	for (int k = 0; k < RCL_SELF_EPS; k++)
+		other |= c->own[k].port == old;
+	if (!other) {
+		tracer__self_port(c->tracer, old, false);
+		c->own_port_bits[old >> 6] &= ~(1ULL << (old & 63));
+	}
 }
 
 void collect_note_own_port(int family, const void *addr, __u16 port, void *ctx)
 {
 	struct collector *c = ctx;
-	int slot = c->own_next;
-	__u16 old;
+	int slot = -1;
+	struct own_end *e;
 
-	/* the oldest end that no process held at the last walk falls out:
-	 * its server end is gone. One a server still holds stays (a server
-	 * stalled since, its links rcleak gave up on unaccepted), unless all
-	 * are held */
-	for (int k = 0; k < RCL_SELF_EPS; k++) {
-		int i = (c->own_next + k) % RCL_SELF_EPS;
+	/* a free slot; else the oldest end whose link is gone and that no
+	 * process held at the last walk; else the oldest gone one (a server
+	 * stalled since holds the ends of links rcleak gave up on); at most
+	 * COLLECT_MAX_LINKS of the RCL_SELF_EPS are open links */
+	for (int pass = 0; pass < 3 && slot < 0; pass++) {
+		for (int k = 0; k < RCL_SELF_EPS; k++) {
+			int i = (c->own_next + k) % RCL_SELF_EPS;
 
-		if (!c->own[i].port || !c->own[i].held) {
-			slot = i;
-			break;
+			e = &c->own[i];
+			if (!e->port || (pass == 1 && !e->live && !e->held) || (pass == 2 && !e->live)) {
+				slot = i;
+				break;
+			}
 		}
 	}
-	old = c->own[slot].port;
+	if (slot < 0)
+		slot = c->own_next;
 	c->own_next = (slot + 1) % RCL_SELF_EPS;
-	/* its port's bit stays while another end has that port */
-	c->own[slot].port = 0;
-	tracer__self_ep(c->tracer, slot, NULL, 0);
-	if (old) {
-		bool other = false;
-
-		for (int i = 0; i < RCL_SELF_EPS; i++)
-			other |= c->own[i].port == old;
-		if (!other) {
-			tracer__self_port(c->tracer, old, false);
-			c->own_port_bits[old >> 6] &= ~(1ULL << (old & 63));
-		}
-	}
-	as_v6(family, addr, c->own[slot].addr);
-	c->own[slot].port = port;
-	c->own[slot].net = c->own_net_next;
-	c->own[slot].held = true; /* until a walk finds it gone */
-	memset(&c->own[slot].holder, 0, sizeof(c->own[slot].holder));
-	tracer__self_ep(c->tracer, slot, c->own[slot].addr, port);
+	own_free(c, slot);
+	e = &c->own[slot];
+	memset(e, 0, sizeof(*e));
+	as_v6(family, addr, e->addr);
+	e->port = port;
+	e->net = c->own_net_next;
+	e->srv = c->own_srv_next;
+	e->srv_port = c->own_srv_port_next;
+	e->live = true;
+	e->held = true; /* until a walk finds it gone */
+	tracer__self_ep(c->tracer, slot, e->addr, port, e->srv_port, (__u32)e->net);
 	tracer__self_port(c->tracer, port, true);
 	c->own_port_bits[port >> 6] |= 1ULL << (port & 63);
+	c->own_last = slot;
+}
+
+void collect_own_closed(struct collector *c, int slot, bool answered, double now)
+{
+	if (slot < 0 || slot >= RCL_SELF_EPS || !c->own[slot].live)
+		return;
+	c->own[slot].live = false;
+	c->own[slot].seen |= answered;
+	c->own[slot].closed_at = now;
+}
+
+void collect_own_answered(struct collector *c, int slot)
+{
+	if (slot >= 0 && slot < RCL_SELF_EPS)
+		c->own[slot].seen = true;
+}
+
+void collect_own_sweep(struct collector *c, double now)
+{
+	for (int i = 0; i < RCL_SELF_EPS; i++) {
+		const struct own_end *e = &c->own[i];
+
+		if (!e->port || e->live)
+			continue;
+		/* the server dropped its end (or never had one we know of,
+		 * for long enough): the address and port are anybody's */
+		if ((e->seen && !e->held) || (!e->seen && now - e->closed_at >= OWN_UNSEEN_S))
+			own_free(c, i);
+	}
 }

@@ -35,10 +35,10 @@ static struct server_link *link_for(struct collector *c, const struct proc *p)
 	memset(&c->links[c->nlinks], 0, sizeof(c->links[0]));
 	c->links[c->nlinks].key = p->key;
 	c->links[c->nlinks].link.fd = -1;
+	c->links[c->nlinks].own = -1;
 	return &c->links[c->nlinks++];
 }
 
-/* An open link to server p, or NULL (failures retry after a pause). */
 /* Once per server: what it answered, and what to do (--ask-redis). */
 static void link_refused(const struct collector *c, struct server_link *l, const struct proc *p,
 			 const char *what)
@@ -75,6 +75,17 @@ static void note_failure(struct server_link *l, double now)
 		l->retry_at = now + FULL_RETRY_S;
 }
 
+/* l's link is closed (by the server, or by rcleak after a failure): its
+ * own end is gone on rcleak's side, and waits for the server's to go. */
+static void note_closed(struct collector *c, struct server_link *l, double now)
+{
+	if (l->own >= 0 && l->link.fd < 0) {
+		collect_own_closed(c, l->own, false, now);
+		l->own = -1;
+	}
+}
+
+/* An open link to server p, or NULL (failures retry after a pause). */
 static struct redis_link *ensure_link(struct collector *c, const struct proc *p, double now)
 {
 	struct server_link *l = link_for(c, p);
@@ -85,11 +96,21 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 	l->seen = true;
 	if (l->link.fd >= 0)
 		return &l->link;
+	note_closed(c, l, now);
 	if (now < l->retry_at || !p->nlisten)
 		return NULL;
-	c->own_net_next = collect_net_of(p->key.tgid); /* where redis_link_open makes it */
+	/* where redis_link_open makes it, to what */
+	c->own_net_next = collect_net_of(p->key.tgid);
+	c->own_srv_next = p->key;
+	c->own_srv_port_next = p->listen[0].port;
+	c->own_last = -1;
 	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
 			      ASK_TIMEOUT_MS, (int)p->key.tgid, c->opts->redis_user, collect_note_own_port, c);
+	/* a refusal is an answer: the server had accepted the link */
+	if (err)
+		collect_own_closed(c, c->own_last, err == -EACCES, now);
+	else
+		l->own = c->own_last;
 	if (err == -EACCES) /* a full server refuses whatever comes first */
 		link_refused(c, l, p, redis_link_full(&l->link) ? "connect" : "AUTH");
 	else if (err)
@@ -127,6 +148,8 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 		struct server_link *sl = link_for(c, p);
 
 		mc = l ? redis_link_maxclients(l) : 0;
+		if (sl && (mc > 0 || (l && l->err[0])))
+			collect_own_answered(c, sl->own);
 		if (mc > 0) {
 			p->maxclients = mc;
 			p->maxclients_source = "config-get";
@@ -390,6 +413,8 @@ void collect_ask_servers(struct collector *c, double now)
 		l->nclients = 0;
 		t0 = collect_now();
 		n = redis_link_client_list(rl, &l->clients);
+		if (n >= 0 || rl->fd >= 0)
+			collect_own_answered(c, l->own);
 		if (n < 0 && rl->fd >= 0) {
 			/* refused (renamed away, not in the ACL user's commands),
 			 * the link fine: keep it, ask again now and then */
@@ -410,7 +435,7 @@ void collect_ask_servers(struct collector *c, double now)
 		l->list_at = now + LIST_DUTY * (collect_now() - t0);
 		for (long k = 0; k < n; k++) /* rcleak's own connection is nobody's */
 			if (!collect_own_end(c, l->clients[k].family, l->clients[k].addr, l->clients[k].port,
-				     p->key.tgid))
+					     &p->key))
 				l->clients[kept++] = l->clients[k];
 		l->nclients = kept;
 		if (!l->clients)
@@ -419,14 +444,17 @@ void collect_ask_servers(struct collector *c, double now)
 		exempt_waiting(c, l, p);
 	}
 	for (int i = 0; i < c->nlinks; i++) {
-		if (!c->links[i].seen) {
+		if (!c->links[i].seen)
 			redis_link_close(&c->links[i].link);
+		note_closed(c, &c->links[i], now);
+		if (!c->links[i].seen) {
 			free(c->links[i].clients);
 			continue;
 		}
 		c->links[out++] = c->links[i];
 	}
 	c->nlinks = out;
+	collect_own_sweep(c, now);
 }
 
 static bool same_end(const struct redis_client *rc, int family, const __u8 addr[16], __u16 port)

@@ -1,17 +1,20 @@
 """--ask-redis: what rcleak asks the local redis-servers (maxclients, CLIENT LIST), as
 which user, how often, and what it makes of a hostile or refusing server."""
+import os
 import re
+import subprocess
 import sys
 
-from harness import (Client, free_port, Rcleak, Redis, check, expect_row, expect_server, fields, proc_nofile,
-                     proc_row, server_row, spawn, ss_accepted, ss_count, ss_sockets, stop, wait_until)
+from harness import (BOUND_CLIENT, Client, free_port, Rcleak, Redis, check, expect_row, expect_server, fields,
+                     mkdtemp, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count, ss_sockets, stop,
+                     wait_until)
 from record_harness import hold_many
 
 TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port_other_addr",
          "test_two_servers_one_port_v4_v6", "test_maxclients_discovered_wins", "test_ask_redis_auth",
          "test_ask_redis_acl_user", "test_ask_redis_client_list_duty", "test_ask_redis_kept_list_gone_client",
          "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply", "test_ask_redis_own_slot_headroom",
-         "test_ask_redis_own_link_no_repair"]
+         "test_ask_redis_own_link_no_repair", "test_ask_redis_old_link_port"]
 
 
 def _ask_redis(bind, rc_extra=()):
@@ -279,6 +282,56 @@ def test_ask_redis_own_link_no_repair():
           "repairs, lost_events, redis-server's row: %r, expected 0, 0 and open=3 "
           "(no event was lost; ss: %d clients)" % (got, ss_accepted(r.pid, r.port) - 1))
     c.exit()
+
+
+def test_ask_redis_old_link_port():
+    """Once rcleak's --ask-redis link is killed and made again, the old
+    link's address and port are free: a client bound to them is a client
+    like any other (ss, INFO clients). It was left out as rcleak's own: not
+    in the server's clients (0, and rcleak_links 2) nor its opened and
+    closed, nor in redis_clients. The kill goes over a unix socket, so that
+    the client is the only TCP connection the server accepts but rcleak's."""
+    sock = os.path.join(mkdtemp("rcleak-unix-"), "redis.sock")
+    r = Redis(extra=["--unixsocket", sock], bind=("127.0.0.1",))
+
+    def unix_cli(*args):
+        return subprocess.run(["redis-cli", "-s", sock] + list(args), capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    rc = Rcleak(["-p", str(r.port), "--ask-redis"])
+    expect_server(rc, r.pid, {"maxclients_source": "config-get", "clients": 0, "rcleak_links": 1},
+                  what="the server asked over rcleak's link")
+    mine = [local for _st, local, _peer, h in ss_sockets([r.port]) if rc.pid in h]
+    check(len(mine) == 1, "ground truth: rcleak's link (ss): %s" % mine)
+    out = unix_cli("CLIENT", "KILL", "ADDR", mine[0])
+    check(out in ("1", "OK"), "CLIENT KILL ADDR %s: %r" % (mine[0], out))
+
+    def relinked():
+        now = [local for _st, local, _peer, h in ss_sockets([r.port]) if rc.pid in h]
+        return now and now != mine and now
+    wait_until(relinked, 15, "rcleak to ask the server over a new link")
+    c = spawn([sys.executable, "-c", BOUND_CLIENT, mine[0].rsplit(":", 1)[1], str(r.port)],
+              "client bound to rcleak's old link's %s" % mine[0])
+    try:
+        check(int(c.stdout.readline() or 0) == c.pid, "bound client did not connect")
+        truth = ss_accepted(r.pid, r.port) - ss_count(rc.pid, [r.port])
+        info = re.search(r"^connected_clients:(\d+)", unix_cli("INFO", "clients"), re.M)
+        check(truth == 1 and info and int(info.group(1)) == 3,
+              "ground truth: the server's clients but rcleak's link (ss) %d, expected 1; INFO clients %s, "
+              "expected 3 (the client, rcleak's link, redis-cli)" % (truth, info and info.group(1)))
+
+        def counted(obj):
+            srv, row = server_row(obj, r.pid), proc_row(obj, r.pid)
+            listed = [e.get("pid") for e in (srv or {}).get("redis_clients") or []]
+            got = (fields(srv, "clients", "rcleak_links"), fields(row, "opened", "closed"), listed)
+            return (srv is not None and srv.get("clients") == 1 and srv.get("rcleak_links") == 1 and
+                    row is not None and row.get("opened") == 1 and row.get("closed") == 0 and listed == [c.pid],
+                    "server, its row, redis_clients' pids: %r; expected clients 1, rcleak_links 1, "
+                    "opened 1, closed 0, [%d]" % (got, c.pid))
+        rc.wait_for(counted, what="the client on the old link's port counted")
+    finally:
+        c.stdin.close()
+        c.wait(10)
+    expect_row(rc, r.pid, {"opened": 1, "closed": 1}, what="the server's row after the client closed")
 
 
 def test_ask_redis_client_list_duty():
