@@ -73,10 +73,10 @@ struct collector {
 		struct rcl_owner srv; /* the server the link is to */
 		unsigned long net; /* its network namespace (inode); 0: unknown */
 		bool live;      /* rcleak's end is open (a server_link's own) */
-		bool seen;      /* the server accepted it: it answered, or a
-				 * walk saw its end while rcleak's was open */
+		bool seen;      /* the server accepted it: it (or a later link
+				 * to it) answered, or a walk saw its end while
+				 * rcleak's was open */
 		__u64 sk;       /* the server end's socket, seen so (0: not) */
-		double closed_at; /* when rcleak's end closed (model time) */
 		bool held;      /* a process held it at the last walk (or it is
 				 * newer): a stalled server still holds the end
 				 * of a link rcleak gave up on */

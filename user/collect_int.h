@@ -20,17 +20,24 @@ bool collect_own_end(const struct collector *c, int family, const void *addr, __
  * before its SYN goes out; its slot in c->own_last. */
 void collect_note_own_port(int family, const void *addr, __u16 port, void *ctx);
 
-/* The link of own slot slot (-1: none) is closed on rcleak's side, at time
- * now; answered: its server had accepted it (it answered). */
-void collect_own_closed(struct collector *c, int slot, bool answered, double now);
+/* How a link closed on rcleak's side ended. */
+enum own_close {
+	OWN_NO_CONNECTION, /* its connect failed: the server has no end */
+	OWN_UNANSWERED,    /* the server may not have accepted it yet */
+	OWN_ANSWERED,      /* the server answered (a refusal too): accepted */
+};
 
-/* The server of own slot slot answered over the link: it accepted it. */
+/* The link of own slot slot (-1: none) is closed on rcleak's side. */
+void collect_own_closed(struct collector *c, int slot, enum own_close how);
+
+/* The server of own slot slot answered over the link: it accepted it, and
+ * every link to it before (its listen queue is first in, first out). */
 void collect_own_answered(struct collector *c, int slot);
 
 /* After a refresh's walk and queries: the ends of links closed on
  * rcleak's side whose server end is gone are dropped (here and in the
  * kernel): their address and port are free for any client. */
-void collect_own_sweep(struct collector *c, double now);
+void collect_own_sweep(struct collector *c);
 
 /* r is the server-side end of one of rcleak's own links (--ask-redis): not
  * the server's client. Marks that end held. */

@@ -32,12 +32,6 @@ unsigned long collect_net_of(__u32 pid)
 	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
 }
 
-/* A link gone from rcleak's side whose server end no walk saw (a server
- * that accepted it late, or never, as rcleak gave up): its end is dropped
- * after this long, since a client bound to that address and port would be
- * taken for it. A server that holds the end longer has one client more. */
-#define OWN_UNSEEN_S 30.0
-
 /* Does slot i's end have family/addr:port, seen by process tgid? By the
  * address too: a remote client may use the same source port. And in the
  * link's network namespace only: a host client bound to the 127.0.0.1:PORT
@@ -161,31 +155,50 @@ void collect_note_own_port(int family, const void *addr, __u16 port, void *ctx)
 	c->own_last = slot;
 }
 
-void collect_own_closed(struct collector *c, int slot, bool answered, double now)
+void collect_own_closed(struct collector *c, int slot, enum own_close how)
 {
 	if (slot < 0 || slot >= RCL_SELF_EPS || !c->own[slot].live)
 		return;
 	c->own[slot].live = false;
-	c->own[slot].seen |= answered;
-	c->own[slot].closed_at = now;
+	if (how == OWN_NO_CONNECTION)
+		own_free(c, slot);
+	else if (how == OWN_ANSWERED)
+		collect_own_answered(c, slot);
 }
 
 void collect_own_answered(struct collector *c, int slot)
 {
-	if (slot >= 0 && slot < RCL_SELF_EPS)
-		c->own[slot].seen = true;
+	const struct own_end *e;
+
+	if (slot < 0 || slot >= RCL_SELF_EPS || !c->own[slot].port)
+		return;
+	e = &c->own[slot];
+	for (int i = 0; i < RCL_SELF_EPS; i++)
+		if (c->own[i].port && (i == slot || !c->own[i].live) &&
+		    c->own[i].srv.tgid == e->srv.tgid && c->own[i].srv.start_ns == e->srv.start_ns)
+			c->own[i].seen = true;
 }
 
-void collect_own_sweep(struct collector *c, double now)
+/* Is there a link to server srv (it still runs)? */
+static bool own_server_runs(const struct collector *c, const struct rcl_owner *srv)
+{
+	for (int i = 0; i < c->nlinks; i++)
+		if (c->links[i].key.tgid == srv->tgid && c->links[i].key.start_ns == srv->start_ns)
+			return true;
+	return false;
+}
+
+void collect_own_sweep(struct collector *c)
 {
 	for (int i = 0; i < RCL_SELF_EPS; i++) {
 		const struct own_end *e = &c->own[i];
 
 		if (!e->port || e->live)
 			continue;
-		/* the server dropped its end (or never had one we know of,
-		 * for long enough): the address and port are anybody's */
-		if ((e->seen && !e->held) || (!e->seen && now - e->closed_at >= OWN_UNSEEN_S))
+		/* the server let go of its end, or exited: the address and
+		 * port are anybody's. One it never showed it accepted (it
+		 * stalls) may still be in its listen queue: kept */
+		if ((e->seen && !e->held) || !own_server_runs(c, &e->srv))
 			own_free(c, i);
 	}
 }

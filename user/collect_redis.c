@@ -77,10 +77,10 @@ static void note_failure(struct server_link *l, double now)
 
 /* l's link is closed (by the server, or by rcleak after a failure): its
  * own end is gone on rcleak's side, and waits for the server's to go. */
-static void note_closed(struct collector *c, struct server_link *l, double now)
+static void note_closed(struct collector *c, struct server_link *l)
 {
 	if (l->own >= 0 && l->link.fd < 0) {
-		collect_own_closed(c, l->own, false, now);
+		collect_own_closed(c, l->own, OWN_UNANSWERED);
 		l->own = -1;
 	}
 }
@@ -96,7 +96,7 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 	l->seen = true;
 	if (l->link.fd >= 0)
 		return &l->link;
-	note_closed(c, l, now);
+	note_closed(c, l);
 	if (now < l->retry_at || !p->nlisten)
 		return NULL;
 	/* where redis_link_open makes it, to what */
@@ -106,9 +106,12 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 	c->own_last = -1;
 	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
 			      ASK_TIMEOUT_MS, (int)p->key.tgid, c->opts->redis_user, collect_note_own_port, c);
-	/* a refusal is an answer: the server had accepted the link */
+	/* a refusal is an answer: the server had accepted the link; a
+	 * connect that failed left the server no end */
 	if (err)
-		collect_own_closed(c, c->own_last, err == -EACCES, now);
+		collect_own_closed(c, c->own_last,
+				   !l->link.connected ? OWN_NO_CONNECTION
+				   : err == -EACCES ? OWN_ANSWERED : OWN_UNANSWERED);
 	else
 		l->own = c->own_last;
 	if (err == -EACCES) /* a full server refuses whatever comes first */
@@ -446,7 +449,7 @@ void collect_ask_servers(struct collector *c, double now)
 	for (int i = 0; i < c->nlinks; i++) {
 		if (!c->links[i].seen)
 			redis_link_close(&c->links[i].link);
-		note_closed(c, &c->links[i], now);
+		note_closed(c, &c->links[i]);
 		if (!c->links[i].seen) {
 			free(c->links[i].clients);
 			continue;
@@ -454,7 +457,7 @@ void collect_ask_servers(struct collector *c, double now)
 		c->links[out++] = c->links[i];
 	}
 	c->nlinks = out;
-	collect_own_sweep(c, now);
+	collect_own_sweep(c);
 }
 
 static bool same_end(const struct redis_client *rc, int family, const __u8 addr[16], __u16 port)
