@@ -14,7 +14,8 @@ TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port
          "test_two_servers_one_port_v4_v6", "test_maxclients_discovered_wins", "test_ask_redis_auth",
          "test_ask_redis_acl_user", "test_ask_redis_client_list_duty", "test_ask_redis_kept_list_gone_client",
          "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply", "test_ask_redis_own_slot_headroom",
-         "test_ask_redis_own_link_no_repair", "test_ask_redis_old_link_port"]
+         "test_ask_redis_own_link_no_repair", "test_ask_redis_old_link_port",
+         "test_ask_redis_relink_two_servers"]
 
 
 def _ask_redis(bind, rc_extra=()):
@@ -341,6 +342,52 @@ def test_ask_redis_old_link_port():
         c.stdin.close()
         c.wait(10)
     expect_row(rc, r.pid, {"opened": 1, "closed": 1}, what="the server's row after the client closed")
+
+
+def test_ask_redis_relink_two_servers():
+    """Two redis-servers on one port number, on 127.0.0.1 and on ::1, each
+    with a client: both of rcleak's links killed (over unix sockets, so
+    that no other TCP connection comes), rcleak makes each anew, and
+    neither link, old or new, is counted: each server's opened and closed
+    stay 0 and its clients are its client's (ss), with one rcleak link."""
+    socks = [os.path.join(mkdtemp("rcleak-unix-"), "redis.sock") for _ in range(2)]
+    r4 = Redis(extra=["--unixsocket", socks[0]], bind=("127.0.0.1",))
+    r6 = Redis(extra=["--unixsocket", socks[1]], bind=("::1",), port=r4.port)
+    c4 = Client("hold", ["--target", "127.0.0.1:%d:3" % r4.port], name="rclt-rl-v4")
+    c6 = Client("hold", ["--target", "[::1]:%d:2" % r4.port], name="rclt-rl-v6")
+    rc = Rcleak(["-p", str(r4.port), "--ask-redis"])
+    servers = ((r4, socks[0], 3, "127.0.0.1:%d" % r4.port), (r6, socks[1], 2, "[::1]:%d" % r4.port))
+    for r, _sock, n, _addr in servers:
+        expect_server(rc, r.pid, {"maxclients_source": "config-get", "clients": n, "rcleak_links": 1},
+                      what="server pid %d asked over rcleak's link" % r.pid)
+
+    def link_of(addr):  # rcleak's link to the server at addr (ss)
+        return [local for _st, local, peer, h in ss_sockets([r4.port]) if rc.pid in h and peer == addr]
+    old = [link_of(addr) for _r, _s, _n, addr in servers]
+    check(all(len(o) == 1 for o in old), "ground truth: rcleak's links (ss): %s" % old)
+    for (_r, sock, _n, _addr), o in zip(servers, old):
+        out = subprocess.run(["redis-cli", "-s", sock, "CLIENT", "KILL", "ADDR", o[0]], capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        check(out in ("1", "OK"), "CLIENT KILL ADDR %s over %s: %r" % (o[0], sock, out))
+    wait_until(lambda: all(len(link_of(addr)) == 1 and link_of(addr) != o
+                           for (_r, _s, _n, addr), o in zip(servers, old)), 15,
+               "rcleak to ask both servers over new links")
+
+    def counted(obj):
+        bad = []
+        for r, _sock, n, addr in servers:
+            srv, row = server_row(obj, r.pid), proc_row(obj, r.pid)
+            truth = ss_accepted(r.pid, r.port) - len(link_of(addr))
+            if (srv is None or row is None or srv.get("clients") != n or truth != n or
+                    srv.get("rcleak_links") != 1 or row.get("opened") != 0 or row.get("closed") != 0):
+                bad.append("pid %d: %s, %s (ss: %d clients but rcleak's link)"
+                           % (r.pid, fields(srv, "clients", "rcleak_links"), fields(row, "opened", "closed"),
+                              truth))
+        return not bad, "; ".join(bad) + "; expected clients 3 and 2, rcleak_links 1, opened 0, closed 0"
+    rc.skip_to_now()
+    rc.wait_for(counted, what="both servers after their links were made anew")
+    c4.exit()
+    c6.exit()
 
 
 def test_ask_redis_client_list_duty():
