@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from harness import (BOUND_CLIENT, Client, free_port, Rcleak, Redis, check, expect_row, expect_server, fields,
+from harness import (BOUND_CLIENT, Client, connstorm, free_port, Rcleak, Redis, check, expect_row, expect_server, fields,
                      mkdtemp, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count, ss_sockets, stop,
                      total_connections, wait_until)
 from record_harness import hold_many
@@ -15,7 +15,7 @@ TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port
          "test_ask_redis_acl_user", "test_ask_redis_client_list_duty", "test_ask_redis_kept_list_gone_client",
          "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply", "test_ask_redis_own_slot_headroom",
          "test_ask_redis_own_link_no_repair", "test_ask_redis_old_link_port",
-         "test_ask_redis_relink_two_servers"]
+         "test_ask_redis_relink_two_servers", "test_ask_redis_churn_accepted"]
 
 
 def _ask_redis(bind, rc_extra=()):
@@ -388,6 +388,49 @@ def test_ask_redis_relink_two_servers():
     rc.wait_for(counted, what="both servers after their links were made anew")
     c4.exit()
     c6.exit()
+
+
+def test_ask_redis_churn_accepted():
+    """A server's opened and closed count the connections it accepted (by
+    design), and none of rcleak's links: over a churn of ~2000 connections
+    (50 PINGs each, so Redis counts every one), with rcleak's link killed
+    twice meanwhile and made anew, both are what INFO stats
+    total_connections_received counts, less rcleak's links and the
+    redis-cli calls over the unix socket."""
+    sock = os.path.join(mkdtemp("rcleak-unix-"), "redis.sock")
+    r = Redis(extra=["--unixsocket", sock], bind=("127.0.0.1",))
+
+    def unix_cli(*args):
+        return subprocess.run(["redis-cli", "-s", sock] + list(args), capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+
+    def total():
+        return int(re.search(r"^total_connections_received:(\d+)", unix_cli("INFO", "stats"), re.M).group(1))
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.2"])
+    expect_server(rc, r.pid, {"maxclients_source": "config-get", "rcleak_links": 1},
+                  what="the server asked over rcleak's link")
+    link = lambda: [local for _st, local, _peer, h in ss_sockets([r.port]) if rc.pid in h]
+    t0 = total()  # its own connection included
+    cs = spawn([connstorm(), "-P", "50", "-d", "5", "127.0.0.1", str(r.port), "1"], "connstorm",
+               stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    calls, links = 0, 1
+    for _ in range(2):
+        mine = wait_until(link, 10, "rcleak's link")
+        out = unix_cli("CLIENT", "KILL", "ADDR", mine[0])
+        calls += 1
+        check(out in ("1", "OK"), "CLIENT KILL ADDR %s: %r" % (mine[0], out))
+        wait_until(lambda: link() and link() != mine, 15, "rcleak to ask the server over a new link")
+        links += 1
+    tail = cs.stdout.read().decode().split()
+    cs.wait(20)
+    made = int(tail[tail.index("TOTAL") + 1])
+    # since t0: the churn, the kills, rcleak's new links, and this call
+    accepted = total() - t0 - calls - (links - 1) - 1
+    check(made > 500 and accepted in (made, made + int(tail[tail.index("TOTAL") + 4])),
+          "ground truth: connstorm made %d connections (%s), the server accepted %d but rcleak's %d links "
+          "(total_connections_received)" % (made, " ".join(tail[tail.index("TOTAL"):]), accepted, links))
+    expect_row(rc, r.pid, {"opened": accepted, "closed": accepted},
+               what="the server's accepted connections after the churn")
 
 
 def test_ask_redis_client_list_duty():
