@@ -147,7 +147,7 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 	case RCL_TCP_SYN_RECV: /* passive open: softirq, owner = listener's */
 		if (!lw || oldstate != RCL_TCP_LISTEN)
 			return 0;
-		if (self_end(sk, rport, family))
+		if (self_end(sk, rport, lport, family))
 			return 0;
 		{
 			__u32 la[4] = {};
@@ -170,7 +170,7 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 		}
 		return 0;
 	case RCL_TCP_ESTABLISHED:
-		if (oldstate == RCL_TCP_SYN_RECV && lw && self_end(sk, rport, family)) {
+		if (oldstate == RCL_TCP_SYN_RECV && lw && self_end(sk, rport, lport, family)) {
 			drop_own(sock_id(chg.pc, sk, btf));
 			return 0;
 		}

@@ -145,10 +145,13 @@ static __always_inline void listener_set(__u16 port, __u64 net, __u16 family, co
 
 
 /* Is port, at the socket's local address (local) or its peer's, one end
- * of rcleak's own --ask-redis links (self_eps)? */
-static __always_inline bool self_addr(const void *sk, __u16 port, __u16 family, bool local)
+ * of rcleak's own --ask-redis links (self_eps), other the port at the
+ * other end (the server's, or rcleak's)? In the link's network namespace
+ * only: a host client bound to the address and port rcleak asks a
+ * container's Redis from is a client of the host's Redis. */
+static __always_inline bool self_addr(const void *sk, __u16 port, __u16 other, __u16 family, bool local)
 {
-	__u32 a[4] = {};
+	__u32 a[4] = {}, net = 0;
 
 	if (!self_port(port))
 		return false;
@@ -164,18 +167,25 @@ static __always_inline bool self_addr(const void *sk, __u16 port, __u16 family, 
 	for (int i = 0; i < RCL_SELF_EPS; i++) {
 		const __u32 *e = (const __u32 *)self_eps[i].addr;
 
-		if (self_eps[i].port == port && e[0] == a[0] && e[1] == a[1] &&
-		    e[2] == a[2] && e[3] == a[3])
+		if (self_eps[i].port != port || self_eps[i].srv_port != other || e[0] != a[0] ||
+		    e[1] != a[1] || e[2] != a[2] || e[3] != a[3])
+			continue;
+		if (!self_eps[i].netns)
+			return true;
+		if (!net) /* read once, for an end that matched */
+			net = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_net.net, ns.inum);
+		if (net == self_eps[i].netns)
 			return true;
 	}
 	return false;
 }
 
 /* Is sk the server end of rcleak's own link (its peer at rport one of
- * self_eps)? The port's bit first: one load for every other accept. */
-static __always_inline bool self_end(const void *sk, __u16 rport, __u16 family)
+ * self_eps, its own port lport the link's server port)? The port's bit
+ * first: one load for every other accept. */
+static __always_inline bool self_end(const void *sk, __u16 rport, __u16 lport, __u16 family)
 {
-	return self_addr(sk, rport, family, false);
+	return self_addr(sk, rport, lport, family, false);
 }
 
 #endif /* RCLEAK_LISTEN_BPF_H */

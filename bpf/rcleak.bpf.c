@@ -371,7 +371,7 @@ int rcl_walk_tcp(struct bpf_iter__tcp *ctx)
 	}
 	/* an end of rcleak's own --ask-redis link, which the lifecycle
 	 * leaves out on purpose (self_tgid, drop_own): no event was lost */
-	if (self_addr(skc, rport, family, false) || self_addr(skc, lport, family, true))
+	if (self_addr(skc, rport, lport, family, false) || self_addr(skc, lport, rport, family, true))
 		return 0;
 	ns.open_ns = bpf_ktime_get_ns();
 	ns.flags = RCL_SOCK_SNAPSHOT;

@@ -38,15 +38,19 @@ struct rcl_listener {
 };
 
 /* The local end of one of rcleak's own --ask-redis links (BPF .bss
- * self_eps): the server end whose peer is this address and port is not a
- * client. The address as IPv6, an IPv4 one v4-mapped. Twice the links
+ * self_eps): the server end whose peer is this address and port, on
+ * srv_port in network namespace netns, is not a client. The address as
+ * IPv6, an IPv4 one v4-mapped. The whole connection, not the address and
+ * port alone: once the link is gone they are free, and a client bound to
+ * them (to this server, or to another one) is a client. Twice the links
  * rcleak keeps (COLLECT_MAX_LINKS), so that every link's end is in while
  * ends of links given up on wait for their server to drop them. */
 #define RCL_SELF_EPS 128
 struct rcl_self_ep {
 	__u8 addr[16];
-	__u16 port;   /* 0: unused */
-	__u16 pad[3];
+	__u16 port;     /* 0: unused */
+	__u16 srv_port; /* the server's port it is connected to */
+	__u32 netns;    /* the namespace it is made in (inode); 0: unknown */
 };
 
 /* Value of the socket map, keyed by the kernel's struct sock address.

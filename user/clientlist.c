@@ -286,6 +286,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 	l->fd = -1;
 	l->local_port = 0;
 	l->err[0] = '\0';
+	l->connected = false;
 	if (family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss, *m = (struct sockaddr_in *)&me;
 		__u32 zero = 0;
@@ -325,6 +326,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 			l->local_port, ctx);
 	if (connect(fd, (struct sockaddr *)&ss, sl))
 		goto fail;
+	l->connected = true;
 	err = link_auth(l, fd, user);
 	if (err)
 		goto out;

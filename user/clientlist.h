@@ -44,6 +44,8 @@ struct redis_link {
 	int fd;
 	__u16 local_port;        /* our end: excluded from every count */
 	char err[96];            /* the server's last error reply ("NOAUTH ..."), or "" */
+	bool connected;          /* the last redis_link_open's connect() succeeded:
+				  * the server's end exists (or did) */
 };
 
 /* Connect to family/addr:port (a wildcard address means loopback) in the
@@ -56,7 +58,7 @@ struct redis_link {
  * set (as redis-cli reads it), authenticates with that password, as ACL
  * user `user` when not NULL (AUTH user password, Redis 6+). Returns 0 or
  * -errno: -EACCES when the server refused the password (its reply in
- * l->err). */
+ * l->err); l->connected says whether it got as far as a connection. */
 int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16 port,
 		    int timeout_ms, int pid, const char *user,
 		    void (*on_port)(int family, const void *addr, __u16 port, void *ctx), void *ctx);

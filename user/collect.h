@@ -24,6 +24,8 @@ struct server_link {
 	bool warned;               /* said once why it does not answer */
 	bool full;                 /* it last refused rcleak as over its maxclients */
 	bool fresh;                /* opened after this refresh's walk */
+	int own;                   /* the link's slot of the collector's own[]
+				    * while it is open; -1: none */
 	double list_at;            /* CLIENT LIST not again before this: it refused, or the last
 				    * took long (LIST_DUTY) */
 };
@@ -71,7 +73,14 @@ struct collector {
 	struct own_end {
 		__u8 addr[16];  /* IPv6; IPv4 v4-mapped */
 		__u16 port;     /* 0: unused */
+		__u16 srv_port; /* the server's port the link is to */
+		struct rcl_owner srv; /* the server the link is to */
 		unsigned long net; /* its network namespace (inode); 0: unknown */
+		bool live;      /* rcleak's end is open (a server_link's own) */
+		bool seen;      /* the server accepted it: it (or a later link
+				 * to it) answered, or a walk saw its end while
+				 * rcleak's was open */
+		__u64 sk;       /* the server end's socket, seen so (0: not) */
 		bool held;      /* a process held it at the last walk (or it is
 				 * newer): a stalled server still holds the end
 				 * of a link rcleak gave up on */
@@ -83,7 +92,11 @@ struct collector {
 	 * whether it is an own end, and almost none is (128 slots to compare
 	 * per record: 12.8 million compares a refresh at 100k connections) */
 	__u64 own_port_bits[65536 / 64];
-	unsigned long own_net_next; /* the namespace of the link being opened */
+	/* the link being opened: its namespace, server and port; then its slot */
+	unsigned long own_net_next;
+	struct rcl_owner own_srv_next;
+	__u16 own_srv_port_next;
+	int own_last;
 	struct server_link links[COLLECT_MAX_LINKS];
 	int nlinks;
 };

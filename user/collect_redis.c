@@ -2,12 +2,10 @@
 /* collect_redis.c - what a refresh learns from the local redis-servers
  * (--ask-redis): one link per server, its maxclients (CONFIG GET, INFO, its
  * command line), its CLIENT LIST joined to the processes holding the other
- * ends, and the local ends of rcleak's own links, which are nobody's
- * connections. See collect.h. */
+ * ends. The ends of rcleak's own links are collect_own.c's. See collect.h. */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <string.h>
 
 #include "collect.h"
@@ -27,110 +25,6 @@
 #define LIST_DUTY 100.0
 #define FULL_RETRY_S 10.0         /* a full server is asked again after this */
 
-/* addr (family's) as IPv6, an IPv4 one v4-mapped */
-static void as_v6(int family, const void *addr, __u8 out[16])
-{
-	memset(out, 0, 16);
-	if (family == AF_INET) {
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, addr, 4);
-	} else {
-		memcpy(out, addr, 16);
-	}
-}
-
-/* The network namespace of pid, as its inode (0: unknown). */
-static unsigned long net_of(__u32 pid)
-{
-	char path[48];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
-	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
-}
-
-/* The slot of family/addr:port, seen by process tgid, if it is the local
- * end of one of rcleak's own links, else -1. By the address too: a remote
- * client may use the same source port. And in the link's network namespace
- * only: a host client bound to the 127.0.0.1:PORT rcleak asks a container's
- * Redis from is another connection, which was left out of the host Redis's
- * clients. */
-static int own_slot(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid)
-{
-	__u8 a[16];
-
-	if (!((c->own_port_bits[port >> 6] >> (port & 63)) & 1))
-		return -1;
-	as_v6(family, addr, a);
-	for (int i = 0; i < RCL_SELF_EPS; i++)
-		if (c->own[i].port && c->own[i].port == port && !memcmp(c->own[i].addr, a, 16) &&
-		    (!c->own[i].net || net_of(tgid) == c->own[i].net))
-			return i;
-	return -1;
-}
-
-static bool own_end(const struct collector *c, int family, const void *addr, __u16 port, __u32 tgid)
-{
-	return own_slot(c, family, addr, port, tgid) >= 0;
-}
-
-/* Server-side ends of rcleak's own queries are not the server's clients;
- * their slots are marked held. */
-bool collect_own_connection(struct collector *c, const struct rcl_fd_rec *r)
-{
-	int i = r->state != RCL_TCP_LISTEN ? own_slot(c, r->family, r->raddr, r->rport, r->tgid) : -1;
-
-	if (i >= 0) {
-		c->own[i].held = true;
-		c->own[i].holder.tgid = r->tgid;
-		c->own[i].holder.start_ns = r->start_ns;
-	}
-	return i >= 0;
-}
-
-static void note_own_port(int family, const void *addr, __u16 port, void *ctx)
-{
-	struct collector *c = ctx;
-	int slot = c->own_next;
-	__u16 old;
-
-	/* the oldest end that no process held at the last walk falls out:
-	 * its server end is gone. One a server still holds stays (a server
-	 * stalled since, its links rcleak gave up on unaccepted), unless all
-	 * are held */
-	for (int k = 0; k < RCL_SELF_EPS; k++) {
-		int i = (c->own_next + k) % RCL_SELF_EPS;
-
-		if (!c->own[i].port || !c->own[i].held) {
-			slot = i;
-			break;
-		}
-	}
-	old = c->own[slot].port;
-	c->own_next = (slot + 1) % RCL_SELF_EPS;
-	/* its port's bit stays while another end has that port */
-	c->own[slot].port = 0;
-	tracer__self_ep(c->tracer, slot, NULL, 0);
-	if (old) {
-		bool other = false;
-
-		for (int i = 0; i < RCL_SELF_EPS; i++)
-			other |= c->own[i].port == old;
-		if (!other) {
-			tracer__self_port(c->tracer, old, false);
-			c->own_port_bits[old >> 6] &= ~(1ULL << (old & 63));
-		}
-	}
-	as_v6(family, addr, c->own[slot].addr);
-	c->own[slot].port = port;
-	c->own[slot].net = c->own_net_next;
-	c->own[slot].held = true; /* until a walk finds it gone */
-	memset(&c->own[slot].holder, 0, sizeof(c->own[slot].holder));
-	tracer__self_ep(c->tracer, slot, c->own[slot].addr, port);
-	tracer__self_port(c->tracer, port, true);
-	c->own_port_bits[port >> 6] |= 1ULL << (port & 63);
-}
-
 static struct server_link *link_for(struct collector *c, const struct proc *p)
 {
 	for (int i = 0; i < c->nlinks; i++)
@@ -141,10 +35,10 @@ static struct server_link *link_for(struct collector *c, const struct proc *p)
 	memset(&c->links[c->nlinks], 0, sizeof(c->links[0]));
 	c->links[c->nlinks].key = p->key;
 	c->links[c->nlinks].link.fd = -1;
+	c->links[c->nlinks].own = -1;
 	return &c->links[c->nlinks++];
 }
 
-/* An open link to server p, or NULL (failures retry after a pause). */
 /* Once per server: what it answered, and what to do (--ask-redis). */
 static void link_refused(const struct collector *c, struct server_link *l, const struct proc *p,
 			 const char *what)
@@ -181,6 +75,17 @@ static void note_failure(struct server_link *l, double now)
 		l->retry_at = now + FULL_RETRY_S;
 }
 
+/* l's link is closed (by the server, or by rcleak after a failure): its
+ * own end is gone on rcleak's side, and waits for the server's to go. */
+static void note_closed(struct collector *c, struct server_link *l)
+{
+	if (l->own >= 0 && l->link.fd < 0) {
+		collect_own_closed(c, l->own, OWN_UNANSWERED);
+		l->own = -1;
+	}
+}
+
+/* An open link to server p, or NULL (failures retry after a pause). */
 static struct redis_link *ensure_link(struct collector *c, const struct proc *p, double now)
 {
 	struct server_link *l = link_for(c, p);
@@ -191,11 +96,24 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 	l->seen = true;
 	if (l->link.fd >= 0)
 		return &l->link;
+	note_closed(c, l);
 	if (now < l->retry_at || !p->nlisten)
 		return NULL;
-	c->own_net_next = net_of(p->key.tgid); /* where redis_link_open makes it */
+	/* where redis_link_open makes it, to what */
+	c->own_net_next = collect_net_of(p->key.tgid);
+	c->own_srv_next = p->key;
+	c->own_srv_port_next = p->listen[0].port;
+	c->own_last = -1;
 	err = redis_link_open(&l->link, p->listen[0].family, p->listen[0].addr, p->listen[0].port,
-			      ASK_TIMEOUT_MS, (int)p->key.tgid, c->opts->redis_user, note_own_port, c);
+			      ASK_TIMEOUT_MS, (int)p->key.tgid, c->opts->redis_user, collect_note_own_port, c);
+	/* a refusal is an answer: the server had accepted the link; a
+	 * connect that failed left the server no end */
+	if (err)
+		collect_own_closed(c, c->own_last,
+				   !l->link.connected ? OWN_NO_CONNECTION
+				   : err == -EACCES ? OWN_ANSWERED : OWN_UNANSWERED);
+	else
+		l->own = c->own_last;
 	if (err == -EACCES) /* a full server refuses whatever comes first */
 		link_refused(c, l, p, redis_link_full(&l->link) ? "connect" : "AUTH");
 	else if (err)
@@ -233,6 +151,8 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 		struct server_link *sl = link_for(c, p);
 
 		mc = l ? redis_link_maxclients(l) : 0;
+		if (sl && (mc > 0 || (l && l->err[0])))
+			collect_own_answered(c, sl->own);
 		if (mc > 0) {
 			p->maxclients = mc;
 			p->maxclients_source = "config-get";
@@ -369,7 +289,7 @@ static struct end_key *end_in_net(struct end_key *ends, size_t n, struct end_key
 	while (first > ends && !cmp_end(first - 1, e))
 		first--;
 	for (struct end_key *x = first; x < last && !cmp_end(x, e); x++) {
-		if (net_of(x->rec->tgid) == net)
+		if (collect_net_of(x->rec->tgid) == net)
 			return x;
 	}
 	return e;
@@ -405,7 +325,7 @@ static void join_clients(struct collector *c, struct server_link *l, const struc
 		e = bsearch(&key, ends, n, sizeof(*ends), cmp_end);
 		if (e && ((e > ends && !cmp_end(e - 1, e)) || (e + 1 < ends + n && !cmp_end(e + 1, e)))) {
 			if (!net_read) { /* only where two ends look alike */
-				net = net_of(srv->key.tgid);
+				net = collect_net_of(srv->key.tgid);
 				net_read = true;
 			}
 			e = end_in_net(ends, n, e, net);
@@ -496,6 +416,8 @@ void collect_ask_servers(struct collector *c, double now)
 		l->nclients = 0;
 		t0 = collect_now();
 		n = redis_link_client_list(rl, &l->clients);
+		if (n >= 0 || rl->fd >= 0)
+			collect_own_answered(c, l->own);
 		if (n < 0 && rl->fd >= 0) {
 			/* refused (renamed away, not in the ACL user's commands),
 			 * the link fine: keep it, ask again now and then */
@@ -515,8 +437,8 @@ void collect_ask_servers(struct collector *c, double now)
 		l->full = false;
 		l->list_at = now + LIST_DUTY * (collect_now() - t0);
 		for (long k = 0; k < n; k++) /* rcleak's own connection is nobody's */
-			if (!own_end(c, l->clients[k].family, l->clients[k].addr, l->clients[k].port,
-				     p->key.tgid))
+			if (!collect_own_end(c, l->clients[k].family, l->clients[k].addr, l->clients[k].port,
+					     &p->key))
 				l->clients[kept++] = l->clients[k];
 		l->nclients = kept;
 		if (!l->clients)
@@ -525,14 +447,17 @@ void collect_ask_servers(struct collector *c, double now)
 		exempt_waiting(c, l, p);
 	}
 	for (int i = 0; i < c->nlinks; i++) {
-		if (!c->links[i].seen) {
+		if (!c->links[i].seen)
 			redis_link_close(&c->links[i].link);
+		note_closed(c, &c->links[i]);
+		if (!c->links[i].seen) {
 			free(c->links[i].clients);
 			continue;
 		}
 		c->links[out++] = c->links[i];
 	}
 	c->nlinks = out;
+	collect_own_sweep(c);
 }
 
 static bool same_end(const struct redis_client *rc, int family, const __u8 addr[16], __u16 port)

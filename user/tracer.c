@@ -321,7 +321,8 @@ void tracer__self_port(struct tracer *t, __u16 port, bool add)
 		__atomic_fetch_and(w, ~bit, __ATOMIC_RELAXED);
 }
 
-void tracer__self_ep(struct tracer *t, int slot, const __u8 addr[16], __u16 port)
+void tracer__self_ep(struct tracer *t, int slot, const __u8 addr[16], __u16 port, __u16 srv_port,
+		     __u32 netns)
 {
 	struct rcl_self_ep *e = &t->skel->bss->self_eps[slot];
 
@@ -330,6 +331,8 @@ void tracer__self_ep(struct tracer *t, int slot, const __u8 addr[16], __u16 port
 	if (!port)
 		return;
 	memcpy(e->addr, addr, sizeof(e->addr));
+	e->srv_port = srv_port;
+	e->netns = netns;
 	__atomic_store_n(&e->port, port, __ATOMIC_RELEASE);
 }
 

@@ -70,8 +70,10 @@ void tracer__note_listener(struct tracer *t, __u16 port, const struct rcl_owner 
 /* rcleak's own connection from local port: never counted (both ends). */
 void tracer__self_port(struct tracer *t, __u16 port, bool add);
 /* Slot (< RCL_SELF_EPS) of the kernel's own-link ends is now addr (IPv6,
- * IPv4 v4-mapped) and port; port 0 empties it. Set the port's bit after. */
-void tracer__self_ep(struct tracer *t, int slot, const __u8 addr[16], __u16 port);
+ * IPv4 v4-mapped) and port, connected to srv_port in network namespace
+ * netns (inode; 0: any); port 0 empties it. Set the port's bit after. */
+void tracer__self_ep(struct tracer *t, int slot, const __u8 addr[16], __u16 port, __u16 srv_port,
+		     __u32 netns);
 
 /* Per-process counters. */
 typedef void (*tracer_proc_cb)(const struct rcl_owner *o, const struct rcl_counters *c, void *ctx);

@@ -172,7 +172,8 @@ def test_net_namespace_own_port():
     local address and port, in its server's network namespace only: a host
     client bound to the very address and port rcleak asks a container's
     Redis from is a client of the host's Redis (ss, INFO clients), and was
-    left out of its clients."""
+    left out of its clients, and of its opened (the kernel side took its
+    accept for the server end of rcleak's link)."""
     ns = NetNS()
     rn = Redis(netns=ns, bind=("127.0.0.1",))
     rh = Redis(bind=("127.0.0.1",), port=rn.port)
@@ -198,6 +199,10 @@ def test_net_namespace_own_port():
               "127.0.0.1:%d" % (truth, y))
         expect_server(rc, rh.pid, {"clients": len(truth)},
                       what="the host Redis's clients, one bound to rcleak's port in the container")
+        # the bound client is the only connection the host Redis accepted
+        # since rcleak started: it was left out of its opened as well
+        expect_row(rc, rh.pid, {"opened": 1, "closed": 0},
+                   what="the host Redis's accepted connections, one bound to rcleak's port in the container")
     finally:
         c.stdin.close()
         c.wait(10)

@@ -6,12 +6,14 @@ import re
 import signal
 import subprocess
 
-from harness import (Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row, ss_accepted, ss_sockets,
-                     total_connections, wait_until)
+import time
+
+from harness import (Client, Rcleak, Redis, Skip, check, expect_server, fields, proc_nofile, proc_row, server_row,
+                     ss_accepted, ss_count, ss_sockets, total_connections, wait_until)
 
 TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
          "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
-         "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link",
+         "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link", "test_ask_redis_stall_resumed",
          "test_ask_redis_many_servers", "test_ask_redis_client_list_refused"]
 
 
@@ -235,6 +237,51 @@ def test_ask_redis_stalled_own_link():
           % (srv and srv.get("clients"), len(client_ports)))
     rc.close()
     c.exit()
+
+
+def test_ask_redis_stall_resumed():
+    """A server stalled (SIGSTOP) for over 30 s, then resumed: the links
+    rcleak gave up on meanwhile sat in its listen queue, its ends of them
+    rcleak's own, not lost events. rcleak forgot such an end 30 s after it
+    gave up on the link, and reconciliation then took it for a socket whose
+    open it had missed (repairs 1). It keeps them now while the server runs
+    and has not answered since. Ground truth (ss): the server has unaccepted
+    ends, and no process but rcleak has a connection to it."""
+    r = Redis(bind=("127.0.0.1",))
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "--reconcile", "0.5"])
+    expect_server(rc, r.pid, {"maxclients_source": "config-get", "clients": 0, "rcleak_links": 1},
+                  what="before the server stalls")
+    os.kill(r.pid, signal.SIGSTOP)
+    try:
+        def given_up():
+            # rcleak's links it closed after their timeout: held by no process
+            return [peer for _st, local, peer, holders in ss_sockets([r.port])
+                    if local.endswith(":%d" % r.port) and not holders]
+        wait_until(lambda: len(given_up()) >= 1, timeout=15, what="rcleak to give up on a link")
+        time.sleep(32)
+        queued = given_up()
+        # no process but rcleak ever connected: every client end is its
+        others = [(local, h) for _st, local, peer, h in ss_sockets([r.port])
+                  if peer.endswith(":%d" % r.port) and h and rc.pid not in h]
+        check(queued and not others, "ground truth: the stopped server's queued ends %s (expected some), "
+              "client ends of other processes %s (expected none)" % (queued, others))
+        rc.skip_to_now()
+        stalled = rc.line()
+    finally:
+        os.kill(r.pid, signal.SIGCONT)
+    wait_until(lambda: not given_up(), timeout=10, what="the resumed server to accept and drop its queue")
+    rc.skip_to_now()
+    for _ in range(4):  # 2 s: 4 reconciliations
+        obj = rc.line()
+    row, srv = proc_row(obj, r.pid), server_row(obj, r.pid)
+    truth = ss_accepted(r.pid, r.port) - ss_count(rc.pid, [r.port])
+    check(stalled.get("repairs") == 0 and obj.get("repairs") == 0 and truth == 0 and srv is not None and
+          srv.get("clients") == 0 and row is not None and row.get("opened") == 0 and row.get("closed") == 0,
+          "repairs %r during the stall and %r after, the server's clients %r and row %s; expected 0, 0, 0 "
+          "and opened 0, closed 0 (ss: %d clients but rcleak's link)"
+          % (stalled.get("repairs"), obj.get("repairs"), srv and srv.get("clients"),
+             fields(row, "opened", "closed"), truth))
+    rc.close()
 
 
 def test_ask_redis_many_servers():
