@@ -227,6 +227,22 @@ void model_judge(struct model *m);
  * sorted by socket; fills at most max, returns how many p holds. */
 size_t model_conns(const struct model *m, const struct proc *p, struct conn_view *out, size_t max);
 
+/* A process of this host holding client connections of a server. */
+struct holder_count {
+	const struct proc *p;
+	long count;
+};
+
+/* The processes of the last refresh that hold the client end of srv's
+ * connections (a socket whose remote port srv listens on, held by a
+ * process that does not listen on its local port, and not in CLOSE_WAIT
+ * or CLOSE: the server closed its end), most first (then by
+ * pid), at most max into out; how many such processes there are. A
+ * socket several processes hold (a fork's) counts for each. NULL out
+ * with max 0 only counts; -1 when out of memory. */
+long model_server_holders(const struct model *m, const struct proc *srv, struct holder_count *out,
+			  size_t max);
+
 /* Percentile (0..1) of a log2 lifetime histogram, in ms (bucket midpoint
  * on a log scale); -1 when empty. */
 double model_life_percentile(const __u32 life[RCL_LIFE_BUCKETS], double q);

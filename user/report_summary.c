@@ -86,6 +86,40 @@ static int tail_event(struct capfile *f, const struct rcl_event *e)
 	return 0;
 }
 
+/* A server's headroom at this refresh: its lowest, and when it was full
+ * (no slot left for a client: what refuses the next one with "max number
+ * of clients reached") who held its slots then. */
+static int note_room(struct capfile *f, struct seen_proc *s, const struct proc *p, double wall)
+{
+	struct holder_count hc[SUMMARY_FULL_BY];
+	long room = model_server_headroom(p), n;
+
+	if (!s->have_room || room < s->room_min) {
+		s->room_min = room;
+		s->room_min_at = wall;
+	}
+	s->have_room = true;
+	if (room > 0)
+		return 0;
+	s->full_ticks++;
+	if (s->full_at)
+		return 0;
+	if ((n = model_server_holders(f->model, p, hc, SUMMARY_FULL_BY)) < 0)
+		return -ENOMEM;
+	s->full_at = wall;
+	s->full_clients = p->clients;
+	s->full_links = p->rcleak_links;
+	s->full_limit = model_server_limit(p);
+	s->full_nholders = n;
+	s->nfull_by = n < SUMMARY_FULL_BY ? (int)n : SUMMARY_FULL_BY;
+	for (int k = 0; k < s->nfull_by; k++) {
+		s->full_by[k].pid = hc[k].p->key.tgid;
+		memcpy(s->full_by[k].comm, hc[k].p->comm, sizeof(s->full_by[k].comm));
+		s->full_by[k].count = hc[k].count;
+	}
+	return 0;
+}
+
 int summary_observe(struct capfile *f)
 {
 	const struct model *m = f->model;
@@ -128,6 +162,8 @@ int summary_observe(struct capfile *f)
 			s->first_verdict_at[p->verdict] = wall;
 			snprintf(s->rule[p->verdict], sizeof(s->rule[0]), "%s", p->rule);
 		}
+		if (p->nlisten && note_room(f, s, p, wall))
+			return -ENOMEM;
 		if (p->nlisten) {
 			long eff = model_server_limit(p);
 

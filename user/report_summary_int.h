@@ -14,6 +14,9 @@
 #include "model.h"
 #include "report_summary.h"
 
+/* The holders of a full server's slots the summary names, most first. */
+#define SUMMARY_FULL_BY 5
+
 /* What the summary remembers of a process across the whole capture. */
 struct seen_proc {
 	struct rcl_owner key;
@@ -35,6 +38,21 @@ struct seen_proc {
 	long maxclients;
 	const char *maxclients_source;
 	long long nofile;        /* the limit's: the lowest nofile_soft seen */
+	/* servers: the headroom of each refresh that saw it listen (clients
+	 * and rcleak's links against the effective limit) */
+	bool have_room;
+	long room_min;           /* the lowest, first reached at room_min_at */
+	double room_min_at;
+	unsigned long full_ticks; /* refreshes at headroom 0 (or under) */
+	double full_at;          /* wall: the first of them; 0: never full */
+	long full_clients, full_links, full_limit; /* at full_at */
+	long full_nholders;      /* local processes holding its clients then */
+	struct {
+		__u32 pid;
+		char comm[RCL_COMM_LEN];
+		long count;
+	} full_by[SUMMARY_FULL_BY];
+	int nfull_by;
 };
 
 /* One client process in another file holding count of a server's

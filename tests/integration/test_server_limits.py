@@ -5,14 +5,18 @@ import os
 import re
 import signal
 import subprocess
+import time
 
-from harness import (Client, Rcleak, Redis, Skip, check, expect_server, proc_nofile, server_row, ss_accepted, ss_sockets,
-                     total_connections, wait_until)
+from harness import (Client, Lines, Rcleak, Redis, Skip, check, expect_server, mkdtemp, proc_nofile, server_row,
+                     spawn, ss_accepted, ss_count, ss_sockets, total_connections, wait_until)
+from record_harness import Recorder, report, report_json
+from run_harness import NODE_DIR, PY, need_node, need_py
 
 TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
          "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
          "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link",
-         "test_ask_redis_many_servers", "test_ask_redis_client_list_refused"]
+         "test_ask_redis_many_servers", "test_ask_redis_client_list_refused",
+         "test_report_server_full"]
 
 
 def test_server_low_nofile():
@@ -285,3 +289,100 @@ def test_ask_redis_client_list_refused():
     check(len(said) == 1 and str(r.pid) in said[0] and "unknown command" in said[0].lower(),
           "stderr lines about CLIENT LIST: %r, expected one naming pid %d and what it answered" % (said, r.pid))
     rc.close()
+
+
+# argv: PORT N. A redis-py application that holds N connections (one
+# client each, PING), prints HELD PID, holds them until stdin ends.
+PY_HOLDER = r"""
+import os, sys, redis
+cs = [redis.Redis(port=int(sys.argv[1]), single_connection_client=True) for _ in range(int(sys.argv[2]))]
+for c in cs:
+    c.ping()
+print("HELD", os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+# argv: PORT. One more redis-py client: prints the error Redis answers it.
+PY_PROBE = r"""
+import sys, redis
+try:
+    redis.Redis(port=int(sys.argv[1])).ping()
+    print("PONG")
+except redis.RedisError as e:
+    print("ERR", e)
+"""
+
+# argv: PORT N SECS. N ioredis clients reconnecting every 50 ms for SECS
+# (a reconnect storm against a full server); prints its connects.
+NODE_STORM = r"""
+const Redis = require(process.argv[1]);
+const [port, n, secs] = process.argv.slice(2).map(Number);
+let connects = 0;
+const cs = [];
+for (let i = 0; i < n; i++) {
+  const c = new Redis(port, '127.0.0.1', { retryStrategy: () => 50, maxRetriesPerRequest: 0 });
+  c.on('connect', () => { connects++; });
+  c.on('error', () => {});
+  cs.push(c);
+}
+setTimeout(() => { console.log('DONE ' + connects); process.exit(0); }, secs * 1000);
+"""
+
+
+def test_report_server_full():
+    """A Redis at maxclients 12: two redis-py applications hold 7 and 4 of
+    its slots, rcleak's --ask-redis link the 12th (ss), and one more client
+    is refused (max number of clients reached) while ioredis clients storm
+    it with reconnects. report's summary said the server's peak and limit
+    and every process "ok", and nowhere that it was full or who held its
+    slots. It says FULL, first at a refresh of the holders' time, with the
+    holders as ss counted them; --json has full_at and full_holders."""
+    py = need_py()[0]
+    node = need_node()[0]
+    r = Redis(extra=["--maxclients", "12"])
+    path = os.path.join(mkdtemp("rcleak-full-"), "full.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ask-redis", "-d", "10"])
+    rec.first()
+    holders = []
+    for n in (7, 4):
+        h = spawn([PY, "-c", PY_HOLDER, str(r.port), str(n)], "redis-py holder of %d" % n)
+        line = Lines(h.stdout, "holder").wait_line(0, 30)
+        check(line and line.startswith("HELD"), "the redis-py holder of %d did not say HELD: %r" % (n, line))
+        holders.append((int(line.split()[1]), n, h))
+    t_full = time.time()
+    for pid, n, _h in holders:
+        check(ss_count(pid, [r.port], state="ESTAB") == n, "ground truth: ss shows pid %d with %d sockets, "
+              "expected %d" % (pid, ss_count(pid, [r.port], state="ESTAB"), n))
+    probe = subprocess.run([py, "-c", PY_PROBE, str(r.port)], capture_output=True, text=True, timeout=30)
+    check("max number of clients reached" in probe.stdout,
+          "ground truth: one more client was not refused: %r %r" % (probe.stdout, probe.stderr[-300:]))
+    storm = subprocess.run([node, "-e", NODE_STORM, os.path.join(NODE_DIR, "node_modules", "ioredis"),
+                            str(r.port), "3", "2"],
+                           capture_output=True, text=True, timeout=30)
+    check(storm.stdout.startswith("DONE") and int(storm.stdout.split()[1]) > 5,
+          "the ioredis storm did not reconnect: %r %r" % (storm.stdout, storm.stderr[-300:]))
+    for pid, n, _h in holders:
+        check(ss_count(pid, [r.port], state="ESTAB") == n, "ground truth changed: pid %d holds %d" % (
+            pid, ss_count(pid, [r.port], state="ESTAB")))
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    for _pid, _n, h in holders:
+        h.stdin.close()
+    d, _err = report_json([path], "report --json of a full server")
+    srv = [p for p in d["files"][0]["processes"] if p["pid"] == r.pid]
+    check(len(srv) == 1, "no row of redis-server %d: %s" % (r.pid, d["files"][0]["processes"]))
+    srv = srv[0]
+    want = sorted([{"pid": pid, "comm": "python3", "count": n} for pid, n, _h in holders],
+                  key=lambda x: -x["count"])
+    check(srv.get("full_at") is not None and srv.get("headroom_min") == 0,
+          "the summary does not say the server was full: %s" % {k: v for k, v in srv.items() if k != "verdicts"})
+    check(t_full - 1.5 <= srv["full_at"] <= t_full + 1.5,
+          "full_at %.3f, the holders held all slots from %.3f" % (srv["full_at"], t_full))
+    check(srv.get("full_holders") == want and srv.get("full_rcleak_links") == 1 and srv.get("full_clients") == 11,
+          "the slots' holders: %s, links %s, clients %s; ss: %s + rcleak's link" % (
+              srv.get("full_holders"), srv.get("full_rcleak_links"), srv.get("full_clients"), want))
+    rc, out, err = report([path])
+    check(rc == 0, "report: exit %d: %s" % (rc, err))
+    line = [ln for ln in out.splitlines() if "FULL" in ln]
+    check(len(line) == 1 and "11 clients + 1 rcleak --ask-redis link of 12" in line[0] and
+          "7 python3 pid %d, 4 python3 pid %d" % (holders[0][0], holders[1][0]) in line[0],
+          "the summary's FULL line: %r" % line)
