@@ -86,6 +86,48 @@ static int tail_event(struct capfile *f, const struct rcl_event *e)
 	return 0;
 }
 
+/* How bad p's verdict is at this refresh, the higher the worse: the
+ * figure its rule names. */
+static double verdict_figure(const struct proc *p)
+{
+	switch (p->verdict) {
+	case V_LEAK: return p->nlisten ? p->out_growth_per_min : p->growth_per_min;
+	case V_CHURN: return p->win_open_rate;
+	case V_ZOMBIE: return (double)p->zombies;
+	case V_FD_LIMIT: return (double)(p->fds - p->nofile_soft); /* less headroom */
+	default: return 0;
+	}
+}
+
+/* The refresh where p's verdict was at its worst, the first of equals.
+ * Worse enough to be said apart from the first: a rate (LEAK's growth,
+ * CHURN's connects/s) a quarter over the first's, a count (ZOMBIE's
+ * connections, FD-LIMIT's fds over the limit) over it at all. */
+bool summary_worse(const struct seen_proc *s, int k)
+{
+	double first = s->first_val[k], worst = s->worst_val[k];
+
+	if (!s->worst_at[k] || s->worst_at[k] == s->first_verdict_at[k])
+		return false;
+	if (k == V_LEAK || k == V_CHURN)
+		return worst > first * 1.25;
+	return worst > first;
+}
+
+/* The refresh where p's verdict was at its worst, the first of equals. */
+static void note_worst(struct seen_proc *s, const struct proc *p, double wall)
+{
+	double v = verdict_figure(p);
+
+	if (!s->worst_at[p->verdict])
+		s->first_val[p->verdict] = v;
+	if (s->worst_at[p->verdict] && v <= s->worst_val[p->verdict])
+		return;
+	s->worst_at[p->verdict] = wall;
+	s->worst_val[p->verdict] = v;
+	snprintf(s->worst_rule[p->verdict], sizeof(s->worst_rule[0]), "%s", p->rule);
+}
+
 /* A server's headroom at this refresh: its lowest, and when it was full
  * (no slot left for a client: what refuses the next one with "max number
  * of clients reached") who held its slots then. */
@@ -162,6 +204,8 @@ int summary_observe(struct capfile *f)
 			s->first_verdict_at[p->verdict] = wall;
 			snprintf(s->rule[p->verdict], sizeof(s->rule[0]), "%s", p->rule);
 		}
+		if (p->verdict != V_OK)
+			note_worst(s, p, wall);
 		if (p->nlisten && note_room(f, s, p, wall))
 			return -ENOMEM;
 		if (p->nlisten) {

@@ -32,6 +32,13 @@ struct seen_proc {
 	unsigned verdicts;       /* bit per enum verdict seen */
 	double first_verdict_at[V_FD_LIMIT + 1];
 	char rule[V_FD_LIMIT + 1][112];
+	/* each verdict at its worst (the most connects/s of a CHURN, the
+	 * fastest growth of a LEAK, ...): its first rule is of the moment it
+	 * crossed the threshold, a storm's 10 connects/s at 96 */
+	double worst_at[V_FD_LIMIT + 1]; /* 0: none but the first */
+	double worst_val[V_FD_LIMIT + 1];
+	double first_val[V_FD_LIMIT + 1];
+	char worst_rule[V_FD_LIMIT + 1][112];
 	long clients_max;        /* servers: from peaks.c, before printing */
 	bool limits;             /* a refresh saw it listen: the limits below */
 	long effective_limit;
@@ -72,6 +79,10 @@ bool tail_long(const struct capfile *f);
 /* The wall times a file's refreshes span; with none complete, the header's
  * start for both. */
 void span_of(const struct capfile *f, double *start, double *end);
+
+/* Was verdict k of s at its worst enough worse than when it first fired
+ * to be said apart? */
+bool summary_worse(const struct seen_proc *s, int k);
 
 /* ---- report_joins.c ---- */
 

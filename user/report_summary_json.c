@@ -124,6 +124,10 @@ void summary_json_out(struct capfile *files, int nfiles, const struct summary_sk
 					printf("%s{\"verdict\":\"%s\",\"first_at\":%.3f,\"rule\":", c++ ? "," : "",
 					       verdict_name(k), s->first_verdict_at[k]);
 					json_str(stdout, s->rule[k]);
+					/* none: fired only as a flight recorder's trigger */
+					printf(",\"worst_at\":%.3f,\"worst_rule\":",
+					       s->worst_at[k] ? s->worst_at[k] : s->first_verdict_at[k]);
+					json_str(stdout, s->worst_at[k] ? s->worst_rule[k] : s->rule[k]);
 					putchar('}');
 				}
 			printf("]");

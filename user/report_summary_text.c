@@ -191,6 +191,10 @@ void summary_text_out(struct capfile *files, int nfiles)
 				if (s->verdicts & (1u << k)) {
 					capfile_fmt_time(s->first_verdict_at[k], pk, sizeof(pk));
 					printf("          %s first at %s: %s\n", verdict_name(k), pk, s->rule[k]);
+					if (!summary_worse(s, k))
+						continue;
+					capfile_fmt_time(s->worst_at[k], pk, sizeof(pk));
+					printf("          %s worst at %s: %s\n", verdict_name(k), pk, s->worst_rule[k]);
 				}
 		}
 	}
