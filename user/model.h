@@ -126,6 +126,10 @@ struct proc {
 				  * (its own: accepted ones not counted) */
 	bool listener;           /* listened on a watched port (BPF saw it) */
 	long close_wait_max;     /* highest close_wait seen */
+	long own_open_max;       /* most of its own (open, less what it
+				  * accepted) held at one refresh: sockets it
+				  * got from a parent (fork) or SCM_RIGHTS too,
+				  * which peak does not count */
 	double max_churn;        /* rcleak run: the most connects/s over any
 				  * window (procwatch.h); 0 otherwise */
 	double first_seen, last_seen; /* model time */
