@@ -155,10 +155,23 @@ void summary_text_out(struct capfile *files, int nfiles)
 				       "listen)\n", s->key.tgid, name, s->clients_max);
 				continue;
 			}
-			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %s)\n",
-			       s->key.tgid, name, s->clients_max, s->effective_limit,
-			       s->maxclients > 0 ? s->maxclients : 10000,
-			       s->maxclients_source ? s->maxclients_source : "default", nofile);
+			/* Redis's default assumed is no fact: the live view marks
+			 * it "10000?"; under the fd limit's cap (the 992 trap)
+			 * Redis lowered its own maxclients to that */
+			if (s->maxclients > 0)
+				printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, "
+				       "nofile %s)\n", s->key.tgid, name, s->clients_max, s->effective_limit,
+				       s->maxclients, s->maxclients_source ? s->maxclients_source : "default",
+				       nofile);
+			else if (s->effective_limit < REDIS_DEFAULT_MAXCLIENTS)
+				printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %d? not known, "
+				       "Redis's default assumed; nofile %s caps it at %ld)\n", s->key.tgid, name,
+				       s->clients_max, s->effective_limit, REDIS_DEFAULT_MAXCLIENTS, nofile,
+				       s->effective_limit);
+			else
+				printf("  server pid %u (%s): peak %ld clients of %ld? (maxclients %d? not known, "
+				       "Redis's default assumed; nofile %s)\n", s->key.tgid, name, s->clients_max,
+				       s->effective_limit, REDIS_DEFAULT_MAXCLIENTS, nofile);
 			print_room(f, s);
 		}
 		printf("  %-7s %-15s %6s %-19s %-19s %8s %8s %8s %7s  %s\n", "PID", "COMM", "PEAK",

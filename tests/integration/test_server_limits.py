@@ -16,7 +16,7 @@ TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_
          "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
          "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link",
          "test_ask_redis_many_servers", "test_ask_redis_client_list_refused",
-         "test_report_server_full"]
+         "test_report_server_full", "test_report_992_trap"]
 
 
 def test_server_low_nofile():
@@ -385,3 +385,27 @@ def test_report_server_full():
     check(len(line) == 1 and "11 clients + 1 rcleak --ask-redis link of 12" in line[0] and
           "7 python3 pid %d, 4 python3 pid %d" % (holders[0][0], holders[1][0]) in line[0],
           "the summary's FULL line: %r" % line)
+
+
+def test_report_992_trap():
+    """redis-server started under ulimit -n 1024 runs with maxclients 992
+    (CONFIG GET says so: it lowered it itself). A capture without
+    --ask-redis cannot know that, and the live view marks the assumed
+    default "10000?"; report's summary stated "maxclients 10000 from
+    default" as a fact. It marks it assumed, and says the fd limit caps the
+    server at 992, its effective limit."""
+    r = Redis(wrap=["bash", "-c", 'ulimit -n 1024 && exec "$@"', "ulimit"])
+    check(r.config_get("maxclients") == "992", "ground truth: maxclients %r under ulimit -n 1024"
+          % r.config_get("maxclients"))
+    path = os.path.join(mkdtemp("rcleak-992-"), "trap.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", "2"])
+    rec.first()
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-992")
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    c.exit()
+    rc, out, err = report([path])
+    line = [ln for ln in out.splitlines() if "server pid %d" % r.pid in ln]
+    check(rc == 0 and len(line) == 1, "report: exit %d, server lines %r: %s" % (rc, line, err))
+    check("of 992 " in line[0] and "maxclients 10000 " not in line[0] and "10000?" in line[0]
+          and "caps it at 992" in line[0],
+          "Redis runs with maxclients 992 (CONFIG GET); the summary says: %r" % line[0])
