@@ -302,6 +302,25 @@ print("HELD", os.getpid(), flush=True)
 sys.stdin.read()
 """
 
+# argv: PORT N. A client of plain sockets that makes N connections at once
+# (the server fills up and refuses the rest in one go, as a pool opened
+# at start would see it), sending nothing (a full Redis writes its refusal
+# at once and closes: with nothing unread, a FIN, CLOSE_WAIT here); prints
+# HELD PID ACCEPTED REFUSED and keeps every socket until stdin ends.
+RAW_HOLDER = r"""
+import os, socket, sys
+ss, ok, refused = [], 0, 0
+ss = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) for _ in range(int(sys.argv[2]))]
+for s in ss:
+    s.settimeout(0.5)
+    try:
+        refused += b"max number of clients reached" in s.recv(200)
+    except socket.timeout:
+        ok += 1
+print("HELD", os.getpid(), ok, refused, flush=True)
+sys.stdin.read()
+"""
+
 # argv: PORT. One more client: prints what Redis says to it first (a full
 # Redis writes its refusal at once, then closes).
 PROBE = r"""
@@ -329,10 +348,11 @@ setTimeout(() => { console.log('DONE ' + connects); process.exit(0); }, secs * 1
 
 
 def test_report_server_full():
-    """A Redis at maxclients 12: two redis-py applications hold 7 and 4 of
-    its slots, rcleak's --ask-redis link the 12th (ss), and one more client
-    is refused (max number of clients reached) while ioredis clients storm
-    it with reconnects. report's summary said the server's peak and limit
+    """A Redis at maxclients 12: a redis-py application holds 7 of its
+    slots, a client of plain sockets 4 (and 2 more that Redis refused, in
+    CLOSE_WAIT: no slots), rcleak's --ask-redis link the 12th (ss), and one
+    more client is refused (max number of clients reached) while ioredis
+    clients storm it with reconnects. report's summary said the server's peak and limit
     and every process "ok", and nowhere that it was full or who held its
     slots. It says FULL, first at a refresh of the holders' time, with the
     holders as ss counted them; --json has full_at and full_holders."""
@@ -343,15 +363,22 @@ def test_report_server_full():
     rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ask-redis", "-d", "10"])
     rec.first()
     holders = []
-    for n in (7, 4):
-        h = spawn([PY, "-c", PY_HOLDER, str(r.port), str(n)], "redis-py holder of %d" % n)
-        line = Lines(h.stdout, "holder").wait_line(0, 30)
-        check(line and line.startswith("HELD"), "the redis-py holder of %d did not say HELD: %r" % (n, line))
-        holders.append((int(line.split()[1]), n, h))
+    h = spawn([PY, "-c", PY_HOLDER, str(r.port), "7"], "redis-py holder of 7")
+    line = Lines(h.stdout, "holder").wait_line(0, 30)
+    check(line and line.startswith("HELD"), "the redis-py holder of 7 did not say HELD: %r" % line)
+    holders.append((int(line.split()[1]), 7, h))
+    # 6 asked for, 4 slots left: the last 2 refused, kept in CLOSE_WAIT
+    t_fill = time.time()
+    h = spawn([PY, "-c", RAW_HOLDER, str(r.port), "6"], "socket holder of 6")
+    line = Lines(h.stdout, "holder").wait_line(0, 30)
+    check(line and line.split()[2:] == ["4", "2"], "the socket holder: %r, expected 4 accepted, 2 refused" % line)
+    holders.append((int(line.split()[1]), 4, h))
     t_full = time.time()
     for pid, n, _h in holders:
         check(ss_count(pid, [r.port], state="ESTAB") == n, "ground truth: ss shows pid %d with %d sockets, "
               "expected %d" % (pid, ss_count(pid, [r.port], state="ESTAB"), n))
+    check(ss_count(holders[1][0], [r.port], state="CLOSE-WAIT") == 2, "ground truth: ss shows the refused "
+          "sockets %s" % ss_count(holders[1][0], [r.port], state="CLOSE-WAIT"))
     probe = subprocess.run([py, "-c", PROBE, str(r.port)], capture_output=True, text=True, timeout=30)
     check("max number of clients reached" in probe.stdout,
           "ground truth: one more client was not refused: %r %r" % (probe.stdout, probe.stderr[-300:]))
@@ -370,12 +397,11 @@ def test_report_server_full():
     srv = [p for p in d["files"][0]["processes"] if p["pid"] == r.pid]
     check(len(srv) == 1, "no row of redis-server %d: %s" % (r.pid, d["files"][0]["processes"]))
     srv = srv[0]
-    want = sorted([{"pid": pid, "comm": "python3", "count": n} for pid, n, _h in holders],
-                  key=lambda x: -x["count"])
+    want = [{"pid": pid, "comm": "python3", "count": n} for pid, n, _h in holders]
     check(srv.get("full_at") is not None and srv.get("headroom_min") == 0,
           "the summary does not say the server was full: %s" % {k: v for k, v in srv.items() if k != "verdicts"})
-    check(t_full - 1.5 <= srv["full_at"] <= t_full + 1.5,
-          "full_at %.3f, the holders held all slots from %.3f" % (srv["full_at"], t_full))
+    check(t_fill <= srv["full_at"] <= t_full + 1.5,
+          "full_at %.3f, the last slots were taken between %.3f and %.3f" % (srv["full_at"], t_fill, t_full))
     check(srv.get("full_holders") == want and srv.get("full_rcleak_links") == 1 and srv.get("full_clients") == 11,
           "the slots' holders: %s, links %s, clients %s; ss: %s + rcleak's link" % (
               srv.get("full_holders"), srv.get("full_rcleak_links"), srv.get("full_clients"), want))
