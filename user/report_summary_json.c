@@ -131,11 +131,21 @@ void summary_json_out(struct capfile *files, int nfiles, const struct summary_sk
 					putchar('}');
 				}
 			printf("]");
-			if (s->server && s->limits)
+			if (s->server && s->limits) {
 				printf(",\"clients_max\":%ld,\"effective_limit\":%ld", s->clients_max,
 				       s->effective_limit);
-			else if (s->server) /* no refresh saw it listen */
-				printf(",\"clients_max\":%ld,\"effective_limit\":null", s->clients_max);
+				/* null: not known, Redis's default 10000 assumed
+				 * (the text's "10000?") */
+				if (s->maxclients > 0)
+					printf(",\"maxclients\":%ld", s->maxclients);
+				else
+					printf(",\"maxclients\":null");
+				printf(",\"maxclients_source\":\"%s\"",
+				       s->maxclients_source ? s->maxclients_source : "default");
+			} else if (s->server) { /* no refresh saw it listen */
+				printf(",\"clients_max\":%ld,\"effective_limit\":null,\"maxclients\":null,"
+				       "\"maxclients_source\":null", s->clients_max);
+			}
 			if (s->server)
 				room_json(s);
 			putchar('}');

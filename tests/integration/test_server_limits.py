@@ -398,6 +398,8 @@ def test_report_server_full():
     check(len(srv) == 1, "no row of redis-server %d: %s" % (r.pid, d["files"][0]["processes"]))
     srv = srv[0]
     want = [{"pid": pid, "comm": "python3", "count": n} for pid, n, _h in holders]
+    check(srv.get("maxclients") == 12 and srv.get("maxclients_source") == "config-get",
+          "--json: maxclients %r from %r, CONFIG GET says 12" % (srv.get("maxclients"), srv.get("maxclients_source")))
     check(srv.get("full_at") is not None and srv.get("headroom_min") == 0,
           "the summary does not say the server was full: %s" % {k: v for k, v in srv.items() if k != "verdicts"})
     check(t_fill <= srv["full_at"] <= t_full + 1.5,
@@ -429,6 +431,10 @@ def test_report_992_trap():
     c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-992")
     check(rec.wait() == 0, "record: %s" % rec.describe())
     c.exit()
+    d, _err = report_json([path], "report --json of the 992 trap")
+    srv = [p for p in d["files"][0]["processes"] if p["pid"] == r.pid]
+    check(len(srv) == 1 and srv[0].get("maxclients", 0) is None and srv[0].get("maxclients_source") == "default"
+          and srv[0]["effective_limit"] == 992, "--json: %s" % srv)
     rc, out, err = report([path])
     line = [ln for ln in out.splitlines() if "server pid %d" % r.pid in ln]
     check(rc == 0 and len(line) == 1, "report: exit %d, server lines %r: %s" % (rc, line, err))
