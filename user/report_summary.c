@@ -99,10 +99,10 @@ static double verdict_figure(const struct proc *p)
 	}
 }
 
-/* The refresh where p's verdict was at its worst, the first of equals.
- * Worse enough to be said apart from the first: a rate (LEAK's growth,
- * CHURN's connects/s) a quarter over the first's, a count (ZOMBIE's
- * connections, FD-LIMIT's fds over the limit) over it at all. */
+/* Was verdict k of s at its worst enough worse than when it first fired
+ * to be said apart: a rate (LEAK's growth, CHURN's connects/s) a quarter
+ * over the first's, a count (ZOMBIE's connections, FD-LIMIT's fds over
+ * the limit) over it at all. */
 bool summary_worse(const struct seen_proc *s, int k)
 {
 	double first = s->first_val[k], worst = s->worst_val[k];
