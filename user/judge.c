@@ -132,8 +132,11 @@ static void judge(const struct model *m, struct proc *p)
 		n = snprintf(p->rule, sizeof(p->rule), "%.1f connects/s >= %g, median lifetime %.1fms < %gms",
 			     p->win_open_rate, th->churn_per_s, p->median_lifetime_ms, th->churn_life_ms);
 		/* a leak inside the churn (an error path that never closes) is
-		 * not LEAK, whose closes stay under 20 % of opens: say it */
-		if (p->growth_per_min >= th->leak_per_min && grows_throughout(&p->series, th->leak_per_min) &&
+		 * not LEAK, whose closes stay under 20 % of opens: say it, when
+		 * the growth lasts as LEAK's must (over half the window: two
+		 * refreshes, 0 then 4 connections in flight, said +240/min) */
+		if (p->growth_per_min >= th->leak_per_min && series_span(&p->series) >= m->window_s / 2 &&
+		    grows_throughout(&p->series, th->leak_per_min) &&
 		    n > 0 && (size_t)n < sizeof(p->rule))
 			snprintf(p->rule + n, sizeof(p->rule) - (size_t)n, "; open also grows +%.1f/min",
 				 p->growth_per_min);

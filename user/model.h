@@ -126,6 +126,10 @@ struct proc {
 				  * (its own: accepted ones not counted) */
 	bool listener;           /* listened on a watched port (BPF saw it) */
 	long close_wait_max;     /* highest close_wait seen */
+	long own_open_max;       /* most of its own (open, less what it
+				  * accepted) held at one refresh: sockets it
+				  * got from a parent (fork) or SCM_RIGHTS too,
+				  * which peak does not count */
 	double max_churn;        /* rcleak run: the most connects/s over any
 				  * window (procwatch.h); 0 otherwise */
 	double first_seen, last_seen; /* model time */
@@ -226,6 +230,22 @@ void model_judge(struct model *m);
 /* Connections of p as of the last refresh (listening sockets excluded),
  * sorted by socket; fills at most max, returns how many p holds. */
 size_t model_conns(const struct model *m, const struct proc *p, struct conn_view *out, size_t max);
+
+/* A process of this host holding client connections of a server. */
+struct holder_count {
+	const struct proc *p;
+	long count;
+};
+
+/* The processes of the last refresh that hold the client end of srv's
+ * connections (a socket whose remote port srv listens on, held by a
+ * process that does not listen on its local port, and not in CLOSE_WAIT
+ * or CLOSE: the server closed its end), most first (then by
+ * pid), at most max into out; how many such processes there are. A
+ * socket several processes hold (a fork's) counts for each. NULL out
+ * with max 0 only counts; -1 when out of memory. */
+long model_server_holders(const struct model *m, const struct proc *srv, struct holder_count *out,
+			  size_t max);
 
 /* Percentile (0..1) of a log2 lifetime histogram, in ms (bucket midpoint
  * on a log scale); -1 when empty. */

@@ -245,6 +245,61 @@ void model_top_remotes(struct model *m)
 	free(tab);
 }
 
+static int cmp_holder(const void *a, const void *b)
+{
+	const struct holder_count *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return x->p->key.tgid < y->p->key.tgid ? -1 : x->p->key.tgid > y->p->key.tgid;
+}
+
+long model_server_holders(const struct model *m, const struct proc *srv, struct holder_count *out,
+			  size_t max)
+{
+	struct holder_count *tab = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < m->nrecs; i++) {
+		const struct rcl_fd_rec *r = &m->recs[i];
+		const struct proc *q = m->recproc[i];
+		size_t k;
+
+		/* recholders 0: the same (socket, holder) as the one before;
+		 * CLOSE_WAIT, CLOSE: the server let go of its end (a client it
+		 * refused holds it still), it takes no slot */
+		if (r->state == RCL_TCP_LISTEN || r->state == RCL_TCP_CLOSE_WAIT || r->state == RCL_TCP_CLOSE ||
+		    !m->recholders[i] || !q || q == srv)
+			continue;
+		if (!model_listens_on(srv, r->rport) || (q->nlisten && model_listens_on(q, r->lport)))
+			continue;
+		for (k = 0; k < n && tab[k].p != q; k++)
+			;
+		if (k == n) {
+			if (n == cap) {
+				size_t ncap = cap ? 2 * cap : 16;
+				struct holder_count *nt = realloc(tab, ncap * sizeof(*nt));
+
+				if (!nt) {
+					free(tab);
+					return -1;
+				}
+				tab = nt;
+				cap = ncap;
+			}
+			tab[n].p = q;
+			tab[n++].count = 0;
+		}
+		tab[k].count++;
+	}
+	if (n)
+		qsort(tab, n, sizeof(*tab), cmp_holder);
+	for (size_t k = 0; k < n && k < max; k++)
+		out[k] = tab[k];
+	free(tab);
+	return (long)n;
+}
+
 /* Record at position i of the order by (socket, holder). */
 static const struct rcl_fd_rec *ordered(const struct model *m, size_t i)
 {

@@ -86,6 +86,82 @@ static int tail_event(struct capfile *f, const struct rcl_event *e)
 	return 0;
 }
 
+/* How bad p's verdict is at this refresh, the higher the worse: the
+ * figure its rule names. */
+static double verdict_figure(const struct proc *p)
+{
+	switch (p->verdict) {
+	case V_LEAK: return p->nlisten ? p->out_growth_per_min : p->growth_per_min;
+	case V_CHURN: return p->win_open_rate;
+	case V_ZOMBIE: return (double)p->zombies;
+	case V_FD_LIMIT: return (double)(p->fds - p->nofile_soft); /* less headroom */
+	default: return 0;
+	}
+}
+
+/* Was verdict k of s at its worst enough worse than when it first fired
+ * to be said apart: a rate (LEAK's growth, CHURN's connects/s) a quarter
+ * over the first's, a count (ZOMBIE's connections, FD-LIMIT's fds over
+ * the limit) over it at all. */
+bool summary_worse(const struct seen_proc *s, int k)
+{
+	double first = s->first_val[k], worst = s->worst_val[k];
+
+	if (!s->worst_at[k] || s->worst_at[k] == s->first_verdict_at[k])
+		return false;
+	if (k == V_LEAK || k == V_CHURN)
+		return worst > first * 1.25;
+	return worst > first;
+}
+
+/* The refresh where p's verdict was at its worst, the first of equals. */
+static void note_worst(struct seen_proc *s, const struct proc *p, double wall)
+{
+	double v = verdict_figure(p);
+
+	if (!s->worst_at[p->verdict])
+		s->first_val[p->verdict] = v;
+	if (s->worst_at[p->verdict] && v <= s->worst_val[p->verdict])
+		return;
+	s->worst_at[p->verdict] = wall;
+	s->worst_val[p->verdict] = v;
+	snprintf(s->worst_rule[p->verdict], sizeof(s->worst_rule[0]), "%s", p->rule);
+}
+
+/* A server's headroom at this refresh: its lowest, and when it was full
+ * (no slot left for a client: what refuses the next one with "max number
+ * of clients reached") who held its slots then. */
+static int note_room(struct capfile *f, struct seen_proc *s, const struct proc *p, double wall)
+{
+	struct holder_count hc[SUMMARY_FULL_BY];
+	long room = model_server_headroom(p), n;
+
+	if (!s->have_room || room < s->room_min) {
+		s->room_min = room;
+		s->room_min_at = wall;
+	}
+	s->have_room = true;
+	if (room > 0)
+		return 0;
+	s->full_ticks++;
+	if (s->full_at)
+		return 0;
+	if ((n = model_server_holders(f->model, p, hc, SUMMARY_FULL_BY)) < 0)
+		return -ENOMEM;
+	s->full_at = wall;
+	s->full_clients = p->clients;
+	s->full_links = p->rcleak_links;
+	s->full_limit = model_server_limit(p);
+	s->full_nholders = n;
+	s->nfull_by = n < SUMMARY_FULL_BY ? (int)n : SUMMARY_FULL_BY;
+	for (int k = 0; k < s->nfull_by; k++) {
+		s->full_by[k].pid = hc[k].p->key.tgid;
+		memcpy(s->full_by[k].comm, hc[k].p->comm, sizeof(s->full_by[k].comm));
+		s->full_by[k].count = hc[k].count;
+	}
+	return 0;
+}
+
 int summary_observe(struct capfile *f)
 {
 	const struct model *m = f->model;
@@ -128,6 +204,10 @@ int summary_observe(struct capfile *f)
 			s->first_verdict_at[p->verdict] = wall;
 			snprintf(s->rule[p->verdict], sizeof(s->rule[0]), "%s", p->rule);
 		}
+		if (p->verdict != V_OK)
+			note_worst(s, p, wall);
+		if (p->nlisten && note_room(f, s, p, wall))
+			return -ENOMEM;
 		if (p->nlisten) {
 			long eff = model_server_limit(p);
 

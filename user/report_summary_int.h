@@ -14,6 +14,9 @@
 #include "model.h"
 #include "report_summary.h"
 
+/* The holders of a full server's slots the summary names, most first. */
+#define SUMMARY_FULL_BY 5
+
 /* What the summary remembers of a process across the whole capture. */
 struct seen_proc {
 	struct rcl_owner key;
@@ -29,12 +32,34 @@ struct seen_proc {
 	unsigned verdicts;       /* bit per enum verdict seen */
 	double first_verdict_at[V_FD_LIMIT + 1];
 	char rule[V_FD_LIMIT + 1][112];
+	/* each verdict at its worst (the most connects/s of a CHURN, the
+	 * fastest growth of a LEAK, ...): its first rule is of the moment it
+	 * crossed the threshold, a storm's 10 connects/s at 96 */
+	double worst_at[V_FD_LIMIT + 1]; /* 0: none but the first */
+	double worst_val[V_FD_LIMIT + 1];
+	double first_val[V_FD_LIMIT + 1];
+	char worst_rule[V_FD_LIMIT + 1][112];
 	long clients_max;        /* servers: from peaks.c, before printing */
 	bool limits;             /* a refresh saw it listen: the limits below */
 	long effective_limit;
 	long maxclients;
 	const char *maxclients_source;
 	long long nofile;        /* the limit's: the lowest nofile_soft seen */
+	/* servers: the headroom of each refresh that saw it listen (clients
+	 * and rcleak's links against the effective limit) */
+	bool have_room;
+	long room_min;           /* the lowest, first reached at room_min_at */
+	double room_min_at;
+	unsigned long full_ticks; /* refreshes at headroom 0 (or under) */
+	double full_at;          /* wall: the first of them; 0: never full */
+	long full_clients, full_links, full_limit; /* at full_at */
+	long full_nholders;      /* local processes holding its clients then */
+	struct {
+		__u32 pid;
+		char comm[RCL_COMM_LEN];
+		long count;
+	} full_by[SUMMARY_FULL_BY];
+	int nfull_by;
 };
 
 /* One client process in another file holding count of a server's
@@ -54,6 +79,10 @@ bool tail_long(const struct capfile *f);
 /* The wall times a file's refreshes span; with none complete, the header's
  * start for both. */
 void span_of(const struct capfile *f, double *start, double *end);
+
+/* Was verdict k of s at its worst enough worse than when it first fired
+ * to be said apart? */
+bool summary_worse(const struct seen_proc *s, int k);
 
 /* ---- report_joins.c ---- */
 

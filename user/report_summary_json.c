@@ -17,6 +17,32 @@ static void json_time(double wall)
 		printf("null");
 }
 
+/* A server's headroom: its lowest and when, when it was first full (no
+ * slot left: the next client refused), in how many refreshes, and who
+ * held its slots then; null for a server no refresh saw listen. */
+static void room_json(const struct seen_proc *s)
+{
+	if (!s->have_room) {
+		printf(",\"headroom_min\":null,\"headroom_min_at\":null,\"full_at\":null,"
+		       "\"full_refreshes\":0,\"full_holders\":[]");
+		return;
+	}
+	printf(",\"headroom_min\":%ld,\"headroom_min_at\":", s->room_min);
+	json_time(s->room_min_at);
+	printf(",\"full_at\":");
+	json_time(s->full_at);
+	printf(",\"full_refreshes\":%lu,\"full_holders\":[", s->full_ticks);
+	for (int k = 0; k < s->nfull_by; k++) {
+		printf("%s{\"pid\":%u,\"comm\":", k ? "," : "", s->full_by[k].pid);
+		json_str(stdout, s->full_by[k].comm);
+		printf(",\"count\":%ld}", s->full_by[k].count);
+	}
+	putchar(']');
+	if (s->full_at)
+		printf(",\"full_clients\":%ld,\"full_rcleak_links\":%ld,\"full_holder_processes\":%ld",
+		       s->full_clients, s->full_links, s->full_nholders);
+}
+
 /* A file skipped, as the summary's "skipped" list and --at's and
  * --replay's lines give it: {"path","reason","error"}. */
 static void skip_entry(const struct summary_skip *s)
@@ -98,14 +124,30 @@ void summary_json_out(struct capfile *files, int nfiles, const struct summary_sk
 					printf("%s{\"verdict\":\"%s\",\"first_at\":%.3f,\"rule\":", c++ ? "," : "",
 					       verdict_name(k), s->first_verdict_at[k]);
 					json_str(stdout, s->rule[k]);
+					/* none: fired only as a flight recorder's trigger */
+					printf(",\"worst_at\":%.3f,\"worst_rule\":",
+					       s->worst_at[k] ? s->worst_at[k] : s->first_verdict_at[k]);
+					json_str(stdout, s->worst_at[k] ? s->worst_rule[k] : s->rule[k]);
 					putchar('}');
 				}
 			printf("]");
-			if (s->server && s->limits)
+			if (s->server && s->limits) {
 				printf(",\"clients_max\":%ld,\"effective_limit\":%ld", s->clients_max,
 				       s->effective_limit);
-			else if (s->server) /* no refresh saw it listen */
-				printf(",\"clients_max\":%ld,\"effective_limit\":null", s->clients_max);
+				/* null: not known, Redis's default 10000 assumed
+				 * (the text's "10000?") */
+				if (s->maxclients > 0)
+					printf(",\"maxclients\":%ld", s->maxclients);
+				else
+					printf(",\"maxclients\":null");
+				printf(",\"maxclients_source\":\"%s\"",
+				       s->maxclients_source ? s->maxclients_source : "default");
+			} else if (s->server) { /* no refresh saw it listen */
+				printf(",\"clients_max\":%ld,\"effective_limit\":null,\"maxclients\":null,"
+				       "\"maxclients_source\":null", s->clients_max);
+			}
+			if (s->server)
+				room_json(s);
 			putchar('}');
 		}
 		printf("],\"servers_joined\":[");

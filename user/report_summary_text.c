@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "capfile.h"
+#include "redis.h"
 #include "report_summary_int.h"
 #include "view.h"
 
@@ -54,6 +55,41 @@ static void print_joins_text(struct capfile *files, int nfiles)
 		}
 	}
 	drop_join_indexes(files, nfiles);
+}
+
+/* A server's lowest headroom; when it was full, since when, for how many
+ * refreshes, and who held its slots then. "?": Redis's default maxclients
+ * assumed, as the live view marks it. */
+static void print_room(const struct capfile *f, const struct seen_proc *s)
+{
+	const char *mark = s->maxclients > 0 ? "" : "?";
+	/* under the fd limit's cap, a limit that is an upper bound: at 0 the
+	 * server was full whatever its maxclients */
+	const char *full_mark = s->maxclients > 0 || s->full_limit < REDIS_DEFAULT_MAXCLIENTS ? "" : "?";
+	char a[32], name[4 * RCL_COMM_LEN];
+
+	if (!s->have_room)
+		return;
+	capfile_fmt_time(s->room_min_at, a, sizeof(a));
+	printf("    headroom lowest %ld%s at %s\n", s->room_min, mark, a);
+	if (!s->full_at)
+		return;
+	capfile_fmt_time(s->full_at, a, sizeof(a));
+	printf("    FULL%s (no slot for a client: the next is refused) first at %s, in %lu of %lu refreshes; "
+	       "%ld clients", full_mark, a, s->full_ticks, f->ticks,
+	       s->full_clients);
+	if (s->full_links)
+		printf(" + %ld rcleak --ask-redis link%s", s->full_links, s->full_links > 1 ? "s" : "");
+	printf(" of %ld%s, held then by:", s->full_limit, full_mark);
+	for (int k = 0; k < s->nfull_by; k++) {
+		shown_str(name, sizeof(name), s->full_by[k].comm);
+		printf("%s %ld %s pid %u", k ? "," : "", s->full_by[k].count, name, s->full_by[k].pid);
+	}
+	if (s->full_nholders > s->nfull_by)
+		printf(", and %ld more processes", s->full_nholders - s->nfull_by);
+	if (!s->full_nholders)
+		printf(" no process of this host (remote clients)");
+	printf("\n");
 }
 
 void summary_text_out(struct capfile *files, int nfiles)
@@ -119,10 +155,24 @@ void summary_text_out(struct capfile *files, int nfiles)
 				       "listen)\n", s->key.tgid, name, s->clients_max);
 				continue;
 			}
-			printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, nofile %s)\n",
-			       s->key.tgid, name, s->clients_max, s->effective_limit,
-			       s->maxclients > 0 ? s->maxclients : 10000,
-			       s->maxclients_source ? s->maxclients_source : "default", nofile);
+			/* Redis's default assumed is no fact: the live view marks
+			 * it "10000?"; under the fd limit's cap (the 992 trap)
+			 * Redis lowered its own maxclients to that */
+			if (s->maxclients > 0)
+				printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %ld from %s, "
+				       "nofile %s)\n", s->key.tgid, name, s->clients_max, s->effective_limit,
+				       s->maxclients, s->maxclients_source ? s->maxclients_source : "default",
+				       nofile);
+			else if (s->effective_limit < REDIS_DEFAULT_MAXCLIENTS)
+				printf("  server pid %u (%s): peak %ld clients of %ld (maxclients %d? not known, "
+				       "Redis's default assumed; nofile %s caps it at %ld)\n", s->key.tgid, name,
+				       s->clients_max, s->effective_limit, REDIS_DEFAULT_MAXCLIENTS, nofile,
+				       s->effective_limit);
+			else
+				printf("  server pid %u (%s): peak %ld clients of %ld? (maxclients %d? not known, "
+				       "Redis's default assumed; nofile %s)\n", s->key.tgid, name, s->clients_max,
+				       s->effective_limit, REDIS_DEFAULT_MAXCLIENTS, nofile);
+			print_room(f, s);
 		}
 		printf("  %-7s %-15s %6s %-19s %-19s %8s %8s %8s %7s  %s\n", "PID", "COMM", "PEAK",
 		       "PEAK AT", "GROWTH FROM", "GROW/min", "OPENED", "CLOSED", "LEAKED", "VERDICTS");
@@ -154,6 +204,10 @@ void summary_text_out(struct capfile *files, int nfiles)
 				if (s->verdicts & (1u << k)) {
 					capfile_fmt_time(s->first_verdict_at[k], pk, sizeof(pk));
 					printf("          %s first at %s: %s\n", verdict_name(k), pk, s->rule[k]);
+					if (!summary_worse(s, k))
+						continue;
+					capfile_fmt_time(s->worst_at[k], pk, sizeof(pk));
+					printf("          %s worst at %s: %s\n", verdict_name(k), pk, s->worst_rule[k]);
 				}
 		}
 	}

@@ -132,8 +132,9 @@ def test_report_crafted_nofile_unlimited():
     check(len(line) == 1, "no one 'server pid 100' line in the summary:\n" + out)
     check("nofile unlimited)" in line[0] and "-1" not in line[0],
           "server line %r: expected 'nofile unlimited'" % line[0])
-    check("of 10000 " in line[0], "server line %r: an unlimited nofile leaves maxclients' 10000 as the "
-          "limit" % line[0])
+    # maxclients not known: Redis's default, marked assumed as the live view marks it
+    check("of 10000? " in line[0], "server line %r: an unlimited nofile leaves maxclients' 10000? (assumed) "
+          "as the limit" % line[0])
 
 
 

@@ -28,6 +28,7 @@ TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_r
          "test_run_node_leak", "test_run_node_shared",
          "test_run_c_leak", "test_run_c_churn", "test_run_c_reuse",
          "test_run_churn_thresholds", "test_run_churn_short_lived", "test_run_churn_one_shot",
+         "test_run_unittest_not_churn",
          "test_run_leak_early",
          "test_run_churn_slow",
          "test_run_close_wait", "test_run_server_not_leak", "test_run_churn_window",
@@ -256,6 +257,46 @@ def test_run_churn_short_lived():
         check(thr < row["max_churn_per_s"] <= cap and row["connects_per_s"] <= cap,
               "%s: max_churn_per_s=%r connects_per_s=%r, expected above %s and at most %.2f"
               % (what, row["max_churn_per_s"], row["connects_per_s"], thr, cap))
+
+
+# A unittest module: 3 tests, each with a redis-py client of its own,
+# closed (RPORT in the environment).
+UNITTEST_SUITE = r"""
+import os, unittest, redis
+PORT = int(os.environ["RPORT"])
+class T(unittest.TestCase):
+    def run_one(self):
+        r = redis.Redis(port=PORT)
+        r.set("k", "v")
+        self.assertEqual(r.get("k"), b"v")
+        r.connection_pool.disconnect()
+    test_a = test_b = test_c = run_one
+"""
+
+
+def test_run_unittest_not_churn():
+    """`python3 -m unittest` of 3 tests with a redis-py client each (Redis
+    accepted 3 connections) lives about 0.1 s: its row said CHURN, 3
+    connections over 0.1 s read as 30/s, where the live view needs the rate
+    over half its window (a burst is not churn). --max-churn, which counts
+    short lives so, still reads 30; the verdict is ok."""
+    py = need_py()[0]
+    r = Redis()
+    d = mkdtemp("rcleak-unittest-")
+    with open(os.path.join(d, "test_three.py"), "w") as f:
+        f.write(UNITTEST_SUITE)
+    before = total_connections(r)
+    env = dict(os.environ, RPORT=str(r.port), PYTHONPATH=d)
+    run = Run(["-p", str(r.port)], [py, "-m", "unittest", "test_three"], env=env)
+    check(run.wait() == 0, "exit %s: %s" % (run.rc, run.describe()))
+    check(redis_delta(r, before) == 3, "ground truth: Redis accepted %d connections, expected 3"
+          % redis_delta(r, before))
+    js = run.load_json()
+    rows = [p for p in js["processes"] if p["opened"]]
+    check(len(rows) == 1 and rows[0]["opened"] == 3 and rows[0]["closed"] == 3,
+          "--json rows: %s" % js["processes"])
+    check(rows[0]["verdict"] == "ok", "a unittest run that made 3 connections: verdict %s "
+          "(connects_per_s %s)" % (rows[0]["verdict"], rows[0]["connects_per_s"]))
 
 
 def test_run_churn_one_shot():

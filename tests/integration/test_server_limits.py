@@ -5,16 +5,18 @@ import os
 import re
 import signal
 import subprocess
-
 import time
 
-from harness import (Client, Rcleak, Redis, Skip, check, expect_server, fields, proc_nofile, proc_row, server_row,
-                     ss_accepted, ss_count, ss_sockets, total_connections, wait_until)
+from harness import (Client, Lines, Rcleak, Redis, Skip, check, expect_server, fields, mkdtemp, proc_nofile,
+                     proc_row, server_row, spawn, ss_accepted, ss_count, ss_sockets, total_connections, wait_until)
+from record_harness import Recorder, report, report_json
+from run_harness import NODE_DIR, PY, need_node, need_py
 
 TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_config_renamed",
          "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
          "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link", "test_ask_redis_stall_resumed",
-         "test_ask_redis_many_servers", "test_ask_redis_client_list_refused"]
+         "test_ask_redis_many_servers", "test_ask_redis_client_list_refused",
+         "test_report_server_full", "test_report_992_trap"]
 
 
 def test_server_low_nofile():
@@ -332,3 +334,155 @@ def test_ask_redis_client_list_refused():
     check(len(said) == 1 and str(r.pid) in said[0] and "unknown command" in said[0].lower(),
           "stderr lines about CLIENT LIST: %r, expected one naming pid %d and what it answered" % (said, r.pid))
     rc.close()
+
+
+# argv: PORT N. A redis-py application that holds N connections (one
+# client each, PING), prints HELD PID, holds them until stdin ends.
+PY_HOLDER = r"""
+import os, sys, redis
+cs = [redis.Redis(port=int(sys.argv[1]), single_connection_client=True) for _ in range(int(sys.argv[2]))]
+for c in cs:
+    c.ping()
+print("HELD", os.getpid(), flush=True)
+sys.stdin.read()
+"""
+
+# argv: PORT N. A client of plain sockets that makes N connections at once
+# (the server fills up and refuses the rest in one go, as a pool opened
+# at start would see it), sending nothing (a full Redis writes its refusal
+# at once and closes: with nothing unread, a FIN, CLOSE_WAIT here); prints
+# HELD PID ACCEPTED REFUSED and keeps every socket until stdin ends.
+RAW_HOLDER = r"""
+import os, socket, sys
+ss, ok, refused = [], 0, 0
+ss = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) for _ in range(int(sys.argv[2]))]
+for s in ss:
+    s.settimeout(0.5)
+    try:
+        refused += b"max number of clients reached" in s.recv(200)
+    except socket.timeout:
+        ok += 1
+print("HELD", os.getpid(), ok, refused, flush=True)
+sys.stdin.read()
+"""
+
+# argv: PORT. One more client: prints what Redis says to it first (a full
+# Redis writes its refusal at once, then closes).
+PROBE = r"""
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"PING\r\n")
+print(s.recv(200).decode(errors="replace").strip())
+"""
+
+# argv: PORT N SECS. N ioredis clients reconnecting every 50 ms for SECS
+# (a reconnect storm against a full server); prints its connects.
+NODE_STORM = r"""
+const Redis = require(process.argv[1]);
+const [port, n, secs] = process.argv.slice(2).map(Number);
+let connects = 0;
+const cs = [];
+for (let i = 0; i < n; i++) {
+  const c = new Redis(port, '127.0.0.1', { retryStrategy: () => 50, maxRetriesPerRequest: 0 });
+  c.on('connect', () => { connects++; });
+  c.on('error', () => {});
+  cs.push(c);
+}
+setTimeout(() => { console.log('DONE ' + connects); process.exit(0); }, secs * 1000);
+"""
+
+
+def test_report_server_full():
+    """A Redis at maxclients 12: a redis-py application holds 7 of its
+    slots, a client of plain sockets 4 (and 2 more that Redis refused, in
+    CLOSE_WAIT: no slots), rcleak's --ask-redis link the 12th (ss), and one
+    more client is refused (max number of clients reached) while ioredis
+    clients storm it with reconnects. report's summary said the server's peak and limit
+    and every process "ok", and nowhere that it was full or who held its
+    slots. It says FULL, first at a refresh of the holders' time, with the
+    holders as ss counted them; --json has full_at and full_holders."""
+    py = need_py()[0]
+    node = need_node()[0]
+    r = Redis(extra=["--maxclients", "12"])
+    path = os.path.join(mkdtemp("rcleak-full-"), "full.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ask-redis", "-d", "10"])
+    rec.first()
+    holders = []
+    h = spawn([PY, "-c", PY_HOLDER, str(r.port), "7"], "redis-py holder of 7")
+    line = Lines(h.stdout, "holder").wait_line(0, 30)
+    check(line and line.startswith("HELD"), "the redis-py holder of 7 did not say HELD: %r" % line)
+    holders.append((int(line.split()[1]), 7, h))
+    # 6 asked for, 4 slots left: the last 2 refused, kept in CLOSE_WAIT
+    t_fill = time.time()
+    h = spawn([PY, "-c", RAW_HOLDER, str(r.port), "6"], "socket holder of 6")
+    line = Lines(h.stdout, "holder").wait_line(0, 30)
+    check(line and line.split()[2:] == ["4", "2"], "the socket holder: %r, expected 4 accepted, 2 refused" % line)
+    holders.append((int(line.split()[1]), 4, h))
+    t_full = time.time()
+    for pid, n, _h in holders:
+        check(ss_count(pid, [r.port], state="ESTAB") == n, "ground truth: ss shows pid %d with %d sockets, "
+              "expected %d" % (pid, ss_count(pid, [r.port], state="ESTAB"), n))
+    check(ss_count(holders[1][0], [r.port], state="CLOSE-WAIT") == 2, "ground truth: ss shows the refused "
+          "sockets %s" % ss_count(holders[1][0], [r.port], state="CLOSE-WAIT"))
+    probe = subprocess.run([py, "-c", PROBE, str(r.port)], capture_output=True, text=True, timeout=30)
+    check("max number of clients reached" in probe.stdout,
+          "ground truth: one more client was not refused: %r %r" % (probe.stdout, probe.stderr[-300:]))
+    storm = subprocess.run([node, "-e", NODE_STORM, os.path.join(NODE_DIR, "node_modules", "ioredis"),
+                            str(r.port), "3", "2"],
+                           capture_output=True, text=True, timeout=30)
+    check(storm.stdout.startswith("DONE") and int(storm.stdout.split()[1]) > 5,
+          "the ioredis storm did not reconnect: %r %r" % (storm.stdout, storm.stderr[-300:]))
+    for pid, n, _h in holders:
+        check(ss_count(pid, [r.port], state="ESTAB") == n, "ground truth changed: pid %d holds %d" % (
+            pid, ss_count(pid, [r.port], state="ESTAB")))
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    for _pid, _n, h in holders:
+        h.stdin.close()
+    d, _err = report_json([path], "report --json of a full server")
+    srv = [p for p in d["files"][0]["processes"] if p["pid"] == r.pid]
+    check(len(srv) == 1, "no row of redis-server %d: %s" % (r.pid, d["files"][0]["processes"]))
+    srv = srv[0]
+    want = [{"pid": pid, "comm": "python3", "count": n} for pid, n, _h in holders]
+    check(srv.get("maxclients") == 12 and srv.get("maxclients_source") == "config-get",
+          "--json: maxclients %r from %r, CONFIG GET says 12" % (srv.get("maxclients"), srv.get("maxclients_source")))
+    check(srv.get("full_at") is not None and srv.get("headroom_min") == 0,
+          "the summary does not say the server was full: %s" % {k: v for k, v in srv.items() if k != "verdicts"})
+    check(t_fill <= srv["full_at"] <= t_full + 1.5,
+          "full_at %.3f, the last slots were taken between %.3f and %.3f" % (srv["full_at"], t_fill, t_full))
+    check(srv.get("full_holders") == want and srv.get("full_rcleak_links") == 1 and srv.get("full_clients") == 11,
+          "the slots' holders: %s, links %s, clients %s; ss: %s + rcleak's link" % (
+              srv.get("full_holders"), srv.get("full_rcleak_links"), srv.get("full_clients"), want))
+    rc, out, err = report([path])
+    check(rc == 0, "report: exit %d: %s" % (rc, err))
+    line = [ln for ln in out.splitlines() if "FULL" in ln]
+    check(len(line) == 1 and "11 clients + 1 rcleak --ask-redis link of 12" in line[0] and
+          "7 python3 pid %d, 4 python3 pid %d" % (holders[0][0], holders[1][0]) in line[0],
+          "the summary's FULL line: %r" % line)
+
+
+def test_report_992_trap():
+    """redis-server started under ulimit -n 1024 runs with maxclients 992
+    (CONFIG GET says so: it lowered it itself). A capture without
+    --ask-redis cannot know that, and the live view marks the assumed
+    default "10000?"; report's summary stated "maxclients 10000 from
+    default" as a fact. It marks it assumed, and says the fd limit caps the
+    server at 992, its effective limit."""
+    r = Redis(wrap=["bash", "-c", 'ulimit -n 1024 && exec "$@"', "ulimit"])
+    check(r.config_get("maxclients") == "992", "ground truth: maxclients %r under ulimit -n 1024"
+          % r.config_get("maxclients"))
+    path = os.path.join(mkdtemp("rcleak-992-"), "trap.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", "2"])
+    rec.first()
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-992")
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    c.exit()
+    d, _err = report_json([path], "report --json of the 992 trap")
+    srv = [p for p in d["files"][0]["processes"] if p["pid"] == r.pid]
+    check(len(srv) == 1 and srv[0].get("maxclients", 0) is None and srv[0].get("maxclients_source") == "default"
+          and srv[0]["effective_limit"] == 992, "--json: %s" % srv)
+    rc, out, err = report([path])
+    line = [ln for ln in out.splitlines() if "server pid %d" % r.pid in ln]
+    check(rc == 0 and len(line) == 1, "report: exit %d, server lines %r: %s" % (rc, line, err))
+    check("of 992 " in line[0] and "maxclients 10000 " not in line[0] and "10000?" in line[0]
+          and "caps it at 992" in line[0],
+          "Redis runs with maxclients 992 (CONFIG GET); the summary says: %r" % line[0])

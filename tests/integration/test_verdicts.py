@@ -17,7 +17,7 @@ from harness import (HOLD_THEN_MORE, RCLEAK, Lines, Redis, Rcleak, check, expect
 from record_harness import BgClient
 
 TESTS = ["test_verdict_step_not_leak", "test_refused_connects_not_connections", "test_verdict_proxy_leak",
-         "test_verdict_exited_keeps_it"]
+         "test_verdict_exited_keeps_it", "test_report_churn_at_its_worst"]
 
 # argv: DOWN_PORT UP_PORT SECS. Connects to DOWN_PORT (nothing listens) 20
 # times a second for SECS, as a client retries against a stopped Redis, then
@@ -204,3 +204,41 @@ def test_verdict_exited_keeps_it():
               % (lines[i], lines[i + 1] if i + 1 < len(lines) else None))
     finally:
         stop(plain)
+
+
+def test_report_churn_at_its_worst():
+    """hiredis connect-per-request (redisConnect, PING, redisFree) at 50/s
+    for 7 s, recorded under --window 4. report's summary gave CHURN with
+    the rule of the refresh it first fired at, when the window held only
+    the storm's start: "6.2 connects/s" for a storm of 50 (the program's
+    own count over its time). It also gives the rule at its worst, whose
+    rate is the program's."""
+    import json as _json
+    from record_harness import Recorder, report
+    from run_harness import need_c, parse_done
+    app = need_c()[0]
+    r = Redis()
+    path = os.path.join(harness.mkdtemp("rcleak-churn-"), "churn.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--window", "4", "-d", "11"])
+    rec.first()
+    out = subprocess.run([app, "free", str(r.port), "350", "50"], capture_output=True, text=True, timeout=60)
+    check(out.returncode == 0, "hiredis_app: rc %d: %s" % (out.returncode, out.stderr[-300:]))
+    done = parse_done(out.stdout, "hiredis_app")
+    truth = done["opened"] / float(done["elapsed"])
+    check(done["opened"] == 350 and 40 <= truth <= 52, "ground truth: hiredis_app opened %s in %ss" % (
+        done["opened"], done["elapsed"]))
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    rc, text, err = report([path, "--json"])
+    check(rc == 0, "report --json: exit %d: %s" % (rc, err))
+    rows = [p for p in _json.loads(text)["files"][0]["processes"] if p["pid"] == done["pid"]]
+    check(len(rows) == 1, "no row of hiredis_app %d" % done["pid"])
+    churn = [v for v in rows[0]["verdicts"] if v["verdict"] == "CHURN"]
+    check(churn, "hiredis_app at %.1f connects/s is not CHURN: %s" % (truth, rows[0]["verdicts"]))
+    m = re.match(r"([0-9.]+) connects/s", churn[0].get("worst_rule", ""))
+    check(m and 0.75 * truth <= float(m.group(1)) <= 1.25 * truth,
+          "the CHURN rule at its worst: %r (first: %r), the program made %.1f connects/s" % (
+              churn[0].get("worst_rule"), churn[0]["rule"], truth))
+    rc, text, err = report([path])
+    worst = [ln for ln in text.splitlines() if "CHURN worst at" in ln]
+    check(rc == 0 and len(worst) == 1 and churn[0]["worst_rule"] in worst[0],
+          "the summary's CHURN lines: %r" % [ln for ln in text.splitlines() if "CHURN" in ln])

@@ -212,6 +212,38 @@ static void test_churn_with_leak(void **state)
 	model_free(m);
 }
 
+/* An ioredis reconnect storm against a full server (5 clients, 100
+ * connects/s, each refused at once): a refresh caught 4 of them in flight
+ * right after one that caught none, and the CHURN rule said "open also
+ * grows +240/min" from those two samples, a leak that was not there (ss:
+ * at most 5 held, 0 most of the time). A pool filled at once (0 -> 4 held
+ * for good) inside the churn is no growth either. The growth named must
+ * last as LEAK's does: over half the window. */
+static void test_churn_step_not_growth(void **state)
+{
+	for (int hold = 0; hold <= 1; hold++) {
+		struct model *m = model_new(20);
+		struct rcl_counters c = { 0 };
+		int said = 0, churn = 0;
+
+		for (int t = 0; t <= 30; t++) {
+			long open = t == 0 ? 0 : (hold || t == 1) ? 4 : 0;
+			struct proc *p;
+
+			c.opened = (__u64)(25 + 100 * t);
+			c.closed = c.opened - (__u64)open;
+			memset(c.life, 0, sizeof(c.life));
+			c.life[1] = (__u32)c.closed;
+			p = step(m, t, open, &c);
+			churn += p->verdict == V_CHURN;
+			said += strstr(p->rule, "also grows") != NULL;
+		}
+		assert_true(churn > 20);
+		assert_int_equal(said, 0);
+		model_free(m);
+	}
+}
+
 static enum verdict fd_at(long fds, long nofile)
 {
 	struct model *m = model_new(60);
@@ -369,7 +401,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_leak), cmocka_unit_test(test_leak_needs_half_window),
 		cmocka_unit_test(test_leak_not_a_jump), cmocka_unit_test(test_churn_not_a_burst),
-		cmocka_unit_test(test_churn_with_leak),
+		cmocka_unit_test(test_churn_with_leak), cmocka_unit_test(test_churn_step_not_growth),
 		cmocka_unit_test(test_churn), cmocka_unit_test(test_fd_limit),
 		cmocka_unit_test(test_zombie_close_wait), cmocka_unit_test(test_zombie_server),
 		cmocka_unit_test(test_idle_and_percentiles), cmocka_unit_test(test_server_eta),
