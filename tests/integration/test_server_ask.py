@@ -392,7 +392,7 @@ def test_ask_redis_relink_two_servers():
 
 def test_ask_redis_churn_accepted():
     """A server's opened and closed count the connections it accepted (by
-    design), and none of rcleak's links: over a churn of ~2000 connections
+    design), and none of rcleak's links: over a churn of connections (~2000 here, ~200 under QEMU)
     (50 PINGs each, so Redis counts every one), with rcleak's link killed
     twice meanwhile and made anew, both are what INFO stats
     total_connections_received counts, less rcleak's links and the
@@ -426,7 +426,7 @@ def test_ask_redis_churn_accepted():
     made = int(tail[tail.index("TOTAL") + 1])
     # since t0: the churn, the kills, rcleak's new links, and this call
     accepted = total() - t0 - calls - (links - 1) - 1
-    check(made > 500 and accepted in (made, made + int(tail[tail.index("TOTAL") + 4])),
+    check(made > 100 and accepted in (made, made + int(tail[tail.index("TOTAL") + 4])),
           "ground truth: connstorm made %d connections (%s), the server accepted %d but rcleak's %d links "
           "(total_connections_received)" % (made, " ".join(tail[tail.index("TOTAL"):]), accepted, links))
     expect_row(rc, r.pid, {"opened": accepted, "closed": accepted},
