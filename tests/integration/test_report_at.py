@@ -135,6 +135,19 @@ def test_report_at_midnight():
             tz, after[0]["ts"], r.stdout.split("\n")[0]))
 
 
+def growing_cap(wall0, interval, n):
+    """A crafted capture from Unix time wall0: n refreshes interval s
+    apart, the i-th (from 1) with pid 200 holding i connections."""
+    c = capcraft.Cap(wall0=float(wall0))
+    c.meta(interval=interval)
+    for i in range(n):
+        c.tick(i * interval, interval if i else 0.0,
+               fds=[dict(tgid=200, fd=3 + k, sk=0x100 + k, lport=41000 + k, rport=6379) for k in range(i + 1)],
+               counters=[dict(tgid=200, opened=i + 1)], procs=[dict(tgid=200)])
+        c.flush()
+    return c
+
+
 @needs("rcleak")
 def test_report_at_days_units():
     """A crafted capture of 30 h (TZ=UTC, 2026-12-07 10:00 to 2026-12-08
@@ -150,15 +163,8 @@ def test_report_at_days_units():
     nearest day's, the evening before the capture's first day too (23:50
     for a capture from 00:30: its first refresh, not its last)."""
     wall0 = 1796637600  # 2026-12-07 10:00:00 UTC
-    c = capcraft.Cap(wall0=float(wall0))
-    c.meta(interval=21600.0)
-    for i in range(6):
-        c.tick(i * 21600.0, 21600.0 if i else 0.0,
-               fds=[dict(tgid=200, fd=3 + k, sk=0x100 + k, lport=41000 + k, rport=6379) for k in range(i + 1)],
-               counters=[dict(tgid=200, opened=i + 1)], procs=[dict(tgid=200)])
-        c.flush()
     path = os.path.join(mkdtemp("rcleak-at-days-"), "days.rcl")
-    c.save(path)
+    growing_cap(wall0, 21600.0, 6).save(path)
     env = dict(os.environ, TZ="UTC")
     h = 3600
     problems = []
@@ -190,15 +196,8 @@ def test_report_at_days_units():
     # before its start (its first refresh), not 23:50 that night, 22 h
     # after its end; 03:00 is an hour after its end
     night = 1796603400  # 2026-12-07 00:30:00 UTC
-    c = capcraft.Cap(wall0=float(night))
-    c.meta(interval=1800.0)
-    for i in range(4):
-        c.tick(i * 1800.0, 1800.0 if i else 0.0,
-               fds=[dict(tgid=200, fd=3 + k, sk=0x100 + k, lport=41000 + k, rport=6379) for k in range(i + 1)],
-               counters=[dict(tgid=200, opened=i + 1)], procs=[dict(tgid=200)])
-        c.flush()
     npath = os.path.join(os.path.dirname(path), "night.rcl")
-    c.save(npath)
+    growing_cap(night, 1800.0, 4).save(npath)
     for at, want, said in (("23:50", 1, "starts after 23:50"), ("03:00", 4, "ends before 03:00"),
                            ("01:00", 2, None)):
         r = subprocess.run([RCLEAK, "report", npath, "--at", at, "--json"], env=env, stdin=subprocess.DEVNULL,
