@@ -87,6 +87,10 @@ struct rcl_opts {
  * Returns the count, or -1 with a message in err. */
 int opts_parse_ports(const char *s, __u16 *ports, int max, char *err, size_t errlen);
 
+/* ports[n] (sorted) as "6379,7000-7005" in buf: runs of three or more as
+ * ranges; those that do not fit are counted (" +12 more"). */
+void opts_ports_str(const __u16 *ports, int n, char *buf, size_t len);
+
 /* Parse argv into o (defaults first). Returns 0, or -1 with a one-line
  * message (without the "rcleak: " prefix) in err: a usage error. */
 int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errlen);

@@ -209,3 +209,30 @@ int opts_bad_option(const struct option *long_opts, int c, const char *arg, char
 		return opts_fail(err, errlen, "option '%.*s' is ambiguous: %s (see --help)", (int)n, arg, also);
 	return opts_fail(err, errlen, "unknown option '%s' (see --help)", arg);
 }
+
+/* "6379,7000-7005": runs of three or more as ranges. Ports that do not fit
+ * in buf are counted ("6379,6390 +12 more"), never silently left out: the
+ * header would name fewer ports than are watched. */
+void opts_ports_str(const __u16 *ports, int n, char *buf, size_t len)
+{
+	size_t l = 0;
+	int i = 0;
+
+	buf[0] = '\0';
+	/* 24: room for one more range (12) and the count (" +64 more", 9) */
+	while (i < n && l + 24 < len) {
+		int j = i;
+
+		while (j + 1 < n && ports[j + 1] == ports[j] + 1)
+			j++;
+		if (j >= i + 2) {
+			l += snprintf(buf + l, len - l, "%s%u-%u", l ? "," : "", ports[i], ports[j]);
+			i = j + 1;
+		} else {
+			l += snprintf(buf + l, len - l, "%s%u", l ? "," : "", ports[i]);
+			i++;
+		}
+	}
+	if (i < n)
+		snprintf(buf + l, len - l, " +%d more", n - i);
+}

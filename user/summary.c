@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model_int.h"
+#include "opts.h"
 #include "summary.h"
 #include "view.h"
 
@@ -214,6 +215,8 @@ int summary_build(struct run_summary *s, const struct model *m, const struct rcl
 		return -ENOMEM;
 	}
 	shared_once(m, dup);
+	s->ports = o->ports;
+	s->nports = o->nports;
 	s->nrows = 0;
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
@@ -315,6 +318,15 @@ void summary_text(FILE *f, const struct run_summary *s)
 		fprintf(f, "exited %d", s->cmd_exit);
 	fprintf(f, " after %.1fs; %zu process%s used watched ports\n", s->duration_s, s->nrows,
 		s->nrows == 1 ? "" : "es");
+	if (!s->nrows) {
+		/* a CI gate on the wrong port passes: say which were watched */
+		char ports[96];
+
+		opts_ports_str(s->ports, s->nports, ports, sizeof(ports));
+		fprintf(f, "  no process of the run connected to or listened on port%s %s: nothing was "
+			"judged; if CMD's Redis is on another port, give it with -p\n",
+			s->nports == 1 ? "" : "s", ports);
+	}
 	if (s->nrows) {
 		fprintf(f, "  %-7s %-15s %-6s %5s %6s %6s %7s %7s %9s %7s %7s  %s\n", "PID", "COMM",
 			"ROLE", "PEAK", "LEAKED", "@END", "OPENED", "CLOSED", "MEDLIFE", "CONN/s",

@@ -52,6 +52,8 @@ struct run_summary {
 	const char *unwritten; /* a --json/--junit FILE that could not be written */
 	struct run_row *rows;
 	size_t nrows;
+	const __u16 *ports;    /* the watched ports (the options'), nports of them */
+	int nports;
 	long opened, closed, leaked, open_at_end;
 	/* events rcleak could not count (collector's lost: a BPF map full,
 	 * the hook skipped): the figures may be short by them */

@@ -60,33 +60,6 @@ static void pen_dash(struct pen *p, enum tui_style s)
 
 /* ---- header ------------------------------------------------------------- */
 
-/* "6379,7000-7005": runs of three or more as ranges. Ports that do not fit
- * in buf are counted ("6379,6390 +12 more"), never silently left out: the
- * header would name fewer ports than are watched. */
-static void ports_str(const __u16 *ports, int n, char *buf, size_t len)
-{
-	size_t l = 0;
-	int i = 0;
-
-	buf[0] = '\0';
-	/* 24: room for one more range (12) and the count (" +64 more", 9) */
-	while (i < n && l + 24 < len) {
-		int j = i;
-
-		while (j + 1 < n && ports[j + 1] == ports[j] + 1)
-			j++;
-		if (j >= i + 2) {
-			l += snprintf(buf + l, len - l, "%s%u-%u", l ? "," : "", ports[i], ports[j]);
-			i = j + 1;
-		} else {
-			l += snprintf(buf + l, len - l, "%s%u", l ? "," : "", ports[i]);
-			i++;
-		}
-	}
-	if (i < n)
-		snprintf(buf + l, len - l, " +%d more", n - i);
-}
-
 static void header_line1(struct tui *t)
 {
 	const struct collector *c = t->c;
@@ -133,7 +106,7 @@ static void header_line2(struct tui *t)
 	else
 		snprintf(buf, sizeof(buf), "%zu", t->nrows);
 	pen_kv(&p, "processes", ST_BOLD, buf);
-	ports_str(c->opts->ports, c->opts->nports, buf, sizeof(buf));
+	opts_ports_str(c->opts->ports, c->opts->nports, buf, sizeof(buf));
 	pen_kv(&p, "ports", ST_BOLD, buf);
 	/* a replay paces the recorded interval by --speed: show the
 	 * recording's (it showed 0.2s for -i 1 at --speed 5) and the speed */
@@ -196,7 +169,7 @@ static void listen_ports(const struct proc *s, char *buf, size_t len)
 			ports[j] = ports[j - 1], ports[j - 1] = x;
 		}
 	buf[0] = ':';
-	ports_str(ports, n, buf + 1, len - 1);
+	opts_ports_str(ports, n, buf + 1, len - 1);
 }
 
 void tui_fmt_eta(const struct proc *s, char *buf, size_t len)

@@ -8,13 +8,13 @@ Run alone:  python3 tests/integration/runner.py -k run_summary
 import os
 import xml.etree.ElementTree as ET
 
-from harness import Fail, Redis, Skip, check, mkdtemp, ss_sockets
-from run_harness import Run
+from harness import Fail, Redis, Skip, check, free_port, mkdtemp, ss_sockets, total_connections
+from run_harness import Run, redis_delta
 
 TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_run_summary_big_threshold",
          "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named",
          "test_run_summary_junit_nonchar", "test_run_summary_lost_events",
-         "test_run_summary_threshold_as_given"]
+         "test_run_summary_threshold_as_given", "test_run_summary_wrong_port"]
 
 # opens N connections to the port in argv[1] and exits holding them (os._exit:
 # no interpreter shutdown that would close them)
@@ -328,3 +328,31 @@ def test_run_summary_threshold_as_given():
         check(line and line[0].endswith("(<= %s)" % shown),
               "--max-churn %s: the summary's rule line %r, expected it to end '(<= %s)'"
               % (given, line, shown))
+
+
+def test_run_summary_wrong_port():
+    """A CI gate given the wrong port (-p 6379's default, the Redis on
+    another): CMD leaks 2 connections to the Redis it uses, which Redis
+    counts (INFO stats), and the run passes, its summary saying "0
+    processes used watched ports" and no more. It passes still (CMD may
+    use no Redis), and now says that nothing was judged, which ports it
+    watched and to give CMD's port with -p. With the right port the line
+    is not there (and the run fails on the leak)."""
+    r = Redis()
+    d = mkdtemp("rcl-run-port")
+    path = _script(d, "leaky", LEAK % 2)
+    other = free_port()
+    said = "no process of the run connected to or listened on port %d: nothing was judged" % other
+    for port, want_rc, want_said in ((other, 0, True), (r.port, 5, False)):
+        before = total_connections(r)
+        run = Run(["-p", str(port), "--max-leaked", "0"], [path, str(r.port)])
+        try:
+            rc = run.wait()
+        finally:
+            run.cleanup()
+        made = redis_delta(r, before)
+        check(made == 2, "ground truth: Redis accepted %d connections from the script, expected 2" % made)
+        err = run.err()
+        check(rc == want_rc and (said in err) == want_said and (not want_said or "give it with -p" in err),
+              "-p %d (the script's Redis on %d): exit %r, expected %d; the summary %s say %r; %s"
+              % (port, r.port, rc, want_rc, "should" if want_said else "should not", said, run.describe()))
