@@ -80,6 +80,22 @@ static bool grows_throughout(const struct series *s, double per_min)
 	return a >= per_min / 2 && b >= per_min / 2;
 }
 
+/* Does the series still grow: a slope above 0 over its later half? Too
+ * few samples to split: the whole slope's word stands. A pool filled at
+ * once (2 -> 8 clients, then flat) kept a slope over the window, and with
+ * it an ETA to the server's limit, for a whole window after it stopped. */
+static bool still_grows(const struct series *s)
+{
+	double t0, t1;
+	int n;
+
+	if (s->len < 2)
+		return true;
+	t0 = s->t[s->head];
+	t1 = s->t[(s->head + s->len - 1) % s->cap];
+	return series_slope_range_per_min(s, (t0 + t1) / 2, t1, &n) > 0 || n < 2;
+}
+
 static void judge(const struct model *m, struct proc *p)
 {
 	const struct model_thresholds *th = &m->th;
@@ -180,9 +196,11 @@ void model_judge(struct model *m)
 			 * what Redis shows when it lowered maxclients itself to
 			 * fit the fd limit (CONFIG GET then answers nofile - 32) */
 			p->capped_by_nofile = p->nofile_sized >= 0 && p->nofile_sized - REDIS_RESERVED_FDS <= mc;
-			if (p->clients_growth_per_min > 0 && room > 0)
+			if (p->clients_growth_per_min <= 0 || !still_grows(&p->clients_series))
+				;
+			else if (room > 0)
 				p->eta_s = (double)room / (p->clients_growth_per_min / 60.0);
-			else if (p->clients_growth_per_min > 0)
+			else
 				p->eta_s = 0;
 		}
 	}

@@ -396,6 +396,47 @@ static void test_server_eta(void **state)
 	model_free(m);
 }
 
+/* A server step: 2 clients, then 8 at once (a pool filled), then flat. Its
+ * slope over the window stays above 0 for a window, and an ETA to the
+ * limit with it ("10m58s?"); while the clients grow there is one, once the
+ * later half of the window is flat there is none. */
+static double server_eta_after_step(int end)
+{
+	struct model *m = model_new(60);
+	struct proc *p = NULL;
+	double eta;
+
+	for (int t = 0; t <= end; t++) {
+		struct rcl_fd_rec l = rec(0x1, RCL_TCP_LISTEN, 6379, 0);
+		int n = t < 3 ? 2 : 8;
+
+		model_begin(m);
+		model_hold(m, &l);
+		for (int k = 0; k < n; k++) {
+			struct rcl_fd_rec r = rec(0x100 + k, RCL_TCP_ESTABLISHED, 6379, 50000 + k);
+
+			model_hold(m, &r);
+		}
+		model_end(m, t, 1);
+		p = me(m);
+		p->fds = n + 10;
+		p->nofile_soft = 1024;
+		model_judge(m);
+	}
+	assert_true(p->clients_growth_per_min > 0); /* the window's slope */
+	eta = p->eta_s;
+	model_free(m);
+	return eta;
+}
+
+static void test_server_eta_not_after_step(void **state)
+{
+	(void)state;
+	assert_true(server_eta_after_step(4) > 0); /* the step in the later half */
+	assert_true(server_eta_after_step(10) < 0);
+	assert_true(server_eta_after_step(40) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_churn), cmocka_unit_test(test_fd_limit),
 		cmocka_unit_test(test_zombie_close_wait), cmocka_unit_test(test_zombie_server),
 		cmocka_unit_test(test_idle_and_percentiles), cmocka_unit_test(test_server_eta),
+		cmocka_unit_test(test_server_eta_not_after_step),
 	};
 
 	return cmocka_run_group_tests_name("verdict", tests, NULL, NULL);
