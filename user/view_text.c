@@ -163,9 +163,10 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 	if (any)
 		fputc('\n', f);
 
-	fprintf(f, "%-7s %-15s %-6s %-8s %6s %6s %6s %6s %8s %8s %7s %7s %8s %6s %7s %8s  %s\n",
+	fprintf(f, "%-7s %-15s %-6s %-8s %6s %6s %6s %6s %8s %8s %7s %7s %8s %6s %7s %8s %6s %8s  %s\n",
 		"PID", "COMM", "ROLE", "VERDICT", "OPEN", "ESTAB", "CLWAIT", "SYNSNT", "OPENED",
-		"CLOSED", "OPEN/s", "CLOSE/s", "GROW/min", "FDS", "NOFILE", "FDROOM", "CMDLINE");
+		"CLOSED", "OPEN/s", "CLOSE/s", "GROW/min", "FDS", "NOFILE", "FDROOM", "IDLE", "MEDLIFE",
+		"CMDLINE");
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
 		/* an exited process keeps the verdict of its last refresh alive */
@@ -191,6 +192,12 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 			fprintf(f, " %8lld", p->nofile_soft - p->fds);
 		else
 			num(f, 8, -1);
+		/* as the TUI has them: idle pools and short lives show here too */
+		num(f, 6, p->idle);
+		if (p->median_lifetime_ms < 0)
+			fprintf(f, " %8s", "-");
+		else
+			fprintf(f, " %6.1fms", p->median_lifetime_ms);
 		fprintf(f, "  %s", p->exited ? "(exited) " : "");
 		text(f, 0, p->cmdline);
 		fputc('\n', f);

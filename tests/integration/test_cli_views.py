@@ -8,7 +8,7 @@ from harness import RCLEAK, Redis, check, mkdtemp, needs, run_rcleak
 
 TESTS = ["test_plain_control_chars", "test_plain_utf8", "test_report_control_chars",
          "test_run_summary_control_chars", "test_stall_skips_ticks", "test_pid_of_thread", "test_comm_of_nobody",
-         "test_comm_comes_and_goes", "test_plain_fdroom_over_limit"]
+         "test_comm_comes_and_goes", "test_plain_fdroom_over_limit", "test_plain_idle_medlife"]
 
 
 # A client whose comm has a newline and an escape, and whose argv has a
@@ -177,6 +177,48 @@ def test_plain_fdroom_over_limit():
     check(got == [str(fds), str(soft), str(soft - fds)], "pid %d holds %d fds under a soft nofile of %d: "
           "FDS NOFILE FDROOM read %s, expected FDROOM %d" % (c.pid, fds, soft, got, soft - fds))
 
+
+
+def test_plain_idle_medlife():
+    """--plain has the TUI's IDLE (connections idle at least --idle) and
+    MEDLIFE (median lifetime of the closed ones) columns: an SRE reading
+    `rcleak | tee` could not tell an idle pool, nor how long a process's
+    connections live. A client holds 4 connections without a byte (ss -ti:
+    idle over --idle 1), then closes one 2 s or more after it opened it: IDLE
+    3, MEDLIFE that lifetime (a log2 histogram's median: within a factor 2)."""
+    import time
+    from harness import Client
+    from test_counts import _ss_idle_s
+    r = Redis()
+    p = subprocess.Popen([RCLEAK, "--plain", "-p", str(r.port), "-n", "16", "-i", "0.5", "--idle", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)  # attached: the opens are seen, and timed
+        t0 = time.monotonic()
+        c = Client("hold", ["--target", "127.0.0.1:%d:4" % r.port], name="rclt-plainidle")
+        t1 = time.monotonic()
+        time.sleep(2.2)
+        c.cmd("close 1", "CLOSED")
+        life = (time.monotonic() - t1, time.monotonic() - t0)
+        idle = _ss_idle_s(c.pid, r.port)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check(idle is not None and idle >= 1.5, "ground truth: ss -ti idle of pid %d is %s s" % (c.pid, idle))
+    check(p.returncode == 0, "exit %s (stderr %r)" % (p.returncode, err[-300:]))
+    lines = out.decode().splitlines()
+    heads = [i for i, l in enumerate(lines) if l.startswith("PID ")]
+    rows = [l for l in lines[heads[-1]:] if l.startswith("%d " % c.pid)] if heads else []
+    check(rows, "--plain's last table has no row of pid %d: %r" % (c.pid, lines[-8:]))
+    cols = dict(zip(lines[heads[-1]].split(), rows[0].split()))
+    med = cols.get("MEDLIFE", "")
+    secs = float(med[:-2]) / 1000 if med.endswith("ms") else None
+    check(cols.get("IDLE") == "3" and secs is not None and life[0] / 2 <= secs <= life[1] * 2,
+          "pid %d holds 3 connections idle %.1f s (ss -ti) and closed one after %.1f-%.1f s: "
+          "IDLE %r, MEDLIFE %r" % (c.pid, idle, life[0], life[1], cols.get("IDLE"), med))
+    c.exit()
 
 
 # A process whose second thread holds 2 connections: prints its pid and
