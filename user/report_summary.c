@@ -197,8 +197,20 @@ int summary_observe(struct capfile *f)
 		s->leaked = proc_leaked(p);
 		if (p->exited)
 			continue;
-		if (p->growth_per_min > s->max_growth)
-			s->max_growth = p->growth_per_min;
+		/* over half the window at least, as LEAK's rule takes it: two
+		 * refreshes a second apart, 0 then 4 connections in flight,
+		 * read +240/min. A capture shorter than that keeps its best. */
+		{
+			double g = p->growth_per_min > 0 ? p->growth_per_min : 0;
+			bool held = series_span(&p->series) >= m->window_s / 2;
+
+			if (held && !s->growth_held) {
+				s->max_growth = g;
+				s->growth_held = true;
+			} else if ((held || !s->growth_held) && g > s->max_growth) {
+				s->max_growth = g;
+			}
+		}
 		if (p->verdict != V_OK && !(s->verdicts & (1u << p->verdict))) {
 			s->verdicts |= 1u << p->verdict;
 			s->first_verdict_at[p->verdict] = wall;

@@ -27,7 +27,8 @@ struct seen_proc {
 	double peak_at;          /* wall; 0: no peak */
 	double growth_from;      /* wall: when the climb to its peak started */
 	bool growth_before;      /* ... before the capture did (peaks.h) */
-	double max_growth;
+	double max_growth;       /* over half the window at least (growth_held), */
+	bool growth_held;        /* ... or, till one spans that, over less */
 	__u64 opened, closed, leaked;
 	unsigned verdicts;       /* bit per enum verdict seen */
 	double first_verdict_at[V_FD_LIMIT + 1];

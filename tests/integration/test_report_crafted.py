@@ -19,7 +19,8 @@ TESTS = ["test_report_crafted_server_verdicts", "test_report_crafted_nofile_unli
          "test_report_crafted_join_loopback", "test_report_crafted_server_between_ticks",
          "test_report_crafted_peak_old_events", "test_report_crafted_json_files",
          "test_report_crafted_thresholds_kept",
-         "test_report_crafted_tail_server_exit", "test_report_crafted_selects_none"]
+         "test_report_crafted_tail_server_exit", "test_report_crafted_selects_none",
+         "test_report_crafted_growth_step"]
 
 CSV_COLS = ("time,host,kind,owner_pid,task_pid,comm,family,laddr,lport,raddr,rport,old_state,"
             "new_state").split(",")
@@ -490,3 +491,35 @@ def test_report_crafted_selects_none():
                                 "with %s and the file" % (" ".join(args), rc, err.strip(), " and ".join(
                                     repr(w) for w in said)))
     check(not problems, " | ".join(problems))
+
+
+def _step_cap(ticks):
+    """pid 200 holds 0 connections, then 4 from the refresh at 2 s on (one
+    burst in flight, or a pool filled), refreshes every 2 s, window 30 s."""
+    c = capcraft.Cap(wall0=1796637600.0)
+    c.meta(interval=2.0, window=30.0)
+    for i in range(ticks):
+        n = 4 if i else 0
+        c.tick(i * 2.0, 2.0 if i else 0.0,
+               fds=[dict(tgid=200, fd=3 + k, sk=0x100 + k, lport=41000 + k, rport=6379) for k in range(n)],
+               counters=[dict(tgid=200, opened=n)], procs=[dict(tgid=200)])
+        c.flush()
+    return c
+
+
+@needs("rcleak")
+def test_report_crafted_growth_step():
+    """A process's GROW/min in the summary (max_growth_per_min) was the
+    highest window slope of any refresh, two refreshes 2 s apart, 0 then 4
+    connections, included: +120/min for a process that held 4 for the next
+    minute (an ioredis reconnect storm read +239.9/min). Only refreshes whose
+    samples span half the window count now, as for LEAK; a capture shorter
+    than that keeps its best slope (4 in 2 s, 4 s: 120 and 120/min)."""
+    got = {}
+    for name, ticks in (("long", 31), ("short", 3)):
+        js, _err = report_json([save(_step_cap(ticks), name + ".rcl")], "report --json of the %s step" % name)
+        rows = [p for f in js.get("files", []) for p in f.get("processes", []) if p.get("pid") == 200]
+        got[name] = rows[0].get("max_growth_per_min") if rows else None
+    check(got["long"] is not None and got["long"] < 20 and got["short"] is not None and got["short"] >= 60,
+          "max_growth_per_min: %r over 60 s of a step 0 -> 4 at 2 s (a slope over half the 30 s window at "
+          "most 8/min), %r over 4 s (the slope 60-120/min)" % (got["long"], got["short"]))
