@@ -358,28 +358,36 @@ static void test_idle_and_percentiles(void **state)
 	model_free(m);
 }
 
+/* One refresh at time t of a server on 6379 under nofile 1024 with n
+ * clients, judged. */
+static struct proc *server_refresh(struct model *m, int t, int n)
+{
+	struct rcl_fd_rec l = rec(0x1, RCL_TCP_LISTEN, 6379, 0);
+	struct proc *p;
+
+	model_begin(m);
+	model_hold(m, &l);
+	for (int k = 0; k < n; k++) {
+		struct rcl_fd_rec r = rec(0x100 + k, RCL_TCP_ESTABLISHED, 6379, 50000 + k);
+
+		model_hold(m, &r);
+	}
+	model_end(m, t, 1);
+	p = me(m);
+	p->fds = n + 10;
+	p->nofile_soft = 1024;
+	model_judge(m);
+	return p;
+}
+
 static void test_server_eta(void **state)
 {
 	struct model *m = model_new(60);
 	struct proc *p = NULL;
 
 	/* server with 1024 nofile (effective limit 992) gaining 60 clients/min */
-	for (int t = 0; t <= 30; t++) {
-		struct rcl_fd_rec l = rec(0x1, RCL_TCP_LISTEN, 6379, 0);
-
-		model_begin(m);
-		model_hold(m, &l);
-		for (int k = 0; k < t; k++) {
-			struct rcl_fd_rec r = rec(0x100 + k, RCL_TCP_ESTABLISHED, 6379, 50000 + k);
-
-			model_hold(m, &r);
-		}
-		model_end(m, t, 1);
-		p = me(m);
-		p->fds = t + 10;
-		p->nofile_soft = 1024;
-		model_judge(m);
-	}
+	for (int t = 0; t <= 30; t++)
+		p = server_refresh(m, t, t);
 	assert_int_equal(p->clients, 30);
 	assert_true(p->capped_by_nofile);
 	/* (992 - 30) clients at 1/s */
@@ -406,23 +414,8 @@ static double server_eta_after_step(int end)
 	struct proc *p = NULL;
 	double eta;
 
-	for (int t = 0; t <= end; t++) {
-		struct rcl_fd_rec l = rec(0x1, RCL_TCP_LISTEN, 6379, 0);
-		int n = t < 3 ? 2 : 8;
-
-		model_begin(m);
-		model_hold(m, &l);
-		for (int k = 0; k < n; k++) {
-			struct rcl_fd_rec r = rec(0x100 + k, RCL_TCP_ESTABLISHED, 6379, 50000 + k);
-
-			model_hold(m, &r);
-		}
-		model_end(m, t, 1);
-		p = me(m);
-		p->fds = n + 10;
-		p->nofile_soft = 1024;
-		model_judge(m);
-	}
+	for (int t = 0; t <= end; t++)
+		p = server_refresh(m, t, t < 3 ? 2 : 8);
 	assert_true(p->clients_growth_per_min > 0); /* the window's slope */
 	eta = p->eta_s;
 	model_free(m);
