@@ -148,6 +148,17 @@ def growing_cap(wall0, interval, n):
     return c
 
 
+def _open_at(path, at, env):
+    """`report PATH --at AT --json`: the run, its one JSON line ({} when
+    not one), and what pid 200 holds in it (None: no row)."""
+    r = subprocess.run([RCLEAK, "report", path, "--at", at, "--json"], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    lines = r.stdout.splitlines()
+    js = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else {}
+    rows = [p for p in js.get("processes", []) if p.get("pid") == 200]
+    return r, js, rows[0].get("open") if rows else None
+
+
 @needs("rcleak")
 def test_report_at_days_units():
     """A crafted capture of 30 h (TZ=UTC, 2026-12-07 10:00 to 2026-12-08
@@ -173,12 +184,7 @@ def test_report_at_days_units():
                      ("%d" % ((wall0 + 18 * h) * 10**9 + 123), 4), ("%d" % (wall0 + 24 * h), 5),
                      ("08:00", 4), ("17:00", 2), ("17:00:00", 2), ("2026-12-08 12:00", 5),
                      ("2026-12-08T12:00:00", 5), ("2026-12-07 12:00", 1)):
-        r = subprocess.run([RCLEAK, "report", path, "--at", at, "--json"], env=env, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=60)
-        lines = r.stdout.splitlines()
-        js = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else {}
-        rows = [p for p in js.get("processes", []) if p.get("pid") == 200]
-        got = rows[0].get("open") if rows else None
+        r, js, got = _open_at(path, at, env)
         if got != want or r.stderr:
             problems.append("--at %s: exit %d, the refresh shown holds %r connections (uptime %r), stderr %r; "
                             "expected the one holding %d, no warning" % (at, r.returncode, got, js.get("uptime_s"),
@@ -200,12 +206,7 @@ def test_report_at_days_units():
     growing_cap(night, 1800.0, 4).save(npath)
     for at, want, said in (("23:50", 1, "starts after 23:50"), ("03:00", 4, "ends before 03:00"),
                            ("01:00", 2, None)):
-        r = subprocess.run([RCLEAK, "report", npath, "--at", at, "--json"], env=env, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=60)
-        lines = r.stdout.splitlines()
-        js = json.loads(lines[0]) if r.returncode == 0 and len(lines) == 1 else {}
-        rows = [p for p in js.get("processes", []) if p.get("pid") == 200]
-        got = rows[0].get("open") if rows else None
+        r, js, got = _open_at(npath, at, env)
         if got != want or (said or "") not in r.stderr or (said is None and r.stderr):
             problems.append("--at %s (capture 00:30 to 02:00): exit %d, the refresh shown holds %r connections, "
                             "stderr %r; expected the one holding %d, %s" % (
