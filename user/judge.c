@@ -63,18 +63,24 @@ const char *verdict_name(enum verdict v)
  * 5/min for tens of seconds after it, and was called LEAK; all its slope is
  * in one half. With too few samples to split (an interval over half the
  * window), the whole slope stands alone. */
+/* The slopes over the series' earlier and later halves, and how many
+ * samples each has (s->len >= 2). */
+static void half_slopes(const struct series *s, double *a, int *na, double *b, int *nb)
+{
+	double t0 = s->t[s->head], t1 = s->t[(s->head + s->len - 1) % s->cap];
+
+	*a = series_slope_range_per_min(s, t0, (t0 + t1) / 2, na);
+	*b = series_slope_range_per_min(s, (t0 + t1) / 2, t1, nb);
+}
+
 static bool grows_throughout(const struct series *s, double per_min)
 {
-	double t0, t1, mid, a, b;
+	double a, b;
 	int na, nb;
 
 	if (s->len < 2)
 		return false;
-	t0 = s->t[s->head];
-	t1 = s->t[(s->head + s->len - 1) % s->cap];
-	mid = (t0 + t1) / 2;
-	a = series_slope_range_per_min(s, t0, mid, &na);
-	b = series_slope_range_per_min(s, mid, t1, &nb);
+	half_slopes(s, &a, &na, &b, &nb);
 	if (na < 2 || nb < 2)
 		return true;
 	return a >= per_min / 2 && b >= per_min / 2;
@@ -86,14 +92,13 @@ static bool grows_throughout(const struct series *s, double per_min)
  * it an ETA to the server's limit, for a whole window after it stopped. */
 static bool still_grows(const struct series *s)
 {
-	double t0, t1;
-	int n;
+	double a, b;
+	int na, nb;
 
 	if (s->len < 2)
 		return true;
-	t0 = s->t[s->head];
-	t1 = s->t[(s->head + s->len - 1) % s->cap];
-	return series_slope_range_per_min(s, (t0 + t1) / 2, t1, &n) > 0 || n < 2;
+	half_slopes(s, &a, &na, &b, &nb);
+	return b > 0 || nb < 2;
 }
 
 static void judge(const struct model *m, struct proc *p)
