@@ -100,7 +100,7 @@ struct rcl_sock_slot {
 /* Lifetimes drawn per CPU and tick when more sockets open than that: about
  * 500 a second per CPU at HZ=250. Each drawn socket costs two clock reads;
  * 2 instead of 8 took 28-38 ns off live's BPF time per connection under a
- * connect storm (tools/bench/cost-ab.sh, README "Performance"). */
+ * connect storm (tools/bench/cost-ab.sh, bench/NOTES.md). */
 #define RCL_LIFE_DRAWS 2
 
 /* Lifetimes of closed connections: bucket 0 holds < 1 ms, bucket k
