@@ -107,6 +107,8 @@ int clientlist_parse_line(const char *line, struct redis_client *out)
 	 * read: Redis's own idle timeout spares them too */
 	if (field(line, "flags", v, sizeof(v)) && (strchr(v, 'P') || strchr(v, 'b') || strchr(v, 'O')))
 		out->waits = true;
+	if (field(line, "flags", v, sizeof(v)) && strchr(v, 'M'))
+		out->master = true;
 	for (size_t k = 0; k < sizeof(sub_fields) / sizeof(sub_fields[0]); k++)
 		if (field(line, sub_fields[k], v, sizeof(v)) && atol(v) > 0)
 			out->waits = true;

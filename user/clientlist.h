@@ -23,6 +23,10 @@ struct redis_client {
 	 * (flag b), a MONITOR client (flag O). Not a ZOMBIE however long it
 	 * sends nothing. */
 	bool waits;
+	/* a replica's link to its master (flag M): Redis lists it among its
+	 * clients and counts it against maxclients, but no process connected
+	 * to the replica for it: the replica made it */
+	bool master;
 	/* join */
 	__u32 pid;               /* local holder of the client end; 0: none */
 	__u64 sk;                /* that client end's socket (rcl_fd_rec.sk); 0: none */

@@ -383,6 +383,16 @@ static void exempt_waiting(struct collector *c, const struct server_link *l, str
 	free(peers);
 }
 
+/* A replica's link to its master is one of its clients (CLIENT LIST
+ * flags=M) that no accept made, so the walk does not count it (nor sees
+ * it, unless the master's port is watched too); Redis counts it against
+ * maxclients all the same. */
+static void count_master_links(const struct server_link *l, struct proc *srv)
+{
+	for (long i = 0; l->clients && i < l->nclients; i++)
+		srv->master_links += l->clients[i].master;
+}
+
 /* Each refresh: CLIENT LIST from every live server, joined; drop links of
  * servers that are gone. */
 void collect_ask_servers(struct collector *c, double now)
@@ -408,6 +418,7 @@ void collect_ask_servers(struct collector *c, double now)
 			if (l->clients) {
 				join_clients(c, l, p, true);
 				exempt_waiting(c, l, p);
+				count_master_links(l, p);
 			}
 			continue;
 		}
@@ -445,6 +456,7 @@ void collect_ask_servers(struct collector *c, double now)
 			l->clients = calloc(1, sizeof(*l->clients)); /* answered, empty */
 		join_clients(c, l, p, false);
 		exempt_waiting(c, l, p);
+		count_master_links(l, p);
 	}
 	for (int i = 0; i < c->nlinks; i++) {
 		if (!c->links[i].seen)

@@ -218,7 +218,7 @@ long model_server_limit(const struct proc *p)
 
 long model_server_headroom(const struct proc *p)
 {
-	return model_server_limit(p) - p->clients - p->rcleak_links;
+	return model_server_limit(p) - p->clients - p->rcleak_links - p->master_links;
 }
 
 long model_effective_limit(long maxclients, long long nofile_soft)

@@ -101,6 +101,10 @@ struct proc {
 	long rcleak_links;       /* servers: rcleak's own --ask-redis links it
 				  * holds: no clients, but Redis counts them
 				  * against maxclients (set by the caller) */
+	long master_links;       /* servers: a replica's link to its master
+				  * (CLIENT LIST flags=M, --ask-redis): Redis
+				  * counts it against maxclients, and no
+				  * accept made it (set by the caller) */
 	struct listen_addr listen[MODEL_MAX_LISTEN];
 	int nlisten;             /* > 0: a server */
 	int alive_nlisten;       /* nlisten when it last ran: an exited server keeps it */

@@ -201,9 +201,15 @@ static int facts_server(struct tui *t, int y, const struct proc *p)
 	size_t l = 0;
 	int x = 1;
 
-	if (p->rcleak_links) /* Redis counts rcleak's own link against maxclients */
+	if (p->rcleak_links && p->master_links) /* Redis counts both against maxclients */
+		snprintf(buf, sizeof(buf), "%ld of %ld%s (+%ld rcleak's link, +%ld master link)", p->clients, eff,
+			 p->maxclients > 0 ? "" : "?", p->rcleak_links, p->master_links);
+	else if (p->rcleak_links) /* Redis counts rcleak's own link against maxclients */
 		snprintf(buf, sizeof(buf), "%ld of %ld%s (+%ld rcleak's link)", p->clients, eff,
 			 p->maxclients > 0 ? "" : "?", p->rcleak_links);
+	else if (p->master_links)
+		snprintf(buf, sizeof(buf), "%ld of %ld%s (+%ld master link)", p->clients, eff,
+			 p->maxclients > 0 ? "" : "?", p->master_links);
 	else
 		snprintf(buf, sizeof(buf), "%ld of %ld%s", p->clients, eff, p->maxclients > 0 ? "" : "?");
 	x = tui_kv(t, y, x, "clients", ST_BOLD, buf);

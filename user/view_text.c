@@ -153,6 +153,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		if (p->rcleak_links)
 			fprintf(f, "  (%ld slot%s rcleak's --ask-redis link)", p->rcleak_links,
 				p->rcleak_links > 1 ? "s:" : ":");
+		if (p->master_links)
+			fprintf(f, "  (%ld slot%s its replication link to its master)", p->master_links,
+				p->master_links > 1 ? "s:" : ":");
 		fputc('\n', f);
 	}
 	/* "10000?" alone read as a limit known: a server of maxclients 50,

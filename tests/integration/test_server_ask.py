@@ -2,20 +2,22 @@
 which user, how often, and what it makes of a hostile or refusing server."""
 import os
 import re
+import socket
 import subprocess
 import sys
 
 from harness import (BOUND_CLIENT, Client, connstorm, free_port, Rcleak, Redis, check, expect_row, expect_server, fields,
                      mkdtemp, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count, ss_sockets, stop,
                      total_connections, wait_until)
-from record_harness import hold_many
+from record_harness import Recorder, hold_many, report, report_json
 
 TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port_other_addr",
          "test_two_servers_one_port_v4_v6", "test_maxclients_discovered_wins", "test_ask_redis_auth",
          "test_ask_redis_acl_user", "test_ask_redis_client_list_duty", "test_ask_redis_kept_list_gone_client",
          "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply", "test_ask_redis_own_slot_headroom",
          "test_ask_redis_own_link_no_repair", "test_ask_redis_old_link_port",
-         "test_ask_redis_relink_two_servers", "test_ask_redis_churn_accepted"]
+         "test_ask_redis_relink_two_servers", "test_ask_redis_churn_accepted",
+         "test_ask_redis_replica_master_link"]
 
 
 def _ask_redis(bind, rc_extra=()):
@@ -550,3 +552,69 @@ def test_ask_redis_hostile_reply():
     finally:
         rc.close()
         stop(srv)
+
+
+def _probe_slots(port, n):
+    """Ground truth of a server's free slots: n new clients, each PINGs;
+    how many got PONG before Redis refused one (max number of clients)."""
+    socks, ok = [], 0
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            socks.append(s)
+            s.sendall(b"PING\r\n")
+            ans = s.recv(200)
+            if not ans.startswith(b"+PONG"):
+                check(b"max number of clients" in ans, "probe client %d: %r" % (len(socks), ans))
+                break
+            ok += 1
+    finally:
+        for s in socks:
+            s.close()
+    return ok
+
+
+def test_ask_redis_replica_master_link():
+    """A replica's link to its master is a client of the replica's own
+    (CLIENT LIST flags=M, INFO's connected_clients counts it) and takes a
+    slot of its maxclients: a replica at maxclients 6 with 2 clients and
+    rcleak's link takes 2 more, not 3. rcleak said headroom 3 (6 - 2 - 1),
+    live and in report's headroom_min, the master link uncounted: watching
+    the replica's port, the link (to the master's port) is not seen by the
+    walk at all. With --ask-redis, CLIENT LIST tells it: master_links 1,
+    the headroom less its slot."""
+    m = Redis(bind=("127.0.0.1",))
+    r = Redis(extra=["--maxclients", "6", "--replicaof", "127.0.0.1", str(m.port)], bind=("127.0.0.1",))
+    wait_until(lambda: "master_link_status:up" in r.cli("INFO", "replication"), 20,
+               "the replica's link to its master")
+    check(sum(" flags=M " in ln for ln in r.cli("CLIENT", "LIST").splitlines()) == 1,
+          "ground truth: the replica's CLIENT LIST has no master link: %r" % r.cli("CLIENT", "LIST"))
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-repl")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.5"])
+    expect_server(rc, r.pid, {"maxclients": 6, "maxclients_source": "config-get", "clients": 2,
+                              "rcleak_links": 1}, what="the replica's 2 clients, maxclients told")
+    room = _probe_slots(r.port, 6)
+    check(room == 2, "ground truth: the replica took %d more clients beside 2, its master link and "
+          "rcleak's, expected 2" % room)
+    expect_server(rc, r.pid, {"clients": 2, "rcleak_links": 1, "master_links": 1, "headroom": room},
+                  timeout=5, what="the replica's headroom less its master link's slot")
+
+    def master_entry(obj):
+        srv = server_row(obj, r.pid) or {}
+        ms = [e for e in srv.get("redis_clients", []) if e.get("master")]
+        return (len(ms) == 1 and ms[0].get("addr") == "127.0.0.1:%d" % m.port,
+                "redis_clients' master entries: %s" % ms)
+    rc.wait_for(master_entry, 5, "the master link marked in redis_clients")
+    rc.close()
+    path = os.path.join(mkdtemp("rcleak-replica-"), "replica.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ask-redis", "-d", "3"])
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    d, _err = report_json([path], "report --json of a replica")
+    srv = [p for p in d["files"][0]["processes"] if p["pid"] == r.pid]
+    check(len(srv) == 1 and srv[0].get("headroom_min") == room,
+          "report: the replica's headroom_min %r, expected %d (CLIENT LIST: 2 clients, the master "
+          "link, rcleak's link, of 6)" % (srv and srv[0].get("headroom_min"), room))
+    code, out, err = report([path])
+    check(code == 0 and "headroom lowest %d " % room in out,
+          "report: %r, expected headroom lowest %d; stderr %r" % (out, room, err[-300:]))
+    c.exit()
