@@ -14,7 +14,14 @@
 #include "procfs.h"
 #include "redis.h"
 
-#define MAXCLIENTS_RECHECK_S 30.0 /* how often a server's maxclients is re-read */
+/* How often a server's maxclients is re-read: about once a second (a
+ * refresh of -i 1 comes a hair under 1 s after the last). CONFIG SET
+ * maxclients is what an SRE does in the incident rcleak is watching, and
+ * every 30 s left the headroom wrong for half a minute after it (44 on a
+ * server lowered to 8 that refused its third new client); one CONFIG GET
+ * costs the server microseconds. */
+#define MAXCLIENTS_RECHECK_S 0.9
+#define REFUSED_RECHECK_S 30.0    /* a server that refused CLIENT LIST: asked again */
 #define ASK_TIMEOUT_MS 300
 /* CLIENT LIST blocks the server while it writes a line per client: ~11 ms
  * at 7,000 clients here, so every 1 s refresh took 1 % of the server's
@@ -437,7 +444,7 @@ void collect_ask_servers(struct collector *c, double now)
 				     "and its waiting clients are not told from silent ones",
 				     p->key.tgid, p->listen[0].port, rl->err);
 			l->warned = true;
-			l->list_at = now + MAXCLIENTS_RECHECK_S;
+			l->list_at = now + REFUSED_RECHECK_S;
 			continue;
 		}
 		if (n < 0) {

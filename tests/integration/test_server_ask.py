@@ -17,7 +17,7 @@ TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port
          "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply", "test_ask_redis_own_slot_headroom",
          "test_ask_redis_own_link_no_repair", "test_ask_redis_old_link_port",
          "test_ask_redis_relink_two_servers", "test_ask_redis_churn_accepted",
-         "test_ask_redis_replica_master_link"]
+         "test_ask_redis_replica_master_link", "test_ask_redis_maxclients_set_at_runtime"]
 
 
 def _ask_redis(bind, rc_extra=()):
@@ -617,4 +617,29 @@ def test_ask_redis_replica_master_link():
     code, out, err = report([path])
     check(code == 0 and "headroom lowest %d " % room in out,
           "report: %r, expected headroom lowest %d; stderr %r" % (out, room, err[-300:]))
+    c.exit()
+
+
+def test_ask_redis_maxclients_set_at_runtime():
+    """CONFIG SET maxclients at runtime, the SRE's move in an incident: the
+    headroom must follow at the next refreshes, not half a minute later.
+    rcleak re-read maxclients every 30 s: a server lowered from 50 to 8
+    with 5 clients and rcleak's link had room for 2 (real clients probe
+    it), and rcleak said headroom 44 for up to 30 s; raised back to 50, it
+    said headroom 2 while Redis took 44 more."""
+    r = Redis(extra=["--maxclients", "50"], bind=("127.0.0.1",))
+    c = Client("hold", ["--target", "127.0.0.1:%d:5" % r.port], name="rclt-mcset")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.5"])
+    expect_server(rc, r.pid, {"maxclients": 50, "clients": 5, "rcleak_links": 1, "headroom": 44},
+                  what="before CONFIG SET maxclients 8")
+    rc.skip_to_now()
+    for _ in range(3):  # rcleak has read maxclients at its first refreshes
+        rc.line()
+    for mc in (8, 50):
+        check(r.cli("CONFIG", "SET", "maxclients", str(mc)).strip() == "OK", "CONFIG SET maxclients %d" % mc)
+        room = _probe_slots(r.port, mc)
+        check(room == mc - 5 - 1, "ground truth: maxclients %d took %d more clients beside 5 and rcleak's "
+              "link, expected %d" % (mc, room, mc - 5 - 1))
+        expect_server(rc, r.pid, {"maxclients": mc, "maxclients_source": "config-get", "headroom": room},
+                      timeout=5, what="the headroom after CONFIG SET maxclients %d" % mc)
     c.exit()

@@ -135,7 +135,7 @@ def test_ask_redis_maxclients_raised():
     soft = proc_nofile(r.pid)[0]
     check(cfg == 3000 and soft >= 3032, "ground truth: after CONFIG SET, maxclients %d nofile %s" % (cfg, soft))
     eff = min(cfg, soft - 32)
-    # rcleak re-reads maxclients every 30 s
+    # rcleak re-reads maxclients about once a second
     expect_server(rc, r.pid, {"maxclients": cfg, "nofile_soft": soft, "effective_limit": eff,
                               "headroom": eff - 5 - 1,  # the 1: rcleak's own link's slot
                               "capped_by_nofile": soft - 32 <= cfg},
