@@ -289,6 +289,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 	l->local_port = 0;
 	l->err[0] = '\0';
 	l->connected = false;
+	l->hung_up = false;
 	if (family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss, *m = (struct sockaddr_in *)&me;
 		__u32 zero = 0;
@@ -355,7 +356,9 @@ static long link_ask(struct redis_link *l, const char *req, size_t reqlen, char 
 	if (l->fd < 0)
 		return 0;
 	l->err[0] = '\0'; /* this query's error, not an earlier one's */
+	l->hung_up = false;
 	if (write(l->fd, req, reqlen) != (ssize_t)reqlen) {
+		l->hung_up = errno == EPIPE || errno == ECONNRESET;
 		redis_link_close(l);
 		return 0;
 	}
@@ -363,6 +366,8 @@ static long link_ask(struct redis_link *l, const char *req, size_t reqlen, char 
 		ssize_t r = read(l->fd, buf + len, cap - 1 - len);
 
 		if (r <= 0) {
+			/* not a timeout (a busy server): closed unanswered */
+			l->hung_up = !len && (r == 0 || errno == ECONNRESET);
 			redis_link_close(l);
 			return 0;
 		}

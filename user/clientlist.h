@@ -50,6 +50,9 @@ struct redis_link {
 	char err[96];            /* the server's last error reply ("NOAUTH ..."), or "" */
 	bool connected;          /* the last redis_link_open's connect() succeeded:
 				  * the server's end exists (or did) */
+	bool hung_up;            /* the last ask: the server closed the link
+				  * (end of file, reset) without a byte of
+				  * answer: no plain RESP there (a TLS port) */
 };
 
 /* Connect to family/addr:port (a wildcard address means loopback) in the

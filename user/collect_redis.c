@@ -92,6 +92,24 @@ static void note_closed(struct collector *c, struct server_link *l)
 	}
 }
 
+/* The server closed the link at rcleak's first bytes without a byte of
+ * answer: no plain RESP on that port (a TLS-only Redis resets it, and logs
+ * a line each time). Said once; asked again only every REFUSED_RECHECK_S,
+ * not at every refresh's retry, which filled the server's log. */
+static bool hung_up(struct server_link *l, const struct proc *p, double now)
+{
+	if (!l->link.hung_up)
+		return false;
+	l->link.hung_up = false;
+	l->retry_at = now + REFUSED_RECHECK_S;
+	if (!l->warned)
+		elog("--ask-redis: redis-server pid %u port %u: closed rcleak's connection without answering "
+		     "(a TLS port? rcleak speaks plain RESP): its maxclients is not known, --maxclients N "
+		     "tells it; asked again every %.0f s", p->key.tgid, p->listen[0].port, REFUSED_RECHECK_S);
+	l->warned = true;
+	return true;
+}
+
 /* An open link to server p, or NULL (failures retry after a pause). */
 static struct redis_link *ensure_link(struct collector *c, const struct proc *p, double now)
 {
@@ -158,6 +176,8 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 		struct server_link *sl = link_for(c, p);
 
 		mc = l ? redis_link_maxclients(l) : 0;
+		if (sl && mc <= 0 && hung_up(sl, p, now))
+			goto cmdline;
 		if (sl && (mc > 0 || (l && l->err[0])))
 			collect_own_answered(c, sl->own);
 		if (mc > 0) {
@@ -209,6 +229,7 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 			return;
 		}
 	}
+cmdline:
 	/* the whole command line: p->cmdline is cut for display */
 	if (procfs_cmdline((int)p->key.tgid, full, sizeof(full)) == 0)
 		mc = redis_maxclients_from_cmdline(full, (int)p->key.tgid);
@@ -448,7 +469,8 @@ void collect_ask_servers(struct collector *c, double now)
 			continue;
 		}
 		if (n < 0) {
-			l->retry_at = now + 2;
+			if (!hung_up(l, p, now))
+				l->retry_at = now + 2;
 			note_failure(l, now);
 			continue;
 		}

@@ -160,7 +160,10 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 	}
 	/* "10000?" alone read as a limit known: a server of maxclients 50,
 	 * full, had HEADROOM 9951? */
-	if (guessed)
+	if (guessed && c->opts->ask_redis) /* given, and it got none */
+		fputs("  ?: maxclients not known (--ask-redis got none from it: stderr says why): Redis's "
+		      "default 10000 assumed; --maxclients N tells the real one\n", f);
+	else if (guessed)
 		fputs("  ?: maxclients not known (redis-server hides it): Redis's default 10000 assumed; "
 		      "--ask-redis or --maxclients N tell the real one\n", f);
 	if (any)

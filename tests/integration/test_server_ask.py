@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from harness import (BOUND_CLIENT, Client, connstorm, free_port, Rcleak, Redis, check, expect_row, expect_server, fields,
+from harness import (BOUND_CLIENT, RCLEAK, Client, Skip, connstorm, free_port, Rcleak, Redis, check, expect_row, expect_server, fields,
                      mkdtemp, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count, ss_sockets, stop,
                      total_connections, wait_until)
 from record_harness import Recorder, hold_many, report, report_json
@@ -17,7 +17,8 @@ TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port
          "test_ask_redis_auth_mixed", "test_ask_redis_hostile_reply", "test_ask_redis_own_slot_headroom",
          "test_ask_redis_own_link_no_repair", "test_ask_redis_old_link_port",
          "test_ask_redis_relink_two_servers", "test_ask_redis_churn_accepted",
-         "test_ask_redis_replica_master_link", "test_ask_redis_maxclients_set_at_runtime"]
+         "test_ask_redis_replica_master_link", "test_ask_redis_maxclients_set_at_runtime",
+         "test_ask_redis_tls_port"]
 
 
 def _ask_redis(bind, rc_extra=()):
@@ -643,3 +644,45 @@ def test_ask_redis_maxclients_set_at_runtime():
         expect_server(rc, r.pid, {"maxclients": mc, "maxclients_source": "config-get", "headroom": room},
                       timeout=5, what="the headroom after CONFIG SET maxclients %d" % mc)
     c.exit()
+
+
+def test_ask_redis_tls_port():
+    """A TLS-only redis-server (port 0, tls-port), the shape compliance
+    asks for: rcleak speaks plain RESP, and the server resets each link at
+    its first bytes. --ask-redis said nothing on stderr (its maxclients
+    silently the default), the plain view's note told to give --ask-redis,
+    which was given, and rcleak made two links every 2 s, each a line in
+    the server's log (Error accepting a client connection: wrong version
+    number). One line says so, and what tells the limit instead; the
+    server is asked again only every 30 s."""
+    import shutil
+    if not shutil.which("openssl"):
+        raise Skip("openssl not installed")
+    d = mkdtemp("rcleak-tls-")
+    key, crt, log = (os.path.join(d, n) for n in ("k.pem", "c.pem", "redis.log"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=60)
+    port = free_port()
+    srv = spawn(["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+                 "--tls-cert-file", crt, "--tls-key-file", key, "--tls-ca-cert-file", crt,
+                 "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", d,
+                 "--logfile", log], "TLS redis-server", stdin=subprocess.DEVNULL)
+    ready = wait_until(lambda: os.path.exists(log) and ("Ready to accept" in open(log).read() or
+                                                         srv.poll() is not None) and open(log).read(), 10,
+                       "the TLS redis-server to start")
+    if "Ready to accept" not in ready:
+        stop(srv)
+        raise Skip("redis-server without TLS: %s" % ready[-300:])
+    before = open(log).read().count("Error accepting a client connection")
+    out = subprocess.run([RCLEAK, "-p", str(port), "--ask-redis", "--plain", "-i", "0.5", "-n", "10"],
+                         capture_output=True, text=True, timeout=60)
+    resets = open(log).read().count("Error accepting a client connection") - before
+    check(out.returncode == 0, "rcleak exit %d: %s" % (out.returncode, out.stderr[-300:]))
+    said = [ln for ln in out.stderr.splitlines() if "pid %d" % srv.pid in ln]
+    check(len(said) == 1 and "without answering" in said[0] and "--maxclients" in said[0],
+          "stderr about the TLS server: %r" % out.stderr[-600:])
+    check("--ask-redis or --maxclients N tell" not in out.stdout and "--maxclients N tells" in out.stdout,
+          "the plain view's note under the servers: %r" % [ln for ln in out.stdout.splitlines() if "?:" in ln][:1])
+    check(resets <= 2, "rcleak made %d links the TLS server reset in 5 s (its log's lines), expected at most 2"
+          % resets)
+    stop(srv)
