@@ -34,7 +34,7 @@
  * minor 7: header field CAP_F_EV_RES (events' times cached per CPU)
  * minor 8: REC_COUNTERS payloads end with the accepted part of the totals
  * minor 9: REC_PROC payloads end with u64 rcleak_links
- * minor 10: ... then u64 master_links */
+ * minor 10: ... then u64 master_links, u64 cluster_links */
 #define CAP_MINOR        10
 #define CAP_HDR_FIXED    16
 #define CAP_HDR_BODY_MAX (64u * 1024)

@@ -407,6 +407,22 @@ long redis_link_info_maxclients(struct redis_link *l)
 	return link_ask(l, req, sizeof(req) - 1, buf, sizeof(buf), redis_parse_info_maxclients);
 }
 
+/* link_ask's 0 is no answer: a node with no bus links answers 1 here */
+static long cluster_done(const char *buf, size_t len)
+{
+	long v = redis_parse_info_cluster_links(buf, len);
+
+	return v < 0 ? -1 : v + 1;
+}
+
+long redis_link_info_cluster_links(struct redis_link *l)
+{
+	static const char req[] = "*2\r\n$4\r\nINFO\r\n$7\r\nclients\r\n";
+	char buf[4096];
+
+	return link_ask(l, req, sizeof(req) - 1, buf, sizeof(buf), cluster_done) - 1;
+}
+
 void redis_link_close(struct redis_link *l)
 {
 	if (l->fd >= 0)

@@ -84,6 +84,9 @@ long redis_link_maxclients(struct redis_link *l);
 /* The same from INFO clients (Redis 7+), for a server that refuses CONFIG
  * (renamed, or an ACL user without it); 0 when it does not say. */
 long redis_link_info_maxclients(struct redis_link *l);
+/* INFO clients' cluster_connections (cluster bus links, Redis 7+); 0 when
+ * none, or -1 when the link gave no answer. */
+long redis_link_info_cluster_links(struct redis_link *l);
 
 /* CLIENT LIST over the link. Returns entries (as clientlist_parse_reply) or
  * -1 on error: the link is closed, except after an error reply the server

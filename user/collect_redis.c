@@ -161,6 +161,17 @@ const struct server_link *collect_link_of(const struct collector *c, const struc
 	return NULL;
 }
 
+/* A cluster node counts its bus links against maxclients too (2 per other
+ * node: INFO clients' cluster_connections), on a port no client uses. Read
+ * with maxclients; a link that does not answer keeps the last count. */
+static void cluster_links(struct redis_link *l, struct proc *p)
+{
+	long n = redis_link_info_cluster_links(l);
+
+	if (n >= 0)
+		p->cluster_links = n;
+}
+
 void collect_discover_maxclients(struct collector *c, struct proc *p, double now)
 {
 	char full[REDIS_CMDLINE_MAX];
@@ -185,6 +196,7 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 			p->maxclients_source = "config-get";
 			if (sl)
 				sl->full = false;
+			cluster_links(l, p);
 			return;
 		}
 		/* CONFIG renamed away or not in the ACL user's commands:
@@ -201,6 +213,7 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 				p->maxclients_source = "info";
 				if (sl)
 					sl->full = false;
+				cluster_links(l, p);
 				return;
 			}
 			snprintf(l->err, sizeof(l->err), "%s", why);

@@ -186,7 +186,7 @@ void model_judge(struct model *m)
 		 * refuses is in its fd table for the moment it takes to write
 		 * the refusal, one at a time. */
 		if (p->nlisten && p->nofile_start >= 0 && p->nofile_soft > p->nofile_start &&
-		    p->clients + p->rcleak_links + p->master_links >=
+		    p->clients + p->rcleak_links + p->master_links + p->cluster_links >=
 			    p->nofile_start - REDIS_RESERVED_FDS + 2)
 			p->nofile_start = p->nofile_soft;
 		if (p->maxclients_source && (!strcmp(p->maxclients_source, "config-get") ||
@@ -229,7 +229,7 @@ long model_server_limit(const struct proc *p)
 
 long model_server_headroom(const struct proc *p)
 {
-	return model_server_limit(p) - p->clients - p->rcleak_links - p->master_links;
+	return model_server_limit(p) - p->clients - p->rcleak_links - p->master_links - p->cluster_links;
 }
 
 long model_effective_limit(long maxclients, long long nofile_soft)

@@ -101,6 +101,10 @@ struct proc {
 	long rcleak_links;       /* servers: rcleak's own --ask-redis links it
 				  * holds: no clients, but Redis counts them
 				  * against maxclients (set by the caller) */
+	long cluster_links;      /* servers: a cluster node's bus links (INFO
+				  * clients' cluster_connections, --ask-redis,
+				  * read with maxclients): Redis counts them
+				  * against maxclients too; kept between reads */
 	long master_links;       /* servers: a replica's link to its master
 				  * (CLIENT LIST flags=M, --ask-redis): Redis
 				  * counts it against maxclients, and no

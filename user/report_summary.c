@@ -152,6 +152,7 @@ static int note_room(struct capfile *f, struct seen_proc *s, const struct proc *
 	s->full_clients = p->clients;
 	s->full_links = p->rcleak_links;
 	s->full_master = p->master_links;
+	s->full_cluster = p->cluster_links;
 	s->full_limit = model_server_limit(p);
 	s->full_nholders = n;
 	s->nfull_by = n < SUMMARY_FULL_BY ? (int)n : SUMMARY_FULL_BY;

@@ -136,7 +136,8 @@ static void server_json(FILE *f, const struct collector *c, const struct proc *p
 			fprintf(f, "%s%u", i ? "," : "", p->listen[i].port);
 	}
 	fprintf(f, "],\"clients\":%ld,\"unix_clients\":%ld,\"rcleak_links\":%ld,\"master_links\":%ld,"
-		"\"nofile_soft\":", p->clients, p->unix_clients, p->rcleak_links, p->master_links);
+		"\"cluster_links\":%ld,\"nofile_soft\":", p->clients, p->unix_clients, p->rcleak_links,
+		p->master_links, p->cluster_links);
 	num_or_null(f, p->nofile_soft);
 	/* unknown: Redis's compiled-in default, said so by maxclients_source */
 	fprintf(f, ",\"maxclients\":%ld", p->maxclients > 0 ? p->maxclients : (long)REDIS_DEFAULT_MAXCLIENTS);

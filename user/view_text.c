@@ -156,6 +156,9 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		if (p->master_links)
 			fprintf(f, "  (%ld slot%s its replication link to its master)", p->master_links,
 				p->master_links > 1 ? "s:" : ":");
+		if (p->cluster_links)
+			fprintf(f, "  (%ld slot%s cluster bus link%s)", p->cluster_links,
+				p->cluster_links > 1 ? "s:" : ":", p->cluster_links > 1 ? "s" : "");
 		fputc('\n', f);
 	}
 	/* "10000?" alone read as a limit known: a server of maxclients 50,

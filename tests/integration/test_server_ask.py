@@ -18,7 +18,7 @@ TESTS = ["test_ask_redis_ipv4", "test_ask_redis_ipv6", "test_ask_redis_same_port
          "test_ask_redis_own_link_no_repair", "test_ask_redis_old_link_port",
          "test_ask_redis_relink_two_servers", "test_ask_redis_churn_accepted",
          "test_ask_redis_replica_master_link", "test_ask_redis_maxclients_set_at_runtime",
-         "test_ask_redis_tls_port"]
+         "test_ask_redis_tls_port", "test_ask_redis_cluster_bus_links"]
 
 
 def _ask_redis(bind, rc_extra=()):
@@ -686,3 +686,44 @@ def test_ask_redis_tls_port():
     check(resets <= 2, "rcleak made %d links the TLS server reset in 5 s (its log's lines), expected at most 2"
           % resets)
     stop(srv)
+
+
+def test_ask_redis_cluster_bus_links():
+    """A Redis Cluster node counts its cluster bus links against maxclients
+    (INFO clients' cluster_connections: 2 per other node), as it does its
+    clients: a node of a 3-node cluster at maxclients 10 with 2 clients and
+    rcleak's link takes 3 more, not 7. rcleak said headroom 7, live and in
+    report's headroom_min: the bus is on another port, and no client of
+    the node's. With --ask-redis, INFO clients tells them: cluster_links."""
+    bus = [free_port() for _ in range(3)]
+    nodes = []
+    for i in range(3):
+        d = mkdtemp("rcleak-cluster-")
+        nodes.append(Redis(extra=["--cluster-enabled", "yes", "--cluster-port", str(bus[i]),
+                                  "--cluster-config-file", os.path.join(d, "nodes.conf")]
+                           + (["--maxclients", "10"] if i == 0 else []), bind=("127.0.0.1",)))
+    out = subprocess.run(["redis-cli", "--cluster", "create"] + ["127.0.0.1:%d" % n.port for n in nodes]
+                         + ["--cluster-yes"], capture_output=True, text=True, timeout=60)
+    check(out.returncode == 0, "redis-cli --cluster create: %s %s" % (out.stdout[-300:], out.stderr[-300:]))
+    r = nodes[0]
+    wait_until(lambda: "cluster_state:ok" in r.cli("CLUSTER", "INFO"), 20, "the cluster to be ok")
+    bus_links = int(re.search(r"^cluster_connections:(\d+)", r.cli("INFO", "clients"), re.M).group(1))
+    check(bus_links == 4, "ground truth: INFO clients cluster_connections %d, expected 4" % bus_links)
+    c = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-cluster")
+    rc = Rcleak(["-p", str(r.port), "--ask-redis", "-i", "0.5"])
+    expect_server(rc, r.pid, {"maxclients": 10, "clients": 2, "rcleak_links": 1},
+                  what="the node's 2 clients, maxclients told")
+    room = _probe_slots(r.port, 10)
+    check(room == 10 - 2 - 1 - bus_links, "ground truth: the node took %d more clients beside 2, rcleak's "
+          "link and %d bus links, expected %d" % (room, bus_links, 10 - 2 - 1 - bus_links))
+    expect_server(rc, r.pid, {"clients": 2, "rcleak_links": 1, "cluster_links": bus_links, "headroom": room},
+                  timeout=5, what="the node's headroom less its cluster bus links")
+    rc.close()
+    path = os.path.join(mkdtemp("rcleak-cluster-"), "cluster.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ask-redis", "-d", "3"])
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    d, _err = report_json([path], "report --json of a cluster node")
+    srv = [p for p in d["files"][0]["processes"] if p["pid"] == r.pid]
+    check(len(srv) == 1 and srv[0].get("headroom_min") == room,
+          "report: the node's headroom_min %r, expected %d" % (srv and srv[0].get("headroom_min"), room))
+    c.exit()
