@@ -215,9 +215,12 @@ static int link_auth(struct redis_link *l, int fd, const char *user)
 	while (len < sizeof(buf) - 1) {
 		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
 
-		if (r <= 0)
+		if (r <= 0) {
+			l->hung_up = !len && (r == 0 || errno == ECONNRESET);
 			return r < 0 ? -errno : -ECONNRESET;
+		}
 		len += r;
+		l->answered = true;
 		if (memchr(buf, '\n', len))
 			break;
 	}
@@ -289,6 +292,7 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 	l->local_port = 0;
 	l->err[0] = '\0';
 	l->connected = false;
+	l->answered = false;
 	l->hung_up = false;
 	if (family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss, *m = (struct sockaddr_in *)&me;
@@ -358,7 +362,7 @@ static long link_ask(struct redis_link *l, const char *req, size_t reqlen, char 
 	l->err[0] = '\0'; /* this query's error, not an earlier one's */
 	l->hung_up = false;
 	if (write(l->fd, req, reqlen) != (ssize_t)reqlen) {
-		l->hung_up = errno == EPIPE || errno == ECONNRESET;
+		l->hung_up = !l->answered && (errno == EPIPE || errno == ECONNRESET);
 		redis_link_close(l);
 		return 0;
 	}
@@ -366,12 +370,14 @@ static long link_ask(struct redis_link *l, const char *req, size_t reqlen, char 
 		ssize_t r = read(l->fd, buf + len, cap - 1 - len);
 
 		if (r <= 0) {
-			/* not a timeout (a busy server): closed unanswered */
-			l->hung_up = !len && (r == 0 || errno == ECONNRESET);
+			/* not a timeout (a busy server), nor a link that
+			 * answered before (killed since): closed unanswered */
+			l->hung_up = !l->answered && !len && (r == 0 || errno == ECONNRESET);
 			redis_link_close(l);
 			return 0;
 		}
 		len += r;
+		l->answered = true;
 		if (buf[0] == '-' && memchr(buf, '\n', len)) {
 			link_err(l, buf, len);
 			return 0;
@@ -447,8 +453,11 @@ long redis_link_client_list(struct redis_link *l, struct redis_client **out)
 	if (l->fd < 0)
 		return -1;
 	l->err[0] = '\0';
-	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+	l->hung_up = false;
+	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+		l->hung_up = !l->answered && (errno == EPIPE || errno == ECONNRESET);
 		goto fail;
+	}
 	buf = malloc(cap);
 	if (!buf)
 		goto fail;
@@ -464,9 +473,13 @@ long redis_link_client_list(struct redis_link *l, struct redis_client **out)
 			cap *= 2;
 		}
 		r = read(l->fd, buf + len, cap - len);
-		if (r <= 0)
+		if (r <= 0) {
+			/* as link_ask: a link that never answered, closed */
+			l->hung_up = !l->answered && !len && (r == 0 || errno == ECONNRESET);
 			break;
+		}
 		len += r;
+		l->answered = true;
 		n = clientlist_parse_reply(buf, len, out, &more);
 		if (n < 0 && buf[0] == '-' && memchr(buf, '\n', len)) {
 			link_err(l, buf, len); /* an error reply: say which */

@@ -50,9 +50,11 @@ struct redis_link {
 	char err[96];            /* the server's last error reply ("NOAUTH ..."), or "" */
 	bool connected;          /* the last redis_link_open's connect() succeeded:
 				  * the server's end exists (or did) */
-	bool hung_up;            /* the last ask: the server closed the link
-				  * (end of file, reset) without a byte of
-				  * answer: no plain RESP there (a TLS port) */
+	bool answered;           /* the server has answered on this link */
+	bool hung_up;            /* the last ask: the server closed a link that
+				  * never answered (end of file, reset) without
+				  * a byte: no plain RESP there (a TLS port);
+				  * not a link killed since (CLIENT KILL) */
 };
 
 /* Connect to family/addr:port (a wildcard address means loopback) in the

@@ -103,9 +103,11 @@ static bool hung_up(struct server_link *l, const struct proc *p, double now)
 	l->link.hung_up = false;
 	l->retry_at = now + REFUSED_RECHECK_S;
 	if (!l->warned)
-		elog("--ask-redis: redis-server pid %u port %u: closed rcleak's connection without answering "
+		/* its name: a proxy on a watched port hangs up on RESP too */
+		elog("--ask-redis: %s pid %u port %u: closed rcleak's connection without answering "
 		     "(a TLS port? rcleak speaks plain RESP): its maxclients is not known, --maxclients N "
-		     "tells it; asked again every %.0f s", p->key.tgid, p->listen[0].port, REFUSED_RECHECK_S);
+		     "tells it; asked again every %.0f s", p->comm[0] ? p->comm : "server", p->key.tgid,
+		     p->listen[0].port, REFUSED_RECHECK_S);
 	l->warned = true;
 	return true;
 }
@@ -141,6 +143,8 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 		l->own = c->own_last;
 	if (err == -EACCES) /* a full server refuses whatever comes first */
 		link_refused(c, l, p, redis_link_full(&l->link) ? "connect" : "AUTH");
+	else if (err && hung_up(l, p, now)) /* at AUTH (REDISCLI_AUTH set) */
+		return NULL;
 	else if (err)
 		vlog("cannot connect to redis-server pid %u port %u: retrying in 10 s",
 		     p->key.tgid, p->listen[0].port);
