@@ -284,7 +284,9 @@ static int take_tail(struct capfile *f)
 		}
 		s->opened += t->opened;
 		s->closed += t->closed;
-		s->leaked += t->leaked;
+		/* a redis-server's own links are Redis's (proc_leaked) */
+		if (!proc_is_redis(s->comm, s->server))
+			s->leaked += t->leaked;
 	}
 	ownertab_clear(&f->tail); /* once */
 	return 0;
