@@ -107,6 +107,8 @@ int clientlist_parse_line(const char *line, struct redis_client *out)
 	 * read: Redis's own idle timeout spares them too */
 	if (field(line, "flags", v, sizeof(v)) && (strchr(v, 'P') || strchr(v, 'b') || strchr(v, 'O')))
 		out->waits = true;
+	if (field(line, "flags", v, sizeof(v)) && strchr(v, 'M'))
+		out->master = true;
 	for (size_t k = 0; k < sizeof(sub_fields) / sizeof(sub_fields[0]); k++)
 		if (field(line, sub_fields[k], v, sizeof(v)) && atol(v) > 0)
 			out->waits = true;
@@ -213,9 +215,12 @@ static int link_auth(struct redis_link *l, int fd, const char *user)
 	while (len < sizeof(buf) - 1) {
 		ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
 
-		if (r <= 0)
+		if (r <= 0) {
+			l->hung_up = !len && (r == 0 || errno == ECONNRESET);
 			return r < 0 ? -errno : -ECONNRESET;
+		}
 		len += r;
+		l->answered = true;
 		if (memchr(buf, '\n', len))
 			break;
 	}
@@ -287,6 +292,8 @@ int redis_link_open(struct redis_link *l, int family, const __u8 addr[16], __u16
 	l->local_port = 0;
 	l->err[0] = '\0';
 	l->connected = false;
+	l->answered = false;
+	l->hung_up = false;
 	if (family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss, *m = (struct sockaddr_in *)&me;
 		__u32 zero = 0;
@@ -353,7 +360,9 @@ static long link_ask(struct redis_link *l, const char *req, size_t reqlen, char 
 	if (l->fd < 0)
 		return 0;
 	l->err[0] = '\0'; /* this query's error, not an earlier one's */
+	l->hung_up = false;
 	if (write(l->fd, req, reqlen) != (ssize_t)reqlen) {
+		l->hung_up = !l->answered && (errno == EPIPE || errno == ECONNRESET);
 		redis_link_close(l);
 		return 0;
 	}
@@ -361,10 +370,14 @@ static long link_ask(struct redis_link *l, const char *req, size_t reqlen, char 
 		ssize_t r = read(l->fd, buf + len, cap - 1 - len);
 
 		if (r <= 0) {
+			/* not a timeout (a busy server), nor a link that
+			 * answered before (killed since): closed unanswered */
+			l->hung_up = !l->answered && !len && (r == 0 || errno == ECONNRESET);
 			redis_link_close(l);
 			return 0;
 		}
 		len += r;
+		l->answered = true;
 		if (buf[0] == '-' && memchr(buf, '\n', len)) {
 			link_err(l, buf, len);
 			return 0;
@@ -400,6 +413,22 @@ long redis_link_info_maxclients(struct redis_link *l)
 	return link_ask(l, req, sizeof(req) - 1, buf, sizeof(buf), redis_parse_info_maxclients);
 }
 
+/* link_ask's 0 is no answer: a node with no bus links answers 1 here */
+static long cluster_done(const char *buf, size_t len)
+{
+	long v = redis_parse_info_cluster_links(buf, len);
+
+	return v < 0 ? -1 : v + 1;
+}
+
+long redis_link_info_cluster_links(struct redis_link *l)
+{
+	static const char req[] = "*2\r\n$4\r\nINFO\r\n$7\r\nclients\r\n";
+	char buf[4096];
+
+	return link_ask(l, req, sizeof(req) - 1, buf, sizeof(buf), cluster_done) - 1;
+}
+
 void redis_link_close(struct redis_link *l)
 {
 	if (l->fd >= 0)
@@ -424,8 +453,11 @@ long redis_link_client_list(struct redis_link *l, struct redis_client **out)
 	if (l->fd < 0)
 		return -1;
 	l->err[0] = '\0';
-	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+	l->hung_up = false;
+	if (write(l->fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
+		l->hung_up = !l->answered && (errno == EPIPE || errno == ECONNRESET);
 		goto fail;
+	}
 	buf = malloc(cap);
 	if (!buf)
 		goto fail;
@@ -441,9 +473,13 @@ long redis_link_client_list(struct redis_link *l, struct redis_client **out)
 			cap *= 2;
 		}
 		r = read(l->fd, buf + len, cap - len);
-		if (r <= 0)
+		if (r <= 0) {
+			/* as link_ask: a link that never answered, closed */
+			l->hung_up = !l->answered && !len && (r == 0 || errno == ECONNRESET);
 			break;
+		}
 		len += r;
+		l->answered = true;
 		n = clientlist_parse_reply(buf, len, out, &more);
 		if (n < 0 && buf[0] == '-' && memchr(buf, '\n', len)) {
 			link_err(l, buf, len); /* an error reply: say which */

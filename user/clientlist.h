@@ -23,6 +23,10 @@ struct redis_client {
 	 * (flag b), a MONITOR client (flag O). Not a ZOMBIE however long it
 	 * sends nothing. */
 	bool waits;
+	/* a replica's link to its master (flag M): Redis lists it among its
+	 * clients and counts it against maxclients, but no process connected
+	 * to the replica for it: the replica made it */
+	bool master;
 	/* join */
 	__u32 pid;               /* local holder of the client end; 0: none */
 	__u64 sk;                /* that client end's socket (rcl_fd_rec.sk); 0: none */
@@ -46,6 +50,11 @@ struct redis_link {
 	char err[96];            /* the server's last error reply ("NOAUTH ..."), or "" */
 	bool connected;          /* the last redis_link_open's connect() succeeded:
 				  * the server's end exists (or did) */
+	bool answered;           /* the server has answered on this link */
+	bool hung_up;            /* the last ask: the server closed a link that
+				  * never answered (end of file, reset) without
+				  * a byte: no plain RESP there (a TLS port);
+				  * not a link killed since (CLIENT KILL) */
 };
 
 /* Connect to family/addr:port (a wildcard address means loopback) in the
@@ -77,6 +86,9 @@ long redis_link_maxclients(struct redis_link *l);
 /* The same from INFO clients (Redis 7+), for a server that refuses CONFIG
  * (renamed, or an ACL user without it); 0 when it does not say. */
 long redis_link_info_maxclients(struct redis_link *l);
+/* INFO clients' cluster_connections (cluster bus links, Redis 7+); 0 when
+ * none, or -1 when the link gave no answer. */
+long redis_link_info_cluster_links(struct redis_link *l);
 
 /* CLIENT LIST over the link. Returns entries (as clientlist_parse_reply) or
  * -1 on error: the link is closed, except after an error reply the server

@@ -14,7 +14,14 @@
 #include "procfs.h"
 #include "redis.h"
 
-#define MAXCLIENTS_RECHECK_S 30.0 /* how often a server's maxclients is re-read */
+/* How often a server's maxclients is re-read: about once a second (a
+ * refresh of -i 1 comes a hair under 1 s after the last). CONFIG SET
+ * maxclients is what an SRE does in the incident rcleak is watching, and
+ * every 30 s left the headroom wrong for half a minute after it (44 on a
+ * server lowered to 8 that refused its third new client); one CONFIG GET
+ * costs the server microseconds. */
+#define MAXCLIENTS_RECHECK_S 0.9
+#define REFUSED_RECHECK_S 30.0    /* a server that refused CLIENT LIST: asked again */
 #define ASK_TIMEOUT_MS 300
 /* CLIENT LIST blocks the server while it writes a line per client: ~11 ms
  * at 7,000 clients here, so every 1 s refresh took 1 % of the server's
@@ -85,6 +92,26 @@ static void note_closed(struct collector *c, struct server_link *l)
 	}
 }
 
+/* The server closed the link at rcleak's first bytes without a byte of
+ * answer: no plain RESP on that port (a TLS-only Redis resets it, and logs
+ * a line each time). Said once; asked again only every REFUSED_RECHECK_S,
+ * not at every refresh's retry, which filled the server's log. */
+static bool hung_up(struct server_link *l, const struct proc *p, double now)
+{
+	if (!l->link.hung_up)
+		return false;
+	l->link.hung_up = false;
+	l->retry_at = now + REFUSED_RECHECK_S;
+	if (!l->warned)
+		/* its name: a proxy on a watched port hangs up on RESP too */
+		elog("--ask-redis: %s pid %u port %u: closed rcleak's connection without answering "
+		     "(a TLS port? rcleak speaks plain RESP): its maxclients is not known, --maxclients N "
+		     "tells it; asked again every %.0f s", p->comm[0] ? p->comm : "server", p->key.tgid,
+		     p->listen[0].port, REFUSED_RECHECK_S);
+	l->warned = true;
+	return true;
+}
+
 /* An open link to server p, or NULL (failures retry after a pause). */
 static struct redis_link *ensure_link(struct collector *c, const struct proc *p, double now)
 {
@@ -116,6 +143,8 @@ static struct redis_link *ensure_link(struct collector *c, const struct proc *p,
 		l->own = c->own_last;
 	if (err == -EACCES) /* a full server refuses whatever comes first */
 		link_refused(c, l, p, redis_link_full(&l->link) ? "connect" : "AUTH");
+	else if (err && hung_up(l, p, now)) /* at AUTH (REDISCLI_AUTH set) */
+		return NULL;
 	else if (err)
 		vlog("cannot connect to redis-server pid %u port %u: retrying in 10 s",
 		     p->key.tgid, p->listen[0].port);
@@ -136,6 +165,17 @@ const struct server_link *collect_link_of(const struct collector *c, const struc
 	return NULL;
 }
 
+/* A cluster node counts its bus links against maxclients too (2 per other
+ * node: INFO clients' cluster_connections), on a port no client uses. Read
+ * with maxclients; a link that does not answer keeps the last count. */
+static void cluster_links(struct redis_link *l, struct proc *p)
+{
+	long n = redis_link_info_cluster_links(l);
+
+	if (n >= 0)
+		p->cluster_links = n;
+}
+
 void collect_discover_maxclients(struct collector *c, struct proc *p, double now)
 {
 	char full[REDIS_CMDLINE_MAX];
@@ -151,6 +191,8 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 		struct server_link *sl = link_for(c, p);
 
 		mc = l ? redis_link_maxclients(l) : 0;
+		if (sl && mc <= 0 && hung_up(sl, p, now))
+			goto cmdline;
 		if (sl && (mc > 0 || (l && l->err[0])))
 			collect_own_answered(c, sl->own);
 		if (mc > 0) {
@@ -158,6 +200,7 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 			p->maxclients_source = "config-get";
 			if (sl)
 				sl->full = false;
+			cluster_links(l, p);
 			return;
 		}
 		/* CONFIG renamed away or not in the ACL user's commands:
@@ -174,6 +217,7 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 				p->maxclients_source = "info";
 				if (sl)
 					sl->full = false;
+				cluster_links(l, p);
 				return;
 			}
 			snprintf(l->err, sizeof(l->err), "%s", why);
@@ -202,6 +246,7 @@ void collect_discover_maxclients(struct collector *c, struct proc *p, double now
 			return;
 		}
 	}
+cmdline:
 	/* the whole command line: p->cmdline is cut for display */
 	if (procfs_cmdline((int)p->key.tgid, full, sizeof(full)) == 0)
 		mc = redis_maxclients_from_cmdline(full, (int)p->key.tgid);
@@ -383,6 +428,16 @@ static void exempt_waiting(struct collector *c, const struct server_link *l, str
 	free(peers);
 }
 
+/* A replica's link to its master is one of its clients (CLIENT LIST
+ * flags=M) that no accept made, so the walk does not count it (nor sees
+ * it, unless the master's port is watched too); Redis counts it against
+ * maxclients all the same. */
+static void count_master_links(const struct server_link *l, struct proc *srv)
+{
+	for (long i = 0; l->clients && i < l->nclients; i++)
+		srv->master_links += l->clients[i].master;
+}
+
 /* Each refresh: CLIENT LIST from every live server, joined; drop links of
  * servers that are gone. */
 void collect_ask_servers(struct collector *c, double now)
@@ -408,6 +463,7 @@ void collect_ask_servers(struct collector *c, double now)
 			if (l->clients) {
 				join_clients(c, l, p, true);
 				exempt_waiting(c, l, p);
+				count_master_links(l, p);
 			}
 			continue;
 		}
@@ -426,11 +482,12 @@ void collect_ask_servers(struct collector *c, double now)
 				     "and its waiting clients are not told from silent ones",
 				     p->key.tgid, p->listen[0].port, rl->err);
 			l->warned = true;
-			l->list_at = now + MAXCLIENTS_RECHECK_S;
+			l->list_at = now + REFUSED_RECHECK_S;
 			continue;
 		}
 		if (n < 0) {
-			l->retry_at = now + 2;
+			if (!hung_up(l, p, now))
+				l->retry_at = now + 2;
 			note_failure(l, now);
 			continue;
 		}
@@ -445,6 +502,7 @@ void collect_ask_servers(struct collector *c, double now)
 			l->clients = calloc(1, sizeof(*l->clients)); /* answered, empty */
 		join_clients(c, l, p, false);
 		exempt_waiting(c, l, p);
+		count_master_links(l, p);
 	}
 	for (int i = 0; i < c->nlinks; i++) {
 		if (!c->links[i].seen)

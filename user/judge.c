@@ -178,6 +178,17 @@ void model_judge(struct model *m)
 		 * given back. */
 		if (p->nofile_start < 0 && p->nofile_soft >= 0)
 			p->nofile_start = p->nofile_soft;
+		/* But a server holding more slots than that limit allows was
+		 * sized since by its nofile now: CONFIG SET maxclients up
+		 * raises Redis's own fd limit, and rcleak without --ask-redis
+		 * sees only the raise (it said headroom -8 for a server of 40
+		 * clients that took more). Two over, not one: a client Redis
+		 * refuses is in its fd table for the moment it takes to write
+		 * the refusal, one at a time. */
+		if (p->nlisten && p->nofile_start >= 0 && p->nofile_soft > p->nofile_start &&
+		    p->clients + p->rcleak_links + p->master_links + p->cluster_links >=
+			    p->nofile_start - REDIS_RESERVED_FDS + 2)
+			p->nofile_start = p->nofile_soft;
 		if (p->maxclients_source && (!strcmp(p->maxclients_source, "config-get") ||
 					     !strcmp(p->maxclients_source, "info")))
 			p->nofile_sized = p->nofile_soft;
@@ -218,7 +229,7 @@ long model_server_limit(const struct proc *p)
 
 long model_server_headroom(const struct proc *p)
 {
-	return model_server_limit(p) - p->clients - p->rcleak_links;
+	return model_server_limit(p) - p->clients - p->rcleak_links - p->master_links - p->cluster_links;
 }
 
 long model_effective_limit(long maxclients, long long nofile_soft)

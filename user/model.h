@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <linux/types.h>
 #include "rcleak.h"
 #include "rate.h"
@@ -101,6 +102,14 @@ struct proc {
 	long rcleak_links;       /* servers: rcleak's own --ask-redis links it
 				  * holds: no clients, but Redis counts them
 				  * against maxclients (set by the caller) */
+	long cluster_links;      /* servers: a cluster node's bus links (INFO
+				  * clients' cluster_connections, --ask-redis,
+				  * read with maxclients): Redis counts them
+				  * against maxclients too; kept between reads */
+	long master_links;       /* servers: a replica's link to its master
+				  * (CLIENT LIST flags=M, --ask-redis): Redis
+				  * counts it against maxclients, and no
+				  * accept made it (set by the caller) */
 	struct listen_addr listen[MODEL_MAX_LISTEN];
 	int nlisten;             /* > 0: a server */
 	int alive_nlisten;       /* nlisten when it last ran: an exited server keeps it */
@@ -177,13 +186,24 @@ struct proc {
 	bool touched;            /* internal: seen in this refresh */
 };
 
+/* A redis-server: its own connections are Redis's (a replica's link to its
+ * master, MIGRATE's cached ones), which Redis makes and drops itself; at
+ * its exit the kernel closes them, and that is no application's leak. */
+static inline bool proc_is_redis(const char *comm, bool server)
+{
+	return server && !strcmp(comm, "redis-server");
+}
+
 /* What p leaked: the connections it opened that were still open when it
  * (or a fork holding them) exited. Those it accepted and held when it
  * exited are its clients' connections: a redis-server killed with 20
- * clients leaked none (as `rcleak run` judges it, summary.c). Captures
+ * clients leaked none (as `rcleak run` judges it, summary.c), nor did a
+ * replica killed with its link to its master (proc_is_redis). Captures
  * before format minor 8 carry no split: all of them count there. */
 static inline __u64 proc_leaked(const struct proc *p)
 {
+	if (proc_is_redis(p->comm, p->listener || p->nlisten > 0 || p->alive_nlisten > 0))
+		return 0;
 	return p->exit_closed >= p->acc_exit_closed ? p->exit_closed - p->acc_exit_closed : 0;
 }
 

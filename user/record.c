@@ -333,10 +333,19 @@ int record_decode_proc(const void *p, size_t len, struct rec_proc *pr)
 		pr->unix_clients = (__s64)get_u64(&d);
 	if (d.len - d.off >= 8) /* files before minor 9 end here */
 		pr->rcleak_links = (__s64)get_u64(&d);
-	/* a recorder holds one link a server (a few while one stalls):
-	 * hostile bytes must not overflow the headroom */
+	if (d.len - d.off >= 8) /* files before minor 10 end here */
+		pr->master_links = (__s64)get_u64(&d);
+	if (d.len - d.off >= 8)
+		pr->cluster_links = (__s64)get_u64(&d);
+	/* a recorder holds one link a server (a few while one stalls), a
+	 * replica one link to its master: hostile bytes must not overflow
+	 * the headroom */
 	if (pr->rcleak_links < 0 || pr->rcleak_links > 1024)
 		pr->rcleak_links = 0;
+	if (pr->master_links < 0 || pr->master_links > 1024)
+		pr->master_links = 0;
+	if (pr->cluster_links < 0 || pr->cluster_links > 1 << 20)
+		pr->cluster_links = 0;
 	return finish(&d);
 }
 
@@ -355,6 +364,8 @@ static void enc_proc(struct enc *e, const struct proc *p)
 	put_str(e, p->cmdline, 128);
 	put_u64(e, (__u64)(__s64)p->unix_clients);
 	put_u64(e, (__u64)(__s64)p->rcleak_links);
+	put_u64(e, (__u64)(__s64)p->master_links);
+	put_u64(e, (__u64)(__s64)p->cluster_links);
 }
 
 int record_decode_tick(const void *p, size_t len, struct rec_tick *t)

@@ -66,6 +66,8 @@ struct rec_proc {
 	char cmdline[128];
 	__s64 unix_clients;  /* minor 2; 0 in older files */
 	__s64 rcleak_links;  /* minor 9; 0 in older files */
+	__s64 master_links;  /* minor 10; 0 in older files */
+	__s64 cluster_links; /* minor 10; 0 in older files */
 };
 
 struct rec_meta {

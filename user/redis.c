@@ -83,9 +83,12 @@ static const char *bulk(const char *p, const char *end, const char **s, long *n)
 	return *s + *n + 2;
 }
 
-long redis_parse_info_maxclients(const char *buf, size_t len)
+/* N of a "key:N" line of an INFO bulk reply, 0 when it has none (or N is
+ * below min), -1 while the reply is not whole yet. */
+static long info_field(const char *buf, size_t len, const char *key, long min)
 {
 	const char *body, *end = buf + len, *k;
+	size_t kl = strlen(key);
 	long n, v;
 	char *e;
 
@@ -101,14 +104,27 @@ long redis_parse_info_maxclients(const char *buf, size_t len)
 	body = e + 2;
 	if (body + n > end)
 		return -1;
-	/* "maxclients:N\r\n" at the start of a line of the bulk */
+	/* "key:N\r\n" at the start of a line of the bulk */
 	for (k = body; k && k < body + n; k = memchr(k, '\n', (size_t)(body + n - k)), k = k ? k + 1 : k) {
-		if ((size_t)(body + n - k) > 11 && !memcmp(k, "maxclients:", 11)) {
-			v = strtol(k + 11, &e, 10);
-			return e > k + 11 && e < body + n && (*e == '\r' || *e == '\n') && v > 0 ? v : 0;
+		if ((size_t)(body + n - k) > kl && !memcmp(k, key, kl)) {
+			v = strtol(k + kl, &e, 10);
+			return e > k + kl && e < body + n && (*e == '\r' || *e == '\n') && v >= min ? v : 0;
 		}
 	}
 	return 0;
+}
+
+long redis_parse_info_maxclients(const char *buf, size_t len)
+{
+	return info_field(buf, len, "maxclients:", 1);
+}
+
+long redis_parse_info_cluster_links(const char *buf, size_t len)
+{
+	/* a node caps it (2 a node): hostile bytes must not sink the headroom */
+	long v = info_field(buf, len, "cluster_connections:", 0);
+
+	return v > 1 << 20 ? 0 : v;
 }
 
 long redis_parse_config_reply(const char *buf, size_t len)

@@ -28,4 +28,8 @@ long redis_parse_config_reply(const char *buf, size_t len);
  * 7+), 0 when it has none, -1 while the reply is not whole yet. */
 long redis_parse_info_maxclients(const char *buf, size_t len);
 
+/* The same for its "cluster_connections:N" line (Redis 7+: the cluster bus
+ * links it counts against maxclients): N, 0 when it has none. */
+long redis_parse_info_cluster_links(const char *buf, size_t len);
+
 #endif

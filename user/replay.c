@@ -187,6 +187,8 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 			if (p) {
 				p->unix_clients = r->facts[i].unix_clients;
 				p->rcleak_links = r->facts[i].rcleak_links;
+				p->master_links = r->facts[i].master_links;
+				p->cluster_links = r->facts[i].cluster_links;
 			}
 		}
 		model_end(r->model, r->tick.now, r->tick.dt);

@@ -151,6 +151,8 @@ static int note_room(struct capfile *f, struct seen_proc *s, const struct proc *
 	s->full_at = wall;
 	s->full_clients = p->clients;
 	s->full_links = p->rcleak_links;
+	s->full_master = p->master_links;
+	s->full_cluster = p->cluster_links;
 	s->full_limit = model_server_limit(p);
 	s->full_nholders = n;
 	s->nfull_by = n < SUMMARY_FULL_BY ? (int)n : SUMMARY_FULL_BY;
@@ -282,7 +284,9 @@ static int take_tail(struct capfile *f)
 		}
 		s->opened += t->opened;
 		s->closed += t->closed;
-		s->leaked += t->leaked;
+		/* a redis-server's own links are Redis's (proc_leaked) */
+		if (!proc_is_redis(s->comm, s->server))
+			s->leaked += t->leaked;
 	}
 	ownertab_clear(&f->tail); /* once */
 	return 0;

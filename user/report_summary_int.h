@@ -47,13 +47,14 @@ struct seen_proc {
 	const char *maxclients_source;
 	long long nofile;        /* the limit's: the lowest nofile_soft seen */
 	/* servers: the headroom of each refresh that saw it listen (clients
-	 * and rcleak's links against the effective limit) */
+	 * and rcleak's links, and a replica's link to its master, against
+	 * the effective limit) */
 	bool have_room;
 	long room_min;           /* the lowest, first reached at room_min_at */
 	double room_min_at;
 	unsigned long full_ticks; /* refreshes at headroom 0 (or under) */
 	double full_at;          /* wall: the first of them; 0: never full */
-	long full_clients, full_links, full_limit; /* at full_at */
+	long full_clients, full_links, full_master, full_cluster, full_limit; /* at full_at */
 	long full_nholders;      /* local processes holding its clients then */
 	struct {
 		__u32 pid;

@@ -39,8 +39,9 @@ static void room_json(const struct seen_proc *s)
 	}
 	putchar(']');
 	if (s->full_at)
-		printf(",\"full_clients\":%ld,\"full_rcleak_links\":%ld,\"full_holder_processes\":%ld",
-		       s->full_clients, s->full_links, s->full_nholders);
+		printf(",\"full_clients\":%ld,\"full_rcleak_links\":%ld,\"full_master_links\":%ld,"
+		       "\"full_cluster_links\":%ld,\"full_holder_processes\":%ld", s->full_clients,
+		       s->full_links, s->full_master, s->full_cluster, s->full_nholders);
 }
 
 /* A file skipped, as the summary's "skipped" list and --at's and

@@ -80,6 +80,10 @@ static void print_room(const struct capfile *f, const struct seen_proc *s)
 	       s->full_clients);
 	if (s->full_links)
 		printf(" + %ld rcleak --ask-redis link%s", s->full_links, s->full_links > 1 ? "s" : "");
+	if (s->full_master)
+		printf(" + its link to its master");
+	if (s->full_cluster)
+		printf(" + %ld cluster bus link%s", s->full_cluster, s->full_cluster > 1 ? "s" : "");
 	printf(" of %ld%s, held then by:", s->full_limit, full_mark);
 	for (int k = 0; k < s->nfull_by; k++) {
 		shown_str(name, sizeof(name), s->full_by[k].comm);

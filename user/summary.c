@@ -49,9 +49,12 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	 * process's accepted connections that a non-listener let go of (a
 	 * server's fork) count as before. */
 	r->closed = (long)(p->released - (r->server ? p->acc_released : 0));
-	/* accepted connections dropped at a server's exit are not its leaks */
+	/* accepted connections dropped at a server's exit are not its leaks,
+	 * nor a redis-server's own (its link to its master: proc_leaked) */
 	r->leaked = (long)(p->exit_closed - (r->server ? p->acc_exit_closed : 0));
 	r->open_at_end = p->exited ? 0 : own_open - dup_open;
+	if (proc_is_redis(p->comm, r->server))
+		r->leaked = r->open_at_end = 0;
 	r->median_lifetime_ms = p->median_lifetime_ms;
 	if (life < RUN_MIN_LIFE_S)
 		life = RUN_MIN_LIFE_S; /* within the timing error of its exit */

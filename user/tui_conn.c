@@ -201,11 +201,16 @@ static int facts_server(struct tui *t, int y, const struct proc *p)
 	size_t l = 0;
 	int x = 1;
 
-	if (p->rcleak_links) /* Redis counts rcleak's own link against maxclients */
-		snprintf(buf, sizeof(buf), "%ld of %ld%s (+%ld rcleak's link)", p->clients, eff,
-			 p->maxclients > 0 ? "" : "?", p->rcleak_links);
-	else
-		snprintf(buf, sizeof(buf), "%ld of %ld%s", p->clients, eff, p->maxclients > 0 ? "" : "?");
+	/* Redis counts rcleak's own link, a replica's link to its master and
+	 * a cluster node's bus links against maxclients too */
+	l = (size_t)snprintf(buf, sizeof(buf), "%ld of %ld%s", p->clients, eff, p->maxclients > 0 ? "" : "?");
+	if (p->rcleak_links)
+		l += (size_t)snprintf(buf + l, sizeof(buf) - l, " (+%ld rcleak's link)", p->rcleak_links);
+	if (p->master_links && l < sizeof(buf))
+		l += (size_t)snprintf(buf + l, sizeof(buf) - l, " (+%ld master link)", p->master_links);
+	if (p->cluster_links && l < sizeof(buf))
+		l += (size_t)snprintf(buf + l, sizeof(buf) - l, " (+%ld cluster bus)", p->cluster_links);
+	l = 0;
 	x = tui_kv(t, y, x, "clients", ST_BOLD, buf);
 	snprintf(buf, sizeof(buf), "%ld (%s)", p->maxclients > 0 ? p->maxclients : 10000,
 		 p->maxclients_source ? p->maxclients_source : "default");

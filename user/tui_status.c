@@ -240,14 +240,18 @@ static int draw_server(struct tui *t, int y, int maxy, const struct proc *s)
 	/* the bar gets what "clients ", growth and ETA leave, up to 42 columns */
 	barw = COLS - p.x - 8 - (2 + 7 + (int)strlen(growth)) - (2 + 4 + (int)strlen(eta) + 1);
 	barw = barw > 42 ? 42 : barw;
-	/* rcleak's own --ask-redis link takes a slot too: "49+1/50" is full */
-	if (s->rcleak_links)
-		snprintf(buf, sizeof(buf), "%ld+%ld/%ld%s", s->clients, s->rcleak_links, eff, mark);
+	/* rcleak's own --ask-redis link takes a slot too, and so do a
+	 * replica's link to its master and a cluster node's bus links:
+	 * "49+1/50" is full */
+	if (s->rcleak_links + s->master_links + s->cluster_links)
+		snprintf(buf, sizeof(buf), "%ld+%ld/%ld%s", s->clients,
+			 s->rcleak_links + s->master_links + s->cluster_links, eff, mark);
 	else
 		snprintf(buf, sizeof(buf), "%ld/%ld%s", s->clients, eff, mark);
 	if (barw >= (int)strlen(buf) + 8) {
 		pen(&p, ST_LABEL, "clients ");
-		draw_bar(t, y, p.x, barw, s->clients + s->rcleak_links, eff, buf);
+		draw_bar(t, y, p.x, barw, s->clients + s->rcleak_links + s->master_links + s->cluster_links, eff,
+			 buf);
 		p.x += barw;
 	} else if (p.x + 8 + (int)strlen(buf) <= COLS) {
 		pen(&p, ST_LABEL, "clients ");

@@ -110,7 +110,10 @@ static void redis_clients_json(FILE *f, const struct server_link *l)
 		} else {
 			fputs(",\"pid\":null,\"comm\":null", f);
 		}
-		fprintf(f, ",\"remote\":%s}", rc->remote ? "true" : "false");
+		fprintf(f, ",\"remote\":%s", rc->remote ? "true" : "false");
+		if (rc->master) /* the replica's own link to its master */
+			fputs(",\"master\":true", f);
+		fputc('}', f);
 	}
 	fputc(']', f);
 }
@@ -132,8 +135,9 @@ static void server_json(FILE *f, const struct collector *c, const struct proc *p
 		if (!dup)
 			fprintf(f, "%s%u", i ? "," : "", p->listen[i].port);
 	}
-	fprintf(f, "],\"clients\":%ld,\"unix_clients\":%ld,\"rcleak_links\":%ld,\"nofile_soft\":",
-		p->clients, p->unix_clients, p->rcleak_links);
+	fprintf(f, "],\"clients\":%ld,\"unix_clients\":%ld,\"rcleak_links\":%ld,\"master_links\":%ld,"
+		"\"cluster_links\":%ld,\"nofile_soft\":", p->clients, p->unix_clients, p->rcleak_links,
+		p->master_links, p->cluster_links);
 	num_or_null(f, p->nofile_soft);
 	/* unknown: Redis's compiled-in default, said so by maxclients_source */
 	fprintf(f, ",\"maxclients\":%ld", p->maxclients > 0 ? p->maxclients : (long)REDIS_DEFAULT_MAXCLIENTS);

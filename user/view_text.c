@@ -153,11 +153,20 @@ void view_text(FILE *f, const struct collector *c, double wall_ts)
 		if (p->rcleak_links)
 			fprintf(f, "  (%ld slot%s rcleak's --ask-redis link)", p->rcleak_links,
 				p->rcleak_links > 1 ? "s:" : ":");
+		if (p->master_links)
+			fprintf(f, "  (%ld slot%s its replication link to its master)", p->master_links,
+				p->master_links > 1 ? "s:" : ":");
+		if (p->cluster_links)
+			fprintf(f, "  (%ld slot%s cluster bus link%s)", p->cluster_links,
+				p->cluster_links > 1 ? "s:" : ":", p->cluster_links > 1 ? "s" : "");
 		fputc('\n', f);
 	}
 	/* "10000?" alone read as a limit known: a server of maxclients 50,
 	 * full, had HEADROOM 9951? */
-	if (guessed)
+	if (guessed && c->opts->ask_redis) /* given, and it got none */
+		fputs("  ?: maxclients not known (--ask-redis got none from it: stderr says why): Redis's "
+		      "default 10000 assumed; --maxclients N tells the real one\n", f);
+	else if (guessed)
 		fputs("  ?: maxclients not known (redis-server hides it): Redis's default 10000 assumed; "
 		      "--ask-redis or --maxclients N tell the real one\n", f);
 	if (any)

@@ -32,7 +32,7 @@ TESTS = ["test_run_py_leak", "test_run_py_leak_gc", "test_run_py_churn", "test_r
          "test_run_leak_early",
          "test_run_churn_slow",
          "test_run_close_wait", "test_run_server_not_leak", "test_run_churn_window",
-         "test_run_proxy_leak", "test_run_listener_accepts_only"]
+         "test_run_proxy_leak", "test_run_listener_accepts_only", "test_run_replica_link_not_leak"]
 
 
 def run_app(prog, mode, n, rate, rc_args, want_rc, extra=()):
@@ -569,3 +569,69 @@ if __name__ == "__main__":
     import runner
     runner.MODULES = ["test_run_clients"]
     sys.exit(runner.main(sys.argv[1:]))
+
+
+# argv: MASTER_PORT REPLICA_PORT DIR. A master and its replica, children of
+# the shell; READY in DIR once the replica's link is up (asked over a socket
+# closed properly: redis-cli exits with its connection open, a leak by
+# rcleak's rule), then both stopped with SIGTERM once DIR/stop appears, the
+# replica first (stopped second, it sees its master go and closes the link
+# itself).
+REPLICA_CMD = r"""
+m=$1 r=$2 d=$3
+redis-server --port $m --bind 127.0.0.1 --save '' --appendonly no --dir $d --logfile $d/m.log &
+redis-server --port $r --bind 127.0.0.1 --save '' --appendonly no --dir $d --logfile $d/r.log \
+    --replicaof 127.0.0.1 $m &
+python3 - $r <<'PY'
+import socket, sys, time
+for _ in range(200):
+    try:
+        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
+            s.sendall(b"INFO replication\r\n")
+            time.sleep(0.05)
+            if b"master_link_status:up" in s.recv(4096):
+                break
+    except OSError:
+        pass
+    time.sleep(0.1)
+PY
+echo READY > $d/ready
+while [ ! -e $d/stop ]; do sleep 0.05; done
+kill %2
+wait %2
+kill %1
+wait
+"""
+
+
+def test_run_replica_link_not_leak():
+    """CMD starts a master and its replica, and stops both. The replica's
+    link to its master is Redis's replication, which Redis makes and
+    closes itself: the kernel closed it at the replica's exit, and rcleak
+    run counted it as the replica's leak and failed --max-leaked 0 (LEAK,
+    leaked 1), as report and the live view's exited row did. A
+    redis-server's own connections are Redis's, not an app's leaks."""
+    if not shutil.which("redis-server"):
+        raise Skip("redis-server not installed")
+    m, r = harness.free_port(), harness.free_port()
+    d = mkdtemp("rcleak-run-replica-")
+    run = Run(["-p", "%d,%d" % (m, r), "--max-leaked", "0"], ["bash", "-c", REPLICA_CMD, "replica", str(m),
+                                                              str(r), d])
+    try:
+        wait_until(lambda: os.path.exists(os.path.join(d, "ready")), timeout=30,
+                   what="the replica's link up under rcleak run")
+        srv = dict((c_port, p) for p, c in _descendants(run.pid) if c == "redis-server"
+                   for c_port in [p])
+        replica = [p for p in srv if ss_count(p, [m]) == 1 and not ss_accepted(p, m)]
+        check(len(replica) == 1, "ground truth: one redis-server holds a link to the master's port %d "
+              "(ss): %s" % (m, [(p, ss_count(p, [m])) for p in srv]))
+        open(os.path.join(d, "stop"), "w").close()
+        rc = run.wait()
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    row = prow(js, replica[0])
+    expect(row, {"comm": "redis-server", "role": "server", "leaked": 0, "open_at_end": 0, "exited": True},
+           "--json the replica %d (its link to the master closed at its exit)" % replica[0])
+    check(rc == 0, "exit status %r, expected 0 (no app leaked); %s" % (rc, run.describe()))
+    expect(js["totals"], {"leaked": 0, "open_at_end": 0}, "--json totals")

@@ -16,7 +16,7 @@ TESTS = ["test_server_low_nofile", "test_server_nofile_raised", "test_ask_redis_
          "test_ask_redis_maxclients_raised", "test_server_nofile_lowered_restored",
          "test_ask_redis_server_stalls", "test_ask_redis_stalled_own_link", "test_ask_redis_stall_resumed",
          "test_ask_redis_many_servers", "test_ask_redis_client_list_refused",
-         "test_report_server_full", "test_report_992_trap"]
+         "test_report_server_full", "test_report_992_trap", "test_server_maxclients_raised_unasked"]
 
 
 def test_server_low_nofile():
@@ -135,7 +135,7 @@ def test_ask_redis_maxclients_raised():
     soft = proc_nofile(r.pid)[0]
     check(cfg == 3000 and soft >= 3032, "ground truth: after CONFIG SET, maxclients %d nofile %s" % (cfg, soft))
     eff = min(cfg, soft - 32)
-    # rcleak re-reads maxclients every 30 s
+    # rcleak re-reads maxclients about once a second
     expect_server(rc, r.pid, {"maxclients": cfg, "nofile_soft": soft, "effective_limit": eff,
                               "headroom": eff - 5 - 1,  # the 1: rcleak's own link's slot
                               "capped_by_nofile": soft - 32 <= cfg},
@@ -486,3 +486,40 @@ def test_report_992_trap():
     check("of 992 " in line[0] and "maxclients 10000 " not in line[0] and "10000?" in line[0]
           and "caps it at 992" in line[0],
           "Redis runs with maxclients 992 (CONFIG GET); the summary says: %r" % line[0])
+
+
+def test_server_maxclients_raised_unasked():
+    """A redis-server sized by a low fd limit (nofile 64, maxclients 20) gets
+    CONFIG SET maxclients 100 with rcleak watching without --ask-redis:
+    Redis raises its own nofile to 132 and takes 40 clients, and one more
+    (PING answers PONG). rcleak kept the nofile it saw first as the one
+    Redis sized by (so that a prlimit raise gains nothing) and said
+    effective_limit 32, headroom -8, capped by nofile 64, and report's
+    summary said the server was FULL, unmarked, as a bound it cannot pass.
+    A server holding more slots than that limit allows has been sized
+    since by its nofile now: the limit is min(10000?, 132 - 32)."""
+    r = Redis(extra=["--maxclients", "20"], wrap=["prlimit", "--nofile=64:20000", "--"],
+              bind=("127.0.0.1",))
+    check(proc_nofile(r.pid)[0] == 64 and r.config_get("maxclients") == "20",
+          "ground truth: nofile %s, maxclients %s" % (proc_nofile(r.pid), r.config_get("maxclients")))
+    path = os.path.join(mkdtemp("rcleak-mcraise-"), "raise.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "-d", "6"])
+    rec.first()
+    check(r.cli("CONFIG", "SET", "maxclients", "100").strip() == "OK", "CONFIG SET maxclients 100")
+    soft = proc_nofile(r.pid)[0]
+    check(soft == 132, "ground truth: Redis raised its nofile to %s, expected 132" % soft)
+    c = Client("hold", ["--target", "127.0.0.1:%d:40" % r.port], name="rclt-mcraise")
+    check(r.connected_clients() == 40, "ground truth: INFO clients %d, expected 40" % r.connected_clients())
+    probe = subprocess.run([PY, "-c", PROBE, str(r.port)], capture_output=True, text=True, timeout=30)
+    check(probe.stdout.strip() == "+PONG", "ground truth: one more client: %r" % probe.stdout)
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    last = [server_row(o, r.pid) for o in rec.live()][-1]
+    want = {"clients": 40, "nofile_soft": soft, "limit_nofile": soft, "effective_limit": soft - 32,
+            "headroom": soft - 32 - 40, "maxclients_source": "default"}
+    check(last is not None and all(last.get(k) == v for k, v in want.items()),
+          "the live line at the end: %s, expected %s" % (last, want))
+    c.exit()
+    d, _err = report_json([path], "report --json of a server raised at runtime")
+    srv = [p for p in d["files"][0]["processes"] if p["pid"] == r.pid]
+    check(len(srv) == 1 and srv[0].get("full_at") is None and srv[0].get("headroom_min", -1) > 0,
+          "report: the server never refused a client, and: %s" % srv)

@@ -147,6 +147,26 @@ static void test_info_maxclients(void **state)
 	assert_int_equal(redis_parse_info_maxclients("$99999999\r\n", 12), 0);
 }
 
+/* INFO clients' cluster_connections: 0 is an answer (no bus links), a
+ * bigger one a node's bus links; absent (before Redis 7) is 0 too. */
+static void test_info_cluster_links(void **state)
+{
+	static const char node[] = "# Clients\r\nconnected_clients:1\r\ncluster_connections:4\r\nmaxclients:10\r\n";
+	static const char none[] = "# Clients\r\nconnected_clients:1\r\ncluster_connections:0\r\n";
+	static const char old[] = "# Clients\r\nconnected_clients:1\r\nblocked_clients:0\r\n";
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf), "$%zu\r\n%s\r\n", sizeof(node) - 1, node);
+
+	(void)state;
+	assert_int_equal(redis_parse_info_cluster_links(buf, (size_t)n), 4);
+	assert_int_equal(redis_parse_info_cluster_links(buf, 5), -1);
+	n = snprintf(buf, sizeof(buf), "$%zu\r\n%s\r\n", sizeof(none) - 1, none);
+	assert_int_equal(redis_parse_info_cluster_links(buf, (size_t)n), 0);
+	n = snprintf(buf, sizeof(buf), "$%zu\r\n%s\r\n", sizeof(old) - 1, old);
+	assert_int_equal(redis_parse_info_cluster_links(buf, (size_t)n), 0);
+	assert_int_equal(redis_parse_info_cluster_links("-NOPERM no\r\n", 12), 0);
+}
+
 static void test_cmdline(void **state)
 {
 	assert_int_equal(redis_maxclients_from_cmdline("redis-server --port 1 --maxclients 77", 1), 77);
@@ -165,6 +185,7 @@ int main(void)
 		cmocka_unit_test(test_series_grows_in_order),
 		cmocka_unit_test(test_slope_interval_over_window),
 		cmocka_unit_test(test_effective_limit), cmocka_unit_test(test_config_reply), cmocka_unit_test(test_info_maxclients),
+		cmocka_unit_test(test_info_cluster_links),
 		cmocka_unit_test(test_cmdline),
 	};
 
