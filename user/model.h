@@ -92,6 +92,8 @@ struct proc {
 	bool held;               /* seen by the walk (alive, holds something) */
 	long open;               /* distinct non-listening watched sockets held */
 	long established, close_wait, syn_sent, other;
+	long own_over;           /* ... of its own (not accepted) that are no
+				  * connection any more (model_conn_over) */
 	long shared;             /* ... of which another process holds too */
 	long clients;            /* ... accepted on one of its listen ports,
 				  * plus unix_clients after model_end */
@@ -262,6 +264,16 @@ static inline void model_keep_listen(struct proc *p)
 
 /* Did a process listen on port at the last refresh's walk? */
 bool model_listened(const struct model *m, __u16 port);
+/* A held socket in state (TCP_*) that is no connection any more: its own
+ * end shut down (FIN_WAIT1 on, LAST_ACK: the application's close or
+ * shutdown(), counted as its close) or over (CLOSE: both ends closed, or a
+ * reset), while a process still holds its fd. It takes no Redis client
+ * slot. */
+static inline bool model_conn_over(__u8 state)
+{
+	return state != RCL_TCP_ESTABLISHED && state != RCL_TCP_CLOSE_WAIT && state != RCL_TCP_SYN_SENT &&
+	       state != RCL_TCP_SYN_RECV && state != RCL_TCP_LISTEN;
+}
 /* Has the peer of r, a server's accepted socket, sent no data for the
  * ZOMBIE threshold (--zombie-idle)? */
 bool model_silent_peer(const struct model *m, const struct rcl_fd_rec *r);

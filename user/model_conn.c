@@ -124,6 +124,8 @@ void model_apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, in
 		p->shared++;
 	if (accepted)
 		p->clients++;
+	else if (model_conn_over(r->state))
+		p->own_over++;
 
 	idle = latest_idle(m, r);
 	if (idle >= 0) {

@@ -51,7 +51,9 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	r->closed = (long)(p->released - (r->server ? p->acc_released : 0));
 	/* accepted connections dropped at a server's exit are not its leaks */
 	r->leaked = (long)(p->exit_closed - (r->server ? p->acc_exit_closed : 0));
-	r->open_at_end = p->exited ? 0 : own_open - dup_open;
+	/* a socket whose connection is over (a daemon holds one its parent
+	 * shut down) is no connection open at end: its close was counted */
+	r->open_at_end = p->exited ? 0 : own_open - p->own_over - dup_open;
 	r->median_lifetime_ms = p->median_lifetime_ms;
 	if (life < RUN_MIN_LIFE_S)
 		life = RUN_MIN_LIFE_S; /* within the timing error of its exit */
@@ -128,10 +130,11 @@ static void blame(struct run_rule *rule, const struct run_summary *s,
 }
 
 /* Does p's open at end count rec's socket? As fill_row's: a live process's
- * connections, not those accepted on its own listen ports. */
+ * connections, not those accepted on its own listen ports, nor sockets
+ * whose connection is over. */
 static bool counts_at_end(const struct proc *p, const struct rcl_fd_rec *rec)
 {
-	return p && !p->exited && rec->state != RCL_TCP_LISTEN && !model_listens_on(p, rec->lport);
+	return p && !p->exited && !model_conn_over(rec->state) && !model_listens_on(p, rec->lport);
 }
 
 /* A socket that several live processes of the tree hold (a child forked

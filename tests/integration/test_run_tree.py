@@ -27,7 +27,8 @@ TESTS = ["test_run_tree_only",
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
          "test_run_daemon_exits_while_waited", "test_run_wait_children_signal",
          "test_run_signal_cmd_exited_unreaped", "test_run_outside_exit_not_leak",
-         "test_run_pid_namespace", "test_run_forked_worker_peak"]
+         "test_run_pid_namespace", "test_run_forked_worker_peak",
+         "test_run_daemon_shared_closed"]
 
 
 def test_run_tree_only():
@@ -368,3 +369,37 @@ def test_run_forked_worker_peak():
     detail = [x for x in js["rules"] if x["name"] == "max-open"][0]["detail"]
     check(all("pid %d" % pid in detail for pid in pids), "max-open's detail does not name the workers: %r"
           % detail)
+
+
+def test_run_daemon_shared_closed():
+    """CMD opens a connection, starts a daemon (double fork, setsid) that
+    inherits it and opens 3 of its own, then ends its connection as
+    redis-py's disconnect() does (shutdown, close) and exits. The daemon
+    still holds an fd of that socket, in state CLOSE: no connection (ss
+    and Redis see the daemon's 3), and its close is counted already, the
+    parent's. It was counted again in the daemon's open at end (4), and
+    --max-leaked 3 failed a run that left 3 connections open (exit 5)."""
+    py = need_py()[0]
+    r = Redis()
+    run = Run(["-p", str(r.port), "--max-leaked", "3"], [py, DAEMON, str(r.port), "3", "30", "shared"])
+    try:
+        rc = run.wait()
+        done = parse_done(run.out(), "forkdaemon")
+        d, parent = int(done["daemon"]), int(done["parent"])
+        harness._record_pid(d, harness._starttime(d), "daemon")
+        held = ss_count(d, [r.port])
+        clients = r.connected_clients()
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(done.get("shared") == 1 and held == 3 and clients == 3,
+          "ground truth: the daemon %d should hold its 3 connections and no other (ss %d, Redis's "
+          "clients %d; %s)" % (d, held, clients, done))
+    expect(prow(js, d), {"opened": 3, "leaked": 0, "open_at_end": 3, "exited": False},
+           "--json daemon %d" % d)
+    expect(prow(js, parent), {"opened": 1, "closed": 1, "leaked": 0, "open_at_end": 0},
+           "--json parent %d (CMD)" % parent)
+    expect(js["totals"], {"opened": 4, "closed": 1, "leaked": 0, "open_at_end": 3}, "--json totals")
+    expect_rules(js, {"max-leaked": (3, 3, True)})
+    check(rc == 0, "exit status %r, expected 0 (3 open at end, --max-leaked 3); %s"
+          % (rc, run.describe()))

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """forkdaemon: a command that starts a daemon holding Redis connections and exits.
 
-    forkdaemon.py PORT COUNT LIFE
+    forkdaemon.py PORT COUNT LIFE [shared]
 
 Forks twice (the classic daemon dance: fork, setsid, fork; the middle process
 exits at once, so the daemon is an orphan).  The daemon renames itself
@@ -12,7 +12,16 @@ The parent waits for that report, prints
 
     DONE parent=P daemon=D comm=rcl-daemon opened=COUNT life=LIFE
 
-and exits 0 (1 if the daemon failed).  Python standard library only.
+and exits 0 (1 if the daemon failed).
+
+With "shared", the parent first opens a connection of its own (PING), which the
+daemon inherits at the fork and keeps (a daemon keeps the fds it does not know
+about); once the daemon reported, the parent ends that connection as redis-py's
+Connection.disconnect() does (shutdown(SHUT_RDWR), then close): the connection
+is over (Redis closes its end), while the daemon still holds an fd of its
+socket, in state CLOSE.  The DONE line then ends with " shared=1".
+
+Python standard library only.
 """
 import ctypes
 import os
@@ -51,10 +60,11 @@ def daemon(port, count, life, w):
 
 
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) not in (3, 4) or argv[3:] not in ([], ["shared"]):
         sys.stderr.write(__doc__)
         return 2
     port, count, life = int(argv[0]), int(argv[1]), float(argv[2])
+    shared = ping_conn(port) if argv[3:] else None
     r, w = os.pipe()
     sys.stdout.flush()
     if os.fork() == 0:
@@ -75,8 +85,11 @@ def main(argv):
     if len(parts) != 3 or parts[0] != "OK":
         sys.stderr.write("forkdaemon: daemon failed: %r\n" % msg)
         return 1
-    print("DONE parent=%d daemon=%s comm=rcl-daemon opened=%s life=%g"
-          % (os.getpid(), parts[1], parts[2], life), flush=True)
+    if shared:
+        shared.shutdown(socket.SHUT_RDWR)
+        shared.close()
+    print("DONE parent=%d daemon=%s comm=rcl-daemon opened=%s life=%g%s"
+          % (os.getpid(), parts[1], parts[2], life, " shared=1" if shared else ""), flush=True)
     return 0
 
 
