@@ -94,6 +94,7 @@ struct proc {
 	long established, close_wait, syn_sent, other;
 	long own_over;           /* ... of its own (not accepted) that are no
 				  * connection any more (model_conn_over) */
+	long cw_held;            /* ... in CLOSE_WAIT for --zombie at least */
 	long shared;             /* ... of which another process holds too */
 	long clients;            /* ... accepted on one of its listen ports,
 				  * plus unix_clients after model_end */
@@ -127,7 +128,9 @@ struct proc {
 	__u64 peak;              /* most connections it had opened and not closed
 				  * (its own: accepted ones not counted) */
 	bool listener;           /* listened on a watched port (BPF saw it) */
-	long close_wait_max;     /* highest close_wait seen */
+	long close_wait_max;     /* highest cw_held seen (rcleak run's CLOSE_WAIT:
+				  * one ioredis's quit() leaves for a moment,
+				  * Redis closing first, is none) */
 	long own_open_max;       /* most of its own (open, less what it
 				  * accepted) held at one refresh: sockets it
 				  * got from a parent (fork) or SCM_RIGHTS too,

@@ -220,6 +220,7 @@ int summary_build(struct run_summary *s, const struct model *m, const struct rcl
 	shared_once(m, dup);
 	s->ports = o->ports;
 	s->nports = o->nports;
+	s->close_wait_s = o->zombie_s;
 	s->nrows = 0;
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
@@ -297,17 +298,16 @@ int summary_exit_code(const struct run_summary *s)
  * renderings
  */
 
-static void fmt_threshold(char *buf, size_t len, const struct run_rule *r)
+static void fmt_threshold(char *buf, size_t len, const struct run_rule *r, const struct run_summary *s)
 {
+	char num[32];
+
 	if (!r->set)
 		snprintf(buf, len, "not set");
 	else if (!strcmp(r->name, "close-wait"))
-		snprintf(buf, len, "none allowed");
-	else {
-		char num[32];
-
+		snprintf(buf, len, "none held %s s", fmt_threshold_num(num, s->close_wait_s));
+	else
 		snprintf(buf, len, "<= %s", fmt_threshold_num(num, r->threshold));
-	}
 }
 
 void summary_text(FILE *f, const struct run_summary *s)
@@ -362,7 +362,7 @@ void summary_text(FILE *f, const struct run_summary *s)
 		const struct run_rule *r = &s->rules[k];
 		char th[48], num[32], detail[sizeof(r->detail)];
 
-		fmt_threshold(th, sizeof(th), r);
+		fmt_threshold(th, sizeof(th), r, s);
 		/* names in it as the table shows them; --json and --junit
 		 * escape the bytes themselves */
 		shown_str(detail, sizeof(detail), r->detail);
@@ -510,7 +510,7 @@ void summary_junit(FILE *f, const struct run_summary *s)
 		const struct run_rule *r = &s->rules[k];
 		char th[48];
 
-		fmt_threshold(th, sizeof(th), r);
+		fmt_threshold(th, sizeof(th), r, s);
 		fprintf(f, "    <testcase classname=\"rcleak\" name=\"%s\" time=\"0\">", r->name);
 		if (!r->set) {
 			fputs("<skipped message=\"threshold not set\"/>", f);

@@ -345,12 +345,14 @@ def test_run_churn_slow():
 
 def test_run_close_wait():
     """A client that keeps 3 connections Redis closed (QUIT) in CLOSE_WAIT for
-    1.5 s, then frees them: --fail-on-close-wait -> exit 5; nothing leaked."""
+    2.5 s, then frees them: --fail-on-close-wait -> exit 5; nothing leaked.
+    (They count once held --zombie, 1 s in run mode: 2.5 s leaves a refresh,
+    every 0.5 s, between 1 s and their close.)"""
     app = need_c()[0]
     r = Redis()
     before = total_connections(r)
     run = Run(["-p", str(r.port), "--fail-on-close-wait", "--max-leaked", "0"],
-              [app, "closewait", str(r.port), "3", "1.5"])
+              [app, "closewait", str(r.port), "3", "2.5"])
     seen = {}
 
     def close_wait_in_ss():
