@@ -423,8 +423,11 @@ void model_end(struct model *m, double now, double dt)
 				series_push(&p->clients_series, now, (double)p->clients, m->window_s);
 				p->clients_growth_per_min = series_slope_per_min(&p->clients_series);
 			}
-			if (p->open - (p->clients - p->unix_clients) > p->own_open_max)
-				p->own_open_max = p->open - (p->clients - p->unix_clients);
+			/* connections: not a socket whose connection is over */
+			long own = p->open - (p->clients - p->unix_clients) - p->own_over;
+
+			if (own > p->own_open_max)
+				p->own_open_max = own;
 		} else {
 			p->growth_per_min = 0;
 			p->win_open_rate = 0;

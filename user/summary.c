@@ -25,8 +25,10 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	double life = end - (born > 0 ? born : 0);
 
 	/* what it holds, less what it accepted (clients counts unix-socket
-	 * ones too, which open does not) */
-	long own_open = p->open - (p->clients - p->unix_clients);
+	 * ones too, which open does not), and less the sockets whose
+	 * connection is over (a daemon holds one its parent shut down): no
+	 * connection, and their close was counted */
+	long own_open = p->open - (p->clients - p->unix_clients) - p->own_over;
 
 	memset(r, 0, sizeof(*r));
 	r->p = p;
@@ -51,9 +53,7 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	r->closed = (long)(p->released - (r->server ? p->acc_released : 0));
 	/* accepted connections dropped at a server's exit are not its leaks */
 	r->leaked = (long)(p->exit_closed - (r->server ? p->acc_exit_closed : 0));
-	/* a socket whose connection is over (a daemon holds one its parent
-	 * shut down) is no connection open at end: its close was counted */
-	r->open_at_end = p->exited ? 0 : own_open - p->own_over - dup_open;
+	r->open_at_end = p->exited ? 0 : own_open - dup_open;
 	r->median_lifetime_ms = p->median_lifetime_ms;
 	if (life < RUN_MIN_LIFE_S)
 		life = RUN_MIN_LIFE_S; /* within the timing error of its exit */

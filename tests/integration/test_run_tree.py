@@ -373,15 +373,18 @@ def test_run_forked_worker_peak():
 
 def test_run_daemon_shared_closed():
     """CMD opens a connection, starts a daemon (double fork, setsid) that
-    inherits it and opens 3 of its own, then ends its connection as
-    redis-py's disconnect() does (shutdown, close) and exits. The daemon
-    still holds an fd of that socket, in state CLOSE: no connection (ss
-    and Redis see the daemon's 3), and its close is counted already, the
-    parent's. It was counted again in the daemon's open at end (4), and
-    --max-leaked 3 failed a run that left 3 connections open (exit 5)."""
+    inherits it, ends its connection as redis-py's disconnect() does
+    (shutdown, close), lets the daemon open 3 of its own and exits. The
+    daemon still holds an fd of that socket, in state CLOSE: no connection
+    (ss and Redis see the daemon's 3), and its close is counted already,
+    the parent's. It was counted again in the daemon's open at end (4), and
+    --max-leaked 3 failed a run that left 3 connections open (exit 5); and
+    in its peak (4), where it never held more than 3 at once: --max-open 3
+    failed."""
     py = need_py()[0]
     r = Redis()
-    run = Run(["-p", str(r.port), "--max-leaked", "3"], [py, DAEMON, str(r.port), "3", "30", "shared"])
+    run = Run(["-p", str(r.port), "--max-leaked", "3", "--max-open", "3"],
+              [py, DAEMON, str(r.port), "3", "30", "shared"])
     try:
         rc = run.wait()
         done = parse_done(run.out(), "forkdaemon")
@@ -395,11 +398,11 @@ def test_run_daemon_shared_closed():
     check(done.get("shared") == 1 and held == 3 and clients == 3,
           "ground truth: the daemon %d should hold its 3 connections and no other (ss %d, Redis's "
           "clients %d; %s)" % (d, held, clients, done))
-    expect(prow(js, d), {"opened": 3, "leaked": 0, "open_at_end": 3, "exited": False},
+    expect(prow(js, d), {"opened": 3, "leaked": 0, "open_at_end": 3, "peak_open": 3, "exited": False},
            "--json daemon %d" % d)
     expect(prow(js, parent), {"opened": 1, "closed": 1, "leaked": 0, "open_at_end": 0},
            "--json parent %d (CMD)" % parent)
     expect(js["totals"], {"opened": 4, "closed": 1, "leaked": 0, "open_at_end": 3}, "--json totals")
-    expect_rules(js, {"max-leaked": (3, 3, True)})
-    check(rc == 0, "exit status %r, expected 0 (3 open at end, --max-leaked 3); %s"
+    expect_rules(js, {"max-leaked": (3, 3, True), "max-open": (3, 3, True)})
+    check(rc == 0, "exit status %r, expected 0 (3 open at end, --max-leaked 3, --max-open 3); %s"
           % (rc, run.describe()))
