@@ -110,23 +110,39 @@ static const char *fmt_threshold_num(char buf[32], double v)
 	return buf;
 }
 
-/* Name the rows that break a rule, worst first, in the rule's detail. */
+/* room kept at the end of a detail for "; and N more" */
+#define BLAME_MORE_ROOM 32
+
+/* Name the rows that break a rule, worst first, in the rule's detail, as
+ * many as it holds, and how many more there are: it named 7 of 20
+ * processes that leaked one each, and said nothing of the other 13. */
 static void blame(struct run_rule *rule, const struct run_summary *s,
 		  double (*metric)(const struct run_row *), bool total)
 {
+	const size_t cap = sizeof(rule->detail);
 	size_t len = strlen(rule->detail);
+	long more = 0;
 
-	for (size_t i = 0; i < s->nrows && len < sizeof(rule->detail) - 48; i++) {
+	for (size_t i = 0; i < s->nrows; i++) {
 		const struct run_row *r = &s->rows[i];
 		double v = metric(r);
+		char num[32], one[96];
+		int n;
 
 		/* a total names every contributor; a per-process rule the offenders */
-		char num[32];
-
-		if (total ? v > 0 : v > rule->threshold)
-			len += snprintf(rule->detail + len, sizeof(rule->detail) - len, "%spid %u (%s): %s",
-					len ? "; " : "", r->p->key.tgid, r->p->comm, fmt_num(num, v));
+		if (!(total ? v > 0 : v > rule->threshold))
+			continue;
+		n = snprintf(one, sizeof(one), "%spid %u (%s): %s", len ? "; " : "", r->p->key.tgid,
+			     r->p->comm, fmt_num(num, v));
+		if (more || n < 0 || (size_t)n >= sizeof(one) || len + (size_t)n + BLAME_MORE_ROOM >= cap) {
+			more++;
+			continue;
+		}
+		memcpy(rule->detail + len, one, (size_t)n + 1);
+		len += (size_t)n;
 	}
+	if (more)
+		snprintf(rule->detail + len, cap - len, "%sand %ld more", len ? "; " : "", more);
 }
 
 /* Does p's open at end count rec's socket? As fill_row's: a live process's

@@ -6,6 +6,7 @@ reference is what the CMD does by construction (and ss while it runs).
 Run alone:  python3 tests/integration/runner.py -k run_summary
 """
 import os
+import re
 import xml.etree.ElementTree as ET
 
 from harness import Fail, Redis, Skip, check, free_port, mkdtemp, ss_sockets, total_connections
@@ -15,7 +16,7 @@ TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_ru
          "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named",
          "test_run_summary_junit_nonchar", "test_run_summary_lost_events",
          "test_run_summary_threshold_as_given", "test_run_summary_wrong_port",
-         "test_run_summary_quit_not_close_wait"]
+         "test_run_summary_quit_not_close_wait", "test_run_summary_blame_all"]
 
 # opens N connections to the port in argv[1] and exits holding them (os._exit:
 # no interpreter shutdown that would close them)
@@ -390,3 +391,37 @@ def test_run_summary_quit_not_close_wait():
     check(rule(js, "close-wait")["passed"] and rc == 0,
           "exit status %r, rule close-wait %r; expected a pass; %s"
           % (rc, rule(js, "close-wait"), run.describe()))
+
+
+def test_run_summary_blame_all():
+    """20 processes (xargs -P 4) each leak one connection under --max-leaked
+    0: the rule's value is 20 (Redis accepted 20), and its detail, in the
+    text, --json and --junit alike, named 7 of them and no more: a reader
+    summing it found 7 where the value said 20. It names those it has room
+    for and says how many more there are."""
+    r = Redis()
+    d = mkdtemp("rcl-run-blame")
+    path = _script(d, "rcl-leaker-one", LEAK % 1)
+    before = total_connections(r)
+    run = Run(["-p", str(r.port), "--max-leaked", "0"],
+              ["sh", "-c", 'seq 20 | xargs -P 4 -I{} "$0" "$1"', path, str(r.port)], junit=True)
+    try:
+        rc = run.wait()
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    made = redis_delta(r, before)
+    check(made == 20 and rc == 5, "ground truth: Redis accepted %d connections (expected 20); exit %r, "
+          "expected 5; %s" % (made, rc, run.describe()))
+    leaked = rule(js, "max-leaked")
+    check(leaked["value"] == 20, "rule max-leaked value %r, expected 20" % leaked["value"])
+    root = ET.parse(run.junit_path).getroot()
+    junit = [f.get("message") or "" for f in root.iter("failure")]
+    text = [l for l in run.err().splitlines() if "rule max-leaked" in l]
+    for where, detail in (("--json", leaked["detail"]), ("--junit", " ".join(junit)),
+                          ("the summary", " ".join(text))):
+        named = len(re.findall(r"pid \d+ \(rcl-leaker-one\): 1", detail))
+        m = re.search(r"and (\d+) more", detail)
+        more = int(m.group(1)) if m else 0
+        check(named + more == 20, "%s: max-leaked's detail names %d processes and %d more, expected 20 "
+              "in all: %r" % (where, named, more, detail))
