@@ -129,7 +129,7 @@ void model_begin(struct model *m)
 		p->held = p->touched = false;
 		p->open = p->established = p->close_wait = p->syn_sent = 0;
 		p->other = p->shared = p->clients = p->unix_clients = p->rcleak_links = 0;
-		p->own_over = p->cw_held = 0;
+		p->own_over = p->cw_held = p->unheld = 0;
 		/* the walk refills the listen list of a process that runs;
 		 * one that exited keeps it, and is still a server (role, and
 		 * no client verdict for the accepts it made) */

@@ -95,6 +95,9 @@ struct proc {
 	long own_over;           /* ... of its own (not accepted) that are no
 				  * connection any more (model_conn_over) */
 	long cw_held;            /* ... in CLOSE_WAIT for --zombie at least */
+	long unheld;             /* rcleak run, at its end: connections it
+				  * opened that exist in no fd table
+				  * (collect_final) */
 	long shared;             /* ... of which another process holds too */
 	long clients;            /* ... accepted on one of its listen ports,
 				  * plus unix_clients after model_end */

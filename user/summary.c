@@ -53,7 +53,9 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	r->closed = (long)(p->released - (r->server ? p->acc_released : 0));
 	/* accepted connections dropped at a server's exit are not its leaks */
 	r->leaked = (long)(p->exit_closed - (r->server ? p->acc_exit_closed : 0));
-	r->open_at_end = p->exited ? 0 : own_open - dup_open;
+	/* and the connections it opened that no fd holds (a thread's recv()
+	 * keeps one alive whose fd another thread closed) */
+	r->open_at_end = p->exited ? 0 : own_open - dup_open + p->unheld;
 	r->median_lifetime_ms = p->median_lifetime_ms;
 	if (life < RUN_MIN_LIFE_S)
 		life = RUN_MIN_LIFE_S; /* within the timing error of its exit */

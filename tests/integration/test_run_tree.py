@@ -28,7 +28,7 @@ TESTS = ["test_run_tree_only",
          "test_run_daemon_exits_while_waited", "test_run_wait_children_signal",
          "test_run_signal_cmd_exited_unreaped", "test_run_outside_exit_not_leak",
          "test_run_pid_namespace", "test_run_forked_worker_peak",
-         "test_run_daemon_shared_closed"]
+         "test_run_daemon_shared_closed", "test_run_proxy_unheld"]
 
 
 def test_run_tree_only():
@@ -406,3 +406,89 @@ def test_run_daemon_shared_closed():
     expect_rules(js, {"max-leaked": (3, 3, True), "max-open": (3, 3, True)})
     check(rc == 0, "exit status %r, expected 0 (3 open at end, --max-leaked 3, --max-open 3); %s"
           % (rc, run.describe()))
+
+
+# argv: PORT (Redis). A threaded TCP proxy on a port of its own (printed as
+# "READY pid=P port=L"), one upstream connection per client; when a client
+# closes, the thread that reads from the client closes both sockets, while
+# the thread that copies from Redis is still blocked in recv() on the
+# upstream one: close() of an fd does not end another thread's recv(), which
+# keeps the socket alive, in no fd table. A proxy bug Python's threads hide.
+PROXY = r"""
+import os, socket, sys, threading
+up = int(sys.argv[1])
+def copy(a, b, close):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    if close:
+        a.close()
+        b.close()
+def serve(c):
+    u = socket.create_connection(("127.0.0.1", up))
+    threading.Thread(target=copy, args=(u, c, False), daemon=True).start()
+    copy(c, u, True)
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(16)
+print("READY pid=%d port=%d" % (os.getpid(), l.getsockname()[1]), flush=True)
+while True:
+    threading.Thread(target=serve, args=(l.accept()[0],), daemon=True).start()
+"""
+
+# argv: PORT N. Starts PROXY (left running), N redis-py clients through it,
+# each PING, then closed; prints the proxy's READY line and exits.
+PROXY_CMD = r"""
+import subprocess, sys, time, redis
+port, n = sys.argv[1], int(sys.argv[2])
+p = subprocess.Popen([sys.executable, "-c", sys.argv[3], port], stdout=subprocess.PIPE, text=True)
+ready = p.stdout.readline()
+lport = int(ready.split("port=")[1])
+for _ in range(n):
+    c = redis.Redis(port=lport, single_connection_client=True)
+    c.ping()
+    c.close()
+time.sleep(0.3)
+print(ready.strip(), flush=True)
+"""
+
+
+def test_run_proxy_unheld():
+    """CMD starts a threaded proxy in front of Redis (PROXY), sends 6
+    redis-py clients through it, and exits with the proxy still running.
+    Each client closed; the proxy closed the fds of its 6 upstream
+    connections, but each is kept alive by its other thread's recv(): Redis
+    still has the 6 clients, ss shows 6 established connections to it in no
+    process's fds. The run counted them nowhere (the proxy's open at end 0:
+    no fd holds them) and --max-leaked 5 passed. They are the proxy's open
+    at end."""
+    py = need_py()[0]
+    r = Redis()
+    run = Run(["-p", str(r.port), "--max-leaked", "5"], [py, "-c", PROXY_CMD, str(r.port), "6", PROXY])
+    try:
+        rc = run.wait()
+        out = run.out()
+        check("READY pid=" in out, "CMD printed %r" % out)
+        proxy = int(out.split("READY pid=")[1].split()[0])
+        harness._record_pid(proxy, harness._starttime(proxy), "proxy")
+        clients = r.connected_clients()
+        held = ss_count(proxy, [r.port])
+        # the client ends (the peer is Redis's port) that no process holds
+        unheld = sum(1 for st, _local, peer, holders in harness.ss_sockets([r.port])
+                     if st == "ESTAB" and not holders and peer.rsplit(":", 1)[1] == str(r.port))
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(clients == 6 and held == 0 and unheld == 6,
+          "ground truth: Redis has %d clients (expected the proxy's 6), the proxy %d holds %d in its "
+          "fds (expected 0), ss shows %d established to Redis in no fds (expected 6)"
+          % (clients, proxy, held, unheld))
+    expect(prow(js, proxy), {"opened": 6, "closed": 0, "leaked": 0, "open_at_end": 6, "exited": False},
+           "--json proxy %d" % proxy)
+    expect_rules(js, {"max-leaked": (5, 6, False)})
+    check(rc == 5, "exit status %r, expected 5 (6 open at end, --max-leaked 5); %s" % (rc, run.describe()))
