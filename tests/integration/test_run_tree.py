@@ -28,7 +28,7 @@ TESTS = ["test_run_tree_only",
          "test_run_daemon_exits_while_waited", "test_run_wait_children_signal",
          "test_run_signal_cmd_exited_unreaped", "test_run_outside_exit_not_leak",
          "test_run_pid_namespace", "test_run_forked_worker_peak",
-         "test_run_daemon_shared_closed", "test_run_proxy_unheld"]
+         "test_run_daemon_shared_closed", "test_run_proxy_unheld", "test_run_proxy_unheld_killed"]
 
 
 def test_run_tree_only():
@@ -444,8 +444,10 @@ while True:
     threading.Thread(target=serve, args=(l.accept()[0],), daemon=True).start()
 """
 
-# argv: PORT N PROXY. Starts PROXY (left running), N redis-py clients
-# through it, each PING, then closed; prints the proxy's READY line and exits.
+# argv: PORT N PROXY [kill]. Starts PROXY, N redis-py clients through it,
+# each PING, then closed; prints the proxy's READY line and exits, the
+# proxy left running. With "kill", first prints "CLIENTS n", Redis's
+# clients less its own INFO connection, then stops the proxy (SIGTERM).
 PROXY_CMD = r"""
 import subprocess, sys, time, redis
 port, n = sys.argv[1], int(sys.argv[2])
@@ -458,6 +460,13 @@ for _ in range(n):
     c.close()                       # back to its pool, still open:
     c.connection_pool.disconnect()  # closed
 time.sleep(0.3)
+if sys.argv[4:] == ["kill"]:
+    c = redis.Redis(port=int(port), single_connection_client=True)
+    print("CLIENTS %d" % (c.info("clients")["connected_clients"] - 1), flush=True)
+    c.close()
+    c.connection_pool.disconnect()
+    p.terminate()
+    p.wait()
 print(ready.strip(), flush=True)
 """
 
@@ -498,3 +507,34 @@ def test_run_proxy_unheld():
            "--json proxy %d" % proxy)
     expect_rules(js, {"max-leaked": (5, 6, False)})
     check(rc == 5, "exit status %r, expected 5 (6 open at end, --max-leaked 5); %s" % (rc, run.describe()))
+
+
+def test_run_proxy_unheld_killed():
+    """As test_run_proxy_unheld, but CMD stops the proxy (SIGTERM) before it
+    exits, as a test fixture does: Redis had the proxy's 6 clients until
+    then (none after), kept alive in no fd by the recv() of threads the
+    signal ended. The kernel closed them as the process died, a leak at
+    exit; but each close ran as the killed thread left its recv(), before
+    the exit itself, and counted as the proxy's own (closed 6, leaked 0):
+    --max-leaked 5 passed. A close while the process's group exit is under
+    way (the fatal signal came) is a leak at exit."""
+    py = need_py()[0]
+    r = Redis()
+    run = Run(["-p", str(r.port), "--max-leaked", "5"],
+              [py, "-c", PROXY_CMD, str(r.port), "6", PROXY, "kill"])
+    try:
+        rc = run.wait()
+        out = run.out()
+        check("READY pid=" in out and "CLIENTS " in out, "CMD printed %r" % out)
+        proxy = int(out.split("READY pid=")[1].split()[0])
+        before = int(out.split("CLIENTS ")[1].split()[0])
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(before == 6, "ground truth: Redis had %d clients before the proxy was stopped, expected "
+          "its 6" % before)
+    wait_redis_idle(r, "after the proxy was stopped")
+    expect(prow(js, proxy), {"opened": 6, "closed": 0, "leaked": 6, "open_at_end": 0, "exited": True},
+           "--json proxy %d" % proxy)
+    expect_rules(js, {"max-leaked": (5, 6, False)})
+    check(rc == 5, "exit status %r, expected 5 (6 leaked, --max-leaked 5); %s" % (rc, run.describe()))
