@@ -92,12 +92,6 @@ struct proc {
 	bool held;               /* seen by the walk (alive, holds something) */
 	long open;               /* distinct non-listening watched sockets held */
 	long established, close_wait, syn_sent, other;
-	long own_over;           /* ... of its own (not accepted) that are no
-				  * connection any more (model_conn_over) */
-	long cw_held;            /* ... in CLOSE_WAIT for --zombie at least */
-	long unheld;             /* rcleak run, at its end: connections it
-				  * opened that exist in no fd table
-				  * (collect_final) */
 	long shared;             /* ... of which another process holds too */
 	long clients;            /* ... accepted on one of its listen ports,
 				  * plus unix_clients after model_end */
@@ -107,6 +101,12 @@ struct proc {
 	long rcleak_links;       /* servers: rcleak's own --ask-redis links it
 				  * holds: no clients, but Redis counts them
 				  * against maxclients (set by the caller) */
+	long own_over;           /* of open: its own (not accepted) that are no
+				  * connection any more (model_conn_over) */
+	long cw_held;            /* of open: in CLOSE_WAIT for --zombie at least */
+	long unheld;             /* rcleak run, at its end: connections it
+				  * opened that exist in no fd table
+				  * (collect_final) */
 	struct listen_addr listen[MODEL_MAX_LISTEN];
 	int nlisten;             /* > 0: a server */
 	int alive_nlisten;       /* nlisten when it last ran: an exited server keeps it */
