@@ -208,6 +208,14 @@ static __always_inline bool check_app_close(struct chg *chg, struct rcl_sock *s,
 	/* only now: a peer's reset (softirq) is told apart by sk_shutdown */
 	task = bpf_get_current_task_btf();
 	exiting = (btf ? task->flags : BPF_CORE_READ(task, flags)) & PF_EXITING;
+	/* The process is dying (a fatal signal came, or exit_group()), and
+	 * this task has not reached its exit yet: a close the signal's way
+	 * out ran first. A thread blocked in recv() on a socket whose fd was
+	 * closed keeps it alive; killed, it lets go as it leaves recv(), and
+	 * that close was counted the application's own: a proxy killed with
+	 * 6 connections kept so read closed 6, leaked 0. */
+	if (!exiting)
+		exiting = (btf ? task->signal->flags : BPF_CORE_READ(task, signal, flags)) & SIGNAL_GROUP_EXIT;
 	owner_of(task, &o, btf);
 	/* closed by another holder (fork, fd passing): its process, if it is
 	 * of the tree. So is a socket found by a walk (open before rcleak

@@ -19,6 +19,7 @@
 #define SOCK_STREAM 1
 #define RLIMIT_NOFILE 7
 #define PF_EXITING 0x00000004
+#define SIGNAL_GROUP_EXIT 0x00000004 /* signal_struct.flags: group exit in progress */
 
 
 /* Set before load: rcleak's own tgid, whose connections are never counted. */

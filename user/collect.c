@@ -263,6 +263,66 @@ int collect_watch(struct collector *c, double now)
 	return 0;
 }
 
+/* Did the last fd walk see socket sk held? */
+static int cmp_key_sk(const void *a, const void *b)
+{
+	__u64 x = ((const struct recsort_key *)a)->sk, y = ((const struct recsort_key *)b)->sk;
+
+	return (x > y) - (x < y);
+}
+
+static bool walk_held(const struct model *m, __u64 sk)
+{
+	struct recsort_key key = { .sk = sk };
+
+	if (m->order)
+		return bsearch(&key, m->order, m->nrecs, sizeof(key), cmp_key_sk) != NULL;
+	for (size_t i = 0; i < m->nrecs; i++) /* no memory for the order */
+		if (m->recs[i].sk == sk)
+			return true;
+	return false;
+}
+
+static void on_seen_sock(__u64 sk, const struct rcl_sock *v, void *ctx)
+{
+	struct collector *c = ctx;
+	struct rcl_owner o = { .tgid = v->tgid, .start_ns = v->start_ns };
+	struct proc *p;
+
+	/* a connection its owner opened, established and not let go of
+	 * (closed, or left open at an exit): not one accepted (a listen
+	 * queue's, not taken yet), nor one from before rcleak started */
+	if (!(v->flags & RCL_SOCK_CLIENT) || !v->tgid ||
+	    (v->flags & (RCL_SOCK_SERVER | RCL_SOCK_SNAPSHOT | RCL_SOCK_EXITED | RCL_SOCK_RELEASED |
+			 RCL_SOCK_PENDING)))
+		return;
+	if (walk_held(c->model, sk))
+		return;
+	p = model_find(c->model, &o);
+	if (p && !p->exited)
+		p->unheld++;
+}
+
+int collect_final(struct collector *c, double now)
+{
+	/* the tcp walk before the fd walk: a socket made between the two is
+	 * one the tcp walk did not see, and one closed between them is let
+	 * go of (or gone) when the table is read */
+	bool tcp = c->opts->reconcile_s > 0 && strcmp(c->walk, "proc");
+	int err;
+
+	if (tcp) {
+		err = tracer__reconcile(c->tracer, on_stale, c);
+		if (err)
+			return err;
+		c->last_reconcile = now;
+	}
+	err = collect_refresh(c, now);
+	if (err || !tcp)
+		return err;
+	return tracer__each_seen_sock(c->tracer, on_seen_sock, c);
+}
+
 void collect_thresholds(const struct rcl_opts *o, struct model_thresholds *th)
 {
 	th->idle_s = o->idle_s;

@@ -131,6 +131,16 @@ int collect_refresh(struct collector *c, double now);
  * 100k connections). Returns 0 or -errno. */
 int collect_refresh_now(struct collector *c);
 
+/* rcleak run's last picture, at time now: a reconciliation first (its tcp
+ * walk sees the sockets that exist), then the refresh (its fd walk sees
+ * those held), then each connection a process of the tree opened that
+ * exists and that no fd table holds counts in its opener's unheld (struct
+ * proc), while it runs. Such a socket lives on in a call of another thread
+ * blocked on it (recv()), whose fd was closed: close() does not end that
+ * call. With --walk proc or --reconcile 0, only the refresh. Returns 0 or
+ * -errno. */
+int collect_final(struct collector *c, double now);
+
 /* The live view's --comm NAME: sets c->comm_state from the model (a live
  * row of that name), else from /proc. Nothing without --comm. */
 void collect_comm_check(struct collector *c);

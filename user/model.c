@@ -129,6 +129,7 @@ void model_begin(struct model *m)
 		p->held = p->touched = false;
 		p->open = p->established = p->close_wait = p->syn_sent = 0;
 		p->other = p->shared = p->clients = p->unix_clients = p->rcleak_links = p->master_links = 0;
+		p->own_over = p->cw_held = p->unheld = 0;
 		/* the walk refills the listen list of a process that runs;
 		 * one that exited keeps it, and is still a server (role, and
 		 * no client verdict for the accepts it made) */
@@ -402,8 +403,8 @@ void model_end(struct model *m, double now, double dt)
 			p->first_seen = now;
 		if (!p->exited)
 			p->last_seen = now;
-		if (p->close_wait > p->close_wait_max)
-			p->close_wait_max = p->close_wait;
+		if (p->cw_held > p->close_wait_max)
+			p->close_wait_max = p->cw_held;
 		p->median_lifetime_ms = model_life_percentile(p->life, 0.5);
 		p->p99_lifetime_ms = model_life_percentile(p->life, 0.99);
 		if (!p->exited) {
@@ -422,8 +423,11 @@ void model_end(struct model *m, double now, double dt)
 				series_push(&p->clients_series, now, (double)p->clients, m->window_s);
 				p->clients_growth_per_min = series_slope_per_min(&p->clients_series);
 			}
-			if (p->open - (p->clients - p->unix_clients) > p->own_open_max)
-				p->own_open_max = p->open - (p->clients - p->unix_clients);
+			/* connections: not a socket whose connection is over */
+			long own = p->open - (p->clients - p->unix_clients) - p->own_over;
+
+			if (own > p->own_open_max)
+				p->own_open_max = own;
 		} else {
 			p->growth_per_min = 0;
 			p->win_open_rate = 0;

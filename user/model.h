@@ -110,6 +110,12 @@ struct proc {
 				  * (CLIENT LIST flags=M, --ask-redis): Redis
 				  * counts it against maxclients, and no
 				  * accept made it (set by the caller) */
+	long own_over;           /* of open: its own (not accepted) that are no
+				  * connection any more (model_conn_over) */
+	long cw_held;            /* of open: in CLOSE_WAIT for --zombie at least */
+	long unheld;             /* rcleak run, at its end: connections it
+				  * opened that exist in no fd table
+				  * (collect_final) */
 	struct listen_addr listen[MODEL_MAX_LISTEN];
 	int nlisten;             /* > 0: a server */
 	int alive_nlisten;       /* nlisten when it last ran: an exited server keeps it */
@@ -134,7 +140,9 @@ struct proc {
 	__u64 peak;              /* most connections it had opened and not closed
 				  * (its own: accepted ones not counted) */
 	bool listener;           /* listened on a watched port (BPF saw it) */
-	long close_wait_max;     /* highest close_wait seen */
+	long close_wait_max;     /* highest cw_held seen (rcleak run's CLOSE_WAIT:
+				  * one ioredis's quit() leaves for a moment,
+				  * Redis closing first, is none) */
 	long own_open_max;       /* most of its own (open, less what it
 				  * accepted) held at one refresh: sockets it
 				  * got from a parent (fork) or SCM_RIGHTS too,
@@ -282,6 +290,16 @@ static inline void model_keep_listen(struct proc *p)
 
 /* Did a process listen on port at the last refresh's walk? */
 bool model_listened(const struct model *m, __u16 port);
+/* A held socket in state (TCP_*) that is no connection any more: its own
+ * end shut down (FIN_WAIT1 on, LAST_ACK: the application's close or
+ * shutdown(), counted as its close) or over (CLOSE: both ends closed, or a
+ * reset), while a process still holds its fd. It takes no Redis client
+ * slot. */
+static inline bool model_conn_over(__u8 state)
+{
+	return state != RCL_TCP_ESTABLISHED && state != RCL_TCP_CLOSE_WAIT && state != RCL_TCP_SYN_SENT &&
+	       state != RCL_TCP_SYN_RECV && state != RCL_TCP_LISTEN;
+}
 /* Has the peer of r, a server's accepted socket, sent no data for the
  * ZOMBIE threshold (--zombie-idle)? */
 bool model_silent_peer(const struct model *m, const struct rcl_fd_rec *r);

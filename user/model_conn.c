@@ -124,6 +124,8 @@ void model_apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, in
 		p->shared++;
 	if (accepted)
 		p->clients++;
+	else if (model_conn_over(r->state))
+		p->own_over++;
 
 	idle = latest_idle(m, r);
 	if (idle >= 0) {
@@ -133,8 +135,10 @@ void model_apply(struct model *m, const struct rcl_fd_rec *r, struct proc *p, in
 			p->idle++;
 	}
 	if (r->state == RCL_TCP_CLOSE_WAIT) {
-		if (now - cw_since(m, r, now) >= m->th.zombie_s)
+		if (now - cw_since(m, r, now) >= m->th.zombie_s) {
 			p->zombies++;
+			p->cw_held++;
+		}
 	} else if (accepted && model_silent_peer(m, r) && !(r->flags & RCL_FD_WAITS)) {
 		p->zombies++; /* the peer vanished without a FIN, or just went quiet */
 	}

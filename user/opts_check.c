@@ -64,6 +64,12 @@ static int check_run(struct rcl_opts *o, int argc, char **argv, const struct opt
 		o->interval_s = 0.5;
 	if (!o->window_set)
 		o->window_s = 5; /* run mode: churn is judged over 5 s */
+	/* run mode: a CLOSE_WAIT counts once held 1 s. Any one seen at a
+	 * refresh counted, and ioredis's quit(), where Redis closes first,
+	 * leaves one for the moment the client takes to close: a refresh in
+	 * it failed --fail-on-close-wait for a client that closed at once */
+	if (!(o->thresholds_given & RCL_TH_ZOMBIE))
+		o->zombie_s = 1;
 	return 0;
 }
 

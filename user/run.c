@@ -370,8 +370,9 @@ int cmd_run(const struct rcl_opts *o)
 		sleep_s(0.02);
 	}
 
-	/* the final picture: who still holds what, and every exit counted */
-	if ((e = collect_refresh(&c, collect_now()))) {
+	/* the final picture: who still holds what, every exit counted, and
+	 * the connections no fd holds */
+	if ((e = collect_final(&c, collect_now()))) {
 		elog("reading kernel state failed: %s", strerror(-e));
 		goto cleanup;
 	}

@@ -25,8 +25,10 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	double life = end - (born > 0 ? born : 0);
 
 	/* what it holds, less what it accepted (clients counts unix-socket
-	 * ones too, which open does not) */
-	long own_open = p->open - (p->clients - p->unix_clients);
+	 * ones too, which open does not), and less the sockets whose
+	 * connection is over (a daemon holds one its parent shut down): no
+	 * connection, and their close was counted */
+	long own_open = p->open - (p->clients - p->unix_clients) - p->own_over;
 
 	memset(r, 0, sizeof(*r));
 	r->p = p;
@@ -52,7 +54,9 @@ static void fill_row(struct run_row *r, const struct proc *p, const struct rcl_o
 	/* accepted connections dropped at a server's exit are not its leaks,
 	 * nor a redis-server's own (its link to its master: proc_leaked) */
 	r->leaked = (long)(p->exit_closed - (r->server ? p->acc_exit_closed : 0));
-	r->open_at_end = p->exited ? 0 : own_open - dup_open;
+	/* and the connections it opened that no fd holds (a thread's recv()
+	 * keeps one alive whose fd another thread closed) */
+	r->open_at_end = p->exited ? 0 : own_open - dup_open + p->unheld;
 	if (proc_is_redis(p->comm, r->server))
 		r->leaked = r->open_at_end = 0;
 	r->median_lifetime_ms = p->median_lifetime_ms;
@@ -111,30 +115,47 @@ static const char *fmt_threshold_num(char buf[32], double v)
 	return buf;
 }
 
-/* Name the rows that break a rule, worst first, in the rule's detail. */
+/* room kept at the end of a detail for "; and N more" */
+#define BLAME_MORE_ROOM 32
+
+/* Name the rows that break a rule, worst first, in the rule's detail, as
+ * many as it holds, and how many more there are: it named 7 of 20
+ * processes that leaked one each, and said nothing of the other 13. */
 static void blame(struct run_rule *rule, const struct run_summary *s,
 		  double (*metric)(const struct run_row *), bool total)
 {
+	const size_t cap = sizeof(rule->detail);
 	size_t len = strlen(rule->detail);
+	long more = 0;
 
-	for (size_t i = 0; i < s->nrows && len < sizeof(rule->detail) - 48; i++) {
+	for (size_t i = 0; i < s->nrows; i++) {
 		const struct run_row *r = &s->rows[i];
 		double v = metric(r);
+		char num[32], one[96];
+		int n;
 
 		/* a total names every contributor; a per-process rule the offenders */
-		char num[32];
-
-		if (total ? v > 0 : v > rule->threshold)
-			len += snprintf(rule->detail + len, sizeof(rule->detail) - len, "%spid %u (%s): %s",
-					len ? "; " : "", r->p->key.tgid, r->p->comm, fmt_num(num, v));
+		if (!(total ? v > 0 : v > rule->threshold))
+			continue;
+		n = snprintf(one, sizeof(one), "%spid %u (%s): %s", len ? "; " : "", r->p->key.tgid,
+			     r->p->comm, fmt_num(num, v));
+		if (more || n < 0 || (size_t)n >= sizeof(one) || len + (size_t)n + BLAME_MORE_ROOM >= cap) {
+			more++;
+			continue;
+		}
+		memcpy(rule->detail + len, one, (size_t)n + 1);
+		len += (size_t)n;
 	}
+	if (more)
+		snprintf(rule->detail + len, cap - len, "%sand %ld more", len ? "; " : "", more);
 }
 
 /* Does p's open at end count rec's socket? As fill_row's: a live process's
- * connections, not those accepted on its own listen ports. */
+ * connections, not those accepted on its own listen ports, nor sockets
+ * whose connection is over. */
 static bool counts_at_end(const struct proc *p, const struct rcl_fd_rec *rec)
 {
-	return p && !p->exited && rec->state != RCL_TCP_LISTEN && !model_listens_on(p, rec->lport);
+	return p && !p->exited && !model_conn_over(rec->state) && !model_listens_on(p, rec->lport);
 }
 
 /* A socket that several live processes of the tree hold (a child forked
@@ -220,6 +241,7 @@ int summary_build(struct run_summary *s, const struct model *m, const struct rcl
 	shared_once(m, dup);
 	s->ports = o->ports;
 	s->nports = o->nports;
+	s->close_wait_s = o->zombie_s;
 	s->nrows = 0;
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct proc *p = m->procs[i];
@@ -297,17 +319,16 @@ int summary_exit_code(const struct run_summary *s)
  * renderings
  */
 
-static void fmt_threshold(char *buf, size_t len, const struct run_rule *r)
+static void fmt_threshold(char *buf, size_t len, const struct run_rule *r, const struct run_summary *s)
 {
+	char num[32];
+
 	if (!r->set)
 		snprintf(buf, len, "not set");
 	else if (!strcmp(r->name, "close-wait"))
-		snprintf(buf, len, "none allowed");
-	else {
-		char num[32];
-
+		snprintf(buf, len, "none held %s s", fmt_threshold_num(num, s->close_wait_s));
+	else
 		snprintf(buf, len, "<= %s", fmt_threshold_num(num, r->threshold));
-	}
 }
 
 void summary_text(FILE *f, const struct run_summary *s)
@@ -362,7 +383,7 @@ void summary_text(FILE *f, const struct run_summary *s)
 		const struct run_rule *r = &s->rules[k];
 		char th[48], num[32], detail[sizeof(r->detail)];
 
-		fmt_threshold(th, sizeof(th), r);
+		fmt_threshold(th, sizeof(th), r, s);
 		/* names in it as the table shows them; --json and --junit
 		 * escape the bytes themselves */
 		shown_str(detail, sizeof(detail), r->detail);
@@ -510,7 +531,7 @@ void summary_junit(FILE *f, const struct run_summary *s)
 		const struct run_rule *r = &s->rules[k];
 		char th[48];
 
-		fmt_threshold(th, sizeof(th), r);
+		fmt_threshold(th, sizeof(th), r, s);
 		fprintf(f, "    <testcase classname=\"rcleak\" name=\"%s\" time=\"0\">", r->name);
 		if (!r->set) {
 			fputs("<skipped message=\"threshold not set\"/>", f);

@@ -54,6 +54,7 @@ struct run_summary {
 	size_t nrows;
 	const __u16 *ports;    /* the watched ports (the options'), nports of them */
 	int nports;
+	double close_wait_s;   /* a CLOSE_WAIT counts once held this long (--zombie) */
 	long opened, closed, leaked, open_at_end;
 	/* events rcleak could not count (collector's lost: a BPF map full,
 	 * the hook skipped): the figures may be short by them */

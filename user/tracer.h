@@ -62,6 +62,11 @@ struct rcl_stale_rec {
  * whose socket is gone (their close was missed): cb for each removed one. */
 typedef void (*tracer_stale_cb)(const struct rcl_stale_rec *rec, void *ctx);
 int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx);
+/* The socket table's entries that the last tracer__reconcile()'s tcp walk
+ * saw (sockets that existed then): cb for each, as it is now. Returns 0,
+ * or -errno (nothing to tell with --walk proc, which has no tcp walk). */
+typedef void (*tracer_sock_cb)(__u64 sk, const struct rcl_sock *v, void *ctx);
+int tracer__each_seen_sock(struct tracer *t, tracer_sock_cb cb, void *ctx);
 
 /* Tell the kernel side who owns the listener on port (found by a walk), so
  * passive opens on it are attributed even when listen() predates rcleak. */

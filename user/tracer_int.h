@@ -25,6 +25,7 @@ struct tracer {
 	struct procscan *procscan; /* set: holders come from /proc, not iterators */
 	bool mounted_tracefs;
 	__u64 gen;
+	__u64 tcp_gen;      /* gen of the last reconciliation's tcp walk */
 	char *buf;          /* one read() of an iterator: records stream through */
 	struct tracer_nfds { __u32 tgid; long nfds, nunix; } *nfds; /* last walk, by tgid */
 	size_t nnfds, nfdscap;

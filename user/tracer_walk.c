@@ -281,6 +281,7 @@ int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 		return 0;
 	before_ns = (__u64)(kclock_mono_s() * 1e9); /* bpf_ktime_get_ns() clock */
 	next_gen(t);
+	t->tcp_gen = t->gen;
 	t->skel->bss->reconciling = 1;
 	err = run_iter(t, t->walk_tcp, NULL, NULL);
 	t->skel->bss->reconciling = 0;
@@ -288,6 +289,32 @@ int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 		return err;
 	sweep_slots(t->slots, (__u16)t->gen, before_ns, cb, ctx);
 	return sweep_socks(bpf_map__fd(t->skel->maps.socks), (__u16)t->gen, before_ns, cb, ctx);
+}
+
+int tracer__each_seen_sock(struct tracer *t, tracer_sock_cb cb, void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.socks);
+	__u16 gen = (__u16)t->tcp_gen;
+	__u64 key, next, *prev = NULL;
+	struct rcl_sock v;
+
+	if (t->procscan)
+		return -EOPNOTSUPP;
+	for (__u32 i = 0; i < RCL_SOCK_SLOTS; i++) {
+		struct rcl_sock_slot e;
+		__u64 sk = slot_read(&t->slots[i], sizeof(e), &e);
+
+		if (sk && e.v.seen_gen == gen)
+			cb(sk, &e.v, ctx);
+	}
+	/* one lookup a key: called once, at the end of `rcleak run` */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &v) == 0 && v.seen_gen == gen)
+			cb(next, &v, ctx);
+		key = next;
+		prev = &key;
+	}
+	return 0;
 }
 
 /* Per process, its counters: the slots, and the procs map's entries (the

@@ -345,12 +345,14 @@ def test_run_churn_slow():
 
 def test_run_close_wait():
     """A client that keeps 3 connections Redis closed (QUIT) in CLOSE_WAIT for
-    1.5 s, then frees them: --fail-on-close-wait -> exit 5; nothing leaked."""
+    2.5 s, then frees them: --fail-on-close-wait -> exit 5; nothing leaked.
+    (They count once held --zombie, 1 s in run mode: 2.5 s leaves a refresh,
+    every 0.5 s, between 1 s and their close.)"""
     app = need_c()[0]
     r = Redis()
     before = total_connections(r)
     run = Run(["-p", str(r.port), "--fail-on-close-wait", "--max-leaked", "0"],
-              [app, "closewait", str(r.port), "3", "1.5"])
+              [app, "closewait", str(r.port), "3", "2.5"])
     seen = {}
 
     def close_wait_in_ss():
@@ -388,20 +390,39 @@ def test_run_server_not_leak():
     outside the tree, still open when it shuts down, are not leaks (role server)."""
     if not shutil.which("redis-server") or not shutil.which("redis-cli"):
         raise Skip("redis-server/redis-cli not installed")
-    q = harness.free_port()
-    d = mkdtemp("rcleak-run-redis-")
-    cmd = ["redis-server", "--port", str(q), "--bind", "127.0.0.1", "--save", "",
-           "--appendonly", "no", "--daemonize", "no", "--dir", d,
-           "--logfile", os.path.join(d, "redis.log")]
-    run = Run(["-p", str(q), "--max-leaked", "0"], cmd)
+    # the port free_port() found free may be taken before redis-server binds
+    # it (another test's client's ephemeral port, on a busy machine): then
+    # redis-server exits at once, and another port is tried, as Redis() does
+    for attempt in range(3):
+        q = harness.free_port()
+        d = mkdtemp("rcleak-run-redis-")
+        log = os.path.join(d, "redis.log")
+        cmd = ["redis-server", "--port", str(q), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--daemonize", "no", "--dir", d, "--logfile", log]
+        run = Run(["-p", str(q), "--max-leaked", "0"], cmd)
 
-    def up():
+        def bind_failed():
+            try:
+                with open(log) as f:
+                    return run.proc.poll() is not None and "in use" in f.read()
+            except OSError:
+                return False
+
+        def up():
+            try:
+                return resp_ping(q)
+            except OSError:
+                return bind_failed()
         try:
-            return resp_ping(q)
-        except OSError:
-            return False
+            wait_until(up, timeout=10, what="redis-server under rcleak run to answer")
+        except Fail:
+            run.cleanup()
+            raise
+        if run.proc.poll() is None or attempt == 2:
+            break
+        run.wait()
+        run.cleanup()
     try:
-        wait_until(up, timeout=10, what="redis-server under rcleak run to answer")
         srv = [p for p, c in _descendants(run.pid) if c == "redis-server"]
         check(len(srv) == 1, "redis-server under rcleak: %s" % _descendants(run.pid))
         srv = srv[0]

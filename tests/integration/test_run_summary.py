@@ -6,15 +6,17 @@ reference is what the CMD does by construction (and ss while it runs).
 Run alone:  python3 tests/integration/runner.py -k run_summary
 """
 import os
+import re
 import xml.etree.ElementTree as ET
 
 from harness import Fail, Redis, Skip, check, free_port, mkdtemp, ss_sockets, total_connections
-from run_harness import Run, redis_delta
+from run_harness import Run, expect, need_node, parse_done, prow, redis_delta, rule
 
 TESTS = ["test_run_summary_junit_utf8", "test_run_summary_fork_closes", "test_run_summary_big_threshold",
          "test_run_summary_shared_at_end", "test_run_summary_fork_leak_named",
          "test_run_summary_junit_nonchar", "test_run_summary_lost_events",
-         "test_run_summary_threshold_as_given", "test_run_summary_wrong_port"]
+         "test_run_summary_threshold_as_given", "test_run_summary_wrong_port",
+         "test_run_summary_quit_not_close_wait", "test_run_summary_blame_all"]
 
 # opens N connections to the port in argv[1] and exits holding them (os._exit:
 # no interpreter shutdown that would close them)
@@ -356,3 +358,70 @@ def test_run_summary_wrong_port():
         check(rc == want_rc and (said in err) == want_said and (not want_said or "give it with -p" in err),
               "-p %d (the script's Redis on %d): exit %r, expected %d; the summary %s say %r; %s"
               % (port, r.port, rc, want_rc, "should" if want_said else "should not", said, run.describe()))
+
+
+def test_run_summary_quit_not_close_wait():
+    """ioredis closes a connection with quit(): Redis answers and closes its
+    end first, so the client's end is in CLOSE_WAIT for the moment ioredis
+    takes to close it. 2000 clients, each quit() and its close awaited (the
+    program counts 2000 opened, 2000 closed; Redis accepted 2000). A refresh
+    that came in such a moment (-i 0.05 makes it certain) counted it: verdict
+    ZOMBIE and --fail-on-close-wait failed (exit 5) a program that closed
+    every connection at once. A connection counts when it sat in CLOSE_WAIT
+    for --zombie (1 s in run mode)."""
+    node = need_node()
+    r = Redis()
+    before = total_connections(r)
+    run = Run(["-p", str(r.port), "-i", "0.05", "--fail-on-close-wait", "--max-leaked", "0"],
+              node + ["quit", str(r.port), "2000", "0"])
+    try:
+        rc = run.wait(timeout=90)
+        done = parse_done(run.out(), "ioredis_app quit")
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    accepted = redis_delta(r, before)
+    check(done["opened"] == done["closed"] == accepted == 2000,
+          "ground truth: the program reports %s, Redis accepted %d" % (done, accepted))
+    row = prow(js, done["pid"])
+    expect(row, {"opened": 2000, "closed": 2000, "leaked": 0, "close_wait_max": 0},
+           "--json process %d (ioredis, quit())" % done["pid"])
+    check(row["verdict"] != "ZOMBIE", "verdict ZOMBIE for a program that closed every connection "
+          "at once: %r" % row)
+    check(rule(js, "close-wait")["passed"] and rc == 0,
+          "exit status %r, rule close-wait %r; expected a pass; %s"
+          % (rc, rule(js, "close-wait"), run.describe()))
+
+
+def test_run_summary_blame_all():
+    """20 processes (xargs -P 4) each leak one connection under --max-leaked
+    0: the rule's value is 20 (Redis accepted 20), and its detail, in the
+    text, --json and --junit alike, named 7 of them and no more: a reader
+    summing it found 7 where the value said 20. It names those it has room
+    for and says how many more there are."""
+    r = Redis()
+    d = mkdtemp("rcl-run-blame")
+    path = _script(d, "rcl-leaker-one", LEAK % 1)
+    before = total_connections(r)
+    run = Run(["-p", str(r.port), "--max-leaked", "0"],
+              ["sh", "-c", 'seq 20 | xargs -P 4 -I{} "$0" "$1"', path, str(r.port)], junit=True)
+    try:
+        rc = run.wait()
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    made = redis_delta(r, before)
+    check(made == 20 and rc == 5, "ground truth: Redis accepted %d connections (expected 20); exit %r, "
+          "expected 5; %s" % (made, rc, run.describe()))
+    leaked = rule(js, "max-leaked")
+    check(leaked["value"] == 20, "rule max-leaked value %r, expected 20" % leaked["value"])
+    root = ET.parse(run.junit_path).getroot()
+    junit = [f.get("message") or "" for f in root.iter("failure")]
+    text = [l for l in run.err().splitlines() if "rule max-leaked" in l]
+    for where, detail in (("--json", leaked["detail"]), ("--junit", " ".join(junit)),
+                          ("the summary", " ".join(text))):
+        named = len(re.findall(r"pid \d+ \(rcl-leaker-one\): 1", detail))
+        m = re.search(r"and (\d+) more", detail)
+        more = int(m.group(1)) if m else 0
+        check(named + more == 20, "%s: max-leaked's detail names %d processes and %d more, expected 20 "
+              "in all: %r" % (where, named, more, detail))

@@ -27,7 +27,8 @@ TESTS = ["test_run_tree_only",
          "test_run_daemon_not_waited", "test_run_daemon_wait_children",
          "test_run_daemon_exits_while_waited", "test_run_wait_children_signal",
          "test_run_signal_cmd_exited_unreaped", "test_run_outside_exit_not_leak",
-         "test_run_pid_namespace", "test_run_forked_worker_peak"]
+         "test_run_pid_namespace", "test_run_forked_worker_peak",
+         "test_run_daemon_shared_closed", "test_run_proxy_unheld", "test_run_proxy_unheld_killed"]
 
 
 def test_run_tree_only():
@@ -368,3 +369,172 @@ def test_run_forked_worker_peak():
     detail = [x for x in js["rules"] if x["name"] == "max-open"][0]["detail"]
     check(all("pid %d" % pid in detail for pid in pids), "max-open's detail does not name the workers: %r"
           % detail)
+
+
+def test_run_daemon_shared_closed():
+    """CMD opens a connection, starts a daemon (double fork, setsid) that
+    inherits it, ends its connection as redis-py's disconnect() does
+    (shutdown, close), lets the daemon open 3 of its own and exits. The
+    daemon still holds an fd of that socket, in state CLOSE: no connection
+    (ss and Redis see the daemon's 3), and its close is counted already,
+    the parent's. It was counted again in the daemon's open at end (4), and
+    --max-leaked 3 failed a run that left 3 connections open (exit 5); and
+    in its peak (4), where it never held more than 3 at once: --max-open 3
+    failed."""
+    py = need_py()[0]
+    r = Redis()
+    run = Run(["-p", str(r.port), "--max-leaked", "3", "--max-open", "3"],
+              [py, DAEMON, str(r.port), "3", "30", "shared"])
+    try:
+        rc = run.wait()
+        done = parse_done(run.out(), "forkdaemon")
+        d, parent = int(done["daemon"]), int(done["parent"])
+        harness._record_pid(d, harness._starttime(d), "daemon")
+        held = ss_count(d, [r.port])
+        clients = r.connected_clients()
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(done.get("shared") == 1 and held == 3 and clients == 3,
+          "ground truth: the daemon %d should hold its 3 connections and no other (ss %d, Redis's "
+          "clients %d; %s)" % (d, held, clients, done))
+    expect(prow(js, d), {"opened": 3, "leaked": 0, "open_at_end": 3, "peak_open": 3, "exited": False},
+           "--json daemon %d" % d)
+    expect(prow(js, parent), {"opened": 1, "closed": 1, "leaked": 0, "open_at_end": 0},
+           "--json parent %d (CMD)" % parent)
+    expect(js["totals"], {"opened": 4, "closed": 1, "leaked": 0, "open_at_end": 3}, "--json totals")
+    expect_rules(js, {"max-leaked": (3, 3, True), "max-open": (3, 3, True)})
+    check(rc == 0, "exit status %r, expected 0 (3 open at end, --max-leaked 3, --max-open 3); %s"
+          % (rc, run.describe()))
+
+
+# argv: PORT (Redis). A threaded TCP proxy on a port of its own (printed as
+# "READY pid=P port=L"), one upstream connection per client; when a client
+# closes, the thread that reads from the client closes both sockets, while
+# the thread that copies from Redis is still blocked in recv() on the
+# upstream one: close() of an fd does not end another thread's recv(), which
+# keeps the socket alive, in no fd table. A proxy bug Python's threads hide.
+# (The sleep before the close makes sure that thread is in its recv() again,
+# after the reply it copied: it may be slower than the client's close.)
+PROXY = r"""
+import os, socket, sys, threading, time
+up = int(sys.argv[1])
+def copy(a, b, close):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    if close:
+        time.sleep(0.1)     # the other thread is back in recv() by now
+        a.close()
+        b.close()
+def serve(c):
+    u = socket.create_connection(("127.0.0.1", up))
+    threading.Thread(target=copy, args=(u, c, False), daemon=True).start()
+    copy(c, u, True)
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(16)
+print("READY pid=%d port=%d" % (os.getpid(), l.getsockname()[1]), flush=True)
+while True:
+    threading.Thread(target=serve, args=(l.accept()[0],), daemon=True).start()
+"""
+
+# argv: PORT N PROXY [kill]. Starts PROXY, N redis-py clients through it,
+# each PING, then closed; prints the proxy's READY line and exits, the
+# proxy left running. With "kill", first prints "CLIENTS n", Redis's
+# clients less its own INFO connection, then stops the proxy (SIGTERM).
+PROXY_CMD = r"""
+import subprocess, sys, time, redis
+port, n = sys.argv[1], int(sys.argv[2])
+p = subprocess.Popen([sys.executable, "-c", sys.argv[3], port], stdout=subprocess.PIPE, text=True)
+ready = p.stdout.readline()
+lport = int(ready.split("port=")[1])
+for _ in range(n):
+    c = redis.Redis(port=lport, single_connection_client=True)
+    c.ping()
+    c.close()                       # back to its pool, still open:
+    c.connection_pool.disconnect()  # closed
+time.sleep(0.3)
+if sys.argv[4:] == ["kill"]:
+    c = redis.Redis(port=int(port), single_connection_client=True)
+    print("CLIENTS %d" % (c.info("clients")["connected_clients"] - 1), flush=True)
+    c.close()
+    c.connection_pool.disconnect()
+    p.terminate()
+    p.wait()
+print(ready.strip(), flush=True)
+"""
+
+
+def test_run_proxy_unheld():
+    """CMD starts a threaded proxy in front of Redis (PROXY), sends 6
+    redis-py clients through it, and exits with the proxy still running.
+    Each client closed; the proxy closed the fds of its 6 upstream
+    connections, but each is kept alive by its other thread's recv(): Redis
+    still has the 6 clients, ss shows 6 established connections to it in no
+    process's fds. The run counted them nowhere (the proxy's open at end 0:
+    no fd holds them) and --max-leaked 5 passed. They are the proxy's open
+    at end."""
+    py = need_py()[0]
+    r = Redis()
+    run = Run(["-p", str(r.port), "--max-leaked", "5"], [py, "-c", PROXY_CMD, str(r.port), "6", PROXY])
+    try:
+        rc = run.wait()
+        out = run.out()
+        check("READY pid=" in out, "CMD printed %r" % out)
+        proxy = int(out.split("READY pid=")[1].split()[0])
+        harness._record_pid(proxy, harness._starttime(proxy), "proxy")
+        clients = r.connected_clients()
+        # the client ends (the peer is Redis's port): the proxy's, that no
+        # process holds
+        ends = [(st, holders) for st, _local, peer, holders in harness.ss_sockets([r.port])
+                if peer.rsplit(":", 1)[1] == str(r.port)]
+        held = sum(1 for _st, holders in ends if proxy in holders)
+        unheld = sum(1 for st, holders in ends if st == "ESTAB" and not holders)
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(clients == 6 and held == 0 and unheld == 6,
+          "ground truth: Redis has %d clients (expected the proxy's 6), the proxy %d holds %d in its "
+          "fds (expected 0), ss shows %d established to Redis in no fds (expected 6): %s"
+          % (clients, proxy, held, unheld, ends))
+    expect(prow(js, proxy), {"opened": 6, "closed": 0, "leaked": 0, "open_at_end": 6, "exited": False},
+           "--json proxy %d" % proxy)
+    expect_rules(js, {"max-leaked": (5, 6, False)})
+    check(rc == 5, "exit status %r, expected 5 (6 open at end, --max-leaked 5); %s" % (rc, run.describe()))
+
+
+def test_run_proxy_unheld_killed():
+    """As test_run_proxy_unheld, but CMD stops the proxy (SIGTERM) before it
+    exits, as a test fixture does: Redis had the proxy's 6 clients until
+    then (none after), kept alive in no fd by the recv() of threads the
+    signal ended. The kernel closed them as the process died, a leak at
+    exit; but each close ran as the killed thread left its recv(), before
+    the exit itself, and counted as the proxy's own (closed 6, leaked 0):
+    --max-leaked 5 passed. A close while the process's group exit is under
+    way (the fatal signal came) is a leak at exit."""
+    py = need_py()[0]
+    r = Redis()
+    run = Run(["-p", str(r.port), "--max-leaked", "5"],
+              [py, "-c", PROXY_CMD, str(r.port), "6", PROXY, "kill"])
+    try:
+        rc = run.wait()
+        out = run.out()
+        check("READY pid=" in out and "CLIENTS " in out, "CMD printed %r" % out)
+        proxy = int(out.split("READY pid=")[1].split()[0])
+        before = int(out.split("CLIENTS ")[1].split()[0])
+        js = run.load_json()
+    finally:
+        run.cleanup()
+    check(before == 6, "ground truth: Redis had %d clients before the proxy was stopped, expected "
+          "its 6" % before)
+    wait_redis_idle(r, "after the proxy was stopped")
+    expect(prow(js, proxy), {"opened": 6, "closed": 0, "leaked": 6, "open_at_end": 0, "exited": True},
+           "--json proxy %d" % proxy)
+    expect_rules(js, {"max-leaked": (5, 6, False)})
+    check(rc == 5, "exit status %r, expected 5 (6 leaked, --max-leaked 5); %s" % (rc, run.describe()))

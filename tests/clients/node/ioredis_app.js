@@ -6,6 +6,11 @@
 //                                                  with all of them open.
 //   node ioredis_app.js shared PORT COUNT [RATE]   one shared client for every request,
 //                                                  quit() at the end.
+//   node ioredis_app.js quit   PORT COUNT [RATE]   a new Redis(port) per request (PING),
+//                                                  quit() and its close awaited: closed
+//                                                  as ioredis means it (Redis closes
+//                                                  first, the client's end is in
+//                                                  CLOSE_WAIT until ioredis closes it).
 //
 // RATE: requests per second (0 = as fast as possible).  At the end one line on stdout:
 //   DONE lib=ioredis mode=M pid=P comm=C requests=R opened=N closed=M open=O
@@ -17,8 +22,8 @@ const fs = require('fs');
 const Redis = require('ioredis');
 
 const [mode, portArg, countArg, rateArg] = process.argv.slice(2);
-if (!['leak', 'shared'].includes(mode) || !portArg || !countArg) {
-  process.stderr.write('usage: ioredis_app.js leak|shared PORT COUNT [RATE]\n');
+if (!['leak', 'shared', 'quit'].includes(mode) || !portArg || !countArg) {
+  process.stderr.write('usage: ioredis_app.js leak|shared|quit PORT COUNT [RATE]\n');
   process.exit(2);
 }
 const port = parseInt(portArg, 10);
@@ -70,6 +75,16 @@ async function main() {
     done();
     // exit with every connection open: the kernel closes them
     process.stdout.write('', () => process.exit(0));
+  } else if (mode === 'quit') {
+    for (let i = 0; i < count; i++) {
+      await pace(t0, i);
+      const c = newClient();
+      const closed = new Promise((r) => c.once('close', r));
+      await ping(c);
+      await c.quit();
+      await closed;
+    }
+    done();
   } else {
     const c = newClient();
     for (let i = 0; i < count; i++) {

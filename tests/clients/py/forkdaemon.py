@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """forkdaemon: a command that starts a daemon holding Redis connections and exits.
 
-    forkdaemon.py PORT COUNT LIFE
+    forkdaemon.py PORT COUNT LIFE [shared]
 
 Forks twice (the classic daemon dance: fork, setsid, fork; the middle process
 exits at once, so the daemon is an orphan).  The daemon renames itself
@@ -12,7 +12,18 @@ The parent waits for that report, prints
 
     DONE parent=P daemon=D comm=rcl-daemon opened=COUNT life=LIFE
 
-and exits 0 (1 if the daemon failed).  Python standard library only.
+and exits 0 (1 if the daemon failed).
+
+With "shared", the parent first opens a connection of its own (PING), which the
+daemon inherits at the fork and keeps (a daemon keeps the fds it does not know
+about); the parent then ends that connection as redis-py's
+Connection.disconnect() does (shutdown(SHUT_RDWR), then close), and only then
+lets the daemon open its COUNT: the connection is over (Redis closes its end)
+while the daemon still holds an fd of its socket, in state CLOSE, and the daemon
+never holds more than COUNT connections at once.  The DONE line then ends with
+" shared=1".
+
+Python standard library only.
 """
 import ctypes
 import os
@@ -29,7 +40,7 @@ def ping_conn(port):
     return s
 
 
-def daemon(port, count, life, w):
+def daemon(port, count, life, w, go):
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(15, b"rcl-daemon", 0, 0, 0)        # PR_SET_NAME
@@ -37,6 +48,8 @@ def daemon(port, count, life, w):
         for fd in (0, 1, 2):
             os.dup2(null, fd)
         os.close(null)
+        if go is not None:
+            os.read(go, 1)       # the parent's connection is shut down
         held = [ping_conn(port) for _ in range(count)]
         os.write(w, ("OK %d %d\n" % (os.getpid(), len(held))).encode())
         os.close(w)
@@ -51,19 +64,25 @@ def daemon(port, count, life, w):
 
 
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) not in (3, 4) or argv[3:] not in ([], ["shared"]):
         sys.stderr.write(__doc__)
         return 2
     port, count, life = int(argv[0]), int(argv[1]), float(argv[2])
+    shared = ping_conn(port) if argv[3:] else None
+    go_r, go_w = os.pipe() if shared else (None, None)
     r, w = os.pipe()
     sys.stdout.flush()
     if os.fork() == 0:
         os.close(r)
         os.setsid()
         if os.fork() == 0:
-            daemon(port, count, life, w)
+            daemon(port, count, life, w, go_r)
         os._exit(0)
     os.close(w)
+    if shared:
+        shared.shutdown(socket.SHUT_RDWR)
+        shared.close()
+        os.write(go_w, b"g")
     msg = b""
     while not msg.endswith(b"\n"):
         chunk = os.read(r, 256)
@@ -75,8 +94,8 @@ def main(argv):
     if len(parts) != 3 or parts[0] != "OK":
         sys.stderr.write("forkdaemon: daemon failed: %r\n" % msg)
         return 1
-    print("DONE parent=%d daemon=%s comm=rcl-daemon opened=%s life=%g"
-          % (os.getpid(), parts[1], parts[2], life), flush=True)
+    print("DONE parent=%d daemon=%s comm=rcl-daemon opened=%s life=%g%s"
+          % (os.getpid(), parts[1], parts[2], life, " shared=1" if shared else ""), flush=True)
     return 0
 
 
