@@ -59,6 +59,18 @@ static int check_run(struct rcl_opts *o, int argc, char **argv, const struct opt
 	if (o->thresholds_given & RCL_TH_IDLE)
 		return opts_fail(err, errlen, "--idle counts idle connections for the live views ('idle' in "
 			    "--json); the summary of 'rcleak run' has no such count (drop it)");
+	/* the live view's other rules, and its servers' headroom: run judges
+	 * by --max-*, --fail-on-close-wait and --churn-*, and "run --leak-rate
+	 * 1 -- pytest" was taken and changed nothing */
+	if (o->thresholds_given & (RCL_TH_LEAK | RCL_TH_ZOMBIE_IDLE | RCL_TH_FD_LIMIT))
+		return opts_fail(err, errlen, "%s decides the live view's verdicts; 'rcleak run' fails by "
+			    "--max-open, --max-leaked, --max-connects, --max-churn and --fail-on-close-wait "
+			    "(drop it)", o->thresholds_given & RCL_TH_LEAK ? "--leak-rate"
+			    : o->thresholds_given & RCL_TH_ZOMBIE_IDLE ? "--zombie-idle" : "--fd-limit");
+	if (o->ask_redis || o->maxclients)
+		return opts_fail(err, errlen, "%s gives servers' headroom to the live view and record; the "
+			    "summary of 'rcleak run' has none (drop it)",
+			    o->ask_redis ? "--ask-redis" : "--maxclients");
 	o->run_argv = argv + seen->rest;
 	if (!o->interval_set)
 		o->interval_s = 0.5;

@@ -75,10 +75,29 @@ static void test_run_refuses_idle(void **state)
 	assert_int_equal(parse_args(&o, err, "run", "--idle", "5", "--", "true", NULL), -1);
 	assert_non_null(strstr(err, "--idle"));
 	assert_non_null(strstr(err, "drop it"));
-	assert_int_equal(parse_args(&o, err, "run", "--zombie-idle", "5", "--zombie", "2", "--leak-rate", "1",
+	assert_int_equal(parse_args(&o, err, "run", "--zombie", "2", "--churn-rate", "1", "--churn-life", "50",
 				    "--", "true", NULL), 0);
 	assert_int_equal(parse_args(&o, err, "--idle", "5", "-n", "1", NULL), 0);
 	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--idle", "5", NULL), 0);
+}
+
+/* run: the live view's other rules and servers' headroom were taken and
+ * did nothing ("run --leak-rate 1 -- pytest" judged as without it) */
+static void test_run_refuses_live_rules(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "--leak-rate", "1" }, { "--zombie-idle", "5" }, { "--fd-limit", "20" },
+		{ "--maxclients", "100" }, { "--ask-redis" },
+	};
+	struct rcl_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_row(&o, err, RUN, bad[i], bad[i][1] ? 2 : 1, RUN_TRUE), -1);
+		assert_non_null(strstr(err, bad[i][0]));
+		assert_non_null(strstr(err, "drop it"));
+	}
 }
 
 /* run: report's options were taken and did nothing ("run --csv -- make"
@@ -275,7 +294,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run_json_file),
 		cmocka_unit_test(test_run_refuses_live), cmocka_unit_test(test_run_refuses_idle),
-		cmocka_unit_test(test_run_refuses_report),
+		cmocka_unit_test(test_run_refuses_live_rules), cmocka_unit_test(test_run_refuses_report),
 		cmocka_unit_test(test_run_once),
 		cmocka_unit_test(test_run_limit_once),
 		cmocka_unit_test(test_run_empty_cmd),
