@@ -49,7 +49,7 @@ static void write_failed(const char *path, int err)
 		elog("%s was cut short by another program while recording (logrotate's copytruncate?): "
 		     "stopped; to rotate captures, stop rcleak and start it with a new -w", path);
 	else
-		elog("writing %s failed: %s; the file is valid up to the last complete chunk", path,
+		elog("writing %s failed: %s; the file is valid up to its last whole refresh", path,
 		     strerror(-err));
 }
 
@@ -334,6 +334,9 @@ int cmd_record(const struct rcl_opts *o)
 		rc = refused(e, msg);
 		goto cleanup;
 	}
+	/* a write error leaves the file whole up to a refresh, not inside
+	 * one that spans chunks */
+	capture_writer_units(r.w, REC_TICK, REC_TICK_END);
 	r.in_memory = o->ring_s > 0;
 	/* The meta record (tier, walk, interval, thresholds) goes straight to
 	 * the file, even with --ring: in the ring it came before the first

@@ -14,9 +14,9 @@ import subprocess
 
 from harness import check, mkdtemp, stop
 from harness import Redis
-from record_harness import BgClient, Recorder, report, report_json
+from record_harness import BgClient, Recorder, hold_many, report, report_json
 
-TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize", "test_record_hostile_force_busy",
+TESTS = ["test_record_hostile_full_disk", "test_record_hostile_full_disk_big_refresh", "test_record_hostile_fsize", "test_record_hostile_force_busy",
          "test_record_hostile_trigger_full_disk", "test_record_hostile_file_deleted",
          "test_record_hostile_file_truncated", "test_record_hostile_file_cut_in_header",
          "test_record_hostile_ring_file_deleted"]
@@ -82,6 +82,31 @@ def test_record_hostile_full_disk():
         rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "-d", "40"], json_out=False)
         _write_error(rec, path, "No space left on device", 96 * 1024)
     finally:
+        subprocess.run(["umount", mnt])
+
+
+def test_record_hostile_full_disk_big_refresh():
+    """A refresh bigger than a chunk (8,000 fds: a host in trouble) when the
+    disk fills: the file is cut back to its last whole refresh, not to the
+    last whole chunk, which ended inside a refresh. report then said "the
+    recorder was killed while writing it", and with no whole refresh, a
+    refresh at 1970-01-01."""
+    r = Redis()
+    hold = hold_many(r.port, 4, 1000)
+    mnt = mkdtemp("rcleak-fullbig-")
+    size = 512 * 1024
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", mnt], check=True)
+    try:
+        path = os.path.join(mnt, "b.rcl")
+        rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "-d", "60"], json_out=False)
+        f = _write_error(rec, path, "No space left on device", size)
+        check(not f["ends_inside_refresh"], "the capture cut back at the write error ends inside a "
+              "refresh (%d whole ones before it): cut back to a chunk, not to a refresh" % f["ticks"])
+        rc, out, _e = report([path])
+        check(rc == 0 and "inside a refresh" not in out and "1970" not in out,
+              "report of the capture cut back at the write error: exit %d, summary %r" % (rc, out[:600]))
+    finally:
+        stop(hold)
         subprocess.run(["umount", mnt])
 
 
