@@ -314,6 +314,11 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			/* "-w -d 5" recorded to a file named "-d" */
 			if (opts_need_file("-w", optarg, err, errlen))
 				return -1;
+			/* as run's --json twice: the second won without a word,
+			 * and the incident's capture was not where it was asked */
+			if (o->write_path && strcmp(o->write_path, optarg))
+				return opts_fail(err, errlen, "-w given twice ('%s', '%s'): record writes one "
+					    "file; give one", o->write_path, optarg);
 			o->write_path = optarg;
 			break;
 		case OPT_FORCE:

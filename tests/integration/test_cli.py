@@ -241,6 +241,10 @@ BAD_INPUTS = [
     # a short option's value has no '=': this recorded to "=x.rcl" (the
     # --help stops it before it loads anything, were it taken)
     ["record", "-w=x.rcl", "--help"],
+    # -w given twice: the second won without a word, and the capture was
+    # not at the first path (a directory that does not exist: before the
+    # fix nothing is made, exit 1)
+    ["record", "-w", "/nonexistent-rcl/a.rcl", "-w", "/nonexistent-rcl/b.rcl", "-n", "1"],
     # an unset variable ("report $CAPTURE"): was "rcleak: : No such file
     # or directory", exit 1
     ["report", ""],
