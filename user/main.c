@@ -14,6 +14,7 @@
 #include "log.h"
 #include "model.h"
 #include "opts.h"
+#include "portshint.h"
 #include "probe.h"
 #include "procfs.h"
 #include "record_cmd.h"
@@ -185,6 +186,10 @@ static int cmd_live(const struct rcl_opts *o)
 		goto cleanup;
 	}
 	collect_comm_check(&c);
+	/* --pid and --comm have lines of their own; on a terminal only: a
+	 * script's stderr keeps its one line per error */
+	if (!o->pid && !o->comm[0] && !c.model->nprocs && isatty(STDERR_FILENO))
+		portshint_say(o->ports, o->nports);
 
 	if (o->view == RCL_VIEW_TUI) {
 		e = tui_run(&c, &stop_signal, live_refresh);
