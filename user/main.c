@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,32 @@ static void ts_add(struct timespec *ts, double secs)
 static double ts_diff(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(a->tv_sec - b->tv_sec) + (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
+/* Sleep to next on CLOCK_MONOTONIC; a stop signal ends it (no SA_RESTART).
+ * So does stdout's reader going away (`rcleak --json -i 60 | head -1`):
+ * a pipe whose reader closed reports POLLERR with no event asked, where a
+ * file or a terminal never wakes the poll. Only a failed write told it, at
+ * the next refresh: the pipeline hung an interval. Returns true when the
+ * reader is gone. */
+static bool sleep_until(const struct timespec *next)
+{
+	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = 0 };
+
+	while (!stop_signal) {
+		struct timespec now, left;
+		double d;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		d = ts_diff(next, &now);
+		if (d <= 0)
+			break;
+		left.tv_sec = (time_t)d;
+		left.tv_nsec = (long)((d - (double)left.tv_sec) * 1e9);
+		if (ppoll(&pfd, 1, &left, NULL) > 0 && (pfd.revents & (POLLERR | POLLHUP)))
+			return true;
+	}
+	return false;
 }
 
 static const char *yesno(bool b)
@@ -246,8 +273,8 @@ static int cmd_live(const struct rcl_opts *o)
 			if (o->duration_s && ts_diff(&next, &end) > 0)
 				next = end;
 		}
-		while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
-			;
+		if (sleep_until(&next))
+			break; /* the reader went away: as a failed write says */
 		if (stop_signal)
 			break;
 		e = live_refresh(&c);
