@@ -276,6 +276,10 @@ BAD_INPUTS = [
     # not at the first path (a directory that does not exist: before the
     # fix nothing is made, exit 1)
     ["record", "-w", "/nonexistent-rcl/a.rcl", "-w", "/nonexistent-rcl/b.rcl", "-n", "1"],
+    # one forced mode, one moment: the second won without a word
+    ["--hooks", "raw_tp", "--hooks", "tracepoint", "-n", "1"],
+    ["--walk", "iter", "--walk", "proc", "-n", "1"],
+    ["report", "missing.rcl", "--at", "+1s", "--at", "+2s"],
     # an unset variable ("report $CAPTURE"): was "rcleak: : No such file
     # or directory", exit 1
     ["report", ""],
