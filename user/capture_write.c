@@ -71,6 +71,19 @@ static int pwrite_all(int fd, const unsigned char *p, size_t n, __u64 off)
 	return 0;
 }
 
+/* A new file path that cannot be made (error e < 0): the error and what to
+ * do, in err. It said "x.rcl: Read-only file system" and no more. */
+static int cannot_make(const char *path, int e, char *err, size_t errlen)
+{
+	const char *todo = e == -ENOENT ? "its folder must exist: mkdir it, or give -w another path"
+			   : e == -EROFS ? "give -w a path on a file system mounted read-write"
+			   : e == -EACCES || e == -EPERM ? "give -w a path in a folder you may write"
+			   : e == -ENOSPC || e == -EDQUOT ? "free some space, or give -w a path on another disk"
+							  : "give -w another path";
+
+	return cap_fail(err, errlen, e, "%s: %s: %s", path, strerror(-e), todo);
+}
+
 /* An existing path, to be replaced under CAPTURE_FORCE: only a regular file
  * of ours with no other hard link (its owner or another name could read
  * what we write), never through a symlink. Opened without O_CREAT
@@ -183,7 +196,7 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 		return 0;
 	}
 	if (errno != ENOENT)
-		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return cannot_make(path, -errno, err, errlen);
 	/* a new file: its folder must exist and take it */
 	slash = strrchr(path, '/');
 	if (!slash)
@@ -193,7 +206,7 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	if (access(dir, W_OK | X_OK))
-		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return cannot_make(path, -errno, err, errlen);
 	return 0;
 }
 
@@ -212,7 +225,7 @@ static int open_target(const char *path, int flags, bool *created, char *err, si
 	}
 	rc = -errno;
 	if (rc != -EEXIST)
-		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		return cannot_make(path, rc, err, errlen);
 	if (!(flags & CAPTURE_FORCE)) {
 		if (lstat(path, &st) == 0)
 			return exists(path, &st, err, errlen);

@@ -16,7 +16,8 @@ from harness import check, mkdtemp, stop
 from harness import Redis
 from record_harness import BgClient, Recorder, hold_many, report, report_json
 
-TESTS = ["test_record_hostile_full_disk", "test_record_hostile_full_disk_big_refresh", "test_record_hostile_fsize", "test_record_hostile_force_busy",
+TESTS = ["test_record_hostile_full_disk", "test_record_hostile_full_disk_big_refresh",
+         "test_record_hostile_unwritable_folder", "test_record_hostile_fsize", "test_record_hostile_force_busy",
          "test_record_hostile_trigger_full_disk", "test_record_hostile_file_deleted",
          "test_record_hostile_file_truncated", "test_record_hostile_file_cut_in_header",
          "test_record_hostile_ring_file_deleted"]
@@ -108,6 +109,30 @@ def test_record_hostile_full_disk_big_refresh():
     finally:
         stop(hold)
         subprocess.run(["umount", mnt])
+
+
+def test_record_hostile_unwritable_folder():
+    """-w in a folder record cannot write (a read-only file system, a
+    folder that does not exist, one of another user's): exit 1, one line
+    naming the file, the error and what to do. It said only
+    "ro/x.rcl: Read-only file system"."""
+    r = Redis()
+    base = mkdtemp("rcleak-unwritable-")
+    ro = os.path.join(base, "ro")
+    os.mkdir(ro)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", ro], check=True)
+    try:
+        for path, why, todo in ((os.path.join(ro, "x.rcl"), "Read-only file system", "-w"),
+                                (os.path.join(base, "none", "x.rcl"), "No such file or directory", "mkdir")):
+            rec = Recorder(path, ["-p", str(r.port), "-n", "1"], json_out=False)
+            rc = rec.wait(30)
+            err = rec.err.text().strip()
+            check(rc == 1 and len(err.splitlines()) == 1 and path in err and why in err and todo in err,
+                  "record -w %s: exit %s, stderr %r; expected exit 1 and one line naming the file, %r and "
+                  "what to do (%r)" % (path, rc, err[-300:], why, todo))
+            check(not os.path.exists(path), "record -w %s left a file" % path)
+    finally:
+        subprocess.run(["umount", ro])
 
 
 def test_record_hostile_fsize():
