@@ -54,9 +54,17 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen);
 int capture_writer_open(struct capture_writer **w, const char *path,
 			const struct capture_info *info, int flags, char *err, size_t errlen);
 
+/* Records of type begin open a unit that a record of type end closes (a
+ * refresh: REC_TICK .. REC_TICK_END, which at 8,000 fds spans chunks). A
+ * unit starts a chunk, and a write error cuts the file back to the end of
+ * the last whole unit: without units, to the last whole chunk, which may
+ * end inside one. */
+void capture_writer_units(struct capture_writer *w, __u16 begin, __u16 end);
+
 /* Append one record to the current chunk; the chunk is written when it
  * reaches its size limit. ts_ns is CLOCK_MONOTONIC. Returns 0 or -errno (the
- * file stays valid up to the last chunk written; further appends fail). */
+ * file stays valid up to the last chunk written, or unit with
+ * capture_writer_units; further appends fail). */
 int capture_append(struct capture_writer *w, __u16 type, __u64 ts_ns,
 		   const void *data, __u32 len);
 

@@ -6,8 +6,9 @@
  * Records collect in a memory buffer; at CAP_CHUNK_TARGET bytes (or on
  * capture_flush) the buffer is compressed and written as one chunk with one
  * pwrite loop at the end of the last whole chunk. If that fails part-way the
- * file is cut back to that end, so it always holds a header and whole chunks
- * only; the error sticks and later appends return it at once.
+ * file is cut back to that end (or to the end of the last whole unit, see
+ * capture_writer_units), so it always holds a header and whole chunks only;
+ * the error sticks and later appends return it at once.
  *
  * Compression and CRCs come from libdeflate: its zlib streams are zlib's
  * format (the reader inflates them with zlib), made about twice as fast as
@@ -40,6 +41,10 @@ struct capture_writer {
 	size_t out_cap;
 	struct libdeflate_compressor *z;
 	bool linked;           /* the file had a link count at open (see still_ours) */
+	bool units;            /* capture_writer_units was called */
+	__u16 unit_begin, unit_end;
+	bool in_unit;          /* the last record appended is inside a unit */
+	__u64 mark;            /* end of the last whole unit: a write error cuts back here */
 	unsigned char hdr[512];/* the file header as written (see header_there) */
 	size_t hdr_len;
 };
@@ -64,6 +69,19 @@ static int pwrite_all(int fd, const unsigned char *p, size_t n, __u64 off)
 		off += k;
 	}
 	return 0;
+}
+
+/* A new file path that cannot be made (error e < 0): the error and what to
+ * do, in err. It said "x.rcl: Read-only file system" and no more. */
+static int cannot_make(const char *path, int e, char *err, size_t errlen)
+{
+	const char *todo = e == -ENOENT ? "its folder must exist: mkdir it, or give -w another path"
+			   : e == -EROFS ? "give -w a path on a file system mounted read-write"
+			   : e == -EACCES || e == -EPERM ? "give -w a path in a folder you may write"
+			   : e == -ENOSPC || e == -EDQUOT ? "free some space, or give -w a path on another disk"
+							  : "give -w another path";
+
+	return cap_fail(err, errlen, e, "%s: %s: %s", path, strerror(-e), todo);
 }
 
 /* An existing path, to be replaced under CAPTURE_FORCE: only a regular file
@@ -178,7 +196,7 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 		return 0;
 	}
 	if (errno != ENOENT)
-		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return cannot_make(path, -errno, err, errlen);
 	/* a new file: its folder must exist and take it */
 	slash = strrchr(path, '/');
 	if (!slash)
@@ -188,7 +206,7 @@ int capture_writer_check(const char *path, int flags, char *err, size_t errlen)
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	if (access(dir, W_OK | X_OK))
-		return cap_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return cannot_make(path, -errno, err, errlen);
 	return 0;
 }
 
@@ -207,7 +225,7 @@ static int open_target(const char *path, int flags, bool *created, char *err, si
 	}
 	rc = -errno;
 	if (rc != -EEXIST)
-		return cap_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		return cannot_make(path, rc, err, errlen);
 	if (!(flags & CAPTURE_FORCE)) {
 		if (lstat(path, &st) == 0)
 			return exists(path, &st, err, errlen);
@@ -311,7 +329,8 @@ static int still_ours(const struct capture_writer *w)
 
 /* Compress and write the records buffered so far as one chunk. Allocation
  * failure keeps the records for a later try; a write failure cuts the file
- * back to the last whole chunk and sticks. */
+ * back to the end of the last whole unit (the last whole chunk without
+ * units) and sticks. */
 static int write_chunk(struct capture_writer *w)
 {
 	unsigned char *h;
@@ -349,13 +368,16 @@ static int write_chunk(struct capture_writer *w)
 	if (rc) {
 		/* best effort: if even this fails the reader stops at the
 		 * partial chunk and calls it truncated */
-		if (ftruncate(w->fd, (off_t)w->off) < 0) {
+		if (ftruncate(w->fd, (off_t)w->mark) < 0) {
 			/* nothing more to do */
 		}
+		w->off = w->mark;
 		w->err = rc;
 		return rc;
 	}
 	w->off += CAP_CHUNK_HDR + clen;
+	if (!w->in_unit)
+		w->mark = w->off;
 	w->seq++;
 	w->len = 0;
 	w->nrec = 0;
@@ -403,7 +425,7 @@ int capture_writer_open(struct capture_writer **wp, const char *path,
 		return cap_fail(err, errlen, rc, "%s: writing the header: %s", path, strerror(-rc));
 	}
 	w->fd = fd;
-	w->off = n;
+	w->off = w->mark = n;
 	memcpy(w->hdr, hdr, n);
 	w->hdr_len = n;
 	{
@@ -426,7 +448,9 @@ int capture_append(struct capture_writer *w, __u16 type, __u64 ts_ns,
 		return -EINVAL;
 	if (w->err)
 		return w->err;
-	if (w->len && w->len + need > CAP_CHUNK_TARGET) {
+	/* a unit starts a chunk: the chunk before it ends outside any */
+	if (w->len && (w->len + need > CAP_CHUNK_TARGET ||
+		       (w->units && type == w->unit_begin && !w->in_unit))) {
 		rc = write_chunk(w);
 		if (rc)
 			return rc;
@@ -450,9 +474,20 @@ int capture_append(struct capture_writer *w, __u16 type, __u64 ts_ns,
 		memcpy(p + CAP_REC_HDR, data, len);
 	w->len += need;
 	w->nrec++;
+	if (w->units && type == w->unit_begin)
+		w->in_unit = true;
+	else if (w->units && type == w->unit_end)
+		w->in_unit = false;
 	if (w->len >= CAP_CHUNK_TARGET)
 		return write_chunk(w);
 	return 0;
+}
+
+void capture_writer_units(struct capture_writer *w, __u16 begin, __u16 end)
+{
+	w->units = true;
+	w->unit_begin = begin;
+	w->unit_end = end;
 }
 
 int capture_flush(struct capture_writer *w)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "model.h"
 #include "opts.h"
+#include "portshint.h"
 #include "probe.h"
 #include "procfs.h"
 #include "record_cmd.h"
@@ -68,6 +70,32 @@ static void ts_add(struct timespec *ts, double secs)
 static double ts_diff(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(a->tv_sec - b->tv_sec) + (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
+/* Sleep to next on CLOCK_MONOTONIC; a stop signal ends it (no SA_RESTART).
+ * So does stdout's reader going away (`rcleak --json -i 60 | head -1`):
+ * a pipe whose reader closed reports POLLERR with no event asked, where a
+ * file or a terminal never wakes the poll. Only a failed write told it, at
+ * the next refresh: the pipeline hung an interval. Returns true when the
+ * reader is gone. */
+static bool sleep_until(const struct timespec *next)
+{
+	struct pollfd pfd = { .fd = STDOUT_FILENO, .events = 0 };
+
+	while (!stop_signal) {
+		struct timespec now, left;
+		double d;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		d = ts_diff(next, &now);
+		if (d <= 0)
+			break;
+		left.tv_sec = (time_t)d;
+		left.tv_nsec = (long)((d - (double)left.tv_sec) * 1e9);
+		if (ppoll(&pfd, 1, &left, NULL) > 0 && (pfd.revents & (POLLERR | POLLHUP)))
+			return true;
+	}
+	return false;
 }
 
 static const char *yesno(bool b)
@@ -185,6 +213,10 @@ static int cmd_live(const struct rcl_opts *o)
 		goto cleanup;
 	}
 	collect_comm_check(&c);
+	/* --pid and --comm have lines of their own; on a terminal only: a
+	 * script's stderr keeps its one line per error */
+	if (!o->pid && !o->comm[0] && !c.model->nprocs && isatty(STDERR_FILENO))
+		portshint_say(o->ports, o->nports);
 
 	if (o->view == RCL_VIEW_TUI) {
 		e = tui_run(&c, &stop_signal, live_refresh);
@@ -241,8 +273,8 @@ static int cmd_live(const struct rcl_opts *o)
 			if (o->duration_s && ts_diff(&next, &end) > 0)
 				next = end;
 		}
-		while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
-			;
+		if (sleep_until(&next))
+			break; /* the reader went away: as a failed write says */
 		if (stop_signal)
 			break;
 		e = live_refresh(&c);

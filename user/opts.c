@@ -110,6 +110,9 @@ static void defaults(struct rcl_opts *o)
 int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errlen)
 {
 	const char *tracing_opt = NULL; /* the first option given that only tracing uses */
+	/* --hooks and --walk as first given: again with another value, the
+	 * second forced the other tier or walk without a word */
+	const char *hooks_arg = NULL, *walk_arg = NULL;
 	char not_doctor[40] = "";     /* the first option given that doctor has no use for */
 	__u16 more[RCL_MAX_PORTS];
 	bool ports_given = false;
@@ -314,6 +317,11 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			/* "-w -d 5" recorded to a file named "-d" */
 			if (opts_need_file("-w", optarg, err, errlen))
 				return -1;
+			/* as run's --json twice: the second won without a word,
+			 * and the incident's capture was not where it was asked */
+			if (o->write_path && strcmp(o->write_path, optarg))
+				return opts_fail(err, errlen, "-w given twice ('%s', '%s'): record writes one "
+					    "file; give one", o->write_path, optarg);
 			o->write_path = optarg;
 			break;
 		case OPT_FORCE:
@@ -344,6 +352,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_AT:
 			if (!*optarg)
 				return opts_fail(err, errlen, "--at needs a time: +90s, 12:03[:10], 2026-12-07 12:03 or a Unix time");
+			/* the second moment was shown, the first not, without a word */
+			if (o->at && strcmp(o->at, optarg))
+				return opts_fail(err, errlen, "--at given twice ('%s', '%s'): report shows one "
+					    "moment; run it once for each", o->at, optarg);
 			o->at = optarg;
 			break;
 		case OPT_CSV:
@@ -433,6 +445,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				o->hooks = RCL_HOOKS_TRACEPOINT;
 			else
 				return opts_fail(err, errlen, "bad hook tier '%s': give auto, tp_btf, raw_tp or tracepoint", optarg);
+			if (hooks_arg && strcmp(hooks_arg, optarg))
+				return opts_fail(err, errlen, "--hooks given twice ('%s', '%s'): it forces one "
+					    "tier; give one", hooks_arg, optarg);
+			hooks_arg = optarg;
 			break;
 		case OPT_WALK:
 			if (!tracing_opt)
@@ -445,6 +461,10 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				o->walk = RCL_WALK_PROC;
 			else
 				return opts_fail(err, errlen, "bad walk '%s': give auto, iter or proc", optarg);
+			if (walk_arg && strcmp(walk_arg, optarg))
+				return opts_fail(err, errlen, "--walk given twice ('%s', '%s'): it is one way "
+					    "to find holders; give one", walk_arg, optarg);
+			walk_arg = optarg;
 			break;
 		case OPT_IDLE:
 			o->thresholds_given |= RCL_TH_IDLE;

@@ -210,6 +210,28 @@ __u64 procfs_start_ns(int pid)
 	return read_stat(pid, &state, &start) ? 0 : start;
 }
 
+int procfs_ppid(int pid)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd, ppid;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* after the last ')' of comm: " S PPID ..." (fields 3 and 4) */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
 /* Same process: start times agree at clock-tick resolution. */
 static bool same_start(__u64 a, __u64 b)
 {

@@ -39,6 +39,10 @@ int procfs_comm(int pid, char *buf, size_t len);
  * taken off), or 0 when pid does not exist. */
 __u64 procfs_start_ns(int pid);
 
+/* The parent process of pid (its real parent's tgid, field 4 of
+ * /proc/PID/stat: 0 for init), or -1 when pid is gone. */
+int procfs_ppid(int pid);
+
 /* True when pid exists and is the process that started at start_ns
  * (as recorded by BPF, in ns; compared at clock-tick resolution). */
 bool procfs_alive(int pid, __u64 start_ns);

@@ -32,14 +32,16 @@ struct procscan {
 	size_t ncounts, ccap;
 	unsigned long *unix_ino; /* server ends of unix stream connections, sorted */
 	size_t nunix, ucap;
+	int tree_root; /* > 0: only its descendants */
 };
 
-struct procscan *procscan_new(const __u16 *ports, int nports)
+struct procscan *procscan_new(const __u16 *ports, int nports, int tree_root)
 {
 	struct procscan *ps = calloc(1, sizeof(*ps));
 
 	if (!ps)
 		return NULL;
+	ps->tree_root = tree_root;
 	for (int i = 0; i < nports; i++)
 		ps->watched[ports[i] / 8] |= 1u << (ports[i] % 8);
 	return ps;
@@ -226,6 +228,20 @@ static void add_count(struct procscan *ps, __u32 pid, long nfds, long nunix)
 	ps->counts[ps->ncounts++].nfds = nfds;
 }
 
+/* Whether pid descends from root (a parent of a parent ..., at most
+ * PROCSCAN_TREE_DEPTH up, as the BPF walk's traced() looks). */
+static bool descends(int pid, int root)
+{
+	for (int i = 0; i < PROCSCAN_TREE_DEPTH; i++) {
+		pid = procfs_ppid(pid);
+		if (pid == root)
+			return true;
+		if (pid <= 1)
+			return false;
+	}
+	return false;
+}
+
 /* Walk one process's fds; cb for the watched sockets. */
 static void walk_pid(struct procscan *ps, int pid, void (*cb)(const struct rcl_fd_rec *, void *),
 		     void *ctx)
@@ -264,6 +280,11 @@ static void walk_pid(struct procscan *ps, int pid, void (*cb)(const struct rcl_f
 		if (!have_base) {
 			long long soft = -1, hard = -1;
 			FILE *f;
+
+			/* rcleak run: a process outside CMD's tree is none of
+			 * its business (its connections were CMD's leaks) */
+			if (ps->tree_root > 0 && !descends(pid, ps->tree_root))
+				break;
 
 			memset(&base, 0, sizeof(base));
 			base.tgid = pid;

@@ -12,7 +12,11 @@
 
 struct procscan;
 
-struct procscan *procscan_new(const __u16 *ports, int nports);
+/* tree_root > 0: walk only that process's descendants (rcleak run's tree,
+ * as the BPF walk's traced() takes it: up to PROCSCAN_TREE_DEPTH parents
+ * up); 0: every process. */
+#define PROCSCAN_TREE_DEPTH 48
+struct procscan *procscan_new(const __u16 *ports, int nports, int tree_root);
 void procscan_free(struct procscan *ps);
 
 /* One walk: cb for every fd holding a watched TCP socket. */

@@ -22,6 +22,7 @@
 #include "capture.h"
 #include "collect.h"
 #include "log.h"
+#include "portshint.h"
 #include "probe.h"
 #include "record.h"
 #include "record_cmd.h"
@@ -49,7 +50,7 @@ static void write_failed(const char *path, int err)
 		elog("%s was cut short by another program while recording (logrotate's copytruncate?): "
 		     "stopped; to rotate captures, stop rcleak and start it with a new -w", path);
 	else
-		elog("writing %s failed: %s; the file is valid up to the last complete chunk", path,
+		elog("writing %s failed: %s; the file is valid up to its last whole refresh", path,
 		     strerror(-err));
 }
 
@@ -334,6 +335,13 @@ int cmd_record(const struct rcl_opts *o)
 		rc = refused(e, msg);
 		goto cleanup;
 	}
+	/* a write error leaves the file whole up to a refresh, not inside
+	 * one that spans chunks */
+	capture_writer_units(r.w, REC_TICK, REC_TICK_END);
+	/* a recording of the wrong port is empty, and said nothing (on a
+	 * terminal: a script's stderr keeps its one line per error) */
+	if (!o->pid && !o->comm[0] && !r.c.model->nprocs && isatty(STDERR_FILENO))
+		portshint_say(o->ports, o->nports);
 	r.in_memory = o->ring_s > 0;
 	/* The meta record (tier, walk, interval, thresholds) goes straight to
 	 * the file, even with --ring: in the ring it came before the first

@@ -122,7 +122,11 @@ void summary_text_out(struct capfile *files, int nfiles)
 			printf("  still being recorded (a recorder holds the file): this summary ends at its "
 			       "last whole refresh so far, at %s\n", a);
 		}
-		if (f->ends_in_tick && !f->recording) {
+		if (f->ends_in_tick && !f->recording && !f->ticks) {
+			/* no refresh before: last_wall is none (1970) */
+			printf("  the file ends inside its first refresh (the recorder was killed while "
+			       "writing it): it holds no whole refresh\n");
+		} else if (f->ends_in_tick && !f->recording) {
 			capfile_fmt_time(f->last_wall, a, sizeof(a));
 			printf("  the file ends inside a refresh (the recorder was killed while writing it): the "
 			       "summary and the joins end at the one before, at %s\n", a);

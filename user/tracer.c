@@ -193,7 +193,7 @@ static int try_tier(struct tracer *t, const struct tracer_opts *o, int tier,
 	if (!t->proc_slots)
 		return fail_why(why, len, "map proc_slots", errno);
 	if (!iters) {
-		t->procscan = procscan_new(o->ports, o->nports);
+		t->procscan = procscan_new(o->ports, o->nports, o->tree ? getpid() : 0);
 		return t->procscan ? 0 : fail_why(why, len, "procscan", ENOMEM);
 	}
 

@@ -8,7 +8,8 @@ from harness import RCLEAK, TIERS, Fail, check, mkdtemp, needs, run_rcleak
 from cli_harness import bpf_after, bpf_before, one_line_rcleak
 
 TESTS = ["test_help", "test_version", "test_help_after_options", "test_doctor",
-         "test_stdout_write_error", "test_messages_one_line", "test_ring_says_what_it_holds"]
+         "test_stdout_write_error", "test_reader_gone_long_interval", "test_messages_one_line",
+         "test_ring_says_what_it_holds"]
 
 
 @needs("rcleak")
@@ -182,6 +183,36 @@ def test_stdout_write_error():
           "rcleak --json | head -1: exit %s, stderr %r; expected 0 and nothing" % (p.returncode, err[:300]))
 
 
+
+@needs("root", "rcleak")
+def test_reader_gone_long_interval():
+    """`rcleak --json -i 30 | head -1` (and --plain): the reader went away
+    after the first line, and rcleak slept on to its next refresh, 30 s,
+    before a write told it: the pipeline hung that long. It ends when the
+    reader goes, quietly, with 0."""
+    import subprocess
+    import time
+    from harness import free_port, spawn, stop
+    port = str(free_port())
+    for view in ("--json", "--plain"):
+        p = spawn([RCLEAK, view, "-p", port, "-i", "30"], "rcleak %s -i 30 | head -1" % view,
+                  stdin=subprocess.DEVNULL)
+        p.stdout.readline()
+        t0 = time.monotonic()
+        p.stdout.close()
+        while p.poll() is None and time.monotonic() - t0 < 20:
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+        if p.poll() is None:
+            stop(p, 9)
+            raise Fail("rcleak %s -i 30 | head -1: still running %.0f s after its reader went away"
+                       % (view, took))
+        err = p.stderr.read().decode("utf-8", "replace")
+        check(p.returncode == 0 and took < 5 and not err.strip(),
+              "rcleak %s -i 30 | head -1: exit %s %.1f s after its reader went away, stderr %r; expected "
+              "0 at once and nothing said" % (view, p.returncode, took, err[:300]))
+
+
 # ---------------------------------------------------------------------------
 # malformed command lines: exit 2, one stderr line, no signal, no BPF left
 # ---------------------------------------------------------------------------
@@ -241,6 +272,14 @@ BAD_INPUTS = [
     # a short option's value has no '=': this recorded to "=x.rcl" (the
     # --help stops it before it loads anything, were it taken)
     ["record", "-w=x.rcl", "--help"],
+    # -w given twice: the second won without a word, and the capture was
+    # not at the first path (a directory that does not exist: before the
+    # fix nothing is made, exit 1)
+    ["record", "-w", "/nonexistent-rcl/a.rcl", "-w", "/nonexistent-rcl/b.rcl", "-n", "1"],
+    # one forced mode, one moment: the second won without a word
+    ["--hooks", "raw_tp", "--hooks", "tracepoint", "-n", "1"],
+    ["--walk", "iter", "--walk", "proc", "-n", "1"],
+    ["report", "missing.rcl", "--at", "+1s", "--at", "+2s"],
     # an unset variable ("report $CAPTURE"): was "rcleak: : No such file
     # or directory", exit 1
     ["report", ""],

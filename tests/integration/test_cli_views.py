@@ -4,11 +4,12 @@ the live loop after a stall. Split from test_cli.py."""
 import os
 import subprocess
 
-from harness import RCLEAK, Redis, check, mkdtemp, needs, run_rcleak
+from harness import RCLEAK, Redis, check, free_port, mkdtemp, needs, run_rcleak
 
 TESTS = ["test_plain_control_chars", "test_plain_utf8", "test_report_control_chars",
          "test_run_summary_control_chars", "test_stall_skips_ticks", "test_pid_of_thread", "test_comm_of_nobody",
-         "test_comm_comes_and_goes", "test_plain_fdroom_over_limit", "test_plain_idle_medlife"]
+         "test_comm_comes_and_goes", "test_plain_fdroom_over_limit", "test_plain_idle_medlife",
+         "test_wrong_port_said"]
 
 
 # A client whose comm has a newline and an escape, and whose argv has a
@@ -391,3 +392,62 @@ def test_stall_skips_ticks():
     check(all(g >= 0.4 for g in gaps),
           "uptime_s of the 8 lines %r: gaps %r, expected none under the 0.5 s interval"
           % (ups, gaps))
+
+
+@needs("root", "rcleak")
+def test_wrong_port_said():
+    """A newcomer's first run on a host whose Redis is not on 6379: the live
+    view showed an empty table, refresh after refresh, and record recorded
+    nothing, without a word (run says so in its summary). At the start, one
+    line on stderr says nothing listens on or connects to the watched
+    ports, and names the ports redis-server listens on here, as -p takes
+    them. On Redis's own port, nothing is said."""
+    r = Redis()
+    q = free_port()
+    cases = [["--plain", "-p", str(q), "-n", "1"],
+             ["record", "-w", os.path.join(mkdtemp("rcleak-wrongport-"), "w.rcl"), "-p", str(q), "-n", "1"]]
+    for args in cases:
+        rc, err = _stderr_on_tty(args)
+        lines = [l for l in err.splitlines() if l.strip()]
+        ports = lines[0].split("listens here on ", 1)[-1].split()[0].rstrip(":").split(",") if lines else []
+        # past 16 redis-servers (other tests' on a shared host), the list is cut
+        check(rc == 0 and len(lines) == 1 and lines[0].startswith("rcleak: ") and str(q) in lines[0]
+              and (str(r.port) in ports or len(ports) > 16) and "-p" in lines[0],
+              "rcleak %s with nothing on port %d (redis-server on %d): exit %s, stderr %r; expected exit 0 "
+              "and one line naming %d and -p with %d" % (" ".join(args), q, r.port, rc, err[:400], q, r.port))
+    rc, err = _stderr_on_tty(["--plain", "-p", str(r.port), "-n", "1"])
+    check(rc == 0 and not err.strip(), "rcleak -p %d, redis-server's port: exit %s, stderr %r; expected "
+          "nothing said" % (r.port, rc, err[:300]))
+    # a script's stderr (a pipe) keeps its one line per error
+    rc, _out, err = run_rcleak(cases[0])
+    check(rc == 0 and not err.strip(), "rcleak %s, stderr a pipe: exit %s, stderr %r; expected nothing said"
+          % (" ".join(cases[0]), rc, err[:300]))
+
+
+def _stderr_on_tty(args):
+    """rcleak ARGS with stderr on a pseudo-terminal (stdout a pipe): exit
+    status and what it wrote there."""
+    import pty
+    import select
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([RCLEAK] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=slave)
+        os.close(slave)
+        slave = -1
+        p.stdout.read()
+        p.wait(30)
+        got = b""
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                b = os.read(master, 4096)
+            except OSError:
+                break
+            if not b:
+                break
+            got += b
+        return p.returncode, got.decode("utf-8", "replace").replace("\r", "")
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)

@@ -14,9 +14,10 @@ import subprocess
 
 from harness import check, mkdtemp, stop
 from harness import Redis
-from record_harness import BgClient, Recorder, report, report_json
+from record_harness import BgClient, Recorder, hold_many, report, report_json
 
-TESTS = ["test_record_hostile_full_disk", "test_record_hostile_fsize", "test_record_hostile_force_busy",
+TESTS = ["test_record_hostile_full_disk", "test_record_hostile_full_disk_big_refresh",
+         "test_record_hostile_unwritable_folder", "test_record_hostile_fsize", "test_record_hostile_force_busy",
          "test_record_hostile_trigger_full_disk", "test_record_hostile_file_deleted",
          "test_record_hostile_file_truncated", "test_record_hostile_file_cut_in_header",
          "test_record_hostile_ring_file_deleted"]
@@ -83,6 +84,55 @@ def test_record_hostile_full_disk():
         _write_error(rec, path, "No space left on device", 96 * 1024)
     finally:
         subprocess.run(["umount", mnt])
+
+
+def test_record_hostile_full_disk_big_refresh():
+    """A refresh bigger than a chunk (8,000 fds: a host in trouble) when the
+    disk fills: the file is cut back to its last whole refresh, not to the
+    last whole chunk, which ended inside a refresh. report then said "the
+    recorder was killed while writing it", and with no whole refresh, a
+    refresh at 1970-01-01."""
+    r = Redis()
+    hold = hold_many(r.port, 4, 1000)
+    mnt = mkdtemp("rcleak-fullbig-")
+    size = 512 * 1024
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", mnt], check=True)
+    try:
+        path = os.path.join(mnt, "b.rcl")
+        rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "-d", "60"], json_out=False)
+        f = _write_error(rec, path, "No space left on device", size)
+        check(not f["ends_inside_refresh"], "the capture cut back at the write error ends inside a "
+              "refresh (%d whole ones before it): cut back to a chunk, not to a refresh" % f["ticks"])
+        rc, out, _e = report([path])
+        check(rc == 0 and "inside a refresh" not in out and "1970" not in out,
+              "report of the capture cut back at the write error: exit %d, summary %r" % (rc, out[:600]))
+    finally:
+        stop(hold)
+        subprocess.run(["umount", mnt])
+
+
+def test_record_hostile_unwritable_folder():
+    """-w in a folder record cannot write (a read-only file system, a
+    folder that does not exist, one of another user's): exit 1, one line
+    naming the file, the error and what to do. It said only
+    "ro/x.rcl: Read-only file system"."""
+    r = Redis()
+    base = mkdtemp("rcleak-unwritable-")
+    ro = os.path.join(base, "ro")
+    os.mkdir(ro)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", ro], check=True)
+    try:
+        for path, why, todo in ((os.path.join(ro, "x.rcl"), "Read-only file system", "-w"),
+                                (os.path.join(base, "none", "x.rcl"), "No such file or directory", "mkdir")):
+            rec = Recorder(path, ["-p", str(r.port), "-n", "1"], json_out=False)
+            rc = rec.wait(30)
+            err = rec.err.text().strip()
+            check(rc == 1 and len(err.splitlines()) == 1 and path in err and why in err and todo in err,
+                  "record -w %s: exit %s, stderr %r; expected exit 1 and one line naming the file, %r and "
+                  "what to do (%r)" % (path, rc, err[-300:], why, todo))
+            check(not os.path.exists(path), "record -w %s left a file" % path)
+    finally:
+        subprocess.run(["umount", ro])
 
 
 def test_record_hostile_fsize():

@@ -17,7 +17,8 @@ from harness import RCLEAK, check, mkdtemp, needs
 from record_harness import json_lines, not_crashed, report
 
 TESTS = ["test_report_hostile_times", "test_report_hostile_start", "test_report_hostile_damage_once",
-         "test_report_hostile_at_values", "test_report_hostile_no_refresh", "test_report_hostile_strings",
+         "test_report_hostile_at_values", "test_report_hostile_no_refresh",
+         "test_report_hostile_cut_in_first_refresh", "test_report_hostile_strings",
          "test_report_hostile_damage_in_tick", "test_report_hostile_short_record_in_tick",
          "test_report_hostile_file_name", "test_report_hostile_huge_refresh",
          "test_report_hostile_bad_tick_tail", "test_report_hostile_dropped_tick_tail"]
@@ -154,6 +155,26 @@ def test_report_hostile_no_refresh():
         what = "report %s (cut short)" % " ".join(mode)
         not_crashed(rc, what, err)
         check(rc == 6 and "ends inside a chunk" in err, "%s: exit %d stderr %r, expected 6" % (what, rc, err))
+
+
+@needs("rcleak")
+def test_report_hostile_cut_in_first_refresh():
+    """A recorder killed inside its first refresh (a big host's spans
+    chunks), between two of its chunks: the summary said the file ends
+    inside a refresh and that it ends "at the one before, at 1970-01-01
+    00:00:00", a refresh that is not there. It says the file holds no whole
+    refresh, and no date."""
+    c = capcraft.chunked_holder(n=300, ticks=2)
+    data = c.data()
+    ch = capcraft.chunks(data)
+    path = os.path.join(mkdtemp("rcl-hostile"), "firstcut.rcl")
+    with open(path, "wb") as f:
+        f.write(data[:ch[1][0]])   # the first of the first refresh's 3 chunks
+    rc, out, err = report([path])
+    line = [ln.strip() for ln in out.splitlines() if "inside" in ln]
+    check(rc == 0 and line and "1970" not in out and "no whole refresh" in line[0],
+          "summary of a capture cut inside its first refresh: exit %d, line %r (stderr %r); expected "
+          "exit 0 and one line saying it holds no whole refresh, without a date" % (rc, line, err[:200]))
 
 
 @needs("rcleak")
