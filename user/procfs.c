@@ -162,25 +162,34 @@ int procfs_cmdline(int pid, char *buf, size_t len)
 /* The state (field 3) and start time (field 22, in ns as procfs_start_ns
  * gives it) of pid from /proc/PID/stat. Returns 0, or -1 when pid does not
  * exist. */
-static int read_stat(int pid, char *state, __u64 *start_ns)
+/* /proc/PID/stat read into buf (len bytes), and where its fields resume
+ * after comm, which may hold spaces and parentheses: the last ')'. NULL when
+ * pid does not exist or the line is cut. */
+static char *stat_after_comm(int pid, char *buf, size_t len)
 {
-	char path[64], buf[1024], *p;
-	long long tick, ticks_off;
-	unsigned long long ticks;
+	char path[64];
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: fields resume after the last ')'. */
-	p = strrchr(buf, ')');
+	return strrchr(buf, ')');
+}
+
+static int read_stat(int pid, char *state, __u64 *start_ns)
+{
+	char buf[1024], *p;
+	long long tick, ticks_off;
+	unsigned long long ticks;
+
+	p = stat_after_comm(pid, buf, sizeof(buf));
 	if (!p || p[1] != ' ' || !p[2])
 		return -1;
 	*state = p[2];
@@ -212,21 +221,11 @@ __u64 procfs_start_ns(int pid)
 
 int procfs_ppid(int pid)
 {
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd, ppid;
+	char buf[1024], *p;
+	int ppid;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* after the last ')' of comm: " S PPID ..." (fields 3 and 4) */
-	p = strrchr(buf, ')');
+	/* after comm: " S PPID ..." (fields 3 and 4) */
+	p = stat_after_comm(pid, buf, sizeof(buf));
 	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
 		return -1;
 	return ppid;
