@@ -107,6 +107,18 @@ static void defaults(struct rcl_opts *o)
 	o->speed = 1;
 }
 
+/* A one-value option's value into *slot. Given again with another value,
+ * the second replaced the first without a word (run's summary file, the
+ * record's capture, the hook tier): a usage error, why saying what to do. */
+static int take_once(const char **slot, const char *val, const char *opt, const char *why, char *err,
+		     size_t errlen)
+{
+	if (*slot && strcmp(*slot, val))
+		return opts_fail(err, errlen, "%s given twice ('%s', '%s'): %s", opt, *slot, val, why);
+	*slot = val;
+	return 0;
+}
+
 int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errlen)
 {
 	const char *tracing_opt = NULL; /* the first option given that only tracing uses */
@@ -251,10 +263,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 					optind++;
 				/* the second replaced the first, which kept an
 				 * earlier run's summary, never emptied */
-				if (o->json_path && strcmp(o->json_path, f))
-					return opts_fail(err, errlen, "--json given twice ('%s', '%s'): it writes one "
-						    "file; give one", o->json_path, f);
-				o->json_path = f;
+				if (take_once(&o->json_path, f, "--json", "it writes one file; give one", err, errlen))
+					return -1;
 				break;
 			}
 			/* the views' --json has no value: only run's writes a file */
@@ -268,20 +278,16 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 		case OPT_USER:
 			if (!*optarg)
 				return opts_fail(err, errlen, "--user needs a user name or a uid");
-			if (o->run_user && strcmp(o->run_user, optarg))
-				return opts_fail(err, errlen, "--user given twice ('%s', '%s'): CMD runs as one "
-					    "user; give one", o->run_user, optarg);
-			o->run_user = optarg;
+			if (take_once(&o->run_user, optarg, "--user", "CMD runs as one user; give one", err, errlen))
+				return -1;
 			break;
 		case OPT_JUNIT:
 			/* as for run --json: "--junit --max-open 3" wrote the XML
 			 * to a file named "--max-open" and ran "3" */
 			if (opts_need_file("--junit", optarg, err, errlen))
 				return -1;
-			if (o->junit_path && strcmp(o->junit_path, optarg))
-				return opts_fail(err, errlen, "--junit given twice ('%s', '%s'): it writes one "
-					    "file; give one", o->junit_path, optarg);
-			o->junit_path = optarg;
+			if (take_once(&o->junit_path, optarg, "--junit", "it writes one file; give one", err, errlen))
+				return -1;
 			break;
 		case OPT_MAX_OPEN:
 		case OPT_MAX_LEAKED:
@@ -319,10 +325,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				return -1;
 			/* as run's --json twice: the second won without a word,
 			 * and the incident's capture was not where it was asked */
-			if (o->write_path && strcmp(o->write_path, optarg))
-				return opts_fail(err, errlen, "-w given twice ('%s', '%s'): record writes one "
-					    "file; give one", o->write_path, optarg);
-			o->write_path = optarg;
+			if (take_once(&o->write_path, optarg, "-w", "record writes one file; give one", err, errlen))
+				return -1;
 			break;
 		case OPT_FORCE:
 			o->force = true;
@@ -353,10 +357,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			if (!*optarg)
 				return opts_fail(err, errlen, "--at needs a time: +90s, 12:03[:10], 2026-12-07 12:03 or a Unix time");
 			/* the second moment was shown, the first not, without a word */
-			if (o->at && strcmp(o->at, optarg))
-				return opts_fail(err, errlen, "--at given twice ('%s', '%s'): report shows one "
-					    "moment; run it once for each", o->at, optarg);
-			o->at = optarg;
+			if (take_once(&o->at, optarg, "--at", "report shows one moment; run it once for each", err,
+				      errlen))
+				return -1;
 			break;
 		case OPT_CSV:
 			o->csv = true;
@@ -445,10 +448,8 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				o->hooks = RCL_HOOKS_TRACEPOINT;
 			else
 				return opts_fail(err, errlen, "bad hook tier '%s': give auto, tp_btf, raw_tp or tracepoint", optarg);
-			if (hooks_arg && strcmp(hooks_arg, optarg))
-				return opts_fail(err, errlen, "--hooks given twice ('%s', '%s'): it forces one "
-					    "tier; give one", hooks_arg, optarg);
-			hooks_arg = optarg;
+			if (take_once(&hooks_arg, optarg, "--hooks", "it forces one tier; give one", err, errlen))
+				return -1;
 			break;
 		case OPT_WALK:
 			if (!tracing_opt)
@@ -461,10 +462,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 				o->walk = RCL_WALK_PROC;
 			else
 				return opts_fail(err, errlen, "bad walk '%s': give auto, iter or proc", optarg);
-			if (walk_arg && strcmp(walk_arg, optarg))
-				return opts_fail(err, errlen, "--walk given twice ('%s', '%s'): it is one way "
-					    "to find holders; give one", walk_arg, optarg);
-			walk_arg = optarg;
+			if (take_once(&walk_arg, optarg, "--walk", "it is one way to find holders; give one", err,
+				      errlen))
+				return -1;
 			break;
 		case OPT_IDLE:
 			o->thresholds_given |= RCL_TH_IDLE;
