@@ -9,6 +9,8 @@
 #   PASS name | FAIL name: reason | SKIP name: reason
 # and ends with the line "N passed, N failed, N skipped".  Exit status 1 if any
 # test failed.  Extra arguments (-k SUBSTRING) select integration tests.
+# RCLEAK_TEST_EVIDENCE=DIR: a test that fails in a way its message cannot
+# explain leaves its files there (tools/vmtest sets it in its guests).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)

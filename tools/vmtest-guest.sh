@@ -248,7 +248,9 @@ __suite)
 	fi
 	g "suite: tests/vm/pick.py ${VMT_CMD[*]:1}${VMT_HOOKS:+ (RCLEAK_TEST_RCLEAK_ARGS=$RCLEAK_TEST_RCLEAK_ARGS)}"
 	t0=$(now)
-	RCLEAK=$RCLEAK RCLEAK_TEST_VERBOSE=1 PYTHONDONTWRITEBYTECODE=1 timeout -k 10 "$VMT_TIMEOUT" \
+	# a failing test's files (a capture, its JSON lines) land in the run
+	# folder, which tools/vmtest keeps when the run fails
+	RCLEAK=$RCLEAK RCLEAK_TEST_VERBOSE=1 RCLEAK_TEST_EVIDENCE=$out/evidence PYTHONDONTWRITEBYTECODE=1 timeout -k 10 "$VMT_TIMEOUT" \
 		python3 -u tests/vm/pick.py "${VMT_CMD[@]:1}" 2>&1 | tee /tmp/vmtest-suite.out
 	rc=${PIPESTATUS[0]}
 	g "suite: exit $rc in $(elapsed "$t0" "$(now)")s"

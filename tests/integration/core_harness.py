@@ -15,6 +15,7 @@ CONNSTORM = os.environ.get("RCLEAK_TEST_CONNSTORM") or os.path.join(ROOT, "build
 HOLDCONNS = os.environ.get("RCLEAK_TEST_HOLDCONNS") or os.path.join(ROOT, "build", "holdconns")
 RCLEAK = os.path.abspath(os.environ.get("RCLEAK") or os.path.join(ROOT, "rcleak"))
 PIDFILE = os.environ.get("RCLEAK_TEST_PIDFILE")
+EVIDENCE = os.environ.get("RCLEAK_TEST_EVIDENCE")  # where a failing test may leave its files
 
 CONVERGE_S = 10.0          # how long rcleak's JSON may take to match ground truth
 INTERVAL = "0.5"           # rcleak -i used by the tests
@@ -42,6 +43,24 @@ def needs(*what):
 def check(cond, msg):
     if not cond:
         raise Fail(msg)
+
+
+def keep_evidence(test, files):
+    """A failure that is rare (one run in several, in a TCG guest) is
+    understood from its files, not from its one-line message: with
+    $RCLEAK_TEST_EVIDENCE set, copy each {name: bytes or str} there under
+    TEST/, and say where.  Without it, nothing is kept."""
+    if not EVIDENCE:
+        return None
+    d = os.path.join(EVIDENCE, test)
+    try:
+        os.makedirs(d, exist_ok=True)
+        for name, data in files.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data.encode() if isinstance(data, str) else data)
+    except OSError as e:
+        return "evidence not kept in %s: %s" % (d, e)
+    return "evidence in " + d
 
 
 def wait_until(pred, timeout=CONVERGE_S, what="condition"):

@@ -25,7 +25,8 @@ from bpf_harness import (HOOKFLOOR, bpf_fd_ids, bpf_fdinfos, bpf_linked_progs, h
 from client_harness import (BOUND_CLIENT, HOLD_THEN_MORE, Client, NetNS, connstorm, holdconns,
                             same_tuple_clients)
 from core_harness import (CLIENT, CONNSTORM, CONVERGE_S, HERE, HOLDCONNS, INTERVAL, PIDFILE, RCLEAK, ROOT,
-                          TESTS, TIERS, Fail, Skip, check, needs, wait_until)
+                          TESTS, TIERS, Fail, Skip, check, keep_evidence, needs,
+                          wait_until)
 from proc_harness import (Lines, _history, _record_pid, _sid, _starttime, children_of, cleanup, group_alive,
                           mkdtemp, spawn, stop, survivors)
 from rcleak_harness import (Rcleak, expect_row, expect_server, fields, have_rcleak, proc_row, procs_of,
@@ -42,7 +43,7 @@ __all__ = [
     "_history", "_record_pid", "_sid", "_starttime",
     "bpf_fd_ids", "bpf_fdinfos", "bpf_linked_progs", "check", "children_of", "cleanup", "connstorm",
     "expect_row", "expect_server", "fields", "free_port", "group_alive", "have_bpftool", "have_rcleak",
-    "holdconns", "hook_dropped", "leaked_progs", "mkdtemp", "needs", "proc_fds", "proc_nofile", "proc_row",
+    "holdconns", "hook_dropped", "keep_evidence", "leaked_progs", "mkdtemp", "needs", "proc_fds", "proc_nofile", "proc_row",
     "procs_of", "prog_holders", "rcl_progs", "resp_ping", "run_rcleak", "same_tuple_clients", "server_row",
     "spawn", "ss_accepted", "ss_count", "ss_sockets", "ss_states", "start_counter", "stop", "stop_counter",
     "survivors", "tcp_opens", "total_connections", "wait_until",

@@ -150,9 +150,13 @@ def test_record_replay_summary():
             bad.append((i, a.get("uptime_s"), d))
     if bad:
         i, up, d = bad[0]
-        problems.append("replay differs from the live line in %d of %d lines; first: line %d (uptime_s %s): %s"
+        where = harness.keep_evidence("record_replay_summary", {
+            "scenario.rcap": s["data"], "live.jsonl": "\n".join(s["raw_live"]) + "\n", "replay.jsonl": out,
+            "pids.txt": "leak %d churn %d cw %d redis %d\n" % (s["leak"], s["churn"], s["cw"], s["redis"])})
+        problems.append("replay differs from the live line in %d of %d lines; first: line %d (uptime_s %s): %s%s"
                         % (len(bad), min(len(rep), len(live)), i, up,
-                           "; ".join("%s replay %r live %r" % (p, y, x) for p, x, y in d[:6])))
+                           "; ".join("%s replay %r live %r" % (p, y, x) for p, x, y in d[:6]),
+                           " (%s)" % where if where else ""))
     elif len(rep) == len(live):
         # the same objects; the text too (number formatting)
         for i, (a, b) in enumerate(zip(s["raw_live"], out.splitlines())):
