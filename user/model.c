@@ -105,6 +105,11 @@ static struct proc *get(struct model *m, const struct rcl_owner *o)
 	return p;
 }
 
+struct proc *model_get(struct model *m, const struct rcl_owner *o)
+{
+	return get(m, o);
+}
+
 void model_drop_since(struct model *m, size_t n)
 {
 	/* get() appends, and only model_end sorts */

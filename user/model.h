@@ -320,6 +320,9 @@ void model_drop_since(struct model *m, size_t n);
 void model_gc(struct model *m, void (*cb)(const struct proc *p, void *ctx), void *ctx);
 
 struct proc *model_find(struct model *m, const struct rcl_owner *o);
+/* Find, or make with nothing counted (as a live refresh makes a process
+ * whose counters are still zero); NULL when out of memory. */
+struct proc *model_get(struct model *m, const struct rcl_owner *o);
 
 /* Redis effective limit: min(maxclients, nofile_soft - 32); maxclients 0
  * means Redis's default. -1 if nothing is known. */

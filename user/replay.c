@@ -160,6 +160,20 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 			r->capfacts = ncap;
 		}
 		if (record_decode_proc(rec->data, rec->len, &r->facts[r->nfacts]) == 0) {
+			const struct rcl_owner *o = &r->facts[r->nfacts].owner;
+
+			/* every process of the live model has its facts, even
+			 * one with no socket held and nothing counted yet (a
+			 * connect between the walk and the counters' read: the
+			 * kernel made its counters, zero until established). It
+			 * took samples from that refresh on (its growth), so the
+			 * replay must hold it from then too */
+			if (procs_full(r, o)) {
+				give_up(r);
+				return 0;
+			}
+			if (!model_get(r->model, o))
+				return 0;
 			r->nfacts++;
 		} else {
 			r->bad_records++;

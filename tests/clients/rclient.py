@@ -441,6 +441,10 @@ def main():
     p.add_argument("--per-thread", type=int, default=10)
     p.add_argument("--thread-name", help="threads: each worker names itself this (<= 15 chars)")
     p.add_argument("--dups", type=int, default=0)
+    p.add_argument("--refused", type=int, default=0,
+                   help="first connect once to 127.0.0.1:PORT, which must refuse it")
+    p.add_argument("--after-refused-ms", type=float, default=0,
+                   help="--refused: then wait this long before the mode's work")
     a = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     if a.name:
@@ -448,6 +452,15 @@ def main():
     del a.tag
     global SRC_PORT
     SRC_PORT = a.src_port
+    if a.refused:
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", a.refused))
+            die("--refused: 127.0.0.1:%d accepted the connection" % a.refused)
+        except ConnectionRefusedError:
+            pass
+        s.close()
+        time.sleep(a.after_refused_ms / 1000.0)
     try:
         {"hold": mode_hold, "churn": mode_churn, "fork": mode_fork,
          "threads": mode_threads, "pass": mode_pass, "listen": mode_listen,

@@ -5,8 +5,9 @@ signal asks for (SIGINT at any moment, inside a refresh, a refresh that
 fails then), the signals that stop no recorder (SIGUSR2, SIGHUP under
 nohup), the first tick on the disk at once (SIGKILL), ticks skipped after
 a stall, event times and tick clocks against the test's own clock, the
-kernel's ring drained at the end and between slow walks, and the hook
-tier record loads (the live view's).  Split from test_record.py, which
+kernel's ring drained at the end and between slow walks, the hook
+tier record loads (the live view's), and a process the live refresh held
+with nothing counted yet, replayed as it was.  Split from test_record.py, which
 keeps the recorded scenario read back by report; the helpers are in
 record_harness.py.
 
@@ -26,17 +27,17 @@ import time
 import zlib
 
 import harness
-from harness import (RCLEAK, Client, Redis, Skip, check, connstorm, mkdtemp, spawn, stop, server_row, ss_count,
-                     total_connections, wait_until)
-from record_harness import (BgClient, Recorder, hold_many, json_lines, opens_by_pid, parse_capture, report,
-                            report_json, READ_NR, stop_in_read)
+from harness import (RCLEAK, Client, Redis, Skip, check, connstorm, free_port, mkdtemp, spawn, stop, server_row,
+                     ss_count, total_connections, wait_until)
+from record_harness import (BgClient, Recorder, hold_many, jdiff, json_lines, opens_by_pid, parse_capture, report,
+                            report_json, rows_of, READ_NR, stop_in_read)
 
 TESTS = ["test_record_same_tier", "test_record_duration_under_interval", "test_record_stop_last_tick",
          "test_record_count_as_live", "test_record_event_times", "test_record_stall_skips_ticks",
          "test_record_end_drains_events", "test_record_ignores_usr2",
          "test_record_nohup", "test_record_killed_keeps_first_tick", "test_record_tick_clocks",
          "test_record_stop_in_refresh", "test_record_stop_refresh_fails",
-         "test_record_drains_between_slow_walks"]
+         "test_record_drains_between_slow_walks", "test_record_replay_refused_first"]
 
 
 def test_record_same_tier():
@@ -485,3 +486,40 @@ def test_record_drains_between_slow_walks():
     check(f["lost_events"] <= want // 1000 and f["events"] >= want * 0.99,
           "%d connections (%d state changes) in a storm while every walk took longer than -i: the "
           "capture holds %d events and reports %d lost" % (conns, want, f["events"], f["lost_events"]))
+
+
+def test_record_replay_refused_first():
+    """A process whose first connect on a watched port was refused has
+    counters in the kernel, all zero, and no socket: the live model holds it
+    from that refresh on and takes its samples (0 open), which the capture
+    kept only as its /proc facts.  The replay made it only at its first
+    connection, so its growth over the window started later: 0 or twice the
+    live view's (a TCG guest met the same with a connect between the walk
+    and the counters' read, one run in several).  --replay gives back every
+    live line; the client's peak is what ss showed."""
+    r = Redis()
+    refused = free_port()   # watched, and nothing listens on it
+    n = 12
+    d = mkdtemp("rcl-refused")
+    path = os.path.join(d, "refused.rcl")
+    rec = Recorder(path, ["-p", "%d,%d" % (r.port, refused), "-i", "0.5", "--window", "4"])
+    rec.first()
+    c = BgClient("hold", ["--refused", str(refused), "--after-refused-ms", "1500",
+                          "--target", "127.0.0.1:%d:%d" % (r.port, n), "--interval-ms", "200"], "rclt-rrefused")
+    check(c.wait_ready(30) == n, "the client made %s connections, expected %d" % (c.ready[2], n))
+    truth = ss_count(c.pid, [r.port])
+    check(truth == n, "ground truth: ss shows %d sockets for the client, expected %d" % (truth, n))
+    time.sleep(1.5)
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    live = rec.live()
+    peak = max([row.get("open", -1) for line in live for row in rows_of(line, c.pid)] or [None])
+    check(peak == n, "live: the client's peak open is %r, ss showed %d" % (peak, n))
+    rc, out, err = report([path, "--replay", "--json", "--speed", "1000"])
+    check(rc == 0, "report --replay --json: exit %d; stderr: %s" % (rc, err.strip()[-300:]))
+    rep = json_lines(out, "report --replay --json")
+    check(len(rep) == len(live), "replay printed %d lines, record printed %d" % (len(rep), len(live)))
+    for i, (a, b) in enumerate(zip(live, rep)):
+        diff = jdiff(a, b)
+        check(not diff, "replay differs from the live line %d (uptime_s %s): %s" % (
+            i, a.get("uptime_s"), "; ".join("%s replay %r live %r" % (p, y, x) for p, x, y in diff[:6])))
