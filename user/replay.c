@@ -36,7 +36,6 @@ static void apply_facts(struct replay *r)
 		p->exited = f->exited;
 		p->exited_at = f->exited_at;
 		model_keep_listen(p); /* --at called it a client */
-		p->missed_closed = f->missed_closed;
 		if (!p->comm[0])
 			memcpy(p->comm, f->comm, sizeof(p->comm));
 		if (f->cmdline[0]) { /* the newest: an exec changes it */
@@ -193,12 +192,16 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		r->tick = r->reading;
 		r->model->mono_ns = r->tick.mono_ns;
 		r->model->missed_closes = r->tick.missed_closes;
-		/* before model_end, which counts them among the clients, as
-		 * the live refresh does */
+		/* before model_end, which counts them (among the clients, the
+		 * closes), as the live refresh does */
 		for (size_t i = 0; i < r->nfacts; i++) {
 			struct proc *p = model_find(r->model, &r->facts[i].owner);
 
 			if (p) {
+				/* a close the kernel's events missed (found by
+				 * reconciliation): live counts it in this
+				 * refresh's close rate and closed series */
+				p->missed_closed = r->facts[i].missed_closed;
 				p->unix_clients = r->facts[i].unix_clients;
 				p->rcleak_links = r->facts[i].rcleak_links;
 				p->master_links = r->facts[i].master_links;

@@ -126,10 +126,48 @@ static void test_zero_counters_first(void **state)
 	model_free(rep);
 }
 
+/* A close the kernel's events missed, found by reconciliation before the
+ * refresh: live counted it in that refresh's close rate; the replay set it
+ * from the facts after model_end, so its close rate had it a refresh late. */
+static void test_missed_close_in_its_refresh(void **state)
+{
+	struct model *live = model_new(4), *rep = model_new(4);
+	struct rcl_owner o = { .tgid = 7, .start_ns = 7000 };
+	struct collector c;
+	struct feed f;
+	struct rec_sink s = { .append = feed_append, .ctx = &f };
+	const struct proc *lp, *rp;
+	(void)state;
+
+	assert_non_null(live);
+	assert_non_null(rep);
+	memset(&c, 0, sizeof(c));
+	c.model = live;
+	memset(&f, 0, sizeof(f));
+	replay_init(&f.r, rep);
+
+	live_refresh(&c, &s, 1.0, 2, 2);
+	model_missed_close(live, &o);
+	live_refresh(&c, &s, 1.5, 1, 2);
+	assert_int_equal(f.ticks, 2);
+	lp = leaker(live);
+	rp = leaker(rep);
+	assert_non_null(lp);
+	assert_non_null(rp);
+	assert_true(lp->close_rate > 1.99 && lp->close_rate < 2.01);
+	assert_true(rp->close_rate == lp->close_rate);
+	assert_int_equal(rp->missed_closed, lp->missed_closed);
+
+	replay_free(&f.r);
+	model_free(live);
+	model_free(rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_zero_counters_first),
+		cmocka_unit_test(test_missed_close_in_its_refresh),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
