@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from harness import (BOUND_CLIENT, Client, connstorm, free_port, Rcleak, Redis, check, expect_row, expect_server, fields,
+from harness import (BOUND_CLIENT, Client, Fail, connstorm, free_port, Rcleak, Redis, check, expect_row, expect_server, fields,
                      mkdtemp, proc_nofile, proc_row, server_row, spawn, ss_accepted, ss_count, ss_sockets, stop,
                      total_connections, wait_until)
 from record_harness import hold_many
@@ -424,9 +424,22 @@ def test_ask_redis_churn_accepted():
     tail = cs.stdout.read().decode().split()
     cs.wait(20)
     made = int(tail[tail.index("TOTAL") + 1])
-    # since t0: the churn, the kills, rcleak's new links, and this call
-    accepted = total() - t0 - calls - (links - 1) - 1
-    check(made > 100 and accepted in (made, made + int(tail[tail.index("TOTAL") + 4])),
+    want = (made, made + int(tail[tail.index("TOTAL") + 4]))
+    seen = []
+
+    def counted():
+        # since t0: the churn, the kills, rcleak's new links, and these
+        # calls.  A connection connstorm closed at its end may still wait
+        # in the listen queue while Redis answers the unix socket first
+        # (one fewer, once under load): let it come.
+        seen.append(total() - t0 - calls - len(seen) - (links - 1) - 1)
+        return seen[-1] in want
+    try:
+        wait_until(counted, 5)
+    except Fail:
+        pass
+    accepted = seen[-1]
+    check(made > 100 and accepted in want,
           "ground truth: connstorm made %d connections (%s), the server accepted %d but rcleak's %d links "
           "(total_connections_received)" % (made, " ".join(tail[tail.index("TOTAL"):]), accepted, links))
     expect_row(rc, r.pid, {"opened": accepted, "closed": accepted},
