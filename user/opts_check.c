@@ -124,6 +124,11 @@ static int check_report(struct rcl_opts *o, int argc, char **argv, const struct 
 		return opts_fail(err, errlen, RUN_ONLY);
 	if (o->csv && o->view != RCL_VIEW_AUTO)
 		return opts_fail(err, errlen, "--csv is an output of its own: drop --json or --plain");
+	/* it counts the views' idle connections: the summary and --csv have
+	 * no such count ("report x.rcl --idle 5" was taken, did nothing) */
+	if ((o->thresholds_given & RCL_TH_IDLE) && !o->replay && !o->at)
+		return opts_fail(err, errlen, "--idle counts idle connections in the views of --replay and "
+			    "--at; the summary and --csv have none: add one of those, or drop it");
 	return 0;
 }
 

@@ -78,7 +78,7 @@ static void test_run_refuses_idle(void **state)
 	assert_int_equal(parse_args(&o, err, "run", "--zombie", "2", "--churn-rate", "1", "--churn-life", "50",
 				    "--", "true", NULL), 0);
 	assert_int_equal(parse_args(&o, err, "--idle", "5", "-n", "1", NULL), 0);
-	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--idle", "5", NULL), 0);
+	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--replay", "--idle", "5", NULL), 0);
 }
 
 /* run: the live view's other rules and servers' headroom were taken and
@@ -235,6 +235,14 @@ static void test_report_refuses(void **state)
 	assert_string_equal(o.files[1], "y.rcl");
 	assert_string_equal(o.files[2], "-z.rcl");
 	assert_null(o.files[3]);
+	/* --idle counts the views' idle connections: the summary and --csv
+	 * have none, and took it silently */
+	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--idle", "5", NULL), -1);
+	assert_non_null(strstr(err, "--idle"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--csv", "--idle", "5", NULL), -1);
+	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--replay", "--idle", "5", NULL), 0);
+	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--at", "+2", "--idle", "5", NULL), 0);
 	/* --speed paces a replay, and outside report it was taken silently */
 	assert_int_equal(parse_args(&o, err, "--speed", "2", NULL), -1);
 	assert_non_null(strstr(err, "report"));
