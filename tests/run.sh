@@ -10,7 +10,8 @@
 # and ends with the line "N passed, N failed, N skipped".  Exit status 1 if any
 # test failed.  Extra arguments (-k SUBSTRING) select integration tests.
 # RCLEAK_TEST_EVIDENCE=DIR: a test that fails in a way its message cannot
-# explain leaves its files there (tools/vmtest sets it in its guests).
+# explain leaves its files there (default build/test-evidence; tools/vmtest
+# sets it in its guests).  Nothing is written while tests pass.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,6 +54,11 @@ done
 
 # --- integration tests ------------------------------------------------------
 state=$(mktemp -d /tmp/rcleak-tests.XXXXXX)
+if [ -z "${RCLEAK_TEST_EVIDENCE:-}" ]; then
+    RCLEAK_TEST_EVIDENCE=$here/../build/test-evidence
+    rm -rf "$RCLEAK_TEST_EVIDENCE"   # a past run's, not this one's
+fi
+export RCLEAK_TEST_EVIDENCE
 export RCLEAK_TEST_PIDFILE=$state/pids
 
 kill_survivors() {

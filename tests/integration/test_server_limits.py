@@ -1,13 +1,15 @@
 """A redis-server's limits: Redis's effective client limit is
 min(maxclients, nofile - 32), fixed when it starts; and maxclients from a
 server that refuses CONFIG."""
+import json
 import os
 import re
 import signal
 import subprocess
 import time
 
-from harness import (Client, Lines, Rcleak, Redis, Skip, check, expect_server, fields, mkdtemp, proc_nofile,
+import harness
+from harness import (Client, Fail, Lines, Rcleak, Redis, Skip, check, expect_server, fields, mkdtemp, proc_nofile,
                      proc_row, server_row, spawn, ss_accepted, ss_count, ss_sockets, total_connections, wait_until)
 from record_harness import Recorder, report, report_json
 from run_harness import NODE_DIR, PY, need_node, need_py
@@ -439,6 +441,19 @@ def test_report_server_full():
     for _pid, _n, h in holders:
         h.stdin.close()
     d, _err = report_json([path], "report --json of a full server")
+    try:
+        full_summary_checks(d, path, r, holders, t_fill, t_full)
+    except Fail as e:
+        with open(path, "rb") as f:
+            where = harness.keep_evidence("report_server_full", {
+                "full.rcl": f.read(), "summary.json": json.dumps(d, indent=1),
+                "truth.txt": "redis %d; holders %s; slots taken between %.3f and %.3f\n" % (
+                    r.pid, [(pid, n) for pid, n, _h in holders], t_fill, t_full)})
+        raise Fail("%s (%s)" % (e, where)) if where else e
+
+
+def full_summary_checks(d, path, r, holders, t_fill, t_full):
+    """report_server_full's checks of the summary of its capture."""
     srv = [p for p in d["files"][0]["processes"] if p["pid"] == r.pid]
     check(len(srv) == 1, "no row of redis-server %d: %s" % (r.pid, d["files"][0]["processes"]))
     srv = srv[0]
