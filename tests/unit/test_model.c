@@ -8,25 +8,7 @@
 #include <cmocka.h>
 
 #include "model.h"
-
-static struct rcl_fd_rec rec(__u32 tgid, __u64 sk, __u32 fd, __u8 state, __u16 lport, __u16 rport)
-{
-	struct rcl_fd_rec r;
-
-	memset(&r, 0, sizeof(r));
-	r.tgid = tgid;
-	r.start_ns = tgid * 1000ULL;
-	r.sk = sk;
-	r.fd = fd;
-	r.state = state;
-	r.lport = lport;
-	r.rport = rport;
-	r.family = 2;
-	r.nofile_cur = 1024;
-	r.nofile_max = 4096;
-	strcpy(r.comm, tgid == 1 ? "redis-server" : "client");
-	return r;
-}
+#include "model_helpers.h"
 
 static void hold(struct model *m, struct rcl_fd_rec r)
 {
@@ -47,16 +29,16 @@ static void test_holders(void **state)
 
 	model_begin(m);
 	/* server 1 listens on 6379 and holds two accepted sockets */
-	hold(m, rec(1, 0x100, 5, RCL_TCP_LISTEN, 6379, 0));
-	hold(m, rec(1, 0x201, 7, RCL_TCP_ESTABLISHED, 6379, 40001));
-	hold(m, rec(1, 0x202, 8, RCL_TCP_CLOSE_WAIT, 6379, 40002));
+	hold(m, fd_rec(1, 0x100, 5, RCL_TCP_LISTEN, 6379, 0));
+	hold(m, fd_rec(1, 0x201, 7, RCL_TCP_ESTABLISHED, 6379, 40001));
+	hold(m, fd_rec(1, 0x202, 8, RCL_TCP_CLOSE_WAIT, 6379, 40002));
 	/* client 2: one socket through two fds (dup), one in SYN_SENT */
-	hold(m, rec(2, 0x301, 3, RCL_TCP_ESTABLISHED, 40001, 6379));
-	hold(m, rec(2, 0x301, 9, RCL_TCP_ESTABLISHED, 40001, 6379));
-	hold(m, rec(2, 0x303, 4, RCL_TCP_SYN_SENT, 40003, 6379));
+	hold(m, fd_rec(2, 0x301, 3, RCL_TCP_ESTABLISHED, 40001, 6379));
+	hold(m, fd_rec(2, 0x301, 9, RCL_TCP_ESTABLISHED, 40001, 6379));
+	hold(m, fd_rec(2, 0x303, 4, RCL_TCP_SYN_SENT, 40003, 6379));
 	/* client 3 shares 0x302 with client 4 (fork) */
-	hold(m, rec(3, 0x302, 3, RCL_TCP_CLOSE_WAIT, 40002, 6379));
-	hold(m, rec(4, 0x302, 3, RCL_TCP_CLOSE_WAIT, 40002, 6379));
+	hold(m, fd_rec(3, 0x302, 3, RCL_TCP_CLOSE_WAIT, 40002, 6379));
+	hold(m, fd_rec(4, 0x302, 3, RCL_TCP_CLOSE_WAIT, 40002, 6379));
 	model_end(m, 1.0, 0);
 
 	p = find(m, 1);
@@ -98,9 +80,9 @@ static void test_holders(void **state)
 	}
 	{ /* ages: opened before the walk's clock, during the walk, unknown */
 		struct model *a = model_new(60);
-		struct rcl_fd_rec r1 = rec(5, 0x501, 3, RCL_TCP_ESTABLISHED, 40005, 6379);
-		struct rcl_fd_rec r2 = rec(5, 0x502, 4, RCL_TCP_ESTABLISHED, 40006, 6379);
-		struct rcl_fd_rec r3 = rec(5, 0x503, 5, RCL_TCP_ESTABLISHED, 40007, 6379);
+		struct rcl_fd_rec r1 = fd_rec(5, 0x501, 3, RCL_TCP_ESTABLISHED, 40005, 6379);
+		struct rcl_fd_rec r2 = fd_rec(5, 0x502, 4, RCL_TCP_ESTABLISHED, 40006, 6379);
+		struct rcl_fd_rec r3 = fd_rec(5, 0x503, 5, RCL_TCP_ESTABLISHED, 40007, 6379);
 		struct conn_view cv[3];
 
 		r1.open_ns = 8000000000ULL;
@@ -176,13 +158,13 @@ static void test_drop_since(void **state)
 	size_t before;
 
 	model_begin(m);
-	hold(m, rec(5, 0x50, 3, 1, 40000, 6379));
+	hold(m, fd_rec(5, 0x50, 3, 1, 40000, 6379));
 	model_end(m, 0, 0);
 	model_begin(m);
 	before = m->nprocs;
-	hold(m, rec(5, 0x50, 3, 1, 40000, 6379));
-	hold(m, rec(6, 0x60, 3, 1, 40001, 6379));
-	hold(m, rec(7, 0x70, 3, 1, 40002, 6379));
+	hold(m, fd_rec(5, 0x50, 3, 1, 40000, 6379));
+	hold(m, fd_rec(6, 0x60, 3, 1, 40001, 6379));
+	hold(m, fd_rec(7, 0x70, 3, 1, 40002, 6379));
 	assert_int_equal(m->nprocs, 3);
 	model_drop_since(m, before);
 	assert_int_equal(m->nprocs, 1);
@@ -191,7 +173,7 @@ static void test_drop_since(void **state)
 	assert_null(find(m, 6));
 	assert_null(find(m, 7));
 	model_begin(m);
-	hold(m, rec(7, 0x70, 3, 1, 40002, 6379));
+	hold(m, fd_rec(7, 0x70, 3, 1, 40002, 6379));
 	model_end(m, 1, 1);
 	assert_int_equal(m->nprocs, 2);
 	assert_int_equal(find(m, 7)->open, 1);
@@ -207,7 +189,7 @@ static void test_growth(void **state)
 	for (int t = 0; t < 20; t++) {
 		model_begin(m);
 		for (int k = 0; k <= t; k++)
-			hold(m, rec(5, 0x1000 + k, 3 + k, RCL_TCP_ESTABLISHED, 50000 + k, 6379));
+			hold(m, fd_rec(5, 0x1000 + k, 3 + k, RCL_TCP_ESTABLISHED, 50000 + k, 6379));
 		model_end(m, t, t ? 1 : 0);
 	}
 	p = find(m, 5);
@@ -230,7 +212,7 @@ static void test_top_remotes(void **state)
 	model_begin(m);
 	for (int a = 0; a < 8; a++) {
 		for (int k = 0; k < per_addr[a]; k++) {
-			struct rcl_fd_rec r = rec(1, sk, 10 + (__u32)sk, RCL_TCP_ESTABLISHED, 6379,
+			struct rcl_fd_rec r = fd_rec(1, sk, 10 + (__u32)sk, RCL_TCP_ESTABLISHED, 6379,
 						  (__u16)(30000 + sk));
 
 			sk++;
@@ -244,13 +226,13 @@ static void test_top_remotes(void **state)
 		}
 	}
 	{ /* the server's own connection to another server: not a client */
-		struct rcl_fd_rec r = rec(1, sk, 99, RCL_TCP_ESTABLISHED, 41000, 6380);
+		struct rcl_fd_rec r = fd_rec(1, sk, 99, RCL_TCP_ESTABLISHED, 41000, 6380);
 
 		r.raddr[0] = 10;
 		r.raddr[3] = 1;
 		hold(m, r);
 	}
-	hold(m, rec(1, 0x10, 5, RCL_TCP_LISTEN, 6379, 0));
+	hold(m, fd_rec(1, 0x10, 5, RCL_TCP_LISTEN, 6379, 0));
 	model_end(m, 1.0, 0);
 
 	p = find(m, 1);
@@ -276,7 +258,7 @@ static void test_top_remotes(void **state)
  * CONFIG SET maxclients), a lowering binds at once. */
 static void tick_nofile(struct model *m, double t, __u64 nofile)
 {
-	struct rcl_fd_rec r = rec(1, 0x10, 5, RCL_TCP_LISTEN, 6379, 0);
+	struct rcl_fd_rec r = fd_rec(1, 0x10, 5, RCL_TCP_LISTEN, 6379, 0);
 
 	r.nofile_cur = r.nofile_max = nofile;
 	model_begin(m);
@@ -320,16 +302,16 @@ static void test_top_remotes_v4_mapped(void **state)
 
 	(void)state;
 	model_begin(m);
-	hold(m, rec(1, 0x10, 5, RCL_TCP_LISTEN, 6379, 0));
+	hold(m, fd_rec(1, 0x10, 5, RCL_TCP_LISTEN, 6379, 0));
 	for (__u64 sk = 0x100; sk < 0x103; sk++) { /* 3 over IPv4 */
-		struct rcl_fd_rec r = rec(1, sk, (__u32)sk, RCL_TCP_ESTABLISHED, 6379, (__u16)sk);
+		struct rcl_fd_rec r = fd_rec(1, sk, (__u32)sk, RCL_TCP_ESTABLISHED, 6379, (__u16)sk);
 
 		r.raddr[0] = 10;
 		r.raddr[3] = 7;
 		hold(m, r);
 	}
 	for (__u64 sk = 0x200; sk < 0x202; sk++) { /* 2 mapped */
-		struct rcl_fd_rec r = rec(1, sk, (__u32)sk, RCL_TCP_ESTABLISHED, 6379, (__u16)sk);
+		struct rcl_fd_rec r = fd_rec(1, sk, (__u32)sk, RCL_TCP_ESTABLISHED, 6379, (__u16)sk);
 
 		r.family = 10;
 		r.raddr[10] = r.raddr[11] = 0xff;

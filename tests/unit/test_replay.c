@@ -11,6 +11,7 @@
 
 #include "collect.h"
 #include "model.h"
+#include "model_helpers.h"
 #include "record.h"
 #include "replay.h"
 
@@ -30,41 +31,65 @@ static int feed_append(void *ctx, __u16 type, __u64 ts_ns, const void *data, __u
 	return 0;
 }
 
-static struct rcl_fd_rec client_rec(__u32 tgid, __u64 sk, __u32 fd)
-{
-	struct rcl_fd_rec r;
+/* A live model whose refreshes are recorded straight into a replay of
+ * its own model. */
+struct pair {
+	struct model *live, *rep;
+	struct collector c;
+	struct feed f;
+	struct rec_sink s;
+};
 
-	memset(&r, 0, sizeof(r));
-	r.tgid = tgid;
-	r.start_ns = tgid * 1000ULL;
-	r.sk = sk;
-	r.fd = fd;
-	r.state = RCL_TCP_ESTABLISHED;
-	r.lport = (__u16)(40000 + fd);
-	r.rport = 6379;
-	r.family = 2;
-	r.nofile_cur = 1024;
-	r.nofile_max = 4096;
-	strcpy(r.comm, "leaker");
-	return r;
+static int pair_setup(void **state)
+{
+	struct pair *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	t->live = model_new(4);
+	t->rep = model_new(4);
+	if (!t->live || !t->rep) {
+		model_free(t->live);
+		model_free(t->rep);
+		free(t);
+		return -1;
+	}
+	t->c.model = t->live;
+	replay_init(&t->f.r, t->rep);
+	t->s.append = feed_append;
+	t->s.ctx = &t->f;
+	*state = t;
+	return 0;
+}
+
+static int pair_teardown(void **state)
+{
+	struct pair *t = *state;
+
+	replay_free(&t->f.r);
+	model_free(t->live);
+	model_free(t->rep);
+	free(t);
+	return 0;
 }
 
 /* One live refresh at time now: the leaker holds n connections, and its
  * counters say it opened `opened` (the kernel made them at its first
  * connect, zero until that connection is established). */
-static void live_refresh(struct collector *c, struct rec_sink *s, double now, int n, __u64 opened)
+static void live_refresh(struct pair *t, double now, int n, __u64 opened)
 {
 	struct rcl_owner o = { .tgid = 7, .start_ns = 7000 };
 	struct rcl_counters cn;
+	struct collector *c = &t->c;
 
 	memset(&cn, 0, sizeof(cn));
 	cn.opened = opened;
 	cn.cur = (__s64)opened;
 	cn.peak = opened;
-	strcpy(cn.comm, "leaker");
+	strcpy(cn.comm, "client");
 	model_begin(c->model);
 	for (int k = 0; k < n; k++) {
-		struct rcl_fd_rec r = client_rec(7, 0x100 + k, 3 + k);
+		struct rcl_fd_rec r = fd_rec(7, 0x100 + k, 3 + k, RCL_TCP_ESTABLISHED, 40003 + k, 6379);
 
 		assert_int_equal(model_hold(c->model, &r), 0);
 	}
@@ -72,7 +97,7 @@ static void live_refresh(struct collector *c, struct rec_sink *s, double now, in
 	model_end(c->model, now, c->last > 0 ? now - c->last : 0);
 	c->last_dt = c->last > 0 ? now - c->last : 0;
 	c->last = now;
-	assert_int_equal(record_tick(s, c, 1.8e9 + now), 0);
+	assert_int_equal(record_tick(&t->s, c, 1.8e9 + now), 0);
 }
 
 static const struct proc *leaker(struct model *m)
@@ -89,29 +114,18 @@ static const struct proc *leaker(struct model *m)
  * guest's record_replay_summary, one run in several). */
 static void test_zero_counters_first(void **state)
 {
-	struct model *live = model_new(4), *rep = model_new(4);
-	struct collector c;
-	struct feed f;
-	struct rec_sink s = { .append = feed_append, .ctx = &f };
+	struct pair *t = *state;
 	const struct proc *lp, *rp;
-	(void)state;
 
-	assert_non_null(live);
-	assert_non_null(rep);
-	memset(&c, 0, sizeof(c));
-	c.model = live;
-	memset(&f, 0, sizeof(f));
-	replay_init(&f.r, rep);
+	live_refresh(t, 2.5, 0, 0);
+	assert_int_equal(t->f.ticks, 1);
+	assert_non_null(leaker(t->live));
+	assert_non_null(leaker(t->rep));
+	live_refresh(t, 3.0, 3, 3);
+	assert_int_equal(t->f.ticks, 2);
 
-	live_refresh(&c, &s, 2.5, 0, 0);
-	assert_int_equal(f.ticks, 1);
-	assert_non_null(leaker(live));
-	assert_non_null(leaker(rep));
-	live_refresh(&c, &s, 3.0, 3, 3);
-	assert_int_equal(f.ticks, 2);
-
-	lp = leaker(live);
-	rp = leaker(rep);
+	lp = leaker(t->live);
+	rp = leaker(t->rep);
 	assert_non_null(lp);
 	assert_non_null(rp);
 	assert_int_equal(lp->open, 3);
@@ -119,11 +133,7 @@ static void test_zero_counters_first(void **state)
 	assert_int_equal(rp->open, lp->open);
 	assert_true(rp->growth_per_min == lp->growth_per_min);
 	assert_true(rp->win_open_rate == lp->win_open_rate);
-	assert_int_equal(rep->nprocs, live->nprocs);
-
-	replay_free(&f.r);
-	model_free(live);
-	model_free(rep);
+	assert_int_equal(t->rep->nprocs, t->live->nprocs);
 }
 
 /* A close the kernel's events missed, found by reconciliation before the
@@ -131,43 +141,28 @@ static void test_zero_counters_first(void **state)
  * from the facts after model_end, so its close rate had it a refresh late. */
 static void test_missed_close_in_its_refresh(void **state)
 {
-	struct model *live = model_new(4), *rep = model_new(4);
+	struct pair *t = *state;
 	struct rcl_owner o = { .tgid = 7, .start_ns = 7000 };
-	struct collector c;
-	struct feed f;
-	struct rec_sink s = { .append = feed_append, .ctx = &f };
 	const struct proc *lp, *rp;
-	(void)state;
 
-	assert_non_null(live);
-	assert_non_null(rep);
-	memset(&c, 0, sizeof(c));
-	c.model = live;
-	memset(&f, 0, sizeof(f));
-	replay_init(&f.r, rep);
-
-	live_refresh(&c, &s, 1.0, 2, 2);
-	model_missed_close(live, &o);
-	live_refresh(&c, &s, 1.5, 1, 2);
-	assert_int_equal(f.ticks, 2);
-	lp = leaker(live);
-	rp = leaker(rep);
+	live_refresh(t, 1.0, 2, 2);
+	model_missed_close(t->live, &o);
+	live_refresh(t, 1.5, 1, 2);
+	assert_int_equal(t->f.ticks, 2);
+	lp = leaker(t->live);
+	rp = leaker(t->rep);
 	assert_non_null(lp);
 	assert_non_null(rp);
 	assert_true(lp->close_rate > 1.99 && lp->close_rate < 2.01);
 	assert_true(rp->close_rate == lp->close_rate);
 	assert_int_equal(rp->missed_closed, lp->missed_closed);
-
-	replay_free(&f.r);
-	model_free(live);
-	model_free(rep);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_zero_counters_first),
-		cmocka_unit_test(test_missed_close_in_its_refresh),
+		cmocka_unit_test_setup_teardown(test_zero_counters_first, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_missed_close_in_its_refresh, pair_setup, pair_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
