@@ -34,8 +34,9 @@
  * minor 7: header field CAP_F_EV_RES (events' times cached per CPU)
  * minor 8: REC_COUNTERS payloads end with the accepted part of the totals
  * minor 9: REC_PROC payloads end with u64 rcleak_links
- * minor 10: ... then u64 master_links, u64 cluster_links */
-#define CAP_MINOR        10
+ * minor 10: ... then u64 master_links, u64 cluster_links
+ * minor 11: REC_END payloads end with u8 flags (REC_END_NO_FINAL) */
+#define CAP_MINOR        11
 #define CAP_HDR_FIXED    16
 #define CAP_HDR_BODY_MAX (64u * 1024)
 #define CAP_EV_RES_MAX   1000000000u /* CAP_F_EV_RES read as at most 1 s */

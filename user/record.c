@@ -506,11 +506,13 @@ int record_trigger(struct rec_sink *w, __u64 ts_ns, const struct rec_trigger *t)
 	return append(w, REC_TRIGGER, ts_ns, &e);
 }
 
-int record_end(struct rec_sink *w, __u64 ts_ns, int sig)
+int record_end(struct rec_sink *w, __u64 ts_ns, int sig, __u8 flags)
 {
 	struct enc e = { .len = 0 };
 
 	put_u32(&e, (__u32)sig);
+	/* since minor 11, at the end: a reader of minor 10 stops before it */
+	put_u8(&e, flags);
 	return append(w, REC_END, ts_ns, &e);
 }
 
@@ -534,10 +536,13 @@ int record_decode_trigger(const void *p, size_t len, struct rec_trigger *t)
 	return finish(&d);
 }
 
-int record_decode_end(const void *p, size_t len, __u32 *sig)
+int record_decode_end(const void *p, size_t len, __u32 *sig, __u8 *flags)
 {
 	struct dec d = { .p = p, .len = len };
 
 	*sig = get_u32(&d);
+	*flags = 0;
+	if (d.len - d.off >= 1) /* files before minor 11 end here */
+		*flags = get_u8(&d) & REC_END_NO_FINAL;
 	return finish(&d);
 }

@@ -36,8 +36,17 @@ enum rec_type {
 	REC_META = 7,        /* tier and walk names, once at start */
 	REC_EVENTS = 8,      /* a batch of events (evbatch.h), in ring order */
 	REC_TRIGGER = 9,     /* what made the flight recorder write: struct rec_trigger */
-	REC_END = 10,        /* the recorder finished the file (minor 6): u32 stop signal */
+	REC_END = 10,        /* the recorder finished the file (minor 6): u32 stop signal,
+			      * then u8 REC_END_* flags (minor 11) */
 };
+
+/* REC_END flags. The stop's last refresh failed (reading kernel state): the
+ * file's last tick is the refresh before, and the events after it are the
+ * recording's last, which no tick counted. Without it (and in files before
+ * minor 11) the last tick is the recording's final refresh: the events
+ * after it are those of its walk and later, drained from the kernel's ring
+ * at the end, and its counters, read after the walk, hold the walk's. */
+#define REC_END_NO_FINAL 1u
 
 struct rec_tick {
 	double now;          /* model time: seconds since recording started */
@@ -108,10 +117,10 @@ int record_events(struct rec_sink *s, const struct evb_enc *b);
 int record_tick(struct rec_sink *s, const struct collector *c, double wall);
 int record_trigger(struct rec_sink *s, __u64 ts_ns, const struct rec_trigger *t);
 /* The last record of a file the recorder finished: what stopped it (sig,
- * 0 when it ended by itself: -d, -n, --after). Its absence in a file of
- * minor 6 or later says the recorder did not get there (killed, a write
- * error, the host stopped): the file may end early. */
-int record_end(struct rec_sink *s, __u64 ts_ns, int sig);
+ * 0 when it ended by itself: -d, -n, --after), and flags (REC_END_*). Its
+ * absence in a file of minor 6 or later says the recorder did not get
+ * there (killed, a write error, the host stopped): the file may end early. */
+int record_end(struct rec_sink *s, __u64 ts_ns, int sig, __u8 flags);
 
 /* ---- decoding: 0, or -1 when the payload is too short ----------------- */
 int record_decode_event(const void *p, size_t len, struct rcl_event *e);
@@ -121,7 +130,7 @@ int record_decode_counters(const void *p, size_t len, struct rec_counters *c);
 int record_decode_proc(const void *p, size_t len, struct rec_proc *pr);
 int record_decode_meta(const void *p, size_t len, struct rec_meta *m);
 int record_decode_trigger(const void *p, size_t len, struct rec_trigger *t);
-/* An end record: the signal it names. */
-int record_decode_end(const void *p, size_t len, __u32 *sig);
+/* An end record: the signal it names, and its flags (0 before minor 11). */
+int record_decode_end(const void *p, size_t len, __u32 *sig, __u8 *flags);
 
 #endif

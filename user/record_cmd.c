@@ -519,7 +519,8 @@ int cmd_record(const struct rcl_opts *o)
 	 * that read as whole; a file without it says it may end early */
 	if (!r.err) {
 		rec_sink_file(&r.sink, r.w);
-		r.err = record_end(&r.sink, r.c.model->mono_ns, stop_sig);
+		r.err = record_end(&r.sink, r.c.model->mono_ns, stop_sig,
+				   last_failed ? REC_END_NO_FINAL : 0);
 	}
 	if (r.err) {
 		if (!rescued)

@@ -223,12 +223,14 @@ int replay_record(struct replay *r, const struct capture_record *rec)
 		return 0;
 	case REC_END: {
 		__u32 sig;
+		__u8 flags;
 
-		if (record_decode_end(rec->data, rec->len, &sig)) {
+		if (record_decode_end(rec->data, rec->len, &sig, &flags)) {
 			r->bad_records++;
 		} else {
 			r->finished = true;
 			r->end_signal = sig;
+			r->end_no_final = flags & REC_END_NO_FINAL;
 		}
 		return 0;
 	}

@@ -37,6 +37,9 @@ struct replay {
 	bool have_trigger;
 	bool finished;            /* an end record was read */
 	__u32 end_signal;         /* ... and the signal it names (0: none) */
+	bool end_no_final;        /* ... which says the stop's last refresh
+				   * failed (REC_END_NO_FINAL): the events
+				   * after the last tick are none of its */
 	bool in_tick;
 	bool tick_bad;            /* a record of the tick being read could not be read */
 	bool dropped;             /* ... so its TICK_END completed nothing: the model

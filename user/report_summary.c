@@ -251,11 +251,19 @@ void summary_event(struct capfile *f, const struct rcl_event *e, double wall, vo
  * end (the recorder killed), and the summary says so. A quarter of the
  * interval, a second at most, as --at's lateness: the final refresh of a
  * recording that stops normally is taken after its last events, bar a
- * few that race it. */
+ * few that race it. A file the recorder finished ends with its final
+ * refresh, unless its end record says that refresh failed: the events
+ * after it are those of its walk and of the drain after it (a storm's go
+ * on through a long walk, milliseconds past the refresh's time), which its
+ * counters, read after the walk, hold in part, and the live view's last
+ * line none: no tail (the summary of a recording stopped with Ctrl-C in a
+ * storm said the recorder was killed, and counted them). */
 bool tail_long(const struct capfile *f)
 {
 	double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
 
+	if (f->rp.finished && !f->rp.end_no_final)
+		return false;
 	return f->have_tick && f->last_event > f->last_wall + (iv / 4 < 1 ? iv / 4 : 1);
 }
 

@@ -37,7 +37,8 @@ TESTS = ["test_record_same_tier", "test_record_duration_under_interval", "test_r
          "test_record_end_drains_events", "test_record_ignores_usr2",
          "test_record_nohup", "test_record_killed_keeps_first_tick", "test_record_tick_clocks",
          "test_record_stop_in_refresh", "test_record_stop_refresh_fails",
-         "test_record_drains_between_slow_walks", "test_record_replay_refused_first"]
+         "test_record_drains_between_slow_walks", "test_record_replay_refused_first",
+         "test_record_stop_in_storm_summary"]
 
 
 def test_record_same_tier():
@@ -428,7 +429,10 @@ def test_record_stop_refresh_fails():
     walk's iterator, after `prlimit --nofile=8` on the recorder): reading
     kernel state failed, exit 1 as documented (it exited 0), the error said
     in one line, and the file is whole and finished, ending at the refresh
-    before."""
+    before. Its end record says that refresh failed: the connections a
+    client made after the refresh before are in the summary, from their
+    events, as a killed recorder's are (a finished file's last refresh is
+    otherwise the final one, after which the recorder only drains)."""
     if not shutil.which("prlimit"):
         raise Skip("prlimit not installed")
     r = Redis()
@@ -436,6 +440,9 @@ def test_record_stop_refresh_fails():
     path = os.path.join(d, "t.rcl")
     rec = Recorder(path, ["-p", str(r.port), "-i", "60"])
     rec.first()
+    time.sleep(1.2)  # past the lateness a final refresh's own events may have (1 s)
+    n = 3
+    c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, n)], name="rclt-stopfail")
     p = subprocess.run(["prlimit", "--pid", str(rec.pid), "--nofile=8:8"], capture_output=True, text=True,
                        timeout=10)
     check(p.returncode == 0, "prlimit on the recorder failed: %s" % p.stderr.strip())
@@ -450,6 +457,10 @@ def test_record_stop_refresh_fails():
     check(f["ticks"] == 1 and f.get("finished") is True and f.get("stop_signal") == signal.SIGINT,
           "the capture: %d ticks, finished %r, stop_signal %r; expected the first tick, finished by SIGINT"
           % (f["ticks"], f.get("finished"), f.get("stop_signal")))
+    row = [p_ for p_ in f["processes"] if p_["pid"] == c.pid]
+    check(row and row[0]["opened"] == n and row[0]["closed"] == 0,
+          "the client that made %d connections after the last whole refresh: summary row %s; expected "
+          "opened %d, closed 0 (from the events after it)" % (n, row, n))
 
 
 def test_record_drains_between_slow_walks():
@@ -523,3 +534,53 @@ def test_record_replay_refused_first():
         diff = jdiff(a, b)
         check(not diff, "replay differs from the live line %d (uptime_s %s): %s" % (
             i, a.get("uptime_s"), "; ".join("%s replay %r live %r" % (p, y, x) for p, x, y in diff[:6])))
+
+
+def test_record_stop_in_storm_summary():
+    """A recording stopped by SIGINT during a connect storm, its last
+    refresh a walk of 4000 held connections at -i 0.01: the recorder drains
+    the kernel's ring after that refresh, and the storm's events go on
+    through it, some milliseconds past the refresh's time.  The summary
+    took those for the tail of a killed recorder ("the recorder was
+    killed?") and added them to OPENED and CLOSED, counting the walk's own
+    twice (its counters, read after the walk, hold them): a finished file's
+    per-process opened and closed are the last live line's."""
+    r = Redis()
+    hold_many(r.port, 4, 1000)
+    d = mkdtemp("rcl-stopstorm")
+    path = os.path.join(d, "t.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.01", "--window", "4"])
+    rec.first()
+    storm = spawn([connstorm(), "-d", "4", "127.0.0.1", str(r.port), "2"], "connstorm",
+                  stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: any(row.get("comm") == "connstorm" and row.get("opened", 0) > 1000
+                           for row in json.loads(rec.out.lines[-1]).get("processes", [])), 20,
+               "the storm to show in the live lines")
+    check(storm.poll() is None, "connstorm ended before the recorder was stopped")
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait(60) == 0, "record stopped by SIGINT: %s" % rec.describe())
+    check(storm.poll() is None, "connstorm ended before the recorder's last refresh")
+    stop(storm)
+    last = rec.live()[-1]
+    js, _err = report_json([path], "the capture stopped in a storm")
+    f = js["files"][0]
+    check(f.get("finished") is True and f.get("stop_signal") == signal.SIGINT,
+          "the capture: finished %r, stop_signal %r; expected finished by SIGINT"
+          % (f.get("finished"), f.get("stop_signal")))
+    if f["last_event"] is None or f["last_event"] <= f["end"] + 0.01 / 4:
+        raise Skip("no event came more than 2.5 ms after the last refresh (%s, last event %s): the "
+                   "drain after it had nothing to tell apart" % (f["end"], f["last_event"]))
+    rows = {p["pid"]: p for p in f["processes"]}
+    bad = []
+    for row in last["processes"]:
+        s = rows.get(row["pid"])
+        if not s or (s["opened"], s["closed"]) != (row["opened"], row["closed"]):
+            bad.append("pid %d (%s): live opened %d closed %d, summary %s" % (
+                row["pid"], row["comm"], row["opened"], row["closed"],
+                "opened %d closed %d" % (s["opened"], s["closed"]) if s else "no row"))
+    check(not bad, "the summary of a finished file against its last live line (events %.3fs after "
+          "it): %s" % (f["last_event"] - f["end"], "; ".join(bad[:4])))
+    rc, out, err = report([path])
+    check(rc == 0 and "killed?" not in out,
+          "report of a finished file: exit %d, says the recorder was killed: %r" % (
+              rc, [l_ for l_ in out.splitlines() if "killed" in l_][:1]))

@@ -158,11 +158,43 @@ static void test_missed_close_in_its_refresh(void **state)
 	assert_int_equal(rp->missed_closed, lp->missed_closed);
 }
 
+/* The end record says whether the file's last tick is the recording's
+ * final refresh: a recorder whose last refresh failed says it is not (its
+ * events after the last tick are the recording's last); one of minor 10
+ * and before (4 bytes, the signal alone) says nothing, which is "final". */
+static void test_end_final(void **state)
+{
+	static const __u8 minor10[4] = { 2, 0, 0, 0 };
+	struct capture_record rec = { .type = REC_END, .data = minor10, .len = sizeof(minor10) };
+	struct feed f;
+	struct rec_sink s = { .append = feed_append, .ctx = &f };
+	struct model *m = model_new(60);
+
+	(void)state;
+	assert_non_null(m);
+	for (int failed = 0; failed < 2; failed++) {
+		replay_init(&f.r, m);
+		assert_int_equal(record_end(&s, 0, 15, failed ? REC_END_NO_FINAL : 0), 0);
+		assert_true(f.r.finished);
+		assert_int_equal(f.r.end_signal, 15);
+		assert_int_equal(f.r.end_no_final, failed);
+		replay_free(&f.r);
+	}
+	replay_init(&f.r, m);
+	replay_record(&f.r, &rec);
+	assert_true(f.r.finished);
+	assert_int_equal(f.r.end_signal, 2);
+	assert_false(f.r.end_no_final);
+	replay_free(&f.r);
+	model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_zero_counters_first, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_missed_close_in_its_refresh, pair_setup, pair_teardown),
+		cmocka_unit_test(test_end_final),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
