@@ -70,11 +70,11 @@ static void print_room(const struct capfile *f, const struct seen_proc *s)
 
 	if (!s->have_room)
 		return;
-	capfile_fmt_time(s->room_min_at, a, sizeof(a));
+	capfile_fmt_time_ms(s->room_min_at, a, sizeof(a));
 	printf("    headroom lowest %ld%s at %s\n", s->room_min, mark, a);
 	if (!s->full_at)
 		return;
-	capfile_fmt_time(s->full_at, a, sizeof(a));
+	capfile_fmt_time_ms(s->full_at, a, sizeof(a));
 	printf("    FULL%s (no slot for a client: the next is refused) first at %s, in %lu of %lu refreshes; "
 	       "%ld clients", full_mark, a, s->full_ticks, f->ticks,
 	       s->full_clients);
@@ -144,7 +144,7 @@ void summary_text_out(struct capfile *files, int nfiles)
 			printf("  the recorder did not finish this file (killed, a write error, or the host "
 			       "stopped): it may end before the recording did\n");
 		if (f->rp.have_trigger) {
-			capfile_fmt_time(f->rp.trigger.wall, a, sizeof(a));
+			capfile_fmt_time_ms(f->rp.trigger.wall, a, sizeof(a));
 			printf("  flight recorder trigger at %s: %s\n", a, f->rp.trigger.why);
 		}
 		for (size_t i = 0; i < f->seen.n; i++) {
@@ -210,11 +210,11 @@ void summary_text_out(struct capfile *files, int nfiles)
 			       v[0] ? v : "ok");
 			for (int k = V_FD_LIMIT; k > V_OK; k--)
 				if (s->verdicts & (1u << k)) {
-					capfile_fmt_time(s->first_verdict_at[k], pk, sizeof(pk));
+					capfile_fmt_time_ms(s->first_verdict_at[k], pk, sizeof(pk));
 					printf("          %s first at %s: %s\n", verdict_name(k), pk, s->rule[k]);
 					if (!summary_worse(s, k))
 						continue;
-					capfile_fmt_time(s->worst_at[k], pk, sizeof(pk));
+					capfile_fmt_time_ms(s->worst_at[k], pk, sizeof(pk));
 					printf("          %s worst at %s: %s\n", verdict_name(k), pk, s->worst_rule[k]);
 				}
 		}
