@@ -70,6 +70,8 @@ struct recorder {
 	bool ring_failed;       /* err is the ring's: it could not take a record */
 	__u64 nevents;
 	struct evb_enc *batch;  /* events since the last drain of the ring */
+	__u32 guessed[16];      /* servers said to have a guessed limit */
+	int nguessed;
 };
 
 /* Write the events batched so far. */
@@ -171,6 +173,42 @@ static bool triggered(const struct recorder *r, struct rec_trigger *t)
 		}
 	}
 	return false;
+}
+
+/* --trigger-headroom against a limit rcleak guessed: the maxclients of a
+ * server it was neither told (--maxclients) nor let ask (--ask-redis) is
+ * Redis's default 10000, capped by the fd limit. A Redis at maxclients 20
+ * refused clients while the trigger waited for 9000 of them, and nothing
+ * said so. Said once a server (16 of them), at the first refresh that
+ * sees it listen. */
+static void trigger_limit_say(struct recorder *r)
+{
+	const struct rcl_opts *o = r->c.opts;
+	const struct model *m = r->c.model;
+
+	if (o->trigger_headroom < 0 || o->ask_redis || o->maxclients > 0 || !r->in_memory)
+		return;
+	for (size_t i = 0; i < m->nprocs && r->nguessed < (int)(sizeof(r->guessed) / sizeof(r->guessed[0])); i++) {
+		const struct proc *p = m->procs[i];
+		char name[4 * RCL_COMM_LEN];
+		long eff;
+		int k;
+
+		if (p->exited || !p->nlisten || p->maxclients > 0)
+			continue;
+		for (k = 0; k < r->nguessed && r->guessed[k] != p->key.tgid; k++)
+			;
+		if (k < r->nguessed)
+			continue;
+		r->guessed[r->nguessed++] = p->key.tgid;
+		eff = model_server_limit(p);
+		shown_str(name, sizeof(name), p->comm);
+		elog("--trigger-headroom: %s pid %u: its maxclients is not known, so its headroom is taken against "
+		     "%ld (%s): give --ask-redis, or --maxclients N, for the trigger to fire near its real limit",
+		     name, p->key.tgid, eff,
+		     eff < REDIS_DEFAULT_MAXCLIENTS ? "its fd limit's cap of Redis's default 10000"
+						    : "Redis's default 10000 assumed");
+	}
 }
 
 /* The flight recorder's ring could not take a refresh (out of memory for
@@ -356,6 +394,7 @@ int cmd_record(const struct rcl_opts *o)
 		elog("flight recorder: keeping the last %gs in memory; SIGUSR1%s writes %s",
 		     o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? " or a trigger" : "",
 		     o->write_path);
+		trigger_limit_say(&r);
 	}
 	/* read with the first walk's time, before it: a tick's wall and
 	 * monotonic times are one moment (report's peaks and growth take the
@@ -431,6 +470,7 @@ int cmd_record(const struct rcl_opts *o)
 			 * incident's evidence, has nowhere to go */
 			if (!r.err && (r.err = capture_check(r.w)))
 				break;
+			trigger_limit_say(&r);
 			if (triggered(&r, &trig)) {
 				r.err = mem_flush_to(&r.ring, r.w);
 				rec_sink_file(&r.sink, r.w);

@@ -112,6 +112,7 @@ void opts_usage(FILE *f)
 "      --ring SECS      flight recorder: keep the last SECS in memory, write\n"
 "                       them on SIGUSR1 or a trigger, then --after SECS more\n"
 "      --trigger-headroom PCT  a server within PCT% of its effective limit\n"
+"                       (with --ask-redis or --maxclients: else 10000 assumed)\n"
 "      --trigger-verdict V     a process gets verdict V (LEAK, CHURN, ...)\n"
 "      --after SECS     keep recording this long after a trigger (default 10)\n"
 "  with --json or --plain, also prints the live view of each refresh\n"
