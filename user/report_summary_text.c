@@ -75,15 +75,21 @@ static void print_room(const struct capfile *f, const struct seen_proc *s)
 	if (!s->full_at)
 		return;
 	capfile_fmt_time_ms(s->full_at, a, sizeof(a));
-	printf("    FULL%s (no slot for a client: the next is refused) first at %s, in %lu of %lu refreshes; "
-	       "%ld clients", full_mark, a, s->full_ticks, f->ticks,
-	       s->full_clients);
+	printf("    FULL%s (no slot for a client: the next is refused) first at %s, %s%lu of %lu refreshes%s; "
+	       "%ld clients", full_mark, a, s->full_between ? "between refreshes (in " : "in ", s->full_ticks,
+	       f->ticks, s->full_between ? ")" : "", s->full_clients);
 	if (s->full_links)
 		printf(" + %ld rcleak --ask-redis link%s", s->full_links, s->full_links > 1 ? "s" : "");
 	if (s->full_master)
 		printf(" + its link to its master");
 	if (s->full_cluster)
 		printf(" + %ld cluster bus link%s", s->full_cluster, s->full_cluster > 1 ? "s" : "");
+	if (s->full_between) {
+		/* its holders: the refreshes' walks say who holds what */
+		printf(" of %ld%s, gone by the next refresh: who held them is not known\n", s->full_limit,
+		       full_mark);
+		return;
+	}
 	printf(" of %ld%s, held then by:", s->full_limit, full_mark);
 	for (int k = 0; k < s->nfull_by; k++) {
 		shown_str(name, sizeof(name), s->full_by[k].comm);
