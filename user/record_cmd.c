@@ -70,6 +70,7 @@ struct recorder {
 	bool ring_failed;       /* err is the ring's: it could not take a record */
 	__u64 nevents;
 	struct evb_enc *batch;  /* events since the last drain of the ring */
+	double after_end;       /* after a trigger: when --after ends (model time) */
 	__u32 guessed[16];      /* servers said to have a guessed limit */
 	int nguessed;
 };
@@ -257,6 +258,15 @@ static void sleep_events(struct recorder *r, double until)
 
 		if (stop_sig || (usr1 && r->in_memory))
 			return;
+		/* one trigger a recording: a second SIGUSR1 (the SRE's kill
+		 * again, unsure the first took) was ignored without a word */
+		if (usr1 && r->after_end > 0) {
+			double end = r->c.start + r->after_end - collect_now();
+
+			usr1 = 0;
+			elog("SIGUSR1 ignored: the trigger wrote the ring already (one trigger a recording); it "
+			     "ends when --after does, in %.1fs", end > 0 ? end : 0);
+		}
 		/* one drain at least, even with no time left: when every walk
 		 * took longer than -i, no refresh waited, nothing drained the
 		 * kernel's ring between them, and once it was full its events
@@ -493,6 +503,8 @@ int cmd_record(const struct rcl_opts *o)
 					     trig.why, held_s(&r, o), o->write_path, o->after_s);
 				r.in_memory = false;
 				stop_at = r.c.model->now + o->after_s;
+				r.after_end = stop_at;
+				usr1 = 0;
 			}
 		} else if (!r.err) {
 			r.err = capture_flush(r.w); /* a crash loses at most one interval */

@@ -23,7 +23,7 @@ from record_harness import BgClient, Recorder, hold_many, json_lines, opens_by_p
 TESTS = ["test_record_flight_trigger", "test_record_flight_sigusr1", "test_record_flight_tick_error",
          "test_record_flight_ring_fails", "test_record_flight_ring_fails_mid_tick",
          "test_record_flight_ring_fails_at_stop", "test_record_flight_after_zero",
-         "test_record_flight_headroom_limit"]
+         "test_record_flight_headroom_limit", "test_record_flight_second_usr1"]
 
 
 def test_record_flight_trigger():
@@ -374,3 +374,28 @@ def test_record_flight_headroom_limit():
     check(rc == 0 and "17 clients of 20" in line and "not known" not in err,
           "--ask-redis, 17 clients held of maxclients 20: exit %s, trigger line %r, stderr %r; expected the "
           "trigger at 17 clients of 20 (INFO clients: %r)" % (rc, line, err.strip(), info))
+
+
+def test_record_flight_second_usr1():
+    """A second SIGUSR1 after the trigger (the SRE's `kill -USR1` again,
+    unsure the first took) is ignored, as the README says: one trigger per
+    recording. It was ignored without a word, the SRE left to wonder; one
+    line now says it was, and when the recording ends. The file holds one
+    trigger, and record exits 0 when --after ends."""
+    r = Redis()
+    d = mkdtemp("rcleak-flight-")
+    path = os.path.join(d, "usr1twice.rcap")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ring", "5", "--after", "3"])
+    rec.wait_lines(2, 20)
+    os.kill(rec.pid, signal.SIGUSR1)
+    rec.wait_err("trigger:", 10)
+    time.sleep(0.3)
+    os.kill(rec.pid, signal.SIGUSR1)
+    line, _t = rec.wait_err("ignored", 5)
+    rc = rec.wait(20)
+    js, _ = report_json([path], "report of the twice-signalled capture")
+    trig = js["files"][0].get("trigger") or {}
+    check(rc == 0 and "SIGUSR1" in line and "--after" in line and trig.get("why") == "SIGUSR1"
+          and rec.err.text().count("trigger:") == 1,
+          "a second SIGUSR1 during --after: exit %s, its line %r, trigger %r; stderr %r" % (
+              rc, line, trig, rec.err.text().strip()))
