@@ -397,6 +397,10 @@ int cmd_record(const struct rcl_opts *o)
 	 * then showed tier "?", interval 1 and the default thresholds. */
 	rec_sink_file(&r.sink, r.w);
 	r.err = record_meta(&r.sink, &r.c);
+	/* on the disk now: a report of a flight recorder's file before its
+	 * trigger said tier "?" */
+	if (!r.err && r.in_memory)
+		r.err = capture_flush(r.w);
 	if (r.in_memory) {
 		r.ring.keep_s = o->ring_s;
 		r.sink.append = mem_append;

@@ -123,7 +123,12 @@ void summary_text_out(struct capfile *files, int nfiles)
 		       f->last_wall - f->first_wall, f->ticks, f->events, (unsigned long long)f->lost);
 		/* a recorder at work (its flock held) is no recorder killed:
 		 * what it has written so far ends where it is writing */
-		if (f->recording) {
+		if (f->recording && !f->ticks) {
+			/* no refresh: last_wall is none (1970) */
+			printf("  still being recorded (a recorder holds the file), and no refresh is in it yet: a "
+			       "flight recorder (record --ring) keeps its ring in memory until a trigger fires, "
+			       "SIGUSR1 (kill -USR1 its pid) or it stops\n");
+		} else if (f->recording) {
 			capfile_fmt_time(f->last_wall, a, sizeof(a));
 			printf("  still being recorded (a recorder holds the file): this summary ends at its "
 			       "last whole refresh so far, at %s\n", a);
