@@ -27,6 +27,7 @@
 #include "record.h"
 #include "record_cmd.h"
 #include "record_ring.h"
+#include "record_trig.h"
 #include "redis.h"
 #include "tracer.h"
 #include "view.h"
@@ -71,8 +72,7 @@ struct recorder {
 	__u64 nevents;
 	struct evb_enc *batch;  /* events since the last drain of the ring */
 	double after_end;       /* after a trigger: when --after ends (model time) */
-	__u32 guessed[16];      /* servers said to have a guessed limit */
-	int nguessed;
+	struct trig_said guessed; /* servers said to have a guessed limit */
 };
 
 /* Write the events batched so far. */
@@ -131,85 +131,6 @@ static void fill_info(struct capture_info *ci, const struct rcl_opts *o, double 
 	ci->wall_start = wall;
 	ci->mono_start_ns = mono_ns;
 	ci->ev_res_ns = tick_ns();
-}
-
-/* Did a trigger fire at this refresh? Says which in t (its wall is the
- * caller's). */
-static bool triggered(const struct recorder *r, struct rec_trigger *t)
-{
-	const struct rcl_opts *o = r->c.opts;
-	const struct model *m = r->c.model;
-
-	memset(t, 0, sizeof(*t));
-	if (usr1) {
-		snprintf(t->why, sizeof(t->why), "SIGUSR1");
-		return true;
-	}
-	for (size_t i = 0; i < m->nprocs; i++) {
-		const struct proc *p = m->procs[i];
-
-		if (p->exited)
-			continue;
-		if (o->trigger_headroom >= 0 && p->nlisten) {
-			long eff = model_server_limit(p);
-
-			if (eff > 0 && (double)model_server_headroom(p) * 100.0 / (double)eff <= o->trigger_headroom) {
-				t->owner = p->key;
-				snprintf(t->why, sizeof(t->why),
-					 "redis-server pid %u: %ld clients of %ld (headroom <= %g%%)",
-					 p->key.tgid, p->clients, eff, o->trigger_headroom);
-				return true;
-			}
-		}
-		/* --pid and --comm say whose verdict: `--comm app
-		 * --trigger-verdict LEAK` fired on any process's leak once */
-		if (o->trigger_verdict && !strcmp(verdict_name(p->verdict), o->trigger_verdict) &&
-		    view_selected(o, p)) {
-			t->owner = p->key;
-			snprintf(t->verdict, sizeof(t->verdict), "%s", verdict_name(p->verdict));
-			snprintf(t->rule, sizeof(t->rule), "%s", p->rule);
-			snprintf(t->why, sizeof(t->why), "pid %u (%s): %s: %s", p->key.tgid, p->comm,
-				 verdict_name(p->verdict), p->rule);
-			return true;
-		}
-	}
-	return false;
-}
-
-/* --trigger-headroom against a limit rcleak guessed: the maxclients of a
- * server it was neither told (--maxclients) nor let ask (--ask-redis) is
- * Redis's default 10000, capped by the fd limit. A Redis at maxclients 20
- * refused clients while the trigger waited for 9000 of them, and nothing
- * said so. Said once a server (16 of them), at the first refresh that
- * sees it listen. */
-static void trigger_limit_say(struct recorder *r)
-{
-	const struct rcl_opts *o = r->c.opts;
-	const struct model *m = r->c.model;
-
-	if (o->trigger_headroom < 0 || o->ask_redis || o->maxclients > 0 || !r->in_memory)
-		return;
-	for (size_t i = 0; i < m->nprocs && r->nguessed < (int)(sizeof(r->guessed) / sizeof(r->guessed[0])); i++) {
-		const struct proc *p = m->procs[i];
-		char name[4 * RCL_COMM_LEN];
-		long eff;
-		int k;
-
-		if (p->exited || !p->nlisten || p->maxclients > 0)
-			continue;
-		for (k = 0; k < r->nguessed && r->guessed[k] != p->key.tgid; k++)
-			;
-		if (k < r->nguessed)
-			continue;
-		r->guessed[r->nguessed++] = p->key.tgid;
-		eff = model_server_limit(p);
-		shown_str(name, sizeof(name), p->comm);
-		elog("--trigger-headroom: %s pid %u: its maxclients is not known, so its headroom is taken against "
-		     "%ld (%s): give --ask-redis, or --maxclients N, for the trigger to fire near its real limit",
-		     name, p->key.tgid, eff,
-		     eff < REDIS_DEFAULT_MAXCLIENTS ? "its fd limit's cap of Redis's default 10000"
-						    : "Redis's default 10000 assumed");
-	}
 }
 
 /* The flight recorder's ring could not take a refresh (out of memory for
@@ -408,7 +329,7 @@ int cmd_record(const struct rcl_opts *o)
 		elog("flight recorder: keeping the last %gs in memory; SIGUSR1%s writes %s",
 		     o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? " or a trigger" : "",
 		     o->write_path);
-		trigger_limit_say(&r);
+		record_trigger_limits(o, r.c.model, &r.guessed);
 	}
 	/* read with the first walk's time, before it: a tick's wall and
 	 * monotonic times are one moment (report's peaks and growth take the
@@ -484,8 +405,8 @@ int cmd_record(const struct rcl_opts *o)
 			 * incident's evidence, has nowhere to go */
 			if (!r.err && (r.err = capture_check(r.w)))
 				break;
-			trigger_limit_say(&r);
-			if (triggered(&r, &trig)) {
+			record_trigger_limits(o, r.c.model, &r.guessed);
+			if (record_triggered(o, r.c.model, usr1, &trig)) {
 				r.err = mem_flush_to(&r.ring, r.w);
 				rec_sink_file(&r.sink, r.w);
 				/* after its tick: the report says what fired, and when */
