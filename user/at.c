@@ -22,13 +22,26 @@ static bool decimal(const char *s, double *v, char **end)
 }
 
 /* HH:MM or HH:MM:SS, digits only and nothing after ("12:30junk",
- * "1:2:3:4", "-3:00" were taken once). Returns true with *h, *m, *sec. */
-static bool clock_text(const char *s, int *h, int *m, int *sec)
+ * "1:2:3:4", "-3:00" were taken once), or HH:MM:SS.fff, the time to the
+ * millisecond that report prints for a refresh. Returns true with *h, *m,
+ * *sec, and in *frac the decimals' value and in *half half their last
+ * digit's (0: none, a point). */
+static bool clock_text(const char *s, int *h, int *m, int *sec, double *frac, double *half)
 {
 	int n = 0, got;
+	const char *dot;
 
 	*sec = 0;
+	*frac = *half = 0;
 	got = sscanf(s, "%2d:%2d%n:%2d%n", h, m, &n, sec, &n);
+	if (got == 3 && s[n] == '.' && (dot = s + n)[1] && strspn(dot + 1, "0123456789") == strlen(dot + 1) &&
+	    strlen(dot + 1) <= 9) {
+		*frac = strtod(dot, NULL);
+		*half = 0.5 * pow(10, -(double)strlen(dot + 1));
+		n += strlen(dot);
+		return s[0] && strchr("0123456789", s[0]) && *h >= 0 && *h <= 23 && *m >= 0 && *m <= 59 &&
+		       *sec >= 0 && *sec <= 60 && strspn(s, "0123456789:") == (size_t)(dot - s);
+	}
 	return got >= 2 && !s[n] && strchr("0123456789", s[0]) && s[0] && *h >= 0 && *h <= 23 &&
 	       *m >= 0 && *m <= 59 && *sec >= 0 && *sec <= 60 && strspn(s, "0123456789:") == strlen(s);
 }
@@ -39,10 +52,11 @@ static bool date_text(const char *s, struct rcl_at *at)
 {
 	struct tm tm = { 0 };
 	int y, mo, d, h, m, sec;
+	double frac, half;
 
 	if (strspn(s, "0123456789") != 4 || s[4] != '-' || strspn(s + 5, "0123456789") != 2 ||
 	    s[7] != '-' || strspn(s + 8, "0123456789") != 2 || (s[10] != ' ' && s[10] != 'T') ||
-	    sscanf(s, "%4d-%2d-%2d", &y, &mo, &d) != 3 || !clock_text(s + 11, &h, &m, &sec))
+	    sscanf(s, "%4d-%2d-%2d", &y, &mo, &d) != 3 || !clock_text(s + 11, &h, &m, &sec, &frac, &half))
 		return false;
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31)
 		return false;
@@ -56,6 +70,8 @@ static bool date_text(const char *s, struct rcl_at *at)
 	at->from = at->upto = (double)mktime(&tm);
 	if (tm.tm_mday != d || tm.tm_mon != mo - 1 || at->from < 0)
 		return false;
+	at->from += frac - half;
+	at->upto += frac + half;
 	at->kind = AT_WALL;
 	return true;
 }
@@ -84,7 +100,7 @@ int at_parse(const char *s, struct rcl_at *at)
 	if (date_text(s, at))
 		return 0;
 	if (strchr(s, ':')) {
-		if (!clock_text(s, &at->h, &at->m, &at->s))
+		if (!clock_text(s, &at->h, &at->m, &at->s, &at->frac, &at->half))
 			return -1;
 		at->kind = AT_CLOCK;
 		return 0;
@@ -126,7 +142,7 @@ double at_clock_on(const struct rcl_at *at, double wall, int day)
 	tm.tm_mday += day;
 	tm.tm_isdst = -1;
 	t0 = mktime(&tm);
-	return t0 == (time_t)-1 ? NAN : (double)t0;
+	return t0 == (time_t)-1 ? NAN : (double)t0 + at->frac;
 }
 
 int at_clock_day(const struct rcl_at *at, double wall_start, double start, double end, int max_days,

@@ -17,18 +17,20 @@ struct rcl_at {
 	double rel;        /* AT_REL */
 	double from, upto; /* AT_WALL, Unix s: [from, upto), or the point from == upto */
 	int h, m, s;       /* AT_CLOCK */
+	double frac, half; /* AT_CLOCK: HH:MM:SS.fff's decimals, and half their last digit (0: a point) */
 };
 
 /* s as a moment, into *at. Returns 0, or -1 when s names none.
  *   +90s, +2m, +1h, +90        from the start of the recording
- *   HH:MM, HH:MM:SS            local time (TZ), of a day of the capture
- *   YYYY-MM-DD HH:MM[:SS]      local time, that day (a 'T' for the space too)
+ *   HH:MM, HH:MM:SS[.fff]      local time (TZ), of a day of the capture
+ *   YYYY-MM-DD HH:MM[:SS[.fff]] local time, that day (a 'T' for the space too)
  *   a Unix time                seconds, else told apart by its size: 12 to
  *                              14 digits before any point are milliseconds
  *                              (JavaScript's Date.now(), many logs), 15 to 17
  *                              microseconds, 18 to 20 nanoseconds; more is
  *                              refused
- * A Unix time with decimals, or in ms, µs or ns, names what rounds to it
+ * A Unix time or a clock time with decimals, or a Unix time in ms, µs or ns,
+ * names what rounds to it
  * ([from, upto): --json prints a refresh's ts to the millisecond, and that
  * ts shows that refresh); a whole Unix time in seconds and a clock time are
  * points (a log line's time: the refresh at or before it). */

@@ -2,6 +2,7 @@
 /* capfile.c - see capfile.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,4 +351,17 @@ void capfile_fmt_time(double wall, char *buf, size_t len)
 		snprintf(buf, len, "%s", "?");
 	else
 		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void capfile_fmt_time_ms(double wall, char *buf, size_t len)
+{
+	/* rounded, as --json prints ts: the last digit is the one that
+	 * `--at` takes back as that refresh's ([t - 0.5 ms, t + 0.5 ms)) */
+	double r = round(wall * 1000) / 1000, sec = floor(r);
+	size_t n;
+
+	capfile_fmt_time(sec, buf, len);
+	n = strlen(buf);
+	if (strcmp(buf, "?") && n < len)
+		snprintf(buf + n, len - n, ".%03d", (int)llround((r - sec) * 1000) % 1000);
 }

@@ -95,5 +95,8 @@ int capfile_next_tick(struct capfile *f, event_fn on_event, void *ctx);
 bool capfile_damage(struct capfile *f);
 /* A wall time (Unix seconds) as the report prints it: local, to the second. */
 void capfile_fmt_time(double wall, char *buf, size_t len);
+/* The same to the millisecond (rounded): the time of a refresh that
+ * `report --at` given it shows. */
+void capfile_fmt_time_ms(double wall, char *buf, size_t len);
 
 #endif

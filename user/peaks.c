@@ -113,6 +113,17 @@ static void update(struct peak *v, double wall, bool first)
 		v->peak_clients = v->clients;
 		v->peak_clients_at = wall;
 	}
+	/* no slot left: Redis refuses the next client (it refused this one
+	 * when over); a server of no known limit never is */
+	if (v->limit > 0 && !v->full_at &&
+	    v->clients + v->rcleak_links + v->master_links + v->cluster_links >= v->limit) {
+		v->full_at = wall;
+		v->full_clients = v->clients;
+		v->full_rcleak_links = v->rcleak_links;
+		v->full_master_links = v->master_links;
+		v->full_cluster_links = v->cluster_links;
+		v->full_limit = v->limit;
+	}
 }
 
 const struct peak *peaks_of(const struct peaks *pk, const struct rcl_owner *o)
@@ -247,13 +258,19 @@ int peaks_tick(struct peaks *pk, struct model *m, double wall)
 		const struct proc *p = m->procs[i];
 		struct peak_proc *e;
 
-		if (!p->open)
-			continue;
-		e = proc_get(pk, &p->key, NULL);
-		if (!e)
+		/* a server holding none has no entry until it accepts one
+		 * (its growth counts from then): its limit comes next tick */
+		e = p->open ? proc_get(pk, &p->key, NULL) : p->nlisten ? proc_find(pk, &p->key) : NULL;
+		if (!e && p->open)
 			return -ENOMEM;
+		if (!e)
+			continue;
 		e->v.open = p->open;
 		e->v.clients = p->clients;
+		e->v.limit = p->nlisten ? model_server_limit(p) : 0;
+		e->v.rcleak_links = p->rcleak_links;
+		e->v.master_links = p->master_links;
+		e->v.cluster_links = p->cluster_links;
 	}
 	for (size_t i = 0; i < pk->procs.n; i++)
 		update(&((struct peak_proc *)ownertab_row(&pk->procs, i))->v, wall, !pk->seeded);

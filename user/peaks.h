@@ -45,6 +45,12 @@ struct peak {
 	bool min_at_start;            /* min_open is what it held at the first tick */
 	bool growth_before_start;     /* the climb to peak_open was under way at the
 				       * first tick: growth_from is only that tick */
+	/* servers: the last tick's limit and links, and the first moment
+	 * its clients took every slot left (full_at; 0: never), with what
+	 * held them then: between two refreshes, none of which saw it */
+	long limit, rcleak_links, master_links, cluster_links;
+	double full_at;
+	long full_clients, full_rcleak_links, full_master_links, full_cluster_links, full_limit;
 };
 
 struct peaks;

@@ -27,6 +27,7 @@
 #include "record.h"
 #include "record_cmd.h"
 #include "record_ring.h"
+#include "record_trig.h"
 #include "redis.h"
 #include "tracer.h"
 #include "view.h"
@@ -70,6 +71,8 @@ struct recorder {
 	bool ring_failed;       /* err is the ring's: it could not take a record */
 	__u64 nevents;
 	struct evb_enc *batch;  /* events since the last drain of the ring */
+	double after_end;       /* after a trigger: when --after ends (model time) */
+	struct trig_said guessed; /* servers said to have a guessed limit */
 };
 
 /* Write the events batched so far. */
@@ -130,49 +133,6 @@ static void fill_info(struct capture_info *ci, const struct rcl_opts *o, double 
 	ci->ev_res_ns = tick_ns();
 }
 
-/* Did a trigger fire at this refresh? Says which in t (its wall is the
- * caller's). */
-static bool triggered(const struct recorder *r, struct rec_trigger *t)
-{
-	const struct rcl_opts *o = r->c.opts;
-	const struct model *m = r->c.model;
-
-	memset(t, 0, sizeof(*t));
-	if (usr1) {
-		snprintf(t->why, sizeof(t->why), "SIGUSR1");
-		return true;
-	}
-	for (size_t i = 0; i < m->nprocs; i++) {
-		const struct proc *p = m->procs[i];
-
-		if (p->exited)
-			continue;
-		if (o->trigger_headroom >= 0 && p->nlisten) {
-			long eff = model_server_limit(p);
-
-			if (eff > 0 && (double)model_server_headroom(p) * 100.0 / (double)eff <= o->trigger_headroom) {
-				t->owner = p->key;
-				snprintf(t->why, sizeof(t->why),
-					 "redis-server pid %u: %ld clients of %ld (headroom <= %g%%)",
-					 p->key.tgid, p->clients, eff, o->trigger_headroom);
-				return true;
-			}
-		}
-		/* --pid and --comm say whose verdict: `--comm app
-		 * --trigger-verdict LEAK` fired on any process's leak once */
-		if (o->trigger_verdict && !strcmp(verdict_name(p->verdict), o->trigger_verdict) &&
-		    view_selected(o, p)) {
-			t->owner = p->key;
-			snprintf(t->verdict, sizeof(t->verdict), "%s", verdict_name(p->verdict));
-			snprintf(t->rule, sizeof(t->rule), "%s", p->rule);
-			snprintf(t->why, sizeof(t->why), "pid %u (%s): %s: %s", p->key.tgid, p->comm,
-				 verdict_name(p->verdict), p->rule);
-			return true;
-		}
-	}
-	return false;
-}
-
 /* The flight recorder's ring could not take a refresh (out of memory for
  * its next block): what it holds, up to the refresh before, is all the
  * evidence there is, so it goes to the file now, and record stops there with
@@ -219,6 +179,15 @@ static void sleep_events(struct recorder *r, double until)
 
 		if (stop_sig || (usr1 && r->in_memory))
 			return;
+		/* one trigger a recording: a second SIGUSR1 (the SRE's kill
+		 * again, unsure the first took) was ignored without a word */
+		if (usr1 && r->after_end > 0) {
+			double end = r->c.start + r->after_end - collect_now();
+
+			usr1 = 0;
+			elog("SIGUSR1 ignored: the trigger wrote the ring already (one trigger a recording); it "
+			     "ends when --after does, in %.1fs", end > 0 ? end : 0);
+		}
 		/* one drain at least, even with no time left: when every walk
 		 * took longer than -i, no refresh waited, nothing drained the
 		 * kernel's ring between them, and once it was full its events
@@ -349,6 +318,10 @@ int cmd_record(const struct rcl_opts *o)
 	 * then showed tier "?", interval 1 and the default thresholds. */
 	rec_sink_file(&r.sink, r.w);
 	r.err = record_meta(&r.sink, &r.c);
+	/* on the disk now: a report of a flight recorder's file before its
+	 * trigger said tier "?" */
+	if (!r.err && r.in_memory)
+		r.err = capture_flush(r.w);
 	if (r.in_memory) {
 		r.ring.keep_s = o->ring_s;
 		r.sink.append = mem_append;
@@ -356,6 +329,7 @@ int cmd_record(const struct rcl_opts *o)
 		elog("flight recorder: keeping the last %gs in memory; SIGUSR1%s writes %s",
 		     o->ring_s, o->trigger_verdict || o->trigger_headroom >= 0 ? " or a trigger" : "",
 		     o->write_path);
+		record_trigger_limits(o, r.c.model, &r.guessed);
 	}
 	/* read with the first walk's time, before it: a tick's wall and
 	 * monotonic times are one moment (report's peaks and growth take the
@@ -431,7 +405,8 @@ int cmd_record(const struct rcl_opts *o)
 			 * incident's evidence, has nowhere to go */
 			if (!r.err && (r.err = capture_check(r.w)))
 				break;
-			if (triggered(&r, &trig)) {
+			record_trigger_limits(o, r.c.model, &r.guessed);
+			if (record_triggered(o, r.c.model, usr1, &trig)) {
 				r.err = mem_flush_to(&r.ring, r.w);
 				rec_sink_file(&r.sink, r.w);
 				/* after its tick: the report says what fired, and when */
@@ -453,6 +428,8 @@ int cmd_record(const struct rcl_opts *o)
 					     trig.why, held_s(&r, o), o->write_path, o->after_s);
 				r.in_memory = false;
 				stop_at = r.c.model->now + o->after_s;
+				r.after_end = stop_at;
+				usr1 = 0;
 			}
 		} else if (!r.err) {
 			r.err = capture_flush(r.w); /* a crash loses at most one interval */

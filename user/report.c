@@ -217,7 +217,7 @@ int cmd_report(const struct rcl_opts *o)
 	 * them, "report missing.rcl --at junk" said only that the file was
 	 * missing (exit 1) */
 	if (o->at && at_parse(o->at, &at)) {
-		elog("bad --at '%s': give +90s, +2m, HH:MM[:SS], YYYY-MM-DD HH:MM[:SS] or a Unix time "
+		elog("bad --at '%s': give +90s, +2m, HH:MM[:SS[.fff]], YYYY-MM-DD HH:MM[:SS[.fff]] or a Unix time "
 		     "(s, ms, us or ns)", o->at);
 		return RCL_EXIT_USAGE;
 	}

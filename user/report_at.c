@@ -92,9 +92,10 @@ static int days_tick(struct at_days *d, const struct rcl_at *at, double wall_sta
 		d->want[d->n++] = ticks - 1; /* every tick before was before it */
 	}
 	/* the days whose moment is at or after wall are a suffix (the
-	 * moments grow with the day); a day's first refresh is its fallback */
+	 * moments grow with the day); a day's first refresh is its fallback.
+	 * HH:MM:SS.fff names what rounds to it, as report prints a refresh */
 	for (int k = d->n - 1; k >= 0; k--) {
-		if (wall < d->moment[k] + 1e-6 || !d->want[k])
+		if (wall < d->moment[k] + (at->half > 0 ? at->half : 1e-6) || !d->want[k])
 			d->want[k] = ticks;
 		else
 			break;
@@ -166,7 +167,8 @@ int report_at_find(struct capfile *f, const struct rcl_at *at, const char *text,
 			rc = RCL_EXIT_USAGE;
 			goto out;
 		}
-		from = upto = at_clock_on(at, f->info.wall_start, day);
+		from = at_clock_on(at, f->info.wall_start, day) - at->half;
+		upto = from + 2 * at->half;
 		/* the day before the first: before every refresh */
 		*want = day < 0 ? 1 : day < d.n ? d.want[day] : f->ticks;
 	}
@@ -183,11 +185,9 @@ void report_at_warn(const struct capfile *f, const char *text, int outside)
 	double w = f->rp.tick.wall;
 
 	/* to the millisecond: "starts after 14:20:34: showing its first
-	 * refresh, at 14:20:34" said nothing of which came first */
-	capfile_fmt_time(w, when, sizeof(when));
-	if (strcmp(when, "?") && w >= 0)
-		snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03d",
-			 (int)((w - floor(w)) * 1000) % 1000);
+	 * refresh, at 14:20:34" said nothing of which came first; --at
+	 * given it shows that refresh */
+	capfile_fmt_time_ms(w, when, sizeof(when));
 	if (outside < 0)
 		elog("%s: the capture starts after %s: showing its first refresh, at %s (+%.1fs)", f->path,
 		     text, when, f->rp.tick.now);

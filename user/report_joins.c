@@ -68,13 +68,19 @@ size_t join_server(struct capfile *files, int nfiles, int fi, const struct proc 
 }
 
 /* The wall times a file covers: from the recording's start (its header)
- * or first refresh to its last refresh or event. False when a time is
- * none a clock gives (a hostile file's). */
+ * or first refresh to its last refresh or event. A first refresh more
+ * than an interval after the start is a flight recorder's ring, which
+ * dropped what came before: the file covers from there (from the start,
+ * a capture that holds minutes after an hour-long wait overlapped every
+ * file of that hour). False when a time is none a clock gives (a hostile
+ * file's). */
 static bool covers(const struct capfile *f, double *start, double *end)
 {
+	double iv = f->rp.meta.interval_s > 0 ? f->rp.meta.interval_s : 1;
+
 	*start = f->info.wall_start;
 	*end = f->info.wall_start;
-	if (f->have_tick && f->first_wall < *start)
+	if (f->have_tick && (f->first_wall < *start || f->first_wall > *start + iv))
 		*start = f->first_wall;
 	if (f->have_tick && f->last_wall > *end)
 		*end = f->last_wall;

@@ -313,6 +313,23 @@ static void take_peaks(struct capfile *f)
 		s->growth_from = pk ? pk->growth_from : 0;
 		s->growth_before = pk && pk->growth_before_start;
 		s->clients_max = pk ? pk->peak_clients : 0;
+		/* full between two refreshes, none of which saw it: a burst
+		 * that took the last slot, and Redis refused the next, gone
+		 * by the next refresh. Its "headroom lowest 1" and no FULL
+		 * read as a server that never filled. */
+		if (pk && pk->full_at && !s->full_at && s->have_room) {
+			s->full_at = pk->full_at;
+			s->full_between = true;
+			s->full_clients = pk->full_clients;
+			s->full_links = pk->full_rcleak_links;
+			s->full_master = pk->full_master_links;
+			s->full_cluster = pk->full_cluster_links;
+			s->full_limit = pk->full_limit;
+			s->full_nholders = 0;
+			s->nfull_by = 0;
+			s->room_min = 0;
+			s->room_min_at = pk->full_at;
+		}
 	}
 }
 

@@ -54,6 +54,8 @@ struct seen_proc {
 	double room_min_at;
 	unsigned long full_ticks; /* refreshes at headroom 0 (or under) */
 	double full_at;          /* wall: the first of them; 0: never full */
+	bool full_between;       /* full_at is between refreshes (peaks.c's),
+				  * none of which saw it full: no holders */
 	long full_clients, full_links, full_master, full_cluster, full_limit; /* at full_at */
 	long full_nholders;      /* local processes holding its clients then */
 	struct {

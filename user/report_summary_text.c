@@ -70,20 +70,26 @@ static void print_room(const struct capfile *f, const struct seen_proc *s)
 
 	if (!s->have_room)
 		return;
-	capfile_fmt_time(s->room_min_at, a, sizeof(a));
+	capfile_fmt_time_ms(s->room_min_at, a, sizeof(a));
 	printf("    headroom lowest %ld%s at %s\n", s->room_min, mark, a);
 	if (!s->full_at)
 		return;
-	capfile_fmt_time(s->full_at, a, sizeof(a));
-	printf("    FULL%s (no slot for a client: the next is refused) first at %s, in %lu of %lu refreshes; "
-	       "%ld clients", full_mark, a, s->full_ticks, f->ticks,
-	       s->full_clients);
+	capfile_fmt_time_ms(s->full_at, a, sizeof(a));
+	printf("    FULL%s (no slot for a client: the next is refused) first at %s, %s%lu of %lu refreshes%s; "
+	       "%ld clients", full_mark, a, s->full_between ? "between refreshes (in " : "in ", s->full_ticks,
+	       f->ticks, s->full_between ? ")" : "", s->full_clients);
 	if (s->full_links)
 		printf(" + %ld rcleak --ask-redis link%s", s->full_links, s->full_links > 1 ? "s" : "");
 	if (s->full_master)
 		printf(" + its link to its master");
 	if (s->full_cluster)
 		printf(" + %ld cluster bus link%s", s->full_cluster, s->full_cluster > 1 ? "s" : "");
+	if (s->full_between) {
+		/* its holders: the refreshes' walks say who holds what */
+		printf(" of %ld%s, gone by the next refresh: who held them is not known\n", s->full_limit,
+		       full_mark);
+		return;
+	}
 	printf(" of %ld%s, held then by:", s->full_limit, full_mark);
 	for (int k = 0; k < s->nfull_by; k++) {
 		shown_str(name, sizeof(name), s->full_by[k].comm);
@@ -117,7 +123,12 @@ void summary_text_out(struct capfile *files, int nfiles)
 		       f->last_wall - f->first_wall, f->ticks, f->events, (unsigned long long)f->lost);
 		/* a recorder at work (its flock held) is no recorder killed:
 		 * what it has written so far ends where it is writing */
-		if (f->recording) {
+		if (f->recording && !f->ticks) {
+			/* no refresh: last_wall is none (1970) */
+			printf("  still being recorded (a recorder holds the file), and no refresh is in it yet: a "
+			       "flight recorder (record --ring) keeps its ring in memory until a trigger fires, "
+			       "SIGUSR1 (kill -USR1 its pid) or it stops\n");
+		} else if (f->recording) {
 			capfile_fmt_time(f->last_wall, a, sizeof(a));
 			printf("  still being recorded (a recorder holds the file): this summary ends at its "
 			       "last whole refresh so far, at %s\n", a);
@@ -144,7 +155,7 @@ void summary_text_out(struct capfile *files, int nfiles)
 			printf("  the recorder did not finish this file (killed, a write error, or the host "
 			       "stopped): it may end before the recording did\n");
 		if (f->rp.have_trigger) {
-			capfile_fmt_time(f->rp.trigger.wall, a, sizeof(a));
+			capfile_fmt_time_ms(f->rp.trigger.wall, a, sizeof(a));
 			printf("  flight recorder trigger at %s: %s\n", a, f->rp.trigger.why);
 		}
 		for (size_t i = 0; i < f->seen.n; i++) {
@@ -210,11 +221,11 @@ void summary_text_out(struct capfile *files, int nfiles)
 			       v[0] ? v : "ok");
 			for (int k = V_FD_LIMIT; k > V_OK; k--)
 				if (s->verdicts & (1u << k)) {
-					capfile_fmt_time(s->first_verdict_at[k], pk, sizeof(pk));
+					capfile_fmt_time_ms(s->first_verdict_at[k], pk, sizeof(pk));
 					printf("          %s first at %s: %s\n", verdict_name(k), pk, s->rule[k]);
 					if (!summary_worse(s, k))
 						continue;
-					capfile_fmt_time(s->worst_at[k], pk, sizeof(pk));
+					capfile_fmt_time_ms(s->worst_at[k], pk, sizeof(pk));
 					printf("          %s worst at %s: %s\n", verdict_name(k), pk, s->worst_rule[k]);
 				}
 		}

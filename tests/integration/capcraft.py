@@ -184,13 +184,13 @@ def chunks(data):
     return out
 
 
-def leak_scenario(ticks=12, step=5.0, th=None, **tick_kw):
+def leak_scenario(ticks=12, step=5.0, th=None, wall0=1700000000.0, **tick_kw):
     """redis-server pid 100 on 6379 with 1000 of its 1024 fds used
     (FD-LIMIT), client 200 ('leaky') growing by 2 connections a tick (LEAK),
     client 300 ('good') with one; a connect event of 200 before each tick.
     th: the recorded thresholds (Cap.meta's); tick_kw goes to every tick
-    (wall=..., say)."""
-    c = Cap()
+    (wall=..., say); wall0: the wall time of the start (Cap's)."""
+    c = Cap(wall0=wall0)
     c.meta(**({"th": th} if th else {}))
     for i in range(ticks):
         now = step * i

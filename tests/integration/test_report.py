@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -22,7 +23,8 @@ from record_harness import (HOST, Recorder, expect_counts, one_line_err, parse_c
                             rows_of, small, write_bytes)
 
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
-         "test_report_peak_between_refreshes", "test_report_fork_child_leaks",
+         "test_report_peak_between_refreshes", "test_report_full_between_refreshes",
+         "test_report_fork_child_leaks",
          "test_report_killed_recorder", "test_report_csv_thread_names",
          "test_report_ends_inside_refresh", "test_report_server_killed_leaks_none",
          "test_record_join"]
@@ -202,6 +204,65 @@ def test_report_peak_between_refreshes():
         problems.append("text summary: no 'server pid %d (redis-server): peak %d clients' in %r"
                         % (r.pid, srv_truth, out[-500:]))
     check(not problems, " | ".join(problems))
+
+
+BURST = r"""
+import socket, sys
+port = int(sys.argv[1])
+socks, refused = [], 0
+for _ in range(2):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"PING\r\n")
+    refused += b"max number of clients" in s.recv(200)
+    socks.append(s)
+print("BURST", refused)
+"""
+
+
+def test_report_full_between_refreshes():
+    """A Redis at maxclients 12 holding 10 clients and rcleak's link: one
+    slot left at every refresh. Between two refreshes (-i 3) a process
+    opens 2 more: the first takes the last slot, the second is refused
+    (ERR max number of clients reached: Redis's rejected_connections is
+    1), and it exits. The summary said `peak 12 clients of 12` and
+    `headroom lowest 1`, and no FULL line: the SRE read that the server
+    never filled, while it refused a client. It says FULL, between
+    refreshes, at the moment the last slot was taken, and --json has that
+    full_at, full_refreshes 0 and headroom_min 0."""
+    r = Redis(extra=["--maxclients", "12"])
+    path = os.path.join(mkdtemp("rcleak-fullbetween-"), "full.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "3", "--ask-redis", "-n", "3"])
+    rec.first()
+    Client("hold", ["--target", "127.0.0.1:%d:10" % r.port], name="rclt-fullhold")
+    rec.wait_lines(2, 20)
+    t0 = time.time()
+    b = subprocess.run([sys.executable, "-c", BURST, str(r.port)], capture_output=True, text=True, timeout=20)
+    t1 = time.time()
+    between = len(rec.out.lines) == 2
+    check(b.stdout.split() == ["BURST", "1"], "ground truth: the burst of 2 was not refused once: %r %r"
+          % (b.stdout, b.stderr[-300:]))
+    rejected = re.search(r"^rejected_connections:(\d+)", r.cli("INFO", "stats"), re.M)
+    check(rejected and rejected.group(1) == "1", "ground truth: Redis rejected %r" % (rejected and rejected.group(1)))
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    live = rec.live()
+    rooms = [s.get("headroom") for x in live for s in x["servers"]]
+    check(between and rooms[1:] == [1, 1],
+          "test setup: the burst was not between two refreshes (%s), or their headroom %r is not 1 after the "
+          "hold's 10"
+          % (between, rooms))
+    js, _ = report_json([path], "report of the full-between capture")
+    srv = [p for p in js["files"][0]["processes"] if p.get("role") == "server"]
+    srv = srv[0] if srv else {}
+    check(srv.get("full_at") is not None and t0 - 0.01 <= srv["full_at"] <= t1 + 0.01
+          and srv.get("full_refreshes") == 0 and srv.get("headroom_min") == 0,
+          "a server that refused a client between two refreshes (at %.3f..%.3f): full_at %r, full_refreshes %r, "
+          "headroom_min %r at %r" % (t0, t1, srv.get("full_at"), srv.get("full_refreshes"), srv.get("headroom_min"),
+                                     srv.get("headroom_min_at")))
+    rc, out, err = report([path])
+    line = [ln for ln in out.splitlines() if "FULL" in ln]
+    check(rc == 0 and len(line) == 1 and "between refreshes" in line[0] and "11 clients + 1 rcleak" in line[0],
+          "the summary of a server full between refreshes: exit %d, FULL lines %r; summary: %s"
+          % (rc, line, out))
 
 
 def test_report_fork_child_leaks():

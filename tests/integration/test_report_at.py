@@ -7,6 +7,7 @@ Run alone:  python3 tests/integration/runner.py -k report_at -k report_replay
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -16,7 +17,7 @@ from harness import RCLEAK, check, mkdtemp, needs
 from record_harness import HOST, one_line_err, report, small
 
 TESTS = ["test_report_at_bounds", "test_report_at_printed_times", "test_report_at_midnight",
-         "test_report_at_days_units", "test_report_replay_pacing"]
+         "test_report_at_days_units", "test_report_at_summary_times", "test_report_replay_pacing"]
 
 
 # ---------------------------------------------------------------------------
@@ -92,6 +93,65 @@ def test_report_at_printed_times():
         if rc != 0 or "starts after %s" % at not in err or shown not in err:
             problems.append("--at %s (the first refresh came at %.3f): exit %d, stderr %r; expected the "
                             "warning with its time as %s..." % (at, live[0]["ts"], rc, err.strip(), shown))
+    check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_at_summary_times():
+    """Every moment the summary names, given back to --at as it printed it,
+    shows the refresh it names: the trigger's, the lowest headroom's, each
+    verdict's first. The summary printed them cut to the second
+    (`trigger at 2023-11-14 22:13:25`) and --at HH:MM:SS is a point, so a
+    refresh at 25.700 was after it: an SRE copying the trigger's time saw
+    the refresh before the trigger (an interval earlier: 5 s here, a
+    minute with -i 60), the server with more headroom than what fired. So
+    does the time the out-of-range warning prints (to the millisecond,
+    which --at refused: exit 2), as a date and time and as a time of day.
+    A crafted capture, its refreshes at .7 s past a second, 5 s apart."""
+    c = capcraft.leak_scenario(ticks=8, wall0=1700000000.7)
+    c.trigger(25.0, 1700000025.7, tgid=100, start=500, why="redis-server pid 100: crafted headroom")
+    path = os.path.join(mkdtemp("rcleak-at-summary-"), "trig.rcl")
+    c.save(path)
+    env = dict(os.environ, TZ="UTC")
+
+    def rep(args):
+        r = subprocess.run([RCLEAK, "report", path] + args, env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout, r.stderr
+    rc, out, err = rep(["--json"])
+    check(rc == 0, "report --json: exit %d: %s" % (rc, err))
+    f = json.loads(out)["files"][0]
+    srv = [p for p in f["processes"] if p["pid"] == 100][0]
+    leaky = [p for p in f["processes"] if p["pid"] == 200][0]
+    want = [("flight recorder trigger at", f["trigger"]["at"]), ("headroom lowest", srv["headroom_min_at"])]
+    want += [("%s first at" % v["verdict"], v["first_at"]) for v in srv["verdicts"] + leaky["verdicts"]]
+    rc, text, err = rep([])
+    check(rc == 0, "report: exit %d: %s" % (rc, err))
+    stamp = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)"
+    problems = []
+    for label, ts in want:
+        m = re.search(re.escape(label) + r"[^\n]*? at " + stamp if label == "headroom lowest"
+                      else re.escape(label) + " " + stamp, text)
+        if not m:
+            problems.append("no %r line with a time in the summary: %r" % (label, text))
+            continue
+        for at in (m.group(1), m.group(1)[11:]):
+            rc, out, err = rep(["--at", at, "--json"])
+            got = json.loads(out.splitlines()[0]) if rc == 0 and out.strip() else {}
+            if got.get("ts") != round(ts, 3) or err:
+                problems.append("%s %s: --at %r: exit %d, showed the refresh at ts %r, stderr %r; expected the "
+                                "one at %.3f" % (label, m.group(1), at, rc, got.get("ts"), err.strip(), ts))
+    # the out-of-range warning's time, given back
+    rc, out, err = rep(["--at", "+1000s", "--json"])
+    m = re.search("last refresh, at " + stamp, err)
+    check(m, "--at +1000s: stderr %r; expected the last refresh's time" % err)
+    last = json.loads(out.splitlines()[0])["ts"]
+    for at in (m.group(1), m.group(1)[11:]):
+        rc, out, err = rep(["--at", at, "--json"])
+        got = json.loads(out.splitlines()[0]) if rc == 0 and out.strip() else {}
+        if got.get("ts") != last or err:
+            problems.append("--at %r (the warning's time of the last refresh): exit %d, showed ts %r, stderr "
+                            "%r; expected ts %r" % (at, rc, got.get("ts"), err.strip(), last))
     check(not problems, " | ".join(problems))
 
 

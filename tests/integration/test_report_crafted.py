@@ -37,6 +37,13 @@ def fmt_time(wall):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall))
 
 
+def fmt_time_ms(wall):
+    """A refresh's time as the summary prints it, to the millisecond
+    (rounded, as --json's ts): what --at given it shows."""
+    r = round(wall, 3)
+    return fmt_time(int(r // 1)) + ".%03d" % (round(r * 1000) % 1000)
+
+
 def summary(args, what):
     rc, out, err = report(args)
     check(rc == 0, "%s: exit %s; stderr: %s" % (what, rc, err.strip()[-400:]))
@@ -104,7 +111,7 @@ def test_report_crafted_server_verdicts():
             problems.append("pid %d (%s): no row in the text summary" % (p["pid"], p["comm"]))
             continue
         for v in p["verdicts"]:
-            want = "%s first at %s: %s" % (v["verdict"], fmt_time(v["first_at"]), v["rule"])
+            want = "%s first at %s: %s" % (v["verdict"], fmt_time_ms(v["first_at"]), v["rule"])
             if want not in row[1]:
                 problems.append("pid %d: no %r under its row; under it: %r" % (p["pid"], want, row[1]))
             if v["verdict"] not in row[0].split()[-1].split(","):

@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import subprocess
+import time
 
 import capcraft
 from harness import RCLEAK, Client, Redis, check, mkdtemp, needs, ss_count
@@ -19,7 +20,7 @@ from record_harness import Recorder, nobody_exe, report, report_piped, write_byt
 TESTS = ["test_report_files_stdin_capture", "test_report_files_stdin_garbage", "test_report_files_chown_hint",
          "test_report_files_pipes", "test_report_files_recording",
          "test_report_files_spans_apart",
-         "test_report_files_spans_apart_hosts"]
+         "test_report_files_spans_apart_hosts", "test_report_files_spans_apart_flight"]
 
 HELD = 4   # connections the client holds through the recording
 
@@ -297,12 +298,13 @@ def test_report_files_recording():
 # ---------------------------------------------------------------------------
 # files of one host whose spans do not overlap
 # ---------------------------------------------------------------------------
-def _host_file(name, wall0, boot, fds, counters, procs, ticks=3, host="redis-host"):
+def _host_file(name, wall0, boot, fds, counters, procs, ticks=3, host="redis-host", first=0):
     """A capture of host `host` starting at wall0: `ticks` refreshes 5 s
-    apart of the given records. Its path."""
+    apart of the given records, from the first-th (a flight recorder's
+    ring dropped those before). Its path."""
     c = capcraft.Cap(host=host, boot=boot, wall0=wall0)
     c.meta(interval=5.0)
-    for i in range(ticks):
+    for i in range(first, first + ticks):
         c.tick(5.0 * i, 5.0 if i else 0.0, fds, counters, procs)
     c.flush()
     path = os.path.join(mkdtemp("rcleak-files-span-"), name)
@@ -407,3 +409,35 @@ def test_report_files_spans_apart_hosts():
         if not warn and err:
             problems.append("%s: stderr %r; the spans overlap, expected nothing" % (what, err))
     check(not problems, " | ".join(problems))
+
+
+@needs("rcleak")
+def test_report_files_spans_apart_flight():
+    """A flight recorder's capture holds its ring and what came after, not
+    its whole recording: app-host's `record --ring` started 10 minutes
+    before redis-host's capture (t0 .. t0+10) and fired 20 s after that
+    ended, its file holding t0+20 .. t0+30. Their spans were taken from
+    the recording's start, t0-600, and overlapped: the joins paired
+    connections never open at once without a word (and two overlapping
+    files were said to start 10 minutes before their first refresh). One
+    line now says they do not overlap, the flight capture starting at its
+    first refresh."""
+    t0 = 1700000000.0
+    srv_fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
+                    laddr="0.0.0.0", raddr="0.0.0.0"),
+               dict(tgid=100, fd=7, sk=0x2000, lport=6379, rport=40000, start=500, comm="redis-server",
+                    laddr="10.0.0.1", raddr="10.0.0.2")]
+    srv = ([dict(tgid=100, start=500, opened=1, flags=1, comm="redis-server")],
+           [dict(tgid=100, start=500, comm="redis-server")])
+    cli_fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app",
+                    laddr="10.0.0.2", raddr="10.0.0.1")]
+    cli = ([dict(tgid=200, start=600, opened=1, comm="app")], [dict(tgid=200, start=600, comm="app")])
+    a = _host_file("server.rcl", t0, "boot-a", srv_fds, *srv)                                # t0 .. t0+10
+    flight = _host_file("flight.rcl", t0 - 600, "boot-b", cli_fds, *cli, host="app-host", first=124)
+    starts = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0 + 20))
+    rc, out, err = report([a, flight, "--json"])
+    lines = err.splitlines()
+    check(rc == 0 and len(lines) == 1 and "overlap" in lines[0] and flight in lines[0]
+          and "second starts %s" % starts in lines[0],
+          "report %s %s: exit %d, stderr %r; expected one line saying they do not overlap, the flight capture "
+          "starting %s" % (a, flight, rc, err, starts))

@@ -22,7 +22,7 @@ from record_harness import BgClient, Recorder, json_lines, report, report_json, 
 TESTS = ["test_ring_keeps_meta", "test_ring_covers_last_secs", "test_ring_trigger_in_report",
          "test_ring_trigger_verdict_selected", "test_ring_trigger_headroom", "test_ring_after_refused", "test_ring_error_keeps_memory",
          "test_ring_memory", "test_ring_long_interval", "test_ring_trigger_written_at_once",
-         "test_ring_trigger_line_hostile_comm"]
+         "test_ring_trigger_line_hostile_comm", "test_ring_report_before_trigger"]
 
 
 def csv_rows(path):
@@ -443,3 +443,26 @@ def test_ring_trigger_line_hostile_comm():
     check(not bad, "stderr lines not one-line 'rcleak: ' lines of printable bytes: %r" % bad)
     check(any(b"pid %d (rclt?fake?[2J)" % c.pid in l for l in raw.split(b"\n")),
           "no trigger line naming pid %d as rclt?fake?[2J: %r" % (c.pid, raw[-600:]))
+
+
+def test_ring_report_before_trigger():
+    """`rcleak report` of the file a flight recorder holds while it waits for
+    its trigger (the SRE checking that it runs): the ring is in memory, the
+    file has no refresh yet. The summary said it "ends at its last whole
+    refresh so far, at 1970-01-01 00:00:00". It says there is no refresh
+    in it yet, and why: the ring is written at the trigger, SIGUSR1 or the
+    stop. Once stopped, the file holds the ring."""
+    r = Redis()
+    path = os.path.join(mkdtemp("rcleak-ring-wait-"), "waiting.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--ring", "60"])
+    try:
+        rec.wait_lines(3, 20)
+        rc, out, err = report([path])
+    finally:
+        rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait(20) == 0, "record: %s" % rec.describe())
+    check(rc == 0 and "1970" not in out and "no refresh" in out and "SIGUSR1" in out,
+          "report of a waiting flight recorder's file: exit %d, stdout %r, stderr %r; expected no 1970, and a "
+          "line saying no refresh is in it yet until a trigger or SIGUSR1" % (rc, out, err))
+    js, _ = report_json([path], "report of the stopped flight recorder's file")
+    check(js["files"][0]["ticks"] >= 3, "the stopped recorder's file holds %r ticks" % js["files"][0]["ticks"])

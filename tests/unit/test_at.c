@@ -79,9 +79,16 @@ static void test_clock(void **state)
 	assert_int_equal(a.kind, AT_CLOCK);
 	assert_true(a.h == 14 && a.m == 5 && a.s == 0);
 	assert_int_equal(at_parse("09:05:07", &a), 0);
+	assert_true(a.h == 9 && a.m == 5 && a.s == 7 && a.half == 0);
+	/* to the millisecond, as report prints a refresh: what rounds to it */
+	assert_int_equal(at_parse("09:05:07.250", &a), 0);
 	assert_true(a.h == 9 && a.m == 5 && a.s == 7);
+	near(a.frac, 0.25);
+	near(a.half, 0.0005);
+	near(at_clock_on(&a, T0, 0), T0 - 55 * 60 + 7.25);
 	for (const char **s = (const char *[]){ "24:00", "14:60", "14:05junk", "1:2:3:4", "-3:00", ":30",
-						  "14:05:61", "14:", NULL }; *s; s++)
+						  "14:05:61", "14:", "14:05.5", "14:05:07.", "14:05:07.5x",
+						  "14:05:07.-5", "14:05:07.1234567890", NULL }; *s; s++)
 		if (at_parse(*s, &a) == 0)
 			fail_msg("'%s' taken as a time of day", *s);
 	near(at_clock_on(&(struct rcl_at){ .kind = AT_CLOCK, .h = 8 }, T0, 0), T0 - 2 * H);
@@ -101,6 +108,9 @@ static void test_date(void **state)
 	near(a.upto, T0);
 	assert_int_equal(at_parse("2026-12-08T12:30:15", &a), 0);
 	near(a.from, T0 + 26.5 * H + 15);
+	assert_int_equal(at_parse("2026-12-08 12:30:15.5", &a), 0);
+	near(a.from, T0 + 26.5 * H + 15.45);
+	near(a.upto, T0 + 26.5 * H + 15.55);
 	for (const char **s = (const char *[]){ "2026-02-30 10:00", "2026-13-01 10:00", "2026-12-07",
 						  "2026-12-07 10:00x", "2026-12-07  10:00", "26-12-07 10:00",
 						  "2026-12-7 10:00", "1969-12-31 23:00", NULL }; *s; s++)
