@@ -363,6 +363,22 @@ def test_report_files_spans_apart():
     check(not problems, " | ".join(problems))
 
 
+def _server_and_client():
+    """redis-server pid 100 on 10.0.0.1:6379 with one client, and pid 200
+    (app) holding that connection from 10.0.0.2:40000: the fd records,
+    then the counters and facts, of each side."""
+    srv_fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
+                    laddr="0.0.0.0", raddr="0.0.0.0"),
+               dict(tgid=100, fd=7, sk=0x2000, lport=6379, rport=40000, start=500, comm="redis-server",
+                    laddr="10.0.0.1", raddr="10.0.0.2")]
+    srv = ([dict(tgid=100, start=500, opened=1, flags=1, comm="redis-server")],
+           [dict(tgid=100, start=500, comm="redis-server")])
+    cli_fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app",
+                    laddr="10.0.0.2", raddr="10.0.0.1")]
+    cli = ([dict(tgid=200, start=600, opened=1, comm="app")], [dict(tgid=200, start=600, comm="app")])
+    return srv_fds, srv, cli_fds, cli
+
+
 @needs("rcleak")
 def test_report_files_spans_apart_hosts():
     """Two captures of two hosts: the server's (host redis-host: redis-server
@@ -375,15 +391,7 @@ def test_report_files_spans_apart_hosts():
     line on stderr now names both files and both hosts; stdout, the join
     included, is unchanged. Files whose spans overlap say nothing."""
     t0 = 1700000000.0
-    srv_fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
-                    laddr="0.0.0.0", raddr="0.0.0.0"),
-               dict(tgid=100, fd=7, sk=0x2000, lport=6379, rport=40000, start=500, comm="redis-server",
-                    laddr="10.0.0.1", raddr="10.0.0.2")]
-    srv = ([dict(tgid=100, start=500, opened=1, flags=1, comm="redis-server")],
-           [dict(tgid=100, start=500, comm="redis-server")])
-    cli_fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app",
-                    laddr="10.0.0.2", raddr="10.0.0.1")]
-    cli = ([dict(tgid=200, start=600, opened=1, comm="app")], [dict(tgid=200, start=600, comm="app")])
+    srv_fds, srv, cli_fds, cli = _server_and_client()
     a = _host_file("server.rcl", t0, "boot-a", srv_fds, *srv)                               # t0 .. t0+10
     apart = _host_file("later.rcl", t0 + 3600, "boot-b", cli_fds, *cli, host="app-host")    # an hour after
     along = _host_file("along.rcl", t0 + 5, "boot-b", cli_fds, *cli, host="app-host")       # t0+5 .. t0+15
@@ -423,15 +431,7 @@ def test_report_files_spans_apart_flight():
     line now says they do not overlap, the flight capture starting at its
     first refresh."""
     t0 = 1700000000.0
-    srv_fds = [dict(tgid=100, fd=6, sk=0x1000, lport=6379, rport=0, state=10, start=500, comm="redis-server",
-                    laddr="0.0.0.0", raddr="0.0.0.0"),
-               dict(tgid=100, fd=7, sk=0x2000, lport=6379, rport=40000, start=500, comm="redis-server",
-                    laddr="10.0.0.1", raddr="10.0.0.2")]
-    srv = ([dict(tgid=100, start=500, opened=1, flags=1, comm="redis-server")],
-           [dict(tgid=100, start=500, comm="redis-server")])
-    cli_fds = [dict(tgid=200, fd=3, sk=0x3000, lport=40000, rport=6379, start=600, comm="app",
-                    laddr="10.0.0.2", raddr="10.0.0.1")]
-    cli = ([dict(tgid=200, start=600, opened=1, comm="app")], [dict(tgid=200, start=600, comm="app")])
+    srv_fds, srv, cli_fds, cli = _server_and_client()
     a = _host_file("server.rcl", t0, "boot-a", srv_fds, *srv)                                # t0 .. t0+10
     flight = _host_file("flight.rcl", t0 - 600, "boot-b", cli_fds, *cli, host="app-host", first=124)
     starts = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0 + 20))
