@@ -144,9 +144,15 @@ void summary_text_out(struct capfile *files, int nfiles)
 		}
 		if (tail_long(f) && !f->recording) {
 			capfile_fmt_time(f->last_event, a, sizeof(a));
-			printf("  events go on %.1fs after the last refresh, until %s (the recorder was killed?):"
-			       " OPENED, CLOSED, LEAKED and PEAK count them, GROW/min and verdicts end at the "
-			       "last refresh\n", f->last_event - f->last_wall, a);
+			/* why there was no last refresh: the end record says
+			 * when it failed; without one, the next line says what
+			 * may have stopped the recorder (it guessed "killed?",
+			 * of a file whose last refresh failed too) */
+			printf("  events go on %.1fs after the last refresh, until %s (%s): OPENED, CLOSED, "
+			       "LEAKED and PEAK count them, GROW/min and verdicts end at the last refresh\n",
+			       f->last_event - f->last_wall, a,
+			       f->rp.finished ? "the recorder's last refresh failed"
+					      : "the recorder stopped before its last refresh");
 		}
 		/* a file of format 1.6 on ends with an end record: without
 		 * one, the recorder was stopped before it finished the file,

@@ -461,6 +461,12 @@ def test_record_stop_refresh_fails():
     check(row and row[0]["opened"] == n and row[0]["closed"] == 0,
           "the client that made %d connections after the last whole refresh: summary row %s; expected "
           "opened %d, closed 0 (from the events after it)" % (n, row, n))
+    # the text says why there is no last refresh, not "killed?"
+    rc, out, _err = report([path])
+    tail = [ln for ln in out.splitlines() if "after the last refresh" in ln]
+    check(rc == 0 and len(tail) == 1 and "last refresh failed" in tail[0] and "killed" not in out,
+          "the text summary of a capture whose last refresh failed: exit %d, %r; expected one line saying "
+          "events go on after the last refresh because it failed" % (rc, tail or out[:400]))
 
 
 def test_record_drains_between_slow_walks():
