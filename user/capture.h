@@ -31,6 +31,11 @@ struct capture_info {
 	 * after (one kernel tick: clock.bpf.h, "event times"); 0 for files
 	 * before minor 7, whose events read the clock each */
 	__u32 ev_res_ns;
+	/* what the recorder's live lines showed (--pid, --comm; minor 12):
+	 * the file holds every process, and a report shows these unless
+	 * told otherwise. 0 and "": none */
+	int sel_pid;
+	char sel_comm[16];
 	unsigned int minor;    /* the file's format minor version (read; never written) */
 };
 

@@ -281,6 +281,14 @@ static size_t encode_header(unsigned char *p, const struct capture_info *in)
 	n += put_u64(p + n, CAP_F_MONO, in->mono_start_ns);
 	if (in->ev_res_ns)
 		n += put_u64(p + n, CAP_F_EV_RES, in->ev_res_ns);
+	if (in->sel_pid > 0) {
+		unsigned char b[4];
+
+		cap_put32(b, (__u32)in->sel_pid);
+		n += put_field(p + n, CAP_F_SEL_PID, b, 4);
+	}
+	if (in->sel_comm[0])
+		n += put_str(p + n, CAP_F_SEL_COMM, in->sel_comm, sizeof(in->sel_comm));
 	cap_put32(p + 12, (__u32)(n - CAP_HDR_FIXED));
 	cap_put32(p + n, libdeflate_crc32(0, p, n));
 	return n + 4;
@@ -390,7 +398,7 @@ int capture_writer_open(struct capture_writer **wp, const char *path,
 			const struct capture_info *info, int flags, char *err, size_t errlen)
 {
 	static const struct capture_info none;
-	unsigned char hdr[512]; /* encode_header needs < 400 */
+	unsigned char hdr[512]; /* encode_header needs < 440 */
 	struct capture_writer *w;
 	bool created = false;
 	size_t n;

@@ -131,6 +131,10 @@ static void fill_info(struct capture_info *ci, const struct rcl_opts *o, double 
 	ci->wall_start = wall;
 	ci->mono_start_ns = mono_ns;
 	ci->ev_res_ns = tick_ns();
+	/* the file holds every process; a report shows what the live lines
+	 * showed unless told otherwise */
+	ci->sel_pid = o->pid;
+	snprintf(ci->sel_comm, sizeof(ci->sel_comm), "%s", o->comm);
 }
 
 /* The flight recorder's ring could not take a refresh (out of memory for
