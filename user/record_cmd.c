@@ -345,7 +345,8 @@ int cmd_record(const struct rcl_opts *o)
 	 * killed in its first interval left its header alone (up to -i) */
 	if (!r.err && !r.in_memory)
 		r.err = capture_flush(r.w);
-	show(&r.c, o, wall);
+	if (!r.err || r.in_memory) /* as at every refresh below */
+		show(&r.c, o, wall);
 	ticks++;
 
 	next = r.c.start + o->interval_s;
@@ -392,7 +393,15 @@ int cmd_record(const struct rcl_opts *o)
 		/* not over a drain's error: its events are lost */
 		if (!r.err)
 			r.err = record_tick(&r.sink, &r.c, wall);
-		show(&r.c, o, wall);
+		/* on the disk before it is shown (a crash loses at most one
+		 * interval): a line printed, then a full disk or a SIGKILL,
+		 * was a refresh the file did not have, and report --replay
+		 * gave back one line fewer than record printed. The flight
+		 * recorder's memory has it (its failure is rescued below). */
+		if (!r.err && !r.in_memory)
+			r.err = capture_flush(r.w);
+		if (!r.err || r.in_memory)
+			show(&r.c, o, wall);
 		ticks++;
 		if (r.in_memory && r.err) {
 			/* nothing in memory is lost for it: on the disk (a
@@ -435,8 +444,6 @@ int cmd_record(const struct rcl_opts *o)
 				r.after_end = stop_at;
 				usr1 = 0;
 			}
-		} else if (!r.err) {
-			r.err = capture_flush(r.w); /* a crash loses at most one interval */
 		}
 		/* the end of --after: at its own refresh, or with --after 0 at
 		 * the trigger's (which took one more tick, at once, before) */
@@ -469,7 +476,10 @@ int cmd_record(const struct rcl_opts *o)
 			wall = r.c.wall;
 			r.err = record_tick(&r.sink, &r.c, wall);
 			r.ring_failed = r.err && r.in_memory;
-			show(&r.c, o, wall);
+			if (!r.err && !r.in_memory)
+				r.err = capture_flush(r.w);
+			if (!r.err || r.in_memory)
+				show(&r.c, o, wall);
 			ticks++;
 			/* what happened during the walk, as after any tick */
 			if (!r.err)

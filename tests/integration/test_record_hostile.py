@@ -14,9 +14,10 @@ import subprocess
 
 from harness import check, mkdtemp, stop
 from harness import Redis
-from record_harness import BgClient, Recorder, hold_many, report, report_json
+from record_harness import BgClient, Recorder, hold_many, jdiff, json_lines, report, report_json
 
 TESTS = ["test_record_hostile_full_disk", "test_record_hostile_full_disk_big_refresh",
+         "test_record_hostile_full_disk_lines",
          "test_record_hostile_unwritable_folder", "test_record_hostile_fsize", "test_record_hostile_force_busy",
          "test_record_hostile_trigger_full_disk", "test_record_hostile_file_deleted",
          "test_record_hostile_file_truncated", "test_record_hostile_file_cut_in_header",
@@ -106,6 +107,38 @@ def test_record_hostile_full_disk_big_refresh():
         rc, out, _e = report([path])
         check(rc == 0 and "inside a refresh" not in out and "1970" not in out,
               "report of the capture cut back at the write error: exit %d, summary %r" % (rc, out[:600]))
+    finally:
+        stop(hold)
+        subprocess.run(["umount", mnt])
+
+
+def test_record_hostile_full_disk_lines():
+    """`record --json` printed each refresh's line before it wrote that
+    refresh to the file: when the disk filled, the line of the refresh
+    whose write failed was printed and is in no file, and `report --replay
+    --json` gave back one line fewer than record printed, which README says
+    it gives back exactly. Every line printed is now on the disk first."""
+    r = Redis()
+    hold = hold_many(r.port, 2, 300)
+    mnt = mkdtemp("rcleak-fulllines-")
+    size = 192 * 1024
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", mnt], check=True)
+    try:
+        path = os.path.join(mnt, "l.rcl")
+        rec = Recorder(path, ["-p", str(r.port), "-i", "0.05", "-d", "60"])
+        _stopped(rec, path, "No space left on device", "a full disk")
+        live = rec.live()
+        rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+        check(rc == 0, "report --replay --json of the capture cut back at the full disk: exit %d, stderr %r"
+              % (rc, err[-300:]))
+        rep = json_lines(out, "report --replay --json")
+        check(len(live) >= 2, "record printed %d lines before the disk filled; expected a few" % len(live))
+        check(len(rep) == len(live), "record printed %d lines, and report --replay gives back %d: a line "
+              "printed for a refresh the file does not hold" % (len(live), len(rep)))
+        for i, (a, b) in enumerate(zip(live, rep)):
+            diff = jdiff(a, b)
+            check(not diff, "replay line %d differs from the live line: %s" % (
+                i, "; ".join("%s replay %r live %r" % (p_, y, x) for p_, x, y in diff[:4])))
     finally:
         stop(hold)
         subprocess.run(["umount", mnt])
