@@ -79,6 +79,19 @@ int capture_flush(struct capture_writer *w);
  * the host (a flight recorder's trigger). */
 int capture_sync(struct capture_writer *w);
 
+/* Where the file ends, for capture_rewind. The writer holds no record not
+ * yet written (after capture_flush), else -EINVAL. */
+struct capture_pos {
+	__u64 off;
+	__u32 seq;
+};
+int capture_tell(const struct capture_writer *w, struct capture_pos *p);
+/* Back to p, as if nothing had been appended since: the file is cut there
+ * and a full disk's error (ENOSPC, EDQUOT) forgotten, so that the writer
+ * can try again once there is room. Any other error stays (the file is no
+ * longer ours, a file size limit): returned. 0 or -errno. */
+int capture_rewind(struct capture_writer *w, const struct capture_pos *p);
+
 /* Flush and close. Returns 0 or the first error seen (-errno). Frees w. */
 int capture_writer_close(struct capture_writer *w);
 

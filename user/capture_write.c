@@ -519,6 +519,32 @@ int capture_sync(struct capture_writer *w)
 	return err;
 }
 
+int capture_tell(const struct capture_writer *w, struct capture_pos *p)
+{
+	if (!w || w->len || w->in_unit)
+		return -EINVAL;
+	p->off = w->off;
+	p->seq = w->seq;
+	return 0;
+}
+
+int capture_rewind(struct capture_writer *w, const struct capture_pos *p)
+{
+	if (w->err && w->err != -ENOSPC && w->err != -EDQUOT)
+		return w->err;
+	if (p->off > w->off)
+		return -EINVAL;
+	if (ftruncate(w->fd, (off_t)p->off) < 0)
+		return w->err ? w->err : -errno;
+	w->off = w->mark = p->off;
+	w->seq = p->seq;
+	w->len = 0;
+	w->nrec = 0;
+	w->in_unit = false;
+	w->err = 0;
+	return 0;
+}
+
 int capture_writer_close(struct capture_writer *w)
 {
 	int rc;

@@ -72,6 +72,11 @@ struct recorder {
 	__u64 nevents;
 	struct evb_enc *batch;  /* events since the last drain of the ring */
 	double after_end;       /* after a trigger: when --after ends (model time) */
+	/* a trigger fired and its write has not gone through (a full disk):
+	 * the ring is held whole, not trimmed (trigger_write) */
+	bool held, held_said;
+	struct rec_trigger trig;
+	double trig_at, trig_held_s; /* model time it fired; what the ring held then */
 	struct trig_said guessed; /* servers said to have a guessed limit */
 };
 
@@ -181,8 +186,13 @@ static void sleep_events(struct recorder *r, double until)
 	for (;;) {
 		double left = until - collect_now();
 
-		if (stop_sig || (usr1 && r->in_memory))
+		if (stop_sig || (usr1 && r->in_memory && !r->held))
 			return;
+		/* a trigger's write held by a full disk: tried again now */
+		if (usr1 && r->held) {
+			usr1 = 0;
+			return;
+		}
 		/* one trigger a recording: a second SIGUSR1 (the SRE's kill
 		 * again, unsure the first took) was ignored without a word */
 		if (usr1 && r->after_end > 0) {
@@ -228,6 +238,46 @@ static int refused(int e, const char *msg)
 	 * another recorder's still: the user's to fix */
 	return e == -EEXIST || e == -ELOOP || e == -EISDIR || e == -EINVAL || e == -EMLINK ||
 	       e == -EPERM || e == -EBUSY ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
+}
+
+/* The ring, with the trigger's record after its tick, to the file and on
+ * the disk: not at the next refresh (an interval later, up to a day with
+ * -i), since the incident that fired may get the recorder killed next (the
+ * OOM killer, a kill -9) or take the host down. true: written, recording
+ * goes on to the file until --after ends (r->after_end). A full disk keeps
+ * everything in memory, said once, and the next refresh (or SIGUSR1) tries
+ * again: the ring was lost to a disk that a cleanup freed a minute later.
+ * Any other error is r->err. */
+static bool trigger_write(struct recorder *r, const struct rcl_opts *o)
+{
+	double since = r->c.model->now - r->trig_at;
+	int e = mem_write_held(&r->ring, r->w);
+
+	if (e == MEM_HELD) {
+		if (!r->held_said)
+			elog("trigger: %s: the disk holding %s is full: keeping the last %gs and what "
+			     "follows in memory, trying again at every refresh (or SIGUSR1): free some "
+			     "space there", r->trig.why, o->write_path, r->trig_held_s);
+		r->held_said = true;
+		return false;
+	}
+	r->held = false;
+	if (e) {
+		r->err = e; /* the error line follows; nothing more is recorded */
+		elog("trigger: %s: failed writing the last %gs to %s", r->trig.why,
+		     r->trig_held_s + since, o->write_path);
+		return false;
+	}
+	rec_sink_file(&r->sink, r->w);
+	r->in_memory = false;
+	r->after_end = r->c.model->now + o->after_s;
+	if (r->held_said)
+		elog("trigger: %s: wrote the last %gs before it and %.1fs since to %s, recording %gs "
+		     "more", r->trig.why, r->trig_held_s, since, o->write_path, o->after_s);
+	else
+		elog("trigger: %s: wrote the last %gs to %s, recording %gs more", r->trig.why,
+		     r->trig_held_s, o->write_path, o->after_s);
+	return true;
 }
 
 int cmd_record(const struct rcl_opts *o)
@@ -351,7 +401,6 @@ int cmd_record(const struct rcl_opts *o)
 
 	next = r.c.start + o->interval_s;
 	while (!r.err && !stop_sig && !(o->count && ticks >= o->count)) {
-		struct rec_trigger trig;
 		double until = next;
 
 		/* the end of --after or -d comes when it is due, not at the
@@ -411,7 +460,10 @@ int cmd_record(const struct rcl_opts *o)
 			break;
 		}
 		if (r.in_memory) {
-			mem_trim(&r.ring, r.c.model->now);
+			/* held for a trigger's write that found the disk
+			 * full: the window before it stays whole */
+			if (!r.held)
+				mem_trim(&r.ring, r.c.model->now);
 			/* the file takes nothing until the trigger, maybe days
 			 * away: deleted or cut short meanwhile (a /tmp cleaner,
 			 * logrotate), it is said now, not when the ring, the
@@ -419,31 +471,18 @@ int cmd_record(const struct rcl_opts *o)
 			if (!r.err && (r.err = capture_check(r.w)))
 				break;
 			record_trigger_limits(o, r.c.model, &r.guessed);
-			if (record_triggered(o, r.c.model, usr1, &trig)) {
-				r.err = mem_flush_to(&r.ring, r.w);
-				rec_sink_file(&r.sink, r.w);
-				/* after its tick: the report says what fired, and when */
-				trig.wall = wall;
-				if (!r.err)
-					r.err = record_trigger(&r.sink, r.c.model->mono_ns, &trig);
-				/* in the file now, not at the next refresh (an
-				 * interval later, up to a day with -i): the incident
-				 * that fired may get the recorder killed next (the OOM
-				 * killer, a kill -9), or take the host down, so on the
-				 * disk too. The line says so once it is true. */
-				if (!r.err)
-					r.err = capture_sync(r.w);
-				if (r.err) /* the error line follows; nothing more is recorded */
-					elog("trigger: %s: failed writing the last %gs to %s",
-					     trig.why, held_s(&r, o), o->write_path);
-				else
-					elog("trigger: %s: wrote the last %gs to %s, recording %gs more",
-					     trig.why, held_s(&r, o), o->write_path, o->after_s);
-				r.in_memory = false;
-				stop_at = r.c.model->now + o->after_s;
-				r.after_end = stop_at;
+			if (!r.held && record_triggered(o, r.c.model, usr1, &r.trig)) {
+				/* after its tick: the report says what fired, and
+				 * when; into the ring, which goes to the file whole */
+				r.trig.wall = wall;
+				r.err = record_trigger(&r.sink, r.c.model->mono_ns, &r.trig);
+				r.held = !r.err;
+				r.trig_at = r.c.model->now;
+				r.trig_held_s = held_s(&r, o);
 				usr1 = 0;
 			}
+			if (r.held && !r.err && trigger_write(&r, o))
+				stop_at = r.after_end;
 		}
 		/* the end of --after: at its own refresh, or with --after 0 at
 		 * the trigger's (which took one more tick, at once, before) */
@@ -502,8 +541,13 @@ int cmd_record(const struct rcl_opts *o)
 	}
 	rc = last_failed ? RCL_EXIT_ERROR : RCL_EXIT_OK;
 	if (r.in_memory && !r.err) {
-		elog("no trigger fired: writing the last %gs to %s", held_s(&r, o),
-		     o->write_path);
+		if (r.held) /* lost if this fails too: said by write_failed */
+			elog("trigger: %s: stopping with the last %gs before it and %.1fs since held in "
+			     "memory: a last try to write them to %s", r.trig.why, r.trig_held_s,
+			     r.c.model->now - r.trig_at, o->write_path);
+		else
+			elog("no trigger fired: writing the last %gs to %s", held_s(&r, o),
+			     o->write_path);
 		r.err = mem_flush_to(&r.ring, r.w);
 	}
 	/* the last record: a recorder killed between two chunks left a file

@@ -11,6 +11,7 @@ import os
 import resource
 import signal
 import subprocess
+import time
 
 from harness import check, mkdtemp, stop
 from harness import Redis
@@ -280,10 +281,26 @@ def test_record_hostile_force_busy():
     check(third.wait(30) == 0, "record --force once the writer is gone: %s" % third.describe())
 
 
+def _fill(mnt, size):
+    """Fill the file system at mnt (a file "filler"); its path."""
+    filler = os.path.join(mnt, "filler")
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            f.write(b"\0" * size)
+        except OSError:
+            pass
+    return filler
+
+
 def test_record_hostile_trigger_full_disk():
-    """A flight recorder (--ring) whose trigger (SIGUSR1) finds the disk full:
-    exit 1 with the write error, and its trigger line does not promise
-    "recording 5s more", which it said before exiting at once."""
+    """A flight recorder (--ring) whose trigger (SIGUSR1) finds the disk
+    full. It exited 1 at once with the write error, and the ring, the
+    incident's evidence, was gone, though a cleanup freed the disk a minute
+    later. It now keeps the ring and what follows in memory, says so in one
+    line, and writes it all when there is room again: the file holds the
+    refreshes from before the trigger, the trigger, and --after's. Stopped
+    while the disk is still full, it tries once more, then exits 1 with
+    the write error, its trigger lines promising no "recording Ns more"."""
     r = Redis()
     mnt = mkdtemp("rcleak-trigfull-")
     size = 512 * 1024
@@ -291,24 +308,62 @@ def test_record_hostile_trigger_full_disk():
     rec = None
     try:
         path = os.path.join(mnt, "t.rcl")
-        churn = _churn(r, "rclt-htrig", secs=6)
+        churn = _churn(r, "rclt-htrig", secs=8)
+        rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "--ring", "30", "--after", "1"], json_out=False)
+        rec.wait_err("flight recorder", 20)
+        t_start = time.time()
+        time.sleep(2)
+        filler = _fill(mnt, size)          # the disk fills after the file's header is written
+        os.kill(rec.pid, signal.SIGUSR1)
+        t_trig = time.time()
+        line, _ = rec.wait_err("is full: keeping", 20)
+        check("trying again" in line and "free some space" in line,
+              "trigger onto a full disk: %r; expected a line that says it keeps the ring and tries again" % line)
+        time.sleep(1.5)                    # several refreshes find the disk still full
+        check(rec.proc.poll() is None, "the recorder holding the ring exited: %s" % rec.describe())
+        os.unlink(filler)
+        line, _ = rec.wait_err("wrote the last", 20)
+        check("recording 1s more" in line, "the held ring written: %r" % line)
+        rc = rec.wait(30)
+        err = rec.err.text()
+        check(rc == 0 and "No space left" not in err, "record after the held ring was written: exit %s, "
+              "stderr %r" % (rc, err[-400:]))
+        js, rerr = report_json([path], "report of the capture written once the disk had room")
+        f = js["files"][0]
+        trig = f.get("trigger") or {}
+        problems = []
+        if not isinstance(trig.get("at"), float) or abs(trig["at"] - t_trig) > 1.5:
+            problems.append("trigger at %r; SIGUSR1 was sent at %.3f" % (trig.get("at"), t_trig))
+        if f["start"] > t_start + 0.5 or f["start"] > t_trig - 1.5:
+            problems.append("the capture starts at %.3f: the ring from before the trigger (recording since "
+                            "%.3f, trigger at %.3f) is missing" % (f["start"], t_start, t_trig))
+        if f["end"] < t_trig + 2.5:
+            problems.append("the capture ends at %.3f, %.1fs after the trigger: the refreshes held while the disk "
+                            "was full are missing" % (f["end"], f["end"] - t_trig))
+        if not f["finished"] or rerr.strip():
+            problems.append("finished %r, report stderr %r" % (f["finished"], rerr.strip()[:300]))
+        check(not problems, "capture written once the disk had room: " + " | ".join(problems))
+        churn.wait_ready(30)
+
+        # stopped while the disk is still full: one more try, then exit 1
+        os.unlink(path)
+        churn = _churn(r, "rclt-htrig2", secs=4)
         rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "--ring", "30", "--after", "5"], json_out=False)
         rec.wait_err("flight recorder", 20)
-        churn.wait_ready(30)
-        # the disk fills after the file's header is written
-        with open(os.path.join(mnt, "filler"), "wb", buffering=0) as f:
-            try:
-                f.write(b"\0" * size)
-            except OSError:
-                pass
+        time.sleep(2)                      # more in the ring than the page the header began
+        filler = _fill(mnt, size)
         os.kill(rec.pid, signal.SIGUSR1)
+        rec.wait_err("is full: keeping", 20)
+        rec.proc.send_signal(signal.SIGTERM)
         rc = rec.wait(30)
         err = rec.err.text().strip()
-        check(rc == 1 and "No space left" in err,
-              "trigger onto a full disk: exit %s, stderr %r; expected 1 and the write error" % (rc, err[-400:]))
+        check(rc == 1 and "No space left" in err and "a last try" in err,
+              "stopped with the ring held on a full disk: exit %s, stderr %r; expected 1, a last try and the "
+              "write error" % (rc, err[-400:]))
         trig = [l for l in err.splitlines() if "trigger:" in l]
         check(trig and not any("recording" in l for l in trig),
-              "trigger onto a full disk: the trigger line %r promises more recording" % trig)
+              "trigger onto a full disk: the trigger lines %r promise more recording" % trig)
+        churn.wait_ready(30)
     finally:
         if rec is not None and rec.proc.poll() is None:
             stop(rec.proc, signal.SIGKILL)
