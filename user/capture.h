@@ -91,6 +91,9 @@ int capture_tell(const struct capture_writer *w, struct capture_pos *p);
  * can try again once there is room. Any other error stays (the file is no
  * longer ours, a file size limit): returned. 0 or -errno. */
 int capture_rewind(struct capture_writer *w, const struct capture_pos *p);
+/* Bytes free to an unprivileged writer on the file's file system: 0 or
+ * -errno. */
+int capture_room(const struct capture_writer *w, __u64 *bytes);
 
 /* Flush and close. Returns 0 or the first error seen (-errno). Frees w. */
 int capture_writer_close(struct capture_writer *w);

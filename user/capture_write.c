@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <libdeflate.h>
 
@@ -542,6 +543,16 @@ int capture_rewind(struct capture_writer *w, const struct capture_pos *p)
 	w->nrec = 0;
 	w->in_unit = false;
 	w->err = 0;
+	return 0;
+}
+
+int capture_room(const struct capture_writer *w, __u64 *bytes)
+{
+	struct statvfs st;
+
+	if (fstatvfs(w->fd, &st) < 0)
+		return -errno;
+	*bytes = (__u64)st.f_bavail * st.f_frsize;
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "probe.h"
 #include "record.h"
 #include "record_cmd.h"
+#include "record_held.h"
 #include "record_ring.h"
 #include "record_trig.h"
 #include "redis.h"
@@ -72,11 +73,7 @@ struct recorder {
 	__u64 nevents;
 	struct evb_enc *batch;  /* events since the last drain of the ring */
 	double after_end;       /* after a trigger: when --after ends (model time) */
-	/* a trigger fired and its write has not gone through (a full disk):
-	 * the ring is held whole, not trimmed (trigger_write) */
-	bool held, held_said;
-	struct rec_trigger trig;
-	double trig_at, trig_held_s; /* model time it fired; what the ring held then */
+	struct trig_hold hold;  /* a trigger's write held by a full disk */
 	struct trig_said guessed; /* servers said to have a guessed limit */
 };
 
@@ -186,10 +183,10 @@ static void sleep_events(struct recorder *r, double until)
 	for (;;) {
 		double left = until - collect_now();
 
-		if (stop_sig || (usr1 && r->in_memory && !r->held))
+		if (stop_sig || (usr1 && r->in_memory && !r->hold.held))
 			return;
 		/* a trigger's write held by a full disk: tried again now */
-		if (usr1 && r->held) {
+		if (usr1 && r->hold.held) {
 			usr1 = 0;
 			return;
 		}
@@ -240,44 +237,29 @@ static int refused(int e, const char *msg)
 	       e == -EPERM || e == -EBUSY ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
 }
 
-/* The ring, with the trigger's record after its tick, to the file and on
- * the disk: not at the next refresh (an interval later, up to a day with
- * -i), since the incident that fired may get the recorder killed next (the
- * OOM killer, a kill -9) or take the host down. true: written, recording
- * goes on to the file until --after ends (r->after_end). A full disk keeps
- * everything in memory, said once, and the next refresh (or SIGUSR1) tries
- * again: the ring was lost to a disk that a cleanup freed a minute later.
- * Any other error is r->err. */
-static bool trigger_write(struct recorder *r, const struct rcl_opts *o)
+/* The held ring to the file (record_held.h) at model time now; true once
+ * written: recording goes on to the file. */
+static bool trigger_write(struct recorder *r, const struct rcl_opts *o, double now, bool ending)
 {
-	double since = r->c.model->now - r->trig_at;
-	int e = mem_write_held(&r->ring, r->w);
+	int e = held_write(&r->hold, &r->ring, r->w, o->write_path, now, r->hold.at + o->after_s,
+			   ending);
 
-	if (e == MEM_HELD) {
-		if (!r->held_said)
-			elog("trigger: %s: the disk holding %s is full: keeping the last %gs and what "
-			     "follows in memory, trying again at every refresh (or SIGUSR1): free some "
-			     "space there", r->trig.why, o->write_path, r->trig_held_s);
-		r->held_said = true;
-		return false;
-	}
-	r->held = false;
-	if (e) {
+	if (e < 0)
 		r->err = e; /* the error line follows; nothing more is recorded */
-		elog("trigger: %s: failed writing the last %gs to %s", r->trig.why,
-		     r->trig_held_s + since, o->write_path);
+	if (e <= 0)
 		return false;
-	}
 	rec_sink_file(&r->sink, r->w);
 	r->in_memory = false;
-	r->after_end = r->c.model->now + o->after_s;
-	if (r->held_said)
-		elog("trigger: %s: wrote the last %gs before it and %.1fs since to %s, recording %gs "
-		     "more", r->trig.why, r->trig_held_s, since, o->write_path, o->after_s);
-	else
-		elog("trigger: %s: wrote the last %gs to %s, recording %gs more", r->trig.why,
-		     r->trig_held_s, o->write_path, o->after_s);
+	r->after_end = r->hold.at + o->after_s;
 	return true;
+}
+
+/* Sleep s seconds, or until a signal. */
+static void nap(double s)
+{
+	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+
+	nanosleep(&ts, NULL);
 }
 
 int cmd_record(const struct rcl_opts *o)
@@ -292,6 +274,7 @@ int cmd_record(const struct rcl_opts *o)
 	bool stop_woke = false; /* a stop signal ended a wait for the next refresh */
 	bool last_failed = false; /* the last refresh it asked for could not be read */
 	bool rescued = false; /* the ring failed a refresh and went to the file (said) */
+	bool wait_room = false; /* held through --after: waits for room, recording no more */
 	struct stat st;
 	char msg[320];
 	int rc, e;
@@ -462,7 +445,7 @@ int cmd_record(const struct rcl_opts *o)
 		if (r.in_memory) {
 			/* held for a trigger's write that found the disk
 			 * full: the window before it stays whole */
-			if (!r.held)
+			if (!r.hold.held)
 				mem_trim(&r.ring, r.c.model->now);
 			/* the file takes nothing until the trigger, maybe days
 			 * away: deleted or cut short meanwhile (a /tmp cleaner,
@@ -471,18 +454,29 @@ int cmd_record(const struct rcl_opts *o)
 			if (!r.err && (r.err = capture_check(r.w)))
 				break;
 			record_trigger_limits(o, r.c.model, &r.guessed);
-			if (!r.held && record_triggered(o, r.c.model, usr1, &r.trig)) {
+			if (!r.hold.held && record_triggered(o, r.c.model, usr1, &r.hold.trig)) {
 				/* after its tick: the report says what fired, and
 				 * when; into the ring, which goes to the file whole */
-				r.trig.wall = wall;
-				r.err = record_trigger(&r.sink, r.c.model->mono_ns, &r.trig);
-				r.held = !r.err;
-				r.trig_at = r.c.model->now;
-				r.trig_held_s = held_s(&r, o);
+				r.hold.trig.wall = wall;
+				r.hold.at = r.c.model->now;
+				r.hold.ring_s = held_s(&r, o);
 				usr1 = 0;
+				if ((r.err = record_trigger(&r.sink, r.c.model->mono_ns, &r.hold.trig))) {
+					ring_rescue(&r, o, r.err);
+					rescued = true;
+					break;
+				}
+				r.hold.held = true;
 			}
-			if (r.held && !r.err && trigger_write(&r, o))
+			if (r.hold.held && trigger_write(&r, o, r.c.model->now, false))
 				stop_at = r.after_end;
+			/* held through --after: no more refreshes, which the
+			 * ring would keep for as long as the disk stays full;
+			 * below, it waits for room */
+			if (r.hold.held && !r.err && r.c.model->now >= r.hold.at + o->after_s) {
+				wait_room = true;
+				break;
+			}
 		}
 		/* the end of --after: at its own refresh, or with --after 0 at
 		 * the trigger's (which took one more tick, at once, before) */
@@ -540,15 +534,31 @@ int cmd_record(const struct rcl_opts *o)
 		rescued = true;
 	}
 	rc = last_failed ? RCL_EXIT_ERROR : RCL_EXIT_OK;
+	/* the trigger's records, --after's included, wait for room on the
+	 * disk until they are written or a stop signal */
+	if (wait_room && r.hold.held && !r.err && !stop_sig) {
+		elog("trigger: %s: --after's %gs held in memory too: recording no more; trying every %gs "
+		     "to write them to %s (free some space there; stopped, rcleak writes what fits)",
+		     r.hold.trig.why, o->after_s, o->interval_s, o->write_path);
+		while (r.hold.held && !r.err && !stop_sig) {
+			if (!usr1)
+				nap(o->interval_s);
+			usr1 = 0;
+			if (!stop_sig)
+				trigger_write(&r, o, collect_now() - r.c.start, true);
+		}
+	}
 	if (r.in_memory && !r.err) {
-		if (r.held) /* lost if this fails too: said by write_failed */
-			elog("trigger: %s: stopping with the last %gs before it and %.1fs since held in "
-			     "memory: a last try to write them to %s", r.trig.why, r.trig_held_s,
-			     r.c.model->now - r.trig_at, o->write_path);
+		if (r.hold.held)
+			elog("trigger: %s: stopping with the last %gs before it and %.1fs since in memory: a "
+			     "last try to write them to %s", r.hold.trig.why, r.hold.ring_s,
+			     collect_now() - r.c.start - r.hold.at, o->write_path);
 		else
 			elog("no trigger fired: writing the last %gs to %s", held_s(&r, o),
 			     o->write_path);
 		r.err = mem_flush_to(&r.ring, r.w);
+		if (r.hold.held && !r.err)
+			elog("trigger: %s: wrote them to %s", r.hold.trig.why, o->write_path);
 	}
 	/* the last record: a recorder killed between two chunks left a file
 	 * that read as whole; a file without it says it may end early */

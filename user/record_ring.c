@@ -242,6 +242,15 @@ int mem_write_held(struct mem_ring *r, struct capture_writer *w)
 	return err;
 }
 
+size_t mem_bytes(const struct mem_ring *r)
+{
+	size_t n = r->blen;
+
+	for (size_t i = 0; i < r->len; i++)
+		n += r->v[(r->head + i) % r->cap].zlen;
+	return n;
+}
+
 void mem_free(struct mem_ring *r)
 {
 	while (r->len)

@@ -64,6 +64,9 @@ int mem_flush_to(struct mem_ring *r, struct capture_writer *w);
 #define MEM_HELD 1
 int mem_write_held(struct mem_ring *r, struct capture_writer *w);
 
+/* What the ring holds, in bytes (compressed blocks and the open one). */
+size_t mem_bytes(const struct mem_ring *r);
+
 void mem_free(struct mem_ring *r);
 
 #endif
