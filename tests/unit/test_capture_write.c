@@ -192,13 +192,35 @@ struct fill_result {
 	struct capture_damage d;
 };
 
+/* Read path back into o: how many records rec_make made, in order, and
+ * its damage. */
+static void read_back(const char *path, struct fill_result *o)
+{
+	static unsigned char buf[CAPTURE_MAX_RECORD];
+	struct capture_reader *r;
+	struct capture_record rec;
+	char err[256];
+
+	if ((o->rc_read = capture_reader_open(&r, path, NULL, err, sizeof(err))))
+		return;
+	while (capture_next(r, &rec) == 1) {
+		__u16 type;
+		__u64 ts;
+		__u32 len = rec_make(3, o->read, 3000, &type, &ts, buf);
+
+		if (rec.type != type || rec.ts_ns != ts || rec.len != len || memcmp(rec.data, buf, len))
+			break;
+		o->read++;
+	}
+	capture_damage(r, &o->d);
+	capture_reader_close(r);
+}
+
 /* Write 5-record chunks to path until a write fails, then read back. */
 static void fill(const char *path, struct fill_result *o)
 {
 	static unsigned char buf[CAPTURE_MAX_RECORD];
 	struct capture_writer *w;
-	struct capture_reader *r;
-	struct capture_record rec;
 	char err[256];
 	struct stat st;
 	unsigned int i;
@@ -221,20 +243,7 @@ static void fill(const char *path, struct fill_result *o)
 	o->rc_close = capture_writer_close(w);
 	if (stat(path, &st) == 0)
 		o->fsize = st.st_size;
-	o->rc_read = capture_reader_open(&r, path, NULL, err, sizeof(err));
-	if (o->rc_read)
-		return;
-	while (capture_next(r, &rec) == 1) {
-		__u16 type;
-		__u64 ts;
-		__u32 len = rec_make(3, o->read, 3000, &type, &ts, buf);
-
-		if (rec.type != type || rec.ts_ns != ts || rec.len != len || memcmp(rec.data, buf, len))
-			break;
-		o->read++;
-	}
-	capture_damage(r, &o->d);
-	capture_reader_close(r);
+	read_back(path, o);
 }
 
 /* Run setup + fill in a child (a lowered file size limit, a private mount
@@ -478,11 +487,8 @@ static int put_rec(struct capture_writer *w, unsigned int i)
  * beside it deleted, records 1-4 again: read back, records 0-4. */
 static void fill_rewind(const char *path, struct fill_result *o)
 {
-	static unsigned char buf[CAPTURE_MAX_RECORD];
 	static const unsigned char zeros[4096];
 	struct capture_writer *w;
-	struct capture_reader *r;
-	struct capture_record rec;
 	struct capture_pos pos;
 	char err[256], filler[PATH_MAX];
 	struct stat st;
@@ -511,19 +517,7 @@ static void fill_rewind(const char *path, struct fill_result *o)
 		o->rc_after |= put_rec(w, i);
 	o->rc_flush = capture_flush(w);
 	o->rc_close = capture_writer_close(w);
-	if ((o->rc_read = capture_reader_open(&r, path, NULL, err, sizeof(err))))
-		return;
-	while (capture_next(r, &rec) == 1) {
-		__u16 type;
-		__u64 ts;
-		__u32 len = rec_make(3, o->read, 3000, &type, &ts, buf);
-
-		if (rec.type != type || rec.ts_ns != ts || rec.len != len || memcmp(rec.data, buf, len))
-			break;
-		o->read++;
-	}
-	capture_damage(r, &o->d);
-	capture_reader_close(r);
+	read_back(path, o);
 }
 
 /* A full disk forgotten, once there is room again (a flight recorder's
