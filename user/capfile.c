@@ -76,6 +76,13 @@ int capfile_open(struct capfile *f, const struct rcl_opts *o)
 	/* "did not finish this file (killed ...)" was said of a recorder
 	 * at work, and its chunk being written read as damage */
 	f->recording = spooled_fd(f->path) < 0 && being_recorded(f->path);
+	/* recorded with --pid or --comm: the live lines showed those, and so
+	 * do the report's unless --all, --pid or --comm says otherwise (the
+	 * file holds every process; report.c says so once) */
+	if (!o->all && !o->pid && !o->comm[0]) {
+		f->opts.pid = f->info.sel_pid;
+		snprintf(f->opts.comm, sizeof(f->opts.comm), "%s", f->info.sel_comm);
+	}
 	f->opts.nports = 0; /* the views show the recorded ports */
 	for (int i = 0; i < f->info.nports && i < RCL_MAX_PORTS; i++)
 		f->opts.ports[f->opts.nports++] = f->info.ports[i];

@@ -31,6 +31,11 @@ struct capture_info {
 	 * after (one kernel tick: clock.bpf.h, "event times"); 0 for files
 	 * before minor 7, whose events read the clock each */
 	__u32 ev_res_ns;
+	/* what the recorder's live lines showed (--pid, --comm; minor 12):
+	 * the file holds every process, and a report shows these unless
+	 * told otherwise. 0 and "": none */
+	int sel_pid;
+	char sel_comm[16];
 	unsigned int minor;    /* the file's format minor version (read; never written) */
 };
 
@@ -73,6 +78,22 @@ int capture_flush(struct capture_writer *w);
 /* capture_flush, then fdatasync: on the disk, for evidence that must outlive
  * the host (a flight recorder's trigger). */
 int capture_sync(struct capture_writer *w);
+
+/* Where the file ends, for capture_rewind. The writer holds no record not
+ * yet written (after capture_flush), else -EINVAL. */
+struct capture_pos {
+	__u64 off;
+	__u32 seq;
+};
+int capture_tell(const struct capture_writer *w, struct capture_pos *p);
+/* Back to p, as if nothing had been appended since: the file is cut there
+ * and a full disk's error (ENOSPC, EDQUOT) forgotten, so that the writer
+ * can try again once there is room. Any other error stays (the file is no
+ * longer ours, a file size limit): returned. 0 or -errno. */
+int capture_rewind(struct capture_writer *w, const struct capture_pos *p);
+/* Bytes free to an unprivileged writer on the file's file system: 0 or
+ * -errno. */
+int capture_room(const struct capture_writer *w, __u64 *bytes);
 
 /* Flush and close. Returns 0 or the first error seen (-errno). Frees w. */
 int capture_writer_close(struct capture_writer *w);

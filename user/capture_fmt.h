@@ -35,8 +35,9 @@
  * minor 8: REC_COUNTERS payloads end with the accepted part of the totals
  * minor 9: REC_PROC payloads end with u64 rcleak_links
  * minor 10: ... then u64 master_links, u64 cluster_links
- * minor 11: REC_END payloads end with u8 flags (REC_END_NO_FINAL) */
-#define CAP_MINOR        11
+ * minor 11: REC_END payloads end with u8 flags (REC_END_NO_FINAL)
+ * minor 12: header fields CAP_F_SEL_PID, CAP_F_SEL_COMM (record's --pid, --comm) */
+#define CAP_MINOR        12
 #define CAP_HDR_FIXED    16
 #define CAP_HDR_BODY_MAX (64u * 1024)
 #define CAP_EV_RES_MAX   1000000000u /* CAP_F_EV_RES read as at most 1 s */
@@ -52,6 +53,8 @@ enum {
 	CAP_F_WALL = 6,      /* u64: IEEE-754 binary64 bits of Unix seconds */
 	CAP_F_MONO = 7,      /* u64: CLOCK_MONOTONIC ns */
 	CAP_F_EV_RES = 8,    /* u64: ns an event's time may be before its real time */
+	CAP_F_SEL_PID = 9,   /* u32: record's --pid (absent: none) */
+	CAP_F_SEL_COMM = 10, /* string: record's --comm (absent: none) */
 };
 
 /* ---- chunk ---------------------------------------------------------------

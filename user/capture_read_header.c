@@ -85,6 +85,22 @@ static int parse_fields(const unsigned char *p, size_t n, struct capture_info *i
 			 * most (a kernel tick is 1-10 ms) */
 			info->ev_res_ns = cap_get64(v) > CAP_EV_RES_MAX ? CAP_EV_RES_MAX : (__u32)cap_get64(v);
 			break;
+		case CAP_F_SEL_PID:
+			/* a pid the kernel could give (pid_max is at most 2^22) */
+			if (len != 4 || !cap_get32(v) || cap_get32(v) > (1u << 22))
+				return cap_fail(err, errlen, -EINVAL, "header field %u is no pid", tag);
+			info->sel_pid = (int)cap_get32(v);
+			break;
+		case CAP_F_SEL_COMM: {
+			/* as given, not made printable: it is matched against
+			 * names (shown_str() shows it) */
+			size_t i;
+
+			for (i = 0; i < len && i < sizeof(info->sel_comm) - 1 && v[i]; i++)
+				info->sel_comm[i] = (char)v[i];
+			info->sel_comm[i] = 0;
+			break;
+		}
 		default:
 			break;
 		}

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <libdeflate.h>
 
@@ -281,6 +282,14 @@ static size_t encode_header(unsigned char *p, const struct capture_info *in)
 	n += put_u64(p + n, CAP_F_MONO, in->mono_start_ns);
 	if (in->ev_res_ns)
 		n += put_u64(p + n, CAP_F_EV_RES, in->ev_res_ns);
+	if (in->sel_pid > 0) {
+		unsigned char b[4];
+
+		cap_put32(b, (__u32)in->sel_pid);
+		n += put_field(p + n, CAP_F_SEL_PID, b, 4);
+	}
+	if (in->sel_comm[0])
+		n += put_str(p + n, CAP_F_SEL_COMM, in->sel_comm, sizeof(in->sel_comm));
 	cap_put32(p + 12, (__u32)(n - CAP_HDR_FIXED));
 	cap_put32(p + n, libdeflate_crc32(0, p, n));
 	return n + 4;
@@ -390,7 +399,7 @@ int capture_writer_open(struct capture_writer **wp, const char *path,
 			const struct capture_info *info, int flags, char *err, size_t errlen)
 {
 	static const struct capture_info none;
-	unsigned char hdr[512]; /* encode_header needs < 400 */
+	unsigned char hdr[512]; /* encode_header needs < 440 */
 	struct capture_writer *w;
 	bool created = false;
 	size_t n;
@@ -509,6 +518,42 @@ int capture_sync(struct capture_writer *w)
 	if (!err && fdatasync(w->fd) < 0)
 		err = -errno;
 	return err;
+}
+
+int capture_tell(const struct capture_writer *w, struct capture_pos *p)
+{
+	if (!w || w->len || w->in_unit)
+		return -EINVAL;
+	p->off = w->off;
+	p->seq = w->seq;
+	return 0;
+}
+
+int capture_rewind(struct capture_writer *w, const struct capture_pos *p)
+{
+	if (w->err && w->err != -ENOSPC && w->err != -EDQUOT)
+		return w->err;
+	if (p->off > w->off)
+		return -EINVAL;
+	if (ftruncate(w->fd, (off_t)p->off) < 0)
+		return w->err ? w->err : -errno;
+	w->off = w->mark = p->off;
+	w->seq = p->seq;
+	w->len = 0;
+	w->nrec = 0;
+	w->in_unit = false;
+	w->err = 0;
+	return 0;
+}
+
+int capture_room(const struct capture_writer *w, __u64 *bytes)
+{
+	struct statvfs st;
+
+	if (fstatvfs(w->fd, &st) < 0)
+		return -errno;
+	*bytes = (__u64)st.f_bavail * st.f_frsize;
+	return 0;
 }
 
 int capture_writer_close(struct capture_writer *w)

@@ -30,7 +30,7 @@ enum {
 	OPT_FD_LIMIT, OPT_USER, OPT_JSON_FILE, OPT_JUNIT, OPT_MAX_OPEN, OPT_MAX_LEAKED,
 	OPT_MAX_CONNECTS, OPT_MAX_CHURN, OPT_FAIL_CW, OPT_WAIT_CHILDREN,
 	OPT_FORCE, OPT_RING, OPT_TRIG_HEADROOM, OPT_TRIG_VERDICT, OPT_AFTER, OPT_AT, OPT_CSV,
-	OPT_REPLAY, OPT_SPEED,
+	OPT_REPLAY, OPT_SPEED, OPT_ALL,
 };
 
 static const struct option long_opts[] = {
@@ -74,6 +74,7 @@ static const struct option long_opts[] = {
 	{ "at", required_argument, NULL, OPT_AT },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "replay", no_argument, NULL, OPT_REPLAY },
+	{ "all", no_argument, NULL, OPT_ALL },
 	{ "speed", required_argument, NULL, OPT_SPEED },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
@@ -366,6 +367,9 @@ int opts_parse(struct rcl_opts *o, int argc, char **argv, char *err, size_t errl
 			break;
 		case OPT_REPLAY:
 			o->replay = true;
+			break;
+		case OPT_ALL:
+			o->all = true;
 			break;
 		case OPT_SPEED:
 			if (opts_threshold(optarg, 0.01, 10000, &o->speed, "--speed factor", err, errlen))

@@ -78,6 +78,7 @@ struct rcl_opts {
 	char *file_list[RCL_MAX_FILES + 1];
 	const char *at;         /* --at TIME */
 	bool csv, replay;
+	bool all;               /* --all: not the --pid/--comm a capture was recorded with */
 	double speed;
 	/* verdict thresholds (see model_thresholds) */
 	double idle_s, leak_per_min, churn_per_s, churn_life_ms, zombie_s, zombie_idle_s, fd_limit_pct;

@@ -10,7 +10,7 @@
 #include "opts_int.h"
 
 #define RECORD_ONLY "-w, --force, --ring, --trigger-* and --after go with 'rcleak record' (see --help)"
-#define REPORT_ONLY "--at, --csv, --replay and --speed go with 'rcleak report' (see --help)"
+#define REPORT_ONLY "--at, --csv, --replay, --speed and --all go with 'rcleak report' (see --help)"
 /* what only run takes, named whole: --fail-on-close-wait, left out, was
  * refused by a line that named other options */
 #define RUN_ONLY "--user, --junit, --max-*, --fail-on-close-wait and --wait-children " \
@@ -24,7 +24,7 @@ static bool record_opts(const struct rcl_opts *o)
 
 static bool report_opts(const struct rcl_opts *o)
 {
-	return o->at || o->csv || o->replay || o->speed_set;
+	return o->at || o->csv || o->replay || o->speed_set || o->all;
 }
 
 static bool run_opts(const struct rcl_opts *o)
@@ -124,6 +124,10 @@ static int check_report(struct rcl_opts *o, int argc, char **argv, const struct 
 		return opts_fail(err, errlen, RUN_ONLY);
 	if (o->csv && o->view != RCL_VIEW_AUTO)
 		return opts_fail(err, errlen, "--csv is an output of its own: drop --json or --plain");
+	/* --all undoes the recorded selection; --pid, --comm give another */
+	if (o->all && (o->pid || o->comm[0]))
+		return opts_fail(err, errlen, "--all shows every process; %s shows some: give one",
+			    o->pid ? "--pid" : "--comm");
 	/* it counts the views' idle connections: the summary and --csv have
 	 * no such count ("report x.rcl --idle 5" was taken, did nothing) */
 	if ((o->thresholds_given & RCL_TH_IDLE) && !o->replay && !o->at)

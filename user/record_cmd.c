@@ -26,6 +26,7 @@
 #include "probe.h"
 #include "record.h"
 #include "record_cmd.h"
+#include "record_held.h"
 #include "record_ring.h"
 #include "record_trig.h"
 #include "redis.h"
@@ -72,6 +73,7 @@ struct recorder {
 	__u64 nevents;
 	struct evb_enc *batch;  /* events since the last drain of the ring */
 	double after_end;       /* after a trigger: when --after ends (model time) */
+	struct trig_hold hold;  /* a trigger's write held by a full disk */
 	struct trig_said guessed; /* servers said to have a guessed limit */
 };
 
@@ -131,6 +133,10 @@ static void fill_info(struct capture_info *ci, const struct rcl_opts *o, double 
 	ci->wall_start = wall;
 	ci->mono_start_ns = mono_ns;
 	ci->ev_res_ns = tick_ns();
+	/* the file holds every process; a report shows what the live lines
+	 * showed unless told otherwise */
+	ci->sel_pid = o->pid;
+	snprintf(ci->sel_comm, sizeof(ci->sel_comm), "%s", o->comm);
 }
 
 /* The flight recorder's ring could not take a refresh (out of memory for
@@ -177,8 +183,13 @@ static void sleep_events(struct recorder *r, double until)
 	for (;;) {
 		double left = until - collect_now();
 
-		if (stop_sig || (usr1 && r->in_memory))
+		if (stop_sig || (usr1 && r->in_memory && !r->hold.held))
 			return;
+		/* a trigger's write held by a full disk: tried again now */
+		if (usr1 && r->hold.held) {
+			usr1 = 0;
+			return;
+		}
 		/* one trigger a recording: a second SIGUSR1 (the SRE's kill
 		 * again, unsure the first took) was ignored without a word */
 		if (usr1 && r->after_end > 0) {
@@ -226,6 +237,31 @@ static int refused(int e, const char *msg)
 	       e == -EPERM || e == -EBUSY ? RCL_EXIT_USAGE : RCL_EXIT_ERROR;
 }
 
+/* The held ring to the file (record_held.h) at model time now; true once
+ * written: recording goes on to the file. */
+static bool trigger_write(struct recorder *r, const struct rcl_opts *o, double now, bool ending)
+{
+	int e = held_write(&r->hold, &r->ring, r->w, o->write_path, now, r->hold.at + o->after_s,
+			   ending);
+
+	if (e < 0)
+		r->err = e; /* the error line follows; nothing more is recorded */
+	if (e <= 0)
+		return false;
+	rec_sink_file(&r->sink, r->w);
+	r->in_memory = false;
+	r->after_end = r->hold.at + o->after_s;
+	return true;
+}
+
+/* Sleep s seconds, or until a signal. */
+static void nap(double s)
+{
+	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+
+	nanosleep(&ts, NULL);
+}
+
 int cmd_record(const struct rcl_opts *o)
 {
 	struct tracer_opts to = { .ports = o->ports, .nports = o->nports, .hooks = o->hooks,
@@ -238,6 +274,7 @@ int cmd_record(const struct rcl_opts *o)
 	bool stop_woke = false; /* a stop signal ended a wait for the next refresh */
 	bool last_failed = false; /* the last refresh it asked for could not be read */
 	bool rescued = false; /* the ring failed a refresh and went to the file (said) */
+	bool wait_room = false; /* held through --after: waits for room, recording no more */
 	struct stat st;
 	char msg[320];
 	int rc, e;
@@ -341,12 +378,12 @@ int cmd_record(const struct rcl_opts *o)
 	 * killed in its first interval left its header alone (up to -i) */
 	if (!r.err && !r.in_memory)
 		r.err = capture_flush(r.w);
-	show(&r.c, o, wall);
+	if (!r.err || r.in_memory) /* as at every refresh below */
+		show(&r.c, o, wall);
 	ticks++;
 
 	next = r.c.start + o->interval_s;
 	while (!r.err && !stop_sig && !(o->count && ticks >= o->count)) {
-		struct rec_trigger trig;
 		double until = next;
 
 		/* the end of --after or -d comes when it is due, not at the
@@ -388,7 +425,15 @@ int cmd_record(const struct rcl_opts *o)
 		/* not over a drain's error: its events are lost */
 		if (!r.err)
 			r.err = record_tick(&r.sink, &r.c, wall);
-		show(&r.c, o, wall);
+		/* on the disk before it is shown (a crash loses at most one
+		 * interval): a line printed, then a full disk or a SIGKILL,
+		 * was a refresh the file did not have, and report --replay
+		 * gave back one line fewer than record printed. The flight
+		 * recorder's memory has it (its failure is rescued below). */
+		if (!r.err && !r.in_memory)
+			r.err = capture_flush(r.w);
+		if (!r.err || r.in_memory)
+			show(&r.c, o, wall);
 		ticks++;
 		if (r.in_memory && r.err) {
 			/* nothing in memory is lost for it: on the disk (a
@@ -398,7 +443,10 @@ int cmd_record(const struct rcl_opts *o)
 			break;
 		}
 		if (r.in_memory) {
-			mem_trim(&r.ring, r.c.model->now);
+			/* held for a trigger's write that found the disk
+			 * full: the window before it stays whole */
+			if (!r.hold.held)
+				mem_trim(&r.ring, r.c.model->now);
 			/* the file takes nothing until the trigger, maybe days
 			 * away: deleted or cut short meanwhile (a /tmp cleaner,
 			 * logrotate), it is said now, not when the ring, the
@@ -406,33 +454,29 @@ int cmd_record(const struct rcl_opts *o)
 			if (!r.err && (r.err = capture_check(r.w)))
 				break;
 			record_trigger_limits(o, r.c.model, &r.guessed);
-			if (record_triggered(o, r.c.model, usr1, &trig)) {
-				r.err = mem_flush_to(&r.ring, r.w);
-				rec_sink_file(&r.sink, r.w);
-				/* after its tick: the report says what fired, and when */
-				trig.wall = wall;
-				if (!r.err)
-					r.err = record_trigger(&r.sink, r.c.model->mono_ns, &trig);
-				/* in the file now, not at the next refresh (an
-				 * interval later, up to a day with -i): the incident
-				 * that fired may get the recorder killed next (the OOM
-				 * killer, a kill -9), or take the host down, so on the
-				 * disk too. The line says so once it is true. */
-				if (!r.err)
-					r.err = capture_sync(r.w);
-				if (r.err) /* the error line follows; nothing more is recorded */
-					elog("trigger: %s: failed writing the last %gs to %s",
-					     trig.why, held_s(&r, o), o->write_path);
-				else
-					elog("trigger: %s: wrote the last %gs to %s, recording %gs more",
-					     trig.why, held_s(&r, o), o->write_path, o->after_s);
-				r.in_memory = false;
-				stop_at = r.c.model->now + o->after_s;
-				r.after_end = stop_at;
+			if (!r.hold.held && record_triggered(o, r.c.model, usr1, &r.hold.trig)) {
+				/* after its tick: the report says what fired, and
+				 * when; into the ring, which goes to the file whole */
+				r.hold.trig.wall = wall;
+				r.hold.at = r.c.model->now;
+				r.hold.ring_s = held_s(&r, o);
 				usr1 = 0;
+				if ((r.err = record_trigger(&r.sink, r.c.model->mono_ns, &r.hold.trig))) {
+					ring_rescue(&r, o, r.err);
+					rescued = true;
+					break;
+				}
+				r.hold.held = true;
 			}
-		} else if (!r.err) {
-			r.err = capture_flush(r.w); /* a crash loses at most one interval */
+			if (r.hold.held && trigger_write(&r, o, r.c.model->now, false))
+				stop_at = r.after_end;
+			/* held through --after: no more refreshes, which the
+			 * ring would keep for as long as the disk stays full;
+			 * below, it waits for room */
+			if (r.hold.held && !r.err && r.c.model->now >= r.hold.at + o->after_s) {
+				wait_room = true;
+				break;
+			}
 		}
 		/* the end of --after: at its own refresh, or with --after 0 at
 		 * the trigger's (which took one more tick, at once, before) */
@@ -465,7 +509,10 @@ int cmd_record(const struct rcl_opts *o)
 			wall = r.c.wall;
 			r.err = record_tick(&r.sink, &r.c, wall);
 			r.ring_failed = r.err && r.in_memory;
-			show(&r.c, o, wall);
+			if (!r.err && !r.in_memory)
+				r.err = capture_flush(r.w);
+			if (!r.err || r.in_memory)
+				show(&r.c, o, wall);
 			ticks++;
 			/* what happened during the walk, as after any tick */
 			if (!r.err)
@@ -487,10 +534,31 @@ int cmd_record(const struct rcl_opts *o)
 		rescued = true;
 	}
 	rc = last_failed ? RCL_EXIT_ERROR : RCL_EXIT_OK;
+	/* the trigger's records, --after's included, wait for room on the
+	 * disk until they are written or a stop signal */
+	if (wait_room && r.hold.held && !r.err && !stop_sig) {
+		elog("trigger: %s: --after's %gs held in memory too: recording no more; trying every %gs "
+		     "to write them to %s (free some space there; stopped, rcleak writes what fits)",
+		     r.hold.trig.why, o->after_s, o->interval_s, o->write_path);
+		while (r.hold.held && !r.err && !stop_sig) {
+			if (!usr1)
+				nap(o->interval_s);
+			usr1 = 0;
+			if (!stop_sig)
+				trigger_write(&r, o, collect_now() - r.c.start, true);
+		}
+	}
 	if (r.in_memory && !r.err) {
-		elog("no trigger fired: writing the last %gs to %s", held_s(&r, o),
-		     o->write_path);
+		if (r.hold.held)
+			elog("trigger: %s: stopping with the last %gs before it and %.1fs since in memory: a "
+			     "last try to write them to %s", r.hold.trig.why, r.hold.ring_s,
+			     collect_now() - r.c.start - r.hold.at, o->write_path);
+		else
+			elog("no trigger fired: writing the last %gs to %s", held_s(&r, o),
+			     o->write_path);
 		r.err = mem_flush_to(&r.ring, r.w);
+		if (r.hold.held && !r.err)
+			elog("trigger: %s: wrote them to %s", r.hold.trig.why, o->write_path);
 	}
 	/* the last record: a recorder killed between two chunks left a file
 	 * that read as whole; a file without it says it may end early */

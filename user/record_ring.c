@@ -179,36 +179,76 @@ static int mem_write_recs(struct capture_writer *w, const unsigned char *p, size
 	return 0;
 }
 
-int mem_flush_to(struct mem_ring *r, struct capture_writer *w)
+/* Everything held, oldest first, appended to w; the ring unchanged. */
+static int mem_write_all(const struct mem_ring *r, struct capture_writer *w)
 {
 	struct libdeflate_decompressor *zd = libdeflate_alloc_decompressor();
 	int err = zd ? 0 : -ENOMEM;
 
-	while (r->len) {
-		struct mem_blk *b = &r->v[r->head];
+	for (size_t i = 0; i < r->len && !err; i++) {
+		const struct mem_blk *b = &r->v[(r->head + i) % r->cap];
+		unsigned char *u = malloc(b->ulen ? b->ulen : 1);
+		size_t got = 0;
 
-		if (!err) {
-			unsigned char *u = malloc(b->ulen ? b->ulen : 1);
-			size_t got = 0;
-
-			if (!u)
-				err = -ENOMEM;
-			else if (libdeflate_deflate_decompress(zd, b->z, b->zlen, u, b->ulen, &got) !=
-				 LIBDEFLATE_SUCCESS || got != b->ulen)
-				err = -EIO;
-			else
-				err = mem_write_recs(w, u, b->ulen);
-			free(u);
-		}
-		mem_drop_head(r);
+		if (!u)
+			err = -ENOMEM;
+		else if (libdeflate_deflate_decompress(zd, b->z, b->zlen, u, b->ulen, &got) !=
+			 LIBDEFLATE_SUCCESS || got != b->ulen)
+			err = -EIO;
+		else
+			err = mem_write_recs(w, u, b->ulen);
+		free(u);
 	}
 	if (!err)
 		err = mem_write_recs(w, r->buf, r->blen);
-	r->blen = 0;
-	r->buf_cont = false;
 	if (zd)
 		libdeflate_free_decompressor(zd);
 	return err;
+}
+
+static void mem_clear(struct mem_ring *r)
+{
+	while (r->len)
+		mem_drop_head(r);
+	r->blen = 0;
+	r->buf_cont = false;
+}
+
+int mem_flush_to(struct mem_ring *r, struct capture_writer *w)
+{
+	int err = mem_write_all(r, w);
+
+	mem_clear(r);
+	return err;
+}
+
+int mem_write_held(struct mem_ring *r, struct capture_writer *w)
+{
+	struct capture_pos pos;
+	int err;
+
+	if ((err = capture_tell(w, &pos)))
+		return err;
+	err = mem_write_all(r, w);
+	if (!err)
+		err = capture_sync(w);
+	if (!err) {
+		mem_clear(r);
+		return 0;
+	}
+	/* a full disk: the file as it was, the records still held */
+	if ((err == -ENOSPC || err == -EDQUOT) && !capture_rewind(w, &pos))
+		return MEM_HELD;
+	return err;
+}
+
+size_t mem_bytes(const struct mem_ring *r)
+{
+	size_t n = r->blen;
+
+	for (size_t i = 0; i < r->len; i++)
+		n += r->v[(r->head + i) % r->cap].zlen;
+	return n;
 }
 
 void mem_free(struct mem_ring *r)

@@ -56,6 +56,17 @@ void mem_trim(struct mem_ring *r, double now);
  * on error too. Returns 0 or -errno. */
 int mem_flush_to(struct mem_ring *r, struct capture_writer *w);
 
+/* The same, synced to the disk, for a trigger; the ring is empty after
+ * success. When the disk is full (ENOSPC, EDQUOT), the file is cut back to
+ * where it was and the ring keeps everything: MEM_HELD, for the caller to
+ * try again once there is room. Other errors: -errno, the ring kept. The
+ * writer holds no record not yet written (capture_tell). */
+#define MEM_HELD 1
+int mem_write_held(struct mem_ring *r, struct capture_writer *w);
+
+/* What the ring holds, in bytes (compressed blocks and the open one). */
+size_t mem_bytes(const struct mem_ring *r);
+
 void mem_free(struct mem_ring *r);
 
 #endif

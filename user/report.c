@@ -126,33 +126,73 @@ static void no_refresh_said(const struct capfile *f, const struct rcl_opts *o)
 		summary_json_skip_line(&s);
 }
 
+/* "--pid P --comm NAME", of those set in o, the name made safe to show */
+static void sel_str(char *buf, size_t size, const struct rcl_opts *o)
+{
+	char name[4 * sizeof(o->comm)];
+
+	shown_str(name, sizeof(name), o->comm);
+	snprintf(buf, size, "%s%.0d%s%s%s", o->pid ? "--pid " : "", o->pid,
+		 o->pid && o->comm[0] ? " " : "", o->comm[0] ? "--comm " : "", o->comm[0] ? name : "");
+}
+
 /* --pid or --comm that select no process of any file read (in its
  * refreshes or events): the empty summary, table or CSV said nothing, and
  * read as "that process held nothing" (the live view says so of a name no
  * process has). One line, with a name that looks like --comm's. Not when
- * stdout's reader went away, which leaves the files unread. */
+ * stdout's reader went away, which leaves the files unread. A file's own
+ * selection (recorded with --pid, --comm) is said of that file. */
 static void selects_none(const struct capfile *files, int nfiles, const struct rcl_opts *o)
 {
 	const char *like = "", *where = nfiles == 1 ? files[0].path : "the captures given";
-	char sel[64];
+	char sel[96];
 
-	if ((!o->pid && !o->comm[0]) || !nfiles || ferror(stdout))
+	if (!nfiles || ferror(stdout))
 		return;
+	if (!o->pid && !o->comm[0]) {
+		for (int fi = 0; fi < nfiles; fi++) {
+			const struct capfile *f = &files[fi];
+
+			if (f->selected_seen || !f->done || (!f->opts.pid && !f->opts.comm[0]))
+				continue;
+			sel_str(sel, sizeof(sel), &f->opts);
+			elog("%s: recorded with %s, and no process it selects is in it: nothing shows "
+			     "(--all shows every process)", f->path, sel);
+		}
+		return;
+	}
 	for (int fi = 0; fi < nfiles; fi++) {
 		if (files[fi].selected_seen || !files[fi].done)
 			return;
 		if (!like[0])
 			like = files[fi].selected_like;
 	}
+	sel_str(sel, sizeof(sel), o);
 	if (o->pid && o->comm[0]) {
-		snprintf(sel, sizeof(sel), "--pid %d --comm %s", o->pid, o->comm);
 		elog("%s: no process of that pid and name in %s: nothing shows", sel, where);
 	} else if (o->pid) {
-		elog("--pid %d: no process of that pid in %s: nothing shows", o->pid, where);
+		elog("%s: no process of that pid in %s: nothing shows", sel, where);
 	} else {
-		elog("--comm %s: no process of that name in %s (names as 'ps -o comm=' shows "
-		     "them%s%s%s): nothing shows", o->comm, where, like[0] ? ", e.g. '" : "", like,
+		elog("%s: no process of that name in %s (names as 'ps -o comm=' shows "
+		     "them%s%s%s): nothing shows", sel, where, like[0] ? ", e.g. '" : "", like,
 		     like[0] ? "'" : "");
+	}
+}
+
+/* Files recorded with --pid or --comm show what their recorder showed
+ * (capfile_open); said once, as the report begins. */
+static void say_recorded_sel(const struct capfile *files, int nfiles, const struct rcl_opts *o)
+{
+	char sel[96];
+
+	if (o->all || o->pid || o->comm[0])
+		return;
+	for (int fi = 0; fi < nfiles; fi++) {
+		if (!files[fi].opts.pid && !files[fi].opts.comm[0])
+			continue;
+		sel_str(sel, sizeof(sel), &files[fi].opts);
+		elog("%s: recorded with %s: showing what its recorder showed (the file holds every "
+		     "process: --all shows them)", files[fi].path, sel);
 	}
 }
 
@@ -287,6 +327,7 @@ int cmd_report(const struct rcl_opts *o)
 		out_flush(stdout);
 		goto cleanup;
 	}
+	say_recorded_sel(files, nfiles, o);
 	if (o->replay && o->view == RCL_VIEW_TUI) {
 		rc = replay_tui(files, nfiles, o);
 		/* then the damage, as the other modes say it (it exited 0

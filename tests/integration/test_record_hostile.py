@@ -8,15 +8,18 @@ gives (1: a write error; 2: a path it refuses), and leave a file that
 Run alone:  python3 tests/integration/runner.py -k record_hostile
 """
 import os
+import re
 import resource
 import signal
 import subprocess
+import time
 
 from harness import check, mkdtemp, stop
 from harness import Redis
-from record_harness import BgClient, Recorder, hold_many, report, report_json
+from record_harness import BgClient, Recorder, hold_many, jdiff, json_lines, report, report_json
 
 TESTS = ["test_record_hostile_full_disk", "test_record_hostile_full_disk_big_refresh",
+         "test_record_hostile_full_disk_lines",
          "test_record_hostile_unwritable_folder", "test_record_hostile_fsize", "test_record_hostile_force_busy",
          "test_record_hostile_trigger_full_disk", "test_record_hostile_file_deleted",
          "test_record_hostile_file_truncated", "test_record_hostile_file_cut_in_header",
@@ -106,6 +109,38 @@ def test_record_hostile_full_disk_big_refresh():
         rc, out, _e = report([path])
         check(rc == 0 and "inside a refresh" not in out and "1970" not in out,
               "report of the capture cut back at the write error: exit %d, summary %r" % (rc, out[:600]))
+    finally:
+        stop(hold)
+        subprocess.run(["umount", mnt])
+
+
+def test_record_hostile_full_disk_lines():
+    """`record --json` printed each refresh's line before it wrote that
+    refresh to the file: when the disk filled, the line of the refresh
+    whose write failed was printed and is in no file, and `report --replay
+    --json` gave back one line fewer than record printed, which README says
+    it gives back exactly. Every line printed is now on the disk first."""
+    r = Redis()
+    hold = hold_many(r.port, 2, 300)
+    mnt = mkdtemp("rcleak-fulllines-")
+    size = 192 * 1024
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", mnt], check=True)
+    try:
+        path = os.path.join(mnt, "l.rcl")
+        rec = Recorder(path, ["-p", str(r.port), "-i", "0.05", "-d", "60"])
+        _stopped(rec, path, "No space left on device", "a full disk")
+        live = rec.live()
+        rc, out, err = report([path, "--replay", "--json", "--speed", "10000"])
+        check(rc == 0, "report --replay --json of the capture cut back at the full disk: exit %d, stderr %r"
+              % (rc, err[-300:]))
+        rep = json_lines(out, "report --replay --json")
+        check(len(live) >= 2, "record printed %d lines before the disk filled; expected a few" % len(live))
+        check(len(rep) == len(live), "record printed %d lines, and report --replay gives back %d: a line "
+              "printed for a refresh the file does not hold" % (len(live), len(rep)))
+        for i, (a, b) in enumerate(zip(live, rep)):
+            diff = jdiff(a, b)
+            check(not diff, "replay line %d differs from the live line: %s" % (
+                i, "; ".join("%s replay %r live %r" % (p_, y, x) for p_, x, y in diff[:4])))
     finally:
         stop(hold)
         subprocess.run(["umount", mnt])
@@ -247,35 +282,117 @@ def test_record_hostile_force_busy():
     check(third.wait(30) == 0, "record --force once the writer is gone: %s" % third.describe())
 
 
+def _fill(mnt, size):
+    """Fill the file system at mnt (a file "filler"); its path."""
+    filler = os.path.join(mnt, "filler")
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            f.write(b"\0" * size)
+        except OSError:
+            pass
+    return filler
+
+
+def _held_trigger(r, mnt, size, path, after, name):
+    """A flight recorder that has recorded 2 s when the disk fills and
+    SIGUSR1 comes: (recorder, its churn client, time recording began, time
+    of SIGUSR1, the filler's path), once it said it keeps the ring."""
+    churn = _churn(r, name, secs=8)
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "--ring", "30", "--after", str(after)], json_out=False)
+    rec.wait_err("flight recorder", 20)
+    t_start = time.time()
+    time.sleep(2)          # more in the ring than the page the file's header began
+    filler = _fill(mnt, size)
+    os.kill(rec.pid, signal.SIGUSR1)
+    t_trig = time.time()
+    line, _ = rec.wait_err("is full (or over quota): keeping", 20)
+    check("trying again" in line and "free some space" in line,
+          "trigger onto a full disk: %r; expected a line that says it keeps the ring and tries again" % line)
+    return rec, churn, t_start, t_trig, filler
+
+
+def _held_capture(path, t_start, t_trig, end_lo, end_hi, what):
+    """The capture written once the disk had room: the trigger, the ring
+    from before it, refreshes up to [end_lo, end_hi] after it."""
+    js, rerr = report_json([path], "report of the capture written once the disk had room")
+    f = js["files"][0]
+    trig = f.get("trigger") or {}
+    problems = []
+    if not isinstance(trig.get("at"), float) or abs(trig["at"] - t_trig) > 1.5:
+        problems.append("trigger at %r; SIGUSR1 was sent at %.3f" % (trig.get("at"), t_trig))
+    if f["start"] > t_start + 0.5 or f["start"] > t_trig - 1.5:
+        problems.append("the capture starts at %.3f: the ring from before the trigger (recording since %.3f, "
+                        "trigger at %.3f) is missing" % (f["start"], t_start, t_trig))
+    if not end_lo <= f["end"] - t_trig <= end_hi:
+        problems.append("the capture ends %.1fs after the trigger, expected %.1f to %.1f"
+                        % (f["end"] - t_trig, end_lo, end_hi))
+    if not f["finished"] or rerr.strip():
+        problems.append("finished %r, report stderr %r" % (f["finished"], rerr.strip()[:300]))
+    check(not problems, "%s: %s" % (what, " | ".join(problems)))
+
+
 def test_record_hostile_trigger_full_disk():
-    """A flight recorder (--ring) whose trigger (SIGUSR1) finds the disk full:
-    exit 1 with the write error, and its trigger line does not promise
-    "recording 5s more", which it said before exiting at once."""
+    """A flight recorder (--ring) whose trigger (SIGUSR1) finds the disk
+    full. It exited 1 at once with the write error, and the ring, the
+    incident's evidence, was gone, though a cleanup freed the disk a minute
+    later. It now keeps the ring and what follows in memory, says so in one
+    line, and writes it all when there is room again: the file holds the
+    refreshes from before the trigger, the trigger, and --after's. Held
+    through --after, it records no more and waits for room. Stopped while
+    the disk is still full, it writes what fits and exits 1 with the write
+    error, its trigger lines promising no "recording Ns more"."""
     r = Redis()
     mnt = mkdtemp("rcleak-trigfull-")
     size = 512 * 1024
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % size, "tmpfs", mnt], check=True)
     rec = None
     try:
-        path = os.path.join(mnt, "t.rcl")
-        churn = _churn(r, "rclt-htrig", secs=6)
-        rec = Recorder(path, ["-p", str(r.port), "-i", "0.2", "--ring", "30", "--after", "5"], json_out=False)
-        rec.wait_err("flight recorder", 20)
+        # room again within --after: written, recording goes on
+        path = os.path.join(mnt, "a.rcl")
+        rec, churn, t_start, t_trig, filler = _held_trigger(r, mnt, size, path, 30, "rclt-htriga")
+        time.sleep(1.5)                    # several refreshes find the disk still full
+        check(rec.proc.poll() is None, "the recorder holding the ring exited: %s" % rec.describe())
+        os.unlink(filler)
+        line, _ = rec.wait_err("wrote the last", 20)
+        t_written = time.time()
+        check(re.search(r"recording [\d.]+s more", line), "the held ring written: %r" % line)
+        rec.proc.send_signal(signal.SIGINT)
+        rc = rec.wait(30)
+        check(rc == 0 and "No space left" not in rec.err.text(), "record after the held ring was written: "
+              "exit %s, stderr %r" % (rc, rec.err.text()[-400:]))
+        _held_capture(path, t_start, t_trig, 1.5, t_written - t_trig + 1.5, "written within --after")
         churn.wait_ready(30)
-        # the disk fills after the file's header is written
-        with open(os.path.join(mnt, "filler"), "wb", buffering=0) as f:
-            try:
-                f.write(b"\0" * size)
-            except OSError:
-                pass
-        os.kill(rec.pid, signal.SIGUSR1)
+        os.unlink(path)
+
+        # held through --after (1 s): no more refreshes, written once there is room
+        path = os.path.join(mnt, "b.rcl")
+        rec, churn, t_start, t_trig, filler = _held_trigger(r, mnt, size, path, 1, "rclt-htrigb")
+        rec.wait_err("recording no more", 20)
+        time.sleep(1)
+        check(rec.proc.poll() is None, "the recorder waiting for room exited: %s" % rec.describe())
+        os.unlink(filler)
+        line, _ = rec.wait_err("wrote the last", 20)
+        check("the recording ends" in line, "the held ring and --after written: %r" % line)
+        rc = rec.wait(30)
+        check(rc == 0, "record after the held ring and --after were written: exit %s, stderr %r"
+              % (rc, rec.err.text()[-400:]))
+        _held_capture(path, t_start, t_trig, 0.7, 1.8, "held through --after")
+        churn.wait_ready(30)
+        os.unlink(path)
+
+        # stopped while the disk is still full: what fits, then exit 1
+        path = os.path.join(mnt, "c.rcl")
+        rec, churn, _s, _t, filler = _held_trigger(r, mnt, size, path, 5, "rclt-htrigc")
+        rec.proc.send_signal(signal.SIGTERM)
         rc = rec.wait(30)
         err = rec.err.text().strip()
-        check(rc == 1 and "No space left" in err,
-              "trigger onto a full disk: exit %s, stderr %r; expected 1 and the write error" % (rc, err[-400:]))
+        check(rc == 1 and "No space left" in err and "a last try" in err,
+              "stopped with the ring held on a full disk: exit %s, stderr %r; expected 1, a last try and the "
+              "write error" % (rc, err[-400:]))
         trig = [l for l in err.splitlines() if "trigger:" in l]
-        check(trig and not any("recording" in l for l in trig),
-              "trigger onto a full disk: the trigger line %r promises more recording" % trig)
+        check(trig and not any(re.search(r"recording [\d.]+s more", l) for l in trig),
+              "trigger onto a full disk: the trigger lines %r promise more recording" % trig)
+        churn.wait_ready(30)
     finally:
         if rec is not None and rec.proc.poll() is None:
             stop(rec.proc, signal.SIGKILL)

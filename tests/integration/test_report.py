@@ -19,13 +19,13 @@ import time
 
 from harness import (Client, Fail, Redis, check, connstorm, free_port, mkdtemp, ss_accepted, ss_count,
                      ss_sockets, wait_until)
-from record_harness import (HOST, Recorder, expect_counts, one_line_err, parse_capture, report, report_json,
-                            rows_of, small, write_bytes)
+from record_harness import (HOST, Recorder, expect_counts, jdiff, json_lines, one_line_err, parse_capture, report,
+                            report_json, rows_of, small, write_bytes)
 
 TESTS = ["test_report_errors_name_file_once", "test_report_bad_header", "test_report_not_a_capture",
          "test_report_peak_between_refreshes", "test_report_full_between_refreshes",
          "test_report_fork_child_leaks",
-         "test_report_killed_recorder", "test_report_csv_thread_names",
+         "test_report_killed_recorder", "test_report_csv_thread_names", "test_report_recorded_comm",
          "test_report_ends_inside_refresh", "test_report_server_killed_leaks_none",
          "test_record_join"]
 
@@ -450,6 +450,65 @@ def test_report_csv_thread_names():
         if named != {"rclt-rpthr"}:
             problems.append("report --csv %s: the client's connect rows name %s; expected the process, "
                             "rclt-rpthr, as the summary does" % (" ".join(sel), sorted(named)))
+    check(not problems, " | ".join(problems))
+
+
+def test_report_recorded_comm():
+    """`record --comm NAME --json` prints the live lines of that name's
+    processes only, and its file holds every process.  The report showed
+    them all: `report --replay --json` did not give the recorder's lines
+    back, and the summary ranked processes the SRE had not asked for.  It
+    now shows what the recorder showed, says so in one line, and `--all`
+    (or another --comm) shows the rest, whose counts are ss's."""
+    r = Redis()
+    d = mkdtemp("rcleak-report-sel-")
+    path = os.path.join(d, "sel.rcl")
+    rec = Recorder(path, ["-p", str(r.port), "-i", "0.5", "--comm", "rclt-rsel-a"])
+    rec.first()
+    a = Client("hold", ["--target", "127.0.0.1:%d:3" % r.port], name="rclt-rsel-a")
+    b = Client("hold", ["--target", "127.0.0.1:%d:2" % r.port], name="rclt-rsel-b")
+    truth = (ss_count(a.pid, [r.port]), ss_count(b.pid, [r.port]))
+    check(truth == (3, 2), "ground truth: ss shows %s sockets for the two clients, expected (3, 2)" % (truth,))
+    time.sleep(1.2)
+    rec.proc.send_signal(signal.SIGINT)
+    check(rec.wait() == 0, "record: %s" % rec.describe())
+    live = rec.live()
+    problems = []
+    if any(rows_of(line, b.pid) for line in live) or not any(rows_of(line, a.pid) for line in live):
+        problems.append("record --comm rclt-rsel-a --json: the lines show b %s, a %s; expected a only"
+                        % (any(rows_of(line, b.pid) for line in live), any(rows_of(line, a.pid) for line in live)))
+    rc, out, err = report([path, "--replay", "--json", "--speed", "1000"])
+    rep = json_lines(out, "report --replay --json") if rc == 0 else []
+    if rc != 0 or len(rep) != len(live):
+        problems.append("report --replay --json: exit %d, %d lines; record printed %d" % (rc, len(rep), len(live)))
+    for i, (x, y) in enumerate(zip(live, rep)):
+        diff = jdiff(x, y)
+        if diff:
+            problems.append("replay line %d differs from the live line: %s" % (
+                i, "; ".join("%s replay %r live %r" % (p_, w, v) for p_, v, w in diff[:4])))
+            break
+    if not [ln for ln in err.splitlines() if "recorded with --comm rclt-rsel-a" in ln and "--all" in ln]:
+        problems.append("report --replay: stderr %r; expected a line that says the file was recorded with "
+                        "--comm rclt-rsel-a and that --all shows every process" % err[-300:])
+    want = {"": {a.pid: 3}, "--all": {a.pid: 3, b.pid: 2}, "--comm rclt-rsel-b": {b.pid: 2}}
+    for sel, procs in want.items():
+        rc, out, err = report([path, "--json"] + sel.split())
+        got = {}
+        if rc == 0:
+            for p_ in json.loads(out)["files"][0]["processes"]:
+                if p_["pid"] in (a.pid, b.pid):
+                    got[p_["pid"]] = p_.get("peak_open")
+        if got != procs:
+            problems.append("report --json %s: exit %d, the clients' peaks %s; expected %s (ss)"
+                            % (sel or "(no selection)", rc, got, procs))
+        said = "recorded with --comm" in err
+        if said != (sel == ""):
+            problems.append("report --json %s: stderr %r; the recorded selection %s" % (
+                sel or "(no selection)", err[-200:], "was not said" if not said else "was said though another was given"))
+    rc, out, err = report([path, "--csv"])
+    owners = {ln.split(",")[3] for ln in out.splitlines()[1:] if ",connect," in ln}
+    if rc != 0 or owners != {str(a.pid)}:
+        problems.append("report --csv: exit %d, connect rows of owners %s; expected %d only" % (rc, owners, a.pid))
     check(not problems, " | ".join(problems))
 
 

@@ -126,6 +126,20 @@ static void test_info(void **state)
 	assert_int_equal(capture_reader_open(&r, p, &out, err, sizeof(err)), 0);
 	capture_reader_close(r);
 	assert_int_equal(out.ev_res_ns, 4000000);
+	/* what the recorder's lines showed (--pid, --comm): none when not
+	 * written; a name as given, bytes a terminal would not show kept
+	 * (it is matched against process names) */
+	assert_int_equal(out.sel_pid, 0);
+	assert_string_equal(out.sel_comm, "");
+	in.sel_pid = 4194304;
+	snprintf(in.sel_comm, sizeof(in.sel_comm), "caf\xc3\xa9-w\033rk\x7f");
+	assert_int_equal(capture_writer_open(&w, tpath(p, "info4.cap"), &in, 0, err, sizeof(err)), 0);
+	assert_int_equal(capture_writer_close(w), 0);
+	assert_int_equal(capture_reader_open(&r, p, &out, err, sizeof(err)), 0);
+	capture_reader_close(r);
+	assert_int_equal(out.sel_pid, 4194304);
+	assert_string_equal(out.sel_comm, in.sel_comm);
+	assert_int_equal(out.minor, 12);
 
 	/* too many ports are cut to the maximum; control characters that
 	 * could drive a terminal come back as '?' */

@@ -307,6 +307,14 @@ static void test_versions(void **state)
 	/* an event time resolution of ~584 years: read as 1 s */
 	static const unsigned char huge_res[] = { 8, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff };
 	static const unsigned char overrun[] = { 2, 0, 9, 0, 'x' };
+	/* the recorder's --pid: 4 bytes of a pid the kernel could give */
+	static const unsigned char short_pid[] = { 9, 0, 2, 0, 1, 0 };
+	static const unsigned char zero_pid[] = { 9, 0, 4, 0, 0, 0, 0, 0 };
+	static const unsigned char huge_pid[] = { 9, 0, 4, 0, 1, 0, 0x40, 0 };
+	/* its --comm: cut to 15 bytes, ended early by a NUL */
+	static const unsigned char long_comm[] = { 10, 0, 20, 0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i',
+						   'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't',
+						   10, 0, 3, 0, 'x', 0, 'y' };
 	struct capture_reader *r;
 	struct capture_info in;
 	char p[PATH_MAX], err[256];
@@ -349,6 +357,21 @@ static void test_versions(void **state)
 	n = craft(c, CAP_MAJOR, 7, huge_res, sizeof(huge_res), b + hlen, len - hlen);
 	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), 0);
 	assert_int_equal(in.ev_res_ns, CAP_EV_RES_MAX);
+	capture_reader_close(r);
+	n = craft(c, CAP_MAJOR, 12, short_pid, sizeof(short_pid), b + hlen, len - hlen);
+	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EBADMSG);
+	n = craft(c, CAP_MAJOR, 12, zero_pid, sizeof(zero_pid), b + hlen, len - hlen);
+	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EBADMSG);
+	n = craft(c, CAP_MAJOR, 12, huge_pid, sizeof(huge_pid), b + hlen, len - hlen);
+	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "no pid"));
+	n = craft(c, CAP_MAJOR, 12, long_comm, 24, b + hlen, len - hlen);
+	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), 0);
+	assert_string_equal(in.sel_comm, "abcdefghijklmno");
+	capture_reader_close(r);
+	n = craft(c, CAP_MAJOR, 12, long_comm, sizeof(long_comm), b + hlen, len - hlen);
+	assert_int_equal(capture_reader_open_mem(&r, c, n, &in, err, sizeof(err)), 0);
+	assert_string_equal(in.sel_comm, "x"); /* the last one wins */
 	capture_reader_close(r);
 
 	/* a damaged header (the version's bytes too); a header length beyond

@@ -185,20 +185,42 @@ static void test_force_and_mode(void **state)
 struct fill_result {
 	int skip;             /* 1: could not set up; why says why */
 	char why[160];
-	int rc_open, rc_fail, rc_after, rc_flush, rc_close, rc_read;
+	int rc_open, rc_fail, rc_after, rc_flush, rc_close, rc_read, rc_tell, rc_rewind;
 	unsigned int written; /* records in chunks written whole */
 	unsigned int read;
 	__u64 bytes, fsize;
 	struct capture_damage d;
 };
 
+/* Read path back into o: how many records rec_make made, in order, and
+ * its damage. */
+static void read_back(const char *path, struct fill_result *o)
+{
+	static unsigned char buf[CAPTURE_MAX_RECORD];
+	struct capture_reader *r;
+	struct capture_record rec;
+	char err[256];
+
+	if ((o->rc_read = capture_reader_open(&r, path, NULL, err, sizeof(err))))
+		return;
+	while (capture_next(r, &rec) == 1) {
+		__u16 type;
+		__u64 ts;
+		__u32 len = rec_make(3, o->read, 3000, &type, &ts, buf);
+
+		if (rec.type != type || rec.ts_ns != ts || rec.len != len || memcmp(rec.data, buf, len))
+			break;
+		o->read++;
+	}
+	capture_damage(r, &o->d);
+	capture_reader_close(r);
+}
+
 /* Write 5-record chunks to path until a write fails, then read back. */
 static void fill(const char *path, struct fill_result *o)
 {
 	static unsigned char buf[CAPTURE_MAX_RECORD];
 	struct capture_writer *w;
-	struct capture_reader *r;
-	struct capture_record rec;
 	char err[256];
 	struct stat st;
 	unsigned int i;
@@ -221,25 +243,13 @@ static void fill(const char *path, struct fill_result *o)
 	o->rc_close = capture_writer_close(w);
 	if (stat(path, &st) == 0)
 		o->fsize = st.st_size;
-	o->rc_read = capture_reader_open(&r, path, NULL, err, sizeof(err));
-	if (o->rc_read)
-		return;
-	while (capture_next(r, &rec) == 1) {
-		__u16 type;
-		__u64 ts;
-		__u32 len = rec_make(3, o->read, 3000, &type, &ts, buf);
-
-		if (rec.type != type || rec.ts_ns != ts || rec.len != len || memcmp(rec.data, buf, len))
-			break;
-		o->read++;
-	}
-	capture_damage(r, &o->d);
-	capture_reader_close(r);
+	read_back(path, o);
 }
 
 /* Run setup + fill in a child (a lowered file size limit, a private mount
  * namespace), report through a pipe. */
-static void in_child(void (*setup)(const char *, struct fill_result *), const char *path,
+static void in_child(void (*setup)(const char *, struct fill_result *),
+		     void (*work)(const char *, struct fill_result *), const char *path,
 		     struct fill_result *o)
 {
 	int fds[2], status;
@@ -256,7 +266,7 @@ static void in_child(void (*setup)(const char *, struct fill_result *), const ch
 		close(fds[0]);
 		setup(path, &res);
 		if (!res.skip)
-			fill(path, &res);
+			work(path, &res);
 		if (write(fds[1], &res, sizeof(res)) != sizeof(res))
 			_exit(2);
 		_exit(0);
@@ -301,7 +311,7 @@ static void test_write_error_fsize(void **state)
 	struct fill_result o;
 	char p[PATH_MAX];
 
-	in_child(limit_fsize, tpath(p, "fsize.cap"), &o);
+	in_child(limit_fsize, fill, tpath(p, "fsize.cap"), &o);
 	assert_false(o.skip);
 	check_fill(&o, -EFBIG);
 }
@@ -400,7 +410,7 @@ static void test_header_write_error(void **state)
 	struct fill_result o;
 	char p[PATH_MAX];
 
-	in_child(limit_header, tpath(p, "hdr.cap"), &o);
+	in_child(limit_header, fill, tpath(p, "hdr.cap"), &o);
 	assert_int_equal(o.rc_open, -EFBIG);
 	assert_int_equal(o.rc_read, -ENOENT);
 }
@@ -453,12 +463,112 @@ static void test_enospc_tmpfs(void **state)
 	char p[PATH_MAX];
 
 	assert_int_equal(mkdir(tpath(p, "tmpfs"), 0700), 0);
-	in_child(small_tmpfs, tpath(p, "tmpfs/full.cap"), &o);
+	in_child(small_tmpfs, fill, tpath(p, "tmpfs/full.cap"), &o);
 	if (o.skip) {
 		print_message("skipped: %s\n", o.why);
 		skip();
 	}
 	check_fill(&o, -ENOSPC);
+}
+
+/* Appends record i (rec_make's) to w; its capture_append's result. */
+static int put_rec(struct capture_writer *w, unsigned int i)
+{
+	static unsigned char buf[CAPTURE_MAX_RECORD];
+	__u16 type;
+	__u64 ts;
+	__u32 len = rec_make(3, i, 3000, &type, &ts, buf);
+
+	return capture_append(w, type, ts, buf, len);
+}
+
+/* Record 0, then the disk fills (a file beside it takes the rest) while
+ * records 1... go in; capture_rewind back to after record 0; the file
+ * beside it deleted, records 1-4 again: read back, records 0-4. */
+static void fill_rewind(const char *path, struct fill_result *o)
+{
+	static const unsigned char zeros[4096];
+	struct capture_writer *w;
+	struct capture_pos pos;
+	char err[256], filler[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if ((o->rc_open = capture_writer_open(&w, path, NULL, 0, err, sizeof(err))))
+		return;
+	put_rec(w, 0);
+	capture_flush(w);
+	o->rc_tell = capture_tell(w, &pos);
+	o->bytes = pos.off;
+	snprintf(filler, sizeof(filler), "%s.filler", path);
+	fd = open(filler, O_CREAT | O_WRONLY, 0600);
+	while (fd >= 0 && write(fd, zeros, sizeof(zeros)) == sizeof(zeros))
+		;
+	if (fd >= 0)
+		close(fd);
+	for (unsigned int i = 1; i < 1000 && !o->rc_fail; i++)
+		if (!(o->rc_fail = put_rec(w, i)) && i % 5 == 0)
+			o->rc_fail = capture_flush(w);
+	o->rc_rewind = capture_rewind(w, &pos);
+	if (stat(path, &st) == 0)
+		o->fsize = st.st_size;
+	unlink(filler);
+	for (unsigned int i = 1; i < 5; i++)
+		o->rc_after |= put_rec(w, i);
+	o->rc_flush = capture_flush(w);
+	o->rc_close = capture_writer_close(w);
+	read_back(path, o);
+}
+
+/* A full disk forgotten, once there is room again (a flight recorder's
+ * trigger keeps its ring for that): the file is cut back to where
+ * capture_tell was, and what follows is written on from there. */
+static void test_rewind_full_disk(void **state)
+{
+	struct fill_result o;
+	char p[PATH_MAX];
+
+	assert_int_equal(mkdir(tpath(p, "tmpfs2"), 0700), 0);
+	in_child(small_tmpfs, fill_rewind, tpath(p, "tmpfs2/rewind.cap"), &o);
+	if (o.skip) {
+		print_message("skipped: %s\n", o.why);
+		skip();
+	}
+	assert_int_equal(o.rc_open, 0);
+	assert_int_equal(o.rc_tell, 0);
+	assert_int_equal(o.rc_fail, -ENOSPC);
+	assert_int_equal(o.rc_rewind, 0);
+	assert_true(o.fsize == o.bytes); /* cut back to after record 0 */
+	assert_int_equal(o.rc_after, 0);
+	assert_int_equal(o.rc_flush, 0);
+	assert_int_equal(o.rc_close, 0);
+	assert_int_equal(o.rc_read, 0);
+	assert_int_equal(o.read, 5);     /* 0, then 1-4 written again */
+	assert_int_equal(o.d.chunks_bad, 0);
+	assert_false(o.d.truncated);
+}
+
+/* capture_tell wants nothing buffered; capture_rewind forgets a full disk
+ * only: a file deleted under the writer is no longer its to write. */
+static void test_rewind_refusals(void **state)
+{
+	struct capture_writer *w;
+	struct capture_pos pos;
+	char p[PATH_MAX], err[256];
+
+	(void)state;
+	unlink(tpath(p, "rewind.cap"));
+	assert_int_equal(capture_writer_open(&w, p, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(put_rec(w, 0), 0);
+	assert_int_equal(capture_tell(w, &pos), -EINVAL);
+	assert_int_equal(capture_flush(w), 0);
+	assert_int_equal(capture_tell(w, &pos), 0);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(put_rec(w, 1), 0);
+	assert_int_equal(capture_flush(w), CAPTURE_EDELETED);
+	assert_int_equal(capture_rewind(w, &pos), CAPTURE_EDELETED);
+	assert_int_equal(capture_flush(w), CAPTURE_EDELETED);
+	capture_writer_close(w);
 }
 
 int main(void)
@@ -469,6 +579,8 @@ int main(void)
 		cmocka_unit_test(test_write_error_fsize),
 		cmocka_unit_test(test_header_write_error),
 		cmocka_unit_test(test_enospc_tmpfs),
+		cmocka_unit_test(test_rewind_full_disk),
+		cmocka_unit_test(test_rewind_refusals),
 		cmocka_unit_test(test_file_taken),
 		cmocka_unit_test(test_file_check),
 	};

@@ -248,6 +248,21 @@ static void test_report_refuses(void **state)
 	assert_non_null(strstr(err, "report"));
 	assert_int_equal(parse_args(&o, err, "record", "-w", "x.rcl", "--speed", "2", NULL), -1);
 	assert_non_null(strstr(err, "--speed"));
+	/* --all: not the selection a capture was recorded with; report's
+	 * only, and no selection of its own next to it */
+	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--all", "--json", NULL), 0);
+	assert_true(o.all);
+	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--all", "--comm", "php", NULL), -1);
+	assert_non_null(strstr(err, "--all"));
+	assert_non_null(strstr(err, "--comm"));
+	assert_int_equal(parse_args(&o, err, "report", "x.rcl", "--pid", "7", "--all", NULL), -1);
+	assert_non_null(strstr(err, "--pid"));
+	assert_int_equal(parse_args(&o, err, "--all", NULL), -1);
+	assert_non_null(strstr(err, "report"));
+	assert_int_equal(parse_args(&o, err, "record", "-w", "x.rcl", "--all", NULL), -1);
+	assert_non_null(strstr(err, "--all"));
+	assert_int_equal(parse_args(&o, err, "run", "--all", "--", "true", NULL), -1);
+	assert_non_null(strstr(err, "--all"));
 }
 
 /* --wait-children takes SECS only as --wait-children=SECS: "--wait-children
