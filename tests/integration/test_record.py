@@ -431,17 +431,26 @@ def test_record_csv():
             problems.append("%s: %d connect rows with task_pid/comm/family/addresses/rport not (%d, %s, ipv4, "
                             "127.0.0.1 -> 127.0.0.1:%d); first %r" % (who, len(wrong), pid, comm, s["port"], wrong[0]))
         # each of its connections (SYN_SENT -> ESTABLISHED) has the server's accept
-        est = {r_[8] for r_ in rows if r_[2] == "state" and r_[3] == str(pid)
-               and r_[11] == "SYN_SENT" and r_[12] == "ESTABLISHED"}
+        hs = [r_ for r_ in rows if r_[2] == "state" and r_[3] == str(pid)
+              and r_[11] == "SYN_SENT" and r_[12] == "ESTABLISHED"]
+        est = {r_[8] for r_ in hs}
         if len(est) != n:
-            problems.append("%s: %d SYN_SENT->ESTABLISHED rows with distinct local ports, expected %d"
-                            % (who, len(est), n))
+            ports = [r_[8] for r_ in hs]
+            again = sorted({p_ for p_ in ports if ports.count(p_) > 1})
+            problems.append("%s: %d SYN_SENT->ESTABLISHED rows with distinct local ports (of %d rows; ports "
+                            "in more than one: %s), expected %d" % (who, len(est), len(hs), again[:5], n))
         acc = {r_[10] for r_ in rows if r_[2] == "accept" and r_[3] == str(s["redis"])
                and r_[8] == str(s["port"])}
         lone = sorted(est - acc)
         if lone:
             problems.append("%s: %d connections without an accept row of redis-server pid %d; local ports %s"
                             % (who, len(lone), s["redis"], lone[:5]))
+    if problems:
+        where = harness.keep_evidence("record_csv", {"scenario.rcap": s["data"], "report.csv": out,
+                                                     "record.stderr": s["record_stderr"],
+                                                     "summary.json": json.dumps(js)})
+        if where:
+            problems.append(where)
     check(not problems, " | ".join(problems))
 
 
