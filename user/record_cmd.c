@@ -175,6 +175,19 @@ static void show(const struct collector *c, const struct rcl_opts *o, double wal
 		view_text(stdout, c, wall);
 }
 
+/* A refresh's tick recorded: on the disk before its line is shown (a
+ * crash loses at most one interval). A line printed, then a full disk or a
+ * SIGKILL, was a refresh the file did not have, and report --replay gave
+ * back one line fewer than record printed. The flight recorder's memory has
+ * it (a failure there is rescued by the caller). */
+static void tick_out(struct recorder *r, const struct rcl_opts *o, double wall)
+{
+	if (!r->err && !r->in_memory)
+		r->err = capture_flush(r->w);
+	if (!r->err || r->in_memory)
+		show(&r->c, o, wall);
+}
+
 /* Record events until `until` (collect_now's clock), a stop signal, or,
  * while the ring is in memory, SIGUSR1: that writes the ring at once, not
  * at the next refresh, which -i can put a day away. */
@@ -376,10 +389,7 @@ int cmd_record(const struct rcl_opts *o)
 		r.err = record_tick(&r.sink, &r.c, wall);
 	/* on the disk now, as every later tick is at its refresh: a recorder
 	 * killed in its first interval left its header alone (up to -i) */
-	if (!r.err && !r.in_memory)
-		r.err = capture_flush(r.w);
-	if (!r.err || r.in_memory) /* as at every refresh below */
-		show(&r.c, o, wall);
+	tick_out(&r, o, wall);
 	ticks++;
 
 	next = r.c.start + o->interval_s;
@@ -425,15 +435,7 @@ int cmd_record(const struct rcl_opts *o)
 		/* not over a drain's error: its events are lost */
 		if (!r.err)
 			r.err = record_tick(&r.sink, &r.c, wall);
-		/* on the disk before it is shown (a crash loses at most one
-		 * interval): a line printed, then a full disk or a SIGKILL,
-		 * was a refresh the file did not have, and report --replay
-		 * gave back one line fewer than record printed. The flight
-		 * recorder's memory has it (its failure is rescued below). */
-		if (!r.err && !r.in_memory)
-			r.err = capture_flush(r.w);
-		if (!r.err || r.in_memory)
-			show(&r.c, o, wall);
+		tick_out(&r, o, wall); /* a ring's failure: rescued below */
 		ticks++;
 		if (r.in_memory && r.err) {
 			/* nothing in memory is lost for it: on the disk (a
@@ -509,10 +511,7 @@ int cmd_record(const struct rcl_opts *o)
 			wall = r.c.wall;
 			r.err = record_tick(&r.sink, &r.c, wall);
 			r.ring_failed = r.err && r.in_memory;
-			if (!r.err && !r.in_memory)
-				r.err = capture_flush(r.w);
-			if (!r.err || r.in_memory)
-				show(&r.c, o, wall);
+			tick_out(&r, o, wall);
 			ticks++;
 			/* what happened during the walk, as after any tick */
 			if (!r.err)
