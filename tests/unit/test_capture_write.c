@@ -456,18 +456,30 @@ static void small_tmpfs(const char *path, struct fill_result *o)
 	o->skip = 0;
 }
 
+/* work on the file x.cap of a small tmpfs mounted on the folder dir (of
+ * the test's), in a child; skipped, saying why, where it cannot mount. p:
+ * the caller's buffer. */
+static void in_tmpfs(void (*work)(const char *, struct fill_result *), char *p, const char *dir,
+		     struct fill_result *o)
+{
+	char file[64];
+
+	assert_int_equal(mkdir(tpath(p, dir), 0700), 0);
+	snprintf(file, sizeof(file), "%s/x.cap", dir);
+	in_child(small_tmpfs, work, tpath(p, file), o);
+	if (o->skip) {
+		print_message("skipped: %s\n", o->why);
+		skip();
+	}
+}
+
 /* ENOSPC for real, from a small tmpfs */
 static void test_enospc_tmpfs(void **state)
 {
 	struct fill_result o;
 	char p[PATH_MAX];
 
-	assert_int_equal(mkdir(tpath(p, "tmpfs"), 0700), 0);
-	in_child(small_tmpfs, fill, tpath(p, "tmpfs/full.cap"), &o);
-	if (o.skip) {
-		print_message("skipped: %s\n", o.why);
-		skip();
-	}
+	in_tmpfs(fill, p, "tmpfs", &o);
 	check_fill(&o, -ENOSPC);
 }
 
@@ -528,12 +540,7 @@ static void test_rewind_full_disk(void **state)
 	struct fill_result o;
 	char p[PATH_MAX];
 
-	assert_int_equal(mkdir(tpath(p, "tmpfs2"), 0700), 0);
-	in_child(small_tmpfs, fill_rewind, tpath(p, "tmpfs2/rewind.cap"), &o);
-	if (o.skip) {
-		print_message("skipped: %s\n", o.why);
-		skip();
-	}
+	in_tmpfs(fill_rewind, p, "tmpfs2", &o);
 	assert_int_equal(o.rc_open, 0);
 	assert_int_equal(o.rc_tell, 0);
 	assert_int_equal(o.rc_fail, -ENOSPC);
