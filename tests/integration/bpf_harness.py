@@ -113,21 +113,29 @@ def leaked_progs(before, our_sids, timeout=5.0):
 HOOKFLOOR = os.environ.get("RCLEAK_TEST_HOOKFLOOR") or os.path.join(ROOT, "build", "hookfloor")
 
 
-def start_counter():
-    """build/hookfloor --count attached (after rcleak's programs), or None
-    when it cannot attach (no tp_btf: then nothing is discounted)."""
+def start_hookfloor(args):
+    """build/hookfloor ARGS attached, or None when it cannot attach (no
+    tp_btf). Started after rcleak, its program runs after rcleak's on the
+    hook."""
+    what = " ".join(["hookfloor"] + args)
     if not os.access(HOOKFLOOR, os.X_OK):
         raise Fail("%s is missing: `make test` builds it (make build/hookfloor)" % HOOKFLOOR)
-    p = spawn([HOOKFLOOR, "--count"], "hookfloor --count", stdin=subprocess.DEVNULL)
+    p = spawn([HOOKFLOOR] + args, what, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if p.poll() is not None:
             return None
-        if bpf_fd_ids(p.pid, "prog_id"):
+        if bpf_linked_progs(p.pid):
             return p
         time.sleep(0.05)
     stop(p)
-    raise Fail("hookfloor --count did not attach within 20 s")
+    raise Fail("%s did not attach within 20 s" % what)
+
+
+def start_counter():
+    """build/hookfloor --count attached (after rcleak's programs), or None
+    when it cannot attach (no tp_btf: then nothing is discounted)."""
+    return start_hookfloor(["--count"])
 
 
 def stop_counter(p):

@@ -21,7 +21,8 @@ Ground truth comes from the kernel's own view (ss -tanpH, /proc) and from Redis
 (INFO clients), never from rcleak.
 """
 from bpf_harness import (HOOKFLOOR, bpf_fd_ids, bpf_fdinfos, bpf_linked_progs, have_bpftool, hook_dropped,
-                         leaked_progs, prog_holders, rcl_progs, start_counter, stop_counter)
+                         leaked_progs, prog_holders, rcl_progs, start_counter, start_hookfloor,
+                         stop_counter)
 from client_harness import (BOUND_CLIENT, HOLD_THEN_MORE, Client, NetNS, connstorm, holdconns,
                             same_tuple_clients)
 from core_harness import (CLIENT, CONNSTORM, CONVERGE_S, HERE, HOLDCONNS, INTERVAL, PIDFILE, RCLEAK, ROOT,
@@ -45,6 +46,7 @@ __all__ = [
     "expect_row", "expect_server", "fields", "free_port", "group_alive", "have_bpftool", "have_rcleak",
     "holdconns", "hook_dropped", "keep_evidence", "leaked_progs", "mkdtemp", "needs", "proc_fds", "proc_nofile", "proc_row",
     "procs_of", "prog_holders", "rcl_progs", "resp_ping", "run_rcleak", "same_tuple_clients", "server_row",
-    "spawn", "ss_accepted", "ss_count", "ss_sockets", "ss_states", "start_counter", "stop", "stop_counter",
+    "spawn", "ss_accepted", "ss_count", "ss_sockets", "ss_states", "start_counter", "start_hookfloor", "stop",
+    "stop_counter",
     "survivors", "tcp_opens", "total_connections", "wait_until",
 ]

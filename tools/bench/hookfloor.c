@@ -10,14 +10,19 @@
  * the hook delivered, and prints them with the runs the kernel skipped
  * (recursion_misses) when it stops:
  *   handshakes N accepts N skipped N
+ * With --stall PORT MS, every connect() to PORT spends MS milliseconds in
+ * the hook, in SYN_SENT before its socket is hashed (a test's tool: started
+ * after rcleak, it runs after rcleak's program on the hook).
  *
- *   hookfloor [--clock | --count]  (root; exit 0 after a signal, 1 when it
- *                                   cannot attach, 2 on a bad argument)
+ *   hookfloor [--clock | --count | --stall PORT MS]
+ *       (root; exit 0 after a signal, 1 when it cannot attach, 2 on a bad
+ *        argument)
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -41,13 +46,28 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct hookfloor_bpf *skel;
-	bool clock, count;
+	unsigned long port = 0, ms = 0;
+	bool clock, count, stall;
+	char *end;
 	int err;
 
 	clock = argc == 2 && !strcmp(argv[1], "--clock");
 	count = argc == 2 && !strcmp(argv[1], "--count");
-	if (argc > 2 || (argc == 2 && !clock && !count)) {
-		fprintf(stderr, "usage: hookfloor [--clock | --count] (stop it with SIGINT or SIGTERM)\n");
+	stall = argc == 4 && !strcmp(argv[1], "--stall");
+	if (stall) {
+		errno = 0;
+		port = strtoul(argv[2], &end, 10);
+		stall = !errno && *argv[2] && !*end && port > 0 && port < 65536;
+		ms = stall ? strtoul(argv[3], &end, 10) : 0;
+		stall = stall && !errno && *argv[3] && !*end && ms > 0 && ms <= 1000;
+		if (!stall) {
+			fprintf(stderr, "hookfloor: --stall needs a port (1-65535) and milliseconds (1-1000)\n");
+			return 2;
+		}
+	}
+	if (!(argc == 1 || clock || count || stall)) {
+		fprintf(stderr, "usage: hookfloor [--clock | --count | --stall PORT MS] "
+			"(stop it with SIGINT or SIGTERM)\n");
 		return 2;
 	}
 	libbpf_set_print(quiet);
@@ -55,9 +75,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	skel = hookfloor_bpf__open();
 	if (skel) {
-		bpf_program__set_autoload(skel->progs.floor_state, !clock && !count);
+		bpf_program__set_autoload(skel->progs.floor_state, argc == 1);
 		bpf_program__set_autoload(skel->progs.floor_clock, clock);
 		bpf_program__set_autoload(skel->progs.floor_count, count);
+		bpf_program__set_autoload(skel->progs.floor_stall, stall);
+		skel->rodata->stall_port = (__u16)port;
+		skel->rodata->stall_ns = ms * 1000000ull;
 		if (hookfloor_bpf__load(skel)) {
 			err = errno;
 			hookfloor_bpf__destroy(skel);
