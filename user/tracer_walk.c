@@ -170,15 +170,27 @@ long tracer__nfds(struct tracer *t, __u32 tgid, long *nunix)
 	return e ? e->nfds : -1;
 }
 
+/* When the walks of a sweep began: this one, and the one before it (0 when
+ * there was none). */
+struct sweep_times {
+	__u64 before_ns, prev_ns;
+};
+
 /* Could the walk that began at before_ns have missed the socket although
  * it exists? If it opened after the walk began (an UNTIMED socket's
  * open_ns may lie up to a tick before its open), or if it is in another
- * network namespace: iter/tcp walks rcleak's own only. */
-static bool unseeable(const struct rcl_sock *v, __u64 before_ns)
+ * network namespace: iter/tcp walks rcleak's own only. A connect (PENDING)
+ * is noted at SYN_SENT, which tcp_v4_connect() sets before it picks the
+ * source port and hashes the socket, so a walk can miss a connect from
+ * before it began; one that has not been found since before the previous
+ * walk began is gone (and with no walk before, none is taken). */
+static bool unseeable(const struct rcl_sock *v, const struct sweep_times *w)
 {
 	__u64 latest = v->open_ns + (v->flags & RCL_SOCK_UNTIMED ? RCL_TICK_MAX_NS : 0);
 
-	return latest >= before_ns || (v->flags & RCL_SOCK_OTHER_NET);
+	if (v->flags & RCL_SOCK_OTHER_NET)
+		return true;
+	return latest >= (v->flags & RCL_SOCK_PENDING ? w->prev_ns : w->before_ns);
 }
 
 /* Socket-map entries read per batch by the sweep. */
@@ -190,7 +202,8 @@ static bool unseeable(const struct rcl_sock *v, __u64 before_ns)
  * A batch lookup, not an iter/bpf_map_elem program: some kernels refuse
  * that iterator (EPERM) while they allow task_file and tcp, and every
  * kernel with iter/tcp (5.9) has hash-map batch ops (5.6). */
-static int sweep_socks(int fd, __u16 gen, __u64 before_ns, tracer_stale_cb cb, void *ctx)
+static int sweep_socks(int fd, __u16 gen, const struct sweep_times *w, tracer_stale_cb cb,
+		       void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	__u32 cap = SWEEP_BATCH, in = 0, out = 0, n;
@@ -229,7 +242,7 @@ static int sweep_socks(int fd, __u16 gen, __u64 before_ns, tracer_stale_cb cb, v
 
 			/* 16 bits of generation: an entry last seen 65536 walks
 			 * ago passes for seen once, and goes at the next one */
-			if (vals[i].seen_gen == gen || unseeable(&vals[i], before_ns))
+			if (vals[i].seen_gen == gen || unseeable(&vals[i], w))
 				continue;
 			if (bpf_map_delete_elem(fd, &keys[i]) == 0)
 				cb(&rec, ctx);
@@ -251,7 +264,7 @@ cleanup:
  * table"), which BPF frees with a store: a slot goes with a compare-and-swap
  * of its socket, so that a slot freed, or taken by another socket, in the
  * meantime stays as BPF left it. */
-static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, __u64 before_ns,
+static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, const struct sweep_times *w,
 			tracer_stale_cb cb, void *ctx)
 {
 	for (__u32 i = 0; i < RCL_SOCK_SLOTS; i++) {
@@ -259,7 +272,7 @@ static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, __u64 before_ns,
 		__u64 sk = slot_read(&slots[i], sizeof(e), &e);
 		struct rcl_stale_rec rec;
 
-		if (!sk || e.v.seen_gen == gen || unseeable(&e.v, before_ns))
+		if (!sk || e.v.seen_gen == gen || unseeable(&e.v, w))
 			continue;
 		if (!slot_free(&slots[i], sk))
 			continue;
@@ -274,12 +287,13 @@ static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, __u64 before_ns,
 
 int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 {
-	__u64 before_ns;
+	struct sweep_times w;
 	int err;
 
 	if (t->procscan) /* the sweep needs the tcp walk */
 		return 0;
-	before_ns = (__u64)(kclock_mono_s() * 1e9); /* bpf_ktime_get_ns() clock */
+	w.before_ns = (__u64)(kclock_mono_s() * 1e9); /* bpf_ktime_get_ns() clock */
+	w.prev_ns = t->tcp_before_ns;
 	next_gen(t);
 	t->tcp_gen = t->gen;
 	t->skel->bss->reconciling = 1;
@@ -287,8 +301,9 @@ int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 	t->skel->bss->reconciling = 0;
 	if (err)
 		return err;
-	sweep_slots(t->slots, (__u16)t->gen, before_ns, cb, ctx);
-	return sweep_socks(bpf_map__fd(t->skel->maps.socks), (__u16)t->gen, before_ns, cb, ctx);
+	t->tcp_before_ns = w.before_ns;
+	sweep_slots(t->slots, (__u16)t->gen, &w, cb, ctx);
+	return sweep_socks(bpf_map__fd(t->skel->maps.socks), (__u16)t->gen, &w, cb, ctx);
 }
 
 int tracer__each_seen_sock(struct tracer *t, tracer_sock_cb cb, void *ctx)

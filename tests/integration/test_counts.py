@@ -4,14 +4,15 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 from harness import (HOLD_THEN_MORE, Client, Rcleak, Redis, Skip, bpf_fd_ids, check, expect_row,
                      expect_server, fields, have_bpftool, proc_row, procs_of, run_rcleak, server_row, spawn,
-                     ss_count)
+                     ss_count, start_hookfloor, stop)
 
 TESTS = ["test_leak", "test_churn", "test_preexisting", "test_fork_after_connect",
          "test_threads_and_dup", "test_ipv6_two_ports", "test_exited_process",
-         "test_missed_close_repaired", "test_address_reused", "test_first_row_rates", "test_proc_table_halves",
+         "test_missed_close_repaired", "test_pending_connect_not_swept", "test_address_reused", "test_first_row_rates", "test_proc_table_halves",
          "test_walk_proc", "test_walk_proc_idle_unknown"]
 
 
@@ -280,6 +281,36 @@ def test_missed_close_repaired():
     # the live connections' entries survived: nothing of theirs counted closed
     truth = ss_count(c.pid, [r.port])
     expect_row(rc, c.pid, {"open": truth, "opened": 3, "closed": 0}, what="after the sweep")
+
+def test_pending_connect_not_swept():
+    """tcp_v4_connect() sets SYN_SENT, where rcleak notes the connect, and
+    only then picks a source port and hashes the socket: a socket walk in
+    between cannot find it. build/hookfloor --stall holds every connect to
+    the port there for 40 ms, and rcleak reconciles every 0.1 s, so walks
+    start inside that window again and again. None may take such a connect
+    for a missed close: the client's 30 connections (ss) are 30 opened,
+    none closed, and nothing repaired."""
+    n = 30
+    r = Redis()
+    rc = Rcleak(["-p", str(r.port), "--reconcile", "0.1"])
+    hf = start_hookfloor(["--stall", str(r.port), "40"])
+    check(hf is not None, "build/hookfloor --stall could not attach to tp_btf/inet_sock_set_state")
+    t0 = time.monotonic()
+    try:
+        c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, n)], name="rclt-pending")
+    finally:
+        stop(hf)
+    took = time.monotonic() - t0
+    check(took >= n * 0.04, "the client connected %d times in %.2f s: the stall did not hold them"
+          % (n, took))
+    truth = ss_count(c.pid, [r.port])
+    check(truth == n, "ground truth: ss shows %d sockets for the client, expected %d" % (truth, n))
+    rc.skip_to_now()
+    obj = expect_row(rc, c.pid, {"open": truth, "opened": n, "closed": 0},
+                     what="after %d connects held 40 ms each in SYN_SENT" % n)
+    check(obj.get("repairs") == 0, "repairs=%r: a reconciliation took a live connect for a "
+          "missed close" % obj.get("repairs"))
+
 
 # connects, prints its socket's local port, then per line on stdin:
 # "drop" dissolves the connection (connect() to AF_UNSPEC: the same struct
