@@ -120,22 +120,27 @@ static void port_list(char *buf, size_t len, const __u16 *ports, int n, int max)
 		snprintf(buf + at, len - at, ",...");
 }
 
+int portshint_have(char *have, size_t len)
+{
+	__u16 found[64];
+	int n = portshint_redis_ports(found, 64);
+
+	qsort(found, (size_t)n, sizeof(*found), cmp_u16);
+	port_list(have, len, found, n, 16);
+	return n;
+}
+
 void portshint_say(const __u16 *watched, int nwatched)
 {
 	char want[96], have[160];
-	__u16 found[64];
-	int n = portshint_redis_ports(found, 64);
+	int n = portshint_have(have, sizeof(have));
 	const char *s = nwatched > 1 ? "s" : "";
 
 	port_list(want, sizeof(want), watched, nwatched, 8);
-	if (!n) {
+	if (!n)
 		elog("nothing listens on or connects to port%s %s now: if Redis is on another port, "
 		     "give it with -p; rows show as connections come", s, want);
-		return;
-	}
-	qsort(found, (size_t)n, sizeof(*found), cmp_u16);
-	port_list(have, sizeof(have), found, n, 16);
-	if (n <= 16)
+	else if (n <= 16)
 		elog("nothing listens on or connects to port%s %s now; redis-server listens here on %s: "
 		     "-p %s; rows show as connections come", s, want, have, have);
 	else

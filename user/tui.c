@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "portshint.h"
 #include "tui.h"
 #include "tui_int.h"
 #include "view.h"
@@ -353,6 +354,26 @@ static enum key_result key(struct tui *t, int ch, wint_t wide)
 
 /* ==== the loop =========================================================== */
 
+/* While the watched ports hold nothing at all, the ports redis-server
+ * listens on here: the line main() printed about them on stderr at the
+ * start is under the screen, and an empty table of the wrong port said
+ * nothing. /proc is read again every HINT_S, not at every refresh. */
+#define HINT_S 5.0
+static void update_hint(struct tui *t)
+{
+	const struct rcl_opts *o = t->c->opts;
+	double now = collect_now();
+
+	if (t->c->model->nprocs || o->pid || o->comm[0]) {
+		t->hint_n = -1;
+		return;
+	}
+	if (t->hint_n >= 0 && now - t->hint_at < HINT_S)
+		return;
+	t->hint_n = portshint_have(t->hint, sizeof(t->hint));
+	t->hint_at = now;
+}
+
 /* One refresh of the model and everything derived from it. */
 static int tick(struct tui *t, tui_refresh_fn refresh_fn)
 {
@@ -360,6 +381,7 @@ static int tick(struct tui *t, tui_refresh_fn refresh_fn)
 
 	if (e)
 		return e;
+	update_hint(t);
 	tui_rows_build(t);
 	/* back stays as it was after help closes: only help over the
 	 * drill-down needs the list */
@@ -449,12 +471,14 @@ static int plain_loop(struct collector *c, volatile sig_atomic_t *stop, tui_refr
 
 int tui_run(struct collector *c, volatile sig_atomic_t *stop, tui_refresh_fn refresh_fn)
 {
-	struct tui t = { .c = c, .sort = COL_VERDICT, .screen = SCR_MAIN, .back = SCR_MAIN };
+	struct tui t = { .c = c, .sort = COL_VERDICT, .screen = SCR_MAIN, .back = SCR_MAIN,
+			 .hint_n = -1 };
 	SCREEN *scr = term_open(&t);
 	int rc;
 
 	if (!scr)
 		return plain_loop(c, stop, refresh_fn);
+	update_hint(&t);
 	tui_rows_build(&t);
 	rc = loop(&t, stop, refresh_fn);
 	term_close(scr);

@@ -249,7 +249,7 @@ static void draw_table(struct tui *t, int y)
 	}
 	if (!t->nrows && h > 0) {
 		const struct rcl_opts *o = t->c->opts;
-		char buf[192];
+		char buf[400];
 
 		/* with --pid or --comm, others' connections may well be there:
 		 * say whose are missing, not that there are none */
@@ -273,7 +273,19 @@ static void draw_table(struct tui *t, int y)
 				 o->comm);
 		else
 			snprintf(buf, sizeof(buf), "  no connections on the watched ports yet");
-		tui_put(t, y + 2 < LINES - 1 ? y + 2 : y + 1, 0, COLS, ST_DIM, buf);
+		y = y + 2 < LINES - 1 ? y + 2 : y + 1;
+		tui_put(t, y, 0, COLS, ST_DIM, buf);
+		if (t->hint_n < 0 || t->filter[0] || y + 1 >= LINES - 1)
+			return;
+		if (!t->hint_n)
+			snprintf(buf, sizeof(buf), "  nothing listens on them; Redis elsewhere? quit, then rcleak -p PORT");
+		else if (t->hint_n <= 16)
+			snprintf(buf, sizeof(buf), "  redis-server listens here on %s: quit, then rcleak -p %s", t->hint,
+				 t->hint);
+		else
+			snprintf(buf, sizeof(buf), "  redis-server listens here on %d ports (%s): quit, then give them with -p",
+				 t->hint_n, t->hint);
+		tui_put(t, y + 1, 0, COLS, ST_NORMAL, buf);
 	}
 }
 

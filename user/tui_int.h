@@ -94,6 +94,11 @@ struct tui {
 	int addr_w[2];                  /* widest local, remote endpoint text */
 
 	double next_tick;               /* collect_now() of the next refresh */
+	/* while the watched ports hold nothing: redis-server's ports here
+	 * (portshint_have), how many (-1: not read), read when */
+	char hint[160];
+	int hint_n;
+	double hint_at;
 	char msg[96];                   /* one-shot message in the footer */
 };
 

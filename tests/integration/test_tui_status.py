@@ -13,11 +13,11 @@ import shutil
 import subprocess
 
 import harness
-from harness import Client, Redis, Skip, check, mkdtemp, proc_nofile
+from harness import Client, Redis, Skip, check, free_port, mkdtemp, proc_nofile
 from tui_harness import Tmux, bg_client, brief, exit_status, poll, quit_ok, start_rcleak
 
 TESTS = ["test_tui_many_ports", "test_tui_replay_host", "test_tui_maxclients_guess", "test_tui_eta_guess",
-         "test_tui_nofile_raised"]
+         "test_tui_nofile_raised", "test_tui_ports_hint"]
 
 
 def _ports_shown(text):
@@ -183,6 +183,49 @@ def test_tui_nofile_raised():
         check(m and int(m.group(1)) == truth and int(m.group(2)) == 1024,
               "after the raise to 4096 (maxclients still %d, sized by nofile 1024) the warning "
               "says: %s" % (truth, m.group(0) if m else brief(scr)))
+        quit_ok(tm, err)
+    finally:
+        tm.kill()
+
+
+def _redis_listens():
+    """The ports redis-server listens on (ss -tlnpH), sorted."""
+    out = subprocess.run(["ss", "-tlnpH"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         universal_newlines=True).stdout
+    return sorted({int(ln.split()[3].rsplit(":", 1)[1]) for ln in out.splitlines()
+                   if '"redis-server"' in ln})
+
+
+def _hint(ports):
+    if not ports:
+        return "nothing listens on them; Redis elsewhere? quit, then rcleak -p PORT"
+    ps = ",".join(map(str, ports))
+    return "redis-server listens here on %s: quit, then rcleak -p %s" % (ps, ps)
+
+
+def test_tui_ports_hint():
+    """The TUI on a port nothing uses: the line rcleak prints on stderr at
+    the start (the ports redis-server listens on here) was under the screen,
+    and the empty table said only that there were no connections yet. The
+    table says it, as ss shows redis-server's ports, follows a redis-server
+    started meanwhile, and stops once one listens on the watched port (the
+    header shows that server then)."""
+    watched = free_port()
+    tm, rpid, err = start_rcleak(["-p", str(watched), "-i", "0.3"])
+    try:
+        want = _hint(_redis_listens())
+        scr = poll(tm, lambda s: want in s, "the hint %r" % want, 10, err)
+        check("no connections on the watched ports yet" in scr,
+              "the empty table's line is missing above the hint: %s" % brief(scr))
+        r = Redis()
+        check(r.port != watched, "the test's redis-server took the watched port")
+        want = _hint(_redis_listens())
+        check(str(r.port) in want, "ss does not show redis-server on port %d: %s" % (r.port, want))
+        poll(tm, lambda s: want in s, "the hint %r after a redis-server started on %d" % (want, r.port),
+             15, err)
+        Redis(port=watched)
+        poll(tm, lambda s: "listens" not in s and "127.0.0.1:%d" % watched in s,
+             "the server line of port %d, and no hint" % watched, 10, err)
         quit_ok(tm, err)
     finally:
         tm.kill()
