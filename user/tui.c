@@ -357,14 +357,15 @@ static enum key_result key(struct tui *t, int ch, wint_t wide)
 /* While the watched ports hold nothing at all, the ports redis-server
  * listens on here: the line main() printed about them on stderr at the
  * start is under the screen, and an empty table of the wrong port said
- * nothing. /proc is read again every HINT_S, not at every refresh. */
+ * nothing. /proc is read again every HINT_S, not at every refresh. Not in
+ * a replay (no tracer): this host's ports say nothing of the recording's. */
 #define HINT_S 5.0
 static void update_hint(struct tui *t)
 {
 	const struct rcl_opts *o = t->c->opts;
 	double now = collect_now();
 
-	if (t->c->model->nprocs || o->pid || o->comm[0]) {
+	if (!t->c->tracer || t->c->model->nprocs || o->pid || o->comm[0]) {
 		t->hint_n = -1;
 		return;
 	}

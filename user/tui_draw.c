@@ -278,7 +278,7 @@ static void draw_table(struct tui *t, int y)
 		if (t->hint_n < 0 || t->filter[0] || y + 1 >= LINES - 1)
 			return;
 		if (!t->hint_n)
-			snprintf(buf, sizeof(buf), "  nothing listens on them; Redis elsewhere? quit, then rcleak -p PORT");
+			snprintf(buf, sizeof(buf), "  no redis-server listens here; another port? quit, then rcleak -p PORT");
 		else if (t->hint_n <= 16)
 			snprintf(buf, sizeof(buf), "  redis-server listens here on %s: quit, then rcleak -p %s", t->hint,
 				 t->hint);

@@ -198,7 +198,7 @@ def _redis_listens():
 
 def _hint(ports):
     if not ports:
-        return "nothing listens on them; Redis elsewhere? quit, then rcleak -p PORT"
+        return "no redis-server listens here; another port? quit, then rcleak -p PORT"
     ps = ",".join(map(str, ports))
     return "redis-server listens here on %s: quit, then rcleak -p %s" % (ps, ps)
 
@@ -209,20 +209,39 @@ def test_tui_ports_hint():
     and the empty table said only that there were no connections yet. The
     table says it, as ss shows redis-server's ports, follows a redis-server
     started meanwhile, and stops once one listens on the watched port (the
-    header shows that server then)."""
+    header shows that server then). A replay's empty table does not say it:
+    this host's ports tell nothing of the host that recorded."""
     watched = free_port()
     tm, rpid, err = start_rcleak(["-p", str(watched), "-i", "0.3"])
     try:
-        want = _hint(_redis_listens())
-        scr = poll(tm, lambda s: want in s, "the hint %r" % want, 10, err)
+        # ss read again at every look: a redis-server of an earlier test
+        # may still be on its way out
+        scr = poll(tm, lambda s: _hint(_redis_listens()) in s,
+                   "the hint as ss tells it now: %r" % _hint(_redis_listens()), 10, err)
         check("no connections on the watched ports yet" in scr,
               "the empty table's line is missing above the hint: %s" % brief(scr))
         r = Redis()
         check(r.port != watched, "the test's redis-server took the watched port")
         want = _hint(_redis_listens())
         check(str(r.port) in want, "ss does not show redis-server on port %d: %s" % (r.port, want))
-        poll(tm, lambda s: want in s, "the hint %r after a redis-server started on %d" % (want, r.port),
-             15, err)
+        poll(tm, lambda s: str(r.port) in s and _hint(_redis_listens()) in s,
+             "the hint %r after a redis-server started on %d" % (want, r.port), 15, err)
+        # a replay's empty table: this host's redis-server (r) says nothing
+        # of the host the capture was made on
+        path = os.path.join(mkdtemp("rcleak-tui-hint-"), "cap.rcl")
+        rec = subprocess.run([harness.RCLEAK, "record", "-w", path, "-p", str(watched), "-n", "3", "-i", "0.3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+        check(rec.returncode == 0, "record of port %d: exit %d %s" % (watched, rec.returncode, rec.stderr))
+        rp = Tmux("%s report %s --replay --speed 0.2; echo EXIT=$?; sleep 60"
+                  % (shlex.quote(harness.RCLEAK), shlex.quote(path)))
+        try:
+            scr = poll(rp, lambda s: "no connections on the watched ports yet" in s,
+                       "the replay's empty table", 10)
+            check("listens here" not in scr, "the replay's empty table names this host's redis-server: %s"
+                  % brief(scr))
+            rp.keys("q")
+        finally:
+            rp.kill()
         Redis(port=watched)
         poll(tm, lambda s: "listens" not in s and "127.0.0.1:%d" % watched in s,
              "the server line of port %d, and no hint" % watched, 10, err)
