@@ -182,8 +182,9 @@ struct sweep_times {
  * network namespace: iter/tcp walks rcleak's own only. A connect (PENDING)
  * is noted at SYN_SENT, which tcp_v4_connect() sets before it picks the
  * source port and hashes the socket, so a walk can miss a connect from
- * before it began; one that has not been found since before the previous
- * walk began is gone (and with no walk before, none is taken). */
+ * before it began: one goes when a walk misses it and it opened before the
+ * previous walk began (with no walk before, none goes). That spares a connect
+ * held there for one period between walks (--reconcile, at least -i). */
 static bool unseeable(const struct rcl_sock *v, const struct sweep_times *w)
 {
 	__u64 latest = v->open_ns + (v->flags & RCL_SOCK_UNTIMED ? RCL_TICK_MAX_NS : 0);

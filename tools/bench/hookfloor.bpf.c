@@ -12,7 +12,8 @@
  * (hookfloor --stall PORT MS) holds every connect() to PORT for MS inside
  * the hook, after rcleak's program saw SYN_SENT and before the kernel hashes
  * the socket: the window in which a socket walk cannot find a connect that
- * rcleak has seen (tests/integration/test_counts.py).
+ * rcleak has seen (tests/integration/test_counts.py). At most 100 ms: the
+ * loop's 2^23 turns, each a clock read, may end a few hundred ms in.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -59,9 +59,9 @@ int main(int argc, char **argv)
 		port = strtoul(argv[2], &end, 10);
 		stall = !errno && *argv[2] && !*end && port > 0 && port < 65536;
 		ms = stall ? strtoul(argv[3], &end, 10) : 0;
-		stall = stall && !errno && *argv[3] && !*end && ms > 0 && ms <= 1000;
+		stall = stall && !errno && *argv[3] && !*end && ms > 0 && ms <= 100;
 		if (!stall) {
-			fprintf(stderr, "hookfloor: --stall needs a port (1-65535) and milliseconds (1-1000)\n");
+			fprintf(stderr, "hookfloor: --stall needs a port (1-65535) and milliseconds (1-100)\n");
 			return 2;
 		}
 	}
