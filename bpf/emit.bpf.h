@@ -60,15 +60,16 @@ static __always_inline void emit(struct chg *c, __u8 kind, const struct rcl_owne
 		e->cur_tgid = 0;
 		__builtin_memset(e->comm, 0, sizeof(e->comm));
 	}
-	e->oldstate = c->oldstate;
-	e->newstate = c->newstate;
+	/* an accept is the passive open, whenever it is written (emit_accept) */
+	e->oldstate = kind == RCL_EV_ACCEPT ? RCL_TCP_LISTEN : c->oldstate;
+	e->newstate = kind == RCL_EV_ACCEPT ? RCL_TCP_SYN_RECV : c->newstate;
 	e->kind = kind;
 	/* the 4-tuple only where it is news: connect, accept, listen, and
 	 * ESTABLISHED (a client's local port is chosen after connect()); the
-	 * report fills the other events of a socket from those. Kernels before
-	 * 6.18 (6.1, 6.12) fire the accept before the child has its peer's
-	 * address and port: send none then, rather than 0.0.0.0:0, and the
-	 * report takes the socket's next tuple (SYN_RECV -> ESTABLISHED). */
+	 * report fills the other events of a socket from those. An accept
+	 * without its peer's port (none now: emit_accept; builds before wrote
+	 * it at SYN_RECV, where kernels before 6.18 had no peer yet) sends no
+	 * tuple rather than 0.0.0.0:0, and the report takes the socket's next. */
 	if ((kind == RCL_EV_STATE && c->newstate != RCL_TCP_ESTABLISHED) ||
 	    (kind == RCL_EV_ACCEPT && !c->rport)) {
 		e->family = 0;

@@ -58,6 +58,22 @@ static __always_inline bool track_open(struct chg *chg, struct rcl_sock *ns,
 	return true;
 }
 
+/* record: a passive open's accept is written when the new socket leaves
+ * SYN_RECV (at ESTABLISHED, a few microseconds after, nearly always), in
+ * place of that transition's own event: one event of a connection's six
+ * fewer, and the accept has its peer on every kernel (before 6.18 the
+ * child's SYN_RECV comes before its peer's address and port are in). s: the
+ * socket's entry; the caller knows oldstate is SYN_RECV. */
+static __always_inline void emit_accept(struct chg *chg, const struct rcl_sock *s, bool btf)
+{
+	struct rcl_owner o;
+
+	if (!emit_events || !(s->flags & RCL_SOCK_SERVER))
+		return;
+	o = sock_owner(s);
+	emit(chg, RCL_EV_ACCEPT, &o, NULL, btf);
+}
+
 static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int oldstate,
 				    int newstate, __u16 lport, __u16 rport, __u16 family,
 				    __u16 protocol, bool btf)
@@ -87,6 +103,8 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 			return 0;
 		stat_add(chg.pc, RCL_STAT_EVENTS);
 		settle_pending(s, oldstate);
+		if (oldstate == RCL_TCP_SYN_RECV)
+			emit_accept(&chg, s, btf);
 		if (!check_app_close(&chg, s, &oc, btf)) {
 			owner = sock_owner(s);
 			emit(&chg, RCL_EV_CLOSE, &owner, NULL, btf);
@@ -159,8 +177,7 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 			return 0;
 		if (owner.tgid)
 			count_accept(&owner);
-		emit(&chg, RCL_EV_ACCEPT, &owner, NULL, btf);
-		return 0;
+		return 0; /* its event when it leaves SYN_RECV (emit_accept) */
 	case RCL_TCP_CLOSE: /* a listener closing */
 		if (lw) {
 			__u32 la[4] = {};
@@ -172,6 +189,11 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 	case RCL_TCP_ESTABLISHED:
 		if (oldstate == RCL_TCP_SYN_RECV && lw && self_end(sk, rport, lport, family)) {
 			drop_own(sock_id(chg.pc, sk, btf));
+			return 0;
+		}
+		if (oldstate == RCL_TCP_SYN_RECV) {
+			if (emit_events && (s = sock_get(sock_id(chg.pc, sk, btf))))
+				emit_accept(&chg, s, btf);
 			return 0;
 		}
 		if (oldstate != RCL_TCP_SYN_SENT)
@@ -189,6 +211,8 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 		s = sock_get(sock_id(chg.pc, sk, btf));
 		if (s)
 			settle_pending(s, oldstate);
+		if (s && oldstate == RCL_TCP_SYN_RECV)
+			emit_accept(&chg, s, btf);
 		if (s && !check_app_close(&chg, s, &oc, btf)) {
 			owner = sock_owner(s);
 			emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
@@ -198,6 +222,8 @@ static __always_inline int on_state(struct rcl_cpu *pc, const void *sk, int olds
 	if (emit_events) { /* ESTABLISHED, CLOSE_WAIT, ...: only for the record */
 		s = sock_get(sock_id(chg.pc, sk, btf));
 		if (s) {
+			if (oldstate == RCL_TCP_SYN_RECV)
+				emit_accept(&chg, s, btf);
 			owner = sock_owner(s);
 			emit(&chg, RCL_EV_STATE, &owner, NULL, btf);
 		}

@@ -445,6 +445,16 @@ def test_record_csv():
         if lone:
             problems.append("%s: %d connections without an accept row of redis-server pid %d; local ports %s"
                             % (who, len(lone), s["redis"], lone[:5]))
+    # an accept is written when the server's socket leaves SYN_RECV, in
+    # place of that change's own row, and reads as the passive open
+    srv = [r_ for r_ in rows if r_[3] == str(s["redis"])]
+    left = [r_ for r_ in srv if r_[2] == "state" and r_[11] == "SYN_RECV"]
+    if left:
+        problems.append("%d state rows of redis-server leaving SYN_RECV, which its accepts stand for; first %r"
+                        % (len(left), left[0]))
+    odd = [r_ for r_ in srv if r_[2] == "accept" and (r_[11], r_[12]) != ("LISTEN", "SYN_RECV")]
+    if odd:
+        problems.append("%d accept rows not LISTEN -> SYN_RECV; first %r" % (len(odd), odd[0]))
     if problems:
         where = harness.keep_evidence("record_csv", {"scenario.rcap": s["data"], "report.csv": out,
                                                      "record.stderr": s["record_stderr"],
