@@ -94,6 +94,8 @@ struct rcl_sock_slot {
  * walk, which sees rcleak's namespace only, never sees it, so the sweep
  * leaves it alone (its close event is the only way out). */
 #define RCL_SOCK_OTHER_NET (1u << 7)
+/* record: its accept is written (emit_accept, lifecycle.bpf.h) */
+#define RCL_SOCK_ACC_OUT  (1u << 8)
 /* The longest tick (1/HZ) an UNTIMED open_ns may lie before the open: the
  * sweep waits that much longer for such a socket. Linux's HZ is 100 or more. */
 #define RCL_TICK_MAX_NS 10000000ULL
