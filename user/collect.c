@@ -311,7 +311,9 @@ int collect_final(struct collector *c, double now)
 	bool tcp = c->opts->reconcile_s > 0 && strcmp(c->walk, "proc");
 	int err;
 
-	if (tcp) {
+	/* twice: a sweep spares what opened since the walk before it began
+	 * (unseeable()), which for a short `run` is everything it saw */
+	for (int i = 0; tcp && i < 2; i++) {
 		err = tracer__reconcile(c->tracer, on_stale, c);
 		if (err)
 			return err;

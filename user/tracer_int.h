@@ -26,7 +26,7 @@ struct tracer {
 	bool mounted_tracefs;
 	__u64 gen;
 	__u64 tcp_gen;      /* gen of the last reconciliation's tcp walk */
-	__u64 tcp_before_ns; /* when it began (bpf_ktime_get_ns() clock), 0 before the first */
+	__u64 tcp_before_ns; /* when it (or the snapshot's) began, bpf_ktime_get_ns() clock */
 	char *buf;          /* one read() of an iterator: records stream through */
 	struct tracer_nfds { __u32 tgid; long nfds, nunix; } *nfds; /* last walk, by tgid */
 	size_t nnfds, nfdscap;

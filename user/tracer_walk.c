@@ -69,6 +69,8 @@ int tracer__snapshot(struct tracer *t)
 {
 	if (t->procscan) /* no socket map snapshot without iter/tcp */
 		return 0;
+	/* the first reconciliation's walk before (unseeable()) */
+	t->tcp_before_ns = (__u64)(kclock_mono_s() * 1e9);
 	next_gen(t);
 	t->skel->bss->reconciling = 0;
 	return run_iter(t, t->walk_tcp, NULL, NULL);
@@ -170,28 +172,23 @@ long tracer__nfds(struct tracer *t, __u32 tgid, long *nunix)
 	return e ? e->nfds : -1;
 }
 
-/* When the walks of a sweep began: this one, and the one before it (0 when
- * there was none). */
-struct sweep_times {
-	__u64 before_ns, prev_ns;
-};
-
-/* Could the walk that began at before_ns have missed the socket although
- * it exists? If it opened after the walk began (an UNTIMED socket's
- * open_ns may lie up to a tick before its open), or if it is in another
- * network namespace: iter/tcp walks rcleak's own only. A connect (PENDING)
+/* Could the walk have missed the socket although it exists? prev_ns: when
+ * the walk before it began (the snapshot's, for the first). Yes if the
+ * socket is in another network namespace (iter/tcp walks rcleak's own
+ * only), or if it opened after prev_ns (an UNTIMED socket's open_ns may lie
+ * up to a tick before its open). Not only after this walk began: a connect
  * is noted at SYN_SENT, which tcp_v4_connect() sets before it picks the
  * source port and hashes the socket, so a walk can miss a connect from
- * before it began: one goes when a walk misses it and it opened before the
- * previous walk began (with no walk before, none goes). That spares a connect
- * held there for one period between walks (--reconcile, at least -i). */
-static bool unseeable(const struct rcl_sock *v, const struct sweep_times *w)
+ * before it began, and the connect may be established by the time the
+ * sweep reads its entry; an accept's SYN_RECV, too, comes before its socket
+ * is hashed. So a missed close is repaired a period later for a socket
+ * opened in the last one, and a connect held unhashed for a whole period
+ * (--reconcile, at least -i) can still be taken for one. */
+static bool unseeable(const struct rcl_sock *v, __u64 prev_ns)
 {
 	__u64 latest = v->open_ns + (v->flags & RCL_SOCK_UNTIMED ? RCL_TICK_MAX_NS : 0);
 
-	if (v->flags & RCL_SOCK_OTHER_NET)
-		return true;
-	return latest >= (v->flags & RCL_SOCK_PENDING ? w->prev_ns : w->before_ns);
+	return latest >= prev_ns || (v->flags & RCL_SOCK_OTHER_NET);
 }
 
 /* Socket-map entries read per batch by the sweep. */
@@ -203,8 +200,7 @@ static bool unseeable(const struct rcl_sock *v, const struct sweep_times *w)
  * A batch lookup, not an iter/bpf_map_elem program: some kernels refuse
  * that iterator (EPERM) while they allow task_file and tcp, and every
  * kernel with iter/tcp (5.9) has hash-map batch ops (5.6). */
-static int sweep_socks(int fd, __u16 gen, const struct sweep_times *w, tracer_stale_cb cb,
-		       void *ctx)
+static int sweep_socks(int fd, __u16 gen, __u64 prev_ns, tracer_stale_cb cb, void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 	__u32 cap = SWEEP_BATCH, in = 0, out = 0, n;
@@ -243,7 +239,7 @@ static int sweep_socks(int fd, __u16 gen, const struct sweep_times *w, tracer_st
 
 			/* 16 bits of generation: an entry last seen 65536 walks
 			 * ago passes for seen once, and goes at the next one */
-			if (vals[i].seen_gen == gen || unseeable(&vals[i], w))
+			if (vals[i].seen_gen == gen || unseeable(&vals[i], prev_ns))
 				continue;
 			if (bpf_map_delete_elem(fd, &keys[i]) == 0)
 				cb(&rec, ctx);
@@ -265,7 +261,7 @@ cleanup:
  * table"), which BPF frees with a store: a slot goes with a compare-and-swap
  * of its socket, so that a slot freed, or taken by another socket, in the
  * meantime stays as BPF left it. */
-static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, const struct sweep_times *w,
+static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, __u64 prev_ns,
 			tracer_stale_cb cb, void *ctx)
 {
 	for (__u32 i = 0; i < RCL_SOCK_SLOTS; i++) {
@@ -273,7 +269,7 @@ static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, const struct swe
 		__u64 sk = slot_read(&slots[i], sizeof(e), &e);
 		struct rcl_stale_rec rec;
 
-		if (!sk || e.v.seen_gen == gen || unseeable(&e.v, w))
+		if (!sk || e.v.seen_gen == gen || unseeable(&e.v, prev_ns))
 			continue;
 		if (!slot_free(&slots[i], sk))
 			continue;
@@ -288,13 +284,12 @@ static void sweep_slots(struct rcl_sock_slot *slots, __u16 gen, const struct swe
 
 int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 {
-	struct sweep_times w;
+	__u64 before_ns, prev_ns = t->tcp_before_ns;
 	int err;
 
 	if (t->procscan) /* the sweep needs the tcp walk */
 		return 0;
-	w.before_ns = (__u64)(kclock_mono_s() * 1e9); /* bpf_ktime_get_ns() clock */
-	w.prev_ns = t->tcp_before_ns;
+	before_ns = (__u64)(kclock_mono_s() * 1e9); /* bpf_ktime_get_ns() clock */
 	next_gen(t);
 	t->tcp_gen = t->gen;
 	t->skel->bss->reconciling = 1;
@@ -302,9 +297,9 @@ int tracer__reconcile(struct tracer *t, tracer_stale_cb cb, void *ctx)
 	t->skel->bss->reconciling = 0;
 	if (err)
 		return err;
-	t->tcp_before_ns = w.before_ns;
-	sweep_slots(t->slots, (__u16)t->gen, &w, cb, ctx);
-	return sweep_socks(bpf_map__fd(t->skel->maps.socks), (__u16)t->gen, &w, cb, ctx);
+	t->tcp_before_ns = before_ns;
+	sweep_slots(t->slots, (__u16)t->gen, prev_ns, cb, ctx);
+	return sweep_socks(bpf_map__fd(t->skel->maps.socks), (__u16)t->gen, prev_ns, cb, ctx);
 }
 
 int tracer__each_seen_sock(struct tracer *t, tracer_sock_cb cb, void *ctx)

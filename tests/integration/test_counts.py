@@ -240,8 +240,7 @@ def test_missed_close_repaired():
     """Socket-table entries whose socket does not exist (a close event that
     was never seen), in the socket map and in the direct-mapped slots, are
     removed by the next reconciliation and counted in repairs (a connect
-    not yet established by the one after: the walk before may have begun
-    before the kernel hashed it); entries of live connections stay, and so
+    not yet established too); entries of live connections stay, and so
     does a slot marked as being written."""
     if not have_bpftool():
         raise Skip("bpftool not installed")
@@ -258,8 +257,7 @@ def test_missed_close_repaired():
     for k in keys:
         _map_update(mid, k, value)
     # and a connect that never got established (CLIENT|PENDING) and is gone:
-    # spared by a walk that began while it may not have been hashed yet, not
-    # by one a reconcile period later
+    # a sweep spares a socket opened since the walk before it, not this one
     keys.append((0xdead000000000040 + 64 * len(keys)).to_bytes(8, "little"))
     _map_update(mid, keys[-1], value[:4] + (0x41).to_bytes(2, "little") + value[6:])
     # the same in free slots (any slot: the sweep reads every one), and one
@@ -293,30 +291,35 @@ def test_pending_connect_not_swept():
     """tcp_v4_connect() sets SYN_SENT, where rcleak notes the connect, and
     only then picks a source port and hashes the socket: a socket walk in
     between cannot find it. build/hookfloor --stall holds every connect to
-    the port there for 40 ms, and rcleak reconciles at every refresh, every
-    0.1 s, so walks start inside that window again and again. None may take such a connect
-    for a missed close: the client's 30 connections (ss) are 30 opened,
-    none closed, and nothing repaired."""
-    n = 30
+    the port there, and rcleak reconciles at every refresh, every 0.1 s, so
+    walks start inside that window again and again. None may take such a
+    connect for a missed close, neither while it waits (held 40 ms, longer
+    than a walk and its sweep: the build before the fix lost 7-8 of 30 opens
+    every run) nor once it is established by the time the sweep reads its
+    entry (held 3 ms, about a walk: a build that spared only connects still
+    waiting counted 1-2 of them closed in about a third of the runs, and
+    once in the 40 ms phase). Each client's connections (ss) are all opened,
+    none closed, nothing repaired."""
     r = Redis()
     rc = Rcleak(["-p", str(r.port), "-i", "0.1", "--reconcile", "0.1"])
-    hf = start_hookfloor(["--stall", str(r.port), "40"])
-    check(hf is not None, "build/hookfloor --stall could not attach to tp_btf/inet_sock_set_state")
-    t0 = time.monotonic()
-    try:
-        c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, n)], name="rclt-pending")
-    finally:
-        stop(hf)
-    took = time.monotonic() - t0
-    check(took >= n * 0.04, "the client connected %d times in %.2f s: the stall did not hold them"
-          % (n, took))
-    truth = ss_count(c.pid, [r.port])
-    check(truth == n, "ground truth: ss shows %d sockets for the client, expected %d" % (truth, n))
-    rc.skip_to_now()
-    obj = expect_row(rc, c.pid, {"open": truth, "opened": n, "closed": 0},
-                     what="after %d connects held 40 ms each in SYN_SENT" % n)
-    check(obj.get("repairs") == 0, "repairs=%r: a reconciliation took a live connect for a "
-          "missed close" % obj.get("repairs"))
+    for ms, n in ((40, 30), (3, 600)):
+        hf = start_hookfloor(["--stall", str(r.port), str(ms)])
+        check(hf is not None, "build/hookfloor --stall could not attach to tp_btf/inet_sock_set_state")
+        t0 = time.monotonic()
+        try:
+            c = Client("hold", ["--target", "127.0.0.1:%d:%d" % (r.port, n)], name="rclt-pend%d" % ms)
+        finally:
+            stop(hf)
+        took = time.monotonic() - t0
+        check(took >= n * ms / 1000.0, "the client connected %d times in %.2f s: the stall of %d ms "
+              "did not hold them" % (n, took, ms))
+        truth = ss_count(c.pid, [r.port])
+        check(truth == n, "ground truth: ss shows %d sockets for the client, expected %d" % (truth, n))
+        rc.skip_to_now()
+        obj = expect_row(rc, c.pid, {"open": truth, "opened": n, "closed": 0},
+                         what="after %d connects held %d ms each in SYN_SENT" % (n, ms))
+        check(obj.get("repairs") == 0, "repairs=%r after connects held %d ms: a reconciliation took a "
+              "live connection for a missed close" % (obj.get("repairs"), ms))
 
 
 # connects, prints its socket's local port, then per line on stdin:
