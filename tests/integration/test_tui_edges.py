@@ -7,7 +7,6 @@ Run alone:  RCLEAK=$PWD/rcleak python3 tests/integration/runner.py -k tui_
 """
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -15,7 +14,8 @@ import time
 
 import harness
 from harness import Client, Redis, check, mkdtemp, proc_nofile, spawn, ss_sockets, wait_until
-from tui_harness import CONN, Tmux, VERDICT_S, brief, exit_status, footer, poll, quit_ok, start_rcleak, table
+from tui_harness import (CONN, VERDICT_S, brief, exit_status, footer, poll, quit_ok, start_rcleak, start_replay,
+                         table)
 
 TESTS = ["test_tui_fdroom_over_limit",
          "test_tui_server_line_narrow",
@@ -337,8 +337,7 @@ def test_tui_replay_end():
     rec = subprocess.run([harness.RCLEAK, "record", "-w", path, "-p", str(r.port), "-n", "3", "-i", "0.3"],
                          capture_output=True, text=True, timeout=30)
     check(rec.returncode == 0, "record: %d %s" % (rec.returncode, rec.stderr))
-    tm = Tmux("%s report %s --replay; echo EXIT=$?; sleep 60" % (shlex.quote(harness.RCLEAK), shlex.quote(path)),
-              x=120, y=24)
+    tm = start_replay(path, x=120, y=24)
     try:
         scr = poll(tm, lambda s: "END OF REPLAY" in s.split("\n")[0], "the end of the replay in the header", 10)
         check("rcleak  host" in scr, "the replay's header: %s" % brief(scr))
@@ -369,8 +368,7 @@ def test_tui_replay_last_frame():
     row = re.compile(r"^\S+\s+200\s+app\s+client\s+(\d+)\s", re.M)
     # exit 6: a damaged chunk; 0: cut between two chunks, whole as far as it goes
     for path, want_rc in ((damaged, 6), (cut, 0)):
-        tm = Tmux("%s report %s --replay --speed 100; echo EXIT=$?; sleep 60"
-                  % (shlex.quote(harness.RCLEAK), shlex.quote(path)))
+        tm = start_replay(path, ["--speed", "100"])
         try:
             poll(tm, lambda s: "uptime 10s" in s and row.search(s), "the replay's refresh of 10 s", 10)
             # the last frame: within 2 s the replay has read the rest of the

@@ -8,13 +8,12 @@ Run alone:  RCLEAK=$PWD/rcleak python3 tests/integration/runner.py -k tui_
 """
 import os
 import re
-import shlex
 import shutil
 import subprocess
 
 import harness
 from harness import Client, Redis, Skip, check, free_port, mkdtemp, proc_nofile
-from tui_harness import Tmux, bg_client, brief, exit_status, poll, quit_ok, start_rcleak
+from tui_harness import bg_client, brief, exit_status, poll, quit_ok, start_rcleak, start_replay
 
 TESTS = ["test_tui_many_ports", "test_tui_replay_host", "test_tui_maxclients_guess", "test_tui_eta_guess",
          "test_tui_nofile_raised", "test_tui_ports_hint"]
@@ -67,8 +66,7 @@ def test_tui_replay_host():
     m = re.search(r"host (\S+), kernel (\S+),", summary)
     check(m and m.group(1) == "rclt-caphost", "report names host %r: %s"
           % (m and m.group(1), summary[:200]))
-    tm = Tmux("%s report %s --replay; echo EXIT=$?; sleep 60"
-              % (shlex.quote(harness.RCLEAK), shlex.quote(path)))
+    tm = start_replay(path)
     try:
         scr = poll(tm, lambda s: "Sort:" in s, "the replay in the TUI", 10)
         head = scr.split("\n")[0]
@@ -84,8 +82,7 @@ def test_tui_replay_host():
     cut = path + ".cut"
     with open(path, "rb") as f, open(cut, "wb") as g:
         g.write(f.read()[:-5])
-    tm = Tmux("%s report %s --replay --speed 3; echo EXIT=$?; sleep 60"
-              % (shlex.quote(harness.RCLEAK), shlex.quote(cut)))
+    tm = start_replay(cut, ["--speed", "3"])
     try:
         # the header shows the recorded interval (-i 0.3) and the speed, not 0.1s
         poll(tm, lambda s: "Sort:" in s and "interval 0.3s, replay x3" in s,
@@ -232,8 +229,7 @@ def test_tui_ports_hint():
         rec = subprocess.run([harness.RCLEAK, "record", "-w", path, "-p", str(watched), "-n", "3", "-i", "0.3"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
         check(rec.returncode == 0, "record of port %d: exit %d %s" % (watched, rec.returncode, rec.stderr))
-        rp = Tmux("%s report %s --replay --speed 0.2; echo EXIT=$?; sleep 60"
-                  % (shlex.quote(harness.RCLEAK), shlex.quote(path)))
+        rp = start_replay(path, ["--speed", "0.2"])
         try:
             scr = poll(rp, lambda s: "no connections on the watched ports yet" in s,
                        "the replay's empty table", 10)

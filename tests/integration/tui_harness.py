@@ -84,6 +84,13 @@ def start_rcleak(args, env="", x=200, y=50):
     return tm, pid, err
 
 
+def start_replay(path, args=(), x=200, y=50):
+    """`rcleak report PATH --replay ARGS` in tmux (stderr on the screen)."""
+    return Tmux("%s report %s --replay%s; echo EXIT=$?; sleep 60"
+                % (shlex.quote(harness.RCLEAK), shlex.quote(path),
+                   "".join(" " + shlex.quote(a) for a in args)), x, y)
+
+
 def table(scr):
     """[(verdict, pid, comm)] of the table rows on the screen, in order."""
     rows = []
