@@ -130,10 +130,13 @@ unit: $(UNIT_BINS)
 
 # hookfloor is a benchmark tool; building it here keeps it from rotting.
 # connstorm drives the storm of tests/integration/test_skips.py; holdconns
-# holds the connections that make record's walks long (test_record_ticks.py).
-test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY) $(OUTPUT)/hookfloor $(OUTPUT)/connstorm $(OUTPUT)/holdconns
+# holds the connections that make record's walks long (test_record_ticks.py);
+# fakesock hands rcleak's program state changes, withholding some
+# (test_withheld.py).
+test: rcleak $(UNIT_BINS) $(FUZZ_REPLAY) $(OUTPUT)/hookfloor $(OUTPUT)/connstorm $(OUTPUT)/holdconns \
+		$(OUTPUT)/fakesock
 	$(Q)RCLEAK=$(CURDIR)/rcleak RCLEAK_TEST_CONNSTORM=$(CURDIR)/$(OUTPUT)/connstorm \
-		RCLEAK_TEST_HOLDCONNS=$(CURDIR)/$(OUTPUT)/holdconns \
+		RCLEAK_TEST_HOLDCONNS=$(CURDIR)/$(OUTPUT)/holdconns RCLEAK_TEST_FAKESOCK=$(CURDIR)/$(OUTPUT)/fakesock \
 		UNIT_TESTS="$(addprefix $(CURDIR)/,$(UNIT_BINS) $(FUZZ_REPLAY))" bash tests/run.sh
 
 
@@ -223,6 +226,18 @@ $(OUTPUT)/hookfloor: tools/bench/hookfloor.c $(OUTPUT)/hookfloor.skel.h
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) $(LIBBPF_CFLAGS) $< $(LIBBPF_LIBS) -lelf -lz -o $@
 
+# A test's tool: one socket's state changes, some withheld, into rcleak's
+# raw_tp lifecycle program (tests/fakesock/fakesock.c).
+$(OUTPUT)/fakesock.bpf.o: tests/fakesock/fakesock.bpf.c tests/fakesock/fakesock.h vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Itests/fakesock -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(OUTPUT)/fakesock: tests/fakesock/fakesock.c tests/fakesock/fakesock.h $(OUTPUT)/fakesock.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -I$(OUTPUT) -Itests/fakesock $(LIBBPF_CFLAGS) $< $(LIBBPF_LIBS) -lelf -lz -o $@
+
 # ~17 min, root; writes bench/results/latest.{md,json,log} + dated copies.
 # QUICK=1 make bench: a ~3 min smoke run of the same scripts.
 bench: rcleak $(OUTPUT)/holdconns $(OUTPUT)/connstorm $(OUTPUT)/hookfloor
@@ -230,7 +245,7 @@ bench: rcleak $(OUTPUT)/holdconns $(OUTPUT)/connstorm $(OUTPUT)/hookfloor
 
 # ---- kernel matrix (QEMU TCG; see tools/vmtest --help) -------------------
 
-vmtest: rcleak $(OUTPUT)/connstorm $(OUTPUT)/holdconns
+vmtest: rcleak $(OUTPUT)/connstorm $(OUTPUT)/holdconns $(OUTPUT)/fakesock
 	$(Q)tools/vmtest --matrix
 
 # Everything CI runs: make test, then make vmtest, with one closing line.

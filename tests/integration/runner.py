@@ -20,7 +20,7 @@ sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 
-MODULES = ["test_cli", "test_cli_privileges", "test_cli_views", "test_counts", "test_server", "test_server_zombies", "test_server_ask", "test_server_ask_shapes", "test_server_limits", "test_edge", "test_namespaces", "test_run", "test_run_out", "test_run_user", "test_run_clients", "test_run_servers", "test_run_tree", "test_run_summary", "test_verdicts", "test_tui", "test_tui_status", "test_tui_conn", "test_tui_edges", "test_record", "test_record_ticks", "test_record_files", "test_record_hostile", "test_report", "test_report_at", "test_report_hostile", "test_report_crafted", "test_report_files", "test_report_skipped", "test_ring", "test_ring_flight", "test_skips", "test_lifecycle", "test_lifetimes", "test_man"]
+MODULES = ["test_cli", "test_cli_privileges", "test_cli_views", "test_counts", "test_server", "test_server_zombies", "test_server_ask", "test_server_ask_shapes", "test_server_limits", "test_edge", "test_namespaces", "test_run", "test_run_out", "test_run_user", "test_run_clients", "test_run_servers", "test_run_tree", "test_run_summary", "test_verdicts", "test_tui", "test_tui_status", "test_tui_conn", "test_tui_edges", "test_record", "test_record_ticks", "test_record_files", "test_record_hostile", "test_report", "test_report_at", "test_report_hostile", "test_report_crafted", "test_report_files", "test_report_skipped", "test_ring", "test_ring_flight", "test_skips", "test_withheld", "test_lifecycle", "test_lifetimes", "test_man"]
 PER_TEST_TIMEOUT = 90
 
 
