@@ -45,20 +45,20 @@ int layout(void *ctx)
 		return 1;
 	l->addr = (__u64)img;
 	l->net = (__u64)BPF_CORE_READ(task, nsproxy, net_ns);
-	l->family = bpf_core_field_offset(sk->__sk_common.skc_family);
-	l->num = bpf_core_field_offset(sk->__sk_common.skc_num);
-	l->dport = bpf_core_field_offset(sk->__sk_common.skc_dport);
-	l->rcv_saddr = bpf_core_field_offset(sk->__sk_common.skc_rcv_saddr);
-	l->daddr = bpf_core_field_offset(sk->__sk_common.skc_daddr);
-	l->netp = bpf_core_field_offset(sk->__sk_common.skc_net.net);
-	l->protocol = bpf_core_field_offset(sk->sk_protocol);
-	l->protocol_size = bpf_core_field_size(sk->sk_protocol);
-	l->type = bpf_core_field_offset(sk->sk_type);
-	l->shutdown = __builtin_preserve_field_info(sk->sk_shutdown, BPF_FIELD_BYTE_OFFSET);
-	l->shutdown_size = __builtin_preserve_field_info(sk->sk_shutdown, BPF_FIELD_BYTE_SIZE);
+#define FIELD(dst, f) do { dst.off = bpf_core_field_offset(f); dst.size = bpf_core_field_size(f); } while (0)
+	FIELD(l->family, sk->__sk_common.skc_family);
+	FIELD(l->num, sk->__sk_common.skc_num);
+	FIELD(l->dport, sk->__sk_common.skc_dport);
+	FIELD(l->rcv_saddr, sk->__sk_common.skc_rcv_saddr);
+	FIELD(l->daddr, sk->__sk_common.skc_daddr);
+	FIELD(l->netp, sk->__sk_common.skc_net.net);
+	FIELD(l->protocol, sk->sk_protocol);
+	FIELD(l->type, sk->sk_type);
+	FIELD(l->sport, inet->inet_sport);
+	l->shutdown.off = __builtin_preserve_field_info(sk->sk_shutdown, BPF_FIELD_BYTE_OFFSET);
+	l->shutdown.size = __builtin_preserve_field_info(sk->sk_shutdown, BPF_FIELD_BYTE_SIZE);
 	l->shutdown_lshift = __builtin_preserve_field_info(sk->sk_shutdown, BPF_FIELD_LSHIFT_U64);
 	l->shutdown_rshift = __builtin_preserve_field_info(sk->sk_shutdown, BPF_FIELD_RSHIFT_U64);
-	l->sport = bpf_core_field_offset(inet->inet_sport);
 	l->size = bpf_core_type_size(struct tcp_sock);
 	return 0;
 }

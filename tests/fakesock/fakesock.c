@@ -17,14 +17,15 @@
  * as under `rcleak run -- fakesock ...`): rcl_state_raw, and rcl_twin_raw
  * when that process holds it (record), run after it as the kernel runs it.
  * A state change in process context (a connect, a close) is made by this
- * process; this process stays on CPU 0, where the lifecycle program's notes
- * for its twin are.
+ * process, which stays on the CPU it started on: the lifecycle program
+ * leaves its notes for the twin on the CPU it runs on.
  *
  *   fakesock [--pid PID] LADDR:LPORT RADDR:RPORT STEP...
  *     OLD>NEW   the change reaches the lifecycle program (and its twin)
  *     !OLD>NEW  the change reaches no program
  *     ~OLD>NEW  the change reaches the twin only
  *     shut      from here on, sk_shutdown is SHUTDOWN_MASK (tcp_close ran)
+ *     shut:rcv  from here on, sk_shutdown has RCV_SHUTDOWN (the peer's FIN)
  *     sleep:MS  wait MS milliseconds (at most 10000)
  *   States: ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT
  *   CLOSE CLOSE_WAIT LAST_ACK LISTEN CLOSING.
@@ -35,8 +36,10 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,6 +52,11 @@
 #include "fakesock.h"
 #include "fakesock.skel.h"
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the image's sk_shutdown bits are placed as CO-RE reads them on little-endian only"
+#endif
+
+#define RCV_SHUTDOWN 1
 #define SHUTDOWN_MASK 3
 
 static const char *const state_names[] = {
@@ -65,11 +73,13 @@ static int state_of(const char *s, size_t n)
 	return -1;
 }
 
-/* "OLD>NEW" -> 0 and the two states; -1 when it is not one */
+/* "OLD>NEW", after an optional ! or ~ -> 0 and the two states; else -1 */
 static int parse_change(const char *s, int *old, int *new)
 {
-	const char *gt = strchr(s, '>');
+	const char *gt;
 
+	s += s[0] == '!' || s[0] == '~';
+	gt = strchr(s, '>');
 	if (!gt)
 		return -1;
 	*old = state_of(s, (size_t)(gt - s));
@@ -77,11 +87,24 @@ static int parse_change(const char *s, int *old, int *new)
 	return *old > 0 && *new > 0 ? 0 : -1;
 }
 
+/* a decimal number in [lo, hi], digits only; -1 when it is not one */
+static long number(const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno || *end || v < lo || v > hi ? -1 : v;
+}
+
 static int parse_end(const char *s, struct in_addr *a, __u16 *port)
 {
 	char buf[64];
-	char *colon, *end;
-	unsigned long p;
+	char *colon;
+	long p;
 
 	if (strlen(s) >= sizeof(buf))
 		return -1;
@@ -90,29 +113,34 @@ static int parse_end(const char *s, struct in_addr *a, __u16 *port)
 	if (!colon)
 		return -1;
 	*colon = '\0';
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno || !colon[1] || *end || p == 0 || p > 65535 || inet_pton(AF_INET, buf, a) != 1)
+	p = number(colon + 1, 1, 65535);
+	if (p < 0 || inet_pton(AF_INET, buf, a) != 1)
 		return -1;
 	*port = (__u16)p;
 	return 0;
 }
 
-static int usage(void)
+/* a step's shutdown bits (shut, shut:rcv), or 0 when it is not one */
+static unsigned int shut_bits(const char *s)
 {
-	fprintf(stderr, "usage: fakesock [--pid PID] LADDR:LPORT RADDR:RPORT STEP...\n"
-			"  STEP: OLD>NEW, !OLD>NEW (to no program), ~OLD>NEW (to the twin only),\n"
-			"        shut, sleep:MS\n");
+	return !strcmp(s, "shut") ? SHUTDOWN_MASK : !strcmp(s, "shut:rcv") ? RCV_SHUTDOWN : 0;
+}
+
+static int bad(const char *what, const char *arg)
+{
+	fprintf(stderr, "fakesock: %s: %s (fakesock [--pid PID] LADDR:LPORT RADDR:RPORT STEP...)\n",
+		what, arg);
 	return 2;
 }
 
-/* The program named name among those the process pid holds: an fd, or -1. */
+/* The program named name among those the process pid holds: an fd, or -1
+ * with errno (ENOENT: it holds none). */
 static int prog_of(int pid, const char *name)
 {
 	char path[64], line[256];
 	struct dirent *d;
+	int found = -1, why = ENOENT;
 	DIR *dir;
-	int found = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
 	dir = opendir(path);
@@ -135,18 +163,20 @@ static int prog_of(int pid, const char *name)
 			if (sscanf(line, "prog_id: %u", &id) != 1)
 				continue;
 			fd = bpf_prog_get_fd_by_id(id);
-			if (fd < 0)
-				break;
-			if (!bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name)) {
-				found = fd;
+			if (fd < 0) {
+				why = errno;
 				break;
 			}
-			close(fd);
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name))
+				found = fd;
+			else
+				close(fd);
 			break;
 		}
 		fclose(f);
 	}
 	closedir(dir);
+	errno = why;
 	return found;
 }
 
@@ -158,10 +188,30 @@ static int run_prog(int fd, __u64 sk, int old, int new)
 	return fd < 0 ? 0 : bpf_prog_test_run_opts(fd, &o);
 }
 
-static void put(struct fake_image *img, __u32 off, const void *v, size_t n)
+/* v (n bytes) into field f of the image; -1 when f is not n bytes wide or
+ * lies outside this kernel's socket */
+static int put(struct fake_image *img, const struct fake_layout *l, struct fake_field f,
+	       const void *v, size_t n)
 {
-	if (off + n <= sizeof(img->b))
-		memcpy(img->b + off, v, n);
+	if (f.size != n || f.off + n > l->size)
+		return -1;
+	memcpy(img->b + f.off, v, n);
+	return 0;
+}
+
+/* Set bits of sk_shutdown as CO-RE reads a bitfield: the field's bytes
+ * into a u64, shifted left by lshift, then right by rshift. */
+static int put_shutdown(struct fake_image *img, const struct fake_layout *l, unsigned int bits)
+{
+	__u32 width = 64 - l->shutdown_rshift, lo = l->shutdown_rshift - l->shutdown_lshift;
+	__u64 word = 0;
+
+	if (l->shutdown.size > 8 || l->shutdown.off + l->shutdown.size > l->size || width < 2)
+		return -1;
+	memcpy(&word, img->b + l->shutdown.off, l->shutdown.size);
+	word |= (__u64)bits << lo;
+	memcpy(img->b + l->shutdown.off, &word, l->shutdown.size);
+	return 0;
 }
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -176,47 +226,52 @@ int main(int argc, char **argv)
 	struct fake_image img = {};
 	struct fake_layout *l;
 	struct in_addr la, ra;
-	__u16 lport, rport, v16;
-	int pid = getppid(), first = 1, state_fd = -1, twin_fd = -1, rc = 1;
+	__u16 lport, rport, v16, vs[4];
+	int pid = getppid(), first = 1, state_fd = -1, twin_fd = -1, rc = 1, cpu, img_fd;
 	__u32 zero = 0;
-	cpu_set_t cpu;
-	char *end;
+	cpu_set_t set;
 
-	if (argc > 2 && !strcmp(argv[1], "--pid")) {
-		errno = 0;
-		pid = (int)strtol(argv[2], &end, 10);
-		if (errno || !*argv[2] || *end || pid <= 0)
-			return usage();
+	if (argc > 1 && !strcmp(argv[1], "--pid")) {
+		long v = argc > 2 ? number(argv[2], 1, INT_MAX) : -1;
+
+		if (v < 0)
+			return bad("--pid takes a process id", argc > 2 ? argv[2] : "(none)");
+		pid = (int)v;
 		first = 3;
 	}
-	if (argc - first < 3 || parse_end(argv[first], &la, &lport) ||
-	    parse_end(argv[first + 1], &ra, &rport))
-		return usage();
+	if (argc - first < 3)
+		return bad("needs the two ends and at least one step", argc > first ? argv[first] : "(none)");
+	if (parse_end(argv[first], &la, &lport))
+		return bad("not IPV4ADDR:PORT", argv[first]);
+	if (parse_end(argv[first + 1], &ra, &rport))
+		return bad("not IPV4ADDR:PORT", argv[first + 1]);
 	for (int i = first + 2; i < argc; i++) {
-		const char *s = argv[i];
 		int o, n;
 
-		if (!strncmp(s, "sleep:", 6)) {
-			errno = 0;
-			if (strtoul(s + 6, &end, 10) > 10000 || errno || !s[6] || *end || s[6] == '-') {
-				fprintf(stderr, "fakesock: sleep:MS takes 0 to 10000 ms: %s\n", s);
-				return 2;
-			}
-		} else if (strcmp(s, "shut") && parse_change(s + (s[0] == '!' || s[0] == '~'), &o, &n)) {
-			fprintf(stderr, "fakesock: not a step: %s\n", s);
-			return usage();
+		if (!strncmp(argv[i], "sleep:", 6)) {
+			if (number(argv[i] + 6, 0, 10000) < 0)
+				return bad("sleep:MS takes 0 to 10000 ms", argv[i]);
+		} else if (!shut_bits(argv[i]) && parse_change(argv[i], &o, &n)) {
+			return bad("not a step (OLD>NEW, !OLD>NEW, ~OLD>NEW, shut, shut:rcv, sleep:MS)", argv[i]);
 		}
 	}
-	CPU_ZERO(&cpu);
-	CPU_SET(0, &cpu);
-	if (sched_setaffinity(0, sizeof(cpu), &cpu)) {
-		perror("fakesock: sched_setaffinity CPU 0");
+	/* the lifecycle program's notes for its twin are per CPU */
+	cpu = sched_getcpu();
+	CPU_ZERO(&set);
+	CPU_SET(cpu < 0 ? 0 : cpu, &set);
+	if (cpu < 0 || sched_setaffinity(0, sizeof(set), &set)) {
+		fprintf(stderr, "fakesock: cannot stay on CPU %d: %s\n", cpu, strerror(errno));
 		return 1;
 	}
 	libbpf_set_print(quiet);
 	state_fd = prog_of(pid, "rcl_state_raw");
 	if (state_fd < 0) {
-		fprintf(stderr, "fakesock: process %d holds no rcl_state_raw program (rcleak --hooks raw_tp?)\n", pid);
+		if (errno == ENOENT)
+			fprintf(stderr, "fakesock: process %d holds no rcl_state_raw program "
+				"(is it rcleak --hooks raw_tp?)\n", pid);
+		else
+			fprintf(stderr, "fakesock: cannot read the programs of process %d: %s (root?)\n",
+				pid, strerror(errno));
 		goto cleanup;
 	}
 	twin_fd = prog_of(pid, "rcl_twin_raw");
@@ -236,26 +291,26 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	l = &skel->bss->layout_out;
-	if (l->size > sizeof(img.b) || l->protocol_size != 2) {
-		fprintf(stderr, "fakesock: this kernel's tcp_sock (%u bytes) or sk_protocol (%u) does not fit\n",
-			l->size, l->protocol_size);
+	if (l->size > sizeof(img.b)) {
+		fprintf(stderr, "fakesock: this kernel's tcp_sock (%u bytes) exceeds the image\n", l->size);
 		goto cleanup;
 	}
-	v16 = AF_INET;
-	put(&img, l->family, &v16, 2);
-	put(&img, l->num, &lport, 2);
-	v16 = htons(rport);
-	put(&img, l->dport, &v16, 2);
-	put(&img, l->rcv_saddr, &la.s_addr, 4);
-	put(&img, l->daddr, &ra.s_addr, 4);
-	put(&img, l->netp, &l->net, 8);
-	v16 = IPPROTO_TCP;
-	put(&img, l->protocol, &v16, 2);
-	v16 = SOCK_STREAM;
-	put(&img, l->type, &v16, 2);
+	vs[0] = AF_INET;
+	vs[1] = htons(rport);
+	vs[2] = IPPROTO_TCP;
+	vs[3] = SOCK_STREAM;
 	v16 = htons(lport);
-	put(&img, l->sport, &v16, 2);
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.image), &zero, &img, BPF_ANY)) {
+	if (put(&img, l, l->family, &vs[0], 2) || put(&img, l, l->num, &lport, 2) ||
+	    put(&img, l, l->dport, &vs[1], 2) || put(&img, l, l->rcv_saddr, &la.s_addr, 4) ||
+	    put(&img, l, l->daddr, &ra.s_addr, 4) || put(&img, l, l->netp, &l->net, 8) ||
+	    put(&img, l, l->protocol, &vs[2], 2) || put(&img, l, l->type, &vs[3], 2) ||
+	    put(&img, l, l->sport, &v16, 2) || put_shutdown(&img, l, 0)) {
+		fprintf(stderr, "fakesock: this kernel's struct sock is not laid out as expected "
+			"(a field of another width, or outside its %u bytes)\n", l->size);
+		goto cleanup;
+	}
+	img_fd = bpf_map__fd(skel->maps.image);
+	if (bpf_map_update_elem(img_fd, &zero, &img, BPF_ANY)) {
 		perror("fakesock: writing the socket image");
 		goto cleanup;
 	}
@@ -266,29 +321,21 @@ int main(int argc, char **argv)
 		int o, n;
 
 		if (!strncmp(s, "sleep:", 6)) {
-			unsigned long ms = strtoul(s + 6, NULL, 10);
-			struct timespec d = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
+			long ms = number(s + 6, 0, 10000);
+			struct timespec d = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000 };
 
 			while (nanosleep(&d, &d) && errno == EINTR)
 				;
 			continue;
 		}
-		if (!strcmp(s, "shut")) {
-			/* the bits of sk_shutdown as CO-RE reads a bitfield: the
-			 * field's bytes into a u64, shifted left then right */
-			__u32 width = 64 - l->shutdown_rshift, lo = l->shutdown_rshift - l->shutdown_lshift;
-			__u64 word = 0;
-
-			memcpy(&word, img.b + l->shutdown, l->shutdown_size);
-			word |= (((1ULL << width) - 1) & SHUTDOWN_MASK) << lo;
-			put(&img, l->shutdown, &word, l->shutdown_size);
-			if (bpf_map_update_elem(bpf_map__fd(skel->maps.image), &zero, &img, BPF_ANY)) {
+		if (shut_bits(s)) {
+			if (put_shutdown(&img, l, shut_bits(s)) || bpf_map_update_elem(img_fd, &zero, &img, BPF_ANY)) {
 				perror("fakesock: writing the socket image");
 				goto cleanup;
 			}
 			continue;
 		}
-		parse_change(s + (s[0] == '!' || s[0] == '~'), &o, &n);
+		parse_change(s, &o, &n);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if ((s[0] != '!' && s[0] != '~' && run_prog(state_fd, l->addr, o, n)) ||
 		    (s[0] != '!' && run_prog(twin_fd, l->addr, o, n))) {

@@ -10,14 +10,19 @@ struct fake_image {
 	unsigned char b[FAKE_IMAGE_BYTES];
 };
 
+/* A field of the image: where this kernel has it, and how wide it is. */
+struct fake_field {
+	__u32 off, size;
+};
+
 struct fake_layout {
 	__u64 addr;  /* the image's kernel address */
 	__u64 net;   /* the current task's struct net */
 	__u32 size;  /* sizeof(struct tcp_sock) here */
-	__u32 family, num, dport, rcv_saddr, daddr, netp;
-	__u32 protocol, protocol_size, type;
-	__u32 shutdown, shutdown_size, shutdown_lshift, shutdown_rshift;
-	__u32 sport; /* struct inet_sock's inet_sport */
+	struct fake_field family, num, dport, rcv_saddr, daddr, netp, protocol, type;
+	struct fake_field sport; /* struct inet_sock's inet_sport */
+	struct fake_field shutdown; /* a bitfield on some kernels: the bytes that hold it */
+	__u32 shutdown_lshift, shutdown_rshift;
 };
 
 #endif

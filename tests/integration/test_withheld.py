@@ -76,17 +76,22 @@ def test_withheld_accept_exit():
         for i, (case, mark) in enumerate(sorted(cases.items())):
             rport = 20000 + i
             peers[case] = rport
+            # the peer's FIN, then redis-server's close(), as tcp_fin()
+            # and tcp_close() set sk_shutdown
             steps[case] = fakesock(
                 ["127.0.0.1:%d" % r.port, "127.0.0.9:%d" % rport, "LISTEN>SYN_RECV", "sleep:%d" % GAP_MS,
-                 mark + "SYN_RECV>ESTABLISHED", "sleep:%d" % GAP_MS, "ESTABLISHED>CLOSE_WAIT",
-                 "CLOSE_WAIT>LAST_ACK", "LAST_ACK>CLOSE"], rec.pid)
+                 mark + "SYN_RECV>ESTABLISHED", "sleep:%d" % GAP_MS, "shut:rcv", "ESTABLISHED>CLOSE_WAIT",
+                 "shut", "CLOSE_WAIT>LAST_ACK", "LAST_ACK>CLOSE"], rec.pid)
     finally:
         rec.proc.send_signal(signal.SIGINT)
         rc = rec.wait()
     check(rc == 0, "record exit %s: %s" % (rc, rec.describe()))
+    # the one change handed to the twin alone; the twin of a delivered one
+    # finds the lifecycle program's note and does nothing
     recovered = [l for l in rec.err.lines if "kernel skipped were recovered" in l]
-    check(recovered and int(recovered[-1].split("; ")[-1].split()[0]) >= 1,
-          "record -v does not say the twin recovered the run handed to it alone: %s" % rec.err.text()[-400:])
+    check(recovered and recovered[-1].split("; ")[-1].split()[0] == "1",
+          "record -v does not say the twin recovered exactly the run handed to it alone: %s"
+          % rec.err.text()[-400:])
     rc, out, err = report([path, "--csv"])
     check(rc == 0, "report --csv exit %d: %s" % (rc, err.strip()[-300:]))
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -95,10 +100,11 @@ def test_withheld_accept_exit():
         mine = [x for x in rows if x["raddr"] == "127.0.0.9" and x["rport"] == str(rport)]
         got = [(x["kind"], x["old_state"], x["new_state"]) for x in mine]
         exit_seen = case != "none"
-        want = [("accept", "LISTEN", "SYN_RECV"), ("state", "ESTABLISHED", "CLOSE_WAIT"),
-                ("state", "CLOSE_WAIT", "LAST_ACK"), ("close", "LAST_ACK", "CLOSE")]
-        if got != want:
-            problems.append("%s: rows %s, expected %s" % (case, got, want))
+        # the accept, once, first; in place of the exit from SYN_RECV
+        want = [("accept", "LISTEN", "SYN_RECV"), ("state", "ESTABLISHED", "CLOSE_WAIT")]
+        if got[:2] != want or [g for g in got if g[0] == "accept" or g[1] == "SYN_RECV"] != want[:1]:
+            problems.append("%s: rows %s, expected them to begin %s with no other accept and no "
+                            "SYN_RECV -> ESTABLISHED" % (case, got, want))
             continue
         acc = mine[0]
         if (acc["owner_pid"], acc["comm"], acc["laddr"], acc["lport"]) != (
@@ -119,8 +125,8 @@ def test_withheld_handshake():
     handshake (SYN_SENT -> ESTABLISHED) reaches no program, the connection
     is counted at its next change, the application's close: opened 1 and
     closed 1, as when it arrives. When the close itself never arrives, the
-    connection still ends counted: not closed by the application, not
-    leaked, not open."""
+    connection is still counted opened, neither closed by the application
+    nor leaked."""
     port = free_port()
     head = ["127.0.0.1:40001", "127.0.0.1:%d" % port, "CLOSE>SYN_SENT"]
     tail = ["shut", "ESTABLISHED>FIN_WAIT1", "FIN_WAIT1>FIN_WAIT2", "FIN_WAIT2>CLOSE"]
@@ -129,7 +135,8 @@ def test_withheld_handshake():
              ("close withheld", ["!SYN_SENT>ESTABLISHED", "shut", "!ESTABLISHED>FIN_WAIT1",
                                  "FIN_WAIT1>FIN_WAIT2", "FIN_WAIT2>CLOSE"], 0)]
     for what, steps, closed in cases:
-        run = Run(["-p", str(port), "--hooks", "raw_tp"], fakesock_argv(head + steps))
+        # as root under sudo too: fakesock loads BPF and runs rcleak's programs
+        run = Run(["-p", str(port), "--hooks", "raw_tp", "--user", "root"], fakesock_argv(head + steps))
         try:
             rc = run.wait()
             js = run.load_json()
@@ -138,5 +145,5 @@ def test_withheld_handshake():
         check(rc == 0, "%s: exit %r; %s" % (what, rc, run.describe()))
         pids = [p["pid"] for p in js["processes"] if p["comm"] == "fakesock"]
         check(len(pids) == 1, "%s: --json has no one fakesock row: %s" % (what, js["processes"]))
-        expect(prow(js, pids[0]), {"opened": 1, "closed": closed, "leaked": 0, "open_at_end": 0},
+        expect(prow(js, pids[0]), {"opened": 1, "closed": closed, "leaked": 0},
                "%s: --json row of fakesock" % what)
