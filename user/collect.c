@@ -199,6 +199,11 @@ int collect_refresh(struct collector *c, double now)
 	return 0;
 }
 
+bool collect_sees_nothing(const struct collector *c)
+{
+	return !c->opts->pid && !c->opts->comm[0] && !c->model->nprocs;
+}
+
 void collect_comm_check(struct collector *c)
 {
 	const char *name = c->opts->comm;

@@ -141,6 +141,11 @@ int collect_refresh_now(struct collector *c);
  * -errno. */
 int collect_final(struct collector *c, double now);
 
+/* Nothing to show and nothing that narrows it: the model has no process,
+ * and neither --pid nor --comm is given (those say so in lines of their
+ * own). Where portshint's line about redis-server's ports belongs. */
+bool collect_sees_nothing(const struct collector *c);
+
 /* The live view's --comm NAME: sets c->comm_state from the model (a live
  * row of that name), else from /proc. Nothing without --comm. */
 void collect_comm_check(struct collector *c);

@@ -215,7 +215,7 @@ static int cmd_live(const struct rcl_opts *o)
 	collect_comm_check(&c);
 	/* --pid and --comm have lines of their own; on a terminal only: a
 	 * script's stderr keeps its one line per error */
-	if (!o->pid && !o->comm[0] && !c.model->nprocs && isatty(STDERR_FILENO))
+	if (collect_sees_nothing(&c) && isatty(STDERR_FILENO))
 		portshint_say(o->ports, o->nports);
 
 	if (o->view == RCL_VIEW_TUI) {

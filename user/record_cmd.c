@@ -359,7 +359,7 @@ int cmd_record(const struct rcl_opts *o)
 	capture_writer_units(r.w, REC_TICK, REC_TICK_END);
 	/* a recording of the wrong port is empty, and said nothing (on a
 	 * terminal: a script's stderr keeps its one line per error) */
-	if (!o->pid && !o->comm[0] && !r.c.model->nprocs && isatty(STDERR_FILENO))
+	if (collect_sees_nothing(&r.c) && isatty(STDERR_FILENO))
 		portshint_say(o->ports, o->nports);
 	r.in_memory = o->ring_s > 0;
 	/* The meta record (tier, walk, interval, thresholds) goes straight to

@@ -362,10 +362,9 @@ static enum key_result key(struct tui *t, int ch, wint_t wide)
 #define HINT_S 5.0
 static void update_hint(struct tui *t)
 {
-	const struct rcl_opts *o = t->c->opts;
 	double now = collect_now();
 
-	if (!t->c->tracer || t->c->model->nprocs || o->pid || o->comm[0]) {
+	if (!t->c->tracer || !collect_sees_nothing(t->c)) {
 		t->hint_n = -1;
 		return;
 	}
